@@ -1,0 +1,49 @@
+#!/bin/sh
+# Installs every Debian package that building, testing and the quickstart need.
+# Idempotent: when everything is present it checks and returns quietly.
+set -eu
+
+PACKAGES="
+build-essential
+cmake
+pkg-config
+git
+ca-certificates
+curl
+openssl
+procps
+libevent-dev
+libpq-dev
+libssl-dev
+libcjson-dev
+libcurl4-openssl-dev
+libcmocka-dev
+postgresql-15
+postgresql-15-postgis-3
+postgresql-client-15
+python3
+libunistring-dev
+clang-format
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "install-deps: done" >&2
