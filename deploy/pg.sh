@@ -1,0 +1,179 @@
+#!/bin/bash
+# A private, throwaway PostgreSQL + PostGIS cluster for tests and the quickstart.
+#
+#   deploy/pg.sh start DIR [PORT]   create (first time) and start a cluster in DIR
+#   deploy/pg.sh stop DIR           stop it (fast shutdown); no error if not running
+#   deploy/pg.sh kill DIR           stop it immediately, as a crash would
+#   deploy/pg.sh status DIR         exit 0 when running
+#   deploy/pg.sh conninfo DIR       print the libpq connection string of the app role
+#   deploy/pg.sh psql DIR [ARGS]    psql as the cluster's superuser
+#   deploy/pg.sh createdb DIR NAME  a fresh database NAME (PostGIS, owned by the app role)
+#
+# The server listens on a Unix socket inside the cluster directory (mode 0700)
+# and on 127.0.0.1:PORT with a password. PostgreSQL refuses to run as root, so
+# under root the cluster belongs to the 'postgres' user. Each cluster picks its
+# own free port, so the tests and a running quickstart never collide.
+set -euo pipefail
+
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || dirname "$(command -v pg_ctl)")}
+APP_ROLE=safety
+
+die() { echo "pg.sh: $*" >&2; exit 1; }
+
+[ $# -ge 2 ] || die "usage: pg.sh start|stop|kill|status|conninfo|psql|createdb DIR [...]"
+cmd=$1
+dir=$2
+shift 2
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# Under root the cluster must live where the postgres user can reach it; when
+# DIR's parents are closed to it (a checkout under /root), the cluster lives in
+# /var/tmp and DIR holds a link to it. A Unix socket path is limited to about
+# 100 bytes, which also sends deep directories elsewhere.
+cluster_dir() {
+	local cl="$dir/cluster"
+	if [ -L "$cl" ] || [ -d "$cl" ]; then
+		readlink -f "$cl"
+		return
+	fi
+	local need_elsewhere=0
+	if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$dir"; then
+		need_elsewhere=1
+	fi
+	if [ ${#cl} -gt 80 ]; then
+		need_elsewhere=1
+	fi
+	if [ $need_elsewhere -eq 1 ]; then
+		local alt
+		alt=/var/tmp/safety-pg-$(printf '%s' "$dir" | sha256sum | cut -c1-12)
+		mkdir -p "$alt"
+		ln -sfn "$alt" "$cl"
+		echo "$alt"
+	else
+		mkdir -p "$cl"
+		echo "$cl"
+	fi
+}
+
+CL=$(cluster_dir)
+DATA=$CL/data
+
+port_free() {
+	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && [ ! -e "$CL/.s.PGSQL.$1" ]
+}
+
+pick_port() {
+	local p tries=0
+	while [ $tries -lt 200 ]; do
+		p=$((20000 + RANDOM % 30000))
+		if port_free "$p"; then
+			echo "$p"
+			return
+		fi
+		tries=$((tries + 1))
+	done
+	die "no free port found"
+}
+
+is_running() {
+	[ -f "$DATA/postmaster.pid" ] && as_owner "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1
+}
+
+superuser_psql() {
+	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$CL" -p "$(cat "$dir/port")" -U postgres "$@"
+}
+
+init_cluster() {
+	[ -f "$DATA/PG_VERSION" ] && return
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$CL"
+	chmod 0700 "$CL"
+	as_owner "$PGBIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
+		--no-instructions >"$CL/initdb.log" 2>&1 || die "initdb failed, see $CL/initdb.log"
+	# Loopback connections need the app password; the socket is reachable only
+	# by the cluster's owner (and root) through its directory's mode.
+	cat >"$DATA/pg_hba.conf" <<HBA
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+HBA
+	cat >>"$DATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$CL'
+unix_socket_permissions = 0700
+max_connections = 200
+shared_buffers = 256MB
+fsync = on
+log_min_messages = warning
+log_line_prefix = '%m [%p] '
+CONF
+	openssl rand -hex 24 >"$dir/app-password"
+	chmod 600 "$dir/app-password"
+}
+
+start_cluster() {
+	local port=${1:-}
+	init_cluster
+	if [ -z "$port" ]; then
+		if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(pick_port); fi
+	fi
+	echo "$port" >"$dir/port"
+	if ! is_running; then
+		as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$CL/server.log" -w -t 60 \
+			-o "-p $port -k $CL" start >/dev/null || die "server did not start, see $CL/server.log"
+	fi
+	setup_databases
+	cat >"$dir/pg.env" <<ENV
+PGHOST=$CL
+PGPORT=$port
+SAFETY_DATABASE_URL='$(conninfo)'
+ENV
+	chmod 600 "$dir/pg.env"
+}
+
+setup_databases() {
+	local pw
+	pw=$(cat "$dir/app-password")
+	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$APP_ROLE'")" != 1 ]; then
+		superuser_psql -c "CREATE ROLE $APP_ROLE LOGIN PASSWORD '$pw'"
+	fi
+	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_database WHERE datname = 'template_safety'")" != 1 ]; then
+		superuser_psql -c "CREATE DATABASE template_safety OWNER $APP_ROLE"
+		superuser_psql -d template_safety -c "CREATE EXTENSION IF NOT EXISTS postgis"
+		superuser_psql -c "ALTER DATABASE template_safety IS_TEMPLATE true"
+	fi
+	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_database WHERE datname = 'safety'")" != 1 ]; then
+		superuser_psql -c "CREATE DATABASE safety OWNER $APP_ROLE TEMPLATE template_safety"
+	fi
+}
+
+conninfo() {
+	echo "host=$CL port=$(cat "$dir/port") dbname=safety user=$APP_ROLE"
+}
+
+case $cmd in
+start) start_cluster "${1:-}" ;;
+stop)
+	if is_running; then as_owner "$PGBIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null; fi
+	;;
+kill)
+	if is_running; then as_owner "$PGBIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null; fi
+	;;
+status) is_running ;;
+conninfo) conninfo ;;
+psql) superuser_psql "$@" ;;
+createdb)
+	[ $# -ge 1 ] || die "createdb needs a database name"
+	[[ $1 =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad database name: $1"
+	superuser_psql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 OWNER $APP_ROLE TEMPLATE template_safety"
+	;;
+*) die "unknown command: $cmd" ;;
+esac
