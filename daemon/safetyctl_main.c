@@ -1,4 +1,169 @@
+/*
+ * safetyctl: administration of Safety from the shell. It reads the same
+ * configuration file as safetyd and talks to PostgreSQL directly.
+ */
 #include "build_info.h"
+#include "config.h"
+#include "migrate.h"
+#include "xmalloc.h"
+
+#include <libpq-fe.h>
 #include <stdio.h>
-int main(void);
-int main(void) { puts(SAFETY_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char safetyctl_usage[] =
+	"usage: safetyctl [-c FILE] COMMAND [ARGS]\n"
+	"\n"
+	"Administration of Safety from the shell.\n"
+	"\n"
+	"Commands:\n"
+	"  version             print the version and the schema this build needs\n"
+	"  migrate             apply pending schema migrations\n"
+	"  migrate status      list applied and pending migrations\n"
+	"  help                print this help\n"
+	"\n"
+	"Options:\n"
+	"  -c FILE             configuration file (default: $SAFETY_CONFIG, else\n"
+	"                      /etc/safety/safety.conf if it exists, else defaults)\n"
+	"\n"
+	"Environment: SAFETY_DATABASE_URL overrides [database] url.\n";
+
+/* Connects with a blocking connection or explains why not. */
+static PGconn *
+safetyctl_connect(const struct config *cfg)
+{
+	PGconn *conn = PQconnectdb(cfg->database_url);
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "safetyctl: cannot connect to the database: %s"
+				"hint: check [database] url or SAFETY_DATABASE_URL\n",
+			PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(PQexec(conn, "SET client_min_messages = warning"));
+	return conn;
+}
+
+/* Prints a migration step. */
+static void
+safetyctl_migrate_report(const char *line, void *arg)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+/* safetyctl migrate [status] */
+static int
+safetyctl_migrate(const struct config *cfg, int argc, char **argv)
+{
+	struct migration_set set;
+	char *cause = NULL;
+	PGconn *conn;
+	int applied = 0, current, rc = 0;
+	bool status_only = argc >= 1 && strcmp(argv[0], "status") == 0;
+
+	if (argc >= 1 && !status_only) {
+		fprintf(stderr, "safetyctl: migrate: unknown argument '%s'\n", argv[0]);
+		return 2;
+	}
+	if (!migrate_load_dir(cfg->sql_dir, &set, &cause)) {
+		fprintf(stderr, "safetyctl: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	conn = safetyctl_connect(cfg);
+	if (conn == NULL) {
+		migrate_set_free(&set);
+		return 1;
+	}
+	if (status_only) {
+		current = migrate_current_version(conn, &cause);
+		if (current < 0) {
+			fprintf(stderr, "safetyctl: %s\n", cause);
+			free(cause);
+			rc = 1;
+		} else {
+			for (int i = 0; i < set.count; i++)
+				printf("%-8s %s\n", set.items[i].version <= current ? "applied" : "pending",
+				       set.items[i].name);
+			printf("schema version %d, this build needs %d\n", current,
+			       SAFETY_SCHEMA_VERSION);
+		}
+	} else if (!migrate_apply(conn, &set, safetyctl_migrate_report, NULL, &applied, &cause)) {
+		fprintf(stderr, "safetyctl: error: %s\n", cause);
+		free(cause);
+		rc = 1;
+	} else {
+		current = migrate_current_version(conn, &cause);
+		if (applied == 0)
+			printf("nothing to do: schema is current at version %d\n", current);
+		else
+			printf("applied %d migration%s: schema is now at version %d\n", applied,
+			       applied == 1 ? "" : "s", current);
+	}
+	PQfinish(conn);
+	migrate_set_free(&set);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	const char *config_path = getenv("SAFETY_CONFIG");
+	char *cause = NULL;
+	const char *cmd;
+	int argi = 1, rc;
+
+	while (argi < argc && argv[argi][0] == '-') {
+		if (strcmp(argv[argi], "-c") == 0 && argi + 1 < argc) {
+			config_path = argv[argi + 1];
+			argi += 2;
+		} else if (strcmp(argv[argi], "-h") == 0 || strcmp(argv[argi], "--help") == 0) {
+			fputs(safetyctl_usage, stdout);
+			return 0;
+		} else if (strcmp(argv[argi], "-V") == 0 || strcmp(argv[argi], "--version") == 0) {
+			printf("safetyctl %s (schema %d)\n", SAFETY_VERSION, SAFETY_SCHEMA_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "safetyctl: unknown option '%s'\n%s", argv[argi],
+				safetyctl_usage);
+			return 2;
+		}
+	}
+	if (argi >= argc) {
+		fputs(safetyctl_usage, stderr);
+		return 2;
+	}
+	cmd = argv[argi++];
+	if (strcmp(cmd, "help") == 0) {
+		fputs(safetyctl_usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0) {
+		printf("safetyctl %s (schema %d)\n", SAFETY_VERSION, SAFETY_SCHEMA_VERSION);
+		return 0;
+	}
+
+	config_defaults(&cfg);
+	if (config_path == NULL && access("/etc/safety/safety.conf", R_OK) == 0)
+		config_path = "/etc/safety/safety.conf";
+	if ((config_path != NULL && !config_load(&cfg, config_path, &cause)) ||
+	    !config_apply_env(&cfg, &cause) || !config_validate(&cfg, &cause)) {
+		fprintf(stderr, "safetyctl: invalid configuration: %s\n", cause);
+		free(cause);
+		config_free(&cfg);
+		return 2;
+	}
+	if (strcmp(cmd, "migrate") == 0) {
+		rc = safetyctl_migrate(&cfg, argc - argi, argv + argi);
+	} else {
+		fprintf(stderr, "safetyctl: unknown command '%s'\n%s", cmd, safetyctl_usage);
+		rc = 2;
+	}
+	config_free(&cfg);
+	return rc;
+}

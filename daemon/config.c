@@ -1,0 +1,349 @@
+/*
+ * Parses the configuration file through a table of typed options, in the
+ * manner of tmux's options table: each key names its section, type, bounds
+ * and place in struct config, so validation and the reference in the README
+ * cannot drift apart.
+ */
+#include "config.h"
+
+#include "build_info.h"
+#include "xmalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_ENUM };
+
+struct config_option {
+	const char *section;
+	const char *key;
+	enum config_type type;
+	size_t offset;
+	long min, max;         /* CONFIG_INT */
+	const char *choices[5]; /* CONFIG_ENUM */
+};
+
+#define STR(sec, k, field) {sec, k, CONFIG_STRING, offsetof(struct config, field), 0, 0, {NULL}}
+#define INT(sec, k, field, lo, hi) {sec, k, CONFIG_INT, offsetof(struct config, field), lo, hi, {NULL}}
+#define ENUM(sec, k, field, ...)                                                                   \
+	{sec, k, CONFIG_ENUM, offsetof(struct config, field), 0, 0, {__VA_ARGS__, NULL}}
+
+static const struct config_option config_options[] = {
+	STR("server", "listen", listen),
+	INT("server", "max_connections", max_connections, 1, 100000),
+	INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576),
+	INT("server", "max_body_bytes", max_body_bytes, 1024, 268435456),
+	INT("server", "timeout", timeout_s, 1, 3600),
+	INT("server", "shutdown_timeout", shutdown_timeout_s, 0, 600),
+	STR("server", "public_url", public_url),
+	STR("server", "tls_listen", tls_listen),
+	STR("server", "tls_cert", tls_cert),
+	STR("server", "tls_key", tls_key),
+	STR("database", "url", database_url),
+	INT("database", "pool_size", pool_size, 1, 200),
+	INT("database", "max_waiting", pool_max_waiting, 1, 1000000),
+	INT("database", "query_timeout_ms", query_timeout_ms, 10, 3600000),
+	INT("database", "reconnect_max_ms", reconnect_max_ms, 100, 600000),
+	INT("database", "schema_check_interval_ms", schema_check_interval_ms, 100, 3600000),
+	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
+	ENUM("log", "format", log_format, "logfmt", "json"),
+	STR("paths", "sql_dir", sql_dir),
+	STR("paths", "web_dir", web_dir),
+	STR("paths", "state_dir", state_dir),
+};
+
+/* Fills cfg with defaults. */
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->listen = xstrdup("127.0.0.1:8080");
+	cfg->max_connections = 2000;
+	cfg->max_header_bytes = 16384;
+	cfg->max_body_bytes = 10 * 1024 * 1024;
+	cfg->timeout_s = 30;
+	cfg->shutdown_timeout_s = 10;
+	cfg->public_url = xstrdup("");
+	cfg->tls_listen = xstrdup("");
+	cfg->tls_cert = xstrdup("");
+	cfg->tls_key = xstrdup("");
+	cfg->database_url = xstrdup("dbname=safety");
+	cfg->pool_size = 4;
+	cfg->pool_max_waiting = 10000;
+	cfg->query_timeout_ms = 5000;
+	cfg->reconnect_max_ms = 2000;
+	cfg->schema_check_interval_ms = 5000;
+	cfg->log_level = xstrdup("info");
+	cfg->log_format = xstrdup("logfmt");
+	cfg->sql_dir = xstrdup(SAFETY_DEFAULT_SQL_DIR);
+	cfg->web_dir = xstrdup(SAFETY_DEFAULT_WEB_DIR);
+	cfg->state_dir = xstrdup("/var/lib/safety");
+}
+
+/* Frees the strings of cfg. */
+void
+config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < sizeof config_options / sizeof config_options[0]; i++) {
+		const struct config_option *o = &config_options[i];
+		if (o->type != CONFIG_INT) {
+			char **p = (char **)((char *)cfg + o->offset);
+			free(*p);
+			*p = NULL;
+		}
+	}
+}
+
+/* Removes leading and trailing white space in place. */
+static char *
+config_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Stores one value into cfg after checking it against its option. */
+static bool
+config_set(struct config *cfg, const struct config_option *o, const char *value, char **why)
+{
+	char **sp;
+	int *ip;
+	long v;
+	char *end;
+
+	switch (o->type) {
+	case CONFIG_STRING:
+		sp = (char **)((char *)cfg + o->offset);
+		free(*sp);
+		*sp = xstrdup(value);
+		return true;
+	case CONFIG_INT:
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0') {
+			xasprintf(why, "'%s' is not a whole number", value);
+			return false;
+		}
+		if (v < o->min || v > o->max) {
+			xasprintf(why, "%ld is out of range (%ld to %ld)", v, o->min, o->max);
+			return false;
+		}
+		ip = (int *)((char *)cfg + o->offset);
+		*ip = (int)v;
+		return true;
+	case CONFIG_ENUM:
+		for (int i = 0; o->choices[i] != NULL; i++) {
+			if (strcmp(value, o->choices[i]) == 0) {
+				sp = (char **)((char *)cfg + o->offset);
+				free(*sp);
+				*sp = xstrdup(value);
+				return true;
+			}
+		}
+		xasprintf(why, "'%s' is not one of: %s%s%s%s%s%s%s", value, o->choices[0],
+			  o->choices[1] ? ", " : "", o->choices[1] ? o->choices[1] : "",
+			  o->choices[2] ? ", " : "", o->choices[2] ? o->choices[2] : "",
+			  o->choices[3] ? ", " : "", o->choices[3] ? o->choices[3] : "");
+		return false;
+	}
+	return false;
+}
+
+/* Removes a value's surrounding double quotes, if any. */
+static char *
+config_unquote(char *value)
+{
+	size_t n = strlen(value);
+
+	if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
+		value[n - 1] = '\0';
+		return value + 1;
+	}
+	return value;
+}
+
+/* Parses the file at path. */
+bool
+config_load(struct config *cfg, const char *path, char **cause)
+{
+	FILE *f;
+	char line[4096];
+	char section[64] = "";
+	unsigned lineno = 0;
+	char *why = NULL;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		xasprintf(cause, "%s: cannot open: %s", path, strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *s, *eq, *key, *value;
+		const struct config_option *o = NULL;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			xasprintf(cause, "%s:%u: line too long", path, lineno);
+			goto fail;
+		}
+		s = config_trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (close == NULL || close[1] != '\0' || close - s - 1 >= (long)sizeof section ||
+			    close == s + 1) {
+				xasprintf(cause, "%s:%u: malformed section header", path, lineno);
+				goto fail;
+			}
+			*close = '\0';
+			snprintf(section, sizeof section, "%s", config_trim(s + 1));
+			bool known = false;
+			for (size_t i = 0; i < sizeof config_options / sizeof config_options[0]; i++)
+				if (strcmp(config_options[i].section, section) == 0)
+					known = true;
+			if (!known) {
+				xasprintf(cause, "%s:%u: unknown section [%s]", path, lineno, section);
+				goto fail;
+			}
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (eq == NULL) {
+			xasprintf(cause, "%s:%u: expected 'key = value'", path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		key = config_trim(s);
+		value = config_unquote(config_trim(eq + 1));
+		if (*section == '\0') {
+			xasprintf(cause, "%s:%u: key '%s' outside any section", path, lineno, key);
+			goto fail;
+		}
+		for (size_t i = 0; i < sizeof config_options / sizeof config_options[0]; i++) {
+			if (strcmp(config_options[i].section, section) == 0 &&
+			    strcmp(config_options[i].key, key) == 0)
+				o = &config_options[i];
+		}
+		if (o == NULL) {
+			xasprintf(cause, "%s:%u: unknown key '%s' in section [%s]", path, lineno, key,
+				  section);
+			goto fail;
+		}
+		if (!config_set(cfg, o, value, &why)) {
+			xasprintf(cause, "%s:%u: %s: %s", path, lineno, key, why);
+			free(why);
+			goto fail;
+		}
+	}
+	if (ferror(f)) {
+		xasprintf(cause, "%s: read error", path);
+		goto fail;
+	}
+	fclose(f);
+	return true;
+fail:
+	fclose(f);
+	return false;
+}
+
+/* Applies the environment overrides. */
+bool
+config_apply_env(struct config *cfg, char **cause)
+{
+	const char *v;
+	char *host = NULL;
+	int port;
+
+	v = getenv("SAFETY_DATABASE_URL");
+	if (v != NULL && *v != '\0') {
+		free(cfg->database_url);
+		cfg->database_url = xstrdup(v);
+	}
+	v = getenv("SAFETY_LISTEN");
+	if (v != NULL && *v != '\0') {
+		if (!config_split_hostport(v, &host, &port, cause)) {
+			char *inner = *cause;
+			xasprintf(cause, "SAFETY_LISTEN: %s", inner);
+			free(inner);
+			return false;
+		}
+		free(host);
+		free(cfg->listen);
+		cfg->listen = xstrdup(v);
+	}
+	return true;
+}
+
+/* Splits host:port. */
+bool
+config_split_hostport(const char *s, char **host, int *port, char **cause)
+{
+	const char *colon;
+	char *end;
+	long p;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':') {
+			xasprintf(cause, "'%s' is not [address]:port", s);
+			return false;
+		}
+		*host = xstrndup(s + 1, (size_t)(close - s - 1));
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || colon == s) {
+			xasprintf(cause, "'%s' is not host:port", s);
+			return false;
+		}
+		*host = xstrndup(s, (size_t)(colon - s));
+	}
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || p < 0 || p > 65535) {
+		xasprintf(cause, "'%s' has no valid port", s);
+		free(*host);
+		*host = NULL;
+		return false;
+	}
+	*port = (int)p;
+	return true;
+}
+
+/* Checks settings that depend on each other. */
+bool
+config_validate(const struct config *cfg, char **cause)
+{
+	char *host = NULL;
+	int port;
+
+	if (!config_split_hostport(cfg->listen, &host, &port, cause))
+		return false;
+	free(host);
+	if (*cfg->tls_listen != '\0') {
+		if (!config_split_hostport(cfg->tls_listen, &host, &port, cause))
+			return false;
+		free(host);
+		if (*cfg->tls_cert == '\0' || *cfg->tls_key == '\0') {
+			xasprintf(cause, "server.tls_listen is set but tls_cert or tls_key is not");
+			return false;
+		}
+	}
+	if (*cfg->database_url == '\0') {
+		xasprintf(cause, "database.url is empty");
+		return false;
+	}
+	return true;
+}

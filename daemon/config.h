@@ -1,0 +1,66 @@
+/*
+ * The configuration of safetyd and safetyctl: one struct, parsed whole from
+ * an INI-style file (sections, key = value, # comments), validated key by
+ * key, then overridden by a few environment variables so one file can serve
+ * several instances.
+ */
+#ifndef SAFETY_CONFIG_H
+#define SAFETY_CONFIG_H
+
+#include <stdbool.h>
+
+struct config {
+	/* [server] */
+	char *listen;         /* host:port of the HTTP listener */
+	int max_connections;  /* open client connections at once */
+	int max_header_bytes; /* request line + headers */
+	int max_body_bytes;
+	int timeout_s;          /* read/write timeout of a client connection */
+	int shutdown_timeout_s; /* how long in-flight requests may finish */
+	char *public_url;       /* how clients reach us, for links and Origin checks */
+	char *tls_listen;       /* host:port of the HTTPS listener, "" = none */
+	char *tls_cert;
+	char *tls_key;
+
+	/* [database] */
+	char *database_url;
+	int pool_size;
+	int pool_max_waiting;     /* queued queries before callers get an error */
+	int query_timeout_ms;     /* per query, also sent as statement_timeout */
+	int reconnect_max_ms;     /* upper bound of the reconnect back-off */
+	int schema_check_interval_ms;
+
+	/* [log] */
+	char *log_level;
+	char *log_format; /* logfmt or json */
+
+	/* [paths] */
+	char *sql_dir;
+	char *web_dir;
+	char *state_dir;
+};
+
+/* Fills every field with its default. Free with config_free. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Parses path into cfg (which must hold defaults). On error returns false and
+ * sets *cause (caller frees) to "FILE:LINE: message" naming the key.
+ */
+bool config_load(struct config *cfg, const char *path, char **cause)
+	__attribute__((warn_unused_result));
+
+/* Applies SAFETY_DATABASE_URL and SAFETY_LISTEN from the environment. */
+bool config_apply_env(struct config *cfg, char **cause) __attribute__((warn_unused_result));
+
+/* Checks values that depend on each other. */
+bool config_validate(const struct config *cfg, char **cause) __attribute__((warn_unused_result));
+
+/* Frees the strings of cfg (not cfg itself). */
+void config_free(struct config *cfg);
+
+/* Splits "host:port" (or "[v6]:port"); host is malloc'd. */
+bool config_split_hostport(const char *s, char **host, int *port, char **cause)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * Start-up, the loop and shutdown of safetyd. SIGTERM and SIGINT stop the
+ * listener, let in-flight requests finish within server.shutdown_timeout,
+ * then close the pool and end the loop; the exit code is 0 for a clean stop.
+ */
+#include "daemon.h"
+
+#include "http_server.h"
+#include "log.h"
+#include "schema.h"
+#include "sd_notify.h"
+#include "version.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg);
+static void daemon_shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg);
+static void daemon_shutdown_done_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Sets up the loop, signals, the pool and the HTTP server. */
+bool
+daemon_init(struct daemon *d)
+{
+	struct db_pool_params pp;
+	char *cause = NULL;
+
+	d->started = time(NULL);
+	d->exit_code = 0;
+	snprintf(d->schema_problem, sizeof d->schema_problem, "schema not checked yet");
+	d->base = event_base_new();
+	if (d->base == NULL) {
+		log_error("startup_failed", "error", "cannot create the event loop");
+		return false;
+	}
+	/* A client that goes away mid-answer must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_term = evsignal_new(d->base, SIGTERM, daemon_signal_cb, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, daemon_signal_cb, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, daemon_signal_cb, d);
+	evsignal_add(d->sig_term, NULL);
+	evsignal_add(d->sig_int, NULL);
+	evsignal_add(d->sig_hup, NULL);
+	d->shutdown_done = evtimer_new(d->base, daemon_shutdown_done_cb, d);
+	d->shutdown_timer = evtimer_new(d->base, daemon_shutdown_timeout_cb, d);
+
+	memset(&pp, 0, sizeof pp);
+	pp.conninfo = d->cfg.database_url;
+	pp.size = d->cfg.pool_size;
+	pp.max_waiting = d->cfg.pool_max_waiting;
+	pp.query_timeout_ms = d->cfg.query_timeout_ms;
+	pp.reconnect_max_ms = d->cfg.reconnect_max_ms;
+	pp.application_name = "safetyd";
+	d->db = db_pool_new(d->base, &pp);
+
+	if (!http_server_start(d, &cause)) {
+		log_error("startup_failed", "error", cause);
+		free(cause);
+		return false;
+	}
+	schema_watch_start(d);
+	log_info("listening", "addr", d->cfg.listen, "version", version_string());
+	sd_notify_send("READY=1\nSTATUS=serving");
+	return true;
+}
+
+/* Ends the loop once nothing is in flight. */
+static void
+daemon_maybe_finish(struct daemon *d)
+{
+	if (d->shutting_down && d->inflight == 0)
+		event_active(d->shutdown_done, EV_TIMEOUT, 0);
+}
+
+/* Begins a graceful shutdown. */
+static void
+daemon_begin_shutdown(struct daemon *d, const char *why)
+{
+	struct timeval tv = {d->cfg.shutdown_timeout_s, 0};
+	char n[16];
+
+	if (d->shutting_down)
+		return;
+	d->shutting_down = true;
+	snprintf(n, sizeof n, "%d", d->inflight);
+	log_info("shutting_down", "signal", why, "in_flight", n);
+	sd_notify_send("STOPPING=1");
+	http_server_stop_accepting(d);
+	evtimer_add(d->shutdown_timer, &tv);
+	daemon_maybe_finish(d);
+}
+
+/* A request got its answer. */
+void
+daemon_request_done(struct daemon *d)
+{
+	d->inflight--;
+	daemon_maybe_finish(d);
+}
+
+/* Handles SIGTERM, SIGINT and SIGHUP. */
+static void
+daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_info("reload_requested", "detail", "nothing to reload in this version");
+		return;
+	}
+	daemon_begin_shutdown(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* In-flight requests did not finish in time. */
+static void
+daemon_shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char n[16];
+
+	(void)fd;
+	(void)what;
+	snprintf(n, sizeof n, "%d", d->inflight);
+	log_warn("shutdown_timeout", "abandoned_requests", n);
+	event_base_loopexit(d->base, NULL);
+}
+
+/* Every in-flight request is answered. */
+static void
+daemon_shutdown_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopexit(d->base, NULL);
+}
+
+/* Runs the loop. */
+int
+daemon_run(struct daemon *d)
+{
+	event_base_dispatch(d->base);
+	log_info("stopped");
+	return d->exit_code;
+}
+
+/* Frees everything; the pool first, as its callbacks may still answer requests. */
+void
+daemon_free(struct daemon *d)
+{
+	db_pool_free(d->db);
+	d->db = NULL;
+	if (d->http != NULL)
+		evhttp_free(d->http);
+	if (d->schema_timer != NULL)
+		event_free(d->schema_timer);
+	if (d->shutdown_timer != NULL)
+		event_free(d->shutdown_timer);
+	if (d->shutdown_done != NULL)
+		event_free(d->shutdown_done);
+	if (d->sig_term != NULL)
+		event_free(d->sig_term);
+	if (d->sig_int != NULL)
+		event_free(d->sig_int);
+	if (d->sig_hup != NULL)
+		event_free(d->sig_hup);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	config_free(&d->cfg);
+}

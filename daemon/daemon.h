@@ -1,0 +1,56 @@
+/*
+ * The one runtime state of safetyd, passed explicitly to everything that
+ * needs it: configuration, the loop, the HTTP server, the database pool and
+ * the figures /metrics reports.
+ */
+#ifndef SAFETY_DAEMON_H
+#define SAFETY_DAEMON_H
+
+#include "config.h"
+#include "db_pool.h"
+#include "metrics.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdbool.h>
+#include <time.h>
+
+struct daemon {
+	struct config cfg;
+	const char *config_path;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *listener;
+	struct db_pool *db;
+	struct metrics metrics;
+
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *schema_timer;
+	struct event *shutdown_timer;
+	struct event *shutdown_done; /* one-shot: ends the loop after the last reply */
+
+	int inflight; /* requests accepted and not yet answered */
+	bool shutting_down;
+	int exit_code;
+
+	/* What the last schema check found; API routes refuse to serve unless ok. */
+	bool schema_ok;
+	int schema_version;
+	char schema_problem[256];
+
+	time_t started;
+};
+
+/* Sets up everything; on failure logs why and returns false. */
+bool daemon_init(struct daemon *d) __attribute__((warn_unused_result));
+
+/* Runs the loop until shutdown; returns the exit code. */
+int daemon_run(struct daemon *d);
+
+/* Frees what daemon_init made. */
+void daemon_free(struct daemon *d);
+
+/* Called by the HTTP layer when a request got its reply. */
+void daemon_request_done(struct daemon *d);
+
+#endif

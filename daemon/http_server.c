@@ -1,0 +1,286 @@
+/*
+ * Dispatches requests to the routes the daemon declares, and sends every
+ * answer. A request context lives from dispatch until its one reply; handlers
+ * that wait on the database keep it and answer from their callback.
+ */
+#include "http_server.h"
+
+#include "daemon.h"
+#include "log.h"
+#include "routes.h"
+#include "xmalloc.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void http_server_request_cb(struct evhttp_request *req, void *arg);
+
+/* The answer has been written to the client. */
+static void
+http_request_complete_cb(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	daemon_request_done(arg);
+}
+
+/* Frees a request context. */
+static void
+http_ctx_free(struct http_ctx *ctx)
+{
+	free(ctx->path);
+	for (int i = 0; i < ctx->nparams; i++)
+		free(ctx->params[i]);
+	free(ctx);
+}
+
+/* Creates the server and binds it. */
+bool
+http_server_start(struct daemon *d, char **cause)
+{
+	char *host = NULL;
+	int port;
+
+	if (!config_split_hostport(d->cfg.listen, &host, &port, cause))
+		return false;
+	d->http = evhttp_new(d->base);
+	evhttp_set_max_headers_size(d->http, (ev_ssize_t)d->cfg.max_header_bytes);
+	evhttp_set_max_body_size(d->http, (ev_ssize_t)d->cfg.max_body_bytes);
+	evhttp_set_timeout(d->http, d->cfg.timeout_s);
+	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_default_content_type(d->http, "text/plain; charset=utf-8");
+	evhttp_set_gencb(d->http, http_server_request_cb, d);
+	d->listener = evhttp_bind_socket_with_handle(d->http, host, (ev_uint16_t)port);
+	if (d->listener == NULL) {
+		xasprintf(cause, "cannot listen on %s: address in use or not available", d->cfg.listen);
+		free(host);
+		return false;
+	}
+	free(host);
+	return true;
+}
+
+/* Closes the listening socket. */
+void
+http_server_stop_accepting(struct daemon *d)
+{
+	if (d->listener != NULL) {
+		evhttp_del_accept_socket(d->http, d->listener);
+		d->listener = NULL;
+	}
+}
+
+/* Adds the headers every answer carries. */
+static void
+http_add_security_headers(struct evkeyvalq *h)
+{
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+	evhttp_add_header(h, "X-Frame-Options", "DENY");
+	evhttp_add_header(h, "Content-Security-Policy",
+			  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+			  "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+			  "form-action 'self'");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+}
+
+/* Sends the reply and releases the context. */
+static void
+http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
+{
+	struct timespec now;
+	double seconds;
+	struct daemon *d = ctx->d;
+
+	if (ctx->answered) {
+		log_error("http_double_reply", "route", ctx->route ? ctx->route->name : "-");
+		return;
+	}
+	ctx->answered = true;
+	http_add_security_headers(evhttp_request_get_output_headers(ctx->req));
+	if (d->shutting_down)
+		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Connection",
+				  "close");
+	/*
+	 * The in-flight slot is released once the answer is written out, so a
+	 * graceful shutdown never cuts a reply short; a client that already left
+	 * has no connection and nothing to wait for.
+	 */
+	bool gone = evhttp_request_get_connection(ctx->req) == NULL;
+	if (!gone)
+		evhttp_request_set_on_complete_cb(ctx->req, http_request_complete_cb, d);
+	evhttp_send_reply(ctx->req, status, NULL, body);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seconds = (double)(now.tv_sec - ctx->started.tv_sec) +
+		  (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e9;
+	metrics_count_request(&d->metrics, ctx->route != NULL ? ctx->route->name : "unmatched",
+			      status, seconds);
+	if (status >= 500)
+		log_warn("http_request", "route", ctx->route != NULL ? ctx->route->name : "unmatched",
+			 "status", status == 503 ? "503" : "5xx");
+	http_ctx_free(ctx);
+	if (gone)
+		daemon_request_done(d);
+}
+
+/* Answers with bytes. */
+void
+http_reply_bytes(struct http_ctx *ctx, int status, const char *content_type, const void *body,
+		 size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Content-Type",
+			  content_type);
+	if (evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD)
+		evbuffer_add(buf, body, len);
+	http_send(ctx, status, buf);
+	evbuffer_free(buf);
+}
+
+/* Answers with JSON. */
+void
+http_reply_json(struct http_ctx *ctx, int status, cJSON *body)
+{
+	char *text = cJSON_PrintUnformatted(body);
+
+	cJSON_Delete(body);
+	if (text == NULL) {
+		http_reply_bytes(ctx, 500, "application/problem+json",
+				 "{\"title\":\"internal error\",\"status\":500}", 38);
+		return;
+	}
+	http_reply_bytes(ctx, status, "application/json", text, strlen(text));
+	free(text);
+}
+
+/* Answers with an RFC 7807 problem document. */
+void
+http_reply_problem(struct http_ctx *ctx, int status, const char *title, const char *detail)
+{
+	cJSON *p = cJSON_CreateObject();
+	char *text;
+
+	cJSON_AddStringToObject(p, "type", "about:blank");
+	cJSON_AddStringToObject(p, "title", title);
+	cJSON_AddNumberToObject(p, "status", status);
+	if (detail != NULL)
+		cJSON_AddStringToObject(p, "detail", detail);
+	text = cJSON_PrintUnformatted(p);
+	cJSON_Delete(p);
+	http_reply_bytes(ctx, status, "application/problem+json", text, strlen(text));
+	free(text);
+}
+
+/*
+ * Matches path against pattern; on success stores the {x} segments (copied)
+ * in ctx. Both start with '/'.
+ */
+static bool
+http_match(const char *pattern, const char *path, struct http_ctx *ctx)
+{
+	const char *p = pattern, *s = path;
+
+	ctx->nparams = 0;
+	while (*p != '\0') {
+		if (*p == '{') {
+			const char *pend = strchr(p, '}');
+			const char *send = strchr(s, '/');
+			if (pend == NULL)
+				return false;
+			if (send == NULL)
+				send = s + strlen(s);
+			if (send == s || ctx->nparams == HTTP_MAX_PATH_PARAMS)
+				goto fail;
+			ctx->params[ctx->nparams++] = xstrndup(s, (size_t)(send - s));
+			p = pend + 1;
+			s = send;
+			continue;
+		}
+		if (*p != *s)
+			goto fail;
+		p++;
+		s++;
+	}
+	if (*s == '\0')
+		return true;
+fail:
+	for (int i = 0; i < ctx->nparams; i++) {
+		free(ctx->params[i]);
+		ctx->params[i] = NULL;
+	}
+	ctx->nparams = 0;
+	return false;
+}
+
+/* Entry point of every request. */
+static void
+http_server_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct daemon *d = arg;
+	struct http_ctx *ctx = xcalloc(1, sizeof *ctx);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	const char *raw_path;
+	bool path_known = false;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	ctx->d = d;
+	ctx->req = req;
+	clock_gettime(CLOCK_MONOTONIC, &ctx->started);
+	d->inflight++;
+	if (conn != NULL) {
+		evhttp_connection_get_peer(conn, &addr, &port);
+		snprintf(ctx->client_addr, sizeof ctx->client_addr, "%s", addr ? addr : "");
+	}
+
+	raw_path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (raw_path == NULL || *raw_path != '/') {
+		http_reply_problem(ctx, 400, "bad request", "the request target is not a path");
+		return;
+	}
+	size_t decoded_len = 0;
+	ctx->path = evhttp_uridecode(raw_path, 0, &decoded_len);
+	if (ctx->path == NULL || decoded_len != strlen(ctx->path)) {
+		/* An encoded NUL is never legitimate and would cut the path short. */
+		if (ctx->path == NULL)
+			ctx->path = xstrdup("");
+		http_reply_problem(ctx, 400, "bad request", "the path contains an encoded NUL byte");
+		return;
+	}
+	if (d->shutting_down) {
+		http_reply_problem(ctx, 503, "shutting down", "this server is stopping; retry");
+		return;
+	}
+	for (const struct http_route *r = routes_table; r->name != NULL; r++) {
+		if (!http_match(r->pattern, ctx->path, ctx))
+			continue;
+		path_known = true;
+		if (r->method != method &&
+		    !(method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET)) {
+			for (int i = 0; i < ctx->nparams; i++)
+				free(ctx->params[i]);
+			ctx->nparams = 0;
+			continue;
+		}
+		ctx->route = r;
+		if ((r->flags & HTTP_ROUTE_NEEDS_SCHEMA) && !d->schema_ok) {
+			http_reply_problem(ctx, 503, "service unavailable", d->schema_problem);
+			return;
+		}
+		r->handler(ctx);
+		return;
+	}
+	if (path_known)
+		http_reply_problem(ctx, 405, "method not allowed",
+				   "this path does not accept that method");
+	else
+		http_reply_problem(ctx, 404, "not found", "no such path");
+}

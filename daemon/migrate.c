@@ -1,0 +1,324 @@
+/*
+ * Applies schema migrations with blocking libpq calls. Verification comes
+ * before any change: a database whose history does not match the files is
+ * left exactly as it was.
+ */
+#include "migrate.h"
+
+#include "xmalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MIGRATE_LOCK_KEY "7311520010"
+
+static const char migrate_table_sql[] =
+	"CREATE TABLE IF NOT EXISTS schema_migration ("
+	" version integer PRIMARY KEY,"
+	" name text NOT NULL,"
+	" checksum text NOT NULL,"
+	" applied_at timestamptz NOT NULL DEFAULT now(),"
+	" duration_ms integer NOT NULL DEFAULT 0)";
+
+/* Reads a whole file into memory. */
+static char *
+migrate_read_file(const char *path, size_t *len, char **cause)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	struct stat st;
+
+	if (f == NULL) {
+		xasprintf(cause, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) != 0 || st.st_size > 64 * 1024 * 1024) {
+		xasprintf(cause, "%s: not a readable file of reasonable size", path);
+		fclose(f);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	*len = fread(buf, 1, (size_t)st.st_size, f);
+	buf[*len] = '\0';
+	fclose(f);
+	if (strlen(buf) != *len) {
+		xasprintf(cause, "%s: contains a NUL byte", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Computes the hex SHA-256 of buf. */
+static void
+migrate_sha256(const char *buf, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Orders migrations by version. */
+static int
+migrate_compare(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+/* Loads the migration files of dir. */
+bool
+migrate_load_dir(const char *dir, struct migration_set *set, char **cause)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int cap = 0;
+
+	set->items = NULL;
+	set->count = 0;
+	if (d == NULL) {
+		xasprintf(cause, "cannot open migrations directory %s: %s", dir, strerror(errno));
+		return false;
+	}
+	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		size_t len = strlen(n);
+		struct migration *m;
+		char *path;
+		size_t filelen = 0;
+
+		if (len < 10 || strcmp(n + len - 4, ".sql") != 0)
+			continue;
+		if (!(n[0] >= '0' && n[0] <= '9' && n[1] >= '0' && n[1] <= '9' && n[2] >= '0' &&
+		      n[2] <= '9' && n[3] >= '0' && n[3] <= '9' && n[4] == '_'))
+			continue;
+		if (set->count == cap) {
+			cap = cap ? cap * 2 : 16;
+			set->items = xrealloc(set->items, (size_t)cap * sizeof *set->items);
+		}
+		m = &set->items[set->count];
+		memset(m, 0, sizeof *m);
+		m->version = atoi(n);
+		m->name = xstrdup(n);
+		xasprintf(&path, "%s/%s", dir, n);
+		m->sql = migrate_read_file(path, &filelen, cause);
+		free(path);
+		set->count++;
+		if (m->sql == NULL) {
+			closedir(d);
+			migrate_set_free(set);
+			return false;
+		}
+		migrate_sha256(m->sql, filelen, m->checksum);
+	}
+	closedir(d);
+	qsort(set->items, (size_t)set->count, sizeof *set->items, migrate_compare);
+	for (int i = 0; i < set->count; i++) {
+		if (set->items[i].version == 0) {
+			xasprintf(cause, "%s: version 0000 is reserved", set->items[i].name);
+			migrate_set_free(set);
+			return false;
+		}
+		if (i > 0 && set->items[i].version == set->items[i - 1].version) {
+			xasprintf(cause, "two migrations share version %04d: %s and %s",
+				  set->items[i].version, set->items[i - 1].name, set->items[i].name);
+			migrate_set_free(set);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Frees a migration set. */
+void
+migrate_set_free(struct migration_set *set)
+{
+	for (int i = 0; i < set->count; i++) {
+		free(set->items[i].name);
+		free(set->items[i].sql);
+	}
+	free(set->items);
+	set->items = NULL;
+	set->count = 0;
+}
+
+/* Runs a command that returns no rows; sets *cause on failure. */
+static bool
+migrate_exec(PGconn *conn, const char *sql, char **cause)
+{
+	PGresult *r = PQexec(conn, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		xasprintf(cause, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	return ok;
+}
+
+/* Removes the trailing newline libpq leaves on messages. */
+static void
+migrate_chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+/* Reads the newest applied version. */
+int
+migrate_current_version(PGconn *conn, char **cause)
+{
+	PGresult *r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migration");
+	int v;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (state != NULL && strcmp(state, "42P01") == 0) {
+			PQclear(r);
+			return 0;
+		}
+		xasprintf(cause, "%s", PQresultErrorMessage(r));
+		migrate_chomp(*cause);
+		PQclear(r);
+		return -1;
+	}
+	v = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+/* Checks the recorded history against the files; true when consistent. */
+static bool
+migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
+{
+	PGresult *r = PQexec(conn, "SELECT version, name, checksum FROM schema_migration ORDER BY version");
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		xasprintf(cause, "cannot read schema_migration: %s", PQresultErrorMessage(r));
+		migrate_chomp(*cause);
+		PQclear(r);
+		return false;
+	}
+	for (int row = 0; row < PQntuples(r); row++) {
+		int version = atoi(PQgetvalue(r, row, 0));
+		const char *name = PQgetvalue(r, row, 1);
+		const char *sum = PQgetvalue(r, row, 2);
+		const struct migration *m = NULL;
+
+		for (int i = 0; i < set->count; i++)
+			if (set->items[i].version == version)
+				m = &set->items[i];
+		if (m == NULL) {
+			/* A newer build migrated this database; an older one must not touch it. */
+			if (set->count == 0 || version > set->items[set->count - 1].version)
+				continue;
+			xasprintf(cause,
+				  "migration %s is recorded as applied but its file is missing\n"
+				  "hint: restore the file; applied migrations are never removed",
+				  name);
+			PQclear(r);
+			return false;
+		}
+		if (strcmp(m->checksum, sum) != 0) {
+			xasprintf(cause,
+				  "migration %s was changed after it was applied\n"
+				  "detail: checksum in the database %.12s…, of the file %.12s…\n"
+				  "hint: never edit an applied migration; restore it and add a new one",
+				  m->name, sum, m->checksum);
+			PQclear(r);
+			return false;
+		}
+	}
+	PQclear(r);
+	return true;
+}
+
+/* Applies pending migrations in order. */
+bool
+migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report, void *arg,
+	      int *applied, char **cause)
+{
+	int current;
+	char line[512];
+	bool ok = false;
+
+	*applied = 0;
+	if (!migrate_exec(conn, "SET client_min_messages = warning", cause))
+		return false;
+	if (!migrate_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", cause))
+		return false;
+	if (!migrate_exec(conn, migrate_table_sql, cause))
+		goto out;
+	if (!migrate_verify(conn, set, cause))
+		goto out;
+	current = migrate_current_version(conn, cause);
+	if (current < 0)
+		goto out;
+	for (int i = 0; i < set->count; i++) {
+		const struct migration *m = &set->items[i];
+		struct timespec t0, t1;
+		char version[16], ms[16];
+		const char *params[4];
+		PGresult *r;
+		long elapsed;
+
+		if (m->version <= current)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (!migrate_exec(conn, "BEGIN", cause))
+			goto out;
+		r = PQexec(conn, m->sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+			xasprintf(cause, "migration %s failed: %s", m->name, PQresultErrorMessage(r));
+			migrate_chomp(*cause);
+			PQclear(r);
+			PQclear(PQexec(conn, "ROLLBACK"));
+			goto out;
+		}
+		PQclear(r);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		elapsed = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		snprintf(version, sizeof version, "%d", m->version);
+		snprintf(ms, sizeof ms, "%ld", elapsed);
+		params[0] = version;
+		params[1] = m->name;
+		params[2] = m->checksum;
+		params[3] = ms;
+		r = PQexecParams(conn,
+				 "INSERT INTO schema_migration (version, name, checksum, duration_ms) "
+				 "VALUES ($1, $2, $3, $4)",
+				 4, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			xasprintf(cause, "recording %s failed: %s", m->name, PQresultErrorMessage(r));
+			migrate_chomp(*cause);
+			PQclear(r);
+			PQclear(PQexec(conn, "ROLLBACK"));
+			goto out;
+		}
+		PQclear(r);
+		if (!migrate_exec(conn, "COMMIT", cause))
+			goto out;
+		(*applied)++;
+		if (report != NULL) {
+			snprintf(line, sizeof line, "applied %s in %ld ms", m->name, elapsed);
+			report(line, arg);
+		}
+	}
+	ok = true;
+out:
+	PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
+	if (!ok && *cause != NULL)
+		migrate_chomp(*cause);
+	return ok;
+}

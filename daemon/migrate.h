@@ -1,0 +1,46 @@
+/*
+ * Schema migrations: numbered SQL files (sql/NNNN_what.sql) applied in order,
+ * each once, each in its own transaction, recorded with its SHA-256 in the
+ * schema_migration table. An applied file that changed is an error, never a
+ * silent skip. This runs from safetyctl and at safetyd start-up with
+ * --migrate, before the event loop, so it uses libpq's blocking calls.
+ */
+#ifndef SAFETY_MIGRATE_H
+#define SAFETY_MIGRATE_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct migration {
+	int version;
+	char *name; /* file name, e.g. 0001_foundation.sql */
+	char *sql;
+	char checksum[65]; /* SHA-256 of the file, hex */
+};
+
+struct migration_set {
+	struct migration *items; /* sorted by version */
+	int count;
+};
+
+/* Reads every NNNN_*.sql file of dir. Free with migrate_set_free. */
+bool migrate_load_dir(const char *dir, struct migration_set *set, char **cause)
+	__attribute__((warn_unused_result));
+
+void migrate_set_free(struct migration_set *set);
+
+/* Called with one line of progress ("applied 0002_x.sql in 12 ms"). */
+typedef void (*migrate_report_cb)(const char *line, void *arg);
+
+/*
+ * Applies what is pending. Checks first that every applied migration still
+ * matches its file. Holds an advisory lock so two processes never migrate at
+ * once. *applied counts the files applied.
+ */
+bool migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report,
+		   void *arg, int *applied, char **cause) __attribute__((warn_unused_result));
+
+/* Reads the newest applied version (0 when none, -1 on error). */
+int migrate_current_version(PGconn *conn, char **cause);
+
+#endif
