@@ -173,7 +173,7 @@ psql) superuser_psql "$@" ;;
 createdb)
 	[ $# -ge 1 ] || die "createdb needs a database name"
 	[[ $1 =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad database name: $1"
-	superuser_psql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 OWNER $APP_ROLE TEMPLATE template_safety"
+	superuser_psql -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1 OWNER $APP_ROLE TEMPLATE template_safety"
 	;;
 *) die "unknown command: $cmd" ;;
 esac

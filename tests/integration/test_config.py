@@ -1,0 +1,132 @@
+"""The configuration file: every bad line named by file, line and key;
+--check-config; environment overrides."""
+
+import os
+import subprocess
+import tempfile
+
+from harness import SAFETYD, Cluster, Daemon, check, expect_equal, free_port, run
+
+cluster = Cluster.shared()
+
+
+def check_config(text, env=None):
+    fd, path = tempfile.mkstemp(suffix=".conf")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    e = dict(os.environ)
+    e.pop("SAFETY_DATABASE_URL", None)
+    e.pop("SAFETY_LISTEN", None)
+    e.update(env or {})
+    r = subprocess.run([SAFETYD, "-c", path, "--check-config"], capture_output=True, text=True, env=e)
+    os.unlink(path)
+    return r, path
+
+
+CASES = [
+    # (name, file text, expected fragment of the error)
+    ("unknown_key", "[server]\nlisten = 127.0.0.1:1\nlisen = x\n", ":3: unknown key 'lisen' in section [server]"),
+    ("unknown_section", "[sever]\n", ":1: unknown section [sever]"),
+    ("not_a_number", "[database]\npool_size = four\n", ":2: pool_size: 'four' is not a whole number"),
+    ("out_of_range", "[database]\n\npool_size = 0\n", ":3: pool_size: 0 is out of range (1 to 200)"),
+    ("bad_enum", "[log]\nlevel = loud\n", ":2: level: 'loud' is not one of: debug, info, warn, error"),
+    ("no_equals", "[server]\nlisten\n", ":2: expected 'key = value'"),
+    ("outside_section", "listen = 1\n", ":1: key 'listen' outside any section"),
+    ("bad_header", "[server\n", ":1: malformed section header"),
+    ("bad_listen", "[server]\nlisten = nowhere\n", "'nowhere' is not host:port"),
+    ("bad_port", "[server]\nlisten = 127.0.0.1:99999\n", "has no valid port"),
+    ("tls_without_cert", "[server]\ntls_listen = 127.0.0.1:8443\n", "tls_cert or tls_key is not"),
+]
+
+
+def each_bad_configuration_is_refused_with_its_line():
+    for name, text, fragment in CASES:
+        r, path = check_config(text)
+        expect_equal(r.returncode, 2, name + " exit code")
+        check(fragment in r.stderr, "%s: expected %r in %r" % (name, fragment, r.stderr))
+        check(path in r.stderr or "nowhere" in fragment or "port" in fragment or "tls" in fragment,
+              "%s: file not named: %r" % (name, r.stderr))
+
+
+def good_configuration_with_comments_and_quotes_passes():
+    r, _ = check_config(
+        "# Safety\n; also a comment\n\n[server]\n  listen = \"127.0.0.1:8080\"  \n"
+        "[database]\nurl = host=/tmp dbname=x\npool_size = 8\n[log]\nformat = json\n"
+    )
+    expect_equal(r.returncode, 0, r.stderr)
+    check("is valid" in r.stdout, r.stdout)
+
+
+def missing_file_is_named():
+    r = subprocess.run([SAFETYD, "-c", "/nonexistent/safety.conf"], capture_output=True, text=True)
+    expect_equal(r.returncode, 2, "exit code")
+    check("/nonexistent/safety.conf: cannot open" in r.stderr, r.stderr)
+
+
+def bad_env_listen_is_named():
+    r, _ = check_config("[server]\n", env={"SAFETY_LISTEN": "garbage"})
+    expect_equal(r.returncode, 2, "exit code")
+    check("SAFETY_LISTEN" in r.stderr, r.stderr)
+
+
+def environment_overrides_listen_and_database():
+    conn = cluster.createdb("t_config")
+    port = free_port()
+    # The file points at a database and port that do not exist; the environment wins.
+    d = Daemon("host=/nonexistent dbname=nothing", env={"SAFETY_DATABASE_URL": conn,
+                                                       "SAFETY_LISTEN": "127.0.0.1:%d" % port})
+    d.port = port
+    d.start()
+    try:
+        expect_equal(d.get("/readyz").status, 200, "ready through the environment's database")
+    finally:
+        expect_equal(d.stop(), 0, "exit code")
+    cluster.dropdb("t_config")
+
+
+def json_log_format_writes_json_lines():
+    import json
+
+    conn = cluster.createdb("t_config")
+    d = Daemon(conn, sections={"log": {"format": "json", "level": "info"}}).start()
+    try:
+        d.get("/healthz")
+    finally:
+        d.stop()
+    lines = [l for l in d.log().splitlines() if l.startswith("{")]
+    check(lines, "no JSON log lines")
+    for l in lines:
+        obj = json.loads(l)
+        check("ts" in obj and "level" in obj and "event" in obj, l)
+    cluster.dropdb("t_config")
+
+
+def occupied_port_is_a_clear_error():
+    import socket
+
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    d = Daemon(cluster.createdb("t_config"), port=port)
+    try:
+        d.start(wait_ready=False)
+        raise AssertionError("safetyd started on an occupied port")
+    except AssertionError as e:
+        check("cannot listen on 127.0.0.1:%d" % port in str(e), str(e))
+    finally:
+        s.close()
+        d.stop()
+    cluster.dropdb("t_config")
+
+
+run([
+    each_bad_configuration_is_refused_with_its_line,
+    good_configuration_with_comments_and_quotes_passes,
+    missing_file_is_named,
+    bad_env_listen_is_named,
+    environment_overrides_listen_and_database,
+    json_log_format_writes_json_lines,
+    occupied_port_is_a_clear_error,
+])

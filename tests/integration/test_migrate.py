@@ -1,0 +1,145 @@
+"""Schema migrations: applied once, idempotent, a changed or missing file
+refused without touching the database, and safetyd refusing to serve an old
+schema until it is migrated."""
+
+import os
+import shutil
+import tempfile
+
+from harness import SOURCE_DIR, Cluster, Daemon, check, ctl, eventually, expect_equal, run
+
+cluster = Cluster.shared()
+DB = "t_migrate"
+
+
+def fresh_sql_dir():
+    d = tempfile.mkdtemp(prefix="safety-sql-")
+    for name in os.listdir(os.path.join(SOURCE_DIR, "sql")):
+        shutil.copy(os.path.join(SOURCE_DIR, "sql", name), d)
+    return d
+
+
+def config_for(sql_dir):
+    path = os.path.join(sql_dir, "..", os.path.basename(sql_dir) + ".conf")
+    with open(path, "w") as f:
+        f.write("[paths]\nsql_dir = %s\n" % sql_dir)
+    return path
+
+
+def migrations_apply_once_and_record_checksums():
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    files = sorted(f for f in os.listdir(sql) if f.endswith(".sql"))
+    r = ctl(conn, "migrate", config=conf)
+    expect_equal(r.returncode, 0, "first migrate: " + r.stderr)
+    for f in files:
+        check("applied %s" % f in r.stdout, r.stdout)
+    rows = cluster.psql(DB, "SELECT count(*), count(DISTINCT checksum) FROM schema_migration")
+    expect_equal(rows, "%d|%d" % (len(files), len(files)), "recorded migrations")
+    r2 = ctl(conn, "migrate", config=conf)
+    expect_equal(r2.returncode, 0, "second migrate")
+    check(r2.stdout.startswith("nothing to do"), r2.stdout)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM schema_migration"), str(len(files)), "still recorded once")
+    st = ctl(conn, "migrate", "status", config=conf)
+    check("pending" not in st.stdout and "applied  %s" % files[0] in st.stdout, st.stdout)
+    shutil.rmtree(sql)
+
+
+def changed_migration_is_refused_and_nothing_changes():
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    expect_equal(ctl(conn, "migrate", config=conf).returncode, 0, "first migrate")
+    first = sorted(f for f in os.listdir(sql) if f.endswith(".sql"))[0]
+    with open(os.path.join(sql, first), "a") as f:
+        f.write("\n-- edited after it was applied\n")
+    # A new pending migration must not be applied either.
+    with open(os.path.join(sql, "9999_later.sql"), "w") as f:
+        f.write("CREATE TABLE should_not_exist (id int);\n")
+    r = ctl(conn, "migrate", config=conf)
+    expect_equal(r.returncode, 1, "exit code")
+    check("was changed after it was applied" in r.stderr and first in r.stderr, r.stderr)
+    check("hint:" in r.stderr, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT to_regclass('should_not_exist') IS NULL"), "t", "later migration not applied")
+    shutil.rmtree(sql)
+
+
+def missing_applied_migration_is_refused():
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    with open(os.path.join(sql, "9998_extra.sql"), "w") as f:
+        f.write("CREATE TABLE extra_one (id int);\n")
+    with open(os.path.join(sql, "9999_extra.sql"), "w") as f:
+        f.write("CREATE TABLE extra_two (id int);\n")
+    expect_equal(ctl(conn, "migrate", config=conf).returncode, 0, "migrate with extras")
+    os.remove(os.path.join(sql, "9998_extra.sql"))
+    r = ctl(conn, "migrate", config=conf)
+    expect_equal(r.returncode, 1, "exit code")
+    check("9998_extra.sql is recorded as applied but its file is missing" in r.stderr, r.stderr)
+    shutil.rmtree(sql)
+
+
+def failing_migration_rolls_back_alone():
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    with open(os.path.join(sql, "9998_good.sql"), "w") as f:
+        f.write("CREATE TABLE good_one (id int);\n")
+    with open(os.path.join(sql, "9999_bad.sql"), "w") as f:
+        f.write("CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n")
+    r = ctl(conn, "migrate", config=conf)
+    expect_equal(r.returncode, 1, "exit code")
+    check("migration 9999_bad.sql failed" in r.stderr and "no_such_table" in r.stderr, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT to_regclass('good_one') IS NOT NULL, to_regclass('half_done') IS NULL"),
+                 "t|t", "good applied, bad rolled back")
+    expect_equal(cluster.psql(DB, "SELECT max(version) FROM schema_migration"), "9998", "recorded version")
+    shutil.rmtree(sql)
+
+
+def duplicate_version_is_refused():
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    first = sorted(f for f in os.listdir(sql) if f.endswith(".sql"))[0]
+    shutil.copy(os.path.join(sql, first), os.path.join(sql, first[:4] + "_twin.sql"))
+    r = ctl(cluster.createdb(DB), "migrate", config=conf)
+    expect_equal(r.returncode, 1, "exit code")
+    check("share version" in r.stderr, r.stderr)
+    shutil.rmtree(sql)
+
+
+def safetyd_refuses_old_schema_until_migrated():
+    conn = cluster.createdb(DB)
+    d = Daemon(conn, migrate=False)
+    d.start(wait_ready=False)
+    try:
+        r = eventually(lambda: (lambda x: x if x.status == 503 else None)(d.get("/readyz")), what="readyz 503")
+        check("schema not migrated" in r.json()["reason"], r.body)
+        check("not_ready" in d.log() and "safetyctl migrate" in d.log(), "log line names the fix")
+        expect_equal(ctl(conn, "migrate").returncode, 0, "migrate")
+        eventually(lambda: d.get("/readyz").status == 200, what="readyz 200 after migrate")
+    finally:
+        expect_equal(d.stop(), 0, "exit code")
+
+
+def safetyd_migrate_flag_migrates_before_serving():
+    conn = cluster.createdb(DB)
+    d = Daemon(conn, migrate=True).start()
+    try:
+        expect_equal(d.get("/readyz").status, 200, "ready at once")
+        check("migrations_done" in d.log(), d.log())
+    finally:
+        d.stop()
+
+
+run([
+    migrations_apply_once_and_record_checksums,
+    changed_migration_is_refused_and_nothing_changes,
+    missing_applied_migration_is_refused,
+    failing_migration_rolls_back_alone,
+    duplicate_version_is_refused,
+    safetyd_refuses_old_schema_until_migrated,
+    safetyd_migrate_flag_migrates_before_serving,
+])
+cluster.dropdb(DB)
