@@ -1,0 +1,759 @@
+/*
+ * Phone numbers to E.164. A table of every ITU-T country calling code lets a
+ * number written with '+' or 00 from anywhere pass on length alone; the
+ * countries where nationals most often have to be reached get numbering plans
+ * (trunk prefix, lengths, mobile ranges) precise enough to read national forms
+ * and to catch typing mistakes. The rules and their sources are in rules.md.
+ */
+#include <safety/phone.h>
+#include <safety/error.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <unictype.h>
+#include <unistr.h>
+
+/* Digits kept from the input: E.164's 15 and room for dialling prefixes. */
+#define PHONE_DIGITS_MAX 24
+#define E164_DIGITS_MAX 15
+#define E164_DIGITS_MIN 8
+
+/* A range of national significant numbers (NSN: the digits after the country code). */
+struct phone_range {
+	const char *prefix; /* its leading digits; "" matches every number */
+	unsigned char min;  /* NSN length in digits */
+	unsigned char max;
+	bool mobile; /* a mobile range, also read without the trunk prefix */
+};
+
+/* The numbering plan of a country known in detail. */
+struct phone_plan {
+	unsigned short cc;
+	const char *name;  /* for messages */
+	const char *trunk; /* national (trunk) prefix dialled before the NSN */
+	const char *intl;  /* international prefix other than 00, or NULL */
+	bool nanp;         /* North American area code and exchange rules */
+	unsigned char nsn_min;
+	unsigned char nsn_max;
+	const struct phone_range *ranges; /* ends with a NULL prefix */
+};
+
+/* A country calling code and one territory that uses it. */
+struct calling_code {
+	unsigned short cc;
+	char iso[3]; /* ISO 3166 alpha-2; "" for codes of no country */
+};
+
+/* A trunk prefix other than "0", for countries without a detailed plan. */
+struct trunk_rule {
+	char iso[3];
+	const char *trunk;
+};
+
+/* A North American area code that is not in the United States. */
+struct area_code {
+	unsigned short area;
+	char iso[3];
+};
+
+/* A Korean international (carrier) prefix, dialled instead of 00. */
+static const char *const kr_carrier_prefixes[] = {"001", "002", "005", "006", "008", "00700"};
+
+static const struct phone_range kr_ranges[] = {
+    {"10", 10, 10, true}, /* 010-XXXX-XXXX */
+    {"11", 9, 10, true},   {"16", 9, 10, true},  {"17", 9, 10, true},  {"18", 9, 10, true},
+    {"19", 9, 10, true},   {"2", 8, 9, false}, /* Seoul: 02-XXX-XXXX, 02-XXXX-XXXX */
+    {"31", 9, 10, false},  {"32", 9, 10, false}, {"33", 9, 10, false}, {"41", 9, 10, false},
+    {"42", 9, 10, false},  {"43", 9, 10, false}, {"44", 9, 10, false}, {"51", 9, 10, false},
+    {"52", 9, 10, false},  {"53", 9, 10, false}, {"54", 9, 10, false}, {"55", 9, 10, false},
+    {"61", 9, 10, false},  {"62", 9, 10, false}, {"63", 9, 10, false}, {"64", 9, 10, false},
+    {"50", 10, 11, false}, /* personal numbers 050X */
+    {"70", 10, 10, false}, /* internet telephony 070 */
+    {NULL, 0, 0, false},
+};
+
+static const struct phone_range tr_ranges[] = {
+    {"5", 10, 10, true},  {"2", 10, 10, false}, {"3", 10, 10, false},
+    {"4", 10, 10, false}, {"8", 10, 10, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range ua_ranges[] = {
+    {"39", 9, 9, true}, {"50", 9, 9, true}, {"63", 9, 9, true},  {"66", 9, 9, true},
+    {"67", 9, 9, true}, {"68", 9, 9, true}, {"73", 9, 9, true},  {"75", 9, 9, true},
+    {"77", 9, 9, true}, {"9", 9, 9, true},  {"3", 9, 9, false},  {"4", 9, 9, false},
+    {"5", 9, 9, false}, {"6", 9, 9, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range th_ranges[] = {
+    {"6", 9, 9, true},  {"8", 9, 9, true},  {"9", 9, 9, true},
+    {"2", 8, 8, false}, {"3", 8, 8, false}, {"4", 8, 8, false},
+    {"5", 8, 8, false}, {"7", 8, 8, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range jp_ranges[] = {
+    {"70", 10, 10, true}, {"80", 10, 10, true}, {"90", 10, 10, true}, {"50", 10, 10, false},
+    {"1", 9, 9, false},   {"2", 9, 9, false},   {"3", 9, 9, false},   {"4", 9, 9, false},
+    {"5", 9, 9, false},   {"6", 9, 9, false},   {"7", 9, 9, false},   {"8", 9, 9, false},
+    {"9", 9, 9, false},   {NULL, 0, 0, false},
+};
+
+static const struct phone_range cn_ranges[] = {
+    /* Mobiles are dialled without the trunk prefix inside China too. */
+    {"13", 11, 11, true}, {"14", 11, 11, true}, {"15", 11, 11, true}, {"16", 11, 11, true},
+    {"17", 11, 11, true}, {"18", 11, 11, true}, {"19", 11, 11, true}, {"10", 10, 10, false},
+    {"2", 10, 10, false}, {"3", 10, 11, false}, {"4", 10, 11, false}, {"5", 10, 11, false},
+    {"6", 10, 11, false}, {"7", 10, 11, false}, {"8", 10, 11, false}, {"9", 10, 11, false},
+    {NULL, 0, 0, false},
+};
+
+static const struct phone_range nanp_ranges[] = {
+    {"", 10, 10, true},
+    {NULL, 0, 0, false},
+};
+
+static const struct phone_range gb_ranges[] = {
+    {"71", 10, 10, true}, {"72", 10, 10, true}, {"73", 10, 10, true}, {"74", 10, 10, true},
+    {"75", 10, 10, true}, {"77", 10, 10, true}, {"78", 10, 10, true}, {"79", 10, 10, true},
+    {"7", 10, 10, false}, {"1", 9, 10, false},  {"2", 10, 10, false}, {"3", 10, 10, false},
+    {"5", 10, 10, false}, {"8", 9, 10, false},  {"9", 10, 10, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range de_ranges[] = {
+    {"15", 10, 11, true}, {"16", 10, 11, true}, {"17", 10, 11, true}, {"2", 6, 11, false},
+    {"3", 6, 11, false},  {"4", 6, 11, false},  {"5", 6, 11, false},  {"6", 6, 11, false},
+    {"7", 6, 11, false},  {"8", 6, 11, false},  {"9", 6, 11, false},  {NULL, 0, 0, false},
+};
+
+static const struct phone_range fr_ranges[] = {
+    {"6", 9, 9, true},  {"7", 9, 9, true},   {"1", 9, 9, false}, {"2", 9, 9, false},
+    {"3", 9, 9, false}, {"4", 9, 9, false},  {"5", 9, 9, false}, {"8", 9, 9, false},
+    {"9", 9, 9, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range vn_ranges[] = {
+    {"3", 9, 9, true}, {"5", 9, 9, true},    {"7", 9, 9, true},   {"8", 9, 9, true},
+    {"9", 9, 9, true}, {"2", 10, 10, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range ph_ranges[] = {
+    {"9", 10, 10, true}, {"2", 8, 9, false}, {"3", 8, 9, false},
+    {"4", 8, 9, false},  {"5", 8, 9, false}, {"6", 8, 9, false},
+    {"7", 8, 9, false},  {"8", 8, 9, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range il_ranges[] = {
+    {"5", 9, 9, true},  {"7", 9, 9, false}, {"2", 8, 8, false}, {"3", 8, 8, false},
+    {"4", 8, 8, false}, {"8", 8, 8, false}, {"9", 8, 8, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range lb_ranges[] = {
+    {"3", 7, 7, true},  {"70", 8, 8, true}, {"71", 8, 8, true},  {"76", 8, 8, true},
+    {"78", 8, 8, true}, {"79", 8, 8, true}, {"81", 8, 8, true},  {"1", 7, 7, false},
+    {"4", 7, 7, false}, {"5", 7, 7, false}, {"6", 7, 7, false},  {"7", 7, 7, false},
+    {"8", 7, 7, false}, {"9", 7, 7, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_range ru_ranges[] = {
+    {"9", 10, 10, true},  {"70", 10, 10, true}, {"74", 10, 10, true}, {"77", 10, 10, true},
+    {"3", 10, 10, false}, {"4", 10, 10, false}, {"8", 10, 10, false}, {"6", 10, 10, false},
+    {"7", 10, 10, false}, {NULL, 0, 0, false},
+};
+
+static const struct phone_plan phone_plans[] = {
+    {1, "North America", "1", "011", true, 10, 10, nanp_ranges},
+    {7, "Russia or Kazakhstan", "8", "810", false, 10, 10, ru_ranges},
+    {33, "France", "0", NULL, false, 9, 9, fr_ranges},
+    {44, "the United Kingdom", "0", NULL, false, 9, 10, gb_ranges},
+    {49, "Germany", "0", NULL, false, 6, 11, de_ranges},
+    {63, "the Philippines", "0", NULL, false, 8, 10, ph_ranges},
+    {66, "Thailand", "0", NULL, false, 8, 9, th_ranges},
+    {81, "Japan", "0", "010", false, 9, 10, jp_ranges},
+    {82, "Korea", "0", NULL, false, 8, 11, kr_ranges},
+    {84, "Vietnam", "0", NULL, false, 9, 10, vn_ranges},
+    {86, "China", "0", NULL, false, 10, 11, cn_ranges},
+    {90, "Türkiye", "0", NULL, false, 10, 10, tr_ranges},
+    {380, "Ukraine", "0", NULL, false, 9, 9, ua_ranges},
+    {961, "Lebanon", "0", NULL, false, 7, 8, lb_ranges},
+    {972, "Israel", "0", NULL, false, 8, 9, il_ranges},
+};
+
+/*
+ * Every assigned country calling code (ITU-T E.164 list of assigned codes).
+ * The codes are prefix-free; the first row of a code is its main territory.
+ */
+static const struct calling_code calling_codes[] = {
+    {1, "US"},   {1, "CA"},   {1, "AG"},   {1, "AI"},   {1, "AS"},   {1, "BB"},   {1, "BM"},
+    {1, "BS"},   {1, "DM"},   {1, "DO"},   {1, "GD"},   {1, "GU"},   {1, "JM"},   {1, "KN"},
+    {1, "KY"},   {1, "LC"},   {1, "MP"},   {1, "MS"},   {1, "PR"},   {1, "SX"},   {1, "TC"},
+    {1, "TT"},   {1, "VC"},   {1, "VG"},   {1, "VI"},   {7, "RU"},   {7, "KZ"},   {20, "EG"},
+    {27, "ZA"},  {30, "GR"},  {31, "NL"},  {32, "BE"},  {33, "FR"},  {34, "ES"},  {36, "HU"},
+    {39, "IT"},  {39, "VA"},  {40, "RO"},  {41, "CH"},  {43, "AT"},  {44, "GB"},  {44, "GG"},
+    {44, "IM"},  {44, "JE"},  {45, "DK"},  {46, "SE"},  {47, "NO"},  {47, "SJ"},  {48, "PL"},
+    {49, "DE"},  {51, "PE"},  {52, "MX"},  {53, "CU"},  {54, "AR"},  {55, "BR"},  {56, "CL"},
+    {57, "CO"},  {58, "VE"},  {60, "MY"},  {61, "AU"},  {61, "CX"},  {61, "CC"},  {62, "ID"},
+    {63, "PH"},  {64, "NZ"},  {65, "SG"},  {66, "TH"},  {81, "JP"},  {82, "KR"},  {84, "VN"},
+    {86, "CN"},  {90, "TR"},  {91, "IN"},  {92, "PK"},  {93, "AF"},  {94, "LK"},  {95, "MM"},
+    {98, "IR"},  {211, "SS"}, {212, "MA"}, {212, "EH"}, {213, "DZ"}, {216, "TN"}, {218, "LY"},
+    {220, "GM"}, {221, "SN"}, {222, "MR"}, {223, "ML"}, {224, "GN"}, {225, "CI"}, {226, "BF"},
+    {227, "NE"}, {228, "TG"}, {229, "BJ"}, {230, "MU"}, {231, "LR"}, {232, "SL"}, {233, "GH"},
+    {234, "NG"}, {235, "TD"}, {236, "CF"}, {237, "CM"}, {238, "CV"}, {239, "ST"}, {240, "GQ"},
+    {241, "GA"}, {242, "CG"}, {243, "CD"}, {244, "AO"}, {245, "GW"}, {246, "IO"}, {247, "AC"},
+    {248, "SC"}, {249, "SD"}, {250, "RW"}, {251, "ET"}, {252, "SO"}, {253, "DJ"}, {254, "KE"},
+    {255, "TZ"}, {256, "UG"}, {257, "BI"}, {258, "MZ"}, {260, "ZM"}, {261, "MG"}, {262, "RE"},
+    {262, "YT"}, {263, "ZW"}, {264, "NA"}, {265, "MW"}, {266, "LS"}, {267, "BW"}, {268, "SZ"},
+    {269, "KM"}, {290, "SH"}, {290, "TA"}, {291, "ER"}, {297, "AW"}, {298, "FO"}, {299, "GL"},
+    {350, "GI"}, {351, "PT"}, {352, "LU"}, {353, "IE"}, {354, "IS"}, {355, "AL"}, {356, "MT"},
+    {357, "CY"}, {358, "FI"}, {358, "AX"}, {359, "BG"}, {370, "LT"}, {371, "LV"}, {372, "EE"},
+    {373, "MD"}, {374, "AM"}, {375, "BY"}, {376, "AD"}, {377, "MC"}, {378, "SM"}, {380, "UA"},
+    {381, "RS"}, {382, "ME"}, {383, "XK"}, {385, "HR"}, {386, "SI"}, {387, "BA"}, {389, "MK"},
+    {420, "CZ"}, {421, "SK"}, {423, "LI"}, {500, "FK"}, {501, "BZ"}, {502, "GT"}, {503, "SV"},
+    {504, "HN"}, {505, "NI"}, {506, "CR"}, {507, "PA"}, {508, "PM"}, {509, "HT"}, {590, "GP"},
+    {590, "BL"}, {590, "MF"}, {591, "BO"}, {592, "GY"}, {593, "EC"}, {594, "GF"}, {595, "PY"},
+    {596, "MQ"}, {597, "SR"}, {598, "UY"}, {599, "CW"}, {599, "BQ"}, {670, "TL"}, {672, "NF"},
+    {673, "BN"}, {674, "NR"}, {675, "PG"}, {676, "TO"}, {677, "SB"}, {678, "VU"}, {679, "FJ"},
+    {680, "PW"}, {681, "WF"}, {682, "CK"}, {683, "NU"}, {685, "WS"}, {686, "KI"}, {687, "NC"},
+    {688, "TV"}, {689, "PF"}, {690, "TK"}, {691, "FM"}, {692, "MH"}, {800, ""},   {808, ""},
+    {850, "KP"}, {852, "HK"}, {853, "MO"}, {855, "KH"}, {856, "LA"}, {870, ""},   {880, "BD"},
+    {881, ""},   {882, ""},   {883, ""},   {886, "TW"}, {888, ""},   {960, "MV"}, {961, "LB"},
+    {962, "JO"}, {963, "SY"}, {964, "IQ"}, {965, "KW"}, {966, "SA"}, {967, "YE"}, {968, "OM"},
+    {970, "PS"}, {971, "AE"}, {972, "IL"}, {973, "BH"}, {974, "QA"}, {975, "BT"}, {976, "MN"},
+    {977, "NP"}, {979, ""},   {992, "TJ"}, {993, "TM"}, {994, "AZ"}, {995, "GE"}, {996, "KG"},
+    {998, "UZ"},
+};
+
+/*
+ * Countries without a detailed plan whose trunk prefix is not "0". An empty
+ * trunk means numbers are dialled in full inside the country (Italy keeps its
+ * leading 0 as part of the number).
+ */
+static const struct trunk_rule trunk_rules[] = {
+    {"AD", ""}, {"BH", ""}, {"CI", ""}, {"CO", ""}, {"CY", ""}, {"CZ", ""},  {"DK", ""},
+    {"EE", ""}, {"ES", ""}, {"FO", ""}, {"GL", ""}, {"GR", ""}, {"HK", ""},  {"IS", ""},
+    {"IT", ""}, {"KW", ""}, {"LI", ""}, {"LU", ""}, {"LV", ""}, {"MC", ""},  {"MO", ""},
+    {"MT", ""}, {"MX", ""}, {"NO", ""}, {"OM", ""}, {"PL", ""}, {"PT", ""},  {"QA", ""},
+    {"SG", ""}, {"SJ", ""}, {"SM", ""}, {"SN", ""}, {"VA", ""}, {"BY", "8"}, {"HU", "06"},
+};
+
+/* North American area codes outside the United States (NANPA assignments). */
+static const struct area_code nanp_areas[] = {
+    {204, "CA"}, {226, "CA"}, {236, "CA"}, {242, "BS"}, {246, "BB"}, {249, "CA"}, {250, "CA"},
+    {257, "CA"}, {263, "CA"}, {264, "AI"}, {268, "AG"}, {284, "VG"}, {289, "CA"}, {306, "CA"},
+    {340, "VI"}, {343, "CA"}, {345, "KY"}, {354, "CA"}, {365, "CA"}, {367, "CA"}, {368, "CA"},
+    {382, "CA"}, {403, "CA"}, {416, "CA"}, {418, "CA"}, {428, "CA"}, {431, "CA"}, {437, "CA"},
+    {438, "CA"}, {441, "BM"}, {450, "CA"}, {468, "CA"}, {473, "GD"}, {474, "CA"}, {506, "CA"},
+    {514, "CA"}, {519, "CA"}, {548, "CA"}, {579, "CA"}, {581, "CA"}, {584, "CA"}, {587, "CA"},
+    {604, "CA"}, {613, "CA"}, {639, "CA"}, {647, "CA"}, {649, "TC"}, {658, "JM"}, {664, "MS"},
+    {670, "MP"}, {671, "GU"}, {672, "CA"}, {683, "CA"}, {684, "AS"}, {705, "CA"}, {709, "CA"},
+    {721, "SX"}, {742, "CA"}, {753, "CA"}, {758, "LC"}, {767, "DM"}, {778, "CA"}, {780, "CA"},
+    {782, "CA"}, {784, "VC"}, {787, "PR"}, {807, "CA"}, {809, "DO"}, {819, "CA"}, {825, "CA"},
+    {829, "DO"}, {849, "DO"}, {867, "CA"}, {868, "TT"}, {869, "KN"}, {873, "CA"}, {876, "JM"},
+    {879, "CA"}, {902, "CA"}, {905, "CA"}, {939, "PR"}, {942, "CA"},
+};
+
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Tells whether a character only decorates a number: spaces, dashes, dots, brackets, slashes. */
+static bool
+phone_is_separator(ucs4_t uc)
+{
+	switch (uc) {
+	case '.':
+	case '/':
+	case 0x200b: /* zero width space, left behind by copy and paste */
+	case 0x2060: /* word joiner */
+	case 0xfeff: /* byte order mark at the start of a spreadsheet cell */
+	case 0x2212: /* minus sign */
+	case 0xff0e: /* full-width full stop */
+	case 0xff0f: /* full-width solidus */
+		return true;
+	}
+	if (uc_is_property_white_space(uc))
+		return true;
+	return uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_Pd | UC_CATEGORY_MASK_Ps |
+	                                                UC_CATEGORY_MASK_Pe);
+}
+
+/* Collects the digits of input and whether it began with '+'; rejects anything else. */
+static int
+phone_scan(const char *input, char *digits, size_t *ndigits, bool *plus, char *err, size_t errsz)
+{
+	const uint8_t *s = (const uint8_t *)input;
+	size_t len = strlen(input), i = 0, n = 0;
+	bool visible = false;
+	ucs4_t uc;
+	int k, value;
+
+	*plus = false;
+	while (i < len) {
+		k = u8_mbtoucr(&uc, s + i, len - i);
+		if (k < 0)
+			return sf_error_set(err, errsz, SF_EINVAL,
+			                    "phone: not valid UTF-8 at byte %zu", i);
+		value = uc_decimal_value(uc);
+		if (value >= 0) {
+			if (n < PHONE_DIGITS_MAX)
+				digits[n] = (char)('0' + value);
+			n++;
+		} else if (uc == '+' || uc == 0xff0b) {
+			if (*plus)
+				return sf_error_set(err, errsz, SF_EINVAL,
+				                    "phone: more than one '+'");
+			if (n > 0)
+				return sf_error_set(err, errsz, SF_EINVAL,
+				                    "phone: '+' must come before the digits");
+			*plus = true;
+		} else if (phone_is_separator(uc)) {
+			if (!uc_is_property_white_space(uc))
+				visible = true;
+		} else if (uc_is_alpha(uc)) {
+			if (uc < 0x80)
+				return sf_error_set(
+				    err, errsz, SF_EINVAL,
+				    "phone: letters are not allowed ('%c' at byte %zu)", (char)uc,
+				    i);
+			return sf_error_set(err, errsz, SF_EINVAL,
+			                    "phone: letters are not allowed (U+%04X at byte %zu)",
+			                    (unsigned)uc, i);
+		} else if (uc >= 0x21 && uc < 0x7f) {
+			return sf_error_set(err, errsz, SF_EINVAL,
+			                    "phone: unexpected '%c' at byte %zu", (char)uc, i);
+		} else {
+			return sf_error_set(err, errsz, SF_EINVAL,
+			                    "phone: unexpected character U+%04X at byte %zu",
+			                    (unsigned)uc, i);
+		}
+		i += (size_t)k;
+	}
+	if (n == 0) {
+		if (*plus)
+			return sf_error_set(err, errsz, SF_EINVAL, "phone: no digits after '+'");
+		if (!visible)
+			return sf_error_set(err, errsz, SF_EINVAL, "phone: empty");
+		return sf_error_set(err, errsz, SF_EINVAL, "phone: no digits");
+	}
+	if (n > PHONE_DIGITS_MAX)
+		return sf_error_set(err, errsz, SF_ERANGE, "phone: too many digits: %zu", n);
+	digits[n] = '\0';
+	*ndigits = n;
+	return 0;
+}
+
+/* Finds the country calling code at the start of d (codes are prefix-free). */
+static const struct calling_code *
+phone_code_match(const char *d, size_t n, size_t *cclen)
+{
+	unsigned value = 0;
+
+	for (size_t len = 1; len <= 3 && len <= n; len++) {
+		value = value * 10 + (unsigned)(d[len - 1] - '0');
+		for (size_t i = 0; i < NITEMS(calling_codes); i++) {
+			if (calling_codes[i].cc == value) {
+				*cclen = len;
+				return &calling_codes[i];
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Finds the calling code of an ISO 3166 alpha-2 country code, any case. */
+static const struct calling_code *
+phone_code_by_iso(const char *iso)
+{
+	char up[3];
+
+	if (strlen(iso) != 2)
+		return NULL;
+	for (int i = 0; i < 2; i++) {
+		if (iso[i] >= 'a' && iso[i] <= 'z')
+			up[i] = (char)(iso[i] - 'a' + 'A');
+		else if (iso[i] >= 'A' && iso[i] <= 'Z')
+			up[i] = iso[i];
+		else
+			return NULL;
+	}
+	up[2] = '\0';
+	for (size_t i = 0; i < NITEMS(calling_codes); i++) {
+		if (strcmp(calling_codes[i].iso, up) == 0)
+			return &calling_codes[i];
+	}
+	return NULL;
+}
+
+/* Returns the detailed plan of a calling code, or NULL. */
+static const struct phone_plan *
+phone_plan_of(unsigned cc)
+{
+	for (size_t i = 0; i < NITEMS(phone_plans); i++) {
+		if (phone_plans[i].cc == cc)
+			return &phone_plans[i];
+	}
+	return NULL;
+}
+
+/* Returns the trunk prefix dialled before national numbers in a territory. */
+static const char *
+phone_trunk_of(const struct calling_code *code)
+{
+	const struct phone_plan *plan = phone_plan_of(code->cc);
+
+	if (plan != NULL)
+		return plan->trunk;
+	if (code->iso[0] == '\0')
+		return "";
+	for (size_t i = 0; i < NITEMS(trunk_rules); i++) {
+		if (strcmp(trunk_rules[i].iso, code->iso) == 0)
+			return trunk_rules[i].trunk;
+	}
+	return "0";
+}
+
+/* Writes "10" or "9 to 10" for a message about lengths. */
+static void
+phone_need(char *buf, size_t size, unsigned min, unsigned max)
+{
+	if (min == max)
+		snprintf(buf, size, "%u", min);
+	else
+		snprintf(buf, size, "%u to %u", min, max);
+}
+
+/* Checks a North American number: area code and exchange start with 2-9, no N11 area code. */
+static int
+phone_nanp_check(const char *nsn, char *err, size_t errsz)
+{
+	if (nsn[0] < '2')
+		return sf_error_set(err, errsz, SF_ERANGE,
+		                    "phone: no North American area code starts with %c", nsn[0]);
+	if (nsn[1] == '1' && nsn[2] == '1')
+		return sf_error_set(err, errsz, SF_ERANGE,
+		                    "phone: %.3s is a service code, not an area code", nsn);
+	if (nsn[3] < '2')
+		return sf_error_set(err, errsz, SF_ERANGE,
+		                    "phone: no North American exchange starts with %c", nsn[3]);
+	return 0;
+}
+
+/* Tells whether a range's prefix begins nsn. */
+static bool
+phone_range_matches(const struct phone_range *r, const char *nsn, size_t n)
+{
+	size_t pl = strlen(r->prefix);
+
+	return pl <= n && memcmp(nsn, r->prefix, pl) == 0;
+}
+
+/* Checks a national significant number against a detailed plan. */
+static int
+phone_plan_check(const struct phone_plan *plan, const char *nsn, size_t n, char *err, size_t errsz)
+{
+	const struct phone_range *r, *best = NULL;
+	char need[16];
+	bool first_digit_used = false;
+
+	if (n < plan->nsn_min || n > plan->nsn_max) {
+		phone_need(need, sizeof need, plan->nsn_min, plan->nsn_max);
+		return sf_error_set(
+		    err, errsz, SF_ERANGE, "phone: too %s digits for %s (+%u): %zu, need %s",
+		    n < plan->nsn_min ? "few" : "many", plan->name, plan->cc, n, need);
+	}
+	/* Ranges may overlap (Lebanon's 81 mobiles, 8 landlines); any fit will do. */
+	for (r = plan->ranges; r->prefix != NULL; r++) {
+		if (r->prefix[0] != '\0' && r->prefix[0] == nsn[0])
+			first_digit_used = true;
+		if (!phone_range_matches(r, nsn, n))
+			continue;
+		if (n >= r->min && n <= r->max)
+			return plan->nanp ? phone_nanp_check(nsn, err, errsz) : 0;
+		if (best == NULL || strlen(r->prefix) > strlen(best->prefix))
+			best = r;
+	}
+	if (best == NULL)
+		return sf_error_set(err, errsz, SF_ERANGE,
+		                    "phone: no %s (+%u) numbers start with %.*s", plan->name,
+		                    plan->cc, first_digit_used ? 2 : 1, nsn);
+	phone_need(need, sizeof need, best->min, best->max);
+	return sf_error_set(
+	    err, errsz, SF_ERANGE, "phone: too %s digits for %s (+%u %s): %zu, need %s",
+	    n < best->min ? "few" : "many", plan->name, plan->cc, best->prefix, n, need);
+}
+
+/* Checks a number of a country without a detailed plan: 8 to 15 digits in all. */
+static int
+phone_generic_check(const struct calling_code *code, size_t cclen, size_t n, char *err,
+                    size_t errsz)
+{
+	size_t total = cclen + n;
+	/* Niue and Tokelau still have four-digit numbers. */
+	size_t min = (code->cc == 683 || code->cc == 690) ? 7 : E164_DIGITS_MIN;
+
+	if (total < min)
+		return sf_error_set(err, errsz, SF_ERANGE,
+		                    "phone: too few digits for +%u: %zu in all, need at least %zu",
+		                    code->cc, total, min);
+	if (total > E164_DIGITS_MAX)
+		return sf_error_set(err, errsz, SF_ERANGE,
+		                    "phone: too many digits for +%u: %zu in all, at most %d",
+		                    code->cc, total, E164_DIGITS_MAX);
+	return 0;
+}
+
+/* Checks a national significant number and writes "+<cc><nsn>" into e164. */
+static int
+phone_finish(const struct calling_code *code, const char *nsn, size_t n, char *e164, char *err,
+             size_t errsz)
+{
+	const struct phone_plan *plan = phone_plan_of(code->cc);
+	char cc[8];
+	size_t cclen;
+	int rc;
+
+	snprintf(cc, sizeof cc, "%u", code->cc);
+	cclen = strlen(cc);
+	if (plan != NULL)
+		rc = phone_plan_check(plan, nsn, n, err, errsz);
+	else if (n > 0 && nsn[0] == '0' && phone_trunk_of(code)[0] != '\0')
+		/* Where 0 is dialled only as a trunk prefix, no number begins with it. */
+		rc = sf_error_set(err, errsz, SF_ERANGE,
+		                  "phone: no +%u numbers start with 0 after the country code",
+		                  code->cc);
+	else
+		rc = phone_generic_check(code, cclen, n, err, errsz);
+	if (rc != 0)
+		return rc;
+	e164[0] = '+';
+	memcpy(e164 + 1, cc, cclen);
+	memcpy(e164 + 1 + cclen, nsn, n);
+	e164[1 + cclen + n] = '\0';
+	return 0;
+}
+
+/* Reads digits that follow '+' or an international prefix: country code, then number. */
+static int
+phone_from_international(const char *d, size_t n, char *e164, unsigned *cc_out, char *err,
+                         size_t errsz)
+{
+	const struct calling_code *code;
+	size_t cclen;
+
+	*cc_out = 0;
+	if (n == 0)
+		return sf_error_set(err, errsz, SF_EINVAL, "phone: no digits after the '+' or 00");
+	if (d[0] == '0')
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "phone: a country code never starts with 0");
+	code = phone_code_match(d, n, &cclen);
+	if (code == NULL)
+		return sf_error_set(err, errsz, SF_EINVAL, "phone: unknown country code +%.*s",
+		                    n < 3 ? (int)n : 3, d);
+	*cc_out = code->cc;
+	d += cclen;
+	n -= cclen;
+	/* "+82 (0)10…" and "+82 010…": the trunk 0 written after the country code. */
+	if (n > 0 && d[0] == '0' && strcmp(phone_trunk_of(code), "0") == 0) {
+		d++;
+		n--;
+	}
+	return phone_finish(code, d, n, e164, err, errsz);
+}
+
+/*
+ * Reads a number dialled with 00, or with one of Korea's carrier prefixes
+ * (001, 002, 005, 006, 008, 00700), which also begin with 00. A carrier
+ * reading of a Korean number wins; otherwise the plain 00 reading does.
+ */
+static int
+phone_from_double_zero(const char *d, size_t n, char *e164, char *err, size_t errsz)
+{
+	char pmsg[160], cmsg[160], cbuf[SF_PHONE_E164_SIZE];
+	unsigned pcc, ccc = 0;
+	int prc, crc = SF_EINVAL;
+	bool carrier = false;
+
+	prc = phone_from_international(d + 2, n - 2, e164, &pcc, pmsg, sizeof pmsg);
+	for (size_t i = 0; i < NITEMS(kr_carrier_prefixes); i++) {
+		size_t pl = strlen(kr_carrier_prefixes[i]);
+
+		if (n > pl && memcmp(d, kr_carrier_prefixes[i], pl) == 0) {
+			carrier = true;
+			crc =
+			    phone_from_international(d + pl, n - pl, cbuf, &ccc, cmsg, sizeof cmsg);
+			break;
+		}
+	}
+	if (carrier && ccc == 82 && (crc == 0 || prc != 0)) {
+		if (crc == 0) {
+			memcpy(e164, cbuf, sizeof cbuf);
+			return 0;
+		}
+		return sf_error_set(err, errsz, crc, "%s", cmsg);
+	}
+	if (prc == 0)
+		return 0;
+	if (carrier && crc == 0) {
+		memcpy(e164, cbuf, sizeof cbuf);
+		return 0;
+	}
+	return sf_error_set(err, errsz, prc, "%s", pmsg);
+}
+
+/* Tells whether d begins like a mobile number of the plan (prefix only). */
+static bool
+phone_looks_mobile(const struct phone_plan *plan, const char *d, size_t n)
+{
+	for (const struct phone_range *r = plan->ranges; r->prefix != NULL; r++) {
+		if (r->mobile && r->prefix[0] != '\0' && phone_range_matches(r, d, n))
+			return true;
+	}
+	return false;
+}
+
+/* Reads a number in the national form of the home country. */
+static int
+phone_from_national(const char *d, size_t n, const struct calling_code *home, char *e164, char *err,
+                    size_t errsz)
+{
+	const struct phone_plan *plan = phone_plan_of(home->cc);
+	const char *trunk = phone_trunk_of(home);
+	size_t tl = strlen(trunk), cclen;
+	char cc[8];
+
+	if (tl > 0 && n >= tl && memcmp(d, trunk, tl) == 0)
+		return phone_finish(home, d + tl, n - tl, e164, err, errsz);
+	if (tl == 0 || (plan != NULL && plan->nanp))
+		return phone_finish(home, d, n, e164, err, errsz);
+	if (plan != NULL) {
+		/*
+		 * Spreadsheets drop leading zeros: a mobile number without its
+		 * trunk prefix is unambiguous, since the plan's lengths decide.
+		 */
+		if (phone_looks_mobile(plan, d, n))
+			return phone_finish(home, d, n, e164, err, errsz);
+		/* … and the '+' of an international number. */
+		snprintf(cc, sizeof cc, "%u", home->cc);
+		cclen = strlen(cc);
+		if (n > cclen && memcmp(d, cc, cclen) == 0) {
+			const char *nsn = d + cclen;
+			size_t nn = n - cclen;
+
+			if (nsn[0] == '0' && strcmp(trunk, "0") == 0) {
+				nsn++;
+				nn--;
+			}
+			if (phone_plan_check(plan, nsn, nn, NULL, 0) == 0)
+				return phone_finish(home, nsn, nn, e164, err, errsz);
+		}
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "phone: a national number in %s starts with %s; or write +%u "
+		                    "before it",
+		                    plan->name, trunk, plan->cc);
+	}
+	return sf_error_set(err, errsz, SF_EINVAL,
+	                    "phone: a national number in %s starts with %s; or write +%u before it",
+	                    home->iso, trunk, home->cc);
+}
+
+/* Normalises a phone number to E.164. */
+int
+sf_phone_normalize(const char *input, const char *default_country, char *out, size_t outsz,
+                   char *err, size_t errsz)
+{
+	const struct calling_code *home = NULL;
+	const struct phone_plan *plan = NULL;
+	char digits[PHONE_DIGITS_MAX + 1], e164[SF_PHONE_E164_SIZE], msg[200];
+	size_t n = 0, len;
+	unsigned cc;
+	bool plus;
+	int rc;
+
+	if (out != NULL && outsz > 0)
+		out[0] = '\0';
+	if (input == NULL || out == NULL)
+		return sf_error_set(err, errsz, SF_EINVAL, "phone: missing");
+	if (default_country != NULL && default_country[0] != '\0') {
+		home = phone_code_by_iso(default_country);
+		if (home == NULL)
+			return sf_error_set(err, errsz, SF_EINVAL, "phone: unknown country '%.8s'",
+			                    default_country);
+		plan = phone_plan_of(home->cc);
+	}
+	rc = phone_scan(input, digits, &n, &plus, err, errsz);
+	if (rc != 0)
+		return rc;
+
+	if (plus) {
+		rc = phone_from_international(digits, n, e164, &cc, err, errsz);
+	} else if (n >= 2 && digits[0] == '0' && digits[1] == '0') {
+		rc = phone_from_double_zero(digits, n, e164, err, errsz);
+	} else if (plan != NULL && plan->intl != NULL &&
+	           strncmp(digits, plan->intl, strlen(plan->intl)) == 0) {
+		len = strlen(plan->intl);
+		rc = phone_from_international(digits + len, n - len, e164, &cc, err, errsz);
+	} else if (home == NULL) {
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "phone: national number and no default country; write + and "
+		                    "the country code first");
+	} else {
+		rc = phone_from_national(digits, n, home, e164, msg, sizeof msg);
+		/* The registry's most common mistake: a Korean mobile typed in another country. */
+		if (rc != 0 && home->cc != 82 && n == 11 && memcmp(digits, "010", 3) == 0)
+			return sf_error_set(err, errsz, rc,
+			                    "%s (a Korean mobile? write +82 %.2s %.4s %.4s)", msg,
+			                    digits + 1, digits + 3, digits + 7);
+		if (rc != 0)
+			return sf_error_set(err, errsz, rc, "%s", msg);
+	}
+	if (rc != 0)
+		return rc;
+	len = strlen(e164);
+	if (len >= outsz)
+		return sf_error_set(err, errsz, SF_ETOOLONG,
+		                    "phone: output buffer too small: %zu bytes, need %zu", outsz,
+		                    len + 1);
+	memcpy(out, e164, len + 1);
+	return 0;
+}
+
+/* Returns the ISO country of an E.164 number. */
+int
+sf_phone_country(const char *e164, char cc_out[3])
+{
+	const struct calling_code *code;
+	const char *d, *iso;
+	size_t n, cclen;
+	unsigned area;
+
+	if (cc_out == NULL)
+		return SF_EINVAL;
+	cc_out[0] = '\0';
+	if (e164 == NULL || e164[0] != '+')
+		return SF_EINVAL;
+	d = e164 + 1;
+	n = strlen(d);
+	if (n == 0 || n > E164_DIGITS_MAX)
+		return SF_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] < '0' || d[i] > '9')
+			return SF_EINVAL;
+	}
+	code = phone_code_match(d, n, &cclen);
+	if (code == NULL)
+		return SF_EINVAL;
+	if (code->iso[0] == '\0')
+		return SF_ENOTFOUND;
+	iso = code->iso;
+	if (code->cc == 1 && n >= 4) {
+		area = (unsigned)((d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0'));
+		for (size_t i = 0; i < NITEMS(nanp_areas); i++) {
+			if (nanp_areas[i].area == area)
+				iso = nanp_areas[i].iso;
+		}
+	} else if (code->cc == 7 && n >= 2 && (d[1] == '6' || d[1] == '7')) {
+		iso = "KZ";
+	}
+	memcpy(cc_out, iso, 3);
+	return 0;
+}

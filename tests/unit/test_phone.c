@@ -1,0 +1,364 @@
+/*
+ * Unit tests of phone number normalisation: tables of numbers as nationals and
+ * staff type them, the E.164 form each must become, and the inputs that must
+ * be refused with a reason a person can act on.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <safety/error.h>
+#include <safety/phone.h>
+
+struct phone_case {
+	const char *name;
+	const char *input;
+	const char *country; /* the mission's country, or NULL */
+	const char *want;    /* E.164, or NULL when the input is refused */
+	int rc;
+	const char *reason; /* part of the message when refused */
+};
+
+#define ACCEPT(name, input, country, want)                                                         \
+	{                                                                                          \
+		name, input, country, want, 0, NULL                                                \
+	}
+#define REJECT(name, input, country, rc, reason)                                                   \
+	{                                                                                          \
+		name, input, country, NULL, rc, reason                                             \
+	}
+
+static const struct phone_case korean_cases[] = {
+    ACCEPT("korean_mobile_with_dashes", "010-1234-5678", "KR", "+821012345678"),
+    ACCEPT("korean_mobile_international", "+82 10 1234 5678", NULL, "+821012345678"),
+    ACCEPT("korean_mobile_with_00", "0082-10-1234-5678", NULL, "+821012345678"),
+    ACCEPT("korean_mobile_brackets_and_dots", "(010) 1234.5678", "KR", "+821012345678"),
+    ACCEPT("korean_mobile_lower_case_country", "01012345678", "kr", "+821012345678"),
+    ACCEPT("korean_carrier_001", "00182-10-1234-5678", NULL, "+821012345678"),
+    ACCEPT("korean_carrier_002_from_turkiye", "00282 10 1234 5678", "TR", "+821012345678"),
+    ACCEPT("korean_carrier_005_beats_venezuela", "00582-10-1234-5678", NULL, "+821012345678"),
+    ACCEPT("korean_carrier_006_beats_cook_islands", "00682 10 1234 5678", NULL, "+821012345678"),
+    ACCEPT("korean_carrier_008_beats_networks", "00882 10 1234 5678", NULL, "+821012345678"),
+    ACCEPT("korean_carrier_00700", "00700-82-10-1234-5678", NULL, "+821012345678"),
+    ACCEPT("korean_trunk_after_country_code", "+82 010-1234-5678", NULL, "+821012345678"),
+    ACCEPT("korean_bracketed_trunk", "+82 (0)10 1234 5678", NULL, "+821012345678"),
+    ACCEPT("korean_mobile_without_trunk", "10-1234-5678", "KR", "+821012345678"),
+    ACCEPT("korean_mobile_without_plus", "821012345678", "KR", "+821012345678"),
+    ACCEPT("korean_mobile_without_plus_with_trunk", "82-010-1234-5678", "KR", "+821012345678"),
+    ACCEPT("seoul_short_landline", "02-123-4567", "KR", "+8221234567"),
+    ACCEPT("seoul_long_landline", "02-1234-5678", "KR", "+82212345678"),
+    ACCEPT("gyeonggi_landline", "031-123-4567", "KR", "+82311234567"),
+    ACCEPT("busan_landline", "051 1234 5678", "KR", "+825112345678"),
+    ACCEPT("korean_internet_phone", "070-1234-5678", "KR", "+827012345678"),
+    ACCEPT("korean_legacy_mobile", "011-123-4567", "KR", "+82111234567"),
+    ACCEPT("korean_full_width_digits", "０１０－１２３４－５６７８", "KR", "+821012345678"),
+    ACCEPT("korean_no_break_spaces", "\u00a0010\u00a01234\u00a05678\u00a0", "KR", "+821012345678"),
+    ACCEPT("korean_ideographic_space", "010\u30001234\u30005678", "KR", "+821012345678"),
+    ACCEPT("korean_byte_order_mark", "\ufeff010-1234-5678", "KR", "+821012345678"),
+    ACCEPT("korean_international_from_turkiye", "+82 10-1234-5678", "TR", "+821012345678"),
+    ACCEPT("korean_en_dashes", "010\u20131234\u20135678", "KR", "+821012345678"),
+};
+
+static const struct phone_case mission_cases[] = {
+    ACCEPT("turkish_mobile_national", "0532 123 45 67", "TR", "+905321234567"),
+    ACCEPT("turkish_mobile_international", "+90 (532) 123-45-67", NULL, "+905321234567"),
+    ACCEPT("turkish_mobile_without_trunk", "532 123 45 67", "TR", "+905321234567"),
+    ACCEPT("istanbul_landline", "0212 555 12 34", "TR", "+902125551234"),
+    ACCEPT("turkish_without_plus", "90 532 123 4567", "TR", "+905321234567"),
+    ACCEPT("turkish_from_korean_mission", "00 90 532 123 45 67", "KR", "+905321234567"),
+    ACCEPT("ukrainian_mobile_national", "067 123 4567", "UA", "+380671234567"),
+    ACCEPT("ukrainian_mobile_international", "+380 67 123 4567", NULL, "+380671234567"),
+    ACCEPT("ukrainian_plus_38_habit", "+38 (067) 123-45-67", NULL, "+380671234567"),
+    ACCEPT("kyiv_landline", "044 123 4567", "UA", "+380441234567"),
+    ACCEPT("thai_mobile_national", "081 234 5678", "TH", "+66812345678"),
+    ACCEPT("thai_mobile_international", "+66 81 234 5678", NULL, "+66812345678"),
+    ACCEPT("bangkok_landline", "02 123 4567", "TH", "+6621234567"),
+    ACCEPT("thai_digits", "๐๘๑ ๒๓๔ ๕๖๗๘", "TH", "+66812345678"),
+    ACCEPT("japanese_mobile", "090-1234-5678", "JP", "+819012345678"),
+    ACCEPT("tokyo_landline", "03-1234-5678", "JP", "+81312345678"),
+    ACCEPT("japanese_international_prefix", "010 82 10 1234 5678", "JP", "+821012345678"),
+    ACCEPT("chinese_mobile_has_no_trunk", "138 0013 8000", "CN", "+8613800138000"),
+    ACCEPT("beijing_landline", "010 1234 5678", "CN", "+861012345678"),
+    ACCEPT("chinese_mobile_international", "+86 138 0013 8000", NULL, "+8613800138000"),
+    ACCEPT("us_number_national", "(212) 555-1234", "US", "+12125551234"),
+    ACCEPT("canadian_number_with_long_distance_1", "1-416-555-0199", "CA", "+14165550199"),
+    ACCEPT("us_international_prefix_011", "011 82 10 1234 5678", "US", "+821012345678"),
+    ACCEPT("canadian_number_international", "+1 604 555 0123", NULL, "+16045550123"),
+    ACCEPT("british_mobile", "07911 123456", "GB", "+447911123456"),
+    ACCEPT("london_with_bracketed_trunk", "+44 (0)20 7946 0958", NULL, "+442079460958"),
+    ACCEPT("german_mobile", "0151 23456789", "DE", "+4915123456789"),
+    ACCEPT("berlin_with_slash", "030/12345678", "DE", "+493012345678"),
+    ACCEPT("french_mobile", "06 12 34 56 78", "FR", "+33612345678"),
+    ACCEPT("vietnamese_mobile", "091 234 5678", "VN", "+84912345678"),
+    ACCEPT("philippine_mobile", "0917 123 4567", "PH", "+639171234567"),
+    ACCEPT("israeli_mobile", "052-123-4567", "IL", "+972521234567"),
+    ACCEPT("lebanese_mobile_03", "03 123 456", "LB", "+9613123456"),
+    ACCEPT("lebanese_mobile_71", "71 123 456", "LB", "+96171123456"),
+    ACCEPT("beirut_landline", "01 123 456", "LB", "+9611123456"),
+    ACCEPT("russian_mobile_trunk_8", "8 (916) 123-45-67", "RU", "+79161234567"),
+    ACCEPT("russian_international_prefix_810", "810 82 10 1234 5678", "RU", "+821012345678"),
+    ACCEPT("kazakh_mobile", "+7 701 123 4567", NULL, "+77011234567"),
+    ACCEPT("egyptian_mobile_international", "+20 10 1234 5678", NULL, "+201012345678"),
+    ACCEPT("egyptian_mobile_national", "010 1234 5678", "EG", "+201012345678"),
+    ACCEPT("italian_landline_keeps_zero", "+39 06 1234 5678", NULL, "+390612345678"),
+    ACCEPT("italian_national_keeps_zero", "06 1234 5678", "IT", "+390612345678"),
+    ACCEPT("hungarian_trunk_06", "06 30 123 4567", "HU", "+36301234567"),
+    ACCEPT("iridium_satellite_phone", "+881 6 1234 5678", NULL, "+881612345678"),
+    ACCEPT("niue_four_digit_number", "+683 4002", NULL, "+6834002"),
+    ACCEPT("arabic_indic_digits", "+٩٦١ ٣ ١٢٣ ٤٥٦", NULL, "+9613123456"),
+    ACCEPT("jersey_uses_british_plan", "07797 123456", "JE", "+447797123456"),
+};
+
+static const struct phone_case rejected_cases[] = {
+    REJECT("refuses_empty", "", "KR", SF_EINVAL, "phone: empty"),
+    REJECT("refuses_blank", "  \t ", "KR", SF_EINVAL, "phone: empty"),
+    REJECT("refuses_only_punctuation", "--- ()", "KR", SF_EINVAL, "phone: no digits"),
+    REJECT("refuses_lone_plus", "+", NULL, SF_EINVAL, "no digits after '+'"),
+    REJECT("refuses_extension", "010-1234-5678 ext 12", "KR", SF_EINVAL,
+           "letters are not allowed ('e' at byte 14)"),
+    REJECT("refuses_trailing_letter", "+82 10 1234 5678x", NULL, SF_EINVAL, "letters"),
+    REJECT("refuses_hangul", "010-1234-5678 집", "KR", SF_EINVAL, "U+C9D1"),
+    REJECT("refuses_two_pluses", "++82 10 1234 5678", NULL, SF_EINVAL, "more than one '+'"),
+    REJECT("refuses_plus_inside", "82+10 1234 5678", NULL, SF_EINVAL,
+           "'+' must come before the digits"),
+    REJECT("refuses_hash", "+82 10 1234 5678#", NULL, SF_EINVAL, "unexpected '#'"),
+    REJECT("refuses_two_numbers_with_comma", "010-1234-5678, 010-8765-4321", "KR", SF_EINVAL,
+           "unexpected ','"),
+    REJECT("refuses_two_numbers_with_slash", "010-1234-5678 / 010-8765-4321", "KR", SF_ERANGE,
+           "too many digits for Korea (+82): 21"),
+    REJECT("refuses_national_without_country", "010-1234-5678", NULL, SF_EINVAL,
+           "no default country"),
+    REJECT("refuses_short_korean_mobile", "010-1234-567", "KR", SF_ERANGE,
+           "phone: too few digits for Korea (+82 10): 9, need 10"),
+    REJECT("refuses_long_korean_mobile", "010-1234-56789", "KR", SF_ERANGE,
+           "too many digits for Korea (+82 10): 11, need 10"),
+    REJECT("refuses_short_turkish", "0532 123 45 6", "TR", SF_ERANGE,
+           "phone: too few digits for Türkiye (+90): 9, need 10"),
+    REJECT("refuses_turkish_range_not_in_use", "0632 123 45 67", "TR", SF_ERANGE,
+           "no Türkiye (+90) numbers start with 6"),
+    REJECT("refuses_korean_service_number", "+82 15 1234 5678", NULL, SF_ERANGE,
+           "no Korea (+82) numbers start with 15"),
+    REJECT("refuses_short_ukrainian", "+380 67 123 456", NULL, SF_ERANGE,
+           "too few digits for Ukraine (+380): 8, need 9"),
+    REJECT("refuses_thai_landline_as_mobile_length", "+66 2 123 45678", NULL, SF_ERANGE,
+           "too many digits for Thailand (+66 2): 9, need 8"),
+    REJECT("refuses_unknown_country_code", "+999 1234 5678", NULL, SF_EINVAL,
+           "unknown country code +999"),
+    REJECT("refuses_spare_zone_2_code", "+281 234 5678", NULL, SF_EINVAL,
+           "unknown country code +281"),
+    REJECT("refuses_country_code_zero", "+0 82 10 1234 5678", NULL, SF_EINVAL,
+           "never starts with 0"),
+    REJECT("hints_korean_mobile_in_turkiye", "010-1234-5678", "TR", SF_ERANGE,
+           "a Korean mobile? write +82 10 1234 5678"),
+    REJECT("refuses_nanp_area_code_zero", "+1 011 555 1234", NULL, SF_ERANGE,
+           "no North American area code starts with 0"),
+    REJECT("refuses_nanp_service_code", "+1 911 555 1234", NULL, SF_ERANGE,
+           "911 is a service code"),
+    REJECT("refuses_nanp_exchange_one", "(212) 155-1234", "US", SF_ERANGE,
+           "no North American exchange starts with 1"),
+    REJECT("refuses_short_generic", "+20 123", NULL, SF_ERANGE,
+           "too few digits for +20: 5 in all, need at least 8"),
+    REJECT("refuses_long_generic", "+20 1234 5678 9012 34", NULL, SF_ERANGE,
+           "too many digits for +20: 16 in all, at most 15"),
+    REJECT("refuses_generic_without_trunk", "10 1234 5678", "EG", SF_EINVAL,
+           "a national number in EG starts with 0"),
+    REJECT("refuses_turkish_without_trunk_not_mobile", "212 555 12 34", "TR", SF_EINVAL,
+           "a national number in Türkiye starts with 0; or write +90 before it"),
+    REJECT("refuses_unknown_default_country", "0532 123 45 67", "XX", SF_EINVAL,
+           "unknown country 'XX'"),
+    REJECT("refuses_overlong_utf8_nul",
+           "010\xc0\x80"
+           "1234",
+           "KR", SF_EINVAL, "not valid UTF-8 at byte 3"),
+    REJECT("refuses_stray_byte", "\xff", "KR", SF_EINVAL, "not valid UTF-8 at byte 0"),
+    REJECT("refuses_truncated_utf8", "010 \xe2\x80", "KR", SF_EINVAL, "not valid UTF-8 at byte 4"),
+    REJECT("refuses_tel_uri", "tel:+821012345678", NULL, SF_EINVAL, "letters"),
+    REJECT("refuses_trunk_only", "0", "KR", SF_ERANGE, "too few digits for Korea (+82): 0"),
+    REJECT("refuses_second_zero_after_country_code", "+51 00 617 5678", NULL, SF_ERANGE,
+           "no +51 numbers start with 0 after the country code"),
+    REJECT("refuses_double_zero_only", "00", NULL, SF_EINVAL, "no digits after"),
+};
+
+/* Runs one case and fails with its name when the result differs. */
+static void
+run_case(const struct phone_case *c)
+{
+	char out[SF_PHONE_E164_SIZE], err[256];
+	int rc;
+
+	err[0] = '\0';
+	rc = sf_phone_normalize(c->input, c->country, out, sizeof out, err, sizeof err);
+	if (c->want != NULL) {
+		if (rc != 0 || strcmp(out, c->want) != 0)
+			fail_msg("%s: \"%s\" gave %d \"%s\" (%s), want \"%s\"", c->name, c->input,
+			         rc, out, err, c->want);
+	} else {
+		if (rc != c->rc || out[0] != '\0' || strstr(err, c->reason) == NULL)
+			fail_msg("%s: \"%s\" gave %d \"%s\" (%s), want %d (%s)", c->name, c->input,
+			         rc, out, err, c->rc, c->reason);
+	}
+}
+
+/* Runs a table and, for accepted numbers, checks the result is stable and has a country. */
+static void
+run_table(const struct phone_case *cases, size_t n)
+{
+	char again[SF_PHONE_E164_SIZE], iso[3], err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		run_case(&cases[i]);
+		if (cases[i].want == NULL)
+			continue;
+		/* An E.164 number must come back unchanged, whatever the mission. */
+		if (sf_phone_normalize(cases[i].want, "TR", again, sizeof again, err, sizeof err) !=
+		        0 ||
+		    strcmp(again, cases[i].want) != 0)
+			fail_msg("%s: \"%s\" is not stable (%s)", cases[i].name, cases[i].want,
+			         err);
+		int rc = sf_phone_country(cases[i].want, iso);
+		if (rc != 0 && !(rc == SF_ENOTFOUND && strncmp(cases[i].want, "+881", 4) == 0))
+			fail_msg("%s: no country for \"%s\"", cases[i].name, cases[i].want);
+	}
+}
+
+static void
+phone_keeps_korean_numbers_in_e164(void **state)
+{
+	(void)state;
+	run_table(korean_cases, sizeof korean_cases / sizeof korean_cases[0]);
+}
+
+static void
+phone_reads_national_forms_of_mission_countries(void **state)
+{
+	(void)state;
+	run_table(mission_cases, sizeof mission_cases / sizeof mission_cases[0]);
+}
+
+static void
+phone_refuses_with_a_reason(void **state)
+{
+	(void)state;
+	run_table(rejected_cases, sizeof rejected_cases / sizeof rejected_cases[0]);
+}
+
+static void
+phone_refuses_very_long_input(void **state)
+{
+	char out[SF_PHONE_E164_SIZE], err[128];
+	size_t n = 100000;
+	char *input = malloc(n + 1);
+
+	(void)state;
+	assert_non_null(input);
+	memset(input, '1', n);
+	input[n] = '\0';
+	assert_int_equal(sf_phone_normalize(input, "KR", out, sizeof out, err, sizeof err),
+	                 SF_ERANGE);
+	assert_string_equal(err, "phone: too many digits: 100000");
+	memset(input, ' ', n);
+	assert_int_equal(sf_phone_normalize(input, "KR", out, sizeof out, err, sizeof err),
+	                 SF_EINVAL);
+	assert_string_equal(err, "phone: empty");
+	free(input);
+}
+
+static void
+phone_reports_small_output_buffer(void **state)
+{
+	char out[10], exact[12], err[128];
+
+	(void)state;
+	assert_int_equal(
+	    sf_phone_normalize("010-1234-5678", "KR", out, sizeof out, err, sizeof err),
+	    SF_ETOOLONG);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(err, "need 14"));
+	/* Exactly the length of the number and its NUL is enough. */
+	assert_int_equal(sf_phone_normalize("+82 2 123 4567", NULL, exact, sizeof exact, NULL, 0),
+	                 0);
+	assert_string_equal(exact, "+8221234567");
+	assert_int_equal(
+	    sf_phone_normalize("+82 2 123 4567", NULL, exact, sizeof exact - 1, NULL, 0),
+	    SF_ETOOLONG);
+}
+
+static void
+phone_refuses_null_arguments(void **state)
+{
+	char out[SF_PHONE_E164_SIZE];
+
+	(void)state;
+	assert_int_equal(sf_phone_normalize(NULL, "KR", out, sizeof out, NULL, 0), SF_EINVAL);
+	assert_int_equal(sf_phone_normalize("010-1234-5678", "KR", NULL, 0, NULL, 0), SF_EINVAL);
+	/* An empty default country is no default country. */
+	assert_int_equal(sf_phone_normalize("010-1234-5678", "", out, sizeof out, NULL, 0),
+	                 SF_EINVAL);
+}
+
+struct country_case {
+	const char *name;
+	const char *e164;
+	int rc;
+	const char *iso;
+};
+
+static const struct country_case country_cases[] = {
+    {"country_of_korean_mobile", "+821012345678", 0, "KR"},
+    {"country_of_turkish_mobile", "+905321234567", 0, "TR"},
+    {"country_of_ukrainian_mobile", "+380671234567", 0, "UA"},
+    {"country_of_thai_mobile", "+66812345678", 0, "TH"},
+    {"country_of_new_york", "+12125551234", 0, "US"},
+    {"country_of_toronto", "+14165550199", 0, "CA"},
+    {"country_of_jamaica", "+18765551234", 0, "JM"},
+    {"country_of_moscow_mobile", "+79161234567", 0, "RU"},
+    {"country_of_kazakh_mobile", "+77011234567", 0, "KZ"},
+    {"country_of_shared_british_code", "+447911123456", 0, "GB"},
+    {"country_of_lebanese_mobile", "+9613123456", 0, "LB"},
+    {"country_of_north_korea", "+85021234567", 0, "KP"},
+    {"country_of_satellite_phone", "+881612345678", SF_ENOTFOUND, ""},
+    {"country_of_unknown_code", "+9991234567", SF_EINVAL, ""},
+    {"country_needs_plus", "821012345678", SF_EINVAL, ""},
+    {"country_needs_digits", "+82 10 1234", SF_EINVAL, ""},
+    {"country_of_lone_plus", "+", SF_EINVAL, ""},
+    {"country_of_too_long", "+8210123456789012", SF_EINVAL, ""},
+};
+
+static void
+phone_country_names_the_iso_code(void **state)
+{
+	char iso[3];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof country_cases / sizeof country_cases[0]; i++) {
+		const struct country_case *c = &country_cases[i];
+		int rc;
+
+		memcpy(iso, "??", 3);
+		rc = sf_phone_country(c->e164, iso);
+		if (rc != c->rc || strcmp(iso, c->iso) != 0)
+			fail_msg("%s: \"%s\" gave %d \"%s\", want %d \"%s\"", c->name, c->e164, rc,
+			         iso, c->rc, c->iso);
+	}
+	assert_int_equal(sf_phone_country(NULL, iso), SF_EINVAL);
+	assert_int_equal(sf_phone_country("+82", NULL), SF_EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(phone_keeps_korean_numbers_in_e164),
+	    cmocka_unit_test(phone_reads_national_forms_of_mission_countries),
+	    cmocka_unit_test(phone_refuses_with_a_reason),
+	    cmocka_unit_test(phone_refuses_very_long_input),
+	    cmocka_unit_test(phone_reports_small_output_buffer),
+	    cmocka_unit_test(phone_refuses_null_arguments),
+	    cmocka_unit_test(phone_country_names_the_iso_code),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
