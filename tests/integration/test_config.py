@@ -5,7 +5,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import SAFETYD, Cluster, Daemon, check, expect_equal, free_port, run
+from harness import SAFETYD, SOURCE_DIR, Cluster, Daemon, check, expect_equal, free_port, run
 
 cluster = Cluster.shared()
 
@@ -55,6 +55,12 @@ def good_configuration_with_comments_and_quotes_passes():
     )
     expect_equal(r.returncode, 0, r.stderr)
     check("is valid" in r.stdout, r.stdout)
+
+
+def example_configuration_is_valid():
+    with open(os.path.join(SOURCE_DIR, "deploy", "safety.conf.example")) as f:
+        r, _ = check_config(f.read())
+    expect_equal(r.returncode, 0, r.stderr)
 
 
 def missing_file_is_named():
@@ -124,6 +130,7 @@ def occupied_port_is_a_clear_error():
 run([
     each_bad_configuration_is_refused_with_its_line,
     good_configuration_with_comments_and_quotes_passes,
+    example_configuration_is_valid,
     missing_file_is_named,
     bad_env_listen_is_named,
     environment_overrides_listen_and_database,

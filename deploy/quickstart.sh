@@ -1,0 +1,148 @@
+#!/bin/bash
+# Installs, builds, starts a private PostgreSQL, migrates, loads the demo
+# data and runs safetyd on http://127.0.0.1:${SAFETY_PORT:-8080}.
+#
+#   deploy/quickstart.sh               run in the foreground; Ctrl-C stops everything
+#   deploy/quickstart.sh --background  start and return once /readyz answers 200
+#   deploy/quickstart.sh --stop        stop what --background started
+#
+# SAFETY_STATE_DIR (default ./var) keeps the database, configuration, logs
+# and the admin password between runs. SAFETY_ADMIN_PASSWORD sets the admin
+# password instead of a random one.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+STATE=${SAFETY_STATE_DIR:-$ROOT/var}
+PORT=${SAFETY_PORT:-8080}
+mode=foreground
+case "${1:-}" in
+"") ;;
+--background) mode=background ;;
+--stop) mode=stop ;;
+-h | --help)
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+*)
+	echo "quickstart: unknown option '$1' (try --help)" >&2
+	exit 2
+	;;
+esac
+mkdir -p "$STATE"
+STATE=$(cd "$STATE" && pwd)
+PIDFILE=$STATE/safetyd.pid
+
+stop_all() {
+	if [ -f "$PIDFILE" ]; then
+		pid=$(cat "$PIDFILE")
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid"
+			for _ in $(seq 1 100); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		rm -f "$PIDFILE"
+	fi
+	"$ROOT/deploy/pg.sh" stop "$STATE/pg" 2>/dev/null || true
+}
+
+if [ $mode = stop ]; then
+	stop_all
+	echo "quickstart: stopped"
+	exit 0
+fi
+
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+	echo "quickstart: already running (pid $(cat "$PIDFILE")); use --stop first" >&2
+	exit 1
+fi
+
+echo "quickstart: installing dependencies"
+deploy/install-deps.sh
+echo "quickstart: building"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+
+echo "quickstart: starting PostgreSQL in $STATE/pg"
+deploy/pg.sh start "$STATE/pg" >/dev/null
+CONNINFO=$(deploy/pg.sh conninfo "$STATE/pg")
+
+CONF=$STATE/safety.conf
+cat >"$CONF" <<CONF
+# Written by deploy/quickstart.sh; see deploy/safety.conf.example for every key.
+[server]
+listen = 127.0.0.1:$PORT
+public_url = http://127.0.0.1:$PORT
+
+[database]
+url = $CONNINFO
+
+[log]
+level = info
+
+[paths]
+sql_dir = $ROOT/sql
+web_dir = $ROOT/daemon/web
+state_dir = $STATE
+CONF
+chmod 600 "$CONF"
+
+echo "quickstart: migrating"
+build/safetyctl -c "$CONF" migrate
+
+PWFILE=$STATE/admin-password
+if [ -n "${SAFETY_ADMIN_PASSWORD:-}" ]; then
+	printf '%s\n' "$SAFETY_ADMIN_PASSWORD" >"$PWFILE"
+elif [ ! -f "$PWFILE" ]; then
+	(umask 077 && openssl rand -base64 18 | tr -d '/+=' >"$PWFILE")
+fi
+chmod 600 "$PWFILE"
+if build/safetyctl help 2>/dev/null | grep -q "user add"; then
+	build/safetyctl -c "$CONF" user add admin --role admin --password-file "$PWFILE" --if-missing >/dev/null
+fi
+if build/safetyctl help 2>/dev/null | grep -q "^  demo"; then
+	echo "quickstart: loading the demo mission (Türkiye)"
+	build/safetyctl -c "$CONF" demo --country TR --people 3000 --if-empty
+fi
+
+URL=http://127.0.0.1:$PORT
+banner() {
+	echo
+	echo "  Safety is running at $URL/"
+	if build/safetyctl help 2>/dev/null | grep -q "user add"; then
+		echo "  log in as 'admin' with the password in $PWFILE"
+	fi
+	echo "  logs: $STATE/safetyd.log"
+	echo
+}
+
+if [ $mode = background ]; then
+	nohup build/safetyd -c "$CONF" >>"$STATE/safetyd.log" 2>&1 &
+	echo $! >"$PIDFILE"
+	for _ in $(seq 1 300); do
+		if curl -fsS "$URL/readyz" >/dev/null 2>&1; then
+			banner
+			exit 0
+		fi
+		if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+			echo "quickstart: safetyd exited; last lines of its log:" >&2
+			tail -20 "$STATE/safetyd.log" >&2
+			stop_all
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "quickstart: safetyd did not become ready in 30 s" >&2
+	stop_all
+	exit 1
+fi
+
+trap 'stop_all; echo "quickstart: stopped"' EXIT
+trap 'exit 0' INT TERM
+banner
+build/safetyd -c "$CONF" 2> >(tee -a "$STATE/safetyd.log" >&2) &
+echo $! >"$PIDFILE"
+wait "$(cat "$PIDFILE")"

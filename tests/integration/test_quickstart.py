@@ -1,0 +1,40 @@
+"""deploy/quickstart.sh --background answers /readyz 200, and --stop leaves
+no process behind."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness import SOURCE_DIR, check, expect_equal, free_port, http_request, run
+
+
+def background_then_stop_leaves_nothing_running():
+    state = tempfile.mkdtemp(prefix="safety-qs-", dir=os.environ.get("SAFETY_TEST_TMP"))
+    port = free_port()
+    env = dict(os.environ, SAFETY_STATE_DIR=state, SAFETY_PORT=str(port), SAFETY_ADMIN_PASSWORD="quickstart-test-pw-1")
+    env.pop("SAFETY_DATABASE_URL", None)
+    script = os.path.join(SOURCE_DIR, "deploy", "quickstart.sh")
+    try:
+        r = subprocess.run([script, "--background"], env=env, capture_output=True, text=True, timeout=600)
+        expect_equal(r.returncode, 0, "quickstart --background: " + r.stderr + r.stdout)
+        check("http://127.0.0.1:%d/" % port in r.stdout, r.stdout)
+        expect_equal(http_request("GET", port, "/readyz").status, 200, "readyz")
+        pw = os.path.join(state, "admin-password")
+        expect_equal(oct(os.stat(pw).st_mode & 0o777), "0o600", "admin-password mode")
+        pid = int(open(os.path.join(state, "safetyd.pid")).read())
+        # A second start while running is refused, not doubled.
+        again = subprocess.run([script, "--background"], env=env, capture_output=True, text=True, timeout=600)
+        expect_equal(again.returncode, 1, "second start refused")
+        s = subprocess.run([script, "--stop"], env=env, capture_output=True, text=True, timeout=120)
+        expect_equal(s.returncode, 0, s.stderr)
+        check(not os.path.exists("/proc/%d" % pid) or "zombie" in open("/proc/%d/status" % pid).read().lower(),
+              "safetyd still running")
+        left = subprocess.run(["pgrep", "-f", state], capture_output=True, text=True).stdout.strip()
+        expect_equal(left, "", "processes left behind")
+    finally:
+        subprocess.run([script, "--stop"], env=env, capture_output=True)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+run([background_then_stop_leaves_nothing_running])
