@@ -15,7 +15,7 @@
 #define PERMS_LEAD                                                                                 \
 	(PERMS_STAFF | PERM(SF_PERM_CRISIS_MANAGE) | PERM(SF_PERM_CAMPAIGN_LAUNCH) |               \
 	 PERM(SF_PERM_PLAN_PUBLISH) | PERM(SF_PERM_USER_MANAGE) | PERM(SF_PERM_AUDIT_READ))
-#define PERMS_HQ (PERM(SF_PERM_READ) | PERM(SF_PERM_AUDIT_READ) | PERM(SF_PERM_FEED_READ))
+#define PERMS_HQ (PERM(SF_PERM_READ) | PERM(SF_PERM_FEED_READ))
 #define PERMS_ADMIN (PERMS_LEAD | PERMS_HQ | PERM(SF_PERM_ADMIN))
 
 /* What each role may do, and where. */
@@ -27,7 +27,7 @@ static const struct role_row {
 	bool needs_mission;
 } role_table[] = {
     {SF_ROLE_ADMIN, "admin", PERMS_ADMIN, true, false},
-    /* HQ oversees the missions: it reads their work and its audit trail, and changes nothing. */
+    /* HQ oversees the missions: it reads their work and changes nothing; the audit trail stays with admins and each mission's lead. */
     {SF_ROLE_HQ, "hq", PERMS_HQ, true, false},
     {SF_ROLE_MISSION_LEAD, "mission_lead", PERMS_LEAD, false, true},
     {SF_ROLE_MISSION_STAFF, "mission_staff", PERMS_STAFF, false, true},

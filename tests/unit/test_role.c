@@ -34,7 +34,7 @@ static const struct matrix_row {
 	{SF_PERM_CAMPAIGN_LAUNCH, "YYY", "nnn", "Ynn", "nnn", "nnn"},
 	{SF_PERM_PLAN_PUBLISH,    "YYY", "nnn", "Ynn", "nnn", "nnn"},
 	{SF_PERM_USER_MANAGE,     "YYY", "nnn", "Ynn", "nnn", "nnn"},
-	{SF_PERM_AUDIT_READ,      "YYY", "YYY", "Ynn", "nnn", "nnn"},
+	{SF_PERM_AUDIT_READ,      "YYY", "nnn", "Ynn", "nnn", "nnn"},
 	{SF_PERM_FEED_READ,       "YYY", "YYY", "nnn", "nnn", "nnn"},
 	{SF_PERM_ADMIN,           "YYY", "nnn", "nnn", "nnn", "nnn"},
 };

@@ -19,7 +19,7 @@
 enum sf_role {
 	SF_ROLE_NONE = 0,
 	SF_ROLE_ADMIN, /* everything, every mission */
-	SF_ROLE_HQ,    /* reads every mission, the HQ feed and the audit log; edits nothing */
+	SF_ROLE_HQ,    /* reads every mission and the HQ feed; edits nothing */
 	SF_ROLE_MISSION_LEAD,  /* everything inside its own mission */
 	SF_ROLE_MISSION_STAFF, /* inside its own mission: read, edit nationals, enter replies */
 	SF_ROLE_VIEWER,        /* inside its own mission: read */
@@ -71,8 +71,8 @@ bool sf_role_needs_mission(enum sf_role role);
  * Decides whether a staff member may do perm. mission_scoped says the object
  * belongs to a mission, target_mission_id; if false the object belongs to no
  * mission (the mission list, the feed, global settings) and target_mission_id
- * is ignored. Admin may do everything. HQ may read, read the feed and the
- * audit log, anywhere. The mission roles act only on objects of their own
+ * is ignored. Admin may do everything. HQ may read and read the feed,
+ * anywhere; the audit log is for admins and each mission's lead. The mission roles act only on objects of their own
  * mission (actor_mission_id > 0 and equal to target_mission_id), never on
  * objects of no mission. Unknown roles and permissions are refused.
  */
