@@ -50,6 +50,14 @@ static const struct config_option config_options[] = {
 	INT("database", "query_timeout_ms", query_timeout_ms, 10, 3600000),
 	INT("database", "reconnect_max_ms", reconnect_max_ms, 100, 600000),
 	INT("database", "schema_check_interval_ms", schema_check_interval_ms, 100, 3600000),
+	INT("auth", "session_idle_timeout", session_idle_timeout_s, 60, 86400),
+	INT("auth", "session_max_age", session_max_age_s, 300, 2592000),
+	INT("auth", "login_attempts_per_minute", login_attempts_per_minute, 1, 10000),
+	INT("auth", "public_rate_per_second", public_rate_per_second, 1, 1000000),
+	INT("auth", "public_burst", public_burst, 1, 1000000),
+	INT("auth", "lock_failures", lock_failures, 3, 1000),
+	INT("auth", "lock_minutes", lock_minutes, 1, 100000),
+	INT("auth", "password_hash_cost", password_hash_cost, 10, 20),
 	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
 	ENUM("log", "format", log_format, "logfmt", "json"),
 	STR("paths", "sql_dir", sql_dir),
@@ -78,6 +86,14 @@ config_defaults(struct config *cfg)
 	cfg->query_timeout_ms = 5000;
 	cfg->reconnect_max_ms = 2000;
 	cfg->schema_check_interval_ms = 5000;
+	cfg->session_idle_timeout_s = 1800;
+	cfg->session_max_age_s = 43200;
+	cfg->login_attempts_per_minute = 20;
+	cfg->public_rate_per_second = 20;
+	cfg->public_burst = 60;
+	cfg->lock_failures = 10;
+	cfg->lock_minutes = 15;
+	cfg->password_hash_cost = 15;
 	cfg->log_level = xstrdup("info");
 	cfg->log_format = xstrdup("logfmt");
 	cfg->sql_dir = xstrdup(SAFETY_DEFAULT_SQL_DIR);

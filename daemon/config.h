@@ -30,6 +30,16 @@ struct config {
 	int reconnect_max_ms;     /* upper bound of the reconnect back-off */
 	int schema_check_interval_ms;
 
+	/* [auth] */
+	int session_idle_timeout_s;
+	int session_max_age_s;
+	int login_attempts_per_minute; /* per client address */
+	int public_rate_per_second;    /* per client address, public endpoints */
+	int public_burst;
+	int lock_failures;  /* failed logins that lock an account */
+	int lock_minutes;
+	int password_hash_cost; /* scrypt log2(N) for new passwords */
+
 	/* [log] */
 	char *log_level;
 	char *log_format; /* logfmt or json */

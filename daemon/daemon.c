@@ -11,6 +11,7 @@
 #include "sd_notify.h"
 #include "version.h"
 
+#include <event2/thread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,13 @@ daemon_init(struct daemon *d)
 	d->started = time(NULL);
 	d->exit_code = 0;
 	snprintf(d->schema_problem, sizeof d->schema_problem, "schema not checked yet");
+	if (!http_routes_check(&cause)) {
+		log_error("startup_failed", "error", cause);
+		free(cause);
+		return false;
+	}
+	/* Worker threads hand results back with event_active: the base must be thread-aware. */
+	evthread_use_pthreads();
 	d->base = event_base_new();
 	if (d->base == NULL) {
 		log_error("startup_failed", "error", "cannot create the event loop");
@@ -53,6 +61,14 @@ daemon_init(struct daemon *d)
 	pp.reconnect_max_ms = d->cfg.reconnect_max_ms;
 	pp.application_name = "safetyd";
 	d->db = db_pool_new(d->base, &pp);
+	d->workers = worker_pool_new(d->base, 2);
+	if (sf_ratetable_new(65536, d->cfg.public_rate_per_second, d->cfg.public_burst,
+			     &d->public_limits) != 0 ||
+	    sf_ratetable_new(65536, d->cfg.login_attempts_per_minute / 60.0,
+			     d->cfg.login_attempts_per_minute, &d->login_limits) != 0) {
+		log_error("startup_failed", "error", "bad rate limits");
+		return false;
+	}
 
 	if (!http_server_start(d, &cause)) {
 		log_error("startup_failed", "error", cause);
@@ -151,8 +167,13 @@ daemon_run(struct daemon *d)
 void
 daemon_free(struct daemon *d)
 {
+	/* Jobs still running finish first: their callbacks may query or answer. */
+	worker_pool_free(d->workers);
+	d->workers = NULL;
 	db_pool_free(d->db);
 	d->db = NULL;
+	sf_ratetable_free(d->public_limits);
+	sf_ratetable_free(d->login_limits);
 	if (d->http != NULL)
 		evhttp_free(d->http);
 	if (d->schema_timer != NULL)

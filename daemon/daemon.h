@@ -9,6 +9,9 @@
 #include "config.h"
 #include "db_pool.h"
 #include "metrics.h"
+#include "worker.h"
+
+#include <safety/limiter.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -23,6 +26,9 @@ struct daemon {
 	struct evhttp_bound_socket *listener;
 	struct db_pool *db;
 	struct metrics metrics;
+	struct worker_pool *workers;
+	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
+	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *schema_timer;

@@ -10,12 +10,17 @@
 #include "routes.h"
 #include "xmalloc.h"
 
+#include <sys/queue.h>
+
 #include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <safety/limiter.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void http_server_request_cb(struct evhttp_request *req, void *arg);
 
@@ -89,6 +94,138 @@ http_add_security_headers(struct evkeyvalq *h)
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
+/* Checks the route table's declarations. */
+bool
+http_routes_check(char **cause)
+{
+	for (const struct http_route *r = routes_table; r->name != NULL; r++) {
+		bool is_public = (r->flags & HTTP_ROUTE_PUBLIC) != 0;
+		if (is_public == (r->perm != SF_PERM_NONE)) {
+			xasprintf(cause, "route %s must declare either a permission or public access",
+				  r->name);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Adds a response header. */
+void
+http_add_header(struct http_ctx *ctx, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(ctx->req), name, value);
+}
+
+/* True when s is a positive decimal of at most 18 digits. */
+static bool
+http_is_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 18 || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Reads the paging parameters. */
+bool
+http_page(struct http_ctx *ctx, const char **after, char after_buf[24], char limit_buf[8])
+{
+	char limit[16];
+	const char *l;
+	long n;
+
+	*after = http_query(ctx, "after", after_buf, 24);
+	if (*after != NULL && !http_is_id(*after)) {
+		http_reply_problem(ctx, 400, "bad request", "after must be an id from a previous page");
+		return false;
+	}
+	l = http_query(ctx, "limit", limit, sizeof limit);
+	n = 100;
+	if (l != NULL) {
+		char *end;
+		n = strtol(l, &end, 10);
+		if (*l == '\0' || *end != '\0' || n < 1 || n > 500) {
+			http_reply_problem(ctx, 400, "bad request", "limit must be between 1 and 500");
+			return false;
+		}
+	}
+	snprintf(limit_buf, 8, "%ld", n);
+	return true;
+}
+
+/* Validates an id in the path. */
+const char *
+http_param_id(struct http_ctx *ctx, int i, char buf[24])
+{
+	if (i >= ctx->nparams || !http_is_id(ctx->params[i])) {
+		http_reply_problem(ctx, 404, "not found", "no such object");
+		return NULL;
+	}
+	snprintf(buf, 24, "%s", ctx->params[i]);
+	return buf;
+}
+
+/* Reads a query-string parameter. */
+const char *
+http_query(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq params;
+	const char *v;
+	const char *result = NULL;
+
+	if (q == NULL)
+		return NULL;
+	TAILQ_INIT(&params);
+	if (evhttp_parse_query_str(q, &params) != 0)
+		return NULL;
+	v = evhttp_find_header(&params, name);
+	if (v != NULL && strlen(v) < bufsz) {
+		memcpy(buf, v, strlen(v) + 1);
+		result = buf;
+	}
+	evhttp_clear_headers(&params);
+	return result;
+}
+
+/* Parses the body as a JSON object. */
+cJSON *
+http_read_json(struct http_ctx *ctx)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+	const char *type = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
+					      "Content-Type");
+	size_t len = evbuffer_get_length(in);
+	char *text;
+	cJSON *json;
+
+	if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
+		http_reply_problem(ctx, 415, "unsupported media type",
+				   "send the body as application/json");
+		return NULL;
+	}
+	if (len == 0) {
+		http_reply_problem(ctx, 400, "bad request", "the body is empty; a JSON object is expected");
+		return NULL;
+	}
+	text = xmalloc(len + 1);
+	evbuffer_copyout(in, text, len);
+	text[len] = '\0';
+	json = cJSON_ParseWithLength(text, len);
+	free(text);
+	if (json == NULL || !cJSON_IsObject(json)) {
+		cJSON_Delete(json);
+		http_reply_problem(ctx, 400, "bad request", "the body is not a JSON object");
+		return NULL;
+	}
+	return json;
+}
+
 /* Sends the reply and releases the context. */
 static void
 http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
@@ -103,6 +240,9 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 	}
 	ctx->answered = true;
 	http_add_security_headers(evhttp_request_get_output_headers(ctx->req));
+	if (ctx->tls)
+		evhttp_add_header(evhttp_request_get_output_headers(ctx->req),
+				  "Strict-Transport-Security", "max-age=31536000");
 	if (d->shutting_down)
 		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Connection",
 				  "close");
@@ -218,6 +358,27 @@ fail:
 	return false;
 }
 
+/* Applies the per-address limit of public endpoints; answers 429 when over. */
+static bool
+http_rate_allow(struct http_ctx *ctx)
+{
+	struct timespec now;
+	char key[SF_RATETABLE_KEY_MAX];
+	char retry[16];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (sf_ratetable_key(ctx->client_addr, key, sizeof key) != 0)
+		snprintf(key, sizeof key, "?");
+	if (sf_ratetable_take(ctx->d->public_limits, key,
+			      (double)now.tv_sec + (double)now.tv_nsec / 1e9))
+		return true;
+	snprintf(retry, sizeof retry, "%d", 1);
+	http_add_header(ctx, "Retry-After", retry);
+	http_reply_problem(ctx, 429, "too many requests",
+			   "this address sent too many requests; wait a moment and retry");
+	return false;
+}
+
 /* Entry point of every request. */
 static void
 http_server_request_cb(struct evhttp_request *req, void *arg)
@@ -275,7 +436,12 @@ http_server_request_cb(struct evhttp_request *req, void *arg)
 			http_reply_problem(ctx, 503, "service unavailable", d->schema_problem);
 			return;
 		}
-		r->handler(ctx);
+		if ((r->flags & HTTP_ROUTE_RATE_LIMITED) && !http_rate_allow(ctx))
+			return;
+		if (r->flags & HTTP_ROUTE_PUBLIC)
+			r->handler(ctx);
+		else
+			auth_check(ctx, r->handler);
 		return;
 	}
 	if (path_known)

@@ -7,8 +7,11 @@
 #ifndef SAFETY_HTTP_SERVER_H
 #define SAFETY_HTTP_SERVER_H
 
+#include "auth.h"
+
 #include <cjson/cJSON.h>
 #include <event2/http.h>
+#include <safety/role.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -17,8 +20,14 @@ struct http_ctx;
 
 typedef void (*http_handler_cb)(struct http_ctx *ctx);
 
-/* Route flags. */
-#define HTTP_ROUTE_NEEDS_SCHEMA 0x1 /* answer 503 while the schema is not current */
+/*
+ * Route flags. A route either names the permission it needs or says
+ * HTTP_ROUTE_PUBLIC; safetyd refuses to start with a route that does neither.
+ */
+#define HTTP_ROUTE_PUBLIC 0x1         /* no authentication */
+#define HTTP_ROUTE_NEEDS_SCHEMA 0x2   /* answer 503 while the schema is not current */
+#define HTTP_ROUTE_MISSION_SCOPED 0x4 /* acts on one mission's objects */
+#define HTTP_ROUTE_RATE_LIMITED 0x8   /* per-address limit for public endpoints */
 
 #define HTTP_MAX_PATH_PARAMS 4
 
@@ -27,6 +36,7 @@ struct http_route {
 	enum evhttp_cmd_type method;
 	const char *pattern; /* "/api/v1/things/{id}": {x} matches one segment */
 	http_handler_cb handler;
+	enum sf_perm perm; /* SF_PERM_NONE only with HTTP_ROUTE_PUBLIC */
 	unsigned flags;
 };
 
@@ -40,6 +50,8 @@ struct http_ctx {
 	char *params[HTTP_MAX_PATH_PARAMS]; /* {x} segments in order, owned */
 	int nparams;
 	bool answered;
+	bool tls; /* arrived on the HTTPS listener */
+	struct principal principal;
 };
 
 /* Creates the evhttp server and binds the listener. */
@@ -47,6 +59,33 @@ bool http_server_start(struct daemon *d, char **cause) __attribute__((warn_unuse
 
 /* Stops accepting new connections; open ones finish their requests. */
 void http_server_stop_accepting(struct daemon *d);
+
+/* Checks that every route declares its access; false names the first that does not. */
+bool http_routes_check(char **cause) __attribute__((warn_unused_result));
+
+/*
+ * Parses the request body as a JSON object. On failure answers 400/413/415
+ * itself and returns NULL. The caller owns the result.
+ */
+cJSON *http_read_json(struct http_ctx *ctx);
+
+/* A query-string parameter, decoded, copied into buf; NULL if absent. */
+const char *http_query(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz);
+
+/*
+ * Reads ?after=ID&limit=N for a paged list into after (NULL when absent) and
+ * limit (default 100, at most 500). On bad values answers 400, returns false.
+ */
+bool http_page(struct http_ctx *ctx, const char **after, char after_buf[24], char limit_buf[8]);
+
+/*
+ * Copies path parameter i into buf if it is a positive decimal id; otherwise
+ * answers 404 (an id that cannot exist names nothing) and returns NULL.
+ */
+const char *http_param_id(struct http_ctx *ctx, int i, char buf[24]);
+
+/* Adds a response header. */
+void http_add_header(struct http_ctx *ctx, const char *name, const char *value);
 
 /* Answers with a JSON document (takes ownership of body). */
 void http_reply_json(struct http_ctx *ctx, int status, cJSON *body);

@@ -15,4 +15,24 @@ void routes_health_healthz(struct http_ctx *ctx);
 void routes_health_readyz(struct http_ctx *ctx);
 void routes_health_metrics(struct http_ctx *ctx);
 
+/* routes_session.c */
+void routes_session_login(struct http_ctx *ctx);
+void routes_session_logout(struct http_ctx *ctx);
+void routes_session_whoami(struct http_ctx *ctx);
+
+/* routes_users.c */
+void routes_users_list(struct http_ctx *ctx);
+void routes_users_get(struct http_ctx *ctx);
+void routes_users_create(struct http_ctx *ctx);
+void routes_users_update(struct http_ctx *ctx);
+
+/* routes_admin.c */
+void routes_missions_list(struct http_ctx *ctx);
+void routes_missions_get(struct http_ctx *ctx);
+void routes_missions_create(struct http_ctx *ctx);
+void routes_apikeys_list(struct http_ctx *ctx);
+void routes_apikeys_create(struct http_ctx *ctx);
+void routes_apikeys_revoke(struct http_ctx *ctx);
+void routes_audit_list(struct http_ctx *ctx);
+
 #endif

@@ -4,6 +4,7 @@
  */
 #include "build_info.h"
 #include "config.h"
+#include "ctl.h"
 #include "migrate.h"
 #include "xmalloc.h"
 
@@ -22,6 +23,12 @@ static const char safetyctl_usage[] =
 	"  version             print the version and the schema this build needs\n"
 	"  migrate             apply pending schema migrations\n"
 	"  migrate status      list applied and pending migrations\n"
+	"  user add|passwd|disable|enable|unlock|list\n"
+	"                      staff accounts (safetyctl user for details)\n"
+	"  apikey create|list|revoke\n"
+	"                      API keys for HQ and machines\n"
+	"  mission add|list    embassies and consulates\n"
+	"  audit verify        check the audit log's hash chain\n"
 	"  help                print this help\n"
 	"\n"
 	"Options:\n"
@@ -160,6 +167,22 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "migrate") == 0) {
 		rc = safetyctl_migrate(&cfg, argc - argi, argv + argi);
+	} else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "apikey") == 0 ||
+		   strcmp(cmd, "mission") == 0 || strcmp(cmd, "audit") == 0) {
+		PGconn *conn = safetyctl_connect(&cfg);
+		if (conn == NULL) {
+			rc = 1;
+		} else {
+			if (strcmp(cmd, "user") == 0)
+				rc = ctl_user(&cfg, conn, argc - argi, argv + argi);
+			else if (strcmp(cmd, "apikey") == 0)
+				rc = ctl_apikey(&cfg, conn, argc - argi, argv + argi);
+			else if (strcmp(cmd, "mission") == 0)
+				rc = ctl_mission(&cfg, conn, argc - argi, argv + argi);
+			else
+				rc = ctl_audit(&cfg, conn, argc - argi, argv + argi);
+			PQfinish(conn);
+		}
 	} else {
 		fprintf(stderr, "safetyctl: unknown command '%s'\n%s", cmd, safetyctl_usage);
 		rc = 2;

@@ -1,0 +1,316 @@
+/*
+ * Authentication and authorisation of every non-public route, in one place.
+ * The secret a client sends (session cookie or API key) is hashed and looked
+ * up; the principal found is checked against the route's permission; state-
+ * changing requests on a session must also pass the Origin and CSRF checks.
+ */
+#include "auth.h"
+
+#include "daemon.h"
+#include "http_server.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <ctype.h>
+#include <event2/http.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct auth_pending {
+	struct http_ctx *ctx;
+	auth_done_cb done;
+	char session_token[SF_SECRET_TOKEN_BUFSZ];
+	char hash[SF_SECRET_HASH_HEX + 1];
+};
+
+/* The role name recorded in the audit log. */
+const char *
+auth_actor_role(const struct principal *p)
+{
+	if (p->kind == PRINCIPAL_API_KEY)
+		return "apikey";
+	if (p->kind == PRINCIPAL_STAFF)
+		return sf_role_name(p->role);
+	return "";
+}
+
+/* The mission filter for queries. */
+const char *
+auth_scope_param(const struct http_ctx *ctx, char buf[24])
+{
+	if (ctx->principal.mission_id <= 0)
+		return NULL;
+	snprintf(buf, 24, "%lld", ctx->principal.mission_id);
+	return buf;
+}
+
+/*
+ * The CSRF token is derived from the session token, so it needs no storage
+ * and a page that cannot read the cookie cannot compute it.
+ */
+void
+auth_csrf_for_session(const char *session_token, char out[48])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+	static const char label[] = "safety-csrf-v1:";
+
+	EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md_ctx, label, sizeof label - 1);
+	EVP_DigestUpdate(md_ctx, session_token, strlen(session_token));
+	EVP_DigestFinal_ex(md_ctx, md, &mdlen);
+	EVP_MD_CTX_free(md_ctx);
+	if (sf_secret_b64url_encode(md, 32, out, 48) != 0)
+		out[0] = '\0';
+}
+
+/* Finds a cookie's value. */
+const char *
+auth_cookie(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Cookie");
+	size_t nlen = strlen(name);
+
+	while (h != NULL && *h != '\0') {
+		const char *end;
+		while (*h == ' ' || *h == ';')
+			h++;
+		end = strchr(h, ';');
+		if (end == NULL)
+			end = h + strlen(h);
+		if ((size_t)(end - h) > nlen && strncmp(h, name, nlen) == 0 && h[nlen] == '=') {
+			size_t vlen = (size_t)(end - h) - nlen - 1;
+			if (vlen >= bufsz)
+				return NULL;
+			memcpy(buf, h + nlen + 1, vlen);
+			buf[vlen] = '\0';
+			return buf;
+		}
+		h = end;
+	}
+	return NULL;
+}
+
+/* Answers 401 with a challenge. */
+static void
+auth_unauthorized(struct http_ctx *ctx, const char *detail)
+{
+	http_add_header(ctx, "WWW-Authenticate", "Bearer realm=\"safety\"");
+	http_reply_problem(ctx, 401, "unauthorized", detail);
+}
+
+/* True for methods that change state. */
+static bool
+auth_is_unsafe_method(const struct http_ctx *ctx)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(ctx->req);
+
+	return m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD && m != EVHTTP_REQ_OPTIONS;
+}
+
+/* Compares the Origin header with this server's own origin. */
+static bool
+auth_origin_ok(const struct http_ctx *ctx)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(ctx->req);
+	const char *origin = evhttp_find_header(in, "Origin");
+	const char *host = evhttp_find_header(in, "Host");
+	const char *pub = ctx->d->cfg.public_url;
+	char expected[512];
+	size_t n;
+
+	/* Browsers send Origin on every cross-site state change; its absence is not an attack. */
+	if (origin == NULL)
+		return true;
+	if (*pub != '\0') {
+		/* The origin of public_url: scheme://host[:port], without a path. */
+		const char *p = strstr(pub, "://");
+		const char *slash = p != NULL ? strchr(p + 3, '/') : NULL;
+		n = slash != NULL ? (size_t)(slash - pub) : strlen(pub);
+		if (strlen(origin) == n && strncasecmp(origin, pub, n) == 0)
+			return true;
+	}
+	if (host != NULL) {
+		snprintf(expected, sizeof expected, "%s://%s", ctx->tls ? "https" : "http", host);
+		if (strcasecmp(origin, expected) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Checks the route's permission and, for sessions, CSRF; then runs the handler. */
+static void
+auth_authorise(struct http_ctx *ctx, auth_done_cb done, const char *session_token)
+{
+	const struct http_route *r = ctx->route;
+	const struct principal *p = &ctx->principal;
+	bool scoped = (r->flags & HTTP_ROUTE_MISSION_SCOPED) != 0;
+	bool allowed;
+
+	if (p->kind == PRINCIPAL_API_KEY) {
+		allowed = sf_role_scope_allows(p->scopes, r->perm);
+	} else {
+		/* Own-mission check here; the SQL limits the rows to that mission too. */
+		allowed = sf_role_allows(p->role, r->perm, scoped, p->mission_id, p->mission_id);
+	}
+	if (!allowed) {
+		http_reply_problem(ctx, 403, "forbidden",
+				   "your role does not allow this; ask an administrator");
+		return;
+	}
+	if (p->kind == PRINCIPAL_STAFF && auth_is_unsafe_method(ctx)) {
+		const char *sent = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
+						      "X-CSRF-Token");
+		char expected[48];
+
+		if (!auth_origin_ok(ctx)) {
+			http_reply_problem(ctx, 403, "forbidden",
+					   "cross-site request refused: Origin does not match");
+			return;
+		}
+		auth_csrf_for_session(session_token, expected);
+		if (sent == NULL || !sf_secret_streq(sent, expected)) {
+			http_reply_problem(ctx, 403, "forbidden",
+					   "missing or wrong X-CSRF-Token header; reload the dashboard");
+			return;
+		}
+	}
+	done(ctx);
+}
+
+/* The session lookup answered. */
+static void
+auth_session_done(const struct db_result *r, void *arg)
+{
+	struct auth_pending *ap = arg;
+	struct http_ctx *ctx = ap->ctx;
+	struct principal *p = &ctx->principal;
+
+	if (r->outcome != DB_OK) {
+		log_warn("auth_lookup_failed", "error", r->error);
+		http_reply_problem(ctx, 503, "service unavailable",
+				   "the database cannot be reached; retry shortly");
+		goto out;
+	}
+	if (PQntuples(r->res) != 1) {
+		auth_unauthorized(ctx, "the session has expired or was ended; log in again");
+		goto out;
+	}
+	p->kind = PRINCIPAL_STAFF;
+	p->user_id = atoll(PQgetvalue(r->res, 0, 0));
+	snprintf(p->name, sizeof p->name, "%s", PQgetvalue(r->res, 0, 1));
+	if (sf_role_parse(PQgetvalue(r->res, 0, 2), &p->role) != 0)
+		p->role = SF_ROLE_NONE;
+	p->mission_id = atoll(PQgetvalue(r->res, 0, 3));
+	auth_csrf_for_session(ap->session_token, p->csrf_token);
+	memcpy(p->session_hash, ap->hash, sizeof p->session_hash);
+	auth_authorise(ctx, ap->done, ap->session_token);
+out:
+	memset(ap->session_token, 0, sizeof ap->session_token);
+	free(ap);
+}
+
+/* The API key lookup answered. */
+static void
+auth_key_done(const struct db_result *r, void *arg)
+{
+	struct auth_pending *ap = arg;
+	struct http_ctx *ctx = ap->ctx;
+	struct principal *p = &ctx->principal;
+
+	if (r->outcome != DB_OK) {
+		log_warn("auth_lookup_failed", "error", r->error);
+		http_reply_problem(ctx, 503, "service unavailable",
+				   "the database cannot be reached; retry shortly");
+		free(ap);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		auth_unauthorized(ctx, "unknown or revoked API key");
+		free(ap);
+		return;
+	}
+	p->kind = PRINCIPAL_API_KEY;
+	p->key_id = atoll(PQgetvalue(r->res, 0, 0));
+	snprintf(p->name, sizeof p->name, "apikey:%s", PQgetvalue(r->res, 0, 1));
+	if (sf_role_scope_parse(PQgetvalue(r->res, 0, 2), &p->scopes, NULL, 0) != 0)
+		p->scopes = 0;
+	p->mission_id = atoll(PQgetvalue(r->res, 0, 3));
+	auth_authorise(ctx, ap->done, "");
+	free(ap);
+}
+
+/* Authenticates the request, then authorises it. */
+void
+auth_check(struct http_ctx *ctx, auth_done_cb done)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(ctx->req);
+	const char *authz = evhttp_find_header(in, "Authorization");
+	struct auth_pending *ap;
+	char hash[SF_SECRET_HASH_HEX + 1];
+	const char *cause = NULL;
+	const char *params[3];
+	char idle[16];
+	int rc;
+
+	memset(&ctx->principal, 0, sizeof ctx->principal);
+	ap = xcalloc(1, sizeof *ap);
+	ap->ctx = ctx;
+	ap->done = done;
+
+	if (authz != NULL) {
+		const char *key;
+		if (strncasecmp(authz, "Bearer ", 7) != 0) {
+			free(ap);
+			auth_unauthorized(ctx, "the Authorization header must be 'Bearer <API key>'");
+			return;
+		}
+		key = authz + 7;
+		while (*key == ' ')
+			key++;
+		/* A malformed key never reaches the database. */
+		if (sf_secret_token_check(key, SF_SECRET_API_KEY_PREFIX) != 0 ||
+		    sf_secret_hash(key, hash) != 0) {
+			free(ap);
+			auth_unauthorized(ctx, "unknown or revoked API key");
+			return;
+		}
+		params[0] = hash;
+		rc = db_pool_query(ctx->d->db,
+				   "UPDATE api_key SET last_used_at = now() "
+				   "WHERE key_hash = $1 AND revoked_at IS NULL "
+				   "RETURNING id, name, scopes, coalesce(mission_id, 0)",
+				   1, params, auth_key_done, ap, &cause);
+	} else {
+		if (auth_cookie(ctx, AUTH_SESSION_COOKIE, ap->session_token,
+				sizeof ap->session_token) == NULL ||
+		    sf_secret_token_check(ap->session_token, NULL) != 0 ||
+		    sf_secret_hash(ap->session_token, hash) != 0) {
+			free(ap);
+			auth_unauthorized(ctx, "log in first");
+			return;
+		}
+		memcpy(ap->hash, hash, sizeof ap->hash);
+		snprintf(idle, sizeof idle, "%d", ctx->d->cfg.session_idle_timeout_s);
+		params[0] = hash;
+		params[1] = idle;
+		/* Disabled accounts and changed roles take effect on the next request. */
+		rc = db_pool_query(ctx->d->db,
+				   "UPDATE staff_session s SET last_seen_at = now() FROM staff_user u "
+				   "WHERE s.token_hash = $1 AND u.id = s.user_id "
+				   "AND s.revoked_at IS NULL AND s.expires_at > now() "
+				   "AND s.last_seen_at > now() - make_interval(secs => $2::int) "
+				   "AND NOT u.disabled "
+				   "RETURNING u.id, u.username, u.role, coalesce(u.mission_id, 0)",
+				   2, params, auth_session_done, ap, &cause);
+	}
+	if (rc != 0) {
+		memset(ap->session_token, 0, sizeof ap->session_token);
+		free(ap);
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+	}
+}

@@ -1,0 +1,82 @@
+/* Handlers answered straight from a query's JSON, and SQL errors mapped to HTTP. */
+#include "db_reply.h"
+
+#include "daemon.h"
+#include "db_pool.h"
+#include "http_server.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct db_reply {
+	struct http_ctx *ctx;
+	int status;
+	char *not_found;
+};
+
+/* Maps a failed query onto an HTTP problem. */
+void
+db_reply_error(struct http_ctx *ctx, const struct db_result *r)
+{
+	if (r->outcome == DB_UNAVAILABLE) {
+		http_reply_problem(ctx, 503, "service unavailable",
+				   "the database cannot be reached; retry shortly");
+		return;
+	}
+	if (strcmp(r->sqlstate, "23505") == 0) {
+		http_reply_problem(ctx, 409, "conflict", "an object with that name or key already exists");
+	} else if (strcmp(r->sqlstate, "23514") == 0 || strcmp(r->sqlstate, "22P02") == 0 ||
+		   strcmp(r->sqlstate, "22023") == 0 || strcmp(r->sqlstate, "23502") == 0 ||
+		   strcmp(r->sqlstate, "22001") == 0 || strcmp(r->sqlstate, "22003") == 0) {
+		/* Check constraints and casts: the message names the rule, never a row's data. */
+		http_reply_problem(ctx, 400, "bad request", r->error);
+	} else if (strcmp(r->sqlstate, "23503") == 0) {
+		http_reply_problem(ctx, 400, "bad request", "it refers to something that does not exist");
+	} else if (strcmp(r->sqlstate, "42501") == 0) {
+		http_reply_problem(ctx, 403, "forbidden", r->error);
+	} else if (strcmp(r->sqlstate, "57014") == 0) {
+		http_reply_problem(ctx, 503, "service unavailable", "the query took too long; retry");
+	} else {
+		log_error("query_failed", "route", ctx->route != NULL ? ctx->route->name : "-",
+			  "sqlstate", r->sqlstate, "error", r->error);
+		http_reply_problem(ctx, 500, "internal error", "the request could not be completed");
+	}
+}
+
+/* The query answered. */
+static void
+db_reply_done(const struct db_result *r, void *arg)
+{
+	struct db_reply *dr = arg;
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(dr->ctx, r);
+	} else if (PQntuples(r->res) == 0 || PQgetisnull(r->res, 0, 0)) {
+		http_reply_problem(dr->ctx, 404, "not found", dr->not_found);
+	} else {
+		const char *text = PQgetvalue(r->res, 0, 0);
+		http_reply_bytes(dr->ctx, dr->status, "application/json", text, strlen(text));
+	}
+	free(dr->not_found);
+	free(dr);
+}
+
+/* Runs the query and answers with its JSON. */
+void
+db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
+	      int nparams, const char *const *params)
+{
+	struct db_reply *dr = xcalloc(1, sizeof *dr);
+	const char *cause;
+
+	dr->ctx = ctx;
+	dr->status = status;
+	dr->not_found = xstrdup(not_found_detail);
+	if (db_pool_query(ctx->d->db, sql, nparams, params, db_reply_done, dr, &cause) != 0) {
+		free(dr->not_found);
+		free(dr);
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+	}
+}

@@ -1,0 +1,22 @@
+/*
+ * The common shape of an API handler that PostgreSQL can answer alone: the
+ * query returns the response document as JSON text in its first cell, and
+ * SQL errors become problem+json with a status that fits them.
+ */
+#ifndef SAFETY_DB_REPLY_H
+#define SAFETY_DB_REPLY_H
+
+struct http_ctx;
+struct db_result;
+
+/*
+ * Runs sql; one row answers status with its first column (JSON text), no
+ * row answers 404 with not_found_detail. Parameters are copied.
+ */
+void db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
+		   int nparams, const char *const *params);
+
+/* Answers a failed query as problem+json (409 for duplicates, 400 for bad values...). */
+void db_reply_error(struct http_ctx *ctx, const struct db_result *r);
+
+#endif

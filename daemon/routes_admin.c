@@ -1,0 +1,249 @@
+/*
+ * Missions, API keys and the audit log through the API. Missions and keys
+ * are an administrator's business; each mission's staff see their own
+ * mission, and its lead reads its audit trail.
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "xmalloc.h"
+
+#include <ctype.h>
+#include <safety/secret.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MISSION_JSON                                                                               \
+	"json_build_object('id', m.id, 'code', m.code, 'name', m.name, 'default_country', "       \
+	"m.default_country, 'countries', m.countries, 'timezone', m.timezone, 'created_at', "      \
+	"m.created_at)"
+
+/* GET /api/v1/missions */
+void
+routes_missions_list(struct http_ctx *ctx)
+{
+	char scope[24];
+	const char *params[1];
+
+	params[0] = auth_scope_param(ctx, scope);
+	db_reply_json(ctx, 200, "",
+		      "SELECT json_build_object('items', coalesce(json_agg(" MISSION_JSON
+		      " ORDER BY m.code), '[]'::json), 'next', NULL)::text FROM mission m "
+		      "WHERE $1::bigint IS NULL OR m.id = $1",
+		      1, params);
+}
+
+/* GET /api/v1/missions/{id} */
+void
+routes_missions_get(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	const char *params[2];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	db_reply_json(ctx, 200, "no such mission",
+		      "SELECT " MISSION_JSON "::text FROM mission m WHERE m.id = $2::bigint "
+		      "AND ($1::bigint IS NULL OR m.id = $1)",
+		      2, params);
+}
+
+/* Checks a country code list like ["TR", "SY"]; writes a PostgreSQL array literal. */
+static bool
+admin_countries(cJSON *list, char *out, size_t outsz)
+{
+	size_t off = 0;
+	cJSON *c;
+
+	out[off++] = '{';
+	cJSON_ArrayForEach(c, list)
+	{
+		if (!cJSON_IsString(c) || strlen(c->valuestring) != 2 ||
+		    !isupper((unsigned char)c->valuestring[0]) ||
+		    !isupper((unsigned char)c->valuestring[1]) || off + 4 >= outsz)
+			return false;
+		if (off > 1)
+			out[off++] = ',';
+		out[off++] = c->valuestring[0];
+		out[off++] = c->valuestring[1];
+	}
+	out[off++] = '}';
+	out[off] = '\0';
+	return true;
+}
+
+/* POST /api/v1/missions {code, name, default_country, countries, timezone} */
+void
+routes_missions_create(struct http_ctx *ctx)
+{
+	cJSON *body = http_read_json(ctx);
+	cJSON *code, *name, *country, *countries, *tz;
+	char list[256];
+	struct audit_who who;
+	const char *params[9];
+
+	if (body == NULL)
+		return;
+	code = cJSON_GetObjectItemCaseSensitive(body, "code");
+	name = cJSON_GetObjectItemCaseSensitive(body, "name");
+	country = cJSON_GetObjectItemCaseSensitive(body, "default_country");
+	countries = cJSON_GetObjectItemCaseSensitive(body, "countries");
+	tz = cJSON_GetObjectItemCaseSensitive(body, "timezone");
+	if (!cJSON_IsString(code) || !cJSON_IsString(name) || !cJSON_IsString(country) ||
+	    (countries != NULL && !cJSON_IsArray(countries)) || (tz != NULL && !cJSON_IsString(tz))) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "send code, name and default_country as text; countries as a list "
+				   "of ISO codes; timezone as text");
+		cJSON_Delete(body);
+		return;
+	}
+	if (!admin_countries(countries != NULL ? countries : NULL, list, sizeof list)) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "countries: two-letter upper-case ISO 3166 codes");
+		cJSON_Delete(body);
+		return;
+	}
+	audit_params(ctx, &who, params);
+	params[4] = code->valuestring;
+	params[5] = name->valuestring;
+	params[6] = country->valuestring;
+	params[7] = list;
+	params[8] = tz != NULL ? tz->valuestring : "UTC";
+	db_reply_json(ctx, 201, "",
+		      "WITH m AS (INSERT INTO mission (code, name, default_country, countries, timezone) "
+		      " SELECT $5, $6, $7, $8::text[], $9 WHERE EXISTS (SELECT 1 FROM "
+		      " pg_timezone_names WHERE name = $9) RETURNING *) "
+		      "SELECT " MISSION_JSON "::text FROM m, LATERAL (SELECT audit_record($1, $2, "
+		      " $3::bigint, $4, 'mission.create', 'mission', m.id::text, "
+		      " json_build_object('code', m.code)::text)) a",
+		      9, params);
+	cJSON_Delete(body);
+}
+
+#define APIKEY_JSON                                                                                \
+	"json_build_object('id', k.id, 'name', k.name, 'prefix', k.key_prefix, 'scopes', "         \
+	"k.scopes, 'mission_id', k.mission_id, 'created_by', k.created_by, 'created_at', "         \
+	"k.created_at, 'last_used_at', k.last_used_at, 'revoked_at', k.revoked_at)"
+
+/* GET /api/v1/apikeys */
+void
+routes_apikeys_list(struct http_ctx *ctx)
+{
+	db_reply_json(ctx, 200, "",
+		      "SELECT json_build_object('items', coalesce(json_agg(" APIKEY_JSON
+		      " ORDER BY k.id), '[]'::json), 'next', NULL)::text FROM api_key k",
+		      0, NULL);
+}
+
+/* POST /api/v1/apikeys {name, scopes, mission_id}: the key is shown in this answer only. */
+void
+routes_apikeys_create(struct http_ctx *ctx)
+{
+	cJSON *body = http_read_json(ctx);
+	cJSON *name, *scopes, *mission;
+	char key[SF_SECRET_TOKEN_BUFSZ], hash[SF_SECRET_HASH_HEX + 1], prefix[12];
+	char scope_text[SF_ROLE_SCOPES_MAX], err[128], mission_buf[24];
+	unsigned scope_bits;
+	struct audit_who who;
+	const char *params[10];
+
+	if (body == NULL)
+		return;
+	name = cJSON_GetObjectItemCaseSensitive(body, "name");
+	scopes = cJSON_GetObjectItemCaseSensitive(body, "scopes");
+	mission = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
+	if (!cJSON_IsString(name) || !cJSON_IsString(scopes) ||
+	    (mission != NULL && !cJSON_IsNull(mission) && !cJSON_IsNumber(mission))) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "send name and scopes (e.g. \"feed:read\") as text, mission_id as "
+				   "a number or null");
+		cJSON_Delete(body);
+		return;
+	}
+	if (sf_role_scope_parse(scopes->valuestring, &scope_bits, err, sizeof err) != 0 ||
+	    sf_role_scope_format(scope_bits, scope_text, sizeof scope_text) != 0) {
+		http_reply_problem(ctx, 400, "bad request", err);
+		cJSON_Delete(body);
+		return;
+	}
+	if (sf_secret_token_new(key, sizeof key, SF_SECRET_API_KEY_PREFIX) != 0 ||
+	    sf_secret_hash(key, hash) != 0) {
+		http_reply_problem(ctx, 500, "internal error", "no key could be made");
+		cJSON_Delete(body);
+		return;
+	}
+	snprintf(prefix, sizeof prefix, "%.8s", key);
+	audit_params(ctx, &who, params);
+	params[4] = name->valuestring;
+	params[5] = hash;
+	params[6] = prefix;
+	params[7] = scope_text;
+	if (mission != NULL && cJSON_IsNumber(mission)) {
+		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
+		params[8] = mission_buf;
+	} else {
+		params[8] = NULL;
+	}
+	params[9] = key;
+	db_reply_json(ctx, 201, "",
+		      "WITH k AS (INSERT INTO api_key (name, key_hash, key_prefix, scopes, mission_id, "
+		      " created_by) VALUES ($5, $6, $7, $8, $9::bigint, $1) RETURNING *) "
+		      "SELECT (jsonb_build_object('key', $10::text) || " APIKEY_JSON
+		      "::jsonb)::text FROM k, LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, "
+		      " 'apikey.create', 'api_key', k.id::text, json_build_object('name', k.name, "
+		      " 'scopes', k.scopes, 'mission_id', k.mission_id)::text)) a",
+		      10, params);
+	memset(key, 0, sizeof key);
+	cJSON_Delete(body);
+}
+
+/* DELETE /api/v1/apikeys/{id} */
+void
+routes_apikeys_revoke(struct http_ctx *ctx)
+{
+	char id[24];
+	struct audit_who who;
+	const char *params[5];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	audit_params(ctx, &who, params);
+	params[4] = id;
+	db_reply_json(ctx, 200, "no such API key, or already revoked",
+		      "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $5::bigint "
+		      " AND revoked_at IS NULL RETURNING *) "
+		      "SELECT " APIKEY_JSON "::text FROM k, LATERAL (SELECT audit_record($1, $2, "
+		      " $3::bigint, $4, 'apikey.revoke', 'api_key', k.id::text, "
+		      " json_build_object('name', k.name)::text)) a",
+		      5, params);
+}
+
+/* GET /api/v1/audit?after=ID&limit=N: newest first would break paging; oldest first. */
+void
+routes_audit_list(struct http_ctx *ctx)
+{
+	char scope[24], after_buf[24], limit[8];
+	const char *after;
+	const char *params[3];
+
+	if (!http_page(ctx, &after, after_buf, limit))
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = after;
+	params[2] = limit;
+	db_reply_json(ctx, 200, "",
+		      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', "
+		      " a.id, 'occurred_at', a.occurred_at, 'actor', a.actor, 'actor_role', "
+		      " a.actor_role, 'mission_id', a.mission_id, 'client_addr', a.client_addr, "
+		      " 'action', a.action, 'object_type', a.object_type, 'object_id', a.object_id, "
+		      " 'summary', a.summary::json, 'hash', a.hash) ORDER BY a.id), '[]'::json), "
+		      " 'next', CASE WHEN count(*) = $3::int THEN max(a.id)::text END)::text "
+		      "FROM (SELECT * FROM audit_log WHERE ($1::bigint IS NULL OR mission_id = $1) "
+		      " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) a",
+		      3, params);
+}

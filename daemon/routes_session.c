@@ -1,0 +1,461 @@
+/*
+ * Staff login, logout and "who am I". Login is where guessing happens, so it
+ * is limited per address, slowed per account after failures, and locks the
+ * account after too many; an unknown user costs the same scrypt time as a
+ * known one, and every answer to a failure reads the same.
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "log.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#include <safety/limiter.h>
+#include <safety/password.h>
+#include <safety/secret.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOGIN_FAILED_DETAIL                                                                        \
+	"wrong username or password, or the account is locked or disabled; after repeated "      \
+	"failures ask an administrator"
+
+struct login {
+	struct http_ctx *ctx;
+	char username[72];
+	char *password; /* wiped and freed as soon as it is checked */
+	bool found;
+	long long user_id;
+	char role[32];
+	long long mission_id;
+	char stored_hash[SF_PASSWORD_ENCODED_MAX];
+	unsigned failures;
+	struct sf_login_decision decision;
+	int verify_rc;
+	bool rehash;
+	char new_hash[SF_PASSWORD_ENCODED_MAX];
+	unsigned cost;
+	char token[SF_SECRET_TOKEN_BUFSZ];
+	struct event *delay;
+};
+
+/* Wipes the secrets of a login and frees it. */
+static void
+login_free(struct login *l)
+{
+	if (l->password != NULL) {
+		memset(l->password, 0, strlen(l->password));
+		free(l->password);
+	}
+	if (l->delay != NULL)
+		event_free(l->delay);
+	memset(l, 0, sizeof *l);
+	free(l);
+}
+
+/* A hash to verify against when the user does not exist, made once. */
+static const char *
+login_dummy_hash(unsigned cost)
+{
+	static char dummy[SF_PASSWORD_ENCODED_MAX];
+	static unsigned dummy_cost;
+
+	/* Only the loop thread reaches this before submitting the job. */
+	if (dummy_cost != cost) {
+		struct sf_password_params params = sf_password_params_default;
+		params.ln = cost;
+		if (sf_password_hash("not-a-password-of-anyone", &params, dummy, sizeof dummy) == 0)
+			dummy_cost = cost;
+	}
+	return dummy;
+}
+
+/* Answers a failed login after the delay. */
+static void
+login_fail_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct login *l = arg;
+
+	(void)fd;
+	(void)what;
+	http_reply_problem(l->ctx, 401, "login failed", LOGIN_FAILED_DETAIL);
+	login_free(l);
+}
+
+/* Answers a failed login, slowed by the failure policy. */
+static void
+login_fail(struct login *l)
+{
+	double delay = l->decision.delay;
+	struct timeval tv;
+
+	if (delay <= 0) {
+		login_fail_now(-1, 0, l);
+		return;
+	}
+	tv.tv_sec = (long)delay;
+	tv.tv_usec = (long)((delay - (double)tv.tv_sec) * 1e6);
+	l->delay = evtimer_new(l->ctx->d->base, login_fail_now, l);
+	evtimer_add(l->delay, &tv);
+}
+
+/* The failure was recorded (or could not be); answer. */
+static void
+login_failure_recorded(const struct db_result *r, void *arg)
+{
+	struct login *l = arg;
+
+	if (r->outcome != DB_OK)
+		log_warn("login_record_failed", "error", r->error);
+	login_fail(l);
+}
+
+/* Records a wrong password: counts it, locks at the limit, audits both. */
+static void
+login_record_failure(struct login *l)
+{
+	struct daemon *d = l->ctx->d;
+	char failures[16], limit[16], minutes[16], id[24];
+	const char *params[7];
+	const char *cause;
+
+	snprintf(failures, sizeof failures, "%u", l->decision.failures + 1);
+	snprintf(limit, sizeof limit, "%d", d->cfg.lock_failures);
+	snprintf(minutes, sizeof minutes, "%d", d->cfg.lock_minutes);
+	snprintf(id, sizeof id, "%lld", l->user_id);
+	params[0] = id;
+	params[1] = failures;
+	params[2] = limit;
+	params[3] = minutes;
+	params[4] = l->ctx->client_addr;
+	if (db_pool_query(d->db,
+			  "WITH u AS (UPDATE staff_user SET failed_logins = $2::int, "
+			  " last_failed_at = now(), locked_until = CASE WHEN $2::int >= $3::int "
+			  " THEN now() + make_interval(mins => $4::int) ELSE locked_until END "
+			  " WHERE id = $1::bigint RETURNING id, username, role, mission_id, locked_until) "
+			  "SELECT audit_record(u.username, u.role::text, u.mission_id, $5, 'login.failed', "
+			  " 'staff_user', u.id::text, json_build_object('failures', $2::int)::text), "
+			  " CASE WHEN $2::int = $3::int THEN audit_record(u.username, u.role::text, "
+			  " u.mission_id, $5, 'account.locked', 'staff_user', u.id::text, "
+			  " json_build_object('failures', $2::int, 'until', "
+			  " audit_time_text(u.locked_until))::text) END FROM u",
+			  5, params, login_failure_recorded, l, &cause) != 0)
+		login_fail(l);
+}
+
+/* The session row exists; answer with the cookie. */
+static void
+login_session_created(const struct db_result *r, void *arg)
+{
+	struct login *l = arg;
+	struct http_ctx *ctx = l->ctx;
+	char cookie[256], csrf[48];
+	cJSON *body, *user;
+
+	if (r->outcome != DB_OK || PQntuples(r->res) != 1) {
+		log_warn("login_session_failed", "error", r->error);
+		http_reply_problem(ctx, 503, "service unavailable",
+				   "the session could not be stored; retry shortly");
+		login_free(l);
+		return;
+	}
+	snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+		 AUTH_SESSION_COOKIE, l->token, ctx->d->cfg.session_max_age_s,
+		 ctx->tls ? "; Secure" : "");
+	http_add_header(ctx, "Set-Cookie", cookie);
+	auth_csrf_for_session(l->token, csrf);
+	body = cJSON_CreateObject();
+	user = cJSON_AddObjectToObject(body, "user");
+	cJSON_AddNumberToObject(user, "id", (double)atoll(PQgetvalue(r->res, 0, 0)));
+	cJSON_AddStringToObject(user, "username", PQgetvalue(r->res, 0, 1));
+	cJSON_AddStringToObject(user, "role", PQgetvalue(r->res, 0, 2));
+	if (PQgetisnull(r->res, 0, 3))
+		cJSON_AddNullToObject(user, "mission_id");
+	else
+		cJSON_AddNumberToObject(user, "mission_id", (double)atoll(PQgetvalue(r->res, 0, 3)));
+	cJSON_AddStringToObject(user, "display_name", PQgetvalue(r->res, 0, 4));
+	cJSON_AddStringToObject(body, "csrf_token", csrf);
+	cJSON_AddNumberToObject(body, "idle_timeout", ctx->d->cfg.session_idle_timeout_s);
+	memset(csrf, 0, sizeof csrf);
+	http_reply_json(ctx, 200, body);
+	login_free(l);
+}
+
+/* Creates the session of a successful login. */
+static void
+login_succeed(struct login *l)
+{
+	struct daemon *d = l->ctx->d;
+	char hash[SF_SECRET_HASH_HEX + 1], maxage[16], id[24];
+	const char *params[5];
+	const char *cause;
+
+	if (sf_secret_token_new(l->token, sizeof l->token, NULL) != 0 ||
+	    sf_secret_hash(l->token, hash) != 0) {
+		http_reply_problem(l->ctx, 500, "internal error", "no session token could be made");
+		login_free(l);
+		return;
+	}
+	snprintf(maxage, sizeof maxage, "%d", d->cfg.session_max_age_s);
+	snprintf(id, sizeof id, "%lld", l->user_id);
+	params[0] = hash;
+	params[1] = id;
+	params[2] = maxage;
+	params[3] = l->ctx->client_addr;
+	params[4] = l->rehash ? l->new_hash : NULL;
+	if (db_pool_query(d->db,
+			  "WITH s AS (INSERT INTO staff_session (token_hash, user_id, expires_at, "
+			  " client_addr) VALUES ($1, $2::bigint, now() + make_interval(secs => $3::int), "
+			  " $4) RETURNING user_id), "
+			  "u AS (UPDATE staff_user SET failed_logins = 0, last_failed_at = NULL, "
+			  " locked_until = NULL, last_login_at = now(), "
+			  " password_hash = coalesce($5, password_hash) "
+			  " WHERE id = (SELECT user_id FROM s) "
+			  " RETURNING id, username, role, mission_id, display_name) "
+			  "SELECT u.id, u.username, u.role, u.mission_id, u.display_name, "
+			  " audit_record(u.username, u.role::text, u.mission_id, $4, 'login', "
+			  " 'staff_user', u.id::text, '{}') FROM u",
+			  5, params, login_session_created, l, &cause) != 0) {
+		http_reply_problem(l->ctx, 503, "service unavailable", cause);
+		login_free(l);
+	}
+}
+
+/* On a worker thread: the scrypt comparison, and a stronger hash if due. */
+static void
+login_verify_work(void *arg)
+{
+	struct login *l = arg;
+	struct sf_password_params params = sf_password_params_default;
+	bool needs = false;
+
+	l->verify_rc = sf_password_verify(l->password, l->stored_hash);
+	params.ln = l->cost;
+	if (l->found && l->verify_rc == 0 &&
+	    sf_password_needs_rehash(l->stored_hash, &params, &needs) == 0 && needs &&
+	    sf_password_hash(l->password, &params, l->new_hash, sizeof l->new_hash) == 0)
+		l->rehash = true;
+	memset(l->password, 0, strlen(l->password));
+}
+
+/* Back on the loop with the verdict. */
+static void
+login_verify_done(void *arg)
+{
+	struct login *l = arg;
+
+	if (!l->found) {
+		login_fail(l);
+		return;
+	}
+	if (l->verify_rc == 0) {
+		login_succeed(l);
+		return;
+	}
+	login_record_failure(l);
+}
+
+/* Runs the password check on a worker. */
+static void
+login_verify(struct login *l)
+{
+	if (worker_pool_submit(l->ctx->d->workers, login_verify_work, login_verify_done, l) != 0) {
+		http_reply_problem(l->ctx, 503, "service unavailable", "shutting down");
+		login_free(l);
+	}
+}
+
+/* A refused attempt on a locked account: audited, answered like any failure. */
+static void
+login_refuse_locked(struct login *l)
+{
+	char id[24];
+	const char *params[2];
+	const char *cause;
+
+	snprintf(id, sizeof id, "%lld", l->user_id);
+	params[0] = id;
+	params[1] = l->ctx->client_addr;
+	/* The attempt is not counted, so an attacker cannot extend the lock forever. */
+	if (db_pool_query(l->ctx->d->db,
+			  "SELECT audit_record(username, role::text, mission_id, $2, 'login.refused', "
+			  " 'staff_user', id::text, '{\"reason\":\"locked\"}') FROM staff_user "
+			  "WHERE id = $1::bigint",
+			  2, params, login_failure_recorded, l, &cause) != 0)
+		login_fail(l);
+}
+
+/* The account lookup answered. */
+static void
+login_user_loaded(const struct db_result *r, void *arg)
+{
+	struct login *l = arg;
+	struct daemon *d = l->ctx->d;
+	struct sf_login_policy policy = sf_login_policy_default;
+	double now, last_failed, locked_until;
+	bool disabled;
+
+	if (r->outcome != DB_OK) {
+		http_reply_problem(l->ctx, 503, "service unavailable",
+				   "the database cannot be reached; retry shortly");
+		login_free(l);
+		return;
+	}
+	l->cost = (unsigned)d->cfg.password_hash_cost;
+	if (PQntuples(r->res) != 1) {
+		l->found = false;
+		snprintf(l->stored_hash, sizeof l->stored_hash, "%s", login_dummy_hash(l->cost));
+		login_verify(l);
+		return;
+	}
+	l->user_id = atoll(PQgetvalue(r->res, 0, 0));
+	snprintf(l->role, sizeof l->role, "%s", PQgetvalue(r->res, 0, 1));
+	l->mission_id = atoll(PQgetvalue(r->res, 0, 2));
+	snprintf(l->stored_hash, sizeof l->stored_hash, "%s", PQgetvalue(r->res, 0, 3));
+	disabled = strcmp(PQgetvalue(r->res, 0, 4), "t") == 0;
+	l->failures = (unsigned)atoi(PQgetvalue(r->res, 0, 5));
+	last_failed = atof(PQgetvalue(r->res, 0, 6));
+	locked_until = atof(PQgetvalue(r->res, 0, 7));
+	now = atof(PQgetvalue(r->res, 0, 8));
+
+	policy.lock_failures = (unsigned)d->cfg.lock_failures;
+	policy.lock_duration = d->cfg.lock_minutes * 60.0;
+	policy.window = policy.lock_duration;
+	if (sf_login_decide(&policy, l->failures, last_failed, now, &l->decision) != 0)
+		memset(&l->decision, 0, sizeof l->decision);
+	if (disabled) {
+		/* Same cost and answer as an unknown user. */
+		l->found = false;
+		login_verify(l);
+		return;
+	}
+	l->found = true;
+	if (l->decision.locked || locked_until > now) {
+		if (l->decision.delay < 1.0)
+			l->decision.delay = 1.0;
+		login_refuse_locked(l);
+		return;
+	}
+	login_verify(l);
+}
+
+/* POST /api/v1/session {"username": ..., "password": ...} */
+void
+routes_session_login(struct http_ctx *ctx)
+{
+	struct timespec now;
+	char key[SF_RATETABLE_KEY_MAX];
+	cJSON *body, *user, *pass;
+	struct login *l;
+	const char *params[1];
+	const char *cause;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (sf_ratetable_key(ctx->client_addr, key, sizeof key) != 0)
+		snprintf(key, sizeof key, "?");
+	if (!sf_ratetable_take(ctx->d->login_limits, key,
+			       (double)now.tv_sec + (double)now.tv_nsec / 1e9)) {
+		http_add_header(ctx, "Retry-After", "60");
+		http_reply_problem(ctx, 429, "too many requests",
+				   "too many login attempts from this address; wait a minute");
+		return;
+	}
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	user = cJSON_GetObjectItemCaseSensitive(body, "username");
+	pass = cJSON_GetObjectItemCaseSensitive(body, "password");
+	if (!cJSON_IsString(user) || !cJSON_IsString(pass) || strlen(user->valuestring) == 0 ||
+	    strlen(user->valuestring) > 64 || strlen(pass->valuestring) > SF_PASSWORD_MAX_BYTES) {
+		if (cJSON_IsString(pass))
+			memset(pass->valuestring, 0, strlen(pass->valuestring));
+		cJSON_Delete(body);
+		http_reply_problem(ctx, 400, "bad request",
+				   "send {\"username\": \"...\", \"password\": \"...\"} with a username "
+				   "of 1 to 64 characters");
+		return;
+	}
+	l = xcalloc(1, sizeof *l);
+	l->ctx = ctx;
+	snprintf(l->username, sizeof l->username, "%s", user->valuestring);
+	l->password = xstrdup(pass->valuestring);
+	memset(pass->valuestring, 0, strlen(pass->valuestring));
+	cJSON_Delete(body);
+
+	params[0] = l->username;
+	if (db_pool_query(ctx->d->db,
+			  "SELECT id, role, coalesce(mission_id, 0), password_hash, disabled, "
+			  " failed_logins, coalesce(extract(epoch FROM last_failed_at), 0), "
+			  " coalesce(extract(epoch FROM locked_until), 0), extract(epoch FROM now()) "
+			  "FROM staff_user WHERE username = lower($1)",
+			  1, params, login_user_loaded, l, &cause) != 0) {
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+		login_free(l);
+	}
+}
+
+/* The session was revoked. */
+static void
+logout_done(const struct db_result *r, void *arg)
+{
+	struct http_ctx *ctx = arg;
+	char cookie[128];
+
+	if (r->outcome != DB_OK) {
+		http_reply_problem(ctx, 503, "service unavailable", "retry shortly");
+		return;
+	}
+	snprintf(cookie, sizeof cookie, "%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
+		 AUTH_SESSION_COOKIE, ctx->tls ? "; Secure" : "");
+	http_add_header(ctx, "Set-Cookie", cookie);
+	http_reply_bytes(ctx, 204, "text/plain", "", 0);
+}
+
+/* DELETE /api/v1/session */
+void
+routes_session_logout(struct http_ctx *ctx)
+{
+	struct audit_who who;
+	const char *params[5];
+	const char *cause;
+
+	if (ctx->principal.kind != PRINCIPAL_STAFF) {
+		http_reply_problem(ctx, 400, "bad request", "API keys have no session to end");
+		return;
+	}
+	audit_params(ctx, &who, params);
+	params[4] = ctx->principal.session_hash;
+	if (db_pool_query(ctx->d->db,
+			  "WITH s AS (UPDATE staff_session SET revoked_at = now() "
+			  " WHERE token_hash = $5 AND revoked_at IS NULL RETURNING user_id) "
+			  "SELECT audit_record($1, $2, $3::bigint, $4, 'logout', 'staff_user', "
+			  " user_id::text, '{}') FROM s",
+			  5, params, logout_done, ctx, &cause) != 0)
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+}
+
+/* GET /api/v1/session: who is logged in, and the CSRF token for this session. */
+void
+routes_session_whoami(struct http_ctx *ctx)
+{
+	const struct principal *p = &ctx->principal;
+	cJSON *body = cJSON_CreateObject();
+	cJSON *user = cJSON_AddObjectToObject(body, "user");
+
+	cJSON_AddStringToObject(user, "username", p->name);
+	if (p->kind == PRINCIPAL_STAFF) {
+		cJSON_AddNumberToObject(user, "id", (double)p->user_id);
+		cJSON_AddStringToObject(user, "role", sf_role_name(p->role));
+		cJSON_AddStringToObject(body, "csrf_token", p->csrf_token);
+	} else {
+		cJSON_AddStringToObject(user, "role", "apikey");
+	}
+	if (p->mission_id > 0)
+		cJSON_AddNumberToObject(user, "mission_id", (double)p->mission_id);
+	else
+		cJSON_AddNullToObject(user, "mission_id");
+	http_reply_json(ctx, 200, body);
+}
