@@ -698,11 +698,17 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 		                    "the country code first");
 	} else {
 		rc = phone_from_national(digits, n, home, e164, msg, sizeof msg);
-		/* The registry's most common mistake: a Korean mobile typed in another country. */
+		/*
+		 * The registry's most common mistake: a Korean mobile typed in
+		 * another country. The hint does not repeat the number, since
+		 * messages may be logged.
+		 */
 		if (rc != 0 && home->cc != 82 && n == 11 && memcmp(digits, "010", 3) == 0)
-			return sf_error_set(err, errsz, rc,
-			                    "%s (a Korean mobile? write +82 %.2s %.4s %.4s)", msg,
-			                    digits + 1, digits + 3, digits + 7);
+			return sf_error_set(
+			    err, errsz, rc,
+			    "%s (a Korean mobile? write +82 10 and the 8 digits after "
+			    "010)",
+			    msg);
 		if (rc != 0)
 			return sf_error_set(err, errsz, rc, "%s", msg);
 	}

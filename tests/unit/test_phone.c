@@ -153,7 +153,7 @@ static const struct phone_case rejected_cases[] = {
     REJECT("refuses_country_code_zero", "+0 82 10 1234 5678", NULL, SF_EINVAL,
            "never starts with 0"),
     REJECT("hints_korean_mobile_in_turkiye", "010-1234-5678", "TR", SF_ERANGE,
-           "a Korean mobile? write +82 10 1234 5678"),
+           "a Korean mobile? write +82 10 and the 8 digits after 010"),
     REJECT("refuses_nanp_area_code_zero", "+1 011 555 1234", NULL, SF_ERANGE,
            "no North American area code starts with 0"),
     REJECT("refuses_nanp_service_code", "+1 911 555 1234", NULL, SF_ERANGE,
