@@ -57,6 +57,7 @@ static const struct config_option config_options[] = {
 	INT("auth", "public_burst", public_burst, 1, 1000000),
 	INT("auth", "lock_failures", lock_failures, 3, 1000),
 	INT("auth", "lock_minutes", lock_minutes, 1, 100000),
+	INT("auth", "login_max_delay_ms", login_max_delay_ms, 0, 60000),
 	INT("auth", "password_hash_cost", password_hash_cost, 10, 20),
 	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
 	ENUM("log", "format", log_format, "logfmt", "json"),
@@ -93,6 +94,7 @@ config_defaults(struct config *cfg)
 	cfg->public_burst = 60;
 	cfg->lock_failures = 10;
 	cfg->lock_minutes = 15;
+	cfg->login_max_delay_ms = 8000;
 	cfg->password_hash_cost = 15;
 	cfg->log_level = xstrdup("info");
 	cfg->log_format = xstrdup("logfmt");

@@ -80,6 +80,22 @@ http_server_stop_accepting(struct daemon *d)
 	}
 }
 
+/* The name of a request method, for the log. */
+static const char *
+http_method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	default: return "OTHER";
+	}
+}
+
 /* Adds the headers every answer carries. */
 static void
 http_add_security_headers(struct evkeyvalq *h)
@@ -260,9 +276,17 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 		  (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e9;
 	metrics_count_request(&d->metrics, ctx->route != NULL ? ctx->route->name : "unmatched",
 			      status, seconds);
-	if (status >= 500)
-		log_warn("http_request", "route", ctx->route != NULL ? ctx->route->name : "unmatched",
-			 "status", status == 503 ? "503" : "5xx");
+	/* The route's name, never the path: paths can carry reply tokens. */
+	{
+		char st[8], ms[24];
+		snprintf(st, sizeof st, "%d", status);
+		snprintf(ms, sizeof ms, "%.1f", seconds * 1000.0);
+		log_event(status >= 500 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "request", "route",
+			  ctx->route != NULL ? ctx->route->name : "unmatched", "method",
+			  http_method_name(evhttp_request_get_command(ctx->req)), "status", st, "ms", ms,
+			  "user", ctx->principal.kind != PRINCIPAL_NONE ? ctx->principal.name : "-",
+			  (char *)NULL);
+	}
 	http_ctx_free(ctx);
 	if (gone)
 		daemon_request_done(d);

@@ -324,6 +324,9 @@ login_user_loaded(const struct db_result *r, void *arg)
 	policy.lock_failures = (unsigned)d->cfg.lock_failures;
 	policy.lock_duration = d->cfg.lock_minutes * 60.0;
 	policy.window = policy.lock_duration;
+	policy.max_delay = d->cfg.login_max_delay_ms / 1000.0;
+	if (policy.base_delay > policy.max_delay)
+		policy.base_delay = policy.max_delay;
 	if (sf_login_decide(&policy, l->failures, last_failed, now, &l->decision) != 0)
 		memset(&l->decision, 0, sizeof l->decision);
 	if (disabled) {
@@ -334,8 +337,7 @@ login_user_loaded(const struct db_result *r, void *arg)
 	}
 	l->found = true;
 	if (l->decision.locked || locked_until > now) {
-		if (l->decision.delay < 1.0)
-			l->decision.delay = 1.0;
+		l->decision.delay = policy.max_delay;
 		login_refuse_locked(l);
 		return;
 	}

@@ -30,6 +30,52 @@ PG_SH = os.path.join(SOURCE_DIR, "deploy", "pg.sh")
 LOG_DIR = os.environ.get("SAFETY_TEST_LOG_DIR", os.path.join(BUILD_DIR, "test-logs"))
 
 
+def record_secret(secret):
+    """Remembers a secret this run used, so the final log check can prove no
+    log line carries it."""
+    os.makedirs(LOG_DIR, exist_ok=True)
+    with open(os.path.join(LOG_DIR, "secrets.txt"), "a") as f:
+        f.write(secret + "\n")
+    return secret
+
+
+class Session:
+    """A logged-in staff member: the cookie and CSRF token a browser would hold."""
+
+    def __init__(self, daemon, username, password):
+        self.d = daemon
+        self.username = username
+        r = daemon.post("/api/v1/session", {"username": username, "password": password})
+        if r.status != 200:
+            raise AssertionError("login of %s failed: %r" % (username, r))
+        cookie = r.header("Set-Cookie")
+        self.cookie = cookie.split(";")[0]
+        record_secret(self.cookie.split("=", 1)[1])
+        self.csrf = r.json()["csrf_token"]
+        self.user = r.json()["user"]
+        self.set_cookie = cookie
+
+    def request(self, method, path, body=None, headers=None, csrf=True):
+        h = {"Cookie": self.cookie}
+        if csrf and method not in ("GET", "HEAD"):
+            h["X-CSRF-Token"] = self.csrf
+            h["Origin"] = "http://127.0.0.1:%d" % self.d.port
+        h.update(headers or {})
+        return self.d.request(method, path, body=body, headers=h)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 nobody listens on right now."""
     with socket.socket() as s:

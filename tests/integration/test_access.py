@@ -1,0 +1,361 @@
+"""Who may do what, through the real API: login and sessions, CSRF, the role
+matrix over every route with own and other missions, lockout, API keys, the
+audit log and its tamper check."""
+
+import json
+import os
+import subprocess
+import time
+
+from harness import (
+    Cluster,
+    Daemon,
+    Session,
+    check,
+    ctl,
+    expect_equal,
+    record_secret,
+    run,
+)
+
+cluster = Cluster.shared()
+DB = "t_access"
+PASSWORD = record_secret("Ankara-Kyiv-2026-blue")
+conninfo = cluster.createdb(DB)
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10", "lock_minutes": "15",
+                                         "login_attempts_per_minute": "600",
+                                         "login_max_delay_ms": "400"}})
+d.start()
+
+
+def sh(*args, input=None):
+    r = ctl(conninfo, *args, input=input)
+    if r.returncode != 0:
+        raise AssertionError("safetyctl %s failed: %s%s" % (" ".join(args), r.stdout, r.stderr))
+    return r
+
+
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+sh("mission", "add", "TR-ANK", "--name", "Embassy in Ankara", "--country", "TR")
+sh("mission", "add", "UA-KYV", "--name", "Embassy in Kyiv", "--country", "UA")
+MISSION = {}
+for row in cluster.psql(DB, "SELECT code, id FROM mission").splitlines():
+    code, mid = row.split("|")
+    MISSION[code] = int(mid)
+A, B = MISSION["TR-ANK"], MISSION["UA-KYV"]
+
+ACCOUNTS = {
+    "admin": ("admin", None),
+    "hq": ("hq", None),
+    "lead-a": ("mission_lead", "TR-ANK"),
+    "staff-a": ("mission_staff", "TR-ANK"),
+    "viewer-a": ("viewer", "TR-ANK"),
+    "lead-b": ("mission_lead", "UA-KYV"),
+    "staff-b": ("mission_staff", "UA-KYV"),
+}
+for name, (role, mission) in ACCOUNTS.items():
+    args = ["user", "add", name, "--role", role, "--password-file", pwfile]
+    if mission:
+        args += ["--mission", mission]
+    sh(*args)
+USER_ID = {}
+for row in cluster.psql(DB, "SELECT username, id FROM staff_user").splitlines():
+    n, i = row.split("|")
+    USER_ID[n] = int(i)
+
+SESSIONS = {name: Session(d, name, PASSWORD) for name in ACCOUNTS}
+
+# What each role may do, written from the access rules, independently of the code.
+PERMS = {
+    "admin": {"read", "user_manage", "audit_read", "admin", "feed_read"},
+    "hq": {"read", "feed_read"},
+    "mission_lead": {"read", "user_manage", "audit_read"},
+    "mission_staff": {"read"},
+    "viewer": {"read"},
+}
+
+
+def routes():
+    """(label, method, path, body, permission, mission of the object or None)."""
+    return [
+        ("whoami", "GET", "/api/v1/session", None, "read", None),
+        ("missions list", "GET", "/api/v1/missions", None, "read", None),
+        ("mission A", "GET", "/api/v1/missions/%d" % A, None, "read", A),
+        ("mission B", "GET", "/api/v1/missions/%d" % B, None, "read", B),
+        ("mission create", "POST", "/api/v1/missions",
+         {"code": "XX-%d" % time.time_ns(), "name": "x", "default_country": "TR"}, "admin", None),
+        ("users list", "GET", "/api/v1/users", None, "user_manage", None),
+        ("user of A", "GET", "/api/v1/users/%d" % USER_ID["staff-a"], None, "user_manage", A),
+        ("user of B", "GET", "/api/v1/users/%d" % USER_ID["staff-b"], None, "user_manage", B),
+        ("update user of B", "PATCH", "/api/v1/users/%d" % USER_ID["staff-b"],
+         {"display_name": "changed"}, "user_manage", B),
+        ("apikeys list", "GET", "/api/v1/apikeys", None, "admin", None),
+        ("audit", "GET", "/api/v1/audit", None, "audit_read", None),
+    ]
+
+
+def expected_status(role, mission_id, method, perm, object_mission):
+    if perm not in PERMS[role]:
+        return 403
+    if object_mission is not None and mission_id is not None and object_mission != mission_id:
+        return 404
+    return 201 if method == "POST" else 200
+
+
+def role_matrix_every_role_every_route():
+    failures = []
+    for name, (role, mcode) in ACCOUNTS.items():
+        mid = MISSION[mcode] if mcode else None
+        s = SESSIONS[name]
+        for label, method, path, body, perm, obj in routes():
+            r = s.request(method, path, body)
+            want = expected_status(role, mid, method, perm, obj)
+            if r.status != want:
+                failures.append("%s %s (%s %s): want %d got %d %s" % (name, label, method, path, want, r.status, r.body[:120]))
+                continue
+            if r.status >= 400:
+                check(r.header("Content-Type") == "application/problem+json", "%s %s not problem+json" % (name, label))
+                continue
+            if mid is not None:
+                # Nothing of the other mission may appear in any answer.
+                other = B if mid == A else A
+                other_code = "UA-KYV" if mid == A else "TR-ANK"
+                doc = r.json()
+                items = doc.get("items") if isinstance(doc, dict) else None
+                for it in items or [doc]:
+                    m = it.get("mission_id", it.get("id") if label.startswith("mission") else None)
+                    if m == other:
+                        failures.append("%s %s leaked mission %d: %s" % (name, label, other, it))
+                if other_code in r.body or "staff-b" in r.body and mid == A:
+                    failures.append("%s %s mentions the other mission: %s" % (name, label, r.body[:200]))
+    check(not failures, "\n".join(failures))
+
+
+def unauthenticated_gets_401_everywhere():
+    for label, method, path, body, perm, obj in routes():
+        r = d.request(method, path, body=body)
+        expect_equal(r.status, 401, label)
+        check(r.header("WWW-Authenticate"), label)
+    r = d.get("/api/v1/users", headers={"Cookie": "safety_session=" + "A" * 43})
+    expect_equal(r.status, 401, "forged session")
+    r = d.get("/api/v1/users", headers={"Cookie": "safety_session=../../etc"})
+    expect_equal(r.status, 401, "malformed session")
+
+
+def cookie_has_safe_attributes():
+    c = SESSIONS["admin"].set_cookie
+    for attr in ("HttpOnly", "SameSite=Strict", "Path=/"):
+        check(attr in c, "cookie lacks %s: %s" % (attr, c))
+    check("Secure" not in c, "plain HTTP cookie marked Secure: " + c)
+    token = SESSIONS["admin"].cookie.split("=", 1)[1]
+    check(len(token) >= 43, "token shorter than 256 bits")
+    stored = cluster.psql(DB, "SELECT count(*) FROM staff_session WHERE token_hash = encode(sha256('%s'), 'hex')" % token)
+    expect_equal(stored, "1", "session stored as its hash")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM staff_session WHERE token_hash = '%s'" % token), "0",
+                 "raw token stored")
+
+
+def csrf_and_origin_are_enforced():
+    s = SESSIONS["admin"]
+    body = {"display_name": "csrf"}
+    path = "/api/v1/users/%d" % USER_ID["viewer-a"]
+    expect_equal(s.patch(path, body, csrf=False).status, 403, "no CSRF token")
+    r = s.patch(path, body, headers={"X-CSRF-Token": "x" * 43})
+    expect_equal(r.status, 403, "wrong CSRF token")
+    r = s.patch(path, body, headers={"Origin": "https://evil.example"})
+    expect_equal(r.status, 403, "foreign origin")
+    check("Origin" in r.json()["detail"], r.body)
+    expect_equal(s.patch(path, body).status, 200, "same origin with token")
+
+
+def other_missions_user_by_id_is_404_not_data():
+    s = SESSIONS["lead-a"]
+    r = s.get("/api/v1/users/%d" % USER_ID["staff-b"])
+    expect_equal(r.status, 404, "status")
+    check("staff-b" not in r.body, r.body)
+    r = s.patch("/api/v1/users/%d" % USER_ID["staff-b"], {"disabled": True})
+    expect_equal(r.status, 404, "status of a change")
+    expect_equal(cluster.psql(DB, "SELECT disabled FROM staff_user WHERE username = 'staff-b'"), "f", "untouched")
+
+
+def lead_manages_only_staff_of_own_mission():
+    s = SESSIONS["lead-a"]
+    pw = record_secret("Istanbul-Izmir-2026-x")
+    r = s.post("/api/v1/users", {"username": "new-staff-a", "role": "mission_staff", "password": pw})
+    expect_equal(r.status, 201, r.body)
+    expect_equal(r.json()["mission_id"], A, "defaults to the lead's mission")
+    r = s.post("/api/v1/users", {"username": "x-admin", "role": "admin", "password": pw})
+    expect_equal(r.status, 403, "lead making an admin")
+    r = s.post("/api/v1/users", {"username": "x-b", "role": "viewer", "mission_id": B, "password": pw})
+    expect_equal(r.status, 403, "lead making staff elsewhere")
+    r = s.patch("/api/v1/users/%d" % USER_ID["staff-a"], {"role": "mission_lead"})
+    expect_equal(r.status, 403, "lead promoting to lead")
+    r = s.post("/api/v1/users", {"username": "short-pw", "role": "viewer", "password": "short"})
+    expect_equal(r.status, 400, "short password")
+    check("password" in r.json()["detail"], r.body)
+
+
+def ten_wrong_passwords_lock_the_account():
+    sh("user", "add", "victim", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
+    t0 = time.time()
+    for i in range(10):
+        r = d.post("/api/v1/session", {"username": "victim", "password": "wrong-password-%d" % i})
+        expect_equal(r.status, 401, "attempt %d" % i)
+    slowed = time.time() - t0
+    # 0.4 s at most per failure from the third on: at least 7 pauses of 0.4 s (0.5 capped).
+    check(slowed > 2.5, "failures were not slowed down (%.1fs)" % slowed)
+    r = d.post("/api/v1/session", {"username": "victim", "password": PASSWORD})
+    expect_equal(r.status, 401, "right password on a locked account")
+    body = SESSIONS["admin"].get("/api/v1/users/%d" % int(cluster.psql(DB, "SELECT id FROM staff_user WHERE username='victim'"))).json()
+    check(body["locked"] and body["failed_logins"] == 10, body)
+    actions = cluster.psql(DB, "SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE object_id = "
+                           "(SELECT id::text FROM staff_user WHERE username='victim') AND object_type='staff_user'")
+    check("account.locked" in actions and actions.count("login.failed") == 10 and "login.refused" in actions, actions)
+    lst = sh("user", "list").stdout
+    check("victim" in lst and "locked until" in lst, lst)
+    # The admin unlocks it; the right password works again.
+    vid = cluster.psql(DB, "SELECT id FROM staff_user WHERE username='victim'")
+    r = SESSIONS["admin"].patch("/api/v1/users/%s" % vid, {"unlock": True})
+    expect_equal(r.status, 200, r.body)
+    check(not r.json()["locked"], r.body)
+    check("user.unlock" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log WHERE object_id = '%s'" % vid), "unlock audited")
+    expect_equal(d.post("/api/v1/session", {"username": "victim", "password": PASSWORD}).status, 200, "after unlock")
+
+
+def unknown_user_and_wrong_password_look_the_same():
+    a = d.post("/api/v1/session", {"username": "nobody-here", "password": "whatever-it-is"})
+    b = d.post("/api/v1/session", {"username": "viewer-a", "password": "whatever-it-is"})
+    expect_equal(a.status, b.status, "status")
+    expect_equal(a.body, b.body, "body")
+    sh("user", "unlock", "viewer-a")
+
+
+def logout_revokes_the_session():
+    s = Session(d, "staff-a", PASSWORD)
+    expect_equal(s.get("/api/v1/session").status, 200, "before")
+    expect_equal(s.delete("/api/v1/session").status, 204, "logout")
+    expect_equal(s.get("/api/v1/session").status, 401, "after")
+
+
+def disabling_an_account_ends_its_sessions():
+    s = Session(d, "staff-b", PASSWORD)
+    sh("user", "disable", "staff-b")
+    expect_equal(s.get("/api/v1/session").status, 401, "disabled account")
+    expect_equal(d.post("/api/v1/session", {"username": "staff-b", "password": PASSWORD}).status, 401, "login")
+    sh("user", "enable", "staff-b")
+
+
+def idle_sessions_expire():
+    s = Session(d, "viewer-a", PASSWORD)
+    cluster.psql(DB, "UPDATE staff_session SET last_seen_at = now() - interval '2 hours' WHERE user_id = %d" % USER_ID["viewer-a"])
+    expect_equal(s.get("/api/v1/session").status, 401, "idle session")
+
+
+def api_keys_are_bearer_scoped_and_revocable():
+    r = ctl(conninfo, "apikey", "create", "hq-dashboard", "--scope", "feed:read")
+    expect_equal(r.returncode, 0, r.stderr)
+    key = record_secret(r.stdout.strip())
+    check(key.startswith("sfk_") and len(key) >= 47, key)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM api_key WHERE key_hash = encode(sha256('%s'), 'hex')" % key), "1", "hash stored")
+    h = {"Authorization": "Bearer " + key}
+    # feed:read opens the feed only, not staff routes.
+    expect_equal(d.get("/api/v1/users", headers=h).status, 403, "key on a staff route")
+    check(cluster.psql(DB, "SELECT last_used_at IS NOT NULL FROM api_key WHERE name = 'hq-dashboard'") == "t", "last use recorded")
+    expect_equal(d.get("/api/v1/users", headers={"Authorization": "Bearer sfk_" + "x" * 43}).status, 401, "unknown key")
+    expect_equal(d.get("/api/v1/users", headers={"Authorization": "Basic abc"}).status, 401, "wrong scheme")
+    kid = cluster.psql(DB, "SELECT id FROM api_key WHERE name = 'hq-dashboard'")
+    r = SESSIONS["admin"].post("/api/v1/apikeys", {"name": "via-api", "scopes": "feed:read"})
+    expect_equal(r.status, 201, r.body)
+    record_secret(r.json()["key"])
+    check("key_hash" not in r.body, r.body)
+    lst = SESSIONS["admin"].get("/api/v1/apikeys")
+    check(r.json()["key"] not in lst.body, "listing shows a key")
+    expect_equal(SESSIONS["admin"].delete("/api/v1/apikeys/%s" % kid).status, 200, "revoke")
+    expect_equal(d.get("/api/v1/users", headers=h).status, 401, "revoked key")
+    expect_equal(SESSIONS["lead-a"].post("/api/v1/apikeys", {"name": "x", "scopes": "feed:read"}).status, 403, "lead making keys")
+
+
+def audit_log_is_append_only_and_scoped():
+    out = subprocess.run(
+        ["psql", "-X", "-At", conninfo, "-c", "UPDATE audit_log SET actor = 'someone' WHERE id = 1"],
+        capture_output=True, text=True)
+    check(out.returncode != 0 and ("permission denied" in out.stderr or "append-only" in out.stderr), out.stderr)
+    out = subprocess.run(["psql", "-X", "-At", conninfo, "-c", "DELETE FROM audit_log"], capture_output=True, text=True)
+    check(out.returncode != 0, "the application role deleted audit rows")
+    items = SESSIONS["lead-a"].get("/api/v1/audit?limit=500").json()["items"]
+    check(items, "lead sees its mission's audit rows")
+    check(all(i["mission_id"] == A for i in items), "lead sees another mission's audit rows")
+    page1 = SESSIONS["admin"].get("/api/v1/audit?limit=3").json()
+    page2 = SESSIONS["admin"].get("/api/v1/audit?limit=3&after=%s" % page1["next"]).json()
+    check(page2["items"][0]["id"] > page1["items"][-1]["id"], "pages do not overlap")
+    expect_equal(SESSIONS["admin"].get("/api/v1/audit?limit=0").status, 400, "bad limit")
+
+
+def audit_verify_detects_a_changed_row():
+    r = ctl(conninfo, "audit", "verify")
+    expect_equal(r.returncode, 0, r.stdout + r.stderr)
+    check("intact" in r.stdout, r.stdout)
+    victim = cluster.psql(DB, "SELECT min(id) + 3 FROM audit_log")
+    cluster.psql(DB, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; "
+                     "UPDATE audit_log SET summary = '{\"forged\":true}' WHERE id = %s; "
+                     "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only" % victim)
+    r = ctl(conninfo, "audit", "verify")
+    expect_equal(r.returncode, 1, "exit code")
+    check("row %s: contents do not match its hash" % victim in r.stdout and "TAMPERED" in r.stdout, r.stdout)
+    # A removed row breaks the link of the one after it.
+    cluster.psql(DB, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; "
+                     "UPDATE audit_log SET summary = '{}' WHERE false; "
+                     "DELETE FROM audit_log WHERE id = %d; "
+                     "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only" % (int(victim) + 2))
+    r = ctl(conninfo, "audit", "verify")
+    check("row %d: does not follow" % (int(victim) + 3) in r.stdout, r.stdout)
+
+
+def login_is_rate_limited_per_address():
+    d2 = Daemon(cluster.createdb("t_access_rl"), sections={"auth": {"login_attempts_per_minute": "5"}}).start()
+    try:
+        codes = [d2.post("/api/v1/session", {"username": "x", "password": "y" * 12}).status for _ in range(8)]
+        check(429 in codes, codes)
+        r = d2.post("/api/v1/session", {"username": "x", "password": "y" * 12})
+        expect_equal(r.status, 429, "still limited")
+        check(r.header("Retry-After"), "Retry-After")
+        expect_equal(d2.get("/healthz").status, 200, "others still served")
+    finally:
+        d2.stop()
+        cluster.dropdb("t_access_rl")
+
+
+def bad_login_bodies_are_400():
+    for body, ctype in ((b"{", "application/json"), (b"[]", "application/json"),
+                        (json.dumps({"username": 5, "password": "x"}), "application/json"),
+                        (json.dumps({"username": "a" * 65, "password": "x"}), "application/json"),
+                        (b"username=a&password=b", "application/x-www-form-urlencoded")):
+        r = d.request("POST", "/api/v1/session", body=body, headers={"Content-Type": ctype})
+        check(r.status in (400, 415), "%r -> %d" % (body, r.status))
+        check(r.json()["detail"], r.body)
+
+
+try:
+    run([
+        role_matrix_every_role_every_route,
+        unauthenticated_gets_401_everywhere,
+        cookie_has_safe_attributes,
+        csrf_and_origin_are_enforced,
+        other_missions_user_by_id_is_404_not_data,
+        lead_manages_only_staff_of_own_mission,
+        ten_wrong_passwords_lock_the_account,
+        unknown_user_and_wrong_password_look_the_same,
+        logout_revokes_the_session,
+        disabling_an_account_ends_its_sessions,
+        idle_sessions_expire,
+        api_keys_are_bearer_scoped_and_revocable,
+        audit_log_is_append_only_and_scoped,
+        audit_verify_detects_a_changed_row,
+        login_is_rate_limited_per_address,
+        bad_login_bodies_are_400,
+    ])
+finally:
+    d.stop()
+    cluster.dropdb(DB)
