@@ -76,7 +76,8 @@ daemon_init(struct daemon *d)
 		return false;
 	}
 	schema_watch_start(d);
-	log_info("listening", "addr", d->cfg.listen, "version", version_string());
+	log_info("listening", "addr", d->cfg.listen, "tls_addr",
+		 *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
 	sd_notify_send("READY=1\nSTATUS=serving");
 	return true;
 }
@@ -123,7 +124,15 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_info("reload_requested", "detail", "nothing to reload in this version");
+		char *cause = NULL;
+		if (d->tls == NULL) {
+			log_info("reload", "detail", "no TLS listener; nothing to reload");
+		} else if (!tls_server_reload(d->tls, &cause)) {
+			log_error("reload_failed", "error", cause, "detail", "the old certificate stays");
+			free(cause);
+		} else {
+			log_info("reload", "detail", "TLS certificate and key reloaded");
+		}
 		return;
 	}
 	daemon_begin_shutdown(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -176,6 +185,9 @@ daemon_free(struct daemon *d)
 	sf_ratetable_free(d->login_limits);
 	if (d->http != NULL)
 		evhttp_free(d->http);
+	if (d->https != NULL)
+		evhttp_free(d->https);
+	tls_server_free(d->tls);
 	if (d->schema_timer != NULL)
 		event_free(d->schema_timer);
 	if (d->shutdown_timer != NULL)

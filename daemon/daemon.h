@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db_pool.h"
 #include "metrics.h"
+#include "tls.h"
 #include "worker.h"
 
 #include <safety/limiter.h>
@@ -24,6 +25,9 @@ struct daemon {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *listener;
+	struct evhttp *https; /* NULL without [server] tls_listen */
+	struct evhttp_bound_socket *tls_listener;
+	struct tls_server *tls;
 	struct db_pool *db;
 	struct metrics metrics;
 	struct worker_pool *workers;

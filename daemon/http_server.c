@@ -23,6 +23,7 @@
 #include <strings.h>
 
 static void http_server_request_cb(struct evhttp_request *req, void *arg);
+static void http_server_request_tls_cb(struct evhttp_request *req, void *arg);
 
 /* The answer has been written to the client. */
 static void
@@ -42,32 +43,57 @@ http_ctx_free(struct http_ctx *ctx)
 	free(ctx);
 }
 
-/* Creates the server and binds it. */
-bool
-http_server_start(struct daemon *d, char **cause)
+/* Applies the limits every listener shares. */
+static void
+http_server_configure(struct daemon *d, struct evhttp *http)
 {
+	evhttp_set_max_headers_size(http, (ev_ssize_t)d->cfg.max_header_bytes);
+	evhttp_set_max_body_size(http, (ev_ssize_t)d->cfg.max_body_bytes);
+	evhttp_set_timeout(http, d->cfg.timeout_s);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						 EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+						 EVHTTP_REQ_OPTIONS);
+	evhttp_set_default_content_type(http, "text/plain; charset=utf-8");
+}
+
+/* Binds http to a host:port string. */
+static struct evhttp_bound_socket *
+http_server_bind(struct evhttp *http, const char *listen, char **cause)
+{
+	struct evhttp_bound_socket *s;
 	char *host = NULL;
 	int port;
 
-	if (!config_split_hostport(d->cfg.listen, &host, &port, cause))
-		return false;
-	d->http = evhttp_new(d->base);
-	evhttp_set_max_headers_size(d->http, (ev_ssize_t)d->cfg.max_header_bytes);
-	evhttp_set_max_body_size(d->http, (ev_ssize_t)d->cfg.max_body_bytes);
-	evhttp_set_timeout(d->http, d->cfg.timeout_s);
-	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-	evhttp_set_default_content_type(d->http, "text/plain; charset=utf-8");
-	evhttp_set_gencb(d->http, http_server_request_cb, d);
-	d->listener = evhttp_bind_socket_with_handle(d->http, host, (ev_uint16_t)port);
-	if (d->listener == NULL) {
-		xasprintf(cause, "cannot listen on %s: address in use or not available", d->cfg.listen);
-		free(host);
-		return false;
-	}
+	if (!config_split_hostport(listen, &host, &port, cause))
+		return NULL;
+	s = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
 	free(host);
-	return true;
+	if (s == NULL)
+		xasprintf(cause, "cannot listen on %s: address in use or not available", listen);
+	return s;
+}
+
+/* Creates the servers and binds them. */
+bool
+http_server_start(struct daemon *d, char **cause)
+{
+	d->http = evhttp_new(d->base);
+	http_server_configure(d, d->http);
+	evhttp_set_gencb(d->http, http_server_request_cb, d);
+	d->listener = http_server_bind(d->http, d->cfg.listen, cause);
+	if (d->listener == NULL)
+		return false;
+	if (*d->cfg.tls_listen == '\0')
+		return true;
+	d->tls = tls_server_new(d->cfg.tls_cert, d->cfg.tls_key, cause);
+	if (d->tls == NULL)
+		return false;
+	d->https = evhttp_new(d->base);
+	http_server_configure(d, d->https);
+	evhttp_set_bevcb(d->https, tls_server_bevcb, d->tls);
+	evhttp_set_gencb(d->https, http_server_request_tls_cb, d);
+	d->tls_listener = http_server_bind(d->https, d->cfg.tls_listen, cause);
+	return d->tls_listener != NULL;
 }
 
 /* Closes the listening socket. */
@@ -77,6 +103,10 @@ http_server_stop_accepting(struct daemon *d)
 	if (d->listener != NULL) {
 		evhttp_del_accept_socket(d->http, d->listener);
 		d->listener = NULL;
+	}
+	if (d->tls_listener != NULL) {
+		evhttp_del_accept_socket(d->https, d->tls_listener);
+		d->tls_listener = NULL;
 	}
 }
 
@@ -403,11 +433,10 @@ http_rate_allow(struct http_ctx *ctx)
 	return false;
 }
 
-/* Entry point of every request. */
+/* Entry point of every request, plain or TLS. */
 static void
-http_server_request_cb(struct evhttp_request *req, void *arg)
+http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 {
-	struct daemon *d = arg;
 	struct http_ctx *ctx = xcalloc(1, sizeof *ctx);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
@@ -419,6 +448,7 @@ http_server_request_cb(struct evhttp_request *req, void *arg)
 
 	ctx->d = d;
 	ctx->req = req;
+	ctx->tls = tls;
 	clock_gettime(CLOCK_MONOTONIC, &ctx->started);
 	d->inflight++;
 	if (conn != NULL) {
@@ -473,4 +503,18 @@ http_server_request_cb(struct evhttp_request *req, void *arg)
 				   "this path does not accept that method");
 	else
 		http_reply_problem(ctx, 404, "not found", "no such path");
+}
+
+/* A request on the plain listener. */
+static void
+http_server_request_cb(struct evhttp_request *req, void *arg)
+{
+	http_server_dispatch(req, arg, false);
+}
+
+/* A request on the TLS listener. */
+static void
+http_server_request_tls_cb(struct evhttp_request *req, void *arg)
+{
+	http_server_dispatch(req, arg, true);
 }
