@@ -187,6 +187,7 @@ daemon_free(struct daemon *d)
 		evhttp_free(d->http);
 	if (d->https != NULL)
 		evhttp_free(d->https);
+	http_server_free(d);
 	tls_server_free(d->tls);
 	if (d->schema_timer != NULL)
 		event_free(d->schema_timer);

@@ -19,11 +19,102 @@
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 static void http_server_request_cb(struct evhttp_request *req, void *arg);
 static void http_server_request_tls_cb(struct evhttp_request *req, void *arg);
+
+/*
+ * The client connections that have sent a request, so their number can be
+ * capped: an open-addressing set of evhttp_connection pointers, removed by
+ * the connection's close callback. Connections that never send a request
+ * are closed by the read timeout.
+ */
+struct http_conn_set {
+	struct daemon *d;
+	struct evhttp_connection **slots;
+	size_t cap; /* power of two, at least twice the connection limit */
+	size_t count;
+};
+
+/* The slot of conn, or of the empty place where it would go. */
+static size_t
+http_conn_slot(const struct http_conn_set *set, const struct evhttp_connection *conn)
+{
+	size_t h = ((uintptr_t)conn >> 4) * 0x9E3779B97F4A7C15ull;
+	size_t i = h & (set->cap - 1);
+
+	while (set->slots[i] != NULL && set->slots[i] != conn)
+		i = (i + 1) & (set->cap - 1);
+	return i;
+}
+
+/* Removes conn, shifting later entries back so lookups stay correct. */
+static void
+http_conn_remove(struct http_conn_set *set, const struct evhttp_connection *conn)
+{
+	size_t i = http_conn_slot(set, conn), j, k;
+
+	if (set->slots[i] == NULL)
+		return;
+	set->slots[i] = NULL;
+	set->count--;
+	for (j = (i + 1) & (set->cap - 1); set->slots[j] != NULL; j = (j + 1) & (set->cap - 1)) {
+		k = (((uintptr_t)set->slots[j] >> 4) * 0x9E3779B97F4A7C15ull) & (set->cap - 1);
+		/* Move the entry at j into the hole at i if its home is not between i and j. */
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			set->slots[i] = set->slots[j];
+			set->slots[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+/* A tracked client connection closed. */
+static void
+http_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+	http_conn_remove(arg, conn);
+}
+
+/*
+ * Tracks the request's connection; false when it is a new connection over
+ * the limit (it is then answered 503 and closed).
+ */
+static bool
+http_conn_admit(struct daemon *d, struct evhttp_request *req)
+{
+	struct http_conn_set *set = d->conns;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	size_t i;
+
+	if (conn == NULL)
+		return true;
+	i = http_conn_slot(set, conn);
+	if (set->slots[i] == conn)
+		return true;
+	if (set->count >= (size_t)d->cfg.max_connections) {
+		d->metrics.connections_refused++;
+		return false;
+	}
+	set->slots[i] = conn;
+	set->count++;
+	evhttp_connection_set_closecb(conn, http_conn_closed, set);
+	return true;
+}
+
+/* Frees the tracking set. */
+void
+http_server_free(struct daemon *d)
+{
+	if (d->conns == NULL)
+		return;
+	free(d->conns->slots);
+	free(d->conns);
+	d->conns = NULL;
+}
 
 /* The answer has been written to the client. */
 static void
@@ -77,6 +168,12 @@ http_server_bind(struct evhttp *http, const char *listen, char **cause)
 bool
 http_server_start(struct daemon *d, char **cause)
 {
+	d->conns = xcalloc(1, sizeof *d->conns);
+	d->conns->d = d;
+	d->conns->cap = 16;
+	while (d->conns->cap < 2 * (size_t)d->cfg.max_connections)
+		d->conns->cap *= 2;
+	d->conns->slots = xcalloc(d->conns->cap, sizeof *d->conns->slots);
 	d->http = evhttp_new(d->base);
 	http_server_configure(d, d->http);
 	evhttp_set_gencb(d->http, http_server_request_cb, d);
@@ -472,6 +569,13 @@ http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 	}
 	if (d->shutting_down) {
 		http_reply_problem(ctx, 503, "shutting down", "this server is stopping; retry");
+		return;
+	}
+	if (!http_conn_admit(d, req)) {
+		http_add_header(ctx, "Connection", "close");
+		http_add_header(ctx, "Retry-After", "1");
+		http_reply_problem(ctx, 503, "too many connections",
+				   "the server has too many open connections; retry shortly");
 		return;
 	}
 	for (const struct http_route *r = routes_table; r->name != NULL; r++) {

@@ -60,6 +60,9 @@ bool http_server_start(struct daemon *d, char **cause) __attribute__((warn_unuse
 /* Stops accepting new connections; open ones finish their requests. */
 void http_server_stop_accepting(struct daemon *d);
 
+/* Frees the connection tracking of the server. */
+void http_server_free(struct daemon *d);
+
 /* Checks that every route declares its access; false names the first that does not. */
 bool http_routes_check(char **cause) __attribute__((warn_unused_result));
 

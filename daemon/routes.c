@@ -13,7 +13,7 @@ const struct http_route routes_table[] = {
 	{"readyz", EVHTTP_REQ_GET, "/readyz", routes_health_readyz, SF_PERM_NONE, PUBLIC},
 	{"metrics", EVHTTP_REQ_GET, "/metrics", routes_health_metrics, SF_PERM_NONE, PUBLIC},
 	{"session_login", EVHTTP_REQ_POST, "/api/v1/session", routes_session_login, SF_PERM_NONE,
-	 PUBLIC | SCHEMA},
+	 PUBLIC | SCHEMA | LIMITED},
 	{"session_logout", EVHTTP_REQ_DELETE, "/api/v1/session", routes_session_logout, SF_PERM_READ,
 	 SCHEMA | SCOPED},
 	{"session_whoami", EVHTTP_REQ_GET, "/api/v1/session", routes_session_whoami, SF_PERM_READ,

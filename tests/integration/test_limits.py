@@ -1,0 +1,134 @@
+"""Request limits: oversized bodies and headers, a slow client, a cap on
+connections and a per-address rate on public endpoints; each over-limit
+answer is clear, and everyone else keeps being served."""
+
+import http.client
+import json
+import socket
+import time
+
+from harness import Cluster, Daemon, check, expect_equal, run
+
+cluster = Cluster.shared()
+DB = "t_limits"
+d = Daemon(cluster.createdb(DB), sections={
+    "server": {"max_body_bytes": "4096", "max_header_bytes": "4096", "timeout": "2", "max_connections": "4"},
+    "auth": {"public_rate_per_second": "1", "public_burst": "5"},
+}).start()
+
+
+def raw(data, wait=5):
+    s = socket.create_connection(("127.0.0.1", d.port))
+    try:
+        s.sendall(data)
+        s.settimeout(wait)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+            if b"\r\n\r\n" in out and len(out) > 200:
+                return out
+    except socket.timeout:
+        return out
+    finally:
+        s.close()
+
+
+def oversized_body_is_413():
+    body = b'{"username":"' + b"x" * 10000 + b'"}'
+    r = raw(b"POST /api/v1/session HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    check(r.startswith(b"HTTP/1.1 413"), r[:100])
+    expect_equal(d.get("/healthz").status, 200, "still serving")
+
+
+def oversized_headers_are_refused():
+    r = raw(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Filler: " + b"a" * 8000 + b"\r\n\r\n")
+    check(r.startswith(b"HTTP/1.1 400") or r.startswith(b"HTTP/1.1 431") or r == b"", r[:100])
+    check(not r.startswith(b"HTTP/1.1 200"), "oversized headers served")
+    expect_equal(d.get("/healthz").status, 200, "still serving")
+
+
+def slow_client_is_cut_off_while_others_are_served():
+    s = socket.create_connection(("127.0.0.1", d.port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")  # and never finishes
+    t0 = time.time()
+    expect_equal(d.get("/healthz").status, 200, "others served meanwhile")
+    s.settimeout(10)
+    data = s.recv(4096)
+    elapsed = time.time() - t0
+    s.close()
+    check(not data.startswith(b"HTTP/1.1 200"), "a half request was answered")
+    check(elapsed < 6, "slow connection held for %.1fs" % elapsed)
+
+
+def connections_over_the_cap_get_503_and_others_recover():
+    held = []
+    try:
+        for _ in range(4):
+            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            r.read()
+            expect_equal(r.status, 200, "within the cap")
+            held.append(c)
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+        c.request("GET", "/healthz")
+        r = c.getresponse()
+        body = r.read().decode()
+        expect_equal(r.status, 503, "over the cap")
+        check("too many connections" in body, body)
+        expect_equal(r.getheader("Connection"), "close", "closed")
+        c.close()
+        # Connections already admitted keep working.
+        held[0].request("GET", "/healthz")
+        expect_equal(held[0].getresponse().status, 200, "admitted connection")
+    finally:
+        for c in held:
+            c.close()
+    time.sleep(0.3)
+    expect_equal(d.get("/healthz").status, 200, "after the others closed")
+    m = d.get("/metrics").body
+    check("safety_http_connections_refused_total 1" in m, m[-400:])
+
+
+def public_endpoint_rate_is_limited_per_address():
+    codes = []
+    for _ in range(10):
+        r = d.post("/api/v1/session", {"username": "nobody", "password": "nothing-at-all"})
+        codes.append(r.status)
+    check(429 in codes, codes)
+    r = d.post("/api/v1/session", {"username": "nobody", "password": "nothing-at-all"})
+    if r.status == 429:
+        check(r.header("Retry-After"), "Retry-After")
+        expect_equal(r.header("Content-Type"), "application/problem+json", "problem")
+        check("too many" in r.json()["detail"], r.body)
+    # Other routes are not limited, and the limit refills.
+    expect_equal(d.get("/healthz").status, 200, "healthz unaffected")
+    time.sleep(2.2)
+    r = d.post("/api/v1/session", {"username": "nobody", "password": "nothing-at-all"})
+    expect_equal(r.status, 401, "after the bucket refilled")
+
+
+def hostile_request_lines_do_not_crash():
+    for line in (b"GET / HTTP/9.9\r\n\r\n", b"\x00\x01\x02\r\n\r\n", b"GET " + b"/a" * 3000 + b" HTTP/1.1\r\n\r\n",
+                 b"POST /api/v1/session HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
+                 b"POST /api/v1/session HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"):
+        raw(line, wait=2)
+    expect_equal(d.get("/healthz").status, 200, "still serving")
+
+
+try:
+    run([
+        oversized_body_is_413,
+        oversized_headers_are_refused,
+        slow_client_is_cut_off_while_others_are_served,
+        connections_over_the_cap_get_503_and_others_recover,
+        public_endpoint_rate_is_limited_per_address,
+        hostile_request_lines_do_not_crash,
+    ])
+finally:
+    d.stop()
+    cluster.dropdb(DB)
