@@ -1,0 +1,2565 @@
+/*
+ * The free-text reply parser. A reply is decoded, normalised and split into
+ * words, numbers, emoji and punctuation; Korean and English keyword tables
+ * then say what each part asks for, negation and questions adjust that, and
+ * the most urgent kind found wins. Design and measured accuracy: reply.md.
+ */
+#include <safety/reply.h>
+#include <safety/error.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unicase.h>
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
+
+/* What a keyword says. DONE is an evacuation already made ("evacuated"): safe. */
+enum cat {
+	CAT_NONE, /* a phrase that hides a keyword inside it ("good morning", "아파트") */
+	CAT_SAFE,
+	CAT_DONE,
+	CAT_EVAC,
+	CAT_HELP,
+	CAT_INJURED,
+	CAT_YES,    /* "yes" to "are you safe?": safe, when nothing else is said */
+	CAT_NO,     /* "no" to it: not safe, when nothing else is said */
+	CAT_NEGATE, /* English negators: "not", "no", "never" */
+	CAT_IF,     /* "if", "in case": what follows is hypothetical */
+	CAT_URGENT, /* "urgent", "emergency": a call for help when nothing more is said */
+	CAT_UNSURE, /* "not sure", "모르겠어요": a "safe" beside it is not one */
+};
+
+/* Keyword flags. */
+#define F_WEAK 0x01 /* says it less surely: an emoji, "ok", "at home" */
+#define F_FUZZ 0x02 /* also found with one typo ("sfae", "hlep") */
+#define F_NEED 0x04 /* a need: negated only as "no need" ("dont need help", "도움 필요 없어요") */
+
+struct lex {
+	const char *s;
+	unsigned char cat;
+	unsigned char flags;
+};
+
+/*
+ * English words, case-folded, apostrophes dropped ("im", "dont"). A phrase
+ * (several words) beats the single words inside it.
+ */
+static const struct lex latin_lex[] = {
+    /* safe */
+    {"safe", CAT_SAFE, F_FUZZ},
+    {"safely", CAT_SAFE, 0},
+    {"safety", CAT_NONE, 0},
+    {"ok", CAT_SAFE, F_WEAK},
+    {"okay", CAT_SAFE, F_WEAK | F_FUZZ},
+    {"okey", CAT_SAFE, F_WEAK},
+    {"oky", CAT_SAFE, F_WEAK},
+    {"okie", CAT_SAFE, F_WEAK},
+    {"k", CAT_NONE, 0},
+    {"fine", CAT_SAFE, F_FUZZ},
+    {"alright", CAT_SAFE, 0},
+    {"all right", CAT_SAFE, 0},
+    {"unharmed", CAT_SAFE, 0},
+    {"unhurt", CAT_SAFE, 0},
+    {"uninjured", CAT_SAFE, 0},
+    {"alive", CAT_SAFE, 0},
+    {"secure", CAT_SAFE, 0},
+    {"sound", CAT_NONE, 0},
+    {"safe and sound", CAT_SAFE, 0},
+    {"all good", CAT_SAFE, 0},
+    {"all well", CAT_SAFE, 0},
+    {"all is well", CAT_SAFE, 0},
+    {"doing well", CAT_SAFE, 0},
+    {"we are well", CAT_SAFE, 0},
+    {"were well", CAT_SAFE, 0},
+    {"im well", CAT_SAFE, 0},
+    {"good", CAT_SAFE, F_WEAK},
+    {"gud", CAT_SAFE, F_WEAK},
+    {"good morning", CAT_NONE, 0},
+    {"good evening", CAT_NONE, 0},
+    {"good afternoon", CAT_NONE, 0},
+    {"good night", CAT_NONE, 0},
+    {"good luck", CAT_NONE, 0},
+    {"no problem", CAT_SAFE, 0},
+    {"no problems", CAT_SAFE, 0},
+    {"no worries", CAT_SAFE, 0},
+    {"nothing happened", CAT_SAFE, 0},
+    {"at home", CAT_SAFE, F_WEAK},
+    {"at the embassy", CAT_DONE, F_WEAK},
+    {"at the shelter", CAT_DONE, F_WEAK},
+    {"in the shelter", CAT_DONE, F_WEAK},
+    {"in a shelter", CAT_DONE, F_WEAK},
+    {"in shelter", CAT_DONE, F_WEAK},
+    {"unsafe", CAT_HELP, 0},
+    {"yes", CAT_YES, F_WEAK},
+    {"yep", CAT_YES, F_WEAK},
+    {"yeah", CAT_YES, F_WEAK},
+    {"yup", CAT_YES, F_WEAK},
+    {"y", CAT_YES, F_WEAK},
+    {"no", CAT_NO, F_WEAK},
+    {"nope", CAT_NO, F_WEAK},
+    {"n", CAT_NO, F_WEAK},
+    {"thanks", CAT_NONE, 0},
+    {"thank you", CAT_NONE, 0},
+    {"thank", CAT_NONE, 0},
+    /* evacuation already made */
+    {"evacuated", CAT_DONE, F_WEAK},
+    {"got out", CAT_DONE, F_WEAK},
+    {"made it out", CAT_DONE, F_WEAK},
+    {"left the city", CAT_DONE, F_WEAK},
+    {"left the country", CAT_DONE, F_WEAK},
+    {"crossed the border", CAT_DONE, F_WEAK},
+    {"already left", CAT_DONE, F_WEAK},
+    {"at the airport", CAT_DONE, F_WEAK},
+    {"bomb shelter", CAT_DONE, F_WEAK},
+    {"air raid shelter", CAT_DONE, F_WEAK},
+    {"be evacuated", CAT_EVAC, 0},
+    {"get evacuated", CAT_EVAC, 0},
+    /* evacuation */
+    {"evacuate", CAT_EVAC, F_FUZZ | F_NEED},
+    {"evacuation", CAT_EVAC, F_FUZZ | F_NEED},
+    {"evac", CAT_EVAC, F_NEED},
+    {"evacuating", CAT_EVAC, 0},
+    {"evacute", CAT_EVAC, 0},
+    {"evacuete", CAT_EVAC, 0},
+    {"leave", CAT_EVAC, F_NEED},
+    {"leaving", CAT_EVAC, 0},
+    {"get out", CAT_EVAC, 0},
+    {"get us out", CAT_EVAC, 0},
+    {"get me out", CAT_EVAC, 0},
+    {"way out", CAT_EVAC, 0},
+    {"go home", CAT_EVAC, 0},
+    {"fly home", CAT_EVAC, 0},
+    {"go back to korea", CAT_EVAC, 0},
+    {"pick us up", CAT_EVAC, 0},
+    {"pick me up", CAT_EVAC, 0},
+    {"pick up", CAT_EVAC, 0},
+    {"take us", CAT_EVAC, 0},
+    {"extract", CAT_EVAC, 0},
+    {"extraction", CAT_EVAC, 0},
+    {"escape", CAT_EVAC, 0},
+    {"relocate", CAT_EVAC, 0},
+    {"transport", CAT_EVAC, F_NEED},
+    {"transportation", CAT_EVAC, 0},
+    {"airport", CAT_EVAC, F_WEAK},
+    {"border", CAT_EVAC, F_WEAK},
+    {"flight", CAT_EVAC, F_WEAK},
+    {"flights", CAT_EVAC, F_WEAK},
+    {"shelter", CAT_EVAC, F_WEAK},
+    /* help */
+    {"help", CAT_HELP, F_FUZZ | F_NEED},
+    {"hlp", CAT_HELP, 0},
+    {"hepl", CAT_HELP, 0},
+    {"halp", CAT_HELP, 0},
+    {"sos", CAT_HELP, 0},
+    {"mayday", CAT_HELP, 0},
+    {"emergency", CAT_URGENT, F_FUZZ},
+    {"urgent", CAT_URGENT, 0},
+    {"urgently", CAT_URGENT, 0},
+    {"asap", CAT_URGENT, F_WEAK},
+    {"danger", CAT_HELP, F_FUZZ},
+    {"dangerous", CAT_HELP, F_FUZZ},
+    {"trapped", CAT_HELP, F_FUZZ},
+    {"stuck", CAT_HELP, 0},
+    {"collapsed", CAT_HELP, F_FUZZ},
+    {"collapse", CAT_HELP, 0},
+    {"rubble", CAT_HELP, 0},
+    {"debris", CAT_HELP, 0},
+    {"buried", CAT_HELP, 0},
+    {"fire", CAT_HELP, 0},
+    {"burning", CAT_HELP, 0},
+    {"smoke", CAT_HELP, 0},
+    {"flood", CAT_HELP, 0},
+    {"flooding", CAT_HELP, 0},
+    {"flooded", CAT_HELP, 0},
+    {"drowning", CAT_HELP, 0},
+    {"shooting", CAT_HELP, F_FUZZ},
+    {"shots", CAT_HELP, 0},
+    {"gunfire", CAT_HELP, 0},
+    {"gunshots", CAT_HELP, 0},
+    {"gunmen", CAT_HELP, 0},
+    {"gunman", CAT_HELP, 0},
+    {"sniper", CAT_HELP, 0},
+    {"bomb", CAT_HELP, 0},
+    {"bombing", CAT_HELP, 0},
+    {"bombs", CAT_HELP, 0},
+    {"explosion", CAT_HELP, F_FUZZ},
+    {"explosions", CAT_HELP, 0},
+    {"missile", CAT_HELP, 0},
+    {"missiles", CAT_HELP, 0},
+    {"shelling", CAT_HELP, 0},
+    {"airstrike", CAT_HELP, 0},
+    {"attack", CAT_HELP, 0},
+    {"attacked", CAT_HELP, 0},
+    {"hostage", CAT_HELP, F_FUZZ},
+    {"hostages", CAT_HELP, 0},
+    {"kidnapped", CAT_HELP, F_FUZZ},
+    {"kidnap", CAT_HELP, 0},
+    {"abducted", CAT_HELP, 0},
+    {"arrested", CAT_HELP, 0},
+    {"detained", CAT_HELP, 0},
+    {"robbed", CAT_HELP, 0},
+    {"lost", CAT_HELP, 0},
+    {"stranded", CAT_HELP, 0},
+    {"missing", CAT_HELP, 0},
+    {"dying", CAT_HELP, 0},
+    {"dead", CAT_HELP, 0},
+    {"rescue", CAT_HELP, F_FUZZ | F_NEED},
+    {"scared", CAT_HELP, 0},
+    {"afraid", CAT_HELP, 0},
+    {"terrified", CAT_HELP, 0},
+    {"hiding", CAT_HELP, 0},
+    {"threatened", CAT_HELP, 0},
+    {"starving", CAT_HELP, 0},
+    {"hungry", CAT_HELP, 0},
+    {"thirsty", CAT_HELP, 0},
+    {"insulin", CAT_HELP, 0},
+    {"medicine", CAT_HELP, 0},
+    {"medication", CAT_HELP, 0},
+    {"no water", CAT_HELP, 0},
+    {"no food", CAT_HELP, 0},
+    {"no medicine", CAT_HELP, 0},
+    {"no electricity", CAT_HELP, 0},
+    {"out of water", CAT_HELP, 0},
+    {"out of food", CAT_HELP, 0},
+    {"save us", CAT_HELP, 0},
+    {"save me", CAT_HELP, 0},
+    {"come quick", CAT_HELP, 0},
+    {"please come", CAT_HELP, 0},
+    {"come get us", CAT_HELP, 0},
+    {"call me", CAT_HELP, 0},
+    {"call us", CAT_HELP, 0},
+    {"send someone", CAT_HELP, 0},
+    {"cant get out", CAT_HELP, 0},
+    {"cannot get out", CAT_HELP, 0},
+    {"cant leave", CAT_HELP, 0},
+    {"cannot leave", CAT_HELP, 0},
+    {"cant move", CAT_HELP, 0},
+    {"cannot move", CAT_HELP, 0},
+    {"cant breathe", CAT_HELP, 0},
+    {"cannot breathe", CAT_HELP, 0},
+    {"no way out", CAT_HELP, 0},
+    {"nowhere to go", CAT_HELP, 0},
+    {"locked in", CAT_HELP, 0},
+    {"gun", CAT_HELP, 0},
+    {"guns", CAT_HELP, 0},
+    {"armed men", CAT_HELP, 0},
+    {"soldiers", CAT_HELP, F_WEAK},
+    {"militia", CAT_HELP, F_WEAK},
+    {"cant get back", CAT_HELP, 0},
+    {"cannot get back", CAT_HELP, 0},
+    {"wont let us", CAT_HELP, 0},
+    {"wont let me", CAT_HELP, 0},
+    {"on the roof", CAT_HELP, 0},
+    {"call my", CAT_HELP, 0},
+    {"call back", CAT_HELP, 0},
+    {"call me back", CAT_HELP, 0},
+    {"freezing", CAT_HELP, F_WEAK},
+    {"no heating", CAT_HELP, 0},
+    {"without water", CAT_HELP, 0},
+    {"without food", CAT_HELP, 0},
+    {"need water", CAT_HELP, 0},
+    {"need food", CAT_HELP, 0},
+    {"send help", CAT_HELP, 0},
+    /* injured */
+    {"injured", CAT_INJURED, F_FUZZ},
+    {"injury", CAT_INJURED, F_FUZZ},
+    {"injuries", CAT_INJURED, F_FUZZ},
+    {"injure", CAT_INJURED, 0},
+    {"injurd", CAT_INJURED, 0},
+    {"hurt", CAT_INJURED, 0},
+    {"hurts", CAT_INJURED, 0},
+    {"wounded", CAT_INJURED, F_FUZZ},
+    {"wound", CAT_INJURED, 0},
+    {"wounds", CAT_INJURED, 0},
+    {"bleeding", CAT_INJURED, F_FUZZ},
+    {"bleed", CAT_INJURED, 0},
+    {"blood", CAT_INJURED, 0},
+    {"broken", CAT_INJURED, 0},
+    {"broke my", CAT_INJURED, 0},
+    {"broke his", CAT_INJURED, 0},
+    {"broke her", CAT_INJURED, 0},
+    {"fracture", CAT_INJURED, 0},
+    {"fractured", CAT_INJURED, 0},
+    {"burned", CAT_INJURED, 0},
+    {"burnt", CAT_INJURED, 0},
+    {"burns", CAT_INJURED, 0},
+    {"unconscious", CAT_INJURED, F_FUZZ},
+    {"fainted", CAT_INJURED, 0},
+    {"passed out", CAT_INJURED, 0},
+    {"concussion", CAT_INJURED, 0},
+    {"ambulance", CAT_INJURED, F_FUZZ | F_NEED},
+    {"hospital", CAT_INJURED, F_FUZZ},
+    {"hospitalized", CAT_INJURED, 0},
+    {"doctor", CAT_INJURED, F_NEED},
+    {"medic", CAT_INJURED, 0},
+    {"paramedic", CAT_INJURED, 0},
+    {"pain", CAT_INJURED, 0},
+    {"stabbed", CAT_INJURED, 0},
+    {"shot", CAT_INJURED, 0},
+    {"cant walk", CAT_INJURED, 0},
+    {"cannot walk", CAT_INJURED, 0},
+    {"heart attack", CAT_INJURED, 0},
+    {"shrapnel", CAT_INJURED, 0},
+    {"hit my head", CAT_INJURED, 0},
+    {"hit his head", CAT_INJURED, 0},
+    {"hit her head", CAT_INJURED, 0},
+    {"head injury", CAT_INJURED, 0},
+    {"tear gas", CAT_INJURED, 0},
+    {"cant see", CAT_INJURED, 0},
+    {"not breathing", CAT_INJURED, 0},
+    {"not moving", CAT_INJURED, 0},
+    {"not responding", CAT_INJURED, 0},
+    {"not waking up", CAT_INJURED, 0},
+    {"no pulse", CAT_INJURED, 0},
+    /* negation and hypotheses */
+    {"not", CAT_NEGATE, 0},
+    {"never", CAT_NEGATE, 0},
+    {"dont", CAT_NEGATE, 0},
+    {"doesnt", CAT_NEGATE, 0},
+    {"didnt", CAT_NEGATE, 0},
+    {"isnt", CAT_NEGATE, 0},
+    {"arent", CAT_NEGATE, 0},
+    {"wasnt", CAT_NEGATE, 0},
+    {"werent", CAT_NEGATE, 0},
+    {"aint", CAT_NEGATE, 0},
+    {"havent", CAT_NEGATE, 0},
+    {"hasnt", CAT_NEGATE, 0},
+    {"wont", CAT_NEGATE, 0},
+    {"nobody", CAT_NEGATE, 0},
+    {"nowhere", CAT_NEGATE, 0},
+    {"noone", CAT_NEGATE, 0},
+    {"none", CAT_NEGATE, 0},
+    {"nothing", CAT_NEGATE, 0},
+    {"neither", CAT_NEGATE, 0},
+    {"nor", CAT_NEGATE, 0},
+    {"without", CAT_NEGATE, 0},
+    {"if", CAT_IF, 0},
+    {"not sure", CAT_UNSURE, 0},
+    {"unsure", CAT_UNSURE, 0},
+    {"dont know", CAT_UNSURE, 0},
+    {"in case", CAT_IF, 0},
+    {"incase", CAT_IF, 0},
+    {"unless", CAT_IF, 0},
+};
+
+/* Real words one typo away from a keyword, which must not be read as it. */
+static const char *const latin_not_typos[] = {
+    "same",     "sale",    "save",      "sane",      "sage",    "sake",      "cafe",     "safer",
+    "hell",     "held",    "helm",      "heap",      "hemp",    "kelp",      "yelp",     "hello",
+    "helps",    "okra",    "tapped",    "rapped",    "trapper", "dancer",    "ranger",   "manger",
+    "hanger",   "rescued", "hospitals", "injures",   "wounder", "collapses", "bleeding", "breeding",
+    "bleeping", "hostel",  "five",      "find",      "fins",    "line",      "mine",     "nine",
+    "wine",     "dine",    "vine",      "pine",      "file",    "fife",      "fink",     "fined",
+    "finer",    "fire",    "fone",      "shootings", "evacuee", "evacuees",
+};
+
+/*
+ * Korean stems, matched on a clause with its spaces removed, so "대피 했어요"
+ * and "대피했어요" read alike. The longest entry starting at a syllable wins,
+ * so "대피했" (evacuated) beats "대피" and "아파트" (flat) hides "아파".
+ */
+static const struct lex hangul_lex[] = {
+    /* safe */
+    {"안전", CAT_SAFE, 0},
+    {"안젼", CAT_SAFE, 0},
+    {"안잔", CAT_SAFE, 0},
+    {"인전", CAT_SAFE, 0},
+    {"안전한곳", CAT_NONE, 0},
+    {"안전한곳이없", CAT_HELP, 0},
+    {"안전한데가없", CAT_HELP, 0},
+    {"안전한장소", CAT_NONE, 0},
+    {"안전지대", CAT_NONE, 0},
+    {"안전확인", CAT_NONE, 0},
+    {"안전문자", CAT_NONE, 0},
+    {"불안전", CAT_HELP, 0},
+    {"괜찮", CAT_SAFE, 0},
+    {"괜찬", CAT_SAFE, 0},
+    {"갠찮", CAT_SAFE, 0},
+    {"괸찮", CAT_SAFE, 0},
+    {"괞찮", CAT_SAFE, 0},
+    {"괜춘", CAT_SAFE, 0},
+    {"무사", CAT_SAFE, 0},
+    {"살아있", CAT_SAFE, 0},
+    {"잘있", CAT_SAFE, 0},
+    {"잘지내", CAT_SAFE, 0},
+    {"잘지냅", CAT_SAFE, 0},
+    {"이상없", CAT_SAFE, 0},
+    {"문제없", CAT_SAFE, 0},
+    {"피해없", CAT_SAFE, 0},
+    {"별일없", CAT_SAFE, 0},
+    {"멀쩡", CAT_SAFE, 0},
+    {"이상무", CAT_SAFE, 0},
+    {"\u1100\u110E", CAT_SAFE, F_WEAK}, /* ㄱㅊ */
+    {"모르겠", CAT_UNSURE, 0},
+    {"모르겠습", CAT_UNSURE, 0},
+    {"생존", CAT_SAFE, 0},
+    {"오케이", CAT_SAFE, F_WEAK},
+    {"\u110B\u110F", CAT_SAFE, F_WEAK}, /* ㅇㅋ */
+    {"굿", CAT_SAFE, F_WEAK},
+    {"집에있", CAT_SAFE, F_WEAK},
+    {"집에머물", CAT_SAFE, F_WEAK},
+    {"대사관에있", CAT_DONE, F_WEAK},
+    {"영사관에있", CAT_DONE, F_WEAK},
+    {"호텔에있", CAT_SAFE, F_WEAK},
+    {"네", CAT_YES, F_WEAK},
+    {"넵", CAT_YES, F_WEAK},
+    {"넹", CAT_YES, F_WEAK},
+    {"예", CAT_YES, F_WEAK},
+    {"아니요", CAT_NO, F_WEAK},
+    {"아니오", CAT_NO, F_WEAK},
+    {"아뇨", CAT_NO, F_WEAK},
+    {"감사", CAT_NONE, 0},
+    {"도움감사", CAT_NONE, 0},
+    {"도움주셔서감사", CAT_NONE, 0},
+    {"도와주셔서감사", CAT_NONE, 0},
+    /* evacuation already made */
+    {"대피했", CAT_DONE, F_WEAK},
+    {"대피하였", CAT_DONE, F_WEAK},
+    {"대피함", CAT_DONE, F_WEAK},
+    {"대피완료", CAT_DONE, F_WEAK},
+    {"대피소에있", CAT_DONE, F_WEAK},
+    {"대피소에왔", CAT_DONE, F_WEAK},
+    {"대피소로왔", CAT_DONE, F_WEAK},
+    {"대피소에도착", CAT_DONE, F_WEAK},
+    {"대피소도착", CAT_DONE, F_WEAK},
+    {"피신했", CAT_DONE, F_WEAK},
+    {"피난했", CAT_DONE, F_WEAK},
+    {"탈출했", CAT_DONE, F_WEAK},
+    {"귀국했", CAT_DONE, F_WEAK},
+    {"출국했", CAT_DONE, F_WEAK},
+    {"빠져나왔", CAT_DONE, F_WEAK},
+    {"도착했", CAT_DONE, F_WEAK},
+    /* evacuation */
+    {"대피", CAT_EVAC, F_NEED},
+    {"데피", CAT_EVAC, F_NEED},
+    {"대패", CAT_NONE, 0},
+    {"피난", CAT_EVAC, F_NEED},
+    {"탈출", CAT_EVAC, 0},
+    {"철수", CAT_EVAC, F_NEED},
+    {"귀국", CAT_EVAC, F_NEED},
+    {"출국", CAT_EVAC, 0},
+    {"나가고싶", CAT_EVAC, 0},
+    {"나가야", CAT_EVAC, 0},
+    {"떠나고싶", CAT_EVAC, 0},
+    {"떠나야", CAT_EVAC, 0},
+    {"빠져나가", CAT_EVAC, 0},
+    {"이동필요", CAT_EVAC, F_NEED},
+    {"이동하고싶", CAT_EVAC, 0},
+    {"이동시켜", CAT_EVAC, 0},
+    {"데리러", CAT_EVAC, 0},
+    {"전세기", CAT_EVAC, 0},
+    {"데리러와", CAT_EVAC, 0},
+    {"데리러오", CAT_EVAC, 0},
+    {"데려가", CAT_EVAC, 0},
+    {"픽업", CAT_EVAC, 0},
+    {"가고싶", CAT_EVAC, F_WEAK},
+    {"항공편", CAT_EVAC, F_WEAK},
+    {"비행기", CAT_EVAC, F_WEAK},
+    {"공항", CAT_EVAC, F_WEAK},
+    {"국경", CAT_EVAC, F_WEAK},
+    /* help */
+    {"도와", CAT_HELP, F_NEED},
+    {"도움", CAT_HELP, F_NEED},
+    {"도와줘", CAT_HELP, 0},
+    {"살려", CAT_HELP, 0},
+    {"구조", CAT_HELP, F_NEED},
+    {"구조물", CAT_NONE, 0},
+    {"구해", CAT_HELP, 0},
+    {"위험", CAT_HELP, 0},
+    {"갇혔", CAT_HELP, 0},
+    {"갇혀", CAT_HELP, 0},
+    {"갇힘", CAT_HELP, 0},
+    {"갇힌", CAT_HELP, 0},
+    {"갖혔", CAT_HELP, 0},
+    {"갖혀", CAT_HELP, 0},
+    {"같혔", CAT_HELP, 0},
+    {"고립", CAT_HELP, 0},
+    {"응급", CAT_HELP, 0},
+    {"긴급", CAT_URGENT, 0},
+    {"급해", CAT_URGENT, 0},
+    {"급합", CAT_URGENT, 0},
+    {"무너", CAT_HELP, 0},
+    {"붕괴", CAT_HELP, 0},
+    {"매몰", CAT_HELP, 0},
+    {"깔렸", CAT_HELP, 0},
+    {"깔려", CAT_HELP, 0},
+    {"잔해", CAT_HELP, 0},
+    {"납치", CAT_HELP, 0},
+    {"인질", CAT_HELP, 0},
+    {"총격", CAT_HELP, 0},
+    {"총소리", CAT_HELP, 0},
+    {"폭발", CAT_HELP, 0},
+    {"폭탄", CAT_HELP, 0},
+    {"폭격", CAT_HELP, 0},
+    {"포격", CAT_HELP, 0},
+    {"공습", CAT_HELP, 0},
+    {"미사일", CAT_HELP, 0},
+    {"공격", CAT_HELP, 0},
+    {"테러", CAT_HELP, 0},
+    {"불이났", CAT_HELP, 0},
+    {"불났", CAT_HELP, 0},
+    {"불이나", CAT_HELP, 0},
+    {"화재", CAT_HELP, 0},
+    {"연기가", CAT_HELP, 0},
+    {"홍수", CAT_HELP, 0},
+    {"침수", CAT_HELP, 0},
+    {"물이없", CAT_HELP, 0},
+    {"물없", CAT_HELP, 0},
+    {"물도없", CAT_HELP, 0},
+    {"물이떨어", CAT_HELP, 0},
+    {"먹을것", CAT_HELP, 0},
+    {"먹을게", CAT_HELP, 0},
+    {"음식이없", CAT_HELP, 0},
+    {"식량", CAT_HELP, 0},
+    {"배고", CAT_HELP, 0},
+    {"굶", CAT_HELP, 0},
+    {"약이없", CAT_HELP, 0},
+    {"약없", CAT_HELP, 0},
+    {"약이떨어", CAT_HELP, 0},
+    {"인슐린", CAT_HELP, 0},
+    {"진통", CAT_HELP, 0},
+    {"숨을못", CAT_HELP, 0},
+    {"숨이막", CAT_HELP, 0},
+    {"숨막", CAT_HELP, 0},
+    {"무서", CAT_HELP, 0},
+    {"무섭", CAT_HELP, 0},
+    {"길을잃", CAT_HELP, 0},
+    {"길잃", CAT_HELP, 0},
+    {"못나가", CAT_HELP, 0},
+    {"나갈수없", CAT_HELP, 0},
+    {"나갈수가없", CAT_HELP, 0},
+    {"못움직", CAT_HELP, 0},
+    {"움직일수없", CAT_HELP, 0},
+    {"움직일수가없", CAT_HELP, 0},
+    {"돈이없", CAT_HELP, 0},
+    {"갈곳이없", CAT_HELP, 0},
+    {"갈곳없", CAT_HELP, 0},
+    {"갈데가없", CAT_HELP, 0},
+    {"추워", CAT_HELP, F_WEAK},
+    {"춥", CAT_HELP, F_WEAK},
+    {"끊겼", CAT_HELP, 0},
+    {"약이다떨어", CAT_HELP, 0},
+    {"약다떨어", CAT_HELP, 0},
+    {"약떨어", CAT_HELP, 0},
+    {"여권을잃", CAT_HELP, 0},
+    {"여권분실", CAT_HELP, 0},
+    {"체포", CAT_HELP, 0},
+    {"억류", CAT_HELP, 0},
+    {"잡혀", CAT_HELP, 0},
+    {"숨어", CAT_HELP, 0},
+    {"실종", CAT_HELP, 0},
+    {"연락이안", CAT_HELP, 0},
+    {"연락안돼", CAT_HELP, 0},
+    {"연락주", CAT_HELP, 0},
+    {"연락부탁", CAT_HELP, 0},
+    {"전화주", CAT_HELP, 0},
+    {"전화해주", CAT_HELP, 0},
+    {"전화부탁", CAT_HELP, 0},
+    {"전화좀", CAT_HELP, 0},
+    {"와주", CAT_HELP, 0},
+    {"와줘", CAT_HELP, 0},
+    {"제발", CAT_URGENT, F_WEAK},
+    {"에스오에스", CAT_HELP, 0},
+    {"강도", CAT_HELP, 0},
+    {"폭행", CAT_HELP, 0},
+    {"쫓기", CAT_HELP, 0},
+    /* injured */
+    {"부상", CAT_INJURED, 0},
+    {"부샹", CAT_INJURED, 0},
+    {"다쳤", CAT_INJURED, 0},
+    {"다첬", CAT_INJURED, 0},
+    {"다침", CAT_INJURED, 0},
+    {"다쳐", CAT_INJURED, 0},
+    {"다친", CAT_INJURED, 0},
+    {"다치", CAT_INJURED, 0},
+    {"피가", CAT_INJURED, 0},
+    {"피를", CAT_INJURED, 0},
+    {"피나", CAT_INJURED, 0},
+    {"출혈", CAT_INJURED, 0},
+    {"골절", CAT_INJURED, 0},
+    {"부러", CAT_INJURED, 0},
+    {"아파", CAT_INJURED, 0},
+    {"아파트", CAT_NONE, 0},
+    {"아픕", CAT_INJURED, 0},
+    {"아프", CAT_INJURED, 0},
+    {"아픈", CAT_INJURED, 0},
+    {"화상", CAT_INJURED, 0},
+    {"의식이없", CAT_INJURED, 0},
+    {"의식없", CAT_INJURED, 0},
+    {"의식을잃", CAT_INJURED, 0},
+    {"병원", CAT_INJURED, 0},
+    {"상처", CAT_INJURED, 0},
+    {"기절", CAT_INJURED, 0},
+    {"쓰러", CAT_INJURED, 0},
+    {"수술", CAT_INJURED, 0},
+    {"구급차", CAT_INJURED, 0},
+    {"앰뷸런스", CAT_INJURED, 0},
+    {"응급실", CAT_INJURED, 0},
+    {"찔렸", CAT_INJURED, 0},
+    {"총에맞", CAT_INJURED, 0},
+    {"총상", CAT_INJURED, 0},
+    {"못걷", CAT_INJURED, 0},
+    {"걸을수없", CAT_INJURED, 0},
+    {"반응이없", CAT_INJURED, 0},
+    {"숨을안쉬", CAT_INJURED, 0},
+    {"숨안쉬", CAT_INJURED, 0},
+};
+
+/* Emoji that answer on their own. */
+static const struct {
+	uint32_t cp;
+	unsigned char cat;
+} emoji_lex[] = {
+    {0x1F44D, CAT_SAFE},    /* 👍 */
+    {0x1F44C, CAT_SAFE},    /* 👌 */
+    {0x2705, CAT_SAFE},     /* ✅ */
+    {0x2714, CAT_SAFE},     /* ✔ */
+    {0x2611, CAT_SAFE},     /* ☑ */
+    {0x1F197, CAT_SAFE},    /* 🆗 */
+    {0x1F646, CAT_SAFE},    /* 🙆 */
+    {0x1F642, CAT_SAFE},    /* 🙂 */
+    {0x1F60A, CAT_SAFE},    /* 😊 */
+    {0x1F600, CAT_SAFE},    /* 😀 */
+    {0x263A, CAT_SAFE},     /* ☺ */
+    {0x1F198, CAT_HELP},    /* 🆘 */
+    {0x1F6A8, CAT_HELP},    /* 🚨 */
+    {0x1F525, CAT_HELP},    /* 🔥 */
+    {0x1F4A3, CAT_HELP},    /* 💣 */
+    {0x1F44E, CAT_HELP},    /* 👎 */
+    {0x1F915, CAT_INJURED}, /* 🤕 */
+    {0x1F691, CAT_INJURED}, /* 🚑 */
+    {0x1FA78, CAT_INJURED}, /* 🩸 */
+    {0x1FA79, CAT_INJURED}, /* 🩹 */
+    {0x1F3E5, CAT_INJURED}, /* 🏥 */
+};
+
+/* English words for people after a number ("4 people"); role words are summed. */
+static const struct {
+	const char *s;
+	bool role;
+} latin_people[] = {
+    {"people", false},   {"persons", false},   {"person", false},     {"ppl", false},
+    {"pax", false},      {"peoples", false},   {"members", false},    {"guys", false},
+    {"men", false},      {"women", false},     {"friends", false},    {"students", false},
+    {"tourists", false}, {"travelers", false}, {"travellers", false}, {"colleagues", false},
+    {"koreans", false},  {"adults", true},     {"adult", true},       {"kids", true},
+    {"kid", true},       {"children", true},   {"child", true},       {"babies", true},
+    {"baby", true},      {"infants", true},    {"infant", true},      {"elderly", true},
+};
+
+/* Units after a number that say it does not count people. */
+static const char *const latin_not_people[] = {
+    "km",      "kms",     "m",         "mi",     "miles",  "mile",    "min",     "mins",
+    "minutes", "minute",  "hour",      "hours",  "hrs",    "hr",      "h",       "days",
+    "day",     "weeks",   "week",      "am",     "pm",     "floor",   "th",      "st",
+    "nd",      "rd",      "years",     "year",   "yrs",    "kg",      "l",       "liters",
+    "litres",  "percent", "dollars",   "usd",    "won",    "bottles", "cars",    "dogs",
+    "cats",    "o",       "oclock",    "meters", "metres", "floors",  "times",   "explosions",
+    "blasts",  "shots",   "buildings", "houses", "blocks", "streets", "seconds", "sec",
+    "secs",    "months",  "month",     "nights", "night",  "pm",      "a",
+};
+
+/* Korean counters and words that follow a number and are not people. */
+static const char *const hangul_not_people[] = {
+    "시",   "분", "일", "층", "호", "번", "년", "월", "개", "병",   "마리", "킬로", "키로",
+    "미터", "살", "세", "주", "달", "원", "대", "초", "도", "프로", "리터", "통",   "차",
+};
+
+/* Korean role words before a count ("어른 2명 아이 1명" is 3). */
+static const char *const hangul_roles[] = {
+    "어른", "성인", "아이",   "아이들", "애들",   "애기",   "아기", "어린이",
+    "유아", "노인", "아이는", "아이가", "어른은", "어른이", "애",
+};
+
+/* Korean native numerals before 명 ("세 명"). */
+static const struct {
+	const char *s;
+	int n;
+} hangul_numerals[] = {
+    {"한", 1},    {"두", 2},   {"세", 3},   {"네", 4},  {"다섯", 5},  {"여섯", 6},
+    {"일곱", 7},  {"여덟", 8}, {"아홉", 9}, {"열", 10}, {"열한", 11}, {"열두", 12},
+    {"스무", 20}, {"둘", 2},   {"셋", 3},   {"넷", 4},  {"하나", 1},
+};
+
+/* English number words. */
+static const char *const latin_numerals[] = {
+    "zero",  "one",  "two", "three",  "four",   "five",     "six",      "seven",
+    "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen",
+};
+
+/* ---- Decoding ------------------------------------------------------------ */
+
+/* A parse in progress: the text in its forms, the tokens, the findings. */
+struct parse;
+
+enum tok_kind {
+	TK_WORD,   /* letters other than Hangul, apostrophes dropped */
+	TK_HANGUL, /* Hangul syllables and jamo */
+	TK_NUM,    /* ASCII digits */
+	TK_EMOJI,
+	TK_PUNCT,
+};
+
+struct tok {
+	enum tok_kind kind;
+	uint32_t cp;     /* PUNCT, EMOJI: the code point */
+	size_t off, len; /* WORD, HANGUL, NUM: UTF-8 text in the arena */
+	int clause;
+	bool space_before; /* whitespace or the start of the text before it */
+	long value;        /* NUM: its value, -1 past 9 digits */
+	bool used;         /* part of a phrase already matched */
+};
+
+struct clause {
+	bool question;  /* ended by '?' or asked as a question */
+	bool unsure;    /* says "not sure", "모르겠어요" */
+	int first, end; /* its tokens */
+};
+
+struct hit {
+	unsigned char cat;
+	size_t tok; /* the token it starts at */
+	int clause;
+	bool weak;
+	bool negated;
+	bool question;
+	bool hypothetical;
+	bool fuzzy;
+};
+
+struct count {
+	int n;
+	int strength; /* 3 an explicit total, 2 a role count, 1 a number of people, 0 implied */
+	bool role;
+};
+
+struct parse {
+	struct tok *toks;
+	size_t ntoks, cap_toks;
+	char *arena;
+	size_t arena_len, arena_cap;
+	struct clause *clauses;
+	int nclauses;
+	struct hit *hits;
+	size_t nhits, cap_hits;
+	struct count counts[64];
+	int ncounts;
+	bool menu[5];
+	bool any_menu;
+	bool oom; /* an allocation failed: the parse must not be trusted */
+};
+
+/* Tells whether a code point is Hangul (syllables or jamo). */
+static bool
+is_hangul(uint32_t c)
+{
+	return (c >= 0xAC00 && c <= 0xD7A3) || (c >= 0x1100 && c <= 0x11FF) ||
+	       (c >= 0x3130 && c <= 0x318F) || (c >= 0xA960 && c <= 0xA97F) ||
+	       (c >= 0xD7B0 && c <= 0xD7FF);
+}
+
+/* Tells whether a code point is a pictograph (emoji, dingbat). */
+static bool
+is_emoji(uint32_t c)
+{
+	return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) ||
+	       (c >= 0x2B00 && c <= 0x2BFF);
+}
+
+/* Tells whether a code point only modifies an emoji (variation, skin tone, joiner). */
+static bool
+is_emoji_modifier(uint32_t c)
+{
+	return c == 0xFE0F || c == 0xFE0E || c == 0x200D || c == 0x20E3 ||
+	       (c >= 0x1F3FB && c <= 0x1F3FF);
+}
+
+/* Tells whether a code point separates words. */
+static bool
+is_space(uint32_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == 0x0B || c == 0x0C || c == 0xA0 ||
+	       c == 0x3000 || c == 0x200B || c == 0xFEFF || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F || c == 0x00AD;
+}
+
+/* Tells whether a code point is an apostrophe that joins an English word ("i'm"). */
+static bool
+is_apostrophe(uint32_t c)
+{
+	return c == '\'' || c == 0x2019 || c == 0x02BC || c == 0x2018 || c == '`' || c == 0xB4;
+}
+
+/*
+ * Decodes UTF-8 into code points: invalid bytes become spaces (and are
+ * reported), control characters too, newlines stay.
+ */
+static uint32_t *
+decode_utf8(const uint8_t *s, size_t n, size_t *outn, bool *invalid)
+{
+	uint32_t *u = malloc((n + 1) * sizeof *u);
+	size_t i = 0, k = 0;
+
+	if (u == NULL)
+		return NULL;
+	while (i < n) {
+		ucs4_t c;
+		int r = u8_mbtoucr(&c, s + i, n - i);
+
+		if (r < 0) {
+			/* -2: a sequence cut by the end; -1: not UTF-8 at all. */
+			*invalid = true;
+			u[k++] = ' ';
+			i++;
+			continue;
+		}
+		i += (size_t)r;
+		if (c == '\n' || c == 0x2028 || c == 0x2029 || c == 0x85)
+			u[k++] = '\n';
+		else if (c < 0x20 || (c >= 0x7F && c < 0xA0))
+			u[k++] = ' ';
+		else
+			u[k++] = c;
+	}
+	*outn = k;
+	return u;
+}
+
+/* ---- Locations and tokens pasted in the text ------------------------------ */
+
+/* Tells whether an ASCII byte belongs to the base64url alphabet. */
+static bool
+is_b64url(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+/* Tells whether an ASCII byte is a digit. */
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Lower-cases an ASCII byte. */
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Tells whether an ASCII byte is a letter. */
+static bool
+isalpha_ascii(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Tells whether a[i..] starts with the lower-case ASCII word w, ignoring case. */
+static bool
+starts_with_ci(const char *a, size_t n, size_t i, const char *w)
+{
+	size_t l = strlen(w);
+
+	if (i + l > n)
+		return false;
+	for (size_t j = 0; j < l; j++)
+		if (lower(a[i + j]) != w[j])
+			return false;
+	return true;
+}
+
+/* A decimal number found in the text. */
+struct decimal {
+	size_t start, end; /* [start, end) in the ASCII view */
+	double value;
+	int decimals;
+};
+
+/*
+ * Reads a decimal number at a[i] (optional sign, 1..3 integer digits, a
+ * point, digits); a number glued to more digits or points ("1.2.3", a date)
+ * is not one.
+ */
+static bool
+read_decimal(const char *a, size_t n, size_t i, struct decimal *d)
+{
+	size_t j = i, int_start, int_digits, frac_start;
+	double v = 0, scale = 1;
+	bool neg = false;
+
+	if (i > 0 && (is_digit(a[i - 1]) || a[i - 1] == '.'))
+		return false;
+	if (j < n && (a[j] == '-' || a[j] == '+')) {
+		neg = a[j] == '-';
+		j++;
+	}
+	int_start = j;
+	while (j < n && is_digit(a[j]) && j - int_start < 4)
+		v = v * 10 + (a[j++] - '0');
+	int_digits = j - int_start;
+	if (int_digits == 0 || int_digits > 3 || j >= n || a[j] != '.')
+		return false;
+	j++;
+	frac_start = j;
+	while (j < n && is_digit(a[j]) && j - frac_start < 12) {
+		scale /= 10;
+		v += (a[j++] - '0') * scale;
+	}
+	if (j == frac_start || (j < n && (is_digit(a[j]) || a[j] == '.')))
+		return false;
+	d->start = i;
+	d->end = j;
+	d->value = neg ? -v : v;
+	d->decimals = (int)(j - frac_start);
+	return true;
+}
+
+/*
+ * Tells whether the text between two numbers can separate a latitude from a
+ * longitude: separators (",", ";", "/", "+", spaces, "%2C") around at most
+ * hemisphere letters ("37.57N, E126.98") or a longitude label ("&mlon=",
+ * "!4d", " lng: ", a word in another script such as "경도").
+ */
+static bool
+coordinate_gap(const char *a, size_t from, size_t to)
+{
+	static const char *const labels[] = {"",          "n",    "s",  "e",   "w",   "ne",
+	                                     "nw",        "se",   "sw", "lon", "lng", "long",
+	                                     "longitude", "mlon", "4d", "\x01"};
+	char rest[16];
+	size_t r = 0;
+
+	if (to - from > 14)
+		return false;
+	for (size_t k = from; k < to; k++) {
+		char c = lower(a[k]);
+
+		if (c == '%' && k + 2 < to && a[k + 1] == '2' && lower(a[k + 2]) == 'c') {
+			k += 2;
+			continue;
+		}
+		if (strchr(" ,;/+\t:=&!", c) != NULL)
+			continue;
+		/* A run of non-ASCII (one word in another script) is one label. */
+		if (c == '\x01' && r > 0 && rest[r - 1] == '\x01')
+			continue;
+		if (is_digit(c))
+			return false;
+		rest[r++] = c;
+	}
+	rest[r] = '\0';
+	if (r == to - from)
+		return false; /* nothing separated the numbers */
+	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+		if (strcmp(rest, labels[i]) == 0)
+			return true;
+	/* "N, E", "N lng" */
+	if (r >= 1 && (rest[0] == 'n' || rest[0] == 's')) {
+		for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+			if (strcmp(rest + 1, labels[i]) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Reads hemisphere letters right after a number ("37.57S") and flips the sign. */
+static double
+hemisphere(const char *a, size_t n, size_t end, double v)
+{
+	if (end < n && (a[end] == 'S' || a[end] == 's' || a[end] == 'W' || a[end] == 'w') &&
+	    (end + 1 >= n || !((a[end + 1] >= 'a' && a[end + 1] <= 'z') ||
+	                       (a[end + 1] >= 'A' && a[end + 1] <= 'Z'))))
+		return -fabs(v);
+	return v;
+}
+
+/*
+ * Finds the first latitude/longitude pair in a[from, to): two decimals with
+ * min_decimals or more, a separator between them, in range (a pair written
+ * longitude first is swapped when only that order fits).
+ */
+static bool
+find_coordinates(const char *a, size_t n, size_t from, size_t to, int min_decimals, double *lat,
+                 double *lon, size_t *span_start, size_t *span_end)
+{
+	struct decimal d1, d2;
+
+	for (size_t i = from; i < to; i++) {
+		if (!(is_digit(a[i]) || a[i] == '-' || a[i] == '+'))
+			continue;
+		if (!read_decimal(a, to, i, &d1) || d1.decimals < min_decimals)
+			continue;
+		for (size_t j = d1.end; j < to && j <= d1.end + 14; j++) {
+			double x, y;
+
+			if (a[j] == '%' && j + 2 < to && a[j + 1] == '2' &&
+			    lower(a[j + 2]) == 'c') {
+				j += 2;
+				continue;
+			}
+			if (!(is_digit(a[j]) || a[j] == '-' || a[j] == '+'))
+				continue;
+			if (!read_decimal(a, to, j, &d2))
+				break;
+			if (d2.decimals < min_decimals || !coordinate_gap(a, d1.end, d2.start))
+				break;
+			x = hemisphere(a, n, d1.end, d1.value);
+			y = hemisphere(a, n, d2.end, d2.value);
+			if (fabs(x) > 90 && fabs(y) <= 90 && fabs(x) <= 180) {
+				double t = x;
+
+				x = y;
+				y = t;
+			}
+			if (fabs(x) > 90 || fabs(y) > 180 || (x == 0 && y == 0))
+				break;
+			*lat = x;
+			*lon = y;
+			*span_start = d1.start;
+			*span_end = d2.end;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Tells whether a[i, i+22) is a reply token bounded by non-token characters. */
+static bool
+token_at(const char *a, size_t n, size_t i, bool need_mixed_case)
+{
+	bool upper = false, low = false;
+
+	if (i + SF_REPLY_TOKEN_LEN > n)
+		return false;
+	if (i > 0 && is_b64url(a[i - 1]))
+		return false;
+	if (i + SF_REPLY_TOKEN_LEN < n && is_b64url(a[i + SF_REPLY_TOKEN_LEN]))
+		return false;
+	for (size_t k = i; k < i + SF_REPLY_TOKEN_LEN; k++) {
+		if (!is_b64url(a[k]))
+			return false;
+		upper |= a[k] >= 'A' && a[k] <= 'Z';
+		low |= a[k] >= 'a' && a[k] <= 'z';
+	}
+	/* Alone, 22 letters of one case are a word; a random token has both. */
+	return !need_mixed_case || (upper && low);
+}
+
+/* Tells whether a whitespace-delimited chunk a[s, e) is a link. */
+static bool
+chunk_is_link(const char *a, size_t s, size_t e)
+{
+	size_t k, dots = 0;
+
+	for (k = s; k + 3 <= e; k++)
+		if (a[k] == ':' && a[k + 1] == '/' && a[k + 2] == '/')
+			return true;
+	if (starts_with_ci(a, e, s, "www.") || starts_with_ci(a, e, s, "geo:"))
+		return true;
+	for (k = s; k + 3 <= e; k++)
+		if (a[k] == '/' && a[k + 1] == 'r' && a[k + 2] == '/')
+			return true;
+	/* A bare host and path: "maps.app.goo.gl/x", "osm.org/?mlat=". */
+	for (k = s; k < e && a[k] != '/'; k++) {
+		char c = lower(a[k]);
+
+		if (c == '.')
+			dots++;
+		else if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '-'))
+			return false;
+	}
+	if (k == e || dots == 0 || k == s)
+		return false;
+	/* The last label before the path is a name, not a number ("3.5/10"). */
+	return lower(a[k - 1]) >= 'a' && lower(a[k - 1]) <= 'z';
+}
+
+/*
+ * Finds links, coordinates and a reply token in the normalised text, fills
+ * them into out and blanks them, so that digits and words inside them are
+ * not read as a menu choice, a count or a keyword.
+ */
+static int
+extract_pasted(uint32_t *u, size_t n, struct sf_reply *out)
+{
+	char *a = malloc(n + 1);
+	size_t i = 0;
+
+	if (a == NULL)
+		return SF_ENOMEM;
+	for (size_t k = 0; k < n; k++)
+		a[k] = u[k] < 0x80 ? (char)u[k] : '\x01';
+	a[n] = '\0';
+	while (i < n) {
+		size_t s, e;
+
+		while (i < n && (a[i] == ' ' || a[i] == '\n' || a[i] == '\x01'))
+			i++;
+		s = i;
+		while (i < n && !(a[i] == ' ' || a[i] == '\n' || a[i] == '\x01'))
+			i++;
+		e = i;
+		if (s == e || !chunk_is_link(a, s, e))
+			continue;
+		for (size_t k = s; k + 3 + SF_REPLY_TOKEN_LEN <= e && out->token[0] == '\0'; k++) {
+			if (a[k] == '/' && a[k + 1] == 'r' && a[k + 2] == '/' &&
+			    token_at(a, e, k + 3, false)) {
+				memcpy(out->token, a + k + 3, SF_REPLY_TOKEN_LEN);
+				out->token[SF_REPLY_TOKEN_LEN] = '\0';
+			}
+		}
+		if (!out->has_location) {
+			size_t ps, pe;
+
+			out->has_location =
+			    find_coordinates(a, n, s, e, 1, &out->lat, &out->lon, &ps, &pe);
+		}
+		for (size_t k = s; k < e; k++) {
+			a[k] = ' ';
+			u[k] = ' ';
+		}
+	}
+	for (i = 0; i < n && out->token[0] == '\0'; i++) {
+		if (token_at(a, n, i, true)) {
+			memcpy(out->token, a + i, SF_REPLY_TOKEN_LEN);
+			out->token[SF_REPLY_TOKEN_LEN] = '\0';
+			for (size_t k = i; k < i + SF_REPLY_TOKEN_LEN; k++)
+				u[k] = ' ';
+		}
+	}
+	if (!out->has_location) {
+		size_t ps, pe;
+
+		if (find_coordinates(a, n, 0, n, 2, &out->lat, &out->lon, &ps, &pe)) {
+			out->has_location = true;
+			/* Take a hemisphere letter with the numbers ("126.98E"). */
+			if (pe < n && strchr("NnSsEeWw", a[pe]) != NULL && a[pe] != '\0' &&
+			    (pe + 1 >= n || !isalpha_ascii(a[pe + 1])))
+				pe++;
+			for (size_t k = ps; k < pe; k++)
+				u[k] = ' ';
+		}
+	}
+	free(a);
+	return 0;
+}
+
+/* ---- Tokens ------------------------------------------------------------- */
+
+/* Appends bytes to the arena (sized for the whole text in advance). */
+static size_t
+arena_put(struct parse *p, const uint8_t *s, size_t len)
+{
+	size_t off = p->arena_len;
+
+	memcpy(p->arena + off, s, len);
+	p->arena_len += len;
+	p->arena[p->arena_len++] = '\0';
+	return off;
+}
+
+/* Returns a token's text. */
+static const char *
+tok_text(const struct parse *p, const struct tok *t)
+{
+	return p->arena + t->off;
+}
+
+/* Tells whether a token is the given word. */
+static bool
+tok_is(const struct parse *p, const struct tok *t, const char *w)
+{
+	return (t->kind == TK_WORD || t->kind == TK_HANGUL) && strcmp(tok_text(p, t), w) == 0;
+}
+
+/* Tells whether a word token starts a new clause ("but", "하지만"). */
+static bool
+is_conjunction(const char *w)
+{
+	static const char *const conj[] = {"but",    "however", "though", "although",
+	                                   "except", "하지만",  "그런데", "근데",
+	                                   "그러나", "그치만",  "다만"};
+
+	for (size_t i = 0; i < sizeof conj / sizeof conj[0]; i++)
+		if (strcmp(w, conj[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Adds a token. */
+static int
+tok_add(struct parse *p, const struct tok *t)
+{
+	if (p->ntoks == p->cap_toks)
+		return SF_ENOMEM; /* cannot happen: sized for one token per code point */
+	p->toks[p->ntoks++] = *t;
+	return 0;
+}
+
+/*
+ * Splits the folded text into tokens and clauses. Clauses end at sentence
+ * punctuation, commas, newlines and conjunctions; negation and questions
+ * never reach across them.
+ */
+static int
+tokenize(struct parse *p, const uint32_t *f, size_t n)
+{
+	uint8_t buf[8];
+	uint8_t *word = malloc(n * 4 + 1);
+	size_t i = 0;
+	bool space = true;
+	int clause = 0;
+
+	if (word == NULL)
+		return SF_ENOMEM;
+	p->cap_toks = n + 1;
+	p->toks = calloc(p->cap_toks, sizeof *p->toks);
+	p->arena_cap = n * 5 + 16;
+	p->arena = malloc(p->arena_cap);
+	p->clauses = calloc(n + 2, sizeof *p->clauses);
+	if (p->toks == NULL || p->arena == NULL || p->clauses == NULL) {
+		free(word);
+		return SF_ENOMEM;
+	}
+	while (i < n) {
+		uint32_t c = f[i];
+		struct tok t = {.clause = clause, .space_before = space, .value = -1};
+		size_t wl = 0;
+
+		if (is_space(c) || is_emoji_modifier(c)) {
+			space = space || is_space(c);
+			i++;
+			continue;
+		}
+		if (c == '\n') {
+			clause++;
+			space = true;
+			i++;
+			continue;
+		}
+		space = false;
+		if (c >= '0' && c <= '9') {
+			long v = 0;
+			int digits = 0;
+
+			t.kind = TK_NUM;
+			while (i < n && f[i] >= '0' && f[i] <= '9') {
+				if (digits < 9)
+					v = v * 10 + (long)(f[i] - '0');
+				digits++;
+				word[wl++] = (uint8_t)f[i++];
+			}
+			t.value = digits <= 9 ? v : -1;
+			t.off = arena_put(p, word, wl);
+			t.len = wl;
+		} else if (is_hangul(c)) {
+			t.kind = TK_HANGUL;
+			while (i < n && is_hangul(f[i])) {
+				int l = u8_uctomb(buf, f[i++], sizeof buf);
+
+				memcpy(word + wl, buf, (size_t)(l > 0 ? l : 0));
+				wl += (size_t)(l > 0 ? l : 0);
+			}
+			t.off = arena_put(p, word, wl);
+			t.len = wl;
+		} else if (uc_is_alpha(c)) {
+			t.kind = TK_WORD;
+			while (i < n) {
+				uint32_t d = f[i];
+
+				if (uc_is_alpha(d) && !is_hangul(d)) {
+					int l = u8_uctomb(buf, d, sizeof buf);
+
+					memcpy(word + wl, buf, (size_t)(l > 0 ? l : 0));
+					wl += (size_t)(l > 0 ? l : 0);
+					i++;
+				} else if (uc_is_general_category(d, UC_CATEGORY_M)) {
+					i++;
+				} else if (is_apostrophe(d) && i + 1 < n && uc_is_alpha(f[i + 1]) &&
+				           !is_hangul(f[i + 1])) {
+					i++;
+				} else {
+					break;
+				}
+			}
+			t.off = arena_put(p, word, wl);
+			t.len = wl;
+			if (is_conjunction(tok_text(p, &t)) && p->ntoks > 0 &&
+			    p->toks[p->ntoks - 1].clause == clause)
+				t.clause = ++clause;
+		} else if (is_emoji(c)) {
+			t.kind = TK_EMOJI;
+			t.cp = c;
+			i++;
+		} else {
+			t.kind = TK_PUNCT;
+			t.cp = c;
+			i++;
+		}
+		if (t.kind == TK_HANGUL && is_conjunction(tok_text(p, &t)) && p->ntoks > 0 &&
+		    p->toks[p->ntoks - 1].clause == clause)
+			t.clause = ++clause;
+		if (tok_add(p, &t) != 0)
+			break;
+		if (t.kind == TK_PUNCT &&
+		    (c == '.' || c == '!' || c == '?' || c == ';' || c == ',' || c == 0x3002 ||
+		     c == 0x2026 || c == 0xFF61 || c == 0x3001)) {
+			if (c == '?')
+				p->clauses[clause].question = true;
+			clause++;
+		}
+	}
+	free(word);
+	p->nclauses = clause + 1;
+	for (int k = 0; k < p->nclauses; k++) {
+		p->clauses[k].first = -1;
+		p->clauses[k].end = -1;
+	}
+	for (size_t k = 0; k < p->ntoks; k++) {
+		struct clause *cl = &p->clauses[p->toks[k].clause];
+
+		if (cl->first < 0)
+			cl->first = (int)k;
+		cl->end = (int)k + 1;
+	}
+	return 0;
+}
+
+/* ---- Findings ------------------------------------------------------------ */
+
+/* Records what a keyword says. */
+static void
+add_hit(struct parse *p, const struct hit *h)
+{
+	if (p->nhits == p->cap_hits) {
+		size_t cap = p->cap_hits ? p->cap_hits * 2 : 32;
+		struct hit *nh = realloc(p->hits, cap * sizeof *nh);
+
+		if (nh == NULL) {
+			p->oom = true;
+			return;
+		}
+		p->hits = nh;
+		p->cap_hits = cap;
+	}
+	p->hits[p->nhits++] = *h;
+}
+
+/* Records a number of people. */
+static void
+add_count(struct parse *p, int n, int strength, bool role)
+{
+	if (n < 1 || n > 99 || p->ncounts == (int)(sizeof p->counts / sizeof p->counts[0]))
+		return;
+	p->counts[p->ncounts].n = n;
+	p->counts[p->ncounts].strength = strength;
+	p->counts[p->ncounts].role = role;
+	p->ncounts++;
+}
+
+/* Tells whether the first words of a clause ask a question ("is it safe"). */
+static bool
+clause_asks(const struct parse *p, const struct clause *cl)
+{
+	static const char *const verbs[] = {"is", "are",  "should", "can",   "could",
+	                                    "do", "does", "will",   "shall", "did"};
+	static const char *const subjects[] = {"it",        "you",  "u",    "we",    "everyone",
+	                                       "everybody", "this", "that", "there", "they",
+	                                       "he",        "she",  "i",    "ur"};
+	const struct tok *a, *b;
+	bool verb = false, subject = false;
+
+	if (cl->first < 0 || cl->end - cl->first < 2)
+		return false;
+	a = &p->toks[cl->first];
+	b = &p->toks[cl->first + 1];
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+		verb |= tok_is(p, a, verbs[i]);
+	for (size_t i = 0; i < sizeof subjects / sizeof subjects[0]; i++)
+		subject |= tok_is(p, b, subjects[i]);
+	return verb && subject;
+}
+
+/* Looks a word up in the English table; returns the entry or NULL. */
+static const struct lex *
+latin_lookup(const char *w)
+{
+	for (size_t i = 0; i < sizeof latin_lex / sizeof latin_lex[0]; i++)
+		if (strcmp(latin_lex[i].s, w) == 0)
+			return &latin_lex[i];
+	return NULL;
+}
+
+/* Tells whether two ASCII words are one edit apart (insert, delete, replace, swap). */
+static bool
+one_edit(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i = 0;
+
+	if (la > lb + 1 || lb > la + 1)
+		return false;
+	while (i < la && i < lb && a[i] == b[i])
+		i++;
+	if (la == lb) {
+		if (i == la)
+			return false;
+		if (strcmp(a + i + 1, b + i + 1) == 0)
+			return true;
+		return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+		       strcmp(a + i + 2, b + i + 2) == 0;
+	}
+	return la > lb ? strcmp(a + i + 1, b + i) == 0 : strcmp(a + i, b + i + 1) == 0;
+}
+
+/* Finds the keyword a misspelt word stands for ("sfae" -> "safe"), or NULL. */
+static const struct lex *
+latin_fuzzy(const char *w)
+{
+	char collapsed[64];
+	size_t l = strlen(w), k = 0;
+	const struct lex *e;
+
+	if (l >= sizeof collapsed)
+		return NULL;
+	/* "heeelp", "saaafe", "okkk": runs of one letter stand for one. */
+	for (size_t i = 0; i < l; i++)
+		if (i == 0 || w[i] != w[i - 1])
+			collapsed[k++] = w[i];
+	collapsed[k] = '\0';
+	if (k != l && (e = latin_lookup(collapsed)) != NULL && e->cat != CAT_NEGATE &&
+	    e->cat != CAT_IF && e->cat != CAT_NONE)
+		return e;
+	if (l < 4)
+		return NULL;
+	for (size_t i = 0; i < sizeof latin_not_typos / sizeof latin_not_typos[0]; i++)
+		if (strcmp(latin_not_typos[i], w) == 0)
+			return NULL;
+	for (size_t i = 0; i < sizeof latin_lex / sizeof latin_lex[0]; i++)
+		if ((latin_lex[i].flags & F_FUZZ) && one_edit(latin_lex[i].s, w))
+			return &latin_lex[i];
+	return NULL;
+}
+
+/*
+ * Tries to match a table entry of one or more words at token k; returns the
+ * number of tokens it covers, 0 if none.
+ */
+static int
+match_phrase(const struct parse *p, size_t k, const char *phrase)
+{
+	const char *s = phrase;
+	size_t t = k;
+	int words = 0;
+
+	while (*s != '\0') {
+		const char *sp = strchr(s, ' ');
+		size_t l = sp ? (size_t)(sp - s) : strlen(s);
+		const struct tok *tk;
+
+		if (t >= p->ntoks)
+			return 0;
+		tk = &p->toks[t];
+		if (tk->kind != TK_WORD || tk->used || tk->clause != p->toks[k].clause ||
+		    tk->len != l || memcmp(tok_text(p, tk), s, l) != 0)
+			return 0;
+		words++;
+		t++;
+		s += l;
+		if (*s == ' ')
+			s++;
+	}
+	return words;
+}
+
+/* Tells whether word token j (inside clause cl) negates: a negator not part of a phrase. */
+static bool
+latin_negator_at(const struct parse *p, size_t j)
+{
+	const struct tok *t = &p->toks[j];
+	const struct lex *e;
+
+	if (t->kind != TK_WORD || t->used)
+		return false;
+	if (strcmp(tok_text(p, t), "no") == 0)
+		return true;
+	e = latin_lookup(tok_text(p, t));
+	return e != NULL && e->cat == CAT_NEGATE;
+}
+
+/* Tells whether a clause speaks of a need ("need", "needed", "necessary"). */
+static bool
+clause_has_need(const struct parse *p, int clause)
+{
+	const struct clause *cl = &p->clauses[clause];
+
+	for (int k = cl->first; k >= 0 && k < cl->end; k++)
+		if (tok_is(p, &p->toks[k], "need") || tok_is(p, &p->toks[k], "needed") ||
+		    tok_is(p, &p->toks[k], "necessary") || tok_is(p, &p->toks[k], "needs"))
+			return true;
+	return false;
+}
+
+/*
+ * Finds English keywords. A hit is negated by a negator up to three words
+ * before it in its clause ("not safe", "nobody is hurt"), or by "none" right
+ * after it ("injuries: none"), and hypothetical after "if" in its clause.
+ */
+static void
+match_latin(struct parse *p)
+{
+	for (size_t k = 0; k < p->ntoks; k++) {
+		const struct tok *t = &p->toks[k];
+		const struct lex *best = NULL;
+		int best_words = 0;
+		bool fuzzy = false;
+		struct hit h = {0};
+
+		if (t->kind != TK_WORD || t->used)
+			continue;
+		for (size_t i = 0; i < sizeof latin_lex / sizeof latin_lex[0]; i++) {
+			int w = match_phrase(p, k, latin_lex[i].s);
+
+			if (w > best_words) {
+				best_words = w;
+				best = &latin_lex[i];
+			}
+		}
+		if (best == NULL && (best = latin_fuzzy(tok_text(p, t))) != NULL) {
+			best_words = 1;
+			fuzzy = true;
+		}
+		if (best == NULL || best->cat == CAT_NEGATE)
+			continue;
+		/* The words of a phrase are not keywords or negators on their own ("no water"). */
+		for (int w = 0; w < best_words && best_words > 1; w++)
+			p->toks[k + (size_t)w].used = true;
+		if (best->cat == CAT_IF)
+			continue;
+		if (best->cat == CAT_UNSURE) {
+			p->clauses[t->clause].unsure = true;
+			k += (size_t)best_words - 1;
+			continue;
+		}
+		h.cat = best->cat;
+		h.tok = k;
+		h.clause = t->clause;
+		h.weak = (best->flags & F_WEAK) || fuzzy;
+		h.fuzzy = fuzzy;
+		h.question =
+		    p->clauses[t->clause].question || clause_asks(p, &p->clauses[t->clause]);
+		for (size_t j = k, back = 0; j > 0 && back < 3; back++) {
+			j--;
+			if (p->toks[j].clause != t->clause)
+				break;
+			if (p->toks[j].kind != TK_WORD)
+				continue;
+			if (latin_negator_at(p, j))
+				h.negated = true;
+		}
+		/* "no help" may mean none came; only "no need", "not needed" say it is not wanted.
+		 */
+		if (h.negated && (best->flags & F_NEED) && !clause_has_need(p, t->clause))
+			h.negated = false;
+		for (size_t j = k + (size_t)best_words;
+		     j < p->ntoks && j < k + (size_t)best_words + 2; j++) {
+			if (p->toks[j].clause != t->clause)
+				break;
+			if (tok_is(p, &p->toks[j], "none"))
+				h.negated = true;
+			/* "help not needed", "evacuation not necessary" */
+			if (latin_negator_at(p, j) && (best->flags & F_NEED) &&
+			    clause_has_need(p, t->clause))
+				h.negated = true;
+		}
+		for (size_t j = (size_t)(p->clauses[t->clause].first); j < k; j++) {
+			const struct lex *e;
+
+			if (p->toks[j].kind != TK_WORD)
+				continue;
+			e = latin_lookup(tok_text(p, &p->toks[j]));
+			if (e != NULL && e->cat == CAT_IF)
+				h.hypothetical = true;
+			if (match_phrase(p, j, "in case") == 2)
+				h.hypothetical = true;
+		}
+		add_hit(p, &h);
+		k += (size_t)best_words - 1;
+	}
+}
+
+/* A clause's Hangul with the spaces taken out, and where each syllable came from. */
+struct compact {
+	char *s;     /* 3 bytes per syllable */
+	size_t n;    /* syllables */
+	size_t *tok; /* token of each syllable */
+	bool *wend;  /* the syllable ends its word */
+	bool *taken; /* part of an entry already matched */
+};
+
+/* Returns syllable i of a compact clause as a pointer to its 3 bytes. */
+static const char *
+syl(const struct compact *c, size_t i)
+{
+	return c->s + 3 * i;
+}
+
+/* Tells whether syllable i of a compact clause is the Hangul s (one syllable). */
+static bool
+syl_is(const struct compact *c, size_t i, const char *s)
+{
+	return i < c->n && memcmp(syl(c, i), s, 3) == 0;
+}
+
+/*
+ * Tells whether syllable i ends a sentence: the last of its word and a
+ * sentence ending (요, 다, 음...), so negation after it belongs to another
+ * sentence. 요 in 필요 (need) is not an ending.
+ */
+static bool
+sentence_end(const struct compact *c, size_t i)
+{
+	static const char *const endings[] = {"요", "다", "음", "함", "임", "죠", "네", "까",
+	                                      "오", "용", "당", "여", "욤", "셈", "염", "됨"};
+
+	if (!c->wend[i])
+		return false;
+	if (syl_is(c, i, "요") && i > 0 && (syl_is(c, i - 1, "필") || syl_is(c, i - 1, "중")))
+		return false;
+	for (size_t k = 0; k < sizeof endings / sizeof endings[0]; k++)
+		if (syl_is(c, i, endings[k]))
+			return true;
+	return false;
+}
+
+/* Tells whether syllable i is a one-syllable word of its own. */
+static bool
+alone_word(const struct parse *p, const struct compact *c, size_t i)
+{
+	return p->toks[c->tok[i]].len == 3;
+}
+
+/*
+ * Tells whether the Korean hit [s, e) is negated. Before it: 안 ("안
+ * 괜찮아요", "안 다쳤어요"), and 못 or 불 for "safe" ("불안전"). After it, up to
+ * the end of its sentence or the next keyword: 않, 없, 아니, 아님, and 못 for
+ * "safe" ("안전하지 못해요"). A need (F_NEED) is negated only as "no need"
+ * ("도움 필요 없어요", "대피 안 해도 돼요"): "대피 못 했어요" still asks for it.
+ */
+static bool
+hangul_negated(const struct parse *p, const struct compact *c, size_t s, size_t e,
+               const struct lex *entry)
+{
+	bool safe = entry->cat == CAT_SAFE || entry->cat == CAT_DONE;
+	bool need = (entry->flags & F_NEED) != 0, saw_need = false;
+
+	if (s > 0 && (alone_word(p, c, s - 1) || c->tok[s - 1] == c->tok[s]) &&
+	    (syl_is(c, s - 1, "안") || (safe && syl_is(c, s - 1, "못"))) && !need)
+		return true;
+	if (s > 0 && safe && syl_is(c, s - 1, "불") && c->tok[s - 1] == c->tok[s])
+		return true;
+	for (size_t j = e; j < c->n && j < e + 10; j++) {
+		bool marker;
+
+		if (c->taken[j])
+			return false;
+		if (syl_is(c, j, "필") && syl_is(c, j + 1, "요"))
+			saw_need = true;
+		marker = syl_is(c, j, "않") || syl_is(c, j, "없") || (safe && syl_is(c, j, "못")) ||
+		         (syl_is(c, j, "아") && (syl_is(c, j + 1, "니") || syl_is(c, j + 1, "닌") ||
+		                                 syl_is(c, j + 1, "닙") || syl_is(c, j + 1, "님")));
+		/* "안전하지 안아요" (for 않) */
+		if (syl_is(c, j, "안") && j > 0 && syl_is(c, j - 1, "지"))
+			marker = true;
+		/*
+		 * 안 negates the verb after it: "피가 안 나요" (no bleeding) and
+		 * "부상 안 당했어요" negate the keyword, "피가 안 멈춰요" (will not
+		 * stop) does not. Only light verbs carry the keyword's meaning.
+		 */
+		if (syl_is(c, j, "안") && alone_word(p, c, j) && j + 1 < c->n) {
+			static const char *const light[] = {"해", "했", "함", "당", "나",
+			                                    "났", "입", "받", "생", "돼"};
+			bool is_light = false;
+
+			for (size_t k = 0; k < sizeof light / sizeof light[0]; k++)
+				is_light |= syl_is(c, j + 1, light[k]);
+			if (is_light &&
+			    (!need || (syl_is(c, j + 1, "해") && syl_is(c, j + 2, "도"))))
+				return true;
+			if (is_light || !safe)
+				return false;
+		}
+		if (marker)
+			return !need || saw_need;
+		if (sentence_end(c, j))
+			return false;
+	}
+	return false;
+}
+
+/* Tells whether the word holding syllable i, or the next one, asks a question. */
+static bool
+hangul_asks(const struct compact *c, size_t i)
+{
+	static const char *const q2[] = {"나요", "까요", "가요", "니까", "는지",
+	                                 "은지", "인지", "을까", "는가", "련지"};
+	size_t words = 0;
+
+	for (size_t j = i; j < c->n && words < 2; j++) {
+		if (!c->wend[j])
+			continue;
+		words++;
+		if (syl_is(c, j, "니") || syl_is(c, j, "냐") || syl_is(c, j, "니"))
+			return true;
+		for (size_t k = 0; j > 0 && k < sizeof q2 / sizeof q2[0]; k++)
+			if (memcmp(syl(c, j - 1), q2[k], 6) == 0)
+				return true;
+		if (sentence_end(c, j))
+			break;
+	}
+	return false;
+}
+
+/* Tells whether the word holding syllable i, or the next, is a condition ("필요하면"). */
+static bool
+hangul_if(const struct compact *c, size_t i)
+{
+	size_t words = 0;
+
+	for (size_t j = i; j < c->n && words < 2; j++) {
+		if (!c->wend[j])
+			continue;
+		words++;
+		if (syl_is(c, j, "면"))
+			return true;
+		if (sentence_end(c, j))
+			break;
+	}
+	return false;
+}
+
+/* An entry found in a compact clause. */
+struct span {
+	const struct lex *e;
+	size_t start, len; /* syllables */
+};
+
+/*
+ * Finds Korean keywords in one clause: first every entry (longest first at
+ * each syllable), then what each one says, so that one keyword's negation
+ * scan stops at the next keyword ("도와주세요 물이 없어요").
+ */
+static void
+match_hangul_clause(struct parse *p, int ci, struct compact *c, struct span *spans)
+{
+	size_t nspans = 0;
+	bool cond_clause = false;
+
+	for (size_t i = 0; i < c->n;) {
+		const struct lex *best = NULL;
+		size_t best_len = 0;
+
+		for (size_t k = 0; k < sizeof hangul_lex / sizeof hangul_lex[0]; k++) {
+			size_t l = strlen(hangul_lex[k].s) / 3;
+
+			if (l > c->n - i || l <= best_len)
+				continue;
+			if (memcmp(syl(c, i), hangul_lex[k].s, 3 * l) == 0) {
+				best = &hangul_lex[k];
+				best_len = l;
+			}
+		}
+		/* Yes and no count only as whole words ("네팔", "예약"). */
+		if (best != NULL && (best->cat == CAT_YES || best->cat == CAT_NO) &&
+		    !((i == 0 || c->wend[i - 1]) && c->wend[i + best_len - 1]))
+			best = NULL;
+		if (best == NULL) {
+			i++;
+			continue;
+		}
+		for (size_t k = i; k < i + best_len; k++)
+			c->taken[k] = true;
+		spans[nspans].e = best;
+		spans[nspans].start = i;
+		spans[nspans].len = best_len;
+		nspans++;
+		i += best_len;
+	}
+	for (size_t i = 0; i + 1 < c->n; i++)
+		if (memcmp(syl(c, i), "만약", 6) == 0 || memcmp(syl(c, i), "만일", 6) == 0 ||
+		    memcmp(syl(c, i), "혹시", 6) == 0)
+			cond_clause = true;
+	for (size_t k = 0; k < nspans; k++) {
+		const struct span *sp = &spans[k];
+		size_t last = sp->start + sp->len - 1;
+		struct hit h = {.cat = sp->e->cat, .weak = (sp->e->flags & F_WEAK) != 0};
+
+		if (sp->e->cat == CAT_NONE)
+			continue;
+		if (sp->e->cat == CAT_UNSURE) {
+			p->clauses[ci].unsure = true;
+			continue;
+		}
+		h.tok = c->tok[sp->start];
+		h.clause = ci;
+		h.negated = hangul_negated(p, c, sp->start, sp->start + sp->len, sp->e);
+		h.question = p->clauses[ci].question || hangul_asks(c, last);
+		h.hypothetical = cond_clause || hangul_if(c, last);
+		add_hit(p, &h);
+	}
+}
+
+/* Builds the compact form of each clause and matches it. */
+static int
+match_hangul(struct parse *p)
+{
+	struct compact c = {0};
+	struct span *spans;
+	size_t max = p->arena_len / 3 + 1;
+	int rc = 0;
+
+	c.s = malloc(3 * max);
+	c.tok = malloc(max * sizeof *c.tok);
+	c.wend = malloc(max);
+	c.taken = malloc(max);
+	spans = malloc(max * sizeof *spans);
+	if (c.s == NULL || c.tok == NULL || c.wend == NULL || c.taken == NULL || spans == NULL) {
+		rc = SF_ENOMEM;
+		goto out;
+	}
+	for (int ci = 0; ci < p->nclauses; ci++) {
+		const struct clause *cl = &p->clauses[ci];
+
+		c.n = 0;
+		for (int k = cl->first; k >= 0 && k < cl->end; k++) {
+			const struct tok *t = &p->toks[k];
+
+			if (t->kind != TK_HANGUL)
+				continue;
+			for (size_t b = 0; b + 3 <= t->len; b += 3) {
+				memcpy(c.s + 3 * c.n, tok_text(p, t) + b, 3);
+				c.tok[c.n] = (size_t)k;
+				c.wend[c.n] = b + 3 == t->len;
+				c.taken[c.n] = false;
+				c.n++;
+			}
+		}
+		if (c.n > 0)
+			match_hangul_clause(p, ci, &c, spans);
+	}
+out:
+	free(c.s);
+	free(c.tok);
+	free(c.wend);
+	free(c.taken);
+	free(spans);
+	return rc;
+}
+
+/* Finds emoji that answer. */
+static void
+match_emoji(struct parse *p)
+{
+	for (size_t k = 0; k < p->ntoks; k++) {
+		const struct tok *t = &p->toks[k];
+
+		if (t->kind != TK_EMOJI)
+			continue;
+		for (size_t i = 0; i < sizeof emoji_lex / sizeof emoji_lex[0]; i++) {
+			if (emoji_lex[i].cp == t->cp) {
+				struct hit h = {.cat = emoji_lex[i].cat, .weak = true, .tok = k};
+
+				h.clause = t->clause;
+
+				h.question = p->clauses[t->clause].question;
+				add_hit(p, &h);
+			}
+		}
+		/* "S O S" spelt out in letters is a word; 🆘 is above. */
+	}
+	/* "s.o.s", "s o s": letters the tokenizer split */
+	for (size_t k = 0; k + 2 < p->ntoks; k++) {
+		size_t j = k + 1, l;
+
+		if (!tok_is(p, &p->toks[k], "s"))
+			continue;
+		if (p->toks[j].kind == TK_PUNCT && p->toks[j].cp == '.' && j + 1 < p->ntoks)
+			j++;
+		if (!tok_is(p, &p->toks[j], "o") || j + 1 >= p->ntoks)
+			continue;
+		l = j + 1;
+		if (p->toks[l].kind == TK_PUNCT && p->toks[l].cp == '.' && l + 1 < p->ntoks)
+			l++;
+		if (tok_is(p, &p->toks[l], "s")) {
+			struct hit h = {.cat = CAT_HELP, .tok = k};
+
+			h.clause = p->toks[k].clause;
+			add_hit(p, &h);
+			k = l;
+		}
+	}
+}
+
+/* ---- Numbers: menu choice and head count --------------------------------- */
+
+/*
+ * Tells whether number token k stands alone: not glued by a point, comma,
+ * colon, slash or dash to another number (a decimal, time, date or phone
+ * number), nor after a plus or a currency sign.
+ */
+static bool
+num_clean(const struct parse *p, size_t k)
+{
+	const struct tok *t = &p->toks[k];
+
+	if (t->kind != TK_NUM || t->value < 0)
+		return false;
+	if (k > 0 && !t->space_before && p->toks[k - 1].kind == TK_PUNCT) {
+		const struct tok *b = &p->toks[k - 1];
+
+		if (b->cp == '+' || b->cp == '$' || b->cp == 0x20A9 || b->cp == 0x20AC ||
+		    b->cp == 0xA3)
+			return false;
+		if (strchr(".,:/-", (int)b->cp) != NULL && b->cp != 0 && k >= 2 &&
+		    p->toks[k - 2].kind == TK_NUM && !b->space_before)
+			return false;
+	}
+	if (k + 2 < p->ntoks) {
+		const struct tok *a = &p->toks[k + 1];
+
+		if (a->kind == TK_PUNCT && !a->space_before && a->cp != 0 &&
+		    strchr(".,:/-", (int)a->cp) != NULL && p->toks[k + 2].kind == TK_NUM &&
+		    !p->toks[k + 2].space_before)
+			return false;
+	}
+	return true;
+}
+
+/* Tells whether a word is in a list. */
+static bool
+in_list(const char *w, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(w, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Tells whether a Hangul word starts with a string. */
+static bool
+hangul_starts(const char *w, const char *prefix)
+{
+	return strncmp(w, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * Tells whether the token after a number (k + 1) says it counts people:
+ * 0 no, 1 people, 2 people by role (adults, children). A Korean counter may
+ * be glued ("3명이").
+ */
+static int
+people_after(const struct parse *p, size_t k)
+{
+	const struct tok *a;
+
+	if (k + 1 >= p->ntoks)
+		return 0;
+	a = &p->toks[k + 1];
+	if (a->kind == TK_HANGUL) {
+		const char *w = tok_text(p, a);
+
+		if (hangul_starts(w, "명") || strcmp(w, "인") == 0 || hangul_starts(w, "인이") ||
+		    hangul_starts(w, "인가족") || hangul_starts(w, "인은"))
+			return 1;
+		return 0;
+	}
+	if (a->kind == TK_WORD) {
+		const char *w = tok_text(p, a);
+
+		for (size_t i = 0; i < sizeof latin_people / sizeof latin_people[0]; i++)
+			if (strcmp(w, latin_people[i].s) == 0)
+				return latin_people[i].role ? 2 : 1;
+		if (strcmp(w, "of") == 0 && k + 2 < p->ntoks &&
+		    (tok_is(p, &p->toks[k + 2], "us") || tok_is(p, &p->toks[k + 2], "them")))
+			return 1;
+	}
+	return 0;
+}
+
+/* Tells whether the token after a number (k + 1) is a unit that is not people. */
+static bool
+not_people_after(const struct parse *p, size_t k)
+{
+	const struct tok *a;
+
+	if (k + 1 >= p->ntoks)
+		return false;
+	a = &p->toks[k + 1];
+	if (a->kind == TK_WORD)
+		return in_list(tok_text(p, a), latin_not_people,
+		               sizeof latin_not_people / sizeof latin_not_people[0]);
+	if (a->kind == TK_HANGUL) {
+		for (size_t i = 0; i < sizeof hangul_not_people / sizeof hangul_not_people[0]; i++)
+			if (hangul_starts(tok_text(p, a), hangul_not_people[i]))
+				return true;
+	}
+	if (a->kind == TK_PUNCT && (a->cp == '%' || a->cp == '$' || a->cp == ':') &&
+	    !a->space_before)
+		return true;
+	return false;
+}
+
+/*
+ * Tells whether the words before a number (ending at token k - 1) announce a
+ * total: "we are", "we're", "we", "total", "family of", "all", "총", "x".
+ */
+static bool
+total_before(const struct parse *p, size_t k)
+{
+	const struct tok *b, *bb;
+
+	if (k == 0)
+		return false;
+	b = &p->toks[k - 1];
+	bb = k >= 2 ? &p->toks[k - 2] : NULL;
+	if (b->kind == TK_PUNCT && (b->cp == ':' || b->cp == '=') && bb != NULL) {
+		b = bb;
+		bb = k >= 3 ? &p->toks[k - 3] : NULL;
+	}
+	if ((tok_is(p, b, "x") && b->space_before && !p->toks[k].space_before) ||
+	    (b->kind == TK_PUNCT && b->cp == 0xD7 && !p->toks[k].space_before))
+		return true;
+	if (tok_is(p, b, "were") && !(bb != NULL && tok_is(p, bb, "there")))
+		return true;
+	if (tok_is(p, b, "we") || tok_is(p, b, "total") || tok_is(p, b, "totally") ||
+	    tok_is(p, b, "all") || tok_is(p, b, "총") || tok_is(p, b, "모두") ||
+	    tok_is(p, b, "우리") || tok_is(p, b, "전원") || tok_is(p, b, "together"))
+		return true;
+	if (bb != NULL && (tok_is(p, b, "are") || tok_is(p, b, "r")) && tok_is(p, bb, "we"))
+		return true;
+	if (bb != NULL && tok_is(p, b, "of") &&
+	    (tok_is(p, bb, "family") || tok_is(p, bb, "group") || tok_is(p, bb, "party")))
+		return true;
+	return false;
+}
+
+/* Tells whether the word before a number is a Korean role word ("어른 2명"). */
+static bool
+role_before(const struct parse *p, size_t k)
+{
+	return k > 0 && p->toks[k - 1].kind == TK_HANGUL &&
+	       in_list(tok_text(p, &p->toks[k - 1]), hangul_roles,
+	               sizeof hangul_roles / sizeof hangul_roles[0]);
+}
+
+/* Tells whether an English word names one relative or companion ("wife", "friend"). */
+static bool
+is_relative(const char *w)
+{
+	static const char *const rel[] = {
+	    "wife",       "husband", "son",     "daughter", "friend",    "mom",     "mother",
+	    "dad",        "father",  "brother", "sister",   "colleague", "partner", "boyfriend",
+	    "girlfriend", "child",   "baby",    "kid",      "mum",       "fiance",  "fiancee"};
+
+	return in_list(w, rel, sizeof rel / sizeof rel[0]);
+}
+
+/* Returns the value of an English number word, 0 if it is none. */
+static int
+latin_numeral(const char *w)
+{
+	for (size_t i = 1; i < sizeof latin_numerals / sizeof latin_numerals[0]; i++)
+		if (strcmp(w, latin_numerals[i]) == 0)
+			return (int)i;
+	return 0;
+}
+
+/*
+ * Tells whether number token k counts the people of the status word after
+ * it ("5 safe", "2 injured") rather than choosing from the menu: it does
+ * unless it is that word's own menu digit ("1 safe", "3 injured").
+ */
+static bool
+counts_status(const struct parse *p, size_t k)
+{
+	const struct tok *t = &p->toks[k];
+	const struct lex *e;
+	int menu_digit = 0;
+
+	if (t->kind != TK_NUM || t->len > 2 || t->value < 2 || k + 1 >= p->ntoks ||
+	    p->toks[k + 1].kind != TK_WORD || !p->toks[k + 1].space_before)
+		return false;
+	e = latin_lookup(tok_text(p, &p->toks[k + 1]));
+	if (e == NULL)
+		return false;
+	if (e->cat == CAT_SAFE)
+		menu_digit = 1;
+	else if (e->cat == CAT_HELP)
+		menu_digit = 2;
+	else if (e->cat == CAT_INJURED)
+		menu_digit = 3;
+	else if (e->cat == CAT_EVAC)
+		menu_digit = 4;
+	return menu_digit != 0 && menu_digit != t->value;
+}
+
+/*
+ * Reads the keyword menu: a digit 1-4 as the first word ("1", "2.", "#3",
+ * "1번", "4 please"), or every such digit when the reply is only digits and
+ * punctuation ("2 3"). A digit glued to more (a phone number, "3층", "1st")
+ * or counting people ("2명") is not a choice.
+ */
+static void
+find_menu(struct parse *p)
+{
+	size_t k = 0;
+	bool only_digits = true;
+
+	for (size_t i = 0; i < p->ntoks; i++)
+		if (p->toks[i].kind != TK_NUM && p->toks[i].kind != TK_PUNCT)
+			only_digits = false;
+	while (k < p->ntoks && p->toks[k].kind == TK_PUNCT &&
+	       (p->toks[k].cp == '#' || p->toks[k].cp == '(' || p->toks[k].cp == '['))
+		k++;
+	if (k < p->ntoks && (tok_is(p, &p->toks[k], "reply") || tok_is(p, &p->toks[k], "answer") ||
+	                     tok_is(p, &p->toks[k], "option") || tok_is(p, &p->toks[k], "답") ||
+	                     tok_is(p, &p->toks[k], "답장") || tok_is(p, &p->toks[k], "선택"))) {
+		k++;
+		while (k < p->ntoks && p->toks[k].kind == TK_PUNCT &&
+		       (p->toks[k].cp == ':' || p->toks[k].cp == '-' || p->toks[k].cp == '='))
+			k++;
+	}
+	for (size_t i = only_digits ? 0 : k; i < p->ntoks; i++) {
+		const struct tok *t = &p->toks[i];
+		const struct tok *next = i + 1 < p->ntoks ? &p->toks[i + 1] : NULL;
+		bool glued_ok, bun;
+
+		if (t->kind != TK_NUM) {
+			if (only_digits)
+				continue;
+			break;
+		}
+		glued_ok = next == NULL || next->space_before || next->kind == TK_PUNCT ||
+		           next->kind == TK_EMOJI ||
+		           (next->kind == TK_HANGUL && hangul_starts(tok_text(p, next), "번"));
+		bun = next != NULL && next->kind == TK_HANGUL &&
+		      hangul_starts(tok_text(p, next), "번");
+		if (t->len == 1 && t->value >= 1 && t->value <= 4 && num_clean(p, i) && glued_ok &&
+		    !people_after(p, i) && (bun || !not_people_after(p, i)) &&
+		    !counts_status(p, i)) {
+			p->menu[t->value] = true;
+			p->any_menu = true;
+		}
+		if (!only_digits)
+			break;
+	}
+}
+
+/*
+ * Finds numbers of people. Strength orders the evidence: an announced total
+ * ("we are 4", "총 5명") over a sum by role ("2 adults 1 child") over the
+ * largest plain count ("3명 중 2명") over an implied one ("alone", "both").
+ */
+static void
+find_counts(struct parse *p)
+{
+	for (size_t k = 0; k < p->ntoks; k++) {
+		const struct tok *t = &p->toks[k];
+		int n = 0, people;
+		bool total;
+
+		if (t->kind == TK_NUM && num_clean(p, k) && t->len <= 2)
+			n = (int)t->value;
+		else if (t->kind == TK_WORD)
+			n = latin_numeral(tok_text(p, t));
+		if (n == 0) {
+			if (t->kind == TK_HANGUL) {
+				const char *w = tok_text(p, t);
+
+				/* "세 명", "세명이", "둘이서", "우리 넷" */
+				for (size_t i = 0;
+				     i < sizeof hangul_numerals / sizeof hangul_numerals[0]; i++) {
+					size_t l = strlen(hangul_numerals[i].s);
+					const char *rest = w + l;
+
+					if (strncmp(w, hangul_numerals[i].s, l) != 0)
+						continue;
+					if (hangul_starts(rest, "명") ||
+					    (*rest == '\0' && k + 1 < p->ntoks &&
+					     p->toks[k + 1].kind == TK_HANGUL &&
+					     hangul_starts(tok_text(p, &p->toks[k + 1]), "명")))
+						add_count(p, hangul_numerals[i].n,
+						          total_before(p, k) ? 3 : 1,
+						          role_before(p, k));
+					else if (hangul_numerals[i].n >= 2 &&
+					         hangul_numerals[i].n <= 6 && l >= 3 &&
+					         (strcmp(rest, "이서") == 0 ||
+					          (*rest == '\0' && k + 1 < p->ntoks &&
+					           (tok_is(p, &p->toks[k + 1], "다") ||
+					            tok_is(p, &p->toks[k + 1], "모두"))) ||
+					          strcmp(rest, "이") == 0 ||
+					          strcmp(rest, "이에요") == 0 ||
+					          strcmp(rest, "다") == 0 ||
+					          (*rest == '\0' && k > 0 &&
+					           tok_is(p, &p->toks[k - 1], "우리"))) &&
+					         strcmp(hangul_numerals[i].s, "네") != 0 &&
+					         strcmp(hangul_numerals[i].s, "세") != 0 &&
+					         strcmp(hangul_numerals[i].s, "두") != 0 &&
+					         strcmp(hangul_numerals[i].s, "하나") != 0)
+						add_count(p, hangul_numerals[i].n, 3, false);
+				}
+				if (strcmp(w, "혼자") == 0 || hangul_starts(w, "혼자"))
+					add_count(p, 1, 0, false);
+				if (strcmp(w, "둘") == 0 && k + 1 < p->ntoks &&
+				    tok_is(p, &p->toks[k + 1], "다"))
+					add_count(p, 2, 0, false);
+			} else if (t->kind == TK_WORD) {
+				const char *w = tok_text(p, t);
+
+				if (strcmp(w, "alone") == 0 || strcmp(w, "myself") == 0)
+					add_count(p, 1, 0, false);
+				if ((strcmp(w, "just") == 0 || strcmp(w, "only") == 0) &&
+				    k + 1 < p->ntoks && tok_is(p, &p->toks[k + 1], "me"))
+					add_count(p, 1, 0, false);
+				if (strcmp(w, "both") == 0)
+					add_count(p, 2, 0, false);
+				/* "me and my wife", "my husband and i" */
+				if (strcmp(w, "my") == 0 && k + 1 < p->ntoks &&
+				    is_relative(tok_text(p, &p->toks[k + 1])) &&
+				    ((k >= 2 && tok_is(p, &p->toks[k - 1], "and") &&
+				      (tok_is(p, &p->toks[k - 2], "me") ||
+				       tok_is(p, &p->toks[k - 2], "i"))) ||
+				     (k + 3 < p->ntoks && tok_is(p, &p->toks[k + 2], "and") &&
+				      (tok_is(p, &p->toks[k + 3], "i") ||
+				       tok_is(p, &p->toks[k + 3], "me")))))
+					add_count(p, 2, 0, false);
+				if (strcmp(w, "couple") == 0 && k > 0 &&
+				    tok_is(p, &p->toks[k - 1], "a") &&
+				    !(k + 1 < p->ntoks && tok_is(p, &p->toks[k + 1], "of")))
+					add_count(p, 2, 0, false);
+			}
+			continue;
+		}
+		if (n < 1 || n > 99 || not_people_after(p, k))
+			continue;
+		people = people_after(p, k);
+		total = total_before(p, k);
+		/* "me and 2 kids" */
+		if (people && k >= 2 && tok_is(p, &p->toks[k - 1], "and") &&
+		    tok_is(p, &p->toks[k - 2], "me")) {
+			add_count(p, n + 1, 3, false);
+			continue;
+		}
+		if (total && (people || k + 1 >= p->ntoks || p->toks[k + 1].kind != TK_NUM))
+			add_count(p, n, 3, people == 2);
+		else if (people)
+			add_count(p, n, people == 2 || role_before(p, k) ? 2 : 1,
+			          people == 2 || role_before(p, k));
+		else if (counts_status(p, k))
+			add_count(p, n, 1, false);
+	}
+}
+
+/* Sums the counts into one head count. */
+static int
+head_count(const struct parse *p)
+{
+	int best = 0, sum = 0, plain = 0, implied = 0;
+
+	for (int i = 0; i < p->ncounts; i++) {
+		const struct count *c = &p->counts[i];
+
+		if (c->strength == 3 && c->n > best)
+			best = c->n;
+		else if (c->strength == 2)
+			sum += c->n;
+		else if (c->strength == 1 && c->n > plain)
+			plain = c->n;
+		else if (c->strength == 0 && c->n > implied)
+			implied = c->n;
+	}
+	if (best > 0)
+		return best;
+	if (sum > 0)
+		return sum > 99 ? 0 : (plain > sum ? plain : sum);
+	if (plain > 0)
+		return plain;
+	return implied;
+}
+
+/* ---- Decision ------------------------------------------------------------ */
+
+/* Orders kinds by urgency. */
+static enum sf_reply_kind
+worse(enum sf_reply_kind a, enum sf_reply_kind b)
+{
+	return a > b ? a : b;
+}
+
+/* Maps a keyword's category to the kind it asks for. */
+static enum sf_reply_kind
+cat_kind(unsigned char cat)
+{
+	switch (cat) {
+	case CAT_SAFE:
+	case CAT_DONE:
+	case CAT_YES:
+		return SF_REPLY_SAFE;
+	case CAT_EVAC:
+		return SF_REPLY_NEEDS_EVACUATION;
+	case CAT_HELP:
+	case CAT_NO:
+	case CAT_URGENT:
+		return SF_REPLY_NEEDS_HELP;
+	case CAT_INJURED:
+		return SF_REPLY_INJURED;
+	}
+	return SF_REPLY_UNCLASSIFIED;
+}
+
+/* Returns the index of the reply's first word, number or emoji. */
+static size_t
+first_word_token(const struct parse *p)
+{
+	for (size_t k = 0; k < p->ntoks; k++)
+		if (p->toks[k].kind != TK_PUNCT)
+			return k;
+	return SIZE_MAX;
+}
+
+/*
+ * Turns the findings into one kind. A negated "safe" asks for help; a negated
+ * call for help, injury or evacuation says safe ("nobody hurt"); a negated
+ * "evacuated" asks for evacuation. "Safe" in a question or a condition
+ * counts for nothing; a call for help in a condition counts only if nothing
+ * else was said. Yes and no count only alone.
+ */
+static void
+decide(const struct parse *p, struct sf_reply *out)
+{
+	enum sf_reply_kind real = SF_REPLY_UNCLASSIFIED, hyp = SF_REPLY_UNCLASSIFIED;
+	enum sf_reply_kind yesno = SF_REPLY_UNCLASSIFIED, urgent = SF_REPLY_UNCLASSIFIED;
+	size_t first_word = first_word_token(p);
+	bool kinds[SF_REPLY_KIND_COUNT] = {false};
+	bool strong = false, menu_only = true, negated_safe = false, yesno_negated = false;
+
+	for (int d = 1; d <= 4; d++) {
+		static const enum sf_reply_kind menu_kind[] = {
+		    SF_REPLY_UNCLASSIFIED, SF_REPLY_SAFE, SF_REPLY_NEEDS_HELP, SF_REPLY_INJURED,
+		    SF_REPLY_NEEDS_EVACUATION};
+
+		if (p->menu[d]) {
+			real = worse(real, menu_kind[d]);
+			kinds[menu_kind[d]] = true;
+			strong = true;
+		}
+	}
+	for (size_t i = 0; i < p->nhits; i++) {
+		const struct hit *h = &p->hits[i];
+		unsigned char cat = h->cat;
+		enum sf_reply_kind k;
+
+		/* "not sure if we are safe": uncertain safety is a reason to call. */
+		if ((cat == CAT_SAFE || cat == CAT_YES) && p->clauses[h->clause].unsure) {
+			negated_safe = true;
+			menu_only = false;
+			real = worse(real, SF_REPLY_NEEDS_HELP);
+			kinds[SF_REPLY_NEEDS_HELP] = true;
+			continue;
+		}
+		if (h->negated) {
+			if (cat == CAT_URGENT)
+				cat = CAT_SAFE;
+			else if (cat == CAT_SAFE || cat == CAT_YES)
+				cat = CAT_HELP;
+			else if (cat == CAT_DONE)
+				cat = CAT_EVAC;
+			else if (cat == CAT_HELP || cat == CAT_INJURED || cat == CAT_EVAC)
+				cat = CAT_SAFE;
+			else if (cat == CAT_NO)
+				cat = CAT_YES;
+		}
+		k = cat_kind(cat);
+		if (k == SF_REPLY_UNCLASSIFIED)
+			continue;
+		if (cat == CAT_URGENT) {
+			if (!h->question && !h->hypothetical)
+				urgent = SF_REPLY_NEEDS_HELP;
+			continue;
+		}
+		/* Yes and no answer the check-in's question only as the reply's first word. */
+		if (cat == CAT_YES || cat == CAT_NO) {
+			if (!h->question && h->tok == first_word) {
+				yesno = worse(yesno, k);
+				yesno_negated |= cat == CAT_NO;
+			}
+			continue;
+		}
+		if (k == SF_REPLY_SAFE && (h->question || h->hypothetical))
+			continue;
+		if (h->hypothetical) {
+			hyp = worse(hyp, k);
+			continue;
+		}
+		if (h->negated && (h->cat == CAT_SAFE || h->cat == CAT_YES))
+			negated_safe = true;
+		menu_only = false;
+		real = worse(real, k);
+		kinds[k] = true;
+		strong |= !h->weak;
+	}
+	if (real != SF_REPLY_UNCLASSIFIED) {
+		int distinct = 0;
+
+		for (int k = 0; k < SF_REPLY_KIND_COUNT; k++)
+			distinct += kinds[k];
+		out->kind = real;
+		if (p->any_menu && menu_only)
+			out->confidence = 0.95f;
+		else if (distinct > 1)
+			out->confidence = 0.7f;
+		else if (strong)
+			out->confidence = 0.9f;
+		else
+			out->confidence = 0.6f;
+	} else if (urgent != SF_REPLY_UNCLASSIFIED) {
+		out->kind = urgent;
+		out->confidence = 0.6f;
+	} else if (hyp != SF_REPLY_UNCLASSIFIED) {
+		out->kind = hyp;
+		out->confidence = 0.5f;
+	} else if (yesno != SF_REPLY_UNCLASSIFIED) {
+		out->kind = yesno;
+		out->confidence = 0.5f;
+		negated_safe |= yesno_negated;
+	} else {
+		out->kind = SF_REPLY_UNCLASSIFIED;
+		out->confidence = 0.0f;
+	}
+	out->negated_safe = negated_safe;
+	if (out->invalid_utf8 || out->truncated)
+		out->confidence *= 0.9f;
+}
+
+/* ---- Entry points --------------------------------------------------------- */
+
+/* Frees what a parse allocated. */
+static void
+parse_free(struct parse *p)
+{
+	free(p->toks);
+	free(p->arena);
+	free(p->clauses);
+	free(p->hits);
+}
+
+/* Parses a reply. */
+int
+sf_reply_parse(const char *text, size_t len, struct sf_reply *out)
+{
+	struct parse p = {0};
+	uint32_t *u = NULL, *nf = NULL, *f = NULL;
+	size_t un = 0, nn = 0, fn = 0;
+	bool invalid = false;
+	int rc = 0;
+
+	if (out == NULL)
+		return SF_EINVAL;
+	memset(out, 0, sizeof *out);
+	if (text == NULL && len > 0)
+		return SF_EINVAL;
+	if (len > SF_REPLY_MAX_BYTES) {
+		out->truncated = true;
+		len = SF_REPLY_MAX_BYTES;
+		/* Do not count a character cut in two by the limit as invalid. */
+		while (len > 0 && len > SF_REPLY_MAX_BYTES - 3 &&
+		       ((const uint8_t *)text)[len] >= 0x80 && ((const uint8_t *)text)[len] < 0xC0)
+			len--;
+	}
+	if (len == 0)
+		return 0;
+	u = decode_utf8((const uint8_t *)text, len, &un, &invalid);
+	if (u == NULL) {
+		rc = SF_ENOMEM;
+		goto out;
+	}
+	out->invalid_utf8 = invalid;
+	nf = u32_normalize(UNINORM_NFKC, u, un, NULL, &nn);
+	if (nf == NULL) {
+		rc = errno == ENOMEM ? SF_ENOMEM : SF_EINTERNAL;
+		goto out;
+	}
+	if ((rc = extract_pasted(nf, nn, out)) != 0)
+		goto out;
+	f = u32_casefold(nf, nn, NULL, UNINORM_NFKC, NULL, &fn);
+	if (f == NULL) {
+		rc = errno == ENOMEM ? SF_ENOMEM : SF_EINTERNAL;
+		goto out;
+	}
+	if ((rc = tokenize(&p, f, fn)) != 0)
+		goto out;
+	match_latin(&p);
+	if ((rc = match_hangul(&p)) != 0)
+		goto out;
+	match_emoji(&p);
+	if (p.oom) {
+		rc = SF_ENOMEM;
+		goto out;
+	}
+	find_menu(&p);
+	find_counts(&p);
+	decide(&p, out);
+	out->headcount = head_count(&p);
+out:
+	if (rc != 0)
+		memset(out, 0, sizeof *out);
+	free(u);
+	free(nf);
+	free(f);
+	parse_free(&p);
+	return rc;
+}
+
+/* Returns the name of a kind. */
+const char *
+sf_reply_kind_name(enum sf_reply_kind kind)
+{
+	switch (kind) {
+	case SF_REPLY_UNCLASSIFIED:
+		return "unclassified";
+	case SF_REPLY_SAFE:
+		return "safe";
+	case SF_REPLY_NEEDS_EVACUATION:
+		return "needs_evacuation";
+	case SF_REPLY_NEEDS_HELP:
+		return "needs_help";
+	case SF_REPLY_INJURED:
+		return "injured";
+	}
+	return NULL;
+}
+
+/* Returns the status a kind asks for. */
+enum sf_status
+sf_reply_kind_status(enum sf_reply_kind kind)
+{
+	switch (kind) {
+	case SF_REPLY_UNCLASSIFIED:
+		return SF_STATUS_PENDING;
+	case SF_REPLY_SAFE:
+		return SF_STATUS_SAFE;
+	case SF_REPLY_NEEDS_EVACUATION:
+		return SF_STATUS_NEEDS_EVACUATION;
+	case SF_REPLY_NEEDS_HELP:
+		return SF_STATUS_NEEDS_HELP;
+	case SF_REPLY_INJURED:
+		return SF_STATUS_INJURED;
+	}
+	return SF_STATUS_UNKNOWN;
+}
