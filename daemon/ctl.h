@@ -15,4 +15,11 @@ int ctl_apikey(const struct config *cfg, PGconn *conn, int argc, char **argv);
 int ctl_mission(const struct config *cfg, PGconn *conn, int argc, char **argv);
 int ctl_audit(const struct config *cfg, PGconn *conn, int argc, char **argv);
 
+/* safetyctl import nationals|regions|shelters FILE --mission CODE (ctl_import.c) */
+int ctl_import(const struct config *cfg, PGconn *conn, int argc, char **argv);
+/* safetyctl import regions|shelters: GeoJSON FeatureCollections (ctl_geo.c) */
+int ctl_import_geo(const struct config *cfg, PGconn *conn, const char *what, int argc, char **argv);
+/* safetyctl demo --country TR|UA|TH --people N (ctl_demo.c) */
+int ctl_demo(const struct config *cfg, PGconn *conn, int argc, char **argv);
+
 #endif

@@ -29,6 +29,10 @@ static const char safetyctl_usage[] =
 	"                      API keys for HQ and machines\n"
 	"  mission add|list    embassies and consulates\n"
 	"  audit verify        check the audit log's hash chain\n"
+	"  import nationals|regions|shelters FILE --mission CODE\n"
+	"                      load a CSV/JSON of nationals or GeoJSON of places\n"
+	"  demo --country TR|UA|TH --people N\n"
+	"                      make a synthetic mission to try the system with\n"
 	"  help                print this help\n"
 	"\n"
 	"Options:\n"
@@ -168,7 +172,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "migrate") == 0) {
 		rc = safetyctl_migrate(&cfg, argc - argi, argv + argi);
 	} else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "apikey") == 0 ||
-		   strcmp(cmd, "mission") == 0 || strcmp(cmd, "audit") == 0) {
+		   strcmp(cmd, "mission") == 0 || strcmp(cmd, "audit") == 0 ||
+		   strcmp(cmd, "import") == 0 || strcmp(cmd, "demo") == 0) {
 		PGconn *conn = safetyctl_connect(&cfg);
 		if (conn == NULL) {
 			rc = 1;
@@ -179,6 +184,10 @@ main(int argc, char **argv)
 				rc = ctl_apikey(&cfg, conn, argc - argi, argv + argi);
 			else if (strcmp(cmd, "mission") == 0)
 				rc = ctl_mission(&cfg, conn, argc - argi, argv + argi);
+			else if (strcmp(cmd, "import") == 0)
+				rc = ctl_import(&cfg, conn, argc - argi, argv + argi);
+			else if (strcmp(cmd, "demo") == 0)
+				rc = ctl_demo(&cfg, conn, argc - argi, argv + argi);
 			else
 				rc = ctl_audit(&cfg, conn, argc - argi, argv + argi);
 			PQfinish(conn);

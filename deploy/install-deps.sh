@@ -23,6 +23,7 @@ postgresql-15-postgis-3
 postgresql-client-15
 python3
 libunistring-dev
+libcsv-dev
 clang-format
 "
 
