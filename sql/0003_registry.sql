@@ -99,21 +99,30 @@ CREATE TABLE location (
 CREATE INDEX location_national ON location (national_id, observed_at DESC);
 
 -- Keeps national.last_point on the newest location; an older one arriving
--- late changes nothing. The region is found once here, not per query.
+-- late changes nothing. One statement per inserted batch (a transition
+-- table), so a bulk import updates its nationals set-based, and the region
+-- is found once here, not per query. Regions are matched in planar lon/lat,
+-- which is exact enough for generalised province borders and uses the
+-- geometry index.
+CREATE INDEX region_area_geom ON region USING gist ((area::geometry));
+
 CREATE FUNCTION location_newest() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	UPDATE national n SET last_point = NEW.point, last_point_at = NEW.observed_at,
-		last_point_accuracy_m = NEW.accuracy_m, last_point_source = NEW.source,
+	UPDATE national n SET last_point = l.point, last_point_at = l.observed_at,
+		last_point_accuracy_m = l.accuracy_m, last_point_source = l.source,
 		region_id = (SELECT r.id FROM region r WHERE r.mission_id = n.mission_id
-			AND ST_Intersects(r.area, NEW.point) ORDER BY r.id LIMIT 1),
+			AND ST_Intersects(r.area::geometry, l.point::geometry) ORDER BY r.id LIMIT 1),
 		updated_at = now()
-	WHERE n.id = NEW.national_id
-		AND (n.last_point_at IS NULL OR n.last_point_at <= NEW.observed_at);
-	RETURN NEW;
+	FROM (SELECT DISTINCT ON (national_id) * FROM new_locations
+		ORDER BY national_id, observed_at DESC, id DESC) l
+	WHERE n.id = l.national_id
+		AND (n.last_point_at IS NULL OR n.last_point_at <= l.observed_at);
+	RETURN NULL;
 END
 $$;
 CREATE TRIGGER location_newest AFTER INSERT ON location
-	FOR EACH ROW EXECUTE FUNCTION location_newest();
+	REFERENCING NEW TABLE AS new_locations
+	FOR EACH STATEMENT EXECUTE FUNCTION location_newest();
 
 CREATE TYPE shelter_kind AS ENUM ('shelter', 'assembly_point', 'embassy', 'hotel', 'airport',
 	'border_crossing');
