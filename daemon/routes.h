@@ -35,4 +35,11 @@ void routes_apikeys_create(struct http_ctx *ctx);
 void routes_apikeys_revoke(struct http_ctx *ctx);
 void routes_audit_list(struct http_ctx *ctx);
 
+/* routes_nationals.c */
+void routes_nationals_list(struct http_ctx *ctx);
+void routes_nationals_get(struct http_ctx *ctx);
+void routes_nationals_update(struct http_ctx *ctx);
+void routes_nationals_delete(struct http_ctx *ctx);
+void routes_nationals_in_area(struct http_ctx *ctx);
+
 #endif

@@ -65,14 +65,21 @@ for row in cluster.psql(DB, "SELECT username, id FROM staff_user").splitlines():
     n, i = row.split("|")
     USER_ID[n] = int(i)
 
+cluster.psql(DB, "SET ROLE safety; INSERT INTO national (mission_id, name_latin, name_key) VALUES "
+                 "(%d, 'SYNTHETIC PERSON A', 'syntheticpersona'), (%d, 'SYNTHETIC PERSON B', 'syntheticpersonb')" % (A, B))
+NATIONAL = {}
+for row in cluster.psql(DB, "SELECT mission_id, id FROM national").splitlines():
+    m, i = row.split("|")
+    NATIONAL[int(m)] = int(i)
+
 SESSIONS = {name: Session(d, name, PASSWORD) for name in ACCOUNTS}
 
 # What each role may do, written from the access rules, independently of the code.
 PERMS = {
-    "admin": {"read", "user_manage", "audit_read", "admin", "feed_read"},
+    "admin": {"read", "national_write", "user_manage", "audit_read", "admin", "feed_read"},
     "hq": {"read", "feed_read"},
-    "mission_lead": {"read", "user_manage", "audit_read"},
-    "mission_staff": {"read"},
+    "mission_lead": {"read", "national_write", "user_manage", "audit_read"},
+    "mission_staff": {"read", "national_write"},
     "viewer": {"read"},
 }
 
@@ -93,6 +100,10 @@ def routes():
          {"display_name": "changed"}, "user_manage", B),
         ("apikeys list", "GET", "/api/v1/apikeys", None, "admin", None),
         ("audit", "GET", "/api/v1/audit", None, "audit_read", None),
+        ("nationals list", "GET", "/api/v1/nationals", None, "read", None),
+        ("national of A", "GET", "/api/v1/nationals/%d" % NATIONAL[A], None, "read", A),
+        ("national of B", "GET", "/api/v1/nationals/%d" % NATIONAL[B], None, "read", B),
+        ("change national of B", "PATCH", "/api/v1/nationals/%d" % NATIONAL[B], {"notes": "x"}, "national_write", B),
     ]
 
 
@@ -122,6 +133,8 @@ def role_matrix_every_role_every_route():
                 # Nothing of the other mission may appear in any answer.
                 other = B if mid == A else A
                 other_code = "UA-KYV" if mid == A else "TR-ANK"
+                if ("SYNTHETIC PERSON B" if mid == A else "SYNTHETIC PERSON A") in r.body:
+                    failures.append("%s %s shows the other mission's national" % (name, label))
                 doc = r.json()
                 items = doc.get("items") if isinstance(doc, dict) else None
                 for it in items or [doc]:

@@ -1,0 +1,717 @@
+/*
+ * The registry through the API: list and search nationals, read one, change
+ * or soft-delete one, and ask who is inside an area. Every query carries the
+ * caller's mission; passport numbers are shown in full only to the roles
+ * that work with them.
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "xmalloc.h"
+
+#include <ctype.h>
+#include <safety/date.h>
+#include <safety/name.h>
+#include <safety/phone.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * One national as JSON, from row n; $1 says whether the passport number is
+ * shown ('t') or masked to its first and last two characters.
+ */
+#define NATIONAL_JSON                                                                              \
+	"json_build_object('id', n.id, 'mission_id', n.mission_id, 'household_id', n.household_id, " \
+	"'name_ko', n.name_ko, 'name_latin', n.name_latin, 'birth_date', n.birth_date, "           \
+	"'passport_no', CASE WHEN n.passport_no IS NULL THEN NULL WHEN $1::bool THEN n.passport_no " \
+	" ELSE left(n.passport_no, 1) || repeat('*', length(n.passport_no) - 3) || "                \
+	" right(n.passport_no, 2) END, "                                                            \
+	"'kind', n.kind, 'arrival_date', n.arrival_date, 'departure_date', n.departure_date, "     \
+	"'languages', n.languages, 'needs', n.needs, 'address', n.address, "                       \
+	"'residence_status', n.residence_status, 'notes', n.notes, 'region_id', n.region_id, "     \
+	"'location', CASE WHEN n.last_point IS NULL THEN NULL ELSE json_build_object('lat', "       \
+	" ST_Y(n.last_point::geometry), 'lon', ST_X(n.last_point::geometry), 'accuracy_m', "       \
+	" n.last_point_accuracy_m, 'source', n.last_point_source, 'at', n.last_point_at) END, "    \
+	"'contacts', (SELECT coalesce(json_agg(json_build_object('kind', c.kind, 'value', c.value, " \
+	" 'priority', c.priority, 'verified', c.verified) ORDER BY c.kind, c.priority, c.id), "    \
+	" '[]'::json) FROM contact c WHERE c.national_id = n.id), "                                 \
+	"'created_at', n.created_at, 'updated_at', n.updated_at)"
+
+/* Whether the caller's role sees passport numbers in full. */
+static const char *
+nationals_show_passport(const struct http_ctx *ctx)
+{
+	const struct principal *p = &ctx->principal;
+
+	return p->kind == PRINCIPAL_STAFF &&
+			       (p->role == SF_ROLE_ADMIN || p->role == SF_ROLE_MISSION_LEAD ||
+				p->role == SF_ROLE_MISSION_STAFF)
+		   ? "t"
+		   : "f";
+}
+
+/* Copies a query parameter if it is a positive id; answers 400 if it is not. */
+static bool
+nationals_id_param(struct http_ctx *ctx, const char *name, char buf[24], const char **out)
+{
+	char tmp[32];
+	const char *v = http_query(ctx, name, tmp, sizeof tmp);
+	size_t n;
+
+	*out = NULL;
+	if (v == NULL)
+		return true;
+	n = strlen(v);
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)v[i]) || n > 18) {
+			char detail[96];
+			snprintf(detail, sizeof detail, "%s must be an id", name);
+			http_reply_problem(ctx, 400, "bad request", detail);
+			return false;
+		}
+	}
+	snprintf(buf, 24, "%s", v);
+	*out = buf;
+	return n > 0 || (http_reply_problem(ctx, 400, "bad request", "empty id"), false);
+}
+
+/*
+ * GET /api/v1/nationals?q=&region=&kind=&need=&household=&has_contact=&mission=
+ * &after=&limit=: q matches a name (Hangul or Latin, any spacing or case), a
+ * phone number or a passport number.
+ */
+void
+routes_nationals_list(struct http_ctx *ctx)
+{
+	char scope[24], mission_buf[24], after_buf[24], limit[8], region_buf[24], household_buf[24];
+	char q[256], kind[32], need[32], has_contact[16];
+	char name_key[512] = "", phone[32] = "", passport[32] = "", err[128];
+	const char *after, *mission, *region, *household, *vq, *vkind, *vneed, *vcontact;
+	const char *params[13];
+
+	if (!http_page(ctx, &after, after_buf, limit) ||
+	    !nationals_id_param(ctx, "mission", mission_buf, &mission) ||
+	    !nationals_id_param(ctx, "region", region_buf, &region) ||
+	    !nationals_id_param(ctx, "household", household_buf, &household))
+		return;
+	vq = http_query(ctx, "q", q, sizeof q);
+	vkind = http_query(ctx, "kind", kind, sizeof kind);
+	vneed = http_query(ctx, "need", need, sizeof need);
+	vcontact = http_query(ctx, "has_contact", has_contact, sizeof has_contact);
+	if (vkind != NULL && strcmp(vkind, "resident") != 0 && strcmp(vkind, "traveller") != 0) {
+		http_reply_problem(ctx, 400, "bad request", "kind: resident or traveller");
+		return;
+	}
+	if (vneed != NULL && strcmp(vneed, "child") != 0 && strcmp(vneed, "elderly") != 0 &&
+	    strcmp(vneed, "pregnant") != 0 && strcmp(vneed, "disability") != 0 &&
+	    strcmp(vneed, "medical") != 0) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "need: child, elderly, pregnant, disability or medical");
+		return;
+	}
+	if (vcontact != NULL && strcmp(vcontact, "phone") != 0 && strcmp(vcontact, "email") != 0 &&
+	    strcmp(vcontact, "any") != 0 && strcmp(vcontact, "none") != 0) {
+		http_reply_problem(ctx, 400, "bad request", "has_contact: phone, email, any or none");
+		return;
+	}
+	if (vq != NULL && *vq != '\0') {
+		size_t len = strlen(vq), alnum = 0, digits = 0;
+		/* A passport number: letters and digits only, with at least one digit. */
+		for (size_t i = 0; i < len; i++) {
+			if (isalnum((unsigned char)vq[i]))
+				alnum++;
+			if (isdigit((unsigned char)vq[i]))
+				digits++;
+		}
+		if (alnum == len && digits > 0 && len >= 5 && len <= 20) {
+			for (size_t i = 0; i < len; i++)
+				passport[i] = (char)toupper((unsigned char)vq[i]);
+			passport[len] = '\0';
+		}
+		/* A phone number in international form (national forms need the mission's country). */
+		if (digits >= 7 && sf_phone_normalize(vq, NULL, phone, sizeof phone, err, sizeof err) != 0)
+			phone[0] = '\0';
+		if (sf_name_search_key(vq, name_key, sizeof name_key) != 0 || strlen(name_key) < 2)
+			name_key[0] = '\0';
+		if (name_key[0] == '\0' && phone[0] == '\0' && passport[0] == '\0') {
+			http_reply_problem(ctx, 400, "bad request",
+					   "q: give at least two letters of a name, a phone number in "
+					   "international form or a passport number");
+			return;
+		}
+	}
+	params[0] = nationals_show_passport(ctx);
+	params[1] = auth_scope_param(ctx, scope);
+	params[2] = mission;
+	params[3] = after;
+	params[4] = limit;
+	params[5] = region;
+	params[6] = vkind;
+	params[7] = vneed;
+	params[8] = household;
+	params[9] = vcontact;
+	params[10] = name_key[0] != '\0' ? name_key : NULL;
+	params[11] = phone[0] != '\0' ? phone : NULL;
+	params[12] = passport[0] != '\0' ? passport : NULL;
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(" NATIONAL_JSON
+	    " ORDER BY n.id), '[]'::json), 'next', CASE WHEN count(*) = $5::int THEN max(n.id)::text "
+	    " END)::text FROM (SELECT * FROM national n WHERE n.deleted_at IS NULL "
+	    " AND ($2::bigint IS NULL OR n.mission_id = $2) AND ($3::bigint IS NULL OR n.mission_id = $3) "
+	    " AND n.id > coalesce($4::bigint, 0) AND ($6::bigint IS NULL OR n.region_id = $6) "
+	    " AND ($7::text IS NULL OR n.kind = $7::national_kind) "
+	    " AND ($8::text IS NULL OR n.needs @> ARRAY[$8::text]) "
+	    " AND ($9::bigint IS NULL OR n.household_id = $9) "
+	    " AND ($10::text IS NULL OR ($10 = 'none') <> EXISTS (SELECT 1 FROM contact c "
+	    "  WHERE c.national_id = n.id AND ($10 IN ('any', 'none') OR c.kind = $10))) "
+	    " AND (($11::text IS NULL AND $12::text IS NULL AND $13::text IS NULL) "
+	    "  OR n.name_key LIKE '%' || $11 || '%' OR n.passport_no = $13 "
+	    "  OR n.id IN (SELECT c.national_id FROM contact c WHERE c.kind = 'phone' AND c.value = $12)) "
+	    " ORDER BY n.id LIMIT $5::int) n",
+	    13, params);
+}
+
+/* GET /api/v1/nationals/{id} */
+void
+routes_nationals_get(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	const char *params[3];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = nationals_show_passport(ctx);
+	params[1] = auth_scope_param(ctx, scope);
+	params[2] = id;
+	db_reply_json(ctx, 200, "no such national",
+		      "SELECT " NATIONAL_JSON "::text FROM national n WHERE n.id = $3::bigint "
+		      "AND n.deleted_at IS NULL AND ($2::bigint IS NULL OR n.mission_id = $2)",
+		      3, params);
+}
+
+/* DELETE /api/v1/nationals/{id}: kept for the audit, gone from every list and campaign. */
+void
+routes_nationals_delete(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	struct audit_who who;
+	const char *params[6];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	audit_params(ctx, &who, params);
+	params[4] = auth_scope_param(ctx, scope);
+	params[5] = id;
+	db_reply_json(ctx, 200, "no such national",
+		      "WITH n AS (UPDATE national SET deleted_at = now(), updated_at = now() "
+		      " WHERE id = $6::bigint AND deleted_at IS NULL "
+		      " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
+		      "SELECT json_build_object('id', n.id, 'deleted', true)::text FROM n, "
+		      "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.delete', "
+		      " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a",
+		      6, params);
+}
+
+/* Reads an optional text field of at most max bytes; false (and 400) if malformed. */
+static bool
+nationals_text(struct http_ctx *ctx, cJSON *body, const char *key, size_t max, const char **out)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
+	char detail[128];
+
+	*out = NULL;
+	if (v == NULL || cJSON_IsNull(v))
+		return true;
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > max) {
+		snprintf(detail, sizeof detail, "%s: text of at most %zu bytes", key, max);
+		http_reply_problem(ctx, 400, "bad request", detail);
+		return false;
+	}
+	*out = v->valuestring;
+	return true;
+}
+
+/* Reads an optional ISO date field into buf; false (and 400) if malformed. */
+static bool
+nationals_date(struct http_ctx *ctx, cJSON *body, const char *key, char buf[11], const char **out)
+{
+	const char *text;
+	struct sf_date date;
+	char err[96], detail[160];
+
+	if (!nationals_text(ctx, body, key, 32, &text))
+		return false;
+	*out = NULL;
+	if (text == NULL)
+		return true;
+	if (sf_date_parse(text, SF_DATE_ISO, &date, err, sizeof err) != 0 ||
+	    sf_date_format_iso(&date, buf) != 0) {
+		snprintf(detail, sizeof detail, "%s: %s", key, err);
+		http_reply_problem(ctx, 400, "bad request", detail);
+		return false;
+	}
+	*out = buf;
+	return true;
+}
+
+/*
+ * PATCH /api/v1/nationals/{id}: names, dates, passport, kind, needs,
+ * languages, address, notes, household, and a new location {lat, lon,
+ * accuracy_m} as staff saw it. Fields left out keep their value.
+ */
+#define PATCH_NPARAMS 24
+
+/* A validated change waiting for the current names (to recompute the search key). */
+struct national_patch {
+	struct http_ctx *ctx;
+	char *params[PATCH_NPARAMS]; /* owned copies; NULL for SQL NULL */
+	bool names_changed;
+};
+
+/* Frees a pending patch. */
+static void
+national_patch_free(struct national_patch *np)
+{
+	for (int i = 0; i < PATCH_NPARAMS; i++)
+		free(np->params[i]);
+	free(np);
+}
+
+static const char national_patch_sql[] =
+	"WITH old AS (SELECT * FROM national WHERE id = $6::bigint AND deleted_at IS NULL "
+	" AND ($5::bigint IS NULL OR mission_id = $5)), "
+	"hh AS (SELECT h.id FROM household h, old WHERE h.id = $19::bigint "
+	" AND h.mission_id = old.mission_id), "
+	"u AS (UPDATE national n SET name_ko = coalesce($7, n.name_ko), "
+	" name_latin = coalesce($8, n.name_latin), name_key = coalesce($23, n.name_key), "
+	" birth_date = coalesce($9::date, n.birth_date), "
+	" passport_no = coalesce($10, n.passport_no), "
+	" kind = coalesce($11::national_kind, n.kind), "
+	" arrival_date = coalesce($12::date, n.arrival_date), "
+	" departure_date = coalesce($13::date, n.departure_date), "
+	" address = coalesce($14, n.address), residence_status = coalesce($15, n.residence_status), "
+	" notes = coalesce($16, n.notes), needs = coalesce($17::text[], n.needs), "
+	" languages = coalesce($18::text[], n.languages), "
+	" household_id = CASE WHEN $19::bigint IS NULL THEN n.household_id "
+	"  ELSE (SELECT id FROM hh) END, updated_at = now() "
+	" FROM old WHERE n.id = old.id AND ($19::bigint IS NULL OR EXISTS (SELECT 1 FROM hh)) "
+	" RETURNING n.*), "
+	"loc AS (INSERT INTO location (national_id, point, accuracy_m, source) "
+	" SELECT u.id, ST_SetSRID(ST_MakePoint($21::float8, $20::float8), 4326)::geography, "
+	" nullif($22::real, 0), 'staff' FROM u WHERE $20::text IS NOT NULL RETURNING 1), "
+	"a AS (SELECT audit_record($1, $2, $3::bigint, $4, 'national.update', 'national', "
+	" u.id::text, json_build_object('fields', (SELECT json_agg(k) FROM unnest(ARRAY["
+	" CASE WHEN $7 IS NOT NULL THEN 'name_ko' END, CASE WHEN $8 IS NOT NULL THEN 'name_latin' END, "
+	" CASE WHEN $9 IS NOT NULL THEN 'birth_date' END, CASE WHEN $10 IS NOT NULL THEN 'passport_no' END, "
+	" CASE WHEN $11 IS NOT NULL THEN 'kind' END, CASE WHEN $17 IS NOT NULL THEN 'needs' END, "
+	" CASE WHEN $19 IS NOT NULL THEN 'household_id' END, CASE WHEN $20 IS NOT NULL THEN "
+	" 'location' END]) k WHERE k IS NOT NULL), 'mission_id', u.mission_id)::text) FROM u) "
+	"SELECT u.id FROM u, (SELECT count(*) FROM a) ac, (SELECT count(*) FROM loc) lc";
+
+/* The change is committed: answer with the national as it is now (new location included). */
+static void
+national_patch_done(const struct db_result *r, void *arg)
+{
+	struct national_patch *np = arg;
+	const char *params[3];
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(np->ctx, r);
+	} else if (PQntuples(r->res) != 1) {
+		http_reply_problem(np->ctx, 404, "not found",
+				   "no such national, or no such household in its mission");
+	} else {
+		params[0] = np->params[0];
+		params[1] = np->params[5];
+		params[2] = np->params[6];
+		db_reply_json(np->ctx, 200, "no such national",
+			      "SELECT " NATIONAL_JSON "::text FROM national n WHERE n.id = $3::bigint "
+			      "AND ($2::bigint IS NULL OR n.mission_id = $2)",
+			      3, params);
+	}
+	national_patch_free(np);
+}
+
+/* Runs the change itself. */
+static void
+national_patch_apply(struct national_patch *np)
+{
+	const char *cause;
+
+	/* $1 (passport shown) is for the answer, not the change. */
+	if (db_pool_query(np->ctx->d->db, national_patch_sql, PATCH_NPARAMS - 1,
+			  (const char *const *)np->params + 1, national_patch_done, np, &cause) != 0) {
+		http_reply_problem(np->ctx, 503, "service unavailable", cause);
+		national_patch_free(np);
+	}
+}
+
+/* The current names arrived: compute the search key of the names as they will be. */
+static void
+national_patch_names(const struct db_result *r, void *arg)
+{
+	struct national_patch *np = arg;
+	const char *ko, *latin;
+	char key_ko[512] = "", key_latin[512] = "", key[1030];
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(np->ctx, r);
+		national_patch_free(np);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		http_reply_problem(np->ctx, 404, "not found", "no such national");
+		national_patch_free(np);
+		return;
+	}
+	ko = np->params[7] != NULL ? np->params[7] : PQgetvalue(r->res, 0, 0);
+	latin = np->params[8] != NULL ? np->params[8] : PQgetvalue(r->res, 0, 1);
+	if (*ko != '\0' && sf_name_search_key(ko, key_ko, sizeof key_ko) != 0)
+		key_ko[0] = '\0';
+	if (*latin != '\0' && sf_name_search_key(latin, key_latin, sizeof key_latin) != 0)
+		key_latin[0] = '\0';
+	snprintf(key, sizeof key, "%s%s%s", key_ko, *key_ko && *key_latin ? " " : "", key_latin);
+	np->params[23] = xstrdup(key);
+	national_patch_apply(np);
+}
+
+void
+routes_nationals_update(struct http_ctx *ctx)
+{
+	char scope[24], id[24], birth[11], arrival[11], departure[11];
+	char name_ko[256], name_latin[256], passport[32], lat[32], lon[32], acc[32], hh[24];
+	char needs[128], langs[128], err[128], detail[192];
+	const char *v_ko, *v_latin, *v_birth, *v_passport, *v_kind, *v_arr, *v_dep, *v_addr;
+	const char *v_status, *v_notes;
+	const char *params[24];
+	struct audit_who who;
+	cJSON *body, *item, *loc, *arr;
+	bool has_loc = false;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	for (item = body->child; item != NULL; item = item->next) {
+		static const char *known[] = {"name_ko", "name_latin", "birth_date", "passport_no",
+					      "kind", "arrival_date", "departure_date", "address",
+					      "residence_status", "notes", "needs", "languages",
+					      "household_id", "location", NULL};
+		bool ok = false;
+		for (int i = 0; known[i] != NULL; i++)
+			ok = ok || strcmp(item->string, known[i]) == 0;
+		if (!ok) {
+			snprintf(detail, sizeof detail, "unknown field '%.60s'", item->string);
+			http_reply_problem(ctx, 400, "bad request", detail);
+			goto out;
+		}
+	}
+	if (!nationals_text(ctx, body, "name_ko", 200, &v_ko) ||
+	    !nationals_text(ctx, body, "name_latin", 200, &v_latin) ||
+	    !nationals_date(ctx, body, "birth_date", birth, &v_birth) ||
+	    !nationals_text(ctx, body, "passport_no", 32, &v_passport) ||
+	    !nationals_text(ctx, body, "kind", 16, &v_kind) ||
+	    !nationals_date(ctx, body, "arrival_date", arrival, &v_arr) ||
+	    !nationals_date(ctx, body, "departure_date", departure, &v_dep) ||
+	    !nationals_text(ctx, body, "address", 500, &v_addr) ||
+	    !nationals_text(ctx, body, "residence_status", 100, &v_status) ||
+	    !nationals_text(ctx, body, "notes", 2000, &v_notes))
+		goto out;
+	if (v_ko != NULL) {
+		if (sf_name_normalize(v_ko, name_ko, sizeof name_ko, err, sizeof err) != 0)
+			goto bad_name;
+		v_ko = name_ko;
+	}
+	if (v_latin != NULL) {
+		if (sf_name_normalize(v_latin, name_latin, sizeof name_latin, err, sizeof err) != 0)
+			goto bad_name;
+		v_latin = name_latin;
+	}
+	if (v_passport != NULL) {
+		size_t j = 0;
+		for (const char *p = v_passport; *p != '\0' && j < sizeof passport - 1; p++) {
+			if (*p == ' ' || *p == '-')
+				continue;
+			passport[j++] = (char)toupper((unsigned char)*p);
+		}
+		passport[j] = '\0';
+		v_passport = passport;
+	}
+	if (v_kind != NULL && strcmp(v_kind, "resident") != 0 && strcmp(v_kind, "traveller") != 0) {
+		http_reply_problem(ctx, 400, "bad request", "kind: resident or traveller");
+		goto out;
+	}
+	needs[0] = langs[0] = '\0';
+	arr = cJSON_GetObjectItemCaseSensitive(body, "needs");
+	if (arr != NULL) {
+		size_t off = 0;
+		cJSON *e;
+		if (!cJSON_IsArray(arr))
+			goto bad_needs;
+		needs[off++] = '{';
+		cJSON_ArrayForEach(e, arr)
+		{
+			if (!cJSON_IsString(e) ||
+			    (strcmp(e->valuestring, "child") != 0 && strcmp(e->valuestring, "elderly") != 0 &&
+			     strcmp(e->valuestring, "pregnant") != 0 &&
+			     strcmp(e->valuestring, "disability") != 0 &&
+			     strcmp(e->valuestring, "medical") != 0) ||
+			    off + 14 >= sizeof needs)
+				goto bad_needs;
+			off += (size_t)snprintf(needs + off, sizeof needs - off, "%s%s", off > 1 ? "," : "",
+						e->valuestring);
+		}
+		needs[off++] = '}';
+		needs[off] = '\0';
+	}
+	arr = cJSON_GetObjectItemCaseSensitive(body, "languages");
+	if (arr != NULL) {
+		size_t off = 0;
+		cJSON *e;
+		if (!cJSON_IsArray(arr))
+			goto bad_langs;
+		langs[off++] = '{';
+		cJSON_ArrayForEach(e, arr)
+		{
+			if (!cJSON_IsString(e) || strlen(e->valuestring) != 2 ||
+			    !islower((unsigned char)e->valuestring[0]) ||
+			    !islower((unsigned char)e->valuestring[1]) || off + 4 >= sizeof langs)
+				goto bad_langs;
+			off += (size_t)snprintf(langs + off, sizeof langs - off, "%s%s", off > 1 ? "," : "",
+						e->valuestring);
+		}
+		langs[off++] = '}';
+		langs[off] = '\0';
+	}
+	hh[0] = '\0';
+	item = cJSON_GetObjectItemCaseSensitive(body, "household_id");
+	if (item != NULL) {
+		if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > 1e15) {
+			http_reply_problem(ctx, 400, "bad request", "household_id: a household's id");
+			goto out;
+		}
+		snprintf(hh, sizeof hh, "%lld", (long long)item->valuedouble);
+	}
+	loc = cJSON_GetObjectItemCaseSensitive(body, "location");
+	if (loc != NULL) {
+		cJSON *la = cJSON_GetObjectItemCaseSensitive(loc, "lat");
+		cJSON *lo = cJSON_GetObjectItemCaseSensitive(loc, "lon");
+		cJSON *ac = cJSON_GetObjectItemCaseSensitive(loc, "accuracy_m");
+		if (!cJSON_IsNumber(la) || !cJSON_IsNumber(lo) || la->valuedouble < -90 ||
+		    la->valuedouble > 90 || lo->valuedouble < -180 || lo->valuedouble > 180 ||
+		    (ac != NULL && (!cJSON_IsNumber(ac) || ac->valuedouble < 0))) {
+			http_reply_problem(ctx, 400, "bad request",
+					   "location: {\"lat\": -90..90, \"lon\": -180..180, "
+					   "\"accuracy_m\": metres}");
+			goto out;
+		}
+		snprintf(lat, sizeof lat, "%.7f", la->valuedouble);
+		snprintf(lon, sizeof lon, "%.7f", lo->valuedouble);
+		snprintf(acc, sizeof acc, "%.1f", ac != NULL ? ac->valuedouble : 0.0);
+		has_loc = true;
+	}
+	audit_params(ctx, &who, params + 1);
+	params[0] = nationals_show_passport(ctx);
+	params[5] = auth_scope_param(ctx, scope);
+	params[6] = id;
+	params[7] = v_ko;
+	params[8] = v_latin;
+	params[9] = v_birth;
+	params[10] = v_passport;
+	params[11] = v_kind;
+	params[12] = v_arr;
+	params[13] = v_dep;
+	params[14] = v_addr;
+	params[15] = v_status;
+	params[16] = v_notes;
+	params[17] = needs[0] != '\0' ? needs : NULL;
+	params[18] = langs[0] != '\0' ? langs : NULL;
+	params[19] = hh[0] != '\0' ? hh : NULL;
+	params[20] = has_loc ? lat : NULL;
+	params[21] = has_loc ? lon : NULL;
+	params[22] = has_loc ? acc : NULL;
+	params[23] = NULL;
+	{
+		struct national_patch *np = xcalloc(1, sizeof *np);
+		const char *lookup[2];
+		const char *cause;
+
+		np->ctx = ctx;
+		for (int i = 0; i < PATCH_NPARAMS; i++)
+			np->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
+		if (v_ko == NULL && v_latin == NULL) {
+			national_patch_apply(np);
+			goto out;
+		}
+		lookup[0] = params[5];
+		lookup[1] = id;
+		if (db_pool_query(ctx->d->db,
+				  "SELECT coalesce(name_ko, ''), coalesce(name_latin, '') FROM national "
+				  "WHERE id = $2::bigint AND deleted_at IS NULL "
+				  "AND ($1::bigint IS NULL OR mission_id = $1)",
+				  2, lookup, national_patch_names, np, &cause) != 0) {
+			http_reply_problem(ctx, 503, "service unavailable", cause);
+			national_patch_free(np);
+		}
+	}
+	goto out;
+bad_name:
+	snprintf(detail, sizeof detail, "name: %s", err);
+	http_reply_problem(ctx, 400, "bad request", detail);
+	goto out;
+bad_needs:
+	http_reply_problem(ctx, 400, "bad request",
+			   "needs: a list of child, elderly, pregnant, disability, medical");
+	goto out;
+bad_langs:
+	http_reply_problem(ctx, 400, "bad request", "languages: a list of ISO 639-1 codes");
+out:
+	cJSON_Delete(body);
+}
+
+/* Checks a GeoJSON Polygon's rings: closed, four positions or more, in range. */
+static bool
+nationals_polygon_ok(cJSON *rings)
+{
+	cJSON *ring, *pos;
+
+	if (!cJSON_IsArray(rings) || cJSON_GetArraySize(rings) < 1)
+		return false;
+	cJSON_ArrayForEach(ring, rings)
+	{
+		int n = cJSON_GetArraySize(ring);
+		cJSON *first, *last;
+
+		if (!cJSON_IsArray(ring) || n < 4 || n > 100000)
+			return false;
+		cJSON_ArrayForEach(pos, ring)
+		{
+			cJSON *lon = cJSON_GetArrayItem(pos, 0), *lat = cJSON_GetArrayItem(pos, 1);
+			if (!cJSON_IsArray(pos) || !cJSON_IsNumber(lon) || !cJSON_IsNumber(lat) ||
+			    lon->valuedouble < -180 || lon->valuedouble > 180 || lat->valuedouble < -90 ||
+			    lat->valuedouble > 90)
+				return false;
+		}
+		first = cJSON_GetArrayItem(ring, 0);
+		last = cJSON_GetArrayItem(ring, n - 1);
+		if (cJSON_GetArrayItem(first, 0)->valuedouble != cJSON_GetArrayItem(last, 0)->valuedouble ||
+		    cJSON_GetArrayItem(first, 1)->valuedouble != cJSON_GetArrayItem(last, 1)->valuedouble)
+			return false;
+	}
+	return true;
+}
+
+/* Checks a GeoJSON Polygon or MultiPolygon. */
+static bool
+nationals_area_ok(cJSON *area)
+{
+	cJSON *type = cJSON_GetObjectItemCaseSensitive(area, "type");
+	cJSON *coords = cJSON_GetObjectItemCaseSensitive(area, "coordinates");
+	cJSON *poly;
+
+	if (!cJSON_IsString(type))
+		return false;
+	if (strcmp(type->valuestring, "Polygon") == 0)
+		return nationals_polygon_ok(coords);
+	if (strcmp(type->valuestring, "MultiPolygon") != 0 || !cJSON_IsArray(coords) ||
+	    cJSON_GetArraySize(coords) < 1)
+		return false;
+	cJSON_ArrayForEach(poly, coords)
+	{
+		if (!nationals_polygon_ok(poly))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * POST /api/v1/nationals/in-area {"area": GeoJSON Polygon|MultiPolygon} or
+ * {"circle": {"lat", "lon", "radius_m"}}, optional "on" (date) and
+ * "mission_id": how many nationals are inside, by region.
+ */
+void
+routes_nationals_in_area(struct http_ctx *ctx)
+{
+	cJSON *body = http_read_json(ctx), *area, *circle, *mission;
+	char scope[24], mission_buf[24], on_buf[11], lat[32], lon[32], radius[32];
+	const char *on, *mission_id, *area_text = NULL;
+	char *area_json = NULL;
+	const char *params[7];
+
+	if (body == NULL)
+		return;
+	area = cJSON_GetObjectItemCaseSensitive(body, "area");
+	circle = cJSON_GetObjectItemCaseSensitive(body, "circle");
+	mission = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
+	if (!nationals_date(ctx, body, "on", on_buf, &on))
+		goto out;
+	mission_id = auth_scope_param(ctx, scope);
+	if (mission_id == NULL) {
+		if (!cJSON_IsNumber(mission) || mission->valuedouble < 1) {
+			http_reply_problem(ctx, 400, "bad request",
+					   "mission_id: required for accounts that see every mission");
+			goto out;
+		}
+		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
+		mission_id = mission_buf;
+	}
+	lat[0] = lon[0] = radius[0] = '\0';
+	if ((area != NULL) == (circle != NULL)) {
+		http_reply_problem(ctx, 400, "bad request", "give either area (GeoJSON) or circle");
+		goto out;
+	}
+	if (area != NULL) {
+		if (!nationals_area_ok(area)) {
+			http_reply_problem(ctx, 400, "bad request",
+					   "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
+					   "or more [lon, lat] positions in range");
+			goto out;
+		}
+		area_json = cJSON_PrintUnformatted(area);
+		area_text = area_json;
+	} else {
+		cJSON *la = cJSON_GetObjectItemCaseSensitive(circle, "lat");
+		cJSON *lo = cJSON_GetObjectItemCaseSensitive(circle, "lon");
+		cJSON *r = cJSON_GetObjectItemCaseSensitive(circle, "radius_m");
+		if (!cJSON_IsNumber(la) || !cJSON_IsNumber(lo) || !cJSON_IsNumber(r) ||
+		    la->valuedouble < -90 || la->valuedouble > 90 || lo->valuedouble < -180 ||
+		    lo->valuedouble > 180 || r->valuedouble <= 0 || r->valuedouble > 2e6) {
+			http_reply_problem(ctx, 400, "bad request",
+					   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
+					   "\"radius_m\": 1..2000000}");
+			goto out;
+		}
+		snprintf(lat, sizeof lat, "%.7f", la->valuedouble);
+		snprintf(lon, sizeof lon, "%.7f", lo->valuedouble);
+		snprintf(radius, sizeof radius, "%.1f", r->valuedouble);
+	}
+	params[0] = mission_id;
+	params[1] = area_text;
+	params[2] = on;
+	params[3] = area_text == NULL ? lat : NULL;
+	params[4] = area_text == NULL ? lon : NULL;
+	params[5] = area_text == NULL ? radius : NULL;
+	params[6] = NULL;
+	db_reply_json(
+	    ctx, 200, "",
+	    "WITH hit AS (SELECT * FROM nationals_in_area($1::bigint, "
+	    "  ST_GeomFromGeoJSON($2)::geography, coalesce($3::date, current_date)) WHERE $2 IS NOT NULL "
+	    " UNION ALL SELECT * FROM nationals_near($1::bigint, ST_SetSRID(ST_MakePoint($5::float8, "
+	    "  $4::float8), 4326)::geography, $6::float8, coalesce($3::date, current_date)) "
+	    "  WHERE $2 IS NULL), "
+	    "by_region AS (SELECT h.region_id, count(*) AS n FROM hit h GROUP BY h.region_id) "
+	    "SELECT json_build_object('mission_id', $1::bigint, 'on', coalesce($3::date, current_date), "
+	    " 'count', (SELECT coalesce(sum(n), 0) FROM by_region), "
+	    " 'by_region', (SELECT coalesce(json_agg(json_build_object('region_id', b.region_id, "
+	    "  'code', r.code, 'name', r.name, 'count', b.n) ORDER BY b.n DESC), '[]'::json) "
+	    "  FROM by_region b LEFT JOIN region r ON r.id = b.region_id))::text",
+	    6, params);
+out:
+	free(area_json);
+	cJSON_Delete(body);
+}
