@@ -59,6 +59,8 @@ static const struct config_option config_options[] = {
 	INT("auth", "lock_minutes", lock_minutes, 1, 100000),
 	INT("auth", "login_max_delay_ms", login_max_delay_ms, 0, 60000),
 	INT("auth", "password_hash_cost", password_hash_cost, 10, 20),
+	INT("registry", "traveller_retention_days", traveller_retention_days, 0, 3650),
+	INT("registry", "retention_interval", retention_interval_s, 1, 86400),
 	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
 	ENUM("log", "format", log_format, "logfmt", "json"),
 	STR("paths", "sql_dir", sql_dir),
@@ -96,6 +98,8 @@ config_defaults(struct config *cfg)
 	cfg->lock_minutes = 15;
 	cfg->login_max_delay_ms = 8000;
 	cfg->password_hash_cost = 15;
+	cfg->traveller_retention_days = 30;
+	cfg->retention_interval_s = 3600;
 	cfg->log_level = xstrdup("info");
 	cfg->log_format = xstrdup("logfmt");
 	cfg->sql_dir = xstrdup(SAFETY_DEFAULT_SQL_DIR);

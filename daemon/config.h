@@ -41,6 +41,10 @@ struct config {
 	int login_max_delay_ms; /* longest pause before answering a failed login */
 	int password_hash_cost; /* scrypt log2(N) for new passwords */
 
+	/* [registry] */
+	int traveller_retention_days; /* days after departure a traveller is kept */
+	int retention_interval_s;
+
 	/* [log] */
 	char *log_level;
 	char *log_format; /* logfmt or json */

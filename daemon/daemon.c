@@ -7,6 +7,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "retention.h"
 #include "schema.h"
 #include "sd_notify.h"
 #include "version.h"
@@ -76,6 +77,7 @@ daemon_init(struct daemon *d)
 		return false;
 	}
 	schema_watch_start(d);
+	retention_start(d);
 	log_info("listening", "addr", d->cfg.listen, "tls_addr",
 		 *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
 	sd_notify_send("READY=1\nSTATUS=serving");
@@ -191,6 +193,7 @@ daemon_free(struct daemon *d)
 	tls_server_free(d->tls);
 	if (d->schema_timer != NULL)
 		event_free(d->schema_timer);
+	retention_stop(d);
 	if (d->shutdown_timer != NULL)
 		event_free(d->shutdown_timer);
 	if (d->shutdown_done != NULL)

@@ -36,6 +36,7 @@ struct daemon {
 
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *schema_timer;
+	struct event *retention_timer;
 	struct event *shutdown_timer;
 	struct event *shutdown_done; /* one-shot: ends the loop after the last reply */
 

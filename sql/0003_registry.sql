@@ -167,3 +167,29 @@ CREATE FUNCTION nationals_near(p_mission bigint, p_center geography, p_radius_m 
 		AND ST_DWithin(n.last_point, p_center, p_radius_m)
 		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date AND n.departure_date)
 $$;
+
+-- Retention: a traveller's record is removed p_days after their departure
+-- (contacts and locations with it). Each mission's count goes to the audit
+-- log, never a name. The crises issue extends this to spare travellers of
+-- a crisis that is still open.
+CREATE FUNCTION purge_departed_travellers(p_days integer)
+	RETURNS TABLE (mission_id bigint, purged bigint) LANGUAGE sql AS $$
+	WITH gone AS (
+		DELETE FROM national n WHERE n.kind = 'traveller'
+			AND n.departure_date < current_date - p_days
+		RETURNING n.id, n.mission_id, n.household_id),
+	-- Every part of one statement sees the same snapshot: the members just
+	-- removed still show, so they are excluded by id.
+	empty AS (
+		DELETE FROM household h WHERE h.id IN (SELECT household_id FROM gone)
+			AND NOT EXISTS (SELECT 1 FROM national x WHERE x.household_id = h.id
+				AND x.id NOT IN (SELECT id FROM gone))
+		RETURNING h.id),
+	counts AS (SELECT g.mission_id, count(*) AS c FROM gone g GROUP BY g.mission_id),
+	audited AS (
+		SELECT audit_record('safetyd', 'system', c.mission_id, '', 'retention.purge',
+			'national', '', json_build_object('purged', c.c, 'after_days', p_days,
+			'households_removed', (SELECT count(*) FROM empty))::text)
+		FROM counts c)
+	SELECT c.mission_id, c.c FROM counts c, (SELECT count(*) FROM audited) a
+$$;

@@ -1,0 +1,76 @@
+/*
+ * The retention timer. Each run is one statement: take the advisory lock
+ * if nobody holds it, purge, audit the counts. Failures are logged and the
+ * next run tries again.
+ */
+#include "retention.h"
+
+#include "daemon.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* The purge answered. */
+static void
+retention_done(const struct db_result *r, void *arg)
+{
+	char n[24];
+
+	(void)arg;
+	if (r->outcome != DB_OK) {
+		log_warn("retention_failed", "error", r->error);
+		return;
+	}
+	if (PQgetisnull(r->res, 0, 0))
+		return; /* another safetyd holds the lock */
+	snprintf(n, sizeof n, "%s", PQgetvalue(r->res, 0, 0));
+	log_info("retention_purge", "travellers_removed", n);
+}
+
+/* The timer fired. */
+static void
+retention_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char days[16];
+	const char *params[1];
+	const char *cause;
+
+	struct timeval next = {d->cfg.retention_interval_s, 0};
+
+	(void)fd;
+	(void)what;
+	evtimer_add(d->retention_timer, &next);
+	if (!d->schema_ok)
+		return;
+	snprintf(days, sizeof days, "%d", d->cfg.traveller_retention_days);
+	params[0] = days;
+	if (db_pool_query(d->db,
+			  "SELECT CASE WHEN pg_try_advisory_xact_lock(7311520012) THEN "
+			  " (SELECT coalesce(sum(purged), 0) FROM purge_departed_travellers($1::int)) "
+			  " END",
+			  1, params, retention_done, NULL, &cause) != 0)
+		log_warn("retention_skipped", "error", cause);
+}
+
+/* Starts the timer. */
+void
+retention_start(struct daemon *d)
+{
+	/* The first run soon after start-up, once the schema check had its chance. */
+	struct timeval tv = {d->cfg.retention_interval_s < 5 ? d->cfg.retention_interval_s : 5, 0};
+
+	d->retention_timer = evtimer_new(d->base, retention_timer_cb, d);
+	evtimer_add(d->retention_timer, &tv);
+}
+
+/* Stops the timer. */
+void
+retention_stop(struct daemon *d)
+{
+	if (d->retention_timer != NULL) {
+		event_free(d->retention_timer);
+		d->retention_timer = NULL;
+	}
+}
