@@ -37,6 +37,7 @@ enum cat {
 /* Keyword flags. */
 #define F_WEAK 0x01 /* says it less surely: an emoji, "ok", "at home" */
 #define F_FUZZ 0x02 /* also found with one typo ("sfae", "hlep") */
+#define F_LACK 0x08 /* a thing lacked: "없" after it is the call for help ("먹을 게 없어요") */
 #define F_NEED 0x04 /* a need: negated only as "no need" ("dont need help", "도움 필요 없어요") */
 
 struct lex {
@@ -59,6 +60,8 @@ static const struct lex latin_lex[] = {
     {"okey", CAT_SAFE, F_WEAK},
     {"oky", CAT_SAFE, F_WEAK},
     {"okie", CAT_SAFE, F_WEAK},
+    {"sfe", CAT_SAFE, 0},
+    {"saf", CAT_SAFE, 0},
     {"k", CAT_NONE, 0},
     {"fine", CAT_SAFE, F_FUZZ},
     {"alright", CAT_SAFE, 0},
@@ -207,6 +210,12 @@ static const struct lex latin_lex[] = {
     {"stranded", CAT_HELP, 0},
     {"missing", CAT_HELP, 0},
     {"dying", CAT_HELP, 0},
+    {"phone dying", CAT_NONE, 0},
+    {"battery dying", CAT_NONE, 0},
+    {"phone is dying", CAT_NONE, 0},
+    {"fighting", CAT_HELP, 0},
+    {"took my", CAT_HELP, 0},
+    {"took our", CAT_HELP, 0},
     {"dead", CAT_HELP, 0},
     {"rescue", CAT_HELP, F_FUZZ | F_NEED},
     {"scared", CAT_HELP, 0},
@@ -304,6 +313,7 @@ static const struct lex latin_lex[] = {
     {"cant walk", CAT_INJURED, 0},
     {"cannot walk", CAT_INJURED, 0},
     {"heart attack", CAT_INJURED, 0},
+    {"fell down", CAT_INJURED, 0},
     {"shrapnel", CAT_INJURED, 0},
     {"hit my head", CAT_INJURED, 0},
     {"hit his head", CAT_INJURED, 0},
@@ -370,6 +380,8 @@ static const struct lex hangul_lex[] = {
     {"안잔", CAT_SAFE, 0},
     {"인전", CAT_SAFE, 0},
     {"안전한곳", CAT_NONE, 0},
+    {"안전한곳에있", CAT_DONE, 0},
+    {"안전한곳으로", CAT_EVAC, 0},
     {"안전한곳이없", CAT_HELP, 0},
     {"안전한데가없", CAT_HELP, 0},
     {"안전한장소", CAT_NONE, 0},
@@ -392,6 +404,8 @@ static const struct lex hangul_lex[] = {
     {"문제없", CAT_SAFE, 0},
     {"피해없", CAT_SAFE, 0},
     {"별일없", CAT_SAFE, 0},
+    {"아무일없", CAT_SAFE, 0},
+    {"아무일도없", CAT_SAFE, 0},
     {"멀쩡", CAT_SAFE, 0},
     {"이상무", CAT_SAFE, 0},
     {"\u1100\u110E", CAT_SAFE, F_WEAK}, /* ㄱㅊ */
@@ -452,6 +466,7 @@ static const struct lex hangul_lex[] = {
     {"이동하고싶", CAT_EVAC, 0},
     {"이동시켜", CAT_EVAC, 0},
     {"데리러", CAT_EVAC, 0},
+    {"옮겨주", CAT_EVAC, 0},
     {"전세기", CAT_EVAC, 0},
     {"데리러와", CAT_EVAC, 0},
     {"데리러오", CAT_EVAC, 0},
@@ -512,10 +527,10 @@ static const struct lex hangul_lex[] = {
     {"물없", CAT_HELP, 0},
     {"물도없", CAT_HELP, 0},
     {"물이떨어", CAT_HELP, 0},
-    {"먹을것", CAT_HELP, 0},
-    {"먹을게", CAT_HELP, 0},
+    {"먹을것", CAT_HELP, F_LACK},
+    {"먹을게", CAT_HELP, F_LACK},
     {"음식이없", CAT_HELP, 0},
-    {"식량", CAT_HELP, 0},
+    {"식량", CAT_HELP, F_LACK},
     {"배고", CAT_HELP, 0},
     {"굶", CAT_HELP, 0},
     {"약이없", CAT_HELP, 0},
@@ -537,6 +552,9 @@ static const struct lex hangul_lex[] = {
     {"움직일수없", CAT_HELP, 0},
     {"움직일수가없", CAT_HELP, 0},
     {"돈이없", CAT_HELP, 0},
+    {"보내주", CAT_HELP, 0},
+    {"무장", CAT_HELP, 0},
+    {"찾아주", CAT_HELP, 0},
     {"갈곳이없", CAT_HELP, 0},
     {"갈곳없", CAT_HELP, 0},
     {"갈데가없", CAT_HELP, 0},
@@ -606,6 +624,13 @@ static const struct lex hangul_lex[] = {
     {"못걷", CAT_INJURED, 0},
     {"걸을수없", CAT_INJURED, 0},
     {"반응이없", CAT_INJURED, 0},
+    {"삐었", CAT_INJURED, 0},
+    {"삐어", CAT_INJURED, 0},
+    {"부딪혀", CAT_INJURED, 0},
+    {"부딪쳤", CAT_INJURED, 0},
+    {"어지러", CAT_INJURED, 0},
+    {"베었", CAT_INJURED, 0},
+    {"베였", CAT_INJURED, 0},
     {"숨을안쉬", CAT_INJURED, 0},
     {"숨안쉬", CAT_INJURED, 0},
 };
@@ -1458,6 +1483,9 @@ match_phrase(const struct parse *p, size_t k, const char *phrase)
 	size_t t = k;
 	int words = 0;
 
+	/* Most entries differ in their first letter: a cheap way out. */
+	if (p->toks[k].kind != TK_WORD || tok_text(p, &p->toks[k])[0] != phrase[0])
+		return 0;
 	while (*s != '\0') {
 		const char *sp = strchr(s, ' ');
 		size_t l = sp ? (size_t)(sp - s) : strlen(s);
@@ -1657,6 +1685,9 @@ hangul_negated(const struct parse *p, const struct compact *c, size_t s, size_t 
                const struct lex *entry)
 {
 	bool safe = entry->cat == CAT_SAFE || entry->cat == CAT_DONE;
+
+	if (entry->flags & F_LACK)
+		return false;
 	bool need = (entry->flags & F_NEED) != 0, saw_need = false;
 
 	if (s > 0 && (alone_word(p, c, s - 1) || c->tok[s - 1] == c->tok[s]) &&
@@ -1766,8 +1797,11 @@ match_hangul_clause(struct parse *p, int ci, struct compact *c, struct span *spa
 		size_t best_len = 0;
 
 		for (size_t k = 0; k < sizeof hangul_lex / sizeof hangul_lex[0]; k++) {
-			size_t l = strlen(hangul_lex[k].s) / 3;
+			size_t l;
 
+			if (memcmp(syl(c, i), hangul_lex[k].s, 3) != 0)
+				continue;
+			l = strlen(hangul_lex[k].s) / 3;
 			if (l > c->n - i || l <= best_len)
 				continue;
 			if (memcmp(syl(c, i), hangul_lex[k].s, 3 * l) == 0) {
@@ -2080,6 +2114,8 @@ latin_numeral(const char *w)
 	return 0;
 }
 
+static int latin_numeral(const char *w);
+
 /*
  * Tells whether number token k counts the people of the status word after
  * it ("5 safe", "2 injured") rather than choosing from the menu: it does
@@ -2092,8 +2128,11 @@ counts_status(const struct parse *p, size_t k)
 	const struct lex *e;
 	int menu_digit = 0;
 
-	if (t->kind != TK_NUM || t->len > 2 || t->value < 2 || k + 1 >= p->ntoks ||
-	    p->toks[k + 1].kind != TK_WORD || !p->toks[k + 1].space_before)
+	long value = t->kind == TK_WORD ? latin_numeral(tok_text(p, t)) : t->value;
+
+	if ((t->kind == TK_NUM && t->len > 2) || (t->kind != TK_NUM && t->kind != TK_WORD) ||
+	    value < 2 || k + 1 >= p->ntoks || p->toks[k + 1].kind != TK_WORD ||
+	    !p->toks[k + 1].space_before)
 		return false;
 	e = latin_lookup(tok_text(p, &p->toks[k + 1]));
 	if (e == NULL)
@@ -2106,7 +2145,7 @@ counts_status(const struct parse *p, size_t k)
 		menu_digit = 3;
 	else if (e->cat == CAT_EVAC)
 		menu_digit = 4;
-	return menu_digit != 0 && menu_digit != t->value;
+	return menu_digit != 0 && (t->kind == TK_WORD || menu_digit != value);
 }
 
 /*
@@ -2159,6 +2198,17 @@ find_menu(struct parse *p)
 		if (!only_digits)
 			break;
 	}
+	/* "1 아니고 2번이요": a choice written with 번 counts wherever it is. */
+	for (size_t i = 0; i + 1 < p->ntoks; i++) {
+		const struct tok *t = &p->toks[i], *next = &p->toks[i + 1];
+
+		if (t->kind == TK_NUM && t->len == 1 && t->value >= 1 && t->value <= 4 &&
+		    num_clean(p, i) && next->kind == TK_HANGUL && !next->space_before &&
+		    hangul_starts(tok_text(p, next), "번")) {
+			p->menu[t->value] = true;
+			p->any_menu = true;
+		}
+	}
 }
 
 /*
@@ -2191,9 +2241,11 @@ find_counts(struct parse *p)
 					if (strncmp(w, hangul_numerals[i].s, l) != 0)
 						continue;
 					if (hangul_starts(rest, "명") ||
+					    hangul_starts(rest, "식구") ||
 					    (*rest == '\0' && k + 1 < p->ntoks &&
 					     p->toks[k + 1].kind == TK_HANGUL &&
-					     hangul_starts(tok_text(p, &p->toks[k + 1]), "명")))
+					     (hangul_starts(tok_text(p, &p->toks[k + 1]), "명") ||
+					      hangul_starts(tok_text(p, &p->toks[k + 1]), "식구"))))
 						add_count(p, hangul_numerals[i].n,
 						          total_before(p, k) ? 3 : 1,
 						          role_before(p, k));
@@ -2348,6 +2400,7 @@ decide(const struct parse *p, struct sf_reply *out)
 	size_t first_word = first_word_token(p);
 	bool kinds[SF_REPLY_KIND_COUNT] = {false};
 	bool strong = false, menu_only = true, negated_safe = false, yesno_negated = false;
+	bool said_safe = p->menu[1]; /* a safe keyword or choice, not inferred */
 
 	for (int d = 1; d <= 4; d++) {
 		static const enum sf_reply_kind menu_kind[] = {
@@ -2413,6 +2466,8 @@ decide(const struct parse *p, struct sf_reply *out)
 		real = worse(real, k);
 		kinds[k] = true;
 		strong |= !h->weak;
+		if (k == SF_REPLY_SAFE && !h->negated && !h->fuzzy)
+			said_safe = true;
 	}
 	if (real != SF_REPLY_UNCLASSIFIED) {
 		int distinct = 0;
@@ -2434,15 +2489,28 @@ decide(const struct parse *p, struct sf_reply *out)
 	} else if (hyp != SF_REPLY_UNCLASSIFIED) {
 		out->kind = hyp;
 		out->confidence = 0.5f;
+		out->review = true;
 	} else if (yesno != SF_REPLY_UNCLASSIFIED) {
 		out->kind = yesno;
 		out->confidence = 0.5f;
+		out->review = true;
 		negated_safe |= yesno_negated;
 	} else {
 		out->kind = SF_REPLY_UNCLASSIFIED;
 		out->confidence = 0.0f;
 	}
 	out->negated_safe = negated_safe;
+	/*
+	 * "Safe" read only from a negation ("nobody hurt"), a typo, or a text
+	 * with bytes that could not be read or were cut off is a guess: the
+	 * words missed may say otherwise ("피가 안 멈춰요" is "the bleeding will
+	 * not stop"). A human should read it.
+	 */
+	if (out->kind == SF_REPLY_SAFE && (!said_safe || out->invalid_utf8 || out->truncated)) {
+		out->review = true;
+		if (out->confidence > 0.5f)
+			out->confidence = 0.5f;
+	}
 	if (out->invalid_utf8 || out->truncated)
 		out->confidence *= 0.9f;
 }

@@ -298,6 +298,44 @@ parse_flags_negated_safe(void **state)
 }
 
 static void
+parse_marks_guesses_for_review(void **state)
+{
+	static const struct {
+		const char *text;
+		enum sf_reply_kind kind;
+		bool review;
+	} cases[] = {
+	    {"safe", SAFE, false},
+	    {"1", SAFE, false},
+	    {"ok", SAFE, false},
+	    {"👍", SAFE, false},
+	    {"help", HELP, false},
+	    {"nobody hurt", SAFE, true},
+	    {"도움 필요 없어요", SAFE, true},
+	    {"nobody hurt, all safe", SAFE, false},
+	    {"yes", SAFE, true},
+	    {"no", HELP, true},
+	    {"sfae", SAFE, true},
+	    {"safe \xff\xfe", SAFE, true},
+	    {"if we need help we will call", HELP, true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sf_reply r;
+
+		assert_int_equal(sf_reply_parse(cases[i].text, strlen(cases[i].text), &r), 0);
+		if (r.kind != cases[i].kind || r.review != cases[i].review) {
+			print_error("\"%s\": %s review=%d\n", cases[i].text,
+			            sf_reply_kind_name(r.kind), r.review);
+			fail();
+		}
+		if (r.review)
+			assert_true(r.confidence <= 0.5f);
+	}
+}
+
+static void
 parse_survives_bad_bytes(void **state)
 {
 	static const char bad[] =
@@ -494,6 +532,7 @@ corpus_accuracy(void **state)
 	FILE *fp = fopen(SAFETY_TEST_DATA_DIR "/replies.tsv", "r");
 	int confusion[SF_REPLY_KIND_COUNT][SF_REPLY_KIND_COUNT] = {{0}};
 	int total = 0, correct = 0, help_as_safe = 0, hc_correct = 0, hc_given = 0, hc_found = 0;
+	int reviewed = 0, wrong_unreviewed = 0;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t got;
@@ -543,6 +582,8 @@ corpus_accuracy(void **state)
 			help_as_safe++;
 			print_error("  HELP READ AS SAFE  line %d: %s\n", lineno, text);
 		}
+		reviewed += r.review;
+		wrong_unreviewed += (int)r.kind != want && !r.review;
 		if (r.headcount == want_hc)
 			hc_correct++;
 		else
@@ -581,6 +622,8 @@ corpus_accuracy(void **state)
 		print_message("\n");
 	}
 	print_message("  help-type replies read as safe: %d\n", help_as_safe);
+	print_message("  marked for review: %d; wrong and not marked: %d\n", reviewed,
+	              wrong_unreviewed);
 	print_message("  head count right on %.3f of replies; found on %d of the %d that give "
 	              "one\n",
 	              (double)hc_correct / total, hc_found, hc_given);
@@ -599,6 +642,7 @@ main(void)
 	    cmocka_unit_test(parse_reads_locations),
 	    cmocka_unit_test(parse_reads_pasted_token),
 	    cmocka_unit_test(parse_flags_negated_safe),
+	    cmocka_unit_test(parse_marks_guesses_for_review),
 	    cmocka_unit_test(parse_survives_bad_bytes),
 	    cmocka_unit_test(parse_reads_only_the_first_1600_bytes),
 	    cmocka_unit_test(parse_rejects_bad_arguments),

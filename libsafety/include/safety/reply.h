@@ -39,6 +39,7 @@ struct sf_reply {
 	bool negated_safe; /* "not safe", "안전하지 않아요", "no" to "are you safe?" */
 	bool invalid_utf8; /* bytes that are not UTF-8 were read as spaces */
 	bool truncated;    /* the reply was longer than SF_REPLY_MAX_BYTES */
+	bool review;       /* the kind is a guess: see below */
 	float confidence;  /* 0..1: 0 for unclassified, about 0.9 for a plain keyword */
 };
 
@@ -60,6 +61,15 @@ struct sf_reply {
  *   - a number counts people only next to a word for people ("3명",
  *     "4 people") or after "we are", "총", "x"; phone numbers, times,
  *     distances and coordinates never do.
+ *
+ * review is set when the kind is a guess a human should check: "safe" read
+ * only from a negation ("nobody hurt", "도움 필요 없어요"), a lone "yes" or
+ * "no", a misspelling, or a reply with unreadable or cut-off bytes; or a
+ * call for help read only inside a condition ("if we need help..."). On the
+ * labelled corpus every reply such guesses got wrong had review set. The
+ * safe way to use it is to treat such a reply like an unclassified one (the
+ * person stays pending, staff read it, the sender is asked again) while
+ * keeping the parsed kind for staff to see.
  *
  * Returns 0 (also for empty or meaningless text: kind UNCLASSIFIED),
  * SF_EINVAL if out is NULL or text is NULL with len > 0, or SF_ENOMEM; on
