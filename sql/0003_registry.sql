@@ -115,8 +115,10 @@ BEGIN
 		updated_at = now()
 	FROM (SELECT DISTINCT ON (national_id) * FROM new_locations
 		ORDER BY national_id, observed_at DESC, id DESC) l
+	-- Strictly newer: an import that already set the point with the same time
+	-- is not written twice.
 	WHERE n.id = l.national_id
-		AND (n.last_point_at IS NULL OR n.last_point_at <= l.observed_at);
+		AND (n.last_point_at IS NULL OR n.last_point_at < l.observed_at);
 	RETURN NULL;
 END
 $$;

@@ -1,0 +1,359 @@
+/*
+ * The import merge. Good rows go to a temporary table with one COPY; every
+ * later step is one statement over the whole batch, so a 100,000-row file
+ * costs a handful of statements, not 100,000 round trips. Re-importing the
+ * same file matches every row and changes nothing.
+ */
+#include "registry_import.h"
+
+#include "xmalloc.h"
+
+#include <safety/error.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char import_staging_sql[] =
+	"CREATE TEMP TABLE import_row ("
+	" line integer, name_ko text, name_latin text, name_key text, birth_date date,"
+	" passport_no text, kind text, arrival_date date, departure_date date,"
+	" household_ref text, needs text[], languages text[], address text,"
+	" residence_status text, notes text, external_ref text, phones text[], emails text[],"
+	" lat double precision, lon double precision,"
+	" national_id bigint, is_new boolean NOT NULL DEFAULT false,"
+	" changed boolean NOT NULL DEFAULT false, household_id bigint) ON COMMIT DROP";
+
+/* The merge, one statement per step; $1 is the mission. */
+static const char *const import_merge_steps[] = {
+	/* Match on passport, then on first phone + name + birth date. */
+	"UPDATE import_row s SET national_id = n.id FROM national n WHERE n.mission_id = $1 "
+	" AND n.deleted_at IS NULL AND s.passport_no IS NOT NULL AND n.passport_no = s.passport_no",
+	"UPDATE import_row s SET national_id = m.id FROM (SELECT DISTINCT ON (s2.line) s2.line, n.id "
+	" FROM import_row s2 JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
+	" JOIN national n ON n.id = c.national_id AND n.mission_id = $1 AND n.deleted_at IS NULL "
+	" WHERE s2.national_id IS NULL AND s2.birth_date IS NOT NULL AND n.birth_date = s2.birth_date "
+	" AND n.name_key = s2.name_key ORDER BY s2.line, n.id) m WHERE s.line = m.line",
+	/* Households named by the file, made once per mission. */
+	"INSERT INTO household (mission_id, external_ref) SELECT DISTINCT $1::bigint, household_ref "
+	" FROM import_row WHERE household_ref IS NOT NULL ON CONFLICT (mission_id, external_ref) "
+	" DO NOTHING",
+	"UPDATE import_row s SET household_id = h.id FROM household h WHERE h.mission_id = $1 "
+	" AND h.external_ref = s.household_ref",
+	/* Existing people: fields the file gives replace the stored ones, if different. */
+	"WITH u AS (UPDATE national n SET name_ko = coalesce(s.name_ko, n.name_ko), "
+	" name_latin = coalesce(s.name_latin, n.name_latin), "
+	" name_key = CASE WHEN s.name_ko IS NULL AND s.name_latin IS NULL THEN n.name_key "
+	"  ELSE s.name_key END, "
+	" birth_date = coalesce(s.birth_date, n.birth_date), "
+	" passport_no = coalesce(s.passport_no, n.passport_no), kind = s.kind::national_kind, "
+	" arrival_date = coalesce(s.arrival_date, n.arrival_date), "
+	" departure_date = coalesce(s.departure_date, n.departure_date), "
+	" household_id = coalesce(s.household_id, n.household_id), "
+	" needs = CASE WHEN s.needs = '{}' THEN n.needs ELSE s.needs END, "
+	" languages = s.languages, address = coalesce(s.address, n.address), "
+	" residence_status = coalesce(s.residence_status, n.residence_status), "
+	" notes = coalesce(s.notes, n.notes), updated_at = now() "
+	" FROM import_row s WHERE s.national_id = n.id AND ("
+	"  n.name_ko IS DISTINCT FROM coalesce(s.name_ko, n.name_ko) OR n.name_latin IS DISTINCT FROM coalesce(s.name_latin, "
+	"  n.name_latin) OR n.birth_date IS DISTINCT FROM coalesce(s.birth_date, n.birth_date) "
+	"  OR n.passport_no IS DISTINCT FROM coalesce(s.passport_no, n.passport_no) "
+	"  OR n.kind::text <> s.kind "
+	"  OR n.arrival_date IS DISTINCT FROM coalesce(s.arrival_date, n.arrival_date) "
+	"  OR n.departure_date IS DISTINCT FROM coalesce(s.departure_date, n.departure_date) "
+	"  OR n.household_id IS DISTINCT FROM coalesce(s.household_id, n.household_id) "
+	"  OR (s.needs <> '{}' AND n.needs IS DISTINCT FROM s.needs) OR n.languages <> s.languages "
+	"  OR n.address IS DISTINCT FROM coalesce(s.address, n.address) "
+	"  OR n.residence_status IS DISTINCT FROM coalesce(s.residence_status, n.residence_status) "
+	"  OR n.notes IS DISTINCT FROM coalesce(s.notes, n.notes)) RETURNING n.id) "
+	"UPDATE import_row s SET changed = true FROM u WHERE s.national_id = u.id",
+	/* New people: ids taken first, so the rows can be followed into contacts and locations. */
+	"UPDATE import_row SET national_id = nextval(pg_get_serial_sequence('national', 'id')), "
+	" is_new = true WHERE national_id IS NULL",
+	"INSERT INTO national (id, mission_id, household_id, name_ko, name_latin, name_key, "
+	" birth_date, passport_no, kind, arrival_date, departure_date, languages, needs, address, "
+	" residence_status, notes, source, last_point, last_point_at, last_point_source, region_id) "
+	"OVERRIDING SYSTEM VALUE SELECT s.national_id, $1, s.household_id, s.name_ko, s.name_latin, "
+	" s.name_key, s.birth_date, s.passport_no, s.kind::national_kind, s.arrival_date, "
+	" s.departure_date, s.languages, s.needs, s.address, s.residence_status, s.notes, 'import', "
+	" p.point, CASE WHEN p.point IS NOT NULL THEN now() END, "
+	" CASE WHEN p.point IS NOT NULL THEN 'import'::location_source END, "
+	" (SELECT r.id FROM region r WHERE r.mission_id = $1 AND p.point IS NOT NULL "
+	"  AND ST_Intersects(r.area::geometry, p.point::geometry) ORDER BY r.id LIMIT 1) "
+	"FROM import_row s, LATERAL (SELECT CASE WHEN s.lat IS NOT NULL THEN "
+	" ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography END AS point) p WHERE s.is_new",
+	/* Contacts the registry does not have yet. */
+	"WITH c AS (INSERT INTO contact (national_id, kind, value, priority) "
+	" SELECT s.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s, "
+	" unnest(s.phones) WITH ORDINALITY AS u(v, o) "
+	" UNION ALL SELECT s.national_id, 'email', u.v, least(u.o, 9) FROM import_row s, "
+	" unnest(s.emails) WITH ORDINALITY AS u(v, o) "
+	" ON CONFLICT (national_id, kind, value) DO NOTHING RETURNING national_id) "
+	"UPDATE import_row s SET changed = true FROM c WHERE s.national_id = c.national_id "
+	" AND NOT s.is_new",
+	/* Locations: history for everyone with a point, newest point for those who moved. */
+	"WITH l AS (INSERT INTO location (national_id, point, source, observed_at) "
+	" SELECT s.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
+	" now() FROM import_row s JOIN national n ON n.id = s.national_id WHERE s.lat IS NOT NULL "
+	" AND (s.is_new OR n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
+	"  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
+	"UPDATE import_row s SET changed = true FROM l WHERE s.national_id = l.national_id "
+	" AND NOT s.is_new",
+};
+
+/* Runs one statement with the mission as $1. */
+static bool
+import_exec(PGconn *conn, const char *sql, const char *mission, char **cause)
+{
+	const char *params[1] = {mission};
+	/* A statement that does not name the mission must not be given it. */
+	int n = mission != NULL && strstr(sql, "$1") != NULL ? 1 : 0;
+	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		xasprintf(cause, "import failed: %s", m != NULL ? m : PQerrorMessage(conn));
+	}
+	PQclear(r);
+	return ok;
+}
+
+/* Sends every good row with one COPY. */
+static bool
+import_copy(PGconn *conn, const struct sf_import_result *parsed, char **cause)
+{
+	PGresult *r = PQexec(conn, "COPY import_row (" SF_IMPORT_COPY_COLUMNS ") FROM STDIN");
+	char *line = xmalloc(SF_IMPORT_COPY_LINE_SIZE);
+	/* Batches of lines per PQputCopyData keep the calls few. */
+	size_t cap = 1 << 20, used = 0;
+	char *batch = xmalloc(cap);
+	bool ok = true;
+
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		xasprintf(cause, "import failed: %s", PQerrorMessage(conn));
+		PQclear(r);
+		free(line);
+		free(batch);
+		return false;
+	}
+	PQclear(r);
+	for (size_t i = 0; i < parsed->nrows && ok; i++) {
+		size_t len;
+		if (sf_import_row_copy_text(&parsed->rows[i], line, SF_IMPORT_COPY_LINE_SIZE, &len) != 0)
+			continue;
+		if (used + len > cap) {
+			ok = PQputCopyData(conn, batch, (int)used) == 1;
+			used = 0;
+		}
+		memcpy(batch + used, line, len);
+		used += len;
+	}
+	if (ok && used > 0)
+		ok = PQputCopyData(conn, batch, (int)used) == 1;
+	memset(line, 0, SF_IMPORT_COPY_LINE_SIZE);
+	memset(batch, 0, cap);
+	free(line);
+	free(batch);
+	if (PQputCopyEnd(conn, ok ? NULL : "aborted") != 1)
+		ok = false;
+	while ((r = PQgetResult(conn)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
+			xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+			ok = false;
+		}
+		PQclear(r);
+	}
+	if (!ok && *cause == NULL)
+		xasprintf(cause, "import failed: %s", PQerrorMessage(conn));
+	return ok;
+}
+
+/* Reads one count from a query. */
+static long long
+import_count(PGconn *conn, const char *sql, char **cause)
+{
+	PGresult *r = PQexec(conn, sql);
+	long long n = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		n = atoll(PQgetvalue(r, 0, 0));
+	else
+		xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	return n;
+}
+
+/* Parses, stages and merges. */
+bool
+registry_import_run(PGconn *conn, const struct registry_import_request *req,
+		    struct registry_import_outcome *out, char **cause)
+{
+	struct sf_import_options opt;
+	char mission[24], country[8] = "";
+	const char *params[1];
+	PGresult *r;
+
+	memset(out, 0, sizeof *out);
+	*cause = NULL;
+	snprintf(mission, sizeof mission, "%lld", req->mission_id);
+	params[0] = mission;
+	r = PQexecParams(conn, "SELECT default_country FROM mission WHERE id = $1::bigint", 1, NULL,
+			 params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		xasprintf(cause, "no mission with id %lld", req->mission_id);
+		PQclear(r);
+		return false;
+	}
+	snprintf(country, sizeof country, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	sf_import_options_init(&opt);
+	opt.format = req->format;
+	opt.default_country = country;
+	opt.date_format = req->date_format;
+	opt.mapping = req->mapping;
+	if (sf_import_parse(req->data, req->len, &opt, &out->parsed) == SF_ENOMEM ||
+	    out->parsed == NULL) {
+		xasprintf(cause, "out of memory reading the file");
+		return false;
+	}
+	if (out->parsed->file_error || (req->all_or_nothing && out->parsed->bad_rows > 0))
+		return true;
+
+	if (!import_exec(conn, "BEGIN", NULL, cause) ||
+	    !import_exec(conn, "SET LOCAL client_min_messages = warning", NULL, cause) ||
+	    !import_exec(conn, import_staging_sql, NULL, cause) ||
+	    !import_copy(conn, out->parsed, cause))
+		goto fail;
+	/* A passport twice in one file: the first row counts, later ones are reported. */
+	r = PQexec(conn, "DELETE FROM import_row a USING import_row b WHERE a.passport_no = "
+			 "b.passport_no AND a.line > b.line RETURNING a.line, b.line");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		goto fail;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (out->ndup < sizeof out->dup_line / sizeof out->dup_line[0]) {
+			out->dup_line[out->ndup] = (size_t)atoll(PQgetvalue(r, i, 0));
+			out->dup_first[out->ndup] = (size_t)atoll(PQgetvalue(r, i, 1));
+		}
+		out->ndup++;
+	}
+	PQclear(r);
+	if (req->all_or_nothing && out->ndup > 0) {
+		import_exec(conn, "ROLLBACK", NULL, cause);
+		return true;
+	}
+	for (size_t i = 0; i < sizeof import_merge_steps / sizeof import_merge_steps[0]; i++) {
+		if (!import_exec(conn, import_merge_steps[i], mission, cause))
+			goto fail;
+	}
+	out->inserted = import_count(conn, "SELECT count(*) FROM import_row WHERE is_new", cause);
+	out->updated = import_count(conn, "SELECT count(*) FROM import_row WHERE NOT is_new AND changed",
+				    cause);
+	out->unchanged = import_count(conn, "SELECT count(*) FROM import_row WHERE NOT is_new AND "
+					    "NOT changed",
+				      cause);
+	out->first_id = import_count(conn, "SELECT coalesce(min(national_id) FILTER (WHERE line = "
+					   "(SELECT min(line) FROM import_row)), 0) FROM import_row",
+				     cause);
+	if (out->inserted < 0 || out->updated < 0 || out->unchanged < 0 || out->first_id < 0)
+		goto fail;
+	{
+		char summary[256], ins[24], upd[24], unch[24], rej[24];
+		const char *ap[9];
+
+		snprintf(ins, sizeof ins, "%lld", out->inserted);
+		snprintf(upd, sizeof upd, "%lld", out->updated);
+		snprintf(unch, sizeof unch, "%lld", out->unchanged);
+		snprintf(rej, sizeof rej, "%zu", out->parsed->bad_rows + out->ndup);
+		snprintf(summary, sizeof summary,
+			 "{\"inserted\":%s,\"updated\":%s,\"unchanged\":%s,\"rejected\":%s,"
+			 "\"dry_run\":%s}",
+			 ins, upd, unch, rej, req->dry_run ? "true" : "false");
+		ap[0] = req->actor;
+		ap[1] = req->actor_role;
+		ap[2] = mission;
+		ap[3] = req->client_addr != NULL ? req->client_addr : "";
+		ap[4] = summary;
+		r = PQexecParams(conn,
+				 "SELECT audit_record($1, $2, $3::bigint, $4, 'national.import', "
+				 "'mission', $3, $5)",
+				 5, NULL, ap, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+			PQclear(r);
+			goto fail;
+		}
+		PQclear(r);
+	}
+	if (!import_exec(conn, req->dry_run ? "ROLLBACK" : "COMMIT", NULL, cause))
+		goto fail;
+	out->applied = !req->dry_run;
+	return true;
+fail:
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return false;
+}
+
+/* Adds one error object to an array. */
+static void
+import_report_error(cJSON *list, size_t line, size_t column, const char *field, const char *reason)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(e, "line", (double)line);
+	if (column > 0)
+		cJSON_AddNumberToObject(e, "column", (double)column);
+	cJSON_AddStringToObject(e, "field", field);
+	cJSON_AddStringToObject(e, "reason", reason);
+	cJSON_AddItemToArray(list, e);
+}
+
+/* The outcome as JSON. */
+cJSON *
+registry_import_report(const struct registry_import_outcome *out, bool dry_run)
+{
+	const struct sf_import_result *p = out->parsed;
+	cJSON *rep = cJSON_CreateObject();
+	cJSON *errors, *warnings;
+
+	cJSON_AddBoolToObject(rep, "applied", out->applied);
+	cJSON_AddBoolToObject(rep, "dry_run", dry_run);
+	if (p == NULL)
+		return rep;
+	cJSON_AddStringToObject(rep, "format", p->format == SF_IMPORT_JSON ? "json" : "csv");
+	cJSON_AddBoolToObject(rep, "file_refused", p->file_error);
+	cJSON_AddNumberToObject(rep, "rows", (double)p->records);
+	cJSON_AddNumberToObject(rep, "good_rows", (double)(p->nrows - out->ndup));
+	cJSON_AddNumberToObject(rep, "bad_rows", (double)(p->bad_rows + out->ndup));
+	cJSON_AddNumberToObject(rep, "inserted", (double)out->inserted);
+	cJSON_AddNumberToObject(rep, "updated", (double)out->updated);
+	cJSON_AddNumberToObject(rep, "unchanged", (double)out->unchanged);
+	errors = cJSON_AddArrayToObject(rep, "errors");
+	for (size_t i = 0; i < p->nerrors; i++)
+		import_report_error(errors, p->errors[i].line, p->errors[i].column, p->errors[i].field,
+				    p->errors[i].reason);
+	for (size_t i = 0; i < out->ndup && i < sizeof out->dup_line / sizeof out->dup_line[0]; i++) {
+		char reason[96];
+		snprintf(reason, sizeof reason, "passport_no: the same passport as line %zu",
+			 out->dup_first[i]);
+		import_report_error(errors, out->dup_line[i], 0, "passport_no", reason);
+	}
+	cJSON_AddNumberToObject(rep, "errors_not_shown", (double)p->errors_dropped);
+	warnings = cJSON_AddArrayToObject(rep, "warnings");
+	for (size_t i = 0; i < p->nwarnings; i++)
+		import_report_error(warnings, p->warnings[i].line, p->warnings[i].column,
+				    p->warnings[i].field, p->warnings[i].reason);
+	return rep;
+}
+
+/* Frees the parsed file. */
+void
+registry_import_outcome_free(struct registry_import_outcome *out)
+{
+	sf_import_result_free(out->parsed);
+	out->parsed = NULL;
+}

@@ -1,0 +1,57 @@
+/*
+ * Importing nationals: a file parsed by libsafety's import module, its good
+ * rows sent with COPY into a staging table, then merged into the registry
+ * in one transaction of set-based statements (match on passport, else on
+ * phone + name + birth date; update what changed; insert the rest). It uses
+ * blocking libpq on a connection of its own, so safetyd runs it on a worker
+ * thread and safetyctl calls it directly.
+ */
+#ifndef SAFETY_REGISTRY_IMPORT_H
+#define SAFETY_REGISTRY_IMPORT_H
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <safety/import.h>
+#include <stdbool.h>
+
+struct registry_import_request {
+	const char *data; /* borrowed */
+	size_t len;
+	long long mission_id;
+	enum sf_import_format format;
+	enum sf_date_format date_format;
+	const struct sf_import_mapping *mapping; /* borrowed; NULL for none */
+	bool all_or_nothing; /* any bad row: nothing goes in */
+	bool dry_run;        /* check and count, then roll back */
+	/* Who imports, for the audit log (borrowed). */
+	const char *actor;
+	const char *actor_role;
+	const char *client_addr;
+};
+
+struct registry_import_outcome {
+	struct sf_import_result *parsed; /* owned; freed by registry_import_outcome_free */
+	bool applied;                    /* committed (false on dry runs and refusals) */
+	long long inserted, updated, unchanged;
+	long long first_id; /* the national of the file's first good row (0: none) */
+	/* Rows refused because an earlier row of the same file has the same passport. */
+	size_t ndup;
+	size_t dup_line[64], dup_first[64];
+};
+
+/*
+ * Parses and merges. Returns false with *cause (caller frees) when the
+ * database failed; a refused file or bad rows are not failures: they are in
+ * the outcome.
+ */
+bool registry_import_run(PGconn *conn, const struct registry_import_request *req,
+			 struct registry_import_outcome *out, char **cause)
+	__attribute__((warn_unused_result));
+
+/* The outcome as the JSON report the API answers and safetyctl prints. */
+cJSON *registry_import_report(const struct registry_import_outcome *out, bool dry_run);
+
+/* Frees what the outcome owns. */
+void registry_import_outcome_free(struct registry_import_outcome *out);
+
+#endif

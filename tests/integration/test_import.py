@@ -1,0 +1,226 @@
+"""Importing nationals through the API and safetyctl: a CSV with a BOM,
+quoted newlines, Hangul, phone numbers in several national formats and
+deliberately broken rows goes in with exactly the expected rows and exactly
+the expected errors; the same file twice changes nothing; all-or-nothing,
+dry runs, JSON, one person at a time, and mission scoping."""
+
+import json
+import os
+
+from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_import"
+PASSWORD = record_secret("Antakya-Iskenderun-26")
+conninfo = cluster.createdb(DB)
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}}).start()
+
+
+def sh(*args):
+    r = ctl(conninfo, *args)
+    if r.returncode != 0:
+        raise AssertionError("safetyctl %s: %s%s" % (" ".join(args), r.stdout, r.stderr))
+    return r
+
+
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+sh("mission", "add", "TR-ANK", "--name", "Embassy in Ankara", "--country", "TR")
+sh("mission", "add", "UA-KYV", "--name", "Embassy in Kyiv", "--country", "UA")
+A = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-ANK'"))
+B = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'UA-KYV'"))
+for name, role, mission in (("staff-a", "mission_staff", "TR-ANK"), ("staff-b", "mission_staff", "UA-KYV"),
+                            ("viewer-a", "viewer", "TR-ANK"), ("hq", "hq", None), ("admin", "admin", None)):
+    sh("user", "add", name, "--role", role, "--password-file", pwfile, *(["--mission", mission] if mission else []))
+S = {n: Session(d, n, PASSWORD) for n in ("staff-a", "staff-b", "viewer-a", "hq", "admin")}
+
+# Synthetic people only. The comment after each line says what it must produce.
+MIXED = (
+    "\ufeff성명,영문성명,생년월일,여권번호,휴대전화,이메일,주소,구분,입국일,출국일,가구,특이사항\r\n"  # 1 header
+    '김민준,KIM MINJUN,1980-01-02,M12345678,010-1234-5678,minjun@example.org,"Çankaya, Ankara\r\n'  # 2 good, Korean national
+    'Atatürk Blv. 1",거주자,,,H1,\r\n'  # 3 (same record)
+    "이서연,LEE SEOYEON,1985-05-06,M22345678,+82 10 2345 6789,,İstanbul,거주자,,,H1,임산부\r\n"  # 4 good, +82
+    "박지호,PARK JIHO,2015-07-08,,0532 123 45 67,,,여행자,2026-11-20,2026-12-20,H2,아동\r\n"  # 5 good, Turkish national
+    "최유나,CHOI YUNA,1990-09-10,M42345678,+380 67 123 4567,,,거주자,,,,\r\n"  # 6 good, Ukrainian
+    "정하늘,JUNG HANEUL,1975-11-12,M52345678,+66 81 234 5678,,,거주자,,,,\r\n"  # 7 good, Thai
+    "강도윤,KANG DOYUN,1990-01-01,M62345678,12,,,거주자,,,,\r\n"  # 8 bad phone
+    "조은서,CHO EUNSEO,1990-02-30,M72345678,010-2222-3333,,,거주자,,,,\r\n"  # 9 bad date
+    ",,1990-01-01,M82345678,010-5555-6666,,,거주자,,,,\r\n"  # 10 no name
+    "윤지우,YOON JIWOO,1991-01-01,M92345678,010-7777-8888,,,여행자,,,,\r\n"  # 11 traveller without dates
+    "장서준,JANG SEOJUN,1992-02-02,M10345678,010-9999-0000,,,여행자,2026-12-20,2026-12-01,,\r\n"  # 12 departs before arriving
+    "임하은,LIM HAEUN,1993-03-03,M-12*,010-1212-3434,,,거주자,,,,\r\n"  # 13 bad passport
+    "한유진,HAN YUJIN,1994-04-04,M13345678,010-5656-7878,not-an-email,,거주자,,,,\r\n"  # 14 bad e-mail
+    "오지안,OH JIAN,1995-05-05,M14345678,0082-10-3456-7890,,,거주자,,,,\r\n"  # 15 good, 0082 prefix
+)
+GOOD = {"KIM MINJUN", "LEE SEOYEON", "PARK JIHO", "CHOI YUNA", "JUNG HANEUL", "OH JIAN"}
+EXPECTED_ERRORS = {8: {"phone"}, 9: {"birth_date"}, 10: {"name", "name_ko", "name_latin"},
+                   11: {"arrival_date", "departure_date", "kind"}, 12: {"departure_date"},
+                   13: {"passport_no"}, 14: {"email"}}
+for p in ("M12345678", "M22345678", "M42345678", "M52345678", "M14345678"):
+    record_secret(p)
+
+
+def post_csv(session, body, query=""):
+    return session.request("POST", "/api/v1/nationals/import" + query, body=body.encode("utf-8"),
+                           headers={"Content-Type": "text/csv; charset=utf-8"})
+
+
+def names_in_db(mission):
+    return set(filter(None, cluster.psql(DB, "SELECT name_latin FROM national WHERE mission_id = %d AND deleted_at IS NULL" % mission).splitlines()))
+
+
+def mixed_csv_imports_exactly_the_good_rows():
+    r = post_csv(S["staff-a"], MIXED)
+    expect_equal(r.status, 200, r.body)
+    rep = r.json()
+    expect_equal(rep["inserted"], 6, "inserted: " + r.body)
+    expect_equal(rep["bad_rows"], 7, "bad rows")
+    expect_equal(names_in_db(A), GOOD, "who is in")
+    got = {}
+    for e in rep["errors"]:
+        got.setdefault(e["line"], set()).add(e["field"])
+        for pp in ("M62345678", "M72345678", "M13345678", "not-an-email"):
+            check(pp not in e["reason"], "a value in a reason: " + e["reason"])
+    expect_equal(sorted(got), sorted(EXPECTED_ERRORS), "lines with errors: %r" % rep["errors"])
+    for line, fields in EXPECTED_ERRORS.items():
+        check(got[line] & fields, "line %d: expected one of %s, got %s" % (line, fields, got[line]))
+    # Normalised on the way in: E.164 phones, the quoted address with its line break.
+    phones = set(cluster.psql(DB, "SELECT value FROM contact WHERE kind = 'phone'").splitlines())
+    expect_equal(phones, {"+821012345678", "+821023456789", "+905321234567", "+380671234567", "+66812345678",
+                          "+821034567890"}, "phones")
+    addr = cluster.psql(DB, "SELECT address FROM national WHERE passport_no = 'M12345678'")
+    check("Çankaya, Ankara" in addr and "Atatürk" in addr, addr)
+    expect_equal(cluster.psql(DB, "SELECT count(DISTINCT household_id) FROM national WHERE household_id IS NOT NULL"), "2", "households")
+    expect_equal(cluster.psql(DB, "SELECT needs FROM national WHERE name_latin = 'LEE SEOYEON'"), "{pregnant}", "needs")
+    expect_equal(cluster.psql(DB, "SELECT kind FROM national WHERE name_latin = 'PARK JIHO'"), "traveller", "kind")
+    check("national.import" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
+
+
+def the_same_file_twice_changes_nothing():
+    before = cluster.psql(DB, "SELECT count(*), max(updated_at) FROM national")
+    contacts = cluster.psql(DB, "SELECT count(*) FROM contact")
+    r = post_csv(S["staff-a"], MIXED)
+    rep = r.json()
+    expect_equal((rep["inserted"], rep["updated"], rep["unchanged"]), (0, 0, 6), r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*), max(updated_at) FROM national"), before, "nationals untouched")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM contact"), contacts, "contacts untouched")
+
+
+def a_changed_row_updates_instead_of_adding_a_twin():
+    changed = MIXED.replace("İstanbul,거주자,,,H1,임산부", "İzmir,거주자,,,H1,임산부")
+    rep = post_csv(S["staff-a"], changed).json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT address FROM national WHERE passport_no = 'M22345678'"), "İzmir", "updated")
+    # Matched on phone + name + birth date when there is no passport (PARK JIHO has none).
+    twin = "성명,영문성명,생년월일,휴대전화,주소\n박지호,PARK JIHO,2015-07-08,+90 532 123 45 67,Bursa\n"
+    rep = post_csv(S["staff-a"], twin).json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin = 'PARK JIHO'"), "1", "no twin")
+
+
+def all_or_nothing_and_dry_run():
+    fresh = MIXED.replace("M1", "X1").replace("M2", "X2").replace("M4", "X4").replace("M5", "X5")
+    fresh = fresh.replace("010-", "010-9").replace("+82 10 2", "+82 10 92").replace("0532 1", "0532 9")
+    count = cluster.psql(DB, "SELECT count(*) FROM national")
+    r = post_csv(S["staff-a"], fresh, "?all_or_nothing=true")
+    expect_equal(r.status, 422, r.body)
+    check(not r.json()["applied"] and len(r.json()["errors"]) >= 7, r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national"), count, "nothing in")
+    r = post_csv(S["staff-a"], fresh, "?dry_run=true")
+    expect_equal(r.status, 200, r.body)
+    check(r.json()["dry_run"] and r.json()["inserted"] == 6 and not r.json()["applied"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national"), count, "dry run left nothing")
+
+
+def duplicate_passport_in_one_file_is_reported():
+    body = "name_latin,passport_no,phone\nSEO YUNA,M55555555,+821055550001\nSEO YUNA,M55555555,+821055550002\n"
+    rep = post_csv(S["staff-a"], body).json()
+    expect_equal(rep["inserted"], 1, rep)
+    check(any(e["line"] == 3 and e["field"] == "passport_no" and "line 2" in e["reason"] for e in rep["errors"]), rep)
+
+
+def refused_files_say_why():
+    for body, ctype, what in (("\xff\xfe garbage", "text/csv", "not UTF-8"),
+                              ("phone,email\n010-1111-2222,a@example.org\n", "text/csv", "no name column"),
+                              ('[{"name_latin": "A"', "application/json", "broken JSON"),
+                              ('a,"b\n', "text/csv", "open quote")):
+        data = body.encode("latin-1") if "garbage" in body else body.encode()
+        r = S["staff-a"].request("POST", "/api/v1/nationals/import", body=data, headers={"Content-Type": ctype})
+        expect_equal(r.status, 400, what + ": " + r.body)
+        rep = r.json()
+        check(rep["file_refused"] and rep["errors"] and rep["errors"][0]["reason"], what + ": " + r.body)
+    expect_equal(S["staff-a"].request("POST", "/api/v1/nationals/import", body=b"",
+                                      headers={"Content-Type": "text/csv"}).status, 400, "empty")
+
+
+def json_import_and_one_person_at_a_time():
+    people = [{"name_ko": "서하준", "name_latin": "SEO HAJUN", "birth_date": "1988-08-08", "passport_no": "M66600001",
+               "phones": ["+90 533 111 22 33"], "kind": "traveller", "arrival_date": "2026-11-01",
+               "departure_date": "2026-12-01", "lat": 37.58, "lon": 36.93}]
+    r = S["staff-a"].request("POST", "/api/v1/nationals/import", body=json.dumps(people),
+                             headers={"Content-Type": "application/json"})
+    expect_equal(r.json()["inserted"], 1, r.body)
+    loc = cluster.psql(DB, "SELECT round(ST_Y(last_point::geometry)::numeric, 2) FROM national WHERE passport_no = 'M66600001'")
+    expect_equal(loc, "37.58", "location set")
+    r = S["staff-a"].post("/api/v1/nationals", {"name_latin": "YOO NARA", "phone": "010-4321-8765"})
+    expect_equal(r.status, 201, r.body)
+    got = S["staff-a"].get("/api/v1/nationals/%d" % r.json()["id"]).json()
+    expect_equal(got["name_latin"], "YOO NARA", "created")
+    expect_equal(got["contacts"][0]["value"], "+821043218765", "phone normalised")
+    r = S["staff-a"].post("/api/v1/nationals", {"name_latin": "YOO NARA", "phone": "12"})
+    expect_equal(r.status, 400, r.body)
+    check(any(e["field"] == "phone" for e in r.json()["errors"]), r.body)
+
+
+def scoping_and_roles():
+    before = names_in_db(A)
+    r = post_csv(S["staff-b"], "name_latin\nINTRUDER ONE\n", "?mission=%d" % A)
+    expect_equal(r.status, 404, "staff of B into A")
+    r = post_csv(S["staff-b"], "name_latin\nKYIV PERSON\n")
+    expect_equal(r.status, 200, r.body)
+    check("KYIV PERSON" in names_in_db(B) and names_in_db(A) == before, "went to B only")
+    expect_equal(post_csv(S["viewer-a"], "name_latin\nX\n").status, 403, "viewer")
+    expect_equal(post_csv(S["hq"], "name_latin\nX\n").status, 403, "hq")
+    expect_equal(post_csv(S["admin"], "name_latin\nX\n").status, 400, "admin without mission")
+    expect_equal(post_csv(S["admin"], "name_latin\nADMIN ADDED\n", "?mission=%d" % B).status, 200, "admin with mission")
+
+
+def safetyctl_imports_with_korean_headers_and_a_mapping():
+    path = os.path.join(d.workdir, "ctl.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("이름,영문이름,연락처,생일\n배수아,BAE SUA,010-8080-9090,1999.09.09\n")
+    r = ctl(conninfo, "import", "nationals", path, "--mission", "UA-KYV", "--date-format", "dotted")
+    expect_equal(r.returncode, 0, r.stdout + r.stderr)
+    check("1 added" in r.stdout, r.stdout)
+    expect_equal(cluster.psql(DB, "SELECT birth_date FROM national WHERE name_latin = 'BAE SUA'"), "1999-09-09", "date")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("Full Name,Cell\nMOON TAEO,+380 50 123 4567\n")
+    r = ctl(conninfo, "import", "nationals", path, "--mission", "UA-KYV", "--map", "name_latin=Full Name", "--map",
+            "phone=Cell")
+    expect_equal(r.returncode, 0, r.stdout + r.stderr)
+    r = ctl(conninfo, "import", "nationals", path, "--mission", "UA-KYV", "--map", "name_latin=Full Name",
+            "--map", "phone=Cell")
+    check("nothing changed" in r.stdout, r.stdout)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("name_latin,phone\nBAD PHONE,12\n")
+    r = ctl(conninfo, "import", "nationals", path, "--mission", "UA-KYV")
+    expect_equal(r.returncode, 1, "bad rows exit 1")
+    check("ctl.csv:2: phone" in r.stdout, r.stdout)
+
+
+try:
+    run([
+        mixed_csv_imports_exactly_the_good_rows,
+        the_same_file_twice_changes_nothing,
+        a_changed_row_updates_instead_of_adding_a_twin,
+        all_or_nothing_and_dry_run,
+        duplicate_passport_in_one_file_is_reported,
+        refused_files_say_why,
+        json_import_and_one_person_at_a_time,
+        scoping_and_roles,
+        safetyctl_imports_with_korean_headers_and_a_mapping,
+    ])
+finally:
+    d.stop()
+    cluster.dropdb(DB)
