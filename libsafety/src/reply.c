@@ -717,10 +717,7 @@ static const char *const latin_numerals[] = {
     "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen",
 };
 
-/* ---- Decoding ------------------------------------------------------------ */
-
-/* A parse in progress: the text in its forms, the tokens, the findings. */
-struct parse;
+/* ---- Types and decoding ------------------------------------------------ */
 
 enum tok_kind {
 	TK_WORD,   /* letters other than Hangul, apostrophes dropped */
@@ -763,6 +760,7 @@ struct count {
 	bool role;
 };
 
+/* A parse in progress: the tokens, the clauses and what was found in them. */
 struct parse {
 	struct tok *toks;
 	size_t ntoks, cap_toks;
@@ -1896,7 +1894,7 @@ out:
 	return rc;
 }
 
-/* Finds emoji that answer. */
+/* Finds emoji that answer, and "SOS" spelt with points or spaces. */
 static void
 match_emoji(struct parse *p)
 {
@@ -1910,12 +1908,10 @@ match_emoji(struct parse *p)
 				struct hit h = {.cat = emoji_lex[i].cat, .weak = true, .tok = k};
 
 				h.clause = t->clause;
-
 				h.question = p->clauses[t->clause].question;
 				add_hit(p, &h);
 			}
 		}
-		/* "S O S" spelt out in letters is a word; 🆘 is above. */
 	}
 	/* "s.o.s", "s o s": letters the tokenizer split */
 	for (size_t k = 0; k + 2 < p->ntoks; k++) {
