@@ -711,21 +711,45 @@ demo_buf_field(struct demo_buf *b, const char *s, char sep)
 	demo_buf_printf(b, "%c", sep);
 }
 
-/* Writes a date (days since 1970-01-01) as YYYY-MM-DD into buf. */
+/* Splits a day (days since 1970-01-01) into year, month and day (Howard Hinnant's algorithm). */
 static void
-demo_date(long days, char *buf, size_t size)
+demo_civil(long days, long *y, long *m, long *d)
 {
-	/* Howard Hinnant's civil_from_days. */
 	long z = days + 719468;
 	long era = (z >= 0 ? z : z - 146096) / 146097;
 	long doe = z - era * 146097;
 	long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	long mp = (5 * doy + 2) / 153;
-	long d = doy - (153 * mp + 2) / 5 + 1;
-	long m = mp < 10 ? mp + 3 : mp - 9;
-	long y = yoe + era * 400 + (m <= 2);
 
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* The day (days since 1970-01-01) of a date; 29 February of a common year is the 28th. */
+static long
+demo_days(long y, long m, long d)
+{
+	long era, yoe, doy, doe;
+
+	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		d = 28;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Writes a date (days since 1970-01-01) as YYYY-MM-DD into buf. */
+static void
+demo_date(long days, char *buf, size_t size)
+{
+	long y, m, d;
+
+	demo_civil(days, &y, &m, &d);
 	/* The ranges are known; the modulo tells the compiler too. */
 	snprintf(buf, size, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
 	         (unsigned)d % 100u);
@@ -978,8 +1002,16 @@ demo_person_make(struct demo_gen *g, struct demo_person *p, struct demo_family_n
 	memset(p, 0, sizeof *p);
 	p->age = age;
 	p->female = female;
-	p->birth = g->today - (long)(age * 365.2425) - demo_below(&g->rng, 365);
-	year = 1970 + (long)floor(p->birth / 365.2425);
+	{
+		/* Born on a day that makes them exactly age today: after the day
+		 * age + 1 years ago, at the latest the day age years ago. */
+		long y, m, d, latest, earliest;
+		demo_civil(g->today, &y, &m, &d);
+		latest = demo_days(y - age, m, d);
+		earliest = demo_days(y - age - 1, m, d) + 1;
+		p->birth = latest - demo_below(&g->rng, latest - earliest + 1);
+		demo_civil(p->birth, &year, &m, &d);
+	}
 	gv = &demo_given_names[female ? 1 : 0][year < 1970 ? 0 : year < 1990 ? 1 : 2];
 	given = gv->names[demo_below(&g->rng, (long)gv->n)];
 	demo_romanize(given, p->given_rr, sizeof p->given_rr);
