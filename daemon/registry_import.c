@@ -26,13 +26,17 @@ static const char import_staging_sql[] =
 
 /* The merge, one statement per step; $1 is the mission. */
 static const char *const import_merge_steps[] = {
-	/* Match on passport, then on first phone + name + birth date. */
+	/*
+	 * Match on passport, then on first phone + name + birth date (both
+	 * without a birth date also match, so a file without that column can be
+	 * imported again without twins).
+	 */
 	"UPDATE import_row s SET national_id = n.id FROM national n WHERE n.mission_id = $1 "
 	" AND n.deleted_at IS NULL AND s.passport_no IS NOT NULL AND n.passport_no = s.passport_no",
 	"UPDATE import_row s SET national_id = m.id FROM (SELECT DISTINCT ON (s2.line) s2.line, n.id "
 	" FROM import_row s2 JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
 	" JOIN national n ON n.id = c.national_id AND n.mission_id = $1 AND n.deleted_at IS NULL "
-	" WHERE s2.national_id IS NULL AND s2.birth_date IS NOT NULL AND n.birth_date = s2.birth_date "
+	" WHERE s2.national_id IS NULL AND n.birth_date IS NOT DISTINCT FROM s2.birth_date "
 	" AND n.name_key = s2.name_key ORDER BY s2.line, n.id) m WHERE s.line = m.line",
 	/* Households named by the file, made once per mission. */
 	"INSERT INTO household (mission_id, external_ref) SELECT DISTINCT $1::bigint, household_ref "
@@ -280,7 +284,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		ap[4] = summary;
 		r = PQexecParams(conn,
 				 "SELECT audit_record($1, $2, $3::bigint, $4, 'national.import', "
-				 "'mission', $3, $5)",
+				 "'mission', $3::bigint::text, $5)",
 				 5, NULL, ap, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
