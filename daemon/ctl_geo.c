@@ -76,6 +76,7 @@ struct geo_options {
 	long assign_min;       /* -1: no --assign-capacity */
 	long assign_max;
 	bool skip_bad;
+	bool help;
 };
 
 /* What happened to the features of one import. */
@@ -981,8 +982,8 @@ geo_parse_args(struct geo_options *opt, int argc, char **argv)
 		} else if (strcmp(a, "--skip-bad") == 0) {
 			opt->skip_bad = true;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			fputs(geo_usage, stdout);
-			exit(0);
+			opt->help = true;
+			return true;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			fprintf(stderr,
 			        "safetyctl: import %s: unknown option or missing value: %s\n",
@@ -1074,11 +1075,20 @@ geo_audit(struct geo_import *im)
 	const char *params[5];
 	PGresult *r;
 
-	snprintf(summary, sizeof summary,
-	         "{\"features\":%ld,\"inserted\":%ld,\"updated\":%ld,\"unchanged\":%ld,"
-	         "\"rejected\":%ld,\"repaired\":%ld,\"nationals_placed\":%ld}",
-	         im->counts.features, im->counts.inserted, im->counts.updated, im->counts.unchanged,
-	         im->counts.rejected, im->counts.repaired, im->counts.nationals_placed);
+	if (im->opt->shelters)
+		snprintf(summary, sizeof summary,
+		         "{\"features\":%ld,\"inserted\":%ld,\"updated\":%ld,\"unchanged\":%ld,"
+		         "\"rejected\":%ld,\"capacity_assigned\":%ld}",
+		         im->counts.features, im->counts.inserted, im->counts.updated,
+		         im->counts.unchanged, im->counts.rejected,
+		         im->counts.capacity_default + im->counts.capacity_assigned);
+	else
+		snprintf(summary, sizeof summary,
+		         "{\"features\":%ld,\"inserted\":%ld,\"updated\":%ld,\"unchanged\":%ld,"
+		         "\"rejected\":%ld,\"repaired\":%ld,\"nationals_placed\":%ld}",
+		         im->counts.features, im->counts.inserted, im->counts.updated,
+		         im->counts.unchanged, im->counts.rejected, im->counts.repaired,
+		         im->counts.nationals_placed);
 	params[0] = geo_actor();
 	params[1] = im->mission_id;
 	params[2] = im->opt->shelters ? "shelter.import" : "region.import";
@@ -1152,6 +1162,10 @@ ctl_import_geo(const struct config *cfg, PGconn *conn, const char *what, int arg
 	if (!geo_parse_args(&opt, argc, argv)) {
 		fputs(geo_usage, stderr);
 		return 2;
+	}
+	if (opt.help) {
+		fputs(geo_usage, stdout);
+		return 0;
 	}
 	buf = geo_read_file(opt.file, &len);
 	if (buf == NULL)
