@@ -1261,7 +1261,7 @@ demo_household(struct demo_gen *g, struct demo_copy_bufs *out, struct demo_ids *
 	bool traveller = forced_city < 0 && !demo_chance(r, g->resident_household_p);
 	bool couple, single_mother;
 	int size = demo_size(r, traveller ? demo_traveller_sizes : demo_resident_sizes, max);
-	int head_age, n = 0, adults, youngest_adult;
+	int head_age, n = 0, youngest_adult;
 	size_t city;
 	double lat, lon, accuracy;
 	long arrival = 0, departure = 0, observed_day;
@@ -1287,18 +1287,21 @@ demo_household(struct demo_gen *g, struct demo_copy_bufs *out, struct demo_ids *
 		                     : 22 + (int)(pow(demo_uniform(r), 1.4) * 58);
 		demo_person_make(g, &people[n++], female ? mother : father, head_age, female);
 	} else if (couple) {
-		head_age = traveller ? demo_between(r, 24, 72) : demo_between(r, 28, 66);
+		int partner_age;
+		/* Parents of children at home are younger than couples on their own. */
+		if (size >= 3)
+			head_age = demo_between(r, 28, 55);
+		else
+			head_age = traveller ? demo_between(r, 24, 72) : demo_between(r, 28, 66);
+		partner_age = head_age - demo_between(r, -2, 5);
 		demo_person_make(g, &people[n++], father, head_age, false);
-		demo_person_make(
-		    g, &people[n++], mother,
-		    head_age - demo_between(r, -2, 5) < 20 ? 20 : head_age - demo_between(r, -2, 5),
-		    true);
+		demo_person_make(g, &people[n++], mother, partner_age < 20 ? 20 : partner_age,
+		                 true);
 	} else {
 		head_age = demo_between(r, 28, 55);
 		demo_person_make(g, &people[n++], single_mother ? mother : father, head_age,
 		                 single_mother);
 	}
-	adults = n;
 	youngest_adult = people[n - 1].age < people[0].age ? people[n - 1].age : people[0].age;
 	if (size == 5 && demo_chance(r, 0.3)) {
 		/* A grandparent living with the family. */
@@ -1358,7 +1361,6 @@ demo_household(struct demo_gen *g, struct demo_copy_bufs *out, struct demo_ids *
 		                  traveller ? arrival_s : NULL, traveller ? departure_s : NULL,
 		                  traveller ? NULL : address, point, accuracy, observed);
 	}
-	(void)adults;
 	g->stats.households++;
 }
 
