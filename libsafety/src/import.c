@@ -2513,6 +2513,30 @@ import_refuse_binary(struct importer *im, const char *data, size_t len)
 	return false;
 }
 
+/*
+ * Refuses options that would fail every row alike: an unknown country (a valid
+ * international number then fails only for that reason) or date format.
+ * Returns true when refused.
+ */
+static bool
+import_options_bad(struct importer *im)
+{
+	char e164[SF_PHONE_E164_SIZE];
+
+	if (im->home != NULL &&
+	    sf_phone_normalize("+821012345678", im->home, e164, sizeof e164, NULL, 0) != 0) {
+		import_file_error(im, SF_EINVAL, 0, 0,
+		                  "file: options: unknown default country; give an ISO 3166 "
+		                  "alpha-2 code such as TR");
+		return true;
+	}
+	if ((unsigned)im->opt->date_format > SF_DATE_COMPACT) {
+		import_file_error(im, SF_EINVAL, 0, 0, "file: options: unknown date format");
+		return true;
+	}
+	return false;
+}
+
 /* Frees a result and everything in it. */
 void
 sf_import_result_free(struct sf_import_result *res)
@@ -2555,7 +2579,7 @@ sf_import_parse(const char *data, size_t len, const struct sf_import_options *op
 
 	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
 		skip = 3;
-	if (!import_refuse_binary(&im, data, len)) {
+	if (!import_options_bad(&im) && !import_refuse_binary(&im, data, len)) {
 		enum sf_import_format format = opt->format;
 
 		if (format != SF_IMPORT_CSV && format != SF_IMPORT_JSON) {

@@ -474,8 +474,10 @@ static const struct row_case row_cases[] = {
          "address=Kadıköy Moda Cd. 12"),
     GOOD("row_keeps_line_breaks_in_notes", "name_ko=김|notes=first\r\nsecond\n\n third",
          "notes=first\nsecond\nthird"),
-    BAD("row_refuses_control_character_in_notes", "name_ko=김|notes=a\x01" "b", "notes",
-        "control character U+0001"),
+    BAD("row_refuses_control_character_in_notes",
+        "name_ko=김|notes=a\x01"
+        "b",
+        "notes", "control character U+0001"),
     BAD("row_refuses_long_residence_status",
         "name_ko=김|residence_status=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -1209,6 +1211,16 @@ import_api_handles_names_and_null(void **state)
 	assert_null(res);
 	assert_int_equal(sf_import_parse(NULL, 1, &opt, &res), SF_EINVAL);
 	assert_int_equal(sf_import_parse("x", 1, &opt, NULL), SF_EINVAL);
+	opt.default_country = "XX";
+	assert_int_equal(sf_import_parse("name_ko\n김\n", 11, &opt, &res), SF_EINVAL);
+	assert_non_null(strstr(res->errors[0].reason, "unknown default country"));
+	assert_int_equal(res->nerrors, 1);
+	sf_import_result_free(res);
+	opt.default_country = "tr";
+	opt.date_format = (enum sf_date_format)99;
+	assert_int_equal(sf_import_parse("name_ko\n김\n", 11, &opt, &res), SF_EINVAL);
+	assert_non_null(strstr(res->errors[0].reason, "unknown date format"));
+	sf_import_result_free(res);
 	sf_import_result_free(NULL);
 	sf_import_mapping_clear(NULL);
 }

@@ -187,9 +187,9 @@ void sf_import_options_init(struct sf_import_options *opt);
  * problems in errors (all of them, up to max_errors). Returns SF_EINVAL when
  * the file as a whole is refused (not UTF-8, malformed CSV quoting, invalid
  * JSON, no header, no name column, two columns for one field, a mapped
- * column missing) and SF_ETOOLONG when it has more than max_rows rows; then
- * file_error is set, rows is empty and errors says why. Returns SF_ENOMEM
- * with *out NULL, or SF_EINVAL with *out NULL when an argument is NULL.
+ * column missing, an unknown default_country or date_format) and SF_ETOOLONG when it has more than
+ * max_rows rows; then file_error is set, rows is empty and errors says why. Returns SF_ENOMEM with
+ * *out NULL, or SF_EINVAL with *out NULL when an argument is NULL.
  */
 int sf_import_parse(const char *data, size_t len, const struct sf_import_options *opt,
                     struct sf_import_result **out);
