@@ -24,6 +24,13 @@ static const char import_staging_sql[] =
 	" national_id bigint, is_new boolean NOT NULL DEFAULT false,"
 	" changed boolean NOT NULL DEFAULT false, household_id bigint) ON COMMIT DROP";
 
+/* Indexes and statistics after the COPY, so the merge joins are planned as hash joins. */
+static const char *const import_prepare_steps[] = {
+	"CREATE INDEX ON import_row (line)",
+	"CREATE INDEX ON import_row (national_id)",
+	"ANALYZE import_row",
+};
+
 /* The merge, one statement per step; $1 is the mission. */
 static const char *const import_merge_steps[] = {
 	/*
@@ -86,23 +93,30 @@ static const char *const import_merge_steps[] = {
 	"  AND ST_Intersects(r.area::geometry, p.point::geometry) ORDER BY r.id LIMIT 1) "
 	"FROM import_row s, LATERAL (SELECT CASE WHEN s.lat IS NOT NULL THEN "
 	" ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography END AS point) p WHERE s.is_new",
-	/* Contacts the registry does not have yet. */
+	/* Contacts: new people's go straight in; existing people's only if missing. */
+	"INSERT INTO contact (national_id, kind, value, priority) "
+	" SELECT s.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s, "
+	" unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE s.is_new "
+	" UNION ALL SELECT s.national_id, 'email', u.v, least(u.o, 9) FROM import_row s, "
+	" unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE s.is_new "
+	" ON CONFLICT (national_id, kind, value) DO NOTHING",
 	"WITH c AS (INSERT INTO contact (national_id, kind, value, priority) "
 	" SELECT s.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s, "
-	" unnest(s.phones) WITH ORDINALITY AS u(v, o) "
+	" unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE NOT s.is_new "
 	" UNION ALL SELECT s.national_id, 'email', u.v, least(u.o, 9) FROM import_row s, "
-	" unnest(s.emails) WITH ORDINALITY AS u(v, o) "
+	" unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE NOT s.is_new "
 	" ON CONFLICT (national_id, kind, value) DO NOTHING RETURNING national_id) "
-	"UPDATE import_row s SET changed = true FROM c WHERE s.national_id = c.national_id "
-	" AND NOT s.is_new",
-	/* Locations: history for everyone with a point, newest point for those who moved. */
+	"UPDATE import_row s SET changed = true FROM c WHERE s.national_id = c.national_id",
+	/* Locations: history for new people; a new point for those who moved. */
+	"INSERT INTO location (national_id, point, source, observed_at) "
+	" SELECT s.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
+	" now() FROM import_row s WHERE s.is_new AND s.lat IS NOT NULL",
 	"WITH l AS (INSERT INTO location (national_id, point, source, observed_at) "
 	" SELECT s.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
-	" now() FROM import_row s JOIN national n ON n.id = s.national_id WHERE s.lat IS NOT NULL "
-	" AND (s.is_new OR n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
+	" now() FROM import_row s JOIN national n ON n.id = s.national_id WHERE NOT s.is_new "
+	" AND s.lat IS NOT NULL AND (n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
 	"  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
-	"UPDATE import_row s SET changed = true FROM l WHERE s.national_id = l.national_id "
-	" AND NOT s.is_new",
+	"UPDATE import_row s SET changed = true FROM l WHERE s.national_id = l.national_id",
 };
 
 /* Runs one statement with the mission as $1. */
@@ -230,6 +244,10 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	    !import_exec(conn, import_staging_sql, NULL, cause) ||
 	    !import_copy(conn, out->parsed, cause))
 		goto fail;
+	for (size_t i = 0; i < sizeof import_prepare_steps / sizeof import_prepare_steps[0]; i++) {
+		if (!import_exec(conn, import_prepare_steps[i], NULL, cause))
+			goto fail;
+	}
 	/* A passport twice in one file: the first row counts, later ones are reported. */
 	r = PQexec(conn, "DELETE FROM import_row a USING import_row b WHERE a.passport_no = "
 			 "b.passport_no AND a.line > b.line RETURNING a.line, b.line");
