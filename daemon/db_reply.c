@@ -14,6 +14,7 @@ struct db_reply {
 	struct http_ctx *ctx;
 	int status;
 	char *not_found;
+	char *content_type; /* NULL: JSON */
 };
 
 /* Maps a failed query onto an HTTP problem. */
@@ -57,9 +58,12 @@ db_reply_done(const struct db_result *r, void *arg)
 		http_reply_problem(dr->ctx, 404, "not found", dr->not_found);
 	} else {
 		const char *text = PQgetvalue(r->res, 0, 0);
-		http_reply_bytes(dr->ctx, dr->status, "application/json", text, strlen(text));
+		http_reply_bytes(dr->ctx, dr->status,
+				 dr->content_type != NULL ? dr->content_type : "application/json", text,
+				 (size_t)PQgetlength(r->res, 0, 0));
 	}
 	free(dr->not_found);
+	free(dr->content_type);
 	free(dr);
 }
 
@@ -76,6 +80,26 @@ db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, co
 	dr->not_found = xstrdup(not_found_detail);
 	if (db_pool_query(ctx->d->db, sql, nparams, params, db_reply_done, dr, &cause) != 0) {
 		free(dr->not_found);
+		free(dr);
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+	}
+}
+
+/* Runs the query and answers with its text. */
+void
+db_reply_text(struct http_ctx *ctx, const char *content_type, const char *sql, int nparams,
+	      const char *const *params)
+{
+	struct db_reply *dr = xcalloc(1, sizeof *dr);
+	const char *cause;
+
+	dr->ctx = ctx;
+	dr->status = 200;
+	dr->not_found = xstrdup("nothing to export");
+	dr->content_type = xstrdup(content_type);
+	if (db_pool_query(ctx->d->db, sql, nparams, params, db_reply_done, dr, &cause) != 0) {
+		free(dr->not_found);
+		free(dr->content_type);
 		free(dr);
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 	}

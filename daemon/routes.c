@@ -46,6 +46,8 @@ const struct http_route routes_table[] = {
 	 SF_PERM_NATIONAL_WRITE, SCHEMA | SCOPED},
 	{"nationals_import", EVHTTP_REQ_POST, "/api/v1/nationals/import", routes_nationals_import,
 	 SF_PERM_NATIONAL_WRITE, SCHEMA | SCOPED},
+	{"nationals_export", EVHTTP_REQ_GET, "/api/v1/nationals/export.csv", routes_nationals_export,
+	 SF_PERM_READ, SCHEMA | SCOPED},
 	{"nationals_in_area", EVHTTP_REQ_POST, "/api/v1/nationals/in-area", routes_nationals_in_area,
 	 SF_PERM_READ, SCHEMA | SCOPED},
 	{"nationals_get", EVHTTP_REQ_GET, "/api/v1/nationals/{id}", routes_nationals_get,

@@ -41,6 +41,7 @@ void routes_nationals_get(struct http_ctx *ctx);
 void routes_nationals_update(struct http_ctx *ctx);
 void routes_nationals_delete(struct http_ctx *ctx);
 void routes_nationals_in_area(struct http_ctx *ctx);
+void routes_nationals_export(struct http_ctx *ctx);
 
 /* routes_import.c */
 void routes_nationals_import(struct http_ctx *ctx);

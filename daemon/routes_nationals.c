@@ -715,3 +715,44 @@ out:
 	free(area_json);
 	cJSON_Delete(body);
 }
+
+/*
+ * GET /api/v1/nationals/export.csv?mission=: the caller's nationals as CSV
+ * with the import's own headers, so an export can be edited and imported
+ * again. Passport numbers are masked as in every other answer.
+ */
+void
+routes_nationals_export(struct http_ctx *ctx)
+{
+	char scope[24], mission_buf[24];
+	const char *mission;
+	const char *params[3];
+
+	if (!nationals_id_param(ctx, "mission", mission_buf, &mission))
+		return;
+	params[0] = nationals_show_passport(ctx);
+	params[1] = auth_scope_param(ctx, scope);
+	params[2] = mission;
+	http_add_header(ctx, "Content-Disposition", "attachment; filename=\"nationals.csv\"");
+	db_reply_text(ctx, "text/csv; charset=utf-8",
+		      "SELECT E'\\uFEFF' || 'id,mission,name_ko,name_latin,birth_date,passport_no,kind,"
+		      "arrival_date,departure_date,household,needs,languages,phone,email,lat,lon,"
+		      "address,notes' || E'\\r\\n' || coalesce(string_agg(concat_ws(',', n.id, "
+		      "m.code, csv_field(n.name_ko), csv_field(n.name_latin), n.birth_date, "
+		      "csv_field(CASE WHEN n.passport_no IS NULL THEN NULL WHEN $1::bool THEN "
+		      " n.passport_no ELSE left(n.passport_no, 1) || repeat('*', length(n.passport_no) "
+		      " - 3) || right(n.passport_no, 2) END), n.kind, n.arrival_date, n.departure_date, "
+		      "coalesce(h.external_ref, n.household_id::text), csv_field(array_to_string(n.needs, "
+		      "';')), csv_field(array_to_string(n.languages, ';')), csv_field((SELECT "
+		      "string_agg(c.value, ';' ORDER BY c.priority, c.id) FROM contact c WHERE "
+		      "c.national_id = n.id AND c.kind = 'phone')), csv_field((SELECT string_agg(c.value, "
+		      "';' ORDER BY c.priority, c.id) FROM contact c WHERE c.national_id = n.id AND "
+		      "c.kind = 'email')), round(ST_Y(n.last_point::geometry)::numeric, 6), "
+		      "round(ST_X(n.last_point::geometry)::numeric, 6), csv_field(n.address), "
+		      "csv_field(n.notes)), E'\\r\\n' ORDER BY n.id) || E'\\r\\n', '') "
+		      "FROM national n JOIN mission m ON m.id = n.mission_id "
+		      "LEFT JOIN household h ON h.id = n.household_id WHERE n.deleted_at IS NULL "
+		      "AND ($2::bigint IS NULL OR n.mission_id = $2) "
+		      "AND ($3::bigint IS NULL OR n.mission_id = $3)",
+		      3, params);
+}

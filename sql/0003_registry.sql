@@ -195,3 +195,13 @@ CREATE FUNCTION purge_departed_travellers(p_days integer)
 		FROM counts c)
 	SELECT c.mission_id, c.c FROM counts c, (SELECT count(*) FROM audited) a
 $$;
+
+-- One CSV field (RFC 4180): quoted when it holds a comma, quote or line
+-- break. A leading = + - @ is prefixed with a quote so spreadsheets do not
+-- run it as a formula.
+CREATE FUNCTION csv_field(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN v IS NULL THEN ''
+		WHEN v ~ '^[=+@-]' THEN '"''' || replace(v, '"', '""') || '"'
+		WHEN v ~ '[",\r\n]' THEN '"' || replace(v, '"', '""') || '"'
+		ELSE v END
+$$;

@@ -182,6 +182,27 @@ def who_is_in_an_area():
     expect_equal(S["admin"].post("/api/v1/nationals/in-area", {"area": kahramanmaras, "mission_id": A}).json()["count"], 1, "admin")
 
 
+def export_is_scoped_masked_and_reimportable():
+    r = S["staff-a"].get("/api/v1/nationals/export.csv")
+    expect_equal(r.status, 200, r.body)
+    check(r.header("Content-Type").startswith("text/csv"), r.header("Content-Type"))
+    lines = r.body.lstrip("\ufeff").strip().split("\r\n")
+    check(lines[0].startswith("id,mission,name_ko,name_latin"), lines[0])
+    check(any("KIM MINJUN" in l for l in lines) and not any("JUNG" in l for l in lines), r.body)
+    check("M10000001" in r.body, "staff sees passports")
+    v = S["viewer-a"].get("/api/v1/nationals/export.csv").body
+    check("M10000001" not in v and "KIM MINJUN" in v, "viewer export masks passports")
+    b = S["staff-b"].get("/api/v1/nationals/export.csv").body
+    check("JUNG HANEUL" in b and "KIM" not in b, "B exports B only")
+    expect_equal(S["staff-b"].get("/api/v1/nationals/export.csv?mission=%d" % A).body.count("\r\n"), 1, "B asking for A gets a header only")
+    # What staff export they can import again: nothing changes.
+    again = S["staff-a"].request("POST", "/api/v1/nationals/import", body=r.body.encode(),
+                                 headers={"Content-Type": "text/csv"})
+    expect_equal(again.status, 200, again.body)
+    rep = again.json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 0), again.body)
+
+
 def the_spatial_query_uses_its_index():
     plan = cluster.psql(DB, "SET enable_seqscan = off; EXPLAIN SELECT * FROM nationals_in_area(%d, "
                             "ST_MakeEnvelope(36, 37, 37, 38, 4326)::geography, current_date)" % A)
@@ -199,6 +220,7 @@ try:
         staff_changes_a_national_and_it_is_audited,
         soft_delete_hides_but_keeps,
         who_is_in_an_area,
+        export_is_scoped_masked_and_reimportable,
         the_spatial_query_uses_its_index,
     ])
 finally:
