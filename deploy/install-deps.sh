@@ -24,6 +24,7 @@ postgresql-client-15
 python3
 libunistring-dev
 libcsv-dev
+libxml2-dev
 clang-format
 "
 
