@@ -25,6 +25,9 @@ python3
 libunistring-dev
 libcsv-dev
 libxml2-dev
+kannel
+kannel-extras
+python3-aiosmtpd
 clang-format
 "
 
