@@ -25,7 +25,7 @@ struct config_option {
 	enum config_type type;
 	size_t offset;
 	long min, max;         /* CONFIG_INT */
-	const char *choices[5]; /* CONFIG_ENUM */
+	const char *choices[6]; /* CONFIG_ENUM */
 };
 
 #define STR(sec, k, field) {sec, k, CONFIG_STRING, offsetof(struct config, field), 0, 0, {NULL}}
@@ -61,6 +61,33 @@ static const struct config_option config_options[] = {
 	INT("auth", "password_hash_cost", password_hash_cost, 10, 20),
 	INT("registry", "traveller_retention_days", traveller_retention_days, 0, 3650),
 	INT("registry", "retention_interval", retention_interval_s, 1, 86400),
+	ENUM("channels", "sms_driver", sms_driver, "kannel", "twilio", "log"),
+	ENUM("channels", "email_driver", email_driver, "smtp", "log"),
+	STR("channels", "kannel_url", kannel_url),
+	STR("channels", "kannel_user", kannel_user),
+	STR("channels", "kannel_password", kannel_password),
+	STR("channels", "kannel_from", kannel_from),
+	STR("channels", "twilio_url", twilio_url),
+	STR("channels", "twilio_account_sid", twilio_account_sid),
+	STR("channels", "twilio_auth_token", twilio_auth_token),
+	STR("channels", "twilio_from", twilio_from),
+	STR("channels", "smtp_url", smtp_url),
+	STR("channels", "smtp_user", smtp_user),
+	STR("channels", "smtp_password", smtp_password),
+	STR("channels", "smtp_from", smtp_from),
+	ENUM("channels", "smtp_starttls", smtp_starttls, "try", "require", "no"),
+	STR("channels", "hook_secret", hook_secret),
+	INT("channels", "sms_rate", sms_rate, 0, 1000000),
+	INT("channels", "sms_concurrency", sms_concurrency, 1, 10000),
+	INT("channels", "email_rate", email_rate, 0, 1000000),
+	INT("channels", "email_concurrency", email_concurrency, 1, 10000),
+	INT("channels", "dispatch_batch", dispatch_batch, 1, 10000),
+	INT("channels", "dispatch_interval_ms", dispatch_interval_ms, 10, 60000),
+	INT("channels", "stale_claim", stale_claim_s, 2, 86400),
+	INT("channels", "escalate_interval", escalate_interval_s, 1, 3600),
+	INT("channels", "max_attempts", max_attempts, 1, 100),
+	STR("tokens", "key_file", token_key_file),
+	INT("tokens", "key_id", token_key_id, 0, 15),
 	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
 	ENUM("log", "format", log_format, "logfmt", "json"),
 	STR("paths", "sql_dir", sql_dir),
@@ -100,6 +127,33 @@ config_defaults(struct config *cfg)
 	cfg->password_hash_cost = 15;
 	cfg->traveller_retention_days = 30;
 	cfg->retention_interval_s = 3600;
+	cfg->sms_driver = xstrdup("log");
+	cfg->email_driver = xstrdup("log");
+	cfg->kannel_url = xstrdup("http://127.0.0.1:13013/cgi-bin/sendsms");
+	cfg->kannel_user = xstrdup("");
+	cfg->kannel_password = xstrdup("");
+	cfg->kannel_from = xstrdup("");
+	cfg->twilio_url = xstrdup("https://api.twilio.com");
+	cfg->twilio_account_sid = xstrdup("");
+	cfg->twilio_auth_token = xstrdup("");
+	cfg->twilio_from = xstrdup("");
+	cfg->smtp_url = xstrdup("smtp://127.0.0.1:25");
+	cfg->smtp_user = xstrdup("");
+	cfg->smtp_password = xstrdup("");
+	cfg->smtp_from = xstrdup("safety@localhost");
+	cfg->smtp_starttls = xstrdup("try");
+	cfg->hook_secret = xstrdup("");
+	cfg->sms_rate = 50;
+	cfg->sms_concurrency = 32;
+	cfg->email_rate = 20;
+	cfg->email_concurrency = 8;
+	cfg->dispatch_batch = 500;
+	cfg->dispatch_interval_ms = 250;
+	cfg->stale_claim_s = 120;
+	cfg->escalate_interval_s = 10;
+	cfg->max_attempts = 8;
+	cfg->token_key_file = xstrdup("");
+	cfg->token_key_id = 1;
 	cfg->log_level = xstrdup("info");
 	cfg->log_format = xstrdup("logfmt");
 	cfg->sql_dir = xstrdup(SAFETY_DEFAULT_SQL_DIR);

@@ -45,6 +45,37 @@ struct config {
 	int traveller_retention_days; /* days after departure a traveller is kept */
 	int retention_interval_s;
 
+	/* [channels] */
+	char *sms_driver;   /* kannel, twilio or log */
+	char *email_driver; /* smtp or log */
+	char *kannel_url;   /* the smsbox sendsms URL */
+	char *kannel_user;
+	char *kannel_password;
+	char *kannel_from;
+	char *twilio_url; /* API base, https://api.twilio.com or a compatible one */
+	char *twilio_account_sid;
+	char *twilio_auth_token;
+	char *twilio_from;
+	char *smtp_url; /* smtp://host:port or smtps://host:port */
+	char *smtp_user;
+	char *smtp_password;
+	char *smtp_from;
+	char *smtp_starttls; /* try, require or no */
+	char *hook_secret;   /* shared secret in the gateway callback URLs */
+	int sms_rate;        /* messages per second; 0: no limit */
+	int sms_concurrency;
+	int email_rate;
+	int email_concurrency;
+	int dispatch_batch;       /* rows claimed at once */
+	int dispatch_interval_ms; /* how often the outbox is polled */
+	int stale_claim_s;        /* a claim older than this was lost with its process */
+	int escalate_interval_s;
+	int max_attempts;
+
+	/* [tokens] */
+	char *token_key_file; /* lines "ID:SECRET" (hex or base64url, 32+ bytes) */
+	int token_key_id;     /* the key new tokens are made with */
+
 	/* [log] */
 	char *log_level;
 	char *log_format; /* logfmt or json */

@@ -7,7 +7,9 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "reply_link.h"
 #include "retention.h"
+#include "xmalloc.h"
 #include "schema.h"
 #include "sd_notify.h"
 #include "version.h"
@@ -71,6 +73,18 @@ daemon_init(struct daemon *d)
 		return false;
 	}
 
+	d->http_client = http_client_new(d->base, d->cfg.sms_concurrency + d->cfg.email_concurrency);
+	if (!reply_link_init(d, &cause)) {
+		log_error("startup_failed", "error", cause);
+		free(cause);
+		return false;
+	}
+	if (*d->cfg.public_url == '\0') {
+		char *url;
+		xasprintf(&url, "http://%s", d->cfg.listen);
+		free(d->cfg.public_url);
+		d->cfg.public_url = url;
+	}
 	if (!http_server_start(d, &cause)) {
 		log_error("startup_failed", "error", cause);
 		free(cause);
@@ -78,6 +92,7 @@ daemon_init(struct daemon *d)
 	}
 	schema_watch_start(d);
 	retention_start(d);
+	d->outbox = outbox_start(d);
 	log_info("listening", "addr", d->cfg.listen, "tls_addr",
 		 *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
 	sd_notify_send("READY=1\nSTATUS=serving");
@@ -178,6 +193,11 @@ daemon_run(struct daemon *d)
 void
 daemon_free(struct daemon *d)
 {
+	outbox_free(d->outbox);
+	d->outbox = NULL;
+	/* Sends in flight end with an error; their outcomes are not written, so their claims are requeued as stale. */
+	http_client_free(d->http_client);
+	d->http_client = NULL;
 	/* Jobs still running finish first: their callbacks may query or answer. */
 	worker_pool_free(d->workers);
 	d->workers = NULL;
@@ -185,6 +205,7 @@ daemon_free(struct daemon *d)
 	d->db = NULL;
 	sf_ratetable_free(d->public_limits);
 	sf_ratetable_free(d->login_limits);
+	reply_link_free(d);
 	if (d->http != NULL)
 		evhttp_free(d->http);
 	if (d->https != NULL)

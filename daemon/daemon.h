@@ -8,7 +8,9 @@
 
 #include "config.h"
 #include "db_pool.h"
+#include "http_client.h"
 #include "metrics.h"
+#include "outbox.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -31,6 +33,9 @@ struct daemon {
 	struct db_pool *db;
 	struct metrics metrics;
 	struct worker_pool *workers;
+	struct http_client *http_client; /* outbound requests to gateways */
+	struct outbox *outbox;
+	struct sf_token_keyring *tokens;
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 

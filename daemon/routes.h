@@ -47,4 +47,12 @@ void routes_nationals_export(struct http_ctx *ctx);
 void routes_nationals_import(struct http_ctx *ctx);
 void routes_nationals_create(struct http_ctx *ctx);
 
+/* routes_crises.c */
+void routes_crises_list(struct http_ctx *ctx);
+void routes_crises_get(struct http_ctx *ctx);
+void routes_crises_create(struct http_ctx *ctx);
+void routes_crises_update(struct http_ctx *ctx);
+void routes_crises_call_list(struct http_ctx *ctx);
+void routes_campaigns_launch(struct http_ctx *ctx);
+
 #endif

@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "daemon.h"
 #include "db_reply.h"
+#include "geojson_check.h"
 #include "xmalloc.h"
 
 #include <ctype.h>
@@ -574,61 +575,6 @@ out:
 	cJSON_Delete(body);
 }
 
-/* Checks a GeoJSON Polygon's rings: closed, four positions or more, in range. */
-static bool
-nationals_polygon_ok(cJSON *rings)
-{
-	cJSON *ring, *pos;
-
-	if (!cJSON_IsArray(rings) || cJSON_GetArraySize(rings) < 1)
-		return false;
-	cJSON_ArrayForEach(ring, rings)
-	{
-		int n = cJSON_GetArraySize(ring);
-		cJSON *first, *last;
-
-		if (!cJSON_IsArray(ring) || n < 4 || n > 100000)
-			return false;
-		cJSON_ArrayForEach(pos, ring)
-		{
-			cJSON *lon = cJSON_GetArrayItem(pos, 0), *lat = cJSON_GetArrayItem(pos, 1);
-			if (!cJSON_IsArray(pos) || !cJSON_IsNumber(lon) || !cJSON_IsNumber(lat) ||
-			    lon->valuedouble < -180 || lon->valuedouble > 180 || lat->valuedouble < -90 ||
-			    lat->valuedouble > 90)
-				return false;
-		}
-		first = cJSON_GetArrayItem(ring, 0);
-		last = cJSON_GetArrayItem(ring, n - 1);
-		if (cJSON_GetArrayItem(first, 0)->valuedouble != cJSON_GetArrayItem(last, 0)->valuedouble ||
-		    cJSON_GetArrayItem(first, 1)->valuedouble != cJSON_GetArrayItem(last, 1)->valuedouble)
-			return false;
-	}
-	return true;
-}
-
-/* Checks a GeoJSON Polygon or MultiPolygon. */
-static bool
-nationals_area_ok(cJSON *area)
-{
-	cJSON *type = cJSON_GetObjectItemCaseSensitive(area, "type");
-	cJSON *coords = cJSON_GetObjectItemCaseSensitive(area, "coordinates");
-	cJSON *poly;
-
-	if (!cJSON_IsString(type))
-		return false;
-	if (strcmp(type->valuestring, "Polygon") == 0)
-		return nationals_polygon_ok(coords);
-	if (strcmp(type->valuestring, "MultiPolygon") != 0 || !cJSON_IsArray(coords) ||
-	    cJSON_GetArraySize(coords) < 1)
-		return false;
-	cJSON_ArrayForEach(poly, coords)
-	{
-		if (!nationals_polygon_ok(poly))
-			return false;
-	}
-	return true;
-}
-
 /*
  * POST /api/v1/nationals/in-area {"area": GeoJSON Polygon|MultiPolygon} or
  * {"circle": {"lat", "lon", "radius_m"}}, optional "on" (date) and
@@ -666,7 +612,7 @@ routes_nationals_in_area(struct http_ctx *ctx)
 		goto out;
 	}
 	if (area != NULL) {
-		if (!nationals_area_ok(area)) {
+		if (!geojson_area_ok(area)) {
 			http_reply_problem(ctx, 400, "bad request",
 					   "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
 					   "or more [lon, lat] positions in range");

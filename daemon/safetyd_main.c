@@ -9,6 +9,7 @@
 #include "migrate.h"
 #include "xmalloc.h"
 
+#include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,11 +145,14 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return 1;
 	}
+	/* Once, before any thread exists. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (!daemon_init(&d)) {
 		daemon_free(&d);
 		return 1;
 	}
 	rc = daemon_run(&d);
 	daemon_free(&d);
+	curl_global_cleanup();
 	return rc;
 }

@@ -1,0 +1,380 @@
+/*
+ * The channel drivers. Each builds its gateway's request, sends it through
+ * the shared asynchronous HTTP/SMTP client, and maps the answer onto sent,
+ * transient or permanent, the three outcomes the dispatcher acts on.
+ */
+#include "channel.h"
+
+#include "daemon.h"
+#include "http_client.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <curl/curl.h>
+#include <cjson/cJSON.h>
+#include <safety/secret.h>
+#if __has_include(<safety/sms.h>)
+#include <safety/sms.h>
+#define CHANNEL_HAVE_SMS 1
+#endif
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct channel_send {
+	struct daemon *d;
+	long long outbox_id;
+	const char *driver;
+	int parts;
+	channel_done_cb cb;
+	void *arg;
+};
+
+/* The driver of a channel. */
+const char *
+channel_driver_name(const struct daemon *d, const char *channel)
+{
+	return strcmp(channel, "email") == 0 ? d->cfg.email_driver : d->cfg.sms_driver;
+}
+
+/* Parts of an SMS. */
+int
+channel_sms_parts(const char *text)
+{
+#ifdef CHANNEL_HAVE_SMS
+	struct sf_sms_info info;
+
+	if (sf_sms_analyze(text, &info) != 0)
+		return 1;
+	return (int)info.parts;
+#else
+	(void)text;
+	return 1;
+#endif
+}
+
+/* Escapes a value for a URL query or a form body. */
+static char *
+channel_escape(const char *s)
+{
+	char *e = curl_easy_escape(NULL, s, 0);
+	char *out = xstrdup(e != NULL ? e : "");
+
+	curl_free(e);
+	return out;
+}
+
+/* Classifies an HTTP gateway's answer. */
+static enum channel_outcome
+channel_http_outcome(const struct http_client_result *r)
+{
+	if (r->curl_code != CURLE_OK)
+		return CHANNEL_TRANSIENT;
+	if (r->status >= 200 && r->status < 300)
+		return CHANNEL_SENT;
+	if (r->status == 408 || r->status == 429 || r->status >= 500)
+		return CHANNEL_TRANSIENT;
+	return CHANNEL_PERMANENT;
+}
+
+/* Kannel answered the sendsms request. */
+static void
+channel_kannel_done(const struct http_client_result *r, void *arg)
+{
+	struct channel_send *cs = arg;
+	enum channel_outcome o = channel_http_outcome(r);
+	char err[160];
+
+	/* 202 "0: Accepted for delivery" or "3: Queued for later delivery". */
+	snprintf(err, sizeof err, "%s", r->curl_code != CURLE_OK ? r->error : r->body);
+	if (o == CHANNEL_SENT && strncmp(r->body, "0:", 2) != 0 && strncmp(r->body, "3:", 2) != 0)
+		o = CHANNEL_TRANSIENT;
+	cs->cb(cs->outbox_id, o, NULL, o == CHANNEL_SENT ? NULL : err, cs->parts, cs->arg);
+	free(cs);
+}
+
+/* Sends through Kannel's smsbox. */
+static int
+channel_kannel_send(struct daemon *d, const struct channel_message *m, struct channel_send *cs)
+{
+	char *to = channel_escape(m->recipient), *text = channel_escape(m->text);
+	char *user = channel_escape(d->cfg.kannel_user), *pass = channel_escape(d->cfg.kannel_password);
+	char *from = channel_escape(d->cfg.kannel_from);
+	char *dlr, *dlr_e, *url;
+	struct http_client_request req;
+	int rc;
+
+	/* Kannel fills %d (status) and %A (SMSC answer) when it calls back. */
+	xasprintf(&dlr, "%s/hooks/sms/kannel/dlr?secret=%s&id=%lld&status=%%d&answer=%%A",
+		  d->cfg.public_url, d->cfg.hook_secret, m->outbox_id);
+	dlr_e = channel_escape(dlr);
+	xasprintf(&url,
+		  "%s?username=%s&password=%s&to=%s&text=%s&coding=2&charset=UTF-8&dlr-mask=31&"
+		  "dlr-url=%s%s%s",
+		  d->cfg.kannel_url, user, pass, to, text, dlr_e, *d->cfg.kannel_from ? "&from=" : "",
+		  *d->cfg.kannel_from ? from : "");
+	memset(&req, 0, sizeof req);
+	req.url = url;
+	req.timeout_ms = 15000;
+	rc = http_client_request(d->http_client, &req, channel_kannel_done, cs);
+	memset(url, 0, strlen(url));
+	free(url);
+	free(dlr);
+	free(dlr_e);
+	free(to);
+	free(text);
+	free(user);
+	free(pass);
+	free(from);
+	return rc;
+}
+
+/* The Twilio-compatible API answered. */
+static void
+channel_twilio_done(const struct http_client_result *r, void *arg)
+{
+	struct channel_send *cs = arg;
+	enum channel_outcome o = channel_http_outcome(r);
+	cJSON *json = r->body_len > 0 ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+	cJSON *sid = cJSON_GetObjectItemCaseSensitive(json, "sid");
+	cJSON *code = cJSON_GetObjectItemCaseSensitive(json, "code");
+	cJSON *msg = cJSON_GetObjectItemCaseSensitive(json, "message");
+	char err[200];
+
+	if (r->curl_code != CURLE_OK)
+		snprintf(err, sizeof err, "%s", r->error);
+	else
+		snprintf(err, sizeof err, "HTTP %ld%s%d %s", r->status, cJSON_IsNumber(code) ? " code " : "",
+			 cJSON_IsNumber(code) ? code->valueint : 0,
+			 cJSON_IsString(msg) ? msg->valuestring : "");
+	if (o == CHANNEL_SENT && !cJSON_IsString(sid))
+		o = CHANNEL_TRANSIENT;
+	cs->cb(cs->outbox_id, o, cJSON_IsString(sid) ? sid->valuestring : NULL,
+	       o == CHANNEL_SENT ? NULL : err, cs->parts, cs->arg);
+	cJSON_Delete(json);
+	free(cs);
+}
+
+/* Sends through a Twilio-compatible Messages resource. */
+static int
+channel_twilio_send(struct daemon *d, const struct channel_message *m, struct channel_send *cs)
+{
+	char *to = channel_escape(m->recipient), *body_e = channel_escape(m->text);
+	char *from = channel_escape(d->cfg.twilio_from), *cb_url, *cb_e, *url, *form, *userpwd;
+	struct http_client_request req;
+	int rc;
+
+	xasprintf(&cb_url, "%s/hooks/sms/twilio/status", d->cfg.public_url);
+	cb_e = channel_escape(cb_url);
+	xasprintf(&url, "%s/2010-04-01/Accounts/%s/Messages.json", d->cfg.twilio_url,
+		  d->cfg.twilio_account_sid);
+	xasprintf(&form, "To=%s&From=%s&Body=%s&StatusCallback=%s", to, from, body_e, cb_e);
+	xasprintf(&userpwd, "%s:%s", d->cfg.twilio_account_sid, d->cfg.twilio_auth_token);
+	memset(&req, 0, sizeof req);
+	req.url = url;
+	req.body = form;
+	req.body_len = strlen(form);
+	req.content_type = "application/x-www-form-urlencoded";
+	req.userpwd = userpwd;
+	req.timeout_ms = 15000;
+	rc = http_client_request(d->http_client, &req, channel_twilio_done, cs);
+	memset(form, 0, strlen(form));
+	memset(userpwd, 0, strlen(userpwd));
+	free(userpwd);
+	free(form);
+	free(url);
+	free(cb_url);
+	free(cb_e);
+	free(to);
+	free(from);
+	free(body_e);
+	return rc;
+}
+
+/* The SMTP server answered. */
+static void
+channel_smtp_done(const struct http_client_result *r, void *arg)
+{
+	struct channel_send *cs = arg;
+	enum channel_outcome o;
+	char err[200];
+
+	if (r->curl_code == CURLE_OK)
+		o = CHANNEL_SENT;
+	else if (r->status >= 500 && r->status < 600)
+		o = CHANNEL_PERMANENT;
+	else
+		o = CHANNEL_TRANSIENT;
+	snprintf(err, sizeof err, "SMTP %ld %s", r->status, r->error);
+	cs->cb(cs->outbox_id, o, NULL, o == CHANNEL_SENT ? NULL : err, 1, cs->arg);
+	free(cs);
+}
+
+/* Encodes a header value as an RFC 2047 encoded word (UTF-8, base64). */
+static char *
+channel_mime_word(const char *s)
+{
+	size_t n = strlen(s), cap = ((n + 2) / 3) * 4 + 1;
+	char *b64 = xmalloc(cap), *out;
+
+	if (sf_secret_b64_encode(s, n, b64, cap) != 0)
+		b64[0] = '\0';
+	xasprintf(&out, "=?UTF-8?B?%s?=", b64);
+	free(b64);
+	return out;
+}
+
+/* Escapes text for HTML. */
+static char *
+channel_html_escape(const char *s)
+{
+	size_t cap = strlen(s) * 6 + 1, off = 0;
+	char *out = xmalloc(cap);
+
+	for (; *s != '\0'; s++) {
+		const char *rep = NULL;
+		switch (*s) {
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '&': rep = "&amp;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&#39;"; break;
+		case '\n': rep = "<br>"; break;
+		}
+		if (rep != NULL) {
+			memcpy(out + off, rep, strlen(rep));
+			off += strlen(rep);
+		} else {
+			out[off++] = *s;
+		}
+	}
+	out[off] = '\0';
+	return out;
+}
+
+/* Sends an e-mail (plain text and HTML) over SMTP, with STARTTLS when offered or required. */
+static int
+channel_smtp_send(struct daemon *d, const struct channel_message *m, struct channel_send *cs)
+{
+	struct http_client_request req;
+	char *subject = channel_mime_word(m->subject), *html = channel_html_escape(m->text);
+	char *msg, *rcpt[2], *from, *userpwd = NULL, date[64], boundary[40], msgid[96];
+	unsigned char rnd[12];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	sf_secret_random(rnd, sizeof rnd);
+	sf_secret_hex_encode(rnd, sizeof rnd, boundary, sizeof boundary);
+	snprintf(msgid, sizeof msgid, "<%lld.%s@safety>", m->outbox_id, boundary);
+	xasprintf(&msg,
+		  "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n"
+		  "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n"
+		  "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+		  "%s\r\n\r\n--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
+		  "Content-Transfer-Encoding: 8bit\r\n\r\n<!doctype html><html lang=\"%s\"><body><p>%s</p>"
+		  "</body></html>\r\n\r\n--%s--\r\n",
+		  date, d->cfg.smtp_from, m->recipient, subject, msgid, boundary, boundary, m->text,
+		  boundary, m->language, html, boundary);
+	xasprintf(&rcpt[0], "<%s>", m->recipient);
+	rcpt[1] = NULL;
+	xasprintf(&from, "<%s>", d->cfg.smtp_from);
+	if (*d->cfg.smtp_user != '\0')
+		xasprintf(&userpwd, "%s:%s", d->cfg.smtp_user, d->cfg.smtp_password);
+	memset(&req, 0, sizeof req);
+	req.url = d->cfg.smtp_url;
+	req.mail_from = from;
+	req.mail_rcpt = (const char *const *)rcpt;
+	req.body = msg;
+	req.body_len = strlen(msg);
+	req.userpwd = userpwd;
+	req.timeout_ms = 30000;
+	req.use_ssl = strcmp(d->cfg.smtp_starttls, "require") == 0 ? (int)CURLUSESSL_ALL
+		      : strcmp(d->cfg.smtp_starttls, "no") == 0   ? (int)CURLUSESSL_NONE
+								  : (int)CURLUSESSL_TRY;
+	rc = http_client_request(d->http_client, &req, channel_smtp_done, cs);
+	memset(msg, 0, strlen(msg));
+	free(msg);
+	free(rcpt[0]);
+	free(from);
+	free(userpwd);
+	free(subject);
+	free(html);
+	return rc;
+}
+
+/* Completes a log "send" on the next loop turn. */
+static void
+channel_log_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel_send *cs = arg;
+	char pid[32];
+
+	(void)fd;
+	(void)what;
+	snprintf(pid, sizeof pid, "log-%lld", cs->outbox_id);
+	cs->cb(cs->outbox_id, CHANNEL_SENT, pid, NULL, cs->parts, cs->arg);
+	free(cs);
+}
+
+/*
+ * The log driver records what would be sent in a file of the state
+ * directory (never the process log: messages hold names and reply links).
+ */
+static int
+channel_log_send(struct daemon *d, const struct channel_message *m, struct channel_send *cs)
+{
+	char *path;
+	FILE *f;
+	cJSON *line = cJSON_CreateObject();
+	char *text;
+
+	xasprintf(&path, "%s/outbox-log.jsonl", d->cfg.state_dir);
+	f = fopen(path, "a");
+	free(path);
+	if (f == NULL) {
+		cJSON_Delete(line);
+		return -1;
+	}
+	cJSON_AddNumberToObject(line, "outbox_id", (double)m->outbox_id);
+	cJSON_AddStringToObject(line, "channel", m->channel);
+	cJSON_AddStringToObject(line, "to", m->recipient);
+	cJSON_AddStringToObject(line, "text", m->text);
+	text = cJSON_PrintUnformatted(line);
+	fprintf(f, "%s\n", text);
+	fclose(f);
+	free(text);
+	cJSON_Delete(line);
+	event_base_once(d->base, -1, EV_TIMEOUT, channel_log_later, cs, NULL);
+	return 0;
+}
+
+/* Sends with the configured driver. */
+int
+channel_send(struct daemon *d, const struct channel_message *msg, channel_done_cb cb, void *arg)
+{
+	struct channel_send *cs = xcalloc(1, sizeof *cs);
+	const char *driver = channel_driver_name(d, msg->channel);
+	int rc;
+
+	cs->d = d;
+	cs->outbox_id = msg->outbox_id;
+	cs->driver = driver;
+	cs->cb = cb;
+	cs->arg = arg;
+	cs->parts = strcmp(msg->channel, "sms") == 0 ? channel_sms_parts(msg->text) : 1;
+	if (strcmp(driver, "kannel") == 0)
+		rc = channel_kannel_send(d, msg, cs);
+	else if (strcmp(driver, "twilio") == 0)
+		rc = channel_twilio_send(d, msg, cs);
+	else if (strcmp(driver, "smtp") == 0)
+		rc = channel_smtp_send(d, msg, cs);
+	else
+		rc = channel_log_send(d, msg, cs);
+	if (rc != 0)
+		free(cs);
+	return rc;
+}

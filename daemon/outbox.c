@@ -1,0 +1,508 @@
+/*
+ * The dispatcher. It claims batches of due messages (FOR UPDATE SKIP LOCKED,
+ * so several safetyd share the outbox), sends them through the channel
+ * drivers at each channel's rate and concurrency, and writes the outcomes
+ * back in batches: sent, retry later with back-off and jitter, or failed
+ * for good (and then the person is asked at once over the next channel). A
+ * claim left behind by a process that died is put back in the queue after
+ * stale_claim seconds, so at most the messages in flight at a crash can go
+ * out twice.
+ */
+#include "outbox.h"
+
+#include "channel.h"
+#include "daemon.h"
+#include "log.h"
+#include "reply_link.h"
+#include "xmalloc.h"
+
+#include <safety/limiter.h>
+#include <safety/secret.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct outbox_item {
+	struct outbox_item *next;
+	struct outbox *owner;
+	long long id;
+	char *channel;
+	char *recipient;
+	char *body; /* with {link} */
+	char *language;
+	long long crisis_id, national_id;
+	int attempts;
+	bool drill;
+};
+
+struct outbox_result {
+	long long id;
+	enum channel_outcome outcome;
+	char *provider_id;
+	char *error;
+	int parts;
+	int attempts;
+	const char *driver;
+};
+
+struct outbox {
+	struct daemon *d;
+	char claimer[48]; /* this process, for claimed_by */
+	struct event *tick;
+	struct event *maintenance; /* stale claims and escalation */
+	struct outbox_item *ready_head, *ready_tail;
+	int ready;
+	int inflight_sms, inflight_email;
+	bool claiming, flushing, escalating;
+	struct sf_bucket sms_bucket, email_bucket;
+	struct outbox_result *results;
+	int nresults, cap_results;
+	uint64_t sent, retried, failed;
+	time_t last_maintenance, last_escalate;
+};
+
+static void outbox_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void outbox_pump(struct outbox *ob);
+
+/* Seconds since the epoch with fractions, for the token buckets. */
+static double
+outbox_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Frees a claimed item. */
+static void
+outbox_item_free(struct outbox_item *it)
+{
+	if (it->body != NULL)
+		memset(it->body, 0, strlen(it->body));
+	free(it->channel);
+	free(it->recipient);
+	free(it->body);
+	free(it->language);
+	free(it);
+}
+
+/* Starts the dispatcher. */
+struct outbox *
+outbox_start(struct daemon *d)
+{
+	struct outbox *ob = xcalloc(1, sizeof *ob);
+	unsigned char rnd[6];
+	char hex[13];
+	struct timeval tv;
+
+	ob->d = d;
+	sf_secret_random(rnd, sizeof rnd);
+	sf_secret_hex_encode(rnd, sizeof rnd, hex, sizeof hex);
+	snprintf(ob->claimer, sizeof ob->claimer, "safetyd-%s", hex);
+	/* A rate of 0 means no limit: a bucket that refills faster than anyone sends. */
+	sf_bucket_init(&ob->sms_bucket, d->cfg.sms_rate > 0 ? d->cfg.sms_rate : 1e9,
+		       d->cfg.sms_rate > 0 ? d->cfg.sms_rate : 1e9, outbox_now());
+	sf_bucket_init(&ob->email_bucket, d->cfg.email_rate > 0 ? d->cfg.email_rate : 1e9,
+		       d->cfg.email_rate > 0 ? d->cfg.email_rate : 1e9, outbox_now());
+	ob->tick = event_new(d->base, -1, EV_PERSIST, outbox_tick_cb, ob);
+	tv.tv_sec = d->cfg.dispatch_interval_ms / 1000;
+	tv.tv_usec = (d->cfg.dispatch_interval_ms % 1000) * 1000;
+	event_add(ob->tick, &tv);
+	log_info("dispatcher_started", "claimer", ob->claimer, "sms", d->cfg.sms_driver, "email",
+		 d->cfg.email_driver);
+	return ob;
+}
+
+/* Stops the dispatcher; claimed but unsent messages go back to the queue at once. */
+void
+outbox_free(struct outbox *ob)
+{
+	struct outbox_item *it;
+
+	if (ob == NULL)
+		return;
+	event_free(ob->tick);
+	while ((it = ob->ready_head) != NULL) {
+		ob->ready_head = it->next;
+		outbox_item_free(it);
+	}
+	for (int i = 0; i < ob->nresults; i++) {
+		free(ob->results[i].provider_id);
+		free(ob->results[i].error);
+	}
+	free(ob->results);
+	free(ob);
+}
+
+/* Figures for /metrics. */
+void
+outbox_stats(const struct outbox *ob, struct outbox_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	if (ob == NULL)
+		return;
+	st->ready = ob->ready;
+	st->inflight = ob->inflight_sms + ob->inflight_email;
+	st->sent = ob->sent;
+	st->retried = ob->retried;
+	st->failed = ob->failed;
+}
+
+/* Appends text to a PostgreSQL array literal, quoted and escaped. */
+static void
+outbox_array_text(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	size_t need = 2 * (s != NULL ? strlen(s) : 4) + 4;
+
+	if (*len + need + 2 > *cap) {
+		*cap = (*len + need + 2) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	if (*len > 1)
+		(*buf)[(*len)++] = ',';
+	if (s == NULL) {
+		memcpy(*buf + *len, "NULL", 4);
+		*len += 4;
+		return;
+	}
+	(*buf)[(*len)++] = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			(*buf)[(*len)++] = '\\';
+		(*buf)[(*len)++] = *s;
+	}
+	(*buf)[(*len)++] = '"';
+}
+
+/* The outcomes were written. */
+static void
+outbox_flush_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+
+	ob->flushing = false;
+	if (r->outcome != DB_OK)
+		log_warn("outbox_update_failed", "error", r->error);
+}
+
+/*
+ * Writes the collected outcomes in one statement. A result that cannot be
+ * written stays 'sending' and is requeued as stale: the message may then go
+ * twice, which beats never.
+ */
+static void
+outbox_flush(struct outbox *ob)
+{
+	char *ids, *states, *pids, *errs, *parts, *drivers, *delays;
+	size_t l[7] = {1, 1, 1, 1, 1, 1, 1}, c[7] = {64, 64, 64, 64, 64, 64, 64};
+	const char *params[7];
+	const char *cause;
+	char num[32];
+
+	if (ob->nresults == 0 || ob->flushing)
+		return;
+	ids = xmalloc(64);
+	states = xmalloc(64);
+	pids = xmalloc(64);
+	errs = xmalloc(64);
+	parts = xmalloc(64);
+	drivers = xmalloc(64);
+	delays = xmalloc(64);
+	ids[0] = states[0] = pids[0] = errs[0] = parts[0] = drivers[0] = delays[0] = '{';
+	for (int i = 0; i < ob->nresults; i++) {
+		struct outbox_result *res = &ob->results[i];
+		const char *state;
+		double delay = 0;
+
+		switch (res->outcome) {
+		case CHANNEL_SENT:
+			state = "sent";
+			ob->sent++;
+			break;
+		case CHANNEL_TRANSIENT:
+			if (res->attempts >= ob->d->cfg.max_attempts) {
+				state = "failed";
+				ob->failed++;
+			} else {
+				/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most 10 minutes. */
+				delay = 1 << (res->attempts < 9 ? res->attempts : 9);
+				delay = delay * (0.75 + (double)(rand() % 500) / 1000.0);
+				state = "queued";
+				ob->retried++;
+			}
+			break;
+		default:
+			state = "failed";
+			ob->failed++;
+			break;
+		}
+		snprintf(num, sizeof num, "%lld", res->id);
+		outbox_array_text(&ids, &l[0], &c[0], num);
+		outbox_array_text(&states, &l[1], &c[1], state);
+		outbox_array_text(&pids, &l[2], &c[2], res->provider_id);
+		outbox_array_text(&errs, &l[3], &c[3], res->error);
+		snprintf(num, sizeof num, "%d", res->parts);
+		outbox_array_text(&parts, &l[4], &c[4], num);
+		outbox_array_text(&drivers, &l[5], &c[5], res->driver);
+		snprintf(num, sizeof num, "%.3f", delay);
+		outbox_array_text(&delays, &l[6], &c[6], num);
+		free(res->provider_id);
+		free(res->error);
+	}
+	ob->nresults = 0;
+	ids[l[0]++] = '}';
+	states[l[1]++] = '}';
+	pids[l[2]++] = '}';
+	errs[l[3]++] = '}';
+	parts[l[4]++] = '}';
+	drivers[l[5]++] = '}';
+	delays[l[6]++] = '}';
+	ids[l[0]] = states[l[1]] = pids[l[2]] = errs[l[3]] = parts[l[4]] = drivers[l[5]] =
+	    delays[l[6]] = '\0';
+	params[0] = ids;
+	params[1] = states;
+	params[2] = pids;
+	params[3] = errs;
+	params[4] = parts;
+	params[5] = drivers;
+	params[6] = delays;
+	ob->flushing = true;
+	/* A permanent failure asks the person again at once, over the next channel. */
+	if (db_pool_query(ob->d->db,
+			  "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], "
+			  " $4::text[], $5::int[], $6::text[], $7::float8[]) AS r(id, state, pid, err, "
+			  " parts, driver, delay)), "
+			  "u AS (UPDATE outbox o SET state = r.state::outbox_state, "
+			  " provider_id = coalesce(r.pid, o.provider_id), last_error = r.err, "
+			  " parts = r.parts, driver = r.driver, claimed_by = NULL, "
+			  " sent_at = CASE WHEN r.state = 'sent' THEN now() ELSE o.sent_at END, "
+			  " next_attempt_at = now() + make_interval(secs => r.delay) "
+			  " FROM r WHERE o.id = r.id AND o.state = 'sending' "
+			  " RETURNING o.crisis_id, o.national_id, r.state) "
+			  "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
+			  " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
+			  " AND k.state = 'asked'",
+			  7, params, outbox_flush_done, ob, &cause) != 0) {
+		ob->flushing = false;
+		log_warn("outbox_update_skipped", "error", cause);
+	}
+	free(ids);
+	free(states);
+	free(pids);
+	free(errs);
+	free(parts);
+	free(drivers);
+	free(delays);
+}
+
+/* A driver reported. */
+static void
+outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *provider_id,
+	       const char *error, int parts, void *arg)
+{
+	struct outbox_item *it = arg;
+	struct outbox *ob = it->owner;
+	struct outbox_result *res;
+
+	if (strcmp(it->channel, "email") == 0)
+		ob->inflight_email--;
+	else
+		ob->inflight_sms--;
+	if (ob->nresults == ob->cap_results) {
+		ob->cap_results = ob->cap_results ? ob->cap_results * 2 : 256;
+		ob->results = xrealloc(ob->results, (size_t)ob->cap_results * sizeof *ob->results);
+	}
+	res = &ob->results[ob->nresults++];
+	res->id = outbox_id;
+	res->outcome = outcome;
+	res->provider_id = provider_id != NULL ? xstrdup(provider_id) : NULL;
+	res->error = error != NULL ? xstrndup(error, 300) : NULL;
+	res->parts = parts;
+	res->attempts = it->attempts;
+	res->driver = channel_driver_name(ob->d, it->channel);
+	outbox_item_free(it);
+	if (ob->nresults >= 200)
+		outbox_flush(ob);
+	outbox_pump(ob);
+}
+
+/* Sends one item. */
+static void
+outbox_send_one(struct outbox *ob, struct outbox_item *it)
+{
+	struct channel_message m;
+	char link[256];
+	char *text;
+	bool email = strcmp(it->channel, "email") == 0;
+	const char *p;
+
+	reply_link_make(ob->d, it->crisis_id, it->national_id, link, sizeof link);
+	/* Put the reply link where the template said. */
+	p = strstr(it->body, "{link}");
+	if (p != NULL)
+		xasprintf(&text, "%.*s%s%s", (int)(p - it->body), it->body, link, p + 6);
+	else
+		xasprintf(&text, "%s %s", it->body, link);
+	memset(&m, 0, sizeof m);
+	m.outbox_id = it->id;
+	m.channel = it->channel;
+	m.recipient = it->recipient;
+	m.text = text;
+	m.language = it->language;
+	m.drill = it->drill;
+	m.subject = strcmp(it->language, "ko") == 0
+			? (it->drill ? "[훈련] 안전 확인 요청" : "안전 확인 요청 / Safety check")
+			: (it->drill ? "[DRILL] Safety check" : "Safety check");
+	if (email)
+		ob->inflight_email++;
+	else
+		ob->inflight_sms++;
+	it->owner = ob;
+	it->next = NULL;
+	if (channel_send(ob->d, &m, outbox_sent_cb, it) != 0)
+		outbox_sent_cb(it->id, CHANNEL_TRANSIENT, NULL, "could not start the request", 1, it);
+	memset(text, 0, strlen(text));
+	free(text);
+}
+
+/* Sends ready items while rate and concurrency allow. */
+static void
+outbox_pump(struct outbox *ob)
+{
+	struct outbox_item **pp = &ob->ready_head, *it;
+	double now = outbox_now();
+
+	ob->ready_tail = NULL;
+	while ((it = *pp) != NULL) {
+		bool email = strcmp(it->channel, "email") == 0;
+		int inflight = email ? ob->inflight_email : ob->inflight_sms;
+		int cap = email ? ob->d->cfg.email_concurrency : ob->d->cfg.sms_concurrency;
+		struct sf_bucket *bucket = email ? &ob->email_bucket : &ob->sms_bucket;
+
+		if (inflight >= cap || !sf_bucket_take(bucket, now, 1.0)) {
+			ob->ready_tail = it;
+			pp = &it->next;
+			continue;
+		}
+		*pp = it->next;
+		ob->ready--;
+		outbox_send_one(ob, it);
+	}
+}
+
+/* A claim answered: queue what came. */
+static void
+outbox_claim_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+
+	ob->claiming = false;
+	if (r->outcome != DB_OK) {
+		if (r->outcome == DB_SQL_ERROR)
+			log_warn("outbox_claim_failed", "error", r->error);
+		return;
+	}
+	for (int i = 0; i < PQntuples(r->res); i++) {
+		struct outbox_item *it = xcalloc(1, sizeof *it);
+
+		it->id = atoll(PQgetvalue(r->res, i, 0));
+		it->channel = xstrdup(PQgetvalue(r->res, i, 1));
+		it->recipient = xstrdup(PQgetvalue(r->res, i, 2));
+		it->body = xstrdup(PQgetvalue(r->res, i, 3));
+		it->language = xstrdup(PQgetvalue(r->res, i, 4));
+		it->crisis_id = atoll(PQgetvalue(r->res, i, 5));
+		it->national_id = atoll(PQgetvalue(r->res, i, 6));
+		it->attempts = atoi(PQgetvalue(r->res, i, 7));
+		it->drill = strcmp(PQgetvalue(r->res, i, 8), "t") == 0;
+		if (ob->ready_tail != NULL)
+			ob->ready_tail->next = it;
+		else
+			ob->ready_head = it;
+		ob->ready_tail = it;
+		ob->ready++;
+	}
+	outbox_pump(ob);
+	/* A full batch means more is waiting: claim again without waiting for the tick. */
+	if (PQntuples(r->res) == ob->d->cfg.dispatch_batch)
+		event_active(ob->tick, EV_TIMEOUT, 0);
+}
+
+/* Maintenance answered. */
+static void
+outbox_maintenance_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+
+	ob->escalating = false;
+	if (r->outcome != DB_OK) {
+		if (r->outcome == DB_SQL_ERROR)
+			log_warn("escalation_failed", "error", r->error);
+		return;
+	}
+	if (PQntuples(r->res) == 1 && !PQgetisnull(r->res, 0, 0)) {
+		const char *requeued = PQgetvalue(r->res, 0, 0);
+		const char *reasked = PQgetvalue(r->res, 0, 1);
+		const char *unreachable = PQgetvalue(r->res, 0, 2);
+		if (strcmp(requeued, "0") != 0 || strcmp(reasked, "0") != 0 ||
+		    strcmp(unreachable, "0") != 0)
+			log_info("escalation", "stale_requeued", requeued, "reasked", reasked,
+				 "unreachable", unreachable);
+	}
+}
+
+/* The dispatcher's tick: flush outcomes, claim more, send, and now and then maintain. */
+static void
+outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbox *ob = arg;
+	struct daemon *d = ob->d;
+	char limit[16], stale[16];
+	const char *params[3];
+	const char *cause;
+	int room;
+	time_t now = time(NULL);
+
+	(void)fd;
+	(void)what;
+	outbox_flush(ob);
+	outbox_pump(ob);
+	if (!d->schema_ok || d->shutting_down)
+		return;
+	if (!ob->escalating && now - ob->last_escalate >= d->cfg.escalate_interval_s) {
+		ob->last_escalate = now;
+		ob->escalating = true;
+		snprintf(stale, sizeof stale, "%d", d->cfg.stale_claim_s);
+		params[0] = stale;
+		/* One safetyd at a time re-asks; every one of them requeues stale claims. */
+		if (db_pool_query(d->db,
+				  "WITH s AS (UPDATE outbox SET state = 'queued', claimed_by = NULL, "
+				  " next_attempt_at = now() WHERE state = 'sending' AND claimed_at < now() "
+				  " - make_interval(secs => $1::int) RETURNING 1) "
+				  "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
+				  " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
+				  " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked",
+				  1, params, outbox_maintenance_done, ob, &cause) != 0)
+			ob->escalating = false;
+	}
+	room = d->cfg.dispatch_batch - ob->ready;
+	if (ob->claiming || room <= 0)
+		return;
+	if (room > d->cfg.dispatch_batch)
+		room = d->cfg.dispatch_batch;
+	snprintf(limit, sizeof limit, "%d", room);
+	params[0] = ob->claimer;
+	params[1] = limit;
+	ob->claiming = true;
+	if (db_pool_query(d->db,
+			  "UPDATE outbox o SET state = 'sending', claimed_by = $1, claimed_at = now(), "
+			  " attempts = o.attempts + 1 FROM (SELECT id FROM outbox WHERE state = 'queued' "
+			  " AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $2::int "
+			  " FOR UPDATE SKIP LOCKED) s WHERE o.id = s.id "
+			  "RETURNING o.id, o.channel, o.recipient, o.body, o.language, "
+			  " coalesce(o.crisis_id, 0), coalesce(o.national_id, 0), o.attempts, "
+			  " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false)",
+			  2, params, outbox_claim_done, ob, &cause) != 0)
+		ob->claiming = false;
+}

@@ -1,0 +1,29 @@
+/*
+ * The outbox dispatcher of one safetyd: claims due messages, sends them
+ * through the channel drivers, records what happened, re-asks those who did
+ * not answer, and puts back claims lost with a crashed process.
+ */
+#ifndef SAFETY_OUTBOX_H
+#define SAFETY_OUTBOX_H
+
+#include <stdint.h>
+
+struct daemon;
+struct outbox;
+
+struct outbox_stats {
+	int ready;    /* claimed, waiting for rate or concurrency */
+	int inflight; /* handed to a driver */
+	uint64_t sent, retried, failed;
+};
+
+/* Starts the dispatcher on the daemon's loop. */
+struct outbox *outbox_start(struct daemon *d);
+
+/* Stops it. NULL is a no-op. */
+void outbox_free(struct outbox *ob);
+
+/* Figures for /metrics. */
+void outbox_stats(const struct outbox *ob, struct outbox_stats *st);
+
+#endif

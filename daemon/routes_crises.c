@@ -1,0 +1,430 @@
+/*
+ * Crises and check-in campaigns through the API: declare, list, read,
+ * confirm, update and close crises; launch a campaign (or see what it would
+ * do), follow it, and get the staff call list of those who never answered.
+ * A mission's staff see the crises their mission is part of.
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "geojson_check.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CRISIS_JSON                                                                                \
+	"json_build_object('id', c.id, 'kind', c.kind, 'title', c.title, 'description', "          \
+	"c.description, 'severity', c.severity, 'state', c.state, 'drill', c.drill, 'area', "      \
+	"CASE WHEN c.area IS NULL THEN NULL ELSE ST_AsGeoJSON(c.area, 6)::json END, 'circle', "     \
+	"CASE WHEN c.center IS NULL THEN NULL ELSE json_build_object('lat', "                     \
+	"ST_Y(c.center::geometry), 'lon', ST_X(c.center::geometry), 'radius_m', c.radius_m) END, " \
+	"'started_at', c.started_at, 'closed_at', c.closed_at, 'source', c.source, 'source_ref', " \
+	"c.source_ref, 'missions', (SELECT coalesce(json_agg(json_build_object('mission_id', "     \
+	"cm.mission_id, 'affected', cm.affected) ORDER BY cm.mission_id), '[]'::json) FROM "        \
+	"crisis_mission cm WHERE cm.crisis_id = c.id AND ($1::bigint IS NULL OR cm.mission_id = $1)), " \
+	"'checkins', (SELECT json_object_agg(s, n) FROM (SELECT k.state::text AS s, count(*) AS n " \
+	"FROM checkin k WHERE k.crisis_id = c.id AND ($1::bigint IS NULL OR k.mission_id = $1) "   \
+	"GROUP BY k.state) x), 'created_at', c.created_at)"
+
+/* The visibility of a crisis for the caller's mission ($1). */
+#define CRISIS_VISIBLE                                                                             \
+	"($1::bigint IS NULL OR EXISTS (SELECT 1 FROM crisis_mission cm WHERE cm.crisis_id = c.id " \
+	"AND cm.mission_id = $1))"
+
+/* GET /api/v1/crises?state=active */
+void
+routes_crises_list(struct http_ctx *ctx)
+{
+	char scope[24], state[16];
+	const char *params[2];
+
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = http_query(ctx, "state", state, sizeof state);
+	if (params[1] != NULL && strcmp(params[1], "proposed") != 0 && strcmp(params[1], "active") != 0 &&
+	    strcmp(params[1], "closed") != 0 && strcmp(params[1], "dismissed") != 0) {
+		http_reply_problem(ctx, 400, "bad request", "state: proposed, active, closed or dismissed");
+		return;
+	}
+	db_reply_json(ctx, 200, "",
+		      "SELECT json_build_object('items', coalesce(json_agg(" CRISIS_JSON
+		      " ORDER BY c.started_at DESC), '[]'::json), 'next', NULL)::text FROM crisis c "
+		      "WHERE " CRISIS_VISIBLE " AND ($2::text IS NULL OR c.state = $2::crisis_state)",
+		      2, params);
+}
+
+/* GET /api/v1/crises/{id} */
+void
+routes_crises_get(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	const char *params[2];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	db_reply_json(ctx, 200, "no such crisis",
+		      "SELECT " CRISIS_JSON "::text FROM crisis c WHERE c.id = $2::bigint AND " CRISIS_VISIBLE,
+		      2, params);
+}
+
+static const char *const crisis_kinds[] = {"war",      "earthquake", "flood",      "terrorism",
+					   "unrest",   "epidemic",   "kidnapping", "other", NULL};
+
+/* True when s is one of the crisis kinds. */
+static bool
+crisis_kind_ok(const char *s)
+{
+	for (int i = 0; crisis_kinds[i] != NULL; i++)
+		if (strcmp(s, crisis_kinds[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Reads the area of a crisis: "area" (GeoJSON Polygon/MultiPolygon, given to
+ * PostGIS as text) or "circle" {lat, lon, radius_m}. Answers 400 itself.
+ */
+static bool
+crisis_read_area(struct http_ctx *ctx, cJSON *body, char **area_json, char lat[32], char lon[32],
+		 char radius[32], bool required)
+{
+	cJSON *area = cJSON_GetObjectItemCaseSensitive(body, "area");
+	cJSON *circle = cJSON_GetObjectItemCaseSensitive(body, "circle");
+
+	*area_json = NULL;
+	lat[0] = lon[0] = radius[0] = '\0';
+	if (area == NULL && circle == NULL && !required)
+		return true;
+	if ((area != NULL) == (circle != NULL)) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "give the affected area as either area (GeoJSON Polygon or "
+				   "MultiPolygon, [lon, lat]) or circle {lat, lon, radius_m}");
+		return false;
+	}
+	if (area != NULL) {
+		if (!geojson_area_ok(area)) {
+			http_reply_problem(ctx, 400, "bad request",
+					   "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
+					   "or more [lon, lat] positions in range");
+			return false;
+		}
+		*area_json = cJSON_PrintUnformatted(area);
+		return true;
+	}
+	{
+		cJSON *la = cJSON_GetObjectItemCaseSensitive(circle, "lat");
+		cJSON *lo = cJSON_GetObjectItemCaseSensitive(circle, "lon");
+		cJSON *r = cJSON_GetObjectItemCaseSensitive(circle, "radius_m");
+		if (!cJSON_IsNumber(la) || !cJSON_IsNumber(lo) || !cJSON_IsNumber(r) ||
+		    la->valuedouble < -90 || la->valuedouble > 90 || lo->valuedouble < -180 ||
+		    lo->valuedouble > 180 || r->valuedouble <= 0 || r->valuedouble > 5e6) {
+			http_reply_problem(ctx, 400, "bad request",
+					   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
+					   "\"radius_m\": up to 5000000}");
+			return false;
+		}
+		snprintf(lat, 32, "%.7f", la->valuedouble);
+		snprintf(lon, 32, "%.7f", lo->valuedouble);
+		snprintf(radius, 32, "%.1f", r->valuedouble);
+	}
+	return true;
+}
+
+/*
+ * POST /api/v1/crises {kind, title, description, severity, drill, area | circle,
+ * mission_ids}: declares an active crisis (a lead's own mission is always
+ * part of it) and counts each mission's nationals inside.
+ */
+void
+routes_crises_create(struct http_ctx *ctx)
+{
+	cJSON *body = http_read_json(ctx), *kind, *title, *desc, *sev, *drill, *missions, *m;
+	char *area_json = NULL, lat[32], lon[32], radius[32], sevbuf[8], list[512];
+	struct audit_who who;
+	const char *params[14];
+	size_t off = 0;
+
+	if (body == NULL)
+		return;
+	kind = cJSON_GetObjectItemCaseSensitive(body, "kind");
+	title = cJSON_GetObjectItemCaseSensitive(body, "title");
+	desc = cJSON_GetObjectItemCaseSensitive(body, "description");
+	sev = cJSON_GetObjectItemCaseSensitive(body, "severity");
+	drill = cJSON_GetObjectItemCaseSensitive(body, "drill");
+	missions = cJSON_GetObjectItemCaseSensitive(body, "mission_ids");
+	if (!cJSON_IsString(kind) || !crisis_kind_ok(kind->valuestring)) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "kind: war, earthquake, flood, terrorism, unrest, epidemic, "
+				   "kidnapping or other");
+		goto out;
+	}
+	if (!cJSON_IsString(title) || strlen(title->valuestring) == 0 ||
+	    strlen(title->valuestring) > 300 ||
+	    (desc != NULL && (!cJSON_IsString(desc) || strlen(desc->valuestring) > 10000)) ||
+	    (sev != NULL && (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
+	    (drill != NULL && !cJSON_IsBool(drill))) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "title: 1 to 300 characters; description: text; severity: 1 to 5; "
+				   "drill: true or false");
+		goto out;
+	}
+	if (!crisis_read_area(ctx, body, &area_json, lat, lon, radius, true))
+		goto out;
+	/* The missions involved; a mission role may declare only for its own. */
+	list[off++] = '{';
+	if (ctx->principal.mission_id > 0) {
+		off += (size_t)snprintf(list + off, sizeof list - off, "%lld",
+					ctx->principal.mission_id);
+	}
+	cJSON_ArrayForEach(m, missions)
+	{
+		if (!cJSON_IsNumber(m) || m->valuedouble < 1 || off + 24 >= sizeof list) {
+			http_reply_problem(ctx, 400, "bad request", "mission_ids: a list of mission ids");
+			goto out;
+		}
+		if (ctx->principal.mission_id > 0 &&
+		    (long long)m->valuedouble != ctx->principal.mission_id) {
+			http_reply_problem(ctx, 403, "forbidden",
+					   "you may declare a crisis for your own mission only");
+			goto out;
+		}
+		off += (size_t)snprintf(list + off, sizeof list - off, "%s%lld", off > 1 ? "," : "",
+					(long long)m->valuedouble);
+	}
+	list[off++] = '}';
+	list[off] = '\0';
+	if (strcmp(list, "{}") == 0) {
+		http_reply_problem(ctx, 400, "bad request", "mission_ids: name the missions involved");
+		goto out;
+	}
+	snprintf(sevbuf, sizeof sevbuf, "%d", sev != NULL ? (int)sev->valuedouble : 3);
+	audit_params(ctx, &who, params);
+	params[4] = kind->valuestring;
+	params[5] = title->valuestring;
+	params[6] = desc != NULL ? desc->valuestring : NULL;
+	params[7] = sevbuf;
+	params[8] = cJSON_IsTrue(drill) ? "t" : "f";
+	params[9] = area_json;
+	params[10] = area_json == NULL ? lat : NULL;
+	params[11] = area_json == NULL ? lon : NULL;
+	params[12] = area_json == NULL ? radius : NULL;
+	params[13] = list;
+	/* The counts of people inside are made in the same statement, by the registry's query. */
+	db_reply_json(
+	    ctx, 201, "a mission named does not exist",
+	    "SELECT crisis_declare($5::crisis_kind, $6, $7, $8::smallint, $9::bool, $10, "
+	    " $11::float8, $12::float8, $13::float8, $14::bigint[], $1, $2, $3::bigint, $4)::text",
+	    14, params);
+out:
+	free(area_json);
+	cJSON_Delete(body);
+}
+
+/*
+ * PATCH /api/v1/crises/{id} {title, description, severity, state}: state
+ * "active" confirms a proposed crisis, "closed" ends it (its queued messages
+ * and re-asking stop), "dismissed" drops a proposal.
+ */
+void
+routes_crises_update(struct http_ctx *ctx)
+{
+	cJSON *body, *title, *desc, *sev, *state;
+	char scope[24], id[24], sevbuf[8];
+	struct audit_who who;
+	const char *params[10];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	title = cJSON_GetObjectItemCaseSensitive(body, "title");
+	desc = cJSON_GetObjectItemCaseSensitive(body, "description");
+	sev = cJSON_GetObjectItemCaseSensitive(body, "severity");
+	state = cJSON_GetObjectItemCaseSensitive(body, "state");
+	if ((title != NULL && (!cJSON_IsString(title) || strlen(title->valuestring) == 0 ||
+			       strlen(title->valuestring) > 300)) ||
+	    (desc != NULL && (!cJSON_IsString(desc) || strlen(desc->valuestring) > 10000)) ||
+	    (sev != NULL && (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
+	    (state != NULL && (!cJSON_IsString(state) || (strcmp(state->valuestring, "active") != 0 &&
+							   strcmp(state->valuestring, "closed") != 0 &&
+							   strcmp(state->valuestring, "dismissed") != 0)))) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "title: 1 to 300 characters; severity: 1 to 5; state: active, "
+				   "closed or dismissed");
+		cJSON_Delete(body);
+		return;
+	}
+	snprintf(sevbuf, sizeof sevbuf, "%d", sev != NULL ? (int)sev->valuedouble : 0);
+	audit_params(ctx, &who, params);
+	params[4] = auth_scope_param(ctx, scope);
+	params[5] = id;
+	params[6] = title != NULL ? title->valuestring : NULL;
+	params[7] = desc != NULL ? desc->valuestring : NULL;
+	params[8] = sev != NULL ? sevbuf : NULL;
+	params[9] = state != NULL ? state->valuestring : NULL;
+	db_reply_json(ctx, 200, "no such crisis, or it cannot change that way",
+		      "SELECT crisis_update($6::bigint, $5::bigint, $7, $8, $9::smallint, "
+		      "$10::crisis_state, $1, $2, $3::bigint, $4)::text",
+		      10, params);
+	cJSON_Delete(body);
+}
+
+/*
+ * POST /api/v1/crises/{id}/campaigns {templates, channels, reask_interval_s,
+ * rounds, dry_run, mission_id}: launches the check-in of every national of
+ * the mission inside the area (or, with dry_run, says what it would do).
+ */
+void
+routes_campaigns_launch(struct http_ctx *ctx)
+{
+	cJSON *body, *templates, *channels, *reask, *rounds, *dry, *mission, *c;
+	char id[24], mission_buf[24], reask_buf[16], rounds_buf[8], chan[64];
+	char *templates_text = NULL;
+	struct audit_who who;
+	const char *params[9];
+	size_t off = 0;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	templates = cJSON_GetObjectItemCaseSensitive(body, "templates");
+	channels = cJSON_GetObjectItemCaseSensitive(body, "channels");
+	reask = cJSON_GetObjectItemCaseSensitive(body, "reask_interval_s");
+	rounds = cJSON_GetObjectItemCaseSensitive(body, "rounds");
+	dry = cJSON_GetObjectItemCaseSensitive(body, "dry_run");
+	mission = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
+	if (ctx->principal.mission_id > 0) {
+		snprintf(mission_buf, sizeof mission_buf, "%lld", ctx->principal.mission_id);
+	} else if (cJSON_IsNumber(mission) && mission->valuedouble >= 1) {
+		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
+	} else {
+		http_reply_problem(ctx, 400, "bad request",
+				   "mission_id: required for accounts that see every mission");
+		goto out;
+	}
+	if (templates == NULL) {
+		templates_text = xstrdup(
+		    "{\"ko\": \"[대한민국 대사관] {name}님, {crisis} 관련 안전 확인입니다. 아래 링크 "
+		    "또는 문자로 답해 주세요: {link} ({keywords})\", \"en\": \"[Embassy of the "
+		    "Republic of Korea] {name}, are you safe after {crisis}? Answer here: {link} or by "
+		    "SMS ({keywords})\"}");
+	} else {
+		cJSON *t;
+		if (!cJSON_IsObject(templates))
+			goto bad_templates;
+		cJSON_ArrayForEach(t, templates)
+		{
+			if ((strcmp(t->string, "ko") != 0 && strcmp(t->string, "en") != 0) ||
+			    !cJSON_IsString(t) || strlen(t->valuestring) == 0 ||
+			    strlen(t->valuestring) > 1000 || strstr(t->valuestring, "{link}") == NULL)
+				goto bad_templates;
+		}
+		templates_text = cJSON_PrintUnformatted(templates);
+	}
+	chan[off++] = '{';
+	if (channels == NULL) {
+		off += (size_t)snprintf(chan + off, sizeof chan - off, "sms,email");
+	} else {
+		if (!cJSON_IsArray(channels) || cJSON_GetArraySize(channels) < 1 ||
+		    cJSON_GetArraySize(channels) > 2)
+			goto bad_channels;
+		cJSON_ArrayForEach(c, channels)
+		{
+			if (!cJSON_IsString(c) ||
+			    (strcmp(c->valuestring, "sms") != 0 && strcmp(c->valuestring, "email") != 0))
+				goto bad_channels;
+			off += (size_t)snprintf(chan + off, sizeof chan - off, "%s%s", off > 1 ? "," : "",
+						c->valuestring);
+		}
+	}
+	chan[off++] = '}';
+	chan[off] = '\0';
+	if ((reask != NULL && (!cJSON_IsNumber(reask) || reask->valuedouble < 10 ||
+			       reask->valuedouble > 604800)) ||
+	    (rounds != NULL &&
+	     (!cJSON_IsNumber(rounds) || rounds->valuedouble < 1 || rounds->valuedouble > 10))) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "reask_interval_s: 10 to 604800; rounds: 1 to 10");
+		goto out;
+	}
+	snprintf(reask_buf, sizeof reask_buf, "%d", reask != NULL ? (int)reask->valuedouble : 1800);
+	snprintf(rounds_buf, sizeof rounds_buf, "%d", rounds != NULL ? (int)rounds->valuedouble : 3);
+	if (cJSON_IsTrue(dry)) {
+		params[0] = id;
+		params[1] = mission_buf;
+		params[2] = templates_text;
+		params[3] = chan;
+		db_reply_json(ctx, 200, "no such crisis for this mission",
+			      "SELECT json_build_object('dry_run', true) :: jsonb || "
+			      "campaign_preview($1::bigint, $2::bigint, $3::jsonb, $4::text[])::jsonb "
+			      "FROM crisis c JOIN crisis_mission cm ON cm.crisis_id = c.id "
+			      "WHERE c.id = $1::bigint AND cm.mission_id = $2::bigint",
+			      4, params);
+		goto out;
+	}
+	audit_params(ctx, &who, params);
+	params[2] = params[3]; /* the client address; the audit row takes the campaign's mission */
+	params[3] = id;
+	params[4] = mission_buf;
+	params[5] = templates_text;
+	params[6] = chan;
+	params[7] = reask_buf;
+	params[8] = rounds_buf;
+	db_reply_json(ctx, 201, "no active crisis with that id for this mission",
+		      "SELECT campaign_start($4::bigint, $5::bigint, $6::jsonb, $7::text[], $8::int, "
+		      "$9::int, $1, $2, $3)::text",
+		      9, params);
+	goto out;
+bad_templates:
+	http_reply_problem(ctx, 400, "bad request",
+			   "templates: {\"ko\": text, \"en\": text}, each at most 1000 bytes and with "
+			   "{link}; {name}, {crisis} and {keywords} are filled in too");
+	goto out;
+bad_channels:
+	http_reply_problem(ctx, 400, "bad request",
+			   "channels: [\"sms\", \"email\"] in order of preference");
+out:
+	free(templates_text);
+	cJSON_Delete(body);
+}
+
+/*
+ * GET /api/v1/crises/{id}/call-list: who never answered after every round,
+ * with every address tried and what became of each message.
+ */
+void
+routes_crises_call_list(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	const char *params[2];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	db_reply_json(
+	    ctx, 200, "no such crisis",
+	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
+	    " n.id, 'name_ko', n.name_ko, 'name_latin', n.name_latin, 'mission_id', k.mission_id, "
+	    " 'rounds', k.round, 'contacts', (SELECT coalesce(json_agg(json_build_object('kind', "
+	    "  ct.kind, 'value', ct.value) ORDER BY ct.kind, ct.priority), '[]'::json) FROM contact ct "
+	    "  WHERE ct.national_id = n.id), "
+	    " 'attempts', (SELECT coalesce(json_agg(json_build_object('channel', o.channel, "
+	    "  'recipient', o.recipient, 'state', o.state, 'driver', o.driver, 'error', o.last_error, "
+	    "  'sent_at', o.sent_at, 'delivered_at', o.delivered_at) ORDER BY o.id), '[]'::json) "
+	    "  FROM outbox o WHERE o.crisis_id = k.crisis_id AND o.national_id = n.id)) "
+	    " ORDER BY n.id), '[]'::json))::text "
+	    "FROM crisis c JOIN checkin k ON k.crisis_id = c.id AND k.state = 'unreachable' "
+	    "JOIN national n ON n.id = k.national_id "
+	    "WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR k.mission_id = $1) "
+	    "AND EXISTS (SELECT 1 FROM crisis c2 WHERE c2.id = $2::bigint)",
+	    2, params);
+}

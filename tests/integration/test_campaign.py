@@ -1,0 +1,179 @@
+"""Crises and check-in campaigns with the recording (log) driver: declare a
+crisis over the demo mission, see what a campaign would do, launch it, watch
+every message go out with a working reply link, re-ask, land on the call
+list, close the crisis; and a kill -9 in the middle loses nothing."""
+
+import json
+import os
+import signal
+import time
+
+from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_campaign"
+PASSWORD = record_secret("Malatya-Adiyaman-2026")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+r = ctl(conninfo, "demo", "--country", "TR", "--people", "1500", "--seed", "7")
+expect_equal(r.returncode, 0, r.stderr)
+A = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-ANK'"))
+SECTIONS = {"auth": {"password_hash_cost": "10"},
+            "channels": {"sms_driver": "log", "email_driver": "log", "dispatch_interval_ms": "50",
+                         "escalate_interval": "1", "stale_claim": "3", "sms_rate": "0", "email_rate": "0"}}
+d = Daemon(conninfo, sections=SECTIONS).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+for name, role in (("lead", "mission_lead"), ("staff", "mission_staff")):
+    expect_equal(ctl(conninfo, "user", "add", name, "--role", role, "--mission", "TR-ANK", "--password-file",
+                     pwfile).returncode, 0, "user")
+S = {n: Session(d, n, PASSWORD) for n in ("lead", "staff")}
+# The 6 February 2023 earthquake: epicentre near Pazarcık, 250 km around it.
+QUAKE = {"kind": "earthquake", "title": "M7.8 Pazarcık", "severity": 5,
+         "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 250000}}
+
+
+def outbox_log():
+    path = os.path.join(d.workdir, "outbox-log.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def declaring_a_crisis_counts_the_people_inside():
+    r = S["staff"].post("/api/v1/crises", QUAKE)
+    expect_equal(r.status, 403, "staff may not declare")
+    r = S["lead"].post("/api/v1/crises", QUAKE)
+    expect_equal(r.status, 201, r.body)
+    body = r.json()
+    affected = body["missions"][0]["affected"]
+    inside = int(cluster.psql(DB, "SELECT count(*) FROM national WHERE deleted_at IS NULL AND kind = 'resident' "
+                                  "AND ST_DWithin(last_point, ST_SetSRID(ST_MakePoint(37.014, 37.226), 4326)::geography, 250000)"))
+    check(affected >= inside and affected > 50, "affected %d, residents inside %d" % (affected, inside))
+    globals()["CRISIS"] = body["id"]
+    got = S["staff"].get("/api/v1/crises/%d" % CRISIS).json()
+    expect_equal(got["state"], "active", "state")
+    expect_equal(got["circle"]["radius_m"], 250000, "circle")
+    # The area as a polygon works too; a broken one is refused.
+    bad = dict(QUAKE, circle=None, area={"type": "Polygon", "coordinates": [[[36, 37], [37, 37]]]})
+    del bad["circle"]
+    expect_equal(S["lead"].post("/api/v1/crises", bad).status, 400, "broken polygon")
+    expect_equal(S["lead"].post("/api/v1/crises", dict(QUAKE, kind="meteor")).status, 400, "bad kind")
+
+
+def a_dry_run_shows_counts_and_previews():
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS, {"dry_run": True})
+    expect_equal(r.status, 200, r.body)
+    p = r.json()
+    check(p["people"] > 50 and p["by_channel"].get("sms", 0) > 0, r.body)
+    check(p["by_region"][0]["count"] > 0, r.body)
+    check("M7.8 Pazarcık" in p["preview"]["ko"] and "{link}" in p["preview"]["ko"], p["preview"])
+    expect_equal(int(cluster.psql(DB, "SELECT count(*) FROM outbox")), 0, "nothing sent")
+    globals()["PREVIEW"] = p
+
+
+def launching_sends_every_message_with_a_reply_link():
+    r = S["staff"].post("/api/v1/crises/%d/campaigns" % CRISIS, {})
+    expect_equal(r.status, 403, "staff may not launch")
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS,
+                       {"channels": ["sms", "email"], "reask_interval_s": 10, "rounds": 2})
+    expect_equal(r.status, 201, r.body)
+    c = r.json()
+    expect_equal(c["asked"], PREVIEW["people"], "asked everyone the dry run counted")
+    expect_equal(c["messages"], PREVIEW["people"] - PREVIEW["unreachable"], "one message per reachable person")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE state = 'sent'") == str(c["messages"]),
+               timeout=30, what="every message sent")
+    lines = outbox_log()
+    expect_equal(len(lines), c["messages"], "recorded once each")
+    expect_equal(len({l["outbox_id"] for l in lines}), len(lines), "no duplicates")
+    text = lines[0]["text"]
+    check("/r/" in text and "{link}" not in text and "{name}" not in text, text)
+    token = text.split("/r/")[1].split()[0].rstrip(")")
+    check(len(token) >= 20, token)
+    record_secret(token)
+    # A second launch asks nobody twice.
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS, {})
+    expect_equal(r.json()["asked"], 0, r.body)
+
+
+def unanswered_are_asked_again_then_called():
+    # Round 2 comes after reask_interval_s; pretend it has passed.
+    cluster.psql(DB, "UPDATE checkin SET next_ask_at = now() - interval '1 second' WHERE state = 'asked'")
+    eventually(lambda: int(cluster.psql(DB, "SELECT count(*) FROM checkin WHERE round = 2")) > 0, timeout=15,
+               what="second round")
+    cluster.psql(DB, "UPDATE checkin SET next_ask_at = now() - interval '1 second' WHERE state = 'asked'")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM checkin WHERE state = 'asked'") == "0", timeout=15,
+               what="everyone unreachable after the last round")
+    r = S["staff"].get("/api/v1/crises/%d/call-list" % CRISIS)
+    expect_equal(r.status, 200, r.body)
+    items = r.json()["items"]
+    check(len(items) >= PREVIEW["people"] - 5, "call list has %d" % len(items))
+    with_attempts = [i for i in items if i["attempts"]]
+    check(with_attempts and with_attempts[0]["contacts"], with_attempts[:1])
+    check(all(a["state"] in ("sent", "queued", "sending") for a in with_attempts[0]["attempts"]), with_attempts[0])
+
+
+def closing_a_crisis_stops_its_messages():
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO outbox (crisis_id, national_id, mission_id, channel, recipient, body, "
+                     "next_attempt_at) SELECT %d, id, mission_id, 'sms', '+905321112233', 'later {link}', "
+                     "now() + interval '1 hour' FROM national LIMIT 3" % CRISIS)
+    r = S["lead"].patch("/api/v1/crises/%d" % CRISIS, {"state": "closed"})
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'queued'" % CRISIS), "0", "queue emptied")
+    expect_equal(S["lead"].patch("/api/v1/crises/%d" % CRISIS, {"state": "active"}).status, 404, "closed stays closed")
+    check("crisis.close" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
+
+
+def kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch():
+    global d
+    r = S["lead"].post("/api/v1/crises", dict(QUAKE, title="Aftershock", circle={"lat": 37.5, "lon": 36.9, "radius_m": 400000}))
+    cid = r.json()["id"]
+    # A slow daemon: 20 SMS per second, so the kill lands mid-campaign.
+    d.stop()
+    slow = {"auth": SECTIONS["auth"], "channels": dict(SECTIONS["channels"], sms_rate="20", dispatch_batch="50")}
+    d = Daemon(conninfo, sections=slow).start()
+    S["lead"] = Session(d, "lead", PASSWORD)
+    before = len(outbox_log())
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % cid, {"channels": ["sms"], "rounds": 1})
+    queued = r.json()["messages"]
+    check(queued > 100, r.body)
+    eventually(lambda: int(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % cid)) > 20,
+               timeout=20, what="some sent")
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    log_path = os.path.join(d.workdir, "outbox-log.jsonl")
+    with open(log_path) as f:
+        saved = f.read()
+    d.proc = None
+    d2 = Daemon(conninfo, sections=dict(slow, channels=dict(slow["channels"], sms_rate="0")))
+    d2.workdir_log = log_path
+    d2.start()
+    # The new process records to its own state directory; count both.
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state <> 'sent'" % cid) == "0",
+               timeout=40, what="every message sent after the restart")
+    with open(os.path.join(d2.workdir, "outbox-log.jsonl")) as f:
+        after = f.read()
+    ids = [json.loads(l)["outbox_id"] for l in (saved + after).splitlines() if l.strip()]
+    mine = [i for i in ids if int(cluster.psql(DB, "SELECT crisis_id FROM outbox WHERE id = %d" % i)) == cid] if len(ids) < 2000 else ids
+    expect_equal(len(set(mine)), queued, "every queued message went out")
+    dups = len(mine) - len(set(mine))
+    print("  queued %d, sent %d times in all, duplicates %d (batch 50)" % (queued, len(mine), dups))
+    check(dups <= 50, "duplicates %d exceed one batch" % dups)
+    d2.stop()
+    d = Daemon(conninfo, sections=SECTIONS)
+
+
+try:
+    run([
+        declaring_a_crisis_counts_the_people_inside,
+        a_dry_run_shows_counts_and_previews,
+        launching_sends_every_message_with_a_reply_link,
+        unanswered_are_asked_again_then_called,
+        closing_a_crisis_stops_its_messages,
+        kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch,
+    ])
+finally:
+    d.stop()
+    cluster.dropdb(DB)
