@@ -215,11 +215,14 @@ channel_smtp_done(const struct http_client_result *r, void *arg)
 static char *
 channel_mime_word(const char *s)
 {
-	size_t n = strlen(s), cap = ((n + 2) / 3) * 4 + 1;
+	size_t n = strlen(s), cap = ((n + 2) / 3) * 4 + 4;
 	char *b64 = xmalloc(cap), *out;
 
 	if (sf_secret_b64_encode(s, n, b64, cap) != 0)
 		b64[0] = '\0';
+	/* RFC 2047 wants padded base64. */
+	while (strlen(b64) % 4 != 0)
+		strcat(b64, "=");
 	xasprintf(&out, "=?UTF-8?B?%s?=", b64);
 	free(b64);
 	return out;

@@ -68,5 +68,14 @@ const struct http_route routes_table[] = {
 	 SF_PERM_READ, SCHEMA | SCOPED},
 	{"campaigns_launch", EVHTTP_REQ_POST, "/api/v1/crises/{id}/campaigns",
 	 routes_campaigns_launch, SF_PERM_CAMPAIGN_LAUNCH, SCHEMA | SCOPED},
+	/* Gateways: authenticated by the hook secret or the Twilio signature, not per address. */
+	{"hooks_kannel_dlr", EVHTTP_REQ_GET, "/hooks/sms/kannel/dlr", routes_hooks_kannel_dlr,
+	 SF_PERM_NONE, PUBLIC | SCHEMA},
+	{"hooks_kannel_mo", EVHTTP_REQ_GET, "/hooks/sms/kannel", routes_hooks_kannel_mo, SF_PERM_NONE,
+	 PUBLIC | SCHEMA},
+	{"hooks_twilio_status", EVHTTP_REQ_POST, "/hooks/sms/twilio/status",
+	 routes_hooks_twilio_status, SF_PERM_NONE, PUBLIC | SCHEMA},
+	{"hooks_twilio_mo", EVHTTP_REQ_POST, "/hooks/sms/twilio", routes_hooks_twilio_mo, SF_PERM_NONE,
+	 PUBLIC | SCHEMA},
 	{NULL, 0, NULL, NULL, SF_PERM_NONE, 0},
 };

@@ -55,4 +55,10 @@ void routes_crises_update(struct http_ctx *ctx);
 void routes_crises_call_list(struct http_ctx *ctx);
 void routes_campaigns_launch(struct http_ctx *ctx);
 
+/* routes_hooks.c */
+void routes_hooks_kannel_dlr(struct http_ctx *ctx);
+void routes_hooks_kannel_mo(struct http_ctx *ctx);
+void routes_hooks_twilio_status(struct http_ctx *ctx);
+void routes_hooks_twilio_mo(struct http_ctx *ctx);
+
 #endif

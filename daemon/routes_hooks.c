@@ -1,0 +1,352 @@
+/*
+ * What the SMS gateways call: Kannel's delivery reports and incoming
+ * messages (get-url of an sms-service), and a Twilio-compatible provider's
+ * status callbacks and inbound webhook. Kannel proves itself with the
+ * shared secret in the URL it was configured with; Twilio with the
+ * X-Twilio-Signature over the URL and the form. Both compared in constant
+ * time; a wrong one is 403 and changes nothing.
+ */
+#include "routes.h"
+
+#include "daemon.h"
+#include "db_reply.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <safety/phone.h>
+#include <safety/reply.h>
+#include <safety/secret.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Checks the Kannel secret of the request; answers 403 when it is wrong. */
+static bool
+hooks_kannel_secret_ok(struct http_ctx *ctx)
+{
+	char secret[256];
+	const char *given = http_query(ctx, "secret", secret, sizeof secret);
+
+	if (*ctx->d->cfg.hook_secret == '\0' || given == NULL ||
+	    !sf_secret_streq(given, ctx->d->cfg.hook_secret)) {
+		http_reply_problem(ctx, 403, "forbidden", "wrong or missing hook secret");
+		return false;
+	}
+	return true;
+}
+
+/* An outbound message's later fate: failed ones ask the person again over the next channel. */
+static const char hooks_dlr_sql[] =
+	"WITH o AS (UPDATE outbox SET state = CASE WHEN $2 = 'delivered' THEN 'delivered' "
+	" WHEN $2 = 'failed' THEN 'failed' ELSE state END::outbox_state, "
+	" delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END, "
+	" last_error = CASE WHEN $2 = 'failed' THEN $3 ELSE last_error END "
+	" WHERE %s AND state IN ('sending', 'sent', 'delivered') RETURNING crisis_id, national_id), "
+	"k AS (UPDATE checkin k SET next_ask_at = now() FROM o WHERE $2 = 'failed' "
+	" AND k.crisis_id = o.crisis_id AND k.national_id = o.national_id AND k.state = 'asked' "
+	" RETURNING 1) "
+	"SELECT json_build_object('updated', (SELECT count(*) FROM o), 'reasked', "
+	" (SELECT count(*) FROM k))::text";
+
+/*
+ * GET /hooks/sms/kannel/dlr?secret=&id=&status=%d&answer=%A: Kannel's
+ * delivery report (1 delivered, 2 failed, 4 buffered, 8 accepted by the
+ * SMSC, 16 rejected by the SMSC).
+ */
+void
+routes_hooks_kannel_dlr(struct http_ctx *ctx)
+{
+	char id[32], status[8], answer[200], err[240], sql[1200];
+	const char *vid, *vstatus, *vanswer, *state;
+	const char *params[3];
+
+	if (!hooks_kannel_secret_ok(ctx))
+		return;
+	vid = http_query(ctx, "id", id, sizeof id);
+	vstatus = http_query(ctx, "status", status, sizeof status);
+	vanswer = http_query(ctx, "answer", answer, sizeof answer);
+	if (vid == NULL || vstatus == NULL || atoll(vid) <= 0) {
+		http_reply_problem(ctx, 400, "bad request", "id and status are required");
+		return;
+	}
+	switch (atoi(vstatus)) {
+	case 1:
+		state = "delivered";
+		break;
+	case 2:
+	case 16:
+		state = "failed";
+		break;
+	default:
+		state = "progress"; /* buffered or accepted: nothing to record */
+		break;
+	}
+	snprintf(err, sizeof err, "delivery report %s: %.200s", vstatus, vanswer != NULL ? vanswer : "");
+	snprintf(sql, sizeof sql, hooks_dlr_sql, "id = $1::bigint");
+	params[0] = vid;
+	params[1] = state;
+	params[2] = err;
+	db_reply_json(ctx, 200, "", sql, 3, params);
+}
+
+/* Collects a form body into an ordered list of pairs. */
+static bool
+hooks_form(struct http_ctx *ctx, struct evkeyvalq *out)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+	size_t len = evbuffer_get_length(in);
+	char *body;
+	int rc;
+
+	TAILQ_INIT(out);
+	if (len > 65536)
+		return false;
+	body = xmalloc(len + 1);
+	evbuffer_copyout(in, body, len);
+	body[len] = '\0';
+	rc = evhttp_parse_query_str(body, out);
+	free(body);
+	return rc == 0;
+}
+
+/* Orders form pairs by name, as Twilio's signature needs. */
+static int
+hooks_cmp_pairs(const void *a, const void *b)
+{
+	const struct evkeyval *const *x = a, *const *y = b;
+
+	return strcmp((*x)->key, (*y)->key);
+}
+
+/*
+ * Checks X-Twilio-Signature: base64(HMAC-SHA1(auth token, full URL + each
+ * parameter name and value in name order)). Answers 403 when wrong.
+ */
+static bool
+hooks_twilio_signature_ok(struct http_ctx *ctx, struct evkeyvalq *form)
+{
+	const char *sig = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
+					     "X-Twilio-Signature");
+	const char *uri = evhttp_request_get_uri(ctx->req);
+	struct evkeyval *kv, **pairs = NULL;
+	size_t n = 0, cap = 0;
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t maclen = 0;
+	char expected[64];
+	EVP_MAC *hmac;
+	EVP_MAC_CTX *h;
+	OSSL_PARAM mp[2];
+	bool ok;
+
+	if (sig == NULL || *ctx->d->cfg.twilio_auth_token == '\0') {
+		http_reply_problem(ctx, 403, "forbidden", "missing or unverifiable X-Twilio-Signature");
+		return false;
+	}
+	TAILQ_FOREACH(kv, form, next)
+	{
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			pairs = xrealloc(pairs, cap * sizeof *pairs);
+		}
+		pairs[n++] = kv;
+	}
+	qsort(pairs, n, sizeof *pairs, hooks_cmp_pairs);
+	/* Twilio's scheme is HMAC-SHA1; it is theirs to choose, not ours. */
+	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	h = EVP_MAC_CTX_new(hmac);
+	mp[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0);
+	mp[1] = OSSL_PARAM_construct_end();
+	EVP_MAC_init(h, (const unsigned char *)ctx->d->cfg.twilio_auth_token,
+		     strlen(ctx->d->cfg.twilio_auth_token), mp);
+	EVP_MAC_update(h, (const unsigned char *)ctx->d->cfg.public_url, strlen(ctx->d->cfg.public_url));
+	EVP_MAC_update(h, (const unsigned char *)uri, strlen(uri));
+	for (size_t i = 0; i < n; i++) {
+		EVP_MAC_update(h, (const unsigned char *)pairs[i]->key, strlen(pairs[i]->key));
+		EVP_MAC_update(h, (const unsigned char *)pairs[i]->value, strlen(pairs[i]->value));
+	}
+	EVP_MAC_final(h, mac, &maclen, sizeof mac);
+	EVP_MAC_CTX_free(h);
+	EVP_MAC_free(hmac);
+	free(pairs);
+	/* Twilio pads its base64; the library writes it without padding. */
+	ok = sf_secret_b64_encode(mac, maclen, expected, sizeof expected - 4) == 0;
+	while (ok && strlen(expected) % 4 != 0)
+		strcat(expected, "=");
+	ok = ok && sf_secret_streq(sig, expected);
+	if (!ok) {
+		http_reply_problem(ctx, 403, "forbidden", "X-Twilio-Signature does not match");
+	}
+	return ok;
+}
+
+/* POST /hooks/sms/twilio/status: a Twilio-compatible status callback. */
+void
+routes_hooks_twilio_status(struct http_ctx *ctx)
+{
+	struct evkeyvalq form;
+	const char *sid, *status, *code;
+	char err[96], sql[1200];
+	const char *params[3], *state;
+
+	if (!hooks_form(ctx, &form)) {
+		http_reply_problem(ctx, 400, "bad request", "the body is not a form");
+		return;
+	}
+	if (!hooks_twilio_signature_ok(ctx, &form)) {
+		evhttp_clear_headers(&form);
+		return;
+	}
+	sid = evhttp_find_header(&form, "MessageSid");
+	status = evhttp_find_header(&form, "MessageStatus");
+	code = evhttp_find_header(&form, "ErrorCode");
+	if (sid == NULL || status == NULL) {
+		evhttp_clear_headers(&form);
+		http_reply_problem(ctx, 400, "bad request", "MessageSid and MessageStatus are required");
+		return;
+	}
+	if (strcmp(status, "delivered") == 0)
+		state = "delivered";
+	else if (strcmp(status, "failed") == 0 || strcmp(status, "undelivered") == 0)
+		state = "failed";
+	else
+		state = "progress";
+	snprintf(err, sizeof err, "status %s, error %s", status, code != NULL ? code : "-");
+	snprintf(sql, sizeof sql, hooks_dlr_sql, "driver = 'twilio' AND provider_id = $1");
+	params[0] = sid;
+	params[1] = state;
+	params[2] = err;
+	db_reply_json(ctx, 200, "", sql, 3, params);
+	evhttp_clear_headers(&form);
+}
+
+struct hooks_reply {
+	struct http_ctx *ctx;
+	bool twiml; /* answer as TwiML */
+};
+
+/* The reply was stored (or was a repeat). */
+static void
+hooks_reply_done(const struct db_result *r, void *arg)
+{
+	struct hooks_reply *hr = arg;
+
+	if (r->outcome != DB_OK) {
+		/* Not acknowledged: the gateway delivers it again later. */
+		db_reply_error(hr->ctx, r);
+	} else if (hr->twiml) {
+		http_reply_bytes(hr->ctx, 200, "text/xml", "<Response/>", 11);
+	} else {
+		http_reply_bytes(hr->ctx, 200, "text/plain; charset=utf-8", "", 0);
+	}
+	free(hr);
+}
+
+/*
+ * Stores an incoming SMS as a response of the sender's open check-in (the
+ * newest active crisis when there are several) and marks the check-in
+ * answered. The provider's id makes a repeat delivery a no-op. A message
+ * from an unknown number is kept without a person, for staff to look at.
+ */
+static void
+hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const char *ref, bool twiml)
+{
+	struct sf_reply reply;
+	char phone[SF_PHONE_E164_SIZE], err[128], headcount[8], lat[32], lon[32];
+	const char *params[7];
+	struct hooks_reply *hr;
+	const char *cause;
+
+	if (sf_phone_normalize(from, NULL, phone, sizeof phone, err, sizeof err) != 0)
+		snprintf(phone, sizeof phone, "%.16s", from);
+	if (sf_reply_parse(text, strlen(text), &reply) != 0)
+		memset(&reply, 0, sizeof reply);
+	snprintf(headcount, sizeof headcount, "%d", reply.headcount);
+	snprintf(lat, sizeof lat, "%.7f", reply.lat);
+	snprintf(lon, sizeof lon, "%.7f", reply.lon);
+	params[0] = phone;
+	params[1] = text;
+	params[2] = reply.review ? "unclassified" : sf_reply_kind_name(reply.kind);
+	params[3] = reply.headcount > 0 ? headcount : NULL;
+	params[4] = reply.has_location ? lat : NULL;
+	params[5] = reply.has_location ? lon : NULL;
+	params[6] = ref;
+	hr = xcalloc(1, sizeof *hr);
+	hr->ctx = ctx;
+	hr->twiml = twiml;
+	if (db_pool_query(ctx->d->db,
+			  "WITH who AS (SELECT k.crisis_id, k.national_id, k.mission_id FROM contact c "
+			  " JOIN checkin k ON k.national_id = c.national_id JOIN crisis cr ON "
+			  " cr.id = k.crisis_id AND cr.state = 'active' WHERE c.kind = 'phone' AND "
+			  " c.value = $1 ORDER BY cr.started_at DESC LIMIT 1), "
+			  "r AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, sender, "
+			  " raw_text, status, headcount, point, provider_ref) SELECT w.crisis_id, "
+			  " w.national_id, w.mission_id, 'sms', $1, left($2, 2000), $3, $4::smallint, "
+			  " CASE WHEN $5::text IS NOT NULL THEN ST_SetSRID(ST_MakePoint($6::float8, "
+			  " $5::float8), 4326)::geography END, $7 FROM (SELECT 1) one LEFT JOIN who w "
+			  " ON true ON CONFLICT (channel, provider_ref) DO NOTHING "
+			  " RETURNING crisis_id, national_id) "
+			  "UPDATE checkin k SET state = 'answered', answered_at = now() FROM r "
+			  " WHERE k.crisis_id = r.crisis_id AND k.national_id = r.national_id",
+			  7, params, hooks_reply_done, hr, &cause) != 0) {
+		free(hr);
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+	}
+}
+
+/* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I...: an incoming SMS via Kannel. */
+void
+routes_hooks_kannel_mo(struct http_ctx *ctx)
+{
+	char from[64], text[2048], id[96], ref[128];
+	const char *vfrom, *vtext, *vid;
+
+	if (!hooks_kannel_secret_ok(ctx))
+		return;
+	vfrom = http_query(ctx, "from", from, sizeof from);
+	vtext = http_query(ctx, "text", text, sizeof text);
+	vid = http_query(ctx, "id", id, sizeof id);
+	if (vfrom == NULL || vtext == NULL) {
+		http_reply_problem(ctx, 400, "bad request", "from and text are required");
+		return;
+	}
+	/* Without an id from Kannel, the sender and text stand for it (a retry repeats both). */
+	snprintf(ref, sizeof ref, "kannel:%s", vid != NULL && *vid != '\0' ? vid : "");
+	hooks_sms_reply(ctx, vfrom, vtext, vid != NULL && *vid != '\0' ? ref : NULL, false);
+}
+
+/* POST /hooks/sms/twilio: an incoming SMS via a Twilio-compatible provider. */
+void
+routes_hooks_twilio_mo(struct http_ctx *ctx)
+{
+	struct evkeyvalq form;
+	const char *from, *body, *sid;
+	char ref[128];
+
+	if (!hooks_form(ctx, &form)) {
+		http_reply_problem(ctx, 400, "bad request", "the body is not a form");
+		return;
+	}
+	if (!hooks_twilio_signature_ok(ctx, &form)) {
+		evhttp_clear_headers(&form);
+		return;
+	}
+	from = evhttp_find_header(&form, "From");
+	body = evhttp_find_header(&form, "Body");
+	sid = evhttp_find_header(&form, "MessageSid");
+	if (from == NULL || body == NULL) {
+		evhttp_clear_headers(&form);
+		http_reply_problem(ctx, 400, "bad request", "From and Body are required");
+		return;
+	}
+	snprintf(ref, sizeof ref, "twilio:%s", sid != NULL ? sid : "");
+	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, true);
+	evhttp_clear_headers(&form);
+}

@@ -1,0 +1,101 @@
+"""The gateway hooks, driven the way Kannel and a Twilio-compatible provider
+call them: secrets and signatures checked, delivery reports recorded, a
+failure re-asking the person, incoming replies stored once and answering
+the check-in."""
+
+import base64
+import hashlib
+import hmac
+import os
+import urllib.parse
+
+from harness import Cluster, Daemon, check, ctl, eventually, expect_equal, http_request, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_hooks"
+SECRET = record_secret("hook-secret-0123456789abcdef")
+TOKEN = record_secret("twilio-auth-token-0123456789ab")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "mission", "add", "TR-ANK", "--name", "x", "--country", "TR").returncode, 0, "mission")
+cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, name_key) VALUES (1, 'KIM TEST', 'kimtest'), (1, 'LEE TEST', 'leetest');
+INSERT INTO contact (national_id, kind, value) VALUES (1, 'phone', '+821011112222'), (2, 'phone', '+821033334444'),
+  (2, 'email', 'lee@example.org');
+INSERT INTO crisis (kind, title, center, radius_m) VALUES ('earthquake', 'Test quake',
+  ST_SetSRID(ST_MakePoint(37, 37), 4326)::geography, 1000);
+INSERT INTO crisis_mission VALUES (1, 1);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (1, 1, '{"en": "x {link}"}', '{sms,email}');
+INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at) VALUES
+  (1, 1, 1, 1, now() + interval '1 hour'), (1, 2, 1, 1, now() + interval '1 hour');
+INSERT INTO outbox (crisis_id, campaign_id, national_id, mission_id, channel, recipient, body, state, driver, provider_id)
+  VALUES (1, 1, 1, 1, 'sms', '+821011112222', 'x', 'sent', 'kannel', NULL),
+         (1, 1, 2, 1, 'sms', '+821033334444', 'x', 'sent', 'twilio', 'SM0123456789abcdef0123456789abcdef');
+""")
+d = Daemon(conninfo, sections={"channels": {"hook_secret": SECRET, "twilio_auth_token": TOKEN},
+                               "server": {"public_url": "https://safety.example.org"}}).start()
+
+
+def sign(path, form):
+    data = "https://safety.example.org" + path + "".join(k + v for k, v in sorted(form.items()))
+    return base64.b64encode(hmac.new(TOKEN.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def twilio_post(path, form, signature=None):
+    return d.request("POST", path, body=urllib.parse.urlencode(form),
+                     headers={"Content-Type": "application/x-www-form-urlencoded",
+                              "X-Twilio-Signature": signature if signature is not None else sign(path, form)})
+
+
+def kannel_dlr_needs_the_secret_and_records_delivery():
+    expect_equal(d.get("/hooks/sms/kannel/dlr?id=1&status=1").status, 403, "no secret")
+    expect_equal(d.get("/hooks/sms/kannel/dlr?secret=wrong&id=1&status=1").status, 403, "wrong secret")
+    expect_equal(cluster.psql(DB, "SELECT state FROM outbox WHERE id = 1"), "sent", "unchanged")
+    r = d.get("/hooks/sms/kannel/dlr?secret=%s&id=1&status=8&answer=ACK" % SECRET)
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT state FROM outbox WHERE id = 1"), "sent", "accepted by the SMSC")
+    d.get("/hooks/sms/kannel/dlr?secret=%s&id=1&status=1&answer=DELIVRD" % SECRET)
+    expect_equal(cluster.psql(DB, "SELECT state, delivered_at IS NOT NULL FROM outbox WHERE id = 1"), "delivered|t", "delivered")
+
+
+def twilio_failure_asks_again_at_once():
+    form = {"MessageSid": "SM0123456789abcdef0123456789abcdef", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    expect_equal(twilio_post("/hooks/sms/twilio/status", form, signature="bm9wZQ==").status, 403, "bad signature")
+    expect_equal(twilio_post("/hooks/sms/twilio/status", dict(form, ErrorCode="1"), signature=sign("/hooks/sms/twilio/status", form)).status,
+                 403, "signature of other values")
+    r = twilio_post("/hooks/sms/twilio/status", form)
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["reasked"], 1, r.body)
+    expect_equal(cluster.psql(DB, "SELECT state, last_error FROM outbox WHERE id = 2"), "failed|status undelivered, error 30003", "failed")
+    check(cluster.psql(DB, "SELECT next_ask_at <= now() FROM checkin WHERE national_id = 2") == "t", "re-ask due now")
+
+
+def kannel_reply_is_stored_once_and_answers_the_checkin():
+    q = urllib.parse.urlencode({"secret": SECRET, "from": "+821011112222", "to": "1234", "text": "안전합니다 3명", "id": "kannel-77"})
+    r = d.get("/hooks/sms/kannel?" + q)
+    expect_equal(r.status, 200, r.body)
+    d.get("/hooks/sms/kannel?" + q)  # the gateway delivers it again
+    expect_equal(cluster.psql(DB, "SELECT count(*), min(status), min(headcount), min(national_id) FROM response"), "1|safe|3|1", "stored once")
+    expect_equal(cluster.psql(DB, "SELECT state FROM checkin WHERE national_id = 1"), "answered", "check-in answered")
+    expect_equal(d.get("/hooks/sms/kannel?" + q.replace(SECRET, "nope")).status, 403, "secret")
+
+
+def twilio_reply_from_an_unknown_number_is_kept_without_a_person():
+    form = {"MessageSid": "SMaaaa", "From": "+905551112233", "To": "+15005550006", "Body": "help! building collapsed"}
+    r = twilio_post("/hooks/sms/twilio", form)
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.body, "<Response/>", "TwiML")
+    expect_equal(cluster.psql(DB, "SELECT national_id IS NULL, status FROM response WHERE provider_ref = 'twilio:SMaaaa'"), "t|needs_help", "kept")
+
+
+try:
+    run([
+        kannel_dlr_needs_the_secret_and_records_delivery,
+        twilio_failure_asks_again_at_once,
+        kannel_reply_is_stored_once_and_answers_the_checkin,
+        twilio_reply_from_an_unknown_number_is_kept_without_a_person,
+    ])
+finally:
+    d.stop()
+    cluster.dropdb(DB)
