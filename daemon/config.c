@@ -86,6 +86,11 @@ static const struct config_option config_options[] = {
 	INT("channels", "stale_claim", stale_claim_s, 2, 86400),
 	INT("channels", "escalate_interval", escalate_interval_s, 1, 3600),
 	INT("channels", "max_attempts", max_attempts, 1, 100),
+	INT("channels", "route_window", route_window_s, 10, 86400),
+	INT("channels", "route_grace", route_grace_s, 1, 86400),
+	INT("channels", "route_min_share", route_min_share, 0, 100),
+	INT("channels", "route_min_samples", route_min_samples, 1, 1000000),
+	INT("channels", "route_refresh", route_refresh_s, 1, 3600),
 	STR("tokens", "key_file", token_key_file),
 	INT("tokens", "key_id", token_key_id, 0, 15),
 	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
@@ -152,6 +157,11 @@ config_defaults(struct config *cfg)
 	cfg->stale_claim_s = 120;
 	cfg->escalate_interval_s = 10;
 	cfg->max_attempts = 8;
+	cfg->route_window_s = 900;
+	cfg->route_grace_s = 600;
+	cfg->route_min_share = 50;
+	cfg->route_min_samples = 20;
+	cfg->route_refresh_s = 30;
 	cfg->token_key_file = xstrdup("");
 	cfg->token_key_id = 1;
 	cfg->log_level = xstrdup("info");

@@ -71,6 +71,11 @@ struct config {
 	int stale_claim_s;        /* a claim older than this was lost with its process */
 	int escalate_interval_s;
 	int max_attempts;
+	int route_window_s;       /* adaptive routing looks this far back */
+	int route_grace_s;        /* sent without a report this long counts as undelivered */
+	int route_min_share;      /* percent delivered below which a route is degraded */
+	int route_min_samples;    /* fewer reports than this decide nothing */
+	int route_refresh_s;
 
 	/* [tokens] */
 	char *token_key_file; /* lines "ID:SECRET" (hex or base64url, 32+ bytes) */

@@ -59,7 +59,8 @@ struct outbox {
 	struct outbox_result *results;
 	int nresults, cap_results;
 	uint64_t sent, retried, failed;
-	time_t last_maintenance, last_escalate;
+	time_t last_maintenance, last_escalate, last_routes;
+	bool routing;
 };
 
 static void outbox_tick_cb(evutil_socket_t fd, short what, void *arg);
@@ -452,6 +453,17 @@ outbox_maintenance_done(const struct db_result *r, void *arg)
 	}
 }
 
+/* The route figures were refreshed. */
+static void
+outbox_routes_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+
+	ob->routing = false;
+	if (r->outcome == DB_SQL_ERROR)
+		log_warn("route_health_failed", "error", r->error);
+}
+
 /* The dispatcher's tick: flush outcomes, claim more, send, and now and then maintain. */
 static void
 outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -485,6 +497,23 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 				  " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked",
 				  1, params, outbox_maintenance_done, ob, &cause) != 0)
 			ob->escalating = false;
+	}
+	if (!ob->routing && now - ob->last_routes >= d->cfg.route_refresh_s) {
+		char window[16], grace[16], share[16], samples[16];
+		ob->last_routes = now;
+		ob->routing = true;
+		snprintf(window, sizeof window, "%d", d->cfg.route_window_s);
+		snprintf(grace, sizeof grace, "%d", d->cfg.route_grace_s);
+		snprintf(share, sizeof share, "%.2f", d->cfg.route_min_share / 100.0);
+		snprintf(samples, sizeof samples, "%d", d->cfg.route_min_samples);
+		{
+			const char *rp[4] = {window, grace, share, samples};
+			if (db_pool_query(d->db,
+					  "SELECT CASE WHEN pg_try_advisory_xact_lock(7311520014) THEN "
+					  "route_health_refresh($1::int, $2::int, $3::real, $4::int) END",
+					  4, rp, outbox_routes_done, ob, &cause) != 0)
+				ob->routing = false;
+		}
 	}
 	room = d->cfg.dispatch_batch - ob->ready;
 	if (ob->claiming || room <= 0)

@@ -68,6 +68,8 @@ const struct http_route routes_table[] = {
 	 SF_PERM_READ, SCHEMA | SCOPED},
 	{"campaigns_launch", EVHTTP_REQ_POST, "/api/v1/crises/{id}/campaigns",
 	 routes_campaigns_launch, SF_PERM_CAMPAIGN_LAUNCH, SCHEMA | SCOPED},
+	{"routes_list", EVHTTP_REQ_GET, "/api/v1/routes", routes_routes_list, SF_PERM_READ,
+	 SCHEMA | SCOPED},
 	/* Gateways: authenticated by the hook secret or the Twilio signature, not per address. */
 	{"hooks_kannel_dlr", EVHTTP_REQ_GET, "/hooks/sms/kannel/dlr", routes_hooks_kannel_dlr,
 	 SF_PERM_NONE, PUBLIC | SCHEMA},

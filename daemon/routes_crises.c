@@ -428,3 +428,17 @@ routes_crises_call_list(struct http_ctx *ctx)
 	    "AND EXISTS (SELECT 1 FROM crisis c2 WHERE c2.id = $2::bigint)",
 	    2, params);
 }
+
+/* GET /api/v1/routes: how each SMS and e-mail route has delivered lately, and which are avoided. */
+void
+routes_routes_list(struct http_ctx *ctx)
+{
+	db_reply_json(ctx, 200, "",
+		      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('channel', "
+		      " h.channel, 'prefix', h.prefix, 'attempted', h.attempted, 'delivered', h.delivered, "
+		      " 'failed', h.failed, 'delivered_share', h.delivered_share, 'median_delivery_s', "
+		      " h.median_delivery_s, 'degraded', h.degraded, 'reason', h.reason, 'updated_at', "
+		      " h.updated_at) ORDER BY h.degraded DESC, h.channel, h.prefix), '[]'::json))::text "
+		      "FROM route_health h",
+		      0, NULL);
+}

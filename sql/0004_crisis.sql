@@ -167,6 +167,77 @@ CREATE FUNCTION campaign_render(templates jsonb, lang text, name text, crisis_ti
 				ELSE '1 safe / 2 need help / 3 injured / 4 need evacuation' END)
 $$;
 
+-- Adaptive routing: how well each route (channel and destination prefix,
+-- the first digits of the number: country and mobile operator block) has
+-- delivered lately. A route whose share of delivered messages falls below
+-- the threshold is degraded: new messages to its numbers go first to the
+-- next channel, and the reason is kept for the dashboard.
+CREATE TABLE route_health (
+	channel text NOT NULL,
+	prefix text NOT NULL,
+	attempted integer NOT NULL,
+	delivered integer NOT NULL,
+	failed integer NOT NULL,
+	delivered_share real NOT NULL,
+	median_delivery_s real,
+	degraded boolean NOT NULL,
+	reason text NOT NULL DEFAULT '',
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (channel, prefix)
+);
+
+-- The route of a recipient: SMS numbers by their first five characters
+-- (+9053: a Turkish mobile block, +8210: Korean mobiles), e-mail by domain.
+CREATE FUNCTION route_prefix(channel text, recipient text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN channel = 'sms' THEN left(recipient, 5) ELSE split_part(recipient, '@', 2) END
+$$;
+
+CREATE FUNCTION route_degraded(p_channel text, p_recipient text) RETURNS boolean LANGUAGE sql STABLE AS $$
+	SELECT coalesce((SELECT h.degraded FROM route_health h WHERE h.channel = p_channel
+		AND h.prefix = route_prefix(p_channel, p_recipient)), false)
+$$;
+
+-- Recomputes every route's figures over the last p_window seconds. A message
+-- counts as delivered with a delivery report, as failed when it failed,
+-- and as undelivered when sent longer ago than p_grace seconds without a
+-- report (a carrier that swallows messages reports nothing).
+CREATE FUNCTION route_health_refresh(p_window integer, p_grace integer, p_min_share real,
+		p_min_samples integer) RETURNS integer LANGUAGE sql AS $$
+	WITH recent AS (SELECT o.channel, route_prefix(o.channel, o.recipient) AS prefix, o.state,
+			o.sent_at, o.delivered_at
+		FROM outbox o WHERE o.created_at > now() - make_interval(secs => p_window)
+			AND o.state IN ('sent', 'delivered', 'failed')),
+	agg AS (SELECT channel, prefix, count(*) AS attempted,
+			count(*) FILTER (WHERE state = 'delivered') AS delivered,
+			count(*) FILTER (WHERE state = 'failed' OR (state = 'sent'
+				AND sent_at < now() - make_interval(secs => p_grace))) AS failed,
+			percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - sent_at))
+				FILTER (WHERE delivered_at IS NOT NULL) AS median_s
+		FROM recent GROUP BY channel, prefix),
+	up AS (INSERT INTO route_health AS h (channel, prefix, attempted, delivered, failed, delivered_share,
+			median_delivery_s, degraded, reason, updated_at)
+		SELECT channel, prefix, attempted, delivered, failed,
+			CASE WHEN delivered + failed > 0 THEN delivered::real / (delivered + failed) ELSE 1 END,
+			median_s,
+			delivered + failed >= p_min_samples
+				AND delivered::real / greatest(delivered + failed, 1) < p_min_share,
+			CASE WHEN delivered + failed >= p_min_samples
+				AND delivered::real / greatest(delivered + failed, 1) < p_min_share
+				THEN format('%s of %s recent messages to %s* delivered (below %s%%): sending by the next channel first',
+					delivered, delivered + failed, prefix, round((p_min_share * 100)::numeric))
+				ELSE '' END, now()
+		FROM agg
+		ON CONFLICT (channel, prefix) DO UPDATE SET attempted = excluded.attempted,
+			delivered = excluded.delivered, failed = excluded.failed,
+			delivered_share = excluded.delivered_share, median_delivery_s = excluded.median_delivery_s,
+			degraded = excluded.degraded, reason = excluded.reason, updated_at = now()
+		RETURNING 1),
+	-- Routes with no traffic in the window recover.
+	old AS (UPDATE route_health SET degraded = false, reason = '', updated_at = now()
+		WHERE degraded AND updated_at < now() - make_interval(secs => p_window) RETURNING 1)
+	SELECT (SELECT count(*)::integer FROM up) + (SELECT count(*)::integer FROM old)
+$$;
+
 -- Launches a campaign in one statement: the check-ins and the first message
 -- of every national in the area who has not been asked yet, over the first
 -- channel of the campaign they can be reached on.
@@ -185,7 +256,8 @@ CREATE FUNCTION campaign_launch(p_campaign bigint) RETURNS TABLE (checkins bigin
 			unnest(camp.channels) WITH ORDINALITY AS ch(channel, i)
 			JOIN contact ct ON ct.kind = channel_contact_kind(ch.channel)
 		WHERE ct.national_id = n.id
-		ORDER BY n.id, ch.i, ct.priority, ct.id),
+		-- a degraded route goes after every healthy one
+		ORDER BY n.id, route_degraded(ch.channel, ct.value), ch.i, ct.priority, ct.id),
 	-- Nobody to write to: straight onto the call list.
 	ck AS (INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, channel_index,
 			next_ask_at, state)
@@ -224,7 +296,7 @@ CREATE FUNCTION campaign_escalate() RETURNS TABLE (reasked bigint, unreachable b
 			JOIN contact ct ON ct.kind = channel_contact_kind(ch.channel)
 		WHERE ct.national_id = d.national_id AND d.round < d.rounds
 		-- the channel after the last one used, wrapping around
-		ORDER BY d.crisis_id, d.national_id,
+		ORDER BY d.crisis_id, d.national_id, route_degraded(ch.channel, ct.value),
 			(ch.i - d.channel_index - 1 + cardinality(d.channels)) % cardinality(d.channels),
 			ct.priority, ct.id),
 	again AS (UPDATE checkin k SET round = k.round + 1, channel_index = x.channel_index,
