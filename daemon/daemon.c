@@ -7,6 +7,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "replies.h"
 #include "reply_link.h"
 #include "retention.h"
 #include "xmalloc.h"
@@ -93,6 +94,7 @@ daemon_init(struct daemon *d)
 	schema_watch_start(d);
 	retention_start(d);
 	d->outbox = outbox_start(d);
+	replies_start(d);
 	log_info("listening", "addr", d->cfg.listen, "tls_addr",
 		 *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
 	sd_notify_send("READY=1\nSTATUS=serving");
@@ -195,6 +197,7 @@ daemon_free(struct daemon *d)
 {
 	outbox_free(d->outbox);
 	d->outbox = NULL;
+	replies_stop(d);
 	/* Sends in flight end with an error; their outcomes are not written, so their claims are requeued as stale. */
 	http_client_free(d->http_client);
 	d->http_client = NULL;

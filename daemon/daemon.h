@@ -36,6 +36,8 @@ struct daemon {
 	struct http_client *http_client; /* outbound requests to gateways */
 	struct outbox *outbox;
 	struct sf_token_keyring *tokens;
+	unsigned char duress_key[32]; /* keys the duress-word hashes */
+	struct replies *replies;
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 

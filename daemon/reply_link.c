@@ -6,6 +6,8 @@
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <safety/secret.h>
 #include <safety/token.h>
 #include <stdio.h>
@@ -37,6 +39,12 @@ reply_link_load(struct daemon *d, char **cause)
 			continue;
 		colon = strchr(line, ':');
 		id = colon != NULL ? strtol(line, &end, 10) : -1;
+		if (colon != NULL && end == colon && id == d->cfg.token_key_id) {
+			/* The duress-word key, derived from the current token key's secret. */
+			unsigned int maclen = 0;
+			HMAC(EVP_sha256(), colon + 1, (int)strlen(colon + 1),
+			     (const unsigned char *)"safety-duress-v1", 16, d->duress_key, &maclen);
+		}
 		if (colon == NULL || end != colon || id < 0 || id >= SF_TOKEN_KEYS ||
 		    sf_token_keyring_add(d->tokens, (unsigned)id, colon + 1, err, sizeof err) != 0) {
 			xasprintf(cause, "%s:%u: expected ID:SECRET with ID 0 to %d and a secret of %d "
@@ -73,6 +81,7 @@ reply_link_init(struct daemon *d, char **cause)
 	/* Links made now will not open after a restart: fine for tests, not for a crisis. */
 	log_warn("token_key_ephemeral", "hint", "set [tokens] key_file so reply links survive a restart");
 	sf_secret_random(secret, sizeof secret);
+	sf_secret_random(d->duress_key, sizeof d->duress_key);
 	if (sf_token_keyring_add_raw(d->tokens, (unsigned)d->cfg.token_key_id, secret, sizeof secret,
 				     err, sizeof err) != 0) {
 		xasprintf(cause, "token key: %s", err);

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "db_reply.h"
 #include "log.h"
+#include "replies.h"
 #include "xmalloc.h"
 
 #include <sys/queue.h>
@@ -232,73 +233,57 @@ struct hooks_reply {
 	bool twiml; /* answer as TwiML */
 };
 
-/* The reply was stored (or was a repeat). */
+/* The reply is durable (or a repeat): acknowledge; otherwise the gateway retries later. */
 static void
-hooks_reply_done(const struct db_result *r, void *arg)
+hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
 {
 	struct hooks_reply *hr = arg;
 
-	if (r->outcome != DB_OK) {
-		/* Not acknowledged: the gateway delivers it again later. */
-		db_reply_error(hr->ctx, r);
-	} else if (hr->twiml) {
+	(void)duress;
+	if (outcome == REPLY_FAILED)
+		http_reply_problem(hr->ctx, 503, "service unavailable", "not stored; deliver again");
+	else if (hr->twiml)
 		http_reply_bytes(hr->ctx, 200, "text/xml", "<Response/>", 11);
-	} else {
+	else
 		http_reply_bytes(hr->ctx, 200, "text/plain; charset=utf-8", "", 0);
-	}
 	free(hr);
 }
 
 /*
  * Stores an incoming SMS as a response of the sender's open check-in (the
- * newest active crisis when there are several) and marks the check-in
- * answered. The provider's id makes a repeat delivery a no-op. A message
- * from an unknown number is kept without a person, for staff to look at.
+ * newest active crisis when there are several); the provider's id makes a
+ * repeat delivery a no-op. A message from an unknown number is kept without
+ * a person, for staff to look at.
  */
 static void
 hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const char *ref, bool twiml)
 {
 	struct sf_reply reply;
-	char phone[SF_PHONE_E164_SIZE], err[128], headcount[8], lat[32], lon[32];
-	const char *params[7];
+	struct reply_input in;
+	char phone[SF_PHONE_E164_SIZE], err[128];
 	struct hooks_reply *hr;
-	const char *cause;
 
 	if (sf_phone_normalize(from, NULL, phone, sizeof phone, err, sizeof err) != 0)
 		snprintf(phone, sizeof phone, "%.16s", from);
 	if (sf_reply_parse(text, strlen(text), &reply) != 0)
 		memset(&reply, 0, sizeof reply);
-	snprintf(headcount, sizeof headcount, "%d", reply.headcount);
-	snprintf(lat, sizeof lat, "%.7f", reply.lat);
-	snprintf(lon, sizeof lon, "%.7f", reply.lon);
-	params[0] = phone;
-	params[1] = text;
-	params[2] = reply.review ? "unclassified" : sf_reply_kind_name(reply.kind);
-	params[3] = reply.headcount > 0 ? headcount : NULL;
-	params[4] = reply.has_location ? lat : NULL;
-	params[5] = reply.has_location ? lon : NULL;
-	params[6] = ref;
+	memset(&in, 0, sizeof in);
+	in.channel = "sms";
+	in.sender = phone;
+	in.raw_text = text;
+	in.words = text;
+	in.status = sf_reply_kind_status(reply.kind);
+	in.unclassified = reply.kind == SF_REPLY_UNCLASSIFIED;
+	in.review = reply.review;
+	in.headcount = reply.headcount;
+	in.has_point = reply.has_location;
+	in.lat = reply.lat;
+	in.lon = reply.lon;
+	in.provider_ref = ref;
 	hr = xcalloc(1, sizeof *hr);
 	hr->ctx = ctx;
 	hr->twiml = twiml;
-	if (db_pool_query(ctx->d->db,
-			  "WITH who AS (SELECT k.crisis_id, k.national_id, k.mission_id FROM contact c "
-			  " JOIN checkin k ON k.national_id = c.national_id JOIN crisis cr ON "
-			  " cr.id = k.crisis_id AND cr.state = 'active' WHERE c.kind = 'phone' AND "
-			  " c.value = $1 ORDER BY cr.started_at DESC LIMIT 1), "
-			  "r AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, sender, "
-			  " raw_text, status, headcount, point, provider_ref) SELECT w.crisis_id, "
-			  " w.national_id, w.mission_id, 'sms', $1, left($2, 2000), $3, $4::smallint, "
-			  " CASE WHEN $5::text IS NOT NULL THEN ST_SetSRID(ST_MakePoint($6::float8, "
-			  " $5::float8), 4326)::geography END, $7 FROM (SELECT 1) one LEFT JOIN who w "
-			  " ON true ON CONFLICT (channel, provider_ref) DO NOTHING "
-			  " RETURNING crisis_id, national_id) "
-			  "UPDATE checkin k SET state = 'answered', answered_at = now() FROM r "
-			  " WHERE k.crisis_id = r.crisis_id AND k.national_id = r.national_id",
-			  7, params, hooks_reply_done, hr, &cause) != 0) {
-		free(hr);
-		http_reply_problem(ctx, 503, "service unavailable", cause);
-	}
+	replies_submit(ctx->d, &in, hooks_reply_done, hr);
 }
 
 /* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I...: an incoming SMS via Kannel. */

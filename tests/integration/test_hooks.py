@@ -80,6 +80,9 @@ def kannel_reply_is_stored_once_and_answers_the_checkin():
     d.get("/hooks/sms/kannel?" + q)  # the gateway delivers it again
     expect_equal(cluster.psql(DB, "SELECT count(*), min(status), min(headcount), min(national_id) FROM response"), "1|safe|3|1", "stored once")
     expect_equal(cluster.psql(DB, "SELECT state FROM checkin WHERE national_id = 1"), "answered", "check-in answered")
+    eventually(lambda: cluster.psql(DB, "SELECT status, headcount FROM person_status WHERE national_id = 1") == "safe|3",
+               timeout=5, what="current status safe, 3 people")
+    expect_equal(cluster.psql(DB, "SELECT n FROM status_count WHERE status = 'safe'"), "1", "counted")
     expect_equal(d.get("/hooks/sms/kannel?" + q.replace(SECRET, "nope")).status, 403, "secret")
 
 

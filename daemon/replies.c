@@ -1,0 +1,579 @@
+/*
+ * Reply ingest with group commit. Replies submitted during one loop turn are
+ * written by one statement (responses, check-ins answered), so a burst of
+ * thousands costs a few commits, not thousands. Each reply is acknowledged
+ * from that statement's callback, i.e. only once durable. Then, for the
+ * people concerned, the current status is recomputed in C with
+ * sf_status_apply from the stored state and written back with a
+ * compare-and-set on its version; a lost race is simply retried.
+ */
+#include "replies.h"
+
+#include "daemon.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <safety/name.h>
+#include <safety/secret.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define REPLIES_BATCH_MAX 1000
+
+struct reply_item {
+	struct reply_item *next;
+	int64_t crisis_id, national_id;
+	char *channel, *sender, *raw_text, *provider_ref, *entered_by;
+	char *duress_hashes; /* PostgreSQL array literal of candidate hashes */
+	enum sf_status status;
+	bool unclassified, review, by_staff, proxy;
+	int headcount;
+	bool has_point;
+	double lat, lon;
+	int64_t at_ms;
+	replies_done_cb cb;
+	void *arg;
+};
+
+struct replies {
+	struct daemon *d;
+	struct reply_item *head, *tail;
+	int queued;
+	struct event *flush_ev;
+	bool flush_scheduled;
+	/*
+	 * One batch at a time from store to status write, so a batch never reads
+	 * a status an earlier batch of this process is still writing. Replies that
+	 * arrive meanwhile wait and go in the next, larger, commit.
+	 */
+	bool busy;
+	uint64_t status_conflicts;
+};
+
+struct replies_batch {
+	struct replies *r;
+	struct reply_item **items;
+	int n;
+};
+
+/* Frees an item. */
+static void
+reply_item_free(struct reply_item *it)
+{
+	free(it->channel);
+	free(it->sender);
+	if (it->raw_text != NULL)
+		memset(it->raw_text, 0, strlen(it->raw_text));
+	free(it->raw_text);
+	free(it->provider_ref);
+	free(it->entered_by);
+	free(it->duress_hashes);
+	free(it);
+}
+
+/* Keyed hash of one normalised word. */
+static void
+replies_hash_word(const struct daemon *d, const char *key, char out_hex[65])
+{
+	unsigned char mac[32];
+	unsigned int len = 0;
+
+	/* HMAC via the one-shot EVP interface (not the deprecated HMAC_CTX). */
+	HMAC(EVP_sha256(), d->duress_key, sizeof d->duress_key, (const unsigned char *)key,
+	     strlen(key), mac, &len);
+	sf_secret_hex_encode(mac, 32, out_hex, 65);
+}
+
+/* The keyed hash of a duress word. */
+int
+replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65])
+{
+	char key[512];
+
+	if (sf_name_search_key(word, key, sizeof key) != 0 || key[0] == '\0')
+		return -1;
+	replies_hash_word(d, key, out_hex);
+	return 0;
+}
+
+/*
+ * The hashes of every word of a message, and of the whole message, as a
+ * PostgreSQL array literal: the duress word may be anywhere in it.
+ */
+static char *
+replies_candidates(const struct daemon *d, const char *text)
+{
+	size_t cap = 1024, len = 1;
+	char *out = xmalloc(cap), *copy, *word, *save = NULL;
+	char hex[65];
+	int n = 0;
+
+	out[0] = '{';
+	if (text == NULL || *text == '\0') {
+		strcpy(out, "{}");
+		return out;
+	}
+	copy = xstrndup(text, 600);
+	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && n < 64;
+	     word = strtok_r(NULL, " \t\r\n,.!?;:", &save)) {
+		if (replies_duress_hash(d, word, hex) != 0)
+			continue;
+		if (len + 68 >= cap)
+			out = xrealloc(out, cap *= 2);
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", n > 0 ? "," : "", hex);
+		n++;
+	}
+	free(copy);
+	if (replies_duress_hash(d, text, hex) == 0) {
+		if (len + 68 >= cap)
+			out = xrealloc(out, cap *= 2);
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", n > 0 ? "," : "", hex);
+	}
+	out[len++] = '}';
+	out[len] = '\0';
+	return out;
+}
+
+/* Appends text to a PostgreSQL array literal. */
+static void
+replies_array(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	size_t need = (s != NULL ? 2 * strlen(s) : 4) + 4;
+
+	if (*len + need + 2 > *cap) {
+		*cap = (*len + need + 2) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	if (*len > 1)
+		(*buf)[(*len)++] = ',';
+	if (s == NULL) {
+		memcpy(*buf + *len, "NULL", 4);
+		*len += 4;
+		return;
+	}
+	(*buf)[(*len)++] = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			(*buf)[(*len)++] = '\\';
+		(*buf)[(*len)++] = *s;
+	}
+	(*buf)[(*len)++] = '"';
+}
+
+/* Milliseconds since the epoch. */
+static int64_t
+replies_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void replies_flush_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Starts the machinery. */
+void
+replies_start(struct daemon *d)
+{
+	struct replies *r = xcalloc(1, sizeof *r);
+
+	r->d = d;
+	r->flush_ev = event_new(d->base, -1, 0, replies_flush_cb, r);
+	d->replies = r;
+}
+
+/* Stops; queued replies fail. */
+void
+replies_stop(struct daemon *d)
+{
+	struct replies *r = d->replies;
+	struct reply_item *it;
+
+	if (r == NULL)
+		return;
+	while ((it = r->head) != NULL) {
+		r->head = it->next;
+		it->cb(REPLY_FAILED, false, it->arg);
+		reply_item_free(it);
+	}
+	event_free(r->flush_ev);
+	free(r);
+	d->replies = NULL;
+}
+
+/* Queues a reply. */
+void
+replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb cb, void *arg)
+{
+	struct replies *r = d->replies;
+	struct reply_item *it = xcalloc(1, sizeof *it);
+	char ref[64];
+	unsigned char rnd[12];
+
+	it->crisis_id = in->crisis_id;
+	it->national_id = in->national_id;
+	it->channel = xstrdup(in->channel);
+	it->sender = in->sender != NULL ? xstrndup(in->sender, 64) : NULL;
+	it->raw_text = in->raw_text != NULL ? xstrndup(in->raw_text, 2000) : NULL;
+	if (in->provider_ref != NULL) {
+		it->provider_ref = xstrdup(in->provider_ref);
+	} else {
+		/* Every reply carries a key, so a replay from the spool is stored once. */
+		sf_secret_random(rnd, sizeof rnd);
+		sf_secret_hex_encode(rnd, sizeof rnd, ref, sizeof ref);
+		xasprintf(&it->provider_ref, "%s:%s", in->channel, ref);
+	}
+	it->entered_by = in->entered_by != NULL ? xstrdup(in->entered_by) : NULL;
+	it->duress_hashes = replies_candidates(d, in->words);
+	it->status = in->status;
+	it->unclassified = in->unclassified;
+	it->review = in->review;
+	it->by_staff = in->by_staff;
+	it->proxy = in->proxy;
+	it->headcount = in->headcount;
+	it->has_point = in->has_point;
+	it->lat = in->lat;
+	it->lon = in->lon;
+	it->at_ms = replies_now_ms();
+	it->cb = cb;
+	it->arg = arg;
+	if (r->tail != NULL)
+		r->tail->next = it;
+	else
+		r->head = it;
+	r->tail = it;
+	r->queued++;
+	/* Everything submitted in this loop turn goes in one commit. */
+	if (!r->flush_scheduled) {
+		r->flush_scheduled = true;
+		event_active(r->flush_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* Reads a status name stored in person_status. */
+static enum sf_status
+replies_status(const char *name)
+{
+	enum sf_status s;
+
+	if (sf_status_parse(name, strlen(name), &s) != 0)
+		return SF_STATUS_UNKNOWN;
+	return s;
+}
+
+/* Reads a timestamp column given as epoch milliseconds text. */
+static int64_t
+replies_ms(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? 0 : atoll(PQgetvalue(res, row, col));
+}
+
+/* Lets the next batch go. */
+static void
+replies_idle(struct replies *r)
+{
+	r->busy = false;
+	if (r->head != NULL && !r->flush_scheduled) {
+		r->flush_scheduled = true;
+		event_active(r->flush_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/*
+ * The status writes were done. A write that lost its compare-and-set
+ * (another safetyd changed the person meanwhile) is counted; that
+ * process's write stands, and the next answer is judged against it.
+ */
+static void
+replies_status_done(const struct db_result *res, void *arg)
+{
+	struct replies *r = arg;
+
+	if (res->outcome != DB_OK)
+		log_warn("status_update_failed", "error", res->error);
+	else if (PQntuples(res->res) == 1 && atoll(PQgetvalue(res->res, 0, 0)) > 0)
+		r->status_conflicts += (uint64_t)atoll(PQgetvalue(res->res, 0, 0));
+	replies_idle(r);
+}
+
+/*
+ * The responses are committed: acknowledge, then recompute the status of
+ * each person concerned, in the order the answers came.
+ */
+static void
+replies_stored(const struct db_result *res, void *arg)
+{
+	struct replies_batch *b = arg;
+	struct daemon *d = b->r->d;
+	size_t cap[14], len[14];
+	char *arr[14];
+	int nupd = 0;
+
+	if (res->outcome != DB_OK) {
+		if (res->outcome == DB_SQL_ERROR)
+			log_error("reply_store_failed", "sqlstate", res->sqlstate, "error", res->error);
+		for (int i = 0; i < b->n; i++) {
+			b->items[i]->cb(REPLY_FAILED, false, b->items[i]->arg);
+			reply_item_free(b->items[i]);
+		}
+		free(b->items);
+		replies_idle(b->r);
+		free(b);
+		return;
+	}
+	for (int k = 0; k < 14; k++) {
+		cap[k] = 256;
+		len[k] = 1;
+		arr[k] = xmalloc(cap[k]);
+		arr[k][0] = '{';
+	}
+	/* Rows come back in input order (idx); a NULL id is a duplicate. */
+	for (int row = 0; row < PQntuples(res->res); row++) {
+		int idx = atoi(PQgetvalue(res->res, row, 0));
+		struct reply_item *it = b->items[idx];
+		bool stored = !PQgetisnull(res->res, row, 1);
+		bool duress = strcmp(PQgetvalue(res->res, row, 2), "t") == 0;
+		struct sf_status_state cur, next;
+		struct sf_status_event ev;
+		bool changed = false, has_state = !PQgetisnull(res->res, row, 3);
+		char num[32];
+
+		it->cb(stored ? REPLY_STORED : REPLY_DUPLICATE, duress, it->arg);
+		/* The person the reply was matched to (an SMS sender, looked up in the statement). */
+		it->crisis_id = PQgetisnull(res->res, row, 16) ? 0 : atoll(PQgetvalue(res->res, row, 16));
+		it->national_id = PQgetisnull(res->res, row, 17) ? 0 : atoll(PQgetvalue(res->res, row, 17));
+		if (!stored || it->national_id == 0 || it->crisis_id == 0)
+			continue;
+		memset(&cur, 0, sizeof cur);
+		cur.status = SF_STATUS_UNKNOWN;
+		if (has_state) {
+			cur.status = replies_status(PQgetvalue(res->res, row, 3));
+			cur.at_ms = replies_ms(res->res, row, 4);
+			cur.set_by_staff = strcmp(PQgetvalue(res->res, row, 5), "t") == 0;
+			cur.needs_review = strcmp(PQgetvalue(res->res, row, 6), "t") == 0;
+			cur.duress = strcmp(PQgetvalue(res->res, row, 7), "t") == 0;
+			cur.confirm_safe = strcmp(PQgetvalue(res->res, row, 8), "t") == 0;
+			cur.by_proxy = strcmp(PQgetvalue(res->res, row, 9), "t") == 0;
+			cur.own_status = replies_status(PQgetvalue(res->res, row, 10));
+			cur.own_at_ms = replies_ms(res->res, row, 11);
+			cur.proxy_status = replies_status(PQgetvalue(res->res, row, 12));
+			cur.proxy_at_ms = replies_ms(res->res, row, 13);
+			cur.answered_at_ms = replies_ms(res->res, row, 14);
+		}
+		memset(&ev, 0, sizeof ev);
+		ev.status = it->status;
+		ev.at_ms = it->at_ms;
+		ev.unclassified = it->unclassified || it->review;
+		ev.duress = duress;
+		ev.source = it->by_staff		    ? SF_STATUS_SOURCE_STAFF
+			    : it->proxy			    ? SF_STATUS_SOURCE_PROXY
+			    : strcmp(it->channel, "sms") == 0 ? SF_STATUS_SOURCE_SMS
+			    : strcmp(it->channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
+			    : strcmp(it->channel, "staff") == 0 ? SF_STATUS_SOURCE_STAFF
+							      : SF_STATUS_SOURCE_WEB;
+		if (sf_status_apply(&cur, &ev, &next, &changed) != 0 || !changed)
+			continue;
+		snprintf(num, sizeof num, "%lld", (long long)it->crisis_id);
+		replies_array(&arr[0], &len[0], &cap[0], num);
+		snprintf(num, sizeof num, "%lld", (long long)it->national_id);
+		replies_array(&arr[1], &len[1], &cap[1], num);
+		replies_array(&arr[2], &len[2], &cap[2], sf_status_name(next.status));
+		snprintf(num, sizeof num, "%lld", (long long)next.at_ms);
+		replies_array(&arr[3], &len[3], &cap[3], num);
+		replies_array(&arr[4], &len[4], &cap[4], next.set_by_staff ? "t" : "f");
+		replies_array(&arr[5], &len[5], &cap[5], next.needs_review ? "t" : "f");
+		replies_array(&arr[6], &len[6], &cap[6], next.duress ? "t" : "f");
+		replies_array(&arr[7], &len[7], &cap[7], next.confirm_safe ? "t" : "f");
+		replies_array(&arr[8], &len[8], &cap[8], next.by_proxy ? "t" : "f");
+		replies_array(&arr[9], &len[9], &cap[9], sf_status_name(next.own_status));
+		snprintf(num, sizeof num, "%lld", (long long)next.own_at_ms);
+		replies_array(&arr[10], &len[10], &cap[10], num);
+		replies_array(&arr[11], &len[11], &cap[11], sf_status_name(next.proxy_status));
+		snprintf(num, sizeof num, "%lld", (long long)next.proxy_at_ms);
+		replies_array(&arr[12], &len[12], &cap[12], num);
+		snprintf(num, sizeof num, "%lld|%s|%d|%s", (long long)next.answered_at_ms,
+			 has_state ? PQgetvalue(res->res, row, 15) : "-1", it->headcount,
+			 PQgetvalue(res->res, row, 1));
+		replies_array(&arr[13], &len[13], &cap[13], num);
+		nupd++;
+	}
+	for (int k = 0; k < 14; k++) {
+		arr[k][len[k]++] = '}';
+		arr[k][len[k]] = '\0';
+	}
+	if (nupd > 0) {
+		const char *cause;
+		/*
+		 * Compare-and-set on version: -1 means "no row yet". Several answers of
+		 * one person in one batch were applied in C one after the other only
+		 * if they arrive in separate batches; within a batch the last wins
+		 * here, which the precedence rule makes the newest.
+		 */
+		if (db_pool_query(
+			d->db,
+			"WITH v AS (SELECT crisis_id, national_id, status, to_timestamp(at_ms / 1000.0) AS at, "
+			" sbs, rev, dur, conf, prox, own, to_timestamp(own_ms / 1000.0) AS own_at, pst, "
+			" to_timestamp(p_ms / 1000.0) AS proxy_at, "
+			" to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "
+			" split_part(extra, '|', 2)::bigint AS expect, "
+			" nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "
+			" split_part(extra, '|', 4)::bigint AS response_id "
+			" FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bool[], "
+			" $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], $11::bigint[], "
+			" $12::text[], $13::bigint[], $14::text[]) AS u(crisis_id, national_id, status, "
+			" at_ms, sbs, rev, dur, conf, prox, own, own_ms, pst, p_ms, extra)), "
+			"latest AS (SELECT DISTINCT ON (crisis_id, national_id) * FROM v "
+			" ORDER BY crisis_id, national_id, response_id DESC), "
+			"w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, region_id, status, "
+			" at, set_by_staff, needs_review, duress, confirm_safe, by_proxy, own_status, own_at, "
+			" proxy_status, proxy_at, answered_at, headcount, last_response_id) "
+			"SELECT l.crisis_id, l.national_id, n.mission_id, n.region_id, l.status, l.at, l.sbs, "
+			" l.rev, l.dur, l.conf, l.prox, l.own, l.own_at, l.pst, l.proxy_at, l.answered_at, "
+			" l.headcount, l.response_id FROM latest l JOIN national n ON n.id = l.national_id "
+			"ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = excluded.status, "
+			" at = excluded.at, set_by_staff = excluded.set_by_staff, "
+			" needs_review = excluded.needs_review, duress = excluded.duress, "
+			" confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
+			" own_status = excluded.own_status, own_at = excluded.own_at, "
+			" proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
+			" answered_at = excluded.answered_at, "
+			" headcount = coalesce(excluded.headcount, p.headcount), "
+			" last_response_id = excluded.last_response_id, version = p.version + 1, "
+			" updated_at = now() "
+			" WHERE p.version = (SELECT l.expect FROM latest l WHERE l.crisis_id = p.crisis_id "
+			"  AND l.national_id = p.national_id) RETURNING 1) "
+			"SELECT (SELECT count(*) FROM latest) - (SELECT count(*) FROM w)",
+			14, (const char *const *)arr, replies_status_done, b->r, &cause) != 0) {
+			log_warn("status_update_skipped", "error", cause);
+			nupd = 0;
+		}
+	}
+	if (nupd == 0)
+		replies_idle(b->r);
+	for (int k = 0; k < 14; k++)
+		free(arr[k]);
+	for (int i = 0; i < b->n; i++)
+		reply_item_free(b->items[i]);
+	free(b->items);
+	free(b);
+}
+
+/* Commits everything queued in this loop turn. */
+static void
+replies_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct replies *r = arg;
+	struct replies_batch *b;
+	size_t cap[14], len[14];
+	char *arr[14];
+	const char *cause;
+	char num[64];
+
+	(void)fd;
+	(void)what;
+	r->flush_scheduled = false;
+	if (r->head == NULL || r->busy)
+		return;
+	r->busy = true;
+	b = xcalloc(1, sizeof *b);
+	b->r = r;
+	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
+			   sizeof *b->items);
+	for (int k = 0; k < 14; k++) {
+		cap[k] = 256;
+		len[k] = 1;
+		arr[k] = xmalloc(cap[k]);
+		arr[k][0] = '{';
+	}
+	while (r->head != NULL && b->n < REPLIES_BATCH_MAX) {
+		struct reply_item *it = r->head;
+
+		r->head = it->next;
+		if (r->head == NULL)
+			r->tail = NULL;
+		r->queued--;
+		it->next = NULL;
+		snprintf(num, sizeof num, "%d", b->n);
+		replies_array(&arr[0], &len[0], &cap[0], num);
+		snprintf(num, sizeof num, "%lld", (long long)it->crisis_id);
+		replies_array(&arr[1], &len[1], &cap[1], it->crisis_id > 0 ? num : NULL);
+		snprintf(num, sizeof num, "%lld", (long long)it->national_id);
+		replies_array(&arr[2], &len[2], &cap[2], it->national_id > 0 ? num : NULL);
+		replies_array(&arr[3], &len[3], &cap[3], it->channel);
+		replies_array(&arr[4], &len[4], &cap[4], it->sender);
+		replies_array(&arr[5], &len[5], &cap[5], it->raw_text);
+		replies_array(&arr[6], &len[6], &cap[6],
+			      it->unclassified ? "unclassified" : sf_status_name(it->status));
+		snprintf(num, sizeof num, "%d", it->headcount);
+		replies_array(&arr[7], &len[7], &cap[7], it->headcount > 0 ? num : NULL);
+		snprintf(num, sizeof num, "%.7f", it->lat);
+		replies_array(&arr[8], &len[8], &cap[8], it->has_point ? num : NULL);
+		snprintf(num, sizeof num, "%.7f", it->lon);
+		replies_array(&arr[9], &len[9], &cap[9], it->has_point ? num : NULL);
+		replies_array(&arr[10], &len[10], &cap[10], it->provider_ref);
+		replies_array(&arr[11], &len[11], &cap[11], it->entered_by);
+		replies_array(&arr[12], &len[12], &cap[12], it->review ? "t" : "f");
+		replies_array(&arr[13], &len[13], &cap[13], it->duress_hashes);
+		b->items[b->n++] = it;
+	}
+	for (int k = 0; k < 14; k++) {
+		arr[k][len[k]++] = '}';
+		arr[k][len[k]] = '\0';
+	}
+	/*
+	 * One statement: store the responses (a repeated provider reference is
+	 * skipped), mark the check-ins answered, and return, per input, the
+	 * stored id, whether the duress word matched, and the person's status
+	 * as it was (the snapshot before this statement).
+	 */
+	if (db_pool_query(
+		r->d->db,
+		"WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], "
+		" $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
+		" $11::text[], $12::text[], $13::bool[], $14::text[]) AS r(idx, crisis_id, national_id, "
+		" channel, sender, raw_text, status, headcount, lat, lon, ref, entered_by, review, cand)), "
+		/* An SMS from a known number answers that person's newest open check-in. */
+		"r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
+		" coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, r.raw_text, "
+		" r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, r.review, r.cand FROM r "
+		" LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id FROM contact c JOIN checkin k ON "
+		"  k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id AND cr.state = 'active' "
+		"  WHERE r.national_id IS NULL AND r.channel = 'sms' AND c.kind = 'phone' AND c.value = r.sender "
+		"  ORDER BY cr.started_at DESC LIMIT 1) w ON true), "
+		"x AS (SELECT r2.*, n.mission_id, coalesce(n.duress_hash = ANY (r2.cand::text[]), false) AS duress "
+		" FROM r2 LEFT JOIN national n ON n.id = r2.national_id), "
+		"ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, sender, raw_text, "
+		" status, headcount, point, provider_ref, entered_by, review, duress) "
+		" SELECT crisis_id, national_id, mission_id, channel, sender, raw_text, "
+		"  CASE WHEN duress THEN 'safe' ELSE status END, headcount, "
+		"  CASE WHEN lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography END, "
+		"  ref, entered_by, review, duress FROM x "
+		" ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, channel), "
+		"ck AS (UPDATE checkin k SET state = 'answered', answered_at = now() FROM x JOIN ins "
+		" ON ins.provider_ref = x.ref AND ins.channel = x.channel WHERE k.crisis_id = x.crisis_id "
+		" AND k.national_id = x.national_id AND k.state IN ('asked', 'unreachable') RETURNING 1) "
+		"SELECT x.idx, ins.id, x.duress, p.status, "
+		" (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, p.duress, "
+		" p.confirm_safe, p.by_proxy, p.own_status, (extract(epoch FROM p.own_at) * 1000)::bigint, "
+		" p.proxy_status, (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
+		" (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, x.crisis_id, x.national_id "
+		"FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
+		"LEFT JOIN person_status p ON p.crisis_id = x.crisis_id AND p.national_id = x.national_id, "
+		"(SELECT count(*) FROM ck) c ORDER BY x.idx",
+		14, (const char *const *)arr, replies_stored, b, &cause) != 0) {
+		for (int i = 0; i < b->n; i++) {
+			b->items[i]->cb(REPLY_FAILED, false, b->items[i]->arg);
+			reply_item_free(b->items[i]);
+		}
+		free(b->items);
+		free(b);
+		r->busy = false;
+	}
+	for (int k = 0; k < 14; k++)
+		free(arr[k]);
+}

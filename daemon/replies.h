@@ -1,0 +1,57 @@
+/*
+ * Every reply, whatever its channel (reply page, SMS, staff), goes through
+ * here: gathered for one loop turn, committed in one statement (group
+ * commit), acknowledged only once committed, then turned into each
+ * person's current status by libsafety's precedence rules. The same
+ * provider reference twice is stored once.
+ */
+#ifndef SAFETY_REPLIES_H
+#define SAFETY_REPLIES_H
+
+#include <safety/status.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct daemon;
+
+struct reply_input {
+	int64_t crisis_id;   /* 0: not known (an SMS from an unknown number) */
+	int64_t national_id; /* 0: not known */
+	const char *channel; /* "sms", "web", "staff", "email" */
+	const char *sender;  /* phone number or client address; may be NULL */
+	const char *raw_text;
+	enum sf_status status; /* what the answer says (ignored when unclassified) */
+	bool unclassified;
+	bool review;          /* the parser guessed */
+	const char *words;    /* text whose words are checked against the duress word; may be NULL */
+	int headcount;        /* 0: not given */
+	bool has_point;
+	double lat, lon;
+	const char *provider_ref; /* idempotency key; NULL: one is made */
+	const char *entered_by;   /* staff entry: who */
+	bool by_staff;            /* a staff decision (missing, deceased, evacuated...) */
+	bool proxy;               /* a household member answered for this person */
+};
+
+enum reply_outcome {
+	REPLY_STORED,    /* committed now */
+	REPLY_DUPLICATE, /* the same provider reference was stored before */
+	REPLY_FAILED,    /* not stored: do not acknowledge */
+};
+
+/* Called once per submitted reply, after its commit (or failure). */
+typedef void (*replies_done_cb)(enum reply_outcome outcome, bool duress, void *arg);
+
+/* Queues a reply for this loop turn's commit. Strings are copied. */
+void replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb cb, void *arg);
+
+/* Starts the batching machinery. */
+void replies_start(struct daemon *d);
+
+/* Stops it; queued replies fail. */
+void replies_stop(struct daemon *d);
+
+/* Computes the keyed hash of a duress word (normalised: NFKC, case-folded, trimmed). */
+int replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65]);
+
+#endif
