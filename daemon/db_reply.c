@@ -8,6 +8,7 @@
 #include "xmalloc.h"
 
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 struct db_reply {
@@ -15,6 +16,7 @@ struct db_reply {
 	int status;
 	char *not_found;
 	char *content_type; /* NULL: JSON */
+	bool no_body;       /* answer the status alone when a row came back */
 };
 
 /* Maps a failed query onto an HTTP problem. */
@@ -54,8 +56,10 @@ db_reply_done(const struct db_result *r, void *arg)
 
 	if (r->outcome != DB_OK) {
 		db_reply_error(dr->ctx, r);
-	} else if (PQntuples(r->res) == 0 || PQgetisnull(r->res, 0, 0)) {
+	} else if (PQntuples(r->res) == 0 || (!dr->no_body && PQgetisnull(r->res, 0, 0))) {
 		http_reply_problem(dr->ctx, 404, "not found", dr->not_found);
+	} else if (dr->no_body) {
+		http_reply_bytes(dr->ctx, dr->status, "text/plain", "", 0);
 	} else {
 		const char *text = PQgetvalue(r->res, 0, 0);
 		http_reply_bytes(dr->ctx, dr->status,
@@ -100,6 +104,25 @@ db_reply_text(struct http_ctx *ctx, const char *content_type, const char *sql, i
 	if (db_pool_query(ctx->d->db, sql, nparams, params, db_reply_done, dr, &cause) != 0) {
 		free(dr->not_found);
 		free(dr->content_type);
+		free(dr);
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+	}
+}
+
+/* Runs the query and answers with a status alone. */
+void
+db_reply_status(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
+		int nparams, const char *const *params)
+{
+	struct db_reply *dr = xcalloc(1, sizeof *dr);
+	const char *cause;
+
+	dr->ctx = ctx;
+	dr->status = status;
+	dr->no_body = true;
+	dr->not_found = xstrdup(not_found_detail);
+	if (db_pool_query(ctx->d->db, sql, nparams, params, db_reply_done, dr, &cause) != 0) {
+		free(dr->not_found);
 		free(dr);
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 	}

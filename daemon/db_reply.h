@@ -16,6 +16,10 @@ struct db_result;
 void db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
 		   int nparams, const char *const *params);
 
+/* Runs sql; one row or more answers status with no body, none answers 404. */
+void db_reply_status(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
+		     int nparams, const char *const *params);
+
 /* Runs sql and answers its one text cell with the given content type. */
 void db_reply_text(struct http_ctx *ctx, const char *content_type, const char *sql, int nparams,
 		   const char *const *params);

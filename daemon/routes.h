@@ -42,6 +42,7 @@ void routes_nationals_update(struct http_ctx *ctx);
 void routes_nationals_delete(struct http_ctx *ctx);
 void routes_nationals_in_area(struct http_ctx *ctx);
 void routes_nationals_export(struct http_ctx *ctx);
+void routes_nationals_duress(struct http_ctx *ctx);
 
 /* routes_import.c */
 void routes_nationals_import(struct http_ctx *ctx);
@@ -55,6 +56,11 @@ void routes_crises_update(struct http_ctx *ctx);
 void routes_crises_call_list(struct http_ctx *ctx);
 void routes_campaigns_launch(struct http_ctx *ctx);
 void routes_routes_list(struct http_ctx *ctx);
+
+/* routes_reply.c */
+void routes_reply_page(struct http_ctx *ctx);
+void routes_reply_post(struct http_ctx *ctx);
+void routes_static(struct http_ctx *ctx);
 
 /* routes_hooks.c */
 void routes_hooks_kannel_dlr(struct http_ctx *ctx);

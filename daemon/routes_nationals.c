@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "db_reply.h"
 #include "geojson_check.h"
+#include "replies.h"
 #include "xmalloc.h"
 
 #include <ctype.h>
@@ -701,4 +702,51 @@ routes_nationals_export(struct http_ctx *ctx)
 		      "AND ($2::bigint IS NULL OR n.mission_id = $2) "
 		      "AND ($3::bigint IS NULL OR n.mission_id = $3)",
 		      3, params);
+}
+
+/*
+ * POST /api/v1/nationals/{id}/duress-word {"word": "..."}: sets (or, with an
+ * empty word, removes) the national's private duress word, stored only as a
+ * keyed hash. Staff set it when the national asks them to, by phone or in
+ * person; it is never shown again.
+ */
+void
+routes_nationals_duress(struct http_ctx *ctx)
+{
+	cJSON *body, *word;
+	char scope[24], id[24], hash[65];
+	struct audit_who who;
+	const char *params[7];
+	bool clear;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	word = cJSON_GetObjectItemCaseSensitive(body, "word");
+	if (!cJSON_IsString(word) || strlen(word->valuestring) > 100) {
+		http_reply_problem(ctx, 400, "bad request", "word: text of at most 100 bytes, or \"\" to remove");
+		cJSON_Delete(body);
+		return;
+	}
+	clear = word->valuestring[0] == '\0';
+	if (!clear && replies_duress_hash(ctx->d, word->valuestring, hash) != 0) {
+		http_reply_problem(ctx, 400, "bad request", "word: it needs letters or digits");
+		cJSON_Delete(body);
+		return;
+	}
+	memset(word->valuestring, 0, strlen(word->valuestring));
+	cJSON_Delete(body);
+	audit_params(ctx, &who, params);
+	params[4] = auth_scope_param(ctx, scope);
+	params[5] = id;
+	params[6] = clear ? NULL : hash;
+	db_reply_status(ctx, 204, "no such national",
+			"WITH n AS (UPDATE national SET duress_hash = $7, updated_at = now() "
+			" WHERE id = $6::bigint AND deleted_at IS NULL "
+			" AND ($5::bigint IS NULL OR mission_id = $5) RETURNING id, mission_id) "
+			"SELECT audit_record($1, $2, $3::bigint, $4, 'national.duress_word', 'national', "
+			" n.id::text, json_build_object('set', $7::text IS NOT NULL)::text) FROM n",
+			7, params);
 }

@@ -1,0 +1,433 @@
+/*
+ * The reply page a national opens from the link in their message: a few
+ * kilobytes of HTML that work without JavaScript, in Korean or English,
+ * with four large choices. The answer is confirmed only once it is stored.
+ * A link that is unknown, altered or of a closed crisis gets the same
+ * friendly page and a 404, so nothing can be learnt about anyone from it;
+ * an answer with the duress word gets exactly the page an ordinary "safe"
+ * gets.
+ */
+#include "routes.h"
+
+#include "daemon.h"
+#include "log.h"
+#include "replies.h"
+#include "reply_link.h"
+#include "xmalloc.h"
+
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/evp.h>
+#include <safety/secret.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct reply_text {
+	const char *lang, *title, *hello_before, *hello_after, *question, *safe, *help, *injured, *evac, *people, *message,
+	    *location, *location_done, *location_failed, *send, *thanks, *thanks_more, *again, *gone,
+	    *gone_more, *drill, *other, *other_name, *busy;
+};
+
+static const struct reply_text reply_ko = {
+	"ko", "안전 확인", "", "님,", "지금 안전하십니까?", "안전합니다", "도움이 필요합니다",
+	"다쳤습니다", "대피가 필요합니다", "함께 있는 사람 수 (본인 포함)", "전할 말 (선택)",
+	"내 위치 보내기", "위치를 함께 보냅니다", "위치를 가져오지 못했습니다",
+	"보내기", "답변을 받았습니다. 고맙습니다.",
+	"상황이 바뀌면 이 페이지에서 다시 답해 주세요. 대사관이 확인하고 있습니다.",
+	"다시 답하기", "이 링크는 더 이상 쓸 수 없습니다",
+	"안전 확인이 끝났거나 링크가 잘못되었습니다. 도움이 필요하면 대사관이나 영사콜센터 "
+	"(+82-2-3210-0404)로 연락하세요.",
+	"훈련 상황입니다", "English", "en",
+	"지금은 답을 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요."};
+
+static const struct reply_text reply_en = {
+	"en", "Safety check", "", ",", "Are you safe right now?", "I am safe", "I need help",
+	"I am injured", "I need to be evacuated", "People with you (yourself included)",
+	"Message (optional)", "Share my location", "Your location will be sent",
+	"Could not get your location", "Send", "Your answer was received. Thank you.",
+	"If anything changes, answer again on this page. The embassy is following up.",
+	"Answer again", "This link can no longer be used",
+	"The safety check has ended or the link is not valid. If you need help, call the embassy or "
+	"the consular call centre (+82-2-3210-0404).",
+	"This is a drill", "한국어", "ko", "Your answer could not be saved just now. Please send it again in a moment."};
+
+/* Writes s into buf escaped for HTML text and attributes. */
+static void
+reply_html(struct evbuffer *buf, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		switch (*s) {
+		case '<': evbuffer_add(buf, "&lt;", 4); break;
+		case '>': evbuffer_add(buf, "&gt;", 4); break;
+		case '&': evbuffer_add(buf, "&amp;", 5); break;
+		case '"': evbuffer_add(buf, "&quot;", 6); break;
+		case '\'': evbuffer_add(buf, "&#39;", 5); break;
+		default: evbuffer_add(buf, s, 1); break;
+		}
+	}
+}
+
+/* Chooses the language: ?lang= first, then the phone's Accept-Language, else Korean. */
+static const struct reply_text *
+reply_language(struct http_ctx *ctx)
+{
+	char lang[8];
+	const char *q = http_query(ctx, "lang", lang, sizeof lang);
+	const char *accept;
+
+	if (q != NULL)
+		return strcmp(q, "en") == 0 ? &reply_en : &reply_ko;
+	accept = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Accept-Language");
+	if (accept != NULL) {
+		const char *ko = strstr(accept, "ko"), *en = strstr(accept, "en");
+		if (en != NULL && (ko == NULL || en < ko))
+			return &reply_en;
+	}
+	return &reply_ko;
+}
+
+/* Starts a page. */
+static void
+reply_page_start(struct evbuffer *b, const struct reply_text *t)
+{
+	evbuffer_add_printf(b,
+			    "<!doctype html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
+			    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+			    "<meta name=\"robots\" content=\"noindex\"><title>%s</title>"
+			    "<link rel=\"stylesheet\" href=\"/static/reply.css\"></head><body><main>",
+			    t->lang, t->title);
+}
+
+/* Sends a page. */
+static void
+reply_page_send(struct http_ctx *ctx, int status, struct evbuffer *b)
+{
+	size_t len = evbuffer_get_length(b);
+	char *html = xmalloc(len + 1);
+
+	evbuffer_add(b, "</main></body></html>", 21);
+	len = evbuffer_get_length(b);
+	html = xrealloc(html, len + 1);
+	evbuffer_remove(b, html, len);
+	evbuffer_free(b);
+	http_reply_bytes(ctx, status, "text/html; charset=utf-8", html, len);
+	free(html);
+}
+
+/* The page for a link that leads nowhere: the same for every reason. */
+static void
+reply_gone(struct http_ctx *ctx, const struct reply_text *t)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	reply_page_start(b, t);
+	evbuffer_add_printf(b, "<div class=\"gone\"><h1>%s</h1><p>%s</p></div>", t->gone, t->gone_more);
+	reply_page_send(ctx, 404, b);
+}
+
+struct reply_view {
+	struct http_ctx *ctx;
+	const struct reply_text *t;
+	char token[32];
+	int64_t crisis_id, national_id;
+	char notice[200];
+};
+
+/* The form. */
+static void
+reply_form(struct reply_view *v, const PGresult *res)
+{
+	const struct reply_text *t = v->t;
+	const char *crisis = PQgetvalue(res, 0, 0);
+	bool drill = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	const char *given = PQgetvalue(res, 0, t == &reply_ko ? 2 : 3);
+	struct evbuffer *b = evbuffer_new();
+
+	reply_page_start(b, t);
+	evbuffer_add_printf(b, "<a class=\"lang\" href=\"/r/%s?lang=%s\" hreflang=\"%s\">%s</a>", v->token,
+			    t->other_name, t->other_name, t->other);
+	if (drill)
+		evbuffer_add_printf(b, "<p class=\"drill\">%s</p>", t->drill);
+	evbuffer_add(b, "<h1>", 4);
+	reply_html(b, t->hello_before);
+	reply_html(b, given);
+	reply_html(b, t->hello_after);
+	evbuffer_add_printf(b, " %s</h1><p class=\"crisis\">", t->question);
+	reply_html(b, crisis);
+	evbuffer_add(b, "</p>", 4);
+	if (v->notice[0] != '\0')
+		evbuffer_add_printf(b, "<p class=\"gone\" role=\"alert\">%s</p>", v->notice);
+	evbuffer_add_printf(
+	    b,
+	    "<form method=\"post\" action=\"/r/%s\"><input type=\"hidden\" name=\"lang\" value=\"%s\">"
+	    "<fieldset><legend>%s</legend>"
+	    "<label class=\"choice safe\"><input type=\"radio\" name=\"status\" value=\"safe\" required>%s</label>"
+	    "<label class=\"choice help\"><input type=\"radio\" name=\"status\" value=\"needs_help\">%s</label>"
+	    "<label class=\"choice injured\"><input type=\"radio\" name=\"status\" value=\"injured\">%s</label>"
+	    "<label class=\"choice evac\"><input type=\"radio\" name=\"status\" value=\"needs_evacuation\">%s</label>"
+	    "</fieldset>"
+	    "<label class=\"field\" for=\"people\">%s</label>"
+	    "<input id=\"people\" name=\"people\" type=\"number\" min=\"1\" max=\"99\" inputmode=\"numeric\">"
+	    "<label class=\"field\" for=\"message\">%s</label>"
+	    "<textarea id=\"message\" name=\"message\" maxlength=\"500\"></textarea>"
+	    "<input type=\"hidden\" id=\"lat\" name=\"lat\"><input type=\"hidden\" id=\"lon\" name=\"lon\">"
+	    "<input type=\"hidden\" id=\"acc\" name=\"acc\">"
+	    "<button type=\"button\" class=\"loc\" id=\"share-location\" hidden data-done=\"%s\" "
+	    "data-failed=\"%s\">%s</button>"
+	    "<button type=\"submit\" class=\"send\">%s</button></form>"
+	    "<script src=\"/static/reply.js\" defer></script>",
+	    v->token, t->lang, t->question, t->safe, t->help, t->injured, t->evac, t->people, t->message,
+	    t->location_done, t->location_failed, t->location, t->send);
+	reply_page_send(v->ctx, 200, b);
+}
+
+/* The token's crisis and person were looked up. */
+static void
+reply_view_loaded(const struct db_result *r, void *arg)
+{
+	struct reply_view *v = arg;
+
+	if (r->outcome != DB_OK) {
+		struct evbuffer *b = evbuffer_new();
+		reply_page_start(b, v->t);
+		evbuffer_add_printf(b, "<div class=\"gone\"><p>%s</p></div>", v->t->busy);
+		reply_page_send(v->ctx, 503, b);
+	} else if (PQntuples(r->res) != 1) {
+		reply_gone(v->ctx, v->t);
+	} else {
+		reply_form(v, r->res);
+	}
+	free(v);
+}
+
+/* Looks up what a valid token names; false (page answered) when it names nothing. */
+static struct reply_view *
+reply_open(struct http_ctx *ctx)
+{
+	struct reply_view *v;
+	const char *token = ctx->nparams > 0 ? ctx->params[0] : "";
+
+	v = xcalloc(1, sizeof *v);
+	v->ctx = ctx;
+	v->t = reply_language(ctx);
+	if (strlen(token) >= sizeof v->token ||
+	    reply_link_open(ctx->d, token, &v->crisis_id, &v->national_id) != 0) {
+		reply_gone(ctx, v->t);
+		free(v);
+		return NULL;
+	}
+	snprintf(v->token, sizeof v->token, "%s", token);
+	return v;
+}
+
+static const char reply_lookup_sql[] =
+	"SELECT c.title, c.drill, "
+	" coalesce(nullif(substr(n.name_ko, 2), ''), n.name_ko, split_part(n.name_latin, ' ', 2)), "
+	" coalesce(nullif(split_part(n.name_latin, ' ', 2), ''), n.name_latin, n.name_ko) "
+	"FROM crisis c, national n WHERE c.id = $1::bigint AND n.id = $2::bigint "
+	"AND c.state = 'active' AND n.deleted_at IS NULL";
+
+/* GET /r/{token} */
+void
+routes_reply_page(struct http_ctx *ctx)
+{
+	struct reply_view *v = reply_open(ctx);
+	char crisis[24], national[24];
+	const char *params[2];
+	const char *cause;
+
+	if (v == NULL)
+		return;
+	snprintf(crisis, sizeof crisis, "%lld", (long long)v->crisis_id);
+	snprintf(national, sizeof national, "%lld", (long long)v->national_id);
+	params[0] = crisis;
+	params[1] = national;
+	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_view_loaded, v, &cause) != 0) {
+		struct evbuffer *b = evbuffer_new();
+		reply_page_start(b, v->t);
+		evbuffer_add_printf(b, "<div class=\"gone\"><p>%s</p></div>", v->t->busy);
+		reply_page_send(ctx, 503, b);
+		free(v);
+	}
+}
+
+struct reply_post {
+	struct reply_view *v;
+	struct reply_input in;
+	char status[24], message[1024], ref[96], people[8];
+};
+
+/* The answer is stored: confirm (a duress answer gets exactly the same page). */
+static void
+reply_post_done(enum reply_outcome outcome, bool duress, void *arg)
+{
+	struct reply_post *p = arg;
+	struct reply_view *v = p->v;
+	const struct reply_text *t = v->t;
+	struct evbuffer *b = evbuffer_new();
+
+	(void)duress;
+	reply_page_start(b, t);
+	if (outcome == REPLY_FAILED) {
+		evbuffer_add_printf(b, "<div class=\"gone\" role=\"alert\"><p>%s</p></div>"
+				    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
+				    t->busy, v->token, t->lang, t->again);
+		reply_page_send(v->ctx, 503, b);
+	} else {
+		evbuffer_add_printf(b, "<div class=\"ok\" role=\"status\"><h1>%s</h1><p>%s</p></div>"
+				    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
+				    t->thanks, t->thanks_more, v->token, t->lang, t->again);
+		reply_page_send(v->ctx, 200, b);
+	}
+	memset(p->message, 0, sizeof p->message);
+	free(p);
+	free(v);
+}
+
+/* The token named an active crisis and a person: store the answer. */
+static void
+reply_post_checked(const struct db_result *r, void *arg)
+{
+	struct reply_post *p = arg;
+
+	if (r->outcome != DB_OK) {
+		reply_post_done(REPLY_FAILED, false, p);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		reply_gone(p->v->ctx, p->v->t);
+		free(p->v);
+		free(p);
+		return;
+	}
+	replies_submit(p->v->ctx->d, &p->in, reply_post_done, p);
+}
+
+/* POST /r/{token} status=&people=&message=&lat=&lon=&lang= */
+void
+routes_reply_post(struct http_ctx *ctx)
+{
+	struct reply_view *v;
+	struct reply_post *p;
+	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+	struct evkeyvalq form;
+	size_t len = evbuffer_get_length(in);
+	char *body, crisis[24], national[24], hash[65];
+	const char *status, *people, *message, *lat, *lon, *lang;
+	const char *params[2];
+	const char *cause;
+
+	v = reply_open(ctx);
+	if (v == NULL)
+		return;
+	body = xmalloc(len + 1);
+	evbuffer_copyout(in, body, len);
+	body[len] = '\0';
+	TAILQ_INIT(&form);
+	if (len > 8192 || evhttp_parse_query_str(body, &form) != 0) {
+		free(body);
+		snprintf(v->notice, sizeof v->notice, "%s", v->t->busy);
+		reply_gone(ctx, v->t);
+		free(v);
+		return;
+	}
+	free(body);
+	lang = evhttp_find_header(&form, "lang");
+	if (lang != NULL)
+		v->t = strcmp(lang, "en") == 0 ? &reply_en : &reply_ko;
+	status = evhttp_find_header(&form, "status");
+	people = evhttp_find_header(&form, "people");
+	message = evhttp_find_header(&form, "message");
+	lat = evhttp_find_header(&form, "lat");
+	lon = evhttp_find_header(&form, "lon");
+	p = xcalloc(1, sizeof *p);
+	p->v = v;
+	if (status == NULL ||
+	    sf_status_parse(status, strlen(status), &p->in.status) != 0 ||
+	    (p->in.status != SF_STATUS_SAFE && p->in.status != SF_STATUS_NEEDS_HELP &&
+	     p->in.status != SF_STATUS_INJURED && p->in.status != SF_STATUS_NEEDS_EVACUATION)) {
+		/* No choice made: show the form again rather than store a guess. */
+		free(p);
+		evhttp_clear_headers(&form);
+		routes_reply_page(ctx);
+		free(v);
+		return;
+	}
+	snprintf(p->status, sizeof p->status, "%s", status);
+	snprintf(p->message, sizeof p->message, "%.500s", message != NULL ? message : "");
+	if (people != NULL && atoi(people) >= 1 && atoi(people) <= 99)
+		p->in.headcount = atoi(people);
+	if (lat != NULL && lon != NULL && *lat != '\0' && *lon != '\0') {
+		double la = atof(lat), lo = atof(lon);
+		if (la >= -90 && la <= 90 && lo >= -180 && lo <= 180 && !(la == 0 && lo == 0)) {
+			p->in.has_point = true;
+			p->in.lat = la;
+			p->in.lon = lo;
+		}
+	}
+	/*
+	 * The same form sent twice within a few seconds (a double tap, a retry on
+	 * a bad connection) is one answer: its key covers the token, the answer
+	 * and a five-second window.
+	 */
+	{
+		char material[1300];
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+		snprintf(material, sizeof material, "%s|%s|%d|%s|%.5f|%.5f|%lld", v->token, p->status,
+			 p->in.headcount, p->message, p->in.lat, p->in.lon, (long long)(time(NULL) / 5));
+		EVP_Digest(material, strlen(material), md, &mdlen, EVP_sha256(), NULL);
+		sf_secret_hex_encode(md, 16, hash, sizeof hash);
+		memset(material, 0, sizeof material);
+	}
+	snprintf(p->ref, sizeof p->ref, "web:%s", hash);
+	p->in.crisis_id = v->crisis_id;
+	p->in.national_id = v->national_id;
+	p->in.channel = "web";
+	p->in.raw_text = p->message[0] != '\0' ? p->message : NULL;
+	p->in.words = p->message;
+	p->in.provider_ref = p->ref;
+	evhttp_clear_headers(&form);
+	snprintf(crisis, sizeof crisis, "%lld", (long long)v->crisis_id);
+	snprintf(national, sizeof national, "%lld", (long long)v->national_id);
+	params[0] = crisis;
+	params[1] = national;
+	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_post_checked, p, &cause) != 0)
+		reply_post_done(REPLY_FAILED, false, p);
+}
+
+/* GET /static/{name}: the reply page's stylesheet and script, read from web_dir. */
+void
+routes_static(struct http_ctx *ctx)
+{
+	static const struct {
+		const char *name, *type;
+	} files[] = {
+		{"reply.css", "text/css; charset=utf-8"},
+		{"reply.js", "text/javascript; charset=utf-8"},
+	};
+	const char *name = ctx->nparams > 0 ? ctx->params[0] : "";
+	char path[1024], buf[65536];
+	FILE *f;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if (strcmp(name, files[i].name) != 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", ctx->d->cfg.web_dir, files[i].name);
+		f = fopen(path, "rb");
+		if (f == NULL)
+			break;
+		n = fread(buf, 1, sizeof buf, f);
+		fclose(f);
+		http_reply_bytes(ctx, 200, files[i].type, buf, n);
+		return;
+	}
+	http_reply_problem(ctx, 404, "not found", "no such file");
+}

@@ -1,0 +1,165 @@
+"""The reply page as a national sees it: a small page that works without
+JavaScript, in Korean or English; an answer stored before it is confirmed,
+the same form twice stored once, the status following; a wrong or closed
+link telling nothing; a duress answer byte-identical to a normal "safe"."""
+
+import json
+import os
+import re
+import urllib.parse
+
+from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_reply_page"
+PASSWORD = record_secret("Iskenderun-Hatay-2026")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "400", "--seed", "3").returncode, 0, "demo")
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10", "public_rate_per_second": "1000", "public_burst": "1000"},
+                               "channels": {"dispatch_interval_ms": "50"}}).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
+                 pwfile).returncode, 0, "user")
+lead = Session(d, "lead", PASSWORD)
+crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M7.8 Pazarcık", "severity": 5,
+                                      "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 300000}}).json()["id"]
+launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()
+eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE state = 'sent'") == str(launched["messages"]),
+           timeout=30, what="messages sent")
+
+
+def links():
+    out = {}
+    with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
+        for line in f:
+            m = json.loads(line)
+            nid = cluster.psql(DB, "SELECT national_id FROM outbox WHERE id = %d" % m["outbox_id"])
+            out[int(nid)] = re.search(r"/r/([A-Za-z0-9_-]+)", m["text"]).group(1)
+    return out
+
+
+LINKS = links()
+PEOPLE = sorted(LINKS)
+for t in LINKS.values():
+    record_secret(t)
+
+
+def post(token, **form):
+    return d.request("POST", "/r/" + token, body=urllib.parse.urlencode(form),
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def the_page_is_small_accessible_and_works_without_javascript():
+    nid = PEOPLE[0]
+    r = d.get("/r/" + LINKS[nid], headers={"Accept-Language": "ko-KR,ko;q=0.9"})
+    expect_equal(r.status, 200, r.body)
+    html = r.body
+    check(len(html.encode()) < 15000, "page is %d bytes" % len(html.encode()))
+    check('<html lang="ko">' in html and "안전하십니까" in html and "M7.8 Pazarcık" in html, html[:400])
+    check('method="post"' in html and html.count('type="radio" name="status"') == 4, "a plain form with four choices")
+    check("<legend>" in html and '<label class="field" for="people">' in html, "labelled for screen readers")
+    check("<script>" not in html and "style=" not in html, "no inline script or style (CSP)")
+    # First name only: no surname, no passport, no phone.
+    name_ko, name_latin, passport = cluster.psql(DB, "SELECT name_ko, name_latin, coalesce(passport_no, '') FROM national WHERE id = %d" % nid).split("|")
+    check(name_ko[1:] in html and name_ko not in html, "first name only")
+    check(not passport or passport not in html, "no passport")
+    en = d.get("/r/" + LINKS[nid] + "?lang=en").body
+    check('<html lang="en">' in en and "Are you safe right now?" in en, en[:300])
+    css = d.get("/static/reply.css")
+    expect_equal(css.status, 200, "stylesheet")
+    check(css.header("Content-Type").startswith("text/css"), css.header("Content-Type"))
+    total = len(html.encode()) + len(css.body.encode()) + len(d.get("/static/reply.js").body.encode())
+    check(total < 15000, "page with its files is %d bytes" % total)
+
+
+def an_answer_is_stored_confirmed_and_counted():
+    nid = PEOPLE[1]
+    r = post(LINKS[nid], status="injured", people="3", message="다리를 다쳤어요", lat="36.2025", lon="36.1604", lang="ko")
+    expect_equal(r.status, 200, r.body)
+    check("답변을 받았습니다" in r.body, r.body)
+    row = cluster.psql(DB, "SELECT status, headcount, round(ST_Y(point::geometry)::numeric, 3) FROM response WHERE national_id = %d" % nid)
+    expect_equal(row, "injured|3|36.203", "stored as sent")
+    eventually(lambda: cluster.psql(DB, "SELECT status, headcount FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, nid)) == "injured|3",
+               timeout=5, what="status injured")
+    expect_equal(cluster.psql(DB, "SELECT state FROM checkin WHERE national_id = %d" % nid), "answered", "check-in answered")
+    check(int(cluster.psql(DB, "SELECT coalesce(sum(n), 0) FROM status_count WHERE crisis_id = %d AND status = 'injured'" % crisis)) >= 1, "counted")
+    check(int(cluster.psql(DB, "SELECT coalesce(sum(n), 0) FROM response_minute WHERE crisis_id = %d" % crisis)) >= 1, "per minute")
+
+
+def the_same_form_twice_is_one_answer_and_a_new_answer_updates():
+    nid = PEOPLE[2]
+    for _ in range(2):
+        expect_equal(post(LINKS[nid], status="safe", people="2").status, 200, "post")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % nid), "1", "stored once")
+    expect_equal(post(LINKS[nid], status="needs_help", message="물이 없어요").status, 200, "second answer")
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, nid)) == "needs_help",
+               timeout=5, what="updated to needs_help")
+    # Safe after needs_help is kept but flagged for a human.
+    expect_equal(post(LINKS[nid], status="safe").status, 200, "third answer")
+    eventually(lambda: cluster.psql(DB, "SELECT status, confirm_safe FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, nid)) == "safe|t",
+               timeout=5, what="safe flagged for confirmation")
+
+
+def no_choice_shows_the_form_again():
+    nid = PEOPLE[3]
+    r = post(LINKS[nid], people="2")
+    expect_equal(r.status, 200, "form again")
+    check('type="radio"' in r.body, "the form")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % nid), "0", "nothing stored")
+
+
+def wrong_links_tell_nothing():
+    good = LINKS[PEOPLE[4]]
+    tampered = good[:-3] + ("A" if good[-3] != "A" else "B") + good[-2:]
+    pages = []
+    for token in (tampered, "x" * 22, "short", good[:10], "a" * 200, good + "A"):
+        r = d.get("/r/" + token)
+        expect_equal(r.status, 404, token)
+        pages.append(re.sub(r"\s+", " ", r.body))
+    check(len(set(pages)) == 1, "every wrong link gets the same page")
+    check("더 이상 쓸 수 없습니다" in pages[0], pages[0])
+    expect_equal(d.get("/r/%00" + good).status, 400, "an encoded NUL is a bad request")
+    r = post(tampered, status="safe")
+    expect_equal(r.status, 404, "posting to a tampered link")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % PEOPLE[4]), "0", "nothing stored")
+
+
+def a_duress_answer_looks_exactly_like_safe():
+    a, b = PEOPLE[5], PEOPLE[6]
+    # b registered a private duress word; the keyed hash is made by the daemon's own rule.
+    r = lead.post("/api/v1/nationals/%d/duress-word" % b, {"word": "무궁화"})
+    expect_equal(r.status, 204, r.body)
+    check("무궁화" not in cluster.psql(DB, "SELECT duress_hash FROM national WHERE id = %d" % b), "stored hashed")
+    normal = post(LINKS[a], status="safe", message="괜찮아요", lang="ko")
+    forced = post(LINKS[b], status="safe", message="괜찮아요 무궁화", lang="ko")
+    expect_equal(forced.status, normal.status, "status")
+    strip = lambda body, token: body.replace(token, "TOKEN")
+    expect_equal(strip(forced.body, LINKS[b]), strip(normal.body, LINKS[a]), "byte-identical pages")
+    eventually(lambda: cluster.psql(DB, "SELECT status, duress FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, b)) == "safe|t",
+               timeout=5, what="duress raised for staff")
+    expect_equal(cluster.psql(DB, "SELECT duress FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, a)), "f", "not for the other")
+
+
+def a_closed_crisis_closes_its_links():
+    nid = PEOPLE[7]
+    expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "close")
+    expect_equal(d.get("/r/" + LINKS[nid]).status, 404, "link of a closed crisis")
+    expect_equal(post(LINKS[nid], status="safe").status, 404, "answer to a closed crisis")
+
+
+try:
+    run([
+        the_page_is_small_accessible_and_works_without_javascript,
+        an_answer_is_stored_confirmed_and_counted,
+        the_same_form_twice_is_one_answer_and_a_new_answer_updates,
+        no_choice_shows_the_form_again,
+        wrong_links_tell_nothing,
+        a_duress_answer_looks_exactly_like_safe,
+        a_closed_crisis_closes_its_links,
+    ])
+finally:
+    d.stop()
+    cluster.dropdb(DB)
