@@ -374,7 +374,6 @@ replies_stored(const struct db_result *res, void *arg)
 			    : it->proxy			    ? SF_STATUS_SOURCE_PROXY
 			    : strcmp(it->channel, "sms") == 0 ? SF_STATUS_SOURCE_SMS
 			    : strcmp(it->channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
-			    : strcmp(it->channel, "staff") == 0 ? SF_STATUS_SOURCE_STAFF
 							      : SF_STATUS_SOURCE_WEB;
 		if (sf_status_apply(&cur, &ev, &next, &changed) != 0 || !changed)
 			continue;

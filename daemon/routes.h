@@ -57,6 +57,11 @@ void routes_crises_call_list(struct http_ctx *ctx);
 void routes_campaigns_launch(struct http_ctx *ctx);
 void routes_routes_list(struct http_ctx *ctx);
 
+/* routes_status.c */
+void routes_status_counts(struct http_ctx *ctx);
+void routes_status_people(struct http_ctx *ctx);
+void routes_status_staff_entry(struct http_ctx *ctx);
+
 /* routes_reply.c */
 void routes_reply_page(struct http_ctx *ctx);
 void routes_reply_post(struct http_ctx *ctx);

@@ -143,6 +143,47 @@ def a_duress_answer_looks_exactly_like_safe():
     expect_equal(cluster.psql(DB, "SELECT duress FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, a)), "f", "not for the other")
 
 
+def staff_see_counts_and_the_most_urgent_first():
+    r = lead.get("/api/v1/crises/%d/status" % crisis)
+    expect_equal(r.status, 200, r.body)
+    st = r.json()
+    check(st["counts"].get("injured", 0) >= 1 and st["counts"].get("pending", 0) > 10, st["counts"])
+    total = sum(st["counts"].values())
+    expect_equal(total, int(cluster.psql(DB, "SELECT count(*) FROM person_status WHERE crisis_id = %d" % crisis)), "counts add up")
+    expect_equal(st["flags"]["duress"], 1, "one duress")
+    check(st["by_region"] and sum(m["answers"] for m in st["per_minute"]) >= 5, st)
+    people = lead.get("/api/v1/crises/%d/people?limit=500" % crisis).json()["items"]
+    check(people[0]["duress"], "duress first: %r" % people[0])
+    check(people[1]["status"] == "injured", "then injured: %r" % people[1])
+    hurt = lead.get("/api/v1/crises/%d/people?status=injured" % crisis).json()["items"]
+    check(hurt and all(p["status"] == "injured" for p in hurt) and hurt[0]["last_answer"]["text"], hurt)
+    expect_equal(lead.get("/api/v1/crises/%d/people?flag=sleepy" % crisis).status, 400, "bad flag")
+
+
+def staff_enter_replies_taken_by_phone():
+    nid = PEOPLE[8]
+    r = lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": nid, "status": "needs_evacuation",
+                                                           "headcount": 4, "message": "전화로 받음"})
+    expect_equal(r.status, 201, r.body)
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, nid)) == "needs_evacuation",
+               timeout=5, what="status from staff entry")
+    row = cluster.psql(DB, "SELECT channel, entered_by FROM response WHERE national_id = %d" % nid)
+    expect_equal(row, "staff|lead", "recorded with the staff member")
+    check("response.staff" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
+    # Missing is a staff decision: a later answer does not undo it, it asks for review.
+    other = PEOPLE[9]
+    lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": other, "status": "missing"})
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, other)) == "missing",
+               timeout=5, what="missing")
+    post(LINKS[other], status="safe")
+    eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, other)) == "missing|t",
+               timeout=5, what="stays missing, flagged for review")
+    for bad in ({"national_id": nid, "status": "pending"}, {"national_id": nid, "status": "fine"}, {"status": "safe"},
+                {"national_id": 99999999, "status": "safe"}):
+        r = lead.post("/api/v1/crises/%d/responses" % crisis, bad)
+        check(r.status in (400, 404), "%r -> %d" % (bad, r.status))
+
+
 def a_closed_crisis_closes_its_links():
     nid = PEOPLE[7]
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "close")
@@ -158,6 +199,8 @@ try:
         no_choice_shows_the_form_again,
         wrong_links_tell_nothing,
         a_duress_answer_looks_exactly_like_safe,
+        staff_see_counts_and_the_most_urgent_first,
+        staff_enter_replies_taken_by_phone,
         a_closed_crisis_closes_its_links,
     ])
 finally:

@@ -1,0 +1,255 @@
+/*
+ * What a crisis team works from: the counts by status and region (read from
+ * the counts the triggers keep, so milliseconds whatever the crisis size),
+ * the people in a status or with a flag, most urgent first, and replies
+ * staff take by phone or in person.
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "replies.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* GET /api/v1/crises/{id}/status: counts by status, by region, flags, answers per minute. */
+void
+routes_status_counts(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	const char *params[2];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	db_reply_json(
+	    ctx, 200, "no such crisis",
+	    "SELECT json_build_object('crisis_id', c.id, 'drill', c.drill, 'state', c.state, "
+	    " 'counts', (SELECT coalesce(json_object_agg(status, n), '{}'::json) FROM (SELECT status, "
+	    "  sum(n) AS n FROM status_count WHERE crisis_id = c.id AND ($1::bigint IS NULL OR "
+	    "  mission_id = $1) GROUP BY status HAVING sum(n) > 0) s), "
+	    " 'by_region', (SELECT coalesce(json_agg(json_build_object('region_id', nullif(x.region_id, 0), "
+	    "  'code', r.code, 'name', r.name, 'counts', x.counts) ORDER BY r.code NULLS LAST), '[]'::json) "
+	    "  FROM (SELECT region_id, json_object_agg(status, n) AS counts FROM (SELECT region_id, status, "
+	    "  sum(n) AS n FROM status_count WHERE crisis_id = c.id AND ($1::bigint IS NULL OR "
+	    "  mission_id = $1) GROUP BY region_id, status HAVING sum(n) > 0) y GROUP BY region_id) x "
+	    "  LEFT JOIN region r ON r.id = x.region_id), "
+	    " 'flags', (SELECT json_build_object('duress', count(*) FILTER (WHERE duress), "
+	    "  'needs_review', count(*) FILTER (WHERE needs_review), 'confirm_safe', count(*) FILTER "
+	    "  (WHERE confirm_safe)) FROM person_status WHERE crisis_id = c.id AND (duress OR needs_review "
+	    "  OR confirm_safe) AND ($1::bigint IS NULL OR mission_id = $1)), "
+	    " 'per_minute', (SELECT coalesce(json_agg(json_build_object('minute', minute, 'answers', n) "
+	    "  ORDER BY minute), '[]'::json) FROM (SELECT minute, sum(n) AS n FROM response_minute WHERE "
+	    "  crisis_id = c.id AND minute > now() - interval '6 hours' AND ($1::bigint IS NULL OR "
+	    "  mission_id = $1) GROUP BY minute) m))::text "
+	    "FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR EXISTS (SELECT 1 FROM "
+	    " crisis_mission cm WHERE cm.crisis_id = c.id AND cm.mission_id = $1))",
+	    2, params);
+}
+
+/*
+ * GET /api/v1/crises/{id}/people?status=&flag=duress|needs_review|confirm_safe
+ * &region=&after=&limit=: the people of a crisis, most urgent first (duress,
+ * then injured, needs help, needs evacuation, missing, unreachable,
+ * pending...), with their newest answer.
+ */
+void
+routes_status_people(struct http_ctx *ctx)
+{
+	char scope[24], id[24], status[24], flag[16], region[24], after_buf[24], limit[8], show[2];
+	const char *vstatus, *vflag, *vregion, *after;
+	const char *params[8];
+	const struct principal *p = &ctx->principal;
+
+	if (http_param_id(ctx, 0, id) == NULL || !http_page(ctx, &after, after_buf, limit))
+		return;
+	vstatus = http_query(ctx, "status", status, sizeof status);
+	vflag = http_query(ctx, "flag", flag, sizeof flag);
+	vregion = http_query(ctx, "region", region, sizeof region);
+	if (vflag != NULL && strcmp(vflag, "duress") != 0 && strcmp(vflag, "needs_review") != 0 &&
+	    strcmp(vflag, "confirm_safe") != 0) {
+		http_reply_problem(ctx, 400, "bad request", "flag: duress, needs_review or confirm_safe");
+		return;
+	}
+	if (vregion != NULL && atoll(vregion) <= 0) {
+		http_reply_problem(ctx, 400, "bad request", "region: a region's id");
+		return;
+	}
+	snprintf(show, sizeof show, "%s",
+		 p->role == SF_ROLE_ADMIN || p->role == SF_ROLE_MISSION_LEAD || p->role == SF_ROLE_MISSION_STAFF
+		     ? "t"
+		     : "f");
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	params[2] = vstatus;
+	params[3] = vflag;
+	params[4] = vregion;
+	params[5] = after;
+	params[6] = limit;
+	params[7] = show;
+	/* Paged by national id within the urgency order's groups would be unstable; page by id. */
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
+	    " x.national_id, 'name_ko', x.name_ko, 'name_latin', x.name_latin, 'status', x.status, "
+	    " 'duress', x.duress, 'needs_review', x.needs_review, 'confirm_safe', x.confirm_safe, "
+	    " 'by_proxy', x.by_proxy, 'headcount', x.headcount, 'answered_at', x.answered_at, "
+	    " 'region_id', x.region_id, 'phones', CASE WHEN $8::bool THEN x.phones END, "
+	    " 'last_answer', x.last_answer) ORDER BY x.urgency, x.national_id), '[]'::json), "
+	    " 'next', CASE WHEN count(*) = $7::int THEN max(x.national_id)::text END)::text "
+	    "FROM (SELECT p.*, n.name_ko, n.name_latin, "
+	    " CASE WHEN p.duress THEN 0 WHEN p.status = 'injured' THEN 1 WHEN p.status = 'needs_help' "
+	    "  THEN 2 WHEN p.status = 'needs_evacuation' THEN 3 WHEN p.status = 'missing' THEN 4 WHEN "
+	    "  p.needs_review THEN 5 WHEN p.status = 'unreachable' THEN 6 WHEN p.status = 'pending' THEN 7 "
+	    "  WHEN p.confirm_safe THEN 8 ELSE 9 END AS urgency, "
+	    " (SELECT array_agg(c.value ORDER BY c.priority) FROM contact c WHERE c.national_id = n.id "
+	    "  AND c.kind = 'phone') AS phones, "
+	    " (SELECT json_build_object('channel', r.channel, 'text', r.raw_text, 'at', r.received_at) "
+	    "  FROM response r WHERE r.id = p.last_response_id) AS last_answer "
+	    " FROM person_status p JOIN national n ON n.id = p.national_id "
+	    " WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
+	    " AND ($3::text IS NULL OR p.status = $3) AND ($5::bigint IS NULL OR p.region_id = $5) "
+	    " AND ($4::text IS NULL OR ($4 = 'duress' AND p.duress) OR ($4 = 'needs_review' AND "
+	    "  p.needs_review) OR ($4 = 'confirm_safe' AND p.confirm_safe)) "
+	    " AND p.national_id > coalesce($6::bigint, 0) ORDER BY p.national_id LIMIT $7::int) x",
+	    8, params);
+}
+
+struct staff_entry {
+	struct http_ctx *ctx;
+	struct reply_input in;
+	char text[600], by[80];
+	int64_t crisis_id, national_id;
+};
+
+/* The staff reply is stored: audit it and answer. */
+static void
+staff_entry_done(enum reply_outcome outcome, bool duress, void *arg)
+{
+	struct staff_entry *se = arg;
+	struct audit_who who;
+	const char *params[7];
+	char crisis[24], national[24];
+
+	(void)duress;
+	if (outcome == REPLY_FAILED) {
+		http_reply_problem(se->ctx, 503, "service unavailable", "not stored; try again");
+		free(se);
+		return;
+	}
+	audit_params(se->ctx, &who, params);
+	snprintf(crisis, sizeof crisis, "%lld", (long long)se->crisis_id);
+	snprintf(national, sizeof national, "%lld", (long long)se->national_id);
+	params[4] = crisis;
+	params[5] = national;
+	params[6] = sf_status_name(se->in.status);
+	db_reply_json(se->ctx, 201, "",
+		      "SELECT json_build_object('stored', true, 'crisis_id', $5::bigint, 'national_id', "
+		      "$6::bigint, 'status', $7::text, 'audit_id', audit_record($1, $2, $3::bigint, $4, "
+		      "'response.staff', 'national', $6::bigint::text, json_build_object('crisis_id', $5::bigint, "
+		      "'status', $7::text)::text))::text",
+		      7, params);
+	free(se);
+}
+
+/* The person belongs to the caller's mission and the crisis: store the reply. */
+static void
+staff_entry_checked(const struct db_result *r, void *arg)
+{
+	struct staff_entry *se = arg;
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(se->ctx, r);
+		free(se);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		http_reply_problem(se->ctx, 404, "not found", "no such national in this crisis");
+		free(se);
+		return;
+	}
+	replies_submit(se->ctx->d, &se->in, staff_entry_done, se);
+}
+
+/*
+ * POST /api/v1/crises/{id}/responses {national_id, status, headcount,
+ * message, lat, lon}: a reply taken by phone or in person. missing,
+ * deceased and evacuated are staff decisions: only staff change them again.
+ */
+void
+routes_status_staff_entry(struct http_ctx *ctx)
+{
+	cJSON *body, *nid, *status, *count, *msg, *lat, *lon;
+	struct staff_entry *se;
+	char scope[24], id[24], national[24];
+	const char *params[3];
+	const char *cause;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	nid = cJSON_GetObjectItemCaseSensitive(body, "national_id");
+	status = cJSON_GetObjectItemCaseSensitive(body, "status");
+	count = cJSON_GetObjectItemCaseSensitive(body, "headcount");
+	msg = cJSON_GetObjectItemCaseSensitive(body, "message");
+	lat = cJSON_GetObjectItemCaseSensitive(body, "lat");
+	lon = cJSON_GetObjectItemCaseSensitive(body, "lon");
+	se = xcalloc(1, sizeof *se);
+	if (!cJSON_IsNumber(nid) || nid->valuedouble < 1 || !cJSON_IsString(status) ||
+	    sf_status_parse(status->valuestring, strlen(status->valuestring), &se->in.status) != 0 ||
+	    se->in.status == SF_STATUS_UNKNOWN || se->in.status == SF_STATUS_PENDING ||
+	    se->in.status == SF_STATUS_UNREACHABLE ||
+	    (count != NULL && (!cJSON_IsNumber(count) || count->valuedouble < 1 || count->valuedouble > 99)) ||
+	    (msg != NULL && (!cJSON_IsString(msg) || strlen(msg->valuestring) > 500)) ||
+	    ((lat != NULL) != (lon != NULL)) ||
+	    (lat != NULL && (!cJSON_IsNumber(lat) || !cJSON_IsNumber(lon) || lat->valuedouble < -90 ||
+			     lat->valuedouble > 90 || lon->valuedouble < -180 || lon->valuedouble > 180))) {
+		http_reply_problem(ctx, 400, "bad request",
+				   "national_id: a number; status: safe, needs_help, injured, "
+				   "needs_evacuation, evacuated, missing or deceased; headcount 1..99; "
+				   "message up to 500 bytes; lat and lon together");
+		cJSON_Delete(body);
+		free(se);
+		return;
+	}
+	se->ctx = ctx;
+	se->crisis_id = atoll(id);
+	se->national_id = (int64_t)nid->valuedouble;
+	snprintf(se->text, sizeof se->text, "%s", msg != NULL ? msg->valuestring : "");
+	snprintf(se->by, sizeof se->by, "%s", ctx->principal.name);
+	se->in.crisis_id = se->crisis_id;
+	se->in.national_id = se->national_id;
+	se->in.channel = "staff";
+	se->in.raw_text = se->text[0] != '\0' ? se->text : NULL;
+	se->in.entered_by = se->by;
+	/* A decision only staff may change again; an answer relayed by phone counts as the person's. */
+	se->in.by_staff = se->in.status == SF_STATUS_MISSING || se->in.status == SF_STATUS_DECEASED ||
+			  se->in.status == SF_STATUS_EVACUATED;
+	se->in.headcount = count != NULL ? (int)count->valuedouble : 0;
+	if (lat != NULL) {
+		se->in.has_point = true;
+		se->in.lat = lat->valuedouble;
+		se->in.lon = lon->valuedouble;
+	}
+	cJSON_Delete(body);
+	snprintf(national, sizeof national, "%lld", (long long)se->national_id);
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	params[2] = national;
+	if (db_pool_query(ctx->d->db,
+			  "SELECT 1 FROM national n JOIN crisis_mission cm ON cm.mission_id = n.mission_id "
+			  "JOIN crisis c ON c.id = cm.crisis_id AND c.state = 'active' "
+			  "WHERE n.id = $3::bigint AND cm.crisis_id = $2::bigint AND n.deleted_at IS NULL "
+			  "AND ($1::bigint IS NULL OR n.mission_id = $1)",
+			  3, params, staff_entry_checked, se, &cause) != 0) {
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+		free(se);
+	}
+}
