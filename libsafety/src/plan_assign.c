@@ -1,0 +1,740 @@
+/*
+ * Shelter assignment, the relaxation: every item's nearest feasible shelters
+ * become arcs of a transportation network, a greedy plan starts the network
+ * simplex, and a pricing loop proves the sparse optimum optimal for the full
+ * problem by adding any left-out arc that the duals say would pay. The
+ * relaxation's cost is the lower bound; plan_round.c makes it whole.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <safety/error.h>
+
+#include "plan_internal.h"
+
+/* Arcs priced in per item and round at most; more come in later rounds if they still pay. */
+#define PRICE_PER_ITEM 8
+/* Great-circle metres beyond which nothing lies (half the Earth's circumference, rounded up). */
+#define FAR_M 20040000
+
+/* Distance in metres from item i to shelter s, or -1. */
+int64_t
+sf__plan_distance(const struct sf__plan_problem *pb, size_t i, size_t s)
+{
+	int64_t d;
+
+	if (pb->matrix) {
+		uint32_t v = pb->matrix[i * pb->nshelters + s];
+		if (v == SF_PLAN_UNREACHABLE)
+			return -1;
+		d = v;
+	} else {
+		d = llround(sf_geo_distance_m(&pb->where[i], &pb->shelters[s].where));
+	}
+	if (pb->max_distance_m && d > pb->max_distance_m)
+		return -1;
+	return d;
+}
+
+/* Per-person cost of item i at shelter s at distance d: the penalty unless it stays. */
+static int64_t
+unit_cost(const struct sf__plan_problem *pb, size_t i, size_t s, int64_t d)
+{
+	if (pb->previous[i] >= 0 && (size_t)pb->previous[i] != s)
+		return d + pb->penalty_m;
+	return d;
+}
+
+/* Whether shelter s can take item i at all (open with room, the right facilities). */
+static bool
+fits(const struct sf__plan_problem *pb, size_t i, size_t s)
+{
+	return pb->room[s] > 0 && (pb->shelters[s].facilities & pb->fclass[i]) == pb->fclass[i];
+}
+
+/* A candidate arc while lists are built. */
+struct cand {
+	int64_t unit;
+	uint32_t dist;
+	int32_t shelter;
+};
+
+/* Orders candidates by cost, then shelter index. */
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->unit != y->unit)
+		return x->unit < y->unit ? -1 : 1;
+	return (x->shelter > y->shelter) - (x->shelter < y->shelter);
+}
+
+/* Working state of one assignment. */
+struct assign {
+	const struct sf__plan_problem *pb;
+	struct sf__plan_index tree[4]; /* open shelters with room, by required facilities */
+	/* candidate lists, CSR */
+	size_t *cstart;
+	struct cand *cand;
+	int64_t *reach; /* every left-out shelter is at least this far */
+	/* the network */
+	int32_t *item_node;    /* -1 when the item is not in it */
+	int32_t *shelter_node; /* -1 when the shelter has no room */
+	int32_t nitems_in, nshelters_in;
+	int32_t *node_item, *node_shelter;
+	struct sf__flow f;
+	size_t *art; /* artificial arc of each item node */
+	size_t shelter_arc0;
+	/* arcs added by pricing: (item node) -> linked list over added arcs */
+	int64_t *extra_head;
+	int64_t *extra_next;
+	size_t extra_base, nextra;
+	int64_t big_m;
+	/* scratch */
+	uint32_t *buf;
+	size_t nbuf, capbuf;
+};
+
+/* Builds the facility trees over open shelters with room. */
+static int
+build_trees(struct assign *as)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	uint32_t *ids = malloc((pb->nshelters + 1) * sizeof *ids);
+	double *xyz = malloc((3 * pb->nshelters + 1) * sizeof *xyz);
+	int f, rc = 0;
+
+	if (!ids || !xyz) {
+		free(ids);
+		free(xyz);
+		return SF_ENOMEM;
+	}
+	for (f = 0; f < 4 && rc == 0; f++) {
+		size_t s, n = 0;
+		for (s = 0; s < pb->nshelters; s++) {
+			if (pb->room[s] == 0 ||
+			    (pb->shelters[s].facilities & (unsigned)f) != (unsigned)f)
+				continue;
+			ids[n] = (uint32_t)s;
+			memcpy(xyz + 3 * n, pb->sxyz + 3 * s, 3 * sizeof *xyz);
+			n++;
+		}
+		rc = sf__plan_index_build(&as->tree[f], xyz, ids, n);
+	}
+	free(ids);
+	free(xyz);
+	return rc;
+}
+
+/* Finds the k nearest fitting shelters of every item and how far the rest are at least. */
+static int
+build_candidates(struct assign *as)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	size_t n = pb->nitems, k = pb->k, i, total = 0, S = pb->nshelters;
+	uint32_t *ids = malloc((k + 1) * sizeof *ids);
+	double *d2 = malloc((k + 1) * sizeof *d2);
+	struct cand *row = malloc((S + 1) * sizeof *row);
+	double max2 = pb->max_distance_m ? sf__plan_chord2(pb->max_distance_m + 1.0) : 5.0;
+
+	as->cstart = malloc((n + 1) * sizeof *as->cstart);
+	as->cand = malloc((n * (k + 1) + 1) * sizeof *as->cand);
+	as->reach = malloc((n + 1) * sizeof *as->reach);
+	if (!ids || !d2 || !row || !as->cstart || !as->cand || !as->reach) {
+		free(ids);
+		free(d2);
+		free(row);
+		return SF_ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		size_t m = 0, j, got;
+		bool has_prev = false;
+		int32_t prev = pb->previous[i];
+
+		as->cstart[i] = total;
+		as->reach[i] = INT64_MAX;
+		if (!pb->located[i])
+			continue;
+		if (pb->matrix) {
+			size_t s, keep;
+			for (s = 0; s < S; s++) {
+				int64_t d;
+				if (!fits(pb, i, s) || (d = sf__plan_distance(pb, i, s)) < 0)
+					continue;
+				row[m].unit = d; /* sorted by distance here, by cost below */
+				row[m].dist = (uint32_t)d;
+				row[m].shelter = (int32_t)s;
+				m++;
+			}
+			qsort(row, m, sizeof *row, cand_cmp);
+			keep = m < k ? m : k;
+			if (m > k)
+				as->reach[i] = row[k].dist;
+			for (j = 0; j < keep; j++) {
+				struct cand *c = &as->cand[total++];
+				*c = row[j];
+				c->unit = unit_cost(pb, i, (size_t)c->shelter, c->dist);
+				has_prev |= c->shelter == prev;
+			}
+		} else {
+			const struct sf__plan_index *t = &as->tree[pb->fclass[i]];
+			got = sf__plan_index_nearest(t, pb->xyz + 3 * i, k, max2, ids, d2);
+			if (got == k && got > 0)
+				as->reach[i] = 0;
+			for (j = 0; j < got; j++) {
+				int64_t d = sf__plan_distance(pb, i, ids[j]);
+				struct cand *c;
+				if (got == k && j == got - 1) {
+					/*
+					 * Left-out shelters are no nearer along the chord
+					 * than the k-th; a metre covers rounding.
+					 */
+					double m_k = sf__plan_arc_m(d2[j]);
+					as->reach[i] = (int64_t)floor(m_k) - 1;
+					if (as->reach[i] < 0)
+						as->reach[i] = 0;
+				}
+				if (d < 0)
+					continue;
+				c = &as->cand[total++];
+				c->dist = (uint32_t)d;
+				c->shelter = (int32_t)ids[j];
+				c->unit = unit_cost(pb, i, ids[j], d);
+				has_prev |= c->shelter == prev;
+			}
+		}
+		if (prev >= 0 && !has_prev) {
+			/* The previous shelter is always an option, however far the others are. */
+			int64_t d = sf__plan_distance(pb, i, (size_t)prev);
+			if (d >= 0 && fits(pb, i, (size_t)prev)) {
+				struct cand *c = &as->cand[total++];
+				c->dist = (uint32_t)d;
+				c->shelter = prev;
+				c->unit = d;
+			}
+		}
+		qsort(as->cand + as->cstart[i], total - as->cstart[i], sizeof *as->cand, cand_cmp);
+	}
+	as->cstart[n] = total;
+	free(ids);
+	free(d2);
+	free(row);
+	return 0;
+}
+
+/* Builds the network with a greedy plan as its starting flow and tree. */
+static int
+build_network(struct assign *as)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	size_t n = pb->nitems, S = pb->nshelters, i, s;
+	int32_t nn = 0, root;
+	int64_t *load = NULL;
+	int32_t *anchor = NULL, *pred = NULL, *chosen = NULL, *chosen_arc = NULL;
+	int64_t maxunit = 0;
+	uint64_t people = 0;
+	int rc = SF_ENOMEM;
+
+	as->item_node = malloc((n + 1) * sizeof *as->item_node);
+	as->shelter_node = malloc((S + 1) * sizeof *as->shelter_node);
+	as->node_item = malloc((n + 1) * sizeof *as->node_item);
+	as->node_shelter = malloc((S + 1) * sizeof *as->node_shelter);
+	load = calloc(S + 1, sizeof *load);
+	anchor = malloc((S + 1) * sizeof *anchor);
+	chosen = malloc((n + 1) * sizeof *chosen);
+	chosen_arc = malloc((n + 1) * sizeof *chosen_arc);
+	if (!chosen_arc || !as->item_node || !as->shelter_node || !as->node_item ||
+	    !as->node_shelter || !load || !anchor || !chosen)
+		goto out;
+
+	for (i = 0; i < n; i++) {
+		as->item_node[i] = -1;
+		if (as->cstart[i + 1] > as->cstart[i]) {
+			as->node_item[nn] = (int32_t)i;
+			as->item_node[i] = nn++;
+			people += pb->people[i];
+		}
+	}
+	as->nitems_in = nn;
+	for (s = 0; s < S; s++) {
+		as->shelter_node[s] = -1;
+		if (pb->room[s] > 0) {
+			as->node_shelter[nn - as->nitems_in] = (int32_t)s;
+			as->shelter_node[s] = nn++;
+		}
+		anchor[s] = -1;
+	}
+	as->nshelters_in = nn - as->nitems_in;
+	root = nn++;
+
+	/*
+	 * Leaving someone out must cost more than any chain of moves that would
+	 * make room for them, so the relaxation places as many people as it can
+	 * before it looks at distance: a path uses each shelter once.
+	 */
+	maxunit = (pb->max_distance_m ? pb->max_distance_m : FAR_M) + (int64_t)pb->penalty_m;
+	if (pb->matrix) {
+		size_t c;
+		maxunit = 0;
+		for (c = 0; c < n * S; c++)
+			if (pb->matrix[c] != SF_PLAN_UNREACHABLE && pb->matrix[c] > maxunit)
+				maxunit = pb->matrix[c];
+		maxunit += pb->penalty_m;
+	}
+	as->big_m = ((int64_t)as->nshelters_in + 1) * (maxunit + 1);
+	if (as->big_m > INT64_MAX / 4 / ((int64_t)people + 1))
+		as->big_m = INT64_MAX / 4 / ((int64_t)people + 1);
+
+	/* The greedy start: each item, in input order, to its cheapest shelter with room. */
+	for (i = 0; i < n; i++) {
+		size_t j;
+		chosen[i] = -1;
+		if (as->item_node[i] < 0)
+			continue;
+		for (j = as->cstart[i]; j < as->cstart[i + 1]; j++) {
+			s = (size_t)as->cand[j].shelter;
+			if (load[s] + pb->people[i] <= pb->room[s]) {
+				load[s] += pb->people[i];
+				chosen[i] = (int32_t)j;
+				if (anchor[s] < 0)
+					anchor[s] = (int32_t)i;
+				break;
+			}
+		}
+	}
+
+	if (sf__flow_init(&as->f, nn, as->cstart[n] + (size_t)as->nitems_in + S + 16) != 0)
+		goto out;
+	pred = malloc((size_t)nn * sizeof *pred);
+	as->art = malloc(((size_t)as->nitems_in + 1) * sizeof *as->art);
+	if (!pred || !as->art)
+		goto out;
+	for (i = 0; i < n; i++) {
+		int32_t u = as->item_node[i];
+		size_t j;
+		int64_t a;
+
+		if (u < 0)
+			continue;
+		pred[u] = -1;
+		for (j = as->cstart[i]; j < as->cstart[i + 1]; j++) {
+			int32_t sh = as->cand[j].shelter;
+			a = sf__flow_add_arc(&as->f, u, as->shelter_node[sh], as->cand[j].unit,
+			                     SF__FLOW_INF,
+			                     chosen[i] == (int32_t)j ? (int32_t)pb->people[i] : 0);
+			if (a < 0)
+				goto out;
+			if (chosen[i] == (int32_t)j) {
+				chosen_arc[i] = (int32_t)a;
+				if (anchor[sh] != (int32_t)i || load[sh] < pb->room[sh])
+					pred[u] = (int32_t)a;
+			}
+		}
+		a = sf__flow_add_arc(&as->f, u, root, as->big_m, SF__FLOW_INF,
+		                     chosen[i] < 0 ? (int32_t)pb->people[i] : 0);
+		if (a < 0)
+			goto out;
+		as->art[u] = (size_t)a;
+		if (pred[u] < 0)
+			pred[u] = (int32_t)a; /* left out, or the anchor of a full shelter */
+	}
+	as->shelter_arc0 = as->f.narcs;
+	for (s = 0; s < S; s++) {
+		int32_t v = as->shelter_node[s];
+		int64_t a;
+		if (v < 0)
+			continue;
+		a = sf__flow_add_arc(&as->f, v, root, 0, (int32_t)pb->room[s], (int32_t)load[s]);
+		if (a < 0)
+			goto out;
+		if (load[s] < pb->room[s]) {
+			pred[v] = (int32_t)a;
+		} else {
+			/*
+			 * A full shelter hangs below its first item, whose own flow
+			 * keeps the tree strongly feasible (positive on a downward arc).
+			 */
+			pred[v] = chosen_arc[anchor[s]];
+		}
+	}
+	pred[root] = -1;
+	rc = sf__flow_start(&as->f, root, pred) == 0 ? 0 : SF_EINTERNAL;
+out:
+	free(load);
+	free(anchor);
+	free(pred);
+	free(chosen);
+	free(chosen_arc);
+	return rc;
+}
+
+/* Whether item node u already has an arc to shelter s. */
+static bool
+has_arc(const struct assign *as, size_t i, int32_t u, int32_t s)
+{
+	size_t j;
+	int64_t e;
+
+	for (j = as->cstart[i]; j < as->cstart[i + 1]; j++)
+		if (as->cand[j].shelter == s)
+			return true;
+	for (e = as->extra_head[u]; e >= 0; e = as->extra_next[e])
+		if (as->node_shelter[as->f.tgt[as->extra_base + (size_t)e] - as->nitems_in] == s)
+			return true;
+	return false;
+}
+
+/* A violating arc found by pricing. */
+struct priced {
+	int64_t rc;
+	int32_t shelter;
+	uint32_t dist;
+};
+
+/* Orders priced arcs, most negative first. */
+static int
+priced_cmp(const void *a, const void *b)
+{
+	const struct priced *x = a, *y = b;
+
+	if (x->rc != y->rc)
+		return x->rc < y->rc ? -1 : 1;
+	return (x->shelter > y->shelter) - (x->shelter < y->shelter);
+}
+
+/* One pricing pass over every left-out arc; adds the violating ones, returns how many (< 0: error).
+ */
+static int64_t
+price(struct assign *as)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	struct sf__flow *f = &as->f;
+	int64_t pmin = INT64_MAX, added = 0;
+	int32_t u, v;
+	struct priced *pr = NULL;
+	size_t npr = 0, cappr = 0;
+
+	for (v = 0; v < as->nshelters_in; v++) {
+		int64_t p = -sf__flow_potential(f, as->nitems_in + v);
+		if (p < pmin)
+			pmin = p;
+	}
+	if (pmin == INT64_MAX)
+		return 0;
+	for (u = 0; u < as->nitems_in; u++) {
+		size_t i = (size_t)as->node_item[u], j;
+		int64_t value = -sf__flow_potential(f, u), radius = value - pmin;
+
+		if (radius <= as->reach[i])
+			continue;
+		if (pb->max_distance_m && radius > pb->max_distance_m)
+			radius = pb->max_distance_m;
+		as->nbuf = 0;
+		if (pb->matrix) {
+			size_t s;
+			for (s = 0; s < pb->nshelters; s++) {
+				uint32_t d = pb->matrix[i * pb->nshelters + s];
+				if (d != SF_PLAN_UNREACHABLE && d <= radius) {
+					if (as->nbuf == as->capbuf) {
+						size_t nc = as->capbuf ? 2 * as->capbuf : 64;
+						uint32_t *nb = realloc(as->buf, nc * sizeof *nb);
+						if (!nb)
+							return SF_ENOMEM;
+						as->buf = nb;
+						as->capbuf = nc;
+					}
+					as->buf[as->nbuf++] = (uint32_t)s;
+				}
+			}
+		} else if (sf__plan_index_within(&as->tree[pb->fclass[i]], pb->xyz + 3 * i,
+		                                 sf__plan_chord2((double)radius + 1.0), &as->buf,
+		                                 &as->nbuf, &as->capbuf) != 0) {
+			return SF_ENOMEM;
+		}
+		npr = 0;
+		for (j = 0; j < as->nbuf; j++) {
+			int32_t s = (int32_t)as->buf[j];
+			int64_t d, unit, rc;
+			if (!fits(pb, i, (size_t)s) ||
+			    (d = sf__plan_distance(pb, i, (size_t)s)) < 0)
+				continue;
+			unit = unit_cost(pb, i, (size_t)s, d);
+			rc = unit - sf__flow_potential(f, as->shelter_node[s]) - value;
+			if (rc >= 0 || has_arc(as, i, u, s))
+				continue;
+			if (npr == cappr) {
+				size_t nc = cappr ? 2 * cappr : 16;
+				struct priced *np = realloc(pr, nc * sizeof *np);
+				if (!np) {
+					free(pr);
+					return SF_ENOMEM;
+				}
+				pr = np;
+				cappr = nc;
+			}
+			pr[npr].rc = rc;
+			pr[npr].shelter = s;
+			pr[npr].dist = (uint32_t)d;
+			npr++;
+		}
+		qsort(pr, npr, sizeof *pr, priced_cmp);
+		for (j = 0; j < npr && j < PRICE_PER_ITEM; j++) {
+			int32_t s = pr[j].shelter;
+			int64_t a = sf__flow_add_arc(f, u, as->shelter_node[s],
+			                             unit_cost(pb, i, (size_t)s, pr[j].dist),
+			                             SF__FLOW_INF, 0);
+			size_t e;
+			if (a < 0) {
+				free(pr);
+				return SF_ENOMEM;
+			}
+			e = (size_t)a - as->extra_base;
+			if (e >= as->nextra) {
+				int64_t *nx = realloc(as->extra_next, (e + 1) * 2 * sizeof *nx);
+				if (!nx) {
+					free(pr);
+					return SF_ENOMEM;
+				}
+				as->extra_next = nx;
+				as->nextra = (e + 1) * 2;
+			}
+			as->extra_next[e] = as->extra_head[u];
+			as->extra_head[u] = (int64_t)e;
+			added++;
+		}
+	}
+	free(pr);
+	return added;
+}
+
+/* Orders an item's support arcs by cost, then shelter. */
+static int
+support_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	return cand_cmp(x, y);
+}
+
+/* Gathers each item's arcs and flows for rounding, and the relaxation's figures. */
+static int
+make_support(struct assign *as, struct sf__plan_support *sp, struct sf_plan_stats *st)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	const struct sf__flow *f = &as->f;
+	size_t n = pb->nitems, a, i, total = 0;
+	size_t *cnt = calloc(n + 1, sizeof *cnt);
+	struct cand *tmp = NULL;
+	uint64_t bound = 0, lpout = 0;
+
+	memset(sp, 0, sizeof *sp);
+	if (!cnt)
+		return SF_ENOMEM;
+	for (a = 0; a < f->narcs; a++)
+		if (f->src[a] < as->nitems_in && f->tgt[a] < as->nitems_in + as->nshelters_in)
+			cnt[as->node_item[f->src[a]]]++;
+	sp->start = malloc((n + 1) * sizeof *sp->start);
+	for (i = 0; i < n; i++) {
+		sp->start[i] = total;
+		total += cnt[i];
+		cnt[i] = sp->start[i];
+	}
+	sp->start[n] = total;
+	sp->shelter = malloc((total + 1) * sizeof *sp->shelter);
+	sp->unit = malloc((total + 1) * sizeof *sp->unit);
+	sp->dist = malloc((total + 1) * sizeof *sp->dist);
+	sp->flow = malloc((total + 1) * sizeof *sp->flow);
+	sp->lp_unassigned = calloc(n + 1, sizeof *sp->lp_unassigned);
+	sp->price = calloc(pb->nshelters + 1, sizeof *sp->price);
+	sp->value = calloc(n + 1, sizeof *sp->value);
+	tmp = malloc((total + 1) * sizeof *tmp);
+	if (!sp->start || !sp->shelter || !sp->unit || !sp->dist || !sp->flow ||
+	    !sp->lp_unassigned || !sp->price || !sp->value || !tmp) {
+		free(cnt);
+		free(tmp);
+		return SF_ENOMEM;
+	}
+	for (a = 0; a < f->narcs; a++) {
+		int32_t u = f->src[a], v = f->tgt[a];
+		if (u >= as->nitems_in)
+			continue;
+		i = (size_t)as->node_item[u];
+		if (v >= as->nitems_in + as->nshelters_in) {
+			sp->lp_unassigned[i] += f->flow[a];
+			lpout += (uint64_t)f->flow[a];
+			continue;
+		}
+		{
+			size_t s = (size_t)as->node_shelter[v - as->nitems_in];
+			struct cand *c = &tmp[cnt[i]];
+			/* flow rides in dist's place until sorted */
+			c->unit = f->cost[a];
+			c->shelter = (int32_t)s;
+			c->dist = (uint32_t)f->flow[a];
+			cnt[i]++;
+			bound += (uint64_t)f->flow[a] * (uint64_t)f->cost[a];
+		}
+	}
+	for (i = 0; i < n; i++) {
+		size_t j;
+		qsort(tmp + sp->start[i], sp->start[i + 1] - sp->start[i], sizeof *tmp,
+		      support_cmp);
+		for (j = sp->start[i]; j < sp->start[i + 1]; j++) {
+			int64_t d = sf__plan_distance(pb, i, (size_t)tmp[j].shelter);
+			sp->shelter[j] = tmp[j].shelter;
+			sp->unit[j] = tmp[j].unit;
+			sp->flow[j] = (int32_t)tmp[j].dist;
+			sp->dist[j] = (uint32_t)(d < 0 ? 0 : d);
+		}
+		if (as->item_node[i] < 0) {
+			sp->lp_unassigned[i] = (int32_t)pb->people[i];
+			lpout += pb->people[i];
+		} else {
+			sp->value[i] = -sf__flow_potential(f, as->item_node[i]);
+		}
+	}
+	for (i = 0; i < pb->nshelters; i++)
+		if (as->shelter_node[i] >= 0)
+			sp->price[i] = -sf__flow_potential(f, as->shelter_node[i]);
+	st->lower_bound = bound;
+	st->lp_unassigned = lpout;
+	free(cnt);
+	free(tmp);
+	return 0;
+}
+
+/* Frees a support's arrays. */
+static void
+support_free(struct sf__plan_support *sp)
+{
+	free(sp->start);
+	free(sp->shelter);
+	free(sp->unit);
+	free(sp->dist);
+	free(sp->flow);
+	free(sp->lp_unassigned);
+	free(sp->price);
+	free(sp->value);
+}
+
+/* Frees an assignment's arrays. */
+void
+sf__plan_assignment_free(struct sf__plan_assignment *a)
+{
+	free(a->shelter);
+	free(a->distance_m);
+	free(a->reason);
+	memset(a, 0, sizeof *a);
+}
+
+/* Solves, rounds and improves. */
+int
+sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a,
+                struct sf_plan_stats *st)
+{
+	struct assign as;
+	struct sf__plan_support sp;
+	size_t n = pb->nitems, i;
+	int rc;
+	int f;
+
+	memset(&as, 0, sizeof as);
+	memset(&sp, 0, sizeof sp);
+	as.pb = pb;
+	a->shelter = malloc((n + 1) * sizeof *a->shelter);
+	a->distance_m = calloc(n + 1, sizeof *a->distance_m);
+	a->reason = calloc(n + 1, 1);
+	if (!a->shelter || !a->distance_m || !a->reason) {
+		rc = SF_ENOMEM;
+		goto out;
+	}
+	if (pb->progress)
+		pb->progress(pb->progress_arg, SF_PLAN_STAGE_CANDIDATES);
+	if ((!pb->matrix && (rc = build_trees(&as)) != 0) || (rc = build_candidates(&as)) != 0)
+		goto out;
+	if (pb->progress)
+		pb->progress(pb->progress_arg, SF_PLAN_STAGE_FLOW);
+	if ((rc = build_network(&as)) != 0)
+		goto out;
+	as.extra_base = as.f.narcs;
+	as.extra_head = malloc(((size_t)as.nitems_in + 1) * sizeof *as.extra_head);
+	if (!as.extra_head) {
+		rc = SF_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < (size_t)as.nitems_in; i++)
+		as.extra_head[i] = -1;
+	for (;;) {
+		int64_t added;
+		sf__flow_solve(&as.f);
+		st->pricing_rounds++;
+		added = price(&as);
+		if (added < 0) {
+			rc = (int)added;
+			goto out;
+		}
+		if (added == 0)
+			break;
+		st->arcs_priced_in += (size_t)added;
+	}
+	st->flow_nodes = (size_t)as.f.nnodes;
+	st->flow_arcs = as.f.narcs;
+	st->pivots = as.f.pivots;
+	if ((rc = make_support(&as, &sp, st)) != 0)
+		goto out;
+	/* The network is no longer needed: free it before rounding allocates. */
+	sf__flow_free(&as.f);
+	if (pb->progress)
+		pb->progress(pb->progress_arg, SF_PLAN_STAGE_ROUNDING);
+	rc = sf__plan_round(pb, &sp, a);
+out:
+	for (f = 0; f < 4; f++)
+		sf__plan_index_free(&as.tree[f]);
+	sf__flow_free(&as.f);
+	free(as.cstart);
+	free(as.cand);
+	free(as.reach);
+	free(as.item_node);
+	free(as.shelter_node);
+	free(as.node_item);
+	free(as.node_shelter);
+	free(as.art);
+	free(as.extra_head);
+	free(as.extra_next);
+	free(as.buf);
+	support_free(&sp);
+	if (rc != 0)
+		sf__plan_assignment_free(a);
+	return rc;
+}
+
+/* Sets each unassigned item's reason. */
+void
+sf__plan_reasons(const struct sf__plan_problem *pb, struct sf__plan_assignment *a)
+{
+	size_t i, s;
+
+	for (i = 0; i < pb->nitems; i++) {
+		bool facility = false, range = false;
+
+		if (a->shelter[i] >= 0) {
+			a->reason[i] = SF_PLAN_ASSIGNED;
+			continue;
+		}
+		if (!pb->located[i]) {
+			a->reason[i] = SF_PLAN_NO_LOCATION;
+			continue;
+		}
+		for (s = 0; s < pb->nshelters && !range; s++) {
+			if (!fits(pb, i, s))
+				continue;
+			facility = true;
+			range = sf__plan_distance(pb, i, s) >= 0;
+		}
+		a->reason[i] = !facility ? SF_PLAN_NO_FACILITY
+		               : !range  ? SF_PLAN_OUT_OF_RANGE
+		                         : SF_PLAN_NO_CAPACITY;
+	}
+}
