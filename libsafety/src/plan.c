@@ -371,6 +371,8 @@ fill_result(const struct prep *p, const struct sf__plan_problem *pb, struct sf_p
 				r->stats.penalty += (uint64_t)people * p->opt.move_penalty_m;
 		} else {
 			r->stats.people_unassigned += people;
+			if (p->previous[i] >= 0)
+				r->stats.penalty += (uint64_t)people * p->opt.move_penalty_m;
 		}
 	}
 	free(was);

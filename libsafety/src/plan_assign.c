@@ -332,8 +332,10 @@ build_network(struct assign *as)
 					pred[u] = (int32_t)a;
 			}
 		}
-		a = sf__flow_add_arc(&as->f, u, root, as->big_m, SF__FLOW_INF,
-		                     chosen[i] < 0 ? (int32_t)pb->people[i] : 0);
+		/* Dropping someone from the published plan is a move as well. */
+		a = sf__flow_add_arc(&as->f, u, root,
+		                     as->big_m + (pb->previous[i] >= 0 ? pb->penalty_m : 0),
+		                     SF__FLOW_INF, chosen[i] < 0 ? (int32_t)pb->people[i] : 0);
 		if (a < 0)
 			goto out;
 		as->art[u] = (size_t)a;
@@ -564,6 +566,8 @@ make_support(struct assign *as, struct sf__plan_support *sp, struct sf_plan_stat
 		if (v >= as->nitems_in + as->nshelters_in) {
 			sp->lp_unassigned[i] += f->flow[a];
 			lpout += (uint64_t)f->flow[a];
+			/* Left out of the published plan: its penalty is part of the bound. */
+			bound += (uint64_t)f->flow[a] * (uint64_t)(f->cost[a] - as->big_m);
 			continue;
 		}
 		{

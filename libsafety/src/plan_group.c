@@ -292,9 +292,14 @@ sf__plan_group_list(struct sf__plan_grouping *g, const uint32_t *list, size_t n,
 	}
 	qsort(sw, n, sizeof *sw, swept_cmp);
 
-	while (pos < n) {
+	for (;;) {
 		struct sf_plan_group *gr;
 		uint32_t left = seats;
+
+		while (pos < n && used[pos])
+			pos++;
+		if (pos == n)
+			break;
 
 		if (reserve(g, n) != 0) {
 			free(sw);

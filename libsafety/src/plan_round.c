@@ -38,7 +38,8 @@ static int64_t
 cost_now(const struct round *r, size_t i)
 {
 	if (r->sh[i] < 0)
-		return OUT_COST;
+		return OUT_COST + (r->pb->previous[i] >= 0 ? (int64_t)r->pb->penalty_m : 0) *
+		                      (int64_t)r->pb->people[i];
 	return r->unit[i] * (int64_t)r->pb->people[i];
 }
 
@@ -206,6 +207,33 @@ max_free(const struct round *r)
 	return m;
 }
 
+/* Passes of improve_item in index order until nothing improves or the rounds run out. */
+static void
+local_search(struct round *r)
+{
+	const struct sf__plan_problem *pb = r->pb;
+	unsigned round;
+	size_t i;
+
+	for (round = 0; round < pb->search_rounds; round++) {
+		bool changed = false;
+		int64_t roomiest = max_free(r);
+		for (i = 0; i < pb->nitems; i++) {
+			if (!pb->located[i])
+				continue;
+			if (improve_item(r, i, r->eject_all || r->hot[i])) {
+				changed = true;
+			} else if (r->sh[i] < 0 && roomiest >= (int64_t)pb->people[i] &&
+			           place_anywhere(r, i)) {
+				changed = true;
+				roomiest = max_free(r);
+			}
+		}
+		if (!changed)
+			break;
+	}
+}
+
 /* Makes the relaxation whole and improves it. */
 int
 sf__plan_round(const struct sf__plan_problem *pb, const struct sf__plan_support *sp,
@@ -214,7 +242,6 @@ sf__plan_round(const struct sf__plan_problem *pb, const struct sf__plan_support 
 	struct round r;
 	size_t n = pb->nitems, S = pb->nshelters, i, s, nsplit = 0, k;
 	struct pending *split = NULL;
-	unsigned round;
 	int rc = SF_ENOMEM;
 
 	memset(&r, 0, sizeof r);
@@ -270,28 +297,52 @@ sf__plan_round(const struct sf__plan_problem *pb, const struct sf__plan_support 
 			place_anywhere(&r, i);
 	}
 
-	/* Local search: passes in index order until nothing improves. */
-	for (round = 0; round < pb->search_rounds; round++) {
-		bool changed = false;
-		int64_t roomiest = max_free(&r);
-		for (i = 0; i < n; i++) {
-			if (!pb->located[i])
-				continue;
-			if (improve_item(&r, i, r.eject_all || r.hot[i])) {
-				changed = true;
-			} else if (r.sh[i] < 0 && roomiest >= (int64_t)pb->people[i] &&
-			           place_anywhere(&r, i)) {
-				changed = true;
-				roomiest = max_free(&r);
-			}
-		}
-		if (!changed)
-			break;
-	}
-
+	local_search(&r);
 	for (i = 0; i < n; i++) {
 		a->shelter[i] = r.sh[i];
 		a->distance_m[i] = r.sh[i] >= 0 ? r.dist[i] : 0;
+	}
+
+	/*
+	 * Re-planning: the published plan, kept where it still fits and
+	 * improved by the same search, is a second candidate, so a re-plan is
+	 * never worse than staying put.
+	 */
+	for (i = 0; i < n && pb->previous[i] < 0; i++)
+		;
+	if (i < n) {
+		uint64_t placed_a = 0, placed_b = 0, obj_a = 0, obj_b = 0;
+		for (i = 0; i < n; i++) {
+			if (r.sh[i] >= 0) {
+				placed_a += pb->people[i];
+				obj_a += (uint64_t)(r.unit[i] * (int64_t)pb->people[i]);
+			} else if (pb->previous[i] >= 0) {
+				obj_a += (uint64_t)pb->penalty_m * pb->people[i];
+			}
+			take_out(&r, i);
+			r.hot[i] = true;
+		}
+		for (i = 0; i < n; i++) {
+			int32_t p = pb->previous[i];
+			int64_t d;
+			if (p >= 0 && r.free_[p] >= (int64_t)pb->people[i] &&
+			    (d = sf__plan_distance(pb, i, (size_t)p)) >= 0)
+				put_in(&r, i, p, d, (uint32_t)d);
+		}
+		local_search(&r);
+		for (i = 0; i < n; i++) {
+			if (r.sh[i] >= 0) {
+				placed_b += pb->people[i];
+				obj_b += (uint64_t)(r.unit[i] * (int64_t)pb->people[i]);
+			} else if (pb->previous[i] >= 0) {
+				obj_b += (uint64_t)pb->penalty_m * pb->people[i];
+			}
+		}
+		if (placed_b > placed_a || (placed_b == placed_a && obj_b < obj_a))
+			for (i = 0; i < n; i++) {
+				a->shelter[i] = r.sh[i];
+				a->distance_m[i] = r.sh[i] >= 0 ? r.dist[i] : 0;
+			}
 	}
 	rc = 0;
 out:

@@ -179,7 +179,7 @@ struct sf_plan_group {
 /* Figures of a plan; costs in people x metres. */
 struct sf_plan_stats {
 	uint64_t cost;        /* of the plan: people x distance to their shelter */
-	uint64_t penalty;     /* re-planning: people moved x move_penalty_m */
+	uint64_t penalty;     /* re-planning: people moved or dropped x move_penalty_m */
 	uint64_t lower_bound; /* proven: no plan placing as many people costs less than this
 	                         (cost + penalty) */
 	double gap;           /* (cost + penalty) / lower_bound - 1; 0 when both are 0 */
