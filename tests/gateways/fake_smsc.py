@@ -38,6 +38,9 @@ message without concatenation is one "message" line.
 A small HTTP control port on 127.0.0.1 lets a test act as the operator:
     POST /mo    {"from": "+821012345678", "to": "1234", "text": "안전합니다",
                  "coding": "auto|text|ucs2|data", "udh": "hex", "via": "fake|smpp"}
+                ("auto", the default, is what a phone does: GSM 7-bit when every
+                character has a GSM form, UCS-2 otherwise), or a batch sent in
+                order: {"messages": [{...}, {...}]}
     POST /fail  {"numbers": ["+8210..."], "mode": "rejected|undeliverable|expired|buffered|deliver"}
                 ({"clear": true} forgets every rule)
     GET  /fail  the rules
@@ -545,6 +548,14 @@ class Operator:
         self.counts["mo_smpp"] += 1
         return "deliver_sm %d octets dcs %d" % (len(payload), dc)
 
+    async def mo_batch(self, items):
+        for via, sender, receiver, text, coding, udh in items:
+            if via == "smpp":
+                await self.smpp_mo(sender, receiver, text, coding, udh)
+            else:
+                await self.fake_mo(sender, receiver, text, coding, udh)
+        return len(items)
+
     async def set_link(self, link, state):
         down = state == "down"
         if link in ("fake", "all"):
@@ -644,22 +655,15 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             return
         try:
             if path == "/mo":
-                sender, receiver, text = str(req["from"]), str(req["to"]), str(req.get("text", ""))
-                coding = req.get("coding", "auto")
-                if coding not in ("auto", "text", "ucs2", "data"):
-                    raise ValueError("coding is auto, text, ucs2 or data")
-                udh = bytes.fromhex(req["udh"]) if req.get("udh") else None
-                via = req.get("via", "fake")
-                if coding == "auto":
-                    coding = "text" if (gsm_encode(text) is not None and "\n" not in text
-                                        and "\r" not in text and "@" not in text) else "ucs2"
-                if via == "smpp":
-                    line = op.call(op.smpp_mo(sender, receiver, text, coding, udh))
-                elif via == "fake":
-                    line = op.call(op.fake_mo(sender, receiver, text, coding, udh))
+                if "messages" in req:  # a batch: {"messages": [{...}, ...]}, sent in order
+                    items = [mo_request(m) for m in req["messages"]]
+                    n = op.call(op.mo_batch(items), timeout=120)
+                    self.reply(200, {"ok": True, "sent": n})
                 else:
-                    raise ValueError("via is fake or smpp")
-                self.reply(200, {"ok": True, "via": via, "coding": coding, "sent": line})
+                    via, sender, receiver, text, coding, udh = mo_request(req)
+                    send = op.smpp_mo if via == "smpp" else op.fake_mo
+                    line = op.call(send(sender, receiver, text, coding, udh))
+                    self.reply(200, {"ok": True, "via": via, "coding": coding, "sent": line})
             elif path == "/fail":
                 if req.get("clear"):
                     op.rules.clear()
@@ -684,6 +688,23 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             self.reply(400, {"error": "bad request: %s" % e})
         except RuntimeError as e:
             self.reply(503, {"error": str(e)})
+
+
+def mo_request(req):
+    """(via, from, to, text, coding, udh) of one MO asked for over the control port."""
+    sender, receiver, text = str(req["from"]), str(req["to"]), str(req.get("text", ""))
+    coding = req.get("coding", "auto")
+    if coding not in ("auto", "text", "ucs2", "data"):
+        raise ValueError("coding is auto, text, ucs2 or data")
+    udh = bytes.fromhex(req["udh"]) if req.get("udh") else None
+    via = req.get("via", "fake")
+    if via not in ("fake", "smpp"):
+        raise ValueError("via is fake or smpp")
+    if coding == "auto":
+        # what a phone does: GSM 7-bit when every character has a GSM form, else UCS-2
+        coding = "text" if (gsm_encode(text) is not None and "\n" not in text
+                            and "\r" not in text and "@" not in text) else "ucs2"
+    return via, sender, receiver, text, coding, udh
 
 
 class ControlServer(http.server.ThreadingHTTPServer):
