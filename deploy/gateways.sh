@@ -469,7 +469,9 @@ start)
 	trap - EXIT
 	if [ -n "$EXIT_WITH" ]; then
 		stop_part watch 2
-		launch watch bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; exec "$2" stop "$3"' \
+		launch watch bash -c 'while kill -0 "$1" 2>/dev/null && ! grep -qE "^State:\s+[ZX]" "/proc/$1/status" 2>/dev/null; do
+			sleep 1
+		done; exec "$2" stop "$3"' \
 			gateways-watch "$EXIT_WITH" "$SELF" "$dir"
 	fi
 	echo "$dir/gateways.env"
