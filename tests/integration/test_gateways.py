@@ -270,12 +270,16 @@ def sendsms_in_korean_reaches_the_operator_intact():
     expect_equal(rec["from"], ENV["SAFETY_KANNEL_FROM"], "sender")
 
 
-def sendsms_without_coding_2_loses_the_hangul():
-    # why safetyd must send Korean with coding=2: Kannel's 7-bit default has no Hangul
+def sendsms_without_coding_2_and_charset_loses_the_hangul():
+    # why safetyd must send Korean with coding=2 and charset=UTF-8: Kannel's 7-bit
+    # default has no Hangul, and coding=2 alone takes the UTF-8 bytes for UTF-16
     st, _ = sendsms("+821012340001", "안전", charset="UTF-8")
     expect_equal(st, 202, "sendsms answer")
-    rec = eventually(lambda: mt_message_to("+821012340001"), what="the MT at the operator")
-    check(rec["text"] != "안전", "Hangul survived 7-bit coding: %r" % rec)
+    st, _ = sendsms("+821012340003", "안전", coding="2")
+    expect_equal(st, 202, "sendsms answer")
+    for n in ("+821012340001", "+821012340003"):
+        rec = eventually(lambda: mt_message_to(n), what="the MT at the operator")
+        check(rec["text"] != "안전", "Hangul survived: %r" % rec)
 
 
 def sendsms_refuses_a_wrong_password():
@@ -526,7 +530,7 @@ try:
         start_writes_an_env_file_with_every_part,
         every_port_listens_on_loopback_only,
         sendsms_in_korean_reaches_the_operator_intact,
-        sendsms_without_coding_2_loses_the_hangul,
+        sendsms_without_coding_2_and_charset_loses_the_hangul,
         sendsms_refuses_a_wrong_password,
         a_long_message_is_concatenated,
         delivery_reports_reach_the_dlr_url,
