@@ -55,6 +55,7 @@ if [ "$cmd" != start ] && [ ! -d "$dir" ]; then
 fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+# shellcheck disable=SC2101 # [:space:] is inside the bracket expression
 [[ $dir != *[\'\"\\$\`[:space:]]* ]] || die "DIR must not hold quotes, backslashes, \$, \` or white space: $dir"
 RUN=$dir/run
 LOGS=$dir/logs
@@ -202,7 +203,7 @@ secret() {
 
 check_packages() {
 	local missing="" p
-	while read -r p; do
+	while read -r p || [ -n "$p" ]; do
 		p=${p%%#*}
 		p=${p// /}
 		[ -n "$p" ] || continue
@@ -239,7 +240,7 @@ def value(m):
     v = os.environ.get(m.group(1))
     if v is None:
         sys.exit("kannel.conf.in: no value for @%s@" % m.group(1))
-    if "\n" in v or ('"' in v and m.group(1) != "HOOK_URL"):
+    if "\n" in v or '"' in v:
         sys.exit("kannel.conf.in: bad value for @%s@" % m.group(1))
     return v
 out = re.sub(r"@([A-Z_]+)@", value, text)
@@ -283,7 +284,9 @@ start_operator() {
 	args=(--dir "$dir" --fake-port "${PORT[kannel_fake]}" --smpp-port "${PORT[smpp]}" --smpp-user safety
 		--smpp-password-file "$SECRETS/smpp" --control-port "${PORT[smsc_control]}")
 	launch operator "$PY" "$GW/fake_smsc.py" "${args[@]}"
-	wait_listen operator "${PORT[smsc_control]}" && wait_listen operator "${PORT[smpp]}" || fail_start operator
+	if ! { wait_listen operator "${PORT[smsc_control]}" && wait_listen operator "${PORT[smpp]}"; }; then
+		fail_start operator
+	fi
 }
 
 start_kannel() {
@@ -447,7 +450,8 @@ start)
 		esac
 	done
 	HOOK_BASE=${HOOK_BASE%/}
-	[[ $HOOK_BASE =~ ^https?://[^[:space:]\"\']+$ ]] || die "--hook-base must be an http(s) URL: $HOOK_BASE"
+	# no "%": Kannel would read it as one of its escapes in the get-url
+	[[ $HOOK_BASE =~ ^https?://[^[:space:]\"\'%]+$ ]] || die "--hook-base must be an http(s) URL without quotes or %: $HOOK_BASE"
 	[[ $SMS_ROUTE == fake || $SMS_ROUTE == smpp ]] || die "--sms-route is fake or smpp"
 	[[ -z $EXIT_WITH || $EXIT_WITH =~ ^[0-9]+$ ]] || die "--exit-with needs a PID"
 	check_packages
@@ -469,6 +473,7 @@ start)
 	trap - EXIT
 	if [ -n "$EXIT_WITH" ]; then
 		stop_part watch 2
+		# shellcheck disable=SC2016 # expanded by the watcher's own shell
 		launch watch bash -c 'while kill -0 "$1" 2>/dev/null && ! grep -qE "^State:\s+[ZX]" "/proc/$1/status" 2>/dev/null; do
 			sleep 1
 		done; exec "$2" stop "$3"' \
@@ -483,8 +488,16 @@ status)
 	load_ports
 	rc=0
 	for part in operator bearerbox smsbox smtp twilio watch; do
+		case $part in
+		operator) where="control ${PORT[smsc_control]:-?}, smpp ${PORT[smpp]:-?}" ;;
+		bearerbox) where="admin ${PORT[kannel_admin]:-?}, fake smsc ${PORT[kannel_fake]:-?}" ;;
+		smsbox) where="sendsms ${PORT[kannel_sendsms]:-?}" ;;
+		smtp) where="smtp ${PORT[smtp]:-?}" ;;
+		twilio) where="http ${PORT[twilio]:-?}" ;;
+		*) where="" ;;
+		esac
 		if pid=$(pid_of "$part"); then
-			echo "$part running (pid $pid)"
+			echo "$part running (pid $pid${where:+; 127.0.0.1 $where})"
 		elif [ "$part" = watch ]; then
 			:
 		else
