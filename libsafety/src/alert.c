@@ -966,6 +966,34 @@ xml_on_error(void *ctx, xmlErrorPtr error)
 		r->first_error[n - 1] = '\0';
 }
 
+/* Keeps errors raised outside the parser context (encoding conversion) in the reader. */
+#if LIBXML_VERSION >= 21200
+static void
+xml_on_global_error(void *ctx, const xmlError *error)
+#else
+static void
+xml_on_global_error(void *ctx, xmlErrorPtr error)
+#endif
+{
+	struct xml_reader *r = ctx;
+
+	if (r->first_error[0] != '\0' || error == NULL || error->level < XML_ERR_ERROR)
+		return;
+	snprintf(r->first_error, sizeof r->first_error, "%s",
+	         error->message != NULL ? error->message : "not well-formed");
+	r->error_line = error->line;
+	for (size_t n = strlen(r->first_error); n > 0 && is_space(r->first_error[n - 1]); n--)
+		r->first_error[n - 1] = '\0';
+}
+
+/* Swallows what libxml2 would print through its generic handler. */
+static void
+xml_on_generic_error(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 /*
  * Parses len bytes of XML into a tree, with the protections every alert
  * document gets: a size limit, no network, no DTD loading, no entity
@@ -976,6 +1004,9 @@ static int
 xml_read(const char *what, const char *data, size_t len, xmlDocPtr *out, char *err, size_t errsz)
 {
 	struct xml_reader reader;
+	xmlStructuredErrorFunc saved_structured;
+	xmlGenericErrorFunc saved_generic;
+	void *saved_structured_ctx, *saved_generic_ctx;
 	xmlParserCtxtPtr ctxt;
 	xmlDocPtr doc;
 	bool ok;
@@ -989,10 +1020,25 @@ xml_read(const char *what, const char *data, size_t len, xmlDocPtr *out, char *e
 		return sf_error_set(err, errsz, SF_EINVAL, "%s: empty document", what);
 	/* Idempotent; the daemon also calls it once at start-up, before any thread. */
 	xmlInitParser();
-	ctxt = xmlCreateMemoryParserCtxt(data, (int)len);
-	if (ctxt == NULL)
-		return sf_error_set(err, errsz, SF_ENOMEM, "%s: out of memory", what);
 	memset(&reader, 0, sizeof reader);
+	/*
+	 * Encoding errors are raised without the parser context and would reach
+	 * libxml2's default handler, which prints to stderr. Its handlers are
+	 * per thread in a threaded libxml2: take them for the parse, then give
+	 * the caller's back.
+	 */
+	saved_structured = xmlStructuredError;
+	saved_structured_ctx = xmlStructuredErrorContext;
+	saved_generic = xmlGenericError;
+	saved_generic_ctx = xmlGenericErrorContext;
+	xmlSetStructuredErrorFunc(&reader, xml_on_global_error);
+	xmlSetGenericErrorFunc(NULL, xml_on_generic_error);
+	ctxt = xmlCreateMemoryParserCtxt(data, (int)len);
+	if (ctxt == NULL) {
+		xmlSetStructuredErrorFunc(saved_structured_ctx, saved_structured);
+		xmlSetGenericErrorFunc(saved_generic_ctx, saved_generic);
+		return sf_error_set(err, errsz, SF_ENOMEM, "%s: out of memory", what);
+	}
 	ctxt->_private = &reader;
 	/*
 	 * NONET: never fetch. Not NOENT (no substitution) and not DTDLOAD: no
@@ -1007,6 +1053,8 @@ xml_read(const char *what, const char *data, size_t len, xmlDocPtr *out, char *e
 	doc = ctxt->myDoc;
 	ok = ctxt->wellFormed && !reader.doctype && doc != NULL;
 	xmlFreeParserCtxt(ctxt);
+	xmlSetStructuredErrorFunc(saved_structured_ctx, saved_structured);
+	xmlSetGenericErrorFunc(saved_generic_ctx, saved_generic);
 	if (reader.doctype) {
 		xmlFreeDoc(doc);
 		return sf_error_set(
@@ -1017,10 +1065,13 @@ xml_read(const char *what, const char *data, size_t len, xmlDocPtr *out, char *e
 	}
 	if (!ok) {
 		xmlFreeDoc(doc);
-		if (reader.first_error[0] != '\0')
+		if (reader.first_error[0] != '\0' && reader.error_line > 0)
 			return sf_error_set(err, errsz, SF_EINVAL,
 			                    "%s: line %d: not well-formed XML: %s", what,
 			                    reader.error_line, reader.first_error);
+		if (reader.first_error[0] != '\0')
+			return sf_error_set(err, errsz, SF_EINVAL, "%s: not well-formed XML: %s",
+			                    what, reader.first_error);
 		return sf_error_set(err, errsz, SF_EINVAL, "%s: not well-formed XML", what);
 	}
 	*out = doc;
@@ -1226,9 +1277,12 @@ static int
 cap_enum(struct cap_reader *r, const xmlNode *n, const char *path, const char *const *names,
          size_t count, int *out)
 {
-	char *text = node_text_trim(n), list[256];
+	char *text, list[256];
 	int i;
 
+	if (has_child_elements(n))
+		return cap_fail(r, n, path, SF_EINVAL, "holds elements, expected text");
+	text = node_text_trim(n);
 	if (text == NULL)
 		return cap_fail(r, n, path, SF_ENOMEM, "out of memory");
 	i = name_index(names, count, text);
@@ -1255,9 +1309,12 @@ static int
 cap_time(struct cap_reader *r, const xmlNode *n, const char *path, int64_t *out)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd:dd+dd:dd";
-	char *text = node_text_trim(n), msg[160];
+	char *text, msg[160];
 	bool shaped = true;
 
+	if (has_child_elements(n))
+		return cap_fail(r, n, path, SF_EINVAL, "holds elements, expected text");
+	text = node_text_trim(n);
 	if (text == NULL)
 		return cap_fail(r, n, path, SF_ENOMEM, "out of memory");
 	if (r->version == 12) {

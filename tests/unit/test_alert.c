@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <libxml/xmlerror.h>
+#include <unistd.h>
 
 #include <safety/alert.h>
 #include <safety/error.h>
@@ -483,6 +485,11 @@ static const struct cap_case cap_cases[] = {
      "<sent>2024-01-01T00:00:00+00:00</sent><status>Real</status>"
      "<msgType>Alert</msgType><scope>Public</scope>",
      "", POLY, "alert/status: \"Real\" is not Actual, Exercise, System, Test or Draft"},
+    {"status holding an element", NS12,
+     "<identifier>T-1</identifier><sender>s@example.org</sender>"
+     "<sent>2024-01-01T00:00:00+00:00</sent><status><b>Actual</b></status>"
+     "<msgType>Alert</msgType><scope>Public</scope>",
+     "", POLY, "alert/status: holds elements, expected text"},
     {"msgType missing", NS12,
      "<identifier>T-1</identifier><sender>s@example.org</sender>"
      "<sent>2024-01-01T00:00:00+00:00</sent><status>Actual</status><scope>Public</scope>",
@@ -569,6 +576,61 @@ cap_refuses_entities_doctypes_and_broken_xml(void **state)
 			fail_msg("%s: \"%s\" lacks \"%s\"", hostile_cases[i].name, err,
 			         hostile_cases[i].message);
 	}
+}
+
+/* A caller's own libxml2 handler, which the parser must leave in place. */
+static void
+caller_handler(void *ctx, xmlErrorPtr error)
+{
+	(void)ctx;
+	(void)error;
+}
+
+static void
+xml_errors_are_never_printed_and_the_callers_handler_is_restored(void **state)
+{
+	static const char *const docs[] = {
+	    /* Bytes that are not Shift JIS: libxml2 reports it outside the parser context. */
+	    "<?xml version=\"1.0\" encoding=\"SHIFT_JIS\"?><alert>\x82\xff\xfe\x80</alert>",
+	    "<?xml version=\"1.0\" encoding=\"EBCDIC-US\"?><alert/>",
+	    "<?xml version=\"1.0\" encoding=\"no-such-charset\"?><alert/>",
+	    "<alert xmlns=\"" NS12 "\"><identifier>&x;</identifier></alert>",
+	    "<!DOCTYPE a [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><a>&x;</a>",
+	    "<a><b></a>",
+	};
+	struct sf_alert *a = NULL;
+	struct sf_alert_list *list = NULL;
+	char err[512], marker;
+	FILE *capture = tmpfile();
+	int saved;
+
+	(void)state;
+	assert_non_null(capture);
+	/* libxml2's defaults: what is not caught is printed. */
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(capture), 2) >= 0);
+	for (size_t i = 0; i < N_ELEMS(docs); i++) {
+		err[0] = '\0';
+		assert_int_equal(cap_string(docs[i], &a, err, sizeof err), SF_EINVAL);
+		assert_int_equal(strncmp(err, "cap: ", 5), 0);
+		assert_int_equal(
+		    sf_alert_parse_gdacs(docs[i], strlen(docs[i]), &list, err, sizeof err),
+		    SF_EINVAL);
+	}
+	fflush(stderr);
+	assert_true(dup2(saved, 2) >= 0);
+	close(saved);
+	assert_int_equal(fseek(capture, 0, SEEK_END), 0);
+	assert_int_equal(ftell(capture), 0);
+	fclose(capture);
+	xmlSetStructuredErrorFunc(&marker, caller_handler);
+	assert_int_equal(cap_string(docs[0], &a, err, sizeof err), SF_EINVAL);
+	assert_true(xmlStructuredError == caller_handler);
+	assert_ptr_equal(xmlStructuredErrorContext, &marker);
+	xmlSetStructuredErrorFunc(NULL, NULL);
 }
 
 static void
@@ -1140,6 +1202,7 @@ main(void)
 	    cmocka_unit_test(cap_broken_and_hostile_files_are_refused_with_the_element_named),
 	    cmocka_unit_test(cap_messages_are_checked_element_by_element),
 	    cmocka_unit_test(cap_refuses_entities_doctypes_and_broken_xml),
+	    cmocka_unit_test(xml_errors_are_never_printed_and_the_callers_handler_is_restored),
 	    cmocka_unit_test(cap_larger_than_the_limit_is_refused_before_parsing),
 	    cmocka_unit_test(cap_status_and_msg_type_decide_the_action),
 	    cmocka_unit_test(cap_10_reads_value_name_equals_value_pairs),
