@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import smtplib
 import ssl
 import subprocess
@@ -525,28 +526,35 @@ def stop_leaves_no_process_behind():
     print("   (start %.1fs, stop %.1fs)" % (START_SECONDS, took))
 
 
+passed = False
 try:
-    run([
-        start_writes_an_env_file_with_every_part,
-        every_port_listens_on_loopback_only,
-        sendsms_in_korean_reaches_the_operator_intact,
-        sendsms_without_coding_2_and_charset_loses_the_hangul,
-        sendsms_refuses_a_wrong_password,
-        a_long_message_is_concatenated,
-        delivery_reports_reach_the_dlr_url,
-        delivery_failures_on_the_smpp_link_reach_the_dlr_url,
-        an_mo_typed_at_the_operator_reaches_the_hook,
-        an_mo_over_smpp_and_a_plain_text_mo_reach_the_hook,
-        smtp_sink_stores_plain_and_starttls_messages,
-        twilio_accepts_a_valid_request,
-        twilio_rejects_bad_auth_and_bad_input_with_twilio_codes,
-        twilio_status_callbacks_are_signed,
-        twilio_numbers_told_to_fail_report_it,
-        twilio_inject_posts_a_signed_inbound_webhook,
-        start_twice_starts_nothing_new,
-        a_crashed_part_is_started_again_and_kannel_keeps_working,
-        stop_leaves_no_process_behind,
-    ])
+    try:
+        run([
+            start_writes_an_env_file_with_every_part,
+            every_port_listens_on_loopback_only,
+            sendsms_in_korean_reaches_the_operator_intact,
+            sendsms_without_coding_2_and_charset_loses_the_hangul,
+            sendsms_refuses_a_wrong_password,
+            a_long_message_is_concatenated,
+            delivery_reports_reach_the_dlr_url,
+            delivery_failures_on_the_smpp_link_reach_the_dlr_url,
+            an_mo_typed_at_the_operator_reaches_the_hook,
+            an_mo_over_smpp_and_a_plain_text_mo_reach_the_hook,
+            smtp_sink_stores_plain_and_starttls_messages,
+            twilio_accepts_a_valid_request,
+            twilio_rejects_bad_auth_and_bad_input_with_twilio_codes,
+            twilio_status_callbacks_are_signed,
+            twilio_numbers_told_to_fail_report_it,
+            twilio_inject_posts_a_signed_inbound_webhook,
+            start_twice_starts_nothing_new,
+            a_crashed_part_is_started_again_and_kannel_keeps_working,
+            stop_leaves_no_process_behind,
+        ])
+    except SystemExit as e:
+        passed = e.code == 0
+        raise
 finally:
     gateways("stop", GWDIR, check_rc=False)
     hook.shutdown()
+    if passed:  # a failed run keeps its logs and records in TMP
+        shutil.rmtree(TMP, ignore_errors=True)
