@@ -280,7 +280,8 @@ int sf_alert_parse_cap(const char *xml, size_t len, struct sf_alert **out, char 
  * skipped and counted (n_rejected, rejected says why the first was), other
  * event types and deleted events are skipped as ignored, and at most
  * SF_ALERT_FEED_MAX are kept. A single Feature that is broken, deleted or not
- * an earthquake is an error.
+ * an earthquake is an error, and so is a collection whose every feature was
+ * refused (the message is the first refusal's).
  *
  * Returns 0, SF_EINVAL (err says "usgs: properties.mag: missing" or, for a
  * document that is not USGS GeoJSON at all, why) or SF_ENOMEM; *out is NULL on
@@ -294,8 +295,9 @@ int sf_alert_parse_usgs(const char *json, size_t len, struct sf_alert_list **out
  * new list in *out, one alert per item: kind from gdacs:eventtype, severity
  * from gdacs:alertlevel (and magnitude for earthquakes), area a circle by the
  * earthquake rule for earthquakes and the gdacs:bbox rectangle otherwise.
- * Items without a point are refused and counted. The XML is read with the
- * same protections as CAP. Returns as sf_alert_parse_usgs ("gdacs: ...").
+ * Items without a point are refused and counted (all refused is an error).
+ * The XML is read with the same protections as CAP. Returns as
+ * sf_alert_parse_usgs ("gdacs: line N: item[K]: ...").
  */
 int sf_alert_parse_gdacs(const char *xml, size_t len, struct sf_alert_list **out, char *err,
                          size_t errsz);
