@@ -10,6 +10,7 @@
 #include "replies.h"
 #include "reply_link.h"
 #include "retention.h"
+#include "spool.h"
 #include "xmalloc.h"
 #include "schema.h"
 #include "sd_notify.h"
@@ -95,6 +96,11 @@ daemon_init(struct daemon *d)
 	retention_start(d);
 	d->outbox = outbox_start(d);
 	replies_start(d);
+	if (!spool_open(d, &cause)) {
+		log_error("startup_failed", "error", cause);
+		free(cause);
+		return false;
+	}
 	log_info("listening", "addr", d->cfg.listen, "tls_addr",
 		 *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
 	sd_notify_send("READY=1\nSTATUS=serving");
@@ -198,6 +204,7 @@ daemon_free(struct daemon *d)
 	outbox_free(d->outbox);
 	d->outbox = NULL;
 	replies_stop(d);
+	spool_close(d);
 	/* Sends in flight end with an error; their outcomes are not written, so their claims are requeued as stale. */
 	http_client_free(d->http_client);
 	d->http_client = NULL;

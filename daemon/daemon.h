@@ -38,6 +38,7 @@ struct daemon {
 	struct sf_token_keyring *tokens;
 	unsigned char duress_key[32]; /* keys the duress-word hashes */
 	struct replies *replies;
+	struct spool *spool;
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 

@@ -11,6 +11,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "spool.h"
 #include "xmalloc.h"
 
 #include <openssl/evp.h>
@@ -29,6 +30,7 @@ struct reply_item {
 	int64_t crisis_id, national_id;
 	char *channel, *sender, *raw_text, *provider_ref, *entered_by;
 	char *duress_hashes; /* PostgreSQL array literal of candidate hashes */
+	char *words;         /* kept for the spool, which hashes again on replay */
 	enum sf_status status;
 	bool unclassified, review, by_staff, proxy;
 	int headcount;
@@ -72,6 +74,9 @@ reply_item_free(struct reply_item *it)
 	free(it->provider_ref);
 	free(it->entered_by);
 	free(it->duress_hashes);
+	if (it->words != NULL)
+		memset(it->words, 0, strlen(it->words));
+	free(it->words);
 	free(it);
 }
 
@@ -230,6 +235,7 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	}
 	it->entered_by = in->entered_by != NULL ? xstrdup(in->entered_by) : NULL;
 	it->duress_hashes = replies_candidates(d, in->words);
+	it->words = in->words != NULL ? xstrndup(in->words, 600) : NULL;
 	it->status = in->status;
 	it->unclassified = in->unclassified;
 	it->review = in->review;
@@ -239,7 +245,7 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	it->has_point = in->has_point;
 	it->lat = in->lat;
 	it->lon = in->lon;
-	it->at_ms = replies_now_ms();
+	it->at_ms = in->received_ms > 0 ? in->received_ms : replies_now_ms();
 	it->cb = cb;
 	it->arg = arg;
 	if (r->tail != NULL)
@@ -271,6 +277,48 @@ static int64_t
 replies_ms(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? 0 : atoll(PQgetvalue(res, row, col));
+}
+
+/*
+ * The database could not take the batch: spool every reply, make the spool
+ * durable with one fdatasync, then acknowledge. The replay stores each once.
+ */
+static void
+replies_spool_batch(struct replies *r, struct reply_item **items, int n)
+{
+	bool ok = true;
+
+	for (int i = 0; i < n; i++) {
+		struct reply_item *it = items[i];
+		struct reply_input in;
+
+		memset(&in, 0, sizeof in);
+		in.crisis_id = it->crisis_id;
+		in.national_id = it->national_id;
+		in.channel = it->channel;
+		in.sender = it->sender;
+		in.raw_text = it->raw_text;
+		in.words = it->words;
+		in.status = it->status;
+		in.unclassified = it->unclassified;
+		in.review = it->review;
+		in.headcount = it->headcount;
+		in.has_point = it->has_point;
+		in.lat = it->lat;
+		in.lon = it->lon;
+		in.provider_ref = it->provider_ref;
+		in.entered_by = it->entered_by;
+		in.by_staff = it->by_staff;
+		in.proxy = it->proxy;
+		if (spool_append(r->d, &in, it->at_ms) != 0)
+			ok = false;
+	}
+	if (ok && spool_sync(r->d) != 0)
+		ok = false;
+	for (int i = 0; i < n; i++) {
+		items[i]->cb(ok ? REPLY_STORED : REPLY_FAILED, false, items[i]->arg);
+		reply_item_free(items[i]);
+	}
 }
 
 /* Lets the next batch go. */
@@ -314,9 +362,16 @@ replies_stored(const struct db_result *res, void *arg)
 	char *arr[14];
 	int nupd = 0;
 
+	if (res->outcome == DB_UNAVAILABLE) {
+		/* The commit may or may not have happened: the spool's replay settles it, once. */
+		replies_spool_batch(b->r, b->items, b->n);
+		free(b->items);
+		replies_idle(b->r);
+		free(b);
+		return;
+	}
 	if (res->outcome != DB_OK) {
-		if (res->outcome == DB_SQL_ERROR)
-			log_error("reply_store_failed", "sqlstate", res->sqlstate, "error", res->error);
+		log_error("reply_store_failed", "sqlstate", res->sqlstate, "error", res->error);
 		for (int i = 0; i < b->n; i++) {
 			b->items[i]->cb(REPLY_FAILED, false, b->items[i]->arg);
 			reply_item_free(b->items[i]);
@@ -565,10 +620,8 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		"LEFT JOIN person_status p ON p.crisis_id = x.crisis_id AND p.national_id = x.national_id, "
 		"(SELECT count(*) FROM ck) c ORDER BY x.idx",
 		14, (const char *const *)arr, replies_stored, b, &cause) != 0) {
-		for (int i = 0; i < b->n; i++) {
-			b->items[i]->cb(REPLY_FAILED, false, b->items[i]->arg);
-			reply_item_free(b->items[i]);
-		}
+		/* The database is down: the spool takes the batch. */
+		replies_spool_batch(r, b->items, b->n);
 		free(b->items);
 		free(b);
 		r->busy = false;

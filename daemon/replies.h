@@ -31,6 +31,7 @@ struct reply_input {
 	const char *entered_by;   /* staff entry: who */
 	bool by_staff;            /* a staff decision (missing, deceased, evacuated...) */
 	bool proxy;               /* a household member answered for this person */
+	int64_t received_ms;      /* when it was received (ms since the epoch); 0: now */
 };
 
 enum reply_outcome {

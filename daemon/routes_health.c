@@ -8,7 +8,9 @@
 #include "build_info.h"
 #include "daemon.h"
 #include "log.h"
+#include "outbox.h"
 #include "schema.h"
+#include "spool.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -37,6 +39,8 @@ routes_health_readyz_done(const struct schema_check *check, void *arg)
 	cJSON_AddStringToObject(body, "database", check->database_ok ? "ok" : "unreachable");
 	cJSON_AddNumberToObject(body, "schema_version", check->version);
 	cJSON_AddNumberToObject(body, "schema_required", SAFETY_SCHEMA_VERSION);
+	/* Replies held on local disk while the database is away (degraded mode). */
+	cJSON_AddNumberToObject(body, "spool_depth", (double)spool_depth(ctx->d));
 	if (ctx->d->shutting_down)
 		cJSON_AddStringToObject(body, "reason", "shutting down");
 	else if (!ready)
@@ -63,6 +67,25 @@ routes_health_metrics(struct http_ctx *ctx)
 	db_pool_stats(ctx->d->db, &db);
 	metrics_render(&ctx->d->metrics, &db, difftime(time(NULL), ctx->d->started),
 		       ctx->d->inflight - 1, ctx->d->schema_version, ctx->d->schema_ok ? 1 : 0, out);
+	{
+		struct outbox_stats ob;
+		outbox_stats(ctx->d->outbox, &ob);
+		evbuffer_add_printf(out,
+				    "# HELP safety_reply_spool_depth Replies held on local disk until the "
+				    "database is back.\n# TYPE safety_reply_spool_depth gauge\n"
+				    "safety_reply_spool_depth %llu\n"
+				    "# HELP safety_outbox_messages_total Outbound messages by outcome.\n"
+				    "# TYPE safety_outbox_messages_total counter\n"
+				    "safety_outbox_messages_total{outcome=\"sent\"} %llu\n"
+				    "safety_outbox_messages_total{outcome=\"retried\"} %llu\n"
+				    "safety_outbox_messages_total{outcome=\"failed\"} %llu\n"
+				    "# HELP safety_outbox_in_flight Messages handed to a gateway.\n"
+				    "# TYPE safety_outbox_in_flight gauge\nsafety_outbox_in_flight %d\n",
+				    (unsigned long long)spool_depth(ctx->d), (unsigned long long)ob.sent,
+				    (unsigned long long)ob.retried, (unsigned long long)ob.failed,
+				    ob.inflight);
+	}
+
 	len = evbuffer_get_length(out);
 	text = malloc(len + 1);
 	if (text == NULL) {

@@ -144,9 +144,10 @@ static void
 reply_form(struct reply_view *v, const PGresult *res)
 {
 	const struct reply_text *t = v->t;
-	const char *crisis = PQgetvalue(res, 0, 0);
-	bool drill = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	const char *given = PQgetvalue(res, 0, t == &reply_ko ? 2 : 3);
+	/* Without the database (res NULL) the form still works, only without names. */
+	const char *crisis = res != NULL ? PQgetvalue(res, 0, 0) : "";
+	bool drill = res != NULL && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	const char *given = res != NULL ? PQgetvalue(res, 0, t == &reply_ko ? 2 : 3) : "";
 	struct evbuffer *b = evbuffer_new();
 
 	reply_page_start(b, t);
@@ -194,10 +195,7 @@ reply_view_loaded(const struct db_result *r, void *arg)
 	struct reply_view *v = arg;
 
 	if (r->outcome != DB_OK) {
-		struct evbuffer *b = evbuffer_new();
-		reply_page_start(b, v->t);
-		evbuffer_add_printf(b, "<div class=\"gone\"><p>%s</p></div>", v->t->busy);
-		reply_page_send(v->ctx, 503, b);
+		reply_form(v, NULL); /* the token proved itself; the form needs no database */
 	} else if (PQntuples(r->res) != 1) {
 		reply_gone(v->ctx, v->t);
 	} else {
@@ -249,10 +247,7 @@ routes_reply_page(struct http_ctx *ctx)
 	params[0] = crisis;
 	params[1] = national;
 	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_view_loaded, v, &cause) != 0) {
-		struct evbuffer *b = evbuffer_new();
-		reply_page_start(b, v->t);
-		evbuffer_add_printf(b, "<div class=\"gone\"><p>%s</p></div>", v->t->busy);
-		reply_page_send(ctx, 503, b);
+		reply_form(v, NULL);
 		free(v);
 	}
 }
@@ -296,6 +291,11 @@ reply_post_checked(const struct db_result *r, void *arg)
 {
 	struct reply_post *p = arg;
 
+	if (r->outcome == DB_UNAVAILABLE) {
+		/* The token proved itself; the spool keeps the answer until the database is back. */
+		replies_submit(p->v->ctx->d, &p->in, reply_post_done, p);
+		return;
+	}
 	if (r->outcome != DB_OK) {
 		reply_post_done(REPLY_FAILED, false, p);
 		return;
@@ -399,7 +399,7 @@ routes_reply_post(struct http_ctx *ctx)
 	params[0] = crisis;
 	params[1] = national;
 	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_post_checked, p, &cause) != 0)
-		reply_post_done(REPLY_FAILED, false, p);
+		replies_submit(ctx->d, &p->in, reply_post_done, p); /* database down: to the spool */
 }
 
 /* GET /static/{name}: the reply page's stylesheet and script, read from web_dir. */

@@ -183,7 +183,8 @@ class Daemon:
         os.makedirs(LOG_DIR, exist_ok=True)
         self.log_path = os.path.join(LOG_DIR, "safetyd-%s.log" % uuid.uuid4().hex[:8])
         self.conninfo = conninfo
-        sections = sections or {}
+        # A copy: the caller's dict may serve for several daemons.
+        sections = {k: dict(v) for k, v in (sections or {}).items()}
         server = {"listen": "127.0.0.1:%d" % self.port, "shutdown_timeout": "5"}
         server.update(sections.pop("server", {}))
         database = {"url": conninfo, "reconnect_max_ms": "1000", "schema_check_interval_ms": "500"}

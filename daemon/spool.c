@@ -1,0 +1,344 @@
+/*
+ * The reply spool file. Each record is "SFR1", the payload's length (4
+ * bytes, big-endian), the first 8 bytes of its SHA-256, then the payload
+ * (a JSON object of the reply). A record cut short by a crash, or damaged,
+ * ends the reading: it was never acknowledged, because a reply is
+ * acknowledged only after fdatasync. Replay renames the file aside first,
+ * so replies spooled during a replay land in a fresh file.
+ */
+#include "spool.h"
+
+#include "daemon.h"
+#include "log.h"
+#include "replies.h"
+#include "xmalloc.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SPOOL_MAGIC "SFR1"
+#define SPOOL_RECORD_MAX (64 * 1024)
+
+struct spool {
+	struct daemon *d;
+	int fd;
+	char *path, *replay_path;
+	uint64_t depth;    /* records in the current file */
+	uint64_t replay_left;
+	bool replaying, replay_failed;
+	struct event *timer;
+};
+
+static void spool_replay_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Counts the whole records of a file. */
+static uint64_t
+spool_count(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char head[16];
+	uint64_t n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fread(head, 1, 16, f) == 16 && memcmp(head, SPOOL_MAGIC, 4) == 0) {
+		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
+			       (uint32_t)head[6] << 8 | head[7];
+		if (len > SPOOL_RECORD_MAX || fseek(f, len, SEEK_CUR) != 0)
+			break;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Opens the spool. */
+bool
+spool_open(struct daemon *d, char **cause)
+{
+	struct spool *s = xcalloc(1, sizeof *s);
+	struct timeval tv = {1, 0};
+
+	s->d = d;
+	xasprintf(&s->path, "%s/reply-spool", d->cfg.state_dir);
+	xasprintf(&s->replay_path, "%s/reply-spool.replay", d->cfg.state_dir);
+	s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (s->fd < 0) {
+		xasprintf(cause, "cannot open the reply spool %s: %s (check [paths] state_dir)", s->path,
+			  strerror(errno));
+		free(s->path);
+		free(s->replay_path);
+		free(s);
+		return false;
+	}
+	s->depth = spool_count(s->path) + spool_count(s->replay_path);
+	s->timer = event_new(d->base, -1, EV_PERSIST, spool_replay_cb, s);
+	event_add(s->timer, &tv);
+	d->spool = s;
+	if (s->depth > 0) {
+		char n[24];
+		snprintf(n, sizeof n, "%llu", (unsigned long long)s->depth);
+		log_warn("spool_found", "replies", n, "detail", "replayed once the database answers");
+	}
+	return true;
+}
+
+/* Closes the spool. */
+void
+spool_close(struct daemon *d)
+{
+	struct spool *s = d->spool;
+
+	if (s == NULL)
+		return;
+	event_free(s->timer);
+	close(s->fd);
+	free(s->path);
+	free(s->replay_path);
+	free(s);
+	d->spool = NULL;
+}
+
+/* Replies waiting. */
+uint64_t
+spool_depth(const struct daemon *d)
+{
+	return d->spool != NULL ? d->spool->depth : 0;
+}
+
+/* Writes all of buf. */
+static int
+spool_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Makes what was appended durable: one fdatasync for a whole batch. */
+int
+spool_sync(struct daemon *d)
+{
+	struct spool *s = d->spool;
+
+	if (s == NULL || fdatasync(s->fd) != 0) {
+		log_error("spool_sync_failed", "error", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends one reply (not yet durable: call spool_sync before acknowledging). */
+int
+spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms)
+{
+	struct spool *s = d->spool;
+	cJSON *j;
+	char *payload, head[16];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	size_t len;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "crisis_id", (double)in->crisis_id);
+	cJSON_AddNumberToObject(j, "national_id", (double)in->national_id);
+	cJSON_AddStringToObject(j, "channel", in->channel);
+	if (in->sender != NULL)
+		cJSON_AddStringToObject(j, "sender", in->sender);
+	if (in->raw_text != NULL)
+		cJSON_AddStringToObject(j, "text", in->raw_text);
+	if (in->words != NULL)
+		cJSON_AddStringToObject(j, "words", in->words);
+	cJSON_AddStringToObject(j, "status", sf_status_name(in->status));
+	cJSON_AddBoolToObject(j, "unclassified", in->unclassified);
+	cJSON_AddBoolToObject(j, "review", in->review);
+	cJSON_AddNumberToObject(j, "headcount", in->headcount);
+	if (in->has_point) {
+		cJSON_AddNumberToObject(j, "lat", in->lat);
+		cJSON_AddNumberToObject(j, "lon", in->lon);
+	}
+	cJSON_AddStringToObject(j, "ref", in->provider_ref);
+	if (in->entered_by != NULL)
+		cJSON_AddStringToObject(j, "entered_by", in->entered_by);
+	cJSON_AddBoolToObject(j, "by_staff", in->by_staff);
+	cJSON_AddBoolToObject(j, "proxy", in->proxy);
+	cJSON_AddNumberToObject(j, "received_ms", (double)received_ms);
+	payload = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	len = strlen(payload);
+	if (len > SPOOL_RECORD_MAX) {
+		free(payload);
+		return -1;
+	}
+	EVP_Digest(payload, len, md, &mdlen, EVP_sha256(), NULL);
+	memcpy(head, SPOOL_MAGIC, 4);
+	head[4] = (char)(len >> 24);
+	head[5] = (char)(len >> 16);
+	head[6] = (char)(len >> 8);
+	head[7] = (char)len;
+	memcpy(head + 8, md, 8);
+	rc = spool_write_all(s->fd, head, 16) == 0 && spool_write_all(s->fd, payload, len) == 0 ? 0 : -1;
+	memset(payload, 0, len);
+	free(payload);
+	if (rc == 0)
+		s->depth++;
+	else
+		log_error("spool_write_failed", "error", strerror(errno));
+	return rc;
+}
+
+/* A replayed reply, or the replay's own hold, is done. */
+static void
+spool_release(struct spool *s)
+{
+	if (--s->replay_left > 0)
+		return;
+	s->replaying = false;
+	/* Every reply is now in the database or back in the fresh spool. */
+	if (!s->replay_failed) {
+		unlink(s->replay_path);
+		log_info("spool_replayed");
+	}
+}
+
+/* One replayed reply came back: in the database, or spooled again. */
+static void
+spool_replayed_cb(enum reply_outcome outcome, bool duress, void *arg)
+{
+	struct spool *s = arg;
+
+	(void)duress;
+	if (outcome == REPLY_FAILED)
+		s->replay_failed = true;
+	if (s->depth > 0)
+		s->depth--;
+	spool_release(s);
+}
+
+/* Reads the set-aside file and submits every whole record. */
+static void
+spool_replay(struct spool *s)
+{
+	FILE *f = fopen(s->replay_path, "rb");
+	unsigned char head[16];
+	uint64_t n = 0;
+
+	if (f == NULL)
+		return;
+	s->replaying = true;
+	s->replay_failed = false;
+	s->replay_left = 1; /* held until every record is submitted */
+	while (fread(head, 1, 16, f) == 16 && memcmp(head, SPOOL_MAGIC, 4) == 0) {
+		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
+			       (uint32_t)head[6] << 8 | head[7];
+		char *payload;
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+		cJSON *j;
+		struct reply_input in;
+
+		if (len > SPOOL_RECORD_MAX)
+			break;
+		payload = xmalloc(len + 1);
+		if (fread(payload, 1, len, f) != len) {
+			free(payload);
+			break;
+		}
+		payload[len] = '\0';
+		EVP_Digest(payload, len, md, &mdlen, EVP_sha256(), NULL);
+		if (memcmp(md, head + 8, 8) != 0 || (j = cJSON_Parse(payload)) == NULL) {
+			log_warn("spool_damaged_record", "detail", "reading stops here");
+			free(payload);
+			break;
+		}
+		memset(&in, 0, sizeof in);
+		in.crisis_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "crisis_id"));
+		in.national_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "national_id"));
+		in.channel = cJSON_GetStringValue(cJSON_GetObjectItem(j, "channel"));
+		in.sender = cJSON_GetStringValue(cJSON_GetObjectItem(j, "sender"));
+		in.raw_text = cJSON_GetStringValue(cJSON_GetObjectItem(j, "text"));
+		in.words = cJSON_GetStringValue(cJSON_GetObjectItem(j, "words"));
+		{
+			const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(j, "status"));
+			if (st == NULL || sf_status_parse(st, strlen(st), &in.status) != 0)
+				in.status = SF_STATUS_PENDING;
+		}
+		in.unclassified = cJSON_IsTrue(cJSON_GetObjectItem(j, "unclassified"));
+		in.review = cJSON_IsTrue(cJSON_GetObjectItem(j, "review"));
+		in.headcount = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "headcount"));
+		if (cJSON_IsNumber(cJSON_GetObjectItem(j, "lat"))) {
+			in.has_point = true;
+			in.lat = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "lat"));
+			in.lon = cJSON_GetNumberValue(cJSON_GetObjectItem(j, "lon"));
+		}
+		in.provider_ref = cJSON_GetStringValue(cJSON_GetObjectItem(j, "ref"));
+		in.entered_by = cJSON_GetStringValue(cJSON_GetObjectItem(j, "entered_by"));
+		in.by_staff = cJSON_IsTrue(cJSON_GetObjectItem(j, "by_staff"));
+		in.proxy = cJSON_IsTrue(cJSON_GetObjectItem(j, "proxy"));
+		in.received_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "received_ms"));
+		if (in.channel != NULL && in.provider_ref != NULL) {
+			s->replay_left++;
+			replies_submit(s->d, &in, spool_replayed_cb, s);
+			n++;
+		}
+		cJSON_Delete(j);
+		memset(payload, 0, len);
+		free(payload);
+	}
+	fclose(f);
+	if (n > 0) {
+		char num[24];
+		snprintf(num, sizeof num, "%llu", (unsigned long long)n);
+		log_info("spool_replaying", "replies", num);
+	}
+	spool_release(s);
+}
+
+/* Every second: once the database answers, replay what waits. */
+static void
+spool_replay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spool *s = arg;
+	struct stat st;
+
+	(void)fd;
+	(void)what;
+	if (s->replaying || !s->d->schema_ok || !db_pool_connected(s->d->db))
+		return;
+	if (stat(s->replay_path, &st) != 0) {
+		/* Nothing set aside: set the current file aside if it has records. */
+		if (fstat(s->fd, &st) != 0 || st.st_size == 0)
+			return;
+		if (rename(s->path, s->replay_path) != 0) {
+			log_error("spool_rename_failed", "error", strerror(errno));
+			return;
+		}
+		close(s->fd);
+		s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (s->fd < 0) {
+			log_error("spool_reopen_failed", "error", strerror(errno));
+			return;
+		}
+	}
+	spool_replay(s);
+}
