@@ -20,6 +20,8 @@
 # messages that name no smsc over the operator's SMPP link (where failures can
 # be simulated) instead of the fake link. --exit-with stops everything once
 # process PID is gone (for tests that may be killed).
+# Environment: SAFETY_KANNEL_LOG_LEVEL (default 2, warnings: message text and
+# numbers stay out of Kannel's logs), SAFETY_TWILIO_WORKERS (default 1).
 #
 # Every part listens on 127.0.0.1 only, on free ports chosen at the first start
 # and kept in DIR/run/ports while they stay free, so two directories never
@@ -40,6 +42,7 @@ BEARERBOX=${BEARERBOX:-/usr/sbin/bearerbox}
 SMSBOX=${SMSBOX:-/usr/sbin/smsbox}
 PORT_LOCK=${SAFETY_GATEWAYS_PORT_LOCK:-/tmp/safety-gateways-ports.lock}
 KANNEL_LOG_LEVEL=${SAFETY_KANNEL_LOG_LEVEL:-2}
+TWILIO_WORKERS=${SAFETY_TWILIO_WORKERS:-1} # processes of the Twilio stand-in (benchmarks)
 
 die() { echo "gateways.sh: $*" >&2; exit 1; }
 say() { echo "gateways.sh: $*" >&2; }
@@ -344,7 +347,8 @@ start_twilio() {
 	secret twilio-token >/dev/null
 	[ -s "$SECRETS/twilio-sid" ] || (umask 077 && echo "AC$(secret twilio-sid-hex)" >"$SECRETS/twilio-sid")
 	[ -s "$SECRETS/twilio-mg" ] || (umask 077 && echo "MG$(secret twilio-mg-hex)" >"$SECRETS/twilio-mg")
-	sig="$HOOK_BASE"
+	[[ $TWILIO_WORKERS =~ ^[1-9][0-9]?$ ]] || die "SAFETY_TWILIO_WORKERS must be a number from 1 to 99"
+	sig="$HOOK_BASE $TWILIO_WORKERS"
 	if [ -n "${PORT[twilio]:-}" ] && part_current twilio "$sig"; then
 		TAKEN="$TAKEN${PORT[twilio]} "
 		return 0
@@ -353,7 +357,8 @@ start_twilio() {
 	choose_ports twilio
 	launch twilio "$PY" "$GW/twilio_stub.py" --dir "$dir" --port "${PORT[twilio]}" \
 		--account-sid "$(cat "$SECRETS/twilio-sid")" --auth-token-file "$SECRETS/twilio-token" \
-		--messaging-service-sid "$(cat "$SECRETS/twilio-mg")" --inbound-url "$HOOK_BASE/hooks/sms/twilio"
+		--messaging-service-sid "$(cat "$SECRETS/twilio-mg")" --inbound-url "$HOOK_BASE/hooks/sms/twilio" \
+		--workers "$TWILIO_WORKERS"
 	wait_listen twilio "${PORT[twilio]}" || fail_start twilio
 	echo "$sig" >"$RUN/twilio.sig"
 }

@@ -49,7 +49,11 @@ Control endpoints (not Twilio's; the leading underscore keeps them apart):
 The server is one asyncio event loop with a small HTTP/1.1 parser of its own
 (keep-alive, pipelining, Expect: 100-continue, Content-Length bodies): the
 standard library's ThreadingHTTPServer measured under 4,000 requests per
-second here, this loop several times that (tests/gateways/README.md).
+second here, this loop about twice that (tests/gateways/README.md).
+--workers N forks N such loops on one listening socket, for benchmarks on
+machines with CPUs to spare; the /_fail rules and the counters of /_stats are
+then shared through files in DIR/twilio-shared (counters at most 0.1 s old),
+and GET of a message finds it only in the worker that created it.
 """
 
 import argparse
@@ -327,9 +331,13 @@ class Stub:
         self.pending = 0
         self.loop = None
         self.pool = None
+        self.shared_dir = os.path.join(args.dir, "twilio-shared")
+        self.rules_path = os.path.join(self.shared_dir, "rules.json")
+        self.rules_version = None
 
     # -- rules ---------------------------------------------------------------
     def rule_for(self, to):
+        self.load_shared_rules()
         r = self.rules.get(to)
         if r is None:
             return None
@@ -337,6 +345,7 @@ class Stub:
             r["times"] -= 1
             if r["times"] <= 0:
                 del self.rules[to]
+            self.save_shared_rules()
         return dict(r)
 
     def set_rules(self, req):
@@ -345,6 +354,7 @@ class Stub:
                     "unavailable": 20503}
         if status not in defaults and status != "deliver":
             raise ValueError("status is undelivered, failed, rejected, throttled, unavailable or deliver")
+        self.load_shared_rules()
         if req.get("clear"):
             self.rules.clear()
         for n in req.get("numbers", []):
@@ -353,7 +363,45 @@ class Stub:
             else:
                 self.rules[n] = {"status": status, "error_code": int(req.get("error_code") or defaults[status]),
                                  "times": int(req["times"]) if req.get("times") else None}
+        self.save_shared_rules()
         return {k: dict(v) for k, v in self.rules.items()}
+
+    # With several worker processes the rules live in a file every worker
+    # rereads when it changed; counters go to one file per worker.
+    def load_shared_rules(self):
+        if self.args.workers <= 1:
+            return
+        try:
+            st = os.stat(self.rules_path)
+        except FileNotFoundError:
+            return
+        version = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if version != self.rules_version:
+            with open(self.rules_path) as f:
+                self.rules = json.load(f)
+            self.rules_version = version
+
+    def save_shared_rules(self):
+        if self.args.workers <= 1:
+            return
+        tmp = "%s.%d" % (self.rules_path, os.getpid())
+        with open(tmp, "w") as f:
+            json.dump(self.rules, f)
+        os.rename(tmp, self.rules_path)
+        st = os.stat(self.rules_path)
+        self.rules_version = (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    async def publish_counts(self):
+        path = os.path.join(self.shared_dir, "stats-%d.json" % os.getpid())
+        last = None
+        while True:
+            snap = dict(self.counts, callbacks_pending=self.pending)
+            if snap != last:
+                with open(path + ".tmp", "w") as f:
+                    json.dump(snap, f)
+                os.rename(path + ".tmp", path)
+                last = snap
+            await asyncio.sleep(0.1)
 
     # -- messages ------------------------------------------------------------
     def create(self, account, auth, params):
@@ -515,11 +563,23 @@ class Stub:
                 "signature": twilio_signature(self.token, url, params)}
 
     def stats(self):
-        c = dict(self.counts)
+        c = collections.Counter(self.counts)
         c["callbacks_pending"] = self.pending
+        if self.args.workers > 1:  # the other workers' counters, at most 0.1 s old
+            mine = "stats-%d.json" % os.getpid()
+            for name in os.listdir(self.shared_dir):
+                if name.startswith("stats-") and name.endswith(".json") and name != mine:
+                    try:
+                        with open(os.path.join(self.shared_dir, name)) as f:
+                            c.update(json.load(f))
+                    except (OSError, ValueError):
+                        pass
+            self.load_shared_rules()
+        c = dict(c)
         c["uptime_s"] = round(time.time() - self.started, 3)
         c["rules"] = len(self.rules)
-        c["pid"] = os.getpid()
+        c["pid"] = os.getppid() if self.args.workers > 1 else os.getpid()
+        c["workers"] = self.args.workers
         return c
 
     # -- HTTP dispatch ---------------------------------------------------------
@@ -654,22 +714,74 @@ class Connection(asyncio.Protocol):
         self.transport.close()
 
 
-async def serve(args):
+async def serve(args, sock, parent=None):
     stub = Stub(args)
     stub.loop = asyncio.get_running_loop()
     stub.pool = HttpClientPool(limit=args.callback_connections)
-    for spec in args.fail:
-        n, _, rest = spec.partition(":")
-        st, _, code = rest.partition(":")
-        stub.set_rules({"numbers": [n], "status": st or "undelivered", "error_code": code or None})
-    server = await stub.loop.create_server(lambda: Connection(stub), "127.0.0.1", args.port,
-                                           backlog=4096, reuse_address=True)
+    if parent is None:
+        for spec in args.fail:
+            n, _, rest = spec.partition(":")
+            st, _, code = rest.partition(":")
+            stub.set_rules({"numbers": [n], "status": st or "undelivered", "error_code": code or None})
+    server = await stub.loop.create_server(lambda: Connection(stub), sock=sock, backlog=4096)
     stop = asyncio.Event()
     for s in (signal.SIGTERM, signal.SIGINT):
         stub.loop.add_signal_handler(s, stop.set)
-    print("twilio_stub: ready on 127.0.0.1:%d" % args.port, flush=True)
+    tasks = []
+    if args.workers > 1:
+        tasks.append(stub.loop.create_task(stub.publish_counts()))
+    if parent is not None:
+        async def orphaned():  # the parent is gone (killed): stop too
+            while os.getppid() == parent:
+                await asyncio.sleep(1)
+            stop.set()
+        tasks.append(stub.loop.create_task(orphaned()))
+    else:
+        print("twilio_stub: ready on 127.0.0.1:%d" % args.port, flush=True)
     await stop.wait()
     server.close()
+    for t in tasks:
+        t.cancel()
+
+
+def run_workers(args, sock):
+    """The parent of several workers sharing one listening socket."""
+    os.makedirs(os.path.join(args.dir, "twilio-shared"), exist_ok=True)
+    for name in os.listdir(os.path.join(args.dir, "twilio-shared")):
+        os.unlink(os.path.join(args.dir, "twilio-shared", name))
+    if args.fail:
+        stub = Stub(args)
+        for spec in args.fail:
+            n, _, rest = spec.partition(":")
+            st, _, code = rest.partition(":")
+            stub.set_rules({"numbers": [n], "status": st or "undelivered", "error_code": code or None})
+    me = os.getpid()
+    children = []
+    for _ in range(args.workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                asyncio.run(serve(args, sock, parent=me))
+            finally:
+                os._exit(0)
+        children.append(pid)
+    print("twilio_stub: ready on 127.0.0.1:%d (%d workers)" % (args.port, args.workers), flush=True)
+
+    def forward(signum, _frame):
+        for c in children:
+            try:
+                os.kill(c, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    rc = 0
+    for _ in children:
+        pid, status = os.wait()
+        if status != 0 and rc == 0:
+            rc = 1
+            forward(signal.SIGTERM, None)  # one worker died: stop the others
+    return rc
 
 
 def main():
@@ -685,8 +797,18 @@ def main():
     ap.add_argument("--callback-connections", type=int, default=64, help="status callbacks in flight at most")
     ap.add_argument("--keep", type=int, default=200000, help="messages kept for GET")
     ap.add_argument("--fail", action="append", default=[], metavar="NUMBER[:STATUS[:CODE]]")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes sharing the port (for benchmarks on machines with CPUs to spare)")
     args = ap.parse_args()
-    asyncio.run(serve(args))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(4096)
+    sock.setblocking(False)
+    if args.workers > 1:
+        return run_workers(args, sock)
+    asyncio.run(serve(args, sock))
+    return 0
 
 
 if __name__ == "__main__":
