@@ -70,6 +70,16 @@ echo "quickstart: starting PostgreSQL in $STATE/pg"
 deploy/pg.sh start "$STATE/pg" >/dev/null
 CONNINFO=$(deploy/pg.sh conninfo "$STATE/pg")
 
+# Secrets of this installation, made once and kept with the state (mode 600).
+KEYS=$STATE/token.keys
+if [ ! -f "$KEYS" ]; then
+	(umask 077 && echo "1:$(openssl rand -hex 32)" >"$KEYS")
+fi
+HOOK_SECRET_FILE=$STATE/hook-secret
+if [ ! -f "$HOOK_SECRET_FILE" ]; then
+	(umask 077 && openssl rand -hex 24 >"$HOOK_SECRET_FILE")
+fi
+
 CONF=$STATE/safety.conf
 cat >"$CONF" <<CONF
 # Written by deploy/quickstart.sh; see deploy/safety.conf.example for every key.
@@ -79,6 +89,16 @@ public_url = http://127.0.0.1:$PORT
 
 [database]
 url = $CONNINFO
+
+[channels]
+# The demo records messages in $STATE/outbox-log.jsonl instead of sending them.
+sms_driver = log
+email_driver = log
+hook_secret = $(cat "$HOOK_SECRET_FILE")
+
+[tokens]
+key_file = $KEYS
+key_id = 1
 
 [log]
 level = info
