@@ -28,14 +28,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* Checks the Kannel secret of the request; answers 403 when it is wrong. */
+/*
+ * Checks the Kannel secret of the request, given as ?secret= or as the
+ * password of HTTP basic authentication (a get-url of the form
+ * http://kannel:SECRET@host/...); answers 403 when it is wrong.
+ */
 static bool
 hooks_kannel_secret_ok(struct http_ctx *ctx)
 {
-	char secret[256];
+	char secret[256], decoded[300];
 	const char *given = http_query(ctx, "secret", secret, sizeof secret);
+	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
+					      "Authorization");
 
+	if (given == NULL && auth != NULL && strncasecmp(auth, "Basic ", 6) == 0 &&
+	    strlen(auth + 6) < sizeof secret) {
+		size_t n = 0, len;
+		char *colon;
+		/* HTTP pads its base64; the library reads it unpadded. */
+		snprintf(secret, sizeof secret, "%s", auth + 6);
+		len = strlen(secret);
+		while (len > 0 && secret[len - 1] == '=')
+			secret[--len] = '\0';
+		if (sf_secret_b64_decode(secret, (unsigned char *)decoded, sizeof decoded - 1, &n) == 0) {
+			decoded[n] = '\0';
+			colon = strchr(decoded, ':');
+			if (colon != NULL)
+				given = colon + 1;
+		}
+	}
 	if (*ctx->d->cfg.hook_secret == '\0' || given == NULL ||
 	    !sf_secret_streq(given, ctx->d->cfg.hook_secret)) {
 		http_reply_problem(ctx, 403, "forbidden", "wrong or missing hook secret");

@@ -1,0 +1,148 @@
+"""A campaign through real gateways: Debian's Kannel (bearerbox + smsbox)
+with the stand-in operator behind it, a real SMTP server (aiosmtpd), and a
+server speaking the Twilio Messages API. Every message arrives, Hangul
+intact; delivery reports come back; a reply typed at the operator reaches
+/hooks/sms/kannel and becomes the person's status."""
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+import urllib.request
+
+from harness import SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_gateway_campaign"
+PASSWORD = record_secret("Kilis-Gaziantep-2026-gw")
+SECRET = record_secret("kannel-hook-secret-" + os.urandom(8).hex())
+GW_SH = os.path.join(SOURCE_DIR, "deploy", "gateways.sh")
+gw = os.path.join(tempfile.mkdtemp(prefix="safety-gw-", dir=os.environ.get("SAFETY_TEST_TMP")), "gw")
+
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "300", "--seed", "11").returncode, 0, "demo")
+
+d = Daemon(conninfo)  # its port is known before it starts
+out = subprocess.run([GW_SH, "start", gw, "--hook-base", "http://kannel:%s@127.0.0.1:%d" % (SECRET, d.port),
+                      "--exit-with", str(os.getpid())], capture_output=True, text=True)
+if out.returncode != 0:
+    raise AssertionError("gateways did not start: " + out.stderr)
+ENV = dict(re.findall(r"^([A-Z_]+)='([^']*)'$", open(os.path.join(gw, "gateways.env")).read(), re.M))
+record_secret(ENV["SAFETY_KANNEL_PASSWORD"])
+record_secret(ENV["SAFETY_TWILIO_AUTH_TOKEN"])
+
+
+def channels(sms_driver):
+    return {"sms_driver": sms_driver, "email_driver": "smtp", "hook_secret": SECRET,
+            "kannel_url": ENV["SAFETY_KANNEL_SENDSMS_URL"], "kannel_user": ENV["SAFETY_KANNEL_USER"],
+            "kannel_password": ENV["SAFETY_KANNEL_PASSWORD"], "kannel_from": ENV["SAFETY_KANNEL_FROM"],
+            "twilio_url": ENV["SAFETY_TWILIO_URL"], "twilio_account_sid": ENV["SAFETY_TWILIO_ACCOUNT_SID"],
+            "twilio_auth_token": ENV["SAFETY_TWILIO_AUTH_TOKEN"], "twilio_from": ENV["SAFETY_TWILIO_FROM"],
+            "smtp_url": ENV["SAFETY_SMTP_URL"], "smtp_from": "safety@embassy.example", "smtp_starttls": "try",
+            "dispatch_interval_ms": "50", "sms_rate": "0", "email_rate": "0"}
+
+
+SECTIONS = {"auth": {"password_hash_cost": "10"}, "channels": channels("kannel"),
+            "server": {"public_url": "http://127.0.0.1:%d" % d.port}}
+d.__init__(conninfo, sections=SECTIONS, port=d.port)
+d.start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file", pwfile)
+lead = Session(d, "lead", PASSWORD)
+
+
+def jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def a_campaign_over_kannel_reaches_the_operator_with_hangul_intact():
+    crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M7.8 Pazarcık 지진", "severity": 5,
+                                          "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 250000}}).json()["id"]
+    globals()["CRISIS"] = crisis
+    c = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()
+    check(c["messages"] > 20, c)
+    eventually(lambda: len(jsonl(ENV["SAFETY_SMSC_MT_LOG"])) >= c["messages"], timeout=60,
+               what="every message at the operator")
+    mts = jsonl(ENV["SAFETY_SMSC_MT_LOG"])
+    text = " ".join(m.get("text", "") for m in mts[:5])
+    check("안전" in text and "Pazarcık" in text and "/r/" in text, text[:300])
+    phones = set(cluster.psql(DB, "SELECT recipient FROM outbox WHERE crisis_id = %d" % crisis).splitlines())
+    got = {m.get("receiver") or m.get("to") for m in mts}
+    check(phones <= got, "missing at the operator: %r" % list(phones - got)[:3])
+    # Delivery reports come back through the dlr-url and mark each message delivered.
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'delivered'" % crisis)
+               == str(c["messages"]), timeout=60, what="every delivery report")
+
+
+def a_reply_typed_at_the_operator_becomes_a_status():
+    nid, phone = cluster.psql(DB, "SELECT o.national_id, o.recipient FROM outbox o WHERE o.crisis_id = %d "
+                                  "ORDER BY o.id LIMIT 1" % CRISIS).split("|")
+    req = urllib.request.Request(ENV["SAFETY_SMSC_CONTROL_URL"] + "/mo", method="POST",
+                                 data=json.dumps({"from": phone, "to": ENV["SAFETY_KANNEL_FROM"],
+                                                  "text": "도와주세요 4명 갇혔어요"}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    eventually(lambda: cluster.psql(DB, "SELECT status, headcount FROM person_status WHERE crisis_id = %d AND national_id = %s"
+                                    % (CRISIS, nid)) == "needs_help|4", timeout=30, what="status from the SMS")
+    expect_equal(cluster.psql(DB, "SELECT channel, raw_text FROM response WHERE national_id = %s" % nid),
+                 "sms|도와주세요 4명 갇혔어요", "stored as typed")
+
+
+def e_mail_goes_through_smtp_with_the_reply_link():
+    crisis = lead.post("/api/v1/crises", {"kind": "flood", "title": "Flood drill", "drill": True,
+                                          "circle": {"lat": 41.01, "lon": 28.97, "radius_m": 60000}}).json()["id"]
+    c = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["email"]}).json()
+    check(c["messages"] > 0, c)
+    index = os.path.join(ENV["SAFETY_SMTP_MAILDIR"], "index.jsonl")
+    eventually(lambda: len(jsonl(index)) >= c["messages"], timeout=60, what="every e-mail at the server")
+    files = sorted(os.listdir(ENV["SAFETY_SMTP_MAILDIR"]))
+    eml = [f for f in files if f.endswith(".eml")]
+    with open(os.path.join(ENV["SAFETY_SMTP_MAILDIR"], eml[0]), encoding="utf-8", errors="replace") as f:
+        mail = f.read()
+    check("Subject: =?UTF-8?B?" in mail and "multipart/alternative" in mail and "/r/" in mail, mail[:600])
+    check("[훈련]" in mail or "[DRILL]" in mail, "drill said")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis),
+                 str(c["messages"]), "all sent")
+
+
+def twilio_shaped_api_sends_and_reports():
+    global d, lead
+    d.stop()
+    d = Daemon(conninfo, sections=dict(SECTIONS, channels=channels("twilio")), port=d.port).start()
+    lead = Session(d, "lead", PASSWORD)
+    crisis = lead.post("/api/v1/crises", {"kind": "unrest", "title": "Unrest", "circle": {"lat": 39.93, "lon": 32.85,
+                                                                                        "radius_m": 40000}}).json()["id"]
+    c = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()
+    check(c["messages"] > 0, c)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'delivered'" % crisis)
+               == str(c["messages"]), timeout=60, what="delivered through status callbacks")
+    check(cluster.psql(DB, "SELECT bool_and(provider_id LIKE 'SM%%') FROM outbox WHERE crisis_id = %d" % crisis) == "t", "sids kept")
+    # An inbound SMS, signed by the provider, reaches /hooks/sms/twilio.
+    phone, nid = cluster.psql(DB, "SELECT recipient, national_id FROM outbox WHERE crisis_id = %d LIMIT 1" % crisis).split("|")
+    req = urllib.request.Request(ENV["SAFETY_TWILIO_URL"] + "/_inject", method="POST",
+                                 data=json.dumps({"from": phone, "to": ENV["SAFETY_TWILIO_FROM"], "body": "I'm safe, 2 of us",
+                                                  "url": "http://127.0.0.1:%d/hooks/sms/twilio" % d.port}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    eventually(lambda: cluster.psql(DB, "SELECT status, headcount FROM person_status WHERE crisis_id = %d AND national_id = %s"
+                                    % (crisis, nid)) == "safe|2", timeout=30, what="status from the inbound webhook")
+
+
+try:
+    run([
+        a_campaign_over_kannel_reaches_the_operator_with_hangul_intact,
+        a_reply_typed_at_the_operator_becomes_a_status,
+        e_mail_goes_through_smtp_with_the_reply_link,
+        twilio_shaped_api_sends_and_reports,
+    ])
+finally:
+    d.stop()
+    subprocess.run([GW_SH, "stop", gw], capture_output=True)
+    cluster.dropdb(DB)
