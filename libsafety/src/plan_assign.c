@@ -168,7 +168,8 @@ build_candidates(struct assign *as)
 				row[m].shelter = (int32_t)s;
 				m++;
 			}
-			qsort(row, m, sizeof *row, cand_cmp);
+			if (m > 1)
+				qsort(row, m, sizeof *row, cand_cmp);
 			keep = m < k ? m : k;
 			if (m > k)
 				as->reach[i] = row[k].dist;
@@ -215,7 +216,9 @@ build_candidates(struct assign *as)
 				c->unit = d;
 			}
 		}
-		qsort(as->cand + as->cstart[i], total - as->cstart[i], sizeof *as->cand, cand_cmp);
+		if (total - as->cstart[i] > 1)
+			qsort(as->cand + as->cstart[i], total - as->cstart[i], sizeof *as->cand,
+			      cand_cmp);
 	}
 	as->cstart[n] = total;
 	free(ids);
@@ -481,7 +484,8 @@ price(struct assign *as)
 			pr[npr].dist = (uint32_t)d;
 			npr++;
 		}
-		qsort(pr, npr, sizeof *pr, priced_cmp);
+		if (npr > 1)
+			qsort(pr, npr, sizeof *pr, priced_cmp);
 		for (j = 0; j < npr && j < PRICE_PER_ITEM; j++) {
 			int32_t s = pr[j].shelter;
 			int64_t a = sf__flow_add_arc(f, u, as->shelter_node[s],

@@ -410,7 +410,8 @@ sf__plan_group_finish(struct sf__plan_grouping *g, const struct sf_plan_vehicle 
 	}
 	for (i = 0; i < g->ngroups; i++)
 		g->groups[i].order = (uint32_t)i; /* formation order breaks ties */
-	qsort(g->groups, g->ngroups, sizeof *g->groups, order_cmp);
+	if (g->ngroups > 1)
+		qsort(g->groups, g->ngroups, sizeof *g->groups, order_cmp);
 	for (i = 0; i < g->ngroups; i++) {
 		struct sf_plan_group *gr = &g->groups[i];
 		memcpy(mem + at, g->members + gr->first, gr->nmembers * sizeof *mem);
@@ -425,7 +426,8 @@ sf__plan_group_finish(struct sf__plan_grouping *g, const struct sf_plan_vehicle 
 		fl[v].seats = vehicles[v].seats;
 		fl[v].index = (uint32_t)v;
 	}
-	qsort(fl, nvehicles, sizeof *fl, fleet_cmp);
+	if (nvehicles > 1)
+		qsort(fl, nvehicles, sizeof *fl, fleet_cmp);
 	for (i = 0; i < g->ngroups; i++) {
 		struct sf_plan_group *gr = &g->groups[i];
 		size_t pick = nvehicles;

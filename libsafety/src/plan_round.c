@@ -283,7 +283,8 @@ sf__plan_round(const struct sf__plan_problem *pb, const struct sf__plan_support 
 		else
 			split[nsplit++] = (struct pending){pb->people[i], (uint32_t)i};
 	}
-	qsort(split, nsplit, sizeof *split, pending_cmp);
+	if (nsplit > 1)
+		qsort(split, nsplit, sizeof *split, pending_cmp);
 	for (k = 0; k < nsplit; k++) {
 		size_t j;
 		i = split[k].item;

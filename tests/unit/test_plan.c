@@ -158,13 +158,17 @@ serialise(const struct sf_plan_result *r, size_t *len)
 	           sizeof r->stats;
 	char *buf = calloc(1, n + 1), *p = buf;
 
-	memcpy(p, r->placements, r->nplacements * sizeof *r->placements);
+	if (r->nplacements)
+		memcpy(p, r->placements, r->nplacements * sizeof *r->placements);
 	p += r->nplacements * sizeof *r->placements;
-	memcpy(p, r->groups, r->ngroups * sizeof *r->groups);
+	if (r->ngroups)
+		memcpy(p, r->groups, r->ngroups * sizeof *r->groups);
 	p += r->ngroups * sizeof *r->groups;
-	memcpy(p, r->members, r->nmembers * sizeof *r->members);
+	if (r->nmembers)
+		memcpy(p, r->members, r->nmembers * sizeof *r->members);
 	p += r->nmembers * sizeof *r->members;
-	memcpy(p, r->shelter_load, r->nshelters * sizeof *r->shelter_load);
+	if (r->nshelters)
+		memcpy(p, r->shelter_load, r->nshelters * sizeof *r->shelter_load);
 	p += r->nshelters * sizeof *r->shelter_load;
 	memcpy(p, &r->stats, sizeof r->stats);
 	*len = n;
