@@ -91,6 +91,9 @@ static const struct config_option config_options[] = {
 	INT("channels", "route_min_share", route_min_share, 0, 100),
 	INT("channels", "route_min_samples", route_min_samples, 1, 1000000),
 	INT("channels", "route_refresh", route_refresh_s, 1, 3600),
+	STR("alerts", "feeds", alert_feeds),
+	INT("alerts", "interval", alert_interval_s, 10, 86400),
+	INT("alerts", "min_affected", alert_min_affected, 1, 1000000),
 	STR("tokens", "key_file", token_key_file),
 	INT("tokens", "key_id", token_key_id, 0, 15),
 	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
@@ -162,6 +165,9 @@ config_defaults(struct config *cfg)
 	cfg->route_min_share = 50;
 	cfg->route_min_samples = 20;
 	cfg->route_refresh_s = 30;
+	cfg->alert_feeds = xstrdup("");
+	cfg->alert_interval_s = 120;
+	cfg->alert_min_affected = 1;
 	cfg->token_key_file = xstrdup("");
 	cfg->token_key_id = 1;
 	cfg->log_level = xstrdup("info");

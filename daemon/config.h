@@ -77,6 +77,11 @@ struct config {
 	int route_min_samples;    /* fewer reports than this decide nothing */
 	int route_refresh_s;
 
+	/* [alerts] */
+	char *alert_feeds;       /* URLs of CAP/GDACS/USGS feeds, comma separated */
+	int alert_interval_s;    /* how often they are polled */
+	int alert_min_affected;  /* nationals inside before a mission gets a proposal */
+
 	/* [tokens] */
 	char *token_key_file; /* lines "ID:SECRET" (hex or base64url, 32+ bytes) */
 	int token_key_id;     /* the key new tokens are made with */

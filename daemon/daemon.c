@@ -5,6 +5,7 @@
  */
 #include "daemon.h"
 
+#include "alerts.h"
 #include "http_server.h"
 #include "log.h"
 #include "replies.h"
@@ -95,6 +96,7 @@ daemon_init(struct daemon *d)
 	schema_watch_start(d);
 	retention_start(d);
 	d->outbox = outbox_start(d);
+	alerts_watch_start(d);
 	replies_start(d);
 	if (!spool_open(d, &cause)) {
 		log_error("startup_failed", "error", cause);
@@ -208,6 +210,7 @@ daemon_free(struct daemon *d)
 	/* Sends in flight end with an error; their outcomes are not written, so their claims are requeued as stale. */
 	http_client_free(d->http_client);
 	d->http_client = NULL;
+	alerts_watch_stop(d);
 	/* Jobs still running finish first: their callbacks may query or answer. */
 	worker_pool_free(d->workers);
 	d->workers = NULL;

@@ -39,6 +39,7 @@ struct daemon {
 	unsigned char duress_key[32]; /* keys the duress-word hashes */
 	struct replies *replies;
 	struct spool *spool;
+	struct alerts_watch *alerts;
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct http_client {
 	struct event_base *base;
@@ -34,6 +35,8 @@ struct http_client_transfer {
 	char *response;
 	size_t response_len, response_cap;
 	char error[CURL_ERROR_SIZE];
+	char etag[256];
+	char last_modified[128];
 	http_client_done_cb cb;
 	void *arg;
 };
@@ -61,6 +64,39 @@ http_client_write_cb(char *data, size_t size, size_t n, void *arg)
 	memcpy(t->response + t->response_len, data, len);
 	t->response_len += len;
 	t->response[t->response_len] = '\0';
+	return len;
+}
+
+/* Keeps the validators a later conditional request needs. */
+static size_t
+http_client_header_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_client_transfer *t = arg;
+	size_t len = size * n, vlen;
+	const char *v;
+	char *dst = NULL;
+	size_t dstsz = 0;
+
+	if (len > 6 && strncasecmp(data, "ETag:", 5) == 0) {
+		v = data + 5;
+		dst = t->etag;
+		dstsz = sizeof t->etag;
+	} else if (len > 15 && strncasecmp(data, "Last-Modified:", 14) == 0) {
+		v = data + 14;
+		dst = t->last_modified;
+		dstsz = sizeof t->last_modified;
+	}
+	if (dst != NULL) {
+		while (v < data + len && (*v == ' ' || *v == '\t'))
+			v++;
+		vlen = (size_t)(data + len - v);
+		while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+			vlen--;
+		if (vlen < dstsz) {
+			memcpy(dst, v, vlen);
+			dst[vlen] = '\0';
+		}
+	}
 	return len;
 }
 
@@ -200,6 +236,8 @@ http_client_check_done(struct http_client *client)
 		r.seconds = total;
 		r.body = t->response != NULL ? t->response : "";
 		r.body_len = t->response_len;
+		r.etag = t->etag[0] != '\0' ? t->etag : NULL;
+		r.last_modified = t->last_modified[0] != '\0' ? t->last_modified : NULL;
 		r.error = r.curl_code != CURLE_OK
 			      ? (t->error[0] != '\0' ? t->error : curl_easy_strerror(msg->data.result))
 			      : "";
@@ -254,6 +292,9 @@ http_client_request(struct http_client *client, const struct http_client_request
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https,smtp,smtps");
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, http_client_write_cb);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, http_client_header_cb);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	if (req->userpwd != NULL) {
 		t->userpwd = xstrdup(req->userpwd);
 		curl_easy_setopt(easy, CURLOPT_USERPWD, t->userpwd);

@@ -19,6 +19,8 @@ struct http_client_result {
 	size_t body_len;
 	const char *error; /* curl's message when curl_code is not CURLE_OK */
 	double seconds;
+	const char *etag;          /* the ETag header, or NULL (for conditional requests) */
+	const char *last_modified; /* the Last-Modified header, or NULL */
 };
 
 /* Called exactly once per accepted request. */

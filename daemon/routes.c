@@ -1,6 +1,8 @@
 /* Every route of safetyd in one table: the place to read what the server answers. */
 #include "routes.h"
 
+#include "alerts.h"
+
 #include <stddef.h>
 
 #define PUBLIC HTTP_ROUTE_PUBLIC
@@ -61,6 +63,8 @@ const struct http_route routes_table[] = {
 	{"crises_list", EVHTTP_REQ_GET, "/api/v1/crises", routes_crises_list, SF_PERM_READ,
 	 SCHEMA | SCOPED},
 	{"crises_create", EVHTTP_REQ_POST, "/api/v1/crises", routes_crises_create,
+	 SF_PERM_CRISIS_MANAGE, SCHEMA | SCOPED},
+	{"crises_import", EVHTTP_REQ_POST, "/api/v1/crises/import", routes_crises_import,
 	 SF_PERM_CRISIS_MANAGE, SCHEMA | SCOPED},
 	{"crises_get", EVHTTP_REQ_GET, "/api/v1/crises/{id}", routes_crises_get, SF_PERM_READ,
 	 SCHEMA | SCOPED},

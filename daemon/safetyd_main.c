@@ -10,6 +10,7 @@
 #include "xmalloc.h"
 
 #include <curl/curl.h>
+#include <libxml/parser.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,7 @@ main(int argc, char **argv)
 	}
 	/* Once, before any thread exists. */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	xmlInitParser();
 	if (!daemon_init(&d)) {
 		daemon_free(&d);
 		return 1;

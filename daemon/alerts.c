@@ -1,0 +1,366 @@
+/*
+ * Alerts become proposed crises: a CAP message, a USGS event or feed, or a
+ * GDACS feed, posted by staff (POST /api/v1/crises/import) or fetched by the
+ * watcher from the feeds in [alerts] feeds. Parsing (libsafety, libxml2 or
+ * cJSON) runs on a worker thread; each alert is then proposed by one SQL
+ * call that also counts each mission's nationals inside, so a lead sees at
+ * once whether it concerns them, before anyone noticed the news.
+ */
+#include "alerts.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "http_client.h"
+#include "http_server.h"
+#include "log.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <safety/alert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char alerts_propose_sql[] =
+	"SELECT crisis_propose($1, $2, $3::crisis_kind, $4, $5, $6::smallint, $7::bool, $8, "
+	"$9::float8[], $10::float8[], $11::float8[], to_timestamp($12::float8), $13::int, "
+	"$14::bigint, $15)::text";
+
+/* One alert job: parse, then propose each alert in turn. */
+struct alerts_job {
+	struct daemon *d;
+	struct http_ctx *ctx; /* NULL for the watcher */
+	char *data;
+	size_t len;
+	struct sf_alert_list *list;
+	int parse_rc;
+	char err[256];
+	size_t next;
+	int min_affected;
+	long long only_mission;
+	char actor[80];
+	cJSON *results;
+	char *feed; /* the watcher's feed URL, for the log */
+};
+
+static void alerts_next(struct alerts_job *job);
+
+/* Frees a job. */
+static void
+alerts_job_free(struct alerts_job *job)
+{
+	sf_alert_list_free(job->list);
+	free(job->data);
+	free(job->feed);
+	cJSON_Delete(job->results);
+	free(job);
+}
+
+/* Writes a list of numbers as a PostgreSQL array literal. */
+static void
+alerts_array(char *out, size_t outsz, const struct sf_alert *a, int which)
+{
+	size_t off = 0;
+
+	out[off++] = '{';
+	for (size_t i = 0; i < a->n_circles && off + 32 < outsz; i++) {
+		double v = which == 0 ? a->circles[i].center.lat
+			   : which == 1 ? a->circles[i].center.lon
+					: a->circles[i].radius_m;
+		off += (size_t)snprintf(out + off, outsz - off, "%s%.7f", i > 0 ? "," : "", v);
+	}
+	out[off++] = '}';
+	out[off] = '\0';
+}
+
+/* The proposal of one alert answered. */
+static void
+alerts_proposed(const struct db_result *r, void *arg)
+{
+	struct alerts_job *job = arg;
+	const struct sf_alert *a = &job->list->alerts[job->next];
+	cJSON *item = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(item, "source_ref", a->source_ref);
+	cJSON_AddStringToObject(item, "title", a->title);
+	if (r->outcome != DB_OK) {
+		cJSON_AddStringToObject(item, "error", r->outcome == DB_SQL_ERROR ? r->error
+									   : "database unavailable");
+	} else if (PQgetisnull(r->res, 0, 0)) {
+		cJSON_AddStringToObject(item, "result", "no mission has nationals inside");
+	} else {
+		cJSON *crisis = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+		cJSON_AddItemToObject(item, "crisis", crisis);
+		if (job->ctx == NULL) {
+			char id[24];
+			snprintf(id, sizeof id, "%d",
+				 cJSON_GetObjectItem(crisis, "id") ? cJSON_GetObjectItem(crisis, "id")->valueint : 0);
+			log_info("crisis_proposed", "source", sf_alert_source_name(a->source), "ref",
+				 a->source_ref, "crisis_id", id);
+		}
+	}
+	cJSON_AddItemToArray(job->results, item);
+	job->next++;
+	alerts_next(job);
+}
+
+/* Proposes the next alert, or answers when all are done. */
+static void
+alerts_next(struct alerts_job *job)
+{
+	struct daemon *d = job->d;
+	const char *params[15];
+	char sev[8], drill[2], lat[2048], lon[2048], rad[2048], started[32], minaff[16], mission[24];
+	const char *cause;
+
+	while (job->next < job->list->n && job->list->alerts[job->next].action != SF_ALERT_PROPOSE &&
+	       job->list->alerts[job->next].action != SF_ALERT_UPDATE) {
+		cJSON *item = cJSON_CreateObject();
+		cJSON_AddStringToObject(item, "source_ref", job->list->alerts[job->next].source_ref);
+		cJSON_AddStringToObject(item, "result", "nothing to propose (cancel, system or test message)");
+		cJSON_AddItemToArray(job->results, item);
+		job->next++;
+	}
+	if (job->next >= job->list->n) {
+		if (job->ctx != NULL) {
+			cJSON *body = cJSON_CreateObject();
+			cJSON_AddItemToObject(body, "alerts", job->results);
+			job->results = NULL;
+			cJSON_AddNumberToObject(body, "rejected", (double)job->list->n_rejected);
+			if (job->list->n_rejected > 0)
+				cJSON_AddStringToObject(body, "first_rejection", job->list->rejected);
+			http_reply_json(job->ctx, 200, body);
+		}
+		alerts_job_free(job);
+		return;
+	}
+	{
+		const struct sf_alert *a = &job->list->alerts[job->next];
+		snprintf(sev, sizeof sev, "%d", a->severity);
+		snprintf(drill, sizeof drill, "%s", a->drill ? "t" : "f");
+		alerts_array(lat, sizeof lat, a, 0);
+		alerts_array(lon, sizeof lon, a, 1);
+		alerts_array(rad, sizeof rad, a, 2);
+		snprintf(started, sizeof started, "%lld", (long long)(a->started > 0 ? a->started : a->sent));
+		snprintf(minaff, sizeof minaff, "%d", job->min_affected);
+		snprintf(mission, sizeof mission, "%lld", job->only_mission);
+		params[0] = sf_alert_source_name(a->source);
+		params[1] = a->source_ref;
+		params[2] = sf_alert_kind_name(a->kind);
+		params[3] = a->title;
+		params[4] = a->description;
+		params[5] = sev;
+		params[6] = drill;
+		params[7] = a->area_geojson;
+		params[8] = lat;
+		params[9] = lon;
+		params[10] = rad;
+		params[11] = started;
+		params[12] = minaff;
+		params[13] = job->only_mission > 0 ? mission : NULL;
+		params[14] = job->actor;
+	}
+	if (db_pool_query(d->db, alerts_propose_sql, 15, params, alerts_proposed, job, &cause) != 0) {
+		struct db_result r = {DB_UNAVAILABLE, NULL, "", cause, 0};
+		alerts_proposed(&r, job);
+	}
+}
+
+/* On a worker: parse whatever the alert is. */
+static void
+alerts_parse_work(void *arg)
+{
+	struct alerts_job *job = arg;
+
+	job->parse_rc = sf_alert_parse_any(job->data, job->len, &job->list, job->err, sizeof job->err);
+}
+
+/* Back on the loop with the parsed alerts. */
+static void
+alerts_parse_done(void *arg)
+{
+	struct alerts_job *job = arg;
+
+	if (job->parse_rc != 0 || job->list == NULL) {
+		if (job->ctx != NULL)
+			http_reply_problem(job->ctx, 400, "bad request", job->err);
+		else
+			log_warn("alert_feed_unreadable", "feed", job->feed, "error", job->err);
+		alerts_job_free(job);
+		return;
+	}
+	job->results = cJSON_CreateArray();
+	alerts_next(job);
+}
+
+/* Starts parsing on a worker. */
+static void
+alerts_start(struct alerts_job *job)
+{
+	if (worker_pool_submit(job->d->workers, alerts_parse_work, alerts_parse_done, job) != 0) {
+		if (job->ctx != NULL)
+			http_reply_problem(job->ctx, 503, "service unavailable", "shutting down");
+		alerts_job_free(job);
+	}
+}
+
+/*
+ * POST /api/v1/crises/import?min_affected=1: a CAP message, USGS GeoJSON or
+ * GDACS feed as the body; every alert that concerns a mission becomes a
+ * proposed crisis (for a mission role: its own mission only).
+ */
+void
+routes_crises_import(struct http_ctx *ctx)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+	struct alerts_job *job;
+	char buf[16];
+	const char *min;
+
+	if (evbuffer_get_length(in) == 0) {
+		http_reply_problem(ctx, 400, "bad request", "send the CAP, USGS or GDACS document as the body");
+		return;
+	}
+	job = xcalloc(1, sizeof *job);
+	job->d = ctx->d;
+	job->ctx = ctx;
+	job->len = evbuffer_get_length(in);
+	job->data = xmalloc(job->len + 1);
+	evbuffer_copyout(in, job->data, job->len);
+	job->data[job->len] = '\0';
+	min = http_query(ctx, "min_affected", buf, sizeof buf);
+	job->min_affected = min != NULL && atoi(min) > 0 ? atoi(min) : 1;
+	job->only_mission = ctx->principal.mission_id;
+	snprintf(job->actor, sizeof job->actor, "%s", ctx->principal.name);
+	alerts_start(job);
+}
+
+/* The watcher: one feed. */
+struct alerts_feed {
+	struct daemon *d;
+	char *url;
+	char etag[256];
+	char last_modified[128];
+	bool busy;
+};
+
+struct alerts_watch {
+	struct alerts_feed *feeds;
+	int n;
+	struct event *timer;
+};
+
+/* A feed answered. */
+static void
+alerts_fetched(const struct http_client_result *r, void *arg)
+{
+	struct alerts_feed *f = arg;
+	struct alerts_job *job;
+
+	f->busy = false;
+	if (r->curl_code != 0 || (r->status != 200 && r->status != 304)) {
+		char st[16];
+		snprintf(st, sizeof st, "%ld", r->status);
+		log_warn("alert_feed_failed", "feed", f->url, "status", st, "error", r->error);
+		return;
+	}
+	if (r->status == 304)
+		return; /* unchanged since the last poll */
+	if (r->etag != NULL)
+		snprintf(f->etag, sizeof f->etag, "%s", r->etag);
+	if (r->last_modified != NULL)
+		snprintf(f->last_modified, sizeof f->last_modified, "%s", r->last_modified);
+	job = xcalloc(1, sizeof *job);
+	job->d = f->d;
+	job->len = r->body_len;
+	job->data = xmalloc(r->body_len + 1);
+	memcpy(job->data, r->body, r->body_len);
+	job->data[r->body_len] = '\0';
+	job->min_affected = f->d->cfg.alert_min_affected;
+	job->feed = xstrdup(f->url);
+	snprintf(job->actor, sizeof job->actor, "alert-watcher");
+	alerts_start(job);
+}
+
+/* Polls every feed (conditional requests: only what changed comes back). */
+static void
+alerts_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct alerts_watch *w = arg;
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < w->n; i++) {
+		struct alerts_feed *f = &w->feeds[i];
+		struct http_client_request req;
+		char h1[300], h2[200];
+		const char *headers[3] = {NULL, NULL, NULL};
+		int nh = 0;
+
+		if (f->busy || !f->d->schema_ok)
+			continue;
+		if (f->etag[0] != '\0') {
+			snprintf(h1, sizeof h1, "If-None-Match: %s", f->etag);
+			headers[nh++] = h1;
+		}
+		if (f->last_modified[0] != '\0') {
+			snprintf(h2, sizeof h2, "If-Modified-Since: %s", f->last_modified);
+			headers[nh++] = h2;
+		}
+		memset(&req, 0, sizeof req);
+		req.url = f->url;
+		req.headers = headers;
+		req.timeout_ms = 30000;
+		if (http_client_request(f->d->http_client, &req, alerts_fetched, f) == 0)
+			f->busy = true;
+	}
+}
+
+/* Starts the watcher when feeds are configured. */
+void
+alerts_watch_start(struct daemon *d)
+{
+	struct alerts_watch *w;
+	struct timeval tv = {d->cfg.alert_interval_s, 0};
+	char *list, *save = NULL, *url;
+
+	if (*d->cfg.alert_feeds == '\0')
+		return;
+	w = xcalloc(1, sizeof *w);
+	list = xstrdup(d->cfg.alert_feeds);
+	for (url = strtok_r(list, ", ", &save); url != NULL; url = strtok_r(NULL, ", ", &save)) {
+		w->feeds = xrealloc(w->feeds, (size_t)(w->n + 1) * sizeof *w->feeds);
+		memset(&w->feeds[w->n], 0, sizeof w->feeds[w->n]);
+		w->feeds[w->n].d = d;
+		w->feeds[w->n].url = xstrdup(url);
+		w->n++;
+	}
+	free(list);
+	w->timer = event_new(d->base, -1, EV_PERSIST, alerts_watch_cb, w);
+	event_add(w->timer, &tv);
+	{
+		/* The first poll soon after start-up, once the schema check has run. */
+		struct timeval soon = {2, 0};
+		event_base_once(d->base, -1, EV_TIMEOUT, alerts_watch_cb, w, &soon);
+	}
+	d->alerts = w;
+	log_info("alert_watcher_started", "feeds", d->cfg.alert_feeds);
+}
+
+/* Stops the watcher. */
+void
+alerts_watch_stop(struct daemon *d)
+{
+	struct alerts_watch *w = d->alerts;
+
+	if (w == NULL)
+		return;
+	event_free(w->timer);
+	for (int i = 0; i < w->n; i++)
+		free(w->feeds[i].url);
+	free(w->feeds);
+	free(w);
+	d->alerts = NULL;
+}
