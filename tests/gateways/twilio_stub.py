@@ -795,7 +795,7 @@ def main():
                     help="the one MessagingServiceSid accepted (default: any MG + 32 hex digits)")
     ap.add_argument("--callback-delay", type=float, default=0.05, help="seconds between status changes")
     ap.add_argument("--callback-connections", type=int, default=64, help="status callbacks in flight at most")
-    ap.add_argument("--keep", type=int, default=200000, help="messages kept for GET")
+    ap.add_argument("--keep", type=int, default=100000, help="messages kept for GET")
     ap.add_argument("--fail", action="append", default=[], metavar="NUMBER[:STATUS[:CODE]]")
     ap.add_argument("--workers", type=int, default=1,
                     help="processes sharing the port (for benchmarks on machines with CPUs to spare)")
