@@ -48,24 +48,38 @@ CREATE TABLE status_count (
 	PRIMARY KEY (crisis_id, mission_id, region_id, status)
 );
 
-CREATE FUNCTION person_status_count() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Kept per statement from the transition tables: one upsert per (crisis,
+-- mission, region, status) group a statement touched, not one per row, so a
+-- launch of a million check-ins does not rewrite one counter a million times.
+CREATE FUNCTION person_status_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	IF TG_OP = 'UPDATE' AND OLD.status = NEW.status AND OLD.region_id IS NOT DISTINCT FROM NEW.region_id THEN
-		RETURN NULL;
-	END IF;
-	IF TG_OP = 'UPDATE' THEN
-		UPDATE status_count SET n = n - 1 WHERE crisis_id = OLD.crisis_id
-			AND mission_id = OLD.mission_id AND region_id = coalesce(OLD.region_id, 0)
-			AND status = OLD.status;
-	END IF;
 	INSERT INTO status_count AS s (crisis_id, mission_id, region_id, status, n)
-		VALUES (NEW.crisis_id, NEW.mission_id, coalesce(NEW.region_id, 0), NEW.status, 1)
-		ON CONFLICT (crisis_id, mission_id, region_id, status) DO UPDATE SET n = s.n + 1;
+		SELECT crisis_id, mission_id, coalesce(region_id, 0), status, count(*)
+		FROM new_rows GROUP BY 1, 2, 3, 4
+		ON CONFLICT (crisis_id, mission_id, region_id, status) DO UPDATE SET n = s.n + excluded.n;
 	RETURN NULL;
 END
 $$;
-CREATE TRIGGER person_status_count AFTER INSERT OR UPDATE ON person_status
-	FOR EACH ROW EXECUTE FUNCTION person_status_count();
+CREATE TRIGGER person_status_count_insert AFTER INSERT ON person_status
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION person_status_count_insert();
+
+CREATE FUNCTION person_status_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO status_count AS s (crisis_id, mission_id, region_id, status, n)
+		SELECT crisis_id, mission_id, region_id, status, sum(n) FROM (
+			SELECT crisis_id, mission_id, coalesce(region_id, 0) AS region_id, status, -1 AS n
+			FROM old_rows
+			UNION ALL
+			SELECT crisis_id, mission_id, coalesce(region_id, 0), status, 1 FROM new_rows) d
+		GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
+		ON CONFLICT (crisis_id, mission_id, region_id, status) DO UPDATE SET n = s.n + excluded.n;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER person_status_count_update AFTER UPDATE ON person_status
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION person_status_count_update();
 
 -- Answers per minute, per crisis and mission.
 CREATE TABLE response_minute (
