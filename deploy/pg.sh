@@ -71,10 +71,13 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && [ ! -e "$CL/.s.PGSQL.$1" ]
 }
 
+# Ports 10000-19999: below the kernel's ephemeral range (so a client's
+# outgoing connection or a test server on port 0 never takes a stopped
+# cluster's port) and below deploy/gateways.sh's 20000 and up.
 pick_port() {
 	local p tries=0
 	while [ $tries -lt 200 ]; do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % 10000))
 		if port_free "$p"; then
 			echo "$p"
 			return
