@@ -88,22 +88,25 @@ def a_database_outage_under_load_loses_no_acknowledged_reply():
                 errors.append(str(e))
             i += 1
 
-    threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=load, args=(w,), daemon=True) for w in range(4)]
     for t in threads:
         t.start()
-    time.sleep(3)
-    before = len(acked)
-    cluster.stop()
-    t0 = time.time()
-    time.sleep(OUTAGE)
-    during = len(acked) - before
-    eventually(lambda: json.loads(http_request("GET", d.port, "/readyz").body)["spool_depth"] > 0, timeout=5,
-               what="readyz shows the spool")
-    cluster.start()
-    time.sleep(5)
-    stop.set()
-    for t in threads:
-        t.join()
+    try:
+        time.sleep(3)
+        before = len(acked)
+        cluster.stop()
+        t0 = time.time()
+        time.sleep(OUTAGE)
+        during = len(acked) - before
+        eventually(lambda: json.loads(http_request("GET", d.port, "/readyz").body)["spool_depth"] > 0, timeout=5,
+                   what="readyz shows the spool")
+        cluster.start()
+        time.sleep(5)
+    finally:
+        # The load stops whatever happened, so a failure cannot hang the test.
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
     from collections import Counter
     print("  %d replies acknowledged (%d during the %.0f s outage), %d not acknowledged: %r" %
           (len(acked), during, time.time() - t0 - 5, len(errors), Counter(map(str, errors)).most_common(3)))
