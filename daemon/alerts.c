@@ -24,9 +24,9 @@
 #include <string.h>
 
 static const char alerts_propose_sql[] =
-	"SELECT crisis_propose($1, $2, $3::crisis_kind, $4, $5, $6::smallint, $7::bool, $8, "
-	"$9::float8[], $10::float8[], $11::float8[], to_timestamp($12::float8), $13::int, "
-	"$14::bigint, $15)::text";
+    "SELECT crisis_propose($1, $2, $3::crisis_kind, $4, $5, $6::smallint, $7::bool, $8, "
+    "$9::float8[], $10::float8[], $11::float8[], to_timestamp($12::float8), $13::int, "
+    "$14::bigint, $15)::text";
 
 /* One alert job: parse, then propose each alert in turn. */
 struct alerts_job {
@@ -66,9 +66,9 @@ alerts_array(char *out, size_t outsz, const struct sf_alert *a, int which)
 
 	out[off++] = '{';
 	for (size_t i = 0; i < a->n_circles && off + 32 < outsz; i++) {
-		double v = which == 0 ? a->circles[i].center.lat
-			   : which == 1 ? a->circles[i].center.lon
-					: a->circles[i].radius_m;
+		double v = which == 0   ? a->circles[i].center.lat
+		           : which == 1 ? a->circles[i].center.lon
+		                        : a->circles[i].radius_m;
 		off += (size_t)snprintf(out + off, outsz - off, "%s%.7f", i > 0 ? "," : "", v);
 	}
 	out[off++] = '}';
@@ -86,8 +86,8 @@ alerts_proposed(const struct db_result *r, void *arg)
 	cJSON_AddStringToObject(item, "source_ref", a->source_ref);
 	cJSON_AddStringToObject(item, "title", a->title);
 	if (r->outcome != DB_OK) {
-		cJSON_AddStringToObject(item, "error", r->outcome == DB_SQL_ERROR ? r->error
-									   : "database unavailable");
+		cJSON_AddStringToObject(
+		    item, "error", r->outcome == DB_SQL_ERROR ? r->error : "database unavailable");
 	} else if (PQgetisnull(r->res, 0, 0)) {
 		cJSON_AddStringToObject(item, "result", "no mission has nationals inside");
 	} else {
@@ -96,9 +96,11 @@ alerts_proposed(const struct db_result *r, void *arg)
 		if (job->ctx == NULL) {
 			char id[24];
 			snprintf(id, sizeof id, "%d",
-				 cJSON_GetObjectItem(crisis, "id") ? cJSON_GetObjectItem(crisis, "id")->valueint : 0);
-			log_info("crisis_proposed", "source", sf_alert_source_name(a->source), "ref",
-				 a->source_ref, "crisis_id", id);
+			         cJSON_GetObjectItem(crisis, "id")
+			             ? cJSON_GetObjectItem(crisis, "id")->valueint
+			             : 0);
+			log_info("crisis_proposed", "source", sf_alert_source_name(a->source),
+			         "ref", a->source_ref, "crisis_id", id);
 		}
 	}
 	cJSON_AddItemToArray(job->results, item);
@@ -112,14 +114,18 @@ alerts_next(struct alerts_job *job)
 {
 	struct daemon *d = job->d;
 	const char *params[15];
-	char sev[8], drill[2], lat[2048], lon[2048], rad[2048], started[32], minaff[16], mission[24];
+	char sev[8], drill[2], lat[2048], lon[2048], rad[2048], started[32], minaff[16],
+	    mission[24];
 	const char *cause;
 
-	while (job->next < job->list->n && job->list->alerts[job->next].action != SF_ALERT_PROPOSE &&
+	while (job->next < job->list->n &&
+	       job->list->alerts[job->next].action != SF_ALERT_PROPOSE &&
 	       job->list->alerts[job->next].action != SF_ALERT_UPDATE) {
 		cJSON *item = cJSON_CreateObject();
-		cJSON_AddStringToObject(item, "source_ref", job->list->alerts[job->next].source_ref);
-		cJSON_AddStringToObject(item, "result", "nothing to propose (cancel, system or test message)");
+		cJSON_AddStringToObject(item, "source_ref",
+		                        job->list->alerts[job->next].source_ref);
+		cJSON_AddStringToObject(item, "result",
+		                        "nothing to propose (cancel, system or test message)");
 		cJSON_AddItemToArray(job->results, item);
 		job->next++;
 	}
@@ -130,7 +136,8 @@ alerts_next(struct alerts_job *job)
 			job->results = NULL;
 			cJSON_AddNumberToObject(body, "rejected", (double)job->list->n_rejected);
 			if (job->list->n_rejected > 0)
-				cJSON_AddStringToObject(body, "first_rejection", job->list->rejected);
+				cJSON_AddStringToObject(body, "first_rejection",
+				                        job->list->rejected);
 			http_reply_json(job->ctx, 200, body);
 		}
 		alerts_job_free(job);
@@ -143,7 +150,8 @@ alerts_next(struct alerts_job *job)
 		alerts_array(lat, sizeof lat, a, 0);
 		alerts_array(lon, sizeof lon, a, 1);
 		alerts_array(rad, sizeof rad, a, 2);
-		snprintf(started, sizeof started, "%lld", (long long)(a->started > 0 ? a->started : a->sent));
+		snprintf(started, sizeof started, "%lld",
+		         (long long)(a->started > 0 ? a->started : a->sent));
 		snprintf(minaff, sizeof minaff, "%d", job->min_affected);
 		snprintf(mission, sizeof mission, "%lld", job->only_mission);
 		params[0] = sf_alert_source_name(a->source);
@@ -162,7 +170,8 @@ alerts_next(struct alerts_job *job)
 		params[13] = job->only_mission > 0 ? mission : NULL;
 		params[14] = job->actor;
 	}
-	if (db_pool_query(d->db, alerts_propose_sql, 15, params, alerts_proposed, job, &cause) != 0) {
+	if (db_pool_query(d->db, alerts_propose_sql, 15, params, alerts_proposed, job, &cause) !=
+	    0) {
 		struct db_result r = {DB_UNAVAILABLE, NULL, "", cause, 0};
 		alerts_proposed(&r, job);
 	}
@@ -174,7 +183,8 @@ alerts_parse_work(void *arg)
 {
 	struct alerts_job *job = arg;
 
-	job->parse_rc = sf_alert_parse_any(job->data, job->len, &job->list, job->err, sizeof job->err);
+	job->parse_rc =
+	    sf_alert_parse_any(job->data, job->len, &job->list, job->err, sizeof job->err);
 }
 
 /* Back on the loop with the parsed alerts. */
@@ -220,7 +230,8 @@ routes_crises_import(struct http_ctx *ctx)
 	const char *min;
 
 	if (evbuffer_get_length(in) == 0) {
-		http_reply_problem(ctx, 400, "bad request", "send the CAP, USGS or GDACS document as the body");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "send the CAP, USGS or GDACS document as the body");
 		return;
 	}
 	job = xcalloc(1, sizeof *job);

@@ -159,23 +159,24 @@ auth_authorise(struct http_ctx *ctx, auth_done_cb done, const char *session_toke
 	}
 	if (!allowed) {
 		http_reply_problem(ctx, 403, "forbidden",
-				   "your role does not allow this; ask an administrator");
+		                   "your role does not allow this; ask an administrator");
 		return;
 	}
 	if (p->kind == PRINCIPAL_STAFF && auth_is_unsafe_method(ctx)) {
-		const char *sent = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
-						      "X-CSRF-Token");
+		const char *sent =
+		    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "X-CSRF-Token");
 		char expected[48];
 
 		if (!auth_origin_ok(ctx)) {
 			http_reply_problem(ctx, 403, "forbidden",
-					   "cross-site request refused: Origin does not match");
+			                   "cross-site request refused: Origin does not match");
 			return;
 		}
 		auth_csrf_for_session(session_token, expected);
 		if (sent == NULL || !sf_secret_streq(sent, expected)) {
-			http_reply_problem(ctx, 403, "forbidden",
-					   "missing or wrong X-CSRF-Token header; reload the dashboard");
+			http_reply_problem(
+			    ctx, 403, "forbidden",
+			    "missing or wrong X-CSRF-Token header; reload the dashboard");
 			return;
 		}
 	}
@@ -193,7 +194,7 @@ auth_session_done(const struct db_result *r, void *arg)
 	if (r->outcome != DB_OK) {
 		log_warn("auth_lookup_failed", "error", r->error);
 		http_reply_problem(ctx, 503, "service unavailable",
-				   "the database cannot be reached; retry shortly");
+		                   "the database cannot be reached; retry shortly");
 		goto out;
 	}
 	if (PQntuples(r->res) != 1) {
@@ -225,7 +226,7 @@ auth_key_done(const struct db_result *r, void *arg)
 	if (r->outcome != DB_OK) {
 		log_warn("auth_lookup_failed", "error", r->error);
 		http_reply_problem(ctx, 503, "service unavailable",
-				   "the database cannot be reached; retry shortly");
+		                   "the database cannot be reached; retry shortly");
 		free(ap);
 		return;
 	}
@@ -266,7 +267,8 @@ auth_check(struct http_ctx *ctx, auth_done_cb done)
 		const char *key;
 		if (strncasecmp(authz, "Bearer ", 7) != 0) {
 			free(ap);
-			auth_unauthorized(ctx, "the Authorization header must be 'Bearer <API key>'");
+			auth_unauthorized(ctx,
+			                  "the Authorization header must be 'Bearer <API key>'");
 			return;
 		}
 		key = authz + 7;
@@ -281,13 +283,13 @@ auth_check(struct http_ctx *ctx, auth_done_cb done)
 		}
 		params[0] = hash;
 		rc = db_pool_query(ctx->d->db,
-				   "UPDATE api_key SET last_used_at = now() "
-				   "WHERE key_hash = $1 AND revoked_at IS NULL "
-				   "RETURNING id, name, scopes, coalesce(mission_id, 0)",
-				   1, params, auth_key_done, ap, &cause);
+		                   "UPDATE api_key SET last_used_at = now() "
+		                   "WHERE key_hash = $1 AND revoked_at IS NULL "
+		                   "RETURNING id, name, scopes, coalesce(mission_id, 0)",
+		                   1, params, auth_key_done, ap, &cause);
 	} else {
 		if (auth_cookie(ctx, AUTH_SESSION_COOKIE, ap->session_token,
-				sizeof ap->session_token) == NULL ||
+		                sizeof ap->session_token) == NULL ||
 		    sf_secret_token_check(ap->session_token, NULL) != 0 ||
 		    sf_secret_hash(ap->session_token, hash) != 0) {
 			free(ap);
@@ -299,14 +301,15 @@ auth_check(struct http_ctx *ctx, auth_done_cb done)
 		params[0] = hash;
 		params[1] = idle;
 		/* Disabled accounts and changed roles take effect on the next request. */
-		rc = db_pool_query(ctx->d->db,
-				   "UPDATE staff_session s SET last_seen_at = now() FROM staff_user u "
-				   "WHERE s.token_hash = $1 AND u.id = s.user_id "
-				   "AND s.revoked_at IS NULL AND s.expires_at > now() "
-				   "AND s.last_seen_at > now() - make_interval(secs => $2::int) "
-				   "AND NOT u.disabled "
-				   "RETURNING u.id, u.username, u.role, coalesce(u.mission_id, 0)",
-				   2, params, auth_session_done, ap, &cause);
+		rc = db_pool_query(
+		    ctx->d->db,
+		    "UPDATE staff_session s SET last_seen_at = now() FROM staff_user u "
+		    "WHERE s.token_hash = $1 AND u.id = s.user_id "
+		    "AND s.revoked_at IS NULL AND s.expires_at > now() "
+		    "AND s.last_seen_at > now() - make_interval(secs => $2::int) "
+		    "AND NOT u.disabled "
+		    "RETURNING u.id, u.username, u.role, coalesce(u.mission_id, 0)",
+		    2, params, auth_session_done, ap, &cause);
 	}
 	if (rc != 0) {
 		memset(ap->session_token, 0, sizeof ap->session_token);

@@ -20,11 +20,11 @@ enum principal_kind { PRINCIPAL_NONE, PRINCIPAL_STAFF, PRINCIPAL_API_KEY };
 
 struct principal {
 	enum principal_kind kind;
-	long long user_id; /* staff: staff_user.id */
-	long long key_id;  /* API key: api_key.id */
-	char name[72];     /* username or "apikey:<name>", for the audit log */
-	enum sf_role role; /* staff only */
-	unsigned scopes;   /* API keys only */
+	long long user_id;    /* staff: staff_user.id */
+	long long key_id;     /* API key: api_key.id */
+	char name[72];        /* username or "apikey:<name>", for the audit log */
+	enum sf_role role;    /* staff only */
+	unsigned scopes;      /* API keys only */
 	long long mission_id; /* 0: not bound to one mission */
 	char csrf_token[48];  /* staff: what X-CSRF-Token must carry */
 	char session_hash[SF_SECRET_HASH_HEX + 1];

@@ -99,7 +99,8 @@ static int
 channel_kannel_send(struct daemon *d, const struct channel_message *m, struct channel_send *cs)
 {
 	char *to = channel_escape(m->recipient), *text = channel_escape(m->text);
-	char *user = channel_escape(d->cfg.kannel_user), *pass = channel_escape(d->cfg.kannel_password);
+	char *user = channel_escape(d->cfg.kannel_user),
+	     *pass = channel_escape(d->cfg.kannel_password);
 	char *from = channel_escape(d->cfg.kannel_from);
 	char *dlr, *dlr_e, *url;
 	struct http_client_request req;
@@ -107,13 +108,13 @@ channel_kannel_send(struct daemon *d, const struct channel_message *m, struct ch
 
 	/* Kannel fills %d (status) and %A (SMSC answer) when it calls back. */
 	xasprintf(&dlr, "%s/hooks/sms/kannel/dlr?secret=%s&id=%lld&status=%%d&answer=%%A",
-		  d->cfg.public_url, d->cfg.hook_secret, m->outbox_id);
+	          d->cfg.public_url, d->cfg.hook_secret, m->outbox_id);
 	dlr_e = channel_escape(dlr);
 	xasprintf(&url,
-		  "%s?username=%s&password=%s&to=%s&text=%s&coding=2&charset=UTF-8&dlr-mask=31&"
-		  "dlr-url=%s%s%s",
-		  d->cfg.kannel_url, user, pass, to, text, dlr_e, *d->cfg.kannel_from ? "&from=" : "",
-		  *d->cfg.kannel_from ? from : "");
+	          "%s?username=%s&password=%s&to=%s&text=%s&coding=2&charset=UTF-8&dlr-mask=31&"
+	          "dlr-url=%s%s%s",
+	          d->cfg.kannel_url, user, pass, to, text, dlr_e,
+	          *d->cfg.kannel_from ? "&from=" : "", *d->cfg.kannel_from ? from : "");
 	memset(&req, 0, sizeof req);
 	req.url = url;
 	req.timeout_ms = 15000;
@@ -145,9 +146,10 @@ channel_twilio_done(const struct http_client_result *r, void *arg)
 	if (r->curl_code != CURLE_OK)
 		snprintf(err, sizeof err, "%s", r->error);
 	else
-		snprintf(err, sizeof err, "HTTP %ld%s%d %s", r->status, cJSON_IsNumber(code) ? " code " : "",
-			 cJSON_IsNumber(code) ? code->valueint : 0,
-			 cJSON_IsString(msg) ? msg->valuestring : "");
+		snprintf(err, sizeof err, "HTTP %ld%s%d %s", r->status,
+		         cJSON_IsNumber(code) ? " code " : "",
+		         cJSON_IsNumber(code) ? code->valueint : 0,
+		         cJSON_IsString(msg) ? msg->valuestring : "");
 	if (o == CHANNEL_SENT && !cJSON_IsString(sid))
 		o = CHANNEL_TRANSIENT;
 	cs->cb(cs->outbox_id, o, cJSON_IsString(sid) ? sid->valuestring : NULL,
@@ -168,7 +170,7 @@ channel_twilio_send(struct daemon *d, const struct channel_message *m, struct ch
 	xasprintf(&cb_url, "%s/hooks/sms/twilio/status", d->cfg.public_url);
 	cb_e = channel_escape(cb_url);
 	xasprintf(&url, "%s/2010-04-01/Accounts/%s/Messages.json", d->cfg.twilio_url,
-		  d->cfg.twilio_account_sid);
+	          d->cfg.twilio_account_sid);
 	xasprintf(&form, "To=%s&From=%s&Body=%s&StatusCallback=%s", to, from, body_e, cb_e);
 	xasprintf(&userpwd, "%s:%s", d->cfg.twilio_account_sid, d->cfg.twilio_auth_token);
 	memset(&req, 0, sizeof req);
@@ -238,12 +240,24 @@ channel_html_escape(const char *s)
 	for (; *s != '\0'; s++) {
 		const char *rep = NULL;
 		switch (*s) {
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '&': rep = "&amp;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		case '\n': rep = "<br>"; break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		case '\n':
+			rep = "<br>";
+			break;
 		}
 		if (rep != NULL) {
 			memcpy(out + off, rep, strlen(rep));
@@ -273,15 +287,18 @@ channel_smtp_send(struct daemon *d, const struct channel_message *m, struct chan
 	sf_secret_random(rnd, sizeof rnd);
 	sf_secret_hex_encode(rnd, sizeof rnd, boundary, sizeof boundary);
 	snprintf(msgid, sizeof msgid, "<%lld.%s@safety>", m->outbox_id, boundary);
-	xasprintf(&msg,
-		  "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n"
-		  "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n"
-		  "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-		  "%s\r\n\r\n--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
-		  "Content-Transfer-Encoding: 8bit\r\n\r\n<!doctype html><html lang=\"%s\"><body><p>%s</p>"
-		  "</body></html>\r\n\r\n--%s--\r\n",
-		  date, d->cfg.smtp_from, m->recipient, subject, msgid, boundary, boundary, m->text,
-		  boundary, m->language, html, boundary);
+	xasprintf(
+	    &msg,
+	    "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n"
+	    "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: "
+	    "8bit\r\n\r\n"
+	    "%s\r\n\r\n--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n\r\n<!doctype html><html "
+	    "lang=\"%s\"><body><p>%s</p>"
+	    "</body></html>\r\n\r\n--%s--\r\n",
+	    date, d->cfg.smtp_from, m->recipient, subject, msgid, boundary, boundary, m->text,
+	    boundary, m->language, html, boundary);
 	xasprintf(&rcpt[0], "<%s>", m->recipient);
 	rcpt[1] = NULL;
 	xasprintf(&from, "<%s>", d->cfg.smtp_from);
@@ -296,8 +313,8 @@ channel_smtp_send(struct daemon *d, const struct channel_message *m, struct chan
 	req.userpwd = userpwd;
 	req.timeout_ms = 30000;
 	req.use_ssl = strcmp(d->cfg.smtp_starttls, "require") == 0 ? (int)CURLUSESSL_ALL
-		      : strcmp(d->cfg.smtp_starttls, "no") == 0   ? (int)CURLUSESSL_NONE
-								  : (int)CURLUSESSL_TRY;
+	              : strcmp(d->cfg.smtp_starttls, "no") == 0    ? (int)CURLUSESSL_NONE
+	                                                           : (int)CURLUSESSL_TRY;
 	rc = http_client_request(d->http_client, &req, channel_smtp_done, cs);
 	memset(msg, 0, strlen(msg));
 	free(msg);

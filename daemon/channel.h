@@ -30,7 +30,7 @@ struct channel_message {
 
 /* Called exactly once per accepted send; strings are borrowed for the call. */
 typedef void (*channel_done_cb)(long long outbox_id, enum channel_outcome outcome,
-				const char *provider_id, const char *error, int parts, void *arg);
+                                const char *provider_id, const char *error, int parts, void *arg);
 
 /* The driver name configured for a channel ("kannel", "twilio", "smtp", "log"). */
 const char *channel_driver_name(const struct daemon *d, const char *channel);
@@ -40,7 +40,7 @@ const char *channel_driver_name(const struct daemon *d, const char *channel);
  * (cb never fires) when it could not even start.
  */
 int channel_send(struct daemon *d, const struct channel_message *msg, channel_done_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Parts an SMS text will take (GSM-7 or UCS-2), for the record. */
 int channel_sms_parts(const char *text);

@@ -24,83 +24,100 @@ struct config_option {
 	const char *key;
 	enum config_type type;
 	size_t offset;
-	long min, max;         /* CONFIG_INT */
+	long min, max;          /* CONFIG_INT */
 	const char *choices[6]; /* CONFIG_ENUM */
 };
 
-#define STR(sec, k, field) {sec, k, CONFIG_STRING, offsetof(struct config, field), 0, 0, {NULL}}
-#define INT(sec, k, field, lo, hi) {sec, k, CONFIG_INT, offsetof(struct config, field), lo, hi, {NULL}}
+#define STR(sec, k, field)                                                                         \
+	{                                                                                          \
+		sec, k, CONFIG_STRING, offsetof(struct config, field), 0, 0,                       \
+		{                                                                                  \
+			NULL                                                                       \
+		}                                                                                  \
+	}
+#define INT(sec, k, field, lo, hi)                                                                 \
+	{                                                                                          \
+		sec, k, CONFIG_INT, offsetof(struct config, field), lo, hi,                        \
+		{                                                                                  \
+			NULL                                                                       \
+		}                                                                                  \
+	}
 #define ENUM(sec, k, field, ...)                                                                   \
-	{sec, k, CONFIG_ENUM, offsetof(struct config, field), 0, 0, {__VA_ARGS__, NULL}}
+	{                                                                                          \
+		sec, k, CONFIG_ENUM, offsetof(struct config, field), 0, 0,                         \
+		{                                                                                  \
+			__VA_ARGS__, NULL                                                          \
+		}                                                                                  \
+	}
 
 static const struct config_option config_options[] = {
-	STR("server", "listen", listen),
-	INT("server", "max_connections", max_connections, 1, 100000),
-	INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576),
-	INT("server", "max_body_bytes", max_body_bytes, 1024, 268435456),
-	INT("server", "timeout", timeout_s, 1, 3600),
-	INT("server", "shutdown_timeout", shutdown_timeout_s, 0, 600),
-	STR("server", "public_url", public_url),
-	STR("server", "tls_listen", tls_listen),
-	STR("server", "tls_cert", tls_cert),
-	STR("server", "tls_key", tls_key),
-	STR("database", "url", database_url),
-	INT("database", "pool_size", pool_size, 1, 200),
-	INT("database", "max_waiting", pool_max_waiting, 1, 1000000),
-	INT("database", "query_timeout_ms", query_timeout_ms, 10, 3600000),
-	INT("database", "reconnect_max_ms", reconnect_max_ms, 100, 600000),
-	INT("database", "schema_check_interval_ms", schema_check_interval_ms, 100, 3600000),
-	INT("auth", "session_idle_timeout", session_idle_timeout_s, 60, 86400),
-	INT("auth", "session_max_age", session_max_age_s, 300, 2592000),
-	INT("auth", "login_attempts_per_minute", login_attempts_per_minute, 1, 10000),
-	INT("auth", "public_rate_per_second", public_rate_per_second, 1, 1000000),
-	INT("auth", "public_burst", public_burst, 1, 1000000),
-	INT("auth", "lock_failures", lock_failures, 3, 1000),
-	INT("auth", "lock_minutes", lock_minutes, 1, 100000),
-	INT("auth", "login_max_delay_ms", login_max_delay_ms, 0, 60000),
-	INT("auth", "password_hash_cost", password_hash_cost, 10, 20),
-	INT("registry", "traveller_retention_days", traveller_retention_days, 0, 3650),
-	INT("registry", "retention_interval", retention_interval_s, 1, 86400),
-	ENUM("channels", "sms_driver", sms_driver, "kannel", "twilio", "log"),
-	ENUM("channels", "email_driver", email_driver, "smtp", "log"),
-	STR("channels", "kannel_url", kannel_url),
-	STR("channels", "kannel_user", kannel_user),
-	STR("channels", "kannel_password", kannel_password),
-	STR("channels", "kannel_from", kannel_from),
-	STR("channels", "twilio_url", twilio_url),
-	STR("channels", "twilio_account_sid", twilio_account_sid),
-	STR("channels", "twilio_auth_token", twilio_auth_token),
-	STR("channels", "twilio_from", twilio_from),
-	STR("channels", "smtp_url", smtp_url),
-	STR("channels", "smtp_user", smtp_user),
-	STR("channels", "smtp_password", smtp_password),
-	STR("channels", "smtp_from", smtp_from),
-	ENUM("channels", "smtp_starttls", smtp_starttls, "try", "require", "no"),
-	STR("channels", "hook_secret", hook_secret),
-	INT("channels", "sms_rate", sms_rate, 0, 1000000),
-	INT("channels", "sms_concurrency", sms_concurrency, 1, 10000),
-	INT("channels", "email_rate", email_rate, 0, 1000000),
-	INT("channels", "email_concurrency", email_concurrency, 1, 10000),
-	INT("channels", "dispatch_batch", dispatch_batch, 1, 10000),
-	INT("channels", "dispatch_interval_ms", dispatch_interval_ms, 10, 60000),
-	INT("channels", "stale_claim", stale_claim_s, 2, 86400),
-	INT("channels", "escalate_interval", escalate_interval_s, 1, 3600),
-	INT("channels", "max_attempts", max_attempts, 1, 100),
-	INT("channels", "route_window", route_window_s, 10, 86400),
-	INT("channels", "route_grace", route_grace_s, 1, 86400),
-	INT("channels", "route_min_share", route_min_share, 0, 100),
-	INT("channels", "route_min_samples", route_min_samples, 1, 1000000),
-	INT("channels", "route_refresh", route_refresh_s, 1, 3600),
-	STR("alerts", "feeds", alert_feeds),
-	INT("alerts", "interval", alert_interval_s, 10, 86400),
-	INT("alerts", "min_affected", alert_min_affected, 1, 1000000),
-	STR("tokens", "key_file", token_key_file),
-	INT("tokens", "key_id", token_key_id, 0, 15),
-	ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
-	ENUM("log", "format", log_format, "logfmt", "json"),
-	STR("paths", "sql_dir", sql_dir),
-	STR("paths", "web_dir", web_dir),
-	STR("paths", "state_dir", state_dir),
+    STR("server", "listen", listen),
+    INT("server", "max_connections", max_connections, 1, 100000),
+    INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576),
+    INT("server", "max_body_bytes", max_body_bytes, 1024, 268435456),
+    INT("server", "timeout", timeout_s, 1, 3600),
+    INT("server", "shutdown_timeout", shutdown_timeout_s, 0, 600),
+    STR("server", "public_url", public_url),
+    STR("server", "tls_listen", tls_listen),
+    STR("server", "tls_cert", tls_cert),
+    STR("server", "tls_key", tls_key),
+    STR("database", "url", database_url),
+    INT("database", "pool_size", pool_size, 1, 200),
+    INT("database", "max_waiting", pool_max_waiting, 1, 1000000),
+    INT("database", "query_timeout_ms", query_timeout_ms, 10, 3600000),
+    INT("database", "reconnect_max_ms", reconnect_max_ms, 100, 600000),
+    INT("database", "schema_check_interval_ms", schema_check_interval_ms, 100, 3600000),
+    INT("auth", "session_idle_timeout", session_idle_timeout_s, 60, 86400),
+    INT("auth", "session_max_age", session_max_age_s, 300, 2592000),
+    INT("auth", "login_attempts_per_minute", login_attempts_per_minute, 1, 10000),
+    INT("auth", "public_rate_per_second", public_rate_per_second, 1, 1000000),
+    INT("auth", "public_burst", public_burst, 1, 1000000),
+    INT("auth", "lock_failures", lock_failures, 3, 1000),
+    INT("auth", "lock_minutes", lock_minutes, 1, 100000),
+    INT("auth", "login_max_delay_ms", login_max_delay_ms, 0, 60000),
+    INT("auth", "password_hash_cost", password_hash_cost, 10, 20),
+    INT("registry", "traveller_retention_days", traveller_retention_days, 0, 3650),
+    INT("registry", "retention_interval", retention_interval_s, 1, 86400),
+    ENUM("channels", "sms_driver", sms_driver, "kannel", "twilio", "log"),
+    ENUM("channels", "email_driver", email_driver, "smtp", "log"),
+    STR("channels", "kannel_url", kannel_url),
+    STR("channels", "kannel_user", kannel_user),
+    STR("channels", "kannel_password", kannel_password),
+    STR("channels", "kannel_from", kannel_from),
+    STR("channels", "twilio_url", twilio_url),
+    STR("channels", "twilio_account_sid", twilio_account_sid),
+    STR("channels", "twilio_auth_token", twilio_auth_token),
+    STR("channels", "twilio_from", twilio_from),
+    STR("channels", "smtp_url", smtp_url),
+    STR("channels", "smtp_user", smtp_user),
+    STR("channels", "smtp_password", smtp_password),
+    STR("channels", "smtp_from", smtp_from),
+    ENUM("channels", "smtp_starttls", smtp_starttls, "try", "require", "no"),
+    STR("channels", "hook_secret", hook_secret),
+    INT("channels", "sms_rate", sms_rate, 0, 1000000),
+    INT("channels", "sms_concurrency", sms_concurrency, 1, 10000),
+    INT("channels", "email_rate", email_rate, 0, 1000000),
+    INT("channels", "email_concurrency", email_concurrency, 1, 10000),
+    INT("channels", "dispatch_batch", dispatch_batch, 1, 10000),
+    INT("channels", "dispatch_interval_ms", dispatch_interval_ms, 10, 60000),
+    INT("channels", "stale_claim", stale_claim_s, 2, 86400),
+    INT("channels", "escalate_interval", escalate_interval_s, 1, 3600),
+    INT("channels", "max_attempts", max_attempts, 1, 100),
+    INT("channels", "route_window", route_window_s, 10, 86400),
+    INT("channels", "route_grace", route_grace_s, 1, 86400),
+    INT("channels", "route_min_share", route_min_share, 0, 100),
+    INT("channels", "route_min_samples", route_min_samples, 1, 1000000),
+    INT("channels", "route_refresh", route_refresh_s, 1, 3600),
+    STR("alerts", "feeds", alert_feeds),
+    INT("alerts", "interval", alert_interval_s, 10, 86400),
+    INT("alerts", "min_affected", alert_min_affected, 1, 1000000),
+    STR("tokens", "key_file", token_key_file),
+    INT("tokens", "key_id", token_key_id, 0, 15),
+    ENUM("log", "level", log_level, "debug", "info", "warn", "error"),
+    ENUM("log", "format", log_format, "logfmt", "json"),
+    STR("paths", "sql_dir", sql_dir),
+    STR("paths", "web_dir", web_dir),
+    STR("paths", "state_dir", state_dir),
 };
 
 /* Fills cfg with defaults. */
@@ -244,9 +261,9 @@ config_set(struct config *cfg, const struct config_option *o, const char *value,
 			}
 		}
 		xasprintf(why, "'%s' is not one of: %s%s%s%s%s%s%s", value, o->choices[0],
-			  o->choices[1] ? ", " : "", o->choices[1] ? o->choices[1] : "",
-			  o->choices[2] ? ", " : "", o->choices[2] ? o->choices[2] : "",
-			  o->choices[3] ? ", " : "", o->choices[3] ? o->choices[3] : "");
+		          o->choices[1] ? ", " : "", o->choices[1] ? o->choices[1] : "",
+		          o->choices[2] ? ", " : "", o->choices[2] ? o->choices[2] : "",
+		          o->choices[3] ? ", " : "", o->choices[3] ? o->choices[3] : "");
 		return false;
 	}
 	return false;
@@ -294,19 +311,21 @@ config_load(struct config *cfg, const char *path, char **cause)
 			continue;
 		if (*s == '[') {
 			char *close = strchr(s, ']');
-			if (close == NULL || close[1] != '\0' || close - s - 1 >= (long)sizeof section ||
-			    close == s + 1) {
+			if (close == NULL || close[1] != '\0' ||
+			    close - s - 1 >= (long)sizeof section || close == s + 1) {
 				xasprintf(cause, "%s:%u: malformed section header", path, lineno);
 				goto fail;
 			}
 			*close = '\0';
 			snprintf(section, sizeof section, "%s", config_trim(s + 1));
 			bool known = false;
-			for (size_t i = 0; i < sizeof config_options / sizeof config_options[0]; i++)
+			for (size_t i = 0; i < sizeof config_options / sizeof config_options[0];
+			     i++)
 				if (strcmp(config_options[i].section, section) == 0)
 					known = true;
 			if (!known) {
-				xasprintf(cause, "%s:%u: unknown section [%s]", path, lineno, section);
+				xasprintf(cause, "%s:%u: unknown section [%s]", path, lineno,
+				          section);
 				goto fail;
 			}
 			continue;
@@ -329,8 +348,8 @@ config_load(struct config *cfg, const char *path, char **cause)
 				o = &config_options[i];
 		}
 		if (o == NULL) {
-			xasprintf(cause, "%s:%u: unknown key '%s' in section [%s]", path, lineno, key,
-				  section);
+			xasprintf(cause, "%s:%u: unknown key '%s' in section [%s]", path, lineno,
+			          key, section);
 			goto fail;
 		}
 		if (!config_set(cfg, o, value, &why)) {

@@ -25,9 +25,9 @@ struct config {
 	/* [database] */
 	char *database_url;
 	int pool_size;
-	int pool_max_waiting;     /* queued queries before callers get an error */
-	int query_timeout_ms;     /* per query, also sent as statement_timeout */
-	int reconnect_max_ms;     /* upper bound of the reconnect back-off */
+	int pool_max_waiting; /* queued queries before callers get an error */
+	int query_timeout_ms; /* per query, also sent as statement_timeout */
+	int reconnect_max_ms; /* upper bound of the reconnect back-off */
 	int schema_check_interval_ms;
 
 	/* [auth] */
@@ -36,7 +36,7 @@ struct config {
 	int login_attempts_per_minute; /* per client address */
 	int public_rate_per_second;    /* per client address, public endpoints */
 	int public_burst;
-	int lock_failures;  /* failed logins that lock an account */
+	int lock_failures; /* failed logins that lock an account */
 	int lock_minutes;
 	int login_max_delay_ms; /* longest pause before answering a failed login */
 	int password_hash_cost; /* scrypt log2(N) for new passwords */
@@ -71,16 +71,16 @@ struct config {
 	int stale_claim_s;        /* a claim older than this was lost with its process */
 	int escalate_interval_s;
 	int max_attempts;
-	int route_window_s;       /* adaptive routing looks this far back */
-	int route_grace_s;        /* sent without a report this long counts as undelivered */
-	int route_min_share;      /* percent delivered below which a route is degraded */
-	int route_min_samples;    /* fewer reports than this decide nothing */
+	int route_window_s;    /* adaptive routing looks this far back */
+	int route_grace_s;     /* sent without a report this long counts as undelivered */
+	int route_min_share;   /* percent delivered below which a route is degraded */
+	int route_min_samples; /* fewer reports than this decide nothing */
 	int route_refresh_s;
 
 	/* [alerts] */
-	char *alert_feeds;       /* URLs of CAP/GDACS/USGS feeds, comma separated */
-	int alert_interval_s;    /* how often they are polled */
-	int alert_min_affected;  /* nationals inside before a mission gets a proposal */
+	char *alert_feeds;      /* URLs of CAP/GDACS/USGS feeds, comma separated */
+	int alert_interval_s;   /* how often they are polled */
+	int alert_min_affected; /* nationals inside before a mission gets a proposal */
 
 	/* [tokens] */
 	char *token_key_file; /* lines "ID:SECRET" (hex or base64url, 32+ bytes) */
@@ -104,7 +104,7 @@ void config_defaults(struct config *cfg);
  * sets *cause (caller frees) to "FILE:LINE: message" naming the key.
  */
 bool config_load(struct config *cfg, const char *path, char **cause)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Applies SAFETY_DATABASE_URL and SAFETY_LISTEN from the environment. */
 bool config_apply_env(struct config *cfg, char **cause) __attribute__((warn_unused_result));
@@ -117,6 +117,6 @@ void config_free(struct config *cfg);
 
 /* Splits "host:port" (or "[v6]:port"); host is malloc'd. */
 bool config_split_hostport(const char *s, char **host, int *port, char **cause)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

@@ -43,7 +43,8 @@ ctl_exec(PGconn *conn, const char *sql, int n, const char *const *params)
 		if (state != NULL && strcmp(state, "23505") == 0)
 			fprintf(stderr, "safetyctl: error: it already exists\n");
 		else
-			fprintf(stderr, "safetyctl: error: %s\n", msg != NULL ? msg : PQerrorMessage(conn));
+			fprintf(stderr, "safetyctl: error: %s\n",
+			        msg != NULL ? msg : PQerrorMessage(conn));
 		PQclear(r);
 		return NULL;
 	}
@@ -110,24 +111,24 @@ ctl_hash_password(const struct config *cfg, const char *password, char *out, siz
 }
 
 static const char user_usage[] =
-	"usage: safetyctl user add NAME --role ROLE [--mission CODE] [--display-name TEXT]\n"
-	"                          [--password-file FILE] [--if-missing]\n"
-	"       safetyctl user passwd NAME [--password-file FILE]\n"
-	"       safetyctl user disable NAME | enable NAME | unlock NAME\n"
-	"       safetyctl user list\n"
-	"Without --password-file the password is read from the terminal or standard input.\n";
+    "usage: safetyctl user add NAME --role ROLE [--mission CODE] [--display-name TEXT]\n"
+    "                          [--password-file FILE] [--if-missing]\n"
+    "       safetyctl user passwd NAME [--password-file FILE]\n"
+    "       safetyctl user disable NAME | enable NAME | unlock NAME\n"
+    "       safetyctl user list\n"
+    "Without --password-file the password is read from the terminal or standard input.\n";
 
 /* safetyctl user add */
 static int
 ctl_user_add(const struct config *cfg, PGconn *conn, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"role", required_argument, NULL, 'r'},
-		{"mission", required_argument, NULL, 'm'},
-		{"display-name", required_argument, NULL, 'd'},
-		{"password-file", required_argument, NULL, 'p'},
-		{"if-missing", no_argument, NULL, 'i'},
-		{NULL, 0, NULL, 0},
+	    {"role", required_argument, NULL, 'r'},
+	    {"mission", required_argument, NULL, 'm'},
+	    {"display-name", required_argument, NULL, 'd'},
+	    {"password-file", required_argument, NULL, 'p'},
+	    {"if-missing", no_argument, NULL, 'i'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *role = NULL, *mission = NULL, *display = "", *pwfile = NULL;
 	bool if_missing = false;
@@ -141,12 +142,24 @@ ctl_user_add(const struct config *cfg, PGconn *conn, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': role = optarg; break;
-		case 'm': mission = optarg; break;
-		case 'd': display = optarg; break;
-		case 'p': pwfile = optarg; break;
-		case 'i': if_missing = true; break;
-		default: fputs(user_usage, stderr); return 2;
+		case 'r':
+			role = optarg;
+			break;
+		case 'm':
+			mission = optarg;
+			break;
+		case 'd':
+			display = optarg;
+			break;
+		case 'p':
+			pwfile = optarg;
+			break;
+		case 'i':
+			if_missing = true;
+			break;
+		default:
+			fputs(user_usage, stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 1 || role == NULL) {
@@ -154,14 +167,17 @@ ctl_user_add(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		return 2;
 	}
 	if (sf_role_parse(role, &r) != 0) {
-		fprintf(stderr, "safetyctl: unknown role '%s': admin, hq, mission_lead, "
-				"mission_staff or viewer\n", role);
+		fprintf(stderr,
+		        "safetyctl: unknown role '%s': admin, hq, mission_lead, "
+		        "mission_staff or viewer\n",
+		        role);
 		return 2;
 	}
 	if (sf_role_needs_mission(r) != (mission != NULL)) {
-		fprintf(stderr, "safetyctl: %s\n", sf_role_needs_mission(r)
-			? "this role works inside one mission: give --mission CODE"
-			: "admin and hq accounts belong to no mission: drop --mission");
+		fprintf(stderr, "safetyctl: %s\n",
+		        sf_role_needs_mission(r)
+		            ? "this role works inside one mission: give --mission CODE"
+		            : "admin and hq accounts belong to no mission: drop --mission");
 		return 2;
 	}
 	params[0] = argv[optind];
@@ -192,15 +208,16 @@ ctl_user_add(const struct config *cfg, PGconn *conn, int argc, char **argv)
 	params[3] = mission;
 	params[4] = hash;
 	params[5] = ctl_actor();
-	res = ctl_exec(conn,
-		       "WITH m AS (SELECT id FROM mission WHERE code = $4), "
-		       "u AS (INSERT INTO staff_user (username, display_name, role, mission_id, "
-		       " password_hash) SELECT $1, $2, $3::staff_role, (SELECT id FROM m), $5 "
-		       " WHERE $4::text IS NULL OR EXISTS (SELECT 1 FROM m) RETURNING *) "
-		       "SELECT u.id, audit_record($6, 'operator', u.mission_id, '', 'user.create', "
-		       " 'staff_user', u.id::text, json_build_object('username', u.username, 'role', "
-		       " u.role, 'mission_id', u.mission_id)::text) FROM u",
-		       6, params);
+	res =
+	    ctl_exec(conn,
+	             "WITH m AS (SELECT id FROM mission WHERE code = $4), "
+	             "u AS (INSERT INTO staff_user (username, display_name, role, mission_id, "
+	             " password_hash) SELECT $1, $2, $3::staff_role, (SELECT id FROM m), $5 "
+	             " WHERE $4::text IS NULL OR EXISTS (SELECT 1 FROM m) RETURNING *) "
+	             "SELECT u.id, audit_record($6, 'operator', u.mission_id, '', 'user.create', "
+	             " 'staff_user', u.id::text, json_build_object('username', u.username, 'role', "
+	             " u.role, 'mission_id', u.mission_id)::text) FROM u",
+	             6, params);
 	if (res == NULL)
 		return 1;
 	if (PQntuples(res) != 1) {
@@ -215,22 +232,22 @@ ctl_user_add(const struct config *cfg, PGconn *conn, int argc, char **argv)
 
 /* Changes one account by name with the given SET clause and audit action. */
 static int
-ctl_user_set(PGconn *conn, const char *name, const char *set, const char *action,
-	     const char *hash)
+ctl_user_set(PGconn *conn, const char *name, const char *set, const char *action, const char *hash)
 {
 	char sql[1024];
 	const char *params[3];
 	PGresult *res;
 
-	snprintf(sql, sizeof sql,
-		 "WITH u AS (UPDATE staff_user SET %s WHERE username = $1 RETURNING *), "
-		 "e AS (UPDATE staff_session SET revoked_at = now() WHERE user_id IN "
-		 " (SELECT id FROM u) AND revoked_at IS NULL AND '%s' IN ('user.passwd', "
-		 " 'user.disable') RETURNING 1) "
-		 "SELECT u.id, audit_record($2, 'operator', u.mission_id, '', '%s', 'staff_user', "
-		 " u.id::text, json_build_object('sessions_ended', (SELECT count(*) FROM e))::text) "
-		 "FROM u",
-		 set, action, action);
+	snprintf(
+	    sql, sizeof sql,
+	    "WITH u AS (UPDATE staff_user SET %s WHERE username = $1 RETURNING *), "
+	    "e AS (UPDATE staff_session SET revoked_at = now() WHERE user_id IN "
+	    " (SELECT id FROM u) AND revoked_at IS NULL AND '%s' IN ('user.passwd', "
+	    " 'user.disable') RETURNING 1) "
+	    "SELECT u.id, audit_record($2, 'operator', u.mission_id, '', '%s', 'staff_user', "
+	    " u.id::text, json_build_object('sessions_ended', (SELECT count(*) FROM e))::text) "
+	    "FROM u",
+	    set, action, action);
 	params[0] = name;
 	params[1] = ctl_actor();
 	params[2] = hash;
@@ -251,14 +268,15 @@ ctl_user_set(PGconn *conn, const char *name, const char *set, const char *action
 static int
 ctl_user_list(PGconn *conn)
 {
-	PGresult *res = ctl_exec(conn,
-				 "SELECT u.id, u.username, u.role, coalesce(m.code, '-'), "
-				 " CASE WHEN u.disabled THEN 'disabled' WHEN u.locked_until > now() "
-				 " THEN 'locked until ' || to_char(u.locked_until AT TIME ZONE 'UTC', "
-				 " 'YYYY-MM-DD HH24:MI') || ' UTC' ELSE 'active' END, u.failed_logins "
-				 "FROM staff_user u LEFT JOIN mission m ON m.id = u.mission_id "
-				 "ORDER BY u.username",
-				 0, NULL);
+	PGresult *res =
+	    ctl_exec(conn,
+	             "SELECT u.id, u.username, u.role, coalesce(m.code, '-'), "
+	             " CASE WHEN u.disabled THEN 'disabled' WHEN u.locked_until > now() "
+	             " THEN 'locked until ' || to_char(u.locked_until AT TIME ZONE 'UTC', "
+	             " 'YYYY-MM-DD HH24:MI') || ' UTC' ELSE 'active' END, u.failed_logins "
+	             "FROM staff_user u LEFT JOIN mission m ON m.id = u.mission_id "
+	             "ORDER BY u.username",
+	             0, NULL);
 
 	if (res == NULL)
 		return 1;
@@ -292,7 +310,7 @@ ctl_user(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		return ctl_user_set(conn, argv[1], "disabled = false", "user.enable", NULL);
 	if (strcmp(sub, "unlock") == 0 && argc == 2)
 		return ctl_user_set(conn, argv[1], "failed_logins = 0, locked_until = NULL",
-				    "user.unlock", NULL);
+		                    "user.unlock", NULL);
 	if (strcmp(sub, "passwd") == 0) {
 		const char *pwfile = NULL;
 		char hash[SF_PASSWORD_ENCODED_MAX];
@@ -314,19 +332,19 @@ ctl_user(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		if (rc != 0)
 			return rc;
 		return ctl_user_set(conn, argv[1],
-				    "password_hash = $3, password_changed_at = now(), "
-				    "failed_logins = 0, locked_until = NULL",
-				    "user.passwd", hash);
+		                    "password_hash = $3, password_changed_at = now(), "
+		                    "failed_logins = 0, locked_until = NULL",
+		                    "user.passwd", hash);
 	}
 	fputs(user_usage, stderr);
 	return 2;
 }
 
 static const char apikey_usage[] =
-	"usage: safetyctl apikey create NAME --scope SCOPES [--mission CODE]\n"
-	"       safetyctl apikey list\n"
-	"       safetyctl apikey revoke ID\n"
-	"Scopes: feed:read. The key is printed once and stored only as a hash.\n";
+    "usage: safetyctl apikey create NAME --scope SCOPES [--mission CODE]\n"
+    "       safetyctl apikey list\n"
+    "       safetyctl apikey revoke ID\n"
+    "Scopes: feed:read. The key is printed once and stored only as a hash.\n";
 
 /* safetyctl apikey ... */
 int
@@ -374,15 +392,16 @@ ctl_apikey(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		params[3] = scopes;
 		params[4] = mission;
 		params[5] = ctl_actor();
-		res = ctl_exec(conn,
-			       "WITH m AS (SELECT id FROM mission WHERE code = $5), "
-			       "k AS (INSERT INTO api_key (name, key_hash, key_prefix, scopes, mission_id, "
-			       " created_by) SELECT $1, $2, $3, $4, (SELECT id FROM m), $6 "
-			       " WHERE $5::text IS NULL OR EXISTS (SELECT 1 FROM m) RETURNING *) "
-			       "SELECT k.id, audit_record($6, 'operator', k.mission_id, '', "
-			       " 'apikey.create', 'api_key', k.id::text, json_build_object('name', "
-			       " k.name, 'scopes', k.scopes)::text) FROM k",
-			       6, params);
+		res = ctl_exec(
+		    conn,
+		    "WITH m AS (SELECT id FROM mission WHERE code = $5), "
+		    "k AS (INSERT INTO api_key (name, key_hash, key_prefix, scopes, mission_id, "
+		    " created_by) SELECT $1, $2, $3, $4, (SELECT id FROM m), $6 "
+		    " WHERE $5::text IS NULL OR EXISTS (SELECT 1 FROM m) RETURNING *) "
+		    "SELECT k.id, audit_record($6, 'operator', k.mission_id, '', "
+		    " 'apikey.create', 'api_key', k.id::text, json_build_object('name', "
+		    " k.name, 'scopes', k.scopes)::text) FROM k",
+		    6, params);
 		if (res == NULL)
 			return 1;
 		if (PQntuples(res) != 1) {
@@ -393,18 +412,19 @@ ctl_apikey(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		/* The key goes to standard output alone, so it can be piped into a secret store. */
 		printf("%s\n", key);
 		fprintf(stderr, "created API key %s (id %s, scopes %s); it is not shown again\n",
-			name, PQgetvalue(res, 0, 0), scopes);
+		        name, PQgetvalue(res, 0, 0), scopes);
 		memset(key, 0, sizeof key);
 		PQclear(res);
 		return 0;
 	}
 	if (strcmp(sub, "list") == 0) {
-		res = ctl_exec(conn,
-			       "SELECT k.id, k.name, k.key_prefix || '…', k.scopes, coalesce(m.code, '*'), "
-			       " coalesce(to_char(k.last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), "
-			       " 'never'), CASE WHEN k.revoked_at IS NULL THEN 'active' ELSE 'revoked' END "
-			       "FROM api_key k LEFT JOIN mission m ON m.id = k.mission_id ORDER BY k.id",
-			       0, NULL);
+		res = ctl_exec(
+		    conn,
+		    "SELECT k.id, k.name, k.key_prefix || '…', k.scopes, coalesce(m.code, '*'), "
+		    " coalesce(to_char(k.last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), "
+		    " 'never'), CASE WHEN k.revoked_at IS NULL THEN 'active' ELSE 'revoked' END "
+		    "FROM api_key k LEFT JOIN mission m ON m.id = k.mission_id ORDER BY k.id",
+		    0, NULL);
 		if (res == NULL)
 			return 1;
 		printf("%-6s %-20s %-14s %-12s %-10s %-17s %s\n", "ID", "NAME", "KEY", "SCOPES",
@@ -419,13 +439,14 @@ ctl_apikey(const struct config *cfg, PGconn *conn, int argc, char **argv)
 	if (strcmp(sub, "revoke") == 0 && argc == 2) {
 		params[0] = argv[1];
 		params[1] = ctl_actor();
-		res = ctl_exec(conn,
-			       "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $1::bigint "
-			       " AND revoked_at IS NULL RETURNING *) "
-			       "SELECT k.id, audit_record($2, 'operator', k.mission_id, '', "
-			       " 'apikey.revoke', 'api_key', k.id::text, json_build_object('name', "
-			       " k.name)::text) FROM k",
-			       2, params);
+		res = ctl_exec(
+		    conn,
+		    "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $1::bigint "
+		    " AND revoked_at IS NULL RETURNING *) "
+		    "SELECT k.id, audit_record($2, 'operator', k.mission_id, '', "
+		    " 'apikey.revoke', 'api_key', k.id::text, json_build_object('name', "
+		    " k.name)::text) FROM k",
+		    2, params);
 		if (res == NULL)
 			return 1;
 		if (PQntuples(res) != 1) {
@@ -442,9 +463,9 @@ ctl_apikey(const struct config *cfg, PGconn *conn, int argc, char **argv)
 }
 
 static const char mission_usage[] =
-	"usage: safetyctl mission add CODE --name NAME --country CC [--countries CC,CC]\n"
-	"                             [--timezone ZONE]\n"
-	"       safetyctl mission list\n";
+    "usage: safetyctl mission add CODE --name NAME --country CC [--countries CC,CC]\n"
+    "                             [--timezone ZONE]\n"
+    "       safetyctl mission list\n";
 
 /* safetyctl mission ... */
 int
@@ -484,12 +505,13 @@ ctl_mission(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		params[3] = list;
 		params[4] = tz;
 		params[5] = ctl_actor();
-		res = ctl_exec(conn,
-			       "WITH m AS (INSERT INTO mission (code, name, default_country, countries, "
-			       " timezone) VALUES ($1, $2, $3, $4::text[], $5) RETURNING *) "
-			       "SELECT m.id, audit_record($6, 'operator', NULL, '', 'mission.create', "
-			       " 'mission', m.id::text, json_build_object('code', m.code)::text) FROM m",
-			       6, params);
+		res = ctl_exec(
+		    conn,
+		    "WITH m AS (INSERT INTO mission (code, name, default_country, countries, "
+		    " timezone) VALUES ($1, $2, $3, $4::text[], $5) RETURNING *) "
+		    "SELECT m.id, audit_record($6, 'operator', NULL, '', 'mission.create', "
+		    " 'mission', m.id::text, json_build_object('code', m.code)::text) FROM m",
+		    6, params);
 		if (res == NULL)
 			return 1;
 		printf("created mission %s (id %s)\n", argv[1], PQgetvalue(res, 0, 0));
@@ -497,10 +519,11 @@ ctl_mission(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(sub, "list") == 0) {
-		res = ctl_exec(conn,
-			       "SELECT id, code, default_country, array_to_string(countries, ','), name "
-			       "FROM mission ORDER BY code",
-			       0, NULL);
+		res = ctl_exec(
+		    conn,
+		    "SELECT id, code, default_country, array_to_string(countries, ','), name "
+		    "FROM mission ORDER BY code",
+		    0, NULL);
 		if (res == NULL)
 			return 1;
 		printf("%-6s %-12s %-8s %-12s %s\n", "ID", "CODE", "COUNTRY", "COUNTRIES", "NAME");
@@ -530,9 +553,10 @@ ctl_audit(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		return 2;
 	}
 	/* One snapshot, in chain order, streamed row by row in a cursor-free way. */
-	if (!PQsendQuery(conn, "SELECT id, audit_time_text(occurred_at), actor, actor_role, "
-			       "coalesce(mission_id, 0), client_addr, action, object_type, object_id, "
-			       "summary, prev_hash, hash FROM audit_log ORDER BY id") ||
+	if (!PQsendQuery(conn,
+	                 "SELECT id, audit_time_text(occurred_at), actor, actor_role, "
+	                 "coalesce(mission_id, 0), client_addr, action, object_type, object_id, "
+	                 "summary, prev_hash, hash FROM audit_log ORDER BY id") ||
 	    !PQsetSingleRowMode(conn)) {
 		fprintf(stderr, "safetyctl: %s", PQerrorMessage(conn));
 		return 1;
@@ -555,14 +579,18 @@ ctl_audit(const struct config *cfg, PGconn *conn, int argc, char **argv)
 			f.summary = PQgetvalue(res, 0, 9);
 			rows++;
 			if (bad < 20 && strcmp(stored_prev, prev) != 0) {
-				printf("row %lld: does not follow the row before it (a row was removed "
-				       "or reordered)\n", f.id);
+				printf("row %lld: does not follow the row before it (a row was "
+				       "removed "
+				       "or reordered)\n",
+				       f.id);
 				bad++;
 			}
 			if (sf_audit_chain_check(prev, &f, stored) != 0) {
 				if (bad < 20)
-					printf("row %lld: contents do not match its hash (the row was "
-					       "changed)\n", f.id);
+					printf(
+					    "row %lld: contents do not match its hash (the row was "
+					    "changed)\n",
+					    f.id);
 				bad++;
 			}
 			snprintf(prev, sizeof prev, "%s", stored);

@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 static const char import_usage[] =
-	"usage: safetyctl import nationals FILE --mission CODE [--map FIELD=HEADER]...\n"
-	"                 [--date-format iso|dotted|dmy|mdy|compact] [--format csv|json]\n"
-	"                 [--all-or-nothing] [--dry-run] [--json]\n"
-	"       safetyctl import regions|shelters FILE --mission CODE [options]\n"
-	"Good rows go in and every bad row is listed with its line, field and reason;\n"
-	"with --all-or-nothing one bad row keeps the whole file out.\n";
+    "usage: safetyctl import nationals FILE --mission CODE [--map FIELD=HEADER]...\n"
+    "                 [--date-format iso|dotted|dmy|mdy|compact] [--format csv|json]\n"
+    "                 [--all-or-nothing] [--dry-run] [--json]\n"
+    "       safetyctl import regions|shelters FILE --mission CODE [options]\n"
+    "Good rows go in and every bad row is listed with its line, field and reason;\n"
+    "with --all-or-nothing one bad row keeps the whole file out.\n";
 
 /* Reads a whole file, at most 256 MiB. */
 static char *
@@ -76,7 +76,9 @@ import_nationals(PGconn *conn, int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--date-format") == 0 && i + 1 < argc) {
 			if (sf_date_parse_format_name(argv[++i], &req.date_format) != 0) {
-				fprintf(stderr, "safetyctl: --date-format: iso, dotted, dmy, mdy or compact\n");
+				fprintf(
+				    stderr,
+				    "safetyctl: --date-format: iso, dotted, dmy, mdy or compact\n");
 				sf_import_mapping_clear(&mapping);
 				return 2;
 			}
@@ -104,8 +106,8 @@ import_nationals(PGconn *conn, int argc, char **argv)
 	}
 	{
 		const char *params[1] = {mission};
-		r = PQexecParams(conn, "SELECT id FROM mission WHERE code = $1", 1, NULL, params, NULL,
-				 NULL, 0);
+		r = PQexecParams(conn, "SELECT id FROM mission WHERE code = $1", 1, NULL, params,
+		                 NULL, NULL, 0);
 	}
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		fprintf(stderr, "safetyctl: no mission with code '%s'\n", mission);
@@ -149,20 +151,23 @@ import_nationals(PGconn *conn, int argc, char **argv)
 			printf("%s:%zu: passport_no: the same passport as line %zu\n", file,
 			       out.dup_line[i], out.dup_first[i]);
 		for (size_t i = 0; i < p->nwarnings; i++)
-			printf("%s:%zu: warning: %s\n", file, p->warnings[i].line, p->warnings[i].reason);
+			printf("%s:%zu: warning: %s\n", file, p->warnings[i].line,
+			       p->warnings[i].reason);
 		if (p->file_error)
 			printf("the file was refused; nothing was imported\n");
 		else if (!out.applied && !req.dry_run)
 			printf("%zu bad row%s: nothing was imported (--all-or-nothing)\n",
 			       p->bad_rows + out.ndup, p->bad_rows + out.ndup == 1 ? "" : "s");
 		else if (out.inserted == 0 && out.updated == 0)
-			printf("%s%zu rows read: nothing changed (%lld already registered), %zu rejected\n",
+			printf("%s%zu rows read: nothing changed (%lld already registered), %zu "
+			       "rejected\n",
 			       req.dry_run ? "dry run: " : "", p->records, out.unchanged,
 			       p->bad_rows + out.ndup);
 		else
-			printf("%s%zu rows read: %lld added, %lld updated, %lld unchanged, %zu rejected\n",
-			       req.dry_run ? "dry run: " : "", p->records, out.inserted, out.updated,
-			       out.unchanged, p->bad_rows + out.ndup);
+			printf("%s%zu rows read: %lld added, %lld updated, %lld unchanged, %zu "
+			       "rejected\n",
+			       req.dry_run ? "dry run: " : "", p->records, out.inserted,
+			       out.updated, out.unchanged, p->bad_rows + out.ndup);
 	}
 	if (out.parsed->file_error || out.parsed->bad_rows + out.ndup > 0)
 		rc = 1;

@@ -69,14 +69,15 @@ daemon_init(struct daemon *d)
 	d->db = db_pool_new(d->base, &pp);
 	d->workers = worker_pool_new(d->base, 2);
 	if (sf_ratetable_new(65536, d->cfg.public_rate_per_second, d->cfg.public_burst,
-			     &d->public_limits) != 0 ||
+	                     &d->public_limits) != 0 ||
 	    sf_ratetable_new(65536, d->cfg.login_attempts_per_minute / 60.0,
-			     d->cfg.login_attempts_per_minute, &d->login_limits) != 0) {
+	                     d->cfg.login_attempts_per_minute, &d->login_limits) != 0) {
 		log_error("startup_failed", "error", "bad rate limits");
 		return false;
 	}
 
-	d->http_client = http_client_new(d->base, d->cfg.sms_concurrency + d->cfg.email_concurrency);
+	d->http_client =
+	    http_client_new(d->base, d->cfg.sms_concurrency + d->cfg.email_concurrency);
 	if (!reply_link_init(d, &cause)) {
 		log_error("startup_failed", "error", cause);
 		free(cause);
@@ -104,7 +105,7 @@ daemon_init(struct daemon *d)
 		return false;
 	}
 	log_info("listening", "addr", d->cfg.listen, "tls_addr",
-		 *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
+	         *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
 	sd_notify_send("READY=1\nSTATUS=serving");
 	return true;
 }
@@ -155,7 +156,8 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (d->tls == NULL) {
 			log_info("reload", "detail", "no TLS listener; nothing to reload");
 		} else if (!tls_server_reload(d->tls, &cause)) {
-			log_error("reload_failed", "error", cause, "detail", "the old certificate stays");
+			log_error("reload_failed", "error", cause, "detail",
+			          "the old certificate stays");
 			free(cause);
 		} else {
 			log_info("reload", "detail", "TLS certificate and key reloaded");
@@ -207,7 +209,8 @@ daemon_free(struct daemon *d)
 	d->outbox = NULL;
 	replies_stop(d);
 	spool_close(d);
-	/* Sends in flight end with an error; their outcomes are not written, so their claims are requeued as stale. */
+	/* Sends in flight end with an error; their outcomes are not written, so their claims are
+	 * requeued as stale. */
 	http_client_free(d->http_client);
 	d->http_client = NULL;
 	alerts_watch_stop(d);

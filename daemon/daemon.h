@@ -49,7 +49,7 @@ struct daemon {
 	struct event *shutdown_timer;
 	struct event *shutdown_done; /* one-shot: ends the loop after the last reply */
 
-	int inflight; /* requests accepted and not yet answered */
+	int inflight;                /* requests accepted and not yet answered */
 	struct http_conn_set *conns; /* client connections that sent a request */
 	bool shutting_down;
 	int exit_code;

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-const double db_latency_bounds_ms[DB_LATENCY_BUCKETS] = {0.5,  1,   2.5,  5,    10,   25,
-							  50,   100, 250,  500,  1000, 5000};
+const double db_latency_bounds_ms[DB_LATENCY_BUCKETS] = {0.5, 1,   2.5, 5,   10,   25,
+                                                         50,  100, 250, 500, 1000, 5000};
 
 enum db_conn_state {
 	DB_CONN_DISCONNECTED, /* waiting for the reconnect timer */
@@ -129,7 +129,7 @@ db_query_free(struct db_query *q)
 /* Records a finished query in the statistics and runs its callback. */
 static void
 db_query_finish(struct db_pool *pool, struct db_query *q, enum db_outcome outcome, PGresult *res,
-		const char *sqlstate, const char *error)
+                const char *sqlstate, const char *error)
 {
 	struct db_result r;
 	struct timespec now;
@@ -381,7 +381,7 @@ db_conn_send(struct db_conn *c, struct db_query *q)
 	c->state = DB_CONN_BUSY;
 	clock_gettime(CLOCK_MONOTONIC, &q->sent_at);
 	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
-			       NULL, NULL, 0)) {
+	                       NULL, NULL, 0)) {
 		db_conn_lost(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -455,8 +455,8 @@ db_conn_connecting(struct db_conn *c, short what)
 	/* Session settings, then the connection joins the pool. */
 	char sql[160];
 	snprintf(sql, sizeof sql,
-		 "SET statement_timeout = %d; SET lock_timeout = %d; SET TIME ZONE 'UTC'",
-		 c->pool->query_timeout_ms, c->pool->query_timeout_ms);
+	         "SET statement_timeout = %d; SET lock_timeout = %d; SET TIME ZONE 'UTC'",
+	         c->pool->query_timeout_ms, c->pool->query_timeout_ms);
 	c->state = DB_CONN_SETUP;
 	c->setup_failed = false;
 	if (!PQsendQuery(c->pg, sql) || PQflush(c->pg) < 0) {
@@ -518,11 +518,12 @@ db_conn_collect(struct db_conn *c)
 			if (kept != NULL && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
 				const char *state = PQresultErrorField(kept, PG_DIAG_SQLSTATE);
 				const char *msg = PQresultErrorField(kept, PG_DIAG_MESSAGE_PRIMARY);
-				db_query_finish(c->pool, q, DB_SQL_ERROR, NULL, state ? state : "XX000",
-						msg ? msg : PQresultErrorMessage(kept));
+				db_query_finish(c->pool, q, DB_SQL_ERROR, NULL,
+				                state ? state : "XX000",
+				                msg ? msg : PQresultErrorMessage(kept));
 			} else if (kept == NULL) {
 				db_query_finish(c->pool, q, DB_SQL_ERROR, NULL, "XX000",
-						"no result");
+				                "no result");
 			} else {
 				db_query_finish(c->pool, q, DB_OK, kept, NULL, NULL);
 			}
@@ -596,7 +597,8 @@ db_conn_event_cb(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 			if (r == 1) {
-				db_conn_watch(c, EV_WRITE | EV_READ, c->pool->query_timeout_ms + 2000);
+				db_conn_watch(c, EV_WRITE | EV_READ,
+				              c->pool->query_timeout_ms + 2000);
 				return;
 			}
 		}
@@ -644,14 +646,14 @@ db_pool_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	while ((q = expired) != NULL) {
 		expired = q->next;
 		db_query_finish(pool, q, DB_UNAVAILABLE, NULL, NULL,
-				"timed out waiting for a database connection");
+		                "timed out waiting for a database connection");
 	}
 }
 
 /* Accepts a query, or refuses it when it cannot be served. */
 int
 db_pool_query(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
-	      db_query_done_cb cb, void *arg, const char **cause)
+              db_query_done_cb cb, void *arg, const char **cause)
 {
 	struct db_query *q;
 	const char *dummy;

@@ -74,8 +74,8 @@ void db_pool_free(struct db_pool *pool);
  * then cb never fires and *cause (if not NULL) is a static reason.
  */
 int db_pool_query(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
-		  db_query_done_cb cb, void *arg, const char **cause)
-	__attribute__((warn_unused_result));
+                  db_query_done_cb cb, void *arg, const char **cause)
+    __attribute__((warn_unused_result));
 
 /* Fills stats with the pool's current figures. */
 void db_pool_stats(const struct db_pool *pool, struct db_pool_stats *stats);

@@ -25,26 +25,30 @@ db_reply_error(struct http_ctx *ctx, const struct db_result *r)
 {
 	if (r->outcome == DB_UNAVAILABLE) {
 		http_reply_problem(ctx, 503, "service unavailable",
-				   "the database cannot be reached; retry shortly");
+		                   "the database cannot be reached; retry shortly");
 		return;
 	}
 	if (strcmp(r->sqlstate, "23505") == 0) {
-		http_reply_problem(ctx, 409, "conflict", "an object with that name or key already exists");
+		http_reply_problem(ctx, 409, "conflict",
+		                   "an object with that name or key already exists");
 	} else if (strcmp(r->sqlstate, "23514") == 0 || strcmp(r->sqlstate, "22P02") == 0 ||
-		   strcmp(r->sqlstate, "22023") == 0 || strcmp(r->sqlstate, "23502") == 0 ||
-		   strcmp(r->sqlstate, "22001") == 0 || strcmp(r->sqlstate, "22003") == 0) {
+	           strcmp(r->sqlstate, "22023") == 0 || strcmp(r->sqlstate, "23502") == 0 ||
+	           strcmp(r->sqlstate, "22001") == 0 || strcmp(r->sqlstate, "22003") == 0) {
 		/* Check constraints and casts: the message names the rule, never a row's data. */
 		http_reply_problem(ctx, 400, "bad request", r->error);
 	} else if (strcmp(r->sqlstate, "23503") == 0) {
-		http_reply_problem(ctx, 400, "bad request", "it refers to something that does not exist");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "it refers to something that does not exist");
 	} else if (strcmp(r->sqlstate, "42501") == 0) {
 		http_reply_problem(ctx, 403, "forbidden", r->error);
 	} else if (strcmp(r->sqlstate, "57014") == 0) {
-		http_reply_problem(ctx, 503, "service unavailable", "the query took too long; retry");
+		http_reply_problem(ctx, 503, "service unavailable",
+		                   "the query took too long; retry");
 	} else {
 		log_error("query_failed", "route", ctx->route != NULL ? ctx->route->name : "-",
-			  "sqlstate", r->sqlstate, "error", r->error);
-		http_reply_problem(ctx, 500, "internal error", "the request could not be completed");
+		          "sqlstate", r->sqlstate, "error", r->error);
+		http_reply_problem(ctx, 500, "internal error",
+		                   "the request could not be completed");
 	}
 }
 
@@ -63,8 +67,8 @@ db_reply_done(const struct db_result *r, void *arg)
 	} else {
 		const char *text = PQgetvalue(r->res, 0, 0);
 		http_reply_bytes(dr->ctx, dr->status,
-				 dr->content_type != NULL ? dr->content_type : "application/json", text,
-				 (size_t)PQgetlength(r->res, 0, 0));
+		                 dr->content_type != NULL ? dr->content_type : "application/json",
+		                 text, (size_t)PQgetlength(r->res, 0, 0));
 	}
 	free(dr->not_found);
 	free(dr->content_type);
@@ -74,7 +78,7 @@ db_reply_done(const struct db_result *r, void *arg)
 /* Runs the query and answers with its JSON. */
 void
 db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
-	      int nparams, const char *const *params)
+              int nparams, const char *const *params)
 {
 	struct db_reply *dr = xcalloc(1, sizeof *dr);
 	const char *cause;
@@ -92,7 +96,7 @@ db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, co
 /* Runs the query and answers with its text. */
 void
 db_reply_text(struct http_ctx *ctx, const char *content_type, const char *sql, int nparams,
-	      const char *const *params)
+              const char *const *params)
 {
 	struct db_reply *dr = xcalloc(1, sizeof *dr);
 	const char *cause;
@@ -112,7 +116,7 @@ db_reply_text(struct http_ctx *ctx, const char *content_type, const char *sql, i
 /* Runs the query and answers with a status alone. */
 void
 db_reply_status(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
-		int nparams, const char *const *params)
+                int nparams, const char *const *params)
 {
 	struct db_reply *dr = xcalloc(1, sizeof *dr);
 	const char *cause;

@@ -14,15 +14,15 @@ struct db_result;
  * row answers 404 with not_found_detail. Parameters are copied.
  */
 void db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
-		   int nparams, const char *const *params);
+                   int nparams, const char *const *params);
 
 /* Runs sql; one row or more answers status with no body, none answers 404. */
-void db_reply_status(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
-		     int nparams, const char *const *params);
+void db_reply_status(struct http_ctx *ctx, int status, const char *not_found_detail,
+                     const char *sql, int nparams, const char *const *params);
 
 /* Runs sql and answers its one text cell with the given content type. */
 void db_reply_text(struct http_ctx *ctx, const char *content_type, const char *sql, int nparams,
-		   const char *const *params);
+                   const char *const *params);
 
 /* Answers a failed query as problem+json (409 for duplicates, 400 for bad values...). */
 void db_reply_error(struct http_ctx *ctx, const struct db_result *r);

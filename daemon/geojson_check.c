@@ -1,4 +1,5 @@
-/* Shape checks of client GeoJSON before it reaches PostGIS, so a bad area is a 400, not an error deep in SQL. */
+/* Shape checks of client GeoJSON before it reaches PostGIS, so a bad area is a 400, not an error
+ * deep in SQL. */
 #include "geojson_check.h"
 
 #include <string.h>
@@ -22,14 +23,16 @@ geojson_polygon_ok(cJSON *rings)
 		{
 			cJSON *lon = cJSON_GetArrayItem(pos, 0), *lat = cJSON_GetArrayItem(pos, 1);
 			if (!cJSON_IsArray(pos) || !cJSON_IsNumber(lon) || !cJSON_IsNumber(lat) ||
-			    lon->valuedouble < -180 || lon->valuedouble > 180 || lat->valuedouble < -90 ||
-			    lat->valuedouble > 90)
+			    lon->valuedouble < -180 || lon->valuedouble > 180 ||
+			    lat->valuedouble < -90 || lat->valuedouble > 90)
 				return false;
 		}
 		first = cJSON_GetArrayItem(ring, 0);
 		last = cJSON_GetArrayItem(ring, n - 1);
-		if (cJSON_GetArrayItem(first, 0)->valuedouble != cJSON_GetArrayItem(last, 0)->valuedouble ||
-		    cJSON_GetArrayItem(first, 1)->valuedouble != cJSON_GetArrayItem(last, 1)->valuedouble)
+		if (cJSON_GetArrayItem(first, 0)->valuedouble !=
+		        cJSON_GetArrayItem(last, 0)->valuedouble ||
+		    cJSON_GetArrayItem(first, 1)->valuedouble !=
+		        cJSON_GetArrayItem(last, 1)->valuedouble)
 			return false;
 	}
 	return true;
@@ -57,4 +60,3 @@ geojson_area_ok(cJSON *area)
 	}
 	return true;
 }
-

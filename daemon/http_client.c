@@ -182,7 +182,8 @@ http_client_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *
 		}
 		return 0;
 	}
-	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+	       ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
 	if (hs == NULL) {
 		hs = xcalloc(1, sizeof *hs);
 		hs->ev = event_new(client->base, s, kind, http_client_event_cb, client);
@@ -238,9 +239,10 @@ http_client_check_done(struct http_client *client)
 		r.body_len = t->response_len;
 		r.etag = t->etag[0] != '\0' ? t->etag : NULL;
 		r.last_modified = t->last_modified[0] != '\0' ? t->last_modified : NULL;
-		r.error = r.curl_code != CURLE_OK
-			      ? (t->error[0] != '\0' ? t->error : curl_easy_strerror(msg->data.result))
-			      : "";
+		r.error =
+		    r.curl_code != CURLE_OK
+		        ? (t->error[0] != '\0' ? t->error : curl_easy_strerror(msg->data.result))
+		        : "";
 		curl_multi_remove_handle(client->multi, msg->easy_handle);
 		curl_easy_cleanup(msg->easy_handle);
 		t->cb(&r, t->arg);
@@ -270,7 +272,7 @@ http_client_new(struct event_base *base, int max_connections)
 /* Starts a request. */
 int
 http_client_request(struct http_client *client, const struct http_client_request *req,
-		    http_client_done_cb cb, void *arg)
+                    http_client_done_cb cb, void *arg)
 {
 	struct http_client_transfer *t;
 	CURL *easy;

@@ -13,9 +13,9 @@
 struct http_client;
 
 struct http_client_result {
-	int curl_code;     /* CURLE_OK when a response arrived */
-	long status;       /* HTTP status, or the SMTP reply code */
-	const char *body;  /* borrowed, NUL-terminated, during the callback only */
+	int curl_code;    /* CURLE_OK when a response arrived */
+	long status;      /* HTTP status, or the SMTP reply code */
+	const char *body; /* borrowed, NUL-terminated, during the callback only */
 	size_t body_len;
 	const char *error; /* curl's message when curl_code is not CURLE_OK */
 	double seconds;
@@ -28,11 +28,11 @@ typedef void (*http_client_done_cb)(const struct http_client_result *result, voi
 
 struct http_client_request {
 	const char *url;
-	const char *method;        /* "GET" or "POST"; NULL: GET, or POST when body is set */
-	const char *body;          /* copied; for SMTP, the whole message */
+	const char *method; /* "GET" or "POST"; NULL: GET, or POST when body is set */
+	const char *body;   /* copied; for SMTP, the whole message */
 	size_t body_len;
-	const char *content_type;  /* for POST */
-	const char *userpwd;       /* "user:password" for basic auth or SMTP AUTH; copied */
+	const char *content_type;   /* for POST */
+	const char *userpwd;        /* "user:password" for basic auth or SMTP AUTH; copied */
 	const char *const *headers; /* NULL-terminated "Name: value" lines; copied */
 	long timeout_ms;
 	/* SMTP */
@@ -49,7 +49,7 @@ struct http_client *http_client_new(struct event_base *base, int max_connections
  * call), or -1 (cb never fires) if it could not be started.
  */
 int http_client_request(struct http_client *client, const struct http_client_request *req,
-			http_client_done_cb cb, void *arg) __attribute__((warn_unused_result));
+                        http_client_done_cb cb, void *arg) __attribute__((warn_unused_result));
 
 /* Requests running now. */
 int http_client_running(const struct http_client *client);

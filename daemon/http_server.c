@@ -142,8 +142,8 @@ http_server_configure(struct daemon *d, struct evhttp *http)
 	evhttp_set_max_body_size(http, (ev_ssize_t)d->cfg.max_body_bytes);
 	evhttp_set_timeout(http, d->cfg.timeout_s);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						 EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-						 EVHTTP_REQ_OPTIONS);
+	                                     EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+	                                     EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_default_content_type(http, "text/plain; charset=utf-8");
 }
 
@@ -212,14 +212,22 @@ static const char *
 http_method_name(enum evhttp_cmd_type m)
 {
 	switch (m) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	default: return "OTHER";
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	default:
+		return "OTHER";
 	}
 }
 
@@ -231,9 +239,9 @@ http_add_security_headers(struct evkeyvalq *h)
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
 	evhttp_add_header(h, "Content-Security-Policy",
-			  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
-			  "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-			  "form-action 'self'");
+	                  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+	                  "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+	                  "form-action 'self'");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
@@ -244,8 +252,9 @@ http_routes_check(char **cause)
 	for (const struct http_route *r = routes_table; r->name != NULL; r++) {
 		bool is_public = (r->flags & HTTP_ROUTE_PUBLIC) != 0;
 		if (is_public == (r->perm != SF_PERM_NONE)) {
-			xasprintf(cause, "route %s must declare either a permission or public access",
-				  r->name);
+			xasprintf(cause,
+			          "route %s must declare either a permission or public access",
+			          r->name);
 			return false;
 		}
 	}
@@ -283,7 +292,8 @@ http_page(struct http_ctx *ctx, const char **after, char after_buf[24], char lim
 
 	*after = http_query(ctx, "after", after_buf, 24);
 	if (*after != NULL && !http_is_id(*after)) {
-		http_reply_problem(ctx, 400, "bad request", "after must be an id from a previous page");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "after must be an id from a previous page");
 		return false;
 	}
 	l = http_query(ctx, "limit", limit, sizeof limit);
@@ -292,7 +302,8 @@ http_page(struct http_ctx *ctx, const char **after, char after_buf[24], char lim
 		char *end;
 		n = strtol(l, &end, 10);
 		if (*l == '\0' || *end != '\0' || n < 1 || n > 500) {
-			http_reply_problem(ctx, 400, "bad request", "limit must be between 1 and 500");
+			http_reply_problem(ctx, 400, "bad request",
+			                   "limit must be between 1 and 500");
 			return false;
 		}
 	}
@@ -341,19 +352,20 @@ cJSON *
 http_read_json(struct http_ctx *ctx)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
-	const char *type = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
-					      "Content-Type");
+	const char *type =
+	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Content-Type");
 	size_t len = evbuffer_get_length(in);
 	char *text;
 	cJSON *json;
 
 	if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
 		http_reply_problem(ctx, 415, "unsupported media type",
-				   "send the body as application/json");
+		                   "send the body as application/json");
 		return NULL;
 	}
 	if (len == 0) {
-		http_reply_problem(ctx, 400, "bad request", "the body is empty; a JSON object is expected");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "the body is empty; a JSON object is expected");
 		return NULL;
 	}
 	text = xmalloc(len + 1);
@@ -385,10 +397,10 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 	http_add_security_headers(evhttp_request_get_output_headers(ctx->req));
 	if (ctx->tls)
 		evhttp_add_header(evhttp_request_get_output_headers(ctx->req),
-				  "Strict-Transport-Security", "max-age=31536000");
+		                  "Strict-Transport-Security", "max-age=31536000");
 	if (d->shutting_down)
 		evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Connection",
-				  "close");
+		                  "close");
 	/*
 	 * The in-flight slot is released once the answer is written out, so a
 	 * graceful shutdown never cuts a reply short; a client that already left
@@ -400,19 +412,20 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 	evhttp_send_reply(ctx->req, status, NULL, body);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	seconds = (double)(now.tv_sec - ctx->started.tv_sec) +
-		  (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e9;
+	          (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e9;
 	metrics_count_request(&d->metrics, ctx->route != NULL ? ctx->route->name : "unmatched",
-			      status, seconds);
+	                      status, seconds);
 	/* The route's name, never the path: paths can carry reply tokens. */
 	{
 		char st[8], ms[24];
 		snprintf(st, sizeof st, "%d", status);
 		snprintf(ms, sizeof ms, "%.1f", seconds * 1000.0);
 		log_event(status >= 500 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "request", "route",
-			  ctx->route != NULL ? ctx->route->name : "unmatched", "method",
-			  http_method_name(evhttp_request_get_command(ctx->req)), "status", st, "ms", ms,
-			  "user", ctx->principal.kind != PRINCIPAL_NONE ? ctx->principal.name : "-",
-			  (char *)NULL);
+		          ctx->route != NULL ? ctx->route->name : "unmatched", "method",
+		          http_method_name(evhttp_request_get_command(ctx->req)), "status", st,
+		          "ms", ms, "user",
+		          ctx->principal.kind != PRINCIPAL_NONE ? ctx->principal.name : "-",
+		          (char *)NULL);
 	}
 	http_ctx_free(ctx);
 	if (gone)
@@ -422,12 +435,12 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 /* Answers with bytes. */
 void
 http_reply_bytes(struct http_ctx *ctx, int status, const char *content_type, const void *body,
-		 size_t len)
+                 size_t len)
 {
 	struct evbuffer *buf = evbuffer_new();
 
 	evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "Content-Type",
-			  content_type);
+	                  content_type);
 	if (evhttp_request_get_command(ctx->req) != EVHTTP_REQ_HEAD)
 		evbuffer_add(buf, body, len);
 	http_send(ctx, status, buf);
@@ -443,7 +456,7 @@ http_reply_json(struct http_ctx *ctx, int status, cJSON *body)
 	cJSON_Delete(body);
 	if (text == NULL) {
 		http_reply_bytes(ctx, 500, "application/problem+json",
-				 "{\"title\":\"internal error\",\"status\":500}", 38);
+		                 "{\"title\":\"internal error\",\"status\":500}", 38);
 		return;
 	}
 	http_reply_bytes(ctx, status, "application/json", text, strlen(text));
@@ -521,12 +534,12 @@ http_rate_allow(struct http_ctx *ctx)
 	if (sf_ratetable_key(ctx->client_addr, key, sizeof key) != 0)
 		snprintf(key, sizeof key, "?");
 	if (sf_ratetable_take(ctx->d->public_limits, key,
-			      (double)now.tv_sec + (double)now.tv_nsec / 1e9))
+	                      (double)now.tv_sec + (double)now.tv_nsec / 1e9))
 		return true;
 	snprintf(retry, sizeof retry, "%d", 1);
 	http_add_header(ctx, "Retry-After", retry);
 	http_reply_problem(ctx, 429, "too many requests",
-			   "this address sent too many requests; wait a moment and retry");
+	                   "this address sent too many requests; wait a moment and retry");
 	return false;
 }
 
@@ -564,7 +577,8 @@ http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 		/* An encoded NUL is never legitimate and would cut the path short. */
 		if (ctx->path == NULL)
 			ctx->path = xstrdup("");
-		http_reply_problem(ctx, 400, "bad request", "the path contains an encoded NUL byte");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "the path contains an encoded NUL byte");
 		return;
 	}
 	if (d->shutting_down) {
@@ -575,7 +589,7 @@ http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 		http_add_header(ctx, "Connection", "close");
 		http_add_header(ctx, "Retry-After", "1");
 		http_reply_problem(ctx, 503, "too many connections",
-				   "the server has too many open connections; retry shortly");
+		                   "the server has too many open connections; retry shortly");
 		return;
 	}
 	for (const struct http_route *r = routes_table; r->name != NULL; r++) {
@@ -604,7 +618,7 @@ http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 	}
 	if (path_known)
 		http_reply_problem(ctx, 405, "method not allowed",
-				   "this path does not accept that method");
+		                   "this path does not accept that method");
 	else
 		http_reply_problem(ctx, 404, "not found", "no such path");
 }

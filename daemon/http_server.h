@@ -46,7 +46,7 @@ struct http_ctx {
 	const struct http_route *route;
 	struct timespec started;
 	char client_addr[64];
-	char *path; /* decoded path, owned */
+	char *path;                         /* decoded path, owned */
 	char *params[HTTP_MAX_PATH_PARAMS]; /* {x} segments in order, owned */
 	int nparams;
 	bool answered;
@@ -95,7 +95,7 @@ void http_reply_json(struct http_ctx *ctx, int status, cJSON *body);
 
 /* Answers with bytes of the given content type (copied). */
 void http_reply_bytes(struct http_ctx *ctx, int status, const char *content_type, const void *body,
-		      size_t len);
+                      size_t len);
 
 /*
  * Answers with an RFC 7807 problem: title is short and fixed per kind of

@@ -77,16 +77,16 @@ log_event(enum log_level level, const char *event, ...)
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (long)(now.tv_nsec / 1000000) % 1000);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (long)(now.tv_nsec / 1000000) % 1000);
 
 	if (log_json)
 		off += (size_t)snprintf(line, sizeof line,
-					"{\"ts\":\"%s\",\"level\":\"%s\",\"event\":", ts,
-					log_level_names[level]);
+		                        "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":", ts,
+		                        log_level_names[level]);
 	else
 		off += (size_t)snprintf(line, sizeof line, "ts=%s level=%s event=", ts,
-					log_level_names[level]);
+		                        log_level_names[level]);
 	off = log_append_escaped(line, off, sizeof line, event, log_json);
 
 	va_start(ap, event);
@@ -96,8 +96,8 @@ log_event(enum log_level level, const char *event, ...)
 			value = "";
 		if (off >= sizeof line - 16)
 			break;
-		off += (size_t)snprintf(line + off, sizeof line - off, log_json ? ",\"%s\":" : " %s=",
-					key);
+		off += (size_t)snprintf(line + off, sizeof line - off,
+		                        log_json ? ",\"%s\":" : " %s=", key);
 		if (off >= sizeof line - 16)
 			break;
 		off = log_append_escaped(line, off, sizeof line, value, log_json);

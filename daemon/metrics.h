@@ -30,6 +30,6 @@ void metrics_count_request(struct metrics *m, const char *route, int status, dou
 
 /* Writes the exposition text. */
 void metrics_render(const struct metrics *m, const struct db_pool_stats *db, double uptime_s,
-		    int inflight, int schema_version, int schema_ok, struct evbuffer *out);
+                    int inflight, int schema_version, int schema_ok, struct evbuffer *out);
 
 #endif

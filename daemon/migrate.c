@@ -18,13 +18,12 @@
 
 #define MIGRATE_LOCK_KEY "7311520010"
 
-static const char migrate_table_sql[] =
-	"CREATE TABLE IF NOT EXISTS schema_migration ("
-	" version integer PRIMARY KEY,"
-	" name text NOT NULL,"
-	" checksum text NOT NULL,"
-	" applied_at timestamptz NOT NULL DEFAULT now(),"
-	" duration_ms integer NOT NULL DEFAULT 0)";
+static const char migrate_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migration ("
+                                        " version integer PRIMARY KEY,"
+                                        " name text NOT NULL,"
+                                        " checksum text NOT NULL,"
+                                        " applied_at timestamptz NOT NULL DEFAULT now(),"
+                                        " duration_ms integer NOT NULL DEFAULT 0)";
 
 /* Reads a whole file into memory. */
 static char *
@@ -131,7 +130,8 @@ migrate_load_dir(const char *dir, struct migration_set *set, char **cause)
 		}
 		if (i > 0 && set->items[i].version == set->items[i - 1].version) {
 			xasprintf(cause, "two migrations share version %04d: %s and %s",
-				  set->items[i].version, set->items[i - 1].name, set->items[i].name);
+			          set->items[i].version, set->items[i - 1].name,
+			          set->items[i].name);
 			migrate_set_free(set);
 			return false;
 		}
@@ -202,7 +202,8 @@ migrate_current_version(PGconn *conn, char **cause)
 static bool
 migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
 {
-	PGresult *r = PQexec(conn, "SELECT version, name, checksum FROM schema_migration ORDER BY version");
+	PGresult *r =
+	    PQexec(conn, "SELECT version, name, checksum FROM schema_migration ORDER BY version");
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		xasprintf(cause, "cannot read schema_migration: %s", PQresultErrorMessage(r));
@@ -224,18 +225,19 @@ migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
 			if (set->count == 0 || version > set->items[set->count - 1].version)
 				continue;
 			xasprintf(cause,
-				  "migration %s is recorded as applied but its file is missing\n"
-				  "hint: restore the file; applied migrations are never removed",
-				  name);
+			          "migration %s is recorded as applied but its file is missing\n"
+			          "hint: restore the file; applied migrations are never removed",
+			          name);
 			PQclear(r);
 			return false;
 		}
 		if (strcmp(m->checksum, sum) != 0) {
-			xasprintf(cause,
-				  "migration %s was changed after it was applied\n"
-				  "detail: checksum in the database %.12s…, of the file %.12s…\n"
-				  "hint: never edit an applied migration; restore it and add a new one",
-				  m->name, sum, m->checksum);
+			xasprintf(
+			    cause,
+			    "migration %s was changed after it was applied\n"
+			    "detail: checksum in the database %.12s…, of the file %.12s…\n"
+			    "hint: never edit an applied migration; restore it and add a new one",
+			    m->name, sum, m->checksum);
 			PQclear(r);
 			return false;
 		}
@@ -247,7 +249,7 @@ migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
 /* Applies pending migrations in order. */
 bool
 migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report, void *arg,
-	      int *applied, char **cause)
+              int *applied, char **cause)
 {
 	int current;
 	char line[512];
@@ -280,7 +282,8 @@ migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb r
 			goto out;
 		r = PQexec(conn, m->sql);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-			xasprintf(cause, "migration %s failed: %s", m->name, PQresultErrorMessage(r));
+			xasprintf(cause, "migration %s failed: %s", m->name,
+			          PQresultErrorMessage(r));
 			migrate_chomp(*cause);
 			PQclear(r);
 			PQclear(PQexec(conn, "ROLLBACK"));
@@ -295,12 +298,14 @@ migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb r
 		params[1] = m->name;
 		params[2] = m->checksum;
 		params[3] = ms;
-		r = PQexecParams(conn,
-				 "INSERT INTO schema_migration (version, name, checksum, duration_ms) "
-				 "VALUES ($1, $2, $3, $4)",
-				 4, NULL, params, NULL, NULL, 0);
+		r = PQexecParams(
+		    conn,
+		    "INSERT INTO schema_migration (version, name, checksum, duration_ms) "
+		    "VALUES ($1, $2, $3, $4)",
+		    4, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			xasprintf(cause, "recording %s failed: %s", m->name, PQresultErrorMessage(r));
+			xasprintf(cause, "recording %s failed: %s", m->name,
+			          PQresultErrorMessage(r));
 			migrate_chomp(*cause);
 			PQclear(r);
 			PQclear(PQexec(conn, "ROLLBACK"));

@@ -25,7 +25,7 @@ struct migration_set {
 
 /* Reads every NNNN_*.sql file of dir. Free with migrate_set_free. */
 bool migrate_load_dir(const char *dir, struct migration_set *set, char **cause)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 void migrate_set_free(struct migration_set *set);
 
@@ -38,7 +38,7 @@ typedef void (*migrate_report_cb)(const char *line, void *arg);
  * once. *applied counts the files applied.
  */
 bool migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report,
-		   void *arg, int *applied, char **cause) __attribute__((warn_unused_result));
+                   void *arg, int *applied, char **cause) __attribute__((warn_unused_result));
 
 /* Reads the newest applied version (0 when none, -1 on error). */
 int migrate_current_version(PGconn *conn, char **cause);

@@ -104,15 +104,15 @@ outbox_start(struct daemon *d)
 	snprintf(ob->claimer, sizeof ob->claimer, "safetyd-%s", hex);
 	/* A rate of 0 means no limit: a bucket that refills faster than anyone sends. */
 	sf_bucket_init(&ob->sms_bucket, d->cfg.sms_rate > 0 ? d->cfg.sms_rate : 1e9,
-		       d->cfg.sms_rate > 0 ? d->cfg.sms_rate : 1e9, outbox_now());
+	               d->cfg.sms_rate > 0 ? d->cfg.sms_rate : 1e9, outbox_now());
 	sf_bucket_init(&ob->email_bucket, d->cfg.email_rate > 0 ? d->cfg.email_rate : 1e9,
-		       d->cfg.email_rate > 0 ? d->cfg.email_rate : 1e9, outbox_now());
+	               d->cfg.email_rate > 0 ? d->cfg.email_rate : 1e9, outbox_now());
 	ob->tick = event_new(d->base, -1, EV_PERSIST, outbox_tick_cb, ob);
 	tv.tv_sec = d->cfg.dispatch_interval_ms / 1000;
 	tv.tv_usec = (d->cfg.dispatch_interval_ms % 1000) * 1000;
 	event_add(ob->tick, &tv);
 	log_info("dispatcher_started", "claimer", ob->claimer, "sms", d->cfg.sms_driver, "email",
-		 d->cfg.email_driver);
+	         d->cfg.email_driver);
 	return ob;
 }
 
@@ -227,7 +227,8 @@ outbox_flush(struct outbox *ob)
 				state = "failed";
 				ob->failed++;
 			} else {
-				/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most 10 minutes. */
+				/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most 10
+				 * minutes. */
 				delay = 1 << (res->attempts < 9 ? res->attempts : 9);
 				delay = delay * (0.75 + (double)(rand() % 500) / 1000.0);
 				state = "queued";
@@ -271,21 +272,22 @@ outbox_flush(struct outbox *ob)
 	params[6] = delays;
 	ob->flushing = true;
 	/* A permanent failure asks the person again at once, over the next channel. */
-	if (db_pool_query(ob->d->db,
-			  "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], "
-			  " $4::text[], $5::int[], $6::text[], $7::float8[]) AS r(id, state, pid, err, "
-			  " parts, driver, delay)), "
-			  "u AS (UPDATE outbox o SET state = r.state::outbox_state, "
-			  " provider_id = coalesce(r.pid, o.provider_id), last_error = r.err, "
-			  " parts = r.parts, driver = r.driver, claimed_by = NULL, "
-			  " sent_at = CASE WHEN r.state = 'sent' THEN now() ELSE o.sent_at END, "
-			  " next_attempt_at = now() + make_interval(secs => r.delay) "
-			  " FROM r WHERE o.id = r.id AND o.state = 'sending' "
-			  " RETURNING o.crisis_id, o.national_id, r.state) "
-			  "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
-			  " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
-			  " AND k.state = 'asked'",
-			  7, params, outbox_flush_done, ob, &cause) != 0) {
+	if (db_pool_query(
+	        ob->d->db,
+	        "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], "
+	        " $4::text[], $5::int[], $6::text[], $7::float8[]) AS r(id, state, pid, err, "
+	        " parts, driver, delay)), "
+	        "u AS (UPDATE outbox o SET state = r.state::outbox_state, "
+	        " provider_id = coalesce(r.pid, o.provider_id), last_error = r.err, "
+	        " parts = r.parts, driver = r.driver, claimed_by = NULL, "
+	        " sent_at = CASE WHEN r.state = 'sent' THEN now() ELSE o.sent_at END, "
+	        " next_attempt_at = now() + make_interval(secs => r.delay) "
+	        " FROM r WHERE o.id = r.id AND o.state = 'sending' "
+	        " RETURNING o.crisis_id, o.national_id, r.state) "
+	        "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
+	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
+	        " AND k.state = 'asked'",
+	        7, params, outbox_flush_done, ob, &cause) != 0) {
 		ob->flushing = false;
 		log_warn("outbox_update_skipped", "error", cause);
 	}
@@ -301,7 +303,7 @@ outbox_flush(struct outbox *ob)
 /* A driver reported. */
 static void
 outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *provider_id,
-	       const char *error, int parts, void *arg)
+               const char *error, int parts, void *arg)
 {
 	struct outbox_item *it = arg;
 	struct outbox *ob = it->owner;
@@ -354,8 +356,8 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	m.language = it->language;
 	m.drill = it->drill;
 	m.subject = strcmp(it->language, "ko") == 0
-			? (it->drill ? "[훈련] 안전 확인 요청" : "안전 확인 요청 / Safety check")
-			: (it->drill ? "[DRILL] Safety check" : "Safety check");
+	                ? (it->drill ? "[훈련] 안전 확인 요청" : "안전 확인 요청 / Safety check")
+	                : (it->drill ? "[DRILL] Safety check" : "Safety check");
 	if (email)
 		ob->inflight_email++;
 	else
@@ -363,7 +365,8 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	it->owner = ob;
 	it->next = NULL;
 	if (channel_send(ob->d, &m, outbox_sent_cb, it) != 0)
-		outbox_sent_cb(it->id, CHANNEL_TRANSIENT, NULL, "could not start the request", 1, it);
+		outbox_sent_cb(it->id, CHANNEL_TRANSIENT, NULL, "could not start the request", 1,
+		               it);
 	memset(text, 0, strlen(text));
 	free(text);
 }
@@ -449,7 +452,7 @@ outbox_maintenance_done(const struct db_result *r, void *arg)
 		if (strcmp(requeued, "0") != 0 || strcmp(reasked, "0") != 0 ||
 		    strcmp(unreachable, "0") != 0)
 			log_info("escalation", "stale_requeued", requeued, "reasked", reasked,
-				 "unreachable", unreachable);
+			         "unreachable", unreachable);
 	}
 }
 
@@ -488,14 +491,15 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(stale, sizeof stale, "%d", d->cfg.stale_claim_s);
 		params[0] = stale;
 		/* One safetyd at a time re-asks; every one of them requeues stale claims. */
-		if (db_pool_query(d->db,
-				  "WITH s AS (UPDATE outbox SET state = 'queued', claimed_by = NULL, "
-				  " next_attempt_at = now() WHERE state = 'sending' AND claimed_at < now() "
-				  " - make_interval(secs => $1::int) RETURNING 1) "
-				  "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
-				  " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
-				  " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked",
-				  1, params, outbox_maintenance_done, ob, &cause) != 0)
+		if (db_pool_query(
+		        d->db,
+		        "WITH s AS (UPDATE outbox SET state = 'queued', claimed_by = NULL, "
+		        " next_attempt_at = now() WHERE state = 'sending' AND claimed_at < now() "
+		        " - make_interval(secs => $1::int) RETURNING 1) "
+		        "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
+		        " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
+		        " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked",
+		        1, params, outbox_maintenance_done, ob, &cause) != 0)
 			ob->escalating = false;
 	}
 	if (!ob->routing && now - ob->last_routes >= d->cfg.route_refresh_s) {
@@ -508,10 +512,11 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(samples, sizeof samples, "%d", d->cfg.route_min_samples);
 		{
 			const char *rp[4] = {window, grace, share, samples};
-			if (db_pool_query(d->db,
-					  "SELECT CASE WHEN pg_try_advisory_xact_lock(7311520014) THEN "
-					  "route_health_refresh($1::int, $2::int, $3::real, $4::int) END",
-					  4, rp, outbox_routes_done, ob, &cause) != 0)
+			if (db_pool_query(
+			        d->db,
+			        "SELECT CASE WHEN pg_try_advisory_xact_lock(7311520014) THEN "
+			        "route_health_refresh($1::int, $2::int, $3::real, $4::int) END",
+			        4, rp, outbox_routes_done, ob, &cause) != 0)
 				ob->routing = false;
 		}
 	}
@@ -524,14 +529,15 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 	params[0] = ob->claimer;
 	params[1] = limit;
 	ob->claiming = true;
-	if (db_pool_query(d->db,
-			  "UPDATE outbox o SET state = 'sending', claimed_by = $1, claimed_at = now(), "
-			  " attempts = o.attempts + 1 FROM (SELECT id FROM outbox WHERE state = 'queued' "
-			  " AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $2::int "
-			  " FOR UPDATE SKIP LOCKED) s WHERE o.id = s.id "
-			  "RETURNING o.id, o.channel, o.recipient, o.body, o.language, "
-			  " coalesce(o.crisis_id, 0), coalesce(o.national_id, 0), o.attempts, "
-			  " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false)",
-			  2, params, outbox_claim_done, ob, &cause) != 0)
+	if (db_pool_query(
+	        d->db,
+	        "UPDATE outbox o SET state = 'sending', claimed_by = $1, claimed_at = now(), "
+	        " attempts = o.attempts + 1 FROM (SELECT id FROM outbox WHERE state = 'queued' "
+	        " AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $2::int "
+	        " FOR UPDATE SKIP LOCKED) s WHERE o.id = s.id "
+	        "RETURNING o.id, o.channel, o.recipient, o.body, o.language, "
+	        " coalesce(o.crisis_id, 0), coalesce(o.national_id, 0), o.attempts, "
+	        " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false)",
+	        2, params, outbox_claim_done, ob, &cause) != 0)
 		ob->claiming = false;
 }

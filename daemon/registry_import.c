@@ -15,108 +15,109 @@
 #include <string.h>
 
 static const char import_staging_sql[] =
-	"CREATE TEMP TABLE import_row ("
-	" line integer, name_ko text, name_latin text, name_key text, birth_date date,"
-	" passport_no text, kind text, arrival_date date, departure_date date,"
-	" household_ref text, needs text[], languages text[], address text,"
-	" residence_status text, notes text, external_ref text, phones text[], emails text[],"
-	" lat double precision, lon double precision,"
-	" national_id bigint, is_new boolean NOT NULL DEFAULT false,"
-	" changed boolean NOT NULL DEFAULT false, household_id bigint) ON COMMIT DROP";
+    "CREATE TEMP TABLE import_row ("
+    " line integer, name_ko text, name_latin text, name_key text, birth_date date,"
+    " passport_no text, kind text, arrival_date date, departure_date date,"
+    " household_ref text, needs text[], languages text[], address text,"
+    " residence_status text, notes text, external_ref text, phones text[], emails text[],"
+    " lat double precision, lon double precision,"
+    " national_id bigint, is_new boolean NOT NULL DEFAULT false,"
+    " changed boolean NOT NULL DEFAULT false, household_id bigint) ON COMMIT DROP";
 
 /* Indexes and statistics after the COPY, so the merge joins are planned as hash joins. */
 static const char *const import_prepare_steps[] = {
-	"CREATE INDEX ON import_row (line)",
-	"CREATE INDEX ON import_row (national_id)",
-	"ANALYZE import_row",
+    "CREATE INDEX ON import_row (line)",
+    "CREATE INDEX ON import_row (national_id)",
+    "ANALYZE import_row",
 };
 
 /* The merge, one statement per step; $1 is the mission. */
 static const char *const import_merge_steps[] = {
-	/*
-	 * Match on passport, then on first phone + name + birth date (both
-	 * without a birth date also match, so a file without that column can be
-	 * imported again without twins).
-	 */
-	"UPDATE import_row s SET national_id = n.id FROM national n WHERE n.mission_id = $1 "
-	" AND n.deleted_at IS NULL AND s.passport_no IS NOT NULL AND n.passport_no = s.passport_no",
-	"UPDATE import_row s SET national_id = m.id FROM (SELECT DISTINCT ON (s2.line) s2.line, n.id "
-	" FROM import_row s2 JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
-	" JOIN national n ON n.id = c.national_id AND n.mission_id = $1 AND n.deleted_at IS NULL "
-	" WHERE s2.national_id IS NULL AND n.birth_date IS NOT DISTINCT FROM s2.birth_date "
-	" AND n.name_key = s2.name_key ORDER BY s2.line, n.id) m WHERE s.line = m.line",
-	/* Households named by the file, made once per mission. */
-	"INSERT INTO household (mission_id, external_ref) SELECT DISTINCT $1::bigint, household_ref "
-	" FROM import_row WHERE household_ref IS NOT NULL ON CONFLICT (mission_id, external_ref) "
-	" DO NOTHING",
-	"UPDATE import_row s SET household_id = h.id FROM household h WHERE h.mission_id = $1 "
-	" AND h.external_ref = s.household_ref",
-	/* Existing people: fields the file gives replace the stored ones, if different. */
-	"WITH u AS (UPDATE national n SET name_ko = coalesce(s.name_ko, n.name_ko), "
-	" name_latin = coalesce(s.name_latin, n.name_latin), "
-	" name_key = CASE WHEN s.name_ko IS NULL AND s.name_latin IS NULL THEN n.name_key "
-	"  ELSE s.name_key END, "
-	" birth_date = coalesce(s.birth_date, n.birth_date), "
-	" passport_no = coalesce(s.passport_no, n.passport_no), kind = s.kind::national_kind, "
-	" arrival_date = coalesce(s.arrival_date, n.arrival_date), "
-	" departure_date = coalesce(s.departure_date, n.departure_date), "
-	" household_id = coalesce(s.household_id, n.household_id), "
-	" needs = CASE WHEN s.needs = '{}' THEN n.needs ELSE s.needs END, "
-	" languages = s.languages, address = coalesce(s.address, n.address), "
-	" residence_status = coalesce(s.residence_status, n.residence_status), "
-	" notes = coalesce(s.notes, n.notes), updated_at = now() "
-	" FROM import_row s WHERE s.national_id = n.id AND ("
-	"  n.name_ko IS DISTINCT FROM coalesce(s.name_ko, n.name_ko) OR n.name_latin IS DISTINCT FROM coalesce(s.name_latin, "
-	"  n.name_latin) OR n.birth_date IS DISTINCT FROM coalesce(s.birth_date, n.birth_date) "
-	"  OR n.passport_no IS DISTINCT FROM coalesce(s.passport_no, n.passport_no) "
-	"  OR n.kind::text <> s.kind "
-	"  OR n.arrival_date IS DISTINCT FROM coalesce(s.arrival_date, n.arrival_date) "
-	"  OR n.departure_date IS DISTINCT FROM coalesce(s.departure_date, n.departure_date) "
-	"  OR n.household_id IS DISTINCT FROM coalesce(s.household_id, n.household_id) "
-	"  OR (s.needs <> '{}' AND n.needs IS DISTINCT FROM s.needs) OR n.languages <> s.languages "
-	"  OR n.address IS DISTINCT FROM coalesce(s.address, n.address) "
-	"  OR n.residence_status IS DISTINCT FROM coalesce(s.residence_status, n.residence_status) "
-	"  OR n.notes IS DISTINCT FROM coalesce(s.notes, n.notes)) RETURNING n.id) "
-	"UPDATE import_row s SET changed = true FROM u WHERE s.national_id = u.id",
-	/* New people: ids taken first, so the rows can be followed into contacts and locations. */
-	"UPDATE import_row SET national_id = nextval(pg_get_serial_sequence('national', 'id')), "
-	" is_new = true WHERE national_id IS NULL",
-	"INSERT INTO national (id, mission_id, household_id, name_ko, name_latin, name_key, "
-	" birth_date, passport_no, kind, arrival_date, departure_date, languages, needs, address, "
-	" residence_status, notes, source, last_point, last_point_at, last_point_source, region_id) "
-	"OVERRIDING SYSTEM VALUE SELECT s.national_id, $1, s.household_id, s.name_ko, s.name_latin, "
-	" s.name_key, s.birth_date, s.passport_no, s.kind::national_kind, s.arrival_date, "
-	" s.departure_date, s.languages, s.needs, s.address, s.residence_status, s.notes, 'import', "
-	" p.point, CASE WHEN p.point IS NOT NULL THEN now() END, "
-	" CASE WHEN p.point IS NOT NULL THEN 'import'::location_source END, "
-	" (SELECT r.id FROM region r WHERE r.mission_id = $1 AND p.point IS NOT NULL "
-	"  AND ST_Intersects(r.area::geometry, p.point::geometry) ORDER BY r.id LIMIT 1) "
-	"FROM import_row s, LATERAL (SELECT CASE WHEN s.lat IS NOT NULL THEN "
-	" ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography END AS point) p WHERE s.is_new",
-	/* Contacts: new people's go straight in; existing people's only if missing. */
-	"INSERT INTO contact (national_id, kind, value, priority) "
-	" SELECT s.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s, "
-	" unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE s.is_new "
-	" UNION ALL SELECT s.national_id, 'email', u.v, least(u.o, 9) FROM import_row s, "
-	" unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE s.is_new "
-	" ON CONFLICT (national_id, kind, value) DO NOTHING",
-	"WITH c AS (INSERT INTO contact (national_id, kind, value, priority) "
-	" SELECT s.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s, "
-	" unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE NOT s.is_new "
-	" UNION ALL SELECT s.national_id, 'email', u.v, least(u.o, 9) FROM import_row s, "
-	" unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE NOT s.is_new "
-	" ON CONFLICT (national_id, kind, value) DO NOTHING RETURNING national_id) "
-	"UPDATE import_row s SET changed = true FROM c WHERE s.national_id = c.national_id",
-	/* Locations: history for new people; a new point for those who moved. */
-	"INSERT INTO location (national_id, point, source, observed_at) "
-	" SELECT s.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
-	" now() FROM import_row s WHERE s.is_new AND s.lat IS NOT NULL",
-	"WITH l AS (INSERT INTO location (national_id, point, source, observed_at) "
-	" SELECT s.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
-	" now() FROM import_row s JOIN national n ON n.id = s.national_id WHERE NOT s.is_new "
-	" AND s.lat IS NOT NULL AND (n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
-	"  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
-	"UPDATE import_row s SET changed = true FROM l WHERE s.national_id = l.national_id",
+    /*
+     * Match on passport, then on first phone + name + birth date (both
+     * without a birth date also match, so a file without that column can be
+     * imported again without twins).
+     */
+    "UPDATE import_row s SET national_id = n.id FROM national n WHERE n.mission_id = $1 "
+    " AND n.deleted_at IS NULL AND s.passport_no IS NOT NULL AND n.passport_no = s.passport_no",
+    "UPDATE import_row s SET national_id = m.id FROM (SELECT DISTINCT ON (s2.line) s2.line, n.id "
+    " FROM import_row s2 JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
+    " JOIN national n ON n.id = c.national_id AND n.mission_id = $1 AND n.deleted_at IS NULL "
+    " WHERE s2.national_id IS NULL AND n.birth_date IS NOT DISTINCT FROM s2.birth_date "
+    " AND n.name_key = s2.name_key ORDER BY s2.line, n.id) m WHERE s.line = m.line",
+    /* Households named by the file, made once per mission. */
+    "INSERT INTO household (mission_id, external_ref) SELECT DISTINCT $1::bigint, household_ref "
+    " FROM import_row WHERE household_ref IS NOT NULL ON CONFLICT (mission_id, external_ref) "
+    " DO NOTHING",
+    "UPDATE import_row s SET household_id = h.id FROM household h WHERE h.mission_id = $1 "
+    " AND h.external_ref = s.household_ref",
+    /* Existing people: fields the file gives replace the stored ones, if different. */
+    "WITH u AS (UPDATE national n SET name_ko = coalesce(s.name_ko, n.name_ko), "
+    " name_latin = coalesce(s.name_latin, n.name_latin), "
+    " name_key = CASE WHEN s.name_ko IS NULL AND s.name_latin IS NULL THEN n.name_key "
+    "  ELSE s.name_key END, "
+    " birth_date = coalesce(s.birth_date, n.birth_date), "
+    " passport_no = coalesce(s.passport_no, n.passport_no), kind = s.kind::national_kind, "
+    " arrival_date = coalesce(s.arrival_date, n.arrival_date), "
+    " departure_date = coalesce(s.departure_date, n.departure_date), "
+    " household_id = coalesce(s.household_id, n.household_id), "
+    " needs = CASE WHEN s.needs = '{}' THEN n.needs ELSE s.needs END, "
+    " languages = s.languages, address = coalesce(s.address, n.address), "
+    " residence_status = coalesce(s.residence_status, n.residence_status), "
+    " notes = coalesce(s.notes, n.notes), updated_at = now() "
+    " FROM import_row s WHERE s.national_id = n.id AND ("
+    "  n.name_ko IS DISTINCT FROM coalesce(s.name_ko, n.name_ko) OR n.name_latin IS DISTINCT FROM "
+    "coalesce(s.name_latin, "
+    "  n.name_latin) OR n.birth_date IS DISTINCT FROM coalesce(s.birth_date, n.birth_date) "
+    "  OR n.passport_no IS DISTINCT FROM coalesce(s.passport_no, n.passport_no) "
+    "  OR n.kind::text <> s.kind "
+    "  OR n.arrival_date IS DISTINCT FROM coalesce(s.arrival_date, n.arrival_date) "
+    "  OR n.departure_date IS DISTINCT FROM coalesce(s.departure_date, n.departure_date) "
+    "  OR n.household_id IS DISTINCT FROM coalesce(s.household_id, n.household_id) "
+    "  OR (s.needs <> '{}' AND n.needs IS DISTINCT FROM s.needs) OR n.languages <> s.languages "
+    "  OR n.address IS DISTINCT FROM coalesce(s.address, n.address) "
+    "  OR n.residence_status IS DISTINCT FROM coalesce(s.residence_status, n.residence_status) "
+    "  OR n.notes IS DISTINCT FROM coalesce(s.notes, n.notes)) RETURNING n.id) "
+    "UPDATE import_row s SET changed = true FROM u WHERE s.national_id = u.id",
+    /* New people: ids taken first, so the rows can be followed into contacts and locations. */
+    "UPDATE import_row SET national_id = nextval(pg_get_serial_sequence('national', 'id')), "
+    " is_new = true WHERE national_id IS NULL",
+    "INSERT INTO national (id, mission_id, household_id, name_ko, name_latin, name_key, "
+    " birth_date, passport_no, kind, arrival_date, departure_date, languages, needs, address, "
+    " residence_status, notes, source, last_point, last_point_at, last_point_source, region_id) "
+    "OVERRIDING SYSTEM VALUE SELECT s.national_id, $1, s.household_id, s.name_ko, s.name_latin, "
+    " s.name_key, s.birth_date, s.passport_no, s.kind::national_kind, s.arrival_date, "
+    " s.departure_date, s.languages, s.needs, s.address, s.residence_status, s.notes, 'import', "
+    " p.point, CASE WHEN p.point IS NOT NULL THEN now() END, "
+    " CASE WHEN p.point IS NOT NULL THEN 'import'::location_source END, "
+    " (SELECT r.id FROM region r WHERE r.mission_id = $1 AND p.point IS NOT NULL "
+    "  AND ST_Intersects(r.area::geometry, p.point::geometry) ORDER BY r.id LIMIT 1) "
+    "FROM import_row s, LATERAL (SELECT CASE WHEN s.lat IS NOT NULL THEN "
+    " ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography END AS point) p WHERE s.is_new",
+    /* Contacts: new people's go straight in; existing people's only if missing. */
+    "INSERT INTO contact (national_id, kind, value, priority) "
+    " SELECT s.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s, "
+    " unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE s.is_new "
+    " UNION ALL SELECT s.national_id, 'email', u.v, least(u.o, 9) FROM import_row s, "
+    " unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE s.is_new "
+    " ON CONFLICT (national_id, kind, value) DO NOTHING",
+    "WITH c AS (INSERT INTO contact (national_id, kind, value, priority) "
+    " SELECT s.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s, "
+    " unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE NOT s.is_new "
+    " UNION ALL SELECT s.national_id, 'email', u.v, least(u.o, 9) FROM import_row s, "
+    " unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE NOT s.is_new "
+    " ON CONFLICT (national_id, kind, value) DO NOTHING RETURNING national_id) "
+    "UPDATE import_row s SET changed = true FROM c WHERE s.national_id = c.national_id",
+    /* Locations: history for new people; a new point for those who moved. */
+    "INSERT INTO location (national_id, point, source, observed_at) "
+    " SELECT s.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
+    " now() FROM import_row s WHERE s.is_new AND s.lat IS NOT NULL",
+    "WITH l AS (INSERT INTO location (national_id, point, source, observed_at) "
+    " SELECT s.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
+    " now() FROM import_row s JOIN national n ON n.id = s.national_id WHERE NOT s.is_new "
+    " AND s.lat IS NOT NULL AND (n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
+    "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
+    "UPDATE import_row s SET changed = true FROM l WHERE s.national_id = l.national_id",
 };
 
 /* Runs one statement with the mission as $1. */
@@ -158,7 +159,8 @@ import_copy(PGconn *conn, const struct sf_import_result *parsed, char **cause)
 	PQclear(r);
 	for (size_t i = 0; i < parsed->nrows && ok; i++) {
 		size_t len;
-		if (sf_import_row_copy_text(&parsed->rows[i], line, SF_IMPORT_COPY_LINE_SIZE, &len) != 0)
+		if (sf_import_row_copy_text(&parsed->rows[i], line, SF_IMPORT_COPY_LINE_SIZE,
+		                            &len) != 0)
 			continue;
 		if (used + len > cap) {
 			ok = PQputCopyData(conn, batch, (int)used) == 1;
@@ -205,7 +207,7 @@ import_count(PGconn *conn, const char *sql, char **cause)
 /* Parses, stages and merges. */
 bool
 registry_import_run(PGconn *conn, const struct registry_import_request *req,
-		    struct registry_import_outcome *out, char **cause)
+                    struct registry_import_outcome *out, char **cause)
 {
 	struct sf_import_options opt;
 	char mission[24], country[8] = "";
@@ -217,7 +219,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	snprintf(mission, sizeof mission, "%lld", req->mission_id);
 	params[0] = mission;
 	r = PQexecParams(conn, "SELECT default_country FROM mission WHERE id = $1::bigint", 1, NULL,
-			 params, NULL, NULL, 0);
+	                 params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		xasprintf(cause, "no mission with id %lld", req->mission_id);
 		PQclear(r);
@@ -250,7 +252,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	}
 	/* A passport twice in one file: the first row counts, later ones are reported. */
 	r = PQexec(conn, "DELETE FROM import_row a USING import_row b WHERE a.passport_no = "
-			 "b.passport_no AND a.line > b.line RETURNING a.line, b.line");
+	                 "b.passport_no AND a.line > b.line RETURNING a.line, b.line");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
 		PQclear(r);
@@ -273,14 +275,16 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 			goto fail;
 	}
 	out->inserted = import_count(conn, "SELECT count(*) FROM import_row WHERE is_new", cause);
-	out->updated = import_count(conn, "SELECT count(*) FROM import_row WHERE NOT is_new AND changed",
-				    cause);
-	out->unchanged = import_count(conn, "SELECT count(*) FROM import_row WHERE NOT is_new AND "
-					    "NOT changed",
-				      cause);
-	out->first_id = import_count(conn, "SELECT coalesce(min(national_id) FILTER (WHERE line = "
-					   "(SELECT min(line) FROM import_row)), 0) FROM import_row",
-				     cause);
+	out->updated = import_count(
+	    conn, "SELECT count(*) FROM import_row WHERE NOT is_new AND changed", cause);
+	out->unchanged = import_count(conn,
+	                              "SELECT count(*) FROM import_row WHERE NOT is_new AND "
+	                              "NOT changed",
+	                              cause);
+	out->first_id = import_count(conn,
+	                             "SELECT coalesce(min(national_id) FILTER (WHERE line = "
+	                             "(SELECT min(line) FROM import_row)), 0) FROM import_row",
+	                             cause);
 	if (out->inserted < 0 || out->updated < 0 || out->unchanged < 0 || out->first_id < 0)
 		goto fail;
 	{
@@ -292,18 +296,18 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		snprintf(unch, sizeof unch, "%lld", out->unchanged);
 		snprintf(rej, sizeof rej, "%zu", out->parsed->bad_rows + out->ndup);
 		snprintf(summary, sizeof summary,
-			 "{\"inserted\":%s,\"updated\":%s,\"unchanged\":%s,\"rejected\":%s,"
-			 "\"dry_run\":%s}",
-			 ins, upd, unch, rej, req->dry_run ? "true" : "false");
+		         "{\"inserted\":%s,\"updated\":%s,\"unchanged\":%s,\"rejected\":%s,"
+		         "\"dry_run\":%s}",
+		         ins, upd, unch, rej, req->dry_run ? "true" : "false");
 		ap[0] = req->actor;
 		ap[1] = req->actor_role;
 		ap[2] = mission;
 		ap[3] = req->client_addr != NULL ? req->client_addr : "";
 		ap[4] = summary;
 		r = PQexecParams(conn,
-				 "SELECT audit_record($1, $2, $3::bigint, $4, 'national.import', "
-				 "'mission', $3::bigint::text, $5)",
-				 5, NULL, ap, NULL, NULL, 0);
+		                 "SELECT audit_record($1, $2, $3::bigint, $4, 'national.import', "
+		                 "'mission', $3::bigint::text, $5)",
+		                 5, NULL, ap, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
 			PQclear(r);
@@ -356,19 +360,20 @@ registry_import_report(const struct registry_import_outcome *out, bool dry_run)
 	cJSON_AddNumberToObject(rep, "unchanged", (double)out->unchanged);
 	errors = cJSON_AddArrayToObject(rep, "errors");
 	for (size_t i = 0; i < p->nerrors; i++)
-		import_report_error(errors, p->errors[i].line, p->errors[i].column, p->errors[i].field,
-				    p->errors[i].reason);
-	for (size_t i = 0; i < out->ndup && i < sizeof out->dup_line / sizeof out->dup_line[0]; i++) {
+		import_report_error(errors, p->errors[i].line, p->errors[i].column,
+		                    p->errors[i].field, p->errors[i].reason);
+	for (size_t i = 0; i < out->ndup && i < sizeof out->dup_line / sizeof out->dup_line[0];
+	     i++) {
 		char reason[96];
 		snprintf(reason, sizeof reason, "passport_no: the same passport as line %zu",
-			 out->dup_first[i]);
+		         out->dup_first[i]);
 		import_report_error(errors, out->dup_line[i], 0, "passport_no", reason);
 	}
 	cJSON_AddNumberToObject(rep, "errors_not_shown", (double)p->errors_dropped);
 	warnings = cJSON_AddArrayToObject(rep, "warnings");
 	for (size_t i = 0; i < p->nwarnings; i++)
 		import_report_error(warnings, p->warnings[i].line, p->warnings[i].column,
-				    p->warnings[i].field, p->warnings[i].reason);
+		                    p->warnings[i].field, p->warnings[i].reason);
 	return rep;
 }
 

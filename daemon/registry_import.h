@@ -21,8 +21,8 @@ struct registry_import_request {
 	enum sf_import_format format;
 	enum sf_date_format date_format;
 	const struct sf_import_mapping *mapping; /* borrowed; NULL for none */
-	bool all_or_nothing; /* any bad row: nothing goes in */
-	bool dry_run;        /* check and count, then roll back */
+	bool all_or_nothing;                     /* any bad row: nothing goes in */
+	bool dry_run;                            /* check and count, then roll back */
 	/* Who imports, for the audit log (borrowed). */
 	const char *actor;
 	const char *actor_role;
@@ -45,8 +45,8 @@ struct registry_import_outcome {
  * the outcome.
  */
 bool registry_import_run(PGconn *conn, const struct registry_import_request *req,
-			 struct registry_import_outcome *out, char **cause)
-	__attribute__((warn_unused_result));
+                         struct registry_import_outcome *out, char **cause)
+    __attribute__((warn_unused_result));
 
 /* The outcome as the JSON report the API answers and safetyctl prints. */
 cJSON *registry_import_report(const struct registry_import_outcome *out, bool dry_run);

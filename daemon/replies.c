@@ -399,9 +399,12 @@ replies_stored(const struct db_result *res, void *arg)
 		char num[32];
 
 		it->cb(stored ? REPLY_STORED : REPLY_DUPLICATE, duress, it->arg);
-		/* The person the reply was matched to (an SMS sender, looked up in the statement). */
-		it->crisis_id = PQgetisnull(res->res, row, 16) ? 0 : atoll(PQgetvalue(res->res, row, 16));
-		it->national_id = PQgetisnull(res->res, row, 17) ? 0 : atoll(PQgetvalue(res->res, row, 17));
+		/* The person the reply was matched to (an SMS sender, looked up in the statement).
+		 */
+		it->crisis_id =
+		    PQgetisnull(res->res, row, 16) ? 0 : atoll(PQgetvalue(res->res, row, 16));
+		it->national_id =
+		    PQgetisnull(res->res, row, 17) ? 0 : atoll(PQgetvalue(res->res, row, 17));
 		if (!stored || it->national_id == 0 || it->crisis_id == 0)
 			continue;
 		memset(&cur, 0, sizeof cur);
@@ -425,11 +428,11 @@ replies_stored(const struct db_result *res, void *arg)
 		ev.at_ms = it->at_ms;
 		ev.unclassified = it->unclassified || it->review;
 		ev.duress = duress;
-		ev.source = it->by_staff		    ? SF_STATUS_SOURCE_STAFF
-			    : it->proxy			    ? SF_STATUS_SOURCE_PROXY
-			    : strcmp(it->channel, "sms") == 0 ? SF_STATUS_SOURCE_SMS
-			    : strcmp(it->channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
-							      : SF_STATUS_SOURCE_WEB;
+		ev.source = it->by_staff                        ? SF_STATUS_SOURCE_STAFF
+		            : it->proxy                         ? SF_STATUS_SOURCE_PROXY
+		            : strcmp(it->channel, "sms") == 0   ? SF_STATUS_SOURCE_SMS
+		            : strcmp(it->channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
+		                                                : SF_STATUS_SOURCE_WEB;
 		if (sf_status_apply(&cur, &ev, &next, &changed) != 0 || !changed)
 			continue;
 		snprintf(num, sizeof num, "%lld", (long long)it->crisis_id);
@@ -451,8 +454,8 @@ replies_stored(const struct db_result *res, void *arg)
 		snprintf(num, sizeof num, "%lld", (long long)next.proxy_at_ms);
 		replies_array(&arr[12], &len[12], &cap[12], num);
 		snprintf(num, sizeof num, "%lld|%s|%d|%s", (long long)next.answered_at_ms,
-			 has_state ? PQgetvalue(res->res, row, 15) : "-1", it->headcount,
-			 PQgetvalue(res->res, row, 1));
+		         has_state ? PQgetvalue(res->res, row, 15) : "-1", it->headcount,
+		         PQgetvalue(res->res, row, 1));
 		replies_array(&arr[13], &len[13], &cap[13], num);
 		nupd++;
 	}
@@ -469,40 +472,52 @@ replies_stored(const struct db_result *res, void *arg)
 		 * here, which the precedence rule makes the newest.
 		 */
 		if (db_pool_query(
-			d->db,
-			"WITH v AS (SELECT crisis_id, national_id, status, to_timestamp(at_ms / 1000.0) AS at, "
-			" sbs, rev, dur, conf, prox, own, to_timestamp(own_ms / 1000.0) AS own_at, pst, "
-			" to_timestamp(p_ms / 1000.0) AS proxy_at, "
-			" to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "
-			" split_part(extra, '|', 2)::bigint AS expect, "
-			" nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "
-			" split_part(extra, '|', 4)::bigint AS response_id "
-			" FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bool[], "
-			" $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], $11::bigint[], "
-			" $12::text[], $13::bigint[], $14::text[]) AS u(crisis_id, national_id, status, "
-			" at_ms, sbs, rev, dur, conf, prox, own, own_ms, pst, p_ms, extra)), "
-			"latest AS (SELECT DISTINCT ON (crisis_id, national_id) * FROM v "
-			" ORDER BY crisis_id, national_id, response_id DESC), "
-			"w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, region_id, status, "
-			" at, set_by_staff, needs_review, duress, confirm_safe, by_proxy, own_status, own_at, "
-			" proxy_status, proxy_at, answered_at, headcount, last_response_id) "
-			"SELECT l.crisis_id, l.national_id, n.mission_id, n.region_id, l.status, l.at, l.sbs, "
-			" l.rev, l.dur, l.conf, l.prox, l.own, l.own_at, l.pst, l.proxy_at, l.answered_at, "
-			" l.headcount, l.response_id FROM latest l JOIN national n ON n.id = l.national_id "
-			"ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = excluded.status, "
-			" at = excluded.at, set_by_staff = excluded.set_by_staff, "
-			" needs_review = excluded.needs_review, duress = excluded.duress, "
-			" confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
-			" own_status = excluded.own_status, own_at = excluded.own_at, "
-			" proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
-			" answered_at = excluded.answered_at, "
-			" headcount = coalesce(excluded.headcount, p.headcount), "
-			" last_response_id = excluded.last_response_id, version = p.version + 1, "
-			" updated_at = now() "
-			" WHERE p.version = (SELECT l.expect FROM latest l WHERE l.crisis_id = p.crisis_id "
-			"  AND l.national_id = p.national_id) RETURNING 1) "
-			"SELECT (SELECT count(*) FROM latest) - (SELECT count(*) FROM w)",
-			14, (const char *const *)arr, replies_status_done, b->r, &cause) != 0) {
+		        d->db,
+		        "WITH v AS (SELECT crisis_id, national_id, status, to_timestamp(at_ms / "
+		        "1000.0) AS at, "
+		        " sbs, rev, dur, conf, prox, own, to_timestamp(own_ms / 1000.0) AS own_at, "
+		        "pst, "
+		        " to_timestamp(p_ms / 1000.0) AS proxy_at, "
+		        " to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "
+		        " split_part(extra, '|', 2)::bigint AS expect, "
+		        " nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "
+		        " split_part(extra, '|', 4)::bigint AS response_id "
+		        " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], "
+		        "$5::bool[], "
+		        " $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "
+		        "$11::bigint[], "
+		        " $12::text[], $13::bigint[], $14::text[]) AS u(crisis_id, national_id, "
+		        "status, "
+		        " at_ms, sbs, rev, dur, conf, prox, own, own_ms, pst, p_ms, extra)), "
+		        "latest AS (SELECT DISTINCT ON (crisis_id, national_id) * FROM v "
+		        " ORDER BY crisis_id, national_id, response_id DESC), "
+		        "w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, "
+		        "region_id, status, "
+		        " at, set_by_staff, needs_review, duress, confirm_safe, by_proxy, "
+		        "own_status, own_at, "
+		        " proxy_status, proxy_at, answered_at, headcount, last_response_id) "
+		        "SELECT l.crisis_id, l.national_id, n.mission_id, n.region_id, l.status, "
+		        "l.at, l.sbs, "
+		        " l.rev, l.dur, l.conf, l.prox, l.own, l.own_at, l.pst, l.proxy_at, "
+		        "l.answered_at, "
+		        " l.headcount, l.response_id FROM latest l JOIN national n ON n.id = "
+		        "l.national_id "
+		        "ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
+		        "excluded.status, "
+		        " at = excluded.at, set_by_staff = excluded.set_by_staff, "
+		        " needs_review = excluded.needs_review, duress = excluded.duress, "
+		        " confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
+		        " own_status = excluded.own_status, own_at = excluded.own_at, "
+		        " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
+		        " answered_at = excluded.answered_at, "
+		        " headcount = coalesce(excluded.headcount, p.headcount), "
+		        " last_response_id = excluded.last_response_id, version = p.version + 1, "
+		        " updated_at = now() "
+		        " WHERE p.version = (SELECT l.expect FROM latest l WHERE l.crisis_id = "
+		        "p.crisis_id "
+		        "  AND l.national_id = p.national_id) RETURNING 1) "
+		        "SELECT (SELECT count(*) FROM latest) - (SELECT count(*) FROM w)",
+		        14, (const char *const *)arr, replies_status_done, b->r, &cause) != 0) {
 			log_warn("status_update_skipped", "error", cause);
 			nupd = 0;
 		}
@@ -537,7 +552,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b = xcalloc(1, sizeof *b);
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
-			   sizeof *b->items);
+	                   sizeof *b->items);
 	for (int k = 0; k < 14; k++) {
 		cap[k] = 256;
 		len[k] = 1;
@@ -562,7 +577,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		replies_array(&arr[4], &len[4], &cap[4], it->sender);
 		replies_array(&arr[5], &len[5], &cap[5], it->raw_text);
 		replies_array(&arr[6], &len[6], &cap[6],
-			      it->unclassified ? "unclassified" : sf_status_name(it->status));
+		              it->unclassified ? "unclassified" : sf_status_name(it->status));
 		snprintf(num, sizeof num, "%d", it->headcount);
 		replies_array(&arr[7], &len[7], &cap[7], it->headcount > 0 ? num : NULL);
 		snprintf(num, sizeof num, "%.7f", it->lat);
@@ -586,40 +601,59 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	 * as it was (the snapshot before this statement).
 	 */
 	if (db_pool_query(
-		r->d->db,
-		"WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], "
-		" $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
-		" $11::text[], $12::text[], $13::bool[], $14::text[]) AS r(idx, crisis_id, national_id, "
-		" channel, sender, raw_text, status, headcount, lat, lon, ref, entered_by, review, cand)), "
-		/* An SMS from a known number answers that person's newest open check-in. */
-		"r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
-		" coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, r.raw_text, "
-		" r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, r.review, r.cand FROM r "
-		" LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id FROM contact c JOIN checkin k ON "
-		"  k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id AND cr.state = 'active' "
-		"  WHERE r.national_id IS NULL AND r.channel = 'sms' AND c.kind = 'phone' AND c.value = r.sender "
-		"  ORDER BY cr.started_at DESC LIMIT 1) w ON true), "
-		"x AS (SELECT r2.*, n.mission_id, coalesce(n.duress_hash = ANY (r2.cand::text[]), false) AS duress "
-		" FROM r2 LEFT JOIN national n ON n.id = r2.national_id), "
-		"ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, sender, raw_text, "
-		" status, headcount, point, provider_ref, entered_by, review, duress) "
-		" SELECT crisis_id, national_id, mission_id, channel, sender, raw_text, "
-		"  CASE WHEN duress THEN 'safe' ELSE status END, headcount, "
-		"  CASE WHEN lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography END, "
-		"  ref, entered_by, review, duress FROM x "
-		" ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, channel), "
-		"ck AS (UPDATE checkin k SET state = 'answered', answered_at = now() FROM x JOIN ins "
-		" ON ins.provider_ref = x.ref AND ins.channel = x.channel WHERE k.crisis_id = x.crisis_id "
-		" AND k.national_id = x.national_id AND k.state IN ('asked', 'unreachable') RETURNING 1) "
-		"SELECT x.idx, ins.id, x.duress, p.status, "
-		" (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, p.duress, "
-		" p.confirm_safe, p.by_proxy, p.own_status, (extract(epoch FROM p.own_at) * 1000)::bigint, "
-		" p.proxy_status, (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
-		" (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, x.crisis_id, x.national_id "
-		"FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
-		"LEFT JOIN person_status p ON p.crisis_id = x.crisis_id AND p.national_id = x.national_id, "
-		"(SELECT count(*) FROM ck) c ORDER BY x.idx",
-		14, (const char *const *)arr, replies_stored, b, &cause) != 0) {
+	        r->d->db,
+	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
+	        "$4::text[], "
+	        " $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
+	        " $11::text[], $12::text[], $13::bool[], $14::text[]) AS r(idx, crisis_id, "
+	        "national_id, "
+	        " channel, sender, raw_text, status, headcount, lat, lon, ref, entered_by, review, "
+	        "cand)), "
+	        /* An SMS from a known number answers that person's newest open check-in. */
+	        "r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
+	        " coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, "
+	        "r.raw_text, "
+	        " r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, r.review, r.cand FROM "
+	        "r "
+	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id FROM contact c JOIN checkin "
+	        "k ON "
+	        "  k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id AND "
+	        "cr.state = 'active' "
+	        "  WHERE r.national_id IS NULL AND r.channel = 'sms' AND c.kind = 'phone' AND "
+	        "c.value = r.sender "
+	        "  ORDER BY cr.started_at DESC LIMIT 1) w ON true), "
+	        "x AS (SELECT r2.*, n.mission_id, coalesce(n.duress_hash = ANY (r2.cand::text[]), "
+	        "false) AS duress "
+	        " FROM r2 LEFT JOIN national n ON n.id = r2.national_id), "
+	        "ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, "
+	        "sender, raw_text, "
+	        " status, headcount, point, provider_ref, entered_by, review, duress) "
+	        " SELECT crisis_id, national_id, mission_id, channel, sender, raw_text, "
+	        "  CASE WHEN duress THEN 'safe' ELSE status END, headcount, "
+	        "  CASE WHEN lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), "
+	        "4326)::geography END, "
+	        "  ref, entered_by, review, duress FROM x "
+	        " ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, "
+	        "channel), "
+	        "ck AS (UPDATE checkin k SET state = 'answered', answered_at = now() FROM x JOIN "
+	        "ins "
+	        " ON ins.provider_ref = x.ref AND ins.channel = x.channel WHERE k.crisis_id = "
+	        "x.crisis_id "
+	        " AND k.national_id = x.national_id AND k.state IN ('asked', 'unreachable') "
+	        "RETURNING 1) "
+	        "SELECT x.idx, ins.id, x.duress, p.status, "
+	        " (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "
+	        "p.duress, "
+	        " p.confirm_safe, p.by_proxy, p.own_status, (extract(epoch FROM p.own_at) * "
+	        "1000)::bigint, "
+	        " p.proxy_status, (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
+	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, x.crisis_id, "
+	        "x.national_id "
+	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
+	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id AND p.national_id = "
+	        "x.national_id, "
+	        "(SELECT count(*) FROM ck) c ORDER BY x.idx",
+	        14, (const char *const *)arr, replies_stored, b, &cause) != 0) {
 		/* The database is down: the spool takes the batch. */
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);

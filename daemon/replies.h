@@ -22,9 +22,9 @@ struct reply_input {
 	const char *raw_text;
 	enum sf_status status; /* what the answer says (ignored when unclassified) */
 	bool unclassified;
-	bool review;          /* the parser guessed */
-	const char *words;    /* text whose words are checked against the duress word; may be NULL */
-	int headcount;        /* 0: not given */
+	bool review;       /* the parser guessed */
+	const char *words; /* text whose words are checked against the duress word; may be NULL */
+	int headcount;     /* 0: not given */
 	bool has_point;
 	double lat, lon;
 	const char *provider_ref; /* idempotency key; NULL: one is made */

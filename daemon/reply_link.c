@@ -46,10 +46,13 @@ reply_link_load(struct daemon *d, char **cause)
 			     (const unsigned char *)"safety-duress-v1", 16, d->duress_key, &maclen);
 		}
 		if (colon == NULL || end != colon || id < 0 || id >= SF_TOKEN_KEYS ||
-		    sf_token_keyring_add(d->tokens, (unsigned)id, colon + 1, err, sizeof err) != 0) {
-			xasprintf(cause, "%s:%u: expected ID:SECRET with ID 0 to %d and a secret of %d "
-					 "bytes or more",
-				  d->cfg.token_key_file, lineno, SF_TOKEN_KEYS - 1, SF_TOKEN_SECRET_MIN);
+		    sf_token_keyring_add(d->tokens, (unsigned)id, colon + 1, err, sizeof err) !=
+		        0) {
+			xasprintf(cause,
+			          "%s:%u: expected ID:SECRET with ID 0 to %d and a secret of %d "
+			          "bytes or more",
+			          d->cfg.token_key_file, lineno, SF_TOKEN_KEYS - 1,
+			          SF_TOKEN_SECRET_MIN);
 			memset(line, 0, sizeof line);
 			fclose(f);
 			return false;
@@ -59,7 +62,7 @@ reply_link_load(struct daemon *d, char **cause)
 	fclose(f);
 	if (!sf_token_keyring_has(d->tokens, (unsigned)d->cfg.token_key_id)) {
 		xasprintf(cause, "%s: no key with id %d ([tokens] key_id)", d->cfg.token_key_file,
-			  d->cfg.token_key_id);
+		          d->cfg.token_key_id);
 		return false;
 	}
 	return true;
@@ -79,11 +82,12 @@ reply_link_init(struct daemon *d, char **cause)
 	if (*d->cfg.token_key_file != '\0')
 		return reply_link_load(d, cause);
 	/* Links made now will not open after a restart: fine for tests, not for a crisis. */
-	log_warn("token_key_ephemeral", "hint", "set [tokens] key_file so reply links survive a restart");
+	log_warn("token_key_ephemeral", "hint",
+	         "set [tokens] key_file so reply links survive a restart");
 	sf_secret_random(secret, sizeof secret);
 	sf_secret_random(d->duress_key, sizeof d->duress_key);
-	if (sf_token_keyring_add_raw(d->tokens, (unsigned)d->cfg.token_key_id, secret, sizeof secret,
-				     err, sizeof err) != 0) {
+	if (sf_token_keyring_add_raw(d->tokens, (unsigned)d->cfg.token_key_id, secret,
+	                             sizeof secret, err, sizeof err) != 0) {
 		xasprintf(cause, "token key: %s", err);
 		return false;
 	}
@@ -102,11 +106,12 @@ reply_link_free(struct daemon *d)
 /* Makes a link. */
 void
 reply_link_make(const struct daemon *d, int64_t crisis_id, int64_t national_id, char *out,
-		size_t outsz)
+                size_t outsz)
 {
 	char token[SF_TOKEN_SIZE];
 
-	if (sf_token_make(d->tokens, (unsigned)d->cfg.token_key_id, crisis_id, national_id, token) != 0)
+	if (sf_token_make(d->tokens, (unsigned)d->cfg.token_key_id, crisis_id, national_id,
+	                  token) != 0)
 		token[0] = '\0';
 	snprintf(out, outsz, "%s/r/%s", d->cfg.public_url, token);
 }

@@ -21,10 +21,10 @@ void reply_link_free(struct daemon *d);
 
 /* Writes the reply link of (crisis, national) into out. */
 void reply_link_make(const struct daemon *d, int64_t crisis_id, int64_t national_id, char *out,
-		     size_t outsz);
+                     size_t outsz);
 
 /* Reads a token; 0 and the ids, or -1 when it is unknown, tampered or malformed. */
 int reply_link_open(const struct daemon *d, const char *token, int64_t *crisis_id,
-		    int64_t *national_id);
+                    int64_t *national_id);
 
 #endif

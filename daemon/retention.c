@@ -46,11 +46,12 @@ retention_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	snprintf(days, sizeof days, "%d", d->cfg.traveller_retention_days);
 	params[0] = days;
-	if (db_pool_query(d->db,
-			  "SELECT CASE WHEN pg_try_advisory_xact_lock(7311520012) THEN "
-			  " (SELECT coalesce(sum(purged), 0) FROM purge_departed_travellers($1::int)) "
-			  " END",
-			  1, params, retention_done, NULL, &cause) != 0)
+	if (db_pool_query(
+	        d->db,
+	        "SELECT CASE WHEN pg_try_advisory_xact_lock(7311520012) THEN "
+	        " (SELECT coalesce(sum(purged), 0) FROM purge_departed_travellers($1::int)) "
+	        " END",
+	        1, params, retention_done, NULL, &cause) != 0)
 		log_warn("retention_skipped", "error", cause);
 }
 

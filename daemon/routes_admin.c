@@ -17,7 +17,7 @@
 #include <string.h>
 
 #define MISSION_JSON                                                                               \
-	"json_build_object('id', m.id, 'code', m.code, 'name', m.name, 'default_country', "       \
+	"json_build_object('id', m.id, 'code', m.code, 'name', m.name, 'default_country', "        \
 	"m.default_country, 'countries', m.countries, 'timezone', m.timezone, 'created_at', "      \
 	"m.created_at)"
 
@@ -30,10 +30,10 @@ routes_missions_list(struct http_ctx *ctx)
 
 	params[0] = auth_scope_param(ctx, scope);
 	db_reply_json(ctx, 200, "",
-		      "SELECT json_build_object('items', coalesce(json_agg(" MISSION_JSON
-		      " ORDER BY m.code), '[]'::json), 'next', NULL)::text FROM mission m "
-		      "WHERE $1::bigint IS NULL OR m.id = $1",
-		      1, params);
+	              "SELECT json_build_object('items', coalesce(json_agg(" MISSION_JSON
+	              " ORDER BY m.code), '[]'::json), 'next', NULL)::text FROM mission m "
+	              "WHERE $1::bigint IS NULL OR m.id = $1",
+	              1, params);
 }
 
 /* GET /api/v1/missions/{id} */
@@ -48,9 +48,9 @@ routes_missions_get(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
 	db_reply_json(ctx, 200, "no such mission",
-		      "SELECT " MISSION_JSON "::text FROM mission m WHERE m.id = $2::bigint "
-		      "AND ($1::bigint IS NULL OR m.id = $1)",
-		      2, params);
+	              "SELECT " MISSION_JSON "::text FROM mission m WHERE m.id = $2::bigint "
+	              "AND ($1::bigint IS NULL OR m.id = $1)",
+	              2, params);
 }
 
 /* Checks a country code list like ["TR", "SY"]; writes a PostgreSQL array literal. */
@@ -95,16 +95,18 @@ routes_missions_create(struct http_ctx *ctx)
 	countries = cJSON_GetObjectItemCaseSensitive(body, "countries");
 	tz = cJSON_GetObjectItemCaseSensitive(body, "timezone");
 	if (!cJSON_IsString(code) || !cJSON_IsString(name) || !cJSON_IsString(country) ||
-	    (countries != NULL && !cJSON_IsArray(countries)) || (tz != NULL && !cJSON_IsString(tz))) {
-		http_reply_problem(ctx, 400, "bad request",
-				   "send code, name and default_country as text; countries as a list "
-				   "of ISO codes; timezone as text");
+	    (countries != NULL && !cJSON_IsArray(countries)) ||
+	    (tz != NULL && !cJSON_IsString(tz))) {
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "send code, name and default_country as text; countries as a list "
+		    "of ISO codes; timezone as text");
 		cJSON_Delete(body);
 		return;
 	}
 	if (!admin_countries(countries != NULL ? countries : NULL, list, sizeof list)) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "countries: two-letter upper-case ISO 3166 codes");
+		                   "countries: two-letter upper-case ISO 3166 codes");
 		cJSON_Delete(body);
 		return;
 	}
@@ -114,14 +116,15 @@ routes_missions_create(struct http_ctx *ctx)
 	params[6] = country->valuestring;
 	params[7] = list;
 	params[8] = tz != NULL ? tz->valuestring : "UTC";
-	db_reply_json(ctx, 201, "",
-		      "WITH m AS (INSERT INTO mission (code, name, default_country, countries, timezone) "
-		      " SELECT $5, $6, $7, $8::text[], $9 WHERE EXISTS (SELECT 1 FROM "
-		      " pg_timezone_names WHERE name = $9) RETURNING *) "
-		      "SELECT " MISSION_JSON "::text FROM m, LATERAL (SELECT audit_record($1, $2, "
-		      " $3::bigint, $4, 'mission.create', 'mission', m.id::text, "
-		      " json_build_object('code', m.code)::text)) a",
-		      9, params);
+	db_reply_json(
+	    ctx, 201, "",
+	    "WITH m AS (INSERT INTO mission (code, name, default_country, countries, timezone) "
+	    " SELECT $5, $6, $7, $8::text[], $9 WHERE EXISTS (SELECT 1 FROM "
+	    " pg_timezone_names WHERE name = $9) RETURNING *) "
+	    "SELECT " MISSION_JSON "::text FROM m, LATERAL (SELECT audit_record($1, $2, "
+	    " $3::bigint, $4, 'mission.create', 'mission', m.id::text, "
+	    " json_build_object('code', m.code)::text)) a",
+	    9, params);
 	cJSON_Delete(body);
 }
 
@@ -135,9 +138,9 @@ void
 routes_apikeys_list(struct http_ctx *ctx)
 {
 	db_reply_json(ctx, 200, "",
-		      "SELECT json_build_object('items', coalesce(json_agg(" APIKEY_JSON
-		      " ORDER BY k.id), '[]'::json), 'next', NULL)::text FROM api_key k",
-		      0, NULL);
+	              "SELECT json_build_object('items', coalesce(json_agg(" APIKEY_JSON
+	              " ORDER BY k.id), '[]'::json), 'next', NULL)::text FROM api_key k",
+	              0, NULL);
 }
 
 /* POST /api/v1/apikeys {name, scopes, mission_id}: the key is shown in this answer only. */
@@ -159,9 +162,10 @@ routes_apikeys_create(struct http_ctx *ctx)
 	mission = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
 	if (!cJSON_IsString(name) || !cJSON_IsString(scopes) ||
 	    (mission != NULL && !cJSON_IsNull(mission) && !cJSON_IsNumber(mission))) {
-		http_reply_problem(ctx, 400, "bad request",
-				   "send name and scopes (e.g. \"feed:read\") as text, mission_id as "
-				   "a number or null");
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "send name and scopes (e.g. \"feed:read\") as text, mission_id as "
+		    "a number or null");
 		cJSON_Delete(body);
 		return;
 	}
@@ -190,14 +194,15 @@ routes_apikeys_create(struct http_ctx *ctx)
 		params[8] = NULL;
 	}
 	params[9] = key;
-	db_reply_json(ctx, 201, "",
-		      "WITH k AS (INSERT INTO api_key (name, key_hash, key_prefix, scopes, mission_id, "
-		      " created_by) VALUES ($5, $6, $7, $8, $9::bigint, $1) RETURNING *) "
-		      "SELECT (jsonb_build_object('key', $10::text) || " APIKEY_JSON
-		      "::jsonb)::text FROM k, LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, "
-		      " 'apikey.create', 'api_key', k.id::text, json_build_object('name', k.name, "
-		      " 'scopes', k.scopes, 'mission_id', k.mission_id)::text)) a",
-		      10, params);
+	db_reply_json(
+	    ctx, 201, "",
+	    "WITH k AS (INSERT INTO api_key (name, key_hash, key_prefix, scopes, mission_id, "
+	    " created_by) VALUES ($5, $6, $7, $8, $9::bigint, $1) RETURNING *) "
+	    "SELECT (jsonb_build_object('key', $10::text) || " APIKEY_JSON
+	    "::jsonb)::text FROM k, LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, "
+	    " 'apikey.create', 'api_key', k.id::text, json_build_object('name', k.name, "
+	    " 'scopes', k.scopes, 'mission_id', k.mission_id)::text)) a",
+	    10, params);
 	memset(key, 0, sizeof key);
 	cJSON_Delete(body);
 }
@@ -215,12 +220,12 @@ routes_apikeys_revoke(struct http_ctx *ctx)
 	audit_params(ctx, &who, params);
 	params[4] = id;
 	db_reply_json(ctx, 200, "no such API key, or already revoked",
-		      "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $5::bigint "
-		      " AND revoked_at IS NULL RETURNING *) "
-		      "SELECT " APIKEY_JSON "::text FROM k, LATERAL (SELECT audit_record($1, $2, "
-		      " $3::bigint, $4, 'apikey.revoke', 'api_key', k.id::text, "
-		      " json_build_object('name', k.name)::text)) a",
-		      5, params);
+	              "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $5::bigint "
+	              " AND revoked_at IS NULL RETURNING *) "
+	              "SELECT " APIKEY_JSON "::text FROM k, LATERAL (SELECT audit_record($1, $2, "
+	              " $3::bigint, $4, 'apikey.revoke', 'api_key', k.id::text, "
+	              " json_build_object('name', k.name)::text)) a",
+	              5, params);
 }
 
 /* GET /api/v1/audit?after=ID&limit=N: newest first would break paging; oldest first. */
@@ -236,14 +241,15 @@ routes_audit_list(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = after;
 	params[2] = limit;
-	db_reply_json(ctx, 200, "",
-		      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', "
-		      " a.id, 'occurred_at', a.occurred_at, 'actor', a.actor, 'actor_role', "
-		      " a.actor_role, 'mission_id', a.mission_id, 'client_addr', a.client_addr, "
-		      " 'action', a.action, 'object_type', a.object_type, 'object_id', a.object_id, "
-		      " 'summary', a.summary::json, 'hash', a.hash) ORDER BY a.id), '[]'::json), "
-		      " 'next', CASE WHEN count(*) = $3::int THEN max(a.id)::text END)::text "
-		      "FROM (SELECT * FROM audit_log WHERE ($1::bigint IS NULL OR mission_id = $1) "
-		      " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) a",
-		      3, params);
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', "
+	    " a.id, 'occurred_at', a.occurred_at, 'actor', a.actor, 'actor_role', "
+	    " a.actor_role, 'mission_id', a.mission_id, 'client_addr', a.client_addr, "
+	    " 'action', a.action, 'object_type', a.object_type, 'object_id', a.object_id, "
+	    " 'summary', a.summary::json, 'hash', a.hash) ORDER BY a.id), '[]'::json), "
+	    " 'next', CASE WHEN count(*) = $3::int THEN max(a.id)::text END)::text "
+	    "FROM (SELECT * FROM audit_log WHERE ($1::bigint IS NULL OR mission_id = $1) "
+	    " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) a",
+	    3, params);
 }

@@ -19,20 +19,23 @@
 #define CRISIS_JSON                                                                                \
 	"json_build_object('id', c.id, 'kind', c.kind, 'title', c.title, 'description', "          \
 	"c.description, 'severity', c.severity, 'state', c.state, 'drill', c.drill, 'area', "      \
-	"CASE WHEN c.area IS NULL THEN NULL ELSE ST_AsGeoJSON(c.area, 6)::json END, 'circle', "     \
-	"CASE WHEN c.center IS NULL THEN NULL ELSE json_build_object('lat', "                     \
+	"CASE WHEN c.area IS NULL THEN NULL ELSE ST_AsGeoJSON(c.area, 6)::json END, 'circle', "    \
+	"CASE WHEN c.center IS NULL THEN NULL ELSE json_build_object('lat', "                      \
 	"ST_Y(c.center::geometry), 'lon', ST_X(c.center::geometry), 'radius_m', c.radius_m) END, " \
 	"'started_at', c.started_at, 'closed_at', c.closed_at, 'source', c.source, 'source_ref', " \
 	"c.source_ref, 'missions', (SELECT coalesce(json_agg(json_build_object('mission_id', "     \
-	"cm.mission_id, 'affected', cm.affected) ORDER BY cm.mission_id), '[]'::json) FROM "        \
-	"crisis_mission cm WHERE cm.crisis_id = c.id AND ($1::bigint IS NULL OR cm.mission_id = $1)), " \
-	"'checkins', (SELECT json_object_agg(s, n) FROM (SELECT k.state::text AS s, count(*) AS n " \
+	"cm.mission_id, 'affected', cm.affected) ORDER BY cm.mission_id), '[]'::json) FROM "       \
+	"crisis_mission cm WHERE cm.crisis_id = c.id AND ($1::bigint IS NULL OR cm.mission_id = "  \
+	"$1)), "                                                                                   \
+	"'checkins', (SELECT json_object_agg(s, n) FROM (SELECT k.state::text AS s, count(*) AS "  \
+	"n "                                                                                       \
 	"FROM checkin k WHERE k.crisis_id = c.id AND ($1::bigint IS NULL OR k.mission_id = $1) "   \
 	"GROUP BY k.state) x), 'created_at', c.created_at)"
 
 /* The visibility of a crisis for the caller's mission ($1). */
 #define CRISIS_VISIBLE                                                                             \
-	"($1::bigint IS NULL OR EXISTS (SELECT 1 FROM crisis_mission cm WHERE cm.crisis_id = c.id " \
+	"($1::bigint IS NULL OR EXISTS (SELECT 1 FROM crisis_mission cm WHERE cm.crisis_id = "     \
+	"c.id "                                                                                    \
 	"AND cm.mission_id = $1))"
 
 /* GET /api/v1/crises?state=active */
@@ -44,16 +47,19 @@ routes_crises_list(struct http_ctx *ctx)
 
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = http_query(ctx, "state", state, sizeof state);
-	if (params[1] != NULL && strcmp(params[1], "proposed") != 0 && strcmp(params[1], "active") != 0 &&
-	    strcmp(params[1], "closed") != 0 && strcmp(params[1], "dismissed") != 0) {
-		http_reply_problem(ctx, 400, "bad request", "state: proposed, active, closed or dismissed");
+	if (params[1] != NULL && strcmp(params[1], "proposed") != 0 &&
+	    strcmp(params[1], "active") != 0 && strcmp(params[1], "closed") != 0 &&
+	    strcmp(params[1], "dismissed") != 0) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "state: proposed, active, closed or dismissed");
 		return;
 	}
-	db_reply_json(ctx, 200, "",
-		      "SELECT json_build_object('items', coalesce(json_agg(" CRISIS_JSON
-		      " ORDER BY c.started_at DESC), '[]'::json), 'next', NULL)::text FROM crisis c "
-		      "WHERE " CRISIS_VISIBLE " AND ($2::text IS NULL OR c.state = $2::crisis_state)",
-		      2, params);
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(" CRISIS_JSON
+	    " ORDER BY c.started_at DESC), '[]'::json), 'next', NULL)::text FROM crisis c "
+	    "WHERE " CRISIS_VISIBLE " AND ($2::text IS NULL OR c.state = $2::crisis_state)",
+	    2, params);
 }
 
 /* GET /api/v1/crises/{id} */
@@ -68,12 +74,13 @@ routes_crises_get(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
 	db_reply_json(ctx, 200, "no such crisis",
-		      "SELECT " CRISIS_JSON "::text FROM crisis c WHERE c.id = $2::bigint AND " CRISIS_VISIBLE,
-		      2, params);
+	              "SELECT " CRISIS_JSON
+	              "::text FROM crisis c WHERE c.id = $2::bigint AND " CRISIS_VISIBLE,
+	              2, params);
 }
 
-static const char *const crisis_kinds[] = {"war",      "earthquake", "flood",      "terrorism",
-					   "unrest",   "epidemic",   "kidnapping", "other", NULL};
+static const char *const crisis_kinds[] = {"war",      "earthquake", "flood", "terrorism", "unrest",
+                                           "epidemic", "kidnapping", "other", NULL};
 
 /* True when s is one of the crisis kinds. */
 static bool
@@ -91,7 +98,7 @@ crisis_kind_ok(const char *s)
  */
 static bool
 crisis_read_area(struct http_ctx *ctx, cJSON *body, char **area_json, char lat[32], char lon[32],
-		 char radius[32], bool required)
+                 char radius[32], bool required)
 {
 	cJSON *area = cJSON_GetObjectItemCaseSensitive(body, "area");
 	cJSON *circle = cJSON_GetObjectItemCaseSensitive(body, "circle");
@@ -102,15 +109,16 @@ crisis_read_area(struct http_ctx *ctx, cJSON *body, char **area_json, char lat[3
 		return true;
 	if ((area != NULL) == (circle != NULL)) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "give the affected area as either area (GeoJSON Polygon or "
-				   "MultiPolygon, [lon, lat]) or circle {lat, lon, radius_m}");
+		                   "give the affected area as either area (GeoJSON Polygon or "
+		                   "MultiPolygon, [lon, lat]) or circle {lat, lon, radius_m}");
 		return false;
 	}
 	if (area != NULL) {
 		if (!geojson_area_ok(area)) {
-			http_reply_problem(ctx, 400, "bad request",
-					   "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
-					   "or more [lon, lat] positions in range");
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
+			    "or more [lon, lat] positions in range");
 			return false;
 		}
 		*area_json = cJSON_PrintUnformatted(area);
@@ -124,8 +132,8 @@ crisis_read_area(struct http_ctx *ctx, cJSON *body, char **area_json, char lat[3
 		    la->valuedouble < -90 || la->valuedouble > 90 || lo->valuedouble < -180 ||
 		    lo->valuedouble > 180 || r->valuedouble <= 0 || r->valuedouble > 5e6) {
 			http_reply_problem(ctx, 400, "bad request",
-					   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
-					   "\"radius_m\": up to 5000000}");
+			                   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
+			                   "\"radius_m\": up to 5000000}");
 			return false;
 		}
 		snprintf(lat, 32, "%.7f", la->valuedouble);
@@ -159,18 +167,20 @@ routes_crises_create(struct http_ctx *ctx)
 	missions = cJSON_GetObjectItemCaseSensitive(body, "mission_ids");
 	if (!cJSON_IsString(kind) || !crisis_kind_ok(kind->valuestring)) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "kind: war, earthquake, flood, terrorism, unrest, epidemic, "
-				   "kidnapping or other");
+		                   "kind: war, earthquake, flood, terrorism, unrest, epidemic, "
+		                   "kidnapping or other");
 		goto out;
 	}
 	if (!cJSON_IsString(title) || strlen(title->valuestring) == 0 ||
 	    strlen(title->valuestring) > 300 ||
 	    (desc != NULL && (!cJSON_IsString(desc) || strlen(desc->valuestring) > 10000)) ||
-	    (sev != NULL && (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
+	    (sev != NULL &&
+	     (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
 	    (drill != NULL && !cJSON_IsBool(drill))) {
-		http_reply_problem(ctx, 400, "bad request",
-				   "title: 1 to 300 characters; description: text; severity: 1 to 5; "
-				   "drill: true or false");
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "title: 1 to 300 characters; description: text; severity: 1 to 5; "
+		    "drill: true or false");
 		goto out;
 	}
 	if (!crisis_read_area(ctx, body, &area_json, lat, lon, radius, true))
@@ -179,27 +189,29 @@ routes_crises_create(struct http_ctx *ctx)
 	list[off++] = '{';
 	if (ctx->principal.mission_id > 0) {
 		off += (size_t)snprintf(list + off, sizeof list - off, "%lld",
-					ctx->principal.mission_id);
+		                        ctx->principal.mission_id);
 	}
 	cJSON_ArrayForEach(m, missions)
 	{
 		if (!cJSON_IsNumber(m) || m->valuedouble < 1 || off + 24 >= sizeof list) {
-			http_reply_problem(ctx, 400, "bad request", "mission_ids: a list of mission ids");
+			http_reply_problem(ctx, 400, "bad request",
+			                   "mission_ids: a list of mission ids");
 			goto out;
 		}
 		if (ctx->principal.mission_id > 0 &&
 		    (long long)m->valuedouble != ctx->principal.mission_id) {
 			http_reply_problem(ctx, 403, "forbidden",
-					   "you may declare a crisis for your own mission only");
+			                   "you may declare a crisis for your own mission only");
 			goto out;
 		}
 		off += (size_t)snprintf(list + off, sizeof list - off, "%s%lld", off > 1 ? "," : "",
-					(long long)m->valuedouble);
+		                        (long long)m->valuedouble);
 	}
 	list[off++] = '}';
 	list[off] = '\0';
 	if (strcmp(list, "{}") == 0) {
-		http_reply_problem(ctx, 400, "bad request", "mission_ids: name the missions involved");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "mission_ids: name the missions involved");
 		goto out;
 	}
 	snprintf(sevbuf, sizeof sevbuf, "%d", sev != NULL ? (int)sev->valuedouble : 3);
@@ -248,15 +260,17 @@ routes_crises_update(struct http_ctx *ctx)
 	sev = cJSON_GetObjectItemCaseSensitive(body, "severity");
 	state = cJSON_GetObjectItemCaseSensitive(body, "state");
 	if ((title != NULL && (!cJSON_IsString(title) || strlen(title->valuestring) == 0 ||
-			       strlen(title->valuestring) > 300)) ||
+	                       strlen(title->valuestring) > 300)) ||
 	    (desc != NULL && (!cJSON_IsString(desc) || strlen(desc->valuestring) > 10000)) ||
-	    (sev != NULL && (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
-	    (state != NULL && (!cJSON_IsString(state) || (strcmp(state->valuestring, "active") != 0 &&
-							   strcmp(state->valuestring, "closed") != 0 &&
-							   strcmp(state->valuestring, "dismissed") != 0)))) {
+	    (sev != NULL &&
+	     (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
+	    (state != NULL &&
+	     (!cJSON_IsString(state) || (strcmp(state->valuestring, "active") != 0 &&
+	                                 strcmp(state->valuestring, "closed") != 0 &&
+	                                 strcmp(state->valuestring, "dismissed") != 0)))) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "title: 1 to 300 characters; severity: 1 to 5; state: active, "
-				   "closed or dismissed");
+		                   "title: 1 to 300 characters; severity: 1 to 5; state: active, "
+		                   "closed or dismissed");
 		cJSON_Delete(body);
 		return;
 	}
@@ -269,9 +283,9 @@ routes_crises_update(struct http_ctx *ctx)
 	params[8] = sev != NULL ? sevbuf : NULL;
 	params[9] = state != NULL ? state->valuestring : NULL;
 	db_reply_json(ctx, 200, "no such crisis, or it cannot change that way",
-		      "SELECT crisis_update($6::bigint, $5::bigint, $7, $8, $9::smallint, "
-		      "$10::crisis_state, $1, $2, $3::bigint, $4)::text",
-		      10, params);
+	              "SELECT crisis_update($6::bigint, $5::bigint, $7, $8, $9::smallint, "
+	              "$10::crisis_state, $1, $2, $3::bigint, $4)::text",
+	              10, params);
 	cJSON_Delete(body);
 }
 
@@ -307,14 +321,16 @@ routes_campaigns_launch(struct http_ctx *ctx)
 		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
 	} else {
 		http_reply_problem(ctx, 400, "bad request",
-				   "mission_id: required for accounts that see every mission");
+		                   "mission_id: required for accounts that see every mission");
 		goto out;
 	}
 	if (templates == NULL) {
 		templates_text = xstrdup(
-		    "{\"ko\": \"[대한민국 대사관] {name}님, {crisis} 관련 안전 확인입니다. 아래 링크 "
+		    "{\"ko\": \"[대한민국 대사관] {name}님, {crisis} 관련 안전 확인입니다. 아래 "
+		    "링크 "
 		    "또는 문자로 답해 주세요: {link} ({keywords})\", \"en\": \"[Embassy of the "
-		    "Republic of Korea] {name}, are you safe after {crisis}? Answer here: {link} or by "
+		    "Republic of Korea] {name}, are you safe after {crisis}? Answer here: {link} "
+		    "or by "
 		    "SMS ({keywords})\"}");
 	} else {
 		cJSON *t;
@@ -324,7 +340,8 @@ routes_campaigns_launch(struct http_ctx *ctx)
 		{
 			if ((strcmp(t->string, "ko") != 0 && strcmp(t->string, "en") != 0) ||
 			    !cJSON_IsString(t) || strlen(t->valuestring) == 0 ||
-			    strlen(t->valuestring) > 1000 || strstr(t->valuestring, "{link}") == NULL)
+			    strlen(t->valuestring) > 1000 ||
+			    strstr(t->valuestring, "{link}") == NULL)
 				goto bad_templates;
 		}
 		templates_text = cJSON_PrintUnformatted(templates);
@@ -338,36 +355,38 @@ routes_campaigns_launch(struct http_ctx *ctx)
 			goto bad_channels;
 		cJSON_ArrayForEach(c, channels)
 		{
-			if (!cJSON_IsString(c) ||
-			    (strcmp(c->valuestring, "sms") != 0 && strcmp(c->valuestring, "email") != 0))
+			if (!cJSON_IsString(c) || (strcmp(c->valuestring, "sms") != 0 &&
+			                           strcmp(c->valuestring, "email") != 0))
 				goto bad_channels;
-			off += (size_t)snprintf(chan + off, sizeof chan - off, "%s%s", off > 1 ? "," : "",
-						c->valuestring);
+			off += (size_t)snprintf(chan + off, sizeof chan - off, "%s%s",
+			                        off > 1 ? "," : "", c->valuestring);
 		}
 	}
 	chan[off++] = '}';
 	chan[off] = '\0';
-	if ((reask != NULL && (!cJSON_IsNumber(reask) || reask->valuedouble < 10 ||
-			       reask->valuedouble > 604800)) ||
+	if ((reask != NULL &&
+	     (!cJSON_IsNumber(reask) || reask->valuedouble < 10 || reask->valuedouble > 604800)) ||
 	    (rounds != NULL &&
 	     (!cJSON_IsNumber(rounds) || rounds->valuedouble < 1 || rounds->valuedouble > 10))) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "reask_interval_s: 10 to 604800; rounds: 1 to 10");
+		                   "reask_interval_s: 10 to 604800; rounds: 1 to 10");
 		goto out;
 	}
 	snprintf(reask_buf, sizeof reask_buf, "%d", reask != NULL ? (int)reask->valuedouble : 1800);
-	snprintf(rounds_buf, sizeof rounds_buf, "%d", rounds != NULL ? (int)rounds->valuedouble : 3);
+	snprintf(rounds_buf, sizeof rounds_buf, "%d",
+	         rounds != NULL ? (int)rounds->valuedouble : 3);
 	if (cJSON_IsTrue(dry)) {
 		params[0] = id;
 		params[1] = mission_buf;
 		params[2] = templates_text;
 		params[3] = chan;
-		db_reply_json(ctx, 200, "no such crisis for this mission",
-			      "SELECT json_build_object('dry_run', true) :: jsonb || "
-			      "campaign_preview($1::bigint, $2::bigint, $3::jsonb, $4::text[])::jsonb "
-			      "FROM crisis c JOIN crisis_mission cm ON cm.crisis_id = c.id "
-			      "WHERE c.id = $1::bigint AND cm.mission_id = $2::bigint",
-			      4, params);
+		db_reply_json(
+		    ctx, 200, "no such crisis for this mission",
+		    "SELECT json_build_object('dry_run', true) :: jsonb || "
+		    "campaign_preview($1::bigint, $2::bigint, $3::jsonb, $4::text[])::jsonb "
+		    "FROM crisis c JOIN crisis_mission cm ON cm.crisis_id = c.id "
+		    "WHERE c.id = $1::bigint AND cm.mission_id = $2::bigint",
+		    4, params);
 		goto out;
 	}
 	audit_params(ctx, &who, params);
@@ -378,19 +397,21 @@ routes_campaigns_launch(struct http_ctx *ctx)
 	params[6] = chan;
 	params[7] = reask_buf;
 	params[8] = rounds_buf;
-	db_reply_json(ctx, 201, "no active crisis with that id for this mission",
-		      "SELECT campaign_start($4::bigint, $5::bigint, $6::jsonb, $7::text[], $8::int, "
-		      "$9::int, $1, $2, $3)::text",
-		      9, params);
+	db_reply_json(
+	    ctx, 201, "no active crisis with that id for this mission",
+	    "SELECT campaign_start($4::bigint, $5::bigint, $6::jsonb, $7::text[], $8::int, "
+	    "$9::int, $1, $2, $3)::text",
+	    9, params);
 	goto out;
 bad_templates:
-	http_reply_problem(ctx, 400, "bad request",
-			   "templates: {\"ko\": text, \"en\": text}, each at most 1000 bytes and with "
-			   "{link}; {name}, {crisis} and {keywords} are filled in too");
+	http_reply_problem(
+	    ctx, 400, "bad request",
+	    "templates: {\"ko\": text, \"en\": text}, each at most 1000 bytes and with "
+	    "{link}; {name}, {crisis} and {keywords} are filled in too");
 	goto out;
 bad_channels:
 	http_reply_problem(ctx, 400, "bad request",
-			   "channels: [\"sms\", \"email\"] in order of preference");
+	                   "channels: [\"sms\", \"email\"] in order of preference");
 out:
 	free(templates_text);
 	cJSON_Delete(body);
@@ -415,10 +436,12 @@ routes_crises_call_list(struct http_ctx *ctx)
 	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
 	    " n.id, 'name_ko', n.name_ko, 'name_latin', n.name_latin, 'mission_id', k.mission_id, "
 	    " 'rounds', k.round, 'contacts', (SELECT coalesce(json_agg(json_build_object('kind', "
-	    "  ct.kind, 'value', ct.value) ORDER BY ct.kind, ct.priority), '[]'::json) FROM contact ct "
+	    "  ct.kind, 'value', ct.value) ORDER BY ct.kind, ct.priority), '[]'::json) FROM "
+	    "contact ct "
 	    "  WHERE ct.national_id = n.id), "
 	    " 'attempts', (SELECT coalesce(json_agg(json_build_object('channel', o.channel, "
-	    "  'recipient', o.recipient, 'state', o.state, 'driver', o.driver, 'error', o.last_error, "
+	    "  'recipient', o.recipient, 'state', o.state, 'driver', o.driver, 'error', "
+	    "o.last_error, "
 	    "  'sent_at', o.sent_at, 'delivered_at', o.delivered_at) ORDER BY o.id), '[]'::json) "
 	    "  FROM outbox o WHERE o.crisis_id = k.crisis_id AND o.national_id = n.id)) "
 	    " ORDER BY n.id), '[]'::json))::text "
@@ -433,12 +456,13 @@ routes_crises_call_list(struct http_ctx *ctx)
 void
 routes_routes_list(struct http_ctx *ctx)
 {
-	db_reply_json(ctx, 200, "",
-		      "SELECT json_build_object('items', coalesce(json_agg(json_build_object('channel', "
-		      " h.channel, 'prefix', h.prefix, 'attempted', h.attempted, 'delivered', h.delivered, "
-		      " 'failed', h.failed, 'delivered_share', h.delivered_share, 'median_delivery_s', "
-		      " h.median_delivery_s, 'degraded', h.degraded, 'reason', h.reason, 'updated_at', "
-		      " h.updated_at) ORDER BY h.degraded DESC, h.channel, h.prefix), '[]'::json))::text "
-		      "FROM route_health h",
-		      0, NULL);
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('channel', "
+	    " h.channel, 'prefix', h.prefix, 'attempted', h.attempted, 'delivered', h.delivered, "
+	    " 'failed', h.failed, 'delivered_share', h.delivered_share, 'median_delivery_s', "
+	    " h.median_delivery_s, 'degraded', h.degraded, 'reason', h.reason, 'updated_at', "
+	    " h.updated_at) ORDER BY h.degraded DESC, h.channel, h.prefix), '[]'::json))::text "
+	    "FROM route_health h",
+	    0, NULL);
 }

@@ -66,24 +66,25 @@ routes_health_metrics(struct http_ctx *ctx)
 
 	db_pool_stats(ctx->d->db, &db);
 	metrics_render(&ctx->d->metrics, &db, difftime(time(NULL), ctx->d->started),
-		       ctx->d->inflight - 1, ctx->d->schema_version, ctx->d->schema_ok ? 1 : 0, out);
+	               ctx->d->inflight - 1, ctx->d->schema_version, ctx->d->schema_ok ? 1 : 0,
+	               out);
 	{
 		struct outbox_stats ob;
 		outbox_stats(ctx->d->outbox, &ob);
-		evbuffer_add_printf(out,
-				    "# HELP safety_reply_spool_depth Replies held on local disk until the "
-				    "database is back.\n# TYPE safety_reply_spool_depth gauge\n"
-				    "safety_reply_spool_depth %llu\n"
-				    "# HELP safety_outbox_messages_total Outbound messages by outcome.\n"
-				    "# TYPE safety_outbox_messages_total counter\n"
-				    "safety_outbox_messages_total{outcome=\"sent\"} %llu\n"
-				    "safety_outbox_messages_total{outcome=\"retried\"} %llu\n"
-				    "safety_outbox_messages_total{outcome=\"failed\"} %llu\n"
-				    "# HELP safety_outbox_in_flight Messages handed to a gateway.\n"
-				    "# TYPE safety_outbox_in_flight gauge\nsafety_outbox_in_flight %d\n",
-				    (unsigned long long)spool_depth(ctx->d), (unsigned long long)ob.sent,
-				    (unsigned long long)ob.retried, (unsigned long long)ob.failed,
-				    ob.inflight);
+		evbuffer_add_printf(
+		    out,
+		    "# HELP safety_reply_spool_depth Replies held on local disk until the "
+		    "database is back.\n# TYPE safety_reply_spool_depth gauge\n"
+		    "safety_reply_spool_depth %llu\n"
+		    "# HELP safety_outbox_messages_total Outbound messages by outcome.\n"
+		    "# TYPE safety_outbox_messages_total counter\n"
+		    "safety_outbox_messages_total{outcome=\"sent\"} %llu\n"
+		    "safety_outbox_messages_total{outcome=\"retried\"} %llu\n"
+		    "safety_outbox_messages_total{outcome=\"failed\"} %llu\n"
+		    "# HELP safety_outbox_in_flight Messages handed to a gateway.\n"
+		    "# TYPE safety_outbox_in_flight gauge\nsafety_outbox_in_flight %d\n",
+		    (unsigned long long)spool_depth(ctx->d), (unsigned long long)ob.sent,
+		    (unsigned long long)ob.retried, (unsigned long long)ob.failed, ob.inflight);
 	}
 
 	len = evbuffer_get_length(out);

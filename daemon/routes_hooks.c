@@ -40,8 +40,8 @@ hooks_kannel_secret_ok(struct http_ctx *ctx)
 {
 	char secret[256], decoded[300];
 	const char *given = http_query(ctx, "secret", secret, sizeof secret);
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
-					      "Authorization");
+	const char *auth =
+	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Authorization");
 
 	if (given == NULL && auth != NULL && strncasecmp(auth, "Basic ", 6) == 0 &&
 	    strlen(auth + 6) < sizeof secret) {
@@ -52,7 +52,8 @@ hooks_kannel_secret_ok(struct http_ctx *ctx)
 		len = strlen(secret);
 		while (len > 0 && secret[len - 1] == '=')
 			secret[--len] = '\0';
-		if (sf_secret_b64_decode(secret, (unsigned char *)decoded, sizeof decoded - 1, &n) == 0) {
+		if (sf_secret_b64_decode(secret, (unsigned char *)decoded, sizeof decoded - 1,
+		                         &n) == 0) {
 			decoded[n] = '\0';
 			colon = strchr(decoded, ':');
 			if (colon != NULL)
@@ -69,16 +70,16 @@ hooks_kannel_secret_ok(struct http_ctx *ctx)
 
 /* An outbound message's later fate: failed ones ask the person again over the next channel. */
 static const char hooks_dlr_sql[] =
-	"WITH o AS (UPDATE outbox SET state = CASE WHEN $2 = 'delivered' THEN 'delivered' "
-	" WHEN $2 = 'failed' THEN 'failed' ELSE state END::outbox_state, "
-	" delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END, "
-	" last_error = CASE WHEN $2 = 'failed' THEN $3 ELSE last_error END "
-	" WHERE %s AND state IN ('sending', 'sent', 'delivered') RETURNING crisis_id, national_id), "
-	"k AS (UPDATE checkin k SET next_ask_at = now() FROM o WHERE $2 = 'failed' "
-	" AND k.crisis_id = o.crisis_id AND k.national_id = o.national_id AND k.state = 'asked' "
-	" RETURNING 1) "
-	"SELECT json_build_object('updated', (SELECT count(*) FROM o), 'reasked', "
-	" (SELECT count(*) FROM k))::text";
+    "WITH o AS (UPDATE outbox SET state = CASE WHEN $2 = 'delivered' THEN 'delivered' "
+    " WHEN $2 = 'failed' THEN 'failed' ELSE state END::outbox_state, "
+    " delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END, "
+    " last_error = CASE WHEN $2 = 'failed' THEN $3 ELSE last_error END "
+    " WHERE %s AND state IN ('sending', 'sent', 'delivered') RETURNING crisis_id, national_id), "
+    "k AS (UPDATE checkin k SET next_ask_at = now() FROM o WHERE $2 = 'failed' "
+    " AND k.crisis_id = o.crisis_id AND k.national_id = o.national_id AND k.state = 'asked' "
+    " RETURNING 1) "
+    "SELECT json_build_object('updated', (SELECT count(*) FROM o), 'reasked', "
+    " (SELECT count(*) FROM k))::text";
 
 /*
  * GET /hooks/sms/kannel/dlr?secret=&id=&status=%d&answer=%A: Kannel's
@@ -113,7 +114,8 @@ routes_hooks_kannel_dlr(struct http_ctx *ctx)
 		state = "progress"; /* buffered or accepted: nothing to record */
 		break;
 	}
-	snprintf(err, sizeof err, "delivery report %s: %.200s", vstatus, vanswer != NULL ? vanswer : "");
+	snprintf(err, sizeof err, "delivery report %s: %.200s", vstatus,
+	         vanswer != NULL ? vanswer : "");
 	snprintf(sql, sizeof sql, hooks_dlr_sql, "id = $1::bigint");
 	params[0] = vid;
 	params[1] = state;
@@ -157,8 +159,8 @@ hooks_cmp_pairs(const void *a, const void *b)
 static bool
 hooks_twilio_signature_ok(struct http_ctx *ctx, struct evkeyvalq *form)
 {
-	const char *sig = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
-					     "X-Twilio-Signature");
+	const char *sig =
+	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "X-Twilio-Signature");
 	const char *uri = evhttp_request_get_uri(ctx->req);
 	struct evkeyval *kv, **pairs = NULL;
 	size_t n = 0, cap = 0;
@@ -171,7 +173,8 @@ hooks_twilio_signature_ok(struct http_ctx *ctx, struct evkeyvalq *form)
 	bool ok;
 
 	if (sig == NULL || *ctx->d->cfg.twilio_auth_token == '\0') {
-		http_reply_problem(ctx, 403, "forbidden", "missing or unverifiable X-Twilio-Signature");
+		http_reply_problem(ctx, 403, "forbidden",
+		                   "missing or unverifiable X-Twilio-Signature");
 		return false;
 	}
 	TAILQ_FOREACH(kv, form, next)
@@ -189,8 +192,9 @@ hooks_twilio_signature_ok(struct http_ctx *ctx, struct evkeyvalq *form)
 	mp[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA1", 0);
 	mp[1] = OSSL_PARAM_construct_end();
 	EVP_MAC_init(h, (const unsigned char *)ctx->d->cfg.twilio_auth_token,
-		     strlen(ctx->d->cfg.twilio_auth_token), mp);
-	EVP_MAC_update(h, (const unsigned char *)ctx->d->cfg.public_url, strlen(ctx->d->cfg.public_url));
+	             strlen(ctx->d->cfg.twilio_auth_token), mp);
+	EVP_MAC_update(h, (const unsigned char *)ctx->d->cfg.public_url,
+	               strlen(ctx->d->cfg.public_url));
 	EVP_MAC_update(h, (const unsigned char *)uri, strlen(uri));
 	for (size_t i = 0; i < n; i++) {
 		EVP_MAC_update(h, (const unsigned char *)pairs[i]->key, strlen(pairs[i]->key));
@@ -233,7 +237,8 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 	code = evhttp_find_header(&form, "ErrorCode");
 	if (sid == NULL || status == NULL) {
 		evhttp_clear_headers(&form);
-		http_reply_problem(ctx, 400, "bad request", "MessageSid and MessageStatus are required");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "MessageSid and MessageStatus are required");
 		return;
 	}
 	if (strcmp(status, "delivered") == 0)
@@ -264,7 +269,8 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
 
 	(void)duress;
 	if (outcome == REPLY_FAILED)
-		http_reply_problem(hr->ctx, 503, "service unavailable", "not stored; deliver again");
+		http_reply_problem(hr->ctx, 503, "service unavailable",
+		                   "not stored; deliver again");
 	else if (hr->twiml)
 		http_reply_bytes(hr->ctx, 200, "text/xml", "<Response/>", 11);
 	else
@@ -279,7 +285,8 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
  * a person, for staff to look at.
  */
 static void
-hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const char *ref, bool twiml)
+hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const char *ref,
+                bool twiml)
 {
 	struct sf_reply reply;
 	struct reply_input in;

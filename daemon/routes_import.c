@@ -78,7 +78,7 @@ import_job_done(void *arg)
 	if (!job->ok) {
 		log_warn("import_failed", "error", job->cause != NULL ? job->cause : "");
 		http_reply_problem(ctx, 503, "service unavailable",
-				   "the import could not be completed; nothing was changed");
+		                   "the import could not be completed; nothing was changed");
 		import_job_free(job);
 		return;
 	}
@@ -89,8 +89,8 @@ import_job_done(void *arg)
 		status = job->out.inserted > 0 ? 201 : (job->out.first_id > 0 ? 200 : 400);
 	else
 		status = (p->bad_rows + job->out.ndup > 0 && !job->out.applied && !job->req.dry_run)
-				 ? 422
-				 : 200;
+		             ? 422
+		             : 200;
 	if (job->single && job->out.first_id > 0)
 		cJSON_AddNumberToObject(rep, "id", (double)job->out.first_id);
 	http_reply_json(ctx, status, rep);
@@ -104,7 +104,8 @@ import_flag(struct http_ctx *ctx, const char *name)
 	char buf[8];
 	const char *v = http_query(ctx, name, buf, sizeof buf);
 
-	return v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+	return v != NULL &&
+	       (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
 }
 
 /* Starts a job on the request's body. */
@@ -112,8 +113,8 @@ static void
 import_start(struct http_ctx *ctx, bool single)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
-	const char *type = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
-					      "Content-Type");
+	const char *type =
+	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Content-Type");
 	char mission_buf[24], fmt[16], map[512], err[160];
 	const char *mission, *v;
 	struct import_job *job;
@@ -121,14 +122,15 @@ import_start(struct http_ctx *ctx, bool single)
 	long long mission_id = ctx->principal.mission_id;
 
 	if (len == 0) {
-		http_reply_problem(ctx, 400, "bad request", "the body is empty: send the file itself");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "the body is empty: send the file itself");
 		return;
 	}
 	mission = http_query(ctx, "mission", mission_buf, sizeof mission_buf);
 	if (mission_id <= 0) {
 		if (mission == NULL || atoll(mission) <= 0) {
 			http_reply_problem(ctx, 400, "bad request",
-					   "mission: required for accounts that see every mission");
+			                   "mission: required for accounts that see every mission");
 			return;
 		}
 		mission_id = atoll(mission);
@@ -149,7 +151,7 @@ import_start(struct http_ctx *ctx, bool single)
 	v = http_query(ctx, "date_format", fmt, sizeof fmt);
 	if (v != NULL && sf_date_parse_format_name(v, &job->req.date_format) != 0) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "date_format: iso, dotted, dmy, mdy or compact");
+		                   "date_format: iso, dotted, dmy, mdy or compact");
 		import_job_free(job);
 		return;
 	}
@@ -208,12 +210,12 @@ routes_nationals_import(struct http_ctx *ctx)
 void
 routes_nationals_create(struct http_ctx *ctx)
 {
-	const char *type = evhttp_find_header(evhttp_request_get_input_headers(ctx->req),
-					      "Content-Type");
+	const char *type =
+	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Content-Type");
 
 	if (type == NULL || strncasecmp(type, "application/json", 16) != 0) {
 		http_reply_problem(ctx, 415, "unsupported media type",
-				   "send one person as an application/json object");
+		                   "send one person as an application/json object");
 		return;
 	}
 	import_start(ctx, true);

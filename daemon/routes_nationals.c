@@ -26,20 +26,23 @@
  * shown ('t') or masked to its first and last two characters.
  */
 #define NATIONAL_JSON                                                                              \
-	"json_build_object('id', n.id, 'mission_id', n.mission_id, 'household_id', n.household_id, " \
+	"json_build_object('id', n.id, 'mission_id', n.mission_id, 'household_id', "               \
+	"n.household_id, "                                                                         \
 	"'name_ko', n.name_ko, 'name_latin', n.name_latin, 'birth_date', n.birth_date, "           \
-	"'passport_no', CASE WHEN n.passport_no IS NULL THEN NULL WHEN $1::bool THEN n.passport_no " \
-	" ELSE left(n.passport_no, 1) || repeat('*', length(n.passport_no) - 3) || "                \
-	" right(n.passport_no, 2) END, "                                                            \
+	"'passport_no', CASE WHEN n.passport_no IS NULL THEN NULL WHEN $1::bool THEN "             \
+	"n.passport_no "                                                                           \
+	" ELSE left(n.passport_no, 1) || repeat('*', length(n.passport_no) - 3) || "               \
+	" right(n.passport_no, 2) END, "                                                           \
 	"'kind', n.kind, 'arrival_date', n.arrival_date, 'departure_date', n.departure_date, "     \
 	"'languages', n.languages, 'needs', n.needs, 'address', n.address, "                       \
 	"'residence_status', n.residence_status, 'notes', n.notes, 'region_id', n.region_id, "     \
-	"'location', CASE WHEN n.last_point IS NULL THEN NULL ELSE json_build_object('lat', "       \
+	"'location', CASE WHEN n.last_point IS NULL THEN NULL ELSE json_build_object('lat', "      \
 	" ST_Y(n.last_point::geometry), 'lon', ST_X(n.last_point::geometry), 'accuracy_m', "       \
 	" n.last_point_accuracy_m, 'source', n.last_point_source, 'at', n.last_point_at) END, "    \
-	"'contacts', (SELECT coalesce(json_agg(json_build_object('kind', c.kind, 'value', c.value, " \
+	"'contacts', (SELECT coalesce(json_agg(json_build_object('kind', c.kind, 'value', "        \
+	"c.value, "                                                                                \
 	" 'priority', c.priority, 'verified', c.verified) ORDER BY c.kind, c.priority, c.id), "    \
-	" '[]'::json) FROM contact c WHERE c.national_id = n.id), "                                 \
+	" '[]'::json) FROM contact c WHERE c.national_id = n.id), "                                \
 	"'created_at', n.created_at, 'updated_at', n.updated_at)"
 
 /* Whether the caller's role sees passport numbers in full. */
@@ -49,10 +52,10 @@ nationals_show_passport(const struct http_ctx *ctx)
 	const struct principal *p = &ctx->principal;
 
 	return p->kind == PRINCIPAL_STAFF &&
-			       (p->role == SF_ROLE_ADMIN || p->role == SF_ROLE_MISSION_LEAD ||
-				p->role == SF_ROLE_MISSION_STAFF)
-		   ? "t"
-		   : "f";
+	               (p->role == SF_ROLE_ADMIN || p->role == SF_ROLE_MISSION_LEAD ||
+	                p->role == SF_ROLE_MISSION_STAFF)
+	           ? "t"
+	           : "f";
 }
 
 /* Copies a query parameter if it is a positive id; answers 400 if it is not. */
@@ -111,12 +114,13 @@ routes_nationals_list(struct http_ctx *ctx)
 	    strcmp(vneed, "pregnant") != 0 && strcmp(vneed, "disability") != 0 &&
 	    strcmp(vneed, "medical") != 0) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "need: child, elderly, pregnant, disability or medical");
+		                   "need: child, elderly, pregnant, disability or medical");
 		return;
 	}
 	if (vcontact != NULL && strcmp(vcontact, "phone") != 0 && strcmp(vcontact, "email") != 0 &&
 	    strcmp(vcontact, "any") != 0 && strcmp(vcontact, "none") != 0) {
-		http_reply_problem(ctx, 400, "bad request", "has_contact: phone, email, any or none");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "has_contact: phone, email, any or none");
 		return;
 	}
 	if (vq != NULL && *vq != '\0') {
@@ -133,15 +137,18 @@ routes_nationals_list(struct http_ctx *ctx)
 				passport[i] = (char)toupper((unsigned char)vq[i]);
 			passport[len] = '\0';
 		}
-		/* A phone number in international form (national forms need the mission's country). */
-		if (digits >= 7 && sf_phone_normalize(vq, NULL, phone, sizeof phone, err, sizeof err) != 0)
+		/* A phone number in international form (national forms need the mission's country).
+		 */
+		if (digits >= 7 &&
+		    sf_phone_normalize(vq, NULL, phone, sizeof phone, err, sizeof err) != 0)
 			phone[0] = '\0';
 		if (sf_name_search_key(vq, name_key, sizeof name_key) != 0 || strlen(name_key) < 2)
 			name_key[0] = '\0';
 		if (name_key[0] == '\0' && phone[0] == '\0' && passport[0] == '\0') {
-			http_reply_problem(ctx, 400, "bad request",
-					   "q: give at least two letters of a name, a phone number in "
-					   "international form or a passport number");
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "q: give at least two letters of a name, a phone number in "
+			    "international form or a passport number");
 			return;
 		}
 	}
@@ -161,9 +168,11 @@ routes_nationals_list(struct http_ctx *ctx)
 	db_reply_json(
 	    ctx, 200, "",
 	    "SELECT json_build_object('items', coalesce(json_agg(" NATIONAL_JSON
-	    " ORDER BY n.id), '[]'::json), 'next', CASE WHEN count(*) = $5::int THEN max(n.id)::text "
+	    " ORDER BY n.id), '[]'::json), 'next', CASE WHEN count(*) = $5::int THEN "
+	    "max(n.id)::text "
 	    " END)::text FROM (SELECT * FROM national n WHERE n.deleted_at IS NULL "
-	    " AND ($2::bigint IS NULL OR n.mission_id = $2) AND ($3::bigint IS NULL OR n.mission_id = $3) "
+	    " AND ($2::bigint IS NULL OR n.mission_id = $2) AND ($3::bigint IS NULL OR "
+	    "n.mission_id = $3) "
 	    " AND n.id > coalesce($4::bigint, 0) AND ($6::bigint IS NULL OR n.region_id = $6) "
 	    " AND ($7::text IS NULL OR n.kind = $7::national_kind) "
 	    " AND ($8::text IS NULL OR n.needs @> ARRAY[$8::text]) "
@@ -172,7 +181,8 @@ routes_nationals_list(struct http_ctx *ctx)
 	    "  WHERE c.national_id = n.id AND ($10 IN ('any', 'none') OR c.kind = $10))) "
 	    " AND (($11::text IS NULL AND $12::text IS NULL AND $13::text IS NULL) "
 	    "  OR n.name_key LIKE '%' || $11 || '%' OR n.passport_no = $13 "
-	    "  OR n.id IN (SELECT c.national_id FROM contact c WHERE c.kind = 'phone' AND c.value = $12)) "
+	    "  OR n.id IN (SELECT c.national_id FROM contact c WHERE c.kind = 'phone' AND c.value "
+	    "= $12)) "
 	    " ORDER BY n.id LIMIT $5::int) n",
 	    13, params);
 }
@@ -190,9 +200,9 @@ routes_nationals_get(struct http_ctx *ctx)
 	params[1] = auth_scope_param(ctx, scope);
 	params[2] = id;
 	db_reply_json(ctx, 200, "no such national",
-		      "SELECT " NATIONAL_JSON "::text FROM national n WHERE n.id = $3::bigint "
-		      "AND n.deleted_at IS NULL AND ($2::bigint IS NULL OR n.mission_id = $2)",
-		      3, params);
+	              "SELECT " NATIONAL_JSON "::text FROM national n WHERE n.id = $3::bigint "
+	              "AND n.deleted_at IS NULL AND ($2::bigint IS NULL OR n.mission_id = $2)",
+	              3, params);
 }
 
 /* DELETE /api/v1/nationals/{id}: kept for the audit, gone from every list and campaign. */
@@ -208,14 +218,15 @@ routes_nationals_delete(struct http_ctx *ctx)
 	audit_params(ctx, &who, params);
 	params[4] = auth_scope_param(ctx, scope);
 	params[5] = id;
-	db_reply_json(ctx, 200, "no such national",
-		      "WITH n AS (UPDATE national SET deleted_at = now(), updated_at = now() "
-		      " WHERE id = $6::bigint AND deleted_at IS NULL "
-		      " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
-		      "SELECT json_build_object('id', n.id, 'deleted', true)::text FROM n, "
-		      "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.delete', "
-		      " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a",
-		      6, params);
+	db_reply_json(
+	    ctx, 200, "no such national",
+	    "WITH n AS (UPDATE national SET deleted_at = now(), updated_at = now() "
+	    " WHERE id = $6::bigint AND deleted_at IS NULL "
+	    " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
+	    "SELECT json_build_object('id', n.id, 'deleted', true)::text FROM n, "
+	    "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.delete', "
+	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a",
+	    6, params);
 }
 
 /* Reads an optional text field of at most max bytes; false (and 400) if malformed. */
@@ -284,35 +295,36 @@ national_patch_free(struct national_patch *np)
 }
 
 static const char national_patch_sql[] =
-	"WITH old AS (SELECT * FROM national WHERE id = $6::bigint AND deleted_at IS NULL "
-	" AND ($5::bigint IS NULL OR mission_id = $5)), "
-	"hh AS (SELECT h.id FROM household h, old WHERE h.id = $19::bigint "
-	" AND h.mission_id = old.mission_id), "
-	"u AS (UPDATE national n SET name_ko = coalesce($7, n.name_ko), "
-	" name_latin = coalesce($8, n.name_latin), name_key = coalesce($23, n.name_key), "
-	" birth_date = coalesce($9::date, n.birth_date), "
-	" passport_no = coalesce($10, n.passport_no), "
-	" kind = coalesce($11::national_kind, n.kind), "
-	" arrival_date = coalesce($12::date, n.arrival_date), "
-	" departure_date = coalesce($13::date, n.departure_date), "
-	" address = coalesce($14, n.address), residence_status = coalesce($15, n.residence_status), "
-	" notes = coalesce($16, n.notes), needs = coalesce($17::text[], n.needs), "
-	" languages = coalesce($18::text[], n.languages), "
-	" household_id = CASE WHEN $19::bigint IS NULL THEN n.household_id "
-	"  ELSE (SELECT id FROM hh) END, updated_at = now() "
-	" FROM old WHERE n.id = old.id AND ($19::bigint IS NULL OR EXISTS (SELECT 1 FROM hh)) "
-	" RETURNING n.*), "
-	"loc AS (INSERT INTO location (national_id, point, accuracy_m, source) "
-	" SELECT u.id, ST_SetSRID(ST_MakePoint($21::float8, $20::float8), 4326)::geography, "
-	" nullif($22::real, 0), 'staff' FROM u WHERE $20::text IS NOT NULL RETURNING 1), "
-	"a AS (SELECT audit_record($1, $2, $3::bigint, $4, 'national.update', 'national', "
-	" u.id::text, json_build_object('fields', (SELECT json_agg(k) FROM unnest(ARRAY["
-	" CASE WHEN $7 IS NOT NULL THEN 'name_ko' END, CASE WHEN $8 IS NOT NULL THEN 'name_latin' END, "
-	" CASE WHEN $9 IS NOT NULL THEN 'birth_date' END, CASE WHEN $10 IS NOT NULL THEN 'passport_no' END, "
-	" CASE WHEN $11 IS NOT NULL THEN 'kind' END, CASE WHEN $17 IS NOT NULL THEN 'needs' END, "
-	" CASE WHEN $19 IS NOT NULL THEN 'household_id' END, CASE WHEN $20 IS NOT NULL THEN "
-	" 'location' END]) k WHERE k IS NOT NULL), 'mission_id', u.mission_id)::text) FROM u) "
-	"SELECT u.id FROM u, (SELECT count(*) FROM a) ac, (SELECT count(*) FROM loc) lc";
+    "WITH old AS (SELECT * FROM national WHERE id = $6::bigint AND deleted_at IS NULL "
+    " AND ($5::bigint IS NULL OR mission_id = $5)), "
+    "hh AS (SELECT h.id FROM household h, old WHERE h.id = $19::bigint "
+    " AND h.mission_id = old.mission_id), "
+    "u AS (UPDATE national n SET name_ko = coalesce($7, n.name_ko), "
+    " name_latin = coalesce($8, n.name_latin), name_key = coalesce($23, n.name_key), "
+    " birth_date = coalesce($9::date, n.birth_date), "
+    " passport_no = coalesce($10, n.passport_no), "
+    " kind = coalesce($11::national_kind, n.kind), "
+    " arrival_date = coalesce($12::date, n.arrival_date), "
+    " departure_date = coalesce($13::date, n.departure_date), "
+    " address = coalesce($14, n.address), residence_status = coalesce($15, n.residence_status), "
+    " notes = coalesce($16, n.notes), needs = coalesce($17::text[], n.needs), "
+    " languages = coalesce($18::text[], n.languages), "
+    " household_id = CASE WHEN $19::bigint IS NULL THEN n.household_id "
+    "  ELSE (SELECT id FROM hh) END, updated_at = now() "
+    " FROM old WHERE n.id = old.id AND ($19::bigint IS NULL OR EXISTS (SELECT 1 FROM hh)) "
+    " RETURNING n.*), "
+    "loc AS (INSERT INTO location (national_id, point, accuracy_m, source) "
+    " SELECT u.id, ST_SetSRID(ST_MakePoint($21::float8, $20::float8), 4326)::geography, "
+    " nullif($22::real, 0), 'staff' FROM u WHERE $20::text IS NOT NULL RETURNING 1), "
+    "a AS (SELECT audit_record($1, $2, $3::bigint, $4, 'national.update', 'national', "
+    " u.id::text, json_build_object('fields', (SELECT json_agg(k) FROM unnest(ARRAY["
+    " CASE WHEN $7 IS NOT NULL THEN 'name_ko' END, CASE WHEN $8 IS NOT NULL THEN 'name_latin' END, "
+    " CASE WHEN $9 IS NOT NULL THEN 'birth_date' END, CASE WHEN $10 IS NOT NULL THEN 'passport_no' "
+    "END, "
+    " CASE WHEN $11 IS NOT NULL THEN 'kind' END, CASE WHEN $17 IS NOT NULL THEN 'needs' END, "
+    " CASE WHEN $19 IS NOT NULL THEN 'household_id' END, CASE WHEN $20 IS NOT NULL THEN "
+    " 'location' END]) k WHERE k IS NOT NULL), 'mission_id', u.mission_id)::text) FROM u) "
+    "SELECT u.id FROM u, (SELECT count(*) FROM a) ac, (SELECT count(*) FROM loc) lc";
 
 /* The change is committed: answer with the national as it is now (new location included). */
 static void
@@ -325,15 +337,16 @@ national_patch_done(const struct db_result *r, void *arg)
 		db_reply_error(np->ctx, r);
 	} else if (PQntuples(r->res) != 1) {
 		http_reply_problem(np->ctx, 404, "not found",
-				   "no such national, or no such household in its mission");
+		                   "no such national, or no such household in its mission");
 	} else {
 		params[0] = np->params[0];
 		params[1] = np->params[5];
 		params[2] = np->params[6];
 		db_reply_json(np->ctx, 200, "no such national",
-			      "SELECT " NATIONAL_JSON "::text FROM national n WHERE n.id = $3::bigint "
-			      "AND ($2::bigint IS NULL OR n.mission_id = $2)",
-			      3, params);
+		              "SELECT " NATIONAL_JSON
+		              "::text FROM national n WHERE n.id = $3::bigint "
+		              "AND ($2::bigint IS NULL OR n.mission_id = $2)",
+		              3, params);
 	}
 	national_patch_free(np);
 }
@@ -346,7 +359,8 @@ national_patch_apply(struct national_patch *np)
 
 	/* $1 (passport shown) is for the answer, not the change. */
 	if (db_pool_query(np->ctx->d->db, national_patch_sql, PATCH_NPARAMS - 1,
-			  (const char *const *)np->params + 1, national_patch_done, np, &cause) != 0) {
+	                  (const char *const *)np->params + 1, national_patch_done, np,
+	                  &cause) != 0) {
 		http_reply_problem(np->ctx, 503, "service unavailable", cause);
 		national_patch_free(np);
 	}
@@ -400,10 +414,10 @@ routes_nationals_update(struct http_ctx *ctx)
 	if (body == NULL)
 		return;
 	for (item = body->child; item != NULL; item = item->next) {
-		static const char *known[] = {"name_ko", "name_latin", "birth_date", "passport_no",
-					      "kind", "arrival_date", "departure_date", "address",
-					      "residence_status", "notes", "needs", "languages",
-					      "household_id", "location", NULL};
+		static const char *known[] = {
+		    "name_ko",      "name_latin",     "birth_date",   "passport_no",      "kind",
+		    "arrival_date", "departure_date", "address",      "residence_status", "notes",
+		    "needs",        "languages",      "household_id", "location",         NULL};
 		bool ok = false;
 		for (int i = 0; known[i] != NULL; i++)
 			ok = ok || strcmp(item->string, known[i]) == 0;
@@ -459,14 +473,15 @@ routes_nationals_update(struct http_ctx *ctx)
 		cJSON_ArrayForEach(e, arr)
 		{
 			if (!cJSON_IsString(e) ||
-			    (strcmp(e->valuestring, "child") != 0 && strcmp(e->valuestring, "elderly") != 0 &&
+			    (strcmp(e->valuestring, "child") != 0 &&
+			     strcmp(e->valuestring, "elderly") != 0 &&
 			     strcmp(e->valuestring, "pregnant") != 0 &&
 			     strcmp(e->valuestring, "disability") != 0 &&
 			     strcmp(e->valuestring, "medical") != 0) ||
 			    off + 14 >= sizeof needs)
 				goto bad_needs;
-			off += (size_t)snprintf(needs + off, sizeof needs - off, "%s%s", off > 1 ? "," : "",
-						e->valuestring);
+			off += (size_t)snprintf(needs + off, sizeof needs - off, "%s%s",
+			                        off > 1 ? "," : "", e->valuestring);
 		}
 		needs[off++] = '}';
 		needs[off] = '\0';
@@ -484,8 +499,8 @@ routes_nationals_update(struct http_ctx *ctx)
 			    !islower((unsigned char)e->valuestring[0]) ||
 			    !islower((unsigned char)e->valuestring[1]) || off + 4 >= sizeof langs)
 				goto bad_langs;
-			off += (size_t)snprintf(langs + off, sizeof langs - off, "%s%s", off > 1 ? "," : "",
-						e->valuestring);
+			off += (size_t)snprintf(langs + off, sizeof langs - off, "%s%s",
+			                        off > 1 ? "," : "", e->valuestring);
 		}
 		langs[off++] = '}';
 		langs[off] = '\0';
@@ -494,7 +509,8 @@ routes_nationals_update(struct http_ctx *ctx)
 	item = cJSON_GetObjectItemCaseSensitive(body, "household_id");
 	if (item != NULL) {
 		if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > 1e15) {
-			http_reply_problem(ctx, 400, "bad request", "household_id: a household's id");
+			http_reply_problem(ctx, 400, "bad request",
+			                   "household_id: a household's id");
 			goto out;
 		}
 		snprintf(hh, sizeof hh, "%lld", (long long)item->valuedouble);
@@ -508,8 +524,8 @@ routes_nationals_update(struct http_ctx *ctx)
 		    la->valuedouble > 90 || lo->valuedouble < -180 || lo->valuedouble > 180 ||
 		    (ac != NULL && (!cJSON_IsNumber(ac) || ac->valuedouble < 0))) {
 			http_reply_problem(ctx, 400, "bad request",
-					   "location: {\"lat\": -90..90, \"lon\": -180..180, "
-					   "\"accuracy_m\": metres}");
+			                   "location: {\"lat\": -90..90, \"lon\": -180..180, "
+			                   "\"accuracy_m\": metres}");
 			goto out;
 		}
 		snprintf(lat, sizeof lat, "%.7f", la->valuedouble);
@@ -552,11 +568,12 @@ routes_nationals_update(struct http_ctx *ctx)
 		}
 		lookup[0] = params[5];
 		lookup[1] = id;
-		if (db_pool_query(ctx->d->db,
-				  "SELECT coalesce(name_ko, ''), coalesce(name_latin, '') FROM national "
-				  "WHERE id = $2::bigint AND deleted_at IS NULL "
-				  "AND ($1::bigint IS NULL OR mission_id = $1)",
-				  2, lookup, national_patch_names, np, &cause) != 0) {
+		if (db_pool_query(
+		        ctx->d->db,
+		        "SELECT coalesce(name_ko, ''), coalesce(name_latin, '') FROM national "
+		        "WHERE id = $2::bigint AND deleted_at IS NULL "
+		        "AND ($1::bigint IS NULL OR mission_id = $1)",
+		        2, lookup, national_patch_names, np, &cause) != 0) {
 			http_reply_problem(ctx, 503, "service unavailable", cause);
 			national_patch_free(np);
 		}
@@ -568,7 +585,7 @@ bad_name:
 	goto out;
 bad_needs:
 	http_reply_problem(ctx, 400, "bad request",
-			   "needs: a list of child, elderly, pregnant, disability, medical");
+	                   "needs: a list of child, elderly, pregnant, disability, medical");
 	goto out;
 bad_langs:
 	http_reply_problem(ctx, 400, "bad request", "languages: a list of ISO 639-1 codes");
@@ -600,8 +617,9 @@ routes_nationals_in_area(struct http_ctx *ctx)
 	mission_id = auth_scope_param(ctx, scope);
 	if (mission_id == NULL) {
 		if (!cJSON_IsNumber(mission) || mission->valuedouble < 1) {
-			http_reply_problem(ctx, 400, "bad request",
-					   "mission_id: required for accounts that see every mission");
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "mission_id: required for accounts that see every mission");
 			goto out;
 		}
 		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
@@ -614,9 +632,10 @@ routes_nationals_in_area(struct http_ctx *ctx)
 	}
 	if (area != NULL) {
 		if (!geojson_area_ok(area)) {
-			http_reply_problem(ctx, 400, "bad request",
-					   "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
-					   "or more [lon, lat] positions in range");
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
+			    "or more [lon, lat] positions in range");
 			goto out;
 		}
 		area_json = cJSON_PrintUnformatted(area);
@@ -629,8 +648,8 @@ routes_nationals_in_area(struct http_ctx *ctx)
 		    la->valuedouble < -90 || la->valuedouble > 90 || lo->valuedouble < -180 ||
 		    lo->valuedouble > 180 || r->valuedouble <= 0 || r->valuedouble > 2e6) {
 			http_reply_problem(ctx, 400, "bad request",
-					   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
-					   "\"radius_m\": 1..2000000}");
+			                   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
+			                   "\"radius_m\": 1..2000000}");
 			goto out;
 		}
 		snprintf(lat, sizeof lat, "%.7f", la->valuedouble);
@@ -647,12 +666,15 @@ routes_nationals_in_area(struct http_ctx *ctx)
 	db_reply_json(
 	    ctx, 200, "",
 	    "WITH hit AS (SELECT * FROM nationals_in_area($1::bigint, "
-	    "  ST_GeomFromGeoJSON($2)::geography, coalesce($3::date, current_date)) WHERE $2 IS NOT NULL "
-	    " UNION ALL SELECT * FROM nationals_near($1::bigint, ST_SetSRID(ST_MakePoint($5::float8, "
+	    "  ST_GeomFromGeoJSON($2)::geography, coalesce($3::date, current_date)) WHERE $2 IS "
+	    "NOT NULL "
+	    " UNION ALL SELECT * FROM nationals_near($1::bigint, "
+	    "ST_SetSRID(ST_MakePoint($5::float8, "
 	    "  $4::float8), 4326)::geography, $6::float8, coalesce($3::date, current_date)) "
 	    "  WHERE $2 IS NULL), "
 	    "by_region AS (SELECT h.region_id, count(*) AS n FROM hit h GROUP BY h.region_id) "
-	    "SELECT json_build_object('mission_id', $1::bigint, 'on', coalesce($3::date, current_date), "
+	    "SELECT json_build_object('mission_id', $1::bigint, 'on', coalesce($3::date, "
+	    "current_date), "
 	    " 'count', (SELECT coalesce(sum(n), 0) FROM by_region), "
 	    " 'by_region', (SELECT coalesce(json_agg(json_build_object('region_id', b.region_id, "
 	    "  'code', r.code, 'name', r.name, 'count', b.n) ORDER BY b.n DESC), '[]'::json) "
@@ -681,27 +703,28 @@ routes_nationals_export(struct http_ctx *ctx)
 	params[1] = auth_scope_param(ctx, scope);
 	params[2] = mission;
 	http_add_header(ctx, "Content-Disposition", "attachment; filename=\"nationals.csv\"");
-	db_reply_text(ctx, "text/csv; charset=utf-8",
-		      "SELECT E'\\uFEFF' || 'id,mission,name_ko,name_latin,birth_date,passport_no,kind,"
-		      "arrival_date,departure_date,household,needs,languages,phone,email,lat,lon,"
-		      "address,notes' || E'\\r\\n' || coalesce(string_agg(concat_ws(',', n.id, "
-		      "m.code, csv_field(n.name_ko), csv_field(n.name_latin), n.birth_date, "
-		      "csv_field(CASE WHEN n.passport_no IS NULL THEN NULL WHEN $1::bool THEN "
-		      " n.passport_no ELSE left(n.passport_no, 1) || repeat('*', length(n.passport_no) "
-		      " - 3) || right(n.passport_no, 2) END), n.kind, n.arrival_date, n.departure_date, "
-		      "coalesce(h.external_ref, n.household_id::text), csv_field(array_to_string(n.needs, "
-		      "';')), csv_field(array_to_string(n.languages, ';')), csv_field((SELECT "
-		      "string_agg(c.value, ';' ORDER BY c.priority, c.id) FROM contact c WHERE "
-		      "c.national_id = n.id AND c.kind = 'phone')), csv_field((SELECT string_agg(c.value, "
-		      "';' ORDER BY c.priority, c.id) FROM contact c WHERE c.national_id = n.id AND "
-		      "c.kind = 'email')), round(ST_Y(n.last_point::geometry)::numeric, 6), "
-		      "round(ST_X(n.last_point::geometry)::numeric, 6), csv_field(n.address), "
-		      "csv_field(n.notes)), E'\\r\\n' ORDER BY n.id) || E'\\r\\n', '') "
-		      "FROM national n JOIN mission m ON m.id = n.mission_id "
-		      "LEFT JOIN household h ON h.id = n.household_id WHERE n.deleted_at IS NULL "
-		      "AND ($2::bigint IS NULL OR n.mission_id = $2) "
-		      "AND ($3::bigint IS NULL OR n.mission_id = $3)",
-		      3, params);
+	db_reply_text(
+	    ctx, "text/csv; charset=utf-8",
+	    "SELECT E'\\uFEFF' || 'id,mission,name_ko,name_latin,birth_date,passport_no,kind,"
+	    "arrival_date,departure_date,household,needs,languages,phone,email,lat,lon,"
+	    "address,notes' || E'\\r\\n' || coalesce(string_agg(concat_ws(',', n.id, "
+	    "m.code, csv_field(n.name_ko), csv_field(n.name_latin), n.birth_date, "
+	    "csv_field(CASE WHEN n.passport_no IS NULL THEN NULL WHEN $1::bool THEN "
+	    " n.passport_no ELSE left(n.passport_no, 1) || repeat('*', length(n.passport_no) "
+	    " - 3) || right(n.passport_no, 2) END), n.kind, n.arrival_date, n.departure_date, "
+	    "coalesce(h.external_ref, n.household_id::text), csv_field(array_to_string(n.needs, "
+	    "';')), csv_field(array_to_string(n.languages, ';')), csv_field((SELECT "
+	    "string_agg(c.value, ';' ORDER BY c.priority, c.id) FROM contact c WHERE "
+	    "c.national_id = n.id AND c.kind = 'phone')), csv_field((SELECT string_agg(c.value, "
+	    "';' ORDER BY c.priority, c.id) FROM contact c WHERE c.national_id = n.id AND "
+	    "c.kind = 'email')), round(ST_Y(n.last_point::geometry)::numeric, 6), "
+	    "round(ST_X(n.last_point::geometry)::numeric, 6), csv_field(n.address), "
+	    "csv_field(n.notes)), E'\\r\\n' ORDER BY n.id) || E'\\r\\n', '') "
+	    "FROM national n JOIN mission m ON m.id = n.mission_id "
+	    "LEFT JOIN household h ON h.id = n.household_id WHERE n.deleted_at IS NULL "
+	    "AND ($2::bigint IS NULL OR n.mission_id = $2) "
+	    "AND ($3::bigint IS NULL OR n.mission_id = $3)",
+	    3, params);
 }
 
 /*
@@ -726,7 +749,8 @@ routes_nationals_duress(struct http_ctx *ctx)
 		return;
 	word = cJSON_GetObjectItemCaseSensitive(body, "word");
 	if (!cJSON_IsString(word) || strlen(word->valuestring) > 100) {
-		http_reply_problem(ctx, 400, "bad request", "word: text of at most 100 bytes, or \"\" to remove");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "word: text of at most 100 bytes, or \"\" to remove");
 		cJSON_Delete(body);
 		return;
 	}
@@ -742,11 +766,12 @@ routes_nationals_duress(struct http_ctx *ctx)
 	params[4] = auth_scope_param(ctx, scope);
 	params[5] = id;
 	params[6] = clear ? NULL : hash;
-	db_reply_status(ctx, 204, "no such national",
-			"WITH n AS (UPDATE national SET duress_hash = $7, updated_at = now() "
-			" WHERE id = $6::bigint AND deleted_at IS NULL "
-			" AND ($5::bigint IS NULL OR mission_id = $5) RETURNING id, mission_id) "
-			"SELECT audit_record($1, $2, $3::bigint, $4, 'national.duress_word', 'national', "
-			" n.id::text, json_build_object('set', $7::text IS NOT NULL)::text) FROM n",
-			7, params);
+	db_reply_status(
+	    ctx, 204, "no such national",
+	    "WITH n AS (UPDATE national SET duress_hash = $7, updated_at = now() "
+	    " WHERE id = $6::bigint AND deleted_at IS NULL "
+	    " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING id, mission_id) "
+	    "SELECT audit_record($1, $2, $3::bigint, $4, 'national.duress_word', 'national', "
+	    " n.id::text, json_build_object('set', $7::text IS NOT NULL)::text) FROM n",
+	    7, params);
 }

@@ -29,33 +29,64 @@
 #include <time.h>
 
 struct reply_text {
-	const char *lang, *title, *hello_before, *hello_after, *question, *safe, *help, *injured, *evac, *people, *message,
-	    *location, *location_done, *location_failed, *send, *thanks, *thanks_more, *again, *gone,
-	    *gone_more, *drill, *other, *other_name, *busy;
+	const char *lang, *title, *hello_before, *hello_after, *question, *safe, *help, *injured,
+	    *evac, *people, *message, *location, *location_done, *location_failed, *send, *thanks,
+	    *thanks_more, *again, *gone, *gone_more, *drill, *other, *other_name, *busy;
 };
 
 static const struct reply_text reply_ko = {
-	"ko", "안전 확인", "", "님,", "지금 안전하십니까?", "안전합니다", "도움이 필요합니다",
-	"다쳤습니다", "대피가 필요합니다", "함께 있는 사람 수 (본인 포함)", "전할 말 (선택)",
-	"내 위치 보내기", "위치를 함께 보냅니다", "위치를 가져오지 못했습니다",
-	"보내기", "답변을 받았습니다. 고맙습니다.",
-	"상황이 바뀌면 이 페이지에서 다시 답해 주세요. 대사관이 확인하고 있습니다.",
-	"다시 답하기", "이 링크는 더 이상 쓸 수 없습니다",
-	"안전 확인이 끝났거나 링크가 잘못되었습니다. 도움이 필요하면 대사관이나 영사콜센터 "
-	"(+82-2-3210-0404)로 연락하세요.",
-	"훈련 상황입니다", "English", "en",
-	"지금은 답을 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요."};
+    "ko",
+    "안전 확인",
+    "",
+    "님,",
+    "지금 안전하십니까?",
+    "안전합니다",
+    "도움이 필요합니다",
+    "다쳤습니다",
+    "대피가 필요합니다",
+    "함께 있는 사람 수 (본인 포함)",
+    "전할 말 (선택)",
+    "내 위치 보내기",
+    "위치를 함께 보냅니다",
+    "위치를 가져오지 못했습니다",
+    "보내기",
+    "답변을 받았습니다. 고맙습니다.",
+    "상황이 바뀌면 이 페이지에서 다시 답해 주세요. 대사관이 확인하고 있습니다.",
+    "다시 답하기",
+    "이 링크는 더 이상 쓸 수 없습니다",
+    "안전 확인이 끝났거나 링크가 잘못되었습니다. 도움이 필요하면 대사관이나 영사콜센터 "
+    "(+82-2-3210-0404)로 연락하세요.",
+    "훈련 상황입니다",
+    "English",
+    "en",
+    "지금은 답을 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요."};
 
 static const struct reply_text reply_en = {
-	"en", "Safety check", "", ",", "Are you safe right now?", "I am safe", "I need help",
-	"I am injured", "I need to be evacuated", "People with you (yourself included)",
-	"Message (optional)", "Share my location", "Your location will be sent",
-	"Could not get your location", "Send", "Your answer was received. Thank you.",
-	"If anything changes, answer again on this page. The embassy is following up.",
-	"Answer again", "This link can no longer be used",
-	"The safety check has ended or the link is not valid. If you need help, call the embassy or "
-	"the consular call centre (+82-2-3210-0404).",
-	"This is a drill", "한국어", "ko", "Your answer could not be saved just now. Please send it again in a moment."};
+    "en",
+    "Safety check",
+    "",
+    ",",
+    "Are you safe right now?",
+    "I am safe",
+    "I need help",
+    "I am injured",
+    "I need to be evacuated",
+    "People with you (yourself included)",
+    "Message (optional)",
+    "Share my location",
+    "Your location will be sent",
+    "Could not get your location",
+    "Send",
+    "Your answer was received. Thank you.",
+    "If anything changes, answer again on this page. The embassy is following up.",
+    "Answer again",
+    "This link can no longer be used",
+    "The safety check has ended or the link is not valid. If you need help, call the embassy or "
+    "the consular call centre (+82-2-3210-0404).",
+    "This is a drill",
+    "한국어",
+    "ko",
+    "Your answer could not be saved just now. Please send it again in a moment."};
 
 /* Writes s into buf escaped for HTML text and attributes. */
 static void
@@ -63,12 +94,24 @@ reply_html(struct evbuffer *buf, const char *s)
 {
 	for (; s != NULL && *s != '\0'; s++) {
 		switch (*s) {
-		case '<': evbuffer_add(buf, "&lt;", 4); break;
-		case '>': evbuffer_add(buf, "&gt;", 4); break;
-		case '&': evbuffer_add(buf, "&amp;", 5); break;
-		case '"': evbuffer_add(buf, "&quot;", 6); break;
-		case '\'': evbuffer_add(buf, "&#39;", 5); break;
-		default: evbuffer_add(buf, s, 1); break;
+		case '<':
+			evbuffer_add(buf, "&lt;", 4);
+			break;
+		case '>':
+			evbuffer_add(buf, "&gt;", 4);
+			break;
+		case '&':
+			evbuffer_add(buf, "&amp;", 5);
+			break;
+		case '"':
+			evbuffer_add(buf, "&quot;", 6);
+			break;
+		case '\'':
+			evbuffer_add(buf, "&#39;", 5);
+			break;
+		default:
+			evbuffer_add(buf, s, 1);
+			break;
 		}
 	}
 }
@@ -96,12 +139,13 @@ reply_language(struct http_ctx *ctx)
 static void
 reply_page_start(struct evbuffer *b, const struct reply_text *t)
 {
-	evbuffer_add_printf(b,
-			    "<!doctype html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
-			    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-			    "<meta name=\"robots\" content=\"noindex\"><title>%s</title>"
-			    "<link rel=\"stylesheet\" href=\"/static/reply.css\"></head><body><main>",
-			    t->lang, t->title);
+	evbuffer_add_printf(
+	    b,
+	    "<!doctype html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+	    "<meta name=\"robots\" content=\"noindex\"><title>%s</title>"
+	    "<link rel=\"stylesheet\" href=\"/static/reply.css\"></head><body><main>",
+	    t->lang, t->title);
 }
 
 /* Sends a page. */
@@ -127,7 +171,8 @@ reply_gone(struct http_ctx *ctx, const struct reply_text *t)
 	struct evbuffer *b = evbuffer_new();
 
 	reply_page_start(b, t);
-	evbuffer_add_printf(b, "<div class=\"gone\"><h1>%s</h1><p>%s</p></div>", t->gone, t->gone_more);
+	evbuffer_add_printf(b, "<div class=\"gone\"><h1>%s</h1><p>%s</p></div>", t->gone,
+	                    t->gone_more);
 	reply_page_send(ctx, 404, b);
 }
 
@@ -151,8 +196,8 @@ reply_form(struct reply_view *v, const PGresult *res)
 	struct evbuffer *b = evbuffer_new();
 
 	reply_page_start(b, t);
-	evbuffer_add_printf(b, "<a class=\"lang\" href=\"/r/%s?lang=%s\" hreflang=\"%s\">%s</a>", v->token,
-			    t->other_name, t->other_name, t->other);
+	evbuffer_add_printf(b, "<a class=\"lang\" href=\"/r/%s?lang=%s\" hreflang=\"%s\">%s</a>",
+	                    v->token, t->other_name, t->other_name, t->other);
 	if (drill)
 		evbuffer_add_printf(b, "<p class=\"drill\">%s</p>", t->drill);
 	evbuffer_add(b, "<h1>", 4);
@@ -166,25 +211,32 @@ reply_form(struct reply_view *v, const PGresult *res)
 		evbuffer_add_printf(b, "<p class=\"gone\" role=\"alert\">%s</p>", v->notice);
 	evbuffer_add_printf(
 	    b,
-	    "<form method=\"post\" action=\"/r/%s\"><input type=\"hidden\" name=\"lang\" value=\"%s\">"
+	    "<form method=\"post\" action=\"/r/%s\"><input type=\"hidden\" name=\"lang\" "
+	    "value=\"%s\">"
 	    "<fieldset><legend>%s</legend>"
-	    "<label class=\"choice safe\"><input type=\"radio\" name=\"status\" value=\"safe\" required>%s</label>"
-	    "<label class=\"choice help\"><input type=\"radio\" name=\"status\" value=\"needs_help\">%s</label>"
-	    "<label class=\"choice injured\"><input type=\"radio\" name=\"status\" value=\"injured\">%s</label>"
-	    "<label class=\"choice evac\"><input type=\"radio\" name=\"status\" value=\"needs_evacuation\">%s</label>"
+	    "<label class=\"choice safe\"><input type=\"radio\" name=\"status\" value=\"safe\" "
+	    "required>%s</label>"
+	    "<label class=\"choice help\"><input type=\"radio\" name=\"status\" "
+	    "value=\"needs_help\">%s</label>"
+	    "<label class=\"choice injured\"><input type=\"radio\" name=\"status\" "
+	    "value=\"injured\">%s</label>"
+	    "<label class=\"choice evac\"><input type=\"radio\" name=\"status\" "
+	    "value=\"needs_evacuation\">%s</label>"
 	    "</fieldset>"
 	    "<label class=\"field\" for=\"people\">%s</label>"
-	    "<input id=\"people\" name=\"people\" type=\"number\" min=\"1\" max=\"99\" inputmode=\"numeric\">"
+	    "<input id=\"people\" name=\"people\" type=\"number\" min=\"1\" max=\"99\" "
+	    "inputmode=\"numeric\">"
 	    "<label class=\"field\" for=\"message\">%s</label>"
 	    "<textarea id=\"message\" name=\"message\" maxlength=\"500\"></textarea>"
-	    "<input type=\"hidden\" id=\"lat\" name=\"lat\"><input type=\"hidden\" id=\"lon\" name=\"lon\">"
+	    "<input type=\"hidden\" id=\"lat\" name=\"lat\"><input type=\"hidden\" id=\"lon\" "
+	    "name=\"lon\">"
 	    "<input type=\"hidden\" id=\"acc\" name=\"acc\">"
 	    "<button type=\"button\" class=\"loc\" id=\"share-location\" hidden data-done=\"%s\" "
 	    "data-failed=\"%s\">%s</button>"
 	    "<button type=\"submit\" class=\"send\">%s</button></form>"
 	    "<script src=\"/static/reply.js\" defer></script>",
-	    v->token, t->lang, t->question, t->safe, t->help, t->injured, t->evac, t->people, t->message,
-	    t->location_done, t->location_failed, t->location, t->send);
+	    v->token, t->lang, t->question, t->safe, t->help, t->injured, t->evac, t->people,
+	    t->message, t->location_done, t->location_failed, t->location, t->send);
 	reply_page_send(v->ctx, 200, b);
 }
 
@@ -225,11 +277,11 @@ reply_open(struct http_ctx *ctx)
 }
 
 static const char reply_lookup_sql[] =
-	"SELECT c.title, c.drill, "
-	" coalesce(nullif(substr(n.name_ko, 2), ''), n.name_ko, split_part(n.name_latin, ' ', 2)), "
-	" coalesce(nullif(split_part(n.name_latin, ' ', 2), ''), n.name_latin, n.name_ko) "
-	"FROM crisis c, national n WHERE c.id = $1::bigint AND n.id = $2::bigint "
-	"AND c.state = 'active' AND n.deleted_at IS NULL";
+    "SELECT c.title, c.drill, "
+    " coalesce(nullif(substr(n.name_ko, 2), ''), n.name_ko, split_part(n.name_latin, ' ', 2)), "
+    " coalesce(nullif(split_part(n.name_latin, ' ', 2), ''), n.name_latin, n.name_ko) "
+    "FROM crisis c, national n WHERE c.id = $1::bigint AND n.id = $2::bigint "
+    "AND c.state = 'active' AND n.deleted_at IS NULL";
 
 /* GET /r/{token} */
 void
@@ -246,7 +298,8 @@ routes_reply_page(struct http_ctx *ctx)
 	snprintf(national, sizeof national, "%lld", (long long)v->national_id);
 	params[0] = crisis;
 	params[1] = national;
-	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_view_loaded, v, &cause) != 0) {
+	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_view_loaded, v, &cause) !=
+	    0) {
 		reply_form(v, NULL);
 		free(v);
 	}
@@ -270,14 +323,16 @@ reply_post_done(enum reply_outcome outcome, bool duress, void *arg)
 	(void)duress;
 	reply_page_start(b, t);
 	if (outcome == REPLY_FAILED) {
-		evbuffer_add_printf(b, "<div class=\"gone\" role=\"alert\"><p>%s</p></div>"
-				    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
-				    t->busy, v->token, t->lang, t->again);
+		evbuffer_add_printf(b,
+		                    "<div class=\"gone\" role=\"alert\"><p>%s</p></div>"
+		                    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
+		                    t->busy, v->token, t->lang, t->again);
 		reply_page_send(v->ctx, 503, b);
 	} else {
-		evbuffer_add_printf(b, "<div class=\"ok\" role=\"status\"><h1>%s</h1><p>%s</p></div>"
-				    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
-				    t->thanks, t->thanks_more, v->token, t->lang, t->again);
+		evbuffer_add_printf(b,
+		                    "<div class=\"ok\" role=\"status\"><h1>%s</h1><p>%s</p></div>"
+		                    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
+		                    t->thanks, t->thanks_more, v->token, t->lang, t->again);
 		reply_page_send(v->ctx, 200, b);
 	}
 	memset(p->message, 0, sizeof p->message);
@@ -292,7 +347,8 @@ reply_post_checked(const struct db_result *r, void *arg)
 	struct reply_post *p = arg;
 
 	if (r->outcome == DB_UNAVAILABLE) {
-		/* The token proved itself; the spool keeps the answer until the database is back. */
+		/* The token proved itself; the spool keeps the answer until the database is back.
+		 */
 		replies_submit(p->v->ctx->d, &p->in, reply_post_done, p);
 		return;
 	}
@@ -348,8 +404,7 @@ routes_reply_post(struct http_ctx *ctx)
 	lon = evhttp_find_header(&form, "lon");
 	p = xcalloc(1, sizeof *p);
 	p->v = v;
-	if (status == NULL ||
-	    sf_status_parse(status, strlen(status), &p->in.status) != 0 ||
+	if (status == NULL || sf_status_parse(status, strlen(status), &p->in.status) != 0 ||
 	    (p->in.status != SF_STATUS_SAFE && p->in.status != SF_STATUS_NEEDS_HELP &&
 	     p->in.status != SF_STATUS_INJURED && p->in.status != SF_STATUS_NEEDS_EVACUATION)) {
 		/* No choice made: show the form again rather than store a guess. */
@@ -380,8 +435,9 @@ routes_reply_post(struct http_ctx *ctx)
 		char material[1300];
 		unsigned char md[32];
 		unsigned int mdlen = 0;
-		snprintf(material, sizeof material, "%s|%s|%d|%s|%.5f|%.5f|%lld", v->token, p->status,
-			 p->in.headcount, p->message, p->in.lat, p->in.lon, (long long)(time(NULL) / 5));
+		snprintf(material, sizeof material, "%s|%s|%d|%s|%.5f|%.5f|%lld", v->token,
+		         p->status, p->in.headcount, p->message, p->in.lat, p->in.lon,
+		         (long long)(time(NULL) / 5));
 		EVP_Digest(material, strlen(material), md, &mdlen, EVP_sha256(), NULL);
 		sf_secret_hex_encode(md, 16, hash, sizeof hash);
 		memset(material, 0, sizeof material);
@@ -398,8 +454,10 @@ routes_reply_post(struct http_ctx *ctx)
 	snprintf(national, sizeof national, "%lld", (long long)v->national_id);
 	params[0] = crisis;
 	params[1] = national;
-	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_post_checked, p, &cause) != 0)
-		replies_submit(ctx->d, &p->in, reply_post_done, p); /* database down: to the spool */
+	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_post_checked, p, &cause) !=
+	    0)
+		replies_submit(ctx->d, &p->in, reply_post_done,
+		               p); /* database down: to the spool */
 }
 
 /* GET /static/{name}: the reply page's stylesheet and script, read from web_dir. */
@@ -409,8 +467,8 @@ routes_static(struct http_ctx *ctx)
 	static const struct {
 		const char *name, *type;
 	} files[] = {
-		{"reply.css", "text/css; charset=utf-8"},
-		{"reply.js", "text/javascript; charset=utf-8"},
+	    {"reply.css", "text/css; charset=utf-8"},
+	    {"reply.js", "text/javascript; charset=utf-8"},
 	};
 	const char *name = ctx->nparams > 0 ? ctx->params[0] : "";
 	char path[1024], buf[65536];

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define LOGIN_FAILED_DETAIL                                                                        \
-	"wrong username or password, or the account is locked or disabled; after repeated "      \
+	"wrong username or password, or the account is locked or disabled; after repeated "        \
 	"failures ask an administrator"
 
 struct login {
@@ -131,18 +131,19 @@ login_record_failure(struct login *l)
 	params[2] = limit;
 	params[3] = minutes;
 	params[4] = l->ctx->client_addr;
-	if (db_pool_query(d->db,
-			  "WITH u AS (UPDATE staff_user SET failed_logins = $2::int, "
-			  " last_failed_at = now(), locked_until = CASE WHEN $2::int >= $3::int "
-			  " THEN now() + make_interval(mins => $4::int) ELSE locked_until END "
-			  " WHERE id = $1::bigint RETURNING id, username, role, mission_id, locked_until) "
-			  "SELECT audit_record(u.username, u.role::text, u.mission_id, $5, 'login.failed', "
-			  " 'staff_user', u.id::text, json_build_object('failures', $2::int)::text), "
-			  " CASE WHEN $2::int = $3::int THEN audit_record(u.username, u.role::text, "
-			  " u.mission_id, $5, 'account.locked', 'staff_user', u.id::text, "
-			  " json_build_object('failures', $2::int, 'until', "
-			  " audit_time_text(u.locked_until))::text) END FROM u",
-			  5, params, login_failure_recorded, l, &cause) != 0)
+	if (db_pool_query(
+	        d->db,
+	        "WITH u AS (UPDATE staff_user SET failed_logins = $2::int, "
+	        " last_failed_at = now(), locked_until = CASE WHEN $2::int >= $3::int "
+	        " THEN now() + make_interval(mins => $4::int) ELSE locked_until END "
+	        " WHERE id = $1::bigint RETURNING id, username, role, mission_id, locked_until) "
+	        "SELECT audit_record(u.username, u.role::text, u.mission_id, $5, 'login.failed', "
+	        " 'staff_user', u.id::text, json_build_object('failures', $2::int)::text), "
+	        " CASE WHEN $2::int = $3::int THEN audit_record(u.username, u.role::text, "
+	        " u.mission_id, $5, 'account.locked', 'staff_user', u.id::text, "
+	        " json_build_object('failures', $2::int, 'until', "
+	        " audit_time_text(u.locked_until))::text) END FROM u",
+	        5, params, login_failure_recorded, l, &cause) != 0)
 		login_fail(l);
 }
 
@@ -158,13 +159,13 @@ login_session_created(const struct db_result *r, void *arg)
 	if (r->outcome != DB_OK || PQntuples(r->res) != 1) {
 		log_warn("login_session_failed", "error", r->error);
 		http_reply_problem(ctx, 503, "service unavailable",
-				   "the session could not be stored; retry shortly");
+		                   "the session could not be stored; retry shortly");
 		login_free(l);
 		return;
 	}
 	snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-		 AUTH_SESSION_COOKIE, l->token, ctx->d->cfg.session_max_age_s,
-		 ctx->tls ? "; Secure" : "");
+	         AUTH_SESSION_COOKIE, l->token, ctx->d->cfg.session_max_age_s,
+	         ctx->tls ? "; Secure" : "");
 	http_add_header(ctx, "Set-Cookie", cookie);
 	auth_csrf_for_session(l->token, csrf);
 	body = cJSON_CreateObject();
@@ -175,7 +176,8 @@ login_session_created(const struct db_result *r, void *arg)
 	if (PQgetisnull(r->res, 0, 3))
 		cJSON_AddNullToObject(user, "mission_id");
 	else
-		cJSON_AddNumberToObject(user, "mission_id", (double)atoll(PQgetvalue(r->res, 0, 3)));
+		cJSON_AddNumberToObject(user, "mission_id",
+		                        (double)atoll(PQgetvalue(r->res, 0, 3)));
 	cJSON_AddStringToObject(user, "display_name", PQgetvalue(r->res, 0, 4));
 	cJSON_AddStringToObject(body, "csrf_token", csrf);
 	cJSON_AddNumberToObject(body, "idle_timeout", ctx->d->cfg.session_idle_timeout_s);
@@ -206,19 +208,20 @@ login_succeed(struct login *l)
 	params[2] = maxage;
 	params[3] = l->ctx->client_addr;
 	params[4] = l->rehash ? l->new_hash : NULL;
-	if (db_pool_query(d->db,
-			  "WITH s AS (INSERT INTO staff_session (token_hash, user_id, expires_at, "
-			  " client_addr) VALUES ($1, $2::bigint, now() + make_interval(secs => $3::int), "
-			  " $4) RETURNING user_id), "
-			  "u AS (UPDATE staff_user SET failed_logins = 0, last_failed_at = NULL, "
-			  " locked_until = NULL, last_login_at = now(), "
-			  " password_hash = coalesce($5, password_hash) "
-			  " WHERE id = (SELECT user_id FROM s) "
-			  " RETURNING id, username, role, mission_id, display_name) "
-			  "SELECT u.id, u.username, u.role, u.mission_id, u.display_name, "
-			  " audit_record(u.username, u.role::text, u.mission_id, $4, 'login', "
-			  " 'staff_user', u.id::text, '{}') FROM u",
-			  5, params, login_session_created, l, &cause) != 0) {
+	if (db_pool_query(
+	        d->db,
+	        "WITH s AS (INSERT INTO staff_session (token_hash, user_id, expires_at, "
+	        " client_addr) VALUES ($1, $2::bigint, now() + make_interval(secs => $3::int), "
+	        " $4) RETURNING user_id), "
+	        "u AS (UPDATE staff_user SET failed_logins = 0, last_failed_at = NULL, "
+	        " locked_until = NULL, last_login_at = now(), "
+	        " password_hash = coalesce($5, password_hash) "
+	        " WHERE id = (SELECT user_id FROM s) "
+	        " RETURNING id, username, role, mission_id, display_name) "
+	        "SELECT u.id, u.username, u.role, u.mission_id, u.display_name, "
+	        " audit_record(u.username, u.role::text, u.mission_id, $4, 'login', "
+	        " 'staff_user', u.id::text, '{}') FROM u",
+	        5, params, login_session_created, l, &cause) != 0) {
 		http_reply_problem(l->ctx, 503, "service unavailable", cause);
 		login_free(l);
 	}
@@ -280,11 +283,12 @@ login_refuse_locked(struct login *l)
 	params[0] = id;
 	params[1] = l->ctx->client_addr;
 	/* The attempt is not counted, so an attacker cannot extend the lock forever. */
-	if (db_pool_query(l->ctx->d->db,
-			  "SELECT audit_record(username, role::text, mission_id, $2, 'login.refused', "
-			  " 'staff_user', id::text, '{\"reason\":\"locked\"}') FROM staff_user "
-			  "WHERE id = $1::bigint",
-			  2, params, login_failure_recorded, l, &cause) != 0)
+	if (db_pool_query(
+	        l->ctx->d->db,
+	        "SELECT audit_record(username, role::text, mission_id, $2, 'login.refused', "
+	        " 'staff_user', id::text, '{\"reason\":\"locked\"}') FROM staff_user "
+	        "WHERE id = $1::bigint",
+	        2, params, login_failure_recorded, l, &cause) != 0)
 		login_fail(l);
 }
 
@@ -300,7 +304,7 @@ login_user_loaded(const struct db_result *r, void *arg)
 
 	if (r->outcome != DB_OK) {
 		http_reply_problem(l->ctx, 503, "service unavailable",
-				   "the database cannot be reached; retry shortly");
+		                   "the database cannot be reached; retry shortly");
 		login_free(l);
 		return;
 	}
@@ -359,10 +363,10 @@ routes_session_login(struct http_ctx *ctx)
 	if (sf_ratetable_key(ctx->client_addr, key, sizeof key) != 0)
 		snprintf(key, sizeof key, "?");
 	if (!sf_ratetable_take(ctx->d->login_limits, key,
-			       (double)now.tv_sec + (double)now.tv_nsec / 1e9)) {
+	                       (double)now.tv_sec + (double)now.tv_nsec / 1e9)) {
 		http_add_header(ctx, "Retry-After", "60");
 		http_reply_problem(ctx, 429, "too many requests",
-				   "too many login attempts from this address; wait a minute");
+		                   "too many login attempts from this address; wait a minute");
 		return;
 	}
 	body = http_read_json(ctx);
@@ -375,9 +379,10 @@ routes_session_login(struct http_ctx *ctx)
 		if (cJSON_IsString(pass))
 			memset(pass->valuestring, 0, strlen(pass->valuestring));
 		cJSON_Delete(body);
-		http_reply_problem(ctx, 400, "bad request",
-				   "send {\"username\": \"...\", \"password\": \"...\"} with a username "
-				   "of 1 to 64 characters");
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "send {\"username\": \"...\", \"password\": \"...\"} with a username "
+		    "of 1 to 64 characters");
 		return;
 	}
 	l = xcalloc(1, sizeof *l);
@@ -388,12 +393,13 @@ routes_session_login(struct http_ctx *ctx)
 	cJSON_Delete(body);
 
 	params[0] = l->username;
-	if (db_pool_query(ctx->d->db,
-			  "SELECT id, role, coalesce(mission_id, 0), password_hash, disabled, "
-			  " failed_logins, coalesce(extract(epoch FROM last_failed_at), 0), "
-			  " coalesce(extract(epoch FROM locked_until), 0), extract(epoch FROM now()) "
-			  "FROM staff_user WHERE username = lower($1)",
-			  1, params, login_user_loaded, l, &cause) != 0) {
+	if (db_pool_query(
+	        ctx->d->db,
+	        "SELECT id, role, coalesce(mission_id, 0), password_hash, disabled, "
+	        " failed_logins, coalesce(extract(epoch FROM last_failed_at), 0), "
+	        " coalesce(extract(epoch FROM locked_until), 0), extract(epoch FROM now()) "
+	        "FROM staff_user WHERE username = lower($1)",
+	        1, params, login_user_loaded, l, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 		login_free(l);
 	}
@@ -411,7 +417,7 @@ logout_done(const struct db_result *r, void *arg)
 		return;
 	}
 	snprintf(cookie, sizeof cookie, "%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
-		 AUTH_SESSION_COOKIE, ctx->tls ? "; Secure" : "");
+	         AUTH_SESSION_COOKIE, ctx->tls ? "; Secure" : "");
 	http_add_header(ctx, "Set-Cookie", cookie);
 	http_reply_bytes(ctx, 204, "text/plain", "", 0);
 }
@@ -431,11 +437,11 @@ routes_session_logout(struct http_ctx *ctx)
 	audit_params(ctx, &who, params);
 	params[4] = ctx->principal.session_hash;
 	if (db_pool_query(ctx->d->db,
-			  "WITH s AS (UPDATE staff_session SET revoked_at = now() "
-			  " WHERE token_hash = $5 AND revoked_at IS NULL RETURNING user_id) "
-			  "SELECT audit_record($1, $2, $3::bigint, $4, 'logout', 'staff_user', "
-			  " user_id::text, '{}') FROM s",
-			  5, params, logout_done, ctx, &cause) != 0)
+	                  "WITH s AS (UPDATE staff_session SET revoked_at = now() "
+	                  " WHERE token_hash = $5 AND revoked_at IS NULL RETURNING user_id) "
+	                  "SELECT audit_record($1, $2, $3::bigint, $4, 'logout', 'staff_user', "
+	                  " user_id::text, '{}') FROM s",
+	                  5, params, logout_done, ctx, &cause) != 0)
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 }
 

@@ -30,24 +30,34 @@ routes_status_counts(struct http_ctx *ctx)
 	db_reply_json(
 	    ctx, 200, "no such crisis",
 	    "SELECT json_build_object('crisis_id', c.id, 'drill', c.drill, 'state', c.state, "
-	    " 'counts', (SELECT coalesce(json_object_agg(status, n), '{}'::json) FROM (SELECT status, "
+	    " 'counts', (SELECT coalesce(json_object_agg(status, n), '{}'::json) FROM (SELECT "
+	    "status, "
 	    "  sum(n) AS n FROM status_count WHERE crisis_id = c.id AND ($1::bigint IS NULL OR "
 	    "  mission_id = $1) GROUP BY status HAVING sum(n) > 0) s), "
-	    " 'by_region', (SELECT coalesce(json_agg(json_build_object('region_id', nullif(x.region_id, 0), "
-	    "  'code', r.code, 'name', r.name, 'counts', x.counts) ORDER BY r.code NULLS LAST), '[]'::json) "
-	    "  FROM (SELECT region_id, json_object_agg(status, n) AS counts FROM (SELECT region_id, status, "
+	    " 'by_region', (SELECT coalesce(json_agg(json_build_object('region_id', "
+	    "nullif(x.region_id, 0), "
+	    "  'code', r.code, 'name', r.name, 'counts', x.counts) ORDER BY r.code NULLS LAST), "
+	    "'[]'::json) "
+	    "  FROM (SELECT region_id, json_object_agg(status, n) AS counts FROM (SELECT "
+	    "region_id, status, "
 	    "  sum(n) AS n FROM status_count WHERE crisis_id = c.id AND ($1::bigint IS NULL OR "
-	    "  mission_id = $1) GROUP BY region_id, status HAVING sum(n) > 0) y GROUP BY region_id) x "
+	    "  mission_id = $1) GROUP BY region_id, status HAVING sum(n) > 0) y GROUP BY "
+	    "region_id) x "
 	    "  LEFT JOIN region r ON r.id = x.region_id), "
 	    " 'flags', (SELECT json_build_object('duress', count(*) FILTER (WHERE duress), "
-	    "  'needs_review', count(*) FILTER (WHERE needs_review), 'confirm_safe', count(*) FILTER "
-	    "  (WHERE confirm_safe)) FROM person_status WHERE crisis_id = c.id AND (duress OR needs_review "
+	    "  'needs_review', count(*) FILTER (WHERE needs_review), 'confirm_safe', count(*) "
+	    "FILTER "
+	    "  (WHERE confirm_safe)) FROM person_status WHERE crisis_id = c.id AND (duress OR "
+	    "needs_review "
 	    "  OR confirm_safe) AND ($1::bigint IS NULL OR mission_id = $1)), "
-	    " 'per_minute', (SELECT coalesce(json_agg(json_build_object('minute', minute, 'answers', n) "
-	    "  ORDER BY minute), '[]'::json) FROM (SELECT minute, sum(n) AS n FROM response_minute WHERE "
+	    " 'per_minute', (SELECT coalesce(json_agg(json_build_object('minute', minute, "
+	    "'answers', n) "
+	    "  ORDER BY minute), '[]'::json) FROM (SELECT minute, sum(n) AS n FROM response_minute "
+	    "WHERE "
 	    "  crisis_id = c.id AND minute > now() - interval '6 hours' AND ($1::bigint IS NULL OR "
 	    "  mission_id = $1) GROUP BY minute) m))::text "
-	    "FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR EXISTS (SELECT 1 FROM "
+	    "FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR EXISTS (SELECT 1 "
+	    "FROM "
 	    " crisis_mission cm WHERE cm.crisis_id = c.id AND cm.mission_id = $1))",
 	    2, params);
 }
@@ -73,7 +83,8 @@ routes_status_people(struct http_ctx *ctx)
 	vregion = http_query(ctx, "region", region, sizeof region);
 	if (vflag != NULL && strcmp(vflag, "duress") != 0 && strcmp(vflag, "needs_review") != 0 &&
 	    strcmp(vflag, "confirm_safe") != 0) {
-		http_reply_problem(ctx, 400, "bad request", "flag: duress, needs_review or confirm_safe");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "flag: duress, needs_review or confirm_safe");
 		return;
 	}
 	if (vregion != NULL && atoll(vregion) <= 0) {
@@ -81,9 +92,10 @@ routes_status_people(struct http_ctx *ctx)
 		return;
 	}
 	snprintf(show, sizeof show, "%s",
-		 p->role == SF_ROLE_ADMIN || p->role == SF_ROLE_MISSION_LEAD || p->role == SF_ROLE_MISSION_STAFF
-		     ? "t"
-		     : "f");
+	         p->role == SF_ROLE_ADMIN || p->role == SF_ROLE_MISSION_LEAD ||
+	                 p->role == SF_ROLE_MISSION_STAFF
+	             ? "t"
+	             : "f");
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
 	params[2] = vstatus;
@@ -103,13 +115,18 @@ routes_status_people(struct http_ctx *ctx)
 	    " 'last_answer', x.last_answer) ORDER BY x.urgency, x.national_id), '[]'::json), "
 	    " 'next', CASE WHEN count(*) = $7::int THEN max(x.national_id)::text END)::text "
 	    "FROM (SELECT p.*, n.name_ko, n.name_latin, "
-	    " CASE WHEN p.duress THEN 0 WHEN p.status = 'injured' THEN 1 WHEN p.status = 'needs_help' "
-	    "  THEN 2 WHEN p.status = 'needs_evacuation' THEN 3 WHEN p.status = 'missing' THEN 4 WHEN "
-	    "  p.needs_review THEN 5 WHEN p.status = 'unreachable' THEN 6 WHEN p.status = 'pending' THEN 7 "
+	    " CASE WHEN p.duress THEN 0 WHEN p.status = 'injured' THEN 1 WHEN p.status = "
+	    "'needs_help' "
+	    "  THEN 2 WHEN p.status = 'needs_evacuation' THEN 3 WHEN p.status = 'missing' THEN 4 "
+	    "WHEN "
+	    "  p.needs_review THEN 5 WHEN p.status = 'unreachable' THEN 6 WHEN p.status = "
+	    "'pending' THEN 7 "
 	    "  WHEN p.confirm_safe THEN 8 ELSE 9 END AS urgency, "
-	    " (SELECT array_agg(c.value ORDER BY c.priority) FROM contact c WHERE c.national_id = n.id "
+	    " (SELECT array_agg(c.value ORDER BY c.priority) FROM contact c WHERE c.national_id = "
+	    "n.id "
 	    "  AND c.kind = 'phone') AS phones, "
-	    " (SELECT json_build_object('channel', r.channel, 'text', r.raw_text, 'at', r.received_at) "
+	    " (SELECT json_build_object('channel', r.channel, 'text', r.raw_text, 'at', "
+	    "r.received_at) "
 	    "  FROM response r WHERE r.id = p.last_response_id) AS last_answer "
 	    " FROM person_status p JOIN national n ON n.id = p.national_id "
 	    " WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
@@ -148,12 +165,14 @@ staff_entry_done(enum reply_outcome outcome, bool duress, void *arg)
 	params[4] = crisis;
 	params[5] = national;
 	params[6] = sf_status_name(se->in.status);
-	db_reply_json(se->ctx, 201, "",
-		      "SELECT json_build_object('stored', true, 'crisis_id', $5::bigint, 'national_id', "
-		      "$6::bigint, 'status', $7::text, 'audit_id', audit_record($1, $2, $3::bigint, $4, "
-		      "'response.staff', 'national', $6::bigint::text, json_build_object('crisis_id', $5::bigint, "
-		      "'status', $7::text)::text))::text",
-		      7, params);
+	db_reply_json(
+	    se->ctx, 201, "",
+	    "SELECT json_build_object('stored', true, 'crisis_id', $5::bigint, 'national_id', "
+	    "$6::bigint, 'status', $7::text, 'audit_id', audit_record($1, $2, $3::bigint, $4, "
+	    "'response.staff', 'national', $6::bigint::text, json_build_object('crisis_id', "
+	    "$5::bigint, "
+	    "'status', $7::text)::text))::text",
+	    7, params);
 	free(se);
 }
 
@@ -203,18 +222,22 @@ routes_status_staff_entry(struct http_ctx *ctx)
 	lon = cJSON_GetObjectItemCaseSensitive(body, "lon");
 	se = xcalloc(1, sizeof *se);
 	if (!cJSON_IsNumber(nid) || nid->valuedouble < 1 || !cJSON_IsString(status) ||
-	    sf_status_parse(status->valuestring, strlen(status->valuestring), &se->in.status) != 0 ||
+	    sf_status_parse(status->valuestring, strlen(status->valuestring), &se->in.status) !=
+	        0 ||
 	    se->in.status == SF_STATUS_UNKNOWN || se->in.status == SF_STATUS_PENDING ||
 	    se->in.status == SF_STATUS_UNREACHABLE ||
-	    (count != NULL && (!cJSON_IsNumber(count) || count->valuedouble < 1 || count->valuedouble > 99)) ||
+	    (count != NULL &&
+	     (!cJSON_IsNumber(count) || count->valuedouble < 1 || count->valuedouble > 99)) ||
 	    (msg != NULL && (!cJSON_IsString(msg) || strlen(msg->valuestring) > 500)) ||
 	    ((lat != NULL) != (lon != NULL)) ||
-	    (lat != NULL && (!cJSON_IsNumber(lat) || !cJSON_IsNumber(lon) || lat->valuedouble < -90 ||
-			     lat->valuedouble > 90 || lon->valuedouble < -180 || lon->valuedouble > 180))) {
-		http_reply_problem(ctx, 400, "bad request",
-				   "national_id: a number; status: safe, needs_help, injured, "
-				   "needs_evacuation, evacuated, missing or deceased; headcount 1..99; "
-				   "message up to 500 bytes; lat and lon together");
+	    (lat != NULL &&
+	     (!cJSON_IsNumber(lat) || !cJSON_IsNumber(lon) || lat->valuedouble < -90 ||
+	      lat->valuedouble > 90 || lon->valuedouble < -180 || lon->valuedouble > 180))) {
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "national_id: a number; status: safe, needs_help, injured, "
+		    "needs_evacuation, evacuated, missing or deceased; headcount 1..99; "
+		    "message up to 500 bytes; lat and lon together");
 		cJSON_Delete(body);
 		free(se);
 		return;
@@ -229,9 +252,11 @@ routes_status_staff_entry(struct http_ctx *ctx)
 	se->in.channel = "staff";
 	se->in.raw_text = se->text[0] != '\0' ? se->text : NULL;
 	se->in.entered_by = se->by;
-	/* A decision only staff may change again; an answer relayed by phone counts as the person's. */
-	se->in.by_staff = se->in.status == SF_STATUS_MISSING || se->in.status == SF_STATUS_DECEASED ||
-			  se->in.status == SF_STATUS_EVACUATED;
+	/* A decision only staff may change again; an answer relayed by phone counts as the
+	 * person's. */
+	se->in.by_staff = se->in.status == SF_STATUS_MISSING ||
+	                  se->in.status == SF_STATUS_DECEASED ||
+	                  se->in.status == SF_STATUS_EVACUATED;
 	se->in.headcount = count != NULL ? (int)count->valuedouble : 0;
 	if (lat != NULL) {
 		se->in.has_point = true;
@@ -243,12 +268,13 @@ routes_status_staff_entry(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
 	params[2] = national;
-	if (db_pool_query(ctx->d->db,
-			  "SELECT 1 FROM national n JOIN crisis_mission cm ON cm.mission_id = n.mission_id "
-			  "JOIN crisis c ON c.id = cm.crisis_id AND c.state = 'active' "
-			  "WHERE n.id = $3::bigint AND cm.crisis_id = $2::bigint AND n.deleted_at IS NULL "
-			  "AND ($1::bigint IS NULL OR n.mission_id = $1)",
-			  3, params, staff_entry_checked, se, &cause) != 0) {
+	if (db_pool_query(
+	        ctx->d->db,
+	        "SELECT 1 FROM national n JOIN crisis_mission cm ON cm.mission_id = n.mission_id "
+	        "JOIN crisis c ON c.id = cm.crisis_id AND c.state = 'active' "
+	        "WHERE n.id = $3::bigint AND cm.crisis_id = $2::bigint AND n.deleted_at IS NULL "
+	        "AND ($1::bigint IS NULL OR n.mission_id = $1)",
+	        3, params, staff_entry_checked, se, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 		free(se);
 	}

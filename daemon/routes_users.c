@@ -20,7 +20,7 @@
 
 /* The public fields of an account, as SQL building a JSON object from row u. */
 #define USER_JSON                                                                                  \
-	"json_build_object('id', u.id, 'username', u.username, 'display_name', u.display_name, "  \
+	"json_build_object('id', u.id, 'username', u.username, 'display_name', u.display_name, "   \
 	"'role', u.role, 'mission_id', u.mission_id, 'disabled', u.disabled, "                     \
 	"'failed_logins', u.failed_logins, 'locked_until', u.locked_until, "                       \
 	"'locked', coalesce(u.locked_until > now(), false), 'created_at', u.created_at, "          \
@@ -39,13 +39,14 @@ routes_users_list(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = after;
 	params[2] = limit;
-	db_reply_json(ctx, 200, "",
-		      "SELECT json_build_object('items', coalesce(json_agg(" USER_JSON
-		      " ORDER BY u.id), '[]'::json), 'next', CASE WHEN count(*) = $3::int "
-		      " THEN max(u.id)::text END)::text "
-		      "FROM (SELECT * FROM staff_user WHERE ($1::bigint IS NULL OR mission_id = $1) "
-		      " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) u",
-		      3, params);
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(" USER_JSON
+	    " ORDER BY u.id), '[]'::json), 'next', CASE WHEN count(*) = $3::int "
+	    " THEN max(u.id)::text END)::text "
+	    "FROM (SELECT * FROM staff_user WHERE ($1::bigint IS NULL OR mission_id = $1) "
+	    " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) u",
+	    3, params);
 }
 
 /* GET /api/v1/users/{id} */
@@ -60,9 +61,9 @@ routes_users_get(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
 	db_reply_json(ctx, 200, "no such account",
-		      "SELECT " USER_JSON "::text FROM staff_user u WHERE u.id = $2::bigint "
-		      "AND ($1::bigint IS NULL OR u.mission_id = $1)",
-		      2, params);
+	              "SELECT " USER_JSON "::text FROM staff_user u WHERE u.id = $2::bigint "
+	              "AND ($1::bigint IS NULL OR u.mission_id = $1)",
+	              2, params);
 }
 
 /* A create or change that waits for a password hash. */
@@ -166,7 +167,8 @@ user_create_hashed(void *arg)
 	const char *params[9];
 
 	if (uc->hash_rc != 0) {
-		http_reply_problem(uc->ctx, 500, "internal error", "the password could not be hashed");
+		http_reply_problem(uc->ctx, 500, "internal error",
+		                   "the password could not be hashed");
 		user_change_free(uc);
 		return;
 	}
@@ -176,14 +178,15 @@ user_create_hashed(void *arg)
 	params[6] = uc->role;
 	params[7] = uc->mission[0] != '\0' ? uc->mission : NULL;
 	params[8] = uc->hash;
-	db_reply_json(uc->ctx, 201, "",
-		      "WITH u AS (INSERT INTO staff_user (username, display_name, role, mission_id, "
-		      " password_hash) VALUES ($5, $6, $7::staff_role, $8::bigint, $9) RETURNING *) "
-		      "SELECT " USER_JSON "::text FROM u, LATERAL (SELECT audit_record($1, $2, "
-		      " $3::bigint, $4, 'user.create', 'staff_user', u.id::text, "
-		      " json_build_object('username', u.username, 'role', u.role, 'mission_id', "
-		      " u.mission_id)::text)) a",
-		      9, params);
+	db_reply_json(
+	    uc->ctx, 201, "",
+	    "WITH u AS (INSERT INTO staff_user (username, display_name, role, mission_id, "
+	    " password_hash) VALUES ($5, $6, $7::staff_role, $8::bigint, $9) RETURNING *) "
+	    "SELECT " USER_JSON "::text FROM u, LATERAL (SELECT audit_record($1, $2, "
+	    " $3::bigint, $4, 'user.create', 'staff_user', u.id::text, "
+	    " json_build_object('username', u.username, 'role', u.role, 'mission_id', "
+	    " u.mission_id)::text)) a",
+	    9, params);
 	user_change_free(uc);
 }
 
@@ -206,17 +209,18 @@ routes_users_create(struct http_ctx *ctx)
 	display = cJSON_GetObjectItemCaseSensitive(body, "display_name");
 	if (!cJSON_IsString(username) || !user_name_ok(username->valuestring)) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "username: 2 to 64 of a-z, 0-9, '.', '_', '-', starting with a "
-				   "letter or digit");
+		                   "username: 2 to 64 of a-z, 0-9, '.', '_', '-', starting with a "
+		                   "letter or digit");
 		goto out;
 	}
 	if (!cJSON_IsString(role) || sf_role_parse(role->valuestring, &target_role) != 0) {
 		http_reply_problem(ctx, 400, "bad request",
-				   "role: one of admin, hq, mission_lead, mission_staff, viewer");
+		                   "role: one of admin, hq, mission_lead, mission_staff, viewer");
 		goto out;
 	}
 	if (display != NULL && (!cJSON_IsString(display) || strlen(display->valuestring) > 200)) {
-		http_reply_problem(ctx, 400, "bad request", "display_name: text of at most 200 bytes");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "display_name: text of at most 200 bytes");
 		goto out;
 	}
 	if (!user_read_mission(body, &mission)) {
@@ -228,14 +232,14 @@ routes_users_create(struct http_ctx *ctx)
 		mission = sf_role_needs_mission(target_role) ? p->mission_id : 0;
 	if (sf_role_needs_mission(target_role) != (mission > 0)) {
 		http_reply_problem(ctx, 400, "bad request",
-				   sf_role_needs_mission(target_role)
-				       ? "mission_id: this role works inside one mission; name it"
-				       : "mission_id: admin and hq accounts belong to no mission");
+		                   sf_role_needs_mission(target_role)
+		                       ? "mission_id: this role works inside one mission; name it"
+		                       : "mission_id: admin and hq accounts belong to no mission");
 		goto out;
 	}
 	if (!sf_role_can_manage(p->role, p->mission_id, target_role, mission)) {
 		http_reply_problem(ctx, 403, "forbidden",
-				   "you may not create an account with that role in that mission");
+		                   "you may not create an account with that role in that mission");
 		goto out;
 	}
 	if (!cJSON_IsString(password)) {
@@ -250,7 +254,7 @@ routes_users_create(struct http_ctx *ctx)
 	uc->password = xstrdup(password->valuestring);
 	snprintf(uc->username, sizeof uc->username, "%s", username->valuestring);
 	snprintf(uc->display_name, sizeof uc->display_name, "%s",
-		 display != NULL ? display->valuestring : "");
+	         display != NULL ? display->valuestring : "");
 	snprintf(uc->role, sizeof uc->role, "%s", sf_role_name(target_role));
 	if (mission > 0)
 		snprintf(uc->mission, sizeof uc->mission, "%lld", mission);
@@ -274,7 +278,8 @@ user_update_hashed(void *arg)
 	char role[32], mission[24];
 
 	if (uc->password != NULL && uc->hash_rc != 0) {
-		http_reply_problem(uc->ctx, 500, "internal error", "the password could not be hashed");
+		http_reply_problem(uc->ctx, 500, "internal error",
+		                   "the password could not be hashed");
 		user_change_free(uc);
 		return;
 	}
@@ -291,31 +296,32 @@ user_update_hashed(void *arg)
 	params[10] = uc->set_display ? uc->display_name : NULL;
 	params[11] = uc->set_role ? "t" : "f";
 	/* Sessions end when the password changes or the account is disabled. */
-	db_reply_json(uc->ctx, 200, "no such account",
-		      "WITH old AS (SELECT * FROM staff_user WHERE id = $5::bigint), "
-		      "u AS (UPDATE staff_user s SET "
-		      " role = CASE WHEN $12::bool THEN $6::staff_role ELSE s.role END, "
-		      " mission_id = CASE WHEN $12::bool THEN $7::bigint ELSE s.mission_id END, "
-		      " disabled = coalesce($8::bool, s.disabled), "
-		      " failed_logins = CASE WHEN $9::bool THEN 0 ELSE s.failed_logins END, "
-		      " locked_until = CASE WHEN $9::bool THEN NULL ELSE s.locked_until END, "
-		      " password_hash = coalesce($10, s.password_hash), "
-		      " password_changed_at = CASE WHEN $10 IS NULL THEN s.password_changed_at "
-		      "  ELSE now() END, "
-		      " display_name = coalesce($11, s.display_name) "
-		      " WHERE s.id = $5::bigint RETURNING s.*), "
-		      "ended AS (UPDATE staff_session SET revoked_at = now() WHERE user_id = $5::bigint "
-		      " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) RETURNING 1) "
-		      "SELECT " USER_JSON "::text FROM u, old, LATERAL (SELECT audit_record($1, $2, "
-		      " $3::bigint, $4, CASE WHEN $9::bool AND old.locked_until > now() "
-		      " THEN 'user.unlock' ELSE 'user.update' END, 'staff_user', u.id::text, "
-		      " json_build_object('before', json_build_object('role', old.role, 'mission_id', "
-		      " old.mission_id, 'disabled', old.disabled, 'failed_logins', old.failed_logins), "
-		      " 'after', json_build_object('role', u.role, 'mission_id', u.mission_id, "
-		      " 'disabled', u.disabled, 'failed_logins', u.failed_logins), "
-		      " 'password_changed', $10 IS NOT NULL, 'sessions_ended', "
-		      " (SELECT count(*) FROM ended))::text)) a",
-		      12, params);
+	db_reply_json(
+	    uc->ctx, 200, "no such account",
+	    "WITH old AS (SELECT * FROM staff_user WHERE id = $5::bigint), "
+	    "u AS (UPDATE staff_user s SET "
+	    " role = CASE WHEN $12::bool THEN $6::staff_role ELSE s.role END, "
+	    " mission_id = CASE WHEN $12::bool THEN $7::bigint ELSE s.mission_id END, "
+	    " disabled = coalesce($8::bool, s.disabled), "
+	    " failed_logins = CASE WHEN $9::bool THEN 0 ELSE s.failed_logins END, "
+	    " locked_until = CASE WHEN $9::bool THEN NULL ELSE s.locked_until END, "
+	    " password_hash = coalesce($10, s.password_hash), "
+	    " password_changed_at = CASE WHEN $10 IS NULL THEN s.password_changed_at "
+	    "  ELSE now() END, "
+	    " display_name = coalesce($11, s.display_name) "
+	    " WHERE s.id = $5::bigint RETURNING s.*), "
+	    "ended AS (UPDATE staff_session SET revoked_at = now() WHERE user_id = $5::bigint "
+	    " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) RETURNING 1) "
+	    "SELECT " USER_JSON "::text FROM u, old, LATERAL (SELECT audit_record($1, $2, "
+	    " $3::bigint, $4, CASE WHEN $9::bool AND old.locked_until > now() "
+	    " THEN 'user.unlock' ELSE 'user.update' END, 'staff_user', u.id::text, "
+	    " json_build_object('before', json_build_object('role', old.role, 'mission_id', "
+	    " old.mission_id, 'disabled', old.disabled, 'failed_logins', old.failed_logins), "
+	    " 'after', json_build_object('role', u.role, 'mission_id', u.mission_id, "
+	    " 'disabled', u.disabled, 'failed_logins', u.failed_logins), "
+	    " 'password_changed', $10 IS NOT NULL, 'sessions_ended', "
+	    " (SELECT count(*) FROM ended))::text)) a",
+	    12, params);
 	user_change_free(uc);
 }
 
@@ -346,8 +352,9 @@ user_update_loaded(const struct db_result *r, void *arg)
 		uc->new_mission = sf_role_needs_mission(uc->new_role) ? uc->old_mission : 0;
 	}
 	if (sf_role_needs_mission(uc->new_role) != (uc->new_mission > 0)) {
-		http_reply_problem(uc->ctx, 400, "bad request",
-				   "mission_id: mission roles need a mission; admin and hq have none");
+		http_reply_problem(
+		    uc->ctx, 400, "bad request",
+		    "mission_id: mission roles need a mission; admin and hq have none");
 		user_change_free(uc);
 		return;
 	}
@@ -359,8 +366,8 @@ user_update_loaded(const struct db_result *r, void *arg)
 		return;
 	}
 	if (uc->password != NULL) {
-		if (worker_pool_submit(uc->ctx->d->workers, user_hash_work, user_update_hashed, uc) !=
-		    0) {
+		if (worker_pool_submit(uc->ctx->d->workers, user_hash_work, user_update_hashed,
+		                       uc) != 0) {
 			http_reply_problem(uc->ctx, 503, "service unavailable", "shutting down");
 			user_change_free(uc);
 		}
@@ -394,7 +401,8 @@ routes_users_update(struct http_ctx *ctx)
 	for (item = body->child; item != NULL; item = item->next) {
 		const char *k = item->string;
 		if (strcmp(k, "role") == 0) {
-			if (!cJSON_IsString(item) || sf_role_parse(item->valuestring, &uc->new_role) != 0)
+			if (!cJSON_IsString(item) ||
+			    sf_role_parse(item->valuestring, &uc->new_role) != 0)
 				goto bad;
 			uc->set_role = true;
 		} else if (strcmp(k, "mission_id") == 0) {
@@ -412,7 +420,8 @@ routes_users_update(struct http_ctx *ctx)
 			if (!cJSON_IsString(item) || strlen(item->valuestring) > 200)
 				goto bad;
 			uc->set_display = true;
-			snprintf(uc->display_name, sizeof uc->display_name, "%s", item->valuestring);
+			snprintf(uc->display_name, sizeof uc->display_name, "%s",
+			         item->valuestring);
 		} else if (strcmp(k, "password") == 0) {
 			if (!cJSON_IsString(item))
 				goto bad;
@@ -444,18 +453,19 @@ routes_users_update(struct http_ctx *ctx)
 	cJSON_Delete(body);
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = uc->id;
-	if (db_pool_query(ctx->d->db,
-			  "SELECT role, coalesce(mission_id, 0) FROM staff_user WHERE id = $2::bigint "
-			  "AND ($1::bigint IS NULL OR mission_id = $1)",
-			  2, params, user_update_loaded, uc, &cause) != 0) {
+	if (db_pool_query(
+	        ctx->d->db,
+	        "SELECT role, coalesce(mission_id, 0) FROM staff_user WHERE id = $2::bigint "
+	        "AND ($1::bigint IS NULL OR mission_id = $1)",
+	        2, params, user_update_loaded, uc, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 		user_change_free(uc);
 	}
 	return;
 bad:
 	http_reply_problem(ctx, 400, "bad request",
-			   "fields: role (text), mission_id (number or null), disabled (bool), "
-			   "unlock (bool), password (text), display_name (text)");
+	                   "fields: role (text), mission_id (number or null), disabled (bool), "
+	                   "unlock (bool), password (text), display_name (text)");
 	cJSON_Delete(body);
 	user_change_free(uc);
 }

@@ -15,31 +15,31 @@
 #include <unistd.h>
 
 static const char safetyctl_usage[] =
-	"usage: safetyctl [-c FILE] COMMAND [ARGS]\n"
-	"\n"
-	"Administration of Safety from the shell.\n"
-	"\n"
-	"Commands:\n"
-	"  version             print the version and the schema this build needs\n"
-	"  migrate             apply pending schema migrations\n"
-	"  migrate status      list applied and pending migrations\n"
-	"  user add|passwd|disable|enable|unlock|list\n"
-	"                      staff accounts (safetyctl user for details)\n"
-	"  apikey create|list|revoke\n"
-	"                      API keys for HQ and machines\n"
-	"  mission add|list    embassies and consulates\n"
-	"  audit verify        check the audit log's hash chain\n"
-	"  import nationals|regions|shelters FILE --mission CODE\n"
-	"                      load a CSV/JSON of nationals or GeoJSON of places\n"
-	"  demo --country TR|UA|TH --people N\n"
-	"                      make a synthetic mission to try the system with\n"
-	"  help                print this help\n"
-	"\n"
-	"Options:\n"
-	"  -c FILE             configuration file (default: $SAFETY_CONFIG, else\n"
-	"                      /etc/safety/safety.conf if it exists, else defaults)\n"
-	"\n"
-	"Environment: SAFETY_DATABASE_URL overrides [database] url.\n";
+    "usage: safetyctl [-c FILE] COMMAND [ARGS]\n"
+    "\n"
+    "Administration of Safety from the shell.\n"
+    "\n"
+    "Commands:\n"
+    "  version             print the version and the schema this build needs\n"
+    "  migrate             apply pending schema migrations\n"
+    "  migrate status      list applied and pending migrations\n"
+    "  user add|passwd|disable|enable|unlock|list\n"
+    "                      staff accounts (safetyctl user for details)\n"
+    "  apikey create|list|revoke\n"
+    "                      API keys for HQ and machines\n"
+    "  mission add|list    embassies and consulates\n"
+    "  audit verify        check the audit log's hash chain\n"
+    "  import nationals|regions|shelters FILE --mission CODE\n"
+    "                      load a CSV/JSON of nationals or GeoJSON of places\n"
+    "  demo --country TR|UA|TH --people N\n"
+    "                      make a synthetic mission to try the system with\n"
+    "  help                print this help\n"
+    "\n"
+    "Options:\n"
+    "  -c FILE             configuration file (default: $SAFETY_CONFIG, else\n"
+    "                      /etc/safety/safety.conf if it exists, else defaults)\n"
+    "\n"
+    "Environment: SAFETY_DATABASE_URL overrides [database] url.\n";
 
 /* Connects with a blocking connection or explains why not. */
 static PGconn *
@@ -48,9 +48,10 @@ safetyctl_connect(const struct config *cfg)
 	PGconn *conn = PQconnectdb(cfg->database_url);
 
 	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "safetyctl: cannot connect to the database: %s"
-				"hint: check [database] url or SAFETY_DATABASE_URL\n",
-			PQerrorMessage(conn));
+		fprintf(stderr,
+		        "safetyctl: cannot connect to the database: %s"
+		        "hint: check [database] url or SAFETY_DATABASE_URL\n",
+		        PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
@@ -98,7 +99,8 @@ safetyctl_migrate(const struct config *cfg, int argc, char **argv)
 			rc = 1;
 		} else {
 			for (int i = 0; i < set.count; i++)
-				printf("%-8s %s\n", set.items[i].version <= current ? "applied" : "pending",
+				printf("%-8s %s\n",
+				       set.items[i].version <= current ? "applied" : "pending",
 				       set.items[i].name);
 			printf("schema version %d, this build needs %d\n", current,
 			       SAFETY_SCHEMA_VERSION);
@@ -141,7 +143,7 @@ main(int argc, char **argv)
 			return 0;
 		} else {
 			fprintf(stderr, "safetyctl: unknown option '%s'\n%s", argv[argi],
-				safetyctl_usage);
+			        safetyctl_usage);
 			return 2;
 		}
 	}
@@ -172,8 +174,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "migrate") == 0) {
 		rc = safetyctl_migrate(&cfg, argc - argi, argv + argi);
 	} else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "apikey") == 0 ||
-		   strcmp(cmd, "mission") == 0 || strcmp(cmd, "audit") == 0 ||
-		   strcmp(cmd, "import") == 0 || strcmp(cmd, "demo") == 0) {
+	           strcmp(cmd, "mission") == 0 || strcmp(cmd, "audit") == 0 ||
+	           strcmp(cmd, "import") == 0 || strcmp(cmd, "demo") == 0) {
 		PGconn *conn = safetyctl_connect(&cfg);
 		if (conn == NULL) {
 			rc = 1;

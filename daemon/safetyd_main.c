@@ -17,19 +17,19 @@
 #include <string.h>
 
 static const char safetyd_usage[] =
-	"usage: safetyd -c FILE [--check-config] [--migrate]\n"
-	"\n"
-	"Runs the Safety daemon: the web dashboard, the reply page, the SMS hooks,\n"
-	"the HQ feed and the background workers, on one event loop.\n"
-	"\n"
-	"  -c, --config FILE   configuration file (see deploy/safety.conf.example)\n"
-	"      --check-config  validate the configuration, print it is fine, exit\n"
-	"      --migrate       apply pending schema migrations before serving\n"
-	"  -V, --version       print the version\n"
-	"  -h, --help          print this help\n"
-	"\n"
-	"Environment: SAFETY_DATABASE_URL overrides [database] url,\n"
-	"SAFETY_LISTEN overrides [server] listen.\n";
+    "usage: safetyd -c FILE [--check-config] [--migrate]\n"
+    "\n"
+    "Runs the Safety daemon: the web dashboard, the reply page, the SMS hooks,\n"
+    "the HQ feed and the background workers, on one event loop.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (see deploy/safety.conf.example)\n"
+    "      --check-config  validate the configuration, print it is fine, exit\n"
+    "      --migrate       apply pending schema migrations before serving\n"
+    "  -V, --version       print the version\n"
+    "  -h, --help          print this help\n"
+    "\n"
+    "Environment: SAFETY_DATABASE_URL overrides [database] url,\n"
+    "SAFETY_LISTEN overrides [server] listen.\n";
 
 /* Prints a migration step. */
 static void
@@ -56,8 +56,8 @@ safetyd_migrate(const struct config *cfg)
 	}
 	conn = PQconnectdb(cfg->database_url);
 	if (PQstatus(conn) != CONNECTION_OK) {
-		log_error("migrate_failed", "error", PQerrorMessage(conn),
-			  "hint", "check [database] url and that PostgreSQL is running");
+		log_error("migrate_failed", "error", PQerrorMessage(conn), "hint",
+		          "check [database] url and that PostgreSQL is running");
 		PQfinish(conn);
 		migrate_set_free(&set);
 		return false;
@@ -80,12 +80,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"migrate", no_argument, NULL, 'M'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
+	    {"migrate", no_argument, NULL, 'M'},      {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct daemon d;
 	const char *config_path = NULL;
@@ -116,12 +113,13 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "safetyd: unexpected argument '%s'\n%s", argv[optind], safetyd_usage);
+		fprintf(stderr, "safetyd: unexpected argument '%s'\n%s", argv[optind],
+		        safetyd_usage);
 		return 2;
 	}
 	if (config_path == NULL) {
 		fprintf(stderr, "safetyd: no configuration file given\nhint: safetyd -c "
-				"/etc/safety/safety.conf\n");
+		                "/etc/safety/safety.conf\n");
 		return 2;
 	}
 
@@ -141,7 +139,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_configure((enum log_level)log_level_parse(d.cfg.log_level),
-		      strcmp(d.cfg.log_format, "json") == 0);
+	              strcmp(d.cfg.log_format, "json") == 0);
 	if (migrate && !safetyd_migrate(&d.cfg)) {
 		config_free(&d.cfg);
 		return 1;

@@ -67,18 +67,20 @@ schema_query_done(const struct db_result *r, void *arg)
 	} else if (r->outcome == DB_SQL_ERROR) {
 		c.database_ok = true;
 		if (strcmp(r->sqlstate, "42P01") == 0)
-			snprintf(p->problem, sizeof p->problem,
-				 "schema not migrated: run 'safetyctl migrate' or start with --migrate");
+			snprintf(
+			    p->problem, sizeof p->problem,
+			    "schema not migrated: run 'safetyctl migrate' or start with --migrate");
 		else
-			snprintf(p->problem, sizeof p->problem, "schema check failed: %s", r->error);
+			snprintf(p->problem, sizeof p->problem, "schema check failed: %s",
+			         r->error);
 	} else {
 		c.database_ok = true;
 		c.version = atoi(PQgetvalue(r->res, 0, 0));
 		if (c.version < SAFETY_SCHEMA_VERSION)
 			snprintf(p->problem, sizeof p->problem,
-				 "schema version %d is older than this build's %d: run 'safetyctl "
-				 "migrate' or start with --migrate",
-				 c.version, SAFETY_SCHEMA_VERSION);
+			         "schema version %d is older than this build's %d: run 'safetyctl "
+			         "migrate' or start with --migrate",
+			         c.version, SAFETY_SCHEMA_VERSION);
 		else
 			c.schema_ok = true;
 	}
@@ -109,7 +111,7 @@ schema_check_start(struct daemon *d, schema_check_done_cb cb, void *arg)
 	p->cb = cb;
 	p->arg = arg;
 	if (db_pool_query(d->db, "SELECT coalesce(max(version), 0) FROM schema_migration", 0, NULL,
-			  schema_query_done, p, &cause) == 0)
+	                  schema_query_done, p, &cause) == 0)
 		return;
 	snprintf(p->problem, sizeof p->problem, "database unreachable: %s", cause);
 	p->deferred = evtimer_new(d->base, schema_deferred_cb, p);

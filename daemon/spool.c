@@ -30,7 +30,7 @@ struct spool {
 	struct daemon *d;
 	int fd;
 	char *path, *replay_path;
-	uint64_t depth;    /* records in the current file */
+	uint64_t depth; /* records in the current file */
 	uint64_t replay_left;
 	bool replaying, replay_failed;
 	struct event *timer;
@@ -50,7 +50,7 @@ spool_count(const char *path)
 		return 0;
 	while (fread(head, 1, 16, f) == 16 && memcmp(head, SPOOL_MAGIC, 4) == 0) {
 		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
-			       (uint32_t)head[6] << 8 | head[7];
+		               (uint32_t)head[6] << 8 | head[7];
 		if (len > SPOOL_RECORD_MAX || fseek(f, len, SEEK_CUR) != 0)
 			break;
 		n++;
@@ -71,8 +71,8 @@ spool_open(struct daemon *d, char **cause)
 	xasprintf(&s->replay_path, "%s/reply-spool.replay", d->cfg.state_dir);
 	s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (s->fd < 0) {
-		xasprintf(cause, "cannot open the reply spool %s: %s (check [paths] state_dir)", s->path,
-			  strerror(errno));
+		xasprintf(cause, "cannot open the reply spool %s: %s (check [paths] state_dir)",
+		          s->path, strerror(errno));
 		free(s->path);
 		free(s->replay_path);
 		free(s);
@@ -85,7 +85,8 @@ spool_open(struct daemon *d, char **cause)
 	if (s->depth > 0) {
 		char n[24];
 		snprintf(n, sizeof n, "%llu", (unsigned long long)s->depth);
-		log_warn("spool_found", "replies", n, "detail", "replayed once the database answers");
+		log_warn("spool_found", "replies", n, "detail",
+		         "replayed once the database answers");
 	}
 	return true;
 }
@@ -197,7 +198,9 @@ spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms
 	head[6] = (char)(len >> 8);
 	head[7] = (char)len;
 	memcpy(head + 8, md, 8);
-	rc = spool_write_all(s->fd, head, 16) == 0 && spool_write_all(s->fd, payload, len) == 0 ? 0 : -1;
+	rc = spool_write_all(s->fd, head, 16) == 0 && spool_write_all(s->fd, payload, len) == 0
+	         ? 0
+	         : -1;
 	memset(payload, 0, len);
 	free(payload);
 	if (rc == 0)
@@ -250,7 +253,7 @@ spool_replay(struct spool *s)
 	s->replay_left = 1; /* held until every record is submitted */
 	while (fread(head, 1, 16, f) == 16 && memcmp(head, SPOOL_MAGIC, 4) == 0) {
 		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
-			       (uint32_t)head[6] << 8 | head[7];
+		               (uint32_t)head[6] << 8 | head[7];
 		char *payload;
 		unsigned char md[32];
 		unsigned int mdlen = 0;
@@ -273,7 +276,8 @@ spool_replay(struct spool *s)
 		}
 		memset(&in, 0, sizeof in);
 		in.crisis_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "crisis_id"));
-		in.national_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "national_id"));
+		in.national_id =
+		    (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "national_id"));
 		in.channel = cJSON_GetStringValue(cJSON_GetObjectItem(j, "channel"));
 		in.sender = cJSON_GetStringValue(cJSON_GetObjectItem(j, "sender"));
 		in.raw_text = cJSON_GetStringValue(cJSON_GetObjectItem(j, "text"));
@@ -295,7 +299,8 @@ spool_replay(struct spool *s)
 		in.entered_by = cJSON_GetStringValue(cJSON_GetObjectItem(j, "entered_by"));
 		in.by_staff = cJSON_IsTrue(cJSON_GetObjectItem(j, "by_staff"));
 		in.proxy = cJSON_IsTrue(cJSON_GetObjectItem(j, "proxy"));
-		in.received_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "received_ms"));
+		in.received_ms =
+		    (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "received_ms"));
 		if (in.channel != NULL && in.provider_ref != NULL) {
 			s->replay_left++;
 			replies_submit(s->d, &in, spool_replayed_cb, s);

@@ -22,8 +22,8 @@ struct tls_server {
 
 /* Forward-secret AEAD suites for TLS 1.2 (TLS 1.3 has only such suites). */
 static const char tls_ciphers_12[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-				     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-				     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+                                     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 /* Formats OpenSSL's error queue into *cause. */
 static void
@@ -49,7 +49,7 @@ tls_make_ctx(const char *cert, const char *key, char **cause)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_RENEGOTIATION);
+	                             SSL_OP_NO_RENEGOTIATION);
 	if (SSL_CTX_set_cipher_list(ctx, tls_ciphers_12) != 1) {
 		tls_error(cause, "cannot set ciphers", "");
 		goto fail;
@@ -112,7 +112,7 @@ tls_server_bevcb(struct event_base *base, void *arg)
 	if (ssl == NULL)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	                                      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 }
 
 /* Frees the context. */

@@ -23,8 +23,8 @@ struct worker_pool *worker_pool_new(struct event_base *base, int nthreads);
  * Queues a job. done fires on the loop once work finished. Returns -1 when
  * the pool is stopping (then neither callback fires).
  */
-int worker_pool_submit(struct worker_pool *pool, worker_work_cb work, worker_done_cb done, void *arg)
-	__attribute__((warn_unused_result));
+int worker_pool_submit(struct worker_pool *pool, worker_work_cb work, worker_done_cb done,
+                       void *arg) __attribute__((warn_unused_result));
 
 /* Number of jobs queued or running. */
 int worker_pool_pending(const struct worker_pool *pool);

@@ -7,8 +7,7 @@
 #include <string.h>
 
 /* Ends the process after an allocation failure. */
-static void __attribute__((noreturn))
-xmalloc_fail(size_t size)
+static void __attribute__((noreturn)) xmalloc_fail(size_t size)
 {
 	fprintf(stderr, "level=error event=out_of_memory size=%zu\n", size);
 	abort();
