@@ -205,20 +205,25 @@ daemon_run(struct daemon *d)
 void
 daemon_free(struct daemon *d)
 {
-	outbox_free(d->outbox);
-	d->outbox = NULL;
-	replies_stop(d);
-	spool_close(d);
-	/* Sends in flight end with an error; their outcomes are not written, so their claims are
-	 * requeued as stale. */
-	http_client_free(d->http_client);
-	d->http_client = NULL;
-	alerts_watch_stop(d);
-	/* Jobs still running finish first: their callbacks may query or answer. */
+	/*
+	 * Order matters: every callback still pending must find what it uses
+	 * alive. Worker jobs finish first (their callbacks query and answer);
+	 * then the database pool fails what waits, and those callbacks run while
+	 * the outbox, the replies (which spool what could not be stored) and the
+	 * HTTP server still exist; then outbound transfers are cancelled; only
+	 * then do the modules go.
+	 */
 	worker_pool_free(d->workers);
 	d->workers = NULL;
 	db_pool_free(d->db);
 	d->db = NULL;
+	http_client_free(d->http_client);
+	d->http_client = NULL;
+	alerts_watch_stop(d);
+	outbox_free(d->outbox);
+	d->outbox = NULL;
+	replies_stop(d);
+	spool_close(d);
 	sf_ratetable_free(d->public_limits);
 	sf_ratetable_free(d->login_limits);
 	reply_link_free(d);

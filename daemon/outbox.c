@@ -204,6 +204,16 @@ outbox_flush(struct outbox *ob)
 
 	if (ob->nresults == 0 || ob->flushing)
 		return;
+	if (ob->d->db == NULL) {
+		/* Shutting down: the claims stay 'sending' and are requeued as stale by the next
+		 * process. */
+		for (int i = 0; i < ob->nresults; i++) {
+			free(ob->results[i].provider_id);
+			free(ob->results[i].error);
+		}
+		ob->nresults = 0;
+		return;
+	}
 	ids = xmalloc(64);
 	states = xmalloc(64);
 	pids = xmalloc(64);
@@ -328,7 +338,8 @@ outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *pr
 	outbox_item_free(it);
 	if (ob->nresults >= 200)
 		outbox_flush(ob);
-	outbox_pump(ob);
+	if (ob->d->http_client != NULL && ob->d->db != NULL)
+		outbox_pump(ob);
 }
 
 /* Sends one item. */

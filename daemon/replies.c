@@ -180,6 +180,7 @@ replies_now_ms(void)
 }
 
 static void replies_flush_cb(evutil_socket_t fd, short what, void *arg);
+static void replies_spool_batch(struct replies *r, struct reply_item **items, int n);
 
 /* Starts the machinery. */
 void
@@ -201,10 +202,19 @@ replies_stop(struct daemon *d)
 
 	if (r == NULL)
 		return;
-	while ((it = r->head) != NULL) {
-		r->head = it->next;
-		it->cb(REPLY_FAILED, false, it->arg);
-		reply_item_free(it);
+	/* Replies queued but never sent to the database go to the spool, durable, then
+	 * acknowledged. */
+	{
+		struct reply_item *items[REPLIES_BATCH_MAX];
+		int n = 0;
+		while ((it = r->head) != NULL) {
+			r->head = it->next;
+			items[n++] = it;
+			if (n == REPLIES_BATCH_MAX || r->head == NULL) {
+				replies_spool_batch(r, items, n);
+				n = 0;
+			}
+		}
 	}
 	event_free(r->flush_ev);
 	free(r);
@@ -463,6 +473,9 @@ replies_stored(const struct db_result *res, void *arg)
 		arr[k][len[k]++] = '}';
 		arr[k][len[k]] = '\0';
 	}
+	if (nupd > 0 && d->db == NULL)
+		nupd = 0; /* shutting down: the responses are stored, their status follows at the
+		             next answer */
 	if (nupd > 0) {
 		const char *cause;
 		/*
