@@ -32,7 +32,7 @@ struct reply_item {
 	char *duress_hashes; /* PostgreSQL array literal of candidate hashes */
 	char *words;         /* kept for the spool, which hashes again on replay */
 	enum sf_status status;
-	bool unclassified, review, by_staff, proxy;
+	bool unclassified, review, by_staff, proxy, require_active;
 	int headcount;
 	bool has_point;
 	double lat, lon;
@@ -251,6 +251,7 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	it->review = in->review;
 	it->by_staff = in->by_staff;
 	it->proxy = in->proxy;
+	it->require_active = in->require_active;
 	it->headcount = in->headcount;
 	it->has_point = in->has_point;
 	it->lat = in->lat;
@@ -320,6 +321,7 @@ replies_spool_batch(struct replies *r, struct reply_item **items, int n)
 		in.entered_by = it->entered_by;
 		in.by_staff = it->by_staff;
 		in.proxy = it->proxy;
+		in.require_active = it->require_active;
 		if (spool_append(r->d, &in, it->at_ms) != 0)
 			ok = false;
 	}
@@ -408,6 +410,10 @@ replies_stored(const struct db_result *res, void *arg)
 		bool changed = false, has_state = !PQgetisnull(res->res, row, 3);
 		char num[32];
 
+		if (strcmp(PQgetvalue(res->res, row, 18), "t") == 0) {
+			it->cb(REPLY_REFUSED, false, it->arg);
+			continue;
+		}
 		it->cb(stored ? REPLY_STORED : REPLY_DUPLICATE, duress, it->arg);
 		/* The person the reply was matched to (an SMS sender, looked up in the statement).
 		 */
@@ -551,8 +557,8 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct replies *r = arg;
 	struct replies_batch *b;
-	size_t cap[14], len[14];
-	char *arr[14];
+	size_t cap[15], len[15];
+	char *arr[15];
 	const char *cause;
 	char num[64];
 
@@ -566,7 +572,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
-	for (int k = 0; k < 14; k++) {
+	for (int k = 0; k < 15; k++) {
 		cap[k] = 256;
 		len[k] = 1;
 		arr[k] = xmalloc(cap[k]);
@@ -601,9 +607,10 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		replies_array(&arr[11], &len[11], &cap[11], it->entered_by);
 		replies_array(&arr[12], &len[12], &cap[12], it->review ? "t" : "f");
 		replies_array(&arr[13], &len[13], &cap[13], it->duress_hashes);
+		replies_array(&arr[14], &len[14], &cap[14], it->require_active ? "t" : "f");
 		b->items[b->n++] = it;
 	}
-	for (int k = 0; k < 14; k++) {
+	for (int k = 0; k < 15; k++) {
 		arr[k][len[k]++] = '}';
 		arr[k][len[k]] = '\0';
 	}
@@ -618,61 +625,61 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
 	        "$4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
-	        " $11::text[], $12::text[], $13::bool[], $14::text[]) AS r(idx, crisis_id, "
-	        "national_id, "
-	        " channel, sender, raw_text, status, headcount, lat, lon, ref, entered_by, review, "
-	        "cand)), "
+	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[]) AS r(idx, "
+	        "crisis_id, "
+	        " national_id, channel, sender, raw_text, status, headcount, lat, lon, ref, "
+	        "entered_by, "
+	        " review, cand, req)), "
 	        /* An SMS from a known number answers that person's newest open check-in. */
 	        "r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
 	        " coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, "
-	        "r.raw_text, "
-	        " r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, r.review, r.cand FROM "
-	        "r "
+	        " r.raw_text, r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, r.review, "
+	        " r.cand, r.req FROM r "
 	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id FROM contact c JOIN checkin "
-	        "k ON "
-	        "  k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id AND "
-	        "cr.state = 'active' "
-	        "  WHERE r.national_id IS NULL AND r.channel = 'sms' AND c.kind = 'phone' AND "
-	        "c.value = r.sender "
+	        "k "
+	        "  ON k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id "
+	        "  AND cr.state = 'active' WHERE r.national_id IS NULL AND r.channel = 'sms' "
+	        "  AND c.kind = 'phone' AND c.value = r.sender "
 	        "  ORDER BY cr.started_at DESC LIMIT 1) w ON true), "
-	        "x AS (SELECT r2.*, n.mission_id, coalesce(n.duress_hash = ANY (r2.cand::text[]), "
-	        "false) AS duress "
+	        /* A reply page answer is stored only for an open crisis and a registered person. */
+	        "x AS (SELECT r2.*, n.mission_id, "
+	        " coalesce(n.duress_hash = ANY (r2.cand::text[]), false) AS duress, "
+	        " r2.req AND NOT (n.id IS NOT NULL AND n.deleted_at IS NULL AND EXISTS (SELECT 1 "
+	        "  FROM crisis c WHERE c.id = r2.crisis_id AND c.state = 'active')) AS refused "
 	        " FROM r2 LEFT JOIN national n ON n.id = r2.national_id), "
 	        "ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, "
-	        "sender, raw_text, "
-	        " status, headcount, point, provider_ref, entered_by, review, duress) "
+	        "sender, "
+	        " raw_text, status, headcount, point, provider_ref, entered_by, review, duress) "
 	        " SELECT crisis_id, national_id, mission_id, channel, sender, raw_text, "
 	        "  CASE WHEN duress THEN 'safe' ELSE status END, headcount, "
 	        "  CASE WHEN lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), "
-	        "4326)::geography END, "
-	        "  ref, entered_by, review, duress FROM x "
+	        "4326)::geography "
+	        "  END, ref, entered_by, review, duress FROM x WHERE NOT refused "
 	        " ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, "
 	        "channel), "
 	        "ck AS (UPDATE checkin k SET state = 'answered', answered_at = now() FROM x JOIN "
 	        "ins "
-	        " ON ins.provider_ref = x.ref AND ins.channel = x.channel WHERE k.crisis_id = "
-	        "x.crisis_id "
-	        " AND k.national_id = x.national_id AND k.state IN ('asked', 'unreachable') "
-	        "RETURNING 1) "
+	        " ON ins.provider_ref = x.ref AND ins.channel = x.channel "
+	        " WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id "
+	        " AND k.state IN ('asked', 'unreachable') RETURNING 1) "
 	        "SELECT x.idx, ins.id, x.duress, p.status, "
 	        " (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "
 	        "p.duress, "
-	        " p.confirm_safe, p.by_proxy, p.own_status, (extract(epoch FROM p.own_at) * "
-	        "1000)::bigint, "
-	        " p.proxy_status, (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
+	        " p.confirm_safe, p.by_proxy, p.own_status, "
+	        " (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "
+	        " (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
 	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, x.crisis_id, "
-	        "x.national_id "
+	        " x.national_id, x.refused "
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
-	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id AND p.national_id = "
-	        "x.national_id, "
-	        "(SELECT count(*) FROM ck) c ORDER BY x.idx",
-	        14, (const char *const *)arr, replies_stored, b, &cause) != 0) {
+	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
+	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",
+	        15, (const char *const *)arr, replies_stored, b, &cause) != 0) {
 		/* The database is down: the spool takes the batch. */
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);
 		free(b);
 		r->busy = false;
 	}
-	for (int k = 0; k < 14; k++)
+	for (int k = 0; k < 15; k++)
 		free(arr[k]);
 }

@@ -32,12 +32,14 @@ struct reply_input {
 	bool by_staff;            /* a staff decision (missing, deceased, evacuated...) */
 	bool proxy;               /* a household member answered for this person */
 	int64_t received_ms;      /* when it was received (ms since the epoch); 0: now */
+	bool require_active;      /* store only if the crisis is active and the person exists */
 };
 
 enum reply_outcome {
 	REPLY_STORED,    /* committed now */
 	REPLY_DUPLICATE, /* the same provider reference was stored before */
 	REPLY_FAILED,    /* not stored: do not acknowledge */
+	REPLY_REFUSED,   /* require_active and the crisis is closed or the person gone */
 };
 
 /* Called once per submitted reply, after its commit (or failure). */

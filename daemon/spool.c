@@ -183,6 +183,7 @@ spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms
 		cJSON_AddStringToObject(j, "entered_by", in->entered_by);
 	cJSON_AddBoolToObject(j, "by_staff", in->by_staff);
 	cJSON_AddBoolToObject(j, "proxy", in->proxy);
+	cJSON_AddBoolToObject(j, "require_active", in->require_active);
 	cJSON_AddNumberToObject(j, "received_ms", (double)received_ms);
 	payload = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
@@ -299,6 +300,7 @@ spool_replay(struct spool *s)
 		in.entered_by = cJSON_GetStringValue(cJSON_GetObjectItem(j, "entered_by"));
 		in.by_staff = cJSON_IsTrue(cJSON_GetObjectItem(j, "by_staff"));
 		in.proxy = cJSON_IsTrue(cJSON_GetObjectItem(j, "proxy"));
+		in.require_active = cJSON_IsTrue(cJSON_GetObjectItem(j, "require_active"));
 		in.received_ms =
 		    (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "received_ms"));
 		if (in.channel != NULL && in.provider_ref != NULL) {
