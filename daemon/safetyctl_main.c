@@ -33,6 +33,8 @@ static const char safetyctl_usage[] =
     "                      load a CSV/JSON of nationals or GeoJSON of places\n"
     "  demo --country TR|UA|TH --people N\n"
     "                      make a synthetic mission to try the system with\n"
+    "  plan --households FILE --shelters FILE [--seats N] [--out FILE]\n"
+    "                      evacuation plan from CSV files, no database needed\n"
     "  help                print this help\n"
     "\n"
     "Options:\n"
@@ -160,6 +162,9 @@ main(int argc, char **argv)
 		printf("safetyctl %s (schema %d)\n", SAFETY_VERSION, SAFETY_SCHEMA_VERSION);
 		return 0;
 	}
+
+	if (strcmp(cmd, "plan") == 0)
+		return ctl_plan(argc - argi, argv + argi);
 
 	config_defaults(&cfg);
 	if (config_path == NULL && access("/etc/safety/safety.conf", R_OK) == 0)
