@@ -361,6 +361,121 @@ replies_status_done(const struct db_result *res, void *arg)
 	replies_idle(r);
 }
 
+/* One answer that speaks for the whole household ("we are 4, all safe"). */
+struct replies_proxy_seed {
+	struct daemon *d;
+	int64_t crisis_id, national_id;
+	enum sf_status status;
+	int64_t at_ms;
+	char *channel, *provider_ref, *text;
+};
+
+static void
+replies_proxy_stored(enum reply_outcome outcome, bool duress, void *arg)
+{
+	(void)duress;
+	(void)arg;
+	if (outcome == REPLY_FAILED)
+		log_warn("proxy_answer_failed");
+}
+
+/* The household's other members are known: each gets the answer, marked by proxy. */
+static void
+replies_proxy_members(const struct db_result *res, void *arg)
+{
+	struct replies_proxy_seed *seed = arg;
+
+	if (res->outcome != DB_OK) {
+		log_warn("proxy_lookup_failed", "error", res->error);
+	} else if (seed->d->replies != NULL && seed->d->db != NULL) {
+		for (int row = 0; row < PQntuples(res->res); row++) {
+			struct reply_input in;
+			char *ref;
+
+			memset(&in, 0, sizeof in);
+			in.crisis_id = seed->crisis_id;
+			in.national_id = atoll(PQgetvalue(res->res, row, 0));
+			in.channel = seed->channel;
+			in.status = seed->status;
+			in.proxy = true;
+			in.require_active = true;
+			in.received_ms = seed->at_ms;
+			/* Derived from the answer's key: a replayed answer makes no second proxy.
+			 */
+			xasprintf(&ref, "%s/proxy/%lld", seed->provider_ref,
+			          (long long)in.national_id);
+			in.provider_ref = ref;
+			in.raw_text = seed->text;
+			replies_submit(seed->d, &in, replies_proxy_stored, NULL);
+			free(ref);
+		}
+	}
+	free(seed->channel);
+	free(seed->provider_ref);
+	free(seed->text);
+	free(seed);
+}
+
+/*
+ * A classified answer counting everyone of the person's household ("we are
+ * 4") answers for the others too: each member who has not answered keeps a
+ * status by proxy, flagged as such, which their own answer replaces. A
+ * count smaller than the household says nothing about who is missing, so
+ * it marks no one; an answer under duress never speaks for others.
+ */
+static void
+replies_proxy_start(struct daemon *d, const struct reply_item *it, bool duress)
+{
+	struct replies_proxy_seed *seed;
+	const char *params[2];
+	char id[32], count[16];
+	const char *cause;
+
+	if (duress || it->proxy || it->unclassified || it->review || it->headcount < 2 ||
+	    d->db == NULL ||
+	    (it->status != SF_STATUS_SAFE && it->status != SF_STATUS_NEEDS_HELP &&
+	     it->status != SF_STATUS_INJURED && it->status != SF_STATUS_NEEDS_EVACUATION))
+		return;
+	seed = xcalloc(1, sizeof *seed);
+	seed->d = d;
+	seed->crisis_id = it->crisis_id;
+	seed->national_id = it->national_id;
+	seed->status = it->status;
+	seed->at_ms = it->at_ms;
+	seed->channel = xstrdup(it->channel);
+	seed->provider_ref = xstrdup(it->provider_ref);
+	/* Staff reading the member's answer see whose it was; cut on a character boundary. */
+	{
+		const char *text = it->raw_text != NULL ? it->raw_text : "";
+		size_t n = strlen(text);
+		if (n > 1900) {
+			n = 1900;
+			while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+				n--;
+		}
+		xasprintf(&seed->text, "[by household member %lld] %.*s",
+		          (long long)it->national_id, (int)n, text);
+	}
+	snprintf(id, sizeof id, "%lld", (long long)it->national_id);
+	snprintf(count, sizeof count, "%d", it->headcount);
+	params[0] = id;
+	params[1] = count;
+	if (db_pool_query(d->db,
+	                  "SELECT m.id FROM national me JOIN national m "
+	                  " ON m.household_id = me.household_id AND m.id <> me.id "
+	                  " AND m.deleted_at IS NULL "
+	                  "WHERE me.id = $1 AND (SELECT count(*) FROM national h "
+	                  " WHERE h.household_id = me.household_id AND h.deleted_at IS NULL) "
+	                  " BETWEEN 2 AND $2::int ORDER BY m.id",
+	                  2, params, replies_proxy_members, seed, &cause) != 0) {
+		log_warn("proxy_lookup_failed", "error", cause);
+		free(seed->channel);
+		free(seed->provider_ref);
+		free(seed->text);
+		free(seed);
+	}
+}
+
 /*
  * The responses are committed: acknowledge, then recompute the status of
  * each person concerned, in the order the answers came.
@@ -423,6 +538,7 @@ replies_stored(const struct db_result *res, void *arg)
 		    PQgetisnull(res->res, row, 17) ? 0 : atoll(PQgetvalue(res->res, row, 17));
 		if (!stored || it->national_id == 0 || it->crisis_id == 0)
 			continue;
+		replies_proxy_start(d, it, duress);
 		memset(&cur, 0, sizeof cur);
 		cur.status = SF_STATUS_UNKNOWN;
 		if (has_state) {

@@ -93,7 +93,9 @@ def the_same_form_twice_is_one_answer_and_a_new_answer_updates():
     nid = PEOPLE[2]
     for _ in range(2):
         expect_equal(post(LINKS[nid], status="safe", people="2").status, 200, "post")
-    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % nid), "1", "stored once")
+    own = "SELECT count(*) FROM response WHERE national_id = %d " \
+          "AND coalesce(raw_text, '') NOT LIKE '[by household member%%'" % nid
+    expect_equal(cluster.psql(DB, own), "1", "stored once")
     expect_equal(post(LINKS[nid], status="needs_help", message="물이 없어요").status, 200, "second answer")
     eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, nid)) == "needs_help",
                timeout=5, what="updated to needs_help")
@@ -184,6 +186,57 @@ def staff_enter_replies_taken_by_phone():
         check(r.status in (400, 404), "%r -> %d" % (bad, r.status))
 
 
+def households_of(size, count, linked):
+    """Households of exactly `size` members, none answered yet, the first `linked` with a reply link."""
+    used = ",".join(str(n) for n in PEOPLE[:12])
+    rows = cluster.psql(DB, "SELECT string_agg(n.id::text, ' ' ORDER BY n.id) FROM national n "
+                        "WHERE n.household_id IS NOT NULL AND n.deleted_at IS NULL GROUP BY n.household_id "
+                        "HAVING count(*) = %d AND bool_and(n.id NOT IN (%s)) "
+                        "AND bool_and(NOT EXISTS (SELECT 1 FROM response r WHERE r.national_id = n.id)) "
+                        "ORDER BY min(n.id)" % (size, used))
+    found = [[int(x) for x in line.split()] for line in rows.splitlines() if line]
+    found = [sorted(h, key=lambda m: m not in LINKS) for h in found]
+    found = [h for h in found if all(m in LINKS for m in h[:linked])][:count]
+    check(len(found) == count,
+          "demo has %d households of %d with links: %r" % (count, size, found))
+    return found
+
+
+def status_of(nid):
+    return cluster.psql(DB, "SELECT status, by_proxy FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, nid))
+
+
+def one_answer_speaks_for_the_household():
+    (a, b, c), = households_of(3, 1, linked=2)
+    r = post(LINKS[a], status="safe", people="3", message="we are 3, all safe")
+    expect_equal(r.status, 200, r.body)
+    eventually(lambda: [status_of(n) for n in (a, b, c)] == ["safe|f", "safe|t", "safe|t"],
+               timeout=5, what="household safe by proxy")
+    text = cluster.psql(DB, "SELECT raw_text FROM response WHERE national_id = %d" % b)
+    check(text.startswith("[by household member %d]" % a) and "all safe" in text, "proxy response text: %r" % text)
+    # Their own answer replaces the proxy one.
+    post(LINKS[b], status="injured", people="1")
+    eventually(lambda: status_of(b) == "injured|f", timeout=5, what="own answer after proxy")
+    # A proxy never hides a worse own answer: a later "we are 3, all safe" from a leaves b injured.
+    post(LINKS[a], status="safe", people="3", message="still all fine")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % b) == "3",
+               timeout=5, what="second proxy stored for b")
+    expect_equal(status_of(b), "injured|f", "b keeps their own worse answer")
+
+
+def a_count_short_of_the_household_marks_no_one():
+    (a, b, c, e), = households_of(4, 1, linked=1)
+    expect_equal(post(LINKS[a], status="safe", people="2").status, 200, "answer")
+    eventually(lambda: status_of(a) == "safe|f", timeout=5, what="own answer")
+    # Give a proxy time to (wrongly) arrive before checking it did not.
+    post(LINKS[PEOPLE[11]], status="safe")
+    eventually(lambda: status_of(PEOPLE[11]).startswith("safe"), timeout=5, what="a later batch")
+    for n in (b, c, e):
+        check(not status_of(n).startswith("safe"), "%d marked %s by a count of 2 in a household of 4" % (n, status_of(n)))
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id IN (%d, %d, %d)" % (b, c, e)), "0",
+                 "no proxy responses")
+
+
 def a_closed_crisis_closes_its_links():
     nid = PEOPLE[7]
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "close")
@@ -201,6 +254,8 @@ try:
         a_duress_answer_looks_exactly_like_safe,
         staff_see_counts_and_the_most_urgent_first,
         staff_enter_replies_taken_by_phone,
+        one_answer_speaks_for_the_household,
+        a_count_short_of_the_household_marks_no_one,
         a_closed_crisis_closes_its_links,
     ])
 finally:
