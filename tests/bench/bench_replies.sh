@@ -1,6 +1,7 @@
 #!/bin/bash
 # Benchmark: reply ingest through POST /r/<token> with wrk, the load spread
-# over PEOPLE distinct tokens, against the real database: replies per second
+# over PEOPLE distinct tokens, and through Kannel's incoming-SMS hook from
+# PEOPLE distinct numbers, against the real database: replies per second
 # and latency; in the same run the same daemon's /healthz rate, and a naive
 # baseline (one INSERT and COMMIT per reply, with pgbench) for the ratio.
 #
@@ -24,6 +25,7 @@ deploy/pg.sh createdb "$DIR" bench_replies >/dev/null
 CONN=$(deploy/pg.sh conninfo "$DIR" | sed 's/dbname=safety/dbname=bench_replies/')
 SAFETY_DATABASE_URL=$CONN build/safetyctl migrate >/dev/null
 echo "1:$(openssl rand -hex 32)" >"$DIR/token.keys"
+HOOK_SECRET=$(openssl rand -hex 16)
 cc -O2 -Ilibsafety/include tests/bench/replies/make_tokens.c build/libsafety.a -lcrypto -lunistring -lcsv \
 	-lcjson -lxml2 -lm -o "$DIR/make_tokens"
 
@@ -35,6 +37,8 @@ INSERT INTO national (mission_id, name_ko, name_latin, name_key)
 INSERT INTO crisis (kind, title, center, radius_m) VALUES ('earthquake', 'bench', ST_SetSRID(ST_MakePoint(37, 37), 4326)::geography, 1000);
 INSERT INTO crisis_mission VALUES (1, 1);
 INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (1, 1, '{"en": "x {link}"}', '{sms}');
+INSERT INTO contact (national_id, kind, value)
+	SELECT id, 'phone', '+90532' || lpad(id::text, 7, '0') FROM national;
 INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)
 	SELECT 1, id, 1, 1, now() + interval '1 day' FROM national;
 SQL
@@ -51,6 +55,8 @@ public_rate_per_second = 1000000
 public_burst = 1000000
 [log]
 level = warn
+[channels]
+hook_secret = $HOOK_SECRET
 [tokens]
 key_file = $DIR/token.keys
 key_id = 1
@@ -68,6 +74,11 @@ TOKENS=$DIR/tokens.txt wrk -t2 -c64 -d"${SECS}s" --latency -s tests/bench/replie
 	grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
 stored=$(deploy/pg.sh psql "$DIR" -d bench_replies -At -c "SELECT count(*) FROM response")
 echo "stored responses: $stored"
+echo "== GET /hooks/sms/kannel from $PEOPLE numbers"
+PEOPLE=$PEOPLE HOOK_SECRET=$HOOK_SECRET wrk -t2 -c64 -d"${SECS}s" --latency -s tests/bench/replies/sms.lua \
+	"http://127.0.0.1:$PORT" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
+echo "stored SMS responses: $(deploy/pg.sh psql "$DIR" -d bench_replies -At -c \
+	"SELECT count(*) FROM response WHERE channel = 'sms' AND national_id IS NOT NULL")"
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 echo "== naive baseline: one INSERT and COMMIT per reply (pgbench, 64 clients)"
 cat >"$DIR/naive.sql" <<'SQL'

@@ -6,6 +6,18 @@ for line in io.lines(os.getenv("TOKENS") or "tokens.txt") do
 end
 local statuses = {"safe", "safe", "safe", "needs_help", "injured", "needs_evacuation"}
 local counter = 0
+local threads = 0
+
+-- Every wrk thread starts Lua's generator from the same seed: without its
+-- own seed, both threads would send the same answers in the same order.
+function setup(thread)
+	threads = threads + 1
+	thread:set("tid", threads)
+end
+
+function init()
+	math.randomseed(tid * 7919)
+end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 request = function()
