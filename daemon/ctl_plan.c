@@ -286,41 +286,57 @@ parse_point(const struct plan_table *t, size_t r, int clat, int clon, struct sf_
 	return sf_point_validate(pt, err, sizeof err) == 0;
 }
 
+/* An id and its row, sorted by id: duplicate ids side by side, lookups by bsearch. */
+struct id_key {
+	const char *id;
+	int32_t row;
+};
+
 static int
-id_compare(const void *a, const void *b)
+id_key_compare(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(((const struct id_key *)a)->id, ((const struct id_key *)b)->id);
 }
 
-/* Checks ids: present, short, unique. Returns a sorted index of them for lookup. */
-static const char **
-ids_check(const struct plan_table *t, int col)
+/* Row of an id, or SF_PLAN_NONE. */
+static int32_t
+id_index_find(const struct id_key *keys, size_t n, const char *id)
 {
-	const char **sorted = malloc((t->nrows + 1) * sizeof *sorted);
-	if (sorted == NULL) {
+	struct id_key probe = {.id = id};
+	const struct id_key *hit = bsearch(&probe, keys, n, sizeof *keys, id_key_compare);
+	return hit == NULL ? SF_PLAN_NONE : hit->row;
+}
+
+/* Checks the ids of the first column: present, short, unique. Returns them indexed. */
+static struct id_key *
+id_index_new(const struct plan_table *t)
+{
+	struct id_key *keys = malloc((t->nrows + 1) * sizeof *keys);
+	if (keys == NULL) {
 		fprintf(stderr, "safetyctl: plan: out of memory\n");
 		return NULL;
 	}
 	for (size_t r = 0; r < t->nrows; r++) {
-		const char *id = table_cell(t, r, col);
+		const char *id = table_cell(t, r, 0);
 		if (id == NULL || strlen(id) > PLAN_ID_MAX) {
 			fprintf(stderr, "safetyctl: plan: %s: row %zu: id is %s\n", t->path, r + 1,
 			        id == NULL ? "missing" : "longer than 64 bytes");
-			free(sorted);
+			free(keys);
 			return NULL;
 		}
-		sorted[r] = id;
+		keys[r].id = id;
+		keys[r].row = (int32_t)r;
 	}
-	qsort(sorted, t->nrows, sizeof *sorted, id_compare);
+	qsort(keys, t->nrows, sizeof *keys, id_key_compare);
 	for (size_t r = 1; r < t->nrows; r++) {
-		if (strcmp(sorted[r - 1], sorted[r]) == 0) {
+		if (strcmp(keys[r - 1].id, keys[r].id) == 0) {
 			fprintf(stderr, "safetyctl: plan: %s: id '%s' appears twice\n", t->path,
-			        sorted[r]);
-			free(sorted);
+			        keys[r].id);
+			free(keys);
 			return NULL;
 		}
 	}
-	return sorted;
+	return keys;
 }
 
 enum { H_ID, H_LAT, H_LON, H_PEOPLE, H_NEEDS, H_PRIORITY, H_PREVIOUS, H_NCOLS };
@@ -340,11 +356,8 @@ static const char *const facility_names[] = {"medical", "accessible"};
 static const unsigned facility_bits[] = {SF_PLAN_FACILITY_MEDICAL, SF_PLAN_FACILITY_ACCESSIBLE};
 
 static bool
-load_shelters(const struct plan_table *t, struct sf_plan_shelter **out)
+load_shelters(const struct plan_table *t, const int *col, struct sf_plan_shelter **out)
 {
-	int col[S_NCOLS];
-	if (!table_columns(t, shelter_columns, col, S_NCOLS))
-		return false;
 	for (int i = S_ID; i <= S_CAPACITY; i++) {
 		if (col[i] < 0) {
 			fprintf(stderr, "safetyctl: plan: %s: column '%s' is required\n", t->path,
@@ -403,33 +416,10 @@ load_shelters(const struct plan_table *t, struct sf_plan_shelter **out)
 	return true;
 }
 
-/* A shelter id and its row, sorted by id for lookup of previous shelters. */
-struct shelter_key {
-	const char *id;
-	int32_t row;
-};
-
-static int
-shelter_key_compare(const void *a, const void *b)
-{
-	return strcmp(((const struct shelter_key *)a)->id, ((const struct shelter_key *)b)->id);
-}
-
-static int32_t
-shelter_index(const struct shelter_key *keys, size_t n, const char *id)
-{
-	struct shelter_key probe = {.id = id};
-	const struct shelter_key *hit = bsearch(&probe, keys, n, sizeof *keys, shelter_key_compare);
-	return hit == NULL ? SF_PLAN_NONE : hit->row;
-}
-
 static bool
-load_households(const struct plan_table *t, const struct plan_table *st, int shelter_id_col,
-                struct sf_plan_household **out)
+load_households(const struct plan_table *t, const int *col, const struct plan_table *st,
+                const struct id_key *shelter_ids, struct sf_plan_household **out)
 {
-	int col[H_NCOLS];
-	if (!table_columns(t, household_columns, col, H_NCOLS))
-		return false;
 	for (int i = H_ID; i <= H_PEOPLE; i++) {
 		if (col[i] < 0) {
 			fprintf(stderr, "safetyctl: plan: %s: column '%s' is required\n", t->path,
@@ -438,21 +428,8 @@ load_households(const struct plan_table *t, const struct plan_table *st, int she
 		}
 	}
 	struct sf_plan_household *h = calloc(t->nrows + 1, sizeof *h);
-	struct shelter_key *shelter_ids = NULL;
 	if (h == NULL)
 		return false;
-	if (col[H_PREVIOUS] >= 0) {
-		shelter_ids = malloc((st->nrows + 1) * sizeof *shelter_ids);
-		if (shelter_ids == NULL) {
-			free(h);
-			return false;
-		}
-		for (size_t r = 0; r < st->nrows; r++) {
-			shelter_ids[r].id = st->cells[(r + 1) * st->ncols + (size_t)shelter_id_col];
-			shelter_ids[r].row = (int32_t)r;
-		}
-		qsort(shelter_ids, st->nrows, sizeof *shelter_ids, shelter_key_compare);
-	}
 	for (size_t r = 0; r < t->nrows; r++) {
 		unsigned long people = 0;
 		double prio = 0;
@@ -483,7 +460,7 @@ load_households(const struct plan_table *t, const struct plan_table *st, int she
 			        "safetyctl: plan: %s: row %zu: priority must be a whole number "
 			        "from -1000 to 1000\n",
 			        t->path, r + 1);
-		} else if (prev != NULL && (h[r].previous = shelter_index(shelter_ids, st->nrows,
+		} else if (prev != NULL && (h[r].previous = id_index_find(shelter_ids, st->nrows,
 		                                                          prev)) == SF_PLAN_NONE) {
 			fprintf(
 			    stderr,
@@ -494,11 +471,9 @@ load_households(const struct plan_table *t, const struct plan_table *st, int she
 			h[r].priority = (int)prio;
 			continue;
 		}
-		free(shelter_ids);
 		free(h);
 		return false;
 	}
-	free(shelter_ids);
 	*out = h;
 	return true;
 }
@@ -684,7 +659,7 @@ ctl_plan(int argc, char **argv)
 	struct sf_plan_household *households = NULL;
 	struct sf_plan_shelter *shelters = NULL;
 	struct sf_plan_result *res = NULL;
-	const char **hids = NULL, **sids = NULL;
+	struct id_key *household_ids = NULL, *shelter_ids = NULL;
 	bool hread = table_read(&ht, households_path);
 	bool sread = hread && table_read(&st, shelters_path);
 	if (!sread)
@@ -698,8 +673,10 @@ ctl_plan(int argc, char **argv)
 		fprintf(stderr, "safetyctl: plan: the first column of both files must be 'id'\n");
 		goto done;
 	}
-	if ((hids = ids_check(&ht, 0)) == NULL || (sids = ids_check(&st, 0)) == NULL ||
-	    !load_shelters(&st, &shelters) || !load_households(&ht, &st, 0, &households))
+	/* The households' index only proves their ids unique; the shelters' resolves 'previous'. */
+	if ((household_ids = id_index_new(&ht)) == NULL ||
+	    (shelter_ids = id_index_new(&st)) == NULL || !load_shelters(&st, scol, &shelters) ||
+	    !load_households(&ht, hcol, &st, shelter_ids, &households))
 		goto done;
 
 	struct sf_plan_input in = {
@@ -740,8 +717,8 @@ done:
 	sf_plan_result_free(res);
 	free(households);
 	free(shelters);
-	free(hids);
-	free(sids);
+	free(household_ids);
+	free(shelter_ids);
 	if (hread)
 		table_free(&ht);
 	if (sread)
