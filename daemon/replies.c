@@ -371,6 +371,15 @@ struct replies_proxy_seed {
 };
 
 static void
+replies_proxy_seed_free(struct replies_proxy_seed *seed)
+{
+	free(seed->channel);
+	free(seed->provider_ref);
+	free(seed->text);
+	free(seed);
+}
+
+static void
 replies_proxy_stored(enum reply_outcome outcome, bool duress, void *arg)
 {
 	(void)duress;
@@ -410,10 +419,7 @@ replies_proxy_members(const struct db_result *res, void *arg)
 			free(ref);
 		}
 	}
-	free(seed->channel);
-	free(seed->provider_ref);
-	free(seed->text);
-	free(seed);
+	replies_proxy_seed_free(seed);
 }
 
 /*
@@ -469,10 +475,7 @@ replies_proxy_start(struct daemon *d, const struct reply_item *it, bool duress)
 	                  " BETWEEN 2 AND $2::int ORDER BY m.id",
 	                  2, params, replies_proxy_members, seed, &cause) != 0) {
 		log_warn("proxy_lookup_failed", "error", cause);
-		free(seed->channel);
-		free(seed->provider_ref);
-		free(seed->text);
-		free(seed);
+		replies_proxy_seed_free(seed);
 	}
 }
 
