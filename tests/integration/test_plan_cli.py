@@ -219,6 +219,12 @@ def test_reasons_for_people_without_a_shelter():
     expect_equal(got["fits"], ("S1", ""), "the one that fits")
 
 
+def expect_refused(what, hpath, spath, out, message):
+    p, _ = plan(hpath, spath, out=out)
+    check(p.returncode != 0, "%s accepted" % what)
+    check(message in p.stderr, "%s: message %r lacks %r" % (what, p.stderr, message))
+
+
 def test_bad_input_is_named_and_leaves_the_old_plan_alone():
     good_s = [{"id": "S1", "lat": 36.2, "lon": 36.16, "capacity": 10}]
     good_h = {"id": "A", "lat": "36.2", "lon": "36.16", "people": 2, "needs": ""}
@@ -236,9 +242,7 @@ def test_bad_input_is_named_and_leaves_the_old_plan_alone():
     ]
     for what, hs, cols, message in cases:
         hpath, spath, _, _ = save("bad", hs, good_s, hcols=cols)
-        p, _ = plan(hpath, spath, out=out)
-        check(p.returncode != 0, "%s accepted" % what)
-        check(message in p.stderr, "%s: message %r lacks %r" % (what, p.stderr, message))
+        expect_refused(what, hpath, spath, out, message)
     raw = [
         ("short row", "id,lat,lon,people\nA,36.2,36.16\n", "3 fields, the header has 4"),
         ("open quote", 'id,lat,lon,people\n"A,36.2,36.16,1\n', "line"),
@@ -251,18 +255,14 @@ def test_bad_input_is_named_and_leaves_the_old_plan_alone():
         hpath = os.path.join(WORK, "raw.csv")
         with open(hpath, "w") as f:
             f.write(text)
-        p, _ = plan(hpath, spath, out=out)
-        check(p.returncode != 0, "%s accepted" % what)
-        check(message in p.stderr, "%s: message %r lacks %r" % (what, p.stderr, message))
+        expect_refused(what, hpath, spath, out, message)
     bad_shelters = [
         ("bad latitude", [dict(good_s[0], lat=95)], "not a valid point"),
         ("negative capacity", [dict(good_s[0], capacity=-3)], "capacity is not a whole number"),
     ]
     for what, ss, message in bad_shelters:
         hpath, spath, _, _ = save("bad", [good_h], ss)
-        p, _ = plan(hpath, spath, out=out)
-        check(p.returncode != 0, "%s accepted" % what)
-        check(message in p.stderr, "%s: message %r lacks %r" % (what, p.stderr, message))
+        expect_refused(what, hpath, spath, out, message)
     p = subprocess.run([SAFETYCTL, "plan", "--households", "/nonexistent/h.csv", "--shelters", spath],
                        capture_output=True, text=True)
     check(p.returncode != 0 and "/nonexistent/h.csv" in p.stderr, "missing file: %r" % p.stderr)
