@@ -363,20 +363,29 @@ replies_status_done(const struct db_result *res, void *arg)
 
 /* One answer that speaks for the whole household ("we are 4, all safe"). */
 struct replies_proxy_seed {
-	struct daemon *d;
 	int64_t crisis_id, national_id;
 	enum sf_status status;
+	int headcount;
 	int64_t at_ms;
 	char *channel, *provider_ref, *text;
 };
 
+/* The household answers of one committed batch, looked up together. */
+struct replies_proxy_batch {
+	struct daemon *d;
+	int n;
+	struct replies_proxy_seed seeds[];
+};
+
 static void
-replies_proxy_seed_free(struct replies_proxy_seed *seed)
+replies_proxy_batch_free(struct replies_proxy_batch *pb)
 {
-	free(seed->channel);
-	free(seed->provider_ref);
-	free(seed->text);
-	free(seed);
+	for (int i = 0; i < pb->n; i++) {
+		free(pb->seeds[i].channel);
+		free(pb->seeds[i].provider_ref);
+		free(pb->seeds[i].text);
+	}
+	free(pb);
 }
 
 static void
@@ -388,22 +397,27 @@ replies_proxy_stored(enum reply_outcome outcome, bool duress, void *arg)
 		log_warn("proxy_answer_failed");
 }
 
-/* The household's other members are known: each gets the answer, marked by proxy. */
+/* The households' other members are known: each gets its member's answer, marked by proxy. */
 static void
 replies_proxy_members(const struct db_result *res, void *arg)
 {
-	struct replies_proxy_seed *seed = arg;
+	struct replies_proxy_batch *pb = arg;
 
 	if (res->outcome != DB_OK) {
 		log_warn("proxy_lookup_failed", "error", res->error);
-	} else if (seed->d->replies != NULL && seed->d->db != NULL) {
+	} else if (pb->d->replies != NULL && pb->d->db != NULL) {
 		for (int row = 0; row < PQntuples(res->res); row++) {
+			int idx = atoi(PQgetvalue(res->res, row, 0));
+			const struct replies_proxy_seed *seed;
 			struct reply_input in;
 			char *ref;
 
+			if (idx < 0 || idx >= pb->n)
+				continue;
+			seed = &pb->seeds[idx];
 			memset(&in, 0, sizeof in);
 			in.crisis_id = seed->crisis_id;
-			in.national_id = atoll(PQgetvalue(res->res, row, 0));
+			in.national_id = atoll(PQgetvalue(res->res, row, 1));
 			in.channel = seed->channel;
 			in.status = seed->status;
 			in.proxy = true;
@@ -415,11 +429,11 @@ replies_proxy_members(const struct db_result *res, void *arg)
 			          (long long)in.national_id);
 			in.provider_ref = ref;
 			in.raw_text = seed->text;
-			replies_submit(seed->d, &in, replies_proxy_stored, NULL);
+			replies_submit(pb->d, &in, replies_proxy_stored, NULL);
 			free(ref);
 		}
 	}
-	replies_proxy_seed_free(seed);
+	replies_proxy_batch_free(pb);
 }
 
 /*
@@ -427,26 +441,23 @@ replies_proxy_members(const struct db_result *res, void *arg)
  * 4") answers for the others too: each member who has not answered keeps a
  * status by proxy, flagged as such, which their own answer replaces. A
  * count smaller than the household says nothing about who is missing, so
- * it marks no one; an answer under duress never speaks for others.
+ * it marks no one; an answer under duress never speaks for others. Adds
+ * the answer to the batch's lookup if it may speak for others.
  */
 static void
-replies_proxy_start(struct daemon *d, const struct reply_item *it, bool duress)
+replies_proxy_add(struct replies_proxy_batch *pb, const struct reply_item *it, bool duress)
 {
 	struct replies_proxy_seed *seed;
-	const char *params[2];
-	char id[32], count[16];
-	const char *cause;
 
 	if (duress || it->proxy || it->unclassified || it->review || it->headcount < 2 ||
-	    d->db == NULL ||
 	    (it->status != SF_STATUS_SAFE && it->status != SF_STATUS_NEEDS_HELP &&
 	     it->status != SF_STATUS_INJURED && it->status != SF_STATUS_NEEDS_EVACUATION))
 		return;
-	seed = xcalloc(1, sizeof *seed);
-	seed->d = d;
+	seed = &pb->seeds[pb->n++];
 	seed->crisis_id = it->crisis_id;
 	seed->national_id = it->national_id;
 	seed->status = it->status;
+	seed->headcount = it->headcount;
 	seed->at_ms = it->at_ms;
 	seed->channel = xstrdup(it->channel);
 	seed->provider_ref = xstrdup(it->provider_ref);
@@ -462,21 +473,53 @@ replies_proxy_start(struct daemon *d, const struct reply_item *it, bool duress)
 		xasprintf(&seed->text, "[by household member %lld] %.*s",
 		          (long long)it->national_id, (int)n, text);
 	}
-	snprintf(id, sizeof id, "%lld", (long long)it->national_id);
-	snprintf(count, sizeof count, "%d", it->headcount);
-	params[0] = id;
-	params[1] = count;
-	if (db_pool_query(d->db,
-	                  "SELECT m.id FROM national me JOIN national m "
-	                  " ON m.household_id = me.household_id AND m.id <> me.id "
-	                  " AND m.deleted_at IS NULL "
-	                  "WHERE me.id = $1 AND (SELECT count(*) FROM national h "
-	                  " WHERE h.household_id = me.household_id AND h.deleted_at IS NULL) "
-	                  " BETWEEN 2 AND $2::int ORDER BY m.id",
-	                  2, params, replies_proxy_members, seed, &cause) != 0) {
-		log_warn("proxy_lookup_failed", "error", cause);
-		replies_proxy_seed_free(seed);
+}
+
+/* One query finds the other members of every household that was answered for. */
+static void
+replies_proxy_lookup(struct replies_proxy_batch *pb)
+{
+	size_t cap[2] = {256, 256}, len[2] = {1, 1};
+	char *arr[2], num[32];
+	const char *params[2], *cause;
+
+	if (pb->n == 0 || pb->d->db == NULL) {
+		replies_proxy_batch_free(pb);
+		return;
 	}
+	for (int k = 0; k < 2; k++) {
+		arr[k] = xmalloc(cap[k]);
+		arr[k][0] = '{';
+	}
+	for (int i = 0; i < pb->n; i++) {
+		snprintf(num, sizeof num, "%lld", (long long)pb->seeds[i].national_id);
+		replies_array(&arr[0], &len[0], &cap[0], num);
+	}
+	for (int i = 0; i < pb->n; i++) {
+		snprintf(num, sizeof num, "%d", pb->seeds[i].headcount);
+		replies_array(&arr[1], &len[1], &cap[1], num);
+	}
+	for (int k = 0; k < 2; k++) {
+		arr[k][len[k]++] = '}';
+		arr[k][len[k]] = '\0';
+	}
+	params[0] = arr[0];
+	params[1] = arr[1];
+	if (db_pool_query(pb->d->db,
+	                  "SELECT s.i - 1, m.id FROM unnest($1::bigint[], $2::int[]) "
+	                  " WITH ORDINALITY AS s(nid, cnt, i) "
+	                  "JOIN national me ON me.id = s.nid "
+	                  "JOIN national m ON m.household_id = me.household_id AND m.id <> me.id "
+	                  " AND m.deleted_at IS NULL "
+	                  "WHERE (SELECT count(*) FROM national h "
+	                  " WHERE h.household_id = me.household_id AND h.deleted_at IS NULL) "
+	                  " BETWEEN 2 AND s.cnt ORDER BY s.i, m.id",
+	                  2, params, replies_proxy_members, pb, &cause) != 0) {
+		log_warn("proxy_lookup_failed", "error", cause);
+		replies_proxy_batch_free(pb);
+	}
+	free(arr[0]);
+	free(arr[1]);
 }
 
 /*
@@ -491,6 +534,7 @@ replies_stored(const struct db_result *res, void *arg)
 	size_t cap[14], len[14];
 	char *arr[14];
 	int nupd = 0;
+	struct replies_proxy_batch *proxies;
 
 	if (res->outcome == DB_UNAVAILABLE) {
 		/* The commit may or may not have happened: the spool's replay settles it, once. */
@@ -517,6 +561,8 @@ replies_stored(const struct db_result *res, void *arg)
 		arr[k] = xmalloc(cap[k]);
 		arr[k][0] = '{';
 	}
+	proxies = xcalloc(1, sizeof *proxies + (size_t)b->n * sizeof proxies->seeds[0]);
+	proxies->d = d;
 	/* Rows come back in input order (idx); a NULL id is a duplicate. */
 	for (int row = 0; row < PQntuples(res->res); row++) {
 		int idx = atoi(PQgetvalue(res->res, row, 0));
@@ -541,7 +587,7 @@ replies_stored(const struct db_result *res, void *arg)
 		    PQgetisnull(res->res, row, 17) ? 0 : atoll(PQgetvalue(res->res, row, 17));
 		if (!stored || it->national_id == 0 || it->crisis_id == 0)
 			continue;
-		replies_proxy_start(d, it, duress);
+		replies_proxy_add(proxies, it, duress);
 		memset(&cur, 0, sizeof cur);
 		cur.status = SF_STATUS_UNKNOWN;
 		if (has_state) {
@@ -594,6 +640,7 @@ replies_stored(const struct db_result *res, void *arg)
 		replies_array(&arr[13], &len[13], &cap[13], num);
 		nupd++;
 	}
+	replies_proxy_lookup(proxies);
 	for (int k = 0; k < 14; k++) {
 		arr[k][len[k]++] = '}';
 		arr[k][len[k]] = '\0';
