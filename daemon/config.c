@@ -53,6 +53,8 @@ struct config_option {
 static const struct config_option config_options[] = {
     STR("server", "listen", listen),
     INT("server", "max_connections", max_connections, 1, 100000),
+    INT("server", "max_event_streams", max_event_streams, 0, 100000),
+    INT("server", "event_heartbeat", event_heartbeat_s, 1, 3600),
     INT("server", "max_header_bytes", max_header_bytes, 1024, 1048576),
     INT("server", "max_body_bytes", max_body_bytes, 1024, 268435456),
     INT("server", "timeout", timeout_s, 1, 3600),
@@ -127,6 +129,8 @@ config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->listen = xstrdup("127.0.0.1:8080");
 	cfg->max_connections = 2000;
+	cfg->max_event_streams = 1000;
+	cfg->event_heartbeat_s = 15;
 	cfg->max_header_bytes = 16384;
 	cfg->max_body_bytes = 10 * 1024 * 1024;
 	cfg->timeout_s = 30;

@@ -21,6 +21,8 @@ struct config {
 	char *tls_listen;       /* host:port of the HTTPS listener, "" = none */
 	char *tls_cert;
 	char *tls_key;
+	int max_event_streams; /* open server-sent event streams at once */
+	int event_heartbeat_s; /* comment line on idle streams, so proxies keep them */
 
 	/* [database] */
 	char *database_url;

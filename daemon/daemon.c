@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include "alerts.h"
+#include "events.h"
 #include "http_server.h"
 #include "log.h"
 #include "replies.h"
@@ -99,6 +100,7 @@ daemon_init(struct daemon *d)
 	d->outbox = outbox_start(d);
 	alerts_watch_start(d);
 	replies_start(d);
+	events_start(d);
 	if (!spool_open(d, &cause)) {
 		log_error("startup_failed", "error", cause);
 		free(cause);
@@ -132,6 +134,7 @@ daemon_begin_shutdown(struct daemon *d, const char *why)
 	log_info("shutting_down", "signal", why, "in_flight", n);
 	sd_notify_send("STOPPING=1");
 	http_server_stop_accepting(d);
+	events_stop(d);
 	evtimer_add(d->shutdown_timer, &tv);
 	daemon_maybe_finish(d);
 }
@@ -217,6 +220,7 @@ daemon_free(struct daemon *d)
 	d->workers = NULL;
 	db_pool_free(d->db);
 	d->db = NULL;
+	events_free(d);
 	http_client_free(d->http_client);
 	d->http_client = NULL;
 	alerts_watch_stop(d);

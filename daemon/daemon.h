@@ -40,6 +40,7 @@ struct daemon {
 	struct replies *replies;
 	struct spool *spool;
 	struct alerts_watch *alerts;
+	struct events_hub *events; /* live event streams */
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 

@@ -6,6 +6,7 @@
 #include "http_server.h"
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "routes.h"
 #include "xmalloc.h"
@@ -25,6 +26,7 @@
 
 static void http_server_request_cb(struct evhttp_request *req, void *arg);
 static void http_server_request_tls_cb(struct evhttp_request *req, void *arg);
+static void http_log_answer(struct http_ctx *ctx, int status);
 
 /*
  * The client connections that have sent a request, so their number can be
@@ -76,7 +78,10 @@ http_conn_remove(struct http_conn_set *set, const struct evhttp_connection *conn
 static void
 http_conn_closed(struct evhttp_connection *conn, void *arg)
 {
-	http_conn_remove(arg, conn);
+	struct http_conn_set *set = arg;
+
+	http_conn_remove(set, conn);
+	events_connection_closed(set->d, conn);
 }
 
 /*
@@ -385,8 +390,6 @@ http_read_json(struct http_ctx *ctx)
 static void
 http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 {
-	struct timespec now;
-	double seconds;
 	struct daemon *d = ctx->d;
 
 	if (ctx->answered) {
@@ -410,6 +413,20 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 	if (!gone)
 		evhttp_request_set_on_complete_cb(ctx->req, http_request_complete_cb, d);
 	evhttp_send_reply(ctx->req, status, NULL, body);
+	http_log_answer(ctx, status);
+	http_ctx_free(ctx);
+	if (gone)
+		daemon_request_done(d);
+}
+
+/* Counts and logs an answer. */
+static void
+http_log_answer(struct http_ctx *ctx, int status)
+{
+	struct timespec now;
+	double seconds;
+	struct daemon *d = ctx->d;
+
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	seconds = (double)(now.tv_sec - ctx->started.tv_sec) +
 	          (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e9;
@@ -427,9 +444,28 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 		          ctx->principal.kind != PRINCIPAL_NONE ? ctx->principal.name : "-",
 		          (char *)NULL);
 	}
+}
+
+struct evhttp_request *
+http_stream_start(struct http_ctx *ctx, const char *content_type)
+{
+	struct daemon *d = ctx->d;
+	struct evhttp_request *req = ctx->req;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	ctx->answered = true;
+	http_add_security_headers(h);
+	if (ctx->tls)
+		evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000");
+	evhttp_add_header(h, "Content-Type", content_type);
+	/* A buffering proxy in front would hold events back. */
+	evhttp_add_header(h, "X-Accel-Buffering", "no");
+	evhttp_send_reply_start(req, 200, "OK");
+	http_log_answer(ctx, 200);
 	http_ctx_free(ctx);
-	if (gone)
-		daemon_request_done(d);
+	/* A stream is not in flight: a shutdown ends it rather than waiting for it. */
+	daemon_request_done(d);
+	return req;
 }
 
 /* Answers with bytes. */

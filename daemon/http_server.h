@@ -87,6 +87,14 @@ bool http_page(struct http_ctx *ctx, const char **after, char after_buf[24], cha
  */
 const char *http_param_id(struct http_ctx *ctx, int i, char buf[24]);
 
+/*
+ * Answers 200 with the headers sent and the body to follow in chunks
+ * (evhttp_send_reply_chunk, evhttp_send_reply_end): for event streams. The
+ * context is freed and the request no longer counts as in flight; the
+ * returned request belongs to the caller until it ends the reply.
+ */
+struct evhttp_request *http_stream_start(struct http_ctx *ctx, const char *content_type);
+
 /* Adds a response header. */
 void http_add_header(struct http_ctx *ctx, const char *name, const char *value);
 

@@ -1,6 +1,7 @@
 /* Every route of safetyd in one table: the place to read what the server answers. */
 #include "routes.h"
 
+#include "events.h"
 #include "alerts.h"
 
 #include <stddef.h>
@@ -74,6 +75,8 @@ const struct http_route routes_table[] = {
     {"campaigns_launch", EVHTTP_REQ_POST, "/api/v1/crises/{id}/campaigns", routes_campaigns_launch,
      SF_PERM_CAMPAIGN_LAUNCH, SCHEMA | SCOPED},
     {"crises_status", EVHTTP_REQ_GET, "/api/v1/crises/{id}/status", routes_status_counts,
+     SF_PERM_READ, SCHEMA | SCOPED},
+    {"crises_events", EVHTTP_REQ_GET, "/api/v1/crises/{id}/events", routes_crises_events,
      SF_PERM_READ, SCHEMA | SCOPED},
     {"crises_people", EVHTTP_REQ_GET, "/api/v1/crises/{id}/people", routes_status_people,
      SF_PERM_READ, SCHEMA | SCOPED},

@@ -5,6 +5,7 @@
  */
 #include "routes.h"
 
+#include "events.h"
 #include "build_info.h"
 #include "daemon.h"
 #include "log.h"
@@ -68,6 +69,7 @@ routes_health_metrics(struct http_ctx *ctx)
 	metrics_render(&ctx->d->metrics, &db, difftime(time(NULL), ctx->d->started),
 	               ctx->d->inflight - 1, ctx->d->schema_version, ctx->d->schema_ok ? 1 : 0,
 	               out);
+	events_metrics(ctx->d, out);
 	{
 		struct outbox_stats ob;
 		outbox_stats(ctx->d->outbox, &ob);

@@ -1,0 +1,849 @@
+/*
+ * Crisis event streams. Every person_status row carries the id of the
+ * transaction that last changed it (txid), and a stream reads the rows at or
+ * past its cursor: the xmin of its previous read's snapshot, before which
+ * every transaction had finished and was seen. So a change that commits
+ * late, after newer ones, is still read; the price is that rows of
+ * transactions still running at the previous read are read again, and a
+ * small set of (person, txid) already sent keeps them from being sent
+ * twice.
+ *
+ * Event ids are such cursors. A person event carries the cursor its batch
+ * started from and the batch ends with a counts event carrying the new one,
+ * so a client that reconnects with Last-Event-ID gets at most its
+ * interrupted batch again, never a gap. Events are states, not deltas:
+ * applying one twice is harmless.
+ */
+#include "events.h"
+
+#include "auth.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "http_server.h"
+#include "log.h"
+#include "pg_listen.h"
+#include "xmalloc.h"
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#define EVENTS_MAX_ROWS 5000         /* more changes than this in one read: clients reload */
+#define EVENTS_MIN_GAP_MS 100        /* between two reads of one crisis: coalesces bursts */
+#define EVENTS_RETRY_MS 1000         /* after a failed read */
+#define EVENTS_MAX_BACKLOG (4 << 20) /* bytes queued to one client before it is dropped */
+#define EVENTS_WRITE_TIMEOUT_S 60    /* a client that takes nothing for this long is dropped */
+
+struct events_seen {
+	long long national_id;
+	unsigned long long txid;
+};
+
+struct events_client {
+	TAILQ_ENTRY(events_client) link;
+	struct events_stream *stream;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	long long mission_id;      /* 0: every mission */
+	unsigned long long cursor; /* rows with txid >= cursor are still due */
+	bool has_cursor;           /* false: new, wants what happens from now on */
+	bool in_step;              /* cursor is the stream's, so its seen set applies */
+	char *counts;              /* the counts last sent */
+};
+
+struct events_stream {
+	TAILQ_ENTRY(events_stream) link;
+	struct events_hub *hub;
+	long long crisis_id;
+	unsigned long long cursor;
+	bool has_cursor;
+	struct events_seen *seen; /* sorted */
+	size_t nseen;
+	cJSON *counts; /* mission id -> {status: n}, from the last read */
+	bool reading, again;
+	unsigned long long read_from; /* cursor the read in flight started from */
+	struct timespec last_read;
+	struct event *delay;
+	TAILQ_HEAD(, events_client) clients;
+};
+
+struct events_hub {
+	struct daemon *d;
+	struct pg_listen *listen;
+	TAILQ_HEAD(, events_stream) streams;
+	struct event *heartbeat;
+	struct event *poll; /* reads every stream while notifications cannot arrive */
+	int nclients;
+	bool stopped;
+	unsigned long long sent, dropped, reads, read_failures, resets;
+};
+
+static void events_read(struct events_stream *s);
+
+/* Milliseconds from a to b. */
+static long
+events_ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (long)((b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000);
+}
+
+static int
+events_seen_cmp(const void *a, const void *b)
+{
+	const struct events_seen *x = a, *y = b;
+
+	if (x->national_id != y->national_id)
+		return x->national_id < y->national_id ? -1 : 1;
+	if (x->txid != y->txid)
+		return x->txid < y->txid ? -1 : 1;
+	return 0;
+}
+
+/* Parses an event id: 1 to 20 decimal digits. */
+static bool
+events_parse_id(const char *s, unsigned long long *out)
+{
+	size_t n = strlen(s);
+	char *end;
+
+	if (n == 0 || n > 20 || strspn(s, "0123456789") != n)
+		return false;
+	*out = strtoull(s, &end, 10);
+	return *end == '\0';
+}
+
+/* Sends text to one client; drops a client that does not keep up. */
+static bool
+events_send(struct events_client *c, struct evbuffer *buf)
+{
+	struct events_hub *hub = c->stream->hub;
+	struct bufferevent *bev;
+
+	if (evhttp_request_get_connection(c->req) == NULL)
+		return false;
+	bev = evhttp_connection_get_bufferevent(c->conn);
+	if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > EVENTS_MAX_BACKLOG)
+		return false;
+	hub->sent++;
+	evhttp_send_reply_chunk(c->req, buf);
+	return true;
+}
+
+/* Frees a stream that has no client and no read in flight. */
+static void
+events_stream_free(struct events_stream *s)
+{
+	TAILQ_REMOVE(&s->hub->streams, s, link);
+	event_free(s->delay);
+	cJSON_Delete(s->counts);
+	free(s->seen);
+	free(s);
+}
+
+/* Detaches a client from its stream and the hub; frees the stream once unused. */
+static void
+events_client_detach(struct events_client *c)
+{
+	struct events_stream *s = c->stream;
+	struct events_hub *hub = s->hub;
+
+	TAILQ_REMOVE(&s->clients, c, link);
+	hub->nclients--;
+	free(c->counts);
+	free(c);
+	if (TAILQ_EMPTY(&s->clients) && !s->reading)
+		events_stream_free(s);
+}
+
+/* Closes a client's connection from our side (slow, or the server stops). */
+static void
+events_client_drop(struct events_client *c)
+{
+	struct evhttp_request *req = c->req;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct events_hub *hub = c->stream->hub;
+
+	hub->dropped++;
+	events_client_detach(c);
+	/* Freeing the connection frees the request with it; its close callback finds nothing. */
+	if (conn != NULL)
+		evhttp_connection_free(conn);
+	else
+		evhttp_send_reply_end(req); /* already detached by libevent: this frees it */
+}
+
+/* Ends a client's stream cleanly (the terminating chunk), for a shutdown. */
+static void
+events_client_end(struct events_client *c)
+{
+	struct evhttp_request *req = c->req;
+
+	events_client_detach(c);
+	evhttp_send_reply_end(req);
+}
+
+/* Schedules a read of the stream, at least EVENTS_MIN_GAP_MS after the previous one. */
+static void
+events_schedule(struct events_stream *s)
+{
+	struct timespec now;
+	long waited;
+
+	if (s->hub->stopped)
+		return;
+	if (s->reading) {
+		s->again = true;
+		return;
+	}
+	if (evtimer_pending(s->delay, NULL))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	waited = events_ms_between(&s->last_read, &now);
+	if (waited >= EVENTS_MIN_GAP_MS) {
+		events_read(s);
+	} else {
+		struct timeval tv = {0, (EVENTS_MIN_GAP_MS - waited) * 1000};
+		evtimer_add(s->delay, &tv);
+	}
+}
+
+static void
+events_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	events_read(arg);
+}
+
+/* The counts a client may see: its mission's, or the sum over every mission. */
+static char *
+events_client_counts(const struct events_client *c, const cJSON *by_mission)
+{
+	cJSON *doc = cJSON_CreateObject(), *sum = cJSON_CreateObject();
+	const cJSON *m, *st;
+	char *text;
+
+	cJSON_AddNumberToObject(doc, "crisis_id", (double)c->stream->crisis_id);
+	cJSON_ArrayForEach(m, by_mission)
+	{
+		if (c->mission_id != 0 && atoll(m->string) != c->mission_id)
+			continue;
+		cJSON_ArrayForEach(st, m)
+		{
+			cJSON *have = cJSON_GetObjectItemCaseSensitive(sum, st->string);
+			if (have != NULL)
+				cJSON_SetNumberValue(have, have->valuedouble + st->valuedouble);
+			else
+				cJSON_AddNumberToObject(sum, st->string, st->valuedouble);
+		}
+	}
+	cJSON_AddItemToObject(doc, "counts", sum);
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	return text;
+}
+
+/* Sends the counts event (with the new cursor as its id) if due; false if the client went. */
+static bool
+events_send_counts(struct events_client *c, unsigned long long cursor, bool force)
+{
+	char *counts;
+	struct evbuffer *buf;
+	bool ok = true;
+
+	if (c->stream->counts == NULL)
+		return true;
+	counts = events_client_counts(c, c->stream->counts);
+	if (counts == NULL)
+		return true;
+	if (!force && c->counts != NULL && strcmp(c->counts, counts) == 0) {
+		free(counts);
+		return true;
+	}
+	buf = evbuffer_new();
+	evbuffer_add_printf(buf, "id: %llu\nevent: counts\ndata: %s\n\n", cursor, counts);
+	ok = events_send(c, buf);
+	evbuffer_free(buf);
+	free(c->counts);
+	c->counts = counts;
+	return ok;
+}
+
+/* Hands one read's rows and counts to a client; false if it must be dropped. */
+static bool
+events_deliver(struct events_client *c, const cJSON *rows, bool overflow, unsigned long long xmin,
+               bool stream_had_cursor, unsigned long long stream_cursor,
+               const struct events_seen *seen, size_t nseen)
+{
+	struct evbuffer *buf;
+	const cJSON *row;
+	bool any = false;
+
+	if (!c->has_cursor) {
+		/* New: what happens from now on. */
+		c->cursor = xmin;
+		c->has_cursor = true;
+		c->in_step = true;
+		return events_send_counts(c, xmin, true);
+	}
+	if (c->cursor < c->stream->read_from)
+		return true; /* joined during the read with an older cursor: the next read serves it
+		              */
+	if (overflow) {
+		buf = evbuffer_new();
+		evbuffer_add_printf(
+		    buf,
+		    "id: %llu\nevent: reset\ndata: {\"reason\":\"more than %d changes "
+		    "at once; reload the lists\"}\n\n",
+		    xmin, EVENTS_MAX_ROWS);
+		c->stream->hub->resets++;
+		bool ok = events_send(c, buf);
+		evbuffer_free(buf);
+		c->cursor = xmin;
+		c->in_step = true;
+		return ok && events_send_counts(c, xmin, true);
+	}
+	bool use_seen = c->in_step && stream_had_cursor && c->cursor == stream_cursor;
+	buf = evbuffer_new();
+	cJSON_ArrayForEach(row, rows)
+	{
+		const cJSON *mid = cJSON_GetObjectItemCaseSensitive(row, "mission_id");
+		const cJSON *nid = cJSON_GetObjectItemCaseSensitive(row, "national_id");
+		const cJSON *tx = cJSON_GetObjectItemCaseSensitive(row, "txid");
+		struct events_seen key;
+		char *text;
+
+		if (!cJSON_IsNumber(mid) || !cJSON_IsNumber(nid) || !cJSON_IsString(tx))
+			continue;
+		if (c->mission_id != 0 && (long long)mid->valuedouble != c->mission_id)
+			continue;
+		key.national_id = (long long)nid->valuedouble;
+		key.txid = strtoull(tx->valuestring, NULL, 10);
+		if (key.txid < c->cursor)
+			continue;
+		if (use_seen && nseen > 0 &&
+		    bsearch(&key, seen, nseen, sizeof *seen, events_seen_cmp) != NULL)
+			continue;
+		text = cJSON_PrintUnformatted(row);
+		if (text == NULL)
+			continue;
+		evbuffer_add_printf(buf, "id: %llu\nevent: person\ndata: %s\n\n", c->cursor, text);
+		free(text);
+		any = true;
+	}
+	bool ok = true;
+	if (any)
+		ok = events_send(c, buf);
+	evbuffer_free(buf);
+	c->cursor = xmin;
+	c->in_step = true;
+	return ok && events_send_counts(c, xmin, any);
+}
+
+/* A read came back. */
+static void
+events_read_done(const struct db_result *r, void *arg)
+{
+	struct events_stream *s = arg;
+	struct events_hub *hub = s->hub;
+	struct events_client *c, *next;
+	cJSON *counts = NULL, *rows = NULL;
+	unsigned long long xmin = 0;
+	const cJSON *row;
+	struct events_seen *seen = NULL;
+	size_t nseen = 0;
+	bool overflow;
+
+	s->reading = false;
+	if (TAILQ_EMPTY(&s->clients)) {
+		events_stream_free(s);
+		return;
+	}
+	if (hub->stopped)
+		return;
+	if (r->outcome != DB_OK || PQntuples(r->res) != 1 ||
+	    !events_parse_id(PQgetvalue(r->res, 0, 0), &xmin) ||
+	    (counts = cJSON_Parse(PQgetvalue(r->res, 0, 1))) == NULL ||
+	    (rows = cJSON_Parse(PQgetvalue(r->res, 0, 2))) == NULL) {
+		struct timeval tv = {EVENTS_RETRY_MS / 1000, (EVENTS_RETRY_MS % 1000) * 1000};
+		hub->read_failures++;
+		log_warn("events_read_failed", "error",
+		         r->outcome == DB_OK ? "bad result" : r->error);
+		cJSON_Delete(counts);
+		evtimer_add(s->delay, &tv);
+		return;
+	}
+	hub->reads++;
+	overflow = cJSON_GetArraySize(rows) > EVENTS_MAX_ROWS;
+
+	/* What the next read will see again and must not send twice. */
+	seen = xcalloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof *seen);
+	cJSON_ArrayForEach(row, rows)
+	{
+		const cJSON *nid = cJSON_GetObjectItemCaseSensitive(row, "national_id");
+		const cJSON *tx = cJSON_GetObjectItemCaseSensitive(row, "txid");
+		unsigned long long t;
+
+		if (!cJSON_IsNumber(nid) || !cJSON_IsString(tx))
+			continue;
+		t = strtoull(tx->valuestring, NULL, 10);
+		if (t >= xmin) {
+			seen[nseen].national_id = (long long)nid->valuedouble;
+			seen[nseen].txid = t;
+			nseen++;
+		}
+	}
+	qsort(seen, nseen, sizeof *seen, events_seen_cmp);
+
+	cJSON_Delete(s->counts);
+	s->counts = counts;
+	/* Still "reading" while delivering, so a dropped last client does not free the stream. */
+	s->reading = true;
+	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (!events_deliver(c, rows, overflow, xmin, s->has_cursor, s->cursor, s->seen,
+		                    s->nseen))
+			events_client_drop(c);
+	}
+	s->reading = false;
+	if (TAILQ_EMPTY(&s->clients)) {
+		free(seen);
+		cJSON_Delete(rows);
+		events_stream_free(s);
+		return;
+	}
+	free(s->seen);
+	s->seen = seen;
+	s->nseen = nseen;
+	s->cursor = xmin;
+	s->has_cursor = true;
+	cJSON_Delete(rows);
+	TAILQ_FOREACH(c, &s->clients, link)
+	{
+		if (c->has_cursor && c->cursor < xmin)
+			s->again = true; /* joined mid-read from further back */
+	}
+	if (s->again) {
+		s->again = false;
+		events_schedule(s);
+	}
+}
+
+/* Reads the changes past the oldest cursor any client of the stream needs. */
+static void
+events_read(struct events_stream *s)
+{
+	static const char sql[] =
+	    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
+	    " (SELECT coalesce(json_object_agg(mission_id, c), '{}') FROM (SELECT mission_id, "
+	    "  json_object_agg(status, n) AS c FROM status_count WHERE crisis_id = $1::bigint "
+	    "  AND n > 0 GROUP BY mission_id) m)::text, "
+	    " (SELECT coalesce(json_agg(json_build_object('national_id', p.national_id, "
+	    "  'mission_id', p.mission_id, 'txid', p.txid::text, 'version', p.version, "
+	    "  'status', p.status, 'region_id', p.region_id, 'duress', p.duress, "
+	    "  'needs_review', p.needs_review, 'confirm_safe', p.confirm_safe, "
+	    "  'by_proxy', p.by_proxy, 'headcount', p.headcount, 'answered_at', p.answered_at, "
+	    "  'name_ko', n.name_ko, 'name_latin', n.name_latin, "
+	    "  'lat', ST_Y(coalesce(r.point, n.last_point)::geometry), "
+	    "  'lon', ST_X(coalesce(r.point, n.last_point)::geometry), "
+	    "  'last_answer', CASE WHEN r.id IS NOT NULL THEN json_build_object('channel', "
+	    "   r.channel, 'text', r.raw_text, 'at', r.received_at) END) "
+	    "  ORDER BY p.txid, p.national_id), '[]') "
+	    "  FROM (SELECT * FROM person_status WHERE $2::xid8 IS NOT NULL "
+	    "   AND crisis_id = $1::bigint AND txid >= $2::xid8 AND status <> 'pending' "
+	    "   ORDER BY txid, national_id LIMIT $3::int) p "
+	    "  JOIN national n ON n.id = p.national_id "
+	    "  LEFT JOIN response r ON r.id = p.last_response_id)::text";
+	char crisis[24], from[24], limit[16];
+	const char *params[3] = {crisis, NULL, limit};
+	const char *cause = NULL;
+	struct events_client *c;
+	bool any = false;
+	unsigned long long lowest = 0;
+
+	if (s->hub->stopped || s->hub->d->db == NULL)
+		return;
+	if (s->has_cursor) {
+		lowest = s->cursor;
+		any = true;
+	}
+	TAILQ_FOREACH(c, &s->clients, link)
+	{
+		if (c->has_cursor && (!any || c->cursor < lowest)) {
+			lowest = c->cursor;
+			any = true;
+		}
+	}
+	snprintf(crisis, sizeof crisis, "%lld", s->crisis_id);
+	snprintf(limit, sizeof limit, "%d", EVENTS_MAX_ROWS + 1);
+	if (any) {
+		snprintf(from, sizeof from, "%llu", lowest);
+		params[1] = from;
+	}
+	s->read_from = lowest;
+	clock_gettime(CLOCK_MONOTONIC, &s->last_read);
+	if (db_pool_query(s->hub->d->db, sql, 3, params, events_read_done, s, &cause) != 0) {
+		struct timeval tv = {EVENTS_RETRY_MS / 1000, (EVENTS_RETRY_MS % 1000) * 1000};
+		s->hub->read_failures++;
+		evtimer_add(s->delay, &tv);
+		return;
+	}
+	s->reading = true;
+}
+
+/* The stream of a crisis, made on first use. */
+static struct events_stream *
+events_stream_get(struct events_hub *hub, long long crisis_id, bool create)
+{
+	struct events_stream *s;
+
+	TAILQ_FOREACH(s, &hub->streams, link)
+	{
+		if (s->crisis_id == crisis_id)
+			return s;
+	}
+	if (!create)
+		return NULL;
+	s = xcalloc(1, sizeof *s);
+	s->hub = hub;
+	s->crisis_id = crisis_id;
+	s->delay = evtimer_new(hub->d->base, events_delay_cb, s);
+	TAILQ_INIT(&s->clients);
+	TAILQ_INSERT_TAIL(&hub->streams, s, link);
+	return s;
+}
+
+/* A notification: statuses of a crisis changed somewhere. */
+static void
+events_notified(const char *channel, const char *payload, void *arg)
+{
+	struct events_hub *hub = arg;
+	struct events_stream *s;
+
+	if (strcmp(channel, "safety_status") != 0)
+		return;
+	s = events_stream_get(hub, atoll(payload), false);
+	if (s != NULL)
+		events_schedule(s);
+}
+
+/* The LISTEN connection came back: what was notified meanwhile is lost, so read all. */
+static void
+events_listen_state(bool listening, void *arg)
+{
+	struct events_hub *hub = arg;
+	struct events_stream *s;
+
+	if (!listening)
+		return;
+	TAILQ_FOREACH(s, &hub->streams, link)
+	events_schedule(s);
+}
+
+/* Keeps idle streams open through proxies, and finds clients that left. */
+static void
+events_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct events_hub *hub = arg;
+	struct events_stream *s, *snext;
+	struct events_client *c, *cnext;
+
+	(void)fd;
+	(void)what;
+	for (s = TAILQ_FIRST(&hub->streams); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, link);
+		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = cnext) {
+			struct evbuffer *buf = evbuffer_new();
+			cnext = TAILQ_NEXT(c, link);
+			evbuffer_add_printf(buf, ": keep-alive\n\n");
+			bool last = cnext == NULL;
+			if (!events_send(c, buf)) {
+				evbuffer_free(buf);
+				events_client_drop(c);
+				if (last)
+					break; /* the stream may be freed */
+				continue;
+			}
+			evbuffer_free(buf);
+		}
+	}
+}
+
+/* Without notifications, reads each crisis every second. */
+static void
+events_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct events_hub *hub = arg;
+	struct events_stream *s;
+
+	(void)fd;
+	(void)what;
+	if (pg_listen_ok(hub->listen))
+		return;
+	TAILQ_FOREACH(s, &hub->streams, link)
+	events_schedule(s);
+}
+
+void
+events_start(struct daemon *d)
+{
+	static const char *const channels[] = {"safety_status"};
+	struct events_hub *hub = xcalloc(1, sizeof *hub);
+	struct timeval beat = {d->cfg.event_heartbeat_s, 0}, poll = {1, 0};
+
+	hub->d = d;
+	TAILQ_INIT(&hub->streams);
+	hub->listen = pg_listen_new(d->base, d->cfg.database_url, channels, 1, events_notified,
+	                            events_listen_state, hub);
+	hub->heartbeat = event_new(d->base, -1, EV_PERSIST, events_heartbeat_cb, hub);
+	event_add(hub->heartbeat, &beat);
+	hub->poll = event_new(d->base, -1, EV_PERSIST, events_poll_cb, hub);
+	event_add(hub->poll, &poll);
+	d->events = hub;
+}
+
+void
+events_stop(struct daemon *d)
+{
+	struct events_hub *hub = d->events;
+	struct events_stream *s, *snext;
+	struct events_client *c;
+
+	if (hub == NULL || hub->stopped)
+		return;
+	hub->stopped = true;
+	for (s = TAILQ_FIRST(&hub->streams); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, link);
+		while ((c = TAILQ_FIRST(&s->clients)) != NULL) {
+			bool last = TAILQ_NEXT(c, link) == NULL;
+			events_client_end(c);
+			if (last)
+				break; /* the stream may be freed with its last client */
+		}
+	}
+}
+
+void
+events_free(struct daemon *d)
+{
+	struct events_hub *hub = d->events;
+	struct events_stream *s;
+
+	if (hub == NULL)
+		return;
+	events_stop(d);
+	while ((s = TAILQ_FIRST(&hub->streams)) != NULL) {
+		struct events_client *c;
+		while ((c = TAILQ_FIRST(&s->clients)) != NULL) {
+			TAILQ_REMOVE(&s->clients, c, link);
+			free(c->counts);
+			free(c);
+		}
+		events_stream_free(s);
+	}
+	pg_listen_free(hub->listen);
+	event_free(hub->heartbeat);
+	event_free(hub->poll);
+	free(hub);
+	d->events = NULL;
+}
+
+void
+events_connection_closed(struct daemon *d, struct evhttp_connection *conn)
+{
+	struct events_hub *hub = d->events;
+	struct events_stream *s;
+	struct events_client *c;
+
+	if (hub == NULL || hub->nclients == 0)
+		return;
+	TAILQ_FOREACH(s, &hub->streams, link)
+	{
+		TAILQ_FOREACH(c, &s->clients, link)
+		{
+			if (c->conn != conn)
+				continue;
+			struct evhttp_request *req = c->req;
+			bool detached = evhttp_request_get_connection(req) == NULL;
+			events_client_detach(c);
+			/*
+			 * A client that left leaves the request to us (libevent detached
+			 * it); a connection freed by the server takes its request along.
+			 */
+			if (detached)
+				evhttp_send_reply_end(req);
+			return;
+		}
+	}
+}
+
+void
+events_metrics(const struct daemon *d, struct evbuffer *out)
+{
+	const struct events_hub *hub = d->events;
+
+	if (hub == NULL)
+		return;
+	evbuffer_add_printf(
+	    out,
+	    "# HELP safety_event_streams Open server-sent event streams.\n"
+	    "# TYPE safety_event_streams gauge\nsafety_event_streams %d\n"
+	    "# HELP safety_events_sent_total Chunks written to event streams.\n"
+	    "# TYPE safety_events_sent_total counter\nsafety_events_sent_total %llu\n"
+	    "# HELP safety_event_streams_dropped_total Streams closed because the client fell "
+	    "behind or went away.\n"
+	    "# TYPE safety_event_streams_dropped_total counter\n"
+	    "safety_event_streams_dropped_total %llu\n"
+	    "# HELP safety_event_reads_total Reads of changed statuses, by outcome.\n"
+	    "# TYPE safety_event_reads_total counter\n"
+	    "safety_event_reads_total{outcome=\"ok\"} %llu\n"
+	    "safety_event_reads_total{outcome=\"failed\"} %llu\n"
+	    "# HELP safety_event_resets_total Streams told to reload: too many changes at once.\n"
+	    "# TYPE safety_event_resets_total counter\nsafety_event_resets_total %llu\n"
+	    "# HELP safety_listen_up 1 while the LISTEN connection for change notifications is "
+	    "up.\n"
+	    "# TYPE safety_listen_up gauge\nsafety_listen_up %d\n",
+	    hub->nclients, hub->sent, hub->dropped, hub->reads, hub->read_failures, hub->resets,
+	    pg_listen_ok(hub->listen) ? 1 : 0);
+}
+
+/* What the route learnt before the crisis check came back. */
+struct events_open {
+	struct http_ctx *ctx;
+	long long crisis_id;
+	unsigned long long resume;
+	bool has_resume;
+};
+
+/* The crisis is visible to the caller (or not): open the stream. */
+static void
+events_open_done(const struct db_result *r, void *arg)
+{
+	struct events_open *o = arg;
+	struct http_ctx *ctx = o->ctx;
+	struct daemon *d = ctx->d;
+	struct events_hub *hub = d->events;
+	struct events_stream *s;
+	struct events_client *c;
+	struct evhttp_connection *conn = evhttp_request_get_connection(ctx->req);
+	struct bufferevent *bev;
+	struct evbuffer *buf;
+	long long mission_id = ctx->principal.mission_id > 0 ? ctx->principal.mission_id : 0;
+	long long crisis_id = o->crisis_id;
+	bool has_resume = o->has_resume;
+	unsigned long long resume = o->resume;
+
+	free(o);
+	if (r->outcome != DB_OK) {
+		db_reply_error(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) == 0) {
+		http_reply_problem(ctx, 404, "not found", "no such crisis");
+		return;
+	}
+	if (hub == NULL || hub->stopped || conn == NULL) {
+		http_reply_problem(ctx, 503, "shutting down", "this server is stopping; retry");
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->mission_id = mission_id;
+	c->conn = conn;
+	c->req = http_stream_start(ctx, "text/event-stream; charset=utf-8");
+	/* The stream itself is the activity: no read timeout, a write timeout for the stuck. */
+	bev = evhttp_connection_get_bufferevent(conn);
+	if (bev != NULL) {
+		struct timeval wt = {EVENTS_WRITE_TIMEOUT_S, 0};
+		bufferevent_set_timeouts(bev, NULL, &wt);
+	}
+	s = events_stream_get(hub, crisis_id, true);
+	c->stream = s;
+	TAILQ_INSERT_TAIL(&s->clients, c, link);
+	hub->nclients++;
+	buf = evbuffer_new();
+	evbuffer_add_printf(buf, "retry: 2000\n\n");
+	if (!events_send(c, buf)) {
+		evbuffer_free(buf);
+		events_client_drop(c);
+		return;
+	}
+	evbuffer_free(buf);
+	if (has_resume) {
+		c->cursor = resume;
+		c->has_cursor = true;
+		events_schedule(s);
+	} else if (s->has_cursor) {
+		c->cursor = s->cursor;
+		c->has_cursor = true;
+		c->in_step = true;
+		if (!events_send_counts(c, s->cursor, true))
+			events_client_drop(c);
+	} else {
+		events_schedule(s);
+	}
+}
+
+void
+routes_crises_events(struct http_ctx *ctx)
+{
+	struct daemon *d = ctx->d;
+	struct events_open *o;
+	char id[24], scope[24], q[32];
+	const char *params[2], *cause = NULL;
+	const char *last;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	if (evhttp_request_get_command(ctx->req) == EVHTTP_REQ_HEAD) {
+		http_reply_bytes(ctx, 200, "text/event-stream; charset=utf-8", "", 0);
+		return;
+	}
+	o = xcalloc(1, sizeof *o);
+	o->ctx = ctx;
+	o->crisis_id = atoll(id);
+	/* Browsers resend the last id as a header; the query form serves polyfills. */
+	last = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Last-Event-ID");
+	if (last == NULL)
+		last = http_query(ctx, "last_event_id", q, sizeof q);
+	if (last != NULL) {
+		if (!events_parse_id(last, &o->resume)) {
+			free(o);
+			http_reply_problem(ctx, 400, "bad request",
+			                   "Last-Event-ID: an event id this stream sent (digits)");
+			return;
+		}
+		o->has_resume = true;
+	}
+	if (d->events == NULL || d->events->stopped) {
+		free(o);
+		http_reply_problem(ctx, 503, "shutting down", "this server is stopping; retry");
+		return;
+	}
+	if (d->events->nclients >= d->cfg.max_event_streams) {
+		free(o);
+		http_add_header(ctx, "Retry-After", "5");
+		http_reply_problem(ctx, 503, "too many event streams",
+		                   "the server has as many live streams open as it allows; retry "
+		                   "shortly");
+		return;
+	}
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	if (db_pool_query(d->db,
+	                  "SELECT 1 FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL "
+	                  "OR EXISTS (SELECT 1 FROM crisis_mission cm WHERE cm.crisis_id = c.id "
+	                  "AND cm.mission_id = $1::bigint))",
+	                  2, params, events_open_done, o, &cause) != 0) {
+		free(o);
+		http_add_header(ctx, "Retry-After", "1");
+		http_reply_problem(ctx, 503, "database unavailable", cause);
+	}
+}

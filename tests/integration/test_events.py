@@ -1,0 +1,265 @@
+"""Live events of a crisis as a dashboard receives them: server-sent events
+from one safetyd while answers are stored through another on the same
+database; each mission sees only its own people and counts; a client that
+reconnects with Last-Event-ID gets what it missed; a change committed after
+newer ones is still delivered; heartbeats; limits; shutdown."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_events"
+PASSWORD = record_secret("Antakya-Defne-Samandag-2026")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+for code, country in (("TR-ANK", "TR"), ("TR-IST", "TR")):
+    expect_equal(ctl(conninfo, "mission", "add", code, "--name", code, "--country", country).returncode, 0, "mission")
+cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, name_key, last_point)
+  SELECT CASE WHEN i <= 6 THEN 1 ELSE 2 END, 'PERSON ' || i, 'person' || i,
+         ST_SetSRID(ST_MakePoint(36.16 + i / 100.0, 36.20), 4326)::geography
+  FROM generate_series(1, 10) i;
+INSERT INTO crisis (kind, title, center, radius_m) VALUES ('earthquake', 'Hatay', ST_SetSRID(ST_MakePoint(36.16, 36.2), 4326)::geography, 50000),
+  ('earthquake', 'Istanbul only', ST_SetSRID(ST_MakePoint(29, 41), 4326)::geography, 50000);
+INSERT INTO crisis_mission VALUES (1, 1), (1, 2), (2, 2);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (1, 1, '{"en": "x {link}"}', '{sms}'),
+  (1, 2, '{"en": "x {link}"}', '{sms}');
+INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)
+  SELECT 1, n.id, n.mission_id, n.mission_id, now() + interval '1 hour' FROM national n;
+""")
+MISSION_B = [7, 8, 9, 10]
+
+a = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"},
+                               "server": {"event_heartbeat": "1", "max_event_streams": "6"}}).start()
+b = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}}).start()
+pwfile = os.path.join(a.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+for name, role, mission in (("lead-a", "mission_lead", "TR-ANK"), ("lead-b", "mission_lead", "TR-IST"),
+                            ("hq", "hq", None)):
+    args = ["user", "add", name, "--role", role, "--password-file", pwfile]
+    if mission:
+        args += ["--mission", mission]
+    expect_equal(ctl(conninfo, *args).returncode, 0, "user " + name)
+lead_a_on_a, lead_a_on_b = Session(a, "lead-a", PASSWORD), Session(b, "lead-a", PASSWORD)
+lead_b_on_b = Session(b, "lead-b", PASSWORD)
+hq_on_a = Session(a, "hq", PASSWORD)
+
+
+class Stream:
+    """An EventSource: reads the stream on a thread, keeps every event."""
+
+    def __init__(self, daemon, session=None, path="/api/v1/crises/1/events", last_event_id=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+        headers = {"Accept": "text/event-stream"}
+        if session is not None:
+            headers["Cookie"] = session.cookie
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", path, headers=headers)
+        self.sock = self.conn.sock
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.events, self.comments, self.ended = [], 0, False
+        self.last_id = None
+        self.lock = threading.Lock()
+        if self.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+        else:
+            self.body = self.resp.read().decode()
+
+    def _read(self):
+        ev = {"event": "message", "data": [], "id": None}
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    break
+                line = line.decode("utf-8").rstrip("\n")
+                if line == "":
+                    if ev["data"]:
+                        with self.lock:
+                            self.events.append({"event": ev["event"], "id": ev["id"],
+                                                "data": json.loads("\n".join(ev["data"])),
+                                                "at": time.time()})
+                    if ev["id"] is not None:
+                        self.last_id = ev["id"]
+                    ev = {"event": "message", "data": [], "id": None}
+                elif line.startswith(":"):
+                    with self.lock:
+                        self.comments += 1
+                else:
+                    field, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if field == "data":
+                        ev["data"].append(value)
+                    elif field in ("event", "id"):
+                        ev[field] = value
+        except Exception:  # noqa: BLE001 - closed from the other thread, or by the server
+            pass
+        self.ended = True
+
+    def of(self, kind):
+        with self.lock:
+            return [e for e in self.events if e["event"] == kind]
+
+    def person(self, nid):
+        return [e["data"] for e in self.of("person") if e["data"]["national_id"] == nid]
+
+    def counts(self):
+        c = self.of("counts")
+        return c[-1]["data"]["counts"] if c else None
+
+    def close(self):
+        # The reader thread holds the socket open: shut it down under it.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+def answer(session, nid, status, **extra):
+    body = {"national_id": nid, "status": status}
+    body.update(extra)
+    r = session.post("/api/v1/crises/1/responses", body)
+    expect_equal(r.status, 201, r.body)
+
+
+def refused_without_access():
+    s = Stream(a)
+    expect_equal(s.status, 401, "no session")
+    s = Stream(a, lead_a_on_a, path="/api/v1/crises/2/events")
+    expect_equal(s.status, 404, "another mission's crisis")
+    s = Stream(a, lead_a_on_a, last_event_id="12; DROP TABLE")
+    expect_equal(s.status, 400, "bad Last-Event-ID")
+    check("Last-Event-ID" in s.body, s.body)
+
+
+def an_answer_stored_by_one_process_reaches_another_process_stream():
+    s = Stream(a, lead_a_on_a)
+    expect_equal(s.status, 200, "stream")
+    eventually(s.counts, timeout=5, what="first counts")
+    expect_equal(s.counts(), {"pending": 6}, "mission A's six people, pending")
+    sent = time.time()
+    answer(lead_a_on_b, 1, "needs_help", headcount=3, message="trapped, 3 of us")
+    ev = eventually(lambda: s.person(1), timeout=5, what="person event on the other process")
+    latency = [e for e in s.of("person") if e["data"]["national_id"] == 1][0]["at"] - sent
+    print("   answer to event across processes: %.0f ms" % (latency * 1000))
+    check(latency < 2.0, "latency %.2f s" % latency)
+    p = ev[-1]
+    expect_equal((p["status"], p["headcount"], p["name_latin"]), ("needs_help", 3, "PERSON 1"), "person event")
+    expect_equal(p["last_answer"]["text"], "trapped, 3 of us", "with the answer")
+    check(abs(p["lat"] - 36.20) < 1e-6 and abs(p["lon"] - 36.17) < 1e-6, "where they are: %r" % p)
+    eventually(lambda: s.counts() == {"pending": 5, "needs_help": 1}, timeout=5, what="counts follow")
+    s.close()
+
+
+def each_mission_sees_only_its_own():
+    sa, sb, shq = Stream(a, lead_a_on_a), Stream(b, lead_b_on_b), Stream(a, hq_on_a)
+    for s in (sa, sb, shq):
+        eventually(s.counts, timeout=5, what="first counts")
+    answer(lead_b_on_b, 7, "injured")
+    eventually(lambda: sb.person(7), timeout=5, what="mission B sees its person")
+    eventually(lambda: shq.person(7), timeout=5, what="HQ sees every mission")
+    eventually(lambda: sb.counts().get("injured") == 1, timeout=5, what="B's counts")
+    time.sleep(0.5)
+    expect_equal(sa.person(7), [], "mission A never sees B's person")
+    check("injured" not in sa.counts(), "nor B's counts in A's: %r" % sa.counts())
+    expect_equal(shq.counts().get("pending"), 5 + 3, "HQ's counts add both missions")
+    for s in (sa, sb, shq):
+        s.close()
+
+
+def a_reconnecting_client_gets_what_it_missed():
+    s = Stream(a, lead_a_on_a)
+    eventually(s.counts, timeout=5, what="first counts")
+    answer(lead_a_on_b, 2, "safe")
+    eventually(lambda: s.person(2), timeout=5, what="event before the break")
+    eventually(lambda: s.last_id is not None and s.of("counts")[-1]["id"] == s.last_id, timeout=5,
+               what="batch closed by counts")
+    last = s.last_id
+    s.close()
+    answer(lead_a_on_b, 3, "safe")
+    answer(lead_a_on_b, 4, "needs_evacuation")
+    cluster.psql(DB, "SELECT 1")
+    r = Stream(a, lead_a_on_a, last_event_id=last)
+    eventually(lambda: r.person(3) and r.person(4), timeout=5, what="missed events replayed")
+    expect_equal(r.person(4)[-1]["status"], "needs_evacuation", "current state")
+    expect_equal(r.person(1), [], "nothing from before the id")
+    eventually(lambda: r.counts() and r.counts().get("safe") == 2, timeout=5, what="counts after resume")
+    r.close()
+    # A Last-Event-ID from far back gives everything since, not an error.
+    old = Stream(a, lead_a_on_a, last_event_id="1")
+    eventually(lambda: old.person(1) and old.person(2) and old.person(3), timeout=5, what="from the start")
+    old.close()
+
+
+def a_change_committed_late_is_not_skipped():
+    s = Stream(a, hq_on_a)
+    eventually(s.counts, timeout=5, what="first counts")
+    # A transaction changes person 8 and stays open while a later change commits.
+    slow = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", conninfo],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    slow.stdin.write("BEGIN; UPDATE person_status SET status = 'missing', version = version + 1 "
+                     "WHERE crisis_id = 1 AND national_id = 8;\n")
+    slow.stdin.flush()
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'") == "1",
+               timeout=5, what="the slow transaction open")
+    answer(lead_a_on_b, 6, "safe")
+    eventually(lambda: s.person(6), timeout=5, what="the later change")
+    expect_equal(s.person(8), [], "not yet committed")
+    slow.stdin.write("COMMIT;\n")
+    slow.stdin.close()
+    expect_equal(slow.wait(timeout=10), 0, "slow transaction")
+    ev = eventually(lambda: s.person(8), timeout=5, what="the earlier change, committed late")
+    expect_equal(ev[-1]["status"], "missing", "late change")
+    s.close()
+
+
+def heartbeats_keep_an_idle_stream_open():
+    s = Stream(a, lead_a_on_a)
+    eventually(lambda: s.comments >= 2, timeout=5, what="two heartbeats (every second here)")
+    check(not s.ended, "still open")
+    s.close()
+
+
+def streams_are_limited_and_counted():
+    eventually(lambda: "safety_event_streams 0" in a.get("/metrics").body, timeout=10, what="closed streams forgotten")
+    open_ = [Stream(a, lead_a_on_a) for _ in range(6)]
+    check(all(x.status == 200 for x in open_), [x.status for x in open_])
+    over = Stream(a, lead_a_on_a)
+    expect_equal(over.status, 503, "over the limit")
+    check("event streams" in over.body, over.body)
+    check("safety_event_streams 6" in a.get("/metrics").body, "gauge")
+    for x in open_:
+        x.close()
+    eventually(lambda: "safety_event_streams 0" in a.get("/metrics").body, timeout=10, what="gauge back to 0")
+    check("safety_listen_up 1" in a.get("/metrics").body, "LISTEN connection up")
+
+
+def shutdown_ends_open_streams():
+    s = Stream(b, lead_b_on_b)
+    eventually(s.counts, timeout=5, what="first counts")
+    t = time.time()
+    expect_equal(b.stop(), 0, "clean exit with a stream open")
+    check(time.time() - t < 5, "did not wait for the stream")
+    eventually(lambda: s.ended, timeout=5, what="stream ended")
+
+
+try:
+    run([refused_without_access, an_answer_stored_by_one_process_reaches_another_process_stream,
+         each_mission_sees_only_its_own, a_reconnecting_client_gets_what_it_missed,
+         a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open,
+         streams_are_limited_and_counted, shutdown_ends_open_streams])
+finally:
+    a.stop()
+    b.stop()
