@@ -22,11 +22,11 @@
 #include "http_server.h"
 #include "log.h"
 #include "pg_listen.h"
+#include "sse.h"
 #include "xmalloc.h"
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <stdint.h>
@@ -50,8 +50,7 @@ struct events_seen {
 struct events_client {
 	TAILQ_ENTRY(events_client) link;
 	struct events_stream *stream;
-	struct evhttp_request *req;
-	struct evhttp_connection *conn;
+	struct sse sse;
 	long long mission_id;      /* 0: every mission */
 	unsigned long long cursor; /* rows with txid >= cursor are still due */
 	bool has_cursor;           /* false: new, wants what happens from now on */
@@ -120,21 +119,12 @@ events_parse_id(const char *s, unsigned long long *out)
 	return *end == '\0';
 }
 
-/* Sends text to one client; drops a client that does not keep up. */
+/* Sends text to one client; false when it must be dropped. */
 static bool
 events_send(struct events_client *c, struct evbuffer *buf)
 {
-	struct events_hub *hub = c->stream->hub;
-	struct bufferevent *bev;
-
-	if (evhttp_request_get_connection(c->req) == NULL)
-		return false;
-	bev = evhttp_connection_get_bufferevent(c->conn);
-	if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > EVENTS_MAX_BACKLOG)
-		return false;
-	hub->sent++;
-	evhttp_send_reply_chunk(c->req, buf);
-	return true;
+	c->stream->hub->sent++;
+	return sse_send(&c->sse, buf);
 }
 
 /* Frees a stream that has no client and no read in flight. */
@@ -163,31 +153,25 @@ events_client_detach(struct events_client *c)
 		events_stream_free(s);
 }
 
-/* Closes a client's connection from our side (slow, or the server stops). */
+/* Closes a client's connection from our side (slow, or gone). */
 static void
 events_client_drop(struct events_client *c)
 {
-	struct evhttp_request *req = c->req;
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	struct events_hub *hub = c->stream->hub;
+	struct sse sse = c->sse;
 
-	hub->dropped++;
+	c->stream->hub->dropped++;
 	events_client_detach(c);
-	/* Freeing the connection frees the request with it; its close callback finds nothing. */
-	if (conn != NULL)
-		evhttp_connection_free(conn);
-	else
-		evhttp_send_reply_end(req); /* already detached by libevent: this frees it */
+	sse_drop(&sse);
 }
 
 /* Ends a client's stream cleanly (the terminating chunk), for a shutdown. */
 static void
 events_client_end(struct events_client *c)
 {
-	struct evhttp_request *req = c->req;
+	struct sse sse = c->sse;
 
 	events_client_detach(c);
-	evhttp_send_reply_end(req);
+	sse_end(&sse);
 }
 
 /* Schedules a read of the stream, at least EVENTS_MIN_GAP_MS after the previous one. */
@@ -669,17 +653,11 @@ events_connection_closed(struct daemon *d, struct evhttp_connection *conn)
 	{
 		TAILQ_FOREACH(c, &s->clients, link)
 		{
-			if (c->conn != conn)
+			if (c->sse.conn != conn)
 				continue;
-			struct evhttp_request *req = c->req;
-			bool detached = evhttp_request_get_connection(req) == NULL;
+			struct sse sse = c->sse;
 			events_client_detach(c);
-			/*
-			 * A client that left leaves the request to us (libevent detached
-			 * it); a connection freed by the server takes its request along.
-			 */
-			if (detached)
-				evhttp_send_reply_end(req);
+			sse_closed(&sse);
 			return;
 		}
 	}
@@ -734,8 +712,6 @@ events_open_done(const struct db_result *r, void *arg)
 	struct events_stream *s;
 	struct events_client *c;
 	struct evhttp_connection *conn = evhttp_request_get_connection(ctx->req);
-	struct bufferevent *bev;
-	struct evbuffer *buf;
 	long long mission_id = ctx->principal.mission_id > 0 ? ctx->principal.mission_id : 0;
 	long long crisis_id = o->crisis_id;
 	bool has_resume = o->has_resume;
@@ -756,26 +732,11 @@ events_open_done(const struct db_result *r, void *arg)
 	}
 	c = xcalloc(1, sizeof *c);
 	c->mission_id = mission_id;
-	c->conn = conn;
-	c->req = http_stream_start(ctx, "text/event-stream; charset=utf-8");
-	/* The stream itself is the activity: no read timeout, a write timeout for the stuck. */
-	bev = evhttp_connection_get_bufferevent(conn);
-	if (bev != NULL) {
-		struct timeval wt = {EVENTS_WRITE_TIMEOUT_S, 0};
-		bufferevent_set_timeouts(bev, NULL, &wt);
-	}
+	sse_open(&c->sse, ctx);
 	s = events_stream_get(hub, crisis_id, true);
 	c->stream = s;
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
 	hub->nclients++;
-	buf = evbuffer_new();
-	evbuffer_add_printf(buf, "retry: 2000\n\n");
-	if (!events_send(c, buf)) {
-		evbuffer_free(buf);
-		events_client_drop(c);
-		return;
-	}
-	evbuffer_free(buf);
 	if (has_resume) {
 		c->cursor = resume;
 		c->has_cursor = true;
