@@ -49,6 +49,9 @@ const char *auth_scope_param(const struct http_ctx *ctx, char buf[24]);
 /* The role name for the audit log ("apikey" for keys). */
 const char *auth_actor_role(const struct principal *p);
 
+/* Forgets every API key found recently: after a revocation. */
+void auth_key_cache_clear(void);
+
 /* Derives the CSRF token of a session token (both base64url). */
 void auth_csrf_for_session(const char *session_token, char out[48]);
 

@@ -219,6 +219,7 @@ routes_apikeys_revoke(struct http_ctx *ctx)
 		return;
 	audit_params(ctx, &who, params);
 	params[4] = id;
+	auth_key_cache_clear();
 	db_reply_json(ctx, 200, "no such API key, or already revoked",
 	              "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $5::bigint "
 	              " AND revoked_at IS NULL RETURNING *) "
