@@ -7,6 +7,7 @@
 
 #include "alerts.h"
 #include "events.h"
+#include "feed.h"
 #include "http_server.h"
 #include "log.h"
 #include "replies.h"
@@ -100,6 +101,7 @@ daemon_init(struct daemon *d)
 	d->outbox = outbox_start(d);
 	alerts_watch_start(d);
 	replies_start(d);
+	feed_start(d);
 	events_start(d);
 	if (!spool_open(d, &cause)) {
 		log_error("startup_failed", "error", cause);
@@ -135,6 +137,7 @@ daemon_begin_shutdown(struct daemon *d, const char *why)
 	sd_notify_send("STOPPING=1");
 	http_server_stop_accepting(d);
 	events_stop(d);
+	feed_stop(d);
 	evtimer_add(d->shutdown_timer, &tv);
 	daemon_maybe_finish(d);
 }
@@ -221,6 +224,7 @@ daemon_free(struct daemon *d)
 	db_pool_free(d->db);
 	d->db = NULL;
 	events_free(d);
+	feed_free(d);
 	http_client_free(d->http_client);
 	d->http_client = NULL;
 	alerts_watch_stop(d);

@@ -40,7 +40,8 @@ struct daemon {
 	struct replies *replies;
 	struct spool *spool;
 	struct alerts_watch *alerts;
-	struct events_hub *events; /* live event streams */
+	struct events_hub *events;          /* live event streams */
+	struct feed *feed;                  /* HQ feed: cached documents, streams */
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 

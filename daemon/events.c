@@ -21,6 +21,7 @@
 #include "db_reply.h"
 #include "http_server.h"
 #include "log.h"
+#include "feed.h"
 #include "pg_listen.h"
 #include "sse.h"
 #include "xmalloc.h"
@@ -512,6 +513,7 @@ events_notified(const char *channel, const char *payload, void *arg)
 	struct events_hub *hub = arg;
 	struct events_stream *s;
 
+	feed_notified(hub->d, channel, payload);
 	if (strcmp(channel, "safety_status") != 0)
 		return;
 	s = events_stream_get(hub, atoll(payload), false);
@@ -526,6 +528,7 @@ events_listen_state(bool listening, void *arg)
 	struct events_hub *hub = arg;
 	struct events_stream *s;
 
+	feed_listen_state(hub->d, listening);
 	if (!listening)
 		return;
 	TAILQ_FOREACH(s, &hub->streams, link)
@@ -579,13 +582,13 @@ events_poll_cb(evutil_socket_t fd, short what, void *arg)
 void
 events_start(struct daemon *d)
 {
-	static const char *const channels[] = {"safety_status"};
+	static const char *const channels[] = {"safety_status", "safety_feed"};
 	struct events_hub *hub = xcalloc(1, sizeof *hub);
 	struct timeval beat = {d->cfg.event_heartbeat_s, 0}, poll = {1, 0};
 
 	hub->d = d;
 	TAILQ_INIT(&hub->streams);
-	hub->listen = pg_listen_new(d->base, d->cfg.database_url, channels, 1, events_notified,
+	hub->listen = pg_listen_new(d->base, d->cfg.database_url, channels, 2, events_notified,
 	                            events_listen_state, hub);
 	hub->heartbeat = event_new(d->base, -1, EV_PERSIST, events_heartbeat_cb, hub);
 	event_add(hub->heartbeat, &beat);

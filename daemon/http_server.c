@@ -7,6 +7,7 @@
 
 #include "daemon.h"
 #include "events.h"
+#include "feed.h"
 #include "log.h"
 #include "routes.h"
 #include "xmalloc.h"
@@ -82,6 +83,7 @@ http_conn_closed(struct evhttp_connection *conn, void *arg)
 
 	http_conn_remove(set, conn);
 	events_connection_closed(set->d, conn);
+	feed_connection_closed(set->d, conn);
 }
 
 /*
@@ -273,8 +275,7 @@ http_add_header(struct http_ctx *ctx, const char *name, const char *value)
 	evhttp_add_header(evhttp_request_get_output_headers(ctx->req), name, value);
 }
 
-/* True when s is a positive decimal of at most 18 digits. */
-static bool
+bool
 http_is_id(const char *s)
 {
 	size_t n = strlen(s);

@@ -95,6 +95,9 @@ const char *http_param_id(struct http_ctx *ctx, int i, char buf[24]);
  */
 struct evhttp_request *http_stream_start(struct http_ctx *ctx, const char *content_type);
 
+/* True when s is a positive decimal of at most 18 digits. */
+bool http_is_id(const char *s);
+
 /* Adds a response header. */
 void http_add_header(struct http_ctx *ctx, const char *name, const char *value);
 

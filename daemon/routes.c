@@ -2,6 +2,7 @@
 #include "routes.h"
 
 #include "events.h"
+#include "feed.h"
 #include "alerts.h"
 
 #include <stddef.h>
@@ -83,6 +84,15 @@ const struct http_route routes_table[] = {
     {"crises_staff_response", EVHTTP_REQ_POST, "/api/v1/crises/{id}/responses",
      routes_status_staff_entry, SF_PERM_RESPONSE_WRITE, SCHEMA | SCOPED},
     {"routes_list", EVHTTP_REQ_GET, "/api/v1/routes", routes_routes_list, SF_PERM_READ,
+     SCHEMA | SCOPED},
+    /* HQ's read-only feed: API keys with feed:read, HQ and admins. */
+    {"feed_status_json", EVHTTP_REQ_GET, "/feed/v1/status.json", routes_feed_status_json,
+     SF_PERM_FEED_READ, SCHEMA | SCOPED},
+    {"feed_status_atom", EVHTTP_REQ_GET, "/feed/v1/status.atom", routes_feed_atom,
+     SF_PERM_FEED_READ, SCHEMA | SCOPED},
+    {"feed_stream", EVHTTP_REQ_GET, "/feed/v1/stream", routes_feed_stream, SF_PERM_FEED_READ,
+     SCHEMA | SCOPED},
+    {"feed_cap", EVHTTP_REQ_GET, "/feed/v1/cap", routes_feed_cap, SF_PERM_FEED_READ,
      SCHEMA | SCOPED},
     /* Replies keep working while the database is away: the spool holds them. */
     {"reply_page", EVHTTP_REQ_GET, "/r/{token}", routes_reply_page, SF_PERM_NONE, PUBLIC | LIMITED},

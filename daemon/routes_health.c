@@ -6,6 +6,7 @@
 #include "routes.h"
 
 #include "events.h"
+#include "feed.h"
 #include "build_info.h"
 #include "daemon.h"
 #include "log.h"
@@ -70,6 +71,7 @@ routes_health_metrics(struct http_ctx *ctx)
 	               ctx->d->inflight - 1, ctx->d->schema_version, ctx->d->schema_ok ? 1 : 0,
 	               out);
 	events_metrics(ctx->d, out);
+	feed_metrics(ctx->d, out);
 	{
 		struct outbox_stats ob;
 		outbox_stats(ctx->d->outbox, &ob);

@@ -28,6 +28,9 @@ libxml2-dev
 kannel
 kannel-extras
 python3-aiosmtpd
+python3-jsonschema
+python3-rnc2rng
+libxml2-utils
 clang-format
 "
 

@@ -141,7 +141,9 @@ CREATE FUNCTION feed_mission_json(p_crisis bigint, p_mission bigint) RETURNS jso
 			FROM (SELECT status, sum(n) AS n FROM sc GROUP BY status) q),
 		'needing_help_unreached', (SELECT count(*) FROM person_status p
 			WHERE p.crisis_id = p_crisis AND p.mission_id = p_mission
-			AND p.status IN ('needs_help', 'injured', 'needs_evacuation') AND NOT p.set_by_staff),
+			AND p.status IN ('needs_help', 'injured', 'needs_evacuation')
+			AND NOT EXISTS (SELECT 1 FROM response r WHERE r.id = p.last_response_id
+				AND r.channel = 'staff')),
 		'evacuation', json_build_object('planned', NULL, 'at_assembly_point', NULL,
 			'evacuated', t.evacuated),
 		'regions', (SELECT coalesce(json_agg(json_build_object('code', r.code, 'name', r.name,
@@ -170,7 +172,7 @@ CREATE FUNCTION feed_crisis_json(p_crisis bigint, p_mission bigint) RETURNS json
 		FROM crisis_mission cm WHERE cm.crisis_id = c.id AND cm.mission_id = p_mission))
 $$;
 
--- The crises the feed lists: active ones, and those closed in the last days.
+-- The crises the feed lists: active ones, then those closed in the last days, newest first.
 CREATE FUNCTION feed_crises(p_mission bigint, p_closed_days int) RETURNS SETOF bigint
 	LANGUAGE sql STABLE AS $$
 	SELECT c.id FROM crisis c
@@ -178,7 +180,7 @@ CREATE FUNCTION feed_crises(p_mission bigint, p_closed_days int) RETURNS SETOF b
 		AND c.closed_at > now() - make_interval(days => p_closed_days)))
 		AND (p_mission IS NULL OR EXISTS (SELECT 1 FROM crisis_mission cm
 			WHERE cm.crisis_id = c.id AND cm.mission_id = p_mission))
-	ORDER BY c.started_at DESC, c.id DESC
+	ORDER BY c.state = 'active' DESC, c.started_at DESC, c.id DESC
 $$;
 
 CREATE FUNCTION feed_status_json(p_mission bigint, p_closed_days int) RETURNS json

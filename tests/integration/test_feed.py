@@ -1,0 +1,274 @@
+"""Headquarters' feed as a poller and a partner agency read it: status.json
+valid against its published schema, with ETags (a matching poll is 304 and
+costs no query); the Atom feed of crisis events and the CAP alerts valid
+against RFC 4287's and OASIS's schemas; the live stream throttled per
+crisis; and a mission-scoped key never seeing another mission anywhere."""
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+FEED_DATA = os.path.join(SOURCE, "tests", "data", "feed")
+SCHEMA = os.path.join(SOURCE, "docs", "feed", "status.schema.json")
+
+cluster = Cluster.shared()
+DB = "t_feed"
+PASSWORD = record_secret("Kahramanmaras-Elbistan-2026")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+for code in ("TR-ANK", "TR-IST"):
+    expect_equal(ctl(conninfo, "mission", "add", code, "--name", "Mission " + code, "--country", "TR").returncode, 0, "mission")
+cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, name_key) SELECT CASE WHEN i <= 6 THEN 1 ELSE 2 END, 'P' || i, 'p' || i
+  FROM generate_series(1, 10) i;
+INSERT INTO crisis (kind, title, center, radius_m, severity) VALUES
+  ('earthquake', 'Kahramanmaraş & Hatay', ST_SetSRID(ST_MakePoint(37.0, 37.2), 4326)::geography, 150000, 5);
+INSERT INTO crisis (kind, title, area, drill, description) VALUES
+  ('unrest', 'Istanbul <drill>', ST_Multi(ST_GeomFromText('POLYGON((28.9 41.0, 29.1 41.0, 29.1 41.1, 28.9 41.1, 28.9 41.0))', 4326))::geography,
+   true, 'An exercise of the Istanbul mission.');
+INSERT INTO crisis (kind, title, center, radius_m, state, closed_at) VALUES
+  ('flood', 'Old flood', ST_SetSRID(ST_MakePoint(30, 40), 4326)::geography, 1000, 'closed', now() - interval '10 days');
+INSERT INTO crisis_mission VALUES (1, 1), (1, 2), (2, 2), (3, 1);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (1, 1, '{"en": "x {link}"}', '{sms}'),
+  (1, 2, '{"en": "x {link}"}', '{sms}');
+INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)
+  SELECT 1, n.id, n.mission_id, n.mission_id, now() + interval '1 hour' FROM national n;
+""")
+
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "server": {"public_url": "https://safety.example.org"}}).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+for name, role, mission in (("lead-a", "mission_lead", "TR-ANK"), ("lead-b", "mission_lead", "TR-IST")):
+    expect_equal(ctl(conninfo, "user", "add", name, "--role", role, "--mission", mission, "--password-file", pwfile).returncode, 0, name)
+lead_a, lead_b = Session(d, "lead-a", PASSWORD), Session(d, "lead-b", PASSWORD)
+
+
+def key(name, *extra):
+    r = ctl(conninfo, "apikey", "create", name, "--scope", "feed:read", *extra)
+    expect_equal(r.returncode, 0, r.stderr)
+    return record_secret(r.stdout.strip())
+
+
+HQ = {"Authorization": "Bearer " + key("hq")}
+ANK = {"Authorization": "Bearer " + key("ankara", "--mission", "TR-ANK")}
+
+
+def answer(session, nid, status):
+    r = session.post("/api/v1/crises/1/responses", {"national_id": nid, "status": status})
+    expect_equal(r.status, 201, r.body)
+
+
+def queries():
+    m = re.search(r'^safety_db_queries_total\{outcome="ok"\} (\d+)', d.get("/metrics").body, re.M)
+    return int(m.group(1))
+
+
+def validate_json(doc):
+    """Validates with Debian's python3-jsonschema, installed by the project's scripts."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(doc, f)
+    r = subprocess.run(["/usr/bin/python3", "-c",
+                        "import json, sys, jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), "
+                        "json.load(open(sys.argv[1])), format_checker=jsonschema.FormatChecker())", SCHEMA, f.name],
+                       capture_output=True, text=True)
+    os.unlink(f.name)
+    expect_equal(r.returncode, 0, r.stderr[-2000:])
+
+
+def validate_xml(text, schema):
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as f:
+        f.write(text)
+    if schema.endswith(".rnc"):
+        rng = f.name + ".rng"
+        with open(rng, "w") as out:
+            subprocess.run(["rnc2rng", schema], stdout=out, check=True)
+        r = subprocess.run(["xmllint", "--noout", "--relaxng", rng, f.name], capture_output=True, text=True)
+        os.unlink(rng)
+    else:
+        r = subprocess.run(["xmllint", "--noout", "--schema", schema, f.name], capture_output=True, text=True)
+    os.unlink(f.name)
+    expect_equal(r.returncode, 0, "%s\n%s" % (r.stderr[-2000:], text[:2000]))
+
+
+def status_json_follows_its_schema_and_the_counts():
+    answer(lead_a, 1, "needs_help")
+    answer(lead_a, 2, "safe")
+    answer(lead_b, 7, "injured")
+    r = eventually(lambda: (lambda x: x if "needs_help" in x.body else None)(d.get("/feed/v1/status.json", headers=HQ)),
+                   timeout=5, what="answers in the feed")
+    expect_equal(r.status, 200, r.body)
+    doc = r.json()
+    validate_json(doc)
+    expect_equal(doc["schema_version"], "1.0", "version in the document")
+    expect_equal([c["id"] for c in doc["crises"]], [2, 1], "open crises, newest first; the old closed one left out")
+    quake = doc["crises"][1]
+    ank = [m for m in quake["missions"] if m["code"] == "TR-ANK"][0]
+    expect_equal(ank["counts"], {"needs_help": 1, "pending": 4, "safe": 1}, "counts")
+    expect_equal((ank["people"], ank["answered"], ank["response_rate"]), (6, 2, 0.3333), "rate")
+    expect_equal(ank["needing_help_unreached"], 0, "help entered by staff counts as reached")
+    check(doc["crises"][0]["drill"] is True, "drill kept apart")
+    # The window of closed crises is the caller's, within limits.
+    expect_equal([c["id"] for c in d.get("/feed/v1/status.json?closed_days=30", headers=HQ).json()["crises"]], [2, 1, 3], "30 days")
+    expect_equal(d.get("/feed/v1/status.json?closed_days=365", headers=HQ).status, 400, "beyond 90 days")
+    expect_equal(d.get("/feed/v1/status.json?closed_days=x", headers=HQ).status, 400, "not a number")
+
+
+def a_poll_with_the_same_etag_is_304_and_costs_no_query():
+    # Settled: a document younger than a second may be served while newer answers land.
+    def settled():
+        a = d.get("/feed/v1/status.json", headers=HQ).header("ETag")
+        time.sleep(1.2)
+        return a if d.get("/feed/v1/status.json", headers=HQ).header("ETag") == a else None
+    etag = eventually(settled, timeout=15, what="a settled document")
+    check(etag.startswith('"'), "strong ETag: %r" % etag)
+    time.sleep(1.2)  # older than the one-second floor: only the notifications keep it valid
+    # The API key is remembered for 5 s; a poll that happens to fall on its expiry looks it up
+    # once, so the five polls are tried again (at most twice) if exactly that happened.
+    for attempt in range(3):
+        before = queries()
+        for _ in range(5):
+            r2 = d.get("/feed/v1/status.json", headers=dict(HQ, **{"If-None-Match": etag}))
+            expect_equal(r2.status, 304, r2.body)
+            expect_equal(r2.body, "", "no body")
+        spent = queries() - before
+        if spent == 0:
+            break
+        check(spent == 1 and attempt < 2, "304 polls cost %d queries" % spent)
+    expect_equal(d.get("/feed/v1/status.json", headers=dict(HQ, **{"If-None-Match": 'W/"x", ' + etag})).status, 304, "in a list")
+    # A change makes the next poll a 200 with another tag.
+    answer(lead_a, 3, "safe")
+    r3 = eventually(lambda: (lambda x: x if x.status == 200 else None)(
+        d.get("/feed/v1/status.json", headers=dict(HQ, **{"If-None-Match": etag}))), timeout=5, what="changed document")
+    check(r3.header("ETag") != etag, "new tag")
+
+
+def mission_keys_see_only_their_mission_everywhere():
+    doc = d.get("/feed/v1/status.json?closed_days=30", headers=ANK).json()
+    validate_json(doc)
+    expect_equal([c["id"] for c in doc["crises"]], [1, 3], "the Istanbul-only crisis is not listed")
+    for c in doc["crises"]:
+        expect_equal([m["code"] for m in c["missions"]], ["TR-ANK"], "only its own mission's block")
+    atom = d.get("/feed/v1/status.atom", headers=ANK).body
+    check("TR-IST" not in atom and "Istanbul" not in atom, "Atom: nothing of the other mission")
+    check("TR-ANK" in atom, "Atom has its own events")
+    expect_equal(d.get("/feed/v1/cap?crisis=2", headers=ANK).status, 404, "CAP of another mission's crisis")
+    check("Istanbul" not in d.get("/feed/v1/cap", headers=ANK).body, "CAP index")
+    s = FeedStream(ANK)
+    eventually(lambda: s.crises(), timeout=5, what="stream snapshot")
+    answer(lead_b, 8, "safe")
+    answer(lead_a, 4, "safe")
+    eventually(lambda: any(c["id"] == 1 and c["missions"][0]["counts"].get("safe") == 3 for c in s.crises()[1:]),
+               timeout=5, what="own change on the stream")
+    for c in s.crises():
+        check(c["id"] != 2 and [m["code"] for m in c["missions"]] == ["TR-ANK"], "stream: %r" % c)
+    s.close()
+    # Staff of a mission have no feed: it is HQ's.
+    expect_equal(lead_a.get("/feed/v1/status.json").status, 403, "mission lead")
+    expect_equal(d.get("/feed/v1/status.json").status, 401, "no key")
+
+
+def atom_lists_the_crisis_events():
+    r = d.get("/feed/v1/status.atom", headers=HQ)
+    expect_equal(r.status, 200, r.body)
+    check(r.header("Content-Type").startswith("application/atom+xml"), r.header("Content-Type"))
+    validate_xml(r.body, os.path.join(FEED_DATA, "atom.rnc"))
+    for what in ("declared, severity 5", "check-in launched (TR-ANK)", "first request for help (TR-ANK)",
+                 "first request for help (TR-IST)", "half of the people answered (TR-ANK)"):
+        check(what in r.body, "missing event %r" % what)
+    check("[DRILL] Istanbul &lt;drill&gt;" in r.body, "escaped, drill marked")
+    lead_a.patch("/api/v1/crises/1", {"severity": 4})
+    check("severity 5 to 4" in d.get("/feed/v1/status.atom", headers=HQ).body, "severity change")
+
+
+def cap_alerts_validate_against_the_oasis_schema():
+    for cid in (1, 2):
+        r = d.get("/feed/v1/cap?crisis=%d" % cid, headers=HQ)
+        expect_equal(r.status, 200, r.body)
+        validate_xml(r.body, os.path.join(FEED_DATA, "CAP-v1.2.xsd"))
+    quake = d.get("/feed/v1/cap?crisis=1", headers=HQ).body
+    check("<circle>37.20000,37.00000 150.000</circle>" in quake, "circle as lat,lon km: " + quake)
+    check("<category>Geo</category>" in quake and "<status>Actual</status>" in quake, quake)
+    drill = d.get("/feed/v1/cap?crisis=2", headers=HQ).body
+    check("<status>Exercise</status>" in drill and "<polygon>41.00000,28.90000 41.00000,29.10000" in drill, drill)
+    index = d.get("/feed/v1/cap", headers=HQ)
+    validate_xml(index.body, os.path.join(FEED_DATA, "atom.rnc"))
+    check("/feed/v1/cap?crisis=1" in index.body and "crisis=3" not in index.body, index.body)
+    expect_equal(d.get("/feed/v1/cap?crisis=abc", headers=HQ).status, 400, "bad id")
+    expect_equal(d.get("/feed/v1/cap?crisis=999", headers=HQ).status, 404, "no such crisis")
+
+
+class FeedStream:
+    def __init__(self, headers):
+        self.conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        self.conn.request("GET", "/feed/v1/stream", headers=headers)
+        self.sock = self.conn.sock
+        self.resp = self.conn.getresponse()
+        expect_equal(self.resp.status, 200, "stream")
+        self.events = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        data = []
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    return
+                line = line.decode().rstrip("\n")
+                if line.startswith("data: "):
+                    data.append(line[6:])
+                elif line == "" and data:
+                    self.events.append((time.time(), json.loads("\n".join(data))))
+                    data = []
+        except Exception:  # noqa: BLE001 - closed under the reader
+            return
+
+    def crises(self):
+        return [e for _, e in self.events]
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
+
+
+def the_stream_sends_each_crisis_at_most_once_a_second():
+    s = FeedStream(HQ)
+    eventually(lambda: len(s.crises()) >= 2, timeout=5, what="snapshot of the open crises")
+    start = len(s.events)
+    t0 = time.time()
+    for i, nid in enumerate([5, 6, 9, 10] * 3):
+        answer(lead_a if nid <= 6 else lead_b, nid, ["safe", "needs_help", "injured"][i % 3])
+        time.sleep(0.1)
+    time.sleep(1.5)
+    events = [(t, e) for t, e in s.events[start:] if e["id"] == 1]
+    check(events, "changes arrived")
+    times = [t for t, _ in events]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    check(all(g > 0.8 for g in gaps), "one event per crisis per second at most: gaps %r" % gaps)
+    check(len(events) <= (time.time() - t0) + 1, "%d events in %.1f s" % (len(events), time.time() - t0))
+    last = events[-1][1]
+    expect_equal(sum(m["people"] for m in last["missions"]), 10, "whole figures")
+    s.close()
+
+
+try:
+    run([status_json_follows_its_schema_and_the_counts, a_poll_with_the_same_etag_is_304_and_costs_no_query,
+         mission_keys_see_only_their_mission_everywhere, atom_lists_the_crisis_events,
+         cap_alerts_validate_against_the_oasis_schema, the_stream_sends_each_crisis_at_most_once_a_second])
+finally:
+    d.stop()
