@@ -18,6 +18,13 @@ end
 function init()
 	math.randomseed(tid * 7919)
 end
+-- DELAY_MS paces each connection (connections x 1000 / (DELAY_MS + latency) per second).
+local pace = tonumber(os.getenv("DELAY_MS") or "")
+if pace then
+	delay = function()
+		return pace
+	end
+end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 request = function()
