@@ -55,7 +55,10 @@ pg_listen_lost(struct pg_listen *l, const char *why)
 {
 	struct timeval tv;
 	bool was_listening = l->state == PGL_LISTENING;
+	char cause[256];
 
+	/* why may be libpq's message, which PQfinish frees. */
+	snprintf(cause, sizeof cause, "%s", why);
 	if (l->ev != NULL) {
 		event_free(l->ev);
 		l->ev = NULL;
@@ -65,7 +68,7 @@ pg_listen_lost(struct pg_listen *l, const char *why)
 		l->pg = NULL;
 	}
 	if (was_listening || l->retry_ms >= PG_LISTEN_RETRY_MAX_MS)
-		log_warn("listen_lost", "error", why);
+		log_warn("listen_lost", "error", cause);
 	l->state = PGL_WAITING;
 	tv.tv_sec = l->retry_ms / 1000;
 	tv.tv_usec = (l->retry_ms % 1000) * 1000;
