@@ -16,12 +16,17 @@
 #include "reply_link.h"
 #include "xmalloc.h"
 
+#include <event2/buffer.h>
 #include <safety/limiter.h>
 #include <safety/secret.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define OUTBOX_DRIVERS 5
+#define OUTBOX_REASONS 6
+#define OUTBOX_SAMPLE_S 15
 
 struct outbox_item {
 	struct outbox_item *next;
@@ -61,9 +66,55 @@ struct outbox {
 	uint64_t sent, retried, failed;
 	time_t last_maintenance, last_escalate, last_routes;
 	bool routing;
+	/* For /metrics: outcomes by driver, failures by driver and kind of reason. */
+	uint64_t by_driver[OUTBOX_DRIVERS][3];
+	uint64_t fail_reason[OUTBOX_DRIVERS][OUTBOX_REASONS];
+	/* Sampled from the database every OUTBOX_SAMPLE_S: per channel (sms, email). */
+	struct event *sample;
+	bool sampling, sampled;
+	time_t last_sample;
+	struct {
+		long long queued, sending, delivered_5m;
+		double oldest_queued_s, dlr_p50_s, dlr_p90_s;
+	} gauge[2];
 };
 
+static const char *const outbox_driver_names[OUTBOX_DRIVERS] = {"kannel", "twilio", "smtp", "log",
+                                                                "other"};
+static const char *const outbox_reason_names[OUTBOX_REASONS] = {
+    "rejected", "timeout", "http_4xx", "http_5xx", "connection", "other"};
+
+/* The metrics index of a driver name. */
+static int
+outbox_driver_index(const char *driver)
+{
+	for (int i = 0; i < OUTBOX_DRIVERS - 1; i++)
+		if (driver != NULL && strcmp(driver, outbox_driver_names[i]) == 0)
+			return i;
+	return OUTBOX_DRIVERS - 1;
+}
+
+/* A failure's kind, from its outcome and the driver's message: few values, fit for a label. */
+static int
+outbox_reason_index(enum channel_outcome outcome, const char *error)
+{
+	if (outcome == CHANNEL_PERMANENT)
+		return 0;
+	if (error == NULL)
+		return 5;
+	if (strstr(error, "timed out") != NULL || strstr(error, "timeout") != NULL)
+		return 1;
+	if (strstr(error, "HTTP 4") != NULL || strstr(error, "status 4") != NULL)
+		return 2;
+	if (strstr(error, "HTTP 5") != NULL || strstr(error, "status 5") != NULL)
+		return 3;
+	if (strstr(error, "connect") != NULL || strstr(error, "resolve") != NULL)
+		return 4;
+	return 5;
+}
+
 static void outbox_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void outbox_sample_cb(evutil_socket_t fd, short what, void *arg);
 static void outbox_pump(struct outbox *ob);
 
 /* Seconds since the epoch with fractions, for the token buckets. */
@@ -111,6 +162,10 @@ outbox_start(struct daemon *d)
 	tv.tv_sec = d->cfg.dispatch_interval_ms / 1000;
 	tv.tv_usec = (d->cfg.dispatch_interval_ms % 1000) * 1000;
 	event_add(ob->tick, &tv);
+	ob->sample = event_new(d->base, -1, EV_PERSIST, outbox_sample_cb, ob);
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	event_add(ob->sample, &tv);
 	log_info("dispatcher_started", "claimer", ob->claimer, "sms", d->cfg.sms_driver, "email",
 	         d->cfg.email_driver);
 	return ob;
@@ -125,6 +180,7 @@ outbox_free(struct outbox *ob)
 	if (ob == NULL)
 		return;
 	event_free(ob->tick);
+	event_free(ob->sample);
 	while ((it = ob->ready_head) != NULL) {
 		ob->ready_head = it->next;
 		outbox_item_free(it);
@@ -135,6 +191,127 @@ outbox_free(struct outbox *ob)
 	}
 	free(ob->results);
 	free(ob);
+}
+
+/* The sampled figures came back. */
+static void
+outbox_sample_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+
+	ob->sampling = false;
+	if (r->outcome != DB_OK)
+		return;
+	for (int i = 0; i < PQntuples(r->res) && i < 2; i++) {
+		ob->gauge[i].queued = atoll(PQgetvalue(r->res, i, 0));
+		ob->gauge[i].sending = atoll(PQgetvalue(r->res, i, 1));
+		ob->gauge[i].oldest_queued_s = atof(PQgetvalue(r->res, i, 2));
+		ob->gauge[i].delivered_5m = atoll(PQgetvalue(r->res, i, 3));
+		ob->gauge[i].dlr_p50_s = atof(PQgetvalue(r->res, i, 4));
+		ob->gauge[i].dlr_p90_s = atof(PQgetvalue(r->res, i, 5));
+	}
+	ob->sampled = true;
+}
+
+/* Every OUTBOX_SAMPLE_S: the queue's depth and age, and delivery-report latency. */
+static void
+outbox_sample_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbox *ob = arg;
+	const char *cause;
+
+	(void)fd;
+	(void)what;
+	/* Ticks every second until the first sample, then every OUTBOX_SAMPLE_S. */
+	if (ob->sampling || ob->d->db == NULL || !ob->d->schema_ok ||
+	    (ob->sampled && time(NULL) - ob->last_sample < OUTBOX_SAMPLE_S))
+		return;
+	ob->last_sample = time(NULL);
+	if (db_pool_query(
+	        ob->d->db,
+	        "SELECT coalesce(q.queued, 0), coalesce(q.sending, 0), coalesce(q.oldest, 0), "
+	        " coalesce(l.n, 0), coalesce(l.p50, 0), coalesce(l.p90, 0) "
+	        "FROM (VALUES (1, 'sms'), (2, 'email')) c(i, ch) "
+	        "LEFT JOIN (SELECT channel, count(*) FILTER (WHERE state = 'queued') AS queued, "
+	        " count(*) FILTER (WHERE state = 'sending') AS sending, extract(epoch FROM now() - "
+	        " min(created_at) FILTER (WHERE state = 'queued')) AS oldest FROM outbox "
+	        " WHERE state IN ('queued', 'sending') GROUP BY channel) q ON q.channel = c.ch "
+	        "LEFT JOIN (SELECT channel, count(*) AS n, percentile_cont(0.5) WITHIN GROUP "
+	        " (ORDER BY extract(epoch FROM delivered_at - sent_at)) AS p50, "
+	        " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - "
+	        " sent_at)) AS p90 FROM outbox WHERE delivered_at > now() - interval '5 minutes' "
+	        " AND sent_at IS NOT NULL GROUP BY channel) l ON l.channel = c.ch ORDER BY c.i",
+	        0, NULL, outbox_sample_done, ob, &cause) == 0)
+		ob->sampling = true;
+}
+
+void
+outbox_metrics(const struct outbox *ob, struct evbuffer *out)
+{
+	static const char *const channels[2] = {"sms", "email"};
+	static const char *const outcomes[3] = {"sent", "retried", "failed"};
+
+	if (ob == NULL)
+		return;
+	evbuffer_add_printf(out, "# HELP safety_outbox_driver_messages_total Outbound messages by "
+	                         "driver and outcome.\n"
+	                         "# TYPE safety_outbox_driver_messages_total counter\n");
+	for (int i = 0; i < OUTBOX_DRIVERS; i++)
+		for (int o = 0; o < 3; o++)
+			if (ob->by_driver[i][o] > 0)
+				evbuffer_add_printf(out,
+				                    "safety_outbox_driver_messages_total{driver=\"%"
+				                    "s\",outcome=\"%s\"} "
+				                    "%llu\n",
+				                    outbox_driver_names[i], outcomes[o],
+				                    (unsigned long long)ob->by_driver[i][o]);
+	evbuffer_add_printf(out, "# HELP safety_outbox_failures_total Failed sends (retried or "
+	                         "not) by driver and kind of reason.\n"
+	                         "# TYPE safety_outbox_failures_total counter\n");
+	for (int i = 0; i < OUTBOX_DRIVERS; i++)
+		for (int k = 0; k < OUTBOX_REASONS; k++)
+			if (ob->fail_reason[i][k] > 0)
+				evbuffer_add_printf(out,
+				                    "safety_outbox_failures_total{driver=\"%s\","
+				                    "reason=\"%s\"} %llu\n",
+				                    outbox_driver_names[i], outbox_reason_names[k],
+				                    (unsigned long long)ob->fail_reason[i][k]);
+	if (!ob->sampled)
+		return;
+	evbuffer_add_printf(
+	    out,
+	    "# HELP safety_outbox_queued Messages waiting to be sent (sampled every %d s).\n"
+	    "# TYPE safety_outbox_queued gauge\n",
+	    OUTBOX_SAMPLE_S);
+	for (int c = 0; c < 2; c++)
+		evbuffer_add_printf(out, "safety_outbox_queued{channel=\"%s\"} %lld\n", channels[c],
+		                    ob->gauge[c].queued);
+	evbuffer_add_printf(out, "# HELP safety_outbox_oldest_queued_seconds Age of the oldest "
+	                         "message waiting.\n"
+	                         "# TYPE safety_outbox_oldest_queued_seconds gauge\n");
+	for (int c = 0; c < 2; c++)
+		evbuffer_add_printf(out,
+		                    "safety_outbox_oldest_queued_seconds{channel=\"%s\"} %.1f\n",
+		                    channels[c], ob->gauge[c].oldest_queued_s);
+	evbuffer_add_printf(out, "# HELP safety_outbox_sending Messages claimed by a dispatcher.\n"
+	                         "# TYPE safety_outbox_sending gauge\n");
+	for (int c = 0; c < 2; c++)
+		evbuffer_add_printf(out, "safety_outbox_sending{channel=\"%s\"} %lld\n",
+		                    channels[c], ob->gauge[c].sending);
+	evbuffer_add_printf(out, "# HELP safety_delivery_report_seconds From sent to delivered, "
+	                         "over the last 5 minutes.\n"
+	                         "# TYPE safety_delivery_report_seconds gauge\n");
+	for (int c = 0; c < 2; c++)
+		evbuffer_add_printf(
+		    out,
+		    "safety_delivery_report_seconds{channel=\"%s\",quantile=\"0.5\"} %.3f\n"
+		    "safety_delivery_report_seconds{channel=\"%s\",quantile=\"0.9\"} %.3f\n",
+		    channels[c], ob->gauge[c].dlr_p50_s, channels[c], ob->gauge[c].dlr_p90_s);
+	evbuffer_add_printf(out, "# HELP safety_delivered_recent Messages delivered in the last 5 "
+	                         "minutes.\n# TYPE safety_delivered_recent gauge\n");
+	for (int c = 0; c < 2; c++)
+		evbuffer_add_printf(out, "safety_delivered_recent{channel=\"%s\"} %lld\n",
+		                    channels[c], ob->gauge[c].delivered_5m);
 }
 
 /* Figures for /metrics. */
@@ -227,15 +404,21 @@ outbox_flush(struct outbox *ob)
 		const char *state;
 		double delay = 0;
 
+		int drv = outbox_driver_index(res->driver);
+
+		if (res->outcome != CHANNEL_SENT)
+			ob->fail_reason[drv][outbox_reason_index(res->outcome, res->error)]++;
 		switch (res->outcome) {
 		case CHANNEL_SENT:
 			state = "sent";
 			ob->sent++;
+			ob->by_driver[drv][0]++;
 			break;
 		case CHANNEL_TRANSIENT:
 			if (res->attempts >= ob->d->cfg.max_attempts) {
 				state = "failed";
 				ob->failed++;
+				ob->by_driver[drv][2]++;
 			} else {
 				/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most 10
 				 * minutes. */
@@ -243,11 +426,13 @@ outbox_flush(struct outbox *ob)
 				delay = delay * (0.75 + (double)(rand() % 500) / 1000.0);
 				state = "queued";
 				ob->retried++;
+				ob->by_driver[drv][1]++;
 			}
 			break;
 		default:
 			state = "failed";
 			ob->failed++;
+			ob->by_driver[drv][2]++;
 			break;
 		}
 		snprintf(num, sizeof num, "%lld", res->id);

@@ -23,6 +23,12 @@ struct outbox *outbox_start(struct daemon *d);
 /* Stops it. NULL is a no-op. */
 void outbox_free(struct outbox *ob);
 
+struct evbuffer;
+
+/* Appends the dispatch figures (by driver, failures by reason, sampled queue and delivery) to
+ * /metrics. */
+void outbox_metrics(const struct outbox *ob, struct evbuffer *out);
+
 /* Figures for /metrics. */
 void outbox_stats(const struct outbox *ob, struct outbox_stats *st);
 

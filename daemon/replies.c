@@ -14,6 +14,7 @@
 #include "spool.h"
 #include "xmalloc.h"
 
+#include <event2/buffer.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <safety/name.h>
@@ -41,6 +42,8 @@ struct reply_item {
 	void *arg;
 };
 
+#define REPLIES_CHANNELS 5
+
 struct replies {
 	struct daemon *d;
 	struct reply_item *head, *tail;
@@ -54,7 +57,25 @@ struct replies {
 	 */
 	bool busy;
 	uint64_t status_conflicts;
+	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
+	 */
+	uint64_t stored[REPLIES_CHANNELS][SF_STATUS_COUNT + 1];
+	uint64_t outcome[REPLIES_CHANNELS][4];
 };
+
+static const char *const replies_channel_names[REPLIES_CHANNELS] = {"sms", "web", "email", "staff",
+                                                                    "other"};
+static const char *const replies_outcome_names[4] = {"duplicate", "refused", "failed", "spooled"};
+
+/* The metrics index of a channel name. */
+static int
+replies_channel_index(const char *channel)
+{
+	for (int i = 0; i < REPLIES_CHANNELS - 1; i++)
+		if (channel != NULL && strcmp(channel, replies_channel_names[i]) == 0)
+			return i;
+	return REPLIES_CHANNELS - 1;
+}
 
 struct replies_batch {
 	struct replies *r;
@@ -538,6 +559,8 @@ replies_stored(const struct db_result *res, void *arg)
 
 	if (res->outcome == DB_UNAVAILABLE) {
 		/* The commit may or may not have happened: the spool's replay settles it, once. */
+		for (int i = 0; i < b->n; i++)
+			b->r->outcome[replies_channel_index(b->items[i]->channel)][3]++;
 		replies_spool_batch(b->r, b->items, b->n);
 		free(b->items);
 		replies_idle(b->r);
@@ -547,6 +570,7 @@ replies_stored(const struct db_result *res, void *arg)
 	if (res->outcome != DB_OK) {
 		log_error("reply_store_failed", "sqlstate", res->sqlstate, "error", res->error);
 		for (int i = 0; i < b->n; i++) {
+			b->r->outcome[replies_channel_index(b->items[i]->channel)][2]++;
 			b->items[i]->cb(REPLY_FAILED, false, b->items[i]->arg);
 			reply_item_free(b->items[i]);
 		}
@@ -574,10 +598,16 @@ replies_stored(const struct db_result *res, void *arg)
 		bool changed = false, has_state = !PQgetisnull(res->res, row, 3);
 		char num[32];
 
+		int ch = replies_channel_index(it->channel);
 		if (strcmp(PQgetvalue(res->res, row, 18), "t") == 0) {
+			b->r->outcome[ch][1]++;
 			it->cb(REPLY_REFUSED, false, it->arg);
 			continue;
 		}
+		if (stored)
+			b->r->stored[ch][it->unclassified ? SF_STATUS_COUNT : (int)it->status]++;
+		else
+			b->r->outcome[ch][0]++;
 		it->cb(stored ? REPLY_STORED : REPLY_DUPLICATE, duress, it->arg);
 		/* The person the reply was matched to (an SMS sender, looked up in the statement).
 		 */
@@ -848,4 +878,35 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	for (int k = 0; k < 15; k++)
 		free(arr[k]);
+}
+
+void
+replies_metrics(const struct daemon *d, struct evbuffer *out)
+{
+	const struct replies *r = d->replies;
+
+	if (r == NULL)
+		return;
+	evbuffer_add_printf(out, "# HELP safety_replies_total Replies stored, by channel and the "
+	                         "status they asked for.\n# TYPE safety_replies_total counter\n");
+	for (int c = 0; c < REPLIES_CHANNELS; c++)
+		for (int st = 0; st <= SF_STATUS_COUNT; st++)
+			if (r->stored[c][st] > 0)
+				evbuffer_add_printf(
+				    out,
+				    "safety_replies_total{channel=\"%s\",status=\"%s\"} %llu\n",
+				    replies_channel_names[c],
+				    st == SF_STATUS_COUNT ? "unclassified" : sf_status_name(st),
+				    (unsigned long long)r->stored[c][st]);
+	evbuffer_add_printf(out, "# HELP safety_replies_not_stored_total Replies not stored now: "
+	                         "duplicates, refused (closed crisis, unknown person), failed, "
+	                         "spooled while the database is away.\n"
+	                         "# TYPE safety_replies_not_stored_total counter\n");
+	for (int c = 0; c < REPLIES_CHANNELS; c++)
+		for (int o = 0; o < 4; o++)
+			evbuffer_add_printf(
+			    out,
+			    "safety_replies_not_stored_total{channel=\"%s\",outcome=\"%s\"} %llu\n",
+			    replies_channel_names[c], replies_outcome_names[o],
+			    (unsigned long long)r->outcome[c][o]);
 }

@@ -48,6 +48,11 @@ typedef void (*replies_done_cb)(enum reply_outcome outcome, bool duress, void *a
 /* Queues a reply for this loop turn's commit. Strings are copied. */
 void replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb cb, void *arg);
 
+struct evbuffer;
+
+/* Appends the reply figures to /metrics. */
+void replies_metrics(const struct daemon *d, struct evbuffer *out);
+
 /* Starts the batching machinery. */
 void replies_start(struct daemon *d);
 

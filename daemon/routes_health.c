@@ -10,6 +10,7 @@
 #include "build_info.h"
 #include "daemon.h"
 #include "log.h"
+#include "replies.h"
 #include "outbox.h"
 #include "schema.h"
 #include "spool.h"
@@ -72,6 +73,8 @@ routes_health_metrics(struct http_ctx *ctx)
 	               out);
 	events_metrics(ctx->d, out);
 	feed_metrics(ctx->d, out);
+	replies_metrics(ctx->d, out);
+	outbox_metrics(ctx->d->outbox, out);
 	{
 		struct outbox_stats ob;
 		outbox_stats(ctx->d->outbox, &ob);

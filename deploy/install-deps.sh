@@ -30,6 +30,7 @@ kannel-extras
 python3-aiosmtpd
 python3-jsonschema
 python3-rnc2rng
+python3-yaml
 libxml2-utils
 clang-format
 "
