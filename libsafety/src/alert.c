@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include "xml_internal.h"
+
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/tree.h>
@@ -52,13 +54,6 @@ struct shape {
 	struct sf_point *pts; /* polygons: the ring, outer ring counter-clockwise */
 	size_t n;
 	struct sf_alert_circle circle;
-};
-
-/* State of one CAP or GDACS document being read. */
-struct xml_reader {
-	bool doctype;          /* a DOCTYPE was met: the parse was stopped there */
-	char first_error[160]; /* libxml2's first complaint */
-	int error_line;
 };
 
 /* State of one CAP message being read. */
@@ -924,157 +919,6 @@ mark_duplicates(struct shape *shapes, size_t n)
 		i = j;
 	}
 	free(sorted);
-	return SF_OK;
-}
-
-/* ---- XML reading shared by CAP and GDACS ---- */
-
-/* Stops the parse at a DOCTYPE: nothing of it, entities included, is ever read. */
-static void
-xml_on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
-                       const xmlChar *system_id)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	struct xml_reader *r = ctxt->_private;
-
-	(void)name;
-	(void)external_id;
-	(void)system_id;
-	r->doctype = true;
-	xmlStopParser(ctxt);
-}
-
-/* Keeps libxml2's first error instead of letting it print anything. */
-#if LIBXML_VERSION >= 21200
-static void
-xml_on_error(void *ctx, const xmlError *error)
-#else
-static void
-xml_on_error(void *ctx, xmlErrorPtr error)
-#endif
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	struct xml_reader *r = ctxt->_private;
-
-	if (r->first_error[0] != '\0' || error == NULL || error->level < XML_ERR_ERROR)
-		return;
-	snprintf(r->first_error, sizeof r->first_error, "%s",
-	         error->message != NULL ? error->message : "not well-formed");
-	r->error_line = error->line;
-	/* libxml2's messages end in a newline. */
-	for (size_t n = strlen(r->first_error); n > 0 && is_space(r->first_error[n - 1]); n--)
-		r->first_error[n - 1] = '\0';
-}
-
-/* Keeps errors raised outside the parser context (encoding conversion) in the reader. */
-#if LIBXML_VERSION >= 21200
-static void
-xml_on_global_error(void *ctx, const xmlError *error)
-#else
-static void
-xml_on_global_error(void *ctx, xmlErrorPtr error)
-#endif
-{
-	struct xml_reader *r = ctx;
-
-	if (r->first_error[0] != '\0' || error == NULL || error->level < XML_ERR_ERROR)
-		return;
-	snprintf(r->first_error, sizeof r->first_error, "%s",
-	         error->message != NULL ? error->message : "not well-formed");
-	r->error_line = error->line;
-	for (size_t n = strlen(r->first_error); n > 0 && is_space(r->first_error[n - 1]); n--)
-		r->first_error[n - 1] = '\0';
-}
-
-/* Swallows what libxml2 would print through its generic handler. */
-static void
-xml_on_generic_error(void *ctx, const char *msg, ...)
-{
-	(void)ctx;
-	(void)msg;
-}
-
-/*
- * Parses len bytes of XML into a tree, with the protections every alert
- * document gets: a size limit, no network, no DTD loading, no entity
- * substitution, and a stop at any DOCTYPE. Errors go to err prefixed with
- * what ("cap", "gdacs").
- */
-static int
-xml_read(const char *what, const char *data, size_t len, xmlDocPtr *out, char *err, size_t errsz)
-{
-	struct xml_reader reader;
-	xmlStructuredErrorFunc saved_structured;
-	xmlGenericErrorFunc saved_generic;
-	void *saved_structured_ctx, *saved_generic_ctx;
-	xmlParserCtxtPtr ctxt;
-	xmlDocPtr doc;
-	bool ok;
-
-	*out = NULL;
-	if (len > SF_ALERT_XML_MAX)
-		return sf_error_set(err, errsz, SF_EINVAL,
-		                    "%s: document of %zu bytes is larger than the %d MiB accepted",
-		                    what, len, SF_ALERT_XML_MAX / (1024 * 1024));
-	if (len == 0)
-		return sf_error_set(err, errsz, SF_EINVAL, "%s: empty document", what);
-	/* Idempotent; the daemon also calls it once at start-up, before any thread. */
-	xmlInitParser();
-	memset(&reader, 0, sizeof reader);
-	/*
-	 * Encoding errors are raised without the parser context and would reach
-	 * libxml2's default handler, which prints to stderr. Its handlers are
-	 * per thread in a threaded libxml2: take them for the parse, then give
-	 * the caller's back.
-	 */
-	saved_structured = xmlStructuredError;
-	saved_structured_ctx = xmlStructuredErrorContext;
-	saved_generic = xmlGenericError;
-	saved_generic_ctx = xmlGenericErrorContext;
-	xmlSetStructuredErrorFunc(&reader, xml_on_global_error);
-	xmlSetGenericErrorFunc(NULL, xml_on_generic_error);
-	ctxt = xmlCreateMemoryParserCtxt(data, (int)len);
-	if (ctxt == NULL) {
-		xmlSetStructuredErrorFunc(saved_structured_ctx, saved_structured);
-		xmlSetGenericErrorFunc(saved_generic_ctx, saved_generic);
-		return sf_error_set(err, errsz, SF_ENOMEM, "%s: out of memory", what);
-	}
-	ctxt->_private = &reader;
-	/*
-	 * NONET: never fetch. Not NOENT (no substitution) and not DTDLOAD: no
-	 * external subset. NOERROR/NOWARNING plus our handler: nothing printed.
-	 */
-	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-	                            XML_PARSE_NOCDATA);
-	ctxt->sax->internalSubset = xml_on_internal_subset;
-	ctxt->sax->serror = xml_on_error;
-	ctxt->sax->initialized = XML_SAX2_MAGIC;
-	xmlParseDocument(ctxt);
-	doc = ctxt->myDoc;
-	ok = ctxt->wellFormed && !reader.doctype && doc != NULL;
-	xmlFreeParserCtxt(ctxt);
-	xmlSetStructuredErrorFunc(saved_structured_ctx, saved_structured);
-	xmlSetGenericErrorFunc(saved_generic_ctx, saved_generic);
-	if (reader.doctype) {
-		xmlFreeDoc(doc);
-		return sf_error_set(
-		    err, errsz, SF_EINVAL,
-		    "%s: document type declaration (DOCTYPE) refused: alerts need none, "
-		    "and entities are how XML external entity (XXE) attacks begin",
-		    what);
-	}
-	if (!ok) {
-		xmlFreeDoc(doc);
-		if (reader.first_error[0] != '\0' && reader.error_line > 0)
-			return sf_error_set(err, errsz, SF_EINVAL,
-			                    "%s: line %d: not well-formed XML: %s", what,
-			                    reader.error_line, reader.first_error);
-		if (reader.first_error[0] != '\0')
-			return sf_error_set(err, errsz, SF_EINVAL, "%s: not well-formed XML: %s",
-			                    what, reader.first_error);
-		return sf_error_set(err, errsz, SF_EINVAL, "%s: not well-formed XML", what);
-	}
-	*out = doc;
 	return SF_OK;
 }
 
@@ -2147,7 +1991,7 @@ sf_alert_parse_cap(const char *xml, size_t len, struct sf_alert **out, char *err
 	*out = NULL;
 	if (xml == NULL)
 		return sf_error_set(err, errsz, SF_EINVAL, "cap: no document");
-	rc = xml_read("cap", xml, len, &doc, err, errsz);
+	rc = sf_xml_read("cap", xml, len, SF_ALERT_XML_MAX, &doc, err, errsz);
 	if (rc != SF_OK)
 		return rc;
 	a = calloc(1, sizeof *a);
@@ -2820,7 +2664,7 @@ sf_alert_parse_gdacs(const char *xml, size_t len, struct sf_alert_list **out, ch
 	*out = NULL;
 	if (xml == NULL)
 		return sf_error_set(err, errsz, SF_EINVAL, "gdacs: no document");
-	rc = xml_read("gdacs", xml, len, &doc, err, errsz);
+	rc = sf_xml_read("gdacs", xml, len, SF_ALERT_XML_MAX, &doc, err, errsz);
 	if (rc != SF_OK)
 		return rc;
 	list = list_new();
@@ -2866,7 +2710,7 @@ sf_alert_parse_any(const char *data, size_t len, struct sf_alert_list **out, cha
 		return sf_alert_parse_usgs(data, len, out, err, errsz);
 	if (i >= len || data[i] != '<')
 		return sf_error_set(err, errsz, SF_EINVAL, "alert: not CAP, GDACS or USGS GeoJSON");
-	rc = xml_read("alert", data, len, &doc, err, errsz);
+	rc = sf_xml_read("alert", data, len, SF_ALERT_XML_MAX, &doc, err, errsz);
 	if (rc != SF_OK)
 		return rc;
 	root = xmlDocGetRootElement(doc);
