@@ -42,7 +42,7 @@ struct reply_item {
 	void *arg;
 };
 
-#define REPLIES_CHANNELS 5
+#define REPLIES_CHANNELS 6
 
 struct replies {
 	struct daemon *d;

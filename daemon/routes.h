@@ -67,6 +67,11 @@ void routes_reply_page(struct http_ctx *ctx);
 void routes_reply_post(struct http_ctx *ctx);
 void routes_static(struct http_ctx *ctx);
 
+/* routes_pfif.c */
+void routes_pfif_release(struct http_ctx *ctx);
+void routes_pfif_import(struct http_ctx *ctx);
+void routes_feed_pfif(struct http_ctx *ctx);
+
 /* routes_hooks.c */
 void routes_hooks_kannel_dlr(struct http_ctx *ctx);
 void routes_hooks_kannel_mo(struct http_ctx *ctx);

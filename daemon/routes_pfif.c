@@ -1,0 +1,567 @@
+/*
+ * PFIF 1.4 with partner agencies and Person Finder-style services. A mission
+ * lead releases the crisis's people of the mission (names always, other
+ * fields as listed); the feed then serves them as PFIF persons with one note
+ * each, their current status. Notes a partner wrote about those persons come
+ * back as answers of the "pfif" channel, with their source recorded. A
+ * partner's note changes no one's status by itself (alive is not unhurt;
+ * missing and dead are staff decisions): a note that says the person was
+ * seen, is missing or is dead puts them on the review list with its text.
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "log.h"
+#include "replies.h"
+#include "xmalloc.h"
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <safety/pfif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define PFIF_PAGE_DEFAULT 1000
+#define PFIF_PAGE_MAX 5000
+#define PFIF_PROBLEMS_SHOWN 20
+
+/* The record-id domain of this installation: the host of public_url. */
+static void
+pfif_domain(const struct daemon *d, char *out, size_t outsz)
+{
+	const char *s = strstr(d->cfg.public_url, "://");
+	size_t n;
+
+	s = s != NULL ? s + 3 : d->cfg.public_url;
+	n = strcspn(s, "/:");
+	snprintf(out, outsz, "%.*s", (int)(n < outsz ? n : outsz - 1), s);
+	if (*out == '\0')
+		snprintf(out, outsz, "safety.invalid");
+}
+
+/*
+ * PUT /api/v1/crises/{id}/pfif-release {fields, mission_id}: releases the
+ * mission's people of the crisis to partners; DELETE withdraws.
+ */
+void
+routes_pfif_release(struct http_ctx *ctx)
+{
+	static const char *const allowed[] = {"age",    "home_city", "home_country",
+	                                      "status", "location",  "answer_text"};
+	char id[24], mission_buf[24], fields[200];
+	struct audit_who who;
+	const char *params[8];
+	cJSON *body = NULL, *list, *mission, *f;
+	bool withdraw = evhttp_request_get_command(ctx->req) == EVHTTP_REQ_DELETE;
+	size_t off = 0;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	if (!withdraw && (body = http_read_json(ctx)) == NULL)
+		return;
+	mission = body != NULL ? cJSON_GetObjectItemCaseSensitive(body, "mission_id") : NULL;
+	if (ctx->principal.mission_id > 0) {
+		snprintf(mission_buf, sizeof mission_buf, "%lld", ctx->principal.mission_id);
+	} else if (cJSON_IsNumber(mission) && mission->valuedouble >= 1) {
+		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
+	} else if (withdraw && http_query(ctx, "mission_id", mission_buf, sizeof mission_buf) &&
+	           http_is_id(mission_buf)) {
+		/* given in the query */
+	} else {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "mission_id: required for accounts that see every mission");
+		cJSON_Delete(body);
+		return;
+	}
+	fields[off++] = '{';
+	list = body != NULL ? cJSON_GetObjectItemCaseSensitive(body, "fields") : NULL;
+	if (!withdraw && list != NULL && !cJSON_IsArray(list))
+		goto bad_fields;
+	cJSON_ArrayForEach(f, list)
+	{
+		bool known = false;
+		for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+			known =
+			    known || (cJSON_IsString(f) && strcmp(f->valuestring, allowed[i]) == 0);
+		if (!known)
+			goto bad_fields;
+		off += (size_t)snprintf(fields + off, sizeof fields - off, "%s%s",
+		                        off > 1 ? "," : "", f->valuestring);
+	}
+	fields[off++] = '}';
+	fields[off] = '\0';
+	audit_params(ctx, &who, params);
+	params[4] = id;
+	params[5] = mission_buf;
+	params[6] = withdraw ? NULL : fields;
+	db_reply_json(ctx, 200, "no such crisis for this mission",
+	              "SELECT pfif_release_set($5::bigint, $6::bigint, $7::text[], $1, $2, "
+	              "$3::bigint, $4)::text",
+	              7, params);
+	cJSON_Delete(body);
+	return;
+bad_fields:
+	http_reply_problem(ctx, 400, "bad request",
+	                   "fields: a list of age, home_city, home_country, status, location, "
+	                   "answer_text (names are always released)");
+	cJSON_Delete(body);
+}
+
+/* What a person's status becomes in PFIF. */
+static const char *
+pfif_status_of(const char *status)
+{
+	if (strcmp(status, "missing") == 0)
+		return "believed_missing";
+	if (strcmp(status, "deceased") == 0)
+		return "believed_dead";
+	if (strcmp(status, "safe") == 0 || strcmp(status, "needs_help") == 0 ||
+	    strcmp(status, "injured") == 0 || strcmp(status, "needs_evacuation") == 0 ||
+	    strcmp(status, "evacuated") == 0)
+		return "believed_alive";
+	return "information_sought";
+}
+
+/* The export's rows came back: build the document. */
+static void
+pfif_export_done(const struct db_result *r, void *arg)
+{
+	struct http_ctx *ctx = arg;
+	struct sf_pfif_doc *doc;
+	char domain[128], buf[256], now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	char *xml;
+	size_t len;
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) == 0 || PQgetisnull(r->res, 0, 0)) {
+		http_reply_problem(ctx, 404, "not found", "no such crisis");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	pfif_domain(ctx->d, domain, sizeof domain);
+	doc = sf_pfif_new();
+	for (int i = 1; i < PQntuples(r->res) && doc != NULL; i++) {
+		const char *nid = PQgetvalue(r->res, i, 1);
+		const char *status = PQgetisnull(r->res, i, 10) ? NULL : PQgetvalue(r->res, i, 10);
+		struct sf_pfif_record *p = sf_pfif_add_record(doc, SF_PFIF_PERSON), *n;
+		char pid[160];
+
+		if (p == NULL)
+			break;
+		snprintf(pid, sizeof pid, "%s/person.%s", domain, nid);
+		sf_pfif_set(p, "person_record_id", pid);
+		sf_pfif_set(p, "entry_date", now);
+		sf_pfif_set(p, "author_name", PQgetvalue(r->res, i, 2));
+		sf_pfif_set(p, "source_name", PQgetvalue(r->res, i, 2));
+		sf_pfif_set(p, "source_date", PQgetvalue(r->res, i, 3));
+		sf_pfif_set(p, "full_name", PQgetvalue(r->res, i, 4));
+		sf_pfif_set(p, "alternate_names", PQgetvalue(r->res, i, 5));
+		sf_pfif_set(p, "age", PQgetvalue(r->res, i, 6));
+		sf_pfif_set(p, "home_city", PQgetvalue(r->res, i, 7));
+		sf_pfif_set(p, "home_country", PQgetvalue(r->res, i, 8));
+		if (status == NULL)
+			continue;
+		n = sf_pfif_add_record(doc, SF_PFIF_NOTE);
+		if (n == NULL)
+			break;
+		snprintf(buf, sizeof buf, "%s/note.%s.%s.%s", domain, PQgetvalue(r->res, 0, 1), nid,
+		         PQgetvalue(r->res, i, 9));
+		sf_pfif_set(n, "note_record_id", buf);
+		sf_pfif_set(n, "person_record_id", pid);
+		sf_pfif_set(n, "entry_date", now);
+		sf_pfif_set(n, "author_name", PQgetvalue(r->res, i, 2));
+		sf_pfif_set(n, "source_date", PQgetvalue(r->res, i, 11));
+		sf_pfif_set(n, "author_made_contact", PQgetvalue(r->res, i, 12));
+		sf_pfif_set(n, "status", pfif_status_of(status));
+		sf_pfif_set(n, "last_known_location", PQgetvalue(r->res, i, 13));
+		if (!PQgetisnull(r->res, i, 14)) {
+			sf_pfif_set(n, "text", PQgetvalue(r->res, i, 14));
+		} else {
+			snprintf(buf, sizeof buf, "Status with the embassy: %s.", status);
+			sf_pfif_set(n, "text", buf);
+		}
+	}
+	xml = doc != NULL ? sf_pfif_write(doc, &len) : NULL;
+	sf_pfif_free(doc);
+	if (xml == NULL) {
+		http_reply_problem(ctx, 500, "internal error", "out of memory");
+		return;
+	}
+	http_reply_bytes(ctx, 200, "application/xml; charset=utf-8", xml, len);
+	free(xml);
+}
+
+/*
+ * GET /feed/v1/pfif?crisis=ID&max_results=N&skip=M: the released people of
+ * a crisis as PFIF 1.4, one page at a time, in national id order.
+ */
+void
+routes_feed_pfif(struct http_ctx *ctx)
+{
+	char scope[24], crisis[24], limit[16], skip[16];
+	const char *params[4], *cause = NULL;
+	const char *v;
+
+	v = http_query(ctx, "crisis", crisis, sizeof crisis);
+	if (v == NULL || !http_is_id(v)) {
+		http_reply_problem(ctx, 400, "bad request", "crisis: a crisis id is required");
+		return;
+	}
+	snprintf(limit, sizeof limit, "%d", PFIF_PAGE_DEFAULT);
+	v = http_query(ctx, "max_results", limit, sizeof limit);
+	if (v == NULL)
+		snprintf(limit, sizeof limit, "%d", PFIF_PAGE_DEFAULT);
+	else if (!http_is_id(limit) || atoi(limit) > PFIF_PAGE_MAX) {
+		http_reply_problem(ctx, 400, "bad request", "max_results: 1 to 5000");
+		return;
+	}
+	if (http_query(ctx, "skip", skip, sizeof skip) == NULL)
+		snprintf(skip, sizeof skip, "0");
+	else if (strcmp(skip, "0") != 0 && !http_is_id(skip)) {
+		http_reply_problem(ctx, 400, "bad request", "skip: a number of records");
+		return;
+	}
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = crisis;
+	params[2] = limit;
+	params[3] = skip;
+	/* Row 0 says whether the crisis is visible; the people follow. */
+	if (db_pool_query(
+	        ctx->d->db,
+	        "SELECT (SELECT true FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL "
+	        "  OR EXISTS (SELECT 1 FROM crisis_mission cm WHERE cm.crisis_id = c.id AND "
+	        "  cm.mission_id = $1::bigint)))::text, $2::bigint::text, NULL, NULL, NULL, NULL, NULL, NULL, "
+	        "  NULL, NULL, NULL, NULL, NULL, NULL, NULL "
+	        "UNION ALL (SELECT NULL, p.national_id::text, m.name, "
+	        " to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	        " coalesce(n.name_latin, n.name_ko), CASE WHEN n.name_latin IS NOT NULL THEN "
+	        " n.name_ko END, "
+	        " CASE WHEN 'age' = ANY (r.fields) THEN date_part('year', age(n.birth_date))::int"
+	        "  ::text END, "
+	        " CASE WHEN 'home_city' = ANY (r.fields) THEN g.name END, "
+	        " CASE WHEN 'home_country' = ANY (r.fields) THEN m.default_country END, "
+	        " p.version::text, CASE WHEN 'status' = ANY (r.fields) THEN p.status END, "
+	        " to_char(coalesce(p.answered_at, p.updated_at) AT TIME ZONE 'UTC', "
+	        "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	        " CASE WHEN p.answered_at IS NOT NULL AND NOT p.by_proxy THEN 'true' ELSE 'false' "
+	        "  END, "
+	        " CASE WHEN 'location' = ANY (r.fields) THEN round(ST_Y(coalesce(a.point, "
+	        "  n.last_point)::geometry)::numeric, 5) || ',' || round(ST_X(coalesce(a.point, "
+	        "  n.last_point)::geometry)::numeric, 5) END, "
+	        " CASE WHEN 'answer_text' = ANY (r.fields) THEN a.raw_text END "
+	        " FROM person_status p JOIN pfif_release r ON r.crisis_id = p.crisis_id AND "
+	        "  r.mission_id = p.mission_id "
+	        " JOIN national n ON n.id = p.national_id AND n.deleted_at IS NULL "
+	        " JOIN mission m ON m.id = p.mission_id LEFT JOIN region g ON g.id = n.region_id "
+	        " LEFT JOIN response a ON a.id = p.last_response_id "
+	        " WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = "
+	        "  $1::bigint) AND EXISTS (SELECT 1 FROM crisis c WHERE c.id = $2::bigint) "
+	        " ORDER BY p.national_id LIMIT $3::int OFFSET $4::int)",
+	        4, params, pfif_export_done, ctx, &cause) != 0) {
+		http_add_header(ctx, "Retry-After", "1");
+		http_reply_problem(ctx, 503, "database unavailable", cause);
+	}
+}
+
+/* An import in progress: parsed on a worker, then each note stored as an answer. */
+struct pfif_import {
+	struct http_ctx *ctx;
+	char *xml;
+	size_t len;
+	struct sf_pfif_doc *doc;
+	char err[300];
+	int rc;
+	long long crisis_id;
+	char domain[128];
+	/* The notes about our people, by index in doc. */
+	int *notes;
+	long long *nationals;
+	int nnotes;
+	int notes_total, own, not_ours, not_in_crisis;
+	int pending, stored, duplicates, refused, failed;
+};
+
+static void
+pfif_import_free(struct pfif_import *im)
+{
+	free(im->xml);
+	free(im->notes);
+	free(im->nationals);
+	sf_pfif_free(im->doc);
+	free(im);
+}
+
+/* Every note was stored (or not): record the import and answer. */
+static void
+pfif_import_finish(struct pfif_import *im)
+{
+	struct http_ctx *ctx = im->ctx;
+	cJSON *res = cJSON_CreateObject(), *problems = cJSON_CreateArray();
+	struct audit_who who;
+	const char *params[6];
+	char crisis[24], *summary, *text;
+
+	for (size_t i = 0; im->doc != NULL && i < im->doc->nproblems && i < PFIF_PROBLEMS_SHOWN;
+	     i++)
+		cJSON_AddItemToArray(problems, cJSON_CreateString(im->doc->problems[i].message));
+	cJSON_AddNumberToObject(res, "notes", im->notes_total);
+	cJSON_AddNumberToObject(res, "stored", im->stored);
+	cJSON_AddNumberToObject(res, "duplicates", im->duplicates);
+	cJSON_AddNumberToObject(res, "refused", im->refused);
+	cJSON_AddNumberToObject(res, "failed", im->failed);
+	cJSON_AddNumberToObject(res, "own_notes", im->own);
+	cJSON_AddNumberToObject(res, "not_our_people", im->not_ours);
+	cJSON_AddNumberToObject(res, "not_in_crisis", im->not_in_crisis);
+	cJSON_AddNumberToObject(res, "records_left_out",
+	                        im->doc != NULL ? (double)im->doc->nproblems : 0);
+	cJSON_AddItemToObject(res, "problems", problems);
+	text = cJSON_PrintUnformatted(res);
+	cJSON_Delete(res);
+	summary = text != NULL ? text : xstrdup("{}");
+	audit_params(ctx, &who, params);
+	snprintf(crisis, sizeof crisis, "%lld", im->crisis_id);
+	params[4] = crisis;
+	params[5] = summary;
+	/* The answer is the summary; the audit row commits with it. */
+	db_reply_json(ctx, im->failed > 0 ? 503 : 200, "",
+	              "SELECT CASE WHEN audit_record($1, $2, $3::bigint, $4, 'pfif.import', "
+	              "'crisis', $5, $6) > 0 THEN $6 END",
+	              6, params);
+	free(summary);
+	pfif_import_free(im);
+}
+
+static void
+pfif_import_stored(enum reply_outcome outcome, bool duress, void *arg)
+{
+	struct pfif_import *im = arg;
+
+	(void)duress;
+	switch (outcome) {
+	case REPLY_STORED:
+		im->stored++;
+		break;
+	case REPLY_DUPLICATE:
+		im->duplicates++;
+		break;
+	case REPLY_REFUSED:
+		im->refused++;
+		break;
+	case REPLY_FAILED:
+		im->failed++;
+		break;
+	}
+	if (--im->pending == 0)
+		pfif_import_finish(im);
+}
+
+/* Milliseconds since the epoch of a PFIF time (YYYY-MM-DDThh:mm:ssZ); 0 if not one. */
+static long long
+pfif_time_ms(const char *s)
+{
+	struct tm tm;
+	char *end;
+
+	if (s == NULL)
+		return 0;
+	memset(&tm, 0, sizeof tm);
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL)
+		return 0;
+	return (long long)timegm(&tm) * 1000;
+}
+
+/* Copies at most max bytes of s, cut at a character boundary. */
+static void
+pfif_cut(char *out, size_t outsz, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= outsz) {
+		n = outsz - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* The people of the crisis among the notes' persons are known: store their notes. */
+static void
+pfif_import_checked(const struct db_result *r, void *arg)
+{
+	struct pfif_import *im = arg;
+	struct http_ctx *ctx = im->ctx;
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(ctx, r);
+		pfif_import_free(im);
+		return;
+	}
+	im->pending = 1; /* held until every note is submitted */
+	for (int k = 0; k < im->nnotes; k++) {
+		const struct sf_pfif_record *note = &im->doc->records[im->notes[k]];
+		struct reply_input in;
+		char text[1900], sender[120], ref[300];
+		const char *body = sf_pfif_get(note, "text");
+		const char *author = sf_pfif_get(note, "author_name");
+		const char *contact = sf_pfif_get(note, "author_made_contact");
+		const char *where = sf_pfif_get(note, "last_known_location");
+		int status = sf_pfif_status_parse(sf_pfif_get(note, "status"));
+		bool known = false;
+
+		for (int i = 0; i < PQntuples(r->res); i++)
+			known = known || atoll(PQgetvalue(r->res, i, 0)) == im->nationals[k];
+		if (!known) {
+			im->not_in_crisis++;
+			continue;
+		}
+		memset(&in, 0, sizeof in);
+		in.crisis_id = im->crisis_id;
+		in.national_id = im->nationals[k];
+		in.channel = "pfif";
+		pfif_cut(sender, sizeof sender, author != NULL ? author : "PFIF partner");
+		in.sender = sender;
+		snprintf(text, sizeof text, "[PFIF %s%s%s] ", sender, status > 0 ? ", " : "",
+		         status > 0 ? sf_pfif_status_name(status) : "");
+		pfif_cut(text + strlen(text), sizeof text - strlen(text), body != NULL ? body : "");
+		in.raw_text = text;
+		snprintf(ref, sizeof ref, "pfif:%.280s", sf_pfif_get(note, "note_record_id"));
+		in.provider_ref = ref;
+		in.entered_by = ctx->principal.name;
+		in.received_ms = pfif_time_ms(sf_pfif_get(note, "source_date"));
+		in.require_active = true;
+		/* A partner's word changes no status by itself: it asks staff to look. */
+		in.unclassified = true;
+		in.review = status == SF_PFIF_STATUS_BELIEVED_ALIVE ||
+		            status == SF_PFIF_STATUS_BELIEVED_MISSING ||
+		            status == SF_PFIF_STATUS_BELIEVED_DEAD ||
+		            (contact != NULL && strcmp(contact, "true") == 0);
+		if (where != NULL && sscanf(where, "%lf%*[ ,]%lf", &in.lat, &in.lon) == 2 &&
+		    in.lat >= -90 && in.lat <= 90 && in.lon >= -180 && in.lon <= 180)
+			in.has_point = true;
+		im->pending++;
+		replies_submit(ctx->d, &in, pfif_import_stored, im);
+	}
+	if (--im->pending == 0)
+		pfif_import_finish(im);
+}
+
+/* Runs on a worker: the parse can take a while for a large file. */
+static void
+pfif_import_parse(void *arg)
+{
+	struct pfif_import *im = arg;
+
+	im->rc = sf_pfif_parse(im->xml, im->len, &im->doc, im->err, sizeof im->err);
+}
+
+/* Back on the loop: find the notes about our people and check them against the crisis. */
+static void
+pfif_import_parsed(void *arg)
+{
+	struct pfif_import *im = arg;
+	struct http_ctx *ctx = im->ctx;
+	char prefix[160], note_prefix[160], scope[24], crisis[24];
+	struct evbuffer *ids;
+	const char *params[3], *cause = NULL;
+
+	if (im->rc != SF_OK) {
+		http_reply_problem(ctx, 400, "bad request", im->err);
+		pfif_import_free(im);
+		return;
+	}
+	snprintf(prefix, sizeof prefix, "%s/person.", im->domain);
+	snprintf(note_prefix, sizeof note_prefix, "%s/", im->domain);
+	im->notes = xcalloc(im->doc->n + 1, sizeof *im->notes);
+	im->nationals = xcalloc(im->doc->n + 1, sizeof *im->nationals);
+	ids = evbuffer_new();
+	evbuffer_add(ids, "{", 1);
+	for (size_t i = 0; i < im->doc->n; i++) {
+		const struct sf_pfif_record *rec = &im->doc->records[i];
+		const char *pid, *nid;
+
+		if (rec->kind != SF_PFIF_NOTE)
+			continue;
+		im->notes_total++;
+		pid = sf_pfif_get(rec, "person_record_id");
+		nid = sf_pfif_get(rec, "note_record_id");
+		if (strncmp(nid, note_prefix, strlen(note_prefix)) == 0) {
+			im->own++; /* a note we wrote, come back */
+			continue;
+		}
+		if (strncmp(pid, prefix, strlen(prefix)) != 0 ||
+		    !http_is_id(pid + strlen(prefix))) {
+			im->not_ours++;
+			continue;
+		}
+		im->notes[im->nnotes] = (int)i;
+		im->nationals[im->nnotes] = atoll(pid + strlen(prefix));
+		evbuffer_add_printf(ids, "%s%lld", im->nnotes > 0 ? "," : "",
+		                    im->nationals[im->nnotes]);
+		im->nnotes++;
+	}
+	evbuffer_add(ids, "}", 2);
+	params[0] = auth_scope_param(ctx, scope);
+	snprintf(crisis, sizeof crisis, "%lld", im->crisis_id);
+	params[1] = crisis;
+	params[2] = (const char *)evbuffer_pullup(ids, -1);
+	if (db_pool_query(
+	        ctx->d->db,
+	        "SELECT p.national_id FROM person_status p WHERE p.crisis_id = $2::bigint "
+	        "AND p.national_id = ANY ($3::bigint[]) AND ($1::bigint IS NULL OR "
+	        "p.mission_id = $1::bigint)",
+	        3, params, pfif_import_checked, im, &cause) != 0) {
+		http_add_header(ctx, "Retry-After", "1");
+		http_reply_problem(ctx, 503, "database unavailable", cause);
+		pfif_import_free(im);
+	}
+	evbuffer_free(ids);
+}
+
+/*
+ * POST /api/v1/crises/{id}/pfif (application/xml): a partner's PFIF file;
+ * its notes about this crisis's people become answers.
+ */
+void
+routes_pfif_import(struct http_ctx *ctx)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+	const char *type =
+	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Content-Type");
+	struct pfif_import *im;
+	char id[24];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	if (type == NULL || (strncasecmp(type, "application/xml", 15) != 0 &&
+	                     strncasecmp(type, "text/xml", 8) != 0)) {
+		http_reply_problem(ctx, 415, "unsupported media type",
+		                   "send the PFIF file as application/xml");
+		return;
+	}
+	im = xcalloc(1, sizeof *im);
+	im->ctx = ctx;
+	im->crisis_id = atoll(id);
+	pfif_domain(ctx->d, im->domain, sizeof im->domain);
+	im->len = evbuffer_get_length(in);
+	im->xml = xmalloc(im->len + 1);
+	evbuffer_copyout(in, im->xml, im->len);
+	im->xml[im->len] = '\0';
+	if (worker_pool_submit(ctx->d->workers, pfif_import_parse, pfif_import_parsed, im) != 0) {
+		pfif_import_free(im);
+		http_reply_problem(ctx, 503, "shutting down", "this server is stopping; retry");
+	}
+}

@@ -1,0 +1,191 @@
+"""PFIF 1.4 with partners: nothing leaves before a mission lead releases it,
+and then only the fields released; the export validates against the PFIF
+1.4 schema; a partner's notes about our people come back as answers with
+their source, once, and only for the importer's own mission; Person
+Finder's own files import without harm; broken files are refused with a
+reason."""
+
+import os
+import re
+import subprocess
+import tempfile
+
+from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
+
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RNC = os.path.join(SOURCE, "tests", "data", "feed", "pfif-1.4.rnc")
+PF_DATA = os.path.join(SOURCE, "tests", "data", "pfif")
+
+cluster = Cluster.shared()
+DB = "t_pfif"
+PASSWORD = record_secret("Antakya-Kuruyer-2026")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+for code in ("TR-ANK", "TR-IST"):
+    expect_equal(ctl(conninfo, "mission", "add", code, "--name", "Embassy " + code, "--country", "TR").returncode, 0, code)
+cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, name_ko, name_key, birth_date, passport_no, last_point)
+  SELECT CASE WHEN i <= 4 THEN 1 ELSE 2 END, 'KIM PERSON' || i, '김' || i, 'p' || i, date '1990-06-01', 'M1234567' || i,
+         ST_SetSRID(ST_MakePoint(36.1, 36.2), 4326)::geography
+  FROM generate_series(1, 6) i;
+INSERT INTO crisis (kind, title, center, radius_m) VALUES ('earthquake', 'Hatay', ST_SetSRID(ST_MakePoint(36.1, 36.2), 4326)::geography, 50000);
+INSERT INTO crisis_mission VALUES (1, 1), (1, 2);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (1, 1, '{"en": "x {link}"}', '{sms}'), (1, 2, '{"en": "x {link}"}', '{sms}');
+INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)
+  SELECT 1, id, mission_id, mission_id, now() + interval '1 hour' FROM national;
+""")
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "server": {"public_url": "https://safety.example.org"}}).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+for name, mission in (("lead-a", "TR-ANK"), ("lead-b", "TR-IST")):
+    expect_equal(ctl(conninfo, "user", "add", name, "--role", "mission_lead", "--mission", mission, "--password-file", pwfile).returncode, 0, name)
+lead_a, lead_b = Session(d, "lead-a", PASSWORD), Session(d, "lead-b", PASSWORD)
+
+
+def key(name, *extra):
+    r = ctl(conninfo, "apikey", "create", name, "--scope", "feed:read", *extra)
+    expect_equal(r.returncode, 0, r.stderr)
+    return {"Authorization": "Bearer " + record_secret(r.stdout.strip())}
+
+
+HQ, IST = key("hq"), key("istanbul", "--mission", "TR-IST")
+for nid, status, msg in ((1, "needs_help", "leg trapped, Defne"), (2, "safe", "ok"), (5, "safe", "fine")):
+    lead = lead_a if nid <= 4 else lead_b
+    expect_equal(lead.post("/api/v1/crises/1/responses", {"national_id": nid, "status": status, "message": msg}).status, 201, "entry")
+expect_equal(lead_a.post("/api/v1/crises/1/responses", {"national_id": 3, "status": "missing"}).status, 201, "missing")
+
+
+def export(headers=HQ, query=""):
+    r = d.get("/feed/v1/pfif?crisis=1" + query, headers=headers)
+    expect_equal(r.status, 200, r.body)
+    return r.body
+
+
+def validate(xml):
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as f:
+        f.write(xml)
+    rng = f.name + ".rng"
+    with open(rng, "w") as out:
+        subprocess.run(["rnc2rng", RNC], stdout=out, check=True)
+    r = subprocess.run(["xmllint", "--noout", "--relaxng", rng, f.name], capture_output=True, text=True)
+    os.unlink(rng)
+    os.unlink(f.name)
+    expect_equal(r.returncode, 0, r.stderr[-1500:] + "\n" + xml[:1500])
+
+
+def persons(xml):
+    return re.findall(r"<pfif:person>\s*<pfif:person_record_id>safety\.example\.org/person\.(\d+)<", xml)
+
+
+def nothing_leaves_before_a_release():
+    xml = export()
+    validate(xml)
+    expect_equal(persons(xml), [], "no person before a release")
+    expect_equal(lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["passport_no"]}).status, 400, "unknown field")
+    expect_equal(lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": "status"}).status, 400, "not a list")
+    expect_equal(d.get("/feed/v1/pfif", headers=HQ).status, 400, "crisis required")
+    expect_equal(d.get("/feed/v1/pfif?crisis=1&max_results=99999", headers=HQ).status, 400, "page too large")
+    expect_equal(d.get("/feed/v1/pfif?crisis=77", headers=HQ).status, 404, "no such crisis")
+
+
+def a_release_exports_exactly_what_was_released():
+    r = lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["status", "age", "home_country"]})
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["fields"], ["age", "home_country", "status"], "fields stored")
+    check("pfif.release" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
+    xml = export()
+    validate(xml)
+    expect_equal(sorted(persons(xml)), ["1", "2", "3", "4"], "mission A's people; B released nothing")
+    check("<pfif:full_name>KIM PERSON1</pfif:full_name>" in xml and "<pfif:alternate_names>김1</pfif:alternate_names>" in xml, "names")
+    check("<pfif:home_country>TR</pfif:home_country>" in xml and re.search(r"<pfif:age>\d+</pfif:age>", xml), "age, country")
+    for private in ("M12345671", "leg trapped", "36.2", "passport"):
+        check(private not in xml, "%r must not leave" % private)
+    note1 = re.search(r"<pfif:note>(?:(?!</pfif:note>).)*person\.1</pfif:person_record_id>(?:(?!</pfif:note>).)*</pfif:note>", xml, re.S).group(0)
+    check("<pfif:status>believed_alive</pfif:status>" in note1 and "<pfif:author_made_contact>true" in note1, note1)
+    check("<pfif:text>Status with the embassy: needs_help.</pfif:text>" in note1, "text not released: the status only")
+    check(re.search(r"person\.3</pfif:person_record_id>(?:(?!</pfif:note>).)*believed_missing", xml, re.S), "missing")
+    check(re.search(r"person\.4</pfif:person_record_id>(?:(?!</pfif:note>).)*information_sought", xml, re.S), "pending")
+    # More fields when the lead releases them; pages.
+    lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["status", "answer_text", "location"]})
+    xml = export()
+    validate(xml)
+    check("leg trapped, Defne" in xml and "<pfif:last_known_location>36.20000,36.10000" in xml, "text and place released")
+    expect_equal(persons(export(query="&max_results=2&skip=2")), ["3", "4"], "second page")
+
+
+def mission_keys_see_only_their_released_mission():
+    xml = export(IST)
+    expect_equal(persons(xml), [], "Istanbul released nothing and never sees Ankara's")
+    r = lead_b.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["status"]})
+    expect_equal(r.status, 200, r.body)
+    expect_equal(sorted(persons(export(IST))), ["5", "6"], "its own people only")
+    expect_equal(sorted(persons(export())), ["1", "2", "3", "4", "5", "6"], "HQ sees both releases")
+    r = lead_b.request("DELETE", "/api/v1/crises/1/pfif-release")
+    expect_equal(r.status, 200, r.body)
+    expect_equal(persons(export(IST)), [], "withdrawn")
+
+
+def partner_notes_come_back_once_with_their_source():
+    xml = export()
+    partner = xml.replace("</pfif:pfif>", """  <pfif:note>
+    <pfif:note_record_id>partner.example.org/note.1</pfif:note_record_id>
+    <pfif:person_record_id>safety.example.org/person.4</pfif:person_record_id>
+    <pfif:author_name>Hatay Red Crescent</pfif:author_name>
+    <pfif:source_date>2026-11-27T10:00:00Z</pfif:source_date>
+    <pfif:author_made_contact>true</pfif:author_made_contact>
+    <pfif:status>believed_alive</pfif:status>
+    <pfif:last_known_location>36.2021, 36.1603</pfif:last_known_location>
+    <pfif:text>Seen at the Defne shelter, unhurt</pfif:text>
+  </pfif:note>
+  <pfif:note>
+    <pfif:note_record_id>partner.example.org/note.2</pfif:note_record_id>
+    <pfif:person_record_id>safety.example.org/person.5</pfif:person_record_id>
+    <pfif:author_name>Hatay Red Crescent</pfif:author_name>
+    <pfif:source_date>2026-11-27T10:00:00Z</pfif:source_date>
+    <pfif:status>believed_dead</pfif:status>
+    <pfif:text>Another mission's person</pfif:text>
+  </pfif:note>
+</pfif:pfif>""").encode()
+    h = {"Content-Type": "application/xml"}
+    r = lead_a.post("/api/v1/crises/1/pfif", partner, headers=h)
+    expect_equal(r.status, 200, r.body)
+    res = r.json()
+    expect_equal((res["stored"], res["own_notes"], res["not_in_crisis"]), (1, 4, 1), res)
+    row = cluster.psql(DB, "SELECT channel, sender, raw_text, ST_Y(point::geometry)::numeric(8,4) FROM response WHERE national_id = 4 AND channel = 'pfif'")
+    expect_equal(row, "pfif|Hatay Red Crescent|[PFIF Hatay Red Crescent, believed_alive] Seen at the Defne shelter, unhurt|36.2021", "stored with its source")
+    expect_equal(cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = 1 AND national_id = 4"),
+                 "pending|t", "a partner's word asks staff to confirm; it sets no status")
+    r = lead_a.post("/api/v1/crises/1/pfif", partner, headers=h)
+    expect_equal((r.json()["stored"], r.json()["duplicates"]), (0, 1), "the same file twice is stored once")
+    check("pfif.import" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
+
+
+def person_finder_files_import_without_harm():
+    h = {"Content-Type": "application/xml"}
+    for name in sorted(os.listdir(PF_DATA)):
+        if not name.endswith(".xml"):
+            continue
+        with open(os.path.join(PF_DATA, name), "rb") as f:
+            r = lead_a.post("/api/v1/crises/1/pfif", f.read(), headers=h)
+        expect_equal(r.status, 200, name + ": " + r.body)
+        res = r.json()
+        expect_equal(res["stored"], 0, name)
+        check(res["notes"] >= 1 and res["not_our_people"] == res["notes"], "%s: %r" % (name, res))
+    bad = [("not xml", "text/xml", 400, "not well-formed"),
+           ('<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><p>&x;</p>', "application/xml", 400, "DOCTYPE"),
+           ('<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"/>', "application/xml", 400, "root element must be pfif"),
+           ("<pfif/>", "application/json", 415, "application/xml")]
+    for body, ctype, status, words in bad:
+        r = lead_a.post("/api/v1/crises/1/pfif", body, headers={"Content-Type": ctype})
+        expect_equal(r.status, status, r.body)
+        check(words in r.body, r.body)
+
+
+try:
+    run([nothing_leaves_before_a_release, a_release_exports_exactly_what_was_released,
+         mission_keys_see_only_their_released_mission, partner_notes_come_back_once_with_their_source,
+         person_finder_files_import_without_harm])
+finally:
+    d.stop()
