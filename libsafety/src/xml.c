@@ -29,6 +29,20 @@ is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Keeps libxml2's first error and its line in the reader. */
+static void
+xml_keep_error(struct xml_reader *r, const xmlError *error)
+{
+	if (r->first_error[0] != '\0' || error == NULL || error->level < XML_ERR_ERROR)
+		return;
+	snprintf(r->first_error, sizeof r->first_error, "%s",
+	         error->message != NULL ? error->message : "not well-formed");
+	r->error_line = error->line;
+	/* libxml2's messages end in a newline. */
+	for (size_t n = strlen(r->first_error); n > 0 && is_space(r->first_error[n - 1]); n--)
+		r->first_error[n - 1] = '\0';
+}
+
 /* Stops the parse at a DOCTYPE: nothing of it, entities included, is ever read. */
 static void
 xml_on_internal_subset(void *ctx, const xmlChar *name, const xmlChar *external_id,
@@ -54,16 +68,8 @@ xml_on_error(void *ctx, xmlErrorPtr error)
 #endif
 {
 	xmlParserCtxtPtr ctxt = ctx;
-	struct xml_reader *r = ctxt->_private;
 
-	if (r->first_error[0] != '\0' || error == NULL || error->level < XML_ERR_ERROR)
-		return;
-	snprintf(r->first_error, sizeof r->first_error, "%s",
-	         error->message != NULL ? error->message : "not well-formed");
-	r->error_line = error->line;
-	/* libxml2's messages end in a newline. */
-	for (size_t n = strlen(r->first_error); n > 0 && is_space(r->first_error[n - 1]); n--)
-		r->first_error[n - 1] = '\0';
+	xml_keep_error(ctxt->_private, error);
 }
 
 /* Keeps errors raised outside the parser context (encoding conversion) in the reader. */
@@ -75,15 +81,7 @@ static void
 xml_on_global_error(void *ctx, xmlErrorPtr error)
 #endif
 {
-	struct xml_reader *r = ctx;
-
-	if (r->first_error[0] != '\0' || error == NULL || error->level < XML_ERR_ERROR)
-		return;
-	snprintf(r->first_error, sizeof r->first_error, "%s",
-	         error->message != NULL ? error->message : "not well-formed");
-	r->error_line = error->line;
-	for (size_t n = strlen(r->first_error); n > 0 && is_space(r->first_error[n - 1]); n--)
-		r->first_error[n - 1] = '\0';
+	xml_keep_error(ctx, error);
 }
 
 /* Swallows what libxml2 would print through its generic handler. */

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -270,6 +271,70 @@ class Daemon:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+
+class EventStream:
+    """A server-sent event stream read on a thread, as a browser's EventSource
+    would: every event kept with its name, id, JSON data and arrival time."""
+
+    def __init__(self, daemon, path, headers=None, last_event_id=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+        h = {"Accept": "text/event-stream"}
+        h.update(headers or {})
+        if last_event_id is not None:
+            h["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", path, headers=h)
+        self.sock = self.conn.sock
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.events, self.comments, self.ended, self.last_id = [], 0, False, None
+        self.lock = threading.Lock()
+        if self.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+        else:
+            self.body = self.resp.read().decode()
+
+    def _read(self):
+        ev = {"event": "message", "data": [], "id": None}
+        try:
+            while True:
+                line = self.resp.readline()
+                if not line:
+                    break
+                line = line.decode("utf-8").rstrip("\n")
+                if line == "":
+                    if ev["data"]:
+                        with self.lock:
+                            self.events.append({"event": ev["event"], "id": ev["id"],
+                                                "data": json.loads("\n".join(ev["data"])), "at": time.time()})
+                    if ev["id"] is not None:
+                        self.last_id = ev["id"]
+                    ev = {"event": "message", "data": [], "id": None}
+                elif line.startswith(":"):
+                    with self.lock:
+                        self.comments += 1
+                else:
+                    field, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if field == "data":
+                        ev["data"].append(value)
+                    elif field in ("event", "id"):
+                        ev[field] = value
+        except Exception:  # noqa: BLE001 - closed from the other thread, or by the server
+            pass
+        self.ended = True
+
+    def of(self, kind):
+        with self.lock:
+            return [e for e in self.events if e["event"] == kind]
+
+    def close(self):
+        # The reader thread holds the socket open: shut it down under it.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.conn.close()
 
 
 def ctl(conninfo, *args, config=None, input=None, env=None):

@@ -4,15 +4,11 @@ database; each mission sees only its own people and counts; a client that
 reconnects with Last-Event-ID gets what it missed; a change committed after
 newer ones is still delivered; heartbeats; limits; shutdown."""
 
-import http.client
-import json
 import os
-import socket
 import subprocess
-import threading
 import time
 
-from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+from harness import Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_events"
@@ -54,62 +50,11 @@ lead_b_on_b = Session(b, "lead-b", PASSWORD)
 hq_on_a = Session(a, "hq", PASSWORD)
 
 
-class Stream:
-    """An EventSource: reads the stream on a thread, keeps every event."""
+class Stream(EventStream):
+    """A dashboard's EventSource on a crisis."""
 
     def __init__(self, daemon, session=None, path="/api/v1/crises/1/events", last_event_id=None):
-        self.conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
-        headers = {"Accept": "text/event-stream"}
-        if session is not None:
-            headers["Cookie"] = session.cookie
-        if last_event_id is not None:
-            headers["Last-Event-ID"] = last_event_id
-        self.conn.request("GET", path, headers=headers)
-        self.sock = self.conn.sock
-        self.resp = self.conn.getresponse()
-        self.status = self.resp.status
-        self.events, self.comments, self.ended = [], 0, False
-        self.last_id = None
-        self.lock = threading.Lock()
-        if self.status == 200:
-            threading.Thread(target=self._read, daemon=True).start()
-        else:
-            self.body = self.resp.read().decode()
-
-    def _read(self):
-        ev = {"event": "message", "data": [], "id": None}
-        try:
-            while True:
-                line = self.resp.readline()
-                if not line:
-                    break
-                line = line.decode("utf-8").rstrip("\n")
-                if line == "":
-                    if ev["data"]:
-                        with self.lock:
-                            self.events.append({"event": ev["event"], "id": ev["id"],
-                                                "data": json.loads("\n".join(ev["data"])),
-                                                "at": time.time()})
-                    if ev["id"] is not None:
-                        self.last_id = ev["id"]
-                    ev = {"event": "message", "data": [], "id": None}
-                elif line.startswith(":"):
-                    with self.lock:
-                        self.comments += 1
-                else:
-                    field, _, value = line.partition(":")
-                    value = value[1:] if value.startswith(" ") else value
-                    if field == "data":
-                        ev["data"].append(value)
-                    elif field in ("event", "id"):
-                        ev[field] = value
-        except Exception:  # noqa: BLE001 - closed from the other thread, or by the server
-            pass
-        self.ended = True
-
-    def of(self, kind):
-        with self.lock:
-            return [e for e in self.events if e["event"] == kind]
+        super().__init__(daemon, path, {"Cookie": session.cookie} if session is not None else None, last_event_id)
 
     def person(self, nid):
         return [e["data"] for e in self.of("person") if e["data"]["national_id"] == nid]
@@ -117,14 +62,6 @@ class Stream:
     def counts(self):
         c = self.of("counts")
         return c[-1]["data"]["counts"] if c else None
-
-    def close(self):
-        # The reader thread holds the socket open: shut it down under it.
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.conn.close()
 
 
 def answer(session, nid, status, **extra):

@@ -4,17 +4,14 @@ costs no query); the Atom feed of crisis events and the CAP alerts valid
 against RFC 4287's and OASIS's schemas; the live stream throttled per
 crisis; and a mission-scoped key never seeing another mission anywhere."""
 
-import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 
-from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+from harness import Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal, record_secret, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
@@ -209,53 +206,27 @@ def cap_alerts_validate_against_the_oasis_schema():
     expect_equal(d.get("/feed/v1/cap?crisis=999", headers=HQ).status, 404, "no such crisis")
 
 
-class FeedStream:
-    def __init__(self, headers):
-        self.conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
-        self.conn.request("GET", "/feed/v1/stream", headers=headers)
-        self.sock = self.conn.sock
-        self.resp = self.conn.getresponse()
-        expect_equal(self.resp.status, 200, "stream")
-        self.events = []
-        threading.Thread(target=self._read, daemon=True).start()
+class FeedStream(EventStream):
+    """HQ's stream of crises."""
 
-    def _read(self):
-        data = []
-        try:
-            while True:
-                line = self.resp.readline()
-                if not line:
-                    return
-                line = line.decode().rstrip("\n")
-                if line.startswith("data: "):
-                    data.append(line[6:])
-                elif line == "" and data:
-                    self.events.append((time.time(), json.loads("\n".join(data))))
-                    data = []
-        except Exception:  # noqa: BLE001 - closed under the reader
-            return
+    def __init__(self, headers):
+        super().__init__(d, "/feed/v1/stream", headers)
+        expect_equal(self.status, 200, "stream")
 
     def crises(self):
-        return [e for _, e in self.events]
-
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.conn.close()
+        return [e["data"] for e in self.of("crisis")]
 
 
 def the_stream_sends_each_crisis_at_most_once_a_second():
     s = FeedStream(HQ)
     eventually(lambda: len(s.crises()) >= 2, timeout=5, what="snapshot of the open crises")
-    start = len(s.events)
+    start = len(s.crises())
     t0 = time.time()
     for i, nid in enumerate([5, 6, 9, 10] * 3):
         answer(lead_a if nid <= 6 else lead_b, nid, ["safe", "needs_help", "injured"][i % 3])
         time.sleep(0.1)
     time.sleep(1.5)
-    events = [(t, e) for t, e in s.events[start:] if e["id"] == 1]
+    events = [(e["at"], e["data"]) for e in s.of("crisis")[start:] if e["data"]["id"] == 1]
     check(events, "changes arrived")
     times = [t for t, _ in events]
     gaps = [b - a for a, b in zip(times, times[1:])]

@@ -23,32 +23,15 @@
 #include <safety/geo.h>
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#include "testdata.h"
+
 #define DATA SAFETY_TEST_DATA_DIR "/alerts/"
 
 /* Reads a test file whole; the caller frees it. */
 static char *
 slurp(const char *name, size_t *len)
 {
-	char path[512];
-	FILE *f;
-	char *buf;
-	long size;
-
-	snprintf(path, sizeof path, "%s%s", DATA, name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	size = ftell(f);
-	assert_true(size >= 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	buf = malloc((size_t)size + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-	buf[size] = '\0';
-	fclose(f);
-	*len = (size_t)size;
-	return buf;
+	return testdata_slurp(DATA, name, len);
 }
 
 /* Parses a CAP test file; fails the test with the message if it is refused. */
