@@ -33,6 +33,8 @@ python3-rnc2rng
 python3-yaml
 libxml2-utils
 clang-format
+clang
+libclang-rt-14-dev
 "
 
 missing=""

@@ -665,7 +665,7 @@ sf_import_options_init(struct sf_import_options *opt)
 }
 
 /* Appends a problem to the errors or the warnings, or counts it when the list is full. */
-static void
+static void __attribute__((format(printf, 7, 0)))
 import_vproblem(struct importer *im, bool warning, bool always, size_t line, size_t column,
                 const char *field, const char *fmt, va_list ap)
 {

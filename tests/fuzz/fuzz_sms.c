@@ -3,11 +3,7 @@
  * or give parts that cover the text in order, start on character boundaries,
  * stay within the part size and add up to the count sf_sms_analyze reports;
  * the UTF-16 form must have as many units as the analysis says.
- * Build and run from the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
- *     -Ilibsafety/include tests/fuzz/fuzz_sms.c libsafety/src/sms.c \
- *     libsafety/src/error.c -lunistring -o fuzz_sms
- *   ./fuzz_sms -max_len=4000 -max_total_time=120
+ * Built and run by tests/fuzz/run.sh (seeds from the test data).
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -2,11 +2,7 @@
  * Fuzz target of reply tokens: any bytes as a token must open to ids that make
  * the very same token again, or be refused with SF_EMISMATCH; any ids taken
  * from the bytes must round-trip. Nothing may crash, leak or read past the end.
- * Build and run from the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
- *     -Ilibsafety/include tests/fuzz/fuzz_token.c libsafety/src/token.c \
- *     libsafety/src/secret.c libsafety/src/error.c -lcrypto -o fuzz_token
- *   ./fuzz_token -max_total_time=120
+ * Built and run by tests/fuzz/run.sh (seeds from the test data).
  */
 #include <stdint.h>
 #include <stdlib.h>

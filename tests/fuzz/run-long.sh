@@ -1,0 +1,21 @@
+#!/bin/bash
+# Fuzzes every target for SECONDS each (default 600: ten minutes), one after
+# another, keeping the corpus in build-fuzz/corpus; appends a dated line per
+# target to build-fuzz/long-run.log. For a release, run it for hours.
+#
+#   tests/fuzz/run-long.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS=${1:-600}
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+	for f in tests/fuzz/fuzz_*.c; do
+		t=$(basename "$f" .c)
+		targets+=("${t#fuzz_}")
+	done
+fi
+for t in "${targets[@]}"; do
+	line=$(tests/fuzz/run.sh "$SECS" "$t" | tail -1)
+	echo "$(date -u +%Y-%m-%d) $line" | tee -a build-fuzz/long-run.log
+done
