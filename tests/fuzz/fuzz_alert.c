@@ -4,12 +4,7 @@
  * source and no output; an alert must hold a proposal the database takes:
  * a title of valid UTF-8 within its limit, a severity of 1 to 5, GeoJSON that
  * parses as a MultiPolygon in range, circles with valid centres and radii.
- * Seed it with tests/data/alerts. Build and run from the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
- *     $(pkg-config --cflags libxml-2.0) -Ilibsafety/include tests/fuzz/fuzz_alert.c \
- *     libsafety/src/alert.c libsafety/src/geo.c libsafety/src/date.c \
- *     libsafety/src/error.c -lunistring -lcjson -lxml2 -lm -o fuzz_alert
- *   mkdir -p corpus && ./fuzz_alert -max_len=65536 -max_total_time=300 corpus tests/data/alerts
+ * Built and run by tests/fuzz/run.sh, seeded with tests/data/alerts.
  */
 #include <math.h>
 #include <stdint.h>
