@@ -23,10 +23,44 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void daemon_signal_cb(evutil_socket_t sig, short what, void *arg);
 static void daemon_shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg);
 static void daemon_shutdown_done_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * systemd's watchdog: with WatchdogSec= set, WATCHDOG_USEC says how often it
+ * wants to hear from us. The keep-alive is sent by a timer on the event loop,
+ * so a loop that is stuck stops sending and systemd restarts the process.
+ */
+static void
+daemon_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify_send("WATCHDOG=1");
+}
+
+static void
+daemon_watchdog_start(struct daemon *d)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	long long us;
+	struct timeval tv;
+
+	if (usec == NULL || (pid != NULL && atoll(pid) != (long long)getpid()))
+		return;
+	us = atoll(usec);
+	if (us <= 0)
+		return;
+	/* Twice per interval, as sd_watchdog_enabled(3) advises. */
+	tv.tv_sec = (time_t)(us / 2 / 1000000);
+	tv.tv_usec = (suseconds_t)(us / 2 % 1000000);
+	d->watchdog = event_new(d->base, -1, EV_PERSIST, daemon_watchdog_cb, d);
+	event_add(d->watchdog, &tv);
+}
 
 /* Sets up the loop, signals, the pool and the HTTP server. */
 bool
@@ -110,6 +144,7 @@ daemon_init(struct daemon *d)
 	}
 	log_info("listening", "addr", d->cfg.listen, "tls_addr",
 	         *d->cfg.tls_listen != '\0' ? d->cfg.tls_listen : "-", "version", version_string());
+	daemon_watchdog_start(d);
 	sd_notify_send("READY=1\nSTATUS=serving");
 	return true;
 }
@@ -159,6 +194,7 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGHUP) {
 		char *cause = NULL;
+		sd_notify_send("RELOADING=1");
 		if (d->tls == NULL) {
 			log_info("reload", "detail", "no TLS listener; nothing to reload");
 		} else if (!tls_server_reload(d->tls, &cause)) {
@@ -168,6 +204,7 @@ daemon_signal_cb(evutil_socket_t sig, short what, void *arg)
 		} else {
 			log_info("reload", "detail", "TLS certificate and key reloaded");
 		}
+		sd_notify_send("READY=1\nSTATUS=serving");
 		return;
 	}
 	daemon_begin_shutdown(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -248,6 +285,8 @@ daemon_free(struct daemon *d)
 		event_free(d->shutdown_timer);
 	if (d->shutdown_done != NULL)
 		event_free(d->shutdown_done);
+	if (d->watchdog != NULL)
+		event_free(d->watchdog);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)

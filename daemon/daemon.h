@@ -50,6 +50,7 @@ struct daemon {
 	struct event *retention_timer;
 	struct event *shutdown_timer;
 	struct event *shutdown_done; /* one-shot: ends the loop after the last reply */
+	struct event *watchdog;      /* keep-alives to systemd, from the loop itself */
 
 	int inflight;                /* requests accepted and not yet answered */
 	struct http_conn_set *conns; /* client connections that sent a request */

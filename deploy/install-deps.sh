@@ -35,6 +35,8 @@ libxml2-utils
 clang-format
 clang
 libclang-rt-14-dev
+dpkg-dev
+systemd
 "
 
 missing=""

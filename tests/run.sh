@@ -1,8 +1,9 @@
 #!/bin/bash
 # The test command: installs what is missing, builds a normal and a
 # sanitizer (ASan + UBSan) build, starts a private PostgreSQL, runs every
-# test of both builds, fuzzes every parser briefly (tests/fuzz), and stops
-# every server it started, whatever happens.
+# test of both builds, fuzzes every parser briefly (tests/fuzz), builds and
+# checks the Debian package, and stops every server it started, whatever
+# happens.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -54,6 +55,8 @@ done
 # Every parser under libFuzzer for a short while, after the regression inputs of past findings.
 echo "== fuzzing (${SAFETY_FUZZ_SECONDS:-15} s per target)"
 "$ROOT/tests/fuzz/run.sh" "${SAFETY_FUZZ_SECONDS:-15}" || status=1
+echo "== Debian package"
+"$ROOT/tests/package/check.sh" || status=1
 if [ $status -ne 0 ]; then
 	echo "tests/run.sh: FAILED" >&2
 	exit 1

@@ -2,6 +2,7 @@
 finish, exits 0, and tells systemd READY=1 then STOPPING=1."""
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -107,6 +108,42 @@ def systemd_notify_ready_and_stopping():
         s.close()
 
 
+def systemd_watchdog_is_fed_by_the_loop():
+    """WATCHDOG=1 twice per WATCHDOG_USEC while the loop runs; none while it is stopped,
+    as when it is stuck, so systemd restarts it; RELOADING=1 then READY=1 on SIGHUP."""
+    sock_dir = tempfile.mkdtemp()
+    path = os.path.join(sock_dir, "notify")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(0.2)
+    d = Daemon(cluster.createdb(DB), env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}).start()
+
+    def messages(seconds):
+        got, end = [], time.time() + seconds
+        while time.time() < end:
+            try:
+                got.append(s.recv(4096).decode())
+            except socket.timeout:
+                pass
+        return got
+
+    try:
+        kept = [m for m in messages(2.0) if "WATCHDOG=1" in m]
+        check(7 <= len(kept) <= 12, "about 10 keep-alives in 2 s at 0.2 s: %d" % len(kept))
+        d.signal(signal.SIGSTOP)  # a loop that does not turn
+        silent = [m for m in messages(1.0) if "WATCHDOG=1" in m]
+        d.signal(signal.SIGCONT)
+        expect_equal(silent, [], "no keep-alive while the loop is stuck")
+        messages(0.5)
+        d.signal(signal.SIGHUP)
+        got = messages(1.0)
+        check(any("RELOADING=1" in m for m in got) and any("READY=1" in m for m in got), got)
+        check(any("WATCHDOG=1" in m for m in got), "fed again after the stop")
+    finally:
+        expect_equal(d.stop(), 0, "exit code")
+        s.close()
+
+
 def sigint_stops_like_sigterm():
     d = Daemon(cluster.createdb(DB)).start()
     d.signal(2)
@@ -119,6 +156,7 @@ run([
     in_flight_request_finishes_after_sigterm,
     shutdown_timeout_bounds_a_stuck_request,
     systemd_notify_ready_and_stopping,
+    systemd_watchdog_is_fed_by_the_loop,
     sigint_stops_like_sigterm,
 ])
 cluster.dropdb(DB)
