@@ -8,6 +8,9 @@
 #   deploy/pg.sh conninfo DIR       print the libpq connection string of the app role
 #   deploy/pg.sh psql DIR [ARGS]    psql as the cluster's superuser
 #   deploy/pg.sh createdb DIR NAME  a fresh database NAME (PostGIS, owned by the app role)
+#   deploy/pg.sh standby DIR PRIMARY_DIR   a streaming standby of the cluster in PRIMARY_DIR
+#                                   (pg_basebackup), started on its own port and socket
+#   deploy/pg.sh promote DIR        make a standby the primary
 #
 # The server listens on a Unix socket inside the cluster directory (mode 0700)
 # and on 127.0.0.1:PORT with a password. PostgreSQL refuses to run as root, so
@@ -20,7 +23,7 @@ APP_ROLE=safety
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
-[ $# -ge 2 ] || die "usage: pg.sh start|stop|kill|status|conninfo|psql|createdb DIR [...]"
+[ $# -ge 2 ] || die "usage: pg.sh start|stop|kill|status|conninfo|psql|createdb|standby|promote DIR [...]"
 cmd=$1
 dir=$2
 shift 2
@@ -105,6 +108,7 @@ init_cluster() {
 	# by the cluster's owner (and root) through its directory's mode.
 	cat >"$DATA/pg_hba.conf" <<HBA
 local all all trust
+local replication all trust
 host all all 127.0.0.1/32 scram-sha-256
 host all all ::1/128 scram-sha-256
 HBA
@@ -158,6 +162,27 @@ setup_databases() {
 	fi
 }
 
+# A standby: a base backup of the primary streaming its WAL (-R writes
+# primary_conninfo and standby.signal), on its own socket and port.
+standby_cluster() {
+	local primary pcl pport port
+	primary=$(cd "$1" && pwd)
+	pcl=$(readlink -f "$primary/cluster")
+	pport=$(cat "$primary/port")
+	[ -f "$DATA/PG_VERSION" ] && die "$dir already holds a cluster"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$CL"
+	chmod 0700 "$CL"
+	as_owner "$PGBIN/pg_basebackup" -h "$pcl" -p "$pport" -U postgres -D "$DATA" -R -X stream \
+		-c fast >"$CL/basebackup.log" 2>&1 || die "pg_basebackup failed, see $CL/basebackup.log"
+	# The primary's settings came along; the last line wins.
+	echo "unix_socket_directories = '$CL'" >>"$DATA/postgresql.conf"
+	cp "$primary/app-password" "$dir/app-password"
+	port=$(pick_port)
+	echo "$port" >"$dir/port"
+	as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$CL/server.log" -w -t 60 \
+		-o "-p $port -k $CL" start >/dev/null || die "standby did not start, see $CL/server.log"
+}
+
 conninfo() {
 	echo "host=$CL port=$(cat "$dir/port") dbname=safety user=$APP_ROLE"
 }
@@ -171,6 +196,11 @@ kill)
 	if is_running; then as_owner "$PGBIN/pg_ctl" -D "$DATA" -m immediate -w stop >/dev/null; fi
 	;;
 status) is_running ;;
+standby)
+	[ $# -ge 1 ] || die "standby needs the primary's directory"
+	standby_cluster "$1"
+	;;
+promote) as_owner "$PGBIN/pg_ctl" -D "$DATA" -w promote >/dev/null ;;
 conninfo) conninfo ;;
 psql) superuser_psql "$@" ;;
 createdb)
