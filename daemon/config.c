@@ -9,6 +9,7 @@
 #include "build_info.h"
 #include "xmalloc.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -63,6 +64,7 @@ static const struct config_option config_options[] = {
     STR("server", "tls_listen", tls_listen),
     STR("server", "tls_cert", tls_cert),
     STR("server", "tls_key", tls_key),
+    STR("server", "trusted_proxies", trusted_proxies),
     STR("database", "url", database_url),
     INT("database", "pool_size", pool_size, 1, 200),
     INT("database", "max_waiting", pool_max_waiting, 1, 1000000),
@@ -139,6 +141,7 @@ config_defaults(struct config *cfg)
 	cfg->tls_listen = xstrdup("");
 	cfg->tls_cert = xstrdup("");
 	cfg->tls_key = xstrdup("");
+	cfg->trusted_proxies = xstrdup("");
 	cfg->database_url = xstrdup("dbname=safety");
 	cfg->pool_size = 4;
 	cfg->pool_max_waiting = 10000;
@@ -460,5 +463,38 @@ config_validate(const struct config *cfg, char **cause)
 		xasprintf(cause, "database.url is empty");
 		return false;
 	}
+	{
+		/* Each a literal IPv4 or IPv6 address: a name could resolve to anyone. */
+		char *list = xstrdup(cfg->trusted_proxies), *save = NULL;
+		unsigned char buf[sizeof(struct in6_addr)];
+		for (char *a = strtok_r(list, ", ", &save); a != NULL;
+		     a = strtok_r(NULL, ", ", &save)) {
+			if (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1) {
+				xasprintf(cause,
+				          "server.trusted_proxies: '%s' is not an IP address", a);
+				free(list);
+				return false;
+			}
+		}
+		free(list);
+	}
 	return true;
+}
+
+bool
+config_trusted_proxy(const struct config *cfg, const char *addr)
+{
+	size_t n = strlen(addr);
+	const char *p = cfg->trusted_proxies;
+
+	if (n == 0)
+		return false;
+	while ((p = strstr(p, addr)) != NULL) {
+		bool start = p == cfg->trusted_proxies || p[-1] == ',' || p[-1] == ' ';
+		bool end = p[n] == '\0' || p[n] == ',' || p[n] == ' ';
+		if (start && end)
+			return true;
+		p += n;
+	}
+	return false;
 }

@@ -21,6 +21,7 @@ struct config {
 	char *tls_listen;       /* host:port of the HTTPS listener, "" = none */
 	char *tls_cert;
 	char *tls_key;
+	char *trusted_proxies; /* addresses whose X-Forwarded-For/-Proto are believed, "" = none */
 	int max_event_streams; /* open server-sent event streams at once */
 	int event_heartbeat_s; /* comment line on idle streams, so proxies keep them */
 
@@ -116,6 +117,9 @@ bool config_validate(const struct config *cfg, char **cause) __attribute__((warn
 
 /* Frees the strings of cfg (not cfg itself). */
 void config_free(struct config *cfg);
+
+/* Is addr (text) one of the trusted proxies? */
+bool config_trusted_proxy(const struct config *cfg, const char *addr);
 
 /* Splits "host:port" (or "[v6]:port"); host is malloc'd. */
 bool config_split_hostport(const char *s, char **host, int *port, char **cause)

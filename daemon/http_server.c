@@ -12,6 +12,7 @@
 #include "routes.h"
 #include "xmalloc.h"
 
+#include <arpa/inet.h>
 #include <sys/queue.h>
 
 #include <event2/buffer.h>
@@ -580,6 +581,40 @@ http_rate_allow(struct http_ctx *ctx)
 	return false;
 }
 
+/*
+ * Behind a trusted proxy (nginx), the client is the last address of
+ * X-Forwarded-For that is not itself a trusted proxy, and X-Forwarded-Proto
+ * says whether it came over TLS. From anyone else both headers are ignored:
+ * they are whatever the client wrote.
+ */
+static void
+http_forwarded(struct http_ctx *ctx)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(ctx->req);
+	const char *xff = evhttp_find_header(in, "X-Forwarded-For");
+	const char *proto = evhttp_find_header(in, "X-Forwarded-Proto");
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (proto != NULL && strcasecmp(proto, "https") == 0)
+		ctx->tls = true;
+	if (xff == NULL || strlen(xff) > 1000)
+		return;
+	char list[1001], *save = NULL, *hops[32];
+	int n = 0;
+	snprintf(list, sizeof list, "%s", xff);
+	for (char *a = strtok_r(list, ", ", &save); a != NULL && n < 32;
+	     a = strtok_r(NULL, ", ", &save))
+		hops[n++] = a;
+	while (n > 0) {
+		const char *a = hops[--n];
+		if (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1)
+			return; /* not an address: keep the proxy's */
+		snprintf(ctx->client_addr, sizeof ctx->client_addr, "%s", a);
+		if (!config_trusted_proxy(&ctx->d->cfg, a))
+			return;
+	}
+}
+
 /* Entry point of every request, plain or TLS. */
 static void
 http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
@@ -601,6 +636,8 @@ http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 	if (conn != NULL) {
 		evhttp_connection_get_peer(conn, &addr, &port);
 		snprintf(ctx->client_addr, sizeof ctx->client_addr, "%s", addr ? addr : "");
+		if (config_trusted_proxy(&d->cfg, ctx->client_addr))
+			http_forwarded(ctx);
 	}
 
 	raw_path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;

@@ -37,6 +37,7 @@ clang
 libclang-rt-14-dev
 dpkg-dev
 systemd
+nginx-light
 "
 
 missing=""
