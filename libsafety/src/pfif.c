@@ -390,7 +390,8 @@ pfif_read_record(struct pfif_reading *rd, const xmlNode *el, enum sf_pfif_kind k
 	if (kind == SF_PFIF_PERSON) {
 		/* The person's own id, read again: the record may have been moved or cleared. */
 		xmlChar *pid = NULL;
-		for (c = el->children; c != NULL; c = c->next)
+		/* The first, as the record read it (a second one made the person a problem). */
+		for (c = el->children; c != NULL && pid == NULL; c = c->next)
 			if (pfif_is(c, rd->ns, "person_record_id"))
 				pid = xmlNodeGetContent(c);
 		if (pid != NULL) {

@@ -238,6 +238,29 @@ bad_records_are_left_out_and_reported(void **state)
 	sf_pfif_free(doc);
 }
 
+/* Found by fuzzing: a second record id leaked the first one read for the nested notes. */
+static void
+a_person_with_two_ids_is_reported_and_its_notes_kept(void **state)
+{
+	static const char doc_text[] =
+	    "<pfif:pfif xmlns:pfif=\"http://zesty.ca/pfif/1.2\"><pfif:person>"
+	    "<pfif:person_record_id>a.org/p1</pfif:person_record_id>"
+	    "<pfif:person_record_id>a.org/p2</pfif:person_record_id>"
+	    "<pfif:note><pfif:note_record_id>a.org/n1</pfif:note_record_id>"
+	    "<pfif:text>seen</pfif:text></pfif:note></pfif:person></pfif:pfif>";
+	struct sf_pfif_doc *doc = NULL;
+	char err[300] = "";
+
+	(void)state;
+	assert_int_equal(sf_pfif_parse(doc_text, strlen(doc_text), &doc, err, sizeof err), SF_OK);
+	assert_int_equal(doc->nproblems, 1);
+	assert_string_equal(doc->problems[0].message,
+	                    "person 1 (a.org/p1): person_record_id appears twice");
+	assert_int_equal(doc->n, 1);
+	assert_string_equal(sf_pfif_get(&doc->records[0], "person_record_id"), "a.org/p1");
+	sf_pfif_free(doc);
+}
+
 static void
 documents_that_are_not_pfif_are_refused(void **state)
 {
@@ -278,6 +301,7 @@ main(void)
 	    cmocka_unit_test(a_written_document_reads_back_the_same),
 	    cmocka_unit_test(built_documents_are_escaped),
 	    cmocka_unit_test(bad_records_are_left_out_and_reported),
+	    cmocka_unit_test(a_person_with_two_ids_is_reported_and_its_notes_kept),
 	    cmocka_unit_test(documents_that_are_not_pfif_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
