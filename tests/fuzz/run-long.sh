@@ -15,6 +15,8 @@ if [ ${#targets[@]} -eq 0 ]; then
 		targets+=("${t#fuzz_}")
 	done
 fi
+tests/fuzz/run.sh 1 reply >/dev/null # builds the targets and the seeds once
+export SAFETY_FUZZ_NO_BUILD=1
 for t in "${targets[@]}"; do
 	# A finding ends that target's run, not the others'.
 	line=$(tests/fuzz/run.sh "$SECS" "$t" 2>&1 | grep '^fuzz ' | tail -1) || true

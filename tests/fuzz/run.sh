@@ -14,9 +14,12 @@ shift || true
 BUILD=$ROOT/build-fuzz
 JOBS=$(nproc)
 
-deploy/install-deps.sh
-CC=clang cmake -S . -B "$BUILD" -DSAFETY_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j"$JOBS" >/dev/null
+# SAFETY_FUZZ_NO_BUILD=1: use the targets already built (run-long.sh builds once).
+if [ -z "${SAFETY_FUZZ_NO_BUILD:-}" ]; then
+	deploy/install-deps.sh
+	CC=clang cmake -S . -B "$BUILD" -DSAFETY_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$BUILD" -j"$JOBS" >/dev/null
+fi
 
 # Seeds: files per target, made once from the test data.
 SEEDS=$BUILD/seeds
