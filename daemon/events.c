@@ -506,6 +506,38 @@ events_stream_get(struct events_hub *hub, long long crisis_id, bool create)
 	return s;
 }
 
+/* A plan of a crisis moved on (running, a stage, ready, failed): its mission's clients hear it. */
+static void
+events_plan(struct events_hub *hub, const char *payload)
+{
+	cJSON *doc = cJSON_Parse(payload);
+	struct events_stream *s;
+	struct events_client *c, *next;
+	long long crisis_id, mission_id;
+
+	if (doc == NULL)
+		return;
+	crisis_id =
+	    (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "crisis_id"));
+	mission_id =
+	    (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "mission_id"));
+	cJSON_Delete(doc);
+	s = events_stream_get(hub, crisis_id, false);
+	if (s == NULL)
+		return;
+	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->mission_id != 0 && c->mission_id != mission_id)
+			continue;
+		bool last = next == NULL;
+		if (!sse_printf(&c->sse, "event: plan\ndata: %s\n\n", payload)) {
+			events_client_drop(c);
+			if (last)
+				break; /* the stream may be gone */
+		}
+	}
+}
+
 /* A notification: statuses of a crisis changed somewhere. */
 static void
 events_notified(const char *channel, const char *payload, void *arg)
@@ -513,6 +545,10 @@ events_notified(const char *channel, const char *payload, void *arg)
 	struct events_hub *hub = arg;
 	struct events_stream *s;
 
+	if (strcmp(channel, "safety_plan") == 0) {
+		events_plan(hub, payload);
+		return;
+	}
 	feed_notified(hub->d, channel, payload);
 	if (strcmp(channel, "safety_status") != 0)
 		return;
@@ -582,13 +618,13 @@ events_poll_cb(evutil_socket_t fd, short what, void *arg)
 void
 events_start(struct daemon *d)
 {
-	static const char *const channels[] = {"safety_status", "safety_feed"};
+	static const char *const channels[] = {"safety_status", "safety_feed", "safety_plan"};
 	struct events_hub *hub = xcalloc(1, sizeof *hub);
 	struct timeval beat = {d->cfg.event_heartbeat_s, 0}, poll = {1, 0};
 
 	hub->d = d;
 	TAILQ_INIT(&hub->streams);
-	hub->listen = pg_listen_new(d->base, d->cfg.database_url, channels, 2, events_notified,
+	hub->listen = pg_listen_new(d->base, d->cfg.database_url, channels, 3, events_notified,
 	                            events_listen_state, hub);
 	hub->heartbeat = event_new(d->base, -1, EV_PERSIST, events_heartbeat_cb, hub);
 	event_add(hub->heartbeat, &beat);

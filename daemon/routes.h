@@ -67,6 +67,11 @@ void routes_reply_page(struct http_ctx *ctx);
 void routes_reply_post(struct http_ctx *ctx);
 void routes_static(struct http_ctx *ctx);
 
+/* plans.c */
+void routes_plans_create(struct http_ctx *ctx);
+void routes_plans_get(struct http_ctx *ctx);
+void routes_plans_publish(struct http_ctx *ctx);
+
 /* routes_pfif.c */
 void routes_pfif_release(struct http_ctx *ctx);
 void routes_pfif_import(struct http_ctx *ctx);

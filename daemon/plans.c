@@ -1,0 +1,675 @@
+/*
+ * Evacuation plans in safetyd. POST reads the planner's input with one
+ * query (plan_input), then everything heavy happens on a worker thread:
+ * parsing that input, solving (libsafety's planner), writing the result as
+ * JSON. The loop only stores it. Each stage the planner enters is announced
+ * on the crisis's event stream (a NOTIFY, so every safetyd's clients see
+ * it). GET serves the stored plan as JSON, GeoJSON, CSV manifests or a
+ * printable page; publishing numbers the plan and tells every person placed
+ * where to go, through the outbox.
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <safety/plan.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PLAN_SEATS_DEFAULT 45
+
+struct plan_job {
+	struct daemon *d;
+	long long plan_id, crisis_id, mission_id;
+	unsigned seats, max_km;
+	char *input_json;  /* from plan_input() */
+	char *result_json; /* made on the worker */
+	char err[256];
+	_Atomic int stage; /* the planner's stage, set on the worker */
+	struct event *progress;
+};
+
+static const char *const plan_stage_names[] = {"candidates", "flow", "rounding", "groups", "done"};
+
+/* A notification needs no answer. */
+static void
+plan_ignore(const struct db_result *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+}
+
+/* Announces a plan's state on the crisis's event streams, in every process. */
+static void
+plan_announce(struct daemon *d, long long plan_id, long long crisis_id, long long mission_id,
+              const char *state)
+{
+	char payload[200];
+	const char *params[1] = {payload};
+	const char *cause;
+
+	snprintf(payload, sizeof payload,
+	         "{\"plan_id\":%lld,\"crisis_id\":%lld,\"mission_id\":%lld,\"state\":\"%s\"}",
+	         plan_id, crisis_id, mission_id, state);
+	if (d->db == NULL || db_pool_query(d->db, "SELECT pg_notify('safety_plan', $1)", 1, params,
+	                                   plan_ignore, NULL, &cause) != 0)
+		log_warn("plan_announce_failed", "state", state);
+}
+
+/* On the worker: a stage began. */
+static void
+plan_progress(void *arg, enum sf_plan_stage stage)
+{
+	struct plan_job *job = arg;
+
+	atomic_store(&job->stage, (int)stage);
+	event_active(job->progress, EV_TIMEOUT, 0);
+}
+
+/* On the loop: say which stage the planner is in. */
+static void
+plan_progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct plan_job *job = arg;
+	int stage = atomic_load(&job->stage);
+
+	(void)fd;
+	(void)what;
+	if (stage >= 0 && stage <= SF_PLAN_STAGE_DONE)
+		plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id,
+		              plan_stage_names[stage]);
+}
+
+/* Reads a number member, or def. */
+static double
+plan_num(const cJSON *o, const char *name, double def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+static bool
+plan_flag(const cJSON *o, const char *name)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+/* Needs named in the registry, as the planner's bits. */
+static unsigned
+plan_needs(const cJSON *needs)
+{
+	const cJSON *n;
+	unsigned bits = 0;
+
+	cJSON_ArrayForEach(n, needs)
+	{
+		if (!cJSON_IsString(n))
+			continue;
+		if (strcmp(n->valuestring, "medical") == 0)
+			bits |= SF_PLAN_NEED_MEDICAL;
+		else if (strcmp(n->valuestring, "disability") == 0)
+			bits |= SF_PLAN_NEED_WHEELCHAIR;
+		else if (strcmp(n->valuestring, "child") == 0)
+			bits |= SF_PLAN_NEED_CHILD;
+		else if (strcmp(n->valuestring, "elderly") == 0)
+			bits |= SF_PLAN_NEED_ELDERLY;
+		else if (strcmp(n->valuestring, "pregnant") == 0)
+			bits |= SF_PLAN_NEED_PREGNANT;
+	}
+	return bits;
+}
+
+/* The result as JSON: figures, shelters with their load, groups, households. */
+static char *
+plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
+                 const struct sf_plan_result *res)
+{
+	cJSON *doc = cJSON_CreateObject(), *stats = cJSON_AddObjectToObject(doc, "stats");
+	cJSON *shelters = cJSON_AddArrayToObject(doc, "shelters");
+	cJSON *groups = cJSON_AddArrayToObject(doc, "groups");
+	cJSON *households = cJSON_AddArrayToObject(doc, "households");
+	const cJSON *s, *h;
+	size_t i = 0;
+	char *text;
+
+	cJSON_AddNumberToObject(stats, "people", (double)res->stats.people);
+	cJSON_AddNumberToObject(stats, "people_assigned", (double)res->stats.people_assigned);
+	cJSON_AddNumberToObject(stats, "people_unassigned", (double)res->stats.people_unassigned);
+	cJSON_AddNumberToObject(stats, "cost_person_m", (double)res->stats.cost);
+	cJSON_AddNumberToObject(stats, "lower_bound_person_m", (double)res->stats.lower_bound);
+	cJSON_AddNumberToObject(stats, "gap", res->stats.gap);
+	cJSON_AddNumberToObject(stats, "groups", (double)res->stats.groups);
+	cJSON_AddNumberToObject(stats, "walk_person_m", (double)res->stats.walk);
+	cJSON_ArrayForEach(s, ss)
+	{
+		cJSON *o = cJSON_Duplicate(s, true);
+		cJSON_AddNumberToObject(o, "load",
+		                        i < res->nshelters ? (double)res->shelter_load[i] : 0);
+		cJSON_AddItemToArray(shelters, o);
+		i++;
+	}
+	for (size_t g = 0; g < res->ngroups; g++) {
+		const struct sf_plan_group *gr = &res->groups[g];
+		const cJSON *sh = cJSON_GetArrayItem(ss, gr->shelter);
+		const cJSON *ap =
+		    gr->assembly_point >= 0 ? cJSON_GetArrayItem(as, gr->assembly_point) : NULL;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "no", (double)g + 1);
+		cJSON_AddNumberToObject(o, "order", gr->order);
+		cJSON_AddNumberToObject(o, "shelter_id", plan_num(sh, "id", 0));
+		if (ap != NULL) {
+			cJSON_AddNumberToObject(o, "assembly_id", plan_num(ap, "id", 0));
+			cJSON_AddStringToObject(
+			    o, "assembly_name",
+			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ap, "name")));
+		} else {
+			cJSON_AddNullToObject(o, "assembly_id");
+			cJSON_AddNullToObject(o, "assembly_name");
+		}
+		cJSON_AddNumberToObject(o, "assembly_lat", gr->assembly.lat);
+		cJSON_AddNumberToObject(o, "assembly_lon", gr->assembly.lon);
+		cJSON_AddNumberToObject(o, "people", gr->people);
+		cJSON_AddNumberToObject(o, "vulnerable", gr->vulnerable);
+		cJSON_AddNumberToObject(o, "priority", gr->priority);
+		cJSON_AddNumberToObject(o, "wave", gr->wave);
+		cJSON_AddItemToArray(groups, o);
+	}
+	i = 0;
+	cJSON_ArrayForEach(h, hs)
+	{
+		const struct sf_plan_placement *pl = &res->placements[i++];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddItemToObject(
+		    o, "key", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "key"), true));
+		cJSON_AddItemToObject(
+		    o, "nationals",
+		    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "nationals"), true));
+		cJSON_AddNumberToObject(o, "people", plan_num(h, "people", 0));
+		cJSON_AddItemToObject(
+		    o, "needs",
+		    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "needs"), true));
+		cJSON_AddNumberToObject(o, "priority", plan_num(h, "priority", 0));
+		cJSON_AddItemToObject(
+		    o, "lat", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "lat"), true));
+		cJSON_AddItemToObject(
+		    o, "lon", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "lon"), true));
+		if (pl->shelter >= 0) {
+			cJSON_AddNumberToObject(
+			    o, "shelter_id",
+			    plan_num(cJSON_GetArrayItem(ss, pl->shelter), "id", 0));
+			cJSON_AddNumberToObject(o, "distance_m", pl->distance_m);
+			cJSON_AddNullToObject(o, "unassigned");
+		} else {
+			cJSON_AddNullToObject(o, "shelter_id");
+			cJSON_AddNullToObject(o, "distance_m");
+			cJSON_AddStringToObject(o, "unassigned",
+			                        sf_plan_unassigned_name(pl->unassigned));
+		}
+		if (pl->group >= 0)
+			cJSON_AddNumberToObject(o, "group", (double)pl->group + 1);
+		else
+			cJSON_AddNullToObject(o, "group");
+		cJSON_AddItemToArray(households, o);
+	}
+	text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	return text;
+}
+
+/* On a worker: parse the input, plan, write the result. */
+static void
+plan_work(void *arg)
+{
+	struct plan_job *job = arg;
+	cJSON *in = cJSON_Parse(job->input_json);
+	const cJSON *hs, *ss, *as, *o;
+	struct sf_plan_household *h = NULL;
+	struct sf_plan_shelter *s = NULL;
+	struct sf_plan_assembly_point *a = NULL;
+	struct sf_plan_input input;
+	struct sf_plan_options opt;
+	struct sf_plan_result *res = NULL;
+	size_t i;
+
+	if (in == NULL) {
+		snprintf(job->err, sizeof job->err, "the planner's input could not be read");
+		return;
+	}
+	hs = cJSON_GetObjectItemCaseSensitive(in, "households");
+	ss = cJSON_GetObjectItemCaseSensitive(in, "shelters");
+	as = cJSON_GetObjectItemCaseSensitive(in, "assembly_points");
+	memset(&input, 0, sizeof input);
+	input.nhouseholds = (size_t)cJSON_GetArraySize(hs);
+	input.nshelters = (size_t)cJSON_GetArraySize(ss);
+	input.nassembly_points = (size_t)cJSON_GetArraySize(as);
+	h = xcalloc(input.nhouseholds + 1, sizeof *h);
+	s = xcalloc(input.nshelters + 1, sizeof *s);
+	a = xcalloc(input.nassembly_points + 1, sizeof *a);
+	i = 0;
+	cJSON_ArrayForEach(o, hs)
+	{
+		const cJSON *lat = cJSON_GetObjectItemCaseSensitive(o, "lat");
+		/* No known point: the planner says so (no_location) rather than guessing. */
+		h[i].where.lat = cJSON_IsNumber(lat) ? lat->valuedouble : 1000;
+		h[i].where.lon = plan_num(o, "lon", 1000);
+		h[i].people = (uint32_t)plan_num(o, "people", 1);
+		h[i].needs = plan_needs(cJSON_GetObjectItemCaseSensitive(o, "needs"));
+		h[i].priority = (int)plan_num(o, "priority", 0);
+		h[i].previous = SF_PLAN_NONE;
+		i++;
+	}
+	i = 0;
+	cJSON_ArrayForEach(o, ss)
+	{
+		s[i].where.lat = plan_num(o, "lat", 0);
+		s[i].where.lon = plan_num(o, "lon", 0);
+		s[i].capacity = (uint32_t)plan_num(o, "capacity", 0);
+		s[i].occupancy = (uint32_t)plan_num(o, "occupancy", 0);
+		s[i].facilities = (plan_flag(o, "medical") ? SF_PLAN_FACILITY_MEDICAL : 0) |
+		                  (plan_flag(o, "accessible") ? SF_PLAN_FACILITY_ACCESSIBLE : 0);
+		s[i].open = plan_flag(o, "open");
+		i++;
+	}
+	i = 0;
+	cJSON_ArrayForEach(o, as)
+	{
+		a[i].where.lat = plan_num(o, "lat", 0);
+		a[i].where.lon = plan_num(o, "lon", 0);
+		a[i].open = plan_flag(o, "open");
+		i++;
+	}
+	input.households = h;
+	input.shelters = s;
+	input.assembly_points = a;
+	sf_plan_options_init(&opt);
+	opt.group_seats = job->seats;
+	opt.max_distance_m = job->max_km * 1000;
+	opt.progress = plan_progress;
+	opt.progress_arg = job;
+	if (sf_plan_solve(&input, &opt, &res, job->err, sizeof job->err) == 0) {
+		job->result_json = plan_result_json(hs, ss, as, res);
+		if (job->result_json == NULL)
+			snprintf(job->err, sizeof job->err, "out of memory");
+	}
+	sf_plan_result_free(res);
+	free(h);
+	free(s);
+	free(a);
+	cJSON_Delete(in);
+}
+
+static void
+plan_job_free(struct plan_job *job)
+{
+	if (job->progress != NULL)
+		event_free(job->progress);
+	free(job->input_json);
+	free(job->result_json);
+	free(job);
+}
+
+/* The result is stored (or the failure recorded): tell the streams. */
+static void
+plan_stored(const struct db_result *r, void *arg)
+{
+	struct plan_job *job = arg;
+
+	if (r->outcome != DB_OK)
+		log_error("plan_store_failed", "error", r->error);
+	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id,
+	              job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed");
+	plan_job_free(job);
+}
+
+/* Back on the loop: store what the worker made. */
+static void
+plan_done(void *arg)
+{
+	struct plan_job *job = arg;
+	char id[24];
+	const char *params[3], *cause = NULL;
+
+	snprintf(id, sizeof id, "%lld", job->plan_id);
+	params[0] = id;
+	params[1] = job->result_json;
+	params[2] = job->result_json != NULL ? NULL : job->err;
+	if (job->d->db == NULL ||
+	    db_pool_query(job->d->db,
+	                  "UPDATE plan SET state = CASE WHEN $2::jsonb IS NULL THEN 'failed' ELSE "
+	                  "'ready' END, result = $2::jsonb, error = $3, finished_at = now() "
+	                  "WHERE id = $1::bigint",
+	                  3, params, plan_stored, job, &cause) != 0) {
+		log_error("plan_store_failed", "error", cause != NULL ? cause : "shutting down");
+		plan_job_free(job);
+	}
+}
+
+/* The input came back: hand it to a worker. */
+static void
+plan_input_done(const struct db_result *r, void *arg)
+{
+	struct plan_job *job = arg;
+
+	if (r->outcome != DB_OK || PQntuples(r->res) != 1) {
+		snprintf(job->err, sizeof job->err, "the planner's input could not be read: %s",
+		         r->outcome == DB_OK ? "no row" : r->error);
+		plan_done(job);
+		return;
+	}
+	job->input_json = xstrdup(PQgetvalue(r->res, 0, 1));
+	job->progress = event_new(job->d->base, -1, 0, plan_progress_cb, job);
+	if (worker_pool_submit(job->d->workers, plan_work, plan_done, job) != 0) {
+		snprintf(job->err, sizeof job->err, "the server is stopping");
+		plan_done(job);
+	}
+}
+
+struct plan_start {
+	struct http_ctx *ctx;
+	struct plan_job *job;
+	char statuses[200];
+};
+
+/* The plan row exists: answer 202 and gather the input. */
+static void
+plan_created(const struct db_result *r, void *arg)
+{
+	struct plan_start *ps = arg;
+	struct plan_job *job = ps->job;
+	struct http_ctx *ctx = ps->ctx;
+	char crisis[24], mission[24];
+	const char *params[3], *cause = NULL;
+
+	if (r->outcome != DB_OK || PQntuples(r->res) != 1) {
+		if (r->outcome != DB_OK)
+			db_reply_error(ctx, r);
+		else
+			http_reply_problem(ctx, 404, "not found",
+			                   "no such crisis for this mission");
+		free(job);
+		free(ps);
+		return;
+	}
+	job->plan_id = atoll(PQgetvalue(r->res, 0, 0));
+	http_add_header(ctx, "Location", PQgetvalue(r->res, 0, 1));
+	http_reply_bytes(ctx, 202, "application/json", PQgetvalue(r->res, 0, 2),
+	                 (size_t)PQgetlength(r->res, 0, 2));
+	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id, "running");
+	snprintf(crisis, sizeof crisis, "%lld", job->crisis_id);
+	snprintf(mission, sizeof mission, "%lld", job->mission_id);
+	params[0] = crisis;
+	params[1] = mission;
+	params[2] = ps->statuses;
+	/* The pool copies the parameters: ps may go once the query is queued. */
+	if (db_pool_query(job->d->db,
+	                  "SELECT 1, plan_input($1::bigint, $2::bigint, $3::text[])::text", 3,
+	                  params, plan_input_done, job, &cause) != 0) {
+		snprintf(job->err, sizeof job->err, "%s", cause);
+		plan_done(job);
+	}
+	free(ps);
+}
+
+/*
+ * POST /api/v1/crises/{id}/plans {statuses, seats, max_km, mission_id}:
+ * plans the evacuation of the people in those statuses (default
+ * needs_evacuation) and their households; 202 with the plan's id at once.
+ */
+void
+routes_plans_create(struct http_ctx *ctx)
+{
+	static const char *const allowed[] = {
+	    "pending",          "safe",        "needs_help", "injured",
+	    "needs_evacuation", "unreachable", "unknown"};
+	struct plan_start *ps;
+	struct plan_job *job;
+	cJSON *body, *statuses, *st, *params_json;
+	char id[24], mission_buf[24], *params_text;
+	const char *params[6], *cause = NULL;
+	struct audit_who who;
+	size_t off = 0;
+	double seats, max_km;
+	long long mission_id;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	seats = plan_num(body, "seats", PLAN_SEATS_DEFAULT);
+	max_km = plan_num(body, "max_km", 0);
+	mission_id = ctx->principal.mission_id > 0 ? ctx->principal.mission_id
+	                                           : (long long)plan_num(body, "mission_id", 0);
+	if (mission_id <= 0) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "mission_id: required for accounts that see every mission");
+		cJSON_Delete(body);
+		return;
+	}
+	if (seats < 1 || seats > 1000 || max_km < 0 || max_km > 5000) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "seats: 1 to 1000 per vehicle; max_km: 0 (no limit) to 5000");
+		cJSON_Delete(body);
+		return;
+	}
+	ps = xcalloc(1, sizeof *ps);
+	statuses = cJSON_GetObjectItemCaseSensitive(body, "statuses");
+	ps->statuses[off++] = '{';
+	if (statuses == NULL) {
+		off += (size_t)snprintf(ps->statuses + off, sizeof ps->statuses - off,
+		                        "needs_evacuation");
+	} else if (!cJSON_IsArray(statuses) || cJSON_GetArraySize(statuses) == 0) {
+		goto bad_statuses;
+	}
+	cJSON_ArrayForEach(st, statuses)
+	{
+		bool known = false;
+		for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+			known = known ||
+			        (cJSON_IsString(st) && strcmp(st->valuestring, allowed[i]) == 0);
+		if (!known)
+			goto bad_statuses;
+		off += (size_t)snprintf(ps->statuses + off, sizeof ps->statuses - off, "%s%s",
+		                        off > 1 ? "," : "", st->valuestring);
+	}
+	ps->statuses[off++] = '}';
+	ps->statuses[off] = '\0';
+	job = xcalloc(1, sizeof *job);
+	job->d = ctx->d;
+	job->crisis_id = atoll(id);
+	job->mission_id = mission_id;
+	job->seats = (unsigned)seats;
+	job->max_km = (unsigned)max_km;
+	atomic_init(&job->stage, -1);
+	ps->ctx = ctx;
+	ps->job = job;
+	params_json = cJSON_CreateObject();
+	cJSON_AddRawToObject(params_json, "statuses", "[]");
+	cJSON_AddNumberToObject(params_json, "seats", job->seats);
+	cJSON_AddNumberToObject(params_json, "max_km", job->max_km);
+	params_text = cJSON_PrintUnformatted(params_json);
+	cJSON_Delete(params_json);
+	snprintf(mission_buf, sizeof mission_buf, "%lld", mission_id);
+	audit_params(ctx, &who, params);
+	params[4] = id;
+	params[5] = mission_buf;
+	{
+		const char *p[8] = {params[0], params[1], params[2],   params[3],
+		                    params[4], params[5], params_text, ps->statuses};
+		if (db_pool_query(
+		        ctx->d->db,
+		        "WITH c AS (SELECT 1 FROM crisis_mission WHERE crisis_id = $5::bigint AND "
+		        " mission_id = $6::bigint), "
+		        "p AS (INSERT INTO plan (crisis_id, mission_id, params, created_by) SELECT "
+		        " $5::bigint, $6::bigint, jsonb_set($7::jsonb, '{statuses}', "
+		        " to_jsonb($8::text[])), $1 FROM c RETURNING id) "
+		        "SELECT id, '/api/v1/plans/' || id, json_build_object('plan_id', id, "
+		        "'state', "
+		        " 'running', 'audit_id', audit_record($1, $2, $3::bigint, $4, "
+		        "'plan.create', "
+		        " 'plan', id::text, $7::text))::text FROM p",
+		        8, p, plan_created, ps, &cause) != 0) {
+			free(job);
+			free(ps);
+			http_add_header(ctx, "Retry-After", "1");
+			http_reply_problem(ctx, 503, "database unavailable", cause);
+		}
+	}
+	free(params_text);
+	cJSON_Delete(body);
+	return;
+bad_statuses:
+	free(ps);
+	http_reply_problem(ctx, 400, "bad request",
+	                   "statuses: a list of pending, safe, needs_help, injured, "
+	                   "needs_evacuation, unreachable, unknown");
+	cJSON_Delete(body);
+}
+
+/*
+ * GET /api/v1/plans/{id}[?format=geojson|csv|html]: the plan; GeoJSON of its
+ * groups, assembly points, shelters and the lines between them; a CSV
+ * manifest (one line per person); a printable page per vehicle group.
+ */
+void
+routes_plans_get(struct http_ctx *ctx)
+{
+	char id[24], scope[24], fmt[16];
+	const char *params[2];
+	const char *format = http_query(ctx, "format", fmt, sizeof fmt);
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+#define PLAN_OF "FROM plan p WHERE p.id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
+	if (format == NULL || strcmp(format, "json") == 0) {
+		db_reply_json(ctx, 200, "no such plan",
+		              "SELECT json_build_object('id', p.id, 'crisis_id', p.crisis_id, "
+		              "'mission_id', p.mission_id, 'state', p.state, 'version', p.version, "
+		              "'params', p.params, 'error', p.error, 'created_by', p.created_by, "
+		              "'created_at', p.created_at, 'finished_at', p.finished_at, "
+		              "'published_at', p.published_at, 'result', p.result)::text " PLAN_OF,
+		              2, params);
+	} else if (strcmp(format, "geojson") == 0) {
+		db_reply_text(
+		    ctx, "application/geo+json",
+		    "SELECT json_build_object('type', 'FeatureCollection', 'features', "
+		    " coalesce((SELECT json_agg(f) FROM ("
+		    "  SELECT json_build_object('type', 'Feature', 'geometry', "
+		    "json_build_object('type', "
+		    "   'Point', 'coordinates', json_build_array((s->>'lon')::float8, "
+		    "   (s->>'lat')::float8)), 'properties', json_build_object('kind', 'shelter', "
+		    "'id', "
+		    "   s->'id', 'name', s->'name', 'capacity', s->'capacity', 'load', s->'load')) "
+		    "AS f "
+		    "  FROM jsonb_array_elements(p.result->'shelters') s "
+		    "  UNION ALL SELECT json_build_object('type', 'Feature', 'geometry', "
+		    "   json_build_object('type', 'Point', 'coordinates', json_build_array("
+		    "   (g->>'assembly_lon')::float8, (g->>'assembly_lat')::float8)), "
+		    "'properties', "
+		    "   json_build_object('kind', 'assembly', 'group', g->'no', 'order', "
+		    "g->'order', "
+		    "   'people', g->'people', 'name', g->'assembly_name')) "
+		    "  FROM jsonb_array_elements(p.result->'groups') g "
+		    "  UNION ALL SELECT json_build_object('type', 'Feature', 'geometry', "
+		    "   json_build_object('type', 'LineString', 'coordinates', json_build_array("
+		    "   json_build_array((g->>'assembly_lon')::float8, "
+		    "(g->>'assembly_lat')::float8), "
+		    "   json_build_array((s->>'lon')::float8, (s->>'lat')::float8))), "
+		    "'properties', "
+		    "   json_build_object('kind', 'route', 'group', g->'no', 'shelter_id', "
+		    "   g->'shelter_id')) FROM jsonb_array_elements(p.result->'groups') g "
+		    "   JOIN jsonb_array_elements(p.result->'shelters') s ON s->'id' = "
+		    "g->'shelter_id') "
+		    " x), '[]'))::text " PLAN_OF "AND p.result IS NOT NULL",
+		    2, params);
+	} else if (strcmp(format, "csv") == 0) {
+		db_reply_text(
+		    ctx, "text/csv; charset=utf-8",
+		    "SELECT "
+		    "'group,departure,assembly_lat,assembly_lon,shelter_id,shelter,national_id,"
+		    "name' || E'\\n' || coalesce(string_agg(concat_ws(',', g.no, g.ord + 1, "
+		    " round(g.alat::numeric, 5), round(g.alon::numeric, 5), g.sid, "
+		    " '\"' || replace(s.name, '\"', '\"\"') || '\"', n.id, '\"' || "
+		    " replace(coalesce(n.name_latin, n.name_ko), '\"', '\"\"') || '\"'), E'\\n' "
+		    " ORDER BY g.ord, n.id), '') || E'\\n' "
+		    "FROM plan p CROSS JOIN LATERAL jsonb_to_recordset(p.result->'households') AS "
+		    " h(nationals bigint[], \"group\" int) "
+		    "JOIN LATERAL (SELECT (x->>'no')::int AS no, (x->>'order')::int AS ord, "
+		    " (x->>'assembly_lat')::float8 AS alat, (x->>'assembly_lon')::float8 AS alon, "
+		    " (x->>'shelter_id')::bigint AS sid FROM "
+		    "jsonb_array_elements(p.result->'groups') x "
+		    " WHERE (x->>'no')::int = h.\"group\") g ON true "
+		    "JOIN shelter s ON s.id = g.sid JOIN national n ON n.id = ANY (h.nationals) "
+		    "WHERE p.id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
+		    "GROUP BY p.id",
+		    2, params);
+	} else if (strcmp(format, "html") == 0) {
+		db_reply_text(
+		    ctx, "text/html; charset=utf-8",
+		    "SELECT '<!doctype html>' || xmlelement(name html, xmlattributes('en' AS "
+		    "lang), "
+		    " xmlelement(name head, xmlelement(name meta, xmlattributes('utf-8' AS "
+		    "charset)), "
+		    "  xmlelement(name title, 'Evacuation manifest, plan ' || p.id), "
+		    "  xmlelement(name style, "
+		    "'section{page-break-after:always;font-family:sans-serif}"
+		    "table{border-collapse:collapse}td,th{border:1px solid #444;padding:4px "
+		    "8px}')), "
+		    " xmlelement(name body, (SELECT xmlagg(xmlelement(name section, "
+		    "  xmlelement(name h1, 'Group ' || g.no || ' - departure ' || (g.ord + 1)), "
+		    "  xmlelement(name p, 'Meet at ' || coalesce(g.aname, round(g.alat::numeric, "
+		    "5) || "
+		    "   ', ' || round(g.alon::numeric, 5)) || '. To: ' || s.name || '. People: ' "
+		    "|| "
+		    "   g.people || '.'), "
+		    "  xmlelement(name table, xmlelement(name tr, xmlelement(name th, 'Present'), "
+		    "   xmlelement(name th, 'Name'), xmlelement(name th, 'Id')), "
+		    "   (SELECT xmlagg(xmlelement(name tr, xmlelement(name td, ''), "
+		    "xmlelement(name td, "
+		    "    coalesce(n.name_latin, n.name_ko)), xmlelement(name td, n.id)) ORDER BY "
+		    "n.id) "
+		    "    FROM jsonb_to_recordset(p.result->'households') AS h(nationals bigint[], "
+		    "    \"group\" int) JOIN national n ON n.id = ANY (h.nationals) "
+		    "    WHERE h.\"group\" = g.no))) ORDER BY g.ord) "
+		    "  FROM (SELECT (x->>'no')::int AS no, (x->>'order')::int AS ord, "
+		    "   (x->>'assembly_lat')::float8 AS alat, (x->>'assembly_lon')::float8 AS "
+		    "alon, "
+		    "   x->>'assembly_name' AS aname, (x->>'people')::int AS people, "
+		    "   (x->>'shelter_id')::bigint AS sid FROM "
+		    "jsonb_array_elements(p.result->'groups') x) g "
+		    "  JOIN shelter s ON s.id = g.sid)))::text " PLAN_OF "AND p.result IS NOT NULL",
+		    2, params);
+	} else {
+		http_reply_problem(ctx, 400, "bad request", "format: json, geojson, csv or html");
+	}
+#undef PLAN_OF
+}
+
+/* POST /api/v1/plans/{id}/publish: numbers the plan and tells everyone placed. */
+void
+routes_plans_publish(struct http_ctx *ctx)
+{
+	char id[24], scope[24];
+	struct audit_who who;
+	const char *params[6];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	audit_params(ctx, &who, params);
+	params[4] = id;
+	params[5] = auth_scope_param(ctx, scope);
+	db_reply_json(ctx, 200, "no such plan, or it is not ready to publish",
+	              "SELECT plan_publish($5::bigint, $6::bigint, $1, $2, $3::bigint, $4)::text",
+	              6, params);
+}

@@ -1,0 +1,153 @@
+"""Evacuation plans in safetyd: planned on a worker while the crisis's event
+stream tells each stage; households kept whole, medical needs to medical
+care, groups within a vehicle's seats; the plan as JSON, GeoJSON, a CSV
+manifest and a printable page; publishing numbers it and tells every person
+placed where to go; a mission never plans or reads another's."""
+
+import json
+import os
+
+from harness import Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_plans"
+PASSWORD = record_secret("Reyhanli-Kirikhan-2026-plan")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+for code in ("TR-ANK", "TR-IST"):
+    expect_equal(ctl(conninfo, "mission", "add", code, "--name", code, "--country", "TR").returncode, 0, code)
+cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO household (mission_id, label) VALUES (1, 'Kim family');
+-- 1-3: the Kim household; 4: needs medical care; 5, 6: alone; 7: safe, stays; 8: mission B.
+INSERT INTO national (mission_id, household_id, name_latin, name_key, needs, last_point) VALUES
+  (1, 1, 'KIM A', 'kima', '{child}', ST_SetSRID(ST_MakePoint(36.160, 36.200), 4326)::geography),
+  (1, 1, 'KIM B', 'kimb', '{}', ST_SetSRID(ST_MakePoint(36.161, 36.201), 4326)::geography),
+  (1, 1, 'KIM C', 'kimc', '{}', ST_SetSRID(ST_MakePoint(36.160, 36.201), 4326)::geography),
+  (1, NULL, 'LEE D', 'leed', '{medical}', ST_SetSRID(ST_MakePoint(36.170, 36.210), 4326)::geography),
+  (1, NULL, 'PARK E', 'parke', '{}', ST_SetSRID(ST_MakePoint(36.150, 36.190), 4326)::geography),
+  (1, NULL, 'CHOI F', 'choif', '{}', ST_SetSRID(ST_MakePoint(36.152, 36.192), 4326)::geography),
+  (1, NULL, 'JUNG G', 'jungg', '{}', ST_SetSRID(ST_MakePoint(36.150, 36.200), 4326)::geography),
+  (2, NULL, 'KANG H', 'kangh', '{}', ST_SetSRID(ST_MakePoint(36.150, 36.200), 4326)::geography);
+INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', '+90532000000' || id FROM national WHERE id <> 6;
+INSERT INTO contact (national_id, kind, value) VALUES (6, 'email', 'choi@example.org');
+INSERT INTO shelter (mission_id, kind, name, point, capacity, medical) VALUES
+  (1, 'shelter', 'Defne stadium', ST_SetSRID(ST_MakePoint(36.155, 36.195), 4326)::geography, 4, false),
+  (1, 'shelter', 'Antakya state hospital', ST_SetSRID(ST_MakePoint(36.200, 36.230), 4326)::geography, 10, true),
+  (1, 'shelter', 'Iskenderun port', ST_SetSRID(ST_MakePoint(36.170, 36.580), 4326)::geography, 50, false),
+  (1, 'assembly_point', 'Kurtulus street square', ST_SetSRID(ST_MakePoint(36.158, 36.198), 4326)::geography, 0, false),
+  (2, 'shelter', 'Another mission''s shelter', ST_SetSRID(ST_MakePoint(36.15, 36.2), 4326)::geography, 100, false);
+INSERT INTO crisis (kind, title, center, radius_m) VALUES ('earthquake', 'Hatay', ST_SetSRID(ST_MakePoint(36.16, 36.2), 4326)::geography, 50000),
+  ('earthquake', 'Istanbul', ST_SetSRID(ST_MakePoint(29, 41), 4326)::geography, 50000);
+INSERT INTO crisis_mission VALUES (1, 1), (1, 2), (2, 2);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (1, 1, '{"en": "x {link}"}', '{sms}'), (1, 2, '{"en": "x {link}"}', '{sms}');
+INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)
+  SELECT 1, id, mission_id, mission_id, now() + interval '1 hour' FROM national;
+""")
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}}).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+for name, role, mission in (("lead-a", "mission_lead", "TR-ANK"), ("staff-a", "mission_staff", "TR-ANK"),
+                            ("lead-b", "mission_lead", "TR-IST")):
+    expect_equal(ctl(conninfo, "user", "add", name, "--role", role, "--mission", mission, "--password-file",
+                     pwfile).returncode, 0, name)
+lead, staff, lead_b = Session(d, "lead-a", PASSWORD), Session(d, "staff-a", PASSWORD), Session(d, "lead-b", PASSWORD)
+for nid, status in ((1, "needs_evacuation"), (4, "injured"), (5, "needs_evacuation"), (6, "needs_evacuation"), (7, "safe")):
+    expect_equal(lead.post("/api/v1/crises/1/responses", {"national_id": nid, "status": status}).status, 201, "entry")
+
+
+def plan(body, session=lead):
+    r = session.post("/api/v1/crises/1/plans", body)
+    return r
+
+
+def a_plan_is_made_on_a_worker_and_told_on_the_stream():
+    s = EventStream(d, "/api/v1/crises/1/events", {"Cookie": lead.cookie})
+    eventually(lambda: s.of("counts"), timeout=5, what="stream open")
+    r = plan({"statuses": ["needs_evacuation", "injured"], "seats": 4})
+    expect_equal(r.status, 202, r.body)
+    pid = r.json()["plan_id"]
+    check(r.header("Location") == "/api/v1/plans/%d" % pid, r.header("Location"))
+    eventually(lambda: any(e["data"]["state"] == "ready" for e in s.of("plan")), timeout=15, what="plan ready on the stream")
+    states = [e["data"]["state"] for e in s.of("plan") if e["data"]["plan_id"] == pid]
+    # Stages a small plan passes faster than the loop turns are told once, as the latest.
+    expect_equal((states[0], states[-1]), ("running", "ready"), "from the start to the result: %r" % states)
+    check(set(states[1:-1]) <= {"candidates", "flow", "rounding", "groups", "done"}, states)
+    s.close()
+    doc = lead.get("/api/v1/plans/%d" % pid).json()
+    expect_equal(doc["state"], "ready", doc)
+    res = doc["result"]
+    hh = {h["key"]: h for h in res["households"]}
+    # The Kim household (one member asked to leave) goes whole, the child with them.
+    kim = hh["h1"]
+    expect_equal((kim["nationals"], kim["people"]), ([1, 2, 3], 3), "household whole")
+    expect_equal(res["stats"]["people"], 6, "Kims, Lee (injured), Park, Choi; not the safe one")
+    expect_equal(res["stats"]["people_unassigned"], 0, "everyone placed")
+    check(hh["n4"]["shelter_id"] == 2 and hh["n4"]["priority"] == 2, "medical care for the injured: %r" % hh["n4"])
+    for g in res["groups"]:
+        check(g["people"] <= 4, "a vehicle's seats: %r" % g)
+    group_of = {h["key"]: h["group"] for h in res["households"]}
+    first = min(res["groups"], key=lambda g: g["order"])
+    check(first["priority"] == 2 or first["vulnerable"] > 0, "the injured or vulnerable leave first: %r" % first)
+    check(group_of["h1"] is not None, "the household rides together")
+    check(res["stats"]["lower_bound_person_m"] <= res["stats"]["cost_person_m"], res["stats"])
+    PLAN["id"] = pid
+
+
+PLAN = {}
+
+
+def the_plan_comes_as_geojson_csv_and_a_printable_page():
+    pid = PLAN["id"]
+    gj = lead.get("/api/v1/plans/%d?format=geojson" % pid)
+    expect_equal(gj.status, 200, gj.body)
+    fc = json.loads(gj.body)
+    kinds = sorted({f["properties"]["kind"] for f in fc["features"]})
+    expect_equal(kinds, ["assembly", "route", "shelter"], "features")
+    check(all(len(f["geometry"]["coordinates"]) == 2 for f in fc["features"]), "points and lines")
+    csv = lead.get("/api/v1/plans/%d?format=csv" % pid)
+    lines = csv.body.strip().splitlines()
+    expect_equal(lines[0], "group,departure,assembly_lat,assembly_lon,shelter_id,shelter,national_id,name", "header")
+    expect_equal(len(lines) - 1, 6, "one line per person")
+    check(any('"KIM A"' in line for line in lines), csv.body)
+    html = lead.get("/api/v1/plans/%d?format=html" % pid)
+    check(html.header("Content-Type").startswith("text/html") and "Group 1 - departure" in html.body and
+          "LEE D" in html.body, html.body[:500])
+    expect_equal(lead.get("/api/v1/plans/%d?format=pdf" % pid).status, 400, "unknown format")
+
+
+def publishing_tells_everyone_where_to_go():
+    pid = PLAN["id"]
+    expect_equal(staff.post("/api/v1/plans/%d/publish" % pid).status, 403, "staff cannot publish")
+    r = lead.post("/api/v1/plans/%d/publish" % pid)
+    expect_equal(r.status, 200, r.body)
+    expect_equal((r.json()["version"], r.json()["messages"]), (1, 6), "version 1, six people told")
+    bodies = cluster.psql(DB, "SELECT channel || ':' || body FROM outbox WHERE campaign_id IS NULL ORDER BY national_id").splitlines()
+    check(all("[Evacuation plan 1] Group" in b for b in bodies), bodies)
+    check(bodies[5].startswith("email:") and bodies[0].startswith("sms:"), "SMS, or e-mail without a phone: %r" % bodies)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % pid).status, 404, "published once")
+    check("plan_published" in cluster.psql(DB, "SELECT string_agg(kind, ',') FROM crisis_event"), "crisis event")
+    r = plan({"seats": 45})
+    pid2 = r.json()["plan_id"]
+    eventually(lambda: lead.get("/api/v1/plans/%d" % pid2).json()["state"] == "ready", timeout=15, what="second plan")
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % pid2).json()["version"], 2, "version 2")
+    expect_equal(lead.get("/api/v1/plans/%d" % pid).json()["state"], "superseded", "the first superseded")
+
+
+def bad_requests_and_other_missions_are_refused():
+    expect_equal(plan({"statuses": ["sleeping"]}).status, 400, "unknown status")
+    expect_equal(plan({"seats": 0}).status, 400, "no seats")
+    expect_equal(plan({"statuses": []}).status, 400, "empty statuses")
+    expect_equal(staff.post("/api/v1/crises/1/plans", {}).status, 403, "staff cannot plan")
+    expect_equal(lead.post("/api/v1/crises/2/plans", {}).status, 404, "another mission's crisis")
+    expect_equal(lead_b.get("/api/v1/plans/%d" % PLAN["id"]).status, 404, "another mission's plan")
+    expect_equal(lead_b.post("/api/v1/plans/%d/publish" % PLAN["id"]).status, 404, "nor publish it")
+
+
+try:
+    run([a_plan_is_made_on_a_worker_and_told_on_the_stream, the_plan_comes_as_geojson_csv_and_a_printable_page,
+         publishing_tells_everyone_where_to_go,
+         bad_requests_and_other_missions_are_refused])
+finally:
+    d.stop()
