@@ -11,7 +11,8 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 SECS=${1:-30}
 shift || true
-BUILD=$ROOT/build-fuzz
+# SAFETY_FUZZ_BUILD: another build folder, so long runs and the test command do not share one.
+BUILD=${SAFETY_FUZZ_BUILD:-$ROOT/build-fuzz}
 JOBS=$(nproc)
 
 # SAFETY_FUZZ_NO_BUILD=1: use the targets already built (run-long.sh builds once).
