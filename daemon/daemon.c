@@ -8,6 +8,7 @@
 #include "alerts.h"
 #include "events.h"
 #include "feed.h"
+#include "web_assets.h"
 #include "http_server.h"
 #include "log.h"
 #include "replies.h"
@@ -135,6 +136,7 @@ daemon_init(struct daemon *d)
 	d->outbox = outbox_start(d);
 	alerts_watch_start(d);
 	replies_start(d);
+	web_assets_load(d);
 	feed_start(d);
 	events_start(d);
 	if (!spool_open(d, &cause)) {
@@ -262,6 +264,7 @@ daemon_free(struct daemon *d)
 	d->db = NULL;
 	events_free(d);
 	feed_free(d);
+	web_assets_free(d);
 	http_client_free(d->http_client);
 	d->http_client = NULL;
 	alerts_watch_stop(d);

@@ -42,6 +42,7 @@ struct daemon {
 	struct alerts_watch *alerts;
 	struct events_hub *events;          /* live event streams */
 	struct feed *feed;                  /* HQ feed: cached documents, streams */
+	struct web_assets *web;             /* web files in memory */
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
 

@@ -79,6 +79,8 @@ const struct http_route routes_table[] = {
      SF_PERM_READ, SCHEMA | SCOPED},
     {"crises_events", EVHTTP_REQ_GET, "/api/v1/crises/{id}/events", routes_crises_events,
      SF_PERM_READ, SCHEMA | SCOPED},
+    {"crises_points", EVHTTP_REQ_GET, "/api/v1/crises/{id}/points", routes_status_points,
+     SF_PERM_READ, SCHEMA | SCOPED},
     {"crises_people", EVHTTP_REQ_GET, "/api/v1/crises/{id}/people", routes_status_people,
      SF_PERM_READ, SCHEMA | SCOPED},
     {"crises_staff_response", EVHTTP_REQ_POST, "/api/v1/crises/{id}/responses",
@@ -113,6 +115,8 @@ const struct http_route routes_table[] = {
     {"reply_post", EVHTTP_REQ_POST, "/r/{token}", routes_reply_post, SF_PERM_NONE,
      PUBLIC | LIMITED},
     {"static", EVHTTP_REQ_GET, "/static/{name}", routes_static, SF_PERM_NONE, PUBLIC},
+    /* The dashboard's page holds no data: everything it shows comes through /api/v1. */
+    {"app", EVHTTP_REQ_GET, "/app", routes_app, SF_PERM_NONE, PUBLIC},
     /* Gateways: authenticated by the hook secret or the Twilio signature, not per address. */
     {"hooks_kannel_dlr", EVHTTP_REQ_GET, "/hooks/sms/kannel/dlr", routes_hooks_kannel_dlr,
      SF_PERM_NONE, PUBLIC | SCHEMA},

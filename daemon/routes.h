@@ -61,11 +61,11 @@ void routes_routes_list(struct http_ctx *ctx);
 void routes_status_counts(struct http_ctx *ctx);
 void routes_status_people(struct http_ctx *ctx);
 void routes_status_staff_entry(struct http_ctx *ctx);
+void routes_status_points(struct http_ctx *ctx);
 
 /* routes_reply.c */
 void routes_reply_page(struct http_ctx *ctx);
 void routes_reply_post(struct http_ctx *ctx);
-void routes_static(struct http_ctx *ctx);
 
 /* plans.c */
 void routes_plans_create(struct http_ctx *ctx);
@@ -76,6 +76,10 @@ void routes_plans_publish(struct http_ctx *ctx);
 void routes_pfif_release(struct http_ctx *ctx);
 void routes_pfif_import(struct http_ctx *ctx);
 void routes_feed_pfif(struct http_ctx *ctx);
+
+/* web_assets.c */
+void routes_static(struct http_ctx *ctx);
+void routes_app(struct http_ctx *ctx);
 
 /* routes_hooks.c */
 void routes_hooks_kannel_dlr(struct http_ctx *ctx);

@@ -435,33 +435,3 @@ routes_reply_post(struct http_ctx *ctx)
 	p->in.require_active = true;
 	replies_submit(ctx->d, &p->in, reply_post_done, p);
 }
-
-/* GET /static/{name}: the reply page's stylesheet and script, read from web_dir. */
-void
-routes_static(struct http_ctx *ctx)
-{
-	static const struct {
-		const char *name, *type;
-	} files[] = {
-	    {"reply.css", "text/css; charset=utf-8"},
-	    {"reply.js", "text/javascript; charset=utf-8"},
-	};
-	const char *name = ctx->nparams > 0 ? ctx->params[0] : "";
-	char path[1024], buf[65536];
-	FILE *f;
-	size_t n;
-
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		if (strcmp(name, files[i].name) != 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", ctx->d->cfg.web_dir, files[i].name);
-		f = fopen(path, "rb");
-		if (f == NULL)
-			break;
-		n = fread(buf, 1, sizeof buf, f);
-		fclose(f);
-		http_reply_bytes(ctx, 200, files[i].type, buf, n);
-		return;
-	}
-	http_reply_problem(ctx, 404, "not found", "no such file");
-}

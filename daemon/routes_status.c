@@ -279,3 +279,32 @@ routes_status_staff_entry(struct http_ctx *ctx)
 		free(se);
 	}
 }
+
+/*
+ * GET /api/v1/crises/{id}/points: every person of the crisis with a known
+ * place, compactly ([national id, lat, lon, status]), for the map; the
+ * dashboard keeps it current from the event stream.
+ */
+void
+routes_status_points(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	const char *params[2];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('crisis_id', $2::bigint, 'points', coalesce(json_agg("
+	    " json_build_array(p.national_id, round(ST_Y(g.pt)::numeric, 5), "
+	    "round(ST_X(g.pt)::numeric, "
+	    " 5), p.status) ORDER BY p.national_id), '[]'))::text "
+	    "FROM person_status p JOIN national n ON n.id = p.national_id "
+	    "LEFT JOIN response r ON r.id = p.last_response_id "
+	    "CROSS JOIN LATERAL (SELECT coalesce(r.point, n.last_point)::geometry AS pt) g "
+	    "WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
+	    "AND g.pt IS NOT NULL",
+	    2, params);
+}

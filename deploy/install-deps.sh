@@ -38,6 +38,8 @@ libclang-rt-14-dev
 dpkg-dev
 systemd
 nginx-light
+chromium
+fonts-noto-cjk
 "
 
 missing=""
@@ -46,6 +48,9 @@ for p in $PACKAGES; do
 		missing="$missing $p"
 	fi
 done
+
+# The dashboard's libraries come from npm; any Node.js with npm will do.
+command -v npm >/dev/null || missing="$missing nodejs npm"
 
 [ -z "$missing" ] && exit 0
 

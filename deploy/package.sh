@@ -5,6 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 deploy/install-deps.sh
+deploy/web.sh
 B=build-pkg
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DSAFETY_TESTS=OFF \
 	-DSAFETY_SQL_DIR=/usr/share/safety/sql -DSAFETY_WEB_DIR=/usr/share/safety/web >/dev/null

@@ -62,6 +62,7 @@ fi
 
 echo "quickstart: installing dependencies"
 deploy/install-deps.sh
+deploy/web.sh
 echo "quickstart: building"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
@@ -131,7 +132,7 @@ fi
 URL=http://127.0.0.1:$PORT
 banner() {
 	echo
-	echo "  Safety is running at $URL/"
+	echo "  Safety is running: the crisis dashboard is at $URL/app"
 	if build/safetyctl help 2>/dev/null | grep -q "user add"; then
 		echo "  log in as 'admin' with the password in $PWFILE"
 	fi

@@ -15,6 +15,7 @@ fail() { echo "package: $*" >&2; exit 1; }
 contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
 for f in ./usr/bin/safetyd ./usr/bin/safetyctl ./etc/safety/safety.conf \
 	./lib/systemd/system/safetyd.service ./usr/share/safety/web/reply.css \
+	./usr/share/safety/web/app.html ./usr/share/safety/web/node_modules/leaflet/dist/leaflet.js \
 	./usr/share/doc/safety/README.md ./usr/share/doc/safety/monitoring/safety-alerts.yml; do
 	grep -qx "$f" <<<"$contents" || fail "missing $f"
 done

@@ -1,0 +1,22 @@
+// The dashboard's only way to the server: JSON over /api/v1 with the session
+// cookie, and the CSRF token on every request that changes something.
+let csrf = null;
+
+export class Unauthorized extends Error {}
+
+export function setCsrf(token) {
+  csrf = token;
+}
+
+export async function api(path, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  const r = await fetch(path, { method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status === 401) throw new Unauthorized();
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new Error((data && (data.detail || data.title)) || `HTTP ${r.status}`);
+  return data;
+}

@@ -1,0 +1,51 @@
+// Korean and English for every word the dashboard shows; the choice is kept per browser.
+const words = {
+  ko: {
+    title: "안전 확인", login: "로그인", logout: "로그아웃", username: "사용자 이름", password: "비밀번호",
+    login_failed: "로그인하지 못했습니다", crises: "위기 상황", no_crises: "진행 중인 위기가 없습니다",
+    drill: "훈련", people: "명", answers_per_minute: "분당 응답", regions: "지역별 응답률", map: "지도",
+    live: "실시간", reconnecting: "다시 연결 중", back: "목록으로", response_rate: "응답률",
+    unknown_region: "지역 미상",
+    status: { pending: "대기", safe: "안전", needs_help: "도움 필요", injured: "부상", needs_evacuation: "대피 필요",
+      evacuated: "대피 완료", unreachable: "연락 불가", missing: "실종", deceased: "사망", unknown: "미확인" },
+  },
+  en: {
+    title: "Safety", login: "Log in", logout: "Log out", username: "Username", password: "Password",
+    login_failed: "Could not log in", crises: "Crises", no_crises: "No open crisis",
+    drill: "drill", people: "people", answers_per_minute: "Answers per minute", regions: "Response rate by region",
+    map: "Map", live: "live", reconnecting: "reconnecting", back: "All crises", response_rate: "response rate",
+    unknown_region: "region unknown",
+    status: { pending: "Pending", safe: "Safe", needs_help: "Needs help", injured: "Injured",
+      needs_evacuation: "Needs evacuation", evacuated: "Evacuated", unreachable: "Unreachable", missing: "Missing",
+      deceased: "Deceased", unknown: "Unknown" },
+  },
+};
+
+let lang = localStorage.getItem("lang") || (navigator.language || "ko").slice(0, 2);
+if (!words[lang]) lang = "ko";
+
+export function t(key) {
+  return words[lang][key] ?? key;
+}
+
+export function statusName(s) {
+  return words[lang].status[s] ?? s;
+}
+
+export function currentLang() {
+  return lang;
+}
+
+export function switchLang() {
+  lang = lang === "ko" ? "en" : "ko";
+  localStorage.setItem("lang", lang);
+}
+
+// Static labels marked data-t in the page.
+export function translatePage() {
+  document.documentElement.lang = lang;
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  const button = document.getElementById("lang");
+  button.textContent = lang === "ko" ? "English" : "한국어";
+  button.lang = lang === "ko" ? "en" : "ko";
+}

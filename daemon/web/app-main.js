@@ -1,0 +1,51 @@
+// The dashboard: who is logged in, then the view the address names
+// (#/crises, #/crises/ID). Each view is its own module.
+import { api, setCsrf, Unauthorized } from "/static/app-api.js";
+import { t, switchLang, translatePage } from "/static/app-i18n.js";
+import { showLogin } from "/static/app-login.js";
+import { showCrises, showCrisis } from "/static/app-overview.js";
+
+const view = document.getElementById("view");
+let leaveView = null; // closes the current view's event stream and timers
+
+async function route() {
+  if (leaveView) leaveView();
+  leaveView = null;
+  translatePage();
+  let session;
+  try {
+    session = await api("/api/v1/session");
+  } catch (e) {
+    if (e instanceof Unauthorized) return showLogin(view, route);
+    view.textContent = e.message;
+    return;
+  }
+  setCsrf(session.csrf_token);
+  const u = session.user;
+  document.getElementById("who").textContent = `${u.username} · ${u.role}` + (u.mission_id ? ` · #${u.mission_id}` : "");
+  document.getElementById("logout").hidden = false;
+  const m = location.hash.match(/^#\/crises\/(\d+)$/);
+  try {
+    leaveView = m ? await showCrisis(view, Number(m[1])) : await showCrises(view);
+  } catch (e) {
+    if (e instanceof Unauthorized) return showLogin(view, route);
+    view.textContent = e.message;
+  }
+}
+
+document.getElementById("lang").addEventListener("click", () => {
+  switchLang();
+  route();
+});
+document.getElementById("logout").addEventListener("click", async () => {
+  try {
+    await api("/api/v1/session", { method: "DELETE" });
+  } finally {
+    document.getElementById("logout").hidden = true;
+    document.getElementById("who").textContent = "";
+    route();
+  }
+});
+window.addEventListener("hashchange", route);
+document.title = t("title");
+route();

@@ -1,0 +1,131 @@
+// The list of crises, and one crisis: counts by status that change live,
+// answers per minute, response rate by region, and the map.
+import { api } from "/static/app-api.js";
+import { t, statusName } from "/static/app-i18n.js";
+import { STATUS_ORDER, statusColor, shapeIcon, CrisisMap } from "/static/app-map.js";
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+export async function showCrises(view) {
+  const list = await api("/api/v1/crises");
+  const items = list.items ?? list;
+  view.innerHTML = "";
+  view.append(el("h2", {}, t("crises")));
+  const box = el("div", { class: "crises" });
+  if (!items.length) box.append(el("p", {}, t("no_crises")));
+  for (const c of items) {
+    const a = el("a", { class: "card crisis-link", href: `#/crises/${c.id}` },
+      el("span", {}, c.title), el("span", {}, c.drill ? t("drill") : "", ` ${c.kind} · ${c.state}`));
+    box.append(a);
+  }
+  view.append(box);
+  return null;
+}
+
+function countCards(counts) {
+  const box = el("div", { class: "counts", role: "list" });
+  for (const s of STATUS_ORDER) {
+    const card = el("div", { class: "card count", role: "listitem", "data-status": s });
+    card.style.setProperty("--c", statusColor(s));
+    const label = el("span", { class: "label" }, shapeIcon(s), statusName(s));
+    card.append(el("span", { class: "n" }, String(counts[s] ?? 0)), label);
+    box.append(card);
+  }
+  return box;
+}
+
+function updateCounts(box, counts) {
+  for (const card of box.querySelectorAll(".count")) {
+    const n = String(counts[card.dataset.status] ?? 0);
+    const span = card.querySelector(".n");
+    if (span.textContent !== n) {
+      span.textContent = n;
+      card.classList.remove("changed");
+      void card.offsetWidth; // restart the highlight
+      card.classList.add("changed");
+    }
+  }
+}
+
+function regionBars(byRegion) {
+  const box = el("div", { class: "regions" });
+  for (const r of byRegion) {
+    const total = Object.values(r.counts).reduce((a, b) => a + b, 0);
+    const answered = ["safe", "needs_help", "injured", "needs_evacuation", "evacuated"]
+      .reduce((a, s) => a + (r.counts[s] ?? 0), 0);
+    const bar = el("div", { class: "bar", role: "img",
+      "aria-label": `${r.name ?? t("unknown_region")}: ${answered}/${total}` });
+    for (const s of STATUS_ORDER) {
+      if (!r.counts[s]) continue;
+      const part = el("span", { title: `${statusName(s)} ${r.counts[s]}` });
+      part.style.width = `${(100 * r.counts[s]) / total}%`;
+      part.style.background = statusColor(s);
+      bar.append(part);
+    }
+    box.append(el("div", {}, el("div", {}, `${r.name ?? t("unknown_region")} — ${Math.round((100 * answered) / total)}% ${t("response_rate")}`), bar));
+  }
+  return box;
+}
+
+function answersChart(target, perMinute) {
+  const xs = perMinute.map((m) => Date.parse(m.minute) / 1000);
+  const ys = perMinute.map((m) => m.answers);
+  // The last hour, whatever the data, so one answer does not stretch the axis over years.
+  const now = Date.now() / 1000;
+  const opts = { width: target.clientWidth || 400, height: 180, legend: { show: false },
+    scales: { x: { time: true, range: [now - 3600, now + 60] }, y: { range: (u, min, max) => [0, Math.max(5, max)] } },
+    series: [{}, { label: t("answers_per_minute"), stroke: "#0b5cad", fill: "rgba(11,92,173,.15)",
+      points: { show: true } }],
+    axes: [{}, { size: 40 }] };
+  target.innerHTML = "";
+  return new uPlot(opts, [xs, ys], target);
+}
+
+export async function showCrisis(view, id) {
+  const [crisis, status] = await Promise.all([api(`/api/v1/crises/${id}`), api(`/api/v1/crises/${id}/status`)]);
+  view.innerHTML = "";
+  const live = el("span", { class: "live off", "aria-live": "polite" }, t("reconnecting"));
+  view.append(el("p", {}, el("a", { href: "#/crises" }, `← ${t("back")}`)),
+    el("h2", {}, crisis.title, " ", crisis.drill ? el("span", { class: "drill" }, t("drill")) : "", " ", live));
+  const cards = countCards(status.counts);
+  view.append(cards);
+  const mapCard = el("section", { class: "card", "aria-label": t("map") }, el("div", { id: "map" }));
+  const chart = el("div", { class: "chart" });
+  const side = el("section", { class: "card" }, el("h3", {}, t("answers_per_minute")), chart,
+    el("h3", {}, t("regions")), regionBars(status.by_region));
+  view.append(el("div", { class: "grid" }, mapCard, side));
+  const map = new CrisisMap(mapCard.querySelector("#map"), crisis);
+  const legend = el("div", { class: "legend" });
+  for (const s of STATUS_ORDER) legend.append(el("span", {}, shapeIcon(s), " ", statusName(s)));
+  mapCard.append(legend);
+  answersChart(chart, status.per_minute);
+  map.setPoints((await api(`/api/v1/crises/${id}/points`)).points);
+
+  // Live: counts and people from the event stream; the chart and regions every half minute.
+  const events = new EventSource(`/api/v1/crises/${id}/events`);
+  events.addEventListener("open", () => { live.className = "live on"; live.textContent = t("live"); });
+  events.addEventListener("error", () => { live.className = "live off"; live.textContent = t("reconnecting"); });
+  events.addEventListener("counts", (ev) => updateCounts(cards, JSON.parse(ev.data).counts));
+  events.addEventListener("person", (ev) => map.update(JSON.parse(ev.data)));
+  events.addEventListener("reset", async () => map.setPoints((await api(`/api/v1/crises/${id}/points`)).points));
+  const timer = setInterval(async () => {
+    try {
+      const s = await api(`/api/v1/crises/${id}/status`);
+      answersChart(chart, s.per_minute);
+      side.querySelector(".regions").replaceWith(regionBars(s.by_region));
+    } catch { /* the stream says when the server is away */ }
+  }, 30000);
+  return () => {
+    events.close();
+    clearInterval(timer);
+    map.remove();
+  };
+}

@@ -1,0 +1,83 @@
+// The dashboard in Debian's Chromium, driven by playwright-core: log in,
+// open a crisis, see the counts and the map; answer on the reply page in a
+// second browser context and see the counter change without a reload.
+// Screenshots go to SCREENSHOTS. Run by tests/integration/test_dashboard.py.
+import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
+
+const { BASE, USER, PASSWORD, TOKEN, SCREENSHOTS, CHROMIUM } = process.env;
+const errors = [];
+const fail = (msg) => {
+  console.error("dashboard: " + msg + (errors.length ? " (page errors: " + errors.join(" | ") + ")" : ""));
+  process.exit(1);
+};
+
+// Flags for a closed network: no updates, no sync, no crash reporting, no GPU.
+const browser = await chromium.launch({
+  executablePath: CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
+    "--disable-sync", "--disable-breakpad", "--metrics-recording-only"],
+});
+try {
+  const staff = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
+  const page = await staff.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  // The first session probe answers 401 before the login: expected, not an error of the page.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().includes("status of 401")) errors.push(m.text());
+  });
+  await page.goto(BASE + "/app");
+  await page.fill("#username", USER);
+  await page.fill("#password", PASSWORD);
+  await page.click("#login-submit");
+  await page.waitForSelector(".crisis-link", { timeout: 10000 });
+  await page.screenshot({ path: SCREENSHOTS + "/1-crises.png" });
+  await page.click(".crisis-link >> nth=0");
+  await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 })
+    .catch(async () => fail("the crisis page did not show its counts: " +
+      (await page.textContent("#view")).slice(0, 300)));
+  await page.waitForSelector(".live.on", { timeout: 10000 });
+  const count = async (s) => Number(await page.textContent(`.count[data-status="${s}"] .n`));
+  const pending = await count("pending"), safe = await count("safe");
+  if (pending < 1) fail(`no pending people shown (${pending})`);
+  // The map: boundaries drawn, and people on the canvas.
+  await page.waitForSelector(".leaflet-overlay-pane path", { state: "attached", timeout: 10000 })
+    .catch(async () => {
+      await page.screenshot({ path: SCREENSHOTS + "/2-crisis-failed.png" });
+      fail("no boundaries on the map");
+    });
+  const inked = await page.evaluate(() => {
+    const c = document.querySelector("canvas.people-layer");
+    if (!c) return -1;
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+  if (inked < 20) fail(`the people layer is empty (${inked} pixels)`);
+  await page.screenshot({ path: SCREENSHOTS + "/2-crisis.png" });
+
+  // A national answers on the reply page, in a browser of their own.
+  const national = await browser.newContext({ locale: "ko-KR" });
+  const phone = await national.newPage();
+  await phone.goto(BASE + "/r/" + TOKEN);
+  await phone.check('input[name="status"][value="safe"]');
+  await phone.click("button.send");
+  await phone.waitForLoadState();
+  await phone.screenshot({ path: SCREENSHOTS + "/3-reply.png" });
+
+  await page.waitForFunction((before) =>
+    Number(document.querySelector('.count[data-status="safe"] .n').textContent) === before + 1, safe,
+  { timeout: 10000 }).catch(() => fail("the safe counter did not change without a reload"));
+  if (await count("pending") !== pending - 1) fail("pending did not go down by one");
+  await page.screenshot({ path: SCREENSHOTS + "/4-after-answer.png" });
+
+  // Korean, switched in place.
+  await page.click("#lang");
+  await page.waitForSelector('.count[data-status="safe"] .label:has-text("안전")', { timeout: 10000 });
+  await page.screenshot({ path: SCREENSHOTS + "/5-korean.png" });
+  if (errors.length) fail("errors in the page: " + errors.join(" | "));
+  console.log(`dashboard: ok (pending ${pending} -> ${pending - 1}, safe ${safe} -> ${safe + 1}, ${inked} map pixels)`);
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,66 @@
+"""The dashboard in a real browser (Debian's Chromium driven by playwright-core):
+log in, open a crisis from the demo, see counts, chart and map; a national
+answers on the reply page in a second browser and the counter changes
+without a reload; Korean and English. Screenshots are kept with the logs."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+from harness import LOG_DIR, SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+cluster = Cluster.shared()
+DB = "t_dashboard"
+PASSWORD = record_secret("Antakya-Harbiye-2026-ui")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "300", "--seed", "9").returncode, 0, "demo")
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "channels": {"dispatch_interval_ms": "50"}}).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
+                 pwfile).returncode, 0, "user")
+lead = Session(d, "lead", PASSWORD)
+crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M7.8 Pazarcık", "severity": 5,
+                                      "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 300000}}).json()["id"]
+launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()
+eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE state = 'sent'") == str(launched["messages"]),
+           timeout=30, what="messages sent")
+with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
+    TOKEN = record_secret(re.search(r"/r/([A-Za-z0-9_-]+)", json.loads(f.readline())["text"]).group(1))
+
+
+def the_dashboard_shows_a_crisis_live():
+    shots = os.path.join(LOG_DIR, "screenshots")
+    os.makedirs(shots, exist_ok=True)
+    env = dict(os.environ, BASE="http://127.0.0.1:%d" % d.port, USER="lead", PASSWORD=PASSWORD, TOKEN=TOKEN,
+               SCREENSHOTS=shots, CHROMIUM=CHROMIUM)
+    r = subprocess.run(["node", os.path.join(SOURCE_DIR, "tests", "browser", "dashboard.mjs")], env=env,
+                       capture_output=True, text=True, timeout=180)
+    print("  " + (r.stdout + r.stderr).strip().replace("\n", "\n  "))
+    expect_equal(r.returncode, 0, "browser test")
+    for name in ("1-crises.png", "2-crisis.png", "3-reply.png", "4-after-answer.png", "5-korean.png"):
+        check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
+
+
+def the_page_and_libraries_are_served_from_this_server():
+    page = d.get("/app")
+    expect_equal(page.status, 200, "page")
+    check("https://" not in page.body and "http://" not in page.body, "no outside address in the page")
+    for lib in ("leaflet.js", "uPlot.iife.min.js", "topojson-client.min.js", "countries-110m.json", "app-main.js"):
+        r = d.get("/static/" + lib)
+        expect_equal(r.status, 200, lib)
+        etag = r.header("ETag")
+        expect_equal(d.get("/static/" + lib, headers={"If-None-Match": etag}).status, 304, lib + " cached")
+    for bad in ("../safety.conf", "..%2Fsafety.conf", ".hidden", "node_modules"):
+        expect_equal(d.get("/static/" + bad).status, 404, bad)
+
+
+try:
+    run([the_page_and_libraries_are_served_from_this_server, the_dashboard_shows_a_crisis_live])
+finally:
+    d.stop()
