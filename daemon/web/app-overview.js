@@ -3,6 +3,8 @@
 import { api } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
 import { STATUS_ORDER, statusColor, shapeIcon, CrisisMap } from "/static/app-map.js";
+import { workLists } from "/static/app-lists.js";
+import { planPanel } from "/static/app-plan.js";
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -107,6 +109,10 @@ export async function showCrisis(view, id) {
   for (const s of STATUS_ORDER) legend.append(el("span", {}, shapeIcon(s), " ", statusName(s)));
   mapCard.append(legend);
   answersChart(chart, status.per_minute);
+  const plan = planPanel(id, map);
+  side.append(plan.element);
+  const lists = workLists(id);
+  view.append(lists.element);
   map.setPoints((await api(`/api/v1/crises/${id}/points`)).points);
 
   // Live: counts and people from the event stream; the chart and regions every half minute.
@@ -115,6 +121,7 @@ export async function showCrisis(view, id) {
   events.addEventListener("error", () => { live.className = "live off"; live.textContent = t("reconnecting"); });
   events.addEventListener("counts", (ev) => updateCounts(cards, JSON.parse(ev.data).counts));
   events.addEventListener("person", (ev) => map.update(JSON.parse(ev.data)));
+  events.addEventListener("plan", (ev) => plan.onPlanEvent(JSON.parse(ev.data)));
   events.addEventListener("reset", async () => map.setPoints((await api(`/api/v1/crises/${id}/points`)).points));
   const timer = setInterval(async () => {
     try {

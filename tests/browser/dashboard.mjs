@@ -72,12 +72,35 @@ try {
   if (await count("pending") !== pending - 1) fail("pending did not go down by one");
   await page.screenshot({ path: SCREENSHOTS + "/4-after-answer.png" });
 
+  // The call list: record what an unreachable person said on the phone, in two clicks.
+  await page.click('.tabs [data-list="unreachable"]');
+  await page.waitForSelector(".lists tbody tr .record", { timeout: 10000 })
+    .catch(() => fail("the call list is empty"));
+  const evac = await count("needs_evacuation");
+  await page.click(".lists tbody tr .record >> nth=0");
+  await page.click('.lists tbody tr .outcome[data-status="needs_evacuation"] >> nth=0');
+  await page.waitForFunction((before) =>
+    Number(document.querySelector('.count[data-status="needs_evacuation"] .n').textContent) === before + 1, evac,
+  { timeout: 10000 }).catch(() => fail("the recorded call did not reach the counts"));
+  await page.screenshot({ path: SCREENSHOTS + "/5-call-list.png", fullPage: true });
+
+  // Evacuation: plan who needs to leave, see it on the map, publish it.
+  await page.click(".run-plan");
+  await page.waitForSelector('.plan-state:has-text("Plan #")', { timeout: 20000 })
+    .catch(async () => fail("no plan came back: " + await page.textContent(".plan-state")));
+  await page.waitForSelector(".leaflet-interactive", { timeout: 10000 });
+  await page.click(".publish-plan");
+  await page.waitForSelector('.plan-state:has-text("published v1")', { timeout: 10000 })
+    .catch(async () => fail("not published: " + await page.textContent(".plan-state")));
+  await page.screenshot({ path: SCREENSHOTS + "/6-plan.png", fullPage: true });
+
   // Korean, switched in place.
   await page.click("#lang");
   await page.waitForSelector('.count[data-status="safe"] .label:has-text("안전")', { timeout: 10000 });
-  await page.screenshot({ path: SCREENSHOTS + "/5-korean.png" });
+  await page.screenshot({ path: SCREENSHOTS + "/7-korean.png" });
   if (errors.length) fail("errors in the page: " + errors.join(" | "));
-  console.log(`dashboard: ok (pending ${pending} -> ${pending - 1}, safe ${safe} -> ${safe + 1}, ${inked} map pixels)`);
+  console.log(`dashboard: ok (pending ${pending} -> ${pending - 1}, safe ${safe} -> ${safe + 1}, ` +
+    `${inked} map pixels; a call recorded; a plan made and published)`);
 } finally {
   await browser.close();
 }

@@ -1,0 +1,77 @@
+// Evacuation from the dashboard: run the planner over who needs to leave,
+// watch it on the event stream, see groups and their lines to shelters on
+// the map, publish it, print the manifests.
+import { api } from "/static/app-api.js";
+import { t } from "/static/app-i18n.js";
+
+export function planPanel(crisisId, map) {
+  const box = document.createElement("section");
+  box.className = "card plan";
+  box.innerHTML = `<h3></h3><p class="plan-state" aria-live="polite"></p>
+    <button type="button" class="primary run-plan"></button>
+    <button type="button" class="publish-plan" hidden></button>
+    <a class="print-plan" hidden target="_blank" rel="noopener"></a>`;
+  box.querySelector("h3").textContent = t("evacuation");
+  const state = box.querySelector(".plan-state");
+  const run = box.querySelector(".run-plan");
+  const publish = box.querySelector(".publish-plan");
+  const print = box.querySelector(".print-plan");
+  run.textContent = t("run_plan");
+  publish.textContent = t("publish");
+  print.textContent = t("print");
+  let planId = null;
+  let layer = null;
+
+  async function show(id) {
+    const plan = await api(`/api/v1/plans/${id}`);
+    const s = plan.result.stats;
+    state.textContent = `${t("plan")} #${id}: ${s.people_assigned}/${s.people} ${t("people")} · ${s.groups} ${t("groups")} · ` +
+      `${t("gap")} ${(100 * s.gap).toFixed(2)}%` + (plan.version ? ` · ${t("published")} v${plan.version}` : "");
+    const geo = await api(`/api/v1/plans/${id}?format=geojson`);
+    if (layer) layer.remove();
+    layer = L.geoJSON(geo, {
+      style: (f) => f.properties.kind === "route" ? { color: "#0b5cad", weight: 2, dashArray: "4 4" } : {},
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, f.properties.kind === "shelter"
+        ? { radius: 8, color: "#0b5cad", fillColor: "#fff", fillOpacity: 1, weight: 3 }
+        : { radius: 5, color: "#c25e00", fillColor: "#c25e00", fillOpacity: 0.9 })
+        .bindTooltip(f.properties.kind === "shelter"
+          ? `${f.properties.name}: ${f.properties.load}/${f.properties.capacity}`
+          : `${t("group")} ${f.properties.group} · ${f.properties.people} ${t("people")}`),
+    }).addTo(map.map);
+    publish.hidden = plan.state !== "ready";
+    print.hidden = false;
+    print.href = `/api/v1/plans/${id}?format=html`;
+  }
+
+  run.addEventListener("click", async () => {
+    run.disabled = true;
+    state.textContent = t("planning");
+    try {
+      planId = (await api(`/api/v1/crises/${crisisId}/plans`, { method: "POST",
+        body: { statuses: ["needs_evacuation", "injured"] } })).plan_id;
+    } catch (e) {
+      state.textContent = e.message;
+      run.disabled = false;
+    }
+  });
+  publish.addEventListener("click", async () => {
+    const r = await api(`/api/v1/plans/${planId}/publish`, { method: "POST" });
+    state.textContent += ` · ${t("published")} v${r.version}: ${r.messages} ${t("messages")}`;
+    publish.hidden = true;
+  });
+
+  // The stream tells each plan's progress; the one we started, we show.
+  function onPlanEvent(p) {
+    if (p.plan_id !== planId) return;
+    if (p.state === "ready") {
+      run.disabled = false;
+      show(planId).catch((e) => { state.textContent = e.message; });
+    } else if (p.state === "failed") {
+      run.disabled = false;
+      state.textContent = t("plan_failed");
+    } else {
+      state.textContent = `${t("planning")} (${p.state})`;
+    }
+  }
+  return { element: box, onPlanEvent };
+}
