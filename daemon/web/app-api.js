@@ -20,3 +20,13 @@ export async function api(path, { method = "GET", body } = {}) {
   if (!r.ok) throw new Error((data && (data.detail || data.title)) || `HTTP ${r.status}`);
   return data;
 }
+
+// A document as it came (an alert's XML or GeoJSON), not JSON we made.
+export async function apiText(path, text, contentType) {
+  const r = await fetch(path, { method: "POST", credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": contentType, "X-CSRF-Token": csrf ?? "" }, body: text });
+  if (r.status === 401) throw new Unauthorized();
+  const data = await r.json().catch(() => null);
+  if (!r.ok) throw new Error((data && (data.detail || data.title)) || `HTTP ${r.status}`);
+  return data;
+}

@@ -5,6 +5,8 @@ import { t, statusName } from "/static/app-i18n.js";
 import { STATUS_ORDER, statusColor, shapeIcon, CrisisMap } from "/static/app-map.js";
 import { workLists } from "/static/app-lists.js";
 import { planPanel } from "/static/app-plan.js";
+import { declarePanel } from "/static/app-declare.js";
+import { campaignPanel } from "/static/app-campaign.js";
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -29,6 +31,10 @@ export async function showCrises(view) {
     box.append(a);
   }
   view.append(box);
+  view.append(declarePanel((id) => {
+    if (id) location.hash = `#/crises/${id}`;
+    else showCrises(view);
+  }));
   return null;
 }
 
@@ -110,7 +116,7 @@ export async function showCrisis(view, id) {
   mapCard.append(legend);
   answersChart(chart, status.per_minute);
   const plan = planPanel(id, map);
-  side.append(plan.element);
+  side.append(campaignPanel(id), plan.element);
   const lists = workLists(id);
   view.append(lists.element);
   map.setPoints((await api(`/api/v1/crises/${id}/points`)).points);
@@ -119,7 +125,21 @@ export async function showCrisis(view, id) {
   const events = new EventSource(`/api/v1/crises/${id}/events`);
   events.addEventListener("open", () => { live.className = "live on"; live.textContent = t("live"); });
   events.addEventListener("error", () => { live.className = "live off"; live.textContent = t("reconnecting"); });
-  events.addEventListener("counts", (ev) => updateCounts(cards, JSON.parse(ev.data).counts));
+  // People who only became pending (a launch) come with the counts, not one by one: when
+  // the total grows, the map reloads its points, at most every few seconds.
+  let total = Object.values(status.counts).reduce((a, b) => a + b, 0), reload = null;
+  events.addEventListener("counts", (ev) => {
+    const counts = JSON.parse(ev.data).counts;
+    updateCounts(cards, counts);
+    const now = Object.values(counts).reduce((a, b) => a + b, 0);
+    if (now !== total && !reload) {
+      reload = setTimeout(async () => {
+        reload = null;
+        try { map.setPoints((await api(`/api/v1/crises/${id}/points`)).points); } catch { /* next time */ }
+      }, 3000);
+    }
+    total = now;
+  });
   events.addEventListener("person", (ev) => map.update(JSON.parse(ev.data)));
   events.addEventListener("plan", (ev) => plan.onPlanEvent(JSON.parse(ev.data)));
   events.addEventListener("reset", async () => map.setPoints((await api(`/api/v1/crises/${id}/points`)).points));
@@ -133,6 +153,7 @@ export async function showCrisis(view, id) {
   return () => {
     events.close();
     clearInterval(timer);
+    clearTimeout(reload);
     map.remove();
   };
 }

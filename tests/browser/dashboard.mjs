@@ -4,7 +4,7 @@
 // Screenshots go to SCREENSHOTS. Run by tests/integration/test_dashboard.py.
 import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
 
-const { BASE, USER, PASSWORD, TOKEN, SCREENSHOTS, CHROMIUM } = process.env;
+const { BASE, USER, PASSWORD, TOKEN, CRISIS, SCREENSHOTS, CHROMIUM } = process.env;
 const errors = [];
 const fail = (msg) => {
   console.error("dashboard: " + msg + (errors.length ? " (page errors: " + errors.join(" | ") + ")" : ""));
@@ -31,8 +31,30 @@ try {
   await page.fill("#password", PASSWORD);
   await page.click("#login-submit");
   await page.waitForSelector(".crisis-link", { timeout: 10000 });
-  await page.screenshot({ path: SCREENSHOTS + "/1-crises.png" });
-  await page.click(".crisis-link >> nth=0");
+  // Declare a crisis: a circle on the map, the nationals inside counted before anything is stored.
+  await page.waitForSelector(".declare-map path", { state: "attached", timeout: 10000 });
+  await page.fill('.declare-form input[name="title"]', "Drill: aftershock near Antakya");
+  await page.fill('.declare-form input[name="radius"]', "150");
+  const box = await page.locator(".declare-map").boundingBox();
+  await page.mouse.click(box.x + box.width * 0.62, box.y + box.height * 0.5);
+  await page.waitForFunction(() => Number(document.querySelector(".inside")?.dataset.count) > 0, null, { timeout: 10000 })
+    .catch(async () => fail("no nationals counted inside the drawn circle: " + await page.textContent(".inside")));
+  await page.screenshot({ path: SCREENSHOTS + "/1-declare.png", fullPage: true });
+  await page.click(".declare-submit");
+  await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 })
+    .catch(() => fail("declaring did not open the new crisis"));
+  // Launch its check-in after a preview of the messages and the reach per channel.
+  await page.click(".preview-campaign");
+  await page.waitForSelector(".preview .reach", { timeout: 10000 })
+    .catch(async () => fail("no preview: " + await page.textContent(".preview")));
+  const preview = await page.textContent(".preview");
+  if (!/SMS|sms/.test(preview) || !(await page.locator('.preview blockquote[lang="ko"]').count())) fail("preview: " + preview);
+  await page.click(".launch-campaign");
+  await page.waitForSelector('.launched:has-text("Launched")', { timeout: 10000 })
+    .catch(async () => fail("not launched: " + await page.textContent(".launched")));
+  await page.screenshot({ path: SCREENSHOTS + "/1-launched.png", fullPage: true });
+
+  await page.goto(BASE + "/app#/crises/" + CRISIS);
   await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 })
     .catch(async () => fail("the crisis page did not show its counts: " +
       (await page.textContent("#view")).slice(0, 300)));

@@ -1,0 +1,100 @@
+// Declaring a crisis: a circle placed on the map (click for the centre, the
+// radius in km), with the number of nationals inside shown before anything is
+// stored; or an alert pasted as it came (CAP XML, USGS GeoJSON), which
+// becomes a proposed crisis for the lead to confirm.
+import { api, apiText } from "/static/app-api.js";
+import { t } from "/static/app-i18n.js";
+
+const KINDS = ["earthquake", "flood", "war", "terrorism", "unrest", "epidemic", "kidnapping", "other"];
+
+export function declarePanel(onDeclared) {
+  const box = document.createElement("section");
+  box.className = "card declare";
+  box.innerHTML = `<h3></h3>
+    <div class="declare-grid">
+      <div class="declare-map" id="declare-map"></div>
+      <form class="declare-form">
+        <label><span data-k="kind"></span><select name="kind"></select></label>
+        <label><span data-k="crisis_title"></span><input name="title" required maxlength="300"></label>
+        <label><span data-k="severity"></span><input name="severity" type="number" min="1" max="5" value="4"></label>
+        <label><span data-k="radius_km"></span><input name="radius" type="number" min="1" max="5000" value="100"></label>
+        <p class="hint"></p>
+        <p class="inside" aria-live="polite"></p>
+        <button class="primary declare-submit" type="submit" disabled></button>
+        <details><summary data-k="paste_alert"></summary>
+          <textarea name="alert" rows="5" spellcheck="false"></textarea>
+          <button type="button" class="import-alert"></button>
+          <p class="import-result" aria-live="polite"></p>
+        </details>
+      </form>
+    </div>`;
+  box.querySelector("h3").textContent = t("declare");
+  for (const el of box.querySelectorAll("[data-k]")) el.textContent = t(el.dataset.k);
+  const form = box.querySelector("form");
+  for (const k of KINDS) form.kind.append(new Option(t("kind_" + k), k));
+  box.querySelector(".hint").textContent = t("click_map");
+  box.querySelector(".declare-submit").textContent = t("declare");
+  box.querySelector(".import-alert").textContent = t("import_alert");
+  const inside = box.querySelector(".inside");
+  let centre = null, circle = null, map = null, timer = null;
+
+  function radiusM() {
+    return Math.max(1, Number(form.radius.value) || 1) * 1000;
+  }
+
+  async function count() {
+    if (!centre) return;
+    const r = await api("/api/v1/nationals/in-area", { method: "POST",
+      body: { circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() } } });
+    inside.textContent = `${r.count} ${t("nationals_inside")}`;
+    inside.dataset.count = r.count;
+    box.querySelector(".declare-submit").disabled = !form.title.value;
+  }
+
+  function redraw() {
+    if (!centre) return;
+    if (circle) circle.remove();
+    circle = L.circle(centre, { radius: radiusM(), color: "#b3261e", weight: 2, fillOpacity: 0.08 }).addTo(map);
+    clearTimeout(timer);
+    timer = setTimeout(() => count().catch((e) => { inside.textContent = e.message; }), 300);
+  }
+
+  // The map needs its element in the page to know its size.
+  requestAnimationFrame(() => {
+    map = L.map(box.querySelector(".declare-map"), { zoomSnap: 0.5 }).setView([37, 37], 5);
+    map.createPane("base").style.zIndex = 250;
+    fetch("/static/countries-110m.json").then((r) => r.json()).then((world) => {
+      L.geoJSON(topojson.feature(world, world.objects.countries), { pane: "base", interactive: false,
+        style: { color: "#8a96a3", weight: 1, fillColor: "#f2f0e9", fillOpacity: 1 } }).addTo(map);
+    });
+    map.on("click", (ev) => { centre = ev.latlng; redraw(); });
+  });
+  form.radius.addEventListener("input", redraw);
+  form.title.addEventListener("input", () => {
+    box.querySelector(".declare-submit").disabled = !(centre && form.title.value);
+  });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const c = await api("/api/v1/crises", { method: "POST", body: { kind: form.kind.value,
+        title: form.title.value, severity: Number(form.severity.value),
+        circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() } } });
+      onDeclared(c.id);
+    } catch (e) {
+      inside.textContent = e.message;
+    }
+  });
+  box.querySelector(".import-alert").addEventListener("click", async () => {
+    const out = box.querySelector(".import-result");
+    const text = form.alert.value.trim();
+    try {
+      const data = await apiText("/api/v1/crises/import", text, text.startsWith("<") ? "application/xml" : "application/json");
+      const n = (data.alerts ?? []).filter((a) => a.crisis).length;
+      out.textContent = `${n} ${t("proposed")}`;
+      onDeclared(null);
+    } catch (e) {
+      out.textContent = e.message;
+    }
+  });
+  return box;
+}
