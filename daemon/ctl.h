@@ -21,6 +21,9 @@ int ctl_import(const struct config *cfg, PGconn *conn, int argc, char **argv);
 int ctl_import_geo(const struct config *cfg, PGconn *conn, const char *what, int argc, char **argv);
 /* safetyctl demo --country TR|UA|TH --people N (ctl_demo.c) */
 int ctl_demo(const struct config *cfg, PGconn *conn, int argc, char **argv);
+/* safetyctl simulate --crisis ID: nationals answer through the reply page and SMS hook
+ * (ctl_simulate.c) */
+int ctl_simulate(const struct config *cfg, PGconn *conn, int argc, char **argv);
 /* safetyctl plan --households FILE --shelters FILE: the planner on files, no database (ctl_plan.c)
  */
 int ctl_plan(int argc, char **argv);

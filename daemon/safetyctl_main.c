@@ -33,6 +33,8 @@ static const char safetyctl_usage[] =
     "                      load a CSV/JSON of nationals or GeoJSON of places\n"
     "  demo --country TR|UA|TH --people N\n"
     "                      make a synthetic mission to try the system with\n"
+    "  simulate --crisis ID [--speed N]\n"
+    "                      nationals answer a crisis's check-ins, for demos and drills\n"
     "  plan --households FILE --shelters FILE [--seats N] [--out FILE]\n"
     "                      evacuation plan from CSV files, no database needed\n"
     "  help                print this help\n"
@@ -180,7 +182,8 @@ main(int argc, char **argv)
 		rc = safetyctl_migrate(&cfg, argc - argi, argv + argi);
 	} else if (strcmp(cmd, "user") == 0 || strcmp(cmd, "apikey") == 0 ||
 	           strcmp(cmd, "mission") == 0 || strcmp(cmd, "audit") == 0 ||
-	           strcmp(cmd, "import") == 0 || strcmp(cmd, "demo") == 0) {
+	           strcmp(cmd, "import") == 0 || strcmp(cmd, "demo") == 0 ||
+	           strcmp(cmd, "simulate") == 0) {
 		PGconn *conn = safetyctl_connect(&cfg);
 		if (conn == NULL) {
 			rc = 1;
@@ -195,6 +198,8 @@ main(int argc, char **argv)
 				rc = ctl_import(&cfg, conn, argc - argi, argv + argi);
 			else if (strcmp(cmd, "demo") == 0)
 				rc = ctl_demo(&cfg, conn, argc - argi, argv + argi);
+			else if (strcmp(cmd, "simulate") == 0)
+				rc = ctl_simulate(&cfg, conn, argc - argi, argv + argi);
 			else
 				rc = ctl_audit(&cfg, conn, argc - argi, argv + argi);
 			PQfinish(conn);

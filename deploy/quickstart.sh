@@ -136,6 +136,9 @@ banner() {
 	if build/safetyctl help 2>/dev/null | grep -q "user add"; then
 		echo "  log in as 'admin' with the password in $PWFILE"
 	fi
+	echo "  try it: declare a crisis on the map, launch a check-in, then let the demo's"
+	echo "  nationals answer (an hour of answers in a minute):"
+	echo "    build/safetyctl -c $CONF simulate --crisis <the crisis number in the address>"
 	echo "  logs: $STATE/safetyd.log"
 	echo
 }

@@ -1,0 +1,67 @@
+"""The demo simulator: nationals of a crisis answer their check-ins through
+the real reply page and Kannel's SMS hook, at times spread like a real
+crisis (compressed here), in Korean and English, with some never answering;
+everything it sends is stored as answers of the people it names."""
+
+import os
+
+from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_simulate"
+PASSWORD = record_secret("Kirikhan-Yayladagi-2026-sim")
+SECRET = record_secret("sim-hook-secret-0123456789abcdef")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "400", "--seed", "12").returncode, 0, "demo")
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10", "public_rate_per_second": "1000", "public_burst": "1000"},
+                               "channels": {"dispatch_interval_ms": "50", "hook_secret": SECRET}})
+keyfile = os.path.join(d.workdir, "token.key")
+with open(keyfile, "w") as f:
+    f.write("1:" + "5a" * 32 + "\n")
+with open(d.config_path, "a") as f:
+    f.write("[tokens]\nkey_file = %s\n" % keyfile)
+d.start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
+                 pwfile).returncode, 0, "user")
+lead = Session(d, "lead", PASSWORD)
+crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "Simulated", "drill": True,
+                                      "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 300000}}).json()["id"]
+asked = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()["asked"]
+
+
+def the_simulated_nationals_answer_through_the_front_door():
+    r = ctl(conninfo, "-c", d.config_path, "simulate", "--crisis", str(crisis), "--speed", "7200",
+            "--max-hours", "4", "--seed", "3", "--url", "http://127.0.0.1:%d" % d.port)
+    print("  " + r.stdout.strip().replace("\n", "\n  "))
+    expect_equal(r.returncode, 0, r.stderr)
+    check("refused or failed" in r.stdout and r.stdout.strip().endswith("0 refused or failed"), r.stdout)
+    rows = cluster.psql(DB, "SELECT channel, count(*) FROM response WHERE crisis_id = %d GROUP BY 1 ORDER BY 1" % crisis)
+    by = dict(line.split("|") for line in rows.splitlines())
+    stored = sum(map(int, by.values()))
+    check(by.get("web") and by.get("sms"), "both the reply page and SMS: %r" % by)
+    check(0.7 * asked <= stored <= asked, "most answered, some never: %d of %d" % (stored, asked))
+    statuses = cluster.psql(DB, "SELECT string_agg(DISTINCT status, ',') FROM person_status WHERE crisis_id = %d" % crisis)
+    for s in ("safe", "needs_help", "pending"):
+        check(s in statuses, "%s among %s" % (s, statuses))
+    texts = cluster.psql(DB, "SELECT count(*) FILTER (WHERE raw_text ~ '[가-힣]'), count(*) FILTER (WHERE raw_text ~ '^[A-Za-z]') "
+                             "FROM response WHERE crisis_id = %d" % crisis).split("|")
+    check(int(texts[0]) > 0 and int(texts[1]) > 0, "Korean and English texts: %r" % texts)
+
+
+def it_refuses_without_what_it_needs():
+    r = ctl(conninfo, "simulate")
+    expect_equal(r.returncode, 2, "no crisis")
+    check("--crisis" in r.stderr, r.stderr)
+    r = ctl(conninfo, "simulate", "--crisis", str(crisis), "--url", "http://127.0.0.1:%d" % d.port)
+    expect_equal(r.returncode, 1, "no key file")
+    check("key_file" in r.stderr, r.stderr)
+
+
+try:
+    run([the_simulated_nationals_answer_through_the_front_door, it_refuses_without_what_it_needs])
+finally:
+    d.stop()
