@@ -140,6 +140,9 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 	const cJSON *s, *h;
 	size_t i = 0;
 	char *text;
+	/* Shelter ids by input index: cJSON arrays are lists, too slow to index per household. */
+	double *shelter_id = xcalloc((size_t)cJSON_GetArraySize(ss) + 1, sizeof *shelter_id);
+	const cJSON **shelter = xcalloc((size_t)cJSON_GetArraySize(ss) + 1, sizeof *shelter);
 
 	cJSON_AddNumberToObject(stats, "people", (double)res->stats.people);
 	cJSON_AddNumberToObject(stats, "people_assigned", (double)res->stats.people_assigned);
@@ -152,6 +155,8 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 	cJSON_ArrayForEach(s, ss)
 	{
 		cJSON *o = cJSON_Duplicate(s, true);
+		shelter[i] = s;
+		shelter_id[i] = plan_num(s, "id", 0);
 		cJSON_AddNumberToObject(o, "load",
 		                        i < res->nshelters ? (double)res->shelter_load[i] : 0);
 		cJSON_AddItemToArray(shelters, o);
@@ -159,7 +164,7 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 	}
 	for (size_t g = 0; g < res->ngroups; g++) {
 		const struct sf_plan_group *gr = &res->groups[g];
-		const cJSON *sh = cJSON_GetArrayItem(ss, gr->shelter);
+		const cJSON *sh = gr->shelter >= 0 ? shelter[gr->shelter] : NULL;
 		const cJSON *ap =
 		    gr->assembly_point >= 0 ? cJSON_GetArrayItem(as, gr->assembly_point) : NULL;
 		cJSON *o = cJSON_CreateObject();
@@ -222,6 +227,8 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 	}
 	text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
+	free(shelter_id);
+	free(shelter);
 	return text;
 }
 
