@@ -10,6 +10,7 @@ SAFETY_TEST_LOG_DIR so the whole run's logs can be searched for secrets.
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -335,6 +336,28 @@ class EventStream:
         except OSError:
             pass
         self.conn.close()
+
+
+def demo_check_in(lead, cluster, db, state_dir, title="M7.8 Pazarcık", circle=(37.226, 37.014, 300000), drill=False):
+    """Declares a crisis over the demo's nationals as `lead`, launches an SMS check-in
+    (the log channel writes each message to state_dir/outbox-log.jsonl), waits until every
+    message is sent, and returns (crisis id, {national id: reply token}); the tokens are
+    recorded as secrets."""
+    lat, lon, radius = circle
+    crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": title, "severity": 5, "drill": drill,
+                                          "circle": {"lat": lat, "lon": lon, "radius_m": radius}}).json()["id"]
+    launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()
+    eventually(lambda: cluster.psql(db, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis)
+               == str(launched["messages"]), timeout=30, what="messages sent")
+    owner = dict(tuple(map(int, row.split("|"))) for row in cluster.psql(
+        db, "SELECT id, national_id FROM outbox WHERE crisis_id = %d" % crisis).splitlines())
+    tokens = {}
+    with open(os.path.join(state_dir, "outbox-log.jsonl")) as f:
+        for line in f:
+            m = json.loads(line)
+            if m["outbox_id"] in owner:
+                tokens[owner[m["outbox_id"]]] = record_secret(re.search(r"/r/([A-Za-z0-9_-]+)", m["text"]).group(1))
+    return crisis, tokens
 
 
 def ctl(conninfo, *args, config=None, input=None, env=None):

@@ -5,13 +5,12 @@ a kill -9 of safetyd during an outage: the spooled replies still arrive."""
 
 import json
 import os
-import re
 import signal
 import threading
 import time
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, http_request, record_secret, run
+from harness import Cluster, Daemon, Session, check, ctl, demo_check_in, eventually, expect_equal, http_request, record_secret, run
 
 # This test stops its database, so it has a cluster of its own.
 cluster = Cluster.private()
@@ -40,16 +39,8 @@ def setup():
         f.write(PASSWORD + "\n")
     ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file", pw)
     lead = Session(d, "lead", PASSWORD)
-    crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "Outage drill", "drill": True,
-                                          "circle": {"lat": 37.0, "lon": 37.0, "radius_m": 400000}}).json()["id"]
-    lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
-    eventually(lambda: os.path.exists(os.path.join(state, "outbox-log.jsonl")) and
-               cluster.psql(DB, "SELECT count(*) FROM outbox WHERE state = 'queued' OR state = 'sending'") == "0",
-               timeout=30, what="messages sent")
-    tokens = []
-    with open(os.path.join(state, "outbox-log.jsonl")) as f:
-        for line in f:
-            tokens.append(re.search(r"/r/([A-Za-z0-9_-]+)", json.loads(line)["text"]).group(1))
+    _, links = demo_check_in(lead, cluster, DB, state, title="Outage drill", circle=(37.0, 37.0, 400000), drill=True)
+    tokens = [links[n] for n in sorted(links)]
     return conninfo, d, sections, state, tokens
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, http_request, record_secret, run
+from harness import Cluster, Daemon, Session, check, ctl, demo_check_in, eventually, expect_equal, http_request, record_secret, run
 
 DB = "t_failover"
 PASSWORD = record_secret("Samandag-Arsuz-2026-fo")
@@ -51,16 +51,8 @@ with open(pw, "w") as f:
     f.write(PASSWORD + "\n")
 ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file", pw)
 lead = Session(d, "lead", PASSWORD)
-crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "Failover drill", "drill": True,
-                                      "circle": {"lat": 37.0, "lon": 37.0, "radius_m": 400000}}).json()["id"]
-lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
-eventually(lambda: os.path.exists(os.path.join(state, "outbox-log.jsonl")) and
-           primary.psql(DB, "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')") == "0",
-           timeout=30, what="messages sent")
-TOKENS = []
-with open(os.path.join(state, "outbox-log.jsonl")) as f:
-    for line in f:
-        TOKENS.append(record_secret(re.search(r"/r/([A-Za-z0-9_-]+)", json.loads(line)["text"]).group(1)))
+crisis, tokens = demo_check_in(lead, primary, DB, state, title="Failover drill", circle=(37.0, 37.0, 400000), drill=True)
+TOKENS = [tokens[n] for n in sorted(tokens)]
 
 
 def post(token, ref):

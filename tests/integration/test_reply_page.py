@@ -8,7 +8,7 @@ import os
 import re
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+from harness import Cluster, Daemon, Session, check, ctl, demo_check_in, eventually, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_reply_page"
@@ -24,27 +24,8 @@ with open(pwfile, "w") as f:
 expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
                  pwfile).returncode, 0, "user")
 lead = Session(d, "lead", PASSWORD)
-crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M7.8 Pazarcık", "severity": 5,
-                                      "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 300000}}).json()["id"]
-launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()
-eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE state = 'sent'") == str(launched["messages"]),
-           timeout=30, what="messages sent")
-
-
-def links():
-    out = {}
-    with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
-        for line in f:
-            m = json.loads(line)
-            nid = cluster.psql(DB, "SELECT national_id FROM outbox WHERE id = %d" % m["outbox_id"])
-            out[int(nid)] = re.search(r"/r/([A-Za-z0-9_-]+)", m["text"]).group(1)
-    return out
-
-
-LINKS = links()
+crisis, LINKS = demo_check_in(lead, cluster, DB, d.workdir)
 PEOPLE = sorted(LINKS)
-for t in LINKS.values():
-    record_secret(t)
 
 
 def post(token, **form):
