@@ -81,6 +81,8 @@ const struct http_route routes_table[] = {
      SF_PERM_READ, SCHEMA | SCOPED},
     {"crises_points", EVHTTP_REQ_GET, "/api/v1/crises/{id}/points", routes_status_points,
      SF_PERM_READ, SCHEMA | SCOPED},
+    {"crises_person", EVHTTP_REQ_GET, "/api/v1/crises/{id}/people/{nid}", routes_status_person,
+     SF_PERM_READ, SCHEMA | SCOPED},
     {"crises_people", EVHTTP_REQ_GET, "/api/v1/crises/{id}/people", routes_status_people,
      SF_PERM_READ, SCHEMA | SCOPED},
     {"crises_staff_response", EVHTTP_REQ_POST, "/api/v1/crises/{id}/responses",

@@ -308,3 +308,58 @@ routes_status_points(struct http_ctx *ctx)
 	    "AND g.pt IS NOT NULL",
 	    2, params);
 }
+
+/*
+ * GET /api/v1/crises/{id}/people/{nid}: one person in a crisis: their
+ * current status, every message sent to them and every answer received, in
+ * time order, and the others of their household with their status.
+ */
+void
+routes_status_person(struct http_ctx *ctx)
+{
+	char scope[24], id[24], nid[24];
+	const char *params[4];
+	const struct principal *pr = &ctx->principal;
+
+	if (http_param_id(ctx, 0, id) == NULL || http_param_id(ctx, 1, nid) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	params[2] = nid;
+	/* Numbers and addresses for those who call people, as in the lists. */
+	params[3] = pr->role == SF_ROLE_ADMIN || pr->role == SF_ROLE_MISSION_LEAD ||
+	                    pr->role == SF_ROLE_MISSION_STAFF
+	                ? "t"
+	                : "f";
+	db_reply_json(
+	    ctx, 200, "no such person in this crisis",
+	    "SELECT json_build_object('national_id', n.id, 'name_ko', n.name_ko, 'name_latin', "
+	    " n.name_latin, 'needs', n.needs, 'languages', n.languages, 'status', p.status, "
+	    " 'duress', p.duress, 'needs_review', p.needs_review, 'by_proxy', p.by_proxy, "
+	    " 'headcount', p.headcount, 'answered_at', p.answered_at, 'contacts', "
+	    " (SELECT coalesce(json_agg(json_build_object('kind', c.kind, 'value', c.value, "
+	    "  'verified', c.verified) ORDER BY c.kind, c.priority, c.id), '[]') FROM contact c "
+	    "  WHERE c.national_id = n.id AND $4::bool), "
+	    " 'household', (SELECT coalesce(json_agg(json_build_object('national_id', m.id, "
+	    "  'name_ko', m.name_ko, 'name_latin', m.name_latin, 'status', ms.status) ORDER BY "
+	    "m.id), "
+	    "  '[]') FROM national m LEFT JOIN person_status ms ON ms.crisis_id = p.crisis_id AND "
+	    "  ms.national_id = m.id WHERE n.household_id IS NOT NULL AND m.household_id = "
+	    "  n.household_id AND m.id <> n.id AND m.deleted_at IS NULL), "
+	    " 'history', (SELECT coalesce(json_agg(e ORDER BY e.at, e.kind), '[]') FROM ("
+	    "  SELECT 'message' AS kind, coalesce(o.sent_at, o.created_at) AS at, o.channel, "
+	    "   CASE WHEN $4::bool THEN o.recipient END AS contact, o.state, o.last_error AS "
+	    "detail, o.delivered_at, NULL AS "
+	    "status "
+	    "   FROM outbox o WHERE o.crisis_id = p.crisis_id AND o.national_id = n.id "
+	    "  UNION ALL SELECT 'answer', r.received_at, r.channel, CASE WHEN $4::bool THEN "
+	    "r.sender "
+	    "   END, NULL, r.raw_text, "
+	    "NULL, "
+	    "   r.status FROM response r WHERE r.crisis_id = p.crisis_id AND r.national_id = n.id) "
+	    "e)"
+	    ")::text FROM person_status p JOIN national n ON n.id = p.national_id "
+	    "WHERE p.crisis_id = $2::bigint AND p.national_id = $3::bigint AND ($1::bigint IS NULL "
+	    "OR p.mission_id = $1::bigint)",
+	    4, params);
+}

@@ -49,7 +49,11 @@ export function workLists(crisisId) {
       const icon = document.createElement("td");
       if (p.status) icon.append(shapeIcon(p.status));
       const name = document.createElement("td");
-      name.textContent = [p.name_ko, p.name_latin].filter(Boolean).join(" / ") + (p.duress ? " ⚠" : "");
+      const link = document.createElement("a");
+      link.href = `#/crises/${crisisId}/people/${p.national_id}`;
+      link.className = "person-link";
+      link.textContent = [p.name_ko, p.name_latin].filter(Boolean).join(" / ") + (p.duress ? " ⚠" : "");
+      name.append(link);
       const last = document.createElement("td");
       last.textContent = p.last_answer ? `${p.last_answer.text ?? ""}` : (p.rounds ? `${p.rounds} ×` : "");
       const contacts = document.createElement("td");

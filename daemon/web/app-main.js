@@ -4,6 +4,7 @@ import { api, setCsrf, Unauthorized } from "/static/app-api.js";
 import { t, switchLang, translatePage } from "/static/app-i18n.js";
 import { showLogin } from "/static/app-login.js";
 import { showCrises, showCrisis } from "/static/app-overview.js";
+import { showPerson } from "/static/app-person.js";
 
 const view = document.getElementById("view");
 let leaveView = null; // closes the current view's event stream and timers
@@ -25,8 +26,10 @@ async function route() {
   document.getElementById("who").textContent = `${u.username} · ${u.role}` + (u.mission_id ? ` · #${u.mission_id}` : "");
   document.getElementById("logout").hidden = false;
   const m = location.hash.match(/^#\/crises\/(\d+)$/);
+  const person = location.hash.match(/^#\/crises\/(\d+)\/people\/(\d+)$/);
   try {
-    leaveView = m ? await showCrisis(view, Number(m[1])) : await showCrises(view);
+    if (person) leaveView = await showPerson(view, Number(person[1]), Number(person[2]));
+    else leaveView = m ? await showCrisis(view, Number(m[1])) : await showCrises(view);
   } catch (e) {
     if (e instanceof Unauthorized) return showLogin(view, route);
     view.textContent = e.message;

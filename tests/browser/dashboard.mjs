@@ -105,6 +105,14 @@ try {
     Number(document.querySelector('.count[data-status="needs_evacuation"] .n').textContent) === before + 1, evac,
   { timeout: 10000 }).catch(() => fail("the recorded call did not reach the counts"));
   await page.screenshot({ path: SCREENSHOTS + "/5-call-list.png", fullPage: true });
+  // That person's page (unreachable: no number, so no message sent) with the answer staff recorded.
+  await page.click(".lists tbody tr .person-link >> nth=0");
+  await page.waitForSelector(".person-name", { timeout: 10000 }).catch(() => fail("no person page"));
+  const history = await page.textContent(".history");
+  if (!history.includes("← staff") || !history.includes("Reached by phone")) fail("person history: " + history);
+  await page.screenshot({ path: SCREENSHOTS + "/5-person.png", fullPage: true });
+  await page.goBack();
+  await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 });
 
   // Evacuation: plan who needs to leave, see it on the map, publish it.
   await page.click(".run-plan");

@@ -152,6 +152,12 @@ def staff_enter_replies_taken_by_phone():
                timeout=5, what="status from staff entry")
     row = cluster.psql(DB, "SELECT channel, entered_by FROM response WHERE national_id = %d" % nid)
     expect_equal(row, "staff|lead", "recorded with the staff member")
+    # The person's page: the message sent, then the answer staff entered, in time order.
+    person = lead.get("/api/v1/crises/%d/people/%d" % (crisis, nid)).json()
+    kinds = [(e["kind"], e["channel"]) for e in person["history"]]
+    expect_equal(kinds, [("message", "sms"), ("answer", "staff")], "history")
+    check(person["history"][1]["detail"] == "전화로 받음" and person["contacts"], person)
+    expect_equal(lead.get("/api/v1/crises/%d/people/999999" % crisis).status, 404, "nobody")
     check("response.staff" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
     # Missing is a staff decision: a later answer does not undo it, it asks for review.
     other = PEOPLE[9]
