@@ -5,6 +5,7 @@ import { t, switchLang, translatePage } from "/static/app-i18n.js";
 import { showLogin } from "/static/app-login.js";
 import { showCrises, showCrisis } from "/static/app-overview.js";
 import { showPerson } from "/static/app-person.js";
+import { showRegistry, showAudit } from "/static/app-admin.js";
 
 const view = document.getElementById("view");
 let leaveView = null; // closes the current view's event stream and timers
@@ -28,7 +29,9 @@ async function route() {
   const m = location.hash.match(/^#\/crises\/(\d+)$/);
   const person = location.hash.match(/^#\/crises\/(\d+)\/people\/(\d+)$/);
   try {
-    if (person) leaveView = await showPerson(view, Number(person[1]), Number(person[2]));
+    if (location.hash === "#/registry") leaveView = await showRegistry(view);
+    else if (location.hash === "#/audit") leaveView = await showAudit(view);
+    else if (person) leaveView = await showPerson(view, Number(person[1]), Number(person[2]));
     else leaveView = m ? await showCrisis(view, Number(m[1])) : await showCrises(view);
   } catch (e) {
     if (e instanceof Unauthorized) return showLogin(view, route);

@@ -4,7 +4,7 @@
 // Screenshots go to SCREENSHOTS. Run by tests/integration/test_dashboard.py.
 import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
 
-const { BASE, USER, PASSWORD, TOKEN, CRISIS, SCREENSHOTS, CHROMIUM } = process.env;
+const { BASE, USER, PASSWORD, TOKEN, CRISIS, SCREENSHOTS, CHROMIUM, IMPORT_FILE } = process.env;
 const errors = [];
 const fail = (msg) => {
   console.error("dashboard: " + msg + (errors.length ? " (page errors: " + errors.join(" | ") + ")" : ""));
@@ -123,6 +123,23 @@ try {
   await page.waitForSelector('.plan-state:has-text("published v1")', { timeout: 10000 })
     .catch(async () => fail("not published: " + await page.textContent(".plan-state")));
   await page.screenshot({ path: SCREENSHOTS + "/6-plan.png", fullPage: true });
+
+  // The registry: a messy CSV checked first, row by row, then imported.
+  await page.goto(BASE + "/app#/registry");
+  await page.setInputFiles(".import-file", IMPORT_FILE);
+  await page.click(".import-check");
+  await page.waitForSelector(".import-errors tr", { timeout: 10000 })
+    .catch(async () => fail("no row report: " + await page.textContent(".import-summary")));
+  await page.click(".import-apply");
+  await page.waitForSelector('.import-summary:has-text("added")', { timeout: 10000 })
+    .catch(async () => fail("not imported: " + await page.textContent(".import-summary")));
+  await page.screenshot({ path: SCREENSHOTS + "/6-registry.png", fullPage: true });
+  // The audit log shows what was done here.
+  await page.goto(BASE + "/app#/audit");
+  await page.waitForSelector('.audit tr:has-text("campaign.launch")', { timeout: 10000 })
+    .catch(() => fail("the audit log does not show the launch"));
+  await page.goto(BASE + "/app#/crises/" + CRISIS);
+  await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 });
 
   // Korean, switched in place.
   await page.click("#lang");

@@ -31,14 +31,14 @@ def the_dashboard_shows_a_crisis_live():
     shots = os.path.join(LOG_DIR, "screenshots")
     os.makedirs(shots, exist_ok=True)
     env = dict(os.environ, BASE="http://127.0.0.1:%d" % d.port, USER="lead", PASSWORD=PASSWORD, TOKEN=TOKEN,
-               CRISIS=str(crisis),
+               CRISIS=str(crisis), IMPORT_FILE=os.path.join(SOURCE_DIR, "tests", "data", "import", "nationals-mixed.csv"),
                SCREENSHOTS=shots, CHROMIUM=CHROMIUM)
     r = subprocess.run(["node", os.path.join(SOURCE_DIR, "tests", "browser", "dashboard.mjs")], env=env,
                        capture_output=True, text=True, timeout=180)
     print("  " + (r.stdout + r.stderr).strip().replace("\n", "\n  "))
     expect_equal(r.returncode, 0, "browser test")
     for name in ("1-declare.png", "1-launched.png", "2-crisis.png", "3-reply.png", "4-after-answer.png", "5-call-list.png", "5-person.png",
-                 "6-plan.png", "7-korean.png"):
+                 "6-plan.png", "6-registry.png", "7-korean.png"):
         check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
 
 
@@ -47,7 +47,7 @@ def the_page_and_libraries_are_served_from_this_server():
     expect_equal(page.status, 200, "page")
     check("https://" not in page.body and "http://" not in page.body, "no outside address in the page")
     for lib in ("leaflet.js", "uPlot.iife.min.js", "topojson-client.min.js", "countries-110m.json", "app-main.js",
-                "app-lists.js", "app-plan.js", "app-declare.js", "app-campaign.js", "app-person.js"):
+                "app-lists.js", "app-plan.js", "app-declare.js", "app-campaign.js", "app-person.js", "app-admin.js"):
         r = d.get("/static/" + lib)
         expect_equal(r.status, 200, lib)
         etag = r.header("ETag")
