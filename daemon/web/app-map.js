@@ -102,6 +102,11 @@ const PeopleLayer = () => L.Layer.extend({
     const zoom = map.getZoom(), scale = 256 * Math.pow(2, zoom);
     const min = map.getPixelBounds().min;
     const r = Math.max(1.5, Math.min(6, zoom - 4));
+    if (zoom < 8 && this.n > 500) {
+      this.drawClusters(ctx, scale, min, size);
+      performance.measure("people-redraw", { start: started });
+      return;
+    }
     for (let k = this.buckets.length - 1; k >= 0; k--) { // the urgent last, on top
       const status = STATUS_ORDER[k] ?? "unknown", shape = SHAPES[status] ?? "square";
       ctx.fillStyle = statusColor(status);
@@ -117,6 +122,37 @@ const PeopleLayer = () => L.Layer.extend({
       ctx.fill();
     }
     performance.measure("people-redraw", { start: started });
+  },
+  // Zoomed out, people 48 px apart or closer are one cluster: its size says how
+  // many, its shape and colour the most urgent status among them, its number
+  // the count.
+  drawClusters(ctx, scale, min, size) {
+    const cell = 48, cells = new Map();
+    for (let i = 0; i < this.n; i++) {
+      const x = this.mx[i] * scale - min.x, y = this.my[i] * scale - min.y;
+      if (x < -cell || y < -cell || x > size.x + cell || y > size.y + cell) continue;
+      const key = Math.floor(x / cell) * 100000 + Math.floor(y / cell);
+      let c = cells.get(key);
+      if (!c) cells.set(key, (c = { n: 0, x: 0, y: 0, worst: STATUS_ORDER.length }));
+      c.n++;
+      c.x += x;
+      c.y += y;
+      if (this.st[i] < c.worst) c.worst = this.st[i];
+    }
+    ctx.font = "bold 11px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (const c of cells.values()) {
+      const status = STATUS_ORDER[c.worst] ?? "unknown", x = c.x / c.n, y = c.y / c.n;
+      const rad = Math.min(22, 7 + 3 * Math.log2(c.n));
+      ctx.globalAlpha = 0.85;
+      ctx.fillStyle = statusColor(status);
+      ctx.beginPath();
+      drawShape(ctx, SHAPES[status] ?? "square", x, y, rad);
+      ctx.globalAlpha = 1;
+      ctx.fillStyle = "#fff";
+      ctx.fillText(String(c.n), x, y + (SHAPES[status] === "triangle" ? rad * 0.25 : 0));
+    }
   },
 });
 

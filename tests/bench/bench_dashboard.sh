@@ -60,4 +60,6 @@ curl -s -o /dev/null -w "  %{size_download} bytes in %{time_total} s\n" -c "$DIR
 curl -s -o /dev/null -b "$DIR/cookies" -w "  %{size_download} bytes in %{time_total} s\n" \
 	"http://127.0.0.1:$PORT/api/v1/crises/1/points"
 echo "== Chromium"
-BASE=http://127.0.0.1:$PORT USER=bench PASSWORD=$PASSWORD CRISIS=1 node tests/browser/dashboard-perf.mjs
+BASE=http://127.0.0.1:$PORT USER=bench PASSWORD=$PASSWORD CRISIS=1 SCREENSHOT=$DIR/dashboard-100k.png \
+	node tests/browser/dashboard-perf.mjs
+echo "screenshot: $DIR/dashboard-100k.png"

@@ -21,6 +21,7 @@ try {
     return c && c.width > 0 && c.getContext("2d").getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v);
   }, null, { timeout: 120000 });
   const loaded = Date.now() - t0;
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
   await page.evaluate(() => {
     window.longTasks = [];
     new PerformanceObserver((l) => { for (const e of l.getEntries()) window.longTasks.push(e.duration); })
