@@ -61,9 +61,11 @@ export function declarePanel(onDeclared) {
 
   // The map needs its element in the page to know its size.
   requestAnimationFrame(() => {
+    if (!box.isConnected) return; // the view was left already
     map = L.map(box.querySelector(".declare-map"), { zoomSnap: 0.5 }).setView([37, 37], 5);
     map.createPane("base").style.zIndex = 250;
     fetch("/static/countries-110m.json").then((r) => r.json()).then((world) => {
+      if (!box.isConnected) return;
       L.geoJSON(topojson.feature(world, world.objects.countries), { pane: "base", interactive: false,
         style: { color: "#8a96a3", weight: 1, fillColor: "#f2f0e9", fillOpacity: 1 } }).addTo(map);
     });

@@ -166,6 +166,7 @@ export class CrisisMap {
     this.layer = new (PeopleLayer())();
     this.pending = false;
     fetch("/static/countries-110m.json").then((r) => r.json()).then((world) => {
+      if (this.removed) return; // the view was left before the boundaries came
       L.geoJSON(topojson.feature(world, world.objects.countries), {
         pane: "base", style: { color: "#8a96a3", weight: 1, fillColor: "#f2f0e9", fillOpacity: 1 },
         interactive: false,
@@ -203,6 +204,7 @@ export class CrisisMap {
   }
 
   remove() {
+    this.removed = true;
     this.map.remove();
   }
 }

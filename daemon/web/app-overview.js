@@ -19,21 +19,25 @@ function el(tag, attrs = {}, ...children) {
 }
 
 export async function showCrises(view) {
-  const list = await api("/api/v1/crises");
-  const items = list.items ?? list;
   view.innerHTML = "";
   view.append(el("h2", {}, t("crises")));
   const box = el("div", { class: "crises" });
-  if (!items.length) box.append(el("p", {}, t("no_crises")));
-  for (const c of items) {
-    const a = el("a", { class: "card crisis-link", href: `#/crises/${c.id}` },
-      el("span", {}, c.title), el("span", {}, c.drill ? t("drill") : "", ` ${c.kind} · ${c.state}`));
-    box.append(a);
-  }
   view.append(box);
+  // Only the list reloads after an alert was imported, not the form that imported it.
+  async function fill() {
+    const list = await api("/api/v1/crises");
+    box.innerHTML = "";
+    const items = list.items ?? list;
+    if (!items.length) box.append(el("p", {}, t("no_crises")));
+    for (const c of items) {
+      box.append(el("a", { class: "card crisis-link", href: `#/crises/${c.id}` },
+        el("span", {}, c.title), el("span", {}, c.drill ? t("drill") : "", ` ${c.kind} · ${c.state}`)));
+    }
+  }
+  await fill();
   view.append(declarePanel((id) => {
     if (id) location.hash = `#/crises/${id}`;
-    else showCrises(view);
+    else fill().catch(() => {});
   }));
   return null;
 }

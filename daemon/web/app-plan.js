@@ -49,6 +49,8 @@ export function planPanel(crisisId, map) {
     try {
       planId = (await api(`/api/v1/crises/${crisisId}/plans`, { method: "POST",
         body: { statuses: ["needs_evacuation", "injured"] } })).plan_id;
+      // A small plan can be ready before the answer to the request arrives.
+      if (seen.has(planId)) onPlanEvent(seen.get(planId));
     } catch (e) {
       state.textContent = e.message;
       run.disabled = false;
@@ -61,7 +63,9 @@ export function planPanel(crisisId, map) {
   });
 
   // The stream tells each plan's progress; the one we started, we show.
+  const seen = new Map(); // the latest event of each plan
   function onPlanEvent(p) {
+    seen.set(p.plan_id, p);
     if (p.plan_id !== planId) return;
     if (p.state === "ready") {
       run.disabled = false;

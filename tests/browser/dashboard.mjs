@@ -4,7 +4,9 @@
 // Screenshots go to SCREENSHOTS. Run by tests/integration/test_dashboard.py.
 import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
 
-const { BASE, USER, PASSWORD, TOKEN, CRISIS, SCREENSHOTS, CHROMIUM, IMPORT_FILE } = process.env;
+import { readFileSync } from "node:fs";
+
+const { BASE, USER, PASSWORD, TOKEN, CRISIS, SCREENSHOTS, CHROMIUM, IMPORT_FILE, USGS_FILE } = process.env;
 const errors = [];
 const fail = (msg) => {
   console.error("dashboard: " + msg + (errors.length ? " (page errors: " + errors.join(" | ") + ")" : ""));
@@ -31,6 +33,16 @@ try {
   await page.fill("#password", PASSWORD);
   await page.click("#login-submit");
   await page.waitForSelector(".crisis-link", { timeout: 10000 });
+  // The real USGS event of 6 February 2023, pasted as it came: a proposed crisis appears.
+  await page.click(".declare details summary");
+  await page.fill('.declare-form textarea[name="alert"]', readFileSync(USGS_FILE, "utf8"));
+  await page.click(".import-alert");
+  await page.waitForSelector('.import-result:has-text("1 proposed")', { timeout: 15000 })
+    .catch(async () => fail("the USGS event proposed nothing: " + await page.textContent(".import-result")));
+  await page.waitForSelector('.crisis-link:has-text("proposed")', { timeout: 10000 })
+    .catch(() => fail("the proposed crisis is not listed"));
+  await page.screenshot({ path: SCREENSHOTS + "/1-usgs.png", fullPage: true });
+
   // Declare a crisis: a circle on the map, the nationals inside counted before anything is stored.
   await page.waitForSelector(".declare-map path", { state: "attached", timeout: 10000 });
   await page.fill('.declare-form input[name="title"]', "Drill: aftershock near Antakya");
@@ -68,14 +80,16 @@ try {
       await page.screenshot({ path: SCREENSHOTS + "/2-crisis-failed.png" });
       fail("no boundaries on the map");
     });
-  const inked = await page.evaluate(() => {
+  const ink = () => {
     const c = document.querySelector("canvas.people-layer");
-    if (!c) return -1;
+    if (!c || !c.width) return 0;
     const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
     let n = 0;
     for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
     return n;
-  });
+  };
+  await page.waitForFunction(ink, null, { timeout: 10000 }).catch(() => {});
+  const inked = await page.evaluate(ink);
   if (inked < 20) fail(`the people layer is empty (${inked} pixels)`);
   await page.screenshot({ path: SCREENSHOTS + "/2-crisis.png" });
 
@@ -91,7 +105,10 @@ try {
   await page.waitForFunction((before) =>
     Number(document.querySelector('.count[data-status="safe"] .n').textContent) === before + 1, safe,
   { timeout: 10000 }).catch(() => fail("the safe counter did not change without a reload"));
-  if (await count("pending") !== pending - 1) fail("pending did not go down by one");
+  await page.waitForFunction((before) =>
+    Number(document.querySelector('.count[data-status="pending"] .n').textContent) === before - 1, pending,
+  { timeout: 10000 }).catch(async () => fail(`pending did not go down by one: ${pending} -> ${await count("pending")}, ` +
+    `safe ${safe} -> ${await count("safe")}, unreachable ${await count("unreachable")}`));
   await page.screenshot({ path: SCREENSHOTS + "/4-after-answer.png" });
 
   // The call list: record what an unreachable person said on the phone, in two clicks.
@@ -123,6 +140,12 @@ try {
   await page.waitForSelector('.plan-state:has-text("published v1")', { timeout: 10000 })
     .catch(async () => fail("not published: " + await page.textContent(".plan-state")));
   await page.screenshot({ path: SCREENSHOTS + "/6-plan.png", fullPage: true });
+  // The printable manifest, one page per vehicle group.
+  const manifest = await staff.newPage();
+  await manifest.goto(BASE + await page.getAttribute(".print-plan", "href"));
+  if (!(await manifest.textContent("body")).includes("Group 1")) fail("the manifest has no group");
+  await manifest.screenshot({ path: SCREENSHOTS + "/6-manifest.png" });
+  await manifest.close();
 
   // The registry: a messy CSV checked first, row by row, then imported.
   await page.goto(BASE + "/app#/registry");

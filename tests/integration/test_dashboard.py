@@ -32,13 +32,14 @@ def the_dashboard_shows_a_crisis_live():
     os.makedirs(shots, exist_ok=True)
     env = dict(os.environ, BASE="http://127.0.0.1:%d" % d.port, USER="lead", PASSWORD=PASSWORD, TOKEN=TOKEN,
                CRISIS=str(crisis), IMPORT_FILE=os.path.join(SOURCE_DIR, "tests", "data", "import", "nationals-mixed.csv"),
+               USGS_FILE=os.path.join(SOURCE_DIR, "tests", "data", "alerts", "us6000jllz-detail-excerpt.geojson"),
                SCREENSHOTS=shots, CHROMIUM=CHROMIUM)
     r = subprocess.run(["node", os.path.join(SOURCE_DIR, "tests", "browser", "dashboard.mjs")], env=env,
                        capture_output=True, text=True, timeout=180)
     print("  " + (r.stdout + r.stderr).strip().replace("\n", "\n  "))
     expect_equal(r.returncode, 0, "browser test")
-    for name in ("1-declare.png", "1-launched.png", "2-crisis.png", "3-reply.png", "4-after-answer.png", "5-call-list.png", "5-person.png",
-                 "6-plan.png", "6-registry.png", "7-korean.png"):
+    for name in ("1-usgs.png", "1-declare.png", "1-launched.png", "2-crisis.png", "3-reply.png", "4-after-answer.png", "5-call-list.png", "5-person.png",
+                 "6-plan.png", "6-manifest.png", "6-registry.png", "7-korean.png"):
         check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
 
 
