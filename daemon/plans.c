@@ -34,6 +34,7 @@ struct plan_job {
 	char *result_json; /* made on the worker */
 	char err[256];
 	_Atomic int stage; /* the planner's stage, set on the worker */
+	int seq;           /* of the announcements, on the loop */
 	struct event *progress;
 };
 
@@ -50,15 +51,17 @@ plan_ignore(const struct db_result *r, void *arg)
 /* Announces a plan's state on the crisis's event streams, in every process. */
 static void
 plan_announce(struct daemon *d, long long plan_id, long long crisis_id, long long mission_id,
-              const char *state)
+              const char *state, int seq)
 {
-	char payload[200];
+	char payload[220];
 	const char *params[1] = {payload};
 	const char *cause;
 
+	/* seq orders them: notifications sent on different connections may overtake each other. */
 	snprintf(payload, sizeof payload,
-	         "{\"plan_id\":%lld,\"crisis_id\":%lld,\"mission_id\":%lld,\"state\":\"%s\"}",
-	         plan_id, crisis_id, mission_id, state);
+	         "{\"plan_id\":%lld,\"crisis_id\":%lld,\"mission_id\":%lld,\"state\":\"%s\","
+	         "\"seq\":%d}",
+	         plan_id, crisis_id, mission_id, state, seq);
 	if (d->db == NULL || db_pool_query(d->db, "SELECT pg_notify('safety_plan', $1)", 1, params,
 	                                   plan_ignore, NULL, &cause) != 0)
 		log_warn("plan_announce_failed", "state", state);
@@ -85,7 +88,7 @@ plan_progress_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (stage >= 0 && stage <= SF_PLAN_STAGE_DONE)
 		plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id,
-		              plan_stage_names[stage]);
+		              plan_stage_names[stage], ++job->seq);
 }
 
 /* Reads a number member, or def. */
@@ -333,7 +336,8 @@ plan_stored(const struct db_result *r, void *arg)
 	if (r->outcome != DB_OK)
 		log_error("plan_store_failed", "error", r->error);
 	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id,
-	              job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed");
+	              job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed",
+	              ++job->seq);
 	plan_job_free(job);
 }
 
@@ -410,7 +414,7 @@ plan_created(const struct db_result *r, void *arg)
 	http_add_header(ctx, "Location", PQgetvalue(r->res, 0, 1));
 	http_reply_bytes(ctx, 202, "application/json", PQgetvalue(r->res, 0, 2),
 	                 (size_t)PQgetlength(r->res, 0, 2));
-	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id, "running");
+	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id, "running", 0);
 	snprintf(crisis, sizeof crisis, "%lld", job->crisis_id);
 	snprintf(mission, sizeof mission, "%lld", job->mission_id);
 	params[0] = crisis;

@@ -91,16 +91,25 @@ BEGIN
 			(pl.result->'households')::json) AS x(nationals bigint[], "group" int, shelter_id bigint)
 			WHERE x.shelter_id IS NOT NULL AND x."group" IS NOT NULL),
 	m AS (SELECT h.national_id, g.no, g."order", s.name AS shelter, g.assembly_name,
-			g.assembly_lat, g.assembly_lon, c.kind, c.value
+			g.assembly_lat, g.assembly_lon, c.kind, c.value,
+			'ko' = ANY (n.languages) OR n.name_ko IS NOT NULL AS korean
 		FROM h JOIN g ON g.no = h.group_no JOIN shelter s ON s.id = g.shelter_id
+		JOIN national n ON n.id = h.national_id
 		CROSS JOIN LATERAL (SELECT kind, value FROM contact WHERE national_id = h.national_id
 			AND kind IN ('phone', 'email') ORDER BY kind = 'email', priority, id LIMIT 1) c),
 	ins AS (INSERT INTO outbox (crisis_id, national_id, mission_id, channel, recipient, language, body)
 		SELECT pl.crisis_id, m.national_id, pl.mission_id,
-			CASE WHEN m.kind = 'phone' THEN 'sms' ELSE 'email' END, m.value, 'en',
-			format('[Evacuation plan %s] Group %s, departure %s. Meet at %s (%s,%s); you go to %s.',
-				v, m.no, m."order" + 1, coalesce(m.assembly_name, 'the meeting point'),
-				round(m.assembly_lat::numeric, 5), round(m.assembly_lon::numeric, 5), m.shelter)
+			CASE WHEN m.kind = 'phone' THEN 'sms' ELSE 'email' END, m.value,
+			CASE WHEN m.korean THEN 'ko' ELSE 'en' END,
+			CASE WHEN m.korean THEN
+				format('[대피 계획 %s] %s조, %s번째 출발. 집결지: %s (%s,%s). 대피처: %s.',
+					v, m.no, m."order" + 1, coalesce(m.assembly_name, '집결 장소'),
+					round(m.assembly_lat::numeric, 5), round(m.assembly_lon::numeric, 5), m.shelter)
+			ELSE
+				format('[Evacuation plan %s] Group %s, departure %s. Meet at %s (%s,%s); you go to %s.',
+					v, m.no, m."order" + 1, coalesce(m.assembly_name, 'the meeting point'),
+					round(m.assembly_lat::numeric, 5), round(m.assembly_lon::numeric, 5), m.shelter)
+			END
 		FROM m RETURNING 1)
 	SELECT count(*) INTO queued FROM ins;
 	INSERT INTO crisis_event (crisis_id, mission_id, kind, detail)

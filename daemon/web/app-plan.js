@@ -63,8 +63,10 @@ export function planPanel(crisisId, map) {
   });
 
   // The stream tells each plan's progress; the one we started, we show.
-  const seen = new Map(); // the latest event of each plan
+  const seen = new Map(); // the latest event of each plan (by seq: they may arrive out of order)
   function onPlanEvent(p) {
+    const last = seen.get(p.plan_id);
+    if (last && (last.seq >= p.seq || last.state === "ready" || last.state === "failed")) return;
     seen.set(p.plan_id, p);
     if (p.plan_id !== planId) return;
     if (p.state === "ready") {
