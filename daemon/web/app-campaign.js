@@ -13,6 +13,10 @@ export function campaignPanel(crisisId) {
         <label><input type="checkbox" name="email"> e-mail</label></fieldset>
       <label><span data-k="reask_minutes"></span><input name="reask" type="number" min="1" max="10080" value="30"></label>
       <label><span data-k="rounds"></span><input name="rounds" type="number" min="1" max="10" value="3"></label>
+      <details class="templates"><summary data-k="own_messages"></summary>
+        <p class="hint" data-k="template_hint"></p>
+        <label lang="ko">한국어<textarea name="ko" rows="3" maxlength="1000"></textarea></label>
+        <label lang="en">English<textarea name="en" rows="3" maxlength="1000"></textarea></label></details>
       <button type="button" class="preview-campaign"></button>
       <div class="preview" aria-live="polite"></div>
       <button type="submit" class="primary launch-campaign" disabled></button>
@@ -22,8 +26,15 @@ export function campaignPanel(crisisId) {
   const form = box.querySelector("form");
   box.querySelector(".preview-campaign").textContent = t("preview");
   box.querySelector(".launch-campaign").textContent = t("launch");
-  const body = () => ({ channels: ["sms", "email"].filter((c) => form[c].checked),
-    reask_interval_s: 60 * Number(form.reask.value), rounds: Number(form.rounds.value) });
+  // Own messages only when written: otherwise the server's default, in both languages.
+  const body = () => {
+    const b = { channels: ["sms", "email"].filter((c) => form[c].checked),
+      reask_interval_s: 60 * Number(form.reask.value), rounds: Number(form.rounds.value) };
+    const templates = {};
+    for (const lang of ["ko", "en"]) if (form[lang].value.trim()) templates[lang] = form[lang].value.trim();
+    if (Object.keys(templates).length) b.templates = templates;
+    return b;
+  };
   box.querySelector(".preview-campaign").addEventListener("click", async () => {
     const out = box.querySelector(".preview");
     try {
