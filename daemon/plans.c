@@ -23,8 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PLAN_SEATS_DEFAULT 45
+
+/* For /metrics: plans by outcome and the time they took (the loop's counters). */
+static unsigned long long plan_runs[3]; /* started, ready, failed */
+static double plan_seconds;
 
 struct plan_job {
 	struct daemon *d;
@@ -33,6 +38,7 @@ struct plan_job {
 	char *input_json;  /* from plan_input() */
 	char *result_json; /* made on the worker */
 	char err[256];
+	struct timespec started;
 	_Atomic int stage; /* the planner's stage, set on the worker */
 	int seq;           /* of the announcements, on the loop */
 	struct event *progress;
@@ -333,8 +339,14 @@ plan_stored(const struct db_result *r, void *arg)
 {
 	struct plan_job *job = arg;
 
+	struct timespec now;
+
 	if (r->outcome != DB_OK)
 		log_error("plan_store_failed", "error", r->error);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	plan_seconds += (double)(now.tv_sec - job->started.tv_sec) +
+	                (double)(now.tv_nsec - job->started.tv_nsec) / 1e9;
+	plan_runs[job->result_json != NULL && r->outcome == DB_OK ? 1 : 2]++;
 	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id,
 	              job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed",
 	              ++job->seq);
@@ -415,6 +427,8 @@ plan_created(const struct db_result *r, void *arg)
 	http_reply_bytes(ctx, 202, "application/json", PQgetvalue(r->res, 0, 2),
 	                 (size_t)PQgetlength(r->res, 0, 2));
 	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id, "running", 0);
+	plan_runs[0]++;
+	clock_gettime(CLOCK_MONOTONIC, &job->started);
 	snprintf(crisis, sizeof crisis, "%lld", job->crisis_id);
 	snprintf(mission, sizeof mission, "%lld", job->mission_id);
 	params[0] = crisis;
@@ -681,4 +695,19 @@ routes_plans_publish(struct http_ctx *ctx)
 	db_reply_json(ctx, 200, "no such plan, or it is not ready to publish",
 	              "SELECT plan_publish($5::bigint, $6::bigint, $1, $2, $3::bigint, $4)::text",
 	              6, params);
+}
+
+void
+plans_metrics(struct evbuffer *out)
+{
+	evbuffer_add_printf(
+	    out,
+	    "# HELP safety_plans_total Evacuation plans by outcome.\n"
+	    "# TYPE safety_plans_total counter\n"
+	    "safety_plans_total{outcome=\"started\"} %llu\n"
+	    "safety_plans_total{outcome=\"ready\"} %llu\n"
+	    "safety_plans_total{outcome=\"failed\"} %llu\n"
+	    "# HELP safety_plan_seconds_total Time plans took, from request to stored.\n"
+	    "# TYPE safety_plan_seconds_total counter\nsafety_plan_seconds_total %.3f\n",
+	    plan_runs[0], plan_runs[1], plan_runs[2], plan_seconds);
 }

@@ -72,6 +72,8 @@ void routes_reply_post(struct http_ctx *ctx);
 void routes_plans_create(struct http_ctx *ctx);
 void routes_plans_get(struct http_ctx *ctx);
 void routes_plans_publish(struct http_ctx *ctx);
+struct evbuffer;
+void plans_metrics(struct evbuffer *out);
 
 /* routes_pfif.c */
 void routes_pfif_release(struct http_ctx *ctx);

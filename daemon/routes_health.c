@@ -75,6 +75,7 @@ routes_health_metrics(struct http_ctx *ctx)
 	feed_metrics(ctx->d, out);
 	replies_metrics(ctx->d, out);
 	outbox_metrics(ctx->d->outbox, out);
+	plans_metrics(out);
 	{
 		struct outbox_stats ob;
 		outbox_stats(ctx->d->outbox, &ob);

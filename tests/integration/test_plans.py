@@ -6,6 +6,7 @@ placed where to go; a mission never plans or reads another's."""
 
 import json
 import os
+import re
 
 from harness import Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal, record_secret, run
 
@@ -138,6 +139,8 @@ def publishing_tells_everyone_where_to_go():
     eventually(lambda: lead.get("/api/v1/plans/%d" % pid2).json()["state"] == "ready", timeout=15, what="second plan")
     expect_equal(lead.post("/api/v1/plans/%d/publish" % pid2).json()["version"], 2, "version 2")
     expect_equal(lead.get("/api/v1/plans/%d" % pid).json()["state"], "superseded", "the first superseded")
+    m = re.search(r'^safety_plans_total\{outcome="ready"\} (\d+)', d.get("/metrics").body, re.M)
+    check(m and int(m.group(1)) == 2, "two plans counted ready in /metrics")
 
 
 def bad_requests_and_other_missions_are_refused():
