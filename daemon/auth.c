@@ -99,12 +99,17 @@ auth_actor_role(const struct principal *p)
 	return "";
 }
 
-/* The mission filter for queries. */
+/*
+ * The mission filter for queries: the principal's mission; for those who see
+ * every mission (HQ, admins), ?mission_id=N narrows the view to one (it can
+ * only ever show less).
+ */
 const char *
 auth_scope_param(const struct http_ctx *ctx, char buf[24])
 {
 	if (ctx->principal.mission_id <= 0)
-		return NULL;
+		return http_query(ctx, "mission_id", buf, 24) != NULL && http_is_id(buf) ? buf
+		                                                                         : NULL;
 	snprintf(buf, 24, "%lld", ctx->principal.mission_id);
 	return buf;
 }

@@ -751,7 +751,9 @@ events_open_done(const struct db_result *r, void *arg)
 	struct events_stream *s;
 	struct events_client *c;
 	struct evhttp_connection *conn = evhttp_request_get_connection(ctx->req);
-	long long mission_id = ctx->principal.mission_id > 0 ? ctx->principal.mission_id : 0;
+	char scope[24];
+	const char *narrow = auth_scope_param(ctx, scope);
+	long long mission_id = narrow != NULL ? atoll(narrow) : 0;
 	long long crisis_id = o->crisis_id;
 	bool has_resume = o->has_resume;
 	unsigned long long resume = o->resume;

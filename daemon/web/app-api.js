@@ -1,6 +1,16 @@
 // The dashboard's only way to the server: JSON over /api/v1 with the session
 // cookie, and the CSRF token on every request that changes something.
 let csrf = null;
+let mission = null; // HQ and admins: the one mission in view, or null for all
+
+export function setMission(m) {
+  mission = m;
+}
+
+// A read narrowed to the chosen mission (the server accepts it only from those who see all).
+export function scoped(path) {
+  return mission ? path + (path.includes("?") ? "&" : "?") + "mission_id=" + mission : path;
+}
 
 export class Unauthorized extends Error {}
 
@@ -12,6 +22,7 @@ export async function api(path, { method = "GET", body } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  if (method === "GET") path = scoped(path);
   const r = await fetch(path, { method, headers, credentials: "same-origin",
     body: body === undefined ? undefined : JSON.stringify(body) });
   if (r.status === 401) throw new Unauthorized();

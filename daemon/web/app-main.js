@@ -1,6 +1,6 @@
 // The dashboard: who is logged in, then the view the address names
 // (#/crises, #/crises/ID). Each view is its own module.
-import { api, setCsrf, Unauthorized } from "/static/app-api.js";
+import { api, setCsrf, setMission, Unauthorized } from "/static/app-api.js";
 import { t, switchLang, translatePage } from "/static/app-i18n.js";
 import { showLogin } from "/static/app-login.js";
 import { showCrises, showCrisis } from "/static/app-overview.js";
@@ -26,6 +26,7 @@ async function route() {
   const u = session.user;
   document.getElementById("who").textContent = `${u.username} · ${u.role}` + (u.mission_id ? ` · #${u.mission_id}` : "");
   document.getElementById("logout").hidden = false;
+  await missionSwitch(u);
   const m = location.hash.match(/^#\/crises\/(\d+)$/);
   const person = location.hash.match(/^#\/crises\/(\d+)\/people\/(\d+)$/);
   try {
@@ -37,6 +38,28 @@ async function route() {
     if (e instanceof Unauthorized) return showLogin(view, route);
     view.textContent = e.message;
   }
+}
+
+// HQ and admins see every mission; a switch narrows every view to one of them.
+async function missionSwitch(user) {
+  const select = document.getElementById("mission");
+  if (user.mission_id) {
+    select.hidden = true;
+    setMission(null);
+    return;
+  }
+  if (!select.options.length) {
+    const list = await api("/api/v1/missions");
+    select.append(new Option(t("all_missions"), ""));
+    for (const m of list.items) select.append(new Option(`${m.code} — ${m.name}`, m.id));
+    select.value = sessionStorage.getItem("mission") ?? "";
+    select.addEventListener("change", () => {
+      sessionStorage.setItem("mission", select.value);
+      route();
+    });
+  }
+  setMission(select.value || null);
+  select.hidden = false;
 }
 
 document.getElementById("lang").addEventListener("click", () => {

@@ -1,6 +1,6 @@
 // The list of crises, and one crisis: counts by status that change live,
 // answers per minute, response rate by region, and the map.
-import { api } from "/static/app-api.js";
+import { api, scoped } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
 import { STATUS_ORDER, statusColor, shapeIcon, CrisisMap } from "/static/app-map.js";
 import { workLists } from "/static/app-lists.js";
@@ -126,7 +126,7 @@ export async function showCrisis(view, id) {
   map.setPoints((await api(`/api/v1/crises/${id}/points`)).points);
 
   // Live: counts and people from the event stream; the chart and regions every half minute.
-  const events = new EventSource(`/api/v1/crises/${id}/events`);
+  const events = new EventSource(scoped(`/api/v1/crises/${id}/events`));
   events.addEventListener("open", () => { live.className = "live on"; live.textContent = t("live"); });
   events.addEventListener("error", () => { live.className = "live off"; live.textContent = t("reconnecting"); });
   // People who only became pending (a launch) come with the counts, not one by one: when

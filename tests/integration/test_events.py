@@ -115,6 +115,22 @@ def each_mission_sees_only_its_own():
         s.close()
 
 
+def hq_narrows_to_one_mission_and_no_one_widens():
+    all_ = hq_on_a.get("/api/v1/crises/1/status").json()["counts"]
+    b_only = hq_on_a.get("/api/v1/crises/1/status?mission_id=2").json()["counts"]
+    check(sum(b_only.values()) == 4 and sum(all_.values()) == 10, "HQ: all %r, mission B %r" % (all_, b_only))
+    own = lead_a_on_a.get("/api/v1/crises/1/status?mission_id=2").json()["counts"]
+    expect_equal(sum(own.values()), 6, "a mission's staff cannot look at another mission this way")
+    s = Stream(a, hq_on_a, path="/api/v1/crises/1/events?mission_id=2")
+    eventually(s.counts, timeout=5, what="narrowed stream")
+    expect_equal(sum(s.counts().values()), 4, "the narrowed stream counts mission B only")
+    answer(lead_a_on_b, 2, "needs_help")
+    answer(lead_b_on_b, 9, "safe")
+    eventually(lambda: s.person(9), timeout=5, what="mission B's answer")
+    expect_equal(s.person(2), [], "not mission A's")
+    s.close()
+
+
 def a_reconnecting_client_gets_what_it_missed():
     s = Stream(a, lead_a_on_a)
     eventually(s.counts, timeout=5, what="first counts")
@@ -195,7 +211,8 @@ def shutdown_ends_open_streams():
 
 try:
     run([refused_without_access, an_answer_stored_by_one_process_reaches_another_process_stream,
-         each_mission_sees_only_its_own, a_reconnecting_client_gets_what_it_missed,
+         each_mission_sees_only_its_own, hq_narrows_to_one_mission_and_no_one_widens,
+         a_reconnecting_client_gets_what_it_missed,
          a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open,
          streams_are_limited_and_counted, shutdown_ends_open_streams])
 finally:
