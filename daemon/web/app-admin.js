@@ -1,6 +1,6 @@
 // The registry (import a file of nationals with a row-by-row report, after a
 // dry run) and the audit log, for those allowed to see them.
-import { api, apiText } from "/static/app-api.js";
+import { api, apiText, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 
 function cell(tr, text) {
@@ -28,7 +28,8 @@ export async function showRegistry(view) {
   let text = null, type = null;
 
   async function send(dry) {
-    const r = await apiText(`/api/v1/nationals/import?dry_run=${dry}`, text, type);
+    const m = missionForChanges();
+    const r = await apiText(`/api/v1/nationals/import?dry_run=${dry}` + (m ? `&mission=${m}` : ""), text, type);
     summary.textContent = `${r.rows ?? 0} ${t("rows")}: ${r.good_rows ?? 0} ${t("good")}, ${r.bad_rows ?? 0} ${t("bad")}` +
       (r.applied ? ` — ${r.inserted} ${t("added")}, ${r.updated} ${t("updated")}, ${r.unchanged} ${t("unchanged")}` : "");
     table.innerHTML = "";

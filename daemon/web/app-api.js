@@ -3,8 +3,19 @@
 let csrf = null;
 let mission = null; // HQ and admins: the one mission in view, or null for all
 
+let user = null;
+
 export function setMission(m) {
   mission = m;
+}
+
+export function setUser(u) {
+  user = u;
+}
+
+// The mission a change is made for: one's own, else the one chosen in the header (null: none chosen).
+export function missionForChanges() {
+  return user?.mission_id ?? (mission ? Number(mission) : null);
 }
 
 // A read narrowed to the chosen mission (the server accepts it only from those who see all).

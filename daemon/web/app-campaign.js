@@ -1,7 +1,7 @@
 // Launching a check-in: channels in order, re-ask interval and rounds; a
 // preview (each language's message, how many people each channel reaches,
 // who cannot be reached) before the confirmation.
-import { api } from "/static/app-api.js";
+import { api, missionForChanges } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
 
 export function campaignPanel(crisisId) {
@@ -30,6 +30,7 @@ export function campaignPanel(crisisId) {
   const body = () => {
     const b = { channels: ["sms", "email"].filter((c) => form[c].checked),
       reask_interval_s: 60 * Number(form.reask.value), rounds: Number(form.rounds.value) };
+    if (missionForChanges()) b.mission_id = missionForChanges();
     const templates = {};
     for (const lang of ["ko", "en"]) if (form[lang].value.trim()) templates[lang] = form[lang].value.trim();
     if (Object.keys(templates).length) b.templates = templates;

@@ -2,7 +2,7 @@
 // radius in km), with the number of nationals inside shown before anything is
 // stored; or an alert pasted as it came (CAP XML, USGS GeoJSON), which
 // becomes a proposed crisis for the lead to confirm.
-import { api, apiText } from "/static/app-api.js";
+import { api, apiText, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 
 const KINDS = ["earthquake", "flood", "war", "terrorism", "unrest", "epidemic", "kidnapping", "other"];
@@ -45,7 +45,8 @@ export function declarePanel(onDeclared) {
   async function count() {
     if (!centre) return;
     const r = await api("/api/v1/nationals/in-area", { method: "POST",
-      body: { circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() } } });
+      body: { circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() },
+        mission_id: missionForChanges() ?? undefined } });
     inside.textContent = `${r.count} ${t("nationals_inside")}`;
     inside.dataset.count = r.count;
     box.querySelector(".declare-submit").disabled = !form.title.value;
@@ -78,8 +79,11 @@ export function declarePanel(onDeclared) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
+      // One's own mission, the one chosen in the header, or (HQ, all missions) every mission.
+      const own = missionForChanges();
+      const missions = own ? [own] : (await api("/api/v1/missions")).items.map((m) => m.id);
       const c = await api("/api/v1/crises", { method: "POST", body: { kind: form.kind.value,
-        title: form.title.value, severity: Number(form.severity.value),
+        title: form.title.value, severity: Number(form.severity.value), mission_ids: missions,
         circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() } } });
       onDeclared(c.id);
     } catch (e) {

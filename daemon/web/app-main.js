@@ -1,6 +1,6 @@
 // The dashboard: who is logged in, then the view the address names
 // (#/crises, #/crises/ID). Each view is its own module.
-import { api, setCsrf, setMission, Unauthorized } from "/static/app-api.js";
+import { api, setCsrf, setMission, setUser, Unauthorized } from "/static/app-api.js";
 import { t, switchLang, translatePage } from "/static/app-i18n.js";
 import { showLogin } from "/static/app-login.js";
 import { showCrises, showCrisis } from "/static/app-overview.js";
@@ -24,6 +24,7 @@ async function route() {
   }
   setCsrf(session.csrf_token);
   const u = session.user;
+  setUser(u);
   document.getElementById("who").textContent = `${u.username} · ${u.role}` + (u.mission_id ? ` · #${u.mission_id}` : "");
   document.getElementById("logout").hidden = false;
   await missionSwitch(u);

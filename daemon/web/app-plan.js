@@ -1,7 +1,7 @@
 // Evacuation from the dashboard: run the planner over who needs to leave,
 // watch it on the event stream, see groups and their lines to shelters on
 // the map, publish it, print the manifests.
-import { api } from "/static/app-api.js";
+import { api, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 
 export function planPanel(crisisId, map) {
@@ -48,7 +48,7 @@ export function planPanel(crisisId, map) {
     state.textContent = t("planning");
     try {
       planId = (await api(`/api/v1/crises/${crisisId}/plans`, { method: "POST",
-        body: { statuses: ["needs_evacuation", "injured"] } })).plan_id;
+        body: { statuses: ["needs_evacuation", "injured"], mission_id: missionForChanges() ?? undefined } })).plan_id;
       // A small plan can be ready before the answer to the request arrives.
       if (seen.has(planId)) onPlanEvent(seen.get(planId));
     } catch (e) {

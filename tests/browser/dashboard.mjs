@@ -33,6 +33,12 @@ try {
   await page.fill("#password", PASSWORD);
   await page.click("#login-submit");
   await page.waitForSelector(".crisis-link", { timeout: 10000 });
+  // An admin sees every mission; the header narrows the dashboard to one.
+  await page.waitForSelector("#mission:not([hidden])", { timeout: 10000 })
+    .catch(() => fail("no mission switch for an account that sees every mission"));
+  await page.selectOption("#mission", { label: /TR-ANK/ }).catch(async () =>
+    page.selectOption("#mission", { index: 1 }));
+  await page.waitForSelector(".crisis-link", { timeout: 10000 });
   // The real USGS event of 6 February 2023, pasted as it came: a proposed crisis appears.
   await page.click(".declare details summary");
   await page.fill('.declare-form textarea[name="alert"]', readFileSync(USGS_FILE, "utf8"));
@@ -69,6 +75,8 @@ try {
   await page.screenshot({ path: SCREENSHOTS + "/1-launched.png", fullPage: true });
 
   await page.goto(BASE + "/app#/crises/" + CRISIS);
+  // The same page with another hash: wait for this crisis, not the one still shown.
+  await page.waitForSelector('h2:has-text("M7.8")', { timeout: 10000 });
   await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 })
     .catch(async () => fail("the crisis page did not show its counts: " +
       (await page.textContent("#view")).slice(0, 300)));

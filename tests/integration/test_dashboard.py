@@ -22,6 +22,7 @@ with open(pwfile, "w") as f:
     f.write(PASSWORD + "\n")
 expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
                  pwfile).returncode, 0, "user")
+expect_equal(ctl(conninfo, "user", "add", "admin", "--role", "admin", "--password-file", pwfile).returncode, 0, "admin")
 lead = Session(d, "lead", PASSWORD)
 crisis, tokens = demo_check_in(lead, cluster, DB, d.workdir)
 TOKEN = tokens[min(tokens)]
@@ -30,7 +31,8 @@ TOKEN = tokens[min(tokens)]
 def the_dashboard_shows_a_crisis_live():
     shots = os.path.join(LOG_DIR, "screenshots")
     os.makedirs(shots, exist_ok=True)
-    env = dict(os.environ, BASE="http://127.0.0.1:%d" % d.port, USER="lead", PASSWORD=PASSWORD, TOKEN=TOKEN,
+    # As the quickstart's newcomer: the admin, who sees every mission and picks one in the header.
+    env = dict(os.environ, BASE="http://127.0.0.1:%d" % d.port, USER="admin", PASSWORD=PASSWORD, TOKEN=TOKEN,
                CRISIS=str(crisis), IMPORT_FILE=os.path.join(SOURCE_DIR, "tests", "data", "import", "nationals-mixed.csv"),
                USGS_FILE=os.path.join(SOURCE_DIR, "tests", "data", "alerts", "us6000jllz-detail-excerpt.geojson"),
                SCREENSHOTS=shots, CHROMIUM=CHROMIUM)
