@@ -239,10 +239,19 @@ ctl_simulate(const struct config *cfg, PGconn *conn, int argc, char **argv)
 		wait = answers[i].at_s / speed - ((double)(now.tv_sec - start.tv_sec) +
 		                                  (double)(now.tv_nsec - start.tv_nsec) / 1e9);
 		if (wait > 0) {
-			struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+			struct timespec ts = {(time_t)wait,
+			                      (long)((wait - (double)(time_t)wait) * 1e9)};
 			nanosleep(&ts, NULL);
 		}
-		code = sim_send(curl, cfg, url, &d, crisis, &answers[i], &seed, (long)i);
+		/* The reply page limits each address; one simulator is one address: wait and retry.
+		 */
+		for (int tries = 0; tries < 10; tries++) {
+			code = sim_send(curl, cfg, url, &d, crisis, &answers[i], &seed, (long)i);
+			if (code != 429)
+				break;
+			struct timespec pause = {1, 0};
+			nanosleep(&pause, NULL);
+		}
 		if (code == 200) {
 			sent++;
 			by_kind[answers[i].kind]++;
