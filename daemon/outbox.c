@@ -35,6 +35,7 @@ struct outbox_item {
 	char *channel;
 	char *recipient;
 	char *body; /* with {link} */
+	char kind[12]; /* checkin, code, link or family: only a check-in carries a reply link */
 	char *language;
 	long long crisis_id, national_id;
 	int attempts;
@@ -537,13 +538,18 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	bool email = strcmp(it->channel, "email") == 0;
 	const char *p;
 
-	reply_link_make(ob->d, it->crisis_id, it->national_id, link, sizeof link);
-	/* Put the reply link where the template said. */
-	p = strstr(it->body, "{link}");
-	if (p != NULL)
-		xasprintf(&text, "%.*s%s%s", (int)(p - it->body), it->body, link, p + 6);
-	else
-		xasprintf(&text, "%s %s", it->body, link);
+	if (strcmp(it->kind, "checkin") != 0) {
+		/* Codes, management links and family notices are sent as written. */
+		text = xstrdup(it->body);
+	} else {
+		reply_link_make(ob->d, it->crisis_id, it->national_id, link, sizeof link);
+		/* Put the reply link where the template said. */
+		p = strstr(it->body, "{link}");
+		if (p != NULL)
+			xasprintf(&text, "%.*s%s%s", (int)(p - it->body), it->body, link, p + 6);
+		else
+			xasprintf(&text, "%s %s", it->body, link);
+	}
 	memset(&m, 0, sizeof m);
 	m.outbox_id = it->id;
 	m.channel = it->channel;
@@ -551,9 +557,16 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	m.text = text;
 	m.language = it->language;
 	m.drill = it->drill;
-	m.subject = strcmp(it->language, "ko") == 0
-	                ? (it->drill ? "[훈련] 안전 확인 요청" : "안전 확인 요청 / Safety check")
-	                : (it->drill ? "[DRILL] Safety check" : "Safety check");
+	if (strcmp(it->kind, "family") == 0)
+		m.subject = strcmp(it->language, "ko") == 0 ? "가족 안전 소식 / Family safety news"
+		                                            : "Safety news of your family";
+	else if (strcmp(it->kind, "checkin") != 0)
+		m.subject = strcmp(it->language, "ko") == 0 ? "재외국민 등록 / Overseas registration"
+		                                            : "Overseas registration";
+	else
+		m.subject = strcmp(it->language, "ko") == 0
+		                ? (it->drill ? "[훈련] 안전 확인 요청" : "안전 확인 요청 / Safety check")
+		                : (it->drill ? "[DRILL] Safety check" : "Safety check");
 	if (email)
 		ob->inflight_email++;
 	else
@@ -616,6 +629,7 @@ outbox_claim_done(const struct db_result *r, void *arg)
 		it->national_id = atoll(PQgetvalue(r->res, i, 6));
 		it->attempts = atoi(PQgetvalue(r->res, i, 7));
 		it->drill = strcmp(PQgetvalue(r->res, i, 8), "t") == 0;
+		snprintf(it->kind, sizeof it->kind, "%s", PQgetvalue(r->res, i, 9));
 		if (ob->ready_tail != NULL)
 			ob->ready_tail->next = it;
 		else
@@ -733,7 +747,7 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 	        " FOR UPDATE SKIP LOCKED) s WHERE o.id = s.id "
 	        "RETURNING o.id, o.channel, o.recipient, o.body, o.language, "
 	        " coalesce(o.crisis_id, 0), coalesce(o.national_id, 0), o.attempts, "
-	        " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false)",
+	        " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false), o.kind",
 	        2, params, outbox_claim_done, ob, &cause) != 0)
 		ob->claiming = false;
 }

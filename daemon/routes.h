@@ -80,6 +80,15 @@ void routes_pfif_release(struct http_ctx *ctx);
 void routes_pfif_import(struct http_ctx *ctx);
 void routes_feed_pfif(struct http_ctx *ctx);
 
+/* register.c */
+void routes_register_page(struct http_ctx *ctx);
+void routes_register_post(struct http_ctx *ctx);
+void routes_register_manage(struct http_ctx *ctx);
+void routes_register_update(struct http_ctx *ctx);
+void routes_register_verify(struct http_ctx *ctx);
+void routes_register_resend(struct http_ctx *ctx);
+void routes_register_delete(struct http_ctx *ctx);
+
 /* web_assets.c */
 void routes_static(struct http_ctx *ctx);
 void routes_app(struct http_ctx *ctx);

@@ -1,0 +1,1713 @@
+/*
+ * Nationals register themselves at /register: a trip (legs with places and
+ * dates) or a residence, the people travelling with them, their phones and
+ * e-mail (confirmed with one-time codes), and an emergency contact at home.
+ * Plain HTML forms that work without JavaScript, in Korean or English.
+ *
+ * Nothing is stored before the consent box is ticked. Every value is checked
+ * here with the registry's own validators (the import module for people,
+ * phones and e-mail), so a mistake comes back as the form with the values
+ * kept and each problem named next to its field. The registration then
+ * answers with its management link (/register/m/<secret>): only the secret's
+ * SHA-256 is kept, and the link opens the registration to see, change,
+ * confirm codes, or delete it for real.
+ *
+ * The list of missions and their regions is kept in memory for a minute, so
+ * the blank form is served without the database and keeps being served when
+ * the registration endpoint is flooded; saves are capped in flight.
+ */
+#include "routes.h"
+
+#include "daemon.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#include <sys/queue.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <safety/date.h>
+#include <safety/email.h>
+#include <safety/import.h>
+#include <safety/name.h>
+#include <safety/phone.h>
+#include <safety/secret.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Limits a form cannot pass. */
+#define REG_BODY_MAX 32768
+#define REG_LEGS_MAX 10
+#define REG_MEMBERS_MAX 9
+#define REG_ERRORS_MAX 24
+/* Rows shown without asking for more. */
+#define REG_LEGS_SHOWN 3
+#define REG_MEMBERS_SHOWN 3
+/* Registrations one address may make in a day (hotels and carriers share addresses). */
+#define REG_PER_ADDRESS_DAY 30
+/* Saves in flight at once; more get "busy" while the blank form keeps being served. */
+#define REG_SAVES_MAX 16
+/* Seconds the mission list is trusted. */
+#define REG_CACHE_SECONDS 60
+
+struct reg_text {
+	const char *lang, *other, *other_name, *title, *intro, *privacy, *country, *next, *kind,
+	    *trip, *residence, *you, *name_ko, *name_latin, *birth, *passport, *phone, *phone2,
+	    *email, *languages, *needs, *legs, *leg, *region, *region_none, *place, *address,
+	    *arrival, *departure, *more_legs, *home, *stay, *people, *person, *person_name,
+	    *more_people, *family, *family_more, *family_name, *family_relation, *family_phone,
+	    *family_email, *family_consent, *consent, *submit, *errors, *err_consent, *err_leg,
+	    *err_leg_dates, *err_leg_past, *err_place, *err_family, *err_country, *err_text,
+	    *manage, *keep_link, *contacts, *confirmed, *unconfirmed, *code, *confirm, *resend,
+	    *code_ok, *code_wrong, *code_expired, *code_locked, *code_wait, *code_sent, *save,
+	    *saved, *delete_title, *delete_confirm, *delete_button, *deleted, *gone, *gone_more,
+	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
+	    *need_medical, *created;
+};
+
+static const struct reg_text reg_ko = {
+    "ko", "English", "en", "재외국민 등록",
+    "해외에 머무는 동안 위기가 생기면 대사관이 먼저 연락할 수 있도록 여행이나 체류를 등록하세요.",
+    "수집하는 정보: 이름, 생년월일, 여권번호(선택), 연락처, 여행 일정 또는 주소, 동행자, 가족 "
+    "연락처. 목적: 재난·테러·전쟁 같은 위기 때 안전을 확인하고 대피를 돕기 위해서만 씁니다. 보관: "
+    "여행은 귀국 후 %d일이 지나면 지워지고, 체류 등록은 직접 지울 때까지 보관됩니다. 관리 링크로 "
+    "언제든 보고, 고치고, 지울 수 있습니다.",
+    "머무는 나라", "다음", "등록 종류", "여행", "체류(거주)", "본인", "이름 (한글)",
+    "이름 (영문, 여권과 같이)", "생년월일", "여권번호 (선택)", "휴대전화", "다른 전화 (선택)",
+    "이메일 (선택)", "사용하는 언어", "도움이 필요한 점", "여행 일정", "일정", "지역",
+    "(고르지 않음)", "도시나 장소", "숙소나 주소 (선택)", "도착일", "출발일", "일정 더 쓰기",
+    "거주지", "체류 자격 (예: 주재원, 유학, 영주)", "함께 있는 사람", "동행자", "이름",
+    "동행자 더 쓰기", "국내 비상연락처",
+    "동의하면, 안전 확인에 답할 때마다 이 분께 답과 시각만 알려 드립니다 (위치는 알리지 "
+    "않습니다).",
+    "이름", "관계", "전화", "이메일", "위의 가족에게 내 안전 확인 결과를 알리는 데 동의합니다",
+    "위에 적은 수집·이용에 동의합니다", "등록하기", "고칠 곳이 있습니다",
+    "등록하려면 개인정보 수집·이용에 동의해 주세요.", "일정에 지역이나 장소를 적어 주세요.",
+    "출발일이 도착일보다 빠릅니다.", "이미 끝난 일정입니다.", "장소가 너무 깁니다.",
+    "가족에게 알리려면 전화나 이메일을 적어 주세요.", "이 나라는 등록할 수 없습니다.",
+    "글자가 너무 길거나 쓸 수 없는 문자가 있습니다.", "내 등록",
+    "이 페이지의 주소가 내 등록의 관리 링크입니다. 북마크해 두세요. 링크를 가진 사람은 등록을 "
+    "보고 고칠 수 있습니다.",
+    "연락처 확인", "확인됨", "확인 안 됨", "받은 코드", "확인", "코드 다시 받기",
+    "확인되었습니다.", "코드가 맞지 않습니다.", "코드가 만료되었습니다. 새 코드를 받으세요.",
+    "너무 많이 틀렸습니다. 새 코드를 받으세요.", "잠시 뒤에 다시 요청하세요.",
+    "코드를 보냈습니다.", "저장", "저장했습니다.", "등록 지우기",
+    "내 등록과 동행자 정보를 모두 지웁니다", "지우기",
+    "등록을 지웠습니다. 남은 개인정보는 없습니다.", "이 링크는 쓸 수 없습니다",
+    "링크가 잘못되었거나 등록이 지워졌습니다.",
+    "지금은 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요.",
+    "이 주소에서 오늘 너무 많이 등록했습니다. 내일 다시 하거나 대사관에 연락하세요.", "어린이",
+    "고령자", "임신", "장애", "의료 지원", "등록되었습니다. 연락처로 보낸 코드를 입력해 확인해 주세요."};
+
+static const struct reg_text reg_en = {
+    "en", "한국어", "ko", "Register your trip or stay abroad",
+    "Register so that the embassy can reach you first if a crisis happens where you are.",
+    "What is kept: names, birth date, passport number (optional), phone and e-mail, your trip or "
+    "address, the people with you, a contact at home. Why: only to check that you are safe and "
+    "help you leave in a crisis (disaster, attack, war). How long: a trip is deleted %d days "
+    "after you leave; a residence until you delete it. Your management link lets you see, "
+    "change or delete everything at any time.",
+    "Country", "Next", "What to register", "A trip", "A residence", "You", "Name in Hangul",
+    "Name in Latin letters (as in the passport)", "Date of birth",
+    "Passport number (optional)", "Mobile phone", "Other phone (optional)", "E-mail (optional)",
+    "Languages", "Needs", "Your trip", "Leg", "Region", "(none)", "City or place",
+    "Hotel or address (optional)", "Arrival", "Departure", "More legs", "Where you live",
+    "Kind of stay (work, study, permanent...)", "People with you", "Person", "Name",
+    "More people", "Contact at home",
+    "If you agree, they are told your answer and its time each time you answer a safety check "
+    "(never where you are).",
+    "Name", "Relation", "Phone", "E-mail", "I agree that this contact is told my safety answers",
+    "I agree to what is kept and why, as written above", "Register", "Please correct",
+    "To register, please agree to what is kept and why.", "Give the leg a region or a place.",
+    "Departure is before arrival.", "This leg has already ended.", "The place is too long.",
+    "To tell your contact at home, give their phone or e-mail.",
+    "This country cannot be registered here.",
+    "Too long, or has characters that cannot be used.", "Your registration",
+    "This page's address is your registration's management link: bookmark it. Whoever has the "
+    "link can see and change your registration.",
+    "Confirm your contacts", "confirmed", "not confirmed", "Code received", "Confirm",
+    "Send a new code", "Confirmed.", "That code is not right.",
+    "The code has expired. Ask for a new one.", "Too many wrong tries. Ask for a new code.",
+    "Please wait a minute before asking again.", "A code was sent.", "Save", "Saved.",
+    "Delete my registration", "Delete my registration and the people with me", "Delete",
+    "Your registration was deleted. Nothing personal is kept.", "This link cannot be used",
+    "The link is not valid or the registration was deleted.",
+    "Your registration could not be saved just now. Please send it again in a moment.",
+    "Too many registrations from this address today. Try tomorrow or call the embassy.",
+    "Child", "Elderly", "Pregnant", "Disability", "Medical care",
+    "You are registered. Enter the code sent to your phone or e-mail to confirm it."};
+
+static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
+static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
+
+/* ---- the missions and their regions, kept a minute ---- */
+
+static struct {
+	cJSON *missions; /* [{id, name, country, countries: [], regions: [{id, name}]}] */
+	time_t loaded;
+} reg_cache;
+
+static int reg_saves_in_flight;
+
+static const char reg_missions_sql[] =
+    "SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name, "
+    " 'country', m.default_country, 'countries', m.countries, "
+    " 'regions', (SELECT coalesce(json_agg(json_build_object('id', r.id, 'name', r.name) "
+    "   ORDER BY r.name), '[]') FROM region r WHERE r.mission_id = m.id)) ORDER BY m.id), '[]') "
+    "FROM mission m";
+
+/* The mission serving a country, or NULL. */
+static const cJSON *
+reg_mission_for(const char *country)
+{
+	const cJSON *m;
+
+	if (reg_cache.missions == NULL || country == NULL || strlen(country) != 2)
+		return NULL;
+	cJSON_ArrayForEach(m, reg_cache.missions)
+	{
+		const cJSON *c, *cs = cJSON_GetObjectItem(m, "countries");
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "country")), country) == 0)
+			return m;
+		cJSON_ArrayForEach(c, cs)
+		{
+			if (cJSON_IsString(c) && strcmp(c->valuestring, country) == 0)
+				return m;
+		}
+	}
+	return NULL;
+}
+
+/* The region of a mission by id text, or NULL. */
+static const cJSON *
+reg_region(const cJSON *mission, const char *id)
+{
+	const cJSON *r;
+
+	if (mission == NULL || id == NULL || *id == '\0')
+		return NULL;
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(mission, "regions"))
+	{
+		char buf[24];
+		snprintf(buf, sizeof buf, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(r, "id")));
+		if (strcmp(buf, id) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* ---- small helpers ---- */
+
+/* Strict UTF-8 without control characters (tabs and line breaks allowed when multiline). */
+static bool
+reg_text_ok(const char *s, size_t max_bytes, bool multiline)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	if (n > max_bytes)
+		return false;
+	while (*p != '\0') {
+		unsigned c = *p;
+		int len;
+		unsigned cp;
+		if (c < 0x80) {
+			if ((c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) ||
+			    c == 0x7f)
+				return false;
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (int i = 1; i < len; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		p += len;
+	}
+	return true;
+}
+
+/* A form value, "" when absent. */
+static const char *
+fv(const struct evkeyvalq *f, const char *key)
+{
+	const char *v = f != NULL ? evhttp_find_header(f, key) : NULL;
+	return v != NULL ? v : "";
+}
+
+/* Writes s escaped for HTML text and attributes. */
+static void
+reg_html(struct evbuffer *b, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		switch (*s) {
+		case '<':
+			evbuffer_add(b, "&lt;", 4);
+			break;
+		case '>':
+			evbuffer_add(b, "&gt;", 4);
+			break;
+		case '&':
+			evbuffer_add(b, "&amp;", 5);
+			break;
+		case '"':
+			evbuffer_add(b, "&quot;", 6);
+			break;
+		case '\'':
+			evbuffer_add(b, "&#39;", 5);
+			break;
+		default:
+			evbuffer_add(b, s, 1);
+			break;
+		}
+	}
+}
+
+struct reg_errors {
+	int n;
+	char field[REG_ERRORS_MAX][24];
+	char text[REG_ERRORS_MAX][SF_IMPORT_REASON_SIZE + 64];
+};
+
+static void
+reg_error(struct reg_errors *e, const char *field, const char *text)
+{
+	if (e->n >= REG_ERRORS_MAX)
+		return;
+	snprintf(e->field[e->n], sizeof e->field[e->n], "%s", field);
+	snprintf(e->text[e->n], sizeof e->text[e->n], "%s", text);
+	e->n++;
+}
+
+static const char *
+reg_error_for(const struct reg_errors *e, const char *field)
+{
+	for (int i = 0; e != NULL && i < e->n; i++)
+		if (strcmp(e->field[i], field) == 0)
+			return e->text[i];
+	return NULL;
+}
+
+/* Chooses the language: a form's or the query's lang, then Accept-Language, else Korean. */
+static const struct reg_text *
+reg_language(struct http_ctx *ctx, const struct evkeyvalq *form)
+{
+	char lang[8];
+	const char *q = form != NULL && *fv(form, "lang") != '\0' ? fv(form, "lang")
+	                                                          : http_query(ctx, "lang", lang,
+	                                                                       sizeof lang);
+	const char *accept;
+
+	if (q != NULL)
+		return strcmp(q, "en") == 0 ? &reg_en : &reg_ko;
+	accept = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Accept-Language");
+	if (accept != NULL) {
+		const char *ko = strstr(accept, "ko"), *en = strstr(accept, "en");
+		if (en != NULL && (ko == NULL || en < ko))
+			return &reg_en;
+	}
+	return &reg_ko;
+}
+
+static struct evbuffer *
+reg_page_start(const struct reg_text *t, const char *lang_href)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	evbuffer_add_printf(
+	    b,
+	    "<!doctype html><html lang=\"%s\"><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+	    "<meta name=\"robots\" content=\"noindex\"><title>%s</title>"
+	    "<link rel=\"stylesheet\" href=\"/static/reply.css\">"
+	    "<link rel=\"stylesheet\" href=\"/static/register.css\"></head><body><main>",
+	    t->lang, t->title);
+	if (lang_href != NULL) {
+		evbuffer_add(b, "<a class=\"lang\" href=\"", 22);
+		reg_html(b, lang_href);
+		evbuffer_add_printf(b, "\" hreflang=\"%s\">%s</a>", t->other_name, t->other);
+	}
+	return b;
+}
+
+static void
+reg_page_send(struct http_ctx *ctx, int status, struct evbuffer *b)
+{
+	size_t len;
+	char *html;
+
+	evbuffer_add(b, "</main></body></html>", 21);
+	len = evbuffer_get_length(b);
+	html = xmalloc(len + 1);
+	evbuffer_remove(b, html, len);
+	evbuffer_free(b);
+	http_reply_bytes(ctx, status, "text/html; charset=utf-8", html, len);
+	free(html);
+}
+
+/* A page with one message. */
+static void
+reg_message(struct http_ctx *ctx, int status, const struct reg_text *t, const char *heading,
+            const char *text)
+{
+	struct evbuffer *b = reg_page_start(t, NULL);
+
+	evbuffer_add_printf(b, "<div class=\"%s\" role=\"%s\"><h1>", status < 300 ? "ok" : "gone",
+	                    status < 300 ? "status" : "alert");
+	reg_html(b, heading);
+	evbuffer_add(b, "</h1><p>", 8);
+	reg_html(b, text);
+	evbuffer_add(b, "</p></div>", 10);
+	reg_page_send(ctx, status, b);
+}
+
+/* ---- the form ---- */
+
+/* One labelled input, its value kept, its error next to it. */
+static void
+reg_input(struct evbuffer *b, const struct evkeyvalq *v, const struct reg_errors *e,
+          const char *name, const char *label, const char *type, const char *attrs)
+{
+	const char *err = reg_error_for(e, name);
+
+	evbuffer_add_printf(b, "<label class=\"field\" for=\"%s\">", name);
+	reg_html(b, label);
+	evbuffer_add(b, "</label>", 8);
+	if (err != NULL) {
+		evbuffer_add_printf(b, "<p class=\"err\" id=\"%s-err\">", name);
+		reg_html(b, err);
+		evbuffer_add(b, "</p>", 4);
+	}
+	evbuffer_add_printf(b, "<input id=\"%s\" name=\"%s\" type=\"%s\" %s%s%s%s value=\"", name,
+	                    name, type, attrs != NULL ? attrs : "",
+	                    err != NULL ? " aria-invalid=\"true\" aria-describedby=\"" : "",
+	                    err != NULL ? name : "", err != NULL ? "-err\"" : "");
+	reg_html(b, fv(v, name));
+	evbuffer_add(b, "\">", 2);
+}
+
+/* A region select for a mission. */
+static void
+reg_region_select(struct evbuffer *b, const struct reg_text *t, const cJSON *mission,
+                  const struct evkeyvalq *v, const char *name)
+{
+	const cJSON *r;
+	const char *chosen = fv(v, name);
+
+	evbuffer_add_printf(b, "<label class=\"field\" for=\"%s\">%s</label><select id=\"%s\" name=\"%s\">"
+	                    "<option value=\"\">%s</option>",
+	                    name, t->region, name, name, t->region_none);
+	cJSON_ArrayForEach(r, cJSON_GetObjectItem(mission, "regions"))
+	{
+		char id[24];
+		snprintf(id, sizeof id, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(r, "id")));
+		evbuffer_add_printf(b, "<option value=\"%s\"%s>", id,
+		                    strcmp(id, chosen) == 0 ? " selected" : "");
+		reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")));
+		evbuffer_add(b, "</option>", 9);
+	}
+	evbuffer_add(b, "</select>", 9);
+}
+
+static void
+reg_checkbox(struct evbuffer *b, const struct evkeyvalq *v, const char *name, const char *label)
+{
+	evbuffer_add_printf(b,
+	                    "<label class=\"check\"><input type=\"checkbox\" name=\"%s\" value=\"1\"%s> ",
+	                    name, strcmp(fv(v, name), "1") == 0 ? " checked" : "");
+	reg_html(b, label);
+	evbuffer_add(b, "</label>", 8);
+}
+
+static int
+reg_count(const struct evkeyvalq *v, const char *key, int shown, int max)
+{
+	int n = atoi(fv(v, key));
+	return n < shown ? shown : n > max ? max : n;
+}
+
+/*
+ * The whole form, for a new registration (action /register) or a change
+ * (action the management link); values from v, errors from e.
+ */
+static void
+reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, const char *country,
+         const struct evkeyvalq *v, const struct reg_errors *e, const char *action, bool is_new,
+         int retention_days)
+{
+	int nlegs = reg_count(v, "legs", REG_LEGS_SHOWN, REG_LEGS_MAX);
+	int npeople = reg_count(v, "people", REG_MEMBERS_SHOWN, REG_MEMBERS_MAX);
+	bool residence = strcmp(fv(v, "kind"), "resident") == 0;
+	static const char *const need_keys[] = {"need_child", "need_elderly", "need_pregnant",
+	                                        "need_disability", "need_medical"};
+	const char *need_labels[] = {t->need_child, t->need_elderly, t->need_pregnant,
+	                             t->need_disability, t->need_medical};
+	char name[32];
+
+	if (e != NULL && e->n > 0) {
+		evbuffer_add_printf(b, "<div class=\"gone\" role=\"alert\" tabindex=\"-1\"><h2>%s</h2><ul>",
+		                    t->errors);
+		for (int i = 0; i < e->n; i++) {
+			evbuffer_add_printf(b, "<li><a href=\"#%s\">", e->field[i]);
+			reg_html(b, e->text[i]);
+			evbuffer_add(b, "</a></li>", 9);
+		}
+		evbuffer_add(b, "</ul></div>", 11);
+	}
+	evbuffer_add(b, "<form method=\"post\" action=\"", 28);
+	reg_html(b, action);
+	evbuffer_add_printf(b,
+	                    "\" novalidate><input type=\"hidden\" name=\"lang\" value=\"%s\">"
+	                    "<input type=\"hidden\" name=\"country\" value=\"%s\">"
+	                    "<input type=\"hidden\" name=\"legs\" value=\"%d\">"
+	                    "<input type=\"hidden\" name=\"people\" value=\"%d\">",
+	                    t->lang, country, nlegs, npeople);
+	evbuffer_add_printf(b,
+	                    "<fieldset><legend>%s</legend><label class=\"check\"><input type=\"radio\" "
+	                    "name=\"kind\" value=\"traveller\"%s> %s</label><label class=\"check\">"
+	                    "<input type=\"radio\" name=\"kind\" value=\"resident\"%s> %s</label>"
+	                    "</fieldset>",
+	                    t->kind, residence ? "" : " checked", t->trip, residence ? " checked" : "",
+	                    t->residence);
+
+	evbuffer_add_printf(b, "<fieldset><legend>%s</legend>", t->you);
+	reg_input(b, v, e, "name_ko", t->name_ko, "text", "maxlength=\"100\" autocomplete=\"name\"");
+	reg_input(b, v, e, "name_latin", t->name_latin, "text", "maxlength=\"100\"");
+	reg_input(b, v, e, "birth_date", t->birth, "date", NULL);
+	reg_input(b, v, e, "passport_no", t->passport, "text", "maxlength=\"20\"");
+	reg_input(b, v, e, "phone", t->phone, "tel", "maxlength=\"40\" autocomplete=\"tel\"");
+	reg_input(b, v, e, "phone2", t->phone2, "tel", "maxlength=\"40\"");
+	reg_input(b, v, e, "email", t->email, "email", "maxlength=\"254\" autocomplete=\"email\"");
+	evbuffer_add_printf(b, "<fieldset><legend>%s</legend>", t->languages);
+	for (size_t i = 0; i < sizeof reg_langs / sizeof *reg_langs; i++) {
+		snprintf(name, sizeof name, "lang_%s", reg_langs[i]);
+		reg_checkbox(b, v, name, reg_langs[i]);
+	}
+	evbuffer_add_printf(b, "</fieldset><fieldset><legend>%s</legend>", t->needs);
+	for (size_t i = 0; i < 5; i++)
+		reg_checkbox(b, v, need_keys[i], need_labels[i]);
+	evbuffer_add(b, "</fieldset></fieldset>", 22);
+
+	evbuffer_add_printf(b, "<fieldset class=\"trip\"><legend>%s</legend>", t->legs);
+	if (reg_error_for(e, "legs") != NULL) {
+		evbuffer_add(b, "<p class=\"err\" id=\"legs\">", 25);
+		reg_html(b, reg_error_for(e, "legs"));
+		evbuffer_add(b, "</p>", 4);
+	}
+	for (int i = 1; i <= nlegs; i++) {
+		evbuffer_add_printf(b, "<fieldset class=\"leg\"><legend>%s %d</legend>", t->leg, i);
+		snprintf(name, sizeof name, "leg%d_region", i);
+		reg_region_select(b, t, mission, v, name);
+		snprintf(name, sizeof name, "leg%d_place", i);
+		reg_input(b, v, e, name, t->place, "text", "maxlength=\"200\"");
+		snprintf(name, sizeof name, "leg%d_address", i);
+		reg_input(b, v, e, name, t->address, "text", "maxlength=\"300\"");
+		snprintf(name, sizeof name, "leg%d_arrival", i);
+		reg_input(b, v, e, name, t->arrival, "date", NULL);
+		snprintf(name, sizeof name, "leg%d_departure", i);
+		reg_input(b, v, e, name, t->departure, "date", NULL);
+		evbuffer_add(b, "</fieldset>", 11);
+	}
+	if (nlegs < REG_LEGS_MAX)
+		evbuffer_add_printf(b,
+		                    "<button class=\"more\" name=\"more\" value=\"legs\" type=\"submit\">%s"
+		                    "</button>",
+		                    t->more_legs);
+	evbuffer_add(b, "</fieldset>", 11);
+
+	evbuffer_add_printf(b, "<fieldset class=\"home\"><legend>%s</legend>", t->home);
+	reg_region_select(b, t, mission, v, "home_region");
+	reg_input(b, v, e, "address", t->address, "text", "maxlength=\"500\"");
+	reg_input(b, v, e, "residence_status", t->stay, "text", "maxlength=\"100\"");
+	evbuffer_add(b, "</fieldset>", 11);
+
+	evbuffer_add_printf(b, "<fieldset><legend>%s</legend>", t->people);
+	for (int i = 1; i <= npeople; i++) {
+		evbuffer_add_printf(b, "<fieldset class=\"person\"><legend>%s %d</legend>", t->person, i);
+		snprintf(name, sizeof name, "m%d_name", i);
+		reg_input(b, v, e, name, t->person_name, "text", "maxlength=\"100\"");
+		snprintf(name, sizeof name, "m%d_birth_date", i);
+		reg_input(b, v, e, name, t->birth, "date", NULL);
+		for (size_t k = 0; k < 5; k++) {
+			snprintf(name, sizeof name, "m%d_%s", i, need_keys[k]);
+			reg_checkbox(b, v, name, need_labels[k]);
+		}
+		evbuffer_add(b, "</fieldset>", 11);
+	}
+	if (npeople < REG_MEMBERS_MAX)
+		evbuffer_add_printf(b,
+		                    "<button class=\"more\" name=\"more\" value=\"people\" type=\"submit\">"
+		                    "%s</button>",
+		                    t->more_people);
+	evbuffer_add(b, "</fieldset>", 11);
+
+	evbuffer_add_printf(b, "<fieldset><legend>%s</legend><p class=\"note\">%s</p>", t->family,
+	                    t->family_more);
+	reg_input(b, v, e, "family_name", t->family_name, "text", "maxlength=\"100\"");
+	reg_input(b, v, e, "family_relation", t->family_relation, "text", "maxlength=\"50\"");
+	reg_input(b, v, e, "family_phone", t->family_phone, "tel", "maxlength=\"40\"");
+	reg_input(b, v, e, "family_email", t->family_email, "email", "maxlength=\"254\"");
+	reg_checkbox(b, v, "family_consent", t->family_consent);
+	evbuffer_add(b, "</fieldset>", 11);
+
+	if (is_new) {
+		evbuffer_add(b, "<p class=\"note privacy\">", 24);
+		{
+			/* The text says "%d" where the days go. */
+			const char *at = strstr(t->privacy, "%d");
+			evbuffer_add(b, t->privacy, (size_t)(at - t->privacy));
+			evbuffer_add_printf(b, "%d", retention_days);
+			evbuffer_add(b, at + 2, strlen(at + 2));
+		}
+		evbuffer_add(b, "</p>", 4);
+		if (reg_error_for(e, "consent") != NULL) {
+			evbuffer_add(b, "<p class=\"err\" id=\"consent-err\">", 32);
+			reg_html(b, reg_error_for(e, "consent"));
+			evbuffer_add(b, "</p>", 4);
+		}
+		evbuffer_add_printf(b, "<label class=\"check\"><input id=\"consent\" type=\"checkbox\" "
+		                       "name=\"consent\" value=\"1\"> %s</label>",
+		                    t->consent);
+	}
+	evbuffer_add_printf(b, "<button type=\"submit\" class=\"send\">%s</button></form>",
+	                    is_new ? t->submit : t->save);
+}
+
+/* The first step: which country (and so which mission and which regions). */
+static void
+reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, const char *error)
+{
+	struct evbuffer *b = reg_page_start(t, t == &reg_ko ? "/register?lang=en" : "/register?lang=ko");
+	const cJSON *m;
+
+	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p>", t->title, t->intro);
+	if (error != NULL) {
+		evbuffer_add(b, "<p class=\"err\" role=\"alert\">", 28);
+		reg_html(b, error);
+		evbuffer_add(b, "</p>", 4);
+	}
+	evbuffer_add_printf(b,
+	                    "<form method=\"get\" action=\"/register\"><input type=\"hidden\" "
+	                    "name=\"lang\" value=\"%s\"><label class=\"field\" for=\"country\">%s"
+	                    "</label><select id=\"country\" name=\"country\" required>",
+	                    t->lang, t->country);
+	cJSON_ArrayForEach(m, reg_cache.missions)
+	{
+		const cJSON *c;
+		const char *home = cJSON_GetStringValue(cJSON_GetObjectItem(m, "country"));
+		bool listed = false;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(m, "countries"))
+		{
+			if (!cJSON_IsString(c) || strlen(c->valuestring) != 2)
+				continue;
+			listed = listed || strcmp(c->valuestring, home) == 0;
+			evbuffer_add_printf(b, "<option value=\"%s\">%s — ", c->valuestring,
+			                    c->valuestring);
+			reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
+			evbuffer_add(b, "</option>", 9);
+		}
+		if (!listed) {
+			evbuffer_add_printf(b, "<option value=\"%s\">%s — ", home, home);
+			reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
+			evbuffer_add(b, "</option>", 9);
+		}
+	}
+	evbuffer_add_printf(b, "</select><button type=\"submit\" class=\"send\">%s</button></form>",
+	                    t->next);
+	reg_page_send(ctx, status, b);
+}
+
+/* The form for a new registration in a country. */
+static void
+reg_new_page(struct http_ctx *ctx, const struct reg_text *t, const char *country,
+             const struct evkeyvalq *v, const struct reg_errors *e, int status)
+{
+	const cJSON *mission = reg_mission_for(country);
+	char other[64];
+	struct evbuffer *b;
+
+	if (mission == NULL) {
+		reg_country_page(ctx, t, country != NULL && *country != '\0' ? 404 : 200,
+		                 country != NULL && *country != '\0' ? t->err_country : NULL);
+		return;
+	}
+	snprintf(other, sizeof other, "/register?lang=%s&country=%s", t->other_name, country);
+	b = reg_page_start(t, other);
+	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p><p class=\"note\">%s — ", t->title, t->intro,
+	                    country);
+	reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(mission, "name")));
+	evbuffer_add(b, "</p>", 4);
+	reg_form(b, t, mission, country, v, e, "/register", true,
+	         ctx->d->cfg.traveller_retention_days);
+	reg_page_send(ctx, status, b);
+}
+
+/* ---- the mission cache, loaded on demand ---- */
+
+typedef void (*reg_ready_cb)(struct http_ctx *ctx, void *arg);
+
+struct reg_wait {
+	struct http_ctx *ctx;
+	reg_ready_cb cb;
+	void *arg;
+};
+
+static void
+reg_cache_loaded(const struct db_result *r, void *arg)
+{
+	struct reg_wait *w = arg;
+
+	if (r->outcome == DB_OK && PQntuples(r->res) == 1) {
+		cJSON *fresh = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+		if (fresh != NULL) {
+			cJSON_Delete(reg_cache.missions);
+			reg_cache.missions = fresh;
+			reg_cache.loaded = time(NULL);
+		}
+	}
+	w->cb(w->ctx, w->arg);
+	free(w);
+}
+
+/* Runs cb once the mission list is fresh enough (or as fresh as it can be). */
+static void
+reg_with_missions(struct http_ctx *ctx, reg_ready_cb cb, void *arg)
+{
+	struct reg_wait *w;
+	const char *cause;
+
+	if (reg_cache.missions != NULL && time(NULL) - reg_cache.loaded < REG_CACHE_SECONDS) {
+		cb(ctx, arg);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->ctx = ctx;
+	w->cb = cb;
+	w->arg = arg;
+	if (db_pool_query(ctx->d->db, reg_missions_sql, 0, NULL, reg_cache_loaded, w, &cause) != 0) {
+		free(w);
+		cb(ctx, arg);
+	}
+}
+
+/* ---- GET /register ---- */
+
+static void
+reg_get_ready(struct http_ctx *ctx, void *arg)
+{
+	const struct reg_text *t = reg_language(ctx, NULL);
+	char country[8], legs[8], people[8];
+	struct evkeyvalq v;
+
+	(void)arg;
+	if (reg_cache.missions == NULL) {
+		reg_message(ctx, 503, t, t->title, t->busy);
+		return;
+	}
+	if (http_query(ctx, "country", country, sizeof country) == NULL) {
+		reg_country_page(ctx, t, 200, NULL);
+		return;
+	}
+	TAILQ_INIT(&v);
+	if (http_query(ctx, "legs", legs, sizeof legs) != NULL)
+		evhttp_add_header(&v, "legs", legs);
+	if (http_query(ctx, "people", people, sizeof people) != NULL)
+		evhttp_add_header(&v, "people", people);
+	reg_new_page(ctx, t, country, &v, NULL, 200);
+	evhttp_clear_headers(&v);
+}
+
+void
+routes_register_page(struct http_ctx *ctx)
+{
+	reg_with_missions(ctx, reg_get_ready, NULL);
+}
+
+/* ---- reading a form into a registration document ---- */
+
+static void
+reg_add_string(cJSON *o, const char *key, const char *value)
+{
+	if (value != NULL && *value != '\0')
+		cJSON_AddStringToObject(o, key, value);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* Parses a date input; today-relative checks are the caller's. */
+static bool
+reg_date(const char *s, char out[11])
+{
+	struct sf_date d;
+	return sf_date_parse(s, SF_DATE_ISO, &d, NULL, 0) == 0 && sf_date_format_iso(&d, out) == 0;
+}
+
+/*
+ * Checks the form and builds the document registration_create and
+ * registration_update take; NULL with the problems in e.
+ */
+static cJSON *
+reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *mission,
+              struct reg_errors *e)
+{
+	cJSON *doc = cJSON_CreateObject(), *people_in = cJSON_CreateArray(), *legs, *family;
+	cJSON *people_out, *langs = cJSON_CreateArray(), *needs = cJSON_CreateArray();
+	bool trip = strcmp(fv(f, "kind"), "resident") != 0;
+	static const char *const need_keys[] = {"need_child", "need_elderly", "need_pregnant",
+	                                        "need_disability", "need_medical"};
+	struct sf_import_options opt;
+	struct sf_import_result *res = NULL;
+	const char *default_country = cJSON_GetStringValue(cJSON_GetObjectItem(mission, "country"));
+	char name[32], today[11];
+	int npeople = reg_count(f, "people", REG_MEMBERS_SHOWN, REG_MEMBERS_MAX);
+	int nlegs = reg_count(f, "legs", REG_LEGS_SHOWN, REG_LEGS_MAX);
+	/* Which form person each import object came from (0: the registrant). */
+	int member_of[REG_MEMBERS_MAX + 2];
+	int nobjects = 0;
+	char *json;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof today, "%Y-%m-%d", &tm);
+	cJSON_AddStringToObject(doc, "kind", trip ? "traveller" : "resident");
+	for (size_t i = 0; i < sizeof reg_langs / sizeof *reg_langs; i++) {
+		snprintf(name, sizeof name, "lang_%s", reg_langs[i]);
+		if (strcmp(fv(f, name), "1") == 0)
+			cJSON_AddItemToArray(langs, cJSON_CreateString(reg_langs[i]));
+	}
+	if (cJSON_GetArraySize(langs) == 0)
+		cJSON_AddItemToArray(langs, cJSON_CreateString(t == &reg_en ? "en" : "ko"));
+	for (size_t i = 0; i < 5; i++)
+		if (strcmp(fv(f, need_keys[i]), "1") == 0)
+			cJSON_AddItemToArray(needs, cJSON_CreateString(reg_needs[i]));
+
+	/* The people go through the import's validators, as a JSON file would. */
+	{
+		cJSON *me = cJSON_CreateObject(), *phones = cJSON_CreateArray();
+		reg_add_string(me, "name_ko", fv(f, "name_ko"));
+		reg_add_string(me, "name_latin", fv(f, "name_latin"));
+		reg_add_string(me, "birth_date", fv(f, "birth_date"));
+		reg_add_string(me, "passport_no", fv(f, "passport_no"));
+		if (*fv(f, "phone") != '\0')
+			cJSON_AddItemToArray(phones, cJSON_CreateString(fv(f, "phone")));
+		if (*fv(f, "phone2") != '\0')
+			cJSON_AddItemToArray(phones, cJSON_CreateString(fv(f, "phone2")));
+		cJSON_AddItemToObject(me, "phones", phones);
+		reg_add_string(me, "email", fv(f, "email"));
+		cJSON_AddItemToArray(people_in, me);
+		member_of[nobjects++] = 0;
+		if (*fv(f, "phone") == '\0' && *fv(f, "email") == '\0')
+			reg_error(e, "phone", t == &reg_en ? "Give a mobile phone or an e-mail."
+			                                   : "휴대전화나 이메일을 적어 주세요.");
+	}
+	for (int i = 1; i <= npeople; i++) {
+		cJSON *m;
+		snprintf(name, sizeof name, "m%d_name", i);
+		if (*fv(f, name) == '\0')
+			continue;
+		m = cJSON_CreateObject();
+		reg_add_string(m, "name", fv(f, name));
+		snprintf(name, sizeof name, "m%d_birth_date", i);
+		reg_add_string(m, "birth_date", fv(f, name));
+		cJSON_AddItemToArray(people_in, m);
+		member_of[nobjects++] = i;
+	}
+	json = cJSON_PrintUnformatted(people_in);
+	cJSON_Delete(people_in);
+	sf_import_options_init(&opt);
+	opt.format = SF_IMPORT_JSON;
+	opt.default_country = default_country;
+	opt.max_rows = REG_MEMBERS_MAX + 1;
+	if (sf_import_parse(json, strlen(json), &opt, &res) != 0 && res == NULL) {
+		reg_error(e, "name_ko", t->busy);
+	} else if (res != NULL) {
+		for (size_t i = 0; i < res->nerrors; i++) {
+			size_t obj = res->errors[i].line;
+			int who = obj >= 1 && obj <= (size_t)nobjects ? member_of[obj - 1] : 0;
+			const char *field = res->errors[i].field;
+			char where[24], text[SF_IMPORT_REASON_SIZE + 64];
+			if (who == 0)
+				snprintf(where, sizeof where, "%s",
+				         strcmp(field, "phone") == 0 || strcmp(field, "email") == 0 ||
+				                 strcmp(field, "birth_date") == 0 ||
+				                 strcmp(field, "passport_no") == 0 ||
+				                 strcmp(field, "name_latin") == 0
+				             ? field
+				             : "name_ko");
+			else
+				snprintf(where, sizeof where, "m%d_%s", who,
+				         strcmp(field, "birth_date") == 0 ? "birth_date" : "name");
+			if (who == 0)
+				snprintf(text, sizeof text, "%s", res->errors[i].reason);
+			else
+				snprintf(text, sizeof text, "%s %d: %s", t->person, who,
+				         res->errors[i].reason);
+			reg_error(e, where, text);
+		}
+	}
+	free(json);
+	people_out = cJSON_AddArrayToObject(doc, "people");
+	for (size_t i = 0; res != NULL && i < res->nrows; i++) {
+		const struct sf_import_row *row = &res->rows[i];
+		cJSON *p = cJSON_CreateObject(), *ph = cJSON_AddArrayToObject(p, "phones");
+		cJSON *em = cJSON_AddArrayToObject(p, "emails");
+		int who = row->line >= 1 && row->line <= (size_t)nobjects ? member_of[row->line - 1] : 0;
+		reg_add_string(p, "name_ko", row->name_ko);
+		reg_add_string(p, "name_latin", row->name_latin);
+		reg_add_string(p, "name_key", row->name_key);
+		reg_add_string(p, "birth_date", row->birth_date);
+		reg_add_string(p, "passport_no", row->passport_no);
+		for (size_t k = 0; who == 0 && k < row->nphones; k++)
+			cJSON_AddItemToArray(ph, cJSON_CreateString(row->phones[k]));
+		for (size_t k = 0; who == 0 && k < row->nemails; k++)
+			cJSON_AddItemToArray(em, cJSON_CreateString(row->emails[k]));
+		cJSON_AddItemToObject(p, "languages", cJSON_Duplicate(langs, true));
+		if (who == 0) {
+			cJSON_AddItemToObject(p, "needs", cJSON_Duplicate(needs, true));
+		} else {
+			cJSON *mn = cJSON_AddArrayToObject(p, "needs");
+			for (size_t k = 0; k < 5; k++) {
+				snprintf(name, sizeof name, "m%d_%s", who, need_keys[k]);
+				if (strcmp(fv(f, name), "1") == 0)
+					cJSON_AddItemToArray(mn, cJSON_CreateString(reg_needs[k]));
+			}
+		}
+		/* The registrant first, whatever order rows came back in. */
+		if (who == 0)
+			cJSON_InsertItemInArray(people_out, 0, p);
+		else
+			cJSON_AddItemToArray(people_out, p);
+	}
+	sf_import_result_free(res);
+	cJSON_Delete(langs);
+	cJSON_Delete(needs);
+
+	/* The legs of a trip. */
+	legs = cJSON_AddArrayToObject(doc, "legs");
+	for (int i = 1; trip && i <= nlegs; i++) {
+		char k_region[24], k_place[24], k_address[24], k_arr[24], k_dep[24];
+		char arr[11], dep[11];
+		const cJSON *region;
+		cJSON *leg;
+		snprintf(k_region, sizeof k_region, "leg%d_region", i);
+		snprintf(k_place, sizeof k_place, "leg%d_place", i);
+		snprintf(k_address, sizeof k_address, "leg%d_address", i);
+		snprintf(k_arr, sizeof k_arr, "leg%d_arrival", i);
+		snprintf(k_dep, sizeof k_dep, "leg%d_departure", i);
+		if (*fv(f, k_region) == '\0' && *fv(f, k_place) == '\0' && *fv(f, k_address) == '\0' &&
+		    *fv(f, k_arr) == '\0' && *fv(f, k_dep) == '\0')
+			continue;
+		region = reg_region(mission, fv(f, k_region));
+		if (region == NULL && *fv(f, k_place) == '\0')
+			reg_error(e, k_place, t->err_leg);
+		if (!reg_text_ok(fv(f, k_place), 600, false))
+			reg_error(e, k_place, t->err_text);
+		if (!reg_text_ok(fv(f, k_address), 1500, false))
+			reg_error(e, k_address, t->err_text);
+		if (!reg_date(fv(f, k_arr), arr)) {
+			reg_error(e, k_arr, t->arrival);
+			continue;
+		}
+		if (!reg_date(fv(f, k_dep), dep)) {
+			reg_error(e, k_dep, t->departure);
+			continue;
+		}
+		if (strcmp(dep, arr) < 0) {
+			reg_error(e, k_dep, t->err_leg_dates);
+			continue;
+		}
+		if (strcmp(dep, today) < 0) {
+			reg_error(e, k_dep, t->err_leg_past);
+			continue;
+		}
+		leg = cJSON_CreateObject();
+		cJSON_AddStringToObject(leg, "country", fv(f, "country"));
+		reg_add_string(leg, "place", fv(f, k_place));
+		reg_add_string(leg, "address", fv(f, k_address));
+		if (region != NULL)
+			cJSON_AddNumberToObject(leg, "region_id",
+			                        cJSON_GetNumberValue(cJSON_GetObjectItem(region, "id")));
+		cJSON_AddStringToObject(leg, "arrival", arr);
+		cJSON_AddStringToObject(leg, "departure", dep);
+		cJSON_AddItemToArray(legs, leg);
+	}
+	if (trip && cJSON_GetArraySize(legs) == 0 && e->n == 0)
+		reg_error(e, "legs", t->err_leg);
+
+	/* A residence. */
+	if (!reg_text_ok(fv(f, "address"), 1500, false))
+		reg_error(e, "address", t->err_text);
+	if (!reg_text_ok(fv(f, "residence_status"), 300, false))
+		reg_error(e, "residence_status", t->err_text);
+	reg_add_string(doc, "address", trip ? NULL : fv(f, "address"));
+	reg_add_string(doc, "residence_status", trip ? NULL : fv(f, "residence_status"));
+	if (!trip) {
+		const cJSON *home = reg_region(mission, fv(f, "home_region"));
+		if (home != NULL)
+			cJSON_AddNumberToObject(doc, "region_id",
+			                        cJSON_GetNumberValue(cJSON_GetObjectItem(home, "id")));
+	}
+
+	/* The contact at home: a Korean number unless written internationally. */
+	family = cJSON_AddObjectToObject(doc, "family");
+	{
+		char phone[32] = "", email[256] = "", why[160];
+		if (!reg_text_ok(fv(f, "family_name"), 300, false))
+			reg_error(e, "family_name", t->err_text);
+		if (!reg_text_ok(fv(f, "family_relation"), 150, false))
+			reg_error(e, "family_relation", t->err_text);
+		if (*fv(f, "family_phone") != '\0' &&
+		    sf_phone_normalize(fv(f, "family_phone"), "KR", phone, sizeof phone, why,
+		                       sizeof why) != 0)
+			reg_error(e, "family_phone", why);
+		if (*fv(f, "family_email") != '\0' &&
+		    sf_email_validate(fv(f, "family_email"), email, sizeof email, why, sizeof why) != 0)
+			reg_error(e, "family_email", why);
+		if (strcmp(fv(f, "family_consent"), "1") == 0 && phone[0] == '\0' && email[0] == '\0')
+			reg_error(e, "family_phone", t->err_family);
+		cJSON_AddBoolToObject(family, "consent", strcmp(fv(f, "family_consent"), "1") == 0);
+		reg_add_string(family, "name", fv(f, "family_name"));
+		reg_add_string(family, "relation", fv(f, "family_relation"));
+		reg_add_string(family, "phone", phone);
+		reg_add_string(family, "email", email);
+		cJSON_AddStringToObject(family, "language", "ko");
+	}
+	cJSON_AddStringToObject(doc, "language", t->lang);
+	if (e->n > 0 || cJSON_GetArraySize(people_out) == 0) {
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* Reads a form body; false (and the page answered) when it is too big or malformed. */
+static bool
+reg_read_body(struct http_ctx *ctx, struct evkeyvalq *form)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
+	size_t len = evbuffer_get_length(in);
+	char *body;
+
+	TAILQ_INIT(form);
+	if (len > REG_BODY_MAX) {
+		http_reply_problem(ctx, 413, "Form too large", "the form is larger than 32 KB");
+		return false;
+	}
+	body = xmalloc(len + 1);
+	evbuffer_copyout(in, body, len);
+	body[len] = '\0';
+	if (evhttp_parse_query_str(body, form) != 0) {
+		free(body);
+		evhttp_clear_headers(form);
+		http_reply_problem(ctx, 400, "Malformed form", "the form could not be read");
+		return false;
+	}
+	free(body);
+	return true;
+}
+
+/* ---- POST /register ---- */
+
+struct reg_post {
+	struct http_ctx *ctx;
+	const struct reg_text *t;
+	struct evkeyvalq form;
+	char token[SF_SECRET_TOKEN_BUFSZ];
+};
+
+static void
+reg_post_free(struct reg_post *p)
+{
+	evhttp_clear_headers(&p->form);
+	OPENSSL_cleanse(p->token, sizeof p->token);
+	free(p);
+}
+
+static void
+reg_created(const struct db_result *r, void *arg)
+{
+	struct reg_post *p = arg;
+	cJSON *out = NULL;
+	const char *outcome;
+
+	reg_saves_in_flight--;
+	if (r->outcome == DB_OK && PQntuples(r->res) == 1)
+		out = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+	outcome = cJSON_GetStringValue(cJSON_GetObjectItem(out, "outcome"));
+	if (outcome != NULL && strcmp(outcome, "created") == 0) {
+		char *location;
+		xasprintf(&location, "/register/m/%s?lang=%s&created=1", p->token, p->t->lang);
+		http_add_header(p->ctx, "Location", location);
+		free(location);
+		http_reply_bytes(p->ctx, 303, "text/plain; charset=utf-8", "", 0);
+		log_info("registration_created");
+	} else if (outcome != NULL && strcmp(outcome, "limit") == 0) {
+		reg_message(p->ctx, 429, p->t, p->t->title, p->t->limit);
+	} else {
+		if (r->outcome != DB_OK)
+			log_warn("registration_failed", "error", r->error);
+		reg_message(p->ctx, 503, p->t, p->t->title, p->t->busy);
+	}
+	cJSON_Delete(out);
+	reg_post_free(p);
+}
+
+static void
+reg_post_ready(struct http_ctx *ctx, void *arg)
+{
+	struct reg_post *p = arg;
+	struct reg_errors e;
+	const cJSON *mission = reg_mission_for(fv(&p->form, "country"));
+	cJSON *doc;
+	char hash[SF_SECRET_HASH_HEX + 1], mission_id[24], per_addr[12];
+	char *doc_text;
+	const char *params[6], *cause;
+
+	memset(&e, 0, sizeof e);
+	if (reg_cache.missions == NULL) {
+		reg_message(ctx, 503, p->t, p->t->title, p->t->busy);
+		reg_post_free(p);
+		return;
+	}
+	if (mission == NULL) {
+		reg_country_page(ctx, p->t, 400, p->t->err_country);
+		reg_post_free(p);
+		return;
+	}
+	/* "More legs" and "more people" show the same form with more rows; nothing is stored. */
+	if (*fv(&p->form, "more") != '\0') {
+		const char *which = fv(&p->form, "more");
+		char n[8];
+		const char *key = strcmp(which, "legs") == 0 ? "legs" : "people";
+		int shown = reg_count(&p->form, key, strcmp(key, "legs") == 0 ? REG_LEGS_SHOWN
+		                                                                : REG_MEMBERS_SHOWN,
+		                      strcmp(key, "legs") == 0 ? REG_LEGS_MAX : REG_MEMBERS_MAX);
+		snprintf(n, sizeof n, "%d", shown + 1);
+		evhttp_remove_header(&p->form, key);
+		evhttp_add_header(&p->form, key, n);
+		evhttp_remove_header(&p->form, "consent");
+		reg_new_page(ctx, p->t, fv(&p->form, "country"), &p->form, NULL, 200);
+		reg_post_free(p);
+		return;
+	}
+	doc = reg_read_form(&p->form, p->t, mission, &e);
+	/* Consent first: without it nothing is stored, whatever else the form says. */
+	if (strcmp(fv(&p->form, "consent"), "1") != 0)
+		reg_error(&e, "consent", p->t->err_consent);
+	if (e.n > 0 || doc == NULL) {
+		cJSON_Delete(doc);
+		evhttp_remove_header(&p->form, "consent");
+		reg_new_page(ctx, p->t, fv(&p->form, "country"), &p->form, &e, 400);
+		reg_post_free(p);
+		return;
+	}
+	if (reg_saves_in_flight >= REG_SAVES_MAX) {
+		cJSON_Delete(doc);
+		http_add_header(ctx, "Retry-After", "5");
+		reg_message(ctx, 503, p->t, p->t->title, p->t->busy);
+		reg_post_free(p);
+		return;
+	}
+	if (sf_secret_token_new(p->token, sizeof p->token, "") != 0 ||
+	    sf_secret_hash(p->token, hash) != 0) {
+		cJSON_Delete(doc);
+		reg_message(ctx, 503, p->t, p->t->title, p->t->busy);
+		reg_post_free(p);
+		return;
+	}
+	snprintf(mission_id, sizeof mission_id, "%.0f",
+	         cJSON_GetNumberValue(cJSON_GetObjectItem(mission, "id")));
+	snprintf(per_addr, sizeof per_addr, "%d", REG_PER_ADDRESS_DAY);
+	doc_text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	params[0] = mission_id;
+	params[1] = hash;
+	params[2] = p->t->lang;
+	params[3] = doc_text;
+	params[4] = ctx->client_addr;
+	params[5] = per_addr;
+	reg_saves_in_flight++;
+	if (db_pool_query(ctx->d->db,
+	                  "SELECT registration_create($1::bigint, $2, $3, $4::jsonb, $5, $6::int)", 6,
+	                  params, reg_created, p, &cause) != 0) {
+		reg_saves_in_flight--;
+		reg_message(ctx, 503, p->t, p->t->title, p->t->busy);
+		reg_post_free(p);
+	}
+	memset(doc_text, 0, strlen(doc_text));
+	free(doc_text);
+}
+
+void
+routes_register_post(struct http_ctx *ctx)
+{
+	struct reg_post *p = xcalloc(1, sizeof *p);
+
+	p->ctx = ctx;
+	if (!reg_read_body(ctx, &p->form)) {
+		free(p);
+		return;
+	}
+	p->t = reg_language(ctx, &p->form);
+	reg_with_missions(ctx, reg_post_ready, p);
+}
+
+/* ---- the management link ---- */
+
+static const char reg_manage_sql[] =
+    "SELECT json_build_object('id', r.id, 'mission_id', r.mission_id, "
+    " 'language', r.language, 'family', json_build_object('consent', r.family_consent, "
+    "  'name', r.family_name, 'relation', r.family_relation, 'phone', r.family_phone, "
+    "  'email', r.family_email), "
+    " 'country', (SELECT coalesce((SELECT l.country FROM itinerary_leg l "
+    "   WHERE l.national_id = r.national_id ORDER BY l.seq LIMIT 1), m.default_country)), "
+    " 'me', (SELECT json_build_object('name_ko', n.name_ko, 'name_latin', n.name_latin, "
+    "   'birth_date', n.birth_date, 'passport_no', n.passport_no, 'kind', n.kind, "
+    "   'address', n.address, 'residence_status', n.residence_status, "
+    "   'languages', n.languages, 'needs', n.needs, 'region_id', n.region_id) "
+    "   FROM national n WHERE n.id = r.national_id), "
+    " 'contacts', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'kind', c.kind, "
+    "   'value', c.value, 'verified', c.verified) ORDER BY c.kind DESC, c.priority, c.id), '[]') "
+    "   FROM contact c WHERE c.national_id = r.national_id), "
+    " 'legs', (SELECT coalesce(json_agg(json_build_object('region_id', l.region_id, "
+    "   'place', l.place, 'address', l.address, 'arrival', l.arrival, "
+    "   'departure', l.departure) ORDER BY l.seq), '[]') FROM itinerary_leg l "
+    "   WHERE l.national_id = r.national_id), "
+    " 'members', (SELECT coalesce(json_agg(json_build_object('name', "
+    "   coalesce(n.name_ko, n.name_latin), 'birth_date', n.birth_date, 'needs', n.needs) "
+    "   ORDER BY n.id), '[]') FROM national n WHERE n.household_id = r.household_id "
+    "   AND n.id <> r.national_id AND n.source = 'self')) "
+    "FROM registration r JOIN mission m ON m.id = r.mission_id WHERE r.manage_hash = $1";
+
+struct reg_manage {
+	struct http_ctx *ctx;
+	const struct reg_text *t;
+	char token[SF_SECRET_TOKEN_BUFSZ];
+	char hash[SF_SECRET_HASH_HEX + 1];
+	char notice[300];
+	bool notice_ok;
+	struct evkeyvalq form; /* a POST's */
+	bool has_form;
+	struct reg_errors e;
+};
+
+static void
+reg_manage_free(struct reg_manage *m)
+{
+	if (m->has_form)
+		evhttp_clear_headers(&m->form);
+	OPENSSL_cleanse(m->token, sizeof m->token);
+	free(m);
+}
+
+/* The same page for every link that leads nowhere. */
+static void
+reg_manage_gone(struct reg_manage *m)
+{
+	reg_message(m->ctx, 404, m->t, m->t->gone, m->t->gone_more);
+	reg_manage_free(m);
+}
+
+/* Fills form values from a stored registration, so the form shows what is kept. */
+static void
+reg_values_from(struct evkeyvalq *v, const cJSON *reg)
+{
+	const cJSON *me = cJSON_GetObjectItem(reg, "me"), *x;
+	const cJSON *family = cJSON_GetObjectItem(reg, "family");
+	static const char *const me_keys[] = {"name_ko", "name_latin", "birth_date", "passport_no",
+	                                      "address", "residence_status"};
+	static const char *const need_keys[] = {"need_child", "need_elderly", "need_pregnant",
+	                                        "need_disability", "need_medical"};
+	char key[32], num[24];
+	int i = 0, phones = 0;
+
+	for (size_t k = 0; k < sizeof me_keys / sizeof *me_keys; k++)
+		if (cJSON_IsString(cJSON_GetObjectItem(me, me_keys[k])))
+			evhttp_add_header(v, me_keys[k],
+			                  cJSON_GetObjectItem(me, me_keys[k])->valuestring);
+	evhttp_add_header(v, "kind", cJSON_GetStringValue(cJSON_GetObjectItem(me, "kind")));
+	if (cJSON_IsNumber(cJSON_GetObjectItem(me, "region_id"))) {
+		snprintf(num, sizeof num, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(me, "region_id")));
+		evhttp_add_header(v, "home_region", num);
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(me, "languages"))
+	{
+		snprintf(key, sizeof key, "lang_%s", cJSON_GetStringValue(x));
+		evhttp_add_header(v, key, "1");
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(me, "needs"))
+	{
+		snprintf(key, sizeof key, "need_%s", cJSON_GetStringValue(x));
+		evhttp_add_header(v, key, "1");
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(reg, "contacts"))
+	{
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(x, "kind"));
+		const char *value = cJSON_GetStringValue(cJSON_GetObjectItem(x, "value"));
+		if (strcmp(kind, "phone") == 0 && phones < 2)
+			evhttp_add_header(v, phones++ == 0 ? "phone" : "phone2", value);
+		else if (strcmp(kind, "email") == 0 && evhttp_find_header(v, "email") == NULL)
+			evhttp_add_header(v, "email", value);
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(reg, "legs"))
+	{
+		i++;
+		if (cJSON_IsNumber(cJSON_GetObjectItem(x, "region_id"))) {
+			snprintf(key, sizeof key, "leg%d_region", i);
+			snprintf(num, sizeof num, "%.0f",
+			         cJSON_GetNumberValue(cJSON_GetObjectItem(x, "region_id")));
+			evhttp_add_header(v, key, num);
+		}
+		static const char *const leg_keys[] = {"place", "address", "arrival", "departure"};
+		for (size_t k = 0; k < 4; k++) {
+			if (!cJSON_IsString(cJSON_GetObjectItem(x, leg_keys[k])))
+				continue;
+			snprintf(key, sizeof key, "leg%d_%s", i, leg_keys[k]);
+			evhttp_add_header(v, key, cJSON_GetObjectItem(x, leg_keys[k])->valuestring);
+		}
+	}
+	snprintf(num, sizeof num, "%d", i);
+	evhttp_add_header(v, "legs", num);
+	i = 0;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(reg, "members"))
+	{
+		const cJSON *n;
+		i++;
+		snprintf(key, sizeof key, "m%d_name", i);
+		evhttp_add_header(v, key, cJSON_GetStringValue(cJSON_GetObjectItem(x, "name")));
+		if (cJSON_IsString(cJSON_GetObjectItem(x, "birth_date"))) {
+			snprintf(key, sizeof key, "m%d_birth_date", i);
+			evhttp_add_header(v, key, cJSON_GetObjectItem(x, "birth_date")->valuestring);
+		}
+		cJSON_ArrayForEach(n, cJSON_GetObjectItem(x, "needs"))
+		{
+			for (size_t k = 0; k < 5; k++)
+				if (strcmp(cJSON_GetStringValue(n), reg_needs[k]) == 0) {
+					snprintf(key, sizeof key, "m%d_%s", i, need_keys[k]);
+					evhttp_add_header(v, key, "1");
+				}
+		}
+	}
+	snprintf(num, sizeof num, "%d", i);
+	evhttp_add_header(v, "people", num);
+	static const char *const fam_keys[] = {"name", "relation", "phone", "email"};
+	for (size_t k = 0; k < 4; k++) {
+		if (!cJSON_IsString(cJSON_GetObjectItem(family, fam_keys[k])))
+			continue;
+		snprintf(key, sizeof key, "family_%s", fam_keys[k]);
+		evhttp_add_header(v, key, cJSON_GetObjectItem(family, fam_keys[k])->valuestring);
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItem(family, "consent")))
+		evhttp_add_header(v, "family_consent", "1");
+}
+
+/* The management page: contacts to confirm, the form with what is kept, deletion. */
+static void
+reg_manage_render(struct reg_manage *m, const cJSON *reg)
+{
+	const struct reg_text *t = m->t;
+	const char *country = cJSON_GetStringValue(cJSON_GetObjectItem(reg, "country"));
+	const cJSON *mission = reg_mission_for(country), *c;
+	char other[128], action[128];
+	struct evbuffer *b;
+	struct evkeyvalq v;
+	bool created = false;
+	char flag[4];
+
+	if (http_query(m->ctx, "created", flag, sizeof flag) != NULL)
+		created = true;
+	snprintf(other, sizeof other, "/register/m/%s?lang=%s", m->token, t->other_name);
+	snprintf(action, sizeof action, "/register/m/%s", m->token);
+	b = reg_page_start(t, other);
+	evbuffer_add_printf(b, "<h1>%s</h1>", t->manage);
+	if (created)
+		evbuffer_add_printf(b, "<div class=\"ok\" role=\"status\"><p>%s</p></div>", t->created);
+	if (m->notice[0] != '\0') {
+		evbuffer_add_printf(b, "<div class=\"%s\" role=\"%s\"><p>", m->notice_ok ? "ok" : "gone",
+		                    m->notice_ok ? "status" : "alert");
+		reg_html(b, m->notice);
+		evbuffer_add(b, "</p></div>", 10);
+	}
+	evbuffer_add_printf(b, "<p class=\"note\">%s</p>", t->keep_link);
+	evbuffer_add_printf(b, "<h2>%s</h2><ul class=\"contacts\">", t->contacts);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(reg, "contacts"))
+	{
+		bool verified = cJSON_IsTrue(cJSON_GetObjectItem(c, "verified"));
+		char id[24];
+		snprintf(id, sizeof id, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(c, "id")));
+		evbuffer_add(b, "<li>", 4);
+		reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(c, "value")));
+		evbuffer_add_printf(b, " <strong class=\"%s\">%s</strong>",
+		                    verified ? "verified" : "unverified",
+		                    verified ? t->confirmed : t->unconfirmed);
+		if (!verified)
+			evbuffer_add_printf(
+			    b,
+			    "<form method=\"post\" action=\"%s/verify\" class=\"code\">"
+			    "<input type=\"hidden\" name=\"lang\" value=\"%s\">"
+			    "<input type=\"hidden\" name=\"contact\" value=\"%s\">"
+			    "<label class=\"field\" for=\"code-%s\">%s</label>"
+			    "<input id=\"code-%s\" name=\"code\" inputmode=\"numeric\" "
+			    "autocomplete=\"one-time-code\" maxlength=\"6\" pattern=\"[0-9]{6}\">"
+			    "<button type=\"submit\">%s</button>"
+			    "<button type=\"submit\" formaction=\"%s/resend\" class=\"more\">%s</button>"
+			    "</form>",
+			    action, t->lang, id, id, t->code, id, t->confirm, action, t->resend);
+		evbuffer_add(b, "</li>", 5);
+	}
+	evbuffer_add(b, "</ul>", 5);
+	TAILQ_INIT(&v);
+	if (m->has_form && m->e.n > 0)
+		reg_form(b, t, mission, country, &m->form, &m->e, action, false, 0);
+	else {
+		reg_values_from(&v, reg);
+		reg_form(b, t, mission, country, &v, NULL, action, false, 0);
+	}
+	evhttp_clear_headers(&v);
+	evbuffer_add_printf(b,
+	                    "<h2>%s</h2><form method=\"post\" action=\"%s/delete\" class=\"delete\">"
+	                    "<input type=\"hidden\" name=\"lang\" value=\"%s\">"
+	                    "<label class=\"check\"><input type=\"checkbox\" name=\"confirm\" "
+	                    "value=\"1\" required> %s</label>"
+	                    "<button type=\"submit\" class=\"danger\">%s</button></form>",
+	                    t->delete_title, action, t->lang, t->delete_confirm, t->delete_button);
+	reg_page_send(m->ctx, m->has_form && m->e.n > 0 ? 400 : 200, b);
+}
+
+static void
+reg_manage_loaded(const struct db_result *r, void *arg)
+{
+	struct reg_manage *m = arg;
+	cJSON *reg;
+
+	if (r->outcome != DB_OK) {
+		reg_message(m->ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		reg_manage_gone(m);
+		return;
+	}
+	reg = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+	if (reg == NULL) {
+		reg_message(m->ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+		return;
+	}
+	reg_manage_render(m, reg);
+	cJSON_Delete(reg);
+	reg_manage_free(m);
+}
+
+/* Loads and shows the registration (after the mission list is fresh). */
+static void
+reg_manage_show(struct http_ctx *ctx, void *arg)
+{
+	struct reg_manage *m = arg;
+	const char *params[1] = {m->hash}, *cause;
+
+	if (db_pool_query(ctx->d->db, reg_manage_sql, 1, params, reg_manage_loaded, m, &cause) != 0) {
+		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+	}
+}
+
+/* Opens a management link; NULL (page answered) when it cannot be one. */
+static struct reg_manage *
+reg_manage_open(struct http_ctx *ctx, bool post)
+{
+	struct reg_manage *m = xcalloc(1, sizeof *m);
+	const char *token = ctx->nparams > 0 ? ctx->params[0] : "";
+
+	m->ctx = ctx;
+	if (post) {
+		if (!reg_read_body(ctx, &m->form)) {
+			free(m);
+			return NULL;
+		}
+		m->has_form = true;
+	}
+	m->t = reg_language(ctx, m->has_form ? &m->form : NULL);
+	if (sf_secret_token_check(token, "") != 0 || sf_secret_hash(token, m->hash) != 0) {
+		reg_manage_gone(m);
+		return NULL;
+	}
+	snprintf(m->token, sizeof m->token, "%s", token);
+	return m;
+}
+
+void
+routes_register_manage(struct http_ctx *ctx)
+{
+	struct reg_manage *m = reg_manage_open(ctx, false);
+
+	if (m != NULL)
+		reg_with_missions(ctx, reg_manage_show, m);
+}
+
+/* ---- POST /register/m/{token}: change ---- */
+
+static void
+reg_updated(const struct db_result *r, void *arg)
+{
+	struct reg_manage *m = arg;
+	cJSON *out = NULL;
+	const char *outcome;
+
+	reg_saves_in_flight--;
+	if (r->outcome == DB_OK && PQntuples(r->res) == 1)
+		out = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+	outcome = cJSON_GetStringValue(cJSON_GetObjectItem(out, "outcome"));
+	if (outcome != NULL && strcmp(outcome, "unknown") == 0) {
+		cJSON_Delete(out);
+		reg_manage_gone(m);
+		return;
+	}
+	if (outcome == NULL) {
+		if (r->outcome != DB_OK)
+			log_warn("registration_update_failed", "error", r->error);
+		cJSON_Delete(out);
+		reg_message(m->ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+		return;
+	}
+	cJSON_Delete(out);
+	snprintf(m->notice, sizeof m->notice, "%s", m->t->saved);
+	m->notice_ok = true;
+	evhttp_clear_headers(&m->form);
+	m->has_form = false;
+	reg_manage_show(m->ctx, m);
+}
+
+static void
+reg_update_ready(struct http_ctx *ctx, void *arg)
+{
+	struct reg_manage *m = arg;
+	const cJSON *mission = reg_mission_for(fv(&m->form, "country"));
+	cJSON *doc;
+	char *doc_text;
+	const char *params[3], *cause;
+
+	if (mission == NULL) {
+		reg_manage_gone(m);
+		return;
+	}
+	if (*fv(&m->form, "more") != '\0') {
+		const char *key = strcmp(fv(&m->form, "more"), "legs") == 0 ? "legs" : "people";
+		char n[8];
+		snprintf(n, sizeof n, "%d",
+		         reg_count(&m->form, key, 0, strcmp(key, "legs") == 0 ? REG_LEGS_MAX : REG_MEMBERS_MAX) + 1);
+		evhttp_remove_header(&m->form, key);
+		evhttp_add_header(&m->form, key, n);
+		/* The same form with one more row; the typed values stay. */
+		{
+			struct evbuffer *b = reg_page_start(m->t, NULL);
+			char action[128];
+			snprintf(action, sizeof action, "/register/m/%s", m->token);
+			evbuffer_add_printf(b, "<h1>%s</h1>", m->t->manage);
+			reg_form(b, m->t, mission, fv(&m->form, "country"), &m->form, NULL, action, false,
+			         0);
+			reg_page_send(ctx, 200, b);
+		}
+		reg_manage_free(m);
+		return;
+	}
+	doc = reg_read_form(&m->form, m->t, mission, &m->e);
+	if (doc == NULL) {
+		reg_manage_show(ctx, m);
+		return;
+	}
+	if (reg_saves_in_flight >= REG_SAVES_MAX) {
+		cJSON_Delete(doc);
+		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+		return;
+	}
+	doc_text = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	params[0] = m->hash;
+	params[1] = doc_text;
+	params[2] = ctx->client_addr;
+	reg_saves_in_flight++;
+	if (db_pool_query(ctx->d->db, "SELECT registration_update($1, $2::jsonb, $3)", 3, params,
+	                  reg_updated, m, &cause) != 0) {
+		reg_saves_in_flight--;
+		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+	}
+	memset(doc_text, 0, strlen(doc_text));
+	free(doc_text);
+}
+
+void
+routes_register_update(struct http_ctx *ctx)
+{
+	struct reg_manage *m = reg_manage_open(ctx, true);
+
+	if (m != NULL)
+		reg_with_missions(ctx, reg_update_ready, m);
+}
+
+/* ---- codes ---- */
+
+static void
+reg_code_done(const struct db_result *r, void *arg)
+{
+	struct reg_manage *m = arg;
+	const struct reg_text *t = m->t;
+	const char *outcome = r->outcome == DB_OK && PQntuples(r->res) == 1 &&
+	                              !PQgetisnull(r->res, 0, 0)
+	                          ? PQgetvalue(r->res, 0, 0)
+	                          : NULL;
+
+	if (outcome == NULL) {
+		if (r->outcome == DB_OK) {
+			reg_manage_gone(m);
+			return;
+		}
+		log_warn("registration_code_failed", "error", r->error);
+		reg_message(m->ctx, 503, t, t->title, t->busy);
+		reg_manage_free(m);
+		return;
+	}
+	m->notice_ok = strcmp(outcome, "ok") == 0 || strcmp(outcome, "sent") == 0 ||
+	               strcmp(outcome, "verified") == 0;
+	snprintf(m->notice, sizeof m->notice, "%s",
+	         strcmp(outcome, "ok") == 0 || strcmp(outcome, "verified") == 0 ? t->code_ok
+	         : strcmp(outcome, "sent") == 0                                 ? t->code_sent
+	         : strcmp(outcome, "wrong") == 0                                ? t->code_wrong
+	         : strcmp(outcome, "locked") == 0                               ? t->code_locked
+	         : strcmp(outcome, "wait") == 0                                 ? t->code_wait
+	                                                                        : t->code_expired);
+	evhttp_clear_headers(&m->form);
+	m->has_form = false;
+	reg_manage_show(m->ctx, m);
+}
+
+/* The contact must belong to the registration the link opens; NULL when it does not. */
+static const char reg_code_check_sql[] =
+    "SELECT contact_code_check(r.id, c.id, $3) FROM registration r "
+    "JOIN contact c ON c.national_id = r.national_id AND c.id = $2::bigint "
+    "WHERE r.manage_hash = $1";
+static const char reg_code_resend_sql[] =
+    "SELECT contact_code_issue(c.id) FROM registration r "
+    "JOIN contact c ON c.national_id = r.national_id AND c.id = $2::bigint "
+    "WHERE r.manage_hash = $1";
+
+static void
+reg_code(struct http_ctx *ctx, bool resend)
+{
+	struct reg_manage *m = reg_manage_open(ctx, true);
+	const char *contact, *code, *params[3], *cause;
+	bool code_ok = true;
+
+	if (m == NULL)
+		return;
+	contact = fv(&m->form, "contact");
+	code = fv(&m->form, "code");
+	for (const char *p = code; *p != '\0'; p++)
+		code_ok = code_ok && *p >= '0' && *p <= '9';
+	if (!http_is_id(contact)) {
+		reg_manage_gone(m);
+		return;
+	}
+	if (!resend && (strlen(code) != 6 || !code_ok)) {
+		snprintf(m->notice, sizeof m->notice, "%s", m->t->code_wrong);
+		evhttp_clear_headers(&m->form);
+		m->has_form = false;
+		reg_with_missions(ctx, reg_manage_show, m);
+		return;
+	}
+	params[0] = m->hash;
+	params[1] = contact;
+	params[2] = code;
+	/* The mission list is loaded by the page shown afterwards. */
+	if (db_pool_query(ctx->d->db, resend ? reg_code_resend_sql : reg_code_check_sql,
+	                  resend ? 2 : 3, params, reg_code_done, m, &cause) != 0) {
+		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+	}
+}
+
+void
+routes_register_verify(struct http_ctx *ctx)
+{
+	reg_code(ctx, false);
+}
+
+void
+routes_register_resend(struct http_ctx *ctx)
+{
+	reg_code(ctx, true);
+}
+
+/* ---- deletion ---- */
+
+static void
+reg_deleted(const struct db_result *r, void *arg)
+{
+	struct reg_manage *m = arg;
+	cJSON *out = NULL;
+	const char *outcome;
+
+	if (r->outcome == DB_OK && PQntuples(r->res) == 1)
+		out = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+	outcome = cJSON_GetStringValue(cJSON_GetObjectItem(out, "outcome"));
+	if (outcome != NULL && strcmp(outcome, "deleted") == 0)
+		reg_message(m->ctx, 200, m->t, m->t->delete_title, m->t->deleted);
+	else if (outcome != NULL)
+		reg_message(m->ctx, 404, m->t, m->t->gone, m->t->gone_more);
+	else {
+		log_warn("registration_delete_failed", "error", r->error);
+		reg_message(m->ctx, 503, m->t, m->t->title, m->t->busy);
+	}
+	cJSON_Delete(out);
+	reg_manage_free(m);
+}
+
+void
+routes_register_delete(struct http_ctx *ctx)
+{
+	struct reg_manage *m = reg_manage_open(ctx, true);
+	const char *params[2], *cause;
+
+	if (m == NULL)
+		return;
+	if (strcmp(fv(&m->form, "confirm"), "1") != 0) {
+		evhttp_clear_headers(&m->form);
+		m->has_form = false;
+		reg_with_missions(ctx, reg_manage_show, m);
+		return;
+	}
+	params[0] = m->hash;
+	params[1] = ctx->client_addr;
+	if (db_pool_query(ctx->d->db, "SELECT registration_delete($1, $2)", 2, params, reg_deleted,
+	                  m, &cause) != 0) {
+		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
+		reg_manage_free(m);
+	}
+}

@@ -1,0 +1,328 @@
+"""Nationals registering themselves at /register: nothing stored before
+consent, every bad value named next to its field, a two-leg trip with a
+household found by the spatial query on the days of its legs only, codes
+confirmed (hashed, expiring, a few tries, rate-limited), the management link
+changing and deleting for real (no name or number left in any table), the
+family at home told once per answer and never where, and no way to learn
+whether a number is registered."""
+
+import datetime
+import json
+import os
+import re
+import urllib.parse
+
+from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_register"
+PASSWORD = record_secret("Antakya-Defne-2026")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "60", "--seed", "5").returncode, 0, "demo")
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10", "public_rate_per_second": "1000",
+                                        "public_burst": "1000"},
+                               "channels": {"dispatch_interval_ms": "50"}}).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
+                 pwfile).returncode, 0, "user")
+lead = Session(d, "lead", PASSWORD)
+MISSION = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-ANK'"))
+REGION = dict(row.split("|")[::-1] for row in cluster.psql(
+    DB, "SELECT id, code FROM region WHERE mission_id = %d" % MISSION).splitlines())
+TODAY = datetime.date.today()
+ANTAKYA = (36.2025, 36.1604)
+ISTANBUL = (41.0082, 28.9784)
+S = {}
+
+
+def day(n):
+    return (TODAY + datetime.timedelta(days=n)).isoformat()
+
+
+def post(path, form, addr=None):
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if addr:
+        headers["X-Forwarded-For"] = addr
+    return d.request("POST", path, body=urllib.parse.urlencode(form), headers=headers)
+
+
+def trip_form(**over):
+    form = {"lang": "ko", "country": "TR", "kind": "traveller", "legs": "3", "people": "3",
+            "name_ko": "김여행", "name_latin": "KIM YEOHAENG", "birth_date": "1990-04-05",
+            "passport_no": "M12345678", "phone": "010-4821-7730", "email": "Kim.Trip@Example.org",
+            "lang_ko": "1",
+            "leg1_region": REGION["TR-34"], "leg1_place": "Istanbul", "leg1_address": "Sultanahmet Hotel",
+            "leg1_arrival": day(-2), "leg1_departure": day(0),
+            "leg2_region": REGION["TR-31"], "leg2_place": "Antakya", "leg2_arrival": day(1), "leg2_departure": day(5),
+            "m1_name": "이동행", "m1_birth_date": "1992-08-09", "m2_name": "LEE CHILD", "m2_birth_date": "2019-01-02",
+            "m2_need_child": "1",
+            "family_name": "김부모", "family_relation": "어머니", "family_phone": "010-5555-0142",
+            "family_consent": "1", "consent": "1"}
+    form.update(over)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def outbox_messages(kind, recipient):
+    with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    ids = set(cluster.psql(DB, "SELECT id FROM outbox WHERE kind = '%s' AND recipient = '%s'" % (kind, recipient)).split())
+    return [r for r in rows if str(r["outbox_id"]) in ids]
+
+
+def latest_code(recipient):
+    msgs = eventually(lambda: outbox_messages("code", recipient), timeout=10, what="code sent to " + recipient)
+    return re.search(r"\b(\d{6})\b", msgs[-1]["text"]).group(1)
+
+
+def self_people():
+    return int(cluster.psql(DB, "SELECT count(*) FROM national WHERE source = 'self'"))
+
+
+def the_blank_form_works_without_javascript_in_both_languages():
+    r = d.get("/register", headers={"Accept-Language": "ko-KR"})
+    expect_equal(r.status, 200, r.body[:300])
+    check('<html lang="ko">' in r.body and 'name="country"' in r.body and 'value="TR"' in r.body, r.body[:600])
+    r = d.get("/register?country=TR&lang=en")
+    expect_equal(r.status, 200, r.body[:300])
+    html = r.body
+    check('<html lang="en">' in html and "Your trip" in html and "Hatay" in html, "form with the mission's regions")
+    check("<script" not in html and "style=" not in html, "no script, no inline style (CSP)")
+    check(html.count('<label class="field" for="leg') >= 12 and "<legend>" in html, "every field labelled")
+    check("deleted 30 days after you leave" in html, "retention stated plainly")
+    expect_equal(d.get("/register?country=ZZ").status, 404, "a country no mission serves")
+    more = post("/register", dict(trip_form(consent=None), more="legs"))
+    expect_equal(more.status, 200, "more legs")
+    check('name="leg4_arrival"' in more.body and "김여행" in more.body, "one more leg, typed values kept")
+    expect_equal(self_people(), 0, "asking for more rows stores nothing")
+
+
+def nothing_is_stored_without_consent():
+    r = post("/register", trip_form(consent=None))
+    expect_equal(r.status, 400, r.body[:300])
+    check("동의해 주세요" in r.body and 'id="consent-err"' in r.body, "consent asked for")
+    check('value="김여행"' in r.body and 'value="010-4821-7730"' in r.body, "what was typed is kept")
+    expect_equal(self_people(), 0, "no person")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM registration"), "0", "no registration")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE kind = 'code'"), "0", "no code sent")
+
+
+def every_bad_value_is_named_next_to_its_field():
+    r = post("/register", trip_form(lang="en", phone="12ab", email="not-an-address", leg2_departure=day(0),
+                                    m1_birth_date="1992-13-40", leg1_place="x\x01y"))
+    expect_equal(r.status, 400, r.body[:300])
+    for field in ("phone", "email", "leg2_departure", "m1_birth_date", "leg1_place"):
+        check('aria-invalid="true" aria-describedby="%s-err"' % field in r.body, "error shown at " + field)
+    check("Departure is before arrival" in r.body, "reason named")
+    r = post("/register", trip_form(leg1_arrival=day(-9), leg1_departure=day(-5)))
+    check(r.status == 400 and "이미 끝난 일정" in r.body, "a leg already over")
+    r = post("/register", trip_form(leg1_region="", leg1_place="", leg2_region="", leg2_place=""))
+    check(r.status == 400 and "지역이나 장소" in r.body, "a leg without a place")
+    r = post("/register", trip_form(phone="", email=""))
+    check(r.status == 400 and "휴대전화나 이메일" in r.body, "no way to reach them")
+    r = post("/register", trip_form(name_ko="a" * 5000))
+    expect_equal(r.status, 400, "an overlong name")
+    big = d.request("POST", "/register", body="x=" + "a" * 40000,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    expect_equal(big.status, 413, "a form over 32 KB")
+    expect_equal(self_people(), 0, "nothing stored by any of them")
+
+
+def a_two_leg_trip_with_a_household_is_registered():
+    r = post("/register", trip_form())
+    expect_equal(r.status, 303, r.body[:400])
+    loc = r.header("Location")
+    m = re.match(r"^/register/m/([A-Za-z0-9_-]{43})\?lang=ko&created=1$", loc)
+    check(m, loc)
+    S["token"] = record_secret(m.group(1))
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM registration"), "1", "one registration")
+    expect_equal(self_people(), 3, "registrant and two people with them")
+    rows = cluster.psql(DB, "SELECT n.kind, n.arrival_date, n.departure_date, count(l.*) FROM national n "
+                            "JOIN itinerary_leg l ON l.national_id = n.id WHERE n.source = 'self' "
+                            "GROUP BY n.id ORDER BY n.id").splitlines()
+    expect_equal(rows, ["traveller|%s|%s|2" % (day(-2), day(5))] * 3, "everyone has both legs")
+    S["nid"] = int(cluster.psql(DB, "SELECT national_id FROM registration"))
+    expect_equal(cluster.psql(DB, "SELECT kind, value, verified FROM contact WHERE national_id = %d ORDER BY kind" % S["nid"]),
+                 "email|Kim.Trip@example.org|f\nphone|+821048217730|f", "contacts normalised, not yet confirmed")
+    check("LEE CHILD" in cluster.psql(DB, "SELECT name_latin FROM national WHERE 'child' = ANY (needs)"), "member's needs")
+    expect_equal(cluster.psql(DB, "SELECT manage_hash = encode(sha256(convert_to('%s', 'UTF8')), 'hex') FROM registration"
+                              % S["token"]), "t", "only the link's hash is kept")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'registration.create' "
+                              "AND summary NOT LIKE '%김여행%'"), "1", "audited without the name")
+    page = d.get(loc)
+    expect_equal(page.status, 200, page.body[:300])
+    check("등록되었습니다" in page.body and "확인 안 됨" in page.body and 'value="김여행"' in page.body, "management page")
+
+
+def codes_confirm_contacts_and_resist_guessing():
+    phone = "+821048217730"
+    code = record_secret(latest_code(phone))
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM contact_code WHERE code_hash LIKE '%%%s%%' OR salt LIKE '%%%s%%'"
+                              % (code, code)), "0", "the code is stored hashed")
+    cid = cluster.psql(DB, "SELECT id FROM contact WHERE value = '%s'" % phone)
+    wrong = "%06d" % ((int(code) + 1) % 1000000)
+    r = post("/register/m/%s/verify" % S["token"], {"contact": cid, "code": wrong, "lang": "en"})
+    check(r.status == 200 and "That code is not right" in r.body, r.body[:300])
+    r = post("/register/m/%s/verify" % S["token"], {"contact": cid, "code": code, "lang": "en"})
+    check(r.status == 200 and "Confirmed." in r.body, r.body[:300])
+    expect_equal(cluster.psql(DB, "SELECT verified FROM contact WHERE id = %s" % cid), "t", "phone confirmed")
+    # The e-mail: five wrong tries lock its code; a new one needs a minute's wait.
+    email = "Kim.Trip@example.org"
+    eid = cluster.psql(DB, "SELECT id FROM contact WHERE value = '%s'" % email)
+    ecode = latest_code(email)
+    bad = "%06d" % ((int(ecode) + 7) % 1000000)
+    for _ in range(5):
+        r = post("/register/m/%s/verify" % S["token"], {"contact": eid, "code": bad, "lang": "en"})
+    check("Too many wrong tries" in r.body, r.body[:400])
+    r = post("/register/m/%s/verify" % S["token"], {"contact": eid, "code": ecode, "lang": "en"})
+    check("Too many wrong tries" in r.body, "even the right code after the lock")
+    r = post("/register/m/%s/resend" % S["token"], {"contact": eid, "lang": "en"})
+    check("wait a minute" in r.body, "no second code within a minute")
+    cluster.psql(DB, "UPDATE contact_code SET sent_at = now() - interval '2 minutes' WHERE contact_id = %s" % eid)
+    r = post("/register/m/%s/resend" % S["token"], {"contact": eid, "lang": "en"})
+    check("A code was sent" in r.body, r.body[:400])
+    ecode = eventually(lambda: latest_code(email) if len(outbox_messages("code", email)) == 2 else None,
+                       timeout=10, what="second code")
+    cluster.psql(DB, "UPDATE contact_code SET expires_at = now() - interval '1 second' WHERE contact_id = %s" % eid)
+    r = post("/register/m/%s/verify" % S["token"], {"contact": eid, "code": ecode, "lang": "en"})
+    check("expired" in r.body, "an expired code")
+    # Another registration's contact cannot be confirmed through this link.
+    expect_equal(post("/register/m/%s/verify" % S["token"], {"contact": "1", "code": "123456"}).status, 404,
+                 "a contact of no concern to this link")
+    expect_equal(d.get("/register/m/" + "A" * 43).status, 404, "an unknown link")
+    expect_equal(d.get("/register/m/short").status, 404, "a malformed link")
+    # Sent codes do not stay readable in the outbox.
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE kind = 'code' AND body ~ '[0-9]{6}'") == "0",
+               timeout=10, what="codes forgotten once sent")
+
+
+def the_spatial_query_follows_the_legs():
+    def near(point, on, radius=40000):
+        return set(map(int, cluster.psql(
+            DB, "SELECT national_id FROM nationals_near(%d, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, %d, '%s')"
+            % (MISSION, point[1], point[0], radius, on)).split()))
+    household = set(map(int, cluster.psql(DB, "SELECT id FROM national WHERE source = 'self'").split()))
+    check(household <= near(ANTAKYA, day(3)), "in Antakya inside the second leg")
+    check(not household & near(ANTAKYA, day(-2)), "not in Antakya during the first leg")
+    check(household <= near(ISTANBUL, day(-2)), "in Istanbul during the first leg")
+    check(not household & near(ANTAKYA, day(9)) and not household & near(ISTANBUL, day(9)), "not after both legs")
+    check(not household & near(ANTAKYA, day(-9)), "not before both legs")
+    check(household <= near(ANTAKYA, day(6)), "a day's margin after departure")
+    # The API counts them by the leg's region.
+    r = lead.post("/api/v1/nationals/in-area", {"circle": {"lat": ANTAKYA[0], "lon": ANTAKYA[1], "radius_m": 40000},
+                                                "on": day(3)})
+    before = lead.post("/api/v1/nationals/in-area", {"circle": {"lat": ANTAKYA[0], "lon": ANTAKYA[1], "radius_m": 40000},
+                                                     "on": day(9)})
+    expect_equal(r.json()["count"] - before.json()["count"], 3, "three more people while the leg lasts")
+
+
+def the_family_is_told_once_per_answer_and_never_where():
+    crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M6.4 Defne", "severity": 4,
+                                          "circle": {"lat": ANTAKYA[0], "lon": ANTAKYA[1], "radius_m": 30000}}).json()["id"]
+    lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
+    family = "+821055550142"
+    eventually(lambda: len(outbox_messages("family", family)) == 1, timeout=15, what="family told of the question")
+    asked = outbox_messages("family", family)[0]["text"]
+    check("김여행" in asked and "아직 답이 없습니다" in asked, asked)
+    msg = eventually(lambda: [m for m in outbox_messages("checkin", "+821048217730")], timeout=15, what="check-in sent")
+    token = record_secret(re.search(r"/r/([A-Za-z0-9_-]+)", msg[-1]["text"]).group(1))
+    for _ in range(2):
+        r = d.request("POST", "/r/" + token, body=urllib.parse.urlencode(
+            {"status": "safe", "lat": "36.21", "lon": "36.16", "message": "괜찮아요"}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        expect_equal(r.status, 200, "answer")
+    eventually(lambda: len(outbox_messages("family", family)) == 2, timeout=15, what="family told of the answer")
+    r = d.request("POST", "/r/" + token, body=urllib.parse.urlencode({"status": "needs_help"}),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    expect_equal(r.status, 200, "second answer")
+    eventually(lambda: len(outbox_messages("family", family)) == 3, timeout=15, what="family told of the change")
+    texts = [m["text"] for m in outbox_messages("family", family)]
+    check("김여행님이 답했습니다: 안전" in texts[1] and "현지 시각" in texts[1], texts[1])
+    check("도움이 필요함" in texts[2], texts[2])
+    for t in texts:
+        check(not re.search(r"36\.\d|Hatay|Antakya|Istanbul|/r/", t), "no place and no link: " + t)
+    # The same answer again tells nobody again.
+    d.request("POST", "/r/" + token, body=urllib.parse.urlencode({"status": "needs_help", "people": "2"}),
+              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    import time
+    time.sleep(1.0)
+    expect_equal(len(outbox_messages("family", family)), 3, "once per status change")
+    S["crisis"] = crisis
+
+
+def the_management_link_changes_the_registration():
+    form = trip_form(leg2_departure=day(12), m2_name=None, m2_birth_date=None, m2_need_child=None,
+                     phone="+90 532 555 12 34", consent=None)
+    r = post("/register/m/%s" % S["token"], form)
+    expect_equal(r.status, 200, r.body[:400])
+    check("저장했습니다" in r.body, "saved")
+    expect_equal(self_people(), 2, "the child taken off")
+    expect_equal(cluster.psql(DB, "SELECT DISTINCT departure FROM itinerary_leg WHERE seq = 2"), day(12), "trip extended")
+    expect_equal(cluster.psql(DB, "SELECT departure_date FROM national WHERE id = %d" % S["nid"]), day(12), "whole trip")
+    expect_equal(cluster.psql(DB, "SELECT kind, value, verified FROM contact WHERE national_id = %d ORDER BY kind, value" % S["nid"]),
+                 "email|Kim.Trip@example.org|f\nphone|+905325551234|f", "new phone to confirm, old one gone")
+    latest_code("+905325551234")
+    r = post("/register/m/%s" % S["token"], trip_form(leg2_arrival=day(7), leg2_departure=day(6), consent=None))
+    expect_equal(r.status, 400, "a bad change is refused")
+    expect_equal(cluster.psql(DB, "SELECT DISTINCT departure FROM itinerary_leg WHERE seq = 2"), day(12), "kept as it was")
+
+
+def deletion_leaves_nothing_personal_in_any_table():
+    r = post("/register/m/%s/delete" % S["token"], {"lang": "ko"})
+    expect_equal(r.status, 200, "without the box ticked: the page again")
+    expect_equal(self_people(), 2, "nothing deleted yet")
+    r = post("/register/m/%s/delete" % S["token"], {"lang": "ko", "confirm": "1"})
+    expect_equal(r.status, 200, r.body[:300])
+    check("지웠습니다" in r.body, r.body[:300])
+    needles = ["김여행", "KIM YEOHAENG", "이동행", "LEE CHILD", "M12345678", "48217730", "5325551234", "kim.trip",
+               "5555-0142", "55550142", "김부모", "Sultanahmet", "괜찮아요", "1990-04-05"]
+    tables = cluster.psql(DB, "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                              "WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").split()
+    check(len(tables) > 20, "every table: %r" % tables)
+    pattern = "|".join(re.escape(n) for n in needles)
+    for t in tables:
+        hits = cluster.psql(DB, "SELECT count(*) FROM %s x WHERE x::text ~* '%s'" % (t, pattern))
+        expect_equal(hits, "0", "a name or number left in %s" % t)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'registration.delete'"), "1", "audited")
+    expect_equal(d.get("/register/m/" + S["token"]).status, 404, "the link leads nowhere now")
+    counts = cluster.psql(DB, "SELECT sum(n) FROM status_count WHERE crisis_id = %d" % S["crisis"])
+    people = cluster.psql(DB, "SELECT count(*) FROM person_status WHERE crisis_id = %d" % S["crisis"])
+    expect_equal(counts, people, "the counts follow the deletion")
+
+
+def no_enumeration_and_limits_per_address():
+    # A number already registered gets exactly the answer a new one gets.
+    first = post("/register", trip_form(phone="010-7000-0001"), addr="198.51.100.7")
+    again = post("/register", trip_form(phone="010-7000-0001"), addr="198.51.100.7")
+    expect_equal((first.status, again.status), (303, 303), "the same answer")
+    check(first.body == again.body, "the same page")
+    dup = cluster.psql(DB, "SELECT count(*) FROM registration WHERE duplicate_of IS NOT NULL")
+    check(int(dup) >= 1, "the second is marked as a likely duplicate for staff")
+    check(first.header("Location") != again.header("Location"), "each its own link")
+    made = 2
+    status = 303
+    while status == 303 and made < 40:
+        status = post("/register", trip_form(phone="010-7000-%04d" % made, family_consent=None, family_phone=None),
+                      addr="198.51.100.7").status
+        made += 1
+    expect_equal(status, 429, "an address's registrations are limited")
+    check(made > 25, "the limit leaves room for a hotel's guests: %d" % made)
+
+
+if __name__ == "__main__":
+    try:
+        run([the_blank_form_works_without_javascript_in_both_languages,
+             nothing_is_stored_without_consent,
+             every_bad_value_is_named_next_to_its_field,
+             a_two_leg_trip_with_a_household_is_registered,
+             codes_confirm_contacts_and_resist_guessing,
+             the_spatial_query_follows_the_legs,
+             the_family_is_told_once_per_answer_and_never_where,
+             the_management_link_changes_the_registration,
+             deletion_leaves_nothing_personal_in_any_table,
+             no_enumeration_and_limits_per_address])
+    finally:
+        d.stop()
+        cluster.dropdb(DB)
