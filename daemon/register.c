@@ -1100,7 +1100,7 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 	/* "More legs" and "more people" show the same form with more rows; nothing is stored. */
 	if (*fv(&p->form, "more") != '\0') {
 		const char *which = fv(&p->form, "more");
-		char n[8];
+		char n[16];
 		const char *key = strcmp(which, "legs") == 0 ? "legs" : "people";
 		int shown = reg_count(&p->form, key, strcmp(key, "legs") == 0 ? REG_LEGS_SHOWN
 		                                                                : REG_MEMBERS_SHOWN,
@@ -1518,7 +1518,7 @@ reg_update_ready(struct http_ctx *ctx, void *arg)
 	}
 	if (*fv(&m->form, "more") != '\0') {
 		const char *key = strcmp(fv(&m->form, "more"), "legs") == 0 ? "legs" : "people";
-		char n[8];
+		char n[16];
 		snprintf(n, sizeof n, "%d",
 		         reg_count(&m->form, key, 0, strcmp(key, "legs") == 0 ? REG_LEGS_MAX : REG_MEMBERS_MAX) + 1);
 		evhttp_remove_header(&m->form, key);
