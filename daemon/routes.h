@@ -80,6 +80,11 @@ void routes_pfif_release(struct http_ctx *ctx);
 void routes_pfif_import(struct http_ctx *ctx);
 void routes_feed_pfif(struct http_ctx *ctx);
 
+/* routes_registrations.c */
+void routes_registrations_list(struct http_ctx *ctx);
+void routes_registrations_merge(struct http_ctx *ctx);
+void routes_registrations_unmerge(struct http_ctx *ctx);
+
 /* register.c */
 void routes_register_page(struct http_ctx *ctx);
 void routes_register_post(struct http_ctx *ctx);

@@ -241,7 +241,7 @@ BEGIN
 		INTO first_arrival, last_departure FROM jsonb_array_elements(p_doc->'legs') l;
 	-- Members are written afresh; the person who registered keeps their row.
 	DELETE FROM national x WHERE x.household_id = reg.household_id AND x.id <> reg.national_id
-		AND x.source = 'self';
+		AND x.source = 'self' AND x.deleted_at IS NULL;
 	DELETE FROM itinerary_leg WHERE national_id = reg.national_id;
 	FOR person IN SELECT value FROM jsonb_array_elements(p_doc->'people') LOOP
 		i := i + 1;
@@ -317,8 +317,11 @@ BEGIN
 			FROM region r WHERE NOT is_trip AND NOT p_doc ? 'lat'
 				AND r.id = (p_doc->>'region_id')::bigint AND r.mission_id = reg.mission_id;
 	END LOOP;
-	-- Contacts: those kept keep their confirmation, the rest are new.
-	DELETE FROM contact ct WHERE ct.national_id = reg.national_id AND NOT EXISTS (
+	-- Contacts: those kept keep their confirmation, the rest are new. A
+	-- person merged into the registry keeps the contacts staff gave them.
+	DELETE FROM contact ct WHERE ct.national_id = reg.national_id
+		AND NOT EXISTS (SELECT 1 FROM registration_merge mg WHERE mg.registration_id = reg.id)
+		AND NOT EXISTS (
 		SELECT 1 FROM jsonb_array_elements_text(p_doc->'people'->0->'phones') p
 		WHERE ct.kind = 'phone' AND ct.value = p
 		UNION ALL
@@ -614,4 +617,179 @@ CREATE OR REPLACE FUNCTION campaign_launch(p_campaign bigint) RETURNS TABLE (che
 		RETURNING 1),
 	upd AS (UPDATE campaign SET targeted = (SELECT count(*) FROM ck) WHERE id = p_campaign RETURNING 1)
 	SELECT (SELECT count(*) FROM ck), (SELECT count(*) FROM ob) FROM (SELECT count(*) FROM upd) u
+$$;
+
+-- Merging a registration into the person the registry already had (the
+-- registrant matched them): the registry's person takes the registration's
+-- contacts (confirmed ones stay confirmed), legs and trip dates, the family
+-- contact follows them, and the registrant's own row is set aside. What the
+-- person was before is kept, so the merge can be undone exactly.
+CREATE TABLE registration_merge (
+	registration_id bigint PRIMARY KEY REFERENCES registration (id) ON DELETE CASCADE,
+	kept_id bigint NOT NULL REFERENCES national (id) ON DELETE CASCADE,
+	registrant_id bigint NOT NULL REFERENCES national (id) ON DELETE CASCADE,
+	-- The kept person's fields before the merge.
+	before jsonb NOT NULL,
+	added_contacts bigint[] NOT NULL DEFAULT '{}',
+	merged_by text NOT NULL,
+	merged_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION registration_merge(p_registration bigint, p_mission bigint, p_actor text,
+		p_role text, p_addr text) RETURNS json LANGUAGE plpgsql AS $$
+DECLARE
+	reg registration;
+	kept record; -- (NATIONAL is a keyword where a type is expected)
+	added bigint[];
+BEGIN
+	SELECT * INTO reg FROM registration WHERE id = p_registration
+		AND (p_mission IS NULL OR mission_id = p_mission) FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN json_build_object('outcome', 'unknown');
+	ELSIF reg.duplicate_of IS NULL OR EXISTS (SELECT 1 FROM registration_merge m
+			WHERE m.registration_id = reg.id) THEN
+		RETURN json_build_object('outcome', 'nothing_to_merge');
+	END IF;
+	SELECT * INTO kept FROM national WHERE id = reg.duplicate_of AND deleted_at IS NULL FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN json_build_object('outcome', 'nothing_to_merge');
+	END IF;
+	WITH ins AS (INSERT INTO contact (national_id, kind, value, priority, verified, verified_at)
+			SELECT kept.id, c.kind, c.value, c.priority, c.verified, c.verified_at
+			FROM contact c WHERE c.national_id = reg.national_id
+			ON CONFLICT (national_id, kind, value) DO NOTHING RETURNING id)
+		SELECT coalesce(array_agg(id), '{}') INTO added FROM ins;
+	-- A contact both had is confirmed if the registration confirmed it.
+	UPDATE contact k SET verified = true, verified_at = c.verified_at
+		FROM contact c WHERE c.national_id = reg.national_id AND c.verified
+			AND k.national_id = kept.id AND k.kind = c.kind AND k.value = c.value AND NOT k.verified;
+	INSERT INTO registration_merge (registration_id, kept_id, registrant_id, before, added_contacts,
+			merged_by)
+		VALUES (reg.id, kept.id, reg.national_id, jsonb_build_object('kind', kept.kind,
+			'arrival_date', kept.arrival_date, 'departure_date', kept.departure_date,
+			'household_id', kept.household_id, 'last_point_source', kept.last_point_source,
+			'verified', (SELECT coalesce(jsonb_agg(c.id), '[]') FROM contact c
+				WHERE c.national_id = kept.id AND c.verified)), added, p_actor);
+	-- The legs move to the kept person; the registrant's row stays, set aside.
+	UPDATE itinerary_leg SET national_id = kept.id WHERE national_id = reg.national_id;
+	UPDATE national n SET kind = r.kind, arrival_date = r.arrival_date,
+			departure_date = r.departure_date, household_id = reg.household_id, updated_at = now()
+		FROM national r WHERE r.id = reg.national_id AND n.id = kept.id;
+	INSERT INTO location (national_id, point, source)
+		SELECT kept.id, last_point, 'itinerary' FROM national WHERE id = reg.national_id
+			AND last_point_source = 'itinerary';
+	UPDATE national SET deleted_at = now() WHERE id = reg.national_id;
+	UPDATE registration SET national_id = kept.id WHERE id = reg.id;
+	PERFORM audit_record(p_actor, p_role, reg.mission_id, p_addr, 'registration.merge',
+		'national', kept.id::text, json_build_object('registration_id', reg.id,
+		'registrant_id', reg.national_id)::text);
+	RETURN json_build_object('outcome', 'merged', 'kept_id', kept.id);
+END
+$$;
+
+-- Undoes a merge: the kept person back as they were, the registrant back.
+CREATE FUNCTION registration_unmerge(p_registration bigint, p_mission bigint, p_actor text,
+		p_role text, p_addr text) RETURNS json LANGUAGE plpgsql AS $$
+DECLARE
+	m registration_merge;
+	reg registration;
+BEGIN
+	SELECT * INTO reg FROM registration WHERE id = p_registration
+		AND (p_mission IS NULL OR mission_id = p_mission) FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN json_build_object('outcome', 'unknown');
+	END IF;
+	SELECT * INTO m FROM registration_merge WHERE registration_id = p_registration FOR UPDATE;
+	IF m.registration_id IS NULL THEN
+		RETURN json_build_object('outcome', 'not_merged');
+	END IF;
+	UPDATE national SET deleted_at = NULL WHERE id = m.registrant_id;
+	UPDATE registration SET national_id = m.registrant_id WHERE id = reg.id;
+	UPDATE itinerary_leg SET national_id = m.registrant_id WHERE national_id = m.kept_id;
+	-- Confirmations made through the registration while merged go back with it.
+	UPDATE contact r SET verified = true, verified_at = k.verified_at
+		FROM contact k WHERE k.national_id = m.kept_id AND k.verified
+			AND r.national_id = m.registrant_id AND r.kind = k.kind AND r.value = k.value;
+	DELETE FROM contact WHERE id = ANY (m.added_contacts);
+	UPDATE contact SET verified = (id IN (SELECT jsonb_array_elements_text(m.before->'verified')::bigint))
+		WHERE national_id = m.kept_id;
+	UPDATE national SET kind = (m.before->>'kind')::national_kind,
+			arrival_date = (m.before->>'arrival_date')::date,
+			departure_date = (m.before->>'departure_date')::date,
+			household_id = (m.before->>'household_id')::bigint, updated_at = now()
+		WHERE id = m.kept_id;
+	-- The kept person's place: their newest location that did not come from the registration.
+	UPDATE national n SET last_point = l.point, last_point_at = l.observed_at,
+			last_point_accuracy_m = l.accuracy_m, last_point_source = l.source
+		FROM (SELECT * FROM location WHERE national_id = m.kept_id
+			AND observed_at < m.merged_at ORDER BY observed_at DESC LIMIT 1) l
+		WHERE n.id = m.kept_id;
+	DELETE FROM location WHERE national_id = m.kept_id AND source = 'itinerary'
+		AND created_at >= m.merged_at;
+	DELETE FROM registration_merge WHERE registration_id = reg.id;
+	PERFORM audit_record(p_actor, p_role, reg.mission_id, p_addr, 'registration.unmerge',
+		'national', m.kept_id::text, json_build_object('registration_id', reg.id,
+		'registrant_id', m.registrant_id)::text);
+	RETURN json_build_object('outcome', 'unmerged', 'national_id', m.registrant_id);
+END
+$$;
+
+-- Deleting a merged registration first gives the registry's person back as
+-- they were, then deletes what the registration brought.
+CREATE OR REPLACE FUNCTION registration_delete(p_manage_hash text, p_addr text) RETURNS json
+	LANGUAGE plpgsql AS $$
+DECLARE
+	reg registration;
+	gone integer;
+BEGIN
+	SELECT * INTO reg FROM registration WHERE manage_hash = p_manage_hash FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN json_build_object('outcome', 'unknown');
+	END IF;
+	IF EXISTS (SELECT 1 FROM registration_merge WHERE registration_id = reg.id) THEN
+		PERFORM registration_unmerge(reg.id, NULL, 'self', 'national', p_addr);
+		SELECT * INTO reg FROM registration WHERE id = reg.id;
+	END IF;
+	DELETE FROM registration WHERE id = reg.id;
+	DELETE FROM national WHERE household_id = reg.household_id
+		AND (source = 'self' OR id = reg.national_id);
+	GET DIAGNOSTICS gone = ROW_COUNT;
+	DELETE FROM household h WHERE h.id = reg.household_id
+		AND NOT EXISTS (SELECT 1 FROM national n WHERE n.household_id = h.id);
+	PERFORM audit_record('self', 'national', reg.mission_id, p_addr, 'registration.delete',
+		'national', reg.national_id::text, json_build_object('registration_id', reg.id,
+		'people', gone)::text);
+	RETURN json_build_object('outcome', 'deleted', 'people', gone);
+END
+$$;
+
+-- The registrations staff see: newest first, with what is confirmed and
+-- whom each likely duplicates.
+CREATE FUNCTION registration_list(p_mission bigint, p_limit integer) RETURNS json
+	LANGUAGE sql STABLE AS $$
+	SELECT coalesce(json_agg(x ORDER BY x.created_at DESC), '[]') FROM (
+		SELECT r.id, r.mission_id, r.created_at, r.updated_at, n.id AS national_id,
+			coalesce(n.name_ko, n.name_latin) AS name, n.name_latin, n.kind,
+			n.arrival_date, n.departure_date,
+			(SELECT count(*) FROM national x WHERE x.household_id = r.household_id
+				AND x.deleted_at IS NULL) AS people,
+			(SELECT coalesce(json_agg(json_build_object('seq', l.seq, 'place',
+				coalesce(l.place, g.name), 'region', g.code, 'arrival', l.arrival,
+				'departure', l.departure) ORDER BY l.seq), '[]')
+				FROM itinerary_leg l LEFT JOIN region g ON g.id = l.region_id
+				WHERE l.national_id = n.id) AS legs,
+			(SELECT coalesce(json_agg(json_build_object('kind', c.kind, 'verified', c.verified)
+				ORDER BY c.kind DESC, c.priority), '[]')
+				FROM contact c WHERE c.national_id = n.id) AS contacts,
+			r.family_consent,
+			CASE WHEN mg.registration_id IS NOT NULL THEN json_build_object('national_id', mg.kept_id,
+				'merged_by', mg.merged_by, 'merged_at', mg.merged_at) END AS merged,
+			CASE WHEN r.duplicate_of IS NOT NULL AND mg.registration_id IS NULL THEN
+				(SELECT json_build_object('national_id', d.id, 'name', coalesce(d.name_ko, d.name_latin),
+					'birth_date', d.birth_date, 'source', d.source)
+				FROM national d WHERE d.id = r.duplicate_of) END AS duplicate_of
+		FROM registration r JOIN national n ON n.id = r.national_id
+		LEFT JOIN registration_merge mg ON mg.registration_id = r.id
+		WHERE (p_mission IS NULL OR r.mission_id = p_mission)
+		ORDER BY r.created_at DESC LIMIT p_limit) x
 $$;

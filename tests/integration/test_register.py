@@ -28,7 +28,11 @@ with open(pwfile, "w") as f:
     f.write(PASSWORD + "\n")
 expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
                  pwfile).returncode, 0, "user")
+expect_equal(ctl(conninfo, "mission", "add", "UA-KYV", "--name", "Embassy in Kyiv", "--country", "UA").returncode, 0, "UA")
+expect_equal(ctl(conninfo, "user", "add", "lead-ua", "--role", "mission_lead", "--mission", "UA-KYV", "--password-file",
+                 pwfile).returncode, 0, "user ua")
 lead = Session(d, "lead", PASSWORD)
+lead_ua = Session(d, "lead-ua", PASSWORD)
 MISSION = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-ANK'"))
 REGION = dict(row.split("|")[::-1] for row in cluster.psql(
     DB, "SELECT id, code FROM region WHERE mission_id = %d" % MISSION).splitlines())
@@ -269,6 +273,69 @@ def the_management_link_changes_the_registration():
     expect_equal(cluster.psql(DB, "SELECT DISTINCT departure FROM itinerary_leg WHERE seq = 2"), day(12), "kept as it was")
 
 
+def a_registrant_already_in_the_registry_is_merged_and_unmerged():
+    # A person the embassy imported registers a trip with the same passport.
+    kept = int(cluster.psql(DB, "SELECT id FROM national WHERE source <> 'self' AND passport_no IS NOT NULL "
+                                "AND deleted_at IS NULL ORDER BY id LIMIT 1"))
+    passport, name_ko, name_latin, birth = cluster.psql(
+        DB, "SELECT passport_no, coalesce(name_ko, ''), coalesce(name_latin, ''), coalesce(birth_date::text, '') "
+            "FROM national WHERE id = %d" % kept).split("|")
+    record_secret(passport)
+    before = cluster.psql(DB, "SELECT kind, household_id, last_point_source, arrival_date, "
+                              "(SELECT string_agg(kind || value || verified, ',' ORDER BY id) FROM contact "
+                              "WHERE national_id = n.id) FROM national n WHERE id = %d" % kept)
+    r = post("/register", trip_form(passport_no=passport, name_ko=name_ko or None, name_latin=name_latin or None,
+                                    birth_date=birth or None, phone="010-6100-2200", email=None, people="3",
+                                    m1_name=None, m1_birth_date=None, m2_name=None, m2_birth_date=None,
+                                    m2_need_child=None))
+    expect_equal(r.status, 303, r.body[:400])
+    token = record_secret(re.search(r"/register/m/([A-Za-z0-9_-]{43})", r.header("Location")).group(1))
+    reg = int(cluster.psql(DB, "SELECT id FROM registration WHERE duplicate_of = %d" % kept))
+    listed = {x["id"]: x for x in lead.get("/api/v1/registrations").json()}
+    check(reg in listed and listed[reg]["duplicate_of"]["national_id"] == kept, "staff see the likely duplicate")
+    check({"kind": "phone", "verified": False} in listed[reg]["contacts"], "and what is not confirmed yet")
+    check([leg["region"] for leg in listed[reg]["legs"]] == ["TR-34", "TR-31"], listed[reg]["legs"])
+    expect_equal(lead_ua.get("/api/v1/registrations").json(), [], "another mission sees none of them")
+    expect_equal(lead_ua.post("/api/v1/registrations/%d/merge" % reg, {}).status, 404, "nor merges them")
+    # Confirm the phone, then merge: the registry's person takes contacts and legs.
+    code = record_secret(latest_code("+821061002200"))
+    cid = cluster.psql(DB, "SELECT c.id FROM contact c JOIN registration r ON r.national_id = c.national_id "
+                           "WHERE r.id = %d" % reg)
+    check("Confirmed." in post("/register/m/%s/verify" % token, {"contact": cid, "code": code, "lang": "en"}).body,
+          "confirmed")
+    r = lead.post("/api/v1/registrations/%d/merge" % reg, {})
+    expect_equal((r.status, r.json()["outcome"]), (200, "merged"), r.body)
+    expect_equal(cluster.psql(DB, "SELECT verified FROM contact WHERE national_id = %d AND value = '+821061002200'" % kept),
+                 "t", "the confirmed phone moved with its confirmation")
+    expect_equal(cluster.psql(DB, "SELECT kind, departure_date FROM national WHERE id = %d" % kept),
+                 "traveller|%s" % day(5), "the trip is the registry person's now")
+    near = cluster.psql(DB, "SELECT count(*) FROM nationals_near(%d, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, "
+                            "40000, '%s') WHERE national_id = %d" % (MISSION, ANTAKYA[1], ANTAKYA[0], day(3), kept))
+    expect_equal(near, "1", "found in Antakya by the registration's leg")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national n JOIN registration r ON n.id = r.national_id "
+                                  "WHERE r.id = %d AND n.id = %d" % (reg, kept)), "1", "the registration follows them")
+    listed = {x["id"]: x for x in lead.get("/api/v1/registrations").json()}
+    check(listed[reg]["merged"]["national_id"] == kept and listed[reg]["duplicate_of"] is None, "shown as merged")
+    check(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'registration.merge'") == "1", "audited")
+    r = lead.post("/api/v1/registrations/%d/unmerge" % reg, {})
+    expect_equal((r.status, r.json()["outcome"]), (200, "unmerged"), r.body)
+    after = cluster.psql(DB, "SELECT kind, household_id, last_point_source, arrival_date, "
+                             "(SELECT string_agg(kind || value || verified, ',' ORDER BY id) FROM contact "
+                             "WHERE national_id = n.id) FROM national n WHERE id = %d" % kept)
+    expect_equal(after, before, "the registry's person exactly as before")
+    expect_equal(cluster.psql(DB, "SELECT deleted_at IS NULL FROM national n JOIN registration r "
+                                  "ON r.national_id = n.id WHERE r.id = %d" % reg), "t", "the registrant back")
+    expect_equal(cluster.psql(DB, "SELECT verified FROM contact c JOIN registration r ON r.national_id = c.national_id "
+                                  "WHERE r.id = %d" % reg), "t", "with the confirmation made meanwhile")
+    # Merged again, then the national deletes the registration: the registry's person stays, as before.
+    expect_equal(lead.post("/api/v1/registrations/%d/merge" % reg, {}).json()["outcome"], "merged", "merge again")
+    expect_equal(post("/register/m/%s/delete" % token, {"confirm": "1"}).status, 200, "deleted by the national")
+    after = cluster.psql(DB, "SELECT kind, household_id, last_point_source, arrival_date, "
+                             "(SELECT string_agg(kind || value || verified, ',' ORDER BY id) FROM contact "
+                             "WHERE national_id = n.id) FROM national n WHERE id = %d" % kept)
+    expect_equal(after, before, "the registry's person untouched by the deletion")
+
+
 def deletion_leaves_nothing_personal_in_any_table():
     r = post("/register/m/%s/delete" % S["token"], {"lang": "ko"})
     expect_equal(r.status, 200, "without the box ticked: the page again")
@@ -285,7 +352,8 @@ def deletion_leaves_nothing_personal_in_any_table():
     for t in tables:
         hits = cluster.psql(DB, "SELECT count(*) FROM %s x WHERE x::text ~* '%s'" % (t, pattern))
         expect_equal(hits, "0", "a name or number left in %s" % t)
-    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'registration.delete'"), "1", "audited")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'registration.delete' "
+                                  "AND object_id = '%d'" % S["nid"]), "1", "audited")
     expect_equal(d.get("/register/m/" + S["token"]).status, 404, "the link leads nowhere now")
     counts = cluster.psql(DB, "SELECT sum(n) FROM status_count WHERE crisis_id = %d" % S["crisis"])
     people = cluster.psql(DB, "SELECT count(*) FROM person_status WHERE crisis_id = %d" % S["crisis"])
@@ -321,6 +389,7 @@ if __name__ == "__main__":
              the_spatial_query_follows_the_legs,
              the_family_is_told_once_per_answer_and_never_where,
              the_management_link_changes_the_registration,
+             a_registrant_already_in_the_registry_is_merged_and_unmerged,
              deletion_leaves_nothing_personal_in_any_table,
              no_enumeration_and_limits_per_address])
     finally:
