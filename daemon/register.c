@@ -1249,7 +1249,8 @@ reg_values_from(struct evkeyvalq *v, const cJSON *reg)
 			evhttp_add_header(v, me_keys[k],
 			                  cJSON_GetObjectItem(me, me_keys[k])->valuestring);
 	evhttp_add_header(v, "kind", cJSON_GetStringValue(cJSON_GetObjectItem(me, "kind")));
-	if (cJSON_IsNumber(cJSON_GetObjectItem(me, "region_id"))) {
+	if (cJSON_IsNumber(cJSON_GetObjectItem(me, "region_id")) &&
+	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(me, "kind")), "resident") == 0) {
 		snprintf(num, sizeof num, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(me, "region_id")));
 		evhttp_add_header(v, "home_region", num);
 	}

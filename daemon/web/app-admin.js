@@ -2,6 +2,7 @@
 // dry run) and the audit log, for those allowed to see them.
 import { api, apiText, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
+import { registrationsCard } from "/static/app-registrations.js";
 
 function cell(tr, text) {
   const td = document.createElement("td");
@@ -23,6 +24,13 @@ export async function showRegistry(view) {
   card.querySelector(".import-check").textContent = t("check_file");
   card.querySelector(".import-apply").textContent = t("import");
   view.append(h, card);
+  try {
+    view.append(await registrationsCard());
+  } catch (e) {
+    const p = document.createElement("p");
+    p.textContent = e.message;
+    view.append(p);
+  }
   const summary = card.querySelector(".import-summary");
   const table = card.querySelector(".import-errors");
   let text = null, type = null;

@@ -10,9 +10,11 @@ import datetime
 import json
 import os
 import re
+import shutil
+import subprocess
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+from harness import LOG_DIR, SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_register"
@@ -360,6 +362,34 @@ def deletion_leaves_nothing_personal_in_any_table():
     expect_equal(counts, people, "the counts follow the deletion")
 
 
+def a_national_registers_in_a_browser_and_is_found_on_the_days_of_the_second_leg():
+    shots = os.path.join(LOG_DIR, "screenshots")
+    os.makedirs(shots, exist_ok=True)
+    env = dict(os.environ, BASE="http://127.0.0.1:%d" % d.port, USER="lead", PASSWORD=PASSWORD,
+               OUTBOX_LOG=os.path.join(d.workdir, "outbox-log.jsonl"), SCREENSHOTS=shots,
+               CHROMIUM=shutil.which("chromium") or "/usr/bin/chromium",
+               LEG1_FROM=day(0), LEG1_TO=day(2), LEG2_FROM=day(3), LEG2_TO=day(8))
+    r = subprocess.run(["node", os.path.join(SOURCE_DIR, "tests", "browser", "register.mjs")], env=env,
+                       capture_output=True, text=True, timeout=180)
+    print("  " + (r.stdout + r.stderr).strip().replace("\n", "\n  "))
+    expect_equal(r.returncode, 0, "browser test")
+    people = set(map(int, cluster.psql(DB, "SELECT n.id FROM national n JOIN national r ON r.household_id = n.household_id "
+                                           "WHERE r.name_ko = '박브라우저'").split()))
+    expect_equal(len(people), 3, "the registrant and two people with them")
+
+    def found(on, point):
+        return set(map(int, cluster.psql(
+            DB, "SELECT national_id FROM nationals_near(%d, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, 40000, '%s')"
+            % (MISSION, point[1], point[0], on)).split())) & people
+    expect_equal(found(day(5), ANTAKYA), people, "in Antakya on a day of the second leg")
+    expect_equal(found(day(11), ANTAKYA), set(), "not after both legs")
+    expect_equal(found(day(-3), ANTAKYA) | found(day(-3), ISTANBUL), set(), "not before both legs")
+    expect_equal(cluster.psql(DB, "SELECT verified FROM contact c JOIN national n ON n.id = c.national_id "
+                                  "WHERE n.name_ko = '박브라우저'"), "t", "the phone confirmed in the browser")
+    for name in ("register-1-form.png", "register-2-manage.png", "register-3-confirmed.png", "register-4-registry.png"):
+        check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
+
+
 def no_enumeration_and_limits_per_address():
     # A number already registered gets exactly the answer a new one gets.
     first = post("/register", trip_form(phone="010-7000-0001"), addr="198.51.100.7")
@@ -391,6 +421,7 @@ if __name__ == "__main__":
              the_management_link_changes_the_registration,
              a_registrant_already_in_the_registry_is_merged_and_unmerged,
              deletion_leaves_nothing_personal_in_any_table,
+             a_national_registers_in_a_browser_and_is_found_on_the_days_of_the_second_leg,
              no_enumeration_and_limits_per_address])
     finally:
         d.stop()
