@@ -67,6 +67,8 @@ const struct http_route routes_table[] = {
      routes_registrations_merge, SF_PERM_NATIONAL_WRITE, SCHEMA | SCOPED},
     {"registrations_unmerge", EVHTTP_REQ_POST, "/api/v1/registrations/{id}/unmerge",
      routes_registrations_unmerge, SF_PERM_NATIONAL_WRITE, SCHEMA | SCOPED},
+    {"itineraries_import", EVHTTP_REQ_POST, "/api/v1/itineraries/import",
+     routes_itineraries_import, SF_PERM_NATIONAL_WRITE, SCHEMA | SCOPED},
     {"crises_list", EVHTTP_REQ_GET, "/api/v1/crises", routes_crises_list, SF_PERM_READ,
      SCHEMA | SCOPED},
     {"crises_create", EVHTTP_REQ_POST, "/api/v1/crises", routes_crises_create,

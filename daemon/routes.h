@@ -80,6 +80,9 @@ void routes_pfif_release(struct http_ctx *ctx);
 void routes_pfif_import(struct http_ctx *ctx);
 void routes_feed_pfif(struct http_ctx *ctx);
 
+/* routes_itineraries.c */
+void routes_itineraries_import(struct http_ctx *ctx);
+
 /* routes_registrations.c */
 void routes_registrations_list(struct http_ctx *ctx);
 void routes_registrations_merge(struct http_ctx *ctx);

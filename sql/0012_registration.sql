@@ -793,3 +793,143 @@ CREATE FUNCTION registration_list(p_mission bigint, p_limit integer) RETURNS jso
 		WHERE (p_mission IS NULL OR r.mission_id = p_mission)
 		ORDER BY r.created_at DESC LIMIT p_limit) x
 $$;
+
+-- Itineraries from partners (a travel agency's bookings, an airline's
+-- manifest): a row per leg, checked by safetyd's import rules; here each
+-- leg is placed (a region of the mission or coordinates), its travellers
+-- matched to the registry (passport, else name, birth date and phone) or
+-- added, and the legs stored. Rows that cannot be placed come back with
+-- their line and reason. With p_dry nothing stays.
+--   p_rows: [{"line", "name_ko", "name_latin", "name_key", "birth_date", "passport_no",
+--             "phones": [], "emails": [], "languages": [], "country", "place", "region",
+--             "lat", "lon", "arrival", "departure", "ref"}, ...]
+CREATE FUNCTION itinerary_import(p_mission bigint, p_source text, p_rows jsonb, p_dry boolean,
+		p_actor text, p_role text, p_addr text) RETURNS json LANGUAGE plpgsql AS $$
+DECLARE
+	refused_rows jsonb;
+	added integer := 0;
+	matched integer := 0;
+	legs integer := 0;
+	result json;
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS itin_row (line integer, person text, name_ko text,
+		name_latin text, name_key text, birth_date date, passport_no text, phones text[],
+		emails text[], languages text[], country text, place text, region_id bigint,
+		point geography, arrival date, departure date, national_id bigint,
+		is_new boolean NOT NULL DEFAULT false, refused text, refused_field text) ON COMMIT DROP;
+	TRUNCATE itin_row;
+	INSERT INTO itin_row
+		SELECT (r->>'line')::integer,
+			coalesce('p:' || (r->>'passport_no'), 'n:' || (r->>'name_key') || '|'
+				|| coalesce(r->>'birth_date', '') || '|' || coalesce(r->'phones'->>0, '')),
+			r->>'name_ko', r->>'name_latin', coalesce(r->>'name_key', ''),
+			(r->>'birth_date')::date, r->>'passport_no',
+			ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'phones', '[]'))),
+			ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'emails', '[]'))),
+			ARRAY(SELECT jsonb_array_elements_text(coalesce(r->'languages', '["ko"]'))),
+			coalesce(r->>'country', m.default_country), r->>'place', g.id,
+			CASE WHEN r ? 'lat' THEN ST_SetSRID(ST_MakePoint((r->>'lon')::float8,
+				(r->>'lat')::float8), 4326)::geography END,
+			(r->>'arrival')::date, (r->>'departure')::date, NULL, false,
+			CASE WHEN coalesce(r->>'country', m.default_country) <> m.default_country
+					AND NOT coalesce(r->>'country', '') = ANY (m.countries)
+					THEN 'country: not a country of this mission'
+				WHEN r ? 'region' AND g.id IS NULL THEN 'region: no such region in this mission'
+				WHEN NOT r ? 'region' AND NOT r ? 'lat'
+					THEN 'region: a leg needs a region code or coordinates to be placed' END,
+			CASE WHEN coalesce(r->>'country', m.default_country) <> m.default_country
+					AND NOT coalesce(r->>'country', '') = ANY (m.countries) THEN 'country'
+				ELSE 'region' END
+		FROM jsonb_array_elements(p_rows) r
+		JOIN mission m ON m.id = p_mission
+		LEFT JOIN region g ON g.mission_id = p_mission AND g.code = r->>'region';
+	BEGIN
+		-- Match each traveller once: passport, else name, birth date and a phone.
+		UPDATE itin_row t SET national_id = x.id FROM (
+			SELECT DISTINCT ON (t2.person) t2.person, n.id
+			FROM itin_row t2 JOIN national n ON n.mission_id = p_mission AND n.deleted_at IS NULL
+				AND ((t2.passport_no IS NOT NULL AND n.passport_no = t2.passport_no)
+					OR (t2.passport_no IS NULL AND n.name_key = t2.name_key AND t2.name_key <> ''
+						AND n.birth_date = t2.birth_date AND EXISTS (SELECT 1 FROM contact c
+							WHERE c.national_id = n.id AND c.kind = 'phone'
+								AND c.value = ANY (t2.phones))))
+			WHERE t2.refused IS NULL ORDER BY t2.person, n.id) x
+		WHERE t.person = x.person AND t.refused IS NULL;
+		SELECT count(DISTINCT person) INTO matched FROM itin_row
+			WHERE national_id IS NOT NULL AND refused IS NULL;
+		-- New travellers, one per person, from their first good row; their
+		-- ids are drawn first so every row of the person knows its id.
+		-- (Materialised: a rescanned subquery would draw a new id per row.)
+		WITH ids AS MATERIALIZED (
+			SELECT person, nextval(pg_get_serial_sequence('national', 'id')) AS nid
+			FROM (SELECT DISTINCT person FROM itin_row WHERE national_id IS NULL
+				AND refused IS NULL) p)
+		UPDATE itin_row t SET national_id = x.nid, is_new = true FROM ids x
+		WHERE t.person = x.person AND t.refused IS NULL;
+		WITH firsts AS (SELECT DISTINCT ON (person) * FROM itin_row WHERE is_new
+				ORDER BY person, line),
+			ins AS (INSERT INTO national (id, mission_id, name_ko, name_latin, name_key,
+					birth_date, passport_no, kind, arrival_date, departure_date, languages, source)
+				OVERRIDING SYSTEM VALUE
+				SELECT f.national_id, p_mission, f.name_ko, f.name_latin, f.name_key, f.birth_date,
+					f.passport_no, 'traveller',
+					(SELECT min(arrival) FROM itin_row a WHERE a.person = f.person AND a.is_new),
+					(SELECT max(departure) FROM itin_row a WHERE a.person = f.person AND a.is_new),
+					f.languages, 'import'
+				FROM firsts f RETURNING 1)
+			SELECT count(*) INTO added FROM ins;
+		-- A traveller already known keeps the longer trip.
+		UPDATE national n SET arrival_date = least(n.arrival_date, x.a),
+				departure_date = greatest(n.departure_date, x.d), updated_at = now()
+			FROM (SELECT national_id, min(arrival) AS a, max(departure) AS d FROM itin_row
+				WHERE refused IS NULL GROUP BY national_id) x
+			WHERE n.id = x.national_id AND n.kind = 'traveller';
+		INSERT INTO contact (national_id, kind, value, priority)
+			SELECT DISTINCT ON (t.national_id, p) t.national_id, 'phone', p, 1
+			FROM itin_row t, unnest(t.phones) p WHERE t.refused IS NULL
+			UNION ALL
+			SELECT DISTINCT ON (t.national_id, e) t.national_id, 'email', e, 1
+			FROM itin_row t, unnest(t.emails) e WHERE t.refused IS NULL
+			ON CONFLICT (national_id, kind, value) DO NOTHING;
+		-- The legs, each once however often the file is sent.
+		WITH fresh AS (SELECT t.* FROM itin_row t WHERE t.refused IS NULL AND NOT EXISTS (
+				SELECT 1 FROM itinerary_leg l WHERE l.national_id = t.national_id
+					AND l.arrival = t.arrival AND l.departure = t.departure
+					AND l.region_id IS NOT DISTINCT FROM t.region_id
+					AND l.place IS NOT DISTINCT FROM t.place)),
+			numbered AS (SELECT f.*, coalesce((SELECT max(seq) FROM itinerary_leg l
+					WHERE l.national_id = f.national_id), 0)
+					+ row_number() OVER (PARTITION BY f.national_id ORDER BY f.arrival, f.line) AS seq
+				FROM fresh f),
+			ins AS (INSERT INTO itinerary_leg (national_id, seq, country, place, region_id, point,
+					arrival, departure, source)
+				SELECT national_id, seq, country, place, region_id, point, arrival, departure,
+					'partner' FROM numbered WHERE seq <= 20 RETURNING 1)
+			SELECT count(*) INTO legs FROM ins;
+		-- New travellers are placed by their itinerary.
+		INSERT INTO location (national_id, point, source)
+			SELECT DISTINCT ON (t.national_id) t.national_id,
+				coalesce(t.point, ST_PointOnSurface(g.area::geometry)::geography), 'itinerary'
+			FROM itin_row t LEFT JOIN region g ON g.id = t.region_id
+			JOIN national n ON n.id = t.national_id AND n.kind = 'traveller'
+				AND (n.last_point IS NULL OR n.last_point_source = 'itinerary')
+			WHERE t.refused IS NULL ORDER BY t.national_id, t.arrival;
+		SELECT coalesce(jsonb_agg(jsonb_build_object('line', line, 'field', refused_field,
+				'reason', refused) ORDER BY line), '[]') INTO refused_rows
+			FROM itin_row WHERE refused IS NOT NULL;
+		IF NOT p_dry THEN
+			PERFORM audit_record(p_actor, p_role, p_mission, p_addr, 'itinerary.import',
+				'mission', p_mission::text, json_build_object('source', p_source, 'added', added,
+				'matched', matched, 'legs', legs, 'refused', jsonb_array_length(refused_rows))::text);
+		END IF;
+		result := json_build_object('source', p_source, 'dry_run', p_dry, 'travellers_added', added,
+			'travellers_matched', matched, 'legs_added', legs, 'refused', refused_rows);
+		IF p_dry THEN
+			RAISE EXCEPTION 'dry run' USING ERRCODE = 'SF001';
+		END IF;
+	EXCEPTION WHEN SQLSTATE 'SF001' THEN
+		NULL; -- a dry run: everything above is undone, the counts stay
+	END;
+	RETURN result;
+END
+$$;

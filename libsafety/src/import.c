@@ -13,6 +13,7 @@
 #include <safety/name.h>
 #include <safety/phone.h>
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -43,6 +44,7 @@
 #define IMPORT_RESIDENCE_MAX 100
 #define IMPORT_NOTES_MAX 2000
 #define IMPORT_REF_MAX 100
+#define IMPORT_PLACE_MAX 200
 /* Passport numbers: letters and digits. */
 #define IMPORT_PASSPORT_MIN 5
 #define IMPORT_PASSPORT_MAX 20
@@ -68,6 +70,9 @@ static const char *const import_field_names[SF_IMPORT_FIELD_COUNT] = {
     [SF_IMPORT_FIELD_LOCATION] = "location",
     [SF_IMPORT_FIELD_NOTES] = "notes",
     [SF_IMPORT_FIELD_EXTERNAL_REF] = "external_ref",
+    [SF_IMPORT_FIELD_COUNTRY] = "country",
+    [SF_IMPORT_FIELD_PLACE] = "place",
+    [SF_IMPORT_FIELD_REGION] = "region",
 };
 
 /* A folded header (see import_fold) and the field it stands for. */
@@ -214,6 +219,23 @@ static const struct import_header import_headers[] = {
     {"reference", SF_IMPORT_FIELD_EXTERNAL_REF},
     {"externalref", SF_IMPORT_FIELD_EXTERNAL_REF},
     {"externalid", SF_IMPORT_FIELD_EXTERNAL_REF},
+    {"국가", SF_IMPORT_FIELD_COUNTRY},
+    {"나라", SF_IMPORT_FIELD_COUNTRY},
+    {"방문국", SF_IMPORT_FIELD_COUNTRY},
+    {"country", SF_IMPORT_FIELD_COUNTRY},
+    {"countrycode", SF_IMPORT_FIELD_COUNTRY},
+    {"도시", SF_IMPORT_FIELD_PLACE},
+    {"장소", SF_IMPORT_FIELD_PLACE},
+    {"방문지", SF_IMPORT_FIELD_PLACE},
+    {"목적지", SF_IMPORT_FIELD_PLACE},
+    {"place", SF_IMPORT_FIELD_PLACE},
+    {"city", SF_IMPORT_FIELD_PLACE},
+    {"destination", SF_IMPORT_FIELD_PLACE},
+    {"지역", SF_IMPORT_FIELD_REGION},
+    {"지역코드", SF_IMPORT_FIELD_REGION},
+    {"region", SF_IMPORT_FIELD_REGION},
+    {"regioncode", SF_IMPORT_FIELD_REGION},
+    {"province", SF_IMPORT_FIELD_REGION},
 };
 
 /* Words in brackets that make a name column the Latin one: "성명(영문)". */
@@ -322,6 +344,9 @@ enum import_slot {
 	IMPORT_RESIDENCE_STATUS,
 	IMPORT_NOTES,
 	IMPORT_EXTERNAL_REF,
+	IMPORT_COUNTRY,
+	IMPORT_PLACE,
+	IMPORT_REGION,
 	IMPORT_SLOT_COUNT
 };
 
@@ -1288,11 +1313,51 @@ import_word_lookup(const struct import_word *table, size_t n, const char *s, siz
 	return NULL;
 }
 
+/*
+ * Where an itinerary leg is: a country (two letters), a place (free text)
+ * and a region code, each optional here; the caller decides which it needs.
+ */
+static void import_text(struct importer *im, enum sf_import_field f, enum import_slot slot,
+                        bool keep_lines, size_t max_chars);
+
+static void
+import_leg_place(struct importer *im)
+{
+	const char *c = import_val(im, SF_IMPORT_FIELD_COUNTRY);
+	const char *r = import_val(im, SF_IMPORT_FIELD_REGION);
+
+	if (c != NULL) {
+		char cc[3];
+		if (strlen(c) != 2 || !isalpha((unsigned char)c[0]) || !isalpha((unsigned char)c[1])) {
+			import_field_error(im, SF_IMPORT_FIELD_COUNTRY,
+			                   "country: not an ISO 3166 two-letter code");
+		} else {
+			cc[0] = (char)toupper((unsigned char)c[0]);
+			cc[1] = (char)toupper((unsigned char)c[1]);
+			cc[2] = '\0';
+			import_build_set(im, IMPORT_COUNTRY, cc, 2);
+		}
+	}
+	import_text(im, SF_IMPORT_FIELD_PLACE, IMPORT_PLACE, false, IMPORT_PLACE_MAX);
+	if (r != NULL) {
+		size_t n = strlen(r);
+		bool ok = n >= 1 && n <= 32;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)r[i]) || r[i] == '.' || r[i] == '_' || r[i] == '-';
+		if (!ok)
+			import_field_error(im, SF_IMPORT_FIELD_REGION,
+			                   "region: a code of letters, digits, '.', '_' or '-' (at most 32)");
+		else
+			import_build_set(im, IMPORT_REGION, r, n);
+	}
+}
+
 /* Checks the kind, arrival and departure: a traveller has both dates, departure not first. */
 static void
 import_kind_and_trip(struct importer *im)
 {
-	const char *s = import_val(im, SF_IMPORT_FIELD_KIND), *kind = "resident";
+	const char *s = import_val(im, SF_IMPORT_FIELD_KIND);
+	const char *kind = im->opt->itinerary ? "traveller" : "resident";
 	struct import_value *v = im->rec.v;
 	struct sf_date arrival, departure;
 	int has_arrival, has_departure;
@@ -1661,6 +1726,9 @@ import_emit(struct importer *im)
 	row->residence_status = IMPORT_SLOT(IMPORT_RESIDENCE_STATUS);
 	row->notes = IMPORT_SLOT(IMPORT_NOTES);
 	row->external_ref = IMPORT_SLOT(IMPORT_EXTERNAL_REF);
+	row->country = IMPORT_SLOT(IMPORT_COUNTRY);
+	row->place = IMPORT_SLOT(IMPORT_PLACE);
+	row->region = IMPORT_SLOT(IMPORT_REGION);
 #undef IMPORT_SLOT
 	for (i = 0; i < b->nphones; i++)
 		ptrs[i] = text + b->phone_off[i];
@@ -1802,7 +1870,7 @@ import_record_finish(struct importer *im)
 	if (import_date(im, SF_IMPORT_FIELD_BIRTH_DATE, &birth) == 1)
 		import_date_store(im, IMPORT_BIRTH_DATE, &birth);
 	import_passport(im);
-	if (b->set[IMPORT_PASSPORT_NO] &&
+	if (b->set[IMPORT_PASSPORT_NO] && !im->opt->itinerary &&
 	    (seen_line = import_passport_seen(im, b->text.p + b->off[IMPORT_PASSPORT_NO])) != 0)
 		import_field_error(im, SF_IMPORT_FIELD_PASSPORT_NO,
 		                   "passport_no: the same passport number as line %zu", seen_line);
@@ -1818,6 +1886,7 @@ import_record_finish(struct importer *im)
 	import_point(im);
 	import_text(im, SF_IMPORT_FIELD_NOTES, IMPORT_NOTES, true, IMPORT_NOTES_MAX);
 	import_text(im, SF_IMPORT_FIELD_EXTERNAL_REF, IMPORT_EXTERNAL_REF, false, IMPORT_REF_MAX);
+	import_leg_place(im);
 	if (im->stop)
 		return;
 	if (im->row_bad) {

@@ -338,6 +338,61 @@ def a_registrant_already_in_the_registry_is_merged_and_unmerged():
     expect_equal(after, before, "the registry's person untouched by the deletion")
 
 
+def a_partners_itineraries_come_in_with_row_level_errors():
+    demo = cluster.psql(DB, "SELECT passport_no, coalesce(name_latin, name_ko), kind FROM national "
+                            "WHERE source <> 'self' AND passport_no IS NOT NULL AND deleted_at IS NULL "
+                            "AND kind = 'traveller' ORDER BY id DESC LIMIT 1").split("|")
+    rows = [
+        "성명,영문성명,여권번호,생년월일,휴대전화,국가,도시,지역,위도,경도,도착일,출발일",
+        "최파트,CHOI PARTNER,P77001122,1975-05-05,010-9000-1111,TR,Istanbul,TR-34,,,%s,%s" % (day(0), day(2)),
+        "최파트,CHOI PARTNER,P77001122,1975-05-05,010-9000-1111,TR,Antakya,TR-31,,,%s,%s" % (day(3), day(7)),
+        "정좌표,JUNG COORD,P77003344,1980-01-01,,TR,Harbiye,,36.14,36.13,%s,%s" % (day(3), day(7)),
+        "오지역,OH REGION,P77005566,1981-02-02,,TR,Nowhere,TR-99,,,%s,%s" % (day(3), day(7)),
+        "한나라,HAN COUNTRY,P77007788,1982-03-03,,UA,Kyiv,UA-30,,,%s,%s" % (day(3), day(7)),
+        "윤날짜,YUN DATE,P77009900,1983-04-04,,TR,Antakya,TR-31,,,%s,%s" % (day(7), day(3)),
+        "오장소,OH PLACE,P77001212,1984-05-05,,TR,Antakya,,,,%s,%s" % (day(3), day(7)),
+    ]
+    if len(demo) == 3:
+        record_secret(demo[0])
+        rows.append(",%s,%s,,,TR,Antakya,TR-31,,,%s,%s" % (demo[1], demo[0], day(3), day(7)))
+    body = ("\n".join(rows) + "\n").encode()
+    people_before = int(cluster.psql(DB, "SELECT count(*) FROM national"))
+
+    def send(dry, session=lead, mission=""):
+        return session.request("POST", "/api/v1/itineraries/import?source=Hana+Tours&dry_run=%s%s" % (dry, mission), body,
+                               headers={"Content-Type": "text/csv; charset=utf-8"})
+    r = send("true")
+    expect_equal(r.status, 200, r.body)
+    dry = r.json()
+    expect_equal(int(cluster.psql(DB, "SELECT count(*) FROM national")), people_before, "a dry run stores nothing")
+    check(dry["dry_run"] and dry["travellers_added"] == 2 and dry["legs_added"] >= 3, dry)
+    r = send("false")
+    report = r.json()
+    expect_equal((report["travellers_added"], report["travellers_matched"]), (2, 1 if len(demo) == 3 else 0), report)
+    expect_equal(report["legs_added"], 4 if len(demo) == 3 else 3, "legs")
+    errors = {(e["line"], e["field"]) for e in report["errors"]}
+    expect_equal(errors, {(5, "region"), (6, "country"), (7, "departure_date"), (8, "region")}, report["errors"])
+    check(all("P7700" not in e["reason"] and "Nowhere" not in e["reason"] for e in report["errors"]),
+          "reasons never quote the file")
+    expect_equal(report["bad_rows"], 4, "bad rows")
+    choi = int(cluster.psql(DB, "SELECT id FROM national WHERE passport_no = 'P77001122'"))
+
+    def near(point, on):
+        return cluster.psql(DB, "SELECT count(*) FROM nationals_near(%d, ST_SetSRID(ST_MakePoint(%f, %f), 4326)"
+                                "::geography, 30000, '%s') WHERE national_id = %d" % (MISSION, point[1], point[0], on, choi))
+    expect_equal((near(ANTAKYA, day(5)), near(ANTAKYA, day(1)), near(ISTANBUL, day(1))), ("1", "0", "1"),
+                 "placed by the leg of the day")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(source || ':' || coalesce(place, ''), ',' ORDER BY seq) "
+                                  "FROM itinerary_leg WHERE national_id = %d" % choi),
+                 "partner:Istanbul,partner:Antakya", "both legs, from the partner")
+    again = send("false").json()
+    expect_equal((again["travellers_added"], again["legs_added"]), (0, 0), "the same file again adds nothing")
+    expect_equal(send("false", lead_ua, "&mission=%d" % MISSION).status, 404, "another mission's staff cannot import here")
+    own = send("true", lead_ua).json()
+    expect_equal((own["travellers_added"], own["bad_rows"]), (0, len(rows) - 1), "nor put Türkiye's legs in their own")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'itinerary.import'"), "2", "audited")
+
+
 def deletion_leaves_nothing_personal_in_any_table():
     r = post("/register/m/%s/delete" % S["token"], {"lang": "ko"})
     expect_equal(r.status, 200, "without the box ticked: the page again")
@@ -420,6 +475,7 @@ if __name__ == "__main__":
              the_family_is_told_once_per_answer_and_never_where,
              the_management_link_changes_the_registration,
              a_registrant_already_in_the_registry_is_merged_and_unmerged,
+             a_partners_itineraries_come_in_with_row_level_errors,
              deletion_leaves_nothing_personal_in_any_table,
              a_national_registers_in_a_browser_and_is_found_on_the_days_of_the_second_leg,
              no_enumeration_and_limits_per_address])

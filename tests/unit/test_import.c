@@ -1225,11 +1225,48 @@ import_api_handles_names_and_null(void **state)
 	sf_import_mapping_clear(NULL);
 }
 
+/* An itinerary file: a row per leg, the same passport on several rows, travellers by default. */
+static void
+import_itinerary_rows_carry_the_leg(void **state)
+{
+	struct sf_import_options opt;
+	struct sf_import_result *res;
+	const char *file = "성명,여권번호,국가,도시,지역,도착일,출발일\n"
+	                   "김여행,M12345678,tr,Istanbul,TR-34,2026-12-01,2026-12-03\n"
+	                   "김여행,M12345678,TR,Antakya,TR-31,2026-12-04,2026-12-08\n"
+	                   "이오류,M99999999,TUR,Antakya,TR 31,2026-12-04,2026-12-08\n"
+	                   "박날짜,M88888888,TR,Adana,,2026-12-04,\n";
+
+	(void)state;
+	sf_import_options_init(&opt);
+	opt.default_country = "TR";
+	opt.itinerary = true;
+	res = parse_text_with(file, &opt, 0);
+	assert_int_equal(res->nrows, 2);
+	assert_string_equal(res->rows[0].kind, "traveller");
+	assert_string_equal(res->rows[0].country, "TR");
+	assert_string_equal(res->rows[0].place, "Istanbul");
+	assert_string_equal(res->rows[1].region, "TR-31");
+	assert_string_equal(res->rows[1].passport_no, "M12345678");
+	assert_int_equal(res->bad_rows, 2);
+	assert_non_null(strstr(res->errors[0].reason, "country: not an ISO 3166"));
+	assert_non_null(strstr(res->errors[1].reason, "region: a code"));
+	assert_non_null(strstr(res->errors[2].reason, "departure_date: missing"));
+	sf_import_result_free(res);
+	/* Outside itinerary mode the repeated passport is still refused. */
+	opt.itinerary = false;
+	res = parse_text_with(file, &opt, 0);
+	assert_int_equal(res->nrows, 2);
+	assert_non_null(strstr(res->errors[0].reason, "the same passport number as line 2"));
+	sf_import_result_free(res);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(import_mixed_file_gives_exactly_the_expected_rows_and_errors),
+	    cmocka_unit_test(import_itinerary_rows_carry_the_leg),
 	    cmocka_unit_test(import_korean_headers_file_reads_with_declared_dotted_dates),
 	    cmocka_unit_test(import_json_example_reads_every_object),
 	    cmocka_unit_test(import_row_rules_hold_in_csv_and_json),

@@ -75,6 +75,9 @@ enum sf_import_field {
 	SF_IMPORT_FIELD_LOCATION, /* "lat, lon" in one cell */
 	SF_IMPORT_FIELD_NOTES,
 	SF_IMPORT_FIELD_EXTERNAL_REF,
+	SF_IMPORT_FIELD_COUNTRY, /* an itinerary leg's country, ISO 3166-1 alpha-2 */
+	SF_IMPORT_FIELD_PLACE,   /* an itinerary leg's city or place */
+	SF_IMPORT_FIELD_REGION,  /* an itinerary leg's region code (ISO 3166-2 or the mission's) */
 	SF_IMPORT_FIELD_COUNT
 };
 
@@ -106,6 +109,12 @@ struct sf_import_options {
 	 * number of the mission's country: Korean nationals abroad carry one.
 	 */
 	bool korean_mobile_fallback;
+	/*
+	 * An itinerary file (a partner's bookings, an airline's manifest): a row
+	 * per leg, so one passport may appear on several rows, and a row is a
+	 * traveller unless it says otherwise.
+	 */
+	bool itinerary;
 	size_t max_rows;   /* more data rows than this refuse the file; 0 = the default */
 	size_t max_errors; /* errors kept; 0 = the default */
 };
@@ -131,6 +140,9 @@ struct sf_import_row {
 	const char *residence_status; /* at most 100 characters */
 	const char *notes;            /* line breaks kept as "\n" */
 	const char *external_ref;     /* the file's own id of the person */
+	const char *country;          /* ISO 3166-1 alpha-2, upper case */
+	const char *place;            /* at most 200 characters */
+	const char *region;           /* letters, digits, '.', '_', '-'; at most 32 */
 	const char *const *phones;    /* E.164, first = priority 1 */
 	size_t nphones;
 	const char *const *emails; /* normalised by sf_email_validate */
