@@ -68,7 +68,7 @@ struct reg_text {
 	    *code_ok, *code_wrong, *code_expired, *code_locked, *code_wait, *code_sent, *save,
 	    *saved, *delete_title, *delete_confirm, *delete_button, *deleted, *gone, *gone_more,
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
-	    *need_medical, *created;
+	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done;
 };
 
 static const struct reg_text reg_ko = {
@@ -103,7 +103,13 @@ static const struct reg_text reg_ko = {
     "링크가 잘못되었거나 등록이 지워졌습니다.",
     "지금은 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요.",
     "이 주소에서 오늘 너무 많이 등록했습니다. 내일 다시 하거나 대사관에 연락하세요.", "어린이",
-    "고령자", "임신", "장애", "의료 지원", "등록되었습니다. 연락처로 보낸 코드를 입력해 확인해 주세요."};
+    "고령자", "임신", "장애", "의료 지원", "등록되었습니다. 연락처로 보낸 코드를 입력해 확인해 주세요.",
+    "관리 링크를 잃어버렸나요?",
+    "등록할 때 확인한 휴대전화나 이메일을 적으면 새 링크를 보내 드립니다. 이전 링크는 더 이상 "
+    "쓸 수 없게 됩니다.",
+    "휴대전화 또는 이메일", "새 링크 받기",
+    "그 연락처가 확인된 등록이 있으면 새 링크를 보냈습니다. 몇 분 안에 오지 않으면 대사관에 "
+    "연락하세요."};
 
 static const struct reg_text reg_en = {
     "en", "한국어", "ko", "Register your trip or stay abroad",
@@ -141,7 +147,13 @@ static const struct reg_text reg_en = {
     "Your registration could not be saved just now. Please send it again in a moment.",
     "Too many registrations from this address today. Try tomorrow or call the embassy.",
     "Child", "Elderly", "Pregnant", "Disability", "Medical care",
-    "You are registered. Enter the code sent to your phone or e-mail to confirm it."};
+    "You are registered. Enter the code sent to your phone or e-mail to confirm it.",
+    "Lost your management link?",
+    "Give the phone or e-mail you confirmed when registering and a new link is sent to it. The "
+    "old link stops working.",
+    "Mobile phone or e-mail", "Send a new link",
+    "If a registration has that contact confirmed, a new link was sent to it. If nothing arrives "
+    "within a few minutes, call the embassy."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -634,8 +646,10 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 			evbuffer_add(b, "</option>", 9);
 		}
 	}
-	evbuffer_add_printf(b, "</select><button type=\"submit\" class=\"send\">%s</button></form>",
-	                    t->next);
+	evbuffer_add_printf(b,
+	                    "</select><button type=\"submit\" class=\"send\">%s</button></form>"
+	                    "<p><a href=\"/register/lost?lang=%s\">%s</a></p>",
+	                    t->next, t->lang, t->lost);
 	reg_page_send(ctx, status, b);
 }
 
@@ -1212,6 +1226,7 @@ struct reg_manage {
 	struct evkeyvalq form; /* a POST's */
 	bool has_form;
 	struct reg_errors e;
+	char contact[24]; /* the contact a code was for */
 };
 
 static void
@@ -1575,6 +1590,19 @@ routes_register_update(struct http_ctx *ctx)
 
 /* ---- codes ---- */
 
+/* The link is queued (or was sent before): show the page. */
+static void
+reg_link_sent(const struct db_result *r, void *arg)
+{
+	struct reg_manage *m = arg;
+
+	if (r->outcome != DB_OK)
+		log_warn("registration_link_failed", "error", r->error);
+	evhttp_clear_headers(&m->form);
+	m->has_form = false;
+	reg_manage_show(m->ctx, m);
+}
+
 static void
 reg_code_done(const struct db_result *r, void *arg)
 {
@@ -1597,6 +1625,24 @@ reg_code_done(const struct db_result *r, void *arg)
 	}
 	m->notice_ok = strcmp(outcome, "ok") == 0 || strcmp(outcome, "sent") == 0 ||
 	               strcmp(outcome, "verified") == 0;
+	if (strcmp(outcome, "ok") == 0 && m->contact[0] != '\0') {
+		/* Confirmed: the management link goes to that contact, once. */
+		char *link;
+		const char *params[3], *cause;
+		xasprintf(&link, "%s/register/m/%s", m->ctx->d->cfg.public_url, m->token);
+		params[0] = m->hash;
+		params[1] = m->contact;
+		params[2] = link;
+		if (db_pool_query(m->ctx->d->db, "SELECT registration_link_send($1, $2::bigint, $3)", 3,
+		                  params, reg_link_sent, m, &cause) == 0) {
+			snprintf(m->notice, sizeof m->notice, "%s", t->code_ok);
+			OPENSSL_cleanse(link, strlen(link));
+			free(link);
+			return;
+		}
+		OPENSSL_cleanse(link, strlen(link));
+		free(link);
+	}
 	snprintf(m->notice, sizeof m->notice, "%s",
 	         strcmp(outcome, "ok") == 0 || strcmp(outcome, "verified") == 0 ? t->code_ok
 	         : strcmp(outcome, "sent") == 0                                 ? t->code_sent
@@ -1636,6 +1682,7 @@ reg_code(struct http_ctx *ctx, bool resend)
 		reg_manage_gone(m);
 		return;
 	}
+	snprintf(m->contact, sizeof m->contact, "%s", resend ? "" : contact);
 	if (!resend && (strlen(code) != 6 || !code_ok)) {
 		snprintf(m->notice, sizeof m->notice, "%s", m->t->code_wrong);
 		evhttp_clear_headers(&m->form);
@@ -1711,4 +1758,93 @@ routes_register_delete(struct http_ctx *ctx)
 		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
 		reg_manage_free(m);
 	}
+}
+
+/* ---- a lost management link ---- */
+
+static void
+reg_lost_page(struct http_ctx *ctx, const struct reg_text *t, const char *notice)
+{
+	struct evbuffer *b =
+	    reg_page_start(t, t == &reg_ko ? "/register/lost?lang=en" : "/register/lost?lang=ko");
+
+	evbuffer_add_printf(b, "<h1>%s</h1>", t->lost);
+	if (notice != NULL)
+		evbuffer_add_printf(b, "<div class=\"ok\" role=\"status\"><p>%s</p></div>", notice);
+	evbuffer_add_printf(b,
+	                    "<p>%s</p><form method=\"post\" action=\"/register/lost\">"
+	                    "<input type=\"hidden\" name=\"lang\" value=\"%s\">"
+	                    "<label class=\"field\" for=\"contact\">%s</label>"
+	                    "<input id=\"contact\" name=\"contact\" maxlength=\"254\" "
+	                    "autocomplete=\"tel\">"
+	                    "<button type=\"submit\" class=\"send\">%s</button></form>",
+	                    t->lost_intro, t->lang, t->lost_contact, t->lost_send);
+	reg_page_send(ctx, 200, b);
+}
+
+void
+routes_register_lost_page(struct http_ctx *ctx)
+{
+	reg_lost_page(ctx, reg_language(ctx, NULL), NULL);
+}
+
+struct reg_lost {
+	struct http_ctx *ctx;
+	const struct reg_text *t;
+};
+
+static void
+reg_lost_done(const struct db_result *r, void *arg)
+{
+	struct reg_lost *l = arg;
+
+	if (r->outcome != DB_OK)
+		log_warn("registration_relink_failed", "error", r->error);
+	/* The same page whatever happened: nothing tells whether the contact is registered. */
+	reg_lost_page(l->ctx, l->t, l->t->lost_done);
+	free(l);
+}
+
+/* POST /register/lost contact= */
+void
+routes_register_lost(struct http_ctx *ctx)
+{
+	struct evkeyvalq form;
+	struct reg_lost *l;
+	char value[256], why[160], token[SF_SECRET_TOKEN_BUFSZ], hash[SF_SECRET_HASH_HEX + 1];
+	const char *contact, *kind = NULL, *params[4], *cause;
+	char *link;
+
+	if (!reg_read_body(ctx, &form))
+		return;
+	l = xcalloc(1, sizeof *l);
+	l->ctx = ctx;
+	l->t = reg_language(ctx, &form);
+	contact = fv(&form, "contact");
+	if (strchr(contact, '@') != NULL) {
+		if (sf_email_validate(contact, value, sizeof value, why, sizeof why) == 0)
+			kind = "email";
+	} else if (sf_phone_normalize(contact, "KR", value, sizeof value, why, sizeof why) == 0) {
+		kind = "phone";
+	}
+	evhttp_clear_headers(&form);
+	if (kind == NULL || sf_secret_token_new(token, sizeof token, "") != 0 ||
+	    sf_secret_hash(token, hash) != 0) {
+		reg_lost_page(ctx, l->t, l->t->lost_done);
+		free(l);
+		return;
+	}
+	xasprintf(&link, "%s/register/m/%s", ctx->d->cfg.public_url, token);
+	params[0] = kind;
+	params[1] = value;
+	params[2] = hash;
+	params[3] = link;
+	if (db_pool_query(ctx->d->db, "SELECT registration_relink($1, $2, $3, $4)", 4, params,
+	                  reg_lost_done, l, &cause) != 0) {
+		reg_lost_page(ctx, l->t, l->t->lost_done);
+		free(l);
+	}
+	OPENSSL_cleanse(token, sizeof token);
+	OPENSSL_cleanse(link, strlen(link));
+	free(link);
 }

@@ -96,6 +96,8 @@ void routes_register_update(struct http_ctx *ctx);
 void routes_register_verify(struct http_ctx *ctx);
 void routes_register_resend(struct http_ctx *ctx);
 void routes_register_delete(struct http_ctx *ctx);
+void routes_register_lost_page(struct http_ctx *ctx);
+void routes_register_lost(struct http_ctx *ctx);
 
 /* web_assets.c */
 void routes_static(struct http_ctx *ctx);

@@ -933,3 +933,53 @@ BEGIN
 	RETURN result;
 END
 $$;
+
+-- The management link goes to a contact once it is confirmed (never to an
+-- unconfirmed one: whoever typed someone else's number learns nothing).
+CREATE FUNCTION registration_link_send(p_manage_hash text, p_contact bigint, p_link text,
+		p_again boolean DEFAULT false) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	c record;
+BEGIN
+	SELECT ct.kind, ct.value, n.id AS national_id, n.mission_id, r.language INTO c
+		FROM registration r JOIN contact ct ON ct.national_id = r.national_id
+		JOIN national n ON n.id = r.national_id
+		WHERE r.manage_hash = p_manage_hash AND ct.id = p_contact AND ct.verified;
+	IF NOT FOUND OR (NOT p_again AND EXISTS (SELECT 1 FROM outbox o WHERE o.national_id = c.national_id
+			AND o.kind = 'link' AND o.recipient = c.value
+			AND o.created_at > now() - interval '1 day')) THEN
+		RETURN false;
+	END IF;
+	INSERT INTO outbox (national_id, mission_id, channel, recipient, language, body, kind)
+		VALUES (c.national_id, c.mission_id, CASE c.kind WHEN 'phone' THEN 'sms' ELSE 'email' END,
+			c.value, c.language,
+			CASE c.language WHEN 'ko' THEN '[재외국민 등록] 등록을 보고 고치거나 지우는 링크입니다. '
+				|| '다른 사람에게 알려 주지 마세요: ' || p_link
+			ELSE '[Overseas registration] Your link to see, change or delete your registration '
+				|| '(keep it to yourself): ' || p_link END, 'link');
+	PERFORM pg_notify('outbox', 'link');
+	RETURN true;
+END
+$$;
+
+-- A lost link: a new one goes to the confirmed contact that matches, the
+-- old one stops working. The caller answers the same whatever happens here.
+CREATE FUNCTION registration_relink(p_kind text, p_value text, p_new_hash text, p_link text)
+	RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+BEGIN
+	SELECT reg.id, ct.id AS contact_id INTO r FROM contact ct
+		JOIN registration reg ON reg.national_id = ct.national_id
+		WHERE ct.kind = p_kind AND ct.value = p_value AND ct.verified
+		ORDER BY reg.updated_at DESC LIMIT 1;
+	IF NOT FOUND OR (SELECT count(*) FROM code_send s WHERE s.recipient_hash = text_sha256(p_value)
+			AND s.sent_at > now() - interval '1 hour') >= 5 THEN
+		RETURN;
+	END IF;
+	INSERT INTO code_send (recipient_hash) VALUES (text_sha256(p_value));
+	UPDATE registration SET manage_hash = p_new_hash, updated_at = now() WHERE id = r.id;
+	DELETE FROM outbox WHERE kind = 'link' AND recipient = p_value AND state = 'queued';
+	PERFORM registration_link_send(p_new_hash, r.contact_id, p_link, true);
+END
+$$;

@@ -199,9 +199,26 @@ def codes_confirm_contacts_and_resist_guessing():
                  "a contact of no concern to this link")
     expect_equal(d.get("/register/m/" + "A" * 43).status, 404, "an unknown link")
     expect_equal(d.get("/register/m/short").status, 404, "a malformed link")
-    # Sent codes do not stay readable in the outbox.
-    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE kind = 'code' AND body ~ '[0-9]{6}'") == "0",
-               timeout=10, what="codes forgotten once sent")
+    # Confirmed, the phone receives the management link (an unconfirmed contact never does).
+    link = eventually(lambda: outbox_messages("link", phone), timeout=10, what="management link sent")
+    check(("/register/m/" + S["token"]) in link[0]["text"], "the link itself")
+    expect_equal(outbox_messages("link", email), [], "no link to the unconfirmed e-mail")
+    # A lost link: a new one to the confirmed phone, the old one dead; the page the same for a stranger.
+    known = post("/register/lost", {"contact": "010-4821-7730", "lang": "en"})
+    stranger = post("/register/lost", {"contact": "010-9999-0000", "lang": "en"})
+    garbage = post("/register/lost", {"contact": "<script>", "lang": "en"})
+    expect_equal((known.status, known.body), (stranger.status, stranger.body), "no way to tell who is registered")
+    expect_equal(garbage.body, known.body, "nor by a malformed contact")
+    fresh = eventually(lambda: outbox_messages("link", phone)[1:], timeout=10, what="a new link")
+    new_token = record_secret(re.search(r"/register/m/([A-Za-z0-9_-]{43})", fresh[0]["text"]).group(1))
+    check(new_token != S["token"], "a new secret")
+    expect_equal(d.get("/register/m/" + S["token"]).status, 404, "the old link stops working")
+    expect_equal(d.get("/register/m/" + new_token).status, 200, "the new one works")
+    S["token"] = new_token
+    # Sent codes and links do not stay readable in the outbox.
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE (kind = 'code' AND body ~ '[0-9]{6}') "
+                                        "OR (kind = 'link' AND body ~ '/register/m/')") == "0",
+               timeout=10, what="codes and links forgotten once sent")
 
 
 def the_spatial_query_follows_the_legs():
