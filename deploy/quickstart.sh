@@ -139,6 +139,7 @@ banner() {
 	echo "  try it: declare a crisis on the map, launch a check-in, then let the demo's"
 	echo "  nationals answer (an hour of answers in a minute):"
 	echo "    build/safetyctl -c $CONF simulate --crisis <the crisis number in the address>"
+	echo "  nationals register their trips themselves at $URL/register"
 	echo "  logs: $STATE/safetyd.log"
 	echo
 }

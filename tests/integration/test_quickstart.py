@@ -20,6 +20,9 @@ def background_then_stop_leaves_nothing_running():
         expect_equal(r.returncode, 0, "quickstart --background: " + r.stderr + r.stdout)
         check("http://127.0.0.1:%d/" % port in r.stdout, r.stdout)
         expect_equal(http_request("GET", port, "/readyz").status, 200, "readyz")
+        # The demo mission is ready for nationals to register themselves.
+        reg = http_request("GET", port, "/register?country=TR&lang=en")
+        check(reg.status == 200 and "Hatay" in reg.body, "registration form with the demo's regions")
         pw = os.path.join(state, "admin-password")
         expect_equal(oct(os.stat(pw).st_mode & 0o777), "0o600", "admin-password mode")
         pid = int(open(os.path.join(state, "safetyd.pid")).read())
