@@ -492,10 +492,12 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	reg_html(b, action);
 	evbuffer_add_printf(b,
 	                    "\" novalidate><input type=\"hidden\" name=\"lang\" value=\"%s\">"
-	                    "<input type=\"hidden\" name=\"country\" value=\"%s\">"
 	                    "<input type=\"hidden\" name=\"legs\" value=\"%d\">"
-	                    "<input type=\"hidden\" name=\"people\" value=\"%d\">",
-	                    t->lang, country, nlegs, npeople);
+	                    "<input type=\"hidden\" name=\"people\" value=\"%d\">"
+	                    "<input type=\"hidden\" name=\"country\" value=\"",
+	                    t->lang, nlegs, npeople);
+	reg_html(b, country);
+	evbuffer_add(b, "\">", 2);
 	evbuffer_add_printf(b,
 	                    "<fieldset><legend>%s</legend><label class=\"check\"><input type=\"radio\" "
 	                    "name=\"kind\" value=\"traveller\"%s> %s</label><label class=\"check\">"
@@ -635,8 +637,11 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 			if (!cJSON_IsString(c) || strlen(c->valuestring) != 2)
 				continue;
 			listed = listed || strcmp(c->valuestring, home) == 0;
-			evbuffer_add_printf(b, "<option value=\"%s\">%s — ", c->valuestring,
-			                    c->valuestring);
+			evbuffer_add(b, "<option value=\"", 15);
+			reg_html(b, c->valuestring);
+			evbuffer_add(b, "\">", 2);
+			reg_html(b, c->valuestring);
+			evbuffer_add(b, " — ", strlen(" — "));
 			reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
 			evbuffer_add(b, "</option>", 9);
 		}
@@ -669,8 +674,9 @@ reg_new_page(struct http_ctx *ctx, const struct reg_text *t, const char *country
 	}
 	snprintf(other, sizeof other, "/register?lang=%s&country=%s", t->other_name, country);
 	b = reg_page_start(t, other);
-	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p><p class=\"note\">%s — ", t->title, t->intro,
-	                    country);
+	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p><p class=\"note\">", t->title, t->intro);
+	reg_html(b, country);
+	evbuffer_add(b, " — ", strlen(" — "));
 	reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(mission, "name")));
 	evbuffer_add(b, "</p>", 4);
 	reg_form(b, t, mission, country, v, e, "/register", true,
