@@ -63,6 +63,8 @@ void routes_status_people(struct http_ctx *ctx);
 void routes_status_staff_entry(struct http_ctx *ctx);
 void routes_status_points(struct http_ctx *ctx);
 void routes_status_person(struct http_ctx *ctx);
+void routes_status_assign(struct http_ctx *ctx);
+void routes_status_staff(struct http_ctx *ctx);
 
 /* routes_reply.c */
 void routes_reply_page(struct http_ctx *ctx);

@@ -435,7 +435,11 @@ routes_crises_call_list(struct http_ctx *ctx)
 	    ctx, 200, "no such crisis",
 	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
 	    " n.id, 'name_ko', n.name_ko, 'name_latin', n.name_latin, 'mission_id', k.mission_id, "
-	    " 'rounds', k.round, 'contacts', (SELECT coalesce(json_agg(json_build_object('kind', "
+	    " 'rounds', k.round, 'assigned_to', (SELECT json_build_object('id', u.id, 'name', "
+	    "  coalesce(nullif(u.display_name, ''), u.username)) FROM person_status ps "
+	    "  JOIN staff_user u ON u.id = ps.assigned_to WHERE ps.crisis_id = k.crisis_id "
+	    "  AND ps.national_id = n.id), "
+	    " 'contacts', (SELECT coalesce(json_agg(json_build_object('kind', "
 	    "  ct.kind, 'value', ct.value) ORDER BY ct.kind, ct.priority), '[]'::json) FROM "
 	    "contact ct "
 	    "  WHERE ct.national_id = n.id), "

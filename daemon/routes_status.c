@@ -7,11 +7,14 @@
 #include "routes.h"
 
 #include "audit.h"
+#include "auth.h"
 #include "daemon.h"
 #include "db_reply.h"
 #include "replies.h"
 #include "xmalloc.h"
 
+#include <cjson/cJSON.h>
+#include <safety/name.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,16 +67,19 @@ routes_status_counts(struct http_ctx *ctx)
 
 /*
  * GET /api/v1/crises/{id}/people?status=&flag=duress|needs_review|confirm_safe
- * &region=&after=&limit=: the people of a crisis, most urgent first (duress,
- * then injured, needs help, needs evacuation, missing, unreachable,
- * pending...), with their newest answer.
+ * &region=&q=&assigned=me|none|ID&sort=urgency|name|answered&after=&limit=:
+ * the people of a crisis, most urgent first (duress, then injured, needs
+ * help, needs evacuation, missing, unreachable, pending...), with their
+ * newest answer and who is assigned to call them. q is a name in either
+ * script, matched as name search does.
  */
 void
 routes_status_people(struct http_ctx *ctx)
 {
 	char scope[24], id[24], status[24], flag[16], region[24], after_buf[24], limit[8], show[2];
-	const char *vstatus, *vflag, *vregion, *after;
-	const char *params[8];
+	char q[200], key[512] = "", assigned[24], sort[16], me[24];
+	const char *vstatus, *vflag, *vregion, *after, *vq, *vassigned, *vsort;
+	const char *params[11];
 	const struct principal *p = &ctx->principal;
 
 	if (http_param_id(ctx, 0, id) == NULL || !http_page(ctx, &after, after_buf, limit))
@@ -81,6 +87,9 @@ routes_status_people(struct http_ctx *ctx)
 	vstatus = http_query(ctx, "status", status, sizeof status);
 	vflag = http_query(ctx, "flag", flag, sizeof flag);
 	vregion = http_query(ctx, "region", region, sizeof region);
+	vq = http_query(ctx, "q", q, sizeof q);
+	vassigned = http_query(ctx, "assigned", assigned, sizeof assigned);
+	vsort = http_query(ctx, "sort", sort, sizeof sort);
 	if (vflag != NULL && strcmp(vflag, "duress") != 0 && strcmp(vflag, "needs_review") != 0 &&
 	    strcmp(vflag, "confirm_safe") != 0) {
 		http_reply_problem(ctx, 400, "bad request",
@@ -89,6 +98,25 @@ routes_status_people(struct http_ctx *ctx)
 	}
 	if (vregion != NULL && atoll(vregion) <= 0) {
 		http_reply_problem(ctx, 400, "bad request", "region: a region's id");
+		return;
+	}
+	if (vq != NULL && *vq != '\0' &&
+	    (sf_name_search_key(vq, key, sizeof key) != 0 || strlen(key) < 1)) {
+		http_reply_problem(ctx, 400, "bad request", "q: a name in Hangul or Latin letters");
+		return;
+	}
+	if (vassigned != NULL && strcmp(vassigned, "me") == 0) {
+		snprintf(me, sizeof me, "%lld", p->user_id);
+		vassigned = p->kind == PRINCIPAL_STAFF ? me : "0";
+	} else if (vassigned != NULL && strcmp(vassigned, "none") == 0) {
+		vassigned = "-1";
+	} else if (vassigned != NULL && !http_is_id(vassigned)) {
+		http_reply_problem(ctx, 400, "bad request", "assigned: me, none or a staff member's id");
+		return;
+	}
+	if (vsort != NULL && strcmp(vsort, "urgency") != 0 && strcmp(vsort, "name") != 0 &&
+	    strcmp(vsort, "answered") != 0) {
+		http_reply_problem(ctx, 400, "bad request", "sort: urgency, name or answered");
 		return;
 	}
 	snprintf(show, sizeof show, "%s",
@@ -104,7 +132,10 @@ routes_status_people(struct http_ctx *ctx)
 	params[5] = after;
 	params[6] = limit;
 	params[7] = show;
-	/* Paged by national id within the urgency order's groups would be unstable; page by id. */
+	params[8] = key[0] != '\0' ? key : NULL;
+	params[9] = vassigned;
+	params[10] = vsort != NULL ? vsort : "urgency";
+	/* Paged by national id (stable); the chosen order applies within the page. */
 	db_reply_json(
 	    ctx, 200, "",
 	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
@@ -112,8 +143,11 @@ routes_status_people(struct http_ctx *ctx)
 	    " 'duress', x.duress, 'needs_review', x.needs_review, 'confirm_safe', x.confirm_safe, "
 	    " 'by_proxy', x.by_proxy, 'headcount', x.headcount, 'answered_at', x.answered_at, "
 	    " 'region_id', x.region_id, 'phones', CASE WHEN $8::bool THEN x.phones END, "
-	    " 'last_answer', x.last_answer) ORDER BY x.urgency, x.national_id), '[]'::json), "
-	    " 'next', CASE WHEN count(*) = $7::int THEN max(x.national_id)::text END)::text "
+	    " 'assigned_to', x.assignee, 'last_answer', x.last_answer) ORDER BY "
+	    " CASE WHEN $11 = 'urgency' THEN x.urgency END, "
+	    " CASE WHEN $11 = 'name' THEN coalesce(x.name_latin, x.name_ko) END, "
+	    " CASE WHEN $11 = 'answered' THEN x.answered_at END DESC NULLS LAST, x.national_id), "
+	    " '[]'::json), 'next', CASE WHEN count(*) = $7::int THEN max(x.national_id)::text END)::text "
 	    "FROM (SELECT p.*, n.name_ko, n.name_latin, "
 	    " CASE WHEN p.duress THEN 0 WHEN p.status = 'injured' THEN 1 WHEN p.status = "
 	    "'needs_help' "
@@ -125,6 +159,8 @@ routes_status_people(struct http_ctx *ctx)
 	    " (SELECT array_agg(c.value ORDER BY c.priority) FROM contact c WHERE c.national_id = "
 	    "n.id "
 	    "  AND c.kind = 'phone') AS phones, "
+	    " (SELECT json_build_object('id', u.id, 'name', coalesce(nullif(u.display_name, ''), "
+	    "  u.username)) FROM staff_user u WHERE u.id = p.assigned_to) AS assignee, "
 	    " (SELECT json_build_object('channel', r.channel, 'text', r.raw_text, 'at', "
 	    "r.received_at) "
 	    "  FROM response r WHERE r.id = p.last_response_id) AS last_answer "
@@ -133,8 +169,74 @@ routes_status_people(struct http_ctx *ctx)
 	    " AND ($3::text IS NULL OR p.status = $3) AND ($5::bigint IS NULL OR p.region_id = $5) "
 	    " AND ($4::text IS NULL OR ($4 = 'duress' AND p.duress) OR ($4 = 'needs_review' AND "
 	    "  p.needs_review) OR ($4 = 'confirm_safe' AND p.confirm_safe)) "
+	    " AND ($9::text IS NULL OR n.name_key LIKE '%' || $9 || '%') "
+	    " AND ($10::bigint IS NULL OR ($10 = -1 AND p.assigned_to IS NULL) "
+	    "  OR p.assigned_to = $10) "
 	    " AND p.national_id > coalesce($6::bigint, 0) ORDER BY p.national_id LIMIT $7::int) x",
-	    8, params);
+	    11, params);
+}
+
+/*
+ * PUT /api/v1/crises/{id}/people/{nid}/assignee {"user_id": N} or
+ * {"user_id": null}: who calls this person; only a lead or staff member of
+ * the person's mission.
+ */
+void
+routes_status_assign(struct http_ctx *ctx)
+{
+	char scope[24], id[24], nid[24], user[24];
+	cJSON *body, *u;
+	struct audit_who who;
+	const char *who_params[AUDIT_NPARAMS], *params[7];
+
+	if (http_param_id(ctx, 0, id) == NULL || http_param_id(ctx, 1, nid) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	u = cJSON_GetObjectItemCaseSensitive(body, "user_id");
+	if (!(cJSON_IsNull(u) || (cJSON_IsNumber(u) && u->valuedouble >= 1 && u->valuedouble < 1e15))) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "user_id: a staff member's id, or null to free the person");
+		cJSON_Delete(body);
+		return;
+	}
+	if (cJSON_IsNumber(u))
+		snprintf(user, sizeof user, "%lld", (long long)u->valuedouble);
+	cJSON_Delete(body);
+	audit_params(ctx, &who, who_params);
+	params[0] = id;
+	params[1] = nid;
+	params[2] = auth_scope_param(ctx, scope);
+	params[3] = cJSON_IsNumber(u) ? user : NULL;
+	params[4] = who_params[0];
+	params[5] = who_params[1];
+	params[6] = who_params[3];
+	db_reply_json(ctx, 200, "no such person in this crisis",
+	              "SELECT r::text FROM person_assign($1::bigint, $2::bigint, $3::bigint, "
+	              "$4::bigint, $5, $6, $7) r WHERE r IS NOT NULL",
+	              7, params);
+}
+
+/* GET /api/v1/crises/{id}/staff: who may be assigned people of the crisis (within scope). */
+void
+routes_status_staff(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	const char *params[2];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	params[0] = auth_scope_param(ctx, scope);
+	params[1] = id;
+	db_reply_json(ctx, 200, "",
+	              "SELECT coalesce(json_agg(json_build_object('id', u.id, 'name', "
+	              " coalesce(nullif(u.display_name, ''), u.username), 'role', u.role, "
+	              " 'mission_id', u.mission_id) ORDER BY u.username), '[]')::text "
+	              "FROM crisis_mission cm JOIN staff_user u ON u.mission_id = cm.mission_id "
+	              "WHERE cm.crisis_id = $2::bigint AND ($1::bigint IS NULL OR cm.mission_id = $1) "
+	              "AND u.role IN ('mission_lead', 'mission_staff') AND NOT u.disabled",
+	              2, params);
 }
 
 struct staff_entry {

@@ -1,7 +1,8 @@
 // Work lists of a crisis: who needs help, who is injured, who needs
 // evacuation, whose answer nobody could read, whom no channel reached (with
-// every number tried). A call's outcome is recorded in two clicks: open the
-// row's choices, pick what the person said.
+// every number tried). Search by name, show one's own or the unassigned,
+// sort, give a person to a colleague to call. A call's outcome is recorded in
+// two clicks: open the row's choices, pick what the person said.
 import { api } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
 import { shapeIcon } from "/static/app-map.js";
@@ -27,21 +28,50 @@ export function workLists(crisisId) {
   tabs.setAttribute("role", "tablist");
   const body = document.createElement("div");
   body.className = "list-body";
-  box.append(tabs, body);
+  const tools = document.createElement("div");
+  tools.className = "list-tools";
+  tools.innerHTML = `<input type="search" class="list-search"> <select class="list-assigned"></select>
+    <select class="list-sort"></select>`;
+  const search = tools.querySelector(".list-search");
+  search.placeholder = t("search_name");
+  search.setAttribute("aria-label", t("search_name"));
+  const assigned = tools.querySelector(".list-assigned");
+  assigned.setAttribute("aria-label", t("assigned"));
+  for (const [v, k] of [["", "everyone"], ["me", "mine"], ["none", "unassigned"]]) assigned.add(new Option(t(k), v));
+  const sort = tools.querySelector(".list-sort");
+  sort.setAttribute("aria-label", t("sort"));
+  for (const k of ["urgency", "name", "answered"]) sort.add(new Option(t("sort_" + k), k));
+  box.append(tabs, tools, body);
   let current = LISTS[0];
+  let staff = null;
+  let me = null;
 
   async function load() {
     body.textContent = "…";
+    if (staff === null) {
+      staff = await api(`/api/v1/crises/${crisisId}/staff`).catch(() => []);
+      me = (await api("/api/v1/session").catch(() => null))?.user?.id ?? null;
+    }
     let items;
-    if (current.query) items = (await api(`/api/v1/crises/${crisisId}/people?${current.query}&limit=200`)).items;
-    else items = (await api(`/api/v1/crises/${crisisId}/call-list`)).items;
+    const filters = new URLSearchParams({ limit: "200", sort: sort.value });
+    if (search.value.trim()) filters.set("q", search.value.trim());
+    if (assigned.value) filters.set("assigned", assigned.value);
+    if (current.query) items = (await api(`/api/v1/crises/${crisisId}/people?${current.query}&${filters}`)).items;
+    else {
+      // The call list is short: filtered here the same way.
+      const q = search.value.trim().toLowerCase().replace(/\s+/g, "");
+      items = (await api(`/api/v1/crises/${crisisId}/call-list`)).items.filter((p) =>
+        (!q || [p.name_ko, p.name_latin].join(" ").toLowerCase().replace(/\s+/g, "").includes(q)) &&
+        (!assigned.value || (assigned.value === "none" ? !p.assigned_to : p.assigned_to?.id === me)));
+      if (sort.value === "name") items.sort((a, b) => (a.name_latin ?? a.name_ko ?? "").localeCompare(b.name_latin ?? b.name_ko ?? ""));
+    }
     body.innerHTML = "";
     if (!items.length) {
       body.textContent = t("nobody");
       return;
     }
     const table = document.createElement("table");
-    table.innerHTML = `<thead><tr><th></th><th>${t("name")}</th><th>${t("last_answer")}</th><th>${t("contacts")}</th><th></th></tr></thead>`;
+    table.innerHTML = `<thead><tr><th></th><th>${t("name")}</th><th>${t("last_answer")}</th><th>${t("contacts")}</th><th>${t("assigned")}</th><th></th></tr></thead>`;
     const tbody = document.createElement("tbody");
     for (const p of items) {
       const tr = document.createElement("tr");
@@ -82,12 +112,39 @@ export function workLists(crisisId) {
         }
       });
       act.append(open);
-      tr.append(icon, name, last, contacts, act);
+      const who = document.createElement("td");
+      const pick = document.createElement("select");
+      pick.className = "assign";
+      pick.setAttribute("aria-label", t("assigned"));
+      pick.add(new Option("—", ""));
+      for (const u of staff) pick.add(new Option(u.name, String(u.id)));
+      pick.value = p.assigned_to ? String(p.assigned_to.id) : "";
+      pick.addEventListener("change", async () => {
+        pick.disabled = true;
+        try {
+          await api(`/api/v1/crises/${crisisId}/people/${p.national_id}/assignee`, { method: "PUT",
+            body: { user_id: pick.value ? Number(pick.value) : null } });
+          tr.dataset.assigned = pick.value;
+        } catch (e) {
+          pick.value = p.assigned_to ? String(p.assigned_to.id) : "";
+          pick.title = e.message;
+        }
+        pick.disabled = false;
+      });
+      who.append(pick);
+      tr.append(icon, name, last, contacts, who, act);
       tbody.append(tr);
     }
     table.append(tbody);
     body.append(table);
   }
+
+  let typing = null;
+  search.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => load().catch((e) => { body.textContent = e.message; }), 250);
+  });
+  for (const el of [assigned, sort]) el.addEventListener("change", () => load().catch((e) => { body.textContent = e.message; }));
 
   for (const l of LISTS) {
     const b = document.createElement("button");

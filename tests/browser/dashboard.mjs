@@ -125,6 +125,19 @@ try {
   await page.click('.tabs [data-list="unreachable"]');
   await page.waitForSelector(".lists tbody tr .record", { timeout: 10000 })
     .catch(() => fail("the call list is empty"));
+  // Give the first person on the call list to the mission's lead; the unassigned view drops them.
+  const first = page.locator(".lists tbody tr").first();
+  const given = await first.getAttribute("data-national");
+  await first.locator("select.assign").selectOption({ label: "lead" });
+  await page.waitForSelector(`.lists tbody tr[data-national="${given}"][data-assigned]`, { timeout: 10000 })
+    .catch(() => fail("the assignment was not stored"));
+  await page.selectOption(".list-assigned", "none");
+  await page.waitForFunction((id) => !document.querySelector(`.lists tbody tr[data-national="${id}"]`) &&
+    document.querySelector(".list-body").textContent !== "…", given, { timeout: 10000 })
+    .catch(() => fail("the assigned person is still among the unassigned"));
+  await page.selectOption(".list-assigned", "");
+  await page.waitForSelector(`.lists tbody tr[data-national="${given}"]`, { timeout: 10000 })
+    .catch(() => fail("the person is gone from the whole list"));
   const evac = await count("needs_evacuation");
   await page.click(".lists tbody tr .record >> nth=0");
   await page.click('.lists tbody tr .outcome[data-status="needs_evacuation"] >> nth=0');
