@@ -19,6 +19,7 @@
 #include "routes.h"
 
 #include "daemon.h"
+#include "html.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -269,34 +270,6 @@ fv(const struct evkeyvalq *f, const char *key)
 	return v != NULL ? v : "";
 }
 
-/* Writes s escaped for HTML text and attributes. */
-static void
-reg_html(struct evbuffer *b, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++) {
-		switch (*s) {
-		case '<':
-			evbuffer_add(b, "&lt;", 4);
-			break;
-		case '>':
-			evbuffer_add(b, "&gt;", 4);
-			break;
-		case '&':
-			evbuffer_add(b, "&amp;", 5);
-			break;
-		case '"':
-			evbuffer_add(b, "&quot;", 6);
-			break;
-		case '\'':
-			evbuffer_add(b, "&#39;", 5);
-			break;
-		default:
-			evbuffer_add(b, s, 1);
-			break;
-		}
-	}
-}
-
 struct reg_errors {
 	int n;
 	char field[REG_ERRORS_MAX][24];
@@ -358,7 +331,7 @@ reg_page_start(const struct reg_text *t, const char *lang_href)
 	    t->lang, t->title);
 	if (lang_href != NULL) {
 		evbuffer_add(b, "<a class=\"lang\" href=\"", 22);
-		reg_html(b, lang_href);
+		html_escape(b, lang_href);
 		evbuffer_add_printf(b, "\" hreflang=\"%s\">%s</a>", t->other_name, t->other);
 	}
 	return b;
@@ -388,9 +361,9 @@ reg_message(struct http_ctx *ctx, int status, const struct reg_text *t, const ch
 
 	evbuffer_add_printf(b, "<div class=\"%s\" role=\"%s\"><h1>", status < 300 ? "ok" : "gone",
 	                    status < 300 ? "status" : "alert");
-	reg_html(b, heading);
+	html_escape(b, heading);
 	evbuffer_add(b, "</h1><p>", 8);
-	reg_html(b, text);
+	html_escape(b, text);
 	evbuffer_add(b, "</p></div>", 10);
 	reg_page_send(ctx, status, b);
 }
@@ -405,18 +378,18 @@ reg_input(struct evbuffer *b, const struct evkeyvalq *v, const struct reg_errors
 	const char *err = reg_error_for(e, name);
 
 	evbuffer_add_printf(b, "<label class=\"field\" for=\"%s\">", name);
-	reg_html(b, label);
+	html_escape(b, label);
 	evbuffer_add(b, "</label>", 8);
 	if (err != NULL) {
 		evbuffer_add_printf(b, "<p class=\"err\" id=\"%s-err\">", name);
-		reg_html(b, err);
+		html_escape(b, err);
 		evbuffer_add(b, "</p>", 4);
 	}
 	evbuffer_add_printf(b, "<input id=\"%s\" name=\"%s\" type=\"%s\" %s%s%s%s value=\"", name,
 	                    name, type, attrs != NULL ? attrs : "",
 	                    err != NULL ? " aria-invalid=\"true\" aria-describedby=\"" : "",
 	                    err != NULL ? name : "", err != NULL ? "-err\"" : "");
-	reg_html(b, fv(v, name));
+	html_escape(b, fv(v, name));
 	evbuffer_add(b, "\">", 2);
 }
 
@@ -437,7 +410,7 @@ reg_region_select(struct evbuffer *b, const struct reg_text *t, const cJSON *mis
 		snprintf(id, sizeof id, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(r, "id")));
 		evbuffer_add_printf(b, "<option value=\"%s\"%s>", id,
 		                    strcmp(id, chosen) == 0 ? " selected" : "");
-		reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")));
+		html_escape(b, cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")));
 		evbuffer_add(b, "</option>", 9);
 	}
 	evbuffer_add(b, "</select>", 9);
@@ -449,7 +422,7 @@ reg_checkbox(struct evbuffer *b, const struct evkeyvalq *v, const char *name, co
 	evbuffer_add_printf(b,
 	                    "<label class=\"check\"><input type=\"checkbox\" name=\"%s\" value=\"1\"%s> ",
 	                    name, strcmp(fv(v, name), "1") == 0 ? " checked" : "");
-	reg_html(b, label);
+	html_escape(b, label);
 	evbuffer_add(b, "</label>", 8);
 }
 
@@ -483,20 +456,20 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 		                    t->errors);
 		for (int i = 0; i < e->n; i++) {
 			evbuffer_add_printf(b, "<li><a href=\"#%s\">", e->field[i]);
-			reg_html(b, e->text[i]);
+			html_escape(b, e->text[i]);
 			evbuffer_add(b, "</a></li>", 9);
 		}
 		evbuffer_add(b, "</ul></div>", 11);
 	}
 	evbuffer_add(b, "<form method=\"post\" action=\"", 28);
-	reg_html(b, action);
+	html_escape(b, action);
 	evbuffer_add_printf(b,
 	                    "\" novalidate><input type=\"hidden\" name=\"lang\" value=\"%s\">"
 	                    "<input type=\"hidden\" name=\"legs\" value=\"%d\">"
 	                    "<input type=\"hidden\" name=\"people\" value=\"%d\">"
 	                    "<input type=\"hidden\" name=\"country\" value=\"",
 	                    t->lang, nlegs, npeople);
-	reg_html(b, country);
+	html_escape(b, country);
 	evbuffer_add(b, "\">", 2);
 	evbuffer_add_printf(b,
 	                    "<fieldset><legend>%s</legend><label class=\"check\"><input type=\"radio\" "
@@ -527,7 +500,7 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	evbuffer_add_printf(b, "<fieldset class=\"trip\"><legend>%s</legend>", t->legs);
 	if (reg_error_for(e, "legs") != NULL) {
 		evbuffer_add(b, "<p class=\"err\" id=\"legs\">", 25);
-		reg_html(b, reg_error_for(e, "legs"));
+		html_escape(b, reg_error_for(e, "legs"));
 		evbuffer_add(b, "</p>", 4);
 	}
 	for (int i = 1; i <= nlegs; i++) {
@@ -598,7 +571,7 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 		evbuffer_add(b, "</p>", 4);
 		if (reg_error_for(e, "consent") != NULL) {
 			evbuffer_add(b, "<p class=\"err\" id=\"consent-err\">", 32);
-			reg_html(b, reg_error_for(e, "consent"));
+			html_escape(b, reg_error_for(e, "consent"));
 			evbuffer_add(b, "</p>", 4);
 		}
 		evbuffer_add_printf(b, "<label class=\"check\"><input id=\"consent\" type=\"checkbox\" "
@@ -619,7 +592,7 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p>", t->title, t->intro);
 	if (error != NULL) {
 		evbuffer_add(b, "<p class=\"err\" role=\"alert\">", 28);
-		reg_html(b, error);
+		html_escape(b, error);
 		evbuffer_add(b, "</p>", 4);
 	}
 	evbuffer_add_printf(b,
@@ -638,16 +611,16 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 				continue;
 			listed = listed || strcmp(c->valuestring, home) == 0;
 			evbuffer_add(b, "<option value=\"", 15);
-			reg_html(b, c->valuestring);
+			html_escape(b, c->valuestring);
 			evbuffer_add(b, "\">", 2);
-			reg_html(b, c->valuestring);
+			html_escape(b, c->valuestring);
 			evbuffer_add(b, " — ", strlen(" — "));
-			reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
+			html_escape(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
 			evbuffer_add(b, "</option>", 9);
 		}
 		if (!listed) {
 			evbuffer_add_printf(b, "<option value=\"%s\">%s — ", home, home);
-			reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
+			html_escape(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
 			evbuffer_add(b, "</option>", 9);
 		}
 	}
@@ -675,13 +648,37 @@ reg_new_page(struct http_ctx *ctx, const struct reg_text *t, const char *country
 	snprintf(other, sizeof other, "/register?lang=%s&country=%s", t->other_name, country);
 	b = reg_page_start(t, other);
 	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p><p class=\"note\">", t->title, t->intro);
-	reg_html(b, country);
+	html_escape(b, country);
 	evbuffer_add(b, " — ", strlen(" — "));
-	reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(mission, "name")));
+	html_escape(b, cJSON_GetStringValue(cJSON_GetObjectItem(mission, "name")));
 	evbuffer_add(b, "</p>", 4);
 	reg_form(b, t, mission, country, v, e, "/register", true,
 	         ctx->d->cfg.traveller_retention_days);
 	reg_page_send(ctx, status, b);
+}
+
+/*
+ * "More legs" and "more people" buttons: true (and one more row counted in
+ * the form) when the form asked for one; the form is then shown again and
+ * nothing is stored.
+ */
+static bool
+reg_more_rows(struct evkeyvalq *form)
+{
+	const char *which = fv(form, "more");
+	bool legs = strcmp(which, "legs") == 0;
+	const char *key = legs ? "legs" : "people";
+	char n[16];
+
+	if (*which == '\0')
+		return false;
+	snprintf(n, sizeof n, "%d",
+	         reg_count(form, key, legs ? REG_LEGS_SHOWN : REG_MEMBERS_SHOWN,
+	                   legs ? REG_LEGS_MAX : REG_MEMBERS_MAX) +
+	             1);
+	evhttp_remove_header(form, key);
+	evhttp_add_header(form, key, n);
+	return true;
 }
 
 /* ---- the mission cache, loaded on demand ---- */
@@ -1118,16 +1115,7 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 		return;
 	}
 	/* "More legs" and "more people" show the same form with more rows; nothing is stored. */
-	if (*fv(&p->form, "more") != '\0') {
-		const char *which = fv(&p->form, "more");
-		char n[16];
-		const char *key = strcmp(which, "legs") == 0 ? "legs" : "people";
-		int shown = reg_count(&p->form, key, strcmp(key, "legs") == 0 ? REG_LEGS_SHOWN
-		                                                                : REG_MEMBERS_SHOWN,
-		                      strcmp(key, "legs") == 0 ? REG_LEGS_MAX : REG_MEMBERS_MAX);
-		snprintf(n, sizeof n, "%d", shown + 1);
-		evhttp_remove_header(&p->form, key);
-		evhttp_add_header(&p->form, key, n);
+	if (reg_more_rows(&p->form)) {
 		evhttp_remove_header(&p->form, "consent");
 		reg_new_page(ctx, p->t, fv(&p->form, "country"), &p->form, NULL, 200);
 		reg_post_free(p);
@@ -1370,7 +1358,7 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 	if (m->notice[0] != '\0') {
 		evbuffer_add_printf(b, "<div class=\"%s\" role=\"%s\"><p>", m->notice_ok ? "ok" : "gone",
 		                    m->notice_ok ? "status" : "alert");
-		reg_html(b, m->notice);
+		html_escape(b, m->notice);
 		evbuffer_add(b, "</p></div>", 10);
 	}
 	evbuffer_add_printf(b, "<p class=\"note\">%s</p>", t->keep_link);
@@ -1381,7 +1369,7 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 		char id[24];
 		snprintf(id, sizeof id, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(c, "id")));
 		evbuffer_add(b, "<li>", 4);
-		reg_html(b, cJSON_GetStringValue(cJSON_GetObjectItem(c, "value")));
+		html_escape(b, cJSON_GetStringValue(cJSON_GetObjectItem(c, "value")));
 		evbuffer_add_printf(b, " <strong class=\"%s\">%s</strong>",
 		                    verified ? "verified" : "unverified",
 		                    verified ? t->confirmed : t->unconfirmed);
@@ -1538,13 +1526,7 @@ reg_update_ready(struct http_ctx *ctx, void *arg)
 		reg_manage_gone(m);
 		return;
 	}
-	if (*fv(&m->form, "more") != '\0') {
-		const char *key = strcmp(fv(&m->form, "more"), "legs") == 0 ? "legs" : "people";
-		char n[16];
-		snprintf(n, sizeof n, "%d",
-		         reg_count(&m->form, key, 0, strcmp(key, "legs") == 0 ? REG_LEGS_MAX : REG_MEMBERS_MAX) + 1);
-		evhttp_remove_header(&m->form, key);
-		evhttp_add_header(&m->form, key, n);
+	if (reg_more_rows(&m->form)) {
 		/* The same form with one more row; the typed values stay. */
 		{
 			struct evbuffer *b = reg_page_start(m->t, NULL);

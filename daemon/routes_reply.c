@@ -10,6 +10,7 @@
 #include "routes.h"
 
 #include "daemon.h"
+#include "html.h"
 #include "log.h"
 #include "replies.h"
 #include "reply_link.h"
@@ -87,34 +88,6 @@ static const struct reply_text reply_en = {
     "한국어",
     "ko",
     "Your answer could not be saved just now. Please send it again in a moment."};
-
-/* Writes s into buf escaped for HTML text and attributes. */
-static void
-reply_html(struct evbuffer *buf, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++) {
-		switch (*s) {
-		case '<':
-			evbuffer_add(buf, "&lt;", 4);
-			break;
-		case '>':
-			evbuffer_add(buf, "&gt;", 4);
-			break;
-		case '&':
-			evbuffer_add(buf, "&amp;", 5);
-			break;
-		case '"':
-			evbuffer_add(buf, "&quot;", 6);
-			break;
-		case '\'':
-			evbuffer_add(buf, "&#39;", 5);
-			break;
-		default:
-			evbuffer_add(buf, s, 1);
-			break;
-		}
-	}
-}
 
 /* Chooses the language: ?lang= first, then the phone's Accept-Language, else Korean. */
 static const struct reply_text *
@@ -201,11 +174,11 @@ reply_form(struct reply_view *v, const PGresult *res)
 	if (drill)
 		evbuffer_add_printf(b, "<p class=\"drill\">%s</p>", t->drill);
 	evbuffer_add(b, "<h1>", 4);
-	reply_html(b, t->hello_before);
-	reply_html(b, given);
-	reply_html(b, t->hello_after);
+	html_escape(b, t->hello_before);
+	html_escape(b, given);
+	html_escape(b, t->hello_after);
 	evbuffer_add_printf(b, " %s</h1><p class=\"crisis\">", t->question);
-	reply_html(b, crisis);
+	html_escape(b, crisis);
 	evbuffer_add(b, "</p>", 4);
 	if (v->notice[0] != '\0')
 		evbuffer_add_printf(b, "<p class=\"gone\" role=\"alert\">%s</p>", v->notice);

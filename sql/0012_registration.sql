@@ -416,31 +416,6 @@ BEGIN
 END
 $$;
 
--- Deletes a registration for real: every person of its household that came
--- from it, with their contacts, legs, locations, answers and messages. The
--- audit log keeps that it happened and the ids, nothing personal.
-CREATE FUNCTION registration_delete(p_manage_hash text, p_addr text) RETURNS json
-	LANGUAGE plpgsql AS $$
-DECLARE
-	reg registration;
-	gone integer;
-BEGIN
-	SELECT * INTO reg FROM registration WHERE manage_hash = p_manage_hash FOR UPDATE;
-	IF NOT FOUND THEN
-		RETURN json_build_object('outcome', 'unknown');
-	END IF;
-	DELETE FROM registration WHERE id = reg.id;
-	DELETE FROM national WHERE household_id = reg.household_id
-		AND (source = 'self' OR id = reg.national_id);
-	GET DIAGNOSTICS gone = ROW_COUNT;
-	DELETE FROM household h WHERE h.id = reg.household_id
-		AND NOT EXISTS (SELECT 1 FROM national n WHERE n.household_id = h.id);
-	PERFORM audit_record('self', 'national', reg.mission_id, p_addr, 'registration.delete',
-		'national', reg.national_id::text, json_build_object('registration_id', reg.id,
-		'people', gone)::text);
-	RETURN json_build_object('outcome', 'deleted', 'people', gone);
-END
-$$;
 
 -- A person deleted for real leaves the counts (person_status rows go with
 -- the national).
@@ -774,9 +749,11 @@ BEGIN
 END
 $$;
 
--- Deleting a merged registration first gives the registry's person back as
--- they were, then deletes what the registration brought.
-CREATE OR REPLACE FUNCTION registration_delete(p_manage_hash text, p_addr text) RETURNS json
+-- Deletes a registration for real: every person of its household that came
+-- from it, with their contacts, legs, locations, answers and messages. The
+-- audit log keeps that it happened and the ids, nothing personal. A merged
+-- registration first gives the registry's person back as they were.
+CREATE FUNCTION registration_delete(p_manage_hash text, p_addr text) RETURNS json
 	LANGUAGE plpgsql AS $$
 DECLARE
 	reg registration;
