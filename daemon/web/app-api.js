@@ -13,6 +13,11 @@ export function setUser(u) {
   user = u;
 }
 
+// Whether this account may change the registry (viewers and HQ only read).
+export function canEdit() {
+  return ["admin", "mission_lead", "mission_staff"].includes(user?.role);
+}
+
 // The mission a change is made for: one's own, else the one chosen in the header (null: none chosen).
 export function missionForChanges() {
   return user?.mission_id ?? (mission ? Number(mission) : null);

@@ -1,11 +1,79 @@
-// One person in a crisis: status, contacts (a tap calls), household, and
-// every message sent and answer received in time order; a manual status
-// entry for what staff learned by phone or in person.
-import { api } from "/static/app-api.js";
+// One person in a crisis: status, contacts (a tap calls), household, trip,
+// and every message sent and answer received in time order; a manual status
+// entry for what staff learned by phone or in person; their registry record
+// edited in place.
+import { api, canEdit } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
 import { shapeIcon } from "/static/app-map.js";
 
 const OUTCOMES = ["safe", "needs_help", "injured", "needs_evacuation", "missing", "evacuated"];
+const NEEDS = ["child", "elderly", "pregnant", "disability", "medical"];
+
+// The registry fields staff correct most, sent as a PATCH of what changed.
+function editForm(p, onSaved) {
+  const box = document.createElement("details");
+  box.className = "edit-person";
+  const summary = document.createElement("summary");
+  summary.textContent = t("edit");
+  const form = document.createElement("form");
+  const fields = [["name_ko", p.name_ko], ["name_latin", p.name_latin], ["birth_date", p.birth_date, "date"],
+    ["address", p.address], ["notes", p.notes]];
+  for (const [name, value, type] of fields) {
+    const label = document.createElement("label");
+    label.textContent = t("field_" + name);
+    const input = document.createElement(name === "notes" ? "textarea" : "input");
+    if (type) input.type = type;
+    input.name = name;
+    input.value = value ?? "";
+    label.append(input);
+    form.append(label);
+  }
+  const needs = document.createElement("fieldset");
+  const legend = document.createElement("legend");
+  legend.textContent = t("field_needs");
+  needs.append(legend);
+  for (const n of NEEDS) {
+    const label = document.createElement("label");
+    const box2 = document.createElement("input");
+    box2.type = "checkbox";
+    box2.name = "need";
+    box2.value = n;
+    box2.checked = (p.needs ?? []).includes(n);
+    label.append(box2, " ", t("need_" + n));
+    needs.append(label);
+  }
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.className = "primary save-person";
+  save.textContent = t("save");
+  const note = document.createElement("p");
+  note.className = "edit-result";
+  note.setAttribute("aria-live", "polite");
+  form.append(needs, save, note);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const [name, value] of fields) {
+      const now = form.elements[name].value.trim();
+      if (now !== (value ?? "")) body[name] = now === "" ? null : now;
+    }
+    const chosen = [...form.querySelectorAll('input[name="need"]:checked')].map((x) => x.value);
+    if (chosen.join() !== (p.needs ?? []).filter((n) => NEEDS.includes(n)).join()) body.needs = chosen;
+    if (!Object.keys(body).length) {
+      note.textContent = t("nothing_changed");
+      return;
+    }
+    try {
+      await api(`/api/v1/nationals/${p.national_id}`, { method: "PATCH", body });
+      note.textContent = "✓ " + t("saved");
+      setTimeout(onSaved, 600);
+    } catch (e) {
+      note.textContent = e.message;
+    }
+  });
+  box.append(summary, form);
+  return box;
+}
 
 function row(...cells) {
   const tr = document.createElement("tr");
@@ -61,6 +129,19 @@ export async function showPerson(view, crisisId, nationalId) {
     }
     card.append(h3h, ul);
   }
+  if (p.legs?.length) {
+    const h3l = document.createElement("h3");
+    h3l.textContent = t("trip");
+    const ol = document.createElement("ol");
+    ol.className = "legs";
+    for (const l of p.legs) {
+      const li = document.createElement("li");
+      li.textContent = `${l.place ?? l.region ?? "?"}${l.region && l.place !== l.region ? ` (${l.region})` : ""}: ` +
+        `${l.arrival} – ${l.departure}${l.source === "partner" ? ` · ${t("from_partner")}` : ""}`;
+      ol.append(li);
+    }
+    card.append(h3l, ol);
+  }
   const h3s = document.createElement("h3");
   h3s.textContent = t("record_call");
   const buttons = document.createElement("div");
@@ -93,6 +174,7 @@ export async function showPerson(view, crisisId, nationalId) {
       table.append(row(when(e.at), `← ${e.channel}`, e.contact, `${e.status ? statusName(e.status) + ": " : ""}${e.detail ?? ""}`));
   }
   card.append(h3t, table);
+  if (p.contacts !== undefined && canEdit()) card.append(editForm(p, () => showPerson(view, crisisId, nationalId)));
   view.append(card);
   return null;
 }

@@ -150,6 +150,16 @@ try {
   await page.waitForSelector(".person-name", { timeout: 10000 }).catch(() => fail("no person page"));
   const history = await page.textContent(".history");
   if (!history.includes("← staff") || !history.includes("Reached by phone")) fail("person history: " + history);
+  // Correct the registry from the person's page.
+  await page.click(".edit-person summary");
+  await page.fill('.edit-person textarea[name="notes"]', "Called the hotel: left for Adana");
+  await page.check('.edit-person input[name="need"][value="elderly"]');
+  await page.click(".save-person");
+  await page.waitForSelector('.edit-result:has-text("Saved")', { timeout: 10000 })
+    .catch(async () => fail("the edit was not saved: " + await page.textContent(".edit-result")));
+  await page.waitForFunction(() => document.querySelector('.edit-person textarea[name="notes"]')?.value.includes("Adana") &&
+    document.querySelector('.edit-person input[value="elderly"]')?.checked, null, { timeout: 10000 })
+    .catch(() => fail("the saved details are not shown again"));
   await page.screenshot({ path: SCREENSHOTS + "/5-person.png", fullPage: true });
   await page.goBack();
   await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 });
