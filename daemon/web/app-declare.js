@@ -1,6 +1,6 @@
 // Declaring a crisis: a circle placed on the map (click for the centre, the
-// radius in km), with the number of nationals inside shown before anything is
-// stored; or an alert pasted as it came (CAP XML, USGS GeoJSON), which
+// radius in km) or a polygon drawn on it (a click per corner), with the
+// number of nationals inside shown before anything is stored; or an alert pasted as it came (CAP XML, USGS GeoJSON), which
 // becomes a proposed crisis for the lead to confirm.
 import { api, apiText, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
@@ -17,7 +17,12 @@ export function declarePanel(onDeclared) {
         <label><span data-k="kind"></span><select name="kind"></select></label>
         <label><span data-k="crisis_title"></span><input name="title" required maxlength="300"></label>
         <label><span data-k="severity"></span><input name="severity" type="number" min="1" max="5" value="4"></label>
-        <label><span data-k="radius_km"></span><input name="radius" type="number" min="1" max="5000" value="100"></label>
+        <div class="area-shape" role="radiogroup" aria-labelledby="shape-label"><span id="shape-label" data-k="area_shape"></span>
+          <label><input type="radio" name="shape" value="circle" checked> <span data-k="shape_circle"></span></label>
+          <label><input type="radio" name="shape" value="polygon"> <span data-k="shape_polygon"></span></label>
+          <button type="button" class="clear-shape" data-k="clear_shape"></button>
+        </div>
+        <label class="radius"><span data-k="radius_km"></span><input name="radius" type="number" min="1" max="5000" value="100"></label>
         <p class="hint"></p>
         <p class="inside" aria-live="polite"></p>
         <button class="primary declare-submit" type="submit" disabled></button>
@@ -37,28 +42,70 @@ export function declarePanel(onDeclared) {
   box.querySelector(".import-alert").textContent = t("import_alert");
   const inside = box.querySelector(".inside");
   let centre = null, circle = null, map = null, timer = null;
+  let corners = [], outline = null;
 
   function radiusM() {
     return Math.max(1, Number(form.radius.value) || 1) * 1000;
   }
 
+  function polygonMode() {
+    return form.shape.value === "polygon";
+  }
+
+  // The area as the API takes it: a circle, or a closed GeoJSON ring ([lon, lat]).
+  function areaBody() {
+    if (polygonMode()) {
+      if (corners.length < 3) return null;
+      const ring = corners.map((c) => [c.lng, c.lat]);
+      ring.push(ring[0]);
+      return { area: { type: "Polygon", coordinates: [ring] } };
+    }
+    return centre ? { circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() } } : null;
+  }
+
+  function ready() {
+    box.querySelector(".declare-submit").disabled = !(areaBody() && form.title.value);
+  }
+
   async function count() {
-    if (!centre) return;
+    const body = areaBody();
+    if (!body) {
+      inside.textContent = "";
+      delete inside.dataset.count;
+      ready();
+      return;
+    }
     const r = await api("/api/v1/nationals/in-area", { method: "POST",
-      body: { circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() },
-        mission_id: missionForChanges() ?? undefined } });
+      body: { ...body, mission_id: missionForChanges() ?? undefined } });
     inside.textContent = `${r.count} ${t("nationals_inside")}`;
     inside.dataset.count = r.count;
-    box.querySelector(".declare-submit").disabled = !form.title.value;
+    ready();
   }
 
   function redraw() {
-    if (!centre) return;
     if (circle) circle.remove();
-    circle = L.circle(centre, { radius: radiusM(), color: "#b3261e", weight: 2, fillOpacity: 0.08 }).addTo(map);
+    if (outline) outline.remove();
+    circle = outline = null;
+    if (polygonMode()) {
+      if (corners.length) outline = (corners.length < 3 ? L.polyline(corners, { color: "#b3261e", weight: 2 })
+        : L.polygon(corners, { color: "#b3261e", weight: 2, fillOpacity: 0.08 })).addTo(map);
+    } else if (centre) {
+      circle = L.circle(centre, { radius: radiusM(), color: "#b3261e", weight: 2, fillOpacity: 0.08 }).addTo(map);
+    }
     clearTimeout(timer);
     timer = setTimeout(() => count().catch((e) => { inside.textContent = e.message; }), 300);
   }
+
+  for (const r of form.querySelectorAll('input[name="shape"]')) r.addEventListener("change", () => {
+    box.querySelector(".radius").style.display = polygonMode() ? "none" : "";
+    box.querySelector(".hint").textContent = t(polygonMode() ? "click_corners" : "click_map");
+    redraw();
+  });
+  box.querySelector(".clear-shape").addEventListener("click", () => {
+    corners = [];
+    centre = null;
+    redraw();
+  });
 
   // The map needs its element in the page to know its size.
   requestAnimationFrame(() => {
@@ -70,12 +117,14 @@ export function declarePanel(onDeclared) {
       L.geoJSON(topojson.feature(world, world.objects.countries), { pane: "base", interactive: false,
         style: { color: "#8a96a3", weight: 1, fillColor: "#f2f0e9", fillOpacity: 1 } }).addTo(map);
     });
-    map.on("click", (ev) => { centre = ev.latlng; redraw(); });
+    map.on("click", (ev) => {
+      if (polygonMode()) corners.push(ev.latlng);
+      else centre = ev.latlng;
+      redraw();
+    });
   });
   form.radius.addEventListener("input", redraw);
-  form.title.addEventListener("input", () => {
-    box.querySelector(".declare-submit").disabled = !(centre && form.title.value);
-  });
+  form.title.addEventListener("input", ready);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
@@ -84,7 +133,7 @@ export function declarePanel(onDeclared) {
       const missions = own ? [own] : (await api("/api/v1/missions")).items.map((m) => m.id);
       const c = await api("/api/v1/crises", { method: "POST", body: { kind: form.kind.value,
         title: form.title.value, severity: Number(form.severity.value), mission_ids: missions,
-        circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() } } });
+        ...areaBody() } });
       onDeclared(c.id);
     } catch (e) {
       inside.textContent = e.message;

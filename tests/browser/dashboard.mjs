@@ -52,8 +52,18 @@ try {
   // Declare a crisis: a circle on the map, the nationals inside counted before anything is stored.
   await page.waitForSelector(".declare-map path", { state: "attached", timeout: 10000 });
   await page.fill('.declare-form input[name="title"]', "Drill: aftershock near Antakya");
-  await page.fill('.declare-form input[name="radius"]', "150");
   const box = await page.locator(".declare-map").boundingBox();
+  // A polygon first: three corners around the east of the map count the nationals inside.
+  await page.check('.declare-form input[name="shape"][value="polygon"]');
+  for (const [x, y] of [[0.5, 0.3], [0.8, 0.35], [0.7, 0.75]])
+    await page.mouse.click(box.x + box.width * x, box.y + box.height * y);
+  await page.waitForFunction(() => Number(document.querySelector(".inside")?.dataset.count) > 0 &&
+    document.querySelector(".declare-map path.leaflet-interactive"), null, { timeout: 10000 })
+    .catch(async () => fail("no nationals counted inside the drawn polygon: " + await page.textContent(".inside")));
+  await page.screenshot({ path: SCREENSHOTS + "/1-polygon.png", fullPage: true });
+  await page.click(".clear-shape");
+  await page.check('.declare-form input[name="shape"][value="circle"]');
+  await page.fill('.declare-form input[name="radius"]', "150");
   await page.mouse.click(box.x + box.width * 0.62, box.y + box.height * 0.5);
   await page.waitForFunction(() => Number(document.querySelector(".inside")?.dataset.count) > 0, null, { timeout: 10000 })
     .catch(async () => fail("no nationals counted inside the drawn circle: " + await page.textContent(".inside")));
