@@ -20,6 +20,7 @@
 
 #include "daemon.h"
 #include "html.h"
+#include "text.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -216,51 +217,6 @@ reg_region(const cJSON *mission, const char *id)
 }
 
 /* ---- small helpers ---- */
-
-/* Strict UTF-8 without control characters (tabs and line breaks allowed when multiline). */
-static bool
-reg_text_ok(const char *s, size_t max_bytes, bool multiline)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	if (n > max_bytes)
-		return false;
-	while (*p != '\0') {
-		unsigned c = *p;
-		int len;
-		unsigned cp;
-		if (c < 0x80) {
-			if ((c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) ||
-			    c == 0x7f)
-				return false;
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (int i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		p += len;
-	}
-	return true;
-}
 
 /* A form value, "" when absent. */
 static const char *
@@ -940,9 +896,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		region = reg_region(mission, fv(f, k_region));
 		if (region == NULL && *fv(f, k_place) == '\0')
 			reg_error(e, k_place, t->err_leg);
-		if (!reg_text_ok(fv(f, k_place), 600, false))
+		if (!text_clean(fv(f, k_place), 600, false))
 			reg_error(e, k_place, t->err_text);
-		if (!reg_text_ok(fv(f, k_address), 1500, false))
+		if (!text_clean(fv(f, k_address), 1500, false))
 			reg_error(e, k_address, t->err_text);
 		if (!reg_date(fv(f, k_arr), arr)) {
 			reg_error(e, k_arr, t->arrival);
@@ -975,9 +931,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		reg_error(e, "legs", t->err_leg);
 
 	/* A residence. */
-	if (!reg_text_ok(fv(f, "address"), 1500, false))
+	if (!text_clean(fv(f, "address"), 1500, false))
 		reg_error(e, "address", t->err_text);
-	if (!reg_text_ok(fv(f, "residence_status"), 300, false))
+	if (!text_clean(fv(f, "residence_status"), 300, false))
 		reg_error(e, "residence_status", t->err_text);
 	reg_add_string(doc, "address", trip ? NULL : fv(f, "address"));
 	reg_add_string(doc, "residence_status", trip ? NULL : fv(f, "residence_status"));
@@ -992,9 +948,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 	family = cJSON_AddObjectToObject(doc, "family");
 	{
 		char phone[32] = "", email[256] = "", why[160];
-		if (!reg_text_ok(fv(f, "family_name"), 300, false))
+		if (!text_clean(fv(f, "family_name"), 300, false))
 			reg_error(e, "family_name", t->err_text);
-		if (!reg_text_ok(fv(f, "family_relation"), 150, false))
+		if (!text_clean(fv(f, "family_relation"), 150, false))
 			reg_error(e, "family_relation", t->err_text);
 		if (*fv(f, "family_phone") != '\0' &&
 		    sf_phone_normalize(fv(f, "family_phone"), "KR", phone, sizeof phone, why,

@@ -82,6 +82,12 @@ void routes_pfif_release(struct http_ctx *ctx);
 void routes_pfif_import(struct http_ctx *ctx);
 void routes_feed_pfif(struct http_ctx *ctx);
 
+/* routes_shelters.c */
+void routes_shelters_list(struct http_ctx *ctx);
+void routes_shelters_create(struct http_ctx *ctx);
+void routes_shelters_update(struct http_ctx *ctx);
+void routes_regions_list(struct http_ctx *ctx);
+
 /* routes_itineraries.c */
 void routes_itineraries_import(struct http_ctx *ctx);
 

@@ -3,6 +3,7 @@
 import { api, apiText, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 import { registrationsCard } from "/static/app-registrations.js";
+import { regionsCard, sheltersCard } from "/static/app-shelters.js";
 
 function cell(tr, text) {
   const td = document.createElement("td");
@@ -24,13 +25,6 @@ export async function showRegistry(view) {
   card.querySelector(".import-check").textContent = t("check_file");
   card.querySelector(".import-apply").textContent = t("import");
   view.append(h, card);
-  try {
-    view.append(await registrationsCard());
-  } catch (e) {
-    const p = document.createElement("p");
-    p.textContent = e.message;
-    view.append(p);
-  }
   const summary = card.querySelector(".import-summary");
   const table = card.querySelector(".import-errors");
   let text = null, type = null;
@@ -72,6 +66,14 @@ export async function showRegistry(view) {
       summary.textContent = e.message;
     }
   });
+  // The other cards fill in as they arrive; the import works meanwhile.
+  for (const make of [registrationsCard, sheltersCard, regionsCard]) {
+    const slot = document.createElement("section");
+    slot.className = "card";
+    slot.textContent = "…";
+    view.append(slot);
+    make().then((c) => slot.replaceWith(c)).catch((e) => { slot.textContent = e.message; });
+  }
   return null;
 }
 

@@ -199,6 +199,17 @@ try {
   await page.click(".import-apply");
   await page.waitForSelector('.import-summary:has-text("added")', { timeout: 10000 })
     .catch(async () => fail("not imported: " + await page.textContent(".import-summary")));
+  // A shelter fills up: its occupancy changed in place, and then it is closed.
+  const shelter = page.locator(".shelters tr[data-shelter]").first();
+  const shelterId = await shelter.getAttribute("data-shelter");
+  await shelter.locator('input[name="occupancy"]').fill("37");
+  await shelter.locator('input[name="occupancy"]').press("Tab");
+  await page.waitForFunction((id) => document.querySelector(`.shelters tr[data-shelter="${id}"] input[name="occupancy"]`)?.value === "37" &&
+    document.querySelector(".shelters .hint").textContent.startsWith("✓"), shelterId, { timeout: 10000 })
+    .catch(async () => fail("occupancy not saved: " + await page.textContent(".shelters .hint")));
+  await page.locator(`.shelters tr[data-shelter="${shelterId}"] input[name="open"]`).uncheck();
+  await page.waitForSelector(`.shelters tr.closed[data-shelter="${shelterId}"]`, { timeout: 10000 })
+    .catch(() => fail("the shelter was not closed"));
   await page.screenshot({ path: SCREENSHOTS + "/6-registry.png", fullPage: true });
   // The audit log shows what was done here.
   await page.goto(BASE + "/app#/audit");

@@ -1,0 +1,264 @@
+/*
+ * Shelters and assembly points as the crisis team keeps them up to date:
+ * list (with the load), add one, change capacity, occupancy, facilities or
+ * close it; and the mission's regions with how many nationals live in each.
+ * Bulk loads stay with `safetyctl import shelters|regions` (GeoJSON).
+ */
+#include "routes.h"
+
+#include "audit.h"
+#include "auth.h"
+#include "daemon.h"
+#include "db_reply.h"
+#include "text.h"
+#include "xmalloc.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const shelter_kinds[] = {"shelter", "assembly_point", "embassy", "hotel",
+                                            "airport", "border_crossing", NULL};
+
+/* GET /api/v1/shelters?mission_id= */
+void
+routes_shelters_list(struct http_ctx *ctx)
+{
+	char scope[24];
+	const char *params[1];
+
+	params[0] = auth_scope_param(ctx, scope);
+	db_reply_json(ctx, 200, "",
+	              "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', s.id, "
+	              " 'mission_id', s.mission_id, 'kind', s.kind, 'name', s.name, 'address', s.address, "
+	              " 'lat', round(ST_Y(s.point::geometry)::numeric, 6), "
+	              " 'lon', round(ST_X(s.point::geometry)::numeric, 6), 'capacity', s.capacity, "
+	              " 'occupancy', s.occupancy, 'medical', s.medical, 'accessible', s.accessible, "
+	              " 'open', s.open, 'updated_at', s.updated_at) ORDER BY s.mission_id, s.name, s.id), "
+	              " '[]'))::text FROM (SELECT * FROM shelter WHERE ($1::bigint IS NULL OR "
+	              " mission_id = $1) ORDER BY mission_id, name, id LIMIT 5000) s",
+	              1, params);
+}
+
+/* GET /api/v1/regions?mission_id= */
+void
+routes_regions_list(struct http_ctx *ctx)
+{
+	char scope[24];
+	const char *params[1];
+
+	params[0] = auth_scope_param(ctx, scope);
+	db_reply_json(ctx, 200, "",
+	              "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', r.id, "
+	              " 'mission_id', r.mission_id, 'code', r.code, 'name', r.name, 'nationals', "
+	              " (SELECT count(*) FROM national n WHERE n.region_id = r.id AND n.deleted_at IS NULL)) "
+	              " ORDER BY r.mission_id, r.name), '[]'))::text FROM region r "
+	              "WHERE ($1::bigint IS NULL OR r.mission_id = $1)",
+	              1, params);
+}
+
+/* Reads the optional fields both create and change take; false when one is bad (answered). */
+static bool
+shelter_fields(struct http_ctx *ctx, cJSON *body, const char **v, char num[5][24])
+{
+	/* v: kind, name, address, capacity, occupancy, medical, accessible, open, lat, lon */
+	static const char *const text_keys[] = {"kind", "name", "address"};
+	static const size_t text_max[] = {32, 300, 500};
+	static const char *const int_keys[] = {"capacity", "occupancy"};
+	static const char *const bool_keys[] = {"medical", "accessible", "open"};
+	char detail[160];
+
+	for (cJSON *item = body->child; item != NULL; item = item->next) {
+		static const char *const known[] = {"kind", "name", "address", "capacity", "occupancy",
+		                                    "medical", "accessible", "open", "lat", "lon",
+		                                    "mission_id", NULL};
+		bool ok = false;
+		for (int i = 0; known[i] != NULL; i++)
+			ok = ok || strcmp(item->string, known[i]) == 0;
+		if (!ok) {
+			snprintf(detail, sizeof detail, "unknown field '%.60s'", item->string);
+			http_reply_problem(ctx, 400, "bad request", detail);
+			return false;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		cJSON *x = cJSON_GetObjectItemCaseSensitive(body, text_keys[i]);
+		v[i] = NULL;
+		if (x == NULL || cJSON_IsNull(x))
+			continue;
+		if (!cJSON_IsString(x) || !text_clean(x->valuestring, text_max[i], false) ||
+		    (i == 1 && x->valuestring[0] == '\0')) {
+			snprintf(detail, sizeof detail, "%s: text of 1 to %zu bytes, no control characters",
+			         text_keys[i], text_max[i]);
+			http_reply_problem(ctx, 400, "bad request", detail);
+			return false;
+		}
+		v[i] = x->valuestring;
+	}
+	if (v[0] != NULL) {
+		bool ok = false;
+		for (int i = 0; shelter_kinds[i] != NULL; i++)
+			ok = ok || strcmp(v[0], shelter_kinds[i]) == 0;
+		if (!ok) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "kind: shelter, assembly_point, embassy, hotel, airport or "
+			                   "border_crossing");
+			return false;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		cJSON *x = cJSON_GetObjectItemCaseSensitive(body, int_keys[i]);
+		v[3 + i] = NULL;
+		if (x == NULL || cJSON_IsNull(x))
+			continue;
+		if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 10000000 ||
+		    x->valuedouble != floor(x->valuedouble)) {
+			snprintf(detail, sizeof detail, "%s: a whole number from 0 to 10,000,000",
+			         int_keys[i]);
+			http_reply_problem(ctx, 400, "bad request", detail);
+			return false;
+		}
+		snprintf(num[i], sizeof num[i], "%.0f", x->valuedouble);
+		v[3 + i] = num[i];
+	}
+	for (int i = 0; i < 3; i++) {
+		cJSON *x = cJSON_GetObjectItemCaseSensitive(body, bool_keys[i]);
+		v[5 + i] = NULL;
+		if (x == NULL || cJSON_IsNull(x))
+			continue;
+		if (!cJSON_IsBool(x)) {
+			snprintf(detail, sizeof detail, "%s: true or false", bool_keys[i]);
+			http_reply_problem(ctx, 400, "bad request", detail);
+			return false;
+		}
+		v[5 + i] = cJSON_IsTrue(x) ? "true" : "false";
+	}
+	{
+		cJSON *la = cJSON_GetObjectItemCaseSensitive(body, "lat");
+		cJSON *lo = cJSON_GetObjectItemCaseSensitive(body, "lon");
+		v[8] = v[9] = NULL;
+		if ((la == NULL) != (lo == NULL) || (la != NULL && (!cJSON_IsNumber(la) ||
+		                                                    !cJSON_IsNumber(lo) ||
+		                                                    fabs(la->valuedouble) > 90 ||
+		                                                    fabs(lo->valuedouble) > 180))) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "lat, lon: both, as numbers (-90..90, -180..180)");
+			return false;
+		}
+		if (la != NULL) {
+			snprintf(num[2], sizeof num[2], "%.7f", la->valuedouble);
+			snprintf(num[3], sizeof num[3], "%.7f", lo->valuedouble);
+			v[8] = num[2];
+			v[9] = num[3];
+		}
+	}
+	return true;
+}
+
+static const char shelter_json[] =
+    "json_build_object('id', s.id, 'mission_id', s.mission_id, 'kind', s.kind, 'name', s.name, "
+    " 'address', s.address, 'lat', round(ST_Y(s.point::geometry)::numeric, 6), "
+    " 'lon', round(ST_X(s.point::geometry)::numeric, 6), 'capacity', s.capacity, "
+    " 'occupancy', s.occupancy, 'medical', s.medical, 'accessible', s.accessible, 'open', s.open)";
+
+/* POST /api/v1/shelters {kind, name, lat, lon, capacity, ...; mission_id for those who see all} */
+void
+routes_shelters_create(struct http_ctx *ctx)
+{
+	cJSON *body = http_read_json(ctx), *m;
+	const char *v[10], *params[15];
+	char num[5][24], scope[24], mission[24];
+	struct audit_who who;
+	const char *who_params[AUDIT_NPARAMS];
+	char *sql;
+
+	if (body == NULL)
+		return;
+	if (!shelter_fields(ctx, body, v, num))
+		goto out;
+	if (v[0] == NULL || v[1] == NULL || v[8] == NULL) {
+		http_reply_problem(ctx, 400, "bad request", "kind, name, lat and lon are required");
+		goto out;
+	}
+	params[0] = auth_scope_param(ctx, scope);
+	if (params[0] == NULL) {
+		m = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
+		if (!cJSON_IsNumber(m) || m->valuedouble < 1) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "mission_id: required for accounts that see every mission");
+			goto out;
+		}
+		snprintf(mission, sizeof mission, "%.0f", m->valuedouble);
+		params[0] = mission;
+	}
+	for (int i = 0; i < 10; i++)
+		params[1 + i] = v[i];
+	audit_params(ctx, &who, who_params);
+	params[11] = who_params[0];
+	params[12] = who_params[1];
+	params[13] = who_params[3];
+	xasprintf(&sql,
+	          "WITH s AS (INSERT INTO shelter (mission_id, kind, name, address, capacity, occupancy, "
+	          " medical, accessible, open, point) SELECT m.id, $2::shelter_kind, $3, $4, "
+	          " coalesce($5::int, 0), coalesce($6::int, 0), coalesce($7::bool, false), "
+	          " coalesce($8::bool, false), coalesce($9::bool, true), "
+	          " ST_SetSRID(ST_MakePoint($11::float8, $10::float8), 4326)::geography "
+	          " FROM mission m WHERE m.id = $1::bigint RETURNING *), "
+	          "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.create', 'shelter', "
+	          " s.id::text, json_build_object('name', s.name, 'capacity', s.capacity)::text) FROM s) "
+	          "SELECT %s::text FROM s, (SELECT count(*) FROM a) x",
+	          shelter_json);
+	db_reply_json(ctx, 201, "no such mission", sql, 14, params);
+	free(sql);
+out:
+	cJSON_Delete(body);
+}
+
+/* PATCH /api/v1/shelters/{id}: any of kind, name, address, capacity, occupancy, facilities, open. */
+void
+routes_shelters_update(struct http_ctx *ctx)
+{
+	cJSON *body;
+	const char *v[10], *params[15];
+	char num[5][24], scope[24], id[24];
+	struct audit_who who;
+	const char *who_params[AUDIT_NPARAMS];
+	char *sql;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	if (!shelter_fields(ctx, body, v, num))
+		goto out;
+	params[0] = auth_scope_param(ctx, scope);
+	for (int i = 0; i < 10; i++)
+		params[1 + i] = v[i];
+	audit_params(ctx, &who, who_params);
+	params[11] = who_params[0];
+	params[12] = who_params[1];
+	params[13] = who_params[3];
+	params[14] = id;
+	xasprintf(&sql,
+	          "WITH s AS (UPDATE shelter SET kind = coalesce($2::shelter_kind, kind), "
+	          " name = coalesce($3, name), address = coalesce($4, address), "
+	          " capacity = coalesce($5::int, capacity), occupancy = coalesce($6::int, occupancy), "
+	          " medical = coalesce($7::bool, medical), accessible = coalesce($8::bool, accessible), "
+	          " open = coalesce($9::bool, open), point = CASE WHEN $10::float8 IS NULL THEN point "
+	          "  ELSE ST_SetSRID(ST_MakePoint($11::float8, $10::float8), 4326)::geography END, "
+	          " updated_at = now() WHERE id = $15::bigint AND ($1::bigint IS NULL OR "
+	          " mission_id = $1) RETURNING *), "
+	          "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.update', 'shelter', "
+	          " s.id::text, json_build_object('capacity', s.capacity, 'occupancy', s.occupancy, "
+	          " 'open', s.open)::text) FROM s) "
+	          "SELECT %s::text FROM s, (SELECT count(*) FROM a) x",
+	          shelter_json);
+	db_reply_json(ctx, 200, "no such shelter", sql, 15, params);
+	free(sql);
+out:
+	cJSON_Delete(body);
+}
