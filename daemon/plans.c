@@ -697,6 +697,50 @@ routes_plans_publish(struct http_ctx *ctx)
 	              6, params);
 }
 
+/*
+ * POST /api/v1/plans/{id}/moves {"household": KEY, "shelter_id": N}: a new
+ * plan with that household at that shelter (checked against the shelter's
+ * room and facilities), ready to publish.
+ */
+void
+routes_plans_move(struct http_ctx *ctx)
+{
+	char id[24], scope[24], shelter[24];
+	struct audit_who who;
+	const char *who_params[AUDIT_NPARAMS], *params[7];
+	cJSON *body, *hh, *sh;
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	body = http_read_json(ctx);
+	if (body == NULL)
+		return;
+	hh = cJSON_GetObjectItemCaseSensitive(body, "household");
+	sh = cJSON_GetObjectItemCaseSensitive(body, "shelter_id");
+	if (!cJSON_IsString(hh) || strlen(hh->valuestring) > 64 || !cJSON_IsNumber(sh) ||
+	    sh->valuedouble < 1 || sh->valuedouble > 1e15) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "household: the key of a household of the plan; shelter_id: a shelter's id");
+		cJSON_Delete(body);
+		return;
+	}
+	snprintf(shelter, sizeof shelter, "%.0f", sh->valuedouble);
+	audit_params(ctx, &who, who_params);
+	params[0] = id;
+	params[1] = auth_scope_param(ctx, scope);
+	params[2] = hh->valuestring;
+	params[3] = shelter;
+	params[4] = who_params[0];
+	params[5] = who_params[1];
+	params[6] = who_params[3];
+	/* db_reply_json copies the parameters, so the body can go after. */
+	db_reply_json(ctx, 201, "no such plan, or it cannot be changed",
+	              "SELECT r::text FROM plan_move($1::bigint, $2::bigint, $3, $4::bigint, $5, $6, $7) r "
+	              "WHERE r IS NOT NULL",
+	              7, params);
+	cJSON_Delete(body);
+}
+
 void
 plans_metrics(struct evbuffer *out)
 {

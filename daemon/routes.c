@@ -111,6 +111,8 @@ const struct http_route routes_table[] = {
      SF_PERM_CRISIS_MANAGE, SCHEMA | SCOPED},
     {"plans_get", EVHTTP_REQ_GET, "/api/v1/plans/{id}", routes_plans_get, SF_PERM_READ,
      SCHEMA | SCOPED},
+    {"plans_move", EVHTTP_REQ_POST, "/api/v1/plans/{id}/moves", routes_plans_move,
+     SF_PERM_CRISIS_MANAGE, SCHEMA | SCOPED},
     {"plans_publish", EVHTTP_REQ_POST, "/api/v1/plans/{id}/publish", routes_plans_publish,
      SF_PERM_PLAN_PUBLISH, SCHEMA | SCOPED},
     {"pfif_release", EVHTTP_REQ_PUT, "/api/v1/crises/{id}/pfif-release", routes_pfif_release,

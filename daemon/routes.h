@@ -74,6 +74,7 @@ void routes_reply_post(struct http_ctx *ctx);
 void routes_plans_create(struct http_ctx *ctx);
 void routes_plans_get(struct http_ctx *ctx);
 void routes_plans_publish(struct http_ctx *ctx);
+void routes_plans_move(struct http_ctx *ctx);
 struct evbuffer;
 void plans_metrics(struct evbuffer *out);
 

@@ -90,7 +90,11 @@ function when(ts) {
 }
 
 export async function showPerson(view, crisisId, nationalId) {
+  const here = location.hash;
+  // Shown again after a change, unless the user has gone elsewhere meanwhile.
+  const again = () => { if (location.hash === here) showPerson(view, crisisId, nationalId); };
   const p = await api(`/api/v1/crises/${crisisId}/people/${nationalId}`);
+  if (location.hash !== here) return null;
   view.innerHTML = "";
   const back = document.createElement("a");
   back.href = `#/crises/${crisisId}`;
@@ -157,7 +161,7 @@ export async function showPerson(view, crisisId, nationalId) {
       await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
         body: { national_id: p.national_id, status: s, message: t("by_phone") } });
       done.textContent = `✓ ${statusName(s)}`;
-      setTimeout(() => showPerson(view, crisisId, nationalId), 800);
+      setTimeout(again, 800);
     });
     buttons.append(b);
   }
@@ -174,7 +178,7 @@ export async function showPerson(view, crisisId, nationalId) {
       table.append(row(when(e.at), `← ${e.channel}`, e.contact, `${e.status ? statusName(e.status) + ": " : ""}${e.detail ?? ""}`));
   }
   card.append(h3t, table);
-  if (p.contacts !== undefined && canEdit()) card.append(editForm(p, () => showPerson(view, crisisId, nationalId)));
+  if (p.contacts !== undefined && canEdit()) card.append(editForm(p, again));
   view.append(card);
   return null;
 }

@@ -1,6 +1,7 @@
 // Evacuation from the dashboard: run the planner over who needs to leave,
 // watch it on the event stream, see groups and their lines to shelters on
-// the map, publish it, print the manifests.
+// the map, move a household to another shelter (a new plan, its cost shown),
+// publish it, print the manifests.
 import { api, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 
@@ -10,7 +11,8 @@ export function planPanel(crisisId, map) {
   box.innerHTML = `<h3></h3><p class="plan-state" aria-live="polite"></p>
     <button type="button" class="primary run-plan"></button>
     <button type="button" class="publish-plan" hidden></button>
-    <a class="print-plan" hidden target="_blank" rel="noopener"></a>`;
+    <a class="print-plan" hidden target="_blank" rel="noopener"></a>
+    <details class="plan-households" hidden><summary></summary><table></table></details>`;
   box.querySelector("h3").textContent = t("evacuation");
   const state = box.querySelector(".plan-state");
   const run = box.querySelector(".run-plan");
@@ -21,6 +23,56 @@ export function planPanel(crisisId, map) {
   print.textContent = t("print");
   let planId = null;
   let layer = null;
+  const households = box.querySelector(".plan-households");
+  households.querySelector("summary").textContent = t("move_households");
+
+  // Each household with where it goes; another shelter chosen makes a new plan with that move.
+  async function listHouseholds(id, plan) {
+    const csv = await (await fetch(`/api/v1/plans/${id}?format=csv`, { credentials: "same-origin" })).text();
+    const names = new Map();
+    for (const line of csv.trim().split("\n").slice(1)) {
+      const cells = line.match(/("([^"]|"")*"|[^,]*)(,|$)/g).map((c) => c.replace(/,$/, "").replace(/^"|"$/g, "").replace(/""/g, '"'));
+      names.set(Number(cells[6]), cells[7]);
+    }
+    const shelters = plan.result.shelters.filter((x) => x.open !== false);
+    const table = households.querySelector("table");
+    table.innerHTML = "";
+    for (const h of plan.result.households) {
+      const tr = document.createElement("tr");
+      tr.dataset.household = h.key;
+      const who = document.createElement("td");
+      who.textContent = h.nationals.map((n) => names.get(n) ?? `#${n}`).join(", ") + ` (${h.people})`;
+      const where = document.createElement("td");
+      const pick = document.createElement("select");
+      pick.className = "move-to";
+      pick.setAttribute("aria-label", `${t("shelter")}: ${who.textContent}`);
+      for (const x of shelters) {
+        const o = new Option(`${x.name} (${x.load}/${x.capacity - (x.occupancy ?? 0)})`, String(x.id));
+        // Only where the household can go: the care it needs, and room for all of it.
+        o.disabled = x.id !== h.shelter_id && (((h.needs ?? []).includes("medical") && !x.medical) ||
+          ((h.needs ?? []).includes("disability") && !x.accessible) ||
+          x.load + h.people > x.capacity - (x.occupancy ?? 0));
+        pick.add(o);
+      }
+      pick.value = String(h.shelter_id ?? "");
+      pick.disabled = plan.state !== "ready" && plan.state !== "published";
+      pick.addEventListener("change", async () => {
+        try {
+          const r = await api(`/api/v1/plans/${id}/moves`, { method: "POST",
+            body: { household: h.key, shelter_id: Number(pick.value) } });
+          planId = r.plan_id;
+          await show(planId);
+        } catch (e) {
+          pick.value = String(h.shelter_id ?? "");
+          state.textContent = e.message;
+        }
+      });
+      where.append(pick);
+      tr.append(who, where);
+      table.append(tr);
+    }
+    households.hidden = false;
+  }
 
   async function show(id) {
     const plan = await api(`/api/v1/plans/${id}`);
@@ -41,6 +93,7 @@ export function planPanel(crisisId, map) {
     publish.hidden = plan.state !== "ready";
     print.hidden = false;
     print.href = `/api/v1/plans/${id}?format=html`;
+    await listHouseholds(id, plan);
   }
 
   run.addEventListener("click", async () => {

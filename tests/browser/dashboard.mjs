@@ -179,6 +179,29 @@ try {
   await page.waitForSelector('.plan-state:has-text("Plan #")', { timeout: 20000 })
     .catch(async () => fail("no plan came back: " + await page.textContent(".plan-state")));
   await page.waitForSelector(".leaflet-interactive", { timeout: 10000 });
+  // Move the first household to the shelter with the most room: a new plan, ready to publish.
+  const firstPlan = (await page.textContent(".plan-state")).split(":")[0];
+  await page.click(".plan-households summary");
+  // The first household that has somewhere else to go (the choices offered are only those it may take).
+  let pick = null, roomiest = null;
+  for (const sel of await page.locator(".plan-households select.move-to").all()) {
+    roomiest = await sel.evaluate((el) => [...el.options]
+      .filter((o) => o.value !== el.value && !o.disabled)
+      .map((o) => { const m = /\((\d+)\/(-?\d+)\)$/.exec(o.textContent); return { v: o.value, room: m ? m[2] - m[1] : 0 }; })
+      .sort((a, b) => b.room - a.room)[0]?.v ?? null);
+    if (roomiest) { pick = sel; break; }
+  }
+  if (!pick) fail("no household has another shelter to go to");
+  const movedKey = await pick.evaluate((el) => el.closest("tr").dataset.household);
+  await pick.selectOption(roomiest);
+  await page.waitForFunction((before) => document.querySelector(".plan-state").textContent.split(":")[0] !== before &&
+    document.querySelector(".plan-state").textContent.startsWith("Plan #"), firstPlan, { timeout: 10000 })
+    .catch(async () => {
+      await page.screenshot({ path: SCREENSHOTS + "/6-move-failed.png", fullPage: true });
+      fail("the move made no new plan: " + await page.evaluate(() => document.querySelector(".plan-state")?.textContent ?? location.hash));
+    });
+  if (await page.locator(`.plan-households tr[data-household="${movedKey}"] select.move-to`).inputValue() !== roomiest)
+    fail("the moved household is not shown at its new shelter");
   await page.click(".publish-plan");
   await page.waitForSelector('.plan-state:has-text("published v1")', { timeout: 10000 })
     .catch(async () => fail("not published: " + await page.textContent(".plan-state")));

@@ -121,6 +121,51 @@ def the_plan_comes_as_geojson_csv_and_a_printable_page():
     expect_equal(lead.get("/api/v1/plans/%d?format=pdf" % pid).status, 400, "unknown format")
 
 
+def staff_move_a_household_to_another_shelter():
+    pid = PLAN["id"]
+    before = lead.get("/api/v1/plans/%d" % pid).json()["result"]
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO shelter (mission_id, kind, name, point, capacity) VALUES "
+                     "(1, 'shelter', 'Small tent', ST_SetSRID(ST_MakePoint(36.16, 36.2), 4326)::geography, 2)")
+    tent = int(cluster.psql(DB, "SELECT id FROM shelter WHERE name = 'Small tent'"))
+
+    def move(body, session=lead):
+        return session.post("/api/v1/plans/%d/moves" % pid, body)
+    for body, word in (({"household": "h999", "shelter_id": 3}, "household"),
+                       ({"household": "n4", "shelter_id": 1}, "medical"),
+                       ({"household": "h1", "shelter_id": tent}, "room for 2 more"),
+                       ({"household": "h1", "shelter_id": 4}, "not an open shelter"),
+                       ({"household": "h1", "shelter_id": 5}, "not an open shelter"),
+                       ({"household": "h1"}, "shelter_id")):
+        r = move(body)
+        check(r.status == 400 and word in r.json()["detail"], "%s: %s" % (word, r.body))
+    expect_equal(move({"household": "h1", "shelter_id": 3}, staff).status, 403, "staff cannot change a plan")
+    expect_equal(move({"household": "h1", "shelter_id": 3}, lead_b).status, 404, "nor another mission")
+    r = move({"household": "h1", "shelter_id": 3})
+    expect_equal(r.status, 201, r.body)
+    new = r.json()["plan_id"]
+    doc = lead.get("/api/v1/plans/%d" % new).json()
+    expect_equal(doc["state"], "ready", "a new plan, ready to publish")
+    res = doc["result"]
+    kim = next(h for h in res["households"] if h["key"] == "h1")
+    expect_equal((kim["shelter_id"], kim["moved_by"]), (3, "lead-a"), "the Kims go to Iskenderun port")
+    group = next(g for g in res["groups"] if g["no"] == kim["group"])
+    expect_equal((group["shelter_id"], group["people"]), (3, 3), "in a group of their own, whole")
+    old_kim = next(h for h in before["households"] if h["key"] == "h1")
+    load = {s["id"]: s["load"] for s in res["shelters"]}
+    old_load = {s["id"]: s["load"] for s in before["shelters"]}
+    expect_equal(load[3], old_load.get(3, 0) + 3, "more at the port")
+    expect_equal(load[old_kim["shelter_id"]], old_load[old_kim["shelter_id"]] - 3, "less where they were going")
+    check(res["stats"]["cost_person_m"] > before["stats"]["cost_person_m"], "a farther shelter costs more")
+    check(res["stats"]["gap"] > before["stats"]["gap"], "and the gap to the bound shows it")
+    expect_equal(res["stats"]["lower_bound_person_m"], before["stats"]["lower_bound_person_m"], "the bound stays")
+    expect_equal(lead.get("/api/v1/plans/%d" % pid).json()["result"], before, "the plan moved from is unchanged")
+    csv = lead.get("/api/v1/plans/%d?format=csv" % new).body
+    check(all("Iskenderun port" in line for line in csv.splitlines() if "KIM" in line), csv)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'plan.move'"), "1", "audited")
+    cluster.psql(DB, "DELETE FROM shelter WHERE id = %d" % tent)
+    cluster.psql(DB, "DELETE FROM plan WHERE id = %d" % new)
+
+
 def publishing_tells_everyone_where_to_go():
     pid = PLAN["id"]
     expect_equal(staff.post("/api/v1/plans/%d/publish" % pid).status, 403, "staff cannot publish")
@@ -155,6 +200,7 @@ def bad_requests_and_other_missions_are_refused():
 
 try:
     run([a_plan_is_made_on_a_worker_and_told_on_the_stream, the_plan_comes_as_geojson_csv_and_a_printable_page,
+         staff_move_a_household_to_another_shelter,
          publishing_tells_everyone_where_to_go,
          bad_requests_and_other_missions_are_refused])
 finally:
