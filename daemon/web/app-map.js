@@ -1,7 +1,10 @@
 // The crisis map: Natural Earth boundaries (offline, from world-atlas), the
 // crisis area, and every person as a small shape on one canvas, redrawn on
 // each move, so 100,000 people stay smooth. A status is a colour and a shape,
-// never a colour alone.
+// never a colour alone. Shelters with their load on top.
+import { api, scoped } from "/static/app-api.js";
+import { t } from "/static/app-i18n.js";
+
 export const STATUS_ORDER = ["needs_help", "injured", "needs_evacuation", "missing", "unreachable",
   "pending", "safe", "evacuated", "deceased"];
 
@@ -186,6 +189,20 @@ export class CrisisMap {
     else this.map.setView([20, 0], 2);
     if (area) area.addTo(this.map);
     this.layer.addTo(this.map);
+    // Where people can go: shelters (not the many assembly points) with their load; a closed one hollow.
+    api(scoped("/api/v1/shelters")).then((r) => {
+      if (this.removed) return;
+      for (const s of r.items) {
+        if (s.kind === "assembly_point") continue;
+        // A house in a box, larger than any person's shape; its frame says how full it is.
+        const share = s.capacity > 0 ? s.occupancy / s.capacity : 1;
+        const level = !s.open ? "closed" : share >= 0.9 ? "full" : share >= 0.6 ? "busy" : "room";
+        L.marker([s.lat, s.lon], { icon: L.divIcon({ className: `shelter-marker ${level}`, html: "⌂",
+          iconSize: [20, 20] }), keyboard: false, alt: s.name })
+          .bindTooltip(`${s.name}: ${s.occupancy}/${s.capacity}${s.open ? "" : " — " + t("closed")}`)
+          .addTo(this.map);
+      }
+    }).catch(() => {});
   }
 
   setPoints(points) {

@@ -111,7 +111,9 @@ try {
   await page.waitForFunction(ink, null, { timeout: 10000 }).catch(() => {});
   const inked = await page.evaluate(ink);
   if (inked < 20) fail(`the people layer is empty (${inked} pixels)`);
-  await page.screenshot({ path: SCREENSHOTS + "/2-crisis.png" });
+  await page.waitForSelector(".leaflet-container .shelter-marker", { state: "attached", timeout: 10000 })
+    .catch(() => fail("no shelters on the crisis map"));
+  await page.screenshot({ path: SCREENSHOTS + "/2-crisis.png", fullPage: true });
 
   // A national answers on the reply page, in a browser of their own.
   const national = await browser.newContext({ locale: "ko-KR" });
