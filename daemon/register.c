@@ -229,7 +229,7 @@ fv(const struct evkeyvalq *f, const char *key)
 struct reg_errors {
 	int n;
 	char field[REG_ERRORS_MAX][24];
-	char text[REG_ERRORS_MAX][SF_IMPORT_REASON_SIZE + 64];
+	char text[REG_ERRORS_MAX][SF_IMPORT_REASON_SIZE + 160];
 };
 
 static void
@@ -737,6 +737,30 @@ reg_date(const char *s, char out[11])
 	return sf_date_parse(s, SF_DATE_ISO, &d, NULL, 0) == 0 && sf_date_format_iso(&d, out) == 0;
 }
 
+/* On the Korean page, what to fix in a field, before the rule's own (English) reason. */
+static const char *
+reg_field_hint(const struct reg_text *t, const char *field)
+{
+	static const struct {
+		const char *field, *ko;
+	} hints[] = {
+	    {"name_ko", "한글 이름을 확인해 주세요 — "},
+	    {"name_latin", "영문 이름(여권과 같이)을 확인해 주세요 — "},
+	    {"name", "이름을 확인해 주세요 — "},
+	    {"birth_date", "생년월일을 확인해 주세요 — "},
+	    {"passport_no", "여권번호를 확인해 주세요 — "},
+	    {"phone", "전화번호를 확인해 주세요 (예: 010-1234-5678, +90 532 123 45 67) — "},
+	    {"email", "이메일 주소를 확인해 주세요 — "},
+	};
+
+	if (t != &reg_ko || field == NULL)
+		return "";
+	for (size_t i = 0; i < sizeof hints / sizeof *hints; i++)
+		if (strcmp(hints[i].field, field) == 0)
+			return hints[i].ko;
+	return "";
+}
+
 /*
  * Checks the form and builds the document registration_create and
  * registration_update take; NULL with the problems in e.
@@ -821,7 +845,7 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 			size_t obj = res->errors[i].line;
 			int who = obj >= 1 && obj <= (size_t)nobjects ? member_of[obj - 1] : 0;
 			const char *field = res->errors[i].field;
-			char where[24], text[SF_IMPORT_REASON_SIZE + 64];
+			char where[24], text[SF_IMPORT_REASON_SIZE + 160];
 			if (who == 0)
 				snprintf(where, sizeof where, "%s",
 				         strcmp(field, "phone") == 0 || strcmp(field, "email") == 0 ||
@@ -833,11 +857,13 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 			else
 				snprintf(where, sizeof where, "m%d_%s", who,
 				         strcmp(field, "birth_date") == 0 ? "birth_date" : "name");
+			/* The rules' reasons are English; the Korean page says first what to fix. */
 			if (who == 0)
-				snprintf(text, sizeof text, "%s", res->errors[i].reason);
-			else
-				snprintf(text, sizeof text, "%s %d: %s", t->person, who,
+				snprintf(text, sizeof text, "%s%s", reg_field_hint(t, field),
 				         res->errors[i].reason);
+			else
+				snprintf(text, sizeof text, "%s %d: %s%s", t->person, who,
+				         reg_field_hint(t, field), res->errors[i].reason);
 			reg_error(e, where, text);
 		}
 	}

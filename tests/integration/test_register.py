@@ -122,6 +122,8 @@ def every_bad_value_is_named_next_to_its_field():
     for field in ("phone", "email", "leg2_departure", "m1_birth_date", "leg1_place"):
         check('aria-invalid="true" aria-describedby="%s-err"' % field in r.body, "error shown at " + field)
     check("Departure is before arrival" in r.body, "reason named")
+    r = post("/register", trip_form(phone="12ab"))
+    check(r.status == 400 and "전화번호를 확인해 주세요" in r.body, "the Korean page says what to fix first")
     r = post("/register", trip_form(leg1_arrival=day(-9), leg1_departure=day(-5)))
     check(r.status == 400 and "이미 끝난 일정" in r.body, "a leg already over")
     r = post("/register", trip_form(leg1_region="", leg1_place="", leg2_region="", leg2_place=""))
