@@ -97,7 +97,7 @@ void routes_registrations_list(struct http_ctx *ctx);
 void routes_registrations_merge(struct http_ctx *ctx);
 void routes_registrations_unmerge(struct http_ctx *ctx);
 
-/* register.c */
+/* routes_register.c */
 void routes_register_page(struct http_ctx *ctx);
 void routes_register_post(struct http_ctx *ctx);
 void routes_register_manage(struct http_ctx *ctx);
