@@ -107,6 +107,7 @@ void routes_register_resend(struct http_ctx *ctx);
 void routes_register_delete(struct http_ctx *ctx);
 void routes_register_lost_page(struct http_ctx *ctx);
 void routes_register_lost(struct http_ctx *ctx);
+void routes_register_metrics(struct evbuffer *out);
 
 /* web_assets.c */
 void routes_static(struct http_ctx *ctx);

@@ -76,6 +76,7 @@ routes_health_metrics(struct http_ctx *ctx)
 	replies_metrics(ctx->d, out);
 	outbox_metrics(ctx->d->outbox, out);
 	plans_metrics(out);
+	routes_register_metrics(out);
 	{
 		struct outbox_stats ob;
 		outbox_stats(ctx->d->outbox, &ob);

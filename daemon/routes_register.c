@@ -169,6 +169,12 @@ static struct {
 
 static int reg_saves_in_flight;
 
+/* For /metrics: registrations by outcome, and codes by outcome; counts only, never who. */
+enum { REG_CREATED, REG_REFUSED, REG_LIMITED, REG_BUSY, REG_UPDATED, REG_DELETED, REG_NOUTCOMES };
+static unsigned long long reg_outcomes[REG_NOUTCOMES];
+enum { CODE_SENT, CODE_WAIT, CODE_CONFIRMED, CODE_WRONG, CODE_LOCKED, CODE_EXPIRED, CODE_NOUTCOMES };
+static unsigned long long code_outcomes[CODE_NOUTCOMES];
+
 static const char reg_missions_sql[] =
     "SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name, "
     " 'country', m.default_country, 'countries', m.countries, "
@@ -1062,8 +1068,10 @@ reg_created(const struct db_result *r, void *arg)
 		http_add_header(p->ctx, "Location", location);
 		free(location);
 		http_reply_bytes(p->ctx, 303, "text/plain; charset=utf-8", "", 0);
+		reg_outcomes[REG_CREATED]++;
 		log_info("registration_created");
 	} else if (outcome != NULL && strcmp(outcome, "limit") == 0) {
+		reg_outcomes[REG_LIMITED]++;
 		reg_message(p->ctx, 429, p->t, p->t->title, p->t->limit);
 	} else {
 		if (r->outcome != DB_OK)
@@ -1108,6 +1116,7 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 	if (strcmp(fv(&p->form, "consent"), "1") != 0)
 		reg_error(&e, "consent", p->t->err_consent);
 	if (e.n > 0 || doc == NULL) {
+		reg_outcomes[REG_REFUSED]++;
 		cJSON_Delete(doc);
 		evhttp_remove_header(&p->form, "consent");
 		reg_new_page(ctx, p->t, fv(&p->form, "country"), &p->form, &e, 400);
@@ -1115,6 +1124,7 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 		return;
 	}
 	if (reg_saves_in_flight >= REG_SAVES_MAX) {
+		reg_outcomes[REG_BUSY]++;
 		cJSON_Delete(doc);
 		http_add_header(ctx, "Retry-After", "5");
 		reg_message(ctx, 503, p->t, p->t->title, p->t->busy);
@@ -1488,6 +1498,7 @@ reg_updated(const struct db_result *r, void *arg)
 		return;
 	}
 	cJSON_Delete(out);
+	reg_outcomes[REG_UPDATED]++;
 	snprintf(m->notice, sizeof m->notice, "%s", m->t->saved);
 	m->notice_ok = true;
 	evhttp_clear_headers(&m->form);
@@ -1595,6 +1606,12 @@ reg_code_done(const struct db_result *r, void *arg)
 	}
 	m->notice_ok = strcmp(outcome, "ok") == 0 || strcmp(outcome, "sent") == 0 ||
 	               strcmp(outcome, "verified") == 0;
+	code_outcomes[strcmp(outcome, "ok") == 0       ? CODE_CONFIRMED
+	              : strcmp(outcome, "sent") == 0   ? CODE_SENT
+	              : strcmp(outcome, "wait") == 0   ? CODE_WAIT
+	              : strcmp(outcome, "wrong") == 0  ? CODE_WRONG
+	              : strcmp(outcome, "locked") == 0 ? CODE_LOCKED
+	                                               : CODE_EXPIRED]++;
 	if (strcmp(outcome, "ok") == 0 && m->contact[0] != '\0') {
 		/* Confirmed: the management link goes to that contact, once. */
 		char *link;
@@ -1695,8 +1712,10 @@ reg_deleted(const struct db_result *r, void *arg)
 	if (r->outcome == DB_OK && PQntuples(r->res) == 1)
 		out = cJSON_Parse(PQgetvalue(r->res, 0, 0));
 	outcome = cJSON_GetStringValue(cJSON_GetObjectItem(out, "outcome"));
-	if (outcome != NULL && strcmp(outcome, "deleted") == 0)
+	if (outcome != NULL && strcmp(outcome, "deleted") == 0) {
+		reg_outcomes[REG_DELETED]++;
 		reg_message(m->ctx, 200, m->t, m->t->delete_title, m->t->deleted);
+	}
 	else if (outcome != NULL)
 		reg_message(m->ctx, 404, m->t, m->t->gone, m->t->gone_more);
 	else {
@@ -1817,4 +1836,31 @@ routes_register_lost(struct http_ctx *ctx)
 	OPENSSL_cleanse(token, sizeof token);
 	OPENSSL_cleanse(link, strlen(link));
 	free(link);
+}
+
+void
+routes_register_metrics(struct evbuffer *out)
+{
+	evbuffer_add_printf(
+	    out,
+	    "# HELP safety_registrations_total Self-registrations at /register by outcome.\n"
+	    "# TYPE safety_registrations_total counter\n"
+	    "safety_registrations_total{outcome=\"created\"} %llu\n"
+	    "safety_registrations_total{outcome=\"refused\"} %llu\n"
+	    "safety_registrations_total{outcome=\"limited\"} %llu\n"
+	    "safety_registrations_total{outcome=\"busy\"} %llu\n"
+	    "safety_registrations_total{outcome=\"updated\"} %llu\n"
+	    "safety_registrations_total{outcome=\"deleted\"} %llu\n"
+	    "# HELP safety_registration_codes_total One-time codes asked for and typed, by outcome.\n"
+	    "# TYPE safety_registration_codes_total counter\n"
+	    "safety_registration_codes_total{outcome=\"resent\"} %llu\n"
+	    "safety_registration_codes_total{outcome=\"wait\"} %llu\n"
+	    "safety_registration_codes_total{outcome=\"confirmed\"} %llu\n"
+	    "safety_registration_codes_total{outcome=\"wrong\"} %llu\n"
+	    "safety_registration_codes_total{outcome=\"locked\"} %llu\n"
+	    "safety_registration_codes_total{outcome=\"expired\"} %llu\n",
+	    reg_outcomes[REG_CREATED], reg_outcomes[REG_REFUSED], reg_outcomes[REG_LIMITED],
+	    reg_outcomes[REG_BUSY], reg_outcomes[REG_UPDATED], reg_outcomes[REG_DELETED],
+	    code_outcomes[CODE_SENT], code_outcomes[CODE_WAIT], code_outcomes[CODE_CONFIRMED],
+	    code_outcomes[CODE_WRONG], code_outcomes[CODE_LOCKED], code_outcomes[CODE_EXPIRED]);
 }

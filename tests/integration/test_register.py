@@ -499,6 +499,18 @@ def no_enumeration_and_limits_per_address():
         raise AssertionError("no limit per address")
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM registration_attempt"), "30",
                  "one address makes at most 30 a day (a hotel's guests fit)")
+    metrics = d.get("/metrics").body
+
+    def metric(name, outcome):
+        m = re.search(r'^%s\{outcome="%s"\} (\d+)$' % (name, outcome), metrics, re.M)
+        return int(m.group(1)) if m else -1
+    check(metric("safety_registrations_total", "created") >= 25, "registrations counted")
+    check(metric("safety_registrations_total", "refused") >= 5, "refused forms counted")
+    check(metric("safety_registrations_total", "limited") >= 1, "the limit counted")
+    check(metric("safety_registrations_total", "deleted") >= 1, "deletions counted")
+    check(metric("safety_registration_codes_total", "confirmed") >= 2, "confirmations counted")
+    check(metric("safety_registration_codes_total", "locked") >= 1, "locked codes counted")
+    check("김여행" not in metrics and "+8210" not in metrics, "counts only, never who")
 
 
 if __name__ == "__main__":
