@@ -70,7 +70,7 @@ struct reg_text {
 	    *code_ok, *code_wrong, *code_expired, *code_locked, *code_wait, *code_sent, *save,
 	    *saved, *delete_title, *delete_confirm, *delete_button, *deleted, *gone, *gone_more,
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
-	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done;
+	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done, *merged;
 };
 
 static const struct reg_text reg_ko = {
@@ -111,7 +111,9 @@ static const struct reg_text reg_ko = {
     "쓸 수 없게 됩니다.",
     "휴대전화 또는 이메일", "새 링크 받기",
     "그 연락처가 확인된 등록이 있으면 새 링크를 보냈습니다. 몇 분 안에 오지 않으면 대사관에 "
-    "연락하세요."};
+    "연락하세요.",
+    "대사관이 이 등록을 대사관의 기존 명부와 합쳤습니다. 내용을 바꾸려면 대사관에 연락하세요. 등록은 "
+    "아래에서 언제든 지울 수 있습니다."};
 
 static const struct reg_text reg_en = {
     "en", "한국어", "ko", "Register your trip or stay abroad",
@@ -155,7 +157,9 @@ static const struct reg_text reg_en = {
     "old link stops working.",
     "Mobile phone or e-mail", "Send a new link",
     "If a registration has that contact confirmed, a new link was sent to it. If nothing arrives "
-    "within a few minutes, call the embassy."};
+    "within a few minutes, call the embassy.",
+    "The embassy has joined this registration with its own record of you. To change anything, "
+    "contact the embassy; you can still delete the registration below."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -928,9 +932,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		region = reg_region(mission, fv(f, k_region));
 		if (region == NULL && *fv(f, k_place) == '\0')
 			reg_error(e, k_place, t->err_leg);
-		if (!text_clean(fv(f, k_place), 600, false))
+		if (!text_clean(fv(f, k_place), 200, false))
 			reg_error(e, k_place, t->err_text);
-		if (!text_clean(fv(f, k_address), 1500, false))
+		if (!text_clean(fv(f, k_address), 500, false))
 			reg_error(e, k_address, t->err_text);
 		if (!reg_date(fv(f, k_arr), arr)) {
 			reg_error(e, k_arr, t->arrival);
@@ -943,6 +947,17 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		if (strcmp(dep, arr) < 0) {
 			reg_error(e, k_dep, t->err_leg_dates);
 			continue;
+		}
+		{
+			/* As the database keeps them: from 2000 on, and no leg over ten years. */
+			struct sf_date a, b;
+			int64_t da = 0, db = 0;
+			if (strcmp(arr, "2000-01-01") < 0 || sf_date_parse(arr, SF_DATE_ISO, &a, NULL, 0) != 0 ||
+			    sf_date_parse(dep, SF_DATE_ISO, &b, NULL, 0) != 0 || sf_date_to_days(&a, &da) != 0 ||
+			    sf_date_to_days(&b, &db) != 0 || db - da > 3660) {
+				reg_error(e, k_dep, t->err_leg_dates);
+				continue;
+			}
 		}
 		if (strcmp(dep, today) < 0) {
 			reg_error(e, k_dep, t->err_leg_past);
@@ -963,9 +978,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		reg_error(e, "legs", t->err_leg);
 
 	/* A residence. */
-	if (!text_clean(fv(f, "address"), 1500, false))
+	if (!text_clean(fv(f, "address"), 500, false))
 		reg_error(e, "address", t->err_text);
-	if (!text_clean(fv(f, "residence_status"), 300, false))
+	if (!text_clean(fv(f, "residence_status"), 100, false))
 		reg_error(e, "residence_status", t->err_text);
 	reg_add_string(doc, "address", trip ? NULL : fv(f, "address"));
 	reg_add_string(doc, "residence_status", trip ? NULL : fv(f, "residence_status"));
@@ -980,9 +995,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 	family = cJSON_AddObjectToObject(doc, "family");
 	{
 		char phone[32] = "", email[256] = "", why[160];
-		if (!text_clean(fv(f, "family_name"), 300, false))
+		if (!text_clean(fv(f, "family_name"), 200, false))
 			reg_error(e, "family_name", t->err_text);
-		if (!text_clean(fv(f, "family_relation"), 150, false))
+		if (!text_clean(fv(f, "family_relation"), 50, false))
 			reg_error(e, "family_relation", t->err_text);
 		if (*fv(f, "family_phone") != '\0' &&
 		    sf_phone_normalize(fv(f, "family_phone"), "KR", phone, sizeof phone, why,
@@ -1177,30 +1192,40 @@ routes_register_post(struct http_ctx *ctx)
 
 /* ---- the management link ---- */
 
+/*
+ * What the link's holder sees: what the registration itself holds. Once
+ * staff have joined it with the registry's own record of the person, the
+ * registrant's set-aside row is shown (never that record) and nothing can be
+ * changed through the link but deleting.
+ */
 static const char reg_manage_sql[] =
     "SELECT json_build_object('id', r.id, 'mission_id', r.mission_id, "
-    " 'language', r.language, 'family', json_build_object('consent', r.family_consent, "
+    " 'language', r.language, 'merged', mg.registration_id IS NOT NULL, "
+    " 'family', json_build_object('consent', r.family_consent, "
     "  'name', r.family_name, 'relation', r.family_relation, 'phone', r.family_phone, "
     "  'email', r.family_email), "
     " 'country', (SELECT coalesce((SELECT l.country FROM itinerary_leg l "
-    "   WHERE l.national_id = r.national_id ORDER BY l.seq LIMIT 1), m.default_country)), "
+    "   WHERE l.national_id = r.national_id AND l.source = 'self' ORDER BY l.seq LIMIT 1), "
+    "   m.default_country)), "
     " 'me', (SELECT json_build_object('name_ko', n.name_ko, 'name_latin', n.name_latin, "
-    "   'birth_date', n.birth_date, 'passport_no', n.passport_no, 'kind', n.kind, "
-    "   'address', n.address, 'residence_status', n.residence_status, "
+    "   'birth_date', n.birth_date, 'passport_no', coalesce(n.passport_no, r.passport_withheld), "
+    "   'kind', n.kind, 'address', n.address, 'residence_status', n.residence_status, "
     "   'languages', n.languages, 'needs', n.needs, 'region_id', n.region_id) "
-    "   FROM national n WHERE n.id = r.national_id), "
+    "   FROM national n WHERE n.id = coalesce(mg.registrant_id, r.national_id)), "
     " 'contacts', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'kind', c.kind, "
     "   'value', c.value, 'verified', c.verified) ORDER BY c.kind DESC, c.priority, c.id), '[]') "
-    "   FROM contact c WHERE c.national_id = r.national_id), "
+    "   FROM contact c WHERE c.national_id = coalesce(mg.registrant_id, r.national_id)), "
     " 'legs', (SELECT coalesce(json_agg(json_build_object('region_id', l.region_id, "
     "   'place', l.place, 'address', l.address, 'arrival', l.arrival, "
     "   'departure', l.departure) ORDER BY l.seq), '[]') FROM itinerary_leg l "
-    "   WHERE l.national_id = r.national_id), "
+    "   WHERE l.national_id = r.national_id AND l.source = 'self'), "
     " 'members', (SELECT coalesce(json_agg(json_build_object('name', "
     "   coalesce(n.name_ko, n.name_latin), 'birth_date', n.birth_date, 'needs', n.needs) "
     "   ORDER BY n.id), '[]') FROM national n WHERE n.household_id = r.household_id "
-    "   AND n.id <> r.national_id AND n.source = 'self')) "
-    "FROM registration r JOIN mission m ON m.id = r.mission_id WHERE r.manage_hash = $1";
+    "   AND n.id <> r.national_id AND n.source = 'self' AND n.deleted_at IS NULL "
+    "   AND n.id IS DISTINCT FROM mg.registrant_id)) "
+    "FROM registration r JOIN mission m ON m.id = r.mission_id "
+    "LEFT JOIN registration_merge mg ON mg.registration_id = r.id WHERE r.manage_hash = $1";
 
 struct reg_manage {
 	struct http_ctx *ctx;
@@ -1337,6 +1362,7 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 	struct evbuffer *b;
 	struct evkeyvalq v;
 	bool created = false;
+	bool merged = cJSON_IsTrue(cJSON_GetObjectItem(reg, "merged"));
 	char flag[4];
 
 	if (http_query(m->ctx, "created", flag, sizeof flag) != NULL)
@@ -1354,6 +1380,9 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 		evbuffer_add(b, "</p></div>", 10);
 	}
 	evbuffer_add_printf(b, "<p class=\"note\">%s</p>", t->keep_link);
+	if (merged)
+		evbuffer_add_printf(b, "<div class=\"ok merged\" role=\"status\"><p>%s</p></div>",
+		                    t->merged);
 	evbuffer_add_printf(b, "<h2>%s</h2><ul class=\"contacts\">", t->contacts);
 	cJSON_ArrayForEach(c, cJSON_GetObjectItem(reg, "contacts"))
 	{
@@ -1365,7 +1394,7 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 		evbuffer_add_printf(b, " <strong class=\"%s\">%s</strong>",
 		                    verified ? "verified" : "unverified",
 		                    verified ? t->confirmed : t->unconfirmed);
-		if (!verified)
+		if (!verified && !merged)
 			evbuffer_add_printf(
 			    b,
 			    "<form method=\"post\" action=\"%s/verify\" class=\"code\">"
@@ -1382,9 +1411,11 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 	}
 	evbuffer_add(b, "</ul>", 5);
 	TAILQ_INIT(&v);
-	if (m->has_form && m->e.n > 0)
+	if (merged) {
+		/* Nothing to change here: the registry's record is the embassy's. */
+	} else if (m->has_form && m->e.n > 0) {
 		reg_form(b, t, mission, country, &m->form, &m->e, action, false, 0);
-	else {
+	} else {
 		reg_values_from(&v, reg);
 		reg_form(b, t, mission, country, &v, NULL, action, false, 0);
 	}
@@ -1497,6 +1528,15 @@ reg_updated(const struct db_result *r, void *arg)
 		reg_manage_free(m);
 		return;
 	}
+	if (strcmp(outcome, "merged") == 0) {
+		cJSON_Delete(out);
+		snprintf(m->notice, sizeof m->notice, "%s", m->t->merged);
+		m->notice_ok = false;
+		evhttp_clear_headers(&m->form);
+		m->has_form = false;
+		reg_manage_show(m->ctx, m);
+		return;
+	}
 	cJSON_Delete(out);
 	reg_outcomes[REG_UPDATED]++;
 	snprintf(m->notice, sizeof m->notice, "%s", m->t->saved);
@@ -1606,12 +1646,13 @@ reg_code_done(const struct db_result *r, void *arg)
 	}
 	m->notice_ok = strcmp(outcome, "ok") == 0 || strcmp(outcome, "sent") == 0 ||
 	               strcmp(outcome, "verified") == 0;
-	code_outcomes[strcmp(outcome, "ok") == 0       ? CODE_CONFIRMED
-	              : strcmp(outcome, "sent") == 0   ? CODE_SENT
-	              : strcmp(outcome, "wait") == 0   ? CODE_WAIT
-	              : strcmp(outcome, "wrong") == 0  ? CODE_WRONG
-	              : strcmp(outcome, "locked") == 0 ? CODE_LOCKED
-	                                               : CODE_EXPIRED]++;
+	if (strcmp(outcome, "verified") != 0 && strcmp(outcome, "unknown") != 0)
+		code_outcomes[strcmp(outcome, "ok") == 0       ? CODE_CONFIRMED
+		              : strcmp(outcome, "sent") == 0   ? CODE_SENT
+		              : strcmp(outcome, "wait") == 0   ? CODE_WAIT
+		              : strcmp(outcome, "wrong") == 0  ? CODE_WRONG
+		              : strcmp(outcome, "locked") == 0 ? CODE_LOCKED
+		                                               : CODE_EXPIRED]++;
 	if (strcmp(outcome, "ok") == 0 && m->contact[0] != '\0') {
 		/* Confirmed: the management link goes to that contact, once. */
 		char *link;
@@ -1646,11 +1687,13 @@ reg_code_done(const struct db_result *r, void *arg)
 static const char reg_code_check_sql[] =
     "SELECT contact_code_check(r.id, c.id, $3) FROM registration r "
     "JOIN contact c ON c.national_id = r.national_id AND c.id = $2::bigint "
-    "WHERE r.manage_hash = $1";
+    "WHERE r.manage_hash = $1 AND NOT EXISTS (SELECT 1 FROM registration_merge mg "
+    " WHERE mg.registration_id = r.id)";
 static const char reg_code_resend_sql[] =
     "SELECT contact_code_issue(c.id) FROM registration r "
     "JOIN contact c ON c.national_id = r.national_id AND c.id = $2::bigint "
-    "WHERE r.manage_hash = $1";
+    "WHERE r.manage_hash = $1 AND NOT EXISTS (SELECT 1 FROM registration_merge mg "
+    " WHERE mg.registration_id = r.id)";
 
 static void
 reg_code(struct http_ctx *ctx, bool resend)
@@ -1802,7 +1845,8 @@ routes_register_lost(struct http_ctx *ctx)
 	struct reg_lost *l;
 	char value[256], why[160], token[SF_SECRET_TOKEN_BUFSZ], hash[SF_SECRET_HASH_HEX + 1];
 	const char *contact, *kind = NULL, *params[4], *cause;
-	char *link;
+	char *link, *values_text;
+	cJSON *values = cJSON_CreateArray();
 
 	if (!reg_read_body(ctx, &form))
 		return;
@@ -1811,28 +1855,48 @@ routes_register_lost(struct http_ctx *ctx)
 	l->t = reg_language(ctx, &form);
 	contact = fv(&form, "contact");
 	if (strchr(contact, '@') != NULL) {
-		if (sf_email_validate(contact, value, sizeof value, why, sizeof why) == 0)
+		if (sf_email_validate(contact, value, sizeof value, why, sizeof why) == 0) {
 			kind = "email";
-	} else if (sf_phone_normalize(contact, "KR", value, sizeof value, why, sizeof why) == 0) {
-		kind = "phone";
+			cJSON_AddItemToArray(values, cJSON_CreateString(value));
+		}
+	} else {
+		/* A number in national form is read as Korean and as each mission's country would. */
+		const cJSON *m;
+		if (sf_phone_normalize(contact, "KR", value, sizeof value, why, sizeof why) == 0)
+			cJSON_AddItemToArray(values, cJSON_CreateString(value));
+		cJSON_ArrayForEach(m, reg_cache.missions)
+		{
+			const char *cc = cJSON_GetStringValue(cJSON_GetObjectItem(m, "country"));
+			if (cc != NULL && cJSON_GetArraySize(values) < 16 &&
+			    sf_phone_normalize(contact, cc, value, sizeof value, why, sizeof why) == 0)
+				cJSON_AddItemToArray(values, cJSON_CreateString(value));
+		}
+		if (cJSON_GetArraySize(values) > 0)
+			kind = "phone";
 	}
 	evhttp_clear_headers(&form);
 	if (kind == NULL || sf_secret_token_new(token, sizeof token, "") != 0 ||
 	    sf_secret_hash(token, hash) != 0) {
+		cJSON_Delete(values);
 		reg_lost_page(ctx, l->t, l->t->lost_done);
 		free(l);
 		return;
 	}
+	values_text = cJSON_PrintUnformatted(values);
+	cJSON_Delete(values);
 	xasprintf(&link, "%s/register/m/%s", ctx->d->cfg.public_url, token);
 	params[0] = kind;
-	params[1] = value;
+	params[1] = values_text;
 	params[2] = hash;
 	params[3] = link;
-	if (db_pool_query(ctx->d->db, "SELECT registration_relink($1, $2, $3, $4)", 4, params,
-	                  reg_lost_done, l, &cause) != 0) {
+	if (db_pool_query(ctx->d->db,
+	                  "SELECT registration_relink($1, ARRAY(SELECT jsonb_array_elements_text("
+	                  "$2::jsonb)), $3, $4)",
+	                  4, params, reg_lost_done, l, &cause) != 0) {
 		reg_lost_page(ctx, l->t, l->t->lost_done);
 		free(l);
 	}
+	free(values_text);
 	OPENSSL_cleanse(token, sizeof token);
 	OPENSSL_cleanse(link, strlen(link));
 	free(link);

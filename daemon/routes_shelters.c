@@ -186,7 +186,8 @@ routes_shelters_create(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	if (params[0] == NULL) {
 		m = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
-		if (!cJSON_IsNumber(m) || m->valuedouble < 1) {
+		if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble != floor(m->valuedouble) ||
+		    m->valuedouble > 1e15) {
 			http_reply_problem(ctx, 400, "bad request",
 			                   "mission_id: required for accounts that see every mission");
 			goto out;

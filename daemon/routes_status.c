@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <safety/name.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,7 @@ routes_status_assign(struct http_ctx *ctx)
 	cJSON *body, *u;
 	struct audit_who who;
 	const char *who_params[AUDIT_NPARAMS], *params[7];
+	bool has_user;
 
 	if (http_param_id(ctx, 0, id) == NULL || http_param_id(ctx, 1, nid) == NULL)
 		return;
@@ -201,14 +203,15 @@ routes_status_assign(struct http_ctx *ctx)
 		cJSON_Delete(body);
 		return;
 	}
-	if (cJSON_IsNumber(u))
+	has_user = cJSON_IsNumber(u);
+	if (has_user)
 		snprintf(user, sizeof user, "%lld", (long long)u->valuedouble);
-	cJSON_Delete(body);
+	cJSON_Delete(body); /* u is gone with it */
 	audit_params(ctx, &who, who_params);
 	params[0] = id;
 	params[1] = nid;
 	params[2] = auth_scope_param(ctx, scope);
-	params[3] = cJSON_IsNumber(u) ? user : NULL;
+	params[3] = has_user ? user : NULL;
 	params[4] = who_params[0];
 	params[5] = who_params[1];
 	params[6] = who_params[3];

@@ -1,19 +1,17 @@
 #include "text.h"
 
-#include <string.h>
-
 bool
-text_clean(const char *s, size_t max_bytes, bool multiline)
+text_clean(const char *s, size_t max_chars, bool multiline)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
+	size_t chars = 0;
 
-	if (n > max_bytes)
-		return false;
 	while (*p != '\0') {
 		unsigned c = *p;
 		int len;
 		unsigned cp;
+		if (++chars > max_chars)
+			return false;
 		if (c < 0x80) {
 			if ((c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) ||
 			    c == 0x7f)
@@ -38,7 +36,8 @@ text_clean(const char *s, size_t max_bytes, bool multiline)
 				return false;
 			cp = (cp << 6) | (p[i] & 0x3f);
 		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		if ((len == 2 && cp <= 0x9f) || /* C1 controls */
+		    (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 			return false;
 		p += len;

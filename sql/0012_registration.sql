@@ -33,6 +33,9 @@ CREATE TABLE registration (
 	-- import's rules (passport, else name and birth date), for staff to see.
 	-- Said to no one else: the registrant gets the same answer either way.
 	duplicate_of bigint REFERENCES national (id) ON DELETE SET NULL,
+	-- The passport typed when another person of the registry already has it:
+	-- kept here, shown only to the link's holder, deleted with the registration.
+	passport_withheld text CHECK (passport_withheld ~ '^[A-Z0-9]{5,20}$'),
 	created_at timestamptz NOT NULL DEFAULT now(),
 	updated_at timestamptz NOT NULL DEFAULT now()
 );
@@ -160,6 +163,8 @@ BEGIN
 	ELSIF c.verified THEN
 		RETURN 'verified';
 	END IF;
+	-- One number or address counted at a time, so parallel asks cannot overshoot.
+	PERFORM pg_advisory_xact_lock(hashtextextended('send:' || text_sha256(c.value), 0));
 	IF EXISTS (SELECT 1 FROM contact_code k WHERE k.contact_id = p_contact
 			AND k.sent_at > now() - interval '60 seconds')
 		OR (SELECT count(*) FROM code_send s WHERE s.recipient_hash = text_sha256(c.value)
@@ -236,19 +241,19 @@ DECLARE
 	is_trip boolean := p_doc->>'kind' = 'traveller';
 	passport text;
 	dup bigint;
+	kept bigint[] := '{}';
+	offset_seq integer;
 BEGIN
 	SELECT * INTO reg FROM registration WHERE id = p_registration;
 	SELECT min((l->>'arrival')::date), max((l->>'departure')::date)
 		INTO first_arrival, last_departure FROM jsonb_array_elements(p_doc->'legs') l;
-	-- Members are written afresh; the person who registered keeps their row.
-	DELETE FROM national x WHERE x.household_id = reg.household_id AND x.id <> reg.national_id
-		AND x.source = 'self' AND x.deleted_at IS NULL;
-	DELETE FROM itinerary_leg WHERE national_id = reg.national_id;
 	FOR person IN SELECT value FROM jsonb_array_elements(p_doc->'people') LOOP
 		i := i + 1;
 		-- A passport already in the registry stays with the person who has
-		-- it; the registration is marked as a likely duplicate instead.
+		-- it; the registration keeps what was typed (shown to its holder as
+		-- typed) and is marked as a likely duplicate for staff.
 		passport := person->>'passport_no';
+		dup := NULL;
 		SELECT x.id INTO dup FROM national x
 			WHERE x.mission_id = reg.mission_id AND x.deleted_at IS NULL
 				AND x.household_id IS DISTINCT FROM reg.household_id
@@ -261,7 +266,9 @@ BEGIN
 			passport := NULL;
 		END IF;
 		IF i = 1 THEN
-			UPDATE registration SET duplicate_of = dup WHERE id = p_registration;
+			UPDATE registration SET duplicate_of = dup,
+				passport_withheld = CASE WHEN passport IS NULL THEN person->>'passport_no' END
+				WHERE id = p_registration;
 			nid := reg.national_id;
 			UPDATE national SET name_ko = person->>'name_ko', name_latin = person->>'name_latin',
 				name_key = coalesce(person->>'name_key', ''),
@@ -275,24 +282,50 @@ BEGIN
 				updated_at = now()
 			WHERE id = nid;
 		ELSE
-			INSERT INTO national (mission_id, household_id, name_ko, name_latin, name_key,
-					birth_date, passport_no, kind, arrival_date, departure_date, languages, needs,
-					address, residence_status, source)
-				VALUES (reg.mission_id, reg.household_id, person->>'name_ko',
-					person->>'name_latin', coalesce(person->>'name_key', ''),
-					(person->>'birth_date')::date, passport,
-					(p_doc->>'kind')::national_kind,
-					CASE WHEN is_trip THEN first_arrival END,
-					CASE WHEN is_trip THEN last_departure END,
-					ARRAY(SELECT jsonb_array_elements_text(person->'languages')),
-					ARRAY(SELECT jsonb_array_elements_text(person->'needs')),
-					p_doc->>'address', p_doc->>'residence_status', 'self')
-				RETURNING id INTO nid;
+			-- A member already there (same name and birth date) is changed in
+			-- place, so their check-ins and answers in a running crisis stay.
+			nid := NULL;
+			SELECT x.id INTO nid FROM national x
+				WHERE x.household_id = reg.household_id AND x.id <> reg.national_id
+					AND x.source = 'self' AND x.deleted_at IS NULL AND x.id <> ALL (kept)
+					AND x.name_key = coalesce(person->>'name_key', '')
+					AND x.birth_date IS NOT DISTINCT FROM (person->>'birth_date')::date
+				ORDER BY x.id LIMIT 1;
+			IF nid IS NOT NULL THEN
+				UPDATE national SET name_ko = person->>'name_ko', name_latin = person->>'name_latin',
+					kind = (p_doc->>'kind')::national_kind,
+					arrival_date = CASE WHEN is_trip THEN first_arrival END,
+					departure_date = CASE WHEN is_trip THEN last_departure END,
+					languages = ARRAY(SELECT jsonb_array_elements_text(person->'languages')),
+					needs = ARRAY(SELECT jsonb_array_elements_text(person->'needs')),
+					address = p_doc->>'address', residence_status = p_doc->>'residence_status',
+					updated_at = now()
+				WHERE id = nid;
+			ELSE
+				INSERT INTO national (mission_id, household_id, name_ko, name_latin, name_key,
+						birth_date, passport_no, kind, arrival_date, departure_date, languages,
+						needs, address, residence_status, source)
+					VALUES (reg.mission_id, reg.household_id, person->>'name_ko',
+						person->>'name_latin', coalesce(person->>'name_key', ''),
+						(person->>'birth_date')::date, passport,
+						(p_doc->>'kind')::national_kind,
+						CASE WHEN is_trip THEN first_arrival END,
+						CASE WHEN is_trip THEN last_departure END,
+						ARRAY(SELECT jsonb_array_elements_text(person->'languages')),
+						ARRAY(SELECT jsonb_array_elements_text(person->'needs')),
+						p_doc->>'address', p_doc->>'residence_status', 'self')
+					RETURNING id INTO nid;
+			END IF;
+			kept := kept || nid;
 		END IF;
 		-- The same legs for everyone in the household: they travel together.
+		-- Only the legs this registration wrote are replaced; a partner's or
+		-- staff's stay, numbered before them.
+		DELETE FROM itinerary_leg WHERE national_id = nid AND source = 'self';
+		SELECT coalesce(max(seq), 0) INTO offset_seq FROM itinerary_leg WHERE national_id = nid;
 		INSERT INTO itinerary_leg (national_id, seq, country, place, address, region_id, point,
 				arrival, departure, source)
-			SELECT nid, l.ord, l.v->>'country', l.v->>'place', l.v->>'address',
+			SELECT nid, offset_seq + l.ord, l.v->>'country', l.v->>'place', l.v->>'address',
 				rg.id,
 				CASE WHEN l.v ? 'lat' THEN ST_SetSRID(ST_MakePoint((l.v->>'lon')::float8,
 					(l.v->>'lat')::float8), 4326)::geography END,
@@ -300,7 +333,7 @@ BEGIN
 			FROM jsonb_array_elements(p_doc->'legs') WITH ORDINALITY AS l(v, ord)
 			LEFT JOIN region rg ON rg.id = (l.v->>'region_id')::bigint
 				AND rg.mission_id = reg.mission_id
-			WHERE is_trip;
+			WHERE is_trip AND offset_seq + l.ord <= 20;
 		-- Where the map shows them: the first leg's place, or the residence.
 		INSERT INTO location (national_id, point, source, observed_at)
 			SELECT nid, coalesce(lg.point, ST_PointOnSurface(r.area::geometry)::geography),
@@ -318,10 +351,11 @@ BEGIN
 			FROM region r WHERE NOT is_trip AND NOT p_doc ? 'lat'
 				AND r.id = (p_doc->>'region_id')::bigint AND r.mission_id = reg.mission_id;
 	END LOOP;
-	-- Contacts: those kept keep their confirmation, the rest are new. A
-	-- person merged into the registry keeps the contacts staff gave them.
+	-- Members taken off the registration are deleted for real.
+	DELETE FROM national x WHERE x.household_id = reg.household_id AND x.id <> reg.national_id
+		AND x.source = 'self' AND x.deleted_at IS NULL AND x.id <> ALL (kept);
+	-- Contacts: those kept keep their confirmation, the rest are new.
 	DELETE FROM contact ct WHERE ct.national_id = reg.national_id
-		AND NOT EXISTS (SELECT 1 FROM registration_merge mg WHERE mg.registration_id = reg.id)
 		AND NOT EXISTS (
 		SELECT 1 FROM jsonb_array_elements_text(p_doc->'people'->0->'phones') p
 		WHERE ct.kind = 'phone' AND ct.value = p
@@ -400,6 +434,10 @@ BEGIN
 	SELECT * INTO reg FROM registration WHERE manage_hash = p_manage_hash FOR UPDATE;
 	IF NOT FOUND THEN
 		RETURN json_build_object('outcome', 'unknown');
+	END IF;
+	-- Joined with the registry's own record: that record is the embassy's to change.
+	IF EXISTS (SELECT 1 FROM registration_merge WHERE registration_id = reg.id) THEN
+		RETURN json_build_object('outcome', 'merged');
 	END IF;
 	PERFORM registration_write(reg.id, p_doc);
 	PERFORM registration_family(reg.id, p_doc->'family');
@@ -686,7 +724,11 @@ BEGIN
 			'verified', (SELECT coalesce(jsonb_agg(c.id), '[]') FROM contact c
 				WHERE c.national_id = kept.id AND c.verified)), added, p_actor);
 	-- The legs move to the kept person; the registrant's row stays, set aside.
-	UPDATE itinerary_leg SET national_id = kept.id WHERE national_id = reg.national_id;
+	UPDATE itinerary_leg l SET national_id = kept.id, seq = x.seq
+		FROM (SELECT id, (SELECT coalesce(max(seq), 0) FROM itinerary_leg WHERE national_id = kept.id)
+				+ row_number() OVER (ORDER BY seq) AS seq
+			FROM itinerary_leg WHERE national_id = reg.national_id AND source = 'self') x
+		WHERE l.id = x.id AND x.seq <= 20;
 	UPDATE national n SET kind = r.kind, arrival_date = r.arrival_date,
 			departure_date = r.departure_date, household_id = reg.household_id, updated_at = now()
 		FROM national r WHERE r.id = reg.national_id AND n.id = kept.id;
@@ -720,7 +762,11 @@ BEGIN
 	END IF;
 	UPDATE national SET deleted_at = NULL WHERE id = m.registrant_id;
 	UPDATE registration SET national_id = m.registrant_id WHERE id = reg.id;
-	UPDATE itinerary_leg SET national_id = m.registrant_id WHERE national_id = m.kept_id;
+	UPDATE itinerary_leg l SET national_id = m.registrant_id, seq = x.seq
+		FROM (SELECT id, (SELECT coalesce(max(seq), 0) FROM itinerary_leg
+				WHERE national_id = m.registrant_id) + row_number() OVER (ORDER BY seq) AS seq
+			FROM itinerary_leg WHERE national_id = m.kept_id AND source = 'self') x
+		WHERE l.id = x.id;
 	-- Confirmations made through the registration while merged go back with it.
 	UPDATE contact r SET verified = true, verified_at = k.verified_at
 		FROM contact k WHERE k.national_id = m.kept_id AND k.verified
@@ -981,16 +1027,24 @@ $$;
 
 -- A lost link: a new one goes to the confirmed contact that matches, the
 -- old one stops working. The caller answers the same whatever happens here.
-CREATE FUNCTION registration_relink(p_kind text, p_value text, p_new_hash text, p_link text)
+-- p_values: the forms the typed contact may stand for (a national number read
+-- with each mission's country).
+CREATE FUNCTION registration_relink(p_kind text, p_values text[], p_new_hash text, p_link text)
 	RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	r record;
+	p_value text;
 BEGIN
-	SELECT reg.id, ct.id AS contact_id INTO r FROM contact ct
+	SELECT reg.id, ct.id AS contact_id, ct.value INTO r FROM contact ct
 		JOIN registration reg ON reg.national_id = ct.national_id
-		WHERE ct.kind = p_kind AND ct.value = p_value AND ct.verified
+		WHERE ct.kind = p_kind AND ct.value = ANY (p_values) AND ct.verified
 		ORDER BY reg.updated_at DESC LIMIT 1;
-	IF NOT FOUND OR (SELECT count(*) FROM code_send s WHERE s.recipient_hash = text_sha256(p_value)
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	p_value := r.value;
+	PERFORM pg_advisory_xact_lock(hashtextextended('send:' || text_sha256(p_value), 0));
+	IF (SELECT count(*) FROM code_send s WHERE s.recipient_hash = text_sha256(p_value)
 			AND s.sent_at > now() - interval '1 hour') >= 5 THEN
 		RETURN;
 	END IF;

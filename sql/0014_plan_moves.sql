@@ -61,10 +61,13 @@ BEGIN
 				'group', next_no, 'unassigned', NULL, 'moved_by', p_actor)
 			ELSE x END ORDER BY o) FROM jsonb_array_elements(res->'households') WITH ORDINALITY AS t(x, o)));
 	-- Its old group carries fewer people (and goes if it carried only them).
-	res := jsonb_set(res, '{groups}', coalesce((SELECT jsonb_agg(CASE WHEN (x->>'no')::integer = (h->>'group')::integer
+	-- (A household the planner left unassigned has no group: no group changes then.)
+	res := jsonb_set(res, '{groups}', coalesce((SELECT jsonb_agg(CASE WHEN (x->>'no')::integer
+				IS NOT DISTINCT FROM (h->>'group')::integer
 			THEN x || jsonb_build_object('people', (x->>'people')::integer - people) ELSE x END ORDER BY o)
 		FROM jsonb_array_elements(res->'groups') WITH ORDINALITY AS t(x, o)
-		WHERE NOT ((x->>'no')::integer = (h->>'group')::integer AND (x->>'people')::integer <= people)), '[]'));
+		WHERE NOT coalesce((x->>'no')::integer = (h->>'group')::integer
+			AND (x->>'people')::integer <= people, false)), '[]'));
 	res := jsonb_set(res, '{groups}', (res->'groups') || jsonb_build_array(jsonb_build_object('no', next_no,
 		'order', coalesce((SELECT max((x->>'order')::integer) FROM jsonb_array_elements(res->'groups') x), 0) + 1,
 		'shelter_id', p_shelter, 'assembly_id', old_group->'assembly_id',

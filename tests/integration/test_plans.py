@@ -162,6 +162,20 @@ def staff_move_a_household_to_another_shelter():
     csv = lead.get("/api/v1/plans/%d?format=csv" % new).body
     check(all("Iskenderun port" in line for line in csv.splitlines() if "KIM" in line), csv)
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'plan.move'"), "1", "audited")
+    # A household the planner could not place (no group at all) is given one; no other group changes.
+    unplaced = int(cluster.psql(DB, """INSERT INTO plan (crisis_id, mission_id, state, params, result, created_by)
+        SELECT crisis_id, mission_id, 'ready', params, jsonb_set(result, '{households}', (SELECT jsonb_agg(
+            CASE WHEN x->>'key' = 'n5' THEN x || '{"shelter_id": null, "group": null, "distance_m": null,
+                "unassigned": "capacity"}' ELSE x END) FROM jsonb_array_elements(result->'households') x)),
+            'test' FROM plan WHERE id = %d RETURNING id""" % pid).split()[0])
+    base = lead.get("/api/v1/plans/%d" % unplaced).json()["result"]
+    r = lead.post("/api/v1/plans/%d/moves" % unplaced, {"household": "n5", "shelter_id": 3})
+    expect_equal(r.status, 201, r.body)
+    res = lead.get("/api/v1/plans/%d" % r.json()["plan_id"]).json()["result"]
+    expect_equal(len(res["groups"]), len(base["groups"]) + 1, "every group kept, one added")
+    check(all(h["group"] is not None for h in res["households"]), "every household has a group now")
+    expect_equal(sum(g["people"] for g in res["groups"]), sum(g["people"] for g in base["groups"]) + 1, "one more rides")
+    cluster.psql(DB, "DELETE FROM plan WHERE id IN (%d, %d)" % (unplaced, r.json()["plan_id"]))
     cluster.psql(DB, "DELETE FROM shelter WHERE id = %d" % tent)
     cluster.psql(DB, "DELETE FROM plan WHERE id = %d" % new)
 

@@ -283,20 +283,38 @@ def the_family_is_told_once_per_answer_and_never_where():
 
 
 def the_management_link_changes_the_registration():
+    member = cluster.psql(DB, "SELECT id FROM national WHERE name_ko = '이동행'")
+    asked = cluster.psql(DB, "SELECT count(*) FROM checkin WHERE national_id = %s" % member)
     form = trip_form(leg2_departure=day(12), m2_name=None, m2_birth_date=None, m2_need_child=None,
                      phone="+90 532 555 12 34", consent=None)
     r = post("/register/m/%s" % S["token"], form)
     expect_equal(r.status, 200, r.body[:400])
     check("저장했습니다" in r.body, "saved")
     expect_equal(self_people(), 2, "the child taken off")
+    expect_equal(cluster.psql(DB, "SELECT id FROM national WHERE name_ko = '이동행'"), member,
+                 "the member who stays is the same person, not a new row")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM checkin WHERE national_id = %s" % member), asked,
+                 "with their check-in in the running crisis")
     expect_equal(cluster.psql(DB, "SELECT DISTINCT departure FROM itinerary_leg WHERE seq = 2"), day(12), "trip extended")
     expect_equal(cluster.psql(DB, "SELECT departure_date FROM national WHERE id = %d" % S["nid"]), day(12), "whole trip")
     expect_equal(cluster.psql(DB, "SELECT kind, value, verified FROM contact WHERE national_id = %d ORDER BY kind, value" % S["nid"]),
                  "email|Kim.Trip@example.org|f\nphone|+905325551234|f", "new phone to confirm, old one gone")
-    latest_code("+905325551234")
-    r = post("/register/m/%s" % S["token"], trip_form(leg2_arrival=day(7), leg2_departure=day(6), consent=None))
-    expect_equal(r.status, 400, "a bad change is refused")
+    code = record_secret(latest_code("+905325551234"))
+    cid = cluster.psql(DB, "SELECT id FROM contact WHERE value = '+905325551234'")
+    check("확인되었습니다" in post("/register/m/%s/verify" % S["token"], {"contact": cid, "code": code}).body, "confirmed")
+    for bad in (trip_form(leg2_arrival=day(7), leg2_departure=day(6), consent=None),
+                trip_form(family_relation="x" * 60, consent=None),
+                trip_form(leg1_arrival="1999-12-30", consent=None),
+                trip_form(leg2_departure=(TODAY + datetime.timedelta(days=4000)).isoformat(), consent=None)):
+        r = post("/register/m/%s" % S["token"], bad)
+        expect_equal(r.status, 400, "a bad change is refused with the field named")
     expect_equal(cluster.psql(DB, "SELECT DISTINCT departure FROM itinerary_leg WHERE seq = 2"), day(12), "kept as it was")
+    # A lost link asked for with the Turkish number in national form, as people write it.
+    post("/register/lost", {"contact": "0532 555 12 34", "lang": "ko"})
+    # (The first link went to it when it was confirmed; the second is the new one.)
+    fresh = eventually(lambda: outbox_messages("link", "+905325551234")[1:], timeout=10,
+                       what="a new link to the Turkish phone")
+    S["token"] = record_secret(re.search(r"/register/m/([A-Za-z0-9_-]{43})", fresh[-1]["text"]).group(1))
 
 
 def a_registrant_already_in_the_registry_is_merged_and_unmerged():
@@ -329,8 +347,27 @@ def a_registrant_already_in_the_registry_is_merged_and_unmerged():
                            "WHERE r.id = %d" % reg)
     check("Confirmed." in post("/register/m/%s/verify" % token, {"contact": cid, "code": code, "lang": "en"}).body,
           "confirmed")
+    # The registry's person already has a leg from an airline's manifest.
+    cluster.psql(DB, "INSERT INTO itinerary_leg (national_id, seq, country, place, arrival, departure, source) "
+                     "VALUES (%d, 1, 'TR', 'IST airport', '%s', '%s', 'partner')" % (kept, day(0), day(0)))
+    page = d.get("/register/m/" + token)
+    check('value="%s"' % passport in page.body, "the passport shown as typed, whether or not the registry has it")
     r = lead.post("/api/v1/registrations/%d/merge" % reg, {})
     expect_equal((r.status, r.json()["outcome"]), (200, "merged"), r.body)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(source || seq, ',' ORDER BY seq) FROM itinerary_leg "
+                                  "WHERE national_id = %d" % kept), "partner1,self2,self3", "legs numbered after the partner's")
+    # Through the link, only what the registration holds, and no change to the registry's record.
+    staff_phone = cluster.psql(DB, "SELECT coalesce(string_agg(value, ','), '') FROM contact WHERE national_id = %d "
+                                   "AND value <> '+821061002200'" % kept)
+    page = d.get("/register/m/" + token + "?lang=en")
+    check("joined this registration" in page.body, "the holder is told it was joined")
+    check(all(v not in page.body for v in staff_phone.split(",") if v), "no contact staff gave the registry's person")
+    check('name="name_ko"' not in page.body, "no form to change the registry's record")
+    r = post("/register/m/%s" % token, trip_form(name_latin="SOMEONE ELSE", passport_no=passport, phone="010-6100-2200",
+                                                  email=None, consent=None, lang="en"))
+    check("joined this registration" in r.body, "a change is refused")
+    check("SOMEONE ELSE" not in cluster.psql(DB, "SELECT coalesce(name_latin, '') FROM national WHERE id = %d" % kept),
+          "the registry's record untouched")
     expect_equal(cluster.psql(DB, "SELECT verified FROM contact WHERE national_id = %d AND value = '+821061002200'" % kept),
                  "t", "the confirmed phone moved with its confirmation")
     expect_equal(cluster.psql(DB, "SELECT kind, departure_date FROM national WHERE id = %d" % kept),
@@ -349,6 +386,8 @@ def a_registrant_already_in_the_registry_is_merged_and_unmerged():
                              "(SELECT string_agg(kind || value || verified, ',' ORDER BY id) FROM contact "
                              "WHERE national_id = n.id) FROM national n WHERE id = %d" % kept)
     expect_equal(after, before, "the registry's person exactly as before")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(source, ',') FROM itinerary_leg WHERE national_id = %d" % kept),
+                 "partner", "the partner's leg stays with them")
     expect_equal(cluster.psql(DB, "SELECT deleted_at IS NULL FROM national n JOIN registration r "
                                   "ON r.national_id = n.id WHERE r.id = %d" % reg), "t", "the registrant back")
     expect_equal(cluster.psql(DB, "SELECT verified FROM contact c JOIN registration r ON r.national_id = c.national_id "
