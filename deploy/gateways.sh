@@ -210,7 +210,7 @@ check_packages() {
 		p=${p%%#*}
 		p=${p// /}
 		[ -n "$p" ] || continue
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing="$missing $p"
 	done <"$PACKAGES_FILE"
 	[ -z "$missing" ] || die "missing Debian packages:$missing (install them: apt-get install -y$missing, or run deploy/install-deps.sh)"
 	for p in "$BEARERBOX" "$SMSBOX" "$PY"; do

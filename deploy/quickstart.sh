@@ -121,10 +121,10 @@ elif [ ! -f "$PWFILE" ]; then
 	(umask 077 && openssl rand -base64 18 | tr -d '/+=' >"$PWFILE")
 fi
 chmod 600 "$PWFILE"
-if build/safetyctl help 2>/dev/null | grep -q "user add"; then
+if build/safetyctl help 2>/dev/null | grep "user add" >/dev/null; then
 	build/safetyctl -c "$CONF" user add admin --role admin --password-file "$PWFILE" --if-missing >/dev/null
 fi
-if build/safetyctl help 2>/dev/null | grep -q "^  demo"; then
+if build/safetyctl help 2>/dev/null | grep "^  demo" >/dev/null; then
 	echo "quickstart: loading the demo mission (Türkiye)"
 	build/safetyctl -c "$CONF" demo --country TR --people 3000 --if-empty
 fi
@@ -133,7 +133,7 @@ URL=http://127.0.0.1:$PORT
 banner() {
 	echo
 	echo "  Safety is running: the crisis dashboard is at $URL/app"
-	if build/safetyctl help 2>/dev/null | grep -q "user add"; then
+	if build/safetyctl help 2>/dev/null | grep "user add" >/dev/null; then
 		echo "  log in as 'admin' with the password in $PWFILE"
 	fi
 	echo "  try it: declare a crisis on the map, launch a check-in, then let the demo's"

@@ -60,6 +60,6 @@ out=$(systemd-analyze verify --root="$root" safetyd.service 2>&1) || fail "syste
 [ -z "$out" ] || fail "systemd-analyze verify warns: $out"
 score=$(systemd-analyze security --offline=yes --root="$root" safetyd.service 2>&1 | grep -o 'level for safetyd.service: [0-9.]*' | grep -o '[0-9.]*$')
 awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }' || fail "exposure $score above 2.0"
-"$root/usr/bin/safetyd" --version | grep -q '^safetyd ' || fail "safetyd --version"
+"$root/usr/bin/safetyd" --version | grep '^safetyd ' >/dev/null || fail "safetyd --version"
 "$root/usr/bin/safetyd" -c "$root/etc/safety/safety.conf" --check-config >/dev/null || fail "the packaged configuration is refused"
 echo "package: $(basename "$deb"), $(wc -l <<<"$contents") entries; unit verified; systemd-analyze security exposure $score"
