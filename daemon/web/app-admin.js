@@ -17,7 +17,8 @@ export async function showRegistry(view) {
   h.textContent = t("registry");
   const card = document.createElement("section");
   card.className = "card registry";
-  card.innerHTML = `<h3></h3><p class="hint"></p><input type="file" class="import-file" accept=".csv,.json,text/csv,application/json">
+  card.innerHTML = `<h3 id="import-title"></h3><p class="hint" id="import-hint"></p><input type="file" class="import-file"
+    aria-labelledby="import-title" aria-describedby="import-hint" accept=".csv,.json,text/csv,application/json">
     <div><button type="button" class="import-check"></button> <button type="button" class="primary import-apply" disabled></button></div>
     <p class="import-summary" aria-live="polite"></p><table class="import-errors"></table>`;
   card.querySelector("h3").textContent = t("import_nationals");
@@ -83,7 +84,7 @@ export async function showAudit(view) {
   const h = document.createElement("h2");
   h.textContent = t("audit");
   const table = document.createElement("table");
-  table.className = "card audit";
+  table.className = "audit";
   for (const e of r.items) {
     const tr = document.createElement("tr");
     cell(tr, new Date(e.occurred_at).toLocaleString());
@@ -93,6 +94,10 @@ export async function showAudit(view) {
     cell(tr, typeof e.summary === "string" ? e.summary : JSON.stringify(e.summary));
     table.append(tr);
   }
-  view.append(h, table);
+  // Long summaries wrap; a table still too wide scrolls in its own box, not the page.
+  const box = document.createElement("div");
+  box.className = "card wide";
+  box.append(table);
+  view.append(h, box);
   return null;
 }

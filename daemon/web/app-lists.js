@@ -46,7 +46,10 @@ export function workLists(crisisId) {
   let staff = null;
   let me = null;
 
+  // Answers can come back out of order (a quick change of tab): only the latest request draws.
+  let generation = 0;
   async function load() {
+    const mine = ++generation;
     body.textContent = "…";
     if (staff === null) {
       staff = await api(`/api/v1/crises/${crisisId}/staff`).catch(() => []);
@@ -65,6 +68,7 @@ export function workLists(crisisId) {
         (!assigned.value || (assigned.value === "none" ? !p.assigned_to : p.assigned_to?.id === me)));
       if (sort.value === "name") items.sort((a, b) => (a.name_latin ?? a.name_ko ?? "").localeCompare(b.name_latin ?? b.name_ko ?? ""));
     }
+    if (mine !== generation) return;
     body.innerHTML = "";
     if (!items.length) {
       body.textContent = t("nobody");
@@ -94,23 +98,54 @@ export function workLists(crisisId) {
       open.type = "button";
       open.className = "record";
       open.textContent = t("record_call");
+      open.setAttribute("aria-label", `${t("record_call")}: ${link.textContent}`);
+      // The outcomes replace the button and take the focus; Escape brings it back.
+      const choices = document.createElement("span");
+      choices.setAttribute("role", "group");
+      choices.setAttribute("aria-label", `${t("record_call")}: ${link.textContent}`);
+      choices.hidden = true;
+      choices.addEventListener("keydown", (ev) => {
+        if (ev.key !== "Escape") return;
+        choices.hidden = true;
+        open.hidden = false;
+        open.focus();
+      });
       open.addEventListener("click", () => {
         open.hidden = true;
-        for (const s of OUTCOMES) {
-          const b = document.createElement("button");
-          b.type = "button";
-          b.className = "outcome";
-          b.dataset.status = s;
-          b.append(shapeIcon(s), " ", statusName(s));
-          b.addEventListener("click", async () => {
-            await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
-              body: { national_id: p.national_id, status: s, message: t("by_phone") } });
-            tr.classList.add("done");
-            act.textContent = `✓ ${statusName(s)}`;
-          });
-          act.append(b);
+        choices.hidden = false;
+        if (!choices.childElementCount) {
+          for (const s of OUTCOMES) {
+            const b = document.createElement("button");
+            b.type = "button";
+            b.className = "outcome";
+            b.dataset.status = s;
+            b.append(shapeIcon(s), " ", statusName(s));
+            b.addEventListener("click", async () => {
+              for (const x of choices.children) x.disabled = true;
+              try {
+                await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
+                  body: { national_id: p.national_id, status: s, message: t("by_phone") } });
+              } catch (e) {
+                for (const x of choices.children) x.disabled = false;
+                b.focus();
+                b.title = e.message;
+                return;
+              }
+              tr.classList.add("done");
+              // The result keeps the focus in this row, ready for the next call.
+              const result = document.createElement("span");
+              result.tabIndex = -1;
+              result.className = "recorded";
+              result.textContent = `✓ ${statusName(s)}`;
+              act.replaceChildren(result);
+              result.focus();
+            });
+            choices.append(b);
+          }
         }
+        choices.firstChild.focus();
       });
+      act.append(choices);
       act.append(open);
       const who = document.createElement("td");
       const pick = document.createElement("select");
@@ -146,20 +181,45 @@ export function workLists(crisisId) {
   });
   for (const el of [assigned, sort]) el.addEventListener("change", () => load().catch((e) => { body.textContent = e.message; }));
 
+  // The lists are tabs (WAI-ARIA): one Tab stop; arrows, Home and End move and show.
+  const panelId = `list-panel-${crisisId}`;
+  body.id = panelId;
+  body.setAttribute("role", "tabpanel");
+  function choose(b, l) {
+    current = l;
+    for (const x of tabs.children) {
+      x.setAttribute("aria-selected", String(x === b));
+      x.tabIndex = x === b ? 0 : -1;
+    }
+    body.setAttribute("aria-labelledby", b.id);
+    load().catch((e) => { body.textContent = e.message; });
+  }
   for (const l of LISTS) {
     const b = document.createElement("button");
     b.type = "button";
     b.setAttribute("role", "tab");
+    b.setAttribute("aria-controls", panelId);
+    b.id = `list-tab-${crisisId}-${l.key}`;
     b.dataset.list = l.key;
     b.textContent = listName(l.key);
-    b.addEventListener("click", () => {
-      current = l;
-      for (const x of tabs.children) x.setAttribute("aria-selected", String(x === b));
-      load().catch((e) => { body.textContent = e.message; });
-    });
+    b.tabIndex = -1;
+    b.addEventListener("click", () => choose(b, l));
     tabs.append(b);
   }
+  tabs.addEventListener("keydown", (ev) => {
+    const all = [...tabs.children];
+    const at = all.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: all.length - 1 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();
+    const i = (to + all.length) % all.length;
+    all[i].focus();
+    choose(all[i], LISTS[i]);
+  });
   tabs.firstChild.setAttribute("aria-selected", "true");
+  tabs.firstChild.tabIndex = 0;
+  body.setAttribute("aria-labelledby", tabs.firstChild.id);
   load().catch((e) => { body.textContent = e.message; });
   return { element: box, reload: () => load().catch(() => {}) };
 }

@@ -10,7 +10,7 @@ import { showRegistry, showAudit } from "/static/app-admin.js";
 const view = document.getElementById("view");
 let leaveView = null; // closes the current view's event stream and timers
 
-async function route() {
+async function route(ev) {
   if (leaveView) leaveView();
   leaveView = null;
   translatePage();
@@ -35,6 +35,9 @@ async function route() {
     else if (location.hash === "#/audit") leaveView = await showAudit(view);
     else if (person) leaveView = await showPerson(view, Number(person[1]), Number(person[2]));
     else leaveView = m ? await showCrisis(view, Number(m[1])) : await showCrises(view);
+    // After following a link the new view takes the focus: the next Tab starts
+    // at its top and a screen reader reads it, not the place the old page left.
+    if (ev?.type === "hashchange") view.focus();
   } catch (e) {
     if (e instanceof Unauthorized) return showLogin(view, route);
     view.textContent = e.message;

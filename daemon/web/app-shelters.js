@@ -120,6 +120,7 @@ export async function sheltersCard() {
       <input name="capacity" type="number" min="0" value="100"> <input name="lat" type="number" step="any">
       <input name="lon" type="number" step="any"> <button type="submit" class="primary"></button>`;
     for (const k of KINDS) form.kind.add(new Option(t("kind_" + k), k));
+    form.kind.setAttribute("aria-label", t("kind"));
     for (const k of ["name", "capacity", "lat", "lon"]) {
       form[k].placeholder = t(k === "name" ? "shelter_name" : k);
       form[k].setAttribute("aria-label", t(k === "name" ? "shelter_name" : k));

@@ -49,6 +49,19 @@ def the_dashboard_shows_a_crisis_live():
         check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
 
 
+def the_dashboard_works_on_a_tablet_and_by_keyboard():
+    shots = os.path.join(LOG_DIR, "screenshots")
+    os.makedirs(shots, exist_ok=True)
+    env = dict(os.environ, BASE="http://127.0.0.1:%d" % d.port, USER="lead", PASSWORD=PASSWORD, CRISIS=str(crisis),
+               SCREENSHOTS=shots, CHROMIUM=CHROMIUM)
+    r = subprocess.run(["node", os.path.join(SOURCE_DIR, "tests", "browser", "dashboard-access.mjs")], env=env,
+                       capture_output=True, text=True, timeout=180)
+    print("  " + (r.stdout + r.stderr).strip().replace("\n", "\n  "))
+    expect_equal(r.returncode, 0, "browser test on a tablet and by keyboard")
+    for name in ("8-tablet-portrait.png", "8-tablet-landscape.png", "8-tablet-registry.png", "8-keyboard.png"):
+        check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
+
+
 def the_page_and_libraries_are_served_from_this_server():
     page = d.get("/app")
     expect_equal(page.status, 200, "page")
@@ -64,6 +77,7 @@ def the_page_and_libraries_are_served_from_this_server():
 
 
 try:
-    run([the_page_and_libraries_are_served_from_this_server, the_dashboard_shows_a_crisis_live])
+    run([the_page_and_libraries_are_served_from_this_server, the_dashboard_shows_a_crisis_live,
+         the_dashboard_works_on_a_tablet_and_by_keyboard])
 finally:
     d.stop()
