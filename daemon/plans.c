@@ -338,14 +338,20 @@ static void
 plan_stored(const struct db_result *r, void *arg)
 {
 	struct plan_job *job = arg;
-
 	struct timespec now;
+	double seconds;
+	char id[24], ms[24];
 
 	if (r->outcome != DB_OK)
 		log_error("plan_store_failed", "error", r->error);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	plan_seconds += (double)(now.tv_sec - job->started.tv_sec) +
-	                (double)(now.tv_nsec - job->started.tv_nsec) / 1e9;
+	seconds = (double)(now.tv_sec - job->started.tv_sec) +
+	          (double)(now.tv_nsec - job->started.tv_nsec) / 1e9;
+	plan_seconds += seconds;
+	snprintf(id, sizeof id, "%lld", job->plan_id);
+	snprintf(ms, sizeof ms, "%.1f", seconds * 1000);
+	log_info("plan_finished", "plan_id", id, "state",
+	         job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed", "ms", ms);
 	plan_runs[job->result_json != NULL && r->outcome == DB_OK ? 1 : 2]++;
 	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id,
 	              job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed",
@@ -428,6 +434,7 @@ plan_created(const struct db_result *r, void *arg)
 	                 (size_t)PQgetlength(r->res, 0, 2));
 	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id, "running", 0);
 	plan_runs[0]++;
+	log_info("plan_started", "plan_id", PQgetvalue(r->res, 0, 0));
 	clock_gettime(CLOCK_MONOTONIC, &job->started);
 	snprintf(crisis, sizeof crisis, "%lld", job->crisis_id);
 	snprintf(mission, sizeof mission, "%lld", job->mission_id);

@@ -22,12 +22,15 @@ export function declarePanel(onDeclared) {
           <label><input type="radio" name="shape" value="polygon"> <span data-k="shape_polygon"></span></label>
           <button type="button" class="clear-shape" data-k="clear_shape"></button>
         </div>
+        <label class="centre"><span data-k="centre_latlon"></span><input name="centre" inputmode="decimal"
+          autocomplete="off" placeholder="36.20, 36.16" aria-describedby="centre-error"></label>
+        <p class="error" id="centre-error"></p>
         <label class="radius"><span data-k="radius_km"></span><input name="radius" type="number" min="1" max="5000" value="100"></label>
         <p class="hint"></p>
         <p class="inside" aria-live="polite"></p>
         <button class="primary declare-submit" type="submit" disabled></button>
-        <details><summary data-k="paste_alert"></summary>
-          <textarea name="alert" rows="5" spellcheck="false"></textarea>
+        <details><summary data-k="paste_alert" id="paste-alert"></summary>
+          <textarea name="alert" rows="5" spellcheck="false" aria-labelledby="paste-alert"></textarea>
           <button type="button" class="import-alert"></button>
           <p class="import-result" aria-live="polite"></p>
         </details>
@@ -96,14 +99,33 @@ export function declarePanel(onDeclared) {
     timer = setTimeout(() => count().catch((e) => { inside.textContent = e.message; }), 300);
   }
 
+  // The centre typed as "lat, lon" (as news and USGS give it): declaring without a mouse.
+  const centreError = box.querySelector("#centre-error");
+  form.centre.addEventListener("change", () => {
+    const m = /^\s*(-?\d{1,2}(?:\.\d+)?)\s*[,\s]\s*(-?\d{1,3}(?:\.\d+)?)\s*$/.exec(form.centre.value);
+    const lat = m ? Number(m[1]) : NaN, lon = m ? Number(m[2]) : NaN;
+    if (!form.centre.value.trim()) return;
+    if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180)) {
+      centreError.textContent = t("bad_centre");
+      form.centre.setAttribute("aria-invalid", "true");
+      return;
+    }
+    centreError.textContent = "";
+    form.centre.removeAttribute("aria-invalid");
+    centre = L.latLng(lat, lon);
+    if (map) map.panTo(centre);
+    redraw();
+  });
   for (const r of form.querySelectorAll('input[name="shape"]')) r.addEventListener("change", () => {
     box.querySelector(".radius").style.display = polygonMode() ? "none" : "";
+    box.querySelector(".centre").style.display = polygonMode() ? "none" : "";
     box.querySelector(".hint").textContent = t(polygonMode() ? "click_corners" : "click_map");
     redraw();
   });
   box.querySelector(".clear-shape").addEventListener("click", () => {
     corners = [];
     centre = null;
+    form.centre.value = "";
     redraw();
   });
 
@@ -119,7 +141,11 @@ export function declarePanel(onDeclared) {
     });
     map.on("click", (ev) => {
       if (polygonMode()) corners.push(ev.latlng);
-      else centre = ev.latlng;
+      else {
+        centre = ev.latlng;
+        form.centre.value = `${centre.lat.toFixed(4)}, ${centre.lng.toFixed(4)}`;
+        centreError.textContent = "";
+      }
       redraw();
     });
   });

@@ -10,7 +10,13 @@ import { showRegistry, showAudit } from "/static/app-admin.js";
 const view = document.getElementById("view");
 let leaveView = null; // closes the current view's event stream and timers
 
+// Routes can overlap (a click while the last view still loads). Each draws
+// into a pane of its own; one that finishes after a newer route began is
+// closed at once, so no hidden view keeps its event stream open.
+let routeCount = 0;
+
 async function route(ev) {
+  const mine = ++routeCount;
   if (leaveView) leaveView();
   leaveView = null;
   translatePage();
@@ -18,30 +24,47 @@ async function route(ev) {
   try {
     session = await api("/api/v1/session");
   } catch (e) {
-    if (e instanceof Unauthorized) return showLogin(view, route);
+    if (mine !== routeCount) return;
+    if (e instanceof Unauthorized) return showLogin(fresh(), route);
     view.textContent = e.message;
     return;
   }
+  if (mine !== routeCount) return;
   setCsrf(session.csrf_token);
   const u = session.user;
   setUser(u);
   document.getElementById("who").textContent = `${u.username} · ${u.role}` + (u.mission_id ? ` · #${u.mission_id}` : "");
   document.getElementById("logout").hidden = false;
   await missionSwitch(u);
+  if (mine !== routeCount) return;
   const m = location.hash.match(/^#\/crises\/(\d+)$/);
   const person = location.hash.match(/^#\/crises\/(\d+)\/people\/(\d+)$/);
+  const pane = fresh();
   try {
-    if (location.hash === "#/registry") leaveView = await showRegistry(view);
-    else if (location.hash === "#/audit") leaveView = await showAudit(view);
-    else if (person) leaveView = await showPerson(view, Number(person[1]), Number(person[2]));
-    else leaveView = m ? await showCrisis(view, Number(m[1])) : await showCrises(view);
+    let leave;
+    if (location.hash === "#/registry") leave = await showRegistry(pane);
+    else if (location.hash === "#/audit") leave = await showAudit(pane);
+    else if (person) leave = await showPerson(pane, Number(person[1]), Number(person[2]));
+    else leave = m ? await showCrisis(pane, Number(m[1])) : await showCrises(pane);
+    if (mine !== routeCount) {
+      if (leave) leave();
+      return;
+    }
+    leaveView = leave;
     // After following a link the new view takes the focus: the next Tab starts
     // at its top and a screen reader reads it, not the place the old page left.
     if (ev?.type === "hashchange") view.focus();
   } catch (e) {
-    if (e instanceof Unauthorized) return showLogin(view, route);
-    view.textContent = e.message;
+    if (mine !== routeCount) return;
+    if (e instanceof Unauthorized) return showLogin(fresh(), route);
+    pane.textContent = e.message;
   }
+}
+
+function fresh() {
+  const pane = document.createElement("div");
+  view.replaceChildren(pane);
+  return pane;
 }
 
 // HQ and admins see every mission; a switch narrows every view to one of them.

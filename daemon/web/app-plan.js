@@ -104,6 +104,7 @@ export function planPanel(crisisId, map) {
         body: { statuses: ["needs_evacuation", "injured"], mission_id: missionForChanges() ?? undefined } })).plan_id;
       // A small plan can be ready before the answer to the request arrives.
       if (seen.has(planId)) onPlanEvent(seen.get(planId));
+      followWithoutStream(planId);
     } catch (e) {
       state.textContent = e.message;
       run.disabled = false;
@@ -114,6 +115,25 @@ export function planPanel(crisisId, map) {
     state.textContent += ` · ${t("published")} v${r.version}: ${r.messages} ${t("messages")}`;
     publish.hidden = true;
   });
+
+  // Should the event stream be down or not yet open when the plan ends, its
+  // state is asked for every few seconds until the plan is ready or failed.
+  function followWithoutStream(id) {
+    setTimeout(async () => {
+      const last = seen.get(id);
+      if (id !== planId || !box.isConnected || last?.state === "ready" || last?.state === "failed") return;
+      try {
+        const p = await api(`/api/v1/plans/${id}`);
+        if (p.state !== "running") {
+          onPlanEvent({ plan_id: id, state: p.state === "failed" ? "failed" : "ready", seq: Number.MAX_SAFE_INTEGER });
+          return;
+        }
+      } catch (e) {
+        // The next try may reach the server again.
+      }
+      followWithoutStream(id);
+    }, 3000);
+  }
 
   // The stream tells each plan's progress; the one we started, we show.
   const seen = new Map(); // the latest event of each plan (by seq: they may arrive out of order)

@@ -34,6 +34,8 @@ function watch(page) {
 
 // WCAG 2.0–2.2 A and AA rules only; every violation named with the elements it found.
 async function audit(page, where) {
+  // What folds away is audited too.
+  await page.evaluate(() => document.querySelectorAll("details").forEach((d) => { d.open = true; }));
   await page.addScriptTag({ path: AXE });
   const found = await page.evaluate(async () => {
     const r = await window.axe.run(document, {
@@ -113,7 +115,13 @@ try {
     await page.waitForSelector(".lists tbody tr, .list-body:not(:empty)", { timeout: 10000 });
     await fits(page, `crisis (${name})`);
     await tappable(page, `crisis (${name})`);
-    if (name === "portrait") audited += await audit(page, "crisis page");
+    if (name === "portrait") {
+      // With an evacuation plan open: groups, loads and the households one may move.
+      await page.tap(".run-plan");
+      await page.waitForSelector('.plan-state:has-text("Plan #")', { timeout: 20000 })
+        .catch(async () => fail("no plan on the tablet: " + await page.textContent(".plan-state")));
+      audited += await audit(page, "crisis page with a plan");
+    }
     await page.screenshot({ path: `${SCREENSHOTS}/8-tablet-${name}.png`, fullPage: true });
     // People's pages from the call list, tapped.
     await page.tap('.tabs [data-list="unreachable"]');
@@ -150,6 +158,17 @@ try {
   await page.keyboard.type(PASSWORD);
   await page.keyboard.press("Enter");
   await page.waitForSelector(".crisis-link", { timeout: 10000 });
+  // A circle declared without the map: its centre typed; a wrong one is named, then the count comes.
+  await tabTo(page, '.declare-form input[name="centre"]');
+  await page.keyboard.type("126.98, 37.57");
+  await page.keyboard.press("Tab");
+  if (!(await page.textContent("#centre-error")).includes("latitude")) fail("a longitude typed first was not refused");
+  await page.keyboard.press("Shift+Tab");
+  await page.keyboard.press("Control+A");
+  await page.keyboard.type("37.2, 37.0");
+  await page.keyboard.press("Tab");
+  await page.waitForFunction(() => document.querySelector(".inside")?.dataset.count !== undefined, null, { timeout: 10000 })
+    .catch(() => fail("no count for a centre typed by keyboard"));
   await tabTo(page, `.crisis-link[href="#/crises/${CRISIS}"]`);
   await page.keyboard.press("Enter");
   await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 });

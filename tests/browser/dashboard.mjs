@@ -179,7 +179,10 @@ try {
   // Evacuation: plan who needs to leave, see it on the map, publish it.
   await page.click(".run-plan");
   await page.waitForSelector('.plan-state:has-text("Plan #")', { timeout: 20000 })
-    .catch(async () => fail("no plan came back: " + await page.textContent(".plan-state")));
+    .catch(async () => fail("no plan came back: " + await page.textContent(".plan-state") + " (requests: " +
+      await page.evaluate(() => performance.getEntriesByType("resource").filter((e) => e.name.includes("/api/"))
+        .slice(-8).map((e) => `${e.name.replace(location.origin, "")} ${e.startTime.toFixed(0)}+${e.duration.toFixed(0)}`)
+        .join(", ")) + ")"));
   await page.waitForSelector(".leaflet-interactive", { timeout: 10000 });
   // Move the first household to the shelter with the most room: a new plan, ready to publish.
   const firstPlan = (await page.textContent(".plan-state")).split(":")[0];
