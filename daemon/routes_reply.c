@@ -167,6 +167,16 @@ reply_form(struct reply_view *v, const PGresult *res)
 	bool drill = res != NULL && strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	const char *given = res != NULL ? PQgetvalue(res, 0, t == &reply_ko ? 2 : 3) : "";
 	struct evbuffer *b = evbuffer_new();
+	unsigned char nonce[12];
+	char form_id[25];
+
+	/*
+	 * Each form drawn gets an id of its own: the same form sent twice (a
+	 * double tap, a retry on a bad connection, minutes apart) is one answer.
+	 */
+	if (sf_secret_random(nonce, sizeof nonce) != 0)
+		memset(nonce, 0, sizeof nonce);
+	sf_secret_hex_encode(nonce, sizeof nonce, form_id, sizeof form_id);
 
 	reply_page_start(b, t);
 	evbuffer_add_printf(b, "<a class=\"lang\" href=\"/r/%s?lang=%s\" hreflang=\"%s\">%s</a>",
@@ -185,7 +195,7 @@ reply_form(struct reply_view *v, const PGresult *res)
 	evbuffer_add_printf(
 	    b,
 	    "<form method=\"post\" action=\"/r/%s\"><input type=\"hidden\" name=\"lang\" "
-	    "value=\"%s\">"
+	    "value=\"%s\"><input type=\"hidden\" name=\"form\" value=\"%s\">"
 	    "<fieldset><legend>%s</legend>"
 	    "<label class=\"choice safe\"><input type=\"radio\" name=\"status\" value=\"safe\" "
 	    "required>%s</label>"
@@ -208,7 +218,7 @@ reply_form(struct reply_view *v, const PGresult *res)
 	    "data-failed=\"%s\">%s</button>"
 	    "<button type=\"submit\" class=\"send\">%s</button></form>"
 	    "<script src=\"/static/reply.js\" defer></script>",
-	    v->token, t->lang, t->question, t->safe, t->help, t->injured, t->evac, t->people,
+	    v->token, t->lang, form_id, t->question, t->safe, t->help, t->injured, t->evac, t->people,
 	    t->message, t->location_done, t->location_failed, t->location, t->send);
 	reply_page_send(v->ctx, 200, b);
 }
@@ -377,17 +387,21 @@ routes_reply_post(struct http_ctx *ctx)
 		}
 	}
 	/*
-	 * The same form sent twice within a few seconds (a double tap, a retry on
-	 * a bad connection) is one answer: its key covers the token, the answer
-	 * and a five-second window.
+	 * The same form sent twice (a double tap, a retry on a bad connection) is
+	 * one answer: its key covers the token, the form's own id and the answer.
+	 * A form without a valid id (a page from before ids) falls back to a
+	 * five-second window.
 	 */
 	{
 		char material[1300];
 		unsigned char md[32];
 		unsigned int mdlen = 0;
-		snprintf(material, sizeof material, "%s|%s|%d|%s|%.5f|%.5f|%lld", v->token,
+		const char *form_id = evhttp_find_header(&form, "form");
+		bool has_id = form_id != NULL && strlen(form_id) == 24 &&
+		              strspn(form_id, "0123456789abcdef") == 24;
+		snprintf(material, sizeof material, "%s|%s|%d|%s|%.5f|%.5f|%s%lld", v->token,
 		         p->status, p->in.headcount, p->message, p->in.lat, p->in.lon,
-		         (long long)(time(NULL) / 5));
+		         has_id ? form_id : "t", has_id ? 0LL : (long long)(time(NULL) / 5));
 		EVP_Digest(material, strlen(material), md, &mdlen, EVP_sha256(), NULL);
 		sf_secret_hex_encode(md, 16, hash, sizeof hash);
 		memset(material, 0, sizeof material);
