@@ -234,6 +234,210 @@ local_search(struct round *r)
 	}
 }
 
+/*
+ * Large neighbourhood search, for plans small enough to afford it (where
+ * lumpy households against small shelters cost the most): empty the shelters
+ * around a household picked at random (a fixed seed: the same input gives the
+ * same plan), put their members back hardest-first by regret (what a member
+ * loses if its best shelter fills), let the moves and ejections settle them,
+ * and keep the result unless it is worse: fewer people left out first, then
+ * the lower cost.
+ */
+#define LNS_MAX_ITEMS 50000
+#define LNS_WORK 4000000 /* items x iterations */
+#define LNS_MAX_ITERATIONS 4000
+#define LNS_MAX_REMOVED 48
+
+struct score {
+	int64_t out_people;
+	int64_t cost;
+};
+
+static struct score
+score_of(const struct round *r)
+{
+	struct score sc = {0, 0};
+
+	for (size_t i = 0; i < r->pb->nitems; i++) {
+		if (!r->pb->located[i])
+			continue;
+		if (r->sh[i] < 0)
+			sc.out_people += r->pb->people[i];
+		else
+			sc.cost += r->unit[i] * (int64_t)r->pb->people[i];
+	}
+	return sc;
+}
+
+static uint64_t
+lns_next(uint64_t *state)
+{
+	/* xorshift64*: enough for choosing neighbourhoods, and the same everywhere. */
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 2685821657736338717ULL;
+}
+
+/* The two cheapest support shelters with room for item i; -1 where none. */
+static void
+two_cheapest(const struct round *r, size_t i, int64_t *first, int64_t *second)
+{
+	const struct sf__plan_support *sp = r->sp;
+	int64_t pi = r->pb->people[i];
+
+	*first = *second = -1;
+	for (size_t j = sp->start[i]; j < sp->start[i + 1]; j++) {
+		if (r->free_[sp->shelter[j]] < pi)
+			continue;
+		if (*first < 0) {
+			*first = (int64_t)j;
+		} else {
+			*second = (int64_t)j;
+			return;
+		}
+	}
+}
+
+struct snapshot {
+	int32_t *sh, *head, *nxt, *prv;
+	int64_t *unit, *free_;
+	uint32_t *dist;
+};
+
+static void
+snapshot_take(struct snapshot *c, const struct round *r, size_t n, size_t S)
+{
+	memcpy(c->sh, r->sh, n * sizeof *c->sh);
+	memcpy(c->nxt, r->nxt, n * sizeof *c->nxt);
+	memcpy(c->prv, r->prv, n * sizeof *c->prv);
+	memcpy(c->unit, r->unit, n * sizeof *c->unit);
+	memcpy(c->dist, r->dist, n * sizeof *c->dist);
+	memcpy(c->head, r->head, S * sizeof *c->head);
+	memcpy(c->free_, r->free_, S * sizeof *c->free_);
+}
+
+static void
+snapshot_restore(const struct snapshot *c, struct round *r, size_t n, size_t S)
+{
+	memcpy(r->sh, c->sh, n * sizeof *c->sh);
+	memcpy(r->nxt, c->nxt, n * sizeof *c->nxt);
+	memcpy(r->prv, c->prv, n * sizeof *c->prv);
+	memcpy(r->unit, c->unit, n * sizeof *c->unit);
+	memcpy(r->dist, c->dist, n * sizeof *c->dist);
+	memcpy(r->head, c->head, S * sizeof *c->head);
+	memcpy(r->free_, c->free_, S * sizeof *c->free_);
+}
+
+static void
+lns(struct round *r)
+{
+	const struct sf__plan_problem *pb = r->pb;
+	const struct sf__plan_support *sp = r->sp;
+	size_t n = pb->nitems, S = pb->nshelters, iterations, it;
+	struct snapshot c;
+	uint32_t removed[LNS_MAX_REMOVED + 1];
+	uint64_t rng = 0x5afe7e5ca1ab1e5ULL ^ (uint64_t)n;
+	struct score best;
+
+	if (n == 0 || n > LNS_MAX_ITEMS || S < 2)
+		return;
+	/* A few tries per item, within a budget of work. */
+	iterations = LNS_WORK / n;
+	if (iterations > LNS_MAX_ITERATIONS)
+		iterations = LNS_MAX_ITERATIONS;
+	if (iterations > 4 * n)
+		iterations = 4 * n;
+	c.sh = malloc(n * sizeof *c.sh);
+	c.nxt = malloc(n * sizeof *c.nxt);
+	c.prv = malloc(n * sizeof *c.prv);
+	c.unit = malloc(n * sizeof *c.unit);
+	c.dist = malloc(n * sizeof *c.dist);
+	c.head = malloc(S * sizeof *c.head);
+	c.free_ = malloc(S * sizeof *c.free_);
+	if (!c.sh || !c.nxt || !c.prv || !c.unit || !c.dist || !c.head || !c.free_)
+		goto out; /* the plan stays as the local search left it */
+	best = score_of(r);
+	for (it = 0; it < iterations; it++) {
+		size_t i0 = (size_t)(lns_next(&rng) % n), nrem = 0, want, j, k;
+		int32_t around[5];
+		size_t naround = 0;
+		struct score now;
+
+		if (!pb->located[i0] || sp->start[i0 + 1] == sp->start[i0])
+			continue;
+		snapshot_take(&c, r, n, S);
+		/* The neighbourhood: i0's shelter and its 2 to 4 cheapest others. */
+		want = 2 + (size_t)(lns_next(&rng) % 3);
+		if (r->sh[i0] >= 0)
+			around[naround++] = r->sh[i0];
+		for (j = sp->start[i0]; j < sp->start[i0 + 1] && naround < want + 1; j++) {
+			bool seen = false;
+			for (k = 0; k < naround; k++)
+				seen = seen || around[k] == sp->shelter[j];
+			if (!seen)
+				around[naround++] = sp->shelter[j];
+		}
+		if (r->sh[i0] < 0)
+			removed[nrem++] = (uint32_t)i0;
+		for (k = 0; k < naround; k++)
+			for (int32_t m = r->head[around[k]]; m >= 0 && nrem < LNS_MAX_REMOVED;
+			     m = r->nxt[m])
+				removed[nrem++] = (uint32_t)m;
+		for (k = 0; k < nrem; k++)
+			take_out(r, removed[k]);
+		/* Back in by regret: the one that would lose most if it waited goes first. */
+		for (size_t left = nrem; left > 0; left--) {
+			size_t pick = 0;
+			int64_t pick_regret = -1;
+			for (k = 0; k < left; k++) {
+				size_t i = removed[k];
+				int64_t f, s2, regret;
+				two_cheapest(r, i, &f, &s2);
+				if (f < 0)
+					regret = INT64_MAX / 4; /* nowhere in its support: first */
+				else if (s2 < 0)
+					regret = INT64_MAX / 8;
+				else
+					regret = (sp->unit[s2] - sp->unit[f]) * (int64_t)pb->people[i];
+				if (regret > pick_regret ||
+				    (regret == pick_regret && pb->people[i] > pb->people[removed[pick]])) {
+					pick_regret = regret;
+					pick = k;
+				}
+			}
+			{
+				size_t i = removed[pick];
+				int64_t f, s2;
+				two_cheapest(r, i, &f, &s2);
+				if (f >= 0)
+					put_in(r, i, sp->shelter[f], sp->unit[f], sp->dist[f]);
+				else if (!improve_item(r, i, true))
+					place_anywhere(r, i);
+				/* Done with it: swap it past the ones still waiting. */
+				removed[pick] = removed[left - 1];
+				removed[left - 1] = (uint32_t)i;
+			}
+		}
+		for (k = 0; k < nrem; k++)
+			improve_item(r, removed[k], true);
+		now = score_of(r);
+		if (now.out_people < best.out_people ||
+		    (now.out_people == best.out_people && now.cost <= best.cost))
+			best = now;
+		else
+			snapshot_restore(&c, r, n, S);
+	}
+out:
+	free(c.sh);
+	free(c.nxt);
+	free(c.prv);
+	free(c.unit);
+	free(c.dist);
+	free(c.head);
+	free(c.free_);
+}
+
 /* Makes the relaxation whole and improves it. */
 int
 sf__plan_round(const struct sf__plan_problem *pb, const struct sf__plan_support *sp,
@@ -299,6 +503,7 @@ sf__plan_round(const struct sf__plan_problem *pb, const struct sf__plan_support 
 	}
 
 	local_search(&r);
+	lns(&r);
 	for (i = 0; i < n; i++) {
 		a->shelter[i] = r.sh[i];
 		a->distance_m[i] = r.sh[i] >= 0 ? r.dist[i] : 0;
