@@ -54,5 +54,10 @@ echo "== bus groups of 50 assigned whole (group first): about 2,500 groups x $S 
 echo "== scale: about 1,000,000 people ($BIG households x $((S * 3)) shelters)"
 "$B" --households $BIG --shelters $((S * 3))
 
+echo "== small shelters, lumpy households: 1,000 households x 100 shelters, three seeds"
+for seed in 1 2 3; do
+	"$B" --households 1000 --shelters 100 --seed $seed --k 4 | grep -E "time|cost"
+done
+
 echo "== the LP cross-check"
 tests/bench/plan/check_lp.sh 1000 100 1 2 3
