@@ -59,5 +59,8 @@ for seed in 1 2 3; do
 	"$B" --households 1000 --shelters 100 --seed $seed --k 4 | grep -E "time|cost"
 done
 
+echo "== households whole against the optimum coinor-cbc proves (1,000 households x 50 shelters)"
+tests/bench/plan/check_mip.sh 1000 50 1 2 3
+
 echo "== the LP cross-check"
 tests/bench/plan/check_lp.sh 1000 100 1 2 3
