@@ -102,8 +102,9 @@ export function planPanel(crisisId, map) {
     try {
       planId = (await api(`/api/v1/crises/${crisisId}/plans`, { method: "POST",
         body: { statuses: ["needs_evacuation", "injured"], mission_id: missionForChanges() ?? undefined } })).plan_id;
-      // A small plan can be ready before the answer to the request arrives.
-      if (seen.has(planId)) onPlanEvent(seen.get(planId));
+      // A small plan can be ready before the answer to the request arrives:
+      // its events were kept, and the latest is shown now.
+      if (seen.has(planId)) showEvent(seen.get(planId));
       followWithoutStream(planId);
     } catch (e) {
       state.textContent = e.message;
@@ -125,7 +126,9 @@ export function planPanel(crisisId, map) {
       try {
         const p = await api(`/api/v1/plans/${id}`);
         if (p.state !== "running") {
-          onPlanEvent({ plan_id: id, state: p.state === "failed" ? "failed" : "ready", seq: Number.MAX_SAFE_INTEGER });
+          const done = { plan_id: id, state: p.state === "failed" ? "failed" : "ready", seq: Number.MAX_SAFE_INTEGER };
+          seen.set(id, done);
+          showEvent(done);
           return;
         }
       } catch (e) {
@@ -141,7 +144,9 @@ export function planPanel(crisisId, map) {
     const last = seen.get(p.plan_id);
     if (last && (last.seq >= p.seq || last.state === "ready" || last.state === "failed")) return;
     seen.set(p.plan_id, p);
-    if (p.plan_id !== planId) return;
+    if (p.plan_id === planId) showEvent(p);
+  }
+  function showEvent(p) {
     if (p.state === "ready") {
       run.disabled = false;
       show(planId).catch((e) => { state.textContent = e.message; });
