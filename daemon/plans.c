@@ -628,23 +628,24 @@ routes_plans_get(struct http_ctx *ctx)
 	} else if (strcmp(format, "csv") == 0) {
 		db_reply_text(
 		    ctx, "text/csv; charset=utf-8",
+		    /* A plan that placed nobody is the header alone, not "no such plan". */
 		    "SELECT "
 		    "'group,departure,assembly_lat,assembly_lon,shelter_id,shelter,national_id,"
-		    "name' || E'\\n' || coalesce(string_agg(concat_ws(',', g.no, g.ord + 1, "
+		    "name' || E'\\n' || coalesce((SELECT string_agg(concat_ws(',', g.no, g.ord + 1, "
 		    " round(g.alat::numeric, 5), round(g.alon::numeric, 5), g.sid, "
 		    " '\"' || replace(s.name, '\"', '\"\"') || '\"', n.id, '\"' || "
 		    " replace(coalesce(n.name_latin, n.name_ko), '\"', '\"\"') || '\"'), E'\\n' "
-		    " ORDER BY g.ord, n.id), '') || E'\\n' "
-		    "FROM plan p CROSS JOIN LATERAL jsonb_to_recordset(p.result->'households') AS "
+		    " ORDER BY g.ord, n.id) || E'\\n' "
+		    "FROM jsonb_to_recordset(p.result->'households') AS "
 		    " h(nationals bigint[], \"group\" int) "
 		    "JOIN LATERAL (SELECT (x->>'no')::int AS no, (x->>'order')::int AS ord, "
 		    " (x->>'assembly_lat')::float8 AS alat, (x->>'assembly_lon')::float8 AS alon, "
 		    " (x->>'shelter_id')::bigint AS sid FROM "
 		    "jsonb_array_elements(p.result->'groups') x "
 		    " WHERE (x->>'no')::int = h.\"group\") g ON true "
-		    "JOIN shelter s ON s.id = g.sid JOIN national n ON n.id = ANY (h.nationals) "
-		    "WHERE p.id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
-		    "GROUP BY p.id",
+		    "JOIN shelter s ON s.id = g.sid JOIN national n ON n.id = ANY (h.nationals)), '') "
+		    "FROM plan p "
+		    "WHERE p.id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1)",
 		    2, params);
 	} else if (strcmp(format, "html") == 0) {
 		db_reply_text(

@@ -51,11 +51,13 @@ const PeopleLayer = () => L.Layer.extend({
     this.my = new Float64Array(this.cap);
     this.st = new Uint8Array(this.cap);
     this.index = new Map(); // national id -> slot
+    this.ids = [];          // slot -> national id
     this.buckets = null;    // slots by status, rebuilt after changes
   },
   clear() {
     this.n = 0;
     this.index.clear();
+    this.ids = [];
     this.buckets = null;
   },
   set(id, lat, lon, status) {
@@ -68,6 +70,7 @@ const PeopleLayer = () => L.Layer.extend({
       }
       i = this.n++;
       this.index.set(id, i);
+      this.ids[i] = id;
     }
     const sin = Math.sin((Math.max(-85, Math.min(85, lat)) * Math.PI) / 180);
     this.mx[i] = (lon + 180) / 360;
@@ -75,6 +78,21 @@ const PeopleLayer = () => L.Layer.extend({
     const k = STATUS_ORDER.indexOf(status);
     this.st[i] = k < 0 ? STATUS_ORDER.length : k;
     this.buckets = null;
+  },
+  // Drawn as clusters at this zoom?
+  clustered() {
+    return this.map.getZoom() < 8 && this.n > 500;
+  },
+  // The person drawn nearest a container point, within px; null if none.
+  nearest(point, px) {
+    const map = this.map, scale = 256 * Math.pow(2, map.getZoom()), min = map.getPixelBounds().min;
+    let best = null, bestD = px * px;
+    for (let i = 0; i < this.n; i++) {
+      const dx = this.mx[i] * scale - min.x - point.x, dy = this.my[i] * scale - min.y - point.y;
+      const d = dx * dx + dy * dy;
+      if (d <= bestD) { bestD = d; best = this.ids[i]; }
+    }
+    return best;
   },
   onAdd(map) {
     this.map = map;
@@ -203,6 +221,34 @@ export class CrisisMap {
           .addTo(this.map);
       }
     }).catch(() => {});
+  }
+
+  // A click on a person selects them: their trail of known places and a
+  // popup with their status and a link to their page. A click on a cluster
+  // zooms in on it.
+  onSelect(handler) {
+    this.map.on("click", (ev) => {
+      if (this.layer.clustered()) {
+        this.map.setView(ev.latlng, Math.min(this.map.getZoom() + 2, 12));
+        return;
+      }
+      const id = this.layer.nearest(ev.containerPoint, 10);
+      if (id != null) handler(id, ev.latlng);
+    });
+  }
+
+  // Draws a person's trail (oldest to newest, each place a dot with when and how it was known).
+  showTrail(track, popupAt, popupContent) {
+    if (this.trail) this.trail.remove();
+    this.trail = L.layerGroup();
+    const pts = track.map((p) => [p.lat, p.lon]);
+    if (pts.length > 1) L.polyline(pts, { color: "#0b5cad", weight: 3, dashArray: "6 4", className: "trail" }).addTo(this.trail);
+    track.forEach((p, k) => L.circleMarker([p.lat, p.lon], { radius: k === track.length - 1 ? 7 : 4,
+      color: "#0b5cad", fillColor: "#fff", fillOpacity: 1, weight: 2, className: "trail-point" })
+      .bindTooltip(`${new Date(p.at).toLocaleString()} · ${t("source_" + p.source)}`).addTo(this.trail));
+    this.trail.addTo(this.map);
+    L.popup({ className: "person-popup", maxWidth: 260 }).setLatLng(popupAt).setContent(popupContent)
+      .openOn(this.map);
   }
 
   setPoints(points) {

@@ -124,6 +124,20 @@ export async function showCrisis(view, id) {
   const lists = workLists(id);
   view.append(lists.element);
   map.setPoints((await api(`/api/v1/crises/${id}/points`)).points);
+  map.onSelect(async (nid, at) => {
+    try {
+      const p = await api(`/api/v1/crises/${id}/people/${nid}`);
+      const box = el("div", {});
+      const link = el("a", { href: `#/crises/${id}/people/${nid}`, class: "popup-person" },
+        [p.name_ko, p.name_latin].filter(Boolean).join(" / "));
+      const last = p.history.filter((e) => e.kind === "answer").pop();
+      box.append(el("strong", {}, link), el("p", {}, shapeIcon(p.status), " ", statusName(p.status)),
+        el("p", { class: "muted" }, last ? `${t("last_answer")}: ${new Date(last.at).toLocaleString()}` :
+          `${p.history.filter((e) => e.kind === "message").length} ${t("messages")}`),
+        el("p", { class: "muted" }, `${p.track.length} ${t("known_places")}`));
+      map.showTrail(p.track, p.track.length ? [p.track.at(-1).lat, p.track.at(-1).lon] : at, box);
+    } catch { /* gone meanwhile: nothing to show */ }
+  });
 
   // Live: counts and people from the event stream; the chart and regions every half minute.
   const events = new EventSource(scoped(`/api/v1/crises/${id}/events`));

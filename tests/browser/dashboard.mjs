@@ -114,6 +114,36 @@ try {
   await page.waitForSelector(".leaflet-container .shelter-marker", { state: "attached", timeout: 10000 })
     .catch(() => fail("no shelters on the crisis map"));
   await page.screenshot({ path: SCREENSHOTS + "/2-crisis.png", fullPage: true });
+  // A person picked on the map: a cluster zooms in, a person shows their popup and trail.
+  let picked = false;
+  for (let tries = 0; tries < 5 && !picked; tries++) {
+    const spot = await page.evaluate(() => {
+      const c = document.querySelector("canvas.people-layer");
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, r = c.getBoundingClientRect();
+      // Inked pixels nearest the middle first; the first not under a shelter's marker or a control.
+      const inked = [];
+      for (let y = 0; y < c.height; y += 2) for (let x = 0; x < c.width; x += 2)
+        if (d[(y * c.width + x) * 4 + 3] >= 200) inked.push([(x - c.width / 2) ** 2 + (y - c.height / 2) ** 2, x, y]);
+      inked.sort((a, b) => a[0] - b[0]);
+      for (const [, x, y] of inked) {
+        const top = document.elementFromPoint(r.left + x, r.top + y);
+        if (top && !top.closest(".leaflet-marker-icon, .leaflet-control, .leaflet-popup")) return { x: r.left + x, y: r.top + y };
+      }
+      return null;
+    });
+    if (!spot) break;
+    await page.mouse.click(spot.x, spot.y);
+    picked = await page.waitForSelector(".person-popup .popup-person", { timeout: 1500 }).then(() => true, () => false);
+    if (!picked) await page.waitForTimeout(400); // a cluster: the map zooms in
+  }
+  if (!picked) fail("no person could be picked on the map");
+  const popup = await page.textContent(".person-popup");
+  if (!/known places/.test(popup)) fail("the popup says nothing of the person's places: " + popup);
+  await page.waitForSelector(".leaflet-overlay-pane .trail-point", { state: "attached", timeout: 5000 })
+    .catch(() => fail("the picked person's places are not drawn"));
+  await page.waitForTimeout(300); // the popup fades in
+  await page.screenshot({ path: SCREENSHOTS + "/2-person-on-map.png" });
+  await page.keyboard.press("Escape");
 
   // A national answers on the reply page, in a browser of their own.
   const national = await browser.newContext({ locale: "ko-KR" });

@@ -44,7 +44,7 @@ def the_dashboard_shows_a_crisis_live():
                                   "AND 'elderly' = ANY (needs)"), "1", "the person's details edited in the browser")
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM shelter WHERE occupancy = 37 AND NOT open"), "1",
                  "a shelter's occupancy changed and closed in the browser")
-    for name in ("1-usgs.png", "1-polygon.png", "1-declare.png", "1-launched.png", "2-crisis.png", "3-reply.png", "4-after-answer.png", "5-call-list.png", "5-person.png",
+    for name in ("1-usgs.png", "1-polygon.png", "1-declare.png", "1-launched.png", "2-crisis.png", "2-person-on-map.png", "3-reply.png", "4-after-answer.png", "5-call-list.png", "5-person.png",
                  "6-plan.png", "6-manifest.png", "6-registry.png", "7-korean.png"):
         check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
 

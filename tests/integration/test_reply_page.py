@@ -69,6 +69,11 @@ def an_answer_is_stored_confirmed_and_counted():
     expect_equal(cluster.psql(DB, "SELECT state FROM checkin WHERE national_id = %d" % nid), "answered", "check-in answered")
     check(int(cluster.psql(DB, "SELECT coalesce(sum(n), 0) FROM status_count WHERE crisis_id = %d AND status = 'injured'" % crisis)) >= 1, "counted")
     check(int(cluster.psql(DB, "SELECT coalesce(sum(n), 0) FROM response_minute WHERE crisis_id = %d" % crisis)) >= 1, "per minute")
+    # Staff see the place the answer gave at the end of the person's trail, oldest first.
+    track = lead.get("/api/v1/crises/%d/people/%d" % (crisis, nid)).json()["track"]
+    check(track and track[-1]["source"] == "reply" and abs(track[-1]["lat"] - 36.2025) < 1e-4 and
+          abs(track[-1]["lon"] - 36.1604) < 1e-4, "the answer's place ends the trail: %r" % track[-3:])
+    check(all(a["at"] <= b["at"] for a, b in zip(track, track[1:])), "the trail in time order")
 
 
 def the_same_form_twice_is_one_answer_and_a_new_answer_updates():
