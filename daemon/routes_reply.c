@@ -174,9 +174,14 @@ reply_form(struct reply_view *v, const PGresult *res)
 	 * Each form drawn gets an id of its own: the same form sent twice (a
 	 * double tap, a retry on a bad connection, minutes apart) is one answer.
 	 */
-	if (sf_secret_random(nonce, sizeof nonce) != 0)
-		memset(nonce, 0, sizeof nonce);
-	sf_secret_hex_encode(nonce, sizeof nonce, form_id, sizeof form_id);
+	/*
+	 * The page is never stored (Cache-Control: no-store), so going back to it
+	 * draws it again with a new id: only a true resend repeats one. Without
+	 * randomness the field stays empty and a five-second window decides.
+	 */
+	if (sf_secret_random(nonce, sizeof nonce) != 0 ||
+	    sf_secret_hex_encode(nonce, sizeof nonce, form_id, sizeof form_id) != 0)
+		form_id[0] = '\0';
 
 	reply_page_start(b, t);
 	evbuffer_add_printf(b, "<a class=\"lang\" href=\"/r/%s?lang=%s\" hreflang=\"%s\">%s</a>",

@@ -24,7 +24,7 @@ export function declarePanel(onDeclared) {
         </div>
         <label class="centre"><span data-k="centre_latlon"></span><input name="centre" inputmode="decimal"
           autocomplete="off" placeholder="36.20, 36.16" aria-describedby="centre-error"></label>
-        <p class="error" id="centre-error"></p>
+        <p class="error" id="centre-error" role="alert"></p>
         <label class="radius"><span data-k="radius_km"></span><input name="radius" type="number" min="1" max="5000" value="100"></label>
         <p class="hint"></p>
         <p class="inside" aria-live="polite"></p>
@@ -104,10 +104,18 @@ export function declarePanel(onDeclared) {
   form.centre.addEventListener("change", () => {
     const m = /^\s*(-?\d{1,2}(?:\.\d+)?)\s*[,\s]\s*(-?\d{1,3}(?:\.\d+)?)\s*$/.exec(form.centre.value);
     const lat = m ? Number(m[1]) : NaN, lon = m ? Number(m[2]) : NaN;
-    if (!form.centre.value.trim()) return;
-    if (!(Math.abs(lat) <= 90 && Math.abs(lon) <= 180)) {
-      centreError.textContent = t("bad_centre");
-      form.centre.setAttribute("aria-invalid", "true");
+    // Emptied or wrong: no centre at all, so nothing is declared at the one before.
+    if (!form.centre.value.trim() || !(Math.abs(lat) <= 90 && Math.abs(lon) <= 180)) {
+      centre = null;
+      if (form.centre.value.trim()) {
+        centreError.textContent = t("bad_centre");
+        form.centre.setAttribute("aria-invalid", "true");
+      } else {
+        centreError.textContent = "";
+        form.centre.removeAttribute("aria-invalid");
+      }
+      redraw();
+      ready();
       return;
     }
     centreError.textContent = "";

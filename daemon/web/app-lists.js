@@ -48,6 +48,10 @@ export function workLists(crisisId) {
 
   // Answers can come back out of order (a quick change of tab): only the latest request draws.
   let generation = 0;
+  const failed = (mine) => (e) => { if (mine === generation) body.textContent = e.message; };
+  function reload() {
+    load().catch(failed(generation));
+  }
   async function load() {
     const mine = ++generation;
     body.textContent = "…";
@@ -127,8 +131,10 @@ export function workLists(crisisId) {
                   body: { national_id: p.national_id, status: s, message: t("by_phone") } });
               } catch (e) {
                 for (const x of choices.children) x.disabled = false;
-                b.focus();
-                b.title = e.message;
+                // Said where it is read, and the focus kept on a control that is shown.
+                problem.textContent = `${t("not_recorded")}: ${e.message}`;
+                if (!choices.hidden) b.focus();
+                else open.focus();
                 return;
               }
               tr.classList.add("done");
@@ -145,7 +151,10 @@ export function workLists(crisisId) {
         }
         choices.firstChild.focus();
       });
-      act.append(choices);
+      const problem = document.createElement("span");
+      problem.className = "error";
+      problem.setAttribute("role", "alert");
+      act.append(choices, problem);
       act.append(open);
       const who = document.createElement("td");
       const pick = document.createElement("select");
@@ -177,9 +186,9 @@ export function workLists(crisisId) {
   let typing = null;
   search.addEventListener("input", () => {
     clearTimeout(typing);
-    typing = setTimeout(() => load().catch((e) => { body.textContent = e.message; }), 250);
+    typing = setTimeout(reload, 250);
   });
-  for (const el of [assigned, sort]) el.addEventListener("change", () => load().catch((e) => { body.textContent = e.message; }));
+  for (const el of [assigned, sort]) el.addEventListener("change", reload);
 
   // The lists are tabs (WAI-ARIA): one Tab stop; arrows, Home and End move and show.
   const panelId = `list-panel-${crisisId}`;
@@ -192,7 +201,7 @@ export function workLists(crisisId) {
       x.tabIndex = x === b ? 0 : -1;
     }
     body.setAttribute("aria-labelledby", b.id);
-    load().catch((e) => { body.textContent = e.message; });
+    reload();
   }
   for (const l of LISTS) {
     const b = document.createElement("button");
@@ -220,6 +229,6 @@ export function workLists(crisisId) {
   tabs.firstChild.setAttribute("aria-selected", "true");
   tabs.firstChild.tabIndex = 0;
   body.setAttribute("aria-labelledby", tabs.firstChild.id);
-  load().catch((e) => { body.textContent = e.message; });
+  reload();
   return { element: box, reload: () => load().catch(() => {}) };
 }

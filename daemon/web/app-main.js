@@ -75,6 +75,16 @@ async function missionSwitch(user) {
     setMission(null);
     return;
   }
+  // Two routes at once on the first load fill it once.
+  missionsLoading ??= fillMissions(select).finally(() => { missionsLoading = null; });
+  await missionsLoading;
+  setMission(select.value || null);
+  select.hidden = false;
+}
+
+let missionsLoading = null;
+
+async function fillMissions(select) {
   if (!select.options.length) {
     const list = await api("/api/v1/missions");
     select.append(new Option(t("all_missions"), ""));

@@ -125,6 +125,9 @@ export function planPanel(crisisId, map) {
       if (id !== planId || !box.isConnected || last?.state === "ready" || last?.state === "failed") return;
       try {
         const p = await api(`/api/v1/plans/${id}`);
+        // Meanwhile the stream may have told it, or another plan been started.
+        const told = seen.get(id);
+        if (id !== planId || !box.isConnected || told?.state === "ready" || told?.state === "failed") return;
         if (p.state !== "running") {
           const done = { plan_id: id, state: p.state === "failed" ? "failed" : "ready", seq: Number.MAX_SAFE_INTEGER };
           seen.set(id, done);
@@ -149,7 +152,7 @@ export function planPanel(crisisId, map) {
   function showEvent(p) {
     if (p.state === "ready") {
       run.disabled = false;
-      show(planId).catch((e) => { state.textContent = e.message; });
+      show(p.plan_id).catch((e) => { state.textContent = e.message; });
     } else if (p.state === "failed") {
       run.disabled = false;
       state.textContent = t("plan_failed");

@@ -261,9 +261,12 @@ score_of(const struct round *r)
 	for (size_t i = 0; i < r->pb->nitems; i++) {
 		if (!r->pb->located[i])
 			continue;
-		if (r->sh[i] < 0)
+		if (r->sh[i] < 0) {
 			sc.out_people += r->pb->people[i];
-		else
+			/* As the re-plan counts it: a promised shelter taken away costs the penalty. */
+			if (r->pb->previous[i] >= 0)
+				sc.cost += (int64_t)r->pb->penalty_m * (int64_t)r->pb->people[i];
+		} else
 			sc.cost += r->unit[i] * (int64_t)r->pb->people[i];
 	}
 	return sc;

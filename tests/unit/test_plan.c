@@ -488,6 +488,39 @@ north(double d)
 }
 
 /* Re-planning: who stays, who moves, and why. */
+/*
+ * Room for one of two equal households: the one promised the shelter keeps
+ * it, though the newcomer lives nearer, when the gain is below the penalty
+ * (the neighbourhood search counts the promise as the re-plan does).
+ */
+static void
+replan_keeps_a_promise_when_room_is_short(void **state)
+{
+	struct sf_plan_household hh[2];
+	struct sf_plan_shelter sh[2];
+	struct sf_plan_input in;
+	struct sf_plan_options opt;
+	struct sf_plan_result *r = NULL;
+	char err[200];
+
+	(void)state;
+	memset(&in, 0, sizeof in);
+	sf_plan_options_init(&opt);
+	sh[0] = (struct sf_plan_shelter){north(0), 2, 0, 0, true};
+	sh[1] = (struct sf_plan_shelter){north(40000), 1, 0, 0, true}; /* room for neither */
+	hh[0] = (struct sf_plan_household){north(1000), 2, 0, 0, 0}; /* promised shelter 0 */
+	hh[1] = (struct sf_plan_household){north(0), 2, 0, 0, -1};   /* new, next to it */
+	in.households = hh;
+	in.nhouseholds = 2;
+	in.shelters = sh;
+	in.nshelters = 2;
+	assert_int_equal(sf_plan_solve(&in, &opt, &r, err, sizeof err), 0);
+	assert_int_equal(r->placements[0].shelter, 0);
+	assert_int_equal(r->placements[0].move, SF_PLAN_STAYED);
+	assert_int_equal(r->placements[1].shelter, SF_PLAN_NONE);
+	sf_plan_result_free(r);
+}
+
 static void
 replan_moves_only_for_a_reason(void **state)
 {
@@ -777,6 +810,7 @@ main(void)
 	    cmocka_unit_test(plan_is_close_to_its_bound_on_mid_size_instances),
 	    cmocka_unit_test(plan_takes_a_distance_matrix),
 	    cmocka_unit_test(replan_moves_only_for_a_reason),
+	    cmocka_unit_test(replan_keeps_a_promise_when_room_is_short),
 	    cmocka_unit_test(replan_of_an_unchanged_plan_is_stable),
 	    cmocka_unit_test(groups_fill_vehicles_and_leave_in_order),
 	    cmocka_unit_test(nearest_with_room_is_a_valid_baseline),
