@@ -30,9 +30,31 @@ export async function showRegistry(view) {
   const table = card.querySelector(".import-errors");
   let text = null, type = null;
 
+  // A big file takes seconds: the buttons wait, a bar and a clock say it is working.
   async function send(dry) {
     const m = missionForChanges();
-    const r = await apiText(`/api/v1/nationals/import?dry_run=${dry}` + (m ? `&mission=${m}` : ""), text, type);
+    const buttons = card.querySelectorAll(".import-check, .import-apply");
+    const wasDisabled = [...buttons].map((b) => b.disabled);
+    const lines = (text.match(/\n/g) ?? []).length;
+    const bar = document.createElement("progress");
+    bar.className = "import-progress";
+    bar.setAttribute("aria-label", t(dry ? "checking" : "importing"));
+    const started = Date.now();
+    const tick = () => {
+      summary.textContent = `${t(dry ? "checking" : "importing")} ${lines.toLocaleString()} ${t("rows")}… ` +
+        `${Math.round((Date.now() - started) / 1000)} s `;
+      summary.append(bar);
+    };
+    for (const b of buttons) b.disabled = true;
+    tick();
+    const clock = setInterval(tick, 1000);
+    let r;
+    try {
+      r = await apiText(`/api/v1/nationals/import?dry_run=${dry}` + (m ? `&mission=${m}` : ""), text, type);
+    } finally {
+      clearInterval(clock);
+      buttons.forEach((b, k) => { b.disabled = wasDisabled[k]; });
+    }
     summary.textContent = `${r.rows ?? 0} ${t("rows")}: ${r.good_rows ?? 0} ${t("good")}, ${r.bad_rows ?? 0} ${t("bad")}` +
       (r.applied ? ` — ${r.inserted} ${t("added")}, ${r.updated} ${t("updated")}, ${r.unchanged} ${t("unchanged")}` : "");
     table.innerHTML = "";

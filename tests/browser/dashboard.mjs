@@ -251,9 +251,19 @@ try {
   // The registry: a messy CSV checked first, row by row, then imported.
   await page.goto(BASE + "/app#/registry");
   await page.setInputFiles(".import-file", IMPORT_FILE);
+  // A slow check (held back 1.2 s here) shows a bar and a clock, and the buttons wait for it.
+  await page.route("**/api/v1/nationals/import*", async (route) => {
+    const response = await route.fetch();
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await route.fulfill({ response });
+  });
   await page.click(".import-check");
+  await page.waitForSelector(".import-summary progress", { timeout: 1000 })
+    .catch(() => fail("no progress shown while the file is checked"));
+  if (!await page.isDisabled(".import-check")) fail("the check button can be pressed again while checking");
   await page.waitForSelector(".import-errors tr", { timeout: 10000 })
     .catch(async () => fail("no row report: " + await page.textContent(".import-summary")));
+  await page.unroute("**/api/v1/nationals/import*");
   await page.click(".import-apply");
   await page.waitForSelector('.import-summary:has-text("added")', { timeout: 10000 })
     .catch(async () => fail("not imported: " + await page.textContent(".import-summary")));
