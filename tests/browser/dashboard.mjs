@@ -149,10 +149,16 @@ try {
   const national = await browser.newContext({ locale: "ko-KR" });
   const phone = await national.newPage();
   await phone.goto(BASE + "/r/" + TOKEN);
+  const formId = await phone.inputValue('input[name="form"]');
   await phone.check('input[name="status"][value="safe"]');
   await phone.click("button.send");
   await phone.waitForLoadState();
   await phone.screenshot({ path: SCREENSHOTS + "/3-reply.png" });
+  // Back on the form, whether reloaded or from the back-forward cache, it is a new form:
+  // an answer sent from it is not taken for a resend of the first.
+  await phone.goBack();
+  await phone.waitForSelector('input[name="form"]', { state: "attached" });
+  if (await phone.inputValue('input[name="form"]') === formId) fail("the form shown again kept the id of the one already sent");
 
   await page.waitForFunction((before) =>
     Number(document.querySelector('.count[data-status="safe"] .n').textContent) === before + 1, safe,
