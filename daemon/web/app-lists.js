@@ -5,7 +5,7 @@
 // two clicks: open the row's choices, pick what the person said.
 import { api } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
-import { shapeIcon } from "/static/app-map.js";
+import { outcomeButton, shapeIcon } from "/static/app-map.js";
 
 const LISTS = [
   { key: "needs_help", query: "status=needs_help" },
@@ -119,11 +119,7 @@ export function workLists(crisisId) {
         choices.hidden = false;
         if (!choices.childElementCount) {
           for (const s of OUTCOMES) {
-            const b = document.createElement("button");
-            b.type = "button";
-            b.className = "outcome";
-            b.dataset.status = s;
-            b.append(shapeIcon(s), " ", statusName(s));
+            const b = outcomeButton(s);
             b.addEventListener("click", async () => {
               for (const x of choices.children) x.disabled = true;
               try {

@@ -3,7 +3,7 @@
 // each move, so 100,000 people stay smooth. A status is a colour and a shape,
 // never a colour alone. Shelters with their load on top.
 import { api, scoped } from "/static/app-api.js";
-import { t } from "/static/app-i18n.js";
+import { t, statusName } from "/static/app-i18n.js";
 
 export const STATUS_ORDER = ["needs_help", "injured", "needs_evacuation", "missing", "unreachable",
   "pending", "safe", "evacuated", "deceased"];
@@ -37,6 +37,16 @@ export function shapeIcon(status) {
   ctx.fillStyle = statusColor(status);
   drawShape(ctx, SHAPES[status] ?? "square", 8, 8, 6);
   return c;
+}
+
+// A button that records a status: its shape and its name, never colour alone.
+export function outcomeButton(status) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "outcome";
+  b.dataset.status = status;
+  b.append(shapeIcon(status), " ", statusName(status));
+  return b;
 }
 
 // One canvas over the map holding every person. Points are kept in typed

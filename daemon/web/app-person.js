@@ -4,7 +4,7 @@
 // edited in place.
 import { api, canEdit } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
-import { shapeIcon } from "/static/app-map.js";
+import { outcomeButton, shapeIcon } from "/static/app-map.js";
 
 const OUTCOMES = ["safe", "needs_help", "injured", "needs_evacuation", "missing", "evacuated"];
 const NEEDS = ["child", "elderly", "pregnant", "disability", "medical"];
@@ -152,11 +152,7 @@ export async function showPerson(view, crisisId, nationalId) {
   const done = document.createElement("p");
   done.setAttribute("aria-live", "polite");
   for (const s of OUTCOMES) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "outcome";
-    b.dataset.status = s;
-    b.append(shapeIcon(s), " ", statusName(s));
+    const b = outcomeButton(s);
     b.addEventListener("click", async () => {
       await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
         body: { national_id: p.national_id, status: s, message: t("by_phone") } });

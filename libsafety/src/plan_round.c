@@ -308,28 +308,23 @@ struct snapshot {
 	uint32_t *dist;
 };
 
-static void
-snapshot_take(struct snapshot *c, const struct round *r, size_t n, size_t S)
+/* The live plan seen as a snapshot: the same arrays. */
+static struct snapshot
+live_state(struct round *r)
 {
-	memcpy(c->sh, r->sh, n * sizeof *c->sh);
-	memcpy(c->nxt, r->nxt, n * sizeof *c->nxt);
-	memcpy(c->prv, r->prv, n * sizeof *c->prv);
-	memcpy(c->unit, r->unit, n * sizeof *c->unit);
-	memcpy(c->dist, r->dist, n * sizeof *c->dist);
-	memcpy(c->head, r->head, S * sizeof *c->head);
-	memcpy(c->free_, r->free_, S * sizeof *c->free_);
+	return (struct snapshot){r->sh, r->head, r->nxt, r->prv, r->unit, r->free_, r->dist};
 }
 
 static void
-snapshot_restore(const struct snapshot *c, struct round *r, size_t n, size_t S)
+state_copy(const struct snapshot *to, const struct snapshot *from, size_t n, size_t S)
 {
-	memcpy(r->sh, c->sh, n * sizeof *c->sh);
-	memcpy(r->nxt, c->nxt, n * sizeof *c->nxt);
-	memcpy(r->prv, c->prv, n * sizeof *c->prv);
-	memcpy(r->unit, c->unit, n * sizeof *c->unit);
-	memcpy(r->dist, c->dist, n * sizeof *c->dist);
-	memcpy(r->head, c->head, S * sizeof *c->head);
-	memcpy(r->free_, c->free_, S * sizeof *c->free_);
+	memcpy(to->sh, from->sh, n * sizeof *to->sh);
+	memcpy(to->nxt, from->nxt, n * sizeof *to->nxt);
+	memcpy(to->prv, from->prv, n * sizeof *to->prv);
+	memcpy(to->unit, from->unit, n * sizeof *to->unit);
+	memcpy(to->dist, from->dist, n * sizeof *to->dist);
+	memcpy(to->head, from->head, S * sizeof *to->head);
+	memcpy(to->free_, from->free_, S * sizeof *to->free_);
 }
 
 static void
@@ -338,7 +333,7 @@ lns(struct round *r)
 	const struct sf__plan_problem *pb = r->pb;
 	const struct sf__plan_support *sp = r->sp;
 	size_t n = pb->nitems, S = pb->nshelters, iterations, it;
-	struct snapshot c;
+	struct snapshot c, live = live_state(r);
 	uint32_t removed[LNS_MAX_REMOVED + 1];
 	uint64_t rng = 0x5afe7e5ca1ab1e5ULL ^ (uint64_t)n;
 	struct score best;
@@ -369,7 +364,7 @@ lns(struct round *r)
 
 		if (!pb->located[i0] || sp->start[i0 + 1] == sp->start[i0])
 			continue;
-		snapshot_take(&c, r, n, S);
+		state_copy(&c, &live, n, S);
 		/* The neighbourhood: i0's shelter and its 2 to 4 cheapest others. */
 		want = 2 + (size_t)(lns_next(&rng) % 3);
 		if (r->sh[i0] >= 0)
@@ -429,7 +424,7 @@ lns(struct round *r)
 		    (now.out_people == best.out_people && now.cost <= best.cost))
 			best = now;
 		else
-			snapshot_restore(&c, r, n, S);
+			state_copy(&live, &c, n, S);
 	}
 out:
 	free(c.sh);

@@ -5,25 +5,16 @@
 // with the arrow keys and records a call's outcome, always seeing where the
 // focus is. axe-core checks every view against WCAG 2.2 A and AA.
 // Run by tests/integration/test_dashboard.py; screenshots go to SCREENSHOTS.
-import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
-
 import { createRequire } from "node:module";
 
-const { BASE, USER, PASSWORD, CRISIS, SCREENSHOTS, CHROMIUM } = process.env;
+import { failer, launch } from "./chromium.mjs";
+
+const { BASE, USER, PASSWORD, CRISIS, SCREENSHOTS } = process.env;
 const AXE = createRequire(import.meta.url).resolve("../../daemon/web/node_modules/axe-core/axe.min.js");
 const errors = [];
 const violations = [];
-const fail = (msg) => {
-  console.error("dashboard-access: " + msg + (errors.length ? " (page errors: " + errors.join(" | ") + ")" : ""));
-  process.exit(1);
-};
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
-    "--disable-sync", "--disable-breakpad", "--metrics-recording-only"],
-});
+const fail = failer("dashboard-access", errors);
+const browser = await launch();
 
 function watch(page) {
   page.on("pageerror", (e) => errors.push(e.message));

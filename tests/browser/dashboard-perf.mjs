@@ -1,12 +1,10 @@
 // How the dashboard holds up with a large crisis: opens it, then pans and
 // zooms the map while Chromium records every task over 50 ms (the Long Tasks
 // API). Prints the number of people drawn, the load time and the longest task.
-import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
+import { launch } from "./chromium.mjs";
 
-const { BASE, USER, PASSWORD, CRISIS, CHROMIUM } = process.env;
-const browser = await chromium.launch({ executablePath: CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update"] });
+const { BASE, USER, PASSWORD, CRISIS } = process.env;
+const browser = await launch();
 try {
   const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
   await page.goto(BASE + "/app");

@@ -2,24 +2,14 @@
 // open a crisis, see the counts and the map; answer on the reply page in a
 // second browser context and see the counter change without a reload.
 // Screenshots go to SCREENSHOTS. Run by tests/integration/test_dashboard.py.
-import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
-
 import { readFileSync } from "node:fs";
 
-const { BASE, USER, PASSWORD, TOKEN, CRISIS, SCREENSHOTS, CHROMIUM, IMPORT_FILE, USGS_FILE } = process.env;
-const errors = [];
-const fail = (msg) => {
-  console.error("dashboard: " + msg + (errors.length ? " (page errors: " + errors.join(" | ") + ")" : ""));
-  process.exit(1);
-};
+import { failer, launch } from "./chromium.mjs";
 
-// Flags for a closed network: no updates, no sync, no crash reporting, no GPU.
-const browser = await chromium.launch({
-  executablePath: CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
-    "--disable-sync", "--disable-breakpad", "--metrics-recording-only"],
-});
+const { BASE, USER, PASSWORD, TOKEN, CRISIS, SCREENSHOTS, IMPORT_FILE, USGS_FILE } = process.env;
+const errors = [];
+const fail = failer("dashboard", errors);
+const browser = await launch();
 try {
   const staff = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 } });
   const page = await staff.newPage();

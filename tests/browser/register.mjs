@@ -2,23 +2,15 @@
 // on /register in Debian's Chromium with JavaScript off, confirms the code
 // the log channel received, and staff then see the registration, confirmed,
 // in the dashboard's registry. Run by tests/integration/test_register.py.
-import { chromium } from "../../daemon/web/node_modules/playwright-core/index.mjs";
-
 import { existsSync, readFileSync } from "node:fs";
 
-const { BASE, USER, PASSWORD, OUTBOX_LOG, SCREENSHOTS, CHROMIUM, LEG1_FROM, LEG1_TO, LEG2_FROM, LEG2_TO } = process.env;
-const fail = (msg) => {
-  console.error("register: " + msg);
-  process.exit(1);
-};
+import { failer, launch } from "./chromium.mjs";
+
+const { BASE, USER, PASSWORD, OUTBOX_LOG, SCREENSHOTS, LEG1_FROM, LEG1_TO, LEG2_FROM, LEG2_TO } = process.env;
+const fail = failer("register");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-default-apps",
-    "--disable-sync", "--disable-breakpad", "--metrics-recording-only"],
-});
+const browser = await launch();
 try {
   // A phone with JavaScript off: the whole registration is plain forms.
   const phone = await browser.newContext({ locale: "ko-KR", javaScriptEnabled: false,
