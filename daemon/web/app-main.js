@@ -40,6 +40,9 @@ async function route(ev) {
   const m = location.hash.match(/^#\/crises\/(\d+)$/);
   const person = location.hash.match(/^#\/crises\/(\d+)\/people\/(\d+)$/);
   const pane = fresh();
+  // After following a link the new view takes the focus at once: the next Tab
+  // starts at its top and a screen reader reads it, not the place the old page left.
+  if (ev?.type === "hashchange") view.focus();
   try {
     let leave;
     if (location.hash === "#/registry") leave = await showRegistry(pane);
@@ -51,9 +54,6 @@ async function route(ev) {
       return;
     }
     leaveView = leave;
-    // After following a link the new view takes the focus: the next Tab starts
-    // at its top and a screen reader reads it, not the place the old page left.
-    if (ev?.type === "hashchange") view.focus();
   } catch (e) {
     if (mine !== routeCount) return;
     if (e instanceof Unauthorized) return showLogin(fresh(), route);

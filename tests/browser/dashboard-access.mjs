@@ -176,8 +176,9 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForSelector('.count[data-status="pending"]', { timeout: 10000 });
   // A new view takes the focus, so the next Tab starts at its top, not in the old page's place.
-  const focused = await page.evaluate(() => document.activeElement?.id);
-  if (focused !== "view") fail(`after opening a crisis the focus is on ${focused || "nothing"}, not the view`);
+  await page.waitForFunction(() => document.activeElement?.id === "view", null, { timeout: 5000 })
+    .catch(async () => fail(`after opening a crisis the focus is on ${await page.evaluate(() =>
+      document.activeElement?.id || document.activeElement?.tagName || "nothing")}, not the view`));
   // Work lists are tabs: one Tab stop, the arrow keys move between them and show each.
   await tabTo(page, '.tabs [role="tab"][aria-selected="true"]');
   const before = await page.evaluate(() => document.activeElement.dataset.list);
@@ -204,8 +205,9 @@ try {
   await page.waitForFunction((n) => Number(document.querySelector('.count[data-status="needs_evacuation"] .n').textContent) === n + 1,
     evac, { timeout: 10000 }).catch(() => fail("the call recorded by keyboard did not reach the counts"));
   // The focus stays in the list, on the row's result, for the next call.
-  const after = await page.evaluate(() => document.activeElement?.closest("tr")?.dataset.national ?? document.activeElement?.tagName);
-  if (after !== row) fail(`after recording, the focus went to ${after}`);
+  await page.waitForFunction((id) => document.activeElement?.closest("tr")?.dataset.national === id, row, { timeout: 5000 })
+    .catch(async () => fail(`after recording, the focus went to ${await page.evaluate(() =>
+      document.activeElement?.closest("tr")?.dataset.national ?? document.activeElement?.tagName)}`));
   if (violations.length) fail(`${violations.length} accessibility violation(s):\n  ` + violations.join("\n  "));
   if (errors.length) fail("errors in the page: " + errors.join(" | "));
   console.log(`dashboard-access: ok (6 views fit 820 and 1180 px tablets; no WCAG 2.2 A/AA violation in ${audited} views; ` +
