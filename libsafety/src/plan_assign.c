@@ -418,8 +418,9 @@ price(struct assign *as)
 	struct sf__flow *f = &as->f;
 	int64_t pmin = INT64_MAX, added = 0;
 	int32_t u, v;
-	struct priced *pr = NULL;
-	size_t npr = 0, cappr = 0;
+	/* The most violating arcs of one household, kept in order as they are found. */
+	struct priced pr[PRICE_PER_ITEM];
+	size_t npr = 0;
 
 	for (v = 0; v < as->nshelters_in; v++) {
 		int64_t p = -sf__flow_potential(f, as->nitems_in + v);
@@ -469,40 +470,32 @@ price(struct assign *as)
 			rc = unit - sf__flow_potential(f, as->shelter_node[s]) - value;
 			if (rc >= 0 || has_arc(as, i, u, s))
 				continue;
-			if (npr == cappr) {
-				size_t nc = cappr ? 2 * cappr : 16;
-				struct priced *np = realloc(pr, nc * sizeof *np);
-				if (!np) {
-					free(pr);
-					return SF_ENOMEM;
-				}
-				pr = np;
-				cappr = nc;
+			{
+				/* Insertion into the kept few: the same ones a full sort would put first. */
+				struct priced cand = {rc, s, (uint32_t)d};
+				size_t at;
+				if (npr == PRICE_PER_ITEM && priced_cmp(&cand, &pr[npr - 1]) >= 0)
+					continue;
+				if (npr < PRICE_PER_ITEM)
+					npr++;
+				for (at = npr - 1; at > 0 && priced_cmp(&cand, &pr[at - 1]) < 0; at--)
+					pr[at] = pr[at - 1];
+				pr[at] = cand;
 			}
-			pr[npr].rc = rc;
-			pr[npr].shelter = s;
-			pr[npr].dist = (uint32_t)d;
-			npr++;
 		}
-		if (npr > 1)
-			qsort(pr, npr, sizeof *pr, priced_cmp);
-		for (j = 0; j < npr && j < PRICE_PER_ITEM; j++) {
+		for (j = 0; j < npr; j++) {
 			int32_t s = pr[j].shelter;
 			int64_t a = sf__flow_add_arc(f, u, as->shelter_node[s],
 			                             unit_cost(pb, i, (size_t)s, pr[j].dist),
 			                             SF__FLOW_INF, 0);
 			size_t e;
-			if (a < 0) {
-				free(pr);
+			if (a < 0)
 				return SF_ENOMEM;
-			}
 			e = (size_t)a - as->extra_base;
 			if (e >= as->nextra) {
 				int64_t *nx = realloc(as->extra_next, (e + 1) * 2 * sizeof *nx);
-				if (!nx) {
-					free(pr);
+				if (!nx)
 					return SF_ENOMEM;
-				}
 				as->extra_next = nx;
 				as->nextra = (e + 1) * 2;
 			}
@@ -511,7 +504,6 @@ price(struct assign *as)
 			added++;
 		}
 	}
-	free(pr);
 	return added;
 }
 
