@@ -31,6 +31,8 @@ export function declarePanel(onDeclared) {
         <button class="primary declare-submit" type="submit" disabled></button>
         <details><summary data-k="paste_alert" id="paste-alert"></summary>
           <textarea name="alert" rows="5" spellcheck="false" aria-labelledby="paste-alert"></textarea>
+          <label class="alert-file-label"><span data-k="or_upload"></span>
+            <input type="file" class="alert-file" accept=".xml,.cap,.json,.geojson,application/xml,application/json"></label>
           <button type="button" class="import-alert"></button>
           <p class="import-result" aria-live="polite"></p>
         </details>
@@ -172,6 +174,16 @@ export function declarePanel(onDeclared) {
     } catch (e) {
       inside.textContent = e.message;
     }
+  });
+  // A file chosen is read into the box, to be seen before it is imported.
+  box.querySelector(".alert-file").addEventListener("change", async (ev) => {
+    const f = ev.target.files[0];
+    if (!f) return;
+    if (f.size > 10 * 1024 * 1024) { // the server's default body limit
+      box.querySelector(".import-result").textContent = t("alert_too_big");
+      return;
+    }
+    form.alert.value = await f.text();
   });
   box.querySelector(".import-alert").addEventListener("click", async () => {
     const out = box.querySelector(".import-result");

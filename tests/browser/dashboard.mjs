@@ -31,7 +31,10 @@ try {
   await page.waitForSelector(".crisis-link", { timeout: 10000 });
   // The real USGS event of 6 February 2023, pasted as it came: a proposed crisis appears.
   await page.click(".declare details summary");
-  await page.fill('.declare-form textarea[name="alert"]', readFileSync(USGS_FILE, "utf8"));
+  // Uploaded as a file: its text lands in the box, to be seen before importing.
+  await page.setInputFiles(".declare-form .alert-file", USGS_FILE);
+  await page.waitForFunction((n) => document.querySelector('.declare-form textarea[name="alert"]').value.length === n,
+    readFileSync(USGS_FILE, "utf8").length, { timeout: 5000 }).catch(() => fail("the chosen alert file was not read into the box"));
   await page.click(".import-alert");
   await page.waitForSelector('.import-result:has-text("1 proposed")', { timeout: 15000 })
     .catch(async () => fail("the USGS event proposed nothing: " + await page.textContent(".import-result")));
