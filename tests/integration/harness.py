@@ -7,6 +7,7 @@ starts a cluster of its own. Every daemon's log is kept under
 SAFETY_TEST_LOG_DIR so the whole run's logs can be searched for secrets.
 """
 
+import atexit
 import http.client
 import json
 import os
@@ -97,7 +98,11 @@ class Cluster:
         d = os.environ.get("SAFETY_TEST_PG_DIR")
         if d:
             return cls(d, owned=False)
-        return cls.private()
+        # A test run alone (ctest -R, python3 test_x.py) gets a cluster of its own,
+        # stopped and removed when it exits rather than left running.
+        c = cls.private()
+        atexit.register(c.destroy)
+        return c
 
     @classmethod
     def private(cls):
