@@ -388,6 +388,25 @@ http_read_json(struct http_ctx *ctx)
 	return json;
 }
 
+/* True when every member of body is named in known (NULL-terminated); else answers 400. */
+bool
+http_json_known(struct http_ctx *ctx, const cJSON *body, const char *const *known)
+{
+	char detail[128];
+
+	for (const cJSON *item = body->child; item != NULL; item = item->next) {
+		bool ok = false;
+		for (int i = 0; known[i] != NULL && !ok; i++)
+			ok = strcmp(item->string, known[i]) == 0;
+		if (!ok) {
+			snprintf(detail, sizeof detail, "unknown field '%.60s'", item->string);
+			http_reply_problem(ctx, 400, "bad request", detail);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Sends the reply and releases the context. */
 static void
 http_send(struct http_ctx *ctx, int status, struct evbuffer *body)

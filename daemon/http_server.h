@@ -72,6 +72,9 @@ bool http_routes_check(char **cause) __attribute__((warn_unused_result));
  */
 cJSON *http_read_json(struct http_ctx *ctx);
 
+/* True when every member of body is named in known (NULL-terminated); else answers 400. */
+bool http_json_known(struct http_ctx *ctx, const cJSON *body, const char *const *known);
+
 /* A query-string parameter, decoded, copied into buf; NULL if absent. */
 const char *http_query(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz);
 

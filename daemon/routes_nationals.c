@@ -398,6 +398,10 @@ national_patch_names(const struct db_result *r, void *arg)
 void
 routes_nationals_update(struct http_ctx *ctx)
 {
+	static const char *const known[] = {
+	    "name_ko",      "name_latin",     "birth_date",   "passport_no",      "kind",
+	    "arrival_date", "departure_date", "address",      "residence_status", "notes",
+	    "needs",        "languages",      "household_id", "location",         NULL};
 	char scope[24], id[24], birth[11], arrival[11], departure[11];
 	char name_ko[256], name_latin[256], passport[32], lat[32], lon[32], acc[32], hh[24];
 	char needs[128], langs[128], err[128], detail[192];
@@ -413,20 +417,8 @@ routes_nationals_update(struct http_ctx *ctx)
 	body = http_read_json(ctx);
 	if (body == NULL)
 		return;
-	for (item = body->child; item != NULL; item = item->next) {
-		static const char *known[] = {
-		    "name_ko",      "name_latin",     "birth_date",   "passport_no",      "kind",
-		    "arrival_date", "departure_date", "address",      "residence_status", "notes",
-		    "needs",        "languages",      "household_id", "location",         NULL};
-		bool ok = false;
-		for (int i = 0; known[i] != NULL; i++)
-			ok = ok || strcmp(item->string, known[i]) == 0;
-		if (!ok) {
-			snprintf(detail, sizeof detail, "unknown field '%.60s'", item->string);
-			http_reply_problem(ctx, 400, "bad request", detail);
-			goto out;
-		}
-	}
+	if (!http_json_known(ctx, body, known))
+		goto out;
 	if (!nationals_text(ctx, body, "name_ko", 200, &v_ko) ||
 	    !nationals_text(ctx, body, "name_latin", 200, &v_latin) ||
 	    !nationals_date(ctx, body, "birth_date", birth, &v_birth) ||

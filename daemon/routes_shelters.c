@@ -69,21 +69,13 @@ shelter_fields(struct http_ctx *ctx, cJSON *body, const char **v, char num[5][24
 	static const size_t text_max[] = {32, 300, 500};
 	static const char *const int_keys[] = {"capacity", "occupancy"};
 	static const char *const bool_keys[] = {"medical", "accessible", "open"};
+	static const char *const known[] = {"kind", "name", "address", "capacity", "occupancy",
+	                                    "medical", "accessible", "open", "lat", "lon",
+	                                    "mission_id", NULL};
 	char detail[160];
 
-	for (cJSON *item = body->child; item != NULL; item = item->next) {
-		static const char *const known[] = {"kind", "name", "address", "capacity", "occupancy",
-		                                    "medical", "accessible", "open", "lat", "lon",
-		                                    "mission_id", NULL};
-		bool ok = false;
-		for (int i = 0; known[i] != NULL; i++)
-			ok = ok || strcmp(item->string, known[i]) == 0;
-		if (!ok) {
-			snprintf(detail, sizeof detail, "unknown field '%.60s'", item->string);
-			http_reply_problem(ctx, 400, "bad request", detail);
-			return false;
-		}
-	}
+	if (!http_json_known(ctx, body, known))
+		return false;
 	for (int i = 0; i < 3; i++) {
 		cJSON *x = cJSON_GetObjectItemCaseSensitive(body, text_keys[i]);
 		v[i] = NULL;
