@@ -3,13 +3,7 @@
 import { api, apiText, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 import { registrationsCard } from "/static/app-registrations.js";
-import { regionsCard, sheltersCard } from "/static/app-shelters.js";
-
-function cell(tr, text) {
-  const td = document.createElement("td");
-  td.textContent = text ?? "";
-  tr.append(td);
-}
+import { cell, regionsCard, sheltersCard } from "/static/app-shelters.js";
 
 export async function showRegistry(view) {
   view.innerHTML = "";

@@ -39,6 +39,12 @@ export function shapeIcon(status) {
   return c;
 }
 
+// How full a shelter is, as its marker and its load bar show it.
+export function loadLevel(s) {
+  const share = s.capacity > 0 ? s.occupancy / s.capacity : 1;
+  return share >= 0.9 ? "full" : share >= 0.6 ? "busy" : "room";
+}
+
 // A button that records a status: its shape and its name, never colour alone.
 export function outcomeButton(status) {
   const b = document.createElement("button");
@@ -223,8 +229,7 @@ export class CrisisMap {
       for (const s of r.items) {
         if (s.kind === "assembly_point") continue;
         // A house in a box, larger than any person's shape; its frame says how full it is.
-        const share = s.capacity > 0 ? s.occupancy / s.capacity : 1;
-        const level = !s.open ? "closed" : share >= 0.9 ? "full" : share >= 0.6 ? "busy" : "room";
+        const level = s.open ? loadLevel(s) : "closed";
         L.marker([s.lat, s.lon], { icon: L.divIcon({ className: `shelter-marker ${level}`, html: "⌂",
           iconSize: [20, 20] }), keyboard: false, alt: s.name })
           .bindTooltip(`${s.name}: ${s.occupancy}/${s.capacity}${s.open ? "" : " — " + t("closed")}`)

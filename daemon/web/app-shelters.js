@@ -4,10 +4,12 @@
 // nationals live in each. Bulk loads stay with `safetyctl import`.
 import { api, canEdit, missionForChanges, scoped } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
+import { loadLevel } from "/static/app-map.js";
 
 const KINDS = ["shelter", "assembly_point", "embassy", "hotel", "airport", "border_crossing"];
 
-function cell(tr, child) {
+// A table cell with a text or an element, appended to the row.
+export function cell(tr, child) {
   const td = document.createElement("td");
   td.append(child ?? "");
   tr.append(td);
@@ -20,7 +22,7 @@ function loadBar(s) {
   const fill = document.createElement("span");
   const share = s.capacity > 0 ? Math.min(1, s.occupancy / s.capacity) : 1;
   fill.style.width = `${Math.round(share * 100)}%`;
-  fill.className = share >= 0.9 ? "full" : share >= 0.6 ? "busy" : "room";
+  fill.className = loadLevel(s);
   bar.append(fill);
   bar.title = `${s.occupancy} / ${s.capacity}`;
   return bar;
