@@ -25,7 +25,9 @@ sf__plan_distance(const struct sf__plan_problem *pb, size_t i, size_t s)
 	int64_t d;
 
 	if (pb->matrix) {
-		uint32_t v = pb->matrix[i * pb->nshelters + s];
+		/* A split shelter's parts share their input shelter's column. */
+		size_t columns = pb->nreal ? pb->nreal : pb->nshelters;
+		uint32_t v = pb->matrix[i * columns + s % columns];
 		if (v == SF_PLAN_UNREACHABLE)
 			return -1;
 		d = v;
@@ -41,16 +43,17 @@ sf__plan_distance(const struct sf__plan_problem *pb, size_t i, size_t s)
 static int64_t
 unit_cost(const struct sf__plan_problem *pb, size_t i, size_t s, int64_t d)
 {
-	if (pb->previous[i] >= 0 && (size_t)pb->previous[i] != s)
+	if (pb->previous[i] >= 0 && (size_t)pb->previous[i] != (pb->nreal ? s % pb->nreal : s))
 		return d + pb->penalty_m;
 	return d;
 }
 
-/* Whether shelter s can take item i at all (open with room, the right facilities). */
+/* Whether shelter s can take item i at all (open with room, the right facilities, its size). */
 static bool
 fits(const struct sf__plan_problem *pb, size_t i, size_t s)
 {
-	return pb->room[s] > 0 && (pb->shelters[s].facilities & pb->fclass[i]) == pb->fclass[i];
+	return pb->room[s] > 0 && (pb->shelters[s].facilities & pb->fclass[i]) == pb->fclass[i] &&
+	       (!pb->item_max || pb->people[i] <= pb->item_max[s]);
 }
 
 /* A candidate arc while lists are built. */
@@ -74,7 +77,8 @@ cand_cmp(const void *a, const void *b)
 /* Working state of one assignment. */
 struct assign {
 	const struct sf__plan_problem *pb;
-	struct sf__plan_index tree[4]; /* open shelters with room, by required facilities */
+	/* open shelters with room by required facilities, then those large items may use */
+	struct sf__plan_index tree[8];
 	/* candidate lists, CSR */
 	size_t *cstart;
 	struct cand *cand;
@@ -97,7 +101,17 @@ struct assign {
 	size_t nbuf, capbuf;
 };
 
-/* Builds the facility trees over open shelters with room. */
+/* The tree of shelters item i may use. */
+static const struct sf__plan_index *
+tree_of(const struct assign *as, size_t i)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	bool large = pb->large_from && pb->people[i] >= pb->large_from;
+
+	return &as->tree[pb->fclass[i] + (large ? 4 : 0)];
+}
+
+/* Builds the facility trees over open shelters with room (and those large items fit). */
 static int
 build_trees(struct assign *as)
 {
@@ -111,11 +125,12 @@ build_trees(struct assign *as)
 		free(xyz);
 		return SF_ENOMEM;
 	}
-	for (f = 0; f < 4 && rc == 0; f++) {
+	for (f = 0; f < (pb->large_from ? 8 : 4) && rc == 0; f++) {
 		size_t s, n = 0;
 		for (s = 0; s < pb->nshelters; s++) {
 			if (pb->room[s] == 0 ||
-			    (pb->shelters[s].facilities & (unsigned)f) != (unsigned)f)
+			    (pb->shelters[s].facilities & (unsigned)f % 4) != (unsigned)f % 4 ||
+			    (f >= 4 && pb->item_max[s] < pb->large_from))
 				continue;
 			ids[n] = (uint32_t)s;
 			memcpy(xyz + 3 * n, pb->sxyz + 3 * s, 3 * sizeof *xyz);
@@ -140,7 +155,8 @@ build_candidates(struct assign *as)
 	double max2 = pb->max_distance_m ? sf__plan_chord2(pb->max_distance_m + 1.0) : 5.0;
 
 	as->cstart = malloc((n + 1) * sizeof *as->cstart);
-	as->cand = malloc((n * (k + 1) + 1) * sizeof *as->cand);
+	/* k nearest, and the previous shelter's two parts */
+	as->cand = malloc((n * (k + 2) + 1) * sizeof *as->cand);
 	as->reach = malloc((n + 1) * sizeof *as->reach);
 	if (!ids || !d2 || !row || !as->cstart || !as->cand || !as->reach) {
 		free(ids);
@@ -177,10 +193,9 @@ build_candidates(struct assign *as)
 				struct cand *c = &as->cand[total++];
 				*c = row[j];
 				c->unit = unit_cost(pb, i, (size_t)c->shelter, c->dist);
-				has_prev |= c->shelter == prev;
 			}
 		} else {
-			const struct sf__plan_index *t = &as->tree[pb->fclass[i]];
+			const struct sf__plan_index *t = tree_of(as, i);
 			got = sf__plan_index_nearest(t, pb->xyz + 3 * i, k, max2, ids, d2);
 			if (got == k && got > 0)
 				as->reach[i] = 0;
@@ -203,16 +218,20 @@ build_candidates(struct assign *as)
 				c->dist = (uint32_t)d;
 				c->shelter = (int32_t)ids[j];
 				c->unit = unit_cost(pb, i, ids[j], d);
-				has_prev |= c->shelter == prev;
 			}
 		}
-		if (prev >= 0 && !has_prev) {
-			/* The previous shelter is always an option, however far the others are. */
-			int64_t d = sf__plan_distance(pb, i, (size_t)prev);
-			if (d >= 0 && fits(pb, i, (size_t)prev)) {
+		/* The previous shelter is always an option, however far the others are. */
+		for (j = 0; prev >= 0 && j < (pb->nreal ? 2 : 1); j++) {
+			int32_t part = prev + (int32_t)(j * pb->nreal);
+			int64_t d = sf__plan_distance(pb, i, (size_t)part);
+			size_t c0;
+			has_prev = false;
+			for (c0 = as->cstart[i]; c0 < total; c0++)
+				has_prev |= as->cand[c0].shelter == part;
+			if (!has_prev && d >= 0 && fits(pb, i, (size_t)part)) {
 				struct cand *c = &as->cand[total++];
 				c->dist = (uint32_t)d;
-				c->shelter = prev;
+				c->shelter = part;
 				c->unit = d;
 			}
 		}
@@ -281,7 +300,7 @@ build_network(struct assign *as)
 	if (pb->matrix) {
 		size_t c;
 		maxunit = 0;
-		for (c = 0; c < n * S; c++)
+		for (c = 0; c < n * (pb->nreal ? pb->nreal : S); c++)
 			if (pb->matrix[c] != SF_PLAN_UNREACHABLE && pb->matrix[c] > maxunit)
 				maxunit = pb->matrix[c];
 		maxunit += pb->penalty_m;
@@ -440,8 +459,9 @@ price(struct assign *as)
 		as->nbuf = 0;
 		if (pb->matrix) {
 			size_t s;
+			size_t columns = pb->nreal ? pb->nreal : pb->nshelters;
 			for (s = 0; s < pb->nshelters; s++) {
-				uint32_t d = pb->matrix[i * pb->nshelters + s];
+				uint32_t d = pb->matrix[i * columns + s % columns];
 				if (d != SF_PLAN_UNREACHABLE && d <= radius) {
 					if (as->nbuf == as->capbuf) {
 						size_t nc = as->capbuf ? 2 * as->capbuf : 64;
@@ -454,7 +474,7 @@ price(struct assign *as)
 					as->buf[as->nbuf++] = (uint32_t)s;
 				}
 			}
-		} else if (sf__plan_index_within(&as->tree[pb->fclass[i]], pb->xyz + 3 * i,
+		} else if (sf__plan_index_within(tree_of(as, i), pb->xyz + 3 * i,
 		                                 sf__plan_chord2((double)radius + 1.0), &as->buf,
 		                                 &as->nbuf, &as->capbuf) != 0) {
 			return SF_ENOMEM;
@@ -569,6 +589,8 @@ make_support(struct assign *as, struct sf__plan_support *sp, struct sf_plan_stat
 		{
 			size_t s = (size_t)as->node_shelter[v - as->nitems_in];
 			struct cand *c = &tmp[cnt[i]];
+			if (pb->nreal)
+				s %= pb->nreal; /* rounding sees input shelters */
 			/* flow rides in dist's place until sorted */
 			c->unit = f->cost[a];
 			c->shelter = (int32_t)s;
@@ -577,16 +599,22 @@ make_support(struct assign *as, struct sf__plan_support *sp, struct sf_plan_stat
 			bound += (uint64_t)f->flow[a] * (uint64_t)f->cost[a];
 		}
 	}
-	for (i = 0; i < n; i++) {
-		size_t j;
-		qsort(tmp + sp->start[i], sp->start[i + 1] - sp->start[i], sizeof *tmp,
-		      support_cmp);
-		for (j = sp->start[i]; j < sp->start[i + 1]; j++) {
+	for (i = 0, total = 0; i < n; i++) {
+		size_t j, b = sp->start[i], e = sp->start[i + 1];
+		qsort(tmp + b, e - b, sizeof *tmp, support_cmp);
+		sp->start[i] = total;
+		for (j = b; j < e; j++) {
 			int64_t d = sf__plan_distance(pb, i, (size_t)tmp[j].shelter);
-			sp->shelter[j] = tmp[j].shelter;
-			sp->unit[j] = tmp[j].unit;
-			sp->flow[j] = (int32_t)tmp[j].dist;
-			sp->dist[j] = (uint32_t)(d < 0 ? 0 : d);
+			if (total > sp->start[i] && sp->shelter[total - 1] == tmp[j].shelter) {
+				/* Two parts of one split shelter (same cost): one arc. */
+				sp->flow[total - 1] += (int32_t)tmp[j].dist;
+				continue;
+			}
+			sp->shelter[total] = tmp[j].shelter;
+			sp->unit[total] = tmp[j].unit;
+			sp->flow[total] = (int32_t)tmp[j].dist;
+			sp->dist[total] = (uint32_t)(d < 0 ? 0 : d);
+			total++;
 		}
 		if (as->item_node[i] < 0) {
 			sp->lp_unassigned[i] = (int32_t)pb->people[i];
@@ -595,7 +623,8 @@ make_support(struct assign *as, struct sf__plan_support *sp, struct sf_plan_stat
 			sp->value[i] = -sf__flow_potential(f, as->item_node[i]);
 		}
 	}
-	for (i = 0; i < pb->nshelters; i++)
+	sp->start[n] = total;
+	for (i = 0; i < (pb->nreal ? pb->nreal : pb->nshelters); i++)
 		if (as->shelter_node[i] >= 0)
 			sp->price[i] = -sf__flow_potential(f, as->shelter_node[i]);
 	st->lower_bound = bound;
@@ -636,13 +665,14 @@ sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a
 {
 	struct assign as;
 	struct sf__plan_support sp;
+	struct sf__plan_relaxed relaxed;
 	size_t n = pb->nitems, i;
 	int rc;
 	int f;
 
 	memset(&as, 0, sizeof as);
 	memset(&sp, 0, sizeof sp);
-	as.pb = pb;
+	memset(&relaxed, 0, sizeof relaxed);
 	a->shelter = malloc((n + 1) * sizeof *a->shelter);
 	a->distance_m = calloc(n + 1, sizeof *a->distance_m);
 	a->reason = calloc(n + 1, 1);
@@ -652,6 +682,10 @@ sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a
 	}
 	if (pb->progress)
 		pb->progress(pb->progress_arg, SF_PLAN_STAGE_CANDIDATES);
+	/* The relaxation sees only the room whole items can fill; rounding, the real room. */
+	if ((rc = sf__plan_relax_rooms(pb, &relaxed)) != 0)
+		goto out;
+	as.pb = &relaxed.pb;
 	if ((!pb->matrix && (rc = build_trees(&as)) != 0) || (rc = build_candidates(&as)) != 0)
 		goto out;
 	if (pb->progress)
@@ -690,7 +724,7 @@ sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a
 		pb->progress(pb->progress_arg, SF_PLAN_STAGE_ROUNDING);
 	rc = sf__plan_round(pb, &sp, a);
 out:
-	for (f = 0; f < 4; f++)
+	for (f = 0; f < 8; f++)
 		sf__plan_index_free(&as.tree[f]);
 	sf__flow_free(&as.f);
 	free(as.cstart);
@@ -704,6 +738,7 @@ out:
 	free(as.extra_head);
 	free(as.extra_next);
 	free(as.buf);
+	sf__plan_relaxed_free(&relaxed);
 	support_free(&sp);
 	if (rc != 0)
 		sf__plan_assignment_free(a);

@@ -105,6 +105,14 @@ struct sf__plan_problem {
 	const struct sf_plan_shelter *shelters;
 	const uint32_t *room; /* free places per shelter, 0 when closed */
 	const double *sxyz;
+	/*
+	 * The relaxation's split shelters (plan_room.c), else 0 and NULL:
+	 * shelter s is part of input shelter s % nreal (its matrix column),
+	 * and takes no item of more than item_max[s] people.
+	 */
+	size_t nreal;
+	const uint32_t *item_max;
+	uint32_t large_from;     /* items of this many people or more use the large-item trees */
 	uint32_t max_distance_m; /* 0: none */
 	uint32_t penalty_m;
 	uint32_t k;
@@ -119,6 +127,22 @@ struct sf__plan_assignment {
 	uint32_t *distance_m;
 	uint8_t *reason; /* enum sf_plan_unassigned */
 };
+
+/*
+ * The relaxation's shelters: each with the room whole items can fill, and
+ * where items of a few sizes must leave room that only smaller ones fill,
+ * split in two (plan.md, "Whole groups"). Owns what pb points to anew.
+ */
+struct sf__plan_relaxed {
+	struct sf__plan_problem pb;
+	struct sf_plan_shelter *shelters;
+	double *sxyz;
+	uint32_t *room, *item_max;
+};
+/* Builds the relaxation's shelters of pb; 0 or SF_ENOMEM. */
+int sf__plan_relax_rooms(const struct sf__plan_problem *pb, struct sf__plan_relaxed *rx);
+/* Frees what sf__plan_relax_rooms allocated. */
+void sf__plan_relaxed_free(struct sf__plan_relaxed *rx);
 
 /* Distance in metres from item i to shelter s, or -1 when there is no way or it is too far. */
 int64_t sf__plan_distance(const struct sf__plan_problem *pb, size_t i, size_t s);
