@@ -14,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+/* Enough for the hot statements; others run unprepared. */
+#define DB_PREPARED_MAX 16
+
 const double db_latency_bounds_ms[DB_LATENCY_BUCKETS] = {0.5, 1,   2.5, 5,   10,   25,
                                                          50,  100, 250, 500, 1000, 5000};
 
@@ -32,6 +35,7 @@ struct db_query {
 	char **params;
 	db_query_done_cb cb;
 	void *arg;
+	bool prepare; /* run as a statement prepared once per connection */
 	struct timespec queued_at;
 	struct timespec sent_at;
 };
@@ -47,6 +51,10 @@ struct db_conn {
 	struct db_query *query;
 	PGresult *result; /* the result kept for the callback */
 	bool setup_failed;
+	/* Statements prepared on this connection: prepared[i] is named "p<i>". */
+	char *prepared[DB_PREPARED_MAX];
+	int nprepared;
+	bool preparing; /* the current query's PREPARE is under way */
 };
 
 struct db_pool {
@@ -161,6 +169,16 @@ db_query_finish(struct db_pool *pool, struct db_query *q, enum db_outcome outcom
 	db_query_free(q);
 }
 
+/* A new session knows no prepared statement. */
+static void
+db_conn_forget_prepared(struct db_conn *c)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		free(c->prepared[i]);
+	c->nprepared = 0;
+	c->preparing = false;
+}
+
 /* Watches the connection's socket for what, with a timeout in ms (0 = none). */
 static void
 db_conn_watch(struct db_conn *c, short what, int timeout_ms)
@@ -245,6 +263,7 @@ db_pool_free(struct db_pool *pool)
 		if (c->pg != NULL)
 			PQfinish(c->pg);
 		c->pg = NULL;
+		db_conn_forget_prepared(c);
 		event_free(c->ev);
 		event_free(c->timer);
 	}
@@ -360,6 +379,7 @@ db_conn_lost(struct db_conn *c, const char *why)
 	c->pg = NULL;
 	c->query = NULL;
 	c->state = DB_CONN_DISCONNECTED;
+	db_conn_forget_prepared(c);
 	if (db_pool_count_up(pool) == 0) {
 		pool->down = true;
 		db_pool_fail_waiting(pool, "database unavailable");
@@ -371,20 +391,49 @@ db_conn_lost(struct db_conn *c, const char *why)
 	free(cause);
 }
 
-/* Sends the query on a connected, idle connection. */
+/*
+ * Sends the query on a connected, idle connection. A query marked prepare
+ * is prepared the first time this connection sees its text (a PREPARE round
+ * trip, then db_conn_collect sends it again), and afterwards skips parsing
+ * and planning: PostgreSQL settles on a generic plan after five runs.
+ */
 static void
 db_conn_send(struct db_conn *c, struct db_query *q)
 {
-	int r;
+	int r, slot = -1, ok;
+	char name[16];
 
 	c->query = q;
 	c->state = DB_CONN_BUSY;
-	clock_gettime(CLOCK_MONOTONIC, &q->sent_at);
-	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL, (const char *const *)q->params,
-	                       NULL, NULL, 0)) {
+	if (!c->preparing)
+		clock_gettime(CLOCK_MONOTONIC, &q->sent_at);
+	if (q->prepare) {
+		for (int i = 0; i < c->nprepared && slot < 0; i++)
+			if (strcmp(c->prepared[i], q->sql) == 0)
+				slot = i;
+		if (slot < 0 && c->nprepared < DB_PREPARED_MAX && !c->preparing) {
+			snprintf(name, sizeof name, "p%d", c->nprepared);
+			c->preparing = true;
+			if (!PQsendPrepare(c->pg, name, q->sql, q->nparams, NULL)) {
+				db_conn_lost(c, PQerrorMessage(c->pg));
+				return;
+			}
+			goto flush;
+		}
+	}
+	if (slot >= 0) {
+		snprintf(name, sizeof name, "p%d", slot);
+		ok = PQsendQueryPrepared(c->pg, name, q->nparams, (const char *const *)q->params,
+		                         NULL, NULL, 0);
+	} else {
+		ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+		                       (const char *const *)q->params, NULL, NULL, 0);
+	}
+	if (!ok) {
 		db_conn_lost(c, PQerrorMessage(c->pg));
 		return;
 	}
+flush:
 	r = PQflush(c->pg);
 	if (r < 0) {
 		db_conn_lost(c, PQerrorMessage(c->pg));
@@ -510,6 +559,18 @@ db_conn_collect(struct db_conn *c)
 				db_conn_idle(c);
 				db_pool_dispatch(c->pool);
 				return;
+			}
+			if (c->preparing) {
+				/* The PREPARE answered: run the statement, or report why it failed. */
+				bool failed = kept == NULL || PQresultStatus(kept) == PGRES_FATAL_ERROR;
+				if (!failed) {
+					PQclear(kept);
+					c->prepared[c->nprepared++] = xstrdup(q->sql);
+					c->preparing = false;
+					db_conn_send(c, q);
+					return;
+				}
+				c->preparing = false;
 			}
 			/*
 			 * The connection stays busy during the callback so a query the
@@ -651,9 +712,9 @@ db_pool_sweep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Accepts a query, or refuses it when it cannot be served. */
-int
-db_pool_query(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
-              db_query_done_cb cb, void *arg, const char **cause)
+static int
+db_pool_enqueue(struct db_pool *pool, const char *sql, bool prepare, int nparams,
+                const char *const *params, db_query_done_cb cb, void *arg, const char **cause)
 {
 	struct db_query *q;
 	const char *dummy;
@@ -683,6 +744,7 @@ db_pool_query(struct db_pool *pool, const char *sql, int nparams, const char *co
 		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
 	q->cb = cb;
 	q->arg = arg;
+	q->prepare = prepare;
 	clock_gettime(CLOCK_MONOTONIC, &q->queued_at);
 	if (pool->tail != NULL)
 		pool->tail->next = q;
@@ -702,6 +764,21 @@ db_pool_query(struct db_pool *pool, const char *sql, int nparams, const char *co
 		}
 	}
 	return 0;
+}
+
+int
+db_pool_query(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
+              db_query_done_cb cb, void *arg, const char **cause)
+{
+	return db_pool_enqueue(pool, sql, false, nparams, params, cb, arg, cause);
+}
+
+int
+db_pool_query_prepared(struct db_pool *pool, const char *sql, int nparams,
+                       const char *const *params, db_query_done_cb cb, void *arg,
+                       const char **cause)
+{
+	return db_pool_enqueue(pool, sql, true, nparams, params, cb, arg, cause);
 }
 
 /* Reports the pool's figures. */

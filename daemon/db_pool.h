@@ -77,6 +77,15 @@ int db_pool_query(struct db_pool *pool, const char *sql, int nparams, const char
                   db_query_done_cb cb, void *arg, const char **cause)
     __attribute__((warn_unused_result));
 
+/*
+ * The same for a statement run often with the same text: each connection
+ * prepares it once, so later runs skip parsing and planning. For fixed SQL
+ * only (a handful of hot statements); dynamic SQL goes through db_pool_query.
+ */
+int db_pool_query_prepared(struct db_pool *pool, const char *sql, int nparams,
+                           const char *const *params, db_query_done_cb cb, void *arg,
+                           const char **cause) __attribute__((warn_unused_result));
+
 /* Fills stats with the pool's current figures. */
 void db_pool_stats(const struct db_pool *pool, struct db_pool_stats *stats);
 

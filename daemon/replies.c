@@ -4,8 +4,9 @@
  * thousands costs a few commits, not thousands. Each reply is acknowledged
  * from that statement's callback, i.e. only once durable. Then, for the
  * people concerned, the current status is recomputed in C with
- * sf_status_apply from the stored state and written back with a
- * compare-and-set on its version; a lost race is simply retried.
+ * sf_status_apply from the stored state, each person's answers of the batch
+ * in the order they came, and written back with a compare-and-set on its
+ * version; a lost race is read again and retried.
  */
 #include "replies.h"
 
@@ -25,6 +26,16 @@
 #include <time.h>
 
 #define REPLIES_BATCH_MAX 1000
+/*
+ * One batch at a time, from its store to its status write. Overlapping
+ * batches (storing the next while the last one's statuses are written) was
+ * measured slower on two cores: both were already busy, and smaller batches
+ * cost more per reply. Replies that arrive meanwhile go in the next commit.
+ */
+#define REPLIES_STORES_MAX 1
+#define REPLIES_STATUS_JOBS_MAX 1
+/* Compare-and-set rounds before a status write is given up (and logged). */
+#define REPLIES_STATUS_ATTEMPTS 10
 
 struct reply_item {
 	struct reply_item *next;
@@ -40,6 +51,7 @@ struct reply_item {
 	int64_t at_ms;
 	replies_done_cb cb;
 	void *arg;
+	int store_attempts; /* stores that ended in a deadlock */
 };
 
 #define REPLIES_CHANNELS 6
@@ -51,12 +63,13 @@ struct replies {
 	struct event *flush_ev;
 	bool flush_scheduled;
 	/*
-	 * One batch at a time from store to status write, so a batch never reads
-	 * a status an earlier batch of this process is still writing. Replies that
-	 * arrive meanwhile wait and go in the next, larger, commit.
+	 * Another safetyd on the same database may write a person's status
+	 * between this process's read and write: the compare-and-set then fails
+	 * and the status is read again (status_job_written).
 	 */
-	bool busy;
-	uint64_t status_conflicts;
+	int storing;     /* store statements in flight */
+	int status_jobs; /* status writes in flight, retries included */
+	uint64_t status_retries, status_gave_up;
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
 	 */
 	uint64_t stored[REPLIES_CHANNELS][SF_STATUS_COUNT + 1];
@@ -354,32 +367,331 @@ replies_spool_batch(struct replies *r, struct reply_item **items, int n)
 	}
 }
 
-/* Lets the next batch go. */
+/* Starts the next batch if the pipeline has room. */
 static void
-replies_idle(struct replies *r)
+replies_kick(struct replies *r)
 {
-	r->busy = false;
-	if (r->head != NULL && !r->flush_scheduled) {
+	if (r->head != NULL && !r->flush_scheduled && r->storing < REPLIES_STORES_MAX &&
+	    r->status_jobs < REPLIES_STATUS_JOBS_MAX) {
 		r->flush_scheduled = true;
 		event_active(r->flush_ev, EV_TIMEOUT, 0);
 	}
 }
 
 /*
- * The status writes were done. A write that lost its compare-and-set
- * (another safetyd changed the person meanwhile) is counted; that
- * process's write stands, and the next answer is judged against it.
+ * Reads a stored status from 13 columns starting at col: status, at, the
+ * five flags, own status and time, proxy status and time, answered time,
+ * version. Returns false when there is no row (the status column is NULL).
+ */
+static bool
+replies_read_state(const PGresult *res, int row, int col, struct sf_status_state *st,
+                   int64_t *version)
+{
+	memset(st, 0, sizeof *st);
+	st->status = SF_STATUS_UNKNOWN;
+	*version = -1;
+	if (PQgetisnull(res, row, col))
+		return false;
+	st->status = replies_status(PQgetvalue(res, row, col));
+	st->at_ms = replies_ms(res, row, col + 1);
+	st->set_by_staff = strcmp(PQgetvalue(res, row, col + 2), "t") == 0;
+	st->needs_review = strcmp(PQgetvalue(res, row, col + 3), "t") == 0;
+	st->duress = strcmp(PQgetvalue(res, row, col + 4), "t") == 0;
+	st->confirm_safe = strcmp(PQgetvalue(res, row, col + 5), "t") == 0;
+	st->by_proxy = strcmp(PQgetvalue(res, row, col + 6), "t") == 0;
+	st->own_status = replies_status(PQgetvalue(res, row, col + 7));
+	st->own_at_ms = replies_ms(res, row, col + 8);
+	st->proxy_status = replies_status(PQgetvalue(res, row, col + 9));
+	st->proxy_at_ms = replies_ms(res, row, col + 10);
+	st->answered_at_ms = replies_ms(res, row, col + 11);
+	*version = atoll(PQgetvalue(res, row, col + 12));
+	return true;
+}
+
+/* One person's answers of a batch, applied in order to their stored status. */
+struct status_person {
+	int64_t crisis_id, national_id;
+	struct sf_status_state state; /* as last read */
+	int64_t version;              /* of that state; -1: no row yet */
+	int first, count;             /* the person's events in the job's list */
+	int headcount;                /* the newest answer's head count; 0: none */
+	int64_t response_id;          /* the newest response */
+	bool pending;                 /* still to be written */
+};
+
+/* The status writes of one stored batch, sorted by person (also the lock order). */
+struct status_job {
+	struct replies *r;
+	int attempts;
+	int npeople;
+	struct status_person *people;
+	struct sf_status_event *events;
+};
+
+static void status_job_write(struct status_job *job);
+
+/* The job is over: free it and let storing go on. */
+static void
+status_job_done(struct status_job *job)
+{
+	struct replies *r = job->r;
+
+	free(job->people);
+	free(job->events);
+	free(job);
+	r->status_jobs--;
+	replies_kick(r);
+}
+
+/* Finds a person of the job by key (people are sorted); NULL if absent. */
+static struct status_person *
+status_job_find(struct status_job *job, int64_t crisis_id, int64_t national_id)
+{
+	int lo = 0, hi = job->npeople - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		struct status_person *p = &job->people[mid];
+		if (p->crisis_id == crisis_id && p->national_id == national_id)
+			return p;
+		if (p->crisis_id < crisis_id ||
+		    (p->crisis_id == crisis_id && p->national_id < national_id))
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/* The current status of the people whose write lost its race: apply again on it. */
+static void
+status_job_reread_done(const struct db_result *res, void *arg)
+{
+	struct status_job *job = arg;
+
+	if (res->outcome != DB_OK) {
+		log_warn("status_update_failed", "error", res->error);
+		status_job_done(job);
+		return;
+	}
+	for (int row = 0; row < PQntuples(res->res); row++) {
+		struct status_person *p =
+		    status_job_find(job, atoll(PQgetvalue(res->res, row, 0)),
+		                    atoll(PQgetvalue(res->res, row, 1)));
+		if (p != NULL)
+			replies_read_state(res->res, row, 2, &p->state, &p->version);
+	}
+	status_job_write(job);
+}
+
+/* Reads again the status of every person still pending. */
+static void
+status_job_reread(struct status_job *job)
+{
+	size_t cap[2] = {256, 256}, len[2] = {1, 1};
+	char *arr[2], num[32];
+	const char *cause;
+
+	for (int k = 0; k < 2; k++) {
+		arr[k] = xmalloc(cap[k]);
+		arr[k][0] = '{';
+	}
+	for (int i = 0; i < job->npeople; i++) {
+		if (!job->people[i].pending)
+			continue;
+		snprintf(num, sizeof num, "%lld", (long long)job->people[i].crisis_id);
+		replies_array(&arr[0], &len[0], &cap[0], num);
+		snprintf(num, sizeof num, "%lld", (long long)job->people[i].national_id);
+		replies_array(&arr[1], &len[1], &cap[1], num);
+	}
+	for (int k = 0; k < 2; k++) {
+		arr[k][len[k]++] = '}';
+		arr[k][len[k]] = '\0';
+	}
+	if (job->r->d->db == NULL ||
+	    db_pool_query_prepared(
+	        job->r->d->db,
+	        "SELECT u.c, u.n, p.status, (extract(epoch FROM p.at) * 1000)::bigint, "
+	        " p.set_by_staff, p.needs_review, p.duress, p.confirm_safe, p.by_proxy, "
+	        " p.own_status, (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "
+	        " (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
+	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version "
+	        "FROM unnest($1::bigint[], $2::bigint[]) AS u(c, n) "
+	        "LEFT JOIN person_status p ON p.crisis_id = u.c AND p.national_id = u.n",
+	        2, (const char *const *)arr, status_job_reread_done, job, &cause) != 0) {
+		log_warn("status_update_skipped", "error",
+		         job->r->d->db == NULL ? "shutting down" : cause);
+		status_job_done(job);
+	}
+	free(arr[0]);
+	free(arr[1]);
+}
+
+/*
+ * The compare-and-set answered with the people it could not write: another
+ * batch or process changed them since they were read. Those are read again
+ * and their answers applied again on what is there now; the precedence rule
+ * gives the same result whatever the order answers are applied in.
  */
 static void
-replies_status_done(const struct db_result *res, void *arg)
+status_job_written(const struct db_result *res, void *arg)
 {
-	struct replies *r = arg;
+	struct status_job *job = arg;
+	int lost = 0;
 
-	if (res->outcome != DB_OK)
+	if (res->outcome == DB_SQL_ERROR &&
+	    (strcmp(res->sqlstate, "40P01") == 0 || strcmp(res->sqlstate, "40001") == 0) &&
+	    ++job->attempts < REPLIES_STATUS_ATTEMPTS) {
+		/* A deadlock or serialisation failure wrote nothing: everyone again. */
+		status_job_reread(job);
+		return;
+	}
+	if (res->outcome != DB_OK) {
 		log_warn("status_update_failed", "error", res->error);
-	else if (PQntuples(res->res) == 1 && atoll(PQgetvalue(res->res, 0, 0)) > 0)
-		r->status_conflicts += (uint64_t)atoll(PQgetvalue(res->res, 0, 0));
-	replies_idle(r);
+		status_job_done(job);
+		return;
+	}
+	for (int i = 0; i < job->npeople; i++)
+		job->people[i].pending = false;
+	for (int row = 0; row < PQntuples(res->res); row++) {
+		struct status_person *p =
+		    status_job_find(job, atoll(PQgetvalue(res->res, row, 0)),
+		                    atoll(PQgetvalue(res->res, row, 1)));
+		if (p != NULL && !p->pending) {
+			p->pending = true;
+			lost++;
+		}
+	}
+	if (lost == 0) {
+		status_job_done(job);
+		return;
+	}
+	job->r->status_retries += (uint64_t)lost;
+	if (++job->attempts >= REPLIES_STATUS_ATTEMPTS) {
+		char n[16];
+		snprintf(n, sizeof n, "%d", lost);
+		job->r->status_gave_up += (uint64_t)lost;
+		log_warn("status_update_gave_up", "people", n);
+		status_job_done(job);
+		return;
+	}
+	status_job_reread(job);
+}
+
+/*
+ * Applies each pending person's answers, in arrival order, to their status
+ * as read, and writes the people whose status changed with one statement:
+ * a compare-and-set on version, rows in key order so that concurrent
+ * writers lock in the same order and cannot deadlock each other.
+ */
+static void
+status_job_write(struct status_job *job)
+{
+	size_t cap[14], len[14];
+	char *arr[14], num[96];
+	int nupd = 0;
+	const char *cause;
+
+	for (int k = 0; k < 14; k++) {
+		cap[k] = 256;
+		len[k] = 1;
+		arr[k] = xmalloc(cap[k]);
+		arr[k][0] = '{';
+	}
+	for (int i = 0; i < job->npeople; i++) {
+		struct status_person *p = &job->people[i];
+		struct sf_status_state cur = p->state, next;
+		bool changed, any = false;
+
+		if (!p->pending)
+			continue;
+		for (int e = p->first; e < p->first + p->count; e++) {
+			if (sf_status_apply(&cur, &job->events[e], &next, &changed) == 0 && changed) {
+				cur = next;
+				any = true;
+			}
+		}
+		if (!any) {
+			p->pending = false;
+			continue;
+		}
+		snprintf(num, sizeof num, "%lld", (long long)p->crisis_id);
+		replies_array(&arr[0], &len[0], &cap[0], num);
+		snprintf(num, sizeof num, "%lld", (long long)p->national_id);
+		replies_array(&arr[1], &len[1], &cap[1], num);
+		replies_array(&arr[2], &len[2], &cap[2], sf_status_name(cur.status));
+		snprintf(num, sizeof num, "%lld", (long long)cur.at_ms);
+		replies_array(&arr[3], &len[3], &cap[3], num);
+		replies_array(&arr[4], &len[4], &cap[4], cur.set_by_staff ? "t" : "f");
+		replies_array(&arr[5], &len[5], &cap[5], cur.needs_review ? "t" : "f");
+		replies_array(&arr[6], &len[6], &cap[6], cur.duress ? "t" : "f");
+		replies_array(&arr[7], &len[7], &cap[7], cur.confirm_safe ? "t" : "f");
+		replies_array(&arr[8], &len[8], &cap[8], cur.by_proxy ? "t" : "f");
+		replies_array(&arr[9], &len[9], &cap[9], sf_status_name(cur.own_status));
+		snprintf(num, sizeof num, "%lld", (long long)cur.own_at_ms);
+		replies_array(&arr[10], &len[10], &cap[10], num);
+		replies_array(&arr[11], &len[11], &cap[11], sf_status_name(cur.proxy_status));
+		snprintf(num, sizeof num, "%lld", (long long)cur.proxy_at_ms);
+		replies_array(&arr[12], &len[12], &cap[12], num);
+		snprintf(num, sizeof num, "%lld|%lld|%d|%lld", (long long)cur.answered_at_ms,
+		         (long long)p->version, p->headcount, (long long)p->response_id);
+		replies_array(&arr[13], &len[13], &cap[13], num);
+		nupd++;
+	}
+	for (int k = 0; k < 14; k++) {
+		arr[k][len[k]++] = '}';
+		arr[k][len[k]] = '\0';
+	}
+	if (nupd == 0) {
+		status_job_done(job);
+	} else if (job->r->d->db == NULL ||
+	           db_pool_query_prepared(
+	               job->r->d->db,
+	               "WITH v AS (SELECT crisis_id, national_id, status, "
+	               " to_timestamp(at_ms / 1000.0) AS at, sbs, rev, dur, conf, prox, own, "
+	               " to_timestamp(own_ms / 1000.0) AS own_at, pst, "
+	               " to_timestamp(p_ms / 1000.0) AS proxy_at, "
+	               " to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "
+	               " split_part(extra, '|', 2)::bigint AS expect, "
+	               " nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "
+	               " split_part(extra, '|', 4)::bigint AS response_id "
+	               " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], "
+	               " $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "
+	               " $11::bigint[], $12::text[], $13::bigint[], $14::text[]) "
+	               " AS u(crisis_id, national_id, status, at_ms, sbs, rev, dur, conf, prox, "
+	               " own, own_ms, pst, p_ms, extra)), "
+	               /* A new row's version is expect + 1 = 0; an update checks it. */
+	               "w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, "
+	               " region_id, status, at, set_by_staff, needs_review, duress, confirm_safe, "
+	               " by_proxy, own_status, own_at, proxy_status, proxy_at, answered_at, "
+	               " headcount, last_response_id, version) "
+	               " SELECT v.crisis_id, v.national_id, n.mission_id, n.region_id, v.status, "
+	               " v.at, v.sbs, v.rev, v.dur, v.conf, v.prox, v.own, v.own_at, v.pst, "
+	               " v.proxy_at, v.answered_at, v.headcount, v.response_id, v.expect + 1 "
+	               " FROM v JOIN national n ON n.id = v.national_id "
+	               " ORDER BY v.crisis_id, v.national_id "
+	               " ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
+	               " excluded.status, at = excluded.at, set_by_staff = excluded.set_by_staff, "
+	               " needs_review = excluded.needs_review, duress = excluded.duress, "
+	               " confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
+	               " own_status = excluded.own_status, own_at = excluded.own_at, "
+	               " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
+	               " answered_at = excluded.answered_at, "
+	               " headcount = coalesce(excluded.headcount, p.headcount), "
+	               " last_response_id = excluded.last_response_id, version = p.version + 1, "
+	               " updated_at = now() WHERE p.version = excluded.version - 1 "
+	               " RETURNING p.crisis_id, p.national_id) "
+	               "SELECT v.crisis_id, v.national_id FROM v "
+	               "WHERE EXISTS (SELECT 1 FROM national n WHERE n.id = v.national_id) "
+	               " AND NOT EXISTS (SELECT 1 FROM w WHERE w.crisis_id = v.crisis_id "
+	               " AND w.national_id = v.national_id)",
+	               14, (const char *const *)arr, status_job_written, job, &cause) != 0) {
+		log_warn("status_update_skipped", "error",
+		         job->r->d->db == NULL ? "shutting down" : cause);
+		status_job_done(job);
+	}
+	for (int k = 0; k < 14; k++)
+		free(arr[k]);
 }
 
 /* One answer that speaks for the whole household ("we are 4, all safe"). */
@@ -543,71 +855,163 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 	free(arr[1]);
 }
 
+/* One stored answer on its way to its person's status. */
+struct status_entry {
+	int64_t crisis_id, national_id;
+	int order; /* arrival order in the batch */
+	struct sf_status_event ev;
+	int headcount;
+	int64_t response_id;
+	int row; /* of the store statement's result, for the status read with it */
+};
+
+static int
+status_entry_cmp(const void *a, const void *b)
+{
+	const struct status_entry *x = a, *y = b;
+
+	if (x->crisis_id != y->crisis_id)
+		return x->crisis_id < y->crisis_id ? -1 : 1;
+	if (x->national_id != y->national_id)
+		return x->national_id < y->national_id ? -1 : 1;
+	return x->order - y->order;
+}
+
+/*
+ * Makes the status job of a stored batch: the entries sorted by person and
+ * arrival, each person's status as the store statement read it.
+ */
+static void
+status_job_start(struct replies *r, const PGresult *res, struct status_entry *entries, int n)
+{
+	struct status_job *job;
+
+	if (n == 0)
+		return;
+	qsort(entries, (size_t)n, sizeof *entries, status_entry_cmp);
+	job = xcalloc(1, sizeof *job);
+	job->r = r;
+	job->people = xcalloc((size_t)n, sizeof *job->people);
+	job->events = xcalloc((size_t)n, sizeof *job->events);
+	for (int i = 0; i < n; i++) {
+		struct status_person *p;
+
+		if (job->npeople == 0 ||
+		    job->people[job->npeople - 1].crisis_id != entries[i].crisis_id ||
+		    job->people[job->npeople - 1].national_id != entries[i].national_id) {
+			p = &job->people[job->npeople++];
+			p->crisis_id = entries[i].crisis_id;
+			p->national_id = entries[i].national_id;
+			p->first = i;
+			p->pending = true;
+			replies_read_state(res, entries[i].row, 3, &p->state, &p->version);
+		}
+		p = &job->people[job->npeople - 1];
+		job->events[i] = entries[i].ev;
+		p->count++;
+		if (entries[i].headcount > 0)
+			p->headcount = entries[i].headcount;
+		if (entries[i].response_id > p->response_id)
+			p->response_id = entries[i].response_id;
+	}
+	r->status_jobs++;
+	status_job_write(job);
+}
+
+/* True when no reply of the batch has already been retried three times; counts this try. */
+static bool
+replies_may_retry(struct replies_batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		if (b->items[i]->store_attempts >= 3)
+			return false;
+	for (int i = 0; i < b->n; i++)
+		b->items[i]->store_attempts++;
+	return true;
+}
+
+/* Puts a batch back at the head of the queue, to be stored again. */
+static void
+replies_requeue(struct replies *r, struct reply_item **items, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		items[i]->next = r->head;
+		r->head = items[i];
+		if (r->tail == NULL)
+			r->tail = items[i];
+		r->queued++;
+	}
+}
+
 /*
  * The responses are committed: acknowledge, then recompute the status of
- * each person concerned, in the order the answers came.
+ * each person concerned, their answers in the order they came.
  */
 static void
 replies_stored(const struct db_result *res, void *arg)
 {
 	struct replies_batch *b = arg;
-	struct daemon *d = b->r->d;
-	size_t cap[14], len[14];
-	char *arr[14];
-	int nupd = 0;
+	struct replies *r = b->r;
+	struct daemon *d = r->d;
 	struct replies_proxy_batch *proxies;
+	struct status_entry *entries;
+	int nentries = 0;
 
+	r->storing--;
 	if (res->outcome == DB_UNAVAILABLE) {
 		/* The commit may or may not have happened: the spool's replay settles it, once. */
 		for (int i = 0; i < b->n; i++)
-			b->r->outcome[replies_channel_index(b->items[i]->channel)][3]++;
-		replies_spool_batch(b->r, b->items, b->n);
+			r->outcome[replies_channel_index(b->items[i]->channel)][3]++;
+		replies_spool_batch(r, b->items, b->n);
 		free(b->items);
-		replies_idle(b->r);
+		replies_kick(r);
 		free(b);
+		return;
+	}
+	if (res->outcome == DB_SQL_ERROR &&
+	    (strcmp(res->sqlstate, "40P01") == 0 || strcmp(res->sqlstate, "40001") == 0) &&
+	    replies_may_retry(b)) {
+		/* Two batches locked the same check-ins in opposite orders; nothing was stored. */
+		log_info("reply_batch_retried", "sqlstate", res->sqlstate);
+		replies_requeue(r, b->items, b->n);
+		free(b->items);
+		free(b);
+		replies_kick(r);
 		return;
 	}
 	if (res->outcome != DB_OK) {
 		log_error("reply_store_failed", "sqlstate", res->sqlstate, "error", res->error);
 		for (int i = 0; i < b->n; i++) {
-			b->r->outcome[replies_channel_index(b->items[i]->channel)][2]++;
+			r->outcome[replies_channel_index(b->items[i]->channel)][2]++;
 			b->items[i]->cb(REPLY_FAILED, false, b->items[i]->arg);
 			reply_item_free(b->items[i]);
 		}
 		free(b->items);
-		replies_idle(b->r);
+		replies_kick(r);
 		free(b);
 		return;
 	}
-	for (int k = 0; k < 14; k++) {
-		cap[k] = 256;
-		len[k] = 1;
-		arr[k] = xmalloc(cap[k]);
-		arr[k][0] = '{';
-	}
 	proxies = xcalloc(1, sizeof *proxies + (size_t)b->n * sizeof proxies->seeds[0]);
 	proxies->d = d;
+	entries = xcalloc((size_t)b->n + 1, sizeof *entries);
 	/* Rows come back in input order (idx); a NULL id is a duplicate. */
 	for (int row = 0; row < PQntuples(res->res); row++) {
 		int idx = atoi(PQgetvalue(res->res, row, 0));
 		struct reply_item *it = b->items[idx];
 		bool stored = !PQgetisnull(res->res, row, 1);
 		bool duress = strcmp(PQgetvalue(res->res, row, 2), "t") == 0;
-		struct sf_status_state cur, next;
-		struct sf_status_event ev;
-		bool changed = false, has_state = !PQgetisnull(res->res, row, 3);
-		char num[32];
-
+		struct status_entry *e;
 		int ch = replies_channel_index(it->channel);
+
 		if (strcmp(PQgetvalue(res->res, row, 18), "t") == 0) {
-			b->r->outcome[ch][1]++;
+			r->outcome[ch][1]++;
 			it->cb(REPLY_REFUSED, false, it->arg);
 			continue;
 		}
 		if (stored)
-			b->r->stored[ch][it->unclassified ? SF_STATUS_COUNT : (int)it->status]++;
+			r->stored[ch][it->unclassified ? SF_STATUS_COUNT : (int)it->status]++;
 		else
-			b->r->outcome[ch][0]++;
+			r->outcome[ch][0]++;
 		it->cb(stored ? REPLY_STORED : REPLY_DUPLICATE, duress, it->arg);
 		/* The person the reply was matched to (an SMS sender, looked up in the statement).
 		 */
@@ -618,129 +1022,29 @@ replies_stored(const struct db_result *res, void *arg)
 		if (!stored || it->national_id == 0 || it->crisis_id == 0)
 			continue;
 		replies_proxy_add(proxies, it, duress);
-		memset(&cur, 0, sizeof cur);
-		cur.status = SF_STATUS_UNKNOWN;
-		if (has_state) {
-			cur.status = replies_status(PQgetvalue(res->res, row, 3));
-			cur.at_ms = replies_ms(res->res, row, 4);
-			cur.set_by_staff = strcmp(PQgetvalue(res->res, row, 5), "t") == 0;
-			cur.needs_review = strcmp(PQgetvalue(res->res, row, 6), "t") == 0;
-			cur.duress = strcmp(PQgetvalue(res->res, row, 7), "t") == 0;
-			cur.confirm_safe = strcmp(PQgetvalue(res->res, row, 8), "t") == 0;
-			cur.by_proxy = strcmp(PQgetvalue(res->res, row, 9), "t") == 0;
-			cur.own_status = replies_status(PQgetvalue(res->res, row, 10));
-			cur.own_at_ms = replies_ms(res->res, row, 11);
-			cur.proxy_status = replies_status(PQgetvalue(res->res, row, 12));
-			cur.proxy_at_ms = replies_ms(res->res, row, 13);
-			cur.answered_at_ms = replies_ms(res->res, row, 14);
-		}
-		memset(&ev, 0, sizeof ev);
-		ev.status = it->status;
-		ev.at_ms = it->at_ms;
-		ev.unclassified = it->unclassified || it->review;
-		ev.duress = duress;
-		ev.source = it->by_staff                        ? SF_STATUS_SOURCE_STAFF
-		            : it->proxy                         ? SF_STATUS_SOURCE_PROXY
-		            : strcmp(it->channel, "sms") == 0   ? SF_STATUS_SOURCE_SMS
-		            : strcmp(it->channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
-		                                                : SF_STATUS_SOURCE_WEB;
-		if (sf_status_apply(&cur, &ev, &next, &changed) != 0 || !changed)
-			continue;
-		snprintf(num, sizeof num, "%lld", (long long)it->crisis_id);
-		replies_array(&arr[0], &len[0], &cap[0], num);
-		snprintf(num, sizeof num, "%lld", (long long)it->national_id);
-		replies_array(&arr[1], &len[1], &cap[1], num);
-		replies_array(&arr[2], &len[2], &cap[2], sf_status_name(next.status));
-		snprintf(num, sizeof num, "%lld", (long long)next.at_ms);
-		replies_array(&arr[3], &len[3], &cap[3], num);
-		replies_array(&arr[4], &len[4], &cap[4], next.set_by_staff ? "t" : "f");
-		replies_array(&arr[5], &len[5], &cap[5], next.needs_review ? "t" : "f");
-		replies_array(&arr[6], &len[6], &cap[6], next.duress ? "t" : "f");
-		replies_array(&arr[7], &len[7], &cap[7], next.confirm_safe ? "t" : "f");
-		replies_array(&arr[8], &len[8], &cap[8], next.by_proxy ? "t" : "f");
-		replies_array(&arr[9], &len[9], &cap[9], sf_status_name(next.own_status));
-		snprintf(num, sizeof num, "%lld", (long long)next.own_at_ms);
-		replies_array(&arr[10], &len[10], &cap[10], num);
-		replies_array(&arr[11], &len[11], &cap[11], sf_status_name(next.proxy_status));
-		snprintf(num, sizeof num, "%lld", (long long)next.proxy_at_ms);
-		replies_array(&arr[12], &len[12], &cap[12], num);
-		snprintf(num, sizeof num, "%lld|%s|%d|%s", (long long)next.answered_at_ms,
-		         has_state ? PQgetvalue(res->res, row, 15) : "-1", it->headcount,
-		         PQgetvalue(res->res, row, 1));
-		replies_array(&arr[13], &len[13], &cap[13], num);
-		nupd++;
+		e = &entries[nentries++];
+		e->crisis_id = it->crisis_id;
+		e->national_id = it->national_id;
+		e->order = idx;
+		e->row = row;
+		e->headcount = it->headcount;
+		e->response_id = atoll(PQgetvalue(res->res, row, 1));
+		e->ev.status = it->status;
+		e->ev.at_ms = it->at_ms;
+		e->ev.unclassified = it->unclassified || it->review;
+		e->ev.duress = duress;
+		e->ev.source = it->by_staff                        ? SF_STATUS_SOURCE_STAFF
+		               : it->proxy                         ? SF_STATUS_SOURCE_PROXY
+		               : strcmp(it->channel, "sms") == 0   ? SF_STATUS_SOURCE_SMS
+		               : strcmp(it->channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
+		                                                   : SF_STATUS_SOURCE_WEB;
 	}
 	replies_proxy_lookup(proxies);
-	for (int k = 0; k < 14; k++) {
-		arr[k][len[k]++] = '}';
-		arr[k][len[k]] = '\0';
-	}
-	if (nupd > 0 && d->db == NULL)
-		nupd = 0; /* shutting down: the responses are stored, their status follows at the
-		             next answer */
-	if (nupd > 0) {
-		const char *cause;
-		/*
-		 * Compare-and-set on version: -1 means "no row yet". Several answers of
-		 * one person in one batch were applied in C one after the other only
-		 * if they arrive in separate batches; within a batch the last wins
-		 * here, which the precedence rule makes the newest.
-		 */
-		if (db_pool_query(
-		        d->db,
-		        "WITH v AS (SELECT crisis_id, national_id, status, to_timestamp(at_ms / "
-		        "1000.0) AS at, "
-		        " sbs, rev, dur, conf, prox, own, to_timestamp(own_ms / 1000.0) AS own_at, "
-		        "pst, "
-		        " to_timestamp(p_ms / 1000.0) AS proxy_at, "
-		        " to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "
-		        " split_part(extra, '|', 2)::bigint AS expect, "
-		        " nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "
-		        " split_part(extra, '|', 4)::bigint AS response_id "
-		        " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], "
-		        "$5::bool[], "
-		        " $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "
-		        "$11::bigint[], "
-		        " $12::text[], $13::bigint[], $14::text[]) AS u(crisis_id, national_id, "
-		        "status, "
-		        " at_ms, sbs, rev, dur, conf, prox, own, own_ms, pst, p_ms, extra)), "
-		        "latest AS (SELECT DISTINCT ON (crisis_id, national_id) * FROM v "
-		        " ORDER BY crisis_id, national_id, response_id DESC), "
-		        "w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, "
-		        "region_id, status, "
-		        " at, set_by_staff, needs_review, duress, confirm_safe, by_proxy, "
-		        "own_status, own_at, "
-		        " proxy_status, proxy_at, answered_at, headcount, last_response_id) "
-		        "SELECT l.crisis_id, l.national_id, n.mission_id, n.region_id, l.status, "
-		        "l.at, l.sbs, "
-		        " l.rev, l.dur, l.conf, l.prox, l.own, l.own_at, l.pst, l.proxy_at, "
-		        "l.answered_at, "
-		        " l.headcount, l.response_id FROM latest l JOIN national n ON n.id = "
-		        "l.national_id "
-		        "ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
-		        "excluded.status, "
-		        " at = excluded.at, set_by_staff = excluded.set_by_staff, "
-		        " needs_review = excluded.needs_review, duress = excluded.duress, "
-		        " confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
-		        " own_status = excluded.own_status, own_at = excluded.own_at, "
-		        " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
-		        " answered_at = excluded.answered_at, "
-		        " headcount = coalesce(excluded.headcount, p.headcount), "
-		        " last_response_id = excluded.last_response_id, version = p.version + 1, "
-		        " updated_at = now() "
-		        " WHERE p.version = (SELECT l.expect FROM latest l WHERE l.crisis_id = "
-		        "p.crisis_id "
-		        "  AND l.national_id = p.national_id) RETURNING 1) "
-		        "SELECT (SELECT count(*) FROM latest) - (SELECT count(*) FROM w)",
-		        14, (const char *const *)arr, replies_status_done, b->r, &cause) != 0) {
-			log_warn("status_update_skipped", "error", cause);
-			nupd = 0;
-		}
-	}
-	if (nupd == 0)
-		replies_idle(b->r);
-	for (int k = 0; k < 14; k++)
-		free(arr[k]);
+	/* Shutting down: the responses are stored; their status follows at the next answer. */
+	if (d->db != NULL)
+		status_job_start(r, res->res, entries, nentries);
+	free(entries);
+	replies_kick(r);
 	for (int i = 0; i < b->n; i++)
 		reply_item_free(b->items[i]);
 	free(b->items);
@@ -761,9 +1065,10 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	r->flush_scheduled = false;
-	if (r->head == NULL || r->busy)
+	if (r->head == NULL || r->storing >= REPLIES_STORES_MAX ||
+	    r->status_jobs >= REPLIES_STATUS_JOBS_MAX)
 		return;
-	r->busy = true;
+	r->storing++;
 	b = xcalloc(1, sizeof *b);
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
@@ -816,7 +1121,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	 * stored id, whether the duress word matched, and the person's status
 	 * as it was (the snapshot before this statement).
 	 */
-	if (db_pool_query(
+	if (db_pool_query_prepared(
 	        r->d->db,
 	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
 	        "$4::text[], "
@@ -874,7 +1179,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);
 		free(b);
-		r->busy = false;
+		r->storing--;
 	}
 	for (int k = 0; k < 15; k++)
 		free(arr[k]);
@@ -898,6 +1203,17 @@ replies_metrics(const struct daemon *d, struct evbuffer *out)
 				    replies_channel_names[c],
 				    st == SF_STATUS_COUNT ? "unclassified" : sf_status_name(st),
 				    (unsigned long long)r->stored[c][st]);
+	evbuffer_add_printf(out,
+	                    "# HELP safety_status_retries_total Status writes that lost a race "
+	                    "with another writer and were read and applied again.\n"
+	                    "# TYPE safety_status_retries_total counter\n"
+	                    "safety_status_retries_total %llu\n"
+	                    "# HELP safety_status_gave_up_total Status writes given up after "
+	                    "repeated lost races (each is logged).\n"
+	                    "# TYPE safety_status_gave_up_total counter\n"
+	                    "safety_status_gave_up_total %llu\n",
+	                    (unsigned long long)r->status_retries,
+	                    (unsigned long long)r->status_gave_up);
 	evbuffer_add_printf(out, "# HELP safety_replies_not_stored_total Replies not stored now: "
 	                         "duplicates, refused (closed crisis, unknown person), failed, "
 	                         "spooled while the database is away.\n"

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -21,6 +22,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 cluster = Cluster.shared()
 DB = "t_two"
 PASSWORD = record_secret("Iskenderun-Belen-2026-two")
+HOOK_SECRET = record_secret("two-instances-hook-secret")
+# People asked and not yet answered, with their reply tokens: (national id, token).
+unanswered = []
 conninfo = cluster.createdb(DB)
 expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
 expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "120", "--seed", "6").returncode, 0, "demo")
@@ -37,7 +41,7 @@ sections = {"tokens": {"key_file": keyfile},
             # Each instance may send 10 SMS a second (a provider's rate), so neither can take the
             # whole round before the other wakes: how the work is shared shows, whatever the load.
             "channels": {"dispatch_interval_ms": "50", "dispatch_batch": "4", "escalate_interval": "1",
-                         "sms_rate": "10"}}
+                         "sms_rate": "10", "hook_secret": HOOK_SECRET}}
 instances = [Daemon(conninfo, sections=sections, port=p).start() for p in ports]
 
 prefix = tempfile.mkdtemp(prefix="nginx-", dir=os.environ.get("SAFETY_TEST_TMP"))
@@ -125,6 +129,7 @@ def a_campaign_through_the_proxy_runs_once_and_streams_everywhere():
     for m in first:
         tokens[m["outbox_id"]] = re.search(r"/r/([A-Za-z0-9_-]+)", m["text"]).group(1)
     answered = []
+    unanswered.clear()
     owner = dict(tuple(map(int, row.split("|"))) for row in cluster.psql(
         DB, "SELECT id, national_id FROM outbox WHERE crisis_id = %d" % crisis).splitlines())
     for oid, tok in sorted(tokens.items())[: round1 // 2]:
@@ -133,6 +138,9 @@ def a_campaign_through_the_proxy_runs_once_and_streams_everywhere():
                           headers={"Content-Type": "application/x-www-form-urlencoded"})
         expect_equal(rr.status, 200, rr.body)
         answered.append(owner[oid])
+    for oid, tok in sorted(tokens.items())[round1 // 2:]:
+        record_secret(tok)
+        unanswered.append((owner[oid], tok))
     stored_by = []
     for d in instances:
         mt = re.search(r'safety_replies_total\{channel="web",status="safe"\} (\d+)', d.get("/metrics").body)
@@ -165,6 +173,66 @@ def a_campaign_through_the_proxy_runs_once_and_streams_everywhere():
         s.close()
 
 
+def one_persons_answers_on_both_instances_at_once_both_count():
+    # The same people answer twice at the same moment, once to each instance: a text the parser
+    # cannot read (SMS) and "safe" (the reply page). Each instance reads the status, applies
+    # its answer and writes with a compare-and-set; the loser must read again and apply its
+    # answer on the winner's, or an answer is lost. Both count in either order: safe, and
+    # still to be read by staff (an unreadable answer stays to review).
+    check(len(unanswered) >= 10, "people left to answer: %d" % len(unanswered))
+    people = unanswered[:20]
+    phones = dict(tuple(row.split("|")) for row in cluster.psql(
+        DB, "SELECT national_id, value FROM contact WHERE kind = 'phone' AND national_id IN (%s)"
+        % ",".join(str(n) for n, _ in people)).splitlines())
+    people = [(n, t) for n, t in people if str(n) in phones]
+    check(len(people) >= 10, "people with a phone: %d" % len(people))
+    results = []
+    gate = threading.Barrier(2 * len(people), timeout=20)
+
+    def web(tok):
+        gate.wait()
+        results.append(http_request("POST", instances[0].port, "/r/" + tok,
+                                    body=urllib.parse.urlencode({"status": "safe"}),
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"}).status)
+
+    def sms(nid):
+        q = urllib.parse.urlencode({"secret": HOOK_SECRET, "from": phones[str(nid)], "to": "1234",
+                                    "text": "zzq xvv", "id": "two-%d" % nid})
+        gate.wait()
+        results.append(http_request("GET", instances[1].port, "/hooks/sms/kannel?" + q).status)
+
+    threads = [threading.Thread(target=web, args=(t,)) for _, t in people] + \
+              [threading.Thread(target=sms, args=(n,)) for n, _ in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    expect_equal(sorted(set(results)), [200], "every answer acknowledged")
+    ids = ",".join(str(n) for n, _ in people)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id IN (%s) AND "
+                                        "channel IN ('web', 'sms') AND (channel = 'sms' OR status = 'safe')"
+                                    % ids) == str(2 * len(people)), timeout=10, what="both answers stored")
+    states = {}
+
+    def settled():
+        states.clear()
+        for row in cluster.psql(DB, "SELECT national_id, status, needs_review FROM person_status "
+                                    "WHERE national_id IN (%s)" % ids).splitlines():
+            nid, status, review = row.split("|")
+            states[int(nid)] = (status, review)
+        return all(v == ("safe", "t") for v in states.values()) and len(states) == len(people)
+
+    try:
+        eventually(settled, timeout=10, what="both answers in every status")
+    except AssertionError:
+        raise AssertionError("answers lost, (status, to review) by person: %r" % {
+            n: v for n, v in states.items() if v != ("safe", "t")}) from None
+    retries = sum(int(m.group(1)) for d in instances for m in [
+        re.search(r"^safety_status_retries_total (\d+)$", d.get("/metrics").body, re.M)] if m)
+    print("  %d people answered on both instances at once: all safe and to review; %d status writes "
+          "lost a race and were applied again" % (len(people), retries))
+
+
 def login_from(source, forwarded):
     """Logs in directly at the first instance from a loopback source address, with an
     X-Forwarded-For header; returns the client address the audit log recorded."""
@@ -193,7 +261,9 @@ def the_proxy_passes_the_client_address_and_scheme():
 
 
 try:
-    run([a_campaign_through_the_proxy_runs_once_and_streams_everywhere, the_proxy_passes_the_client_address_and_scheme])
+    run([a_campaign_through_the_proxy_runs_once_and_streams_everywhere,
+         one_persons_answers_on_both_instances_at_once_both_count,
+         the_proxy_passes_the_client_address_and_scheme])
 finally:
     nginx.terminate()
     try:
