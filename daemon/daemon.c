@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include "alerts.h"
+#include "dlr.h"
 #include "events.h"
 #include "feed.h"
 #include "web_assets.h"
@@ -136,6 +137,7 @@ daemon_init(struct daemon *d)
 	d->outbox = outbox_start(d);
 	alerts_watch_start(d);
 	replies_start(d);
+	dlr_start(d);
 	web_assets_load(d);
 	feed_start(d);
 	events_start(d);
@@ -271,6 +273,7 @@ daemon_free(struct daemon *d)
 	outbox_free(d->outbox);
 	d->outbox = NULL;
 	replies_stop(d);
+	dlr_stop(d);
 	spool_close(d);
 	sf_ratetable_free(d->public_limits);
 	sf_ratetable_free(d->login_limits);

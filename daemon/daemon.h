@@ -38,6 +38,7 @@ struct daemon {
 	struct sf_token_keyring *tokens;
 	unsigned char duress_key[32]; /* keys the duress-word hashes */
 	struct replies *replies;
+	struct dlr *dlr; /* delivery reports, group-committed */
 	struct spool *spool;
 	struct alerts_watch *alerts;
 	struct events_hub *events;          /* live event streams */

@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "daemon.h"
 #include "log.h"
+#include "pg_array.h"
 #include "reply_link.h"
 #include "xmalloc.h"
 
@@ -329,32 +330,6 @@ outbox_stats(const struct outbox *ob, struct outbox_stats *st)
 	st->failed = ob->failed;
 }
 
-/* Appends text to a PostgreSQL array literal, quoted and escaped. */
-static void
-outbox_array_text(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t need = 2 * (s != NULL ? strlen(s) : 4) + 4;
-
-	if (*len + need + 2 > *cap) {
-		*cap = (*len + need + 2) * 2;
-		*buf = xrealloc(*buf, *cap);
-	}
-	if (*len > 1)
-		(*buf)[(*len)++] = ',';
-	if (s == NULL) {
-		memcpy(*buf + *len, "NULL", 4);
-		*len += 4;
-		return;
-	}
-	(*buf)[(*len)++] = '"';
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			(*buf)[(*len)++] = '\\';
-		(*buf)[(*len)++] = *s;
-	}
-	(*buf)[(*len)++] = '"';
-}
-
 /* The outcomes were written. */
 static void
 outbox_flush_done(const struct db_result *r, void *arg)
@@ -437,15 +412,15 @@ outbox_flush(struct outbox *ob)
 			break;
 		}
 		snprintf(num, sizeof num, "%lld", res->id);
-		outbox_array_text(&ids, &l[0], &c[0], num);
-		outbox_array_text(&states, &l[1], &c[1], state);
-		outbox_array_text(&pids, &l[2], &c[2], res->provider_id);
-		outbox_array_text(&errs, &l[3], &c[3], res->error);
+		pg_array_append(&ids, &l[0], &c[0], num);
+		pg_array_append(&states, &l[1], &c[1], state);
+		pg_array_append(&pids, &l[2], &c[2], res->provider_id);
+		pg_array_append(&errs, &l[3], &c[3], res->error);
 		snprintf(num, sizeof num, "%d", res->parts);
-		outbox_array_text(&parts, &l[4], &c[4], num);
-		outbox_array_text(&drivers, &l[5], &c[5], res->driver);
+		pg_array_append(&parts, &l[4], &c[4], num);
+		pg_array_append(&drivers, &l[5], &c[5], res->driver);
 		snprintf(num, sizeof num, "%.3f", delay);
-		outbox_array_text(&delays, &l[6], &c[6], num);
+		pg_array_append(&delays, &l[6], &c[6], num);
 		free(res->provider_id);
 		free(res->error);
 	}

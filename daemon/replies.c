@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "pg_array.h"
 #include "spool.h"
 #include "xmalloc.h"
 
@@ -175,32 +176,6 @@ replies_candidates(const struct daemon *d, const char *text)
 	out[len++] = '}';
 	out[len] = '\0';
 	return out;
-}
-
-/* Appends text to a PostgreSQL array literal. */
-static void
-replies_array(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t need = (s != NULL ? 2 * strlen(s) : 4) + 4;
-
-	if (*len + need + 2 > *cap) {
-		*cap = (*len + need + 2) * 2;
-		*buf = xrealloc(*buf, *cap);
-	}
-	if (*len > 1)
-		(*buf)[(*len)++] = ',';
-	if (s == NULL) {
-		memcpy(*buf + *len, "NULL", 4);
-		*len += 4;
-		return;
-	}
-	(*buf)[(*len)++] = '"';
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			(*buf)[(*len)++] = '\\';
-		(*buf)[(*len)++] = *s;
-	}
-	(*buf)[(*len)++] = '"';
 }
 
 /* Milliseconds since the epoch. */
@@ -500,9 +475,9 @@ status_job_reread(struct status_job *job)
 		if (!job->people[i].pending)
 			continue;
 		snprintf(num, sizeof num, "%lld", (long long)job->people[i].crisis_id);
-		replies_array(&arr[0], &len[0], &cap[0], num);
+		pg_array_append(&arr[0], &len[0], &cap[0], num);
 		snprintf(num, sizeof num, "%lld", (long long)job->people[i].national_id);
-		replies_array(&arr[1], &len[1], &cap[1], num);
+		pg_array_append(&arr[1], &len[1], &cap[1], num);
 	}
 	for (int k = 0; k < 2; k++) {
 		arr[k][len[k]++] = '}';
@@ -616,26 +591,26 @@ status_job_write(struct status_job *job)
 			continue;
 		}
 		snprintf(num, sizeof num, "%lld", (long long)p->crisis_id);
-		replies_array(&arr[0], &len[0], &cap[0], num);
+		pg_array_append(&arr[0], &len[0], &cap[0], num);
 		snprintf(num, sizeof num, "%lld", (long long)p->national_id);
-		replies_array(&arr[1], &len[1], &cap[1], num);
-		replies_array(&arr[2], &len[2], &cap[2], sf_status_name(cur.status));
+		pg_array_append(&arr[1], &len[1], &cap[1], num);
+		pg_array_append(&arr[2], &len[2], &cap[2], sf_status_name(cur.status));
 		snprintf(num, sizeof num, "%lld", (long long)cur.at_ms);
-		replies_array(&arr[3], &len[3], &cap[3], num);
-		replies_array(&arr[4], &len[4], &cap[4], cur.set_by_staff ? "t" : "f");
-		replies_array(&arr[5], &len[5], &cap[5], cur.needs_review ? "t" : "f");
-		replies_array(&arr[6], &len[6], &cap[6], cur.duress ? "t" : "f");
-		replies_array(&arr[7], &len[7], &cap[7], cur.confirm_safe ? "t" : "f");
-		replies_array(&arr[8], &len[8], &cap[8], cur.by_proxy ? "t" : "f");
-		replies_array(&arr[9], &len[9], &cap[9], sf_status_name(cur.own_status));
+		pg_array_append(&arr[3], &len[3], &cap[3], num);
+		pg_array_append(&arr[4], &len[4], &cap[4], cur.set_by_staff ? "t" : "f");
+		pg_array_append(&arr[5], &len[5], &cap[5], cur.needs_review ? "t" : "f");
+		pg_array_append(&arr[6], &len[6], &cap[6], cur.duress ? "t" : "f");
+		pg_array_append(&arr[7], &len[7], &cap[7], cur.confirm_safe ? "t" : "f");
+		pg_array_append(&arr[8], &len[8], &cap[8], cur.by_proxy ? "t" : "f");
+		pg_array_append(&arr[9], &len[9], &cap[9], sf_status_name(cur.own_status));
 		snprintf(num, sizeof num, "%lld", (long long)cur.own_at_ms);
-		replies_array(&arr[10], &len[10], &cap[10], num);
-		replies_array(&arr[11], &len[11], &cap[11], sf_status_name(cur.proxy_status));
+		pg_array_append(&arr[10], &len[10], &cap[10], num);
+		pg_array_append(&arr[11], &len[11], &cap[11], sf_status_name(cur.proxy_status));
 		snprintf(num, sizeof num, "%lld", (long long)cur.proxy_at_ms);
-		replies_array(&arr[12], &len[12], &cap[12], num);
+		pg_array_append(&arr[12], &len[12], &cap[12], num);
 		snprintf(num, sizeof num, "%lld|%lld|%d|%lld", (long long)cur.answered_at_ms,
 		         (long long)p->version, p->headcount, (long long)p->response_id);
-		replies_array(&arr[13], &len[13], &cap[13], num);
+		pg_array_append(&arr[13], &len[13], &cap[13], num);
 		nupd++;
 	}
 	for (int k = 0; k < 14; k++) {
@@ -826,11 +801,11 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 	}
 	for (int i = 0; i < pb->n; i++) {
 		snprintf(num, sizeof num, "%lld", (long long)pb->seeds[i].national_id);
-		replies_array(&arr[0], &len[0], &cap[0], num);
+		pg_array_append(&arr[0], &len[0], &cap[0], num);
 	}
 	for (int i = 0; i < pb->n; i++) {
 		snprintf(num, sizeof num, "%d", pb->seeds[i].headcount);
-		replies_array(&arr[1], &len[1], &cap[1], num);
+		pg_array_append(&arr[1], &len[1], &cap[1], num);
 	}
 	for (int k = 0; k < 2; k++) {
 		arr[k][len[k]++] = '}';
@@ -1088,27 +1063,27 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		r->queued--;
 		it->next = NULL;
 		snprintf(num, sizeof num, "%d", b->n);
-		replies_array(&arr[0], &len[0], &cap[0], num);
+		pg_array_append(&arr[0], &len[0], &cap[0], num);
 		snprintf(num, sizeof num, "%lld", (long long)it->crisis_id);
-		replies_array(&arr[1], &len[1], &cap[1], it->crisis_id > 0 ? num : NULL);
+		pg_array_append(&arr[1], &len[1], &cap[1], it->crisis_id > 0 ? num : NULL);
 		snprintf(num, sizeof num, "%lld", (long long)it->national_id);
-		replies_array(&arr[2], &len[2], &cap[2], it->national_id > 0 ? num : NULL);
-		replies_array(&arr[3], &len[3], &cap[3], it->channel);
-		replies_array(&arr[4], &len[4], &cap[4], it->sender);
-		replies_array(&arr[5], &len[5], &cap[5], it->raw_text);
-		replies_array(&arr[6], &len[6], &cap[6],
+		pg_array_append(&arr[2], &len[2], &cap[2], it->national_id > 0 ? num : NULL);
+		pg_array_append(&arr[3], &len[3], &cap[3], it->channel);
+		pg_array_append(&arr[4], &len[4], &cap[4], it->sender);
+		pg_array_append(&arr[5], &len[5], &cap[5], it->raw_text);
+		pg_array_append(&arr[6], &len[6], &cap[6],
 		              it->unclassified ? "unclassified" : sf_status_name(it->status));
 		snprintf(num, sizeof num, "%d", it->headcount);
-		replies_array(&arr[7], &len[7], &cap[7], it->headcount > 0 ? num : NULL);
+		pg_array_append(&arr[7], &len[7], &cap[7], it->headcount > 0 ? num : NULL);
 		snprintf(num, sizeof num, "%.7f", it->lat);
-		replies_array(&arr[8], &len[8], &cap[8], it->has_point ? num : NULL);
+		pg_array_append(&arr[8], &len[8], &cap[8], it->has_point ? num : NULL);
 		snprintf(num, sizeof num, "%.7f", it->lon);
-		replies_array(&arr[9], &len[9], &cap[9], it->has_point ? num : NULL);
-		replies_array(&arr[10], &len[10], &cap[10], it->provider_ref);
-		replies_array(&arr[11], &len[11], &cap[11], it->entered_by);
-		replies_array(&arr[12], &len[12], &cap[12], it->review ? "t" : "f");
-		replies_array(&arr[13], &len[13], &cap[13], it->duress_hashes);
-		replies_array(&arr[14], &len[14], &cap[14], it->require_active ? "t" : "f");
+		pg_array_append(&arr[9], &len[9], &cap[9], it->has_point ? num : NULL);
+		pg_array_append(&arr[10], &len[10], &cap[10], it->provider_ref);
+		pg_array_append(&arr[11], &len[11], &cap[11], it->entered_by);
+		pg_array_append(&arr[12], &len[12], &cap[12], it->review ? "t" : "f");
+		pg_array_append(&arr[13], &len[13], &cap[13], it->duress_hashes);
+		pg_array_append(&arr[14], &len[14], &cap[14], it->require_active ? "t" : "f");
 		b->items[b->n++] = it;
 	}
 	for (int k = 0; k < 15; k++) {

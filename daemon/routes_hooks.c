@@ -9,7 +9,7 @@
 #include "routes.h"
 
 #include "daemon.h"
-#include "db_reply.h"
+#include "dlr.h"
 #include "log.h"
 #include "replies.h"
 #include "xmalloc.h"
@@ -69,18 +69,6 @@ hooks_kannel_secret_ok(struct http_ctx *ctx)
 }
 
 /* An outbound message's later fate: failed ones ask the person again over the next channel. */
-static const char hooks_dlr_sql[] =
-    "WITH o AS (UPDATE outbox SET state = CASE WHEN $2 = 'delivered' THEN 'delivered' "
-    " WHEN $2 = 'failed' THEN 'failed' ELSE state END::outbox_state, "
-    " delivered_at = CASE WHEN $2 = 'delivered' THEN now() ELSE delivered_at END, "
-    " last_error = CASE WHEN $2 = 'failed' THEN $3 ELSE last_error END "
-    " WHERE %s AND state IN ('sending', 'sent', 'delivered') RETURNING crisis_id, national_id), "
-    "k AS (UPDATE checkin k SET next_ask_at = now() FROM o WHERE $2 = 'failed' "
-    " AND k.crisis_id = o.crisis_id AND k.national_id = o.national_id AND k.state = 'asked' "
-    " RETURNING 1) "
-    "SELECT json_build_object('updated', (SELECT count(*) FROM o), 'reasked', "
-    " (SELECT count(*) FROM k))::text";
-
 /*
  * GET /hooks/sms/kannel/dlr?secret=&id=&status=%d&answer=%A: Kannel's
  * delivery report (1 delivered, 2 failed, 4 buffered, 8 accepted by the
@@ -89,9 +77,9 @@ static const char hooks_dlr_sql[] =
 void
 routes_hooks_kannel_dlr(struct http_ctx *ctx)
 {
-	char id[32], status[8], answer[200], err[240], sql[1200];
-	const char *vid, *vstatus, *vanswer, *state;
-	const char *params[3];
+	char id[32], status[8], answer[200], err[240];
+	const char *vid, *vstatus, *vanswer;
+	enum dlr_state state;
 
 	if (!hooks_kannel_secret_ok(ctx))
 		return;
@@ -104,23 +92,19 @@ routes_hooks_kannel_dlr(struct http_ctx *ctx)
 	}
 	switch (atoi(vstatus)) {
 	case 1:
-		state = "delivered";
+		state = DLR_DELIVERED;
 		break;
 	case 2:
 	case 16:
-		state = "failed";
+		state = DLR_FAILED;
 		break;
 	default:
-		state = "progress"; /* buffered or accepted: nothing to record */
+		state = DLR_PROGRESS; /* buffered or accepted: nothing to record */
 		break;
 	}
 	snprintf(err, sizeof err, "delivery report %s: %.200s", vstatus,
 	         vanswer != NULL ? vanswer : "");
-	snprintf(sql, sizeof sql, hooks_dlr_sql, "id = $1::bigint");
-	params[0] = vid;
-	params[1] = state;
-	params[2] = err;
-	db_reply_json(ctx, 200, "", sql, 3, params);
+	dlr_submit(ctx->d, ctx, atoll(vid), NULL, state, err);
 }
 
 /* Collects a form body into an ordered list of pairs. */
@@ -221,8 +205,8 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 {
 	struct evkeyvalq form;
 	const char *sid, *status, *code;
-	char err[96], sql[1200];
-	const char *params[3], *state;
+	char err[96];
+	enum dlr_state state;
 
 	if (!hooks_form(ctx, &form)) {
 		http_reply_problem(ctx, 400, "bad request", "the body is not a form");
@@ -242,17 +226,13 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 		return;
 	}
 	if (strcmp(status, "delivered") == 0)
-		state = "delivered";
+		state = DLR_DELIVERED;
 	else if (strcmp(status, "failed") == 0 || strcmp(status, "undelivered") == 0)
-		state = "failed";
+		state = DLR_FAILED;
 	else
-		state = "progress";
-	snprintf(err, sizeof err, "status %s, error %s", status, code != NULL ? code : "-");
-	snprintf(sql, sizeof sql, hooks_dlr_sql, "driver = 'twilio' AND provider_id = $1");
-	params[0] = sid;
-	params[1] = state;
-	params[2] = err;
-	db_reply_json(ctx, 200, "", sql, 3, params);
+		state = DLR_PROGRESS;
+	snprintf(err, sizeof err, "status %.20s, error %.20s", status, code != NULL ? code : "-");
+	dlr_submit(ctx->d, ctx, 0, sid, state, err);
 	evhttp_clear_headers(&form);
 }
 

@@ -1,0 +1,247 @@
+/*
+ * Delivery reports, group-committed: the reports of one loop turn go in one
+ * statement; each HTTP request is answered from that statement's result.
+ */
+#include "dlr.h"
+
+#include "daemon.h"
+#include "db_pool.h"
+#include "db_reply.h"
+#include "http_server.h"
+#include "log.h"
+#include "pg_array.h"
+#include "xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reports per statement; a bigger burst is split over several. */
+#define DLR_BATCH_MAX 2000
+
+struct dlr_item {
+	struct dlr_item *next;
+	struct http_ctx *ctx;
+	int deadlocks; /* statements this report was in that ended in a deadlock */
+	long long outbox_id; /* 0: by sid */
+	char *sid;
+	enum dlr_state state;
+	char *error;
+};
+
+struct dlr {
+	struct daemon *d;
+	struct dlr_item *head, *tail;
+	int queued;
+	struct event *flush_ev;
+	bool flush_scheduled;
+	bool busy; /* one statement at a time: reports of one message stay in order */
+};
+
+struct dlr_batch {
+	struct dlr *q;
+	int n;
+	struct dlr_item *items[];
+};
+
+static const char *const dlr_state_names[] = {"progress", "delivered", "failed"};
+
+static void dlr_flush_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+dlr_item_free(struct dlr_item *it)
+{
+	free(it->sid);
+	free(it->error);
+	free(it);
+}
+
+void
+dlr_start(struct daemon *d)
+{
+	struct dlr *q = xcalloc(1, sizeof *q);
+
+	q->d = d;
+	q->flush_ev = event_new(d->base, -1, 0, dlr_flush_cb, q);
+	d->dlr = q;
+}
+
+void
+dlr_stop(struct daemon *d)
+{
+	struct dlr *q = d->dlr;
+	struct dlr_item *it;
+
+	if (q == NULL)
+		return;
+	while ((it = q->head) != NULL) {
+		q->head = it->next;
+		http_reply_problem(it->ctx, 503, "service unavailable", "shutting down; deliver again");
+		dlr_item_free(it);
+	}
+	event_free(q->flush_ev);
+	free(q);
+	d->dlr = NULL;
+}
+
+static void
+dlr_schedule(struct dlr *q)
+{
+	if (q->head != NULL && !q->busy && !q->flush_scheduled) {
+		q->flush_scheduled = true;
+		event_active(q->flush_ev, EV_TIMEOUT, 0);
+	}
+}
+
+void
+dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, const char *sid,
+           enum dlr_state state, const char *error)
+{
+	struct dlr *q = d->dlr;
+	struct dlr_item *it = xcalloc(1, sizeof *it);
+
+	it->ctx = ctx;
+	it->outbox_id = outbox_id;
+	it->sid = sid != NULL ? xstrdup(sid) : NULL;
+	it->state = state;
+	it->error = error != NULL ? xstrdup(error) : NULL;
+	if (q->tail != NULL)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	q->queued++;
+	dlr_schedule(q);
+}
+
+/* The statement answered: one row per report, in input order. */
+static void
+dlr_done(const struct db_result *res, void *arg)
+{
+	struct dlr_batch *b = arg;
+	struct dlr *q = b->q;
+	char body[64];
+
+	if (res->outcome == DB_SQL_ERROR && strcmp(res->sqlstate, "40P01") == 0 &&
+	    b->items[0]->deadlocks < 3) {
+		/* Another writer locked the same messages in another order; nothing was applied. */
+		for (int i = b->n - 1; i >= 0; i--) {
+			b->items[i]->deadlocks++;
+			b->items[i]->next = q->head;
+			q->head = b->items[i];
+			if (q->tail == NULL)
+				q->tail = b->items[i];
+			q->queued++;
+		}
+		q->busy = false;
+		dlr_schedule(q);
+		free(b);
+		return;
+	}
+	for (int i = 0; i < b->n; i++) {
+		struct dlr_item *it = b->items[i];
+
+		if (res->outcome != DB_OK) {
+			db_reply_error(it->ctx, res);
+		} else if (i >= PQntuples(res->res)) {
+			http_reply_problem(it->ctx, 500, "internal error", "the report was not applied");
+		} else {
+			int len = snprintf(body, sizeof body, "{\"updated\": %s, \"reasked\": %s}",
+			                   PQgetvalue(res->res, i, 1), PQgetvalue(res->res, i, 2));
+			http_reply_bytes(it->ctx, 200, "application/json", body, (size_t)len);
+		}
+		dlr_item_free(it);
+	}
+	q->busy = false;
+	dlr_schedule(q);
+	free(b);
+}
+
+/*
+ * Applies every queued report (up to DLR_BATCH_MAX). Several reports of one
+ * message in a batch ("sent" and "delivered" of one SMS) collapse into the
+ * last final one, or the last when none is final: the outbox row moves once.
+ */
+static void
+dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dlr *q = arg;
+	struct dlr_batch *b;
+	size_t cap[5], len[5];
+	char *arr[5], num[32];
+	const char *cause;
+
+	(void)fd;
+	(void)what;
+	q->flush_scheduled = false;
+	if (q->head == NULL || q->busy)
+		return;
+	b = xcalloc(1, sizeof *b + (size_t)(q->queued < DLR_BATCH_MAX ? q->queued : DLR_BATCH_MAX) *
+	                                sizeof b->items[0]);
+	b->q = q;
+	for (int k = 0; k < 5; k++) {
+		cap[k] = 256;
+		len[k] = 1;
+		arr[k] = xmalloc(cap[k]);
+		arr[k][0] = '{';
+	}
+	while (q->head != NULL && b->n < DLR_BATCH_MAX) {
+		struct dlr_item *it = q->head;
+
+		q->head = it->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+		q->queued--;
+		it->next = NULL;
+		snprintf(num, sizeof num, "%d", b->n);
+		pg_array_append(&arr[0], &len[0], &cap[0], num);
+		snprintf(num, sizeof num, "%lld", it->outbox_id);
+		pg_array_append(&arr[1], &len[1], &cap[1], it->outbox_id > 0 ? num : NULL);
+		pg_array_append(&arr[2], &len[2], &cap[2], it->outbox_id > 0 ? NULL : it->sid);
+		pg_array_append(&arr[3], &len[3], &cap[3], dlr_state_names[it->state]);
+		pg_array_append(&arr[4], &len[4], &cap[4], it->error);
+		b->items[b->n++] = it;
+	}
+	for (int k = 0; k < 5; k++) {
+		arr[k][len[k]++] = '}';
+		arr[k][len[k]] = '\0';
+	}
+	q->busy = true;
+	if (q->d->db == NULL ||
+	    db_pool_query_prepared(
+	        q->d->db,
+	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], "
+	        " $5::text[]) AS r(idx, id, sid, state, err)), "
+	        "t AS (SELECT r.*, o.id AS oid FROM r JOIN outbox o ON o.id = r.id "
+	        " WHERE r.id IS NOT NULL AND o.state IN ('sending', 'sent', 'delivered') "
+	        " UNION ALL SELECT r.*, o.id FROM r JOIN outbox o ON o.driver = 'twilio' "
+	        " AND o.provider_id = r.sid WHERE r.sid IS NOT NULL "
+	        " AND o.state IN ('sending', 'sent', 'delivered')), "
+	        "last AS (SELECT DISTINCT ON (oid) * FROM t "
+	        " ORDER BY oid, (state <> 'progress') DESC, idx DESC), "
+	        "u AS (UPDATE outbox o SET state = CASE WHEN l.state = 'delivered' THEN 'delivered' "
+	        " WHEN l.state = 'failed' THEN 'failed' ELSE o.state END::outbox_state, "
+	        " delivered_at = CASE WHEN l.state = 'delivered' THEN now() ELSE o.delivered_at END, "
+	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END "
+	        " FROM last l WHERE o.id = l.oid RETURNING l.idx, o.crisis_id, o.national_id, "
+	        " l.state), "
+	        /* A message that will not arrive: its person is asked again now. */
+	        "k AS (UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
+	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
+	        " AND k.state = 'asked' RETURNING u.idx) "
+	        "SELECT r.idx, coalesce(tc.n, 0), coalesce(kc.n, 0) FROM r "
+	        "LEFT JOIN (SELECT idx, count(*) AS n FROM t GROUP BY idx) tc ON tc.idx = r.idx "
+	        "LEFT JOIN (SELECT idx, count(*) AS n FROM k GROUP BY idx) kc ON kc.idx = r.idx "
+	        "ORDER BY r.idx",
+	        5, (const char *const *)arr, dlr_done, b, &cause) != 0) {
+		for (int i = 0; i < b->n; i++) {
+			http_reply_problem(b->items[i]->ctx, 503, "service unavailable",
+			                   q->d->db == NULL ? "shutting down; deliver again" : cause);
+			dlr_item_free(b->items[i]);
+		}
+		free(b);
+		q->busy = false;
+	}
+	for (int k = 0; k < 5; k++)
+		free(arr[k]);
+}
