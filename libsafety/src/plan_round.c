@@ -33,13 +33,20 @@ struct round {
 	bool eject_all;
 };
 
+/* What leaving item i out costs. */
+static int64_t
+out_cost(const struct round *r, size_t i)
+{
+	return OUT_COST + (r->pb->previous[i] >= 0 ? (int64_t)r->pb->penalty_m : 0) *
+	                      (int64_t)r->pb->people[i];
+}
+
 /* The item's total cost where it is. */
 static int64_t
 cost_now(const struct round *r, size_t i)
 {
 	if (r->sh[i] < 0)
-		return OUT_COST + (r->pb->previous[i] >= 0 ? (int64_t)r->pb->penalty_m : 0) *
-		                      (int64_t)r->pb->people[i];
+		return out_cost(r, i);
 	return r->unit[i] * (int64_t)r->pb->people[i];
 }
 
@@ -235,6 +242,179 @@ local_search(struct round *r)
 }
 
 /*
+ * Ejection chains (after Yagiura, Ibaraki and Glover's for the generalised
+ * assignment problem): an item moves to a cheaper shelter of its support;
+ * where that one lacks room, one of its members is pushed on to another,
+ * and so on, up to CHAIN_DEPTH moves, until the last finds room (the place
+ * the first left counts). Groups as large as buses against shelters of a few
+ * buses are where single moves and swaps get stuck: a better plan often
+ * needs three or four groups to shift at once. Only chains whose gain so far
+ * stays positive are followed (as in Lin and Kernighan's search: an improving
+ * cycle has a starting point from which every prefix gains), and the best
+ * chain from the item is applied. A chain may start with an item left out
+ * and end by leaving out another: who is left out is a choice too (the
+ * farthest should be), and a smaller one left out places more people.
+ */
+#define CHAIN_DEPTH 4
+#define LNS_MAX_ITEMS 50000 /* items at most for chains and the neighbourhood search */
+#define CHAIN_SCAN 32       /* members of a shelter tried as the next to move */
+/* Moves tried from one item at most, and in one search (a few tenths of a second). */
+#define CHAIN_ITEM_STEPS 20000
+#define CHAIN_WORK 40000000
+
+struct chain {
+	int32_t item[CHAIN_DEPTH];
+	size_t arc[CHAIN_DEPTH];
+	/* [0]: the first item's shelter; [k]: where mover k - 1 went */
+	int32_t entered[CHAIN_DEPTH + 1];
+	int32_t best_item[CHAIN_DEPTH];
+	size_t best_arc[CHAIN_DEPTH];
+	int best_moves;
+	int64_t best_placed, best_gain; /* people placed more, then cost saved */
+	uint64_t steps, max_steps;
+};
+
+/*
+ * Keeps the chain of k + 1 moves if it beats the best so far: more people
+ * placed first, then the cost saved (gain counts leaving out as OUT_COST,
+ * which is taken off here; a promised shelter's penalty stays).
+ */
+static void
+chain_record(const struct round *r, struct chain *c, int k, bool ends_out, int64_t gain)
+{
+	const struct sf__plan_problem *pb = r->pb;
+	bool starts_out = c->entered[0] < 0;
+	int64_t placed = 0;
+
+	if (starts_out) {
+		gain -= OUT_COST;
+		placed = (int64_t)pb->people[c->item[0]];
+	}
+	if (ends_out) {
+		gain += OUT_COST;
+		placed -= (int64_t)pb->people[c->item[k]];
+	}
+	if (placed < 0 || (placed == 0 && gain <= 0))
+		return;
+	if (placed < c->best_placed || (placed == c->best_placed && gain <= c->best_gain))
+		return;
+	c->best_placed = placed;
+	c->best_gain = gain;
+	c->best_moves = k + 1;
+	memcpy(c->best_item, c->item, sizeof c->item);
+	memcpy(c->best_arc, c->arc, sizeof c->arc);
+}
+
+/* Tries the moves of item x as the k-th of the chain, gain_before gained by the ones before. */
+static void
+chain_extend(struct round *r, struct chain *c, int k, size_t x, int64_t gain_before)
+{
+	const struct sf__plan_problem *pb = r->pb;
+	const struct sf__plan_support *sp = r->sp;
+	int64_t px = pb->people[x], here = cost_now(r, x);
+	size_t j;
+
+	/*
+	 * A chain that places a left-out item may end by leaving out one no
+	 * larger: who is left out is a choice too, and the farthest should be.
+	 */
+	if (k > 0 && c->entered[0] < 0) {
+		c->item[k] = (int32_t)x;
+		c->arc[k] = SIZE_MAX;
+		chain_record(r, c, k, true, gain_before + here - out_cost(r, x));
+	}
+	for (j = sp->start[x]; j < sp->start[x + 1] && c->steps < c->max_steps; j++) {
+		int32_t t = sp->shelter[j], y;
+		int64_t gain = gain_before + here - sp->unit[j] * px, room;
+		bool seen = false;
+		int m, scanned = 0;
+
+		if (gain <= 0)
+			break; /* sorted by cost: the rest gain less */
+		c->steps++;
+		if (t == r->sh[x])
+			continue;
+		for (m = 1; m <= k; m++)
+			seen |= c->entered[m] == t;
+		if (seen)
+			continue; /* its room is counted already */
+		room = r->free_[t] + (t == c->entered[0] ? (int64_t)pb->people[c->item[0]] : 0);
+		c->item[k] = (int32_t)x;
+		c->arc[k] = j;
+		if (room >= px) {
+			chain_record(r, c, k, false, gain);
+			continue;
+		}
+		if (k + 1 >= CHAIN_DEPTH)
+			continue;
+		c->entered[k + 1] = t;
+		for (y = r->head[t]; y >= 0 && scanned < CHAIN_SCAN; y = r->nxt[y], scanned++) {
+			bool moving = false;
+			for (m = 0; m <= k; m++)
+				moving |= c->item[m] == y;
+			if (moving || room + (int64_t)pb->people[y] < px)
+				continue;
+			chain_extend(r, c, k + 1, (size_t)y, gain);
+		}
+	}
+}
+
+/* Applies the best ejection chain that starts with item i; true if there was one. */
+static bool
+chain_improve(struct round *r, size_t i, uint64_t *budget)
+{
+	const struct sf__plan_support *sp = r->sp;
+	struct chain c;
+	int m;
+
+	memset(&c, 0, sizeof c);
+	c.entered[0] = r->sh[i];
+	c.max_steps = *budget < CHAIN_ITEM_STEPS ? *budget : CHAIN_ITEM_STEPS;
+	chain_extend(r, &c, 0, i, 0);
+	*budget -= c.steps;
+	if (c.best_moves == 0)
+		return false;
+	/* All out first: each target's room was counted with its leaver gone. */
+	for (m = 0; m < c.best_moves; m++)
+		take_out(r, (size_t)c.best_item[m]);
+	for (m = 0; m < c.best_moves; m++) {
+		size_t j = c.best_arc[m];
+		if (j == SIZE_MAX)
+			continue; /* left out */
+		put_in(r, (size_t)c.best_item[m], sp->shelter[j], sp->unit[j], sp->dist[j]);
+		r->hot[c.best_item[m]] = true;
+	}
+	return true;
+}
+
+/*
+ * Passes of ejection chains from every item, with the simple moves between,
+ * until none pays or the work is spent (counted in moves tried, so the same
+ * input stops at the same place). Plans of more than LNS_MAX_ITEMS are left
+ * to the local search, as the neighbourhood search leaves them.
+ */
+static void
+chain_search(struct round *r)
+{
+	const struct sf__plan_problem *pb = r->pb;
+	uint64_t budget = CHAIN_WORK;
+	unsigned round;
+	size_t i;
+
+	if (pb->nitems > LNS_MAX_ITEMS)
+		return;
+	for (round = 0; round < pb->search_rounds && budget > 0; round++) {
+		bool changed = false;
+		for (i = 0; i < pb->nitems && budget > 0; i++)
+			if (pb->located[i] && chain_improve(r, i, &budget))
+				changed = true;
+		if (!changed)
+			break;
+		local_search(r);
+	}
+}
+
+/*
  * Large neighbourhood search, for plans small enough to afford it (where
  * lumpy households against small shelters cost the most): empty the shelters
  * around a household picked at random (a fixed seed: the same input gives the
@@ -243,7 +423,6 @@ local_search(struct round *r)
  * and keep the result unless it is worse: fewer people left out first, then
  * the lower cost.
  */
-#define LNS_MAX_ITEMS 50000
 #define LNS_WORK 4000000 /* items x iterations */
 #define LNS_MAX_ITERATIONS 4000
 #define LNS_MAX_REMOVED 48
@@ -501,7 +680,9 @@ sf__plan_round(const struct sf__plan_problem *pb, const struct sf__plan_support 
 	}
 
 	local_search(&r);
+	chain_search(&r);
 	lns(&r);
+	chain_search(&r);
 	for (i = 0; i < n; i++) {
 		a->shelter[i] = r.sh[i];
 		a->distance_m[i] = r.sh[i] >= 0 ? r.dist[i] : 0;
