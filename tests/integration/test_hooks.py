@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
 import urllib.parse
 
 from harness import Cluster, Daemon, check, ctl, eventually, expect_equal, http_request, record_secret, run
@@ -94,6 +95,38 @@ def twilio_reply_from_an_unknown_number_is_kept_without_a_person():
     expect_equal(cluster.psql(DB, "SELECT national_id IS NULL, status FROM response WHERE provider_ref = 'twilio:SMaaaa'"), "t|needs_help", "kept")
 
 
+def a_burst_of_reports_is_applied_whole():
+    # 40 messages, each with an "accepted" and a "delivered" report sent at the same moment (half
+    # of them delivered first): the reports of one loop turn go in one statement, where the two of
+    # a message must collapse into the final one whatever their order.
+    ids = [int(i) for i in cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO outbox (crisis_id, mission_id, channel, recipient, body, state, driver, sent_at)
+  SELECT 1, 1, 'sms', '+81701234' || lpad(g::text, 4, '0'), 'x', 'sent', 'kannel', now()
+  FROM generate_series(1, 40) g RETURNING id""").split()]
+    expect_equal(len(ids), 40, "messages")
+    answers = []
+    gate = threading.Barrier(2 * len(ids), timeout=20)
+
+    def report(oid, status):
+        q = urllib.parse.urlencode({"secret": SECRET, "id": oid, "status": status, "answer": "x"})
+        gate.wait()
+        r = d.get("/hooks/sms/kannel/dlr?" + q)
+        answers.append((r.status, r.json()["updated"] if r.status == 200 else r.body))
+
+    threads = []
+    for n, oid in enumerate(ids):
+        order = ("1", "8") if n % 2 else ("8", "1")
+        threads += [threading.Thread(target=report, args=(oid, st)) for st in order]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    expect_equal(sorted(set(answers)), [(200, 1)], "every report acknowledged and applied")
+    expect_equal(cluster.psql(DB, "SELECT state, count(*), count(delivered_at) FROM outbox WHERE id IN (%s) GROUP BY 1"
+                              % ",".join(map(str, ids))), "delivered|40|40", "every message delivered")
+
+
 def a_failing_carrier_sends_its_numbers_by_email_first():
     # 30 recent SMS to Turkish mobiles +9053…: 25 failed. Korean mobiles fine.
     cluster.psql(DB, """
@@ -127,6 +160,7 @@ try:
         twilio_failure_asks_again_at_once,
         kannel_reply_is_stored_once_and_answers_the_checkin,
         twilio_reply_from_an_unknown_number_is_kept_without_a_person,
+        a_burst_of_reports_is_applied_whole,
         a_failing_carrier_sends_its_numbers_by_email_first,
     ])
 finally:
