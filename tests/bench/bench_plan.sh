@@ -3,7 +3,7 @@
 # machine: assignment of 100,000 households to 1,000 shelters beside LEMON's
 # network simplex and CLP's dual simplex on the same 20-nearest graph, the
 # naive "nearest shelter with room" plan, groups of 50 and 14 seats, bus
-# groups assigned whole, and 1,000,000 people. Installs its benchmark-only
+# groups assigned whole (and a tenth of them against CBC), and 1,000,000 people. Installs its benchmark-only
 # packages (LEMON, CLP, CBC, GLPK, g++) when missing; they are not project
 # dependencies. One measurement per process, one at a time.
 #
@@ -48,8 +48,14 @@ echo "== groups: $H households to one destination"
 "$B" --households $H --shelters 1 --slack 100 --seats 50
 "$B" --households $H --shelters 1 --slack 100 --seats 14
 
-echo "== bus groups of 50 assigned whole (group first): about 2,500 groups x $S shelters"
-"$B" --households $((H * 455 / 1000)) --shelters $S --seats 50 --group-first
+echo "== bus groups of 50 assigned whole (group first): about 2,500 groups x $S shelters, three seeds"
+"$B" --households $((H * 455 / 1000)) --shelters $S --seats 50 --group-first --determinism
+for seed in 2 3; do
+	"$B" --households $((H * 455 / 1000)) --shelters $S --seats 50 --group-first --seed $seed |
+		grep -E "time|cost"
+done
+echo "-- a tenth of it against coinor-cbc on the same groups (150 s each)"
+tests/bench/plan/check_group_mip.sh $((H * 455 / 10000)) $((S / 10)) 150 1 2 3
 
 echo "== scale: about 1,000,000 people ($BIG households x $((S * 3)) shelters)"
 "$B" --households $BIG --shelters $((S * 3))

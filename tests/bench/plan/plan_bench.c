@@ -8,6 +8,12 @@
  *   plan_bench [--households N] [--shelters S] [--seed X] [--k K] [--seats Q]
  *              [--group-first] [--naive] [--slack F] [--towns T]
  *              [--graph K FILE] [--dense FILE] [--no-solve] [--determinism]
+ *              [--group-mip FILE]
+ *
+ * --group-mip writes, after a GROUP_FIRST plan, the problem of its groups
+ * kept whole as a MIP in CPLEX LP format for coinor-cbc (check_group_mip.sh):
+ * minimum people x metres from each group's assembly point, with at most
+ * as many people left out as the plan left out.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -127,6 +133,80 @@ write_graph(const char *path, const struct sf_plan_household *hh, size_t n,
 	return fclose(f);
 }
 
+/* Facility bits a household needs. */
+static unsigned
+needs_of(const struct sf_plan_household *h)
+{
+	return (h->needs & SF_PLAN_NEED_MEDICAL ? SF_PLAN_FACILITY_MEDICAL : 0) |
+	       (h->needs & SF_PLAN_NEED_WHEELCHAIR ? SF_PLAN_FACILITY_ACCESSIBLE : 0);
+}
+
+/* Whether shelter s may take group g at all. */
+static bool
+group_fits(const struct sf_plan_result *r, const struct sf_plan_household *hh,
+           const struct sf_plan_shelter *sh, size_t g, size_t s)
+{
+	unsigned need = needs_of(&hh[r->members[r->groups[g].first]]);
+	return sh[s].open && sh[s].capacity > sh[s].occupancy && (sh[s].facilities & need) == need;
+}
+
+/*
+ * Writes the groups-whole problem: x_g_s = 1 when group g goes to shelter s,
+ * y_g = 1 when it is left out; at most the plan's left-out people.
+ */
+static int
+write_group_mip(const char *path, const struct sf_plan_result *r,
+                const struct sf_plan_household *hh, const struct sf_plan_shelter *sh, size_t S)
+{
+	FILE *f = fopen(path, "w");
+	size_t g, s;
+
+	if (!f)
+		return -1;
+	fprintf(f, "Minimize\n obj:");
+	for (g = 0; g < r->ngroups; g++)
+		for (s = 0; s < S; s++)
+			if (group_fits(r, hh, sh, g, s))
+				fprintf(f, " + %lld x_%zu_%zu\n",
+				        (long long)r->groups[g].people *
+				            llround(sf_geo_distance_m(&r->groups[g].assembly, &sh[s].where)),
+				        g, s);
+	fprintf(f, "Subject To\n");
+	for (g = 0; g < r->ngroups; g++) {
+		fprintf(f, " once_%zu: y_%zu", g, g);
+		for (s = 0; s < S; s++)
+			if (group_fits(r, hh, sh, g, s))
+				fprintf(f, " + x_%zu_%zu", g, s);
+		fprintf(f, " = 1\n");
+	}
+	fprintf(f, " left_out:");
+	for (g = 0; g < r->ngroups; g++)
+		fprintf(f, " + %u y_%zu", r->groups[g].people, g);
+	fprintf(f, " <= %llu\n", (unsigned long long)r->stats.people_unassigned);
+	for (s = 0; s < S; s++) {
+		bool any = false;
+		for (g = 0; g < r->ngroups; g++) {
+			if (!group_fits(r, hh, sh, g, s))
+				continue;
+			if (!any)
+				fprintf(f, " room_%zu:", s);
+			fprintf(f, " + %u x_%zu_%zu", r->groups[g].people, g, s);
+			any = true;
+		}
+		if (any)
+			fprintf(f, " <= %u\n", sh[s].capacity - sh[s].occupancy);
+	}
+	fprintf(f, "Binary\n");
+	for (g = 0; g < r->ngroups; g++) {
+		for (s = 0; s < S; s++)
+			if (group_fits(r, hh, sh, g, s))
+				fprintf(f, " x_%zu_%zu\n", g, s);
+		fprintf(f, " y_%zu\n", g);
+	}
+	fprintf(f, "End\n");
+	return fclose(f);
+}
+
 /* Serialises what a plan decided, to compare two runs byte for byte. */
 static size_t
 digest(const struct sf_plan_result *r)
@@ -156,7 +236,7 @@ main(int argc, char **argv)
 	struct sf_plan_vehicle veh = {0};
 	struct sf_plan_result *res = NULL;
 	uint64_t people;
-	const char *graph = NULL, *dense = NULL;
+	const char *graph = NULL, *dense = NULL, *group_mip = NULL;
 	size_t graph_k = 20;
 	bool naive = false, solve = true, determinism = false;
 	double t0, t1;
@@ -193,6 +273,8 @@ main(int argc, char **argv)
 			graph_k = strtoul(argv[i + 1], NULL, 10), graph = argv[i + 2], i += 2;
 		else if (!strcmp(a, "--dense"))
 			dense = v, i++;
+		else if (!strcmp(a, "--group-mip"))
+			group_mip = v, i++;
 		else {
 			fprintf(stderr, "plan_bench: unknown argument %s\n", a);
 			return 2;
@@ -279,6 +361,8 @@ main(int argc, char **argv)
 		    (unsigned long long)((seated + veh.seats - 1) / veh.seats),
 		    seated ? (double)res->stats.walk / seated : 0.0, over);
 	}
+	if (group_mip && write_group_mip(group_mip, res, hh, sh, spec.shelters) != 0)
+		return 1;
 	if (determinism) {
 		struct sf_plan_result *again = NULL;
 		size_t d1 = digest(res), d2;
