@@ -561,8 +561,10 @@ db_conn_collect(struct db_conn *c)
 				return;
 			}
 			if (c->preparing) {
-				/* The PREPARE answered: run the statement, or report why it failed. */
-				bool failed = kept == NULL || PQresultStatus(kept) == PGRES_FATAL_ERROR;
+				/* The PREPARE answered: run the statement, or report why it failed.
+				 */
+				bool failed =
+				    kept == NULL || PQresultStatus(kept) == PGRES_FATAL_ERROR;
 				if (!failed) {
 					PQclear(kept);
 					c->prepared[c->nprepared++] = xstrdup(q->sql);

@@ -22,7 +22,7 @@
 struct dlr_item {
 	struct dlr_item *next;
 	struct http_ctx *ctx;
-	int deadlocks; /* statements this report was in that ended in a deadlock */
+	int deadlocks;       /* statements this report was in that ended in a deadlock */
 	long long outbox_id; /* 0: by sid */
 	char *sid;
 	enum dlr_state state;
@@ -76,7 +76,8 @@ dlr_stop(struct daemon *d)
 		return;
 	while ((it = q->head) != NULL) {
 		q->head = it->next;
-		http_reply_problem(it->ctx, 503, "service unavailable", "shutting down; deliver again");
+		http_reply_problem(it->ctx, 503, "service unavailable",
+		                   "shutting down; deliver again");
 		dlr_item_free(it);
 	}
 	event_free(q->flush_ev);
@@ -144,7 +145,8 @@ dlr_done(const struct db_result *res, void *arg)
 		if (res->outcome != DB_OK) {
 			db_reply_error(it->ctx, res);
 		} else if (i >= PQntuples(res->res)) {
-			http_reply_problem(it->ctx, 500, "internal error", "the report was not applied");
+			http_reply_problem(it->ctx, 500, "internal error",
+			                   "the report was not applied");
 		} else {
 			int len = snprintf(body, sizeof body, "{\"updated\": %s, \"reasked\": %s}",
 			                   PQgetvalue(res->res, i, 1), PQgetvalue(res->res, i, 2));
@@ -167,8 +169,7 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dlr *q = arg;
 	struct dlr_batch *b;
-	size_t cap[5], len[5];
-	char *arr[5], num[32];
+	struct pg_arrays cols;
 	const char *cause;
 
 	(void)fd;
@@ -177,14 +178,9 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	if (q->head == NULL || q->busy)
 		return;
 	b = xcalloc(1, sizeof *b + (size_t)(q->queued < DLR_BATCH_MAX ? q->queued : DLR_BATCH_MAX) *
-	                                sizeof b->items[0]);
+	                               sizeof b->items[0]);
 	b->q = q;
-	for (int k = 0; k < 5; k++) {
-		cap[k] = 256;
-		len[k] = 1;
-		arr[k] = xmalloc(cap[k]);
-		arr[k][0] = '{';
-	}
+	pg_arrays_open(&cols, 5);
 	while (q->head != NULL && b->n < DLR_BATCH_MAX) {
 		struct dlr_item *it = q->head;
 
@@ -193,18 +189,15 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 			q->tail = NULL;
 		q->queued--;
 		it->next = NULL;
-		snprintf(num, sizeof num, "%d", b->n);
-		pg_array_append(&arr[0], &len[0], &cap[0], num);
-		snprintf(num, sizeof num, "%lld", it->outbox_id);
-		pg_array_append(&arr[1], &len[1], &cap[1], it->outbox_id > 0 ? num : NULL);
-		pg_array_append(&arr[2], &len[2], &cap[2], it->outbox_id > 0 ? NULL : it->sid);
-		pg_array_append(&arr[3], &len[3], &cap[3], dlr_state_names[it->state]);
-		pg_array_append(&arr[4], &len[4], &cap[4], it->error);
+		pg_arrays_add_int(&cols, 0, b->n);
+		if (it->outbox_id > 0)
+			pg_arrays_add_int(&cols, 1, it->outbox_id);
+		else
+			pg_arrays_add(&cols, 1, NULL);
+		pg_arrays_add(&cols, 2, it->outbox_id > 0 ? NULL : it->sid);
+		pg_arrays_add(&cols, 3, dlr_state_names[it->state]);
+		pg_arrays_add(&cols, 4, it->error);
 		b->items[b->n++] = it;
-	}
-	for (int k = 0; k < 5; k++) {
-		arr[k][len[k]++] = '}';
-		arr[k][len[k]] = '\0';
 	}
 	q->busy = true;
 	if (q->d->db == NULL ||
@@ -219,9 +212,11 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " AND o.state IN ('sending', 'sent', 'delivered')), "
 	        "last AS (SELECT DISTINCT ON (oid) * FROM t "
 	        " ORDER BY oid, (state <> 'progress') DESC, idx DESC), "
-	        "u AS (UPDATE outbox o SET state = CASE WHEN l.state = 'delivered' THEN 'delivered' "
+	        "u AS (UPDATE outbox o SET state = CASE WHEN l.state = 'delivered' THEN "
+	        "'delivered' "
 	        " WHEN l.state = 'failed' THEN 'failed' ELSE o.state END::outbox_state, "
-	        " delivered_at = CASE WHEN l.state = 'delivered' THEN now() ELSE o.delivered_at END, "
+	        " delivered_at = CASE WHEN l.state = 'delivered' THEN now() ELSE o.delivered_at "
+	        "END, "
 	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END "
 	        " FROM last l WHERE o.id = l.oid RETURNING l.idx, o.crisis_id, o.national_id, "
 	        " l.state), "
@@ -233,15 +228,15 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "LEFT JOIN (SELECT idx, count(*) AS n FROM t GROUP BY idx) tc ON tc.idx = r.idx "
 	        "LEFT JOIN (SELECT idx, count(*) AS n FROM k GROUP BY idx) kc ON kc.idx = r.idx "
 	        "ORDER BY r.idx",
-	        5, (const char *const *)arr, dlr_done, b, &cause) != 0) {
+	        5, pg_arrays_close(&cols), dlr_done, b, &cause) != 0) {
 		for (int i = 0; i < b->n; i++) {
 			http_reply_problem(b->items[i]->ctx, 503, "service unavailable",
-			                   q->d->db == NULL ? "shutting down; deliver again" : cause);
+			                   q->d->db == NULL ? "shutting down; deliver again"
+			                                    : cause);
 			dlr_item_free(b->items[i]);
 		}
 		free(b);
 		q->busy = false;
 	}
-	for (int k = 0; k < 5; k++)
-		free(arr[k]);
+	pg_arrays_free(&cols);
 }

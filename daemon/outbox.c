@@ -35,7 +35,7 @@ struct outbox_item {
 	long long id;
 	char *channel;
 	char *recipient;
-	char *body; /* with {link} */
+	char *body;    /* with {link} */
 	char kind[12]; /* checkin, code, link or family: only a check-in carries a reply link */
 	char *language;
 	long long crisis_id, national_id;
@@ -349,9 +349,8 @@ outbox_flush_done(const struct db_result *r, void *arg)
 static void
 outbox_flush(struct outbox *ob)
 {
-	char *ids, *states, *pids, *errs, *parts, *drivers, *delays;
-	size_t l[7] = {1, 1, 1, 1, 1, 1, 1}, c[7] = {64, 64, 64, 64, 64, 64, 64};
-	const char *params[7];
+	/* Columns: id, state, provider id, error, parts, driver, delay. */
+	struct pg_arrays cols;
 	const char *cause;
 	char num[32];
 
@@ -367,14 +366,7 @@ outbox_flush(struct outbox *ob)
 		ob->nresults = 0;
 		return;
 	}
-	ids = xmalloc(64);
-	states = xmalloc(64);
-	pids = xmalloc(64);
-	errs = xmalloc(64);
-	parts = xmalloc(64);
-	drivers = xmalloc(64);
-	delays = xmalloc(64);
-	ids[0] = states[0] = pids[0] = errs[0] = parts[0] = drivers[0] = delays[0] = '{';
+	pg_arrays_open(&cols, 7);
 	for (int i = 0; i < ob->nresults; i++) {
 		struct outbox_result *res = &ob->results[i];
 		const char *state;
@@ -411,39 +403,21 @@ outbox_flush(struct outbox *ob)
 			ob->by_driver[drv][2]++;
 			break;
 		}
-		snprintf(num, sizeof num, "%lld", res->id);
-		pg_array_append(&ids, &l[0], &c[0], num);
-		pg_array_append(&states, &l[1], &c[1], state);
-		pg_array_append(&pids, &l[2], &c[2], res->provider_id);
-		pg_array_append(&errs, &l[3], &c[3], res->error);
-		snprintf(num, sizeof num, "%d", res->parts);
-		pg_array_append(&parts, &l[4], &c[4], num);
-		pg_array_append(&drivers, &l[5], &c[5], res->driver);
+		pg_arrays_add_int(&cols, 0, res->id);
+		pg_arrays_add(&cols, 1, state);
+		pg_arrays_add(&cols, 2, res->provider_id);
+		pg_arrays_add(&cols, 3, res->error);
+		pg_arrays_add_int(&cols, 4, res->parts);
+		pg_arrays_add(&cols, 5, res->driver);
 		snprintf(num, sizeof num, "%.3f", delay);
-		pg_array_append(&delays, &l[6], &c[6], num);
+		pg_arrays_add(&cols, 6, num);
 		free(res->provider_id);
 		free(res->error);
 	}
 	ob->nresults = 0;
-	ids[l[0]++] = '}';
-	states[l[1]++] = '}';
-	pids[l[2]++] = '}';
-	errs[l[3]++] = '}';
-	parts[l[4]++] = '}';
-	drivers[l[5]++] = '}';
-	delays[l[6]++] = '}';
-	ids[l[0]] = states[l[1]] = pids[l[2]] = errs[l[3]] = parts[l[4]] = drivers[l[5]] =
-	    delays[l[6]] = '\0';
-	params[0] = ids;
-	params[1] = states;
-	params[2] = pids;
-	params[3] = errs;
-	params[4] = parts;
-	params[5] = drivers;
-	params[6] = delays;
 	ob->flushing = true;
 	/* A permanent failure asks the person again at once, over the next channel. */
-	if (db_pool_query(
+	if (db_pool_query_prepared(
 	        ob->d->db,
 	        "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], "
 	        " $4::text[], $5::int[], $6::text[], $7::float8[]) AS r(id, state, pid, err, "
@@ -458,17 +432,11 @@ outbox_flush(struct outbox *ob)
 	        "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
 	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
 	        " AND k.state = 'asked'",
-	        7, params, outbox_flush_done, ob, &cause) != 0) {
+	        7, pg_arrays_close(&cols), outbox_flush_done, ob, &cause) != 0) {
 		ob->flushing = false;
 		log_warn("outbox_update_skipped", "error", cause);
 	}
-	free(ids);
-	free(states);
-	free(pids);
-	free(errs);
-	free(parts);
-	free(drivers);
-	free(delays);
+	pg_arrays_free(&cols);
 }
 
 /* A driver reported. */
@@ -536,12 +504,14 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 		m.subject = strcmp(it->language, "ko") == 0 ? "가족 안전 소식 / Family safety news"
 		                                            : "Safety news of your family";
 	else if (strcmp(it->kind, "checkin") != 0)
-		m.subject = strcmp(it->language, "ko") == 0 ? "재외국민 등록 / Overseas registration"
-		                                            : "Overseas registration";
-	else
 		m.subject = strcmp(it->language, "ko") == 0
-		                ? (it->drill ? "[훈련] 안전 확인 요청" : "안전 확인 요청 / Safety check")
-		                : (it->drill ? "[DRILL] Safety check" : "Safety check");
+		                ? "재외국민 등록 / Overseas registration"
+		                : "Overseas registration";
+	else
+		m.subject =
+		    strcmp(it->language, "ko") == 0
+		        ? (it->drill ? "[훈련] 안전 확인 요청" : "안전 확인 요청 / Safety check")
+		        : (it->drill ? "[DRILL] Safety check" : "Safety check");
 	if (email)
 		ob->inflight_email++;
 	else

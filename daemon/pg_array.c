@@ -3,11 +3,27 @@
 
 #include "xmalloc.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
-pg_array_append(char **buf, size_t *len, size_t *cap, const char *s)
+pg_arrays_open(struct pg_arrays *a, int n)
 {
+	a->n = n;
+	for (int k = 0; k < n; k++) {
+		a->cap[k] = 256;
+		a->len[k] = 1;
+		a->text[k] = xmalloc(a->cap[k]);
+		a->text[k][0] = '{';
+	}
+}
+
+void
+pg_arrays_add(struct pg_arrays *a, int column, const char *s)
+{
+	char **buf = &a->text[column];
+	size_t *len = &a->len[column], *cap = &a->cap[column];
 	size_t need = (s != NULL ? 2 * strlen(s) : 4) + 4;
 
 	if (*len + need + 2 > *cap) {
@@ -28,4 +44,31 @@ pg_array_append(char **buf, size_t *len, size_t *cap, const char *s)
 		(*buf)[(*len)++] = *s;
 	}
 	(*buf)[(*len)++] = '"';
+}
+
+void
+pg_arrays_add_int(struct pg_arrays *a, int column, long long v)
+{
+	char num[32];
+
+	snprintf(num, sizeof num, "%lld", v);
+	pg_arrays_add(a, column, num);
+}
+
+const char *const *
+pg_arrays_close(struct pg_arrays *a)
+{
+	for (int k = 0; k < a->n; k++) {
+		a->text[k][a->len[k]++] = '}';
+		a->text[k][a->len[k]] = '\0';
+	}
+	return (const char *const *)a->text;
+}
+
+void
+pg_arrays_free(struct pg_arrays *a)
+{
+	for (int k = 0; k < a->n; k++)
+		free(a->text[k]);
+	a->n = 0;
 }

@@ -7,11 +7,27 @@
 
 #include <stddef.h>
 
-/*
- * Appends one element to a literal under construction (*buf holds "{" and
- * earlier elements, *len its length, *cap its allocation): s quoted and
- * escaped, or NULL when s is NULL. Grows *buf as needed.
- */
-void pg_array_append(char **buf, size_t *len, size_t *cap, const char *s);
+#define PG_ARRAYS_MAX 16
+
+/* The columns of one batch, each an array literal under construction. */
+struct pg_arrays {
+	int n;
+	char *text[PG_ARRAYS_MAX]; /* owned; the statement's parameters once closed */
+	size_t len[PG_ARRAYS_MAX], cap[PG_ARRAYS_MAX];
+};
+
+/* Starts n empty columns (n <= PG_ARRAYS_MAX). */
+void pg_arrays_open(struct pg_arrays *a, int n);
+
+/* Appends an element to a column: s quoted and escaped, or NULL when s is NULL. */
+void pg_arrays_add(struct pg_arrays *a, int column, const char *s);
+
+/* Appends a number to a column. */
+void pg_arrays_add_int(struct pg_arrays *a, int column, long long v);
+
+/* Closes every column; returns them as a statement's parameters (owned by a). */
+const char *const *pg_arrays_close(struct pg_arrays *a);
+
+void pg_arrays_free(struct pg_arrays *a);
 
 #endif

@@ -450,9 +450,8 @@ status_job_reread_done(const struct db_result *res, void *arg)
 		return;
 	}
 	for (int row = 0; row < PQntuples(res->res); row++) {
-		struct status_person *p =
-		    status_job_find(job, atoll(PQgetvalue(res->res, row, 0)),
-		                    atoll(PQgetvalue(res->res, row, 1)));
+		struct status_person *p = status_job_find(job, atoll(PQgetvalue(res->res, row, 0)),
+		                                          atoll(PQgetvalue(res->res, row, 1)));
 		if (p != NULL)
 			replies_read_state(res->res, row, 2, &p->state, &p->version);
 	}
@@ -463,25 +462,18 @@ status_job_reread_done(const struct db_result *res, void *arg)
 static void
 status_job_reread(struct status_job *job)
 {
-	size_t cap[2] = {256, 256}, len[2] = {1, 1};
-	char *arr[2], num[32];
+	struct pg_arrays cols;
+	char num[32];
 	const char *cause;
 
-	for (int k = 0; k < 2; k++) {
-		arr[k] = xmalloc(cap[k]);
-		arr[k][0] = '{';
-	}
+	pg_arrays_open(&cols, 2);
 	for (int i = 0; i < job->npeople; i++) {
 		if (!job->people[i].pending)
 			continue;
 		snprintf(num, sizeof num, "%lld", (long long)job->people[i].crisis_id);
-		pg_array_append(&arr[0], &len[0], &cap[0], num);
+		pg_arrays_add(&cols, 0, num);
 		snprintf(num, sizeof num, "%lld", (long long)job->people[i].national_id);
-		pg_array_append(&arr[1], &len[1], &cap[1], num);
-	}
-	for (int k = 0; k < 2; k++) {
-		arr[k][len[k]++] = '}';
-		arr[k][len[k]] = '\0';
+		pg_arrays_add(&cols, 1, num);
 	}
 	if (job->r->d->db == NULL ||
 	    db_pool_query_prepared(
@@ -493,13 +485,12 @@ status_job_reread(struct status_job *job)
 	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version "
 	        "FROM unnest($1::bigint[], $2::bigint[]) AS u(c, n) "
 	        "LEFT JOIN person_status p ON p.crisis_id = u.c AND p.national_id = u.n",
-	        2, (const char *const *)arr, status_job_reread_done, job, &cause) != 0) {
+	        2, pg_arrays_close(&cols), status_job_reread_done, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
 		status_job_done(job);
 	}
-	free(arr[0]);
-	free(arr[1]);
+	pg_arrays_free(&cols);
 }
 
 /*
@@ -529,9 +520,8 @@ status_job_written(const struct db_result *res, void *arg)
 	for (int i = 0; i < job->npeople; i++)
 		job->people[i].pending = false;
 	for (int row = 0; row < PQntuples(res->res); row++) {
-		struct status_person *p =
-		    status_job_find(job, atoll(PQgetvalue(res->res, row, 0)),
-		                    atoll(PQgetvalue(res->res, row, 1)));
+		struct status_person *p = status_job_find(job, atoll(PQgetvalue(res->res, row, 0)),
+		                                          atoll(PQgetvalue(res->res, row, 1)));
 		if (p != NULL && !p->pending) {
 			p->pending = true;
 			lost++;
@@ -562,17 +552,12 @@ status_job_written(const struct db_result *res, void *arg)
 static void
 status_job_write(struct status_job *job)
 {
-	size_t cap[14], len[14];
-	char *arr[14], num[96];
+	struct pg_arrays cols;
+	char num[96];
 	int nupd = 0;
 	const char *cause;
 
-	for (int k = 0; k < 14; k++) {
-		cap[k] = 256;
-		len[k] = 1;
-		arr[k] = xmalloc(cap[k]);
-		arr[k][0] = '{';
-	}
+	pg_arrays_open(&cols, 14);
 	for (int i = 0; i < job->npeople; i++) {
 		struct status_person *p = &job->people[i];
 		struct sf_status_state cur = p->state, next;
@@ -581,7 +566,8 @@ status_job_write(struct status_job *job)
 		if (!p->pending)
 			continue;
 		for (int e = p->first; e < p->first + p->count; e++) {
-			if (sf_status_apply(&cur, &job->events[e], &next, &changed) == 0 && changed) {
+			if (sf_status_apply(&cur, &job->events[e], &next, &changed) == 0 &&
+			    changed) {
 				cur = next;
 				any = true;
 			}
@@ -591,31 +577,27 @@ status_job_write(struct status_job *job)
 			continue;
 		}
 		snprintf(num, sizeof num, "%lld", (long long)p->crisis_id);
-		pg_array_append(&arr[0], &len[0], &cap[0], num);
+		pg_arrays_add(&cols, 0, num);
 		snprintf(num, sizeof num, "%lld", (long long)p->national_id);
-		pg_array_append(&arr[1], &len[1], &cap[1], num);
-		pg_array_append(&arr[2], &len[2], &cap[2], sf_status_name(cur.status));
+		pg_arrays_add(&cols, 1, num);
+		pg_arrays_add(&cols, 2, sf_status_name(cur.status));
 		snprintf(num, sizeof num, "%lld", (long long)cur.at_ms);
-		pg_array_append(&arr[3], &len[3], &cap[3], num);
-		pg_array_append(&arr[4], &len[4], &cap[4], cur.set_by_staff ? "t" : "f");
-		pg_array_append(&arr[5], &len[5], &cap[5], cur.needs_review ? "t" : "f");
-		pg_array_append(&arr[6], &len[6], &cap[6], cur.duress ? "t" : "f");
-		pg_array_append(&arr[7], &len[7], &cap[7], cur.confirm_safe ? "t" : "f");
-		pg_array_append(&arr[8], &len[8], &cap[8], cur.by_proxy ? "t" : "f");
-		pg_array_append(&arr[9], &len[9], &cap[9], sf_status_name(cur.own_status));
+		pg_arrays_add(&cols, 3, num);
+		pg_arrays_add(&cols, 4, cur.set_by_staff ? "t" : "f");
+		pg_arrays_add(&cols, 5, cur.needs_review ? "t" : "f");
+		pg_arrays_add(&cols, 6, cur.duress ? "t" : "f");
+		pg_arrays_add(&cols, 7, cur.confirm_safe ? "t" : "f");
+		pg_arrays_add(&cols, 8, cur.by_proxy ? "t" : "f");
+		pg_arrays_add(&cols, 9, sf_status_name(cur.own_status));
 		snprintf(num, sizeof num, "%lld", (long long)cur.own_at_ms);
-		pg_array_append(&arr[10], &len[10], &cap[10], num);
-		pg_array_append(&arr[11], &len[11], &cap[11], sf_status_name(cur.proxy_status));
+		pg_arrays_add(&cols, 10, num);
+		pg_arrays_add(&cols, 11, sf_status_name(cur.proxy_status));
 		snprintf(num, sizeof num, "%lld", (long long)cur.proxy_at_ms);
-		pg_array_append(&arr[12], &len[12], &cap[12], num);
+		pg_arrays_add(&cols, 12, num);
 		snprintf(num, sizeof num, "%lld|%lld|%d|%lld", (long long)cur.answered_at_ms,
 		         (long long)p->version, p->headcount, (long long)p->response_id);
-		pg_array_append(&arr[13], &len[13], &cap[13], num);
+		pg_arrays_add(&cols, 13, num);
 		nupd++;
-	}
-	for (int k = 0; k < 14; k++) {
-		arr[k][len[k]++] = '}';
-		arr[k][len[k]] = '\0';
 	}
 	if (nupd == 0) {
 		status_job_done(job);
@@ -660,13 +642,12 @@ status_job_write(struct status_job *job)
 	               "WHERE EXISTS (SELECT 1 FROM national n WHERE n.id = v.national_id) "
 	               " AND NOT EXISTS (SELECT 1 FROM w WHERE w.crisis_id = v.crisis_id "
 	               " AND w.national_id = v.national_id)",
-	               14, (const char *const *)arr, status_job_written, job, &cause) != 0) {
+	               14, pg_arrays_close(&cols), status_job_written, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
 		status_job_done(job);
 	}
-	for (int k = 0; k < 14; k++)
-		free(arr[k]);
+	pg_arrays_free(&cols);
 }
 
 /* One answer that speaks for the whole household ("we are 4, all safe"). */
@@ -787,32 +768,23 @@ replies_proxy_add(struct replies_proxy_batch *pb, const struct reply_item *it, b
 static void
 replies_proxy_lookup(struct replies_proxy_batch *pb)
 {
-	size_t cap[2] = {256, 256}, len[2] = {1, 1};
-	char *arr[2], num[32];
-	const char *params[2], *cause;
+	struct pg_arrays cols;
+	char num[32];
+	const char *cause;
 
 	if (pb->n == 0 || pb->d->db == NULL) {
 		replies_proxy_batch_free(pb);
 		return;
 	}
-	for (int k = 0; k < 2; k++) {
-		arr[k] = xmalloc(cap[k]);
-		arr[k][0] = '{';
-	}
+	pg_arrays_open(&cols, 2);
 	for (int i = 0; i < pb->n; i++) {
 		snprintf(num, sizeof num, "%lld", (long long)pb->seeds[i].national_id);
-		pg_array_append(&arr[0], &len[0], &cap[0], num);
+		pg_arrays_add(&cols, 0, num);
 	}
 	for (int i = 0; i < pb->n; i++) {
 		snprintf(num, sizeof num, "%d", pb->seeds[i].headcount);
-		pg_array_append(&arr[1], &len[1], &cap[1], num);
+		pg_arrays_add(&cols, 1, num);
 	}
-	for (int k = 0; k < 2; k++) {
-		arr[k][len[k]++] = '}';
-		arr[k][len[k]] = '\0';
-	}
-	params[0] = arr[0];
-	params[1] = arr[1];
 	if (db_pool_query(pb->d->db,
 	                  "SELECT s.i - 1, m.id FROM unnest($1::bigint[], $2::int[]) "
 	                  " WITH ORDINALITY AS s(nid, cnt, i) "
@@ -822,12 +794,11 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 	                  "WHERE (SELECT count(*) FROM national h "
 	                  " WHERE h.household_id = me.household_id AND h.deleted_at IS NULL) "
 	                  " BETWEEN 2 AND s.cnt ORDER BY s.i, m.id",
-	                  2, params, replies_proxy_members, pb, &cause) != 0) {
+	                  2, pg_arrays_close(&cols), replies_proxy_members, pb, &cause) != 0) {
 		log_warn("proxy_lookup_failed", "error", cause);
 		replies_proxy_batch_free(pb);
 	}
-	free(arr[0]);
-	free(arr[1]);
+	pg_arrays_free(&cols);
 }
 
 /* One stored answer on its way to its person's status. */
@@ -1032,8 +1003,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct replies *r = arg;
 	struct replies_batch *b;
-	size_t cap[15], len[15];
-	char *arr[15];
+	struct pg_arrays cols;
 	const char *cause;
 	char num[64];
 
@@ -1048,12 +1018,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
-	for (int k = 0; k < 15; k++) {
-		cap[k] = 256;
-		len[k] = 1;
-		arr[k] = xmalloc(cap[k]);
-		arr[k][0] = '{';
-	}
+	pg_arrays_open(&cols, 15);
 	while (r->head != NULL && b->n < REPLIES_BATCH_MAX) {
 		struct reply_item *it = r->head;
 
@@ -1063,32 +1028,28 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		r->queued--;
 		it->next = NULL;
 		snprintf(num, sizeof num, "%d", b->n);
-		pg_array_append(&arr[0], &len[0], &cap[0], num);
+		pg_arrays_add(&cols, 0, num);
 		snprintf(num, sizeof num, "%lld", (long long)it->crisis_id);
-		pg_array_append(&arr[1], &len[1], &cap[1], it->crisis_id > 0 ? num : NULL);
+		pg_arrays_add(&cols, 1, it->crisis_id > 0 ? num : NULL);
 		snprintf(num, sizeof num, "%lld", (long long)it->national_id);
-		pg_array_append(&arr[2], &len[2], &cap[2], it->national_id > 0 ? num : NULL);
-		pg_array_append(&arr[3], &len[3], &cap[3], it->channel);
-		pg_array_append(&arr[4], &len[4], &cap[4], it->sender);
-		pg_array_append(&arr[5], &len[5], &cap[5], it->raw_text);
-		pg_array_append(&arr[6], &len[6], &cap[6],
+		pg_arrays_add(&cols, 2, it->national_id > 0 ? num : NULL);
+		pg_arrays_add(&cols, 3, it->channel);
+		pg_arrays_add(&cols, 4, it->sender);
+		pg_arrays_add(&cols, 5, it->raw_text);
+		pg_arrays_add(&cols, 6,
 		              it->unclassified ? "unclassified" : sf_status_name(it->status));
 		snprintf(num, sizeof num, "%d", it->headcount);
-		pg_array_append(&arr[7], &len[7], &cap[7], it->headcount > 0 ? num : NULL);
+		pg_arrays_add(&cols, 7, it->headcount > 0 ? num : NULL);
 		snprintf(num, sizeof num, "%.7f", it->lat);
-		pg_array_append(&arr[8], &len[8], &cap[8], it->has_point ? num : NULL);
+		pg_arrays_add(&cols, 8, it->has_point ? num : NULL);
 		snprintf(num, sizeof num, "%.7f", it->lon);
-		pg_array_append(&arr[9], &len[9], &cap[9], it->has_point ? num : NULL);
-		pg_array_append(&arr[10], &len[10], &cap[10], it->provider_ref);
-		pg_array_append(&arr[11], &len[11], &cap[11], it->entered_by);
-		pg_array_append(&arr[12], &len[12], &cap[12], it->review ? "t" : "f");
-		pg_array_append(&arr[13], &len[13], &cap[13], it->duress_hashes);
-		pg_array_append(&arr[14], &len[14], &cap[14], it->require_active ? "t" : "f");
+		pg_arrays_add(&cols, 9, it->has_point ? num : NULL);
+		pg_arrays_add(&cols, 10, it->provider_ref);
+		pg_arrays_add(&cols, 11, it->entered_by);
+		pg_arrays_add(&cols, 12, it->review ? "t" : "f");
+		pg_arrays_add(&cols, 13, it->duress_hashes);
+		pg_arrays_add(&cols, 14, it->require_active ? "t" : "f");
 		b->items[b->n++] = it;
-	}
-	for (int k = 0; k < 15; k++) {
-		arr[k][len[k]++] = '}';
-		arr[k][len[k]] = '\0';
 	}
 	/*
 	 * One statement: store the responses (a repeated provider reference is
@@ -1149,15 +1110,14 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",
-	        15, (const char *const *)arr, replies_stored, b, &cause) != 0) {
+	        15, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
 		/* The database is down: the spool takes the batch. */
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);
 		free(b);
 		r->storing--;
 	}
-	for (int k = 0; k < 15; k++)
-		free(arr[k]);
+	pg_arrays_free(&cols);
 }
 
 void

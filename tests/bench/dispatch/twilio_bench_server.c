@@ -155,7 +155,8 @@ callback_done(struct evhttp_request *req, void *arg)
 	struct callback *cb = arg;
 
 	if (req == NULL || evhttp_request_get_response_code(req) >= 300)
-		fprintf(stderr, "twilio_bench_server: callback %s %s failed\n", cb->sid, cb->status);
+		fprintf(stderr, "twilio_bench_server: callback %s %s failed\n", cb->sid,
+		        cb->status);
 	if (strcmp(cb->status, "sent") == 0) {
 		strcpy(cb->status, "delivered");
 		schedule_callback(cb);
@@ -168,10 +169,14 @@ callback_done(struct evhttp_request *req, void *arg)
 static void
 send_callback(struct callback *cb)
 {
-	const char *kv[][2] = {{"AccountSid", account_sid}, {"ApiVersion", API},
-	                       {"From", cb->from},          {"MessageSid", cb->sid},
-	                       {"MessageStatus", cb->status}, {"SmsSid", cb->sid},
-	                       {"SmsStatus", cb->status},   {"To", cb->to}};
+	const char *kv[][2] = {{"AccountSid", account_sid},
+	                       {"ApiVersion", API},
+	                       {"From", cb->from},
+	                       {"MessageSid", cb->sid},
+	                       {"MessageStatus", cb->status},
+	                       {"SmsSid", cb->sid},
+	                       {"SmsStatus", cb->status},
+	                       {"To", cb->to}};
 	char signing[2048], form[2048], sig[64];
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
@@ -185,12 +190,12 @@ send_callback(struct callback *cb)
 	for (int i = 0; i < 8; i++) {
 		char *enc = evhttp_encode_uri(kv[i][1]);
 		n += (size_t)snprintf(signing + n, sizeof signing - n, "%s%s", kv[i][0], kv[i][1]);
-		f += (size_t)snprintf(form + f, sizeof form - f, "%s%s=%s", f > 0 ? "&" : "", kv[i][0],
-		                      enc);
+		f += (size_t)snprintf(form + f, sizeof form - f, "%s%s=%s", f > 0 ? "&" : "",
+		                      kv[i][0], enc);
 		free(enc);
 	}
-	HMAC(EVP_sha1(), auth_token, (int)strlen(auth_token), (const unsigned char *)signing, n, mac,
-	     &maclen);
+	HMAC(EVP_sha1(), auth_token, (int)strlen(auth_token), (const unsigned char *)signing, n,
+	     mac, &maclen);
 	EVP_EncodeBlock((unsigned char *)sig, mac, (int)maclen);
 	conn = cb_conns[cb_next++ % CALLBACK_CONNECTIONS];
 	req = evhttp_request_new(callback_done, cb);
@@ -219,15 +224,16 @@ callback_target(const char *url, char *path, size_t path_size)
 	if (host != NULL && evhttp_uri_get_scheme(u) != NULL &&
 	    strcmp(evhttp_uri_get_scheme(u), "http") == 0) {
 		int port = evhttp_uri_get_port(u) > 0 ? evhttp_uri_get_port(u) : 80;
-		snprintf(path, path_size, "%s", evhttp_uri_get_path(u) != NULL &&
-		                                        *evhttp_uri_get_path(u) != '\0'
-		                                    ? evhttp_uri_get_path(u)
-		                                    : "/");
+		snprintf(path, path_size, "%s",
+		         evhttp_uri_get_path(u) != NULL && *evhttp_uri_get_path(u) != '\0'
+		             ? evhttp_uri_get_path(u)
+		             : "/");
 		if (cb_conns[0] == NULL) {
 			snprintf(cb_host, sizeof cb_host, "%s:%d", host, port);
 			cb_port = port;
 			for (int i = 0; i < CALLBACK_CONNECTIONS; i++) {
-				cb_conns[i] = evhttp_connection_base_new(base, NULL, host, (ev_uint16_t)port);
+				cb_conns[i] =
+				    evhttp_connection_base_new(base, NULL, host, (ev_uint16_t)port);
 				evhttp_connection_set_retries(cb_conns[i], 3);
 			}
 		}
@@ -309,9 +315,9 @@ create_message(struct evhttp_request *req)
 		nseg = segments(body);
 		rfc2822(now, sizeof now);
 		out = evbuffer_new();
-		evbuffer_add_printf(out, "{\"account_sid\": \"%s\", \"api_version\": \"" API
-		                         "\", \"body\": ",
-		                    account_sid);
+		evbuffer_add_printf(
+		    out, "{\"account_sid\": \"%s\", \"api_version\": \"" API "\", \"body\": ",
+		    account_sid);
 		json_string(out, body);
 		evbuffer_add_printf(out,
 		                    ", \"date_created\": \"%s\", \"date_sent\": null, "
@@ -327,11 +333,12 @@ create_message(struct evhttp_request *req)
 			json_string(out, mg);
 		else
 			evbuffer_add_printf(out, "null");
-		evbuffer_add_printf(out,
-		                    ", \"num_media\": \"0\", \"num_segments\": \"%d\", \"price\": null, "
-		                    "\"price_unit\": \"USD\", \"sid\": \"%s\", \"status\": \"%s\", "
-		                    "\"to\": ",
-		                    nseg, sid, from == NULL ? "accepted" : "queued");
+		evbuffer_add_printf(
+		    out,
+		    ", \"num_media\": \"0\", \"num_segments\": \"%d\", \"price\": null, "
+		    "\"price_unit\": \"USD\", \"sid\": \"%s\", \"status\": \"%s\", "
+		    "\"to\": ",
+		    nseg, sid, from == NULL ? "accepted" : "queued");
 		json_string(out, to);
 		evbuffer_add_printf(out, ", \"uri\": \"/" API "/Accounts/%s/Messages/%s.json\"}",
 		                    account_sid, sid);
@@ -342,9 +349,10 @@ create_message(struct evhttp_request *req)
 			json_string(line, to);
 			evbuffer_add_printf(line, ", \"body\": ");
 			json_string(line, body);
-			evbuffer_add_printf(line, ", \"num_segments\": %d, \"outcome\": \"delivered\"}\n",
-			                    nseg);
-			while (evbuffer_get_length(line) > 0 && evbuffer_write(line, fileno(log_file)) > 0)
+			evbuffer_add_printf(
+			    line, ", \"num_segments\": %d, \"outcome\": \"delivered\"}\n", nseg);
+			while (evbuffer_get_length(line) > 0 &&
+			       evbuffer_write(line, fileno(log_file)) > 0)
 				;
 			evbuffer_free(line);
 		}
