@@ -64,8 +64,10 @@ sf__flow_init(struct sf__flow *f, int32_t nnodes, size_t arc_hint)
 	f->depth = malloc(n * sizeof *f->depth);
 	f->up = malloc(n * sizeof *f->up);
 	f->pot = malloc(n * sizeof *f->pot);
-	if (!f->parent || !f->pred || !f->kid || !f->leaf || !f->inner || !f->stem || !f->next ||
-	    !f->prev || !f->depth || !f->up || !f->pot ||
+	f->base = malloc(n * sizeof *f->base);
+	f->off = malloc(n * sizeof *f->off);
+	if (!f->base || !f->off || !f->parent || !f->pred || !f->kid || !f->leaf || !f->inner ||
+	    !f->stem || !f->next || !f->prev || !f->depth || !f->up || !f->pot ||
 	    grow_arcs(f, arc_hint ? arc_hint : 1) != 0) {
 		sf__flow_free(f);
 		return SF_ENOMEM;
@@ -94,6 +96,8 @@ sf__flow_free(struct sf__flow *f)
 	free(f->depth);
 	free(f->up);
 	free(f->pot);
+	free(f->base);
+	free(f->off);
 	memset(f, 0, sizeof *f);
 }
 
@@ -141,6 +145,21 @@ detach(struct sf__flow *f, int32_t v)
 	f->next[v] = f->prev[v] = -1;
 }
 
+/* Sets where node v's potential is read from, after its parent, pred arc or kind changed. */
+static inline void
+set_base(struct sf__flow *f, int32_t v)
+{
+	int64_t c = f->cost[f->pred[v]];
+
+	if (f->inner[v]) {
+		f->base[v] = v;
+		f->off[v] = 0;
+	} else {
+		f->base[v] = f->parent[v];
+		f->off[v] = f->up[v] ? -c : c;
+	}
+}
+
 /* Links node v first in p's list that its kind says. */
 static void
 attach(struct sf__flow *f, int32_t v, int32_t p)
@@ -148,6 +167,7 @@ attach(struct sf__flow *f, int32_t v, int32_t p)
 	int32_t *head = f->inner[v] ? &f->kid[p] : &f->leaf[p];
 
 	f->parent[v] = p;
+	set_base(f, v);
 	f->prev[v] = -1;
 	f->next[v] = *head;
 	if (*head >= 0)
@@ -159,13 +179,7 @@ attach(struct sf__flow *f, int32_t v, int32_t p)
 static inline int64_t
 potential(const struct sf__flow *f, int32_t v)
 {
-	int32_t p, a;
-
-	if (f->inner[v])
-		return f->pot[v];
-	p = f->parent[v];
-	a = f->pred[v];
-	return f->up[v] ? f->pot[p] - f->cost[a] : f->pot[p] + f->cost[a];
+	return f->pot[f->base[v]] + f->off[v];
 }
 
 /* The potential of node v, for callers (the root's is 0). */
@@ -269,6 +283,8 @@ sf__flow_start(struct sf__flow *f, int32_t root, const int32_t *pred)
 			attach(f, v, f->parent[v]);
 	f->pot[root] = 0;
 	f->depth[root] = 0;
+	f->base[root] = root;
+	f->off[root] = 0;
 	refresh_subtree(f, root);
 	/* A cycle among the pred arcs would leave nodes unreached: count the reached ones. */
 	v = root;
@@ -297,36 +313,44 @@ sf__flow_start(struct sf__flow *f, int32_t root, const int32_t *pred)
 static int64_t
 find_entering(struct sf__flow *f)
 {
-	size_t m = f->narcs, a = f->cursor, cnt = f->block, i;
-	const int32_t *src = f->src, *tgt = f->tgt;
-	const int64_t *cost = f->cost;
-	const int8_t *state = f->state;
+	const size_t m = f->narcs, block = f->block;
+	const int32_t *restrict src = f->src, *restrict tgt = f->tgt, *restrict base = f->base;
+	const int64_t *restrict cost = f->cost, *restrict pot = f->pot, *restrict off = f->off;
+	const int8_t *restrict state = f->state;
+	size_t a = f->cursor < m ? f->cursor : 0, cnt = block, seen = 0;
 	int64_t best = 0, best_a = -1, psrc = 0;
 	int32_t last = -1;
 
-	if (a >= m)
-		a = 0;
-	for (i = 0; i < m; i++) {
-		int64_t c;
+	/* Runs up to the block's end or the array's, whichever is first, then wraps. */
+	while (seen < m) {
+		size_t stop = a + (cnt < m - seen ? cnt : m - seen), b;
 
-		if (state[a] != 0) {
+		if (stop > m)
+			stop = m;
+
+		for (b = a; b < stop; b++) {
+			int32_t t = tgt[b];
+			int64_t c;
+
 			/* An item's arcs lie together: its potential is looked up once. */
-			if (src[a] != last) {
-				last = src[a];
-				psrc = potential(f, last);
+			if (src[b] != last) {
+				last = src[b];
+				psrc = pot[base[last]] + off[last];
 			}
-			c = state[a] * (cost[a] + psrc - potential(f, tgt[a]));
+			/* A tree arc's state is 0, so c is 0 and never below best. */
+			c = state[b] * (cost[b] + psrc - pot[base[t]] - off[t]);
 			if (c < best) {
 				best = c;
-				best_a = (int64_t)a;
+				best_a = (int64_t)b;
 			}
 		}
-		if (++a == m)
-			a = 0;
-		if (--cnt == 0) {
+		seen += stop - a;
+		cnt -= stop - a;
+		a = stop == m ? 0 : stop;
+		if (cnt == 0) {
 			if (best_a >= 0)
 				break;
-			cnt = f->block;
+			cnt = block;
 		}
 	}
 	f->cursor = a;

@@ -64,7 +64,14 @@ struct sf__flow {
 	int32_t *stem; /* scratch of a pivot */
 	int8_t *inner; /* has children: potential and depth are stored, else read via parent */
 	int8_t *up;    /* pred arc points from the node to its parent */
-	int64_t *pot;
+	int64_t *pot;  /* inner nodes only */
+	/*
+	 * Every node's potential is pot[base[v]] + off[v]: base is the node
+	 * itself (off 0) when inner, else its parent, off the pred arc's cost
+	 * with its sign; pricing reads them without a branch or a far arc.
+	 */
+	int32_t *base;
+	int64_t *off;
 	size_t block, cursor;
 	uint64_t pivots;
 	bool started;
