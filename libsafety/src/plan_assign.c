@@ -21,8 +21,8 @@
 /*
  * Great-circle metres between unit vectors: the haversine formula, as the
  * squared chord is 4 x haversine, so no sine or cosine is taken per pair
- * (pricing measures hundreds of millions). Below 0.01 (127 km) asin's series
- * to x^7 is exact to 1e-12 m; it differs from sf_geo_distance_m only where a
+ * (pricing measures hundreds of millions). Below 0.05 (637 km) asin's series
+ * to x^11 is exact to 1e-11 m; it differs from sf_geo_distance_m only where a
  * distance lies within a nanometre of half a metre.
  */
 static double
@@ -31,15 +31,17 @@ arc_m(const double *a, const double *b)
 	double dx = a[0] - b[0], dy = a[1] - b[1], dz = a[2] - b[2];
 	double h = sqrt(dx * dx + dy * dy + dz * dz) / 2, h2 = h * h;
 
-	if (h < 0.01)
+	if (h < 0.05)
 		return 2 * SF_GEO_EARTH_RADIUS_M * h *
-		       (1 + h2 * (1.0 / 6 + h2 * (3.0 / 40 + h2 * (5.0 / 112))));
+		       (1 + h2 * (1.0 / 6 +
+		                  h2 * (3.0 / 40 + h2 * (5.0 / 112 + h2 * (35.0 / 1152 +
+		                                                           h2 * (63.0 / 2816))))));
 	return 2 * SF_GEO_EARTH_RADIUS_M * asin(h > 1 ? 1 : h);
 }
 
-/* Distance in metres from item i to shelter s, or -1. */
-int64_t
-sf__plan_distance(const struct sf__plan_problem *pb, size_t i, size_t s)
+/* Distance in metres from item i to shelter s, or -1; inline for pricing's inner loop. */
+static inline int64_t
+distance(const struct sf__plan_problem *pb, size_t i, size_t s)
 {
 	int64_t d;
 
@@ -56,6 +58,13 @@ sf__plan_distance(const struct sf__plan_problem *pb, size_t i, size_t s)
 	if (pb->max_distance_m && d > pb->max_distance_m)
 		return -1;
 	return d;
+}
+
+/* Distance in metres from item i to shelter s, or -1. */
+int64_t
+sf__plan_distance(const struct sf__plan_problem *pb, size_t i, size_t s)
+{
+	return distance(pb, i, s);
 }
 
 /* Per-person cost of item i at shelter s at distance d: the penalty unless it stays. */
@@ -115,6 +124,7 @@ struct assign {
 	int64_t *extra_next;
 	size_t extra_base, nextra;
 	int64_t big_m;
+	int64_t *spot; /* per shelter: its node's potential, during a pricing pass */
 	/* scratch */
 	uint32_t *buf;
 	size_t nbuf, capbuf;
@@ -462,6 +472,7 @@ price(struct assign *as)
 
 	for (v = 0; v < as->nshelters_in; v++) {
 		int64_t p = -sf__flow_potential(f, as->nitems_in + v);
+		as->spot[as->node_shelter[v]] = -p;
 		if (p < pmin)
 			pmin = p;
 	}
@@ -502,11 +513,10 @@ price(struct assign *as)
 		for (j = 0; j < as->nbuf; j++) {
 			int32_t s = (int32_t)as->buf[j];
 			int64_t d, unit, rc;
-			if (!fits(pb, i, (size_t)s) ||
-			    (d = sf__plan_distance(pb, i, (size_t)s)) < 0)
+			if (!fits(pb, i, (size_t)s) || (d = distance(pb, i, (size_t)s)) < 0)
 				continue;
 			unit = unit_cost(pb, i, (size_t)s, d);
-			rc = unit - sf__flow_potential(f, as->shelter_node[s]) - value;
+			rc = unit - as->spot[s] - value;
 			if (rc >= 0 || has_arc(as, i, u, s))
 				continue;
 			{
@@ -715,7 +725,8 @@ sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a
 		goto out;
 	as.extra_base = as.f.narcs;
 	as.extra_head = malloc(((size_t)as.nitems_in + 1) * sizeof *as.extra_head);
-	if (!as.extra_head) {
+	as.spot = calloc(pb->nshelters + relaxed.pb.nshelters + 1, sizeof *as.spot);
+	if (!as.extra_head || !as.spot) {
 		rc = SF_ENOMEM;
 		goto out;
 	}
@@ -758,6 +769,7 @@ out:
 	free(as.art);
 	free(as.extra_head);
 	free(as.extra_next);
+	free(as.spot);
 	free(as.buf);
 	sf__plan_relaxed_free(&relaxed);
 	support_free(&sp);

@@ -285,12 +285,27 @@ within(const struct sf__plan_index *ix, size_t lo, size_t hi, const double *q, d
 	return 0;
 }
 
-/* Appends the ids of all points within max2 of q. */
+/* Appends the ids of all points within max2 of q (in no particular order). */
 int
 sf__plan_index_within(const struct sf__plan_index *ix, const double q[3], double max2,
                       uint32_t **buf, size_t *n, size_t *cap)
 {
+	size_t j;
+
 	if (ix->n == 0)
 		return 0;
-	return within(ix, 0, ix->n, q, max2, buf, n, cap);
+	if (max2 < 4)
+		return within(ix, 0, ix->n, q, max2, buf, n, cap);
+	/* Half the globe or more (pricing with far duals): every point, without the descent. */
+	if (*cap < *n + ix->n) {
+		uint32_t *nb = realloc(*buf, (*n + ix->n) * sizeof *nb);
+		if (!nb)
+			return SF_ENOMEM;
+		*buf = nb;
+		*cap = *n + ix->n;
+	}
+	for (j = 0; j < ix->n; j++)
+		if (chord2(q, ix->xyz + 3 * j) <= max2)
+			(*buf)[(*n)++] = ix->id[j];
+	return 0;
 }

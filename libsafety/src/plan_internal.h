@@ -38,7 +38,8 @@ void sf__plan_index_free(struct sf__plan_index *ix);
  */
 size_t sf__plan_index_nearest(const struct sf__plan_index *ix, const double q[3], size_t k,
                               double max2, uint32_t *ids, double *d2);
-/* Appends the ids of all points with squared chord <= max2 to *buf; 0 or SF_ENOMEM. */
+/* Appends the ids of all points with squared chord <= max2 to *buf, in no set order; 0 or
+ * SF_ENOMEM. */
 int sf__plan_index_within(const struct sf__plan_index *ix, const double q[3], double max2,
                           uint32_t **buf, size_t *n, size_t *cap);
 
