@@ -275,6 +275,121 @@ build_candidates(struct assign *as)
 	return 0;
 }
 
+/* The nearest shelter (cheapest, with a matrix) that fits item i and still has room for it, or -1.
+ */
+static int32_t
+nearest_with_room(const struct assign *as, size_t i, const int64_t *load, uint32_t *ids, double *d2)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	const struct sf__plan_index *t;
+	double max2 = pb->max_distance_m ? sf__plan_chord2(pb->max_distance_m + 1.0) : 5.0;
+	size_t k = 16, got, j, s;
+	int64_t best = INT64_MAX;
+	int32_t bs = -1;
+
+	if (pb->matrix) {
+		for (s = 0; s < pb->nshelters; s++) {
+			int64_t d;
+			if (!fits(pb, i, s) || load[s] + pb->people[i] > pb->room[s] ||
+			    (d = distance(pb, i, s)) < 0 || unit_cost(pb, i, s, d) >= best)
+				continue;
+			best = unit_cost(pb, i, s, d);
+			bs = (int32_t)s;
+		}
+		return bs;
+	}
+	t = tree_of(as, i);
+	for (;;) {
+		if (k > t->n)
+			k = t->n;
+		got = sf__plan_index_nearest(t, pb->xyz + 3 * i, k, max2, ids, d2);
+		for (j = 0; j < got; j++) {
+			s = ids[j];
+			if (fits(pb, i, s) && load[s] + pb->people[i] <= pb->room[s] &&
+			    distance(pb, i, s) >= 0)
+				return (int32_t)s;
+		}
+		if (got < k || k >= t->n)
+			return -1;
+		k *= 4;
+	}
+}
+
+/*
+ * Items the greedy start leaves out (their k nearest are full) get an arc to
+ * the nearest shelter with room left, which takes them. Else the sparse
+ * problem cannot place everyone, its optimum leaves people out at the cost
+ * M, and the duals of everything tied to them are of the order of M: the
+ * first pricing pass then finds nearly every shelter violating for tens of
+ * thousands of items. chosen[] indexes the rebuilt candidate lists.
+ */
+static int
+extend_start(struct assign *as, int64_t *load, int32_t *chosen)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	size_t n = pb->nitems, i, j, total = 0, count = 0;
+	int32_t *ext = malloc((n + 1) * sizeof *ext);
+	uint32_t *ids = malloc((pb->nshelters + 1) * sizeof *ids);
+	double *d2 = malloc((pb->nshelters + 1) * sizeof *d2);
+	size_t *start = NULL;
+	struct cand *cand = NULL;
+	int rc = SF_ENOMEM;
+
+	if (!ext || !ids || !d2)
+		goto out;
+	for (i = 0; i < n; i++) {
+		ext[i] = -1;
+		if (as->item_node[i] < 0 || chosen[i] >= 0)
+			continue;
+		ext[i] = nearest_with_room(as, i, load, ids, d2);
+		if (ext[i] >= 0) {
+			load[ext[i]] += pb->people[i];
+			count++;
+		}
+	}
+	rc = 0;
+	if (count == 0)
+		goto out;
+	rc = SF_ENOMEM;
+	start = malloc((n + 1) * sizeof *start);
+	cand = malloc((as->cstart[n] + count + 1) * sizeof *cand);
+	if (!start || !cand)
+		goto out;
+	for (i = 0; i < n; i++) {
+		size_t b = as->cstart[i], e = as->cstart[i + 1];
+		start[i] = total;
+		memcpy(cand + total, as->cand + b, (e - b) * sizeof *cand);
+		if (chosen[i] >= 0)
+			chosen[i] = (int32_t)(total + (size_t)chosen[i] - b);
+		total += e - b;
+		if (ext[i] < 0)
+			continue;
+		cand[total].dist = (uint32_t)distance(pb, i, (size_t)ext[i]);
+		cand[total].shelter = ext[i];
+		cand[total].unit = unit_cost(pb, i, (size_t)ext[i], cand[total].dist);
+		total++;
+		qsort(cand + start[i], total - start[i], sizeof *cand, cand_cmp);
+		for (j = start[i]; j < total; j++)
+			if (cand[j].shelter == ext[i])
+				chosen[i] = (int32_t)j;
+	}
+	start[n] = total;
+	free(as->cstart);
+	free(as->cand);
+	as->cstart = start;
+	as->cand = cand;
+	start = NULL;
+	cand = NULL;
+	rc = 0;
+out:
+	free(ext);
+	free(ids);
+	free(d2);
+	free(start);
+	free(cand);
+	return rc;
+}
+
 /* Builds the network with a greedy plan as its starting flow and tree. */
 static int
 build_network(struct assign *as)
@@ -355,6 +470,14 @@ build_network(struct assign *as)
 			}
 		}
 	}
+
+	if (extend_start(as, load, chosen) != 0)
+		goto out;
+	for (s = 0; s < S; s++)
+		anchor[s] = -1;
+	for (i = 0; i < n; i++)
+		if (chosen[i] >= 0 && anchor[as->cand[chosen[i]].shelter] < 0)
+			anchor[as->cand[chosen[i]].shelter] = (int32_t)i;
 
 	if (sf__flow_init(&as->f, nn, as->cstart[n] + (size_t)as->nitems_in + S + 16) != 0)
 		goto out;
