@@ -124,7 +124,9 @@ struct assign {
 	int64_t *extra_next;
 	size_t extra_base, nextra;
 	int64_t big_m;
-	int64_t *spot; /* per shelter: its node's potential, during a pricing pass */
+	int64_t *spot;   /* per shelter: its node's potential, during a pricing pass */
+	int64_t *sprice; /* per shelter: its price, -spot */
+	int64_t *sub[8]; /* per tree: the least price of each subtree */
 	/* scratch */
 	uint32_t *buf;
 	size_t nbuf, capbuf;
@@ -596,11 +598,19 @@ price(struct assign *as)
 	for (v = 0; v < as->nshelters_in; v++) {
 		int64_t p = -sf__flow_potential(f, as->nitems_in + v);
 		as->spot[as->node_shelter[v]] = -p;
+		as->sprice[as->node_shelter[v]] = p;
 		if (p < pmin)
 			pmin = p;
 	}
 	if (pmin == INT64_MAX)
 		return 0;
+	for (v = 0; v < 8 && !pb->matrix; v++) {
+		if (as->tree[v].n == 0)
+			continue;
+		if (!as->sub[v] && !(as->sub[v] = malloc(as->tree[v].n * sizeof *as->sub[v])))
+			return SF_ENOMEM;
+		sf__plan_index_submin(&as->tree[v], as->sprice, as->sub[v]);
+	}
 	for (u = 0; u < as->nitems_in; u++) {
 		size_t i = (size_t)as->node_item[u], j;
 		int64_t value = -sf__flow_potential(f, u), radius = value - pmin;
@@ -627,10 +637,16 @@ price(struct assign *as)
 					as->buf[as->nbuf++] = (uint32_t)s;
 				}
 			}
-		} else if (sf__plan_index_within(tree_of(as, i), pb->xyz + 3 * i,
-		                                 sf__plan_chord2((double)radius + 1.0), &as->buf,
-		                                 &as->nbuf, &as->capbuf) != 0) {
-			return SF_ENOMEM;
+		} else {
+			/*
+			 * Only shelters nearer than value - their price can violate:
+			 * subtrees whose cheapest shelter is too far are skipped.
+			 */
+			const struct sf__plan_index *t = tree_of(as, i);
+			if (sf__plan_index_within_keyed(t, pb->xyz + 3 * i, as->sprice,
+			                                as->sub[t - as->tree], value + 1, &as->buf,
+			                                &as->nbuf, &as->capbuf) != 0)
+				return SF_ENOMEM;
 		}
 		npr = 0;
 		for (j = 0; j < as->nbuf; j++) {
@@ -848,8 +864,9 @@ sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a
 		goto out;
 	as.extra_base = as.f.narcs;
 	as.extra_head = malloc(((size_t)as.nitems_in + 1) * sizeof *as.extra_head);
-	as.spot = calloc(pb->nshelters + relaxed.pb.nshelters + 1, sizeof *as.spot);
-	if (!as.extra_head || !as.spot) {
+	as.spot = calloc(relaxed.pb.nshelters + 1, sizeof *as.spot);
+	as.sprice = calloc(relaxed.pb.nshelters + 1, sizeof *as.sprice);
+	if (!as.extra_head || !as.spot || !as.sprice) {
 		rc = SF_ENOMEM;
 		goto out;
 	}
@@ -879,8 +896,10 @@ sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a
 		pb->progress(pb->progress_arg, SF_PLAN_STAGE_ROUNDING);
 	rc = sf__plan_round(pb, &sp, a);
 out:
-	for (f = 0; f < 8; f++)
+	for (f = 0; f < 8; f++) {
 		sf__plan_index_free(&as.tree[f]);
+		free(as.sub[f]);
+	}
 	sf__flow_free(&as.f);
 	free(as.cstart);
 	free(as.cand);
@@ -893,6 +912,7 @@ out:
 	free(as.extra_head);
 	free(as.extra_next);
 	free(as.spot);
+	free(as.sprice);
 	free(as.buf);
 	sf__plan_relaxed_free(&relaxed);
 	support_free(&sp);

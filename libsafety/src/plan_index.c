@@ -244,17 +244,59 @@ sf__plan_index_nearest(const struct sf__plan_index *ix, const double q[3], size_
 	return kn.n;
 }
 
-/* Appends the points of [lo, hi) within max2 of q. */
+/* Least key over [lo, hi), stored at each range's median; returns it. */
+static int64_t
+submin(const struct sf__plan_index *ix, size_t lo, size_t hi, const int64_t *key, int64_t *sub)
+{
+	size_t mid;
+	int64_t m, c;
+
+	if (lo >= hi)
+		return INT64_MAX;
+	mid = lo + (hi - lo) / 2;
+	m = key[ix->id[mid]];
+	if ((c = submin(ix, lo, mid, key, sub)) < m)
+		m = c;
+	if ((c = submin(ix, mid + 1, hi, key, sub)) < m)
+		m = c;
+	sub[mid] = m;
+	return m;
+}
+
+/* Fills sub (one entry per point) with the least key of each subtree. */
+void
+sf__plan_index_submin(const struct sf__plan_index *ix, const int64_t *key, int64_t *sub)
+{
+	submin(ix, 0, ix->n, key, sub);
+}
+
+/*
+ * Whether a point at squared chord c2 may lie nearer than metres: the arc is
+ * at least R x chord, so this never rules out one that does.
+ */
+static bool
+may_be_within(double c2, int64_t metres)
+{
+	double r = (double)metres;
+
+	return metres >= 0 && SF_GEO_EARTH_RADIUS_M * SF_GEO_EARTH_RADIUS_M * c2 <= r * r;
+}
+
+/* Appends the points of [lo, hi) that may lie nearer than limit - key. */
 static int
-within(const struct sf__plan_index *ix, size_t lo, size_t hi, const double *q, double max2,
-       uint32_t **buf, size_t *n, size_t *cap)
+within_keyed(const struct sf__plan_index *ix, size_t lo, size_t hi, const double *q,
+             const int64_t *key, const int64_t *sub, int64_t limit, uint32_t **buf, size_t *n,
+             size_t *cap)
 {
 	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+		size_t mid = lo + (hi - lo) / 2, lmid = lo + (mid - lo) / 2;
+		size_t rmid = mid + 1 + (hi - mid - 1) / 2;
 		int d = ix->dim[mid], rc;
 		double diff;
 
-		if (chord2(q, ix->xyz + 3 * mid) <= max2) {
+		if (limit - sub[mid] < 0)
+			return 0;
+		if (may_be_within(chord2(q, ix->xyz + 3 * mid), limit - key[ix->id[mid]])) {
 			if (*n == *cap) {
 				size_t nc = *cap ? *cap * 2 : 64;
 				uint32_t *nb = realloc(*buf, nc * sizeof *nb);
@@ -269,15 +311,17 @@ within(const struct sf__plan_index *ix, size_t lo, size_t hi, const double *q, d
 			return 0;
 		diff = q[d] - ix->xyz[3 * mid + d];
 		if (diff < 0) {
-			if ((rc = within(ix, lo, mid, q, max2, buf, n, cap)) != 0)
+			if (lo < mid &&
+			    (rc = within_keyed(ix, lo, mid, q, key, sub, limit, buf, n, cap)) != 0)
 				return rc;
-			if (diff * diff > max2)
+			if (mid + 1 >= hi || !may_be_within(diff * diff, limit - sub[rmid]))
 				return 0;
 			lo = mid + 1;
 		} else {
-			if ((rc = within(ix, mid + 1, hi, q, max2, buf, n, cap)) != 0)
+			if (mid + 1 < hi && (rc = within_keyed(ix, mid + 1, hi, q, key, sub, limit,
+			                                       buf, n, cap)) != 0)
 				return rc;
-			if (diff * diff > max2)
+			if (lo >= mid || !may_be_within(diff * diff, limit - sub[lmid]))
 				return 0;
 			hi = mid;
 		}
@@ -285,27 +329,13 @@ within(const struct sf__plan_index *ix, size_t lo, size_t hi, const double *q, d
 	return 0;
 }
 
-/* Appends the ids of all points within max2 of q (in no particular order). */
+/* Appends the ids of the points that may lie nearer than limit - key[id]. */
 int
-sf__plan_index_within(const struct sf__plan_index *ix, const double q[3], double max2,
-                      uint32_t **buf, size_t *n, size_t *cap)
+sf__plan_index_within_keyed(const struct sf__plan_index *ix, const double q[3], const int64_t *key,
+                            const int64_t *sub, int64_t limit, uint32_t **buf, size_t *n,
+                            size_t *cap)
 {
-	size_t j;
-
 	if (ix->n == 0)
 		return 0;
-	if (max2 < 4)
-		return within(ix, 0, ix->n, q, max2, buf, n, cap);
-	/* Half the globe or more (pricing with far duals): every point, without the descent. */
-	if (*cap < *n + ix->n) {
-		uint32_t *nb = realloc(*buf, (*n + ix->n) * sizeof *nb);
-		if (!nb)
-			return SF_ENOMEM;
-		*buf = nb;
-		*cap = *n + ix->n;
-	}
-	for (j = 0; j < ix->n; j++)
-		if (chord2(q, ix->xyz + 3 * j) <= max2)
-			(*buf)[(*n)++] = ix->id[j];
-	return 0;
+	return within_keyed(ix, 0, ix->n, q, key, sub, limit, buf, n, cap);
 }

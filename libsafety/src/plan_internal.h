@@ -38,10 +38,16 @@ void sf__plan_index_free(struct sf__plan_index *ix);
  */
 size_t sf__plan_index_nearest(const struct sf__plan_index *ix, const double q[3], size_t k,
                               double max2, uint32_t *ids, double *d2);
-/* Appends the ids of all points with squared chord <= max2 to *buf, in no set order; 0 or
- * SF_ENOMEM. */
-int sf__plan_index_within(const struct sf__plan_index *ix, const double q[3], double max2,
-                          uint32_t **buf, size_t *n, size_t *cap);
+/* Fills sub (n entries) with the least key[id] of each subtree, for the keyed query. */
+void sf__plan_index_submin(const struct sf__plan_index *ix, const int64_t *key, int64_t *sub);
+/*
+ * Appends the ids of every point whose great-circle distance from q may be
+ * below limit - key[id] (a superset: it tests the chord times the radius, a
+ * lower bound), in no set order; sub from sf__plan_index_submin. 0 or SF_ENOMEM.
+ */
+int sf__plan_index_within_keyed(const struct sf__plan_index *ix, const double q[3],
+                                const int64_t *key, const int64_t *sub, int64_t limit,
+                                uint32_t **buf, size_t *n, size_t *cap);
 
 /* Infinite capacity of a flow arc. */
 #define SF__FLOW_INF INT32_MAX
