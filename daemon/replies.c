@@ -418,6 +418,17 @@ status_job_done(struct status_job *job)
 	replies_kick(r);
 }
 
+/* The order of people: by crisis, then national (the status writes' lock order). */
+static int
+person_cmp(int64_t crisis_a, int64_t national_a, int64_t crisis_b, int64_t national_b)
+{
+	if (crisis_a != crisis_b)
+		return crisis_a < crisis_b ? -1 : 1;
+	if (national_a != national_b)
+		return national_a < national_b ? -1 : 1;
+	return 0;
+}
+
 /* Finds a person of the job by key (people are sorted); NULL if absent. */
 static struct status_person *
 status_job_find(struct status_job *job, int64_t crisis_id, int64_t national_id)
@@ -427,10 +438,11 @@ status_job_find(struct status_job *job, int64_t crisis_id, int64_t national_id)
 	while (lo <= hi) {
 		int mid = lo + (hi - lo) / 2;
 		struct status_person *p = &job->people[mid];
-		if (p->crisis_id == crisis_id && p->national_id == national_id)
+		int c = person_cmp(p->crisis_id, p->national_id, crisis_id, national_id);
+
+		if (c == 0)
 			return p;
-		if (p->crisis_id < crisis_id ||
-		    (p->crisis_id == crisis_id && p->national_id < national_id))
+		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid - 1;
@@ -463,17 +475,14 @@ static void
 status_job_reread(struct status_job *job)
 {
 	struct pg_arrays cols;
-	char num[32];
 	const char *cause;
 
 	pg_arrays_open(&cols, 2);
 	for (int i = 0; i < job->npeople; i++) {
 		if (!job->people[i].pending)
 			continue;
-		snprintf(num, sizeof num, "%lld", (long long)job->people[i].crisis_id);
-		pg_arrays_add(&cols, 0, num);
-		snprintf(num, sizeof num, "%lld", (long long)job->people[i].national_id);
-		pg_arrays_add(&cols, 1, num);
+		pg_arrays_add_int(&cols, 0, job->people[i].crisis_id);
+		pg_arrays_add_int(&cols, 1, job->people[i].national_id);
 	}
 	if (job->r->d->db == NULL ||
 	    db_pool_query_prepared(
@@ -576,24 +585,19 @@ status_job_write(struct status_job *job)
 			p->pending = false;
 			continue;
 		}
-		snprintf(num, sizeof num, "%lld", (long long)p->crisis_id);
-		pg_arrays_add(&cols, 0, num);
-		snprintf(num, sizeof num, "%lld", (long long)p->national_id);
-		pg_arrays_add(&cols, 1, num);
+		pg_arrays_add_int(&cols, 0, p->crisis_id);
+		pg_arrays_add_int(&cols, 1, p->national_id);
 		pg_arrays_add(&cols, 2, sf_status_name(cur.status));
-		snprintf(num, sizeof num, "%lld", (long long)cur.at_ms);
-		pg_arrays_add(&cols, 3, num);
+		pg_arrays_add_int(&cols, 3, cur.at_ms);
 		pg_arrays_add(&cols, 4, cur.set_by_staff ? "t" : "f");
 		pg_arrays_add(&cols, 5, cur.needs_review ? "t" : "f");
 		pg_arrays_add(&cols, 6, cur.duress ? "t" : "f");
 		pg_arrays_add(&cols, 7, cur.confirm_safe ? "t" : "f");
 		pg_arrays_add(&cols, 8, cur.by_proxy ? "t" : "f");
 		pg_arrays_add(&cols, 9, sf_status_name(cur.own_status));
-		snprintf(num, sizeof num, "%lld", (long long)cur.own_at_ms);
-		pg_arrays_add(&cols, 10, num);
+		pg_arrays_add_int(&cols, 10, cur.own_at_ms);
 		pg_arrays_add(&cols, 11, sf_status_name(cur.proxy_status));
-		snprintf(num, sizeof num, "%lld", (long long)cur.proxy_at_ms);
-		pg_arrays_add(&cols, 12, num);
+		pg_arrays_add_int(&cols, 12, cur.proxy_at_ms);
 		snprintf(num, sizeof num, "%lld|%lld|%d|%lld", (long long)cur.answered_at_ms,
 		         (long long)p->version, p->headcount, (long long)p->response_id);
 		pg_arrays_add(&cols, 13, num);
@@ -769,7 +773,6 @@ static void
 replies_proxy_lookup(struct replies_proxy_batch *pb)
 {
 	struct pg_arrays cols;
-	char num[32];
 	const char *cause;
 
 	if (pb->n == 0 || pb->d->db == NULL) {
@@ -778,12 +781,8 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 	}
 	pg_arrays_open(&cols, 2);
 	for (int i = 0; i < pb->n; i++) {
-		snprintf(num, sizeof num, "%lld", (long long)pb->seeds[i].national_id);
-		pg_arrays_add(&cols, 0, num);
-	}
-	for (int i = 0; i < pb->n; i++) {
-		snprintf(num, sizeof num, "%d", pb->seeds[i].headcount);
-		pg_arrays_add(&cols, 1, num);
+		pg_arrays_add_int(&cols, 0, pb->seeds[i].national_id);
+		pg_arrays_add_int(&cols, 1, pb->seeds[i].headcount);
 	}
 	if (db_pool_query(pb->d->db,
 	                  "SELECT s.i - 1, m.id FROM unnest($1::bigint[], $2::int[]) "
@@ -815,12 +814,9 @@ static int
 status_entry_cmp(const void *a, const void *b)
 {
 	const struct status_entry *x = a, *y = b;
+	int c = person_cmp(x->crisis_id, x->national_id, y->crisis_id, y->national_id);
 
-	if (x->crisis_id != y->crisis_id)
-		return x->crisis_id < y->crisis_id ? -1 : 1;
-	if (x->national_id != y->national_id)
-		return x->national_id < y->national_id ? -1 : 1;
-	return x->order - y->order;
+	return c != 0 ? c : x->order - y->order;
 }
 
 /*
@@ -1027,8 +1023,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 			r->tail = NULL;
 		r->queued--;
 		it->next = NULL;
-		snprintf(num, sizeof num, "%d", b->n);
-		pg_arrays_add(&cols, 0, num);
+		pg_arrays_add_int(&cols, 0, b->n);
 		snprintf(num, sizeof num, "%lld", (long long)it->crisis_id);
 		pg_arrays_add(&cols, 1, it->crisis_id > 0 ? num : NULL);
 		snprintf(num, sizeof num, "%lld", (long long)it->national_id);

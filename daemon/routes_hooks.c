@@ -68,7 +68,6 @@ hooks_kannel_secret_ok(struct http_ctx *ctx)
 	return true;
 }
 
-/* An outbound message's later fate: failed ones ask the person again over the next channel. */
 /*
  * GET /hooks/sms/kannel/dlr?secret=&id=&status=%d&answer=%A: Kannel's
  * delivery report (1 delivered, 2 failed, 4 buffered, 8 accepted by the
