@@ -1,0 +1,148 @@
+"""References of check-ins, messages, statuses and replies, checked per
+statement: a missing crisis, campaign, mission or national is refused with
+the key named, a removed national takes their rows along, a referenced
+crisis cannot be removed, and a delete racing an insert leaves no orphan
+whichever of the two comes first."""
+
+import subprocess
+import time
+
+from harness import PG_SH, Cluster, check, ctl, expect_equal, run
+
+cluster = Cluster.shared()
+DB = "t_references"
+
+
+def psql_fails(sql):
+    """Runs sql; returns its error text (the test fails if there is none)."""
+    r = cluster.pg("psql", cluster.dir, "-d", DB, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, check=False)
+    check(r.returncode != 0, "accepted: " + sql)
+    return r.stderr
+
+
+def background():
+    return subprocess.Popen([PG_SH, "psql", cluster.dir, "-d", DB, "-At", "-v", "ON_ERROR_STOP=1"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def setup():
+    conninfo = cluster.createdb(DB)
+    expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+    cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO mission (code, name, default_country) VALUES ('TR-ANK', 'x', 'TR');
+INSERT INTO national (mission_id, name_latin, last_point, last_point_at)
+	SELECT 1, 'PERSON ' || g, 'SRID=4326;POINT(37.0 37.5)', now() FROM generate_series(1, 4) g;
+INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', '+9053212345' || id FROM national;
+INSERT INTO crisis (kind, title, area) VALUES ('earthquake', 'x',
+	ST_Multi(ST_MakeEnvelope(36, 37, 38, 38, 4326))::geography),
+	('flood', 'never used', ST_Multi(ST_MakeEnvelope(36, 37, 38, 38, 4326))::geography);
+INSERT INTO crisis_mission VALUES (1, 1);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels)
+	VALUES (1, 1, '{"en": "{name}, are you safe? {link}"}', '{sms}');
+SELECT campaign_launch(1);
+INSERT INTO response (crisis_id, national_id, mission_id, channel, status)
+	SELECT 1, id, 1, 'staff', 'safe' FROM national;
+""")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM checkin"), "4", "check-ins")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox"), "4", "messages")
+
+
+def rows_of(national):
+    return cluster.psql(DB, """SELECT (SELECT count(*) FROM checkin WHERE national_id = %d) || ','
+	|| (SELECT count(*) FROM outbox WHERE national_id = %d) || ','
+	|| (SELECT count(*) FROM person_status WHERE national_id = %d) || ','
+	|| (SELECT count(*) FROM response WHERE national_id = %d)""" % ((national,) * 4))
+
+
+def missing_keys_are_refused_by_name():
+    err = psql_fails("INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)"
+                     " VALUES (2, 999999, 1, 1, now())")
+    check("checkin.national_id = 999999 is not in national" in err, err)
+    err = psql_fails("INSERT INTO outbox (crisis_id, campaign_id, national_id, mission_id, channel, recipient, body)"
+                     " VALUES (1, 77, 1, 1, 'sms', '+905321234561', 'x')")
+    check("outbox.campaign_id = 77 is not in campaign" in err, err)
+    err = psql_fails("INSERT INTO response (crisis_id, national_id, mission_id, channel)"
+                     " VALUES (1, 1, 1, 'web'), (31337, 2, 1, 'web')")
+    check("response.crisis_id = 31337 is not in crisis" in err, err)
+    err = psql_fails("INSERT INTO person_status (crisis_id, national_id, mission_id, status)"
+                     " VALUES (2, 1, 55, 'pending')")
+    check("person_status.mission_id = 55 is not in mission" in err, err)
+    err = psql_fails("UPDATE checkin SET national_id = 2 WHERE national_id = 1")
+    check("checkin.national_id cannot change" in err, err)
+    err = psql_fails("UPDATE national SET id = DEFAULT WHERE id = 1")
+    check("national.id cannot change" in err, err)
+    # Nothing of the refused statements stayed.
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response"), "4", "replies")
+    expect_equal(rows_of(1), "1,1,1,1", "national 1 untouched")
+
+
+def error_code_is_foreign_key_violation():
+    r = subprocess.run([PG_SH, "psql", cluster.dir, "-d", DB, "-At", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose",
+                        "-c", "INSERT INTO response (crisis_id, channel) VALUES (9, 'web')"],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and "23503" in r.stderr, r.stderr)
+
+
+def a_referenced_crisis_stays():
+    # A staff reply is the only thing that points at crisis 2.
+    cluster.psql(DB, "INSERT INTO response (crisis_id, national_id, mission_id, channel, status)"
+                 " VALUES (2, 1, 1, 'staff', 'safe')")
+    err = psql_fails("BEGIN; DELETE FROM crisis_event WHERE crisis_id = 2; DELETE FROM crisis WHERE id = 2; COMMIT")
+    check("crisis 2 is still referenced from response" in err, err)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis"), "2", "crises")
+    cluster.psql(DB, "DELETE FROM response WHERE crisis_id = 2")
+    cluster.psql(DB, "BEGIN; DELETE FROM crisis_event WHERE crisis_id = 2; DELETE FROM crisis WHERE id = 2; COMMIT")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis"), "1", "the crisis nothing points at went")
+
+
+def a_removed_national_takes_their_rows():
+    before = cluster.psql(DB, "SELECT sum(n) FROM status_count WHERE crisis_id = 1")
+    expect_equal(rows_of(4), "1,1,1,1", "national 4 before")
+    cluster.psql(DB, "DELETE FROM national WHERE id = 4")
+    expect_equal(rows_of(4), "0,0,0,0", "national 4 after")
+    expect_equal(rows_of(3), "1,1,1,1", "national 3 untouched")
+    after = cluster.psql(DB, "SELECT sum(n) FROM status_count WHERE crisis_id = 1")
+    expect_equal(int(after), int(before) - 1, "counts follow")
+
+
+def an_insert_before_a_delete_is_cascaded():
+    # The reply is in but not committed when the national is removed: the
+    # delete waits for it and takes it along.
+    writer = background()
+    writer.stdin.write("BEGIN;\nINSERT INTO response (crisis_id, national_id, mission_id, channel, status)"
+                       " VALUES (1, 3, 1, 'web', 'safe');\nSELECT pg_sleep(1.5);\nCOMMIT;\n")
+    writer.stdin.flush()
+    time.sleep(0.5)
+    started = time.time()
+    cluster.psql(DB, "DELETE FROM national WHERE id = 3")
+    waited = time.time() - started
+    _, err = writer.communicate(timeout=20)
+    expect_equal(writer.returncode, 0, "the reply committed: " + err)
+    check(waited > 0.5, "the delete did not wait for the insert (%.2fs)" % waited)
+    expect_equal(rows_of(3), "0,0,0,0", "no orphan of national 3")
+
+
+def an_insert_after_a_delete_is_refused():
+    # The national is removed but not committed when a check-in is written
+    # for them: the insert waits, then finds them gone.
+    deleter = background()
+    deleter.stdin.write("BEGIN;\nDELETE FROM national WHERE id = 2;\nSELECT pg_sleep(1.5);\nCOMMIT;\n")
+    deleter.stdin.flush()
+    time.sleep(0.5)
+    err = psql_fails("INSERT INTO response (crisis_id, national_id, mission_id, channel, status)"
+                     " VALUES (1, 2, 1, 'web', 'safe')")
+    check("response.national_id = 2 is not in national" in err, err)
+    _, derr = deleter.communicate(timeout=20)
+    expect_equal(deleter.returncode, 0, "the delete committed: " + derr)
+    expect_equal(rows_of(2), "0,0,0,0", "no orphan of national 2")
+    expect_equal(rows_of(1), "1,1,1,1", "national 1 untouched")
+
+
+try:
+    setup()
+    run([missing_keys_are_refused_by_name, error_code_is_foreign_key_violation, a_referenced_crisis_stays,
+         a_removed_national_takes_their_rows, an_insert_before_a_delete_is_cascaded,
+         an_insert_after_a_delete_is_refused])
+finally:
+    cluster.dropdb(DB)
