@@ -40,16 +40,44 @@ END
 $$;
 
 -- Arguments: pairs of (column, referenced table); the referenced key is id.
+-- One pass over the statement's rows finds how many there are and each
+-- column's least and greatest key: a column holding one key (the crisis of a
+-- launch) is one lookup; one holding many (the nationals of a launch) is an
+-- anti-join, merged in key order when the rows are many, since a lookup per
+-- row is what this replaces (and a hash of a million keys is slower than a
+-- sort of them).
 CREATE FUNCTION refs_exist() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-	i integer := 0;
+	i integer;
+	bounds bigint[];
+	aggregates text := 'count(*)';
 	missing bigint;
+	nestloop text := current_setting('enable_nestloop');
+	hashjoin text := current_setting('enable_hashjoin');
 	fresh_snapshot boolean := current_setting('transaction_isolation') = 'read committed';
 BEGIN
-	WHILE i < TG_NARGS LOOP
-		EXECUTE format('SELECT x.k FROM (SELECT DISTINCT %1$I AS k FROM new_rows WHERE %1$I IS NOT NULL) x'
-			' WHERE NOT EXISTS (SELECT 1 FROM %2$I r WHERE r.id = x.k) LIMIT 1',
-			TG_ARGV[i], TG_ARGV[i + 1]) INTO missing;
+	FOR i IN 0 .. TG_NARGS - 1 BY 2 LOOP
+		aggregates := aggregates || format(', min(%1$I), max(%1$I)', TG_ARGV[i]);
+	END LOOP;
+	EXECUTE format('SELECT ARRAY[%s] FROM new_rows', aggregates) INTO bounds;
+	FOR i IN 0 .. TG_NARGS - 1 BY 2 LOOP
+		-- bounds: the count, then each column's min and max
+		IF bounds[i + 2] IS NULL THEN
+			CONTINUE;
+		ELSIF bounds[i + 2] = bounds[i + 3] THEN
+			EXECUTE format('SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM %I r WHERE r.id = $1)', TG_ARGV[i + 1])
+				INTO missing USING bounds[i + 2];
+		ELSE
+			IF bounds[1] > 10000 THEN
+				PERFORM set_config('enable_nestloop', 'off', true);
+				PERFORM set_config('enable_hashjoin', 'off', true);
+			END IF;
+			EXECUTE format('SELECT x.%1$I FROM new_rows x WHERE x.%1$I IS NOT NULL'
+				' AND NOT EXISTS (SELECT 1 FROM %2$I r WHERE r.id = x.%1$I) LIMIT 1',
+				TG_ARGV[i], TG_ARGV[i + 1]) INTO missing;
+			PERFORM set_config('enable_nestloop', nestloop, true);
+			PERFORM set_config('enable_hashjoin', hashjoin, true);
+		END IF;
 		IF missing IS NOT NULL THEN
 			RAISE foreign_key_violation USING
 				MESSAGE = format('%s.%s = %s is not in %s', TG_TABLE_NAME, TG_ARGV[i], missing,
@@ -60,7 +88,6 @@ BEGIN
 			EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %2$I r WHERE r.id IN'
 				' (SELECT %1$I FROM new_rows) FOR KEY SHARE OF r) l', TG_ARGV[i], TG_ARGV[i + 1]);
 		END IF;
-		i := i + 2;
 	END LOOP;
 	RETURN NULL;
 END
