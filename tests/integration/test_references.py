@@ -68,6 +68,15 @@ def missing_keys_are_refused_by_name():
     err = psql_fails("INSERT INTO person_status (crisis_id, national_id, mission_id, status)"
                      " VALUES (2, 1, 55, 'pending')")
     check("person_status.mission_id = 55 is not in mission" in err, err)
+    # More than 10,000 rows take the merge path; one bad key among them is found.
+    err = psql_fails("INSERT INTO response (crisis_id, national_id, mission_id, channel)"
+                     " SELECT 1, CASE WHEN g = 7777 THEN 888888 ELSE 1 + g % 4 END, 1, 'web'"
+                     " FROM generate_series(1, 12000) g")
+    check("response.national_id = 888888 is not in national" in err, err)
+    # REPEATABLE READ checks and locks.
+    err = psql_fails("BEGIN ISOLATION LEVEL REPEATABLE READ; INSERT INTO checkin (crisis_id, national_id,"
+                     " mission_id, campaign_id, next_ask_at) VALUES (2, 424242, 1, 1, now()); COMMIT")
+    check("checkin.national_id = 424242 is not in national" in err, err)
     err = psql_fails("UPDATE checkin SET national_id = 2 WHERE national_id = 1")
     check("checkin.national_id cannot change" in err, err)
     err = psql_fails("UPDATE national SET id = DEFAULT WHERE id = 1")
