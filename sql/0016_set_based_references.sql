@@ -122,26 +122,9 @@ $$;
 -- Statements of up to 10,000 rows (a batch of replies, one message) are
 -- checked by a query written out for each table, planned once per session:
 -- a lookup per key, as a foreign key does, but in one statement.
-CREATE FUNCTION checkin_refs_few() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF (SELECT count(*) FROM new_rows) <= 10000 THEN
-		PERFORM refs_missing(TG_TABLE_NAME, m.col, m.ref, m.k) FROM (
-			SELECT 'crisis_id' AS col, 'crisis' AS ref, x.crisis_id AS k FROM new_rows x
-				WHERE NOT EXISTS (SELECT 1 FROM crisis r WHERE r.id = x.crisis_id)
-			UNION ALL SELECT 'national_id', 'national', x.national_id FROM new_rows x
-				WHERE NOT EXISTS (SELECT 1 FROM national r WHERE r.id = x.national_id)
-			UNION ALL SELECT 'campaign_id', 'campaign', x.campaign_id FROM new_rows x
-				WHERE NOT EXISTS (SELECT 1 FROM campaign r WHERE r.id = x.campaign_id)
-			UNION ALL SELECT 'mission_id', 'mission', x.mission_id FROM new_rows x
-				WHERE NOT EXISTS (SELECT 1 FROM mission r WHERE r.id = x.mission_id)) m
-		LIMIT 1;
-	END IF;
-	RETURN NULL;
-END
-$$;
-
--- outbox's keys may be NULL (a message to a registrant, not in a campaign).
-CREATE FUNCTION outbox_refs_few() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Check-ins and messages: crisis, national, campaign and mission (a message's
+-- may be NULL: one to a registrant, not in a campaign).
+CREATE FUNCTION campaign_refs_few() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF (SELECT count(*) FROM new_rows) <= 10000 THEN
 		PERFORM refs_missing(TG_TABLE_NAME, m.col, m.ref, m.k) FROM (
@@ -184,7 +167,7 @@ CREATE TRIGGER checkin_refs AFTER INSERT ON checkin REFERENCING NEW TABLE AS new
 	FOR EACH STATEMENT EXECUTE FUNCTION refs_exist('crisis_id', 'crisis', 'national_id', 'national',
 		'campaign_id', 'campaign', 'mission_id', 'mission');
 CREATE TRIGGER checkin_refs_few AFTER INSERT ON checkin REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION checkin_refs_few();
+	FOR EACH STATEMENT EXECUTE FUNCTION campaign_refs_few();
 CREATE TRIGGER checkin_keys BEFORE UPDATE OF crisis_id, national_id, campaign_id, mission_id ON checkin
 	FOR EACH ROW EXECUTE FUNCTION refs_unchanged('crisis_id', 'national_id', 'campaign_id', 'mission_id');
 
@@ -192,7 +175,7 @@ CREATE TRIGGER outbox_refs AFTER INSERT ON outbox REFERENCING NEW TABLE AS new_r
 	FOR EACH STATEMENT EXECUTE FUNCTION refs_exist('crisis_id', 'crisis', 'national_id', 'national',
 		'campaign_id', 'campaign', 'mission_id', 'mission');
 CREATE TRIGGER outbox_refs_few AFTER INSERT ON outbox REFERENCING NEW TABLE AS new_rows
-	FOR EACH STATEMENT EXECUTE FUNCTION outbox_refs_few();
+	FOR EACH STATEMENT EXECUTE FUNCTION campaign_refs_few();
 CREATE TRIGGER outbox_keys BEFORE UPDATE OF crisis_id, national_id, campaign_id, mission_id ON outbox
 	FOR EACH ROW EXECUTE FUNCTION refs_unchanged('crisis_id', 'national_id', 'campaign_id', 'mission_id');
 
