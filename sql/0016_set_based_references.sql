@@ -56,29 +56,31 @@ $$;
 CREATE FUNCTION refs_exist() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	i integer;
+	nrows bigint := (SELECT count(*) FROM new_rows);
 	bounds bigint[];
-	aggregates text := 'count(*)';
+	aggregates text := '';
 	missing bigint;
 	nestloop text := current_setting('enable_nestloop');
 	hashjoin text := current_setting('enable_hashjoin');
 	fresh_snapshot boolean := current_setting('transaction_isolation') = 'read committed';
 BEGIN
-	IF fresh_snapshot AND (SELECT count(*) FROM new_rows) <= 10000 THEN
+	IF fresh_snapshot AND nrows <= 10000 THEN
 		RETURN NULL; -- the table's own refs_few trigger checks these
 	END IF;
 	FOR i IN 0 .. TG_NARGS - 1 BY 2 LOOP
-		aggregates := aggregates || format(', min(%1$I), max(%1$I)', TG_ARGV[i]);
+		aggregates := aggregates || format('%1$s min(%2$I), max(%2$I)', CASE WHEN i > 0 THEN ',' END,
+			TG_ARGV[i]);
 	END LOOP;
 	EXECUTE format('SELECT ARRAY[%s] FROM new_rows', aggregates) INTO bounds;
 	FOR i IN 0 .. TG_NARGS - 1 BY 2 LOOP
-		-- bounds: the count, then each column's min and max
-		IF bounds[i + 2] IS NULL THEN
+		-- bounds: each column's min and max
+		IF bounds[i + 1] IS NULL THEN
 			CONTINUE;
-		ELSIF bounds[i + 2] = bounds[i + 3] THEN
+		ELSIF bounds[i + 1] = bounds[i + 2] THEN
 			EXECUTE format('SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM %I r WHERE r.id = $1)', TG_ARGV[i + 1])
-				INTO missing USING bounds[i + 2];
+				INTO missing USING bounds[i + 1];
 		ELSE
-			IF bounds[1] > 10000 THEN
+			IF nrows > 10000 THEN
 				PERFORM set_config('enable_nestloop', 'off', true);
 				PERFORM set_config('enable_hashjoin', 'off', true);
 			END IF;
@@ -211,34 +213,33 @@ CREATE TRIGGER national_cascade AFTER DELETE ON national REFERENCING OLD TABLE A
 	FOR EACH STATEMENT EXECUTE FUNCTION national_cascade();
 
 -- A crisis, campaign or mission still referenced cannot be removed.
--- Arguments: the referencing column (crisis_id, ...).
+-- Arguments: the referencing column (crisis_id, ...), then the tables that
+-- have it.
 CREATE FUNCTION refs_restrict() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-	tab text;
 	used bigint;
 BEGIN
 	LOCK TABLE response, outbox, person_status, checkin IN SHARE ROW EXCLUSIVE MODE;
-	FOREACH tab IN ARRAY ARRAY['checkin', 'outbox', 'person_status', 'response'] LOOP
-		IF EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = current_schema()
-				AND c.table_name = tab AND c.column_name = TG_ARGV[0]) THEN
-			EXECUTE format('SELECT g.id FROM gone g WHERE EXISTS (SELECT 1 FROM %I t WHERE t.%I = g.id)'
-				' LIMIT 1', tab, TG_ARGV[0]) INTO used;
-			IF used IS NOT NULL THEN
-				RAISE foreign_key_violation USING
-					MESSAGE = format('%s %s is still referenced from %s', TG_TABLE_NAME, used, tab),
-					TABLE = tab, COLUMN = TG_ARGV[0];
-			END IF;
+	FOR i IN 1 .. TG_NARGS - 1 LOOP
+		EXECUTE format('SELECT g.id FROM gone g WHERE EXISTS (SELECT 1 FROM %I t WHERE t.%I = g.id)'
+			' LIMIT 1', TG_ARGV[i], TG_ARGV[0]) INTO used;
+		IF used IS NOT NULL THEN
+			RAISE foreign_key_violation USING
+				MESSAGE = format('%s %s is still referenced from %s', TG_TABLE_NAME, used, TG_ARGV[i]),
+				TABLE = TG_ARGV[i], COLUMN = TG_ARGV[0];
 		END IF;
 	END LOOP;
 	RETURN NULL;
 END
 $$;
 CREATE TRIGGER crisis_restrict AFTER DELETE ON crisis REFERENCING OLD TABLE AS gone
-	FOR EACH STATEMENT EXECUTE FUNCTION refs_restrict('crisis_id');
+	FOR EACH STATEMENT EXECUTE FUNCTION refs_restrict('crisis_id', 'checkin', 'outbox', 'person_status',
+		'response');
 CREATE TRIGGER campaign_restrict AFTER DELETE ON campaign REFERENCING OLD TABLE AS gone
-	FOR EACH STATEMENT EXECUTE FUNCTION refs_restrict('campaign_id');
+	FOR EACH STATEMENT EXECUTE FUNCTION refs_restrict('campaign_id', 'checkin', 'outbox');
 CREATE TRIGGER mission_restrict AFTER DELETE ON mission REFERENCING OLD TABLE AS gone
-	FOR EACH STATEMENT EXECUTE FUNCTION refs_restrict('mission_id');
+	FOR EACH STATEMENT EXECUTE FUNCTION refs_restrict('mission_id', 'checkin', 'outbox', 'person_status',
+		'response');
 
 -- Keys the four tables point at never change.
 CREATE FUNCTION id_unchanged() RETURNS trigger LANGUAGE plpgsql AS $$

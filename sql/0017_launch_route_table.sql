@@ -89,7 +89,7 @@ DECLARE
 		' FROM new_checkins k JOIN national n ON n.id = k.national_id';
 	checked constant text := ' ON CONFLICT (crisis_id, national_id) DO NOTHING';
 BEGIN
-	IF EXISTS (SELECT 1 FROM person_status p WHERE p.crisis_id IN (SELECT DISTINCT crisis_id FROM new_checkins)) THEN
+	IF EXISTS (SELECT 1 FROM person_status p WHERE p.crisis_id IN (SELECT crisis_id FROM new_checkins)) THEN
 		EXECUTE pending || checked;
 	ELSE
 		BEGIN
