@@ -1,8 +1,9 @@
-"""References of check-ins, messages, statuses and replies, checked per
-statement: a missing crisis, campaign, mission or national is refused with
-the key named, a removed national takes their rows along, a referenced
-crisis cannot be removed, and a delete racing an insert leaves no orphan
-whichever of the two comes first."""
+"""References checked per statement: of check-ins, messages, statuses and
+replies (crisis, campaign, mission, national), of nationals (mission,
+household, region) and of contacts and locations (national). A missing key
+is refused with the key named, a removed national takes their rows along, a
+referenced crisis, household or region cannot be removed, and a delete
+racing an insert leaves no orphan whichever of the two comes first."""
 
 import subprocess
 import time
@@ -34,6 +35,12 @@ INSERT INTO mission (code, name, default_country) VALUES ('TR-ANK', 'x', 'TR');
 INSERT INTO national (mission_id, name_latin, last_point, last_point_at)
 	SELECT 1, 'PERSON ' || g, 'SRID=4326;POINT(37.0 37.5)', now() FROM generate_series(1, 4) g;
 INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', '+9053212345' || id FROM national;
+INSERT INTO location (national_id, point, source, observed_at)
+	SELECT id, 'SRID=4326;POINT(37.0 37.5)', 'import', now() - interval '1 day' FROM national;
+INSERT INTO household (mission_id, external_ref) VALUES (1, 'H1'), (1, 'H2');
+INSERT INTO region (mission_id, code, name, area)
+	VALUES (1, 'TR-27', 'Gaziantep', ST_Multi(ST_MakeEnvelope(36, 36, 38, 38, 4326))::geography);
+UPDATE national SET household_id = 1, region_id = 1 WHERE id = 1;
 INSERT INTO crisis (kind, title, area) VALUES ('earthquake', 'x',
 	ST_Multi(ST_MakeEnvelope(36, 37, 38, 38, 4326))::geography),
 	('flood', 'never used', ST_Multi(ST_MakeEnvelope(36, 37, 38, 38, 4326))::geography);
@@ -46,6 +53,11 @@ INSERT INTO response (crisis_id, national_id, mission_id, channel, status)
 """)
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM checkin"), "4", "check-ins")
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox"), "4", "messages")
+
+
+def registry_rows_of(national):
+    return cluster.psql(DB, """SELECT (SELECT count(*) FROM contact WHERE national_id = %d) || ','
+	|| (SELECT count(*) FROM location WHERE national_id = %d)""" % ((national,) * 2))
 
 
 def rows_of(national):
@@ -81,6 +93,32 @@ def missing_keys_are_refused_by_name():
     check("checkin.national_id cannot change" in err, err)
     err = psql_fails("UPDATE national SET id = DEFAULT WHERE id = 1")
     check("national.id cannot change" in err, err)
+    # Registry: a national's mission, household and region; a contact's and a
+    # location's national; on insert and on update, one row or many.
+    err = psql_fails("INSERT INTO national (mission_id, name_latin, household_id) VALUES (1, 'X', 4242)")
+    check("national.household_id = 4242 is not in household" in err, err)
+    err = psql_fails("INSERT INTO national (mission_id, name_latin) VALUES (77, 'X')")
+    check("national.mission_id = 77 is not in mission" in err, err)
+    err = psql_fails("UPDATE national SET region_id = 999 WHERE id = 2")
+    check("national.region_id = 999 is not in region" in err, err)
+    err = psql_fails("INSERT INTO contact (national_id, kind, value) VALUES (999999, 'phone', '+905321111111')")
+    check("contact.national_id = 999999 is not in national" in err, err)
+    err = psql_fails("INSERT INTO location (national_id, point, source) VALUES (1, 'SRID=4326;POINT(37 37)', 'staff'),"
+                     " (555555, 'SRID=4326;POINT(37 37)', 'staff')")
+    check("location.national_id = 555555 is not in national" in err, err)
+    err = psql_fails("INSERT INTO contact (national_id, kind, value) SELECT CASE WHEN g = 9000 THEN 777777"
+                     " ELSE 1 + g % 4 END, 'email', 'p' || g || '@example.org' FROM generate_series(1, 11000) g")
+    check("contact.national_id = 777777 is not in national" in err, err)
+    err = psql_fails("UPDATE national SET household_id = CASE WHEN id = 3 THEN 31337 ELSE 2 END")
+    check("national.household_id = 31337 is not in household" in err, err)
+    err = psql_fails("UPDATE contact SET national_id = 2 WHERE national_id = 1")
+    check("contact.national_id cannot change" in err, err)
+    err = psql_fails("UPDATE location SET national_id = 2 WHERE national_id = 1")
+    check("location.national_id cannot change" in err, err)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national"), "4", "nationals")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM contact"), "4", "contacts")
+    expect_equal(cluster.psql(DB, "SELECT household_id || ',' || region_id FROM national WHERE id = 1"), "1,1",
+                 "national 1's household and region")
     # Nothing of the refused statements stayed.
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM response"), "4", "replies")
     expect_equal(rows_of(1), "1,1,1,1", "national 1 untouched")
@@ -105,12 +143,26 @@ def a_referenced_crisis_stays():
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis"), "1", "the crisis nothing points at went")
 
 
+def a_used_household_or_region_stays():
+    err = psql_fails("DELETE FROM household WHERE id = 1")
+    check("household 1 is still referenced from national" in err, err)
+    err = psql_fails("DELETE FROM region WHERE id = 1")
+    check("region 1 is still referenced from national" in err, err)
+    cluster.psql(DB, "DELETE FROM household WHERE id = 2")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(id::text, ',') FROM household"), "1",
+                 "the household nobody is in went")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM region"), "1", "regions")
+
+
 def a_removed_national_takes_their_rows():
     before = cluster.psql(DB, "SELECT sum(n) FROM status_count WHERE crisis_id = 1")
     expect_equal(rows_of(4), "1,1,1,1", "national 4 before")
+    expect_equal(registry_rows_of(4), "1,1", "national 4's contact and location before")
     cluster.psql(DB, "DELETE FROM national WHERE id = 4")
     expect_equal(rows_of(4), "0,0,0,0", "national 4 after")
+    expect_equal(registry_rows_of(4), "0,0", "national 4's contact and location after")
     expect_equal(rows_of(3), "1,1,1,1", "national 3 untouched")
+    expect_equal(registry_rows_of(3), "1,1", "national 3's contact and location untouched")
     after = cluster.psql(DB, "SELECT sum(n) FROM status_count WHERE crisis_id = 1")
     expect_equal(int(after), int(before) - 1, "counts follow")
 
@@ -148,10 +200,23 @@ def an_insert_after_a_delete_is_refused():
     expect_equal(rows_of(1), "1,1,1,1", "national 1 untouched")
 
 
+def a_contact_after_a_delete_is_refused():
+    # The same race for the registry: a phone added for someone being removed.
+    deleter = background()
+    deleter.stdin.write("BEGIN;\nDELETE FROM national WHERE id = 1;\nSELECT pg_sleep(1.5);\nCOMMIT;\n")
+    deleter.stdin.flush()
+    time.sleep(0.5)
+    err = psql_fails("INSERT INTO contact (national_id, kind, value) VALUES (1, 'phone', '+905329999999')")
+    check("contact.national_id = 1 is not in national" in err, err)
+    _, derr = deleter.communicate(timeout=20)
+    expect_equal(deleter.returncode, 0, "the delete committed: " + derr)
+    expect_equal(registry_rows_of(1), "0,0", "no orphan contact or location of national 1")
+
+
 try:
     setup()
     run([missing_keys_are_refused_by_name, error_code_is_foreign_key_violation, a_referenced_crisis_stays,
-         a_removed_national_takes_their_rows, an_insert_before_a_delete_is_cascaded,
-         an_insert_after_a_delete_is_refused])
+         a_used_household_or_region_stays, a_removed_national_takes_their_rows, an_insert_before_a_delete_is_cascaded,
+         an_insert_after_a_delete_is_refused, a_contact_after_a_delete_is_refused])
 finally:
     cluster.dropdb(DB)
