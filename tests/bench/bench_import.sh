@@ -40,5 +40,5 @@ awk -v r="$ROWS" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" -v e="$t4" -v f="$t
 	printf "COPY baseline:      %8.0f rows/s (%.2f s)\n", copy, b - a;
 	printf "import (first run): %8.0f rows/s (%.2f s)\n", imp, d - c;
 	printf "import (same file): %8.0f rows/s (%.2f s)\n", again, f - e;
-	printf "ratio import/COPY:  %.2f (target >= 0.33)\n", imp / copy;
+	printf "ratio import/COPY:  %.3f (target >= 0.33)\n", imp / copy;
 }'
