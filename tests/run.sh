@@ -19,6 +19,10 @@ cmake --build build -j"$JOBS"
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSAFETY_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
+# What a deployer may build: -O3 finds warnings (-Werror) the other two miss.
+echo "== build (Release)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSAFETY_TESTS=OFF >/dev/null
+cmake --build build-release -j"$JOBS"
 
 PGDIR=$ROOT/build/test-pg
 export SAFETY_TEST_TMP=$ROOT/build/test-tmp

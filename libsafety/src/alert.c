@@ -1268,6 +1268,21 @@ cap_pair(struct cap_reader *r, const xmlNode *n, const char *path, struct sf_ale
 }
 
 /*
+ * The path of a child element, for error messages; index 0 leaves out the
+ * position. A path too long for the buffer is cut, which only shortens the
+ * message.
+ */
+static void
+cap_child_path(char *dst, size_t size, const char *path, const char *name, int index)
+{
+	int n = index > 0 ? snprintf(dst, size, "%s/%s[%d]", path, name, index)
+	                  : snprintf(dst, size, "%s/%s", path, name);
+
+	if (n < 0 && size > 0)
+		dst[0] = '\0';
+}
+
+/*
  * Walks the children of a CAP element: text only between elements, foreign
  * elements skipped where allowed, each CAP element counted against the rules
  * and handed to visit. After the walk, the counts are checked.
@@ -1298,7 +1313,7 @@ cap_walk(struct cap_reader *r, const xmlNode *parent, const char *path,
 			 * there. */
 			if (foreign_ok && node_ns(c)[0] != '\0')
 				continue;
-			snprintf(sub, sizeof sub, "%s/%s", path, (const char *)c->name);
+			cap_child_path(sub, sizeof sub, path, (const char *)c->name, 0);
 			return cap_fail(r, c, sub, SF_EINVAL, "element not in the CAP namespace %s",
 			                r->ns);
 		}
@@ -1307,25 +1322,24 @@ cap_walk(struct cap_reader *r, const xmlNode *parent, const char *path,
 				which = (int)i;
 		if (which < 0 ||
 		    (which == A_PASSWORD && rules == alert_rules && r->version != 10)) {
-			snprintf(sub, sizeof sub, "%s/%s", path, (const char *)c->name);
+			cap_child_path(sub, sizeof sub, path, (const char *)c->name, 0);
 			return cap_fail(r, c, sub, SF_EINVAL, "unknown element");
 		}
 		counts[which]++;
 		if (rules[which].max == 1 && counts[which] > 1) {
-			snprintf(sub, sizeof sub, "%s/%s", path, rules[which].name);
+			cap_child_path(sub, sizeof sub, path, rules[which].name, 0);
 			return cap_fail(r, c, sub, SF_EINVAL, "repeated; at most one allowed");
 		}
 		if (rules[which].max == 1)
-			snprintf(sub, sizeof sub, "%s/%s", path, rules[which].name);
+			cap_child_path(sub, sizeof sub, path, rules[which].name, 0);
 		else
-			snprintf(sub, sizeof sub, "%s/%s[%d]", path, rules[which].name,
-			         counts[which]);
+			cap_child_path(sub, sizeof sub, path, rules[which].name, counts[which]);
 		if (visit(r, arg, which, c, sub) != SF_OK)
 			return SF_EINVAL;
 	}
 	for (size_t i = 0; i < n_rules; i++) {
 		if (counts[i] < rules[i].min) {
-			snprintf(sub, sizeof sub, "%s/%s", path, rules[i].name);
+			cap_child_path(sub, sizeof sub, path, rules[i].name, 0);
 			return cap_fail(r, parent, sub, SF_EINVAL, "missing");
 		}
 	}
