@@ -106,6 +106,15 @@ def unanswered_are_asked_again_then_called():
     cluster.psql(DB, "UPDATE checkin SET next_ask_at = now() - interval '1 second' WHERE state = 'asked'")
     eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM checkin WHERE state = 'asked'") == "0", timeout=15,
                what="everyone unreachable after the last round")
+    # Their statuses follow the check-ins (the check-in trigger), and so do the counts.
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM checkin k JOIN person_status p USING (crisis_id, national_id) "
+                                  "WHERE k.crisis_id = %d AND k.state = 'unreachable' AND p.status = 'pending'" % CRISIS),
+                 "0", "no unreachable person left pending")
+    unreachable = cluster.psql(DB, "SELECT count(*) FROM person_status WHERE crisis_id = %d AND status = 'unreachable'"
+                               % CRISIS)
+    check(int(unreachable) > 0, "statuses marked unreachable: " + unreachable)
+    expect_equal(cluster.psql(DB, "SELECT coalesce(sum(n), 0) FROM status_count WHERE crisis_id = %d "
+                                  "AND status = 'unreachable'" % CRISIS), unreachable, "unreachable count")
     r = S["staff"].get("/api/v1/crises/%d/call-list" % CRISIS)
     expect_equal(r.status, 200, r.body)
     items = r.json()["items"]
