@@ -154,6 +154,22 @@ def a_used_household_or_region_stays():
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM region"), "1", "regions")
 
 
+def an_assignee_is_checked_where_set():
+    # Statuses of people nobody is assigned to are not checked at all; an
+    # assignee who is not a staff user is refused, and a staff user still
+    # assigned to someone stays.
+    uid = cluster.psql(DB, "INSERT INTO staff_user (username, role, mission_id, password_hash)"
+                           " VALUES ('caller', 'mission_staff', 1, '$scrypt$x') RETURNING id")
+    err = psql_fails("UPDATE person_status SET assigned_to = 999999 WHERE national_id = 1")
+    check("person_status.assigned_to = 999999 is not in staff_user" in err, err)
+    cluster.psql(DB, "UPDATE person_status SET assigned_to = %s WHERE national_id = 1" % uid)
+    err = psql_fails("DELETE FROM staff_user WHERE id = %s" % uid)
+    check("staff_user %s is still referenced from person_status" % uid in err, err)
+    cluster.psql(DB, "UPDATE person_status SET assigned_to = NULL WHERE national_id = 1")
+    cluster.psql(DB, "DELETE FROM staff_user WHERE id = %s" % uid)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM staff_user WHERE id = %s" % uid), "0", "unassigned user removed")
+
+
 def a_removed_national_takes_their_rows():
     before = cluster.psql(DB, "SELECT sum(n) FROM status_count WHERE crisis_id = 1")
     expect_equal(rows_of(4), "1,1,1,1", "national 4 before")
@@ -216,7 +232,7 @@ def a_contact_after_a_delete_is_refused():
 try:
     setup()
     run([missing_keys_are_refused_by_name, error_code_is_foreign_key_violation, a_referenced_crisis_stays,
-         a_used_household_or_region_stays, a_removed_national_takes_their_rows, an_insert_before_a_delete_is_cascaded,
+         a_used_household_or_region_stays, an_assignee_is_checked_where_set, a_removed_national_takes_their_rows, an_insert_before_a_delete_is_cascaded,
          an_insert_after_a_delete_is_refused, a_contact_after_a_delete_is_refused])
 finally:
     cluster.dropdb(DB)
