@@ -1221,6 +1221,21 @@ cap_check_id(struct cap_reader *r, const xmlNode *n, const char *path, const cha
 }
 
 /*
+ * The path of a child element, for error messages; index 0 leaves out the
+ * position. A path too long for the buffer is cut, which only shortens the
+ * message.
+ */
+static void
+cap_child_path(char *dst, size_t size, const char *path, const char *name, int index)
+{
+	int n = index > 0 ? snprintf(dst, size, "%s/%s[%d]", path, name, index)
+	                  : snprintf(dst, size, "%s/%s", path, name);
+
+	if (n < 0 && size > 0)
+		dst[0] = '\0';
+}
+
+/*
  * Reads a valueName/value pair. CAP 1.1 and 1.2 nest two elements; CAP 1.0
  * writes "valueName=value" as text.
  */
@@ -1248,15 +1263,15 @@ cap_pair(struct cap_reader *r, const xmlNode *n, const char *path, struct sf_ale
 		if (c->type != XML_ELEMENT_NODE)
 			continue;
 		if (is_elem(c, r->ns, "valueName") && out->name == NULL) {
-			snprintf(sub, sizeof sub, "%s/valueName", path);
+			cap_child_path(sub, sizeof sub, path, "valueName", 0);
 			if (cap_text(r, c, sub, &out->name) != SF_OK)
 				return SF_EINVAL;
 		} else if (is_elem(c, r->ns, "value") && out->value == NULL) {
-			snprintf(sub, sizeof sub, "%s/value", path);
+			cap_child_path(sub, sizeof sub, path, "value", 0);
 			if (cap_text(r, c, sub, &out->value) != SF_OK)
 				return SF_EINVAL;
 		} else {
-			snprintf(sub, sizeof sub, "%s/%s", path, (const char *)c->name);
+			cap_child_path(sub, sizeof sub, path, (const char *)c->name, 0);
 			return cap_fail(r, c, sub, SF_EINVAL, "unexpected element");
 		}
 	}
@@ -1265,21 +1280,6 @@ cap_pair(struct cap_reader *r, const xmlNode *n, const char *path, struct sf_ale
 	if (out->value == NULL)
 		return cap_fail(r, n, path, SF_EINVAL, "value: missing");
 	return SF_OK;
-}
-
-/*
- * The path of a child element, for error messages; index 0 leaves out the
- * position. A path too long for the buffer is cut, which only shortens the
- * message.
- */
-static void
-cap_child_path(char *dst, size_t size, const char *path, const char *name, int index)
-{
-	int n = index > 0 ? snprintf(dst, size, "%s/%s[%d]", path, name, index)
-	                  : snprintf(dst, size, "%s/%s", path, name);
-
-	if (n < 0 && size > 0)
-		dst[0] = '\0';
 }
 
 /*
