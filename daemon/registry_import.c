@@ -212,19 +212,31 @@ import_copy(PGconn *conn, const struct sf_import_result *parsed, char **cause)
 	return ok;
 }
 
-/* Reads one count from a query. */
-static long long
-import_count(PGconn *conn, const char *sql, char **cause)
+/*
+ * The merge's outcome, read from import_id in one pass: people added,
+ * updated and unchanged, and the national of the file's first good row.
+ */
+static bool
+import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 {
-	PGresult *r = PQexec(conn, sql);
-	long long n = -1;
+	PGresult *r =
+	    PQexec(conn, "SELECT count(*) FILTER (WHERE is_new), "
+	                 "count(*) FILTER (WHERE NOT is_new AND changed), "
+	                 "count(*) FILTER (WHERE NOT is_new AND NOT changed), "
+	                 "coalesce((SELECT national_id FROM import_id ORDER BY line LIMIT 1), 0) "
+	                 "FROM import_id");
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-		n = atoll(PQgetvalue(r, 0, 0));
-	else
+	if (ok) {
+		out->inserted = atoll(PQgetvalue(r, 0, 0));
+		out->updated = atoll(PQgetvalue(r, 0, 1));
+		out->unchanged = atoll(PQgetvalue(r, 0, 2));
+		out->first_id = atoll(PQgetvalue(r, 0, 3));
+	} else {
 		xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+	}
 	PQclear(r);
-	return n;
+	return ok;
 }
 
 /* Parses, stages and merges. */
@@ -299,18 +311,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		if (!import_exec(conn, import_merge_steps[i], mission, cause))
 			goto fail;
 	}
-	out->inserted = import_count(conn, "SELECT count(*) FROM import_id WHERE is_new", cause);
-	out->updated = import_count(
-	    conn, "SELECT count(*) FROM import_id WHERE NOT is_new AND changed", cause);
-	out->unchanged = import_count(conn,
-	                              "SELECT count(*) FROM import_id WHERE NOT is_new AND "
-	                              "NOT changed",
-	                              cause);
-	out->first_id = import_count(conn,
-	                             "SELECT coalesce(min(national_id) FILTER (WHERE line = "
-	                             "(SELECT min(line) FROM import_id)), 0) FROM import_id",
-	                             cause);
-	if (out->inserted < 0 || out->updated < 0 || out->unchanged < 0 || out->first_id < 0)
+	if (!import_summary(conn, out, cause))
 		goto fail;
 	{
 		char summary[256], ins[24], upd[24], unch[24], rej[24];
