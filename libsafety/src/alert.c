@@ -2223,10 +2223,10 @@ usgs_feature(const cJSON *feature, struct sf_alert *a, char *why, size_t whysz)
 		return SF_ENOMEM;
 	place = json_string(props, "place");
 	title = json_string(props, "title");
-	if (title != NULL && title[0] != '\0') {
-		if (set_text(&a->title, title, SF_ALERT_TITLE_MAX, true) != SF_OK)
-			return SF_ENOMEM;
-	} else {
+	/* A title of only spaces or control characters is empty once collapsed. */
+	if (title != NULL && set_text(&a->title, title, SF_ALERT_TITLE_MAX, true) != SF_OK)
+		return SF_ENOMEM;
+	if (a->title == NULL || a->title[0] == '\0') {
 		struct buf b = {0};
 
 		buf_str(&b, "M ");

@@ -971,6 +971,33 @@ usgs_feed_skips_broken_and_other_events_and_keeps_the_rest(void **state)
 }
 
 static void
+usgs_title_of_only_spaces_or_control_characters_is_made_from_the_magnitude(void **state)
+{
+	/* Found by fuzzing: "\r" then a NUL, which the JSON reader ends the string at. */
+	static const char *const titles[] = {"\\r", " \\t ", "\\r\\u0000M 5.5"};
+	struct sf_alert_list *list = NULL;
+	char json[512], err[256] = "";
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(titles); i++) {
+		snprintf(
+		    json, sizeof json,
+		    "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"id\":"
+		    "\"t%zu\",\"properties\":{\"mag\":5.5,\"time\":1700000000000,\"place\":"
+		    "\"29 km NE of Zindah Jan, Afghanistan\",\"title\":\"%s\"},\"geometry\":{"
+		    "\"type\":\"Point\",\"coordinates\":[62,34.6,10]}}]}",
+		    i, titles[i]);
+		assert_int_equal(sf_alert_parse_usgs(json, strlen(json), &list, err, sizeof err),
+		                 SF_OK);
+		assert_int_equal(list->n, 1);
+		assert_string_equal(list->alerts[0].title,
+		                    "M 5.5 - 29 km NE of Zindah Jan, Afghanistan");
+		sf_alert_list_free(list);
+		list = NULL;
+	}
+}
+
+static void
 usgs_feed_is_capped(void **state)
 {
 	static const char head[] = "{\"type\":\"FeatureCollection\",\"features\":[";
@@ -1195,6 +1222,8 @@ main(void)
 	    cmocka_unit_test(usgs_offshore_great_quake_with_green_pager_is_still_severe),
 	    cmocka_unit_test(usgs_broken_documents_are_refused_with_the_field_named),
 	    cmocka_unit_test(usgs_feed_skips_broken_and_other_events_and_keeps_the_rest),
+	    cmocka_unit_test(
+	        usgs_title_of_only_spaces_or_control_characters_is_made_from_the_magnitude),
 	    cmocka_unit_test(usgs_feed_is_capped),
 	    cmocka_unit_test(quake_radius_follows_the_published_rule),
 	    cmocka_unit_test(quake_severity_weighs_pager_and_magnitude),
