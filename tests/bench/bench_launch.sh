@@ -50,7 +50,7 @@ echo "launch: $(cat "$DIR/launch.out") (checkins|messages)"
 # The baseline: the same rows, made beforehand, copied into the same tables.
 psql -q <<SQL
 SET ROLE safety;
-CREATE TABLE bench_checkin AS SELECT crisis_id, national_id, mission_id, 2 AS campaign_id, channel_index,
+CREATE TABLE bench_checkin AS SELECT crisis_id, national_id, mission_id, region_id, 2 AS campaign_id, channel_index,
 	next_ask_at, state FROM checkin;
 CREATE TABLE bench_outbox AS SELECT crisis_id, 2 AS campaign_id, national_id, mission_id, channel, recipient,
 	language, body FROM outbox;
@@ -63,7 +63,7 @@ CHECKPOINT;
 SQL
 
 t2=$(now)
-psql -q -c "COPY checkin (crisis_id, national_id, mission_id, campaign_id, channel_index, next_ask_at, state) FROM '$CL/checkin.copy'" \
+psql -q -c "COPY checkin (crisis_id, national_id, mission_id, region_id, campaign_id, channel_index, next_ask_at, state) FROM '$CL/checkin.copy'" \
 	-c "COPY outbox (crisis_id, campaign_id, national_id, mission_id, channel, recipient, language, body) FROM '$CL/outbox.copy'"
 t3=$(now)
 awk -v n="$PEOPLE" -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN {

@@ -229,10 +229,55 @@ def a_contact_after_a_delete_is_refused():
     expect_equal(registry_rows_of(1), "0,0", "no orphan contact or location of national 1")
 
 
+def a_check_in_carries_the_region_its_person_was_asked_in():
+    # A resident is counted in their region, someone without one in none, and
+    # a traveller in the region of the day's itinerary leg, not of their home;
+    # a check-in made without a region takes the registry's.
+    cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO region (mission_id, code, name, area)
+	VALUES (1, 'TR-31', 'Hatay', ST_Multi(ST_MakeEnvelope(35, 36, 36, 37, 4326))::geography);
+INSERT INTO national (mission_id, name_latin, region_id, last_point, last_point_at) VALUES
+	(1, 'RESIDENT', 1, 'SRID=4326;POINT(35.5 36.5)', now()),
+	(1, 'NO REGION', NULL, 'SRID=4326;POINT(35.5 36.5)', now());
+INSERT INTO national (mission_id, name_latin, region_id, kind, arrival_date, departure_date)
+	VALUES (1, 'TRAVELLER', 1, 'traveller', current_date - 1, current_date + 5);
+INSERT INTO itinerary_leg (national_id, seq, country, region_id, point, arrival, departure)
+	SELECT n.id, 1, 'TR', r.id, 'SRID=4326;POINT(35.6 36.4)', current_date - 1, current_date + 5
+	FROM national n, region r WHERE n.name_latin = 'TRAVELLER' AND r.code = 'TR-31';
+INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', '+9053299900' || id FROM national
+	WHERE name_latin IN ('RESIDENT', 'NO REGION', 'TRAVELLER');
+INSERT INTO crisis (kind, title, area)
+	VALUES ('earthquake', 'Hatay', ST_Multi(ST_MakeEnvelope(35, 36, 36, 37, 4326))::geography);
+INSERT INTO crisis_mission SELECT id, 1 FROM crisis WHERE title = 'Hatay';
+INSERT INTO campaign (crisis_id, mission_id, templates, channels)
+	SELECT id, 1, '{"en": "{name}, are you safe? {link}"}', '{sms}' FROM crisis WHERE title = 'Hatay';
+SELECT campaign_launch(max(id)) FROM campaign;
+""")
+
+    def regions(table, crisis):
+        return cluster.psql(DB, "SELECT string_agg(n.name_latin || '=' || coalesce(r.code, t.region_id::text, '-'), ','"
+                                " ORDER BY n.name_latin) FROM %s t JOIN national n ON n.id = t.national_id"
+                                " LEFT JOIN region r ON r.id = t.region_id WHERE t.crisis_id = %s"
+                                " AND n.name_latin IN ('RESIDENT', 'NO REGION', 'TRAVELLER')" % (table, crisis))
+    hatay = "(SELECT id FROM crisis WHERE title = 'Hatay')"
+    expect_equal(regions("checkin", hatay), "NO REGION=0,RESIDENT=TR-27,TRAVELLER=TR-31", "check-ins")
+    expect_equal(regions("person_status", hatay), "NO REGION=-,RESIDENT=TR-27,TRAVELLER=TR-31", "statuses")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(coalesce(r.code, '-') || '=' || s.n, ',' ORDER BY r.code)"
+                                  " FROM status_count s LEFT JOIN region r ON r.id = nullif(s.region_id, 0)"
+                                  " WHERE s.crisis_id = %s AND s.status = 'pending'" % hatay),
+                 "TR-27=1,TR-31=1,-=1", "pending counted by region")
+    cluster.psql(DB, "INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)"
+                     " SELECT 1, id, 1, 1, now() FROM national WHERE name_latin IN ('RESIDENT', 'NO REGION')")
+    expect_equal(regions("person_status", 1), "NO REGION=-,RESIDENT=TR-27",
+                 "a check-in without a region: the registry's")
+
+
 try:
     setup()
     run([missing_keys_are_refused_by_name, error_code_is_foreign_key_violation, a_referenced_crisis_stays,
          a_used_household_or_region_stays, an_assignee_is_checked_where_set, a_removed_national_takes_their_rows, an_insert_before_a_delete_is_cascaded,
-         an_insert_after_a_delete_is_refused, a_contact_after_a_delete_is_refused])
+         an_insert_after_a_delete_is_refused, a_contact_after_a_delete_is_refused,
+         a_check_in_carries_the_region_its_person_was_asked_in])
 finally:
     cluster.dropdb(DB)
