@@ -239,14 +239,15 @@ INSERT INTO region (mission_id, code, name, area)
 	VALUES (1, 'TR-31', 'Hatay', ST_Multi(ST_MakeEnvelope(35, 36, 36, 37, 4326))::geography);
 INSERT INTO national (mission_id, name_latin, region_id, last_point, last_point_at) VALUES
 	(1, 'RESIDENT', 1, 'SRID=4326;POINT(35.5 36.5)', now()),
-	(1, 'NO REGION', NULL, 'SRID=4326;POINT(35.5 36.5)', now());
+	(1, 'NO REGION', NULL, 'SRID=4326;POINT(35.5 36.5)', now()),
+	(1, 'BRACES {crisis}', NULL, 'SRID=4326;POINT(35.5 36.5)', now());
 INSERT INTO national (mission_id, name_latin, region_id, kind, arrival_date, departure_date)
 	VALUES (1, 'TRAVELLER', 1, 'traveller', current_date - 1, current_date + 5);
 INSERT INTO itinerary_leg (national_id, seq, country, region_id, point, arrival, departure)
 	SELECT n.id, 1, 'TR', r.id, 'SRID=4326;POINT(35.6 36.4)', current_date - 1, current_date + 5
 	FROM national n, region r WHERE n.name_latin = 'TRAVELLER' AND r.code = 'TR-31';
 INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', '+9053299900' || id FROM national
-	WHERE name_latin IN ('RESIDENT', 'NO REGION', 'TRAVELLER');
+	WHERE name_latin IN ('RESIDENT', 'NO REGION', 'TRAVELLER', 'BRACES {crisis}');
 INSERT INTO crisis (kind, title, area)
 	VALUES ('earthquake', 'Hatay', ST_Multi(ST_MakeEnvelope(35, 36, 36, 37, 4326))::geography);
 INSERT INTO crisis_mission SELECT id, 1 FROM crisis WHERE title = 'Hatay';
@@ -266,7 +267,13 @@ SELECT campaign_launch(max(id)) FROM campaign;
     expect_equal(cluster.psql(DB, "SELECT string_agg(coalesce(r.code, '-') || '=' || s.n, ',' ORDER BY r.code)"
                                   " FROM status_count s LEFT JOIN region r ON r.id = nullif(s.region_id, 0)"
                                   " WHERE s.crisis_id = %s AND s.status = 'pending'" % hatay),
-                 "TR-27=1,TR-31=1,-=1", "pending counted by region")
+                 "TR-27=1,TR-31=1,-=2", "pending counted by region")
+    # Each language's message is rendered once, the name put in last: braces
+    # in a name are not a placeholder.
+    expect_equal(cluster.psql(DB, "SELECT string_agg(o.body, ' | ' ORDER BY n.name_latin) FROM outbox o"
+                                  " JOIN national n ON n.id = o.national_id WHERE o.crisis_id = %s"
+                                  " AND n.name_latin IN ('BRACES {crisis}', 'RESIDENT')" % hatay),
+                 "BRACES {crisis}, are you safe? {link} | RESIDENT, are you safe? {link}", "messages")
     cluster.psql(DB, "INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)"
                      " SELECT 1, id, 1, 1, now() FROM national WHERE name_latin IN ('RESIDENT', 'NO REGION')")
     expect_equal(regions("person_status", 1), "NO REGION=-,RESIDENT=TR-27",
