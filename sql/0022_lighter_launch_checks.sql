@@ -181,9 +181,9 @@ DECLARE
 	camp record;
 	asked bigint := 0;
 	queued bigint := 0;
-	-- Stands for the name while a language's message is rendered: a
-	-- control character, which no title or template contains.
-	name_mark constant text := chr(1);
+	-- Stands for the name while a language's message is rendered: made
+	-- afresh for each launch, so no title or template can contain it.
+	name_mark constant text := '{name ' || gen_random_uuid() || '}';
 	body_ko text;
 	body_en text;
 	degraded boolean := EXISTS (SELECT 1 FROM route_health WHERE degraded);
