@@ -200,6 +200,26 @@ def an_insert_before_a_delete_is_cascaded():
     expect_equal(rows_of(3), "0,0,0,0", "no orphan of national 3")
 
 
+def a_delete_of_nobody_waits_for_no_writer():
+    # The retention timer's deletes usually remove nobody; they must not
+    # queue behind (or hold up) writers of the tables they guard. A writer
+    # keeps its transaction open while nobody is deleted from national,
+    # household and region with a lock timeout.
+    writer = background()
+    writer.stdin.write("BEGIN;\nINSERT INTO response (crisis_id, national_id, mission_id, channel, status)"
+                       " VALUES (1, 2, 1, 'web', 'safe');\nUPDATE national SET notes = notes WHERE id = 2;\n"
+                       "SELECT pg_sleep(3);\nCOMMIT;\n")
+    writer.stdin.flush()
+    time.sleep(0.5)
+    started = time.time()
+    cluster.psql(DB, "SET lock_timeout = '1s'; DELETE FROM national WHERE id = -1;"
+                     " DELETE FROM household WHERE id = -1; DELETE FROM region WHERE id = -1")
+    waited = time.time() - started
+    _, err = writer.communicate(timeout=20)
+    expect_equal(writer.returncode, 0, "the writer committed: " + err)
+    check(waited < 1, "a delete of nobody waited %.2fs for the writer" % waited)
+
+
 def an_insert_after_a_delete_is_refused():
     # The national is removed but not committed when a check-in is written
     # for them: the insert waits, then finds them gone.
@@ -290,6 +310,7 @@ try:
     setup()
     run([missing_keys_are_refused_by_name, error_code_is_foreign_key_violation, a_referenced_crisis_stays,
          a_used_household_or_region_stays, an_assignee_is_checked_where_set, a_removed_national_takes_their_rows, an_insert_before_a_delete_is_cascaded,
+         a_delete_of_nobody_waits_for_no_writer,
          an_insert_after_a_delete_is_refused, a_contact_after_a_delete_is_refused,
          a_check_in_carries_the_region_its_person_was_asked_in])
 finally:
