@@ -553,6 +553,74 @@ status_job_written(const struct db_result *res, void *arg)
 	status_job_reread(job);
 }
 
+/* The changed statuses of a job, one row per person, as status_job_write sends them. */
+#define STATUS_VALUES_SQL                                                                     \
+	"WITH v AS (SELECT crisis_id, national_id, status, "                                  \
+	" to_timestamp(at_ms / 1000.0) AS at, sbs, rev, dur, conf, prox, own, "              \
+	" to_timestamp(own_ms / 1000.0) AS own_at, pst, "                                     \
+	" to_timestamp(p_ms / 1000.0) AS proxy_at, "                                          \
+	" to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "          \
+	" split_part(extra, '|', 2)::bigint AS expect, "                                      \
+	" nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "                           \
+	" split_part(extra, '|', 4)::bigint AS response_id "                                  \
+	" FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], "                 \
+	" $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "          \
+	" $11::bigint[], $12::text[], $13::bigint[], $14::text[]) "                           \
+	" AS u(crisis_id, national_id, status, at_ms, sbs, rev, dur, conf, prox, "            \
+	" own, own_ms, pst, p_ms, extra)), "
+
+/*
+ * Everyone of the job already has a status row (the launch made it pending):
+ * a plain update, compare-and-set on version, which fires none of the
+ * insert's statement triggers. Answers the people it could not write.
+ */
+static const char status_update_sql[] =
+    STATUS_VALUES_SQL
+    "w AS (UPDATE person_status p SET status = v.status, at = v.at, set_by_staff = v.sbs, "
+    " needs_review = v.rev, duress = v.dur, confirm_safe = v.conf, by_proxy = v.prox, "
+    " own_status = v.own, own_at = v.own_at, proxy_status = v.pst, proxy_at = v.proxy_at, "
+    " answered_at = v.answered_at, headcount = coalesce(v.headcount, p.headcount), "
+    " last_response_id = v.response_id, version = p.version + 1, updated_at = now(), "
+    " txid = pg_current_xact_id() "
+    " FROM v WHERE p.crisis_id = v.crisis_id AND p.national_id = v.national_id "
+    " AND p.version = v.expect RETURNING p.crisis_id, p.national_id) "
+    "SELECT v.crisis_id, v.national_id FROM v "
+    "WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.crisis_id = v.crisis_id "
+    " AND w.national_id = v.national_id)";
+
+/*
+ * Someone has no status row yet: insert or update, rows in key order. A new
+ * row's version is expect + 1 = 0; an update checks it. A person deleted
+ * meanwhile is not reported as lost.
+ */
+static const char status_upsert_sql[] =
+    STATUS_VALUES_SQL
+    "w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, "
+    " region_id, status, at, set_by_staff, needs_review, duress, confirm_safe, "
+    " by_proxy, own_status, own_at, proxy_status, proxy_at, answered_at, "
+    " headcount, last_response_id, version) "
+    " SELECT v.crisis_id, v.national_id, n.mission_id, n.region_id, v.status, "
+    " v.at, v.sbs, v.rev, v.dur, v.conf, v.prox, v.own, v.own_at, v.pst, "
+    " v.proxy_at, v.answered_at, v.headcount, v.response_id, v.expect + 1 "
+    " FROM v JOIN national n ON n.id = v.national_id "
+    " ORDER BY v.crisis_id, v.national_id "
+    " ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
+    " excluded.status, at = excluded.at, set_by_staff = excluded.set_by_staff, "
+    " needs_review = excluded.needs_review, duress = excluded.duress, "
+    " confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
+    " own_status = excluded.own_status, own_at = excluded.own_at, "
+    " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
+    " answered_at = excluded.answered_at, "
+    " headcount = coalesce(excluded.headcount, p.headcount), "
+    " last_response_id = excluded.last_response_id, version = p.version + 1, "
+    " updated_at = now(), txid = pg_current_xact_id() "
+    " WHERE p.version = excluded.version - 1 "
+    " RETURNING p.crisis_id, p.national_id) "
+    "SELECT v.crisis_id, v.national_id FROM v "
+    "WHERE EXISTS (SELECT 1 FROM national n WHERE n.id = v.national_id) "
+    " AND NOT EXISTS (SELECT 1 FROM w WHERE w.crisis_id = v.crisis_id "
+    " AND w.national_id = v.national_id)";
+
 /*
  * Applies each pending person's answers, in arrival order, to their status
  * as read, and writes the people whose status changed with one statement:
@@ -565,6 +633,7 @@ status_job_write(struct status_job *job)
 	struct pg_arrays cols;
 	char num[96];
 	int nupd = 0;
+	bool all_stored = true;
 	const char *cause;
 
 	pg_arrays_open(&cols, 14);
@@ -602,52 +671,17 @@ status_job_write(struct status_job *job)
 		snprintf(num, sizeof num, "%lld|%lld|%d|%lld", (long long)cur.answered_at_ms,
 		         (long long)p->version, p->headcount, (long long)p->response_id);
 		pg_arrays_add(&cols, 13, num);
+		if (p->version < 0)
+			all_stored = false;
 		nupd++;
 	}
-	if (nupd == 0) {
+	if (nupd == 0)
 		status_job_done(job);
-	} else if (job->r->d->db == NULL ||
-	           db_pool_query_prepared(
-	               job->r->d->db,
-	               "WITH v AS (SELECT crisis_id, national_id, status, "
-	               " to_timestamp(at_ms / 1000.0) AS at, sbs, rev, dur, conf, prox, own, "
-	               " to_timestamp(own_ms / 1000.0) AS own_at, pst, "
-	               " to_timestamp(p_ms / 1000.0) AS proxy_at, "
-	               " to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "
-	               " split_part(extra, '|', 2)::bigint AS expect, "
-	               " nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "
-	               " split_part(extra, '|', 4)::bigint AS response_id "
-	               " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], "
-	               " $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "
-	               " $11::bigint[], $12::text[], $13::bigint[], $14::text[]) "
-	               " AS u(crisis_id, national_id, status, at_ms, sbs, rev, dur, conf, prox, "
-	               " own, own_ms, pst, p_ms, extra)), "
-	               /* A new row's version is expect + 1 = 0; an update checks it. */
-	               "w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, "
-	               " region_id, status, at, set_by_staff, needs_review, duress, confirm_safe, "
-	               " by_proxy, own_status, own_at, proxy_status, proxy_at, answered_at, "
-	               " headcount, last_response_id, version) "
-	               " SELECT v.crisis_id, v.national_id, n.mission_id, n.region_id, v.status, "
-	               " v.at, v.sbs, v.rev, v.dur, v.conf, v.prox, v.own, v.own_at, v.pst, "
-	               " v.proxy_at, v.answered_at, v.headcount, v.response_id, v.expect + 1 "
-	               " FROM v JOIN national n ON n.id = v.national_id "
-	               " ORDER BY v.crisis_id, v.national_id "
-	               " ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
-	               " excluded.status, at = excluded.at, set_by_staff = excluded.set_by_staff, "
-	               " needs_review = excluded.needs_review, duress = excluded.duress, "
-	               " confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
-	               " own_status = excluded.own_status, own_at = excluded.own_at, "
-	               " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
-	               " answered_at = excluded.answered_at, "
-	               " headcount = coalesce(excluded.headcount, p.headcount), "
-	               " last_response_id = excluded.last_response_id, version = p.version + 1, "
-	               " updated_at = now() WHERE p.version = excluded.version - 1 "
-	               " RETURNING p.crisis_id, p.national_id) "
-	               "SELECT v.crisis_id, v.national_id FROM v "
-	               "WHERE EXISTS (SELECT 1 FROM national n WHERE n.id = v.national_id) "
-	               " AND NOT EXISTS (SELECT 1 FROM w WHERE w.crisis_id = v.crisis_id "
-	               " AND w.national_id = v.national_id)",
-	               14, pg_arrays_close(&cols), status_job_written, job, &cause) != 0) {
+	else if (job->r->d->db == NULL ||
+	         db_pool_query_prepared(job->r->d->db,
+	                                all_stored ? status_update_sql : status_upsert_sql, 14,
+	                                pg_arrays_close(&cols), status_job_written, job,
+	                                &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
 		status_job_done(job);
@@ -886,9 +920,16 @@ replies_requeue(struct replies *r, struct reply_item **items, int n)
 	}
 }
 
+/* A stored batch's answer to one reply, given once its status write is sent. */
+struct replies_answer {
+	struct reply_item *it;
+	enum reply_outcome outcome;
+	bool duress;
+};
+
 /*
- * The responses are committed: acknowledge, then recompute the status of
- * each person concerned, their answers in the order they came.
+ * The responses are committed: recompute the status of each person
+ * concerned, their answers in the order they came, then acknowledge.
  */
 static void
 replies_stored(const struct db_result *res, void *arg)
@@ -898,7 +939,8 @@ replies_stored(const struct db_result *res, void *arg)
 	struct daemon *d = r->d;
 	struct replies_proxy_batch *proxies;
 	struct status_entry *entries;
-	int nentries = 0;
+	struct replies_answer *answers;
+	int nentries = 0, nanswers = 0;
 
 	r->storing--;
 	if (res->outcome == DB_UNAVAILABLE) {
@@ -937,6 +979,7 @@ replies_stored(const struct db_result *res, void *arg)
 	proxies = xcalloc(1, sizeof *proxies + (size_t)b->n * sizeof proxies->seeds[0]);
 	proxies->d = d;
 	entries = xcalloc((size_t)b->n + 1, sizeof *entries);
+	answers = xcalloc((size_t)b->n + 1, sizeof *answers);
 	/* Rows come back in input order (idx); a NULL id is a duplicate. */
 	for (int row = 0; row < PQntuples(res->res); row++) {
 		int idx = atoi(PQgetvalue(res->res, row, 0));
@@ -948,14 +991,15 @@ replies_stored(const struct db_result *res, void *arg)
 
 		if (strcmp(PQgetvalue(res->res, row, 18), "t") == 0) {
 			r->outcome[ch][1]++;
-			it->cb(REPLY_REFUSED, false, it->arg);
+			answers[nanswers++] = (struct replies_answer){it, REPLY_REFUSED, false};
 			continue;
 		}
 		if (stored)
 			r->stored[ch][it->unclassified ? SF_STATUS_COUNT : (int)it->status]++;
 		else
 			r->outcome[ch][0]++;
-		it->cb(stored ? REPLY_STORED : REPLY_DUPLICATE, duress, it->arg);
+		answers[nanswers++] =
+		    (struct replies_answer){it, stored ? REPLY_STORED : REPLY_DUPLICATE, duress};
 		/* The person the reply was matched to (an SMS sender, looked up in the statement).
 		 */
 		it->crisis_id =
@@ -987,6 +1031,13 @@ replies_stored(const struct db_result *res, void *arg)
 	if (d->db != NULL)
 		status_job_start(r, res->res, entries, nentries);
 	free(entries);
+	/*
+	 * Acknowledged once the status write is on its way: the pages are
+	 * rendered while the database works, not before it can start.
+	 */
+	for (int i = 0; i < nanswers; i++)
+		answers[i].it->cb(answers[i].outcome, answers[i].duress, answers[i].it->arg);
+	free(answers);
 	replies_kick(r);
 	for (int i = 0; i < b->n; i++)
 		reply_item_free(b->items[i]);

@@ -171,6 +171,22 @@ def staff_enter_replies_taken_by_phone():
     check(person["history"][1]["detail"] == "전화로 받음" and person["contacts"], person)
     expect_equal(lead.get("/api/v1/crises/%d/people/999999" % crisis).status, 404, "nobody")
     check("response.staff" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
+    # Someone of the mission the campaign never asked (outside the area) has no status row yet:
+    # staff's answer makes it, a second answer changes it, and the counts follow both.
+    outside = cluster.psql(DB, "SELECT min(n.id) FROM national n JOIN mission m ON m.id = n.mission_id AND m.code = 'TR-ANK'"
+                               " WHERE n.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM person_status p"
+                               " WHERE p.crisis_id = %d AND p.national_id = n.id)" % crisis)
+    check(outside != "", "someone of the mission outside the area")
+    for status, version in (("needs_help", "0"), ("safe", "1")):
+        r = lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": int(outside), "status": status})
+        expect_equal(r.status, 201, r.body)
+        eventually(lambda: cluster.psql(DB, "SELECT status, version FROM person_status WHERE crisis_id = %d"
+                                            " AND national_id = %s" % (crisis, outside)) == "%s|%s" % (status, version),
+                   timeout=5, what="status %s of someone never asked" % status)
+    expect_equal(cluster.psql(DB, "SELECT coalesce(sum(n), 0) FROM status_count WHERE crisis_id = %d AND status <> 'pending'"
+                                  % crisis),
+                 cluster.psql(DB, "SELECT count(*) FROM person_status WHERE crisis_id = %d AND status <> 'pending'" % crisis),
+                 "counts follow the new row and its change")
     # Missing is a staff decision: a later answer does not undo it, it asks for review.
     other = PEOPLE[9]
     lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": other, "status": "missing"})
