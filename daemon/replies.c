@@ -554,19 +554,19 @@ status_job_written(const struct db_result *res, void *arg)
 }
 
 /* The changed statuses of a job, one row per person, as status_job_write sends them. */
-#define STATUS_VALUES_SQL                                                                     \
-	"WITH v AS (SELECT crisis_id, national_id, status, "                                  \
-	" to_timestamp(at_ms / 1000.0) AS at, sbs, rev, dur, conf, prox, own, "              \
-	" to_timestamp(own_ms / 1000.0) AS own_at, pst, "                                     \
-	" to_timestamp(p_ms / 1000.0) AS proxy_at, "                                          \
-	" to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "          \
-	" split_part(extra, '|', 2)::bigint AS expect, "                                      \
-	" nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "                           \
-	" split_part(extra, '|', 4)::bigint AS response_id "                                  \
-	" FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], "                 \
-	" $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "          \
-	" $11::bigint[], $12::text[], $13::bigint[], $14::text[]) "                           \
-	" AS u(crisis_id, national_id, status, at_ms, sbs, rev, dur, conf, prox, "            \
+#define STATUS_VALUES_SQL                                                                          \
+	"WITH v AS (SELECT crisis_id, national_id, status, "                                       \
+	" to_timestamp(at_ms / 1000.0) AS at, sbs, rev, dur, conf, prox, own, "                    \
+	" to_timestamp(own_ms / 1000.0) AS own_at, pst, "                                          \
+	" to_timestamp(p_ms / 1000.0) AS proxy_at, "                                               \
+	" to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "               \
+	" split_part(extra, '|', 2)::bigint AS expect, "                                           \
+	" nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "                                \
+	" split_part(extra, '|', 4)::bigint AS response_id "                                       \
+	" FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], "                      \
+	" $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "               \
+	" $11::bigint[], $12::text[], $13::bigint[], $14::text[]) "                                \
+	" AS u(crisis_id, national_id, status, at_ms, sbs, rev, dur, conf, prox, "                 \
 	" own, own_ms, pst, p_ms, extra)), "
 
 /*
@@ -574,8 +574,7 @@ status_job_written(const struct db_result *res, void *arg)
  * a plain update, compare-and-set on version, which fires none of the
  * insert's statement triggers. Answers the people it could not write.
  */
-static const char status_update_sql[] =
-    STATUS_VALUES_SQL
+static const char status_update_sql[] = STATUS_VALUES_SQL
     "w AS (UPDATE person_status p SET status = v.status, at = v.at, set_by_staff = v.sbs, "
     " needs_review = v.rev, duress = v.dur, confirm_safe = v.conf, by_proxy = v.prox, "
     " own_status = v.own, own_at = v.own_at, proxy_status = v.pst, proxy_at = v.proxy_at, "
@@ -594,32 +593,31 @@ static const char status_update_sql[] =
  * meanwhile is not reported as lost.
  */
 static const char status_upsert_sql[] =
-    STATUS_VALUES_SQL
-    "w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, "
-    " region_id, status, at, set_by_staff, needs_review, duress, confirm_safe, "
-    " by_proxy, own_status, own_at, proxy_status, proxy_at, answered_at, "
-    " headcount, last_response_id, version) "
-    " SELECT v.crisis_id, v.national_id, n.mission_id, n.region_id, v.status, "
-    " v.at, v.sbs, v.rev, v.dur, v.conf, v.prox, v.own, v.own_at, v.pst, "
-    " v.proxy_at, v.answered_at, v.headcount, v.response_id, v.expect + 1 "
-    " FROM v JOIN national n ON n.id = v.national_id "
-    " ORDER BY v.crisis_id, v.national_id "
-    " ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
-    " excluded.status, at = excluded.at, set_by_staff = excluded.set_by_staff, "
-    " needs_review = excluded.needs_review, duress = excluded.duress, "
-    " confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
-    " own_status = excluded.own_status, own_at = excluded.own_at, "
-    " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
-    " answered_at = excluded.answered_at, "
-    " headcount = coalesce(excluded.headcount, p.headcount), "
-    " last_response_id = excluded.last_response_id, version = p.version + 1, "
-    " updated_at = now(), txid = pg_current_xact_id() "
-    " WHERE p.version = excluded.version - 1 "
-    " RETURNING p.crisis_id, p.national_id) "
-    "SELECT v.crisis_id, v.national_id FROM v "
-    "WHERE EXISTS (SELECT 1 FROM national n WHERE n.id = v.national_id) "
-    " AND NOT EXISTS (SELECT 1 FROM w WHERE w.crisis_id = v.crisis_id "
-    " AND w.national_id = v.national_id)";
+    STATUS_VALUES_SQL "w AS (INSERT INTO person_status AS p (crisis_id, national_id, mission_id, "
+                      " region_id, status, at, set_by_staff, needs_review, duress, confirm_safe, "
+                      " by_proxy, own_status, own_at, proxy_status, proxy_at, answered_at, "
+                      " headcount, last_response_id, version) "
+                      " SELECT v.crisis_id, v.national_id, n.mission_id, n.region_id, v.status, "
+                      " v.at, v.sbs, v.rev, v.dur, v.conf, v.prox, v.own, v.own_at, v.pst, "
+                      " v.proxy_at, v.answered_at, v.headcount, v.response_id, v.expect + 1 "
+                      " FROM v JOIN national n ON n.id = v.national_id "
+                      " ORDER BY v.crisis_id, v.national_id "
+                      " ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
+                      " excluded.status, at = excluded.at, set_by_staff = excluded.set_by_staff, "
+                      " needs_review = excluded.needs_review, duress = excluded.duress, "
+                      " confirm_safe = excluded.confirm_safe, by_proxy = excluded.by_proxy, "
+                      " own_status = excluded.own_status, own_at = excluded.own_at, "
+                      " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
+                      " answered_at = excluded.answered_at, "
+                      " headcount = coalesce(excluded.headcount, p.headcount), "
+                      " last_response_id = excluded.last_response_id, version = p.version + 1, "
+                      " updated_at = now(), txid = pg_current_xact_id() "
+                      " WHERE p.version = excluded.version - 1 "
+                      " RETURNING p.crisis_id, p.national_id) "
+                      "SELECT v.crisis_id, v.national_id FROM v "
+                      "WHERE EXISTS (SELECT 1 FROM national n WHERE n.id = v.national_id) "
+                      " AND NOT EXISTS (SELECT 1 FROM w WHERE w.crisis_id = v.crisis_id "
+                      " AND w.national_id = v.national_id)";
 
 /*
  * Applies each pending person's answers, in arrival order, to their status
@@ -678,10 +676,9 @@ status_job_write(struct status_job *job)
 	if (nupd == 0)
 		status_job_done(job);
 	else if (job->r->d->db == NULL ||
-	         db_pool_query_prepared(job->r->d->db,
-	                                all_stored ? status_update_sql : status_upsert_sql, 14,
-	                                pg_arrays_close(&cols), status_job_written, job,
-	                                &cause) != 0) {
+	         db_pool_query_prepared(
+	             job->r->d->db, all_stored ? status_update_sql : status_upsert_sql, 14,
+	             pg_arrays_close(&cols), status_job_written, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
 		status_job_done(job);
