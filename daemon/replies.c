@@ -31,8 +31,9 @@
  * One batch at a time, from its store to its status write. Overlapping
  * batches (storing the next while the last one's statuses are written) was
  * measured no faster on two cores, and slower with few clients, whose
- * batches it makes smaller. Replies that arrive meanwhile go in the next
- * commit.
+ * batches it makes smaller; so was splitting a batch in two by person on two
+ * connections at once (two statements cost more than one, and the CPU is
+ * then the limit). Replies that arrive meanwhile go in the next commit.
  */
 #define REPLIES_STORES_MAX 1
 #define REPLIES_STATUS_JOBS_MAX 1
