@@ -18,9 +18,14 @@ DB=bench_replies
 
 echo "== /healthz"
 wrk -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$PORT/healthz" | grep -E "Requests/sec|Latency"
+# post_replies CONNECTIONS SECONDS [PAUSE_MS]: answers on the reply page, each
+# connection pausing PAUSE_MS between its replies if given.
+post_replies() {
+	DELAY_MS=${3:-} TOKENS=$DIR/tokens.txt wrk -t2 -c"$1" -d"$2s" --latency -s tests/bench/replies/post.lua \
+		"http://127.0.0.1:$PORT" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
+}
 echo "== POST /r/<token> over $PEOPLE people"
-TOKENS=$DIR/tokens.txt wrk -t2 -c64 -d"${SECS}s" --latency -s tests/bench/replies/post.lua "http://127.0.0.1:$PORT" |
-	grep -E "Requests/sec|Latency|50%|99%|Non-2xx" | tee "$DIR/replies-max.out"
+post_replies 64 "$SECS" | tee "$DIR/replies-max.out"
 stored=$(deploy/pg.sh psql "$DIR" -d bench_replies -At -c "SELECT count(*) FROM response")
 echo "stored responses: $stored"
 # The latency target holds at 80% of the maximum rate: 256 connections, each
@@ -31,15 +36,11 @@ echo "stored responses: $stored"
 max=$(awk '/Requests\/sec/ {print $2}' "$DIR/replies-max.out")
 p50=$(awk '$1 == "50%" {v = $2; if (v ~ /us$/) v /= 1000; else if (v ~ /ms$/) v += 0; else v *= 1000; print v}' "$DIR/replies-max.out")
 pause=$(awk -v m="$max" -v l="$p50" 'BEGIN {d = 256 * 1000 / (0.8 * m) - l; printf "%d", d < 1 ? 1 : d}')
-paced() {
-	DELAY_MS=$1 TOKENS=$DIR/tokens.txt wrk -t2 -c256 -d"$2s" --latency -s tests/bench/replies/post.lua \
-		"http://127.0.0.1:$PORT" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
-}
-probe=$(paced "$pause" 5 | awk '/Requests\/sec/ {print $2}')
+probe=$(post_replies 256 5 "$pause" | awk '/Requests\/sec/ {print $2}')
 pause=$(awk -v m="$max" -v p="$pause" -v r="$probe" 'BEGIN {
 	l = 256 * 1000 / r - p; d = 256 * 1000 / (0.8 * m) - l; printf "%d", d < 1 ? 1 : d }')
 echo "== POST /r/<token> at 80% of the maximum: 256 connections, ${pause} ms between replies"
-paced "$pause" "$SECS" | tee "$DIR/replies-80.out"
+post_replies 256 "$SECS" "$pause" | tee "$DIR/replies-80.out"
 awk -v m="$max" '/Requests\/sec/ {printf "rate reached: %.2f of the maximum\n", $2 / m}' "$DIR/replies-80.out"
 echo "== GET /hooks/sms/kannel from $PEOPLE numbers"
 PEOPLE=$PEOPLE HOOK_SECRET=$HOOK_SECRET wrk -t2 -c64 -d"${SECS}s" --latency -s tests/bench/replies/sms.lua \
