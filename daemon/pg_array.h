@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define PG_ARRAYS_MAX 16
+#define PG_ARRAYS_MAX 20
 
 /* The columns of one batch, each an array literal under construction. */
 struct pg_arrays {

@@ -7,6 +7,14 @@
  * sf_status_apply from the stored state, each person's answers of the batch
  * in the order they came, and written back with a compare-and-set on its
  * version; a lost race is read again and retried.
+ *
+ * A status can fall behind its stored answers: safetyd killed between a
+ * batch's commit and its status write, a status write that failed, a batch
+ * whose commit was not confirmed (spooled, then found already stored on
+ * replay). So at start, and after any such failure, the statuses catch up
+ * from the responses themselves: every stored answer of an open crisis
+ * newer than the one its person's status last took in is applied again,
+ * in order, by the same rules.
  */
 #include "replies.h"
 
@@ -39,6 +47,8 @@
 #define REPLIES_STATUS_JOBS_MAX 1
 /* Compare-and-set rounds before a status write is given up (and logged). */
 #define REPLIES_STATUS_ATTEMPTS 10
+/* Answers a catch-up round applies at most; then the next round. */
+#define REPLIES_CATCH_UP_ROWS 1000
 
 struct reply_item {
 	struct reply_item *next;
@@ -73,6 +83,17 @@ struct replies {
 	int storing;     /* store statements in flight */
 	int status_jobs; /* status writes in flight, retries included */
 	uint64_t status_retries, status_gave_up;
+	/*
+	 * Statuses may lag their stored answers (at start, after a failed
+	 * status write or an unconfirmed commit): catch up when next possible.
+	 */
+	bool catch_up_due;
+	bool catching_up;        /* a catch-up run is under way */
+	bool catch_up_more;      /* its last round was full: another follows */
+	int64_t catch_up_after;  /* the run's cursor: the last response id seen */
+	int64_t catch_up_started_ms; /* monotonic; runs start at most once a second */
+	struct event *catch_up_ev;
+	uint64_t caught_up;      /* answers applied by catch-up */
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
 	 */
 	uint64_t stored[REPLIES_CHANNELS][SF_STATUS_COUNT + 1];
@@ -191,6 +212,7 @@ replies_now_ms(void)
 }
 
 static void replies_flush_cb(evutil_socket_t fd, short what, void *arg);
+static void replies_catch_up_tick(evutil_socket_t fd, short what, void *arg);
 static void replies_spool_batch(struct replies *r, struct reply_item **items, int n);
 
 /* Starts the machinery. */
@@ -201,6 +223,10 @@ replies_start(struct daemon *d)
 
 	r->d = d;
 	r->flush_ev = event_new(d->base, -1, 0, replies_flush_cb, r);
+	/* The last process may have stopped between an answer's commit and its status. */
+	r->catch_up_due = true;
+	r->catch_up_ev = event_new(d->base, -1, EV_PERSIST, replies_catch_up_tick, r);
+	event_add(r->catch_up_ev, &(struct timeval){1, 0});
 	d->replies = r;
 }
 
@@ -228,6 +254,7 @@ replies_stop(struct daemon *d)
 		}
 	}
 	event_free(r->flush_ev);
+	event_free(r->catch_up_ev);
 	free(r);
 	d->replies = NULL;
 }
@@ -399,6 +426,7 @@ struct status_person {
 /* The status writes of one stored batch, sorted by person (also the lock order). */
 struct status_job {
 	struct replies *r;
+	bool catch_up; /* writes every person, changed or not, to record the answers taken in */
 	int attempts;
 	int npeople;
 	struct status_person *people;
@@ -407,17 +435,33 @@ struct status_job {
 
 static void status_job_write(struct status_job *job);
 
-/* The job is over: free it and let storing go on. */
+static void replies_catch_up_turn(struct replies *r, bool batches_first);
+
+/* The job is over: free it and let storing (or the catch-up's next round) go on. */
 static void
 status_job_done(struct status_job *job)
 {
 	struct replies *r = job->r;
+	bool catch_up = job->catch_up;
 
 	free(job->people);
 	free(job->events);
 	free(job);
 	r->status_jobs--;
+	if (catch_up && !r->catch_up_more)
+		r->catching_up = false;
+	/* Catch-up rounds and waiting batches take turns. */
+	replies_catch_up_turn(r, catch_up);
 	replies_kick(r);
+}
+
+/* Some statuses were not written: they lag their answers until a catch-up. */
+static void
+status_job_failed(struct status_job *job)
+{
+	job->r->catch_up_due = true;
+	job->r->catch_up_more = false;
+	status_job_done(job);
 }
 
 /* The order of people: by crisis, then national (the status writes' lock order). */
@@ -460,7 +504,7 @@ status_job_reread_done(const struct db_result *res, void *arg)
 
 	if (res->outcome != DB_OK) {
 		log_warn("status_update_failed", "error", res->error);
-		status_job_done(job);
+		status_job_failed(job);
 		return;
 	}
 	for (int row = 0; row < PQntuples(res->res); row++) {
@@ -499,7 +543,7 @@ status_job_reread(struct status_job *job)
 	        2, pg_arrays_close(&cols), status_job_reread_done, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
-		status_job_done(job);
+		status_job_failed(job);
 	}
 	pg_arrays_free(&cols);
 }
@@ -525,7 +569,7 @@ status_job_written(const struct db_result *res, void *arg)
 	}
 	if (res->outcome != DB_OK) {
 		log_warn("status_update_failed", "error", res->error);
-		status_job_done(job);
+		status_job_failed(job);
 		return;
 	}
 	for (int i = 0; i < job->npeople; i++)
@@ -548,7 +592,7 @@ status_job_written(const struct db_result *res, void *arg)
 		snprintf(n, sizeof n, "%d", lost);
 		job->r->status_gave_up += (uint64_t)lost;
 		log_warn("status_update_gave_up", "people", n);
-		status_job_done(job);
+		status_job_failed(job);
 		return;
 	}
 	status_job_reread(job);
@@ -580,7 +624,8 @@ static const char status_update_sql[] = STATUS_VALUES_SQL
     " needs_review = v.rev, duress = v.dur, confirm_safe = v.conf, by_proxy = v.prox, "
     " own_status = v.own, own_at = v.own_at, proxy_status = v.pst, proxy_at = v.proxy_at, "
     " answered_at = v.answered_at, headcount = coalesce(v.headcount, p.headcount), "
-    " last_response_id = v.response_id, version = p.version + 1, updated_at = now(), "
+    " last_response_id = greatest(p.last_response_id, v.response_id), "
+    " version = p.version + 1, updated_at = now(), "
     " txid = pg_current_xact_id() "
     " FROM v WHERE p.crisis_id = v.crisis_id AND p.national_id = v.national_id "
     " AND p.version = v.expect RETURNING p.crisis_id, p.national_id) "
@@ -611,7 +656,8 @@ static const char status_upsert_sql[] =
                       " proxy_status = excluded.proxy_status, proxy_at = excluded.proxy_at, "
                       " answered_at = excluded.answered_at, "
                       " headcount = coalesce(excluded.headcount, p.headcount), "
-                      " last_response_id = excluded.last_response_id, version = p.version + 1, "
+                      " last_response_id = greatest(p.last_response_id, "
+                      " excluded.last_response_id), version = p.version + 1, "
                       " updated_at = now(), txid = pg_current_xact_id() "
                       " WHERE p.version = excluded.version - 1 "
                       " RETURNING p.crisis_id, p.national_id) "
@@ -650,7 +696,8 @@ status_job_write(struct status_job *job)
 				any = true;
 			}
 		}
-		if (!any) {
+		/* A catch-up records even an answer that changed nothing, or it would be found again. */
+		if (!any && !job->catch_up) {
 			p->pending = false;
 			continue;
 		}
@@ -682,7 +729,7 @@ status_job_write(struct status_job *job)
 	             pg_arrays_close(&cols), status_job_written, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
-		status_job_done(job);
+		status_job_failed(job);
 	}
 	pg_arrays_free(&cols);
 }
@@ -833,6 +880,17 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 	pg_arrays_free(&cols);
 }
 
+/* Whose word an answer is, for the precedence rules. */
+static enum sf_status_source
+replies_source(bool by_staff, bool proxy, const char *channel)
+{
+	return by_staff                        ? SF_STATUS_SOURCE_STAFF
+	       : proxy                         ? SF_STATUS_SOURCE_PROXY
+	       : strcmp(channel, "sms") == 0   ? SF_STATUS_SOURCE_SMS
+	       : strcmp(channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
+	                                       : SF_STATUS_SOURCE_WEB;
+}
+
 /* One stored answer on its way to its person's status. */
 struct status_entry {
 	int64_t crisis_id, national_id;
@@ -857,7 +915,8 @@ status_entry_cmp(const void *a, const void *b)
  * arrival, each person's status as the store statement read it.
  */
 static void
-status_job_start(struct replies *r, const PGresult *res, struct status_entry *entries, int n)
+status_job_start(struct replies *r, const PGresult *res, struct status_entry *entries, int n,
+                 bool catch_up)
 {
 	struct status_job *job;
 
@@ -866,6 +925,7 @@ status_job_start(struct replies *r, const PGresult *res, struct status_entry *en
 	qsort(entries, (size_t)n, sizeof *entries, status_entry_cmp);
 	job = xcalloc(1, sizeof *job);
 	job->r = r;
+	job->catch_up = catch_up;
 	job->people = xcalloc((size_t)n, sizeof *job->people);
 	job->events = xcalloc((size_t)n, sizeof *job->events);
 	for (int i = 0; i < n; i++) {
@@ -942,7 +1002,12 @@ replies_stored(const struct db_result *res, void *arg)
 
 	r->storing--;
 	if (res->outcome == DB_UNAVAILABLE) {
-		/* The commit may or may not have happened: the spool's replay settles it, once. */
+		/*
+		 * The commit may or may not have happened: the spool's replay settles
+		 * it, once. If it had, the replay finds the answers already stored and
+		 * their statuses are left to the catch-up.
+		 */
+		r->catch_up_due = true;
 		for (int i = 0; i < b->n; i++)
 			r->outcome[replies_channel_index(b->items[i]->channel)][3]++;
 		replies_spool_batch(r, b->items, b->n);
@@ -1018,16 +1083,12 @@ replies_stored(const struct db_result *res, void *arg)
 		e->ev.at_ms = it->at_ms;
 		e->ev.unclassified = it->unclassified || it->review;
 		e->ev.duress = duress;
-		e->ev.source = it->by_staff                        ? SF_STATUS_SOURCE_STAFF
-		               : it->proxy                         ? SF_STATUS_SOURCE_PROXY
-		               : strcmp(it->channel, "sms") == 0   ? SF_STATUS_SOURCE_SMS
-		               : strcmp(it->channel, "email") == 0 ? SF_STATUS_SOURCE_EMAIL
-		                                                   : SF_STATUS_SOURCE_WEB;
+		e->ev.source = replies_source(it->by_staff, it->proxy, it->channel);
 	}
 	replies_proxy_lookup(proxies);
 	/* Shutting down: the responses are stored; their status follows at the next answer. */
 	if (d->db != NULL)
-		status_job_start(r, res->res, entries, nentries);
+		status_job_start(r, res->res, entries, nentries, false);
 	free(entries);
 	/*
 	 * Acknowledged once the status write is on its way: the pages are
@@ -1041,6 +1102,146 @@ replies_stored(const struct db_result *res, void *arg)
 		reply_item_free(b->items[i]);
 	free(b->items);
 	free(b);
+}
+
+/*
+ * One catch-up round answered: the stored answers, in id order, that are
+ * newer than the answer their person's status last took in, each with that
+ * status as it is. They go through a status job like a stored batch's.
+ */
+static void
+replies_catch_up_read(const struct db_result *res, void *arg)
+{
+	struct replies *r = arg;
+	struct status_entry *entries;
+	int n;
+
+	r->status_jobs--;
+	if (res->outcome != DB_OK) {
+		log_warn("status_catch_up_failed", "error", res->error);
+		r->catch_up_due = true;
+		r->catching_up = false;
+		replies_kick(r);
+		return;
+	}
+	n = PQntuples(res->res);
+	r->catch_up_more = n == REPLIES_CATCH_UP_ROWS;
+	if (n == 0) {
+		r->catching_up = false;
+		replies_kick(r);
+		return;
+	}
+	entries = xcalloc((size_t)n, sizeof *entries);
+	for (int row = 0; row < n; row++) {
+		struct status_entry *e = &entries[row];
+		const char *status = PQgetvalue(res->res, row, 16);
+		bool unclassified = strcmp(status, "unclassified") == 0;
+
+		e->response_id = atoll(PQgetvalue(res->res, row, 0));
+		e->crisis_id = atoll(PQgetvalue(res->res, row, 1));
+		e->national_id = atoll(PQgetvalue(res->res, row, 2));
+		e->order = row;
+		e->row = row;
+		e->headcount = atoi(PQgetvalue(res->res, row, 23));
+		e->ev.status = unclassified ? SF_STATUS_UNKNOWN : replies_status(status);
+		e->ev.unclassified = unclassified || strcmp(PQgetvalue(res->res, row, 17), "t") == 0;
+		e->ev.duress = strcmp(PQgetvalue(res->res, row, 18), "t") == 0;
+		e->ev.source = replies_source(strcmp(PQgetvalue(res->res, row, 20), "t") == 0,
+		                              strcmp(PQgetvalue(res->res, row, 21), "t") == 0,
+		                              PQgetvalue(res->res, row, 19));
+		e->ev.at_ms = replies_ms(res->res, row, 22);
+		if (e->response_id > r->catch_up_after)
+			r->catch_up_after = e->response_id;
+	}
+	r->caught_up += (uint64_t)n;
+	{
+		char num[24];
+		snprintf(num, sizeof num, "%d", n);
+		log_info("status_catch_up", "answers", num);
+	}
+	status_job_start(r, res->res, entries, n, true);
+	free(entries);
+}
+
+/* Reads the next round of answers that their statuses have not taken in. */
+static void
+replies_catch_up_round(struct replies *r)
+{
+	char after[24], limit[16];
+	const char *params[2] = {after, limit};
+	const char *cause;
+
+	r->catch_up_more = false;
+	if (r->d->db == NULL) {
+		r->catching_up = false;
+		return;
+	}
+	snprintf(after, sizeof after, "%lld", (long long)r->catch_up_after);
+	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_ROWS);
+	r->status_jobs++;
+	if (db_pool_query_prepared(
+	        r->d->db,
+	        "SELECT r.id, r.crisis_id, r.national_id, p.status, "
+	        " (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "
+	        " p.duress, p.confirm_safe, p.by_proxy, p.own_status, "
+	        " (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "
+	        " (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
+	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, "
+	        " coalesce(r.status, 'unclassified'), r.review, r.duress, r.channel, r.by_staff, "
+	        " r.proxy, (extract(epoch FROM r.received_at) * 1000)::bigint, "
+	        " coalesce(r.headcount, 0) "
+	        "FROM response r JOIN crisis c ON c.id = r.crisis_id AND c.state = 'active' "
+	        "LEFT JOIN person_status p ON p.crisis_id = r.crisis_id "
+	        " AND p.national_id = r.national_id "
+	        "WHERE r.id > $1 AND r.national_id IS NOT NULL "
+	        " AND r.id > coalesce(p.last_response_id, 0) "
+	        "ORDER BY r.id LIMIT $2",
+	        2, params, replies_catch_up_read, r, &cause) != 0) {
+		r->status_jobs--;
+		r->catch_up_due = true;
+		r->catching_up = false;
+	}
+}
+
+/*
+ * Sends the catch-up's next round, or starts a run that is due, when
+ * nothing else is in flight. After a round, a batch that waits goes first
+ * (batches_first); after a batch, the next round does: under load they
+ * take turns. A run starts at most once a second, so a failing one is not
+ * retried in a tight loop.
+ */
+static void
+replies_catch_up_turn(struct replies *r, bool batches_first)
+{
+	struct timespec ts;
+	int64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->status_jobs > 0 ||
+	    r->storing > 0 || (batches_first && r->head != NULL))
+		return;
+	if (r->catching_up) {
+		if (r->catch_up_more)
+			replies_catch_up_round(r);
+		return;
+	}
+	if (!r->catch_up_due || now - r->catch_up_started_ms < 1000)
+		return;
+	r->catch_up_due = false;
+	r->catching_up = true;
+	r->catch_up_after = 0;
+	r->catch_up_started_ms = now;
+	replies_catch_up_round(r);
+}
+
+/* Every second: a run that is due starts if the replies leave room. */
+static void
+replies_catch_up_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	replies_catch_up_turn(arg, false);
 }
 
 /* Commits everything queued in this loop turn. */
@@ -1064,7 +1265,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
-	pg_arrays_open(&cols, 15);
+	pg_arrays_open(&cols, 17);
 	while (r->head != NULL && b->n < REPLIES_BATCH_MAX) {
 		struct reply_item *it = r->head;
 
@@ -1094,6 +1295,8 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		pg_arrays_add(&cols, 12, it->review ? "t" : "f");
 		pg_arrays_add(&cols, 13, it->duress_hashes);
 		pg_arrays_add(&cols, 14, it->require_active ? "t" : "f");
+		pg_arrays_add(&cols, 15, it->by_staff ? "t" : "f");
+		pg_arrays_add(&cols, 16, it->proxy ? "t" : "f");
 		b->items[b->n++] = it;
 	}
 	/*
@@ -1107,16 +1310,14 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
 	        "$4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
-	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[]) AS r(idx, "
-	        "crisis_id, "
-	        " national_id, channel, sender, raw_text, status, headcount, lat, lon, ref, "
-	        "entered_by, "
-	        " review, cand, req)), "
+	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[], $16::bool[], "
+	        " $17::bool[]) AS r(idx, crisis_id, national_id, channel, sender, raw_text, status, "
+	        " headcount, lat, lon, ref, entered_by, review, cand, req, bys, prx)), "
 	        /* An SMS from a known number answers that person's newest open check-in. */
 	        "r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
 	        " coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, "
 	        " r.raw_text, r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, r.review, "
-	        " r.cand, r.req FROM r "
+	        " r.cand, r.req, r.bys, r.prx FROM r "
 	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id FROM contact c JOIN checkin "
 	        "k "
 	        "  ON k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id "
@@ -1131,12 +1332,13 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " FROM r2 LEFT JOIN national n ON n.id = r2.national_id), "
 	        "ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, "
 	        "sender, "
-	        " raw_text, status, headcount, point, provider_ref, entered_by, review, duress) "
+	        " raw_text, status, headcount, point, provider_ref, entered_by, review, duress, "
+	        " by_staff, proxy) "
 	        " SELECT crisis_id, national_id, mission_id, channel, sender, raw_text, "
 	        "  CASE WHEN duress THEN 'safe' ELSE status END, headcount, "
 	        "  CASE WHEN lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), "
 	        "4326)::geography "
-	        "  END, ref, entered_by, review, duress FROM x WHERE NOT refused "
+	        "  END, ref, entered_by, review, duress, bys, prx FROM x WHERE NOT refused "
 	        " ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, "
 	        "channel), "
 	        "ck AS (UPDATE checkin k SET state = 'answered', answered_at = now() FROM x JOIN "
@@ -1155,7 +1357,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",
-	        15, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
+	        17, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
 		/* The database is down: the spool takes the batch. */
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);
@@ -1194,6 +1396,15 @@ replies_metrics(const struct daemon *d, struct evbuffer *out)
 	                    "safety_status_gave_up_total %llu\n",
 	                    (unsigned long long)r->status_retries,
 	                    (unsigned long long)r->status_gave_up);
+	evbuffer_add_printf(out,
+	                    "# HELP safety_status_caught_up_total Stored answers applied to their "
+	                    "person's status late, by the catch-up after a crash or a failed "
+	                    "status write.\n# TYPE safety_status_caught_up_total counter\n"
+	                    "safety_status_caught_up_total %llu\n"
+	                    "# HELP safety_status_catching_up Whether statuses are catching up with "
+	                    "stored answers now.\n# TYPE safety_status_catching_up gauge\n"
+	                    "safety_status_catching_up %d\n",
+	                    (unsigned long long)r->caught_up, r->catching_up ? 1 : 0);
 	evbuffer_add_printf(out, "# HELP safety_replies_not_stored_total Replies not stored now: "
 	                         "duplicates, refused (closed crisis, unknown person), failed, "
 	                         "spooled while the database is away.\n"

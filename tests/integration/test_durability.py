@@ -1,7 +1,10 @@
 """Not one answer lost: PostgreSQL stopped during a sustained load of
 replies and started again later; every acknowledged reply is in the
 database afterwards, none twice, and safetyd never stopped answering. Then
-a kill -9 of safetyd during an outage: the spooled replies still arrive."""
+a kill -9 of safetyd during an outage: the spooled replies still arrive.
+And a status never falls behind its stored answers: an answer committed
+just before safetyd died, or before its status write failed, reaches the
+person's status at the next start."""
 
 import json
 import os
@@ -39,12 +42,13 @@ def setup():
         f.write(PASSWORD + "\n")
     ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file", pw)
     lead = Session(d, "lead", PASSWORD)
-    _, links = demo_check_in(lead, cluster, DB, state, title="Outage drill", circle=(37.0, 37.0, 400000), drill=True)
+    crisis, links = demo_check_in(lead, cluster, DB, state, title="Outage drill", circle=(37.0, 37.0, 400000),
+                                  drill=True)
     tokens = [links[n] for n in sorted(links)]
-    return conninfo, d, sections, state, tokens
+    return conninfo, d, sections, state, tokens, crisis
 
 
-conninfo, d, SECTIONS, STATE, TOKENS = setup()
+conninfo, d, SECTIONS, STATE, TOKENS, CRISIS = setup()
 for t in TOKENS:
     record_secret(t)
 
@@ -57,6 +61,64 @@ def post(daemon, token, status, ref):
 
 def stored(marker):
     return int(cluster.psql(DB, "SELECT count(*) FROM response WHERE raw_text LIKE '%s%%'" % marker))
+
+
+def status_of(national_id):
+    return cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d" %
+                        (CRISIS, national_id))
+
+
+def count_of(status):
+    return int(cluster.psql(DB, "SELECT coalesce(sum(n), 0) FROM status_count WHERE crisis_id = %d AND status = '%s'" %
+                            (CRISIS, status)))
+
+
+def caught_up():
+    for line in d.get("/metrics").body.splitlines():
+        if line.startswith("safety_status_caught_up_total "):
+            return int(line.split()[1])
+    return None
+
+
+def an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start():
+    global d
+    people = [int(x) for x in cluster.psql(
+        DB, "SELECT national_id FROM person_status WHERE crisis_id = %d AND status = 'pending' "
+            "ORDER BY national_id LIMIT 2" % CRISIS).split()]
+    check(len(people) == 2, "two people still pending")
+    help_before, safe_before, pending_before = count_of("needs_help"), count_of("safe"), count_of("pending")
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.proc = None
+    # What a batch's commit leaves when the process dies before its status
+    # write: the answers stored, the statuses as they were. The second person
+    # answered twice, help then safe; the later answer counts.
+    ids = cluster.psql(DB, (
+        "WITH i AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, status, "
+        " headcount, provider_ref, received_at) SELECT %d, n.id, n.mission_id, 'sms', a.text, a.status, a.hc, "
+        " a.ref, now() + a.k * interval '1 second' FROM (VALUES (%d, 'help crash', 'needs_help', 3, 'crash-1', 0), "
+        " (%d, 'help crash', 'needs_help', NULL, 'crash-2', 1), (%d, 'all fine now', 'safe', NULL, 'crash-3', 2)) "
+        " AS a(nid, text, status, hc, ref, k) JOIN national n ON n.id = a.nid RETURNING id, national_id) "
+        "SELECT id FROM i ORDER BY id") % (CRISIS, people[0], people[1], people[1])).split()
+    expect_equal(len(ids), 3, "three answers stored behind safetyd's back")
+    expect_equal(status_of(people[0]), "pending", "the status still lags")
+    d = Daemon(conninfo, sections=SECTIONS).start()
+    eventually(lambda: status_of(people[0]) == "needs_help" and status_of(people[1]) == "safe", timeout=15,
+               what="the stored answers reach the statuses")
+    expect_equal(cluster.psql(DB, "SELECT last_response_id, headcount FROM person_status WHERE crisis_id = %d "
+                                  "AND national_id = %d" % (CRISIS, people[0])), "%s|3" % ids[0], "newest answer, head count")
+    expect_equal(cluster.psql(DB, "SELECT last_response_id, confirm_safe FROM person_status WHERE crisis_id = %d "
+                                  "AND national_id = %d" % (CRISIS, people[1])), "%s|t" % ids[2],
+                 "in order: safe after a call for help, to be confirmed")
+    expect_equal(count_of("needs_help"), help_before + 1, "counts follow: needs help")
+    expect_equal(count_of("safe"), safe_before + 1, "counts follow: safe")
+    expect_equal(count_of("pending"), pending_before - 2, "counts follow: pending")
+    expect_equal(caught_up(), 3, "the three answers counted as caught up")
+    # Everything is taken in: a second start finds nothing to apply.
+    d.stop()
+    d = Daemon(conninfo, sections=SECTIONS).start()
+    time.sleep(2.5)
+    expect_equal(caught_up(), 0, "nothing left to catch up")
 
 
 def a_database_outage_under_load_loses_no_acknowledged_reply():
@@ -109,6 +171,13 @@ def a_database_outage_under_load_loses_no_acknowledged_reply():
     expect_equal(dup, "0", "no reply twice")
     eventually(lambda: json.loads(http_request("GET", d.port, "/readyz").body)["spool_depth"] == 0, timeout=30,
                what="spool emptied")
+    # A batch whose commit the outage cut off, or whose status write failed,
+    # still ends in its people's statuses.
+    eventually(lambda: cluster.psql(DB, (
+        "SELECT count(*) FROM (SELECT DISTINCT national_id FROM response WHERE crisis_id = %d "
+        " AND raw_text LIKE 'load-%%') r JOIN person_status p ON p.crisis_id = %d "
+        " AND p.national_id = r.national_id WHERE p.status = 'pending'") % (CRISIS, CRISIS)) == "0",
+               timeout=30, what="no one who answered is still pending")
 
 
 def kill_9_during_an_outage_keeps_the_spool():
@@ -133,7 +202,8 @@ def kill_9_during_an_outage_keeps_the_spool():
 
 
 try:
-    run([a_database_outage_under_load_loses_no_acknowledged_reply, kill_9_during_an_outage_keeps_the_spool])
+    run([an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start,
+         a_database_outage_under_load_loses_no_acknowledged_reply, kill_9_during_an_outage_keeps_the_spool])
 finally:
     d.stop()
     cluster.destroy()
