@@ -1116,7 +1116,6 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 	struct status_entry *entries;
 	int n;
 
-	r->status_jobs--;
 	if (res->outcome != DB_OK) {
 		log_warn("status_catch_up_failed", "error", res->error);
 		r->catch_up_due = true;
@@ -1178,7 +1177,11 @@ replies_catch_up_round(struct replies *r)
 	}
 	snprintf(after, sizeof after, "%lld", (long long)r->catch_up_after);
 	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_ROWS);
-	r->status_jobs++;
+	/*
+	 * The read does not hold up the batches (it scans every answer of the
+	 * open crises, which takes a while on a big one); what it read is
+	 * written with a compare-and-set like any status.
+	 */
 	if (db_pool_query_prepared(
 	        r->d->db,
 	        "SELECT r.id, r.crisis_id, r.national_id, p.status, "
@@ -1197,7 +1200,6 @@ replies_catch_up_round(struct replies *r)
 	        " AND r.id > coalesce(p.last_response_id, 0) "
 	        "ORDER BY r.id LIMIT $2",
 	        2, params, replies_catch_up_read, r, &cause) != 0) {
-		r->status_jobs--;
 		r->catch_up_due = true;
 		r->catching_up = false;
 	}
