@@ -1113,6 +1113,7 @@ static void
 replies_catch_up_read(const struct db_result *res, void *arg)
 {
 	struct replies *r = arg;
+	struct replies_proxy_batch *proxies;
 	struct status_entry *entries;
 	int n;
 
@@ -1131,6 +1132,8 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		return;
 	}
 	entries = xcalloc((size_t)n, sizeof *entries);
+	proxies = xcalloc(1, sizeof *proxies + (size_t)n * sizeof proxies->seeds[0]);
+	proxies->d = r->d;
 	for (int row = 0; row < n; row++) {
 		struct status_entry *e = &entries[row];
 		const char *status = PQgetvalue(res->res, row, 16);
@@ -1151,7 +1154,29 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		e->ev.at_ms = replies_ms(res->res, row, 22);
 		if (e->response_id > r->catch_up_after)
 			r->catch_up_after = e->response_id;
+		/*
+		 * Its household's proxy answers may not have been made either; they
+		 * are keyed by the answer's reference, so those already there are
+		 * not made twice.
+		 */
+		if (!PQgetisnull(res->res, row, 24)) {
+			struct reply_item it = {
+			    .crisis_id = e->crisis_id,
+			    .national_id = e->national_id,
+			    .channel = PQgetvalue(res->res, row, 19),
+			    .raw_text = PQgetvalue(res->res, row, 25),
+			    .provider_ref = PQgetvalue(res->res, row, 24),
+			    .status = e->ev.status,
+			    .unclassified = unclassified,
+			    .review = strcmp(PQgetvalue(res->res, row, 17), "t") == 0,
+			    .proxy = e->ev.source == SF_STATUS_SOURCE_PROXY,
+			    .headcount = e->headcount,
+			    .at_ms = e->ev.at_ms,
+			};
+			replies_proxy_add(proxies, &it, e->ev.duress);
+		}
 	}
+	replies_proxy_lookup(proxies);
 	r->caught_up += (uint64_t)n;
 	{
 		char num[24];
@@ -1192,7 +1217,7 @@ replies_catch_up_round(struct replies *r)
 	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, "
 	        " coalesce(r.status, 'unclassified'), r.review, r.duress, r.channel, r.by_staff, "
 	        " r.proxy, (extract(epoch FROM r.received_at) * 1000)::bigint, "
-	        " coalesce(r.headcount, 0) "
+	        " coalesce(r.headcount, 0), r.provider_ref, coalesce(r.raw_text, '') "
 	        "FROM response r JOIN crisis c ON c.id = r.crisis_id AND c.state = 'active' "
 	        "LEFT JOIN person_status p ON p.crisis_id = r.crisis_id "
 	        " AND p.national_id = r.national_id "

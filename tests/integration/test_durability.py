@@ -82,10 +82,17 @@ def caught_up():
 
 def an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start():
     global d
-    people = [int(x) for x in cluster.psql(
-        DB, "SELECT national_id FROM person_status WHERE crisis_id = %d AND status = 'pending' "
-            "ORDER BY national_id LIMIT 2" % CRISIS).split()]
-    check(len(people) == 2, "two people still pending")
+    # The first speaks for a household whose members are all still pending.
+    head, size = map(int, cluster.psql(DB, (
+        "SELECT min(n.id), count(*) FROM national n JOIN person_status p ON p.crisis_id = %d "
+        " AND p.national_id = n.id WHERE n.household_id IS NOT NULL AND n.deleted_at IS NULL "
+        "GROUP BY n.household_id HAVING count(*) BETWEEN 2 AND 5 AND bool_and(p.status = 'pending') "
+        "ORDER BY 1 LIMIT 1") % CRISIS).split("|"))
+    other = int(cluster.psql(DB, (
+        "SELECT p.national_id FROM person_status p JOIN national n ON n.id = p.national_id "
+        "WHERE p.crisis_id = %d AND p.status = 'pending' AND n.household_id <> (SELECT household_id "
+        " FROM national WHERE id = %d) ORDER BY 1 LIMIT 1") % (CRISIS, head)))
+    people = [head, other]
     help_before, safe_before, pending_before = count_of("needs_help"), count_of("safe"), count_of("pending")
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
@@ -96,23 +103,30 @@ def an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start():
     ids = cluster.psql(DB, (
         "WITH i AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, status, "
         " headcount, provider_ref, received_at) SELECT %d, n.id, n.mission_id, 'sms', a.text, a.status, a.hc, "
-        " a.ref, now() + a.k * interval '1 second' FROM (VALUES (%d, 'help crash', 'needs_help', 3, 'crash-1', 0), "
+        " a.ref, now() + a.k * interval '1 second' FROM (VALUES (%d, 'help crash', 'needs_help', %d, 'crash-1', 0), "
         " (%d, 'help crash', 'needs_help', NULL, 'crash-2', 1), (%d, 'all fine now', 'safe', NULL, 'crash-3', 2)) "
         " AS a(nid, text, status, hc, ref, k) JOIN national n ON n.id = a.nid RETURNING id, national_id) "
-        "SELECT id FROM i ORDER BY id") % (CRISIS, people[0], people[1], people[1])).split()
+        "SELECT id FROM i ORDER BY id") % (CRISIS, people[0], size, people[1], people[1])).split()
     expect_equal(len(ids), 3, "three answers stored behind safetyd's back")
     expect_equal(status_of(people[0]), "pending", "the status still lags")
     d = Daemon(conninfo, sections=SECTIONS).start()
     eventually(lambda: status_of(people[0]) == "needs_help" and status_of(people[1]) == "safe", timeout=15,
                what="the stored answers reach the statuses")
     expect_equal(cluster.psql(DB, "SELECT last_response_id, headcount FROM person_status WHERE crisis_id = %d "
-                                  "AND national_id = %d" % (CRISIS, people[0])), "%s|3" % ids[0], "newest answer, head count")
+                                  "AND national_id = %d" % (CRISIS, people[0])), "%s|%d" % (ids[0], size),
+                 "newest answer, head count")
+    # The household's proxies, which the dead process never made, are made now.
+    eventually(lambda: cluster.psql(DB, (
+        "SELECT count(*) FROM national n JOIN person_status p ON p.crisis_id = %d AND p.national_id = n.id "
+        "WHERE n.household_id = (SELECT household_id FROM national WHERE id = %d) AND n.id <> %d "
+        " AND p.status = 'needs_help' AND p.by_proxy") % (CRISIS, head, head)) == str(size - 1),
+               timeout=15, what="every other household member needs help, by proxy")
     expect_equal(cluster.psql(DB, "SELECT last_response_id, confirm_safe FROM person_status WHERE crisis_id = %d "
                                   "AND national_id = %d" % (CRISIS, people[1])), "%s|t" % ids[2],
                  "in order: safe after a call for help, to be confirmed")
-    expect_equal(count_of("needs_help"), help_before + 1, "counts follow: needs help")
+    expect_equal(count_of("needs_help"), help_before + size, "counts follow: needs help")
     expect_equal(count_of("safe"), safe_before + 1, "counts follow: safe")
-    expect_equal(count_of("pending"), pending_before - 2, "counts follow: pending")
+    expect_equal(count_of("pending"), pending_before - 1 - size, "counts follow: pending")
     expect_equal(caught_up(), 3, "the three answers counted as caught up")
     # Everything is taken in: a second start finds nothing to apply.
     d.stop()
