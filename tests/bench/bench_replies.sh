@@ -2,7 +2,8 @@
 # Benchmark: reply ingest through POST /r/<token> with wrk, the load spread
 # over PEOPLE distinct tokens, and through Kannel's incoming-SMS hook from
 # PEOPLE distinct numbers, against the real database: replies per second
-# and latency; in the same run the same daemon's /healthz rate, and a naive
+# and latency at 64, 128 and 256 connections (the best is the maximum); in
+# the same run the same daemon's /healthz rate, and a naive
 # baseline (one INSERT and COMMIT per reply, with pgbench) for the ratio;
 # and the latency at 80% of the maximum rate, paced.
 #
@@ -24,8 +25,20 @@ post_replies() {
 	DELAY_MS=${3:-} TOKENS=$DIR/tokens.txt wrk -t2 -c"$1" -d"$2s" --latency -s tests/bench/replies/post.lua \
 		"http://127.0.0.1:$PORT" | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
 }
-echo "== POST /r/<token> over $PEOPLE people"
-post_replies 64 "$SECS" | tee "$DIR/replies-max.out"
+# The maximum rate: more clients answering at once make bigger batches, so
+# the load is offered by 64, 128 and 256 connections in turn, and the best
+# rate is the maximum.
+best=0
+for conns in 64 128 256; do
+	echo "== POST /r/<token> over $PEOPLE people, $conns connections"
+	post_replies "$conns" "$SECS" | tee "$DIR/replies-$conns.out"
+	rate=$(awk '/Requests\/sec/ {print $2}' "$DIR/replies-$conns.out")
+	if awk -v a="$rate" -v b="$best" 'BEGIN {exit !(a > b)}'; then
+		best=$rate
+		cp "$DIR/replies-$conns.out" "$DIR/replies-max.out"
+	fi
+done
+echo "maximum reply rate: $best/s"
 stored=$(deploy/pg.sh psql "$DIR" -d bench_replies -At -c "SELECT count(*) FROM response")
 echo "stored responses: $stored"
 # The latency target holds at 80% of the maximum rate: 256 connections, each
