@@ -859,21 +859,29 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 		replies_proxy_batch_free(pb);
 		return;
 	}
-	pg_arrays_open(&cols, 2);
+	pg_arrays_open(&cols, 4);
 	for (int i = 0; i < pb->n; i++) {
 		pg_arrays_add_int(&cols, 0, pb->seeds[i].national_id);
 		pg_arrays_add_int(&cols, 1, pb->seeds[i].headcount);
+		pg_arrays_add(&cols, 2, pb->seeds[i].channel);
+		pg_arrays_add(&cols, 3, pb->seeds[i].provider_ref);
 	}
+	/*
+	 * A member whose proxy answer is already stored is left out: a catch-up
+	 * goes over answers whose proxies may well have been made.
+	 */
 	if (db_pool_query(pb->d->db,
-	                  "SELECT s.i - 1, m.id FROM unnest($1::bigint[], $2::int[]) "
-	                  " WITH ORDINALITY AS s(nid, cnt, i) "
+	                  "SELECT s.i - 1, m.id FROM unnest($1::bigint[], $2::int[], $3::text[], "
+	                  " $4::text[]) WITH ORDINALITY AS s(nid, cnt, ch, ref, i) "
 	                  "JOIN national me ON me.id = s.nid "
 	                  "JOIN national m ON m.household_id = me.household_id AND m.id <> me.id "
 	                  " AND m.deleted_at IS NULL "
 	                  "WHERE (SELECT count(*) FROM national h "
 	                  " WHERE h.household_id = me.household_id AND h.deleted_at IS NULL) "
-	                  " BETWEEN 2 AND s.cnt ORDER BY s.i, m.id",
-	                  2, pg_arrays_close(&cols), replies_proxy_members, pb, &cause) != 0) {
+	                  " BETWEEN 2 AND s.cnt AND NOT EXISTS (SELECT 1 FROM response pr "
+	                  " WHERE pr.channel = s.ch AND pr.provider_ref = s.ref || '/proxy/' || m.id) "
+	                  "ORDER BY s.i, m.id",
+	                  4, pg_arrays_close(&cols), replies_proxy_members, pb, &cause) != 0) {
 		log_warn("proxy_lookup_failed", "error", cause);
 		replies_proxy_batch_free(pb);
 	}

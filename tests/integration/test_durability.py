@@ -73,11 +73,15 @@ def count_of(status):
                             (CRISIS, status)))
 
 
-def caught_up():
+def metric(prefix):
     for line in d.get("/metrics").body.splitlines():
-        if line.startswith("safety_status_caught_up_total "):
+        if line.startswith(prefix + " "):
             return int(line.split()[1])
     return None
+
+
+def caught_up():
+    return metric("safety_status_caught_up_total")
 
 
 def an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start():
@@ -133,6 +137,22 @@ def an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start():
     d = Daemon(conninfo, sections=SECTIONS).start()
     time.sleep(2.5)
     expect_equal(caught_up(), 0, "nothing left to catch up")
+    # A status that never recorded taking its answer in (so it was after an
+    # upgrade) takes it in again; the household's proxies, already stored,
+    # are not submitted a second time.
+    d.stop()
+    cluster.psql(DB, "UPDATE person_status SET last_response_id = NULL WHERE crisis_id = %d AND national_id = %d" %
+                 (CRISIS, head))
+    d = Daemon(conninfo, sections=SECTIONS).start()
+    eventually(lambda: caught_up() == 1, timeout=15, what="the answer taken in again")
+    time.sleep(1.5)
+    expect_equal(metric('safety_replies_not_stored_total{channel="sms",outcome="duplicate"}'), 0,
+                 "no proxy answer submitted twice")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE provider_ref LIKE 'crash-1/proxy/%%'"),
+                 str(size - 1), "the household's proxies, once each")
+    expect_equal(cluster.psql(DB, "SELECT status, last_response_id FROM person_status WHERE crisis_id = %d "
+                                  "AND national_id = %d" % (CRISIS, head)), "needs_help|%s" % ids[0],
+                 "the status unchanged, the answer recorded")
 
 
 def a_database_outage_under_load_loses_no_acknowledged_reply():
