@@ -48,7 +48,7 @@
 /* Compare-and-set rounds before a status write is given up (and logged). */
 #define REPLIES_STATUS_ATTEMPTS 10
 /* Answers a catch-up round applies at most; then the next round. */
-#define REPLIES_CATCH_UP_ROWS 1000
+#define REPLIES_CATCH_UP_ROWS 250
 
 struct reply_item {
 	struct reply_item *next;
