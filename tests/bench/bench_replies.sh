@@ -18,7 +18,7 @@ DB=bench_replies
 . tests/bench/replies/setup.sh
 
 echo "== /healthz"
-wrk -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$PORT/healthz" | grep -E "Requests/sec|Latency"
+wrk -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$PORT/healthz" | grep -E "Requests/sec|Latency" | tee "$DIR/healthz.out"
 # post_replies CONNECTIONS SECONDS [PAUSE_MS]: answers on the reply page, each
 # connection pausing PAUSE_MS between its replies if given.
 post_replies() {
@@ -73,4 +73,11 @@ INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, sta
 SQL
 deploy/pg.sh psql "$DIR" -d bench_replies -q -c "GRANT ALL ON ALL TABLES IN SCHEMA public TO postgres" 2>/dev/null || true
 PGHOST=$(readlink -f "$DIR/cluster") PGPORT=$(cat "$DIR/port") /usr/lib/postgresql/15/bin/pgbench -n -U postgres \
-	-c 64 -j 2 -T "$SECS" -f "$DIR/naive.sql" bench_replies 2>/dev/null | grep -E "^tps|latency average"
+	-c 64 -j 2 -T "$SECS" -f "$DIR/naive.sql" bench_replies 2>/dev/null | grep -E "^tps|latency average" |
+	tee "$DIR/naive.out"
+echo "== ratios"
+awk -v healthz="$(awk '/Requests\/sec/ {print $2}' "$DIR/healthz.out")" \
+	-v at64="$(awk '/Requests\/sec/ {print $2}' "$DIR/replies-64.out")" -v max="$best" \
+	-v naive="$(awk '/^tps/ {print $3}' "$DIR/naive.out")" 'BEGIN {
+	printf "replies / naive baseline: %.1fx at 64 connections, %.1fx at the maximum (target 8x)\n", at64 / naive, max / naive
+	printf "replies at the maximum / /healthz: %.3f (target 0.6); maximum %.0f/s (target 15000)\n", max / healthz, max }'
