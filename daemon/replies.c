@@ -88,12 +88,12 @@ struct replies {
 	 * status write or an unconfirmed commit): catch up when next possible.
 	 */
 	bool catch_up_due;
-	bool catching_up;        /* a catch-up run is under way */
-	bool catch_up_more;      /* its last round was full: another follows */
-	int64_t catch_up_after;  /* the run's cursor: the last response id seen */
+	bool catching_up;            /* a catch-up run is under way */
+	bool catch_up_more;          /* its last round was full: another follows */
+	int64_t catch_up_after;      /* the run's cursor: the last response id seen */
 	int64_t catch_up_started_ms; /* monotonic; runs start at most once a second */
 	struct event *catch_up_ev;
-	uint64_t caught_up;      /* answers applied by catch-up */
+	uint64_t caught_up; /* answers applied by catch-up */
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
 	 */
 	uint64_t stored[REPLIES_CHANNELS][SF_STATUS_COUNT + 1];
@@ -382,10 +382,19 @@ replies_kick(struct replies *r)
 	}
 }
 
+/* The 13 columns of a stored status (person_status as p) that replies_read_state reads. */
+#define STATUS_STATE_COLUMNS                                                                       \
+	" p.status, (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "   \
+	" p.duress, p.confirm_safe, p.by_proxy, p.own_status, "                                    \
+	" (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "                         \
+	" (extract(epoch FROM p.proxy_at) * 1000)::bigint, "                                       \
+	" (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version "
+
 /*
  * Reads a stored status from 13 columns starting at col: status, at, the
  * five flags, own status and time, proxy status and time, answered time,
- * version. Returns false when there is no row (the status column is NULL).
+ * version (STATUS_STATE_COLUMNS). Returns false when there is no row (the
+ * status column is NULL).
  */
 static bool
 replies_read_state(const PGresult *res, int row, int col, struct sf_status_state *st,
@@ -533,11 +542,7 @@ status_job_reread(struct status_job *job)
 	if (job->r->d->db == NULL ||
 	    db_pool_query_prepared(
 	        job->r->d->db,
-	        "SELECT u.c, u.n, p.status, (extract(epoch FROM p.at) * 1000)::bigint, "
-	        " p.set_by_staff, p.needs_review, p.duress, p.confirm_safe, p.by_proxy, "
-	        " p.own_status, (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "
-	        " (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
-	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version "
+	        "SELECT u.c, u.n," STATUS_STATE_COLUMNS
 	        "FROM unnest($1::bigint[], $2::bigint[]) AS u(c, n) "
 	        "LEFT JOIN person_status p ON p.crisis_id = u.c AND p.national_id = u.n",
 	        2, pg_arrays_close(&cols), status_job_reread_done, job, &cause) != 0) {
@@ -696,7 +701,7 @@ status_job_write(struct status_job *job)
 				any = true;
 			}
 		}
-		/* A catch-up records even an answer that changed nothing, or it would be found again. */
+		/* A catch-up records even an unchanged answer, or it would find it again. */
 		if (!any && !job->catch_up) {
 			p->pending = false;
 			continue;
@@ -870,18 +875,19 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 	 * A member whose proxy answer is already stored is left out: a catch-up
 	 * goes over answers whose proxies may well have been made.
 	 */
-	if (db_pool_query(pb->d->db,
-	                  "SELECT s.i - 1, m.id FROM unnest($1::bigint[], $2::int[], $3::text[], "
-	                  " $4::text[]) WITH ORDINALITY AS s(nid, cnt, ch, ref, i) "
-	                  "JOIN national me ON me.id = s.nid "
-	                  "JOIN national m ON m.household_id = me.household_id AND m.id <> me.id "
-	                  " AND m.deleted_at IS NULL "
-	                  "WHERE (SELECT count(*) FROM national h "
-	                  " WHERE h.household_id = me.household_id AND h.deleted_at IS NULL) "
-	                  " BETWEEN 2 AND s.cnt AND NOT EXISTS (SELECT 1 FROM response pr "
-	                  " WHERE pr.channel = s.ch AND pr.provider_ref = s.ref || '/proxy/' || m.id) "
-	                  "ORDER BY s.i, m.id",
-	                  4, pg_arrays_close(&cols), replies_proxy_members, pb, &cause) != 0) {
+	if (db_pool_query(
+	        pb->d->db,
+	        "SELECT s.i - 1, m.id FROM unnest($1::bigint[], $2::int[], $3::text[], "
+	        " $4::text[]) WITH ORDINALITY AS s(nid, cnt, ch, ref, i) "
+	        "JOIN national me ON me.id = s.nid "
+	        "JOIN national m ON m.household_id = me.household_id AND m.id <> me.id "
+	        " AND m.deleted_at IS NULL "
+	        "WHERE (SELECT count(*) FROM national h "
+	        " WHERE h.household_id = me.household_id AND h.deleted_at IS NULL) "
+	        " BETWEEN 2 AND s.cnt AND NOT EXISTS (SELECT 1 FROM response pr "
+	        " WHERE pr.channel = s.ch AND pr.provider_ref = s.ref || '/proxy/' || m.id) "
+	        "ORDER BY s.i, m.id",
+	        4, pg_arrays_close(&cols), replies_proxy_members, pb, &cause) != 0) {
 		log_warn("proxy_lookup_failed", "error", cause);
 		replies_proxy_batch_free(pb);
 	}
@@ -1094,7 +1100,7 @@ replies_stored(const struct db_result *res, void *arg)
 		e->ev.source = replies_source(it->by_staff, it->proxy, it->channel);
 	}
 	replies_proxy_lookup(proxies);
-	/* Shutting down: the responses are stored; their status follows at the next answer. */
+	/* Shutting down: stored; the next start's catch-up writes the statuses. */
 	if (d->db != NULL)
 		status_job_start(r, res->res, entries, nentries, false);
 	free(entries);
@@ -1146,6 +1152,7 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		struct status_entry *e = &entries[row];
 		const char *status = PQgetvalue(res->res, row, 16);
 		bool unclassified = strcmp(status, "unclassified") == 0;
+		bool review = strcmp(PQgetvalue(res->res, row, 17), "t") == 0;
 
 		e->response_id = atoll(PQgetvalue(res->res, row, 0));
 		e->crisis_id = atoll(PQgetvalue(res->res, row, 1));
@@ -1154,7 +1161,7 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		e->row = row;
 		e->headcount = atoi(PQgetvalue(res->res, row, 23));
 		e->ev.status = unclassified ? SF_STATUS_UNKNOWN : replies_status(status);
-		e->ev.unclassified = unclassified || strcmp(PQgetvalue(res->res, row, 17), "t") == 0;
+		e->ev.unclassified = unclassified || review;
 		e->ev.duress = strcmp(PQgetvalue(res->res, row, 18), "t") == 0;
 		e->ev.source = replies_source(strcmp(PQgetvalue(res->res, row, 20), "t") == 0,
 		                              strcmp(PQgetvalue(res->res, row, 21), "t") == 0,
@@ -1176,7 +1183,7 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 			    .provider_ref = PQgetvalue(res->res, row, 24),
 			    .status = e->ev.status,
 			    .unclassified = unclassified,
-			    .review = strcmp(PQgetvalue(res->res, row, 17), "t") == 0,
+			    .review = review,
 			    .proxy = e->ev.source == SF_STATUS_SOURCE_PROXY,
 			    .headcount = e->headcount,
 			    .at_ms = e->ev.at_ms,
@@ -1217,12 +1224,7 @@ replies_catch_up_round(struct replies *r)
 	 */
 	if (db_pool_query_prepared(
 	        r->d->db,
-	        "SELECT r.id, r.crisis_id, r.national_id, p.status, "
-	        " (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "
-	        " p.duress, p.confirm_safe, p.by_proxy, p.own_status, "
-	        " (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "
-	        " (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
-	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, "
+	        "SELECT r.id, r.crisis_id, r.national_id," STATUS_STATE_COLUMNS ", "
 	        " coalesce(r.status, 'unclassified'), r.review, r.duress, r.channel, r.by_staff, "
 	        " r.proxy, (extract(epoch FROM r.received_at) * 1000)::bigint, "
 	        " coalesce(r.headcount, 0), r.provider_ref, coalesce(r.raw_text, '') "
@@ -1251,8 +1253,6 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 	struct timespec ts;
 	int64_t now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->status_jobs > 0 ||
 	    r->storing > 0 || (batches_first && r->head != NULL))
 		return;
@@ -1261,7 +1261,11 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 			replies_catch_up_round(r);
 		return;
 	}
-	if (!r->catch_up_due || now - r->catch_up_started_ms < 1000)
+	if (!r->catch_up_due)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (now - r->catch_up_started_ms < 1000)
 		return;
 	r->catch_up_due = false;
 	r->catching_up = true;
@@ -1346,8 +1350,8 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "$4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
 	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[], $16::bool[], "
-	        " $17::bool[]) AS r(idx, crisis_id, national_id, channel, sender, raw_text, status, "
-	        " headcount, lat, lon, ref, entered_by, review, cand, req, bys, prx)), "
+	        " $17::bool[]) AS r(idx, crisis_id, national_id, channel, sender, raw_text, "
+	        " status, headcount, lat, lon, ref, entered_by, review, cand, req, bys, prx)), "
 	        /* An SMS from a known number answers that person's newest open check-in. */
 	        "r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
 	        " coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, "
@@ -1381,13 +1385,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        " WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id "
 	        " AND k.state IN ('asked', 'unreachable') RETURNING 1) "
-	        "SELECT x.idx, ins.id, x.duress, p.status, "
-	        " (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "
-	        "p.duress, "
-	        " p.confirm_safe, p.by_proxy, p.own_status, "
-	        " (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "
-	        " (extract(epoch FROM p.proxy_at) * 1000)::bigint, "
-	        " (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version, x.crisis_id, "
+	        "SELECT x.idx, ins.id, x.duress," STATUS_STATE_COLUMNS ", x.crisis_id, "
 	        " x.national_id, x.refused "
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
@@ -1431,15 +1429,16 @@ replies_metrics(const struct daemon *d, struct evbuffer *out)
 	                    "safety_status_gave_up_total %llu\n",
 	                    (unsigned long long)r->status_retries,
 	                    (unsigned long long)r->status_gave_up);
-	evbuffer_add_printf(out,
-	                    "# HELP safety_status_caught_up_total Stored answers applied to their "
-	                    "person's status late, by the catch-up after a crash or a failed "
-	                    "status write.\n# TYPE safety_status_caught_up_total counter\n"
-	                    "safety_status_caught_up_total %llu\n"
-	                    "# HELP safety_status_catching_up Whether statuses are catching up with "
-	                    "stored answers now.\n# TYPE safety_status_catching_up gauge\n"
-	                    "safety_status_catching_up %d\n",
-	                    (unsigned long long)r->caught_up, r->catching_up ? 1 : 0);
+	evbuffer_add_printf(
+	    out,
+	    "# HELP safety_status_caught_up_total Stored answers applied to their "
+	    "person's status late, by the catch-up after a crash or a failed "
+	    "status write.\n# TYPE safety_status_caught_up_total counter\n"
+	    "safety_status_caught_up_total %llu\n"
+	    "# HELP safety_status_catching_up Whether statuses are catching up with "
+	    "stored answers now.\n# TYPE safety_status_catching_up gauge\n"
+	    "safety_status_catching_up %d\n",
+	    (unsigned long long)r->caught_up, r->catching_up ? 1 : 0);
 	evbuffer_add_printf(out, "# HELP safety_replies_not_stored_total Replies not stored now: "
 	                         "duplicates, refused (closed crisis, unknown person), failed, "
 	                         "spooled while the database is away.\n"

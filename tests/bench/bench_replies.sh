@@ -47,7 +47,7 @@ echo "stored responses: $stored"
 # is set from the latency at full load, then corrected from the rate 5-second
 # probes reach, up to four times, until a probe is within 4% of the aim: the
 # latency falls as the pause grows, so one correction overshoots.
-max=$(awk '/Requests\/sec/ {print $2}' "$DIR/replies-max.out")
+max=$best
 p50=$(awk '$1 == "50%" {v = $2; if (v ~ /us$/) v /= 1000; else if (v ~ /ms$/) v += 0; else v *= 1000; print v}' "$DIR/replies-max.out")
 pause=$(awk -v m="$max" -v l="$p50" 'BEGIN {d = 512 * 1000 / (0.8 * m) - l; printf "%d", d < 1 ? 1 : d}')
 for _ in 1 2 3 4; do
