@@ -114,10 +114,13 @@ static const struct phone_range nanp_ranges[] = {
     {NULL, 0, 0, false},
 };
 
+/* British areas are 011x to 019x: 010, the old international prefix, is no number. */
 static const struct phone_range gb_ranges[] = {
     {"71", 10, 10, true}, {"72", 10, 10, true}, {"73", 10, 10, true}, {"74", 10, 10, true},
     {"75", 10, 10, true}, {"77", 10, 10, true}, {"78", 10, 10, true}, {"79", 10, 10, true},
-    {"7", 10, 10, false}, {"1", 9, 10, false},  {"2", 10, 10, false}, {"3", 10, 10, false},
+    {"7", 10, 10, false}, {"11", 9, 10, false}, {"12", 9, 10, false}, {"13", 9, 10, false},
+    {"14", 9, 10, false}, {"15", 9, 10, false}, {"16", 9, 10, false}, {"17", 9, 10, false},
+    {"18", 9, 10, false}, {"19", 9, 10, false}, {"2", 10, 10, false}, {"3", 10, 10, false},
     {"5", 10, 10, false}, {"8", 9, 10, false},  {"9", 10, 10, false}, {NULL, 0, 0, false},
 };
 
@@ -236,6 +239,13 @@ static const struct trunk_rule trunk_rules[] = {
     {"MT", ""}, {"MX", ""}, {"NO", ""}, {"OM", ""}, {"PL", ""}, {"PT", ""},  {"QA", ""},
     {"SG", ""}, {"SJ", ""}, {"SM", ""}, {"SN", ""}, {"VA", ""}, {"BY", "8"}, {"HU", "06"},
 };
+
+/*
+ * Countries without a trunk prefix where some numbers really begin with 0
+ * (Italian, Vatican and San Marino landlines, Ivorian numbers since 2021).
+ * Elsewhere a leading 0 is a trunk prefix typed out of habit, not a digit.
+ */
+static const char zero_first[][3] = {"CI", "IT", "SM", "VA"};
 
 /* North American area codes outside the United States (NANPA assignments). */
 static const struct area_code nanp_areas[] = {
@@ -411,6 +421,28 @@ phone_trunk_of(const struct calling_code *code)
 	return "0";
 }
 
+/* Tells whether a territory's national significant numbers may begin with 0. */
+static bool
+phone_zero_first(const struct calling_code *code)
+{
+	if (code->iso[0] == '\0')
+		return true; /* networks and freephone: no plan known, the length rule only */
+	if (phone_trunk_of(code)[0] != '\0')
+		return false;
+	for (size_t i = 0; i < NITEMS(zero_first); i++) {
+		if (strcmp(zero_first[i], code->iso) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Tells whether digits are a Korean mobile in national form: 010 and 8 digits. */
+static bool
+phone_is_korean_mobile(const char *d, size_t n)
+{
+	return n == 11 && memcmp(d, "010", 3) == 0;
+}
+
 /* Writes "10" or "9 to 10" for a message about lengths. */
 static void
 phone_need(char *buf, size_t size, unsigned min, unsigned max)
@@ -520,6 +552,11 @@ phone_finish(const struct calling_code *code, const char *nsn, size_t n, char *e
 		rc = sf_error_set(err, errsz, SF_ERANGE,
 		                  "phone: no +%u numbers start with 0 after the country code",
 		                  code->cc);
+	else if (n > 0 && nsn[0] == '0' && !phone_zero_first(code))
+		/* Kept, the habitual 0 would make a number that reaches nobody. */
+		rc = sf_error_set(err, errsz, SF_ERANGE,
+		                  "phone: no %s (+%u) numbers start with 0; %s has no trunk prefix",
+		                  code->iso, code->cc, code->iso);
 	else
 		rc = phone_generic_check(code, cclen, n, err, errsz);
 	if (rc != 0)
@@ -688,8 +725,9 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 		rc = phone_from_international(digits, n, e164, &cc, err, errsz);
 	} else if (n >= 2 && digits[0] == '0' && digits[1] == '0') {
 		rc = phone_from_double_zero(digits, n, e164, err, errsz);
-	} else if (plan != NULL && plan->intl != NULL &&
+	} else if (plan != NULL && plan->intl != NULL && !phone_is_korean_mobile(digits, n) &&
 	           strncmp(digits, plan->intl, strlen(plan->intl)) == 0) {
+		/* Not 010-XXXX-XXXX in Japan: a Korean mobile, not a call to +98 or +2x. */
 		len = strlen(plan->intl);
 		rc = phone_from_international(digits + len, n - len, e164, &cc, err, errsz);
 	} else if (home == NULL) {
@@ -699,11 +737,21 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 	} else {
 		rc = phone_from_national(digits, n, home, e164, msg, sizeof msg);
 		/*
+		 * Without a detailed plan any 8 to 15 digits pass, so 010 and 8
+		 * digits would become a stranger's number. Only Egypt, whose 010
+		 * mobiles have exactly that form, keeps it; a plan keeps it only
+		 * where a range holds it (China: 010 is Beijing).
+		 */
+		if (rc == 0 && plan == NULL && home->cc != 20 && phone_is_korean_mobile(digits, n))
+			rc = sf_error_set(msg, sizeof msg, SF_ERANGE,
+			                  "phone: 010 and 8 digits is no known number format of %s",
+			                  home->iso);
+		/*
 		 * The registry's most common mistake: a Korean mobile typed in
 		 * another country. The hint does not repeat the number, since
 		 * messages may be logged.
 		 */
-		if (rc != 0 && home->cc != 82 && n == 11 && memcmp(digits, "010", 3) == 0)
+		if (rc != 0 && home->cc != 82 && phone_is_korean_mobile(digits, n))
 			return sf_error_set(
 			    err, errsz, rc,
 			    "%s (a Korean mobile? write +82 10 and the 8 digits after "

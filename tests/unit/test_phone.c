@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +112,9 @@ static const struct phone_case mission_cases[] = {
     ACCEPT("niue_four_digit_number", "+683 4002", NULL, "+6834002"),
     ACCEPT("arabic_indic_digits", "+٩٦١ ٣ ١٢٣ ٤٥٦", NULL, "+9613123456"),
     ACCEPT("jersey_uses_british_plan", "07797 123456", "JE", "+447797123456"),
+    ACCEPT("leeds_landline", "0113 496 0000", "GB", "+441134960000"),
+    ACCEPT("ivorian_number_keeps_zero", "+225 07 12 34 56 78", NULL, "+2250712345678"),
+    ACCEPT("san_marino_landline_keeps_zero", "0549 123456", "SM", "+3780549123456"),
 };
 
 static const struct phone_case rejected_cases[] = {
@@ -181,6 +185,22 @@ static const struct phone_case rejected_cases[] = {
     REJECT("refuses_second_zero_after_country_code", "+51 00 617 5678", NULL, SF_ERANGE,
            "no +51 numbers start with 0 after the country code"),
     REJECT("refuses_double_zero_only", "00", NULL, SF_EINVAL, "no digits after"),
+    REJECT("refuses_010_in_country_without_plan", "010-1234-5678", "AE", SF_ERANGE,
+           "010 and 8 digits is no known number format of AE (a Korean mobile?"),
+    REJECT("refuses_010_in_britain", "010-1234-5678", "GB", SF_ERANGE,
+           "no the United Kingdom (+44) numbers start with 10 (a Korean mobile?"),
+    REJECT("refuses_british_010_international", "+44 10 1234 5678", NULL, SF_ERANGE,
+           "no the United Kingdom (+44) numbers start with 10"),
+    REJECT("japan_does_not_dial_iran_from_010", "010-9876-5432", "JP", SF_ERANGE,
+           "a Korean mobile?"),
+    REJECT("japan_does_not_dial_zone_2_from_010", "010-2345-6789", "JP", SF_ERANGE,
+           "a Korean mobile?"),
+    REJECT("refuses_trunk_zero_in_singapore", "0 9123 4567", "SG", SF_ERANGE,
+           "no SG (+65) numbers start with 0; SG has no trunk prefix"),
+    REJECT("refuses_zero_after_singapore_code", "+65 0912 3456", NULL, SF_ERANGE,
+           "no SG (+65) numbers start with 0"),
+    REJECT("refuses_010_in_singapore", "010-1234-5678", "SG", SF_ERANGE,
+           "no SG (+65) numbers start with 0; SG has no trunk prefix (a Korean mobile?"),
 };
 
 /* Runs one case and fails with its name when the result differs. */
@@ -300,6 +320,103 @@ phone_refuses_null_arguments(void **state)
 	                 SF_EINVAL);
 }
 
+/*
+ * Countries where a national 010 and 8 digits is a number of their own; at
+ * every other mission it is refused, so that the import's Korean mobile
+ * fallback (korean_mobile_fallback) reads it as +82 10 instead.
+ */
+static const struct {
+	const char *iso;
+	const char *want;
+} own_010[] = {
+    {"KR", "+821012345678"}, /* the Korean mobile itself */
+    {"CN", "+861012345678"}, /* Beijing landline: area code 10 after the trunk 0 */
+    {"EG", "+201012345678"}, /* Egyptian mobile (Vodafone's 010 range) */
+};
+
+/*
+ * Reads a number as an import with the Korean mobile fallback does: Korea
+ * again only when the mission's country refuses 010 and 8 digits.
+ */
+static int
+read_like_import(const char *input, const char *iso, char out[SF_PHONE_E164_SIZE], char *err,
+                 size_t errsz)
+{
+	int rc = sf_phone_normalize(input, iso, out, SF_PHONE_E164_SIZE, err, errsz);
+	char d[12];
+	size_t n = 0;
+
+	for (const char *s = input; *s != '\0'; s++) {
+		if (*s >= '0' && *s <= '9' && n++ < sizeof d)
+			d[n - 1] = *s;
+	}
+	if (rc != 0 && strcmp(iso, "KR") != 0 && n == 11 && memcmp(d, "010", 3) == 0)
+		rc = sf_phone_normalize(input, "KR", out, SF_PHONE_E164_SIZE, NULL, 0);
+	return rc;
+}
+
+static void
+phone_reads_010_abroad_as_korean_mobile_everywhere_but_cn_and_eg(void **state)
+{
+	/* Countries without a plan and territories sharing one, which the loop must reach. */
+	static const char *const sample[] = {"AE", "SG", "IN", "ID", "MY", "AU", "NL", "SE",
+	                                     "FI", "BE", "IT", "VA", "SM", "CI", "HU", "BY",
+	                                     "MX", "CA", "JM", "JE", "KZ", "TW", "HK", "SA"};
+	char iso[3], out[SF_PHONE_E164_SIZE], err[256];
+	size_t known = 0, sampled = 0;
+
+	(void)state;
+	/* Every ISO code phone.c accepts as a mission's country, plan or not. */
+	for (char a = 'A'; a <= 'Z'; a++) {
+		for (char b = 'A'; b <= 'Z'; b++) {
+			const char *want = "+821012345678";
+			bool own = false;
+			int rc;
+
+			iso[0] = a;
+			iso[1] = b;
+			iso[2] = '\0';
+			if (sf_phone_normalize("+821012345678", iso, out, sizeof out, NULL, 0) != 0)
+				continue;
+			known++;
+			for (size_t i = 0; i < sizeof sample / sizeof sample[0]; i++)
+				sampled += strcmp(sample[i], iso) == 0;
+			for (size_t i = 0; i < sizeof own_010 / sizeof own_010[0]; i++) {
+				if (strcmp(own_010[i].iso, iso) == 0) {
+					own = true;
+					want = own_010[i].want;
+				}
+			}
+			err[0] = '\0';
+			rc = sf_phone_normalize("010-1234-5678", iso, out, sizeof out, err,
+			                        sizeof err);
+			if (own && (rc != 0 || strcmp(out, want) != 0))
+				fail_msg("%s: gave %d \"%s\" (%s), want \"%s\"", iso, rc, out, err,
+				         want);
+			if (!own &&
+			    (rc == 0 || out[0] != '\0' || strstr(err, "a Korean mobile?") == NULL))
+				fail_msg("%s: gave %d \"%s\" (%s), want a refusal with the hint",
+				         iso, rc, out, err);
+			if (read_like_import("010-1234-5678", iso, out, err, sizeof err) != 0 ||
+			    strcmp(out, want) != 0)
+				fail_msg("%s: the import would read \"%s\", want \"%s\"", iso, out,
+				         want);
+		}
+	}
+	assert_true(known > 200);
+	assert_int_equal(sampled, sizeof sample / sizeof sample[0]);
+
+	/* Japan's international prefix 010 is not applied to 010 and 8 digits. */
+	assert_int_equal(read_like_import("010-9876-5432", "JP", out, err, sizeof err), 0);
+	assert_string_equal(out, "+821098765432");
+	assert_int_equal(read_like_import("010-2345-6789", "JP", out, err, sizeof err), 0);
+	assert_string_equal(out, "+821023456789");
+	/* A number of the mission stays one: only 010 and 8 digits falls back. */
+	assert_int_equal(read_like_import("0532 123 45 67", "TR", out, err, sizeof err), 0);
+	assert_string_equal(out, "+905321234567");
+	assert_int_equal(read_like_import("0 9123 4567", "SG", out, err, sizeof err), SF_ERANGE);
+}
+
 struct country_case {
 	const char *name;
 	const char *e164;
@@ -358,6 +475,7 @@ main(void)
 	    cmocka_unit_test(phone_refuses_very_long_input),
 	    cmocka_unit_test(phone_reports_small_output_buffer),
 	    cmocka_unit_test(phone_refuses_null_arguments),
+	    cmocka_unit_test(phone_reads_010_abroad_as_korean_mobile_everywhere_but_cn_and_eg),
 	    cmocka_unit_test(phone_country_names_the_iso_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
