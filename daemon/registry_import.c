@@ -14,6 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The household id of a staged row's "#id" household cell, else NULL. */
+#define IMPORT_HOUSEHOLD_ID                                                                        \
+	"(CASE WHEN s.household_ref ~ '^#[0-9]{1,18}$' THEN substr(s.household_ref, 2)::bigint "   \
+	"END)"
+
 static const char import_staging_sql[] =
     "CREATE TEMP TABLE import_row ("
     " line integer, name_ko text, name_latin text, name_key text, birth_date date,"
@@ -38,10 +43,14 @@ static const char *const import_prepare_steps[] = {
  * step cost more than the steps.
  */
 static const char *const import_merge_steps[] = {
-    /* Households named by the file, made once per mission. */
+    /*
+     * Households named by the file, made once per mission. "#id" is how an
+     * export names a household the embassy never named: that household.
+     */
     "INSERT INTO household (mission_id, external_ref) SELECT DISTINCT $1::bigint, household_ref "
-    " FROM import_row WHERE household_ref IS NOT NULL ON CONFLICT (mission_id, external_ref) "
-    " DO NOTHING",
+    " FROM import_row s WHERE household_ref IS NOT NULL AND NOT EXISTS (SELECT 1 FROM household "
+    " h WHERE h.mission_id = $1 AND h.external_ref IS NULL AND h.id = " IMPORT_HOUSEHOLD_ID ") "
+    " ON CONFLICT (mission_id, external_ref) DO NOTHING",
     /*
      * Each row's person: the one with the same passport, else the one with
      * the same first phone + name + birth date (both without a birth date
@@ -54,30 +63,39 @@ static const char *const import_merge_steps[] = {
     "SELECT m.line, coalesce(m.matched, nextval((SELECT pg_get_serial_sequence('national', "
     " 'id'))::regclass)) "
     " AS national_id, m.matched IS NULL AS is_new, m.household_id, false AS changed "
-    "FROM (SELECT s.line, coalesce(p.id, f.id) AS matched, h.id AS household_id "
+    "FROM (SELECT s.line, coalesce(p.id, f.id) AS matched, coalesce(h.id, hx.id) AS household_id "
     " FROM import_row s "
     " LEFT JOIN national p ON p.mission_id = $1 AND p.deleted_at IS NULL "
     "  AND s.passport_no IS NOT NULL AND p.passport_no = s.passport_no "
     " LEFT JOIN (SELECT DISTINCT ON (s2.line) s2.line, n.id FROM import_row s2 "
     "  JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
     "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 AND n.deleted_at IS NULL "
-    "  WHERE n.birth_date IS NOT DISTINCT FROM s2.birth_date AND n.name_key = s2.name_key "
+    /* A file with one of the two names matches a person stored with both. */
+    "  WHERE n.birth_date IS NOT DISTINCT FROM s2.birth_date AND (n.name_key = s2.name_key "
+    "  OR string_to_array(n.name_key, ' ') @> string_to_array(s2.name_key, ' ') "
+    "  OR string_to_array(n.name_key, ' ') <@ string_to_array(s2.name_key, ' ')) "
     "  ORDER BY s2.line, n.id) f ON f.line = s.line "
     " LEFT JOIN household h ON h.mission_id = $1 AND h.external_ref = s.household_ref "
+    " LEFT JOIN household hx ON hx.mission_id = $1 AND hx.external_ref IS NULL "
+    "  AND hx.id = " IMPORT_HOUSEHOLD_ID " "
     " ORDER BY s.line) m",
     "ANALYZE import_id",
-    /* Existing people: fields the file gives replace the stored ones, if different. */
+    /*
+     * Existing people: fields the file gives replace the stored ones, if
+     * different; a kind or languages the file does not give (NULL) keep theirs.
+     */
     "WITH u AS (UPDATE national n SET name_ko = coalesce(s.name_ko, n.name_ko), "
     " name_latin = coalesce(s.name_latin, n.name_latin), "
     " name_key = CASE WHEN s.name_ko IS NULL AND s.name_latin IS NULL THEN n.name_key "
     "  ELSE s.name_key END, "
     " birth_date = coalesce(s.birth_date, n.birth_date), "
-    " passport_no = coalesce(s.passport_no, n.passport_no), kind = s.kind::national_kind, "
+    " passport_no = coalesce(s.passport_no, n.passport_no), "
+    " kind = coalesce(s.kind::national_kind, n.kind), "
     " arrival_date = coalesce(s.arrival_date, n.arrival_date), "
     " departure_date = coalesce(s.departure_date, n.departure_date), "
     " household_id = coalesce(i.household_id, n.household_id), "
     " needs = CASE WHEN s.needs = '{}' THEN n.needs ELSE s.needs END, "
-    " languages = s.languages, address = coalesce(s.address, n.address), "
+    " languages = coalesce(s.languages, n.languages), address = coalesce(s.address, n.address), "
     " residence_status = coalesce(s.residence_status, n.residence_status), "
     " notes = coalesce(s.notes, n.notes), updated_at = now() "
     " FROM import_row s JOIN import_id i ON i.line = s.line "
@@ -86,11 +104,12 @@ static const char *const import_merge_steps[] = {
     "coalesce(s.name_latin, "
     "  n.name_latin) OR n.birth_date IS DISTINCT FROM coalesce(s.birth_date, n.birth_date) "
     "  OR n.passport_no IS DISTINCT FROM coalesce(s.passport_no, n.passport_no) "
-    "  OR n.kind::text <> s.kind "
+    "  OR n.kind::text <> coalesce(s.kind, n.kind::text) "
     "  OR n.arrival_date IS DISTINCT FROM coalesce(s.arrival_date, n.arrival_date) "
     "  OR n.departure_date IS DISTINCT FROM coalesce(s.departure_date, n.departure_date) "
     "  OR n.household_id IS DISTINCT FROM coalesce(i.household_id, n.household_id) "
-    "  OR (s.needs <> '{}' AND n.needs IS DISTINCT FROM s.needs) OR n.languages <> s.languages "
+    "  OR (s.needs <> '{}' AND n.needs IS DISTINCT FROM s.needs) "
+    "  OR n.languages IS DISTINCT FROM coalesce(s.languages, n.languages) "
     "  OR n.address IS DISTINCT FROM coalesce(s.address, n.address) "
     "  OR n.residence_status IS DISTINCT FROM coalesce(s.residence_status, n.residence_status) "
     "  OR n.notes IS DISTINCT FROM coalesce(s.notes, n.notes)) RETURNING n.id) "
@@ -99,8 +118,9 @@ static const char *const import_merge_steps[] = {
     " birth_date, passport_no, kind, arrival_date, departure_date, languages, needs, address, "
     " residence_status, notes, source, last_point, last_point_at, last_point_source, region_id) "
     "OVERRIDING SYSTEM VALUE SELECT i.national_id, $1, i.household_id, s.name_ko, s.name_latin, "
-    " s.name_key, s.birth_date, s.passport_no, s.kind::national_kind, s.arrival_date, "
-    " s.departure_date, s.languages, s.needs, s.address, s.residence_status, s.notes, 'import', "
+    " s.name_key, s.birth_date, s.passport_no, coalesce(s.kind, 'resident')::national_kind, "
+    " s.arrival_date, s.departure_date, coalesce(s.languages, '{ko}'), s.needs, s.address, "
+    "s.residence_status, s.notes, 'import', "
     " p.point, CASE WHEN p.point IS NOT NULL THEN now() END, "
     " CASE WHEN p.point IS NOT NULL THEN 'import'::location_source END, "
     " (SELECT r.id FROM region r WHERE r.mission_id = $1 AND p.point IS NOT NULL "

@@ -102,10 +102,11 @@ routes_nationals_list(struct http_ctx *ctx)
 	    !nationals_id_param(ctx, "region", region_buf, &region) ||
 	    !nationals_id_param(ctx, "household", household_buf, &household))
 		return;
-	vq = http_query(ctx, "q", q, sizeof q);
-	vkind = http_query(ctx, "kind", kind, sizeof kind);
-	vneed = http_query(ctx, "need", need, sizeof need);
-	vcontact = http_query(ctx, "has_contact", has_contact, sizeof has_contact);
+	if (!http_query_filter(ctx, "q", q, sizeof q, &vq) ||
+	    !http_query_filter(ctx, "kind", kind, sizeof kind, &vkind) ||
+	    !http_query_filter(ctx, "need", need, sizeof need, &vneed) ||
+	    !http_query_filter(ctx, "has_contact", has_contact, sizeof has_contact, &vcontact))
+		return;
 	if (vkind != NULL && strcmp(vkind, "resident") != 0 && strcmp(vkind, "traveller") != 0) {
 		http_reply_problem(ctx, 400, "bad request", "kind: resident or traveller");
 		return;
@@ -180,7 +181,9 @@ routes_nationals_list(struct http_ctx *ctx)
 	    " AND ($10::text IS NULL OR ($10 = 'none') <> EXISTS (SELECT 1 FROM contact c "
 	    "  WHERE c.national_id = n.id AND ($10 IN ('any', 'none') OR c.kind = $10))) "
 	    " AND (($11::text IS NULL AND $12::text IS NULL AND $13::text IS NULL) "
-	    "  OR n.name_key LIKE '%' || $11 || '%' OR n.passport_no = $13 "
+	    /* Only a role that sees passport numbers may search by one: no guessing a masked one.
+	     */
+	    "  OR n.name_key LIKE '%' || $11 || '%' OR ($1::bool AND n.passport_no = $13) "
 	    "  OR n.id IN (SELECT c.national_id FROM contact c WHERE c.kind = 'phone' AND c.value "
 	    "= $12)) "
 	    " ORDER BY n.id LIMIT $5::int) n",
@@ -700,17 +703,22 @@ routes_nationals_export(struct http_ctx *ctx)
 	    "SELECT E'\\uFEFF' || 'id,mission,name_ko,name_latin,birth_date,passport_no,kind,"
 	    "arrival_date,departure_date,household,needs,languages,phone,email,lat,lon,"
 	    "address,notes' || E'\\r\\n' || coalesce(string_agg(concat_ws(',', n.id, "
-	    "m.code, csv_field(n.name_ko), csv_field(n.name_latin), n.birth_date, "
+	    "csv_field(m.code), csv_field(n.name_ko), csv_field(n.name_latin), "
+	    "coalesce(n.birth_date::text, ''), "
 	    "csv_field(CASE WHEN n.passport_no IS NULL THEN NULL WHEN $1::bool THEN "
 	    " n.passport_no ELSE left(n.passport_no, 1) || repeat('*', length(n.passport_no) "
-	    " - 3) || right(n.passport_no, 2) END), n.kind, n.arrival_date, n.departure_date, "
-	    "coalesce(h.external_ref, n.household_id::text), csv_field(array_to_string(n.needs, "
+	    " - 3) || right(n.passport_no, 2) END), n.kind, coalesce(n.arrival_date::text, ''), "
+	    "coalesce(n.departure_date::text, ''), "
+	    /* A household the file never named is written as #id, which the import reads back. */
+	    "csv_field(coalesce(h.external_ref, '#' || n.household_id)), "
+	    "csv_field(array_to_string(n.needs, "
 	    "';')), csv_field(array_to_string(n.languages, ';')), csv_field((SELECT "
 	    "string_agg(c.value, ';' ORDER BY c.priority, c.id) FROM contact c WHERE "
 	    "c.national_id = n.id AND c.kind = 'phone')), csv_field((SELECT string_agg(c.value, "
 	    "';' ORDER BY c.priority, c.id) FROM contact c WHERE c.national_id = n.id AND "
-	    "c.kind = 'email')), round(ST_Y(n.last_point::geometry)::numeric, 6), "
-	    "round(ST_X(n.last_point::geometry)::numeric, 6), csv_field(n.address), "
+	    "c.kind = 'email')), coalesce(round(ST_Y(n.last_point::geometry)::numeric, 6)::text, "
+	    "''), coalesce(round(ST_X(n.last_point::geometry)::numeric, 6)::text, ''), "
+	    "csv_field(n.address), "
 	    "csv_field(n.notes)), E'\\r\\n' ORDER BY n.id) || E'\\r\\n', '') "
 	    "FROM national n JOIN mission m ON m.id = n.mission_id "
 	    "LEFT JOIN household h ON h.id = n.household_id WHERE n.deleted_at IS NULL "

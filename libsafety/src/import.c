@@ -362,6 +362,8 @@ struct import_build {
 	bool has_point;
 	double lat;
 	double lon;
+	bool kind_given;      /* the kind came from the file, not the default */
+	bool languages_given; /* at least one language came from the file */
 };
 
 /* The state of one import. */
@@ -1328,7 +1330,8 @@ import_leg_place(struct importer *im)
 
 	if (c != NULL) {
 		char cc[3];
-		if (strlen(c) != 2 || !isalpha((unsigned char)c[0]) || !isalpha((unsigned char)c[1])) {
+		if (strlen(c) != 2 || !isalpha((unsigned char)c[0]) ||
+		    !isalpha((unsigned char)c[1])) {
 			import_field_error(im, SF_IMPORT_FIELD_COUNTRY,
 			                   "country: not an ISO 3166 two-letter code");
 		} else {
@@ -1343,10 +1346,12 @@ import_leg_place(struct importer *im)
 		size_t n = strlen(r);
 		bool ok = n >= 1 && n <= 32;
 		for (size_t i = 0; ok && i < n; i++)
-			ok = isalnum((unsigned char)r[i]) || r[i] == '.' || r[i] == '_' || r[i] == '-';
+			ok = isalnum((unsigned char)r[i]) || r[i] == '.' || r[i] == '_' ||
+			     r[i] == '-';
 		if (!ok)
-			import_field_error(im, SF_IMPORT_FIELD_REGION,
-			                   "region: a code of letters, digits, '.', '_' or '-' (at most 32)");
+			import_field_error(
+			    im, SF_IMPORT_FIELD_REGION,
+			    "region: a code of letters, digits, '.', '_' or '-' (at most 32)");
 		else
 			import_build_set(im, IMPORT_REGION, r, n);
 	}
@@ -1374,6 +1379,7 @@ import_kind_and_trip(struct importer *im)
 			kind_ok = false;
 		} else {
 			kind = k;
+			im->build.kind_given = true;
 		}
 	}
 	has_arrival = import_date(im, SF_IMPORT_FIELD_ARRIVAL_DATE, &arrival);
@@ -1502,6 +1508,11 @@ import_languages_cell(struct importer *im)
 		}
 		codes[count++] = code;
 	}
+	/*
+	 * Only a cell that named a language counts as given: the {ko} default
+	 * must not replace what a re-import's target already has.
+	 */
+	im->build.languages_given = count > 0;
 	lit[pos++] = '{';
 	if (count == 0) {
 		memcpy(lit + pos, "ko", 2);
@@ -1741,6 +1752,8 @@ import_emit(struct importer *im)
 	row->has_point = b->has_point;
 	row->lat = b->lat;
 	row->lon = b->lon;
+	row->kind_given = b->kind_given;
+	row->languages_given = b->languages_given;
 	res->nrows++;
 	if (row->passport_no != NULL && import_passport_add(im, res->nrows - 1) != 0)
 		return SF_ENOMEM;
@@ -1828,6 +1841,7 @@ import_record_finish(struct importer *im)
 	b->text.len = 0;
 	b->nphones = b->nemails = 0;
 	b->has_point = false;
+	b->kind_given = b->languages_given = false;
 
 	if (rec->extra_cells > 0)
 		import_error(
@@ -1989,7 +2003,7 @@ import_csv_try_header(struct import_csv *c)
 	struct importer *im = c->im;
 	const struct sf_import_mapping *map = im->opt->mapping;
 	size_t n = c->ncells < SF_IMPORT_COLUMNS_MAX ? c->ncells : SF_IMPORT_COLUMNS_MAX;
-	size_t mapped_col[SF_IMPORT_MAPPING_MAX] = {0}, nmap = 0, recognised = 0, i, f;
+	size_t mapped_col[SF_IMPORT_MAPPING_MAX] = {0}, nmap = 0, recognised = 0, i, j, f;
 	size_t first[SF_IMPORT_FIELD_COUNT] = {0}, count[SF_IMPORT_FIELD_COUNT] = {0};
 	bool explicit_field[SF_IMPORT_FIELD_COUNT] = {false}, has_name, bad = false;
 	char quoted[IMPORT_HEADER_QUOTE + 8];
@@ -2054,6 +2068,29 @@ import_csv_try_header(struct import_csv *c)
 			bad = true;
 			continue;
 		}
+		/*
+		 * The mapping refuses the same header twice only as written; folded
+		 * ("E_mail", "e.mail") two headers can still find one column, and the
+		 * second field would silently take it from the first.
+		 */
+		for (j = 0; j < i; j++) {
+			if (mapped_col[j] == mapped_col[i])
+				break;
+		}
+		if (j < i) {
+			char quoted_j[IMPORT_HEADER_QUOTE + 8];
+
+			import_quote_header(map->entries[j].header, strlen(map->entries[j].header),
+			                    quoted_j, sizeof quoted_j);
+			import_file_error(
+			    im, SF_EINVAL, c->record_line, mapped_col[i],
+			    "file: mappings %s=%s and %s=%s resolve to the same column "
+			    "%zu; map each field to its own column",
+			    import_field_names[map->entries[j].field], quoted_j,
+			    import_field_names[e->field], quoted, mapped_col[i]);
+			bad = true;
+			continue;
+		}
 		c->col_field[mapped_col[i] - 1] = (int)e->field;
 		explicit_field[e->field] = true;
 	}
@@ -2069,6 +2106,21 @@ import_csv_try_header(struct import_csv *c)
 			continue;
 		}
 		c->col_field[i] = auto_field[i];
+	}
+	/* Every explicit field must have kept its column: a mapping is never overruled. */
+	for (i = 0; i < nmap && !bad; i++) {
+		const struct sf_import_map_entry *e = &map->entries[i];
+
+		if (c->col_field[mapped_col[i] - 1] != (int)e->field) {
+			import_quote_header(e->header, strlen(e->header), quoted, sizeof quoted);
+			import_file_error(im, SF_EINVAL, c->record_line, mapped_col[i],
+			                  "file: mapping %s=%s: column %zu is read as %s",
+			                  import_field_names[e->field], quoted, mapped_col[i],
+			                  c->col_field[mapped_col[i] - 1] >= 0
+			                      ? import_field_names[c->col_field[mapped_col[i] - 1]]
+			                      : "nothing");
+			bad = true;
+		}
 	}
 	for (i = 0; i < n; i++) {
 		if (c->col_field[i] < 0)
@@ -2131,6 +2183,22 @@ import_csv_try_header(struct import_csv *c)
 	return true;
 }
 
+/*
+ * Drops the ' that the registry's CSV export (csv_field) puts before a cell
+ * starting with = + - or @, so that spreadsheets do not run it as a formula:
+ * an export must read back unchanged. Only that one quote before such a
+ * character goes; "'abc" stays as written.
+ */
+static const char *
+import_csv_unescape_formula(const char *s, size_t *n)
+{
+	if (*n >= 2 && s[0] == '\'' && memchr("=+-@", s[1], 4) != NULL) {
+		(*n)--;
+		return s + 1;
+	}
+	return s;
+}
+
 /* libcsv's callback for each cell. */
 static void
 import_csv_cell(void *s, size_t n, void *data)
@@ -2138,10 +2206,13 @@ import_csv_cell(void *s, size_t n, void *data)
 	struct import_csv *c = data;
 	struct importer *im = c->im;
 	size_t col = c->ncells++, tn = s != NULL ? n : 0;
-	const char *t = import_trim(s != NULL ? s : "", &tn);
+	const char *t = s != NULL ? s : "";
 
 	if (im->stop)
 		return;
+	if (c->have_header)
+		t = import_csv_unescape_formula(t, &tn);
+	t = import_trim(t, &tn);
 	if (tn > 0)
 		c->nonempty = true;
 	if (!c->have_header) {
@@ -2918,12 +2989,13 @@ sf_import_row_copy_text(const struct sf_import_row *row, char *buf, size_t bufsz
 	import_copy_text(&o, row->name_key, false);
 	import_copy_text(&o, row->birth_date, false);
 	import_copy_text(&o, row->passport_no, false);
-	import_copy_text(&o, row->kind, false);
+	/* NULL when the file did not say, so the merge keeps what is stored. */
+	import_copy_text(&o, row->kind_given ? row->kind : NULL, false);
 	import_copy_text(&o, row->arrival_date, false);
 	import_copy_text(&o, row->departure_date, false);
 	import_copy_text(&o, row->household_ref, false);
 	import_copy_text(&o, row->needs, false);
-	import_copy_text(&o, row->languages, false);
+	import_copy_text(&o, row->languages_given ? row->languages : NULL, false);
 	import_copy_text(&o, row->address, false);
 	import_copy_text(&o, row->residence_status, false);
 	import_copy_text(&o, row->notes, false);

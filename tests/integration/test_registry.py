@@ -2,6 +2,8 @@
 or passport, filters and paging, read one, change, soft delete, who is in an
 area, and mission scoping: staff of one mission never see another's."""
 
+import csv
+import io
 import os
 
 from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
@@ -110,6 +112,10 @@ def passport_shown_only_to_roles_that_need_it():
     masked = S["viewer-a"].get(path).json()["passport_no"]
     check(masked != "M10000001" and masked.startswith("M") and masked.endswith("01") and "*" in masked, masked)
     check("M10000001" not in S["hq"].get("/api/v1/nationals").body, "hq sees passports")
+    # Nor can they confirm a guess of the masked digits by searching for it.
+    for who in ("viewer-a", "hq"):
+        expect_equal(names(S[who].get("/api/v1/nationals?q=M10000001")), [], who + " searching a passport")
+    expect_equal(names(S["staff-a"].get("/api/v1/nationals?q=M10000001")), ["KIM MINJUN"], "staff may")
 
 
 def another_missions_national_is_404():
@@ -183,6 +189,10 @@ def who_is_in_an_area():
 
 
 def export_is_scoped_masked_and_reimportable():
+    # A household the embassy never named (made by self-registration) exports as #id.
+    hh = cluster.psql(DB, "SET ROLE safety; INSERT INTO household (mission_id) VALUES (%d) RETURNING id" % A).split()[-1]
+    cluster.psql(DB, "SET ROLE safety; UPDATE national SET household_id = %s WHERE name_latin = 'KIM MINJUN'" % hh)
+    households = cluster.psql(DB, "SELECT count(*) FROM household")
     r = S["staff-a"].get("/api/v1/nationals/export.csv")
     expect_equal(r.status, 200, r.body)
     check(r.header("Content-Type").startswith("text/csv"), r.header("Content-Type"))
@@ -200,7 +210,16 @@ def export_is_scoped_masked_and_reimportable():
                                  headers={"Content-Type": "text/csv"})
     expect_equal(again.status, 200, again.body)
     rep = again.json()
-    expect_equal((rep["inserted"], rep["updated"]), (0, 0), again.body)
+    people = len(lines) - 1
+    expect_equal((rep["inserted"], rep["updated"], rep["unchanged"], rep["bad_rows"]), (0, 0, people, 0), again.body)
+    # Every row has every column, empty ones included, and a phone reads back despite its formula quote.
+    rows = list(csv.reader(io.StringIO(r.body.lstrip("\ufeff"))))
+    expect_equal({len(row) for row in rows}, {18}, "cells per row")
+    kim = next(row for row in rows if row[3] == "KIM MINJUN")
+    expect_equal(kim[9], "#" + hh, "household")
+    check(kim[12].startswith("'+82"), "formula quote on the phone: " + kim[12])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM household"), households, "no household made")
+    expect_equal(cluster.psql(DB, "SELECT household_id FROM national WHERE name_latin = 'KIM MINJUN'"), hh, "same household")
 
 
 def the_spatial_query_uses_its_index():

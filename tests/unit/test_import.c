@@ -1153,8 +1153,10 @@ import_writes_rows_as_copy_text(void **state)
 	row.name_ko = "김민준";
 	row.name_key = "김민준";
 	row.kind = "resident";
+	row.kind_given = true;
 	row.needs = "{child,medical}";
 	row.languages = "{ko}";
+	row.languages_given = true;
 	row.notes = "a\tb\nc\\d\re";
 	row.phones = phones;
 	row.nphones = 2;
@@ -1169,6 +1171,14 @@ import_writes_rows_as_copy_text(void **state)
 	                         "{\"+905321234567\",\"+821012345678\"}\t{\"a{b}@example.com\"}\t"
 	                         "-33.8688000\t151.2093000\n");
 	assert_int_equal(len, strlen(buf));
+	/* Not given by the file: NULL, so the merge keeps the stored kind and languages. */
+	row.kind_given = row.languages_given = false;
+	assert_int_equal(sf_import_row_copy_text(&row, buf, sizeof buf, &len), 0);
+	assert_string_equal(buf, "7\t김민준\t\\N\t김민준\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t"
+	                         "{child,medical}\t\\N\t\\N\t\\N\ta\\tb\\nc\\\\d\\re\t\\N\t"
+	                         "{\"+905321234567\",\"+821012345678\"}\t{\"a{b}@example.com\"}\t"
+	                         "-33.8688000\t151.2093000\n");
+	assert_string_equal(row.kind, "resident");
 	assert_int_equal(sf_import_row_copy_text(&row, small, sizeof small, &len), SF_ETOOLONG);
 	assert_int_equal(len, 0);
 	assert_string_equal(small, "");
@@ -1261,6 +1271,257 @@ import_itinerary_rows_carry_the_leg(void **state)
 	sf_import_result_free(res);
 }
 
+/* Two mappings whose headers fold to one column refuse the file instead of losing a field. */
+static void
+import_refuses_two_mappings_on_one_column(void **state)
+{
+	struct sf_import_mapping map = {NULL, 0};
+	struct sf_import_options opt;
+	struct sf_import_result *res;
+	const char *text = "성명,E-mail,연락처\n김민준,kim@example.com,0532 123 45 67\n";
+	char err[256];
+
+	(void)state;
+	/* Different as written, so the mapping takes both; both fold to "email". */
+	assert_int_equal(
+	    sf_import_parse_mapping("phone=E_mail, email=e.mail", &map, err, sizeof err), 0);
+	assert_int_equal(map.count, 2);
+	sf_import_options_init(&opt);
+	opt.default_country = "TR";
+	opt.mapping = &map;
+	res = parse_text_with(text, &opt, SF_EINVAL);
+	assert_true(res->file_error);
+	assert_int_equal(res->nrows, 0);
+	assert_int_equal(res->nerrors, 1);
+	assert_string_equal(res->errors[0].field, "file");
+	assert_int_equal(res->errors[0].line, 1);
+	assert_int_equal(res->errors[0].column, 2);
+	assert_non_null(strstr(res->errors[0].reason, "mappings phone=E_mail and email=e.mail "
+	                                              "resolve to the same column 2"));
+	sf_import_result_free(res);
+
+	/* One exact and one folded match of the same column: refused too. */
+	sf_import_mapping_clear(&map);
+	assert_int_equal(
+	    sf_import_parse_mapping("email=E-mail, phone=e mail", &map, err, sizeof err), 0);
+	res = parse_text_with(text, &opt, SF_EINVAL);
+	assert_non_null(strstr(res->errors[0].reason, "email=E-mail and phone=e mail resolve"));
+	sf_import_result_free(res);
+	sf_import_mapping_clear(&map);
+}
+
+/* Every explicit field is read from the column it was mapped to, whatever else is recognised. */
+static void
+import_keeps_each_mapped_field_on_its_column(void **state)
+{
+	struct sf_import_mapping map = {NULL, 0};
+	struct sf_import_options opt;
+	struct sf_import_result *res;
+	const char *text = "성명,E-mail,연락처,전화\n"
+	                   "김민준,kim@example.com,0532 123 45 67,0533 765 43 21\n";
+	char err[256];
+
+	(void)state;
+	assert_int_equal(sf_import_parse_mapping("phone=전화, email=e.mail", &map, err, sizeof err),
+	                 0);
+	sf_import_options_init(&opt);
+	opt.default_country = "TR";
+	opt.mapping = &map;
+	res = parse_text_with(text, &opt, 0);
+	assert_int_equal(res->nrows, 1);
+	assert_int_equal(res->columns[SF_IMPORT_FIELD_NAME_KO], 1);
+	assert_int_equal(res->columns[SF_IMPORT_FIELD_EMAIL], 2);
+	assert_int_equal(res->columns[SF_IMPORT_FIELD_PHONE], 4);
+	check_row("mapped columns", &res->rows[0], "phones=+905337654321|emails=kim@example.com");
+	/* 연락처 is a phone column too: left out with a warning, not read. */
+	assert_int_equal(res->nwarnings, 1);
+	assert_non_null(strstr(res->warnings[0].reason, "column 3 (연락처): phone comes from"));
+	sf_import_result_free(res);
+	sf_import_mapping_clear(&map);
+}
+
+/* The registry's export prefixes formula-like cells with ': the import drops just that quote. */
+static void
+import_reads_formula_quotes_of_its_own_export(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *cells; /* phone,notes,address after 김민준 */
+		const char *want;  /* row fields, or NULL for a refused row */
+		const char *error; /* the error's field when refused */
+	} cases[] = {
+	    {"formula_quote_dropped_before_plus_of_phones", "\"'+905321234567;+821012345678\",,",
+	     "phones=+905321234567,+821012345678", NULL},
+	    {"formula_quote_dropped_before_dash_of_notes", ",'-fragile,",
+	     "notes=-fragile|phones=NULL", NULL},
+	    {"formula_quote_dropped_before_equals_and_at", ",'@home,'=1+1",
+	     "notes=@home|address==1+1", NULL},
+	    {"quote_kept_before_a_letter", ",'abc,'x", "notes='abc|address='x", NULL},
+	    {"quote_kept_before_a_digit_and_the_phone_refused", "'05321234567,,", NULL, "phone"},
+	    {"only_one_quote_dropped", "''+905321234567,,", NULL, "phone"},
+	    {"quote_alone_kept", ",',", "notes='", NULL},
+	};
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sf_import_result *res;
+
+		snprintf(text, sizeof text, "name_ko,phone,notes,address\n김민준,%s\n",
+		         cases[i].cells);
+		res = parse_text(text, 0);
+		if (cases[i].want != NULL) {
+			if (res->nrows != 1)
+				fail_msg("%s: refused: %s", cases[i].name,
+				         res->nerrors > 0 ? res->errors[0].reason : "");
+			check_row(cases[i].name, &res->rows[0], cases[i].want);
+		} else {
+			if (res->nrows != 0)
+				fail_msg("%s: accepted", cases[i].name);
+			char want[64];
+
+			snprintf(want, sizeof want, "2:%s", cases[i].error);
+			check_errors(cases[i].name, res, want);
+		}
+		sf_import_result_free(res);
+	}
+
+	/* A whole line as the export writes it (admin: passport in full). */
+	{
+		const char *export =
+		    "\xef\xbb\xbfid,mission,name_ko,name_latin,birth_date,passport_no,"
+		    "kind,arrival_date,departure_date,household,needs,languages,"
+		    "phone,email,lat,lon,address,notes\r\n"
+		    "17,TR,김민준,KIM MINJUN,1985-03-14,M12345678,resident,,,H001,"
+		    "child;medical,ko;en,\"'+905321234567;+821012345678\","
+		    "kim@example.com,41.008200,28.978400,\"'=Istiklal Cd. 1\","
+		    "\"'-fragile, \"\"call first\"\"\"\r\n";
+		struct sf_import_result *res = parse_text(export, 0);
+
+		assert_int_equal(res->nrows, 1);
+		check_row(
+		    "export line", &res->rows[0],
+		    "name_ko=김민준|name_latin=KIM MINJUN|passport_no=M12345678|kind=resident|"
+		    "household_ref=H001|needs={child,medical}|languages={ko,en}|"
+		    "phones=+905321234567,+821012345678|emails=kim@example.com|"
+		    "point=41.0082,28.9784|address==Istiklal Cd. 1|"
+		    "notes=-fragile, \"call first\"|external_ref=17");
+		sf_import_result_free(res);
+	}
+
+	/* Only CSV: JSON values keep the quote, no export writes one there. */
+	{
+		struct sf_import_result *res =
+		    parse_text("[{\"name_ko\": \"김민준\", \"notes\": \"'-fragile\"}]", 0);
+
+		assert_int_equal(res->nrows, 1);
+		check_row("json keeps the quote", &res->rows[0], "notes='-fragile");
+		sf_import_result_free(res);
+	}
+}
+
+/* Returns field n (0-based) of a COPY text line, copied into buf. */
+static const char *
+copy_field(const char *line, size_t n, char *buf, size_t size)
+{
+	size_t len;
+
+	for (; n > 0; n--) {
+		line = strchr(line, '\t');
+		assert_non_null(line);
+		line++;
+	}
+	len = strcspn(line, "\t\n");
+	assert_true(len < size);
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* kind and languages say whether the file gave them; COPY text has NULL when it did not. */
+static void
+import_tells_whether_kind_and_languages_were_given(void **state)
+{
+	/* Their places in SF_IMPORT_COPY_COLUMNS. */
+	enum { COPY_KIND = 6, COPY_LANGUAGES = 11 };
+	static const struct {
+		const char *name;
+		const char *text;
+		const char *kind, *languages;
+		bool kind_given, languages_given;
+		const char *copy_kind, *copy_languages;
+	} cases[] = {
+	    {"no_columns_give_defaults_not_given", "name_ko,phone\n김민준,0532 123 45 67\n",
+	     "resident", "{ko}", false, false, "\\N", "\\N"},
+	    {"columns_given", "name_ko,kind,languages\n김민준,거주,\"English, ko\"\n", "resident",
+	     "{en,ko}", true, true, "resident", "{en,ko}"},
+	    {"default_values_written_are_given", "name_ko,kind,languages\n김민준,resident,ko\n",
+	     "resident", "{ko}", true, true, "resident", "{ko}"},
+	    {"empty_cells_not_given", "name_ko,kind,languages\n김민준,,\n", "resident", "{ko}",
+	     false, false, "\\N", "\\N"},
+	    {"blank_and_placeholder_not_given", "name_ko,kind,languages\n김민준,  ,-\n", "resident",
+	     "{ko}", false, false, "\\N", "\\N"},
+	    {"separators_only_name_no_language", "name_ko,languages\n김민준,\" ; \"\n", "resident",
+	     "{ko}", false, false, "\\N", "\\N"},
+	    {"json_keys_absent", "[{\"name_ko\": \"김민준\"}]", "resident", "{ko}", false, false,
+	     "\\N", "\\N"},
+	    {"json_null_and_empty_array",
+	     "[{\"name_ko\": \"김민준\", \"kind\": null, "
+	     "\"languages\": []}]",
+	     "resident", "{ko}", false, false, "\\N", "\\N"},
+	    {"json_keys_given",
+	     "[{\"name_ko\": \"김민준\", \"kind\": \"resident\", "
+	     "\"languages\": [\"tr\", \"ko\"]}]",
+	     "resident", "{tr,ko}", true, true, "resident", "{tr,ko}"},
+	};
+	char line[SF_IMPORT_COPY_LINE_SIZE], buf[64];
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sf_import_result *res = parse_text(cases[i].text, 0);
+		const struct sf_import_row *r;
+
+		if (res->nrows != 1)
+			fail_msg("%s: %zu rows: %s", cases[i].name, res->nrows,
+			         res->nerrors > 0 ? res->errors[0].reason : "");
+		r = &res->rows[0];
+		/* The row itself keeps its promise: never NULL. */
+		if (strcmp(r->kind, cases[i].kind) != 0 ||
+		    strcmp(r->languages, cases[i].languages) != 0)
+			fail_msg("%s: kind %s languages %s", cases[i].name, r->kind, r->languages);
+		if (r->kind_given != cases[i].kind_given ||
+		    r->languages_given != cases[i].languages_given)
+			fail_msg("%s: kind_given %d languages_given %d", cases[i].name,
+			         r->kind_given, r->languages_given);
+		assert_int_equal(sf_import_row_copy_text(r, line, sizeof line, &len), 0);
+		if (strcmp(copy_field(line, COPY_KIND, buf, sizeof buf), cases[i].copy_kind) != 0)
+			fail_msg("%s: COPY kind %s", cases[i].name, buf);
+		if (strcmp(copy_field(line, COPY_LANGUAGES, buf, sizeof buf),
+		           cases[i].copy_languages) != 0)
+			fail_msg("%s: COPY languages %s", cases[i].name, buf);
+		sf_import_result_free(res);
+	}
+
+	/* An itinerary row is a traveller by default: still not given by the file. */
+	{
+		struct sf_import_options opt;
+		struct sf_import_result *res;
+
+		sf_import_options_init(&opt);
+		opt.itinerary = true;
+		res =
+		    parse_text_with("성명,도착일,출발일\n김여행,2026-12-01,2026-12-03\n", &opt, 0);
+		assert_int_equal(res->nrows, 1);
+		assert_string_equal(res->rows[0].kind, "traveller");
+		assert_false(res->rows[0].kind_given);
+		assert_int_equal(sf_import_row_copy_text(&res->rows[0], line, sizeof line, &len),
+		                 0);
+		assert_string_equal(copy_field(line, COPY_KIND, buf, sizeof buf), "\\N");
+		sf_import_result_free(res);
+	}
+}
+
 int
 main(void)
 {
@@ -1285,6 +1546,10 @@ main(void)
 	    cmocka_unit_test(import_caps_rows_errors_and_warnings),
 	    cmocka_unit_test(import_writes_rows_as_copy_text),
 	    cmocka_unit_test(import_api_handles_names_and_null),
+	    cmocka_unit_test(import_refuses_two_mappings_on_one_column),
+	    cmocka_unit_test(import_keeps_each_mapped_field_on_its_column),
+	    cmocka_unit_test(import_reads_formula_quotes_of_its_own_export),
+	    cmocka_unit_test(import_tells_whether_kind_and_languages_were_given),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,9 @@
  * The columns sf_import_row_copy_text writes, in order, for the COPY column
  * list of a staging table (types: line integer, birth_date, arrival_date and
  * departure_date date, needs, languages, phones and emails text[], lat and
- * lon double precision, the rest text).
+ * lon double precision, the rest text). kind and languages are NULL when the
+ * file did not give them (kind_given, languages_given), so a merge can keep
+ * the stored value and let a new person take the column's default.
  */
 #define SF_IMPORT_COPY_COLUMNS                                                                     \
 	"line, name_ko, name_latin, name_key, birth_date, passport_no, kind, arrival_date, "       \
@@ -147,6 +149,14 @@ struct sf_import_row {
 	size_t nphones;
 	const char *const *emails; /* normalised by sf_email_validate */
 	size_t nemails;
+	/*
+	 * Whether the file gave the kind, and at least one language: a non-empty
+	 * cell (not a placeholder such as "-") or JSON value. When false, kind
+	 * and languages still hold the defaults ("resident", or "traveller" for
+	 * an itinerary; "{ko}") but the COPY text has NULL for them.
+	 */
+	bool kind_given;
+	bool languages_given;
 	bool has_point;
 	double lat;
 	double lon;
@@ -199,7 +209,8 @@ void sf_import_options_init(struct sf_import_options *opt);
  * problems in errors (all of them, up to max_errors). Returns SF_EINVAL when
  * the file as a whole is refused (not UTF-8, malformed CSV quoting, invalid
  * JSON, no header, no name column, two columns for one field, a mapped
- * column missing, an unknown default_country or date_format) and SF_ETOOLONG when it has more than
+ * column missing, two mappings that find the same column, an unknown
+ * default_country or date_format) and SF_ETOOLONG when it has more than
  * max_rows rows; then file_error is set, rows is empty and errors says why. Returns SF_ENOMEM with
  * *out NULL, or SF_EINVAL with *out NULL when an argument is NULL.
  */
@@ -214,7 +225,10 @@ void sf_import_result_free(struct sf_import_result *res);
  * separated by commas ("phone=연락처, name_ko=성명"); a comma is part of the
  * header when no field name and '=' follow it. Fields are named as by
  * sf_import_field_lookup; headers are matched to the file's after trimming.
- * Call once per --map option or JSON array element to add more.
+ * Headers are compared here only as written (ASCII case aside): two that
+ * differ but find the same column (folded, "E_mail" and "e.mail") refuse
+ * the file in sf_import_parse. Call once per --map option or JSON array
+ * element to add more.
  *
  * Returns 0, SF_EINVAL (no '=', unknown field, empty header, a field or a
  * header mapped twice; mapping unchanged), SF_ETOOLONG (over
@@ -247,6 +261,8 @@ int sf_import_header_field(const char *header, enum sf_import_field *out);
  * for NULL, backslash escapes, '\n' at the end), in the column order of
  * SF_IMPORT_COPY_COLUMNS, into buf (the caller's; SF_IMPORT_COPY_LINE_SIZE
  * bytes always suffice) and its length, without the NUL, into *len_out.
+ * kind is written only when kind_given and languages only when
+ * languages_given, else \N: a re-import must not reset them to the defaults.
  * Returns 0, SF_EINVAL (NULL) or SF_ETOOLONG (bufsz too small).
  */
 int sf_import_row_copy_text(const struct sf_import_row *row, char *buf, size_t bufsz,
