@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <sys/queue.h>
 
+#include <safety/error.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <safety/limiter.h>
@@ -334,24 +335,79 @@ http_param_id(struct http_ctx *ctx, int i, char buf[24])
 const char *
 http_query(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz)
 {
+	const char *v;
+
+	http_query_checked(ctx, name, buf, bufsz, &v);
+	return v;
+}
+
+int
+http_query_checked(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz,
+                   const char **out)
+{
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
 	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	struct evkeyvalq params;
 	const char *v;
-	const char *result = NULL;
+	int rc = SF_ENOTFOUND;
 
+	*out = NULL;
 	if (q == NULL)
-		return NULL;
+		return rc;
 	TAILQ_INIT(&params);
 	if (evhttp_parse_query_str(q, &params) != 0)
-		return NULL;
+		return rc;
 	v = evhttp_find_header(&params, name);
 	if (v != NULL && strlen(v) < bufsz) {
 		memcpy(buf, v, strlen(v) + 1);
-		result = buf;
+		*out = buf;
+		rc = 0;
+	} else if (v != NULL) {
+		rc = SF_ETOOLONG;
 	}
 	evhttp_clear_headers(&params);
-	return result;
+	return rc;
+}
+
+bool
+http_query_filter(struct http_ctx *ctx, const char *name, char *buf, size_t bufsz, const char **out)
+{
+	char detail[120];
+
+	if (http_query_checked(ctx, name, buf, bufsz, out) != SF_ETOOLONG)
+		return true;
+	snprintf(detail, sizeof detail, "%s: too long (at most %zu bytes)", name, bufsz - 1);
+	http_reply_problem(ctx, 400, "bad request", detail);
+	return false;
+}
+
+/*
+ * Reads a yes/no query parameter into *out; answers 400 and returns false
+ * for any other value: "dry_run=True" must never import for real.
+ */
+bool
+http_query_flag(struct http_ctx *ctx, const char *name, bool *out)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false",
+	                                                                            "no", "off",
+	                                                                            ""};
+	char buf[8], detail[120];
+	const char *v;
+
+	*out = false;
+	if (http_query_checked(ctx, name, buf, sizeof buf, &v) == SF_ENOTFOUND)
+		return true;
+	for (size_t i = 0; v != NULL && i < sizeof yes / sizeof yes[0]; i++)
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+	for (size_t i = 0; v != NULL && i < sizeof no / sizeof no[0]; i++)
+		if (strcasecmp(v, no[i]) == 0)
+			return true;
+	snprintf(detail, sizeof detail, "%s: true or false", name);
+	http_reply_problem(ctx, 400, "bad request", detail);
+	return false;
 }
 
 /* Parses the body as a JSON object. */

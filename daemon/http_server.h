@@ -79,6 +79,28 @@ bool http_json_known(struct http_ctx *ctx, const cJSON *body, const char *const 
 const char *http_query(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz);
 
 /*
+ * Like http_query, but tells a parameter too long for buf (SF_ETOOLONG)
+ * from an absent one (SF_ENOTFOUND, *out NULL): a request must not be
+ * carried out as if an over-long parameter had not been given. 0 when read.
+ */
+int http_query_checked(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz,
+                       const char **out);
+
+/*
+ * A filter parameter into *out (NULL when absent). One too long for buf is
+ * answered 400 and false returned: a filter never silently falls away.
+ */
+bool http_query_filter(struct http_ctx *ctx, const char *name, char *buf, size_t bufsz,
+                       const char **out);
+
+/*
+ * A yes/no parameter (1/true/yes/on, 0/false/no/off or empty, any case;
+ * absent is no) into *out. Any other value is answered 400 and false is
+ * returned: "dry_run=maybe" must never be carried out as a real run.
+ */
+bool http_query_flag(struct http_ctx *ctx, const char *name, bool *out);
+
+/*
  * Reads ?after=ID&limit=N for a paged list into after (NULL when absent) and
  * limit (default 100, at most 500). On bad values answers 400, returns false.
  */

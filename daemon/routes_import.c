@@ -97,17 +97,6 @@ import_job_done(void *arg)
 	import_job_free(job);
 }
 
-/* Reads a yes/no query parameter. */
-static bool
-import_flag(struct http_ctx *ctx, const char *name)
-{
-	char buf[8];
-	const char *v = http_query(ctx, name, buf, sizeof buf);
-
-	return v != NULL &&
-	       (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
-}
-
 /* Starts a job on the request's body. */
 static void
 import_start(struct http_ctx *ctx, bool single)
@@ -115,7 +104,7 @@ import_start(struct http_ctx *ctx, bool single)
 	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
 	const char *type =
 	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Content-Type");
-	char mission_buf[24], fmt[16], map[512], err[160];
+	char mission_buf[24], fmt[16], map[4096], err[160];
 	const char *mission, *v;
 	struct import_job *job;
 	size_t len = evbuffer_get_length(in);
@@ -155,7 +144,12 @@ import_start(struct http_ctx *ctx, bool single)
 		import_job_free(job);
 		return;
 	}
-	v = http_query(ctx, "map", map, sizeof map);
+	if (http_query_checked(ctx, "map", map, sizeof map, &v) == SF_ETOOLONG) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "map: too long; at most 4,095 bytes of field=header pairs");
+		import_job_free(job);
+		return;
+	}
 	if (v != NULL && sf_import_parse_mapping(v, &job->mapping, err, sizeof err) != 0) {
 		char detail[200];
 		snprintf(detail, sizeof detail, "map: %s", err);
@@ -164,8 +158,12 @@ import_start(struct http_ctx *ctx, bool single)
 		return;
 	}
 	job->req.mapping = job->mapping.count > 0 ? &job->mapping : NULL;
-	job->req.all_or_nothing = single || import_flag(ctx, "all_or_nothing");
-	job->req.dry_run = import_flag(ctx, "dry_run");
+	if (!http_query_flag(ctx, "all_or_nothing", &job->req.all_or_nothing) ||
+	    !http_query_flag(ctx, "dry_run", &job->req.dry_run)) {
+		import_job_free(job);
+		return;
+	}
+	job->req.all_or_nothing = job->req.all_or_nothing || single;
 	snprintf(job->actor, sizeof job->actor, "%s", ctx->principal.name);
 	snprintf(job->role, sizeof job->role, "%s", auth_actor_role(&ctx->principal));
 	snprintf(job->addr, sizeof job->addr, "%s", ctx->client_addr);

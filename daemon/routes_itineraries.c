@@ -176,10 +176,11 @@ itinerary_parsed(void *arg)
 	params[4] = job->actor;
 	params[5] = job->role;
 	params[6] = job->addr;
-	if (db_pool_query(job->ctx->d->db,
-	                  "SELECT itinerary_import($1::bigint, $2, $3::jsonb, $4::boolean, $5, $6, $7) "
-	                  "FROM mission WHERE id = $1::bigint",
-	                  7, params, itinerary_stored, job, &cause) != 0) {
+	if (db_pool_query(
+	        job->ctx->d->db,
+	        "SELECT itinerary_import($1::bigint, $2, $3::jsonb, $4::boolean, $5, $6, $7) "
+	        "FROM mission WHERE id = $1::bigint",
+	        7, params, itinerary_stored, job, &cause) != 0) {
 		http_reply_problem(job->ctx, 503, "service unavailable", cause);
 		itinerary_job_free(job);
 	}
@@ -222,7 +223,8 @@ routes_itineraries_import(struct http_ctx *ctx)
 	size_t len = evbuffer_get_length(in);
 
 	if (len == 0) {
-		http_reply_problem(ctx, 400, "bad request", "the body is empty: send the file itself");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "the body is empty: send the file itself");
 		return;
 	}
 	job = xcalloc(1, sizeof *job);
@@ -245,8 +247,9 @@ routes_itineraries_import(struct http_ctx *ctx)
 	}
 	v = http_query(ctx, "source", buf, sizeof buf);
 	if (v == NULL || *v == '\0' || strlen(v) > 100) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "source: who sent the file (a partner's name, at most 100 bytes)");
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "source: who sent the file (a partner's name, at most 100 bytes)");
 		itinerary_job_free(job);
 		return;
 	}
@@ -264,8 +267,10 @@ routes_itineraries_import(struct http_ctx *ctx)
 		itinerary_job_free(job);
 		return;
 	}
-	v = http_query(ctx, "dry_run", buf, sizeof buf);
-	job->dry_run = v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+	if (!http_query_flag(ctx, "dry_run", &job->dry_run)) {
+		itinerary_job_free(job);
+		return;
+	}
 	snprintf(job->actor, sizeof job->actor, "%s", ctx->principal.name);
 	snprintf(job->role, sizeof job->role, "%s", auth_actor_role(&ctx->principal));
 	snprintf(job->addr, sizeof job->addr, "%s", ctx->client_addr);
@@ -274,8 +279,8 @@ routes_itineraries_import(struct http_ctx *ctx)
 	job->data[len] = '\0';
 	job->len = len;
 	params[0] = job->mission;
-	if (db_pool_query(ctx->d->db, "SELECT default_country FROM mission WHERE id = $1::bigint", 1,
-	                  params, itinerary_mission_loaded, job, &cause) != 0) {
+	if (db_pool_query(ctx->d->db, "SELECT default_country FROM mission WHERE id = $1::bigint",
+	                  1, params, itinerary_mission_loaded, job, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 		itinerary_job_free(job);
 	}

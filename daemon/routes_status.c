@@ -85,12 +85,13 @@ routes_status_people(struct http_ctx *ctx)
 
 	if (http_param_id(ctx, 0, id) == NULL || !http_page(ctx, &after, after_buf, limit))
 		return;
-	vstatus = http_query(ctx, "status", status, sizeof status);
-	vflag = http_query(ctx, "flag", flag, sizeof flag);
-	vregion = http_query(ctx, "region", region, sizeof region);
-	vq = http_query(ctx, "q", q, sizeof q);
-	vassigned = http_query(ctx, "assigned", assigned, sizeof assigned);
-	vsort = http_query(ctx, "sort", sort, sizeof sort);
+	if (!http_query_filter(ctx, "status", status, sizeof status, &vstatus) ||
+	    !http_query_filter(ctx, "flag", flag, sizeof flag, &vflag) ||
+	    !http_query_filter(ctx, "region", region, sizeof region, &vregion) ||
+	    !http_query_filter(ctx, "q", q, sizeof q, &vq) ||
+	    !http_query_filter(ctx, "assigned", assigned, sizeof assigned, &vassigned) ||
+	    !http_query_filter(ctx, "sort", sort, sizeof sort, &vsort))
+		return;
 	if (vflag != NULL && strcmp(vflag, "duress") != 0 && strcmp(vflag, "needs_review") != 0 &&
 	    strcmp(vflag, "confirm_safe") != 0) {
 		http_reply_problem(ctx, 400, "bad request",
@@ -112,7 +113,8 @@ routes_status_people(struct http_ctx *ctx)
 	} else if (vassigned != NULL && strcmp(vassigned, "none") == 0) {
 		vassigned = "-1";
 	} else if (vassigned != NULL && !http_is_id(vassigned)) {
-		http_reply_problem(ctx, 400, "bad request", "assigned: me, none or a staff member's id");
+		http_reply_problem(ctx, 400, "bad request",
+		                   "assigned: me, none or a staff member's id");
 		return;
 	}
 	if (vsort != NULL && strcmp(vsort, "urgency") != 0 && strcmp(vsort, "name") != 0 &&
@@ -148,7 +150,8 @@ routes_status_people(struct http_ctx *ctx)
 	    " CASE WHEN $11 = 'urgency' THEN x.urgency END, "
 	    " CASE WHEN $11 = 'name' THEN coalesce(x.name_latin, x.name_ko) END, "
 	    " CASE WHEN $11 = 'answered' THEN x.answered_at END DESC NULLS LAST, x.national_id), "
-	    " '[]'::json), 'next', CASE WHEN count(*) = $7::int THEN max(x.national_id)::text END)::text "
+	    " '[]'::json), 'next', CASE WHEN count(*) = $7::int THEN max(x.national_id)::text "
+	    "END)::text "
 	    "FROM (SELECT p.*, n.name_ko, n.name_latin, "
 	    " CASE WHEN p.duress THEN 0 WHEN p.status = 'injured' THEN 1 WHEN p.status = "
 	    "'needs_help' "
@@ -197,7 +200,8 @@ routes_status_assign(struct http_ctx *ctx)
 	if (body == NULL)
 		return;
 	u = cJSON_GetObjectItemCaseSensitive(body, "user_id");
-	if (!(cJSON_IsNull(u) || (cJSON_IsNumber(u) && u->valuedouble >= 1 && u->valuedouble < 1e15))) {
+	if (!(cJSON_IsNull(u) ||
+	      (cJSON_IsNumber(u) && u->valuedouble >= 1 && u->valuedouble < 1e15))) {
 		http_reply_problem(ctx, 400, "bad request",
 		                   "user_id: a staff member's id, or null to free the person");
 		cJSON_Delete(body);
@@ -232,14 +236,15 @@ routes_status_staff(struct http_ctx *ctx)
 		return;
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
-	db_reply_json(ctx, 200, "",
-	              "SELECT coalesce(json_agg(json_build_object('id', u.id, 'name', "
-	              " coalesce(nullif(u.display_name, ''), u.username), 'role', u.role, "
-	              " 'mission_id', u.mission_id) ORDER BY u.username), '[]')::text "
-	              "FROM crisis_mission cm JOIN staff_user u ON u.mission_id = cm.mission_id "
-	              "WHERE cm.crisis_id = $2::bigint AND ($1::bigint IS NULL OR cm.mission_id = $1) "
-	              "AND u.role IN ('mission_lead', 'mission_staff') AND NOT u.disabled",
-	              2, params);
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT coalesce(json_agg(json_build_object('id', u.id, 'name', "
+	    " coalesce(nullif(u.display_name, ''), u.username), 'role', u.role, "
+	    " 'mission_id', u.mission_id) ORDER BY u.username), '[]')::text "
+	    "FROM crisis_mission cm JOIN staff_user u ON u.mission_id = cm.mission_id "
+	    "WHERE cm.crisis_id = $2::bigint AND ($1::bigint IS NULL OR cm.mission_id = $1) "
+	    "AND u.role IN ('mission_lead', 'mission_staff') AND NOT u.disabled",
+	    2, params);
 }
 
 struct staff_entry {
@@ -443,9 +448,12 @@ routes_status_person(struct http_ctx *ctx)
 	    " 'duress', p.duress, 'needs_review', p.needs_review, 'by_proxy', p.by_proxy, "
 	    " 'headcount', p.headcount, 'answered_at', p.answered_at, 'birth_date', n.birth_date, "
 	    " 'address', n.address, 'notes', n.notes, 'kind', n.kind, "
-	    " 'legs', (SELECT coalesce(json_agg(json_build_object('place', coalesce(l.place, g.name), "
-	    "  'region', g.name, 'arrival', l.arrival, 'departure', l.departure, 'source', l.source) "
-	    "  ORDER BY l.seq), '[]') FROM itinerary_leg l LEFT JOIN region g ON g.id = l.region_id "
+	    " 'legs', (SELECT coalesce(json_agg(json_build_object('place', coalesce(l.place, "
+	    "g.name), "
+	    "  'region', g.name, 'arrival', l.arrival, 'departure', l.departure, 'source', "
+	    "l.source) "
+	    "  ORDER BY l.seq), '[]') FROM itinerary_leg l LEFT JOIN region g ON g.id = "
+	    "l.region_id "
 	    "  WHERE l.national_id = n.id), "
 	    " 'contacts', "
 	    " (SELECT coalesce(json_agg(json_build_object('kind', c.kind, 'value', c.value, "

@@ -6,6 +6,7 @@ dry runs, JSON, one person at a time, and mission scoping."""
 
 import json
 import os
+import urllib.parse
 
 from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
 
@@ -212,11 +213,49 @@ def safetyctl_imports_with_korean_headers_and_a_mapping():
     check("ctl.csv:2: phone" in r.stdout, r.stdout)
 
 
+def a_file_without_a_column_keeps_what_is_stored():
+    cluster.psql(DB, "SET ROLE safety; UPDATE national SET languages = '{en}' WHERE name_latin = 'PARK JIHO'")
+    stored = cluster.psql(DB, "SELECT kind, languages, updated_at FROM national WHERE name_latin = 'PARK JIHO'")
+    for body in ("성명,영문성명,생년월일,휴대전화\n박지호,PARK JIHO,2015-07-08,+90 532 123 45 67\n",
+                 # One of the two names only: the same person, not a twin.
+                 "성명,생년월일,휴대전화\n박지호,2015-07-08,0532 123 45 67\n",
+                 "영문성명,생년월일,휴대전화\nPARK JIHO,2015-07-08,0532 123 45 67\n"):
+        rep = post_csv(S["staff-a"], body).json()
+        expect_equal((rep["inserted"], rep["updated"], rep["unchanged"]), (0, 0, 1), body + repr(rep))
+    expect_equal(cluster.psql(DB, "SELECT kind, languages, updated_at FROM national WHERE name_latin = 'PARK JIHO'"),
+                 stored, "kind and languages kept")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_ko = '박지호' OR name_latin = 'PARK JIHO'"),
+                 "1", "no twin")
+
+
+def doubtful_parameters_are_refused():
+    count = cluster.psql(DB, "SELECT count(*) FROM national")
+    body = "name_latin,phone\nNEW PERSON,+821077770001\n"
+    for query, what in (("?dry_run=maybe", "dry_run"), ("?all_or_nothing=2", "all_or_nothing"),
+                        ("?map=phone%3D" + "x" * 5000, "map")):
+        r = post_csv(S["staff-a"], body, query)
+        expect_equal(r.status, 400, query[:30] + ": " + r.body)
+        check(what in r.body, r.body)
+    r = post_csv(S["staff-a"], body, "?dry_run=True")
+    expect_equal(r.status, 200, r.body)
+    check(r.json()["dry_run"] and not r.json()["applied"], "True is a dry run: " + r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national"), count, "nothing added")
+    # Two mappings that land on one column refuse the file rather than lose a field.
+    r = post_csv(S["staff-a"], "성명,E-mail,연락처\n문가은,a@example.org,010-1111-0000\n",
+                 "?map=" + urllib.parse.quote("phone=E_mail, email=e.mail"))
+    expect_equal(r.status, 400, r.body)
+    check("same column" in r.body, r.body)
+    r = S["staff-a"].get("/api/v1/nationals?q=" + urllib.parse.quote("김" * 200))
+    expect_equal(r.status, 400, "an over-long search is refused, not dropped: " + r.body[:100])
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
         the_same_file_twice_changes_nothing,
         a_changed_row_updates_instead_of_adding_a_twin,
+        a_file_without_a_column_keeps_what_is_stored,
+        doubtful_parameters_are_refused,
         all_or_nothing_and_dry_run,
         duplicate_passport_in_one_file_is_reported,
         refused_files_say_why,
