@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pg_array.h"
 #include "spool.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #include <event2/buffer.h>
@@ -65,6 +66,9 @@ struct reply_item {
 	replies_done_cb cb;
 	void *arg;
 	int store_attempts; /* stores that ended in a deadlock */
+	/* Its batch failed for a reason of its own: stored alone, so one reply cannot fail others.
+	 */
+	bool solo;
 };
 
 #define REPLIES_CHANNELS 6
@@ -100,8 +104,9 @@ struct replies {
 	uint64_t outcome[REPLIES_CHANNELS][4];
 };
 
-static const char *const replies_channel_names[REPLIES_CHANNELS] = {"sms", "web", "email", "staff",
-                                                                    "other"};
+/* The last is every other channel. */
+static const char *const replies_channel_names[REPLIES_CHANNELS] = {"sms",   "web",  "email",
+                                                                    "staff", "pfif", "other"};
 static const char *const replies_outcome_names[4] = {"duplicate", "refused", "failed", "spooled"};
 
 /* The metrics index of a channel name. */
@@ -271,8 +276,9 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	it->crisis_id = in->crisis_id;
 	it->national_id = in->national_id;
 	it->channel = xstrdup(in->channel);
-	it->sender = in->sender != NULL ? xstrndup(in->sender, 64) : NULL;
-	it->raw_text = in->raw_text != NULL ? xstrndup(in->raw_text, 2000) : NULL;
+	/* Text from outside in any encoding: one bad byte must not fail the batch it shares. */
+	it->sender = in->sender != NULL ? text_sanitized(in->sender, 64, false) : NULL;
+	it->raw_text = in->raw_text != NULL ? text_sanitized(in->raw_text, 2000, true) : NULL;
 	if (in->provider_ref != NULL) {
 		it->provider_ref = xstrdup(in->provider_ref);
 	} else {
@@ -281,9 +287,9 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 		sf_secret_hex_encode(rnd, sizeof rnd, ref, sizeof ref);
 		xasprintf(&it->provider_ref, "%s:%s", in->channel, ref);
 	}
-	it->entered_by = in->entered_by != NULL ? xstrdup(in->entered_by) : NULL;
+	it->entered_by = in->entered_by != NULL ? text_sanitized(in->entered_by, 200, false) : NULL;
 	it->duress_hashes = replies_candidates(d, in->words);
-	it->words = in->words != NULL ? xstrndup(in->words, 600) : NULL;
+	it->words = in->words != NULL ? text_sanitized(in->words, 600, true) : NULL;
 	it->status = in->status;
 	it->unclassified = in->unclassified;
 	it->review = in->review;
@@ -1041,6 +1047,20 @@ replies_stored(const struct db_result *res, void *arg)
 		replies_kick(r);
 		return;
 	}
+	if (res->outcome != DB_OK && b->n > 1) {
+		/*
+		 * Not the database's absence but something in the batch: store each
+		 * reply alone, so that only the one at fault fails.
+		 */
+		log_warn("reply_batch_split", "sqlstate", res->sqlstate, "error", res->error);
+		for (int i = 0; i < b->n; i++)
+			b->items[i]->solo = true;
+		replies_requeue(r, b->items, b->n);
+		free(b->items);
+		free(b);
+		replies_kick(r);
+		return;
+	}
 	if (res->outcome != DB_OK) {
 		log_error("reply_store_failed", "sqlstate", res->sqlstate, "error", res->error);
 		for (int i = 0; i < b->n; i++) {
@@ -1305,7 +1325,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
 	pg_arrays_open(&cols, 17);
-	while (r->head != NULL && b->n < REPLIES_BATCH_MAX) {
+	while (r->head != NULL && b->n < REPLIES_BATCH_MAX && (b->n == 0 || !r->head->solo)) {
 		struct reply_item *it = r->head;
 
 		r->head = it->next;
@@ -1337,6 +1357,8 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		pg_arrays_add(&cols, 15, it->by_staff ? "t" : "f");
 		pg_arrays_add(&cols, 16, it->proxy ? "t" : "f");
 		b->items[b->n++] = it;
+		if (it->solo)
+			break;
 	}
 	/*
 	 * One statement: store the responses (a repeated provider reference is
@@ -1363,10 +1385,15 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "  AND cr.state = 'active' WHERE r.national_id IS NULL AND r.channel = 'sms' "
 	        "  AND c.kind = 'phone' AND c.value = r.sender "
 	        "  ORDER BY cr.started_at DESC LIMIT 1) w ON true), "
-	        /* A reply page answer is stored only for an open crisis and a registered person. */
+	        /*
+	         * A reply page answer is stored only for an open crisis and a
+	         * registered person; no answer for a person removed meanwhile (a
+	         * spooled one) is stored, rather than failing the batch.
+	         */
 	        "x AS (SELECT r2.*, n.mission_id, "
 	        " coalesce(n.duress_hash = ANY (r2.cand::text[]), false) AS duress, "
-	        " r2.req AND NOT (n.id IS NOT NULL AND n.deleted_at IS NULL AND EXISTS (SELECT 1 "
+	        " (r2.national_id IS NOT NULL AND n.id IS NULL) OR r2.req AND NOT (n.id IS NOT "
+	        "  NULL AND n.deleted_at IS NULL AND EXISTS (SELECT 1 "
 	        "  FROM crisis c WHERE c.id = r2.crisis_id AND c.state = 'active')) AS refused "
 	        " FROM r2 LEFT JOIN national n ON n.id = r2.national_id), "
 	        "ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, "

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /*
  * Checks the Kannel secret of the request, given as ?secret= or as the
@@ -299,7 +300,8 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
 void
 routes_hooks_kannel_mo(struct http_ctx *ctx)
 {
-	char from[64], text[2048], id[96], ref[128];
+	/* A long concatenated SMS in Korean is 9 bytes a character in the URL, 3 here. */
+	char from[64], text[8192], id[96], ref[128];
 	const char *vfrom, *vtext, *vid;
 
 	if (!hooks_kannel_secret_ok(ctx))
@@ -311,9 +313,33 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 		http_reply_problem(ctx, 400, "bad request", "from and text are required");
 		return;
 	}
-	/* Without an id from Kannel, the sender and text stand for it (a retry repeats both). */
-	snprintf(ref, sizeof ref, "kannel:%s", vid != NULL && *vid != '\0' ? vid : "");
-	hooks_sms_reply(ctx, vfrom, vtext, vid != NULL && *vid != '\0' ? ref : NULL, false);
+	if (vid != NULL && *vid != '\0') {
+		snprintf(ref, sizeof ref, "kannel:%s", vid);
+	} else {
+		/*
+		 * Without an id from Kannel, the sender and text within five minutes
+		 * stand for it: a retry repeats both, a new answer later is new.
+		 */
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+		char hex[33];
+		EVP_MD_CTX *mc = EVP_MD_CTX_new();
+		long long window = (long long)(time(NULL) / 300);
+
+		if (mc == NULL || EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1 ||
+		    EVP_DigestUpdate(mc, vfrom, strlen(vfrom) + 1) != 1 ||
+		    EVP_DigestUpdate(mc, vtext, strlen(vtext) + 1) != 1 ||
+		    EVP_DigestUpdate(mc, &window, sizeof window) != 1 ||
+		    EVP_DigestFinal_ex(mc, md, &mdlen) != 1) {
+			EVP_MD_CTX_free(mc);
+			http_reply_problem(ctx, 503, "unavailable", "cannot take the message now");
+			return;
+		}
+		EVP_MD_CTX_free(mc);
+		sf_secret_hex_encode(md, 16, hex, sizeof hex);
+		snprintf(ref, sizeof ref, "kannel:h:%s", hex);
+	}
+	hooks_sms_reply(ctx, vfrom, vtext, ref, false);
 }
 
 /* POST /hooks/sms/twilio: an incoming SMS via a Twilio-compatible provider. */

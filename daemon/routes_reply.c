@@ -223,8 +223,8 @@ reply_form(struct reply_view *v, const PGresult *res)
 	    "data-failed=\"%s\">%s</button>"
 	    "<button type=\"submit\" class=\"send\">%s</button></form>"
 	    "<script src=\"/static/reply.js\" defer></script>",
-	    v->token, t->lang, form_id, t->question, t->safe, t->help, t->injured, t->evac, t->people,
-	    t->message, t->location_done, t->location_failed, t->location, t->send);
+	    v->token, t->lang, form_id, t->question, t->safe, t->help, t->injured, t->evac,
+	    t->people, t->message, t->location_done, t->location_failed, t->location, t->send);
 	reply_page_send(v->ctx, 200, b);
 }
 
@@ -380,7 +380,17 @@ routes_reply_post(struct http_ctx *ctx)
 		return;
 	}
 	snprintf(p->status, sizeof p->status, "%s", status);
-	snprintf(p->message, sizeof p->message, "%.500s", message != NULL ? message : "");
+	{
+		/* At most 500 bytes, cut between characters, not inside one. */
+		size_t n = message != NULL ? strlen(message) : 0;
+
+		if (n > 500) {
+			n = 500;
+			while (n > 0 && ((unsigned char)message[n] & 0xC0) == 0x80)
+				n--;
+		}
+		snprintf(p->message, sizeof p->message, "%.*s", (int)n, n > 0 ? message : "");
+	}
 	if (people != NULL && atoi(people) >= 1 && atoi(people) <= 99)
 		p->in.headcount = atoi(people);
 	if (lat != NULL && lon != NULL && *lat != '\0' && *lon != '\0') {

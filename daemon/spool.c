@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SPOOL_MAGIC "SFR1"
@@ -32,11 +33,20 @@ struct spool {
 	char *path, *replay_path;
 	uint64_t depth; /* records in the current file */
 	uint64_t replay_left;
-	bool replaying, replay_failed;
+	bool replaying;
+	bool replay_damaged; /* reading stopped at a damaged record: the file is kept */
 	struct event *timer;
 };
 
+/* One replayed record, until its reply comes back. */
+struct spool_replayed {
+	struct spool *s;
+	char *payload; /* the record's JSON, appended again if it could not be stored */
+	size_t len;
+};
+
 static void spool_replay_cb(evutil_socket_t fd, short what, void *arg);
+static int spool_append_payload(struct spool *s, const char *payload, size_t len);
 
 /* Counts the whole records of a file. */
 static uint64_t
@@ -152,9 +162,7 @@ spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms
 {
 	struct spool *s = d->spool;
 	cJSON *j;
-	char *payload, head[16];
-	unsigned char md[32];
-	unsigned int mdlen = 0;
+	char *payload;
 	size_t len;
 	int rc;
 
@@ -188,10 +196,28 @@ spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms
 	payload = cJSON_PrintUnformatted(j);
 	cJSON_Delete(j);
 	len = strlen(payload);
-	if (len > SPOOL_RECORD_MAX) {
-		free(payload);
+	rc = spool_append_payload(s, payload, len);
+	memset(payload, 0, len);
+	free(payload);
+	return rc;
+}
+
+/*
+ * Appends one record holding payload. A write cut short (a full disk) is
+ * undone, so that no half record sits before the next acknowledged ones.
+ */
+static int
+spool_append_payload(struct spool *s, const char *payload, size_t len)
+{
+	char head[16];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	off_t end;
+	int rc;
+
+	if (len > SPOOL_RECORD_MAX)
 		return -1;
-	}
+	end = lseek(s->fd, 0, SEEK_END);
 	EVP_Digest(payload, len, md, &mdlen, EVP_sha256(), NULL);
 	memcpy(head, SPOOL_MAGIC, 4);
 	head[4] = (char)(len >> 24);
@@ -202,12 +228,13 @@ spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms
 	rc = spool_write_all(s->fd, head, 16) == 0 && spool_write_all(s->fd, payload, len) == 0
 	         ? 0
 	         : -1;
-	memset(payload, 0, len);
-	free(payload);
-	if (rc == 0)
+	if (rc == 0) {
 		s->depth++;
-	else
+	} else {
 		log_error("spool_write_failed", "error", strerror(errno));
+		if (end >= 0 && ftruncate(s->fd, end) != 0)
+			log_error("spool_truncate_failed", "error", strerror(errno));
+	}
 	return rc;
 }
 
@@ -215,27 +242,53 @@ spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms
 static void
 spool_release(struct spool *s)
 {
+	char *aside;
+
 	if (--s->replay_left > 0)
 		return;
 	s->replaying = false;
 	/* Every reply is now in the database or back in the fresh spool. */
-	if (!s->replay_failed) {
+	if (!s->replay_damaged) {
 		unlink(s->replay_path);
 		log_info("spool_replayed");
+		return;
 	}
+	/* Bytes after a damaged record were never read: keep them for a person to look at. */
+	xasprintf(&aside, "%s.damaged.%lld", s->replay_path, (long long)time(NULL));
+	if (rename(s->replay_path, aside) == 0)
+		log_error("spool_damaged_kept", "path", aside);
+	else
+		log_error("spool_damaged_rename_failed", "error", strerror(errno));
+	free(aside);
 }
 
-/* One replayed reply came back: in the database, or spooled again. */
+/*
+ * One replayed reply came back: in the database, or spooled again by the
+ * store. One the database refused to store goes back to the fresh spool, to
+ * be tried again, so that it holds up no other and is never dropped.
+ */
 static void
 spool_replayed_cb(enum reply_outcome outcome, bool duress, void *arg)
 {
-	struct spool *s = arg;
+	struct spool_replayed *rp = arg;
+	struct spool *s = rp->s;
 
 	(void)duress;
-	if (outcome == REPLY_FAILED)
-		s->replay_failed = true;
 	if (s->depth > 0)
 		s->depth--;
+	if (outcome == REPLY_FAILED) {
+		if (spool_append_payload(s, rp->payload, rp->len) != 0 || fdatasync(s->fd) != 0)
+			log_error("spool_reply_lost", "detail",
+			          "a reply that could not be stored could not be spooled again");
+		else
+			log_warn("spool_reply_failed", "detail", "spooled again, tried later");
+	} else if (outcome == REPLY_REFUSED) {
+		/* Only a person removed from the registry meanwhile has nowhere to go. */
+		log_warn("spool_reply_refused", "detail", "the person is no longer registered");
+	}
+	memset(rp->payload, 0, rp->len);
+	free(rp->payload);
+	free(rp);
 	spool_release(s);
 }
 
@@ -250,7 +303,7 @@ spool_replay(struct spool *s)
 	if (f == NULL)
 		return;
 	s->replaying = true;
-	s->replay_failed = false;
+	s->replay_damaged = false;
 	s->replay_left = 1; /* held until every record is submitted */
 	while (fread(head, 1, 16, f) == 16 && memcmp(head, SPOOL_MAGIC, 4) == 0) {
 		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
@@ -261,17 +314,21 @@ spool_replay(struct spool *s)
 		cJSON *j;
 		struct reply_input in;
 
-		if (len > SPOOL_RECORD_MAX)
+		if (len > SPOOL_RECORD_MAX) {
+			s->replay_damaged = true;
 			break;
+		}
 		payload = xmalloc(len + 1);
 		if (fread(payload, 1, len, f) != len) {
+			/* Cut short by a crash: never acknowledged, as nothing after it was. */
 			free(payload);
 			break;
 		}
 		payload[len] = '\0';
 		EVP_Digest(payload, len, md, &mdlen, EVP_sha256(), NULL);
 		if (memcmp(md, head + 8, 8) != 0 || (j = cJSON_Parse(payload)) == NULL) {
-			log_warn("spool_damaged_record", "detail", "reading stops here");
+			log_error("spool_damaged_record", "detail", "reading stops here");
+			s->replay_damaged = true;
 			free(payload);
 			break;
 		}
@@ -300,12 +357,21 @@ spool_replay(struct spool *s)
 		in.entered_by = cJSON_GetStringValue(cJSON_GetObjectItem(j, "entered_by"));
 		in.by_staff = cJSON_IsTrue(cJSON_GetObjectItem(j, "by_staff"));
 		in.proxy = cJSON_IsTrue(cJSON_GetObjectItem(j, "proxy"));
-		in.require_active = cJSON_IsTrue(cJSON_GetObjectItem(j, "require_active"));
+		/*
+		 * The reply was acknowledged: it is stored even if its crisis has
+		 * closed meanwhile, unless the person is gone from the registry.
+		 */
+		in.require_active = false;
 		in.received_ms =
 		    (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "received_ms"));
 		if (in.channel != NULL && in.provider_ref != NULL) {
+			struct spool_replayed *rp = xcalloc(1, sizeof *rp);
+
+			rp->s = s;
+			rp->payload = xstrdup(payload);
+			rp->len = len;
 			s->replay_left++;
-			replies_submit(s->d, &in, spool_replayed_cb, s);
+			replies_submit(s->d, &in, spool_replayed_cb, rp);
 			n++;
 		}
 		cJSON_Delete(j);

@@ -15,4 +15,13 @@
  */
 bool text_clean(const char *s, size_t max_chars, bool multiline);
 
+/*
+ * A copy of s (the caller frees it) that PostgreSQL will take whatever s
+ * held: each byte that is not part of strict UTF-8 becomes U+FFFD, each
+ * control character a space (tabs and line breaks kept when multiline), and
+ * the copy is cut on a character boundary to at most max_bytes. Answers
+ * from outside are kept, never refused: a reply is not lost for one bad byte.
+ */
+char *text_sanitized(const char *s, size_t max_bytes, bool multiline);
+
 #endif

@@ -214,6 +214,57 @@ def a_database_outage_under_load_loses_no_acknowledged_reply():
                timeout=30, what="no one who answered is still pending")
 
 
+def spool_depth():
+    return json.loads(http_request("GET", d.port, "/readyz").body)["spool_depth"]
+
+
+def a_reply_the_database_refuses_holds_up_no_other():
+    # A reply the database refuses (a trigger stands in for any such fault)
+    # shares its batch with others: they are stored, it alone fails.
+    cluster.psql(DB, """
+CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.raw_text LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned'; END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER poison BEFORE INSERT ON response FOR EACH ROW EXECUTE FUNCTION poison();""")
+    try:
+        results = {}
+        gate = threading.Barrier(12)
+
+        def answer(i, text):
+            gate.wait()
+            results[text] = post(d, TOKENS[(100 + i) % len(TOKENS)], "safe", text).status
+
+        threads = [threading.Thread(target=answer, args=(i, "poison-1" if i == 0 else "shared-%d" % i))
+                   for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expect_equal(results.pop("poison-1"), 503, "the refused reply is not acknowledged")
+        expect_equal(sorted(set(results.values())), [200], "every other reply acknowledged")
+        expect_equal(stored("shared-"), 11, "and stored")
+        # While the database is away the same reply is spooled and acknowledged;
+        # its replay fails, goes back to the spool, and holds up no other.
+        cluster.stop()
+        expect_equal(post(d, TOKENS[120 % len(TOKENS)], "needs_help", "poison-2").status, 200, "spooled")
+        for i in range(5):
+            expect_equal(post(d, TOKENS[(121 + i) % len(TOKENS)], "needs_help", "after-poison-%d" % i).status, 200, "spooled")
+        cluster.start()
+        eventually(lambda: stored("after-poison-") == 5, timeout=30, what="the replies after it arrive")
+        time.sleep(3)
+        expect_equal(spool_depth(), 1, "the refused one waits in the spool")
+        expect_equal(stored("poison-"), 0, "not stored yet")
+    finally:
+        cluster.psql(DB, "DROP TRIGGER poison ON response; DROP FUNCTION poison()")
+    eventually(lambda: stored("poison-2") == 1, timeout=30, what="stored once the fault is gone")
+    eventually(lambda: spool_depth() == 0, timeout=10, what="spool empty")
+    eventually(lambda: status_of(int(cluster.psql(DB, "SELECT national_id FROM response WHERE raw_text = 'poison-2'")))
+               == "needs_help", timeout=10, what="its status written")
+    check(not any(f.startswith("reply-spool.replay.damaged") for f in os.listdir(STATE)), "no file set aside")
+
+
 def kill_9_during_an_outage_keeps_the_spool():
     global d
     cluster.stop()
@@ -237,7 +288,8 @@ def kill_9_during_an_outage_keeps_the_spool():
 
 try:
     run([an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start,
-         a_database_outage_under_load_loses_no_acknowledged_reply, kill_9_during_an_outage_keeps_the_spool])
+         a_database_outage_under_load_loses_no_acknowledged_reply, a_reply_the_database_refuses_holds_up_no_other,
+         kill_9_during_an_outage_keeps_the_spool])
 finally:
     d.stop()
     cluster.destroy()

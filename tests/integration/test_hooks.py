@@ -154,6 +154,38 @@ INSERT INTO contact (national_id, kind, value) SELECT id, 'email', 'park@example
                  "email|park@example.org", "sent by e-mail, not the failing SMS route")
 
 
+def kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once():
+    # Bytes that are not UTF-8, and a long Korean message (3,000 bytes), in the
+    # same moment as a plain answer: all three stored, none refused.
+    bad = "/hooks/sms/kannel?" + urllib.parse.urlencode({"secret": SECRET, "from": "+821033334444", "to": "1",
+                                                        "text": b"\xff\xfe help \xc3", "id": "k-bytes"})
+    long_ko = "/hooks/sms/kannel?" + urllib.parse.urlencode({"secret": SECRET, "from": "+821033334444", "to": "1",
+                                                            "text": "가" * 1000, "id": "k-long"})
+    plain = "/hooks/sms/kannel?" + urllib.parse.urlencode({"secret": SECRET, "from": "+821033334444", "to": "1",
+                                                          "text": "ok", "id": "k-plain"})
+    results = {}
+    threads = [threading.Thread(target=lambda u=u: results.__setitem__(u, d.get(u).status)) for u in (bad, long_ko, plain)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expect_equal(sorted(results.values()), [200, 200, 200], "all three answered")
+    expect_equal(cluster.psql(DB, "SELECT raw_text FROM response WHERE provider_ref = 'kannel:k-bytes'"),
+                 "\ufffd\ufffd help \ufffd", "bad bytes shown as U+FFFD, the rest kept")
+    expect_equal(cluster.psql(DB, "SELECT status FROM response WHERE provider_ref = 'kannel:k-bytes'"), "needs_help",
+                 "still read as a call for help")
+    expect_equal(cluster.psql(DB, "SELECT octet_length(raw_text), raw_text = repeat('가', 666) FROM response "
+                                  "WHERE provider_ref = 'kannel:k-long'"), "1998|t", "cut to 2,000 bytes between characters")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE provider_ref = 'kannel:k-plain'"), "1", "plain")
+    # No id from the gateway: the same sender and text again is the same message.
+    q = urllib.parse.urlencode({"secret": SECRET, "from": "+821033334444", "to": "1", "text": "no id 안전"})
+    expect_equal(d.get("/hooks/sms/kannel?" + q).status, 200, "first")
+    expect_equal(d.get("/hooks/sms/kannel?" + q).status, 200, "retry")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE raw_text = 'no id 안전'"), "1", "stored once")
+    check(cluster.psql(DB, "SELECT provider_ref FROM response WHERE raw_text = 'no id 안전'").startswith("kannel:h:"),
+          "keyed by sender and text")
+
+
 try:
     run([
         kannel_dlr_needs_the_secret_and_records_delivery,
@@ -162,6 +194,7 @@ try:
         twilio_reply_from_an_unknown_number_is_kept_without_a_person,
         a_burst_of_reports_is_applied_whole,
         a_failing_carrier_sends_its_numbers_by_email_first,
+        kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once,
     ])
 finally:
     d.stop()
