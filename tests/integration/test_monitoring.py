@@ -63,6 +63,10 @@ def replies_are_counted_by_channel_and_status():
         d.get("/metrics").body), timeout=5, what="reply counters")
     expect_equal(metric(text, "safety_replies_total", channel="staff", status="needs_help"), 1.0, "needs_help")
     expect_equal(metric(text, "safety_replies_not_stored_total", channel="web", outcome="spooled"), 0.0, "none spooled")
+    # Every channel is named: PFIF notes and any other channel too.
+    expect_equal(metric(text, "safety_replies_not_stored_total", channel="pfif", outcome="failed"), 0.0, "pfif")
+    expect_equal(metric(text, "safety_replies_not_stored_total", channel="other", outcome="failed"), 0.0, "other")
+    check("(null)" not in text, "a label without a name")
 
 
 def the_outbox_is_sampled():
