@@ -443,7 +443,8 @@ events_read(struct events_stream *s)
 	    "   r.channel, 'text', r.raw_text, 'at', r.received_at) END) "
 	    "  ORDER BY p.txid, p.national_id), '[]') "
 	    "  FROM (SELECT * FROM person_status WHERE $2::xid8 IS NOT NULL "
-	    "   AND crisis_id = $1::bigint AND txid >= $2::xid8 AND status <> 'pending' "
+	    "   AND crisis_id = $1::bigint AND txid >= $2::xid8 "
+	    "   AND (status <> 'pending' OR needs_review) "
 	    "   ORDER BY txid, national_id LIMIT $3::int) p "
 	    "  JOIN national n ON n.id = p.national_id "
 	    "  LEFT JOIN response r ON r.id = p.last_response_id)::text";

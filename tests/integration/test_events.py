@@ -35,7 +35,8 @@ MISSION_B = [7, 8, 9, 10]
 
 a = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"},
                                "server": {"event_heartbeat": "1", "max_event_streams": "6"}}).start()
-b = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}}).start()
+HOOK_SECRET = record_secret("events-hook-secret-0123456789")
+b = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "channels": {"hook_secret": HOOK_SECRET}}).start()
 pwfile = os.path.join(a.workdir, "pw")
 with open(pwfile, "w") as f:
     f.write(PASSWORD + "\n")
@@ -96,6 +97,19 @@ def an_answer_stored_by_one_process_reaches_another_process_stream():
     expect_equal(p["last_answer"]["text"], "trapped, 3 of us", "with the answer")
     check(abs(p["lat"] - 36.20) < 1e-6 and abs(p["lon"] - 36.17) < 1e-6, "where they are: %r" % p)
     eventually(lambda: s.counts() == {"pending": 5, "needs_help": 1}, timeout=5, what="counts follow")
+    s.close()
+
+
+def an_answer_no_one_could_read_shows_live():
+    # The person stays pending, flagged for review: staff must still see it come in.
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO contact (national_id, kind, value) VALUES (3, 'phone', '+821055550003')")
+    s = Stream(a, lead_a_on_a)
+    eventually(s.counts, timeout=5, what="first counts")
+    r = b.get("/hooks/sms/kannel?secret=%s&from=%%2B821055550003&to=1&text=hmm%%3F%%3F&id=ev-unread" % HOOK_SECRET)
+    expect_equal(r.status, 200, r.body)
+    p = eventually(lambda: s.person(3), timeout=5, what="person event for an unread answer")[-1]
+    expect_equal((p["status"], p["needs_review"]), ("pending", True), "pending, for review")
+    expect_equal(p["last_answer"]["text"], "hmm??", "with the text")
     s.close()
 
 
@@ -211,7 +225,7 @@ def shutdown_ends_open_streams():
 
 try:
     run([refused_without_access, an_answer_stored_by_one_process_reaches_another_process_stream,
-         each_mission_sees_only_its_own, hq_narrows_to_one_mission_and_no_one_widens,
+         an_answer_no_one_could_read_shows_live, each_mission_sees_only_its_own, hq_narrows_to_one_mission_and_no_one_widens,
          a_reconnecting_client_gets_what_it_missed,
          a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open,
          streams_are_limited_and_counted, shutdown_ends_open_streams])
