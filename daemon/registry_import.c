@@ -163,6 +163,19 @@ static const char *const import_merge_steps[] = {
     "UPDATE import_id i SET changed = true FROM l WHERE i.national_id = l.national_id",
 };
 
+/*
+ * Why a statement failed, for the log: the primary message only, since the
+ * detail and context of an error can quote a value of the file (a COPY's
+ * "line 12, column passport_no: ...").
+ */
+static void
+import_failed(PGconn *conn, const PGresult *r, char **cause)
+{
+	const char *m = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	xasprintf(cause, "import failed: %s", m != NULL ? m : PQerrorMessage(conn));
+}
+
 /* Runs one statement with the mission as $1. */
 static bool
 import_exec(PGconn *conn, const char *sql, const char *mission, char **cause)
@@ -173,10 +186,8 @@ import_exec(PGconn *conn, const char *sql, const char *mission, char **cause)
 	PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
-	if (!ok) {
-		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-		xasprintf(cause, "import failed: %s", m != NULL ? m : PQerrorMessage(conn));
-	}
+	if (!ok)
+		import_failed(conn, r, cause);
 	PQclear(r);
 	return ok;
 }
@@ -193,7 +204,7 @@ import_copy(PGconn *conn, const struct sf_import_result *parsed, char **cause)
 	bool ok = true;
 
 	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		xasprintf(cause, "import failed: %s", PQerrorMessage(conn));
+		import_failed(conn, r, cause);
 		PQclear(r);
 		free(line);
 		free(batch);
@@ -222,13 +233,13 @@ import_copy(PGconn *conn, const struct sf_import_result *parsed, char **cause)
 		ok = false;
 	while ((r = PQgetResult(conn)) != NULL) {
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
-			xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+			import_failed(conn, r, cause);
 			ok = false;
 		}
 		PQclear(r);
 	}
 	if (!ok && *cause == NULL)
-		xasprintf(cause, "import failed: %s", PQerrorMessage(conn));
+		import_failed(conn, r, cause);
 	return ok;
 }
 
@@ -253,7 +264,7 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 		out->unchanged = atoll(PQgetvalue(r, 0, 2));
 		out->first_id = atoll(PQgetvalue(r, 0, 3));
 	} else {
-		xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+		import_failed(conn, r, cause);
 	}
 	PQclear(r);
 	return ok;
@@ -311,7 +322,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	r = PQexec(conn, "DELETE FROM import_row a USING import_row b WHERE a.passport_no = "
 	                 "b.passport_no AND a.line > b.line RETURNING a.line, b.line");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+		import_failed(conn, r, cause);
 		PQclear(r);
 		goto fail;
 	}
@@ -355,7 +366,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		                 "'mission', $3::bigint::text, $5)",
 		                 5, NULL, ap, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			xasprintf(cause, "import failed: %s", PQresultErrorMessage(r));
+			import_failed(conn, r, cause);
 			PQclear(r);
 			goto fail;
 		}
