@@ -15,6 +15,7 @@
 #include "worker.h"
 
 #include <safety/limiter.h>
+#include <safety/token.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -36,7 +37,12 @@ struct daemon {
 	struct http_client *http_client; /* outbound requests to gateways */
 	struct outbox *outbox;
 	struct sf_token_keyring *tokens;
-	unsigned char duress_key[32]; /* keys the duress-word hashes */
+	/*
+	 * Keys of the duress-word hashes, one per reply-link key (the current
+	 * one first): a word set before a key rotation still matches after it.
+	 */
+	unsigned char duress_keys[SF_TOKEN_KEYS][32];
+	int nduress_keys;
 	struct replies *replies;
 	struct dlr *dlr; /* delivery reports, group-committed */
 	struct spool *spool;

@@ -143,42 +143,66 @@ reply_item_free(struct reply_item *it)
 	free(it);
 }
 
-/* Keyed hash of one normalised word. */
+/* Hash of one normalised word under duress key k. */
 static void
-replies_hash_word(const struct daemon *d, const char *key, char out_hex[65])
+replies_hash_word(const struct daemon *d, int k, const char *key, char out_hex[65])
 {
 	unsigned char mac[32];
 	unsigned int len = 0;
 
 	/* HMAC via the one-shot EVP interface (not the deprecated HMAC_CTX). */
-	HMAC(EVP_sha256(), d->duress_key, sizeof d->duress_key, (const unsigned char *)key,
+	HMAC(EVP_sha256(), d->duress_keys[k], sizeof d->duress_keys[k], (const unsigned char *)key,
 	     strlen(key), mac, &len);
 	sf_secret_hex_encode(mac, 32, out_hex, 65);
 }
 
-/* The keyed hash of a duress word. */
-int
-replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65])
+/* The hash of a duress word under duress key k (0: the current one); -1 for no word. */
+static int
+replies_duress_hash_with(const struct daemon *d, int k, const char *word, char out_hex[65])
 {
 	char key[512];
 
 	if (sf_name_search_key(word, key, sizeof key) != 0 || key[0] == '\0')
 		return -1;
-	replies_hash_word(d, key, out_hex);
+	replies_hash_word(d, k, key, out_hex);
 	return 0;
+}
+
+/* The keyed hash of a duress word, as stored. */
+int
+replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65])
+{
+	return replies_duress_hash_with(d, 0, word, out_hex);
+}
+
+/* Adds the hashes of word under every duress key to the array literal out. */
+static void
+replies_candidate_add(const struct daemon *d, const char *word, char **out, size_t *cap,
+                      size_t *len, int *n)
+{
+	char hex[65];
+
+	for (int k = 0; k < d->nduress_keys; k++) {
+		if (replies_duress_hash_with(d, k, word, hex) != 0)
+			return;
+		if (*len + 68 >= *cap)
+			*out = xrealloc(*out, *cap *= 2);
+		*len += (size_t)snprintf(*out + *len, *cap - *len, "%s%s", *n > 0 ? "," : "", hex);
+		(*n)++;
+	}
 }
 
 /*
  * The hashes of every word of a message, and of the whole message, as a
- * PostgreSQL array literal: the duress word may be anywhere in it.
+ * PostgreSQL array literal: the duress word may be anywhere in it, and may
+ * have been set under any key of the keyring.
  */
 static char *
 replies_candidates(const struct daemon *d, const char *text)
 {
 	size_t cap = 1024, len = 1;
 	char *out = xmalloc(cap), *copy, *word, *save = NULL;
-	char hex[65];
-	int n = 0;
+	int n = 0, words = 0;
 
 	out[0] = '{';
 	if (text == NULL || *text == '\0') {
@@ -186,21 +210,11 @@ replies_candidates(const struct daemon *d, const char *text)
 		return out;
 	}
 	copy = xstrndup(text, 600);
-	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && n < 64;
-	     word = strtok_r(NULL, " \t\r\n,.!?;:", &save)) {
-		if (replies_duress_hash(d, word, hex) != 0)
-			continue;
-		if (len + 68 >= cap)
-			out = xrealloc(out, cap *= 2);
-		len += (size_t)snprintf(out + len, cap - len, "%s%s", n > 0 ? "," : "", hex);
-		n++;
-	}
+	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && words < 64;
+	     word = strtok_r(NULL, " \t\r\n,.!?;:", &save), words++)
+		replies_candidate_add(d, word, &out, &cap, &len, &n);
 	free(copy);
-	if (replies_duress_hash(d, text, hex) == 0) {
-		if (len + 68 >= cap)
-			out = xrealloc(out, cap *= 2);
-		len += (size_t)snprintf(out + len, cap - len, "%s%s", n > 0 ? "," : "", hex);
-	}
+	replies_candidate_add(d, text, &out, &cap, &len, &n);
 	out[len++] = '}';
 	out[len] = '\0';
 	return out;

@@ -39,11 +39,24 @@ reply_link_load(struct daemon *d, char **cause)
 			continue;
 		colon = strchr(line, ':');
 		id = colon != NULL ? strtol(line, &end, 10) : -1;
-		if (colon != NULL && end == colon && id == d->cfg.token_key_id) {
-			/* The duress-word key, derived from the current token key's secret. */
+		if (colon != NULL && end == colon && id >= 0 && id < SF_TOKEN_KEYS &&
+		    d->nduress_keys < SF_TOKEN_KEYS) {
+			/*
+			 * A duress-word key derived from each token key's secret; the
+			 * current key's goes first, as new words are hashed with it.
+			 */
+			unsigned char key[32];
 			unsigned int maclen = 0;
+			int at = d->nduress_keys++;
+
 			HMAC(EVP_sha256(), colon + 1, (int)strlen(colon + 1),
-			     (const unsigned char *)"safety-duress-v1", 16, d->duress_key, &maclen);
+			     (const unsigned char *)"safety-duress-v1", 16, key, &maclen);
+			if (id == d->cfg.token_key_id && at > 0) {
+				memcpy(d->duress_keys[at], d->duress_keys[0], sizeof key);
+				at = 0;
+			}
+			memcpy(d->duress_keys[at], key, sizeof key);
+			memset(key, 0, sizeof key);
 		}
 		if (colon == NULL || end != colon || id < 0 || id >= SF_TOKEN_KEYS ||
 		    sf_token_keyring_add(d->tokens, (unsigned)id, colon + 1, err, sizeof err) !=
@@ -85,7 +98,8 @@ reply_link_init(struct daemon *d, char **cause)
 	log_warn("token_key_ephemeral", "hint",
 	         "set [tokens] key_file so reply links survive a restart");
 	sf_secret_random(secret, sizeof secret);
-	sf_secret_random(d->duress_key, sizeof d->duress_key);
+	sf_secret_random(d->duress_keys[0], sizeof d->duress_keys[0]);
+	d->nduress_keys = 1;
 	if (sf_token_keyring_add_raw(d->tokens, (unsigned)d->cfg.token_key_id, secret,
 	                             sizeof secret, err, sizeof err) != 0) {
 		xasprintf(cause, "token key: %s", err);

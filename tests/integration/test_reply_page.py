@@ -138,6 +138,39 @@ def a_duress_answer_looks_exactly_like_safe():
     expect_equal(cluster.psql(DB, "SELECT duress FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, a)), "f", "not for the other")
 
 
+def a_duress_word_survives_a_key_rotation():
+    # Set under reply-link key 1, then the keys are rotated to 2 (1 kept so
+    # old links open): the word must still raise duress, here by SMS.
+    nid = PEOPLE[10]
+    phone = cluster.psql(DB, "SELECT value FROM contact WHERE national_id = %d AND kind = 'phone' "
+                             "ORDER BY priority LIMIT 1" % nid)
+    keys = os.path.join(d.workdir, "rotation.keys")
+    with open(keys, "w") as f:
+        f.write("1:" + "c1" * 32 + "\n")
+    hook = record_secret("rotation-hook-secret-0123456789")
+    sections = {"auth": {"password_hash_cost": "10"}, "channels": {"hook_secret": hook},
+                "tokens": {"key_file": keys, "key_id": "1"}}
+    before = Daemon(conninfo, sections=sections).start()
+    try:
+        r = Session(before, "lead", PASSWORD).post("/api/v1/nationals/%d/duress-word" % nid, {"word": "진달래"})
+        expect_equal(r.status, 204, r.body)
+    finally:
+        before.stop()
+    with open(keys, "a") as f:
+        f.write("2:" + "c2" * 32 + "\n")
+    sections["tokens"]["key_id"] = "2"
+    after = Daemon(conninfo, sections=sections).start()
+    try:
+        r = after.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+            {"secret": hook, "from": phone, "to": "1", "text": "안전합니다 진달래", "id": "rotation-1"}))
+        expect_equal(r.status, 200, r.body)
+        eventually(lambda: cluster.psql(DB, "SELECT status, duress FROM person_status WHERE crisis_id = %d AND "
+                                            "national_id = %d" % (crisis, nid)) == "safe|t",
+                   timeout=5, what="duress raised after the rotation")
+    finally:
+        after.stop()
+
+
 def staff_see_counts_and_the_most_urgent_first():
     r = lead.get("/api/v1/crises/%d/status" % crisis)
     expect_equal(r.status, 200, r.body)
@@ -271,6 +304,7 @@ try:
         staff_enter_replies_taken_by_phone,
         one_answer_speaks_for_the_household,
         a_count_short_of_the_household_marks_no_one,
+        a_duress_word_survives_a_key_rotation,
         a_closed_crisis_closes_its_links,
     ])
 finally:
