@@ -50,6 +50,8 @@
 #define REPLIES_STATUS_ATTEMPTS 10
 /* Answers a catch-up round applies at most; then the next round. */
 #define REPLIES_CATCH_UP_ROWS 250
+/* Answers one scan names at most; a run finds the rest. */
+#define REPLIES_CATCH_UP_SCAN_MAX 1000000
 
 struct reply_item {
 	struct reply_item *next;
@@ -66,9 +68,9 @@ struct reply_item {
 	replies_done_cb cb;
 	void *arg;
 	int store_attempts; /* stores that ended in a deadlock */
-	/* Its batch failed for a reason of its own: stored alone, so one reply cannot fail others.
-	 */
+	/* Its batch failed for a reason of its own: stored alone, so it fails no other. */
 	bool solo;
+	bool replayed; /* from the spool (reply_input.replayed) */
 };
 
 #define REPLIES_CHANNELS 6
@@ -93,9 +95,22 @@ struct replies {
 	 */
 	bool catch_up_due;
 	bool catching_up;            /* a catch-up run is under way */
-	bool catch_up_more;          /* its last round was full: another follows */
-	int64_t catch_up_after;      /* the run's cursor: the last response id seen */
+	bool catch_up_reading;       /* a scan or a round's read is in flight */
 	int64_t catch_up_started_ms; /* monotonic; runs start at most once a second */
+	/*
+	 * The stored answers that may not have reached their person's status,
+	 * by response id: those of failed status writes and of replayed replies
+	 * whose earlier commit was never confirmed, and what a run's scan finds
+	 * newer than the answer each status last took in. Named one by one, an
+	 * answer is applied even after a newer one of the same person was.
+	 */
+	int64_t *missed;
+	size_t nmissed, missed_cap;
+	int64_t
+	    round_ids[REPLIES_CATCH_UP_ROWS]; /* the round being read: back to missed if it fails */
+	int nround;
+	/* The first scan, at start, runs before any batch is stored. */
+	bool scanned_at_start;
 	struct event *catch_up_ev;
 	uint64_t caught_up; /* answers applied by catch-up */
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
@@ -274,6 +289,7 @@ replies_stop(struct daemon *d)
 	}
 	event_free(r->flush_ev);
 	event_free(r->catch_up_ev);
+	free(r->missed);
 	free(r);
 	d->replies = NULL;
 }
@@ -310,6 +326,7 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	it->by_staff = in->by_staff;
 	it->proxy = in->proxy;
 	it->require_active = in->require_active;
+	it->replayed = in->replayed;
 	it->headcount = in->headcount;
 	it->has_point = in->has_point;
 	it->lat = in->lat;
@@ -460,7 +477,20 @@ struct status_job {
 	int npeople;
 	struct status_person *people;
 	struct sf_status_event *events;
+	int64_t *response_ids; /* of each event */
 };
+
+/* Names an answer the catch-up must apply, and makes a run due. */
+static void
+replies_missed_add(struct replies *r, int64_t response_id)
+{
+	if (r->nmissed == r->missed_cap) {
+		r->missed_cap = r->missed_cap == 0 ? 256 : r->missed_cap * 2;
+		r->missed = xrealloc(r->missed, r->missed_cap * sizeof *r->missed);
+	}
+	r->missed[r->nmissed++] = response_id;
+	r->catch_up_due = true;
+}
 
 static void status_job_write(struct status_job *job);
 
@@ -475,21 +505,34 @@ status_job_done(struct status_job *job)
 
 	free(job->people);
 	free(job->events);
+	free(job->response_ids);
 	free(job);
 	r->status_jobs--;
-	if (catch_up && !r->catch_up_more)
+	if (catch_up && r->nmissed == 0)
 		r->catching_up = false;
 	/* Catch-up rounds and waiting batches take turns. */
 	replies_catch_up_turn(r, catch_up);
 	replies_kick(r);
 }
 
-/* Some statuses were not written: they lag their answers until a catch-up. */
+/*
+ * Some statuses were not written: their answers are named for the catch-up,
+ * which applies them even if a newer answer of the same person is written
+ * first (its last_response_id would hide them from a scan).
+ */
 static void
 status_job_failed(struct status_job *job)
 {
+	for (int i = 0; i < job->npeople; i++) {
+		const struct status_person *p = &job->people[i];
+
+		for (int e = p->first; p->pending && e < p->first + p->count; e++)
+			replies_missed_add(job->r, job->response_ids[e]);
+	}
 	job->r->catch_up_due = true;
-	job->r->catch_up_more = false;
+	/* A catch-up write that fails ends its run: the next starts a second later. */
+	if (job->catch_up)
+		job->r->catching_up = false;
 	status_job_done(job);
 }
 
@@ -962,6 +1005,7 @@ status_job_start(struct replies *r, const PGresult *res, struct status_entry *en
 	job->catch_up = catch_up;
 	job->people = xcalloc((size_t)n, sizeof *job->people);
 	job->events = xcalloc((size_t)n, sizeof *job->events);
+	job->response_ids = xcalloc((size_t)n, sizeof *job->response_ids);
 	for (int i = 0; i < n; i++) {
 		struct status_person *p;
 
@@ -977,6 +1021,7 @@ status_job_start(struct replies *r, const PGresult *res, struct status_entry *en
 		}
 		p = &job->people[job->npeople - 1];
 		job->events[i] = entries[i].ev;
+		job->response_ids[i] = entries[i].response_id;
 		p->count++;
 		if (entries[i].headcount > 0)
 			p->headcount = entries[i].headcount;
@@ -1117,6 +1162,12 @@ replies_stored(const struct db_result *res, void *arg)
 		    PQgetisnull(res->res, row, 16) ? 0 : atoll(PQgetvalue(res->res, row, 16));
 		it->national_id =
 		    PQgetisnull(res->res, row, 17) ? 0 : atoll(PQgetvalue(res->res, row, 17));
+		/*
+		 * A replayed reply found stored: its first commit went through
+		 * unconfirmed, and its status write never happened.
+		 */
+		if (!stored && it->replayed && !PQgetisnull(res->res, row, 19))
+			replies_missed_add(r, atoll(PQgetvalue(res->res, row, 19)));
 		if (!stored || it->national_id == 0 || it->crisis_id == 0)
 			continue;
 		replies_proxy_add(proxies, it, duress);
@@ -1153,9 +1204,9 @@ replies_stored(const struct db_result *res, void *arg)
 }
 
 /*
- * One catch-up round answered: the stored answers, in id order, that are
- * newer than the answer their person's status last took in, each with that
- * status as it is. They go through a status job like a stored batch's.
+ * One catch-up round answered: the named answers, in id order, each with
+ * its person's status as it is. They go through a status job like a stored
+ * batch's.
  */
 static void
 replies_catch_up_read(const struct db_result *res, void *arg)
@@ -1165,17 +1216,21 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 	struct status_entry *entries;
 	int n;
 
+	r->catch_up_reading = false;
 	if (res->outcome != DB_OK) {
 		log_warn("status_catch_up_failed", "error", res->error);
-		r->catch_up_due = true;
+		for (int i = 0; i < r->nround; i++)
+			replies_missed_add(r, r->round_ids[i]);
 		r->catching_up = false;
 		replies_kick(r);
 		return;
 	}
 	n = PQntuples(res->res);
-	r->catch_up_more = n == REPLIES_CATCH_UP_ROWS;
 	if (n == 0) {
-		r->catching_up = false;
+		/* Answers of crises closed meanwhile, or of no one: nothing to apply. */
+		if (r->nmissed == 0)
+			r->catching_up = false;
+		replies_catch_up_turn(r, true);
 		replies_kick(r);
 		return;
 	}
@@ -1201,8 +1256,6 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		                              strcmp(PQgetvalue(res->res, row, 21), "t") == 0,
 		                              PQgetvalue(res->res, row, 19));
 		e->ev.at_ms = replies_ms(res->res, row, 22);
-		if (e->response_id > r->catch_up_after)
-			r->catch_up_after = e->response_id;
 		/*
 		 * Its household's proxy answers may not have been made either; they
 		 * are keyed by the answer's reference, so those already there are
@@ -1236,26 +1289,39 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 	free(entries);
 }
 
-/* Reads the next round of answers that their statuses have not taken in. */
+static int
+replies_id_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Reads the next round: the oldest named answers, each applied even if a newer one was. */
 static void
 replies_catch_up_round(struct replies *r)
 {
-	char after[24], limit[16];
-	const char *params[2] = {after, limit};
+	struct pg_arrays ids;
 	const char *cause;
+	size_t kept = 0;
 
-	r->catch_up_more = false;
-	if (r->d->db == NULL) {
+	if (r->d->db == NULL || r->nmissed == 0) {
 		r->catching_up = false;
 		return;
 	}
-	snprintf(after, sizeof after, "%lld", (long long)r->catch_up_after);
-	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_ROWS);
-	/*
-	 * The read does not hold up the batches (it scans every answer of the
-	 * open crises, which takes a while on a big one); what it read is
-	 * written with a compare-and-set like any status.
-	 */
+	/* Oldest first, each once. */
+	qsort(r->missed, r->nmissed, sizeof *r->missed, replies_id_cmp);
+	for (size_t i = 0; i < r->nmissed; i++)
+		if (kept == 0 || r->missed[kept - 1] != r->missed[i])
+			r->missed[kept++] = r->missed[i];
+	r->nround = kept < REPLIES_CATCH_UP_ROWS ? (int)kept : REPLIES_CATCH_UP_ROWS;
+	memcpy(r->round_ids, r->missed, (size_t)r->nround * sizeof *r->round_ids);
+	memmove(r->missed, r->missed + r->nround, (kept - (size_t)r->nround) * sizeof *r->missed);
+	r->nmissed = kept - (size_t)r->nround;
+	pg_arrays_open(&ids, 1);
+	for (int i = 0; i < r->nround; i++)
+		pg_arrays_add_int(&ids, 0, r->round_ids[i]);
+	r->catch_up_reading = true;
 	if (db_pool_query_prepared(
 	        r->d->db,
 	        "SELECT r.id, r.crisis_id, r.national_id," STATUS_STATE_COLUMNS ", "
@@ -1265,13 +1331,44 @@ replies_catch_up_round(struct replies *r)
 	        "FROM response r JOIN crisis c ON c.id = r.crisis_id AND c.state = 'active' "
 	        "LEFT JOIN person_status p ON p.crisis_id = r.crisis_id "
 	        " AND p.national_id = r.national_id "
-	        "WHERE r.id > $1 AND r.national_id IS NOT NULL "
-	        " AND r.id > coalesce(p.last_response_id, 0) "
-	        "ORDER BY r.id LIMIT $2",
-	        2, params, replies_catch_up_read, r, &cause) != 0) {
-		r->catch_up_due = true;
+	        "WHERE r.id = ANY ($1::bigint[]) AND r.national_id IS NOT NULL ORDER BY r.id",
+	        1, pg_arrays_close(&ids), replies_catch_up_read, r, &cause) != 0) {
+		r->catch_up_reading = false;
+		for (int i = 0; i < r->nround; i++)
+			replies_missed_add(r, r->round_ids[i]);
 		r->catching_up = false;
 	}
+	pg_arrays_free(&ids);
+}
+
+/*
+ * A run's scan answered: the answers of open crises newer than the one
+ * their person's status last took in (left by a crash, or by a failure
+ * this process did not see) join the named ones.
+ */
+static void
+replies_catch_up_scanned(const struct db_result *res, void *arg)
+{
+	struct replies *r = arg;
+
+	r->catch_up_reading = false;
+	r->scanned_at_start = true;
+	if (res->outcome != DB_OK) {
+		log_warn("status_catch_up_failed", "error", res->error);
+		r->catch_up_due = true;
+		r->catching_up = false;
+		replies_kick(r);
+		return;
+	}
+	for (int row = 0; row < PQntuples(res->res); row++)
+		replies_missed_add(r, atoll(PQgetvalue(res->res, row, 0)));
+	/* More than a scan takes: the next run reads on from there. */
+	r->catch_up_due = PQntuples(res->res) == REPLIES_CATCH_UP_SCAN_MAX;
+	if (r->nmissed == 0)
+		r->catching_up = false;
+	/* Batches held for the first scan go now, then rounds and batches take turns. */
+	replies_kick(r);
+	replies_catch_up_turn(r, true);
 }
 
 /*
@@ -1286,13 +1383,15 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 {
 	struct timespec ts;
 	int64_t now;
+	char limit[16];
+	const char *params[1] = {limit};
+	const char *cause;
 
 	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->status_jobs > 0 ||
-	    r->storing > 0 || (batches_first && r->head != NULL))
+	    r->storing > 0 || r->catch_up_reading || (batches_first && r->head != NULL))
 		return;
 	if (r->catching_up) {
-		if (r->catch_up_more)
-			replies_catch_up_round(r);
+		replies_catch_up_round(r);
 		return;
 	}
 	if (!r->catch_up_due)
@@ -1303,9 +1402,25 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 		return;
 	r->catch_up_due = false;
 	r->catching_up = true;
-	r->catch_up_after = 0;
 	r->catch_up_started_ms = now;
-	replies_catch_up_round(r);
+	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_SCAN_MAX);
+	r->catch_up_reading = true;
+	/*
+	 * Only ids: the scan reads every answer of the open crises, which takes
+	 * a while on a big one, and only what it names is read in full.
+	 */
+	if (db_pool_query_prepared(
+	        r->d->db,
+	        "SELECT r.id FROM response r JOIN crisis c ON c.id = r.crisis_id "
+	        " AND c.state = 'active' LEFT JOIN person_status p ON p.crisis_id = r.crisis_id "
+	        " AND p.national_id = r.national_id WHERE r.national_id IS NOT NULL "
+	        " AND r.id > coalesce(p.last_response_id, 0) ORDER BY r.id LIMIT $1",
+	        1, params, replies_catch_up_scanned, r, &cause) != 0) {
+		r->catch_up_reading = false;
+		r->catch_up_due = true;
+		r->catching_up = false;
+		r->scanned_at_start = true;
+	}
 }
 
 /* Every second: a run that is due starts if the replies leave room. */
@@ -1333,6 +1448,17 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	if (r->head == NULL || r->storing >= REPLIES_STORES_MAX ||
 	    r->status_jobs >= REPLIES_STATUS_JOBS_MAX)
 		return;
+	/*
+	 * At start, what a crash left unapplied is named before any new answer
+	 * is written: a newer answer's status would hide an older one from the
+	 * scan. The replies wait for that one query (while the database cannot
+	 * be reached they go on, to the spool).
+	 */
+	if (!r->scanned_at_start && r->d->db != NULL && db_pool_connected(r->d->db)) {
+		replies_catch_up_turn(r, false);
+		if (r->catch_up_reading)
+			return;
+	}
 	r->storing++;
 	b = xcalloc(1, sizeof *b);
 	b->r = r;
@@ -1427,7 +1553,10 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id "
 	        " AND k.state IN ('asked', 'unreachable') RETURNING 1) "
 	        "SELECT x.idx, ins.id, x.duress," STATUS_STATE_COLUMNS ", x.crisis_id, "
-	        " x.national_id, x.refused "
+	        " x.national_id, x.refused, "
+	        /* A duplicate's stored id, looked up only for duplicates. */
+	        " CASE WHEN ins.id IS NULL AND NOT x.refused THEN (SELECT e.id FROM response e "
+	        "  WHERE e.channel = x.channel AND e.provider_ref = x.ref) END "
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",

@@ -33,6 +33,11 @@ struct reply_input {
 	bool proxy;               /* a household member answered for this person */
 	int64_t received_ms;      /* when it was received (ms since the epoch); 0: now */
 	bool require_active;      /* store only if the crisis is active and the person exists */
+	/*
+	 * From the spool: perhaps stored before, when the database went away
+	 * before confirming the commit, and then without its status.
+	 */
+	bool replayed;
 };
 
 enum reply_outcome {

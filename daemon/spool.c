@@ -362,6 +362,7 @@ spool_replay(struct spool *s)
 		 * closed meanwhile, unless the person is gone from the registry.
 		 */
 		in.require_active = false;
+		in.replayed = true;
 		in.received_ms =
 		    (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "received_ms"));
 		if (in.channel != NULL && in.provider_ref != NULL) {

@@ -45,10 +45,10 @@ def setup():
     crisis, links = demo_check_in(lead, cluster, DB, state, title="Outage drill", circle=(37.0, 37.0, 400000),
                                   drill=True)
     tokens = [links[n] for n in sorted(links)]
-    return conninfo, d, sections, state, tokens, crisis
+    return conninfo, d, sections, state, tokens, sorted(links), crisis
 
 
-conninfo, d, SECTIONS, STATE, TOKENS, CRISIS = setup()
+conninfo, d, SECTIONS, STATE, TOKENS, PEOPLE, CRISIS = setup()
 for t in TOKENS:
     record_secret(t)
 
@@ -265,6 +265,37 @@ CREATE TRIGGER poison BEFORE INSERT ON response FOR EACH ROW EXECUTE FUNCTION po
     check(not any(f.startswith("reply-spool.replay.damaged") for f in os.listdir(STATE)), "no file set aside")
 
 
+def an_answer_whose_status_write_failed_counts_after_a_newer_one():
+    # The duress answer is stored but its status write fails, and so does the
+    # catch-up's first try; the person's next answer is written first. The
+    # duress answer must still reach the status, though it is older.
+    k = 200 % len(TOKENS)
+    nid = PEOPLE[k]
+    lead = Session(d, "lead", PASSWORD)
+    expect_equal(lead.post("/api/v1/nationals/%d/duress-word" % nid, {"word": "해바라기"}).status, 204, "word")
+    cluster.psql(DB, """
+CREATE SEQUENCE fail_status;
+GRANT USAGE ON SEQUENCE fail_status TO PUBLIC;
+CREATE FUNCTION fail_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.national_id = %d AND nextval('fail_status') <= 2 THEN RAISE EXCEPTION 'injected'; END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER fail_status BEFORE INSERT OR UPDATE ON person_status FOR EACH ROW EXECUTE FUNCTION fail_status();
+""" % nid)
+    try:
+        expect_equal(post(d, TOKENS[k], "safe", "괜찮아요 해바라기").status, 200, "duress answer")
+        eventually(lambda: cluster.psql(DB, "SELECT last_value FROM fail_status") == "2", timeout=5,
+                   what="its write and the catch-up's first try failed")
+        expect_equal(post(d, TOKENS[k], "safe", "all fine now").status, 200, "a newer answer")
+        eventually(lambda: cluster.psql(DB, "SELECT status, duress FROM person_status WHERE crisis_id = %d "
+                                            "AND national_id = %d" % (CRISIS, nid)) == "safe|t",
+                   timeout=10, what="duress raised though a newer answer was written first")
+    finally:
+        cluster.psql(DB, "DROP TRIGGER fail_status ON person_status; DROP FUNCTION fail_status(); "
+                         "DROP SEQUENCE fail_status")
+
+
 def kill_9_during_an_outage_keeps_the_spool():
     global d
     cluster.stop()
@@ -289,7 +320,7 @@ def kill_9_during_an_outage_keeps_the_spool():
 try:
     run([an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start,
          a_database_outage_under_load_loses_no_acknowledged_reply, a_reply_the_database_refuses_holds_up_no_other,
-         kill_9_during_an_outage_keeps_the_spool])
+         an_answer_whose_status_write_failed_counts_after_a_newer_one, kill_9_during_an_outage_keeps_the_spool])
 finally:
     d.stop()
     cluster.destroy()
