@@ -1170,6 +1170,9 @@ replies_stored(const struct db_result *res, void *arg)
 			replies_missed_add(r, atoll(PQgetvalue(res->res, row, 19)));
 		if (!stored || it->national_id == 0 || it->crisis_id == 0)
 			continue;
+		/* Matched by a number several people share: staff check whose answer it is. */
+		if (strcmp(PQgetvalue(res->res, row, 20), "t") == 0)
+			it->review = true;
 		replies_proxy_add(proxies, it, duress);
 		e = &entries[nentries++];
 		e->crisis_id = it->crisis_id;
@@ -1515,16 +1518,23 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " $17::bool[]) AS r(idx, crisis_id, national_id, channel, sender, raw_text, "
 	        " status, headcount, lat, lon, ref, entered_by, review, cand, req, bys, prx)), "
 	        /* An SMS from a known number answers that person's newest open check-in. */
+	        /*
+	         * A number several people share (a family's phone) is matched
+	         * to one of them, and the answer flagged for staff to check whose.
+	         */
 	        "r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
 	        " coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, "
-	        " r.raw_text, r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, r.review, "
+	        " r.raw_text, r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, "
+	        " r.review OR coalesce(w.shared, false) AS review, coalesce(w.shared, false) AS "
+	        "shared, "
 	        " r.cand, r.req, r.bys, r.prx FROM r "
-	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id FROM contact c JOIN checkin "
-	        "k "
+	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id, "
+	        "  min(k.national_id) OVER () <> max(k.national_id) OVER () AS shared "
+	        "  FROM contact c JOIN checkin k "
 	        "  ON k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id "
 	        "  AND cr.state = 'active' WHERE r.national_id IS NULL AND r.channel = 'sms' "
 	        "  AND c.kind = 'phone' AND c.value = r.sender "
-	        "  ORDER BY cr.started_at DESC LIMIT 1) w ON true), "
+	        "  ORDER BY cr.started_at DESC, c.priority, k.national_id LIMIT 1) w ON true), "
 	        /*
 	         * A reply page answer is stored only for an open crisis and a
 	         * registered person; no answer for a person removed meanwhile (a
@@ -1556,7 +1566,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " x.national_id, x.refused, "
 	        /* A duplicate's stored id, looked up only for duplicates. */
 	        " CASE WHEN ins.id IS NULL AND NOT x.refused THEN (SELECT e.id FROM response e "
-	        "  WHERE e.channel = x.channel AND e.provider_ref = x.ref) END "
+	        "  WHERE e.channel = x.channel AND e.provider_ref = x.ref) END, x.shared "
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",

@@ -12,6 +12,7 @@
 #include "dlr.h"
 #include "log.h"
 #include "replies.h"
+#include "reply_link.h"
 #include "xmalloc.h"
 
 #include <sys/queue.h>
@@ -290,6 +291,15 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
 	in.lat = reply.lat;
 	in.lon = reply.lon;
 	in.provider_ref = ref;
+	/*
+	 * A reply link pasted into the message says whose answer it is, which
+	 * the number alone may not (a phone several people share, a borrowed one).
+	 */
+	if (reply.token[0] != '\0' &&
+	    reply_link_open(ctx->d, reply.token, &in.crisis_id, &in.national_id) == 0)
+		in.require_active = true;
+	else
+		in.crisis_id = in.national_id = 0;
 	hr = xcalloc(1, sizeof *hr);
 	hr->ctx = ctx;
 	hr->twiml = twiml;

@@ -14,11 +14,12 @@ from harness import Cluster, Daemon, Session, check, ctl, demo_check_in, eventua
 cluster = Cluster.shared()
 DB = "t_reply_page"
 PASSWORD = record_secret("Iskenderun-Hatay-2026")
+HOOK = record_secret("reply-page-hook-secret-0123456789")
 conninfo = cluster.createdb(DB)
 expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
 expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "400", "--seed", "3").returncode, 0, "demo")
 d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10", "public_rate_per_second": "1000", "public_burst": "1000"},
-                               "channels": {"dispatch_interval_ms": "50"}}).start()
+                               "channels": {"dispatch_interval_ms": "50", "hook_secret": HOOK}}).start()
 pwfile = os.path.join(d.workdir, "pw")
 with open(pwfile, "w") as f:
     f.write(PASSWORD + "\n")
@@ -285,6 +286,36 @@ def a_count_short_of_the_household_marks_no_one():
                  "no proxy responses")
 
 
+def sms(sender, text, ref):
+    return d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+        {"secret": HOOK, "from": sender, "to": "1", "text": text, "id": ref}))
+
+
+def an_sms_says_whose_answer_it_is():
+    # A reply link pasted into an SMS from a number nobody registered.
+    nid = PEOPLE[-3]
+    r = sms("+905559990000", "다쳤어요 https://safety.example.org/r/%s" % LINKS[nid], "paste-1")
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT national_id, status FROM response WHERE provider_ref = 'kannel:paste-1'"),
+                 "%d|injured" % nid, "the link's person")
+    eventually(lambda: status_of(nid).startswith("injured"), timeout=5, what="their status")
+    # A number two people share: matched to one, flagged for staff to check whose it is.
+    a, b = PEOPLE[-2], PEOPLE[-1]
+    phone = cluster.psql(DB, "SELECT value FROM contact WHERE national_id = %d AND kind = 'phone' "
+                             "ORDER BY priority LIMIT 1" % a)
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO contact (national_id, kind, value) VALUES (%d, 'phone', '%s')"
+                 % (b, phone))
+    before = {n: cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d"
+                                  % (crisis, n)) for n in (a, b)}
+    expect_equal(sms(phone, "injured, come quickly", "shared-1").status, 200, "shared number")
+    expect_equal(cluster.psql(DB, "SELECT national_id, status, review FROM response WHERE provider_ref = 'kannel:shared-1'"),
+                 "%d|injured|t" % min(a, b), "matched to one, for review")
+    who = min(a, b)
+    eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, who)) == before[who] + "|t",
+               timeout=5, what="flagged for review, status unchanged")
+
+
 def a_closed_crisis_closes_its_links():
     nid = PEOPLE[7]
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "close")
@@ -305,6 +336,7 @@ try:
         one_answer_speaks_for_the_household,
         a_count_short_of_the_household_marks_no_one,
         a_duress_word_survives_a_key_rotation,
+        an_sms_says_whose_answer_it_is,
         a_closed_crisis_closes_its_links,
     ])
 finally:
