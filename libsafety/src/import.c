@@ -386,6 +386,11 @@ struct importer {
 	size_t *passports; /* open addressing: 1 + index into res->rows, 0 = free */
 	size_t passports_cap;
 	size_t passports_count;
+	/* Good rows without a passport, by first phone + name + birth date: the same person twice.
+	 */
+	size_t *people;
+	size_t people_cap;
+	size_t people_count;
 	char **warned_keys; /* JSON keys warned about */
 	size_t nwarned_keys;
 };
@@ -1174,6 +1179,73 @@ import_passport_add(struct importer *im, size_t idx)
 	return 0;
 }
 
+/* Hashes a person's key: first phone, name key, birth date ("" when none). */
+static uint64_t
+import_person_hash(const char *phone, const char *name_key, const char *birth)
+{
+	return import_hash(phone) * 31 ^ import_hash(name_key) * 17 ^
+	       import_hash(birth != NULL ? birth : "");
+}
+
+/* Returns the line of an earlier good row of the same person (no passport), or 0. */
+static size_t
+import_person_seen(struct importer *im, const char *phone, const char *name_key, const char *birth)
+{
+	if (im->people_cap == 0)
+		return 0;
+	for (size_t i = (size_t)import_person_hash(phone, name_key, birth) & (im->people_cap - 1);
+	     im->people[i] != 0; i = (i + 1) & (im->people_cap - 1)) {
+		const struct sf_import_row *row = &im->res->rows[im->people[i] - 1];
+
+		if (strcmp(row->phones[0], phone) == 0 && strcmp(row->name_key, name_key) == 0 &&
+		    (row->birth_date == NULL
+		         ? birth == NULL
+		         : birth != NULL && strcmp(row->birth_date, birth) == 0))
+			return row->line;
+	}
+	return 0;
+}
+
+/* Remembers good row idx (with a phone, without a passport) as a person; 0 or SF_ENOMEM. */
+static int
+import_person_add(struct importer *im, size_t idx)
+{
+	const struct sf_import_row *row;
+	size_t i;
+
+	if (im->people_count * 2 >= im->people_cap) {
+		size_t ncap = im->people_cap == 0 ? 1024 : im->people_cap * 2;
+		size_t *slots = calloc(ncap, sizeof *slots);
+
+		if (slots == NULL)
+			return SF_ENOMEM;
+		for (size_t j = 0; j < im->people_cap; j++) {
+			size_t old = im->people[j];
+
+			if (old == 0)
+				continue;
+			row = &im->res->rows[old - 1];
+			for (i = (size_t)import_person_hash(row->phones[0], row->name_key,
+			                                    row->birth_date) &
+			         (ncap - 1);
+			     slots[i] != 0; i = (i + 1) & (ncap - 1))
+				;
+			slots[i] = old;
+		}
+		free(im->people);
+		im->people = slots;
+		im->people_cap = ncap;
+	}
+	row = &im->res->rows[idx];
+	for (i = (size_t)import_person_hash(row->phones[0], row->name_key, row->birth_date) &
+	         (im->people_cap - 1);
+	     im->people[i] != 0; i = (i + 1) & (im->people_cap - 1))
+		;
+	im->people[i] = idx + 1;
+	im->people_count++;
+	return 0;
+}
+
 /* Tells whether a token is a Korean mobile in national form: 010 and 8 digits. */
 static bool
 import_is_korean_mobile(const char *s)
@@ -1757,6 +1829,9 @@ import_emit(struct importer *im)
 	res->nrows++;
 	if (row->passport_no != NULL && import_passport_add(im, res->nrows - 1) != 0)
 		return SF_ENOMEM;
+	if (row->passport_no == NULL && row->nphones > 0 && !im->opt->itinerary &&
+	    import_person_add(im, res->nrows - 1) != 0)
+		return SF_ENOMEM;
 	return 0;
 }
 
@@ -1901,6 +1976,21 @@ import_record_finish(struct importer *im)
 	import_text(im, SF_IMPORT_FIELD_NOTES, IMPORT_NOTES, true, IMPORT_NOTES_MAX);
 	import_text(im, SF_IMPORT_FIELD_EXTERNAL_REF, IMPORT_EXTERNAL_REF, false, IMPORT_REF_MAX);
 	import_leg_place(im);
+	/*
+	 * Without a passport, the same first phone, name and birth date as an
+	 * earlier row is the same person (the merge's rule): one row per person,
+	 * or the file would add them twice.
+	 */
+	if (!im->row_bad && !im->opt->itinerary && !b->set[IMPORT_PASSPORT_NO] && b->nphones > 0 &&
+	    b->set[IMPORT_NAME_KEY] &&
+	    (seen_line = import_person_seen(
+	         im, b->text.p + b->phone_off[0], b->text.p + b->off[IMPORT_NAME_KEY],
+	         b->set[IMPORT_BIRTH_DATE] ? b->text.p + b->off[IMPORT_BIRTH_DATE] : NULL)) != 0)
+		import_field_error(
+		    im, SF_IMPORT_FIELD_PHONE,
+		    "phone: the same phone, name and birth date as line %zu: one row "
+		    "per person",
+		    seen_line);
 	if (im->stop)
 		return;
 	if (im->row_bad) {
@@ -2741,6 +2831,7 @@ sf_import_parse(const char *data, size_t len, const struct sf_import_options *op
 	import_buf_free(&im.build.text);
 	import_buf_free(&im.tmp);
 	free(im.passports);
+	free(im.people);
 	for (size_t i = 0; i < im.nwarned_keys; i++)
 		free(im.warned_keys[i]);
 	free(im.warned_keys);

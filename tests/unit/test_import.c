@@ -1522,6 +1522,44 @@ import_tells_whether_kind_and_languages_were_given(void **state)
 	}
 }
 
+/*
+ * Without a passport, the same first phone, name and birth date on two rows
+ * is the same person: the second row is refused, naming the first; a
+ * different birth date, or a passport, makes two people.
+ */
+static void
+import_refuses_the_same_person_twice_without_a_passport(void **state)
+{
+	struct sf_import_result *res;
+	const char *file = "name_ko,name_latin,birth_date,phone,passport_no\n"
+	                   "박지호,PARK JIHO,2015-07-08,+905321234567,\n"
+	                   "박지호,PARK JIHO,2015-07-08,0532 123 45 67,\n"
+	                   "박지호,PARK JIHO,2016-01-01,+905321234567,\n"
+	                   "박지호,PARK JIHO,2015-07-08,+905321234567,M12345678\n"
+	                   "김민준,KIM MINJUN,,+821012345678,\n"
+	                   "김민준,KIM MINJUN,,010-1234-5678,\n";
+	struct sf_import_options opt;
+
+	(void)state;
+	sf_import_options_init(&opt);
+	opt.default_country = "TR";
+	res = parse_text_with(file, &opt, 0);
+	assert_int_equal(res->nrows, 4);
+	assert_int_equal(res->bad_rows, 2);
+	check_errors("twice", res, "3:phone 7:phone");
+	assert_non_null(strstr(res->errors[0].reason, "same phone, name and birth date as line 2"));
+	assert_non_null(strstr(res->errors[1].reason, "as line 6"));
+	sf_import_result_free(res);
+	/* An itinerary has a row per leg: the same person on several rows is its point. */
+	opt.itinerary = true;
+	res = parse_text_with("name_ko,phone,country,arrival_date,departure_date\n"
+	                      "박지호,+905321234567,TR,2026-12-01,2026-12-03\n"
+	                      "박지호,+905321234567,TR,2026-12-04,2026-12-08\n",
+	                      &opt, 0);
+	assert_int_equal(res->nrows, 2);
+	sf_import_result_free(res);
+}
+
 int
 main(void)
 {
@@ -1550,6 +1588,7 @@ main(void)
 	    cmocka_unit_test(import_keeps_each_mapped_field_on_its_column),
 	    cmocka_unit_test(import_reads_formula_quotes_of_its_own_export),
 	    cmocka_unit_test(import_tells_whether_kind_and_languages_were_given),
+	    cmocka_unit_test(import_refuses_the_same_person_twice_without_a_passport),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
