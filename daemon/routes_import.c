@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 #include <strings.h>
 
 struct import_job {
@@ -172,7 +173,23 @@ import_start(struct http_ctx *ctx, bool single)
 	job->req.client_addr = job->addr;
 	job->conninfo = xstrdup(ctx->d->cfg.database_url);
 	if (single) {
-		/* One person is a file of one JSON object. */
+		/* One person is a file of one JSON object, and nothing else ("{...},{...}" is two).
+		 */
+		char *copy = xmalloc(len + 1);
+		cJSON *one;
+
+		evbuffer_copyout(in, copy, len);
+		copy[len] = '\0';
+		one = cJSON_ParseWithOpts(copy, NULL, true);
+		free(copy);
+		if (!cJSON_IsObject(one)) {
+			cJSON_Delete(one);
+			http_reply_problem(ctx, 400, "bad request",
+			                   "the body must be one JSON object");
+			import_job_free(job);
+			return;
+		}
+		cJSON_Delete(one);
 		job->data = xmalloc(len + 3);
 		job->data[0] = '[';
 		evbuffer_copyout(in, job->data + 1, len);

@@ -11,6 +11,7 @@
 #include "db_reply.h"
 #include "geojson_check.h"
 #include "replies.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #include <ctype.h>
@@ -375,7 +376,8 @@ national_patch_names(const struct db_result *r, void *arg)
 {
 	struct national_patch *np = arg;
 	const char *ko, *latin;
-	char key_ko[512] = "", key_latin[512] = "", key[1030];
+	char key_ko[SF_NAME_KEY_SIZE] = "", key_latin[SF_NAME_KEY_SIZE] = "";
+	char key[2 * SF_NAME_KEY_SIZE + 2];
 
 	if (r->outcome != DB_OK) {
 		db_reply_error(np->ctx, r);
@@ -433,15 +435,36 @@ routes_nationals_update(struct http_ctx *ctx)
 	    !nationals_text(ctx, body, "residence_status", 100, &v_status) ||
 	    !nationals_text(ctx, body, "notes", 2000, &v_notes))
 		goto out;
+	/* The import's rules: each name in its own script, free text without control characters. */
 	if (v_ko != NULL) {
 		if (sf_name_normalize(v_ko, name_ko, sizeof name_ko, err, sizeof err) != 0)
 			goto bad_name;
+		if (sf_name_script(name_ko) == SF_SCRIPT_LATIN ||
+		    sf_name_script(name_ko) == SF_SCRIPT_OTHER) {
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "name_ko: no Hangul letters; a Latin name goes in name_latin");
+			goto out;
+		}
 		v_ko = name_ko;
 	}
 	if (v_latin != NULL) {
 		if (sf_name_normalize(v_latin, name_latin, sizeof name_latin, err, sizeof err) != 0)
 			goto bad_name;
+		if (sf_name_script(name_latin) != SF_SCRIPT_LATIN) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "name_latin: not all in Latin letters");
+			goto out;
+		}
 		v_latin = name_latin;
+	}
+	if ((v_addr != NULL && !text_clean(v_addr, 500, false)) ||
+	    (v_status != NULL && !text_clean(v_status, 100, false)) ||
+	    (v_notes != NULL && !text_clean(v_notes, 2000, true))) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "address, residence_status, notes: control characters or bytes "
+		                   "that are not UTF-8 (line breaks only in notes)");
+		goto out;
 	}
 	if (v_passport != NULL) {
 		size_t j = 0;
@@ -517,7 +540,8 @@ routes_nationals_update(struct http_ctx *ctx)
 		cJSON *ac = cJSON_GetObjectItemCaseSensitive(loc, "accuracy_m");
 		if (!cJSON_IsNumber(la) || !cJSON_IsNumber(lo) || la->valuedouble < -90 ||
 		    la->valuedouble > 90 || lo->valuedouble < -180 || lo->valuedouble > 180 ||
-		    (ac != NULL && (!cJSON_IsNumber(ac) || ac->valuedouble < 0))) {
+		    (ac != NULL &&
+		     (!cJSON_IsNumber(ac) || ac->valuedouble < 0 || ac->valuedouble > 1e7))) {
 			http_reply_problem(ctx, 400, "bad request",
 			                   "location: {\"lat\": -90..90, \"lon\": -180..180, "
 			                   "\"accuracy_m\": metres}");
@@ -611,7 +635,8 @@ routes_nationals_in_area(struct http_ctx *ctx)
 		goto out;
 	mission_id = auth_scope_param(ctx, scope);
 	if (mission_id == NULL) {
-		if (!cJSON_IsNumber(mission) || mission->valuedouble < 1) {
+		if (!cJSON_IsNumber(mission) || mission->valuedouble < 1 ||
+		    mission->valuedouble > 1e15) {
 			http_reply_problem(
 			    ctx, 400, "bad request",
 			    "mission_id: required for accounts that see every mission");

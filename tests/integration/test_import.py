@@ -175,6 +175,11 @@ def json_import_and_one_person_at_a_time():
     r = S["staff-a"].post("/api/v1/nationals", {"name_latin": "YOO NARA", "phone": "12"})
     expect_equal(r.status, 400, r.body)
     check(any(e["field"] == "phone" for e in r.json()["errors"]), r.body)
+    count = cluster.psql(DB, "SELECT count(*) FROM national")
+    r = S["staff-a"].request("POST", "/api/v1/nationals", body=b'{"name_latin": "ONE A"},{"name_latin": "TWO B"}',
+                             headers={"Content-Type": "application/json"})
+    expect_equal(r.status, 400, "two people in one create: " + r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national"), count, "nobody added")
 
 
 def scoping_and_roles():

@@ -150,8 +150,17 @@ def staff_changes_a_national_and_it_is_audited():
     audit = cluster.psql(DB, "SELECT summary FROM audit_log WHERE action = 'national.update' ORDER BY id DESC LIMIT 1")
     check("name_latin" in audit and "location" in audit and "PARK" not in audit, audit)
     for bad in ({"needs": ["sleepy"]}, {"birth_date": "2023-02-30"}, {"kind": "tourist"}, {"location": {"lat": 95, "lon": 0}},
-                {"shoe_size": 42}, {"notes": "x" * 3000}):
+                {"shoe_size": 42}, {"notes": "x" * 3000},
+                # The import's rules hold for a change too.
+                {"name_latin": "박지호"}, {"name_ko": "PARK JIHO"}, {"address": "line\u0007bell"},
+                {"residence_status": "a\nb"}, {"location": {"lat": 1, "lon": 1, "accuracy_m": 1e300}}):
         expect_equal(S["staff-a"].patch(path, bad).status, 400, repr(bad)[:40])
+    expect_equal(S["staff-a"].patch(path, {"notes": "first line\nsecond"}).status, 200, "notes keep line breaks")
+    # A long name keeps a search key (it used to be cut to nothing).
+    long_name = "PARK " + "JIHOO" * 38
+    expect_equal(S["staff-a"].patch(path, {"name_latin": long_name}).status, 200, "long name")
+    expect_equal(names(S["staff-a"].get("/api/v1/nationals?q=parkjihoojihoo")), [long_name], "found by it")
+    expect_equal(S["staff-a"].patch(path, {"name_latin": "PARK JI-HO"}).status, 200, "back")
 
 
 def soft_delete_hides_but_keeps():
