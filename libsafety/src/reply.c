@@ -32,6 +32,7 @@ enum cat {
 	CAT_IF,     /* "if", "in case": what follows is hypothetical */
 	CAT_URGENT, /* "urgent", "emergency": a call for help when nothing more is said */
 	CAT_UNSURE, /* "not sure", "모르겠어요": a "safe" beside it is not one */
+	CAT_HEDGE,  /* "far from", "barely": negates only a "safe" right after it */
 };
 
 /* Keyword flags. */
@@ -39,6 +40,9 @@ enum cat {
 #define F_FUZZ 0x02 /* also found with one typo ("sfae", "hlep") */
 #define F_LACK 0x08 /* a thing lacked: "없" after it is the call for help ("먹을 게 없어요") */
 #define F_NEED 0x04 /* a need: negated only as "no need" ("dont need help", "도움 필요 없어요") */
+#define F_SEEK 0x10  /* "safe" that can be sought, not had: "need a safe place", "where is safe" */
+#define F_GUESS 0x20 /* read by a guess: a kind it decides is marked for review */
+#define F_PLACE 0x40 /* a safe place ("안전한 곳"): sought when needed or asked for */
 
 struct lex {
 	const char *s;
@@ -52,8 +56,8 @@ struct lex {
  */
 static const struct lex latin_lex[] = {
     /* safe */
-    {"safe", CAT_SAFE, F_FUZZ},
-    {"safely", CAT_SAFE, 0},
+    {"safe", CAT_SAFE, F_FUZZ | F_SEEK},
+    {"safely", CAT_SAFE, F_SEEK},
     {"safety", CAT_NONE, 0},
     {"ok", CAT_SAFE, F_WEAK},
     {"okay", CAT_SAFE, F_WEAK | F_FUZZ},
@@ -70,7 +74,7 @@ static const struct lex latin_lex[] = {
     {"unhurt", CAT_SAFE, 0},
     {"uninjured", CAT_SAFE, 0},
     {"alive", CAT_SAFE, 0},
-    {"secure", CAT_SAFE, 0},
+    {"secure", CAT_SAFE, F_SEEK},
     {"sound", CAT_NONE, 0},
     {"safe and sound", CAT_SAFE, 0},
     {"all good", CAT_SAFE, 0},
@@ -274,6 +278,46 @@ static const struct lex latin_lex[] = {
     {"need water", CAT_HELP, 0},
     {"need food", CAT_HELP, 0},
     {"send help", CAT_HELP, 0},
+    /* held, taken, surrounded: nobody says that of themselves when safe */
+    {"being held", CAT_HELP, 0},
+    {"held hostage", CAT_HELP, 0},
+    {"held captive", CAT_HELP, 0},
+    {"held at gunpoint", CAT_HELP, 0},
+    {"surrounded", CAT_HELP, 0},
+    {"holding us", CAT_HELP, 0},
+    {"holding me", CAT_HELP, 0},
+    {"was taken", CAT_HELP, 0},
+    {"were taken", CAT_HELP, 0},
+    {"been taken", CAT_HELP, 0},
+    {"got taken", CAT_HELP, 0},
+    {"taken away", CAT_HELP, 0},
+    {"taken hostage", CAT_HELP, 0},
+    /* someone of the party cannot be found or reached */
+    {"cant find", CAT_HELP, 0},
+    {"cannot find", CAT_HELP, 0},
+    {"couldnt find", CAT_HELP, 0},
+    {"cant reach", CAT_HELP, 0},
+    {"cannot reach", CAT_HELP, 0},
+    {"cant contact", CAT_HELP, 0},
+    {"cannot contact", CAT_HELP, 0},
+    {"lost contact", CAT_HELP, 0},
+    {"havent heard from", CAT_HELP, 0},
+    {"not answering", CAT_HELP, 0},
+    {"not picking up", CAT_HELP, 0},
+    {"not found", CAT_HELP, 0},
+    {"disappeared", CAT_HELP, 0},
+    {"gone missing", CAT_HELP, 0},
+    {"unaccounted", CAT_HELP, 0},
+    /* labour, as 진통 */
+    {"contractions", CAT_HELP, 0},
+    {"in labor", CAT_HELP, 0},
+    {"in labour", CAT_HELP, 0},
+    {"water broke", CAT_HELP, 0},
+    {"waters broke", CAT_HELP, 0},
+    /* a "safe" said before is taken back: "i said ok but it was a lie" */
+    {"a lie", CAT_HELP, F_GUESS},
+    {"lied", CAT_HELP, F_GUESS},
+    {"not true", CAT_HELP, F_GUESS},
     /* injured */
     {"injured", CAT_INJURED, F_FUZZ},
     {"injury", CAT_INJURED, F_FUZZ},
@@ -355,6 +399,17 @@ static const struct lex latin_lex[] = {
     {"in case", CAT_IF, 0},
     {"incase", CAT_IF, 0},
     {"unless", CAT_IF, 0},
+    /* Negate only a "safe" just after them; the weak ones are a guess. */
+    {"far from", CAT_HEDGE, 0},
+    {"anything but", CAT_HEDGE, 0},
+    {"nowhere near", CAT_HEDGE, 0},
+    {"hardly", CAT_HEDGE, F_GUESS},
+    {"barely", CAT_HEDGE, F_GUESS},
+    {"barley", CAT_HEDGE, F_GUESS},
+    {"scarcely", CAT_HEDGE, F_GUESS},
+    {"pretend", CAT_HEDGE, F_GUESS},
+    {"pretending", CAT_HEDGE, F_GUESS},
+    {"pretended", CAT_HEDGE, F_GUESS},
 };
 
 /* Real words one typo away from a keyword, which must not be read as it. */
@@ -379,13 +434,26 @@ static const struct lex hangul_lex[] = {
     {"안젼", CAT_SAFE, 0},
     {"안잔", CAT_SAFE, 0},
     {"인전", CAT_SAFE, 0},
-    {"안전한곳", CAT_NONE, 0},
+    {"안전한곳", CAT_NONE, F_PLACE},
     {"안전한곳에있", CAT_DONE, 0},
+    {"안전한곳에서", CAT_DONE, 0},
     {"안전한곳으로", CAT_EVAC, 0},
     {"안전한곳이없", CAT_HELP, 0},
     {"안전한데가없", CAT_HELP, 0},
-    {"안전한장소", CAT_NONE, 0},
-    {"안전지대", CAT_NONE, 0},
+    {"안전한장소", CAT_NONE, F_PLACE},
+    {"안전지대", CAT_NONE, F_PLACE},
+    {"안전한장소에있", CAT_DONE, 0},
+    {"안전한장소에서", CAT_DONE, 0},
+    {"안전한장소로", CAT_EVAC, 0},
+    /* where safety is, asked: not had */
+    {"어디가안전", CAT_EVAC, 0},
+    {"어디가제일안전", CAT_EVAC, 0},
+    {"어디가가장안전", CAT_EVAC, 0},
+    {"어디가더안전", CAT_EVAC, 0},
+    {"어디로가야안전", CAT_EVAC, 0},
+    {"어디로가면안전", CAT_EVAC, 0},
+    {"어디있어야안전", CAT_EVAC, 0},
+    {"어디에있어야안전", CAT_EVAC, 0},
     {"안전확인", CAT_NONE, 0},
     {"안전문자", CAT_NONE, 0},
     {"불안전", CAT_HELP, 0},
@@ -411,6 +479,7 @@ static const struct lex hangul_lex[] = {
     {"\u1100\u110E", CAT_SAFE, F_WEAK}, /* ㄱㅊ */
     {"모르겠", CAT_UNSURE, 0},
     {"모르겠습", CAT_UNSURE, 0},
+    {"글쎄", CAT_UNSURE, 0},
     {"생존", CAT_SAFE, 0},
     {"오케이", CAT_SAFE, F_WEAK},
     {"\u110B\u110F", CAT_SAFE, F_WEAK}, /* ㅇㅋ */
@@ -586,6 +655,35 @@ static const struct lex hangul_lex[] = {
     {"강도", CAT_HELP, 0},
     {"폭행", CAT_HELP, 0},
     {"쫓기", CAT_HELP, 0},
+    {"위협", CAT_HELP, 0},
+    {"협박", CAT_HELP, 0},
+    {"포위", CAT_HELP, 0},
+    {"끌려", CAT_HELP, 0},
+    {"잡아갔", CAT_HELP, 0},
+    {"데려갔", CAT_HELP, 0},
+    /* someone of the party cannot be found or reached */
+    {"안보여", CAT_HELP, 0},
+    {"안보이", CAT_HELP, 0},
+    {"안보임", CAT_HELP, 0},
+    {"보이지않", CAT_HELP, 0},
+    {"보이질않", CAT_HELP, 0},
+    {"없어졌", CAT_HELP, 0},
+    {"없어짐", CAT_HELP, 0},
+    {"사라졌", CAT_HELP, 0},
+    {"잃어버렸", CAT_HELP, 0},
+    {"못찾", CAT_HELP, 0},
+    {"찾을수없", CAT_HELP, 0},
+    {"찾을수가없", CAT_HELP, 0},
+    {"연락이없", CAT_HELP, 0},
+    {"연락없", CAT_HELP, 0},
+    {"연락두절", CAT_HELP, 0},
+    {"연락이끊", CAT_HELP, 0},
+    {"행방불명", CAT_HELP, 0},
+    {"소식이없", CAT_HELP, 0},
+    {"양수가터", CAT_HELP, 0},
+    /* a "safe" said before is taken back */
+    {"거짓말", CAT_HELP, F_GUESS},
+    {"거짓", CAT_HELP, F_GUESS},
     /* injured */
     {"부상", CAT_INJURED, 0},
     {"부샹", CAT_INJURED, 0},
@@ -656,6 +754,14 @@ static const struct {
     {0x1F525, CAT_HELP},    /* 🔥 */
     {0x1F4A3, CAT_HELP},    /* 💣 */
     {0x1F44E, CAT_HELP},    /* 👎 */
+    {0x274C, CAT_NO},       /* ❌: "no" alone; after "safe", see find_taken_back() */
+    {0x274E, CAT_NO},       /* ❎ */
+    {0x2716, CAT_NO},       /* ✖ */
+    {0x2717, CAT_NO},       /* ✗ */
+    {0x2718, CAT_NO},       /* ✘ */
+    {0x1F6AB, CAT_NO},      /* 🚫 */
+    {0x26D4, CAT_NO},       /* ⛔ */
+    {0x1F645, CAT_NO},      /* 🙅 */
     {0x1F915, CAT_INJURED}, /* 🤕 */
     {0x1F691, CAT_INJURED}, /* 🚑 */
     {0x1FA78, CAT_INJURED}, /* 🩸 */
@@ -732,15 +838,17 @@ struct tok {
 	uint32_t cp;     /* PUNCT, EMOJI: the code point */
 	size_t off, len; /* WORD, HANGUL, NUM: UTF-8 text in the arena */
 	int clause;
-	bool space_before; /* whitespace or the start of the text before it */
-	long value;        /* NUM: its value, -1 past 9 digits */
-	bool used;         /* part of a phrase already matched */
+	bool space_before;   /* whitespace or the start of the text before it */
+	long value;          /* NUM: its value, -1 past 9 digits */
+	bool used;           /* part of a phrase already matched */
+	unsigned char hedge; /* ends a hedge ("far from"): 1, or 2 when it is a guess ("barely") */
 };
 
 struct clause {
 	bool question;  /* ended by '?' or asked as a question */
 	bool unsure;    /* says "not sure", "모르겠어요" */
 	int first, end; /* its tokens */
+	int first_if;   /* its first Latin "if"/"in case" token; end when none */
 };
 
 struct hit {
@@ -752,6 +860,7 @@ struct hit {
 	bool question;
 	bool hypothetical;
 	bool fuzzy;
+	bool guess; /* read by a rule that may be wrong: the kind it decides needs review */
 };
 
 struct count {
@@ -1314,8 +1423,10 @@ tokenize(struct parse *p, const uint32_t *f, size_t n)
 			}
 			t.off = arena_put(p, word, wl);
 			t.len = wl;
+			/* "anything but safe" is one thought, not two. */
 			if (is_conjunction(tok_text(p, &t)) && p->ntoks > 0 &&
-			    p->toks[p->ntoks - 1].clause == clause)
+			    p->toks[p->ntoks - 1].clause == clause &&
+			    !tok_is(p, &p->toks[p->ntoks - 1], "anything"))
 				t.clause = ++clause;
 		} else if (is_emoji(c)) {
 			t.kind = TK_EMOJI;
@@ -1532,6 +1643,77 @@ clause_has_need(const struct parse *p, int clause)
 	return false;
 }
 
+static bool in_list(const char *w, const char *const *list, size_t n);
+
+/*
+ * Returns the hedge before a "safe" at token k ("far from safe", "barely
+ * feeling safe"): 0 none, 1 a hedge, 2 a hedge that is a guess ("barely").
+ * Only a few small words may stand between them.
+ */
+static int
+hedge_before(const struct parse *p, size_t k)
+{
+	static const char *const between[] = {
+	    "being", "be",  "to",       "feel",  "feeling", "feels", "really", "very", "so",
+	    "quite", "all", "entirely", "fully", "totally", "im",    "i",      "am",   "we",
+	    "are",   "is",  "was",      "were",  "its",     "it",    "that",   "a",    "an"};
+	size_t j = k, skipped = 0;
+
+	while (j > 0) {
+		const struct tok *t = &p->toks[--j];
+
+		if (t->clause != p->toks[k].clause || t->kind != TK_WORD)
+			return 0;
+		if (t->hedge)
+			return t->hedge;
+		if (skipped++ == 3 ||
+		    !in_list(tok_text(p, t), between, sizeof between / sizeof between[0]))
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * Tells whether a "safe" of words words at token k is sought rather than
+ * had: its clause asks where ("where is safe", "anywhere safe?"), or it is a
+ * safe place and the clause seeks one ("need a safe place", "looking for
+ * somewhere safe"). "We are in a safe place" is had.
+ */
+static bool
+safe_sought(const struct parse *p, size_t k, int words)
+{
+	static const char *const places[] = {
+	    "place", "places", "area", "zone",    "location", "spot",  "shelter", "house",
+	    "route", "road",   "way",  "passage", "corridor", "haven", "room",    "building"};
+	static const char *const seeking[] = {
+	    "need",  "needs",   "needed", "want",      "wanna", "looking", "look",
+	    "find",  "finding", "search", "searching", "seek",  "seeking", "take",
+	    "bring", "move",    "go",     "get",       "reach", "show",    "guide"};
+	const struct clause *cl = &p->clauses[p->toks[k].clause];
+	size_t next = k + (size_t)words;
+	bool place = false;
+
+	if (tok_is(p, &p->toks[cl->first], "where") || tok_is(p, &p->toks[cl->first], "wheres"))
+		return true;
+	if (k > 0 && p->toks[k - 1].clause == p->toks[k].clause) {
+		if (tok_is(p, &p->toks[k - 1], "anywhere"))
+			return true;
+		place = tok_is(p, &p->toks[k - 1], "somewhere") ||
+		        tok_is(p, &p->toks[k - 1], "someplace");
+	}
+	if (next < p->ntoks && p->toks[next].clause == p->toks[k].clause &&
+	    p->toks[next].kind == TK_WORD &&
+	    in_list(tok_text(p, &p->toks[next]), places, sizeof places / sizeof places[0]))
+		place = true;
+	if (!place)
+		return false;
+	for (int j = cl->first; j < cl->end; j++)
+		if (p->toks[j].kind == TK_WORD &&
+		    in_list(tok_text(p, &p->toks[j]), seeking, sizeof seeking / sizeof seeking[0]))
+			return true;
+	return false;
+}
+
 /*
  * Finds English keywords. A hit is negated by a negator up to three words
  * before it in its clause ("not safe", "nobody is hurt"), or by "none" right
@@ -1540,6 +1722,23 @@ clause_has_need(const struct parse *p, int clause)
 static void
 match_latin(struct parse *p)
 {
+	/*
+	 * Where each clause's first condition word is, found once: looking
+	 * back through the clause for every keyword made a long reply without
+	 * punctuation cost its length squared.
+	 */
+	for (int c = 0; c < p->nclauses; c++)
+		p->clauses[c].first_if = p->clauses[c].end;
+	for (size_t j = 0; j < p->ntoks; j++) {
+		const struct tok *t = &p->toks[j];
+		const struct lex *e;
+
+		if (t->kind != TK_WORD || (size_t)p->clauses[t->clause].first_if < j)
+			continue;
+		e = latin_lookup(tok_text(p, t));
+		if ((e != NULL && e->cat == CAT_IF) || match_phrase(p, j, "in case") == 2)
+			p->clauses[t->clause].first_if = (int)j;
+	}
 	for (size_t k = 0; k < p->ntoks; k++) {
 		const struct tok *t = &p->toks[k];
 		const struct lex *best = NULL;
@@ -1568,6 +1767,11 @@ match_latin(struct parse *p)
 			p->toks[k + (size_t)w].used = true;
 		if (best->cat == CAT_IF)
 			continue;
+		if (best->cat == CAT_HEDGE) {
+			p->toks[k + (size_t)best_words - 1].hedge = (best->flags & F_GUESS) ? 2 : 1;
+			k += (size_t)best_words - 1;
+			continue;
+		}
 		if (best->cat == CAT_UNSURE) {
 			p->clauses[t->clause].unsure = true;
 			k += (size_t)best_words - 1;
@@ -1604,17 +1808,21 @@ match_latin(struct parse *p)
 			    clause_has_need(p, t->clause))
 				h.negated = true;
 		}
-		for (size_t j = (size_t)(p->clauses[t->clause].first); j < k; j++) {
-			const struct lex *e;
+		if ((size_t)p->clauses[t->clause].first_if < k)
+			h.hypothetical = true;
+		if (best->cat == CAT_SAFE) {
+			int hedge = hedge_before(p, k);
 
-			if (p->toks[j].kind != TK_WORD)
-				continue;
-			e = latin_lookup(tok_text(p, &p->toks[j]));
-			if (e != NULL && e->cat == CAT_IF)
-				h.hypothetical = true;
-			if (match_phrase(p, j, "in case") == 2)
-				h.hypothetical = true;
+			if (hedge != 0) {
+				h.negated = true;
+				h.guess = hedge == 2;
+			} else if (!h.negated && (best->flags & F_SEEK) &&
+			           safe_sought(p, k, best_words)) {
+				/* Asking where safety is says it is not here. */
+				h.cat = CAT_EVAC;
+			}
 		}
+		h.guess |= (best->flags & F_GUESS) != 0;
 		add_hit(p, &h);
 		k += (size_t)best_words - 1;
 	}
@@ -1672,15 +1880,53 @@ alone_word(const struct parse *p, const struct compact *c, size_t i)
 }
 
 /*
+ * Tells whether syllable j, after a "safe" ending at e, takes it back in a
+ * way Korean texting has: 불가 (impossible), 거리가 멀 (far from); and, in
+ * the word of the "safe" or the one right after it (so "괜찮아 걱정 안해" and
+ * "걱정 노노" are not), 안 opening the verb ("안전안함", "안전 안해요", "안전
+ * 안 됨"), ㄴㄴ or 노노 (no no), and 척 ("괜찮은 척", pretending: *guess is
+ * set, as it may be someone else's pretence).
+ */
+static bool
+hangul_safe_taken_back(const struct compact *c, size_t e, size_t j, bool *guess)
+{
+	static const char *const verbs[] = {"해", "했", "함", "돼", "됨", "되", "됐", "좋"};
+	bool next_word = c->tok[j - 1] == c->tok[e - 1];
+
+	if ((syl_is(c, j, "불") && syl_is(c, j + 1, "가")) ||
+	    (syl_is(c, j, "거") && syl_is(c, j + 1, "리") &&
+	     (syl_is(c, j + 2, "멀") || (syl_is(c, j + 2, "가") && syl_is(c, j + 3, "멀")))))
+		return true;
+	if (!next_word)
+		return false;
+	if (syl_is(c, j, "안") && (j == e || c->wend[j - 1]) && j + 1 < c->n) {
+		for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
+			if (syl_is(c, j + 1, verbs[k]))
+				return true;
+	}
+	if ((syl_is(c, j, "\u1102") && syl_is(c, j + 1, "\u1102")) ||
+	    (syl_is(c, j, "노") && syl_is(c, j + 1, "노") && c->wend[j + 1]))
+		return true;
+	if (syl_is(c, j, "척") && (c->wend[j] || syl_is(c, j + 1, "하") || syl_is(c, j + 1, "했") ||
+	                           syl_is(c, j + 1, "해") || syl_is(c, j + 1, "함"))) {
+		*guess = true;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Tells whether the Korean hit [s, e) is negated. Before it: 안 ("안
  * 괜찮아요", "안 다쳤어요"), and 못 or 불 for "safe" ("불안전"). After it, up to
  * the end of its sentence or the next keyword: 않, 없, 아니, 아님, and 못 for
- * "safe" ("안전하지 못해요"). A need (F_NEED) is negated only as "no need"
- * ("도움 필요 없어요", "대피 안 해도 돼요"): "대피 못 했어요" still asks for it.
+ * "safe" ("안전하지 못해요"), and what hangul_safe_taken_back() finds. A need
+ * (F_NEED) is negated only as "no need" ("도움 필요 없어요", "대피 안 해도
+ * 돼요"): "대피 못 했어요" still asks for it. *guess is set when the negation
+ * is a guess.
  */
 static bool
 hangul_negated(const struct parse *p, const struct compact *c, size_t s, size_t e,
-               const struct lex *entry)
+               const struct lex *entry, bool *guess)
 {
 	bool safe = entry->cat == CAT_SAFE || entry->cat == CAT_DONE;
 
@@ -1706,6 +1952,8 @@ hangul_negated(const struct parse *p, const struct compact *c, size_t s, size_t 
 		/* "안전하지 안아요" (for 않) */
 		if (syl_is(c, j, "안") && j > 0 && syl_is(c, j - 1, "지"))
 			marker = true;
+		if (entry->cat == CAT_SAFE && hangul_safe_taken_back(c, e, j, guess))
+			return true;
 		/*
 		 * 안 negates the verb after it: "피가 안 나요" (no bleeding) and
 		 * "부상 안 당했어요" negate the keyword, "피가 안 멈춰요" (will not
@@ -1713,7 +1961,8 @@ hangul_negated(const struct parse *p, const struct compact *c, size_t s, size_t 
 		 */
 		if (syl_is(c, j, "안") && alone_word(p, c, j) && j + 1 < c->n) {
 			static const char *const light[] = {"해", "했", "함", "당", "나",
-			                                    "났", "입", "받", "생", "돼"};
+			                                    "났", "입", "받", "생", "돼",
+			                                    "됨", "되", "됐"};
 			bool is_light = false;
 
 			for (size_t k = 0; k < sizeof light / sizeof light[0]; k++)
@@ -1726,8 +1975,16 @@ hangul_negated(const struct parse *p, const struct compact *c, size_t s, size_t 
 		}
 		if (marker)
 			return !need || saw_need;
-		if (sentence_end(c, j))
+		if (sentence_end(c, j)) {
+			/* "안전함 ㄴㄴ": a bare "no no" right after the sentence takes it back. */
+			if (entry->cat == CAT_SAFE && c->tok[j] == c->tok[e - 1] &&
+			    syl_is(c, j + 1, "\u1102") && syl_is(c, j + 2, "\u1102") &&
+			    c->wend[j + 2]) {
+				*guess = true;
+				return true;
+			}
 			return false;
+		}
 	}
 	return false;
 }
@@ -1771,6 +2028,36 @@ hangul_if(const struct compact *c, size_t i)
 			break;
 	}
 	return false;
+}
+
+/*
+ * Tells whether a safe place ending before syllable i is sought: needed,
+ * looked for or asked for in the rest of its sentence ("안전한 곳이 필요해요",
+ * "안전한 곳을 찾고 있어요", "안전한 곳 어디예요", "안전한 곳 있나요?"). "찾았어요"
+ * (found) is had.
+ */
+static bool
+hangul_place_sought(const struct compact *c, size_t i)
+{
+	static const char *const after_find[] = {"고", "는", "을", "아", "기", "으"};
+
+	for (size_t j = i; j < c->n; j++) {
+		if ((syl_is(c, j, "필") && syl_is(c, j + 1, "요")) ||
+		    (syl_is(c, j, "어") && syl_is(c, j + 1, "디")) ||
+		    (syl_is(c, j, "알") && syl_is(c, j + 1, "려")) ||
+		    (syl_is(c, j, "가") && syl_is(c, j + 1, "야")) ||
+		    (syl_is(c, j, "가") && syl_is(c, j + 1, "고") && syl_is(c, j + 2, "싶")) ||
+		    (syl_is(c, j, "데") && syl_is(c, j + 1, "려")) ||
+		    (syl_is(c, j, "옮") && syl_is(c, j + 1, "겨")))
+			return true;
+		if (syl_is(c, j, "찾"))
+			for (size_t k = 0; k < sizeof after_find / sizeof after_find[0]; k++)
+				if (syl_is(c, j + 1, after_find[k]) && !syl_is(c, j + 2, "서"))
+					return true;
+		if (sentence_end(c, j))
+			break;
+	}
+	return hangul_asks(c, i > 0 ? i - 1 : 0);
 }
 
 /* An entry found in a compact clause. */
@@ -1831,8 +2118,12 @@ match_hangul_clause(struct parse *p, int ci, struct compact *c, struct span *spa
 		const struct span *sp = &spans[k];
 		size_t last = sp->start + sp->len - 1;
 		struct hit h = {.cat = sp->e->cat, .weak = (sp->e->flags & F_WEAK) != 0};
+		bool guess = (sp->e->flags & F_GUESS) != 0;
 
-		if (sp->e->cat == CAT_NONE)
+		/* Asking where safety is says it is not here. */
+		if ((sp->e->flags & F_PLACE) && hangul_place_sought(c, sp->start + sp->len))
+			h.cat = CAT_EVAC;
+		if (h.cat == CAT_NONE)
 			continue;
 		if (sp->e->cat == CAT_UNSURE) {
 			p->clauses[ci].unsure = true;
@@ -1840,7 +2131,8 @@ match_hangul_clause(struct parse *p, int ci, struct compact *c, struct span *spa
 		}
 		h.tok = c->tok[sp->start];
 		h.clause = ci;
-		h.negated = hangul_negated(p, c, sp->start, sp->start + sp->len, sp->e);
+		h.negated = hangul_negated(p, c, sp->start, sp->start + sp->len, sp->e, &guess);
+		h.guess = guess;
 		h.question = p->clauses[ci].question || hangul_asks(c, last);
 		h.hypothetical = cond_clause || hangul_if(c, last);
 		add_hit(p, &h);
@@ -2144,6 +2436,26 @@ counts_status(const struct parse *p, size_t k)
 	return menu_digit != 0 && (t->kind == TK_WORD || menu_digit != value);
 }
 
+static bool names_other(const struct parse *p, const struct tok *t);
+
+/*
+ * Tells whether number token k is a menu choice given for someone: "1 for
+ * me 2 for my wife", "2 for us".
+ */
+static bool
+menu_for_someone(const struct parse *p, size_t k)
+{
+	const struct tok *t = &p->toks[k], *w;
+
+	if (t->kind != TK_NUM || t->len != 1 || t->value < 1 || t->value > 4 || !num_clean(p, k) ||
+	    k + 2 >= p->ntoks || !tok_is(p, &p->toks[k + 1], "for") || !p->toks[k + 1].space_before)
+		return false;
+	w = &p->toks[k + 2];
+	return tok_is(p, w, "me") || tok_is(p, w, "us") || tok_is(p, w, "my") ||
+	       tok_is(p, w, "our") || tok_is(p, w, "both") || tok_is(p, w, "all") ||
+	       tok_is(p, w, "everyone") || names_other(p, w);
+}
+
 /*
  * Reads the keyword menu: a digit 1-4 as the first word ("1", "2.", "#3",
  * "1번", "4 please"), or every such digit when the reply is only digits and
@@ -2194,13 +2506,17 @@ find_menu(struct parse *p)
 		if (!only_digits)
 			break;
 	}
-	/* "1 아니고 2번이요": a choice written with 번 counts wherever it is. */
+	/*
+	 * "1 아니고 2번이요": a choice written with 번 counts wherever it is, and so
+	 * does one given for someone ("1 for me 2 for my wife").
+	 */
 	for (size_t i = 0; i + 1 < p->ntoks; i++) {
 		const struct tok *t = &p->toks[i], *next = &p->toks[i + 1];
 
-		if (t->kind == TK_NUM && t->len == 1 && t->value >= 1 && t->value <= 4 &&
-		    num_clean(p, i) && next->kind == TK_HANGUL && !next->space_before &&
-		    hangul_starts(tok_text(p, next), "번")) {
+		if ((t->kind == TK_NUM && t->len == 1 && t->value >= 1 && t->value <= 4 &&
+		     num_clean(p, i) && next->kind == TK_HANGUL && !next->space_before &&
+		     hangul_starts(tok_text(p, next), "번")) ||
+		    menu_for_someone(p, i)) {
 			p->menu[t->value] = true;
 			p->any_menu = true;
 		}
@@ -2215,6 +2531,8 @@ find_menu(struct parse *p)
 static void
 find_counts(struct parse *p)
 {
+	int chosen_for = 0;
+
 	for (size_t k = 0; k < p->ntoks; k++) {
 		const struct tok *t = &p->toks[k];
 		int n = 0, people;
@@ -2294,6 +2612,9 @@ find_counts(struct parse *p)
 			}
 			continue;
 		}
+		/* "1 for me 2 for my wife": one person a choice. */
+		if (menu_for_someone(p, k) && ++chosen_for >= 2)
+			add_count(p, chosen_for, 0, false);
 		if (n < 1 || n > 99 || not_people_after(p, k))
 			continue;
 		people = people_after(p, k);
@@ -2339,6 +2660,292 @@ head_count(const struct parse *p)
 	if (plain > 0)
 		return plain;
 	return implied;
+}
+
+/* ---- Answers taken back, excepted or split ------------------------------- */
+
+/* Tells whether a word names someone other than the sender ("my wife", "아빠가"). */
+static bool
+names_other(const struct parse *p, const struct tok *t)
+{
+	static const char *const latin[] = {
+	    "kids",    "children",    "parents",       "family",    "grandma",    "grandmother",
+	    "grandpa", "grandfather", "uncle",         "aunt",      "cousin",     "nephew",
+	    "niece",   "neighbor",    "neighbors",     "neighbour", "neighbours", "he",
+	    "she",     "him",         "her",           "they",      "them",       "his",
+	    "friends", "colleagues",  "sons",          "daughters", "brothers",   "sisters",
+	    "parent",  "grandson",    "granddaughter", "dad",       "mom"};
+	static const char *const hangul[] = {
+	    "아빠",   "엄마", "아버지", "어머니", "아버님", "어머님", "남편",   "아내",
+	    "와이프", "부인", "아들",   "딸",     "아이",   "애기",   "아기",   "애들",
+	    "친구",   "동료", "오빠",   "누나",   "언니",   "동생",   "할머니", "할아버지",
+	    "부모",   "가족", "일행",   "옆집",   "이웃",   "사람들", "남친",   "여친",
+	    "애인",   "손자", "손녀",   "삼촌",   "이모",   "고모",   "사촌"};
+
+	if (t->kind == TK_WORD)
+		return is_relative(tok_text(p, t)) ||
+		       in_list(tok_text(p, t), latin, sizeof latin / sizeof latin[0]);
+	if (t->kind == TK_HANGUL)
+		for (size_t i = 0; i < sizeof hangul / sizeof hangul[0]; i++)
+			if (strstr(tok_text(p, t), hangul[i]) != NULL)
+				return true;
+	return false;
+}
+
+/* Tells whether an emoji says "no" (❌). */
+static bool
+emoji_says_no(uint32_t cp)
+{
+	for (size_t i = 0; i < sizeof emoji_lex / sizeof emoji_lex[0]; i++)
+		if (emoji_lex[i].cp == cp)
+			return emoji_lex[i].cat == CAT_NO;
+	return false;
+}
+
+/*
+ * Tells whether token k is a bare "no" that can take back what came before
+ * it: no, not, isn't, nope, ❌, and x (not "x3", a count). Not a word of a
+ * phrase ("no problem"). Korean ㄴㄴ is read with the Korean words.
+ */
+static bool
+is_bare_no(const struct parse *p, size_t k)
+{
+	static const char *const words[] = {"no",    "not",    "nope",   "nah",  "never",  "isnt",
+	                                    "arent", "wasnt",  "werent", "aint", "doesnt", "didnt",
+	                                    "hasnt", "havent", "wont",   "cant", "x"};
+	const struct tok *t = &p->toks[k];
+
+	if (t->kind == TK_EMOJI)
+		return emoji_says_no(t->cp);
+	if (t->kind != TK_WORD || t->used ||
+	    !in_list(tok_text(p, t), words, sizeof words / sizeof words[0]))
+		return false;
+	return !(tok_is(p, t, "x") && k + 1 < p->ntoks && p->toks[k + 1].kind == TK_NUM &&
+	         !p->toks[k + 1].space_before);
+}
+
+/*
+ * Tells whether a token adds nothing after a bare "no": punctuation, an emoji
+ * that is not an answer, another "no", a degree ("not really", "not at all",
+ * "not yet"), whom it is about ("but not my wife"), a Korean ending ("X요")
+ * or jamo ("ㅠㅠ").
+ */
+static bool
+ellipsis_filler(const struct parse *p, size_t k)
+{
+	static const char *const endings[] = {"요",     "임",     "에요", "예요",
+	                                      "이에요", "입니다", "이요"};
+	static const char *const words[] = {
+	    "really", "yet",     "anymore",    "now",     "at",       "all",   "so",   "much",
+	    "quite",  "exactly", "completely", "totally", "entirely", "fully", "for",  "my",
+	    "our",    "the",     "is",         "are",     "am",       "was",   "were", "i",
+	    "me",     "we",      "us",         "im",      "either"};
+	const struct tok *t = &p->toks[k];
+
+	if (t->kind == TK_PUNCT || is_bare_no(p, k))
+		return true;
+	if (t->kind == TK_HANGUL) {
+		const unsigned char *w = (const unsigned char *)tok_text(p, t);
+		bool jamo = true;
+
+		/* Jamo are U+1100-11FF after NFKC: three bytes starting 0xE1. */
+		for (size_t i = 0; i + 3 <= t->len; i += 3)
+			jamo &= w[i] == 0xE1;
+		return jamo ||
+		       in_list((const char *)w, endings, sizeof endings / sizeof endings[0]);
+	}
+	if (t->kind == TK_EMOJI) {
+		for (size_t i = 0; i < sizeof emoji_lex / sizeof emoji_lex[0]; i++)
+			if (emoji_lex[i].cp == t->cp)
+				return false;
+		return true;
+	}
+	if (t->kind != TK_WORD)
+		return false;
+	return in_list(tok_text(p, t), words, sizeof words / sizeof words[0]) || names_other(p, t);
+}
+
+/* Returns the last hit before token k; SIZE_MAX if none, or if several share its word. */
+static size_t
+last_hit_before(const struct parse *p, size_t k)
+{
+	size_t best = SIZE_MAX;
+
+	for (size_t i = 0; i < p->nhits; i++) {
+		/* A yes or no is an answer, not something said of the "safe" before it. */
+		if (p->hits[i].tok >= k || p->hits[i].cat == CAT_YES || p->hits[i].cat == CAT_NO)
+			continue;
+		if (best == SIZE_MAX || p->hits[i].tok > p->hits[best].tok)
+			best = i;
+	}
+	/* Several keywords in one Korean word: leave it to them. */
+	for (size_t i = 0; best != SIZE_MAX && i < p->nhits; i++)
+		if (i != best && p->hits[i].tok == p->hits[best].tok)
+			return SIZE_MAX;
+	return best;
+}
+
+/*
+ * Finds a "safe" taken back by a bare "no" after it, with nothing more said:
+ * "safe no", "Safe - NO", "OK not really", "i'm ok. not.", "i was safe but
+ * now not", "I'm safe but my son is not", "안전X", "안전❌". The "safe" is
+ * read as negated, and as a guess: the "no" may answer something else. An x
+ * takes back only a Korean "safe": after an English one it is a kiss.
+ */
+static void
+find_taken_back(struct parse *p)
+{
+	for (size_t k = 0; k < p->ntoks; k++) {
+		const struct tok *t = &p->toks[k];
+		bool bare = true;
+		size_t last;
+		struct hit *h;
+
+		if (!is_bare_no(p, k))
+			continue;
+		for (size_t j = k + 1; j < p->ntoks && p->toks[j].clause == t->clause && bare; j++)
+			bare = ellipsis_filler(p, j);
+		if (!bare || (last = last_hit_before(p, k)) == SIZE_MAX)
+			continue;
+		h = &p->hits[last];
+		if (h->cat != CAT_SAFE || h->negated || h->hypothetical ||
+		    (tok_is(p, t, "x") && p->toks[h->tok].kind != TK_HANGUL))
+			continue;
+		/* Its clause or the next; clauses of dots alone ("ok... not") do not count. */
+		for (size_t j = h->tok + 1; j < k && bare; j++)
+			bare = p->toks[j].clause <= h->clause + 1 ||
+			       p->toks[j].clause == t->clause || p->toks[j].kind == TK_PUNCT;
+		if (!bare)
+			continue;
+		h->negated = true;
+		h->guess = true;
+	}
+}
+
+/* Tells whether a plain "safe" (not negated, asked or supposed) was said before token k. */
+static bool
+safe_said_before(const struct parse *p, size_t k)
+{
+	for (size_t i = 0; i < p->nhits; i++) {
+		const struct hit *h = &p->hits[i];
+
+		if (h->tok < k && h->cat == CAT_SAFE && !h->negated && !h->question &&
+		    !h->hypothetical)
+			return true;
+	}
+	return false;
+}
+
+/* Tells whether a hit was found in tokens [from, to). */
+static bool
+hit_within(const struct parse *p, size_t from, size_t to)
+{
+	for (size_t i = 0; i < p->nhits; i++)
+		if (p->hits[i].tok >= from && p->hits[i].tok < to)
+			return true;
+	return false;
+}
+
+/*
+ * Finds a "safe" said with people excepted: "safe except my brother", "all
+ * safe apart from my son", "all fine but my husband", "everyone ok except
+ * one", "아빠 빼고 다 괜찮아요". Whoever is excepted is not safe: a call for
+ * help, a guess (it may be "except my brother, who is at work").
+ */
+static void
+find_exceptions(struct parse *p)
+{
+	for (size_t k = 0; k < p->ntoks; k++) {
+		const struct tok *t = &p->toks[k];
+		const struct clause *cl = &p->clauses[t->clause];
+		size_t from = k + 1, end = (size_t)cl->end;
+		bool but = false, other = false, only_people = true;
+		struct hit h = {.cat = CAT_HELP, .tok = k, .clause = t->clause, .guess = true};
+
+		if (t->kind == TK_HANGUL) {
+			/* "아빠 빼고", "남편 제외하고": this word or the one before says whom. */
+			const char *w = tok_text(p, t);
+
+			if (strstr(w, "빼고") == NULL && strstr(w, "제외") == NULL)
+				continue;
+			other = names_other(p, t) || (k > 0 && (names_other(p, &p->toks[k - 1]) ||
+			                                        tok_is(p, &p->toks[k - 1], "저") ||
+			                                        tok_is(p, &p->toks[k - 1], "나")));
+			for (size_t i = 0; other && i < p->nhits; i++) {
+				const struct hit *safe = &p->hits[i];
+
+				if (safe->clause == t->clause && safe->cat == CAT_SAFE &&
+				    !safe->negated && !safe->question && !safe->hypothetical) {
+					add_hit(p, &h);
+					break;
+				}
+			}
+			continue;
+		}
+		if (tok_is(p, t, "except") || tok_is(p, t, "excluding") ||
+		    tok_is(p, t, "besides")) {
+			if (k + 1 < p->ntoks && tok_is(p, &p->toks[k + 1], "for"))
+				from++;
+		} else if ((tok_is(p, t, "apart") || tok_is(p, t, "other")) && k + 1 < p->ntoks &&
+		           (tok_is(p, &p->toks[k + 1], "from") ||
+		            tok_is(p, &p->toks[k + 1], "than"))) {
+			from++;
+		} else if (tok_is(p, t, "but") && (int)k == cl->first) {
+			but = true;
+		} else {
+			continue;
+		}
+		if (from >= end || !safe_said_before(p, k) || hit_within(p, from, end))
+			continue;
+		for (size_t j = from; j < end; j++) {
+			const struct tok *w = &p->toks[j];
+
+			if (names_other(p, w) || tok_is(p, w, "me") || tok_is(p, w, "one") ||
+			    (w->kind == TK_NUM && w->value > 0) ||
+			    (w->kind == TK_WORD && latin_numeral(tok_text(p, w)) > 0))
+				other = true;
+			else if (w->kind != TK_PUNCT && !tok_is(p, w, "my") &&
+			         !tok_is(p, w, "our") && !tok_is(p, w, "the") &&
+			         !tok_is(p, w, "of") && !tok_is(p, w, "us"))
+				only_people = false;
+		}
+		/* After "but" the clause must be only whom ("but my husband"), not a story. */
+		if (other && (!but || only_people))
+			add_hit(p, &h);
+	}
+}
+
+/* Tells whether a hit asks for help, care or evacuation as it was written (not negated). */
+static bool
+split_urgent(const struct hit *h)
+{
+	return !h->negated && (h->cat == CAT_HELP || h->cat == CAT_INJURED || h->cat == CAT_EVAC);
+}
+
+/*
+ * Marks a split answer as a guess: a plain "safe" and, in a clause that names
+ * someone else, a call for help or injury ("I'm safe but I can't find my
+ * daughter", "저희는 괜찮은데 아빠가 안보여요"). The most urgent kind still wins,
+ * since someone in the party needs it, but staff should read who.
+ */
+static void
+mark_split_answers(struct parse *p)
+{
+	if (!safe_said_before(p, p->ntoks))
+		return;
+	for (int ci = 0; ci < p->nclauses; ci++) {
+		const struct clause *cl = &p->clauses[ci];
+		bool urgent = false, other = false;
+
+		for (size_t i = 0; i < p->nhits && !urgent; i++)
+			urgent = p->hits[i].clause == ci && split_urgent(&p->hits[i]);
+		/* Each clause's words are read once, however many keywords it has. */
+		for (int k = cl->first; urgent && k >= 0 && k < cl->end && !other; k++)
+			other = names_other(p, &p->toks[k]);
+		for (size_t i = 0; other && i < p->nhits; i++)
+			if (p->hits[i].clause == ci && split_urgent(&p->hits[i]))
+				p->hits[i].guess = true;
+	}
 }
 
 /* ---- Decision ------------------------------------------------------------ */
@@ -2397,6 +3004,8 @@ decide(const struct parse *p, struct sf_reply *out)
 	bool kinds[SF_REPLY_KIND_COUNT] = {false};
 	bool strong = false, menu_only = true, negated_safe = false, yesno_negated = false;
 	bool said_safe = p->menu[1]; /* a safe keyword or choice, not inferred */
+	/* The most urgent kind read without a guess: when less than the answer, review it. */
+	enum sf_reply_kind sure = SF_REPLY_UNCLASSIFIED;
 
 	for (int d = 1; d <= 4; d++) {
 		static const enum sf_reply_kind menu_kind[] = {
@@ -2405,6 +3014,7 @@ decide(const struct parse *p, struct sf_reply *out)
 
 		if (p->menu[d]) {
 			real = worse(real, menu_kind[d]);
+			sure = worse(sure, menu_kind[d]);
 			kinds[menu_kind[d]] = true;
 			strong = true;
 		}
@@ -2419,6 +3029,7 @@ decide(const struct parse *p, struct sf_reply *out)
 			negated_safe = true;
 			menu_only = false;
 			real = worse(real, SF_REPLY_NEEDS_HELP);
+			sure = worse(sure, SF_REPLY_NEEDS_HELP);
 			kinds[SF_REPLY_NEEDS_HELP] = true;
 			continue;
 		}
@@ -2460,6 +3071,8 @@ decide(const struct parse *p, struct sf_reply *out)
 			negated_safe = true;
 		menu_only = false;
 		real = worse(real, k);
+		if (!h->guess)
+			sure = worse(sure, k);
 		kinds[k] = true;
 		strong |= !h->weak;
 		if (k == SF_REPLY_SAFE && !h->negated && !h->fuzzy)
@@ -2479,6 +3092,13 @@ decide(const struct parse *p, struct sf_reply *out)
 			out->confidence = 0.9f;
 		else
 			out->confidence = 0.6f;
+		/*
+		 * A kind read only by a guess ("safe no", "I'm safe but my son
+		 * is not"), or menu choices that disagree about "safe" ("1 for
+		 * me 2 for my wife"): a human should read it.
+		 */
+		if (sure != real || (p->menu[1] && (p->menu[2] || p->menu[3] || p->menu[4])))
+			out->review = true;
 	} else if (urgent != SF_REPLY_UNCLASSIFIED) {
 		out->kind = urgent;
 		out->confidence = 0.6f;
@@ -2502,11 +3122,10 @@ decide(const struct parse *p, struct sf_reply *out)
 	 * words missed may say otherwise ("피가 안 멈춰요" is "the bleeding will
 	 * not stop"). A human should read it.
 	 */
-	if (out->kind == SF_REPLY_SAFE && (!said_safe || out->invalid_utf8 || out->truncated)) {
+	if (out->kind == SF_REPLY_SAFE && (!said_safe || out->invalid_utf8 || out->truncated))
 		out->review = true;
-		if (out->confidence > 0.5f)
-			out->confidence = 0.5f;
-	}
+	if (out->review && out->confidence > 0.5f)
+		out->confidence = 0.5f;
 	if (out->invalid_utf8 || out->truncated)
 		out->confidence *= 0.9f;
 }
@@ -2572,6 +3191,9 @@ sf_reply_parse(const char *text, size_t len, struct sf_reply *out)
 	if ((rc = match_hangul(&p)) != 0)
 		goto out;
 	match_emoji(&p);
+	find_taken_back(&p);
+	find_exceptions(&p);
+	mark_split_answers(&p);
 	if (p.oom) {
 		rc = SF_ENOMEM;
 		goto out;

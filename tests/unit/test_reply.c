@@ -95,6 +95,39 @@ static const struct kind_case kind_cases[] = {
     {"대피할 필요 없어요", SAFE, 0},
     {"아직 대피 못 했어요", EVAC, 0},
     {"not evacuated yet", EVAC, 0},
+    /* Negation after the word, hedges, pretence. */
+    {"안전안함", HELP, 0},
+    {"안전 안 됨", HELP, 0},
+    {"안전X", HELP, 0},
+    {"안전❌", HELP, 0},
+    {"안전ㄴㄴ", HELP, 0},
+    {"안전 불가", HELP, 0},
+    {"안전과 거리가 멀어요", HELP, 0},
+    {"괜찮은척하고있어요", HELP, 0},
+    {"far from safe", HELP, 0},
+    {"anything but safe", HELP, 0},
+    {"barely safe", HELP, 0},
+    {"safe no", HELP, 0},
+    {"OK not really", HELP, 0},
+    {"i'm ok. not.", HELP, 0},
+    {"safe x", SAFE, 0},
+    {"safe no injuries", SAFE, 0},
+    {"괜찮아 걱정 안해", SAFE, 0},
+    {"안전 안내 문자 받았어요 괜찮아요", SAFE, 0},
+    /* Someone of the party missing, excepted; safety sought. */
+    {"I'm safe but I can't find my daughter", HELP, 0},
+    {"I'm safe but my son is not", HELP, 0},
+    {"we are 3, all safe except my husband", HELP, 3},
+    {"4명 안전 근데 아빠가 안 보여요", HELP, 4},
+    {"아빠 빼고 다 괜찮아요", HELP, 0},
+    {"We're safe but my husband is at work", SAFE, 0},
+    {"need a safe place", EVAC, 0},
+    {"where is safe", EVAC, 0},
+    {"안전한 곳이 필요해요", EVAC, 0},
+    {"We are in a safe place", SAFE, 0},
+    {"1 for me 2 for my wife", HELP, 2},
+    {"I'm being held", HELP, 0},
+    {"아이가 없어졌어요", HELP, 0},
     /* Several kinds: the most urgent wins. */
     {"safe but injured", INJ, 0},
     {"I'm safe, my friend needs help", HELP, 0},
@@ -318,6 +351,20 @@ parse_marks_guesses_for_review(void **state)
 	    {"sfae", SAFE, true},
 	    {"safe \xff\xfe", SAFE, true},
 	    {"if we need help we will call", HELP, true},
+	    /* A "safe" taken back by what follows it is a guess; a plain negation is not. */
+	    {"safe no", HELP, true},
+	    {"안전X", HELP, true},
+	    {"barely safe", HELP, true},
+	    {"괜찮은척하고있어요", HELP, true},
+	    {"far from safe", HELP, false},
+	    {"안전안함", HELP, false},
+	    /* A split answer: staff should read who needs what. */
+	    {"I'm safe but I can't find my daughter", HELP, true},
+	    {"저는 괜찮은데 엄마가 안 보여요", HELP, true},
+	    {"safe except my brother", HELP, true},
+	    {"1 for me 2 for my wife", HELP, true},
+	    {"My son is missing", HELP, false},
+	    {"need a safe place", EVAC, false},
 	};
 
 	(void)state;
@@ -333,6 +380,73 @@ parse_marks_guesses_for_review(void **state)
 		if (r.review)
 			assert_true(r.confidence <= 0.5f);
 	}
+}
+
+/*
+ * Replies a review found read as a plain "safe": each must now be another
+ * kind or marked for review, and a head count in it must never be usable as
+ * "all of them are safe" (the daemon answers for a household only from a
+ * plain safe answer).
+ */
+static void
+parse_never_reads_taken_back_safe_as_plain_safe(void **state)
+{
+	static const char *const replies[] = {
+	    "안전안함",
+	    "안전 안 됨",
+	    "안전안돼요",
+	    "안전 안해요",
+	    "안전 X",
+	    "안전X",
+	    "안전❌",
+	    "안전ㄴㄴ",
+	    "안전 불가",
+	    "안전 위협받고있어요",
+	    "안전과 거리가 멀어요",
+	    "저희는 괜찮은데 아빠가 안보여요",
+	    "저는 괜찮은데 엄마가 안 보여요",
+	    "괜찮다고 했는데 거짓말이에요",
+	    "괜찮은척하고있어요",
+	    "4명 안전 근데 아빠가 안 보여요",
+	    "far from safe",
+	    "hardly safe",
+	    "barely safe",
+	    "anything but safe",
+	    "safe no",
+	    "Safe - NO",
+	    "i was safe but now not",
+	    "OK not really",
+	    "i'm ok. not.",
+	    "I'm safe but I can't find my daughter",
+	    "I'm safe but my son is not",
+	    "safe except my brother",
+	    "we are 3, all safe except my husband",
+	    "need a safe place",
+	    "looking for a safe place",
+	    "where is safe",
+	    "1 for me 2 for my wife",
+	    "I'm being held",
+	    "we're surrounded",
+	    "my husband was taken",
+	    "pregnant, contractions started",
+	    "아이가 없어졌어요",
+	};
+	int failures = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+		struct sf_reply r;
+
+		assert_int_equal(sf_reply_parse(replies[i], strlen(replies[i]), &r), 0);
+		if ((r.kind == SF_REPLY_SAFE && !r.review) || r.kind == SF_REPLY_UNCLASSIFIED) {
+			print_error("\"%s\": %s review=%d\n", replies[i],
+			            sf_reply_kind_name(r.kind), r.review);
+			failures++;
+		}
+		if (r.review)
+			assert_true(r.confidence <= 0.5f);
+	}
+	assert_int_equal(failures, 0);
 }
 
 static void
@@ -643,6 +757,7 @@ main(void)
 	    cmocka_unit_test(parse_reads_pasted_token),
 	    cmocka_unit_test(parse_flags_negated_safe),
 	    cmocka_unit_test(parse_marks_guesses_for_review),
+	    cmocka_unit_test(parse_never_reads_taken_back_safe_as_plain_safe),
 	    cmocka_unit_test(parse_survives_bad_bytes),
 	    cmocka_unit_test(parse_reads_only_the_first_1600_bytes),
 	    cmocka_unit_test(parse_rejects_bad_arguments),

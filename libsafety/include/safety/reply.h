@@ -32,7 +32,7 @@ enum sf_reply_kind {
 
 struct sf_reply {
 	enum sf_reply_kind kind;
-	int headcount;     /* people the answer covers, 1..99; 0 = not given */
+	int headcount;     /* people the answer covers, 1..99; 0 = not given: see below */
 	bool has_location; /* lat/lon are valid (WGS 84 degrees) */
 	double lat, lon;
 	char token[32];    /* a pasted reply token (22 base64url characters), "" if none */
@@ -64,12 +64,25 @@ struct sf_reply {
  *
  * review is set when the kind is a guess a human should check: "safe" read
  * only from a negation ("nobody hurt", "도움 필요 없어요"), a lone "yes" or
- * "no", a misspelling, or a reply with unreadable or cut-off bytes; or a
- * call for help read only inside a condition ("if we need help..."). On the
- * labelled corpus every reply such guesses got wrong had review set. The
- * safe way to use it is to treat such a reply like an unclassified one (the
- * person stays pending, staff read it, the sender is asked again) while
- * keeping the parsed kind for staff to see.
+ * "no", a misspelling, or a reply with unreadable or cut-off bytes; a call
+ * for help read only inside a condition ("if we need help..."); a "safe"
+ * taken back by what follows it ("safe no", "안전X", "OK not really", "I'm
+ * safe but my son is not"), hedged ("barely safe") or pretended ("괜찮은
+ * 척"); a split answer, the sender safe and someone else missing, excepted or
+ * hurt ("I'm safe but I can't find my daughter", "all safe except my
+ * husband": the most urgent kind still wins); or menu choices that disagree
+ * about "safe" ("1 for me 2 for my wife"). On the labelled corpus every
+ * reply such guesses got wrong had review set. The safe way to use it is to
+ * treat such a reply like an unclassified one (the person stays pending,
+ * staff read it, the sender is asked again) while keeping the parsed kind
+ * for staff to see.
+ *
+ * headcount says how many people the reply speaks of, not that they are all
+ * safe: "we are 3, all safe except my husband" gives needs_help with review
+ * and 3. Only a plain safe answer (kind SF_REPLY_SAFE, review and
+ * negated_safe false) says that everyone it counts is safe; a caller that
+ * answers for others from the count (a household) must check all three, and
+ * use no count from any other reply.
  *
  * Returns 0 (also for empty or meaningless text: kind UNCLASSIFIED),
  * SF_EINVAL if out is NULL or text is NULL with len > 0, or SF_ENOMEM; on
