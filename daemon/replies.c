@@ -50,6 +50,8 @@
 #define REPLIES_STATUS_ATTEMPTS 10
 /* Answers a catch-up round applies at most; then the next round. */
 #define REPLIES_CATCH_UP_ROWS 250
+/* Bytes of a reply searched for the duress word: all an SMS or a web message keeps. */
+#define REPLIES_WORDS_MAX 2000
 /* Answers one scan names at most; a run finds the rest. */
 #define REPLIES_CATCH_UP_SCAN_MAX 1000000
 
@@ -171,39 +173,69 @@ replies_hash_word(const struct daemon *d, int k, const char *key, char out_hex[6
 	sf_secret_hex_encode(mac, 32, out_hex, 65);
 }
 
-/* The hash of a duress word under duress key k (0: the current one); -1 for no word. */
-static int
-replies_duress_hash_with(const struct daemon *d, int k, const char *word, char out_hex[65])
+/* The keyed hash of a duress word, as stored (under the current key); -1 for no word. */
+int
+replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65])
 {
 	char key[512];
 
 	if (sf_name_search_key(word, key, sizeof key) != 0 || key[0] == '\0')
 		return -1;
-	replies_hash_word(d, k, key, out_hex);
+	replies_hash_word(d, 0, key, out_hex);
 	return 0;
 }
 
-/* The keyed hash of a duress word, as stored. */
-int
-replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65])
-{
-	return replies_duress_hash_with(d, 0, word, out_hex);
-}
-
-/* Adds the hashes of word under every duress key to the array literal out. */
+/* Adds the hash of a normalised word under every duress key to the array literal out. */
 static void
-replies_candidate_add(const struct daemon *d, const char *word, char **out, size_t *cap,
-                      size_t *len, int *n)
+replies_candidate_key(const struct daemon *d, const char *key, char **out, size_t *cap, size_t *len,
+                      int *n)
 {
 	char hex[65];
 
 	for (int k = 0; k < d->nduress_keys; k++) {
-		if (replies_duress_hash_with(d, k, word, hex) != 0)
-			return;
+		replies_hash_word(d, k, key, hex);
 		if (*len + 68 >= *cap)
 			*out = xrealloc(*out, *cap *= 2);
 		*len += (size_t)snprintf(*out + *len, *cap - *len, "%s%s", *n > 0 ? "," : "", hex);
 		(*n)++;
+	}
+}
+
+/*
+ * Korean glues particles and endings to a word ("바나나요", "바나나는"): the
+ * word is also tried without each of these, so that the duress word is
+ * recognised however the sentence around it is built.
+ */
+static const char *const replies_particles[] = {
+    "이에요", "입니다", "이라고", "이랑", "에서", "으로", "이요", "예요",
+    "이야",   "라고",   "요",     "야",   "은",   "는",   "이",   "가",
+    "을",     "를",     "도",     "랑",   "와",   "과",   "에",   "로",
+};
+
+/* Adds the hashes of a word, and of the word without a Korean particle, to out. */
+static void
+replies_candidate_add(const struct daemon *d, const char *word, char **out, size_t *cap,
+                      size_t *len, int *n)
+{
+	char key[512];
+	size_t klen;
+
+	if (sf_name_search_key(word, key, sizeof key) != 0 || key[0] == '\0')
+		return;
+	replies_candidate_key(d, key, out, cap, len, n);
+	klen = strlen(key);
+	for (size_t i = 0; i < sizeof replies_particles / sizeof replies_particles[0]; i++) {
+		size_t plen = strlen(replies_particles[i]);
+
+		/* At least one syllable (three bytes) must be left. */
+		if (klen >= plen + 3 &&
+		    memcmp(key + klen - plen, replies_particles[i], plen) == 0) {
+			char stem[512];
+
+			memcpy(stem, key, klen - plen);
+			stem[klen - plen] = '\0';
+			replies_candidate_key(d, stem, out, cap, len, n);
+		}
 	}
 }
 
@@ -224,8 +256,8 @@ replies_candidates(const struct daemon *d, const char *text)
 		strcpy(out, "{}");
 		return out;
 	}
-	copy = xstrndup(text, 600);
-	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && words < 64;
+	copy = xstrndup(text, REPLIES_WORDS_MAX);
+	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && words < 400;
 	     word = strtok_r(NULL, " \t\r\n,.!?;:", &save), words++)
 		replies_candidate_add(d, word, &out, &cap, &len, &n);
 	free(copy);
@@ -319,7 +351,7 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	}
 	it->entered_by = in->entered_by != NULL ? text_sanitized(in->entered_by, 200, false) : NULL;
 	it->duress_hashes = replies_candidates(d, in->words);
-	it->words = in->words != NULL ? text_sanitized(in->words, 600, true) : NULL;
+	it->words = in->words != NULL ? text_sanitized(in->words, REPLIES_WORDS_MAX, true) : NULL;
 	it->status = in->status;
 	it->unclassified = in->unclassified;
 	it->review = in->review;
@@ -377,6 +409,8 @@ replies_spool_batch(struct replies *r, struct reply_item **items, int n)
 	for (int i = 0; i < n; i++) {
 		struct reply_item *it = items[i];
 		struct reply_input in;
+
+		r->outcome[replies_channel_index(it->channel)][3]++;
 
 		memset(&in, 0, sizeof in);
 		in.crisis_id = it->crisis_id;
@@ -1087,8 +1121,6 @@ replies_stored(const struct db_result *res, void *arg)
 		 * their statuses are left to the catch-up.
 		 */
 		r->catch_up_due = true;
-		for (int i = 0; i < b->n; i++)
-			r->outcome[replies_channel_index(b->items[i]->channel)][3]++;
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);
 		replies_kick(r);

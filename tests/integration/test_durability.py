@@ -198,6 +198,9 @@ def a_database_outage_under_load_loses_no_acknowledged_reply():
     print("  %d replies acknowledged (%d during the %.0f s outage), %d not acknowledged: %r" %
           (len(acked), during, time.time() - t0 - 5, len(errors), Counter(map(str, errors)).most_common(3)))
     check(during > 50, "safetyd kept answering during the outage (%d)" % during)
+    spooled = metric('safety_replies_not_stored_total{channel="web",outcome="spooled"}')
+    check(spooled is not None and spooled >= 0.9 * during,
+          "spooled replies counted: %r, %d acknowledged during the outage" % (spooled, during))
     eventually(lambda: stored("load-") >= len(acked), timeout=60, what="every acknowledged reply stored")
     expect_equal(stored("load-"), len(set(acked)), "each stored once")
     dup = cluster.psql(DB, "SELECT count(*) FROM (SELECT raw_text FROM response WHERE raw_text LIKE 'load-%' "
