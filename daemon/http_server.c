@@ -355,8 +355,10 @@ http_query_checked(const struct http_ctx *ctx, const char *name, char *buf, size
 	if (q == NULL)
 		return rc;
 	TAILQ_INIT(&params);
-	if (evhttp_parse_query_str(q, &params) != 0)
-		return rc;
+	if (evhttp_parse_query_str(q, &params) != 0) {
+		evhttp_clear_headers(&params);
+		return SF_EINVAL;
+	}
 	v = evhttp_find_header(&params, name);
 	if (v != NULL && strlen(v) < bufsz) {
 		memcpy(buf, v, strlen(v) + 1);
@@ -374,9 +376,15 @@ http_query_filter(struct http_ctx *ctx, const char *name, char *buf, size_t bufs
 {
 	char detail[120];
 
-	if (http_query_checked(ctx, name, buf, bufsz, out) != SF_ETOOLONG)
+	int rc = http_query_checked(ctx, name, buf, bufsz, out);
+
+	if (rc == 0 || rc == SF_ENOTFOUND)
 		return true;
-	snprintf(detail, sizeof detail, "%s: too long (at most %zu bytes)", name, bufsz - 1);
+	if (rc == SF_EINVAL)
+		snprintf(detail, sizeof detail, "the query string is malformed (at %s)", name);
+	else
+		snprintf(detail, sizeof detail, "%s: too long (at most %zu bytes)", name,
+		         bufsz - 1);
 	http_reply_problem(ctx, 400, "bad request", detail);
 	return false;
 }
@@ -393,10 +401,16 @@ http_query_flag(struct http_ctx *ctx, const char *name, bool *out)
 	                                                                            ""};
 	char buf[8], detail[120];
 	const char *v;
+	int rc;
 
 	*out = false;
-	if (http_query_checked(ctx, name, buf, sizeof buf, &v) == SF_ENOTFOUND)
+	rc = http_query_checked(ctx, name, buf, sizeof buf, &v);
+	if (rc == SF_ENOTFOUND)
 		return true;
+	if (rc == SF_EINVAL) {
+		http_reply_problem(ctx, 400, "bad request", "the query string is malformed");
+		return false;
+	}
 	for (size_t i = 0; v != NULL && i < sizeof yes / sizeof yes[0]; i++)
 		if (strcasecmp(v, yes[i]) == 0) {
 			*out = true;

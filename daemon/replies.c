@@ -50,10 +50,14 @@
 #define REPLIES_STATUS_ATTEMPTS 10
 /* Answers a catch-up round applies at most; then the next round. */
 #define REPLIES_CATCH_UP_ROWS 250
-/* Bytes of a reply searched for the duress word: all an SMS or a web message keeps. */
+/*
+ * Bytes of a reply searched for the duress word: all an SMS or a web
+ * message keeps, in at most 200 words (each hashed under every key, with
+ * its stems: a reply's candidates stay in the tens of kilobytes).
+ */
 #define REPLIES_WORDS_MAX 2000
-/* Answers one scan names at most; a run finds the rest. */
-#define REPLIES_CATCH_UP_SCAN_MAX 1000000
+/* Answers one scan names at most; the next run's scan reads on from there. */
+#define REPLIES_CATCH_UP_SCAN_MAX 10000
 
 struct reply_item {
 	struct reply_item *next;
@@ -70,8 +74,12 @@ struct reply_item {
 	replies_done_cb cb;
 	void *arg;
 	int store_attempts; /* stores that ended in a deadlock */
-	/* Its batch failed for a reason of its own: stored alone, so it fails no other. */
-	bool solo;
+	/*
+	 * Its batch was refused for something in it: stored in a batch of at
+	 * most this many (halved at each refusal) with others so split, until
+	 * the one at fault is alone and fails no other; 0 for any batch.
+	 */
+	int batch_limit;
 	bool replayed; /* from the spool (reply_input.replayed) */
 };
 
@@ -97,7 +105,9 @@ struct replies {
 	 */
 	bool catch_up_due;
 	bool catching_up;            /* a catch-up run is under way */
-	bool catch_up_reading;       /* a scan or a round's read is in flight */
+	bool catch_up_scanning;      /* a run's scan is in flight */
+	bool catch_up_reading;       /* a round's read is in flight: its status job comes next */
+	int64_t scan_after;          /* where the next scan reads on; 0 from the start */
 	int64_t catch_up_started_ms; /* monotonic; runs start at most once a second */
 	/*
 	 * The stored answers that may not have reached their person's status,
@@ -108,11 +118,9 @@ struct replies {
 	 */
 	int64_t *missed;
 	size_t nmissed, missed_cap;
-	int64_t
-	    round_ids[REPLIES_CATCH_UP_ROWS]; /* the round being read: back to missed if it fails */
+	/* The round being read: back to missed if it fails. */
+	int64_t round_ids[REPLIES_CATCH_UP_ROWS];
 	int nround;
-	/* The first scan, at start, runs before any batch is stored. */
-	bool scanned_at_start;
 	struct event *catch_up_ev;
 	uint64_t caught_up; /* answers applied by catch-up */
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
@@ -204,12 +212,13 @@ replies_candidate_key(const struct daemon *d, const char *key, char **out, size_
 /*
  * Korean glues particles and endings to a word ("바나나요", "바나나는"): the
  * word is also tried without each of these, so that the duress word is
- * recognised however the sentence around it is built.
+ * recognised however the sentence around it is built. Syllables that end
+ * many nouns themselves (이, 가, 도, 에...) are left out, and a stem keeps
+ * at least two syllables, so that 고양이 is not read as 고양.
  */
 static const char *const replies_particles[] = {
-    "이에요", "입니다", "이라고", "이랑", "에서", "으로", "이요", "예요",
-    "이야",   "라고",   "요",     "야",   "은",   "는",   "이",   "가",
-    "을",     "를",     "도",     "랑",   "와",   "과",   "에",   "로",
+    "이에요", "입니다", "이라고", "이랑", "에서", "으로", "이요", "예요", "이야",
+    "라고",   "요",     "야",     "은",   "는",   "을",   "를",   "랑",
 };
 
 /* Adds the hashes of a word, and of the word without a Korean particle, to out. */
@@ -227,8 +236,8 @@ replies_candidate_add(const struct daemon *d, const char *word, char **out, size
 	for (size_t i = 0; i < sizeof replies_particles / sizeof replies_particles[0]; i++) {
 		size_t plen = strlen(replies_particles[i]);
 
-		/* At least one syllable (three bytes) must be left. */
-		if (klen >= plen + 3 &&
+		/* At least two syllables (six bytes) must be left. */
+		if (klen >= plen + 6 &&
 		    memcmp(key + klen - plen, replies_particles[i], plen) == 0) {
 			char stem[512];
 
@@ -257,7 +266,7 @@ replies_candidates(const struct daemon *d, const char *text)
 		return out;
 	}
 	copy = xstrndup(text, REPLIES_WORDS_MAX);
-	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && words < 400;
+	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && words < 200;
 	     word = strtok_r(NULL, " \t\r\n,.!?;:", &save), words++)
 		replies_candidate_add(d, word, &out, &cap, &len, &n);
 	free(copy);
@@ -342,7 +351,9 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	it->sender = in->sender != NULL ? text_sanitized(in->sender, 64, false) : NULL;
 	it->raw_text = in->raw_text != NULL ? text_sanitized(in->raw_text, 2000, true) : NULL;
 	if (in->provider_ref != NULL) {
-		it->provider_ref = xstrdup(in->provider_ref);
+		/* A gateway's id is text from outside too: it must not fail its batch or its
+		 * replay. */
+		it->provider_ref = text_sanitized(in->provider_ref, 200, false);
 	} else {
 		/* Every reply carries a key, so a replay from the spool is stored once. */
 		sf_secret_random(rnd, sizeof rnd);
@@ -1098,6 +1109,27 @@ struct replies_answer {
 	bool duress;
 };
 
+/* The database could not take the statement in time or had no room: not the replies' fault. */
+static bool
+replies_overloaded(const struct db_result *res)
+{
+	return strncmp(res->sqlstate, "53", 2) == 0 || strcmp(res->sqlstate, "57014") == 0 ||
+	       strcmp(res->sqlstate, "55P03") == 0 || strncmp(res->sqlstate, "57P", 3) == 0 ||
+	       strncmp(res->sqlstate, "58", 2) == 0;
+}
+
+/*
+ * The statement was refused for a value it carried (a data exception, a
+ * broken reference, a trigger's refusal): one reply of the batch may be
+ * the cause.
+ */
+static bool
+replies_data_error(const struct db_result *res)
+{
+	return strncmp(res->sqlstate, "22", 2) == 0 || strncmp(res->sqlstate, "23", 2) == 0 ||
+	       strncmp(res->sqlstate, "P0", 2) == 0;
+}
+
 /*
  * The responses are committed: recompute the status of each person
  * concerned, their answers in the order they came, then acknowledge.
@@ -1114,11 +1146,13 @@ replies_stored(const struct db_result *res, void *arg)
 	int nentries = 0, nanswers = 0;
 
 	r->storing--;
-	if (res->outcome == DB_UNAVAILABLE) {
+	if (res->outcome == DB_UNAVAILABLE ||
+	    (res->outcome == DB_SQL_ERROR && replies_overloaded(res))) {
 		/*
 		 * The commit may or may not have happened: the spool's replay settles
 		 * it, once. If it had, the replay finds the answers already stored and
-		 * their statuses are left to the catch-up.
+		 * their statuses are left to the catch-up. A database too busy to
+		 * answer in time is treated alike: the replies are not the cause.
 		 */
 		r->catch_up_due = true;
 		replies_spool_batch(r, b->items, b->n);
@@ -1138,14 +1172,14 @@ replies_stored(const struct db_result *res, void *arg)
 		replies_kick(r);
 		return;
 	}
-	if (res->outcome != DB_OK && b->n > 1) {
+	if (res->outcome == DB_SQL_ERROR && b->n > 1 && replies_data_error(res)) {
 		/*
-		 * Not the database's absence but something in the batch: store each
-		 * reply alone, so that only the one at fault fails.
+		 * Something in the batch: halve it until the reply at fault is
+		 * alone, so that it fails no other (log2 of the batch more tries).
 		 */
 		log_warn("reply_batch_split", "sqlstate", res->sqlstate, "error", res->error);
 		for (int i = 0; i < b->n; i++)
-			b->items[i]->solo = true;
+			b->items[i]->batch_limit = (b->n + 1) / 2;
 		replies_requeue(r, b->items, b->n);
 		free(b->items);
 		free(b);
@@ -1386,8 +1420,9 @@ replies_catch_up_scanned(const struct db_result *res, void *arg)
 {
 	struct replies *r = arg;
 
-	r->catch_up_reading = false;
-	r->scanned_at_start = true;
+	int n;
+
+	r->catch_up_scanning = false;
 	if (res->outcome != DB_OK) {
 		log_warn("status_catch_up_failed", "error", res->error);
 		r->catch_up_due = true;
@@ -1395,13 +1430,14 @@ replies_catch_up_scanned(const struct db_result *res, void *arg)
 		replies_kick(r);
 		return;
 	}
-	for (int row = 0; row < PQntuples(res->res); row++)
+	n = PQntuples(res->res);
+	for (int row = 0; row < n; row++)
 		replies_missed_add(r, atoll(PQgetvalue(res->res, row, 0)));
-	/* More than a scan takes: the next run reads on from there. */
-	r->catch_up_due = PQntuples(res->res) == REPLIES_CATCH_UP_SCAN_MAX;
+	/* More than a scan takes: the next run reads on from the last one named. */
+	r->scan_after = n == REPLIES_CATCH_UP_SCAN_MAX ? atoll(PQgetvalue(res->res, n - 1, 0)) : 0;
+	r->catch_up_due = r->scan_after > 0;
 	if (r->nmissed == 0)
 		r->catching_up = false;
-	/* Batches held for the first scan go now, then rounds and batches take turns. */
 	replies_kick(r);
 	replies_catch_up_turn(r, true);
 }
@@ -1418,12 +1454,13 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 {
 	struct timespec ts;
 	int64_t now;
-	char limit[16];
-	const char *params[1] = {limit};
+	char after[24], limit[16];
+	const char *params[2] = {after, limit};
 	const char *cause;
 
 	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->status_jobs > 0 ||
-	    r->storing > 0 || r->catch_up_reading || (batches_first && r->head != NULL))
+	    r->storing > 0 || r->catch_up_reading || r->catch_up_scanning ||
+	    (batches_first && r->head != NULL))
 		return;
 	if (r->catching_up) {
 		replies_catch_up_round(r);
@@ -1438,23 +1475,24 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 	r->catch_up_due = false;
 	r->catching_up = true;
 	r->catch_up_started_ms = now;
+	snprintf(after, sizeof after, "%lld", (long long)r->scan_after);
 	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_SCAN_MAX);
-	r->catch_up_reading = true;
+	r->catch_up_scanning = true;
 	/*
 	 * Only ids: the scan reads every answer of the open crises, which takes
-	 * a while on a big one, and only what it names is read in full.
+	 * a while on a big one, and only what it names is read in full. It does
+	 * not hold up the batches.
 	 */
 	if (db_pool_query_prepared(
 	        r->d->db,
 	        "SELECT r.id FROM response r JOIN crisis c ON c.id = r.crisis_id "
 	        " AND c.state = 'active' LEFT JOIN person_status p ON p.crisis_id = r.crisis_id "
 	        " AND p.national_id = r.national_id WHERE r.national_id IS NOT NULL "
-	        " AND r.id > coalesce(p.last_response_id, 0) ORDER BY r.id LIMIT $1",
-	        1, params, replies_catch_up_scanned, r, &cause) != 0) {
-		r->catch_up_reading = false;
+	        " AND r.id > $1 AND r.id > coalesce(p.last_response_id, 0) ORDER BY r.id LIMIT $2",
+	        2, params, replies_catch_up_scanned, r, &cause) != 0) {
+		r->catch_up_scanning = false;
 		r->catch_up_due = true;
 		r->catching_up = false;
-		r->scanned_at_start = true;
 	}
 }
 
@@ -1476,6 +1514,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct pg_arrays cols;
 	const char *cause;
 	char num[64];
+	int limit, first_limit;
 
 	(void)fd;
 	(void)what;
@@ -1483,24 +1522,18 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	if (r->head == NULL || r->storing >= REPLIES_STORES_MAX ||
 	    r->status_jobs >= REPLIES_STATUS_JOBS_MAX)
 		return;
-	/*
-	 * At start, what a crash left unapplied is named before any new answer
-	 * is written: a newer answer's status would hide an older one from the
-	 * scan. The replies wait for that one query (while the database cannot
-	 * be reached they go on, to the spool).
-	 */
-	if (!r->scanned_at_start && r->d->db != NULL && db_pool_connected(r->d->db)) {
-		replies_catch_up_turn(r, false);
-		if (r->catch_up_reading)
-			return;
-	}
+	/* A catch-up round's read leads to a status job: one status job at a time. */
+	if (r->catch_up_reading)
+		return;
 	r->storing++;
 	b = xcalloc(1, sizeof *b);
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
 	pg_arrays_open(&cols, 17);
-	while (r->head != NULL && b->n < REPLIES_BATCH_MAX && (b->n == 0 || !r->head->solo)) {
+	limit = r->head->batch_limit > 0 ? r->head->batch_limit : REPLIES_BATCH_MAX;
+	first_limit = r->head->batch_limit;
+	while (r->head != NULL && b->n < limit && r->head->batch_limit == first_limit) {
 		struct reply_item *it = r->head;
 
 		r->head = it->next;
@@ -1532,8 +1565,6 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		pg_arrays_add(&cols, 15, it->by_staff ? "t" : "f");
 		pg_arrays_add(&cols, 16, it->proxy ? "t" : "f");
 		b->items[b->n++] = it;
-		if (it->solo)
-			break;
 	}
 	/*
 	 * One statement: store the responses (a repeated provider reference is

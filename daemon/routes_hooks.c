@@ -240,7 +240,24 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 struct hooks_reply {
 	struct http_ctx *ctx;
 	bool twiml; /* answer as TwiML */
+	/*
+	 * Matched by a pasted reply link: if its crisis has closed (an old link
+	 * quoted from the thread), the message goes again by its number. The
+	 * strings are the answer's own copies, as the request may be gone.
+	 */
+	bool by_link;
+	struct reply_input in;
+	char *phone, *text, *ref;
 };
+
+static void
+hooks_reply_free(struct hooks_reply *hr)
+{
+	free(hr->phone);
+	free(hr->text);
+	free(hr->ref);
+	free(hr);
+}
 
 /* The reply is durable (or a repeat): acknowledge; otherwise the gateway retries later. */
 static void
@@ -249,6 +266,13 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
 	struct hooks_reply *hr = arg;
 
 	(void)duress;
+	if (outcome == REPLY_REFUSED && hr->by_link) {
+		hr->by_link = false;
+		hr->in.crisis_id = hr->in.national_id = 0;
+		hr->in.require_active = false;
+		replies_submit(hr->ctx->d, &hr->in, hooks_reply_done, hr);
+		return;
+	}
 	if (outcome == REPLY_FAILED)
 		http_reply_problem(hr->ctx, 503, "service unavailable",
 		                   "not stored; deliver again");
@@ -256,7 +280,7 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
 		http_reply_bytes(hr->ctx, 200, "text/xml", "<Response/>", 11);
 	else
 		http_reply_bytes(hr->ctx, 200, "text/plain; charset=utf-8", "", 0);
-	free(hr);
+	hooks_reply_free(hr);
 }
 
 /*
@@ -270,40 +294,43 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
                 bool twiml)
 {
 	struct sf_reply reply;
-	struct reply_input in;
 	char phone[SF_PHONE_E164_SIZE], err[128];
-	struct hooks_reply *hr;
+	struct hooks_reply *hr = xcalloc(1, sizeof *hr);
+	struct reply_input *in = &hr->in;
 
 	if (sf_phone_normalize(from, NULL, phone, sizeof phone, err, sizeof err) != 0)
 		snprintf(phone, sizeof phone, "%.16s", from);
 	if (sf_reply_parse(text, strlen(text), &reply) != 0)
 		memset(&reply, 0, sizeof reply);
-	memset(&in, 0, sizeof in);
-	in.channel = "sms";
-	in.sender = phone;
-	in.raw_text = text;
-	in.words = text;
-	in.status = sf_reply_kind_status(reply.kind);
-	in.unclassified = reply.kind == SF_REPLY_UNCLASSIFIED;
-	in.review = reply.review;
-	in.headcount = reply.headcount;
-	in.has_point = reply.has_location;
-	in.lat = reply.lat;
-	in.lon = reply.lon;
-	in.provider_ref = ref;
+	hr->ctx = ctx;
+	hr->twiml = twiml;
+	hr->phone = xstrdup(phone);
+	hr->text = xstrdup(text);
+	hr->ref = ref != NULL ? xstrdup(ref) : NULL;
+	in->channel = "sms";
+	in->sender = hr->phone;
+	in->raw_text = hr->text;
+	in->words = hr->text;
+	in->status = sf_reply_kind_status(reply.kind);
+	in->unclassified = reply.kind == SF_REPLY_UNCLASSIFIED;
+	in->review = reply.review;
+	in->headcount = reply.headcount;
+	in->has_point = reply.has_location;
+	in->lat = reply.lat;
+	in->lon = reply.lon;
+	in->provider_ref = hr->ref;
 	/*
 	 * A reply link pasted into the message says whose answer it is, which
 	 * the number alone may not (a phone several people share, a borrowed one).
 	 */
 	if (reply.token[0] != '\0' &&
-	    reply_link_open(ctx->d, reply.token, &in.crisis_id, &in.national_id) == 0)
-		in.require_active = true;
-	else
-		in.crisis_id = in.national_id = 0;
-	hr = xcalloc(1, sizeof *hr);
-	hr->ctx = ctx;
-	hr->twiml = twiml;
-	replies_submit(ctx->d, &in, hooks_reply_done, hr);
+	    reply_link_open(ctx->d, reply.token, &in->crisis_id, &in->national_id) == 0) {
+		in->require_active = true;
+		hr->by_link = true;
+	} else {
+		in->crisis_id = in->national_id = 0;
+	}
+	replies_submit(ctx->d, in, hooks_reply_done, hr);
 }
 
 /* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I...: an incoming SMS via Kannel. */

@@ -35,6 +35,7 @@ struct spool {
 	uint64_t replay_left;
 	bool replaying;
 	bool replay_damaged; /* reading stopped at a damaged record: the file is kept */
+	bool replay_keep;    /* a reply could not be spooled again: the file is replayed again */
 	struct event *timer;
 };
 
@@ -43,7 +44,15 @@ struct spool_replayed {
 	struct spool *s;
 	char *payload; /* the record's JSON, appended again if it could not be stored */
 	size_t len;
+	int attempts; /* replays the database refused before this one */
 };
+
+/*
+ * Replays a reply the database keeps refusing is tried (about one a
+ * second); then it is set aside in reply-spool.rejected for a person to
+ * look at, rather than retried for ever.
+ */
+#define SPOOL_REPLAY_ATTEMPTS 100
 
 static void spool_replay_cb(evutil_socket_t fd, short what, void *arg);
 static int spool_append_payload(struct spool *s, const char *payload, size_t len);
@@ -247,6 +256,14 @@ spool_release(struct spool *s)
 	if (--s->replay_left > 0)
 		return;
 	s->replaying = false;
+	/* Nothing is in flight: the depth is what waits in the current file. */
+	s->depth = spool_count(s->path);
+	if (s->replay_keep) {
+		/* A reply is neither stored nor spooled again: the whole file is tried again. */
+		s->depth += spool_count(s->replay_path);
+		log_error("spool_replay_kept", "detail", "replayed again in a second");
+		return;
+	}
 	/* Every reply is now in the database or back in the fresh spool. */
 	if (!s->replay_damaged) {
 		unlink(s->replay_path);
@@ -263,6 +280,52 @@ spool_release(struct spool *s)
 }
 
 /*
+ * A replayed reply the database refused: back to the fresh spool with its
+ * count of attempts, or set aside once it has had its tries. If neither can
+ * be written, the replay file is kept and replayed whole again.
+ */
+static void
+spool_retry_later(struct spool *s, struct spool_replayed *rp)
+{
+	cJSON *j = cJSON_ParseWithLength(rp->payload, rp->len);
+	char *payload = NULL;
+	bool ok = false;
+
+	if (j != NULL) {
+		cJSON_DeleteItemFromObject(j, "attempts");
+		cJSON_AddNumberToObject(j, "attempts", rp->attempts + 1);
+		payload = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+	}
+	if (payload != NULL && rp->attempts + 1 < SPOOL_REPLAY_ATTEMPTS) {
+		ok =
+		    spool_append_payload(s, payload, strlen(payload)) == 0 && fdatasync(s->fd) == 0;
+		if (ok)
+			log_warn("spool_reply_failed", "detail", "spooled again, tried later");
+	} else if (payload != NULL) {
+		char *path;
+		int fd;
+
+		xasprintf(&path, "%s.rejected", s->path);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		ok = fd >= 0 && spool_write_all(fd, payload, strlen(payload)) == 0 &&
+		     spool_write_all(fd, "\n", 1) == 0 && fdatasync(fd) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			log_error("spool_reply_rejected", "path", path, "detail",
+			          "the database refused it at every replay; set aside");
+		free(path);
+	}
+	if (payload != NULL) {
+		memset(payload, 0, strlen(payload));
+		free(payload);
+	}
+	if (!ok)
+		s->replay_keep = true;
+}
+
+/*
  * One replayed reply came back: in the database, or spooled again by the
  * store. One the database refused to store goes back to the fresh spool, to
  * be tried again, so that it holds up no other and is never dropped.
@@ -276,13 +339,9 @@ spool_replayed_cb(enum reply_outcome outcome, bool duress, void *arg)
 	(void)duress;
 	if (s->depth > 0)
 		s->depth--;
-	if (outcome == REPLY_FAILED) {
-		if (spool_append_payload(s, rp->payload, rp->len) != 0 || fdatasync(s->fd) != 0)
-			log_error("spool_reply_lost", "detail",
-			          "a reply that could not be stored could not be spooled again");
-		else
-			log_warn("spool_reply_failed", "detail", "spooled again, tried later");
-	} else if (outcome == REPLY_REFUSED) {
+	if (outcome == REPLY_FAILED)
+		spool_retry_later(s, rp);
+	else if (outcome == REPLY_REFUSED) {
 		/* Only a person removed from the registry meanwhile has nowhere to go. */
 		log_warn("spool_reply_refused", "detail", "the person is no longer registered");
 	}
@@ -304,11 +363,18 @@ spool_replay(struct spool *s)
 		return;
 	s->replaying = true;
 	s->replay_damaged = false;
+	s->replay_keep = false;
 	s->replay_left = 1; /* held until every record is submitted */
-	while (fread(head, 1, 16, f) == 16 && memcmp(head, SPOOL_MAGIC, 4) == 0) {
+	while (fread(head, 1, 16, f) == 16) {
 		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
 		               (uint32_t)head[6] << 8 | head[7];
 		char *payload;
+
+		if (memcmp(head, SPOOL_MAGIC, 4) != 0) {
+			log_error("spool_damaged_record", "detail", "reading stops here");
+			s->replay_damaged = true;
+			break;
+		}
 		unsigned char md[32];
 		unsigned int mdlen = 0;
 		cJSON *j;
@@ -371,6 +437,13 @@ spool_replay(struct spool *s)
 			rp->s = s;
 			rp->payload = xstrdup(payload);
 			rp->len = len;
+			{
+				const cJSON *a = cJSON_GetObjectItem(j, "attempts");
+
+				if (cJSON_IsNumber(a) && a->valuedouble >= 0 &&
+				    a->valuedouble <= SPOOL_REPLAY_ATTEMPTS)
+					rp->attempts = (int)a->valuedouble;
+			}
 			s->replay_left++;
 			replies_submit(s->d, &in, spool_replayed_cb, rp);
 			n++;

@@ -237,6 +237,7 @@ def doubtful_parameters_are_refused():
     count = cluster.psql(DB, "SELECT count(*) FROM national")
     body = "name_latin,phone\nNEW PERSON,+821077770001\n"
     for query, what in (("?dry_run=maybe", "dry_run"), ("?all_or_nothing=2", "all_or_nothing"),
+                        ("?dry_run", "malformed"), ("?dry_run=1&&x", "malformed"),
                         ("?map=phone%3D" + "x" * 5000, "map")):
         r = post_csv(S["staff-a"], body, query)
         expect_equal(r.status, 400, query[:30] + ": " + r.body)

@@ -322,6 +322,10 @@ def a_closed_crisis_closes_its_links():
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "close")
     expect_equal(d.get("/r/" + LINKS[nid]).status, 404, "link of a closed crisis")
     expect_equal(post(LINKS[nid], status="safe").status, 404, "answer to a closed crisis")
+    # An old link quoted in an SMS thread: the message is kept by its number, not dropped.
+    expect_equal(sms("+905559990001", "still ok /r/%s" % LINKS[nid], "closed-1").status, 200, "sms")
+    expect_equal(cluster.psql(DB, "SELECT national_id IS NULL FROM response WHERE provider_ref = 'kannel:closed-1'"),
+                 "t", "kept for staff, without a person (no open check-in for that number)")
 
 
 try:
