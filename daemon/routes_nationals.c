@@ -440,7 +440,9 @@ routes_nationals_update(struct http_ctx *ctx)
 		if (sf_name_normalize(v_ko, name_ko, sizeof name_ko, err, sizeof err) != 0)
 			goto bad_name;
 		if (sf_name_script(name_ko) == SF_SCRIPT_LATIN ||
-		    sf_name_script(name_ko) == SF_SCRIPT_OTHER) {
+		    sf_name_script(name_ko) == SF_SCRIPT_OTHER ||
+		    strpbrk(name_ko, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+		        NULL) {
 			http_reply_problem(
 			    ctx, 400, "bad request",
 			    "name_ko: no Hangul letters; a Latin name goes in name_latin");

@@ -152,7 +152,8 @@ def staff_changes_a_national_and_it_is_audited():
     for bad in ({"needs": ["sleepy"]}, {"birth_date": "2023-02-30"}, {"kind": "tourist"}, {"location": {"lat": 95, "lon": 0}},
                 {"shoe_size": 42}, {"notes": "x" * 3000},
                 # The import's rules hold for a change too.
-                {"name_latin": "박지호"}, {"name_ko": "PARK JIHO"}, {"address": "line\u0007bell"},
+                {"name_latin": "박지호"}, {"name_ko": "PARK JIHO"}, {"name_ko": "박지호 PARK"},
+                {"address": "line\u0007bell"},
                 {"residence_status": "a\nb"}, {"location": {"lat": 1, "lon": 1, "accuracy_m": 1e300}}):
         expect_equal(S["staff-a"].patch(path, bad).status, 400, repr(bad)[:40])
     expect_equal(S["staff-a"].patch(path, {"notes": "first line\nsecond"}).status, 200, "notes keep line breaks")
