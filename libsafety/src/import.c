@@ -366,6 +366,13 @@ struct import_build {
 	bool languages_given; /* at least one language came from the file */
 };
 
+/* Good rows by a key: open addressing, 1 + index into res->rows, 0 = free. */
+struct import_index {
+	size_t *slots;
+	size_t cap;
+	size_t count;
+};
+
 /* The state of one import. */
 struct importer {
 	const struct sf_import_options *opt;
@@ -383,14 +390,10 @@ struct importer {
 	struct import_record rec;
 	struct import_build build;
 	struct import_buf tmp;
-	size_t *passports; /* open addressing: 1 + index into res->rows, 0 = free */
-	size_t passports_cap;
-	size_t passports_count;
+	struct import_index passports; /* good rows by passport number */
 	/* Good rows without a passport, by first phone + name + birth date: the same person twice.
 	 */
-	size_t *people;
-	size_t people_cap;
-	size_t people_count;
+	struct import_index people;
 	char **warned_keys; /* JSON keys warned about */
 	size_t nwarned_keys;
 };
@@ -1133,50 +1136,58 @@ import_passport_seen(struct importer *im, const char *pp)
 {
 	size_t i, idx;
 
-	if (im->passports_cap == 0)
+	if (im->passports.cap == 0)
 		return 0;
-	for (i = (size_t)import_hash(pp) & (im->passports_cap - 1); im->passports[i] != 0;
-	     i = (i + 1) & (im->passports_cap - 1)) {
-		idx = im->passports[i] - 1;
+	for (i = (size_t)import_hash(pp) & (im->passports.cap - 1); im->passports.slots[i] != 0;
+	     i = (i + 1) & (im->passports.cap - 1)) {
+		idx = im->passports.slots[i] - 1;
 		if (strcmp(im->res->rows[idx].passport_no, pp) == 0)
 			return im->res->rows[idx].line;
 	}
 	return 0;
 }
 
-/* Remembers the passport number of good row idx; returns 0 or SF_ENOMEM. */
+/* The hash of a row's key in an index. */
+typedef uint64_t (*import_row_hash)(const struct sf_import_row *row);
+
+/* Adds good row idx to an index, growing it; returns 0 or SF_ENOMEM. */
 static int
-import_passport_add(struct importer *im, size_t idx)
+import_index_add(struct importer *im, struct import_index *x, import_row_hash hash, size_t idx)
 {
 	size_t i;
 
-	if (im->passports_count * 2 >= im->passports_cap) {
-		size_t ncap = im->passports_cap == 0 ? 1024 : im->passports_cap * 2;
+	if (x->count * 2 >= x->cap) {
+		size_t ncap = x->cap == 0 ? 1024 : x->cap * 2;
 		size_t *slots = calloc(ncap, sizeof *slots);
 
 		if (slots == NULL)
 			return SF_ENOMEM;
-		for (size_t j = 0; j < im->passports_cap; j++) {
-			size_t old = im->passports[j];
+		for (size_t j = 0; j < x->cap; j++) {
+			size_t old = x->slots[j];
 
 			if (old == 0)
 				continue;
-			for (i = (size_t)import_hash(im->res->rows[old - 1].passport_no) &
-			         (ncap - 1);
-			     slots[i] != 0; i = (i + 1) & (ncap - 1))
+			for (i = (size_t)hash(&im->res->rows[old - 1]) & (ncap - 1); slots[i] != 0;
+			     i = (i + 1) & (ncap - 1))
 				;
 			slots[i] = old;
 		}
-		free(im->passports);
-		im->passports = slots;
-		im->passports_cap = ncap;
+		free(x->slots);
+		x->slots = slots;
+		x->cap = ncap;
 	}
-	for (i = (size_t)import_hash(im->res->rows[idx].passport_no) & (im->passports_cap - 1);
-	     im->passports[i] != 0; i = (i + 1) & (im->passports_cap - 1))
+	for (i = (size_t)hash(&im->res->rows[idx]) & (x->cap - 1); x->slots[i] != 0;
+	     i = (i + 1) & (x->cap - 1))
 		;
-	im->passports[i] = idx + 1;
-	im->passports_count++;
+	x->slots[i] = idx + 1;
+	x->count++;
 	return 0;
+}
+
+static uint64_t
+import_passport_hash(const struct sf_import_row *row)
+{
+	return import_hash(row->passport_no);
 }
 
 /* Hashes a person's key: first phone, name key, birth date ("" when none). */
@@ -1191,11 +1202,11 @@ import_person_hash(const char *phone, const char *name_key, const char *birth)
 static size_t
 import_person_seen(struct importer *im, const char *phone, const char *name_key, const char *birth)
 {
-	if (im->people_cap == 0)
+	if (im->people.cap == 0)
 		return 0;
-	for (size_t i = (size_t)import_person_hash(phone, name_key, birth) & (im->people_cap - 1);
-	     im->people[i] != 0; i = (i + 1) & (im->people_cap - 1)) {
-		const struct sf_import_row *row = &im->res->rows[im->people[i] - 1];
+	for (size_t i = (size_t)import_person_hash(phone, name_key, birth) & (im->people.cap - 1);
+	     im->people.slots[i] != 0; i = (i + 1) & (im->people.cap - 1)) {
+		const struct sf_import_row *row = &im->res->rows[im->people.slots[i] - 1];
 
 		if (strcmp(row->phones[0], phone) == 0 && strcmp(row->name_key, name_key) == 0 &&
 		    (row->birth_date == NULL
@@ -1206,44 +1217,10 @@ import_person_seen(struct importer *im, const char *phone, const char *name_key,
 	return 0;
 }
 
-/* Remembers good row idx (with a phone, without a passport) as a person; 0 or SF_ENOMEM. */
-static int
-import_person_add(struct importer *im, size_t idx)
+static uint64_t
+import_person_row_hash(const struct sf_import_row *row)
 {
-	const struct sf_import_row *row;
-	size_t i;
-
-	if (im->people_count * 2 >= im->people_cap) {
-		size_t ncap = im->people_cap == 0 ? 1024 : im->people_cap * 2;
-		size_t *slots = calloc(ncap, sizeof *slots);
-
-		if (slots == NULL)
-			return SF_ENOMEM;
-		for (size_t j = 0; j < im->people_cap; j++) {
-			size_t old = im->people[j];
-
-			if (old == 0)
-				continue;
-			row = &im->res->rows[old - 1];
-			for (i = (size_t)import_person_hash(row->phones[0], row->name_key,
-			                                    row->birth_date) &
-			         (ncap - 1);
-			     slots[i] != 0; i = (i + 1) & (ncap - 1))
-				;
-			slots[i] = old;
-		}
-		free(im->people);
-		im->people = slots;
-		im->people_cap = ncap;
-	}
-	row = &im->res->rows[idx];
-	for (i = (size_t)import_person_hash(row->phones[0], row->name_key, row->birth_date) &
-	         (im->people_cap - 1);
-	     im->people[i] != 0; i = (i + 1) & (im->people_cap - 1))
-		;
-	im->people[i] = idx + 1;
-	im->people_count++;
-	return 0;
+	return import_person_hash(row->phones[0], row->name_key, row->birth_date);
 }
 
 /* Tells whether a token is a Korean mobile in national form: 010 and 8 digits. */
@@ -1827,10 +1804,11 @@ import_emit(struct importer *im)
 	row->kind_given = b->kind_given;
 	row->languages_given = b->languages_given;
 	res->nrows++;
-	if (row->passport_no != NULL && import_passport_add(im, res->nrows - 1) != 0)
+	if (row->passport_no != NULL &&
+	    import_index_add(im, &im->passports, import_passport_hash, res->nrows - 1) != 0)
 		return SF_ENOMEM;
 	if (row->passport_no == NULL && row->nphones > 0 && !im->opt->itinerary &&
-	    import_person_add(im, res->nrows - 1) != 0)
+	    import_index_add(im, &im->people, import_person_row_hash, res->nrows - 1) != 0)
 		return SF_ENOMEM;
 	return 0;
 }
@@ -2830,8 +2808,8 @@ sf_import_parse(const char *data, size_t len, const struct sf_import_options *op
 	import_buf_free(&im.rec.text);
 	import_buf_free(&im.build.text);
 	import_buf_free(&im.tmp);
-	free(im.passports);
-	free(im.people);
+	free(im.passports.slots);
+	free(im.people.slots);
 	for (size_t i = 0; i < im.nwarned_keys; i++)
 		free(im.warned_keys[i]);
 	free(im.warned_keys);
