@@ -121,6 +121,14 @@ struct replies {
 	/* The round being read: back to missed if it fails. */
 	int64_t round_ids[REPLIES_CATCH_UP_ROWS];
 	int nround;
+	/*
+	 * A round the status write refused is tried again at half its size,
+	 * until the answer at fault is alone; that one waits in deferred for
+	 * the next run, so that it holds up no other.
+	 */
+	int round_limit; /* 0: REPLIES_CATCH_UP_ROWS */
+	int64_t *deferred;
+	size_t ndeferred, deferred_cap;
 	struct event *catch_up_ev;
 	uint64_t caught_up; /* answers applied by catch-up */
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
@@ -331,6 +339,7 @@ replies_stop(struct daemon *d)
 	event_free(r->flush_ev);
 	event_free(r->catch_up_ev);
 	free(r->missed);
+	free(r->deferred);
 	free(r);
 	d->replies = NULL;
 }
@@ -568,16 +577,39 @@ status_job_done(struct status_job *job)
 static void
 status_job_failed(struct status_job *job)
 {
+	struct replies *r = job->r;
+	/* Alone and refused while the database answers: the answer itself is at fault. */
+	bool culprit =
+	    job->catch_up && r->nround == 1 && r->d->db != NULL && db_pool_connected(r->d->db);
+
 	for (int i = 0; i < job->npeople; i++) {
 		const struct status_person *p = &job->people[i];
 
-		for (int e = p->first; p->pending && e < p->first + p->count; e++)
-			replies_missed_add(job->r, job->response_ids[e]);
+		for (int e = p->first; p->pending && e < p->first + p->count; e++) {
+			if (!culprit) {
+				replies_missed_add(r, job->response_ids[e]);
+				continue;
+			}
+			if (r->ndeferred == r->deferred_cap) {
+				r->deferred_cap = r->deferred_cap == 0 ? 16 : r->deferred_cap * 2;
+				r->deferred =
+				    xrealloc(r->deferred, r->deferred_cap * sizeof *r->deferred);
+			}
+			r->deferred[r->ndeferred++] = job->response_ids[e];
+		}
 	}
-	job->r->catch_up_due = true;
-	/* A catch-up write that fails ends its run: the next starts a second later. */
-	if (job->catch_up)
-		job->r->catching_up = false;
+	r->catch_up_due = true;
+	if (job->catch_up && (r->d->db == NULL || !db_pool_connected(r->d->db))) {
+		/* The database went away: this run ends, the next starts once it is back. */
+		r->catching_up = false;
+	} else if (job->catch_up) {
+		/* Halve the round until the answer at fault is alone, then go on without it. */
+		r->round_limit = culprit ? 0 : (r->nround + 1) / 2;
+		if (culprit)
+			log_warn(
+			    "status_catch_up_deferred", "detail",
+			    "an answer whose status write keeps failing waits for the next run");
+	}
 	status_job_done(job);
 }
 
@@ -1383,7 +1415,11 @@ replies_catch_up_round(struct replies *r)
 	for (size_t i = 0; i < r->nmissed; i++)
 		if (kept == 0 || r->missed[kept - 1] != r->missed[i])
 			r->missed[kept++] = r->missed[i];
-	r->nround = kept < REPLIES_CATCH_UP_ROWS ? (int)kept : REPLIES_CATCH_UP_ROWS;
+	{
+		int limit = r->round_limit > 0 ? r->round_limit : REPLIES_CATCH_UP_ROWS;
+
+		r->nround = kept < (size_t)limit ? (int)kept : limit;
+	}
 	memcpy(r->round_ids, r->missed, (size_t)r->nround * sizeof *r->round_ids);
 	memmove(r->missed, r->missed + r->nround, (kept - (size_t)r->nround) * sizeof *r->missed);
 	r->nmissed = kept - (size_t)r->nround;
@@ -1475,6 +1511,11 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 	r->catch_up_due = false;
 	r->catching_up = true;
 	r->catch_up_started_ms = now;
+	r->round_limit = 0;
+	/* Answers set aside by the last run are tried again, once, in this one. */
+	for (size_t i = 0; i < r->ndeferred; i++)
+		replies_missed_add(r, r->deferred[i]);
+	r->ndeferred = 0;
 	snprintf(after, sizeof after, "%lld", (long long)r->scan_after);
 	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_SCAN_MAX);
 	r->catch_up_scanning = true;

@@ -299,6 +299,33 @@ CREATE TRIGGER fail_status BEFORE INSERT OR UPDATE ON person_status FOR EACH ROW
                          "DROP SEQUENCE fail_status")
 
 
+def an_answer_whose_status_write_always_fails_holds_up_no_other():
+    # x's status can never be written (a broken trigger stands in for any such
+    # fault); y's write fails once. The catch-up must still bring y's status
+    # to their answer, and x's once the fault is gone.
+    x, y = PEOPLE[210 % len(PEOPLE)], PEOPLE[211 % len(PEOPLE)]
+    cluster.psql(DB, """
+CREATE SEQUENCE fail_once;
+GRANT USAGE ON SEQUENCE fail_once TO PUBLIC;
+CREATE FUNCTION fail_x() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.national_id = %d OR (NEW.national_id = %d AND nextval('fail_once') <= 1) THEN
+		RAISE EXCEPTION 'injected';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER fail_x BEFORE INSERT OR UPDATE ON person_status FOR EACH ROW EXECUTE FUNCTION fail_x();
+""" % (x, y))
+    try:
+        expect_equal(post(d, TOKENS[210 % len(TOKENS)], "injured", "x-injured").status, 200, "x")
+        expect_equal(post(d, TOKENS[211 % len(TOKENS)], "injured", "y-injured").status, 200, "y")
+        eventually(lambda: status_of(y) == "injured", timeout=15, what="y's status, past x's failing one")
+        check(status_of(x) != "injured", "x's write still fails")
+    finally:
+        cluster.psql(DB, "DROP TRIGGER fail_x ON person_status; DROP FUNCTION fail_x(); DROP SEQUENCE fail_once")
+    eventually(lambda: status_of(x) == "injured", timeout=15, what="x's status once the fault is gone")
+
+
 def kill_9_during_an_outage_keeps_the_spool():
     global d
     cluster.stop()
@@ -323,7 +350,8 @@ def kill_9_during_an_outage_keeps_the_spool():
 try:
     run([an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start,
          a_database_outage_under_load_loses_no_acknowledged_reply, a_reply_the_database_refuses_holds_up_no_other,
-         an_answer_whose_status_write_failed_counts_after_a_newer_one, kill_9_during_an_outage_keeps_the_spool])
+         an_answer_whose_status_write_failed_counts_after_a_newer_one,
+         an_answer_whose_status_write_always_fails_holds_up_no_other, kill_9_during_an_outage_keeps_the_spool])
 finally:
     d.stop()
     cluster.destroy()
