@@ -2,8 +2,9 @@
 -- in a campaign, or holding a status in it): a departure date passed is no
 -- proof of having left when the crisis may be what kept them (a cancelled
 -- flight, a closed border). They are purged at the first run after every
--- such crisis is closed or dismissed. Spared travellers are counted in the
--- audit entry, never named.
+-- such crisis is closed or dismissed. Spared travellers are counted, never
+-- named, in the audit entry of a run that purges someone of their mission
+-- (a run that only spares writes none, or every run would).
 CREATE OR REPLACE FUNCTION purge_departed_travellers(p_days integer)
 	RETURNS TABLE (mission_id bigint, purged bigint) LANGUAGE sql AS $$
 	WITH due AS (
