@@ -547,6 +547,7 @@ replies_missed_add(struct replies *r, int64_t response_id)
 }
 
 static void status_job_write(struct status_job *job);
+static bool replies_data_error(const struct db_result *res);
 
 static void replies_catch_up_turn(struct replies *r, bool batches_first);
 
@@ -575,12 +576,13 @@ status_job_done(struct status_job *job)
  * first (its last_response_id would hide them from a scan).
  */
 static void
-status_job_failed(struct status_job *job)
+status_job_failed(struct status_job *job, const struct db_result *res)
 {
 	struct replies *r = job->r;
-	/* Alone and refused while the database answers: the answer itself is at fault. */
-	bool culprit =
-	    job->catch_up && r->nround == 1 && r->d->db != NULL && db_pool_connected(r->d->db);
+	/* Refused for what it wrote (not the database away, busy or full): a round's own fault. */
+	bool its_own = res != NULL && res->outcome == DB_SQL_ERROR && replies_data_error(res);
+	/* Alone and refused for itself: the answer is at fault. */
+	bool culprit = job->catch_up && its_own && r->nround == 1;
 
 	for (int i = 0; i < job->npeople; i++) {
 		const struct status_person *p = &job->people[i];
@@ -599,9 +601,13 @@ status_job_failed(struct status_job *job)
 		}
 	}
 	r->catch_up_due = true;
-	if (job->catch_up && (r->d->db == NULL || !db_pool_connected(r->d->db))) {
-		/* The database went away: this run ends, the next starts once it is back. */
+	if (job->catch_up && !its_own) {
+		/*
+		 * The database went away, was busy, or the round lost its races:
+		 * this run ends, the next starts a second later, rounds as large.
+		 */
 		r->catching_up = false;
+		r->round_limit = 0;
 	} else if (job->catch_up) {
 		/* Halve the round until the answer at fault is alone, then go on without it. */
 		r->round_limit = culprit ? 0 : (r->nround + 1) / 2;
@@ -653,7 +659,7 @@ status_job_reread_done(const struct db_result *res, void *arg)
 
 	if (res->outcome != DB_OK) {
 		log_warn("status_update_failed", "error", res->error);
-		status_job_failed(job);
+		status_job_failed(job, res);
 		return;
 	}
 	for (int row = 0; row < PQntuples(res->res); row++) {
@@ -688,7 +694,7 @@ status_job_reread(struct status_job *job)
 	        2, pg_arrays_close(&cols), status_job_reread_done, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
-		status_job_failed(job);
+		status_job_failed(job, NULL);
 	}
 	pg_arrays_free(&cols);
 }
@@ -714,7 +720,7 @@ status_job_written(const struct db_result *res, void *arg)
 	}
 	if (res->outcome != DB_OK) {
 		log_warn("status_update_failed", "error", res->error);
-		status_job_failed(job);
+		status_job_failed(job, res);
 		return;
 	}
 	for (int i = 0; i < job->npeople; i++)
@@ -728,6 +734,11 @@ status_job_written(const struct db_result *res, void *arg)
 		}
 	}
 	if (lost == 0) {
+		/* A catch-up round that went through lets the next one be larger again. */
+		if (job->catch_up && job->r->round_limit > 0)
+			job->r->round_limit = job->r->round_limit * 2 < REPLIES_CATCH_UP_ROWS
+			                          ? job->r->round_limit * 2
+			                          : 0;
 		status_job_done(job);
 		return;
 	}
@@ -737,7 +748,7 @@ status_job_written(const struct db_result *res, void *arg)
 		snprintf(n, sizeof n, "%d", lost);
 		job->r->status_gave_up += (uint64_t)lost;
 		log_warn("status_update_gave_up", "people", n);
-		status_job_failed(job);
+		status_job_failed(job, NULL);
 		return;
 	}
 	status_job_reread(job);
@@ -874,7 +885,7 @@ status_job_write(struct status_job *job)
 	             pg_arrays_close(&cols), status_job_written, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
-		status_job_failed(job);
+		status_job_failed(job, NULL);
 	}
 	pg_arrays_free(&cols);
 }
