@@ -41,6 +41,15 @@ text_char(const unsigned char *p, unsigned *cp)
 	return len;
 }
 
+/* A C0 or C1 control character, or DEL; tabs and line breaks only when not multiline. */
+static bool
+text_control(unsigned cp, bool multiline)
+{
+	if (multiline && (cp == '\n' || cp == '\r' || cp == '\t'))
+		return false;
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+}
+
 char *
 text_sanitized(const char *s, size_t max_bytes, bool multiline)
 {
@@ -63,9 +72,8 @@ text_sanitized(const char *s, size_t max_bytes, bool multiline)
 			add = replacement;
 			addlen = 3;
 			len = 1;
-		} else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f)) {
-			if (!(multiline && (cp == '\n' || cp == '\r' || cp == '\t')))
-				add = " ";
+		} else if (text_control(cp, multiline)) {
+			add = " ";
 			addlen = 1;
 		}
 		if (n + addlen > max_bytes)
@@ -85,38 +93,10 @@ text_clean(const char *s, size_t max_chars, bool multiline)
 	size_t chars = 0;
 
 	while (*p != '\0') {
-		unsigned c = *p;
-		int len;
 		unsigned cp;
-		if (++chars > max_chars)
-			return false;
-		if (c < 0x80) {
-			if ((c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) ||
-			    c == 0x7f)
-				return false;
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (int i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((len == 2 && cp <= 0x9f) || /* C1 controls */
-		    (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		int len = text_char(p, &cp);
+
+		if (++chars > max_chars || len == 0 || text_control(cp, multiline))
 			return false;
 		p += len;
 	}
