@@ -12,9 +12,10 @@
  * batch's commit and its status write, a status write that failed, a batch
  * whose commit was not confirmed (spooled, then found already stored on
  * replay). So at start, and after any such failure, the statuses catch up
- * from the responses themselves: every stored answer of an open crisis
- * newer than the one its person's status last took in is applied again,
- * in order, by the same rules.
+ * from the responses themselves: the answers of a failed write or a
+ * replayed commit are named by id, a scan adds every stored answer of an
+ * open crisis newer than the one its person's status last took in, and
+ * each is applied, oldest first, by the same rules.
  */
 #include "replies.h"
 
@@ -85,6 +86,22 @@ struct reply_item {
 
 #define REPLIES_CHANNELS 6
 
+/* A growing list of response ids. */
+struct replies_ids {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static void
+replies_ids_push(struct replies_ids *ids, int64_t id)
+{
+	if (ids->n == ids->cap) {
+		ids->cap = ids->cap == 0 ? 256 : ids->cap * 2;
+		ids->v = xrealloc(ids->v, ids->cap * sizeof *ids->v);
+	}
+	ids->v[ids->n++] = id;
+}
+
 struct replies {
 	struct daemon *d;
 	struct reply_item *head, *tail;
@@ -116,8 +133,7 @@ struct replies {
 	 * newer than the answer each status last took in. Named one by one, an
 	 * answer is applied even after a newer one of the same person was.
 	 */
-	int64_t *missed;
-	size_t nmissed, missed_cap;
+	struct replies_ids missed;
 	/* The round being read: back to missed if it fails. */
 	int64_t round_ids[REPLIES_CATCH_UP_ROWS];
 	int nround;
@@ -127,8 +143,7 @@ struct replies {
 	 * the next run, so that it holds up no other.
 	 */
 	int round_limit; /* 0: REPLIES_CATCH_UP_ROWS */
-	int64_t *deferred;
-	size_t ndeferred, deferred_cap;
+	struct replies_ids deferred;
 	struct event *catch_up_ev;
 	uint64_t caught_up; /* answers applied by catch-up */
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
@@ -338,8 +353,8 @@ replies_stop(struct daemon *d)
 	}
 	event_free(r->flush_ev);
 	event_free(r->catch_up_ev);
-	free(r->missed);
-	free(r->deferred);
+	free(r->missed.v);
+	free(r->deferred.v);
 	free(r);
 	d->replies = NULL;
 }
@@ -538,12 +553,17 @@ struct status_job {
 static void
 replies_missed_add(struct replies *r, int64_t response_id)
 {
-	if (r->nmissed == r->missed_cap) {
-		r->missed_cap = r->missed_cap == 0 ? 256 : r->missed_cap * 2;
-		r->missed = xrealloc(r->missed, r->missed_cap * sizeof *r->missed);
-	}
-	r->missed[r->nmissed++] = response_id;
+	replies_ids_push(&r->missed, response_id);
 	r->catch_up_due = true;
+}
+
+/* A round that could not be read goes back to the named answers; this run ends. */
+static void
+replies_round_back(struct replies *r)
+{
+	for (int i = 0; i < r->nround; i++)
+		replies_missed_add(r, r->round_ids[i]);
+	r->catching_up = false;
 }
 
 static void status_job_write(struct status_job *job);
@@ -563,7 +583,7 @@ status_job_done(struct status_job *job)
 	free(job->response_ids);
 	free(job);
 	r->status_jobs--;
-	if (catch_up && r->nmissed == 0)
+	if (catch_up && r->missed.n == 0)
 		r->catching_up = false;
 	/* Catch-up rounds and waiting batches take turns. */
 	replies_catch_up_turn(r, catch_up);
@@ -588,16 +608,10 @@ status_job_failed(struct status_job *job, const struct db_result *res)
 		const struct status_person *p = &job->people[i];
 
 		for (int e = p->first; p->pending && e < p->first + p->count; e++) {
-			if (!culprit) {
+			if (culprit)
+				replies_ids_push(&r->deferred, job->response_ids[e]);
+			else
 				replies_missed_add(r, job->response_ids[e]);
-				continue;
-			}
-			if (r->ndeferred == r->deferred_cap) {
-				r->deferred_cap = r->deferred_cap == 0 ? 16 : r->deferred_cap * 2;
-				r->deferred =
-				    xrealloc(r->deferred, r->deferred_cap * sizeof *r->deferred);
-			}
-			r->deferred[r->ndeferred++] = job->response_ids[e];
 		}
 	}
 	r->catch_up_due = true;
@@ -1331,16 +1345,14 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 	r->catch_up_reading = false;
 	if (res->outcome != DB_OK) {
 		log_warn("status_catch_up_failed", "error", res->error);
-		for (int i = 0; i < r->nround; i++)
-			replies_missed_add(r, r->round_ids[i]);
-		r->catching_up = false;
+		replies_round_back(r);
 		replies_kick(r);
 		return;
 	}
 	n = PQntuples(res->res);
 	if (n == 0) {
 		/* Answers of crises closed meanwhile, or of no one: nothing to apply. */
-		if (r->nmissed == 0)
+		if (r->missed.n == 0)
 			r->catching_up = false;
 		replies_catch_up_turn(r, true);
 		replies_kick(r);
@@ -1417,23 +1429,24 @@ replies_catch_up_round(struct replies *r)
 	const char *cause;
 	size_t kept = 0;
 
-	if (r->d->db == NULL || r->nmissed == 0) {
+	if (r->d->db == NULL || r->missed.n == 0) {
 		r->catching_up = false;
 		return;
 	}
 	/* Oldest first, each once. */
-	qsort(r->missed, r->nmissed, sizeof *r->missed, replies_id_cmp);
-	for (size_t i = 0; i < r->nmissed; i++)
-		if (kept == 0 || r->missed[kept - 1] != r->missed[i])
-			r->missed[kept++] = r->missed[i];
+	qsort(r->missed.v, r->missed.n, sizeof *r->missed.v, replies_id_cmp);
+	for (size_t i = 0; i < r->missed.n; i++)
+		if (kept == 0 || r->missed.v[kept - 1] != r->missed.v[i])
+			r->missed.v[kept++] = r->missed.v[i];
 	{
 		int limit = r->round_limit > 0 ? r->round_limit : REPLIES_CATCH_UP_ROWS;
 
 		r->nround = kept < (size_t)limit ? (int)kept : limit;
 	}
-	memcpy(r->round_ids, r->missed, (size_t)r->nround * sizeof *r->round_ids);
-	memmove(r->missed, r->missed + r->nround, (kept - (size_t)r->nround) * sizeof *r->missed);
-	r->nmissed = kept - (size_t)r->nround;
+	memcpy(r->round_ids, r->missed.v, (size_t)r->nround * sizeof *r->round_ids);
+	memmove(r->missed.v, r->missed.v + r->nround,
+	        (kept - (size_t)r->nround) * sizeof *r->missed.v);
+	r->missed.n = kept - (size_t)r->nround;
 	pg_arrays_open(&ids, 1);
 	for (int i = 0; i < r->nround; i++)
 		pg_arrays_add_int(&ids, 0, r->round_ids[i]);
@@ -1450,9 +1463,7 @@ replies_catch_up_round(struct replies *r)
 	        "WHERE r.id = ANY ($1::bigint[]) AND r.national_id IS NOT NULL ORDER BY r.id",
 	        1, pg_arrays_close(&ids), replies_catch_up_read, r, &cause) != 0) {
 		r->catch_up_reading = false;
-		for (int i = 0; i < r->nround; i++)
-			replies_missed_add(r, r->round_ids[i]);
-		r->catching_up = false;
+		replies_round_back(r);
 	}
 	pg_arrays_free(&ids);
 }
@@ -1466,7 +1477,6 @@ static void
 replies_catch_up_scanned(const struct db_result *res, void *arg)
 {
 	struct replies *r = arg;
-
 	int n;
 
 	r->catch_up_scanning = false;
@@ -1483,7 +1493,7 @@ replies_catch_up_scanned(const struct db_result *res, void *arg)
 	/* More than a scan takes: the next run reads on from the last one named. */
 	r->scan_after = n == REPLIES_CATCH_UP_SCAN_MAX ? atoll(PQgetvalue(res->res, n - 1, 0)) : 0;
 	r->catch_up_due = r->scan_after > 0;
-	if (r->nmissed == 0)
+	if (r->missed.n == 0)
 		r->catching_up = false;
 	replies_kick(r);
 	replies_catch_up_turn(r, true);
@@ -1524,9 +1534,9 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 	r->catch_up_started_ms = now;
 	r->round_limit = 0;
 	/* Answers set aside by the last run are tried again, once, in this one. */
-	for (size_t i = 0; i < r->ndeferred; i++)
-		replies_missed_add(r, r->deferred[i]);
-	r->ndeferred = 0;
+	for (size_t i = 0; i < r->deferred.n; i++)
+		replies_missed_add(r, r->deferred.v[i]);
+	r->deferred.n = 0;
 	snprintf(after, sizeof after, "%lld", (long long)r->scan_after);
 	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_SCAN_MAX);
 	r->catch_up_scanning = true;
@@ -1632,10 +1642,10 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[], $16::bool[], "
 	        " $17::bool[]) AS r(idx, crisis_id, national_id, channel, sender, raw_text, "
 	        " status, headcount, lat, lon, ref, entered_by, review, cand, req, bys, prx)), "
-	        /* An SMS from a known number answers that person's newest open check-in. */
 	        /*
-	         * A number several people share (a family's phone) is matched
-	         * to one of them, and the answer flagged for staff to check whose.
+	         * An SMS from a known number answers that person's newest open
+	         * check-in; a number several people share (a family's phone) is
+	         * matched to one of them, flagged for staff to check whose it is.
 	         */
 	        "r2 AS (SELECT r.idx, coalesce(r.crisis_id, w.crisis_id) AS crisis_id, "
 	        " coalesce(r.national_id, w.national_id) AS national_id, r.channel, r.sender, "
