@@ -145,9 +145,7 @@ import_start(struct http_ctx *ctx, bool single)
 		import_job_free(job);
 		return;
 	}
-	if (http_query_checked(ctx, "map", map, sizeof map, &v) == SF_ETOOLONG) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "map: too long; at most 4,095 bytes of field=header pairs");
+	if (!http_query_filter(ctx, "map", map, sizeof map, &v)) {
 		import_job_free(job);
 		return;
 	}
@@ -173,15 +171,18 @@ import_start(struct http_ctx *ctx, bool single)
 	job->req.client_addr = job->addr;
 	job->conninfo = xstrdup(ctx->d->cfg.database_url);
 	if (single) {
-		/* One person is a file of one JSON object, and nothing else ("{...},{...}" is two).
+		/*
+		 * One person is a file of one JSON object, and nothing else
+		 * ("{...},{...}" is two): checked in place, then wrapped in [ ].
 		 */
-		char *copy = xmalloc(len + 1);
 		cJSON *one;
 
-		evbuffer_copyout(in, copy, len);
-		copy[len] = '\0';
-		one = cJSON_ParseWithOpts(copy, NULL, true);
-		free(copy);
+		job->data = xmalloc(len + 3);
+		job->data[0] = '[';
+		evbuffer_copyout(in, job->data + 1, len);
+		job->data[len + 1] = '\0';
+		job->len = len + 2; /* wiped on free, whatever happens */
+		one = cJSON_ParseWithOpts(job->data + 1, NULL, true);
 		if (!cJSON_IsObject(one)) {
 			cJSON_Delete(one);
 			http_reply_problem(ctx, 400, "bad request",
@@ -190,12 +191,8 @@ import_start(struct http_ctx *ctx, bool single)
 			return;
 		}
 		cJSON_Delete(one);
-		job->data = xmalloc(len + 3);
-		job->data[0] = '[';
-		evbuffer_copyout(in, job->data + 1, len);
 		job->data[len + 1] = ']';
 		job->data[len + 2] = '\0';
-		job->len = len + 2;
 		job->req.format = SF_IMPORT_JSON;
 	} else {
 		job->data = xmalloc(len + 1);
