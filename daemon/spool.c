@@ -369,18 +369,13 @@ spool_replay(struct spool *s)
 		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
 		               (uint32_t)head[6] << 8 | head[7];
 		char *payload;
-
-		if (memcmp(head, SPOOL_MAGIC, 4) != 0) {
-			log_error("spool_damaged_record", "detail", "reading stops here");
-			s->replay_damaged = true;
-			break;
-		}
 		unsigned char md[32];
 		unsigned int mdlen = 0;
 		cJSON *j;
 		struct reply_input in;
 
-		if (len > SPOOL_RECORD_MAX) {
+		if (memcmp(head, SPOOL_MAGIC, 4) != 0 || len > SPOOL_RECORD_MAX) {
+			log_error("spool_damaged_record", "detail", "reading stops here");
 			s->replay_damaged = true;
 			break;
 		}
