@@ -157,8 +157,14 @@ daemon_init(struct daemon *d)
 static void
 daemon_maybe_finish(struct daemon *d)
 {
-	if (d->shutting_down && d->inflight == 0)
+	if (d->shutting_down && d->inflight == 0 && replies_settled(d))
 		event_active(d->shutdown_done, EV_TIMEOUT, 0);
+}
+
+void
+daemon_work_done(struct daemon *d)
+{
+	daemon_maybe_finish(d);
 }
 
 /* Begins a graceful shutdown. */

@@ -85,4 +85,7 @@ void daemon_free(struct daemon *d);
 /* Called by the HTTP layer when a request got its reply. */
 void daemon_request_done(struct daemon *d);
 
+/* Work a shutdown waits for besides requests (the replies' status writes) is over. */
+void daemon_work_done(struct daemon *d);
+
 #endif

@@ -57,6 +57,10 @@
  * its stems: a reply's candidates stay in the tens of kilobytes).
  */
 #define REPLIES_WORDS_MAX 2000
+/* How often, in ms, a process looks for batches left behind in status_pending. */
+#define REPLIES_PENDING_LOOK_MS 5000
+/* A row older than this was left behind: no status write takes so long. */
+#define REPLIES_PENDING_STALE "10 seconds"
 /* Answers one scan names at most; the next run's scan reads on from there. */
 #define REPLIES_CATCH_UP_SCAN_MAX 10000
 
@@ -100,6 +104,15 @@ replies_ids_push(struct replies_ids *ids, int64_t id)
 		ids->v = xrealloc(ids->v, ids->cap * sizeof *ids->v);
 	}
 	ids->v[ids->n++] = id;
+}
+
+/* Appends every id of src to dst and empties src. */
+static void
+replies_ids_move(struct replies_ids *dst, struct replies_ids *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		replies_ids_push(dst, src->v[i]);
+	src->n = 0;
 }
 
 struct replies {
@@ -146,6 +159,26 @@ struct replies {
 	struct replies_ids deferred;
 	struct event *catch_up_ev;
 	uint64_t caught_up; /* answers applied by catch-up */
+	/*
+	 * status_pending holds a row per stored batch until its statuses are
+	 * written. Rows whose answers all reached their statuses are deleted
+	 * with the next status write, or by the tick when none comes; a delete
+	 * lost to a crash only makes the next start apply those answers again,
+	 * which changes nothing.
+	 */
+	struct replies_ids done_pending;
+	bool pending_deleting; /* the tick's delete is in flight */
+	/* Rows of failed status writes: the next run applies their answers, then deletes them. */
+	struct replies_ids failed_pending;
+	/* Rows a run read or took over: deleted if every round of the run went through. */
+	struct replies_ids run_pending;
+	bool run_clean;
+	bool pending_reading; /* a run's read of status_pending is in flight */
+	bool scan_wanted;     /* the run under way scans after reading status_pending */
+	bool pending_all;     /* the first run takes every row; later ones, rows left behind */
+	int64_t
+	    pending_looked_ms;   /* monotonic: rows left behind are looked for every few seconds */
+	double pending_oldest_s; /* the oldest row left behind, at the last look */
 	/* By channel: stored by status (plus unclassified), duplicates, refused, failed, spooled.
 	 */
 	uint64_t stored[REPLIES_CHANNELS][SF_STATUS_COUNT + 1];
@@ -323,6 +356,7 @@ replies_start(struct daemon *d)
 	r->flush_ev = event_new(d->base, -1, 0, replies_flush_cb, r);
 	/* The last process may have stopped between an answer's commit and its status. */
 	r->catch_up_due = true;
+	r->pending_all = true;
 	r->catch_up_ev = event_new(d->base, -1, EV_PERSIST, replies_catch_up_tick, r);
 	event_add(r->catch_up_ev, &(struct timeval){1, 0});
 	d->replies = r;
@@ -355,6 +389,9 @@ replies_stop(struct daemon *d)
 	event_free(r->catch_up_ev);
 	free(r->missed.v);
 	free(r->deferred.v);
+	free(r->done_pending.v);
+	free(r->failed_pending.v);
+	free(r->run_pending.v);
 	free(r);
 	d->replies = NULL;
 }
@@ -546,7 +583,9 @@ struct status_job {
 	int npeople;
 	struct status_person *people;
 	struct sf_status_event *events;
-	int64_t *response_ids; /* of each event */
+	int64_t *response_ids;       /* of each event */
+	int64_t pending_id;          /* its batch's status_pending row; 0 for a catch-up round */
+	struct replies_ids deleting; /* done rows its write statement deletes */
 };
 
 /* Names an answer the catch-up must apply, and makes a run due. */
@@ -564,12 +603,14 @@ replies_round_back(struct replies *r)
 	for (int i = 0; i < r->nround; i++)
 		replies_missed_add(r, r->round_ids[i]);
 	r->catching_up = false;
+	r->run_clean = false;
 }
 
 static void status_job_write(struct status_job *job);
 static bool replies_data_error(const struct db_result *res);
 
 static void replies_catch_up_turn(struct replies *r, bool batches_first);
+static void replies_shutdown_step(struct replies *r);
 
 /* The job is over: free it and let storing (or the catch-up's next round) go on. */
 static void
@@ -578,6 +619,10 @@ status_job_done(struct status_job *job)
 	struct replies *r = job->r;
 	bool catch_up = job->catch_up;
 
+	/* Every answer of the batch reached its status (or changed nothing). */
+	if (job->pending_id > 0)
+		replies_ids_push(&r->done_pending, job->pending_id);
+	free(job->deleting.v);
 	free(job->people);
 	free(job->events);
 	free(job->response_ids);
@@ -588,6 +633,7 @@ status_job_done(struct status_job *job)
 	/* Catch-up rounds and waiting batches take turns. */
 	replies_catch_up_turn(r, catch_up);
 	replies_kick(r);
+	replies_shutdown_step(r);
 }
 
 /*
@@ -604,6 +650,12 @@ status_job_failed(struct status_job *job, const struct db_result *res)
 	/* Alone and refused for itself: the answer is at fault. */
 	bool culprit = job->catch_up && its_own && r->nround == 1;
 
+	/* The batch's row stays until the run that applies its answers has gone through. */
+	if (job->pending_id > 0)
+		replies_ids_push(&r->failed_pending, job->pending_id);
+	job->pending_id = 0;
+	if (job->catch_up)
+		r->run_clean = false;
 	for (int i = 0; i < job->npeople; i++) {
 		const struct status_person *p = &job->people[i];
 
@@ -725,6 +777,10 @@ status_job_written(const struct db_result *res, void *arg)
 	struct status_job *job = arg;
 	int lost = 0;
 
+	/* Its statement deleted the done rows it carried, or none of them. */
+	if (res->outcome != DB_OK)
+		replies_ids_move(&job->r->done_pending, &job->deleting);
+	job->deleting.n = 0;
 	if (res->outcome == DB_SQL_ERROR &&
 	    (strcmp(res->sqlstate, "40P01") == 0 || strcmp(res->sqlstate, "40001") == 0) &&
 	    ++job->attempts < REPLIES_STATUS_ATTEMPTS) {
@@ -782,7 +838,8 @@ status_job_written(const struct db_result *res, void *arg)
 	" $5::bool[], $6::bool[], $7::bool[], $8::bool[], $9::bool[], $10::text[], "               \
 	" $11::bigint[], $12::text[], $13::bigint[], $14::text[]) "                                \
 	" AS u(crisis_id, national_id, status, at_ms, sbs, rev, dur, conf, prox, "                 \
-	" own, own_ms, pst, p_ms, extra)), "
+	" own, own_ms, pst, p_ms, extra)), "                                                       \
+	"dp AS (DELETE FROM status_pending WHERE id = ANY ($15::bigint[])), "
 
 /*
  * Everyone of the job already has a status row (the launch made it pending):
@@ -851,7 +908,7 @@ status_job_write(struct status_job *job)
 	bool all_stored = true;
 	const char *cause;
 
-	pg_arrays_open(&cols, 14);
+	pg_arrays_open(&cols, 15);
 	for (int i = 0; i < job->npeople; i++) {
 		struct status_person *p = &job->people[i];
 		struct sf_status_state cur = p->state, next;
@@ -891,14 +948,23 @@ status_job_write(struct status_job *job)
 			all_stored = false;
 		nupd++;
 	}
-	if (nupd == 0)
+	if (nupd == 0) {
+		pg_arrays_free(&cols);
 		status_job_done(job);
-	else if (job->r->d->db == NULL ||
-	         db_pool_query_prepared(
-	             job->r->d->db, all_stored ? status_update_sql : status_upsert_sql, 14,
-	             pg_arrays_close(&cols), status_job_written, job, &cause) != 0) {
+		return;
+	}
+	/* The rows of batches done before go with this write: no statement of their own. */
+	if (job->deleting.n == 0)
+		replies_ids_move(&job->deleting, &job->r->done_pending);
+	for (size_t i = 0; i < job->deleting.n; i++)
+		pg_arrays_add_int(&cols, 14, job->deleting.v[i]);
+	if (job->r->d->db == NULL ||
+	    db_pool_query_prepared(job->r->d->db,
+	                           all_stored ? status_update_sql : status_upsert_sql, 15,
+	                           pg_arrays_close(&cols), status_job_written, job, &cause) != 0) {
 		log_warn("status_update_skipped", "error",
 		         job->r->d->db == NULL ? "shutting down" : cause);
+		replies_ids_move(&job->r->done_pending, &job->deleting);
 		status_job_failed(job, NULL);
 	}
 	pg_arrays_free(&cols);
@@ -1095,16 +1161,21 @@ status_entry_cmp(const void *a, const void *b)
  */
 static void
 status_job_start(struct replies *r, const PGresult *res, struct status_entry *entries, int n,
-                 bool catch_up)
+                 bool catch_up, int64_t pending_id)
 {
 	struct status_job *job;
 
-	if (n == 0)
+	if (n == 0) {
+		/* No status to write: the batch's row is done. */
+		if (pending_id > 0)
+			replies_ids_push(&r->done_pending, pending_id);
 		return;
+	}
 	qsort(entries, (size_t)n, sizeof *entries, status_entry_cmp);
 	job = xcalloc(1, sizeof *job);
 	job->r = r;
 	job->catch_up = catch_up;
+	job->pending_id = pending_id;
 	job->people = xcalloc((size_t)n, sizeof *job->people);
 	job->events = xcalloc((size_t)n, sizeof *job->events);
 	job->response_ids = xcalloc((size_t)n, sizeof *job->response_ids);
@@ -1201,6 +1272,7 @@ replies_stored(const struct db_result *res, void *arg)
 	struct status_entry *entries;
 	struct replies_answer *answers;
 	int nentries = 0, nanswers = 0;
+	int64_t pending_id = 0;
 
 	r->storing--;
 	if (res->outcome == DB_UNAVAILABLE ||
@@ -1259,6 +1331,8 @@ replies_stored(const struct db_result *res, void *arg)
 	proxies->d = d;
 	entries = xcalloc((size_t)b->n + 1, sizeof *entries);
 	answers = xcalloc((size_t)b->n + 1, sizeof *answers);
+	if (PQntuples(res->res) > 0 && !PQgetisnull(res->res, 0, 21))
+		pending_id = atoll(PQgetvalue(res->res, 0, 21));
 	/* Rows come back in input order (idx); a NULL id is a duplicate. */
 	for (int row = 0; row < PQntuples(res->res); row++) {
 		int idx = atoi(PQgetvalue(res->res, row, 0));
@@ -1313,7 +1387,7 @@ replies_stored(const struct db_result *res, void *arg)
 	replies_proxy_lookup(proxies);
 	/* Shutting down: stored; the next start's catch-up writes the statuses. */
 	if (d->db != NULL)
-		status_job_start(r, res->res, entries, nentries, false);
+		status_job_start(r, res->res, entries, nentries, false, pending_id);
 	free(entries);
 	/*
 	 * Acknowledged once the status write is on its way: the pages are
@@ -1409,7 +1483,7 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		snprintf(num, sizeof num, "%d", n);
 		log_info("status_catch_up", "answers", num);
 	}
-	status_job_start(r, res->res, entries, n, true);
+	status_job_start(r, res->res, entries, n, true, 0);
 	free(entries);
 }
 
@@ -1484,6 +1558,7 @@ replies_catch_up_scanned(const struct db_result *res, void *arg)
 		log_warn("status_catch_up_failed", "error", res->error);
 		r->catch_up_due = true;
 		r->catching_up = false;
+		r->run_clean = false;
 		replies_kick(r);
 		return;
 	}
@@ -1499,46 +1574,17 @@ replies_catch_up_scanned(const struct db_result *res, void *arg)
 	replies_catch_up_turn(r, true);
 }
 
-/*
- * Sends the catch-up's next round, or starts a run that is due, when
- * nothing else is in flight. After a round, a batch that waits goes first
- * (batches_first); after a batch, the next round does: under load they
- * take turns. A run starts at most once a second, so a failing one is not
- * retried in a tight loop.
- */
+/* Sends a run's scan: the answers newer than the one their person's status last took in. */
 static void
-replies_catch_up_turn(struct replies *r, bool batches_first)
+replies_catch_up_scan(struct replies *r)
 {
-	struct timespec ts;
-	int64_t now;
 	char after[24], limit[16];
 	const char *params[2] = {after, limit};
 	const char *cause;
 
-	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->status_jobs > 0 ||
-	    r->storing > 0 || r->catch_up_reading || r->catch_up_scanning ||
-	    (batches_first && r->head != NULL))
-		return;
-	if (r->catching_up) {
-		replies_catch_up_round(r);
-		return;
-	}
-	if (!r->catch_up_due)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (now - r->catch_up_started_ms < 1000)
-		return;
-	r->catch_up_due = false;
-	r->catching_up = true;
-	r->catch_up_started_ms = now;
-	r->round_limit = 0;
-	/* Answers set aside by the last run are tried again, once, in this one. */
-	for (size_t i = 0; i < r->deferred.n; i++)
-		replies_missed_add(r, r->deferred.v[i]);
-	r->deferred.n = 0;
 	snprintf(after, sizeof after, "%lld", (long long)r->scan_after);
 	snprintf(limit, sizeof limit, "%d", REPLIES_CATCH_UP_SCAN_MAX);
+	r->catching_up = true;
 	r->catch_up_scanning = true;
 	/*
 	 * Only ids: the scan reads every answer of the open crises, which takes
@@ -1555,16 +1601,206 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 		r->catch_up_scanning = false;
 		r->catch_up_due = true;
 		r->catching_up = false;
+		r->run_clean = false;
 	}
 }
 
-/* Every second: a run that is due starts if the replies leave room. */
+/*
+ * The batches whose statuses were never written, as status_pending holds
+ * them: every row at a process's first run (what its last life left), and
+ * afterwards the rows left behind, older than any status write takes (a
+ * process that died, a failure this one did not see). Their answers join
+ * the named ones; the rows go once the run has applied them all.
+ */
+static void
+replies_pending_read(const struct db_result *res, void *arg)
+{
+	struct replies *r = arg;
+	int n;
+
+	r->pending_reading = false;
+	if (res->outcome != DB_OK) {
+		log_warn("status_catch_up_failed", "error", res->error);
+		r->run_clean = false;
+		r->catch_up_due = r->catch_up_due || r->scan_wanted;
+		replies_kick(r);
+		return;
+	}
+	n = PQntuples(res->res);
+	r->pending_oldest_s = n > 0 ? atof(PQgetvalue(res->res, 0, 2)) : 0;
+	for (int row = 0; row < n; row++) {
+		int64_t pending_id = atoll(PQgetvalue(res->res, row, 0));
+
+		if (r->run_pending.n == 0 || r->run_pending.v[r->run_pending.n - 1] != pending_id)
+			replies_ids_push(&r->run_pending, pending_id);
+		replies_ids_push(&r->missed, atoll(PQgetvalue(res->res, row, 1)));
+	}
+	r->pending_all = false;
+	if (r->scan_wanted)
+		replies_catch_up_scan(r);
+	else if (r->missed.n > 0)
+		r->catching_up = true;
+	replies_kick(r);
+	replies_catch_up_turn(r, true);
+}
+
+/* A run is over: the rows it read go if every one of its rounds went through. */
+static void
+replies_run_settle(struct replies *r)
+{
+	if (r->run_clean)
+		replies_ids_move(&r->done_pending, &r->run_pending);
+	r->run_pending.n = 0;
+}
+
+/*
+ * Sends the catch-up's next round, or starts a run that is due, when
+ * nothing else is in flight. After a round, a batch that waits goes first
+ * (batches_first); after a batch, the next round does: under load they
+ * take turns. A run starts at most once a second, so a failing one is not
+ * retried in a tight loop; every few seconds one looks for batches left
+ * behind in status_pending.
+ */
+static void
+replies_catch_up_turn(struct replies *r, bool batches_first)
+{
+	struct timespec ts;
+	int64_t now;
+	char all[2];
+	const char *params[1] = {all};
+	const char *cause;
+
+	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->d->shutting_down ||
+	    r->status_jobs > 0 || r->storing > 0 || r->catch_up_reading || r->catch_up_scanning ||
+	    r->pending_reading || (batches_first && r->head != NULL))
+		return;
+	if (r->catching_up) {
+		replies_catch_up_round(r);
+		return;
+	}
+	replies_run_settle(r);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!r->catch_up_due && !r->pending_all && r->failed_pending.n == 0 &&
+	    now - r->pending_looked_ms < REPLIES_PENDING_LOOK_MS)
+		return;
+	if (now - r->catch_up_started_ms < 1000)
+		return;
+	r->scan_wanted = r->catch_up_due;
+	r->catch_up_due = false;
+	r->catch_up_started_ms = now;
+	r->pending_looked_ms = now;
+	r->round_limit = 0;
+	r->run_clean = true;
+	/* Answers set aside by the last run are tried again, once, in this one. */
+	for (size_t i = 0; i < r->deferred.n; i++)
+		replies_ids_push(&r->missed, r->deferred.v[i]);
+	r->deferred.n = 0;
+	replies_ids_move(&r->run_pending, &r->failed_pending);
+	snprintf(all, sizeof all, "%s", r->pending_all ? "t" : "f");
+	r->pending_reading = true;
+	if (db_pool_query_prepared(
+	        r->d->db,
+	        "SELECT p.id, u.id, extract(epoch FROM now() - p.created_at) "
+	        "FROM (SELECT id, response_ids, created_at FROM status_pending "
+	        " WHERE $1::bool OR created_at < now() - interval '" REPLIES_PENDING_STALE "' "
+	        " ORDER BY id LIMIT 200) p, unnest(p.response_ids) AS u(id) ORDER BY p.id, u.id",
+	        1, params, replies_pending_read, r, &cause) != 0) {
+		r->pending_reading = false;
+		r->run_clean = false;
+		r->catch_up_due = r->scan_wanted;
+	}
+}
+
+/* The done rows a standalone delete carries. */
+struct replies_deleting {
+	struct replies *r;
+	struct replies_ids ids;
+};
+
+static void replies_pending_delete(struct replies *r);
+
+/* True when nothing of the reply path is in flight or left to record. */
+bool
+replies_settled(const struct daemon *d)
+{
+	const struct replies *r = d->replies;
+
+	if (r == NULL)
+		return true;
+	if (r->storing > 0 || r->status_jobs > 0 || r->catch_up_reading || r->catch_up_scanning ||
+	    r->pending_reading || r->pending_deleting)
+		return false;
+	/* Rows the database cannot take now are applied again at the next start. */
+	return r->done_pending.n == 0 || d->db == NULL || !db_pool_connected(d->db);
+}
+
+/* While shutting down: delete the done rows once writes are over, then let the daemon finish. */
+static void
+replies_shutdown_step(struct replies *r)
+{
+	if (!r->d->shutting_down)
+		return;
+	replies_pending_delete(r);
+	if (replies_settled(r->d))
+		daemon_work_done(r->d);
+}
+
+static void
+replies_pending_deleted(const struct db_result *res, void *arg)
+{
+	struct replies_deleting *del = arg;
+	struct replies *r = del->r;
+
+	r->pending_deleting = false;
+	if (res->outcome != DB_OK)
+		replies_ids_move(&r->done_pending, &del->ids);
+	free(del->ids.v);
+	free(del);
+	replies_shutdown_step(r);
+}
+
+/*
+ * Deletes the done rows with a statement of their own, when no status
+ * write comes to carry them (the replies have stopped, or shutdown).
+ */
+static void
+replies_pending_delete(struct replies *r)
+{
+	struct replies_deleting *del;
+	struct pg_arrays ids;
+	const char *cause;
+
+	if (r->done_pending.n == 0 || r->pending_deleting || r->status_jobs > 0 ||
+	    r->d->db == NULL || !db_pool_connected(r->d->db))
+		return;
+	del = xcalloc(1, sizeof *del);
+	del->r = r;
+	replies_ids_move(&del->ids, &r->done_pending);
+	pg_arrays_open(&ids, 1);
+	for (size_t i = 0; i < del->ids.n; i++)
+		pg_arrays_add_int(&ids, 0, del->ids.v[i]);
+	r->pending_deleting = true;
+	if (db_pool_query_prepared(
+	        r->d->db, "DELETE FROM status_pending WHERE id = ANY ($1::bigint[])", 1,
+	        pg_arrays_close(&ids), replies_pending_deleted, del, &cause) != 0) {
+		r->pending_deleting = false;
+		replies_ids_move(&r->done_pending, &del->ids);
+		free(del->ids.v);
+		free(del);
+	}
+	pg_arrays_free(&ids);
+}
+
+/* Every second: a run that is due starts if the replies leave room; done rows go. */
 static void
 replies_catch_up_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	replies_catch_up_turn(arg, false);
+	replies_pending_delete(arg);
+	replies_shutdown_step(arg);
 }
 
 /* Commits everything queued in this loop turn. */
@@ -1686,12 +1922,16 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "ins "
 	        " ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        " WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id "
-	        " AND k.state IN ('asked', 'unreachable') RETURNING 1) "
+	        " AND k.state IN ('asked', 'unreachable') RETURNING 1), "
+	        /* Until their statuses are written, whatever happens to this process. */
+	        "pend AS (INSERT INTO status_pending (response_ids) SELECT array_agg(id) FROM ins "
+	        " HAVING count(*) > 0 RETURNING id) "
 	        "SELECT x.idx, ins.id, x.duress," STATUS_STATE_COLUMNS ", x.crisis_id, "
 	        " x.national_id, x.refused, "
 	        /* A duplicate's stored id, looked up only for duplicates. */
 	        " CASE WHEN ins.id IS NULL AND NOT x.refused THEN (SELECT e.id FROM response e "
-	        "  WHERE e.channel = x.channel AND e.provider_ref = x.ref) END, x.shared "
+	        "  WHERE e.channel = x.channel AND e.provider_ref = x.ref) END, x.shared, "
+	        " (SELECT id FROM pend) "
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",
@@ -1744,6 +1984,14 @@ replies_metrics(const struct daemon *d, struct evbuffer *out)
 	    "stored answers now.\n# TYPE safety_status_catching_up gauge\n"
 	    "safety_status_catching_up %d\n",
 	    (unsigned long long)r->caught_up, r->catching_up ? 1 : 0);
+	evbuffer_add_printf(
+	    out,
+	    "# HELP safety_status_pending_oldest_seconds Age of the oldest batch of "
+	    "stored answers whose statuses were left unwritten (by a process that "
+	    "died, or a failed write), at the last look; 0 when none.\n"
+	    "# TYPE safety_status_pending_oldest_seconds gauge\n"
+	    "safety_status_pending_oldest_seconds %.0f\n",
+	    r->pending_oldest_s);
 	evbuffer_add_printf(out, "# HELP safety_replies_not_stored_total Replies not stored now: "
 	                         "duplicates, refused (closed crisis, unknown person), failed, "
 	                         "spooled while the database is away.\n"

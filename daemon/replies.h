@@ -64,6 +64,12 @@ void replies_start(struct daemon *d);
 /* Stops it; queued replies fail. */
 void replies_stop(struct daemon *d);
 
+/*
+ * True when no reply is being stored and every stored answer's status is
+ * written and recorded: a shutdown waits for it (within its timeout).
+ */
+bool replies_settled(const struct daemon *d);
+
 /* Computes the keyed hash of a duress word (normalised: NFKC, case-folded, trimmed). */
 int replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65]);
 

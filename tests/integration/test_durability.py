@@ -352,11 +352,69 @@ def kill_9_during_an_outage_keeps_the_spool():
     expect_equal(stored("killed-"), 40, "and only once")
 
 
+def an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first():
+    # A process died after committing answers and before writing their
+    # statuses; what its store statement left is the answers and their row in
+    # status_pending. The same people answer again through a process that
+    # lives on, or through the dead one started again, and those newer
+    # answers' statuses are written first. The older answers must still
+    # count: an answer under duress, then a plain "safe", still raises duress.
+    global d
+
+    def leave_behind(people, tag, age):
+        ids = cluster.psql(DB, (
+            "INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, status, provider_ref, "
+            " duress) "
+            "SELECT %d, id, mission_id, 'sms', 'fine', 'safe', '%s-' || id, true FROM national "
+            "WHERE id IN (%s) RETURNING id") % (CRISIS, tag, ",".join(map(str, people)))).split()
+        cluster.psql(DB, "INSERT INTO status_pending (response_ids, created_at) VALUES "
+                         "('{%s}', now() - interval '%d seconds')" % (",".join(ids), age))
+
+    def statuses(people):
+        return cluster.psql(DB, "SELECT national_id, status, duress FROM person_status "
+                                "WHERE crisis_id = %d AND national_id IN (%s) ORDER BY 1" %
+                            (CRISIS, ",".join(map(str, people))))
+
+    def answer_again(ks, tag):
+        for k in ks:
+            expect_equal(post(d, TOKENS[k], "safe", tag).status, 200, "a newer answer")
+
+    fresh = [int(x) for x in cluster.psql(DB, (
+        "SELECT national_id FROM person_status WHERE crisis_id = %d AND NOT duress "
+        " AND national_id IN (%s) ORDER BY 1 LIMIT 12") %
+        (CRISIS, ",".join(map(str, PEOPLE)))).split()]
+    expect_equal(len(fresh), 12, "people to answer")
+    # Another process died a minute ago; this one lives on.
+    people = fresh[:6]
+    ks = [PEOPLE.index(p) for p in people]
+    leave_behind(people, "died", 60)
+    answer_again(ks, "window-live")
+    eventually(lambda: statuses(people) == "\n".join("%d|safe|t" % p for p in sorted(people)), timeout=20,
+               what="the dead process's answers taken in after the newer ones")
+    # This process dies and starts again; the answers come at once.
+    people = fresh[6:]
+    ks = [PEOPLE.index(p) for p in people]
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.proc = None
+    leave_behind(people, "restarted", 0)
+    d = Daemon(conninfo, sections=SECTIONS, migrate=False).start(wait_ready=False)
+    answer_again(ks, "window-restart")
+    eventually(lambda: statuses(people) == "\n".join("%d|safe|t" % p for p in sorted(people)), timeout=20,
+               what="the answers its last life left taken in")
+    # Every batch's row goes once its statuses are written.
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM status_pending") == "0", timeout=10,
+               what="nothing left in status_pending")
+    # The last life's row was a minute old when this one looked; the next look finds none.
+    eventually(lambda: metric("safety_status_pending_oldest_seconds") == 0, timeout=10,
+               what="nothing left behind at the next look")
+
 try:
     run([an_answer_committed_before_a_crash_reaches_its_status_at_the_next_start,
          a_database_outage_under_load_loses_no_acknowledged_reply, a_reply_the_database_refuses_holds_up_no_other,
          an_answer_whose_status_write_failed_counts_after_a_newer_one,
-         an_answer_whose_status_write_always_fails_holds_up_no_other, kill_9_during_an_outage_keeps_the_spool])
+         an_answer_whose_status_write_always_fails_holds_up_no_other, kill_9_during_an_outage_keeps_the_spool,
+         an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first])
 finally:
     d.stop()
     cluster.destroy()
