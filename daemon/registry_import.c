@@ -58,27 +58,53 @@ static const char *const import_merge_steps[] = {
      * without twins), else a new id taken now, so the rows can be followed
      * into contacts and locations (the sequence's name is looked up once:
      * per row it cost more than the ids).
+     *
+     * A row that matches no one registered but someone staff deleted is
+     * skipped: the person is not brought back unasked (staff restore them).
+     * A row matched by phone, name and birth date whose passport differs
+     * from the stored one updates it (a passport renewed), and says so.
      */
     "CREATE TEMP TABLE import_id ON COMMIT DROP AS "
-    "SELECT m.line, coalesce(m.matched, nextval((SELECT pg_get_serial_sequence('national', "
-    " 'id'))::regclass)) "
-    " AS national_id, m.matched IS NULL AS is_new, m.household_id, false AS changed "
-    "FROM (SELECT s.line, coalesce(p.id, f.id) AS matched, coalesce(h.id, hx.id) AS household_id "
+    "SELECT m.line, coalesce(m.matched, m.deleted, nextval((SELECT "
+    " pg_get_serial_sequence('national', 'id'))::regclass)) "
+    " AS national_id, m.matched IS NULL AND m.deleted IS NULL AS is_new, "
+    " m.matched IS NULL AND m.deleted IS NOT NULL AS skipped, m.deleted_on, "
+    " m.passport_changed, m.household_id, false AS changed "
+    "FROM (SELECT line, coalesce(live_passport, live_phone) AS matched, "
+    " CASE WHEN live_passport IS NULL AND live_phone IS NULL "
+    "  THEN coalesce(gone_passport, gone_phone) END AS deleted, "
+    " CASE WHEN live_passport IS NULL AND live_phone IS NULL "
+    "  THEN coalesce(gone_passport_on, gone_phone_on)::date END AS deleted_on, "
+    " live_passport IS NULL AND live_phone IS NOT NULL AND passport_no IS NOT NULL "
+    "  AND stored_passport IS NOT NULL AND stored_passport <> passport_no AS passport_changed, "
+    " household_id "
+    "FROM (SELECT s.line, s.passport_no, p.id AS live_passport, pd.id AS gone_passport, "
+    " pd.deleted_at AS gone_passport_on, "
+    " CASE WHEN f.deleted_at IS NULL THEN f.id END AS live_phone, "
+    " CASE WHEN f.deleted_at IS NULL THEN f.passport_no END AS stored_passport, "
+    " CASE WHEN f.deleted_at IS NOT NULL THEN f.id END AS gone_phone, "
+    " f.deleted_at AS gone_phone_on, coalesce(h.id, hx.id) AS household_id "
     " FROM import_row s "
     " LEFT JOIN national p ON p.mission_id = $1 AND p.deleted_at IS NULL "
     "  AND s.passport_no IS NOT NULL AND p.passport_no = s.passport_no "
-    " LEFT JOIN (SELECT DISTINCT ON (s2.line) s2.line, n.id FROM import_row s2 "
+    " LEFT JOIN (SELECT DISTINCT ON (passport_no) passport_no, id, deleted_at FROM national "
+    "  WHERE mission_id = $1 AND deleted_at IS NOT NULL AND passport_no IS NOT NULL "
+    "  ORDER BY passport_no, deleted_at DESC) pd ON pd.passport_no = s.passport_no "
+    /* The phone match: someone registered first, else someone deleted. */
+    " LEFT JOIN (SELECT DISTINCT ON (s2.line) s2.line, n.id, n.passport_no, n.deleted_at "
+    "  FROM import_row s2 "
     "  JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
-    "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 AND n.deleted_at IS NULL "
+    "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
     /* A file with one of the two names matches a person stored with both. */
     "  WHERE n.birth_date IS NOT DISTINCT FROM s2.birth_date AND (n.name_key = s2.name_key "
     "  OR string_to_array(n.name_key, ' ') @> string_to_array(s2.name_key, ' ') "
     "  OR string_to_array(n.name_key, ' ') <@ string_to_array(s2.name_key, ' ')) "
-    "  ORDER BY s2.line, n.id) f ON f.line = s.line "
+    "  ORDER BY s2.line, n.deleted_at IS NOT NULL, n.deleted_at DESC, n.id) f "
+    "  ON f.line = s.line "
     " LEFT JOIN household h ON h.mission_id = $1 AND h.external_ref = s.household_ref "
     " LEFT JOIN household hx ON hx.mission_id = $1 AND hx.external_ref IS NULL "
-    "  AND hx.id = " IMPORT_HOUSEHOLD_ID " "
-    " ORDER BY s.line) m",
+    "  AND hx.id = " IMPORT_HOUSEHOLD_ID ") k "
+    " ORDER BY line) m",
     "ANALYZE import_id",
     /*
      * Existing people: fields the file gives replace the stored ones, if
@@ -99,7 +125,7 @@ static const char *const import_merge_steps[] = {
     " residence_status = coalesce(s.residence_status, n.residence_status), "
     " notes = coalesce(s.notes, n.notes), updated_at = now() "
     " FROM import_row s JOIN import_id i ON i.line = s.line "
-    " WHERE NOT i.is_new AND i.national_id = n.id AND ("
+    " WHERE NOT i.is_new AND NOT i.skipped AND i.national_id = n.id AND ("
     "  n.name_ko IS DISTINCT FROM coalesce(s.name_ko, n.name_ko) OR n.name_latin IS DISTINCT FROM "
     "coalesce(s.name_latin, "
     "  n.name_latin) OR n.birth_date IS DISTINCT FROM coalesce(s.birth_date, n.birth_date) "
@@ -143,10 +169,10 @@ static const char *const import_merge_steps[] = {
     "WITH c AS (INSERT INTO contact (national_id, kind, value, priority) "
     " SELECT i.national_id, 'phone', u.v, least(u.o, 9) FROM import_row s "
     " JOIN import_id i ON i.line = s.line, "
-    " unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE NOT i.is_new "
+    " unnest(s.phones) WITH ORDINALITY AS u(v, o) WHERE NOT i.is_new AND NOT i.skipped "
     " UNION ALL SELECT i.national_id, 'email', u.v, least(u.o, 9) FROM import_row s "
     " JOIN import_id i ON i.line = s.line, "
-    " unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE NOT i.is_new "
+    " unnest(s.emails) WITH ORDINALITY AS u(v, o) WHERE NOT i.is_new AND NOT i.skipped "
     " ON CONFLICT (national_id, kind, value) DO NOTHING RETURNING national_id) "
     "UPDATE import_id i SET changed = true FROM c WHERE i.national_id = c.national_id",
     /* Locations: history for new people; a new point for those who moved. */
@@ -157,7 +183,7 @@ static const char *const import_merge_steps[] = {
     "WITH l AS (INSERT INTO location (national_id, point, source, observed_at) "
     " SELECT i.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
     " now() FROM import_row s JOIN import_id i ON i.line = s.line "
-    " JOIN national n ON n.id = i.national_id WHERE NOT i.is_new "
+    " JOIN national n ON n.id = i.national_id WHERE NOT i.is_new AND NOT i.skipped "
     " AND s.lat IS NOT NULL AND (n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
     "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
     "UPDATE import_id i SET changed = true FROM l WHERE i.national_id = l.national_id",
@@ -250,12 +276,14 @@ import_copy(PGconn *conn, const struct sf_import_result *parsed, char **cause)
 static bool
 import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 {
-	PGresult *r =
-	    PQexec(conn, "SELECT count(*) FILTER (WHERE is_new), "
-	                 "count(*) FILTER (WHERE NOT is_new AND changed), "
-	                 "count(*) FILTER (WHERE NOT is_new AND NOT changed), "
-	                 "coalesce((SELECT national_id FROM import_id ORDER BY line LIMIT 1), 0) "
-	                 "FROM import_id");
+	PGresult *r = PQexec(
+	    conn, "SELECT count(*) FILTER (WHERE is_new), "
+	          "count(*) FILTER (WHERE NOT is_new AND changed), "
+	          "count(*) FILTER (WHERE NOT is_new AND NOT skipped AND NOT changed), "
+	          "coalesce((SELECT national_id FROM import_id WHERE NOT skipped "
+	          " ORDER BY line LIMIT 1), 0), "
+	          "count(*) FILTER (WHERE skipped), count(*) FILTER (WHERE passport_changed) "
+	          "FROM import_id");
 	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 
 	if (ok) {
@@ -263,8 +291,29 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 		out->updated = atoll(PQgetvalue(r, 0, 1));
 		out->unchanged = atoll(PQgetvalue(r, 0, 2));
 		out->first_id = atoll(PQgetvalue(r, 0, 3));
+		out->skipped_deleted = atoll(PQgetvalue(r, 0, 4));
+		out->passports_replaced = atoll(PQgetvalue(r, 0, 5));
 	} else {
 		import_failed(conn, r, cause);
+	}
+	PQclear(r);
+	if (!ok || out->skipped_deleted + out->passports_replaced == 0)
+		return ok;
+	/* The first of each kind, named in the report. */
+	r = PQexec(conn, "(SELECT line, national_id, coalesce(deleted_on::text, '') FROM import_id "
+	                 " WHERE skipped ORDER BY line LIMIT 64) UNION ALL "
+	                 "(SELECT line, national_id, '' FROM import_id WHERE passport_changed "
+	                 " ORDER BY line LIMIT 64) ORDER BY 1");
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		import_failed(conn, r, cause);
+	for (int i = 0;
+	     ok && i < PQntuples(r) && (size_t)i < sizeof out->notes / sizeof out->notes[0]; i++) {
+		struct registry_import_note *note = &out->notes[out->nnotes++];
+
+		note->line = (size_t)atoll(PQgetvalue(r, i, 0));
+		note->national_id = atoll(PQgetvalue(r, i, 1));
+		snprintf(note->deleted_on, sizeof note->deleted_on, "%s", PQgetvalue(r, i, 2));
 	}
 	PQclear(r);
 	return ok;
@@ -345,7 +394,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	if (!import_summary(conn, out, cause))
 		goto fail;
 	{
-		char summary[256], ins[24], upd[24], unch[24], rej[24];
+		char summary[320], ins[24], upd[24], unch[24], rej[24];
 		const char *ap[9];
 
 		snprintf(ins, sizeof ins, "%lld", out->inserted);
@@ -354,8 +403,9 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		snprintf(rej, sizeof rej, "%zu", out->parsed->bad_rows + out->ndup);
 		snprintf(summary, sizeof summary,
 		         "{\"inserted\":%s,\"updated\":%s,\"unchanged\":%s,\"rejected\":%s,"
-		         "\"dry_run\":%s}",
-		         ins, upd, unch, rej, req->dry_run ? "true" : "false");
+		         "\"skipped_deleted\":%lld,\"passports_replaced\":%lld,\"dry_run\":%s}",
+		         ins, upd, unch, rej, out->skipped_deleted, out->passports_replaced,
+		         req->dry_run ? "true" : "false");
 		ap[0] = req->actor;
 		ap[1] = req->actor_role;
 		ap[2] = mission;
@@ -415,6 +465,8 @@ registry_import_report(const struct registry_import_outcome *out, bool dry_run)
 	cJSON_AddNumberToObject(rep, "inserted", (double)out->inserted);
 	cJSON_AddNumberToObject(rep, "updated", (double)out->updated);
 	cJSON_AddNumberToObject(rep, "unchanged", (double)out->unchanged);
+	cJSON_AddNumberToObject(rep, "skipped_deleted", (double)out->skipped_deleted);
+	cJSON_AddNumberToObject(rep, "passports_replaced", (double)out->passports_replaced);
 	errors = cJSON_AddArrayToObject(rep, "errors");
 	for (size_t i = 0; i < p->nerrors; i++)
 		import_report_error(errors, p->errors[i].line, p->errors[i].column,
@@ -431,6 +483,24 @@ registry_import_report(const struct registry_import_outcome *out, bool dry_run)
 	for (size_t i = 0; i < p->nwarnings; i++)
 		import_report_error(warnings, p->warnings[i].line, p->warnings[i].column,
 		                    p->warnings[i].field, p->warnings[i].reason);
+	for (size_t i = 0; i < out->nnotes; i++) {
+		const struct registry_import_note *note = &out->notes[i];
+		char reason[224];
+
+		if (note->deleted_on[0] != '\0') {
+			snprintf(reason, sizeof reason,
+			         "the same person as national %lld, deleted on %s: not imported "
+			         "again (POST /api/v1/nationals/%lld/restore brings them back)",
+			         note->national_id, note->deleted_on, note->national_id);
+			import_report_error(warnings, note->line, 0, "national", reason);
+		} else {
+			snprintf(reason, sizeof reason,
+			         "differs from the passport stored for national %lld, matched by "
+			         "phone, name and birth date: replaced",
+			         note->national_id);
+			import_report_error(warnings, note->line, 0, "passport_no", reason);
+		}
+	}
 	return rep;
 }
 

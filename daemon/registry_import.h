@@ -37,6 +37,18 @@ struct registry_import_outcome {
 	/* Rows refused because an earlier row of the same file has the same passport. */
 	size_t ndup;
 	size_t dup_line[64], dup_first[64];
+	/*
+	 * Rows of people staff deleted (left out, not brought back), and rows
+	 * that replaced a passport (matched by phone, name and birth date): the
+	 * first 64 of each are named in the report's warnings.
+	 */
+	long long skipped_deleted, passports_replaced;
+	struct registry_import_note {
+		size_t line;
+		long long national_id;
+		char deleted_on[11]; /* ISO date; empty for a passport replaced */
+	} notes[128];
+	size_t nnotes;
 };
 
 /*

@@ -40,6 +40,7 @@ void routes_nationals_list(struct http_ctx *ctx);
 void routes_nationals_get(struct http_ctx *ctx);
 void routes_nationals_update(struct http_ctx *ctx);
 void routes_nationals_delete(struct http_ctx *ctx);
+void routes_nationals_restore(struct http_ctx *ctx);
 void routes_nationals_in_area(struct http_ctx *ctx);
 void routes_nationals_export(struct http_ctx *ctx);
 void routes_nationals_duress(struct http_ctx *ctx);

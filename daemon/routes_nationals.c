@@ -233,6 +233,34 @@ routes_nationals_delete(struct http_ctx *ctx)
 	    6, params);
 }
 
+/*
+ * POST /api/v1/nationals/{id}/restore: a deleted national back in lists and
+ * campaigns (an import leaves deleted people out and names them). 409 if
+ * someone registered since holds the same passport.
+ */
+void
+routes_nationals_restore(struct http_ctx *ctx)
+{
+	char scope[24], id[24];
+	struct audit_who who;
+	const char *params[6];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	audit_params(ctx, &who, params);
+	params[4] = auth_scope_param(ctx, scope);
+	params[5] = id;
+	db_reply_json(
+	    ctx, 200, "no such deleted national",
+	    "WITH n AS (UPDATE national SET deleted_at = NULL, updated_at = now() "
+	    " WHERE id = $6::bigint AND deleted_at IS NOT NULL "
+	    " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
+	    "SELECT json_build_object('id', n.id, 'restored', true)::text FROM n, "
+	    "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.restore', "
+	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a",
+	    6, params);
+}
+
 /* Reads an optional text field of at most max bytes; false (and 400) if malformed. */
 static bool
 nationals_text(struct http_ctx *ctx, cJSON *body, const char *key, size_t max, const char **out)

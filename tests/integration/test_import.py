@@ -255,6 +255,66 @@ def doubtful_parameters_are_refused():
     expect_equal(r.status, 400, "an over-long search is refused, not dropped: " + r.body[:100])
 
 
+def a_deleted_person_is_not_brought_back_unasked():
+    # Staff deleted two people; the embassy's spreadsheet still has them.
+    file = ("성명,영문성명,생년월일,여권번호,휴대전화,주소\n"
+            "신예린,SHIN YERIN,1988-03-04,R11223344,010-4444-1111,Ankara\n"  # 2 deleted, found by passport
+            "노시우,NOH SIWOO,1979-06-07,,010-4444-2222,Ankara\n"  # 3 deleted, found by phone + name + birth date
+            "문하준,MOON HAJUN,1999-09-09,,010-4444-3333,Ankara\n")  # 4 never deleted
+    record_secret("R11223344")
+    rep = post_csv(S["staff-a"], file).json()
+    expect_equal(rep["inserted"], 3, rep)
+    ids = dict(line.split("|") for line in cluster.psql(DB, (
+        "SELECT name_latin, id FROM national WHERE name_latin IN ('SHIN YERIN', 'NOH SIWOO')")).splitlines())
+    for name in ("SHIN YERIN", "NOH SIWOO"):
+        expect_equal(S["staff-a"].request("DELETE", "/api/v1/nationals/" + ids[name]).status, 200, "delete")
+    count = cluster.psql(DB, "SELECT count(*) FROM national WHERE mission_id = %d" % A)
+    rep = post_csv(S["staff-a"], file.replace("Ankara", "Konya")).json()
+    expect_equal((rep["inserted"], rep["updated"], rep["skipped_deleted"]), (0, 1, 2), rep)
+    notes = {w["line"]: w for w in rep["warnings"]}
+    expect_equal(sorted(notes), [2, 3], "the skipped lines named: %r" % rep["warnings"])
+    for line, name in ((2, "SHIN YERIN"), (3, "NOH SIWOO")):
+        check("national %s, deleted on" % ids[name] in notes[line]["reason"] and
+              "/restore" in notes[line]["reason"], notes[line])
+        check("R11223344" not in notes[line]["reason"], "no passport in a reason")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE mission_id = %d" % A), count, "no one re-created")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin IN ('SHIN YERIN', 'NOH SIWOO') "
+                                  "AND (deleted_at IS NULL OR address <> 'Ankara')"), "0", "still deleted, untouched")
+    # Restored by staff (another mission cannot), the next import updates them.
+    expect_equal(S["staff-b"].post("/api/v1/nationals/%s/restore" % ids["SHIN YERIN"]).status, 404, "other mission")
+    expect_equal(S["viewer-a"].post("/api/v1/nationals/%s/restore" % ids["SHIN YERIN"]).status, 403, "viewer")
+    r = S["staff-a"].post("/api/v1/nationals/%s/restore" % ids["SHIN YERIN"])
+    expect_equal(r.status, 200, r.body)
+    expect_equal(S["staff-a"].post("/api/v1/nationals/%s/restore" % ids["SHIN YERIN"]).status, 404, "not deleted now")
+    check("national.restore" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
+    rep = post_csv(S["staff-a"], file.replace("Ankara", "Konya")).json()
+    expect_equal((rep["inserted"], rep["updated"], rep["unchanged"], rep["skipped_deleted"]), (0, 1, 1, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT address FROM national WHERE id = %s" % ids["SHIN YERIN"]), "Konya", "updated")
+    # Someone registered since with the passport of a deleted person: restoring would make twins.
+    cluster.psql(DB, "SET ROLE safety; UPDATE national SET passport_no = 'R99887766' WHERE name_latin = 'MOON HAJUN'")
+    cluster.psql(DB, "SET ROLE safety; UPDATE national SET deleted_at = now() WHERE name_latin = 'MOON HAJUN'")
+    moon = cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'MOON HAJUN'")
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO national (mission_id, name_latin, name_key, passport_no) "
+                     "VALUES (%d, 'MOON HAJUN', 'moon hajun', 'R99887766')" % A)
+    expect_equal(S["staff-a"].post("/api/v1/nationals/%s/restore" % moon).status, 409, "passport taken")
+
+
+def a_renewed_passport_is_replaced_and_said():
+    record_secret("P55667788")
+    record_secret("P55667799")
+    first = "성명,영문성명,생년월일,여권번호,휴대전화\n배수아,BAE SUA,1986-08-08,P55667788,010-6666-1111\n"
+    expect_equal(post_csv(S["staff-a"], first).json()["inserted"], 1, "first")
+    rep = post_csv(S["staff-a"], first.replace("P55667788", "P55667799")).json()
+    expect_equal((rep["inserted"], rep["updated"], rep["passports_replaced"]), (0, 1, 1), rep)
+    w = [w for w in rep["warnings"] if w["field"] == "passport_no"]
+    expect_equal([x["line"] for x in w], [2], "the line named: %r" % rep["warnings"])
+    check("matched by phone, name and birth date" in w[0]["reason"] and "P5566" not in w[0]["reason"], w[0])
+    expect_equal(cluster.psql(DB, "SELECT passport_no FROM national WHERE name_latin = 'BAE SUA'"), "P55667799",
+                 "the new passport stored")
+    rep = post_csv(S["staff-a"], first.replace("P55667788", "P55667799")).json()
+    expect_equal((rep["unchanged"], rep["passports_replaced"], rep["warnings"]), (1, 0, []), "said once")
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -268,6 +328,8 @@ try:
         json_import_and_one_person_at_a_time,
         scoping_and_roles,
         safetyctl_imports_with_korean_headers_and_a_mapping,
+        a_deleted_person_is_not_brought_back_unasked,
+        a_renewed_passport_is_replaced_and_said,
     ])
 finally:
     d.stop()
