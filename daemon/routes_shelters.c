@@ -20,27 +20,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const shelter_kinds[] = {"shelter", "assembly_point", "embassy", "hotel",
+static const char *const shelter_kinds[] = {"shelter", "assembly_point",  "embassy", "hotel",
                                             "airport", "border_crossing", NULL};
 
-/* GET /api/v1/shelters?mission_id= */
+/* A page of shelters: the map wants them all, so pages are large. */
+#define SHELTERS_PAGE_MAX 5000
+
+/*
+ * GET /api/v1/shelters?mission_id=&after=&limit=: in id order, at most
+ * limit (1..5000, 5000 by default) a page; "next" is the after of the next
+ * page, null on the last.
+ */
 void
 routes_shelters_list(struct http_ctx *ctx)
 {
-	char scope[24];
-	const char *params[1];
+	char scope[24], after_buf[24], limit_buf[16], limit[8];
+	const char *params[3], *l;
+	long n = SHELTERS_PAGE_MAX;
 
+	params[1] = http_query(ctx, "after", after_buf, sizeof after_buf);
+	if (params[1] != NULL && !http_is_id(params[1])) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "after must be an id from a previous page");
+		return;
+	}
+	l = http_query(ctx, "limit", limit_buf, sizeof limit_buf);
+	if (l != NULL) {
+		char *end;
+
+		n = strtol(l, &end, 10);
+		if (*l == '\0' || *end != '\0' || n < 1 || n > SHELTERS_PAGE_MAX) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "limit must be between 1 and 5000");
+			return;
+		}
+	}
+	snprintf(limit, sizeof limit, "%ld", n);
 	params[0] = auth_scope_param(ctx, scope);
-	db_reply_json(ctx, 200, "",
-	              "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', s.id, "
-	              " 'mission_id', s.mission_id, 'kind', s.kind, 'name', s.name, 'address', s.address, "
-	              " 'lat', round(ST_Y(s.point::geometry)::numeric, 6), "
-	              " 'lon', round(ST_X(s.point::geometry)::numeric, 6), 'capacity', s.capacity, "
-	              " 'occupancy', s.occupancy, 'medical', s.medical, 'accessible', s.accessible, "
-	              " 'open', s.open, 'updated_at', s.updated_at) ORDER BY s.mission_id, s.name, s.id), "
-	              " '[]'))::text FROM (SELECT * FROM shelter WHERE ($1::bigint IS NULL OR "
-	              " mission_id = $1) ORDER BY mission_id, name, id LIMIT 5000) s",
-	              1, params);
+	params[2] = limit;
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', s.id, "
+	    " 'mission_id', s.mission_id, 'kind', s.kind, 'name', s.name, 'address', s.address, "
+	    " 'lat', round(ST_Y(s.point::geometry)::numeric, 6), "
+	    " 'lon', round(ST_X(s.point::geometry)::numeric, 6), 'capacity', s.capacity, "
+	    " 'occupancy', s.occupancy, 'medical', s.medical, 'accessible', s.accessible, "
+	    " 'open', s.open, 'updated_at', s.updated_at) ORDER BY s.id), '[]'), "
+	    " 'next', CASE WHEN count(*) = $3::int THEN max(s.id)::text END)::text "
+	    "FROM (SELECT * FROM shelter WHERE ($1::bigint IS NULL OR mission_id = $1) "
+	    " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) s",
+	    3, params);
 }
 
 /* GET /api/v1/regions?mission_id= */
@@ -51,13 +80,14 @@ routes_regions_list(struct http_ctx *ctx)
 	const char *params[1];
 
 	params[0] = auth_scope_param(ctx, scope);
-	db_reply_json(ctx, 200, "",
-	              "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', r.id, "
-	              " 'mission_id', r.mission_id, 'code', r.code, 'name', r.name, 'nationals', "
-	              " (SELECT count(*) FROM national n WHERE n.region_id = r.id AND n.deleted_at IS NULL)) "
-	              " ORDER BY r.mission_id, r.name), '[]'))::text FROM region r "
-	              "WHERE ($1::bigint IS NULL OR r.mission_id = $1)",
-	              1, params);
+	db_reply_json(
+	    ctx, 200, "",
+	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('id', r.id, "
+	    " 'mission_id', r.mission_id, 'code', r.code, 'name', r.name, 'nationals', "
+	    " (SELECT count(*) FROM national n WHERE n.region_id = r.id AND n.deleted_at IS NULL)) "
+	    " ORDER BY r.mission_id, r.name), '[]'))::text FROM region r "
+	    "WHERE ($1::bigint IS NULL OR r.mission_id = $1)",
+	    1, params);
 }
 
 /* Reads the optional fields both create and change take; false when one is bad (answered). */
@@ -69,9 +99,9 @@ shelter_fields(struct http_ctx *ctx, cJSON *body, const char **v, char num[5][24
 	static const size_t text_max[] = {32, 300, 500};
 	static const char *const int_keys[] = {"capacity", "occupancy"};
 	static const char *const bool_keys[] = {"medical", "accessible", "open"};
-	static const char *const known[] = {"kind", "name", "address", "capacity", "occupancy",
-	                                    "medical", "accessible", "open", "lat", "lon",
-	                                    "mission_id", NULL};
+	static const char *const known[] = {"kind",      "name",    "address",    "capacity",
+	                                    "occupancy", "medical", "accessible", "open",
+	                                    "lat",       "lon",     "mission_id", NULL};
 	char detail[160];
 
 	if (!http_json_known(ctx, body, known))
@@ -83,8 +113,9 @@ shelter_fields(struct http_ctx *ctx, cJSON *body, const char **v, char num[5][24
 			continue;
 		if (!cJSON_IsString(x) || !text_clean(x->valuestring, text_max[i], false) ||
 		    (i == 1 && x->valuestring[0] == '\0')) {
-			snprintf(detail, sizeof detail, "%s: text of 1 to %zu bytes, no control characters",
-			         text_keys[i], text_max[i]);
+			snprintf(detail, sizeof detail,
+			         "%s: text of 1 to %zu bytes, no control characters", text_keys[i],
+			         text_max[i]);
 			http_reply_problem(ctx, 400, "bad request", detail);
 			return false;
 		}
@@ -95,9 +126,10 @@ shelter_fields(struct http_ctx *ctx, cJSON *body, const char **v, char num[5][24
 		for (int i = 0; shelter_kinds[i] != NULL; i++)
 			ok = ok || strcmp(v[0], shelter_kinds[i]) == 0;
 		if (!ok) {
-			http_reply_problem(ctx, 400, "bad request",
-			                   "kind: shelter, assembly_point, embassy, hotel, airport or "
-			                   "border_crossing");
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "kind: shelter, assembly_point, embassy, hotel, airport or "
+			    "border_crossing");
 			return false;
 		}
 	}
@@ -132,10 +164,9 @@ shelter_fields(struct http_ctx *ctx, cJSON *body, const char **v, char num[5][24
 		cJSON *la = cJSON_GetObjectItemCaseSensitive(body, "lat");
 		cJSON *lo = cJSON_GetObjectItemCaseSensitive(body, "lon");
 		v[8] = v[9] = NULL;
-		if ((la == NULL) != (lo == NULL) || (la != NULL && (!cJSON_IsNumber(la) ||
-		                                                    !cJSON_IsNumber(lo) ||
-		                                                    fabs(la->valuedouble) > 90 ||
-		                                                    fabs(lo->valuedouble) > 180))) {
+		if ((la == NULL) != (lo == NULL) ||
+		    (la != NULL && (!cJSON_IsNumber(la) || !cJSON_IsNumber(lo) ||
+		                    fabs(la->valuedouble) > 90 || fabs(lo->valuedouble) > 180))) {
 			http_reply_problem(ctx, 400, "bad request",
 			                   "lat, lon: both, as numbers (-90..90, -180..180)");
 			return false;
@@ -178,10 +209,11 @@ routes_shelters_create(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	if (params[0] == NULL) {
 		m = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
-		if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble != floor(m->valuedouble) ||
-		    m->valuedouble > 1e15) {
-			http_reply_problem(ctx, 400, "bad request",
-			                   "mission_id: required for accounts that see every mission");
+		if (!cJSON_IsNumber(m) || m->valuedouble < 1 ||
+		    m->valuedouble != floor(m->valuedouble) || m->valuedouble > 1e15) {
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "mission_id: required for accounts that see every mission");
 			goto out;
 		}
 		snprintf(mission, sizeof mission, "%.0f", m->valuedouble);
@@ -193,24 +225,26 @@ routes_shelters_create(struct http_ctx *ctx)
 	params[11] = who_params[0];
 	params[12] = who_params[1];
 	params[13] = who_params[3];
-	xasprintf(&sql,
-	          "WITH s AS (INSERT INTO shelter (mission_id, kind, name, address, capacity, occupancy, "
-	          " medical, accessible, open, point) SELECT m.id, $2::shelter_kind, $3, $4, "
-	          " coalesce($5::int, 0), coalesce($6::int, 0), coalesce($7::bool, false), "
-	          " coalesce($8::bool, false), coalesce($9::bool, true), "
-	          " ST_SetSRID(ST_MakePoint($11::float8, $10::float8), 4326)::geography "
-	          " FROM mission m WHERE m.id = $1::bigint RETURNING *), "
-	          "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.create', 'shelter', "
-	          " s.id::text, json_build_object('name', s.name, 'capacity', s.capacity)::text) FROM s) "
-	          "SELECT %s::text FROM s, (SELECT count(*) FROM a) x",
-	          shelter_json);
+	xasprintf(
+	    &sql,
+	    "WITH s AS (INSERT INTO shelter (mission_id, kind, name, address, capacity, occupancy, "
+	    " medical, accessible, open, point) SELECT m.id, $2::shelter_kind, $3, $4, "
+	    " coalesce($5::int, 0), coalesce($6::int, 0), coalesce($7::bool, false), "
+	    " coalesce($8::bool, false), coalesce($9::bool, true), "
+	    " ST_SetSRID(ST_MakePoint($11::float8, $10::float8), 4326)::geography "
+	    " FROM mission m WHERE m.id = $1::bigint RETURNING *), "
+	    "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.create', 'shelter', "
+	    " s.id::text, json_build_object('name', s.name, 'capacity', s.capacity)::text) FROM s) "
+	    "SELECT %s::text FROM s, (SELECT count(*) FROM a) x",
+	    shelter_json);
 	db_reply_json(ctx, 201, "no such mission", sql, 14, params);
 	free(sql);
 out:
 	cJSON_Delete(body);
 }
 
-/* PATCH /api/v1/shelters/{id}: any of kind, name, address, capacity, occupancy, facilities, open. */
+/* PATCH /api/v1/shelters/{id}: any of kind, name, address, capacity, occupancy, facilities, open.
+ */
 void
 routes_shelters_update(struct http_ctx *ctx)
 {
@@ -236,20 +270,21 @@ routes_shelters_update(struct http_ctx *ctx)
 	params[12] = who_params[1];
 	params[13] = who_params[3];
 	params[14] = id;
-	xasprintf(&sql,
-	          "WITH s AS (UPDATE shelter SET kind = coalesce($2::shelter_kind, kind), "
-	          " name = coalesce($3, name), address = coalesce($4, address), "
-	          " capacity = coalesce($5::int, capacity), occupancy = coalesce($6::int, occupancy), "
-	          " medical = coalesce($7::bool, medical), accessible = coalesce($8::bool, accessible), "
-	          " open = coalesce($9::bool, open), point = CASE WHEN $10::float8 IS NULL THEN point "
-	          "  ELSE ST_SetSRID(ST_MakePoint($11::float8, $10::float8), 4326)::geography END, "
-	          " updated_at = now() WHERE id = $15::bigint AND ($1::bigint IS NULL OR "
-	          " mission_id = $1) RETURNING *), "
-	          "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.update', 'shelter', "
-	          " s.id::text, json_build_object('capacity', s.capacity, 'occupancy', s.occupancy, "
-	          " 'open', s.open)::text) FROM s) "
-	          "SELECT %s::text FROM s, (SELECT count(*) FROM a) x",
-	          shelter_json);
+	xasprintf(
+	    &sql,
+	    "WITH s AS (UPDATE shelter SET kind = coalesce($2::shelter_kind, kind), "
+	    " name = coalesce($3, name), address = coalesce($4, address), "
+	    " capacity = coalesce($5::int, capacity), occupancy = coalesce($6::int, occupancy), "
+	    " medical = coalesce($7::bool, medical), accessible = coalesce($8::bool, accessible), "
+	    " open = coalesce($9::bool, open), point = CASE WHEN $10::float8 IS NULL THEN point "
+	    "  ELSE ST_SetSRID(ST_MakePoint($11::float8, $10::float8), 4326)::geography END, "
+	    " updated_at = now() WHERE id = $15::bigint AND ($1::bigint IS NULL OR "
+	    " mission_id = $1) RETURNING *), "
+	    "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.update', 'shelter', "
+	    " s.id::text, json_build_object('capacity', s.capacity, 'occupancy', s.occupancy, "
+	    " 'open', s.open)::text) FROM s) "
+	    "SELECT %s::text FROM s, (SELECT count(*) FROM a) x",
+	    shelter_json);
 	db_reply_json(ctx, 200, "no such shelter", sql, 15, params);
 	free(sql);
 out:

@@ -48,6 +48,18 @@ export async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+// Every page of a list that pages with "next" and "after" (shelters: 5,000 a page).
+export async function apiAll(path) {
+  const items = [];
+  let after = null;
+  do {
+    const page = await api(after === null ? path : path + (path.includes("?") ? "&" : "?") + "after=" + after);
+    items.push(...page.items);
+    after = page.next;
+  } while (after);
+  return { items };
+}
+
 // A document as it came (an alert's XML or GeoJSON), not JSON we made.
 export async function apiText(path, text, contentType) {
   const r = await fetch(path, { method: "POST", credentials: "same-origin",

@@ -2,7 +2,7 @@
 // crisis area, and every person as a small shape on one canvas, redrawn on
 // each move, so 100,000 people stay smooth. A status is a colour and a shape,
 // never a colour alone. Shelters with their load on top.
-import { api, scoped } from "/static/app-api.js";
+import { apiAll, scoped } from "/static/app-api.js";
 import { t, statusName } from "/static/app-i18n.js";
 
 export const STATUS_ORDER = ["needs_help", "injured", "needs_evacuation", "missing", "unreachable",
@@ -224,7 +224,7 @@ export class CrisisMap {
     if (area) area.addTo(this.map);
     this.layer.addTo(this.map);
     // Where people can go: shelters (not the many assembly points) with their load; a closed one hollow.
-    api(scoped("/api/v1/shelters")).then((r) => {
+    apiAll(scoped("/api/v1/shelters")).then((r) => {
       if (this.removed) return;
       for (const s of r.items) {
         if (s.kind === "assembly_point") continue;

@@ -2,7 +2,7 @@
 // capacity, occupancy, facilities and open/closed changed in place (saved as
 // soon as a field changes), a new one added; the regions with how many
 // nationals live in each. Bulk loads stay with `safetyctl import`.
-import { api, canEdit, missionForChanges, scoped } from "/static/app-api.js";
+import { api, apiAll, canEdit, missionForChanges, scoped } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 import { loadLevel } from "/static/app-map.js";
 
@@ -110,7 +110,7 @@ export async function sheltersCard() {
   }
 
   async function load() {
-    all = (await api(scoped("/api/v1/shelters"))).items;
+    all = (await apiAll(scoped("/api/v1/shelters"))).items;
     render();
   }
   search.addEventListener("input", render);

@@ -34,6 +34,20 @@ def shelters_are_listed_with_their_load():
     expect_equal(olena.get("/api/v1/shelters").json()["items"], [], "another mission sees none")
     expect_equal(len(hq.get("/api/v1/shelters").json()["items"]), len(items), "HQ sees them")
     S["one"] = items[0]
+    # Pages follow each other by cursor: every shelter once, the last page says so.
+    seen, after = [], None
+    while True:
+        r = lead.get("/api/v1/shelters?limit=2" + ("&after=%s" % after if after else ""))
+        expect_equal(r.status, 200, r.body)
+        page = r.json()
+        check(len(page["items"]) <= 2, "at most the limit")
+        seen += [s["id"] for s in page["items"]]
+        after = page["next"]
+        if after is None:
+            break
+    expect_equal(sorted(seen), sorted(s["id"] for s in items), "paged: every shelter once")
+    for q in ("limit=0", "limit=5001", "limit=x", "after=-1", "after=1;2"):
+        expect_equal(lead.get("/api/v1/shelters?" + q).status, 400, q)
 
 
 def a_shelter_is_added_and_changed_and_audited():
