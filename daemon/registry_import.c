@@ -34,6 +34,7 @@ static const char import_staging_sql[] =
  */
 static const char *const import_prepare_steps[] = {
     "ANALYZE import_row (line, passport_no, household_ref, name_key, birth_date)",
+    "CREATE TEMP TABLE import_household (id bigint) ON COMMIT DROP",
 };
 
 /*
@@ -47,10 +48,12 @@ static const char *const import_merge_steps[] = {
      * Households named by the file, made once per mission. "#id" is how an
      * export names a household the embassy never named: that household.
      */
-    "INSERT INTO household (mission_id, external_ref) SELECT DISTINCT $1::bigint, household_ref "
+    "WITH nh AS (INSERT INTO household (mission_id, external_ref) "
+    " SELECT DISTINCT $1::bigint, household_ref "
     " FROM import_row s WHERE household_ref IS NOT NULL AND NOT EXISTS (SELECT 1 FROM household "
     " h WHERE h.mission_id = $1 AND h.external_ref IS NULL AND h.id = " IMPORT_HOUSEHOLD_ID ") "
-    " ON CONFLICT (mission_id, external_ref) DO NOTHING",
+    " ON CONFLICT (mission_id, external_ref) DO NOTHING RETURNING id) "
+    "INSERT INTO import_household SELECT id FROM nh",
     /*
      * Each row's person: the one with the same passport, else the one with
      * the same first phone + name + birth date (both without a birth date
@@ -187,6 +190,9 @@ static const char *const import_merge_steps[] = {
     " AND s.lat IS NOT NULL AND (n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
     "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
     "UPDATE import_id i SET changed = true FROM l WHERE i.national_id = l.national_id",
+    /* A household made for rows left out (people staff deleted) has no one: it goes. */
+    "DELETE FROM household h USING import_household x WHERE h.id = x.id "
+    " AND NOT EXISTS (SELECT 1 FROM national n WHERE n.household_id = h.id)",
 };
 
 /*

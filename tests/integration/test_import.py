@@ -269,8 +269,13 @@ def a_deleted_person_is_not_brought_back_unasked():
     for name in ("SHIN YERIN", "NOH SIWOO"):
         expect_equal(S["staff-a"].request("DELETE", "/api/v1/nationals/" + ids[name]).status, 200, "delete")
     count = cluster.psql(DB, "SELECT count(*) FROM national WHERE mission_id = %d" % A)
-    rep = post_csv(S["staff-a"], file.replace("Ankara", "Konya")).json()
+    households = cluster.psql(DB, "SELECT count(*) FROM household")
+    # The deleted person's row names a household no one else is in: it is not made.
+    again = file.replace("Ankara", "Konya").replace(",주소\n", ",주소,가구\n").replace("Konya\n", "Konya,\n")
+    again = again.replace("010-4444-1111,Konya,", "010-4444-1111,Konya,SHIN-ALONE")
+    rep = post_csv(S["staff-a"], again).json()
     expect_equal((rep["inserted"], rep["updated"], rep["skipped_deleted"]), (0, 1, 2), rep)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM household"), households, "no empty household left")
     notes = {w["line"]: w for w in rep["warnings"]}
     expect_equal(sorted(notes), [2, 3], "the skipped lines named: %r" % rep["warnings"])
     for line, name in ((2, "SHIN YERIN"), (3, "NOH SIWOO")):
