@@ -59,8 +59,14 @@
 #define REPLIES_WORDS_MAX 2000
 /* How often, in ms, a process looks for batches left behind in status_pending. */
 #define REPLIES_PENDING_LOOK_MS 5000
-/* A row older than this was left behind: no status write takes so long. */
-#define REPLIES_PENDING_STALE "10 seconds"
+/*
+ * A row older than this was left behind: a status write with all its
+ * retries takes less (a row still being written is applied twice, which
+ * changes nothing).
+ */
+#define REPLIES_PENDING_STALE "60 seconds"
+/* Rows one look reads at most. */
+#define REPLIES_PENDING_ROWS "50"
 /* Answers one scan names at most; the next run's scan reads on from there. */
 #define REPLIES_CATCH_UP_SCAN_MAX 10000
 
@@ -105,6 +111,12 @@ replies_ids_push(struct replies_ids *ids, int64_t id)
 	}
 	ids->v[ids->n++] = id;
 }
+
+/* A status_pending row the catch-up has taken over, with its answers still to apply. */
+struct replies_pending_row {
+	int64_t id;
+	struct replies_ids answers;
+};
 
 /* Appends every id of src to dst and empties src. */
 static void
@@ -168,11 +180,13 @@ struct replies {
 	 */
 	struct replies_ids done_pending;
 	bool pending_deleting; /* the tick's delete is in flight */
-	/* Rows of failed status writes: the next run applies their answers, then deletes them. */
-	struct replies_ids failed_pending;
-	/* Rows a run read or took over: deleted if every round of the run went through. */
-	struct replies_ids run_pending;
-	bool run_clean;
+	/*
+	 * Rows whose answers are named for the catch-up (of a failed status
+	 * write, or read from the table): each is done once none of its answers
+	 * is still named (missed or deferred) between runs.
+	 */
+	struct replies_pending_row *rows;
+	size_t nrows, rows_cap;
 	bool pending_reading; /* a run's read of status_pending is in flight */
 	bool scan_wanted;     /* the run under way scans after reading status_pending */
 	bool pending_all;     /* the first run takes every row; later ones, rows left behind */
@@ -345,6 +359,7 @@ replies_now_ms(void)
 static void replies_flush_cb(evutil_socket_t fd, short what, void *arg);
 static void replies_catch_up_tick(evutil_socket_t fd, short what, void *arg);
 static void replies_spool_batch(struct replies *r, struct reply_item **items, int n);
+static void replies_shutdown_step(struct replies *r);
 
 /* Starts the machinery. */
 void
@@ -390,8 +405,9 @@ replies_stop(struct daemon *d)
 	free(r->missed.v);
 	free(r->deferred.v);
 	free(r->done_pending.v);
-	free(r->failed_pending.v);
-	free(r->run_pending.v);
+	for (size_t i = 0; i < r->nrows; i++)
+		free(r->rows[i].answers.v);
+	free(r->rows);
 	free(r);
 	d->replies = NULL;
 }
@@ -523,6 +539,7 @@ replies_kick(struct replies *r)
 		r->flush_scheduled = true;
 		event_active(r->flush_ev, EV_TIMEOUT, 0);
 	}
+	replies_shutdown_step(r);
 }
 
 /* The 13 columns of a stored status (person_status as p) that replies_read_state reads. */
@@ -603,14 +620,66 @@ replies_round_back(struct replies *r)
 	for (int i = 0; i < r->nround; i++)
 		replies_missed_add(r, r->round_ids[i]);
 	r->catching_up = false;
-	r->run_clean = false;
+}
+
+/* The row taken over with this id, added (with no answers yet) if new. */
+static struct replies_pending_row *
+replies_row_take(struct replies *r, int64_t id)
+{
+	for (size_t i = 0; i < r->nrows; i++)
+		if (r->rows[i].id == id)
+			return &r->rows[i];
+	if (r->nrows == r->rows_cap) {
+		r->rows_cap = r->rows_cap == 0 ? 16 : r->rows_cap * 2;
+		r->rows = xrealloc(r->rows, r->rows_cap * sizeof *r->rows);
+	}
+	r->rows[r->nrows] = (struct replies_pending_row){.id = id};
+	return &r->rows[r->nrows++];
+}
+
+static bool replies_ids_has(const struct replies_ids *sorted, int64_t id);
+static int replies_id_cmp(const void *a, const void *b);
+
+/*
+ * Between runs: a row none of whose answers is still named (to apply, or
+ * set aside) is done, and goes with the next write; the others wait, and
+ * hold up no other row.
+ */
+static void
+replies_rows_settle(struct replies *r)
+{
+	struct replies_ids named = {0};
+	size_t kept = 0;
+
+	if (r->nrows == 0)
+		return;
+	for (size_t i = 0; i < r->missed.n; i++)
+		replies_ids_push(&named, r->missed.v[i]);
+	for (size_t i = 0; i < r->deferred.n; i++)
+		replies_ids_push(&named, r->deferred.v[i]);
+	if (named.n > 0)
+		qsort(named.v, named.n, sizeof *named.v, replies_id_cmp);
+	for (size_t i = 0; i < r->nrows; i++) {
+		struct replies_pending_row *row = &r->rows[i];
+		bool open = false;
+
+		for (size_t k = 0; k < row->answers.n && !open; k++)
+			open = replies_ids_has(&named, row->answers.v[k]);
+		if (open) {
+			r->rows[kept++] = *row;
+		} else {
+			replies_ids_push(&r->done_pending, row->id);
+			free(row->answers.v);
+		}
+	}
+	r->nrows = kept;
+	free(named.v);
 }
 
 static void status_job_write(struct status_job *job);
 static bool replies_data_error(const struct db_result *res);
 
 static void replies_catch_up_turn(struct replies *r, bool batches_first);
-static void replies_shutdown_step(struct replies *r);
 
 /* The job is over: free it and let storing (or the catch-up's next round) go on. */
 static void
@@ -650,12 +719,11 @@ status_job_failed(struct status_job *job, const struct db_result *res)
 	/* Alone and refused for itself: the answer is at fault. */
 	bool culprit = job->catch_up && its_own && r->nround == 1;
 
-	/* The batch's row stays until the run that applies its answers has gone through. */
-	if (job->pending_id > 0)
-		replies_ids_push(&r->failed_pending, job->pending_id);
+	/* The batch's row stays until the answers named here are applied. */
+	struct replies_pending_row *row =
+	    job->pending_id > 0 ? replies_row_take(r, job->pending_id) : NULL;
+
 	job->pending_id = 0;
-	if (job->catch_up)
-		r->run_clean = false;
 	for (int i = 0; i < job->npeople; i++) {
 		const struct status_person *p = &job->people[i];
 
@@ -664,6 +732,8 @@ status_job_failed(struct status_job *job, const struct db_result *res)
 				replies_ids_push(&r->deferred, job->response_ids[e]);
 			else
 				replies_missed_add(r, job->response_ids[e]);
+			if (row != NULL)
+				replies_ids_push(&row->answers, job->response_ids[e]);
 		}
 	}
 	r->catch_up_due = true;
@@ -1495,6 +1565,14 @@ replies_id_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Whether a sorted list holds the id. */
+static bool
+replies_ids_has(const struct replies_ids *sorted, int64_t id)
+{
+	return sorted->n > 0 &&
+	       bsearch(&id, sorted->v, sorted->n, sizeof *sorted->v, replies_id_cmp) != NULL;
+}
+
 /* Reads the next round: the oldest named answers, each applied even if a newer one was. */
 static void
 replies_catch_up_round(struct replies *r)
@@ -1558,7 +1636,6 @@ replies_catch_up_scanned(const struct db_result *res, void *arg)
 		log_warn("status_catch_up_failed", "error", res->error);
 		r->catch_up_due = true;
 		r->catching_up = false;
-		r->run_clean = false;
 		replies_kick(r);
 		return;
 	}
@@ -1601,7 +1678,6 @@ replies_catch_up_scan(struct replies *r)
 		r->catch_up_scanning = false;
 		r->catch_up_due = true;
 		r->catching_up = false;
-		r->run_clean = false;
 	}
 }
 
@@ -1617,40 +1693,41 @@ replies_pending_read(const struct db_result *res, void *arg)
 {
 	struct replies *r = arg;
 	int n;
+	double oldest = 0;
 
 	r->pending_reading = false;
 	if (res->outcome != DB_OK) {
 		log_warn("status_catch_up_failed", "error", res->error);
-		r->run_clean = false;
 		r->catch_up_due = r->catch_up_due || r->scan_wanted;
 		replies_kick(r);
+		replies_shutdown_step(r);
 		return;
 	}
 	n = PQntuples(res->res);
-	r->pending_oldest_s = n > 0 ? atof(PQgetvalue(res->res, 0, 2)) : 0;
-	for (int row = 0; row < n; row++) {
-		int64_t pending_id = atoll(PQgetvalue(res->res, row, 0));
+	for (int i = 0; i < n; i++) {
+		struct replies_pending_row *row =
+		    replies_row_take(r, atoll(PQgetvalue(res->res, i, 0)));
+		int64_t answer = atoll(PQgetvalue(res->res, i, 1));
+		double age = atof(PQgetvalue(res->res, i, 2));
 
-		if (r->run_pending.n == 0 || r->run_pending.v[r->run_pending.n - 1] != pending_id)
-			replies_ids_push(&r->run_pending, pending_id);
-		replies_ids_push(&r->missed, atoll(PQgetvalue(res->res, row, 1)));
+		replies_ids_push(&row->answers, answer);
+		replies_ids_push(&r->missed, answer);
+		if (age > oldest)
+			oldest = age;
 	}
+	r->pending_oldest_s = oldest;
 	r->pending_all = false;
-	if (r->scan_wanted)
+	if (r->d->shutting_down) {
+		/* What was read waits for the next start; the rows stay. */
+		r->catch_up_due = r->catch_up_due || r->scan_wanted;
+	} else if (r->scan_wanted) {
 		replies_catch_up_scan(r);
-	else if (r->missed.n > 0)
+	} else if (r->missed.n > 0) {
 		r->catching_up = true;
+	}
 	replies_kick(r);
 	replies_catch_up_turn(r, true);
-}
-
-/* A run is over: the rows it read go if every one of its rounds went through. */
-static void
-replies_run_settle(struct replies *r)
-{
-	if (r->run_clean)
-		replies_ids_move(&r->done_pending, &r->run_pending);
-	r->run_pending.n = 0;
+	replies_shutdown_step(r);
 }
 
 /*
@@ -1667,21 +1744,25 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 	struct timespec ts;
 	int64_t now;
 	char all[2];
-	const char *params[1] = {all};
+	struct pg_arrays taken;
+	const char *params[2];
 	const char *cause;
 
-	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->d->shutting_down ||
-	    r->status_jobs > 0 || r->storing > 0 || r->catch_up_reading || r->catch_up_scanning ||
-	    r->pending_reading || (batches_first && r->head != NULL))
+	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->status_jobs > 0 ||
+	    r->storing > 0 || r->catch_up_reading || r->catch_up_scanning || r->pending_reading ||
+	    (batches_first && r->head != NULL))
 		return;
-	if (r->catching_up) {
+	if (r->catching_up && !r->d->shutting_down) {
 		replies_catch_up_round(r);
 		return;
 	}
-	replies_run_settle(r);
+	/* Between runs (or stopped by a shutdown): rows whose answers were all applied are done. */
+	replies_rows_settle(r);
+	if (r->catching_up || r->d->shutting_down)
+		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (!r->catch_up_due && !r->pending_all && r->failed_pending.n == 0 &&
+	if (!r->catch_up_due && !r->pending_all &&
 	    now - r->pending_looked_ms < REPLIES_PENDING_LOOK_MS)
 		return;
 	if (now - r->catch_up_started_ms < 1000)
@@ -1691,25 +1772,30 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 	r->catch_up_started_ms = now;
 	r->pending_looked_ms = now;
 	r->round_limit = 0;
-	r->run_clean = true;
 	/* Answers set aside by the last run are tried again, once, in this one. */
 	for (size_t i = 0; i < r->deferred.n; i++)
 		replies_ids_push(&r->missed, r->deferred.v[i]);
 	r->deferred.n = 0;
-	replies_ids_move(&r->run_pending, &r->failed_pending);
 	snprintf(all, sizeof all, "%s", r->pending_all ? "t" : "f");
+	/* Rows already taken over are not read again: their answers are named. */
+	pg_arrays_open(&taken, 1);
+	for (size_t i = 0; i < r->nrows; i++)
+		pg_arrays_add_int(&taken, 0, r->rows[i].id);
+	params[0] = all;
+	params[1] = pg_arrays_close(&taken)[0];
 	r->pending_reading = true;
 	if (db_pool_query_prepared(
 	        r->d->db,
 	        "SELECT p.id, u.id, extract(epoch FROM now() - p.created_at) "
 	        "FROM (SELECT id, response_ids, created_at FROM status_pending "
-	        " WHERE $1::bool OR created_at < now() - interval '" REPLIES_PENDING_STALE "' "
-	        " ORDER BY id LIMIT 200) p, unnest(p.response_ids) AS u(id) ORDER BY p.id, u.id",
-	        1, params, replies_pending_read, r, &cause) != 0) {
+	        " WHERE ($1::bool OR created_at < now() - interval '" REPLIES_PENDING_STALE "') "
+	        " AND NOT (id = ANY ($2::bigint[])) ORDER BY id LIMIT " REPLIES_PENDING_ROWS ") p, "
+	        " unnest(p.response_ids) AS u(id) ORDER BY p.id, u.id",
+	        2, params, replies_pending_read, r, &cause) != 0) {
 		r->pending_reading = false;
-		r->run_clean = false;
 		r->catch_up_due = r->scan_wanted;
 	}
+	pg_arrays_free(&taken);
 }
 
 /* The done rows a standalone delete carries. */
@@ -1728,8 +1814,8 @@ replies_settled(const struct daemon *d)
 
 	if (r == NULL)
 		return true;
-	if (r->storing > 0 || r->status_jobs > 0 || r->catch_up_reading || r->catch_up_scanning ||
-	    r->pending_reading || r->pending_deleting)
+	if (r->head != NULL || r->storing > 0 || r->status_jobs > 0 || r->catch_up_reading ||
+	    r->catch_up_scanning || r->pending_reading || r->pending_deleting)
 		return false;
 	/* Rows the database cannot take now are applied again at the next start. */
 	return r->done_pending.n == 0 || d->db == NULL || !db_pool_connected(d->db);

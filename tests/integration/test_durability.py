@@ -326,9 +326,17 @@ CREATE TRIGGER fail_x BEFORE INSERT OR UPDATE ON person_status FOR EACH ROW EXEC
         expect_equal(post(d, TOKENS[211 % len(TOKENS)], "injured", "y-injured").status, 200, "y")
         eventually(lambda: status_of(y) == "injured", timeout=15, what="y's status, past x's failing one")
         check(status_of(x) != "injured", "x's write still fails")
+        # Only x's batch stays named in status_pending: y's goes though x's still fails.
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM status_pending") == "1", timeout=10,
+                   what="y's batch done, x's kept")
+        expect_equal(cluster.psql(DB, "SELECT count(*) FROM status_pending p JOIN response r "
+                                      "ON r.id = ANY (p.response_ids) WHERE r.raw_text LIKE 'x-injured%'"), "1",
+                     "the row kept is x's")
     finally:
         cluster.psql(DB, "DROP TRIGGER fail_x ON person_status; DROP FUNCTION fail_x(); DROP SEQUENCE fail_once")
     eventually(lambda: status_of(x) == "injured", timeout=15, what="x's status once the fault is gone")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM status_pending") == "0", timeout=10,
+               what="and its batch done")
 
 
 def kill_9_during_an_outage_keeps_the_spool():
@@ -384,10 +392,10 @@ def an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first():
         " AND national_id IN (%s) ORDER BY 1 LIMIT 12") %
         (CRISIS, ",".join(map(str, PEOPLE)))).split()]
     expect_equal(len(fresh), 12, "people to answer")
-    # Another process died a minute ago; this one lives on.
+    # Another process died two minutes ago; this one lives on.
     people = fresh[:6]
     ks = [PEOPLE.index(p) for p in people]
-    leave_behind(people, "died", 60)
+    leave_behind(people, "died", 120)
     answer_again(ks, "window-live")
     eventually(lambda: statuses(people) == "\n".join("%d|safe|t" % p for p in sorted(people)), timeout=20,
                what="the dead process's answers taken in after the newer ones")
@@ -405,7 +413,7 @@ def an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first():
     # Every batch's row goes once its statuses are written.
     eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM status_pending") == "0", timeout=10,
                what="nothing left in status_pending")
-    # The last life's row was a minute old when this one looked; the next look finds none.
+    # The last life's row was two minutes old when this one looked; the next look finds none.
     eventually(lambda: metric("safety_status_pending_oldest_seconds") == 0, timeout=10,
                what="nothing left behind at the next look")
 
