@@ -191,8 +191,8 @@ static const char *const import_merge_steps[] = {
     "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
     "UPDATE import_id i SET changed = true FROM l WHERE i.national_id = l.national_id",
     /* A household made for rows left out (people staff deleted) has no one: it goes. */
-    "DELETE FROM household h USING import_household x WHERE h.id = x.id "
-    " AND NOT EXISTS (SELECT 1 FROM national n WHERE n.household_id = h.id)",
+    ("DELETE FROM household h USING import_household x WHERE h.id = x.id "
+     " AND NOT EXISTS (SELECT 1 FROM national n WHERE n.household_id = h.id)"),
 };
 
 /*
