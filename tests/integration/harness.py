@@ -416,3 +416,26 @@ def check(cond, msg="check failed"):
 def expect_equal(actual, expected, what="value"):
     if actual != expected:
         raise AssertionError("%s: expected %r, got %r" % (what, expected, actual))
+
+
+def counts_hold(cluster, db, crisis):
+    """The counters the dashboard and HQ read for a crisis equal a recount of what they count."""
+    drift = cluster.psql(db, (
+        "SELECT coalesce(string_agg(concat_ws('/', mission_id, region_id, status, kept, actual), ' '), '') "
+        "FROM (SELECT coalesce(c.mission_id, a.mission_id) AS mission_id, "
+        " coalesce(c.region_id, a.region_id) AS region_id, coalesce(c.status, a.status) AS status, "
+        " coalesce(c.n, 0) AS kept, coalesce(a.n, 0) AS actual "
+        " FROM (SELECT * FROM status_count WHERE crisis_id = %d) c "
+        " FULL JOIN (SELECT mission_id, coalesce(region_id, 0) AS region_id, status, count(*) AS n "
+        "  FROM person_status WHERE crisis_id = %d GROUP BY 1, 2, 3) a "
+        " USING (mission_id, region_id, status)) x WHERE kept <> actual") % (crisis, crisis))
+    expect_equal(drift, "", "status counts (mission/region/status/kept/actual)")
+    drift = cluster.psql(db, (
+        "SELECT coalesce(string_agg(concat_ws('/', mission_id, minute, kept, actual), ' '), '') "
+        "FROM (SELECT coalesce(m.mission_id, a.mission_id) AS mission_id, coalesce(m.minute, a.minute) AS minute, "
+        " coalesce(m.n, 0) AS kept, coalesce(a.n, 0) AS actual "
+        " FROM (SELECT * FROM response_minute WHERE crisis_id = %d) m "
+        " FULL JOIN (SELECT mission_id, date_trunc('minute', received_at) AS minute, count(*) AS n "
+        "  FROM response WHERE crisis_id = %d AND mission_id IS NOT NULL GROUP BY 1, 2) a "
+        " USING (mission_id, minute)) x WHERE kept <> actual") % (crisis, crisis))
+    expect_equal(drift, "", "answers per minute (mission/minute/kept/actual)")

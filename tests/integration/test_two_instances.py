@@ -15,8 +15,8 @@ import threading
 import time
 import urllib.parse
 
-from harness import (SOURCE_DIR, Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal,
-                     free_port, http_request, record_secret, run)
+from harness import (SOURCE_DIR, Cluster, Daemon, EventStream, Session, check, counts_hold, ctl, eventually,
+                     expect_equal, free_port, http_request, record_secret, run)
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 cluster = Cluster.shared()
@@ -227,6 +227,8 @@ def one_persons_answers_on_both_instances_at_once_both_count():
     except AssertionError:
         raise AssertionError("answers lost, (status, to review) by person: %r" % {
             n: v for n, v in states.items() if v != ("safe", "t")}) from None
+    counts_hold(cluster, DB, int(cluster.psql(DB, "SELECT crisis_id FROM person_status WHERE national_id = %d "
+                                                  "ORDER BY crisis_id DESC LIMIT 1" % people[0][0])))
     retries = sum(int(m.group(1)) for d in instances for m in [
         re.search(r"^safety_status_retries_total (\d+)$", d.get("/metrics").body, re.M)] if m)
     print("  %d people answered on both instances at once: all safe and to review; %d status writes "
