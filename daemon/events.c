@@ -30,6 +30,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,7 +475,11 @@ events_read(struct events_stream *s)
 		snprintf(from, sizeof from, "%llu", lowest);
 		params[1] = from;
 	}
-	s->read_from = lowest;
+	/*
+	 * With no cursor the read returns no rows: a client that comes back
+	 * with one meanwhile must wait for the next read, not take this one.
+	 */
+	s->read_from = any ? lowest : ULLONG_MAX;
 	clock_gettime(CLOCK_MONOTONIC, &s->last_read);
 	if (db_pool_query(s->hub->d->db, sql, 3, params, events_read_done, s, &cause) != 0) {
 		struct timeval tv = {EVENTS_RETRY_MS / 1000, (EVENTS_RETRY_MS % 1000) * 1000};
@@ -587,7 +592,15 @@ events_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = cnext) {
 			struct evbuffer *buf = evbuffer_new();
 			cnext = TAILQ_NEXT(c, link);
-			evbuffer_add_printf(buf, ": keep-alive\n\n");
+			/*
+			 * The client's place as an id (no data, so no event fires):
+			 * a quiet client comes back from here, not from its last
+			 * change, and does not make its stream read far back.
+			 */
+			if (c->has_cursor && c->cursor >= s->read_from)
+				evbuffer_add_printf(buf, ": keep-alive\nid: %llu\n\n", c->cursor);
+			else
+				evbuffer_add_printf(buf, ": keep-alive\n\n");
 			bool last = cnext == NULL;
 			if (!events_send(c, buf)) {
 				evbuffer_free(buf);

@@ -3,6 +3,10 @@
  * "LISTEN a; LISTEN b" once connected, then read notifications whenever the
  * socket is readable. A lost connection is retried after 0.25 s, doubling
  * up to 5 s, so a restarted PostgreSQL is listened to again within seconds.
+ * A connection that stays quiet is asked a trivial query: one that does not
+ * answer (the server or the network gone without a word, as in a failover)
+ * counts as lost, instead of leaving every dashboard waiting for
+ * notifications that cannot come.
  */
 #include "pg_listen.h"
 
@@ -16,8 +20,10 @@
 
 #define PG_LISTEN_RETRY_MIN_MS 250
 #define PG_LISTEN_RETRY_MAX_MS 5000
+#define PG_LISTEN_QUIET_MS 15000 /* no word for this long: the connection is asked */
+#define PG_LISTEN_PROBE_MS 5000  /* no answer within this: it is lost */
 
-enum pg_listen_state { PGL_WAITING, PGL_CONNECTING, PGL_SETUP, PGL_LISTENING };
+enum pg_listen_state { PGL_WAITING, PGL_CONNECTING, PGL_SETUP, PGL_LISTENING, PGL_PROBING };
 
 struct pg_listen {
 	struct event_base *base;
@@ -118,7 +124,7 @@ pg_listen_setup(struct pg_listen *l)
 			}
 			l->state = PGL_LISTENING;
 			l->retry_ms = PG_LISTEN_RETRY_MIN_MS;
-			pg_listen_watch(l, EV_READ | EV_PERSIST, 0);
+			pg_listen_watch(l, EV_READ | EV_PERSIST, PG_LISTEN_QUIET_MS);
 			log_info("listening_for_changes");
 			if (l->on_state != NULL)
 				l->on_state(true, l->arg);
@@ -157,6 +163,37 @@ pg_listen_connecting(struct pg_listen *l)
 	pg_listen_watch(l, EV_READ, 10000);
 }
 
+/* Quiet for a while: a trivial query, which a live server answers at once. */
+static void
+pg_listen_probe(struct pg_listen *l)
+{
+	if (!PQsendQuery(l->pg, "SELECT 1") || PQflush(l->pg) < 0) {
+		pg_listen_lost(l, PQerrorMessage(l->pg));
+		return;
+	}
+	l->state = PGL_PROBING;
+	pg_listen_watch(l, EV_READ | EV_PERSIST, PG_LISTEN_PROBE_MS);
+}
+
+/* The probe's answer, and any notification with it; back to listening once it is in. */
+static void
+pg_listen_probed(struct pg_listen *l)
+{
+	PGresult *res;
+
+	if (!pg_listen_read(l))
+		return;
+	while (!PQisBusy(l->pg)) {
+		res = PQgetResult(l->pg);
+		if (res == NULL) {
+			l->state = PGL_LISTENING;
+			pg_listen_watch(l, EV_READ | EV_PERSIST, PG_LISTEN_QUIET_MS);
+			return;
+		}
+		PQclear(res);
+	}
+}
+
 /* The socket is ready, or a wait timed out. */
 static void
 pg_listen_socket_cb(evutil_socket_t fd, short what, void *arg)
@@ -164,8 +201,12 @@ pg_listen_socket_cb(evutil_socket_t fd, short what, void *arg)
 	struct pg_listen *l = arg;
 
 	(void)fd;
+	if ((what & EV_TIMEOUT) && l->state == PGL_LISTENING) {
+		pg_listen_probe(l);
+		return;
+	}
 	if (what & EV_TIMEOUT) {
-		pg_listen_lost(l, "timed out");
+		pg_listen_lost(l, l->state == PGL_PROBING ? "no answer" : "timed out");
 		return;
 	}
 	switch (l->state) {
@@ -178,6 +219,9 @@ pg_listen_socket_cb(evutil_socket_t fd, short what, void *arg)
 	case PGL_LISTENING:
 		pg_listen_read(l);
 		break;
+	case PGL_PROBING:
+		pg_listen_probed(l);
+		break;
 	case PGL_WAITING:
 		break;
 	}
@@ -187,7 +231,11 @@ pg_listen_socket_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pg_listen_start(struct pg_listen *l)
 {
-	l->pg = PQconnectStart(l->conninfo);
+	/* Named, so that an operator tells it from the pool in pg_stat_activity. */
+	const char *keys[] = {"dbname", "application_name", NULL};
+	const char *values[] = {l->conninfo, "safetyd-listen", NULL};
+
+	l->pg = PQconnectStartParams(keys, values, 1);
 	if (l->pg == NULL) {
 		pg_listen_lost(l, "out of memory");
 		return;
@@ -253,7 +301,7 @@ pg_listen_free(struct pg_listen *l)
 bool
 pg_listen_ok(const struct pg_listen *l)
 {
-	return l != NULL && l->state == PGL_LISTENING;
+	return l != NULL && (l->state == PGL_LISTENING || l->state == PGL_PROBING);
 }
 
 unsigned long long

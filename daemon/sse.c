@@ -10,10 +10,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <stdarg.h>
 
 #define SSE_MAX_BACKLOG (4 << 20) /* bytes queued to one client before it is dropped */
 #define SSE_WRITE_TIMEOUT_S 60    /* a client that takes nothing for this long is dropped */
+#define SSE_MAX_INPUT                                                                              \
+	(16 << 10) /* bytes a client may send on an open stream before it is not read */
 
 void
 sse_open(struct sse *s, struct http_ctx *ctx)
@@ -27,6 +30,13 @@ sse_open(struct sse *s, struct http_ctx *ctx)
 	if (bev != NULL) {
 		struct timeval wt = {SSE_WRITE_TIMEOUT_S, 0};
 		bufferevent_set_timeouts(bev, NULL, &wt);
+		/*
+		 * While a stream is written the connection is still read, only to
+		 * see it close, and what arrives is kept: bytes a client keeps
+		 * sending would pile up. Past this much, reading stops (a client
+		 * that left is then found by the next write).
+		 */
+		bufferevent_setwatermark(bev, EV_READ, 0, SSE_MAX_INPUT);
 	}
 	/* Browsers reconnect after this many milliseconds, sending Last-Event-ID. */
 	sse_printf(s, "retry: 2000\n\n");

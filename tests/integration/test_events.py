@@ -5,6 +5,7 @@ reconnects with Last-Event-ID gets what it missed; a change committed after
 newer ones is still delivered; heartbeats; limits; shutdown."""
 
 import os
+import signal
 import subprocess
 import time
 
@@ -47,7 +48,7 @@ for name, role, mission in (("lead-a", "mission_lead", "TR-ANK"), ("lead-b", "mi
         args += ["--mission", mission]
     expect_equal(ctl(conninfo, *args).returncode, 0, "user " + name)
 lead_a_on_a, lead_a_on_b = Session(a, "lead-a", PASSWORD), Session(b, "lead-a", PASSWORD)
-lead_b_on_b = Session(b, "lead-b", PASSWORD)
+lead_b_on_b, lead_b_on_a = Session(b, "lead-b", PASSWORD), Session(a, "lead-b", PASSWORD)
 hq_on_a = Session(a, "hq", PASSWORD)
 
 
@@ -200,6 +201,51 @@ def heartbeats_keep_an_idle_stream_open():
     s.close()
 
 
+def a_quiet_client_keeps_its_place():
+    # Mission B's dashboard sees none of mission A's answers, but its place moves on with them
+    # (an id on each heartbeat), so coming back it is not served from far behind.
+    s = Stream(a, lead_b_on_a)
+    eventually(s.counts, timeout=5, what="first counts")
+    first = int(s.last_id)
+    answer(lead_a_on_a, 4, "safe")
+    eventually(lambda: int(s.last_id) > first, timeout=5, what="the id moves on with a heartbeat")
+    check(not s.person(4), "no person of another mission")
+    s.close()
+
+
+def a_removed_status_changes_the_counts_live():
+    s = Stream(a, lead_a_on_a)
+    eventually(s.counts, timeout=5, what="first counts")
+    before = s.counts()
+    cluster.psql(DB, "SET ROLE safety; DELETE FROM person_status WHERE crisis_id = 1 AND national_id = 6")
+    eventually(lambda: s.counts() != before and sum(s.counts().values()) == sum(before.values()) - 1, timeout=5,
+               what="counts without the removed status")
+    s.close()
+
+
+def a_listen_connection_that_went_silent_is_replaced():
+    # Both processes' LISTEN backends stop answering, as behind a network that dropped
+    # without a word: each must notice, read by polling meanwhile, and listen again.
+    pids = cluster.psql(DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen'").split()
+    expect_equal(len(pids), 2, "one LISTEN connection per process")
+    s = Stream(a, lead_a_on_a)
+    eventually(s.counts, timeout=5, what="first counts")
+    for pid in pids:
+        os.kill(int(pid), signal.SIGSTOP)
+    try:
+        answer(lead_a_on_b, 5, "injured")
+        eventually(lambda: s.person(5), timeout=40, what="the answer on the other process, all the same")
+    finally:
+        for pid in pids:
+            os.kill(int(pid), signal.SIGCONT)
+    eventually(lambda: "safety_listen_up 1" in a.get("/metrics").body and len(cluster.psql(
+        DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen'").split()) == 2
+               and not set(pids) & set(cluster.psql(
+                   DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen'").split()),
+               timeout=20, what="listening again on new connections")
+    s.close()
+
+
 def streams_are_limited_and_counted():
     eventually(lambda: "safety_event_streams 0" in a.get("/metrics").body, timeout=10, what="closed streams forgotten")
     open_ = [Stream(a, lead_a_on_a) for _ in range(6)]
@@ -227,7 +273,8 @@ try:
     run([refused_without_access, an_answer_stored_by_one_process_reaches_another_process_stream,
          an_answer_no_one_could_read_shows_live, each_mission_sees_only_its_own, hq_narrows_to_one_mission_and_no_one_widens,
          a_reconnecting_client_gets_what_it_missed,
-         a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open,
+         a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open, a_quiet_client_keeps_its_place,
+         a_removed_status_changes_the_counts_live, a_listen_connection_that_went_silent_is_replaced,
          streams_are_limited_and_counted, shutdown_ends_open_streams])
 finally:
     a.stop()
