@@ -123,7 +123,65 @@ export async function showCrisis(view, id) {
   side.append(campaignPanel(id), plan.element);
   const lists = workLists(id);
   view.append(lists.element);
-  map.setPoints((await api(`/api/v1/crises/${id}/points`)).points);
+
+  // Live: the stream opens before the points are read, so that nothing committed meanwhile is
+  // missed; the people who change while points load are applied again on top of them. The
+  // browser reconnects by itself after a dropped connection; after a refusal (the server busy,
+  // restarting, too many streams) it gives up, and the page opens the stream again itself.
+  let events = null, lastId = null, retry = null, stopped = false, loads = 0, during = null;
+  async function loadPoints() {
+    const mine = ++loads, changed = [];
+    during = changed;
+    try {
+      const points = (await api(`/api/v1/crises/${id}/points`)).points;
+      if (mine === loads && !stopped) map.setPoints(points);
+    } finally {
+      if (during === changed) during = null;
+      if (mine === loads && !stopped) for (const p of changed) map.update(p);
+    }
+  }
+  // People who only became pending (a launch) come with the counts, not one by one: when
+  // the total grows, the map reloads its points, at most every few seconds.
+  let total = Object.values(status.counts).reduce((a, b) => a + b, 0), reload = null;
+  const seen = (ev) => { if (ev.lastEventId) lastId = ev.lastEventId; };
+  function connect() {
+    retry = null;
+    const path = scoped(`/api/v1/crises/${id}/events`);
+    events = new EventSource(lastId === null ? path :
+      path + (path.includes("?") ? "&" : "?") + "last_event_id=" + encodeURIComponent(lastId));
+    events.addEventListener("open", () => { live.className = "live on"; live.textContent = t("live"); });
+    events.addEventListener("error", () => {
+      live.className = "live off";
+      live.textContent = t("reconnecting");
+      if (events.readyState === EventSource.CLOSED && !stopped && !retry) retry = setTimeout(connect, 5000);
+    });
+    events.addEventListener("counts", (ev) => {
+      seen(ev);
+      const counts = JSON.parse(ev.data).counts;
+      updateCounts(cards, counts);
+      const now = Object.values(counts).reduce((a, b) => a + b, 0);
+      if (now !== total && !reload) {
+        reload = setTimeout(async () => {
+          reload = null;
+          try { await loadPoints(); } catch { /* next time */ }
+        }, 3000);
+      }
+      total = now;
+    });
+    events.addEventListener("person", (ev) => {
+      seen(ev);
+      const p = JSON.parse(ev.data);
+      if (during) during.push(p);
+      map.update(p);
+    });
+    events.addEventListener("plan", (ev) => plan.onPlanEvent(JSON.parse(ev.data)));
+    events.addEventListener("reset", async (ev) => {
+      seen(ev);
+      try { await loadPoints(); } catch { /* the next reset or reload */ }
+    });
+  }
+  connect();
+  await loadPoints();
   map.onSelect(async (nid, at) => {
     try {
       const p = await api(`/api/v1/crises/${id}/people/${nid}`);
@@ -139,28 +197,7 @@ export async function showCrisis(view, id) {
     } catch { /* gone meanwhile: nothing to show */ }
   });
 
-  // Live: counts and people from the event stream; the chart and regions every half minute.
-  const events = new EventSource(scoped(`/api/v1/crises/${id}/events`));
-  events.addEventListener("open", () => { live.className = "live on"; live.textContent = t("live"); });
-  events.addEventListener("error", () => { live.className = "live off"; live.textContent = t("reconnecting"); });
-  // People who only became pending (a launch) come with the counts, not one by one: when
-  // the total grows, the map reloads its points, at most every few seconds.
-  let total = Object.values(status.counts).reduce((a, b) => a + b, 0), reload = null;
-  events.addEventListener("counts", (ev) => {
-    const counts = JSON.parse(ev.data).counts;
-    updateCounts(cards, counts);
-    const now = Object.values(counts).reduce((a, b) => a + b, 0);
-    if (now !== total && !reload) {
-      reload = setTimeout(async () => {
-        reload = null;
-        try { map.setPoints((await api(`/api/v1/crises/${id}/points`)).points); } catch { /* next time */ }
-      }, 3000);
-    }
-    total = now;
-  });
-  events.addEventListener("person", (ev) => map.update(JSON.parse(ev.data)));
-  events.addEventListener("plan", (ev) => plan.onPlanEvent(JSON.parse(ev.data)));
-  events.addEventListener("reset", async () => map.setPoints((await api(`/api/v1/crises/${id}/points`)).points));
+  // The chart and regions every half minute.
   const timer = setInterval(async () => {
     try {
       const s = await api(`/api/v1/crises/${id}/status`);
@@ -169,7 +206,9 @@ export async function showCrisis(view, id) {
     } catch { /* the stream says when the server is away */ }
   }, 30000);
   return () => {
+    stopped = true;
     events.close();
+    clearTimeout(retry);
     clearInterval(timer);
     clearTimeout(reload);
     map.remove();

@@ -6,8 +6,10 @@ without a reload; Korean and English. Screenshots are kept with the logs."""
 import os
 import shutil
 import subprocess
+import threading
 
-from harness import LOG_DIR, SOURCE_DIR, Cluster, Daemon, Session, check, ctl, demo_check_in, expect_equal, record_secret, run
+from harness import (LOG_DIR, SOURCE_DIR, Cluster, Daemon, EventStream, Session, check, ctl, demo_check_in, expect_equal,
+                     record_secret, run)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 cluster = Cluster.shared()
@@ -62,6 +64,28 @@ def the_dashboard_works_on_a_tablet_and_by_keyboard():
         check(os.path.getsize(os.path.join(shots, name)) > 5000, "screenshot " + name)
 
 
+def the_crisis_page_reopens_a_refused_stream():
+    # A second process allows one stream, which this test holds for eight seconds.
+    d2 = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "server": {"max_event_streams": "1"}},
+                migrate=False).start()
+    try:
+        holder = EventStream(d2, "/api/v1/crises/%d/events" % crisis, {"Cookie": Session(d2, "lead", PASSWORD).cookie})
+        expect_equal(holder.status, 200, "the only stream")
+        release = threading.Timer(8, holder.close)
+        release.start()
+        env = dict(os.environ, BASE="http://127.0.0.1:%d" % d2.port, REPLY_BASE="http://127.0.0.1:%d" % d.port,
+                   USER="lead", PASSWORD=PASSWORD,
+                   CRISIS=str(crisis), TOKEN=tokens[sorted(tokens)[1]], CHROMIUM=CHROMIUM)
+        r = subprocess.run(["node", os.path.join(SOURCE_DIR, "tests", "browser", "dashboard-reconnect.mjs")], env=env,
+                           capture_output=True, text=True, timeout=120)
+        print("  " + (r.stdout + r.stderr).strip().replace("\n", "\n  "))
+        release.cancel()
+        holder.close()
+        expect_equal(r.returncode, 0, "browser test of a refused stream")
+    finally:
+        d2.stop()
+
+
 def the_page_and_libraries_are_served_from_this_server():
     page = d.get("/app")
     expect_equal(page.status, 200, "page")
@@ -78,6 +102,6 @@ def the_page_and_libraries_are_served_from_this_server():
 
 try:
     run([the_page_and_libraries_are_served_from_this_server, the_dashboard_shows_a_crisis_live,
-         the_dashboard_works_on_a_tablet_and_by_keyboard])
+         the_dashboard_works_on_a_tablet_and_by_keyboard, the_crisis_page_reopens_a_refused_stream])
 finally:
     d.stop()
