@@ -517,16 +517,23 @@ static void
 events_plan(struct events_hub *hub, const char *payload)
 {
 	cJSON *doc = cJSON_Parse(payload);
+	const cJSON *cid, *mid;
 	struct events_stream *s;
 	struct events_client *c, *next;
 	long long crisis_id, mission_id;
 
 	if (doc == NULL)
 		return;
-	crisis_id =
-	    (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "crisis_id"));
-	mission_id =
-	    (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "mission_id"));
+	cid = cJSON_GetObjectItemCaseSensitive(doc, "crisis_id");
+	mid = cJSON_GetObjectItemCaseSensitive(doc, "mission_id");
+	/* Converting anything but a number in range is undefined: such a notice is not ours. */
+	if (!cJSON_IsNumber(cid) || !cJSON_IsNumber(mid) || !(cid->valuedouble >= 1) ||
+	    !(cid->valuedouble < 9e18) || !(mid->valuedouble >= 1) || !(mid->valuedouble < 9e18)) {
+		cJSON_Delete(doc);
+		return;
+	}
+	crisis_id = (long long)cid->valuedouble;
+	mission_id = (long long)mid->valuedouble;
 	cJSON_Delete(doc);
 	s = events_stream_get(hub, crisis_id, false);
 	if (s == NULL)

@@ -50,7 +50,10 @@ sse_send(struct sse *s, struct evbuffer *buf)
 	if (evhttp_request_get_connection(s->req) == NULL)
 		return false;
 	bev = evhttp_connection_get_bufferevent(s->conn);
-	if (bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) > SSE_MAX_BACKLOG)
+	/* What is queued, with what comes: a client that does not read is not given more. */
+	if (bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) + evbuffer_get_length(buf) >
+	        SSE_MAX_BACKLOG)
 		return false;
 	evhttp_send_reply_chunk(s->req, buf);
 	return true;
