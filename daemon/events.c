@@ -1,18 +1,19 @@
 /*
  * Crisis event streams. Every person_status row carries the id of the
- * transaction that last changed it (txid), and a stream reads the rows at or
- * past its cursor: the xmin of its previous read's snapshot, before which
- * every transaction had finished and was seen. So a change that commits
- * late, after newer ones, is still read; the price is that rows of
- * transactions still running at the previous read are read again, and a
- * small set of (person, txid) already sent keeps them from being sent
- * twice.
+ * transaction that last changed it (txid). A stream's read takes the
+ * snapshot it reads under (xmax, and the transactions still running), and
+ * the next read takes the rows changed at or past that xmax, or by one of
+ * those running transactions: exactly the changes the previous read could
+ * not see, each once, even one that commits late after newer ones, and
+ * however long a transaction stays open.
  *
- * Event ids are such cursors. A person event carries the cursor its batch
- * started from and the batch ends with a counts event carrying the new one,
- * so a client that reconnects with Last-Event-ID gets at most its
- * interrupted batch again, never a gap. Events are states, not deltas:
- * applying one twice is harmless.
+ * Event ids are the snapshot's xmin: before it every change was sent. A
+ * client that comes back with Last-Event-ID is first caught up on its own
+ * (the rows at or past its id that the stream's snapshot sees as final),
+ * then follows the stream. A person event carries its batch's starting id
+ * and the batch ends with a counts event carrying the next, so a break
+ * costs at most a repeat of the batch in progress. Events are states, not
+ * deltas: applying one twice is harmless.
  */
 #include "events.h"
 
@@ -44,19 +45,19 @@
 #define EVENTS_MAX_BACKLOG (4 << 20) /* bytes queued to one client before it is dropped */
 #define EVENTS_WRITE_TIMEOUT_S 60    /* a client that takes nothing for this long is dropped */
 
-struct events_seen {
-	long long national_id;
-	unsigned long long txid;
+enum events_client_state {
+	EC_NEW,    /* wants what happens from now on, once the stream has a snapshot */
+	EC_RESUME, /* came back with an id: to be caught up on its own first */
+	EC_LIVE,   /* has everything the stream's snapshot sees as final */
 };
 
 struct events_client {
 	TAILQ_ENTRY(events_client) link;
 	struct events_stream *stream;
 	struct sse sse;
-	long long mission_id;      /* 0: every mission */
-	unsigned long long cursor; /* rows with txid >= cursor are still due */
-	bool has_cursor;           /* false: new, wants what happens from now on */
-	bool in_step;              /* cursor is the stream's, so its seen set applies */
+	long long mission_id; /* 0: every mission */
+	enum events_client_state state;
+	unsigned long long resume; /* EC_RESUME: rows with txid >= resume are due */
 	char *counts;              /* the counts last sent */
 };
 
@@ -64,13 +65,14 @@ struct events_stream {
 	TAILQ_ENTRY(events_stream) link;
 	struct events_hub *hub;
 	long long crisis_id;
-	unsigned long long cursor;
-	bool has_cursor;
-	struct events_seen *seen; /* sorted */
-	size_t nseen;
+	/* The snapshot of the last read: what the next read must look at. */
+	bool has_snap;
+	unsigned long long xmin, xmax;
+	char *xip;     /* the transactions running then, as an xid8[] literal */
 	cJSON *counts; /* mission id -> {status: n}, from the last read */
 	bool reading, again;
-	unsigned long long read_from; /* cursor the read in flight started from */
+	bool catching_up;              /* the read in flight catches clients up */
+	unsigned long long catch_from; /* ...from this id on */
 	struct timespec last_read;
 	struct event *delay;
 	TAILQ_HEAD(, events_client) clients;
@@ -94,18 +96,6 @@ static long
 events_ms_between(const struct timespec *a, const struct timespec *b)
 {
 	return (long)((b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000);
-}
-
-static int
-events_seen_cmp(const void *a, const void *b)
-{
-	const struct events_seen *x = a, *y = b;
-
-	if (x->national_id != y->national_id)
-		return x->national_id < y->national_id ? -1 : 1;
-	if (x->txid != y->txid)
-		return x->txid < y->txid ? -1 : 1;
-	return 0;
 }
 
 /* Parses an event id: 1 to 20 decimal digits. */
@@ -136,7 +126,7 @@ events_stream_free(struct events_stream *s)
 	TAILQ_REMOVE(&s->hub->streams, s, link);
 	event_free(s->delay);
 	cJSON_Delete(s->counts);
-	free(s->seen);
+	free(s->xip);
 	free(s);
 }
 
@@ -263,75 +253,68 @@ events_send_counts(struct events_client *c, unsigned long long cursor, bool forc
 	return ok;
 }
 
-/* Hands one read's rows and counts to a client; false if it must be dropped. */
+/* Tells a client to reload its lists, then sends the counts; false if it went. */
 static bool
-events_deliver(struct events_client *c, const cJSON *rows, bool overflow, unsigned long long xmin,
-               bool stream_had_cursor, unsigned long long stream_cursor,
-               const struct events_seen *seen, size_t nseen)
+events_reset(struct events_client *c, unsigned long long id)
 {
-	struct evbuffer *buf;
-	const cJSON *row;
-	bool any = false;
+	struct evbuffer *buf = evbuffer_new();
+	bool ok;
 
-	if (!c->has_cursor) {
-		/* New: what happens from now on. */
-		c->cursor = xmin;
-		c->has_cursor = true;
-		c->in_step = true;
-		return events_send_counts(c, xmin, true);
-	}
-	if (c->cursor < c->stream->read_from)
-		return true; /* joined during the read with an older cursor: the next read serves it
-		              */
-	if (overflow) {
-		buf = evbuffer_new();
-		evbuffer_add_printf(
-		    buf,
-		    "id: %llu\nevent: reset\ndata: {\"reason\":\"more than %d changes "
-		    "at once; reload the lists\"}\n\n",
-		    xmin, EVENTS_MAX_ROWS);
-		c->stream->hub->resets++;
-		bool ok = events_send(c, buf);
-		evbuffer_free(buf);
-		c->cursor = xmin;
-		c->in_step = true;
-		return ok && events_send_counts(c, xmin, true);
-	}
-	bool use_seen = c->in_step && stream_had_cursor && c->cursor == stream_cursor;
-	buf = evbuffer_new();
+	evbuffer_add_printf(buf,
+	                    "id: %llu\nevent: reset\ndata: {\"reason\":\"more than %d changes "
+	                    "at once; reload the lists\"}\n\n",
+	                    id, EVENTS_MAX_ROWS);
+	c->stream->hub->resets++;
+	ok = events_send(c, buf);
+	evbuffer_free(buf);
+	return ok && events_send_counts(c, id, true);
+}
+
+/*
+ * Sends a client the rows of a read at or past from (its mission's), with
+ * first_id on each, then the counts with next_id; false if it went.
+ */
+static bool
+events_deliver(struct events_client *c, const cJSON *rows, unsigned long long from,
+               unsigned long long first_id, unsigned long long next_id)
+{
+	struct evbuffer *buf = evbuffer_new();
+	const cJSON *row;
+	bool any = false, ok = true;
+
 	cJSON_ArrayForEach(row, rows)
 	{
 		const cJSON *mid = cJSON_GetObjectItemCaseSensitive(row, "mission_id");
-		const cJSON *nid = cJSON_GetObjectItemCaseSensitive(row, "national_id");
 		const cJSON *tx = cJSON_GetObjectItemCaseSensitive(row, "txid");
-		struct events_seen key;
 		char *text;
 
-		if (!cJSON_IsNumber(mid) || !cJSON_IsNumber(nid) || !cJSON_IsString(tx))
+		if (!cJSON_IsNumber(mid) || !cJSON_IsString(tx))
 			continue;
 		if (c->mission_id != 0 && (long long)mid->valuedouble != c->mission_id)
 			continue;
-		key.national_id = (long long)nid->valuedouble;
-		key.txid = strtoull(tx->valuestring, NULL, 10);
-		if (key.txid < c->cursor)
-			continue;
-		if (use_seen && nseen > 0 &&
-		    bsearch(&key, seen, nseen, sizeof *seen, events_seen_cmp) != NULL)
+		if (strtoull(tx->valuestring, NULL, 10) < from)
 			continue;
 		text = cJSON_PrintUnformatted(row);
 		if (text == NULL)
 			continue;
-		evbuffer_add_printf(buf, "id: %llu\nevent: person\ndata: %s\n\n", c->cursor, text);
+		evbuffer_add_printf(buf, "id: %llu\nevent: person\ndata: %s\n\n", first_id, text);
 		free(text);
 		any = true;
 	}
-	bool ok = true;
 	if (any)
 		ok = events_send(c, buf);
 	evbuffer_free(buf);
-	c->cursor = xmin;
-	c->in_step = true;
-	return ok && events_send_counts(c, xmin, any);
+	return ok && events_send_counts(c, next_id, any);
+}
+
+/* Reads a snapshot's running transactions ("1,2,3") as an xid8[] literal. */
+static char *
+events_xip_literal(const char *list)
+{
+	char *lit;
+
+	xasprintf(&lit, "{%s}", list);
+	return lit;
 }
 
 /* A read came back. */
@@ -342,13 +325,11 @@ events_read_done(const struct db_result *r, void *arg)
 	struct events_hub *hub = s->hub;
 	struct events_client *c, *next;
 	cJSON *counts = NULL, *rows = NULL;
-	unsigned long long xmin = 0;
-	const cJSON *row;
-	struct events_seen *seen = NULL;
-	size_t nseen = 0;
-	bool overflow;
+	unsigned long long xmin = 0, xmax = 0;
+	bool catching_up = s->catching_up, overflow, resuming = false;
 
 	s->reading = false;
+	s->catching_up = false;
 	if (TAILQ_EMPTY(&s->clients)) {
 		events_stream_free(s);
 		return;
@@ -357,8 +338,10 @@ events_read_done(const struct db_result *r, void *arg)
 		return;
 	if (r->outcome != DB_OK || PQntuples(r->res) != 1 ||
 	    !events_parse_id(PQgetvalue(r->res, 0, 0), &xmin) ||
-	    (counts = cJSON_Parse(PQgetvalue(r->res, 0, 1))) == NULL ||
-	    (rows = cJSON_Parse(PQgetvalue(r->res, 0, 2))) == NULL) {
+	    !events_parse_id(PQgetvalue(r->res, 0, 1), &xmax) ||
+	    strspn(PQgetvalue(r->res, 0, 2), "0123456789,") != strlen(PQgetvalue(r->res, 0, 2)) ||
+	    (counts = cJSON_Parse(PQgetvalue(r->res, 0, 3))) == NULL ||
+	    (rows = cJSON_Parse(PQgetvalue(r->res, 0, 4))) == NULL) {
 		struct timeval tv = {EVENTS_RETRY_MS / 1000, (EVENTS_RETRY_MS % 1000) * 1000};
 		hub->read_failures++;
 		log_warn("events_read_failed", "error",
@@ -369,120 +352,132 @@ events_read_done(const struct db_result *r, void *arg)
 	}
 	hub->reads++;
 	overflow = cJSON_GetArraySize(rows) > EVENTS_MAX_ROWS;
-
-	/* What the next read will see again and must not send twice. */
-	seen = xcalloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof *seen);
-	cJSON_ArrayForEach(row, rows)
-	{
-		const cJSON *nid = cJSON_GetObjectItemCaseSensitive(row, "national_id");
-		const cJSON *tx = cJSON_GetObjectItemCaseSensitive(row, "txid");
-		unsigned long long t;
-
-		if (!cJSON_IsNumber(nid) || !cJSON_IsString(tx))
-			continue;
-		t = strtoull(tx->valuestring, NULL, 10);
-		if (t >= xmin) {
-			seen[nseen].national_id = (long long)nid->valuedouble;
-			seen[nseen].txid = t;
-			nseen++;
-		}
-	}
-	qsort(seen, nseen, sizeof *seen, events_seen_cmp);
-
 	cJSON_Delete(s->counts);
 	s->counts = counts;
 	/* Still "reading" while delivering, so a dropped last client does not free the stream. */
 	s->reading = true;
 	for (c = TAILQ_FIRST(&s->clients); c != NULL; c = next) {
+		bool ok = true;
+
 		next = TAILQ_NEXT(c, link);
-		if (!events_deliver(c, rows, overflow, xmin, s->has_cursor, s->cursor, s->seen,
-		                    s->nseen))
+		if (catching_up) {
+			/* Final below the stream's snapshot, from the lowest id caught up on. */
+			if (c->state != EC_RESUME || c->resume < s->catch_from) {
+				resuming = resuming || c->state == EC_RESUME;
+				continue;
+			}
+			ok = overflow ? events_reset(c, s->xmin)
+			              : events_deliver(c, rows, c->resume, c->resume, s->xmin);
+			c->state = EC_LIVE;
+		} else if (c->state == EC_NEW || (c->state == EC_LIVE && !s->has_snap)) {
+			c->state = EC_LIVE;
+			ok = events_send_counts(c, xmin, true);
+		} else if (c->state == EC_LIVE) {
+			ok = overflow ? events_reset(c, xmin)
+			              : events_deliver(c, rows, 0, s->xmin, xmin);
+		} else {
+			resuming = true;
+		}
+		if (!ok)
 			events_client_drop(c);
 	}
 	s->reading = false;
+	cJSON_Delete(rows);
 	if (TAILQ_EMPTY(&s->clients)) {
-		free(seen);
-		cJSON_Delete(rows);
 		events_stream_free(s);
 		return;
 	}
-	free(s->seen);
-	s->seen = seen;
-	s->nseen = nseen;
-	s->cursor = xmin;
-	s->has_cursor = true;
-	cJSON_Delete(rows);
-	TAILQ_FOREACH(c, &s->clients, link)
-	{
-		if (c->has_cursor && c->cursor < xmin)
-			s->again = true; /* joined mid-read from further back */
+	if (!catching_up) {
+		/* What the next read must look at. */
+		free(s->xip);
+		s->xip = events_xip_literal(PQgetvalue(r->res, 0, 2));
+		s->xmin = xmin;
+		s->xmax = xmax;
+		s->has_snap = true;
 	}
-	if (s->again) {
+	/* After a catch-up, the changes since the stream's snapshot; clients still to catch up. */
+	if (s->again || catching_up || resuming) {
 		s->again = false;
 		events_schedule(s);
 	}
 }
 
-/* Reads the changes past the oldest cursor any client of the stream needs. */
+/*
+ * Reads the stream's changes since its last snapshot, or, while a client
+ * waits to be caught up, the rows at or past its id that the snapshot sees
+ * as final. The first read takes a snapshot and counts, and no rows.
+ */
 static void
 events_read(struct events_stream *s)
 {
-	static const char sql[] =
-	    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
-	    " (SELECT coalesce(json_object_agg(mission_id, c), '{}') FROM (SELECT mission_id, "
-	    "  json_object_agg(status, n) AS c FROM status_count WHERE crisis_id = $1::bigint "
-	    "  AND n > 0 GROUP BY mission_id) m)::text, "
-	    " (SELECT coalesce(json_agg(json_build_object('national_id', p.national_id, "
-	    "  'mission_id', p.mission_id, 'txid', p.txid::text, 'version', p.version, "
-	    "  'status', p.status, 'region_id', p.region_id, 'duress', p.duress, "
-	    "  'needs_review', p.needs_review, 'confirm_safe', p.confirm_safe, "
-	    "  'by_proxy', p.by_proxy, 'headcount', p.headcount, 'answered_at', p.answered_at, "
-	    "  'name_ko', n.name_ko, 'name_latin', n.name_latin, "
-	    "  'lat', ST_Y(coalesce(r.point, n.last_point)::geometry), "
-	    "  'lon', ST_X(coalesce(r.point, n.last_point)::geometry), "
-	    "  'last_answer', CASE WHEN r.id IS NOT NULL THEN json_build_object('channel', "
-	    "   r.channel, 'text', r.raw_text, 'at', r.received_at) END) "
-	    "  ORDER BY p.txid, p.national_id), '[]') "
-	    "  FROM (SELECT * FROM person_status WHERE $2::xid8 IS NOT NULL "
-	    "   AND crisis_id = $1::bigint AND txid >= $2::xid8 "
-	    "   AND (status <> 'pending' OR needs_review) "
-	    "   ORDER BY txid, national_id LIMIT $3::int) p "
-	    "  JOIN national n ON n.id = p.national_id "
-	    "  LEFT JOIN response r ON r.id = p.last_response_id)::text";
-	char crisis[24], from[24], limit[16];
-	const char *params[3] = {crisis, NULL, limit};
+#define EVENTS_READ_HEAD                                                                           \
+	"SELECT pg_snapshot_xmin(snap.s)::text, pg_snapshot_xmax(snap.s)::text, "                  \
+	" (SELECT coalesce(string_agg(x::text, ','), '') FROM pg_snapshot_xip(snap.s) x), "        \
+	" (SELECT coalesce(json_object_agg(mission_id, c), '{}') FROM (SELECT mission_id, "        \
+	"  json_object_agg(status, n) AS c FROM status_count WHERE crisis_id = $1::bigint "        \
+	"  AND n > 0 GROUP BY mission_id) m)::text, "                                              \
+	" (SELECT coalesce(json_agg(json_build_object('national_id', p.national_id, "              \
+	"  'mission_id', p.mission_id, 'txid', p.txid::text, 'version', p.version, "               \
+	"  'status', p.status, 'region_id', p.region_id, 'duress', p.duress, "                     \
+	"  'needs_review', p.needs_review, 'confirm_safe', p.confirm_safe, "                       \
+	"  'by_proxy', p.by_proxy, 'headcount', p.headcount, 'answered_at', p.answered_at, "       \
+	"  'name_ko', n.name_ko, 'name_latin', n.name_latin, "                                     \
+	"  'lat', ST_Y(coalesce(r.point, n.last_point)::geometry), "                               \
+	"  'lon', ST_X(coalesce(r.point, n.last_point)::geometry), "                               \
+	"  'last_answer', CASE WHEN r.id IS NOT NULL THEN json_build_object('channel', "           \
+	"   r.channel, 'text', r.raw_text, 'at', r.received_at) END) "                             \
+	"  ORDER BY p.txid, p.national_id), '[]') "                                                \
+	"  FROM (SELECT * FROM person_status WHERE crisis_id = $1::bigint "                        \
+	"   AND (status <> 'pending' OR needs_review) AND "
+#define EVENTS_READ_TAIL                                                                           \
+	"   ORDER BY txid, national_id LIMIT $2::int) p "                                          \
+	"  JOIN national n ON n.id = p.national_id "                                               \
+	"  LEFT JOIN response r ON r.id = p.last_response_id)::text "                              \
+	"FROM (SELECT pg_current_snapshot() AS s) snap"
+	/* Since the last snapshot: at or past its xmax, or by a transaction running then. */
+	static const char changes_sql[] =
+	    EVENTS_READ_HEAD "$3::xid8 IS NOT NULL AND (txid >= $3::xid8 OR txid = ANY "
+	                     "($4::xid8[])) " EVENTS_READ_TAIL;
+	/* A client's catch-up: at or past its id, and final under the stream's snapshot. */
+	static const char catch_up_sql[] =
+	    EVENTS_READ_HEAD "txid >= $5::xid8 AND txid < $3::xid8 AND NOT (txid = ANY "
+	                     "($4::xid8[])) " EVENTS_READ_TAIL;
+#undef EVENTS_READ_HEAD
+#undef EVENTS_READ_TAIL
+	char crisis[24], limit[16], xmax[24], from[24];
+	const char *params[5] = {crisis, limit, NULL, NULL, NULL};
 	const char *cause = NULL;
 	struct events_client *c;
-	bool any = false;
+	bool catch_up = false;
 	unsigned long long lowest = 0;
 
 	if (s->hub->stopped || s->hub->d->db == NULL)
 		return;
-	if (s->has_cursor) {
-		lowest = s->cursor;
-		any = true;
-	}
-	TAILQ_FOREACH(c, &s->clients, link)
-	{
-		if (c->has_cursor && (!any || c->cursor < lowest)) {
-			lowest = c->cursor;
-			any = true;
+	if (s->has_snap) {
+		TAILQ_FOREACH(c, &s->clients, link)
+		{
+			if (c->state == EC_RESUME && (!catch_up || c->resume < lowest)) {
+				lowest = c->resume;
+				catch_up = true;
+			}
 		}
+		snprintf(xmax, sizeof xmax, "%llu", s->xmax);
+		params[2] = xmax;
+		params[3] = s->xip;
 	}
 	snprintf(crisis, sizeof crisis, "%lld", s->crisis_id);
 	snprintf(limit, sizeof limit, "%d", EVENTS_MAX_ROWS + 1);
-	if (any) {
+	if (catch_up) {
 		snprintf(from, sizeof from, "%llu", lowest);
-		params[1] = from;
+		params[4] = from;
 	}
-	/*
-	 * With no cursor the read returns no rows: a client that comes back
-	 * with one meanwhile must wait for the next read, not take this one.
-	 */
-	s->read_from = any ? lowest : ULLONG_MAX;
+	s->catching_up = catch_up;
+	s->catch_from = lowest;
 	clock_gettime(CLOCK_MONOTONIC, &s->last_read);
-	if (db_pool_query(s->hub->d->db, sql, 3, params, events_read_done, s, &cause) != 0) {
+	if (db_pool_query(s->hub->d->db, catch_up ? catch_up_sql : changes_sql, catch_up ? 5 : 4,
+	                  params, events_read_done, s, &cause) != 0) {
 		struct timeval tv = {EVENTS_RETRY_MS / 1000, (EVENTS_RETRY_MS % 1000) * 1000};
+		s->catching_up = false;
 		s->hub->read_failures++;
 		evtimer_add(s->delay, &tv);
 		return;
@@ -604,8 +599,8 @@ events_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 			 * a quiet client comes back from here, not from its last
 			 * change, and does not make its stream read far back.
 			 */
-			if (c->has_cursor && c->cursor >= s->read_from)
-				evbuffer_add_printf(buf, ": keep-alive\nid: %llu\n\n", c->cursor);
+			if (c->state == EC_LIVE && s->has_snap)
+				evbuffer_add_printf(buf, ": keep-alive\nid: %llu\n\n", s->xmin);
 			else
 				evbuffer_add_printf(buf, ": keep-alive\n\n");
 			bool last = cnext == NULL;
@@ -800,16 +795,15 @@ events_open_done(const struct db_result *r, void *arg)
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
 	hub->nclients++;
 	if (has_resume) {
-		c->cursor = resume;
-		c->has_cursor = true;
+		c->state = EC_RESUME;
+		c->resume = resume;
 		events_schedule(s);
-	} else if (s->has_cursor) {
-		c->cursor = s->cursor;
-		c->has_cursor = true;
-		c->in_step = true;
-		if (!events_send_counts(c, s->cursor, true))
+	} else if (s->has_snap) {
+		c->state = EC_LIVE;
+		if (!events_send_counts(c, s->xmin, true))
 			events_client_drop(c);
 	} else {
+		c->state = EC_NEW;
 		events_schedule(s);
 	}
 }

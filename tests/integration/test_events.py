@@ -226,7 +226,7 @@ def a_removed_status_changes_the_counts_live():
 def a_listen_connection_that_went_silent_is_replaced():
     # Both processes' LISTEN backends stop answering, as behind a network that dropped
     # without a word: each must notice, read by polling meanwhile, and listen again.
-    pids = cluster.psql(DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen'").split()
+    pids = cluster.psql(DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen' AND datname = current_database()").split()
     expect_equal(len(pids), 2, "one LISTEN connection per process")
     s = Stream(a, lead_a_on_a)
     eventually(s.counts, timeout=5, what="first counts")
@@ -239,11 +239,52 @@ def a_listen_connection_that_went_silent_is_replaced():
         for pid in pids:
             os.kill(int(pid), signal.SIGCONT)
     eventually(lambda: "safety_listen_up 1" in a.get("/metrics").body and len(cluster.psql(
-        DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen'").split()) == 2
+        DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen' AND datname = current_database()").split()) == 2
                and not set(pids) & set(cluster.psql(
-                   DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen'").split()),
+                   DB, "SELECT pid FROM pg_stat_activity WHERE application_name = 'safetyd-listen' AND datname = current_database()").split()),
                timeout=20, what="listening again on new connections")
     s.close()
+
+
+def a_transaction_left_open_does_not_reset_the_dashboards():
+    # A session sits in an open transaction (an operator's psql, a long import) while more than
+    # 5,000 people change at once: one reset, and then answers come one by one again, not a
+    # reset at every read for as long as the transaction stays open.
+    from harness import PG_SH
+    held = subprocess.Popen([PG_SH, "psql", cluster.dir, "-d", DB, "-At"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        held.stdin.write("BEGIN;\nSELECT pg_current_xact_id();\n")
+        held.stdin.flush()
+        check(held.stdout.readline().strip().isdigit(), "a transaction holds an id")
+        cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, name_key) SELECT 1, 'CROWD ' || i, 'crowd' || i
+  FROM generate_series(1, 6000) i;
+INSERT INTO person_status (crisis_id, national_id, mission_id, status, at)
+  SELECT 1, id, 1, 'safe', now() FROM national WHERE name_key LIKE 'crowd%';
+""")
+        s = Stream(a, lead_a_on_a)
+        eventually(s.counts, timeout=5, what="first counts")
+        resets = len(s.of("reset"))
+        cluster.psql(DB, "SET ROLE safety; UPDATE person_status SET needs_review = true, version = version + 1, "
+                         "txid = pg_current_xact_id() WHERE crisis_id = 1 AND national_id IN "
+                         "(SELECT id FROM national WHERE name_key LIKE 'crowd%')")
+        eventually(lambda: len(s.of("reset")) == resets + 1, timeout=5, what="one reset for 6,000 changes")
+        for nid, status in ((2, "injured"), (3, "needs_help"), (2, "safe")):
+            answer(lead_a_on_a, nid, status)
+            eventually(lambda: any(e["status"] == status for e in s.person(nid)), timeout=5,
+                       what="person %d %s, one by one" % (nid, status))
+        time.sleep(0.5)
+        expect_equal(len(s.of("reset")), resets + 1, "no further reset while the transaction stays open")
+        s.close()
+    finally:
+        held.stdin.write("ROLLBACK;\n")
+        held.stdin.close()
+        held.wait(timeout=10)
+        cluster.psql(DB, "SET ROLE safety; DELETE FROM person_status WHERE national_id IN "
+                         "(SELECT id FROM national WHERE name_key LIKE 'crowd%'); "
+                         "DELETE FROM national WHERE name_key LIKE 'crowd%'")
 
 
 def streams_are_limited_and_counted():
@@ -274,7 +315,8 @@ try:
          an_answer_no_one_could_read_shows_live, each_mission_sees_only_its_own, hq_narrows_to_one_mission_and_no_one_widens,
          a_reconnecting_client_gets_what_it_missed,
          a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open, a_quiet_client_keeps_its_place,
-         a_removed_status_changes_the_counts_live, a_listen_connection_that_went_silent_is_replaced,
+         a_removed_status_changes_the_counts_live, a_transaction_left_open_does_not_reset_the_dashboards,
+         a_listen_connection_that_went_silent_is_replaced,
          streams_are_limited_and_counted, shutdown_ends_open_streams])
 finally:
     a.stop()
