@@ -209,9 +209,12 @@ routes_nationals_get(struct http_ctx *ctx)
 	              3, params);
 }
 
-/* DELETE /api/v1/nationals/{id}: kept for the audit, gone from every list and campaign. */
-void
-routes_nationals_delete(struct http_ctx *ctx)
+/*
+ * Deletes (soft) or restores one national of the caller's missions, audited:
+ * sql updates national $6 within mission scope $5 and records $1..$4.
+ */
+static void
+nationals_set_deleted(struct http_ctx *ctx, const char *not_found, const char *sql)
 {
 	char scope[24], id[24];
 	struct audit_who who;
@@ -222,15 +225,21 @@ routes_nationals_delete(struct http_ctx *ctx)
 	audit_params(ctx, &who, params);
 	params[4] = auth_scope_param(ctx, scope);
 	params[5] = id;
-	db_reply_json(
-	    ctx, 200, "no such national",
+	db_reply_json(ctx, 200, not_found, sql, 6, params);
+}
+
+/* DELETE /api/v1/nationals/{id}: kept for the audit, gone from every list and campaign. */
+void
+routes_nationals_delete(struct http_ctx *ctx)
+{
+	nationals_set_deleted(
+	    ctx, "no such national",
 	    "WITH n AS (UPDATE national SET deleted_at = now(), updated_at = now() "
 	    " WHERE id = $6::bigint AND deleted_at IS NULL "
 	    " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
 	    "SELECT json_build_object('id', n.id, 'deleted', true)::text FROM n, "
 	    "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.delete', "
-	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a",
-	    6, params);
+	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a");
 }
 
 /*
@@ -241,24 +250,14 @@ routes_nationals_delete(struct http_ctx *ctx)
 void
 routes_nationals_restore(struct http_ctx *ctx)
 {
-	char scope[24], id[24];
-	struct audit_who who;
-	const char *params[6];
-
-	if (http_param_id(ctx, 0, id) == NULL)
-		return;
-	audit_params(ctx, &who, params);
-	params[4] = auth_scope_param(ctx, scope);
-	params[5] = id;
-	db_reply_json(
-	    ctx, 200, "no such deleted national",
+	nationals_set_deleted(
+	    ctx, "no such deleted national",
 	    "WITH n AS (UPDATE national SET deleted_at = NULL, updated_at = now() "
 	    " WHERE id = $6::bigint AND deleted_at IS NOT NULL "
 	    " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
 	    "SELECT json_build_object('id', n.id, 'restored', true)::text FROM n, "
 	    "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.restore', "
-	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a",
-	    6, params);
+	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a");
 }
 
 /* Reads an optional text field of at most max bytes; false (and 400) if malformed. */
