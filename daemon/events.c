@@ -270,35 +270,64 @@ events_reset(struct events_client *c, unsigned long long id)
 	return ok && events_send_counts(c, id, true);
 }
 
-/*
- * Sends a client the rows of a read at or past from (its mission's), with
- * first_id on each, then the counts with next_id; false if it went.
- */
-static bool
-events_deliver(struct events_client *c, const cJSON *rows, unsigned long long from,
-               unsigned long long first_id, unsigned long long next_id)
-{
-	struct evbuffer *buf = evbuffer_new();
-	const cJSON *row;
-	bool any = false, ok = true;
+/* One changed row of a read, rendered once for every client. */
+struct events_row {
+	long long mission_id;
+	unsigned long long txid;
+	char *text;
+};
 
+/* Renders a read's rows; returns how many (the array is the caller's, see events_rows_free). */
+static size_t
+events_rows_render(const cJSON *rows, struct events_row **out)
+{
+	const cJSON *row;
+	size_t n = 0;
+
+	*out = xcalloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof **out);
 	cJSON_ArrayForEach(row, rows)
 	{
 		const cJSON *mid = cJSON_GetObjectItemCaseSensitive(row, "mission_id");
 		const cJSON *tx = cJSON_GetObjectItemCaseSensitive(row, "txid");
 		char *text;
 
-		if (!cJSON_IsNumber(mid) || !cJSON_IsString(tx))
+		if (!cJSON_IsNumber(mid) || !cJSON_IsString(tx) ||
+		    (text = cJSON_PrintUnformatted(row)) == NULL)
 			continue;
-		if (c->mission_id != 0 && (long long)mid->valuedouble != c->mission_id)
+		(*out)[n].mission_id = (long long)mid->valuedouble;
+		(*out)[n].txid = strtoull(tx->valuestring, NULL, 10);
+		(*out)[n].text = text;
+		n++;
+	}
+	return n;
+}
+
+static void
+events_rows_free(struct events_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].text);
+	free(rows);
+}
+
+/*
+ * Sends a client the rows of a read at or past from (its mission's), with
+ * first_id on each, then the counts with next_id; false if it went.
+ */
+static bool
+events_deliver(struct events_client *c, const struct events_row *rows, size_t nrows,
+               unsigned long long from, unsigned long long first_id, unsigned long long next_id)
+{
+	struct evbuffer *buf = evbuffer_new();
+	bool any = false, ok = true;
+
+	for (size_t i = 0; i < nrows; i++) {
+		if (c->mission_id != 0 && rows[i].mission_id != c->mission_id)
 			continue;
-		if (strtoull(tx->valuestring, NULL, 10) < from)
+		if (rows[i].txid < from)
 			continue;
-		text = cJSON_PrintUnformatted(row);
-		if (text == NULL)
-			continue;
-		evbuffer_add_printf(buf, "id: %llu\nevent: person\ndata: %s\n\n", first_id, text);
-		free(text);
+		evbuffer_add_printf(buf, "id: %llu\nevent: person\ndata: %s\n\n", first_id,
+		                    rows[i].text);
 		any = true;
 	}
 	if (any)
@@ -327,6 +356,8 @@ events_read_done(const struct db_result *r, void *arg)
 	cJSON *counts = NULL, *rows = NULL;
 	unsigned long long xmin = 0, xmax = 0;
 	bool catching_up = s->catching_up, overflow, resuming = false;
+	struct events_row *rendered = NULL;
+	size_t nrendered = 0;
 
 	s->reading = false;
 	s->catching_up = false;
@@ -352,6 +383,7 @@ events_read_done(const struct db_result *r, void *arg)
 	}
 	hub->reads++;
 	overflow = cJSON_GetArraySize(rows) > EVENTS_MAX_ROWS;
+	nrendered = overflow ? 0 : events_rows_render(rows, &rendered);
 	cJSON_Delete(s->counts);
 	s->counts = counts;
 	/* Still "reading" while delivering, so a dropped last client does not free the stream. */
@@ -367,14 +399,15 @@ events_read_done(const struct db_result *r, void *arg)
 				continue;
 			}
 			ok = overflow ? events_reset(c, s->xmin)
-			              : events_deliver(c, rows, c->resume, c->resume, s->xmin);
+			              : events_deliver(c, rendered, nrendered, c->resume, c->resume,
+			                               s->xmin);
 			c->state = EC_LIVE;
 		} else if (c->state == EC_NEW || (c->state == EC_LIVE && !s->has_snap)) {
 			c->state = EC_LIVE;
 			ok = events_send_counts(c, xmin, true);
 		} else if (c->state == EC_LIVE) {
 			ok = overflow ? events_reset(c, xmin)
-			              : events_deliver(c, rows, 0, s->xmin, xmin);
+			              : events_deliver(c, rendered, nrendered, 0, s->xmin, xmin);
 		} else {
 			resuming = true;
 		}
@@ -383,6 +416,7 @@ events_read_done(const struct db_result *r, void *arg)
 	}
 	s->reading = false;
 	cJSON_Delete(rows);
+	events_rows_free(rendered, nrendered);
 	if (TAILQ_EMPTY(&s->clients)) {
 		events_stream_free(s);
 		return;
