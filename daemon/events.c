@@ -23,6 +23,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "feed.h"
+#include "pg_array.h"
 #include "pg_listen.h"
 #include "sse.h"
 #include "xmalloc.h"
@@ -59,6 +60,13 @@ struct events_client {
 	enum events_client_state state;
 	unsigned long long resume; /* EC_RESUME: rows with txid >= resume are due */
 	char *counts;              /* the counts last sent */
+	/* Who opened it, checked again at every heartbeat: a revoked session ends it. */
+	enum principal_kind kind;
+	char session_hash[SF_SECRET_HASH_HEX + 1];
+	long long key_id;
+	enum sf_role role;
+	long long principal_mission;
+	unsigned long long joined; /* the hub's join count when it opened */
 };
 
 struct events_stream {
@@ -86,7 +94,10 @@ struct events_hub {
 	struct event *poll; /* reads every stream while notifications cannot arrive */
 	int nclients;
 	bool stopped;
-	unsigned long long sent, dropped, reads, read_failures, resets;
+	unsigned long long sent, dropped, reads, read_failures, resets, revoked;
+	unsigned long long joins;   /* streams opened so far */
+	unsigned long long checked; /* joins when the access check in flight was sent */
+	bool checking;
 };
 
 static void events_read(struct events_stream *s);
@@ -613,6 +624,88 @@ events_listen_state(bool listening, void *arg)
 	events_schedule(s);
 }
 
+/*
+ * The access check answered: the sessions and keys still valid, with their
+ * role and mission. A stream whose session was revoked, expired or whose
+ * account was disabled, or whose role or mission changed, ends (its browser
+ * comes back and is asked to log in); streams opened after the check was
+ * sent are left for the next one.
+ */
+static void
+events_access_checked(const struct db_result *r, void *arg)
+{
+	struct events_hub *hub = arg;
+	struct events_stream *s, *snext;
+	struct events_client *c, *cnext;
+
+	hub->checking = false;
+	if (r->outcome != DB_OK || hub->stopped)
+		return;
+	for (s = TAILQ_FIRST(&hub->streams); s != NULL; s = snext) {
+		snext = TAILQ_NEXT(s, link);
+		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = cnext) {
+			bool valid = false, last;
+			char key[96];
+
+			cnext = TAILQ_NEXT(c, link);
+			if (c->joined > hub->checked)
+				continue;
+			if (c->kind == PRINCIPAL_STAFF)
+				snprintf(key, sizeof key, "s%s", c->session_hash);
+			else
+				snprintf(key, sizeof key, "k%lld", c->key_id);
+			for (int row = 0; row < PQntuples(r->res) && !valid; row++)
+				valid = strcmp(PQgetvalue(r->res, row, 0), key) == 0 &&
+				        (c->kind != PRINCIPAL_STAFF ||
+				         strcmp(PQgetvalue(r->res, row, 1),
+				                sf_role_name(c->role)) == 0) &&
+				        atoll(PQgetvalue(r->res, row, 2)) == c->principal_mission;
+			if (valid)
+				continue;
+			hub->revoked++;
+			last = cnext == NULL;
+			events_client_end(c);
+			if (last)
+				break; /* the stream may be freed */
+		}
+	}
+}
+
+/* Asks whether the credentials of every open stream still hold; one statement for all. */
+static void
+events_check_access(struct events_hub *hub)
+{
+	struct pg_arrays ids;
+	struct events_stream *s;
+	struct events_client *c;
+	const char *cause;
+
+	if (hub->checking || hub->nclients == 0 || hub->stopped || hub->d->db == NULL)
+		return;
+	pg_arrays_open(&ids, 2);
+	TAILQ_FOREACH(s, &hub->streams, link)
+	{
+		TAILQ_FOREACH(c, &s->clients, link)
+		{
+			if (c->kind == PRINCIPAL_STAFF)
+				pg_arrays_add(&ids, 0, c->session_hash);
+			else
+				pg_arrays_add_int(&ids, 1, c->key_id);
+		}
+	}
+	hub->checked = hub->joins;
+	if (db_pool_query(hub->d->db,
+	                  "SELECT 's' || s.token_hash, u.role::text, coalesce(u.mission_id, 0) "
+	                  "FROM staff_session s JOIN staff_user u ON u.id = s.user_id "
+	                  "WHERE s.token_hash = ANY ($1::text[]) AND s.revoked_at IS NULL "
+	                  "AND s.expires_at > now() AND NOT u.disabled "
+	                  "UNION ALL SELECT 'k' || id, '', coalesce(mission_id, 0) FROM api_key "
+	                  "WHERE id = ANY ($2::bigint[]) AND revoked_at IS NULL",
+	                  2, pg_arrays_close(&ids), events_access_checked, hub, &cause) == 0)
+		hub->checking = true;
+	pg_arrays_free(&ids);
+}
+
 /* Keeps idle streams open through proxies, and finds clients that left. */
 static void
 events_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
@@ -648,6 +741,7 @@ events_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 			evbuffer_free(buf);
 		}
 	}
+	events_check_access(hub);
 }
 
 /* Without notifications, reads each crisis every second. */
@@ -775,11 +869,15 @@ events_metrics(const struct daemon *d, struct evbuffer *out)
 	    "safety_event_reads_total{outcome=\"failed\"} %llu\n"
 	    "# HELP safety_event_resets_total Streams told to reload: too many changes at once.\n"
 	    "# TYPE safety_event_resets_total counter\nsafety_event_resets_total %llu\n"
+	    "# HELP safety_event_streams_revoked_total Streams ended because their session or "
+	    "key was revoked, expired or disabled, or its role or mission changed.\n"
+	    "# TYPE safety_event_streams_revoked_total counter\n"
+	    "safety_event_streams_revoked_total %llu\n"
 	    "# HELP safety_listen_up 1 while the LISTEN connection for change notifications is "
 	    "up.\n"
 	    "# TYPE safety_listen_up gauge\nsafety_listen_up %d\n",
 	    hub->nclients, hub->sent, hub->dropped, hub->reads, hub->read_failures, hub->resets,
-	    pg_listen_ok(hub->listen) ? 1 : 0);
+	    hub->revoked, pg_listen_ok(hub->listen) ? 1 : 0);
 }
 
 /* What the route learnt before the crisis check came back. */
@@ -823,6 +921,12 @@ events_open_done(const struct db_result *r, void *arg)
 	}
 	c = xcalloc(1, sizeof *c);
 	c->mission_id = mission_id;
+	c->kind = ctx->principal.kind;
+	memcpy(c->session_hash, ctx->principal.session_hash, sizeof c->session_hash);
+	c->key_id = ctx->principal.key_id;
+	c->role = ctx->principal.role;
+	c->principal_mission = ctx->principal.mission_id;
+	c->joined = ++hub->joins;
 	sse_open(&c->sse, ctx);
 	s = events_stream_get(hub, crisis_id, true);
 	c->stream = s;

@@ -287,6 +287,31 @@ INSERT INTO person_status (crisis_id, national_id, mission_id, status, at)
                          "DELETE FROM national WHERE name_key LIKE 'crowd%'")
 
 
+def a_stream_ends_when_its_session_is_revoked():
+    # Logged out elsewhere, or the account disabled: the stream open since ends at the next
+    # heartbeat, rather than go on showing names and places.
+    sess = Session(a, "lead-a", PASSWORD)
+    s = Stream(a, sess)
+    eventually(s.counts, timeout=5, what="first counts")
+    expect_equal(sess.request("DELETE", "/api/v1/session").status, 204, "logged out")
+    eventually(lambda: s.ended, timeout=5, what="the stream ended after the logout")
+    expect_equal(Stream(a, sess).status, 401, "and cannot be opened again")
+    # An account disabled: every stream of its sessions ends too.
+    pwfile = os.path.join(a.workdir, "pw")
+    expect_equal(ctl(conninfo, "user", "add", "lead-x", "--role", "mission_lead", "--mission", "TR-ANK",
+                     "--password-file", pwfile).returncode, 0, "user")
+    x = Stream(a, Session(a, "lead-x", PASSWORD))
+    eventually(x.counts, timeout=5, what="first counts")
+    other = Stream(a, lead_a_on_a)
+    eventually(other.counts, timeout=5, what="first counts")
+    cluster.psql(DB, "UPDATE staff_user SET disabled = true WHERE username = 'lead-x'")
+    eventually(lambda: x.ended, timeout=5, what="the stream of a disabled account ended")
+    time.sleep(1.5)
+    check(not other.ended, "another user's stream goes on")
+    other.close()
+    check("safety_event_streams_revoked_total 2" in a.get("/metrics").body, "counted")
+
+
 def streams_are_limited_and_counted():
     eventually(lambda: "safety_event_streams 0" in a.get("/metrics").body, timeout=10, what="closed streams forgotten")
     open_ = [Stream(a, lead_a_on_a) for _ in range(6)]
@@ -316,7 +341,7 @@ try:
          a_reconnecting_client_gets_what_it_missed,
          a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open, a_quiet_client_keeps_its_place,
          a_removed_status_changes_the_counts_live, a_transaction_left_open_does_not_reset_the_dashboards,
-         a_listen_connection_that_went_silent_is_replaced,
+         a_listen_connection_that_went_silent_is_replaced, a_stream_ends_when_its_session_is_revoked,
          streams_are_limited_and_counted, shutdown_ends_open_streams])
 finally:
     a.stop()
