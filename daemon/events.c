@@ -93,6 +93,7 @@ struct events_hub {
 	struct event *heartbeat;
 	struct event *poll; /* reads every stream while notifications cannot arrive */
 	int nclients;
+	int opening; /* streams whose crisis check is in flight: they count against the limit */
 	bool stopped;
 	unsigned long long sent, dropped, reads, read_failures, resets, revoked;
 	unsigned long long joins;   /* streams opened so far */
@@ -907,6 +908,8 @@ events_open_done(const struct db_result *r, void *arg)
 	unsigned long long resume = o->resume;
 
 	free(o);
+	if (hub != NULL)
+		hub->opening--;
 	if (r->outcome != DB_OK) {
 		db_reply_error(ctx, r);
 		return;
@@ -982,7 +985,7 @@ routes_crises_events(struct http_ctx *ctx)
 		http_reply_problem(ctx, 503, "shutting down", "this server is stopping; retry");
 		return;
 	}
-	if (d->events->nclients >= d->cfg.max_event_streams) {
+	if (d->events->nclients + d->events->opening >= d->cfg.max_event_streams) {
 		free(o);
 		http_add_header(ctx, "Retry-After", "5");
 		http_reply_problem(ctx, 503, "too many event streams",
@@ -1000,5 +1003,7 @@ routes_crises_events(struct http_ctx *ctx)
 		free(o);
 		http_add_header(ctx, "Retry-After", "1");
 		http_reply_problem(ctx, 503, "database unavailable", cause);
+		return;
 	}
+	d->events->opening++;
 }

@@ -323,6 +323,24 @@ def streams_are_limited_and_counted():
     for x in open_:
         x.close()
     eventually(lambda: "safety_event_streams 0" in a.get("/metrics").body, timeout=10, what="gauge back to 0")
+    # Ten at once: the ones still being checked count too, so no more than six get in.
+    import threading
+    got, gate = [], threading.Barrier(10, timeout=10)
+
+    def open_one():
+        gate.wait()
+        got.append(Stream(a, lead_a_on_a))
+
+    threads = [threading.Thread(target=open_one) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    expect_equal(sorted(x.status for x in got), [200] * 6 + [503] * 4, "six of ten opened at once")
+    for x in got:
+        if x.status == 200:
+            x.close()
+    eventually(lambda: "safety_event_streams 0" in a.get("/metrics").body, timeout=10, what="gauge back to 0")
     check("safety_listen_up 1" in a.get("/metrics").body, "LISTEN connection up")
 
 
