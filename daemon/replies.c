@@ -65,7 +65,8 @@
  * changes nothing).
  */
 #define REPLIES_PENDING_STALE "60 seconds"
-/* Rows one look reads at most. */
+/* Rows one look reads at most (a full look is followed by another within a second). */
+#define REPLIES_PENDING_ROWS_MAX 50
 #define REPLIES_PENDING_ROWS "50"
 /* Answers one scan names at most; the next run's scan reads on from there. */
 #define REPLIES_CATCH_UP_SCAN_MAX 10000
@@ -1692,7 +1693,8 @@ static void
 replies_pending_read(const struct db_result *res, void *arg)
 {
 	struct replies *r = arg;
-	int n;
+	int n, rows = 0;
+	int64_t last_row = 0;
 	double oldest = 0;
 
 	r->pending_reading = false;
@@ -1714,9 +1716,17 @@ replies_pending_read(const struct db_result *res, void *arg)
 		replies_ids_push(&r->missed, answer);
 		if (age > oldest)
 			oldest = age;
+		if (row->id != last_row)
+			rows++;
+		last_row = row->id;
 	}
 	r->pending_oldest_s = oldest;
-	r->pending_all = false;
+	if (rows >= REPLIES_PENDING_ROWS_MAX) {
+		/* More than one look holds: the next run looks again, in the same way. */
+		r->pending_looked_ms = 0;
+	} else {
+		r->pending_all = false;
+	}
 	if (r->d->shutting_down) {
 		/* What was read waits for the next start; the rows stay. */
 		r->catch_up_due = r->catch_up_due || r->scan_wanted;
