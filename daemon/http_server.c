@@ -294,7 +294,14 @@ http_is_id(const char *s)
 bool
 http_page(struct http_ctx *ctx, const char **after, char after_buf[24], char limit_buf[8])
 {
-	char limit[16];
+	return http_page_sized(ctx, after, after_buf, limit_buf, 100, 500);
+}
+
+bool
+http_page_sized(struct http_ctx *ctx, const char **after, char after_buf[24], char limit_buf[8],
+                long default_limit, long max_limit)
+{
+	char limit[16], detail[64];
 	const char *l;
 	long n;
 
@@ -305,13 +312,14 @@ http_page(struct http_ctx *ctx, const char **after, char after_buf[24], char lim
 		return false;
 	}
 	l = http_query(ctx, "limit", limit, sizeof limit);
-	n = 100;
+	n = default_limit;
 	if (l != NULL) {
 		char *end;
 		n = strtol(l, &end, 10);
-		if (*l == '\0' || *end != '\0' || n < 1 || n > 500) {
-			http_reply_problem(ctx, 400, "bad request",
-			                   "limit must be between 1 and 500");
+		if (*l == '\0' || *end != '\0' || n < 1 || n > max_limit) {
+			snprintf(detail, sizeof detail, "limit must be between 1 and %ld",
+			         max_limit);
+			http_reply_problem(ctx, 400, "bad request", detail);
 			return false;
 		}
 	}

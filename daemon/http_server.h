@@ -106,6 +106,10 @@ bool http_query_flag(struct http_ctx *ctx, const char *name, bool *out);
  */
 bool http_page(struct http_ctx *ctx, const char **after, char after_buf[24], char limit_buf[8]);
 
+/* The same with the list's own default and largest page (large pages for a map). */
+bool http_page_sized(struct http_ctx *ctx, const char **after, char after_buf[24],
+                     char limit_buf[8], long default_limit, long max_limit);
+
 /*
  * Copies path parameter i into buf if it is a positive decimal id; otherwise
  * answers 404 (an id that cannot exist names nothing) and returns NULL.

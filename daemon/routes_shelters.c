@@ -34,28 +34,12 @@ static const char *const shelter_kinds[] = {"shelter", "assembly_point",  "embas
 void
 routes_shelters_list(struct http_ctx *ctx)
 {
-	char scope[24], after_buf[24], limit_buf[16], limit[8];
-	const char *params[3], *l;
-	long n = SHELTERS_PAGE_MAX;
+	char scope[24], after_buf[24], limit[8];
+	const char *params[3];
 
-	params[1] = http_query(ctx, "after", after_buf, sizeof after_buf);
-	if (params[1] != NULL && !http_is_id(params[1])) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "after must be an id from a previous page");
+	if (!http_page_sized(ctx, &params[1], after_buf, limit, SHELTERS_PAGE_MAX,
+	                     SHELTERS_PAGE_MAX))
 		return;
-	}
-	l = http_query(ctx, "limit", limit_buf, sizeof limit_buf);
-	if (l != NULL) {
-		char *end;
-
-		n = strtol(l, &end, 10);
-		if (*l == '\0' || *end != '\0' || n < 1 || n > SHELTERS_PAGE_MAX) {
-			http_reply_problem(ctx, 400, "bad request",
-			                   "limit must be between 1 and 5000");
-			return;
-		}
-	}
-	snprintf(limit, sizeof limit, "%ld", n);
 	params[0] = auth_scope_param(ctx, scope);
 	params[2] = limit;
 	db_reply_json(
