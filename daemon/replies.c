@@ -67,7 +67,6 @@
 #define REPLIES_PENDING_STALE "60 seconds"
 /* Rows one look reads at most (a full look is followed by another within a second). */
 #define REPLIES_PENDING_ROWS_MAX 50
-#define REPLIES_PENDING_ROWS "50"
 /* Answers one scan names at most; the next run's scan reads on from there. */
 #define REPLIES_CATCH_UP_SCAN_MAX 10000
 
@@ -700,10 +699,9 @@ status_job_done(struct status_job *job)
 	r->status_jobs--;
 	if (catch_up && r->missed.n == 0)
 		r->catching_up = false;
-	/* Catch-up rounds and waiting batches take turns. */
+	/* Catch-up rounds and waiting batches take turns (the kick takes a shutdown's step). */
 	replies_catch_up_turn(r, catch_up);
 	replies_kick(r);
-	replies_shutdown_step(r);
 }
 
 /*
@@ -1702,7 +1700,6 @@ replies_pending_read(const struct db_result *res, void *arg)
 		log_warn("status_catch_up_failed", "error", res->error);
 		r->catch_up_due = r->catch_up_due || r->scan_wanted;
 		replies_kick(r);
-		replies_shutdown_step(r);
 		return;
 	}
 	n = PQntuples(res->res);
@@ -1735,9 +1732,8 @@ replies_pending_read(const struct db_result *res, void *arg)
 	} else if (r->missed.n > 0) {
 		r->catching_up = true;
 	}
-	replies_kick(r);
 	replies_catch_up_turn(r, true);
-	replies_shutdown_step(r);
+	replies_kick(r);
 }
 
 /*
@@ -1753,9 +1749,9 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 {
 	struct timespec ts;
 	int64_t now;
-	char all[2];
+	char all[2], rows_max[8];
 	struct pg_arrays taken;
-	const char *params[2];
+	const char *params[3];
 	const char *cause;
 
 	if (r->d->db == NULL || !db_pool_connected(r->d->db) || r->status_jobs > 0 ||
@@ -1791,17 +1787,19 @@ replies_catch_up_turn(struct replies *r, bool batches_first)
 	pg_arrays_open(&taken, 1);
 	for (size_t i = 0; i < r->nrows; i++)
 		pg_arrays_add_int(&taken, 0, r->rows[i].id);
+	snprintf(rows_max, sizeof rows_max, "%d", REPLIES_PENDING_ROWS_MAX);
 	params[0] = all;
 	params[1] = pg_arrays_close(&taken)[0];
+	params[2] = rows_max;
 	r->pending_reading = true;
 	if (db_pool_query_prepared(
 	        r->d->db,
 	        "SELECT p.id, u.id, extract(epoch FROM now() - p.created_at) "
 	        "FROM (SELECT id, response_ids, created_at FROM status_pending "
 	        " WHERE ($1::bool OR created_at < now() - interval '" REPLIES_PENDING_STALE "') "
-	        " AND NOT (id = ANY ($2::bigint[])) ORDER BY id LIMIT " REPLIES_PENDING_ROWS ") p, "
+	        " AND NOT (id = ANY ($2::bigint[])) ORDER BY id LIMIT $3::int) p, "
 	        " unnest(p.response_ids) AS u(id) ORDER BY p.id, u.id",
-	        2, params, replies_pending_read, r, &cause) != 0) {
+	        3, params, replies_pending_read, r, &cause) != 0) {
 		r->pending_reading = false;
 		r->catch_up_due = r->scan_wanted;
 	}
