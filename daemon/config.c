@@ -78,7 +78,9 @@ static const struct config_option config_options[] = {
     INT("auth", "public_burst", public_burst, 1, 1000000),
     INT("auth", "lock_failures", lock_failures, 3, 1000),
     INT("auth", "lock_minutes", lock_minutes, 1, 100000),
-    INT("auth", "login_max_delay_ms", login_max_delay_ms, 0, 60000),
+    INT("auth", "login_failure_delay_ms", login_failure_delay_ms, 0, 60000),
+    /* The name of the setting before failures were answered all alike. */
+    INT("auth", "login_max_delay_ms", login_failure_delay_ms, 0, 60000),
     INT("auth", "password_hash_cost", password_hash_cost, 10, 20),
     INT("registry", "traveller_retention_days", traveller_retention_days, 0, 3650),
     INT("registry", "retention_interval", retention_interval_s, 1, 86400),
@@ -155,7 +157,7 @@ config_defaults(struct config *cfg)
 	cfg->public_burst = 60;
 	cfg->lock_failures = 10;
 	cfg->lock_minutes = 15;
-	cfg->login_max_delay_ms = 8000;
+	cfg->login_failure_delay_ms = 1000;
 	cfg->password_hash_cost = 15;
 	cfg->traveller_retention_days = 30;
 	cfg->retention_interval_s = 3600;

@@ -41,7 +41,7 @@ struct config {
 	int public_burst;
 	int lock_failures; /* failed logins that lock an account */
 	int lock_minutes;
-	int login_max_delay_ms; /* longest pause before answering a failed login */
+	int login_failure_delay_ms; /* a failed login is answered this long after it arrived */
 	int password_hash_cost; /* scrypt log2(N) for new passwords */
 
 	/* [registry] */

@@ -106,6 +106,7 @@ daemon_init(struct daemon *d)
 	pp.application_name = "safetyd";
 	d->db = db_pool_new(d->base, &pp);
 	d->workers = worker_pool_new(d->base, 2);
+	d->password_workers = worker_pool_new(d->base, 2);
 	if (sf_ratetable_new(65536, d->cfg.public_rate_per_second, d->cfg.public_burst,
 	                     &d->public_limits) != 0 ||
 	    sf_ratetable_new(65536, d->cfg.login_attempts_per_minute / 60.0,
@@ -268,6 +269,8 @@ daemon_free(struct daemon *d)
 	 */
 	worker_pool_free(d->workers);
 	d->workers = NULL;
+	worker_pool_free(d->password_workers);
+	d->password_workers = NULL;
 	db_pool_free(d->db);
 	d->db = NULL;
 	events_free(d);

@@ -34,6 +34,7 @@ struct daemon {
 	struct db_pool *db;
 	struct metrics metrics;
 	struct worker_pool *workers;
+	struct worker_pool *password_workers; /* scrypt only: a login flood cannot hold back a plan */
 	struct http_client *http_client; /* outbound requests to gateways */
 	struct outbox *outbox;
 	struct sf_token_keyring *tokens;

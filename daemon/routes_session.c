@@ -1,8 +1,11 @@
 /*
  * Staff login, logout and "who am I". Login is where guessing happens, so it
- * is limited per address, slowed per account after failures, and locks the
- * account after too many; an unknown user costs the same scrypt time as a
- * known one, and every answer to a failure reads the same.
+ * is limited per address and locks the account after too many failures. The
+ * attempt is counted before its password is checked, in the statement that
+ * decides the lock, so attempts sent at once cannot each read the same count.
+ * Every failure, whatever its cause, costs the same scrypt work, reads the
+ * same and is answered the same time after it arrived: neither the answer
+ * nor its timing tells whether an account exists or is locked.
  */
 #include "routes.h"
 
@@ -23,17 +26,21 @@
 	"wrong username or password, or the account is locked or disabled; after repeated "        \
 	"failures ask an administrator"
 
+/* Scrypt checks waiting or running at once; past this a login is answered 503. */
+#define LOGIN_VERIFY_MAX 32
+
 struct login {
 	struct http_ctx *ctx;
+	struct timespec arrived; /* CLOCK_MONOTONIC: failures are answered from here */
 	char username[72];
 	char *password; /* wiped and freed as soon as it is checked */
-	bool found;
+	bool found;     /* an enabled account whose attempt was counted */
+	bool locked;    /* an enabled account refused because it is locked */
 	long long user_id;
 	char role[32];
 	long long mission_id;
 	char stored_hash[SF_PASSWORD_ENCODED_MAX];
-	unsigned failures;
-	struct sf_login_decision decision;
+	unsigned failures; /* counted failures, this attempt included */
 	int verify_rc;
 	bool rehash;
 	char new_hash[SF_PASSWORD_ENCODED_MAX];
@@ -85,13 +92,21 @@ login_fail_now(evutil_socket_t fd, short what, void *arg)
 	login_free(l);
 }
 
-/* Answers a failed login, slowed by the failure policy. */
+/*
+ * Answers a failed login login_failure_delay_ms after it arrived, the same
+ * for every cause, so its timing does not tell them apart.
+ */
 static void
 login_fail(struct login *l)
 {
-	double delay = l->decision.delay;
+	struct timespec now;
+	double delay;
 	struct timeval tv;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	delay = l->ctx->d->cfg.login_failure_delay_ms / 1000.0 -
+	        ((double)(now.tv_sec - l->arrived.tv_sec) +
+	         (double)(now.tv_nsec - l->arrived.tv_nsec) / 1e9);
 	if (delay <= 0) {
 		login_fail_now(-1, 0, l);
 		return;
@@ -113,37 +128,32 @@ login_failure_recorded(const struct db_result *r, void *arg)
 	login_fail(l);
 }
 
-/* Records a wrong password: counts it, locks at the limit, audits both. */
+/* Audits a wrong password (already counted when the attempt began), and the lock it set. */
 static void
 login_record_failure(struct login *l)
 {
 	struct daemon *d = l->ctx->d;
-	char failures[16], limit[16], minutes[16], id[24];
-	const char *params[7];
+	char failures[16], limit[16], id[24];
+	const char *params[4];
 	const char *cause;
 
-	snprintf(failures, sizeof failures, "%u", l->decision.failures + 1);
+	snprintf(failures, sizeof failures, "%u", l->failures);
 	snprintf(limit, sizeof limit, "%d", d->cfg.lock_failures);
-	snprintf(minutes, sizeof minutes, "%d", d->cfg.lock_minutes);
 	snprintf(id, sizeof id, "%lld", l->user_id);
 	params[0] = id;
 	params[1] = failures;
 	params[2] = limit;
-	params[3] = minutes;
-	params[4] = l->ctx->client_addr;
+	params[3] = l->ctx->client_addr;
 	if (db_pool_query(
 	        d->db,
-	        "WITH u AS (UPDATE staff_user SET failed_logins = $2::int, "
-	        " last_failed_at = now(), locked_until = CASE WHEN $2::int >= $3::int "
-	        " THEN now() + make_interval(mins => $4::int) ELSE locked_until END "
-	        " WHERE id = $1::bigint RETURNING id, username, role, mission_id, locked_until) "
-	        "SELECT audit_record(u.username, u.role::text, u.mission_id, $5, 'login.failed', "
+	        "SELECT audit_record(u.username, u.role::text, u.mission_id, $4, 'login.failed', "
 	        " 'staff_user', u.id::text, json_build_object('failures', $2::int)::text), "
 	        " CASE WHEN $2::int = $3::int THEN audit_record(u.username, u.role::text, "
-	        " u.mission_id, $5, 'account.locked', 'staff_user', u.id::text, "
+	        " u.mission_id, $4, 'account.locked', 'staff_user', u.id::text, "
 	        " json_build_object('failures', $2::int, 'until', "
-	        " audit_time_text(u.locked_until))::text) END FROM u",
-	        5, params, login_failure_recorded, l, &cause) != 0)
+	        " audit_time_text(u.locked_until))::text) END "
+	        "FROM staff_user u WHERE u.id = $1::bigint",
+	        4, params, login_failure_recorded, l, &cause) != 0)
 		login_fail(l);
 }
 
@@ -244,33 +254,6 @@ login_verify_work(void *arg)
 	memset(l->password, 0, strlen(l->password));
 }
 
-/* Back on the loop with the verdict. */
-static void
-login_verify_done(void *arg)
-{
-	struct login *l = arg;
-
-	if (!l->found) {
-		login_fail(l);
-		return;
-	}
-	if (l->verify_rc == 0) {
-		login_succeed(l);
-		return;
-	}
-	login_record_failure(l);
-}
-
-/* Runs the password check on a worker. */
-static void
-login_verify(struct login *l)
-{
-	if (worker_pool_submit(l->ctx->d->workers, login_verify_work, login_verify_done, l) != 0) {
-		http_reply_problem(l->ctx, 503, "service unavailable", "shutting down");
-		login_free(l);
-	}
-}
-
 /* A refused attempt on a locked account: audited, answered like any failure. */
 static void
 login_refuse_locked(struct login *l)
@@ -292,15 +275,48 @@ login_refuse_locked(struct login *l)
 		login_fail(l);
 }
 
-/* The account lookup answered. */
+/* Back on the loop with the verdict. */
 static void
-login_user_loaded(const struct db_result *r, void *arg)
+login_verify_done(void *arg)
 {
 	struct login *l = arg;
-	struct daemon *d = l->ctx->d;
-	struct sf_login_policy policy = sf_login_policy_default;
-	double now, last_failed, locked_until;
-	bool disabled;
+
+	if (l->locked) {
+		login_refuse_locked(l);
+		return;
+	}
+	if (!l->found) {
+		login_fail(l);
+		return;
+	}
+	if (l->verify_rc == 0) {
+		login_succeed(l);
+		return;
+	}
+	login_record_failure(l);
+}
+
+/* Runs the password check on a worker. */
+static void
+login_verify(struct login *l)
+{
+	if (worker_pool_submit(l->ctx->d->password_workers, login_verify_work, login_verify_done,
+	                       l) != 0) {
+		http_reply_problem(l->ctx, 503, "service unavailable", "shutting down");
+		login_free(l);
+	}
+}
+
+/*
+ * The attempt was counted (row "try"), refused as the account is locked
+ * (row "locked"), or there is no enabled account of that name (no row).
+ * Every case checks a password, so every failure costs the same.
+ */
+static void
+login_counted(const struct db_result *r, void *arg)
+{
+	struct login *l = arg;
+	const char *kind;
 
 	if (r->outcome != DB_OK) {
 		http_reply_problem(l->ctx, 503, "service unavailable",
@@ -308,42 +324,22 @@ login_user_loaded(const struct db_result *r, void *arg)
 		login_free(l);
 		return;
 	}
-	l->cost = (unsigned)d->cfg.password_hash_cost;
+	l->cost = (unsigned)l->ctx->d->cfg.password_hash_cost;
+	snprintf(l->stored_hash, sizeof l->stored_hash, "%s", login_dummy_hash(l->cost));
 	if (PQntuples(r->res) != 1) {
-		l->found = false;
-		snprintf(l->stored_hash, sizeof l->stored_hash, "%s", login_dummy_hash(l->cost));
 		login_verify(l);
 		return;
 	}
-	l->user_id = atoll(PQgetvalue(r->res, 0, 0));
-	snprintf(l->role, sizeof l->role, "%s", PQgetvalue(r->res, 0, 1));
-	l->mission_id = atoll(PQgetvalue(r->res, 0, 2));
-	snprintf(l->stored_hash, sizeof l->stored_hash, "%s", PQgetvalue(r->res, 0, 3));
-	disabled = strcmp(PQgetvalue(r->res, 0, 4), "t") == 0;
+	kind = PQgetvalue(r->res, 0, 0);
+	l->user_id = atoll(PQgetvalue(r->res, 0, 1));
+	snprintf(l->role, sizeof l->role, "%s", PQgetvalue(r->res, 0, 2));
+	l->mission_id = atoll(PQgetvalue(r->res, 0, 3));
 	l->failures = (unsigned)atoi(PQgetvalue(r->res, 0, 5));
-	last_failed = atof(PQgetvalue(r->res, 0, 6));
-	locked_until = atof(PQgetvalue(r->res, 0, 7));
-	now = atof(PQgetvalue(r->res, 0, 8));
-
-	policy.lock_failures = (unsigned)d->cfg.lock_failures;
-	policy.lock_duration = d->cfg.lock_minutes * 60.0;
-	policy.window = policy.lock_duration;
-	policy.max_delay = d->cfg.login_max_delay_ms / 1000.0;
-	if (policy.base_delay > policy.max_delay)
-		policy.base_delay = policy.max_delay;
-	if (sf_login_decide(&policy, l->failures, last_failed, now, &l->decision) != 0)
-		memset(&l->decision, 0, sizeof l->decision);
-	if (disabled) {
-		/* Same cost and answer as an unknown user. */
-		l->found = false;
-		login_verify(l);
-		return;
-	}
-	l->found = true;
-	if (l->decision.locked || locked_until > now) {
-		l->decision.delay = policy.max_delay;
-		login_refuse_locked(l);
-		return;
+	if (strcmp(kind, "try") == 0) {
+		l->found = true;
+		snprintf(l->stored_hash, sizeof l->stored_hash, "%s", PQgetvalue(r->res, 0, 4));
+	} else {
+		l->locked = true;
 	}
 	login_verify(l);
 }
@@ -353,10 +349,10 @@ void
 routes_session_login(struct http_ctx *ctx)
 {
 	struct timespec now;
-	char key[SF_RATETABLE_KEY_MAX];
+	char key[SF_RATETABLE_KEY_MAX], limit[16], minutes[16];
 	cJSON *body, *user, *pass;
 	struct login *l;
-	const char *params[1];
+	const char *params[3];
 	const char *cause;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -367,6 +363,13 @@ routes_session_login(struct http_ctx *ctx)
 		http_add_header(ctx, "Retry-After", "60");
 		http_reply_problem(ctx, 429, "too many requests",
 		                   "too many login attempts from this address; wait a minute");
+		return;
+	}
+	/* Each check holds 32 MiB and a core: a flood waits outside, not in memory. */
+	if (worker_pool_pending(ctx->d->password_workers) >= LOGIN_VERIFY_MAX) {
+		http_add_header(ctx, "Retry-After", "1");
+		http_reply_problem(ctx, 503, "service unavailable",
+		                   "too many logins are being checked at once; retry in a second");
 		return;
 	}
 	body = http_read_json(ctx);
@@ -387,19 +390,41 @@ routes_session_login(struct http_ctx *ctx)
 	}
 	l = xcalloc(1, sizeof *l);
 	l->ctx = ctx;
+	l->arrived = now;
 	snprintf(l->username, sizeof l->username, "%s", user->valuestring);
 	l->password = xstrdup(pass->valuestring);
 	memset(pass->valuestring, 0, strlen(pass->valuestring));
 	cJSON_Delete(body);
 
+	/*
+	 * The attempt counts as a failure until its password is found right (a
+	 * success resets the count). The row lock serialises attempts on one
+	 * account, and the lock condition is checked again on the row each
+	 * waiting attempt finally updates, so exactly lock_failures attempts
+	 * are checked before the lock and every later one is refused.
+	 */
+	snprintf(limit, sizeof limit, "%d", ctx->d->cfg.lock_failures);
+	snprintf(minutes, sizeof minutes, "%d", ctx->d->cfg.lock_minutes);
 	params[0] = l->username;
+	params[1] = limit;
+	params[2] = minutes;
 	if (db_pool_query(
 	        ctx->d->db,
-	        "SELECT id, role, coalesce(mission_id, 0), password_hash, disabled, "
-	        " failed_logins, coalesce(extract(epoch FROM last_failed_at), 0), "
-	        " coalesce(extract(epoch FROM locked_until), 0), extract(epoch FROM now()) "
-	        "FROM staff_user WHERE username = lower($1)",
-	        1, params, login_user_loaded, l, &cause) != 0) {
+	        "WITH c AS (UPDATE staff_user SET failed_logins = CASE WHEN last_failed_at > "
+	        "  now() - make_interval(mins => $3::int) THEN failed_logins + 1 ELSE 1 END, "
+	        " last_failed_at = now(), "
+	        " locked_until = CASE WHEN (CASE WHEN last_failed_at > now() - "
+	        "  make_interval(mins => $3::int) THEN failed_logins + 1 ELSE 1 END) >= $2::int "
+	        "  THEN now() + make_interval(mins => $3::int) ELSE locked_until END "
+	        " WHERE username = lower($1) AND NOT disabled "
+	        "  AND (locked_until IS NULL OR locked_until <= now()) "
+	        " RETURNING id, role, mission_id, password_hash, failed_logins) "
+	        "SELECT 'try', id, role::text, coalesce(mission_id, 0), password_hash, "
+	        " failed_logins FROM c "
+	        "UNION ALL SELECT 'locked', id, role::text, coalesce(mission_id, 0), '', "
+	        " failed_logins FROM staff_user WHERE username = lower($1) AND NOT disabled "
+	        " AND NOT EXISTS (SELECT 1 FROM c)",
+	        3, params, login_counted, l, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 		login_free(l);
 	}

@@ -258,7 +258,8 @@ routes_users_create(struct http_ctx *ctx)
 	snprintf(uc->role, sizeof uc->role, "%s", sf_role_name(target_role));
 	if (mission > 0)
 		snprintf(uc->mission, sizeof uc->mission, "%lld", mission);
-	if (worker_pool_submit(ctx->d->workers, user_hash_work, user_create_hashed, uc) != 0) {
+	if (worker_pool_submit(ctx->d->password_workers, user_hash_work, user_create_hashed, uc) !=
+	    0) {
 		user_change_free(uc);
 		http_reply_problem(ctx, 503, "service unavailable", "shutting down");
 	}
@@ -366,8 +367,8 @@ user_update_loaded(const struct db_result *r, void *arg)
 		return;
 	}
 	if (uc->password != NULL) {
-		if (worker_pool_submit(uc->ctx->d->workers, user_hash_work, user_update_hashed,
-		                       uc) != 0) {
+		if (worker_pool_submit(uc->ctx->d->password_workers, user_hash_work,
+		                       user_update_hashed, uc) != 0) {
 			http_reply_problem(uc->ctx, 503, "service unavailable", "shutting down");
 			user_change_free(uc);
 		}

@@ -1,5 +1,5 @@
 /*
- * Token buckets, the login-failure policy and a fixed-size table of buckets
+ * Token buckets and a fixed-size table of buckets
  * per client address. Nothing here reads a clock or sleeps: the caller passes
  * the time and carries out the decisions.
  */
@@ -18,15 +18,6 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-
-const struct sf_login_policy sf_login_policy_default = {
-    .free_failures = 2,
-    .base_delay = 0.5,
-    .max_delay = 8.0,
-    .lock_failures = 10,
-    .window = 15 * 60.0,
-    .lock_duration = 15 * 60.0,
-};
 
 /* Sets up a full bucket. */
 int
@@ -83,52 +74,6 @@ sf_bucket_wait(const struct sf_bucket *b, double now, double cost)
 		return INFINITY;
 	/* A clock that stepped back waits until it reaches the bucket's time again. */
 	return (copy.last > now ? copy.last - now : 0) + (cost - copy.tokens) / copy.rate;
-}
-
-/* Checks a policy for values that would make the decisions meaningless. */
-static bool
-login_policy_valid(const struct sf_login_policy *p)
-{
-	return isfinite(p->base_delay) && p->base_delay >= 0 && isfinite(p->max_delay) &&
-	       p->max_delay >= p->base_delay && isfinite(p->window) && p->window > 0 &&
-	       isfinite(p->lock_duration) && p->lock_duration >= 0 && p->lock_failures > 0;
-}
-
-/* Decides how to answer one login attempt. */
-int
-sf_login_decide(const struct sf_login_policy *policy, unsigned failures, double last_failure,
-                double now, struct sf_login_decision *out)
-{
-	double elapsed, delay;
-	unsigned extra;
-
-	if (policy == NULL || out == NULL || !login_policy_valid(policy) || !isfinite(now) ||
-	    (failures > 0 && !isfinite(last_failure)))
-		return SF_EINVAL;
-	out->locked = false;
-	out->delay = 0;
-	out->retry_after = 0;
-	out->failures = 0;
-	if (failures == 0)
-		return SF_OK;
-
-	/* A clock that stepped back must not shorten a lock: no time has passed. */
-	elapsed = now > last_failure ? now - last_failure : 0;
-	if (elapsed >= policy->window)
-		return SF_OK;
-	out->failures = failures;
-
-	if (failures >= policy->lock_failures && elapsed < policy->lock_duration) {
-		out->locked = true;
-		out->retry_after = policy->lock_duration - elapsed;
-	}
-	if (failures >= policy->free_failures) {
-		/* Past 64 doublings any base has long reached any sane cap. */
-		extra = failures - policy->free_failures;
-		delay = ldexp(policy->base_delay, extra > 64 ? 64 : (int)extra);
-		out->delay = delay < policy->max_delay ? delay : policy->max_delay;
-	}
-	return SF_OK;
 }
 
 /* One address in the table. */

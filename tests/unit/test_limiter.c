@@ -1,5 +1,5 @@
 /*
- * Unit tests of token buckets, the login-failure policy and the per-address
+ * Unit tests of token buckets and the per-address
  * table. Times are chosen as binary fractions so refills are exact.
  */
 #include <stdarg.h>
@@ -142,139 +142,6 @@ bucket_wait_says_when_to_retry(void **state)
 	assert_int_equal(sf_bucket_init(&b, 0, 1, 0), SF_OK);
 	assert_true(sf_bucket_take(&b, 0, 1));
 	assert_true(isinf(sf_bucket_wait(&b, 1e9, 1)));
-}
-
-struct login_case {
-	unsigned failures;
-	double last_failure;
-	double now;
-	bool locked;
-	double delay;
-	double retry_after;
-	unsigned counted;
-};
-
-/* The default policy, attempt by attempt. */
-/* clang-format off */
-static const struct login_case login_cases[] = {
-	/* failures last  now      locked delay retry counted */
-	{0,        0,    1000,    false, 0,   0,   0},
-	{0,        NAN,  1000,    false, 0,   0,   0}, /* last_failure ignored without failures */
-	{1,        990,  1000,    false, 0,   0,   1},
-	{2,        990,  1000,    false, 0.5, 0,   2},
-	{3,        990,  1000,    false, 1,   0,   3},
-	{4,        990,  1000,    false, 2,   0,   4},
-	{5,        990,  1000,    false, 4,   0,   5},
-	{6,        990,  1000,    false, 8,   0,   6},
-	{7,        990,  1000,    false, 8,   0,   7},
-	{9,        990,  1000,    false, 8,   0,   9},
-	{10,       1000, 1000,    true,  8,   900, 10},
-	{10,       1000, 1899,    true,  8,   1,   10},
-	{10,       1000, 1900,    false, 0,   0,   0}, /* window and lock both over */
-	{40,       1000, 1500,    true,  8,   400, 40},
-	{UINT_MAX, 1000, 1000,    true,  8,   900, UINT_MAX},
-	{3,        1000, 1899.5,  false, 1,   0,   3},
-	{3,        1000, 1900,    false, 0,   0,   0},
-	{3,        1000, 1e12,    false, 0,   0,   0},
-	/* The clock stepped back: no time has passed, the lock holds in full. */
-	{10,       1000, 500,     true,  8,   900, 10},
-	{3,        1000, -1e300,  false, 1,   0,   3},
-};
-/* clang-format on */
-
-static void
-login_decide_delays_then_locks(void **state)
-{
-	struct sf_login_decision d;
-
-	(void)state;
-	for (size_t i = 0; i < N_ELEMS(login_cases); i++) {
-		const struct login_case *c = &login_cases[i];
-		memset(&d, 0xa5, sizeof d);
-		assert_int_equal(sf_login_decide(&sf_login_policy_default, c->failures,
-		                                 c->last_failure, c->now, &d),
-		                 SF_OK);
-		if (d.locked != c->locked || d.delay != c->delay ||
-		    d.retry_after != c->retry_after || d.failures != c->counted)
-			fail_msg("login_cases[%zu]: got locked=%d delay=%g retry=%g counted=%u", i,
-			         d.locked, d.delay, d.retry_after, d.failures);
-	}
-}
-
-static void
-login_decide_follows_a_custom_policy(void **state)
-{
-	struct sf_login_policy p = sf_login_policy_default;
-	struct sf_login_decision d;
-
-	(void)state;
-	/* A lock shorter than the window: once it ends, the failures still count. */
-	p.lock_duration = 60;
-	assert_int_equal(sf_login_decide(&p, 10, 1000, 1059, &d), SF_OK);
-	assert_true(d.locked);
-	assert_true(d.retry_after == 1);
-	assert_int_equal(sf_login_decide(&p, 10, 1000, 1060, &d), SF_OK);
-	assert_false(d.locked);
-	assert_int_equal(d.failures, 10);
-	assert_true(d.delay == 8);
-
-	p = sf_login_policy_default;
-	p.lock_failures = 3;
-	p.free_failures = 0;
-	p.base_delay = 0.25;
-	p.max_delay = 1;
-	assert_int_equal(sf_login_decide(&p, 1, 1000, 1000, &d), SF_OK);
-	assert_false(d.locked);
-	assert_true(d.delay == 0.5);
-	assert_int_equal(sf_login_decide(&p, 2, 1000, 1000, &d), SF_OK);
-	assert_true(d.delay == 1);
-	assert_int_equal(sf_login_decide(&p, 3, 1000, 1000, &d), SF_OK);
-	assert_true(d.locked);
-	assert_true(d.delay == 1);
-
-	p = sf_login_policy_default;
-	p.lock_duration = 0; /* never locks */
-	assert_int_equal(sf_login_decide(&p, 50, 1000, 1000, &d), SF_OK);
-	assert_false(d.locked);
-	p.base_delay = 0;
-	p.max_delay = 0; /* never delays */
-	assert_int_equal(sf_login_decide(&p, 50, 1000, 1000, &d), SF_OK);
-	assert_true(d.delay == 0);
-}
-
-static void
-login_decide_rejects_bad_input(void **state)
-{
-	struct sf_login_policy p;
-	struct sf_login_decision d;
-	const struct sf_login_policy *dp = &sf_login_policy_default;
-
-	(void)state;
-	assert_int_equal(sf_login_decide(NULL, 1, 0, 0, &d), SF_EINVAL);
-	assert_int_equal(sf_login_decide(dp, 1, 0, 0, NULL), SF_EINVAL);
-	assert_int_equal(sf_login_decide(dp, 1, 0, NAN, &d), SF_EINVAL);
-	assert_int_equal(sf_login_decide(dp, 1, NAN, 0, &d), SF_EINVAL);
-	assert_int_equal(sf_login_decide(dp, 1, INFINITY, 0, &d), SF_EINVAL);
-	assert_int_equal(sf_login_decide(dp, 0, 0, INFINITY, &d), SF_EINVAL);
-
-	p = *dp;
-	p.window = 0;
-	assert_int_equal(sf_login_decide(&p, 1, 0, 0, &d), SF_EINVAL);
-	p = *dp;
-	p.lock_failures = 0;
-	assert_int_equal(sf_login_decide(&p, 1, 0, 0, &d), SF_EINVAL);
-	p = *dp;
-	p.max_delay = 0.1; /* below base_delay */
-	assert_int_equal(sf_login_decide(&p, 1, 0, 0, &d), SF_EINVAL);
-	p = *dp;
-	p.base_delay = -1;
-	assert_int_equal(sf_login_decide(&p, 1, 0, 0, &d), SF_EINVAL);
-	p = *dp;
-	p.lock_duration = NAN;
-	assert_int_equal(sf_login_decide(&p, 1, 0, 0, &d), SF_EINVAL);
-	p = *dp;
-	p.max_delay = INFINITY;
-	assert_int_equal(sf_login_decide(&p, 1, 0, 0, &d), SF_EINVAL);
 }
 
 static void
@@ -443,9 +310,6 @@ main(void)
 	    cmocka_unit_test(bucket_time_going_backwards_mints_nothing),
 	    cmocka_unit_test(bucket_refuses_costs_that_would_mint_or_never_fit),
 	    cmocka_unit_test(bucket_wait_says_when_to_retry),
-	    cmocka_unit_test(login_decide_delays_then_locks),
-	    cmocka_unit_test(login_decide_follows_a_custom_policy),
-	    cmocka_unit_test(login_decide_rejects_bad_input),
 	    cmocka_unit_test(ratetable_new_rejects_bad_parameters),
 	    cmocka_unit_test(ratetable_limits_each_address_alone),
 	    cmocka_unit_test(ratetable_refuses_bad_keys),

@@ -1,8 +1,9 @@
 /*
- * Rate limits and the login-failure policy, without clocks: every function
- * takes the time from its caller as seconds in a double, so the rules can be
- * tested to the millisecond and the daemon decides which clock to read
- * (CLOCK_MONOTONIC for buckets, the database's time for login failures).
+ * Rate limits, without clocks: every function takes the time from its caller
+ * as seconds in a double, so the rules can be tested to the millisecond and
+ * the daemon decides which clock to read (CLOCK_MONOTONIC). The lock after
+ * failed logins is kept in the database, where attempts at once are counted
+ * by one statement each.
  */
 #ifndef SAFETY_LIMITER_H
 #define SAFETY_LIMITER_H
@@ -45,53 +46,6 @@ bool sf_bucket_take(struct sf_bucket *b, double now, double cost);
  * Does not change the bucket.
  */
 double sf_bucket_wait(const struct sf_bucket *b, double now, double cost);
-
-/*
- * The login-failure policy. The caller keeps, per account, the number of
- * failed logins and the time of the latest one, and asks sf_login_decide
- * before checking a password.
- */
-struct sf_login_policy {
-	unsigned free_failures; /* answers are immediate while fewer failures are counted */
-	double base_delay;      /* delay at the first delayed answer, seconds; doubles after */
-	double max_delay;       /* the delay never exceeds this */
-	unsigned lock_failures; /* this many failures lock the account */
-	double window;          /* failures end counting this long after the latest one */
-	double lock_duration;   /* a lock ends this long after the latest failure */
-};
-
-/*
- * The defaults: answers are immediate until 2 failures are counted, then
- * wait 0.5, 1, 2, 4, 8, 8... seconds; 10 failures lock the account for 15
- * minutes; 15 minutes without a failure forget them.
- */
-extern const struct sf_login_policy sf_login_policy_default;
-
-/* What to do with one login attempt. */
-struct sf_login_decision {
-	bool locked;        /* refuse without checking the password */
-	double delay;       /* seconds to wait before answering the attempt */
-	double retry_after; /* when locked: seconds until the lock ends; else 0 */
-	unsigned failures;  /* failures still counted; after a failed attempt store this + 1 */
-};
-
-/*
- * Decides how to answer a login attempt, given failures (failed logins since
- * the last success) and last_failure (the time of the latest, ignored when
- * failures is 0). If now is a window or more after last_failure, the old
- * failures no longer count: out->failures is 0. With lock_failures or more
- * counted failures the account is locked until last_failure + lock_duration.
- * A now earlier than last_failure counts as no time passed. While locked the
- * caller should answer without checking the password and without counting a
- * failure, so an attacker cannot keep the lock going forever. The delay is 0
- * without counted failures or with fewer than free_failures, base_delay at
- * exactly free_failures, doubled for each further one, at most max_delay.
- * Returns 0, or SF_EINVAL for a NULL argument, a time that is not finite, or
- * a policy with negative or non-finite durations, max_delay < base_delay,
- * window <= 0 or lock_failures == 0.
- */
-int sf_login_decide(const struct sf_login_policy *policy, unsigned failures, double last_failure,
-                    double now, struct sf_login_decision *out);
 
 /*
  * A table of token buckets keyed by client address, of fixed capacity: when
