@@ -399,3 +399,66 @@ auth_check(struct http_ctx *ctx, auth_done_cb done)
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 	}
 }
+
+void
+auth_grant_of(const struct principal *p, struct auth_grant *out)
+{
+	memset(out, 0, sizeof *out);
+	out->kind = p->kind;
+	memcpy(out->session_hash, p->session_hash, sizeof out->session_hash);
+	out->key_id = p->key_id;
+	out->role = p->role;
+	out->mission_id = p->mission_id;
+}
+
+void
+auth_grant_add(struct pg_arrays *ids, const struct auth_grant *g)
+{
+	if (g->kind == PRINCIPAL_STAFF)
+		pg_arrays_add(ids, 0, g->session_hash);
+	else
+		pg_arrays_add_int(ids, 1, g->key_id);
+}
+
+int
+auth_grants_check(struct daemon *d, struct pg_arrays *ids, db_query_done_cb cb, void *arg,
+                  const char **cause)
+{
+	/* Sorted byte-wise, as strcmp compares, for auth_grant_holds. */
+	return db_pool_query(
+	    d->db,
+	    "SELECT k FROM (SELECT 's' || s.token_hash || '/' || u.role::text || "
+	    " '/' || coalesce(u.mission_id, 0) AS k "
+	    " FROM staff_session s JOIN staff_user u ON u.id = s.user_id "
+	    " WHERE s.token_hash = ANY ($1::text[]) AND s.revoked_at IS NULL "
+	    " AND s.expires_at > now() AND NOT u.disabled "
+	    " UNION ALL SELECT 'k' || id || '//' || coalesce(mission_id, 0) "
+	    " FROM api_key WHERE id = ANY ($2::bigint[]) AND revoked_at IS NULL) g "
+	    "ORDER BY k COLLATE \"C\"",
+	    2, pg_arrays_close(ids), cb, arg, cause);
+}
+
+bool
+auth_grant_holds(const PGresult *res, const struct auth_grant *g)
+{
+	char key[SF_SECRET_HASH_HEX + 64];
+	int lo = 0, hi = PQntuples(res);
+
+	if (g->kind == PRINCIPAL_STAFF)
+		snprintf(key, sizeof key, "s%s/%s/%lld", g->session_hash, sf_role_name(g->role),
+		         g->mission_id);
+	else
+		snprintf(key, sizeof key, "k%lld//%lld", g->key_id, g->mission_id);
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(PQgetvalue(res, mid, 0), key);
+
+		if (cmp == 0)
+			return true;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}

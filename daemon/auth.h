@@ -8,10 +8,14 @@
 #ifndef SAFETY_AUTH_H
 #define SAFETY_AUTH_H
 
+#include "db_pool.h"
+#include "pg_array.h"
+
 #include <safety/role.h>
 #include <safety/secret.h>
 #include <stdbool.h>
 
+struct daemon;
 struct http_ctx;
 
 #define AUTH_SESSION_COOKIE "safety_session"
@@ -51,6 +55,35 @@ const char *auth_actor_role(const struct principal *p);
 
 /* Forgets every API key found recently: after a revocation. */
 void auth_key_cache_clear(void);
+
+/*
+ * What a long-lived stream was opened with, to ask later whether it still
+ * holds: a stream outlives the request that authenticated it.
+ */
+struct auth_grant {
+	enum principal_kind kind;
+	char session_hash[SF_SECRET_HASH_HEX + 1];
+	long long key_id;
+	enum sf_role role;
+	long long mission_id;
+};
+
+/* The grant of an authenticated request. */
+void auth_grant_of(const struct principal *p, struct auth_grant *out);
+
+/*
+ * Asks which grants still hold: sessions not revoked, expired or of a
+ * disabled account, keys not revoked, with the same role and mission. Start
+ * ids with pg_arrays_open(ids, 2) and auth_grant_add each grant; the caller
+ * frees ids after the call. cb receives the answer for auth_grant_holds.
+ * Returns 0 when sent, as db_pool_query.
+ */
+void auth_grant_add(struct pg_arrays *ids, const struct auth_grant *g);
+int auth_grants_check(struct daemon *d, struct pg_arrays *ids, db_query_done_cb cb, void *arg,
+                      const char **cause);
+
+/* In auth_grants_check's callback: whether g still holds (a binary search). */
+bool auth_grant_holds(const PGresult *res, const struct auth_grant *g);
 
 /* Derives the CSRF token of a session token (both base64url). */
 void auth_csrf_for_session(const char *session_token, char out[48]);

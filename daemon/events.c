@@ -61,11 +61,7 @@ struct events_client {
 	unsigned long long resume; /* EC_RESUME: rows with txid >= resume are due */
 	char *counts;              /* the counts last sent */
 	/* Who opened it, checked again at every heartbeat: a revoked session ends it. */
-	enum principal_kind kind;
-	char session_hash[SF_SECRET_HASH_HEX + 1];
-	long long key_id;
-	enum sf_role role;
-	long long principal_mission;
+	struct auth_grant grant;
 	unsigned long long joined; /* the hub's join count when it opened */
 };
 
@@ -645,22 +641,12 @@ events_access_checked(const struct db_result *r, void *arg)
 	for (s = TAILQ_FIRST(&hub->streams); s != NULL; s = snext) {
 		snext = TAILQ_NEXT(s, link);
 		for (c = TAILQ_FIRST(&s->clients); c != NULL; c = cnext) {
-			bool valid = false, last;
-			char key[96];
+			bool valid, last;
 
 			cnext = TAILQ_NEXT(c, link);
 			if (c->joined > hub->checked)
 				continue;
-			if (c->kind == PRINCIPAL_STAFF)
-				snprintf(key, sizeof key, "s%s", c->session_hash);
-			else
-				snprintf(key, sizeof key, "k%lld", c->key_id);
-			for (int row = 0; row < PQntuples(r->res) && !valid; row++)
-				valid = strcmp(PQgetvalue(r->res, row, 0), key) == 0 &&
-				        (c->kind != PRINCIPAL_STAFF ||
-				         strcmp(PQgetvalue(r->res, row, 1),
-				                sf_role_name(c->role)) == 0) &&
-				        atoll(PQgetvalue(r->res, row, 2)) == c->principal_mission;
+			valid = auth_grant_holds(r->res, &c->grant);
 			if (valid)
 				continue;
 			hub->revoked++;
@@ -687,22 +673,10 @@ events_check_access(struct events_hub *hub)
 	TAILQ_FOREACH(s, &hub->streams, link)
 	{
 		TAILQ_FOREACH(c, &s->clients, link)
-		{
-			if (c->kind == PRINCIPAL_STAFF)
-				pg_arrays_add(&ids, 0, c->session_hash);
-			else
-				pg_arrays_add_int(&ids, 1, c->key_id);
-		}
+		auth_grant_add(&ids, &c->grant);
 	}
 	hub->checked = hub->joins;
-	if (db_pool_query(hub->d->db,
-	                  "SELECT 's' || s.token_hash, u.role::text, coalesce(u.mission_id, 0) "
-	                  "FROM staff_session s JOIN staff_user u ON u.id = s.user_id "
-	                  "WHERE s.token_hash = ANY ($1::text[]) AND s.revoked_at IS NULL "
-	                  "AND s.expires_at > now() AND NOT u.disabled "
-	                  "UNION ALL SELECT 'k' || id, '', coalesce(mission_id, 0) FROM api_key "
-	                  "WHERE id = ANY ($2::bigint[]) AND revoked_at IS NULL",
-	                  2, pg_arrays_close(&ids), events_access_checked, hub, &cause) == 0)
+	if (auth_grants_check(hub->d, &ids, events_access_checked, hub, &cause) == 0)
 		hub->checking = true;
 	pg_arrays_free(&ids);
 }
@@ -924,11 +898,7 @@ events_open_done(const struct db_result *r, void *arg)
 	}
 	c = xcalloc(1, sizeof *c);
 	c->mission_id = mission_id;
-	c->kind = ctx->principal.kind;
-	memcpy(c->session_hash, ctx->principal.session_hash, sizeof c->session_hash);
-	c->key_id = ctx->principal.key_id;
-	c->role = ctx->principal.role;
-	c->principal_mission = ctx->principal.mission_id;
+	auth_grant_of(&ctx->principal, &c->grant);
 	c->joined = ++hub->joins;
 	sse_open(&c->sse, ctx);
 	s = events_stream_get(hub, crisis_id, true);

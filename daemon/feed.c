@@ -54,6 +54,7 @@ struct feed_client {
 	struct sse sse;
 	long long mission_id;
 	unsigned long long serial; /* finds the client again when its snapshot comes back */
+	struct auth_grant grant;   /* checked again at every heartbeat: a revoked key ends it */
 };
 
 struct feed {
@@ -66,9 +67,10 @@ struct feed {
 	unsigned long long serials, event_id;
 	long long *dirty; /* crises changed since the last tick */
 	int ndirty, capdirty;
-	bool reading;
+	bool reading, checking;
+	unsigned long long checked; /* serials up to this were in the access check in flight */
 	struct event *tick, *heartbeat;
-	unsigned long long hits, misses, not_modified, queries, stream_events;
+	unsigned long long hits, misses, not_modified, queries, stream_events, revoked;
 };
 
 static long
@@ -424,7 +426,52 @@ feed_tick_cb(evutil_socket_t fd, short what, void *arg)
 	evbuffer_free(ids);
 }
 
-/* Keeps idle streams open and finds clients that left. */
+/*
+ * The access check answered: a stream whose key was revoked, or whose
+ * session was revoked, expired or of a disabled account, or whose role or
+ * mission changed, ends; streams opened after the check was sent wait for
+ * the next one.
+ */
+static void
+feed_access_checked(const struct db_result *r, void *arg)
+{
+	struct feed *f = arg;
+	struct feed_client *c, *next;
+
+	f->checking = false;
+	if (r->outcome != DB_OK || f->stopped)
+		return;
+	for (c = TAILQ_FIRST(&f->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->serial > f->checked || auth_grant_holds(r->res, &c->grant))
+			continue;
+		struct sse sse = c->sse;
+		f->revoked++;
+		feed_client_detach(f, c);
+		sse_end(&sse);
+	}
+}
+
+/* Asks whether the credentials of every open stream still hold; one statement for all. */
+static void
+feed_check_access(struct feed *f)
+{
+	struct pg_arrays ids;
+	struct feed_client *c;
+	const char *cause;
+
+	if (f->checking || f->nclients == 0 || f->stopped || f->d->db == NULL)
+		return;
+	pg_arrays_open(&ids, 2);
+	TAILQ_FOREACH(c, &f->clients, link)
+	auth_grant_add(&ids, &c->grant);
+	f->checked = f->serials;
+	if (auth_grants_check(f->d, &ids, feed_access_checked, f, &cause) == 0)
+		f->checking = true;
+	pg_arrays_free(&ids);
+}
+
+/* Keeps idle streams open, finds clients that left, and ends those no longer allowed. */
 static void
 feed_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -441,6 +488,7 @@ feed_heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 			sse_drop(&sse);
 		}
 	}
+	feed_check_access(f);
 }
 
 struct feed_snapshot {
@@ -509,6 +557,7 @@ routes_feed_stream(struct http_ctx *ctx)
 	c = xcalloc(1, sizeof *c);
 	c->mission_id = ctx->principal.mission_id > 0 ? ctx->principal.mission_id : 0;
 	c->serial = ++f->serials;
+	auth_grant_of(&ctx->principal, &c->grant);
 	snprintf(mission, sizeof mission, "%lld", c->mission_id);
 	snprintf(days, sizeof days, "%d", FEED_CLOSED_DAYS);
 	params[0] = c->mission_id > 0 ? mission : NULL;
@@ -768,6 +817,11 @@ feed_metrics(const struct daemon *d, struct evbuffer *out)
 	    "# TYPE safety_feed_streams gauge\nsafety_feed_streams %d\n"
 	    "# HELP safety_feed_stream_events_total Crisis events sent on HQ streams.\n"
 	    "# TYPE safety_feed_stream_events_total counter\nsafety_feed_stream_events_total "
+	    "%llu\n"
+	    "# HELP safety_feed_streams_revoked_total HQ streams ended because their key or "
+	    "session no longer holds.\n"
+	    "# TYPE safety_feed_streams_revoked_total counter\nsafety_feed_streams_revoked_total "
 	    "%llu\n",
-	    f->hits, f->misses, f->not_modified, f->queries, f->nclients, f->stream_events);
+	    f->hits, f->misses, f->not_modified, f->queries, f->nclients, f->stream_events,
+	    f->revoked);
 }

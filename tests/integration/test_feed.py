@@ -43,7 +43,8 @@ INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_a
   SELECT 1, n.id, n.mission_id, n.mission_id, now() + interval '1 hour' FROM national n;
 """)
 
-d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "server": {"public_url": "https://safety.example.org"}}).start()
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"},
+                               "server": {"public_url": "https://safety.example.org", "event_heartbeat": "1"}}).start()
 pwfile = os.path.join(d.workdir, "pw")
 with open(pwfile, "w") as f:
     f.write(PASSWORD + "\n")
@@ -232,9 +233,29 @@ def the_stream_sends_each_crisis_at_most_once_a_second():
     s.close()
 
 
+def a_stream_ends_when_its_key_is_revoked():
+    """A stream outlives the request that checked its key: the key is checked again at every heartbeat."""
+    partner = {"Authorization": "Bearer " + key("partner")}
+    s, other = FeedStream(partner), FeedStream(HQ)
+    eventually(lambda: s.crises() and other.crises(), timeout=5, what="snapshots")
+    time.sleep(1.5)
+    check(not s.ended, "open while the key holds")
+    kid = cluster.psql(DB, "SELECT id FROM api_key WHERE name = 'partner'")
+    r = ctl(conninfo, "apikey", "revoke", kid)
+    expect_equal(r.returncode, 0, r.stderr)
+    eventually(lambda: s.ended, timeout=5, what="the stream of the revoked key ended")
+    check(not other.ended, "another key's stream goes on")
+    # Keys found are remembered for 5 s: a revocation in another process holds within that.
+    eventually(lambda: d.get("/feed/v1/status.json", headers=partner).status == 401, timeout=8,
+               what="the revoked key refused")
+    check("safety_feed_streams_revoked_total 1" in d.get("/metrics").body, "counted")
+    other.close()
+
+
 try:
     run([status_json_follows_its_schema_and_the_counts, a_poll_with_the_same_etag_is_304_and_costs_no_query,
          mission_keys_see_only_their_mission_everywhere, atom_lists_the_crisis_events,
-         cap_alerts_validate_against_the_oasis_schema, the_stream_sends_each_crisis_at_most_once_a_second])
+         cap_alerts_validate_against_the_oasis_schema, the_stream_sends_each_crisis_at_most_once_a_second,
+         a_stream_ends_when_its_key_is_revoked])
 finally:
     d.stop()
