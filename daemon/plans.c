@@ -631,10 +631,11 @@ routes_plans_get(struct http_ctx *ctx)
 		    /* A plan that placed nobody is the header alone, not "no such plan". */
 		    "SELECT "
 		    "'group,departure,assembly_lat,assembly_lon,shelter_id,shelter,national_id,"
-		    "name' || E'\\n' || coalesce((SELECT string_agg(concat_ws(',', g.no, g.ord + 1, "
+		    "name' || E'\\n' || coalesce((SELECT string_agg(concat_ws(',', g.no, g.ord + "
+		    "1, "
 		    " round(g.alat::numeric, 5), round(g.alon::numeric, 5), g.sid, "
-		    " '\"' || replace(s.name, '\"', '\"\"') || '\"', n.id, '\"' || "
-		    " replace(coalesce(n.name_latin, n.name_ko), '\"', '\"\"') || '\"'), E'\\n' "
+		    " csv_quoted(s.name), n.id, csv_quoted(coalesce(n.name_latin, n.name_ko))), "
+		    " E'\\n' "
 		    " ORDER BY g.ord, n.id) || E'\\n' "
 		    "FROM jsonb_to_recordset(p.result->'households') AS "
 		    " h(nationals bigint[], \"group\" int) "
@@ -643,7 +644,8 @@ routes_plans_get(struct http_ctx *ctx)
 		    " (x->>'shelter_id')::bigint AS sid FROM "
 		    "jsonb_array_elements(p.result->'groups') x "
 		    " WHERE (x->>'no')::int = h.\"group\") g ON true "
-		    "JOIN shelter s ON s.id = g.sid JOIN national n ON n.id = ANY (h.nationals)), '') "
+		    "JOIN shelter s ON s.id = g.sid JOIN national n ON n.id = ANY (h.nationals)), "
+		    "'') "
 		    "FROM plan p "
 		    "WHERE p.id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1)",
 		    2, params);
@@ -727,8 +729,9 @@ routes_plans_move(struct http_ctx *ctx)
 	sh = cJSON_GetObjectItemCaseSensitive(body, "shelter_id");
 	if (!cJSON_IsString(hh) || strlen(hh->valuestring) > 64 || !cJSON_IsNumber(sh) ||
 	    sh->valuedouble < 1 || sh->valuedouble > 1e15) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "household: the key of a household of the plan; shelter_id: a shelter's id");
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "household: the key of a household of the plan; shelter_id: a shelter's id");
 		cJSON_Delete(body);
 		return;
 	}
@@ -742,10 +745,11 @@ routes_plans_move(struct http_ctx *ctx)
 	params[5] = who_params[1];
 	params[6] = who_params[3];
 	/* db_reply_json copies the parameters, so the body can go after. */
-	db_reply_json(ctx, 201, "no such plan, or it cannot be changed",
-	              "SELECT r::text FROM plan_move($1::bigint, $2::bigint, $3, $4::bigint, $5, $6, $7) r "
-	              "WHERE r IS NOT NULL",
-	              7, params);
+	db_reply_json(
+	    ctx, 201, "no such plan, or it cannot be changed",
+	    "SELECT r::text FROM plan_move($1::bigint, $2::bigint, $3, $4::bigint, $5, $6, $7) r "
+	    "WHERE r IS NOT NULL",
+	    7, params);
 	cJSON_Delete(body);
 }
 

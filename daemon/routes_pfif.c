@@ -54,7 +54,9 @@ routes_pfif_release(struct http_ctx *ctx)
 {
 	static const char *const allowed[] = {"age",    "home_city", "home_country",
 	                                      "status", "location",  "answer_text"};
-	char id[24], mission_buf[24], fields[200];
+	const size_t nallowed = sizeof allowed / sizeof allowed[0];
+	unsigned chosen = 0;
+	char id[24], mission_buf[24], fields[80];
 	struct audit_who who;
 	const char *params[8];
 	cJSON *body = NULL, *list, *mission, *f;
@@ -83,17 +85,22 @@ routes_pfif_release(struct http_ctx *ctx)
 	list = body != NULL ? cJSON_GetObjectItemCaseSensitive(body, "fields") : NULL;
 	if (!withdraw && list != NULL && !cJSON_IsArray(list))
 		goto bad_fields;
+	/* A set, not the list as sent: a name repeated is released once, and fields stays bounded.
+	 */
 	cJSON_ArrayForEach(f, list)
 	{
-		bool known = false;
-		for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-			known =
-			    known || (cJSON_IsString(f) && strcmp(f->valuestring, allowed[i]) == 0);
-		if (!known)
+		size_t i = 0;
+		while (i < nallowed &&
+		       !(cJSON_IsString(f) && strcmp(f->valuestring, allowed[i]) == 0))
+			i++;
+		if (i == nallowed)
 			goto bad_fields;
-		off += (size_t)snprintf(fields + off, sizeof fields - off, "%s%s",
-		                        off > 1 ? "," : "", f->valuestring);
+		chosen |= 1u << i;
 	}
+	for (size_t i = 0; i < nallowed; i++)
+		if (chosen & (1u << i))
+			off += (size_t)snprintf(fields + off, sizeof fields - off, "%s%s",
+			                        off > 1 ? "," : "", allowed[i]);
 	fields[off++] = '}';
 	fields[off] = '\0';
 	audit_params(ctx, &who, params);

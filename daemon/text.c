@@ -41,13 +41,18 @@ text_char(const unsigned char *p, unsigned *cp)
 	return len;
 }
 
-/* A C0 or C1 control character, or DEL; tabs and line breaks only when not multiline. */
+/*
+ * A C0 or C1 control character, DEL, or U+FFFE or U+FFFF (which XML 1.0
+ * forbids, so one stored would break every PFIF, Atom and CAP document that
+ * carries it); tabs and line breaks only when not multiline.
+ */
 static bool
 text_control(unsigned cp, bool multiline)
 {
 	if (multiline && (cp == '\n' || cp == '\r' || cp == '\t'))
 		return false;
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0xfffe ||
+	       cp == 0xffff;
 }
 
 char *

@@ -15,6 +15,13 @@ const COLORS = { safe: "#1a7f37", needs_help: "#b3261e", injured: "#7a1fa2", nee
 const SHAPES = { safe: "circle", evacuated: "circle", needs_help: "triangle", injured: "triangle",
   needs_evacuation: "diamond", pending: "square", unreachable: "square", missing: "diamond",
   deceased: "square", unknown: "square" };
+// Leaflet reads a string tooltip as HTML: names typed by people go in as text.
+export function textTip(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
+}
+
 export function statusColor(s) {
   return COLORS[s] ?? COLORS.unknown;
 }
@@ -232,7 +239,7 @@ export class CrisisMap {
         const level = s.open ? loadLevel(s) : "closed";
         L.marker([s.lat, s.lon], { icon: L.divIcon({ className: `shelter-marker ${level}`, html: "⌂",
           iconSize: [20, 20] }), keyboard: false, alt: s.name })
-          .bindTooltip(`${s.name}: ${s.occupancy}/${s.capacity}${s.open ? "" : " — " + t("closed")}`)
+          .bindTooltip(textTip(`${s.name}: ${s.occupancy}/${s.capacity}${s.open ? "" : " — " + t("closed")}`))
           .addTo(this.map);
       }
     }).catch(() => {});

@@ -4,6 +4,7 @@
 // publish it, print the manifests.
 import { api, missionForChanges } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
+import { textTip } from "/static/app-map.js";
 
 export function planPanel(crisisId, map) {
   const box = document.createElement("section");
@@ -86,9 +87,9 @@ export function planPanel(crisisId, map) {
       pointToLayer: (f, latlng) => L.circleMarker(latlng, f.properties.kind === "shelter"
         ? { radius: 8, color: "#0b5cad", fillColor: "#fff", fillOpacity: 1, weight: 3 }
         : { radius: 5, color: "#c25e00", fillColor: "#c25e00", fillOpacity: 0.9 })
-        .bindTooltip(f.properties.kind === "shelter"
+        .bindTooltip(textTip(f.properties.kind === "shelter"
           ? `${f.properties.name}: ${f.properties.load}/${f.properties.capacity}`
-          : `${t("group")} ${f.properties.group} · ${f.properties.people} ${t("people")}`),
+          : `${t("group")} ${f.properties.group} · ${f.properties.people} ${t("people")}`)),
     }).addTo(map.map);
     publish.hidden = plan.state !== "ready";
     print.hidden = false;

@@ -497,12 +497,18 @@ pfif_puts(struct pfif_out *o, const char *s)
 	pfif_put(o, s, strlen(s));
 }
 
-/* Text content, escaped; control characters XML 1.0 forbids are dropped. */
+/* Text content, escaped; the characters XML 1.0 forbids are dropped. */
 static void
 pfif_put_text(struct pfif_out *o, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
+		/* U+FFFE and U+FFFF, as UTF-8 */
+		if (c == 0xef && (unsigned char)s[1] == 0xbf &&
+		    ((unsigned char)s[2] == 0xbe || (unsigned char)s[2] == 0xbf)) {
+			s += 2;
+			continue;
+		}
 		if (c == '&')
 			pfif_puts(o, "&amp;");
 		else if (c == '<')

@@ -129,12 +129,48 @@ def the_watcher_proposes_from_a_feed_with_conditional_requests():
         w.stop()
 
 
+def one_mission_cannot_remove_or_close_what_another_shares():
+    """An import by one mission touches its own part of a proposal only; a shared crisis is closed by an admin."""
+    expect_equal(ctl(conninfo, "mission", "add", "UA-KYV", "--name", "Embassy in Kyiv", "--country", "UA").returncode, 0, "mission")
+    ctl(conninfo, "user", "add", "lead-b", "--role", "mission_lead", "--mission", "UA-KYV", "--password-file", pwfile)
+    lead_b, admin = Session(d, "lead-b", PASSWORD), Session(d, "admin", PASSWORD)
+    B = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'UA-KYV'"))
+    cluster.psql(DB, "SET ROLE safety; UPDATE crisis SET source_ref = source_ref || '-earlier' WHERE source = 'usgs'")
+    r = upload("us6000jllz-detail-excerpt.geojson", admin)
+    expect_equal(r.status, 200, r.body)
+    cid = r.json()["alerts"][0]["crisis"]["id"]
+    title = cluster.psql(DB, "SELECT title FROM crisis WHERE id = %d" % cid)
+    # Kyiv's lead imports the same event with a threshold none of its people reach.
+    r = upload_as(lead_b, "us6000jllz-detail-excerpt.geojson", "?min_affected=1000000")
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT state, title FROM crisis WHERE id = %d" % cid), "proposed|" + title, "untouched")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(mission_id::text, ',') FROM crisis_mission WHERE crisis_id = %d" % cid),
+                 str(A), "Ankara's part stays")
+    # Shared by both: Ankara may confirm it, not close or rename it for Kyiv too.
+    cluster.psql(DB, "INSERT INTO crisis_mission (crisis_id, mission_id, affected) VALUES (%d, %d, 1)" % (cid, B))
+    expect_equal(lead.patch("/api/v1/crises/%d" % cid, {"state": "active"}).status, 200, "confirm")
+    for change in ({"state": "closed"}, {"title": "closed by Ankara"}, {"severity": 1}):
+        r = lead.patch("/api/v1/crises/%d" % cid, change)
+        expect_equal(r.status, 403, "%r: %s" % (change, r.body))
+        check("shared with other missions" in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT state, title FROM crisis WHERE id = %d" % cid), "active|" + title, "unchanged")
+    expect_equal(admin.patch("/api/v1/crises/%d" % cid, {"state": "closed"}).status, 200, "an admin closes it")
+
+
+def upload_as(session, name, query=""):
+    with open(os.path.join(DATA, name), "rb") as f:
+        body = f.read()
+    return session.request("POST", "/api/v1/crises/import" + query, body=body,
+                           headers={"Content-Type": "application/octet-stream"})
+
+
 try:
     run([
         the_2023_turkiye_earthquake_becomes_a_proposed_crisis,
         a_feed_of_events_far_away_proposes_nothing,
         cap_messages_parse_and_hostile_ones_are_refused,
         the_watcher_proposes_from_a_feed_with_conditional_requests,
+        one_mission_cannot_remove_or_close_what_another_shares,
     ])
 finally:
     d.stop()

@@ -115,6 +115,21 @@ def a_release_exports_exactly_what_was_released():
     expect_equal(persons(export(query="&max_results=2&skip=2")), ["3", "4"], "second page")
 
 
+def repeated_fields_and_non_xml_characters_are_harmless():
+    """A field named forty times is released once; a U+FFFF in an answer does not break the export."""
+    r = lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["answer_text"] * 40 + ["status"]})
+    expect_equal(r.status, 200, r.body)
+    expect_equal(sorted(r.json()["fields"]), ["answer_text", "status"], "each once")
+    expect_equal(d.get("/healthz").status, 200, "the daemon lives")
+    expect_equal(lead_a.post("/api/v1/crises/1/responses", {"national_id": 2, "status": "safe",
+                                                            "message": "ok \uffff\ufffe thanks"}).status, 201, "entry")
+    xml = export()
+    validate(xml)
+    check(re.search(r"ok +thanks", xml) and "\uffff" not in xml and "\ufffe" not in xml,
+          "the message, its non-characters gone")
+    lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["status", "answer_text", "location"]})
+
+
 def mission_keys_see_only_their_released_mission():
     xml = export(IST)
     expect_equal(persons(xml), [], "Istanbul released nothing and never sees Ankara's")
@@ -185,6 +200,7 @@ def person_finder_files_import_without_harm():
 
 try:
     run([nothing_leaves_before_a_release, a_release_exports_exactly_what_was_released,
+         repeated_fields_and_non_xml_characters_are_harmless,
          mission_keys_see_only_their_released_mission, partner_notes_come_back_once_with_their_source,
          person_finder_files_import_without_harm])
 finally:

