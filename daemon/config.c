@@ -124,6 +124,7 @@ static const struct config_option config_options[] = {
     STR("paths", "sql_dir", sql_dir),
     STR("paths", "web_dir", web_dir),
     STR("paths", "state_dir", state_dir),
+    INT("registration", "codes_per_hour", registration_codes_per_hour, 1, 10000000),
 };
 
 /* Fills cfg with defaults. */
@@ -198,6 +199,7 @@ config_defaults(struct config *cfg)
 	cfg->token_key_id = 1;
 	cfg->log_level = xstrdup("info");
 	cfg->log_format = xstrdup("logfmt");
+	cfg->registration_codes_per_hour = 2000;
 	cfg->sql_dir = xstrdup(SAFETY_DEFAULT_SQL_DIR);
 	cfg->web_dir = xstrdup(SAFETY_DEFAULT_WEB_DIR);
 	cfg->state_dir = xstrdup("/var/lib/safety");

@@ -97,6 +97,9 @@ struct config {
 	char *sql_dir;
 	char *web_dir;
 	char *state_dir;
+
+	/* [registration] */
+	int registration_codes_per_hour; /* one-time codes all public registrations may send */
 };
 
 /* Fills every field with its default. Free with config_free. */
