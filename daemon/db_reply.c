@@ -5,6 +5,7 @@
 #include "db_pool.h"
 #include "http_server.h"
 #include "log.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #include <stdlib.h>
@@ -90,6 +91,101 @@ db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, co
 		free(dr->not_found);
 		free(dr);
 		http_reply_problem(ctx, 503, "service unavailable", cause);
+	}
+}
+
+struct db_reply_long {
+	struct db_reply *dr;
+	char *conninfo;
+	char *sql;
+	int nparams;
+	char **params;
+	int timeout_ms;
+	PGresult *res;   /* NULL: no connection */
+	char error[200]; /* why there is no result */
+};
+
+/* On a worker thread: a connection of its own, the timeout set, the statement run. */
+static void
+db_reply_long_work(void *arg)
+{
+	struct db_reply_long *job = arg;
+	PGconn *conn = PQconnectdb(job->conninfo);
+	char set[96];
+	PGresult *r;
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(job->error, sizeof job->error, "the database cannot be reached");
+		PQfinish(conn);
+		return;
+	}
+	snprintf(set, sizeof set,
+	         "SET statement_timeout = %d; SET application_name = 'safetyd-long'; "
+	         "SET TIME ZONE 'UTC'",
+	         job->timeout_ms);
+	r = PQexec(conn, set);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(job->error, sizeof job->error, "%s", PQerrorMessage(conn));
+		PQclear(r);
+		PQfinish(conn);
+		return;
+	}
+	PQclear(r);
+	job->res = PQexecParams(conn, job->sql, job->nparams, NULL,
+	                        (const char *const *)job->params, NULL, NULL, 0);
+	if (job->res == NULL)
+		snprintf(job->error, sizeof job->error, "%s", PQerrorMessage(conn));
+	PQfinish(conn);
+}
+
+/* Back on the loop: answered as db_reply_json's query would be. */
+static void
+db_reply_long_done(void *arg)
+{
+	struct db_reply_long *job = arg;
+	struct db_result r = {.outcome = DB_UNAVAILABLE, .sqlstate = "", .error = job->error};
+
+	if (job->res != NULL && PQresultStatus(job->res) == PGRES_TUPLES_OK) {
+		r.outcome = DB_OK;
+		r.res = job->res;
+		r.error = "";
+	} else if (job->res != NULL && PQresultErrorField(job->res, PG_DIAG_SQLSTATE) != NULL) {
+		r.outcome = DB_SQL_ERROR;
+		r.sqlstate = PQresultErrorField(job->res, PG_DIAG_SQLSTATE);
+		r.error = PQresultErrorField(job->res, PG_DIAG_MESSAGE_PRIMARY) != NULL
+		              ? PQresultErrorField(job->res, PG_DIAG_MESSAGE_PRIMARY)
+		              : "";
+	}
+	db_reply_done(&r, job->dr);
+	PQclear(job->res);
+	for (int i = 0; i < job->nparams; i++)
+		free(job->params[i]);
+	free(job->params);
+	free(job->sql);
+	free(job->conninfo);
+	free(job);
+}
+
+void
+db_reply_json_long(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
+                   int nparams, const char *const *params, int timeout_ms)
+{
+	struct db_reply_long *job = xcalloc(1, sizeof *job);
+
+	job->dr = xcalloc(1, sizeof *job->dr);
+	job->dr->ctx = ctx;
+	job->dr->status = status;
+	job->dr->not_found = xstrdup(not_found_detail);
+	job->conninfo = xstrdup(ctx->d->cfg.database_url);
+	job->sql = xstrdup(sql);
+	job->nparams = nparams;
+	job->params = xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof *job->params);
+	for (int i = 0; i < nparams; i++)
+		job->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
+	job->timeout_ms = timeout_ms;
+	if (worker_pool_submit(ctx->d->workers, db_reply_long_work, db_reply_long_done, job) != 0) {
+		snprintf(job->error, sizeof job->error, "shutting down");
+		db_reply_long_done(job);
 	}
 }
 

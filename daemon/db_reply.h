@@ -16,6 +16,15 @@ struct db_result;
 void db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
                    int nparams, const char *const *params);
 
+/*
+ * The same for a statement that may run for minutes (a launch over a
+ * million people): on a worker thread, over a connection of its own whose
+ * statement_timeout is timeout_ms, so the pool's short timeout, meant to
+ * catch a stuck server, does not cut it off and the pool stays free.
+ */
+void db_reply_json_long(struct http_ctx *ctx, int status, const char *not_found_detail,
+                        const char *sql, int nparams, const char *const *params, int timeout_ms);
+
 /* Runs sql; one row or more answers status with no body, none answers 404. */
 void db_reply_status(struct http_ctx *ctx, int status, const char *not_found_detail,
                      const char *sql, int nparams, const char *const *params);

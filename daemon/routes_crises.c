@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A launch gives up after this long: ten minutes, many times a million people's 20 s. */
+#define LAUNCH_TIMEOUT_MS 600000
+
 #define CRISIS_JSON                                                                                \
 	"json_build_object('id', c.id, 'kind', c.kind, 'title', c.title, 'description', "          \
 	"c.description, 'severity', c.severity, 'state', c.state, 'drill', c.drill, 'area', "      \
@@ -397,11 +400,11 @@ routes_campaigns_launch(struct http_ctx *ctx)
 	params[6] = chan;
 	params[7] = reask_buf;
 	params[8] = rounds_buf;
-	db_reply_json(
-	    ctx, 201, "no active crisis with that id for this mission",
-	    "SELECT campaign_start($4::bigint, $5::bigint, $6::jsonb, $7::text[], $8::int, "
-	    "$9::int, $1, $2, $3)::text",
-	    9, params);
+	/* A million people take 10 to 20 s to launch, far past the pool's query timeout. */
+	db_reply_json_long(ctx, 201, "no active crisis with that id for this mission",
+	                   "SELECT campaign_start($4::bigint, $5::bigint, $6::jsonb, $7::text[], "
+	                   "$8::int, $9::int, $1, $2, $3)::text",
+	                   9, params, LAUNCH_TIMEOUT_MS);
 	goto out;
 bad_templates:
 	http_reply_problem(
