@@ -679,35 +679,64 @@ http_rate_allow(struct http_ctx *ctx)
 }
 
 /*
+ * Takes the hops of one X-Forwarded-For value from the right, the order
+ * proxies appended them: each becomes the client address until one that is
+ * not a trusted proxy. False once the client is found or a hop is not an
+ * address (the last good one stays).
+ */
+static bool
+http_forwarded_hops(struct http_ctx *ctx, const char *value)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	char hop[sizeof ctx->client_addr];
+	const char *end = value + strlen(value);
+
+	while (end > value) {
+		const char *start = end;
+		while (start > value && start[-1] != ',')
+			start--;
+		const char *a = start, *z = end;
+		while (a < z && (*a == ' ' || *a == '\t'))
+			a++;
+		while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
+			z--;
+		end = start > value ? start - 1 : value;
+		if (a == z && end > value)
+			continue; /* an empty element, as in "a,,b" */
+		if ((size_t)(z - a) >= sizeof hop)
+			return false;
+		memcpy(hop, a, (size_t)(z - a));
+		hop[z - a] = '\0';
+		if (inet_pton(AF_INET, hop, buf) != 1 && inet_pton(AF_INET6, hop, buf) != 1)
+			return false; /* not an address: keep the last trusted one */
+		snprintf(ctx->client_addr, sizeof ctx->client_addr, "%s", hop);
+		if (!config_trusted_proxy(&ctx->d->cfg, hop))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Behind a trusted proxy (nginx), the client is the last address of
  * X-Forwarded-For that is not itself a trusted proxy, and X-Forwarded-Proto
  * says whether it came over TLS. From anyone else both headers are ignored:
- * they are whatever the client wrote.
+ * they are whatever the client wrote. The hops are read from the right
+ * across every X-Forwarded-For line, however many there are: the left ones
+ * are whatever the client sent, so no limit may ever drop the right ones.
  */
 static void
 http_forwarded(struct http_ctx *ctx)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(ctx->req);
-	const char *xff = evhttp_find_header(in, "X-Forwarded-For");
 	const char *proto = evhttp_find_header(in, "X-Forwarded-Proto");
-	unsigned char buf[sizeof(struct in6_addr)];
+	struct evkeyval *h;
 
 	if (proto != NULL && strcasecmp(proto, "https") == 0)
 		ctx->tls = true;
-	if (xff == NULL || strlen(xff) > 1000)
-		return;
-	char list[1001], *save = NULL, *hops[32];
-	int n = 0;
-	snprintf(list, sizeof list, "%s", xff);
-	for (char *a = strtok_r(list, ", ", &save); a != NULL && n < 32;
-	     a = strtok_r(NULL, ", ", &save))
-		hops[n++] = a;
-	while (n > 0) {
-		const char *a = hops[--n];
-		if (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1)
-			return; /* not an address: keep the proxy's */
-		snprintf(ctx->client_addr, sizeof ctx->client_addr, "%s", a);
-		if (!config_trusted_proxy(&ctx->d->cfg, a))
+	TAILQ_FOREACH_REVERSE(h, in, evkeyvalq, next)
+	{
+		if (strcasecmp(h->key, "X-Forwarded-For") == 0 &&
+		    !http_forwarded_hops(ctx, h->value))
 			return;
 	}
 }

@@ -12,8 +12,9 @@ from harness import Cluster, Daemon, check, expect_equal, run
 cluster = Cluster.shared()
 DB = "t_limits"
 d = Daemon(cluster.createdb(DB), sections={
-    "server": {"max_body_bytes": "4096", "max_header_bytes": "4096", "timeout": "2", "max_connections": "4"},
-    "auth": {"public_rate_per_second": "1", "public_burst": "5"},
+    "server": {"max_body_bytes": "4096", "max_header_bytes": "4096", "timeout": "2", "max_connections": "4",
+               "trusted_proxies": "127.0.0.1"},
+    "auth": {"public_rate_per_second": "1", "public_burst": "5", "login_failure_delay_ms": "0"},
 }).start()
 
 
@@ -112,6 +113,45 @@ def public_endpoint_rate_is_limited_per_address():
     expect_equal(r.status, 401, "after the bucket refilled")
 
 
+def statuses_from(forwarded_lines, n=10):
+    """Sends n GET /register/lost with the given X-Forwarded-For lines (a
+    list per request, or a function of the request's index); the statuses."""
+    codes = []
+    for i in range(n):
+        lines = forwarded_lines(i) if callable(forwarded_lines) else forwarded_lines
+        head = b"".join(b"X-Forwarded-For: " + v.encode() + b"\r\n" for v in lines)
+        r = raw(b"GET /register/lost HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + head + b"\r\n")
+        codes.append(int(r.split(b" ", 2)[1]) if r.startswith(b"HTTP/1.1 ") else r[:40])
+    return codes
+
+
+def forwarded_for_is_read_from_the_right_however_long():
+    # Through the trusted proxy (127.0.0.1), the client is the rightmost hop.
+    codes = statuses_from(["203.0.113.7"])
+    check(codes.count(429) >= 4, codes)
+    # A client that forges many hops before the one the proxy appended is still
+    # that one address: each forged left part changes nothing.
+    for forged in (31, 32, 40, 240):
+        time.sleep(0.1)
+        addr = "203.0.113.%d" % (10 + forged % 200)
+
+        def lines(i):
+            hops = ["198.51.%d.%d" % (i, k % 250) for k in range(forged)]
+            return [", ".join(hops + [addr])]
+        codes = statuses_from(lines)
+        check(codes.count(429) >= 4, "%d forged hops: %r" % (forged, codes))
+    # Several X-Forwarded-For lines count in order: the last line's last hop.
+    codes = statuses_from(lambda i: ["198.51.100.%d, 198.51.101.%d" % (i, i), "203.0.113.250"])
+    check(codes.count(429) >= 4, codes)
+    # Trusted hops on the right are skipped; the untrusted one left of them is the client.
+    codes = statuses_from(lambda i: ["198.51.102.%d, 203.0.113.251, 127.0.0.1" % i])
+    check(codes.count(429) >= 4, codes)
+    # A header that is not a list of addresses leaves the proxy's own address
+    # in charge, not a forged one.
+    codes = statuses_from(lambda i: ["198.51.103.%d, not-an-address" % i])
+    check(codes.count(429) >= 4, codes)
+
+
 def hostile_request_lines_do_not_crash():
     for line in (b"GET / HTTP/9.9\r\n\r\n", b"\x00\x01\x02\r\n\r\n", b"GET " + b"/a" * 3000 + b" HTTP/1.1\r\n\r\n",
                  b"POST /api/v1/session HTTP/1.1\r\nHost: t\r\nContent-Length: -5\r\n\r\n",
@@ -127,6 +167,7 @@ try:
         slow_client_is_cut_off_while_others_are_served,
         connections_over_the_cap_get_503_and_others_recover,
         public_endpoint_rate_is_limited_per_address,
+        forwarded_for_is_read_from_the_right_however_long,
         hostile_request_lines_do_not_crash,
     ])
 finally:
