@@ -70,92 +70,207 @@ struct reg_text {
 	    *code_ok, *code_wrong, *code_expired, *code_locked, *code_wait, *code_sent, *save,
 	    *saved, *delete_title, *delete_confirm, *delete_button, *deleted, *gone, *gone_more,
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
-	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done, *merged;
+	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done,
+	    *merged;
 };
 
 static const struct reg_text reg_ko = {
-    "ko", "English", "en", "재외국민 등록",
+    "ko",
+    "English",
+    "en",
+    "재외국민 등록",
     "해외에 머무는 동안 위기가 생기면 대사관이 먼저 연락할 수 있도록 여행이나 체류를 등록하세요.",
     "수집하는 정보: 이름, 생년월일, 여권번호(선택), 연락처, 여행 일정 또는 주소, 동행자, 가족 "
     "연락처. 목적: 재난·테러·전쟁 같은 위기 때 안전을 확인하고 대피를 돕기 위해서만 씁니다. 보관: "
     "여행은 귀국 후 %d일이 지나면 지워지고, 체류 등록은 직접 지울 때까지 보관됩니다. 관리 링크로 "
     "언제든 보고, 고치고, 지울 수 있습니다.",
-    "머무는 나라", "다음", "등록 종류", "여행", "체류(거주)", "본인", "이름 (한글)",
-    "이름 (영문, 여권과 같이)", "생년월일", "여권번호 (선택)", "휴대전화", "다른 전화 (선택)",
-    "이메일 (선택)", "사용하는 언어", "도움이 필요한 점", "여행 일정", "일정", "지역",
-    "(고르지 않음)", "도시나 장소", "숙소나 주소 (선택)", "도착일", "출발일", "일정 더 쓰기",
-    "거주지", "체류 자격 (예: 주재원, 유학, 영주)", "함께 있는 사람", "동행자", "이름",
-    "동행자 더 쓰기", "국내 비상연락처",
+    "머무는 나라",
+    "다음",
+    "등록 종류",
+    "여행",
+    "체류(거주)",
+    "본인",
+    "이름 (한글)",
+    "이름 (영문, 여권과 같이)",
+    "생년월일",
+    "여권번호 (선택)",
+    "휴대전화",
+    "다른 전화 (선택)",
+    "이메일 (선택)",
+    "사용하는 언어",
+    "도움이 필요한 점",
+    "여행 일정",
+    "일정",
+    "지역",
+    "(고르지 않음)",
+    "도시나 장소",
+    "숙소나 주소 (선택)",
+    "도착일",
+    "출발일",
+    "일정 더 쓰기",
+    "거주지",
+    "체류 자격 (예: 주재원, 유학, 영주)",
+    "함께 있는 사람",
+    "동행자",
+    "이름",
+    "동행자 더 쓰기",
+    "국내 비상연락처",
     "동의하면, 안전 확인에 답할 때마다 이 분께 답과 시각만 알려 드립니다 (위치는 알리지 "
     "않습니다).",
-    "이름", "관계", "전화", "이메일", "위의 가족에게 내 안전 확인 결과를 알리는 데 동의합니다",
-    "위에 적은 수집·이용에 동의합니다", "등록하기", "고칠 곳이 있습니다",
-    "등록하려면 개인정보 수집·이용에 동의해 주세요.", "일정에 지역이나 장소를 적어 주세요.",
-    "출발일이 도착일보다 빠릅니다.", "이미 끝난 일정입니다.", "장소가 너무 깁니다.",
-    "가족에게 알리려면 전화나 이메일을 적어 주세요.", "이 나라는 등록할 수 없습니다.",
-    "글자가 너무 길거나 쓸 수 없는 문자가 있습니다.", "내 등록",
+    "이름",
+    "관계",
+    "전화",
+    "이메일",
+    "위의 가족에게 내 안전 확인 결과를 알리는 데 동의합니다",
+    "위에 적은 수집·이용에 동의합니다",
+    "등록하기",
+    "고칠 곳이 있습니다",
+    "등록하려면 개인정보 수집·이용에 동의해 주세요.",
+    "일정에 지역이나 장소를 적어 주세요.",
+    "출발일이 도착일보다 빠릅니다.",
+    "이미 끝난 일정입니다.",
+    "장소가 너무 깁니다.",
+    "가족에게 알리려면 전화나 이메일을 적어 주세요.",
+    "이 나라는 등록할 수 없습니다.",
+    "글자가 너무 길거나 쓸 수 없는 문자가 있습니다.",
+    "내 등록",
     "이 페이지의 주소가 내 등록의 관리 링크입니다. 북마크해 두세요. 링크를 가진 사람은 등록을 "
     "보고 고칠 수 있습니다.",
-    "연락처 확인", "확인됨", "확인 안 됨", "받은 코드", "확인", "코드 다시 받기",
-    "확인되었습니다.", "코드가 맞지 않습니다.", "코드가 만료되었습니다. 새 코드를 받으세요.",
-    "너무 많이 틀렸습니다. 새 코드를 받으세요.", "잠시 뒤에 다시 요청하세요.",
-    "코드를 보냈습니다.", "저장", "저장했습니다.", "등록 지우기",
-    "내 등록과 동행자 정보를 모두 지웁니다", "지우기",
-    "등록을 지웠습니다. 남은 개인정보는 없습니다.", "이 링크는 쓸 수 없습니다",
+    "연락처 확인",
+    "확인됨",
+    "확인 안 됨",
+    "받은 코드",
+    "확인",
+    "코드 다시 받기",
+    "확인되었습니다.",
+    "코드가 맞지 않습니다.",
+    "코드가 만료되었습니다. 새 코드를 받으세요.",
+    "너무 많이 틀렸습니다. 새 코드를 받으세요.",
+    "잠시 뒤에 다시 요청하세요.",
+    "코드를 보냈습니다.",
+    "저장",
+    "저장했습니다.",
+    "등록 지우기",
+    "내 등록과 동행자 정보를 모두 지웁니다",
+    "지우기",
+    "등록을 지웠습니다. 남은 개인정보는 없습니다.",
+    "이 링크는 쓸 수 없습니다",
     "링크가 잘못되었거나 등록이 지워졌습니다.",
     "지금은 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요.",
-    "이 주소에서 오늘 너무 많이 등록했습니다. 내일 다시 하거나 대사관에 연락하세요.", "어린이",
-    "고령자", "임신", "장애", "의료 지원", "등록되었습니다. 연락처로 보낸 코드를 입력해 확인해 주세요.",
+    "이 주소에서 오늘 너무 많이 등록했습니다. 내일 다시 하거나 대사관에 연락하세요.",
+    "어린이",
+    "고령자",
+    "임신",
+    "장애",
+    "의료 지원",
+    "등록되었습니다. 연락처로 보낸 코드를 입력해 확인해 주세요.",
     "관리 링크를 잃어버렸나요?",
     "등록할 때 확인한 휴대전화나 이메일을 적으면 새 링크를 보내 드립니다. 이전 링크는 더 이상 "
     "쓸 수 없게 됩니다.",
-    "휴대전화 또는 이메일", "새 링크 받기",
+    "휴대전화 또는 이메일",
+    "새 링크 받기",
     "그 연락처가 확인된 등록이 있으면 새 링크를 보냈습니다. 몇 분 안에 오지 않으면 대사관에 "
     "연락하세요.",
-    "대사관이 이 등록을 대사관의 기존 명부와 합쳤습니다. 내용을 바꾸려면 대사관에 연락하세요. 등록은 "
+    "대사관이 이 등록을 대사관의 기존 명부와 합쳤습니다. 내용을 바꾸려면 대사관에 연락하세요. "
+    "등록은 "
     "아래에서 언제든 지울 수 있습니다."};
 
 static const struct reg_text reg_en = {
-    "en", "한국어", "ko", "Register your trip or stay abroad",
+    "en",
+    "한국어",
+    "ko",
+    "Register your trip or stay abroad",
     "Register so that the embassy can reach you first if a crisis happens where you are.",
     "What is kept: names, birth date, passport number (optional), phone and e-mail, your trip or "
     "address, the people with you, a contact at home. Why: only to check that you are safe and "
     "help you leave in a crisis (disaster, attack, war). How long: a trip is deleted %d days "
     "after you leave; a residence until you delete it. Your management link lets you see, "
     "change or delete everything at any time.",
-    "Country", "Next", "What to register", "A trip", "A residence", "You", "Name in Hangul",
-    "Name in Latin letters (as in the passport)", "Date of birth",
-    "Passport number (optional)", "Mobile phone", "Other phone (optional)", "E-mail (optional)",
-    "Languages", "Needs", "Your trip", "Leg", "Region", "(none)", "City or place",
-    "Hotel or address (optional)", "Arrival", "Departure", "More legs", "Where you live",
-    "Kind of stay (work, study, permanent...)", "People with you", "Person", "Name",
-    "More people", "Contact at home",
+    "Country",
+    "Next",
+    "What to register",
+    "A trip",
+    "A residence",
+    "You",
+    "Name in Hangul",
+    "Name in Latin letters (as in the passport)",
+    "Date of birth",
+    "Passport number (optional)",
+    "Mobile phone",
+    "Other phone (optional)",
+    "E-mail (optional)",
+    "Languages",
+    "Needs",
+    "Your trip",
+    "Leg",
+    "Region",
+    "(none)",
+    "City or place",
+    "Hotel or address (optional)",
+    "Arrival",
+    "Departure",
+    "More legs",
+    "Where you live",
+    "Kind of stay (work, study, permanent...)",
+    "People with you",
+    "Person",
+    "Name",
+    "More people",
+    "Contact at home",
     "If you agree, they are told your answer and its time each time you answer a safety check "
     "(never where you are).",
-    "Name", "Relation", "Phone", "E-mail", "I agree that this contact is told my safety answers",
-    "I agree to what is kept and why, as written above", "Register", "Please correct",
-    "To register, please agree to what is kept and why.", "Give the leg a region or a place.",
-    "Departure is before arrival.", "This leg has already ended.", "The place is too long.",
+    "Name",
+    "Relation",
+    "Phone",
+    "E-mail",
+    "I agree that this contact is told my safety answers",
+    "I agree to what is kept and why, as written above",
+    "Register",
+    "Please correct",
+    "To register, please agree to what is kept and why.",
+    "Give the leg a region or a place.",
+    "Departure is before arrival.",
+    "This leg has already ended.",
+    "The place is too long.",
     "To tell your contact at home, give their phone or e-mail.",
     "This country cannot be registered here.",
-    "Too long, or has characters that cannot be used.", "Your registration",
+    "Too long, or has characters that cannot be used.",
+    "Your registration",
     "This page's address is your registration's management link: bookmark it. Whoever has the "
     "link can see and change your registration.",
-    "Confirm your contacts", "confirmed", "not confirmed", "Code received", "Confirm",
-    "Send a new code", "Confirmed.", "That code is not right.",
-    "The code has expired. Ask for a new one.", "Too many wrong tries. Ask for a new code.",
-    "Please wait a minute before asking again.", "A code was sent.", "Save", "Saved.",
-    "Delete my registration", "Delete my registration and the people with me", "Delete",
-    "Your registration was deleted. Nothing personal is kept.", "This link cannot be used",
+    "Confirm your contacts",
+    "confirmed",
+    "not confirmed",
+    "Code received",
+    "Confirm",
+    "Send a new code",
+    "Confirmed.",
+    "That code is not right.",
+    "The code has expired. Ask for a new one.",
+    "Too many wrong tries. Ask for a new code.",
+    "Please wait a minute before asking again.",
+    "A code was sent.",
+    "Save",
+    "Saved.",
+    "Delete my registration",
+    "Delete my registration and the people with me",
+    "Delete",
+    "Your registration was deleted. Nothing personal is kept.",
+    "This link cannot be used",
     "The link is not valid or the registration was deleted.",
     "Your registration could not be saved just now. Please send it again in a moment.",
     "Too many registrations from this address today. Try tomorrow or call the embassy.",
-    "Child", "Elderly", "Pregnant", "Disability", "Medical care",
+    "Child",
+    "Elderly",
+    "Pregnant",
+    "Disability",
+    "Medical care",
     "You are registered. Enter the code sent to your phone or e-mail to confirm it.",
     "Lost your management link?",
     "Give the phone or e-mail you confirmed when registering and a new link is sent to it. The "
     "old link stops working.",
-    "Mobile phone or e-mail", "Send a new link",
+    "Mobile phone or e-mail",
+    "Send a new link",
     "If a registration has that contact confirmed, a new link was sent to it. If nothing arrives "
     "within a few minutes, call the embassy.",
     "The embassy has joined this registration with its own record of you. To change anything, "
@@ -176,7 +291,15 @@ static int reg_saves_in_flight;
 /* For /metrics: registrations by outcome, and codes by outcome; counts only, never who. */
 enum { REG_CREATED, REG_REFUSED, REG_LIMITED, REG_BUSY, REG_UPDATED, REG_DELETED, REG_NOUTCOMES };
 static unsigned long long reg_outcomes[REG_NOUTCOMES];
-enum { CODE_SENT, CODE_WAIT, CODE_CONFIRMED, CODE_WRONG, CODE_LOCKED, CODE_EXPIRED, CODE_NOUTCOMES };
+enum {
+	CODE_SENT,
+	CODE_WAIT,
+	CODE_CONFIRMED,
+	CODE_WRONG,
+	CODE_LOCKED,
+	CODE_EXPIRED,
+	CODE_NOUTCOMES
+};
 static unsigned long long code_outcomes[CODE_NOUTCOMES];
 
 static const char reg_missions_sql[] =
@@ -219,7 +342,8 @@ reg_region(const cJSON *mission, const char *id)
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(mission, "regions"))
 	{
 		char buf[24];
-		snprintf(buf, sizeof buf, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(r, "id")));
+		snprintf(buf, sizeof buf, "%.0f",
+		         cJSON_GetNumberValue(cJSON_GetObjectItem(r, "id")));
 		if (strcmp(buf, id) == 0)
 			return r;
 	}
@@ -266,9 +390,9 @@ static const struct reg_text *
 reg_language(struct http_ctx *ctx, const struct evkeyvalq *form)
 {
 	char lang[8];
-	const char *q = form != NULL && *fv(form, "lang") != '\0' ? fv(form, "lang")
-	                                                          : http_query(ctx, "lang", lang,
-	                                                                       sizeof lang);
+	const char *q = form != NULL && *fv(form, "lang") != '\0'
+	                    ? fv(form, "lang")
+	                    : http_query(ctx, "lang", lang, sizeof lang);
 	const char *accept;
 
 	if (q != NULL)
@@ -367,9 +491,11 @@ reg_region_select(struct evbuffer *b, const struct reg_text *t, const cJSON *mis
 	const cJSON *r;
 	const char *chosen = fv(v, name);
 
-	evbuffer_add_printf(b, "<label class=\"field\" for=\"%s\">%s</label><select id=\"%s\" name=\"%s\">"
-	                    "<option value=\"\">%s</option>",
-	                    name, t->region, name, name, t->region_none);
+	evbuffer_add_printf(
+	    b,
+	    "<label class=\"field\" for=\"%s\">%s</label><select id=\"%s\" name=\"%s\">"
+	    "<option value=\"\">%s</option>",
+	    name, t->region, name, name, t->region_none);
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(mission, "regions"))
 	{
 		char id[24];
@@ -385,9 +511,9 @@ reg_region_select(struct evbuffer *b, const struct reg_text *t, const cJSON *mis
 static void
 reg_checkbox(struct evbuffer *b, const struct evkeyvalq *v, const char *name, const char *label)
 {
-	evbuffer_add_printf(b,
-	                    "<label class=\"check\"><input type=\"checkbox\" name=\"%s\" value=\"1\"%s> ",
-	                    name, strcmp(fv(v, name), "1") == 0 ? " checked" : "");
+	evbuffer_add_printf(
+	    b, "<label class=\"check\"><input type=\"checkbox\" name=\"%s\" value=\"1\"%s> ", name,
+	    strcmp(fv(v, name), "1") == 0 ? " checked" : "");
 	html_escape(b, label);
 	evbuffer_add(b, "</label>", 8);
 }
@@ -418,8 +544,9 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	char name[32];
 
 	if (e != NULL && e->n > 0) {
-		evbuffer_add_printf(b, "<div class=\"gone\" role=\"alert\" tabindex=\"-1\"><h2>%s</h2><ul>",
-		                    t->errors);
+		evbuffer_add_printf(
+		    b, "<div class=\"gone\" role=\"alert\" tabindex=\"-1\"><h2>%s</h2><ul>",
+		    t->errors);
 		for (int i = 0; i < e->n; i++) {
 			evbuffer_add_printf(b, "<li><a href=\"#%s\">", e->field[i]);
 			html_escape(b, e->text[i]);
@@ -437,16 +564,18 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	                    t->lang, nlegs, npeople);
 	html_escape(b, country);
 	evbuffer_add(b, "\">", 2);
-	evbuffer_add_printf(b,
-	                    "<fieldset><legend>%s</legend><label class=\"check\"><input type=\"radio\" "
-	                    "name=\"kind\" value=\"traveller\"%s> %s</label><label class=\"check\">"
-	                    "<input type=\"radio\" name=\"kind\" value=\"resident\"%s> %s</label>"
-	                    "</fieldset>",
-	                    t->kind, residence ? "" : " checked", t->trip, residence ? " checked" : "",
-	                    t->residence);
+	evbuffer_add_printf(
+	    b,
+	    "<fieldset><legend>%s</legend><label class=\"check\"><input type=\"radio\" "
+	    "name=\"kind\" value=\"traveller\"%s> %s</label><label class=\"check\">"
+	    "<input type=\"radio\" name=\"kind\" value=\"resident\"%s> %s</label>"
+	    "</fieldset>",
+	    t->kind, residence ? "" : " checked", t->trip, residence ? " checked" : "",
+	    t->residence);
 
 	evbuffer_add_printf(b, "<fieldset><legend>%s</legend>", t->you);
-	reg_input(b, v, e, "name_ko", t->name_ko, "text", "maxlength=\"100\" autocomplete=\"name\"");
+	reg_input(b, v, e, "name_ko", t->name_ko, "text",
+	          "maxlength=\"100\" autocomplete=\"name\"");
 	reg_input(b, v, e, "name_latin", t->name_latin, "text", "maxlength=\"100\"");
 	reg_input(b, v, e, "birth_date", t->birth, "date", NULL);
 	reg_input(b, v, e, "passport_no", t->passport, "text", "maxlength=\"20\"");
@@ -484,10 +613,11 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 		evbuffer_add(b, "</fieldset>", 11);
 	}
 	if (nlegs < REG_LEGS_MAX)
-		evbuffer_add_printf(b,
-		                    "<button class=\"more\" name=\"more\" value=\"legs\" type=\"submit\">%s"
-		                    "</button>",
-		                    t->more_legs);
+		evbuffer_add_printf(
+		    b,
+		    "<button class=\"more\" name=\"more\" value=\"legs\" type=\"submit\">%s"
+		    "</button>",
+		    t->more_legs);
 	evbuffer_add(b, "</fieldset>", 11);
 
 	evbuffer_add_printf(b, "<fieldset class=\"home\"><legend>%s</legend>", t->home);
@@ -498,7 +628,8 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 
 	evbuffer_add_printf(b, "<fieldset><legend>%s</legend>", t->people);
 	for (int i = 1; i <= npeople; i++) {
-		evbuffer_add_printf(b, "<fieldset class=\"person\"><legend>%s %d</legend>", t->person, i);
+		evbuffer_add_printf(b, "<fieldset class=\"person\"><legend>%s %d</legend>",
+		                    t->person, i);
 		snprintf(name, sizeof name, "m%d_name", i);
 		reg_input(b, v, e, name, t->person_name, "text", "maxlength=\"100\"");
 		snprintf(name, sizeof name, "m%d_birth_date", i);
@@ -510,10 +641,11 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 		evbuffer_add(b, "</fieldset>", 11);
 	}
 	if (npeople < REG_MEMBERS_MAX)
-		evbuffer_add_printf(b,
-		                    "<button class=\"more\" name=\"more\" value=\"people\" type=\"submit\">"
-		                    "%s</button>",
-		                    t->more_people);
+		evbuffer_add_printf(
+		    b,
+		    "<button class=\"more\" name=\"more\" value=\"people\" type=\"submit\">"
+		    "%s</button>",
+		    t->more_people);
 	evbuffer_add(b, "</fieldset>", 11);
 
 	evbuffer_add_printf(b, "<fieldset><legend>%s</legend><p class=\"note\">%s</p>", t->family,
@@ -540,9 +672,11 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 			html_escape(b, reg_error_for(e, "consent"));
 			evbuffer_add(b, "</p>", 4);
 		}
-		evbuffer_add_printf(b, "<label class=\"check\"><input id=\"consent\" type=\"checkbox\" "
-		                       "name=\"consent\" value=\"1\"> %s</label>",
-		                    t->consent);
+		evbuffer_add_printf(
+		    b,
+		    "<label class=\"check\"><input id=\"consent\" type=\"checkbox\" "
+		    "name=\"consent\" value=\"1\"> %s</label>",
+		    t->consent);
 	}
 	evbuffer_add_printf(b, "<button type=\"submit\" class=\"send\">%s</button></form>",
 	                    is_new ? t->submit : t->save);
@@ -552,7 +686,8 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 static void
 reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, const char *error)
 {
-	struct evbuffer *b = reg_page_start(t, t == &reg_ko ? "/register?lang=en" : "/register?lang=ko");
+	struct evbuffer *b =
+	    reg_page_start(t, t == &reg_ko ? "/register?lang=en" : "/register?lang=ko");
 	const cJSON *m;
 
 	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p>", t->title, t->intro);
@@ -689,7 +824,8 @@ reg_with_missions(struct http_ctx *ctx, reg_ready_cb cb, void *arg)
 	w->ctx = ctx;
 	w->cb = cb;
 	w->arg = arg;
-	if (db_pool_query(ctx->d->db, reg_missions_sql, 0, NULL, reg_cache_loaded, w, &cause) != 0) {
+	if (db_pool_query(ctx->d->db, reg_missions_sql, 0, NULL, reg_cache_loaded, w, &cause) !=
+	    0) {
 		free(w);
 		cb(ctx, arg);
 	}
@@ -827,8 +963,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		cJSON_AddItemToArray(people_in, me);
 		member_of[nobjects++] = 0;
 		if (*fv(f, "phone") == '\0' && *fv(f, "email") == '\0')
-			reg_error(e, "phone", t == &reg_en ? "Give a mobile phone or an e-mail."
-			                                   : "휴대전화나 이메일을 적어 주세요.");
+			reg_error(e, "phone",
+			          t == &reg_en ? "Give a mobile phone or an e-mail."
+			                       : "휴대전화나 이메일을 적어 주세요.");
 	}
 	for (int i = 1; i <= npeople; i++) {
 		cJSON *m;
@@ -858,7 +995,8 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 			char where[24], text[SF_IMPORT_REASON_SIZE + 160];
 			if (who == 0)
 				snprintf(where, sizeof where, "%s",
-				         strcmp(field, "phone") == 0 || strcmp(field, "email") == 0 ||
+				         strcmp(field, "phone") == 0 ||
+				                 strcmp(field, "email") == 0 ||
 				                 strcmp(field, "birth_date") == 0 ||
 				                 strcmp(field, "passport_no") == 0 ||
 				                 strcmp(field, "name_latin") == 0
@@ -867,7 +1005,8 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 			else
 				snprintf(where, sizeof where, "m%d_%s", who,
 				         strcmp(field, "birth_date") == 0 ? "birth_date" : "name");
-			/* The rules' reasons are English; the Korean page says first what to fix. */
+			/* The rules' reasons are English; the Korean page says first what to fix.
+			 */
 			if (who == 0)
 				snprintf(text, sizeof text, "%s%s", reg_field_hint(t, field),
 				         res->errors[i].reason);
@@ -883,7 +1022,8 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		const struct sf_import_row *row = &res->rows[i];
 		cJSON *p = cJSON_CreateObject(), *ph = cJSON_AddArrayToObject(p, "phones");
 		cJSON *em = cJSON_AddArrayToObject(p, "emails");
-		int who = row->line >= 1 && row->line <= (size_t)nobjects ? member_of[row->line - 1] : 0;
+		int who =
+		    row->line >= 1 && row->line <= (size_t)nobjects ? member_of[row->line - 1] : 0;
 		reg_add_string(p, "name_ko", row->name_ko);
 		reg_add_string(p, "name_latin", row->name_latin);
 		reg_add_string(p, "name_key", row->name_key);
@@ -926,8 +1066,8 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		snprintf(k_address, sizeof k_address, "leg%d_address", i);
 		snprintf(k_arr, sizeof k_arr, "leg%d_arrival", i);
 		snprintf(k_dep, sizeof k_dep, "leg%d_departure", i);
-		if (*fv(f, k_region) == '\0' && *fv(f, k_place) == '\0' && *fv(f, k_address) == '\0' &&
-		    *fv(f, k_arr) == '\0' && *fv(f, k_dep) == '\0')
+		if (*fv(f, k_region) == '\0' && *fv(f, k_place) == '\0' &&
+		    *fv(f, k_address) == '\0' && *fv(f, k_arr) == '\0' && *fv(f, k_dep) == '\0')
 			continue;
 		region = reg_region(mission, fv(f, k_region));
 		if (region == NULL && *fv(f, k_place) == '\0')
@@ -952,9 +1092,11 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 			/* As the database keeps them: from 2000 on, and no leg over ten years. */
 			struct sf_date a, b;
 			int64_t da = 0, db = 0;
-			if (strcmp(arr, "2000-01-01") < 0 || sf_date_parse(arr, SF_DATE_ISO, &a, NULL, 0) != 0 ||
-			    sf_date_parse(dep, SF_DATE_ISO, &b, NULL, 0) != 0 || sf_date_to_days(&a, &da) != 0 ||
-			    sf_date_to_days(&b, &db) != 0 || db - da > 3660) {
+			if (strcmp(arr, "2000-01-01") < 0 ||
+			    sf_date_parse(arr, SF_DATE_ISO, &a, NULL, 0) != 0 ||
+			    sf_date_parse(dep, SF_DATE_ISO, &b, NULL, 0) != 0 ||
+			    sf_date_to_days(&a, &da) != 0 || sf_date_to_days(&b, &db) != 0 ||
+			    db - da > 3660) {
 				reg_error(e, k_dep, t->err_leg_dates);
 				continue;
 			}
@@ -968,8 +1110,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		reg_add_string(leg, "place", fv(f, k_place));
 		reg_add_string(leg, "address", fv(f, k_address));
 		if (region != NULL)
-			cJSON_AddNumberToObject(leg, "region_id",
-			                        cJSON_GetNumberValue(cJSON_GetObjectItem(region, "id")));
+			cJSON_AddNumberToObject(
+			    leg, "region_id",
+			    cJSON_GetNumberValue(cJSON_GetObjectItem(region, "id")));
 		cJSON_AddStringToObject(leg, "arrival", arr);
 		cJSON_AddStringToObject(leg, "departure", dep);
 		cJSON_AddItemToArray(legs, leg);
@@ -987,8 +1130,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 	if (!trip) {
 		const cJSON *home = reg_region(mission, fv(f, "home_region"));
 		if (home != NULL)
-			cJSON_AddNumberToObject(doc, "region_id",
-			                        cJSON_GetNumberValue(cJSON_GetObjectItem(home, "id")));
+			cJSON_AddNumberToObject(
+			    doc, "region_id",
+			    cJSON_GetNumberValue(cJSON_GetObjectItem(home, "id")));
 	}
 
 	/* The contact at home: a Korean number unless written internationally. */
@@ -1004,9 +1148,11 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		                       sizeof why) != 0)
 			reg_error(e, "family_phone", why);
 		if (*fv(f, "family_email") != '\0' &&
-		    sf_email_validate(fv(f, "family_email"), email, sizeof email, why, sizeof why) != 0)
+		    sf_email_validate(fv(f, "family_email"), email, sizeof email, why,
+		                      sizeof why) != 0)
 			reg_error(e, "family_email", why);
-		if (strcmp(fv(f, "family_consent"), "1") == 0 && phone[0] == '\0' && email[0] == '\0')
+		if (strcmp(fv(f, "family_consent"), "1") == 0 && phone[0] == '\0' &&
+		    email[0] == '\0')
 			reg_error(e, "family_phone", t->err_family);
 		cJSON_AddBoolToObject(family, "consent", strcmp(fv(f, "family_consent"), "1") == 0);
 		reg_add_string(family, "name", fv(f, "family_name"));
@@ -1166,8 +1312,8 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 	params[5] = per_addr;
 	reg_saves_in_flight++;
 	if (db_pool_query(ctx->d->db,
-	                  "SELECT registration_create($1::bigint, $2, $3, $4::jsonb, $5, $6::int)", 6,
-	                  params, reg_created, p, &cause) != 0) {
+	                  "SELECT registration_create($1::bigint, $2, $3, $4::jsonb, $5, $6::int)",
+	                  6, params, reg_created, p, &cause) != 0) {
 		reg_saves_in_flight--;
 		reg_message(ctx, 503, p->t, p->t->title, p->t->busy);
 		reg_post_free(p);
@@ -1263,8 +1409,8 @@ reg_values_from(struct evkeyvalq *v, const cJSON *reg)
 {
 	const cJSON *me = cJSON_GetObjectItem(reg, "me"), *x;
 	const cJSON *family = cJSON_GetObjectItem(reg, "family");
-	static const char *const me_keys[] = {"name_ko", "name_latin", "birth_date", "passport_no",
-	                                      "address", "residence_status"};
+	static const char *const me_keys[] = {"name_ko",     "name_latin", "birth_date",
+	                                      "passport_no", "address",    "residence_status"};
 	static const char *const need_keys[] = {"need_child", "need_elderly", "need_pregnant",
 	                                        "need_disability", "need_medical"};
 	char key[32], num[24];
@@ -1277,7 +1423,8 @@ reg_values_from(struct evkeyvalq *v, const cJSON *reg)
 	evhttp_add_header(v, "kind", cJSON_GetStringValue(cJSON_GetObjectItem(me, "kind")));
 	if (cJSON_IsNumber(cJSON_GetObjectItem(me, "region_id")) &&
 	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(me, "kind")), "resident") == 0) {
-		snprintf(num, sizeof num, "%.0f", cJSON_GetNumberValue(cJSON_GetObjectItem(me, "region_id")));
+		snprintf(num, sizeof num, "%.0f",
+		         cJSON_GetNumberValue(cJSON_GetObjectItem(me, "region_id")));
 		evhttp_add_header(v, "home_region", num);
 	}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(me, "languages"))
@@ -1327,7 +1474,8 @@ reg_values_from(struct evkeyvalq *v, const cJSON *reg)
 		evhttp_add_header(v, key, cJSON_GetStringValue(cJSON_GetObjectItem(x, "name")));
 		if (cJSON_IsString(cJSON_GetObjectItem(x, "birth_date"))) {
 			snprintf(key, sizeof key, "m%d_birth_date", i);
-			evhttp_add_header(v, key, cJSON_GetObjectItem(x, "birth_date")->valuestring);
+			evhttp_add_header(v, key,
+			                  cJSON_GetObjectItem(x, "birth_date")->valuestring);
 		}
 		cJSON_ArrayForEach(n, cJSON_GetObjectItem(x, "needs"))
 		{
@@ -1372,9 +1520,11 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 	b = reg_page_start(t, other);
 	evbuffer_add_printf(b, "<h1>%s</h1>", t->manage);
 	if (created)
-		evbuffer_add_printf(b, "<div class=\"ok\" role=\"status\"><p>%s</p></div>", t->created);
+		evbuffer_add_printf(b, "<div class=\"ok\" role=\"status\"><p>%s</p></div>",
+		                    t->created);
 	if (m->notice[0] != '\0') {
-		evbuffer_add_printf(b, "<div class=\"%s\" role=\"%s\"><p>", m->notice_ok ? "ok" : "gone",
+		evbuffer_add_printf(b, "<div class=\"%s\" role=\"%s\"><p>",
+		                    m->notice_ok ? "ok" : "gone",
 		                    m->notice_ok ? "status" : "alert");
 		html_escape(b, m->notice);
 		evbuffer_add(b, "</p></div>", 10);
@@ -1404,7 +1554,8 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 			    "<input id=\"code-%s\" name=\"code\" inputmode=\"numeric\" "
 			    "autocomplete=\"one-time-code\" maxlength=\"6\" pattern=\"[0-9]{6}\">"
 			    "<button type=\"submit\">%s</button>"
-			    "<button type=\"submit\" formaction=\"%s/resend\" class=\"more\">%s</button>"
+			    "<button type=\"submit\" formaction=\"%s/resend\" "
+			    "class=\"more\">%s</button>"
 			    "</form>",
 			    action, t->lang, id, id, t->code, id, t->confirm, action, t->resend);
 		evbuffer_add(b, "</li>", 5);
@@ -1420,13 +1571,14 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 		reg_form(b, t, mission, country, &v, NULL, action, false, 0);
 	}
 	evhttp_clear_headers(&v);
-	evbuffer_add_printf(b,
-	                    "<h2>%s</h2><form method=\"post\" action=\"%s/delete\" class=\"delete\">"
-	                    "<input type=\"hidden\" name=\"lang\" value=\"%s\">"
-	                    "<label class=\"check\"><input type=\"checkbox\" name=\"confirm\" "
-	                    "value=\"1\" required> %s</label>"
-	                    "<button type=\"submit\" class=\"danger\">%s</button></form>",
-	                    t->delete_title, action, t->lang, t->delete_confirm, t->delete_button);
+	evbuffer_add_printf(
+	    b,
+	    "<h2>%s</h2><form method=\"post\" action=\"%s/delete\" class=\"delete\">"
+	    "<input type=\"hidden\" name=\"lang\" value=\"%s\">"
+	    "<label class=\"check\"><input type=\"checkbox\" name=\"confirm\" "
+	    "value=\"1\" required> %s</label>"
+	    "<button type=\"submit\" class=\"danger\">%s</button></form>",
+	    t->delete_title, action, t->lang, t->delete_confirm, t->delete_button);
 	reg_page_send(m->ctx, m->has_form && m->e.n > 0 ? 400 : 200, b);
 }
 
@@ -1463,7 +1615,8 @@ reg_manage_show(struct http_ctx *ctx, void *arg)
 	struct reg_manage *m = arg;
 	const char *params[1] = {m->hash}, *cause;
 
-	if (db_pool_query(ctx->d->db, reg_manage_sql, 1, params, reg_manage_loaded, m, &cause) != 0) {
+	if (db_pool_query(ctx->d->db, reg_manage_sql, 1, params, reg_manage_loaded, m, &cause) !=
+	    0) {
 		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
 		reg_manage_free(m);
 	}
@@ -1566,8 +1719,8 @@ reg_update_ready(struct http_ctx *ctx, void *arg)
 			char action[128];
 			snprintf(action, sizeof action, "/register/m/%s", m->token);
 			evbuffer_add_printf(b, "<h1>%s</h1>", m->t->manage);
-			reg_form(b, m->t, mission, fv(&m->form, "country"), &m->form, NULL, action, false,
-			         0);
+			reg_form(b, m->t, mission, fv(&m->form, "country"), &m->form, NULL, action,
+			         false, 0);
 			reg_page_send(ctx, 200, b);
 		}
 		reg_manage_free(m);
@@ -1629,10 +1782,10 @@ reg_code_done(const struct db_result *r, void *arg)
 {
 	struct reg_manage *m = arg;
 	const struct reg_text *t = m->t;
-	const char *outcome = r->outcome == DB_OK && PQntuples(r->res) == 1 &&
-	                              !PQgetisnull(r->res, 0, 0)
-	                          ? PQgetvalue(r->res, 0, 0)
-	                          : NULL;
+	const char *outcome =
+	    r->outcome == DB_OK && PQntuples(r->res) == 1 && !PQgetisnull(r->res, 0, 0)
+	        ? PQgetvalue(r->res, 0, 0)
+	        : NULL;
 
 	if (outcome == NULL) {
 		if (r->outcome == DB_OK) {
@@ -1661,8 +1814,9 @@ reg_code_done(const struct db_result *r, void *arg)
 		params[0] = m->hash;
 		params[1] = m->contact;
 		params[2] = link;
-		if (db_pool_query(m->ctx->d->db, "SELECT registration_link_send($1, $2::bigint, $3)", 3,
-		                  params, reg_link_sent, m, &cause) == 0) {
+		if (db_pool_query(m->ctx->d->db,
+		                  "SELECT registration_link_send($1, $2::bigint, $3)", 3, params,
+		                  reg_link_sent, m, &cause) == 0) {
 			snprintf(m->notice, sizeof m->notice, "%s", t->code_ok);
 			OPENSSL_cleanse(link, strlen(link));
 			free(link);
@@ -1758,8 +1912,7 @@ reg_deleted(const struct db_result *r, void *arg)
 	if (outcome != NULL && strcmp(outcome, "deleted") == 0) {
 		reg_outcomes[REG_DELETED]++;
 		reg_message(m->ctx, 200, m->t, m->t->delete_title, m->t->deleted);
-	}
-	else if (outcome != NULL)
+	} else if (outcome != NULL)
 		reg_message(m->ctx, 404, m->t, m->t->gone, m->t->gone_more);
 	else {
 		log_warn("registration_delete_failed", "error", r->error);
@@ -1860,7 +2013,8 @@ routes_register_lost(struct http_ctx *ctx)
 			cJSON_AddItemToArray(values, cJSON_CreateString(value));
 		}
 	} else {
-		/* A number in national form is read as Korean and as each mission's country would. */
+		/* A number in national form is read as Korean and as each mission's country would.
+		 */
 		const cJSON *m;
 		if (sf_phone_normalize(contact, "KR", value, sizeof value, why, sizeof why) == 0)
 			cJSON_AddItemToArray(values, cJSON_CreateString(value));
@@ -1868,7 +2022,8 @@ routes_register_lost(struct http_ctx *ctx)
 		{
 			const char *cc = cJSON_GetStringValue(cJSON_GetObjectItem(m, "country"));
 			if (cc != NULL && cJSON_GetArraySize(values) < 16 &&
-			    sf_phone_normalize(contact, cc, value, sizeof value, why, sizeof why) == 0)
+			    sf_phone_normalize(contact, cc, value, sizeof value, why, sizeof why) ==
+			        0)
 				cJSON_AddItemToArray(values, cJSON_CreateString(value));
 		}
 		if (cJSON_GetArraySize(values) > 0)
@@ -1915,7 +2070,8 @@ routes_register_metrics(struct evbuffer *out)
 	    "safety_registrations_total{outcome=\"busy\"} %llu\n"
 	    "safety_registrations_total{outcome=\"updated\"} %llu\n"
 	    "safety_registrations_total{outcome=\"deleted\"} %llu\n"
-	    "# HELP safety_registration_codes_total One-time codes asked for and typed, by outcome.\n"
+	    "# HELP safety_registration_codes_total One-time codes asked for and typed, by "
+	    "outcome.\n"
 	    "# TYPE safety_registration_codes_total counter\n"
 	    "safety_registration_codes_total{outcome=\"resent\"} %llu\n"
 	    "safety_registration_codes_total{outcome=\"wait\"} %llu\n"
