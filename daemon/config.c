@@ -125,6 +125,8 @@ static const struct config_option config_options[] = {
     STR("paths", "web_dir", web_dir),
     STR("paths", "state_dir", state_dir),
     INT("registration", "codes_per_hour", registration_codes_per_hour, 1, 10000000),
+    INT("server", "request_timeout", request_timeout_s, 1, 3600),
+    INT("server", "max_public_body_bytes", max_public_body_bytes, 1024, 268435456),
 };
 
 /* Fills cfg with defaults. */
@@ -139,6 +141,8 @@ config_defaults(struct config *cfg)
 	cfg->max_header_bytes = 16384;
 	cfg->max_body_bytes = 10 * 1024 * 1024;
 	cfg->timeout_s = 30;
+	cfg->request_timeout_s = 60;
+	cfg->max_public_body_bytes = 32 * 1024;
 	cfg->shutdown_timeout_s = 10;
 	cfg->public_url = xstrdup("");
 	cfg->tls_listen = xstrdup("");

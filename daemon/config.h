@@ -24,6 +24,8 @@ struct config {
 	char *trusted_proxies; /* addresses whose X-Forwarded-For/-Proto are believed, "" = none */
 	int max_event_streams; /* open server-sent event streams at once */
 	int event_heartbeat_s; /* comment line on idle streams, so proxies keep them */
+	int request_timeout_s; /* a request must arrive whole this long after its first byte */
+	int max_public_body_bytes; /* request body of public routes and unknown paths */
 
 	/* [database] */
 	char *database_url;
