@@ -54,6 +54,20 @@ channel_sms_parts(const char *text)
 #endif
 }
 
+/* True when the text fits the GSM 7-bit alphabet: sent so, a part holds 160 characters, not 70. */
+static bool
+channel_sms_gsm7(const char *text)
+{
+#ifdef CHANNEL_HAVE_SMS
+	struct sf_sms_info info;
+
+	return sf_sms_analyze(text, &info) == 0 && info.encoding == SF_SMS_GSM7;
+#else
+	(void)text;
+	return false;
+#endif
+}
+
 /* Escapes a value for a URL query or a form body. */
 static char *
 channel_escape(const char *s)
@@ -110,10 +124,15 @@ channel_kannel_send(struct daemon *d, const struct channel_message *m, struct ch
 	xasprintf(&dlr, "%s/hooks/sms/kannel/dlr?secret=%s&id=%lld&status=%%d&answer=%%A",
 	          d->cfg.public_url, d->cfg.hook_secret, m->outbox_id);
 	dlr_e = channel_escape(dlr);
+	/*
+	 * The coding the parts were counted for: UCS-2 (2) only when a character
+	 * needs it, or an English message costs twice its parts. charset says
+	 * the text is UTF-8 either way, and Kannel converts it.
+	 */
 	xasprintf(&url,
-	          "%s?username=%s&password=%s&to=%s&text=%s&coding=2&charset=UTF-8&dlr-mask=31&"
+	          "%s?username=%s&password=%s&to=%s&text=%s&coding=%d&charset=UTF-8&dlr-mask=31&"
 	          "dlr-url=%s%s%s",
-	          d->cfg.kannel_url, user, pass, to, text, dlr_e,
+	          d->cfg.kannel_url, user, pass, to, text, channel_sms_gsm7(m->text) ? 0 : 2, dlr_e,
 	          *d->cfg.kannel_from ? "&from=" : "", *d->cfg.kannel_from ? from : "");
 	memset(&req, 0, sizeof req);
 	req.url = url;

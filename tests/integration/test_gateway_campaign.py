@@ -137,9 +137,36 @@ def twilio_shaped_api_sends_and_reports():
                                     % (crisis, nid)) == "safe|2", timeout=30, what="status from the inbound webhook")
 
 
+def english_goes_to_kannel_in_gsm_7():
+    """A text the GSM alphabet holds is sent in it, as many parts as were counted; Korean stays UCS-2."""
+    row = cluster.psql(DB, "SELECT n.id, ST_Y(n.last_point::geometry), ST_X(n.last_point::geometry) FROM national n "
+                           "WHERE n.deleted_at IS NULL AND n.last_point IS NOT NULL "
+                           "AND EXISTS (SELECT 1 FROM contact c WHERE c.national_id = n.id AND c.kind = 'phone') "
+                           "ORDER BY n.id LIMIT 1")
+    nid, lat, lon = row.split("|")
+    # Someone who reads no Korean (no Korean name either) is written to in English.
+    cluster.psql(DB, "UPDATE national SET languages = '{en}', name_ko = NULL WHERE id = %s" % nid)
+    crisis = lead.post("/api/v1/crises", {"kind": "unrest", "title": "Protest near the square", "severity": 3,
+                                          "circle": {"lat": float(lat), "lon": float(lon), "radius_m": 1}}).json()["id"]
+    text = "Embassy: are you safe? Answer here: {link}"
+    c = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"], "templates": {
+        "en": text, "ko": "대사관: 안전하십니까? {link}"}})
+    expect_equal(c.status, 201, c.body)
+    sent = lambda: cluster.psql(DB, "SELECT recipient, parts FROM outbox WHERE crisis_id = %d AND national_id = %s "
+                                    "AND state IN ('sent', 'delivered')" % (crisis, nid))
+    phone, parts = eventually(sent, timeout=30, what="the message sent").split("|")
+    rec = eventually(lambda: next((m for m in jsonl(ENV["SAFETY_SMSC_MT_LOG"]) if m.get("kind") == "message"
+                                   and m.get("to") == phone and "Answer here" in m.get("text", "")), None),
+                     timeout=30, what="the English message at the operator")
+    check(rec["coding"] != "ucs2", "English went out as UCS-2: %r" % rec)
+    expect_equal(int(parts), 1, "one part, as counted")
+    expect_equal(rec.get("parts", 1), 1, "one part at the operator")
+
+
 try:
     run([
         a_campaign_over_kannel_reaches_the_operator_with_hangul_intact,
+        english_goes_to_kannel_in_gsm_7,
         a_reply_typed_at_the_operator_becomes_a_status,
         e_mail_goes_through_smtp_with_the_reply_link,
         twilio_shaped_api_sends_and_reports,
