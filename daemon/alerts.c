@@ -58,21 +58,29 @@ alerts_job_free(struct alerts_job *job)
 	free(job);
 }
 
-/* Writes a list of numbers as a PostgreSQL array literal. */
-static void
-alerts_array(char *out, size_t outsz, const struct sf_alert *a, int which)
+/* A PostgreSQL array literal of one coordinate of every circle, all of them; the caller frees it.
+ */
+static char *
+alerts_array(const struct sf_alert *a, int which)
 {
-	size_t off = 0;
+	struct evbuffer *buf = evbuffer_new();
+	size_t len;
+	char *out;
 
-	out[off++] = '{';
-	for (size_t i = 0; i < a->n_circles && off + 32 < outsz; i++) {
+	evbuffer_add(buf, "{", 1);
+	for (size_t i = 0; i < a->n_circles; i++) {
 		double v = which == 0   ? a->circles[i].center.lat
 		           : which == 1 ? a->circles[i].center.lon
 		                        : a->circles[i].radius_m;
-		off += (size_t)snprintf(out + off, outsz - off, "%s%.7f", i > 0 ? "," : "", v);
+		evbuffer_add_printf(buf, "%s%.7f", i > 0 ? "," : "", v);
 	}
-	out[off++] = '}';
-	out[off] = '\0';
+	evbuffer_add(buf, "}", 1);
+	len = evbuffer_get_length(buf);
+	out = xmalloc(len + 1);
+	evbuffer_remove(buf, out, len);
+	out[len] = '\0';
+	evbuffer_free(buf);
+	return out;
 }
 
 /* The proposal of one alert answered. */
@@ -114,8 +122,8 @@ alerts_next(struct alerts_job *job)
 {
 	struct daemon *d = job->d;
 	const char *params[15];
-	char sev[8], drill[2], lat[2048], lon[2048], rad[2048], started[32], minaff[16],
-	    mission[24];
+	char sev[8], drill[2], started[32], minaff[16], mission[24];
+	char *lat, *lon, *rad;
 	const char *cause;
 
 	while (job->next < job->list->n &&
@@ -147,9 +155,11 @@ alerts_next(struct alerts_job *job)
 		const struct sf_alert *a = &job->list->alerts[job->next];
 		snprintf(sev, sizeof sev, "%d", a->severity);
 		snprintf(drill, sizeof drill, "%s", a->drill ? "t" : "f");
-		alerts_array(lat, sizeof lat, a, 0);
-		alerts_array(lon, sizeof lon, a, 1);
-		alerts_array(rad, sizeof rad, a, 2);
+		/* Every circle: the three arrays must stay the same length, or unnest pads with
+		 * NULLs. */
+		lat = alerts_array(a, 0);
+		lon = alerts_array(a, 1);
+		rad = alerts_array(a, 2);
 		snprintf(started, sizeof started, "%lld",
 		         (long long)(a->started > 0 ? a->started : a->sent));
 		snprintf(minaff, sizeof minaff, "%d", job->min_affected);
@@ -175,6 +185,9 @@ alerts_next(struct alerts_job *job)
 		struct db_result r = {DB_UNAVAILABLE, NULL, "", cause, 0};
 		alerts_proposed(&r, job);
 	}
+	free(lat);
+	free(lon);
+	free(rad);
 }
 
 /* On a worker: parse whatever the alert is. */

@@ -157,6 +157,19 @@ def one_mission_cannot_remove_or_close_what_another_shares():
     expect_equal(admin.patch("/api/v1/crises/%d" % cid, {"state": "closed"}).status, 200, "an admin closes it")
 
 
+def every_circle_of_an_alert_counts():
+    """An alert of 200 circles: the last one, over Antakya, still holds nationals."""
+    with open(os.path.join(DATA, "google-cap-library_earthquake.cap"), encoding="utf-8") as f:
+        cap = f.read()
+    circles = "".join("<circle>-%d.%03d,-150.0 1</circle>" % (10 + i // 100, i % 100) for i in range(199))
+    cap = cap.replace("<circle>-16.053,-173.274 0.0</circle>", circles + "<circle>36.2,36.16 60</circle>")
+    cap = cap.replace("USGS-earthquakes-us2010apcd", "test-many-circles")
+    r = lead.request("POST", "/api/v1/crises/import", body=cap.encode(), headers={"Content-Type": "application/xml"})
+    expect_equal(r.status, 200, r.body)
+    alert = r.json()["alerts"][0]
+    check("crisis" in alert and alert["crisis"]["missions"][0]["affected"] > 0, "the last circle was lost: %r" % alert)
+
+
 def upload_as(session, name, query=""):
     with open(os.path.join(DATA, name), "rb") as f:
         body = f.read()
@@ -171,6 +184,7 @@ try:
         cap_messages_parse_and_hostile_ones_are_refused,
         the_watcher_proposes_from_a_feed_with_conditional_requests,
         one_mission_cannot_remove_or_close_what_another_shares,
+        every_circle_of_an_alert_counts,
     ])
 finally:
     d.stop()
