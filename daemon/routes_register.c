@@ -34,6 +34,7 @@
 #include <safety/date.h>
 #include <safety/email.h>
 #include <safety/import.h>
+#include <safety/limiter.h>
 #include <safety/name.h>
 #include <safety/phone.h>
 #include <safety/secret.h>
@@ -51,8 +52,21 @@
 /* Rows shown without asking for more. */
 #define REG_LEGS_SHOWN 3
 #define REG_MEMBERS_SHOWN 3
-/* Registrations one address may make in a day (hotels and carriers share addresses). */
+/*
+ * Registrations one address may make in a day (hotels and carriers share
+ * addresses). An address is the rate limiter's key: IPv4 as is, IPv6 by /64.
+ */
 #define REG_PER_ADDRESS_DAY 30
+/*
+ * One-time codes in an hour per registration and per address: enough for a
+ * household's contacts and a few corrections, too few to pump messages to
+ * numbers of someone's choosing. The budget of all codes is configured.
+ */
+#define REG_CODES_PER_REGISTRATION_HOUR 8
+#define REG_CODES_PER_ADDRESS_HOUR 20
+/* Lost-link requests in an hour per address and per contact asked for. */
+#define REG_LOST_PER_ADDRESS_HOUR 10
+#define REG_LOST_PER_CONTACT_HOUR 3
 /* Saves in flight at once; more get "busy" while the blank form keeps being served. */
 #define REG_SAVES_MAX 16
 /* Seconds the mission list is trusted. */
@@ -71,7 +85,7 @@ struct reg_text {
 	    *saved, *delete_title, *delete_confirm, *delete_button, *deleted, *gone, *gone_more,
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
 	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done,
-	    *merged;
+	    *merged, *code_limit, *update_limit, *codes_held, *lost_limit;
 };
 
 static const struct reg_text reg_ko = {
@@ -165,15 +179,21 @@ static const struct reg_text reg_ko = {
     "의료 지원",
     "등록되었습니다. 연락처로 보낸 코드를 입력해 확인해 주세요.",
     "관리 링크를 잃어버렸나요?",
-    "등록할 때 확인한 휴대전화나 이메일을 적으면 새 링크를 보내 드립니다. 이전 링크는 더 이상 "
-    "쓸 수 없게 됩니다.",
+    "등록할 때 확인한 휴대전화나 이메일을 적으면 새 링크를 보내 드립니다. 새 링크를 열면 이전 "
+    "링크는 더 이상 쓸 수 없게 됩니다.",
     "휴대전화 또는 이메일",
     "새 링크 받기",
     "그 연락처가 확인된 등록이 있으면 새 링크를 보냈습니다. 몇 분 안에 오지 않으면 대사관에 "
     "연락하세요.",
     "대사관이 이 등록을 대사관의 기존 명부와 합쳤습니다. 내용을 바꾸려면 대사관에 연락하세요. "
     "등록은 "
-    "아래에서 언제든 지울 수 있습니다."};
+    "아래에서 언제든 지울 수 있습니다.",
+    "지금은 코드를 더 보낼 수 없습니다. 약 %d분 뒤에 다시 요청해 주세요.",
+    "변경 내용을 저장하지 않았습니다. 새 연락처를 확인할 코드를 지금은 더 보낼 수 없습니다. "
+    "약 %d분 뒤에 다시 저장해 주세요. 등록은 그대로이고, 적은 내용은 아래에 남아 있습니다.",
+    "등록은 저장되었지만 지금은 확인 코드를 보낼 수 없었습니다. 약 %d분 뒤에 '코드 다시 받기'를 "
+    "눌러 주세요.",
+    "지금은 새 링크 요청이 너무 많습니다. 약 %d분 뒤에 다시 해 주세요."};
 
 static const struct reg_text reg_en = {
     "en",
@@ -268,13 +288,20 @@ static const struct reg_text reg_en = {
     "You are registered. Enter the code sent to your phone or e-mail to confirm it.",
     "Lost your management link?",
     "Give the phone or e-mail you confirmed when registering and a new link is sent to it. The "
-    "old link stops working.",
+    "old link stops working once you open the new one.",
     "Mobile phone or e-mail",
     "Send a new link",
     "If a registration has that contact confirmed, a new link was sent to it. If nothing arrives "
     "within a few minutes, call the embassy.",
     "The embassy has joined this registration with its own record of you. To change anything, "
-    "contact the embassy; you can still delete the registration below."};
+    "contact the embassy; you can still delete the registration below.",
+    "No more codes can be sent just now. Please ask again in about %d minutes.",
+    "Your change was not saved: no more codes to confirm new contacts can be sent just now. "
+    "Please save again in about %d minutes. Your registration is as it was, and what you typed "
+    "is below.",
+    "Your registration is saved, but no code could be sent just now. Please press \"Send a new "
+    "code\" in about %d minutes.",
+    "Too many requests for a new link just now. Please try again in about %d minutes."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -298,6 +325,7 @@ enum {
 	CODE_WRONG,
 	CODE_LOCKED,
 	CODE_EXPIRED,
+	CODE_LIMITED,
 	CODE_NOUTCOMES
 };
 static unsigned long long code_outcomes[CODE_NOUTCOMES];
@@ -456,6 +484,57 @@ reg_message(struct http_ctx *ctx, int status, const struct reg_text *t, const ch
 	html_escape(b, text);
 	evbuffer_add(b, "</p></div>", 10);
 	reg_page_send(ctx, status, b);
+}
+
+/* Writes text with the minutes of a wait of seconds (rounded up) where it says "%d". */
+static void
+reg_text_minutes(char *out, size_t outsz, const char *text, int seconds)
+{
+	const char *at = strstr(text, "%d");
+	int minutes = seconds <= 60 ? 1 : (seconds + 59) / 60;
+
+	if (at == NULL)
+		snprintf(out, outsz, "%s", text);
+	else
+		snprintf(out, outsz, "%.*s%d%s", (int)(at - text), text, minutes, at + 2);
+}
+
+/* Tells the client when to try again, in seconds (at least one). */
+static void
+reg_retry_after(struct http_ctx *ctx, int seconds)
+{
+	char retry[16];
+
+	snprintf(retry, sizeof retry, "%d", seconds < 1 ? 1 : seconds);
+	http_add_header(ctx, "Retry-After", retry);
+}
+
+/*
+ * The client as the limits count it, the rate limiter's key: an IPv4
+ * address as is, an IPv6 one by its /64 (one host often has a whole /64).
+ */
+static void
+reg_address_key(const struct http_ctx *ctx, char key[SF_RATETABLE_KEY_MAX])
+{
+	if (sf_ratetable_key(ctx->client_addr, key, SF_RATETABLE_KEY_MAX) != 0)
+		snprintf(key, SF_RATETABLE_KEY_MAX, "?");
+}
+
+/* The hourly budgets of one-time codes, as contact_code_send reads them. */
+static void
+reg_code_limits(const struct http_ctx *ctx, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "{\"per_registration\": %d, \"per_address\": %d, \"per_hour\": %d}",
+	         REG_CODES_PER_REGISTRATION_HOUR, REG_CODES_PER_ADDRESS_HOUR,
+	         ctx->d->cfg.registration_codes_per_hour);
+}
+
+/* A number from a query result's JSON, 0 when absent. */
+static int
+reg_json_int(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+	return cJSON_IsNumber(v) ? v->valueint : 0;
 }
 
 /* ---- the form ---- */
@@ -1225,7 +1304,13 @@ reg_created(const struct db_result *r, void *arg)
 	outcome = cJSON_GetStringValue(cJSON_GetObjectItem(out, "outcome"));
 	if (outcome != NULL && strcmp(outcome, "created") == 0) {
 		char *location;
-		xasprintf(&location, "/register/m/%s?lang=%s&created=1", p->token, p->t->lang);
+		/* Codes over a budget are held: the page says when to ask for them. */
+		if (cJSON_IsTrue(cJSON_GetObjectItem(out, "codes_held")))
+			xasprintf(&location, "/register/m/%s?lang=%s&created=1&held=%d", p->token,
+			          p->t->lang, reg_json_int(out, "retry_after"));
+		else
+			xasprintf(&location, "/register/m/%s?lang=%s&created=1", p->token,
+			          p->t->lang);
 		http_add_header(p->ctx, "Location", location);
 		free(location);
 		http_reply_bytes(p->ctx, 303, "text/plain; charset=utf-8", "", 0);
@@ -1251,8 +1336,9 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 	const cJSON *mission = reg_mission_for(fv(&p->form, "country"));
 	cJSON *doc;
 	char hash[SF_SECRET_HASH_HEX + 1], mission_id[24], per_addr[12];
+	char addr_key[SF_RATETABLE_KEY_MAX], limits[128];
 	char *doc_text;
-	const char *params[6], *cause;
+	const char *params[8], *cause;
 
 	memset(&e, 0, sizeof e);
 	if (reg_cache.missions == NULL) {
@@ -1302,6 +1388,8 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 	snprintf(mission_id, sizeof mission_id, "%.0f",
 	         cJSON_GetNumberValue(cJSON_GetObjectItem(mission, "id")));
 	snprintf(per_addr, sizeof per_addr, "%d", REG_PER_ADDRESS_DAY);
+	reg_address_key(ctx, addr_key);
+	reg_code_limits(ctx, limits, sizeof limits);
 	doc_text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
 	params[0] = mission_id;
@@ -1309,11 +1397,15 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 	params[2] = p->t->lang;
 	params[3] = doc_text;
 	params[4] = ctx->client_addr;
-	params[5] = per_addr;
+	params[5] = addr_key;
+	params[6] = per_addr;
+	params[7] = limits;
 	reg_saves_in_flight++;
-	if (db_pool_query(ctx->d->db,
-	                  "SELECT registration_create($1::bigint, $2, $3, $4::jsonb, $5, $6::int)",
-	                  6, params, reg_created, p, &cause) != 0) {
+	if (db_pool_query(
+	        ctx->d->db,
+	        "SELECT registration_create($1::bigint, $2, $3, $4::jsonb, $5, $6, $7::int, "
+	        "$8::jsonb)",
+	        8, params, reg_created, p, &cause) != 0) {
 		reg_saves_in_flight--;
 		reg_message(ctx, 503, p->t, p->t->title, p->t->busy);
 		reg_post_free(p);
@@ -1339,7 +1431,8 @@ routes_register_post(struct http_ctx *ctx)
 /* ---- the management link ---- */
 
 /*
- * What the link's holder sees: what the registration itself holds. Once
+ * What the link's holder sees: what the registration itself holds (a
+ * pending link from /register/lost becomes the link when first opened). Once
  * staff have joined it with the registry's own record of the person, the
  * registrant's set-aside row is shown (never that record) and nothing can be
  * changed through the link but deleting.
@@ -1371,17 +1464,20 @@ static const char reg_manage_sql[] =
     "   AND n.id <> r.national_id AND n.source = 'self' AND n.deleted_at IS NULL "
     "   AND n.id IS DISTINCT FROM mg.registrant_id)) "
     "FROM registration r JOIN mission m ON m.id = r.mission_id "
-    "LEFT JOIN registration_merge mg ON mg.registration_id = r.id WHERE r.manage_hash = $1";
+    "LEFT JOIN registration_merge mg ON mg.registration_id = r.id "
+    "WHERE r.id = (SELECT registration_link_open($1))";
 
 struct reg_manage {
 	struct http_ctx *ctx;
 	const struct reg_text *t;
 	char token[SF_SECRET_TOKEN_BUFSZ];
 	char hash[SF_SECRET_HASH_HEX + 1];
-	char notice[300];
+	char notice[600];
 	bool notice_ok;
+	int status;            /* of the page, when not what the form's errors make it */
 	struct evkeyvalq form; /* a POST's */
 	bool has_form;
+	bool keep_typed; /* show the form as typed, though it had no error */
 	struct reg_errors e;
 	char contact[24]; /* the contact a code was for */
 };
@@ -1511,10 +1607,20 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 	struct evkeyvalq v;
 	bool created = false;
 	bool merged = cJSON_IsTrue(cJSON_GetObjectItem(reg, "merged"));
-	char flag[4];
+	bool typed = m->has_form && (m->e.n > 0 || m->keep_typed);
+	char flag[4], held[12];
 
 	if (http_query(m->ctx, "created", flag, sizeof flag) != NULL)
 		created = true;
+	if (created && m->notice[0] == '\0' &&
+	    http_query(m->ctx, "held", held, sizeof held) != NULL) {
+		int seconds = atoi(held);
+		reg_text_minutes(m->notice, sizeof m->notice, t->codes_held,
+		                 seconds < 1      ? 1
+		                 : seconds > 3600 ? 3600
+		                                  : seconds);
+		m->notice_ok = false;
+	}
 	snprintf(other, sizeof other, "/register/m/%s?lang=%s", m->token, t->other_name);
 	snprintf(action, sizeof action, "/register/m/%s", m->token);
 	b = reg_page_start(t, other);
@@ -1564,7 +1670,7 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 	TAILQ_INIT(&v);
 	if (merged) {
 		/* Nothing to change here: the registry's record is the embassy's. */
-	} else if (m->has_form && m->e.n > 0) {
+	} else if (typed) {
 		reg_form(b, t, mission, country, &m->form, &m->e, action, false, 0);
 	} else {
 		reg_values_from(&v, reg);
@@ -1579,7 +1685,11 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 	    "value=\"1\" required> %s</label>"
 	    "<button type=\"submit\" class=\"danger\">%s</button></form>",
 	    t->delete_title, action, t->lang, t->delete_confirm, t->delete_button);
-	reg_page_send(m->ctx, m->has_form && m->e.n > 0 ? 400 : 200, b);
+	reg_page_send(m->ctx,
+	              m->status != 0              ? m->status
+	              : m->has_form && m->e.n > 0 ? 400
+	                                          : 200,
+	              b);
 }
 
 static void
@@ -1681,6 +1791,19 @@ reg_updated(const struct db_result *r, void *arg)
 		reg_manage_free(m);
 		return;
 	}
+	if (strcmp(outcome, "limit") == 0) {
+		/* Nothing was changed: the page says when to save again, with the form as typed. */
+		int retry = reg_json_int(out, "retry_after");
+		cJSON_Delete(out);
+		reg_outcomes[REG_LIMITED]++;
+		reg_text_minutes(m->notice, sizeof m->notice, m->t->update_limit, retry);
+		m->notice_ok = false;
+		m->status = 429;
+		m->keep_typed = true;
+		reg_retry_after(m->ctx, retry);
+		reg_manage_show(m->ctx, m);
+		return;
+	}
 	if (strcmp(outcome, "merged") == 0) {
 		cJSON_Delete(out);
 		snprintf(m->notice, sizeof m->notice, "%s", m->t->merged);
@@ -1705,8 +1828,8 @@ reg_update_ready(struct http_ctx *ctx, void *arg)
 	struct reg_manage *m = arg;
 	const cJSON *mission = reg_mission_for(fv(&m->form, "country"));
 	cJSON *doc;
-	char *doc_text;
-	const char *params[3], *cause;
+	char *doc_text, addr_key[SF_RATETABLE_KEY_MAX], limits[128];
+	const char *params[5], *cause;
 
 	if (mission == NULL) {
 		reg_manage_gone(m);
@@ -1739,11 +1862,16 @@ reg_update_ready(struct http_ctx *ctx, void *arg)
 	}
 	doc_text = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
+	reg_address_key(ctx, addr_key);
+	reg_code_limits(ctx, limits, sizeof limits);
 	params[0] = m->hash;
 	params[1] = doc_text;
 	params[2] = ctx->client_addr;
+	params[3] = addr_key;
+	params[4] = limits;
 	reg_saves_in_flight++;
-	if (db_pool_query(ctx->d->db, "SELECT registration_update($1, $2::jsonb, $3)", 3, params,
+	if (db_pool_query(ctx->d->db,
+	                  "SELECT registration_update($1, $2::jsonb, $3, $4, $5::jsonb)", 5, params,
 	                  reg_updated, m, &cause) != 0) {
 		reg_saves_in_flight--;
 		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
@@ -1797,6 +1925,21 @@ reg_code_done(const struct db_result *r, void *arg)
 		reg_manage_free(m);
 		return;
 	}
+	if (strcmp(outcome, "limit") == 0) {
+		/* A budget of codes is spent: when to ask again, and nothing lost. */
+		int retry = PQnfields(r->res) > 1 && !PQgetisnull(r->res, 0, 1)
+		                ? atoi(PQgetvalue(r->res, 0, 1))
+		                : 3600;
+		code_outcomes[CODE_LIMITED]++;
+		reg_text_minutes(m->notice, sizeof m->notice, t->code_limit, retry);
+		m->notice_ok = false;
+		m->status = 429;
+		reg_retry_after(m->ctx, retry);
+		evhttp_clear_headers(&m->form);
+		m->has_form = false;
+		reg_manage_show(m->ctx, m);
+		return;
+	}
 	m->notice_ok = strcmp(outcome, "ok") == 0 || strcmp(outcome, "sent") == 0 ||
 	               strcmp(outcome, "verified") == 0;
 	if (strcmp(outcome, "verified") != 0 && strcmp(outcome, "unknown") != 0)
@@ -1837,23 +1980,29 @@ reg_code_done(const struct db_result *r, void *arg)
 	reg_manage_show(m->ctx, m);
 }
 
-/* The contact must belong to the registration the link opens; NULL when it does not. */
+/*
+ * The contact must belong to the registration the link opens; no row when
+ * it does not. Each answers the outcome and, for a spent budget, the seconds
+ * to wait. (OFFSET 0 keeps the send after every condition.)
+ */
 static const char reg_code_check_sql[] =
-    "SELECT contact_code_check(r.id, c.id, $3) FROM registration r "
+    "SELECT contact_code_check(r.id, c.id, $3), NULL FROM registration r "
     "JOIN contact c ON c.national_id = r.national_id AND c.id = $2::bigint "
-    "WHERE r.manage_hash = $1 AND NOT EXISTS (SELECT 1 FROM registration_merge mg "
-    " WHERE mg.registration_id = r.id)";
+    "WHERE r.id = (SELECT registration_link_open($1)) AND NOT EXISTS (SELECT 1 "
+    " FROM registration_merge mg WHERE mg.registration_id = r.id)";
 static const char reg_code_resend_sql[] =
-    "SELECT contact_code_issue(c.id) FROM registration r "
-    "JOIN contact c ON c.national_id = r.national_id AND c.id = $2::bigint "
-    "WHERE r.manage_hash = $1 AND NOT EXISTS (SELECT 1 FROM registration_merge mg "
-    " WHERE mg.registration_id = r.id)";
+    "SELECT x->>'outcome', x->>'retry_after' FROM (SELECT contact_code_send(c.id, $3, "
+    " $4::jsonb) AS x FROM registration r "
+    " JOIN contact c ON c.national_id = r.national_id AND c.id = $2::bigint "
+    " WHERE r.id = (SELECT registration_link_open($1)) AND NOT EXISTS (SELECT 1 "
+    "  FROM registration_merge mg WHERE mg.registration_id = r.id) OFFSET 0) s";
 
 static void
 reg_code(struct http_ctx *ctx, bool resend)
 {
 	struct reg_manage *m = reg_manage_open(ctx, true);
-	const char *contact, *code, *params[3], *cause;
+	const char *contact, *code, *params[4], *cause;
+	char addr_key[SF_RATETABLE_KEY_MAX], limits[128];
 	bool code_ok = true;
 
 	if (m == NULL)
@@ -1874,12 +2023,15 @@ reg_code(struct http_ctx *ctx, bool resend)
 		reg_with_missions(ctx, reg_manage_show, m);
 		return;
 	}
+	reg_address_key(ctx, addr_key);
+	reg_code_limits(ctx, limits, sizeof limits);
 	params[0] = m->hash;
 	params[1] = contact;
-	params[2] = code;
+	params[2] = resend ? addr_key : code;
+	params[3] = limits;
 	/* The mission list is loaded by the page shown afterwards. */
 	if (db_pool_query(ctx->d->db, resend ? reg_code_resend_sql : reg_code_check_sql,
-	                  resend ? 2 : 3, params, reg_code_done, m, &cause) != 0) {
+	                  resend ? 4 : 3, params, reg_code_done, m, &cause) != 0) {
 		reg_message(ctx, 503, m->t, m->t->title, m->t->busy);
 		reg_manage_free(m);
 	}
@@ -1948,14 +2100,16 @@ routes_register_delete(struct http_ctx *ctx)
 /* ---- a lost management link ---- */
 
 static void
-reg_lost_page(struct http_ctx *ctx, const struct reg_text *t, const char *notice)
+reg_lost_page(struct http_ctx *ctx, const struct reg_text *t, const char *notice, int status)
 {
 	struct evbuffer *b =
 	    reg_page_start(t, t == &reg_ko ? "/register/lost?lang=en" : "/register/lost?lang=ko");
 
 	evbuffer_add_printf(b, "<h1>%s</h1>", t->lost);
 	if (notice != NULL)
-		evbuffer_add_printf(b, "<div class=\"ok\" role=\"status\"><p>%s</p></div>", notice);
+		evbuffer_add_printf(b, "<div class=\"%s\" role=\"%s\"><p>%s</p></div>",
+		                    status < 300 ? "ok" : "gone", status < 300 ? "status" : "alert",
+		                    notice);
 	evbuffer_add_printf(b,
 	                    "<p>%s</p><form method=\"post\" action=\"/register/lost\">"
 	                    "<input type=\"hidden\" name=\"lang\" value=\"%s\">"
@@ -1964,13 +2118,13 @@ reg_lost_page(struct http_ctx *ctx, const struct reg_text *t, const char *notice
 	                    "autocomplete=\"tel\">"
 	                    "<button type=\"submit\" class=\"send\">%s</button></form>",
 	                    t->lost_intro, t->lang, t->lost_contact, t->lost_send);
-	reg_page_send(ctx, 200, b);
+	reg_page_send(ctx, status, b);
 }
 
 void
 routes_register_lost_page(struct http_ctx *ctx)
 {
-	reg_lost_page(ctx, reg_language(ctx, NULL), NULL);
+	reg_lost_page(ctx, reg_language(ctx, NULL), NULL, 200);
 }
 
 struct reg_lost {
@@ -1982,11 +2136,28 @@ static void
 reg_lost_done(const struct db_result *r, void *arg)
 {
 	struct reg_lost *l = arg;
+	cJSON *out = NULL;
+	const char *outcome;
 
 	if (r->outcome != DB_OK)
 		log_warn("registration_relink_failed", "error", r->error);
-	/* The same page whatever happened: nothing tells whether the contact is registered. */
-	reg_lost_page(l->ctx, l->t, l->t->lost_done);
+	else if (PQntuples(r->res) == 1)
+		out = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+	outcome = cJSON_GetStringValue(cJSON_GetObjectItem(out, "outcome"));
+	/*
+	 * The same page whatever happened: nothing tells whether the contact is
+	 * registered. The limits count a stranger's contact as a registered one.
+	 */
+	if (outcome != NULL && strcmp(outcome, "limit") == 0) {
+		char text[300];
+		int retry = reg_json_int(out, "retry_after");
+		reg_text_minutes(text, sizeof text, l->t->lost_limit, retry);
+		reg_retry_after(l->ctx, retry);
+		reg_lost_page(l->ctx, l->t, text, 429);
+	} else {
+		reg_lost_page(l->ctx, l->t, l->t->lost_done, 200);
+	}
+	cJSON_Delete(out);
 	free(l);
 }
 
@@ -1997,8 +2168,8 @@ routes_register_lost(struct http_ctx *ctx)
 	struct evkeyvalq form;
 	struct reg_lost *l;
 	char value[256], why[160], token[SF_SECRET_TOKEN_BUFSZ], hash[SF_SECRET_HASH_HEX + 1];
-	const char *contact, *kind = NULL, *params[4], *cause;
-	char *link, *values_text;
+	const char *contact, *kind = NULL, *params[7], *cause;
+	char *link, *values_text, addr_key[SF_RATETABLE_KEY_MAX], per_addr[12], per_contact[12];
 	cJSON *values = cJSON_CreateArray();
 
 	if (!reg_read_body(ctx, &form))
@@ -2033,22 +2204,28 @@ routes_register_lost(struct http_ctx *ctx)
 	if (kind == NULL || sf_secret_token_new(token, sizeof token, "") != 0 ||
 	    sf_secret_hash(token, hash) != 0) {
 		cJSON_Delete(values);
-		reg_lost_page(ctx, l->t, l->t->lost_done);
+		reg_lost_page(ctx, l->t, l->t->lost_done, 200);
 		free(l);
 		return;
 	}
 	values_text = cJSON_PrintUnformatted(values);
 	cJSON_Delete(values);
 	xasprintf(&link, "%s/register/m/%s", ctx->d->cfg.public_url, token);
+	reg_address_key(ctx, addr_key);
+	snprintf(per_addr, sizeof per_addr, "%d", REG_LOST_PER_ADDRESS_HOUR);
+	snprintf(per_contact, sizeof per_contact, "%d", REG_LOST_PER_CONTACT_HOUR);
 	params[0] = kind;
 	params[1] = values_text;
 	params[2] = hash;
 	params[3] = link;
+	params[4] = addr_key;
+	params[5] = per_addr;
+	params[6] = per_contact;
 	if (db_pool_query(ctx->d->db,
 	                  "SELECT registration_relink($1, ARRAY(SELECT jsonb_array_elements_text("
-	                  "$2::jsonb)), $3, $4)",
-	                  4, params, reg_lost_done, l, &cause) != 0) {
-		reg_lost_page(ctx, l->t, l->t->lost_done);
+	                  "$2::jsonb)), $3, $4, $5, $6::int, $7::int)",
+	                  7, params, reg_lost_done, l, &cause) != 0) {
+		reg_lost_page(ctx, l->t, l->t->lost_done, 200);
 		free(l);
 	}
 	free(values_text);
@@ -2078,9 +2255,11 @@ routes_register_metrics(struct evbuffer *out)
 	    "safety_registration_codes_total{outcome=\"confirmed\"} %llu\n"
 	    "safety_registration_codes_total{outcome=\"wrong\"} %llu\n"
 	    "safety_registration_codes_total{outcome=\"locked\"} %llu\n"
-	    "safety_registration_codes_total{outcome=\"expired\"} %llu\n",
+	    "safety_registration_codes_total{outcome=\"expired\"} %llu\n"
+	    "safety_registration_codes_total{outcome=\"limited\"} %llu\n",
 	    reg_outcomes[REG_CREATED], reg_outcomes[REG_REFUSED], reg_outcomes[REG_LIMITED],
 	    reg_outcomes[REG_BUSY], reg_outcomes[REG_UPDATED], reg_outcomes[REG_DELETED],
 	    code_outcomes[CODE_SENT], code_outcomes[CODE_WAIT], code_outcomes[CODE_CONFIRMED],
-	    code_outcomes[CODE_WRONG], code_outcomes[CODE_LOCKED], code_outcomes[CODE_EXPIRED]);
+	    code_outcomes[CODE_WRONG], code_outcomes[CODE_LOCKED], code_outcomes[CODE_EXPIRED],
+	    code_outcomes[CODE_LIMITED]);
 }

@@ -22,7 +22,9 @@ PASSWORD = record_secret("Antakya-Defne-2026")
 conninfo = cluster.createdb(DB)
 expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
 expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "60", "--seed", "5").returncode, 0, "demo")
-d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10", "public_rate_per_second": "1000",
+# The tests' requests come through a trusted proxy naming the client (X-Forwarded-For).
+d = Daemon(conninfo, sections={"server": {"trusted_proxies": "127.0.0.1"},
+                               "auth": {"password_hash_cost": "10", "public_rate_per_second": "1000",
                                         "public_burst": "1000"},
                                "channels": {"dispatch_interval_ms": "50"}}).start()
 pwfile = os.path.join(d.workdir, "pw")
@@ -205,7 +207,7 @@ def codes_confirm_contacts_and_resist_guessing():
     link = eventually(lambda: outbox_messages("link", phone), timeout=10, what="management link sent")
     check(("/register/m/" + S["token"]) in link[0]["text"], "the link itself")
     expect_equal(outbox_messages("link", email), [], "no link to the unconfirmed e-mail")
-    # A lost link: a new one to the confirmed phone, the old one dead; the page the same for a stranger.
+    # A lost link: a new one to the confirmed phone; the page the same for a stranger.
     known = post("/register/lost", {"contact": "010-4821-7730", "lang": "en"})
     stranger = post("/register/lost", {"contact": "010-9999-0000", "lang": "en"})
     garbage = post("/register/lost", {"contact": "<script>", "lang": "en"})
@@ -214,8 +216,9 @@ def codes_confirm_contacts_and_resist_guessing():
     fresh = eventually(lambda: outbox_messages("link", phone)[1:], timeout=10, what="a new link")
     new_token = record_secret(re.search(r"/register/m/([A-Za-z0-9_-]{43})", fresh[0]["text"]).group(1))
     check(new_token != S["token"], "a new secret")
-    expect_equal(d.get("/register/m/" + S["token"]).status, 404, "the old link stops working")
+    expect_equal(d.get("/register/m/" + S["token"]).status, 200, "the old link works until the new one is used")
     expect_equal(d.get("/register/m/" + new_token).status, 200, "the new one works")
+    expect_equal(d.get("/register/m/" + S["token"]).status, 404, "and once it is, the old one stops working")
     S["token"] = new_token
     # Sent codes and links do not stay readable in the outbox.
     eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE (kind = 'code' AND body ~ '[0-9]{6}') "
@@ -310,8 +313,8 @@ def the_management_link_changes_the_registration():
         expect_equal(r.status, 400, "a bad change is refused with the field named")
     expect_equal(cluster.psql(DB, "SELECT DISTINCT departure FROM itinerary_leg WHERE seq = 2"), day(12), "kept as it was")
     # A lost link asked for with the Turkish number in national form, as people write it.
-    # (The first link went to it when it was confirmed: if not yet sent, the
-    # request takes it back, since that link no longer works. Only a new one counts.)
+    # (The first link went to it when it was confirmed: only a new one counts. The
+    # new link is kept pending: the deletion below uses it first.)
     earlier = {m["outbox_id"] for m in outbox_messages("link", "+905325551234")}
     earlier |= set(int(i) for i in cluster.psql(DB, "SELECT id FROM outbox WHERE kind = 'link' "
                                                     "AND recipient = '+905325551234'").split())
@@ -540,7 +543,8 @@ def no_enumeration_and_limits_per_address():
             break
     else:
         raise AssertionError("no limit per address")
-    expect_equal(cluster.psql(DB, "SELECT count(*) FROM registration_attempt"), "30",
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM registration_attempt "
+                                  "WHERE addr_hash = text_sha256('127.0.0.1')"), "30",
                  "one address makes at most 30 a day (a hotel's guests fit)")
     metrics = d.get("/metrics").body
 
@@ -554,6 +558,163 @@ def no_enumeration_and_limits_per_address():
     check(metric("safety_registration_codes_total", "confirmed") >= 2, "confirmations counted")
     check(metric("safety_registration_codes_total", "locked") >= 1, "locked codes counted")
     check("김여행" not in metrics and "+8210" not in metrics, "counts only, never who")
+
+
+def token_of(r):
+    m = re.search(r"/register/m/([A-Za-z0-9_-]{43})", r.header("Location") or "")
+    check(m, "a management link: %r" % (r,))
+    return record_secret(m.group(1))
+
+
+def national_of(token):
+    return int(cluster.psql(DB, "SELECT national_id FROM registration WHERE manage_hash = "
+                                "encode(sha256(convert_to('%s', 'UTF8')), 'hex')" % token))
+
+
+def codes_to_national(nid):
+    return int(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE kind = 'code' AND national_id = %d" % nid))
+
+
+def short_form(**over):
+    """A one-leg trip alone, without a contact at home."""
+    form = trip_form(lang="en", passport_no=None, m1_name=None, m1_birth_date=None, m2_name=None,
+                     m2_birth_date=None, m2_need_child=None, leg2_region=None, leg2_place=None,
+                     leg2_arrival=None, leg2_departure=None, family_name=None, family_relation=None,
+                     family_phone=None, family_consent=None, email=None)
+    form.update(over)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def changes_cannot_pump_codes_through_one_registration():
+    r = post("/register", short_form(name_latin="PUMP ONE", phone="010-7300-0000", phone2="010-7301-0000",
+                                     email="pump0@example.net"), addr="203.0.113.10")
+    expect_equal(r.status, 303, r.body[:300])
+    token = token_of(r)
+    nid = national_of(token)
+    refused = None
+    for i in range(1, 8):
+        # Each change from another address, so only the registration's own budget applies.
+        change = short_form(name_latin="PUMP ONE", phone="010-73%02d-1111" % i, phone2="010-73%02d-2222" % i,
+                            email="pump%d@example.net" % i, consent=None)
+        r = post("/register/m/%s" % token, change, addr="203.0.113.%d" % (20 + i))
+        if r.status == 429:
+            refused = (i, r, change)
+            break
+        expect_equal(r.status, 200, r.body[:300])
+    check(refused, "changes with new contacts are limited")
+    i, r, change = refused
+    check(int(r.header("Retry-After")) > 0, "Retry-After: %r" % r.header("Retry-After"))
+    check("Your change was not saved" in r.body and "minutes" in r.body, r.body[:800])
+    check('value="%s"' % change["phone"] in r.body, "what was typed is shown again")
+    check(codes_to_national(nid) <= 8, "at most 8 codes an hour for a registration: %d" % codes_to_national(nid))
+    kept = ("pump0@example.net,+821073000000,+821073010000" if i == 1 else
+            "pump%d@example.net,+821073%02d1111,+821073%02d2222" % (i - 1, i - 1, i - 1))
+    expect_equal(cluster.psql(DB, "SELECT string_agg(value, ',' ORDER BY kind, value) FROM contact "
+                                  "WHERE national_id = %d" % nid), kept,
+                 "the registration as it was before the refused change")
+    page = d.get("/register/m/" + token)
+    check(page.status == 200 and "PUMP ONE" in page.body, "nothing lost")
+
+
+def codes_are_limited_per_address_and_in_all():
+    # Eight registrations from hosts of one IPv6 /64, three contacts each: 24 codes wanted.
+    tokens, locations = [], []
+    for i in range(8):
+        r = post("/register", short_form(name_latin="NET SIX", phone="010-7310-%04d" % i, phone2="010-7311-%04d" % i,
+                                         email="six%d@example.net" % i), addr="2001:db8:ac:1::%x" % (i + 1))
+        expect_equal(r.status, 303, r.body[:300])
+        tokens.append(token_of(r))
+        locations.append(r.header("Location"))
+    sent = sum(codes_to_national(national_of(t)) for t in tokens)
+    expect_equal(sent, 20, "codes from one address in an hour")
+    check("held=" in locations[-1] and "held=" not in locations[0], locations)
+    page = d.get(locations[-1])
+    check(page.status == 200 and "no code could be sent just now" in page.body, page.body[:600])
+    # Asking for a code again from the same /64 is refused, kindly; from elsewhere it is sent.
+    cid = cluster.psql(DB, "SELECT min(id) FROM contact WHERE national_id = %d" % national_of(tokens[-1]))
+    r = post("/register/m/%s/resend" % tokens[-1], {"contact": cid, "lang": "en"}, addr="2001:db8:ac:1::99")
+    expect_equal(r.status, 429, r.body[:300])
+    check(int(r.header("Retry-After")) > 0 and "No more codes can be sent just now" in r.body, r.body[:600])
+    r = post("/register/m/%s/resend" % tokens[-1], {"contact": cid, "lang": "en"}, addr="203.0.113.77")
+    check(r.status == 200 and "A code was sent" in r.body, r.body[:600])
+    # The whole system's budget: once spent, no code goes out, whoever asks.
+    cid2 = cluster.psql(DB, "SELECT max(id) FROM contact WHERE national_id = %d" % national_of(tokens[-1]))
+    cluster.psql(DB, "INSERT INTO code_send (recipient_hash, sent_at) "
+                     "SELECT 'budget-test', now() FROM generate_series(1, 2000)")
+    try:
+        r = post("/register/m/%s/resend" % tokens[-1], {"contact": cid2, "lang": "en"}, addr="203.0.113.78")
+        expect_equal(r.status, 429, r.body[:300])
+    finally:
+        cluster.psql(DB, "DELETE FROM code_send WHERE recipient_hash = 'budget-test'")
+    r = post("/register/m/%s/resend" % tokens[-1], {"contact": cid2, "lang": "en"}, addr="203.0.113.78")
+    check(r.status == 200 and "A code was sent" in r.body, r.body[:600])
+
+
+def one_mailbox_is_counted_once_whatever_its_tag():
+    typed = ["Victim+%d@Example.com" % i for i in range(4)] + ["VICTIM@example.com", "victim+x@EXAMPLE.com",
+                                                              "victim@example.com"]
+    for i, email in enumerate(typed):
+        r = post("/register", short_form(name_latin="MAIL BOMB", phone=None, email=email), addr="192.0.2.%d" % (50 + i))
+        expect_equal(r.status, 303, r.body[:300])
+    sent = cluster.psql(DB, "SELECT recipient FROM outbox WHERE kind = 'code' "
+                            "AND lower(recipient) ~ '^victim(\\+[^@]*)?@example\\.com$' ORDER BY id").splitlines()
+    expect_equal(len(sent), 5, "five codes an hour to one mailbox: %r" % sent)
+    expect_equal(sent[:4], ["Victim+%d@example.com" % i for i in range(4)], "each sent to the address as typed")
+
+
+def lost_links_tell_nothing_and_take_nothing_away():
+    # A registrant with a confirmed phone.
+    known, stranger = "010-7400-0001", "010-7400-0002"
+    r = post("/register", short_form(name_latin="LOST OWNER", phone=known, email=None), addr="198.51.100.30")
+    expect_equal(r.status, 303, r.body[:300])
+    token = token_of(r)
+    cid = cluster.psql(DB, "SELECT id FROM contact WHERE value = '+821074000001'")
+    code = record_secret(latest_code("+821074000001"))
+    check("Confirmed." in post("/register/m/%s/verify" % token, {"contact": cid, "code": code, "lang": "en"},
+                               addr="198.51.100.30").body, "confirmed")
+    # Five requests for each number: the same answers, limited alike.
+    answers = {}
+    for number, addr in ((known, "198.51.100.31"), (stranger, "198.51.100.32")):
+        answers[number] = [post("/register/lost", {"contact": number, "lang": "en"}, addr=addr) for _ in range(5)]
+    for a, b in zip(answers[known], answers[stranger]):
+        expect_equal((a.status, a.body), (b.status, b.body), "no way to tell who is registered")
+        expect_equal(a.header("Retry-After") is None, b.header("Retry-After") is None, "Retry-After alike")
+    expect_equal([a.status for a in answers[known]], [200, 200, 200, 429, 429], "three an hour per contact")
+    check("Too many requests for a new link" in answers[known][-1].body, answers[known][-1].body[:600])
+    # Nobody's link stops working because someone asked for a new one.
+    expect_equal(d.get("/register/m/" + token).status, 200, "the holder's link still works")
+    # A stranger's requests neither show in nor use up the codes a number may get.
+    codes_before = len(outbox_messages("code", "+821074000001"))
+    for number, addr in ((known, "198.51.100.34"), (stranger, "198.51.100.35")):
+        r = post("/register", short_form(name_latin="PROBE", phone=number, email=None), addr=addr)
+        expect_equal(r.status, 303, r.body[:300])
+        probe = token_of(r)
+        pcid = cluster.psql(DB, "SELECT c.id FROM contact c JOIN registration r ON r.national_id = c.national_id "
+                                "WHERE r.manage_hash = encode(sha256(convert_to('%s', 'UTF8')), 'hex')" % probe)
+        cluster.psql(DB, "UPDATE contact_code SET sent_at = now() - interval '2 minutes' WHERE contact_id = %s" % pcid)
+        r = post("/register/m/%s/resend" % probe, {"contact": pcid, "lang": "en"}, addr=addr)
+        check(r.status == 200 and "A code was sent" in r.body, "%s: %s" % (number, r.body[:600]))
+    eventually(lambda: len(outbox_messages("code", "+821074000001")) == codes_before + 2, timeout=10,
+               what="both codes to the registered number")
+    # The new links: the first one opened becomes the link, and every other stops working.
+    links = eventually(lambda: outbox_messages("link", "+821074000001")[1:] if len(
+        outbox_messages("link", "+821074000001")) == 4 else None, timeout=10, what="three new links")
+    fresh = [record_secret(re.search(r"/register/m/([A-Za-z0-9_-]{43})", m["text"]).group(1)) for m in links]
+    expect_equal(d.get("/register/m/" + fresh[1]).status, 200, "a new link opens the registration")
+    expect_equal([d.get("/register/m/" + t).status for t in (token, fresh[0], fresh[2], fresh[1])],
+                 [404, 404, 404, 200], "once used, only it works")
+    # One address asking for many contacts is limited too.
+    statuses = [post("/register/lost", {"contact": "010-7500-%04d" % i, "lang": "en"}, addr="198.51.100.33").status
+                for i in range(11)]
+    expect_equal(statuses, [200] * 10 + [429], "ten requests an hour per address")
+
+
+def registrations_are_counted_per_ipv6_64():
+    statuses = [post("/register", short_form(name_latin="SIX FOUR", phone="010-7600-%04d" % i),
+                     addr="2001:db8:64:5::%x" % (i + 1)).status for i in range(31)]
+    expect_equal(statuses, [303] * 30 + [429], "one /64 makes at most 30 a day, as one IPv4 address")
+    r = post("/register", short_form(name_latin="SIX FOUR", phone="010-7600-9999"), addr="2001:db8:64:6::1")
+    expect_equal(r.status, 303, "the next /64 is another address")
 
 
 if __name__ == "__main__":
@@ -570,6 +731,11 @@ if __name__ == "__main__":
              a_partners_itineraries_come_in_with_row_level_errors,
              deletion_leaves_nothing_personal_in_any_table,
              a_national_registers_in_a_browser_and_is_found_on_the_days_of_the_second_leg,
+             changes_cannot_pump_codes_through_one_registration,
+             codes_are_limited_per_address_and_in_all,
+             one_mailbox_is_counted_once_whatever_its_tag,
+             lost_links_tell_nothing_and_take_nothing_away,
+             registrations_are_counted_per_ipv6_64,
              no_enumeration_and_limits_per_address])
     finally:
         d.stop()
