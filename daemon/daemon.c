@@ -1,6 +1,7 @@
 /*
  * Start-up, the loop and shutdown of safetyd. SIGTERM and SIGINT stop the
- * listener, let in-flight requests finish within server.shutdown_timeout,
+ * listener, let in-flight requests and outbound messages finish within
+ * server.shutdown_timeout (their outcomes written, unsent claims given back),
  * then close the pool and end the loop; the exit code is 0 for a clean stop.
  */
 #include "daemon.h"
@@ -158,7 +159,7 @@ daemon_init(struct daemon *d)
 static void
 daemon_maybe_finish(struct daemon *d)
 {
-	if (d->shutting_down && d->inflight == 0 && replies_settled(d))
+	if (d->shutting_down && d->inflight == 0 && replies_settled(d) && outbox_settled(d->outbox))
 		event_active(d->shutdown_done, EV_TIMEOUT, 0);
 }
 
@@ -185,6 +186,8 @@ daemon_begin_shutdown(struct daemon *d, const char *why)
 	events_stop(d);
 	feed_stop(d);
 	evtimer_add(d->shutdown_timer, &tv);
+	/* Sends stop; the outcomes of those in flight are written while the pool is up. */
+	outbox_shutdown(d->outbox);
 	daemon_maybe_finish(d);
 }
 

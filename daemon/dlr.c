@@ -1,6 +1,9 @@
 /*
  * Delivery reports, group-committed: the reports of one loop turn go in one
- * statement; each HTTP request is answered from that statement's result.
+ * statement; each HTTP request is answered from that statement's result. A
+ * Twilio report that names no message yet (it came before the send's
+ * outcome was written) is held, unanswered, and tried again after the next
+ * outcome write, for up to DLR_PARK_MS.
  */
 #include "dlr.h"
 
@@ -15,9 +18,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Reports per statement; a bigger burst is split over several. */
 #define DLR_BATCH_MAX 2000
+/*
+ * How long a report that matches nothing is held. Twilio makes each status
+ * callback once and does not retry on an error, and Kannel does not retry a
+ * dlr-url either: an answer, even 503, would lose the report. Outcomes are
+ * written within a dispatch tick, so a few seconds is plenty; Twilio waits
+ * 15 s for an answer.
+ */
+#define DLR_PARK_MS 10000
+/* How often held reports are tried again when no outcome write wakes them. */
+#define DLR_PARK_RETRY_MS 500
 
 struct dlr_item {
 	struct dlr_item *next;
@@ -27,6 +41,7 @@ struct dlr_item {
 	char *sid;
 	enum dlr_state state;
 	char *error;
+	long long park_deadline_ms; /* 0 until first held */
 };
 
 struct dlr {
@@ -34,6 +49,8 @@ struct dlr {
 	struct dlr_item *head, *tail;
 	int queued;
 	struct event *flush_ev;
+	struct event *park_ev; /* tries held reports again */
+	struct dlr_item *parked_head, *parked_tail;
 	bool flush_scheduled;
 	bool busy; /* one statement at a time: reports of one message stay in order */
 };
@@ -47,6 +64,17 @@ struct dlr_batch {
 static const char *const dlr_state_names[] = {"progress", "delivered", "failed"};
 
 static void dlr_flush_cb(evutil_socket_t fd, short what, void *arg);
+static void dlr_park_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Monotonic milliseconds, for the holding deadline. */
+static long long
+dlr_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 dlr_item_free(struct dlr_item *it)
@@ -63,6 +91,7 @@ dlr_start(struct daemon *d)
 
 	q->d = d;
 	q->flush_ev = event_new(d->base, -1, 0, dlr_flush_cb, q);
+	q->park_ev = evtimer_new(d->base, dlr_park_cb, q);
 	d->dlr = q;
 }
 
@@ -80,7 +109,14 @@ dlr_stop(struct daemon *d)
 		                   "shutting down; deliver again");
 		dlr_item_free(it);
 	}
+	while ((it = q->parked_head) != NULL) {
+		q->parked_head = it->next;
+		http_reply_problem(it->ctx, 503, "service unavailable",
+		                   "shutting down; deliver again");
+		dlr_item_free(it);
+	}
 	event_free(q->flush_ev);
+	event_free(q->park_ev);
 	free(q);
 	d->dlr = NULL;
 }
@@ -92,6 +128,58 @@ dlr_schedule(struct dlr *q)
 		q->flush_scheduled = true;
 		event_active(q->flush_ev, EV_TIMEOUT, 0);
 	}
+}
+
+/* Puts every held report back in the queue, in arrival order, ahead of newer ones. */
+static void
+dlr_unpark(struct dlr *q)
+{
+	struct dlr_item *it;
+	int n = 0;
+
+	if (q->parked_head == NULL)
+		return;
+	for (it = q->parked_head; it != NULL; it = it->next)
+		n++;
+	q->parked_tail->next = q->head;
+	if (q->head == NULL)
+		q->tail = q->parked_tail;
+	q->head = q->parked_head;
+	q->queued += n;
+	q->parked_head = q->parked_tail = NULL;
+	dlr_schedule(q);
+}
+
+/* The retry timer: held reports go again. */
+static void
+dlr_park_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dlr_unpark(arg);
+}
+
+/* Holds a report that matched nothing, to be tried again. */
+static void
+dlr_park(struct dlr *q, struct dlr_item *it)
+{
+	struct timeval tv = {0, DLR_PARK_RETRY_MS * 1000};
+
+	it->next = NULL;
+	if (q->parked_tail != NULL)
+		q->parked_tail->next = it;
+	else
+		q->parked_head = it;
+	q->parked_tail = it;
+	if (!evtimer_pending(q->park_ev, NULL))
+		evtimer_add(q->park_ev, &tv);
+}
+
+void
+dlr_outcomes_written(struct daemon *d)
+{
+	if (d->dlr != NULL)
+		dlr_unpark(d->dlr);
 }
 
 void
@@ -113,6 +201,31 @@ dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, const ch
 	q->tail = it;
 	q->queued++;
 	dlr_schedule(q);
+}
+
+/*
+ * Whether a report that matched nothing is held for another try: its
+ * message's outcome may not be written yet (by this process or another).
+ * While shutting down it is held until the dispatcher has written its
+ * outcomes, then answered 503 so that a gateway that retries does.
+ */
+static bool
+dlr_hold(struct dlr *q, struct dlr_item *it)
+{
+	long long now = dlr_now_ms();
+
+	if (it->park_deadline_ms == 0)
+		it->park_deadline_ms = now + DLR_PARK_MS;
+	if (q->d->shutting_down && outbox_settled(q->d->outbox)) {
+		http_reply_problem(it->ctx, 503, "service unavailable",
+		                   "shutting down; deliver again");
+		dlr_item_free(it);
+		return true;
+	}
+	if (now >= it->park_deadline_ms)
+		return false;
+	dlr_park(q, it);
+	return true;
 }
 
 /* The statement answered: one row per report, in input order. */
@@ -147,6 +260,9 @@ dlr_done(const struct db_result *res, void *arg)
 		} else if (i >= PQntuples(res->res)) {
 			http_reply_problem(it->ctx, 500, "internal error",
 			                   "the report was not applied");
+		} else if (strcmp(PQgetvalue(res->res, i, 1), "0") == 0 && it->sid != NULL &&
+		           dlr_hold(q, it)) {
+			continue;
 		} else {
 			int len = snprintf(body, sizeof body, "{\"updated\": %s, \"reasked\": %s}",
 			                   PQgetvalue(res->res, i, 1), PQgetvalue(res->res, i, 2));
@@ -161,8 +277,9 @@ dlr_done(const struct db_result *res, void *arg)
 
 /*
  * Applies every queued report (up to DLR_BATCH_MAX). Several reports of one
- * message in a batch ("sent" and "delivered" of one SMS) collapse into the
- * last final one, or the last when none is final: the outbox row moves once.
+ * message in a batch ("sent" and "delivered" of one SMS) collapse into a
+ * delivery if there is one, else the last final one, else the last: the
+ * outbox row moves once.
  */
 static void
 dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -211,15 +328,20 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " AND o.provider_id = r.sid WHERE r.sid IS NOT NULL "
 	        " AND o.state IN ('sending', 'sent', 'delivered')), "
 	        "last AS (SELECT DISTINCT ON (oid) * FROM t "
-	        " ORDER BY oid, (state <> 'progress') DESC, idx DESC), "
-	        "u AS (UPDATE outbox o SET state = CASE WHEN l.state = 'delivered' THEN "
-	        "'delivered' "
-	        " WHEN l.state = 'failed' THEN 'failed' ELSE o.state END::outbox_state, "
-	        " delivered_at = CASE WHEN l.state = 'delivered' THEN now() ELSE o.delivered_at "
-	        "END, "
+	        " ORDER BY oid, (state = 'delivered') DESC, (state <> 'progress') DESC, idx DESC), "
+	        /*
+	         * A report moves a message forward only: from sending or sent to
+	         * delivered or failed. A failure after a delivery (reports reach us
+	         * in any order) or a second delivery changes nothing.
+	         */
+	        "u AS (UPDATE outbox o SET state = l.state::outbox_state, "
+	        " delivered_at = CASE WHEN l.state = 'delivered' THEN coalesce(o.delivered_at, "
+	        "now()) "
+	        " ELSE o.delivered_at END, "
 	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END "
-	        " FROM last l WHERE o.id = l.oid RETURNING l.idx, o.crisis_id, o.national_id, "
-	        " l.state), "
+	        " FROM last l WHERE o.id = l.oid AND l.state IN ('delivered', 'failed') "
+	        " AND o.state IN ('sending', 'sent') "
+	        " RETURNING l.idx, o.crisis_id, o.national_id, l.state), "
 	        /* A message that will not arrive: its person is asked again now. */
 	        "k AS (UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
 	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "

@@ -21,14 +21,22 @@ enum dlr_state {
 
 void dlr_start(struct daemon *d);
 
-/* Answers what is still queued with 503 (the gateway delivers it again). */
+/* Answers what is still queued or held with 503 (a gateway that retries delivers it again). */
 void dlr_stop(struct daemon *d);
+
+/*
+ * Outcomes of sent messages were just written: reports held because they
+ * named no message yet are tried again now.
+ */
+void dlr_outcomes_written(struct daemon *d);
 
 /*
  * Queues a report for the message with our outbox id (Kannel's dlr-url
  * carries it) or, when outbox_id is 0, the message Twilio named sid. error
  * is kept for a failure. Answers ctx with 200 and
- * {"updated": 0|1, "reasked": 0|1} once committed, or with a problem.
+ * {"updated": 0|1, "reasked": 0|1} once committed, or with a problem. A
+ * report by sid that matches no message is held and tried again for a few
+ * seconds before it is answered {"updated": 0}.
  */
 void dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, const char *sid,
                 enum dlr_state state, const char *error);

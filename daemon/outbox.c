@@ -6,12 +6,15 @@
  * for good (and then the person is asked at once over the next channel). A
  * claim left behind by a process that died is put back in the queue after
  * stale_claim seconds, so at most the messages in flight at a crash can go
- * out twice.
+ * out twice. Claims still held are refreshed every second, so a slow channel
+ * never lets them go stale; an outcome is kept until its write commits, and
+ * nothing new is sent while outcomes cannot be written.
  */
 #include "outbox.h"
 
 #include "channel.h"
 #include "daemon.h"
+#include "dlr.h"
 #include "log.h"
 #include "pg_array.h"
 #include "reply_link.h"
@@ -28,9 +31,14 @@
 #define OUTBOX_DRIVERS 5
 #define OUTBOX_REASONS 6
 #define OUTBOX_SAMPLE_S 15
+/* Outcomes per statement; more wait for the next one. */
+#define OUTBOX_FLUSH_MAX 1000
+/* How often held claims are refreshed and ready messages checked against closed crises. */
+#define OUTBOX_REFRESH_MS 1000
 
 struct outbox_item {
-	struct outbox_item *next;
+	struct outbox_item *next; /* in the ready list, or the in-flight list */
+	struct outbox_item *prev; /* in the in-flight list */
 	struct outbox *owner;
 	long long id;
 	char *channel;
@@ -41,6 +49,7 @@ struct outbox_item {
 	long long crisis_id, national_id;
 	int attempts;
 	bool drill;
+	bool checking; /* ready, and named in the refresh now running */
 };
 
 struct outbox_result {
@@ -50,6 +59,7 @@ struct outbox_result {
 	char *error;
 	int parts;
 	int attempts;
+	double delay; /* seconds before a retry, jitter included, chosen once */
 	const char *driver;
 };
 
@@ -59,12 +69,19 @@ struct outbox {
 	struct event *tick;
 	struct event *maintenance; /* stale claims and escalation */
 	struct outbox_item *ready_head, *ready_tail;
-	int ready;
+	int ready, ready_sms, ready_email;
+	struct outbox_item *inflight_head; /* handed to a driver, not yet answered */
 	int inflight_sms, inflight_email;
-	bool claiming, flushing, escalating;
+	bool claiming, flushing, escalating, refreshing, releasing;
+	/* The last outcome write failed: nothing new is sent until one commits. */
+	bool flush_failing;
+	bool released; /* shutting down: the unsent claims were given back */
 	struct sf_bucket sms_bucket, email_bucket;
+	/* Outcomes not yet committed; the first nflushing are in the statement running. */
 	struct outbox_result *results;
-	int nresults, cap_results;
+	int nresults, cap_results, nflushing;
+	double last_refresh;
+	int claim_limit; /* rows the claim running asked for */
 	uint64_t sent, retried, failed;
 	time_t last_maintenance, last_escalate, last_routes;
 	bool routing;
@@ -118,6 +135,8 @@ outbox_reason_index(enum channel_outcome outcome, const char *error)
 static void outbox_tick_cb(evutil_socket_t fd, short what, void *arg);
 static void outbox_sample_cb(evutil_socket_t fd, short what, void *arg);
 static void outbox_pump(struct outbox *ob);
+static void outbox_flush(struct outbox *ob);
+static void outbox_shutdown_step(struct outbox *ob);
 
 /* Seconds since the epoch with fractions, for the token buckets. */
 static double
@@ -173,7 +192,12 @@ outbox_start(struct daemon *d)
 	return ob;
 }
 
-/* Stops the dispatcher; claimed but unsent messages go back to the queue at once. */
+/*
+ * Frees the dispatcher. The shutdown (outbox_settled) has given back the
+ * unsent claims and written the outcomes; whatever is left here (the
+ * database was down, or shutdown_timeout passed) stays 'sending' and is
+ * requeued as stale by the next process.
+ */
 void
 outbox_free(struct outbox *ob)
 {
@@ -330,111 +354,150 @@ outbox_stats(const struct outbox *ob, struct outbox_stats *st)
 	st->failed = ob->failed;
 }
 
-/* The outcomes were written. */
+/* The state a result asks for, before the database adds what it knows (a closed crisis). */
+static const char *
+outbox_result_state(const struct outbox *ob, const struct outbox_result *res)
+{
+	if (res->outcome == CHANNEL_SENT)
+		return "sent";
+	if (res->outcome == CHANNEL_TRANSIENT && res->attempts < ob->d->cfg.max_attempts)
+		return "queued";
+	return "failed";
+}
+
+/* Counts committed outcomes for /metrics. */
+static void
+outbox_count(struct outbox *ob, const struct outbox_result *res)
+{
+	int drv = outbox_driver_index(res->driver);
+	const char *state = outbox_result_state(ob, res);
+
+	if (res->outcome != CHANNEL_SENT)
+		ob->fail_reason[drv][outbox_reason_index(res->outcome, res->error)]++;
+	if (strcmp(state, "sent") == 0) {
+		ob->sent++;
+		ob->by_driver[drv][0]++;
+	} else if (strcmp(state, "queued") == 0) {
+		ob->retried++;
+		ob->by_driver[drv][1]++;
+	} else {
+		ob->failed++;
+		ob->by_driver[drv][2]++;
+	}
+}
+
+/* The outcomes were written, or not: then they stay and go again at the next tick. */
 static void
 outbox_flush_done(const struct db_result *r, void *arg)
 {
 	struct outbox *ob = arg;
+	int n = ob->nflushing;
 
 	ob->flushing = false;
-	if (r->outcome != DB_OK)
-		log_warn("outbox_update_failed", "error", r->error);
+	ob->nflushing = 0;
+	if (r->outcome != DB_OK) {
+		if (!ob->flush_failing)
+			log_warn("outbox_update_failed", "error", r->error, "detail",
+			         "outcomes kept; sending paused until they are written");
+		ob->flush_failing = true;
+		outbox_shutdown_step(ob);
+		return;
+	}
+	if (ob->flush_failing)
+		log_info("outbox_update_recovered");
+	ob->flush_failing = false;
+	for (int i = 0; i < n; i++) {
+		outbox_count(ob, &ob->results[i]);
+		free(ob->results[i].provider_id);
+		free(ob->results[i].error);
+	}
+	memmove(ob->results, ob->results + n, (size_t)(ob->nresults - n) * sizeof *ob->results);
+	ob->nresults -= n;
+	/* Delivery reports that came before these outcomes can match now. */
+	dlr_outcomes_written(ob->d);
+	if (ob->nresults >= OUTBOX_FLUSH_MAX || (ob->d->shutting_down && ob->nresults > 0))
+		outbox_flush(ob);
+	outbox_pump(ob);
+	outbox_shutdown_step(ob);
 }
 
 /*
- * Writes the collected outcomes in one statement. A result that cannot be
- * written stays 'sending' and is requeued as stale: the message may then go
- * twice, which beats never.
+ * Writes the collected outcomes in one statement. Each result is kept until
+ * the statement commits: one that cannot be written now is written at the
+ * next tick, so a message is never requeued as stale after it was sent.
  */
 static void
 outbox_flush(struct outbox *ob)
 {
-	/* Columns: id, state, provider id, error, parts, driver, delay. */
+	/* Columns: id, state, provider id, error, parts, driver, delay; then the claimer. */
 	struct pg_arrays cols;
+	const char *params[8];
+	const char *const *arrays;
 	const char *cause;
 	char num[32];
+	int n;
 
-	if (ob->nresults == 0 || ob->flushing)
+	if (ob->nresults == 0 || ob->flushing || ob->d->db == NULL)
 		return;
-	if (ob->d->db == NULL) {
-		/* Shutting down: the claims stay 'sending' and are requeued as stale by the next
-		 * process. */
-		for (int i = 0; i < ob->nresults; i++) {
-			free(ob->results[i].provider_id);
-			free(ob->results[i].error);
-		}
-		ob->nresults = 0;
-		return;
-	}
+	n = ob->nresults < OUTBOX_FLUSH_MAX ? ob->nresults : OUTBOX_FLUSH_MAX;
 	pg_arrays_open(&cols, 7);
-	for (int i = 0; i < ob->nresults; i++) {
+	for (int i = 0; i < n; i++) {
 		struct outbox_result *res = &ob->results[i];
-		const char *state;
-		double delay = 0;
 
-		int drv = outbox_driver_index(res->driver);
-
-		if (res->outcome != CHANNEL_SENT)
-			ob->fail_reason[drv][outbox_reason_index(res->outcome, res->error)]++;
-		switch (res->outcome) {
-		case CHANNEL_SENT:
-			state = "sent";
-			ob->sent++;
-			ob->by_driver[drv][0]++;
-			break;
-		case CHANNEL_TRANSIENT:
-			if (res->attempts >= ob->d->cfg.max_attempts) {
-				state = "failed";
-				ob->failed++;
-				ob->by_driver[drv][2]++;
-			} else {
-				/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most 10
-				 * minutes. */
-				delay = 1 << (res->attempts < 9 ? res->attempts : 9);
-				delay = delay * (0.75 + (double)(rand() % 500) / 1000.0);
-				state = "queued";
-				ob->retried++;
-				ob->by_driver[drv][1]++;
-			}
-			break;
-		default:
-			state = "failed";
-			ob->failed++;
-			ob->by_driver[drv][2]++;
-			break;
-		}
 		pg_arrays_add_int(&cols, 0, res->id);
-		pg_arrays_add(&cols, 1, state);
+		pg_arrays_add(&cols, 1, outbox_result_state(ob, res));
 		pg_arrays_add(&cols, 2, res->provider_id);
 		pg_arrays_add(&cols, 3, res->error);
 		pg_arrays_add_int(&cols, 4, res->parts);
 		pg_arrays_add(&cols, 5, res->driver);
-		snprintf(num, sizeof num, "%.3f", delay);
+		snprintf(num, sizeof num, "%.3f", res->delay);
 		pg_arrays_add(&cols, 6, num);
-		free(res->provider_id);
-		free(res->error);
 	}
-	ob->nresults = 0;
+	arrays = pg_arrays_close(&cols);
+	for (int i = 0; i < 7; i++)
+		params[i] = arrays[i];
+	params[7] = ob->claimer;
 	ob->flushing = true;
-	/* A permanent failure asks the person again at once, over the next channel. */
+	ob->nflushing = n;
+	/*
+	 * Only rows this process still holds. A delivery report may have come
+	 * first (the row is delivered or failed): the send's details are written
+	 * and the later state stays. A retry of a closed crisis's message is a
+	 * failure. A permanent failure asks the person again at once, over the
+	 * next channel.
+	 */
 	if (db_pool_query_prepared(
 	        ob->d->db,
 	        "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], "
 	        " $4::text[], $5::int[], $6::text[], $7::float8[]) AS r(id, state, pid, err, "
 	        " parts, driver, delay)), "
-	        "u AS (UPDATE outbox o SET state = r.state::outbox_state, "
-	        " provider_id = coalesce(r.pid, o.provider_id), last_error = r.err, "
-	        " parts = r.parts, driver = r.driver, claimed_by = NULL, "
-	        " sent_at = CASE WHEN r.state = 'sent' THEN now() ELSE o.sent_at END, "
-	        " next_attempt_at = now() + make_interval(secs => r.delay) "
-	        " FROM r WHERE o.id = r.id AND o.state = 'sending' "
-	        " RETURNING o.crisis_id, o.national_id, r.state) "
-	        "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
+	        "x AS (SELECT r.*, o.state = 'sending' AS open, r.state = 'queued' AND EXISTS "
+	        " (SELECT 1 FROM crisis c WHERE c.id = o.crisis_id AND c.state = 'closed') AS "
+	        "closed "
+	        " FROM r JOIN outbox o ON o.id = r.id), "
+	        "u AS (UPDATE outbox o SET state = CASE WHEN o.state <> 'sending' THEN o.state "
+	        " WHEN x.closed THEN 'failed' ELSE x.state::outbox_state END, "
+	        " provider_id = coalesce(x.pid, o.provider_id), "
+	        " last_error = CASE WHEN o.state <> 'sending' THEN o.last_error "
+	        " WHEN x.closed THEN 'crisis closed' ELSE x.err END, "
+	        " parts = x.parts, driver = x.driver, claimed_by = NULL, "
+	        " sent_at = CASE WHEN x.state = 'sent' THEN coalesce(o.sent_at, now()) "
+	        " ELSE o.sent_at END, "
+	        " next_attempt_at = CASE WHEN o.state = 'sending' THEN now() + "
+	        " make_interval(secs => x.delay) ELSE o.next_attempt_at END "
+	        " FROM x WHERE o.id = x.id AND o.claimed_by = $8 "
+	        " AND o.state IN ('sending', 'delivered', 'failed') "
+	        " RETURNING o.crisis_id, o.national_id, x.open AND x.state = 'failed' AS reask) "
+	        "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.reask "
 	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
 	        " AND k.state = 'asked'",
-	        7, pg_arrays_close(&cols), outbox_flush_done, ob, &cause) != 0) {
+	        8, params, outbox_flush_done, ob, &cause) != 0) {
 		ob->flushing = false;
-		log_warn("outbox_update_skipped", "error", cause);
+		ob->nflushing = 0;
+		if (!ob->flush_failing)
+			log_warn("outbox_update_skipped", "error", cause, "detail",
+			         "outcomes kept; sending paused until they are written");
+		ob->flush_failing = true;
 	}
 	pg_arrays_free(&cols);
 }
@@ -452,6 +515,12 @@ outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *pr
 		ob->inflight_email--;
 	else
 		ob->inflight_sms--;
+	if (it->prev != NULL)
+		it->prev->next = it->next;
+	else
+		ob->inflight_head = it->next;
+	if (it->next != NULL)
+		it->next->prev = it->prev;
 	if (ob->nresults == ob->cap_results) {
 		ob->cap_results = ob->cap_results ? ob->cap_results * 2 : 256;
 		ob->results = xrealloc(ob->results, (size_t)ob->cap_results * sizeof *ob->results);
@@ -464,11 +533,14 @@ outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *pr
 	res->parts = parts;
 	res->attempts = it->attempts;
 	res->driver = channel_driver_name(ob->d, it->channel);
+	/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most about 10 minutes. */
+	res->delay = (double)(1 << (it->attempts < 9 ? it->attempts : 9));
+	res->delay *= 0.75 + (double)(rand() % 500) / 1000.0;
 	outbox_item_free(it);
-	if (ob->nresults >= 200)
+	if (ob->nresults >= 200 || ob->d->shutting_down)
 		outbox_flush(ob);
-	if (ob->d->http_client != NULL && ob->d->db != NULL)
-		outbox_pump(ob);
+	outbox_pump(ob);
+	outbox_shutdown_step(ob);
 }
 
 /* Sends one item. */
@@ -517,7 +589,11 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	else
 		ob->inflight_sms++;
 	it->owner = ob;
-	it->next = NULL;
+	it->prev = NULL;
+	it->next = ob->inflight_head;
+	if (ob->inflight_head != NULL)
+		ob->inflight_head->prev = it;
+	ob->inflight_head = it;
 	if (channel_send(ob->d, &m, outbox_sent_cb, it) != 0)
 		outbox_sent_cb(it->id, CHANNEL_TRANSIENT, NULL, "could not start the request", 1,
 		               it);
@@ -525,14 +601,46 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	free(text);
 }
 
+/* Takes an item out of the ready list; pp points at the link to it. */
+static void
+outbox_ready_unlink(struct outbox *ob, struct outbox_item **pp, struct outbox_item *prev)
+{
+	struct outbox_item *it = *pp;
+
+	*pp = it->next;
+	if (ob->ready_tail == it)
+		ob->ready_tail = prev;
+	ob->ready--;
+	if (strcmp(it->channel, "email") == 0)
+		ob->ready_email--;
+	else
+		ob->ready_sms--;
+	it->next = NULL;
+}
+
+/*
+ * True when new messages may go out: not while outcomes cannot be written
+ * (each send would be one more that may go twice), not while the refresh
+ * decides which ready messages still may go, not once shutting down.
+ */
+static bool
+outbox_may_send(const struct outbox *ob)
+{
+	const struct daemon *d = ob->d;
+
+	return !d->shutting_down && d->db != NULL && d->http_client != NULL &&
+	       db_pool_connected(d->db) && !ob->flush_failing && !ob->refreshing;
+}
+
 /* Sends ready items while rate and concurrency allow. */
 static void
 outbox_pump(struct outbox *ob)
 {
-	struct outbox_item **pp = &ob->ready_head, *it;
+	struct outbox_item **pp = &ob->ready_head, *it, *prev = NULL;
 	double now = outbox_now();
 
-	ob->ready_tail = NULL;
+	if (!outbox_may_send(ob))
+		return;
 	while ((it = *pp) != NULL) {
 		bool email = strcmp(it->channel, "email") == 0;
 		int inflight = email ? ob->inflight_email : ob->inflight_sms;
@@ -540,14 +648,42 @@ outbox_pump(struct outbox *ob)
 		struct sf_bucket *bucket = email ? &ob->email_bucket : &ob->sms_bucket;
 
 		if (inflight >= cap || !sf_bucket_take(bucket, now, 1.0)) {
-			ob->ready_tail = it;
+			prev = it;
 			pp = &it->next;
 			continue;
 		}
-		*pp = it->next;
-		ob->ready--;
+		outbox_ready_unlink(ob, pp, prev);
 		outbox_send_one(ob, it);
 	}
+}
+
+/* Orders ids for bsearch. */
+static int
+outbox_id_cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The ids of every message this process holds (ready, in flight, outcome unwritten), sorted. */
+static long long *
+outbox_held_ids(const struct outbox *ob, size_t *n)
+{
+	size_t cap = (size_t)ob->ready + (size_t)ob->inflight_sms + (size_t)ob->inflight_email +
+	             (size_t)ob->nresults + 1;
+	long long *ids = xcalloc(cap, sizeof *ids);
+	const struct outbox_item *it;
+
+	*n = 0;
+	for (it = ob->ready_head; it != NULL && *n < cap; it = it->next)
+		ids[(*n)++] = it->id;
+	for (it = ob->inflight_head; it != NULL && *n < cap; it = it->next)
+		ids[(*n)++] = it->id;
+	for (int i = 0; i < ob->nresults && *n < cap; i++)
+		ids[(*n)++] = ob->results[i].id;
+	qsort(ids, *n, sizeof *ids, outbox_id_cmp);
+	return ids;
 }
 
 /* A claim answered: queue what came. */
@@ -555,17 +691,26 @@ static void
 outbox_claim_done(const struct db_result *r, void *arg)
 {
 	struct outbox *ob = arg;
+	long long *held;
+	size_t nheld;
 
 	ob->claiming = false;
 	if (r->outcome != DB_OK) {
 		if (r->outcome == DB_SQL_ERROR)
 			log_warn("outbox_claim_failed", "error", r->error);
+		outbox_shutdown_step(ob);
 		return;
 	}
+	held = outbox_held_ids(ob, &nheld);
 	for (int i = 0; i < PQntuples(r->res); i++) {
-		struct outbox_item *it = xcalloc(1, sizeof *it);
+		struct outbox_item *it;
+		long long id = atoll(PQgetvalue(r->res, i, 0));
 
-		it->id = atoll(PQgetvalue(r->res, i, 0));
+		/* Requeued by another process while this one still held it: it is here once. */
+		if (bsearch(&id, held, nheld, sizeof *held, outbox_id_cmp) != NULL)
+			continue;
+		it = xcalloc(1, sizeof *it);
+		it->id = id;
 		it->channel = xstrdup(PQgetvalue(r->res, i, 1));
 		it->recipient = xstrdup(PQgetvalue(r->res, i, 2));
 		it->body = xstrdup(PQgetvalue(r->res, i, 3));
@@ -581,11 +726,223 @@ outbox_claim_done(const struct db_result *r, void *arg)
 			ob->ready_head = it;
 		ob->ready_tail = it;
 		ob->ready++;
+		if (strcmp(it->channel, "email") == 0)
+			ob->ready_email++;
+		else
+			ob->ready_sms++;
+	}
+	free(held);
+	outbox_pump(ob);
+	/* A full claim means more is waiting: claim again without waiting for the tick. */
+	if (PQntuples(r->res) > 0 && PQntuples(r->res) == ob->claim_limit && !ob->d->shutting_down)
+		event_active(ob->tick, EV_TIMEOUT, 0);
+	outbox_shutdown_step(ob);
+}
+
+/* The refresh answered: rows still held and not of a closed crisis came back. */
+static void
+outbox_refresh_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+	struct outbox_item **pp = &ob->ready_head, *it, *prev = NULL;
+	long long *kept = NULL;
+	size_t nkept = 0;
+	int closed = 0;
+
+	ob->refreshing = false;
+	if (r->outcome == DB_OK) {
+		kept = xcalloc((size_t)PQntuples(r->res) + 1, sizeof *kept);
+		for (int i = 0; i < PQntuples(r->res); i++) {
+			if (strcmp(PQgetvalue(r->res, i, 1), "t") == 0)
+				closed++;
+			else
+				kept[nkept++] = atoll(PQgetvalue(r->res, i, 0));
+		}
+		qsort(kept, nkept, sizeof *kept, outbox_id_cmp);
+	} else if (r->outcome == DB_SQL_ERROR) {
+		log_warn("outbox_refresh_failed", "error", r->error);
+	}
+	while ((it = *pp) != NULL) {
+		if (!it->checking) {
+			prev = it;
+			pp = &it->next;
+			continue;
+		}
+		it->checking = false;
+		/* Unanswered: nothing is known, so nothing is dropped. */
+		if (r->outcome != DB_OK ||
+		    bsearch(&it->id, kept, nkept, sizeof *kept, outbox_id_cmp) != NULL) {
+			prev = it;
+			pp = &it->next;
+			continue;
+		}
+		/* Its crisis closed (the row is now failed), or another process took it. */
+		outbox_ready_unlink(ob, pp, prev);
+		outbox_item_free(it);
+	}
+	free(kept);
+	if (closed > 0) {
+		char n[16];
+
+		snprintf(n, sizeof n, "%d", closed);
+		ob->failed += (uint64_t)closed;
+		log_info("outbox_crisis_closed", "dropped", n);
 	}
 	outbox_pump(ob);
-	/* A full batch means more is waiting: claim again without waiting for the tick. */
-	if (PQntuples(r->res) == ob->d->cfg.dispatch_batch)
-		event_active(ob->tick, EV_TIMEOUT, 0);
+	outbox_shutdown_step(ob);
+}
+
+/*
+ * Keeps this process's claims fresh (claimed_at = now()), so a message
+ * waiting for the rate limit is never requeued as stale while it is held,
+ * and fails the ready messages of closed crises. Ready messages not
+ * confirmed are dropped before they are sent.
+ */
+static void
+outbox_refresh(struct outbox *ob)
+{
+	struct pg_arrays cols;
+	const char *params[3];
+	const char *const *arrays;
+	const char *cause;
+	struct outbox_item *it;
+	bool any = false;
+
+	pg_arrays_open(&cols, 2);
+	for (it = ob->ready_head; it != NULL; it = it->next) {
+		pg_arrays_add_int(&cols, 0, it->id);
+		pg_arrays_add(&cols, 1, "t");
+		any = true;
+	}
+	for (it = ob->inflight_head; it != NULL; it = it->next) {
+		pg_arrays_add_int(&cols, 0, it->id);
+		pg_arrays_add(&cols, 1, "f");
+		any = true;
+	}
+	for (int i = 0; i < ob->nresults; i++) {
+		pg_arrays_add_int(&cols, 0, ob->results[i].id);
+		pg_arrays_add(&cols, 1, "f");
+		any = true;
+	}
+	arrays = pg_arrays_close(&cols);
+	if (!any) {
+		pg_arrays_free(&cols);
+		return;
+	}
+	params[0] = ob->claimer;
+	params[1] = arrays[0];
+	params[2] = arrays[1];
+	ob->refreshing = true;
+	if (db_pool_query_prepared(
+	        ob->d->db,
+	        "WITH h AS (SELECT * FROM unnest($2::bigint[], $3::bool[]) AS h(id, ready)), "
+	        "x AS (SELECT o.id, h.ready AND EXISTS (SELECT 1 FROM crisis c "
+	        " WHERE c.id = o.crisis_id AND c.state = 'closed') AS closed "
+	        " FROM h JOIN outbox o ON o.id = h.id) "
+	        "UPDATE outbox o SET claimed_at = now(), "
+	        " state = CASE WHEN x.closed THEN 'failed' ELSE o.state END, "
+	        " last_error = CASE WHEN x.closed THEN 'crisis closed' ELSE o.last_error END, "
+	        " claimed_by = CASE WHEN x.closed THEN NULL ELSE o.claimed_by END "
+	        "FROM x WHERE o.id = x.id AND o.claimed_by = $1 AND o.state = 'sending' "
+	        "RETURNING o.id, x.closed",
+	        3, params, outbox_refresh_done, ob, &cause) != 0) {
+		ob->refreshing = false;
+	} else {
+		for (it = ob->ready_head; it != NULL; it = it->next)
+			it->checking = true;
+	}
+	pg_arrays_free(&cols);
+}
+
+/* The unsent claims were given back (or could not be: they go stale). */
+static void
+outbox_release_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+	struct outbox_item *it;
+	char n[16];
+
+	ob->releasing = false;
+	ob->released = true;
+	snprintf(n, sizeof n, "%d", ob->ready);
+	if (r->outcome != DB_OK)
+		log_warn("outbox_release_failed", "error", r->error, "messages", n, "detail",
+		         "requeued as stale after stale_claim");
+	else if (ob->ready > 0)
+		log_info("outbox_released", "messages", n);
+	while ((it = ob->ready_head) != NULL) {
+		ob->ready_head = it->next;
+		outbox_item_free(it);
+	}
+	ob->ready_tail = NULL;
+	ob->ready = ob->ready_sms = ob->ready_email = 0;
+	outbox_shutdown_step(ob);
+}
+
+/* True once a shutdown has nothing left to wait for in the dispatcher. */
+bool
+outbox_settled(const struct outbox *ob)
+{
+	bool writable;
+
+	if (ob == NULL)
+		return true;
+	if (ob->claiming || ob->flushing || ob->refreshing || ob->releasing ||
+	    ob->inflight_sms + ob->inflight_email > 0)
+		return false;
+	/* With the database down, what is left goes stale and is requeued by the next process. */
+	writable = ob->d->db != NULL && db_pool_connected(ob->d->db);
+	if (!writable)
+		return true;
+	/* A failed write is tried again at every tick, until shutdown_timeout. */
+	return ob->nresults == 0 && (ob->released || ob->ready == 0);
+}
+
+/*
+ * While shutting down: once every transfer has answered and every outcome
+ * is written, gives back the claims never handed to a driver, then lets the
+ * daemon finish.
+ */
+static void
+outbox_shutdown_step(struct outbox *ob)
+{
+	struct pg_arrays ids;
+	const char *params[2];
+	const char *cause;
+	struct outbox_item *it;
+
+	if (!ob->d->shutting_down)
+		return;
+	outbox_flush(ob);
+	if (!ob->released && !ob->releasing && !ob->claiming && !ob->refreshing && ob->ready > 0 &&
+	    ob->d->db != NULL && db_pool_connected(ob->d->db)) {
+		pg_arrays_open(&ids, 1);
+		for (it = ob->ready_head; it != NULL; it = it->next)
+			pg_arrays_add_int(&ids, 0, it->id);
+		params[0] = ob->claimer;
+		params[1] = pg_arrays_close(&ids)[0];
+		ob->releasing = true;
+		/* The attempt was never made: it is not counted. */
+		if (db_pool_query(ob->d->db,
+		                  "UPDATE outbox SET state = 'queued', claimed_by = NULL, "
+		                  " attempts = greatest(attempts - 1, 0), next_attempt_at = now() "
+		                  "WHERE id = ANY ($2::bigint[]) AND claimed_by = $1 "
+		                  " AND state = 'sending'",
+		                  2, params, outbox_release_done, ob, &cause) != 0)
+			ob->releasing = false;
+		pg_arrays_free(&ids);
+	}
+	if (outbox_settled(ob))
+		daemon_work_done(ob->d);
+}
+
+/* Begins the dispatcher's part of a shutdown: nothing new is sent. */
+void
+outbox_shutdown(struct outbox *ob)
+{
+	if (ob == NULL)
+		return;
+	outbox_shutdown_step(ob);
 }
 
 /* Maintenance answered. */
@@ -622,40 +979,82 @@ outbox_routes_done(const struct db_result *r, void *arg)
 		log_warn("route_health_failed", "error", r->error);
 }
 
-/* The dispatcher's tick: flush outcomes, claim more, send, and now and then maintain. */
+/* How many messages of a channel may be claimed and waiting at once. */
+static int
+outbox_claim_cap(const struct outbox *ob, double rate)
+{
+	const struct config *cfg = &ob->d->cfg;
+	double cap = cfg->dispatch_batch;
+
+	/* What the rate sends in half of stale_claim: a claim never waits long enough to go stale.
+	 */
+	if (rate > 0 && rate * cfg->stale_claim_s / 2.0 < cap)
+		cap = rate * cfg->stale_claim_s / 2.0;
+	return cap < 1 ? 1 : (int)cap;
+}
+
+/* The dispatcher's tick: flush outcomes, refresh claims, claim more, send, now and then maintain.
+ */
 static void
 outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct outbox *ob = arg;
 	struct daemon *d = ob->d;
-	char limit[16], stale[16];
-	const char *params[3];
+	char sms_limit[16], email_limit[16], stale[16];
+	const char *params[4];
 	const char *cause;
-	int room;
+	int sms_room, email_room;
 	time_t now = time(NULL);
+	double mono = outbox_now();
 
 	(void)fd;
 	(void)what;
 	outbox_flush(ob);
-	outbox_pump(ob);
-	if (!d->schema_ok || d->shutting_down)
+	if (d->shutting_down) {
+		outbox_shutdown_step(ob);
 		return;
+	}
+	if (!d->schema_ok || d->db == NULL || !db_pool_connected(d->db))
+		return;
+	if (!ob->refreshing && mono - ob->last_refresh >= OUTBOX_REFRESH_MS / 1000.0) {
+		ob->last_refresh = mono;
+		outbox_refresh(ob);
+	}
+	outbox_pump(ob);
 	if (!ob->escalating && now - ob->last_escalate >= d->cfg.escalate_interval_s) {
+		struct pg_arrays held;
+		long long *ids;
+		size_t nids;
+
 		ob->last_escalate = now;
 		ob->escalating = true;
 		snprintf(stale, sizeof stale, "%d", d->cfg.stale_claim_s);
+		ids = outbox_held_ids(ob, &nids);
+		pg_arrays_open(&held, 1);
+		for (size_t i = 0; i < nids; i++)
+			pg_arrays_add_int(&held, 0, ids[i]);
+		free(ids);
 		params[0] = stale;
-		/* One safetyd at a time re-asks; every one of them requeues stale claims. */
+		params[1] = ob->claimer;
+		params[2] = pg_arrays_close(&held)[0];
+		/*
+		 * One safetyd at a time re-asks; every one of them requeues stale
+		 * claims, never the ones it holds itself (after an outage longer
+		 * than stale_claim they are old, and their outcomes are still to
+		 * be written).
+		 */
 		if (db_pool_query(
 		        d->db,
 		        "WITH s AS (UPDATE outbox SET state = 'queued', claimed_by = NULL, "
 		        " next_attempt_at = now() WHERE state = 'sending' AND claimed_at < now() "
-		        " - make_interval(secs => $1::int) RETURNING 1) "
+		        " - make_interval(secs => $1::int) AND NOT (claimed_by = $2 "
+		        " AND id = ANY ($3::bigint[])) RETURNING 1) "
 		        "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
 		        " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
 		        " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked",
-		        1, params, outbox_maintenance_done, ob, &cause) != 0)
+		        3, params, outbox_maintenance_done, ob, &cause) != 0)
 			ob->escalating = false;
+		pg_arrays_free(&held);
 	}
 	if (!ob->routing && now - ob->last_routes >= d->cfg.route_refresh_s) {
 		char window[16], grace[16], share[16], samples[16];
@@ -675,24 +1074,42 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 				ob->routing = false;
 		}
 	}
-	room = d->cfg.dispatch_batch - ob->ready;
-	if (ob->claiming || room <= 0)
+	/* Nothing new is claimed while outcomes cannot be written. */
+	if (ob->claiming || ob->flush_failing)
 		return;
-	if (room > d->cfg.dispatch_batch)
-		room = d->cfg.dispatch_batch;
-	snprintf(limit, sizeof limit, "%d", room);
+	sms_room = outbox_claim_cap(ob, d->cfg.sms_rate) - ob->ready_sms;
+	email_room = outbox_claim_cap(ob, d->cfg.email_rate) - ob->ready_email;
+	if (sms_room < 0)
+		sms_room = 0;
+	if (email_room < 0)
+		email_room = 0;
+	if (sms_room + email_room == 0)
+		return;
+	snprintf(sms_limit, sizeof sms_limit, "%d", sms_room);
+	snprintf(email_limit, sizeof email_limit, "%d", email_room);
 	params[0] = ob->claimer;
-	params[1] = limit;
+	params[1] = sms_limit;
+	params[2] = email_limit;
 	ob->claiming = true;
+	ob->claim_limit = sms_room + email_room;
+	/* Each channel up to its own room; never a message of a closed crisis. */
 	if (db_pool_query(
 	        d->db,
+	        "WITH s AS (SELECT q.id FROM outbox q WHERE q.state = 'queued' AND q.channel = "
+	        "'sms' "
+	        " AND q.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM crisis c "
+	        " WHERE c.id = q.crisis_id AND c.state = 'closed') "
+	        " ORDER BY q.next_attempt_at, q.id LIMIT $2::int FOR UPDATE OF q SKIP LOCKED), "
+	        "e AS (SELECT q.id FROM outbox q WHERE q.state = 'queued' AND q.channel = 'email' "
+	        " AND q.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM crisis c "
+	        " WHERE c.id = q.crisis_id AND c.state = 'closed') "
+	        " ORDER BY q.next_attempt_at, q.id LIMIT $3::int FOR UPDATE OF q SKIP LOCKED) "
 	        "UPDATE outbox o SET state = 'sending', claimed_by = $1, claimed_at = now(), "
-	        " attempts = o.attempts + 1 FROM (SELECT id FROM outbox WHERE state = 'queued' "
-	        " AND next_attempt_at <= now() ORDER BY next_attempt_at, id LIMIT $2::int "
-	        " FOR UPDATE SKIP LOCKED) s WHERE o.id = s.id "
+	        " attempts = o.attempts + 1 FROM (SELECT id FROM s UNION ALL SELECT id FROM e) x "
+	        "WHERE o.id = x.id "
 	        "RETURNING o.id, o.channel, o.recipient, o.body, o.language, "
 	        " coalesce(o.crisis_id, 0), coalesce(o.national_id, 0), o.attempts, "
 	        " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false), o.kind",
-	        2, params, outbox_claim_done, ob, &cause) != 0)
+	        3, params, outbox_claim_done, ob, &cause) != 0)
 		ob->claiming = false;
 }

@@ -6,6 +6,7 @@
 #ifndef SAFETY_OUTBOX_H
 #define SAFETY_OUTBOX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct daemon;
@@ -19,6 +20,17 @@ struct outbox_stats {
 
 /* Starts the dispatcher on the daemon's loop. */
 struct outbox *outbox_start(struct daemon *d);
+
+/*
+ * Begins a shutdown: nothing new is sent; the transfers in flight are
+ * awaited, their outcomes written and the claims never handed to a driver
+ * given back to the queue. daemon_work_done is called as that progresses.
+ * NULL is a no-op.
+ */
+void outbox_shutdown(struct outbox *ob);
+
+/* True when a shutdown has nothing left to wait for here (NULL: true). */
+bool outbox_settled(const struct outbox *ob);
 
 /* Stops it. NULL is a no-op. */
 void outbox_free(struct outbox *ob);

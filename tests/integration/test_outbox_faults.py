@@ -1,0 +1,386 @@
+"""Message delivery when things go wrong: the database goes away mid-campaign,
+a slow channel holds claims for long, safetyd is stopped mid-campaign, a
+crisis is closed while its messages go out, delivery reports arrive before
+the send's outcome is written or out of order, and people are re-asked only
+after their last ask went out. Each case counts what the gateways received:
+nothing twice, nothing lost, nothing moved backwards.
+
+The database is a cluster of this test's own (one case kills it). Gateways
+are stand-ins served here: a Twilio Messages API whose status callbacks come
+50 ms after its answer, and a Kannel sendsms whose delivery report comes
+before the next dispatch tick."""
+
+import atexit
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import (SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, free_port,
+                     record_secret, run)
+
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "gateways"))
+from twilio_stub import twilio_signature  # noqa: E402
+
+cluster = Cluster.private()
+atexit.register(cluster.destroy)
+DB = "t_outbox_faults"
+PASSWORD = record_secret("Iskenderun-Antakya-2026")
+SECRET = record_secret("kannel-hook-" + os.urandom(8).hex())
+AUTH_TOKEN = record_secret(os.urandom(16).hex())
+ACCOUNT = "AC" + os.urandom(16).hex()
+OUTAGE_S = float(os.environ.get("SAFETY_TEST_OUTAGE_SECONDS", "6"))
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "1500", "--seed", "7").returncode, 0, "demo")
+# About 80 reachable people around Ankara.
+AREA = {"lat": 40.0, "lon": 32.8, "radius_m": 100000}
+pwfile = os.path.join(os.environ.get("SAFETY_TEST_TMP") or "/tmp", "outbox-faults-pw-%d" % os.getpid())
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+atexit.register(lambda: os.path.exists(pwfile) and os.unlink(pwfile))
+expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
+                 pwfile).returncode, 0, "user")
+
+
+class Gateway:
+    """Twilio's Messages API and Kannel's sendsms on one port, recording every
+    message; each accepted message's report is sent back after report_delay."""
+
+    def __init__(self, answer_delay=0.0, report_delay=0.05):
+        self.answer_delay, self.report_delay = answer_delay, report_delay
+        self.lock = threading.Lock()
+        self.messages = []   # (driver, recipient, sid)
+        self.reports = []    # (sid or outbox id, HTTP status, body)
+        self.hook = None     # safetyd's base URL
+        gw = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, body, ctype="application/json"):
+                data = body.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # safetyd gave up on the transfer (a stop past shutdown_timeout)
+
+            def do_POST(self):
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                time.sleep(gw.answer_delay)
+                sid = "SM" + uuid.uuid4().hex
+                with gw.lock:
+                    gw.messages.append(("twilio", form["To"], sid))
+                self.reply(201, json.dumps({"sid": sid, "status": "queued", "to": form["To"]}))
+                threading.Timer(gw.report_delay, gw.twilio_report, (form["StatusCallback"], sid, form["To"])).start()
+
+            def do_GET(self):
+                q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+                time.sleep(gw.answer_delay)
+                with gw.lock:
+                    gw.messages.append(("kannel", q["to"], None))
+                self.reply(202, "0: Accepted for delivery", "text/plain")
+                url = q["dlr-url"].replace("%d", "1").replace("%A", "ok")
+                threading.Timer(gw.report_delay, gw.kannel_report, (url,)).start()
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def twilio_report(self, url, sid, to):
+        params = [("AccountSid", ACCOUNT), ("ApiVersion", "2010-04-01"), ("MessageSid", sid),
+                  ("MessageStatus", "delivered"), ("SmsSid", sid), ("SmsStatus", "delivered"), ("To", to)]
+        req = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
+            "X-Twilio-Signature": twilio_signature(AUTH_TOKEN, url, params),
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self._report(sid, req)
+
+    def kannel_report(self, url):
+        self._report(urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["id"][0], urllib.request.Request(url))
+
+    def _report(self, key, req):
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                got = (r.status, r.read().decode())
+        except urllib.error.HTTPError as e:
+            got = (e.code, e.read().decode())
+        except OSError as e:
+            got = (0, str(e))
+        with self.lock:
+            self.reports.append((key, got[0], got[1]))
+
+    def recipients(self):
+        with self.lock:
+            return [m[1] for m in self.messages]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def daemon(gateway=None, sms_driver="log", **channels):
+    """A safetyd with these [channels] settings (the log driver unless a gateway is given)."""
+    port = free_port()
+    ch = {"sms_driver": sms_driver, "email_driver": "log", "dispatch_interval_ms": "50", "escalate_interval": "1",
+          "sms_rate": "0", "email_rate": "0", "hook_secret": SECRET}
+    if gateway is not None:
+        base = "http://127.0.0.1:%d" % gateway.port
+        ch.update({"twilio_url": base, "twilio_account_sid": ACCOUNT, "twilio_auth_token": AUTH_TOKEN,
+                   "twilio_from": "+15005550006", "kannel_url": base + "/cgi-bin/sendsms", "kannel_user": "safety",
+                   "kannel_password": "x", "kannel_from": "1350"})
+    ch.update({k: str(v) for k, v in channels.items()})
+    d = Daemon(conninfo, port=port, sections={
+        "auth": {"password_hash_cost": "10"}, "channels": ch,
+        "server": {"public_url": "http://127.0.0.1:%d" % port}}).start()
+    d.lead = Session(d, "lead", PASSWORD)
+    return d
+
+
+def launch(d, title, **campaign):
+    """Declares a crisis over AREA and launches an SMS check-in; returns (crisis, messages)."""
+    crisis = d.lead.post("/api/v1/crises", {"kind": "earthquake", "title": title, "severity": 5,
+                                            "circle": AREA}).json()["id"]
+    body = {"channels": ["sms"], "rounds": 1}
+    body.update(campaign)
+    r = d.lead.post("/api/v1/crises/%d/campaigns" % crisis, body)
+    expect_equal(r.status, 201, r.body)
+    messages = r.json()["messages"]
+    check(60 <= messages <= 200, "messages %d" % messages)
+    return crisis, messages
+
+
+def logged(*daemons):
+    """The outbox ids the log driver recorded, in order, over these daemons' state directories."""
+    ids = []
+    for d in daemons:
+        path = os.path.join(d.workdir, "outbox-log.jsonl")
+        if os.path.exists(path):
+            with open(path) as f:
+                ids += [json.loads(l)["outbox_id"] for l in f if l.strip()]
+    return ids
+
+
+def count(sql):
+    return int(cluster.psql(DB, sql))
+
+
+def states(crisis):
+    return dict(row.split("|") for row in cluster.psql(
+        DB, "SELECT state, count(*) FROM outbox WHERE crisis_id = %d GROUP BY state" % crisis).splitlines())
+
+
+def an_outage_mid_campaign_sends_nothing_twice():
+    d = daemon(sms_rate=5, stale_claim=30)
+    try:
+        crisis, messages = launch(d, "Outage")
+        time.sleep(3)
+        cluster.kill()
+        time.sleep(OUTAGE_S)
+        cluster.start()
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis)
+                   == messages, timeout=60, interval=0.5, what="every message sent after the outage")
+        ids = logged(d)
+        print("  %d messages, %d sends, outage of %.0f s" % (messages, len(ids), OUTAGE_S))
+        expect_equal(len(ids) - len(set(ids)), 0, "messages sent twice")
+        expect_equal(len(set(ids)), messages, "messages sent")
+    finally:
+        d.stop()
+
+
+def a_slow_channel_keeps_its_claims():
+    d = daemon(sms_rate=4, stale_claim=10)
+    try:
+        crisis, messages = launch(d, "Slow channel")
+        time.sleep(2)
+        # rate x stale_claim / 2: nothing claimed waits long enough to go stale.
+        held = count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sending'" % crisis)
+        check(held <= 21, "%d claimed at once at 4 per second" % held)
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis)
+                   == messages, timeout=60, interval=0.5, what="every message sent")
+        ids = logged(d)
+        print("  %d messages at 4/s with stale_claim 10 s: %d sends, at most %d claimed" % (messages, len(ids), held))
+        expect_equal(len(ids) - len(set(ids)), 0, "messages sent twice")
+        expect_equal(len(set(ids)), messages, "messages sent")
+    finally:
+        d.stop()
+
+
+def sigterm_writes_outcomes_and_gives_back_claims():
+    gw = Gateway(answer_delay=0.5, report_delay=60)
+    d = daemon(gw, sms_driver="twilio", sms_rate=20, sms_concurrency=4)
+    d2 = None
+    try:
+        crisis, messages = launch(d, "Stopped")
+        time.sleep(3)
+        d.signal(signal.SIGTERM)
+        expect_equal(d.wait(), 0, "exit code")
+        sent_before = len(gw.recipients())
+        st = states(crisis)
+        print("  %d messages; at SIGTERM %d had reached the gateway; then %r" % (messages, sent_before, st))
+        expect_equal(st.get("sending"), None, "rows left sending (in flight or claimed) after a clean stop")
+        expect_equal(int(st.get("sent", 0)), sent_before, "every message the gateway took is recorded sent")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent' "
+                           "AND provider_id IS NULL" % crisis), 0, "sent without its sid")
+        d.stop()
+        d2 = daemon(gw, sms_driver="twilio")
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis)
+                   == messages, timeout=40, interval=0.5, what="the rest sent by the next process")
+        to = gw.recipients()
+        expect_equal(len(to) - len(set(to)), 0, "messages sent twice")
+        expect_equal(count("SELECT max(attempts) FROM outbox WHERE crisis_id = %d" % crisis), 1,
+                     "claims given back are not counted as attempts")
+    finally:
+        d.stop()
+        if d2 is not None:
+            d2.stop()
+        gw.close()
+
+
+def closing_a_crisis_stops_claimed_messages():
+    d = daemon(sms_rate=5)
+    try:
+        crisis, messages = launch(d, "Closed early")
+        time.sleep(3)
+        expect_equal(d.lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "close")
+        at_close = len(logged(d))
+        time.sleep(4)
+        after = len(logged(d)) - at_close
+        st = states(crisis)
+        print("  %d messages; %d sent before the close, %d after; then %r" % (messages, at_close, after, st))
+        check(after <= 10, "%d messages sent after the crisis closed" % after)
+        eventually(lambda: set(states(crisis)) <= {"sent", "failed"}, timeout=10, what="nothing left to send")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'failed' "
+                           "AND last_error <> 'crisis closed'" % crisis), 0, "failed for another reason")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis),
+                     len(set(logged(d))), "sent rows are the messages sent")
+    finally:
+        d.stop()
+
+
+def status_callbacks_before_the_outcome_is_written_are_kept():
+    gw = Gateway(report_delay=0.05)
+    # A long tick: every callback comes before its send's outcome is written.
+    d = daemon(gw, sms_driver="twilio", dispatch_interval_ms=1000, sms_rate=20)
+    try:
+        crisis, messages = launch(d, "Twilio callbacks")
+        eventually(lambda: len(gw.reports) == messages, timeout=40, interval=0.5, what="every callback answered")
+        answers = [(status, json.loads(body).get("updated") if status == 200 else body) for _, status, body in gw.reports]
+        lost = [a for a in answers if a != (200, 1)]
+        print("  %d messages, %d callbacks, %d not applied" % (messages, len(answers), len(lost)))
+        expect_equal(lost, [], "callbacks not applied")
+        eventually(lambda: states(crisis) == {"delivered": str(messages)}, timeout=10, what="every message delivered")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND (sent_at IS NULL OR provider_id IS NULL "
+                           "OR driver IS NULL OR delivered_at < sent_at)" % crisis), 0, "sends without their details")
+    finally:
+        d.stop()
+        gw.close()
+
+
+def kannel_reports_before_the_outcome_keep_the_send_details():
+    gw = Gateway(report_delay=0.03)
+    d = daemon(gw, sms_driver="kannel", dispatch_interval_ms=1000, sms_rate=30)
+    try:
+        crisis, messages = launch(d, "Kannel reports")
+        eventually(lambda: len(gw.reports) == messages, timeout=40, interval=0.5, what="every report answered")
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'delivered' "
+                                 "AND claimed_by IS NULL" % crisis) == messages, timeout=10, what="all delivered")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND (sent_at IS NULL OR driver IS NULL "
+                           "OR parts IS NULL)" % crisis), 0, "delivered messages without their send details")
+    finally:
+        d.stop()
+        gw.close()
+
+
+def reports_never_move_a_message_backwards():
+    d = daemon()
+    try:
+        crisis, messages = launch(d, "Reports out of order")
+        eventually(lambda: states(crisis) == {"sent": str(messages)}, timeout=20, what="every message sent")
+        first, national, second = cluster.psql(DB, (
+            "WITH m AS (SELECT id, national_id FROM outbox WHERE crisis_id = %d ORDER BY id LIMIT 2) "
+            "SELECT min(id), min(national_id) FILTER (WHERE id = (SELECT min(id) FROM m)), max(id) FROM m")
+            % crisis).split("|")
+        cluster.psql(DB, "UPDATE outbox SET driver = 'kannel' WHERE crisis_id = %d" % crisis)
+
+        def dlr(oid, status):
+            r = d.get("/hooks/sms/kannel/dlr?secret=%s&id=%s&status=%d&answer=x" % (SECRET, oid, status))
+            expect_equal(r.status, 200, r.body)
+            return r.json()
+
+        def row(oid):
+            return cluster.psql(DB, "SELECT state || ' ' || delivered_at FROM outbox WHERE id = %s" % oid)
+
+        expect_equal(dlr(first, 1)["updated"], 1, "delivery report applied")
+        delivered = row(first)
+        check(delivered.startswith("delivered "), delivered)
+        # The check-in is open: a failure would ask the person again.
+        ask = cluster.psql(DB, "SELECT next_ask_at FROM checkin WHERE crisis_id = %d AND national_id = %s "
+                               "AND state = 'asked'" % (crisis, national))
+        check(ask != "", "the check-in is open")
+        time.sleep(0.05)
+        expect_equal(dlr(first, 2)["reasked"], 0, "a failure after the delivery re-asks")
+        expect_equal(row(first), delivered, "a failure after the delivery")
+        expect_equal(cluster.psql(DB, "SELECT next_ask_at FROM checkin WHERE crisis_id = %d AND national_id = %s"
+                                  % (crisis, national)), ask, "the person's next ask")
+        dlr(second, 1)
+        at = row(second)
+        time.sleep(0.05)
+        dlr(second, 1)
+        expect_equal(row(second), at, "delivered_at after a second delivery report")
+    finally:
+        d.stop()
+
+
+def reasking_counts_from_sending():
+    d = daemon(sms_rate=2)
+    try:
+        crisis, messages = launch(d, "Slow re-ask", rounds=2, reask_interval_s=10)
+        time.sleep(25)
+        # (Those with no number were unreachable from the start: they were never asked.)
+        never_sent = count("SELECT count(*) FROM checkin k WHERE k.crisis_id = %d AND k.state = 'unreachable' "
+                           "AND EXISTS (SELECT 1 FROM outbox o WHERE o.crisis_id = k.crisis_id "
+                           "AND o.national_id = k.national_id) "
+                           "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.crisis_id = k.crisis_id "
+                           "AND o.national_id = k.national_id AND o.sent_at IS NOT NULL)" % crisis)
+        doubled = count("SELECT count(*) FROM (SELECT national_id FROM outbox WHERE crisis_id = %d "
+                        "AND state IN ('queued', 'sending') GROUP BY national_id HAVING count(*) > 1) x" % crisis)
+        early = count("SELECT count(*) FROM outbox o JOIN outbox p ON p.crisis_id = o.crisis_id "
+                      "AND p.national_id = o.national_id AND p.id < o.id WHERE o.crisis_id = %d "
+                      "AND (p.sent_at IS NULL OR o.created_at < p.sent_at + interval '9.5 seconds')" % crisis)
+        reasked = count("SELECT count(*) FROM checkin WHERE crisis_id = %d AND round = 2" % crisis)
+        print("  %d messages at 2/s; after 25 s: %d re-asked, %d unreachable never sent anything, "
+              "%d with two unsent asks, %d asked again too early" % (messages, reasked, never_sent, doubled, early))
+        expect_equal(never_sent, 0, "unreachable though nothing was sent to them")
+        expect_equal(doubled, 0, "people with two unsent asks")
+        expect_equal(early, 0, "asks queued before the last one had been out for the interval")
+        check(reasked > 0, "nobody re-asked")
+    finally:
+        d.stop()
+
+
+TESTS = [
+    an_outage_mid_campaign_sends_nothing_twice,
+    a_slow_channel_keeps_its_claims,
+    sigterm_writes_outcomes_and_gives_back_claims,
+    closing_a_crisis_stops_claimed_messages,
+    status_callbacks_before_the_outcome_is_written_are_kept,
+    kannel_reports_before_the_outcome_keep_the_send_details,
+    reports_never_move_a_message_backwards,
+    reasking_counts_from_sending,
+]
+# python3 test_outbox_faults.py [name ...]: only those cases.
+run([t for t in TESTS if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
