@@ -1,7 +1,9 @@
 /*
  * Dispatches requests to the routes the daemon declares, and sends every
  * answer. A request context lives from dispatch until its one reply; handlers
- * that wait on the database keep it and answer from their callback.
+ * that wait on the database keep it and answer from their callback. Client
+ * connections are tracked from accept, so the cap, the deadline of a request
+ * and its body limit hold before evhttp has a whole request to hand over.
  */
 #include "http_server.h"
 
@@ -14,10 +16,15 @@
 
 #include <arpa/inet.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <safety/error.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <safety/limiter.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -31,43 +38,91 @@ static void http_server_request_cb(struct evhttp_request *req, void *arg);
 static void http_server_request_tls_cb(struct evhttp_request *req, void *arg);
 static void http_log_answer(struct http_ctx *ctx, int status);
 
+/* Where a client connection is between two requests. */
+enum http_conn_state {
+	HTTP_CONN_ACCEPTED,  /* evhttp is still setting it up */
+	HTTP_CONN_IDLE,      /* no byte of a new request yet */
+	HTTP_CONN_RECEIVING, /* a request is arriving and its deadline runs */
+	HTTP_CONN_CLOSING,   /* queued to be closed */
+};
+
 /*
- * The client connections that have sent a request, so their number can be
- * capped: an open-addressing set of evhttp_connection pointers, removed by
- * the connection's close callback. Connections that never send a request
- * are closed by the read timeout.
+ * One client connection, from accept until evhttp closes it. It is counted
+ * when accepted, not when its first request is whole: a client that trickles
+ * bytes holds a descriptor all the same.
+ */
+struct http_conn {
+	struct http_conn_set *set;
+	struct bufferevent *bev;         /* evhttp's; one reference of ours until attached */
+	struct evhttp_connection *evcon; /* NULL until attached */
+	struct evbuffer_cb_entry *watch; /* sees every byte that arrives */
+	struct event *deadline;          /* request_timeout from a request's first byte */
+	enum http_conn_state state;
+	bool refused; /* over max_connections (or TLS failed): closed at once */
+	bool tls;
+	bool line_seen; /* the arriving request's first line set its body limit */
+	bool queued;
+	bool hashed;
+	TAILQ_ENTRY(http_conn) entry; /* every connection */
+	TAILQ_ENTRY(http_conn) work;  /* waiting to be attached or closed */
+};
+
+/*
+ * The server's connections: all of them in a list, the attached ones also in
+ * an open-addressing table by evhttp_connection so a request finds its own.
  */
 struct http_conn_set {
 	struct daemon *d;
-	struct evhttp_connection **slots;
-	size_t cap; /* power of two, at least twice the connection limit */
-	size_t count;
+	struct http_conn **slots;
+	size_t cap;   /* power of two, at least twice the connection limit */
+	size_t count; /* admitted connections, refused ones not included */
+	TAILQ_HEAD(, http_conn) all;
+	TAILQ_HEAD(, http_conn) queue;
+	struct event *work;   /* attaches and closes queued connections, after the callback */
+	struct event *resume; /* re-enables listeners paused by an accept error */
 };
 
-/* The slot of conn, or of the empty place where it would go. */
-static size_t
-http_conn_slot(const struct http_conn_set *set, const struct evhttp_connection *conn)
-{
-	size_t h = ((uintptr_t)conn >> 4) * 0x9E3779B97F4A7C15ull;
-	size_t i = h & (set->cap - 1);
+/* The policy every answer carries; the refusal sent at accept carries it too. */
+#define HTTP_CSP                                                                                   \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
-	while (set->slots[i] != NULL && set->slots[i] != conn)
+/* Where evcon's entry would be if nothing were in the way. */
+static size_t
+http_conn_home(const struct http_conn_set *set, const struct evhttp_connection *evcon)
+{
+	return (size_t)((((uintptr_t)evcon >> 4) * 0x9E3779B97F4A7C15ull) & (set->cap - 1));
+}
+
+/* The slot of evcon, or of the empty place where it would go. */
+static size_t
+http_conn_slot(const struct http_conn_set *set, const struct evhttp_connection *evcon)
+{
+	size_t i = http_conn_home(set, evcon);
+
+	while (set->slots[i] != NULL && set->slots[i]->evcon != evcon)
 		i = (i + 1) & (set->cap - 1);
 	return i;
 }
 
-/* Removes conn, shifting later entries back so lookups stay correct. */
-static void
-http_conn_remove(struct http_conn_set *set, const struct evhttp_connection *conn)
+/* The tracked connection of evcon, or NULL. */
+static struct http_conn *
+http_conn_find(const struct http_conn_set *set, const struct evhttp_connection *evcon)
 {
-	size_t i = http_conn_slot(set, conn), j, k;
+	return evcon != NULL ? set->slots[http_conn_slot(set, evcon)] : NULL;
+}
 
-	if (set->slots[i] == NULL)
+/* Removes c from the table, shifting later entries back so lookups stay correct. */
+static void
+http_conn_unhash(struct http_conn_set *set, struct http_conn *c)
+{
+	size_t i = http_conn_slot(set, c->evcon), j, k;
+
+	if (set->slots[i] != c)
 		return;
 	set->slots[i] = NULL;
-	set->count--;
 	for (j = (i + 1) & (set->cap - 1); set->slots[j] != NULL; j = (j + 1) & (set->cap - 1)) {
-		k = (((uintptr_t)set->slots[j] >> 4) * 0x9E3779B97F4A7C15ull) & (set->cap - 1);
+		k = http_conn_home(set, set->slots[j]->evcon);
 		/* Move the entry at j into the hole at i if its home is not between i and j. */
 		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
 			set->slots[i] = set->slots[j];
@@ -77,51 +132,402 @@ http_conn_remove(struct http_conn_set *set, const struct evhttp_connection *conn
 	}
 }
 
-/* A tracked client connection closed. */
+/* Queues c for the work event, which runs once the current callback returns. */
 static void
-http_conn_closed(struct evhttp_connection *conn, void *arg)
+http_conn_queue(struct http_conn *c)
 {
-	struct http_conn_set *set = arg;
+	if (c->queued)
+		return;
+	c->queued = true;
+	TAILQ_INSERT_TAIL(&c->set->queue, c, work);
+	event_active(c->set->work, EV_TIMEOUT, 0);
+}
 
-	http_conn_remove(set, conn);
-	events_connection_closed(set->d, conn);
-	feed_connection_closed(set->d, conn);
+/* Forgets c and frees it; its bufferevent is evhttp's. */
+static void
+http_conn_forget(struct http_conn *c)
+{
+	struct http_conn_set *set = c->set;
+
+	if (c->watch != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
+	if (c->hashed)
+		http_conn_unhash(set, c);
+	if (c->queued)
+		TAILQ_REMOVE(&set->queue, c, work);
+	if (!c->refused)
+		set->count--;
+	TAILQ_REMOVE(&set->all, c, entry);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	free(c);
+}
+
+/* Evhttp closes a connection. */
+static void
+http_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn *c = arg;
+	struct daemon *d = c->set->d;
+
+	http_conn_forget(c);
+	events_connection_closed(d, evcon);
+	feed_connection_closed(d, evcon);
+}
+
+/* The method a request line starts with; 0 when it is none this server serves. */
+static enum evhttp_cmd_type
+http_method_parse(const char *word, size_t len)
+{
+	static const struct {
+		const char *name;
+		enum evhttp_cmd_type method;
+	} methods[] = {
+	    {"GET", EVHTTP_REQ_GET},         {"POST", EVHTTP_REQ_POST},
+	    {"PUT", EVHTTP_REQ_PUT},         {"PATCH", EVHTTP_REQ_PATCH},
+	    {"DELETE", EVHTTP_REQ_DELETE},   {"HEAD", EVHTTP_REQ_HEAD},
+	    {"OPTIONS", EVHTTP_REQ_OPTIONS},
+	};
+
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strlen(methods[i].name) == len && memcmp(methods[i].name, word, len) == 0)
+			return methods[i].method;
+	return 0;
+}
+
+static bool http_match(const char *pattern, const char *path, struct http_ctx *ctx);
+
+/* The route a method and a decoded path go to, or NULL. */
+static const struct http_route *
+http_route_find(enum evhttp_cmd_type method, const char *path)
+{
+	for (const struct http_route *r = routes_table; r->name != NULL; r++)
+		if ((r->method == method ||
+		     (method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET)) &&
+		    http_match(r->pattern, path, NULL))
+			return r;
+	return NULL;
 }
 
 /*
- * Tracks the request's connection; false when it is a new connection over
- * the limit (it is then answered 503 and closed).
+ * The largest body the request of this first line may send: max_body_bytes
+ * for routes that need a login (imports), max_public_body_bytes for those
+ * anyone may call and for anything not understood.
  */
-static bool
-http_conn_admit(struct daemon *d, struct evhttp_request *req)
+static size_t
+http_body_limit(const struct config *cfg, const char *line)
 {
-	struct http_conn_set *set = d->conns;
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	size_t i;
+	size_t small =
+	    (size_t)(cfg->max_public_body_bytes < cfg->max_body_bytes ? cfg->max_public_body_bytes
+	                                                              : cfg->max_body_bytes);
+	const char *sp = strchr(line, ' '), *target_end;
+	const struct http_route *route = NULL;
+	enum evhttp_cmd_type method;
 
-	if (conn == NULL)
-		return true;
-	i = http_conn_slot(set, conn);
-	if (set->slots[i] == conn)
-		return true;
-	if (set->count >= (size_t)d->cfg.max_connections) {
-		d->metrics.connections_refused++;
-		return false;
+	if (sp == NULL || (method = http_method_parse(line, (size_t)(sp - line))) == 0)
+		return small;
+	target_end = strchr(sp + 1, ' ');
+	if (target_end == NULL)
+		return small;
+	/* Read as evhttp reads it, so the route is the one the request will reach. */
+	char *target = xstrndup(sp + 1, (size_t)(target_end - sp - 1));
+	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(target, 0);
+	const char *raw_path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (raw_path != NULL && *raw_path == '/') {
+		size_t len = 0;
+		char *path = evhttp_uridecode(raw_path, 0, &len);
+		if (path != NULL && len == strlen(path))
+			route = http_route_find(method, path);
+		free(path);
 	}
-	set->slots[i] = conn;
-	set->count++;
-	evhttp_connection_set_closecb(conn, http_conn_closed, set);
-	return true;
+	if (uri != NULL)
+		evhttp_uri_free(uri);
+	free(target);
+	return route != NULL && !(route->flags & HTTP_ROUTE_PUBLIC) ? (size_t)cfg->max_body_bytes
+	                                                            : small;
 }
 
-/* Frees the tracking set. */
+/*
+ * Sets the body limit from the request's first line as soon as the line is
+ * in, before evhttp parses it and long before the body: evhttp holds the
+ * connection's limit against Content-Length, and against chunks as they come.
+ */
+static void
+http_conn_peek(struct http_conn *c, struct evbuffer *in)
+{
+	char line[2048];
+	size_t eol_len, n;
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+
+	if (eol.pos < 0 && evbuffer_get_length(in) < sizeof line)
+		return; /* the rest of the line is still to come */
+	n = eol.pos >= 0 && (size_t)eol.pos < sizeof line ? (size_t)eol.pos : sizeof line - 1;
+	evbuffer_copyout(in, line, n);
+	line[n] = '\0';
+	c->line_seen = true;
+	evhttp_connection_set_max_body_size(c->evcon,
+	                                    (ev_ssize_t)http_body_limit(&c->set->d->cfg, line));
+}
+
+/* The first byte of a request is in: the request has request_timeout to arrive whole. */
+static void
+http_conn_request_begins(struct http_conn *c)
+{
+	struct timeval tv = {c->set->d->cfg.request_timeout_s, 0};
+
+	c->state = HTTP_CONN_RECEIVING;
+	c->line_seen = false;
+	evtimer_add(c->deadline, &tv);
+	http_conn_peek(c, bufferevent_get_input(c->bev));
+}
+
+/* Bytes arrived on a connection (or evhttp consumed some: ignored). */
+static void
+http_conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct http_conn *c = arg;
+
+	if (info->n_added == 0)
+		return;
+	if (c->state == HTTP_CONN_IDLE)
+		http_conn_request_begins(c);
+	else if (c->state == HTTP_CONN_RECEIVING && !c->line_seen)
+		http_conn_peek(c, in);
+}
+
+/* A request did not arrive whole in time. */
+static void
+http_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state != HTTP_CONN_RECEIVING)
+		return;
+	log_debug("request_timeout", "detail", "a request did not arrive whole in time");
+	c->state = HTTP_CONN_CLOSING;
+	http_conn_queue(c);
+}
+
+/*
+ * A request is whole and about to be handled: its deadline stops. Bytes
+ * already behind it are the next request's, whose time starts now.
+ */
+static void
+http_conn_request_arrived(struct daemon *d, struct evhttp_connection *evcon)
+{
+	struct http_conn *c = http_conn_find(d->conns, evcon);
+
+	if (c == NULL || c->state != HTTP_CONN_RECEIVING)
+		return;
+	evtimer_del(c->deadline);
+	c->state = HTTP_CONN_IDLE;
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		http_conn_request_begins(c);
+}
+
+/*
+ * Closes c through evhttp's own error path, as if the client had timed out:
+ * a request being handled is detached and its answer dropped, never freed
+ * under its handler.
+ */
+static void
+http_conn_close(struct http_conn *c)
+{
+	bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
+}
+
+/*
+ * Answers a connection over the limit without reading its request, then
+ * closes it. Plain HTTP only, best effort: the socket is new, so its send
+ * buffer takes the whole answer.
+ */
+static void
+http_conn_refuse(struct http_conn *c)
+{
+	static const char body[] = "{\"type\":\"about:blank\",\"title\":\"too many connections\","
+	                           "\"status\":503,\"detail\":\"the server has too many open "
+	                           "connections; retry shortly\"}";
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	char answer[1024], sink[4096];
+	int n;
+
+	if (!c->tls && fd >= 0) {
+		n = snprintf(answer, sizeof answer,
+		             "HTTP/1.1 503 Service Unavailable\r\n"
+		             "Content-Type: application/problem+json\r\n"
+		             "Retry-After: 1\r\nConnection: close\r\n"
+		             "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+		             "X-Frame-Options: DENY\r\nContent-Security-Policy: %s\r\n"
+		             "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n%s",
+		             HTTP_CSP, sizeof body - 1, body);
+		if (n > 0 && (size_t)n < sizeof answer)
+			(void)send(fd, answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		/* What the client already sent, read now, lets the close be a FIN, not a reset. */
+		for (int i = 0; i < 4 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+			;
+	}
+	http_conn_close(c);
+}
+
+/*
+ * Evhttp has set the connection up. It passes its evhttp_connection as the
+ * bufferevent's callback argument: the only way to reach it before a request
+ * arrives. A connection it gave up on meanwhile has no callbacks left.
+ */
+static void
+http_conn_attach(struct http_conn *c)
+{
+	struct bufferevent *bev = c->bev;
+	bufferevent_event_cb eventcb = NULL;
+	void *evcon = NULL;
+
+	bufferevent_getcb(bev, NULL, NULL, &eventcb, &evcon);
+	if (eventcb == NULL || evcon == NULL || evhttp_connection_get_bufferevent(evcon) != bev) {
+		http_conn_forget(c);
+		bufferevent_decref(bev);
+		return;
+	}
+	c->evcon = evcon;
+	evhttp_connection_set_closecb(c->evcon, http_conn_closed, c);
+	if (c->refused) {
+		c->state = HTTP_CONN_CLOSING;
+		http_conn_refuse(c);
+	} else {
+		c->state = HTTP_CONN_IDLE;
+		c->set->slots[http_conn_slot(c->set, c->evcon)] = c;
+		c->hashed = true;
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			http_conn_request_begins(c);
+	}
+	bufferevent_decref(bev);
+}
+
+/* Attaches and closes the queued connections. */
+static void
+http_conn_work_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn_set *set = arg;
+	struct http_conn *c;
+
+	(void)fd;
+	(void)what;
+	while ((c = TAILQ_FIRST(&set->queue)) != NULL) {
+		TAILQ_REMOVE(&set->queue, c, work);
+		c->queued = false;
+		if (c->state == HTTP_CONN_ACCEPTED)
+			http_conn_attach(c);
+		else if (c->state == HTTP_CONN_CLOSING)
+			http_conn_close(c);
+	}
+}
+
+/*
+ * A connection was accepted: counts it and gives evhttp the bufferevent to
+ * serve it with. One over max_connections gets a plain socket it is refused
+ * on as soon as evhttp has set it up.
+ */
+static struct bufferevent *
+http_conn_accepted(struct http_conn_set *set, struct event_base *base, bool tls)
+{
+	struct daemon *d = set->d;
+	struct http_conn *c = xcalloc(1, sizeof *c);
+
+	c->set = set;
+	c->tls = tls;
+	c->refused = set->count >= (size_t)d->cfg.max_connections;
+	if (c->refused)
+		d->metrics.connections_refused++;
+	else if (tls && (c->bev = tls_server_bevcb(base, d->tls)) == NULL)
+		c->refused = true; /* TLS could not be set up: closed all the same */
+	if (c->bev == NULL)
+		c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	if (!c->refused) {
+		set->count++;
+		c->deadline = evtimer_new(base, http_conn_deadline_cb, c);
+		c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev), http_conn_input_cb, c);
+	}
+	/* Held until attached, so one evhttp drops meanwhile is not freed under us. */
+	bufferevent_incref(c->bev);
+	c->state = HTTP_CONN_ACCEPTED;
+	TAILQ_INSERT_TAIL(&set->all, c, entry);
+	http_conn_queue(c);
+	return c->bev;
+}
+
+/* A connection on the plain listener. */
+static struct bufferevent *
+http_conn_bevcb(struct event_base *base, void *arg)
+{
+	return http_conn_accepted(arg, base, false);
+}
+
+/* A connection on the TLS listener. */
+static struct bufferevent *
+http_conn_bevcb_tls(struct event_base *base, void *arg)
+{
+	return http_conn_accepted(arg, base, true);
+}
+
+/*
+ * accept() failed for more than a retry: out of descriptors (EMFILE,
+ * ENFILE) or memory. The listening socket stays readable, so retrying at
+ * once would spin; the listener pauses until the resume timer, and says so
+ * once per pause.
+ */
+static void
+http_listener_error_cb(struct evconnlistener *lev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	evconnlistener_disable(lev);
+	log_warn("accept_paused", "error", evutil_socket_error_to_string(err), "detail",
+	         "not accepting new connections for a second");
+}
+
+/* Lets paused listeners accept again. */
+static void
+http_listener_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->listener != NULL)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(d->listener));
+	if (d->tls_listener != NULL)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(d->tls_listener));
+}
+
+/* Frees the connection tracking, after evhttp_free closed the connections. */
 void
 http_server_free(struct daemon *d)
 {
-	if (d->conns == NULL)
+	struct http_conn_set *set = d->conns;
+	struct http_conn *c;
+
+	if (set == NULL)
 		return;
-	free(d->conns->slots);
-	free(d->conns);
+	while ((c = TAILQ_FIRST(&set->all)) != NULL) {
+		struct bufferevent *held = c->state == HTTP_CONN_ACCEPTED ? c->bev : NULL;
+		if (held == NULL)
+			c->watch = NULL; /* gone with its connection */
+		http_conn_forget(c);
+		if (held != NULL)
+			bufferevent_decref(held);
+	}
+	if (set->work != NULL)
+		event_free(set->work);
+	if (set->resume != NULL)
+		event_free(set->resume);
+	free(set->slots);
+	free(set);
 	d->conns = NULL;
 }
 
@@ -148,7 +554,11 @@ static void
 http_server_configure(struct daemon *d, struct evhttp *http)
 {
 	evhttp_set_max_headers_size(http, (ev_ssize_t)d->cfg.max_header_bytes);
-	evhttp_set_max_body_size(http, (ev_ssize_t)d->cfg.max_body_bytes);
+	/* The public limit until a request's first line says it may send more. */
+	evhttp_set_max_body_size(http,
+	                         (ev_ssize_t)(d->cfg.max_public_body_bytes < d->cfg.max_body_bytes
+	                                          ? d->cfg.max_public_body_bytes
+	                                          : d->cfg.max_body_bytes));
 	evhttp_set_timeout(http, d->cfg.timeout_s);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	                                     EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
@@ -170,21 +580,56 @@ http_server_bind(struct evhttp *http, const char *listen, char **cause)
 	free(host);
 	if (s == NULL)
 		xasprintf(cause, "cannot listen on %s: address in use or not available", listen);
+	else
+		evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s),
+		                            http_listener_error_cb);
 	return s;
+}
+
+/*
+ * Warns when max_connections cannot fit under the descriptor limit: past it
+ * accept() fails, and new clients wait for the listener to resume.
+ */
+static void
+http_server_check_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	char want[24], have[24];
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	/* Room for the database pool, the gateways, files and the listeners. */
+	if ((rlim_t)cfg->max_connections + (rlim_t)cfg->pool_size + 64 <= rl.rlim_cur)
+		return;
+	snprintf(want, sizeof want, "%d", cfg->max_connections);
+	snprintf(have, sizeof have, "%llu", (unsigned long long)rl.rlim_cur);
+	log_warn("fd_limit", "max_connections", want, "nofile", have, "detail",
+	         "the open-file limit is below max_connections plus the daemon's own; raise "
+	         "LimitNOFILE (ulimit -n) or lower max_connections");
 }
 
 /* Creates the servers and binds them. */
 bool
 http_server_start(struct daemon *d, char **cause)
 {
-	d->conns = xcalloc(1, sizeof *d->conns);
-	d->conns->d = d;
-	d->conns->cap = 16;
-	while (d->conns->cap < 2 * (size_t)d->cfg.max_connections)
-		d->conns->cap *= 2;
-	d->conns->slots = xcalloc(d->conns->cap, sizeof *d->conns->slots);
+	struct http_conn_set *set = xcalloc(1, sizeof *set);
+	struct timeval second = {1, 0};
+
+	d->conns = set;
+	set->d = d;
+	set->cap = 16;
+	while (set->cap < 2 * (size_t)d->cfg.max_connections)
+		set->cap *= 2;
+	set->slots = xcalloc(set->cap, sizeof *set->slots);
+	TAILQ_INIT(&set->all);
+	TAILQ_INIT(&set->queue);
+	set->work = event_new(d->base, -1, 0, http_conn_work_cb, set);
+	set->resume = event_new(d->base, -1, EV_PERSIST, http_listener_resume_cb, d);
+	evtimer_add(set->resume, &second);
+	http_server_check_fd_limit(&d->cfg);
 	d->http = evhttp_new(d->base);
 	http_server_configure(d, d->http);
+	evhttp_set_bevcb(d->http, http_conn_bevcb, set);
 	evhttp_set_gencb(d->http, http_server_request_cb, d);
 	d->listener = http_server_bind(d->http, d->cfg.listen, cause);
 	if (d->listener == NULL)
@@ -196,7 +641,7 @@ http_server_start(struct daemon *d, char **cause)
 		return false;
 	d->https = evhttp_new(d->base);
 	http_server_configure(d, d->https);
-	evhttp_set_bevcb(d->https, tls_server_bevcb, d->tls);
+	evhttp_set_bevcb(d->https, http_conn_bevcb_tls, set);
 	evhttp_set_gencb(d->https, http_server_request_tls_cb, d);
 	d->tls_listener = http_server_bind(d->https, d->cfg.tls_listen, cause);
 	return d->tls_listener != NULL;
@@ -206,6 +651,8 @@ http_server_start(struct daemon *d, char **cause)
 void
 http_server_stop_accepting(struct daemon *d)
 {
+	if (d->conns != NULL)
+		evtimer_del(d->conns->resume);
 	if (d->listener != NULL) {
 		evhttp_del_accept_socket(d->http, d->listener);
 		d->listener = NULL;
@@ -247,10 +694,7 @@ http_add_security_headers(struct evkeyvalq *h)
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 	evhttp_add_header(h, "X-Frame-Options", "DENY");
-	evhttp_add_header(h, "Content-Security-Policy",
-	                  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
-	                  "data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-	                  "form-action 'self'");
+	evhttp_add_header(h, "Content-Security-Policy", HTTP_CSP);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 }
 
@@ -618,14 +1062,16 @@ http_reply_problem(struct http_ctx *ctx, int status, const char *title, const ch
 
 /*
  * Matches path against pattern; on success stores the {x} segments (copied)
- * in ctx. Both start with '/'.
+ * in ctx unless it is NULL. Both start with '/'.
  */
 static bool
 http_match(const char *pattern, const char *path, struct http_ctx *ctx)
 {
 	const char *p = pattern, *s = path;
+	int nparams = 0;
 
-	ctx->nparams = 0;
+	if (ctx != NULL)
+		ctx->nparams = 0;
 	while (*p != '\0') {
 		if (*p == '{') {
 			const char *pend = strchr(p, '}');
@@ -634,9 +1080,11 @@ http_match(const char *pattern, const char *path, struct http_ctx *ctx)
 				return false;
 			if (send == NULL)
 				send = s + strlen(s);
-			if (send == s || ctx->nparams == HTTP_MAX_PATH_PARAMS)
+			if (send == s || nparams == HTTP_MAX_PATH_PARAMS)
 				goto fail;
-			ctx->params[ctx->nparams++] = xstrndup(s, (size_t)(send - s));
+			nparams++;
+			if (ctx != NULL)
+				ctx->params[ctx->nparams++] = xstrndup(s, (size_t)(send - s));
 			p = pend + 1;
 			s = send;
 			continue;
@@ -649,6 +1097,8 @@ http_match(const char *pattern, const char *path, struct http_ctx *ctx)
 	if (*s == '\0')
 		return true;
 fail:
+	if (ctx == NULL)
+		return false;
 	for (int i = 0; i < ctx->nparams; i++) {
 		free(ctx->params[i]);
 		ctx->params[i] = NULL;
@@ -759,6 +1209,7 @@ http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 	ctx->tls = tls;
 	clock_gettime(CLOCK_MONOTONIC, &ctx->started);
 	d->inflight++;
+	http_conn_request_arrived(d, conn);
 	if (conn != NULL) {
 		evhttp_connection_get_peer(conn, &addr, &port);
 		snprintf(ctx->client_addr, sizeof ctx->client_addr, "%s", addr ? addr : "");
@@ -783,13 +1234,6 @@ http_server_dispatch(struct evhttp_request *req, struct daemon *d, bool tls)
 	}
 	if (d->shutting_down) {
 		http_reply_problem(ctx, 503, "shutting down", "this server is stopping; retry");
-		return;
-	}
-	if (!http_conn_admit(d, req)) {
-		http_add_header(ctx, "Connection", "close");
-		http_add_header(ctx, "Retry-After", "1");
-		http_reply_problem(ctx, 503, "too many connections",
-		                   "the server has too many open connections; retry shortly");
 		return;
 	}
 	for (const struct http_route *r = routes_table; r->name != NULL; r++) {
