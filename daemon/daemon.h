@@ -34,7 +34,8 @@ struct daemon {
 	struct db_pool *db;
 	struct metrics metrics;
 	struct worker_pool *workers;
-	struct worker_pool *password_workers; /* scrypt only: a login flood cannot hold back a plan */
+	struct worker_pool
+	    *password_workers;           /* scrypt only: a login flood cannot hold back a plan */
 	struct http_client *http_client; /* outbound requests to gateways */
 	struct outbox *outbox;
 	struct sf_token_keyring *tokens;
@@ -62,7 +63,7 @@ struct daemon {
 	struct event *watchdog;      /* keep-alives to systemd, from the loop itself */
 
 	int inflight;                /* requests accepted and not yet answered */
-	struct http_conn_set *conns; /* client connections that sent a request */
+	struct http_conn_set *conns; /* client connections, tracked from accept */
 	bool shutting_down;
 	int exit_code;
 
