@@ -437,15 +437,22 @@ load_households(const struct plan_table *t, const int *col, const struct plan_ta
 		const char *prev = table_cell(t, r, col[H_PREVIOUS]);
 		const char *ptxt = table_cell(t, r, col[H_PRIORITY]);
 		h[r].previous = SF_PLAN_NONE;
-		/* A national without a usable point stays in the plan, unassigned, with the reason.
-		 */
-		if (!parse_point(t, r, col[H_LAT], col[H_LON], &h[r].where)) {
+		/* A household whose place is not known (both cells empty) stays in the plan,
+		 * unassigned as no_location; a point given but off the globe is an input error. */
+		bool no_place =
+		    table_cell(t, r, col[H_LAT]) == NULL && table_cell(t, r, col[H_LON]) == NULL;
+		if (no_place) {
 			h[r].where.lat = NAN;
 			h[r].where.lon = NAN;
 		}
-		if (!parse_uint(table_cell(t, r, col[H_PEOPLE]), SF_PLAN_HOUSEHOLD_PEOPLE_MAX,
-		                &people) ||
-		    people == 0) {
+		if (!no_place && !parse_point(t, r, col[H_LAT], col[H_LON], &h[r].where)) {
+			fprintf(stderr,
+			        "safetyctl: plan: %s: row %zu: lat/lon is not a valid point (leave "
+			        "both empty when the place is not known)\n",
+			        t->path, r + 1);
+		} else if (!parse_uint(table_cell(t, r, col[H_PEOPLE]),
+		                       SF_PLAN_HOUSEHOLD_PEOPLE_MAX, &people) ||
+		           people == 0) {
 			fprintf(stderr, "safetyctl: plan: %s: row %zu: people must be 1 to %d\n",
 			        t->path, r + 1, SF_PLAN_HOUSEHOLD_PEOPLE_MAX);
 		} else if (!parse_flags(table_cell(t, r, col[H_NEEDS]), need_names, need_bits, 5,
@@ -514,7 +521,7 @@ json_put(FILE *f, const char *s)
 
 static void
 write_placements(FILE *f, const struct plan_table *ht, const struct plan_table *st,
-                 const struct sf_plan_result *res)
+                 const struct sf_plan_household *households, const struct sf_plan_result *res)
 {
 	fputs("household,shelter,distance_m,group,departure,assembly_lat,assembly_lon,"
 	      "unassigned,move\n",
@@ -536,10 +543,12 @@ write_placements(FILE *f, const struct plan_table *ht, const struct plan_table *
 		} else {
 			fputs(",,,,", f);
 		}
+		/* No shelter before and none now: nothing stayed, so there is no move to name. */
+		bool never_placed = households[i].previous < 0 && p->shelter < 0;
 		fprintf(f, ",%s,%s\n",
 		        p->unassigned == SF_PLAN_ASSIGNED ? ""
 		                                          : sf_plan_unassigned_name(p->unassigned),
-		        sf_plan_move_name(p->move));
+		        never_placed ? "" : sf_plan_move_name(p->move));
 	}
 }
 
@@ -694,7 +703,7 @@ ctl_plan(int argc, char **argv)
 	FILE *out = open_out(out_path);
 	if (out == NULL)
 		goto done;
-	write_placements(out, &ht, &st, res);
+	write_placements(out, &ht, &st, households, res);
 	bool ok = close_out(out, out_path);
 	if (ok && geojson_path != NULL) {
 		FILE *g = open_out(geojson_path);

@@ -219,6 +219,42 @@ def test_reasons_for_people_without_a_shelter():
     expect_equal(got["fits"], ("S1", ""), "the one that fits")
 
 
+def test_a_point_off_the_globe_is_named_and_a_household_never_placed_has_no_move():
+    shelters = [{"id": "S1", "lat": 36.2, "lon": 36.16, "capacity": 10}]
+    out = os.path.join(WORK, "globe.csv")
+    with open(out, "w") as f:
+        f.write("the plan published yesterday\n")
+    for lat, lon in (("200", "36.16"), ("36.2", "-181"), ("36.2", ""), ("north", "36.16")):
+        households = [{"id": "A", "lat": "36.2", "lon": "36.16", "people": 2},
+                      {"id": "B", "lat": lat, "lon": lon, "people": 1}]
+        hpath, spath, _, _ = save("globe", households, shelters)
+        p, _ = plan(hpath, spath, out=out)
+        check(p.returncode != 0, "lat %r, lon %r accepted" % (lat, lon))
+        check("%s: row 2: lat/lon is not a valid point" % hpath in p.stderr,
+              "lat %r, lon %r: the file and row are named: %r" % (lat, lon, p.stderr))
+        with open(out) as f:
+            expect_equal(f.read(), "the plan published yesterday\n", "output kept after lat %r" % lat)
+    # Without a previous shelter, a household placed now is new; one placed neither then nor now
+    # did not stay anywhere: its move is empty, whether or not the file has a previous column.
+    households = [{"id": "placed", "lat": "36.2", "lon": "36.16", "people": 2, "previous": ""},
+                  {"id": "nowhere", "lat": "", "lon": "", "people": 1, "previous": ""},
+                  {"id": "far", "lat": "41.0", "lon": "29.0", "people": 1, "previous": ""},
+                  {"id": "kept", "lat": "36.2", "lon": "36.16", "people": 1, "previous": "S1"}]
+    for cols in (None, ["id", "lat", "lon", "people"]):
+        rows = [{k: v for k, v in h.items() if cols is None or k in cols} for h in households[:3]]
+        if cols is None:
+            rows.append(households[3])
+        hpath, spath, _, _ = save("moves", rows, shelters, hcols=cols)
+        p, out = plan(hpath, spath, "--max-km", "50")
+        expect_equal(p.returncode, 0, "exit code (stderr: %s)" % p.stderr)
+        got = {r["household"]: (r["unassigned"], r["move"]) for r in read_plan(out)}
+        expect_equal(got["placed"], ("", "new"), "placed, no previous shelter")
+        expect_equal(got["nowhere"], ("no_location", ""), "no place, no previous shelter")
+        expect_equal(got["far"], ("out_of_range", ""), "out of range, no previous shelter")
+        if cols is None:
+            expect_equal(got["kept"], ("", "stayed"), "stayed where it was")
+
+
 def expect_refused(what, hpath, spath, out, message):
     p, _ = plan(hpath, spath, out=out)
     check(p.returncode != 0, "%s accepted" % what)
@@ -276,4 +312,5 @@ if __name__ == "__main__":
     run([test_plan_keeps_every_promise, test_same_input_same_plan_byte_for_byte,
          test_replan_keeps_people_unless_their_shelter_closed,
          test_reasons_for_people_without_a_shelter,
+         test_a_point_off_the_globe_is_named_and_a_household_never_placed_has_no_move,
          test_bad_input_is_named_and_leaves_the_old_plan_alone])
