@@ -305,15 +305,24 @@ nationals_date(struct http_ctx *ctx, cJSON *body, const char *key, char buf[11],
 /*
  * PATCH /api/v1/nationals/{id}: names, dates, passport, kind, needs,
  * languages, address, notes, household, and a new location {lat, lon,
- * accuracy_m} as staff saw it. Fields left out keep their value.
+ * accuracy_m} as staff saw it. Fields left out keep their value; null
+ * clears one that may be empty.
  */
-#define PATCH_NPARAMS 24
+#define PATCH_NPARAMS 27
 
-/* A validated change waiting for the current names (to recompute the search key). */
+/* How often a change of names is tried again when the names changed under it. */
+#define PATCH_NAME_TRIES 8
+
+/*
+ * A validated change. One that changes a name waits for the current names:
+ * the search key covers both, and is written only if the names it was made
+ * from are still the stored ones (compare-and-set), else made again.
+ */
 struct national_patch {
 	struct http_ctx *ctx;
 	char *params[PATCH_NPARAMS]; /* owned copies; NULL for SQL NULL */
-	bool names_changed;
+	bool clears_ko, clears_latin;
+	int tries;
 };
 
 /* Frees a pending patch. */
@@ -325,24 +334,40 @@ national_patch_free(struct national_patch *np)
 	free(np);
 }
 
+/* $24: the fields to clear; $25, $26: the names $23 (the search key) was made from. */
 static const char national_patch_sql[] =
     "WITH old AS (SELECT * FROM national WHERE id = $6::bigint AND deleted_at IS NULL "
     " AND ($5::bigint IS NULL OR mission_id = $5)), "
     "hh AS (SELECT h.id FROM household h, old WHERE h.id = $19::bigint "
     " AND h.mission_id = old.mission_id), "
-    "u AS (UPDATE national n SET name_ko = coalesce($7, n.name_ko), "
-    " name_latin = coalesce($8, n.name_latin), name_key = coalesce($23, n.name_key), "
-    " birth_date = coalesce($9::date, n.birth_date), "
-    " passport_no = coalesce($10, n.passport_no), "
+    "u AS (UPDATE national n SET "
+    " name_ko = CASE WHEN 'name_ko' = ANY ($24::text[]) THEN NULL ELSE coalesce($7, n.name_ko) "
+    "END, "
+    " name_latin = CASE WHEN 'name_latin' = ANY ($24::text[]) THEN NULL "
+    "  ELSE coalesce($8, n.name_latin) END, name_key = coalesce($23, n.name_key), "
+    " birth_date = CASE WHEN 'birth_date' = ANY ($24::text[]) THEN NULL "
+    "  ELSE coalesce($9::date, n.birth_date) END, "
+    " passport_no = CASE WHEN 'passport_no' = ANY ($24::text[]) THEN NULL "
+    "  ELSE coalesce($10, n.passport_no) END, "
     " kind = coalesce($11::national_kind, n.kind), "
-    " arrival_date = coalesce($12::date, n.arrival_date), "
-    " departure_date = coalesce($13::date, n.departure_date), "
-    " address = coalesce($14, n.address), residence_status = coalesce($15, n.residence_status), "
-    " notes = coalesce($16, n.notes), needs = coalesce($17::text[], n.needs), "
+    " arrival_date = CASE WHEN 'arrival_date' = ANY ($24::text[]) THEN NULL "
+    "  ELSE coalesce($12::date, n.arrival_date) END, "
+    " departure_date = CASE WHEN 'departure_date' = ANY ($24::text[]) THEN NULL "
+    "  ELSE coalesce($13::date, n.departure_date) END, "
+    " address = CASE WHEN 'address' = ANY ($24::text[]) THEN NULL "
+    "  ELSE coalesce($14, n.address) END, "
+    " residence_status = CASE WHEN 'residence_status' = ANY ($24::text[]) THEN NULL "
+    "  ELSE coalesce($15, n.residence_status) END, "
+    " notes = CASE WHEN 'notes' = ANY ($24::text[]) THEN NULL ELSE coalesce($16, n.notes) END, "
+    " needs = coalesce($17::text[], n.needs), "
     " languages = coalesce($18::text[], n.languages), "
-    " household_id = CASE WHEN $19::bigint IS NULL THEN n.household_id "
-    "  ELSE (SELECT id FROM hh) END, updated_at = now() "
+    " household_id = CASE WHEN 'household_id' = ANY ($24::text[]) THEN NULL "
+    "  WHEN $19::bigint IS NULL THEN n.household_id ELSE (SELECT id FROM hh) END, "
+    " updated_at = now() "
     " FROM old WHERE n.id = old.id AND ($19::bigint IS NULL OR EXISTS (SELECT 1 FROM hh)) "
+    /* Rechecked on the newest row when another change got there first. */
+    " AND ($25::text IS NULL OR (coalesce(n.name_ko, '') = $25 "
+    "  AND coalesce(n.name_latin, '') = $26)) "
     " RETURNING n.*), "
     "loc AS (INSERT INTO location (national_id, point, accuracy_m, source) "
     " SELECT u.id, ST_SetSRID(ST_MakePoint($21::float8, $20::float8), 4326)::geography, "
@@ -354,8 +379,11 @@ static const char national_patch_sql[] =
     "END, "
     " CASE WHEN $11 IS NOT NULL THEN 'kind' END, CASE WHEN $17 IS NOT NULL THEN 'needs' END, "
     " CASE WHEN $19 IS NOT NULL THEN 'household_id' END, CASE WHEN $20 IS NOT NULL THEN "
-    " 'location' END]) k WHERE k IS NOT NULL), 'mission_id', u.mission_id)::text) FROM u) "
+    " 'location' END] || coalesce($24::text[], '{}')) k WHERE k IS NOT NULL), "
+    " 'mission_id', u.mission_id)::text) FROM u) "
     "SELECT u.id FROM u, (SELECT count(*) FROM a) ac, (SELECT count(*) FROM loc) lc";
+
+static void national_patch_read_names(struct national_patch *np);
 
 /* The change is committed: answer with the national as it is now (new location included). */
 static void
@@ -366,6 +394,11 @@ national_patch_done(const struct db_result *r, void *arg)
 
 	if (r->outcome != DB_OK) {
 		db_reply_error(np->ctx, r);
+	} else if (PQntuples(r->res) != 1 && np->params[25] != NULL &&
+	           ++np->tries < PATCH_NAME_TRIES) {
+		/* Perhaps the names changed since they were read: read them again. */
+		national_patch_read_names(np);
+		return;
 	} else if (PQntuples(r->res) != 1) {
 		http_reply_problem(np->ctx, 404, "not found",
 		                   "no such national, or no such household in its mission");
@@ -402,7 +435,7 @@ static void
 national_patch_names(const struct db_result *r, void *arg)
 {
 	struct national_patch *np = arg;
-	const char *ko, *latin;
+	const char *stored_ko, *stored_latin, *ko, *latin;
 	char key_ko[SF_NAME_KEY_SIZE] = "", key_latin[SF_NAME_KEY_SIZE] = "";
 	char key[2 * SF_NAME_KEY_SIZE + 2];
 
@@ -416,15 +449,81 @@ national_patch_names(const struct db_result *r, void *arg)
 		national_patch_free(np);
 		return;
 	}
-	ko = np->params[7] != NULL ? np->params[7] : PQgetvalue(r->res, 0, 0);
-	latin = np->params[8] != NULL ? np->params[8] : PQgetvalue(r->res, 0, 1);
+	stored_ko = PQgetvalue(r->res, 0, 0);
+	stored_latin = PQgetvalue(r->res, 0, 1);
+	/* The same names as at the last try: what failed was not a race on them. */
+	if (np->params[25] != NULL && strcmp(np->params[25], stored_ko) == 0 &&
+	    strcmp(np->params[26], stored_latin) == 0) {
+		http_reply_problem(np->ctx, 404, "not found",
+		                   "no such national, or no such household in its mission");
+		national_patch_free(np);
+		return;
+	}
+	ko = np->clears_ko ? "" : np->params[7] != NULL ? np->params[7] : stored_ko;
+	latin = np->clears_latin ? "" : np->params[8] != NULL ? np->params[8] : stored_latin;
 	if (*ko != '\0' && sf_name_search_key(ko, key_ko, sizeof key_ko) != 0)
 		key_ko[0] = '\0';
 	if (*latin != '\0' && sf_name_search_key(latin, key_latin, sizeof key_latin) != 0)
 		key_latin[0] = '\0';
 	snprintf(key, sizeof key, "%s%s%s", key_ko, *key_ko && *key_latin ? " " : "", key_latin);
+	free(np->params[23]);
+	free(np->params[25]);
+	free(np->params[26]);
 	np->params[23] = xstrdup(key);
+	np->params[25] = xstrdup(stored_ko);
+	np->params[26] = xstrdup(stored_latin);
 	national_patch_apply(np);
+}
+
+/* Reads the stored names, to make the search key from (national_patch_names). */
+static void
+national_patch_read_names(struct national_patch *np)
+{
+	const char *lookup[2] = {np->params[5], np->params[6]};
+	const char *cause;
+
+	if (db_pool_query(np->ctx->d->db,
+	                  "SELECT coalesce(name_ko, ''), coalesce(name_latin, '') FROM national "
+	                  "WHERE id = $2::bigint AND deleted_at IS NULL "
+	                  "AND ($1::bigint IS NULL OR mission_id = $1)",
+	                  2, lookup, national_patch_names, np, &cause) != 0) {
+		http_reply_problem(np->ctx, 503, "service unavailable", cause);
+		national_patch_free(np);
+	}
+}
+
+/*
+ * Finds the fields given as null: those that may be empty go in cleared (a
+ * PostgreSQL array of their names); any other is answered 400 by name.
+ */
+static bool
+nationals_cleared(struct http_ctx *ctx, cJSON *body, char *cleared, size_t size)
+{
+	static const char *const required[] = {"kind", "needs", "languages", "location", NULL};
+	size_t off = 0;
+	char detail[128];
+	cJSON *item;
+
+	cleared[0] = '\0';
+	cJSON_ArrayForEach(item, body)
+	{
+		if (!cJSON_IsNull(item))
+			continue;
+		for (int i = 0; required[i] != NULL; i++) {
+			if (strcmp(item->string, required[i]) == 0) {
+				snprintf(detail, sizeof detail, "%s: required, cannot be cleared",
+				         item->string);
+				http_reply_problem(ctx, 400, "bad request", detail);
+				return false;
+			}
+		}
+		/* The names are known (http_json_known checked them) and short. */
+		off += (size_t)snprintf(cleared + off, size - off, "%s%s", off == 0 ? "{" : ",",
+		                        item->string);
+	}
+	if (off > 0)
+		snprintf(cleared + off, size - off, "}");
+	return true;
 }
 
 void
@@ -436,10 +535,10 @@ routes_nationals_update(struct http_ctx *ctx)
 	    "needs",        "languages",      "household_id", "location",         NULL};
 	char scope[24], id[24], birth[11], arrival[11], departure[11];
 	char name_ko[256], name_latin[256], passport[32], lat[32], lon[32], acc[32], hh[24];
-	char needs[128], langs[128], err[128], detail[192];
+	char needs[128], langs[128], err[128], detail[192], cleared[256];
 	const char *v_ko, *v_latin, *v_birth, *v_passport, *v_kind, *v_arr, *v_dep, *v_addr;
 	const char *v_status, *v_notes;
-	const char *params[24];
+	const char *params[PATCH_NPARAMS];
 	struct audit_who who;
 	cJSON *body, *item, *loc, *arr;
 	bool has_loc = false;
@@ -449,7 +548,8 @@ routes_nationals_update(struct http_ctx *ctx)
 	body = http_read_json(ctx);
 	if (body == NULL)
 		return;
-	if (!http_json_known(ctx, body, known))
+	if (!http_json_known(ctx, body, known) ||
+	    !nationals_cleared(ctx, body, cleared, sizeof cleared))
 		goto out;
 	if (!nationals_text(ctx, body, "name_ko", 200, &v_ko) ||
 	    !nationals_text(ctx, body, "name_latin", 200, &v_latin) ||
@@ -554,7 +654,7 @@ routes_nationals_update(struct http_ctx *ctx)
 	}
 	hh[0] = '\0';
 	item = cJSON_GetObjectItemCaseSensitive(body, "household_id");
-	if (item != NULL) {
+	if (item != NULL && !cJSON_IsNull(item)) {
 		if (!cJSON_IsNumber(item) || item->valuedouble < 1 || item->valuedouble > 1e15) {
 			http_reply_problem(ctx, 400, "bad request",
 			                   "household_id: a household's id");
@@ -602,29 +702,21 @@ routes_nationals_update(struct http_ctx *ctx)
 	params[21] = has_loc ? lon : NULL;
 	params[22] = has_loc ? acc : NULL;
 	params[23] = NULL;
+	params[24] = cleared[0] != '\0' ? cleared : NULL;
+	params[25] = params[26] = NULL;
 	{
 		struct national_patch *np = xcalloc(1, sizeof *np);
-		const char *lookup[2];
-		const char *cause;
 
 		np->ctx = ctx;
 		for (int i = 0; i < PATCH_NPARAMS; i++)
 			np->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
-		if (v_ko == NULL && v_latin == NULL) {
+		np->clears_ko = cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "name_ko"));
+		np->clears_latin =
+		    cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(body, "name_latin"));
+		if (v_ko == NULL && v_latin == NULL && !np->clears_ko && !np->clears_latin)
 			national_patch_apply(np);
-			goto out;
-		}
-		lookup[0] = params[5];
-		lookup[1] = id;
-		if (db_pool_query(
-		        ctx->d->db,
-		        "SELECT coalesce(name_ko, ''), coalesce(name_latin, '') FROM national "
-		        "WHERE id = $2::bigint AND deleted_at IS NULL "
-		        "AND ($1::bigint IS NULL OR mission_id = $1)",
-		        2, lookup, national_patch_names, np, &cause) != 0) {
-			http_reply_problem(ctx, 503, "service unavailable", cause);
-			national_patch_free(np);
-		}
+		else
+			national_patch_read_names(np);
 	}
 	goto out;
 bad_name:

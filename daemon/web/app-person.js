@@ -64,7 +64,13 @@ function editForm(p, onSaved) {
       return;
     }
     try {
-      await api(`/api/v1/nationals/${p.national_id}`, { method: "PATCH", body });
+      const stored = await api(`/api/v1/nationals/${p.national_id}`, { method: "PATCH", body });
+      // "Saved" only for what the answer shows stored: an emptied field must come back empty.
+      const kept = Object.keys(body).filter((k) => body[k] === null && stored[k] !== null);
+      if (kept.length) {
+        note.textContent = `${t("not_recorded")}: ${kept.map((k) => t("field_" + k)).join(", ")}`;
+        return;
+      }
       note.textContent = "✓ " + t("saved");
       setTimeout(onSaved, 600);
     } catch (e) {

@@ -5,8 +5,11 @@ area, and mission scoping: staff of one mission never see another's."""
 import csv
 import io
 import os
+import subprocess
+import threading
+import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
+from harness import PG_SH, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_registry"
@@ -164,6 +167,78 @@ def staff_changes_a_national_and_it_is_audited():
     expect_equal(S["staff-a"].patch(path, {"name_latin": "PARK JI-HO"}).status, 200, "back")
 
 
+def null_clears_what_may_be_empty_and_nothing_else():
+    nid = ID["LEE SEOYEON"]
+    path = "/api/v1/nationals/%d" % nid
+    household = int(cluster.psql(DB, "SET ROLE safety; INSERT INTO household (mission_id, external_ref) "
+                                     "VALUES (%d, 'H-LEE') RETURNING id" % A).splitlines()[-1])
+    r = S["staff-a"].patch(path, {"notes": "speaks Turkish", "address": "Antakya", "residence_status": "F-1",
+                                  "household_id": household})
+    expect_equal(r.status, 200, r.body)
+    # What the dashboard sends for the fields a person emptied.
+    r = S["staff-a"].patch(path, {"notes": None, "address": None, "residence_status": None, "birth_date": None,
+                                  "household_id": None})
+    expect_equal(r.status, 200, r.body)
+    body = S["staff-a"].get(path).json()
+    expect_equal([body[k] for k in ("notes", "address", "residence_status", "birth_date", "household_id")],
+                 [None] * 5, "cleared")
+    expect_equal(body["passport_no"], "M10000002", "what was not named stays")
+    audit = cluster.psql(DB, "SELECT summary FROM audit_log WHERE action = 'national.update' ORDER BY id DESC LIMIT 1")
+    check("notes" in audit and "household_id" in audit and "Antakya" not in audit, audit)
+    for field in ("kind", "needs", "languages", "location"):
+        r = S["staff-a"].patch(path, {field: None, "notes": "not saved"})
+        expect_equal(r.status, 400, "%s: %s" % (field, r.body))
+        check(field in r.json()["detail"], r.body)
+    expect_equal(S["staff-a"].get(path).json()["notes"], None, "a refused change changes nothing")
+    # A name may go if the other stays, and the search key follows.
+    r = S["staff-a"].patch(path, {"name_ko": None})
+    expect_equal((r.status, r.json()["name_ko"]), (200, None), r.body)
+    expect_equal(cluster.psql(DB, "SELECT name_key FROM national WHERE id = %d" % nid), "leeseoyeon", "key")
+    expect_equal(S["staff-a"].patch(path, {"name_latin": None}).status, 400, "not both names")
+    expect_equal(S["staff-a"].patch(path, {"name_ko": "이서연"}).status, 200, "back")
+
+
+def concurrent_name_changes_keep_the_search_key():
+    nid = ID["KIM MINJUN"]
+    path = "/api/v1/nationals/%d" % nid
+    # A transaction holding the row makes both changes read the names first, then wait.
+    holder = subprocess.Popen([PG_SH, "psql", cluster.dir, "-d", DB, "-At", "-v", "ON_ERROR_STOP=1"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    try:
+        holder.stdin.write("BEGIN; SELECT 1 FROM national WHERE id = %d FOR UPDATE;\n" % nid)
+        holder.stdin.flush()
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                                            "WHERE a.state = 'idle in transaction' AND l.locktype = 'transactionid' "
+                                            "AND a.query LIKE '%%FOR UPDATE%%'") == "1", what="row held")
+
+        def change(key, body):
+            results[key] = S["staff-a"].patch(path, body)
+
+        threads = [threading.Thread(target=change, args=("ko", {"name_ko": "김서준"})),
+                   threading.Thread(target=change, args=("latin", {"name_latin": "KIM SEOJUN"}))]
+        for t in threads:
+            t.start()
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                            "AND query LIKE '%%UPDATE national%%'") == "2", what="both waiting")
+        holder.stdin.write("COMMIT;\n")
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        for t in threads:
+            t.join(timeout=20)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    expect_equal([results[k].status for k in ("ko", "latin")], [200, 200], "both saved")
+    expect_equal(cluster.psql(DB, "SELECT name_ko || '|' || name_latin FROM national WHERE id = %d" % nid),
+                 "김서준|KIM SEOJUN", "both names")
+    for q in ("김서준", "kim seojun", "KIM SEOJUN"):
+        expect_equal(names(S["staff-a"].get("/api/v1/nationals?q=" + urllib.parse.quote(q))), ["KIM SEOJUN"], q)
+    expect_equal(names(S["staff-a"].get("/api/v1/nationals?q=" + urllib.parse.quote("김민준"))), [], "old name gone")
+    for body in ({"name_ko": "김민준"}, {"name_latin": "KIM MINJUN"}):
+        expect_equal(S["staff-a"].patch(path, body).status, 200, "back")
+
+
 def soft_delete_hides_but_keeps():
     path = "/api/v1/nationals/%d" % ID["CHOI YUNA"]
     expect_equal(S["staff-a"].delete(path).status, 200, "delete")
@@ -247,6 +322,8 @@ try:
         another_missions_national_is_404,
         viewers_and_hq_cannot_change,
         staff_changes_a_national_and_it_is_audited,
+        null_clears_what_may_be_empty_and_nothing_else,
+        concurrent_name_changes_keep_the_search_key,
         soft_delete_hides_but_keeps,
         who_is_in_an_area,
         export_is_scoped_masked_and_reimportable,
