@@ -402,11 +402,46 @@ plan_input_done(const struct db_result *r, void *arg)
 	}
 }
 
+/*
+ * The statuses a plan may be asked for, in the order a request's set is
+ * written; PLAN_STATUSES_ALL is all of them in that order, so a buffer of its
+ * size holds any set (and a writer bounded by it cuts, never overruns).
+ */
+static const char *const plan_statuses[] = {
+    "pending", "safe", "needs_help", "injured", "needs_evacuation", "unreachable", "unknown"};
+#define PLAN_STATUSES_ALL "{pending,safe,needs_help,injured,needs_evacuation,unreachable,unknown}"
+
 struct plan_start {
 	struct http_ctx *ctx;
 	struct plan_job *job;
-	char statuses[200];
+	char statuses[sizeof PLAN_STATUSES_ALL];
 };
+
+/* Writes a set of statuses (bits of plan_statuses) as a PostgreSQL array. */
+static void
+plan_statuses_format(unsigned set, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[off++] = '{';
+	for (size_t i = 0; i < sizeof plan_statuses / sizeof plan_statuses[0]; i++) {
+		if ((set & (1u << i)) == 0)
+			continue;
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", off > 1 ? "," : "",
+		                        plan_statuses[i]);
+	}
+	snprintf(buf + off, size - off, "}");
+}
+
+/* A status's bit in a set, or 0 for a name that is not one of plan_statuses. */
+static unsigned
+plan_status_bit(const char *name)
+{
+	for (size_t i = 0; i < sizeof plan_statuses / sizeof plan_statuses[0]; i++)
+		if (strcmp(name, plan_statuses[i]) == 0)
+			return 1u << i;
+	return 0;
+}
 
 /* The plan row exists: answer 202 and gather the input. */
 static void
@@ -459,16 +494,13 @@ plan_created(const struct db_result *r, void *arg)
 void
 routes_plans_create(struct http_ctx *ctx)
 {
-	static const char *const allowed[] = {
-	    "pending",          "safe",        "needs_help", "injured",
-	    "needs_evacuation", "unreachable", "unknown"};
 	struct plan_start *ps;
 	struct plan_job *job;
 	cJSON *body, *statuses, *st, *params_json;
 	char id[24], mission_buf[24], *params_text;
 	const char *params[6], *cause = NULL;
 	struct audit_who who;
-	size_t off = 0;
+	unsigned status_set = 0;
 	double seats, max_km;
 	long long mission_id;
 
@@ -493,28 +525,21 @@ routes_plans_create(struct http_ctx *ctx)
 		cJSON_Delete(body);
 		return;
 	}
-	ps = xcalloc(1, sizeof *ps);
+	/* A set: a status named twice is named once, and the written set always fits. */
 	statuses = cJSON_GetObjectItemCaseSensitive(body, "statuses");
-	ps->statuses[off++] = '{';
-	if (statuses == NULL) {
-		off += (size_t)snprintf(ps->statuses + off, sizeof ps->statuses - off,
-		                        "needs_evacuation");
-	} else if (!cJSON_IsArray(statuses) || cJSON_GetArraySize(statuses) == 0) {
+	if (statuses == NULL)
+		status_set = plan_status_bit("needs_evacuation");
+	else if (!cJSON_IsArray(statuses) || cJSON_GetArraySize(statuses) == 0)
 		goto bad_statuses;
-	}
 	cJSON_ArrayForEach(st, statuses)
 	{
-		bool known = false;
-		for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
-			known = known ||
-			        (cJSON_IsString(st) && strcmp(st->valuestring, allowed[i]) == 0);
-		if (!known)
+		unsigned bit = cJSON_IsString(st) ? plan_status_bit(st->valuestring) : 0;
+		if (bit == 0)
 			goto bad_statuses;
-		off += (size_t)snprintf(ps->statuses + off, sizeof ps->statuses - off, "%s%s",
-		                        off > 1 ? "," : "", st->valuestring);
+		status_set |= bit;
 	}
-	ps->statuses[off++] = '}';
-	ps->statuses[off] = '\0';
+	ps = xcalloc(1, sizeof *ps);
+	plan_statuses_format(status_set, ps->statuses, sizeof ps->statuses);
 	job = xcalloc(1, sizeof *job);
 	job->d = ctx->d;
 	job->crisis_id = atoll(id);
@@ -560,7 +585,6 @@ routes_plans_create(struct http_ctx *ctx)
 	cJSON_Delete(body);
 	return;
 bad_statuses:
-	free(ps);
 	http_reply_problem(ctx, 400, "bad request",
 	                   "statuses: a list of pending, safe, needs_help, injured, "
 	                   "needs_evacuation, unreachable, unknown");

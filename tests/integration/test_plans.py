@@ -217,10 +217,31 @@ def bad_requests_and_other_missions_are_refused():
     expect_equal(lead_b.post("/api/v1/plans/%d/publish" % PLAN["id"]).status, 404, "nor publish it")
 
 
+def repeated_statuses_are_one_set():
+    # A status named again and again is the same set: it was written out once per mention and
+    # ran past the request's buffer.
+    r = plan({"statuses": ["needs_evacuation"] * 3000})
+    expect_equal(r.status, 202, r.body[:300])
+    pid = r.json()["plan_id"]
+    eventually(lambda: lead.get("/api/v1/plans/%d" % pid).json()["state"] == "ready", timeout=15, what="plan ready")
+    expect_equal(lead.get("/api/v1/plans/%d" % pid).json()["params"]["statuses"], ["needs_evacuation"], "one status")
+    every = ["unknown", "unreachable", "needs_evacuation", "injured", "needs_help", "safe", "pending"]
+    r = plan({"statuses": every * 40})
+    expect_equal(r.status, 202, r.body[:300])
+    pid = r.json()["plan_id"]
+    eventually(lambda: lead.get("/api/v1/plans/%d" % pid).json()["state"] == "ready", timeout=15, what="plan ready")
+    expect_equal(lead.get("/api/v1/plans/%d" % pid).json()["params"]["statuses"], every[::-1],
+                 "each status once, in a fixed order")
+    for bad in (["needs_evacuation"] * 20 + ["sleeping"], ["needs_evacuation", 7], ["deceased"], "injured"):
+        expect_equal(plan({"statuses": bad}).status, 400, "statuses %r" % bad[-3:])
+    expect_equal(d.get("/metrics").status, 200, "the daemon still answers")
+
+
 try:
     run([a_plan_is_made_on_a_worker_and_told_on_the_stream, the_plan_comes_as_geojson_csv_and_a_printable_page,
          staff_move_a_household_to_another_shelter,
          publishing_tells_everyone_where_to_go,
-         bad_requests_and_other_missions_are_refused])
+         bad_requests_and_other_missions_are_refused,
+         repeated_statuses_are_one_set])
 finally:
     d.stop()
