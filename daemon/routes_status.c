@@ -14,6 +14,7 @@
 #include "xmalloc.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <safety/name.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -53,7 +54,7 @@ routes_status_counts(struct http_ctx *ctx)
 	    "FILTER "
 	    "  (WHERE confirm_safe)) FROM person_status WHERE crisis_id = c.id AND (duress OR "
 	    "needs_review "
-	    "  OR confirm_safe) AND ($1::bigint IS NULL OR mission_id = $1)), "
+	    "  OR confirm_safe) AND NOT deleted AND ($1::bigint IS NULL OR mission_id = $1)), "
 	    " 'per_minute', (SELECT coalesce(json_agg(json_build_object('minute', minute, "
 	    "'answers', n) "
 	    "  ORDER BY minute), '[]'::json) FROM (SELECT minute, sum(n) AS n FROM response_minute "
@@ -67,24 +68,82 @@ routes_status_counts(struct http_ctx *ctx)
 }
 
 /*
+ * Reads a page cursor of the people list, "<national id>.<key>" as the last
+ * page's next gave it: the key is the sort's own (a number for urgency and
+ * answered, the name for name). False (and 400) when it is not one.
+ */
+static bool
+status_people_cursor(struct http_ctx *ctx, const char *after, bool by_name, char id[24],
+                     char num[24], const char **text)
+{
+	const char *dot = after != NULL ? strchr(after, '.') : NULL;
+	size_t n = dot != NULL ? (size_t)(dot - after) : 0;
+	char *end;
+	long long key;
+
+	if (dot == NULL || n == 0 || n >= 24)
+		goto bad;
+	memcpy(id, after, n);
+	id[n] = '\0';
+	if (!http_is_id(id))
+		goto bad;
+	if (by_name) {
+		snprintf(num, 24, "0");
+		*text = dot + 1;
+		return true;
+	}
+	errno = 0;
+	key = strtoll(dot + 1, &end, 10);
+	if (dot[1] == '\0' || *end != '\0' || errno != 0)
+		goto bad;
+	snprintf(num, 24, "%lld", key);
+	*text = "";
+	return true;
+bad:
+	http_reply_problem(ctx, 400, "bad request",
+	                   "after: the next of a previous page, with the same sort");
+	return false;
+}
+
+/*
  * GET /api/v1/crises/{id}/people?status=&flag=duress|needs_review|confirm_safe
  * &region=&q=&assigned=me|none|ID&sort=urgency|name|answered&after=&limit=:
  * the people of a crisis, most urgent first (duress, then injured, needs
  * help, needs evacuation, missing, unreachable, pending...), with their
  * newest answer and who is assigned to call them. q is a name in either
- * script, matched as name search does.
+ * script, matched as name search does. Paged by the sort itself: next is
+ * the after of the next page.
  */
 void
 routes_status_people(struct http_ctx *ctx)
 {
-	char scope[24], id[24], status[24], flag[16], region[24], after_buf[24], limit[8], show[2];
-	char q[200], key[512] = "", assigned[24], sort[16], me[24];
-	const char *vstatus, *vflag, *vregion, *after, *vq, *vassigned, *vsort;
-	const char *params[11];
+	char scope[24], id[24], status[24], flag[16], region[24], limit[8], show[2];
+	char q[200], key[512] = "", assigned[24], sort[16], me[24], after_buf[1024];
+	char after_id[24], after_num[24];
+	const char *vstatus, *vflag, *vregion, *after, *after_text = NULL, *vq, *vassigned, *vsort;
+	const char *params[13];
 	const struct principal *p = &ctx->principal;
+	char limit_buf[24];
+	const char *vlimit;
 
-	if (http_param_id(ctx, 0, id) == NULL || !http_page(ctx, &after, after_buf, limit))
+	if (http_param_id(ctx, 0, id) == NULL)
 		return;
+	/* The cursor is not an id, so http_page cannot read it; the limit is as there. */
+	if (!http_query_filter(ctx, "after", after_buf, sizeof after_buf, &after) ||
+	    !http_query_filter(ctx, "limit", limit_buf, sizeof limit_buf, &vlimit))
+		return;
+	if (vlimit != NULL) {
+		char *end;
+		long n = strtol(vlimit, &end, 10);
+		if (*vlimit == '\0' || *end != '\0' || n < 1 || n > 500) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "limit must be between 1 and 500");
+			return;
+		}
+		snprintf(limit, sizeof limit, "%ld", n);
+	} else {
+		snprintf(limit, sizeof limit, "100");
+	}
 	if (!http_query_filter(ctx, "status", status, sizeof status, &vstatus) ||
 	    !http_query_filter(ctx, "flag", flag, sizeof flag, &vflag) ||
 	    !http_query_filter(ctx, "region", region, sizeof region, &vregion) ||
@@ -117,11 +176,16 @@ routes_status_people(struct http_ctx *ctx)
 		                   "assigned: me, none or a staff member's id");
 		return;
 	}
-	if (vsort != NULL && strcmp(vsort, "urgency") != 0 && strcmp(vsort, "name") != 0 &&
+	if (vsort == NULL)
+		vsort = "urgency";
+	if (strcmp(vsort, "urgency") != 0 && strcmp(vsort, "name") != 0 &&
 	    strcmp(vsort, "answered") != 0) {
 		http_reply_problem(ctx, 400, "bad request", "sort: urgency, name or answered");
 		return;
 	}
+	if (after != NULL && !status_people_cursor(ctx, after, strcmp(vsort, "name") == 0, after_id,
+	                                           after_num, &after_text))
+		return;
 	snprintf(show, sizeof show, "%s",
 	         p->role == SF_ROLE_ADMIN || p->role == SF_ROLE_MISSION_LEAD ||
 	                 p->role == SF_ROLE_MISSION_STAFF
@@ -132,52 +196,62 @@ routes_status_people(struct http_ctx *ctx)
 	params[2] = vstatus;
 	params[3] = vflag;
 	params[4] = vregion;
-	params[5] = after;
+	params[5] = after != NULL ? after_id : NULL;
 	params[6] = limit;
 	params[7] = show;
 	params[8] = key[0] != '\0' ? key : NULL;
 	params[9] = vassigned;
-	params[10] = vsort != NULL ? vsort : "urgency";
-	/* Paged by national id (stable); the chosen order applies within the page. */
+	params[10] = vsort;
+	params[11] = after != NULL ? after_num : NULL;
+	params[12] = after_text;
+	/*
+	 * Keyset paging on (number, text, national id): the number is the
+	 * urgency, or the answer's time in microseconds negated (newest first,
+	 * the unanswered last), the text the name; each is constant in the
+	 * sorts that do not use it, so one row comparison serves all three.
+	 */
 	db_reply_json(
 	    ctx, 200, "",
 	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
 	    " x.national_id, 'name_ko', x.name_ko, 'name_latin', x.name_latin, 'status', x.status, "
 	    " 'duress', x.duress, 'needs_review', x.needs_review, 'confirm_safe', x.confirm_safe, "
 	    " 'by_proxy', x.by_proxy, 'headcount', x.headcount, 'answered_at', x.answered_at, "
-	    " 'region_id', x.region_id, 'phones', CASE WHEN $8::bool THEN x.phones END, "
-	    " 'assigned_to', x.assignee, 'last_answer', x.last_answer) ORDER BY "
-	    " CASE WHEN $11 = 'urgency' THEN x.urgency END, "
-	    " CASE WHEN $11 = 'name' THEN coalesce(x.name_latin, x.name_ko) END, "
-	    " CASE WHEN $11 = 'answered' THEN x.answered_at END DESC NULLS LAST, x.national_id), "
-	    " '[]'::json), 'next', CASE WHEN count(*) = $7::int THEN max(x.national_id)::text "
-	    "END)::text "
-	    "FROM (SELECT p.*, n.name_ko, n.name_latin, "
-	    " CASE WHEN p.duress THEN 0 WHEN p.status = 'injured' THEN 1 WHEN p.status = "
-	    "'needs_help' "
-	    "  THEN 2 WHEN p.status = 'needs_evacuation' THEN 3 WHEN p.status = 'missing' THEN 4 "
-	    "WHEN "
-	    "  p.needs_review THEN 5 WHEN p.status = 'unreachable' THEN 6 WHEN p.status = "
-	    "'pending' THEN 7 "
-	    "  WHEN p.confirm_safe THEN 8 ELSE 9 END AS urgency, "
-	    " (SELECT array_agg(c.value ORDER BY c.priority) FROM contact c WHERE c.national_id = "
-	    "n.id "
-	    "  AND c.kind = 'phone') AS phones, "
-	    " (SELECT json_build_object('id', u.id, 'name', coalesce(nullif(u.display_name, ''), "
-	    "  u.username)) FROM staff_user u WHERE u.id = p.assigned_to) AS assignee, "
-	    " (SELECT json_build_object('channel', r.channel, 'text', r.raw_text, 'at', "
-	    "r.received_at) "
-	    "  FROM response r WHERE r.id = p.last_response_id) AS last_answer "
+	    " 'region_id', x.region_id, 'phones', CASE WHEN $8::bool THEN (SELECT "
+	    "  array_agg(c.value ORDER BY c.priority) FROM contact c WHERE c.national_id = "
+	    "  x.national_id AND c.kind = 'phone') END, "
+	    " 'assigned_to', (SELECT json_build_object('id', u.id, 'name', "
+	    "  coalesce(nullif(u.display_name, ''), u.username)) FROM staff_user u "
+	    "  WHERE u.id = x.assigned_to), "
+	    " 'last_answer', (SELECT json_build_object('channel', r.channel, 'text', r.raw_text, "
+	    "  'at', r.received_at) FROM response r WHERE r.id = x.last_response_id)) "
+	    " ORDER BY x.knum, x.ktext, x.national_id), '[]'::json), "
+	    " 'next', CASE WHEN count(*) = $7::int THEN (array_agg(x.national_id || '.' || "
+	    "  CASE WHEN $11 = 'name' THEN x.ktext ELSE x.knum::text END "
+	    "  ORDER BY x.knum DESC, x.ktext DESC, x.national_id DESC))[1] END)::text "
+	    "FROM (SELECT p.*, n.name_ko, n.name_latin, k.knum, k.ktext "
 	    " FROM person_status p JOIN national n ON n.id = p.national_id "
+	    " CROSS JOIN LATERAL (SELECT CASE $11 WHEN 'urgency' THEN CASE WHEN p.duress THEN 0 "
+	    "  WHEN p.status = 'injured' THEN 1 WHEN p.status = 'needs_help' THEN 2 "
+	    "  WHEN p.status = 'needs_evacuation' THEN 3 WHEN p.status = 'missing' THEN 4 "
+	    "  WHEN p.needs_review THEN 5 WHEN p.status = 'unreachable' THEN 6 "
+	    "  WHEN p.status = 'pending' THEN 7 WHEN p.confirm_safe THEN 8 ELSE 9 END "
+	    "  WHEN 'answered' THEN coalesce(-(extract(epoch FROM p.answered_at) * "
+	    "1000000)::bigint, "
+	    "  9223372036854775807) ELSE 0 END::bigint AS knum, "
+	    "  CASE WHEN $11 = 'name' THEN coalesce(n.name_latin, n.name_ko, '') ELSE '' END "
+	    "  AS ktext) k "
 	    " WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
+	    " AND NOT p.deleted AND n.deleted_at IS NULL "
 	    " AND ($3::text IS NULL OR p.status = $3) AND ($5::bigint IS NULL OR p.region_id = $5) "
 	    " AND ($4::text IS NULL OR ($4 = 'duress' AND p.duress) OR ($4 = 'needs_review' AND "
 	    "  p.needs_review) OR ($4 = 'confirm_safe' AND p.confirm_safe)) "
 	    " AND ($9::text IS NULL OR n.name_key LIKE '%' || $9 || '%') "
 	    " AND ($10::bigint IS NULL OR ($10 = -1 AND p.assigned_to IS NULL) "
 	    "  OR p.assigned_to = $10) "
-	    " AND p.national_id > coalesce($6::bigint, 0) ORDER BY p.national_id LIMIT $7::int) x",
-	    11, params);
+	    " AND ($6::bigint IS NULL OR (k.knum, k.ktext, p.national_id) > "
+	    "  ($12::bigint, $13::text, $6::bigint)) "
+	    " ORDER BY k.knum, k.ktext, p.national_id LIMIT $7::int) x",
+	    13, params);
 }
 
 /*
@@ -415,7 +489,7 @@ routes_status_points(struct http_ctx *ctx)
 	    "LEFT JOIN response r ON r.id = p.last_response_id "
 	    "CROSS JOIN LATERAL (SELECT coalesce(r.point, n.last_point)::geometry AS pt) g "
 	    "WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
-	    "AND g.pt IS NOT NULL",
+	    "AND NOT p.deleted AND n.deleted_at IS NULL AND g.pt IS NOT NULL",
 	    2, params);
 }
 
@@ -487,6 +561,6 @@ routes_status_person(struct http_ctx *ctx)
 	    "e)"
 	    ")::text FROM person_status p JOIN national n ON n.id = p.national_id "
 	    "WHERE p.crisis_id = $2::bigint AND p.national_id = $3::bigint AND ($1::bigint IS NULL "
-	    "OR p.mission_id = $1::bigint)",
+	    "OR p.mission_id = $1::bigint) AND NOT p.deleted AND n.deleted_at IS NULL",
 	    4, params);
 }

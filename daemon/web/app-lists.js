@@ -2,9 +2,10 @@
 // evacuation, whose answer nobody could read, whom no channel reached (with
 // every number tried). Search by name, show one's own or the unassigned,
 // sort, give a person to a colleague to call. A call's outcome is recorded in
-// two clicks: open the row's choices, pick what the person said.
+// two clicks: open the row's choices, pick what the person said. A list
+// comes 200 people at a time, in its own order, and "more" reads the next.
 import { api } from "/static/app-api.js";
-import { t, statusName } from "/static/app-i18n.js";
+import { currentLang, t, statusName } from "/static/app-i18n.js";
 import { outcomeButton, shapeIcon } from "/static/app-map.js";
 
 const LISTS = [
@@ -15,6 +16,8 @@ const LISTS = [
   { key: "unreachable", query: null },
 ];
 const OUTCOMES = ["safe", "needs_help", "injured", "needs_evacuation", "missing"];
+const PAGE = 200;
+const MORE = { ko: (n) => `더 보기 (${n}명 표시 중)`, en: (n) => `Show more (${n} shown)` };
 
 function listName(key) {
   return key === "needs_review" ? t("needs_review") : key === "unreachable" ? t("call_list") : statusName(key);
@@ -60,10 +63,12 @@ export function workLists(crisisId) {
       me = (await api("/api/v1/session").catch(() => null))?.user?.id ?? null;
     }
     let items;
-    const filters = new URLSearchParams({ limit: "200", sort: sort.value });
+    let next = null;
+    const filters = new URLSearchParams({ limit: String(PAGE), sort: sort.value });
     if (search.value.trim()) filters.set("q", search.value.trim());
     if (assigned.value) filters.set("assigned", assigned.value);
-    if (current.query) items = (await api(`/api/v1/crises/${crisisId}/people?${current.query}&${filters}`)).items;
+    const list = `/api/v1/crises/${crisisId}/people?${current.query}&${filters}`;
+    if (current.query) ({ items, next } = await api(list));
     else {
       // The call list is short: filtered here the same way.
       const q = search.value.trim().toLowerCase().replace(/\s+/g, "");
@@ -81,8 +86,42 @@ export function workLists(crisisId) {
     const table = document.createElement("table");
     table.innerHTML = `<thead><tr><th></th><th>${t("name")}</th><th>${t("last_answer")}</th><th>${t("contacts")}</th><th>${t("assigned")}</th><th></th></tr></thead>`;
     const tbody = document.createElement("tbody");
+    table.append(tbody);
+    body.append(table);
+    draw(tbody, items);
+    if (next === null) return;
+    // The next page in the same order, on demand: a list of thousands stays quick to draw.
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "list-more";
+    let shown = items.length;
+    more.textContent = MORE[currentLang()](shown);
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try {
+        const page = await api(`${list}&after=${encodeURIComponent(next)}`);
+        if (mine !== generation) return;
+        const first = draw(tbody, page.items);
+        shown += page.items.length;
+        next = page.next;
+        // The focus goes on to the first person added, for the keyboard.
+        first?.querySelector(".person-link")?.focus();
+        if (next === null) more.remove();
+        else more.textContent = MORE[currentLang()](shown);
+      } catch (e) {
+        more.title = e.message;
+      }
+      more.disabled = false;
+    });
+    body.append(more);
+  }
+
+  // Appends a row per person; returns the first row added.
+  function draw(tbody, items) {
+    let first = null;
     for (const p of items) {
       const tr = document.createElement("tr");
+      first ??= tr;
       tr.dataset.national = p.national_id;
       const icon = document.createElement("td");
       if (p.status) icon.append(shapeIcon(p.status));
@@ -175,8 +214,7 @@ export function workLists(crisisId) {
       tr.append(icon, name, last, contacts, who, act);
       tbody.append(tr);
     }
-    table.append(tbody);
-    body.append(table);
+    return first;
   }
 
   let typing = null;

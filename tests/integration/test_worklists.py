@@ -5,7 +5,8 @@ mission's staff), shown in the lists and the call list, audited."""
 import os
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, demo_check_in, expect_equal, record_secret, run
+from harness import (Cluster, Daemon, Session, check, counts_hold, ctl, demo_check_in, eventually, expect_equal,
+                     record_secret, run)
 
 cluster = Cluster.shared()
 DB = "t_worklists"
@@ -93,10 +94,111 @@ def sorting_and_the_call_list_show_the_assignee():
     expect_equal(calls[int(unreachable)]["assigned_to"]["name"], "aylin", "on the call list")
 
 
+def all_pages(session, limit, **q):
+    """Every page of a list, following next; the pages as they came."""
+    pages, after = [], None
+    while True:
+        query = dict(q, limit=limit, **({"after": after} if after else {}))
+        r = session.get("/api/v1/crises/%d/people?%s" % (crisis, urllib.parse.urlencode(query)))
+        expect_equal(r.status, 200, r.body)
+        pages.append([p["national_id"] for p in r.json()["items"]])
+        after = r.json()["next"]
+        check(len(pages) < 500, "pages end")
+        if after is None:
+            return pages
+
+
+def lists_page_in_their_own_order():
+    # The most urgent person has the highest id: page one must still start with them.
+    hurt = PEOPLE[-1]
+    r = d.request("POST", "/r/" + LINKS[hurt], body=urllib.parse.urlencode({"status": "injured"}),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    expect_equal(r.status, 200, "answer")
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d"
+                                    % (crisis, hurt)) == "injured", what="injured")
+    first = lead.get("/api/v1/crises/%d/people?limit=2&sort=urgency" % crisis).json()["items"]
+    expect_equal(first[0]["national_id"], hurt, "the injured first, whatever their id")
+    expect_equal([p["status"] for p in first], ["injured", "needs_help"], "then who needs help")
+    for sort in ("urgency", "answered", "name"):
+        whole = [p["national_id"] for p in lead.get("/api/v1/crises/%d/people?limit=500&sort=%s"
+                                                     % (crisis, sort)).json()["items"]]
+        expect_equal(len(whole), int(cluster.psql(DB, "SELECT count(*) FROM person_status WHERE crisis_id = %d"
+                                                  % crisis)), "one page of everyone")
+        check(len(whole) > 3 * 7, "pages enough")
+        pages = all_pages(lead, 7, sort=sort)
+        expect_equal(sum(pages, []), whole, "%s: the pages in order, everyone once" % sort)
+        check(all(len(p) == 7 for p in pages[:-1]), "full pages")
+    by_name = all_pages(lead, 5, sort="name", status="needs_help")
+    expect_equal(len(sum(by_name, [])), 6, "a filtered list pages too")
+    for bad in ("after=12", "after=x.1", "after=12.x&sort=urgency", "after=.3", "limit=0", "limit=501"):
+        expect_equal(lead.get("/api/v1/crises/%d/people?%s" % (crisis, bad)).status, 400, bad)
+
+
+def live_counts():
+    """The counts as the dashboard reads them, and a recount of the people not deleted."""
+    kept = lead.get("/api/v1/crises/%d/status" % crisis).json()["counts"]
+    actual = dict(row.split("|") for row in cluster.psql(
+        DB, "SELECT p.status, count(*) FROM person_status p JOIN national n ON n.id = p.national_id "
+            "WHERE p.crisis_id = %d AND n.deleted_at IS NULL GROUP BY 1" % crisis).splitlines())
+    expect_equal(kept, {k: int(v) for k, v in actual.items()}, "counts equal a recount of who is not deleted")
+    return kept
+
+
+def a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back():
+    helped, waiting, control = PEOPLE[10], PEOPLE[11], PEOPLE[12]
+    r = lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": helped, "status": "needs_help"})
+    expect_equal(r.status, 201, r.body)
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %d"
+                                    % (crisis, helped)) == "needs_help", what="recorded")
+    before = live_counts()
+    expect_equal(cluster.psql(DB, "SELECT string_agg(status, ',' ORDER BY national_id) FROM person_status "
+                                  "WHERE crisis_id = %d AND national_id IN (%d, %d)" % (crisis, waiting, control)),
+                 "pending,pending", "two still waiting")
+    # A message still queued for the person about to go.
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO outbox (crisis_id, campaign_id, national_id, mission_id, channel, "
+                     "recipient, body, next_attempt_at) SELECT crisis_id, campaign_id, national_id, mission_id, 'sms', "
+                     "'+905320000000', 'again', now() + interval '1 hour' FROM checkin "
+                     "WHERE crisis_id = %d AND national_id = %d" % (crisis, waiting))
+    for nid in (helped, waiting):
+        expect_equal(lead.delete("/api/v1/nationals/%d" % nid).status, 200, "deleted")
+    after = live_counts()
+    expect_equal(after.get("needs_help", 0), before["needs_help"] - 1, "one fewer needs help")
+    expect_equal(after["pending"], before["pending"] - 1, "one fewer pending")
+    check(helped not in [p["national_id"] for p in people(lead)], "gone from the needs_help list")
+    check(helped not in sum(all_pages(lead, 500), []), "and from everyone")
+    points = [p[0] for p in lead.get("/api/v1/crises/%d/points" % crisis).json()["points"]]
+    check(helped not in points and waiting not in points and control in points, "gone from the map")
+    expect_equal(lead.get("/api/v1/crises/%d/people/%d" % (crisis, helped)).status, 404, "no page of theirs")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(state || ':' || coalesce(last_error, ''), ',') FROM outbox "
+                                  "WHERE crisis_id = %d AND national_id = %d AND state IN ('queued', 'failed')"
+                                  % (crisis, waiting)), "failed:deleted", "the queued message is not sent")
+    # Both waiting people are due a second ask: only the one not deleted gets it.
+    cluster.psql(DB, "UPDATE outbox SET sent_at = now() - interval '1 day' WHERE crisis_id = %d; "
+                     "UPDATE checkin SET next_ask_at = now() - interval '1 minute' WHERE crisis_id = %d "
+                     "AND national_id IN (%d, %d)" % (crisis, crisis, waiting, control))
+    cluster.psql(DB, "SET ROLE safety; SELECT * FROM campaign_escalate()")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(national_id || ':' || round, ',' ORDER BY national_id) "
+                                  "FROM checkin WHERE crisis_id = %d AND national_id IN (%d, %d)"
+                                  % (crisis, waiting, control)),
+                 "%d:1,%d:2" % (waiting, control), "no second ask of the deleted")
+    check(waiting not in [p["national_id"] for p in lead.get("/api/v1/crises/%d/call-list" % crisis).json()["items"]],
+          "not on the call list")
+    # Back as they were: in the counts, the lists and the campaign.
+    for nid in (helped, waiting):
+        expect_equal(lead.post("/api/v1/nationals/%d/restore" % nid).status, 200, "restored")
+    expect_equal(live_counts().get("needs_help"), before["needs_help"], "needs help again")
+    check(helped in [p["national_id"] for p in people(lead)], "back in the list")
+    expect_equal(lead.get("/api/v1/crises/%d/people/%d" % (crisis, helped)).json()["status"], "needs_help", "page")
+    expect_equal(cluster.psql(DB, "SELECT state FROM checkin WHERE crisis_id = %d AND national_id = %d"
+                                  % (crisis, waiting)), "asked", "asked again")
+    counts_hold(cluster, DB, crisis)
+
+
 if __name__ == "__main__":
     try:
         run([search_by_name_in_either_script, staff_assign_colleagues_of_their_mission_only,
-             sorting_and_the_call_list_show_the_assignee])
+             sorting_and_the_call_list_show_the_assignee, lists_page_in_their_own_order,
+             a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back])
     finally:
         d.stop()
         cluster.dropdb(DB)
