@@ -49,7 +49,8 @@ routes_shelters_list(struct http_ctx *ctx)
 	    " 'lat', round(ST_Y(s.point::geometry)::numeric, 6), "
 	    " 'lon', round(ST_X(s.point::geometry)::numeric, 6), 'capacity', s.capacity, "
 	    " 'occupancy', s.occupancy, 'medical', s.medical, 'accessible', s.accessible, "
-	    " 'open', s.open, 'updated_at', s.updated_at) ORDER BY s.id), '[]'), "
+	    " 'open', s.open, 'version', s.version, 'updated_at', s.updated_at) ORDER BY s.id), "
+	    " '[]'), "
 	    " 'next', CASE WHEN count(*) = $3::int THEN max(s.id)::text END)::text "
 	    "FROM (SELECT * FROM shelter WHERE ($1::bigint IS NULL OR mission_id = $1) "
 	    " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) s",
@@ -169,7 +170,8 @@ static const char shelter_json[] =
     "json_build_object('id', s.id, 'mission_id', s.mission_id, 'kind', s.kind, 'name', s.name, "
     " 'address', s.address, 'lat', round(ST_Y(s.point::geometry)::numeric, 6), "
     " 'lon', round(ST_X(s.point::geometry)::numeric, 6), 'capacity', s.capacity, "
-    " 'occupancy', s.occupancy, 'medical', s.medical, 'accessible', s.accessible, 'open', s.open)";
+    " 'occupancy', s.occupancy, 'medical', s.medical, 'accessible', s.accessible, 'open', s.open, "
+    " 'version', s.version)";
 
 /* POST /api/v1/shelters {kind, name, lat, lon, capacity, ...; mission_id for those who see all} */
 void
@@ -227,14 +229,97 @@ out:
 	cJSON_Delete(body);
 }
 
-/* PATCH /api/v1/shelters/{id}: any of kind, name, address, capacity, occupancy, facilities, open.
+/*
+ * Reads the version an edit was made on: If-Match ("N", W/"N" or *, as the
+ * ETag gave it) or the body's "version". *out is NULL when none is given (a
+ * change made on whatever is stored). False (and 400) when malformed.
+ */
+static bool
+shelter_if_match(struct http_ctx *ctx, cJSON *body, char buf[24], const char **out)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "If-Match");
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "version");
+	size_t n;
+
+	*out = NULL;
+	if (h != NULL) {
+		while (*h == ' ')
+			h++;
+		if (strcmp(h, "*") == 0)
+			return true;
+		if (strncmp(h, "W/", 2) == 0)
+			h += 2;
+		n = strlen(h);
+		while (n > 0 && h[n - 1] == ' ')
+			n--;
+		if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
+			h++;
+			n -= 2;
+		}
+		if (n == 0 || n >= 19 || strspn(h, "0123456789") != n) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "If-Match: the shelter's ETag as read, such as \"3\"");
+			return false;
+		}
+		memcpy(buf, h, n);
+		buf[n] = '\0';
+		*out = buf;
+	} else if (v != NULL) {
+		if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e15 ||
+		    v->valuedouble != floor(v->valuedouble)) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "version: the shelter's version as read");
+			return false;
+		}
+		snprintf(buf, 24, "%.0f", v->valuedouble);
+		*out = buf;
+	}
+	return true;
+}
+
+/* The change ran: the shelter as it is now, or 412 if it changed since it was read. */
+static void
+shelter_update_done(const struct db_result *r, void *arg)
+{
+	struct http_ctx *ctx = arg;
+	char etag[32], detail[256];
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		http_reply_problem(ctx, 404, "not found", "no such shelter");
+		return;
+	}
+	snprintf(etag, sizeof etag, "\"%s\"", PQgetvalue(r->res, 0, 1));
+	http_add_header(ctx, "ETag", etag);
+	if (PQgetisnull(r->res, 0, 0)) {
+		snprintf(detail, sizeof detail,
+		         "the shelter was changed by someone else since it was read (it now has "
+		         "occupancy %s of %s and is %s); nothing was saved: read it again and "
+		         "make the change on what it is now",
+		         PQgetvalue(r->res, 0, 2), PQgetvalue(r->res, 0, 3),
+		         strcmp(PQgetvalue(r->res, 0, 4), "t") == 0 ? "open" : "closed");
+		http_reply_problem(ctx, 412, "precondition failed", detail);
+		return;
+	}
+	http_reply_bytes(ctx, 200, "application/json", PQgetvalue(r->res, 0, 0),
+	                 (size_t)PQgetlength(r->res, 0, 0));
+}
+
+/*
+ * PATCH /api/v1/shelters/{id}: any of kind, name, address, capacity,
+ * occupancy, facilities, open. With If-Match (or "version"), only if the
+ * shelter is still as it was read: 412 otherwise, so a value set from a
+ * stale list never overwrites a newer one.
  */
 void
 routes_shelters_update(struct http_ctx *ctx)
 {
 	cJSON *body;
-	const char *v[10], *params[15];
-	char num[5][24], scope[24], id[24];
+	const char *v[10], *params[16], *cause;
+	char num[5][24], scope[24], id[24], version[24];
 	struct audit_who who;
 	const char *who_params[AUDIT_NPARAMS];
 	char *sql;
@@ -244,6 +329,9 @@ routes_shelters_update(struct http_ctx *ctx)
 	body = http_read_json(ctx);
 	if (body == NULL)
 		return;
+	if (!shelter_if_match(ctx, body, version, &params[15]))
+		goto out;
+	cJSON_DeleteItemFromObjectCaseSensitive(body, "version");
 	if (!shelter_fields(ctx, body, v, num))
 		goto out;
 	params[0] = auth_scope_param(ctx, scope);
@@ -254,22 +342,27 @@ routes_shelters_update(struct http_ctx *ctx)
 	params[12] = who_params[1];
 	params[13] = who_params[3];
 	params[14] = id;
+	/* cur is read before the update; the update rechecks the version on the newest row. */
 	xasprintf(
 	    &sql,
-	    "WITH s AS (UPDATE shelter SET kind = coalesce($2::shelter_kind, kind), "
+	    "WITH cur AS (SELECT * FROM shelter WHERE id = $15::bigint AND ($1::bigint IS NULL OR "
+	    " mission_id = $1)), "
+	    "s AS (UPDATE shelter SET kind = coalesce($2::shelter_kind, kind), "
 	    " name = coalesce($3, name), address = coalesce($4, address), "
 	    " capacity = coalesce($5::int, capacity), occupancy = coalesce($6::int, occupancy), "
 	    " medical = coalesce($7::bool, medical), accessible = coalesce($8::bool, accessible), "
 	    " open = coalesce($9::bool, open), point = CASE WHEN $10::float8 IS NULL THEN point "
 	    "  ELSE ST_SetSRID(ST_MakePoint($11::float8, $10::float8), 4326)::geography END, "
 	    " updated_at = now() WHERE id = $15::bigint AND ($1::bigint IS NULL OR "
-	    " mission_id = $1) RETURNING *), "
+	    " mission_id = $1) AND ($16::bigint IS NULL OR version = $16::bigint) RETURNING *), "
 	    "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.update', 'shelter', "
 	    " s.id::text, json_build_object('capacity', s.capacity, 'occupancy', s.occupancy, "
 	    " 'open', s.open)::text) FROM s) "
-	    "SELECT %s::text FROM s, (SELECT count(*) FROM a) x",
+	    "SELECT (SELECT %s::text FROM s), coalesce((SELECT version FROM s), cur.version), "
+	    " cur.occupancy, cur.capacity, cur.open FROM cur, (SELECT count(*) FROM a) x",
 	    shelter_json);
-	db_reply_json(ctx, 200, "no such shelter", sql, 15, params);
+	if (db_pool_query(ctx->d->db, sql, 16, params, shelter_update_done, ctx, &cause) != 0)
+		http_reply_problem(ctx, 503, "service unavailable", cause);
 	free(sql);
 out:
 	cJSON_Delete(body);

@@ -1,7 +1,9 @@
 // Shelters and regions in the registry view: each shelter's load as a bar,
 // capacity, occupancy, facilities and open/closed changed in place (saved as
-// soon as a field changes), a new one added; the regions with how many
-// nationals live in each. Bulk loads stay with `safetyctl import`.
+// soon as a field changes, and only onto the shelter as it was read: one
+// changed meanwhile is refused and shown as it is now), a new one added; the
+// regions with how many nationals live in each. Bulk loads stay with
+// `safetyctl import`.
 import { api, apiAll, canEdit, missionForChanges, scoped } from "/static/app-api.js";
 import { t } from "/static/app-i18n.js";
 import { loadLevel } from "/static/app-map.js";
@@ -40,14 +42,20 @@ export async function sheltersCard() {
   card.append(h, note, table);
   const editable = canEdit();
 
-  async function save(id, body, tr) {
+  // Sent with the version this row was drawn from: the server refuses it if the shelter changed since.
+  async function save(read, body, tr) {
     try {
-      const s = await api(`/api/v1/shelters/${id}`, { method: "PATCH", body });
+      const s = await api(`/api/v1/shelters/${read.id}`, { method: "PATCH", body: { ...body, version: read.version } });
       all = all.map((x) => (x.id === s.id ? s : x));
       tr.replaceWith(row(s));
+      note.classList.remove("error");
       note.textContent = `✓ ${s.name}`;
     } catch (e) {
-      note.textContent = e.message;
+      // Refused (changed by someone else) or failed: the row shows what is stored now, and the reason.
+      const message = `${read.name}: ${e.message}`;
+      await load().catch(() => {});
+      note.textContent = message;
+      note.classList.add("error");
     }
   }
 
@@ -65,7 +73,7 @@ export async function sheltersCard() {
       input.value = s[k];
       input.disabled = !editable;
       input.setAttribute("aria-label", `${s.name}: ${t(k)}`);
-      input.addEventListener("change", () => save(s.id, { [k]: Number(input.value) }, tr));
+      input.addEventListener("change", () => save(s, { [k]: Number(input.value) }, tr));
       cell(tr, input);
     }
     cell(tr, loadBar(s));
@@ -76,7 +84,7 @@ export async function sheltersCard() {
       box.checked = s[k];
       box.disabled = !editable;
       box.setAttribute("aria-label", `${s.name}: ${t("shelter_" + k)}`);
-      box.addEventListener("change", () => save(s.id, { [k]: box.checked }, tr));
+      box.addEventListener("change", () => save(s, { [k]: box.checked }, tr));
       cell(tr, box);
     }
     return tr;
@@ -106,6 +114,7 @@ export async function sheltersCard() {
     }
     table.append(head);
     for (const s of hits.slice(0, SHOWN)) table.append(row(s));
+    note.classList.remove("error");
     note.textContent = `${Math.min(SHOWN, hits.length)} / ${hits.length} ${t("shelters_count")}`;
   }
 

@@ -81,6 +81,35 @@ def a_shelter_is_added_and_changed_and_audited():
     expect_equal(lead.patch("/api/v1/shelters/999999", {"open": True}).status, 404, "no such shelter")
 
 
+def a_change_made_on_a_stale_read_is_refused():
+    shelter = lead.get("/api/v1/shelters?limit=1").json()["items"][0]
+    path = "/api/v1/shelters/%d" % shelter["id"]
+    read = '"%d"' % shelter["version"]
+    r = lead.patch(path, {"occupancy": 40}, headers={"If-Match": read})
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.header("ETag"), '"%d"' % r.json()["version"], "the new version as ETag")
+    check(r.json()["version"] > shelter["version"], "a new version")
+    # A second desk still shows the first read and sets its own count: refused, not applied.
+    r = lead.patch(path, {"occupancy": 25}, headers={"If-Match": read})
+    expect_equal(r.status, 412, r.body)
+    check("changed" in r.json()["detail"] and "40" in r.json()["detail"], r.body)
+    r2 = lead.patch(path, {"occupancy": 25, "version": shelter["version"]})
+    expect_equal(r2.status, 412, "the version in the body, as the dashboard sends it")
+    expect_equal(cluster.psql(DB, "SELECT occupancy FROM shelter WHERE id = %d" % shelter["id"]), "40", "kept")
+    # Any writer's change makes a new version (an import, a plan).
+    now = lead.get("/api/v1/shelters?limit=1").json()["items"][0]
+    cluster.psql(DB, "UPDATE shelter SET capacity = capacity + 1 WHERE id = %d" % shelter["id"])
+    expect_equal(lead.patch(path, {"occupancy": 41}, headers={"If-Match": '"%d"' % now["version"]}).status, 412,
+                 "changed behind the API")
+    for tag in ('W/"%d"' % (now["version"] + 1), "*"):
+        expect_equal(lead.patch(path, {"occupancy": 41}, headers={"If-Match": tag}).status, 200, tag)
+    expect_equal(lead.patch(path, {"occupancy": 42}).status, 200, "no precondition: as before")
+    for bad in ("abc", '"1', '""'):
+        expect_equal(lead.patch(path, {"occupancy": 1}, headers={"If-Match": bad}).status, 400, bad)
+    expect_equal(lead.patch(path, {"occupancy": 1, "version": "x"}).status, 400, "a version is a number")
+    expect_equal(olena.patch(path, {"open": True}, headers={"If-Match": "*"}).status, 404, "another mission")
+
+
 def regions_count_their_nationals():
     items = lead.get("/api/v1/regions").json()["items"]
     check(any(r["code"] == "TR-31" for r in items), "Hatay among the regions")
@@ -92,7 +121,7 @@ def regions_count_their_nationals():
 if __name__ == "__main__":
     try:
         run([shelters_are_listed_with_their_load, a_shelter_is_added_and_changed_and_audited,
-             regions_count_their_nationals])
+             a_change_made_on_a_stale_read_is_refused, regions_count_their_nationals])
     finally:
         d.stop()
         cluster.dropdb(DB)
