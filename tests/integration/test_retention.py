@@ -1,10 +1,13 @@
 """Retention: safetyd removes a traveller's record the configured number of
 days after departure, keeps residents, recent travellers and travellers of
-a crisis still open, and writes the counts (never names) to the audit log."""
+a crisis still open (also one asked while the purge waited for the writer),
+never purges the registry's resident that a registration was merged into,
+and writes the counts (never names) to the audit log."""
 
+import subprocess
 import time
 
-from harness import Cluster, Daemon, check, ctl, eventually, expect_equal, run
+from harness import PG_SH, Cluster, Daemon, check, ctl, eventually, expect_equal, run
 
 cluster = Cluster.shared()
 DB = "t_retention"
@@ -58,4 +61,110 @@ INSERT INTO location (national_id, point, source) SELECT id, 'SRID=4326;POINT(32
         cluster.dropdb(DB)
 
 
-run([departed_travellers_are_purged_after_the_retention])
+def fresh_mission(db):
+    conninfo = cluster.createdb(db)
+    expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+    expect_equal(ctl(conninfo, "mission", "add", "TR-ANK", "--name", "x", "--country", "TR").returncode, 0, "mission")
+    return conninfo
+
+
+def someone_asked_while_the_purge_waits_is_spared():
+    db = DB + "_race"
+    fresh_mission(db)
+    try:
+        cluster.psql(db, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, kind, arrival_date, departure_date) VALUES
+ (1, 'ASKED MEANWHILE', 'traveller', current_date - 90, current_date - 60),
+ (1, 'GONE FOR GOOD', 'traveller', current_date - 90, current_date - 60);
+INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', '+90532123456' || id FROM national;
+INSERT INTO crisis (kind, title, center, radius_m) VALUES ('earthquake', 'Open',
+  ST_SetSRID(ST_MakePoint(32.85, 39.93), 4326)::geography, 50000);
+INSERT INTO crisis_mission VALUES (1, 1);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (1, 1, '{"en": "x"}', '{sms}');
+""")
+        asked = cluster.psql(db, "SELECT id FROM national WHERE name_latin = 'ASKED MEANWHILE'")
+        # A launch asking them (the check-in brings its status), still writing when the purge starts.
+        writer = subprocess.Popen(
+            [PG_SH, "psql", cluster.dir, "-d", db, "-At", "-c",
+             "SET ROLE safety; BEGIN; "
+             "INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at) "
+             "VALUES (1, %s, 1, 1, now() + interval '30 minutes'); "
+             "SELECT pg_sleep(3); COMMIT;" % asked],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        eventually(lambda: cluster.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+                                            "AND wait_event = 'PgSleep'" % db) == "1", timeout=10,
+                   what="the writer inside its transaction")
+        check(writer.poll() is None, "the writer has not committed yet")
+        started = time.monotonic()
+        purged = cluster.psql(db, "SET ROLE safety; SELECT coalesce(sum(purged), 0) FROM purge_departed_travellers(30)")
+        waited = time.monotonic() - started
+        out, err = writer.communicate(timeout=30)
+        expect_equal(writer.returncode, 0, err)
+        check(waited > 1, "the purge waited for the writer (%.1f s)" % waited)
+        expect_equal(purged, "1", "only the one nobody asked")
+        expect_equal(cluster.psql(db, "SELECT string_agg(name_latin, ',') FROM national"), "ASKED MEANWHILE", "who is left")
+        expect_equal(cluster.psql(db, "SELECT count(*) FROM checkin WHERE national_id = %s" % asked), "1", "their check-in")
+        expect_equal(cluster.psql(db, "SELECT count(*) FROM person_status WHERE national_id = %s" % asked), "1",
+                     "their status (the check-in's)")
+        expect_equal(cluster.psql(db, "SELECT count(*) FROM contact"), "1", "their contact")
+        audit = cluster.psql(db, "SELECT summary FROM audit_log WHERE action = 'retention.purge'")
+        check('"spared_open_crisis" : 1' in audit or '"spared_open_crisis":1' in audit, audit)
+        # A run with nobody due locks nothing: it does not wait for a writer.
+        cluster.psql(db, "SET ROLE safety; UPDATE national SET departure_date = current_date + 5")
+        writer = subprocess.Popen(
+            [PG_SH, "psql", cluster.dir, "-d", db, "-At", "-c",
+             "SET ROLE safety; BEGIN; UPDATE person_status SET status = 'safe'; SELECT pg_sleep(3); COMMIT;"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        eventually(lambda: cluster.psql(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+                                            "AND wait_event = 'PgSleep'" % db) == "1", timeout=10,
+                   what="the second writer inside its transaction")
+        started = time.monotonic()
+        expect_equal(cluster.psql(db, "SELECT count(*) FROM purge_departed_travellers(30)"), "0", "nobody due")
+        check(time.monotonic() - started < 2 and writer.poll() is None, "an empty run does not wait")
+        writer.communicate(timeout=30)
+    finally:
+        cluster.dropdb(db)
+
+
+def a_resident_a_registration_was_merged_into_is_never_purged():
+    db = DB + "_merge"
+    fresh_mission(db)
+    try:
+        # The registry's resident (from the embassy's import) registers a trip
+        # themselves, and staff merge the two.
+        cluster.psql(db, """
+SET ROLE safety;
+INSERT INTO household (mission_id, external_ref) VALUES (1, 'h-home'), (1, 'h-trip');
+INSERT INTO national (mission_id, household_id, name_latin, kind, source, passport_no) VALUES
+ (1, 1, 'RESIDENT SEVENTY', 'resident', 'import', 'M70707070'),
+ (1, 2, 'RESIDENT SEVENTY', 'resident', 'self', NULL);
+UPDATE national SET kind = 'traveller', arrival_date = current_date + 1, departure_date = current_date + 5
+ WHERE source = 'self';
+INSERT INTO location (national_id, point, source) SELECT id, 'SRID=4326;POINT(32.85 39.93)', 'import' FROM national;
+INSERT INTO registration (national_id, mission_id, household_id, manage_hash, consent_at, duplicate_of)
+ SELECT s.id, 1, 2, repeat('a', 64), now(), k.id FROM national s, national k
+ WHERE s.source = 'self' AND k.source = 'import';
+SELECT registration_merge(1, NULL, 'lead', 'mission_lead', '');
+""")
+        kept = cluster.psql(db, "SELECT id FROM national WHERE source = 'import'")
+        expect_equal(cluster.psql(db, "SELECT kind FROM national WHERE id = %s" % kept), "resident", "still a resident")
+        # Long after the trip, and even when staff later record the trip's
+        # dates on them as a traveller's (as merges once did), retention leaves
+        # the embassy's record alone, and the registrant's row the merge set
+        # aside: an undo brings it back, a deletion through the link removes it.
+        cluster.psql(db, "SET ROLE safety; UPDATE national SET kind = 'traveller', arrival_date = current_date - 90, "
+                         "departure_date = current_date - 60")
+        cluster.psql(db, "SET ROLE safety; SELECT * FROM purge_departed_travellers(30)")
+        expect_equal(cluster.psql(db, "SELECT count(*) FROM national WHERE id = %s" % kept), "1", "the resident kept")
+        expect_equal(cluster.psql(db, "SELECT count(*) FROM national"), "2", "the registrant's row kept")
+        expect_equal(cluster.psql(db, "SELECT count(*) FROM registration_merge"), "1", "and the merge, to be undone")
+        expect_equal(cluster.psql(db, "SET ROLE safety; SELECT registration_unmerge(1, NULL, 'lead', 'mission_lead', '')"
+                                      "->>'outcome'"), "unmerged", "undone")
+    finally:
+        cluster.dropdb(db)
+
+
+run([departed_travellers_are_purged_after_the_retention,
+     someone_asked_while_the_purge_waits_is_spared,
+     a_resident_a_registration_was_merged_into_is_never_purged])
