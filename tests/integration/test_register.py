@@ -377,11 +377,13 @@ def a_registrant_already_in_the_registry_is_merged_and_unmerged():
           "the registry's record untouched")
     expect_equal(cluster.psql(DB, "SELECT verified FROM contact WHERE national_id = %d AND value = '+821061002200'" % kept),
                  "t", "the confirmed phone moved with its confirmation")
-    expect_equal(cluster.psql(DB, "SELECT kind, departure_date FROM national WHERE id = %d" % kept),
-                 "traveller|%s" % day(5), "the trip is the registry person's now")
-    near = cluster.psql(DB, "SELECT count(*) FROM nationals_near(%d, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, "
-                            "40000, '%s') WHERE national_id = %d" % (MISSION, ANTAKYA[1], ANTAKYA[0], day(3), kept))
-    expect_equal(near, "1", "found in Antakya by the registration's leg")
+    # The registry's person is a resident: they stay one, where they live, and
+    # the trip is theirs in the legs.
+    expect_equal(cluster.psql(DB, "SELECT kind, coalesce(departure_date::text, ''), last_point_source FROM national "
+                                  "WHERE id = %d" % kept), "resident||registration", "still a resident, at home")
+    near = cluster.psql(DB, "SELECT count(*) FROM national n, nationals_near(n.mission_id, n.last_point, 1000, '%s') x "
+                            "WHERE n.id = %d AND x.national_id = n.id" % (day(30), kept))
+    expect_equal(near, "1", "found at home after the trip")
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM national n JOIN registration r ON n.id = r.national_id "
                                   "WHERE r.id = %d AND n.id = %d" % (reg, kept)), "1", "the registration follows them")
     listed = {x["id"]: x for x in lead.get("/api/v1/registrations").json()}
@@ -406,6 +408,65 @@ def a_registrant_already_in_the_registry_is_merged_and_unmerged():
                              "(SELECT string_agg(kind || value || verified, ',' ORDER BY id) FROM contact "
                              "WHERE national_id = n.id) FROM national n WHERE id = %d" % kept)
     expect_equal(after, before, "the registry's person untouched by the deletion")
+
+
+def a_merged_resident_is_kept_and_an_undo_keeps_what_staff_changed_since():
+    # A resident the embassy imported registers a trip with their passport.
+    kept = int(cluster.psql(DB, "SELECT id FROM national WHERE source = 'import' AND kind = 'resident' "
+                                "AND passport_no IS NOT NULL AND deleted_at IS NULL AND last_point IS NOT NULL "
+                                "AND NOT EXISTS (SELECT 1 FROM registration r WHERE r.duplicate_of = national.id) "
+                                "ORDER BY id DESC LIMIT 1"))
+    passport, name_ko, name_latin, birth = cluster.psql(
+        DB, "SELECT passport_no, coalesce(name_ko, ''), coalesce(name_latin, ''), coalesce(birth_date::text, '') "
+            "FROM national WHERE id = %d" % kept).split("|")
+    record_secret(passport)
+    before = cluster.psql(DB, "SELECT kind, coalesce(arrival_date::text, ''), coalesce(departure_date::text, ''), "
+                              "last_point_source, ST_AsText(last_point), region_id FROM national WHERE id = %d" % kept)
+    r = post("/register", trip_form(passport_no=passport, name_ko=name_ko or None, name_latin=name_latin or None,
+                                    birth_date=birth or None, phone="010-6100-7070", email=None, people="1", m1_name=None, m1_birth_date=None,
+                                    m2_name=None, m2_birth_date=None, m2_need_child=None), addr="198.51.100.70")
+    expect_equal(r.status, 303, r.body[:400])
+    token = record_secret(re.search(r"/register/m/([A-Za-z0-9_-]{43})", r.header("Location")).group(1))
+    reg = int(cluster.psql(DB, "SELECT id FROM registration WHERE duplicate_of = %d" % kept))
+    r = lead.post("/api/v1/registrations/%d/merge" % reg, {})
+    expect_equal((r.status, r.json()["outcome"]), (200, "merged"), r.body)
+    expect_equal(cluster.psql(DB, "SELECT kind, coalesce(arrival_date::text, ''), coalesce(departure_date::text, ''), "
+                                  "last_point_source, ST_AsText(last_point), region_id FROM national WHERE id = %d" % kept),
+                 before, "a resident stays a resident, with their dates and place")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(source, ',' ORDER BY seq) FROM itinerary_leg WHERE national_id = %d"
+                                  % kept), "self,self", "the trip is theirs in the legs")
+    # Retention, as if every trip were over long ago, leaves them, the
+    # registrant's row set aside and the merge.
+    expect_equal(cluster.psql(DB, "BEGIN; SELECT count(*) FROM purge_departed_travellers(-3660); "
+                                  "SELECT count(*) FROM national WHERE id = %d; "
+                                  "SELECT count(*) FROM registration_merge WHERE registration_id = %d; ROLLBACK"
+                                  % (kept, reg)).splitlines()[1:], ["1", "1"], "the resident and the merge kept")
+    # Staff then record that they are leaving, where they are, and a note.
+    r = lead.patch("/api/v1/nationals/%d" % kept, {"kind": "traveller", "arrival_date": day(-400),
+                                                   "departure_date": day(20), "notes": "leaving for good",
+                                                   "location": {"lat": ANTAKYA[0], "lon": ANTAKYA[1]}})
+    expect_equal(r.status, 200, r.body)
+    r = lead.post("/api/v1/registrations/%d/unmerge" % reg, {})
+    expect_equal((r.status, r.json()["outcome"]), (200, "unmerged"), r.body)
+    expect_equal(r.json()["kept"], ["kind", "arrival_date", "departure_date"], "the answer names what stayed")
+    expect_equal(cluster.psql(DB, "SELECT kind, arrival_date, departure_date, notes FROM national WHERE id = %d" % kept),
+                 "traveller|%s|%s|leaving for good" % (day(-400), day(20)), "staff's newer trip and note stay")
+    expect_equal(cluster.psql(DB, "SELECT n.last_point_source = 'staff' AND ST_Equals(n.last_point::geometry, "
+                                  "ST_SetSRID(ST_MakePoint(%f, %f), 4326)) AND n.region_id IS NOT DISTINCT FROM "
+                                  "(SELECT r.id FROM region r WHERE r.mission_id = n.mission_id AND ST_Intersects("
+                                  "r.area::geometry, n.last_point::geometry) ORDER BY r.id LIMIT 1) "
+                                  "FROM national n WHERE n.id = %d" % (ANTAKYA[1], ANTAKYA[0], kept)),
+                 "t", "placed by the newest location, with its region")
+    check(cluster.psql(DB, "SELECT region_id FROM national WHERE id = %d" % kept) == REGION["TR-31"], "in Hatay")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM itinerary_leg WHERE national_id = %d" % kept), "0",
+                 "the legs back with the registration")
+    check("[\"kind\",\"arrival_date\",\"departure_date\"]" in cluster.psql(
+        DB, "SELECT summary FROM audit_log WHERE action = 'registration.unmerge' ORDER BY id DESC LIMIT 1").replace(" ", ""),
+        "the audit says what stayed")
+    # The registrant deletes their registration: the registry's person stays.
+    expect_equal(post("/register/m/%s/delete" % token, {"confirm": "1"}).status, 200, "deleted by the national")
+    expect_equal(cluster.psql(DB, "SELECT kind, notes FROM national WHERE id = %d AND deleted_at IS NULL" % kept),
+                 "traveller|leaving for good", "the registry's person untouched by the deletion")
 
 
 def a_partners_itineraries_come_in_with_row_level_errors():
@@ -728,6 +789,7 @@ if __name__ == "__main__":
              the_family_is_told_once_per_answer_and_never_where,
              the_management_link_changes_the_registration,
              a_registrant_already_in_the_registry_is_merged_and_unmerged,
+             a_merged_resident_is_kept_and_an_undo_keeps_what_staff_changed_since,
              a_partners_itineraries_come_in_with_row_level_errors,
              deletion_leaves_nothing_personal_in_any_table,
              a_national_registers_in_a_browser_and_is_found_on_the_days_of_the_second_leg,
