@@ -1,0 +1,107 @@
+"""Partners' itineraries: a person staff deleted is not brought back by a
+partner's file (left out, named in warnings, restorable), and every row is
+checked against the legs' limits (arrival from 2000 to 2100, at most 3,660
+days, at most 20 legs per traveller) with its line, a leg given twice in a
+file is stored once, and the good rows go in."""
+
+import datetime
+import os
+
+from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
+
+cluster = Cluster.shared()
+DB = "t_itineraries"
+PASSWORD = record_secret("Hatay-Itinerary-2026")
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "10", "--seed", "3").returncode, 0, "demo")
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}}).start()
+pwfile = os.path.join(d.workdir, "pw")
+with open(pwfile, "w") as f:
+    f.write(PASSWORD + "\n")
+expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
+                 pwfile).returncode, 0, "user")
+lead = Session(d, "lead", PASSWORD)
+TODAY = datetime.date.today()
+HEADER = "성명,영문성명,여권번호,생년월일,휴대전화,국가,도시,지역,도착일,출발일"
+
+
+def day(n):
+    return (TODAY + datetime.timedelta(days=n)).isoformat()
+
+
+def send(rows, dry=False):
+    body = ("\n".join([HEADER] + rows) + "\n").encode()
+    return lead.request("POST", "/api/v1/itineraries/import?source=Hana+Tours&dry_run=%s" % ("true" if dry else "false"),
+                        body, headers={"Content-Type": "text/csv; charset=utf-8"})
+
+
+def a_person_staff_deleted_is_not_brought_back():
+    r = lead.post("/api/v1/nationals", {"name_ko": "구삭제", "name_latin": "KOO DELETED", "birth_date": "1970-08-08",
+                                        "passport_no": "M80808080", "phone": "010-8080-8080", "kind": "resident"})
+    expect_equal(r.status, 201, r.body)
+    gone = int(cluster.psql(DB, "SELECT id FROM national WHERE passport_no = 'M80808080'"))
+    expect_equal(lead.delete("/api/v1/nationals/%d" % gone).status in (200, 204), True, "deleted")
+    rows = ["구삭제,KOO DELETED,M80808080,1970-08-08,010-8080-8080,TR,Antakya,TR-31,%s,%s" % (day(3), day(7)),
+            # The same person without the passport: name, birth date and phone.
+            "구삭제,KOO DELETED,,1970-08-08,010-8080-8080,TR,Istanbul,TR-34,%s,%s" % (day(8), day(9)),
+            "신여행,SHIN TRAVEL,M80808181,1985-01-01,,TR,Antakya,TR-31,%s,%s" % (day(3), day(7))]
+    dry = send(rows, dry=True).json()
+    expect_equal((dry["travellers_added"], dry["skipped_deleted"]), (1, 2), dry)
+    r = send(rows)
+    expect_equal(r.status, 200, r.body)
+    rep = r.json()
+    expect_equal((rep["travellers_added"], rep["legs_added"], rep["skipped_deleted"], rep["bad_rows"]), (1, 1, 2, 0), rep)
+    expect_equal([(w["line"], w["field"]) for w in rep["warnings"]], [(2, "national"), (3, "national")], rep)
+    check(all("national %d" % gone in w["reason"] and "/restore" in w["reason"] for w in rep["warnings"]), rep)
+    check(all("M8080" not in w["reason"] and "KOO" not in w["reason"] for w in rep["warnings"]), "no values quoted")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE passport_no = 'M80808080'"), "1", "no twin")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin = 'KOO DELETED'"), "1", "no twin by name")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM itinerary_leg WHERE national_id = %d" % gone), "0", "no legs")
+    expect_equal(lead.post("/api/v1/nationals/%d/restore" % gone, {}).status, 200, "restored")
+    again = send(rows).json()
+    expect_equal((again["travellers_added"], again["travellers_matched"], again["skipped_deleted"]), (0, 2, 0), again)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM itinerary_leg WHERE national_id = %d" % gone), "2",
+                 "once restored, their legs come in")
+
+
+def rows_are_checked_against_the_legs_limits_with_their_lines():
+    rows = ["조과거,CHO PAST,M81000001,1980-01-01,,TR,Antakya,TR-31,1999-12-30,2000-01-02",
+            "조장기,CHO LONG,M81000002,1980-01-01,,TR,Antakya,TR-31,2027-01-01,2037-12-31"]
+    # One traveller with 25 legs of a day each: the 21st to 25th are refused.
+    for i in range(25):
+        rows.append("조많음,CHO MANY,M81000003,1980-01-01,,TR,Stop %d,TR-31,%s,%s" % (i + 1, day(2 * i), day(2 * i + 1)))
+    # The same leg twice in one file, and a good leg of the same traveller.
+    rows += ["조두번,CHO TWICE,M81000004,1980-01-01,,TR,Antakya,TR-31,%s,%s" % (day(3), day(7)),
+             "조두번,CHO TWICE,M81000004,1980-01-01,,TR,Antakya,TR-31,%s,%s" % (day(3), day(7)),
+             "조두번,CHO TWICE,M81000004,1980-01-01,,TR,Istanbul,TR-34,%s,%s" % (day(8), day(9))]
+    dry = send(rows, dry=True)
+    expect_equal(dry.status, 200, dry.body)
+    r = send(rows)
+    expect_equal(r.status, 200, r.body)
+    rep = r.json()
+    errors = sorted((e["line"], e["field"]) for e in rep["errors"])
+    expect_equal(errors, [(2, "arrival_date"), (3, "departure_date")] + [(n, "legs") for n in range(24, 29)], rep["errors"])
+    check(all("1999" not in e["reason"] and "CHO" not in e["reason"] for e in rep["errors"]), "no values quoted")
+    expect_equal(rep["bad_rows"], 7, "bad rows")
+    expect_equal(dry.json()["bad_rows"], 7, "a dry run says the same")
+    expect_equal((rep["travellers_added"], rep["legs_added"]), (2, 22), rep)
+
+    def legs(passport):
+        return cluster.psql(DB, "SELECT count(*) FROM itinerary_leg l JOIN national n ON n.id = l.national_id "
+                                "WHERE n.passport_no = '%s'" % passport)
+    expect_equal((legs("M81000001"), legs("M81000002"), legs("M81000003"), legs("M81000004")), ("0", "0", "20", "2"),
+                 "the good legs, each once")
+    expect_equal(cluster.psql(DB, "SELECT departure_date FROM national WHERE passport_no = 'M81000003'"), day(39),
+                 "the trip ends with the last leg stored")
+    again = send(rows).json()
+    expect_equal((again["travellers_added"], again["legs_added"], again["bad_rows"]), (0, 0, 7), again)
+
+
+if __name__ == "__main__":
+    try:
+        run([a_person_staff_deleted_is_not_brought_back,
+             rows_are_checked_against_the_legs_limits_with_their_lines])
+    finally:
+        d.stop()
+        cluster.dropdb(DB)
