@@ -43,7 +43,8 @@ export async function registrationsCard() {
       tr.dataset.registration = r.id;
       td(tr, r.name);
       td(tr, new Date(r.created_at).toLocaleString());
-      td(tr, r.kind === "traveller" ? legsText(r.legs) : t("residence"));
+      // A resident a trip was merged into stays a resident: the legs still show.
+      td(tr, r.legs.length ? legsText(r.legs) : t("residence"));
       td(tr, String(r.people));
       const contacts = td(tr, "");
       for (const c of r.contacts) {
