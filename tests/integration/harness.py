@@ -427,7 +427,7 @@ def counts_hold(cluster, db, crisis):
         " coalesce(c.n, 0) AS kept, coalesce(a.n, 0) AS actual "
         " FROM (SELECT * FROM status_count WHERE crisis_id = %d) c "
         " FULL JOIN (SELECT mission_id, coalesce(region_id, 0) AS region_id, status, count(*) AS n "
-        "  FROM person_status WHERE crisis_id = %d GROUP BY 1, 2, 3) a "
+        "  FROM person_status WHERE crisis_id = %d AND NOT deleted GROUP BY 1, 2, 3) a "
         " USING (mission_id, region_id, status)) x WHERE kept <> actual") % (crisis, crisis))
     expect_equal(drift, "", "status counts (mission/region/status/kept/actual)")
     drift = cluster.psql(db, (
