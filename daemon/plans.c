@@ -443,6 +443,60 @@ plan_status_bit(const char *name)
 	return 0;
 }
 
+/*
+ * A plan's request was refused: 409 with the reason when the crisis is not
+ * active or a newer plan was published (55000, raised by the plan functions
+ * of sql/0034), otherwise as any failed query.
+ */
+static void
+plan_reply_error(struct http_ctx *ctx, const struct db_result *r)
+{
+	if (r->outcome == DB_SQL_ERROR && strcmp(r->sqlstate, "55000") == 0)
+		http_reply_problem(ctx, 409, "conflict", r->error);
+	else
+		db_reply_error(ctx, r);
+}
+
+/* A publish or a move waiting for its answer. */
+struct plan_reply {
+	struct http_ctx *ctx;
+	int status;
+	const char *not_found; /* static */
+};
+
+/* The answer is the first cell's JSON; no row (or NULL) is 404. */
+static void
+plan_replied(const struct db_result *r, void *arg)
+{
+	struct plan_reply *pr = arg;
+
+	if (r->outcome != DB_OK)
+		plan_reply_error(pr->ctx, r);
+	else if (PQntuples(r->res) == 0 || PQgetisnull(r->res, 0, 0))
+		http_reply_problem(pr->ctx, 404, "not found", pr->not_found);
+	else
+		http_reply_bytes(pr->ctx, pr->status, "application/json", PQgetvalue(r->res, 0, 0),
+		                 (size_t)PQgetlength(r->res, 0, 0));
+	free(pr);
+}
+
+/* Runs a plan's statement and answers with its JSON (the pool copies the parameters). */
+static void
+plan_reply_json(struct http_ctx *ctx, int status, const char *not_found, const char *sql,
+                int nparams, const char *const *params)
+{
+	struct plan_reply *pr = xcalloc(1, sizeof *pr);
+	const char *cause;
+
+	pr->ctx = ctx;
+	pr->status = status;
+	pr->not_found = not_found;
+	if (db_pool_query(ctx->d->db, sql, nparams, params, plan_replied, pr, &cause) != 0) {
+		free(pr);
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+	}
+}
+
 /* The plan row exists: answer 202 and gather the input. */
 static void
 plan_created(const struct db_result *r, void *arg)
@@ -455,7 +509,7 @@ plan_created(const struct db_result *r, void *arg)
 
 	if (r->outcome != DB_OK || PQntuples(r->res) != 1) {
 		if (r->outcome != DB_OK)
-			db_reply_error(ctx, r);
+			plan_reply_error(ctx, r);
 		else
 			http_reply_problem(ctx, 404, "not found",
 			                   "no such crisis for this mission");
@@ -489,7 +543,8 @@ plan_created(const struct db_result *r, void *arg)
 /*
  * POST /api/v1/crises/{id}/plans {statuses, seats, max_km, mission_id}:
  * plans the evacuation of the people in those statuses (default
- * needs_evacuation) and their households; 202 with the plan's id at once.
+ * needs_evacuation) and their households; 202 with the plan's id at once,
+ * 409 when the crisis is not active.
  */
 void
 routes_plans_create(struct http_ctx *ctx)
@@ -564,8 +619,7 @@ routes_plans_create(struct http_ctx *ctx)
 		                    params[4], params[5], params_text, ps->statuses};
 		if (db_pool_query(
 		        ctx->d->db,
-		        "WITH c AS (SELECT 1 FROM crisis_mission WHERE crisis_id = $5::bigint AND "
-		        " mission_id = $6::bigint), "
+		        "WITH c AS (SELECT 1 WHERE plan_crisis_active($5::bigint, $6::bigint)), "
 		        "p AS (INSERT INTO plan (crisis_id, mission_id, params, created_by) SELECT "
 		        " $5::bigint, $6::bigint, jsonb_set($7::jsonb, '{statuses}', "
 		        " to_jsonb($8::text[])), $1 FROM c RETURNING id) "
@@ -594,7 +648,8 @@ bad_statuses:
 /*
  * GET /api/v1/plans/{id}[?format=geojson|csv|html]: the plan; GeoJSON of its
  * groups, assembly points, shelters and the lines between them; a CSV
- * manifest (one line per person); a printable page per vehicle group.
+ * manifest (one line per person who still travels); a printable page per
+ * vehicle group.
  */
 void
 routes_plans_get(struct http_ctx *ctx)
@@ -668,7 +723,8 @@ routes_plans_get(struct http_ctx *ctx)
 		    " (x->>'shelter_id')::bigint AS sid FROM "
 		    "jsonb_array_elements(p.result->'groups') x "
 		    " WHERE (x->>'no')::int = h.\"group\") g ON true "
-		    "JOIN shelter s ON s.id = g.sid JOIN national n ON n.id = ANY (h.nationals)), "
+		    "JOIN shelter s ON s.id = g.sid JOIN national n ON n.id = ANY (h.nationals) "
+		    " AND plan_member_travels(p.crisis_id, n.id)), "
 		    "'') "
 		    "FROM plan p "
 		    "WHERE p.id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1)",
@@ -689,7 +745,10 @@ routes_plans_get(struct http_ctx *ctx)
 		    "5) || "
 		    "   ', ' || round(g.alon::numeric, 5)) || '. To: ' || s.name || '. People: ' "
 		    "|| "
-		    "   g.people || '.'), "
+		    "   (SELECT count(*) FROM jsonb_to_recordset(p.result->'households') AS "
+		    "   h(nationals bigint[], \"group\" int), unnest(h.nationals) AS m(id) "
+		    "   WHERE h.\"group\" = g.no AND plan_member_travels(p.crisis_id, m.id)) || "
+		    "'.'), "
 		    "  xmlelement(name table, xmlelement(name tr, xmlelement(name th, 'Present'), "
 		    "   xmlelement(name th, 'Name'), xmlelement(name th, 'Id')), "
 		    "   (SELECT xmlagg(xmlelement(name tr, xmlelement(name td, ''), "
@@ -698,7 +757,8 @@ routes_plans_get(struct http_ctx *ctx)
 		    "n.id) "
 		    "    FROM jsonb_to_recordset(p.result->'households') AS h(nationals bigint[], "
 		    "    \"group\" int) JOIN national n ON n.id = ANY (h.nationals) "
-		    "    WHERE h.\"group\" = g.no))) ORDER BY g.ord) "
+		    "    WHERE h.\"group\" = g.no AND plan_member_travels(p.crisis_id, n.id)))) "
+		    "  ORDER BY g.ord) "
 		    "  FROM (SELECT (x->>'no')::int AS no, (x->>'order')::int AS ord, "
 		    "   (x->>'assembly_lat')::float8 AS alat, (x->>'assembly_lon')::float8 AS "
 		    "alon, "
@@ -713,7 +773,11 @@ routes_plans_get(struct http_ctx *ctx)
 #undef PLAN_OF
 }
 
-/* POST /api/v1/plans/{id}/publish: numbers the plan and tells everyone placed. */
+/*
+ * POST /api/v1/plans/{id}/publish: numbers the plan and tells everyone placed
+ * who still travels; 409 when the crisis is not active or a plan published
+ * since this one was made is not part of it.
+ */
 void
 routes_plans_publish(struct http_ctx *ctx)
 {
@@ -726,15 +790,15 @@ routes_plans_publish(struct http_ctx *ctx)
 	audit_params(ctx, &who, params);
 	params[4] = id;
 	params[5] = auth_scope_param(ctx, scope);
-	db_reply_json(ctx, 200, "no such plan, or it is not ready to publish",
-	              "SELECT plan_publish($5::bigint, $6::bigint, $1, $2, $3::bigint, $4)::text",
-	              6, params);
+	plan_reply_json(ctx, 200, "no such plan, or it is not ready to publish",
+	                "SELECT plan_publish($5::bigint, $6::bigint, $1, $2, $3::bigint, $4)::text",
+	                6, params);
 }
 
 /*
  * POST /api/v1/plans/{id}/moves {"household": KEY, "shelter_id": N}: a new
  * plan with that household at that shelter (checked against the shelter's
- * room and facilities), ready to publish.
+ * room and facilities), ready to publish; 409 when the crisis is not active.
  */
 void
 routes_plans_move(struct http_ctx *ctx)
@@ -768,8 +832,8 @@ routes_plans_move(struct http_ctx *ctx)
 	params[4] = who_params[0];
 	params[5] = who_params[1];
 	params[6] = who_params[3];
-	/* db_reply_json copies the parameters, so the body can go after. */
-	db_reply_json(
+	/* The pool copies the parameters, so the body can go after. */
+	plan_reply_json(
 	    ctx, 201, "no such plan, or it cannot be changed",
 	    "SELECT r::text FROM plan_move($1::bigint, $2::bigint, $3, $4::bigint, $5, $6, $7) r "
 	    "WHERE r IS NOT NULL",

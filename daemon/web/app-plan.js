@@ -113,9 +113,14 @@ export function planPanel(crisisId, map) {
     }
   });
   publish.addEventListener("click", async () => {
-    const r = await api(`/api/v1/plans/${planId}/publish`, { method: "POST" });
-    state.textContent += ` · ${t("published")} v${r.version}: ${r.messages} ${t("messages")}`;
-    publish.hidden = true;
+    // A refusal says why (the crisis is closed, a newer plan was published) and which plan to start from.
+    try {
+      const r = await api(`/api/v1/plans/${planId}/publish`, { method: "POST" });
+      state.textContent += ` · ${t("published")} v${r.version}: ${r.messages} ${t("messages")}`;
+      publish.hidden = true;
+    } catch (e) {
+      state.textContent = e.message;
+    }
   });
 
   // Should the event stream be down or not yet open when the plan ends, its

@@ -7,8 +7,11 @@ placed where to go; a mission never plans or reads another's."""
 import json
 import os
 import re
+import subprocess
+import threading
 
-from harness import Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal, record_secret, run
+from harness import (PG_SH, Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal,
+                     record_secret, run)
 
 cluster = Cluster.shared()
 DB = "t_plans"
@@ -217,6 +220,48 @@ def bad_requests_and_other_missions_are_refused():
     expect_equal(lead_b.post("/api/v1/plans/%d/publish" % PLAN["id"]).status, 404, "nor publish it")
 
 
+def a_crisis(title, statuses=((1, "needs_evacuation"), (4, "injured"), (5, "needs_evacuation"),
+                                (6, "needs_evacuation"), (7, "safe"))):
+    """A crisis of mission A alone, with the people of crisis 1 in it: its plans are numbered,
+    published and messaged apart from every other test's."""
+    cid = int(cluster.psql(DB, "INSERT INTO crisis (kind, title, center, radius_m) VALUES ('earthquake', '%s', "
+                               "ST_SetSRID(ST_MakePoint(36.16, 36.2), 4326)::geography, 50000) RETURNING id"
+                           % title).split()[0])
+    cluster.psql(DB, """SET ROLE safety;
+INSERT INTO crisis_mission VALUES (%(c)d, 1);
+INSERT INTO campaign (crisis_id, mission_id, templates, channels) VALUES (%(c)d, 1, '{"en": "x {link}"}', '{sms}');
+INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)
+  SELECT %(c)d, id, 1, (SELECT id FROM campaign WHERE crisis_id = %(c)d), now() + interval '1 hour'
+  FROM national WHERE mission_id = 1""" % {"c": cid})
+    for nid, status in statuses:
+        expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": nid, "status": status}).status,
+                     201, "status of %d in crisis %d" % (nid, cid))
+    return cid
+
+
+def ready_plan(cid, body=None):
+    r = lead.post("/api/v1/crises/%d/plans" % cid, body or {"statuses": ["needs_evacuation", "injured"], "seats": 4})
+    expect_equal(r.status, 202, r.body)
+    pid = r.json()["plan_id"]
+    eventually(lambda: lead.get("/api/v1/plans/%d" % pid).json()["state"] == "ready", timeout=15,
+               what="plan %d ready" % pid)
+    return pid
+
+
+def moved(pid, household, shelter):
+    r = lead.post("/api/v1/plans/%d/moves" % pid, {"household": household, "shelter_id": shelter})
+    expect_equal(r.status, 201, r.body)
+    return r.json()["plan_id"]
+
+
+def state_of(pid):
+    return lead.get("/api/v1/plans/%d" % pid).json()["state"]
+
+
+def messages_in(cid):
+    return int(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND campaign_id IS NULL" % cid))
+
+
 def repeated_statuses_are_one_set():
     # A status named again and again is the same set: it was written out once per mention and
     # ran past the request's buffer.
@@ -237,11 +282,157 @@ def repeated_statuses_are_one_set():
     expect_equal(d.get("/metrics").status, 200, "the daemon still answers")
 
 
+def two_publishes_at_once_publish_one_plan():
+    cid = a_crisis("Two at once")
+    first = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
+    told = messages_in(cid)
+    a, b = ready_plan(cid), ready_plan(cid)
+    # An operator's transaction holds the published plan: both publishes reach it and wait, so
+    # they run at the same moment once it goes.
+    held = subprocess.Popen([PG_SH, "psql", cluster.dir, "-d", DB, "-At"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    answers = {}
+    try:
+        held.stdin.write("BEGIN;\nSELECT id FROM plan WHERE id = %d FOR UPDATE;\n" % first)
+        held.stdin.flush()
+        expect_equal(held.stdout.readline().strip(), str(first), "the published plan is held")
+        threads = [threading.Thread(target=lambda p=p: answers.__setitem__(
+            p, lead.post("/api/v1/plans/%d/publish" % p))) for p in (a, b)]
+        for t in threads:
+            t.start()
+        eventually(lambda: int(cluster.psql(DB, "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+                                                "AND wait_event_type = 'Lock'" % DB)) == 2,
+                   timeout=10, what="both publishes waiting")
+    finally:
+        held.stdin.write("COMMIT;\n")
+        held.stdin.close()
+        held.wait(timeout=10)
+    for t in threads:
+        t.join(timeout=20)
+    statuses = sorted(answers[p].status for p in (a, b))
+    expect_equal(statuses, [200, 409], "one published, the other refused: %r" % {p: answers[p].body for p in (a, b)})
+    won = a if answers[a].status == 200 else b
+    lost = b if won == a else a
+    expect_equal((state_of(won), state_of(lost), state_of(first)), ("published", "ready", "superseded"), "states")
+    expect_equal(answers[won].json()["version"], 2, "numbered after the first")
+    check("plan %d was published" % won in answers[lost].json()["detail"], answers[lost].body)
+    expect_equal(messages_in(cid) - told, answers[won].json()["messages"], "one plan's messages")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM plan WHERE crisis_id = %d AND state = 'published'" % cid),
+                 "1", "one published plan")
+
+
+def a_plan_older_than_the_published_one_is_refused():
+    cid = a_crisis("Stale plans")
+    base = ready_plan(cid)
+    kims = moved(base, "h1", 3)
+    park = moved(base, "n5", 3)
+    # Made from the Kims' move before it was published: it holds that move, so it may follow it.
+    both = moved(kims, "n5", 3)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % kims).status, 200, "the Kims' move published")
+    for stale in (park, base):
+        r = lead.post("/api/v1/plans/%d/publish" % stale)
+        expect_equal(r.status, 409, r.body)
+        expect_equal(r.json()["detail"], "plan %d was published after this plan was made; make your change "
+                                         "from plan %d" % (kims, kims), "the newer plan named")
+        expect_equal(state_of(stale), "ready", "left as it was")
+    expect_equal(state_of(kims), "published", "the Kims' move stays published")
+    # A move made now from a plan older than the published one would lose the Kims' move too.
+    late = moved(park, "n6", 3)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % late).status, 409, "a late move from a stale plan")
+    r = lead.post("/api/v1/plans/%d/publish" % both)
+    expect_equal(r.status, 200, r.body)
+    hh = {h["key"]: h["shelter_id"] for h in lead.get("/api/v1/plans/%d" % both).json()["result"]["households"]}
+    expect_equal((hh["h1"], hh["n5"]), (3, 3), "both moves kept")
+    # A plan the planner makes after the publication is newer: it may be published.
+    fresh = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % fresh).json()["version"], 3, "a fresh plan")
+
+
+def publishing_leaves_out_the_deleted_the_dead_and_the_gone():
+    cid = a_crisis("Who is told")
+    pid = ready_plan(cid)
+    cluster.psql(DB, "UPDATE national SET deleted_at = now() WHERE id = 5")
+    try:
+        for nid, status in ((2, "deceased"), (3, "missing"), (6, "evacuated")):
+            expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": nid, "status": status}).status,
+                         201, status)
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM person_status WHERE crisis_id = %d AND status IN "
+                                            "('deceased', 'missing', 'evacuated')" % cid) == "3",
+                   timeout=5, what="the statuses written")
+        csv = lead.get("/api/v1/plans/%d?format=csv" % pid).body
+        people = sorted(int(line.split(",")[6]) for line in csv.strip().splitlines()[1:])
+        expect_equal(people, [1, 4], "the manifest names those who still travel: %s" % csv)
+        html = lead.get("/api/v1/plans/%d?format=html" % pid).body
+        check("KIM A" in html and "LEE D" in html, html)
+        for name in ("KIM B", "KIM C", "PARK E", "CHOI F"):
+            check(name not in html, "%s on the printed page" % name)
+        r = lead.post("/api/v1/plans/%d/publish" % pid)
+        expect_equal(r.status, 200, r.body)
+        expect_equal(r.json()["messages"], 2, "two people told")
+        expect_equal(cluster.psql(DB, "SELECT string_agg(national_id::text, ',' ORDER BY national_id) FROM outbox "
+                                      "WHERE crisis_id = %d AND campaign_id IS NULL" % cid), "1,4", "who was told")
+    finally:
+        cluster.psql(DB, "UPDATE national SET deleted_at = NULL WHERE id = 5")
+
+
+def a_closed_crisis_takes_no_plans():
+    cid = a_crisis("Closed")
+    published = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % published).status, 200, "published while active")
+    waiting = ready_plan(cid)
+    told = messages_in(cid)
+    cluster.psql(DB, "UPDATE crisis SET state = 'closed', closed_at = now() WHERE id = %d" % cid)
+    for what, r in (("publish", lead.post("/api/v1/plans/%d/publish" % waiting)),
+                    ("move", lead.post("/api/v1/plans/%d/moves" % published, {"household": "n5", "shelter_id": 3})),
+                    ("plan", lead.post("/api/v1/crises/%d/plans" % cid, {}))):
+        expect_equal(r.status, 409, "%s: %s" % (what, r.body))
+        check("the crisis is closed" in r.json()["detail"], r.body)
+    expect_equal(messages_in(cid), told, "nobody told after the close")
+    expect_equal(state_of(waiting), "ready", "not published")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM plan WHERE crisis_id = %d" % cid), "2", "no plan made")
+
+
+def a_move_keeps_departures_in_the_planners_order():
+    # Park is injured: a group leaving first. Moved, it still leaves with the first.
+    cid = a_crisis("Departures", statuses=((1, "needs_evacuation"), (4, "needs_evacuation"), (5, "injured"),
+                                           (6, "needs_evacuation")))
+    pid = ready_plan(cid)
+    before = lead.get("/api/v1/plans/%d" % pid).json()["result"]
+    park_before = next(g for g in before["groups"] if g["no"] == next(
+        h["group"] for h in before["households"] if h["key"] == "n5"))
+    expect_equal((park_before["priority"], park_before["order"]), (2, 0), "the injured leave first: %r" % before)
+    new = moved(pid, "n5", 3)
+    res = lead.get("/api/v1/plans/%d" % new).json()["result"]
+    groups = sorted(res["groups"], key=lambda g: g["order"])
+    expect_equal([g["order"] for g in groups], list(range(len(groups))), "departures from 0, as the planner's")
+    expect_equal([g["no"] for g in groups], list(range(1, len(groups) + 1)), "groups numbered in departure order")
+    standing = [(g["priority"], g["vulnerable"]) for g in groups]
+    expect_equal(standing, sorted(standing, reverse=True), "priority, then vulnerable people, first: %r" % groups)
+    park = next(g for g in res["groups"] if g["no"] == next(h["group"] for h in res["households"] if h["key"] == "n5"))
+    expect_equal((park["shelter_id"], park["priority"], park["order"]), (3, 2, 0), "Park still leaves first")
+    for g in res["groups"]:
+        expect_equal(g["people"], sum(h["people"] for h in res["households"] if h["group"] == g["no"]),
+                     "people of group %d" % g["no"])
+    csv = lead.get("/api/v1/plans/%d?format=csv" % new).body.strip().splitlines()[1:]
+    departures = sorted({int(line.split(",")[1]) for line in csv})
+    expect_equal(departures, list(range(1, len(groups) + 1)), "the manifest's departures from 1")
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % new).status, 200, "published")
+    sms = cluster.psql(DB, "SELECT body FROM outbox WHERE crisis_id = %d AND national_id = 5 AND campaign_id IS NULL"
+                       % cid)
+    check("%d조, 1번째 출발" % park["no"] in sms, sms)
+
+
 try:
     run([a_plan_is_made_on_a_worker_and_told_on_the_stream, the_plan_comes_as_geojson_csv_and_a_printable_page,
          staff_move_a_household_to_another_shelter,
          publishing_tells_everyone_where_to_go,
          bad_requests_and_other_missions_are_refused,
+         two_publishes_at_once_publish_one_plan,
+         a_plan_older_than_the_published_one_is_refused,
+         publishing_leaves_out_the_deleted_the_dead_and_the_gone,
+         a_closed_crisis_takes_no_plans,
+         a_move_keeps_departures_in_the_planners_order,
          repeated_statuses_are_one_set])
 finally:
     d.stop()
