@@ -463,6 +463,7 @@ events_read(struct events_stream *s)
 	"  'status', p.status, 'region_id', p.region_id, 'duress', p.duress, "                     \
 	"  'needs_review', p.needs_review, 'confirm_safe', p.confirm_safe, "                       \
 	"  'by_proxy', p.by_proxy, 'headcount', p.headcount, 'answered_at', p.answered_at, "       \
+	"  'deleted', p.deleted, "                                                                 \
 	"  'name_ko', n.name_ko, 'name_latin', n.name_latin, "                                     \
 	"  'lat', ST_Y(coalesce(r.point, n.last_point)::geometry), "                               \
 	"  'lon', ST_X(coalesce(r.point, n.last_point)::geometry), "                               \

@@ -102,6 +102,22 @@ const PeopleLayer = () => L.Layer.extend({
     this.st[i] = k < 0 ? STATUS_ORDER.length : k;
     this.buckets = null;
   },
+  // Takes a person off the layer: the last slot moves into theirs.
+  unset(id) {
+    const i = this.index.get(id);
+    if (i === undefined) return;
+    const last = --this.n;
+    if (i !== last) {
+      this.mx[i] = this.mx[last];
+      this.my[i] = this.my[last];
+      this.st[i] = this.st[last];
+      this.ids[i] = this.ids[last];
+      this.index.set(this.ids[i], i);
+    }
+    this.ids.length = last;
+    this.index.delete(id);
+    this.buckets = null;
+  },
   // Drawn as clusters at this zoom?
   clustered() {
     return this.map.getZoom() < 8 && this.n > 500;
@@ -281,8 +297,10 @@ export class CrisisMap {
 
   // One person changed (an event): move or recolour them, redraw at most once a frame.
   update(p) {
-    if (p.lat == null || p.lon == null) return;
-    this.layer.set(p.national_id, p.lat, p.lon, p.status);
+    // A person staff deleted leaves the map at once, not at the next reload.
+    if (p.deleted) this.layer.unset(p.national_id);
+    else if (p.lat == null || p.lon == null) return;
+    else this.layer.set(p.national_id, p.lat, p.lon, p.status);
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => { this.pending = false; this.layer.redraw(); });

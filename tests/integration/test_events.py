@@ -223,6 +223,21 @@ def a_removed_status_changes_the_counts_live():
     s.close()
 
 
+def a_deleted_person_leaves_the_map_live():
+    s = Stream(a, lead_a_on_a)
+    eventually(s.counts, timeout=5, what="first counts")
+    before = s.counts()
+    expect_equal(lead_a_on_a.delete("/api/v1/nationals/1").status, 200, "delete")
+    p = eventually(lambda: [e for e in s.person(1) if e.get("deleted")], timeout=5, what="the deletion on the stream")
+    expect_equal(p[-1]["status"], "needs_help", "the row as it was, marked")
+    eventually(lambda: s.counts().get("needs_help", 0) == before.get("needs_help", 0) - 1, timeout=5,
+               what="counts without the deleted person")
+    expect_equal(lead_a_on_a.post("/api/v1/nationals/1/restore", {}).status, 200, "restore")
+    eventually(lambda: s.person(1)[-1].get("deleted") is False, timeout=5, what="back on the stream")
+    eventually(lambda: s.counts() == before, timeout=5, what="counts as before")
+    s.close()
+
+
 def a_listen_connection_that_went_silent_is_replaced():
     # Both processes' LISTEN backends stop answering, as behind a network that dropped
     # without a word: each must notice, read by polling meanwhile, and listen again.
@@ -358,7 +373,7 @@ try:
          an_answer_no_one_could_read_shows_live, each_mission_sees_only_its_own, hq_narrows_to_one_mission_and_no_one_widens,
          a_reconnecting_client_gets_what_it_missed,
          a_change_committed_late_is_not_skipped, heartbeats_keep_an_idle_stream_open, a_quiet_client_keeps_its_place,
-         a_removed_status_changes_the_counts_live, a_transaction_left_open_does_not_reset_the_dashboards,
+         a_removed_status_changes_the_counts_live, a_deleted_person_leaves_the_map_live, a_transaction_left_open_does_not_reset_the_dashboards,
          a_listen_connection_that_went_silent_is_replaced, a_stream_ends_when_its_session_is_revoked,
          streams_are_limited_and_counted, shutdown_ends_open_streams])
 finally:
