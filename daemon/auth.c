@@ -424,6 +424,15 @@ int
 auth_grants_check(struct daemon *d, struct pg_arrays *ids, db_query_done_cb cb, void *arg,
                   const char **cause)
 {
+	const char *const *arrays = pg_arrays_close(ids);
+	const char *params[3];
+	char idle[16];
+
+	/* A session idle past the timeout ends its streams as it ends its requests. */
+	snprintf(idle, sizeof idle, "%d", d->cfg.session_idle_timeout_s);
+	params[0] = arrays[0];
+	params[1] = arrays[1];
+	params[2] = idle;
 	/* Sorted byte-wise, as strcmp compares, for auth_grant_holds. */
 	return db_pool_query(
 	    d->db,
@@ -432,10 +441,11 @@ auth_grants_check(struct daemon *d, struct pg_arrays *ids, db_query_done_cb cb, 
 	    " FROM staff_session s JOIN staff_user u ON u.id = s.user_id "
 	    " WHERE s.token_hash = ANY ($1::text[]) AND s.revoked_at IS NULL "
 	    " AND s.expires_at > now() AND NOT u.disabled "
+	    " AND s.last_seen_at > now() - make_interval(secs => $3::int) "
 	    " UNION ALL SELECT 'k' || id || '//' || coalesce(mission_id, 0) "
 	    " FROM api_key WHERE id = ANY ($2::bigint[]) AND revoked_at IS NULL) g "
 	    "ORDER BY k COLLATE \"C\"",
-	    2, pg_arrays_close(ids), cb, arg, cause);
+	    3, params, cb, arg, cause);
 }
 
 bool

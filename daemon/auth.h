@@ -72,8 +72,9 @@ struct auth_grant {
 void auth_grant_of(const struct principal *p, struct auth_grant *out);
 
 /*
- * Asks which grants still hold: sessions not revoked, expired or of a
- * disabled account, keys not revoked, with the same role and mission. Start
+ * Asks which grants still hold: sessions not revoked, expired, idle past
+ * session_idle_timeout or of a disabled account, keys not revoked, with the
+ * same role and mission. Start
  * ids with pg_arrays_open(ids, 2) and auth_grant_add each grant; the caller
  * frees ids after the call. cb receives the answer for auth_grant_holds.
  * Returns 0 when sent, as db_pool_query.

@@ -325,6 +325,14 @@ def a_stream_ends_when_its_session_is_revoked():
     check(not other.ended, "another user's stream goes on")
     other.close()
     check("safety_event_streams_revoked_total 2" in a.get("/metrics").body, "counted")
+    # A session left idle past the timeout: its stream ends as its requests would be refused.
+    sess = Session(a, "lead-a", PASSWORD)
+    s = Stream(a, sess)
+    eventually(s.counts, timeout=5, what="first counts")
+    cluster.psql(DB, "UPDATE staff_session SET last_seen_at = now() - interval '1 day' "
+                     "WHERE token_hash = (SELECT token_hash FROM staff_session ORDER BY created_at DESC LIMIT 1)")
+    eventually(lambda: s.ended, timeout=5, what="the stream of an idle session ended")
+    check("safety_event_streams_revoked_total 3" in a.get("/metrics").body, "counted")
 
 
 def streams_are_limited_and_counted():
