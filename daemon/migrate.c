@@ -242,6 +242,31 @@ migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
 			return false;
 		}
 	}
+	/*
+	 * Only migrations numbered past the newest applied one are applied, so
+	 * one numbered below it that was never applied would be skipped for
+	 * ever without a word: refuse instead.
+	 */
+	if (PQntuples(r) > 0) {
+		int newest = atoi(PQgetvalue(r, PQntuples(r) - 1, 0));
+
+		for (int i = 0; i < set->count && set->items[i].version < newest; i++) {
+			bool recorded = false;
+
+			for (int row = 0; row < PQntuples(r) && !recorded; row++)
+				recorded = atoi(PQgetvalue(r, row, 0)) == set->items[i].version;
+			if (!recorded) {
+				xasprintf(
+				    cause,
+				    "migration %s was never applied, but %04d, numbered after "
+				    "it, was\n"
+				    "hint: renumber it after the newest applied migration",
+				    set->items[i].name, newest);
+				PQclear(r);
+				return false;
+			}
+		}
+	}
 	PQclear(r);
 	return true;
 }

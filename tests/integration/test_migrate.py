@@ -81,6 +81,23 @@ def missing_applied_migration_is_refused():
     shutil.rmtree(sql)
 
 
+def a_migration_numbered_below_the_applied_ones_is_refused():
+    """One that arrived late, numbered before the newest applied, would otherwise be skipped for ever."""
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    with open(os.path.join(sql, "9999_later.sql"), "w") as f:
+        f.write("CREATE TABLE later_one (id int);\n")
+    expect_equal(ctl(conn, "migrate", config=conf).returncode, 0, "migrate")
+    with open(os.path.join(sql, "9998_late.sql"), "w") as f:
+        f.write("CREATE TABLE late_one (id int);\n")
+    r = ctl(conn, "migrate", config=conf)
+    expect_equal(r.returncode, 1, "exit code")
+    check("9998_late.sql was never applied, but 9999" in r.stderr and "hint:" in r.stderr, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT to_regclass('late_one') IS NULL"), "t", "not applied")
+    shutil.rmtree(sql)
+
+
 def failing_migration_rolls_back_alone():
     conn = cluster.createdb(DB)
     sql = fresh_sql_dir()
@@ -134,6 +151,7 @@ def safetyd_migrate_flag_migrates_before_serving():
 
 
 run([
+    a_migration_numbered_below_the_applied_ones_is_refused,
     migrations_apply_once_and_record_checksums,
     changed_migration_is_refused_and_nothing_changes,
     missing_applied_migration_is_refused,
