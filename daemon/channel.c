@@ -116,13 +116,18 @@ channel_kannel_send(struct daemon *d, const struct channel_message *m, struct ch
 	char *user = channel_escape(d->cfg.kannel_user),
 	     *pass = channel_escape(d->cfg.kannel_password);
 	char *from = channel_escape(d->cfg.kannel_from);
-	char *dlr, *dlr_e, *url;
+	char *dlr, *dlr_e, *url, *secret = channel_escape(d->cfg.hook_secret);
 	struct http_client_request req;
 	int rc;
 
-	/* Kannel fills %d (status) and %A (SMSC answer) when it calls back. */
+	/*
+	 * Kannel fills %d (status) and %A (SMSC answer) when it calls back. The
+	 * secret is escaped inside the dlr-url, which is escaped again as a whole:
+	 * Kannel undoes one, safetyd's query parser the other, so a secret with
+	 * + / = & or % arrives as it was set.
+	 */
 	xasprintf(&dlr, "%s/hooks/sms/kannel/dlr?secret=%s&id=%lld&status=%%d&answer=%%A",
-	          d->cfg.public_url, d->cfg.hook_secret, m->outbox_id);
+	          d->cfg.public_url, secret, m->outbox_id);
 	dlr_e = channel_escape(dlr);
 	/*
 	 * The coding the parts were counted for: UCS-2 (2) only when a character
@@ -142,6 +147,8 @@ channel_kannel_send(struct daemon *d, const struct channel_message *m, struct ch
 	free(url);
 	free(dlr);
 	free(dlr_e);
+	memset(secret, 0, strlen(secret));
+	free(secret);
 	free(to);
 	free(text);
 	free(user);

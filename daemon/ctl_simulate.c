@@ -190,6 +190,34 @@ ctl_simulate(const struct config *cfg, PGconn *conn, int argc, char **argv)
 	}
 	snprintf(crisis_buf, sizeof crisis_buf, "%lld", crisis);
 	params[0] = crisis_buf;
+	/*
+	 * Invented answers in a real crisis would mark real people safe: only a
+	 * drill, or a crisis of missions `safetyctl demo` made (all synthetic
+	 * people), still open, is played.
+	 */
+	res = PQexecParams(
+	    conn,
+	    "SELECT c.state::text, c.drill OR NOT EXISTS (SELECT 1 FROM crisis_mission cm "
+	    " WHERE cm.crisis_id = c.id AND NOT EXISTS (SELECT 1 FROM audit_log a "
+	    "  WHERE a.action = 'mission.create' AND a.object_type = 'mission' "
+	    "  AND a.object_id = cm.mission_id::text AND a.summary::jsonb->>'demo' = 'true')) "
+	    "FROM crisis c WHERE c.id = $1::bigint",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    strcmp(PQgetvalue(res, 0, 0), "active") != 0 ||
+	    strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+		fprintf(stderr, "safetyctl: simulate: crisis %lld %s\n", crisis,
+		        PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1
+		            ? "does not exist"
+		        : strcmp(PQgetvalue(res, 0, 0), "active") != 0
+		            ? "is not active"
+		            : "is real: answers are simulated only in a drill or in a crisis of "
+		              "missions `safetyctl demo` made");
+		PQclear(res);
+		reply_link_free(&d);
+		return 1;
+	}
+	PQclear(res);
 	res = PQexecParams(
 	    conn,
 	    "SELECT k.national_id, coalesce((SELECT value FROM contact c WHERE "

@@ -28,7 +28,8 @@ with open(pwfile, "w") as f:
 expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
                  pwfile).returncode, 0, "user")
 lead = Session(d, "lead", PASSWORD)
-crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "Simulated", "drill": True,
+# Not a drill, but every person in it was made by `safetyctl demo`: the quickstart's case.
+crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "Simulated", "drill": False,
                                       "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 300000}}).json()["id"]
 asked = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]}).json()["asked"]
 
@@ -59,6 +60,28 @@ def it_refuses_without_what_it_needs():
     r = ctl(conninfo, "simulate", "--crisis", str(crisis), "--url", "http://127.0.0.1:%d" % d.port)
     expect_equal(r.returncode, 1, "no key file")
     check("key_file" in r.stderr, r.stderr)
+    # A real crisis of a real mission: nobody's answers are invented.
+    expect_equal(ctl(conninfo, "mission", "add", "TR-IZM", "--name", "Consulate in Izmir", "--country", "TR").returncode,
+                 0, "a real mission")
+    real = int(cluster.psql(DB, "SET ROLE safety; INSERT INTO crisis (kind, title, center, radius_m) VALUES "
+                                "('unrest', 'Real', ST_SetSRID(ST_MakePoint(27.1, 38.4), 4326)::geography, 1000) "
+                                "RETURNING id").split()[0])
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO crisis_mission (crisis_id, mission_id) "
+                     "SELECT %d, id FROM mission WHERE code = 'TR-IZM'" % real)
+    before = cluster.psql(DB, "SELECT count(*) FROM response")
+    r = ctl(conninfo, "-c", d.config_path, "simulate", "--crisis", str(real), "--speed", "7200",
+            "--max-hours", "0.01", "--url", "http://127.0.0.1:%d" % d.port)
+    expect_equal(r.returncode, 1, "a real crisis")
+    check("is real" in r.stderr, r.stderr)
+    r = ctl(conninfo, "-c", d.config_path, "simulate", "--crisis", "99999", "--url", "http://127.0.0.1:%d" % d.port)
+    expect_equal(r.returncode, 1, "no such crisis")
+    check("does not exist" in r.stderr, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response"), before, "no answer invented")
+    # The same crisis as a drill is played.
+    cluster.psql(DB, "UPDATE crisis SET drill = true WHERE id = %d" % real)
+    r = ctl(conninfo, "-c", d.config_path, "simulate", "--crisis", str(real), "--speed", "7200",
+            "--max-hours", "0.01", "--url", "http://127.0.0.1:%d" % d.port)
+    expect_equal(r.returncode, 0, "a drill: " + r.stderr)
 
 
 try:
