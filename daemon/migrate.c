@@ -199,7 +199,7 @@ migrate_current_version(PGconn *conn, char **cause)
 }
 
 /* Checks the recorded history against the files; true when consistent. */
-static bool
+bool
 migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
 {
 	PGresult *r =

@@ -33,6 +33,13 @@ void migrate_set_free(struct migration_set *set);
 typedef void (*migrate_report_cb)(const char *line, void *arg);
 
 /*
+ * Checks what the database records against the files: an applied file
+ * changed or missing, or one numbered below the newest applied that was
+ * never applied, is an error (*cause says which, for the caller to free).
+ */
+bool migrate_verify(PGconn *conn, const struct migration_set *set, char **cause);
+
+/*
  * Applies what is pending. Checks first that every applied migration still
  * matches its file. Holds an advisory lock so two processes never migrate at
  * once. *applied counts the files applied.

@@ -71,6 +71,49 @@ safetyctl_migrate_report(const char *line, void *arg)
 	printf("%s\n", line);
 }
 
+/*
+ * Lists each migration as the database records it, and exits 0 only when
+ * the schema is exactly what this build needs: a backup or a restore
+ * checked with it is known to be current.
+ */
+static int
+safetyctl_migrate_status(PGconn *conn, const struct migration_set *set)
+{
+	PGresult *r = PQexec(conn, "SELECT version FROM schema_migration ORDER BY version");
+	char *cause = NULL;
+	int current = 0, pending = 0;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		/* No table: nothing was ever applied. */
+		PQclear(r);
+		r = NULL;
+	}
+	for (int i = 0; i < set->count; i++) {
+		bool applied = false;
+
+		for (int row = 0; r != NULL && row < PQntuples(r) && !applied; row++)
+			applied = atoi(PQgetvalue(r, row, 0)) == set->items[i].version;
+		pending += !applied;
+		printf("%-8s %s\n", applied ? "applied" : "pending", set->items[i].name);
+	}
+	if (r != NULL && PQntuples(r) > 0)
+		current = atoi(PQgetvalue(r, PQntuples(r) - 1, 0));
+	PQclear(r);
+	printf("schema version %d, this build needs %d\n", current, SAFETY_SCHEMA_VERSION);
+	if (current > 0 && !migrate_verify(conn, set, &cause)) {
+		fprintf(stderr, "safetyctl: error: %s\n", cause);
+		free(cause);
+		return 1;
+	}
+	if (pending > 0 || current != SAFETY_SCHEMA_VERSION) {
+		fprintf(stderr,
+		        "safetyctl: the schema is not current: %d pending; run safetyctl migrate\n",
+		        pending);
+		return 1;
+	}
+	return 0;
+}
+
 /* safetyctl migrate [status] */
 static int
 safetyctl_migrate(const struct config *cfg, int argc, char **argv)
@@ -96,19 +139,7 @@ safetyctl_migrate(const struct config *cfg, int argc, char **argv)
 		return 1;
 	}
 	if (status_only) {
-		current = migrate_current_version(conn, &cause);
-		if (current < 0) {
-			fprintf(stderr, "safetyctl: %s\n", cause);
-			free(cause);
-			rc = 1;
-		} else {
-			for (int i = 0; i < set.count; i++)
-				printf("%-8s %s\n",
-				       set.items[i].version <= current ? "applied" : "pending",
-				       set.items[i].name);
-			printf("schema version %d, this build needs %d\n", current,
-			       SAFETY_SCHEMA_VERSION);
-		}
+		rc = safetyctl_migrate_status(conn, &set);
 	} else if (!migrate_apply(conn, &set, safetyctl_migrate_report, NULL, &applied, &cause)) {
 		fprintf(stderr, "safetyctl: error: %s\n", cause);
 		free(cause);
@@ -169,7 +200,8 @@ main(int argc, char **argv)
 		return ctl_plan(argc - argi, argv + argi);
 
 	config_defaults(&cfg);
-	if (config_path == NULL && access("/etc/safety/safety.conf", R_OK) == 0)
+	/* Present but unreadable is an error, not a reason to fall back to the defaults. */
+	if (config_path == NULL && access("/etc/safety/safety.conf", F_OK) == 0)
 		config_path = "/etc/safety/safety.conf";
 	if ((config_path != NULL && !config_load(&cfg, config_path, &cause)) ||
 	    !config_apply_env(&cfg, &cause) || !config_validate(&cfg, &cause)) {

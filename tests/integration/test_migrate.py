@@ -31,6 +31,9 @@ def migrations_apply_once_and_record_checksums():
     sql = fresh_sql_dir()
     conf = config_for(sql)
     files = sorted(f for f in os.listdir(sql) if f.endswith(".sql"))
+    st = ctl(conn, "migrate", "status", config=conf)
+    expect_equal(st.returncode, 1, "status of an empty database")
+    check("pending  %s" % files[-1] in st.stdout and "not current" in st.stderr, st.stdout + st.stderr)
     r = ctl(conn, "migrate", config=conf)
     expect_equal(r.returncode, 0, "first migrate: " + r.stderr)
     for f in files:
@@ -42,6 +45,7 @@ def migrations_apply_once_and_record_checksums():
     check(r2.stdout.startswith("nothing to do"), r2.stdout)
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM schema_migration"), str(len(files)), "still recorded once")
     st = ctl(conn, "migrate", "status", config=conf)
+    expect_equal(st.returncode, 0, "status when current: " + st.stderr)
     check("pending" not in st.stdout and "applied  %s" % files[0] in st.stdout, st.stdout)
     shutil.rmtree(sql)
 
@@ -94,6 +98,9 @@ def a_migration_numbered_below_the_applied_ones_is_refused():
     r = ctl(conn, "migrate", config=conf)
     expect_equal(r.returncode, 1, "exit code")
     check("9998_late.sql was never applied, but 9999" in r.stderr and "hint:" in r.stderr, r.stderr)
+    st = ctl(conn, "migrate", "status", config=conf)
+    expect_equal(st.returncode, 1, "status with a gap")
+    check("pending  9998_late.sql" in st.stdout and "never applied" in st.stderr, st.stdout + st.stderr)
     expect_equal(cluster.psql(DB, "SELECT to_regclass('late_one') IS NULL"), "t", "not applied")
     shutil.rmtree(sql)
 
