@@ -189,6 +189,13 @@ outbox_start(struct daemon *d)
 	event_add(ob->sample, &tv);
 	log_info("dispatcher_started", "claimer", ob->claimer, "sms", d->cfg.sms_driver, "email",
 	         d->cfg.email_driver);
+	/* The log driver marks messages sent that reach nobody: fine for a demo, fatal in a crisis.
+	 */
+	if (strcmp(d->cfg.sms_driver, "log") == 0 || strcmp(d->cfg.email_driver, "log") == 0)
+		log_warn("messages_reach_nobody", "sms", d->cfg.sms_driver, "email",
+		         d->cfg.email_driver, "hint",
+		         "the log driver only writes messages to state_dir/outbox-log.jsonl; set "
+		         "[channels] sms_driver and email_driver to real gateways");
 	return ob;
 }
 
@@ -279,6 +286,13 @@ outbox_metrics(const struct outbox *ob, struct evbuffer *out)
 
 	if (ob == NULL)
 		return;
+	evbuffer_add_printf(out,
+	                    "# HELP safety_channel_driver_info The driver each channel sends by "
+	                    "(log: nobody is reached).\n"
+	                    "# TYPE safety_channel_driver_info gauge\n"
+	                    "safety_channel_driver_info{channel=\"sms\",driver=\"%s\"} 1\n"
+	                    "safety_channel_driver_info{channel=\"email\",driver=\"%s\"} 1\n",
+	                    ob->d->cfg.sms_driver, ob->d->cfg.email_driver);
 	evbuffer_add_printf(out, "# HELP safety_outbox_driver_messages_total Outbound messages by "
 	                         "driver and outcome.\n"
 	                         "# TYPE safety_outbox_driver_messages_total counter\n");

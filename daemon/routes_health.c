@@ -44,6 +44,11 @@ routes_health_readyz_done(const struct schema_check *check, void *arg)
 	cJSON_AddNumberToObject(body, "schema_required", SAFETY_SCHEMA_VERSION);
 	/* Replies held on local disk while the database is away (degraded mode). */
 	cJSON_AddNumberToObject(body, "spool_depth", (double)spool_depth(ctx->d));
+	/* Ready, but said: a channel on the log driver reaches nobody. */
+	if (strcmp(ctx->d->cfg.sms_driver, "log") == 0 ||
+	    strcmp(ctx->d->cfg.email_driver, "log") == 0)
+		cJSON_AddStringToObject(body, "warning",
+		                        "a channel uses the log driver: its messages reach nobody");
 	if (ctx->d->shutting_down)
 		cJSON_AddStringToObject(body, "reason", "shutting down");
 	else if (!ready)

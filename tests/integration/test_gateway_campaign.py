@@ -63,6 +63,7 @@ def jsonl(path):
 
 
 def a_campaign_over_kannel_reaches_the_operator_with_hangul_intact():
+    check("warning" not in d.get("/readyz").json(), "real gateways: no log-driver warning")
     crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M7.8 Pazarcık 지진", "severity": 5,
                                           "circle": {"lat": 37.226, "lon": 37.014, "radius_m": 250000}}).json()["id"]
     globals()["CRISIS"] = crisis

@@ -39,6 +39,11 @@ def readyz_reports_database_and_schema(d):
     expect_equal(body["status"], "ready", "status field")
     expect_equal(body["database"], "ok", "database field")
     check(body["schema_version"] >= 1 and body["schema_version"] == body["schema_required"], body)
+    # The default drivers write messages to a file: ready, but said, counted and logged.
+    check("log driver" in body.get("warning", ""), body)
+    m = d.get("/metrics").body
+    check('safety_channel_driver_info{channel="sms",driver="log"} 1' in m, "driver metric")
+    check("messages_reach_nobody" in d.log(), "warned in the log")
 
 
 @with_daemon
