@@ -134,8 +134,10 @@ start_cluster() {
 	fi
 	echo "$port" >"$dir/port"
 	if ! is_running; then
+		# The socket directory comes from postgresql.conf: on the command line a
+		# path with a space would be split.
 		as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$CL/server.log" -w -t 60 \
-			-o "-p $port -k $CL" start >/dev/null || die "server did not start, see $CL/server.log"
+			-o "-p $port" start >/dev/null || die "server did not start, see $CL/server.log"
 	fi
 	setup_databases
 	cat >"$dir/pg.env" <<ENV
@@ -180,11 +182,15 @@ standby_cluster() {
 	port=$(pick_port)
 	echo "$port" >"$dir/port"
 	as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$CL/server.log" -w -t 60 \
-		-o "-p $port -k $CL" start >/dev/null || die "standby did not start, see $CL/server.log"
+		-o "-p $port" start >/dev/null || die "standby did not start, see $CL/server.log"
 }
 
 conninfo() {
-	echo "host=$CL port=$(cat "$dir/port") dbname=safety user=$APP_ROLE"
+	# A path with a space must be quoted for libpq; others stay plain for tools that split.
+	case $CL in
+	*[[:space:]]*) echo "host='$CL' port=$(cat "$dir/port") dbname=safety user=$APP_ROLE" ;;
+	*) echo "host=$CL port=$(cat "$dir/port") dbname=safety user=$APP_ROLE" ;;
+	esac
 }
 
 case $cmd in

@@ -82,7 +82,8 @@ if [ ! -f "$HOOK_SECRET_FILE" ]; then
 fi
 
 CONF=$STATE/safety.conf
-cat >"$CONF" <<CONF
+# Written under umask 077: it holds the hook secret from its first byte.
+(umask 077 && cat >"$CONF") <<CONF
 # Written by deploy/quickstart.sh; see deploy/safety.conf.example for every key.
 [server]
 listen = 127.0.0.1:$PORT
@@ -116,13 +117,17 @@ build/safetyctl -c "$CONF" migrate
 
 PWFILE=$STATE/admin-password
 if [ -n "${SAFETY_ADMIN_PASSWORD:-}" ]; then
-	printf '%s\n' "$SAFETY_ADMIN_PASSWORD" >"$PWFILE"
+	(umask 077 && printf '%s\n' "$SAFETY_ADMIN_PASSWORD" >"$PWFILE")
 elif [ ! -f "$PWFILE" ]; then
 	(umask 077 && openssl rand -base64 18 | tr -d '/+=' >"$PWFILE")
 fi
 chmod 600 "$PWFILE"
 if build/safetyctl help 2>/dev/null | grep "user add" >/dev/null; then
 	build/safetyctl -c "$CONF" user add admin --role admin --password-file "$PWFILE" --if-missing >/dev/null
+	# A password given on a later run is the admin's from then on, as the file now says.
+	if [ -n "${SAFETY_ADMIN_PASSWORD:-}" ]; then
+		build/safetyctl -c "$CONF" user passwd admin --password-file "$PWFILE" >/dev/null
+	fi
 fi
 if build/safetyctl help 2>/dev/null | grep "^  demo" >/dev/null; then
 	echo "quickstart: loading the demo mission (Türkiye)"

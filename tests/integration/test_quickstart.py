@@ -1,6 +1,7 @@
 """deploy/quickstart.sh --background answers /readyz 200, and --stop leaves
 no process behind."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,6 +36,15 @@ def background_then_stop_leaves_nothing_running():
               "safetyd still running")
         left = subprocess.run(["pgrep", "-f", state], capture_output=True, text=True).stdout.strip()
         expect_equal(left, "", "processes left behind")
+        expect_equal(oct(os.stat(os.path.join(state, "safety.conf")).st_mode & 0o777), "0o600", "safety.conf mode")
+        # Run again with another password: the file and the account both take it.
+        env["SAFETY_ADMIN_PASSWORD"] = "quickstart-test-pw-2"
+        r = subprocess.run([script, "--background"], env=env, capture_output=True, text=True, timeout=600)
+        expect_equal(r.returncode, 0, "second quickstart: " + r.stderr + r.stdout)
+        login = lambda pw: http_request("POST", port, "/api/v1/session", body=json.dumps(
+            {"username": "admin", "password": pw}).encode(), headers={"Content-Type": "application/json"}).status
+        expect_equal(login("quickstart-test-pw-2"), 200, "the new password")
+        expect_equal(login("quickstart-test-pw-1"), 401, "the old one")
     finally:
         subprocess.run([script, "--stop"], env=env, capture_output=True)
         shutil.rmtree(state, ignore_errors=True)
