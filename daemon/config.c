@@ -305,6 +305,7 @@ config_load(struct config *cfg, const char *path, char **cause)
 	char line[4096];
 	char section[64] = "";
 	unsigned lineno = 0;
+	unsigned set_at[sizeof config_options / sizeof config_options[0]] = {0};
 	char *why = NULL;
 
 	f = fopen(path, "r");
@@ -367,6 +368,14 @@ config_load(struct config *cfg, const char *path, char **cause)
 			          key, section);
 			goto fail;
 		}
+		/* Last-wins would let an empty line further down undo a secret set above. */
+		if (set_at[o - config_options] != 0) {
+			xasprintf(cause,
+			          "%s:%u: '%s' in section [%s] is set again (first at line %u)",
+			          path, lineno, key, section, set_at[o - config_options]);
+			goto fail;
+		}
+		set_at[o - config_options] = lineno;
 		if (!config_set(cfg, o, value, &why)) {
 			xasprintf(cause, "%s:%u: %s: %s", path, lineno, key, why);
 			free(why);

@@ -36,6 +36,8 @@ CASES = [
     ("bad_listen", "[server]\nlisten = nowhere\n", "'nowhere' is not host:port"),
     ("bad_port", "[server]\nlisten = 127.0.0.1:99999\n", "has no valid port"),
     ("tls_without_cert", "[server]\ntls_listen = 127.0.0.1:8443\n", "tls_cert or tls_key is not"),
+    ("set_twice", "[channels]\nhook_secret = abc\n\n[server]\n[channels]\nhook_secret =\n",
+     ":6: 'hook_secret' in section [channels] is set again (first at line 2)"),
 ]
 
 
