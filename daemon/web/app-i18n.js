@@ -3,6 +3,7 @@ const words = {
   ko: {
     title: "안전 확인", login: "로그인", logout: "로그아웃", username: "사용자 이름", password: "비밀번호",
     login_failed: "로그인하지 못했습니다", crises: "위기 상황", no_crises: "진행 중인 위기가 없습니다",
+    more_shown: "더 보기 ({n}명 표시 중)",
     drill: "훈련", people: "명", answers_per_minute: "분당 응답", regions: "지역별 응답률", map: "지도",
     live: "실시간", reconnecting: "다시 연결 중", back: "목록으로", response_rate: "응답률",
     unknown_region: "지역 미상", needs_review: "확인 필요", call_list: "전화 목록", nobody: "해당자 없음",
@@ -53,6 +54,7 @@ const words = {
   en: {
     title: "Safety", login: "Log in", logout: "Log out", username: "Username", password: "Password",
     login_failed: "Could not log in", crises: "Crises", no_crises: "No open crisis",
+    more_shown: "Show more ({n} shown)",
     drill: "drill", people: "people", answers_per_minute: "Answers per minute", regions: "Response rate by region",
     map: "Map", live: "live", reconnecting: "reconnecting", back: "All crises", response_rate: "response rate",
     unknown_region: "region unknown", needs_review: "Needs review", call_list: "Call list", nobody: "Nobody",

@@ -5,7 +5,7 @@
 // two clicks: open the row's choices, pick what the person said. A list
 // comes 200 people at a time, in its own order, and "more" reads the next.
 import { api } from "/static/app-api.js";
-import { currentLang, t, statusName } from "/static/app-i18n.js";
+import { t, statusName } from "/static/app-i18n.js";
 import { outcomeButton, shapeIcon } from "/static/app-map.js";
 
 const LISTS = [
@@ -17,7 +17,6 @@ const LISTS = [
 ];
 const OUTCOMES = ["safe", "needs_help", "injured", "needs_evacuation", "missing"];
 const PAGE = 200;
-const MORE = { ko: (n) => `더 보기 (${n}명 표시 중)`, en: (n) => `Show more (${n} shown)` };
 
 function listName(key) {
   return key === "needs_review" ? t("needs_review") : key === "unreachable" ? t("call_list") : statusName(key);
@@ -95,7 +94,7 @@ export function workLists(crisisId) {
     more.type = "button";
     more.className = "list-more";
     let shown = items.length;
-    more.textContent = MORE[currentLang()](shown);
+    more.textContent = t("more_shown").replace("{n}", shown);
     more.addEventListener("click", async () => {
       more.disabled = true;
       try {
@@ -107,7 +106,7 @@ export function workLists(crisisId) {
         // The focus goes on to the first person added, for the keyboard.
         first?.querySelector(".person-link")?.focus();
         if (next === null) more.remove();
-        else more.textContent = MORE[currentLang()](shown);
+        else more.textContent = t("more_shown").replace("{n}", shown);
       } catch (e) {
         more.title = e.message;
       }
