@@ -76,6 +76,10 @@ export async function registrationsCard() {
       try {
         const r = await api(`/api/v1/registrations/${id}/${action}`, { method: "POST", body: {} });
         note.textContent = t("outcome_" + r.outcome);
+        // An undo keeps what staff changed after the merge: say what, so nobody expects it back.
+        const kept = [r.kept?.includes("kind") && t("kept_trip"),
+          r.kept?.includes("household_id") && t("kept_household")].filter(Boolean);
+        if (kept.length) note.textContent += ` ${t("kept_since")} ${kept.join(", ")}`;
         await load();
       } catch (e) {
         note.textContent = e.message;
