@@ -925,6 +925,16 @@ http_json_known(struct http_ctx *ctx, const cJSON *body, const char *const *know
 			http_reply_problem(ctx, 400, "bad request", detail);
 			return false;
 		}
+		/* A field given twice is ambiguous: cJSON keeps both, the handlers read the first.
+		 */
+		for (const cJSON *seen = body->child; seen != item; seen = seen->next) {
+			if (strcmp(seen->string, item->string) == 0) {
+				snprintf(detail, sizeof detail, "field '%.60s' given twice",
+				         item->string);
+				http_reply_problem(ctx, 400, "bad request", detail);
+				return false;
+			}
+		}
 	}
 	return true;
 }

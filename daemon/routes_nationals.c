@@ -500,6 +500,11 @@ static bool
 nationals_cleared(struct http_ctx *ctx, cJSON *body, char *cleared, size_t size)
 {
 	static const char *const required[] = {"kind", "needs", "languages", "location", NULL};
+	static const char *const clearable[] = {
+	    "name_ko",        "name_latin", "birth_date", "passport_no",      "arrival_date",
+	    "departure_date", "address",    "notes",      "residence_status", "household_id"};
+	const size_t nclearable = sizeof clearable / sizeof clearable[0];
+	unsigned chosen = 0;
 	size_t off = 0;
 	char detail[128];
 	cJSON *item;
@@ -517,10 +522,15 @@ nationals_cleared(struct http_ctx *ctx, cJSON *body, char *cleared, size_t size)
 				return false;
 			}
 		}
-		/* The names are known (http_json_known checked them) and short. */
-		off += (size_t)snprintf(cleared + off, size - off, "%s%s", off == 0 ? "{" : ",",
-		                        item->string);
+		for (size_t i = 0; i < nclearable; i++)
+			if (strcmp(item->string, clearable[i]) == 0)
+				chosen |= 1u << i;
 	}
+	/* A set written in a fixed order: at most every name once, well inside size. */
+	for (size_t i = 0; i < nclearable && off + strlen(clearable[i]) + 3 < size; i++)
+		if (chosen & (1u << i))
+			off += (size_t)snprintf(cleared + off, size - off, "%s%s",
+			                        off == 0 ? "{" : ",", clearable[i]);
 	if (off > 0)
 		snprintf(cleared + off, size - off, "}");
 	return true;
