@@ -43,6 +43,7 @@ enum http_conn_state {
 	HTTP_CONN_ACCEPTED,  /* evhttp is still setting it up */
 	HTTP_CONN_IDLE,      /* no byte of a new request yet */
 	HTTP_CONN_RECEIVING, /* a request is arriving and its deadline runs */
+	HTTP_CONN_HANDLING,  /* a request is being handled: the next one waits, untimed */
 	HTTP_CONN_CLOSING,   /* queued to be closed */
 };
 
@@ -312,7 +313,9 @@ http_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * A request is whole and about to be handled: its deadline stops. Bytes
- * already behind it are the next request's, whose time starts now.
+ * already behind it are the next request's, which evhttp reads only once
+ * this one is answered: its time starts then (http_conn_answered), so a
+ * slow handler never has the connection closed under it.
  */
 static void
 http_conn_request_arrived(struct daemon *d, struct evhttp_connection *evcon)
@@ -322,6 +325,17 @@ http_conn_request_arrived(struct daemon *d, struct evhttp_connection *evcon)
 	if (c == NULL || c->state != HTTP_CONN_RECEIVING)
 		return;
 	evtimer_del(c->deadline);
+	c->state = HTTP_CONN_HANDLING;
+}
+
+/* The request being handled is answered: a request already behind it starts its time. */
+static void
+http_conn_answered(struct daemon *d, struct evhttp_connection *evcon)
+{
+	struct http_conn *c = evcon != NULL ? http_conn_find(d->conns, evcon) : NULL;
+
+	if (c == NULL || c->state != HTTP_CONN_HANDLING)
+		return;
 	c->state = HTTP_CONN_IDLE;
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		http_conn_request_begins(c);
@@ -963,8 +977,10 @@ http_send(struct http_ctx *ctx, int status, struct evbuffer *body)
 	 * has no connection and nothing to wait for.
 	 */
 	bool gone = evhttp_request_get_connection(ctx->req) == NULL;
-	if (!gone)
+	if (!gone) {
 		evhttp_request_set_on_complete_cb(ctx->req, http_request_complete_cb, d);
+		http_conn_answered(d, evhttp_request_get_connection(ctx->req));
+	}
 	evhttp_send_reply(ctx->req, status, NULL, body);
 	http_log_answer(ctx, status);
 	http_ctx_free(ctx);

@@ -287,6 +287,35 @@ def hostile_request_lines_do_not_crash():
     expect_equal(d.get("/healthz").status, 200, "still serving")
 
 
+def a_slow_answer_is_not_cut_off_by_the_next_pipelined_request():
+    """The request behind a slow one waits untimed: its deadline starts once the first is answered."""
+    d3 = Daemon(cluster.createdb(DB + "_pipe"), sections={
+        "server": {"request_timeout": "2"}, "auth": {"login_failure_delay_ms": "3500"}}).start()
+    try:
+        body = b'{"username": "nobody", "password": "not-the-password"}'
+        login = (b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        s = socket.create_connection(("127.0.0.1", d3.port))
+        s.sendall(login + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.settimeout(15)
+        out = b""
+        try:
+            while out.count(b"HTTP/1.1 ") < 2:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+        s.close()
+        # An answer's status line follows the previous body directly.
+        statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", out)
+        expect_equal(statuses, [b"401", b"200"], "both answered, in order")
+    finally:
+        d3.stop()
+        cluster.dropdb(DB + "_pipe")
+
+
 try:
     run([
         oversized_body_is_413,
@@ -300,6 +329,7 @@ try:
         public_routes_take_small_bodies_decided_before_the_body,
         accept_errors_pause_the_listener_without_spinning,
         hostile_request_lines_do_not_crash,
+        a_slow_answer_is_not_cut_off_by_the_next_pipelined_request,
     ])
 finally:
     d.stop()
