@@ -13,6 +13,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "pg_array.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #include <stdio.h>
@@ -193,7 +194,8 @@ dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, const ch
 	it->outbox_id = outbox_id;
 	it->sid = sid != NULL ? xstrdup(sid) : NULL;
 	it->state = state;
-	it->error = error != NULL ? xstrdup(error) : NULL;
+	/* The gateway's words: valid UTF-8 cut between characters, or the batch is refused. */
+	it->error = error != NULL ? text_sanitized(error, 300, false) : NULL;
 	if (q->tail != NULL)
 		q->tail->next = it;
 	else

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pg_array.h"
 #include "reply_link.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #include <event2/buffer.h>
@@ -75,7 +76,8 @@ struct outbox {
 	bool claiming, flushing, escalating, refreshing, releasing;
 	/* The last outcome write failed: nothing new is sent until one commits. */
 	bool flush_failing;
-	bool released; /* shutting down: the unsent claims were given back */
+	bool flush_stripped; /* the last batch refused was written again without its texts */
+	bool released;       /* shutting down: the unsent claims were given back */
 	struct sf_bucket sms_bucket, email_bucket;
 	/* Outcomes not yet committed; the first nflushing are in the statement running. */
 	struct outbox_result *results;
@@ -409,17 +411,48 @@ outbox_flush_done(const struct db_result *r, void *arg)
 
 	ob->flushing = false;
 	ob->nflushing = 0;
+	if (r->outcome == DB_SQL_ERROR &&
+	    (strncmp(r->sqlstate, "22", 2) == 0 || strncmp(r->sqlstate, "23", 2) == 0)) {
+		/*
+		 * The batch itself is refused, not the database away: written
+		 * again it would be refused for ever and sending would never
+		 * resume. Its gateway texts go first; if it is still refused,
+		 * its outcomes are given up (the rows go stale and are sent
+		 * again, the behaviour of a lost outcome).
+		 */
+		log_error("outbox_update_refused", "sqlstate", r->sqlstate, "error", r->error,
+		          "outcomes", n, "detail",
+		          ob->flush_stripped ? "outcomes given up" : "written again without texts");
+		for (int i = 0; i < n; i++) {
+			free(ob->results[i].provider_id);
+			free(ob->results[i].error);
+			ob->results[i].provider_id = NULL;
+			ob->results[i].error = NULL;
+		}
+		if (ob->flush_stripped) {
+			memmove(ob->results, ob->results + n,
+			        (size_t)(ob->nresults - n) * sizeof *ob->results);
+			ob->nresults -= n;
+			ob->flush_stripped = false;
+		} else {
+			ob->flush_stripped = true;
+		}
+		ob->flush_failing = false;
+		return; /* the next tick writes what is left */
+	}
 	if (r->outcome != DB_OK) {
 		if (!ob->flush_failing)
 			log_warn("outbox_update_failed", "error", r->error, "detail",
 			         "outcomes kept; sending paused until they are written");
 		ob->flush_failing = true;
-		outbox_shutdown_step(ob);
+		/* Written again at the next tick, not at once: no loop while the database is away.
+		 */
 		return;
 	}
 	if (ob->flush_failing)
 		log_info("outbox_update_recovered");
 	ob->flush_failing = false;
+	ob->flush_stripped = false;
 	for (int i = 0; i < n; i++) {
 		outbox_count(ob, &ob->results[i]);
 		free(ob->results[i].provider_id);
@@ -542,8 +575,12 @@ outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *pr
 	res = &ob->results[ob->nresults++];
 	res->id = outbox_id;
 	res->outcome = outcome;
-	res->provider_id = provider_id != NULL ? xstrdup(provider_id) : NULL;
-	res->error = error != NULL ? xstrndup(error, 300) : NULL;
+	/*
+	 * Both come from the gateway: valid UTF-8, cut between characters, or
+	 * the one statement that writes a batch's outcomes would be refused.
+	 */
+	res->provider_id = provider_id != NULL ? text_sanitized(provider_id, 200, false) : NULL;
+	res->error = error != NULL ? text_sanitized(error, 300, false) : NULL;
 	res->parts = parts;
 	res->attempts = it->attempts;
 	res->driver = channel_driver_name(ob->d, it->channel);
@@ -643,7 +680,7 @@ outbox_may_send(const struct outbox *ob)
 	const struct daemon *d = ob->d;
 
 	return !d->shutting_down && d->db != NULL && d->http_client != NULL &&
-	       db_pool_connected(d->db) && !ob->flush_failing && !ob->refreshing;
+	       db_pool_connected(d->db) && !ob->flush_failing;
 }
 
 /* Sends ready items while rate and concurrency allow. */
@@ -661,7 +698,8 @@ outbox_pump(struct outbox *ob)
 		int cap = email ? ob->d->cfg.email_concurrency : ob->d->cfg.sms_concurrency;
 		struct sf_bucket *bucket = email ? &ob->email_bucket : &ob->sms_bucket;
 
-		if (inflight >= cap || !sf_bucket_take(bucket, now, 1.0)) {
+		/* One named in the refresh in flight waits for it: its crisis may have closed. */
+		if (it->checking || inflight >= cap || !sf_bucket_take(bucket, now, 1.0)) {
 			prev = it;
 			pp = &it->next;
 			continue;

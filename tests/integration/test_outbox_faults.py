@@ -55,8 +55,9 @@ class Gateway:
     """Twilio's Messages API and Kannel's sendsms on one port, recording every
     message; each accepted message's report is sent back after report_delay."""
 
-    def __init__(self, answer_delay=0.0, report_delay=0.05):
+    def __init__(self, answer_delay=0.0, report_delay=0.05, first_refusal=None):
         self.answer_delay, self.report_delay = answer_delay, report_delay
+        self.first_refusal = first_refusal  # the body of a 400 for the first message
         self.lock = threading.Lock()
         self.messages = []   # (driver, recipient, sid)
         self.reports = []    # (sid or outbox id, HTTP status, body)
@@ -83,6 +84,11 @@ class Gateway:
             def do_POST(self):
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
                 time.sleep(gw.answer_delay)
+                with gw.lock:
+                    refusal, gw.first_refusal = gw.first_refusal, None
+                if refusal is not None:
+                    self.reply(400, refusal)
+                    return
                 sid = "SM" + uuid.uuid4().hex
                 with gw.lock:
                     gw.messages.append(("twilio", form["To"], sid))
@@ -292,6 +298,23 @@ def status_callbacks_before_the_outcome_is_written_are_kept():
         gw.close()
 
 
+def a_gateway_error_in_any_language_stops_nothing():
+    """An error text cut in the middle of a Korean character once made every outcome write fail for ever."""
+    refusal = json.dumps({"code": 21211, "message": "a" * 178 + "한국어 번호가 올바르지 않습니다"}, ensure_ascii=False)
+    gw = Gateway(report_delay=0.05, first_refusal=refusal)
+    d = daemon(gw, sms_driver="twilio", sms_rate=20)
+    try:
+        crisis, messages = launch(d, "Gateway error text")
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state IN ('queued', 'sending')"
+                                 % crisis) == 0, timeout=40, interval=0.5, what="every message settled")
+        expect_equal(len(gw.messages), messages - 1, "every other message sent")
+        err = cluster.psql(DB, "SELECT last_error FROM outbox WHERE crisis_id = %d AND state = 'failed'" % crisis)
+        check("21211" in err and "outbox_update_refused" not in d.log(), "the error kept whole: %r" % err)
+    finally:
+        d.stop()
+        gw.close()
+
+
 def kannel_reports_before_the_outcome_keep_the_send_details():
     gw = Gateway(report_delay=0.03)
     d = daemon(gw, sms_driver="kannel", dispatch_interval_ms=1000, sms_rate=30)
@@ -381,6 +404,7 @@ TESTS = [
     sigterm_writes_outcomes_and_gives_back_claims,
     closing_a_crisis_stops_claimed_messages,
     status_callbacks_before_the_outcome_is_written_are_kept,
+    a_gateway_error_in_any_language_stops_nothing,
     kannel_reports_before_the_outcome_keep_the_send_details,
     reports_never_move_a_message_backwards,
     reasking_counts_from_sending,
