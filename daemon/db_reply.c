@@ -110,8 +110,12 @@ static void
 db_reply_long_work(void *arg)
 {
 	struct db_reply_long *job = arg;
-	PGconn *conn = PQconnectdb(job->conninfo);
-	char set[96];
+	/* The pool's own limits: a server out of reach must not hold a worker thread for minutes.
+	 */
+	static const char *const keys[] = {"dbname", "connect_timeout", NULL};
+	const char *values[] = {job->conninfo, "10", NULL};
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	char set[160];
 	PGresult *r;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -120,7 +124,8 @@ db_reply_long_work(void *arg)
 		return;
 	}
 	snprintf(set, sizeof set,
-	         "SET statement_timeout = %d; SET application_name = 'safetyd-long'; "
+	         "SET statement_timeout = %d; SET lock_timeout = 30000; "
+	         "SET application_name = 'safetyd-long'; "
 	         "SET TIME ZONE 'UTC'",
 	         job->timeout_ms);
 	r = PQexec(conn, set);

@@ -232,7 +232,7 @@ http_body_limit(const struct config *cfg, const char *line)
 		return small;
 	/* Read as evhttp reads it, so the route is the one the request will reach. */
 	char *target = xstrndup(sp + 1, (size_t)(target_end - sp - 1));
-	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(target, 0);
+	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(target, EVHTTP_URI_NONCONFORMANT);
 	const char *raw_path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	if (raw_path != NULL && *raw_path == '/') {
 		size_t len = 0;
