@@ -263,7 +263,9 @@ dlr_done(const struct db_result *res, void *arg)
 			http_reply_problem(it->ctx, 500, "internal error",
 			                   "the report was not applied");
 		} else if (strcmp(PQgetvalue(res->res, i, 1), "0") == 0 && it->sid != NULL &&
-		           dlr_hold(q, it)) {
+		           strcmp(PQgetvalue(res->res, i, 3), "f") == 0 && dlr_hold(q, it)) {
+			/* Held only while its message is unknown: its outcome may not be written
+			 * yet. */
 			continue;
 		} else {
 			int len = snprintf(body, sizeof body, "{\"updated\": %s, \"reasked\": %s}",
@@ -348,7 +350,11 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "k AS (UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
 	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
 	        " AND k.state = 'asked' RETURNING u.idx) "
-	        "SELECT r.idx, coalesce(tc.n, 0), coalesce(kc.n, 0) FROM r "
+	        /* Whether a Twilio sid names any message at all, whatever its state. */
+	        "SELECT r.idx, coalesce(tc.n, 0), coalesce(kc.n, 0), r.sid IS NOT NULL AND "
+	        " EXISTS (SELECT 1 FROM outbox o WHERE o.driver = 'twilio' AND o.provider_id = "
+	        "r.sid) "
+	        "FROM r "
 	        "LEFT JOIN (SELECT idx, count(*) AS n FROM t GROUP BY idx) tc ON tc.idx = r.idx "
 	        "LEFT JOIN (SELECT idx, count(*) AS n FROM k GROUP BY idx) kc ON kc.idx = r.idx "
 	        "ORDER BY r.idx",

@@ -293,6 +293,14 @@ def status_callbacks_before_the_outcome_is_written_are_kept():
         eventually(lambda: states(crisis) == {"delivered": str(messages)}, timeout=10, what="every message delivered")
         expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND (sent_at IS NULL OR provider_id IS NULL "
                            "OR driver IS NULL OR delivered_at < sent_at)" % crisis), 0, "sends without their details")
+        # A report for a message known but past reporting (failed) is answered at once, not held.
+        sid, to = cluster.psql(DB, "UPDATE outbox SET state = 'failed' WHERE id = (SELECT min(id) FROM outbox "
+                                   "WHERE crisis_id = %d) RETURNING provider_id, recipient" % crisis).split("\n")[0].split("|")
+        t0 = time.time()
+        gw.twilio_report("http://127.0.0.1:%d/hooks/sms/twilio/status" % d.port, sid, to)
+        took = time.time() - t0
+        expect_equal(gw.reports[-1][1:], (200, '{"updated": 0, "reasked": 0}'), "answered, nothing changed")
+        check(took < 3, "a report of a known message was held %.1f s" % took)
     finally:
         d.stop()
         gw.close()
