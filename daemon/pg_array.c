@@ -72,3 +72,26 @@ pg_arrays_free(struct pg_arrays *a)
 		free(a->text[k]);
 	a->n = 0;
 }
+
+unsigned
+pg_name_bit(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; name != NULL && i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
+void
+pg_name_set_literal(const char *const *names, size_t n, unsigned set, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[off++] = '{';
+	for (size_t i = 0; i < n && off < size; i++)
+		if (set & (1u << i))
+			off += (size_t)snprintf(buf + off, size - off, "%s%s", off > 1 ? "," : "",
+			                        names[i]);
+	if (off < size)
+		snprintf(buf + off, size - off, "}");
+}

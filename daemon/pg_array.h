@@ -30,4 +30,13 @@ const char *const *pg_arrays_close(struct pg_arrays *a);
 
 void pg_arrays_free(struct pg_arrays *a);
 
+/*
+ * A set of names out of a fixed list (at most 32): a name's bit, or 0 for
+ * one not in the list; and the set as an array literal, each name once in
+ * the list's order, so repeats in a request never lengthen it. size must
+ * hold every name of the list.
+ */
+unsigned pg_name_bit(const char *const *names, size_t n, const char *name);
+void pg_name_set_literal(const char *const *names, size_t n, unsigned set, char *buf, size_t size);
+
 #endif

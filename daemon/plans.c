@@ -14,6 +14,7 @@
 #include "daemon.h"
 #include "db_reply.h"
 #include "log.h"
+#include "pg_array.h"
 #include "xmalloc.h"
 
 #include <cjson/cJSON.h>
@@ -417,31 +418,7 @@ struct plan_start {
 	char statuses[sizeof PLAN_STATUSES_ALL];
 };
 
-/* Writes a set of statuses (bits of plan_statuses) as a PostgreSQL array. */
-static void
-plan_statuses_format(unsigned set, char *buf, size_t size)
-{
-	size_t off = 0;
-
-	buf[off++] = '{';
-	for (size_t i = 0; i < sizeof plan_statuses / sizeof plan_statuses[0]; i++) {
-		if ((set & (1u << i)) == 0)
-			continue;
-		off += (size_t)snprintf(buf + off, size - off, "%s%s", off > 1 ? "," : "",
-		                        plan_statuses[i]);
-	}
-	snprintf(buf + off, size - off, "}");
-}
-
-/* A status's bit in a set, or 0 for a name that is not one of plan_statuses. */
-static unsigned
-plan_status_bit(const char *name)
-{
-	for (size_t i = 0; i < sizeof plan_statuses / sizeof plan_statuses[0]; i++)
-		if (strcmp(name, plan_statuses[i]) == 0)
-			return 1u << i;
-	return 0;
-}
+#define PLAN_NSTATUSES (sizeof plan_statuses / sizeof plan_statuses[0])
 
 /*
  * A plan's request was refused: 409 with the reason when the crisis is not
@@ -583,18 +560,21 @@ routes_plans_create(struct http_ctx *ctx)
 	/* A set: a status named twice is named once, and the written set always fits. */
 	statuses = cJSON_GetObjectItemCaseSensitive(body, "statuses");
 	if (statuses == NULL)
-		status_set = plan_status_bit("needs_evacuation");
+		status_set = pg_name_bit(plan_statuses, PLAN_NSTATUSES, "needs_evacuation");
 	else if (!cJSON_IsArray(statuses) || cJSON_GetArraySize(statuses) == 0)
 		goto bad_statuses;
 	cJSON_ArrayForEach(st, statuses)
 	{
-		unsigned bit = cJSON_IsString(st) ? plan_status_bit(st->valuestring) : 0;
+		unsigned bit = cJSON_IsString(st)
+		                   ? pg_name_bit(plan_statuses, PLAN_NSTATUSES, st->valuestring)
+		                   : 0;
 		if (bit == 0)
 			goto bad_statuses;
 		status_set |= bit;
 	}
 	ps = xcalloc(1, sizeof *ps);
-	plan_statuses_format(status_set, ps->statuses, sizeof ps->statuses);
+	pg_name_set_literal(plan_statuses, PLAN_NSTATUSES, status_set, ps->statuses,
+	                    sizeof ps->statuses);
 	job = xcalloc(1, sizeof *job);
 	job->d = ctx->d;
 	job->crisis_id = atoll(id);

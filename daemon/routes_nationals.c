@@ -12,6 +12,7 @@
 #include "geojson_check.h"
 #include "replies.h"
 #include "text.h"
+#include "pg_array.h"
 #include "xmalloc.h"
 
 #include <ctype.h>
@@ -505,7 +506,6 @@ nationals_cleared(struct http_ctx *ctx, cJSON *body, char *cleared, size_t size)
 	    "departure_date", "address",    "notes",      "residence_status", "household_id"};
 	const size_t nclearable = sizeof clearable / sizeof clearable[0];
 	unsigned chosen = 0;
-	size_t off = 0;
 	char detail[128];
 	cJSON *item;
 
@@ -522,17 +522,11 @@ nationals_cleared(struct http_ctx *ctx, cJSON *body, char *cleared, size_t size)
 				return false;
 			}
 		}
-		for (size_t i = 0; i < nclearable; i++)
-			if (strcmp(item->string, clearable[i]) == 0)
-				chosen |= 1u << i;
+		chosen |= pg_name_bit(clearable, nclearable, item->string);
 	}
 	/* A set written in a fixed order: at most every name once, well inside size. */
-	for (size_t i = 0; i < nclearable && off + strlen(clearable[i]) + 3 < size; i++)
-		if (chosen & (1u << i))
-			off += (size_t)snprintf(cleared + off, size - off, "%s%s",
-			                        off == 0 ? "{" : ",", clearable[i]);
-	if (off > 0)
-		snprintf(cleared + off, size - off, "}");
+	if (chosen != 0)
+		pg_name_set_literal(clearable, nclearable, chosen, cleared, size);
 	return true;
 }
 

@@ -15,6 +15,7 @@
 #include "db_reply.h"
 #include "log.h"
 #include "replies.h"
+#include "pg_array.h"
 #include "xmalloc.h"
 
 #include <cjson/cJSON.h>
@@ -61,7 +62,6 @@ routes_pfif_release(struct http_ctx *ctx)
 	const char *params[8];
 	cJSON *body = NULL, *list, *mission, *f;
 	bool withdraw = evhttp_request_get_command(ctx->req) == EVHTTP_REQ_DELETE;
-	size_t off = 0;
 
 	if (http_param_id(ctx, 0, id) == NULL)
 		return;
@@ -81,7 +81,6 @@ routes_pfif_release(struct http_ctx *ctx)
 		cJSON_Delete(body);
 		return;
 	}
-	fields[off++] = '{';
 	list = body != NULL ? cJSON_GetObjectItemCaseSensitive(body, "fields") : NULL;
 	if (!withdraw && list != NULL && !cJSON_IsArray(list))
 		goto bad_fields;
@@ -89,20 +88,13 @@ routes_pfif_release(struct http_ctx *ctx)
 	 */
 	cJSON_ArrayForEach(f, list)
 	{
-		size_t i = 0;
-		while (i < nallowed &&
-		       !(cJSON_IsString(f) && strcmp(f->valuestring, allowed[i]) == 0))
-			i++;
-		if (i == nallowed)
+		unsigned bit =
+		    cJSON_IsString(f) ? pg_name_bit(allowed, nallowed, f->valuestring) : 0;
+		if (bit == 0)
 			goto bad_fields;
-		chosen |= 1u << i;
+		chosen |= bit;
 	}
-	for (size_t i = 0; i < nallowed; i++)
-		if (chosen & (1u << i))
-			off += (size_t)snprintf(fields + off, sizeof fields - off, "%s%s",
-			                        off > 1 ? "," : "", allowed[i]);
-	fields[off++] = '}';
-	fields[off] = '\0';
+	pg_name_set_literal(allowed, nallowed, chosen, fields, sizeof fields);
 	audit_params(ctx, &who, params);
 	params[4] = id;
 	params[5] = mission_buf;
