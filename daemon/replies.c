@@ -945,7 +945,11 @@ static const char status_upsert_sql[] =
                       /* Someone staff deleted stays out of the counts with a first row too. */
                       " n.deleted_at IS NOT NULL "
                       " FROM v JOIN national n ON n.id = v.national_id "
-                      " ORDER BY v.crisis_id, v.national_id "
+                      /*
+                       * A deletion or restore under way is waited for (and
+                       * one to come waits for this), so each sees the other.
+                       */
+                      " ORDER BY v.crisis_id, v.national_id FOR SHARE OF n "
                       " ON CONFLICT (crisis_id, national_id) DO UPDATE SET status = "
                       " excluded.status, at = excluded.at, set_by_staff = excluded.set_by_staff, "
                       " needs_review = excluded.needs_review, duress = excluded.duress, "

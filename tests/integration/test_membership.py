@@ -1,0 +1,198 @@
+"""Who is part of a crisis, under concurrent changes: a deletion during a
+launch or a re-ask run, a merge while the registrant is asked, a hard
+deletion's answers per minute, retention beside the reply path. Each case
+drives the schema's own functions from two sessions at once."""
+
+import threading
+import time
+
+from harness import Cluster, check, ctl, expect_equal, run
+
+cluster = Cluster.shared()
+DB = "t_membership"
+conninfo = cluster.createdb(DB)
+expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+
+cluster.psql(DB, """
+INSERT INTO mission (code, name, default_country) VALUES ('TM-A', 'Test mission', 'TR');
+INSERT INTO national (mission_id, name_latin, kind)
+    SELECT m.id, 'PERSON ' || g, 'resident' FROM mission m, generate_series(1, 40) g WHERE m.code = 'TM-A';
+INSERT INTO contact (national_id, kind, value)
+    SELECT n.id, 'phone', '+90532' || lpad(n.id::text, 7, '0') FROM national n;
+INSERT INTO location (national_id, point, source)
+    SELECT n.id, ST_SetSRID(ST_MakePoint(37.0, 37.0), 4326)::geography, 'staff' FROM national n;
+""")
+MISSION = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TM-A'"))
+LAT, LON = 37.0, 37.0
+SLEEPY = """CREATE OR REPLACE FUNCTION test_sleep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF current_setting('test.sleep', true) = 'on' THEN PERFORM pg_sleep(0.1); END IF; RETURN NEW; END $$;
+DROP TRIGGER IF EXISTS a_test_sleep ON checkin;
+CREATE TRIGGER a_test_sleep BEFORE UPDATE ON checkin FOR EACH ROW EXECUTE FUNCTION test_sleep();"""
+
+
+def q(sql):
+    r = cluster.pg("psql", cluster.dir, "-d", DB, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, check=False)
+    if r.returncode != 0:
+        raise AssertionError("%s\n%s" % (sql, r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def declare(title, rounds=3, interval=1800):
+    """A crisis over the people at LAT, LON and its check-in, launched; returns the crisis id."""
+    q("SELECT crisis_declare('earthquake', '%s', NULL, 5::smallint, false, NULL, %f, %f, 20000, "
+      "ARRAY[%d::bigint], 'tester', 'admin', NULL, '')" % (title, LAT, LON, MISSION))
+    crisis = int(q("SELECT max(id) FROM crisis"))
+    q("SELECT campaign_start(%d, %d, '{\"en\": \"Are you safe? {link}\"}', ARRAY['sms'], %d, %d, "
+      "'lead', 'mission_lead', '')" % (crisis, MISSION, interval, rounds))
+    return crisis
+
+
+def in_background(sql):
+    """Runs sql in its own session; returns the thread and where its output or error lands."""
+    out = {}
+
+    def go():
+        try:
+            out["result"] = q(sql)
+        except Exception as e:  # noqa: BLE001 - the error is the finding
+            out["error"] = str(e)
+
+    t = threading.Thread(target=go)
+    t.start()
+    return t, out
+
+
+def counts_hold(crisis):
+    """The counters equal a recount of the status rows not marked deleted."""
+    kept = q("SELECT coalesce(string_agg(status || '=' || n, ',' ORDER BY status), '') FROM (SELECT status, "
+             "sum(n) AS n FROM status_count WHERE crisis_id = %d GROUP BY status HAVING sum(n) <> 0) x" % crisis)
+    recount = q("SELECT coalesce(string_agg(status || '=' || n, ',' ORDER BY status), '') FROM (SELECT status, "
+                "count(*) AS n FROM person_status WHERE crisis_id = %d AND NOT deleted GROUP BY status) x" % crisis)
+    expect_equal(kept, recount, "counts equal a recount")
+
+
+def a_deletion_during_a_launch_leaves_the_crisis():
+    q("SELECT crisis_declare('earthquake', 'Launch race', NULL, 5::smallint, false, NULL, %f, %f, 20000, "
+      "ARRAY[%d::bigint], 'tester', 'admin', NULL, '')" % (LAT, LON, MISSION))
+    crisis = int(q("SELECT max(id) FROM crisis"))
+    victim = int(q("SELECT min(id) FROM national WHERE deleted_at IS NULL"))
+    # The launch held open, as one of a million people is for seconds.
+    t, out = in_background("BEGIN; SELECT campaign_start(%d, %d, '{\"en\": \"Are you safe? {link}\"}', "
+                           "ARRAY['sms'], 1800, 3, 'lead', 'mission_lead', ''); SELECT pg_sleep(2); COMMIT"
+                           % (crisis, MISSION))
+    time.sleep(0.8)
+    q("UPDATE national SET deleted_at = now() WHERE id = %d" % victim)
+    t.join()
+    check("error" not in out, out.get("error", ""))
+    expect_equal(q("SELECT deleted FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)),
+                 "t", "the person deleted during the launch is left out of the counts")
+    expect_equal(q("SELECT state FROM checkin WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)),
+                 "cancelled", "and is not asked again")
+    expect_equal(q("SELECT string_agg(state || ':' || coalesce(last_error, ''), ',') FROM outbox "
+                   "WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)), "failed:deleted",
+                 "and their message is not sent")
+    counts_hold(crisis)
+    q("UPDATE national SET deleted_at = NULL WHERE id = %d" % victim)
+    expect_equal(q("SELECT deleted FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)),
+                 "f", "a restore brings them back")
+    counts_hold(crisis)
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+
+
+def a_deletion_during_a_reask_run_does_not_deadlock():
+    crisis = declare("Re-ask race", rounds=1, interval=10)
+    # The asks went out long ago; the last round gives everyone up as unreachable.
+    q("UPDATE outbox SET state = 'sent', sent_at = now() - interval '1 hour' WHERE crisis_id = %d; "
+      "UPDATE checkin SET next_ask_at = now() - interval '1 minute' WHERE crisis_id = %d" % (crisis, crisis))
+    victim = int(q("SELECT min(national_id) FROM checkin k JOIN national n ON n.id = k.national_id "
+                   "WHERE k.crisis_id = %d AND n.deleted_at IS NULL" % crisis))
+    # Each check-in's update slowed, to hold the run's row locks while the deletion comes.
+    q(SLEEPY)
+    try:
+        t, out = in_background("SET test.sleep = 'on'; SELECT * FROM campaign_escalate()")
+        time.sleep(0.3)
+        deleted = in_background("UPDATE national SET deleted_at = now() WHERE id = %d RETURNING id" % victim)
+        deleted[0].join()
+        t.join()
+    finally:
+        q("DROP TRIGGER a_test_sleep ON checkin")
+    check("error" not in out and "error" not in deleted[1], "deadlock: %r %r" % (out, deleted[1]))
+    check(int(out["result"].splitlines()[-1].split("|")[1]) > 0, "the run gave people up: %r" % out)
+    expect_equal(q("SELECT deleted FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)),
+                 "t", "the deleted person left the crisis")
+    counts_hold(crisis)
+    q("UPDATE national SET deleted_at = NULL WHERE id = %d" % victim)
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+
+
+def a_registrant_in_an_open_crisis_is_merged_only_once_it_closes():
+    kept = int(q("SELECT min(id) FROM national WHERE deleted_at IS NULL"))
+    q("""INSERT INTO household (mission_id, label) VALUES (%d, 'registered');
+         INSERT INTO national (mission_id, household_id, name_latin, source)
+             VALUES (%d, (SELECT max(id) FROM household), 'PERSON 1', 'self');
+         INSERT INTO contact (national_id, kind, value) VALUES ((SELECT max(id) FROM national), 'phone', '+905550000001');
+         INSERT INTO location (national_id, point, source)
+             VALUES ((SELECT max(id) FROM national), ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, 'staff');
+         INSERT INTO registration (national_id, mission_id, household_id, manage_hash, consent_at, duplicate_of)
+             SELECT n.id, n.mission_id, n.household_id, encode(sha256(random()::text::bytea), 'hex'), now(), %d
+             FROM national n WHERE n.id = (SELECT max(id) FROM national)""" % (MISSION, MISSION, LON, LAT, kept))
+    reg, registrant = (int(x) for x in q("SELECT id, national_id FROM registration ORDER BY id DESC LIMIT 1").split("|"))
+    crisis = declare("Merge during a crisis")
+    # The registrant calls for help on their own link.
+    q("INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, status, provider_ref) "
+      "VALUES (%d, %d, %d, 'web', 'trapped', 'needs_help', 'merge-1'); "
+      "UPDATE person_status SET status = 'needs_help', own_status = 'needs_help', answered_at = now(), "
+      "version = version + 1 WHERE crisis_id = %d AND national_id = %d" % (crisis, registrant, MISSION, crisis, registrant))
+    r = q("SELECT registration_merge(%d, NULL, 'lead', 'mission_lead', '')" % reg)
+    check('"outcome" : "in_open_crisis"' in r and str(crisis) in r, r)
+    expect_equal(q("SELECT n.deleted_at IS NULL, p.status, p.deleted FROM national n JOIN person_status p "
+                   "ON p.national_id = n.id AND p.crisis_id = %d WHERE n.id = %d" % (crisis, registrant)),
+                 "t|needs_help|f", "the call for help stays in the crisis")
+    expect_equal(q("SELECT n FROM status_count WHERE crisis_id = %d AND status = 'needs_help'" % crisis), "1",
+                 "and in its counts")
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+    r = q("SELECT registration_merge(%d, NULL, 'lead', 'mission_lead', '')" % reg)
+    check('"outcome" : "merged"' in r, r)
+
+
+def answers_per_minute_follow_a_hard_deletion():
+    crisis = declare("Hard deletion")
+    people = [int(x) for x in q("SELECT national_id FROM checkin WHERE crisis_id = %d ORDER BY 1 LIMIT 3"
+                                % crisis).split()]
+    for i, p in enumerate(people):
+        q("INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, status, provider_ref) "
+          "VALUES (%d, %d, %d, 'web', 'ok', 'safe', 'minute-%d')" % (crisis, p, MISSION, i))
+    q("DELETE FROM national WHERE id = %d" % people[0])
+    expect_equal(q("SELECT coalesce(sum(n), 0) FROM response_minute WHERE crisis_id = %d" % crisis),
+                 q("SELECT count(*) FROM response WHERE crisis_id = %d" % crisis), "answers per minute equal a recount")
+    expect_equal(q("SELECT count(*) FROM response WHERE crisis_id = %d" % crisis), "2", "the deleted one's answer gone")
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+
+
+def retention_locks_nothing_when_it_only_spares():
+    crisis = declare("Retention beside replies")
+    # A departed traveller still asked in an open crisis: spared, every run.
+    q("UPDATE national SET kind = 'traveller', arrival_date = current_date - 100, departure_date = current_date - 90 "
+      "WHERE id = (SELECT max(national_id) FROM checkin WHERE crisis_id = %d)" % crisis)
+    # A reply batch in flight holds its row lock on the answers table.
+    t, out = in_background("BEGIN; INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, "
+                           "status, provider_ref) SELECT %d, min(national_id), %d, 'web', 'ok', 'safe', 'ret-1' "
+                           "FROM checkin WHERE crisis_id = %d; SELECT pg_sleep(3); COMMIT" % (crisis, MISSION, crisis))
+    time.sleep(0.5)
+    t0 = time.time()
+    r = q("SET lock_timeout = '1s'; SELECT count(*) FROM purge_departed_travellers(30)")
+    took = time.time() - t0
+    t.join()
+    expect_equal(r.splitlines()[-1], "0", "nobody purged")
+    check(took < 0.9, "the run waited %.2f s behind the reply path" % took)
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+
+
+try:
+    run([a_deletion_during_a_launch_leaves_the_crisis,
+         a_deletion_during_a_reask_run_does_not_deadlock,
+         a_registrant_in_an_open_crisis_is_merged_only_once_it_closes,
+         answers_per_minute_follow_a_hard_deletion,
+         retention_locks_nothing_when_it_only_spares])
+finally:
+    cluster.dropdb(DB)
