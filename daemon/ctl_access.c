@@ -538,18 +538,50 @@ ctl_mission(const struct config *cfg, PGconn *conn, int argc, char **argv)
 	return 2;
 }
 
-/* safetyctl audit verify: recomputes the whole chain with libsafety. */
+/*
+ * Reads --head ID:HASH, a newest row safetyd logged (audit_head) outside the
+ * database. Returns 0, or -1 with the reason printed.
+ */
+static int
+audit_head_parse(const char *arg, long long *id, char hash[SF_AUDIT_HASH_HEX + 1])
+{
+	char *end;
+	const char *colon = strchr(arg, ':');
+
+	errno = 0;
+	*id = strtoll(arg, &end, 10);
+	if (colon == NULL || end != colon || errno != 0 || *id <= 0 ||
+	    strlen(colon + 1) != SF_AUDIT_HASH_HEX ||
+	    strspn(colon + 1, "0123456789abcdef") != SF_AUDIT_HASH_HEX) {
+		fprintf(stderr,
+		        "safetyctl: --head %s: expected ID:HASH, the id and 64-character hash of "
+		        "an audit_head line of safetyd's log\n",
+		        arg);
+		return -1;
+	}
+	memcpy(hash, colon + 1, SF_AUDIT_HASH_HEX + 1);
+	return 0;
+}
+
+/* safetyctl audit verify [--head ID:HASH]: recomputes the whole chain with libsafety. */
 int
 ctl_audit(const struct config *cfg, PGconn *conn, int argc, char **argv)
 {
 	PGresult *res;
 	char prev[SF_AUDIT_HASH_HEX + 1] = "";
-	long long rows = 0;
+	char head_hash[SF_AUDIT_HASH_HEX + 1] = "";
+	long long rows = 0, head_id = 0;
+	bool head_seen = false;
 	int bad = 0;
 
 	(void)cfg;
+	if (argc == 3 && strcmp(argv[1], "--head") == 0) {
+		if (audit_head_parse(argv[2], &head_id, head_hash) != 0)
+			return 2;
+		argc = 1;
+	}
 	if (argc != 1 || strcmp(argv[0], "verify") != 0) {
-		fputs("usage: safetyctl audit verify\n", stderr);
+		fputs("usage: safetyctl audit verify [--head ID:HASH]\n", stderr);
 		return 2;
 	}
 	/* One snapshot, in chain order, streamed row by row in a cursor-free way. */
@@ -593,6 +625,16 @@ ctl_audit(const struct config *cfg, PGconn *conn, int argc, char **argv)
 					    f.id);
 				bad++;
 			}
+			if (f.id == head_id) {
+				head_seen = true;
+				if (strcmp(stored, head_hash) != 0) {
+					printf("row %lld: its hash is not the one recorded outside "
+					       "the "
+					       "database (the chain was rewritten)\n",
+					       f.id);
+					bad++;
+				}
+			}
 			snprintf(prev, sizeof prev, "%s", stored);
 		} else if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			fprintf(stderr, "safetyctl: %s", PQresultErrorMessage(res));
@@ -602,6 +644,11 @@ ctl_audit(const struct config *cfg, PGconn *conn, int argc, char **argv)
 			return 1;
 		}
 		PQclear(res);
+	}
+	if (head_id > 0 && !head_seen) {
+		printf("row %lld, recorded outside the database, is gone (rows were removed)\n",
+		       head_id);
+		bad++;
 	}
 	if (bad > 0) {
 		printf("audit log TAMPERED: %d problem%s in %lld rows\n", bad, bad == 1 ? "" : "s",

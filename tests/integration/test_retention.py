@@ -4,6 +4,7 @@ a crisis still open (also one asked while the purge waited for the writer),
 never purges the registry's resident that a registration was merged into,
 and writes the counts (never names) to the audit log."""
 
+import re
 import subprocess
 import time
 
@@ -165,6 +166,36 @@ SELECT registration_merge(1, NULL, 'lead', 'mission_lead', '');
         cluster.dropdb(db)
 
 
+def the_audit_head_logged_finds_rows_removed_from_the_end():
+    db = "t_retention_head"
+    conninfo = fresh_mission(db)
+    d = Daemon(conninfo, sections={"registry": {"retention_interval": "1"}}).start()
+    try:
+        line = eventually(lambda: re.search(r"audit_head id=(\d+) hash=([0-9a-f]{64})", d.log()), timeout=15,
+                          what="the chain's newest row logged")
+        head = "%s:%s" % (line.group(1), line.group(2))
+        r = ctl(conninfo, "audit", "verify", "--head", head)
+        expect_equal(r.returncode, 0, r.stdout + r.stderr)
+        for bad in ("12", "x:" + "0" * 64, "1:" + "g" * 64):
+            r = ctl(conninfo, "audit", "verify", "--head", bad)
+            check(r.returncode == 2 and "expected ID:HASH" in r.stderr, r.stderr)
+    finally:
+        d.stop()
+    # Someone able to write the table removes the newest rows: the chain
+    # itself still holds, the head recorded outside the database does not.
+    cluster.psql(db, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; "
+                     "DELETE FROM audit_log WHERE id >= %s; "
+                     "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only" % line.group(1))
+    try:
+        expect_equal(ctl(conninfo, "audit", "verify").returncode, 0, "a shortened chain alone looks intact")
+        r = ctl(conninfo, "audit", "verify", "--head", head)
+        expect_equal(r.returncode, 1, r.stdout)
+        check("row %s, recorded outside the database, is gone" % line.group(1) in r.stdout, r.stdout)
+    finally:
+        cluster.dropdb(db)
+
+
 run([departed_travellers_are_purged_after_the_retention,
      someone_asked_while_the_purge_waits_is_spared,
-     a_resident_a_registration_was_merged_into_is_never_purged])
+     a_resident_a_registration_was_merged_into_is_never_purged,
+     the_audit_head_logged_finds_rows_removed_from_the_end])
