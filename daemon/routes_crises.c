@@ -10,8 +10,10 @@
 #include "daemon.h"
 #include "db_reply.h"
 #include "geojson_check.h"
+#include "text.h"
 #include "xmalloc.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,52 @@ crisis_kind_ok(const char *s)
 }
 
 /*
+ * True when s, free text of a crisis or campaign, is strict UTF-8 without
+ * control characters, U+FFFE or U+FFFF (tabs and line breaks only when
+ * multiline): titles and descriptions go into the Atom and CAP feeds, and one
+ * character XML forbids would make them unreadable for everyone. Else answers
+ * 400 naming the field and the character.
+ */
+static bool
+crisis_text_ok(struct http_ctx *ctx, const char *field, const char *s, bool multiline)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char piece[5], detail[224];
+	size_t pos = 0;
+
+	if (text_clean(s, SIZE_MAX, multiline))
+		return true;
+	/* Each character alone (a lead byte and its continuation bytes) finds the first bad one. */
+	while (*p != '\0') {
+		size_t len = 1;
+		while (len < 4 && (p[len] & 0xc0) == 0x80)
+			len++;
+		pos++;
+		memcpy(piece, p, len);
+		piece[len] = '\0';
+		if (!text_clean(piece, 1, multiline))
+			break;
+		p += len;
+	}
+	if (p[0] != '\0' && p[0] < 0x80)
+		snprintf(detail, sizeof detail, "%s: control character U+%04X at character %zu%s",
+		         field, p[0], pos,
+		         multiline ? " (tabs and line breaks are the only ones allowed)"
+		                   : " (one line of text, without tabs)");
+	else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		snprintf(detail, sizeof detail, "%s: control character U+%04X at character %zu",
+		         field, 0x80 + (p[1] - 0x80), pos);
+	else if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
+		snprintf(detail, sizeof detail, "%s: U+FFF%c at character %zu is not a character",
+		         field, p[2] == 0xbe ? 'E' : 'F', pos);
+	else
+		snprintf(detail, sizeof detail, "%s: bytes that are not UTF-8 at character %zu",
+		         field, pos);
+	http_reply_problem(ctx, 400, "bad request", detail);
+	return false;
+}
+
+/*
  * Reads the area of a crisis: "area" (GeoJSON Polygon/MultiPolygon, given to
  * PostGIS as text) or "circle" {lat, lon, radius_m}. Answers 400 itself.
  */
@@ -154,6 +202,8 @@ crisis_read_area(struct http_ctx *ctx, cJSON *body, char **area_json, char lat[3
 void
 routes_crises_create(struct http_ctx *ctx)
 {
+	static const char *const known[] = {"kind", "title",  "description", "severity", "drill",
+	                                    "area", "circle", "mission_ids", NULL};
 	cJSON *body = http_read_json(ctx), *kind, *title, *desc, *sev, *drill, *missions, *m;
 	char *area_json = NULL, lat[32], lon[32], radius[32], sevbuf[8], list[512];
 	struct audit_who who;
@@ -162,6 +212,8 @@ routes_crises_create(struct http_ctx *ctx)
 
 	if (body == NULL)
 		return;
+	if (!http_json_known(ctx, body, known))
+		goto out;
 	kind = cJSON_GetObjectItemCaseSensitive(body, "kind");
 	title = cJSON_GetObjectItemCaseSensitive(body, "title");
 	desc = cJSON_GetObjectItemCaseSensitive(body, "description");
@@ -186,6 +238,9 @@ routes_crises_create(struct http_ctx *ctx)
 		    "drill: true or false");
 		goto out;
 	}
+	if (!crisis_text_ok(ctx, "title", title->valuestring, false) ||
+	    (desc != NULL && !crisis_text_ok(ctx, "description", desc->valuestring, true)))
+		goto out;
 	if (!crisis_read_area(ctx, body, &area_json, lat, lon, radius, true))
 		goto out;
 	/* The missions involved; a mission role may declare only for its own. */
@@ -248,6 +303,8 @@ out:
 void
 routes_crises_update(struct http_ctx *ctx)
 {
+	/* The area is not among them: it is set when the crisis is declared. */
+	static const char *const known[] = {"title", "description", "severity", "state", NULL};
 	cJSON *body, *title, *desc, *sev, *state;
 	char scope[24], id[24], sevbuf[8];
 	struct audit_who who;
@@ -258,6 +315,10 @@ routes_crises_update(struct http_ctx *ctx)
 	body = http_read_json(ctx);
 	if (body == NULL)
 		return;
+	if (!http_json_known(ctx, body, known)) {
+		cJSON_Delete(body);
+		return;
+	}
 	title = cJSON_GetObjectItemCaseSensitive(body, "title");
 	desc = cJSON_GetObjectItemCaseSensitive(body, "description");
 	sev = cJSON_GetObjectItemCaseSensitive(body, "severity");
@@ -274,6 +335,11 @@ routes_crises_update(struct http_ctx *ctx)
 		http_reply_problem(ctx, 400, "bad request",
 		                   "title: 1 to 300 characters; severity: 1 to 5; state: active, "
 		                   "closed or dismissed");
+		cJSON_Delete(body);
+		return;
+	}
+	if ((title != NULL && !crisis_text_ok(ctx, "title", title->valuestring, false)) ||
+	    (desc != NULL && !crisis_text_ok(ctx, "description", desc->valuestring, true))) {
 		cJSON_Delete(body);
 		return;
 	}
@@ -301,7 +367,7 @@ void
 routes_campaigns_launch(struct http_ctx *ctx)
 {
 	cJSON *body, *templates, *channels, *reask, *rounds, *dry, *mission, *c;
-	char id[24], mission_buf[24], reask_buf[16], rounds_buf[8], chan[64];
+	char id[24], mission_buf[24], reask_buf[16], rounds_buf[8], chan[64], field[16];
 	char *templates_text = NULL;
 	struct audit_who who;
 	const char *params[9];
@@ -346,6 +412,9 @@ routes_campaigns_launch(struct http_ctx *ctx)
 			    strlen(t->valuestring) > 1000 ||
 			    strstr(t->valuestring, "{link}") == NULL)
 				goto bad_templates;
+			snprintf(field, sizeof field, "templates.%s", t->string);
+			if (!crisis_text_ok(ctx, field, t->valuestring, true))
+				goto out;
 		}
 		templates_text = cJSON_PrintUnformatted(templates);
 	}

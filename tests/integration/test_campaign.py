@@ -63,6 +63,61 @@ def declaring_a_crisis_counts_the_people_inside():
     expect_equal(S["lead"].post("/api/v1/crises", dict(QUAKE, kind="meteor")).status, 400, "bad kind")
 
 
+def crisis_text_the_feeds_cannot_carry_is_refused():
+    """A control character (a vertical tab pasted from a spreadsheet) or U+FFFF in a title would
+    make the Atom and CAP feeds malformed XML for everyone: refused, naming field and place."""
+    crises = cluster.psql(DB, "SELECT count(*) FROM crisis")
+    stored = cluster.psql(DB, "SELECT title || '|' || coalesce(description, '') FROM crisis WHERE id = %d" % CRISIS)
+    for change, detail in (
+            ({"title": "Flood\u000b Izmir"}, "title: control character U+000B at character 6"),
+            ({"title": "Flood\tIzmir"}, "title: control character U+0009 at character 6"),
+            ({"title": "Flood \u0085"}, "title: control character U+0085 at character 7"),
+            ({"title": "지진 \u007f"}, "title: control character U+007F at character 4"),
+            ({"title": "지진 \uffff"}, "title: U+FFFF at character 4"),
+            ({"description": "water\u0002 rising"}, "description: control character U+0002 at character 6"),
+            ({"description": "ok\n\ufffe"}, "description: U+FFFE at character 4")):
+        for r in (S["lead"].post("/api/v1/crises", dict(QUAKE, **change)),
+                  S["lead"].patch("/api/v1/crises/%d" % CRISIS, change)):
+            expect_equal(r.status, 400, "%r: %s" % (change, r.body))
+            check(detail in r.json()["detail"], "%r: %s" % (change, r.body))
+    # Bytes that are not UTF-8 at all.
+    r = S["lead"].patch("/api/v1/crises/%d" % CRISIS, b'{"title": "Flood \xff"}',
+                        headers={"Content-Type": "application/json"})
+    expect_equal(r.status, 400, r.body)
+    check("title: bytes that are not UTF-8 at character 7" in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis"), crises, "nothing declared")
+    expect_equal(cluster.psql(DB, "SELECT title || '|' || coalesce(description, '') FROM crisis WHERE id = %d"
+                              % CRISIS), stored, "nothing changed")
+    # Templates are free text too; line breaks and tabs stay allowed in them and in descriptions.
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS,
+                       {"dry_run": True, "templates": {"ko": "안전 확인\u0007 {link}"}})
+    expect_equal(r.status, 400, r.body)
+    check("templates.ko: control character U+0007 at character 6" in r.json()["detail"], r.body)
+    r = S["lead"].patch("/api/v1/crises/%d" % CRISIS, {"description": "Roads closed:\n\tD400\r\n\tO-52"})
+    expect_equal(r.status, 200, r.body)
+    expect_equal(S["lead"].get("/api/v1/crises/%d" % CRISIS).json()["description"], "Roads closed:\n\tD400\r\n\tO-52",
+                 "a description of several lines")
+
+
+def a_change_of_what_cannot_change_is_refused():
+    """A PATCH naming a field it cannot change (the area is set when declaring) says so instead of
+    answering 200 and changing nothing."""
+    before = S["lead"].get("/api/v1/crises/%d" % CRISIS).json()
+    square = {"type": "Polygon", "coordinates": [[[30, 30], [40, 30], [40, 40], [30, 40], [30, 30]]]}
+    for change, detail in (({"area": square, "severity": 4}, "unknown field 'area'"),
+                           ({"circle": {"lat": 37, "lon": 37, "radius_m": 5}}, "unknown field 'circle'"),
+                           ({"severity": 4, "severity ": 4}, "unknown field 'severity '")):
+        r = S["lead"].patch("/api/v1/crises/%d" % CRISIS, change)
+        expect_equal(r.status, 400, "%r: %s" % (change, r.body))
+        check(detail in r.json()["detail"], r.body)
+    after = S["lead"].get("/api/v1/crises/%d" % CRISIS).json()
+    expect_equal((after["severity"], after["area"], after["circle"]), (before["severity"], before["area"], before["circle"]),
+                 "nothing changed")
+    r = S["lead"].post("/api/v1/crises", dict(QUAKE, areas=square))
+    expect_equal(r.status, 400, r.body)
+    check("unknown field 'areas'" in r.json()["detail"], r.body)
+
+
 def a_dry_run_shows_counts_and_previews():
     r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS, {"dry_run": True})
     expect_equal(r.status, 200, r.body)
@@ -182,6 +237,8 @@ def kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch():
 try:
     run([
         declaring_a_crisis_counts_the_people_inside,
+        crisis_text_the_feeds_cannot_carry_is_refused,
+        a_change_of_what_cannot_change_is_refused,
         a_dry_run_shows_counts_and_previews,
         launching_sends_every_message_with_a_reply_link,
         unanswered_are_asked_again_then_called,
