@@ -165,11 +165,9 @@ crisis_read_area(struct http_ctx *ctx, cJSON *body, char **area_json, char lat[3
 		return false;
 	}
 	if (area != NULL) {
-		if (!geojson_area_ok(area)) {
-			http_reply_problem(
-			    ctx, 400, "bad request",
-			    "area: a GeoJSON Polygon or MultiPolygon: closed rings of four "
-			    "or more [lon, lat] positions in range");
+		char why[320];
+		if (!geojson_area_check(area, why, sizeof why)) {
+			http_reply_problem(ctx, 400, "bad request", why);
 			return false;
 		}
 		*area_json = cJSON_PrintUnformatted(area);

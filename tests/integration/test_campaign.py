@@ -118,6 +118,45 @@ def a_change_of_what_cannot_change_is_refused():
     check("unknown field 'areas'" in r.json()["detail"], r.body)
 
 
+def with_area(area, **change):
+    """The quake declared over a GeoJSON area instead of its circle."""
+    body = dict(QUAKE, area=area, **change)
+    del body["circle"]
+    return body
+
+
+def area_errors_name_the_problem():
+    crises = cluster.psql(DB, "SELECT count(*) FROM crisis")
+    good = [[36, 37], [37, 37], [37, 38], [36, 37]]
+    for area, detail in (
+            ({"type": "Polygon", "coordinates": [[[36, 37], [37, 37], [37, 38], [36, 38]]]},
+             "area: ring 0: not closed: the last position must repeat the first"),
+            ({"type": "Polygon", "coordinates": [[[36, 37]] * 4]},
+             "area: ring 0: all its positions are the same point, so it has no area"),
+            ({"type": "Polygon", "coordinates": [[[36, 37], [36.5, 37.25], [37, 37.5], [36, 37]]]},
+             "area: ring 0: all its positions lie on one line, so it has no area"),
+            ({"type": "Polygon", "coordinates": [good, [[36.2, 37.1], [36.3, 37.1], [36.2, 37.1]]]},
+             "area: ring 1: 3 positions; a ring needs 4 or more"),
+            ({"type": "MultiPolygon", "coordinates": [[good], [[[36, 37], [200, 37], [37, 38], [36, 37]]]]},
+             "area: polygon 1, ring 0, position 1: [200, 37] out of range"),
+            ({"type": "MultiPolygon", "coordinates": [[good], [[[36, 37], [37, 37, 1, 2], [37, 38], [36, 37]]]]},
+             "area: polygon 1, ring 0, position 1: not [lon, lat] or [lon, lat, altitude]"),
+            ({"type": "Point", "coordinates": [36, 37]}, "area: type Point; a Polygon or MultiPolygon is needed")):
+        r = S["lead"].post("/api/v1/crises", with_area(area))
+        expect_equal(r.status, 400, "%r: %s" % (area, r.body))
+        check(detail in r.json()["detail"], "%r: %s" % (area, r.body))
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis"), crises, "nothing declared")
+    # An altitude after [lon, lat] (RFC 7946 allows one) is ignored: the area is stored flat.
+    ring = [[33.0, 34.0, 120], [33.1, 34.0, 120.5], [33.1, 34.1, 0], [33.0, 34.1, -3], [33.0, 34.0, 120]]
+    r = S["lead"].post("/api/v1/crises", with_area({"type": "Polygon", "coordinates": [ring]}, title="Over the sea"))
+    expect_equal(r.status, 201, r.body)
+    cid = r.json()["id"]
+    area = S["lead"].get("/api/v1/crises/%d" % cid).json()["area"]
+    expect_equal(area["type"], "MultiPolygon", area)
+    check(all(len(p) == 2 for p in area["coordinates"][0][0]), area)
+    expect_equal(S["lead"].patch("/api/v1/crises/%d" % cid, {"state": "closed"}).status, 200, "closed again")
+
+
 def a_dry_run_shows_counts_and_previews():
     r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS, {"dry_run": True})
     expect_equal(r.status, 200, r.body)
@@ -239,6 +278,7 @@ try:
         declaring_a_crisis_counts_the_people_inside,
         crisis_text_the_feeds_cannot_carry_is_refused,
         a_change_of_what_cannot_change_is_refused,
+        area_errors_name_the_problem,
         a_dry_run_shows_counts_and_previews,
         launching_sends_every_message_with_a_reply_link,
         unanswered_are_asked_again_then_called,
