@@ -51,9 +51,10 @@ static const char geo_usage[] =
     "Shelters: Point features; the feature id keys the shelter, so a re-import\n"
     "updates it. Name from tesis_adi or name (--name-property), address from\n"
     "address or the AFAD fields (mahalle_adi, sokak_adi, acik_adres, ilce_adi,\n"
-    "il_adi), capacity from capacity, else --default-capacity N, else with\n"
-    "--assign-capacity MIN-MAX one derived from the feature id (for sources that\n"
-    "publish none; the figures are not official). Optional properties: kind,\n"
+    "il_adi), capacity from capacity. A shelter already stored keeps its\n"
+    "capacity when the file gives none; a new one gets --default-capacity N, or\n"
+    "with --assign-capacity MIN-MAX one derived from the feature id (for sources\n"
+    "that publish none; the figures are not official). Optional properties: kind,\n"
     "medical, accessible. KIND: shelter, assembly_point (default), embassy,\n"
     "hotel, airport, border_crossing.\n"
     "\n"
@@ -89,6 +90,7 @@ struct geo_counts {
 	long repaired;
 	long capacity_default;
 	long capacity_assigned;
+	long capacity_kept; /* shelters already stored whose capacity the file does not give */
 	long keyed_by_position;
 	long nationals_placed;
 };
@@ -716,7 +718,7 @@ geo_shelter_flush(struct geo_import *im)
 	const char *params[2];
 	char *json;
 	PGresult *r;
-	long changed_new, changed_old;
+	long changed_new, changed_old, invented;
 
 	if (im->batch_n == 0 || im->failed)
 		return;
@@ -731,20 +733,23 @@ geo_shelter_flush(struct geo_import *im)
 	/*
 	 * One upsert per batch. Fields a file does not give (medical,
 	 * accessible, a capacity) keep what staff set before; a shelter is
-	 * rewritten only when something changed.
+	 * rewritten only when something changed. A capacity the import
+	 * invents (--default-capacity, --assign-capacity) is for new shelters
+	 * only: one staff set (a damaged shelter's 5) must not go back to 800.
 	 */
 	r = geo_exec(
 	    im->conn,
 	    "WITH x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(ref text, "
 	    "  kind text, name text, address text, geom text, capacity integer, "
-	    "  medical boolean, accessible boolean)), "
+	    "  capacity_invented integer, medical boolean, accessible boolean)), "
 	    "old AS (SELECT s.external_ref, s.capacity, s.medical, s.accessible "
 	    "  FROM shelter s JOIN x ON s.external_ref = x.ref WHERE s.mission_id = $1), "
 	    "up AS (INSERT INTO shelter (mission_id, kind, name, address, point, capacity, "
 	    "  medical, accessible, external_ref) "
 	    " SELECT $1, x.kind::shelter_kind, x.name, x.address, "
 	    "  ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(x.geom), 4326))::geography, "
-	    "  coalesce(x.capacity, old.capacity, 0), coalesce(x.medical, old.medical, false), "
+	    "  coalesce(x.capacity, old.capacity, x.capacity_invented, 0), "
+	    "  coalesce(x.medical, old.medical, false), "
 	    "  coalesce(x.accessible, old.accessible, false), x.ref "
 	    " FROM x LEFT JOIN old ON old.external_ref = x.ref "
 	    " ON CONFLICT (mission_id, external_ref) DO UPDATE SET kind = EXCLUDED.kind, "
@@ -757,8 +762,12 @@ geo_shelter_flush(struct geo_import *im)
 	    "  EXCLUDED.accessible) "
 	    "  OR NOT ST_Equals(shelter.point::geometry, EXCLUDED.point::geometry) "
 	    " RETURNING (xmax = 0) AS inserted) "
-	    "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) "
-	    "FROM up",
+	    "SELECT (SELECT count(*) FROM up WHERE inserted), "
+	    " (SELECT count(*) FROM up WHERE NOT inserted), "
+	    " count(*) FILTER (WHERE x.capacity IS NULL AND old.external_ref IS NULL "
+	    "  AND x.capacity_invented IS NOT NULL), "
+	    " count(*) FILTER (WHERE x.capacity IS NULL AND old.external_ref IS NOT NULL) "
+	    "FROM x LEFT JOIN old ON old.external_ref = x.ref",
 	    2, params, false);
 	cJSON_free(json);
 	if (r == NULL) {
@@ -767,7 +776,13 @@ geo_shelter_flush(struct geo_import *im)
 	}
 	changed_new = atol(PQgetvalue(r, 0, 0));
 	changed_old = atol(PQgetvalue(r, 0, 1));
+	invented = atol(PQgetvalue(r, 0, 2));
+	im->counts.capacity_kept += atol(PQgetvalue(r, 0, 3));
 	PQclear(r);
+	if (im->opt->default_capacity >= 0)
+		im->counts.capacity_default += invented;
+	else
+		im->counts.capacity_assigned += invented;
 	im->counts.inserted += changed_new;
 	im->counts.updated += changed_old;
 	im->counts.unchanged += im->batch_n - changed_new - changed_old;
@@ -802,7 +817,7 @@ geo_shelter(struct geo_import *im, const cJSON *feature, long index)
 	const char *raw_name = NULL, *kind = opt->kind, *kind_prop;
 	char id[128], label[200], ref[300], name[SF_NAME_SIZE], address[501], why[512];
 	int medical, accessible;
-	long capacity = -1, first;
+	long capacity = -1, invented = -1, first;
 	bool kind_ok = false;
 	char *geometry;
 	cJSON *row;
@@ -890,13 +905,11 @@ geo_shelter(struct geo_import *im, const cJSON *feature, long index)
 			           first);
 		return;
 	}
-	if (capacity < 0 && opt->default_capacity >= 0) {
-		capacity = opt->default_capacity;
-		im->counts.capacity_default++;
-	} else if (capacity < 0 && opt->assign_min >= 0) {
-		capacity = geo_assigned_capacity(ref, opt->assign_min, opt->assign_max);
-		im->counts.capacity_assigned++;
-	}
+	/* Used only if the shelter is new (geo_shelter_flush); counted there. */
+	if (capacity < 0 && opt->default_capacity >= 0)
+		invented = opt->default_capacity;
+	else if (capacity < 0 && opt->assign_min >= 0)
+		invented = geo_assigned_capacity(ref, opt->assign_min, opt->assign_max);
 
 	row = cJSON_CreateObject();
 	cJSON_AddStringToObject(row, "ref", ref);
@@ -915,6 +928,8 @@ geo_shelter(struct geo_import *im, const cJSON *feature, long index)
 	cJSON_free(geometry);
 	if (capacity >= 0)
 		cJSON_AddNumberToObject(row, "capacity", (double)capacity);
+	if (invented >= 0)
+		cJSON_AddNumberToObject(row, "capacity_invented", (double)invented);
 	if (medical >= 0)
 		cJSON_AddBoolToObject(row, "medical", medical);
 	if (accessible >= 0)
@@ -1078,10 +1093,11 @@ geo_audit(struct geo_import *im)
 	if (im->opt->shelters)
 		snprintf(summary, sizeof summary,
 		         "{\"features\":%ld,\"inserted\":%ld,\"updated\":%ld,\"unchanged\":%ld,"
-		         "\"rejected\":%ld,\"capacity_assigned\":%ld}",
+		         "\"rejected\":%ld,\"capacity_assigned\":%ld,\"capacity_kept\":%ld}",
 		         im->counts.features, im->counts.inserted, im->counts.updated,
 		         im->counts.unchanged, im->counts.rejected,
-		         im->counts.capacity_default + im->counts.capacity_assigned);
+		         im->counts.capacity_default + im->counts.capacity_assigned,
+		         im->counts.capacity_kept);
 	else
 		snprintf(summary, sizeof summary,
 		         "{\"features\":%ld,\"inserted\":%ld,\"updated\":%ld,\"unchanged\":%ld,"
@@ -1116,14 +1132,20 @@ geo_summary(const struct geo_import *im)
 		printf("note: %ld region%s had invalid geometry, repaired with ST_MakeValid\n",
 		       c->repaired, c->repaired == 1 ? "" : "s");
 	if (c->capacity_default > 0)
-		printf("note: %ld shelter%s had no capacity; assigned the default of %ld\n",
+		printf("note: %ld new shelter%s had no capacity; assigned the default of %ld\n",
 		       c->capacity_default, c->capacity_default == 1 ? "" : "s",
 		       im->opt->default_capacity);
 	if (c->capacity_assigned > 0)
-		printf("note: %ld shelter%s had no capacity; assigned one from %ld to %ld derived "
-		       "from each feature's id (not an official figure)\n",
-		       c->capacity_assigned, c->capacity_assigned == 1 ? "" : "s",
-		       im->opt->assign_min, im->opt->assign_max);
+		printf(
+		    "note: %ld new shelter%s had no capacity; assigned one from %ld to %ld derived "
+		    "from each feature's id (not an official figure)\n",
+		    c->capacity_assigned, c->capacity_assigned == 1 ? "" : "s", im->opt->assign_min,
+		    im->opt->assign_max);
+	if (c->capacity_kept > 0)
+		printf(
+		    "note: %ld shelter%s already stored kept %s capacity (the file gives none)\n",
+		    c->capacity_kept, c->capacity_kept == 1 ? "" : "s",
+		    c->capacity_kept == 1 ? "its" : "their");
 	if (c->keyed_by_position > 0)
 		printf("note: %ld shelter%s had no id; keyed by name and position instead\n",
 		       c->keyed_by_position, c->keyed_by_position == 1 ? "" : "s");

@@ -220,7 +220,7 @@ def afad_assembly_points_import_and_reimport_updates_without_duplicates():
         db.ctl("mission", "add", "TR-ANK", "--name", "Embassy in Ankara", "--country", "TR")
         r = db.ctl("import", "shelters", AFAD, "--mission", "TR-ANK", "--default-capacity", "250")
         check("imported 1406 shelters, 0 updated, 0 unchanged, 0 rejected" in r.stdout, r.stdout)
-        check("1406 shelters had no capacity; assigned the default of 250" in r.stdout, r.stdout)
+        check("1406 new shelters had no capacity; assigned the default of 250" in r.stdout, r.stdout)
         expect_equal(db.rows("SELECT kind, count(*), min(capacity), max(capacity), "
                              "count(DISTINCT external_ref) FROM shelter GROUP BY kind"),
                      [["assembly_point", "1406", "250", "250", "1406"]], "AFAD shelters")
@@ -230,21 +230,34 @@ def afad_assembly_points_import_and_reimport_updates_without_duplicates():
                      "name and address from the AFAD fields")
         # Staff mark one as medical; a re-import must keep that and change nothing else.
         db.sql("UPDATE shelter SET medical = true WHERE external_ref = '151422846'")
+        # So must the capacity staff set (damaged, 5 people): the default is for new shelters only.
+        db.sql("UPDATE shelter SET capacity = 5 WHERE external_ref = '151422846'")
         r = db.ctl("import", "shelters", AFAD, "--mission", "TR-ANK", "--default-capacity", "250")
         check("imported 0 shelters, 0 updated, 1406 unchanged, 0 rejected" in r.stdout, r.stdout)
-        # The file changes: one renamed, one moved; re-import updates those two.
+        check("1406 shelters already stored kept their capacity (the file gives none)" in r.stdout, r.stdout)
+        check("assigned the default" not in r.stdout, r.stdout)
+        expect_equal(db.value("SELECT capacity FROM shelter WHERE external_ref = '151422846'"), "5", "staff's capacity")
+        # The file changes: one renamed, one moved, one given a capacity; re-import updates those three.
         with open(AFAD) as f:
             data = json.load(f)
         data["features"][0]["properties"]["tesis_adi"] = "Hükümet Caddesi Otoparkı"
         data["features"][1]["geometry"]["coordinates"][0] += 0.001
+        data["features"][2]["properties"]["capacity"] = 900
         path = write_geojson(data["features"])
-        r = db.ctl("import", "shelters", path, "--mission", "TR-ANK", "--default-capacity", "250")
-        check("imported 0 shelters, 2 updated, 1404 unchanged, 0 rejected" in r.stdout, r.stdout)
+        r = db.ctl("import", "shelters", path, "--mission", "TR-ANK", "--assign-capacity", "100-1000")
+        check("imported 0 shelters, 3 updated, 1403 unchanged, 0 rejected" in r.stdout, r.stdout)
+        check("1405 shelters already stored kept their capacity" in r.stdout, r.stdout)
         expect_equal(db.value("SELECT count(*) FROM shelter"), "1406", "no duplicates")
-        expect_equal(db.rows("SELECT name, medical FROM shelter WHERE external_ref = '151422846'"),
-                     [["Hükümet Caddesi Otoparkı", "t"]], "renamed, staff's flag kept")
+        expect_equal(db.rows("SELECT name, medical, capacity FROM shelter WHERE external_ref = '151422846'"),
+                     [["Hükümet Caddesi Otoparkı", "t", "5"]], "renamed, staff's flag and capacity kept")
+        expect_equal(db.value("SELECT capacity FROM shelter WHERE external_ref = '%s'" % data["features"][2]["id"]),
+                     "900", "a capacity in the file still updates")
+        expect_equal(db.value("SELECT count(*) FROM shelter WHERE capacity NOT IN (5, 250, 900)"), "0",
+                     "nothing invented for shelters already stored")
         # Assigned capacities: the same figure for the same feature on every run.
+        db.sql("DELETE FROM shelter")
         r = db.ctl("import", "shelters", AFAD, "--mission", "TR-ANK", "--assign-capacity", "100-1000")
+        check("1406 new shelters had no capacity; assigned one from 100 to 1000" in r.stdout, r.stdout)
         check("derived from each feature's id (not an official figure)" in r.stdout, r.stdout)
         caps = db.value("SELECT string_agg(capacity::text, ',' ORDER BY external_ref) FROM shelter")
         expect_equal(db.value("SELECT count(*) FROM shelter WHERE capacity NOT BETWEEN 100 AND 1000 "
