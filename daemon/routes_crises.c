@@ -364,6 +364,8 @@ routes_crises_update(struct http_ctx *ctx)
 void
 routes_campaigns_launch(struct http_ctx *ctx)
 {
+	static const char *const known[] = {
+	    "templates", "channels", "reask_interval_s", "rounds", "dry_run", "mission_id", NULL};
 	cJSON *body, *templates, *channels, *reask, *rounds, *dry, *mission, *c;
 	char id[24], mission_buf[24], reask_buf[16], rounds_buf[8], chan[64], field[16];
 	char *templates_text = NULL;
@@ -376,6 +378,9 @@ routes_campaigns_launch(struct http_ctx *ctx)
 	body = http_read_json(ctx);
 	if (body == NULL)
 		return;
+	/* A misspelt setting (say "round") must not launch with the default unnoticed. */
+	if (!http_json_known(ctx, body, known))
+		goto out;
 	templates = cJSON_GetObjectItemCaseSensitive(body, "templates");
 	channels = cJSON_GetObjectItemCaseSensitive(body, "channels");
 	reask = cJSON_GetObjectItemCaseSensitive(body, "reask_interval_s");

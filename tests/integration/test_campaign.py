@@ -171,6 +171,9 @@ def a_dry_run_shows_counts_and_previews():
 def launching_sends_every_message_with_a_reply_link():
     r = S["staff"].post("/api/v1/crises/%d/campaigns" % CRISIS, {})
     expect_equal(r.status, 403, "staff may not launch")
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS, {"channels": ["sms"], "round": 1})
+    expect_equal((r.status, r.json()["detail"]), (400, "unknown field 'round'"), "a misspelt setting is named")
+    expect_equal(int(cluster.psql(DB, "SELECT count(*) FROM outbox")), 0, "and nothing is sent")
     r = S["lead"].post("/api/v1/crises/%d/campaigns" % CRISIS,
                        {"channels": ["sms", "email"], "reask_interval_s": 10, "rounds": 2})
     expect_equal(r.status, 201, r.body)
