@@ -399,7 +399,8 @@ feed_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct feed *f = arg;
 	struct evbuffer *ids;
 	char *list;
-	const char *params[1], *cause = NULL;
+	const char *params[2], *cause = NULL;
+	char days[8];
 
 	(void)fd;
 	(void)what;
@@ -416,10 +417,13 @@ feed_tick_cb(evutil_socket_t fd, short what, void *arg)
 	evbuffer_add(ids, "}", 2);
 	list = (char *)evbuffer_pullup(ids, -1);
 	params[0] = list;
+	/* A stream carries what status.json lists: no proposal, no dismissed crisis. */
+	snprintf(days, sizeof days, "%d", FEED_CLOSED_DAYS);
+	params[1] = days;
 	if (db_pool_query(f->d->db,
 	                  "SELECT feed_crisis_json(c, NULL)::text FROM unnest($1::bigint[]) c "
-	                  "ORDER BY c",
-	                  1, params, feed_tick_done, f, &cause) == 0) {
+	                  "WHERE c IN (SELECT feed_crises(NULL, $2::int)) ORDER BY c",
+	                  2, params, feed_tick_done, f, &cause) == 0) {
 		f->reading = true;
 		f->ndirty = 0;
 	}
@@ -598,7 +602,12 @@ feed_connection_closed(struct daemon *d, struct evhttp_connection *conn)
 	}
 }
 
-/* GET /feed/v1/status.atom: the latest crisis events as an Atom (RFC 4287) feed. */
+/*
+ * GET /feed/v1/status.atom: the latest crisis events as an Atom (RFC 4287)
+ * feed. Stored text passes feed_xml_text(): xmlelement() escapes markup but
+ * not the characters XML 1.0 forbids, and one of them would make the whole
+ * feed unreadable (the CAP documents below likewise).
+ */
 void
 routes_feed_atom(struct http_ctx *ctx)
 {
@@ -609,7 +618,8 @@ routes_feed_atom(struct http_ctx *ctx)
 	params[1] = ctx->d->cfg.public_url;
 	db_reply_text(
 	    ctx, "application/atom+xml; charset=utf-8",
-	    "WITH e AS (SELECT e.*, c.title AS crisis_title, c.drill, m.code AS mission_code "
+	    "WITH e AS (SELECT e.*, feed_xml_text(c.title) AS crisis_title, c.drill, "
+	    " feed_xml_text(m.code) AS mission_code "
 	    " FROM crisis_event e JOIN crisis c ON c.id = e.crisis_id "
 	    " LEFT JOIN mission m ON m.id = e.mission_id "
 	    " WHERE ($1::bigint IS NULL OR (e.mission_id IN (0, $1::bigint) AND EXISTS (SELECT 1 "
@@ -644,7 +654,8 @@ routes_feed_atom(struct http_ctx *ctx)
 	    "    'urn:safety:crisis-event' AS scheme)), "
 	    "   xmlelement(name link, xmlattributes('alternate' AS rel, 'application/cap+xml' AS "
 	    "    type, $2 || '/feed/v1/cap?crisis=' || e.crisis_id AS href)), "
-	    "   xmlelement(name content, xmlattributes('text' AS type), e.detail::text)) "
+	    "   xmlelement(name content, xmlattributes('text' AS type), "
+	    "    feed_xml_text(e.detail::text))) "
 	    "  ORDER BY e.id DESC) FROM e))::text",
 	    2, params);
 }
@@ -680,7 +691,7 @@ routes_feed_cap(struct http_ctx *ctx)
 		    " xmlelement(name author, xmlelement(name name, 'Safety')), "
 		    " (SELECT xmlagg(xmlelement(name entry, "
 		    "   xmlelement(name id, $2 || '/feed/v1/cap?crisis=' || c.id), "
-		    "   xmlelement(name title, c.title), "
+		    "   xmlelement(name title, feed_xml_text(c.title)), "
 		    "   xmlelement(name updated, to_char(c.updated_at AT TIME ZONE 'UTC', "
 		    "    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')), "
 		    "   xmlelement(name link, xmlattributes('alternate' AS rel, "
@@ -730,12 +741,12 @@ routes_feed_cap(struct http_ctx *ctx)
 	    "  xmlelement(name onset, to_char(c.started_at AT TIME ZONE 'UTC', "
 	    "   'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')), "
 	    "  xmlelement(name \"senderName\", 'Safety'), "
-	    "  xmlelement(name headline, left(c.title, 160)), "
+	    "  xmlelement(name headline, left(feed_xml_text(c.title), 160)), "
 	    "  CASE WHEN c.description IS NOT NULL THEN xmlelement(name description, "
-	    "   c.description) END, "
+	    "   feed_xml_text(c.description)) END, "
 	    "  xmlelement(name parameter, xmlelement(name \"valueName\", 'safety:crisis_id'), "
 	    "   xmlelement(name value, c.id)), "
-	    "  xmlelement(name area, xmlelement(name \"areaDesc\", c.title), "
+	    "  xmlelement(name area, xmlelement(name \"areaDesc\", feed_xml_text(c.title)), "
 	    "   CASE WHEN c.area IS NOT NULL THEN (SELECT xmlagg(xmlelement(name polygon, "
 	    "    (SELECT string_agg(round(ST_Y(p.geom)::numeric, 5) || ',' || "
 	    "     round(ST_X(p.geom)::numeric, 5), ' ' ORDER BY p.path) FROM "

@@ -10,6 +10,7 @@ import re
 import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 from harness import Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal, record_secret, run
 
@@ -255,10 +256,85 @@ def a_stream_ends_when_its_key_is_revoked():
     other.close()
 
 
+def stored_control_characters_leave_the_feeds_well_formed():
+    """A title or description stored with characters XML 1.0 forbids still gives readable Atom and CAP."""
+    cid = int(cluster.psql(DB, """SET ROLE safety;
+INSERT INTO crisis (kind, title, description, center, radius_m, severity) VALUES
+  ('flood', 'Flood' || chr(1) || ' Izmir' || chr(11) || chr(65535) || chr(65534),
+   'water' || chr(2) || ' rising' || chr(31), ST_SetSRID(ST_MakePoint(27.1, 38.4), 4326)::geography, 10000, 3)
+  RETURNING id;""").split()[-1])
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO crisis_mission VALUES (%d, 1)" % cid)
+    try:
+        for path, schema in (("/feed/v1/status.atom", "atom.rnc"), ("/feed/v1/cap", "atom.rnc"),
+                             ("/feed/v1/cap?crisis=%d" % cid, "CAP-v1.2.xsd")):
+            r = d.get(path, headers=HQ)
+            expect_equal(r.status, 200, r.body)
+            ET.fromstring(r.body.encode())  # raises on a malformed document
+            validate_xml(r.body, os.path.join(FEED_DATA, schema))
+            check("Flood Izmir" in r.body, "the title, its forbidden characters gone: " + path)
+        cap = d.get("/feed/v1/cap?crisis=%d" % cid, headers=HQ).body
+        check("<description>water rising</description>" in cap, cap)
+    finally:
+        cluster.psql(DB, "SET ROLE safety; UPDATE crisis SET state = 'closed', closed_at = now() - interval '30 days' "
+                         "WHERE id = %d" % cid)
+
+
+def the_stream_carries_only_listed_crises():
+    """A proposed or dismissed crisis is in no stream, as it is in no status.json."""
+    streams = {"HQ": FeedStream(HQ), "ANK": FeedStream(ANK)}
+    eventually(lambda: all(s.crises() for s in streams.values()), timeout=5, what="snapshots")
+    cid = int(cluster.psql(DB, """SET ROLE safety;
+INSERT INTO crisis (kind, title, state, area, source, source_ref) VALUES ('flood', 'Proposed flood', 'proposed',
+  ST_Multi(ST_GeomFromText('POLYGON((28.9 41.0, 29.1 41.0, 29.1 41.1, 28.9 41.1, 28.9 41.0))', 4326))::geography,
+  'gdacs', 'feed-test-1') RETURNING id;""").split()[-1])
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO crisis_mission (crisis_id, mission_id, affected) VALUES (%d, 1, 3)" % cid)
+
+    def crisis_one_moved(s, n):
+        return any(c["id"] == 1 for c in s.crises()[n:])
+
+    def change_and_wait(status):
+        marks = {k: len(s.crises()) for k, s in streams.items()}
+        answer(lead_a, 5, status)
+        for k, s in streams.items():
+            eventually(lambda: crisis_one_moved(s, marks[k]), timeout=10, what="a later change on the %s stream" % k)
+
+    change_and_wait("needs_help")
+    cluster.psql(DB, "SET ROLE safety; UPDATE crisis SET state = 'dismissed', closed_at = now() WHERE id = %d" % cid)
+    change_and_wait("safe")
+    for k, s in streams.items():
+        states = [(c["id"], c["state"]) for c in s.crises()]
+        check(all(c != cid for c, _ in states), "%s stream: %r" % (k, states))
+        check(all(st in ("active", "closed") for _, st in states), "%s stream: %r" % (k, states))
+        s.close()
+    listed = [c["id"] for c in d.get("/feed/v1/status.json", headers=HQ).json()["crises"]]
+    check(cid not in listed, listed)
+
+
+def deleted_people_leave_needing_help_unreached():
+    """Someone staff deleted is out of every figure, the unreached calls for help too."""
+    def ank():
+        doc = d.get("/feed/v1/status.json?closed_days=1", headers=HQ).json()
+        return [m for c in doc["crises"] if c["id"] == 1 for m in c["missions"] if m["code"] == "TR-ANK"][0]
+
+    answer(lead_a, 6, "needs_help")
+    # As if the person's own message had said it: not entered by staff, so not reached.
+    cluster.psql(DB, "UPDATE response SET channel = 'sms' WHERE id = (SELECT max(id) FROM response WHERE national_id = 6)")
+    answer(lead_a, 2, "safe")  # moves the feed's generation: the document is read again
+    before = eventually(lambda: (lambda m: m if m["needing_help_unreached"] >= 1 else None)(ank()), timeout=5,
+                        what="the person's call for help unreached")
+    expect_equal(lead_a.delete("/api/v1/nationals/6").status, 200, "delete")
+    after = eventually(lambda: (lambda m: m if m["people"] == before["people"] - 1 else None)(ank()), timeout=5,
+                       what="the deleted person out of the counts")
+    expect_equal(after["needing_help_unreached"], before["needing_help_unreached"] - 1, "out of the unreached too")
+    expect_equal(after["counts"].get("needs_help", 0), after["needing_help_unreached"] +
+                 (before["counts"].get("needs_help", 0) - before["needing_help_unreached"]), "agrees with the counts")
+
+
 try:
     run([status_json_follows_its_schema_and_the_counts, a_poll_with_the_same_etag_is_304_and_costs_no_query,
          mission_keys_see_only_their_mission_everywhere, atom_lists_the_crisis_events,
          cap_alerts_validate_against_the_oasis_schema, the_stream_sends_each_crisis_at_most_once_a_second,
-         a_stream_ends_when_its_key_is_revoked])
+         a_stream_ends_when_its_key_is_revoked, stored_control_characters_leave_the_feeds_well_formed,
+         the_stream_carries_only_listed_crises, deleted_people_leave_needing_help_unreached])
 finally:
     d.stop()
