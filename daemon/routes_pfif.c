@@ -7,6 +7,9 @@
  * partner's note changes no one's status by itself (alive is not unhurt;
  * missing and dead are staff decisions): a note that says the person was
  * seen, is missing or is dead puts them on the review list with its text.
+ * Nor is it ever served back as ours: the exported note's text and place
+ * come from the person's own answers (and staff's entries of them), and it
+ * says the person made contact only when they answered themselves.
  */
 #include "routes.h"
 
@@ -19,8 +22,11 @@
 #include "xmalloc.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/evp.h>
+#include <safety/error.h>
 #include <safety/pfif.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,10 @@
 #define PFIF_PAGE_DEFAULT 1000
 #define PFIF_PAGE_MAX 5000
 #define PFIF_PROBLEMS_SHOWN 20
+#define PFIF_REF_MAX 200                /* bytes of a stored provider reference */
+#define PFIF_REF_KEPT 120               /* of a longer note id, the start kept readable */
+#define PFIF_EARLIEST_MS 946684800000LL /* 2000-01-01: a note dated before is not believed */
+#define PFIF_SKIP_MAX 2147483647L       /* OFFSET takes an int */
 
 /* The record-id domain of this installation: the host of public_url. */
 static void
@@ -203,13 +213,45 @@ pfif_export_done(const struct db_result *r, void *arg)
 }
 
 /*
+ * A paging number of the export into out, def when absent; a value that is
+ * not a number from lo to hi is answered 400 with its range and false
+ * returned (the database must never see one its integer cannot hold).
+ */
+static bool
+pfif_page_param(struct http_ctx *ctx, const char *name, long def, long lo, long hi, char *out,
+                size_t outsz)
+{
+	char buf[24], detail[80];
+	const char *v = NULL;
+	char *end;
+	long n = def;
+	int rc = http_query_checked(ctx, name, buf, sizeof buf, &v);
+
+	if (rc == 0) {
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < lo || n > hi)
+			rc = SF_EINVAL;
+	} else if (rc == SF_ENOTFOUND) {
+		rc = 0;
+	}
+	if (rc != 0) {
+		snprintf(detail, sizeof detail, "%s: a whole number from %ld to %ld", name, lo, hi);
+		http_reply_problem(ctx, 400, "bad request", detail);
+		return false;
+	}
+	snprintf(out, outsz, "%ld", n);
+	return true;
+}
+
+/*
  * GET /feed/v1/pfif?crisis=ID&max_results=N&skip=M: the released people of
  * a crisis as PFIF 1.4, one page at a time, in national id order.
  */
 void
 routes_feed_pfif(struct http_ctx *ctx)
 {
-	char scope[24], crisis[24], limit[16], skip[16];
+	char scope[24], crisis[24], limit[24], skip[24];
 	const char *params[4], *cause = NULL;
 	const char *v;
 
@@ -218,20 +260,10 @@ routes_feed_pfif(struct http_ctx *ctx)
 		http_reply_problem(ctx, 400, "bad request", "crisis: a crisis id is required");
 		return;
 	}
-	snprintf(limit, sizeof limit, "%d", PFIF_PAGE_DEFAULT);
-	v = http_query(ctx, "max_results", limit, sizeof limit);
-	if (v == NULL)
-		snprintf(limit, sizeof limit, "%d", PFIF_PAGE_DEFAULT);
-	else if (!http_is_id(limit) || atoi(limit) > PFIF_PAGE_MAX) {
-		http_reply_problem(ctx, 400, "bad request", "max_results: 1 to 5000");
+	if (!pfif_page_param(ctx, "max_results", PFIF_PAGE_DEFAULT, 1, PFIF_PAGE_MAX, limit,
+	                     sizeof limit) ||
+	    !pfif_page_param(ctx, "skip", 0, 0, PFIF_SKIP_MAX, skip, sizeof skip))
 		return;
-	}
-	if (http_query(ctx, "skip", skip, sizeof skip) == NULL)
-		snprintf(skip, sizeof skip, "0");
-	else if (strcmp(skip, "0") != 0 && !http_is_id(skip)) {
-		http_reply_problem(ctx, 400, "bad request", "skip: a number of records");
-		return;
-	}
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = crisis;
 	params[2] = limit;
@@ -255,8 +287,9 @@ routes_feed_pfif(struct http_ctx *ctx)
 	        " p.version::text, CASE WHEN 'status' = ANY (r.fields) THEN p.status END, "
 	        " to_char(coalesce(p.answered_at, p.updated_at) AT TIME ZONE 'UTC', "
 	        "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	        " CASE WHEN p.answered_at IS NOT NULL AND NOT p.by_proxy THEN 'true' ELSE 'false' "
-	        "  END, "
+	        " CASE WHEN EXISTS (SELECT 1 FROM response o WHERE o.crisis_id = p.crisis_id "
+	        "  AND o.national_id = p.national_id AND o.channel IN ('sms', 'web', 'email', "
+	        "  'staff') AND NOT o.proxy AND NOT o.by_staff) THEN 'true' ELSE 'false' END, "
 	        " CASE WHEN 'location' = ANY (r.fields) THEN round(ST_Y(coalesce(a.point, "
 	        "  n.last_point)::geometry)::numeric, 5) || ',' || round(ST_X(coalesce(a.point, "
 	        "  n.last_point)::geometry)::numeric, 5) END, "
@@ -265,7 +298,10 @@ routes_feed_pfif(struct http_ctx *ctx)
 	        "  r.mission_id = p.mission_id "
 	        " JOIN national n ON n.id = p.national_id AND n.deleted_at IS NULL "
 	        " JOIN mission m ON m.id = p.mission_id LEFT JOIN region g ON g.id = n.region_id "
-	        " LEFT JOIN response a ON a.id = p.last_response_id "
+	        " LEFT JOIN LATERAL (SELECT a.point, a.raw_text FROM response a "
+	        "  WHERE a.crisis_id = p.crisis_id AND a.national_id = p.national_id "
+	        "  AND a.channel IN ('sms', 'web', 'email', 'staff') AND NOT a.proxy "
+	        "  ORDER BY a.received_at DESC, a.id DESC LIMIT 1) a ON true "
 	        " WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = "
 	        "  $1::bigint) AND EXISTS (SELECT 1 FROM crisis c WHERE c.id = $2::bigint) "
 	        " ORDER BY p.national_id LIMIT $3::int OFFSET $4::int)",
@@ -398,6 +434,52 @@ pfif_cut(char *out, size_t outsz, const char *s)
 	out[n] = '\0';
 }
 
+/*
+ * The stored reference of a partner's note: "pfif:" and its note id, or,
+ * when that would not fit the stored column, the id's start and the
+ * SHA-256 of the whole id, so two long ids sharing a prefix stay two notes
+ * while the same note sent again is still recognised.
+ */
+static void
+pfif_note_ref(char *out, size_t outsz, const char *note_id)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char head[PFIF_REF_KEPT + 1];
+	size_t n;
+
+	if (strlen("pfif:") + strlen(note_id) <= PFIF_REF_MAX) {
+		snprintf(out, outsz, "pfif:%s", note_id);
+		return;
+	}
+	EVP_Digest(note_id, strlen(note_id), md, &mdlen, EVP_sha256(), NULL);
+	pfif_cut(head, sizeof head, note_id);
+	n = (size_t)snprintf(out, outsz, "pfif:%s#sha256:", head);
+	for (unsigned int i = 0; i < mdlen && n + 2 < outsz; i++, n += 2)
+		snprintf(out + n, outsz - n, "%02x", md[i]);
+}
+
+/*
+ * When a partner's note happened, as far as the status history goes: never
+ * after the import (a date in the future would outrank every later answer
+ * and keep the person on the review list) and never before 2000 (no crisis
+ * here is that old). A date not taken (or not understood) gives the
+ * import's time and is copied, cut, into doubted; none given gives 0, now.
+ */
+static long long
+pfif_note_time_ms(const char *source_date, long long now_ms, char *doubted, size_t doubtedsz)
+{
+	long long t = pfif_time_ms(source_date);
+
+	*doubted = '\0';
+	if (t > now_ms || (t != 0 && t < PFIF_EARLIEST_MS) ||
+	    (t == 0 && source_date != NULL && *source_date != '\0')) {
+		pfif_cut(doubted, doubtedsz, source_date);
+		return now_ms;
+	}
+	return t;
+}
+
 static int
 pfif_cmp_id(const void *a, const void *b)
 {
@@ -412,7 +494,8 @@ pfif_import_checked(const struct db_result *r, void *arg)
 {
 	struct pfif_import *im = arg;
 	struct http_ctx *ctx = im->ctx;
-	long long *known;
+	long long *known, now_ms;
+	struct timespec now;
 	size_t nknown;
 
 	if (r->outcome != DB_OK) {
@@ -424,15 +507,18 @@ pfif_import_checked(const struct db_result *r, void *arg)
 	known = xcalloc(nknown + 1, sizeof *known);
 	for (size_t i = 0; i < nknown; i++)
 		known[i] = atoll(PQgetvalue(r->res, (int)i, 0));
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	im->pending = 1; /* held until every note is submitted */
 	for (int k = 0; k < im->nnotes; k++) {
 		const struct sf_pfif_record *note = &im->doc->records[im->notes[k]];
 		struct reply_input in;
-		char text[1900], sender[120], ref[300];
+		char text[1900], sender[120], ref[PFIF_REF_MAX + 1];
 		const char *body = sf_pfif_get(note, "text");
 		const char *author = sf_pfif_get(note, "author_name");
 		const char *contact = sf_pfif_get(note, "author_made_contact");
 		const char *where = sf_pfif_get(note, "last_known_location");
+		char doubted[41];
 		int status = sf_pfif_status_parse(sf_pfif_get(note, "status"));
 		long long *hit;
 
@@ -448,14 +534,17 @@ pfif_import_checked(const struct db_result *r, void *arg)
 		in.channel = "pfif";
 		pfif_cut(sender, sizeof sender, author != NULL ? author : "PFIF partner");
 		in.sender = sender;
-		snprintf(text, sizeof text, "[PFIF %s%s%s] ", sender, status > 0 ? ", " : "",
-		         status > 0 ? sf_pfif_status_name(status) : "");
+		in.received_ms = pfif_note_time_ms(sf_pfif_get(note, "source_date"), now_ms,
+		                                   doubted, sizeof doubted);
+		/* A date not taken stays in the text, for staff to judge. */
+		snprintf(text, sizeof text, "[PFIF %s%s%s%s%s] ", sender, status > 0 ? ", " : "",
+		         status > 0 ? sf_pfif_status_name(status) : "",
+		         *doubted != '\0' ? ", dated " : "", doubted);
 		pfif_cut(text + strlen(text), sizeof text - strlen(text), body != NULL ? body : "");
 		in.raw_text = text;
-		snprintf(ref, sizeof ref, "pfif:%.280s", sf_pfif_get(note, "note_record_id"));
+		pfif_note_ref(ref, sizeof ref, sf_pfif_get(note, "note_record_id"));
 		in.provider_ref = ref;
 		in.entered_by = ctx->principal.name;
-		in.received_ms = pfif_time_ms(sf_pfif_get(note, "source_date"));
 		in.require_active = true;
 		/* A partner's word changes no status by itself: it asks staff to look. */
 		in.unclassified = true;

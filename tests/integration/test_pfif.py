@@ -87,6 +87,15 @@ def nothing_leaves_before_a_release():
     expect_equal(lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": "status"}).status, 400, "not a list")
     expect_equal(d.get("/feed/v1/pfif", headers=HQ).status, 400, "crisis required")
     expect_equal(d.get("/feed/v1/pfif?crisis=1&max_results=99999", headers=HQ).status, 400, "page too large")
+    # Paging beyond what the database's integers hold is answered by the route, not by PostgreSQL.
+    for query, name in (("max_results=4294967297", "max_results"), ("max_results=0", "max_results"),
+                        ("max_results=-1", "max_results"), ("max_results=x", "max_results"),
+                        ("skip=99999999999", "skip"), ("skip=-1", "skip"), ("skip=1e3", "skip"),
+                        ("skip=" + "9" * 40, "skip")):
+        r = d.get("/feed/v1/pfif?crisis=1&" + query, headers=HQ)
+        expect_equal(r.status, 400, query + ": " + r.body)
+        check(name + ": a whole number from" in r.body and "integer" not in r.body, query + ": " + r.body)
+    expect_equal(d.get("/feed/v1/pfif?crisis=1&max_results=5000&skip=2147483647", headers=HQ).status, 200, "the limits")
     expect_equal(d.get("/feed/v1/pfif?crisis=77", headers=HQ).status, 404, "no such crisis")
 
 
@@ -177,6 +186,88 @@ def partner_notes_come_back_once_with_their_source():
     check("pfif.import" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
 
 
+def note(nid, note_id, date, text, status="believed_alive", where=None):
+    return ("""<?xml version="1.0" encoding="UTF-8"?>
+<pfif:pfif xmlns:pfif="http://zesty.ca/pfif/1.4">
+  <pfif:note>
+    <pfif:note_record_id>partner.example.org/%s</pfif:note_record_id>
+    <pfif:person_record_id>safety.example.org/person.%d</pfif:person_record_id>
+    <pfif:author_name>Partner volunteer</pfif:author_name>
+    <pfif:source_date>%s</pfif:source_date>
+    <pfif:author_made_contact>true</pfif:author_made_contact>
+    <pfif:status>%s</pfif:status>%s
+    <pfif:text>%s</pfif:text>
+  </pfif:note>
+</pfif:pfif>""" % (note_id, nid, date, status,
+                   "\n    <pfif:last_known_location>%s</pfif:last_known_location>" % where if where else "",
+                   text)).encode()
+
+
+XML = {"Content-Type": "application/xml"}
+
+
+def note_of(xml, nid):
+    return re.search(r"<pfif:note>(?:(?!</pfif:note>).)*person\.%d</pfif:person_record_id>(?:(?!</pfif:note>).)*</pfif:note>"
+                     % nid, xml, re.S).group(0)
+
+
+def a_partner_note_is_never_exported_as_the_missions_word():
+    """Person 4 never answered: a partner's note about them (now their newest answer) is not served
+    back as the embassy's note, nor as contact made."""
+    r = lead_a.post("/api/v1/crises/1/pfif", note(4, "taken", "2026-11-28T10:00:00Z",
+                                                  "Neighbour says he was taken away", "believed_missing", "36.5, 36.6"),
+                    headers=XML)
+    expect_equal(r.json()["stored"], 1, r.body)
+    lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["status", "answer_text", "location"]})
+    xml = export()
+    validate(xml)
+    n4 = note_of(xml, 4)
+    check("taken away" not in n4 and "Defne shelter" not in n4 and "36.5" not in n4, n4)
+    check("<pfif:author_made_contact>false" in n4, n4)
+    check("<pfif:last_known_location>36.20000,36.10000" in n4, "the registered place: " + n4)
+    n1 = note_of(xml, 1)
+    check("leg trapped, Defne" in n1 and "<pfif:author_made_contact>true" in n1, "staff's entry of the person's call: " + n1)
+    # The person's own message, once it comes, is what the note says.
+    expect_equal(lead_a.post("/api/v1/crises/1/responses", {"national_id": 4, "status": "safe",
+                                                            "message": "I am fine, at home"}).status, 201, "entry")
+    cluster.psql(DB, "UPDATE response SET channel = 'sms' WHERE national_id = 4 AND raw_text = 'I am fine, at home'")
+    n4 = note_of(export(), 4)
+    check("I am fine, at home" in n4 and "<pfif:author_made_contact>true" in n4, n4)
+    # A missing decision of staff is no contact made.
+    check("<pfif:author_made_contact>false" in note_of(xml, 3), note_of(xml, 3))
+
+
+def a_note_dated_in_the_future_does_not_hold_the_review():
+    r = lead_a.post("/api/v1/crises/1/pfif", note(2, "future", "2099-01-01T00:00:00Z", "seen at the shelter"), headers=XML)
+    expect_equal(r.json()["stored"], 1, r.body)
+    expect_equal(cluster.psql(DB, "SELECT raw_text, received_at <= now() FROM response WHERE provider_ref = "
+                                  "'pfif:partner.example.org/future'"),
+                 "[PFIF Partner volunteer, believed_alive, dated 2099-01-01T00:00:00Z] seen at the shelter|t",
+                 "the date kept as text, the time the import's")
+    expect_equal(cluster.psql(DB, "SELECT answered_at <= now(), needs_review FROM person_status WHERE crisis_id = 1 "
+                                  "AND national_id = 2"), "t|t", "on the review list")
+    # Staff's decision after the note has read it: no review left (a 2099 date would hold it for ever).
+    expect_equal(lead_a.post("/api/v1/crises/1/responses", {"national_id": 2, "status": "evacuated"}).status, 201, "staff")
+    expect_equal(cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = 1 AND national_id = 2"),
+                 "evacuated|f", "staff's decision takes them off the list")
+    r = lead_a.post("/api/v1/crises/1/pfif", note(2, "ancient", "1970-01-02T00:00:00Z", "old"), headers=XML)
+    expect_equal(r.json()["stored"], 1, r.body)
+    expect_equal(cluster.psql(DB, "SELECT raw_text LIKE '%dated 1970-01-02T00:00:00Z]%', received_at > now() - "
+                                  "interval '1 minute' FROM response WHERE provider_ref = 'pfif:partner.example.org/ancient'"),
+                 "t|t", "an implausible date is not taken either")
+
+
+def long_note_ids_stay_distinct():
+    long = "n" * 250
+    for suffix, text in (("A", "first"), ("B", "second, another note")):
+        r = lead_a.post("/api/v1/crises/1/pfif", note(2, long + suffix, "2026-11-28T00:00:00Z", text), headers=XML)
+        expect_equal((r.json()["stored"], r.json()["duplicates"]), (1, 0), suffix + ": " + r.body)
+    r = lead_a.post("/api/v1/crises/1/pfif", note(2, long + "B", "2026-11-28T00:00:00Z", "second, another note"), headers=XML)
+    expect_equal((r.json()["stored"], r.json()["duplicates"]), (0, 1), "the same long note again: " + r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*), max(length(provider_ref)) <= 200 FROM response "
+                                  "WHERE provider_ref LIKE 'pfif:partner.example.org/nnnn%'"), "2|t", "two notes")
+
+
 def person_finder_files_import_without_harm():
     h = {"Content-Type": "application/xml"}
     for name in sorted(os.listdir(PF_DATA)):
@@ -202,6 +293,7 @@ try:
     run([nothing_leaves_before_a_release, a_release_exports_exactly_what_was_released,
          repeated_fields_and_non_xml_characters_are_harmless,
          mission_keys_see_only_their_released_mission, partner_notes_come_back_once_with_their_source,
-         person_finder_files_import_without_harm])
+         a_partner_note_is_never_exported_as_the_missions_word, a_note_dated_in_the_future_does_not_hold_the_review,
+         long_note_ids_stay_distinct, person_finder_files_import_without_harm])
 finally:
     d.stop()
