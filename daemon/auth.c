@@ -26,13 +26,16 @@ struct auth_pending {
 	auth_done_cb done;
 	char session_token[SF_SECRET_TOKEN_BUFSZ];
 	char hash[SF_SECRET_HASH_HEX + 1];
+	unsigned long long key_epoch; /* of the key cache when the lookup was sent */
 };
 
 /*
  * API keys found in the last few seconds, by the hash of the key (never the
  * key): a poller that asks every second costs no query to authenticate. A
  * revocation takes effect at once in the process that made it and within
- * AUTH_KEY_CACHE_S in the others.
+ * AUTH_KEY_CACHE_S in the others. Each clear moves an epoch: a lookup sent
+ * before the last clear may have read the key before it was revoked, so its
+ * answer serves its own request but never enters the cache.
  */
 #define AUTH_KEY_CACHE_SLOTS 256
 #define AUTH_KEY_CACHE_S 5
@@ -47,6 +50,7 @@ struct auth_key_entry {
 };
 
 static struct auth_key_entry auth_key_cache[AUTH_KEY_CACHE_SLOTS];
+static unsigned long long auth_key_epoch;
 
 static time_t
 auth_now(void)
@@ -70,6 +74,7 @@ void
 auth_key_cache_clear(void)
 {
 	memset(auth_key_cache, 0, sizeof auth_key_cache);
+	auth_key_epoch++;
 }
 
 /* Fills the principal from the cache; false when the key is not there or too old. */
@@ -308,7 +313,7 @@ auth_key_done(const struct db_result *r, void *arg)
 	if (sf_role_scope_parse(PQgetvalue(r->res, 0, 2), &p->scopes, NULL, 0) != 0)
 		p->scopes = 0;
 	p->mission_id = atoll(PQgetvalue(r->res, 0, 3));
-	{
+	if (ap->key_epoch == auth_key_epoch) {
 		struct auth_key_entry *e = auth_key_slot(ap->hash);
 		memcpy(e->hash, ap->hash, sizeof e->hash);
 		e->key_id = p->key_id;
@@ -363,6 +368,7 @@ auth_check(struct http_ctx *ctx, auth_done_cb done)
 			return;
 		}
 		memcpy(ap->hash, hash, sizeof ap->hash);
+		ap->key_epoch = auth_key_epoch;
 		params[0] = hash;
 		rc = db_pool_query(ctx->d->db,
 		                   "UPDATE api_key SET last_used_at = now() "

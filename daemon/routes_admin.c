@@ -207,26 +207,47 @@ routes_apikeys_create(struct http_ctx *ctx)
 	cJSON_Delete(body);
 }
 
+/*
+ * The revocation answered, so it has committed (or failed): only now is the
+ * key cache cleared. Cleared before, a lookup answered between the clear
+ * and the commit would put the key back for seconds.
+ */
+static void
+apikey_revoked(const struct db_result *r, void *arg)
+{
+	struct http_ctx *ctx = arg;
+
+	auth_key_cache_clear();
+	if (r->outcome != DB_OK)
+		db_reply_error(ctx, r);
+	else if (PQntuples(r->res) == 0 || PQgetisnull(r->res, 0, 0))
+		http_reply_problem(ctx, 404, "not found", "no such API key, or already revoked");
+	else
+		http_reply_bytes(ctx, 200, "application/json", PQgetvalue(r->res, 0, 0),
+		                 (size_t)PQgetlength(r->res, 0, 0));
+}
+
 /* DELETE /api/v1/apikeys/{id} */
 void
 routes_apikeys_revoke(struct http_ctx *ctx)
 {
 	char id[24];
 	struct audit_who who;
-	const char *params[5];
+	const char *params[5], *cause = NULL;
 
 	if (http_param_id(ctx, 0, id) == NULL)
 		return;
 	audit_params(ctx, &who, params);
 	params[4] = id;
-	auth_key_cache_clear();
-	db_reply_json(ctx, 200, "no such API key, or already revoked",
-	              "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $5::bigint "
-	              " AND revoked_at IS NULL RETURNING *) "
-	              "SELECT " APIKEY_JSON "::text FROM k, LATERAL (SELECT audit_record($1, $2, "
-	              " $3::bigint, $4, 'apikey.revoke', 'api_key', k.id::text, "
-	              " json_build_object('name', k.name)::text)) a",
-	              5, params);
+	if (db_pool_query(ctx->d->db,
+	                  "WITH k AS (UPDATE api_key SET revoked_at = now() WHERE id = $5::bigint "
+	                  " AND revoked_at IS NULL RETURNING *) "
+	                  "SELECT " APIKEY_JSON
+	                  "::text FROM k, LATERAL (SELECT audit_record($1, $2, "
+	                  " $3::bigint, $4, 'apikey.revoke', 'api_key', k.id::text, "
+	                  " json_build_object('name', k.name)::text)) a",
+	                  5, params, apikey_revoked, ctx, &cause) != 0)
+		http_reply_problem(ctx, 503, "service unavailable", cause);
 }
 
 /* GET /api/v1/audit?after=ID&limit=N: newest first would break paging; oldest first. */

@@ -2,9 +2,11 @@
 matrix over every route with own and other missions, lockout, API keys, the
 audit log and its tamper check."""
 
+import http.client
 import json
 import os
 import subprocess
+import threading
 import time
 
 from harness import (
@@ -329,6 +331,50 @@ def api_keys_are_bearer_scoped_and_revocable():
     expect_equal(SESSIONS["lead-a"].post("/api/v1/apikeys", {"name": "x", "scopes": "feed:read"}).status, 403, "lead making keys")
 
 
+def a_revoked_key_stops_at_once_under_concurrent_polls():
+    """On the process that revoked it, no request sent after the revocation's answer gets in,
+    even while pollers keep lookups of the key in flight around the revocation."""
+    busy = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "database": {"pool_size": "2"}}).start()
+    admin = Session(busy, "admin", PASSWORD)
+
+    def poll(headers, stop, log):
+        conn = http.client.HTTPConnection("127.0.0.1", busy.port, timeout=10)
+        while not stop.is_set():
+            t0 = time.time()
+            try:
+                conn.request("GET", "/feed/v1/status.json", headers=headers)
+                r = conn.getresponse()
+                r.read()
+                log.append((t0, r.status))
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", busy.port, timeout=10)
+
+    try:
+        for trial in range(4):
+            r = ctl(conninfo, "apikey", "create", "poller-%d" % trial, "--scope", "feed:read")
+            expect_equal(r.returncode, 0, r.stderr)
+            headers = {"Authorization": "Bearer " + record_secret(r.stdout.strip())}
+            kid = cluster.psql(DB, "SELECT id FROM api_key WHERE name = 'poller-%d'" % trial)
+            stop, log = threading.Event(), []
+            threads = [threading.Thread(target=poll, args=(headers, stop, log)) for _ in range(6)]
+            for t in threads:
+                t.start()
+            time.sleep(0.8 + 0.3 * trial)
+            expect_equal(admin.delete("/api/v1/apikeys/%s" % kid).status, 200, "revoke")
+            revoked = time.time()
+            time.sleep(2)
+            stop.set()
+            for t in threads:
+                t.join()
+            check(any(s == 200 for _, s in log), "the key worked before")
+            late = [s for t0, s in log if t0 > revoked and s == 200]
+            expect_equal(len(late), 0, "polls sent after the revocation answered that got in (trial %d)" % trial)
+            check(any(t0 > revoked and s == 401 for t0, s in log), "refused after")
+    finally:
+        busy.stop()
+
+
 def audit_log_is_append_only_and_scoped():
     out = subprocess.run(
         ["psql", "-X", "-At", conninfo, "-c", "UPDATE audit_log SET actor = 'someone' WHERE id = 1"],
@@ -405,6 +451,7 @@ try:
         disabling_an_account_ends_its_sessions,
         idle_sessions_expire,
         api_keys_are_bearer_scoped_and_revocable,
+        a_revoked_key_stops_at_once_under_concurrent_polls,
         audit_log_is_append_only_and_scoped,
         audit_verify_detects_a_changed_row,
         login_is_rate_limited_per_address,
