@@ -687,8 +687,9 @@ routes_plans_get(struct http_ctx *ctx)
 	} else if (strcmp(format, "csv") == 0) {
 		db_reply_text(
 		    ctx, "text/csv; charset=utf-8",
-		    /* A plan that placed nobody is the header alone, not "no such plan". */
-		    "SELECT "
+		    /* A plan that placed nobody is the header alone, not "no such plan". The
+		       byte order mark makes spreadsheets read the Hangul names as UTF-8. */
+		    "SELECT E'\\uFEFF' || "
 		    "'group,departure,assembly_lat,assembly_lon,shelter_id,shelter,national_id,"
 		    "name' || E'\\n' || coalesce((SELECT string_agg(concat_ws(',', g.no, g.ord + "
 		    "1, "
