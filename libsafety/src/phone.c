@@ -228,24 +228,41 @@ static const struct calling_code calling_codes[] = {
 };
 
 /*
- * Countries without a detailed plan whose trunk prefix is not "0". An empty
- * trunk means numbers are dialled in full inside the country (Italy keeps its
- * leading 0 as part of the number).
+ * Countries without a detailed plan whose trunk prefix is not "0" (the
+ * national prefixes of libphonenumber's metadata, which follow the plans
+ * published to the ITU). An empty trunk means numbers are dialled in full
+ * inside the country. Colombia (since 2021), Liechtenstein and Mexico
+ * (since 2019) write national numbers without a prefix although the
+ * metadata still lists one.
  */
 static const struct trunk_rule trunk_rules[] = {
-    {"AD", ""}, {"BH", ""}, {"CI", ""}, {"CO", ""}, {"CY", ""}, {"CZ", ""},  {"DK", ""},
-    {"EE", ""}, {"ES", ""}, {"FO", ""}, {"GL", ""}, {"GR", ""}, {"HK", ""},  {"IS", ""},
-    {"IT", ""}, {"KW", ""}, {"LI", ""}, {"LU", ""}, {"LV", ""}, {"MC", ""},  {"MO", ""},
-    {"MT", ""}, {"MX", ""}, {"NO", ""}, {"OM", ""}, {"PL", ""}, {"PT", ""},  {"QA", ""},
-    {"SG", ""}, {"SJ", ""}, {"SM", ""}, {"SN", ""}, {"VA", ""}, {"BY", "8"}, {"HU", "06"},
+    {"AC", ""},  {"AD", ""},  {"AO", ""},   {"AW", ""}, {"BF", ""},  {"BH", ""},  {"BI", ""},
+    {"BJ", ""},  {"BN", ""},  {"BQ", ""},   {"BT", ""}, {"BW", ""},  {"BZ", ""},  {"CF", ""},
+    {"CG", ""},  {"CI", ""},  {"CK", ""},   {"CL", ""}, {"CM", ""},  {"CO", ""},  {"CR", ""},
+    {"CV", ""},  {"CW", ""},  {"CY", ""},   {"CZ", ""}, {"DJ", ""},  {"DK", ""},  {"EE", ""},
+    {"ES", ""},  {"FJ", ""},  {"FK", ""},   {"FM", ""}, {"FO", ""},  {"GA", ""},  {"GI", ""},
+    {"GL", ""},  {"GM", ""},  {"GN", ""},   {"GQ", ""}, {"GR", ""},  {"GT", ""},  {"GW", ""},
+    {"GY", ""},  {"HK", ""},  {"HN", ""},   {"HT", ""}, {"IO", ""},  {"IS", ""},  {"IT", ""},
+    {"KM", ""},  {"KW", ""},  {"LI", ""},   {"LS", ""}, {"LU", ""},  {"LV", ""},  {"ML", ""},
+    {"MO", ""},  {"MR", ""},  {"MT", ""},   {"MU", ""}, {"MV", ""},  {"MX", ""},  {"MZ", ""},
+    {"NC", ""},  {"NE", ""},  {"NF", ""},   {"NI", ""}, {"NO", ""},  {"NR", ""},  {"NU", ""},
+    {"OM", ""},  {"PA", ""},  {"PF", ""},   {"PG", ""}, {"PL", ""},  {"PT", ""},  {"PW", ""},
+    {"QA", ""},  {"SB", ""},  {"SC", ""},   {"SG", ""}, {"SH", ""},  {"SJ", ""},  {"SM", ""},
+    {"SN", ""},  {"SR", ""},  {"ST", ""},   {"SV", ""}, {"SZ", ""},  {"TA", ""},  {"TD", ""},
+    {"TG", ""},  {"TJ", ""},  {"TK", ""},   {"TL", ""}, {"TN", ""},  {"TO", ""},  {"TV", ""},
+    {"VA", ""},  {"VU", ""},  {"WF", ""},   {"WS", ""}, {"BY", "8"}, {"LT", "8"}, {"TM", "8"},
+    {"UZ", "8"}, {"MH", "1"}, {"HU", "06"},
 };
 
 /*
- * Countries without a trunk prefix where some numbers really begin with 0
- * (Italian, Vatican and San Marino landlines, Ivorian numbers since 2021).
- * Elsewhere a leading 0 is a trunk prefix typed out of habit, not a digit.
+ * Countries without a trunk prefix where numbers of people (landlines or
+ * mobiles) really begin with 0: Italian, Vatican and San Marino landlines,
+ * Ivorian numbers since 2021, the 0x mobiles of Burkina Faso, Gabon,
+ * Congo-Brazzaville and Tajikistan. Elsewhere a leading 0 is a trunk prefix
+ * typed out of habit, not a digit (where only freephone numbers begin with
+ * 0, as in Botswana or Macau, it is still refused: no person answers them).
  */
-static const char zero_first[][3] = {"CI", "IT", "SM", "VA"};
+static const char zero_first[][3] = {"BF", "CG", "CI", "GA", "IT", "SM", "TJ", "VA"};
 
 /* North American area codes outside the United States (NANPA assignments). */
 static const struct area_code nanp_areas[] = {
@@ -519,8 +536,8 @@ phone_generic_check(const struct calling_code *code, size_t cclen, size_t n, cha
                     size_t errsz)
 {
 	size_t total = cclen + n;
-	/* Niue and Tokelau still have four-digit numbers. */
-	size_t min = (code->cc == 683 || code->cc == 690) ? 7 : E164_DIGITS_MIN;
+	/* Niue, Tokelau and Tristan da Cunha (+290 8…) still have four-digit numbers. */
+	size_t min = (code->cc == 683 || code->cc == 690 || code->cc == 290) ? 7 : E164_DIGITS_MIN;
 
 	if (total < min)
 		return sf_error_set(err, errsz, SF_ERANGE,

@@ -203,6 +203,28 @@ static const struct phone_case rejected_cases[] = {
            "no SG (+65) numbers start with 0; SG has no trunk prefix (a Korean mobile?"),
 };
 
+/* Countries whose trunk prefix is not 0, or who have none, and national forms. */
+static const struct phone_case trunk_cases[] = {
+    ACCEPT("congo_mobile_keeps_zero", "+242 06 123 4567", NULL, "+242061234567"),
+    ACCEPT("congo_mobile_with_00", "00 242 06 123 4567", "FR", "+242061234567"),
+    ACCEPT("congo_mobile_national", "06 123 4567", "CG", "+242061234567"),
+    ACCEPT("gabonese_mobile_keeps_zero", "+241 06 03 12 34", NULL, "+24106031234"),
+    ACCEPT("gabonese_landline_national", "01 44 12 34", "GA", "+24101441234"),
+    ACCEPT("burkinabe_mobile_keeps_zero", "+226 01 23 45 67", NULL, "+22601234567"),
+    ACCEPT("chilean_national_has_no_trunk", "2 2123 4567", "CL", "+56221234567"),
+    ACCEPT("tunisian_national_has_no_trunk", "20 123 456", "TN", "+21620123456"),
+    ACCEPT("costa_rican_national_has_no_trunk", "8312 3456", "CR", "+50683123456"),
+    ACCEPT("panamanian_national_has_no_trunk", "6123-4567", "PA", "+50761234567"),
+    ACCEPT("mozambican_national_has_no_trunk", "82 123 4567", "MZ", "+258821234567"),
+    ACCEPT("colombian_national_has_no_trunk", "321 123 4567", "CO", "+573211234567"),
+    ACCEPT("lithuanian_trunk_8", "8 612 34567", "LT", "+37061234567"),
+    ACCEPT("uzbek_trunk_8", "8 90 123 45 67", "UZ", "+998901234567"),
+    ACCEPT("monegasque_mobile_trunk_0", "06 12 34 56 78", "MC", "+377612345678"),
+    ACCEPT("tristan_da_cunha_four_digits", "+290 8999", NULL, "+2908999"),
+    REJECT("refuses_trunk_zero_in_tunisia", "0 20 123 456", "TN", SF_ERANGE,
+           "no TN (+216) numbers start with 0; TN has no trunk prefix"),
+};
+
 /* Runs one case and fails with its name when the result differs. */
 static void
 run_case(const struct phone_case *c)
@@ -264,6 +286,13 @@ phone_refuses_with_a_reason(void **state)
 {
 	(void)state;
 	run_table(rejected_cases, sizeof rejected_cases / sizeof rejected_cases[0]);
+}
+
+static void
+phone_knows_each_countrys_trunk_prefix(void **state)
+{
+	(void)state;
+	run_table(trunk_cases, sizeof trunk_cases / sizeof trunk_cases[0]);
 }
 
 static void
@@ -472,6 +501,7 @@ main(void)
 	    cmocka_unit_test(phone_keeps_korean_numbers_in_e164),
 	    cmocka_unit_test(phone_reads_national_forms_of_mission_countries),
 	    cmocka_unit_test(phone_refuses_with_a_reason),
+	    cmocka_unit_test(phone_knows_each_countrys_trunk_prefix),
 	    cmocka_unit_test(phone_refuses_very_long_input),
 	    cmocka_unit_test(phone_reports_small_output_buffer),
 	    cmocka_unit_test(phone_refuses_null_arguments),
