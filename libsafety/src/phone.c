@@ -684,9 +684,18 @@ phone_from_national(const char *d, size_t n, const struct calling_code *home, ch
 		 * Spreadsheets drop leading zeros: a mobile number without its
 		 * trunk prefix is unambiguous, since the plan's lengths decide.
 		 */
-		if (phone_looks_mobile(plan, d, n))
-			return phone_finish(home, d, n, e164, err, errsz);
-		/* … and the '+' of an international number. */
+		int mobile_rc = 0;
+
+		if (phone_looks_mobile(plan, d, n)) {
+			mobile_rc = phone_finish(home, d, n, e164, err, errsz);
+			if (mobile_rc == 0)
+				return 0;
+		}
+		/*
+		 * … and the '+' of an international number, tried also when the
+		 * digits look like a mobile: Thailand's 66… and Vietnam's 84… begin
+		 * like their own mobiles.
+		 */
 		snprintf(cc, sizeof cc, "%u", home->cc);
 		cclen = strlen(cc);
 		if (n > cclen && memcmp(d, cc, cclen) == 0) {
@@ -700,6 +709,8 @@ phone_from_national(const char *d, size_t n, const struct calling_code *home, ch
 			if (phone_plan_check(plan, nsn, nn, NULL, 0) == 0)
 				return phone_finish(home, nsn, nn, e164, err, errsz);
 		}
+		if (mobile_rc != 0)
+			return mobile_rc; /* the mobile reading's message is already in err */
 		return sf_error_set(err, errsz, SF_EINVAL,
 		                    "phone: a national number in %s starts with %s; or write +%u "
 		                    "before it",

@@ -221,8 +221,15 @@ static const struct phone_case trunk_cases[] = {
     ACCEPT("uzbek_trunk_8", "8 90 123 45 67", "UZ", "+998901234567"),
     ACCEPT("monegasque_mobile_trunk_0", "06 12 34 56 78", "MC", "+377612345678"),
     ACCEPT("tristan_da_cunha_four_digits", "+290 8999", NULL, "+2908999"),
+    ACCEPT("thai_mobile_without_plus", "66812345678", "TH", "+66812345678"),
+    ACCEPT("vietnamese_mobile_without_plus", "84912345678", "VN", "+84912345678"),
+    ACCEPT("vietnamese_mobile_without_plus_with_trunk", "84 091 234 5678", "VN", "+84912345678"),
     REJECT("refuses_trunk_zero_in_tunisia", "0 20 123 456", "TN", SF_ERANGE,
            "no TN (+216) numbers start with 0; TN has no trunk prefix"),
+    REJECT("refuses_thai_mobile_one_digit_long", "0812345678 9", "TH", SF_ERANGE,
+           "too many digits for Thailand (+66): 10, need 8 to 9"),
+    REJECT("refuses_thai_mobile_one_digit_long_without_trunk", "812345678 9", "TH", SF_ERANGE,
+           "too many digits for Thailand (+66): 10, need 8 to 9"),
 };
 
 /* Runs one case and fails with its name when the result differs. */
