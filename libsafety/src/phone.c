@@ -228,6 +228,53 @@ static const struct calling_code calling_codes[] = {
 };
 
 /*
+ * The lengths national significant numbers of each calling code have (bit n
+ * set: n digits), from libphonenumber's metadata. Used only to tell which of
+ * two readings of a number dialled with 00 is plausible, never to refuse one.
+ */
+static const struct nsn_lengths {
+	unsigned short cc;
+	uint32_t mask;
+} nsn_lengths[] = {
+    {1, 0x00480},   {7, 0x04400},   {20, 0x00700},  {27, 0x007e0},  {30, 0x01c00},  {31, 0x00fe0},
+    {32, 0x00300},  {33, 0x00200},  {34, 0x00200},  {36, 0x00300},  {39, 0x01fc0},  {40, 0x00240},
+    {41, 0x01200},  {43, 0x03ff0},  {44, 0x00680},  {45, 0x00100},  {46, 0x017c0},  {47, 0x00120},
+    {48, 0x007c0},  {49, 0x0fff0},  {51, 0x00300},  {52, 0x00c00},  {53, 0x005c0},  {54, 0x00c00},
+    {55, 0x00f00},  {56, 0x00e00},  {57, 0x00c00},  {58, 0x00400},  {60, 0x00700},  {61, 0x017e0},
+    {62, 0x03f80},  {63, 0x03f40},  {64, 0x007e0},  {65, 0x00d00},  {66, 0x02700},  {81, 0x3ff00},
+    {82, 0x07f60},  {84, 0x00780},  {86, 0x01f80},  {90, 0x03480},  {91, 0x03f00},  {92, 0x01f00},
+    {93, 0x00200},  {94, 0x00200},  {95, 0x007c0},  {98, 0x004f0},  {211, 0x00200}, {212, 0x00200},
+    {213, 0x00300}, {216, 0x00100}, {218, 0x00200}, {220, 0x00080}, {221, 0x00200}, {222, 0x00100},
+    {223, 0x00100}, {224, 0x00300}, {225, 0x00400}, {226, 0x00100}, {227, 0x00100}, {228, 0x00100},
+    {229, 0x00100}, {230, 0x00580}, {231, 0x00380}, {232, 0x00100}, {233, 0x00300}, {234, 0x07d80},
+    {235, 0x00100}, {236, 0x00100}, {237, 0x00300}, {238, 0x00080}, {239, 0x00080}, {240, 0x00200},
+    {241, 0x00180}, {242, 0x00200}, {243, 0x00280}, {244, 0x00200}, {245, 0x00280}, {246, 0x00080},
+    {247, 0x00060}, {248, 0x00080}, {249, 0x00200}, {250, 0x00300}, {251, 0x00200}, {252, 0x003c0},
+    {253, 0x00100}, {254, 0x00780}, {255, 0x00200}, {256, 0x00200}, {257, 0x00100}, {258, 0x00300},
+    {260, 0x00200}, {261, 0x00200}, {262, 0x00200}, {263, 0x007e0}, {264, 0x00300}, {265, 0x00280},
+    {266, 0x00100}, {267, 0x00580}, {268, 0x00300}, {269, 0x00080}, {290, 0x00030}, {291, 0x00080},
+    {297, 0x00080}, {298, 0x00040}, {299, 0x00040}, {350, 0x00100}, {351, 0x00200}, {352, 0x00ff0},
+    {353, 0x00780}, {354, 0x00280}, {355, 0x003c0}, {356, 0x00100}, {357, 0x00100}, {358, 0x01fe0},
+    {359, 0x003c0}, {370, 0x00100}, {371, 0x00100}, {372, 0x00580}, {373, 0x00100}, {374, 0x00100},
+    {375, 0x00fc0}, {376, 0x00340}, {377, 0x00300}, {378, 0x00500}, {380, 0x00600}, {381, 0x01fc0},
+    {382, 0x00300}, {383, 0x00300}, {385, 0x003c0}, {386, 0x001e0}, {387, 0x00300}, {389, 0x00100},
+    {420, 0x01e00}, {421, 0x002c0}, {423, 0x00280}, {500, 0x00020}, {501, 0x00880}, {502, 0x00900},
+    {503, 0x00980}, {504, 0x00900}, {505, 0x00100}, {506, 0x00500}, {507, 0x00d80}, {508, 0x00240},
+    {509, 0x00100}, {590, 0x00200}, {591, 0x00300}, {592, 0x00080}, {593, 0x00f00}, {594, 0x00200},
+    {595, 0x00fc0}, {596, 0x00200}, {597, 0x000c0}, {598, 0x00580}, {599, 0x00180}, {670, 0x00180},
+    {672, 0x00040}, {673, 0x00080}, {674, 0x00080}, {675, 0x00180}, {676, 0x000a0}, {677, 0x000a0},
+    {678, 0x000a0}, {679, 0x00880}, {680, 0x00080}, {681, 0x00240}, {682, 0x00020}, {683, 0x00090},
+    {685, 0x004e0}, {686, 0x00120}, {687, 0x00040}, {688, 0x000e0}, {689, 0x00340}, {690, 0x000f0},
+    {691, 0x00080}, {692, 0x00080}, {800, 0x00100}, {808, 0x00100}, {850, 0x00500}, {852, 0x00be0},
+    {853, 0x00180}, {855, 0x00700}, {856, 0x00700}, {870, 0x01200}, {878, 0x01000}, {880, 0x007c0},
+    {881, 0x00200}, {882, 0x01f80}, {883, 0x01600}, {886, 0x00f80}, {888, 0x00800}, {960, 0x00480},
+    {961, 0x00180}, {962, 0x00300}, {963, 0x00300}, {964, 0x00700}, {965, 0x00180}, {966, 0x00600},
+    {967, 0x00380}, {968, 0x00380}, {970, 0x00700}, {971, 0x01fe0}, {972, 0x01f80}, {973, 0x00100},
+    {974, 0x00380}, {975, 0x00180}, {976, 0x00700}, {977, 0x00d00}, {979, 0x00200}, {992, 0x00200},
+    {993, 0x00100}, {994, 0x00200}, {995, 0x00200}, {996, 0x00600}, {998, 0x00200},
+};
+
+/*
  * Countries without a detailed plan whose trunk prefix is not "0" (the
  * national prefixes of libphonenumber's metadata, which follow the plans
  * published to the ITU). An empty trunk means numbers are dialled in full
@@ -303,9 +350,14 @@ phone_is_separator(ucs4_t uc)
 	                                                UC_CATEGORY_MASK_Pe);
 }
 
-/* Collects the digits of input and whether it began with '+'; rejects anything else. */
+/*
+ * Collects the digits of input and whether it began with '+'; rejects anything
+ * else. group is the number of digits before the first separator that follows
+ * a digit (all of them when none does): how the writer grouped the prefix.
+ */
 static int
-phone_scan(const char *input, char *digits, size_t *ndigits, bool *plus, char *err, size_t errsz)
+phone_scan(const char *input, char *digits, size_t *ndigits, size_t *group, bool *plus, char *err,
+           size_t errsz)
 {
 	const uint8_t *s = (const uint8_t *)input;
 	size_t len = strlen(input), i = 0, n = 0;
@@ -314,6 +366,7 @@ phone_scan(const char *input, char *digits, size_t *ndigits, bool *plus, char *e
 	int k, value;
 
 	*plus = false;
+	*group = SIZE_MAX;
 	while (i < len) {
 		k = u8_mbtoucr(&uc, s + i, len - i);
 		if (k < 0)
@@ -333,6 +386,8 @@ phone_scan(const char *input, char *digits, size_t *ndigits, bool *plus, char *e
 				                    "phone: '+' must come before the digits");
 			*plus = true;
 		} else if (phone_is_separator(uc)) {
+			if (n > 0 && *group == SIZE_MAX)
+				*group = n;
 			if (!uc_is_property_white_space(uc))
 				visible = true;
 		} else if (uc_is_alpha(uc)) {
@@ -365,6 +420,8 @@ phone_scan(const char *input, char *digits, size_t *ndigits, bool *plus, char *e
 		return sf_error_set(err, errsz, SF_ERANGE, "phone: too many digits: %zu", n);
 	digits[n] = '\0';
 	*ndigits = n;
+	if (*group == SIZE_MAX)
+		*group = n;
 	return 0;
 }
 
@@ -614,43 +671,121 @@ phone_from_international(const char *d, size_t n, char *e164, unsigned *cc_out, 
 	return phone_finish(code, d, n, e164, err, errsz);
 }
 
+/* How much of what is known of its country a reading of a number fits. */
+enum phone_fit {
+	PHONE_FIT_NONE,   /* refused */
+	PHONE_FIT_LOOSE,  /* 8 to 15 digits, but no number of its country is that long */
+	PHONE_FIT_LENGTH, /* a length its country's numbers have; no detailed plan */
+	PHONE_FIT_PLAN,   /* valid under a detailed plan */
+};
+
+/* Rates a reading: rc and cc from phone_from_international, e164 its result. */
+static enum phone_fit
+phone_fit_of(int rc, unsigned cc, const char *e164)
+{
+	char buf[8];
+	size_t nsn;
+
+	if (rc != 0)
+		return PHONE_FIT_NONE;
+	if (phone_plan_of(cc) != NULL)
+		return PHONE_FIT_PLAN;
+	nsn = strlen(e164) - 1 - (size_t)snprintf(buf, sizeof buf, "%u", cc);
+	for (size_t i = 0; i < NITEMS(nsn_lengths); i++) {
+		if (nsn_lengths[i].cc == cc)
+			return nsn < 32 && (nsn_lengths[i].mask >> nsn & 1u) != 0 ? PHONE_FIT_LENGTH
+			                                                          : PHONE_FIT_LOOSE;
+	}
+	return PHONE_FIT_LENGTH; /* nothing known beyond the length rule */
+}
+
 /*
  * Reads a number dialled with 00, or with one of Korea's carrier prefixes
- * (001, 002, 005, 006, 008, 00700), which also begin with 00. A carrier
- * reading of a Korean number wins; otherwise the plain 00 reading does.
+ * (001, 002, 005, 006, 008, 00700), which also begin with 00. Both readings
+ * are made; 00 is everyone's international prefix, the carrier prefixes are
+ * Korean practice. group is how many digits the writer put before the first
+ * separator: "002 90 532…" and "00 90 532…", "0058 261…" say which was meant.
+ *
+ * A number whose plain reading is refused is read after a carrier prefix
+ * only when a detailed plan vouches for that reading: "001 212 555 123" is a
+ * US number one digit short, not a Moroccan one. When the plain reading has
+ * a length no number of its country has, a carrier reading valid under a
+ * detailed plan, or of a length its country uses at a Korean mission, wins.
+ * When both fit, the carrier reading competes only at a Korean mission or
+ * when it is a Korean number; then the grouping decides, else a plain reading
+ * valid under a detailed plan beats a carrier one of length only. Anything
+ * left is refused as ambiguous: a wrong guess would send help to another
+ * country.
  */
 static int
-phone_from_double_zero(const char *d, size_t n, char *e164, char *err, size_t errsz)
+phone_from_double_zero(const char *d, size_t n, size_t group, const struct calling_code *home,
+                       char *e164, char *err, size_t errsz)
 {
 	char pmsg[160], cmsg[160], cbuf[SF_PHONE_E164_SIZE];
-	unsigned pcc, ccc = 0;
-	int prc, crc = SF_EINVAL;
-	bool carrier = false;
+	const struct calling_code *pcode;
+	enum phone_fit pfit, cfit = PHONE_FIT_NONE;
+	size_t pl = 0, cclen = 0;
+	unsigned pcc = 0, ccc = 0;
+	bool at_kr = home != NULL && home->cc == 82;
+	int prc, crc;
 
 	prc = phone_from_international(d + 2, n - 2, e164, &pcc, pmsg, sizeof pmsg);
-	for (size_t i = 0; i < NITEMS(kr_carrier_prefixes); i++) {
-		size_t pl = strlen(kr_carrier_prefixes[i]);
+	pfit = phone_fit_of(prc, pcc, e164);
+	/*
+	 * 00870, 00881, 00882…: satellite phones and international networks
+	 * (Thuraya's 00882 16…) are dialled with 00; 008 there is no carrier.
+	 */
+	pcode = phone_code_match(d + 2, n - 2, &cclen);
+	if (pcode == NULL || pcode->iso[0] != '\0') {
+		for (size_t i = 0; i < NITEMS(kr_carrier_prefixes); i++) {
+			size_t len = strlen(kr_carrier_prefixes[i]);
 
-		if (n > pl && memcmp(d, kr_carrier_prefixes[i], pl) == 0) {
-			carrier = true;
-			crc =
-			    phone_from_international(d + pl, n - pl, cbuf, &ccc, cmsg, sizeof cmsg);
-			break;
+			if (n > len && memcmp(d, kr_carrier_prefixes[i], len) == 0) {
+				pl = len;
+				break;
+			}
 		}
 	}
-	if (carrier && ccc == 82 && (crc == 0 || prc != 0)) {
-		if (crc == 0) {
-			memcpy(e164, cbuf, sizeof cbuf);
-			return 0;
-		}
-		return sf_error_set(err, errsz, crc, "%s", cmsg);
+	if (pl > 0) {
+		crc = phone_from_international(d + pl, n - pl, cbuf, &ccc, cmsg, sizeof cmsg);
+		cfit = phone_fit_of(crc, ccc, cbuf);
 	}
+	if (cfit == PHONE_FIT_NONE || (prc == 0 && strcmp(e164, cbuf) == 0))
+		goto plain;
+	if (prc != 0) {
+		if (cfit == PHONE_FIT_PLAN)
+			goto carrier;
+		goto plain;
+	}
+	if (cfit == PHONE_FIT_LOOSE)
+		goto plain;
+	/* The plain reading has a length its country never uses. */
+	if (pfit == PHONE_FIT_LOOSE && (cfit == PHONE_FIT_PLAN || at_kr))
+		goto carrier;
+	/* Elsewhere a carrier prefix is a Korean's way of writing a Korean number. */
+	if (pfit != PHONE_FIT_LOOSE && !at_kr && !(ccc == 82 && cfit == PHONE_FIT_PLAN))
+		goto plain;
+	if (group == pl && group != 2 + cclen)
+		goto carrier;
+	if (group == 2 || (group == 2 + cclen && group != pl))
+		goto plain;
+	if (pfit == PHONE_FIT_PLAN && cfit == PHONE_FIT_LENGTH)
+		goto plain;
+	return sf_error_set(err, errsz, SF_EINVAL,
+	                    "phone: ambiguous: %.*s may be a Korean carrier prefix or 00 and a "
+	                    "country code; write + and the country code",
+	                    (int)pl, d);
+carrier:
+	memcpy(e164, cbuf, sizeof cbuf);
+	return 0;
+plain:
 	if (prc == 0)
 		return 0;
-	if (carrier && crc == 0) {
-		memcpy(e164, cbuf, sizeof cbuf);
-		return 0;
-	}
+	if (at_kr && cfit >= PHONE_FIT_LENGTH)
+		return sf_error_set(err, errsz, prc,
+		                    "%s (if %.*s is a Korean carrier prefix, write + and the "
+		                    "country code instead)",
+		                    pmsg, (int)pl, d);
 	return sf_error_set(err, errsz, prc, "%s", pmsg);
 }
 
@@ -729,7 +864,7 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 	const struct calling_code *home = NULL;
 	const struct phone_plan *plan = NULL;
 	char digits[PHONE_DIGITS_MAX + 1], e164[SF_PHONE_E164_SIZE], msg[200];
-	size_t n = 0, len;
+	size_t n = 0, group = 0, len;
 	unsigned cc;
 	bool plus;
 	int rc;
@@ -745,14 +880,14 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 			                    default_country);
 		plan = phone_plan_of(home->cc);
 	}
-	rc = phone_scan(input, digits, &n, &plus, err, errsz);
+	rc = phone_scan(input, digits, &n, &group, &plus, err, errsz);
 	if (rc != 0)
 		return rc;
 
 	if (plus) {
 		rc = phone_from_international(digits, n, e164, &cc, err, errsz);
 	} else if (n >= 2 && digits[0] == '0' && digits[1] == '0') {
-		rc = phone_from_double_zero(digits, n, e164, err, errsz);
+		rc = phone_from_double_zero(digits, n, group, home, e164, err, errsz);
 	} else if (plan != NULL && plan->intl != NULL && !phone_is_korean_mobile(digits, n) &&
 	           strncmp(digits, plan->intl, strlen(plan->intl)) == 0) {
 		/* Not 010-XXXX-XXXX in Japan: a Korean mobile, not a call to +98 or +2x. */

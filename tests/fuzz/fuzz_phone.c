@@ -12,7 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const countries[] = {NULL, "KR", "TR", "UA", "TH", "US", "RU", "EG", "IT", "HU"};
+static const char *const countries[] = {NULL, "KR", "TR", "UA", "TH", "VN",
+                                        "US", "RU", "EG", "IT", "HU", "CG"};
 
 /* Checks the contract of sf_phone_normalize on one input and one country. */
 static void
