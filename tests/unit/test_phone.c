@@ -15,6 +15,10 @@
 #include <safety/error.h>
 #include <safety/phone.h>
 
+#include "testdata.h"
+
+#define DATA SAFETY_TEST_DATA_DIR "/phone/"
+
 struct phone_case {
 	const char *name;
 	const char *input;
@@ -358,6 +362,53 @@ phone_knows_each_countrys_trunk_prefix(void **state)
 	run_table(trunk_cases, sizeof trunk_cases / sizeof trunk_cases[0]);
 }
 
+/*
+ * numbers.tsv: numbers of every region as libphonenumber writes them, with +,
+ * with 00 and in national form, and the E.164 number it reads them as (the
+ * file says how it was made). Each must give exactly that number.
+ */
+static void
+phone_agrees_with_libphonenumber(void **state)
+{
+	char out[SF_PHONE_E164_SIZE], err[256];
+	size_t len, lines = 0, bad = 0;
+	char *text = testdata_slurp(DATA, "numbers.tsv", &len), *line, *next;
+
+	(void)state;
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		char *mission, *input, *want, *tab;
+		int rc;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		if (line[0] == '#')
+			continue;
+		mission = line;
+		tab = strchr(mission, '\t');
+		assert_non_null(tab);
+		*tab = '\0';
+		input = tab + 1;
+		tab = strchr(input, '\t');
+		assert_non_null(tab);
+		*tab = '\0';
+		want = tab + 1;
+		lines++;
+		err[0] = '\0';
+		rc = sf_phone_normalize(input, mission[0] != '\0' ? mission : NULL, out, sizeof out,
+		                        err, sizeof err);
+		if (rc != 0 || strcmp(out, want) != 0) {
+			print_message("\"%s\" at %s gave %d \"%s\" (%s), want \"%s\"\n", input,
+			              mission[0] != '\0' ? mission : "no mission", rc, out, err,
+			              want);
+			bad++;
+		}
+	}
+	free(text);
+	assert_true(lines >= 500);
+	assert_int_equal(bad, 0);
+}
+
 static void
 phone_refuses_very_long_input(void **state)
 {
@@ -566,6 +617,7 @@ main(void)
 	    cmocka_unit_test(phone_refuses_with_a_reason),
 	    cmocka_unit_test(phone_weighs_carrier_prefix_against_00),
 	    cmocka_unit_test(phone_knows_each_countrys_trunk_prefix),
+	    cmocka_unit_test(phone_agrees_with_libphonenumber),
 	    cmocka_unit_test(phone_refuses_very_long_input),
 	    cmocka_unit_test(phone_reports_small_output_buffer),
 	    cmocka_unit_test(phone_refuses_null_arguments),
