@@ -24,8 +24,13 @@
  * Spaces, dots, dashes, slashes and brackets are ignored, as are their
  * full-width forms; any Unicode decimal digit counts as a digit.
  *
+ * The mission's country also decides how far a Korean carrier prefix
+ * (001, 002, 005, 006, 008, 00700, all beginning with 00) is believed; a
+ * number that reads as two different valid numbers is refused (see rules.md).
+ *
  * Returns 0, SF_EINVAL (not a phone number: letters, stray '+', no digits,
- * unknown country code, national form without a country), SF_ERANGE (a
+ * unknown country code, national form without a country, 00 or carrier
+ * prefix that cannot be told apart), SF_ERANGE (a
  * number, but not a possible one for its country: too few or too many digits,
  * a range not in use) or SF_ETOOLONG (outsz too small); on error out is set to
  * "" when outsz > 0 and err, if not NULL, names the reason.
