@@ -363,6 +363,13 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		return true;
 
 	if (!import_exec(conn, "BEGIN", NULL, cause) ||
+	    /*
+	     * One import per mission at a time, until commit: under READ COMMITTED
+	     * two merges of one file would each find no one and both insert. The
+	     * second waits, then matches the people the first added.
+	     */
+	    !import_exec(conn, "SELECT pg_advisory_xact_lock(hashtextextended('import:' || $1, 0))",
+	                 mission, cause) ||
 	    !import_exec(conn, "SET LOCAL client_min_messages = warning", NULL, cause) ||
 	    /* Compiling the merge's expressions took longer than running them. */
 	    !import_exec(conn, "SET LOCAL jit = off", NULL, cause) ||

@@ -6,6 +6,7 @@ dry runs, JSON, one person at a time, and mission scoping."""
 
 import json
 import os
+import threading
 import urllib.parse
 
 from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
@@ -320,6 +321,31 @@ def a_renewed_passport_is_replaced_and_said():
     expect_equal((rep["unchanged"], rep["passports_replaced"], rep["warnings"]), (1, 0, []), "said once")
 
 
+def two_imports_at_once_add_each_person_once():
+    rows = ["성명,영문성명,생년월일,휴대전화"]
+    for i in range(1500):
+        rows.append("김%s,KIM CC%d,1980-01-%02d,+90 533 %03d %02d %02d" % (chr(0xAC00 + i), i, 1 + i % 28, 100 + i // 100, i % 100, 11))
+    body = "\n".join(rows) + "\n"
+    sessions = [Session(d, "staff-a", PASSWORD) for _ in range(2)]
+    results = [None, None]
+
+    def go(k):
+        results[k] = post_csv(sessions[k], body)
+
+    threads = [threading.Thread(target=go, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    reps = [r.json() for r in results]
+    expect_equal(sorted(r["inserted"] for r in reps), [0, 1500], "one import adds them, the other finds them: %r" % [
+        {k: r[k] for k in ("inserted", "updated", "unchanged")} for r in reps])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin LIKE 'KIM CC%%' AND mission_id = %d" % A),
+                 "1500", "one person per row")
+    rep = post_csv(S["staff-a"], body).json()
+    expect_equal((rep["inserted"], rep["unchanged"]), (0, 1500), "and again: nothing")
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -335,6 +361,7 @@ try:
         safetyctl_imports_with_korean_headers_and_a_mapping,
         a_deleted_person_is_not_brought_back_unasked,
         a_renewed_passport_is_replaced_and_said,
+        two_imports_at_once_add_each_person_once,
     ])
 finally:
     d.stop()
