@@ -373,6 +373,19 @@ struct import_index {
 	size_t count;
 };
 
+/*
+ * Good rows without a passport, under what the merge matches them on (first
+ * phone; else birth date; else first e-mail) and each of their names, so a
+ * row with only one of the names of an earlier row is found: open
+ * addressing, 1 + index into res->rows (0 = free), with each entry's hash.
+ */
+struct import_people {
+	size_t *slots;
+	uint64_t *hashes;
+	size_t cap;
+	size_t count;
+};
+
 /* The state of one import. */
 struct importer {
 	const struct sf_import_options *opt;
@@ -391,10 +404,8 @@ struct importer {
 	struct import_build build;
 	struct import_buf tmp;
 	struct import_index passports; /* good rows by passport number */
-	/* Good rows without a passport, by first phone + name + birth date: the same person twice.
-	 */
-	struct import_index people;
-	char **warned_keys; /* JSON keys warned about */
+	struct import_people people;   /* good rows without a passport, by who they are */
+	char **warned_keys;            /* JSON keys warned about */
 	size_t nwarned_keys;
 };
 
@@ -1190,37 +1201,199 @@ import_passport_hash(const struct sf_import_row *row)
 	return import_hash(row->passport_no);
 }
 
-/* Hashes a person's key: first phone, name key, birth date ("" when none). */
-static uint64_t
-import_person_hash(const char *phone, const char *name_key, const char *birth)
+/*
+ * What a row without a passport is matched on, as the merge does: its first
+ * phone; else its birth date; else its first e-mail; else nothing (the row
+ * cannot be told from another person of the same name).
+ */
+enum import_person_by { IMPORT_BY_NONE, IMPORT_BY_PHONE, IMPORT_BY_BIRTH, IMPORT_BY_EMAIL };
+
+/* A row's person, as the in-file check sees it. */
+struct import_person {
+	const char *phone;    /* first phone, or NULL */
+	const char *birth;    /* birth date, or NULL */
+	const char *email;    /* first e-mail, or NULL */
+	const char *name_key; /* names' search keys, space separated */
+};
+
+static enum import_person_by
+import_person_by(const struct import_person *p, const char **key)
 {
-	return import_hash(phone) * 31 ^ import_hash(name_key) * 17 ^
-	       import_hash(birth != NULL ? birth : "");
+	if (p->phone != NULL) {
+		*key = p->phone;
+		return IMPORT_BY_PHONE;
+	}
+	if (p->birth != NULL) {
+		*key = p->birth;
+		return IMPORT_BY_BIRTH;
+	}
+	if (p->email != NULL) {
+		*key = p->email;
+		return IMPORT_BY_EMAIL;
+	}
+	*key = "";
+	return IMPORT_BY_NONE;
 }
 
-/* Returns the line of an earlier good row of the same person (no passport), or 0. */
-static size_t
-import_person_seen(struct importer *im, const char *phone, const char *name_key, const char *birth)
+/* Hashes what a person is matched on with one of their names (len bytes of name). */
+static uint64_t
+import_person_hash(enum import_person_by by, const char *key, const char *name, size_t len)
 {
-	if (im->people.cap == 0)
-		return 0;
-	for (size_t i = (size_t)import_person_hash(phone, name_key, birth) & (im->people.cap - 1);
-	     im->people.slots[i] != 0; i = (i + 1) & (im->people.cap - 1)) {
-		const struct sf_import_row *row = &im->res->rows[im->people.slots[i] - 1];
+	uint64_t h = import_hash(key) * 31 + (uint64_t)by;
 
-		if (strcmp(row->phones[0], phone) == 0 && strcmp(row->name_key, name_key) == 0 &&
-		    (row->birth_date == NULL
-		         ? birth == NULL
-		         : birth != NULL && strcmp(row->birth_date, birth) == 0))
-			return row->line;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 1099511628211u;
+	}
+	return h;
+}
+
+/* Tells whether the space-separated key has the name of len bytes. */
+static bool
+import_key_has(const char *key, const char *name, size_t len)
+{
+	while (*key != '\0') {
+		size_t n = strcspn(key, " ");
+
+		if (n == len && memcmp(key, name, len) == 0)
+			return true;
+		key += n;
+		key += *key == ' ';
+	}
+	return false;
+}
+
+/* Tells whether every name of key a is in key b. */
+static bool
+import_key_within(const char *a, const char *b)
+{
+	while (*a != '\0') {
+		size_t n = strcspn(a, " ");
+
+		if (n > 0 && !import_key_has(b, a, n))
+			return false;
+		a += n;
+		a += *a == ' ';
+	}
+	return true;
+}
+
+/* Tells whether an earlier row is the same person as p, by the merge's rule. */
+static bool
+import_person_same(const struct sf_import_row *row, const struct import_person *p)
+{
+	const char *key, *rkey;
+	struct import_person r = {.phone = row->nphones > 0 ? row->phones[0] : NULL,
+	                          .birth = row->birth_date,
+	                          .email = row->nemails > 0 ? row->emails[0] : NULL,
+	                          .name_key = row->name_key};
+	enum import_person_by by = import_person_by(p, &key);
+	bool known = false;
+
+	if (import_person_by(&r, &rkey) != by || strcmp(key, rkey) != 0)
+		return false;
+	/* One of the two names is enough when the other is missing from a row. */
+	if (!import_key_within(p->name_key, row->name_key) &&
+	    !import_key_within(row->name_key, p->name_key))
+		return false;
+	switch (by) {
+	case IMPORT_BY_PHONE:
+		/* A birth date missing from one row is no contradiction. */
+		return p->birth == NULL || row->birth_date == NULL ||
+		       strcmp(p->birth, row->birth_date) == 0;
+	case IMPORT_BY_BIRTH:
+		/* Another e-mail is another person; none on either row is not. */
+		if (p->email == NULL || row->nemails == 0)
+			return true;
+		for (size_t i = 0; i < row->nemails && !known; i++)
+			known = strcmp(row->emails[i], p->email) == 0;
+		return known;
+	default:
+		return true;
+	}
+}
+
+/* Returns the first line of an earlier good row of the same person (no passport), or 0. */
+static size_t
+import_person_seen(struct importer *im, const struct import_person *p)
+{
+	const char *key, *name = p->name_key;
+	enum import_person_by by = import_person_by(p, &key);
+	size_t first = 0;
+
+	if (im->people.cap == 0 || by == IMPORT_BY_NONE)
+		return 0;
+	while (*name != '\0') {
+		size_t n = strcspn(name, " ");
+		uint64_t h = import_person_hash(by, key, name, n);
+
+		for (size_t i = (size_t)h & (im->people.cap - 1); im->people.slots[i] != 0;
+		     i = (i + 1) & (im->people.cap - 1)) {
+			const struct sf_import_row *row = &im->res->rows[im->people.slots[i] - 1];
+
+			if (im->people.hashes[i] == h && (first == 0 || row->line < first) &&
+			    import_person_same(row, p))
+				first = row->line;
+		}
+		name += n;
+		name += *name == ' ';
+	}
+	return first;
+}
+
+/* Adds good row idx (no passport) to the people, under each of its names. */
+static int
+import_person_add(struct importer *im, size_t idx)
+{
+	const struct sf_import_row *row = &im->res->rows[idx];
+	struct import_people *x = &im->people;
+	struct import_person p = {.phone = row->nphones > 0 ? row->phones[0] : NULL,
+	                          .birth = row->birth_date,
+	                          .email = row->nemails > 0 ? row->emails[0] : NULL,
+	                          .name_key = row->name_key};
+	const char *key, *name = row->name_key;
+	enum import_person_by by = import_person_by(&p, &key);
+
+	if (by == IMPORT_BY_NONE || name == NULL)
+		return 0;
+	while (*name != '\0') {
+		size_t n = strcspn(name, " "), i;
+		uint64_t h = import_person_hash(by, key, name, n);
+
+		if ((x->count + 1) * 2 >= x->cap) {
+			size_t ncap = x->cap == 0 ? 1024 : x->cap * 2;
+			size_t *slots = calloc(ncap, sizeof *slots);
+			uint64_t *hashes = calloc(ncap, sizeof *hashes);
+
+			if (slots == NULL || hashes == NULL) {
+				free(slots);
+				free(hashes);
+				return SF_ENOMEM;
+			}
+			for (size_t j = 0; j < x->cap; j++) {
+				if (x->slots[j] == 0)
+					continue;
+				for (i = (size_t)x->hashes[j] & (ncap - 1); slots[i] != 0;
+				     i = (i + 1) & (ncap - 1))
+					;
+				slots[i] = x->slots[j];
+				hashes[i] = x->hashes[j];
+			}
+			free(x->slots);
+			free(x->hashes);
+			x->slots = slots;
+			x->hashes = hashes;
+			x->cap = ncap;
+		}
+		for (i = (size_t)h & (x->cap - 1); x->slots[i] != 0; i = (i + 1) & (x->cap - 1))
+			;
+		x->slots[i] = idx + 1;
+		x->hashes[i] = h;
+		x->count++;
+		name += n;
+		name += *name == ' ';
 	}
 	return 0;
-}
-
-static uint64_t
-import_person_row_hash(const struct sf_import_row *row)
-{
-	return import_person_hash(row->phones[0], row->name_key, row->birth_date);
 }
 
 /* Tells whether a token is a Korean mobile in national form: 010 and 8 digits. */
@@ -1807,8 +1980,8 @@ import_emit(struct importer *im)
 	if (row->passport_no != NULL &&
 	    import_index_add(im, &im->passports, import_passport_hash, res->nrows - 1) != 0)
 		return SF_ENOMEM;
-	if (row->passport_no == NULL && row->nphones > 0 && !im->opt->itinerary &&
-	    import_index_add(im, &im->people, import_person_row_hash, res->nrows - 1) != 0)
+	if (row->passport_no == NULL && !im->opt->itinerary &&
+	    import_person_add(im, res->nrows - 1) != 0)
 		return SF_ENOMEM;
 	return 0;
 }
@@ -1955,20 +2128,57 @@ import_record_finish(struct importer *im)
 	import_text(im, SF_IMPORT_FIELD_EXTERNAL_REF, IMPORT_EXTERNAL_REF, false, IMPORT_REF_MAX);
 	import_leg_place(im);
 	/*
-	 * Without a passport, the same first phone, name and birth date as an
-	 * earlier row is the same person (the merge's rule): one row per person,
-	 * or the file would add them twice.
+	 * Without a passport, a row the merge would match with an earlier row's
+	 * person (the same first phone, one of the names, no other birth date;
+	 * without a phone, the same birth date or first e-mail) is the same
+	 * person: one row per person, or the file would add them twice.
 	 */
-	if (!im->row_bad && !im->opt->itinerary && !b->set[IMPORT_PASSPORT_NO] && b->nphones > 0 &&
-	    b->set[IMPORT_NAME_KEY] &&
-	    (seen_line = import_person_seen(
-	         im, b->text.p + b->phone_off[0], b->text.p + b->off[IMPORT_NAME_KEY],
-	         b->set[IMPORT_BIRTH_DATE] ? b->text.p + b->off[IMPORT_BIRTH_DATE] : NULL)) != 0)
-		import_field_error(
-		    im, SF_IMPORT_FIELD_PHONE,
-		    "phone: the same phone, name and birth date as line %zu: one row "
-		    "per person",
-		    seen_line);
+	if (!im->row_bad && !im->opt->itinerary && !b->set[IMPORT_PASSPORT_NO] &&
+	    b->set[IMPORT_NAME_KEY]) {
+		struct import_person p = {
+		    .phone = b->nphones > 0 ? b->text.p + b->phone_off[0] : NULL,
+		    .birth =
+		        b->set[IMPORT_BIRTH_DATE] ? b->text.p + b->off[IMPORT_BIRTH_DATE] : NULL,
+		    .email = b->nemails > 0 ? b->text.p + b->email_off[0] : NULL,
+		    .name_key = b->text.p + b->off[IMPORT_NAME_KEY]};
+		const char *key;
+
+		switch (import_person_by(&p, &key)) {
+		case IMPORT_BY_PHONE:
+			if ((seen_line = import_person_seen(im, &p)) != 0)
+				import_field_error(
+				    im, SF_IMPORT_FIELD_PHONE,
+				    "phone: the same person as line %zu (the same phone "
+				    "and name, no other birth date): one row per person",
+				    seen_line);
+			break;
+		case IMPORT_BY_BIRTH:
+			if ((seen_line = import_person_seen(im, &p)) != 0)
+				import_field_error(
+				    im, SF_IMPORT_FIELD_BIRTH_DATE,
+				    "birth_date: the same person as line %zu (the same name "
+				    "and birth date, no phone or passport): one row per "
+				    "person",
+				    seen_line);
+			break;
+		case IMPORT_BY_EMAIL:
+			if ((seen_line = import_person_seen(im, &p)) != 0)
+				import_field_error(
+				    im, SF_IMPORT_FIELD_EMAIL,
+				    "email: the same person as line %zu (the same name and "
+				    "e-mail, no phone, passport or birth date): one row per "
+				    "person",
+				    seen_line);
+			break;
+		case IMPORT_BY_NONE:
+			/* Still imported: the person may be known by no more than a name. */
+			import_warning(im, im->rec.line, 0, "name",
+			               "no passport, phone, birth date or e-mail: this person "
+			               "cannot be told apart from another of the same name, so "
+			               "importing the row again adds them again");
+			break;
+		}
+	}
 	if (im->stop)
 		return;
 	if (im->row_bad) {
@@ -2810,6 +3020,7 @@ sf_import_parse(const char *data, size_t len, const struct sf_import_options *op
 	import_buf_free(&im.tmp);
 	free(im.passports.slots);
 	free(im.people.slots);
+	free(im.people.hashes);
 	for (size_t i = 0; i < im.nwarned_keys; i++)
 		free(im.warned_keys[i]);
 	free(im.warned_keys);
