@@ -19,6 +19,15 @@
 	"(CASE WHEN s.household_ref ~ '^#[0-9]{1,18}$' THEN substr(s.household_ref, 2)::bigint "   \
 	"END)"
 
+/*
+ * Stored person n has the names of staged row s2: the same, or one of the two
+ * when the other is missing on one side (keys are space-separated, one per name).
+ */
+#define IMPORT_NAMES_MATCH                                                                         \
+	"(n.name_key = s2.name_key "                                                               \
+	"OR string_to_array(n.name_key, ' ') @> string_to_array(s2.name_key, ' ') "                \
+	"OR string_to_array(n.name_key, ' ') <@ string_to_array(s2.name_key, ' '))"
+
 static const char import_staging_sql[] =
     "CREATE TEMP TABLE import_row ("
     " line integer, name_ko text, name_latin text, name_key text, birth_date date,"
@@ -56,11 +65,10 @@ static const char *const import_merge_steps[] = {
     "INSERT INTO import_household SELECT id FROM nh",
     /*
      * Each row's person: the one with the same passport, else the one with
-     * the same first phone + name + birth date (both without a birth date
-     * also match, so a file without that column can be imported again
-     * without twins), else a new id taken now, so the rows can be followed
-     * into contacts and locations (the sequence's name is looked up once:
-     * per row it cost more than the ids).
+     * the same first phone + name + birth date, else (no passport or phone)
+     * the one with the same name + birth date or e-mail, else a new id taken now, so the rows can
+     * be followed into contacts and locations (the sequence's name is looked up once: per row it
+     * cost more than the ids).
      *
      * A row that matches no one registered but someone staff deleted is
      * skipped: the person is not brought back unasked (staff restore them).
@@ -93,16 +101,44 @@ static const char *const import_merge_steps[] = {
     " LEFT JOIN (SELECT DISTINCT ON (passport_no) passport_no, id, deleted_at FROM national "
     "  WHERE mission_id = $1 AND deleted_at IS NOT NULL AND passport_no IS NOT NULL "
     "  ORDER BY passport_no, deleted_at DESC) pd ON pd.passport_no = s.passport_no "
-    /* The phone match: someone registered first, else someone deleted. */
-    " LEFT JOIN (SELECT DISTINCT ON (s2.line) s2.line, n.id, n.passport_no, n.deleted_at "
+    /*
+     * The match without a passport: someone registered first, else someone
+     * deleted; the closest first (rank 0: the same birth date, or e-mail).
+     */
+    " LEFT JOIN (SELECT DISTINCT ON (line) line, id, passport_no, deleted_at FROM ("
+    /*
+     * By first phone. A birth date unknown on either side is no contradiction
+     * (a file without that column must not twin everyone), but a passport
+     * replaced needs the birth date on both sides to agree.
+     */
+    "  SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
+    "  CASE WHEN n.birth_date = s2.birth_date THEN 0 ELSE 1 END AS rank "
     "  FROM import_row s2 "
     "  JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
     "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
-    /* A file with one of the two names matches a person stored with both. */
-    "  WHERE n.birth_date IS NOT DISTINCT FROM s2.birth_date AND (n.name_key = s2.name_key "
-    "  OR string_to_array(n.name_key, ' ') @> string_to_array(s2.name_key, ' ') "
-    "  OR string_to_array(n.name_key, ' ') <@ string_to_array(s2.name_key, ' ')) "
-    "  ORDER BY s2.line, n.deleted_at IS NOT NULL, n.deleted_at DESC, n.id) f "
+    "  WHERE " IMPORT_NAMES_MATCH " AND (s2.birth_date IS NULL OR n.birth_date IS NULL "
+    "  OR n.birth_date = s2.birth_date) AND (s2.passport_no IS NULL OR n.passport_no IS NULL "
+    "  OR n.passport_no = s2.passport_no OR n.birth_date = s2.birth_date) "
+    /*
+     * With no passport and no phone (children, people known by e-mail):
+     * by name and birth date, unless the stored person has e-mails and not
+     * the row's; by name and first e-mail, a birth date unknown on one side.
+     */
+    "  UNION ALL SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
+    "  CASE WHEN e.national_id IS NOT NULL THEN 0 ELSE 1 END "
+    "  FROM import_row s2 JOIN national n ON n.mission_id = $1 AND n.birth_date = s2.birth_date "
+    "  LEFT JOIN LATERAL (SELECT national_id FROM contact WHERE national_id = n.id "
+    "   AND kind = 'email' AND value = ANY (s2.emails) LIMIT 1) e ON true "
+    "  WHERE s2.passport_no IS NULL AND s2.phones[1] IS NULL AND " IMPORT_NAMES_MATCH
+    "  AND (e.national_id IS NOT NULL OR s2.emails[1] IS NULL OR NOT EXISTS (SELECT 1 "
+    "  FROM contact x WHERE x.national_id = n.id AND x.kind = 'email')) "
+    "  UNION ALL SELECT s2.line, n.id, n.passport_no, n.deleted_at, 0 "
+    "  FROM import_row s2 "
+    "  JOIN contact c ON c.kind = 'email' AND c.value = s2.emails[1] "
+    "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
+    "  WHERE s2.passport_no IS NULL AND s2.phones[1] IS NULL AND " IMPORT_NAMES_MATCH
+    "  AND (s2.birth_date IS NULL OR n.birth_date IS NULL OR n.birth_date = s2.birth_date)) x "
+    "  ORDER BY line, deleted_at IS NOT NULL, deleted_at DESC, rank, id) f "
     "  ON f.line = s.line "
     " LEFT JOIN household h ON h.mission_id = $1 AND h.external_ref = s.household_ref "
     " LEFT JOIN household hx ON hx.mission_id = $1 AND hx.external_ref IS NULL "

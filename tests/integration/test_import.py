@@ -346,6 +346,57 @@ def two_imports_at_once_add_each_person_once():
     expect_equal((rep["inserted"], rep["unchanged"]), (0, 1500), "and again: nothing")
 
 
+def rows_without_passport_or_phone_are_found_again():
+    f = ("성명,영문성명,생년월일,이메일\n"
+         "김아이,KIM AI,2015-01-01,ai@example.org\n"
+         "박베이비,PARK BABY,2020-02-02,\n"
+         "이메일,LEE EMAIL,,lee.email@example.org\n"
+         "무명씨,NO KEY,,\n")
+    rep = post_csv(S["staff-a"], f).json()
+    expect_equal(rep["inserted"], 4, rep)
+    w = [x for x in rep["warnings"] if x["line"] == 5]
+    check(len(w) == 1 and "cannot be told apart" in w[0]["reason"], "a row that cannot be matched again is said: %r" % rep["warnings"])
+    rep = post_csv(S["staff-a"], f).json()
+    expect_equal((rep["inserted"], rep["updated"], rep["unchanged"]), (1, 0, 3), "only the row with nothing to match adds again: %r" % rep)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin IN ('KIM AI', 'PARK BABY', 'LEE EMAIL')"), "3", "no twins")
+    # A child's row now with an e-mail, and a birth date for the e-mail-only person: the same people.
+    f2 = ("성명,영문성명,생년월일,이메일\n"
+          "박베이비,PARK BABY,2020-02-02,baby.parent@example.org\n"
+          ",LEE EMAIL,1999-09-19,lee.email@example.org\n")
+    rep = post_csv(S["staff-a"], f2).json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 2), rep)
+    # Someone else with the same name and birth date but another e-mail is someone else.
+    rep = post_csv(S["staff-a"], "영문성명,생년월일,이메일\nKIM AI,2015-01-01,other.ai@example.org\n").json()
+    expect_equal(rep["inserted"], 1, rep)
+
+
+def a_file_without_birth_dates_matches_people_stored_with_one():
+    f = "성명,영문성명,생년월일,휴대전화,주소\n이민호,LEE MINHO,1980-03-03,+90 532 111 22 33,Ankara\n"
+    expect_equal(post_csv(S["staff-a"], f).json()["inserted"], 1)
+    rep = post_csv(S["staff-a"], "성명,영문성명,휴대전화,주소\n이민호,LEE MINHO,+90 532 111 22 33,Izmir\n").json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT birth_date || ' ' || address FROM national WHERE name_latin = 'LEE MINHO'"),
+                 "1980-03-03 Izmir", "one person, birth date kept")
+    f = "성명,영문성명,생년월일,휴대전화\n박서준,PARK SEOJUN,1990-01-01,+90 532 222 33 44\n"
+    expect_equal(post_csv(S["staff-a"], f).json()["inserted"], 1)
+    rep = post_csv(S["staff-a"], "성명,영문성명,여권번호,휴대전화\n박서준,PARK SEOJUN,M56565656,+90 532 222 33 44\n").json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT birth_date || ' ' || passport_no FROM national WHERE name_latin = 'PARK SEOJUN'"),
+                 "1990-01-01 M56565656", "the passport added to the one person")
+
+
+def one_person_on_several_rows_is_one_person():
+    f = ("성명,영문성명,생년월일,휴대전화\n"
+         "최수아,CHOI SUA,1999-09-09,+90 532 444 55 66\n"
+         ",CHOI SUA,1999-09-09,+90 532 444 55 66\n"
+         "최수아,,1999-09-09,+90 532 444 55 66\n")
+    rep = post_csv(S["staff-a"], f).json()
+    expect_equal(rep["inserted"], 1, rep)
+    expect_equal(sorted((e["line"], e["field"]) for e in rep["errors"]), [(3, "phone"), (4, "phone")], rep["errors"])
+    check(all("line 2" in e["reason"] for e in rep["errors"]), rep["errors"])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_key LIKE '%%choisua%%' OR name_key LIKE '최수아%%'"), "1")
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -362,6 +413,9 @@ try:
         a_deleted_person_is_not_brought_back_unasked,
         a_renewed_passport_is_replaced_and_said,
         two_imports_at_once_add_each_person_once,
+        rows_without_passport_or_phone_are_found_again,
+        a_file_without_birth_dates_matches_people_stored_with_one,
+        one_person_on_several_rows_is_one_person,
     ])
 finally:
     d.stop()
