@@ -6,9 +6,11 @@
  */
 #include "registry_import.h"
 
+#include "pg_array.h"
 #include "xmalloc.h"
 
 #include <safety/error.h>
+#include <safety/name.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,8 +153,9 @@ static const char *const import_merge_steps[] = {
      */
     "WITH u AS (UPDATE national n SET name_ko = coalesce(s.name_ko, n.name_ko), "
     " name_latin = coalesce(s.name_latin, n.name_latin), "
-    " name_key = CASE WHEN s.name_ko IS NULL AND s.name_latin IS NULL THEN n.name_key "
-    "  ELSE s.name_key END, "
+    /* With one name only, the key is made again from both (import_rekey). */
+    " name_key = CASE WHEN s.name_ko IS NOT NULL AND s.name_latin IS NOT NULL THEN s.name_key "
+    "  ELSE n.name_key END, "
     " birth_date = coalesce(s.birth_date, n.birth_date), "
     " passport_no = coalesce(s.passport_no, n.passport_no), "
     " kind = coalesce(s.kind::national_kind, n.kind), "
@@ -312,6 +315,68 @@ import_copy(PGconn *conn, const struct sf_import_result *parsed, char **cause)
 }
 
 /*
+ * The search key covers both names. A row with one of them changes only that
+ * one, so the key of someone it updated is made again from the names now
+ * stored, as a change through the API makes it; written only while those are
+ * still the names (another change of them wrote its own key).
+ */
+static bool
+import_rekey(PGconn *conn, char **cause)
+{
+	PGresult *r =
+	    PQexec(conn, "SELECT n.id, coalesce(n.name_ko, ''), coalesce(n.name_latin, ''), "
+	                 " n.name_key FROM import_row s JOIN import_id i ON i.line = s.line "
+	                 " JOIN national n ON n.id = i.national_id "
+	                 " WHERE i.changed AND NOT i.is_new AND NOT i.skipped "
+	                 " AND (s.name_ko IS NULL) <> (s.name_latin IS NULL)");
+	struct pg_arrays a;
+	size_t count = 0;
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok) {
+		import_failed(conn, r, cause);
+		PQclear(r);
+		return false;
+	}
+	pg_arrays_open(&a, 4);
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *ko = PQgetvalue(r, i, 1), *latin = PQgetvalue(r, i, 2);
+		char key_ko[SF_NAME_KEY_SIZE] = "", key_latin[SF_NAME_KEY_SIZE] = "";
+		char key[2 * SF_NAME_KEY_SIZE + 2];
+
+		if (*ko != '\0' && sf_name_search_key(ko, key_ko, sizeof key_ko) != 0)
+			key_ko[0] = '\0';
+		if (*latin != '\0' && sf_name_search_key(latin, key_latin, sizeof key_latin) != 0)
+			key_latin[0] = '\0';
+		snprintf(key, sizeof key, "%s%s%s", key_ko, *key_ko && *key_latin ? " " : "",
+		         key_latin);
+		if (key[0] == '\0' || strcmp(key, PQgetvalue(r, i, 3)) == 0)
+			continue;
+		pg_arrays_add(&a, 0, PQgetvalue(r, i, 0));
+		pg_arrays_add(&a, 1, key);
+		pg_arrays_add(&a, 2, ko);
+		pg_arrays_add(&a, 3, latin);
+		count++;
+	}
+	PQclear(r);
+	if (count > 0) {
+		r = PQexecParams(
+		    conn,
+		    "UPDATE national n SET name_key = k.key "
+		    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) "
+		    " AS k(id, key, ko, latin) WHERE n.id = k.id "
+		    " AND coalesce(n.name_ko, '') = k.ko AND coalesce(n.name_latin, '') = k.latin",
+		    4, NULL, pg_arrays_close(&a), NULL, NULL, 0);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok)
+			import_failed(conn, r, cause);
+		PQclear(r);
+	}
+	pg_arrays_free(&a);
+	return ok;
+}
+
+/*
  * The merge's outcome, read from import_id in one pass: people added,
  * updated and unchanged, and the national of the file's first good row.
  */
@@ -440,7 +505,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		if (!import_exec(conn, import_merge_steps[i], mission, cause))
 			goto fail;
 	}
-	if (!import_summary(conn, out, cause))
+	if (!import_rekey(conn, cause) || !import_summary(conn, out, cause))
 		goto fail;
 	{
 		char summary[320], ins[24], upd[24], unch[24], rej[24];

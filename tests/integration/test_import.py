@@ -385,6 +385,19 @@ def a_file_without_birth_dates_matches_people_stored_with_one():
                  "1990-01-01 M56565656", "the passport added to the one person")
 
 
+def one_name_in_the_file_keeps_the_other_searchable():
+    f = "성명,영문성명,생년월일,휴대전화,주소\n송민호,SONG MINHO,1981-03-03,+90 532 111 22 99,Ankara\n"
+    expect_equal(post_csv(S["staff-a"], f).json()["inserted"], 1)
+    rep = post_csv(S["staff-a"], "성명,생년월일,휴대전화,주소\n송민호,1981-03-03,+90 532 111 22 99,Izmir\n").json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT name_key FROM national WHERE name_latin = 'SONG MINHO'"), "송민호 songminho")
+    r = S["staff-a"].get("/api/v1/nationals?q=song%20minho")
+    check(r.status == 200 and "SONG MINHO" in r.body, "found by the Latin name: %s" % r.body[:300])
+    # A new Latin name with the Hangul one kept: the key is of both.
+    rep = post_csv(S["staff-a"], "영문성명,생년월일,휴대전화\nSONG MIN HO,1981-03-03,+90 532 111 22 99\n").json()
+    expect_equal(cluster.psql(DB, "SELECT name_key FROM national WHERE name_ko = '송민호'"), "송민호 songminho")
+
+
 def one_person_on_several_rows_is_one_person():
     f = ("성명,영문성명,생년월일,휴대전화\n"
          "최수아,CHOI SUA,1999-09-09,+90 532 444 55 66\n"
@@ -415,6 +428,7 @@ try:
         two_imports_at_once_add_each_person_once,
         rows_without_passport_or_phone_are_found_again,
         a_file_without_birth_dates_matches_people_stored_with_one,
+        one_name_in_the_file_keeps_the_other_searchable,
         one_person_on_several_rows_is_one_person,
     ])
 finally:
