@@ -17,7 +17,7 @@
 
 static const char import_usage[] =
     "usage: safetyctl import nationals FILE --mission CODE [--map FIELD=HEADER]...\n"
-    "                 [--date-format iso|dotted|dmy|mdy|compact] [--format csv|json]\n"
+    "                 [--date-format iso|dotted|dmy|mdy|compact] [--format csv|json|auto]\n"
     "                 [--all-or-nothing] [--dry-run] [--json]\n"
     "       safetyctl import regions|shelters FILE --mission CODE [options]\n"
     "Good rows go in and every bad row is listed with its line, field and reason;\n"
@@ -84,7 +84,19 @@ import_nationals(PGconn *conn, int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
 			i++;
-			req.format = strcmp(argv[i], "json") == 0 ? SF_IMPORT_JSON : SF_IMPORT_CSV;
+			if (strcmp(argv[i], "json") == 0) {
+				req.format = SF_IMPORT_JSON;
+			} else if (strcmp(argv[i], "csv") == 0) {
+				req.format = SF_IMPORT_CSV;
+			} else if (strcmp(argv[i], "auto") == 0) {
+				req.format = SF_IMPORT_AUTO;
+			} else {
+				fprintf(stderr,
+				        "safetyctl: --format: '%s' is not csv, json or auto\n",
+				        argv[i]);
+				sf_import_mapping_clear(&mapping);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--all-or-nothing") == 0) {
 			req.all_or_nothing = true;
 		} else if (strcmp(argv[i], "--dry-run") == 0) {
@@ -153,6 +165,14 @@ import_nationals(PGconn *conn, int argc, char **argv)
 		for (size_t i = 0; i < p->nwarnings; i++)
 			printf("%s:%zu: warning: %s\n", file, p->warnings[i].line,
 			       p->warnings[i].reason);
+		/* People deleted and left out, passports replaced: said as the API says them. */
+		for (size_t i = 0; i < out.nnotes; i++) {
+			char reason[224];
+			const char *field =
+			    registry_import_note_text(&out.notes[i], reason, sizeof reason);
+
+			printf("%s:%zu: warning: %s: %s\n", file, out.notes[i].line, field, reason);
+		}
 		if (p->file_error)
 			printf("the file was refused; nothing was imported\n");
 		else if (!out.applied && !req.dry_run)

@@ -559,6 +559,23 @@ import_report_error(cJSON *list, size_t line, size_t column, const char *field, 
 	cJSON_AddItemToArray(list, e);
 }
 
+const char *
+registry_import_note_text(const struct registry_import_note *note, char *buf, size_t size)
+{
+	if (note->deleted_on[0] != '\0') {
+		snprintf(buf, size,
+		         "the same person as national %lld, deleted on %s: not imported "
+		         "again (POST /api/v1/nationals/%lld/restore brings them back)",
+		         note->national_id, note->deleted_on, note->national_id);
+		return "national";
+	}
+	snprintf(buf, size,
+	         "differs from the passport stored for national %lld, matched by "
+	         "phone, name and birth date: replaced",
+	         note->national_id);
+	return "passport_no";
+}
+
 /* The outcome as JSON. */
 cJSON *
 registry_import_report(const struct registry_import_outcome *out, bool dry_run)
@@ -598,22 +615,11 @@ registry_import_report(const struct registry_import_outcome *out, bool dry_run)
 		import_report_error(warnings, p->warnings[i].line, p->warnings[i].column,
 		                    p->warnings[i].field, p->warnings[i].reason);
 	for (size_t i = 0; i < out->nnotes; i++) {
-		const struct registry_import_note *note = &out->notes[i];
 		char reason[224];
 
-		if (note->deleted_on[0] != '\0') {
-			snprintf(reason, sizeof reason,
-			         "the same person as national %lld, deleted on %s: not imported "
-			         "again (POST /api/v1/nationals/%lld/restore brings them back)",
-			         note->national_id, note->deleted_on, note->national_id);
-			import_report_error(warnings, note->line, 0, "national", reason);
-		} else {
-			snprintf(reason, sizeof reason,
-			         "differs from the passport stored for national %lld, matched by "
-			         "phone, name and birth date: replaced",
-			         note->national_id);
-			import_report_error(warnings, note->line, 0, "passport_no", reason);
-		}
+		import_report_error(
+		    warnings, out->notes[i].line, 0,
+		    registry_import_note_text(&out->notes[i], reason, sizeof reason), reason);
 	}
 	return rep;
 }

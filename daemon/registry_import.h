@@ -60,6 +60,13 @@ bool registry_import_run(PGconn *conn, const struct registry_import_request *req
                          struct registry_import_outcome *out, char **cause)
     __attribute__((warn_unused_result));
 
+/*
+ * Writes what a note says into buf (size bytes; 224 always suffice) and
+ * returns the field it is about.
+ */
+const char *registry_import_note_text(const struct registry_import_note *note, char *buf,
+                                      size_t size);
+
 /* The outcome as the JSON report the API answers and safetyctl prints. */
 cJSON *registry_import_report(const struct registry_import_outcome *out, bool dry_run);
 

@@ -319,6 +319,16 @@ def a_renewed_passport_is_replaced_and_said():
                  "the new passport stored")
     rep = post_csv(S["staff-a"], first.replace("P55667788", "P55667799")).json()
     expect_equal((rep["unchanged"], rep["passports_replaced"], rep["warnings"]), (1, 0, []), "said once")
+    # safetyctl says it too, and refuses a format it does not know.
+    path = os.path.join(d.workdir, "renewed.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(first)
+    r = ctl(conninfo, "import", "nationals", path, "--mission", "TR-ANK", "--format", "xyz")
+    expect_equal(r.returncode, 2, r.stdout + r.stderr)
+    check("--format: 'xyz' is not csv, json or auto" in r.stderr, r.stderr)
+    r = ctl(conninfo, "import", "nationals", path, "--mission", "TR-ANK", "--format", "csv")
+    expect_equal(r.returncode, 0, r.stdout + r.stderr)
+    check("renewed.csv:2: warning: passport_no: differs from the passport stored" in r.stdout, r.stdout)
 
 
 def two_imports_at_once_add_each_person_once():
