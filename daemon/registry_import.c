@@ -30,6 +30,25 @@
 	"OR string_to_array(n.name_key, ' ') @> string_to_array(s2.name_key, ' ') "                \
 	"OR string_to_array(n.name_key, ' ') <@ string_to_array(s2.name_key, ' '))"
 
+/*
+ * A stored text as the parser would have read it (import_text): white space
+ * trimmed, each run of it one space (one line break in notes, when it holds
+ * one), NFC. Text stored through the API keeps the tabs, line ends and
+ * spaces typed; compared this way, its own export reads back unchanged.
+ * chr(1), which no stored text holds, marks the line breaks meanwhile.
+ */
+#define IMPORT_SPACE                                                                               \
+	"[[:space:]\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+#define IMPORT_AS_READ(col)                                                                        \
+	"normalize(btrim(regexp_replace(" col ", '" IMPORT_SPACE "+', ' ', 'g'), ' '), NFC)"
+#define IMPORT_AS_READ_LINES(col)                                                                  \
+	"normalize(btrim(replace(regexp_replace(regexp_replace(" col ", '" IMPORT_SPACE            \
+	"*[\\n\\u2028\\u2029]" IMPORT_SPACE "*', chr(1), 'g'), '" IMPORT_SPACE "+', ' ', 'g'), "   \
+	"chr(1), E'\\n'), E' \\n'), NFC)"
+#define IMPORT_READ_ADDRESS IMPORT_AS_READ("n.address")
+#define IMPORT_READ_STATUS IMPORT_AS_READ("n.residence_status")
+#define IMPORT_READ_NOTES IMPORT_AS_READ_LINES("n.notes")
+
 static const char import_staging_sql[] =
     "CREATE TEMP TABLE import_row ("
     " line integer, name_ko text, name_latin text, name_key text, birth_date date,"
@@ -163,9 +182,14 @@ static const char *const import_merge_steps[] = {
     " departure_date = coalesce(s.departure_date, n.departure_date), "
     " household_id = coalesce(i.household_id, n.household_id), "
     " needs = CASE WHEN s.needs = '{}' THEN n.needs ELSE s.needs END, "
-    " languages = coalesce(s.languages, n.languages), address = coalesce(s.address, n.address), "
-    " residence_status = coalesce(s.residence_status, n.residence_status), "
-    " notes = coalesce(s.notes, n.notes), updated_at = now() "
+    " languages = coalesce(s.languages, n.languages), "
+    /* A text that reads as the file's is kept as stored. */
+    " address = CASE WHEN " IMPORT_READ_ADDRESS " = s.address THEN n.address "
+    "  ELSE coalesce(s.address, n.address) END, "
+    " residence_status = CASE WHEN " IMPORT_READ_STATUS " = s.residence_status "
+    "  THEN n.residence_status ELSE coalesce(s.residence_status, n.residence_status) END, "
+    " notes = CASE WHEN " IMPORT_READ_NOTES " = s.notes THEN n.notes "
+    "  ELSE coalesce(s.notes, n.notes) END, updated_at = now() "
     " FROM import_row s JOIN import_id i ON i.line = s.line "
     " WHERE NOT i.is_new AND NOT i.skipped AND i.national_id = n.id AND ("
     "  n.name_ko IS DISTINCT FROM coalesce(s.name_ko, n.name_ko) OR n.name_latin IS DISTINCT FROM "
@@ -178,9 +202,11 @@ static const char *const import_merge_steps[] = {
     "  OR n.household_id IS DISTINCT FROM coalesce(i.household_id, n.household_id) "
     "  OR (s.needs <> '{}' AND n.needs IS DISTINCT FROM s.needs) "
     "  OR n.languages IS DISTINCT FROM coalesce(s.languages, n.languages) "
-    "  OR n.address IS DISTINCT FROM coalesce(s.address, n.address) "
-    "  OR n.residence_status IS DISTINCT FROM coalesce(s.residence_status, n.residence_status) "
-    "  OR n.notes IS DISTINCT FROM coalesce(s.notes, n.notes)) RETURNING n.id) "
+    "  OR (s.address IS NOT NULL AND " IMPORT_READ_ADDRESS " IS DISTINCT FROM s.address) "
+    "  OR (s.residence_status IS NOT NULL AND " IMPORT_READ_STATUS " IS DISTINCT FROM "
+    "  s.residence_status) "
+    "  OR (s.notes IS NOT NULL AND " IMPORT_READ_NOTES " IS DISTINCT FROM s.notes)) "
+    "RETURNING n.id) "
     "UPDATE import_id i SET changed = true FROM u WHERE i.national_id = u.id",
     "INSERT INTO national (id, mission_id, household_id, name_ko, name_latin, name_key, "
     " birth_date, passport_no, kind, arrival_date, departure_date, languages, needs, address, "

@@ -2463,14 +2463,15 @@ import_csv_try_header(struct import_csv *c)
 
 /*
  * Drops the ' that the registry's CSV export (csv_field) puts before a cell
- * starting with = + - or @, so that spreadsheets do not run it as a formula:
+ * starting with = + - @ tab or carriage return, so that spreadsheets do not
+ * run it as a formula:
  * an export must read back unchanged. Only that one quote before such a
  * character goes; "'abc" stays as written.
  */
 static const char *
 import_csv_unescape_formula(const char *s, size_t *n)
 {
-	if (*n >= 2 && s[0] == '\'' && memchr("=+-@", s[1], 4) != NULL) {
+	if (*n >= 2 && s[0] == '\'' && memchr("=+-@\t\r", s[1], 6) != NULL) {
 		(*n)--;
 		return s + 1;
 	}

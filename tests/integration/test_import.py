@@ -4,6 +4,8 @@ deliberately broken rows goes in with exactly the expected rows and exactly
 the expected errors; the same file twice changes nothing; all-or-nothing,
 dry runs, JSON, one person at a time, and mission scoping."""
 
+import csv
+import io
 import json
 import os
 import threading
@@ -420,6 +422,31 @@ def one_person_on_several_rows_is_one_person():
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_key LIKE '%%choisua%%' OR name_key LIKE '최수아%%'"), "1")
 
 
+def an_export_reads_back_unchanged_whatever_its_white_space():
+    rep = post_csv(S["staff-b"], "영문성명,생년월일,휴대전화\nTAB NOTE,1977-07-07,+380 50 765 4321\n").json()
+    expect_equal(rep["inserted"], 1, rep)
+    nid = cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'TAB NOTE'")
+    r = S["staff-b"].request("PATCH", "/api/v1/nationals/" + nid, body=json.dumps({
+        "notes": "\tinsulin twice a day\r\nsecond  line", "address": " Khreshchatyk  1 "}).encode(),
+        headers={"Content-Type": "application/json"})
+    expect_equal(r.status, 200, r.body)
+    stored = cluster.psql(DB, "SELECT notes || '|' || address FROM national WHERE id = " + nid)
+    export = S["staff-b"].get("/api/v1/nationals/export.csv").body
+    check("\"'\tinsulin" in export, "the tab is escaped: %r" % export)
+    # This person's row alone (others of the mission are known by a name only).
+    rows = list(csv.reader(io.StringIO(export, newline="")))
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows([rows[0]] + [x for x in rows[1:] if x[0] == nid])
+    export = out.getvalue()
+    rep = post_csv(S["staff-b"], export).json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 0), rep)
+    expect_equal(cluster.psql(DB, "SELECT notes || '|' || address FROM national WHERE id = " + nid), stored, "kept")
+    # A note really changed is still written.
+    rep = post_csv(S["staff-b"], export.replace("second  line", "third line")).json()
+    expect_equal(rep["updated"], 1, rep)
+    expect_equal(cluster.psql(DB, "SELECT notes FROM national WHERE id = " + nid), "insulin twice a day\nthird line")
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -440,6 +467,7 @@ try:
         a_file_without_birth_dates_matches_people_stored_with_one,
         one_name_in_the_file_keeps_the_other_searchable,
         one_person_on_several_rows_is_one_person,
+        an_export_reads_back_unchanged_whatever_its_white_space,
     ])
 finally:
     d.stop()

@@ -1361,6 +1361,11 @@ import_reads_formula_quotes_of_its_own_export(void **state)
 	    {"quote_kept_before_a_digit_and_the_phone_refused", "'05321234567,,", NULL, "phone"},
 	    {"only_one_quote_dropped", "''+905321234567,,", NULL, "phone"},
 	    {"quote_alone_kept", ",',", "notes='", NULL},
+	    /* The export also escapes a cell starting with a tab or a carriage return. */
+	    {"formula_quote_dropped_before_tab", ",\"'\tinsulin\",'\tKonya",
+	     "notes=insulin|address=Konya", NULL},
+	    {"formula_quote_dropped_before_carriage_return", ",\"'\r\nsecond line\",",
+	     "notes=second line", NULL},
 	};
 	char text[512];
 
