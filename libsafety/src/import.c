@@ -1448,19 +1448,95 @@ import_split(const char *s, const char *seps, bool at_space, size_t *off, size_t
 	return n;
 }
 
+/* Normalises one number; a Korean mobile the mission's country does not take is read as Korean. */
+static int
+import_phone_one(struct importer *im, const char *tok, char *e164, char *msg, size_t msgsz)
+{
+	int rc = sf_phone_normalize(tok, im->home, e164, SF_PHONE_E164_SIZE, msg, msgsz);
+
+	if (rc != 0 && im->opt->korean_mobile_fallback && !im->home_is_kr &&
+	    import_is_korean_mobile(tok))
+		rc = sf_phone_normalize(tok, "KR", e164, SF_PHONE_E164_SIZE, NULL, 0);
+	return rc;
+}
+
+/*
+ * Tells whether the "/" in t (len bytes) is part of one number, as in
+ * "030/1234567" (area code / subscriber): so when the parts are not numbers
+ * on their own but the whole is. "010-1234-5678 / 010-9876-5432" is two.
+ */
+static bool
+import_phone_slash_is_one(struct importer *im, const char *t, size_t len)
+{
+	char whole[SF_IMPORT_CELL_MAX + 1], part[SF_IMPORT_CELL_MAX + 1], e164[SF_PHONE_E164_SIZE];
+	size_t off[SF_IMPORT_CONTACTS_MAX], plen[SF_IMPORT_CONTACTS_MAX], n;
+	bool all_numbers = true;
+
+	memcpy(whole, t, len);
+	whole[len] = '\0';
+	n = import_split(whole, "/", false, off, plen, SF_IMPORT_CONTACTS_MAX);
+	for (size_t i = 0; i < n && i < SF_IMPORT_CONTACTS_MAX && all_numbers; i++) {
+		memcpy(part, whole + off[i], plen[i]);
+		part[plen[i]] = '\0';
+		all_numbers = import_phone_one(im, part, e164, NULL, 0) == 0;
+	}
+	if (all_numbers && n <= SF_IMPORT_CONTACTS_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (whole[i] == '/')
+			whole[i] = ' ';
+	}
+	return import_phone_one(im, whole, e164, NULL, 0) == 0;
+}
+
 /* Checks the phone numbers of a cell: E.164 each, first is priority 1. */
 static void
 import_phones(struct importer *im)
 {
 	const char *s = import_val(im, SF_IMPORT_FIELD_PHONE);
-	size_t off[SF_IMPORT_CONTACTS_MAX], len[SF_IMPORT_CONTACTS_MAX], n;
-	char tok[SF_IMPORT_CELL_MAX + 1], e164[SF_PHONE_E164_SIZE];
+	size_t goff[SF_IMPORT_CONTACTS_MAX], glen[SF_IMPORT_CONTACTS_MAX], ng;
+	size_t off[SF_IMPORT_CONTACTS_MAX], len[SF_IMPORT_CONTACTS_MAX], n = 0;
+	char work[SF_IMPORT_CELL_MAX + 1], tok[SF_IMPORT_CELL_MAX + 1], e164[SF_PHONE_E164_SIZE];
 	char msg[SF_IMPORT_REASON_SIZE], detail[SF_IMPORT_REASON_SIZE];
+	size_t cell;
 
 	if (s == NULL)
 		return;
-	n = import_split(s, "/;,", false, off, len, SF_IMPORT_CONTACTS_MAX);
-	if (n > SF_IMPORT_CONTACTS_MAX) {
+	cell = strlen(s);
+	if (cell > SF_IMPORT_CELL_MAX)
+		cell = SF_IMPORT_CELL_MAX;
+	memcpy(work, s, cell);
+	work[cell] = '\0';
+	/* Numbers are apart at ; and , always, at / unless it is inside one number. */
+	ng = import_split(work, ";,", false, goff, glen, SF_IMPORT_CONTACTS_MAX);
+	for (size_t g = 0; g < ng && g < SF_IMPORT_CONTACTS_MAX; g++) {
+		char *t = work + goff[g];
+		size_t sub_off[SF_IMPORT_CONTACTS_MAX], sub_len[SF_IMPORT_CONTACTS_MAX], ns;
+
+		if (memchr(t, '/', glen[g]) == NULL || import_phone_slash_is_one(im, t, glen[g])) {
+			for (size_t k = 0; k < glen[g]; k++) {
+				if (t[k] == '/')
+					t[k] = ' ';
+			}
+			if (n < SF_IMPORT_CONTACTS_MAX) {
+				off[n] = goff[g];
+				len[n] = glen[g];
+			}
+			n++;
+			continue;
+		}
+		memcpy(tok, t, glen[g]);
+		tok[glen[g]] = '\0';
+		ns = import_split(tok, "/", false, sub_off, sub_len, SF_IMPORT_CONTACTS_MAX);
+		for (size_t k = 0; k < ns; k++) {
+			if (n < SF_IMPORT_CONTACTS_MAX && k < SF_IMPORT_CONTACTS_MAX) {
+				off[n] = goff[g] + sub_off[k];
+				len[n] = sub_len[k];
+			}
+			n++;
+		}
+	}
+	if (ng > SF_IMPORT_CONTACTS_MAX || n > SF_IMPORT_CONTACTS_MAX) {
 		import_field_error(im, SF_IMPORT_FIELD_PHONE, "phone: more than %d numbers",
 		                   SF_IMPORT_CONTACTS_MAX);
 		return;
@@ -1468,12 +1544,9 @@ import_phones(struct importer *im)
 	for (size_t i = 0; i < n; i++) {
 		int rc;
 
-		memcpy(tok, s + off[i], len[i]);
+		memcpy(tok, work + off[i], len[i]);
 		tok[len[i]] = '\0';
-		rc = sf_phone_normalize(tok, im->home, e164, sizeof e164, msg, sizeof msg);
-		if (rc != 0 && im->opt->korean_mobile_fallback && !im->home_is_kr &&
-		    import_is_korean_mobile(tok))
-			rc = sf_phone_normalize(tok, "KR", e164, sizeof e164, NULL, 0);
+		rc = import_phone_one(im, tok, e164, msg, sizeof msg);
 		if (rc != 0) {
 			import_detail(msg, detail, sizeof detail);
 			if (n == 1)

@@ -1606,6 +1606,47 @@ import_refuses_the_same_person_by_one_name_or_without_a_phone(void **state)
 	sf_import_result_free(res);
 }
 
+/*
+ * A "/" inside one number (area code / subscriber) keeps the number whole;
+ * between two whole numbers it parts them.
+ */
+static void
+import_reads_a_slash_inside_a_phone_number_as_one_number(void **state)
+{
+	static const struct {
+		const char *country, *cell, *want;
+	} cases[] = {
+	    {"DE", "030/1234567", "+49301234567"},
+	    {"DE", "+49 30/1234567", "+49301234567"},
+	    {"TR", "0312/444 12 34", "+903124441234"},
+	    {"TR", "010-1234-5678 / 010-9876-5432", "+821012345678,+821098765432"},
+	    {"TR", "0532 123 45 67/0532 765 43 21; +905551112233",
+	     "+905321234567,+905327654321,+905551112233"},
+	};
+	struct sf_import_options opt;
+	char text[256], got[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sf_import_result *res;
+
+		sf_import_options_init(&opt);
+		opt.default_country = cases[i].country;
+		snprintf(text, sizeof text, "name_latin,phone\nKIM MINJUN,\"%s\"\n", cases[i].cell);
+		res = parse_text_with(text, &opt, 0);
+		if (res->nrows != 1)
+			fail_msg("%s: refused: %s", cases[i].cell,
+			         res->nerrors > 0 ? res->errors[0].reason : "?");
+		got[0] = '\0';
+		for (size_t k = 0; k < res->rows[0].nphones; k++)
+			snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s",
+			         k > 0 ? "," : "", res->rows[0].phones[k]);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("%s: %s, want %s", cases[i].cell, got, cases[i].want);
+		sf_import_result_free(res);
+	}
+}
+
 int
 main(void)
 {
@@ -1636,6 +1677,7 @@ main(void)
 	    cmocka_unit_test(import_tells_whether_kind_and_languages_were_given),
 	    cmocka_unit_test(import_refuses_the_same_person_twice_without_a_passport),
 	    cmocka_unit_test(import_refuses_the_same_person_by_one_name_or_without_a_phone),
+	    cmocka_unit_test(import_reads_a_slash_inside_a_phone_number_as_one_number),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
