@@ -60,6 +60,41 @@ name_is_invisible(ucs4_t uc)
 	return uc == 0x200b || uc == 0x2060 || uc == 0xfeff || uc == 0x00ad;
 }
 
+/*
+ * Tells whether uc is a letter that shows nothing: the Hangul fillers (which
+ * only stand for a missing part of a syllable) and the blank Braille pattern.
+ */
+static bool
+name_is_filler(ucs4_t uc)
+{
+	return uc == 0x3164 || uc == 0xffa0 || uc == 0x115f || uc == 0x1160 || uc == 0x2800;
+}
+
+/* Tells whether uc is a format character (invisible; Unicode category Cf). */
+static bool
+name_is_format(ucs4_t uc)
+{
+	return uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_Cf);
+}
+
+/*
+ * Tells whether a zero width (non-)joiner between a and b shapes a name:
+ * between letters or marks of scripts that join or form conjuncts (Arabic,
+ * Persian, Indic), not Latin or Hangul, where it only hides a difference.
+ */
+static bool
+name_joiner_shapes(ucs4_t a, ucs4_t b)
+{
+	const uc_script_t *latin = uc_script_byname("Latin"), *hangul = uc_script_byname("Hangul");
+
+	if (a == 0 || b == 0 ||
+	    !uc_is_general_category_withtable(a, UC_CATEGORY_MASK_L | UC_CATEGORY_MASK_M) ||
+	    !uc_is_general_category_withtable(b, UC_CATEGORY_MASK_L | UC_CATEGORY_MASK_M))
+		return false;
+	return uc_script(a) != latin && uc_script(a) != hangul && uc_script(b) != latin &&
+	       uc_script(b) != hangul && !name_is_filler(a) && !name_is_filler(b);
+}
+
 /* Tells whether uc is white space; tabs and line ends from spreadsheet cells count. */
 static bool
 name_is_space(ucs4_t uc)
@@ -82,7 +117,7 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 	const uint8_t *s = (const uint8_t *)input, *bad;
 	size_t len, n = 0, nfclen, i;
 	bool pending_space = false, has_base = false;
-	ucs4_t uc;
+	ucs4_t uc, prev = 0, next, hidden = 0;
 	int k, rc = 0;
 
 	if (out != NULL && outsz > 0)
@@ -99,6 +134,7 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 		if (name_is_space(uc)) {
 			pending_space = n > 0;
 			has_base = false;
+			prev = 0;
 			continue;
 		}
 		if (name_is_bidi_control(uc))
@@ -113,8 +149,29 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 			return sf_error_set(err, errsz, SF_EINVAL,
 			                    "name: private-use character U+%04X at byte %zu",
 			                    (unsigned)uc, i);
-		if (name_is_invisible(uc))
+		/*
+		 * Invisible: format characters and fillers only make equal-looking
+		 * names differ, so they go (a joiner that shapes a name stays).
+		 */
+		if (uc == 0x200c || uc == 0x200d) {
+			next = 0;
+			if (i + (size_t)k < len)
+				u8_mbtouc_unsafe(&next, s + i + (size_t)k, len - i - (size_t)k);
+			if (!pending_space && name_joiner_shapes(prev, next)) {
+				if (n + (size_t)k > NAME_COLLAPSED_MAX)
+					return sf_error_set(err, errsz, SF_ETOOLONG,
+					                    "name: too long: more than %d bytes",
+					                    SF_NAME_MAX);
+				memcpy(collapsed + n, s + i, (size_t)k);
+				n += (size_t)k;
+				continue;
+			}
+		}
+		if (name_is_invisible(uc) || name_is_format(uc) || name_is_filler(uc)) {
+			if (hidden == 0)
+				hidden = uc;
 			continue;
+		}
 		if (name_is_mark(uc) && !has_base)
 			return sf_error_set(err, errsz, SF_EINVAL,
 			                    "name: combining mark U+%04X with no letter before it "
@@ -129,7 +186,12 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 		pending_space = false;
 		memcpy(collapsed + n, s + i, (size_t)k);
 		n += (size_t)k;
+		prev = uc;
 	}
+	if (n == 0 && hidden != 0)
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "name: empty: nothing but invisible characters (U+%04X)",
+		                    (unsigned)hidden);
 	if (n == 0)
 		return sf_error_set(err, errsz, SF_EINVAL, "name: empty");
 
@@ -204,6 +266,7 @@ sf_name_search_key(const char *name, char *out, size_t outsz)
 			continue;
 		}
 		if (name_is_space(uc) || name_is_invisible(uc) || name_is_bidi_control(uc) ||
+		    name_is_filler(uc) ||
 		    uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_P | UC_CATEGORY_MASK_Cc |
 		                                             UC_CATEGORY_MASK_Cf |
 		                                             UC_CATEGORY_MASK_Co)) {
@@ -262,7 +325,7 @@ sf_name_script(const char *name)
 		return SF_SCRIPT_OTHER;
 	for (size_t i = 0; i < len; i += (size_t)k) {
 		k = u8_mbtouc_unsafe(&uc, s + i, len - i);
-		if (!uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_L))
+		if (!uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_L) || name_is_filler(uc))
 			continue;
 		script = uc_script(uc);
 		if (script == hangul) {

@@ -28,9 +28,14 @@ enum sf_script {
  * Normalises a name for storage and writes it, NUL-terminated, into out (the
  * caller's buffer; SF_NAME_SIZE bytes always suffice): valid UTF-8, no control
  * or text-direction characters, no combining mark without a letter before it,
- * invisible characters (zero width space, soft hyphen, byte order mark)
- * removed, white space trimmed and each run of it made one space, then
- * Unicode NFC; 1 to SF_NAME_MAX bytes. Case and letters are kept as typed.
+ * invisible characters removed (format characters such as the zero width
+ * space, soft hyphen, byte order mark and tag characters; the Hangul fillers
+ * U+3164, U+FFA0, U+115F, U+1160 and the blank Braille pattern U+2800; a zero
+ * width joiner or non-joiner unless between letters of a script it shapes,
+ * such as Persian or Devanagari), white space trimmed and each run of it made
+ * one space, then Unicode NFC; 1 to SF_NAME_MAX bytes. Case and letters are
+ * kept as typed. A name of nothing but invisible characters is refused,
+ * naming the first.
  *
  * Returns 0, SF_EINVAL (not UTF-8, with the offset of the first bad byte; a
  * forbidden character, with its offset; empty), SF_ETOOLONG (over SF_NAME_MAX
