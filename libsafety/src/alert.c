@@ -1832,9 +1832,11 @@ cap_propose(struct sf_alert *a, struct shape **shapes, size_t *n_shapes)
 		a->action = SF_ALERT_IGNORE;
 		break;
 	}
-	if (a->status == SF_CAP_STATUS_SYSTEM || a->status == SF_CAP_STATUS_DRAFT)
+	/* CAP: recipients disregard Test messages; only an Exercise is a drill. */
+	if (a->status == SF_CAP_STATUS_SYSTEM || a->status == SF_CAP_STATUS_DRAFT ||
+	    a->status == SF_CAP_STATUS_TEST)
 		a->action = SF_ALERT_IGNORE;
-	a->drill = a->status == SF_CAP_STATUS_EXERCISE || a->status == SF_CAP_STATUS_TEST;
+	a->drill = a->status == SF_CAP_STATUS_EXERCISE;
 
 	for (size_t i = 0; i < a->n_infos; i++) {
 		if (korean == SIZE_MAX && language_is(a->infos[i].language, "ko"))
@@ -2131,6 +2133,36 @@ json_string(const cJSON *obj, const char *name)
 	return item->valuestring;
 }
 
+/*
+ * The other ids of the same earthquake (properties.ids, ",us7000abcd,at00xyz,"),
+ * kept as references: a network's later preferred id names the same event.
+ */
+static int
+usgs_aliases(const cJSON *props, const char *id, struct sf_alert *a)
+{
+	const char *ids = json_string(props, "ids");
+	const char *s = ids;
+
+	while (s != NULL && *s != '\0') {
+		const char *end = strchr(s, ',');
+		size_t n = end != NULL ? (size_t)(end - s) : strlen(s);
+
+		if (n > 0 && n <= 64 && !(strlen(id) == n && strncmp(id, s, n) == 0)) {
+			struct sf_alert_reference *ref;
+
+			APPEND(a->references, a->n_references, ref);
+			if (ref == NULL)
+				return SF_ENOMEM;
+			ref->identifier = strndup(s, n);
+			ref->text = strndup(s, n);
+			if (ref->identifier == NULL || ref->text == NULL)
+				return SF_ENOMEM;
+		}
+		s = end != NULL ? end + 1 : NULL;
+	}
+	return SF_OK;
+}
+
 /* Reads one USGS feature into a; why names the field on failure. Returns 0, 1 (ignored) or < 0. */
 static int
 usgs_feature(const cJSON *feature, struct sf_alert *a, char *why, size_t whysz)
@@ -2160,10 +2192,24 @@ usgs_feature(const cJSON *feature, struct sf_alert *a, char *why, size_t whysz)
 		return 1;
 	}
 	status = json_string(props, "status");
+	a->source = SF_ALERT_SOURCE_USGS;
+	if (usgs_aliases(props, id, a) != SF_OK)
+		return SF_ENOMEM;
 	if (status != NULL && strcmp(status, "deleted") == 0) {
-		sf_error_set(why, whysz, SF_EINVAL, "%s: properties.status: the event was deleted",
-		             id);
-		return 1;
+		/* The network took the event back: its proposal is withdrawn. */
+		a->action = SF_ALERT_CANCEL;
+		a->status = SF_CAP_STATUS_ACTUAL;
+		a->msg_type = SF_CAP_MSG_CANCEL;
+		a->scope = SF_CAP_SCOPE_PUBLIC;
+		a->kind = SF_ALERT_KIND_EARTHQUAKE;
+		a->severity = 1;
+		a->identifier = strdup(id);
+		a->source_ref = strdup(id);
+		a->sender =
+		    strdup(json_string(props, "net") != NULL ? json_string(props, "net") : "usgs");
+		if (a->identifier == NULL || a->source_ref == NULL || a->sender == NULL)
+			return SF_ENOMEM;
+		return set_text(&a->title, "deleted event", SF_ALERT_TITLE_MAX, false);
 	}
 	mag = cJSON_GetObjectItemCaseSensitive(props, "mag");
 	if (!cJSON_IsNumber(mag))
@@ -2201,7 +2247,6 @@ usgs_feature(const cJSON *feature, struct sf_alert *a, char *why, size_t whysz)
 			                    id, depth);
 	}
 
-	a->source = SF_ALERT_SOURCE_USGS;
 	alert_level = json_string(props, "alert");
 	quake_set(&a->quake, mag->valuedouble, depth, epicentre, alert_level);
 	a->quake.reviewed = status != NULL && strcmp(status, "reviewed") == 0;

@@ -643,7 +643,10 @@ cap_status_and_msg_type_decide_the_action(void **state)
 	} cases[] = {
 	    {"Actual", "Alert", SF_ALERT_PROPOSE, false},
 	    {"Exercise", "Alert", SF_ALERT_PROPOSE, true},
-	    {"Test", "Update", SF_ALERT_UPDATE, true},
+	    {"Actual", "Update", SF_ALERT_UPDATE, false},
+	    /* CAP: recipients disregard a Test message; it is no drill either. */
+	    {"Test", "Update", SF_ALERT_IGNORE, false},
+	    {"Test", "Alert", SF_ALERT_IGNORE, false},
 	    {"Actual", "Cancel", SF_ALERT_CANCEL, false},
 	    {"Actual", "Ack", SF_ALERT_IGNORE, false},
 	    {"Actual", "Error", SF_ALERT_IGNORE, false},
@@ -907,10 +910,6 @@ static const struct xml_case usgs_refused[] = {
      "{\"type\":\"Feature\",\"id\":\"x1\",\"properties\":{\"mag\":2,\"time\":1,"
      "\"type\":\"quarry blast\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,2,0]}}",
      "usgs: x1: properties.type: \"quarry blast\" is not an earthquake"},
-    {"deleted",
-     "{\"type\":\"Feature\",\"id\":\"x1\",\"properties\":{\"mag\":2,\"time\":1,"
-     "\"status\":\"deleted\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":[1,2,0]}}",
-     "deleted"},
     {"no id", "{\"type\":\"Feature\",\"properties\":{}}", "usgs: id: missing"},
     {"all broken",
      "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"id\":\"a\"}]}",
@@ -935,6 +934,36 @@ usgs_broken_documents_are_refused_with_the_field_named(void **state)
 			fail_msg("%s: \"%s\" lacks \"%s\"", usgs_refused[i].name, err,
 			         usgs_refused[i].message);
 	}
+}
+
+static void
+usgs_deleted_event_cancels_and_every_id_is_kept(void **state)
+{
+	const char *json =
+	    "{\"type\":\"FeatureCollection\",\"features\":["
+	    "{\"type\":\"Feature\",\"id\":\"us6000jllz\",\"properties\":{\"mag\":7.8,"
+	    "\"time\":1675646254342,\"status\":\"reviewed\",\"ids\":\",us6000jllz,"
+	    "usauto6000jllz,at00rpmwxe,pt23037000,\"},\"geometry\":{\"type\":\"Point\","
+	    "\"coordinates\":[37.0143,37.2256,10]}},"
+	    "{\"type\":\"Feature\",\"id\":\"x1\",\"properties\":{\"mag\":null,\"time\":1,"
+	    "\"status\":\"deleted\",\"ids\":\",x1,y1,\"},\"geometry\":null}]}";
+	struct sf_alert_list *list = NULL;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(sf_alert_parse_usgs(json, strlen(json), &list, err, sizeof err), SF_OK);
+	assert_int_equal(list->n, 2);
+	assert_int_equal(list->n_ignored, 0);
+	assert_int_equal(list->alerts[0].action, SF_ALERT_PROPOSE);
+	assert_int_equal(list->alerts[0].n_references, 3);
+	assert_string_equal(list->alerts[0].references[0].text, "usauto6000jllz");
+	assert_string_equal(list->alerts[0].references[2].text, "pt23037000");
+	assert_int_equal(list->alerts[1].action, SF_ALERT_CANCEL);
+	assert_string_equal(list->alerts[1].source_ref, "x1");
+	assert_int_equal(list->alerts[1].n_references, 1);
+	assert_string_equal(list->alerts[1].references[0].text, "y1");
+	assert_non_null(list->alerts[1].title);
+	sf_alert_list_free(list);
 }
 
 static void
@@ -1221,6 +1250,7 @@ main(void)
 	    cmocka_unit_test(usgs_summary_feed_gives_one_alert_per_event),
 	    cmocka_unit_test(usgs_offshore_great_quake_with_green_pager_is_still_severe),
 	    cmocka_unit_test(usgs_broken_documents_are_refused_with_the_field_named),
+	    cmocka_unit_test(usgs_deleted_event_cancels_and_every_id_is_kept),
 	    cmocka_unit_test(usgs_feed_skips_broken_and_other_events_and_keeps_the_rest),
 	    cmocka_unit_test(
 	        usgs_title_of_only_spaces_or_control_characters_is_made_from_the_magnitude),

@@ -55,8 +55,9 @@ enum sf_alert_action {
 	SF_ALERT_PROPOSE, /* a new event: propose a crisis (CAP Alert, every USGS and GDACS event)
 	                   */
 	SF_ALERT_UPDATE,  /* CAP Update: revise the crises its references name, or propose */
-	SF_ALERT_CANCEL,  /* CAP Cancel: withdraw the proposals its references name */
-	SF_ALERT_IGNORE,  /* CAP System, Draft, Ack or Error: nothing to do */
+	SF_ALERT_CANCEL,  /* CAP Cancel, USGS deleted event: withdraw the proposals its
+	                     references (and source_ref) name */
+	SF_ALERT_IGNORE,  /* CAP System, Draft, Test, Ack or Error: nothing to do */
 };
 
 /* CAP alert/status. */
@@ -174,7 +175,8 @@ struct sf_alert_info {
 	size_t n_areas;
 };
 
-/* An earlier CAP message named in references: "sender,identifier,sent". */
+/* An earlier CAP message named in references: "sender,identifier,sent"; for USGS, another id
+ * of the same earthquake (properties.ids), in identifier and text. */
 struct sf_alert_reference {
 	char *sender; /* NULL in CAP 1.0 references that give only an identifier */
 	char *identifier;
@@ -225,7 +227,7 @@ struct sf_alert {
 	enum sf_alert_action action;
 	enum sf_alert_kind kind;
 	int severity;      /* 1 (minor or unknown) to 5 (extreme) */
-	bool drill;        /* CAP status Exercise or Test: every message of the crisis says so */
+	bool drill;        /* CAP status Exercise: every message of the crisis says so */
 	char *title;       /* never NULL, 1 to SF_ALERT_TITLE_MAX bytes */
 	char *description; /* NULL or up to SF_ALERT_DESCRIPTION_MAX bytes */
 	char *url;         /* the event's page (CAP web, USGS url, GDACS link) or NULL */
@@ -253,7 +255,7 @@ struct sf_alert_list {
 	size_t n;
 	size_t n_rejected;  /* entries refused as broken; the others are still here */
 	char rejected[256]; /* why the first was refused, naming it; "" when none */
-	size_t n_ignored;   /* entries that are not events to propose (quarry blasts, deleted) */
+	size_t n_ignored;   /* entries that are not events to propose (quarry blasts, explosions) */
 	bool truncated;     /* the feed had more than SF_ALERT_FEED_MAX entries; the first kept */
 };
 
@@ -276,12 +278,13 @@ int sf_alert_parse_cap(const char *xml, size_t len, struct sf_alert **out, char 
  * Parses USGS earthquake GeoJSON of len bytes: one event (a Feature, as the
  * detail feed gives) or a FeatureCollection (summary feeds), into a new list
  * in *out. Every earthquake becomes an alert with a circle whose radius
- * follows sf_alert_quake_radius_km. In a collection, broken features are
- * skipped and counted (n_rejected, rejected says why the first was), other
- * event types and deleted events are skipped as ignored, and at most
- * SF_ALERT_FEED_MAX are kept. A single Feature that is broken, deleted or not
- * an earthquake is an error, and so is a collection whose every feature was
- * refused (the message is the first refusal's).
+ * follows sf_alert_quake_radius_km, and its other ids (properties.ids) as
+ * references; a deleted event becomes an SF_ALERT_CANCEL alert without an
+ * area. In a collection, broken features are skipped and counted
+ * (n_rejected, rejected says why the first was), other event types are
+ * skipped as ignored, and at most SF_ALERT_FEED_MAX are kept. A single
+ * Feature that is broken or not an earthquake is an error, and so is a collection whose every
+ * feature was refused (the message is the first refusal's).
  *
  * Returns 0, SF_EINVAL (err says "usgs: properties.mag: missing" or, for a
  * document that is not USGS GeoJSON at all, why) or SF_ENOMEM; *out is NULL on
