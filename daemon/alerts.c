@@ -22,11 +22,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char alerts_propose_sql[] =
-    "SELECT crisis_propose($1, $2, $3::crisis_kind, $4, $5, $6::smallint, $7::bool, $8, "
-    "$9::float8[], $10::float8[], $11::float8[], to_timestamp($12::float8), $13::int, "
+    "SELECT crisis_propose($1, $2, $16::text[], $3::crisis_kind, $4, $5, $6::smallint, $7::bool, "
+    "$8, $9::float8[], $10::float8[], $11::float8[], to_timestamp($12::float8), $13::int, "
     "$14::bigint, $15)::text";
+
+/* A CAP Cancel or a deleted USGS event: the crises it names are withdrawn. */
+static const char alerts_withdraw_sql[] =
+    "SELECT crisis_withdraw($1, $2, $3::text[], $4::bigint, $5)::text";
 
 /* One alert job: parse, then propose each alert in turn. */
 struct alerts_job {
@@ -83,6 +88,48 @@ alerts_array(const struct sf_alert *a, int which)
 	return out;
 }
 
+/*
+ * The names of earlier messages of the same event as a PostgreSQL text[]
+ * literal: a CAP Update's or Cancel's references, a USGS event's other ids.
+ * The caller frees it.
+ */
+static char *
+alerts_refs(const struct sf_alert *a)
+{
+	struct evbuffer *buf = evbuffer_new();
+	size_t len;
+	char *out;
+
+	evbuffer_add(buf, "{", 1);
+	for (size_t i = 0; i < a->n_references; i++) {
+		const char *t = a->references[i].text;
+
+		evbuffer_add_printf(buf, "%s\"", i > 0 ? "," : "");
+		for (; t != NULL && *t != '\0'; t++) {
+			if (*t == '"' || *t == '\\')
+				evbuffer_add(buf, "\\", 1);
+			evbuffer_add(buf, t, 1);
+		}
+		evbuffer_add(buf, "\"", 1);
+	}
+	evbuffer_add(buf, "}", 1);
+	len = evbuffer_get_length(buf);
+	out = xmalloc(len + 1);
+	evbuffer_remove(buf, out, len);
+	out[len] = '\0';
+	evbuffer_free(buf);
+	return out;
+}
+
+/* Whether an alert's references name the same event: CAP Update and Cancel, every USGS event.
+ */
+static bool
+alerts_uses_refs(const struct sf_alert *a)
+{
+	return a->action == SF_ALERT_UPDATE || a->action == SF_ALERT_CANCEL ||
+	       a->source == SF_ALERT_SOURCE_USGS;
+}
+
 /* The proposal of one alert answered. */
 static void
 alerts_proposed(const struct db_result *r, void *arg)
@@ -96,6 +143,19 @@ alerts_proposed(const struct db_result *r, void *arg)
 	if (r->outcome != DB_OK) {
 		cJSON_AddStringToObject(
 		    item, "error", r->outcome == DB_SQL_ERROR ? r->error : "database unavailable");
+	} else if (a->action == SF_ALERT_CANCEL) {
+		if (PQgetisnull(r->res, 0, 0)) {
+			cJSON_AddStringToObject(item, "result",
+			                        "cancelled: no crisis of yours named");
+		} else {
+			cJSON_AddStringToObject(item, "result", "cancelled");
+			cJSON_AddItemToObject(item, "withdrawn",
+			                      cJSON_Parse(PQgetvalue(r->res, 0, 0)));
+			if (job->ctx == NULL)
+				log_info("alert_cancelled", "source",
+				         sf_alert_source_name(a->source), "ref", a->source_ref,
+				         "crises", PQgetvalue(r->res, 0, 0));
+		}
 	} else if (PQgetisnull(r->res, 0, 0)) {
 		cJSON_AddStringToObject(item, "result", "no mission has nationals inside");
 	} else {
@@ -121,19 +181,28 @@ static void
 alerts_next(struct alerts_job *job)
 {
 	struct daemon *d = job->d;
-	const char *params[15];
+	const char *params[16];
 	char sev[8], drill[2], started[32], minaff[16], mission[24];
-	char *lat, *lon, *rad;
+	char *lat, *lon, *rad, *refs;
 	const char *cause;
+	time_t now = time(NULL);
+	int rc;
 
-	while (job->next < job->list->n &&
-	       job->list->alerts[job->next].action != SF_ALERT_PROPOSE &&
-	       job->list->alerts[job->next].action != SF_ALERT_UPDATE) {
-		cJSON *item = cJSON_CreateObject();
-		cJSON_AddStringToObject(item, "source_ref",
-		                        job->list->alerts[job->next].source_ref);
-		cJSON_AddStringToObject(item, "result",
-		                        "nothing to propose (cancel, system or test message)");
+	while (job->next < job->list->n) {
+		const struct sf_alert *a = &job->list->alerts[job->next];
+		const char *why = NULL;
+		cJSON *item;
+
+		if (a->action == SF_ALERT_IGNORE)
+			why = "nothing to propose (system, draft, test, ack or error message)";
+		/* An alert past its expiry no longer describes a danger. */
+		else if (a->action != SF_ALERT_CANCEL && a->expires > 0 && a->expires < now)
+			why = "expired: nothing to propose";
+		if (why == NULL)
+			break;
+		item = cJSON_CreateObject();
+		cJSON_AddStringToObject(item, "source_ref", a->source_ref);
+		cJSON_AddStringToObject(item, "result", why);
 		cJSON_AddItemToArray(job->results, item);
 		job->next++;
 	}
@@ -153,6 +222,23 @@ alerts_next(struct alerts_job *job)
 	}
 	{
 		const struct sf_alert *a = &job->list->alerts[job->next];
+		refs = alerts_refs(a);
+		snprintf(mission, sizeof mission, "%lld", job->only_mission);
+		if (a->action == SF_ALERT_CANCEL) {
+			params[0] = sf_alert_source_name(a->source);
+			params[1] = a->source_ref;
+			params[2] = refs;
+			params[3] = job->only_mission > 0 ? mission : NULL;
+			params[4] = job->actor;
+			rc = db_pool_query(d->db, alerts_withdraw_sql, 5, params, alerts_proposed,
+			                   job, &cause);
+			free(refs);
+			if (rc != 0) {
+				struct db_result r = {DB_UNAVAILABLE, NULL, "", cause, 0};
+				alerts_proposed(&r, job);
+			}
+			return;
+		}
 		snprintf(sev, sizeof sev, "%d", a->severity);
 		snprintf(drill, sizeof drill, "%s", a->drill ? "t" : "f");
 		/* Every circle: the three arrays must stay the same length, or unnest pads with
@@ -163,7 +249,6 @@ alerts_next(struct alerts_job *job)
 		snprintf(started, sizeof started, "%lld",
 		         (long long)(a->started > 0 ? a->started : a->sent));
 		snprintf(minaff, sizeof minaff, "%d", job->min_affected);
-		snprintf(mission, sizeof mission, "%lld", job->only_mission);
 		params[0] = sf_alert_source_name(a->source);
 		params[1] = a->source_ref;
 		params[2] = sf_alert_kind_name(a->kind);
@@ -179,9 +264,11 @@ alerts_next(struct alerts_job *job)
 		params[12] = minaff;
 		params[13] = job->only_mission > 0 ? mission : NULL;
 		params[14] = job->actor;
+		params[15] = alerts_uses_refs(a) ? refs : "{}";
 	}
-	if (db_pool_query(d->db, alerts_propose_sql, 15, params, alerts_proposed, job, &cause) !=
-	    0) {
+	rc = db_pool_query(d->db, alerts_propose_sql, 16, params, alerts_proposed, job, &cause);
+	free(refs);
+	if (rc != 0) {
 		struct db_result r = {DB_UNAVAILABLE, NULL, "", cause, 0};
 		alerts_proposed(&r, job);
 	}

@@ -740,7 +740,8 @@ out:
 /*
  * POST /api/v1/nationals/in-area {"area": GeoJSON Polygon|MultiPolygon} or
  * {"circle": {"lat", "lon", "radius_m"}}, optional "on" (date) and
- * "mission_id": how many nationals are inside, by region.
+ * "mission_id" (accounts that see every mission: absent counts them all):
+ * how many nationals are inside, by region, read as a declare reads them.
  */
 void
 routes_nationals_in_area(struct http_ctx *ctx)
@@ -759,12 +760,13 @@ routes_nationals_in_area(struct http_ctx *ctx)
 	if (!nationals_date(ctx, body, "on", on_buf, &on))
 		goto out;
 	mission_id = auth_scope_param(ctx, scope);
-	if (mission_id == NULL) {
+	/* Accounts that see every mission count one mission, or all of them when none is named. */
+	if (mission_id == NULL && mission != NULL && !cJSON_IsNull(mission)) {
 		if (!cJSON_IsNumber(mission) || mission->valuedouble < 1 ||
 		    mission->valuedouble > 1e15) {
-			http_reply_problem(
-			    ctx, 400, "bad request",
-			    "mission_id: required for accounts that see every mission");
+			http_reply_problem(ctx, 400, "bad request",
+			                   "mission_id: a mission id, or leave it out to count "
+			                   "every mission");
 			goto out;
 		}
 		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
@@ -791,10 +793,11 @@ routes_nationals_in_area(struct http_ctx *ctx)
 		cJSON *r = cJSON_GetObjectItemCaseSensitive(circle, "radius_m");
 		if (!cJSON_IsNumber(la) || !cJSON_IsNumber(lo) || !cJSON_IsNumber(r) ||
 		    la->valuedouble < -90 || la->valuedouble > 90 || lo->valuedouble < -180 ||
-		    lo->valuedouble > 180 || r->valuedouble <= 0 || r->valuedouble > 2e6) {
+		    lo->valuedouble > 180 || r->valuedouble <= 0 || r->valuedouble > 5e6) {
+			/* The limit a declared circle has. */
 			http_reply_problem(ctx, 400, "bad request",
 			                   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
-			                   "\"radius_m\": 1..2000000}");
+			                   "\"radius_m\": 1..5000000}");
 			goto out;
 		}
 		snprintf(lat, sizeof lat, "%.7f", la->valuedouble);
@@ -810,12 +813,15 @@ routes_nationals_in_area(struct http_ctx *ctx)
 	params[6] = NULL;
 	db_reply_json(
 	    ctx, 200, "",
-	    "WITH hit AS (SELECT * FROM nationals_in_area($1::bigint, "
-	    "  ST_GeomFromGeoJSON($2)::geography, coalesce($3::date, current_date)) WHERE $2 IS "
-	    "NOT NULL "
-	    " UNION ALL SELECT * FROM nationals_near($1::bigint, "
+	    /* The area read as crisis_declare reads it, so the preview counts what a declare
+	       stores. */
+	    "WITH shape AS (SELECT area_from_geojson($2)::geography AS g), "
+	    "missions AS (SELECT m.id FROM mission m WHERE $1::bigint IS NULL OR m.id = $1), "
+	    "hit AS (SELECT t.* FROM missions m, shape s, LATERAL nationals_in_area(m.id, s.g, "
+	    "  coalesce($3::date, current_date)) t WHERE $2 IS NOT NULL "
+	    " UNION ALL SELECT t.* FROM missions m, LATERAL nationals_near(m.id, "
 	    "ST_SetSRID(ST_MakePoint($5::float8, "
-	    "  $4::float8), 4326)::geography, $6::float8, coalesce($3::date, current_date)) "
+	    "  $4::float8), 4326)::geography, $6::float8, coalesce($3::date, current_date)) t "
 	    "  WHERE $2 IS NULL), "
 	    "by_region AS (SELECT h.region_id, count(*) AS n FROM hit h GROUP BY h.region_id) "
 	    "SELECT json_build_object('mission_id', $1::bigint, 'on', coalesce($3::date, "

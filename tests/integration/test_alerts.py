@@ -5,6 +5,7 @@ hostile files get clear errors; the watcher polls a feed with conditional
 requests and proposes without anyone noticing the news."""
 
 import http.server
+import json
 import os
 import threading
 import time
@@ -115,7 +116,8 @@ def cap_messages_parse_and_hostile_ones_are_refused():
 def the_watcher_proposes_from_a_feed_with_conditional_requests():
     cluster.psql(DB, "UPDATE crisis SET state = 'closed' WHERE source = 'usgs'; DELETE FROM crisis_mission WHERE crisis_id IN "
                      "(SELECT id FROM crisis WHERE source = 'usgs'); ")
-    cluster.psql(DB, "SET ROLE safety; UPDATE crisis SET source_ref = source_ref || '-old' WHERE source = 'usgs'")
+    cluster.psql(DB, "SET ROLE safety; UPDATE crisis SET source_ref = source_ref || '-old', source_aliases = '{}' "
+                     "WHERE source = 'usgs'")
     w = Daemon(conninfo, sections={"alerts": {"feeds": "http://127.0.0.1:%d/feed.geojson" % feed.server_address[1],
                                               "interval": "10", "min_affected": "5"}}).start()
     try:
@@ -135,7 +137,8 @@ def one_mission_cannot_remove_or_close_what_another_shares():
     ctl(conninfo, "user", "add", "lead-b", "--role", "mission_lead", "--mission", "UA-KYV", "--password-file", pwfile)
     lead_b, admin = Session(d, "lead-b", PASSWORD), Session(d, "admin", PASSWORD)
     B = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'UA-KYV'"))
-    cluster.psql(DB, "SET ROLE safety; UPDATE crisis SET source_ref = source_ref || '-earlier' WHERE source = 'usgs'")
+    cluster.psql(DB, "SET ROLE safety; UPDATE crisis SET source_ref = source_ref || '-earlier', "
+                     "source_aliases = '{}' WHERE source = 'usgs'")
     r = upload("us6000jllz-detail-excerpt.geojson", admin)
     expect_equal(r.status, 200, r.body)
     cid = r.json()["alerts"][0]["crisis"]["id"]
@@ -164,6 +167,7 @@ def every_circle_of_an_alert_counts():
     circles = "".join("<circle>-%d.%03d,-150.0 1</circle>" % (10 + i // 100, i % 100) for i in range(199))
     cap = cap.replace("<circle>-16.053,-173.274 0.0</circle>", circles + "<circle>36.2,36.16 60</circle>")
     cap = cap.replace("USGS-earthquakes-us2010apcd", "test-many-circles")
+    cap = cap.replace("<expires>2010-09-02T00:09:25-05:00</expires>", "")  # long expired: it would propose nothing
     r = lead.request("POST", "/api/v1/crises/import", body=cap.encode(), headers={"Content-Type": "application/xml"})
     expect_equal(r.status, 200, r.body)
     alert = r.json()["alerts"][0]
@@ -177,6 +181,196 @@ def upload_as(session, name, query=""):
                            headers={"Content-Type": "application/octet-stream"})
 
 
+def cap(ident, area, msg_type="Alert", refs=None, status="Actual", expires=None, headline="Earthquake near Ankara",
+        sent="2026-03-01T10:00:00+09:00"):
+    """A CAP 1.2 message from kma@example.org; refs name earlier identifiers (sent as in cap_ref)."""
+    references = "<references>%s</references>" % " ".join(cap_ref(r) for r in refs) if refs else ""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+            "<identifier>%s</identifier><sender>kma@example.org</sender><sent>%s</sent><status>%s</status>"
+            "<msgType>%s</msgType><scope>Public</scope>%s<info><category>Geo</category><event>Earthquake</event>"
+            "<urgency>Immediate</urgency><severity>Severe</severity><certainty>Observed</certainty>%s"
+            "<headline>%s</headline><area><areaDesc>Ankara</areaDesc>%s</area></info></alert>"
+            % (ident, sent, status, msg_type, references,
+               "<expires>%s</expires>" % expires if expires else "", headline, area))
+
+
+def cap_ref(ident):
+    return "kma@example.org,%s,2026-03-01T10:00:00+09:00" % ident
+
+
+def box(lon0, lat0, lon1, lat1):
+    """A CAP polygon (lat,lon pairs) of a lon/lat rectangle."""
+    return "<polygon>%s</polygon>" % " ".join("%g,%g" % (la, lo) for lo, la in ring(lon0, lat0, lon1, lat1)[0])
+
+
+def ring(lon0, lat0, lon1, lat1):
+    return [[[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]]
+
+
+def post_alert(text, session=None):
+    r = (session or lead).request("POST", "/api/v1/crises/import", body=text.encode(),
+                                  headers={"Content-Type": "application/xml"})
+    expect_equal(r.status, 200, r.body)
+    return r.json()["alerts"][0]
+
+
+def flat_count(mission, geom):
+    """Nationals of a mission counted today whose point is inside geom read flat in lon/lat, as on the map."""
+    return int(cluster.psql(DB, "SELECT count(*) FROM nationals_near(%d, 'SRID=4326;POINT(35 39)'::geography, 2e6, "
+                                "current_date) t JOIN national n ON n.id = t.national_id "
+                                "WHERE ST_Intersects(n.last_point::geometry, %s)" % (mission, geom)))
+
+
+def declare_and_preview(area):
+    p = lead.post("/api/v1/nationals/in-area", {"area": area})
+    expect_equal(p.status, 200, p.body)
+    r = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "drawn by hand", "area": area, "mission_ids": [A]})
+    expect_equal(r.status, 201, r.body)
+    return p.json()["count"], r.json()["missions"][0]["affected"]
+
+
+def overlapping_polygons_keep_every_place_and_preview_equals_declare():
+    """Ankara province and Ankara city inside it: everyone in the province, by alert, by hand and in the preview."""
+    expected = flat_count(A, "ST_MakeEnvelope(31, 39, 34, 41, 4326)")
+    check(expected > 250, expected)
+    alert = post_alert(cap("NEST-1", box(31, 39, 34, 41) + box(32.5, 39.7, 33.2, 40.2)))
+    check("crisis" in alert, "nested polygons proposed nobody: %r" % alert)
+    expect_equal(alert["crisis"]["missions"][0]["affected"], expected, "affected by the alert")
+    nested = {"type": "MultiPolygon", "coordinates": [ring(31, 39, 34, 41), ring(32.5, 39.7, 33.2, 40.2)]}
+    expect_equal(declare_and_preview(nested), (expected, expected), "preview and declare of nested polygons")
+    # Two overlapping halves of the province.
+    halves = {"type": "MultiPolygon", "coordinates": [ring(31, 39, 33, 41), ring(32, 39, 34, 41)]}
+    expect_equal(declare_and_preview(halves), (expected, expected), "preview and declare of overlapping polygons")
+    # A self-intersecting bow-tie over Ankara: both triangles, in the preview as in the crisis.
+    bow = {"type": "Polygon", "coordinates": [[[32.5, 39.7], [33.2, 40.2], [33.2, 39.7], [32.5, 40.2], [32.5, 39.7]]]}
+    preview, declared = declare_and_preview(bow)
+    expect_equal(preview, declared, "bow-tie preview and declare")
+    expect_equal(declared, flat_count(A, "ST_MakeValid('SRID=4326;POLYGON((32.5 39.7,33.2 40.2,33.2 39.7,32.5 40.2,32.5 39.7))'"
+                                         "::geometry)"), "both triangles of the bow-tie")
+
+
+def edges_are_straight_in_lon_lat_as_drawn():
+    """A rectangle over Türkiye holds Hatay at its southern edge; a GDACS-like box of 4 corners holds all inside."""
+    expected = flat_count(A, "ST_MakeEnvelope(26, 36, 45, 42, 4326)")
+    hatay = flat_count(A, "ST_MakeEnvelope(36, 36, 36.5, 36.5, 4326)")
+    check(hatay > 50, hatay)
+    expect_equal(declare_and_preview({"type": "Polygon", "coordinates": ring(26, 36, 45, 42)}), (expected, expected),
+                 "rectangle 26-45E 36-42N")
+    alert = post_alert(cap("RECT-1", box(26, 36, 45, 42)))
+    expect_equal(alert["crisis"]["missions"][0]["affected"], expected, "alert rectangle")
+
+
+def updates_and_cancels_reach_the_crisis_they_name():
+    circle = "<circle>39.93,32.85 30</circle>"
+    first = post_alert(cap("UPD-1", circle))["crisis"]
+    second = post_alert(cap("UPD-2", "<circle>39.93,32.85 60</circle>", "Update", ["UPD-1"],
+                            headline="Earthquake near Ankara, revised"))
+    expect_equal(second["crisis"]["id"], first["id"], "an Update revises the crisis it references")
+    expect_equal(cluster.psql(DB, "SELECT title, radius_m FROM crisis WHERE id = %d" % first["id"]),
+                 "Earthquake near Ankara, revised|60000", "revised")
+    # A later Update naming only the Update finds the same crisis.
+    third = post_alert(cap("UPD-3", circle, "Update", ["UPD-2"]))
+    expect_equal(third["crisis"]["id"], first["id"], "an Update of an Update")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis WHERE source_ref LIKE '%UPD-%'"), "1", "one crisis")
+    cancel = post_alert(cap("UPD-4", circle, "Cancel", ["UPD-3"]))
+    expect_equal(cancel["result"], "cancelled", cancel)
+    expect_equal(cluster.psql(DB, "SELECT state FROM crisis WHERE id = %d" % first["id"]), "dismissed", "withdrawn")
+    # An active crisis is not closed behind staff's back: they are told.
+    active = post_alert(cap("ACT-1", circle))["crisis"]
+    expect_equal(lead.patch("/api/v1/crises/%d" % active["id"], {"state": "active"}).status, 200, "confirm")
+    post_alert(cap("ACT-2", circle, "Cancel", ["ACT-1"]))
+    expect_equal(cluster.psql(DB, "SELECT state, description LIKE '%%source cancelled this alert%%' FROM crisis "
+                                  "WHERE id = %d" % active["id"]), "active|t", "still active, and said so")
+    check(int(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'crisis.source_cancelled' "
+                               "AND object_id = '%d'" % active["id"])) == 1, "audited")
+    # A USGS event the network deleted withdraws its proposal.
+    with open(os.path.join(DATA, "us6000jllz-detail-excerpt.geojson"), encoding="utf-8") as f:
+        event = json.load(f)
+    event["id"], event["properties"]["ids"] = "ustestdel", ",ustestdel,"
+    r = lead.request("POST", "/api/v1/crises/import", body=json.dumps(event).encode())
+    cid = r.json()["alerts"][0]["crisis"]["id"]
+    event["properties"]["status"] = "deleted"
+    r = lead.request("POST", "/api/v1/crises/import", body=json.dumps(event).encode())
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["alerts"][0]["result"], "cancelled", r.body)
+    expect_equal(cluster.psql(DB, "SELECT state FROM crisis WHERE id = %d" % cid), "dismissed", "deleted event withdrawn")
+
+
+def one_earthquake_under_several_usgs_ids_is_one_crisis():
+    with open(os.path.join(DATA, "us6000jllz-detail-excerpt.geojson"), encoding="utf-8") as f:
+        event = json.load(f)
+    ids = []
+    for preferred, aliases in (("ustestq", ",ustestq,attestq,"), ("attestq", ",ustestq,attestq,"),
+                               ("pttestq", ",attestq,pttestq,")):
+        event["id"], event["properties"]["ids"] = preferred, aliases
+        r = lead.request("POST", "/api/v1/crises/import", body=json.dumps(event).encode())
+        expect_equal(r.status, 200, r.body)
+        ids.append(r.json()["alerts"][0]["crisis"]["id"])
+    expect_equal(len(set(ids)), 1, "one crisis: %r" % ids)
+    expect_equal(cluster.psql(DB, "SELECT source_ref, source_aliases FROM crisis WHERE id = %d" % ids[0]),
+                 "ustestq|{attestq,pttestq}", "every id kept")
+
+
+def a_second_mission_gets_what_the_first_confirmed_or_dismissed():
+    B = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'UA-KYV'"))
+    cluster.psql(DB, "SET ROLE safety; UPDATE national SET mission_id = %d WHERE id IN (SELECT n.id FROM national n "
+                     "JOIN region r ON r.id = n.region_id WHERE r.code = 'TR-06' AND n.kind = 'resident' "
+                     "ORDER BY n.id LIMIT 20)" % B)
+    lead_b = Session(d, "lead-b", PASSWORD)
+    city = box(32.5, 39.7, 33.2, 40.2)
+    first = post_alert(cap("SEC-1", city))["crisis"]
+    expect_equal(lead.patch("/api/v1/crises/%d" % first["id"], {"state": "active"}).status, 200, "Ankara confirms")
+    got = post_alert(cap("SEC-1", city), lead_b)
+    check("crisis" in got, "Kyiv gets nothing from a confirmed alert: %r" % got)
+    expect_equal((got["crisis"]["id"], got["crisis"]["state"], got["crisis"]["missions"]),
+                 (first["id"], "active", [{"mission_id": B, "affected": 20}]), "Kyiv joins, sees its own part")
+    second = post_alert(cap("SEC-2", city))["crisis"]
+    expect_equal(lead.patch("/api/v1/crises/%d" % second["id"], {"state": "dismissed"}).status, 200, "Ankara dismisses")
+    got = post_alert(cap("SEC-2", city), lead_b)
+    expect_equal((got["crisis"]["id"], got["crisis"]["state"], got["crisis"]["missions"]),
+                 (second["id"], "proposed", [{"mission_id": B, "affected": 20}]), "proposed to Kyiv, which never saw it")
+    # Nothing of Kyiv's inside: Kyiv learns nothing of Ankara's crisis.
+    post_alert(cap("SEC-3", box(28.5, 40.8, 29.5, 41.3)))
+    got = post_alert(cap("SEC-3", box(28.5, 40.8, 29.5, 41.3)), lead_b)
+    check("crisis" not in got, "another mission's crisis shown: %r" % got)
+
+
+def circles_are_never_smaller_than_asked():
+    one = post_alert(cap("CIR-1", "<circle>39.93,32.85 30</circle>"))["crisis"]
+    expect_equal(cluster.psql(DB, "SELECT area IS NULL, radius_m FROM crisis WHERE id = %d" % one["id"]), "t|30000",
+                 "one circle is kept exact")
+    two = post_alert(cap("CIR-2", "<circle>39.93,32.85 30</circle><circle>41.0,29.0 20</circle>"))["crisis"]
+    for lat, lon, r in ((39.93, 32.85, 30000), (41.0, 29.0, 20000)):
+        missed = cluster.psql(DB, "SELECT count(*) FROM crisis c, generate_series(0, 359) b WHERE c.id = %d AND NOT "
+                                  "ST_Intersects(c.area, ST_Project('SRID=4326;POINT(%s %s)'::geography, %s, radians(b)))"
+                                  % (two["id"], lon, lat, r * 0.997))
+        expect_equal(missed, "0", "points at 0.997 of the radius left out")
+    far = post_alert(cap("CIR-3", "<circle>80,30 2000</circle><circle>39.93,32.85 30</circle>"))
+    check("pole" in far.get("error", ""), far)
+
+
+def a_ring_across_the_antimeridian_swallows_nothing():
+    """Read flat, a ring from 179E to 179W spans every longitude between, Ankara's included."""
+    expected = flat_count(A, "ST_MakeEnvelope(32.5, 39.7, 33.2, 40.2, 4326)")
+    ring_across = "<polygon>39,179 39,-179 41,-179 41,179 39,179</polygon>"
+    for ident, other in (("AM-1", ring_across), ("AM-2", "<circle>40,180 50</circle>")):
+        alert = post_alert(cap(ident, other + box(32.5, 39.7, 33.2, 40.2)))
+        check("crisis" in alert, "%s: Ankara was swallowed: %r" % (ident, alert))
+        expect_equal(alert["crisis"]["missions"][0]["affected"], expected, ident + ": Ankara beside a shape across 180")
+        area = cluster.psql(DB, "SELECT round(ST_Area(area)::numeric / 1e9) FROM crisis WHERE id = %d"
+                                % alert["crisis"]["id"])
+        check(int(area) < 200, "%s: the area is %s thousand km2: it went the long way" % (ident, area))
+
+
+def test_messages_and_expired_alerts_propose_nothing():
+    test = post_alert(cap("TST-1", "<circle>39.93,32.85 30</circle>", status="Test"))
+    check("crisis" not in test and "nothing to propose" in test["result"], test)
+    old = post_alert(cap("EXP-1", "<circle>39.93,32.85 30</circle>", expires="2026-03-01T12:00:00+09:00"))
+    check("crisis" not in old and "expired" in old["result"], old)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis WHERE source_ref LIKE '%TST-1%' "
+                                  "OR source_ref LIKE '%EXP-1%'"), "0", "nothing stored")
+
+
 try:
     run([
         the_2023_turkiye_earthquake_becomes_a_proposed_crisis,
@@ -185,6 +379,14 @@ try:
         the_watcher_proposes_from_a_feed_with_conditional_requests,
         one_mission_cannot_remove_or_close_what_another_shares,
         every_circle_of_an_alert_counts,
+        overlapping_polygons_keep_every_place_and_preview_equals_declare,
+        edges_are_straight_in_lon_lat_as_drawn,
+        updates_and_cancels_reach_the_crisis_they_name,
+        one_earthquake_under_several_usgs_ids_is_one_crisis,
+        a_second_mission_gets_what_the_first_confirmed_or_dismissed,
+        circles_are_never_smaller_than_asked,
+        a_ring_across_the_antimeridian_swallows_nothing,
+        test_messages_and_expired_alerts_propose_nothing,
     ])
 finally:
     d.stop()
