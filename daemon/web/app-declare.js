@@ -46,7 +46,7 @@ export function declarePanel(onDeclared) {
   box.querySelector(".declare-submit").textContent = t("declare");
   box.querySelector(".import-alert").textContent = t("import_alert");
   const inside = box.querySelector(".inside");
-  let centre = null, circle = null, map = null, timer = null;
+  let centre = null, circle = null, map = null, timer = null, asked = 0;
   let corners = [], outline = null;
 
   function radiusM() {
@@ -57,15 +57,19 @@ export function declarePanel(onDeclared) {
     return form.shape.value === "polygon";
   }
 
-  // The area as the API takes it: a circle, or a closed GeoJSON ring ([lon, lat]).
+  // The area as the API takes it: a circle, or a closed GeoJSON ring ([lon, lat]). A map
+  // panned across 180 gives longitudes beyond it: they are wrapped back to -180..180 (an
+  // edge then more than 180 degrees wide crosses 180 the short way, as drawn).
   function areaBody() {
     if (polygonMode()) {
       if (corners.length < 3) return null;
-      const ring = corners.map((c) => [c.lng, c.lat]);
+      const ring = corners.map((c) => { const w = c.wrap(); return [w.lng, w.lat]; });
       ring.push(ring[0]);
       return { area: { type: "Polygon", coordinates: [ring] } };
     }
-    return centre ? { circle: { lat: centre.lat, lon: centre.lng, radius_m: radiusM() } } : null;
+    if (!centre) return null;
+    const w = centre.wrap();
+    return { circle: { lat: w.lat, lon: w.lng, radius_m: radiusM() } };
   }
 
   function ready() {
@@ -75,13 +79,17 @@ export function declarePanel(onDeclared) {
   async function count() {
     const body = areaBody();
     if (!body) {
+      asked++;
       inside.textContent = "";
       delete inside.dataset.count;
       ready();
       return;
     }
+    // Answers may come back out of order: only the newest question's is shown.
+    const mine = ++asked;
     const r = await api("/api/v1/nationals/in-area", { method: "POST",
       body: { ...body, mission_id: missionForChanges() ?? undefined } });
+    if (mine !== asked) return;
     inside.textContent = `${r.count} ${t("nationals_inside")}`;
     inside.dataset.count = r.count;
     ready();
@@ -153,7 +161,7 @@ export function declarePanel(onDeclared) {
       if (polygonMode()) corners.push(ev.latlng);
       else {
         centre = ev.latlng;
-        form.centre.value = `${centre.lat.toFixed(4)}, ${centre.lng.toFixed(4)}`;
+        form.centre.value = `${centre.lat.toFixed(4)}, ${centre.wrap().lng.toFixed(4)}`;
         centreError.textContent = "";
       }
       redraw();

@@ -249,6 +249,15 @@ def overlapping_polygons_keep_every_place_and_preview_equals_declare():
                                          "::geometry)"), "both triangles of the bow-tie")
 
 
+def the_preview_takes_the_circles_a_declare_takes():
+    big = {"circle": {"lat": 39.93, "lon": 32.85, "radius_m": 3000000}}
+    p = lead.post("/api/v1/nationals/in-area", big)
+    expect_equal(p.status, 200, p.body)
+    r = lead.post("/api/v1/crises", {"kind": "war", "title": "wide", "mission_ids": [A], **big})
+    expect_equal(r.status, 201, r.body)
+    expect_equal(p.json()["count"], r.json()["missions"][0]["affected"], "preview and declare of a 3,000 km circle")
+
+
 def edges_are_straight_in_lon_lat_as_drawn():
     """A rectangle over Türkiye holds Hatay at its southern edge; a GDACS-like box of 4 corners holds all inside."""
     expected = flat_count(A, "ST_MakeEnvelope(26, 36, 45, 42, 4326)")
@@ -380,6 +389,7 @@ try:
         one_mission_cannot_remove_or_close_what_another_shares,
         every_circle_of_an_alert_counts,
         overlapping_polygons_keep_every_place_and_preview_equals_declare,
+        the_preview_takes_the_circles_a_declare_takes,
         edges_are_straight_in_lon_lat_as_drawn,
         updates_and_cancels_reach_the_crisis_they_name,
         one_earthquake_under_several_usgs_ids_is_one_crisis,

@@ -275,7 +275,11 @@ def who_is_in_an_area():
                 {"area": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}):
         r = s.post("/api/v1/nationals/in-area", bad)
         expect_equal(r.status, 400, repr(bad)[:60] + " " + r.body)
-    expect_equal(S["admin"].post("/api/v1/nationals/in-area", {"area": kahramanmaras}).status, 400, "admin needs mission_id")
+    # An account that sees every mission counts all of them unless it names one (HQ's declare page).
+    r = S["admin"].post("/api/v1/nationals/in-area", {"area": kahramanmaras})
+    expect_equal((r.status, r.json()["count"]), (200, 1), "admin, every mission: " + r.body)
+    expect_equal(S["admin"].post("/api/v1/nationals/in-area", {"area": kahramanmaras, "mission_id": "A"}).status, 400,
+                 "a mission_id that is no id")
     expect_equal(S["admin"].post("/api/v1/nationals/in-area", {"area": kahramanmaras, "mission_id": A}).json()["count"], 1, "admin")
 
 
