@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <safety/alert.h>
+#include <safety/secret.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,10 +359,17 @@ struct alerts_feed {
 };
 
 struct alerts_watch {
+	struct daemon *d;
 	struct alerts_feed *feeds;
 	int n;
 	struct event *timer;
+	char holder[32]; /* this process, for the watcher's lease */
+	bool claiming;
 };
+
+/* Whether this process holds the watcher's lease, renewed at every poll (see alerts_watch_cb). */
+static const char alerts_claim_sql[] =
+    "SELECT coalesce(alert_watch_claim($1, $2::int), false)::text";
 
 /* A feed answered. */
 static void
@@ -397,12 +405,8 @@ alerts_fetched(const struct http_client_result *r, void *arg)
 
 /* Polls every feed (conditional requests: only what changed comes back). */
 static void
-alerts_watch_cb(evutil_socket_t fd, short what, void *arg)
+alerts_poll(struct alerts_watch *w)
 {
-	struct alerts_watch *w = arg;
-
-	(void)fd;
-	(void)what;
 	for (int i = 0; i < w->n; i++) {
 		struct alerts_feed *f = &w->feeds[i];
 		struct http_client_request req;
@@ -429,6 +433,48 @@ alerts_watch_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The lease answered: the holder polls, the others wait for their next tick. */
+static void
+alerts_claimed(const struct db_result *r, void *arg)
+{
+	struct alerts_watch *w = arg;
+
+	w->claiming = false;
+	if (r->outcome != DB_OK) {
+		log_warn("alert_watch_claim_failed", "error",
+		         r->outcome == DB_SQL_ERROR ? r->error : "database unavailable");
+		return;
+	}
+	if (strcmp(PQgetvalue(r->res, 0, 0), "true") == 0)
+		alerts_poll(w);
+}
+
+/*
+ * Every interval: polls the feeds if this process holds the lease. The lease
+ * lasts three intervals, so another process takes over only from a holder
+ * that stopped polling, not from one a little late.
+ */
+static void
+alerts_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct alerts_watch *w = arg;
+	char seconds[16];
+	const char *params[2];
+	const char *cause;
+
+	(void)fd;
+	(void)what;
+	if (w->claiming || !w->d->schema_ok)
+		return;
+	snprintf(seconds, sizeof seconds, "%d", 3 * w->d->cfg.alert_interval_s);
+	params[0] = w->holder;
+	params[1] = seconds;
+	if (db_pool_query(w->d->db, alerts_claim_sql, 2, params, alerts_claimed, w, &cause) == 0)
+		w->claiming = true;
+	else
+		log_warn("alert_watch_claim_failed", "error", cause);
+}
+
 /* Starts the watcher when feeds are configured. */
 void
 alerts_watch_start(struct daemon *d)
@@ -440,6 +486,15 @@ alerts_watch_start(struct daemon *d)
 	if (*d->cfg.alert_feeds == '\0')
 		return;
 	w = xcalloc(1, sizeof *w);
+	w->d = d;
+	{
+		unsigned char rnd[6];
+		char hex[13];
+
+		sf_secret_random(rnd, sizeof rnd);
+		sf_secret_hex_encode(rnd, sizeof rnd, hex, sizeof hex);
+		snprintf(w->holder, sizeof w->holder, "safetyd-%s", hex);
+	}
 	list = xstrdup(d->cfg.alert_feeds);
 	for (url = strtok_r(list, ", ", &save); url != NULL; url = strtok_r(NULL, ", ", &save)) {
 		w->feeds = xrealloc(w->feeds, (size_t)(w->n + 1) * sizeof *w->feeds);

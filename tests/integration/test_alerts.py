@@ -131,6 +131,21 @@ def the_watcher_proposes_from_a_feed_with_conditional_requests():
         w.stop()
 
 
+def only_one_process_watches_the_feeds():
+    """Two safetyd with the same feeds: one polls, the other waits until the first stops renewing its lease."""
+    cluster.psql(DB, "SET ROLE safety; DELETE FROM alert_watch_lease")
+    sections = {"alerts": {"feeds": "http://127.0.0.1:%d/feed.geojson" % feed.server_address[1], "interval": "10"}}
+    del Feed.hits[:]
+    w1 = Daemon(conninfo, sections=sections).start()
+    w2 = Daemon(conninfo, sections=sections).start()
+    try:
+        time.sleep(6)  # both first polls are due 2 s after start
+        expect_equal(Feed.hits, [None], "feed requests from two processes")
+    finally:
+        w1.stop()
+        w2.stop()
+
+
 def one_mission_cannot_remove_or_close_what_another_shares():
     """An import by one mission touches its own part of a proposal only; a shared crisis is closed by an admin."""
     expect_equal(ctl(conninfo, "mission", "add", "UA-KYV", "--name", "Embassy in Kyiv", "--country", "UA").returncode, 0, "mission")
@@ -386,6 +401,7 @@ try:
         a_feed_of_events_far_away_proposes_nothing,
         cap_messages_parse_and_hostile_ones_are_refused,
         the_watcher_proposes_from_a_feed_with_conditional_requests,
+        only_one_process_watches_the_feeds,
         one_mission_cannot_remove_or_close_what_another_shares,
         every_circle_of_an_alert_counts,
         overlapping_polygons_keep_every_place_and_preview_equals_declare,
