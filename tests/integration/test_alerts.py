@@ -282,6 +282,16 @@ def edges_are_straight_in_lon_lat_as_drawn():
                  "rectangle 26-45E 36-42N")
     alert = post_alert(cap("RECT-1", box(26, 36, 45, 42)))
     expect_equal(alert["crisis"]["missions"][0]["affected"], expected, "alert rectangle")
+    # GDACS gives a flood or cyclone as a box of four corners.
+    with open(os.path.join(DATA, "aio-georss-gdacs_gdacs-1.xml"), encoding="utf-8-sig") as f:
+        rss = f.read()
+    start, end = rss.index("<item"), rss.index("</item>") + len("</item>")
+    item = rss[start:end].replace("1000643", "9990643").replace("<geo:lat>-19.4", "<geo:lat>39") \
+        .replace("<geo:long>59.8", "<geo:long>35").replace("-19.4 59.8", "39 35")
+    item = item[:item.index("<gdacs:bbox>")] + "<gdacs:bbox>26 45 36 42" + item[item.index("</gdacs:bbox>"):]
+    r = lead.request("POST", "/api/v1/crises/import", body=(rss[:start] + item + "</channel></rss>").encode())
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["alerts"][0]["crisis"]["missions"][0]["affected"], expected, "GDACS box: " + r.body[:300])
 
 
 def updates_and_cancels_reach_the_crisis_they_name():
