@@ -191,6 +191,14 @@ BEGIN
 			END IF;
 		END IF;
 	ELSE
+		-- Most events of a feed concern nobody: counted before anything is written.
+		IF NOT EXISTS (SELECT 1 FROM mission m WHERE (p_only_mission IS NULL OR m.id = p_only_mission)
+				AND (SELECT count(*) FROM (SELECT 1 FROM nationals_near(m.id, v_center, p_circle_radius[1],
+						current_date) WHERE one_circle
+					UNION ALL SELECT 1 FROM nationals_in_area(m.id, shape::geography, current_date)
+						WHERE NOT one_circle) t) >= greatest(p_min_affected, 1)) THEN
+			RETURN NULL;
+		END IF;
 		INSERT INTO crisis (kind, title, description, severity, state, drill, area, center, radius_m,
 				started_at, source, source_ref, source_aliases, created_by)
 			VALUES (p_kind, p_title, p_description, p_severity, 'proposed', p_drill,
