@@ -378,14 +378,20 @@ fill_result(const struct prep *p, const struct sf__plan_problem *pb, struct sf_p
 	free(was);
 }
 
-/* The gap between the plan's objective and the bound. */
+/*
+ * The gap between the plan's objective and the bound: only when the plan
+ * places as many people as the relaxation, as the bound is proven for those
+ * plans alone (one placing fewer may cost less: the gap would be negative).
+ */
 static void
 set_gap(struct sf_plan_stats *st)
 {
 	uint64_t obj = st->cost + st->penalty;
 
-	st->gap = ((double)obj - (double)st->lower_bound) /
-	          (double)(st->lower_bound > 0 ? st->lower_bound : 1);
+	st->bound_applies = st->people_unassigned == st->lp_unassigned;
+	st->gap = st->bound_applies ? ((double)obj - (double)st->lower_bound) /
+	                                  (double)(st->lower_bound > 0 ? st->lower_bound : 1)
+	                            : 0;
 }
 
 /* The size of the groups: the largest vehicle's seats, else the option. */

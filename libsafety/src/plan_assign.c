@@ -938,8 +938,13 @@ sf__plan_reasons(const struct sf__plan_problem *pb, struct sf__plan_assignment *
 			a->reason[i] = SF_PLAN_NO_LOCATION;
 			continue;
 		}
+		/*
+		 * Room is not looked at: an open shelter with the care needed that is
+		 * full is a matter of capacity, not of facilities.
+		 */
 		for (s = 0; s < pb->nshelters && !range; s++) {
-			if (!fits(pb, i, s))
+			if (!pb->shelters[s].open ||
+			    (pb->shelters[s].facilities & pb->fclass[i]) != pb->fclass[i])
 				continue;
 			facility = true;
 			range = sf__plan_distance(pb, i, s) >= 0;

@@ -206,13 +206,16 @@ check_plan(const struct inst *t, const struct sf_plan_result *r)
 		/* The reason must be the true one. */
 		{
 			bool any = false, range = false;
+			/* Facilities are those of open shelters, full or not. */
 			for (s = 0; s < m; s++) {
 				const struct sf_plan_shelter *sh = &t->sh[s];
-				if (!sh->open || sh->capacity <= sh->occupancy ||
+				if (!sh->open ||
 				    (sh->facilities & needed(&t->hh[i])) != needed(&t->hh[i]))
 					continue;
 				any = true;
-				if (may_take(t, i, s))
+				if (!t->opt.max_distance_m || t->opt.mode == SF_PLAN_GROUP_FIRST ||
+				    gc(&t->hh[i].where, &sh->where) <=
+				        (int64_t)t->opt.max_distance_m)
 					range = true;
 			}
 			if (sf_point_validate(&t->hh[i].where, NULL, 0) != 0)
@@ -237,6 +240,13 @@ check_plan(const struct inst *t, const struct sf_plan_result *r)
 	if (r->stats.people_unassigned == r->stats.lp_unassigned)
 		assert_true(r->stats.lower_bound <= r->stats.cost + r->stats.penalty);
 	assert_true(r->stats.lp_unassigned <= r->stats.people_unassigned);
+	/* A gap is given only where the bound holds, and then it is never negative. */
+	assert_int_equal(r->stats.bound_applies,
+	                 r->stats.people_unassigned == r->stats.lp_unassigned);
+	if (r->stats.bound_applies)
+		assert_true(r->stats.gap >= 0);
+	else
+		assert_true(r->stats.gap == 0);
 
 	/* Groups: whole households, one shelter, one vehicle, an assembly point, in order. */
 	for (g = 0; g < r->ngroups; g++) {
@@ -394,11 +404,12 @@ plan_matches_the_enumerated_optimum_on_tiny_instances(void **state)
 			comparable++;
 			exact += obj == b.obj;
 		}
-		/* The gap is what the figures say. */
-		assert_true(fabs(r->stats.gap -
-		                 ((double)obj - (double)r->stats.lower_bound) /
-		                     (double)(r->stats.lower_bound ? r->stats.lower_bound : 1)) <
-		            1e-9);
+		/* The gap is what the figures say, where the bound holds. */
+		if (r->stats.bound_applies)
+			assert_true(fabs(r->stats.gap -
+			                 ((double)obj - (double)r->stats.lower_bound) /
+			                     (double)(r->stats.lower_bound ? r->stats.lower_bound
+			                                                   : 1)) < 1e-9);
 		sf_plan_result_free(r);
 		free_instance(&t);
 	}
@@ -680,8 +691,8 @@ replan_keeps_a_promise_when_room_is_short(void **state)
 	sf_plan_options_init(&opt);
 	sh[0] = (struct sf_plan_shelter){north(0), 2, 0, 0, true};
 	sh[1] = (struct sf_plan_shelter){north(40000), 1, 0, 0, true}; /* room for neither */
-	hh[0] = (struct sf_plan_household){north(1000), 2, 0, 0, 0}; /* promised shelter 0 */
-	hh[1] = (struct sf_plan_household){north(0), 2, 0, 0, -1};   /* new, next to it */
+	hh[0] = (struct sf_plan_household){north(1000), 2, 0, 0, 0};   /* promised shelter 0 */
+	hh[1] = (struct sf_plan_household){north(0), 2, 0, 0, -1};     /* new, next to it */
 	in.households = hh;
 	in.nhouseholds = 2;
 	in.shelters = sh;
@@ -781,6 +792,81 @@ replan_moves_only_for_a_reason(void **state)
 	assert_true(r->placements[0].shelter == 0 || r->placements[4].shelter == 0);
 	assert_int_equal(r->placements[r->placements[0].shelter == 0 ? 4 : 0].unassigned,
 	                 SF_PLAN_NO_CAPACITY);
+	sf_plan_result_free(r);
+}
+
+/* Full shelters with the care a household needs: no_capacity, not no_facility. */
+static void
+full_shelters_are_a_matter_of_capacity(void **state)
+{
+	struct sf_plan_household hh[1] = {{{36.2, 36.16}, 2, SF_PLAN_NEED_MEDICAL, 0, -1}};
+	struct sf_plan_shelter sh[2] = {
+	    {{36.21, 36.16}, 10, 10, SF_PLAN_FACILITY_MEDICAL, true}, /* full */
+	    {{36.22, 36.16}, 50, 0, 0, true},                         /* no medical care */
+	};
+	struct sf_plan_input in = {
+	    .households = hh, .nhouseholds = 1, .shelters = sh, .nshelters = 2};
+	struct sf_plan_options opt;
+	struct sf_plan_result *r;
+	char err[200];
+
+	(void)state;
+	sf_plan_options_init(&opt);
+	assert_int_equal(sf_plan_solve(&in, &opt, &r, err, sizeof err), 0);
+	assert_int_equal(r->placements[0].shelter, -1);
+	assert_int_equal(r->placements[0].unassigned, SF_PLAN_NO_CAPACITY);
+	sf_plan_result_free(r);
+	/* Far away and full: out of range comes first. */
+	opt.max_distance_m = 500;
+	assert_int_equal(sf_plan_solve(&in, &opt, &r, err, sizeof err), 0);
+	assert_int_equal(r->placements[0].unassigned, SF_PLAN_OUT_OF_RANGE);
+	sf_plan_result_free(r);
+	/* Closed: then no open shelter has the care at all. */
+	opt.max_distance_m = 0;
+	sh[0].open = false;
+	assert_int_equal(sf_plan_solve(&in, &opt, &r, err, sizeof err), 0);
+	assert_int_equal(r->placements[0].unassigned, SF_PLAN_NO_FACILITY);
+	sf_plan_result_free(r);
+	/* Room left, but less than the household. */
+	sh[0].open = true;
+	sh[0].occupancy = 9;
+	assert_int_equal(sf_plan_solve(&in, &opt, &r, err, sizeof err), 0);
+	assert_int_equal(r->placements[0].unassigned, SF_PLAN_NO_CAPACITY);
+	sf_plan_result_free(r);
+}
+
+/*
+ * Whole households place fewer people than the relaxation: the bound is not
+ * one for this plan (it costs less than it), so no gap is given.
+ */
+static void
+no_gap_when_the_plan_places_fewer_than_the_bound(void **state)
+{
+	struct sf_plan_household hh[5] = {
+	    {{36.053, 36.0}, 4, 0, 0, -1}, {{36.097, 36.0}, 1, 0, 0, -1},
+	    {{36.029, 36.0}, 1, 0, 0, -1}, {{36.098, 36.0}, 3, 0, 0, -1},
+	    {{36.000, 36.0}, 3, 0, 0, -1},
+	};
+	struct sf_plan_shelter sh[1] = {{{36.045, 36.01}, 7, 0, 0, true}};
+	struct sf_plan_input in = {
+	    .households = hh, .nhouseholds = 5, .shelters = sh, .nshelters = 1};
+	struct sf_plan_options opt;
+	struct sf_plan_result *r;
+	char err[200];
+
+	(void)state;
+	sf_plan_options_init(&opt);
+	assert_int_equal(sf_plan_solve(&in, &opt, &r, err, sizeof err), 0);
+	assert_true(r->stats.people_unassigned > r->stats.lp_unassigned);
+	assert_false(r->stats.bound_applies);
+	assert_true(r->stats.gap == 0);
+	sf_plan_result_free(r);
+	/* Room for everyone: the bound holds and the gap is given. */
+	sh[0].capacity = 12;
+	assert_int_equal(sf_plan_solve(&in, &opt, &r, err, sizeof err), 0);
+	assert_int_equal(r->stats.people_unassigned, r->stats.lp_unassigned);
+	assert_true(r->stats.bound_applies);
+	assert_true(r->stats.lower_bound <= r->stats.cost && r->stats.gap >= 0);
 	sf_plan_result_free(r);
 }
 
@@ -987,6 +1073,8 @@ main(void)
 	    cmocka_unit_test(replan_moves_only_for_a_reason),
 	    cmocka_unit_test(replan_keeps_a_promise_when_room_is_short),
 	    cmocka_unit_test(replan_of_an_unchanged_plan_is_stable),
+	    cmocka_unit_test(full_shelters_are_a_matter_of_capacity),
+	    cmocka_unit_test(no_gap_when_the_plan_places_fewer_than_the_bound),
 	    cmocka_unit_test(groups_fill_vehicles_and_leave_in_order),
 	    cmocka_unit_test(nearest_with_room_is_a_valid_baseline),
 	};

@@ -133,7 +133,7 @@ struct sf_plan_options {
 enum sf_plan_unassigned {
 	SF_PLAN_ASSIGNED = 0,
 	SF_PLAN_NO_LOCATION,  /* its point is missing or invalid */
-	SF_PLAN_NO_FACILITY,  /* no open shelter has the care or access it needs */
+	SF_PLAN_NO_FACILITY,  /* no open shelter has the care or access it needs, full or not */
 	SF_PLAN_OUT_OF_RANGE, /* such shelters exist, none within the maximum distance */
 	SF_PLAN_NO_CAPACITY,  /* those in range are full, or too small for the household */
 };
@@ -182,8 +182,15 @@ struct sf_plan_stats {
 	uint64_t penalty;     /* re-planning: people moved or dropped x move_penalty_m */
 	uint64_t lower_bound; /* proven: no plan placing as many people costs less than this
 	                         (cost + penalty) */
-	double gap;           /* (cost + penalty) / lower_bound - 1; 0 when both are 0 */
-	uint64_t people;      /* in the input */
+	double gap;           /* (cost + penalty) / lower_bound - 1; 0 when both are 0, or
+	                         when !bound_applies */
+	/*
+	 * Whether lower_bound bounds this plan: it places as many people as the
+	 * relaxation (people_unassigned == lp_unassigned). A plan placing fewer
+	 * may cost less than the bound; its gap is then not given.
+	 */
+	bool bound_applies;
+	uint64_t people; /* in the input */
 	uint64_t people_assigned;
 	uint64_t people_unassigned;
 	uint64_t lp_unassigned; /* people the relaxation itself could not place */
