@@ -45,7 +45,8 @@ struct outbox_item {
 	char *channel;
 	char *recipient;
 	char *body;    /* with {link} */
-	char kind[12]; /* checkin, code, link or family: only a check-in carries a reply link */
+	char kind[12]; /* checkin, code, link, family or plan: only a check-in carries a reply link
+	                */
 	char *language;
 	long long crisis_id, national_id;
 	int attempts;
@@ -605,7 +606,7 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	const char *p;
 
 	if (strcmp(it->kind, "checkin") != 0) {
-		/* Codes, management links and family notices are sent as written. */
+		/* Codes, management links, family notices and plans are sent as written. */
 		text = xstrdup(it->body);
 	} else {
 		reply_link_make(ob->d, it->crisis_id, it->national_id, link, sizeof link);
@@ -626,6 +627,11 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	if (strcmp(it->kind, "family") == 0)
 		m.subject = strcmp(it->language, "ko") == 0 ? "가족 안전 소식 / Family safety news"
 		                                            : "Safety news of your family";
+	else if (strcmp(it->kind, "plan") == 0)
+		m.subject = strcmp(it->language, "ko") == 0
+		                ? (it->drill ? "[훈련] 대피 계획 / Evacuation plan"
+		                             : "대피 계획 / Evacuation plan")
+		                : (it->drill ? "[DRILL] Evacuation plan" : "Evacuation plan");
 	else if (strcmp(it->kind, "checkin") != 0)
 		m.subject = strcmp(it->language, "ko") == 0
 		                ? "재외국민 등록 / Overseas registration"
