@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
+#include <math.h>
 #include <safety/plan.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,15 +28,24 @@
 #include <time.h>
 
 #define PLAN_SEATS_DEFAULT 45
+/*
+ * Plans this process makes at once: they share the worker pool with alerts,
+ * imports and long replies, which must not wait behind a row of plans.
+ */
+#define PLAN_RUNNING_MAX 1
 
 /* For /metrics: plans by outcome and the time they took (the loop's counters). */
 static unsigned long long plan_runs[3]; /* started, ready, failed */
 static double plan_seconds;
+/* Plans of this process between their request and their result (the loop's). */
+static int plans_running;
 
 struct plan_job {
 	struct daemon *d;
 	long long plan_id, crisis_id, mission_id;
-	unsigned seats, max_km;
+	unsigned seats;
+	uint32_t max_m;    /* 0: no limit */
+	bool counted;      /* in plans_running */
 	char *input_json;  /* from plan_input() */
 	char *result_json; /* made on the worker */
 	char err[256];
@@ -138,10 +148,16 @@ plan_needs(const cJSON *needs)
 	return bits;
 }
 
-/* The result as JSON: figures, shelters with their load, groups, households. */
+/*
+ * The result as JSON: figures, shelters with their load, groups, households.
+ * slot[i] is the planner's index of input household i, or -1 for one too
+ * large for the planner (oversize of them, with `extra` people), which is
+ * reported unassigned.
+ */
 static char *
 plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
-                 const struct sf_plan_result *res)
+                 const struct sf_plan_result *res, const int32_t *slot, size_t oversize,
+                 uint64_t extra)
 {
 	cJSON *doc = cJSON_CreateObject(), *stats = cJSON_AddObjectToObject(doc, "stats");
 	cJSON *shelters = cJSON_AddArrayToObject(doc, "shelters");
@@ -154,12 +170,21 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 	double *shelter_id = xcalloc((size_t)cJSON_GetArraySize(ss) + 1, sizeof *shelter_id);
 	const cJSON **shelter = xcalloc((size_t)cJSON_GetArraySize(ss) + 1, sizeof *shelter);
 
-	cJSON_AddNumberToObject(stats, "people", (double)res->stats.people);
+	cJSON_AddNumberToObject(stats, "people", (double)(res->stats.people + extra));
 	cJSON_AddNumberToObject(stats, "people_assigned", (double)res->stats.people_assigned);
-	cJSON_AddNumberToObject(stats, "people_unassigned", (double)res->stats.people_unassigned);
+	cJSON_AddNumberToObject(stats, "people_unassigned",
+	                        (double)(res->stats.people_unassigned + extra));
+	/* Those too large for the planner are left out by the relaxation too. */
+	cJSON_AddNumberToObject(stats, "lp_unassigned", (double)(res->stats.lp_unassigned + extra));
+	cJSON_AddNumberToObject(stats, "households_too_large", (double)oversize);
 	cJSON_AddNumberToObject(stats, "cost_person_m", (double)res->stats.cost);
 	cJSON_AddNumberToObject(stats, "lower_bound_person_m", (double)res->stats.lower_bound);
-	cJSON_AddNumberToObject(stats, "gap", res->stats.gap);
+	/* The bound is one only for a plan placing as many people as its relaxation. */
+	if (res->stats.bound_applies)
+		cJSON_AddNumberToObject(stats, "gap", res->stats.gap);
+	else
+		cJSON_AddNullToObject(stats, "gap");
+	cJSON_AddBoolToObject(stats, "bound_applies", res->stats.bound_applies);
 	cJSON_AddNumberToObject(stats, "groups", (double)res->stats.groups);
 	cJSON_AddNumberToObject(stats, "walk_person_m", (double)res->stats.walk);
 	cJSON_ArrayForEach(s, ss)
@@ -201,7 +226,8 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 	i = 0;
 	cJSON_ArrayForEach(h, hs)
 	{
-		const struct sf_plan_placement *pl = &res->placements[i++];
+		int32_t k = slot[i++];
+		const struct sf_plan_placement *pl = k >= 0 ? &res->placements[k] : NULL;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddItemToObject(
 		    o, "key", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "key"), true));
@@ -217,7 +243,19 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 		    o, "lat", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "lat"), true));
 		cJSON_AddItemToObject(
 		    o, "lon", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "lon"), true));
-		if (pl->shelter >= 0) {
+		if (pl == NULL) {
+			char why[200];
+			cJSON_AddNullToObject(o, "shelter_id");
+			cJSON_AddNullToObject(o, "distance_m");
+			cJSON_AddStringToObject(o, "unassigned", "too_many_people");
+			snprintf(
+			    why, sizeof why,
+			    "household %s has %.0f people; the planner places households of at "
+			    "most %d: split it or place it by hand",
+			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "key")),
+			    plan_num(h, "people", 0), SF_PLAN_HOUSEHOLD_PEOPLE_MAX);
+			cJSON_AddStringToObject(o, "unassigned_detail", why);
+		} else if (pl->shelter >= 0) {
 			cJSON_AddNumberToObject(
 			    o, "shelter_id",
 			    plan_num(cJSON_GetArrayItem(ss, pl->shelter), "id", 0));
@@ -229,7 +267,7 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 			cJSON_AddStringToObject(o, "unassigned",
 			                        sf_plan_unassigned_name(pl->unassigned));
 		}
-		if (pl->group >= 0)
+		if (pl != NULL && pl->group >= 0)
 			cJSON_AddNumberToObject(o, "group", (double)pl->group + 1);
 		else
 			cJSON_AddNullToObject(o, "group");
@@ -255,7 +293,9 @@ plan_work(void *arg)
 	struct sf_plan_input input;
 	struct sf_plan_options opt;
 	struct sf_plan_result *res = NULL;
-	size_t i;
+	int32_t *slot = NULL;
+	size_t i, n, oversize = 0;
+	uint64_t extra = 0;
 
 	if (in == NULL) {
 		snprintf(job->err, sizeof job->err, "the planner's input could not be read");
@@ -269,21 +309,35 @@ plan_work(void *arg)
 	input.nshelters = (size_t)cJSON_GetArraySize(ss);
 	input.nassembly_points = (size_t)cJSON_GetArraySize(as);
 	h = xcalloc(input.nhouseholds + 1, sizeof *h);
+	slot = xcalloc(input.nhouseholds + 1, sizeof *slot);
 	s = xcalloc(input.nshelters + 1, sizeof *s);
 	a = xcalloc(input.nassembly_points + 1, sizeof *a);
-	i = 0;
+	i = n = 0;
 	cJSON_ArrayForEach(o, hs)
 	{
 		const cJSON *lat = cJSON_GetObjectItemCaseSensitive(o, "lat");
+		double people = plan_num(o, "people", 1);
+		/*
+		 * A household larger than the planner takes is left out and reported,
+		 * not a reason to plan nobody.
+		 */
+		if (people > SF_PLAN_HOUSEHOLD_PEOPLE_MAX) {
+			slot[i++] = -1;
+			oversize++;
+			extra += (uint64_t)people;
+			continue;
+		}
+		slot[i++] = (int32_t)n;
 		/* No known point: the planner says so (no_location) rather than guessing. */
-		h[i].where.lat = cJSON_IsNumber(lat) ? lat->valuedouble : 1000;
-		h[i].where.lon = plan_num(o, "lon", 1000);
-		h[i].people = (uint32_t)plan_num(o, "people", 1);
-		h[i].needs = plan_needs(cJSON_GetObjectItemCaseSensitive(o, "needs"));
-		h[i].priority = (int)plan_num(o, "priority", 0);
-		h[i].previous = SF_PLAN_NONE;
-		i++;
+		h[n].where.lat = cJSON_IsNumber(lat) ? lat->valuedouble : 1000;
+		h[n].where.lon = plan_num(o, "lon", 1000);
+		h[n].people = people >= 1 ? (uint32_t)people : 1;
+		h[n].needs = plan_needs(cJSON_GetObjectItemCaseSensitive(o, "needs"));
+		h[n].priority = (int)plan_num(o, "priority", 0);
+		h[n].previous = SF_PLAN_NONE;
+		n++;
 	}
+	input.nhouseholds = n;
 	i = 0;
 	cJSON_ArrayForEach(o, ss)
 	{
@@ -309,24 +363,36 @@ plan_work(void *arg)
 	input.assembly_points = a;
 	sf_plan_options_init(&opt);
 	opt.group_seats = job->seats;
-	opt.max_distance_m = job->max_km * 1000;
+	opt.max_distance_m = job->max_m;
 	opt.progress = plan_progress;
 	opt.progress_arg = job;
 	if (sf_plan_solve(&input, &opt, &res, job->err, sizeof job->err) == 0) {
-		job->result_json = plan_result_json(hs, ss, as, res);
+		job->result_json = plan_result_json(hs, ss, as, res, slot, oversize, extra);
 		if (job->result_json == NULL)
 			snprintf(job->err, sizeof job->err, "out of memory");
 	}
 	sf_plan_result_free(res);
 	free(h);
+	free(slot);
 	free(s);
 	free(a);
 	cJSON_Delete(in);
 }
 
+/* The job no longer holds a worker (or never will): another plan may start. */
+static void
+plan_release(struct plan_job *job)
+{
+	if (job->counted) {
+		job->counted = false;
+		plans_running--;
+	}
+}
+
 static void
 plan_job_free(struct plan_job *job)
 {
+	plan_release(job);
 	if (job->progress != NULL)
 		event_free(job->progress);
 	free(job->input_json);
@@ -368,6 +434,8 @@ plan_done(void *arg)
 	char id[24];
 	const char *params[3], *cause = NULL;
 
+	/* Before the result is stored: whoever sees it may start the next plan at once. */
+	plan_release(job);
 	snprintf(id, sizeof id, "%lld", job->plan_id);
 	params[0] = id;
 	params[1] = job->result_json;
@@ -422,8 +490,9 @@ struct plan_start {
 
 /*
  * A plan's request was refused: 409 with the reason when the crisis is not
- * active or a newer plan was published (55000, raised by the plan functions
- * of sql/0034), otherwise as any failed query.
+ * active, a newer plan was published, a plan is being made or its shelters
+ * no longer take it (55000, raised by the plan functions of sql/), otherwise
+ * as any failed query.
  */
 static void
 plan_reply_error(struct http_ctx *ctx, const struct db_result *r)
@@ -490,6 +559,7 @@ plan_created(const struct db_result *r, void *arg)
 		else
 			http_reply_problem(ctx, 404, "not found",
 			                   "no such crisis for this mission");
+		plan_release(job);
 		free(job);
 		free(ps);
 		return;
@@ -521,7 +591,8 @@ plan_created(const struct db_result *r, void *arg)
  * POST /api/v1/crises/{id}/plans {statuses, seats, max_km, mission_id}:
  * plans the evacuation of the people in those statuses (default
  * needs_evacuation) and their households; 202 with the plan's id at once,
- * 409 when the crisis is not active.
+ * 409 when the crisis is not active or a plan of it is being made for the
+ * mission, 503 when this server is making as many plans as it may.
  */
 void
 routes_plans_create(struct http_ctx *ctx)
@@ -533,7 +604,7 @@ routes_plans_create(struct http_ctx *ctx)
 	const char *params[6], *cause = NULL;
 	struct audit_who who;
 	unsigned status_set = 0;
-	double seats, max_km;
+	double seats, max_km, max_m;
 	long long mission_id;
 
 	if (http_param_id(ctx, 0, id) == NULL)
@@ -551,9 +622,13 @@ routes_plans_create(struct http_ctx *ctx)
 		cJSON_Delete(body);
 		return;
 	}
-	if (seats < 1 || seats > 1000 || max_km < 0 || max_km > 5000) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "seats: 1 to 1000 per vehicle; max_km: 0 (no limit) to 5000");
+	/* In metres, as the planner takes it: 0.5 km is 500 m, not "no limit". */
+	max_m = max_km >= 0 && max_km <= 5000 ? (double)lround(max_km * 1000) : -1;
+	if (seats < 1 || seats > 1000 || max_m < 0 || (max_km > 0 && max_m == 0)) {
+		http_reply_problem(
+		    ctx, 400, "bad request",
+		    "seats: 1 to 1000 per vehicle; max_km: 0 (no limit), or 0.001 (1 m) "
+		    "to 5000");
 		cJSON_Delete(body);
 		return;
 	}
@@ -572,6 +647,13 @@ routes_plans_create(struct http_ctx *ctx)
 			goto bad_statuses;
 		status_set |= bit;
 	}
+	if (plans_running >= PLAN_RUNNING_MAX) {
+		http_add_header(ctx, "Retry-After", "5");
+		http_reply_problem(ctx, 503, "service unavailable",
+		                   "other plans are being made; try again in a few seconds");
+		cJSON_Delete(body);
+		return;
+	}
 	ps = xcalloc(1, sizeof *ps);
 	pg_name_set_literal(plan_statuses, PLAN_NSTATUSES, status_set, ps->statuses,
 	                    sizeof ps->statuses);
@@ -580,14 +662,18 @@ routes_plans_create(struct http_ctx *ctx)
 	job->crisis_id = atoll(id);
 	job->mission_id = mission_id;
 	job->seats = (unsigned)seats;
-	job->max_km = (unsigned)max_km;
+	job->max_m = (uint32_t)max_m;
+	/* Counted from now: the limit holds while the row is made, too. */
+	job->counted = true;
+	plans_running++;
 	atomic_init(&job->stage, -1);
 	ps->ctx = ctx;
 	ps->job = job;
 	params_json = cJSON_CreateObject();
 	cJSON_AddRawToObject(params_json, "statuses", "[]");
 	cJSON_AddNumberToObject(params_json, "seats", job->seats);
-	cJSON_AddNumberToObject(params_json, "max_km", job->max_km);
+	/* What the planner uses, to the metre. */
+	cJSON_AddNumberToObject(params_json, "max_km", (double)job->max_m / 1000);
 	params_text = cJSON_PrintUnformatted(params_json);
 	cJSON_Delete(params_json);
 	snprintf(mission_buf, sizeof mission_buf, "%lld", mission_id);
@@ -597,18 +683,11 @@ routes_plans_create(struct http_ctx *ctx)
 	{
 		const char *p[8] = {params[0], params[1], params[2],   params[3],
 		                    params[4], params[5], params_text, ps->statuses};
-		if (db_pool_query(
-		        ctx->d->db,
-		        "WITH c AS (SELECT 1 WHERE plan_crisis_active($5::bigint, $6::bigint)), "
-		        "p AS (INSERT INTO plan (crisis_id, mission_id, params, created_by) SELECT "
-		        " $5::bigint, $6::bigint, jsonb_set($7::jsonb, '{statuses}', "
-		        " to_jsonb($8::text[])), $1 FROM c RETURNING id) "
-		        "SELECT id, '/api/v1/plans/' || id, json_build_object('plan_id', id, "
-		        "'state', "
-		        " 'running', 'audit_id', audit_record($1, $2, $3::bigint, $4, "
-		        "'plan.create', "
-		        " 'plan', id::text, $7::text))::text FROM p",
-		        8, p, plan_created, ps, &cause) != 0) {
+		if (db_pool_query(ctx->d->db,
+		                  "SELECT plan_id, location, answer FROM plan_create($5::bigint, "
+		                  "$6::bigint, $7::jsonb, $8::text[], $1, $2, $3::bigint, $4)",
+		                  8, p, plan_created, ps, &cause) != 0) {
+			plan_release(job);
 			free(job);
 			free(ps);
 			http_add_header(ctx, "Retry-After", "1");
@@ -756,8 +835,10 @@ routes_plans_get(struct http_ctx *ctx)
 
 /*
  * POST /api/v1/plans/{id}/publish: numbers the plan and tells everyone placed
- * who still travels; 409 when the crisis is not active or a plan published
- * since this one was made is not part of it.
+ * who still travels, and those the plan it supersedes placed and it does not
+ * that their instructions are cancelled; 409 when the crisis is not active,
+ * a plan published since this one was made is not part of it, or a shelter
+ * it sends people to closed or filled.
  */
 void
 routes_plans_publish(struct http_ctx *ctx)
@@ -777,17 +858,19 @@ routes_plans_publish(struct http_ctx *ctx)
 }
 
 /*
- * POST /api/v1/plans/{id}/moves {"household": KEY, "shelter_id": N}: a new
- * plan with that household at that shelter (checked against the shelter's
- * room and facilities), ready to publish; 409 when the crisis is not active.
+ * POST /api/v1/plans/{id}/moves {"household": KEY, "shelter_id": N,
+ * "assembly_id": M}: a new plan with that household at that shelter (checked
+ * against the shelter's room and facilities), gathering at assembly point M
+ * if given (required for a household with no known place), ready to
+ * publish; 409 when the crisis is not active.
  */
 void
 routes_plans_move(struct http_ctx *ctx)
 {
-	char id[24], scope[24], shelter[24];
+	char id[24], scope[24], shelter[24], assembly[24];
 	struct audit_who who;
-	const char *who_params[AUDIT_NPARAMS], *params[7];
-	cJSON *body, *hh, *sh;
+	const char *who_params[AUDIT_NPARAMS], *params[8];
+	cJSON *body, *hh, *sh, *ap;
 
 	if (http_param_id(ctx, 0, id) == NULL)
 		return;
@@ -796,15 +879,20 @@ routes_plans_move(struct http_ctx *ctx)
 		return;
 	hh = cJSON_GetObjectItemCaseSensitive(body, "household");
 	sh = cJSON_GetObjectItemCaseSensitive(body, "shelter_id");
+	ap = cJSON_GetObjectItemCaseSensitive(body, "assembly_id");
 	if (!cJSON_IsString(hh) || strlen(hh->valuestring) > 64 || !cJSON_IsNumber(sh) ||
-	    sh->valuedouble < 1 || sh->valuedouble > 1e15) {
-		http_reply_problem(
-		    ctx, 400, "bad request",
-		    "household: the key of a household of the plan; shelter_id: a shelter's id");
+	    sh->valuedouble < 1 || sh->valuedouble > 1e15 ||
+	    (ap != NULL && !cJSON_IsNull(ap) &&
+	     (!cJSON_IsNumber(ap) || ap->valuedouble < 1 || ap->valuedouble > 1e15))) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "household: the key of a household of the plan; shelter_id: a "
+		                   "shelter's id; assembly_id (optional): an assembly point's id");
 		cJSON_Delete(body);
 		return;
 	}
 	snprintf(shelter, sizeof shelter, "%.0f", sh->valuedouble);
+	if (cJSON_IsNumber(ap))
+		snprintf(assembly, sizeof assembly, "%.0f", ap->valuedouble);
 	audit_params(ctx, &who, who_params);
 	params[0] = id;
 	params[1] = auth_scope_param(ctx, scope);
@@ -813,12 +901,12 @@ routes_plans_move(struct http_ctx *ctx)
 	params[4] = who_params[0];
 	params[5] = who_params[1];
 	params[6] = who_params[3];
+	params[7] = cJSON_IsNumber(ap) ? assembly : NULL;
 	/* The pool copies the parameters, so the body can go after. */
-	plan_reply_json(
-	    ctx, 201, "no such plan, or it cannot be changed",
-	    "SELECT r::text FROM plan_move($1::bigint, $2::bigint, $3, $4::bigint, $5, $6, $7) r "
-	    "WHERE r IS NOT NULL",
-	    7, params);
+	plan_reply_json(ctx, 201, "no such plan, or it cannot be changed",
+	                "SELECT r::text FROM plan_move($1::bigint, $2::bigint, $3, $4::bigint, $5, "
+	                "$6, $7, $8::bigint) r WHERE r IS NOT NULL",
+	                8, params);
 	cJSON_Delete(body);
 }
 

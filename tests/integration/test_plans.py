@@ -424,6 +424,189 @@ def a_move_keeps_departures_in_the_planners_order():
     check("%d조, 1번째 출발" % park["no"] in sms, sms)
 
 
+def plan_messages(cid):
+    return [line.split("|", 3) for line in cluster.psql(
+        DB, "SELECT id, national_id, kind, body FROM outbox WHERE crisis_id = %d AND campaign_id IS NULL "
+            "ORDER BY id" % cid).splitlines()]
+
+
+def sent_texts():
+    path = os.path.join(d.workdir, "outbox-log.jsonl")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return {x["outbox_id"]: x["text"] for x in map(json.loads, f)}
+
+
+def plan_messages_of_a_drill_are_marked_and_sent_as_written():
+    cid = a_crisis("Drill plan")
+    cluster.psql(DB, "UPDATE crisis SET drill = true WHERE id = %d" % cid)
+    pid = ready_plan(cid)
+    r = lead.post("/api/v1/plans/%d/publish" % pid)
+    expect_equal(r.status, 200, r.body)
+    msgs = plan_messages(cid)
+    expect_equal(len(msgs), r.json()["messages"], "one message per person told")
+    for mid, nid, kind, body in msgs:
+        expect_equal(kind, "plan", "a plan message is no check-in: %s" % body)
+        check(body.startswith("[DRILL] [Evacuation plan" if nid == "6" else "[훈련] [대피 계획"), body)
+    # Sent as written: no reply link added.
+    eventually(lambda: all(int(m[0]) in sent_texts() for m in msgs), timeout=10, what="plan messages sent")
+    texts = sent_texts()
+    for mid, nid, kind, body in msgs:
+        expect_equal(texts[int(mid)], body, "sent as written")
+    # A plan message does not hold back the next ask of a check-in not answered (Kim B's).
+    expect_equal(cluster.psql(DB, "SELECT state::text || round FROM checkin WHERE crisis_id = %d AND national_id = 2"
+                              % cid), "asked1", "asked once")
+    cluster.psql(DB, "UPDATE checkin SET next_ask_at = now() - interval '1 second' WHERE crisis_id = %d "
+                     "AND national_id = 2" % cid)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM campaign_escalate()") and cluster.psql(
+        DB, "SELECT round FROM checkin WHERE crisis_id = %d AND national_id = 2" % cid) == "2",
+        timeout=10, what="the check-in asked again")
+
+
+def people_a_new_plan_drops_are_told_their_instructions_are_cancelled():
+    cid = a_crisis("Dropped")
+    first = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
+    before = {m[0] for m in plan_messages(cid)}
+    # Park is safe now and no longer planned; Choi died: nobody writes to the dead.
+    for nid, status in ((5, "safe"), (6, "deceased")):
+        expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": nid, "status": status}).status,
+                     201, status)
+    second = ready_plan(cid)
+    r = lead.post("/api/v1/plans/%d/publish" % second)
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["cancelled_messages"], 1, r.body)
+    new = [m for m in plan_messages(cid) if m[0] not in before]
+    expect_equal(len(new), r.json()["messages"] + 1, "the new plan's and one cancellation")
+    cancel = [m for m in new if "취소" in m[3]]
+    expect_equal([(m[1], m[2]) for m in cancel], [("5", "plan")], "Park told, as a plan message")
+    check("이전 대피 안내(계획 1)는 취소" in cancel[0][3] and "대사관의 안내를 기다려" in cancel[0][3], cancel)
+    expect_equal(sorted(int(m[1]) for m in new if m not in cancel), [1, 2, 3, 4], "the others told their plan")
+
+
+def a_plan_whose_shelter_closed_or_filled_is_not_published():
+    cid = a_crisis("Shelter closed")
+    pid = ready_plan(cid)
+    res = lead.get("/api/v1/plans/%d" % pid).json()["result"]
+    used = next(s for s in res["shelters"] if s["load"] > 0)
+    try:
+        cluster.psql(DB, "UPDATE shelter SET open = false WHERE id = %d" % used["id"])
+        r = lead.post("/api/v1/plans/%d/publish" % pid)
+        expect_equal(r.status, 409, r.body)
+        check("%s (closed)" % used["name"] in r.json()["detail"] and "make a new plan or move" in r.json()["detail"],
+              r.body)
+        cluster.psql(DB, "UPDATE shelter SET open = true, occupancy = capacity - %d + 1 WHERE id = %d"
+                     % (used["load"], used["id"]))
+        r = lead.post("/api/v1/plans/%d/publish" % pid)
+        expect_equal(r.status, 409, r.body)
+        check("room for %d, the plan sends %d" % (used["load"] - 1, used["load"]) in r.json()["detail"], r.body)
+        expect_equal((state_of(pid), messages_in(cid)), ("ready", 0), "nothing published, nobody told")
+    finally:
+        cluster.psql(DB, "UPDATE shelter SET open = true, occupancy = 0 WHERE id = %d" % used["id"])
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % pid).status, 200, "published once there is room")
+
+
+def a_plan_names_the_contact_that_reaches_people():
+    cid = a_crisis("Contacts")
+    # Park's second phone was confirmed: it is the one written to, over the unconfirmed first.
+    cluster.psql(DB, "INSERT INTO contact (national_id, kind, value, priority, verified) "
+                     "VALUES (5, 'phone', '+905329990005', 2, true)")
+    try:
+        pid = ready_plan(cid)
+        expect_equal(lead.post("/api/v1/plans/%d/publish" % pid).status, 200, "published")
+        expect_equal(cluster.psql(DB, "SELECT recipient FROM outbox WHERE crisis_id = %d AND national_id = 5 "
+                                      "AND kind = 'plan'" % cid), "+905329990005", "the verified phone")
+    finally:
+        cluster.psql(DB, "DELETE FROM contact WHERE value = '+905329990005'")
+    # A mission no longer in the crisis publishes nothing there.
+    pid = ready_plan(cid)
+    cluster.psql(DB, "DELETE FROM crisis_mission WHERE crisis_id = %d AND mission_id = 1" % cid)
+    try:
+        r = lead.post("/api/v1/plans/%d/publish" % pid)
+        expect_equal(r.status, 409, r.body)
+        check("no longer part of this crisis" in r.json()["detail"], r.body)
+    finally:
+        cluster.psql(DB, "INSERT INTO crisis_mission VALUES (%d, 1)" % cid)
+
+
+def a_fractional_max_km_is_kept_to_the_metre():
+    cid = a_crisis("Half a kilometre")
+    pid = ready_plan(cid, {"statuses": ["needs_evacuation", "injured"], "seats": 4, "max_km": 0.5})
+    doc = lead.get("/api/v1/plans/%d" % pid).json()
+    expect_equal(doc["params"]["max_km"], 0.5, "the limit used, stored")
+    hh = doc["result"]["households"]
+    check(all(h["distance_m"] is None or h["distance_m"] <= 500 for h in hh), hh)
+    check(any(h["unassigned"] == "out_of_range" for h in hh), "some are farther than 500 m: %r" % hh)
+    for bad in (0.0004, -1, 5001):
+        r = lead.post("/api/v1/crises/%d/plans" % cid, {"max_km": bad})
+        expect_equal(r.status, 400, "max_km %r: %s" % (bad, r.body))
+        check("max_km" in r.json()["detail"], r.body)
+
+
+def one_plan_is_made_at_a_time_per_crisis():
+    cid = a_crisis("One at a time")
+    running = int(cluster.psql(DB, "INSERT INTO plan (crisis_id, mission_id, params, created_by) VALUES "
+                                   "(%d, 1, '{}', 'test') RETURNING id" % cid).split()[0])
+    r = lead.post("/api/v1/crises/%d/plans" % cid, {})
+    expect_equal(r.status, 409, r.body)
+    check("a plan is being made for this crisis: id %d" % running in r.json()["detail"], r.body)
+    # One left running by a server that stopped is given up after ten minutes.
+    cluster.psql(DB, "UPDATE plan SET created_at = now() - interval '11 minutes' WHERE id = %d" % running)
+    pid = ready_plan(cid)
+    expect_equal(state_of(running), "failed", "given up")
+    check(pid != running, "a new plan")
+
+
+def a_household_with_no_known_place_moves_only_to_an_assembly_point():
+    nid = int(cluster.psql(DB, "SET ROLE safety; INSERT INTO national (mission_id, name_latin, name_key) "
+                               "VALUES (1, 'NOH WHERE', 'nohwhere') RETURNING id").split()[0])
+    cluster.psql(DB, "INSERT INTO contact (national_id, kind, value) VALUES (%d, 'phone', '+905320009999')" % nid)
+    cid = a_crisis("Nowhere", statuses=((nid, "needs_evacuation"), (5, "needs_evacuation")))
+    pid = ready_plan(cid)
+    key = "n%d" % nid
+    h = next(x for x in lead.get("/api/v1/plans/%d" % pid).json()["result"]["households"] if x["key"] == key)
+    expect_equal(h["unassigned"], "no_location", h)
+    r = lead.post("/api/v1/plans/%d/moves" % pid, {"household": key, "shelter_id": 1})
+    expect_equal(r.status, 400, r.body)
+    check("assembly_id" in r.json()["detail"] and "no known place" in r.json()["detail"], r.body)
+    expect_equal(lead.post("/api/v1/plans/%d/moves" % pid, {"household": key, "shelter_id": 1,
+                                                            "assembly_id": 1}).status, 400, "not an assembly point")
+    r = lead.post("/api/v1/plans/%d/moves" % pid, {"household": key, "shelter_id": 1, "assembly_id": 4})
+    expect_equal(r.status, 201, r.body)
+    new = r.json()["plan_id"]
+    res = lead.get("/api/v1/plans/%d" % new).json()["result"]
+    check(isinstance(res["stats"]["cost_person_m"], (int, float)), res["stats"])
+    g = next(x for x in res["groups"] if x["no"] == next(y["group"] for y in res["households"] if y["key"] == key))
+    expect_equal((g["assembly_id"], g["assembly_name"]), (4, "Kurtulus street square"), g)
+    # It places someone the planner could not: the planner's bound says nothing of this plan.
+    expect_equal((res["stats"]["gap"], res["stats"]["bound_applies"]), (None, False), res["stats"])
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % new).status, 200, "published")
+    body = cluster.psql(DB, "SELECT body FROM outbox WHERE crisis_id = %d AND national_id = %d" % (cid, nid))
+    check("집결지: Kurtulus street square (36.198" in body and "(," not in body, body)
+
+
+def a_household_too_large_for_the_planner_is_left_out_alone():
+    cid = a_crisis("Large household")
+    hid = int(cluster.psql(DB, "SET ROLE safety; INSERT INTO household (mission_id, label) VALUES (1, 'Compound') "
+                               "RETURNING id").split()[0])
+    cluster.psql(DB, """SET ROLE safety;
+WITH n AS (INSERT INTO national (mission_id, household_id, name_latin, name_key, last_point)
+    SELECT 1, %(h)d, 'MEMBER ' || i, 'member' || i, ST_SetSRID(ST_MakePoint(36.16, 36.2), 4326)::geography
+    FROM generate_series(1, 1001) i RETURNING id)
+INSERT INTO person_status (crisis_id, national_id, mission_id, status) SELECT %(c)d, id, 1, 'needs_evacuation' FROM n
+""" % {"h": hid, "c": cid})
+    pid = ready_plan(cid)
+    res = lead.get("/api/v1/plans/%d" % pid).json()["result"]
+    big = next(h for h in res["households"] if h["key"] == "h%d" % hid)
+    expect_equal((big["people"], big["shelter_id"], big["unassigned"]), (1001, None, "too_many_people"), big)
+    check("household h%d has 1001 people" % hid in big["unassigned_detail"], big)
+    others = [h for h in res["households"] if h["key"] != "h%d" % hid]
+    check(others and all(h["shelter_id"] is not None for h in others), "everyone else placed: %r" % others)
+    expect_equal((res["stats"]["people"], res["stats"]["people_unassigned"], res["stats"]["households_too_large"]),
+                 (1007, 1001, 1), res["stats"])
+
+
 try:
     run([a_plan_is_made_on_a_worker_and_told_on_the_stream, the_plan_comes_as_geojson_csv_and_a_printable_page,
          staff_move_a_household_to_another_shelter,
@@ -434,6 +617,14 @@ try:
          publishing_leaves_out_the_deleted_the_dead_and_the_gone,
          a_closed_crisis_takes_no_plans,
          a_move_keeps_departures_in_the_planners_order,
-         repeated_statuses_are_one_set])
+         repeated_statuses_are_one_set,
+         plan_messages_of_a_drill_are_marked_and_sent_as_written,
+         people_a_new_plan_drops_are_told_their_instructions_are_cancelled,
+         a_plan_whose_shelter_closed_or_filled_is_not_published,
+         a_plan_names_the_contact_that_reaches_people,
+         a_fractional_max_km_is_kept_to_the_metre,
+         one_plan_is_made_at_a_time_per_crisis,
+         a_household_with_no_known_place_moves_only_to_an_assembly_point,
+         a_household_too_large_for_the_planner_is_left_out_alone])
 finally:
     d.stop()
