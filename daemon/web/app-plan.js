@@ -79,7 +79,9 @@ export function planPanel(crisisId, map) {
     const plan = await api(`/api/v1/plans/${id}`);
     const s = plan.result.stats;
     state.textContent = `${t("plan")} #${id}: ${s.people_assigned}/${s.people} ${t("people")} · ${s.groups} ${t("groups")} · ` +
-      `${t("gap")} ${(100 * s.gap).toFixed(2)}%` + (plan.version ? ` · ${t("published")} v${plan.version}` : "");
+      // No gap where the plan places fewer people than the bound assumes: it would mislead.
+      `${t("gap")} ${s.gap == null ? t("gap_none") : `${(100 * s.gap).toFixed(2)}%`}` +
+      (plan.version ? ` · ${t("published")} v${plan.version}` : "");
     const geo = await api(`/api/v1/plans/${id}?format=geojson`);
     if (layer) layer.remove();
     layer = L.geoJSON(geo, {
@@ -116,7 +118,8 @@ export function planPanel(crisisId, map) {
     // A refusal says why (the crisis is closed, a newer plan was published) and which plan to start from.
     try {
       const r = await api(`/api/v1/plans/${planId}/publish`, { method: "POST" });
-      state.textContent += ` · ${t("published")} v${r.version}: ${r.messages} ${t("messages")}`;
+      state.textContent += ` · ${t("published")} v${r.version}: ${r.messages} ${t("messages")}` +
+        (r.cancelled_messages ? ` · ${r.cancelled_messages} ${t("plan_cancellations")}` : "");
       publish.hidden = true;
     } catch (e) {
       state.textContent = e.message;
