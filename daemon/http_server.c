@@ -890,6 +890,26 @@ http_query_flag(struct http_ctx *ctx, const char *name, bool *out)
 	return false;
 }
 
+/*
+ * True when the JSON text holds a NUL character, raw or escaped (\u0000):
+ * cJSON ends a string there, so "abc\u0000def" would be stored as "abc"
+ * without a word.
+ */
+static bool
+json_has_nul(const char *text, size_t len)
+{
+	if (memchr(text, '\0', len) != NULL)
+		return true;
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && i + 5 < len && strncmp(text + i + 2, "0000", 4) == 0)
+			return true;
+		i++; /* the escaped character, which may be a backslash */
+	}
+	return false;
+}
+
 /* Parses the body as a JSON object. */
 cJSON *
 http_read_json(struct http_ctx *ctx)
@@ -914,6 +934,12 @@ http_read_json(struct http_ctx *ctx)
 	text = xmalloc(len + 1);
 	evbuffer_copyout(in, text, len);
 	text[len] = '\0';
+	if (json_has_nul(text, len)) {
+		free(text);
+		http_reply_problem(ctx, 400, "bad request",
+		                   "the body holds a NUL character (\\u0000), which no field may");
+		return NULL;
+	}
 	json = cJSON_ParseWithLength(text, len);
 	free(text);
 	if (json == NULL || !cJSON_IsObject(json)) {

@@ -11,13 +11,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/*
+ * The audit chain's newest row, recorded outside the database: rows removed
+ * from the end of the chain, or the chain rewritten by someone who can write
+ * the table, are found against it (safetyctl audit verify --head ID:HASH).
+ */
+static void
+retention_head_done(const struct db_result *r, void *arg)
+{
+	(void)arg;
+	if (r->outcome == DB_OK && PQntuples(r->res) == 1)
+		log_info("audit_head", "id", PQgetvalue(r->res, 0, 0), "hash",
+		         PQgetvalue(r->res, 0, 1));
+}
+
 /* The purge answered. */
 static void
 retention_done(const struct db_result *r, void *arg)
 {
+	struct daemon *d = arg;
 	char n[24];
+	const char *cause;
 
-	(void)arg;
 	if (r->outcome != DB_OK) {
 		log_warn("retention_failed", "error", r->error);
 		return;
@@ -26,15 +41,10 @@ retention_done(const struct db_result *r, void *arg)
 		return; /* another safetyd holds the lock */
 	snprintf(n, sizeof n, "%s", PQgetvalue(r->res, 0, 0));
 	log_info("retention_purge", "travellers_removed", n);
-	/*
-	 * The audit chain's newest row, recorded outside the database: rows
-	 * removed from the end of the chain, or the chain rewritten by someone
-	 * who can write the table, are found against it (safetyctl audit verify
-	 * --head ID:HASH).
-	 */
-	if (!PQgetisnull(r->res, 0, 1))
-		log_info("audit_head", "id", PQgetvalue(r->res, 0, 1), "hash",
-		         PQgetvalue(r->res, 0, 2));
+	/* Read once the purge's own audit row is committed, so the head covers it. */
+	if (db_pool_query(d->db, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", 0, NULL,
+	                  retention_head_done, NULL, &cause) != 0)
+		log_warn("audit_head_skipped", "error", cause);
 }
 
 /* The timer fired. */
@@ -59,9 +69,8 @@ retention_timer_cb(evutil_socket_t fd, short what, void *arg)
 	        d->db,
 	        "SELECT CASE WHEN pg_try_advisory_xact_lock(7311520012) THEN "
 	        " (SELECT coalesce(sum(purged), 0) FROM purge_departed_travellers($1::int)) "
-	        " END, h.id, h.hash FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT id, hash "
-	        " FROM audit_log ORDER BY id DESC LIMIT 1) h ON true",
-	        1, params, retention_done, NULL, &cause) != 0)
+	        " END",
+	        1, params, retention_done, d, &cause) != 0)
 		log_warn("retention_skipped", "error", cause);
 }
 

@@ -80,6 +80,18 @@ def crisis_text_the_feeds_cannot_carry_is_refused():
                   S["lead"].patch("/api/v1/crises/%d" % CRISIS, change)):
             expect_equal(r.status, 400, "%r: %s" % (change, r.body))
             check(detail in r.json()["detail"], "%r: %s" % (change, r.body))
+    # A NUL would end the string where it stands, storing "Flood" unnoticed.
+    for body in (b'{"title": "Flood\\u0000 Izmir"}', b'{"title": "Flood\x00 Izmir"}'):
+        r = S["lead"].patch("/api/v1/crises/%d" % CRISIS, body, headers={"Content-Type": "application/json"})
+        expect_equal(r.status, 400, r.body)
+        check("NUL" in r.json()["detail"], r.body)
+    r = S["lead"].patch("/api/v1/crises/%d" % CRISIS, b'{"description": "C:\\\\u0000"}',
+                        headers={"Content-Type": "application/json"})
+    expect_equal(r.status, 200, "an escaped backslash before u0000 is text: %s" % r.body)
+    expect_equal(cluster.psql(DB, "SELECT description FROM crisis WHERE id = %d" % CRISIS), "C:\\u0000", "kept whole")
+    cluster.psql(DB, "UPDATE crisis SET description = %s WHERE id = %d"
+                 % ("NULL" if stored.split("|", 1)[1] == "" else "'%s'" % stored.split("|", 1)[1].replace("'", "''"),
+                    CRISIS))
     # Bytes that are not UTF-8 at all.
     r = S["lead"].patch("/api/v1/crises/%d" % CRISIS, b'{"title": "Flood \xff"}',
                         headers={"Content-Type": "application/json"})
