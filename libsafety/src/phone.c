@@ -165,12 +165,56 @@ static const struct phone_range ru_ranges[] = {
     {"7", 10, 10, false}, {NULL, 0, 0, false},
 };
 
+/*
+ * Argentina: 10-digit NSNs (an area code of 2 to 4 digits and the subscriber
+ * number); a mobile is dialled from abroad as 9 and those 10 digits.
+ */
+static const struct phone_range ar_ranges[] = {
+    {"911", 11, 11, true}, {"92", 11, 11, true}, {"93", 11, 11, true}, {"11", 10, 10, false},
+    {"2", 10, 10, false},  {"3", 10, 10, false}, {"6", 10, 10, false}, {"800", 10, 11, false},
+    {"8", 10, 10, false},  {NULL, 0, 0, false},
+};
+
+/*
+ * Argentine area codes (those of libphonenumber's metadata): national mobiles
+ * are written 0, area code, 15, subscriber, and only the area code tells
+ * where the 15 is.
+ */
+static const char *const ar_areas[] = {
+    "11",   "220",  "221",  "223",  "230",  "236",  "237",  "249",  "260",  "261",  "263",  "264",
+    "266",  "280",  "291",  "294",  "297",  "298",  "299",  "336",  "341",  "342",  "343",  "345",
+    "348",  "351",  "353",  "358",  "362",  "364",  "370",  "376",  "379",  "380",  "381",  "383",
+    "385",  "387",  "388",  "2202", "2221", "2223", "2224", "2225", "2226", "2227", "2229", "2241",
+    "2242", "2243", "2244", "2245", "2246", "2252", "2254", "2255", "2257", "2261", "2262", "2264",
+    "2265", "2266", "2267", "2268", "2271", "2272", "2273", "2274", "2281", "2283", "2284", "2285",
+    "2286", "2291", "2292", "2296", "2297", "2302", "2314", "2316", "2317", "2320", "2323", "2324",
+    "2325", "2326", "2331", "2333", "2334", "2335", "2336", "2337", "2338", "2342", "2343", "2344",
+    "2345", "2346", "2352", "2353", "2354", "2355", "2356", "2357", "2358", "2392", "2393", "2394",
+    "2395", "2396", "2473", "2474", "2475", "2477", "2478", "2622", "2624", "2625", "2626", "2646",
+    "2647", "2648", "2651", "2655", "2656", "2657", "2658", "2901", "2902", "2903", "2920", "2921",
+    "2922", "2923", "2924", "2925", "2926", "2927", "2928", "2929", "2931", "2932", "2933", "2934",
+    "2935", "2936", "2940", "2942", "2945", "2946", "2948", "2952", "2953", "2954", "2962", "2963",
+    "2964", "2966", "2972", "2982", "2983", "3327", "3329", "3382", "3385", "3387", "3388", "3400",
+    "3401", "3402", "3404", "3405", "3406", "3407", "3408", "3409", "3435", "3436", "3437", "3438",
+    "3442", "3444", "3445", "3446", "3447", "3454", "3455", "3456", "3458", "3460", "3462", "3463",
+    "3464", "3465", "3466", "3467", "3468", "3469", "3471", "3472", "3476", "3482", "3483", "3487",
+    "3489", "3491", "3492", "3493", "3496", "3497", "3498", "3521", "3522", "3524", "3525", "3532",
+    "3533", "3537", "3541", "3542", "3543", "3544", "3546", "3547", "3548", "3549", "3562", "3563",
+    "3564", "3571", "3572", "3573", "3574", "3575", "3576", "3582", "3583", "3584", "3585", "3711",
+    "3715", "3716", "3718", "3721", "3725", "3731", "3734", "3735", "3741", "3743", "3751", "3754",
+    "3755", "3756", "3757", "3758", "3772", "3773", "3774", "3775", "3777", "3781", "3782", "3786",
+    "3821", "3825", "3826", "3827", "3832", "3835", "3837", "3838", "3841", "3843", "3844", "3845",
+    "3846", "3854", "3855", "3856", "3857", "3858", "3861", "3862", "3863", "3865", "3867", "3868",
+    "3869", "3873", "3876", "3877", "3878", "3885", "3886", "3887", "3888", "3891", "3892", "3894",
+};
+
 static const struct phone_plan phone_plans[] = {
     {1, "North America", "1", "011", true, 10, 10, nanp_ranges},
     {7, "Russia or Kazakhstan", "8", "810", false, 10, 10, ru_ranges},
     {33, "France", "0", NULL, false, 9, 9, fr_ranges},
     {44, "the United Kingdom", "0", NULL, false, 9, 10, gb_ranges},
     {49, "Germany", "0", NULL, false, 6, 11, de_ranges},
+    {54, "Argentina", "0", NULL, false, 10, 11, ar_ranges},
     {63, "the Philippines", "0", NULL, false, 8, 10, ph_ranges},
     {66, "Thailand", "0", NULL, false, 8, 9, th_ranges},
     {81, "Japan", "0", "010", false, 9, 10, jp_ranges},
@@ -354,19 +398,24 @@ phone_is_separator(ucs4_t uc)
  * Collects the digits of input and whether it began with '+'; rejects anything
  * else. group is the number of digits before the first separator that follows
  * a digit (all of them when none does): how the writer grouped the prefix.
+ * breaks has bit k set when a separator stands before the digit that has k
+ * digits from it to the end: counted from the end, since every reading keeps
+ * a tail of the digits as the national number.
  */
 static int
-phone_scan(const char *input, char *digits, size_t *ndigits, size_t *group, bool *plus, char *err,
-           size_t errsz)
+phone_scan(const char *input, char *digits, size_t *ndigits, size_t *group, uint32_t *breaks,
+           bool *plus, char *err, size_t errsz)
 {
 	const uint8_t *s = (const uint8_t *)input;
 	size_t len = strlen(input), i = 0, n = 0;
+	uint32_t before = 0; /* bit j: a separator before digit j */
 	bool visible = false;
 	ucs4_t uc;
 	int k, value;
 
 	*plus = false;
 	*group = SIZE_MAX;
+	*breaks = 0;
 	while (i < len) {
 		k = u8_mbtoucr(&uc, s + i, len - i);
 		if (k < 0)
@@ -388,6 +437,8 @@ phone_scan(const char *input, char *digits, size_t *ndigits, size_t *group, bool
 		} else if (phone_is_separator(uc)) {
 			if (n > 0 && *group == SIZE_MAX)
 				*group = n;
+			if (n > 0 && n < PHONE_DIGITS_MAX)
+				before |= (uint32_t)1 << n;
 			if (!uc_is_property_white_space(uc))
 				visible = true;
 		} else if (uc_is_alpha(uc)) {
@@ -422,6 +473,10 @@ phone_scan(const char *input, char *digits, size_t *ndigits, size_t *group, bool
 	*ndigits = n;
 	if (*group == SIZE_MAX)
 		*group = n;
+	for (size_t j = 1; j < n; j++) {
+		if (before >> j & 1u)
+			*breaks |= (uint32_t)1 << (n - j);
+	}
 	return 0;
 }
 
@@ -607,16 +662,98 @@ phone_generic_check(const struct calling_code *code, size_t cclen, size_t n, cha
 	return 0;
 }
 
-/* Checks a national significant number and writes "+<cc><nsn>" into e164. */
+/* Tells whether the first len digits of d are an Argentine area code. */
+static bool
+phone_ar_area(const char *d, size_t len)
+{
+	for (size_t i = 0; i < NITEMS(ar_areas); i++) {
+		if (strlen(ar_areas[i]) == len && memcmp(ar_areas[i], d, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Rewrites an Argentine mobile written with 15 after the area code (national
+ * 0 11 15 2345 6789, or +54 11 15… and +54 9 11 15… from abroad) into its
+ * international form, 9, area code, subscriber: dialled as written from
+ * abroad it reaches another line, or none. The area code is the one of 2 to
+ * 4 digits the 15 follows with 10 digits left for area code and subscriber;
+ * when more than one length fits, the table of area codes decides, and the
+ * writer's separator before the 15 where no code is known. A number whose
+ * area code stays unclear is refused: guessed, an SMS would reach a stranger.
+ * Other numbers are copied unchanged. out holds at least n digits.
+ */
 static int
-phone_finish(const struct calling_code *code, const char *nsn, size_t n, char *e164, char *err,
-             size_t errsz)
+phone_ar_mobile(const char *nsn, size_t n, uint32_t breaks, char *out, size_t *outn, char *err,
+                size_t errsz)
+{
+	const char *d = nsn;
+	size_t m = n, known = 0, grouped = 0, area = 0;
+	size_t known_len = 0, grouped_len = 0, fits = 0;
+
+	if (m == 13 && d[0] == '9') {
+		d++;
+		m--;
+	}
+	/* Area codes are 11 and codes beginning with 2 or 3. */
+	if (m != 12 || (d[0] != '2' && d[0] != '3' && memcmp(d, "11", 2) != 0)) {
+		memcpy(out, nsn, n);
+		*outn = n;
+		return 0;
+	}
+	for (size_t len = 2; len <= 4; len++) {
+		if (d[len] != '1' || d[len + 1] != '5')
+			continue;
+		fits++;
+		if (phone_ar_area(d, len)) {
+			known++;
+			known_len = len;
+		}
+		if (breaks >> (m - len) & 1u) {
+			grouped++;
+			grouped_len = len;
+		}
+	}
+	if (fits == 0) {
+		memcpy(out, nsn, n);
+		*outn = n;
+		return 0; /* too long for any Argentine number: the plan says so */
+	}
+	if (known == 1 && (grouped != 1 || grouped_len == known_len))
+		area = known_len;
+	else if (known != 1 && grouped == 1 && (known == 0 || phone_ar_area(d, grouped_len)))
+		area = grouped_len;
+	if (area == 0)
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "phone: ambiguous Argentine mobile: the area code before 15 is "
+		                    "unclear; write +54 9, the area code and the number");
+	out[0] = '9';
+	memcpy(out + 1, d, area);
+	memcpy(out + 1 + area, d + area + 2, m - area - 2);
+	*outn = m - 1;
+	return 0;
+}
+
+/*
+ * Checks a national significant number and writes "+<cc><nsn>" into e164.
+ * nsn is the tail of the digits read; breaks is phone_scan's.
+ */
+static int
+phone_finish(const struct calling_code *code, const char *nsn, size_t n, uint32_t breaks,
+             char *e164, char *err, size_t errsz)
 {
 	const struct phone_plan *plan = phone_plan_of(code->cc);
-	char cc[8];
+	char cc[8], ar[PHONE_DIGITS_MAX];
 	size_t cclen;
 	int rc;
 
+	if (code->cc == 54) {
+		rc = phone_ar_mobile(nsn, n, breaks, ar, &n, err, errsz);
+		if (rc != 0)
+			return rc;
+		nsn = ar;
+	}
 	snprintf(cc, sizeof cc, "%u", code->cc);
 	cclen = strlen(cc);
 	if (plan != NULL)
@@ -644,8 +781,8 @@ phone_finish(const struct calling_code *code, const char *nsn, size_t n, char *e
 
 /* Reads digits that follow '+' or an international prefix: country code, then number. */
 static int
-phone_from_international(const char *d, size_t n, char *e164, unsigned *cc_out, char *err,
-                         size_t errsz)
+phone_from_international(const char *d, size_t n, uint32_t breaks, char *e164, unsigned *cc_out,
+                         char *err, size_t errsz)
 {
 	const struct calling_code *code;
 	size_t cclen;
@@ -668,7 +805,7 @@ phone_from_international(const char *d, size_t n, char *e164, unsigned *cc_out, 
 		d++;
 		n--;
 	}
-	return phone_finish(code, d, n, e164, err, errsz);
+	return phone_finish(code, d, n, breaks, e164, err, errsz);
 }
 
 /* How much of what is known of its country a reading of a number fits. */
@@ -718,8 +855,8 @@ phone_fit_of(int rc, unsigned cc, const char *e164)
  * country.
  */
 static int
-phone_from_double_zero(const char *d, size_t n, size_t group, const struct calling_code *home,
-                       char *e164, char *err, size_t errsz)
+phone_from_double_zero(const char *d, size_t n, size_t group, uint32_t breaks,
+                       const struct calling_code *home, char *e164, char *err, size_t errsz)
 {
 	char pmsg[160], cmsg[160], cbuf[SF_PHONE_E164_SIZE];
 	const struct calling_code *pcode;
@@ -729,7 +866,7 @@ phone_from_double_zero(const char *d, size_t n, size_t group, const struct calli
 	bool at_kr = home != NULL && home->cc == 82;
 	int prc, crc;
 
-	prc = phone_from_international(d + 2, n - 2, e164, &pcc, pmsg, sizeof pmsg);
+	prc = phone_from_international(d + 2, n - 2, breaks, e164, &pcc, pmsg, sizeof pmsg);
 	pfit = phone_fit_of(prc, pcc, e164);
 	/*
 	 * 00870, 00881, 00882…: satellite phones and international networks
@@ -747,7 +884,8 @@ phone_from_double_zero(const char *d, size_t n, size_t group, const struct calli
 		}
 	}
 	if (pl > 0) {
-		crc = phone_from_international(d + pl, n - pl, cbuf, &ccc, cmsg, sizeof cmsg);
+		crc =
+		    phone_from_international(d + pl, n - pl, breaks, cbuf, &ccc, cmsg, sizeof cmsg);
 		cfit = phone_fit_of(crc, ccc, cbuf);
 	}
 	if (cfit == PHONE_FIT_NONE || (prc == 0 && strcmp(e164, cbuf) == 0))
@@ -802,8 +940,8 @@ phone_looks_mobile(const struct phone_plan *plan, const char *d, size_t n)
 
 /* Reads a number in the national form of the home country. */
 static int
-phone_from_national(const char *d, size_t n, const struct calling_code *home, char *e164, char *err,
-                    size_t errsz)
+phone_from_national(const char *d, size_t n, uint32_t breaks, const struct calling_code *home,
+                    char *e164, char *err, size_t errsz)
 {
 	const struct phone_plan *plan = phone_plan_of(home->cc);
 	const char *trunk = phone_trunk_of(home);
@@ -811,9 +949,9 @@ phone_from_national(const char *d, size_t n, const struct calling_code *home, ch
 	char cc[8];
 
 	if (tl > 0 && n >= tl && memcmp(d, trunk, tl) == 0)
-		return phone_finish(home, d + tl, n - tl, e164, err, errsz);
+		return phone_finish(home, d + tl, n - tl, breaks, e164, err, errsz);
 	if (tl == 0 || (plan != NULL && plan->nanp))
-		return phone_finish(home, d, n, e164, err, errsz);
+		return phone_finish(home, d, n, breaks, e164, err, errsz);
 	if (plan != NULL) {
 		/*
 		 * Spreadsheets drop leading zeros: a mobile number without its
@@ -822,7 +960,7 @@ phone_from_national(const char *d, size_t n, const struct calling_code *home, ch
 		int mobile_rc = 0;
 
 		if (phone_looks_mobile(plan, d, n)) {
-			mobile_rc = phone_finish(home, d, n, e164, err, errsz);
+			mobile_rc = phone_finish(home, d, n, breaks, e164, err, errsz);
 			if (mobile_rc == 0)
 				return 0;
 		}
@@ -842,7 +980,7 @@ phone_from_national(const char *d, size_t n, const struct calling_code *home, ch
 				nn--;
 			}
 			if (phone_plan_check(plan, nsn, nn, NULL, 0) == 0)
-				return phone_finish(home, nsn, nn, e164, err, errsz);
+				return phone_finish(home, nsn, nn, breaks, e164, err, errsz);
 		}
 		if (mobile_rc != 0)
 			return mobile_rc; /* the mobile reading's message is already in err */
@@ -865,6 +1003,7 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 	const struct phone_plan *plan = NULL;
 	char digits[PHONE_DIGITS_MAX + 1], e164[SF_PHONE_E164_SIZE], msg[200];
 	size_t n = 0, group = 0, len;
+	uint32_t breaks = 0;
 	unsigned cc;
 	bool plus;
 	int rc;
@@ -880,25 +1019,25 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 			                    default_country);
 		plan = phone_plan_of(home->cc);
 	}
-	rc = phone_scan(input, digits, &n, &group, &plus, err, errsz);
+	rc = phone_scan(input, digits, &n, &group, &breaks, &plus, err, errsz);
 	if (rc != 0)
 		return rc;
 
 	if (plus) {
-		rc = phone_from_international(digits, n, e164, &cc, err, errsz);
+		rc = phone_from_international(digits, n, breaks, e164, &cc, err, errsz);
 	} else if (n >= 2 && digits[0] == '0' && digits[1] == '0') {
-		rc = phone_from_double_zero(digits, n, group, home, e164, err, errsz);
+		rc = phone_from_double_zero(digits, n, group, breaks, home, e164, err, errsz);
 	} else if (plan != NULL && plan->intl != NULL && !phone_is_korean_mobile(digits, n) &&
 	           strncmp(digits, plan->intl, strlen(plan->intl)) == 0) {
 		/* Not 010-XXXX-XXXX in Japan: a Korean mobile, not a call to +98 or +2x. */
 		len = strlen(plan->intl);
-		rc = phone_from_international(digits + len, n - len, e164, &cc, err, errsz);
+		rc = phone_from_international(digits + len, n - len, breaks, e164, &cc, err, errsz);
 	} else if (home == NULL) {
 		return sf_error_set(err, errsz, SF_EINVAL,
 		                    "phone: national number and no default country; write + and "
 		                    "the country code first");
 	} else {
-		rc = phone_from_national(digits, n, home, e164, msg, sizeof msg);
+		rc = phone_from_national(digits, n, breaks, home, e164, msg, sizeof msg);
 		/*
 		 * Without a detailed plan any 8 to 15 digits pass, so 010 and 8
 		 * digits would become a stranger's number. Only Egypt, whose 010

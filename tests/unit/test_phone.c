@@ -285,6 +285,48 @@ static const struct phone_case trunk_cases[] = {
            "too many digits for Thailand (+66): 10, need 8 to 9"),
 };
 
+/*
+ * Argentine mobiles: nationally 0, area code, 15, subscriber (13 digits); from
+ * abroad +54 9, area code, subscriber. Read digit for digit, the national
+ * form reaches another line.
+ */
+static const struct phone_case argentine_cases[] = {
+    ACCEPT("buenos_aires_mobile_national", "011 15-2345-6789", "AR", "+5491123456789"),
+    ACCEPT("buenos_aires_mobile_unspaced", "0111523456789", "AR", "+5491123456789"),
+    ACCEPT("buenos_aires_mobile_15_joined", "01115 2345 6789", "AR", "+5491123456789"),
+    ACCEPT("buenos_aires_mobile_international", "+54 9 11 2345 6789", NULL, "+5491123456789"),
+    ACCEPT("mobile_international_with_15", "+54 11 15 2345 6789", NULL, "+5491123456789"),
+    ACCEPT("mobile_international_with_9_and_15", "+54 9 11 15 2345 6789", NULL, "+5491123456789"),
+    ACCEPT("mobile_trunk_after_country_code", "+54 (0)11 15 2345 6789", "TR", "+5491123456789"),
+    ACCEPT("mobile_with_00_from_turkiye", "0054 11 15 2345 6789", "TR", "+5491123456789"),
+    ACCEPT("mobile_with_00_at_kr", "00 54 9 11 2345 6789", "KR", "+5491123456789"),
+    ACCEPT("cordoba_mobile_three_digit_area", "0351 15-234-5678", "AR", "+5493512345678"),
+    ACCEPT("cordoba_mobile_unspaced", "0351152345678", "AR", "+5493512345678"),
+    ACCEPT("four_digit_area_mobile", "02202 15-12-3456", "AR", "+5492202123456"),
+    ACCEPT("four_digit_area_after_three_digit_one", "0220 15 512 3456", "AR", "+5492205123456"),
+    ACCEPT("subscriber_starting_with_15", "011 15 1523 4567", "AR", "+5491115234567"),
+    ACCEPT("mobile_without_trunk_with_9", "9 11 2345 6789", "AR", "+5491123456789"),
+    ACCEPT("buenos_aires_landline", "011 2345-6789", "AR", "+541123456789"),
+    ACCEPT("cordoba_landline", "+54 351 423 4567", NULL, "+543514234567"),
+    ACCEPT("argentine_freephone", "0800 123 4567", "AR", "+548001234567"),
+    /* No area code known before the 15: the writer's grouping decides. */
+    ACCEPT("unknown_area_code_grouped", "0 2999 15 123456", "AR", "+5492999123456"),
+    REJECT("unknown_area_code_ungrouped", "0299915123456", "AR", SF_EINVAL,
+           "phone: ambiguous Argentine mobile: the area code before 15 is unclear; write +54 9, "
+           "the area code and the number"),
+    /* 11 is an area code, 1115 none: grouped as 1115, the number is not clear. */
+    REJECT("grouping_against_area_codes", "01115 15 123456", "AR", SF_EINVAL,
+           "write +54 9, the area code and the number"),
+    REJECT("mobile_one_digit_short", "011 15 234 5678", "AR", SF_ERANGE,
+           "too many digits for Argentina (+54 11): 11, need 10"),
+    REJECT("mobile_one_digit_long", "011 15 2345 67890", "AR", SF_ERANGE,
+           "too many digits for Argentina (+54): 13, need 10 to 11"),
+    REJECT("no_area_code_before_15", "+54 15 2345 6789", NULL, SF_ERANGE,
+           "no Argentina (+54) numbers start with 15"),
+    REJECT("mobile_9_and_no_area_code", "+54 9 99 1234 5678", NULL, SF_ERANGE,
+           "no Argentina (+54) numbers start with 99"),
+};
+
 /* Runs one case and fails with its name when the result differs. */
 static void
 run_case(const struct phone_case *c)
@@ -360,6 +402,13 @@ phone_knows_each_countrys_trunk_prefix(void **state)
 {
 	(void)state;
 	run_table(trunk_cases, sizeof trunk_cases / sizeof trunk_cases[0]);
+}
+
+static void
+phone_reads_argentine_mobiles(void **state)
+{
+	(void)state;
+	run_table(argentine_cases, sizeof argentine_cases / sizeof argentine_cases[0]);
 }
 
 /*
@@ -617,6 +666,7 @@ main(void)
 	    cmocka_unit_test(phone_refuses_with_a_reason),
 	    cmocka_unit_test(phone_weighs_carrier_prefix_against_00),
 	    cmocka_unit_test(phone_knows_each_countrys_trunk_prefix),
+	    cmocka_unit_test(phone_reads_argentine_mobiles),
 	    cmocka_unit_test(phone_agrees_with_libphonenumber),
 	    cmocka_unit_test(phone_refuses_very_long_input),
 	    cmocka_unit_test(phone_reports_small_output_buffer),

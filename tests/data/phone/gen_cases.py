@@ -13,6 +13,7 @@ them valid), written with +, with 00 (spaced at a Korean mission, unspaced at a
 Turkish one) and in national form at a mission in their own country.
 """
 import random
+import re
 
 import phonenumbers as pn
 
@@ -28,9 +29,12 @@ SKIP_NATIONAL = {
     "BY", "MH",
     # Monaco writes mobiles with 0, landlines without.
     "MC",
-    # Argentine mobiles: 0 area 15 number becomes +54 9 area number.
+    # Argentine mobiles: 0 area 15 number becomes +54 9 area number; they
+    # have their own rows below, which keeps this sample as it was.
     "AR",
 }
+
+AR_ROWS = 40  # Argentine numbers, each written in several ways
 
 random.seed(SEED)
 
@@ -70,6 +74,49 @@ for i, region in enumerate(sorted(pn.SUPPORTED_REGIONS)):
             rows.append((region, nat, e164))
 
 rows = sorted(random.sample(rows, min(ROWS, len(rows))), key=lambda r: (r[2], r[0], r[1]))
+
+
+def ar_areas():
+    """Argentina's area codes: those libphonenumber strips before a 15."""
+    rx = pn.PhoneMetadata.metadata_for_region("AR").national_prefix_for_parsing
+    inner = rx[len("0?(?:("):rx.rindex(")15)?")]
+    area = re.compile("(?:%s)\\Z" % inner)
+    return [c for n in (2, 3, 4) for c in ("%0*d" % (n, i) for i in range(10 ** n))
+            if area.match(c)]
+
+
+def ar_rows():
+    """Argentine mobiles and landlines of random area codes, written as people do:
+    0 area 15 number (grouped, or not at all), +54 9 area number, +54 area 15
+    number, with 00. Only the forms libphonenumber reads as the number."""
+    rng = random.Random(SEED + 54)
+    areas = ar_areas()
+    out = []
+    while len(out) < AR_ROWS * 4:
+        area = rng.choice(areas)
+        sub = str(rng.randint(2, 9)) + "".join(rng.choice("0123456789")
+                                               for _ in range(9 - len(area)))
+        mobile = rng.random() < 0.75
+        num = pn.parse("+54%s%s%s" % ("9" if mobile else "", area, sub), None)
+        if not pn.is_valid_number(num):
+            continue
+        e164 = pn.format_number(num, pn.PhoneNumberFormat.E164)
+        nat = pn.format_number(num, pn.PhoneNumberFormat.NATIONAL)
+        forms = [("AR", nat), ("", pn.format_number(num, pn.PhoneNumberFormat.INTERNATIONAL))]
+        if mobile:
+            forms += [("AR", "0%s15%s" % (area, sub)),
+                      ("", "+54 %s 15 %s" % (area, sub)),
+                      ("TR", "0054%s15%s" % (area, sub)),
+                      ("KR", "00 54 9 %s %s" % (area, sub))]
+        for region, text in forms:
+            if pn.parse(text, region or None) == num:
+                out.append((region, text, e164))
+    return sorted(set(out), key=lambda r: (r[2], r[0], r[1]))
+
+
 print("# mission\tinput\tE.164, from libphonenumber %s by gen_cases.py" % pn.__version__)
 for r in rows:
+    print("\t".join(r))
+print("# Argentina")
+for r in ar_rows():
     print("\t".join(r))
