@@ -162,6 +162,8 @@ import_nationals(PGconn *conn, int argc, char **argv)
 		for (size_t i = 0; i < out.ndup && i < 64; i++)
 			printf("%s:%zu: passport_no: the same passport as line %zu\n", file,
 			       out.dup_line[i], out.dup_first[i]);
+		for (size_t i = 0; i < out.nrefused && i < 64; i++)
+			printf("%s:%zu: %s\n", file, out.refused[i].line, out.refused[i].reason);
 		for (size_t i = 0; i < p->nwarnings; i++)
 			printf("%s:%zu: warning: %s\n", file, p->warnings[i].line,
 			       p->warnings[i].reason);
@@ -177,19 +179,20 @@ import_nationals(PGconn *conn, int argc, char **argv)
 			printf("the file was refused; nothing was imported\n");
 		else if (!out.applied && !req.dry_run)
 			printf("%zu bad row%s: nothing was imported (--all-or-nothing)\n",
-			       p->bad_rows + out.ndup, p->bad_rows + out.ndup == 1 ? "" : "s");
+			       p->bad_rows + out.ndup + out.nrefused,
+			       p->bad_rows + out.ndup + out.nrefused == 1 ? "" : "s");
 		else if (out.inserted == 0 && out.updated == 0)
 			printf("%s%zu rows read: nothing changed (%lld already registered), %zu "
 			       "rejected\n",
 			       req.dry_run ? "dry run: " : "", p->records, out.unchanged,
-			       p->bad_rows + out.ndup);
+			       p->bad_rows + out.ndup + out.nrefused);
 		else
 			printf("%s%zu rows read: %lld added, %lld updated, %lld unchanged, %zu "
 			       "rejected\n",
 			       req.dry_run ? "dry run: " : "", p->records, out.inserted,
-			       out.updated, out.unchanged, p->bad_rows + out.ndup);
+			       out.updated, out.unchanged, p->bad_rows + out.ndup + out.nrefused);
 	}
-	if (out.parsed->file_error || out.parsed->bad_rows + out.ndup > 0)
+	if (out.parsed->file_error || out.parsed->bad_rows + out.ndup + out.nrefused > 0)
 		rc = 1;
 	registry_import_outcome_free(&out);
 	memset(data, 0, len);

@@ -31,6 +31,15 @@
 	"OR string_to_array(n.name_key, ' ') <@ string_to_array(s2.name_key, ' '))"
 
 /*
+ * Stored person n and staged row s share at least one name (the key of one
+ * of the two), the least a passport or an id needs to be believed; a stored
+ * key that is empty says nothing either way.
+ */
+#define IMPORT_NAMES_SHARED                                                                        \
+	"(n.name_key = '' OR string_to_array(n.name_key, ' ') && string_to_array(s.name_key, ' "   \
+	"'))"
+
+/*
  * A stored text as the parser would have read it (import_text): white space
  * trimmed, each run of it one space (one line break in notes, when it holds
  * one), NFC. Text stored through the API keeps the tabs, line ends and
@@ -55,7 +64,9 @@ static const char import_staging_sql[] =
     " passport_no text, kind text, arrival_date date, departure_date date,"
     " household_ref text, needs text[], languages text[], address text,"
     " residence_status text, notes text, external_ref text, phones text[], emails text[],"
-    " lat double precision, lon double precision) ON COMMIT DROP";
+    " lat double precision, lon double precision,"
+    /* The national an export's id column names (national_ids), else NULL. */
+    " nid bigint) ON COMMIT DROP";
 
 /*
  * Statistics after the COPY, so the merge joins are planned as hash joins;
@@ -102,21 +113,29 @@ static const char *const import_merge_steps[] = {
     " AS national_id, m.matched IS NULL AND m.deleted IS NULL AS is_new, "
     " m.matched IS NULL AND m.deleted IS NOT NULL AS skipped, m.deleted_on, "
     " m.passport_changed, m.household_id, false AS changed "
-    "FROM (SELECT line, coalesce(live_passport, live_phone) AS matched, "
-    " CASE WHEN live_passport IS NULL AND live_phone IS NULL "
+    /* An export's id names the person whatever else matches (import_national_ids). */
+    "FROM (SELECT line, CASE WHEN nid IS NOT NULL THEN live_id "
+    "  ELSE coalesce(live_passport, live_phone) END AS matched, "
+    " CASE WHEN nid IS NOT NULL THEN gone_id WHEN live_passport IS NULL AND live_phone IS NULL "
     "  THEN coalesce(gone_passport, gone_phone) END AS deleted, "
-    " CASE WHEN live_passport IS NULL AND live_phone IS NULL "
+    " CASE WHEN nid IS NOT NULL THEN gone_id_on::date "
+    "  WHEN live_passport IS NULL AND live_phone IS NULL "
     "  THEN coalesce(gone_passport_on, gone_phone_on)::date END AS deleted_on, "
-    " live_passport IS NULL AND live_phone IS NOT NULL AND passport_no IS NOT NULL "
-    "  AND stored_passport IS NOT NULL AND stored_passport <> passport_no AS passport_changed, "
+    " nid IS NULL AND live_passport IS NULL AND live_phone IS NOT NULL "
+    "  AND passport_no IS NOT NULL AND stored_passport IS NOT NULL "
+    "  AND stored_passport <> passport_no AS passport_changed, "
     " household_id "
-    "FROM (SELECT s.line, s.passport_no, p.id AS live_passport, pd.id AS gone_passport, "
+    "FROM (SELECT s.line, s.passport_no, s.nid, "
+    " CASE WHEN ni.deleted_at IS NULL THEN ni.id END AS live_id, "
+    " CASE WHEN ni.deleted_at IS NOT NULL THEN ni.id END AS gone_id, "
+    " ni.deleted_at AS gone_id_on, p.id AS live_passport, pd.id AS gone_passport, "
     " pd.deleted_at AS gone_passport_on, "
     " CASE WHEN f.deleted_at IS NULL THEN f.id END AS live_phone, "
     " CASE WHEN f.deleted_at IS NULL THEN f.passport_no END AS stored_passport, "
     " CASE WHEN f.deleted_at IS NOT NULL THEN f.id END AS gone_phone, "
     " f.deleted_at AS gone_phone_on, coalesce(h.id, hx.id) AS household_id "
     " FROM import_row s "
+    " LEFT JOIN national ni ON ni.id = s.nid AND ni.mission_id = $1 "
     " LEFT JOIN national p ON p.mission_id = $1 AND p.deleted_at IS NULL "
     "  AND s.passport_no IS NOT NULL AND p.passport_no = s.passport_no "
     " LEFT JOIN (SELECT DISTINCT ON (passport_no) passport_no, id, deleted_at FROM national "
@@ -259,6 +278,48 @@ static const char *const import_merge_steps[] = {
     ("DELETE FROM household h USING import_household x WHERE h.id = x.id "
      " AND NOT EXISTS (SELECT 1 FROM national n WHERE n.household_id = h.id)"),
 };
+
+/*
+ * An export's id column (the file's national_ids): the id of a national of
+ * the mission, read before anything else matches. Each statement leaves out
+ * rows it refuses and returns line, field, reason. An id that is no national
+ * of the mission is refused, never taken for a new person (the export of
+ * another mission, or an id edited); so are two rows of one id and an id of
+ * someone whose names the row shares none of (a mistyped id would rewrite a
+ * stranger).
+ */
+static const char *const import_national_id_steps[] = {
+    "UPDATE import_row SET nid = external_ref::bigint WHERE external_ref ~ '^[0-9]{1,18}$'",
+    "DELETE FROM import_row s WHERE s.external_ref IS NOT NULL AND NOT EXISTS (SELECT 1 "
+    " FROM national n WHERE n.id = s.nid AND n.mission_id = $1) "
+    "RETURNING s.line, 'id', 'id: no national of this mission has this id (an export of "
+    "another mission, or an id edited); empty the cell to add the person'",
+    "DELETE FROM import_row a USING import_row b WHERE a.nid = b.nid AND a.line > b.line "
+    "RETURNING a.line, 'id', 'id: the same national as line ' || b.line",
+    "DELETE FROM import_row s USING national n WHERE n.id = s.nid AND NOT " IMPORT_NAMES_SHARED
+    " RETURNING s.line, 'id', 'id: national ' || n.id || ' has neither of these names; check "
+    "the id, or empty the cell to add the person'",
+};
+
+/*
+ * A passport believed only with a name (or the id) of its holder: a typo in
+ * a passport number must not rewrite someone else. The holder is the one the
+ * merge would match: the registered one, else the last deleted. The number
+ * is masked as in the API's answers, since import reports never show a
+ * whole passport.
+ */
+static const char import_passport_conflicts[] =
+    "DELETE FROM import_row s USING (SELECT DISTINCT ON (passport_no) id, passport_no, "
+    " name_key FROM national WHERE mission_id = $1 AND passport_no IN (SELECT passport_no "
+    " FROM import_row) "
+    " ORDER BY passport_no, deleted_at IS NOT NULL, deleted_at DESC) n "
+    "WHERE s.passport_no IS NOT NULL AND n.passport_no = s.passport_no "
+    " AND CASE WHEN s.nid IS NOT NULL THEN s.nid <> n.id ELSE NOT " IMPORT_NAMES_SHARED " END "
+    "RETURNING s.line, 'passport_no', 'passport_no: passport ' || left(n.passport_no, 1) "
+    " || repeat('*', greatest(length(n.passport_no) - 3, 1)) || right(n.passport_no, 2) "
+    " || ' is held by another person (national ' || n.id || CASE WHEN s.nid IS NOT NULL "
+    " THEN '), not by the national of this row''s id' ELSE '), whose names differ' END "
+    " || '; nothing of this row was stored'";
 
 /*
  * Why a statement failed, for the log: the primary message only, since the
@@ -452,6 +513,43 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 	return ok;
 }
 
+/* Runs a statement that leaves out rows, and notes each as refused. */
+static bool
+import_refuse(PGconn *conn, const char *sql, const char *mission,
+              struct registry_import_outcome *out, char **cause)
+{
+	const char *params[1] = {mission};
+	PGresult *r =
+	    PQexecParams(conn, sql, strstr(sql, "$1") != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+		import_failed(conn, r, cause);
+		PQclear(r);
+		return false;
+	}
+	for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+		if (out->nrefused < sizeof out->refused / sizeof out->refused[0]) {
+			struct registry_import_refusal *f = &out->refused[out->nrefused];
+
+			f->line = (size_t)atoll(PQgetvalue(r, i, 0));
+			snprintf(f->field, sizeof f->field, "%s", PQgetvalue(r, i, 1));
+			snprintf(f->reason, sizeof f->reason, "%s", PQgetvalue(r, i, 2));
+		}
+		out->nrefused++;
+	}
+	PQclear(r);
+	return true;
+}
+
+/* Orders the refusals named by line, as the parser's errors are. */
+static int
+import_refusal_cmp(const void *a, const void *b)
+{
+	const struct registry_import_refusal *x = a, *y = b;
+
+	return (x->line > y->line) - (x->line < y->line);
+}
+
 /* Parses, stages and merges. */
 bool
 registry_import_run(PGconn *conn, const struct registry_import_request *req,
@@ -523,7 +621,22 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		out->ndup++;
 	}
 	PQclear(r);
-	if (req->all_or_nothing && out->ndup > 0) {
+	for (size_t i = 0; out->parsed->national_ids &&
+	                   i < sizeof import_national_id_steps / sizeof import_national_id_steps[0];
+	     i++) {
+		if (!import_refuse(conn, import_national_id_steps[i], mission, out, cause))
+			goto fail;
+	}
+	if (!import_refuse(conn, import_passport_conflicts, mission, out, cause))
+		goto fail;
+	{
+		size_t named = out->nrefused < sizeof out->refused / sizeof out->refused[0]
+		                   ? out->nrefused
+		                   : sizeof out->refused / sizeof out->refused[0];
+
+		qsort(out->refused, named, sizeof out->refused[0], import_refusal_cmp);
+	}
+	if (req->all_or_nothing && out->ndup + out->nrefused > 0) {
 		import_exec(conn, "ROLLBACK", NULL, cause);
 		return true;
 	}
@@ -540,7 +653,7 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		snprintf(ins, sizeof ins, "%lld", out->inserted);
 		snprintf(upd, sizeof upd, "%lld", out->updated);
 		snprintf(unch, sizeof unch, "%lld", out->unchanged);
-		snprintf(rej, sizeof rej, "%zu", out->parsed->bad_rows + out->ndup);
+		snprintf(rej, sizeof rej, "%zu", out->parsed->bad_rows + out->ndup + out->nrefused);
 		snprintf(summary, sizeof summary,
 		         "{\"inserted\":%s,\"updated\":%s,\"unchanged\":%s,\"rejected\":%s,"
 		         "\"skipped_deleted\":%lld,\"passports_replaced\":%lld,\"dry_run\":%s}",
@@ -617,8 +730,8 @@ registry_import_report(const struct registry_import_outcome *out, bool dry_run)
 	cJSON_AddStringToObject(rep, "format", p->format == SF_IMPORT_JSON ? "json" : "csv");
 	cJSON_AddBoolToObject(rep, "file_refused", p->file_error);
 	cJSON_AddNumberToObject(rep, "rows", (double)p->records);
-	cJSON_AddNumberToObject(rep, "good_rows", (double)(p->nrows - out->ndup));
-	cJSON_AddNumberToObject(rep, "bad_rows", (double)(p->bad_rows + out->ndup));
+	cJSON_AddNumberToObject(rep, "good_rows", (double)(p->nrows - out->ndup - out->nrefused));
+	cJSON_AddNumberToObject(rep, "bad_rows", (double)(p->bad_rows + out->ndup + out->nrefused));
 	cJSON_AddNumberToObject(rep, "inserted", (double)out->inserted);
 	cJSON_AddNumberToObject(rep, "updated", (double)out->updated);
 	cJSON_AddNumberToObject(rep, "unchanged", (double)out->unchanged);
@@ -635,6 +748,10 @@ registry_import_report(const struct registry_import_outcome *out, bool dry_run)
 		         out->dup_first[i]);
 		import_report_error(errors, out->dup_line[i], 0, "passport_no", reason);
 	}
+	for (size_t i = 0; i < out->nrefused && i < sizeof out->refused / sizeof out->refused[0];
+	     i++)
+		import_report_error(errors, out->refused[i].line, 0, out->refused[i].field,
+		                    out->refused[i].reason);
 	cJSON_AddNumberToObject(rep, "errors_not_shown", (double)p->errors_dropped);
 	warnings = cJSON_AddArrayToObject(rep, "warnings");
 	for (size_t i = 0; i < p->nwarnings; i++)

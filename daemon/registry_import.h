@@ -38,6 +38,17 @@ struct registry_import_outcome {
 	size_t ndup;
 	size_t dup_line[64], dup_first[64];
 	/*
+	 * Rows the merge refused, nothing of them stored: a passport held by
+	 * someone else, an export's id that is no national of the mission or is
+	 * someone of other names. The first 64 are named.
+	 */
+	size_t nrefused;
+	struct registry_import_refusal {
+		size_t line;
+		char field[16];
+		char reason[192];
+	} refused[64];
+	/*
 	 * Rows of people staff deleted (left out, not brought back), and rows
 	 * that replaced a passport (matched by phone, name and birth date): the
 	 * first 64 of each are named in the report's warnings.

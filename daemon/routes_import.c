@@ -89,7 +89,8 @@ import_job_done(void *arg)
 	else if (job->single)
 		status = job->out.inserted > 0 ? 201 : (job->out.first_id > 0 ? 200 : 400);
 	else
-		status = (p->bad_rows + job->out.ndup > 0 && !job->out.applied && !job->req.dry_run)
+		status = (p->bad_rows + job->out.ndup + job->out.nrefused > 0 &&
+		          !job->out.applied && !job->req.dry_run)
 		             ? 422
 		             : 200;
 	if (job->single && job->out.first_id > 0)

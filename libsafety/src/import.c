@@ -2244,6 +2244,10 @@ import_record_finish(struct importer *im)
 				    seen_line);
 			break;
 		case IMPORT_BY_NONE:
+			/* An export's row: its id finds the person again. */
+			if (res->national_ids &&
+			    import_val(im, SF_IMPORT_FIELD_EXTERNAL_REF) != NULL)
+				break;
 			/* Still imported: the person may be known by no more than a name. */
 			import_warning(im, im->rec.line, 0, "name",
 			               "no passport, phone, birth date or e-mail: this person "
@@ -2341,6 +2345,38 @@ import_csv_mapped_column(struct import_csv *c, const char *want)
 		}
 	}
 	return found;
+}
+
+/* Tells whether column i's header folds to key. */
+static bool
+import_csv_header_is(const struct import_csv *c, size_t i, const char *key)
+{
+	char folded[IMPORT_FOLD_SIZE];
+
+	return import_fold(c->hdr_text.p + c->hdr_off[i], c->hdr_len[i], folded, sizeof folded,
+	                   NULL, 0) > 0 &&
+	       strcmp(folded, key) == 0;
+}
+
+/*
+ * Sets national_ids when the header is the registry export's: an "id" column
+ * read as external_ref and a "mission" column no field claims. An embassy's
+ * own numbering (관리번호, ref, or an id column alone) is never taken for
+ * national ids, which would match people by chance.
+ */
+static void
+import_csv_find_export(struct import_csv *c)
+{
+	bool id = false, mission = false;
+
+	for (size_t i = 0; i < c->ncolumns; i++) {
+		if (c->col_field[i] == SF_IMPORT_FIELD_EXTERNAL_REF &&
+		    import_csv_header_is(c, i, "id"))
+			id = true;
+		else if (c->col_field[i] < 0 && import_csv_header_is(c, i, "mission"))
+			mission = true;
+	}
+	c->im->res->national_ids = id && mission;
 }
 
 /*
@@ -2515,12 +2551,16 @@ import_csv_try_header(struct import_csv *c)
 	}
 	if (bad)
 		return true;
+	import_csv_find_export(c);
 	for (i = 0; i < n; i++) {
 		if (c->col_field[i] >= 0) {
 			im->res->columns[c->col_field[i]] = i + 1;
 			continue;
 		}
 		if (auto_field[i] >= 0 || c->hdr_len[i] == 0)
+			continue;
+		/* The export's mission column: only what tells its ids apart. */
+		if (im->res->national_ids && import_csv_header_is(c, i, "mission"))
 			continue;
 		import_quote_header(c->hdr_text.p + c->hdr_off[i], c->hdr_len[i], quoted,
 		                    sizeof quoted);

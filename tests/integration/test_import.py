@@ -447,6 +447,92 @@ def an_export_reads_back_unchanged_whatever_its_white_space():
     expect_equal(cluster.psql(DB, "SELECT notes FROM national WHERE id = " + nid), "insulin twice a day\nthird line")
 
 
+def a_passport_of_someone_else_rewrites_no_one():
+    record_secret("T12121212")
+    first = "성명,영문성명,생년월일,여권번호,휴대전화\n양지원,YANG JIWON,1970-01-01,T12121212,+90 532 777 00 01\n"
+    expect_equal(post_csv(S["staff-a"], first).json()["inserted"], 1, "first")
+    nid = cluster.psql(DB, "SELECT id FROM national WHERE passport_no = 'T12121212'")
+    stored = "SELECT name_ko || '|' || name_latin || '|' || birth_date FROM national WHERE id = " + nid
+    before = cluster.psql(DB, stored)
+    # A typo in a passport number: the number of someone whose names share nothing with the row's.
+    typo = "성명,영문성명,생년월일,여권번호\n백민서,BAEK MINSEO,1991-02-03,T12121212\n"
+    r = post_csv(S["staff-a"], typo)
+    expect_equal(r.status, 200, r.body)
+    rep = r.json()
+    expect_equal((rep["inserted"], rep["updated"], rep["unchanged"], rep["bad_rows"]), (0, 0, 0, 1), rep)
+    e = [x for x in rep["errors"] if x["line"] == 2]
+    check(len(e) == 1 and e[0]["field"] == "passport_no" and
+          "is held by another person (national %s)" % nid in e[0]["reason"], "the conflict named: %r" % rep["errors"])
+    check("T12121212" not in e[0]["reason"] and "T*" in e[0]["reason"], "the passport masked: %r" % e[0])
+    expect_equal(cluster.psql(DB, stored), before, "the holder untouched")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin = 'BAEK MINSEO'"), "0", "no one added")
+    r = post_csv(S["staff-a"], typo, "?all_or_nothing=true")
+    expect_equal(r.status, 422, r.body)
+    path = os.path.join(d.workdir, "typo.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(typo)
+    r = ctl(conninfo, "import", "nationals", path, "--mission", "TR-ANK")
+    expect_equal(r.returncode, 1, r.stdout + r.stderr)
+    check("typo.csv:2: passport_no: passport T*" in r.stdout and "T12121212" not in r.stdout, r.stdout)
+    # Deleted, its holder still has it: a row of other names is not a sign of them either.
+    cluster.psql(DB, "SET ROLE safety; UPDATE national SET deleted_at = now() WHERE id = " + nid)
+    rep = post_csv(S["staff-a"], typo).json()
+    expect_equal((rep["inserted"], rep["skipped_deleted"], rep["bad_rows"]), (0, 0, 1), rep)
+    check("(national %s)" % nid in rep["errors"][0]["reason"], rep["errors"])
+    cluster.psql(DB, "SET ROLE safety; UPDATE national SET deleted_at = NULL WHERE id = " + nid)
+    # One of the two names is enough, as everywhere in the merge: a new spelling is taken.
+    rep = post_csv(S["staff-a"], "성명,영문성명,여권번호\n양지원,YANG JEEWON,T12121212\n").json()
+    expect_equal((rep["inserted"], rep["updated"], rep["errors"]), (0, 1, []), rep)
+    expect_equal(cluster.psql(DB, "SELECT name_latin FROM national WHERE id = " + nid), "YANG JEEWON", "renamed")
+
+
+def an_export_reads_back_by_its_ids():
+    rep = post_csv(S["staff-b"], "영문성명\nONLY NAME\n").json()
+    expect_equal(rep["inserted"], 1, rep)
+    nid = cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'ONLY NAME'")
+    export = S["staff-b"].get("/api/v1/nationals/export.csv").body
+    rows = list(csv.reader(io.StringIO(export, newline="")))
+    expect_equal(rows[0][:2], ["\ufeffid", "mission"], "the export's id and mission columns")
+
+    def file_of(row):
+        out = io.StringIO(newline="")
+        csv.writer(out, lineterminator="\r\n").writerows([rows[0], row])
+        return out.getvalue()
+
+    mine = [x for x in rows[1:] if x[0] == nid][0]
+    # Nothing but a name to match on: the id finds the person.
+    rep = post_csv(S["staff-b"], file_of(mine)).json()
+    expect_equal((rep["inserted"], rep["updated"], rep["unchanged"], rep["errors"]), (0, 0, 1, []), rep)
+    check(not any("cannot be told apart" in w["reason"] for w in rep["warnings"]), rep["warnings"])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin = 'ONLY NAME'"), "1", "no twin")
+    # An address added in the export is written to that person.
+    rep = post_csv(S["staff-b"], file_of(mine[:16] + ["Podil 3"] + mine[17:])).json()
+    expect_equal((rep["inserted"], rep["updated"]), (0, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT address FROM national WHERE id = " + nid), "Podil 3", "updated by id")
+    # The id of someone of other names, of another mission, of no one: refused, nothing stored.
+    other = cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'TAB NOTE'")
+    for row, why in (([other] + mine[1:], "has neither of these names"),
+                     ([cluster.psql(DB, "SELECT min(id) FROM national WHERE mission_id = %d" % A)] + mine[1:],
+                      "no national of this mission has this id"),
+                     (["999999999"] + mine[1:], "no national of this mission has this id"),
+                     (["x7"] + mine[1:], "no national of this mission has this id")):
+        r = post_csv(S["staff-b"], file_of(row))
+        rep = r.json()
+        expect_equal((rep["inserted"], rep["updated"], rep["bad_rows"]), (0, 0, 1), rep)
+        check(any(e["line"] == 2 and e["field"] == "id" and why in e["reason"] for e in rep["errors"]),
+              "%s: %r" % (why, rep["errors"]))
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin = 'ONLY NAME'"), "1", "still one")
+    expect_equal(cluster.psql(DB, "SELECT name_latin FROM national WHERE id = " + other), "TAB NOTE", "untouched")
+    # Another mission's import of this export touches no one of either mission.
+    count = cluster.psql(DB, "SELECT count(*) FROM national")
+    rep = post_csv(S["staff-a"], file_of(mine)).json()
+    expect_equal((rep["inserted"], rep["updated"], rep["bad_rows"]), (0, 0, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national"), count, "no one added")
+    # An embassy's own id column, without the export's mission column, is no national id.
+    rep = post_csv(S["staff-b"], "id,영문성명\n%s,OWN NUMBERING\n" % nid).json()
+    expect_equal((rep["inserted"], rep["errors"]), (1, []), rep)
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -468,6 +554,8 @@ try:
         one_name_in_the_file_keeps_the_other_searchable,
         one_person_on_several_rows_is_one_person,
         an_export_reads_back_unchanged_whatever_its_white_space,
+        a_passport_of_someone_else_rewrites_no_one,
+        an_export_reads_back_by_its_ids,
     ])
 finally:
     d.stop()

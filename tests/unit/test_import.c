@@ -1572,6 +1572,36 @@ import_refuses_the_same_person_twice_without_a_passport(void **state)
  * phone, name and birth date (or e-mail) are the person; a row with none of
  * them is kept but said to be impossible to match again.
  */
+/*
+ * The registry's export has an id column beside a mission column: its ids are
+ * nationals' and the merge matches on them. An id, ref or 관리번호 column of
+ * another file is the embassy's own numbering and stays a plain external_ref.
+ */
+static void
+import_tells_the_exports_ids_from_other_numbering(void **state)
+{
+	struct sf_import_result *res;
+
+	(void)state;
+	res = parse_text("\xef\xbb\xbfid,mission,name_ko,name_latin,phone\n"
+	                 "17,TR-ANK,,ONLY NAME,\n",
+	                 0);
+	assert_true(res->national_ids);
+	assert_int_equal(res->nrows, 1);
+	assert_string_equal(res->rows[0].external_ref, "17");
+	/* The id finds the person again: no warning that a re-import adds them. */
+	assert_int_equal(res->nwarnings, 0);
+	sf_import_result_free(res);
+	res = parse_text("ID,name_latin\n17,ONLY NAME\n", 0);
+	assert_false(res->national_ids);
+	assert_int_equal(res->nwarnings, 1);
+	assert_non_null(strstr(res->warnings[0].reason, "cannot be told apart"));
+	sf_import_result_free(res);
+	res = parse_text("관리번호,mission,name_latin\n17,TR-ANK,ONLY NAME\n", 0);
+	assert_false(res->national_ids);
+	sf_import_result_free(res);
+}
+
 static void
 import_refuses_the_same_person_by_one_name_or_without_a_phone(void **state)
 {
@@ -1677,6 +1707,7 @@ main(void)
 	    cmocka_unit_test(import_tells_whether_kind_and_languages_were_given),
 	    cmocka_unit_test(import_refuses_the_same_person_twice_without_a_passport),
 	    cmocka_unit_test(import_refuses_the_same_person_by_one_name_or_without_a_phone),
+	    cmocka_unit_test(import_tells_the_exports_ids_from_other_numbering),
 	    cmocka_unit_test(import_reads_a_slash_inside_a_phone_number_as_one_number),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

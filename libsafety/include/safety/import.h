@@ -195,6 +195,13 @@ struct sf_import_result {
 	size_t nwarnings;
 	size_t warnings_dropped;
 	bool file_error; /* the file as a whole was refused: no rows */
+	/*
+	 * CSV: the header is the registry's export's, an "id" column (read as
+	 * external_ref) beside a "mission" one: each external_ref is then the
+	 * id of a national. Other files' id, ref or 관리번호 columns are the
+	 * embassy's own numbers.
+	 */
+	bool national_ids;
 };
 
 /* Sets options to their defaults: auto format, ISO dates, no country, the Korean mobile fallback.
