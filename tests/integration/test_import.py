@@ -11,7 +11,7 @@ import os
 import threading
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
+from harness import SOURCE_DIR, Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_import"
@@ -533,6 +533,49 @@ def an_export_reads_back_by_its_ids():
     expect_equal((rep["inserted"], rep["errors"]), (1, []), rep)
 
 
+def argentine_mobiles_are_stored_as_dialled_from_abroad():
+    body = ("영문성명,휴대전화\n"
+            "ROJAS ANA,011 15-2345-6711\n"  # 2 Buenos Aires, national form
+            "PAZ LUIS,+54 351 15 234 5612\n"  # 3 Córdoba, international form with 15
+            "SOSA EVA,0299915123456\n")  # 4 no area code known: refused
+    r = ctl(conninfo, "mission", "add", "AR-BUE", "--name", "Embassy in Buenos Aires", "--country", "AR")
+    expect_equal(r.returncode, 0, r.stdout + r.stderr)
+    ar = cluster.psql(DB, "SELECT id FROM mission WHERE code = 'AR-BUE'")
+    rep = S["admin"].request("POST", "/api/v1/nationals/import?mission=" + ar, body=body.encode(),
+                             headers={"Content-Type": "text/csv; charset=utf-8"}).json()
+    expect_equal(rep["inserted"], 2, rep)
+    check([(e["line"], e["field"]) for e in rep["errors"]] == [(4, "phone")] and
+          "write +54 9" in rep["errors"][0]["reason"], rep["errors"])
+    expect_equal(cluster.psql(DB, "SELECT string_agg(c.value, ' ' ORDER BY n.name_latin) FROM contact c "
+                                  "JOIN national n ON n.id = c.national_id WHERE n.mission_id = " + ar),
+                 "+5493512345612 +5491123456711", "E.164 as dialled from abroad")
+    # Numbers stored before, digit for digit, are rewritten by the migration.
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO national (mission_id, name_latin, name_key) VALUES "
+                     "(%s, 'OLD ONE', 'oldone'), (%s, 'OLD TWO', 'oldtwo')" % (ar, ar))
+    one, two = cluster.psql(DB, "SELECT id FROM national WHERE name_latin IN ('OLD ONE', 'OLD TWO') "
+                                "ORDER BY name_latin").splitlines()
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO contact (national_id, kind, value, priority, verified) VALUES "
+                     "(%s, 'phone', '+54111523456722', 1, true), (%s, 'phone', '+549351152345622', 2, false), "
+                     "(%s, 'phone', '+541123456722', 3, false), (%s, 'phone', '+54299915123456', 4, false), "
+                     "(%s, 'phone', '+54111523456733', 1, false), (%s, 'phone', '+5491123456733', 2, false)"
+                     % (one, one, one, one, two, two))
+    # Not due for a day: the daemon's sender leaves it queued meanwhile.
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO outbox (channel, recipient, body, state, next_attempt_at) "
+                     "VALUES ('sms', '+54111523456744', 'queued', 'queued', now() + interval '1 day'), "
+                     "('sms', '+54111523456744', 'sent', 'sent', now())")
+    with open(os.path.join(SOURCE_DIR, "sql", "0043_argentine_mobiles.sql"), encoding="utf-8") as f:
+        cluster.psql(DB, f.read())
+    expect_equal(cluster.psql(DB, "SELECT string_agg(value || ':' || priority || ':' || verified, ' ' "
+                                  "ORDER BY priority) FROM contact WHERE national_id = " + one),
+                 "+5491123456722:1:false +5493512345622:2:false +541123456722:3:false +54299915123456:4:false",
+                 "rewritten, landline and unknown area code kept")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(value || ':' || priority, ' ') FROM contact "
+                                  "WHERE national_id = " + two), "+5491123456733:1", "one number kept, first")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(body || ':' || recipient, ' ' ORDER BY body) FROM outbox "
+                                  "WHERE body IN ('queued', 'sent')"),
+                 "queued:+5491123456744 sent:+54111523456744", "queued SMS rewritten, history kept")
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -556,6 +599,7 @@ try:
         an_export_reads_back_unchanged_whatever_its_white_space,
         a_passport_of_someone_else_rewrites_no_one,
         an_export_reads_back_by_its_ids,
+        argentine_mobiles_are_stored_as_dialled_from_abroad,
     ])
 finally:
     d.stop()
