@@ -24,6 +24,8 @@ try {
   // Refused: not live, and it stays so while the only stream is held.
   await page.waitForTimeout(2500);
   if (await page.$(".live.on")) fail("live although every stream was taken");
+  // The test holding the only stream lets it go on this line.
+  console.log("refusal seen");
   await page.waitForSelector(".live.on", { timeout: 30000 })
     .catch(() => fail("the page never opened its stream again after the refusal"));
   const safe = Number(await page.textContent('.count[data-status="safe"] .n'));
