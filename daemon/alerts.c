@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char alerts_propose_sql[] =
     "SELECT crisis_propose($1, $2, $16::text[], $3::crisis_kind, $4, $5, $6::smallint, $7::bool, "
@@ -488,12 +489,20 @@ alerts_watch_start(struct daemon *d)
 	w = xcalloc(1, sizeof *w);
 	w->d = d;
 	{
-		unsigned char rnd[6];
-		char hex[13];
+		/*
+		 * The same for this instance across restarts (host and listener: two
+		 * processes cannot listen on one address), so a restarted safetyd
+		 * takes its own lease back at once instead of waiting for it to lapse.
+		 */
+		char host[256] = "", *who, hash[SF_SECRET_HASH_HEX + 1];
 
-		sf_secret_random(rnd, sizeof rnd);
-		sf_secret_hex_encode(rnd, sizeof rnd, hex, sizeof hex);
-		snprintf(w->holder, sizeof w->holder, "safetyd-%s", hex);
+		if (gethostname(host, sizeof host) != 0)
+			host[0] = '\0';
+		host[sizeof host - 1] = '\0';
+		xasprintf(&who, "%s|%s", host, d->cfg.listen);
+		sf_secret_hash(who, hash);
+		free(who);
+		snprintf(w->holder, sizeof w->holder, "safetyd-%.12s", hash);
 	}
 	list = xstrdup(d->cfg.alert_feeds);
 	for (url = strtok_r(list, ", ", &save); url != NULL; url = strtok_r(NULL, ", ", &save)) {

@@ -45,6 +45,13 @@ db_reply_error(struct http_ctx *ctx, const struct db_result *r)
 	} else if (strcmp(r->sqlstate, "57014") == 0) {
 		http_reply_problem(ctx, 503, "service unavailable",
 		                   "the query took too long; retry");
+	} else if (strcmp(r->sqlstate, "55P03") == 0 || strcmp(r->sqlstate, "40P01") == 0) {
+		/* Waited too long behind another change (a check-in launch holds its mission's
+		 * people). */
+		http_reply_problem(
+		    ctx, 503, "service unavailable",
+		    "another change of the same data is under way (such as a check-in "
+		    "launch); retry shortly");
 	} else {
 		log_error("query_failed", "route", ctx->route != NULL ? ctx->route->name : "-",
 		          "sqlstate", r->sqlstate, "error", r->error);

@@ -233,14 +233,9 @@ nationals_set_deleted(struct http_ctx *ctx, const char *not_found, const char *s
 void
 routes_nationals_delete(struct http_ctx *ctx)
 {
-	nationals_set_deleted(
-	    ctx, "no such national",
-	    "WITH n AS (UPDATE national SET deleted_at = now(), updated_at = now() "
-	    " WHERE id = $6::bigint AND deleted_at IS NULL "
-	    " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
-	    "SELECT json_build_object('id', n.id, 'deleted', true)::text FROM n, "
-	    "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.delete', "
-	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a");
+	nationals_set_deleted(ctx, "no such national",
+	                      "SELECT national_set_deleted($6::bigint, $5::bigint, true, $1, $2, "
+	                      "$3::bigint, $4)::text");
 }
 
 /*
@@ -251,14 +246,9 @@ routes_nationals_delete(struct http_ctx *ctx)
 void
 routes_nationals_restore(struct http_ctx *ctx)
 {
-	nationals_set_deleted(
-	    ctx, "no such deleted national",
-	    "WITH n AS (UPDATE national SET deleted_at = NULL, updated_at = now() "
-	    " WHERE id = $6::bigint AND deleted_at IS NOT NULL "
-	    " AND ($5::bigint IS NULL OR mission_id = $5) RETURNING *) "
-	    "SELECT json_build_object('id', n.id, 'restored', true)::text FROM n, "
-	    "LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, 'national.restore', "
-	    " 'national', n.id::text, json_build_object('mission_id', n.mission_id)::text)) a");
+	nationals_set_deleted(ctx, "no such deleted national",
+	                      "SELECT national_set_deleted($6::bigint, $5::bigint, false, $1, $2, "
+	                      "$3::bigint, $4)::text");
 }
 
 /* Reads an optional text field of at most max bytes; false (and 400) if malformed. */

@@ -6,8 +6,26 @@
 -- time plus the interval, which is never earlier than the postponed time; one
 -- sent recently is put off until exactly then. A failed ask still makes the
 -- check-in due at once (the outcome writers set next_ask_at = now()).
+--
+-- The check-ins due are locked by one statement and what holds them back is
+-- read by the next, whose snapshot sees every outcome committed meanwhile: a
+-- send failing (which makes its check-in due at once) while the run waited
+-- for its locks is not put off by the interval.
 CREATE OR REPLACE FUNCTION campaign_escalate() RETURNS TABLE (reasked bigint, unreachable bigint)
-	LANGUAGE sql AS $$
+	LANGUAGE plpgsql AS $$
+DECLARE
+	crises bigint[];
+	people bigint[];
+BEGIN
+	SELECT array_agg(x.crisis_id), array_agg(x.national_id) INTO crises, people
+		FROM (SELECT k.crisis_id, k.national_id FROM checkin k JOIN crisis c ON c.id = k.crisis_id
+			WHERE k.state = 'asked' AND k.next_ask_at <= now() AND c.state = 'active'
+			ORDER BY k.next_ask_at LIMIT 50000 FOR UPDATE OF k SKIP LOCKED) x;
+	IF crises IS NULL THEN
+		RETURN QUERY SELECT 0::bigint, 0::bigint;
+		RETURN;
+	END IF;
+	RETURN QUERY
 	WITH cand AS (SELECT k.*, cp.channels, cp.rounds, cp.reask_interval_s, cp.templates, c.title, c.drill,
 				(SELECT max(CASE WHEN o.state IN ('queued', 'sending') THEN now()
 						ELSE o.sent_at END) + make_interval(secs => cp.reask_interval_s)
@@ -18,9 +36,10 @@ CREATE OR REPLACE FUNCTION campaign_escalate() RETURNS TABLE (reasked bigint, un
 							OR (o.state IN ('sent', 'delivered')
 								AND o.sent_at > now() - make_interval(secs => cp.reask_interval_s))))
 					AS held_until
-			FROM checkin k JOIN campaign cp ON cp.id = k.campaign_id JOIN crisis c ON c.id = k.crisis_id
-			WHERE k.state = 'asked' AND k.next_ask_at <= now() AND c.state = 'active'
-			ORDER BY k.next_ask_at LIMIT 50000 FOR UPDATE OF k SKIP LOCKED),
+			FROM unnest(crises, people) AS l(crisis_id, national_id)
+			JOIN checkin k ON k.crisis_id = l.crisis_id AND k.national_id = l.national_id
+			JOIN campaign cp ON cp.id = k.campaign_id JOIN crisis c ON c.id = k.crisis_id
+			WHERE k.state = 'asked' AND k.next_ask_at <= now() AND c.state = 'active'),
 	held AS (UPDATE checkin k SET next_ask_at = h.held_until FROM cand h
 		WHERE h.held_until IS NOT NULL AND k.crisis_id = h.crisis_id AND k.national_id = h.national_id
 		RETURNING 1),
@@ -54,5 +73,6 @@ CREATE OR REPLACE FUNCTION campaign_escalate() RETURNS TABLE (reasked bigint, un
 				AND x.national_id = d.national_id)
 		RETURNING 1)
 	SELECT (SELECT count(*) FROM again), (SELECT count(*) FROM gone)
-		FROM (SELECT count(*) FROM ob) o, (SELECT count(*) FROM held) h
+		FROM (SELECT count(*) FROM ob) o, (SELECT count(*) FROM held) h;
+END
 $$;

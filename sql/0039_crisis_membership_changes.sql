@@ -3,9 +3,10 @@
 -- * A person staff delete while a launch runs is left out. The launch read
 --   the registry before the delete and the delete could not see the
 --   launch's rows, so the person stayed counted, asked and messaged. Both
---   now take one lock per mission: the launch just before it commits,
---   after which it sends away anyone deleted meanwhile; a delete or
---   restore at its start.
+--   now take one lock per mission before anything else (before the audit
+--   lock too, which both take later): a launch waits for a deletion under
+--   way and then sees it; a deletion, restore, merge or undo waits for a
+--   launch of its mission and then sees its rows.
 -- * A deletion or restore locks a person's check-ins before their status
 --   rows, as re-asking and the reply path do. The other order deadlocked
 --   with a re-ask run giving up on people as unreachable.
@@ -18,7 +19,6 @@
 --   than reading every answer; retention takes its table locks only when
 --   someone will actually be purged.
 
-CREATE INDEX national_deleted ON national (mission_id) WHERE deleted_at IS NOT NULL;
 
 CREATE OR REPLACE FUNCTION national_leave_crises(p_national bigint) RETURNS void LANGUAGE sql AS $$
 	SELECT pg_advisory_xact_lock(hashtextextended('crisis-members:' || n.mission_id, 0))
@@ -30,6 +30,32 @@ CREATE OR REPLACE FUNCTION national_leave_crises(p_national bigint) RETURNS void
 		WHERE p.crisis_id = c.id AND p.national_id = p_national AND NOT p.deleted;
 	UPDATE outbox o SET state = 'failed', last_error = 'deleted' FROM crisis c
 		WHERE o.crisis_id = c.id AND o.national_id = p_national AND o.state = 'queued';
+$$;
+
+-- Staff delete or restore a national: the mission's membership lock first,
+-- then the row, then the audit (the order launches and merges keep).
+-- NULL when there is no such national (in the caller's mission) to change.
+CREATE FUNCTION national_set_deleted(p_id bigint, p_scope bigint, p_deleted boolean,
+		p_actor text, p_role text, p_actor_mission bigint, p_addr text) RETURNS json
+		LANGUAGE plpgsql AS $$
+DECLARE
+	n record; -- (NATIONAL is a keyword where a type is expected)
+BEGIN
+	PERFORM pg_advisory_xact_lock(hashtextextended('crisis-members:' || x.mission_id, 0))
+		FROM national x WHERE x.id = p_id AND (p_scope IS NULL OR x.mission_id = p_scope);
+	UPDATE national SET deleted_at = CASE WHEN p_deleted THEN now() END, updated_at = now()
+		WHERE id = p_id AND (deleted_at IS NULL) = p_deleted
+			AND (p_scope IS NULL OR mission_id = p_scope)
+		RETURNING * INTO n;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	PERFORM audit_record(p_actor, p_role, p_actor_mission, p_addr,
+		CASE WHEN p_deleted THEN 'national.delete' ELSE 'national.restore' END,
+		'national', n.id::text, json_build_object('mission_id', n.mission_id)::text);
+	RETURN CASE WHEN p_deleted THEN json_build_object('id', n.id, 'deleted', true)
+		ELSE json_build_object('id', n.id, 'restored', true) END;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION national_return_to_crises(p_national bigint) RETURNS void LANGUAGE sql AS $$
@@ -68,6 +94,9 @@ BEGIN
 	SELECT cp.*, c.title, c.drill, c.area, c.center, c.radius_m INTO camp
 		FROM campaign cp JOIN crisis c ON c.id = cp.crisis_id WHERE cp.id = p_campaign;
 	IF FOUND THEN
+		-- Whoever is deleted or restored meanwhile waits; one under way is
+		-- waited for, and the registry is read after it.
+		PERFORM pg_advisory_xact_lock(hashtextextended('crisis-members:' || camp.mission_id, 0));
 		-- Campaigns reach a working route before a degraded one, their first
 		-- channel before the next, and a confirmed contact before an
 		-- unconfirmed one. Someone without any contact gets no route and is
@@ -111,15 +140,6 @@ BEGIN
 					ELSE replace(body_en, name_mark, coalesce(r.name_latin, r.name_ko, '')) END
 			FROM launch_route r WHERE r.channel IS NOT NULL;
 		GET DIAGNOSTICS queued = ROW_COUNT;
-
-		-- Someone staff deleted while this launch ran could not see its rows,
-		-- so leaves now; from here to the commit a delete or restore waits
-		-- for this launch, and one under way is waited for (national_leave_crises).
-		PERFORM pg_advisory_xact_lock(hashtextextended('crisis-members:' || camp.mission_id, 0));
-		PERFORM national_leave_crises(n.id) FROM national n
-			WHERE n.mission_id = camp.mission_id AND n.deleted_at IS NOT NULL
-				AND EXISTS (SELECT 1 FROM checkin k WHERE k.crisis_id = camp.crisis_id
-					AND k.national_id = n.id AND k.state IN ('asked', 'unreachable'));
 
 		UPDATE campaign SET targeted = asked WHERE id = p_campaign;
 		DROP TABLE launch_route;
@@ -176,6 +196,9 @@ DECLARE
 	added bigint[];
 	open_crises bigint[];
 BEGIN
+	-- The mission's membership lock first, as launches and deletions take it.
+	PERFORM pg_advisory_xact_lock(hashtextextended('crisis-members:' || r.mission_id, 0))
+		FROM registration r WHERE r.id = p_registration;
 	SELECT * INTO reg FROM registration WHERE id = p_registration
 		AND (p_mission IS NULL OR mission_id = p_mission) FOR UPDATE;
 	IF NOT FOUND THEN
@@ -190,9 +213,6 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN json_build_object('outcome', 'nothing_to_merge');
 	END IF;
-	-- Their row is locked against a launch adding them meanwhile (a launch
-	-- sends away, before it commits, anyone deleted while it ran).
-	PERFORM pg_advisory_xact_lock(hashtextextended('crisis-members:' || reg.mission_id, 0));
 	SELECT array_agg(DISTINCT c.id ORDER BY c.id) INTO open_crises
 		FROM crisis c WHERE c.state IN ('proposed', 'active') AND (
 			EXISTS (SELECT 1 FROM person_status p WHERE p.crisis_id = c.id
@@ -251,6 +271,77 @@ BEGIN
 		'national', kept.id::text, json_build_object('registration_id', reg.id,
 		'registrant_id', reg.national_id)::text);
 	RETURN json_build_object('outcome', 'merged', 'kept_id', kept.id);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION registration_unmerge(p_registration bigint, p_mission bigint, p_actor text,
+		p_role text, p_addr text) RETURNS json LANGUAGE plpgsql AS $$
+DECLARE
+	m registration_merge;
+	reg registration;
+	now_kept record;
+	trip_changed boolean;
+	household_changed boolean;
+	kept_fields text[] := '{}';
+BEGIN
+	-- The mission's membership lock first, as launches and deletions take it.
+	PERFORM pg_advisory_xact_lock(hashtextextended('crisis-members:' || r.mission_id, 0))
+		FROM registration r WHERE r.id = p_registration;
+	SELECT * INTO reg FROM registration WHERE id = p_registration
+		AND (p_mission IS NULL OR mission_id = p_mission) FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN json_build_object('outcome', 'unknown');
+	END IF;
+	SELECT * INTO m FROM registration_merge WHERE registration_id = p_registration FOR UPDATE;
+	IF m.registration_id IS NULL THEN
+		RETURN json_build_object('outcome', 'not_merged');
+	END IF;
+	SELECT kind, arrival_date, departure_date, household_id INTO now_kept
+		FROM national WHERE id = m.kept_id FOR UPDATE;
+	trip_changed := now_kept.kind::text IS DISTINCT FROM m.after->>'kind'
+		OR now_kept.arrival_date IS DISTINCT FROM (m.after->>'arrival_date')::date
+		OR now_kept.departure_date IS DISTINCT FROM (m.after->>'departure_date')::date;
+	household_changed := now_kept.household_id IS DISTINCT FROM (m.after->>'household_id')::bigint;
+	IF trip_changed THEN
+		kept_fields := kept_fields || ARRAY['kind', 'arrival_date', 'departure_date'];
+	END IF;
+	IF household_changed THEN
+		kept_fields := kept_fields || 'household_id'::text;
+	END IF;
+	UPDATE national SET deleted_at = NULL WHERE id = m.registrant_id;
+	UPDATE registration SET national_id = m.registrant_id WHERE id = reg.id;
+	UPDATE itinerary_leg l SET national_id = m.registrant_id, seq = x.seq
+		FROM (SELECT id, (SELECT coalesce(max(seq), 0) FROM itinerary_leg
+				WHERE national_id = m.registrant_id) + row_number() OVER (ORDER BY seq) AS seq
+			FROM itinerary_leg WHERE national_id = m.kept_id AND source = 'self') x
+		WHERE l.id = x.id;
+	-- Confirmations made through the registration while merged go back with it.
+	UPDATE contact r SET verified = true, verified_at = k.verified_at
+		FROM contact k WHERE k.national_id = m.kept_id AND k.verified
+			AND r.national_id = m.registrant_id AND r.kind = k.kind AND r.value = k.value;
+	DELETE FROM contact WHERE id = ANY (m.added_contacts);
+	UPDATE contact SET verified = (id IN (SELECT jsonb_array_elements_text(m.before->'verified')::bigint))
+		WHERE national_id = m.kept_id;
+	UPDATE national SET
+			kind = CASE WHEN trip_changed THEN kind ELSE (m.before->>'kind')::national_kind END,
+			arrival_date = CASE WHEN trip_changed THEN arrival_date
+				ELSE (m.before->>'arrival_date')::date END,
+			departure_date = CASE WHEN trip_changed THEN departure_date
+				ELSE (m.before->>'departure_date')::date END,
+			household_id = CASE WHEN household_changed THEN household_id
+				ELSE (m.before->>'household_id')::bigint END,
+			updated_at = now()
+		WHERE id = m.kept_id;
+	-- The location the merge added was written in its transaction.
+	DELETE FROM location WHERE national_id = m.kept_id AND source = 'itinerary'
+		AND created_at = m.merged_at;
+	PERFORM national_place_from_locations(m.kept_id);
+	DELETE FROM registration_merge WHERE registration_id = reg.id;
+	PERFORM audit_record(p_actor, p_role, reg.mission_id, p_addr, 'registration.unmerge',
+		'national', m.kept_id::text, json_build_object('registration_id', reg.id,
+		'registrant_id', m.registrant_id, 'kept', kept_fields)::text);
+	RETURN json_build_object('outcome', 'unmerged', 'national_id', m.registrant_id,
+		'kept', kept_fields);
 END
 $$;
 

@@ -261,6 +261,8 @@ END
 $$;
 
 DROP FUNCTION crisis_withdraw(text, text);
+-- When the source cancelled an active crisis (said once in its description).
+ALTER TABLE crisis ADD COLUMN source_cancelled_at timestamptz;
 
 -- A CAP Cancel, or a USGS event deleted: the source takes the event back.
 -- A proposal still waiting is dismissed (an import by one mission's staff
@@ -296,11 +298,19 @@ BEGIN
 				c.id::text, json_build_object('source', p_source, 'ref', p_source_ref)::text);
 		ELSIF c.state = 'active' THEN
 			active := active || c.id;
-			IF NOT p_source_ref = ANY (c.source_aliases) THEN
-				UPDATE crisis SET description = left(coalesce(description || E'\n\n', '')
-					|| 'The source cancelled this alert (' || p_source_ref || ', '
-					|| to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC); '
-					|| 'the crisis stays active until staff close it.', 10000),
+			-- Said once, however often a feed repeats the cancel. The text is the
+			-- system's own (the reference, chosen by whoever sent the alert, stays
+			-- in the audit log); one mission's import does not write into a crisis
+			-- other missions share, whose text reaches their partners too.
+			IF c.source_cancelled_at IS NULL THEN
+				UPDATE crisis SET source_cancelled_at = now(),
+					description = CASE WHEN p_only_mission IS NOT NULL AND EXISTS (
+							SELECT 1 FROM crisis_mission cm WHERE cm.crisis_id = c.id
+								AND cm.mission_id <> p_only_mission) THEN description
+						ELSE left(coalesce(description || E'\n\n', '')
+							|| 'The source cancelled this alert ('
+							|| to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC); '
+							|| 'the crisis stays active until staff close it.', 10000) END,
 					updated_at = now() WHERE id = c.id;
 				PERFORM audit_record(p_actor, 'system', p_only_mission, '', 'crisis.source_cancelled',
 					'crisis', c.id::text, json_build_object('source', p_source,

@@ -10,7 +10,8 @@ import os
 import threading
 import time
 
-from harness import SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+from harness import (SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, free_port,
+                     record_secret, run)
 
 cluster = Cluster.shared()
 DB = "t_alerts"
@@ -144,6 +145,20 @@ def only_one_process_watches_the_feeds():
     finally:
         w1.stop()
         w2.stop()
+    # The holder restarted takes its own lease back at once (no wait of three intervals).
+    cluster.psql(DB, "SET ROLE safety; DELETE FROM alert_watch_lease")
+    port = free_port()
+    w = Daemon(conninfo, sections=sections, port=port).start()
+    try:
+        eventually(lambda: Feed.hits[1:], timeout=10, what="the first poll")
+    finally:
+        w.stop()
+    del Feed.hits[:]
+    w = Daemon(conninfo, sections=sections, port=port).start()
+    try:
+        eventually(lambda: Feed.hits, timeout=8, what="a poll soon after the restart")
+    finally:
+        w.stop()
 
 
 def one_mission_cannot_remove_or_close_what_another_shares():
@@ -317,6 +332,14 @@ def updates_and_cancels_reach_the_crisis_they_name():
                                   "WHERE id = %d" % active["id"]), "active|t", "still active, and said so")
     check(int(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'crisis.source_cancelled' "
                                "AND object_id = '%d'" % active["id"])) == 1, "audited")
+    # A feed repeating the cancel (or one naming the crisis's own reference) says it once.
+    post_alert(cap("ACT-3", circle, "Cancel", ["ACT-1"]))
+    post_alert(cap("ACT-4", circle, "Cancel", ["ACT-2", "ACT-1"]))
+    expect_equal(cluster.psql(DB, "SELECT (length(description) - length(replace(description, 'source cancelled', "
+                                  "''))) / length('source cancelled'), position('ACT-' IN description) FROM crisis "
+                                  "WHERE id = %d" % active["id"]), "1|0", "said once, in the system's own words")
+    check(int(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'crisis.source_cancelled' "
+                               "AND object_id = '%d'" % active["id"])) == 1, "audited once")
     # A USGS event the network deleted withdraws its proposal.
     with open(os.path.join(DATA, "us6000jllz-detail-excerpt.geojson"), encoding="utf-8") as f:
         event = json.load(f)

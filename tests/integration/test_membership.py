@@ -81,7 +81,7 @@ def a_deletion_during_a_launch_leaves_the_crisis():
                            "ARRAY['sms'], 1800, 3, 'lead', 'mission_lead', ''); SELECT pg_sleep(2); COMMIT"
                            % (crisis, MISSION))
     time.sleep(0.8)
-    q("UPDATE national SET deleted_at = now() WHERE id = %d" % victim)
+    q("SELECT national_set_deleted(%d, NULL, true, 'tester', 'admin', NULL, '')" % victim)
     t.join()
     check("error" not in out, out.get("error", ""))
     expect_equal(q("SELECT deleted FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)),
@@ -92,10 +92,56 @@ def a_deletion_during_a_launch_leaves_the_crisis():
                    "WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)), "failed:deleted",
                  "and their message is not sent")
     counts_hold(crisis)
-    q("UPDATE national SET deleted_at = NULL WHERE id = %d" % victim)
+    q("SELECT national_set_deleted(%d, NULL, false, 'tester', 'admin', NULL, '')" % victim)
     expect_equal(q("SELECT deleted FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)),
                  "f", "a restore brings them back")
     counts_hold(crisis)
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+
+
+def a_launch_and_a_deletion_behind_the_audit_lock_do_not_deadlock():
+    # Both write the audit log, whose lock another audited action holds a moment.
+    q("SELECT crisis_declare('earthquake', 'Audit race', NULL, 5::smallint, false, NULL, %f, %f, 20000, "
+      "ARRAY[%d::bigint], 'tester', 'admin', NULL, '')" % (LAT, LON, MISSION))
+    crisis = int(q("SELECT max(id) FROM crisis"))
+    victim = int(q("SELECT min(id) FROM national WHERE deleted_at IS NULL"))
+    hold = in_background("BEGIN; SELECT audit_record('tester', 'admin', NULL, '', 'test.hold', 'test', '1', '{}'); "
+                         "SELECT pg_sleep(1.5); COMMIT")
+    time.sleep(0.3)
+    deletion = in_background("SELECT national_set_deleted(%d, NULL, true, 'tester', 'admin', NULL, '')" % victim)
+    time.sleep(0.3)
+    launch = in_background("SELECT campaign_start(%d, %d, '{\"en\": \"Are you safe? {link}\"}', ARRAY['sms'], "
+                           "1800, 3, 'lead', 'mission_lead', '')" % (crisis, MISSION))
+    for t, out in (hold, deletion, launch):
+        t.join()
+        check("error" not in out, out.get("error", ""))
+    expect_equal(q("SELECT count(*) FROM checkin WHERE crisis_id = %d AND national_id = %d AND state <> 'cancelled'"
+                   % (crisis, victim)), "0", "the deleted person is not asked")
+    check(int(q("SELECT count(*) FROM checkin WHERE crisis_id = %d" % crisis)) > 10, "the others are")
+    counts_hold(crisis)
+    # A second campaign in the crisis, for people added since, beside a deletion of someone asked by the first.
+    q("INSERT INTO national (mission_id, name_latin, kind) SELECT %d, 'LATE ' || g, 'resident' "
+      "FROM generate_series(1, 5) g; "
+      "INSERT INTO location (national_id, point, source) SELECT n.id, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, "
+      "'staff' FROM national n WHERE n.name_latin LIKE 'LATE %%'; "
+      "INSERT INTO contact (national_id, kind, value) SELECT n.id, 'phone', '+90532' || lpad(n.id::text, 7, '0') "
+      "FROM national n WHERE n.name_latin LIKE 'LATE %%'" % (MISSION, LON, LAT))
+    asked = int(q("SELECT max(national_id) FROM checkin WHERE crisis_id = %d AND state = 'asked'" % crisis))
+    second = in_background("BEGIN; SELECT campaign_start(%d, %d, '{\"en\": \"Are you safe? {link}\"}', "
+                           "ARRAY['sms'], 1800, 3, 'lead', 'mission_lead', ''); SELECT pg_sleep(1.5); COMMIT"
+                           % (crisis, MISSION))
+    time.sleep(0.5)
+    deletion = in_background("SELECT national_set_deleted(%d, NULL, true, 'tester', 'admin', NULL, '')" % asked)
+    for t, out in (second, deletion):
+        t.join()
+        check("error" not in out, out.get("error", ""))
+    expect_equal(q("SELECT deleted FROM person_status WHERE crisis_id = %d AND national_id = %d" % (crisis, asked)),
+                 "t", "the deletion applied")
+    expect_equal(q("SELECT count(*) FROM checkin k JOIN national n ON n.id = k.national_id WHERE k.crisis_id = %d "
+                   "AND n.name_latin LIKE 'LATE %%'" % crisis), "5", "the second campaign asked the newcomers")
+    counts_hold(crisis)
+    q("SELECT national_set_deleted(%d, NULL, false, 'tester', 'admin', NULL, ''); "
+      "SELECT national_set_deleted(%d, NULL, false, 'tester', 'admin', NULL, '')" % (victim, asked))
     q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
 
 
@@ -190,6 +236,7 @@ def retention_locks_nothing_when_it_only_spares():
 
 try:
     run([a_deletion_during_a_launch_leaves_the_crisis,
+         a_launch_and_a_deletion_behind_the_audit_lock_do_not_deadlock,
          a_deletion_during_a_reask_run_does_not_deadlock,
          a_registrant_in_an_open_crisis_is_merged_only_once_it_closes,
          answers_per_minute_follow_a_hard_deletion,
