@@ -16,6 +16,9 @@ struct geojson_where {
 };
 
 /* Writes "area: [polygon P, ]ring R[, position N]: " and the reason into why. */
+static bool geojson_fault(char *why, size_t why_size, const struct geojson_where *w, int position,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 static bool
 geojson_fault(char *why, size_t why_size, const struct geojson_where *w, int position,
               const char *fmt, ...)
