@@ -88,9 +88,10 @@ static const struct phone_range ua_ranges[] = {
 };
 
 static const struct phone_range th_ranges[] = {
-    {"6", 9, 9, true},  {"8", 9, 9, true},  {"9", 9, 9, true},
-    {"2", 8, 8, false}, {"3", 8, 8, false}, {"4", 8, 8, false},
-    {"5", 8, 8, false}, {"7", 8, 8, false}, {NULL, 0, 0, false},
+    {"14", 9, 9, true},  {"10", 8, 8, false}, {"16", 8, 8, false}, {"18", 8, 8, false},
+    {"19", 8, 8, false}, {"6", 9, 9, true},   {"8", 9, 9, true},   {"9", 9, 9, true},
+    {"2", 8, 8, false},  {"3", 8, 8, false},  {"4", 8, 8, false},  {"5", 8, 8, false},
+    {"7", 8, 8, false},  {NULL, 0, 0, false},
 };
 
 static const struct phone_range jp_ranges[] = {
@@ -837,6 +838,42 @@ phone_fit_of(int rc, unsigned cc, const char *e164)
 }
 
 /*
+ * Tells whether a refused reading after '+' or 00 is one digit from a valid
+ * number, one digit short or one too many: a mistyped number of that
+ * country more likely than another country's number.
+ */
+static bool
+phone_near_miss(const char *d, size_t n, uint32_t breaks)
+{
+	char buf[PHONE_DIGITS_MAX + 1], e164[SF_PHONE_E164_SIZE];
+	unsigned cc;
+
+	if (n > 1 && phone_from_international(d, n - 1, breaks >> 1, e164, &cc, NULL, 0) == 0)
+		return true;
+	if (n + 1 > PHONE_DIGITS_MAX)
+		return false;
+	memcpy(buf, d, n);
+	buf[n] = '0';
+	return phone_from_international(buf, n + 1, breaks << 1, e164, &cc, NULL, 0) == 0;
+}
+
+/*
+ * Tells whether the writer grouped the digits after 001 unlike a North
+ * American number (area code, exchange, line: 3, 3, 4): "001 61 2 9876 5432"
+ * is grouped as an Australian number, "001 212 555 123" as an American one.
+ * np is the number of digits after 001.
+ */
+static bool
+phone_grouped_unlike_nanp(size_t np, uint32_t breaks)
+{
+	for (size_t k = 1; k < np && k < 32; k++) {
+		if ((breaks >> k & 1u) && k + 3 != np && k + 6 != np)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Reads a number dialled with 00, or with one of Korea's carrier prefixes
  * (001, 002, 005, 006, 008, 00700), which also begin with 00. Both readings
  * are made; 00 is everyone's international prefix, the carrier prefixes are
@@ -844,10 +881,20 @@ phone_fit_of(int rc, unsigned cc, const char *e164)
  * separator: "002 90 532…" and "00 90 532…", "0058 261…" say which was meant.
  *
  * A number whose plain reading is refused is read after a carrier prefix
- * only when a detailed plan vouches for that reading: "001 212 555 123" is a
- * US number one digit short, not a Moroccan one. When the plain reading has
- * a length no number of its country has, a carrier reading valid under a
- * detailed plan, or of a length its country uses at a Korean mission, wins.
+ * when a detailed plan vouches for that reading, or when its country uses
+ * numbers of its length and the writer put a separator right after the
+ * carrier prefix or writes at a Korean mission. A plain reading one digit
+ * from valid is a mistyped number ("001 212 555 123" is a US number one digit
+ * short, not a Moroccan one) unless the grouping contradicts it: a separator
+ * inside the plain reading's country code, or after 001 a grouping no North
+ * American number has.
+ *
+ * 00870, 00881, 00882…: satellite phones and international networks are
+ * dialled with 00, so 008 there is no carrier, unless the writer's separator
+ * after 008 says so ("008 82 10-1234-5678"), or, written without separators,
+ * the carrier reading is valid under a detailed plan while the plain one
+ * only has a length its network uses.
+ *
  * When both fit, the carrier reading competes only at a Korean mission or
  * when it is a Korean number; then the grouping decides, else a plain reading
  * valid under a detailed plan beats a carrier one of length only. Anything
@@ -864,23 +911,19 @@ phone_from_double_zero(const char *d, size_t n, size_t group, uint32_t breaks,
 	size_t pl = 0, cclen = 0;
 	unsigned pcc = 0, ccc = 0;
 	bool at_kr = home != NULL && home->cc == 82;
+	bool network, cut;
 	int prc, crc;
 
 	prc = phone_from_international(d + 2, n - 2, breaks, e164, &pcc, pmsg, sizeof pmsg);
 	pfit = phone_fit_of(prc, pcc, e164);
-	/*
-	 * 00870, 00881, 00882…: satellite phones and international networks
-	 * (Thuraya's 00882 16…) are dialled with 00; 008 there is no carrier.
-	 */
 	pcode = phone_code_match(d + 2, n - 2, &cclen);
-	if (pcode == NULL || pcode->iso[0] != '\0') {
-		for (size_t i = 0; i < NITEMS(kr_carrier_prefixes); i++) {
-			size_t len = strlen(kr_carrier_prefixes[i]);
+	network = pcode != NULL && pcode->iso[0] == '\0';
+	for (size_t i = 0; i < NITEMS(kr_carrier_prefixes); i++) {
+		size_t len = strlen(kr_carrier_prefixes[i]);
 
-			if (n > len && memcmp(d, kr_carrier_prefixes[i], len) == 0) {
-				pl = len;
-				break;
-			}
+		if (n > len && memcmp(d, kr_carrier_prefixes[i], len) == 0) {
+			pl = len;
+			break;
 		}
 	}
 	if (pl > 0) {
@@ -888,10 +931,31 @@ phone_from_double_zero(const char *d, size_t n, size_t group, uint32_t breaks,
 		    phone_from_international(d + pl, n - pl, breaks, cbuf, &ccc, cmsg, sizeof cmsg);
 		cfit = phone_fit_of(crc, ccc, cbuf);
 	}
+	/* The writer's separator after the carrier prefix cuts the plain reading's country code. */
+	cut = pl > 0 && group == pl && (pcode == NULL || pl != 2 + cclen);
 	if (cfit == PHONE_FIT_NONE || (prc == 0 && strcmp(e164, cbuf) == 0))
 		goto plain;
+	if (network) {
+		if (cut && cfit >= PHONE_FIT_LENGTH)
+			goto carrier;
+		if (group == n && cfit == PHONE_FIT_PLAN && pfit <= PHONE_FIT_LENGTH)
+			goto carrier;
+		goto plain;
+	}
 	if (prc != 0) {
 		if (cfit == PHONE_FIT_PLAN)
+			goto carrier;
+		if (cfit != PHONE_FIT_LENGTH)
+			goto plain;
+		/* The writer's grouping says 00 and a country code: "00 66 14…", "0066 14…". */
+		if (group == 2 || (group == 2 + cclen && group != pl))
+			goto plain;
+		if (!phone_near_miss(d + 2, n - 2, breaks)) {
+			if (group == pl || at_kr)
+				goto carrier;
+			goto plain;
+		}
+		if (cut || (pcc == 1 && phone_grouped_unlike_nanp(n - 3, breaks)))
 			goto carrier;
 		goto plain;
 	}

@@ -252,8 +252,38 @@ static const struct phone_case double_zero_cases[] = {
            "too many digits for North America (+1): 11, need 10"),
     REJECT("korean_number_too_long_at_kr", "0082 1339 6217 2321", "KR", SF_ERANGE,
            "too many digits for Korea (+82): 12"),
-    REJECT("hints_carrier_prefix_at_kr", "001 971 50 123 4567", "KR", SF_ERANGE,
-           "(if 001 is a Korean carrier prefix, write + and the country code instead)"),
+    REJECT("hints_carrier_prefix_at_kr", "00161298765432", "KR", SF_ERANGE,
+           "too many digits for North America (+1): 11, need 10 (if 001 is a Korean carrier "
+           "prefix, write + and the country code instead)"),
+    /*
+     * A carrier prefix before a country without a detailed plan: read when
+     * the plain reading is refused and the writer's grouping, or a Korean
+     * mission, says so.
+     */
+    ACCEPT("carrier_001_to_saudi_arabia_at_kr", "001 966 11 234 5678", "KR", "+966112345678"),
+    ACCEPT("carrier_001_to_uae_at_kr", "001 971 50 123 4567", "KR", "+971501234567"),
+    ACCEPT("carrier_001_to_saudi_arabia_unspaced_at_kr", "001966112345678", "KR", "+966112345678"),
+    ACCEPT("carrier_001_grouped_unlike_us_at_kr", "001 61 2 9876 5432", "KR", "+61298765432"),
+    ACCEPT("carrier_001_grouped_unlike_us_at_tr", "001-61-2-9876-5432", "TR", "+61298765432"),
+    ACCEPT("carrier_00700_to_australia_at_kr", "00700 61 2 9876 5432", "KR", "+61298765432"),
+    ACCEPT("carrier_008_to_australia_at_tr", "008 61 2 9876 5432", "TR", "+61298765432"),
+    REJECT("carrier_001_unspaced_at_tr_keeps_error", "001966112345678", "TR", SF_ERANGE,
+           "too many digits for North America (+1): 12, need 10"),
+    REJECT("us_number_one_digit_short_unspaced_at_kr", "001212555123", "KR", SF_ERANGE,
+           "too few digits for North America (+1): 9, need 10"),
+    REJECT("us_number_one_digit_short_grouped_at_kr", "001 264 555 123", "KR", SF_ERANGE,
+           "too few digits for North America (+1): 9, need 10"),
+    ACCEPT("thai_number_with_00_grouped_at_kr", "00 66 14 128 5882", "KR", "+66141285882"),
+    ACCEPT("thai_landline_16", "+66 16 07 7466", NULL, "+6616077466"),
+    /* 008 before a country code, where 00 would make a satellite or network number. */
+    ACCEPT("korean_mobile_after_008", "008 82 10-1234-5678", "KR", "+821012345678"),
+    ACCEPT("korean_mobile_after_008_at_tr", "008 82 10-1234-5678", "TR", "+821012345678"),
+    ACCEPT("korean_mobile_after_008_no_mission", "008-82-10-1234-5678", NULL, "+821012345678"),
+    ACCEPT("seoul_landline_after_008", "008 82 2-212-3456", "KR", "+8222123456"),
+    ACCEPT("japanese_mobile_after_008", "008 81 90 1234 5678", "KR", "+819012345678"),
+    ACCEPT("japanese_mobile_after_008_no_mission", "008 81 90 1234 5678", NULL, "+819012345678"),
+    ACCEPT("korean_mobile_after_008_unspaced", "008821012345678", "KR", "+821012345678"),
+    REJECT("thai_or_thai_unspaced_at_kr", "0066633890490", "KR", SF_EINVAL, "ambiguous: 006"),
 };
 
 /* Countries whose trunk prefix is not 0, or who have none, and national forms. */
