@@ -79,6 +79,84 @@ static const char *const import_prepare_steps[] = {
 };
 
 /*
+ * Who each row without a passport may be (import_candidate: line, national,
+ * q). q is true for someone the row may be matched with, false for someone
+ * who looks the same but is not believed to be without more: the row adds
+ * a person and the report names them. A row that qualifies for more than
+ * one registered person is refused, naming them: which one it is, no rule
+ * can tell, and either guess would overwrite someone.
+ */
+static const char *const import_candidate_steps[] = {
+    "CREATE TEMP TABLE import_candidate ON COMMIT DROP AS "
+    "SELECT line, id, passport_no, deleted_at, min(rank) AS rank, bool_or(q) AS q FROM ("
+    /*
+     * By first phone, which a family shares. A birth date the row lacks is
+     * no contradiction (a file without that column must not twin everyone),
+     * but one the row brings and the stored person lacks may be a son's
+     * where the father was stored: believed only by hand. A passport
+     * replaced needs the birth date on both sides to agree.
+     */
+    "  SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
+    "  CASE WHEN n.birth_date = s2.birth_date THEN 0 ELSE 1 END AS rank, "
+    "  NOT (s2.birth_date IS NOT NULL AND n.birth_date IS NULL) AS q "
+    "  FROM import_row s2 "
+    "  JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
+    "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
+    "  WHERE s2.nid IS NULL AND " IMPORT_NAMES_MATCH " AND (s2.birth_date IS NULL "
+    "  OR n.birth_date IS NULL OR n.birth_date = s2.birth_date) AND (s2.passport_no IS NULL "
+    "  OR n.passport_no IS NULL OR n.passport_no = s2.passport_no "
+    "  OR n.birth_date = s2.birth_date) "
+    /*
+     * With no passport and no phone (children, people known by e-mail): by
+     * name and birth date, unless the stored person has e-mails and not the
+     * row's; believed when the e-mail agrees or the households do not differ
+     * (two children of one name and birth date in two households are two
+     * people). A household the file names that does not exist yet is
+     * another household.
+     */
+    "  UNION ALL SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
+    "  CASE WHEN e.national_id IS NOT NULL THEN 0 ELSE 1 END, "
+    "  e.national_id IS NOT NULL OR s2.household_ref IS NULL OR n.household_id IS NULL "
+    "  OR n.household_id IS NOT DISTINCT FROM coalesce(h.id, hx.id) "
+    "  FROM import_row s2 JOIN national n ON n.mission_id = $1 AND n.birth_date = s2.birth_date "
+    "  LEFT JOIN LATERAL (SELECT national_id FROM contact WHERE national_id = n.id "
+    "   AND kind = 'email' AND value = ANY (s2.emails) LIMIT 1) e ON true "
+    "  LEFT JOIN household h ON h.mission_id = $1 AND h.external_ref = s2.household_ref "
+    "  LEFT JOIN household hx ON hx.mission_id = $1 AND hx.external_ref IS NULL "
+    "   AND s2.household_ref ~ '^#[0-9]{1,18}$' AND hx.id = substr(s2.household_ref, 2)::bigint "
+    "  WHERE s2.nid IS NULL AND s2.passport_no IS NULL AND s2.phones[1] IS NULL "
+    "  AND " IMPORT_NAMES_MATCH " AND (e.national_id IS NOT NULL OR s2.emails[1] IS NULL "
+    "  OR NOT EXISTS (SELECT 1 FROM contact x WHERE x.national_id = n.id AND x.kind = 'email')) "
+    /* By name and first e-mail, a birth date unknown on one side. */
+    "  UNION ALL SELECT s2.line, n.id, n.passport_no, n.deleted_at, 0, true "
+    "  FROM import_row s2 "
+    "  JOIN contact c ON c.kind = 'email' AND c.value = s2.emails[1] "
+    "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
+    "  WHERE s2.nid IS NULL AND s2.passport_no IS NULL AND s2.phones[1] IS NULL "
+    "AND " IMPORT_NAMES_MATCH " AND (s2.birth_date IS NULL OR n.birth_date IS NULL "
+    "  OR n.birth_date = s2.birth_date)) x "
+    "GROUP BY line, id, passport_no, deleted_at",
+    "ANALYZE import_candidate",
+};
+
+/*
+ * Rows that may be any of several registered people, refused (import_refuse);
+ * a row whose passport finds its holder is matched by it instead.
+ */
+static const char import_ambiguous[] =
+    "DELETE FROM import_row s USING (SELECT line, count(*) AS k, "
+    " array_to_string((array_agg(id ORDER BY id))[1:5], ', ') AS ids FROM import_candidate "
+    " WHERE q AND deleted_at IS NULL GROUP BY line HAVING count(*) > 1) a "
+    "WHERE a.line = s.line AND NOT EXISTS (SELECT 1 FROM national p WHERE p.mission_id = $1 "
+    " AND p.deleted_at IS NULL AND p.passport_no = s.passport_no) "
+    "RETURNING s.line, CASE WHEN s.phones[1] IS NOT NULL THEN 'phone' ELSE 'birth_date' END, "
+    " 'may be any of nationals ' || a.ids || CASE WHEN a.k > 5 THEN ' and ' || (a.k - 5) "
+    " || ' more' ELSE '' END || CASE WHEN s.phones[1] IS NOT NULL "
+    " THEN ' (the same name and phone)' ELSE ' (the same name and birth date)' END "
+    " || '; add a birth date, passport, household or e-mail that tells which; nothing of "
+    "this row was stored'";
+
+/*
  * The merge, one statement per step; $1 is the mission. The staged rows are
  * never updated: each row's person goes to a narrow table of its own
  * (import_id), written once, since rewriting every wide staged row for each
@@ -130,10 +208,11 @@ static const char *const import_merge_steps[] = {
     " CASE WHEN ni.deleted_at IS NOT NULL THEN ni.id END AS gone_id, "
     " ni.deleted_at AS gone_id_on, p.id AS live_passport, pd.id AS gone_passport, "
     " pd.deleted_at AS gone_passport_on, "
-    " CASE WHEN f.deleted_at IS NULL THEN f.id END AS live_phone, "
-    " CASE WHEN f.deleted_at IS NULL THEN f.passport_no END AS stored_passport, "
-    " CASE WHEN f.deleted_at IS NOT NULL THEN f.id END AS gone_phone, "
-    " f.deleted_at AS gone_phone_on, coalesce(h.id, hx.id) AS household_id "
+    " CASE WHEN cardinality(f.live) = 1 THEN f.live[1] END AS live_phone, "
+    " CASE WHEN cardinality(f.live) = 1 THEN f.live_passport_no END AS stored_passport, "
+    " CASE WHEN f.live IS NULL THEN f.gone END AS gone_phone, "
+    " CASE WHEN f.live IS NULL THEN f.gone_on END AS gone_phone_on, "
+    " coalesce(h.id, hx.id) AS household_id "
     " FROM import_row s "
     " LEFT JOIN national ni ON ni.id = s.nid AND ni.mission_id = $1 "
     " LEFT JOIN national p ON p.mission_id = $1 AND p.deleted_at IS NULL "
@@ -142,44 +221,15 @@ static const char *const import_merge_steps[] = {
     "  WHERE mission_id = $1 AND deleted_at IS NOT NULL AND passport_no IS NOT NULL "
     "  ORDER BY passport_no, deleted_at DESC) pd ON pd.passport_no = s.passport_no "
     /*
-     * The match without a passport: someone registered first, else someone
-     * deleted; the closest first (rank 0: the same birth date, or e-mail).
+     * The match without a passport (import_candidate_steps): the one
+     * registered person who qualifies, else the last one deleted.
      */
-    " LEFT JOIN (SELECT DISTINCT ON (line) line, id, passport_no, deleted_at FROM ("
-    /*
-     * By first phone. A birth date unknown on either side is no contradiction
-     * (a file without that column must not twin everyone), but a passport
-     * replaced needs the birth date on both sides to agree.
-     */
-    "  SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
-    "  CASE WHEN n.birth_date = s2.birth_date THEN 0 ELSE 1 END AS rank "
-    "  FROM import_row s2 "
-    "  JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
-    "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
-    "  WHERE " IMPORT_NAMES_MATCH " AND (s2.birth_date IS NULL OR n.birth_date IS NULL "
-    "  OR n.birth_date = s2.birth_date) AND (s2.passport_no IS NULL OR n.passport_no IS NULL "
-    "  OR n.passport_no = s2.passport_no OR n.birth_date = s2.birth_date) "
-    /*
-     * With no passport and no phone (children, people known by e-mail):
-     * by name and birth date, unless the stored person has e-mails and not
-     * the row's; by name and first e-mail, a birth date unknown on one side.
-     */
-    "  UNION ALL SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
-    "  CASE WHEN e.national_id IS NOT NULL THEN 0 ELSE 1 END "
-    "  FROM import_row s2 JOIN national n ON n.mission_id = $1 AND n.birth_date = s2.birth_date "
-    "  LEFT JOIN LATERAL (SELECT national_id FROM contact WHERE national_id = n.id "
-    "   AND kind = 'email' AND value = ANY (s2.emails) LIMIT 1) e ON true "
-    "  WHERE s2.passport_no IS NULL AND s2.phones[1] IS NULL AND " IMPORT_NAMES_MATCH
-    "  AND (e.national_id IS NOT NULL OR s2.emails[1] IS NULL OR NOT EXISTS (SELECT 1 "
-    "  FROM contact x WHERE x.national_id = n.id AND x.kind = 'email')) "
-    "  UNION ALL SELECT s2.line, n.id, n.passport_no, n.deleted_at, 0 "
-    "  FROM import_row s2 "
-    "  JOIN contact c ON c.kind = 'email' AND c.value = s2.emails[1] "
-    "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
-    "  WHERE s2.passport_no IS NULL AND s2.phones[1] IS NULL AND " IMPORT_NAMES_MATCH
-    "  AND (s2.birth_date IS NULL OR n.birth_date IS NULL OR n.birth_date = s2.birth_date)) x "
-    "  ORDER BY line, deleted_at IS NOT NULL, deleted_at DESC, rank, id) f "
-    "  ON f.line = s.line "
+    " LEFT JOIN (SELECT line, array_agg(id ORDER BY id) FILTER (WHERE q AND deleted_at IS NULL) "
+    "  AS live, (array_agg(passport_no ORDER BY id) FILTER (WHERE q AND deleted_at IS NULL))[1] "
+    "  AS live_passport_no, (array_agg(id ORDER BY deleted_at DESC, rank, id) FILTER (WHERE q "
+    "  AND deleted_at IS NOT NULL))[1] AS gone, (array_agg(deleted_at ORDER BY deleted_at DESC, "
+    "  rank, id) FILTER (WHERE q AND deleted_at IS NOT NULL))[1] AS gone_on "
+    "  FROM import_candidate GROUP BY line) f ON f.line = s.line "
     " LEFT JOIN household h ON h.mission_id = $1 AND h.external_ref = s.household_ref "
     " LEFT JOIN household hx ON hx.mission_id = $1 AND hx.external_ref IS NULL "
     "  AND hx.id = " IMPORT_HOUSEHOLD_ID ") k "
@@ -491,13 +541,23 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 		import_failed(conn, r, cause);
 	}
 	PQclear(r);
-	if (!ok || out->skipped_deleted + out->passports_replaced == 0)
+	if (!ok)
 		return ok;
-	/* The first of each kind, named in the report. */
-	r = PQexec(conn, "(SELECT line, national_id, coalesce(deleted_on::text, '') FROM import_id "
-	                 " WHERE skipped ORDER BY line LIMIT 64) UNION ALL "
-	                 "(SELECT line, national_id, '' FROM import_id WHERE passport_changed "
-	                 " ORDER BY line LIMIT 64) ORDER BY 1");
+	/*
+	 * The first of each kind, named in the report: people deleted, passports
+	 * replaced, and people added who may be someone registered.
+	 */
+	r = PQexec(
+	    conn,
+	    "(SELECT line, national_id, coalesce(deleted_on::text, ''), '', '' FROM import_id "
+	    " WHERE skipped ORDER BY line LIMIT 64) UNION ALL "
+	    "(SELECT line, national_id, '', '', '' FROM import_id WHERE passport_changed "
+	    " ORDER BY line LIMIT 64) UNION ALL "
+	    "(SELECT i.line, min(c.id), '', array_to_string((array_agg(c.id ORDER BY "
+	    " c.id))[1:4], ', '), CASE WHEN bool_or(s.phones[1] IS NOT NULL) THEN 'phone' "
+	    " ELSE 'birth date' END FROM import_id i JOIN import_row s ON s.line = i.line "
+	    " JOIN import_candidate c ON c.line = i.line AND NOT c.q AND c.deleted_at IS NULL "
+	    " WHERE i.is_new GROUP BY i.line ORDER BY i.line LIMIT 64) ORDER BY 1");
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
 		import_failed(conn, r, cause);
@@ -508,6 +568,8 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 		note->line = (size_t)atoll(PQgetvalue(r, i, 0));
 		note->national_id = atoll(PQgetvalue(r, i, 1));
 		snprintf(note->deleted_on, sizeof note->deleted_on, "%s", PQgetvalue(r, i, 2));
+		snprintf(note->maybe, sizeof note->maybe, "%s", PQgetvalue(r, i, 3));
+		note->maybe_by_phone = strcmp(PQgetvalue(r, i, 4), "phone") == 0;
 	}
 	PQclear(r);
 	return ok;
@@ -629,6 +691,13 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	}
 	if (!import_refuse(conn, import_passport_conflicts, mission, out, cause))
 		goto fail;
+	for (size_t i = 0; i < sizeof import_candidate_steps / sizeof import_candidate_steps[0];
+	     i++) {
+		if (!import_exec(conn, import_candidate_steps[i], mission, cause))
+			goto fail;
+	}
+	if (!import_refuse(conn, import_ambiguous, mission, out, cause))
+		goto fail;
 	{
 		size_t named = out->nrefused < sizeof out->refused / sizeof out->refused[0]
 		                   ? out->nrefused
@@ -701,6 +770,14 @@ import_report_error(cJSON *list, size_t line, size_t column, const char *field, 
 const char *
 registry_import_note_text(const struct registry_import_note *note, char *buf, size_t size)
 {
+	if (note->maybe[0] != '\0') {
+		snprintf(buf, size,
+		         "added; may be the same person as national%s %s (the same name and "
+		         "%s, not enough to tell): merge by hand if so",
+		         strchr(note->maybe, ',') != NULL ? "s" : "", note->maybe,
+		         note->maybe_by_phone ? "phone" : "birth date");
+		return "national";
+	}
 	if (note->deleted_on[0] != '\0') {
 		snprintf(buf, size,
 		         "the same person as national %lld, deleted on %s: not imported "

@@ -49,16 +49,20 @@ struct registry_import_outcome {
 		char reason[192];
 	} refused[64];
 	/*
-	 * Rows of people staff deleted (left out, not brought back), and rows
-	 * that replaced a passport (matched by phone, name and birth date): the
-	 * first 64 of each are named in the report's warnings.
+	 * Rows of people staff deleted (left out, not brought back), rows that
+	 * replaced a passport (matched by phone, name and birth date), and
+	 * people added who may be someone registered: the first 64 of each are
+	 * named in the report's warnings.
 	 */
 	long long skipped_deleted, passports_replaced;
 	struct registry_import_note {
 		size_t line;
 		long long national_id;
 		char deleted_on[11]; /* ISO date; empty for a passport replaced */
-	} notes[128];
+		/* Nationals a person added may be ("12, 15"); empty for the others. */
+		char maybe[48];
+		bool maybe_by_phone; /* matched by phone, else by birth date */
+	} notes[192];
 	size_t nnotes;
 };
 

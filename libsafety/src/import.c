@@ -1210,10 +1210,11 @@ enum import_person_by { IMPORT_BY_NONE, IMPORT_BY_PHONE, IMPORT_BY_BIRTH, IMPORT
 
 /* A row's person, as the in-file check sees it. */
 struct import_person {
-	const char *phone;    /* first phone, or NULL */
-	const char *birth;    /* birth date, or NULL */
-	const char *email;    /* first e-mail, or NULL */
-	const char *name_key; /* names' search keys, space separated */
+	const char *phone;     /* first phone, or NULL */
+	const char *birth;     /* birth date, or NULL */
+	const char *email;     /* first e-mail, or NULL */
+	const char *name_key;  /* names' search keys, space separated */
+	const char *household; /* the file's household key, or NULL */
 };
 
 static enum import_person_by
@@ -1298,16 +1299,22 @@ import_person_same(const struct sf_import_row *row, const struct import_person *
 		return false;
 	switch (by) {
 	case IMPORT_BY_PHONE:
-		/* A birth date missing from one row is no contradiction. */
-		return p->birth == NULL || row->birth_date == NULL ||
-		       strcmp(p->birth, row->birth_date) == 0;
+		/*
+		 * A birth date missing from the later row is no contradiction; one
+		 * the earlier row lacks may be a son's after his father's row.
+		 */
+		return p->birth == NULL ||
+		       (row->birth_date != NULL && strcmp(p->birth, row->birth_date) == 0);
 	case IMPORT_BY_BIRTH:
 		/* Another e-mail is another person; none on either row is not. */
-		if (p->email == NULL || row->nemails == 0)
-			return true;
-		for (size_t i = 0; i < row->nemails && !known; i++)
-			known = strcmp(row->emails[i], p->email) == 0;
-		return known;
+		if (p->email != NULL && row->nemails > 0) {
+			for (size_t i = 0; i < row->nemails && !known; i++)
+				known = strcmp(row->emails[i], p->email) == 0;
+			return known;
+		}
+		/* So is another household: two children of one name and birth date. */
+		return p->household == NULL || row->household_ref == NULL ||
+		       strcmp(p->household, row->household_ref) == 0;
 	default:
 		return true;
 	}
@@ -2213,7 +2220,10 @@ import_record_finish(struct importer *im)
 		    .birth =
 		        b->set[IMPORT_BIRTH_DATE] ? b->text.p + b->off[IMPORT_BIRTH_DATE] : NULL,
 		    .email = b->nemails > 0 ? b->text.p + b->email_off[0] : NULL,
-		    .name_key = b->text.p + b->off[IMPORT_NAME_KEY]};
+		    .name_key = b->text.p + b->off[IMPORT_NAME_KEY],
+		    .household = b->set[IMPORT_HOUSEHOLD_REF]
+		                     ? b->text.p + b->off[IMPORT_HOUSEHOLD_REF]
+		                     : NULL};
 		const char *key;
 
 		switch (import_person_by(&p, &key)) {

@@ -576,6 +576,65 @@ def argentine_mobiles_are_stored_as_dialled_from_abroad():
                  "queued:+5491123456744 sent:+54111523456744", "queued SMS rewritten, history kept")
 
 
+def a_father_and_son_of_one_phone_are_two_people():
+    record_secret("M11112222")
+    father = post_csv(S["staff-a"], "영문성명,휴대전화,주소\nYOO MINJUN,+90 532 700 11 22,Ankara father\n").json()
+    expect_equal(father["inserted"], 1, father)
+    fid = cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'YOO MINJUN'")
+    son = ("영문성명,휴대전화,생년월일,여권번호,주소\n"
+           "YOO MINJUN,+90 532 700 11 22,2005-03-01,M11112222,Izmir son\n")
+    rep = post_csv(S["staff-a"], son).json()
+    expect_equal((rep["inserted"], rep["updated"]), (1, 0), "the son added, the father untouched: %r" % rep)
+    w = [x for x in rep["warnings"] if x["line"] == 2]
+    check(len(w) == 1 and "may be the same person as national %s " % fid in w[0]["reason"]
+          and "merge by hand" in w[0]["reason"], "the father named: %r" % rep["warnings"])
+    expect_equal(cluster.psql(DB, "SELECT coalesce(birth_date::text, '-') || ' ' || coalesce(passport_no, '-') "
+                                  "|| ' ' || address FROM national WHERE id = %s" % fid), "- - Ankara father",
+                 "the father keeps his record")
+    rep = post_csv(S["staff-a"], son).json()
+    expect_equal((rep["inserted"], rep["unchanged"], rep["warnings"]), (0, 1, []), "the son found by his passport")
+
+
+def a_row_that_may_be_several_people_changes_none():
+    record_secret("M99998888")
+    f = ("영문성명,휴대전화,생년월일,주소\n"
+         "YOO JIHO,+90 532 700 33 44,1960-01-01,Bursa\n"
+         "YOO JIHO,+90 532 700 33 44,1990-01-01,Bursa\n")
+    expect_equal(post_csv(S["staff-a"], f).json()["inserted"], 2, "a father and a son in one file")
+    ids = cluster.psql(DB, "SELECT string_agg(id::text, ', ' ORDER BY id) FROM national WHERE name_latin = 'YOO JIHO'")
+    rep = post_csv(S["staff-a"], "영문성명,휴대전화,여권번호,주소\nYOO JIHO,+90 532 700 33 44,M99998888,Antalya\n").json()
+    expect_equal((rep["inserted"], rep["updated"], rep["bad_rows"]), (0, 0, 1), rep)
+    expect_equal([(e["line"], e["field"]) for e in rep["errors"]], [(2, "phone")], rep["errors"])
+    check("may be any of nationals %s" % ids in rep["errors"][0]["reason"], rep["errors"])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FILTER (WHERE passport_no IS NULL AND address = 'Bursa') "
+                                  "FROM national WHERE name_latin = 'YOO JIHO'"), "2", "neither changed")
+
+
+def children_of_one_name_and_birth_date_in_two_households():
+    rep = post_csv(S["staff-a"], "성명,생년월일,가구,주소\n유민준,2018-04-04,FAM-A,Ankara A\n").json()
+    expect_equal(rep["inserted"], 1, rep)
+    first = cluster.psql(DB, "SELECT id FROM national WHERE name_ko = '유민준'")
+    rep = post_csv(S["staff-a"], "성명,생년월일,가구,주소\n유민준,2018-04-04,FAM-B,Istanbul B\n").json()
+    expect_equal((rep["inserted"], rep["updated"]), (1, 0), "another child: %r" % rep)
+    check(any("may be the same person as national %s " % first in w["reason"] for w in rep["warnings"]), rep["warnings"])
+    expect_equal(cluster.psql(DB, "SELECT string_agg(h.external_ref || ':' || n.address, ' ' ORDER BY n.id) "
+                                  "FROM national n JOIN household h ON h.id = n.household_id WHERE n.name_ko = '유민준'"),
+                 "FAM-A:Ankara A FAM-B:Istanbul B", "each child in their household")
+    # The same child again, with the household: found; without it: either, so neither.
+    rep = post_csv(S["staff-a"], "성명,생년월일,가구,주소\n유민준,2018-04-04,FAM-B,Istanbul B\n").json()
+    expect_equal((rep["inserted"], rep["unchanged"], rep["warnings"]), (0, 1, []), rep)
+    rep = post_csv(S["staff-a"], "성명,생년월일,주소\n유민준,2018-04-04,Izmir\n").json()
+    expect_equal((rep["inserted"], rep["updated"], rep["bad_rows"]), (0, 0, 1), rep)
+    check("may be any of nationals" in rep["errors"][0]["reason"], rep["errors"])
+    # Two such children in one file are two children.
+    rep = post_csv(S["staff-a"], "성명,생년월일,가구\n유서윤,2019-05-05,FAM-C\n유서윤,2019-05-05,FAM-D\n").json()
+    expect_equal((rep["inserted"], rep["errors"]), (2, []), rep)
+    # In one file, a row with a birth date after one without is someone else too.
+    rep = post_csv(S["staff-a"], "영문성명,휴대전화,생년월일\nYOO HAJUN,+90 532 700 55 66,\n"
+                                 "YOO HAJUN,+90 532 700 55 66,2006-06-06\n").json()
+    expect_equal((rep["inserted"], rep["errors"]), (2, []), rep)
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -600,6 +659,9 @@ try:
         a_passport_of_someone_else_rewrites_no_one,
         an_export_reads_back_by_its_ids,
         argentine_mobiles_are_stored_as_dialled_from_abroad,
+        a_father_and_son_of_one_phone_are_two_people,
+        a_row_that_may_be_several_people_changes_none,
+        children_of_one_name_and_birth_date_in_two_households,
     ])
 finally:
     d.stop()
