@@ -1468,9 +1468,41 @@ import_phone_one(struct importer *im, const char *tok, char *e164, char *msg, si
 }
 
 /*
+ * Tells whether the text before the one "/" of t is a bare area or trunk
+ * code ("030", "0312", "+49 30"): digits, spaces and brackets only, after
+ * a '+', and fewer digits than any subscriber number. "02-123-4567/8" is
+ * shorthand for two numbers, 02-123-4567 and 02-123-4568, not one number.
+ */
+static bool
+import_phone_area_before_slash(const char *t, size_t len)
+{
+	const char *slash = memchr(t, '/', len);
+	size_t digits = 0, i = 0;
+	bool plus = false;
+
+	if (slash == NULL || memchr(slash + 1, '/', len - (size_t)(slash + 1 - t)) != NULL)
+		return false;
+	while (t + i < slash && t[i] == ' ')
+		i++;
+	if (t + i < slash && t[i] == '+') {
+		plus = true;
+		i++;
+	}
+	for (; t + i < slash; i++) {
+		if (t[i] >= '0' && t[i] <= '9')
+			digits++;
+		else if (t[i] != ' ' && t[i] != '(' && t[i] != ')')
+			return false;
+	}
+	/* After a '+', the country code's one to three digits too. */
+	return digits >= 2 && digits <= (plus ? 8u : 5u);
+}
+
+/*
  * Tells whether the "/" in t (len bytes) is part of one number, as in
- * "030/1234567" (area code / subscriber): so when the parts are not numbers
- * on their own but the whole is. "010-1234-5678 / 010-9876-5432" is two.
+ * "030/1234567" (area code / subscriber): so when the part before it is a
+ * bare area code and the parts are not numbers on their own but the whole
+ * is. "010-1234-5678 / 010-9876-5432" is two.
  */
 static bool
 import_phone_slash_is_one(struct importer *im, const char *t, size_t len)
@@ -1479,6 +1511,8 @@ import_phone_slash_is_one(struct importer *im, const char *t, size_t len)
 	size_t off[SF_IMPORT_CONTACTS_MAX], plen[SF_IMPORT_CONTACTS_MAX], n;
 	bool all_numbers = true;
 
+	if (!import_phone_area_before_slash(t, len))
+		return false;
 	memcpy(whole, t, len);
 	whole[len] = '\0';
 	n = import_split(whole, "/", false, off, plen, SF_IMPORT_CONTACTS_MAX);

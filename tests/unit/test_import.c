@@ -1637,6 +1637,40 @@ import_refuses_the_same_person_by_one_name_or_without_a_phone(void **state)
 }
 
 /*
+ * "02-123-4567/8" is shorthand for two numbers: refused, as neither a second
+ * whole number nor one number with an area code before the slash.
+ */
+static void
+import_refuses_a_slash_after_a_whole_number(void **state)
+{
+	static const struct {
+		const char *country, *cell;
+	} cases[] = {
+	    {"KR", "02-123-4567/8"}, {"KR", "010-123-4567/8"}, {"KR", "031-123-4567/8"},
+	    {"TR", "02-123-4567/8"}, {"DE", "030 1234567/8"},
+	};
+	struct sf_import_options opt;
+	char text[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sf_import_result *res;
+
+		sf_import_options_init(&opt);
+		opt.default_country = cases[i].country;
+		snprintf(text, sizeof text, "name_latin,phone\nKIM MINJUN,\"%s\"\n", cases[i].cell);
+		res = parse_text_with(text, &opt, 0);
+		if (res->nrows != 0 || res->nerrors == 0 ||
+		    strcmp(res->errors[0].field, "phone") != 0)
+			fail_msg("%s at %s: %zu rows, first phone %s", cases[i].cell,
+			         cases[i].country, res->nrows,
+			         res->nrows > 0 && res->rows[0].nphones > 0 ? res->rows[0].phones[0]
+			                                                    : "-");
+		sf_import_result_free(res);
+	}
+}
+
+/*
  * A "/" inside one number (area code / subscriber) keeps the number whole;
  * between two whole numbers it parts them.
  */
@@ -1709,6 +1743,7 @@ main(void)
 	    cmocka_unit_test(import_refuses_the_same_person_by_one_name_or_without_a_phone),
 	    cmocka_unit_test(import_tells_the_exports_ids_from_other_numbering),
 	    cmocka_unit_test(import_reads_a_slash_inside_a_phone_number_as_one_number),
+	    cmocka_unit_test(import_refuses_a_slash_after_a_whole_number),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
