@@ -109,6 +109,29 @@ name_is_mark(ucs4_t uc)
 	return uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_M);
 }
 
+/* Tells whether uc is a variation selector. */
+static bool
+name_is_variation_selector(ucs4_t uc)
+{
+	return (uc >= 0xfe00 && uc <= 0xfe0f) || (uc >= 0xe0100 && uc <= 0xe01ef) ||
+	       (uc >= 0x180b && uc <= 0x180d) || uc == 0x180f;
+}
+
+/*
+ * Tells whether uc is a mark that shows nothing (Default_Ignorable: the
+ * combining grapheme joiner U+034F, variation selectors) and only makes
+ * equal-looking names differ. A variation selector after a Han character
+ * stays: it picks the form of a character a family registered.
+ */
+static bool
+name_is_ignorable_mark(ucs4_t uc, ucs4_t prev)
+{
+	if (!name_is_mark(uc) || !uc_is_property_default_ignorable_code_point(uc))
+		return false;
+	return !(name_is_variation_selector(uc) && prev != 0 &&
+	         uc_script(prev) == uc_script_byname("Han"));
+}
+
 /* Normalises a name for storage. */
 int
 sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t errsz)
@@ -167,7 +190,8 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 				continue;
 			}
 		}
-		if (name_is_invisible(uc) || name_is_format(uc) || name_is_filler(uc)) {
+		if (name_is_invisible(uc) || name_is_format(uc) || name_is_filler(uc) ||
+		    name_is_ignorable_mark(uc, prev)) {
 			if (hidden == 0)
 				hidden = uc;
 			continue;
@@ -259,6 +283,9 @@ sf_name_search_key(const char *name, char *out, size_t outsz)
 	}
 	for (size_t i = 0; i < flen; i += (size_t)k) {
 		k = u8_mbtouc_unsafe(&uc, folded + i, flen - i);
+		/* Kept in a name, a Han character's variation selector finds it all the same. */
+		if (name_is_mark(uc) && uc_is_property_default_ignorable_code_point(uc))
+			continue;
 		if (name_is_mark(uc)) {
 			/* Marks of Latin letters go; Japanese dakuten or Indic vowel signs stay. */
 			if (!drop_marks)

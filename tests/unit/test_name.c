@@ -61,6 +61,13 @@ static const struct name_case normalize_cases[] = {
     ACCEPT("name_drops_hangul_filler", "김\u3164민준", "김민준"),
     ACCEPT("name_drops_tag_characters", "Kim\U000E0041\U000E007F", "Kim"),
     ACCEPT("name_drops_other_format_characters", "Kim\u2061\u180e Minjun", "Kim Minjun"),
+    ACCEPT("name_drops_combining_grapheme_joiner", "김\u034f민준", "김민준"),
+    ACCEPT("name_drops_variation_selector_after_hangul", "김\ufe00민준", "김민준"),
+    ACCEPT("name_drops_variation_selector_after_latin", "Kim\ufe0f Min\U000E0100jun", "Kim Minjun"),
+    ACCEPT("name_keeps_variation_selector_after_han", "\u845b\U000E0100\u98fe",
+           "\u845b\U000E0100\u98fe"),
+    REJECT("name_refuses_only_grapheme_joiners", "\u034f\ufe0f", SF_EINVAL,
+           "nothing but invisible characters (U+034F)"),
     REJECT("name_refuses_only_hangul_filler", "\u3164", SF_EINVAL,
            "nothing but invisible characters (U+3164)"),
     REJECT("name_refuses_only_jamo_fillers", "\u115f\u1160 \uffa0", SF_EINVAL,
@@ -204,6 +211,9 @@ static const struct key_case key_cases[] = {
     {"key_keeps_cyrillic_short_i", "Йог", "йог"},
     {"key_of_cyrillic", "ИВАНОВ", "иванов"},
     {"key_of_name_with_invisible_space", "Min\u200bjun", "minjun"},
+    {"key_of_name_with_grapheme_joiner", "김\u034f민준", "김민준"},
+    {"key_of_name_with_variation_selector", "김\ufe0f민준", "김민준"},
+    {"key_of_han_with_variation_selector", "\u845b\U000E0100\u98fe", "\u845b\u98fe"},
 };
 
 static void
