@@ -1279,8 +1279,14 @@ import_key_within(const char *a, const char *b)
 	return true;
 }
 
-/* Tells whether an earlier row is the same person as p, by the merge's rule. */
-static bool
+/*
+ * What an earlier row is to p, by the merge's rule: someone else, maybe the
+ * same person (not believed without more: a birth date only p has, another
+ * household), or the same person.
+ */
+enum import_likeness { IMPORT_OTHER, IMPORT_MAYBE, IMPORT_SAME };
+
+static enum import_likeness
 import_person_same(const struct sf_import_row *row, const struct import_person *p)
 {
 	const char *key, *rkey;
@@ -1292,44 +1298,71 @@ import_person_same(const struct sf_import_row *row, const struct import_person *
 	bool known = false;
 
 	if (import_person_by(&r, &rkey) != by || strcmp(key, rkey) != 0)
-		return false;
+		return IMPORT_OTHER;
 	/* One of the two names is enough when the other is missing from a row. */
 	if (!import_key_within(p->name_key, row->name_key) &&
 	    !import_key_within(row->name_key, p->name_key))
-		return false;
+		return IMPORT_OTHER;
 	switch (by) {
 	case IMPORT_BY_PHONE:
 		/*
 		 * A birth date missing from the later row is no contradiction; one
 		 * the earlier row lacks may be a son's after his father's row.
 		 */
-		return p->birth == NULL ||
-		       (row->birth_date != NULL && strcmp(p->birth, row->birth_date) == 0);
+		if (p->birth == NULL)
+			return IMPORT_SAME;
+		if (row->birth_date == NULL)
+			return IMPORT_MAYBE;
+		return strcmp(p->birth, row->birth_date) == 0 ? IMPORT_SAME : IMPORT_OTHER;
 	case IMPORT_BY_BIRTH:
 		/* Another e-mail is another person; none on either row is not. */
 		if (p->email != NULL && row->nemails > 0) {
 			for (size_t i = 0; i < row->nemails && !known; i++)
 				known = strcmp(row->emails[i], p->email) == 0;
-			return known;
+			return known ? IMPORT_SAME : IMPORT_OTHER;
 		}
-		/* So is another household: two children of one name and birth date. */
-		return p->household == NULL || row->household_ref == NULL ||
-		       strcmp(p->household, row->household_ref) == 0;
+		/* Another household may be another child of one name and birth date. */
+		if (p->household != NULL && row->household_ref != NULL &&
+		    strcmp(p->household, row->household_ref) != 0)
+			return IMPORT_MAYBE;
+		return IMPORT_SAME;
 	default:
-		return true;
+		return IMPORT_SAME;
 	}
 }
 
-/* Returns the first line of an earlier good row of the same person (no passport), or 0. */
-static size_t
-import_person_seen(struct importer *im, const struct import_person *p)
+/* The earlier good rows (no passport) a row may be the person of. */
+struct import_seen {
+	size_t same, other_same; /* the first two lines of the same person, or 0 */
+	size_t maybe;            /* the first line maybe of the same person, or 0 */
+};
+
+/* Notes line in seen as a row of kind like. */
+static void
+import_seen_add(struct import_seen *seen, enum import_likeness like, size_t line)
+{
+	if (like == IMPORT_MAYBE && (seen->maybe == 0 || line < seen->maybe))
+		seen->maybe = line;
+	if (like != IMPORT_SAME || line == seen->same || line == seen->other_same)
+		return;
+	if (seen->same == 0 || line < seen->same) {
+		seen->other_same = seen->same;
+		seen->same = line;
+	} else if (seen->other_same == 0 || line < seen->other_same) {
+		seen->other_same = line;
+	}
+}
+
+/* Finds the earlier good rows (no passport) that may be p's person. */
+static void
+import_person_seen(struct importer *im, const struct import_person *p, struct import_seen *seen)
 {
 	const char *key, *name = p->name_key;
 	enum import_person_by by = import_person_by(p, &key);
-	size_t first = 0;
 
+	memset(seen, 0, sizeof *seen);
 	if (im->people.cap == 0 || by == IMPORT_BY_NONE)
-		return 0;
+		return;
 	while (*name != '\0') {
 		size_t n = strcspn(name, " ");
 		uint64_t h = import_person_hash(by, key, name, n);
@@ -1338,14 +1371,12 @@ import_person_seen(struct importer *im, const struct import_person *p)
 		     i = (i + 1) & (im->people.cap - 1)) {
 			const struct sf_import_row *row = &im->res->rows[im->people.slots[i] - 1];
 
-			if (im->people.hashes[i] == h && (first == 0 || row->line < first) &&
-			    import_person_same(row, p))
-				first = row->line;
+			if (im->people.hashes[i] == h)
+				import_seen_add(seen, import_person_same(row, p), row->line);
 		}
 		name += n;
 		name += *name == ' ';
 	}
-	return first;
 }
 
 /* Adds good row idx (no passport) to the people, under each of its names. */
@@ -2258,46 +2289,57 @@ import_record_finish(struct importer *im)
 		    .household = b->set[IMPORT_HOUSEHOLD_REF]
 		                     ? b->text.p + b->off[IMPORT_HOUSEHOLD_REF]
 		                     : NULL};
+		static const char *const same_why[] = {
+		    [IMPORT_BY_PHONE] = "the same phone and name, no other birth date",
+		    [IMPORT_BY_BIRTH] = "the same name and birth date, no phone or passport",
+		    [IMPORT_BY_EMAIL] =
+		        "the same name and e-mail, no phone, passport or birth date",
+		};
+		static const char *const by_what[] = {[IMPORT_BY_PHONE] = "phone",
+		                                      [IMPORT_BY_BIRTH] = "birth date",
+		                                      [IMPORT_BY_EMAIL] = "e-mail"};
+		static const char *const by_field[] = {[IMPORT_BY_PHONE] = "phone",
+		                                       [IMPORT_BY_BIRTH] = "birth_date",
+		                                       [IMPORT_BY_EMAIL] = "email"};
 		const char *key;
+		enum import_person_by by = import_person_by(&p, &key);
+		enum sf_import_field field = by == IMPORT_BY_PHONE   ? SF_IMPORT_FIELD_PHONE
+		                             : by == IMPORT_BY_BIRTH ? SF_IMPORT_FIELD_BIRTH_DATE
+		                                                     : SF_IMPORT_FIELD_EMAIL;
+		struct import_seen seen;
 
-		switch (import_person_by(&p, &key)) {
-		case IMPORT_BY_PHONE:
-			if ((seen_line = import_person_seen(im, &p)) != 0)
+		if (by != IMPORT_BY_NONE) {
+			import_person_seen(im, &p, &seen);
+			seen_line = seen.same;
+			if (seen.other_same != 0)
+				/* Either guess would merge two people. */
 				import_field_error(
-				    im, SF_IMPORT_FIELD_PHONE,
-				    "phone: the same person as line %zu (the same phone "
-				    "and name, no other birth date): one row per person",
-				    seen_line);
-			break;
-		case IMPORT_BY_BIRTH:
-			if ((seen_line = import_person_seen(im, &p)) != 0)
-				import_field_error(
-				    im, SF_IMPORT_FIELD_BIRTH_DATE,
-				    "birth_date: the same person as line %zu (the same name "
-				    "and birth date, no phone or passport): one row per "
-				    "person",
-				    seen_line);
-			break;
-		case IMPORT_BY_EMAIL:
-			if ((seen_line = import_person_seen(im, &p)) != 0)
-				import_field_error(
-				    im, SF_IMPORT_FIELD_EMAIL,
-				    "email: the same person as line %zu (the same name and "
-				    "e-mail, no phone, passport or birth date): one row per "
-				    "person",
-				    seen_line);
-			break;
-		case IMPORT_BY_NONE:
-			/* An export's row: its id finds the person again. */
-			if (res->national_ids &&
-			    import_val(im, SF_IMPORT_FIELD_EXTERNAL_REF) != NULL)
-				break;
-			/* Still imported: the person may be known by no more than a name. */
+				    im, field,
+				    "%s: may be the person of line %zu or of line %zu "
+				    "(the same name and %s): add a birth date, "
+				    "passport, household or e-mail that tells which",
+				    by_field[by], seen.same, seen.other_same, by_what[by]);
+			else if (seen_line != 0)
+				import_field_error(im, field,
+				                   "%s: the same person as line %zu (%s): one row "
+				                   "per person",
+				                   by_field[by], seen_line, same_why[by]);
+			else if (seen.maybe != 0)
+				import_warning(im, im->rec.line, 0, "national",
+				               "may be the same person as line %zu (the same name "
+				               "and %s, not enough to tell): both added; merge by "
+				               "hand if so",
+				               seen.maybe, by_what[by]);
+		} else if (!res->national_ids ||
+		           import_val(im, SF_IMPORT_FIELD_EXTERNAL_REF) == NULL) {
+			/*
+			 * Still imported: the person may be known by no more than a
+			 * name (an export's row has its id to find the person again).
+			 */
 			import_warning(im, im->rec.line, 0, "name",
 			               "no passport, phone, birth date or e-mail: this person "
 			               "cannot be told apart from another of the same name, so "
 			               "importing the row again adds them again");
-			break;
 		}
 	}
 	if (im->stop)

@@ -629,10 +629,17 @@ def children_of_one_name_and_birth_date_in_two_households():
     # Two such children in one file are two children.
     rep = post_csv(S["staff-a"], "성명,생년월일,가구\n유서윤,2019-05-05,FAM-C\n유서윤,2019-05-05,FAM-D\n").json()
     expect_equal((rep["inserted"], rep["errors"]), (2, []), rep)
-    # In one file, a row with a birth date after one without is someone else too.
+    check([(w["line"], "may be the same person as line 2" in w["reason"]) for w in rep["warnings"]] == [(3, True)],
+          rep["warnings"])
+    # In one file, a row with a birth date after one without is someone else too; a row
+    # without one after two of them may be either, so it is refused.
     rep = post_csv(S["staff-a"], "영문성명,휴대전화,생년월일\nYOO HAJUN,+90 532 700 55 66,\n"
                                  "YOO HAJUN,+90 532 700 55 66,2006-06-06\n").json()
     expect_equal((rep["inserted"], rep["errors"]), (2, []), rep)
+    rep = post_csv(S["staff-a"], "영문성명,휴대전화,생년월일\nYOO DOHA,+90 532 700 77 88,1970-07-07\n"
+                                 "YOO DOHA,+90 532 700 77 88,2000-07-07\nYOO DOHA,+90 532 700 77 88,\n").json()
+    expect_equal((rep["inserted"], [(e["line"], e["field"]) for e in rep["errors"]]), (2, [(4, "phone")]), rep)
+    check("may be the person of line 2 or of line 3" in rep["errors"][0]["reason"], rep["errors"])
 
 
 try:
