@@ -642,6 +642,21 @@ def children_of_one_name_and_birth_date_in_two_households():
     check("may be the person of line 2 or of line 3" in rep["errors"][0]["reason"], rep["errors"])
 
 
+def names_stored_with_invisible_marks_meet_the_same_names_typed_without():
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO national (mission_id, name_ko, name_latin, name_key, birth_date) "
+                     "VALUES (%d, U&'\\+00AE40\\034F\\+00BBFC\\+00C900', U&'WOO\\FE0F MIN', "
+                     "U&'\\+00AE40\\034F\\+00BBFC\\+00C900 woo\\FE0Fmin', '2001-01-01'), "
+                     "(%d, U&'\\845B\\+0E0100\\FE00', NULL, U&'\\845B\\+0E0100', '2002-02-02')" % (A, A))
+    with open(os.path.join(SOURCE_DIR, "sql", "0046_invisible_marks_in_names.sql"), encoding="utf-8") as f:
+        cluster.psql(DB, f.read())
+    expect_equal(cluster.psql(DB, "SELECT name_ko || '|' || name_latin || '|' || name_key FROM national "
+                                  "WHERE birth_date = '2001-01-01'"), "김민준|WOO MIN|김민준 woomin", "marks gone")
+    expect_equal(cluster.psql(DB, "SELECT name_ko = U&'\\845B\\+0E0100', name_key = U&'\\845B' FROM national "
+                                  "WHERE birth_date = '2002-02-02'"), "t|t", "a Han character keeps its form")
+    rep = post_csv(S["staff-a"], "성명,영문성명,생년월일\n김\u034f민준,WOO MIN,2001-01-01\n").json()
+    expect_equal((rep["inserted"], rep["unchanged"]), (0, 1), rep)
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -669,6 +684,7 @@ try:
         a_father_and_son_of_one_phone_are_two_people,
         a_row_that_may_be_several_people_changes_none,
         children_of_one_name_and_birth_date_in_two_households,
+        names_stored_with_invisible_marks_meet_the_same_names_typed_without,
     ])
 finally:
     d.stop()
