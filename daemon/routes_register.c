@@ -85,7 +85,8 @@ struct reg_text {
 	    *saved, *delete_title, *delete_confirm, *delete_button, *deleted, *gone, *gone_more,
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
 	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done,
-	    *merged, *code_limit, *update_limit, *codes_held, *lost_limit;
+	    *merged, *code_limit, *update_limit, *codes_held, *lost_limit, *err_leg_region,
+	    *err_date, *err_too_many_legs;
 };
 
 static const struct reg_text reg_ko = {
@@ -140,7 +141,7 @@ static const struct reg_text reg_ko = {
     "등록하기",
     "고칠 곳이 있습니다",
     "등록하려면 개인정보 수집·이용에 동의해 주세요.",
-    "일정에 지역이나 장소를 적어 주세요.",
+    "일정을 하나 이상, 지역과 날짜를 넣어 적어 주세요.",
     "출발일이 도착일보다 빠릅니다.",
     "이미 끝난 일정입니다.",
     "장소가 너무 깁니다.",
@@ -193,7 +194,10 @@ static const struct reg_text reg_ko = {
     "약 %d분 뒤에 다시 저장해 주세요. 등록은 그대로이고, 적은 내용은 아래에 남아 있습니다.",
     "등록은 저장되었지만 지금은 확인 코드를 보낼 수 없었습니다. 약 %d분 뒤에 '코드 다시 받기'를 "
     "눌러 주세요.",
-    "지금은 새 링크 요청이 너무 많습니다. 약 %d분 뒤에 다시 해 주세요."};
+    "지금은 새 링크 요청이 너무 많습니다. 약 %d분 뒤에 다시 해 주세요.",
+    "지역을 골라 주세요. 지역이 있어야 위기 때 그곳에 있는 사람으로 찾을 수 있습니다.",
+    "날짜가 아닙니다. 2026-05-01처럼 연-월-일로 적어 주세요.",
+    "일정이 너무 많습니다. 대사관이 이미 가진 일정과 합쳐 %d개까지 더 저장할 수 있습니다."};
 
 static const struct reg_text reg_en = {
     "en",
@@ -248,7 +252,7 @@ static const struct reg_text reg_en = {
     "Register",
     "Please correct",
     "To register, please agree to what is kept and why.",
-    "Give the leg a region or a place.",
+    "Give at least one leg, with its region and dates.",
     "Departure is before arrival.",
     "This leg has already ended.",
     "The place is too long.",
@@ -301,7 +305,10 @@ static const struct reg_text reg_en = {
     "is below.",
     "Your registration is saved, but no code could be sent just now. Please press \"Send a new "
     "code\" in about %d minutes.",
-    "Too many requests for a new link just now. Please try again in about %d minutes."};
+    "Too many requests for a new link just now. Please try again in about %d minutes.",
+    "Choose this leg's region: without one the embassy cannot find you there in a crisis.",
+    "Not a date: write it as year-month-day, e.g. 2026-05-01.",
+    "Too many legs: with the legs the embassy already has for you, %d more can be saved."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -309,7 +316,8 @@ static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar"
 /* ---- the missions and their regions, kept a minute ---- */
 
 static struct {
-	cJSON *missions; /* [{id, name, country, countries: [], regions: [{id, name}]}] */
+	/* [{id, name, country, countries: [], utc_offset_s, regions: [{id, name}]}] */
+	cJSON *missions;
 	time_t loaded;
 } reg_cache;
 
@@ -333,6 +341,8 @@ static unsigned long long code_outcomes[CODE_NOUTCOMES];
 static const char reg_missions_sql[] =
     "SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name, "
     " 'country', m.default_country, 'countries', m.countries, "
+    " 'utc_offset_s', extract(epoch FROM (now() AT TIME ZONE m.timezone) "
+    "   - (now() AT TIME ZONE 'UTC'))::integer, "
     " 'regions', (SELECT coalesce(json_agg(json_build_object('id', r.id, 'name', r.name) "
     "   ORDER BY r.name), '[]') FROM region r WHERE r.mission_id = m.id)) ORDER BY m.id), '[]') "
     "FROM mission m";
@@ -565,16 +575,22 @@ reg_input(struct evbuffer *b, const struct evkeyvalq *v, const struct reg_errors
 /* A region select for a mission. */
 static void
 reg_region_select(struct evbuffer *b, const struct reg_text *t, const cJSON *mission,
-                  const struct evkeyvalq *v, const char *name)
+                  const struct evkeyvalq *v, const struct reg_errors *e, const char *name)
 {
 	const cJSON *r;
 	const char *chosen = fv(v, name);
+	const char *err = reg_error_for(e, name);
 
-	evbuffer_add_printf(
-	    b,
-	    "<label class=\"field\" for=\"%s\">%s</label><select id=\"%s\" name=\"%s\">"
-	    "<option value=\"\">%s</option>",
-	    name, t->region, name, name, t->region_none);
+	evbuffer_add_printf(b, "<label class=\"field\" for=\"%s\">%s</label>", name, t->region);
+	if (err != NULL) {
+		evbuffer_add_printf(b, "<p class=\"err\" id=\"%s-err\">", name);
+		html_escape(b, err);
+		evbuffer_add(b, "</p>", 4);
+	}
+	evbuffer_add_printf(b, "<select id=\"%s\" name=\"%s\"%s%s%s><option value=\"\">%s</option>",
+	                    name, name,
+	                    err != NULL ? " aria-invalid=\"true\" aria-describedby=\"" : "",
+	                    err != NULL ? name : "", err != NULL ? "-err\"" : "", t->region_none);
 	cJSON_ArrayForEach(r, cJSON_GetObjectItem(mission, "regions"))
 	{
 		char id[24];
@@ -643,6 +659,15 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	                    t->lang, nlegs, npeople);
 	html_escape(b, country);
 	evbuffer_add(b, "\">", 2);
+	/*
+	 * Enter in a field presses the form's first submit button: this one, not
+	 * "More legs" further down. Hidden from sight and from assistive technology,
+	 * which reach the visible button at the end.
+	 */
+	evbuffer_add_printf(b,
+	                    "<button type=\"submit\" class=\"default\" hidden tabindex=\"-1\" "
+	                    "aria-hidden=\"true\">%s</button>",
+	                    is_new ? t->submit : t->save);
 	evbuffer_add_printf(
 	    b,
 	    "<fieldset><legend>%s</legend><label class=\"check\"><input type=\"radio\" "
@@ -680,7 +705,7 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	for (int i = 1; i <= nlegs; i++) {
 		evbuffer_add_printf(b, "<fieldset class=\"leg\"><legend>%s %d</legend>", t->leg, i);
 		snprintf(name, sizeof name, "leg%d_region", i);
-		reg_region_select(b, t, mission, v, name);
+		reg_region_select(b, t, mission, v, e, name);
 		snprintf(name, sizeof name, "leg%d_place", i);
 		reg_input(b, v, e, name, t->place, "text", "maxlength=\"200\"");
 		snprintf(name, sizeof name, "leg%d_address", i);
@@ -700,7 +725,7 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	evbuffer_add(b, "</fieldset>", 11);
 
 	evbuffer_add_printf(b, "<fieldset class=\"home\"><legend>%s</legend>", t->home);
-	reg_region_select(b, t, mission, v, "home_region");
+	reg_region_select(b, t, mission, v, e, "home_region");
 	reg_input(b, v, e, "address", t->address, "text", "maxlength=\"500\"");
 	reg_input(b, v, e, "residence_status", t->stay, "text", "maxlength=\"100\"");
 	evbuffer_add(b, "</fieldset>", 11);
@@ -986,13 +1011,26 @@ reg_field_hint(const struct reg_text *t, const char *field)
 	return "";
 }
 
+/* Today's date where the mission is (its offset from UTC is in the mission list). */
+static void
+reg_mission_today(const cJSON *mission, char today[11])
+{
+	time_t now = time(NULL) + reg_json_int(mission, "utc_offset_s");
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(today, 11, "%Y-%m-%d", &tm);
+}
+
 /*
  * Checks the form and builds the document registration_create and
- * registration_update take; NULL with the problems in e.
+ * registration_update take; NULL with the problems in e. On a change
+ * (change true) a leg that has ended is kept, marked "ended": the database
+ * takes it only as it was stored.
  */
 static cJSON *
 reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *mission,
-              struct reg_errors *e)
+              struct reg_errors *e, bool change)
 {
 	cJSON *doc = cJSON_CreateObject(), *people_in = cJSON_CreateArray(), *legs, *family;
 	cJSON *people_out, *langs = cJSON_CreateArray(), *needs = cJSON_CreateArray();
@@ -1009,11 +1047,8 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 	int member_of[REG_MEMBERS_MAX + 2];
 	int nobjects = 0;
 	char *json;
-	time_t now = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(today, sizeof today, "%Y-%m-%d", &tm);
+	reg_mission_today(mission, today);
 	cJSON_AddStringToObject(doc, "kind", trip ? "traveller" : "resident");
 	for (size_t i = 0; i < sizeof reg_langs / sizeof *reg_langs; i++) {
 		snprintf(name, sizeof name, "lang_%s", reg_langs[i]);
@@ -1137,9 +1172,10 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 	legs = cJSON_AddArrayToObject(doc, "legs");
 	for (int i = 1; trip && i <= nlegs; i++) {
 		char k_region[24], k_place[24], k_address[24], k_arr[24], k_dep[24];
-		char arr[11], dep[11];
+		char arr[11], dep[11], text[200];
 		const cJSON *region;
 		cJSON *leg;
+		bool ended = false;
 		snprintf(k_region, sizeof k_region, "leg%d_region", i);
 		snprintf(k_place, sizeof k_place, "leg%d_place", i);
 		snprintf(k_address, sizeof k_address, "leg%d_address", i);
@@ -1148,19 +1184,26 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		if (*fv(f, k_region) == '\0' && *fv(f, k_place) == '\0' &&
 		    *fv(f, k_address) == '\0' && *fv(f, k_arr) == '\0' && *fv(f, k_dep) == '\0')
 			continue;
+		/* Without a region a leg places nobody: no area query would find them. */
 		region = reg_region(mission, fv(f, k_region));
-		if (region == NULL && *fv(f, k_place) == '\0')
-			reg_error(e, k_place, t->err_leg);
+		if (region == NULL) {
+			snprintf(text, sizeof text, "%s %d: %s", t->leg, i, t->err_leg_region);
+			reg_error(e, k_region, text);
+		}
 		if (!text_clean(fv(f, k_place), 200, false))
 			reg_error(e, k_place, t->err_text);
 		if (!text_clean(fv(f, k_address), 500, false))
 			reg_error(e, k_address, t->err_text);
 		if (!reg_date(fv(f, k_arr), arr)) {
-			reg_error(e, k_arr, t->arrival);
+			snprintf(text, sizeof text, "%s %d, %s: %s", t->leg, i, t->arrival,
+			         t->err_date);
+			reg_error(e, k_arr, text);
 			continue;
 		}
 		if (!reg_date(fv(f, k_dep), dep)) {
-			reg_error(e, k_dep, t->departure);
+			snprintf(text, sizeof text, "%s %d, %s: %s", t->leg, i, t->departure,
+			         t->err_date);
+			reg_error(e, k_dep, text);
 			continue;
 		}
 		if (strcmp(dep, arr) < 0) {
@@ -1180,9 +1223,17 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 				continue;
 			}
 		}
+		/*
+		 * A leg that has ended cannot be registered; on a change, one already
+		 * stored is sent back as shown and stays (the database checks it is
+		 * unchanged), so the rest of the registration can still be saved.
+		 */
 		if (strcmp(dep, today) < 0) {
-			reg_error(e, k_dep, t->err_leg_past);
-			continue;
+			if (!change) {
+				reg_error(e, k_dep, t->err_leg_past);
+				continue;
+			}
+			ended = true;
 		}
 		leg = cJSON_CreateObject();
 		cJSON_AddStringToObject(leg, "country", fv(f, "country"));
@@ -1194,6 +1245,8 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 			    cJSON_GetNumberValue(cJSON_GetObjectItem(region, "id")));
 		cJSON_AddStringToObject(leg, "arrival", arr);
 		cJSON_AddStringToObject(leg, "departure", dep);
+		cJSON_AddBoolToObject(leg, "ended", ended);
+		cJSON_AddNumberToObject(leg, "form_leg", i);
 		cJSON_AddItemToArray(legs, leg);
 	}
 	if (trip && cJSON_GetArraySize(legs) == 0 && e->n == 0)
@@ -1238,7 +1291,9 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 		reg_add_string(family, "relation", fv(f, "family_relation"));
 		reg_add_string(family, "phone", phone);
 		reg_add_string(family, "email", email);
-		cJSON_AddStringToObject(family, "language", "ko");
+		/* Told in the registrant's language: who registers in English may have family who
+		 * read it. */
+		cJSON_AddStringToObject(family, "language", t->lang);
 	}
 	cJSON_AddStringToObject(doc, "language", t->lang);
 	if (e->n > 0 || cJSON_GetArraySize(people_out) == 0) {
@@ -1358,7 +1413,7 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 		reg_post_free(p);
 		return;
 	}
-	doc = reg_read_form(&p->form, p->t, mission, &e);
+	doc = reg_read_form(&p->form, p->t, mission, &e, false);
 	/* Consent first: without it nothing is stored, whatever else the form says. */
 	if (strcmp(fv(&p->form, "consent"), "1") != 0)
 		reg_error(&e, "consent", p->t->err_consent);
@@ -1804,6 +1859,26 @@ reg_updated(const struct db_result *r, void *arg)
 		reg_manage_show(m->ctx, m);
 		return;
 	}
+	if (strcmp(outcome, "leg_ended") == 0 || strcmp(outcome, "too_many_legs") == 0) {
+		/* Nothing was changed: the leg at fault is named, the form stays as typed. */
+		char field[24];
+		if (strcmp(outcome, "leg_ended") == 0) {
+			snprintf(field, sizeof field, "leg%d_departure", reg_json_int(out, "leg"));
+			reg_error(&m->e, field, m->t->err_leg_past);
+		} else {
+			char text[200];
+			int fit = reg_json_int(out, "fit");
+			const char *at = strstr(m->t->err_too_many_legs, "%d");
+			snprintf(text, sizeof text, "%.*s%d%s", (int)(at - m->t->err_too_many_legs),
+			         m->t->err_too_many_legs, fit, at + 2);
+			reg_error(&m->e, "legs", text);
+		}
+		cJSON_Delete(out);
+		reg_outcomes[REG_REFUSED]++;
+		m->status = 400;
+		reg_manage_show(m->ctx, m);
+		return;
+	}
 	if (strcmp(outcome, "merged") == 0) {
 		cJSON_Delete(out);
 		snprintf(m->notice, sizeof m->notice, "%s", m->t->merged);
@@ -1849,7 +1924,7 @@ reg_update_ready(struct http_ctx *ctx, void *arg)
 		reg_manage_free(m);
 		return;
 	}
-	doc = reg_read_form(&m->form, m->t, mission, &m->e);
+	doc = reg_read_form(&m->form, m->t, mission, &m->e, true);
 	if (doc == NULL) {
 		reg_manage_show(ctx, m);
 		return;

@@ -57,6 +57,10 @@ export async function registrationsCard() {
       if (r.merged) {
         match.append(`${t("merged_into")} #${r.merged.national_id} `);
         match.append(button(t("undo_merge"), "unmerge", r.id));
+      } else if (r.duplicate_of?.registration_id) {
+        // Both are registrations, each standing on its own person: a merge
+        // cannot join them, the person deletes one.
+        match.append(t("registered_twice").replace("{id}", r.duplicate_of.registration_id));
       } else if (r.duplicate_of) {
         const d = r.duplicate_of;
         match.append(`${t("likely_same")} #${d.national_id} ${d.name ?? ""} ${d.birth_date ?? ""} `);

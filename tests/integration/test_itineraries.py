@@ -22,6 +22,7 @@ with open(pwfile, "w") as f:
 expect_equal(ctl(conninfo, "user", "add", "lead", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file",
                  pwfile).returncode, 0, "user")
 lead = Session(d, "lead", PASSWORD)
+MISSION = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-ANK'"))
 TODAY = datetime.date.today()
 HEADER = "성명,영문성명,여권번호,생년월일,휴대전화,국가,도시,지역,도착일,출발일"
 
@@ -98,10 +99,39 @@ def rows_are_checked_against_the_legs_limits_with_their_lines():
     expect_equal((again["travellers_added"], again["legs_added"], again["bad_rows"]), (0, 0, 7), again)
 
 
+def a_traveller_the_registry_has_is_moved_by_a_partners_legs():
+    antakya = (36.2025, 36.1604)
+
+    def near(nid, on):
+        return cluster.psql(DB, "SELECT count(*) FROM nationals_near(%d, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, "
+                                "30000, '%s') WHERE national_id = %d" % (MISSION, antakya[1], antakya[0], on, nid))
+    # Two travellers the embassy imported, far from Antakya (the demo's residents made
+    # travellers); one has since said where she is.
+    far = cluster.psql(DB, "SELECT id, passport_no, name_latin FROM national WHERE source <> 'self' "
+                           "AND passport_no IS NOT NULL AND name_latin IS NOT NULL AND deleted_at IS NULL "
+                           "AND last_point IS NOT NULL AND NOT ST_DWithin(last_point, ST_SetSRID(ST_MakePoint(%f, %f), "
+                           "4326)::geography, 100000) ORDER BY id LIMIT 2" % (antakya[1], antakya[0])).splitlines()
+    expect_equal(len(far), 2, "two travellers away from Antakya")
+    (moved, p1, n1), (answered, p2, n2) = [(int(x.split("|")[0]),) + tuple(x.split("|")[1:]) for x in far]
+    cluster.psql(DB, "UPDATE national SET kind = 'traveller', arrival_date = current_date - 5, "
+                     "departure_date = current_date + 20 "
+                     "WHERE id IN (%d, %d)" % (moved, answered))
+    cluster.psql(DB, "INSERT INTO location (national_id, point, source, observed_at) SELECT id, last_point, 'reply', now() "
+                     "FROM national WHERE id = %d" % answered)
+    r = send([",%s,%s,,,TR,Antakya,TR-31,%s,%s" % (n1, p1, day(3), day(7)),
+              ",%s,%s,,,TR,Antakya,TR-31,%s,%s" % (n2, p2, day(-1), day(7))])
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["travellers_matched"], 2, r.body)
+    expect_equal(near(moved, day(5)), "1", "in Antakya on a day of the partner's leg")
+    expect_equal(near(moved, day(-3)), "0", "not before it")
+    expect_equal(near(answered, day(5)), "0", "an answer given since the trip began is fresher than the plan")
+
+
 if __name__ == "__main__":
     try:
         run([a_person_staff_deleted_is_not_brought_back,
-             rows_are_checked_against_the_legs_limits_with_their_lines])
+             rows_are_checked_against_the_legs_limits_with_their_lines,
+             a_traveller_the_registry_has_is_moved_by_a_partners_legs])
     finally:
         d.stop()
         cluster.dropdb(DB)

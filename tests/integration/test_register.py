@@ -40,7 +40,9 @@ lead_ua = Session(d, "lead-ua", PASSWORD)
 MISSION = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-ANK'"))
 REGION = dict(row.split("|")[::-1] for row in cluster.psql(
     DB, "SELECT id, code FROM region WHERE mission_id = %d" % MISSION).splitlines())
-TODAY = datetime.date.today()
+# Today where the mission is: a leg that ended is judged by the mission's calendar.
+TODAY = datetime.date.fromisoformat(cluster.psql(
+    DB, "SELECT (now() AT TIME ZONE timezone)::date FROM mission WHERE id = %d" % MISSION))
 ANTAKYA = (36.2025, 36.1604)
 ISTANBUL = (41.0082, 28.9784)
 S = {}
@@ -129,7 +131,16 @@ def every_bad_value_is_named_next_to_its_field():
     r = post("/register", trip_form(leg1_arrival=day(-9), leg1_departure=day(-5)))
     check(r.status == 400 and "이미 끝난 일정" in r.body, "a leg already over")
     r = post("/register", trip_form(leg1_region="", leg1_place="", leg2_region="", leg2_place=""))
-    check(r.status == 400 and "지역이나 장소" in r.body, "a leg without a place")
+    check(r.status == 400 and "지역을 골라 주세요" in r.body, "a leg without a place")
+    # A place without a region would place nobody: every area query would miss them.
+    for lang, words in (("ko", "지역을 골라 주세요"), ("en", "without one the embassy cannot find you there")):
+        r = post("/register", trip_form(lang=lang, leg1_region="", leg1_place="Antakya"))
+        check(r.status == 400 and words in r.body and 'id="leg1_region-err"' in r.body
+              and 'aria-describedby="leg1_region-err"' in r.body, "a leg without a region: " + lang)
+    # A date that cannot be read: what is wrong, not only which field.
+    r = post("/register", trip_form(lang="en", leg2_arrival="5/3/2026"))
+    check(r.status == 400 and "Leg 2, Arrival: Not a date: write it as year-month-day" in r.body
+          and 'id="leg2_arrival-err"' in r.body, "an unreadable date explained")
     r = post("/register", trip_form(phone="", email=""))
     check(r.status == 400 and "휴대전화나 이메일" in r.body, "no way to reach them")
     r = post("/register", trip_form(name_ko="a" * 5000))
@@ -778,6 +789,217 @@ def registrations_are_counted_per_ipv6_64():
     expect_equal(r.status, 303, "the next /64 is another address")
 
 
+def enter_in_a_field_submits_the_form_not_more_legs():
+    for path in ("/register?country=TR&lang=en", "/register?country=TR&lang=ko"):
+        html = d.get(path).body
+        form = html[html.index('<form method="post" action="/register"'):]
+        first = re.search(r"<button[^>]*type=\"submit\"[^>]*>", form).group(0)
+        check('name="more"' not in first and "hidden" in first, "the first submit button registers: " + first)
+
+
+def leg_count(nid):
+    return int(cluster.psql(DB, "SELECT count(*) FROM itinerary_leg WHERE national_id = %d" % nid))
+
+
+def a_trip_keeps_its_ended_legs_and_the_rest_can_be_changed():
+    r = post("/register", short_form(name_latin="ENDED LEG", phone="010-6200-1001", leg2_region=REGION["TR-31"],
+                                     leg2_place="Antakya", leg2_arrival=day(1), leg2_departure=day(5)),
+             addr="198.51.100.21")
+    expect_equal(r.status, 303, r.body[:300])
+    token = token_of(r)
+    nid = national_of(token)
+    # Days later: the first leg is over; the form shows it as stored.
+    cluster.psql(DB, "UPDATE itinerary_leg SET arrival = arrival - 3, departure = departure - 3 "
+                     "WHERE national_id = %d AND seq = 1" % nid)
+    page = d.get("/register/m/%s?lang=en" % token).body
+    check('value="%s"' % day(-3) in page, "the ended leg shown")
+    shown = dict(leg1_arrival=day(-5), leg1_departure=day(-3))
+    change = short_form(name_latin="ENDED LEG", phone="010-6200-1001", leg2_region=REGION["TR-31"],
+                        leg2_place="Antakya", leg2_arrival=day(1), leg2_departure=day(12), consent=None, **shown)
+    r = post("/register/m/%s" % token, change)
+    expect_equal(r.status, 200, r.body[:300])
+    check("Saved." in r.body, "the change saved with the ended leg as it was")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(arrival || '/' || departure, ',' ORDER BY seq) FROM itinerary_leg "
+                                  "WHERE national_id = %d" % nid),
+                 "%s/%s,%s/%s" % (day(-5), day(-3), day(1), day(12)), "both legs, the second extended")
+    # An ended leg changed, or a new one that has ended: refused at its departure, nothing changed.
+    for bad in (dict(shown, leg1_arrival=day(-6)), dict(leg3_region=REGION["TR-34"], leg3_arrival=day(-9),
+                                                          leg3_departure=day(-7), **shown)):
+        r = post("/register/m/%s" % token, dict(change, **bad))
+        expect_equal(r.status, 400, r.body[:300])
+        check("This leg has already ended." in r.body, "the ended leg named")
+    expect_equal(leg_count(nid), 2, "kept as it was")
+    S["ended_token"], S["ended_nid"] = token, nid
+
+
+def legs_past_the_twentieth_are_refused_not_dropped():
+    token, nid = S["ended_token"], S["ended_nid"]
+    # A partner sent fourteen legs after the registration's two, numbered after them:
+    # four more fit.
+    cluster.psql(DB, "INSERT INTO itinerary_leg (national_id, seq, country, region_id, arrival, departure, source) "
+                     "SELECT %d, 2 + g, 'TR', %s, current_date + 20 + g, current_date + 20 + g, 'partner' "
+                     "FROM generate_series(1, 14) g" % (nid, REGION["TR-06"]))
+    form = short_form(name_latin="ENDED LEG", phone="010-6200-1001", consent=None, legs="10",
+                      leg1_arrival=day(-5), leg1_departure=day(-3))
+    for i in range(2, 11):
+        form.update({"leg%d_region" % i: REGION["TR-31"], "leg%d_arrival" % i: day(i), "leg%d_departure" % i: day(i)})
+    r = post("/register/m/%s" % token, form)
+    expect_equal(r.status, 400, r.body[:300])
+    check("Too many legs" in r.body and "4 more can be saved" in r.body, "how many fit")
+    expect_equal(leg_count(nid), 16, "nothing dropped, nothing changed")
+
+
+def a_removed_phone_takes_its_pending_links_with_it():
+    r = post("/register", short_form(name_latin="LOST PHONE", phone="010-6200-2001"), addr="198.51.100.31")
+    token = token_of(r)
+    nid = national_of(token)
+    cluster.psql(DB, "UPDATE contact SET verified = true WHERE national_id = %d" % nid)
+    # Whoever has the phone asks for a new link; the registrant then replaces the phone.
+    post("/register/lost", {"contact": "010-6200-2001", "lang": "en"}, addr="198.51.100.32")
+    sent = eventually(lambda: [m for m in outbox_messages("link", "+821062002001")
+                               if "/register/m/" in m["text"]], timeout=10, what="a new link to the phone")
+    pending = record_secret(re.search(r"/register/m/([A-Za-z0-9_-]{43})", sent[-1]["text"]).group(1))
+    r = post("/register/m/%s" % token, short_form(name_latin="LOST PHONE", phone="010-6200-2002", consent=None))
+    check(r.status == 200 and "Saved." in r.body, r.body[:300])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM registration_link_pending p JOIN registration g "
+                                  "ON g.id = p.registration_id WHERE g.national_id = %d" % nid), "0", "pending links gone")
+    expect_equal(d.get("/register/m/%s?lang=en" % pending).status, 404, "the link sent to the old phone opens nothing")
+    expect_equal(d.get("/register/m/%s?lang=en" % token).status, 200, "the registrant's link still works")
+
+
+def merging_into_a_companion_keeps_her_household_and_legs():
+    r = post("/register", short_form(name_latin="HAN HUSBAND", phone="010-6200-3001", m1_name="한아내",
+                                     m1_birth_date="1991-03-03", leg1_region=REGION["TR-06"], leg1_arrival=day(1),
+                                     leg1_departure=day(6)), addr="198.51.100.41")
+    expect_equal(r.status, 303, r.body[:300])
+    wife = int(cluster.psql(DB, "SELECT id FROM national WHERE name_ko = '한아내' AND source = 'self'"))
+    household = cluster.psql(DB, "SELECT household_id FROM national WHERE id = %d" % wife)
+    legs = cluster.psql(DB, "SELECT string_agg(id::text, ',' ORDER BY seq) FROM itinerary_leg WHERE national_id = %d" % wife)
+    # She registers herself too, by her Korean name and birth date.
+    r = post("/register", short_form(name_ko="한아내", name_latin=None, birth_date="1991-03-03", phone="010-6200-3002",
+                                     leg1_region=REGION["TR-06"], leg1_arrival=day(1), leg1_departure=day(6)),
+             addr="198.51.100.42")
+    token = token_of(r)
+    reg = int(cluster.psql(DB, "SELECT id FROM registration WHERE national_id = %d" % national_of(token)))
+    expect_equal(cluster.psql(DB, "SELECT duplicate_of FROM registration WHERE id = %d" % reg), str(wife), "her match")
+    m = lead.post("/api/v1/registrations/%d/merge" % reg, {})
+    expect_equal((m.status, m.json()["outcome"]), (200, "merged"), m.body)
+    expect_equal(cluster.psql(DB, "SELECT household_id FROM national WHERE id = %d" % wife), household,
+                 "still in her husband's registration")
+    expect_equal(leg_count(wife), 2, "her leg and the registration's")
+    u = lead.post("/api/v1/registrations/%d/unmerge" % reg, {})
+    expect_equal((u.status, u.json()["outcome"]), (200, "unmerged"), u.body)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(id::text, ',' ORDER BY seq) FROM itinerary_leg "
+                                  "WHERE national_id = %d" % wife), legs, "her own leg stays hers")
+    # Merged again, then she deletes her registration: her place in the husband's stays.
+    m = lead.post("/api/v1/registrations/%d/merge" % reg, {})
+    expect_equal(m.json()["outcome"], "merged", m.body)
+    expect_equal(post("/register/m/%s/delete" % token, {"confirm": "1", "lang": "en"}).status, 200, "deleted")
+    expect_equal(cluster.psql(DB, "SELECT deleted_at IS NULL, household_id FROM national WHERE id = %d" % wife),
+                 "t|" + household, "kept")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(id::text, ',' ORDER BY seq) FROM itinerary_leg "
+                                  "WHERE national_id = %d" % wife), legs, "with her leg")
+    ankara = (39.9334, 32.8597)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM nationals_near(%d, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, "
+                                  "60000, '%s') WHERE national_id = %d" % (MISSION, ankara[1], ankara[0], day(3), wife)),
+                 "1", "found where her leg is")
+
+
+def the_same_person_registered_twice_is_not_merged():
+    first = post("/register", short_form(name_latin="TWICE PARK", passport_no="M62004001", birth_date="1977-07-07",
+                                         phone="010-6200-4001"), addr="198.51.100.51")
+    second = post("/register", short_form(name_latin="TWICE PARK", passport_no="M62004001", birth_date="1977-07-07",
+                                          phone="010-6200-4002"), addr="198.51.100.52")
+    one = int(cluster.psql(DB, "SELECT id FROM registration WHERE national_id = %d" % national_of(token_of(first))))
+    two = int(cluster.psql(DB, "SELECT id FROM registration WHERE national_id = %d" % national_of(token_of(second))))
+    m = lead.post("/api/v1/registrations/%d/merge" % two, {})
+    expect_equal(m.status, 200, m.body)
+    expect_equal((m.json()["outcome"], m.json()["registration_id"]), ("duplicate_is_registration", one), m.body)
+    listed = {x["id"]: x for x in lead.get("/api/v1/registrations?limit=1000").json()}
+    expect_equal(listed[two]["duplicate_of"]["registration_id"], one, "the list names the other registration")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM registration_merge WHERE registration_id = %d" % two), "0", "none")
+
+
+def hold_membership_lock(seconds, held):
+    """Holds the mission's membership lock, as a running launch does."""
+    def hold():
+        cluster.psql(DB, "SELECT pg_advisory_xact_lock(hashtextextended('crisis-members:%d', 0)); "
+                         "SELECT pg_sleep(%f)" % (MISSION, seconds))
+    import threading
+    t = threading.Thread(target=hold)
+    t.start()
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "0",
+               timeout=5, what="lock held")
+    held.append(t)
+
+
+def removing_people_waits_for_a_launch_of_the_mission():
+    import time
+    r = post("/register", short_form(name_latin="LOCK WAIT", phone="010-6200-5001", m1_name="LOCK MEMBER",
+                                     m1_birth_date="2001-01-01"), addr="198.51.100.61")
+    token = token_of(r)
+    held = []
+    hold_membership_lock(2.5, held)
+    start = time.time()
+    r = post("/register/m/%s" % token, short_form(name_latin="LOCK WAIT", phone="010-6200-5001", consent=None))
+    waited = time.time() - start
+    held[0].join()
+    check(r.status == 200 and "Saved." in r.body, r.body[:300])
+    check(waited > 1.5, "a member taken off waits for the launch (%.2fs)" % waited)
+    hold_membership_lock(2.5, held)
+    start = time.time()
+    r = post("/register/m/%s/delete" % token, {"confirm": "1", "lang": "en"})
+    waited = time.time() - start
+    held[1].join()
+    expect_equal(r.status, 200, r.body[:300])
+    check(waited > 1.5, "a deletion waits for the launch (%.2fs)" % waited)
+
+
+def family_notices_need_a_confirmed_registrant_and_carry_no_typed_text():
+    ko = dict(lang="ko", leg1_region=REGION["TR-31"], leg1_place="Antakya", leg1_arrival=day(0),
+              leg1_departure=day(5), family_consent="1")
+    # Unconfirmed: the notice would be anyone's text to any number.
+    r = post("/register", short_form(name_latin="NOT CONFIRMED", phone="010-6200-6001", family_phone="010-6200-6900",
+                                     **ko), addr="198.51.100.71")
+    expect_equal(r.status, 303, r.body[:300])
+    # Confirmed, with a "name" that is a message (as an older name rule let through).
+    r = post("/register", short_form(name_latin="ODD NAME", phone="010-6200-6002", family_phone="010-6200-6901", **ko),
+             addr="198.51.100.72")
+    odd = national_of(token_of(r))
+    cluster.psql(DB, "UPDATE national SET name_ko = '긴급 가족 사고 합의금 즉시 송금 국민 110-234-567890 문의 010-9999-8888', "
+                     "name_latin = NULL WHERE id = %d; UPDATE contact SET verified = true WHERE national_id = %d" % (odd, odd))
+    # Four confirmed registrations naming one number at home, one in English.
+    for i in range(4):
+        form = dict(ko, lang="en" if i == 0 else "ko")
+        r = post("/register", short_form(name_latin="SAME HOME", name_ko="박가족", birth_date="198%d-01-01" % i,
+                                         phone="010-6200-61%02d" % i, family_phone="010-6200-6902", **form),
+                 addr="198.51.100.%d" % (80 + i))
+        nid = national_of(token_of(r))
+        cluster.psql(DB, "UPDATE contact SET verified = true WHERE national_id = %d" % nid)
+    crisis = lead.post("/api/v1/crises", {"kind": "kidnapping", "title": "Hostages held at Hotel Savon, Antakya",
+                                          "severity": 4, "circle": {"lat": ANTAKYA[0], "lon": ANTAKYA[1],
+                                                                    "radius_m": 30000}}).json()["id"]
+    launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
+    check(launched.status in (200, 201, 202), launched.body)
+    odd_texts = eventually(lambda: [m["text"] for m in outbox_messages("family", "+821062006901")], timeout=15,
+                           what="the notice for a confirmed registrant")
+    check("가족분께 안전 여부를 묻고 있습니다" in odd_texts[0] and "010-9999" not in odd_texts[0]
+          and "송금" not in odd_texts[0], odd_texts[0])
+    home = eventually(lambda: len(outbox_messages("family", "+821062006902")) >= 3 and
+                      [m["text"] for m in outbox_messages("family", "+821062006902")], timeout=15, what="notices home")
+    import time
+    time.sleep(1.0)
+    home = [m["text"] for m in outbox_messages("family", "+821062006902")]
+    expect_equal(len(home), 3, "three notices of one kind per crisis to one number")
+    check(any("(security incident)" in t for t in home), "the English notice: %r" % home)
+    check(any("안전 관련 상황 관련" in t for t in home), "the Korean notice: %r" % home)
+    for t in home + odd_texts:
+        check(not re.search(r"Savon|Antakya|Hostages|Hatay", t), "the crisis in fixed words, never its title: " + t)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE kind = 'family' AND recipient = '+821062006900'"),
+                 "0", "nothing for a registrant who confirmed nothing")
+    expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
+
+
 if __name__ == "__main__":
     try:
         run([the_blank_form_works_without_javascript_in_both_languages,
@@ -793,6 +1015,14 @@ if __name__ == "__main__":
              a_partners_itineraries_come_in_with_row_level_errors,
              deletion_leaves_nothing_personal_in_any_table,
              a_national_registers_in_a_browser_and_is_found_on_the_days_of_the_second_leg,
+             enter_in_a_field_submits_the_form_not_more_legs,
+             a_trip_keeps_its_ended_legs_and_the_rest_can_be_changed,
+             legs_past_the_twentieth_are_refused_not_dropped,
+             a_removed_phone_takes_its_pending_links_with_it,
+             merging_into_a_companion_keeps_her_household_and_legs,
+             the_same_person_registered_twice_is_not_merged,
+             removing_people_waits_for_a_launch_of_the_mission,
+             family_notices_need_a_confirmed_registrant_and_carry_no_typed_text,
              changes_cannot_pump_codes_through_one_registration,
              codes_are_limited_per_address_and_in_all,
              one_mailbox_is_counted_once_whatever_its_tag,
