@@ -102,7 +102,7 @@ BEGIN
 		WHERE EXISTS (SELECT 1 FROM contact ct WHERE ct.national_id = r.national_id AND ct.verified)
 			AND NOT EXISTS (SELECT 1 FROM family_notice f WHERE f.crisis_id = x.crisis_id
 				AND f.national_id = x.national_id AND f.told = x.told)
-		ORDER BY 6, x.crisis_id, x.national_id, x.told
+		ORDER BY recipient_hash, crisis_id, national_id, told
 	LOOP
 		PERFORM pg_advisory_xact_lock(hashtextextended('family:' || w.recipient_hash, 0));
 		IF (SELECT count(*) FROM family_notice f WHERE f.recipient_hash = w.recipient_hash
