@@ -345,9 +345,14 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END "
 	        " FROM last l WHERE o.id = l.oid AND l.state IN ('delivered', 'failed') "
 	        " AND o.state IN ('sending', 'sent') "
-	        " RETURNING l.idx, o.crisis_id, o.national_id, l.state), "
-	        /* A message that will not arrive: its person is asked again now. */
+	        " RETURNING l.idx, o.crisis_id, o.national_id, l.state, o.kind), "
+	        /*
+	         * A check-in that will not arrive: its person is asked again now.
+	         * Other messages leave the check-in alone (its rounds are the
+	         * person's); a plan message goes to the next contact (0050).
+	         */
 	        "k AS (UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.state = 'failed' "
+	        " AND u.kind = 'checkin' "
 	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
 	        " AND k.state = 'asked' RETURNING u.idx) "
 	        /* Whether a Twilio sid names any message at all, whatever its state. */

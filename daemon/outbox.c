@@ -511,8 +511,9 @@ outbox_flush(struct outbox *ob)
 	 * Only rows this process still holds. A delivery report may have come
 	 * first (the row is delivered or failed): the send's details are written
 	 * and the later state stays. A retry of a closed crisis's message is a
-	 * failure. A permanent failure asks the person again at once, over the
-	 * next channel.
+	 * failure. A check-in that failed for good asks the person again at once,
+	 * over the next channel; other messages leave the check-in alone (a plan
+	 * message that failed goes to the next contact by itself: 0050).
 	 */
 	if (db_pool_query_prepared(
 	        ob->d->db,
@@ -535,7 +536,8 @@ outbox_flush(struct outbox *ob)
 	        " make_interval(secs => x.delay) ELSE o.next_attempt_at END "
 	        " FROM x WHERE o.id = x.id AND o.claimed_by = $8 "
 	        " AND o.state IN ('sending', 'delivered', 'failed') "
-	        " RETURNING o.crisis_id, o.national_id, x.open AND x.state = 'failed' AS reask) "
+	        " RETURNING o.crisis_id, o.national_id, "
+	        " x.open AND x.state = 'failed' AND o.kind = 'checkin' AS reask) "
 	        "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.reask "
 	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
 	        " AND k.state = 'asked'",

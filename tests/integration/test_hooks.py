@@ -186,10 +186,28 @@ def kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once():
           "keyed by sender and text")
 
 
+def a_failed_message_other_than_a_check_in_asks_nobody_again():
+    # A plan message (and any message but a check-in) that will not arrive leaves the check-in's rounds alone.
+    ids = cluster.psql(DB, """SET ROLE safety;
+WITH n AS (INSERT INTO national (mission_id, name_latin, name_key) VALUES (1, 'PLAN ONLY', 'planonly') RETURNING id),
+k AS (INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, next_ask_at)
+  SELECT 1, id, 1, 1, now() + interval '1 hour' FROM n)
+INSERT INTO outbox (crisis_id, national_id, mission_id, channel, recipient, body, state, driver, kind)
+  SELECT 1, id, 1, 'sms', '+821055556666', 'plan', 'sent', 'kannel', 'plan' FROM n RETURNING id, national_id""")
+    oid, nid = ids.split()[0].split("|")
+    r = d.get("/hooks/sms/kannel/dlr?secret=%s&id=%s&status=2&answer=FAILED" % (SECRET, oid))
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["reasked"], 0, r.body)
+    expect_equal(cluster.psql(DB, "SELECT state FROM outbox WHERE id = %s" % oid), "failed", "failed")
+    expect_equal(cluster.psql(DB, "SELECT round || ' ' || (next_ask_at > now() + interval '50 minutes') FROM checkin "
+                                  "WHERE national_id = %s" % nid), "1 true", "not asked again")
+
+
 try:
     run([
         kannel_dlr_needs_the_secret_and_records_delivery,
         twilio_failure_asks_again_at_once,
+        a_failed_message_other_than_a_check_in_asks_nobody_again,
         kannel_reply_is_stored_once_and_answers_the_checkin,
         twilio_reply_from_an_unknown_number_is_kept_without_a_person,
         a_burst_of_reports_is_applied_whole,
