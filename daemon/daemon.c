@@ -16,6 +16,7 @@
 #include "replies.h"
 #include "reply_link.h"
 #include "retention.h"
+#include "routes.h"
 #include "spool.h"
 #include "xmalloc.h"
 #include "schema.h"
@@ -137,6 +138,7 @@ daemon_init(struct daemon *d)
 	schema_watch_start(d);
 	retention_start(d);
 	d->outbox = outbox_start(d);
+	plans_start(d);
 	alerts_watch_start(d);
 	replies_start(d);
 	dlr_start(d);
@@ -186,6 +188,7 @@ daemon_begin_shutdown(struct daemon *d, const char *why)
 	events_stop(d);
 	feed_stop(d);
 	evtimer_add(d->shutdown_timer, &tv);
+	plans_stop(d);
 	/* Sends stop; the outcomes of those in flight are written while the pool is up. */
 	outbox_shutdown(d->outbox);
 	daemon_maybe_finish(d);

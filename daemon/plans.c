@@ -21,33 +21,43 @@
 #include <event2/buffer.h>
 #include <math.h>
 #include <safety/plan.h>
+#include <safety/secret.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PLAN_SEATS_DEFAULT 45
 /*
  * Plans this process makes at once: they share the worker pool with alerts,
- * imports and long replies, which must not wait behind a row of plans.
+ * imports and long replies, which must not wait behind a row of plans (two
+ * missions planning at once both get theirs).
  */
-#define PLAN_RUNNING_MAX 1
+#define PLAN_RUNNING_MAX 2
 
 /* For /metrics: plans by outcome and the time they took (the loop's counters). */
 static unsigned long long plan_runs[3]; /* started, ready, failed */
 static double plan_seconds;
 /* Plans of this process between their request and their result (the loop's). */
 static int plans_running;
+/*
+ * The plans this process makes are marked "host/listen#run": at its start and
+ * stop, and when any plan is asked for, plans of another run of the same
+ * server still running are given up (that run stopped; no result will come).
+ */
+static char plan_owner[160];
 
 struct plan_job {
 	struct daemon *d;
 	long long plan_id, crisis_id, mission_id;
 	unsigned seats;
-	uint32_t max_m;    /* 0: no limit */
-	bool counted;      /* in plans_running */
-	char *input_json;  /* from plan_input() */
-	char *result_json; /* made on the worker */
+	uint32_t max_m;     /* 0: no limit */
+	bool counted;       /* in plans_running */
+	int store_attempts; /* failed stores of this job */
+	char *input_json;   /* from plan_input() */
+	char *result_json;  /* made on the worker */
 	char err[256];
 	struct timespec started;
 	_Atomic int stage; /* the planner's stage, set on the worker */
@@ -82,6 +92,67 @@ plan_announce(struct daemon *d, long long plan_id, long long crisis_id, long lon
 	if (d->db == NULL || db_pool_query(d->db, "SELECT pg_notify('safety_plan', $1)", 1, params,
 	                                   plan_ignore, NULL, &cause) != 0)
 		log_warn("plan_announce_failed", "state", state);
+}
+
+/* This process's mark on the plans it makes (see plan_owner). */
+static const char *
+plan_owner_id(struct daemon *d)
+{
+	if (plan_owner[0] == '\0') {
+		char host[64] = "";
+		unsigned char rnd[6];
+		char hex[13];
+
+		if (gethostname(host, sizeof host) != 0)
+			snprintf(host, sizeof host, "unknown");
+		host[sizeof host - 1] = '\0';
+		sf_secret_random(rnd, sizeof rnd);
+		sf_secret_hex_encode(rnd, sizeof rnd, hex, sizeof hex);
+		/* '#' splits the server from the run: neither a host nor an address has one. */
+		snprintf(plan_owner, sizeof plan_owner, "%s/%.80s#%s", host, d->cfg.listen, hex);
+	}
+	return plan_owner;
+}
+
+/* Plans given up at a start or a stop: how many, in the log. */
+static void
+plan_swept(const struct db_result *r, void *arg)
+{
+	const char *when = arg;
+
+	if (r->outcome != DB_OK)
+		log_warn("plan_sweep_failed", "when", when, "error", r->error);
+	else if (PQntuples(r->res) == 1 && strcmp(PQgetvalue(r->res, 0, 0), "0") != 0)
+		log_info("plans_given_up", "when", when, "plans", PQgetvalue(r->res, 0, 0));
+}
+
+void
+plans_start(struct daemon *d)
+{
+	const char *params[1] = {plan_owner_id(d)};
+	const char *cause;
+
+	/* An earlier run of this server stopped while making them: no result will come. */
+	if (d->db == NULL || db_pool_query(d->db, "SELECT plan_owner_gone($1)", 1, params,
+	                                   plan_swept, (void *)"start", &cause) != 0)
+		log_warn("plan_sweep_failed", "when", "start", "error", "no database");
+}
+
+void
+plans_stop(struct daemon *d)
+{
+	const char *params[1] = {plan_owner_id(d)};
+	const char *cause;
+
+	/* The workers stop with the process: its plans being made will have no result. */
+	if (plans_running == 0 || d->db == NULL)
+		return;
+	if (db_pool_query(d->db,
+	                  "WITH u AS (UPDATE plan SET state = 'failed', finished_at = now(), "
+	                  "error = 'given up: the server making it stopped' WHERE owner = $1 "
+	                  "AND state = 'running' RETURNING 1) SELECT count(*) FROM u",
+	                  1, params, plan_swept, (void *)"stop", &cause) != 0)
+		log_warn("plan_sweep_failed", "when", "stop", "error", cause);
 }
 
 /* On the worker: a stage began. */
@@ -400,6 +471,8 @@ plan_job_free(struct plan_job *job)
 	free(job);
 }
 
+static void plan_store(struct plan_job *job);
+
 /* The result is stored (or the failure recorded): tell the streams. */
 static void
 plan_stored(const struct db_result *r, void *arg)
@@ -408,34 +481,55 @@ plan_stored(const struct db_result *r, void *arg)
 	struct timespec now;
 	double seconds;
 	char id[24], ms[24];
+	bool ready;
 
-	if (r->outcome != DB_OK)
-		log_error("plan_store_failed", "error", r->error);
+	if (r->outcome != DB_OK) {
+		/*
+		 * Once more as it was; then, for a result, the failure: a plan left
+		 * running would hold the crisis's next plan back.
+		 */
+		bool result = job->result_json != NULL;
+		job->store_attempts++;
+		log_error("plan_store_failed", "error", r->error, "detail",
+		          job->store_attempts == 1 ? "trying once more"
+		          : result                 ? "marking the plan failed"
+		                                   : "left to the stop or the next start");
+		if (job->store_attempts == 2 && result) {
+			free(job->result_json);
+			job->result_json = NULL;
+			snprintf(job->err, sizeof job->err,
+			         "the result could not be stored: %.200s", r->error);
+		}
+		if (job->store_attempts == 1 || result) {
+			plan_store(job);
+			return;
+		}
+	}
+	/* No row: the plan was given up meanwhile (or by a stop), and stays failed. */
+	ready = job->result_json != NULL && r->outcome == DB_OK && PQntuples(r->res) == 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	seconds = (double)(now.tv_sec - job->started.tv_sec) +
 	          (double)(now.tv_nsec - job->started.tv_nsec) / 1e9;
 	plan_seconds += seconds;
 	snprintf(id, sizeof id, "%lld", job->plan_id);
 	snprintf(ms, sizeof ms, "%.1f", seconds * 1000);
-	log_info("plan_finished", "plan_id", id, "state",
-	         job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed", "ms", ms);
-	plan_runs[job->result_json != NULL && r->outcome == DB_OK ? 1 : 2]++;
+	log_info("plan_finished", "plan_id", id, "state", ready ? "ready" : "failed", "ms", ms);
+	plan_runs[ready ? 1 : 2]++;
 	plan_announce(job->d, job->plan_id, job->crisis_id, job->mission_id,
-	              job->result_json != NULL && r->outcome == DB_OK ? "ready" : "failed",
-	              ++job->seq);
+	              ready ? "ready" : "failed", ++job->seq);
 	plan_job_free(job);
 }
 
-/* Back on the loop: store what the worker made. */
+/*
+ * Stores the result or the failure, only on a plan still running: one given
+ * up meanwhile stays failed.
+ */
 static void
-plan_done(void *arg)
+plan_store(struct plan_job *job)
 {
-	struct plan_job *job = arg;
 	char id[24];
 	const char *params[3], *cause = NULL;
 
-	/* Before the result is stored: whoever sees it may start the next plan at once. */
-	plan_release(job);
 	snprintf(id, sizeof id, "%lld", job->plan_id);
 	params[0] = id;
 	params[1] = job->result_json;
@@ -444,11 +538,23 @@ plan_done(void *arg)
 	    db_pool_query(job->d->db,
 	                  "UPDATE plan SET state = CASE WHEN $2::jsonb IS NULL THEN 'failed' ELSE "
 	                  "'ready' END, result = $2::jsonb, error = $3, finished_at = now() "
-	                  "WHERE id = $1::bigint",
+	                  "WHERE id = $1::bigint AND state = 'running' RETURNING 1",
 	                  3, params, plan_stored, job, &cause) != 0) {
+		/* The stop gives up this process's plans, and so does its next start. */
 		log_error("plan_store_failed", "error", cause != NULL ? cause : "shutting down");
 		plan_job_free(job);
 	}
+}
+
+/* Back on the loop: store what the worker made. */
+static void
+plan_done(void *arg)
+{
+	struct plan_job *job = arg;
+
+	/* Before the result is stored: whoever sees it may start the next plan at once. */
+	plan_release(job);
+	plan_store(job);
 }
 
 /* The input came back: hand it to a worker. */
@@ -499,7 +605,11 @@ plan_reply_error(struct http_ctx *ctx, const struct db_result *r)
 {
 	if (r->outcome == DB_SQL_ERROR && strcmp(r->sqlstate, "55000") == 0)
 		http_reply_problem(ctx, 409, "conflict", r->error);
-	else
+	else if (r->outcome == DB_SQL_ERROR && strcmp(r->sqlstate, "53400") == 0) {
+		/* This server makes as many plans as it may (plan_create's p_full). */
+		http_add_header(ctx, "Retry-After", "5");
+		http_reply_problem(ctx, 503, "service unavailable", r->error);
+	} else
 		db_reply_error(ctx, r);
 }
 
@@ -606,6 +716,7 @@ routes_plans_create(struct http_ctx *ctx)
 	unsigned status_set = 0;
 	double seats, max_km, max_m;
 	long long mission_id;
+	bool full;
 
 	if (http_param_id(ctx, 0, id) == NULL)
 		return;
@@ -647,13 +758,6 @@ routes_plans_create(struct http_ctx *ctx)
 			goto bad_statuses;
 		status_set |= bit;
 	}
-	if (plans_running >= PLAN_RUNNING_MAX) {
-		http_add_header(ctx, "Retry-After", "5");
-		http_reply_problem(ctx, 503, "service unavailable",
-		                   "other plans are being made; try again in a few seconds");
-		cJSON_Delete(body);
-		return;
-	}
 	ps = xcalloc(1, sizeof *ps);
 	pg_name_set_literal(plan_statuses, PLAN_NSTATUSES, status_set, ps->statuses,
 	                    sizeof ps->statuses);
@@ -663,9 +767,16 @@ routes_plans_create(struct http_ctx *ctx)
 	job->mission_id = mission_id;
 	job->seats = (unsigned)seats;
 	job->max_m = (uint32_t)max_m;
-	/* Counted from now: the limit holds while the row is made, too. */
-	job->counted = true;
-	plans_running++;
+	/*
+	 * Counted from now: the limit holds while the row is made, too. At the
+	 * limit, plan_create still says first whether a plan of this crisis is
+	 * being made (409), then refuses (503).
+	 */
+	full = plans_running >= PLAN_RUNNING_MAX;
+	if (!full) {
+		job->counted = true;
+		plans_running++;
+	}
 	atomic_init(&job->stage, -1);
 	ps->ctx = ctx;
 	ps->job = job;
@@ -681,12 +792,21 @@ routes_plans_create(struct http_ctx *ctx)
 	params[4] = id;
 	params[5] = mission_buf;
 	{
-		const char *p[8] = {params[0], params[1], params[2],   params[3],
-		                    params[4], params[5], params_text, ps->statuses};
+		const char *p[10] = {params[0],
+		                     params[1],
+		                     params[2],
+		                     params[3],
+		                     params[4],
+		                     params[5],
+		                     params_text,
+		                     ps->statuses,
+		                     plan_owner_id(ctx->d),
+		                     full ? "true" : "false"};
 		if (db_pool_query(ctx->d->db,
 		                  "SELECT plan_id, location, answer FROM plan_create($5::bigint, "
-		                  "$6::bigint, $7::jsonb, $8::text[], $1, $2, $3::bigint, $4)",
-		                  8, p, plan_created, ps, &cause) != 0) {
+		                  "$6::bigint, $7::jsonb, $8::text[], $1, $2, $3::bigint, $4, $9, "
+		                  "$10::boolean)",
+		                  10, p, plan_created, ps, &cause) != 0) {
 			plan_release(job);
 			free(job);
 			free(ps);
@@ -728,7 +848,8 @@ routes_plans_get(struct http_ctx *ctx)
 		              "'mission_id', p.mission_id, 'state', p.state, 'version', p.version, "
 		              "'params', p.params, 'error', p.error, 'created_by', p.created_by, "
 		              "'created_at', p.created_at, 'finished_at', p.finished_at, "
-		              "'published_at', p.published_at, 'result', p.result)::text " PLAN_OF,
+		              "'published_at', p.published_at, 'result', p.result, "
+		              "'undelivered', plan_undelivered(p.id))::text " PLAN_OF,
 		              2, params);
 	} else if (strcmp(format, "geojson") == 0) {
 		db_reply_text(
@@ -854,6 +975,28 @@ routes_plans_publish(struct http_ctx *ctx)
 	params[5] = auth_scope_param(ctx, scope);
 	plan_reply_json(ctx, 200, "no such plan, or it is not ready to publish",
 	                "SELECT plan_publish($5::bigint, $6::bigint, $1, $2, $3::bigint, $4)::text",
+	                6, params);
+}
+
+/*
+ * POST /api/v1/plans/{id}/cancel: gives up a plan being made (its server
+ * hangs or stopped), so the crisis may be planned again; a result coming
+ * later is not stored. 404 when the plan is not being made.
+ */
+void
+routes_plans_cancel(struct http_ctx *ctx)
+{
+	char id[24], scope[24];
+	struct audit_who who;
+	const char *params[6];
+
+	if (http_param_id(ctx, 0, id) == NULL)
+		return;
+	audit_params(ctx, &who, params);
+	params[4] = id;
+	params[5] = auth_scope_param(ctx, scope);
+	plan_reply_json(ctx, 200, "no such plan, or it is not being made",
+	                "SELECT plan_give_up($5::bigint, $6::bigint, $1, $2, $3::bigint, $4)::text",
 	                6, params);
 }
 

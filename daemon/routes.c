@@ -117,6 +117,8 @@ const struct http_route routes_table[] = {
      SF_PERM_CRISIS_MANAGE, SCHEMA | SCOPED},
     {"plans_publish", EVHTTP_REQ_POST, "/api/v1/plans/{id}/publish", routes_plans_publish,
      SF_PERM_PLAN_PUBLISH, SCHEMA | SCOPED},
+    {"plans_cancel", EVHTTP_REQ_POST, "/api/v1/plans/{id}/cancel", routes_plans_cancel,
+     SF_PERM_CRISIS_MANAGE, SCHEMA | SCOPED},
     {"pfif_release", EVHTTP_REQ_PUT, "/api/v1/crises/{id}/pfif-release", routes_pfif_release,
      SF_PERM_CRISIS_MANAGE, SCHEMA | SCOPED},
     {"pfif_withdraw", EVHTTP_REQ_DELETE, "/api/v1/crises/{id}/pfif-release", routes_pfif_release,

@@ -76,6 +76,10 @@ void routes_plans_create(struct http_ctx *ctx);
 void routes_plans_get(struct http_ctx *ctx);
 void routes_plans_publish(struct http_ctx *ctx);
 void routes_plans_move(struct http_ctx *ctx);
+void routes_plans_cancel(struct http_ctx *ctx);
+/* Gives up the plans a stopped run of this server left running; and this run's, at its stop. */
+void plans_start(struct daemon *d);
+void plans_stop(struct daemon *d);
 struct evbuffer;
 void plans_metrics(struct evbuffer *out);
 

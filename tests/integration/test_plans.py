@@ -7,8 +7,11 @@ placed where to go; a mission never plans or reads another's."""
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from harness import (PG_SH, Cluster, Daemon, EventStream, Session, check, ctl, eventually, expect_equal,
                      record_secret, run)
@@ -607,6 +610,249 @@ INSERT INTO person_status (crisis_id, national_id, mission_id, status) SELECT %(
                  (1007, 1001, 1), res["stats"])
 
 
+def restart(daemon):
+    """A graceful stop and a start of the same server (its configuration kept)."""
+    daemon.signal(signal.SIGTERM)
+    daemon.wait()
+    daemon.logf.close()
+    daemon.start()
+
+
+def sends(outbox_id):
+    """How many times the log driver sent this message."""
+    with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
+        return sum(1 for x in map(json.loads, f) if x["outbox_id"] == outbox_id)
+
+
+def a_new_plan_withdraws_the_earlier_plans_messages_not_sent():
+    cid = a_crisis("Last word")
+    first = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
+                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
+               what="version 1 sent")
+    # Park's instructions wait for a retry after a temporary failure; Kim A's are at the gateway.
+    waiting = cluster.psql(DB, "UPDATE outbox SET state = 'queued', next_attempt_at = now() + interval '2 seconds', "
+                               "last_error = 'HTTP 503' WHERE crisis_id = %d AND kind = 'plan' AND national_id = 5 "
+                               "RETURNING id" % cid)
+    at_gateway = cluster.psql(DB, "UPDATE outbox SET state = 'sending', claimed_by = 'elsewhere', claimed_at = now() "
+                                  "WHERE crisis_id = %d AND kind = 'plan' AND national_id = 1 RETURNING id" % cid)
+    expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": 5, "status": "safe"}).status, 201,
+                 "Park safe")
+    second = ready_plan(cid)
+    r = lead.post("/api/v1/plans/%d/publish" % second)
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT state || '|' || last_error FROM outbox WHERE id = %s" % waiting),
+                 "failed|superseded by plan %d" % second, "the old instructions withdrawn")
+    # The send at the gateway failed for a while: it is not tried again after the new plan's.
+    cluster.psql(DB, "UPDATE outbox SET state = 'queued', claimed_by = NULL WHERE id = %s" % at_gateway)
+    expect_equal(cluster.psql(DB, "SELECT state || '|' || last_error FROM outbox WHERE id = %s" % at_gateway),
+                 "failed|superseded by plan %d" % second, "no retry of a superseded plan's message")
+    cancel = cluster.psql(DB, "SELECT id FROM outbox WHERE crisis_id = %d AND national_id = 5 AND kind = 'plan' "
+                              "AND body LIKE '%%취소%%'" % cid)
+    eventually(lambda: int(cancel) in sent_texts(), timeout=10, what="the cancellation sent")
+    time.sleep(3)
+    expect_equal(sends(int(waiting)), 1, "sent once, before the new plan: Park's last message is the cancellation")
+
+
+def arrivals_are_not_counted_twice_at_their_shelter():
+    cid = a_crisis("Arrivals")
+    first = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
+    res = lead.get("/api/v1/plans/%d" % first).json()["result"]
+    kims = next(h for h in res["households"] if h["key"] == "h1")
+    sid = kims["shelter_id"]
+    shelter = next(s for s in res["shelters"] if s["id"] == sid)
+    # The Kims arrive: evacuated, and counted in by the shelter's staff.
+    for nid in (1, 2, 3):
+        expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": nid, "status": "evacuated"}).status,
+                     201, "evacuated")
+    others = shelter["load"] - 3
+    # Room left for one more person beside those still on their way.
+    cluster.psql(DB, "UPDATE shelter SET occupancy = %d WHERE id = %d" % (shelter["capacity"] - others - 1, sid))
+    try:
+        one = next(h for h in res["households"] if h["people"] == 1 and h["shelter_id"] not in (None, sid)
+                   and "medical" not in h["needs"])
+        r = lead.post("/api/v1/plans/%d/moves" % first, {"household": one["key"], "shelter_id": sid})
+        expect_equal(r.status, 201, r.body)
+        r = lead.post("/api/v1/plans/%d/publish" % r.json()["plan_id"])
+        expect_equal(r.status, 200, r.body)
+    finally:
+        cluster.psql(DB, "UPDATE shelter SET occupancy = 0 WHERE id = %d" % sid)
+
+
+def a_plan_names_the_phone_before_a_verified_email():
+    cid = a_crisis("Phone first")
+    cluster.psql(DB, "INSERT INTO contact (national_id, kind, value, priority, verified) "
+                     "VALUES (5, 'email', 'park.verified@example.org', 2, true)")
+    try:
+        pid = ready_plan(cid)
+        expect_equal(lead.post("/api/v1/plans/%d/publish" % pid).status, 200, "published")
+        expect_equal(cluster.psql(DB, "SELECT channel || ' ' || recipient FROM outbox WHERE crisis_id = %d "
+                                      "AND national_id = 5 AND kind = 'plan'" % cid), "sms +905320000005",
+                     "the phone, unverified, over the verified e-mail")
+    finally:
+        cluster.psql(DB, "DELETE FROM contact WHERE value = 'park.verified@example.org'")
+
+
+class RefusingTwilio:
+    """A Twilio Messages API refusing every number for good."""
+
+    def __init__(self):
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = b'{"code": 21211, "message": "The To number is not a valid phone number."}'
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+        self.server = HTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_port
+
+
+def a_plan_message_that_fails_goes_to_the_next_contact():
+    cid = a_crisis("Refused numbers")
+    cluster.psql(DB, "INSERT INTO contact (national_id, kind, value, priority) VALUES "
+                     "(5, 'email', 'park@example.org', 2), (2, 'email', 'kimb@example.org', 2)")
+    asked = "SELECT string_agg(national_id || ':' || round || (next_ask_at > now() + interval '50 minutes'), ' ' " \
+            "ORDER BY national_id) FROM checkin WHERE crisis_id = %d AND national_id IN (2, 4, 5)" % cid
+    before = cluster.psql(DB, asked)
+    gw = RefusingTwilio()
+    # This server sends by a gateway refusing every number; the usual one is stopped meanwhile.
+    d.signal(signal.SIGTERM)
+    d.wait()
+    d.logf.close()
+    failing = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "channels": {
+        "sms_driver": "twilio", "twilio_url": "http://127.0.0.1:%d" % gw.port,
+        "twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "token", "twilio_from": "+15005550006",
+        "escalate_interval": "1"}}).start()
+    try:
+        s = Session(failing, "lead-a", PASSWORD)
+        pid = s.post("/api/v1/crises/%d/plans" % cid, {"statuses": ["needs_evacuation", "injured"], "seats": 4}
+                     ).json()["plan_id"]
+        eventually(lambda: s.get("/api/v1/plans/%d" % pid).json()["state"] == "ready", timeout=15, what="ready")
+        expect_equal(s.post("/api/v1/plans/%d/publish" % pid).status, 200, "published")
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
+                                            "AND state IN ('queued', 'sending')" % cid) == "0", timeout=20,
+                   what="settled")
+        rows = cluster.psql(DB, "SELECT national_id, channel, state, body FROM outbox WHERE crisis_id = %d "
+                                "AND kind = 'plan' AND national_id IN (4, 5) ORDER BY id" % cid).splitlines()
+        park = [r.split("|") for r in rows if r.startswith("5|")]
+        expect_equal([(p[1], p[2]) for p in park], [("sms", "failed"), ("email", "sent")], rows)
+        expect_equal(park[0][3], park[1][3], "the same instructions, by e-mail")
+        # Lee has no other contact: the plan shows staff whom it did not reach.
+        und = s.get("/api/v1/plans/%d" % pid).json()["undelivered"]
+        expect_equal(sorted(u["national_id"] for u in und), [1, 3, 4], und)
+        lee = next(u for u in und if u["national_id"] == 4)
+        check("not a valid phone number" in lee["error"] and lee["recipient"] == "+905320000004", lee)
+        # Plan messages that failed ask nobody's check-in again.
+        expect_equal(cluster.psql(DB, asked), before, "check-ins untouched")
+    finally:
+        failing.stop()
+        gw.server.shutdown()
+        d.start()
+        cluster.psql(DB, "DELETE FROM contact WHERE value IN ('park@example.org', 'kimb@example.org')")
+
+
+def a_plan_being_made_can_be_given_up_and_a_stopped_server_leaves_none():
+    cid = a_crisis("Given up")
+    running = int(cluster.psql(DB, "INSERT INTO plan (crisis_id, mission_id, params, created_by) VALUES "
+                                   "(%d, 1, '{}', 'test') RETURNING id" % cid).split()[0])
+    expect_equal(staff.post("/api/v1/plans/%d/cancel" % running).status, 403, "staff may not")
+    expect_equal(lead_b.post("/api/v1/plans/%d/cancel" % running).status, 404, "another mission's")
+    r = lead.post("/api/v1/plans/%d/cancel" % running)
+    expect_equal(r.status, 200, r.body)
+    doc = lead.get("/api/v1/plans/%d" % running).json()
+    expect_equal((doc["state"], doc["error"]), ("failed", "given up by lead-a"), doc)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'plan.cancel' AND object_id = '%d'"
+                              % running), "1", "audited")
+    expect_equal(lead.post("/api/v1/plans/%d/cancel" % running).status, 404, "not being made any more")
+    made = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/cancel" % made).status, 404, "a ready plan is not given up")
+    # A plan left running by an earlier run of this server is given up when it starts again.
+    owner = cluster.psql(DB, "SELECT owner FROM plan WHERE id = %d" % made)
+    check("#" in owner, owner)
+    left = int(cluster.psql(DB, "INSERT INTO plan (crisis_id, mission_id, params, created_by, owner) VALUES "
+                                "(%d, 1, '{}', 'test', '%s') RETURNING id"
+                            % (cid, owner.split("#")[0] + "#000000000000")).split()[0])
+    other = int(cluster.psql(DB, "INSERT INTO plan (crisis_id, mission_id, params, created_by, owner) VALUES "
+                                 "(%d, 2, '{}', 'test', 'another-host/10.0.0.1:8080#000000000000') RETURNING id"
+                             % cid).split()[0])
+    restart(d)
+    eventually(lambda: cluster.psql(DB, "SELECT state FROM plan WHERE id = %d" % left) == "failed", timeout=10,
+               what="the earlier run's plan given up")
+    expect_equal(cluster.psql(DB, "SELECT state FROM plan WHERE id = %d" % other), "running", "another server's kept")
+    cluster.psql(DB, "UPDATE plan SET state = 'failed' WHERE id = %d" % other)
+
+
+def the_crisis_is_checked_before_the_servers_limit():
+    cid = a_crisis("Limit")
+    running = int(cluster.psql(DB, "INSERT INTO plan (crisis_id, mission_id, params, created_by) VALUES "
+                                   "(%d, 1, '{}', 'test') RETURNING id" % cid).split()[0])
+    call = ("SELECT plan_id FROM plan_create(%d, 1, '{}', '{needs_evacuation}', 'lead-a', 'mission_lead', 1, "
+            "'127.0.0.1', 'h/x#1', true)" % cid)
+    r = cluster.pg("psql", cluster.dir, "-d", DB, "-Atc", call, check=False)
+    check("a plan is being made for this crisis: id %d" % running in r.stderr, r.stderr)
+    cluster.psql(DB, "UPDATE plan SET state = 'failed' WHERE id = %d" % running)
+    r = cluster.pg("psql", cluster.dir, "-d", DB, "-Atc", call, check=False)
+    check("other plans are being made on this server" in r.stderr, r.stderr)
+
+
+BIG = 20000
+
+
+def a_plan_over_twenty_thousand_people_is_made():
+    expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", str(BIG), "--mission", "TR-BIG",
+                     "--seed", "11").returncode, 0, "demo")
+    mission = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-BIG'"))
+    cid = int(cluster.psql(DB, "SET ROLE safety; INSERT INTO crisis (kind, title, center, radius_m) VALUES "
+                               "('earthquake', 'Everyone', ST_SetSRID(ST_MakePoint(35, 39), 4326)::geography, "
+                               "2000000) RETURNING id").split()[0])
+    cluster.psql(DB, """SET ROLE safety;
+INSERT INTO crisis_mission VALUES (%(c)d, %(m)d);
+INSERT INTO person_status (crisis_id, national_id, mission_id, status)
+  SELECT %(c)d, id, %(m)d, 'needs_evacuation' FROM national WHERE mission_id = %(m)d;
+ANALYZE""" % {"c": cid, "m": mission})
+    expect_equal(ctl(conninfo, "user", "add", "lead-big", "--role", "mission_lead", "--mission", "TR-BIG",
+                     "--password-file", pwfile).returncode, 0, "user")
+    big = Session(d, "lead-big", PASSWORD)
+    # Given up while being made: its result, when it comes, is not stored.
+    r = big.post("/api/v1/crises/%d/plans" % cid, {})
+    expect_equal(r.status, 202, r.body)
+    first = r.json()["plan_id"]
+    # Another mission's plan made meanwhile is made, not refused for want of room.
+    other = a_crisis("Meanwhile")
+    expect_equal(lead.post("/api/v1/crises/%d/plans" % other, {}).status, 202, "two plans at once")
+    expect_equal(big.post("/api/v1/plans/%d/cancel" % first).status, 200, "given up")
+    eventually(lambda: re.search(r"event=plan_finished plan_id=%d " % first, d.log()), timeout=60,
+               what="the planner done")
+    expect_equal(big.get("/api/v1/plans/%d" % first).json()["state"], "failed", "stays given up")
+    # Made whole, within the database's query time limit.
+    t0 = time.time()
+    r = big.post("/api/v1/crises/%d/plans" % cid, {})
+    expect_equal(r.status, 202, r.body)
+    pid = r.json()["plan_id"]
+    eventually(lambda: big.get("/api/v1/plans/%d" % pid).json()["state"] != "running", timeout=60,
+               what="the big plan")
+    doc = big.get("/api/v1/plans/%d" % pid).json()
+    expect_equal(doc["state"], "ready", doc.get("error"))
+    check(doc["result"]["stats"]["people"] >= BIG, doc["result"]["stats"])
+    print("      %d people planned in %.1f s" % (doc["result"]["stats"]["people"], time.time() - t0))
+    # A stop while a plan is made gives it up: no result will come.
+    r = big.post("/api/v1/crises/%d/plans" % cid, {})
+    expect_equal(r.status, 202, r.body)
+    stopped = r.json()["plan_id"]
+    restart(d)
+    expect_equal(cluster.psql(DB, "SELECT state || '|' || error FROM plan WHERE id = %d" % stopped),
+                 "failed|given up: the server making it stopped", "given up at the stop")
+
+
 try:
     run([a_plan_is_made_on_a_worker_and_told_on_the_stream, the_plan_comes_as_geojson_csv_and_a_printable_page,
          staff_move_a_household_to_another_shelter,
@@ -625,6 +871,13 @@ try:
          a_fractional_max_km_is_kept_to_the_metre,
          one_plan_is_made_at_a_time_per_crisis,
          a_household_with_no_known_place_moves_only_to_an_assembly_point,
-         a_household_too_large_for_the_planner_is_left_out_alone])
+         a_household_too_large_for_the_planner_is_left_out_alone,
+         a_new_plan_withdraws_the_earlier_plans_messages_not_sent,
+         arrivals_are_not_counted_twice_at_their_shelter,
+         a_plan_names_the_phone_before_a_verified_email,
+         a_plan_message_that_fails_goes_to_the_next_contact,
+         a_plan_being_made_can_be_given_up_and_a_stopped_server_leaves_none,
+         the_crisis_is_checked_before_the_servers_limit,
+         a_plan_over_twenty_thousand_people_is_made])
 finally:
     d.stop()
