@@ -44,7 +44,11 @@ export async function api(path, { method = "GET", body } = {}) {
   if (r.status === 401) throw new Unauthorized();
   const text = await r.text();
   const data = text ? JSON.parse(text) : null;
-  if (!r.ok) throw new Error((data && (data.detail || data.title)) || `HTTP ${r.status}`);
+  if (!r.ok) {
+    // The status and Retry-After, for a caller that may try again (a 503 says when).
+    throw Object.assign(new Error((data && (data.detail || data.title)) || `HTTP ${r.status}`),
+      { status: r.status, retryAfter: r.headers.get("Retry-After") });
+  }
   return data;
 }
 
