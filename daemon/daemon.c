@@ -161,7 +161,8 @@ daemon_init(struct daemon *d)
 static void
 daemon_maybe_finish(struct daemon *d)
 {
-	if (d->shutting_down && d->inflight == 0 && replies_settled(d) && outbox_settled(d->outbox))
+	if (d->shutting_down && d->inflight == 0 && replies_settled(d) &&
+	    outbox_settled(d->outbox) && plans_settled())
 		event_active(d->shutdown_done, EV_TIMEOUT, 0);
 }
 

@@ -138,6 +138,19 @@ plans_start(struct daemon *d)
 		log_warn("plan_sweep_failed", "when", "start", "error", "no database");
 }
 
+/* A stop waits for its sweep (plans_settled). */
+static bool plans_stopping;
+
+static void
+plan_stop_swept(const struct db_result *r, void *arg)
+{
+	struct daemon *d = arg;
+
+	plan_swept(r, (void *)"stop");
+	plans_stopping = false;
+	daemon_work_done(d);
+}
+
 void
 plans_stop(struct daemon *d)
 {
@@ -147,12 +160,21 @@ plans_stop(struct daemon *d)
 	/* The workers stop with the process: its plans being made will have no result. */
 	if (plans_running == 0 || d->db == NULL)
 		return;
+	plans_stopping = true;
 	if (db_pool_query(d->db,
 	                  "WITH u AS (UPDATE plan SET state = 'failed', finished_at = now(), "
 	                  "error = 'given up: the server making it stopped' WHERE owner = $1 "
 	                  "AND state = 'running' RETURNING 1) SELECT count(*) FROM u",
-	                  1, params, plan_swept, (void *)"stop", &cause) != 0)
+	                  1, params, plan_stop_swept, d, &cause) != 0) {
+		plans_stopping = false;
 		log_warn("plan_sweep_failed", "when", "stop", "error", cause);
+	}
+}
+
+bool
+plans_settled(void)
+{
+	return !plans_stopping;
 }
 
 /* On the worker: a stage began. */

@@ -80,6 +80,8 @@ void routes_plans_cancel(struct http_ctx *ctx);
 /* Gives up the plans a stopped run of this server left running; and this run's, at its stop. */
 void plans_start(struct daemon *d);
 void plans_stop(struct daemon *d);
+/* False while a stop's sweep is being written. */
+bool plans_settled(void);
 struct evbuffer;
 void plans_metrics(struct evbuffer *out);
 

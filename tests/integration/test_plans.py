@@ -849,8 +849,10 @@ ANALYZE""" % {"c": cid, "m": mission})
     expect_equal(r.status, 202, r.body)
     stopped = r.json()["plan_id"]
     restart(d)
-    expect_equal(cluster.psql(DB, "SELECT state || '|' || error FROM plan WHERE id = %d" % stopped),
-                 "failed|given up: the server making it stopped", "given up at the stop")
+    # At the stop, or else at the next start.
+    eventually(lambda: cluster.psql(DB, "SELECT state || '|' || error FROM plan WHERE id = %d" % stopped)
+               == "failed|given up: the server making it stopped", timeout=10, what="given up at the stop")
+    check("event=plans_given_up when=stop plans=1" in d.log(), "given up by the stopping server")
 
 
 try:
