@@ -1991,8 +1991,14 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " r.cand, r.req, r.bys, r.prx FROM r "
 	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id, "
 	        "  min(k.national_id) OVER () <> max(k.national_id) OVER () AS shared "
-	        "  FROM contact c JOIN checkin k "
-	        "  ON k.national_id = c.national_id JOIN crisis cr ON cr.id = k.crisis_id "
+	        /*
+	         * Only people still registered and still asked count: a deleted
+	         * person's cancelled check-in must neither take the answer nor
+	         * make the number look shared.
+	         */
+	        "  FROM contact c JOIN national n ON n.id = c.national_id AND n.deleted_at IS NULL "
+	        "  JOIN checkin k ON k.national_id = c.national_id AND k.state <> 'cancelled' "
+	        "  JOIN crisis cr ON cr.id = k.crisis_id "
 	        "  AND cr.state = 'active' WHERE r.national_id IS NULL AND r.channel = 'sms' "
 	        "  AND c.kind = 'phone' AND c.value = r.sender "
 	        "  ORDER BY cr.started_at DESC, c.priority, k.national_id LIMIT 1) w ON true), "

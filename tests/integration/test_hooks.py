@@ -203,6 +203,31 @@ INSERT INTO outbox (crisis_id, national_id, mission_id, channel, recipient, body
                                   "WHERE national_id = %s" % nid), "1 true", "not asked again")
 
 
+def a_shared_number_never_files_an_answer_under_a_deleted_person():
+    # Two people share a phone; the one with the lower id is deleted (their
+    # check-in cancelled, as a deletion does). The SMS is the live one's own,
+    # and the number is no longer shared.
+    cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, name_key, deleted_at) VALUES (1, 'GONE SHARED', 'goneshared', now());
+INSERT INTO national (mission_id, name_latin, name_key) VALUES (1, 'LIVE SHARED', 'liveshared');
+INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', '+821055556666' FROM national
+  WHERE name_latin IN ('GONE SHARED', 'LIVE SHARED');
+INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, state, next_ask_at)
+  SELECT 1, id, 1, 1, CASE WHEN deleted_at IS NULL THEN 'asked' ELSE 'cancelled' END::checkin_state,
+    now() + interval '1 hour' FROM national WHERE name_latin IN ('GONE SHARED', 'LIVE SHARED');
+""")
+    q = urllib.parse.urlencode({"secret": SECRET, "from": "+821055556666", "to": "1",
+                                "text": "injured, bleeding, come quickly", "id": "shared-deleted"})
+    expect_equal(d.get("/hooks/sms/kannel?" + q).status, 200, "answered")
+    expect_equal(cluster.psql(DB, "SELECT n.name_latin, r.status, r.review FROM response r JOIN national n "
+                                  "ON n.id = r.national_id WHERE r.provider_ref = 'kannel:shared-deleted'"),
+                 "LIVE SHARED|injured|f", "filed under the live person, not shared")
+    eventually(lambda: cluster.psql(DB, "SELECT p.status FROM person_status p JOIN national n ON n.id = p.national_id "
+                                        "WHERE n.name_latin = 'LIVE SHARED'") == "injured", timeout=5,
+               what="the live person injured")
+
+
 try:
     run([
         kannel_dlr_needs_the_secret_and_records_delivery,
@@ -213,6 +238,7 @@ try:
         a_burst_of_reports_is_applied_whole,
         a_failing_carrier_sends_its_numbers_by_email_first,
         kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once,
+        a_shared_number_never_files_an_answer_under_a_deleted_person,
     ])
 finally:
     d.stop()
