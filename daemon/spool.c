@@ -1,10 +1,13 @@
 /*
  * The reply spool file. Each record is "SFR1", the payload's length (4
  * bytes, big-endian), the first 8 bytes of its SHA-256, then the payload
- * (a JSON object of the reply). A record cut short by a crash, or damaged,
- * ends the reading: it was never acknowledged, because a reply is
- * acknowledged only after fdatasync. Replay renames the file aside first,
- * so replies spooled during a replay land in a fresh file.
+ * (a JSON object of the reply), written with one write. A record cut short
+ * by a crash was never acknowledged (a reply is acknowledged only after
+ * fdatasync); it is cut off when the spool is opened, so that replies
+ * acknowledged later do not sit behind it. A damaged record is skipped: the
+ * reading finds the next whole record by its magic and checksum. Replay
+ * renames the file aside first, so replies spooled during a replay land in
+ * a fresh file.
  */
 #include "spool.h"
 
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +38,7 @@ struct spool {
 	uint64_t depth; /* records in the current file */
 	uint64_t replay_left;
 	bool replaying;
-	bool replay_damaged; /* reading stopped at a damaged record: the file is kept */
+	bool replay_damaged; /* damaged bytes were skipped: the file is kept */
 	bool replay_keep;    /* a reply could not be spooled again: the file is replayed again */
 	struct event *timer;
 };
@@ -57,25 +61,137 @@ struct spool_replayed {
 static void spool_replay_cb(evutil_socket_t fd, short what, void *arg);
 static int spool_append_payload(struct spool *s, const char *payload, size_t len);
 
-/* Counts the whole records of a file. */
+/*
+ * Whether a whole record, checksum and all, starts at off; its payload's
+ * length in *len.
+ */
+static bool
+spool_record_at(const unsigned char *buf, size_t size, size_t off, uint32_t *len)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	uint32_t n;
+
+	if (size - off < 16 || memcmp(buf + off, SPOOL_MAGIC, 4) != 0)
+		return false;
+	n = (uint32_t)buf[off + 4] << 24 | (uint32_t)buf[off + 5] << 16 |
+	    (uint32_t)buf[off + 6] << 8 | buf[off + 7];
+	if (n > SPOOL_RECORD_MAX || size - off - 16 < n)
+		return false;
+	EVP_Digest(buf + off + 16, n, md, &mdlen, EVP_sha256(), NULL);
+	if (memcmp(md, buf + off + 8, 8) != 0)
+		return false;
+	*len = n;
+	return true;
+}
+
+/*
+ * The next whole record at or after off (its offset in *at), skipping
+ * damaged bytes; false when there is none.
+ */
+static bool
+spool_next_record(const unsigned char *buf, size_t size, size_t off, size_t *at, uint32_t *len)
+{
+	for (; off < size && size - off >= 16; off++) {
+		const unsigned char *m = memchr(buf + off, SPOOL_MAGIC[0], size - off);
+
+		if (m == NULL)
+			return false;
+		off = (size_t)(m - buf);
+		if (spool_record_at(buf, size, off, len)) {
+			*at = off;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Reads a whole file; NULL (with *size 0) when it is missing or empty. */
+static unsigned char *
+spool_read_file(const char *path, size_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t got = 0;
+
+	*size = 0;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+		close(fd);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st.st_size);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	*size = got;
+	return buf;
+}
+
+/*
+ * Counts the whole records of a file; in *end, where the last of them
+ * ends, and in *skipped, the damaged bytes between them.
+ */
+static uint64_t
+spool_scan(const char *path, size_t *end, size_t *skipped, size_t *size)
+{
+	size_t n, off = 0, at, last = 0, bad = 0;
+	uint32_t len;
+	unsigned char *buf = spool_read_file(path, &n);
+	uint64_t count = 0;
+
+	while (spool_next_record(buf, n, off, &at, &len)) {
+		bad += at - off;
+		off = at + 16 + len;
+		last = off;
+		count++;
+	}
+	free(buf);
+	if (end != NULL)
+		*end = last;
+	if (skipped != NULL)
+		*skipped = bad;
+	if (size != NULL)
+		*size = n;
+	return count;
+}
+
 static uint64_t
 spool_count(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	unsigned char head[16];
-	uint64_t n = 0;
+	return spool_scan(path, NULL, NULL, NULL);
+}
 
-	if (f == NULL)
-		return 0;
-	while (fread(head, 1, 16, f) == 16 && memcmp(head, SPOOL_MAGIC, 4) == 0) {
-		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
-		               (uint32_t)head[6] << 8 | head[7];
-		if (len > SPOOL_RECORD_MAX || fseek(f, len, SEEK_CUR) != 0)
-			break;
-		n++;
+/*
+ * Cuts what follows the last whole record of the spool: a record torn by a
+ * crash was never acknowledged, and replies acknowledged after the restart
+ * must not be appended behind it.
+ */
+static void
+spool_cut_torn_tail(const char *path)
+{
+	size_t end, skipped, size;
+
+	spool_scan(path, &end, &skipped, &size);
+	if (size > end) {
+		char cut[24], at[24];
+
+		snprintf(cut, sizeof cut, "%zu", size - end);
+		snprintf(at, sizeof at, "%zu", end);
+		if (truncate(path, (off_t)end) == 0)
+			log_warn("spool_torn_tail_cut", "bytes", cut, "offset", at, "detail",
+			         "a record cut short by a crash, never acknowledged");
+		else
+			log_error("spool_truncate_failed", "error", strerror(errno));
 	}
-	fclose(f);
-	return n;
 }
 
 /* Opens the spool. */
@@ -88,6 +204,7 @@ spool_open(struct daemon *d, char **cause)
 	s->d = d;
 	xasprintf(&s->path, "%s/reply-spool", d->cfg.state_dir);
 	xasprintf(&s->replay_path, "%s/reply-spool.replay", d->cfg.state_dir);
+	spool_cut_torn_tail(s->path);
 	s->fd = open(s->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (s->fd < 0) {
 		xasprintf(cause, "cannot open the reply spool %s: %s (check [paths] state_dir)",
@@ -150,6 +267,30 @@ spool_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * Writes a record's head and payload with one write, so that a crash
+ * rarely leaves a head without its payload; a short write goes on with
+ * the rest.
+ */
+static int
+spool_writev(int fd, const char *head, const char *payload, size_t len)
+{
+	struct iovec iov[2] = {{(void *)head, 16}, {(void *)payload, len}};
+	ssize_t n;
+
+	do
+		n = writev(fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < 16)
+		return spool_write_all(fd, head + n, 16 - (size_t)n) == 0 &&
+		               spool_write_all(fd, payload, len) == 0
+		           ? 0
+		           : -1;
+	return spool_write_all(fd, payload + ((size_t)n - 16), len - ((size_t)n - 16));
 }
 
 /* Makes what was appended durable: one fdatasync for a whole batch. */
@@ -234,9 +375,7 @@ spool_append_payload(struct spool *s, const char *payload, size_t len)
 	head[6] = (char)(len >> 8);
 	head[7] = (char)len;
 	memcpy(head + 8, md, 8);
-	rc = spool_write_all(s->fd, head, 16) == 0 && spool_write_all(s->fd, payload, len) == 0
-	         ? 0
-	         : -1;
+	rc = spool_writev(s->fd, head, payload, len);
 	if (rc == 0) {
 		s->depth++;
 	} else {
@@ -270,7 +409,7 @@ spool_release(struct spool *s)
 		log_info("spool_replayed");
 		return;
 	}
-	/* Bytes after a damaged record were never read: keep them for a person to look at. */
+	/* Every whole record was replayed; the damaged bytes are kept for a person to look at. */
 	xasprintf(&aside, "%s.damaged.%lld", s->replay_path, (long long)time(NULL));
 	if (rename(s->replay_path, aside) == 0)
 		log_error("spool_damaged_kept", "path", aside);
@@ -351,47 +490,51 @@ spool_replayed_cb(enum reply_outcome outcome, bool duress, void *arg)
 	spool_release(s);
 }
 
-/* Reads the set-aside file and submits every whole record. */
+/* Reads the set-aside file and submits every whole record, skipping damaged bytes. */
 static void
 spool_replay(struct spool *s)
 {
-	FILE *f = fopen(s->replay_path, "rb");
-	unsigned char head[16];
+	size_t size, off = 0, at;
+	uint32_t len;
+	unsigned char *buf;
 	uint64_t n = 0;
 
-	if (f == NULL)
+	if (access(s->replay_path, F_OK) != 0)
 		return;
+	buf = spool_read_file(s->replay_path, &size);
 	s->replaying = true;
 	s->replay_damaged = false;
 	s->replay_keep = false;
 	s->replay_left = 1; /* held until every record is submitted */
-	while (fread(head, 1, 16, f) == 16) {
-		uint32_t len = (uint32_t)head[4] << 24 | (uint32_t)head[5] << 16 |
-		               (uint32_t)head[6] << 8 | head[7];
+	while (off < size) {
 		char *payload;
-		unsigned char md[32];
-		unsigned int mdlen = 0;
 		cJSON *j;
 		struct reply_input in;
 
-		if (memcmp(head, SPOOL_MAGIC, 4) != 0 || len > SPOOL_RECORD_MAX) {
-			log_error("spool_damaged_record", "detail", "reading stops here");
-			s->replay_damaged = true;
+		if (!spool_next_record(buf, size, off, &at, &len)) {
+			/* A tail cut short by a crash: never acknowledged. */
+			if (size - off >= 16 || memcmp(buf + off, SPOOL_MAGIC, 4) != 0)
+				s->replay_damaged = true;
+			log_error("spool_damaged_record", "detail", "no whole record after it");
 			break;
+		}
+		if (at > off) {
+			char skipped[24];
+
+			snprintf(skipped, sizeof skipped, "%zu", at - off);
+			log_error("spool_damaged_record", "bytes", skipped, "detail",
+			          "skipped; reading goes on with the next whole record");
+			s->replay_damaged = true;
 		}
 		payload = xmalloc(len + 1);
-		if (fread(payload, 1, len, f) != len) {
-			/* Cut short by a crash: never acknowledged, as nothing after it was. */
-			free(payload);
-			break;
-		}
+		memcpy(payload, buf + at + 16, len);
 		payload[len] = '\0';
-		EVP_Digest(payload, len, md, &mdlen, EVP_sha256(), NULL);
-		if (memcmp(md, head + 8, 8) != 0 || (j = cJSON_Parse(payload)) == NULL) {
-			log_error("spool_damaged_record", "detail", "reading stops here");
+		off = at + 16 + len;
+		if ((j = cJSON_Parse(payload)) == NULL) {
+			log_error("spool_damaged_record", "detail", "not JSON; skipped");
 			s->replay_damaged = true;
 			free(payload);
-			break;
+			continue;
 		}
 		memset(&in, 0, sizeof in);
 		in.crisis_id = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "crisis_id"));
@@ -447,7 +590,10 @@ spool_replay(struct spool *s)
 		memset(payload, 0, len);
 		free(payload);
 	}
-	fclose(f);
+	if (buf != NULL) {
+		memset(buf, 0, size);
+		free(buf);
+	}
 	if (n > 0) {
 		char num[24];
 		snprintf(num, sizeof num, "%llu", (unsigned long long)n);

@@ -365,6 +365,36 @@ def kill_9_during_an_outage_keeps_the_spool():
     expect_equal(stored("killed-"), 40, "and only once")
 
 
+def a_record_torn_by_a_kill_holds_back_no_answer_acknowledged_after_it():
+    # Answers spooled, then a kill -9 that leaves a record's head without its
+    # payload; answers acknowledged after the restart must not sit behind it.
+    # Damaged bytes between two whole records are skipped at replay.
+    global d
+    cluster.stop()
+    for i in range(3):
+        expect_equal(post(d, TOKENS[(200 + i) % len(TOKENS)], "needs_help", "torn-before-%d" % i).status, 200,
+                     "spooled")
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.proc = None
+    path = os.path.join(STATE, "reply-spool")
+    with open(path, "rb") as f:
+        data = f.read()
+    first = 16 + int.from_bytes(data[4:8], "big")
+    with open(path, "wb") as f:
+        f.write(data[:first] + b"\x00garbage" + data[first:] + b"SFR1" + (400).to_bytes(4, "big") + b"\0" * 8)
+    d = Daemon(conninfo, sections=SECTIONS, migrate=False).start(wait_ready=False)
+    for i in range(3):
+        expect_equal(post(d, TOKENS[(210 + i) % len(TOKENS)], "injured", "torn-after-%d" % i).status, 200,
+                     "spooled after the restart")
+    check("spool_torn_tail_cut" in d.log(), "the torn tail cut at the start")
+    cluster.start()
+    eventually(lambda: stored("torn-") == 6, timeout=60, what="all six answers stored: %d" % stored("torn-"))
+    eventually(lambda: any(f.startswith("reply-spool.replay.damaged") for f in os.listdir(STATE)), timeout=10,
+               what="the damaged bytes kept for a person to look at")
+    expect_equal(stored("torn-after-"), 3, "the answers after the restart")
+
+
 def an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first():
     # A process died after committing answers and before writing their
     # statuses; what its store statement left is the answers and their row in
@@ -431,6 +461,7 @@ try:
          a_database_outage_under_load_loses_no_acknowledged_reply, a_reply_the_database_refuses_holds_up_no_other,
          an_answer_whose_status_write_failed_counts_after_a_newer_one,
          an_answer_whose_status_write_always_fails_holds_up_no_other, kill_9_during_an_outage_keeps_the_spool,
+         a_record_torn_by_a_kill_holds_back_no_answer_acknowledged_after_it,
          an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first])
 finally:
     d.stop()
