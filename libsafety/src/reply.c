@@ -277,6 +277,27 @@ static const struct lex latin_lex[] = {
     {"without food", CAT_HELP, 0},
     {"need water", CAT_HELP, 0},
     {"need food", CAT_HELP, 0},
+    /* needs: running out, illness */
+    {"running out", CAT_HELP, 0},
+    {"run out", CAT_HELP, 0},
+    {"ran out", CAT_HELP, 0},
+    {"runs out", CAT_HELP, 0},
+    {"need medicine", CAT_HELP, 0},
+    {"need medication", CAT_HELP, 0},
+    {"need insulin", CAT_HELP, 0},
+    {"fever", CAT_HELP, 0},
+    {"high fever", CAT_HELP, 0},
+    {"sick", CAT_HELP, 0},
+    {"ill", CAT_HELP, 0},
+    {"vomiting", CAT_HELP, 0},
+    {"seizure", CAT_HELP, 0},
+    {"breathing", CAT_HELP, 0},
+    {"breathe", CAT_HELP, 0},
+    {"short of breath", CAT_HELP, 0},
+    {"chest pain", CAT_INJURED, 0},
+    {"hurry", CAT_HELP, 0},
+    /* "safe-ish": not quite */
+    {"ish", CAT_HELP, F_GUESS},
     {"send help", CAT_HELP, 0},
     /* held, taken, surrounded: nobody says that of themselves when safe */
     {"being held", CAT_HELP, 0},
@@ -630,6 +651,27 @@ static const struct lex hangul_lex[] = {
     {"추워", CAT_HELP, F_WEAK},
     {"춥", CAT_HELP, F_WEAK},
     {"끊겼", CAT_HELP, 0},
+    /* needs: run out, illness, breathing */
+    {"다떨어", CAT_HELP, 0},
+    {"떨어졌", CAT_HELP, 0},
+    {"물이다떨어", CAT_HELP, 0},
+    {"약이필요", CAT_HELP, 0},
+    {"약필요", CAT_HELP, 0},
+    {"물이필요", CAT_HELP, 0},
+    {"물필요", CAT_HELP, 0},
+    {"음식이필요", CAT_HELP, 0},
+    {"식량이필요", CAT_HELP, 0},
+    {"의사가필요", CAT_INJURED, 0},
+    {"열이", CAT_HELP, 0},
+    {"열나", CAT_HELP, 0},
+    {"고열", CAT_HELP, 0},
+    {"숨을잘못", CAT_HELP, 0},
+    {"숨을제대로못", CAT_HELP, 0},
+    {"숨쉬기", CAT_HELP, 0},
+    {"숨이차", CAT_HELP, 0},
+    {"호흡", CAT_HELP, 0},
+    {"탈수", CAT_HELP, 0},
+    {"구토", CAT_HELP, 0},
     {"약이다떨어", CAT_HELP, 0},
     {"약다떨어", CAT_HELP, 0},
     {"약떨어", CAT_HELP, 0},
@@ -842,6 +884,7 @@ struct tok {
 	long value;          /* NUM: its value, -1 past 9 digits */
 	bool used;           /* part of a phrase already matched */
 	unsigned char hedge; /* ends a hedge ("far from"): 1, or 2 when it is a guess ("barely") */
+	unsigned char known; /* in a table entry: 2 one that says a kind, 1 any other */
 };
 
 struct clause {
@@ -885,6 +928,24 @@ struct parse {
 	bool any_menu;
 	bool oom; /* an allocation failed: the parse must not be trusted */
 };
+
+/* How a table entry marks the tokens it covers: 2 when it says a kind, else 1. */
+static unsigned char
+lex_known(const struct lex *e)
+{
+	switch (e->cat) {
+	case CAT_SAFE:
+	case CAT_DONE:
+	case CAT_EVAC:
+	case CAT_HELP:
+	case CAT_INJURED:
+	case CAT_YES:
+	case CAT_NO:
+	case CAT_URGENT:
+		return 2;
+	}
+	return 1;
+}
 
 /* Tells whether a code point is Hangul (syllables or jamo). */
 static bool
@@ -1760,6 +1821,8 @@ match_latin(struct parse *p)
 			best_words = 1;
 			fuzzy = true;
 		}
+		for (int w = 0; best != NULL && w < best_words; w++)
+			p->toks[k + (size_t)w].known = lex_known(best);
 		if (best == NULL || best->cat == CAT_NEGATE)
 			continue;
 		/* The words of a phrase are not keywords or negators on their own ("no water"). */
@@ -2102,8 +2165,11 @@ match_hangul_clause(struct parse *p, int ci, struct compact *c, struct span *spa
 			i++;
 			continue;
 		}
-		for (size_t k = i; k < i + best_len; k++)
+		for (size_t k = i; k < i + best_len; k++) {
 			c->taken[k] = true;
+			if (p->toks[c->tok[k]].known < lex_known(best))
+				p->toks[c->tok[k]].known = lex_known(best);
+		}
 		spans[nspans].e = best;
 		spans[nspans].start = i;
 		spans[nspans].len = best_len;
@@ -3130,6 +3196,107 @@ decide(const struct parse *p, struct sf_reply *out)
 		out->confidence *= 0.9f;
 }
 
+/* Words that carry no news of their own beside a "safe": pronouns, family, thanks. */
+static const char *const latin_filler[] = {
+    "i",      "im",       "me",        "my",     "we",      "were",      "us",       "our",
+    "you",    "he",       "she",       "they",   "is",      "am",        "are",      "was",
+    "be",     "been",     "the",       "a",      "an",      "and",       "or",       "so",
+    "too",    "also",     "all",       "of",     "at",      "in",        "on",       "with",
+    "here",   "now",      "still",     "just",   "for",     "to",        "from",     "both",
+    "family", "everyone", "everybody", "people", "kids",    "children",  "thanks",   "thank",
+    "please", "god",      "its",       "it",     "this",    "that",      "very",     "really",
+    "house",  "right",    "moment",    "today",  "tonight", "currently", "together", "hi",
+    "hello",  "dear",     "embassy",   "love",   "wife",    "husband",   "son",      "daughter",
+    "them",   "his",      "her",       "your",   "am",      "bless",     "regards",  "sir"};
+static const char *const hangul_filler[] = {
+    "저",   "제",   "우리",   "저희", "가족", "모두", "다",     "지금",   "현재",
+    "여기", "감사", "고맙",   "네",   "예",   "안녕", "대사관", "영사관", "명",
+    "함께", "같이", "집",     "오늘", "아직", "잘",   "정말",   "진짜",   "너무",
+    "수고", "걱정", "그리고", "아이", "남편", "아내", "부모"};
+
+/* Tells whether a token is news a "safe" before it does not cover. */
+static bool
+unread_word(const struct parse *p, const struct tok *t)
+{
+	const char *w = tok_text(p, t);
+
+	if (t->known != 0)
+		return false;
+	if (t->kind == TK_WORD)
+		return t->len >= 2 &&
+		       !in_list(w, latin_filler, sizeof latin_filler / sizeof latin_filler[0]);
+	if (t->kind != TK_HANGUL)
+		return false;
+	for (size_t i = 0; i < sizeof hangul_filler / sizeof hangul_filler[0]; i++)
+		if (hangul_starts(w, hangul_filler[i]))
+			return false;
+	return true;
+}
+
+/* Tells whether a Hangul word ends a sentence (요, 다...; not 필요). */
+static bool
+hangul_sentence_end(const struct parse *p, const struct tok *t)
+{
+	static const char *const endings[] = {"요", "다", "음", "함", "임", "죠", "용", "됨"};
+	const char *w = tok_text(p, t);
+	const char *last;
+
+	if (t->kind != TK_HANGUL || t->len < 6)
+		return false;
+	last = w + t->len - 3;
+	if (memcmp(last, "요", 3) == 0 &&
+	    (memcmp(last - 3, "필", 3) == 0 || memcmp(last - 3, "중", 3) == 0))
+		return false;
+	for (size_t i = 0; i < sizeof endings / sizeof endings[0]; i++)
+		if (memcmp(last, endings[i], 3) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Tells whether a "safe" is followed, in a later clause or sentence ("괜찮아요
+ * 그런데 ...", "all safe, but ..."), by words none of which the tables read:
+ * the news after it is not understood, so the "safe" cannot vouch for the
+ * reply (nor for the household it counts).
+ */
+static bool
+safe_followed_by_unread(const struct parse *p)
+{
+	size_t from = SIZE_MAX;
+	bool crossed = false, content = false, classified = false;
+
+	for (size_t i = 0; i < p->nhits; i++) {
+		const struct hit *h = &p->hits[i];
+
+		if ((h->cat == CAT_SAFE || h->cat == CAT_DONE || h->cat == CAT_YES) &&
+		    !h->negated && h->tok < from)
+			from = h->tok;
+	}
+	if (from == SIZE_MAX)
+		from = first_word_token(p);
+	if (from == SIZE_MAX)
+		return false;
+	/* Past the words of the "safe" itself. */
+	while (from + 1 < p->ntoks && p->toks[from + 1].known == 2 &&
+	       p->toks[from + 1].clause == p->toks[from].clause)
+		from++;
+	for (size_t k = from + 1; k < p->ntoks; k++) {
+		const struct tok *t = &p->toks[k];
+
+		if (t->clause != p->toks[k - 1].clause || hangul_sentence_end(p, &p->toks[k - 1])) {
+			if (crossed && content && !classified)
+				return true;
+			crossed = true;
+			content = classified = false;
+		}
+		if (!crossed)
+			continue;
+		classified |= t->known == 2;
+		content |= unread_word(p, t);
+	}
+	return crossed && content && !classified;
+}
+
 /* ---- Entry points --------------------------------------------------------- */
 
 /* Frees what a parse allocated. */
@@ -3201,6 +3368,11 @@ sf_reply_parse(const char *text, size_t len, struct sf_reply *out)
 	find_menu(&p);
 	find_counts(&p);
 	decide(&p, out);
+	if (out->kind == SF_REPLY_SAFE && !out->review && safe_followed_by_unread(&p)) {
+		out->review = true;
+		if (out->confidence > 0.5f)
+			out->confidence = 0.5f;
+	}
 	out->headcount = head_count(&p);
 out:
 	if (rc != 0)

@@ -430,6 +430,19 @@ parse_never_reads_taken_back_safe_as_plain_safe(void **state)
 	    "my husband was taken",
 	    "pregnant, contractions started",
 	    "아이가 없어졌어요",
+	    /* needs said after a "safe", and news the tables do not read */
+	    "괜찮아요 그런데 물이 다 떨어졌어요",
+	    "괜찮습니다 다만 어머니가 숨을 잘 못 쉬세요",
+	    "저는 괜찮아요 아이가 열이 심해요",
+	    "안전해요 약이 필요해요",
+	    "we are 4, all safe, my son has a high fever",
+	    "우리 4명 다 괜찮아요 그런데 물이 다 떨어졌어요",
+	    "we are 4 all safe, water running out",
+	    "all 3 safe, baby has high fever",
+	    "safe-ish",
+	    "all safe, but grandpa is not with us",
+	    "괜찮아요 그런데 할아버지가 아직 안 오셨어요",
+	    "we are fine. however the neighbours house exploded",
 	};
 	int failures = 0;
 
