@@ -1455,7 +1455,8 @@ replies_stored(const struct db_result *res, void *arg)
 		e->response_id = atoll(PQgetvalue(res->res, row, 1));
 		e->ev.status = it->status;
 		e->ev.at_ms = it->at_ms;
-		e->ev.unclassified = it->unclassified || it->review;
+		e->ev.unclassified = it->unclassified;
+		e->ev.review = it->review && !it->unclassified;
 		e->ev.duress = duress;
 		e->ev.source = replies_source(it->by_staff, it->proxy, it->channel);
 	}
@@ -1523,7 +1524,8 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		e->row = row;
 		e->headcount = atoi(PQgetvalue(res->res, row, 23));
 		e->ev.status = unclassified ? SF_STATUS_UNKNOWN : replies_status(status);
-		e->ev.unclassified = unclassified || review;
+		e->ev.unclassified = unclassified;
+		e->ev.review = review && !unclassified;
 		e->ev.duress = strcmp(PQgetvalue(res->res, row, 18), "t") == 0;
 		e->ev.source = replies_source(strcmp(PQgetvalue(res->res, row, 20), "t") == 0,
 		                              strcmp(PQgetvalue(res->res, row, 21), "t") == 0,

@@ -22,6 +22,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/evp.h>
+#include <safety/reply.h>
 #include <safety/secret.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@
 struct reply_text {
 	const char *lang, *title, *hello_before, *hello_after, *question, *safe, *help, *injured,
 	    *evac, *people, *message, *location, *location_done, *location_failed, *send, *thanks,
-	    *thanks_more, *again, *gone, *gone_more, *drill, *other, *other_name, *busy;
+	    *thanks_more, *again, *gone, *gone_more, *drill, *other, *other_name, *busy, *too_long;
 };
 
 static const struct reply_text reply_ko = {
@@ -60,7 +61,8 @@ static const struct reply_text reply_ko = {
     "훈련 상황입니다",
     "English",
     "en",
-    "지금은 답을 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요."};
+    "지금은 답을 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요.",
+    "보낸 내용이 너무 깁니다. 전할 말을 줄여서 다시 보내 주세요."};
 
 static const struct reply_text reply_en = {
     "en",
@@ -87,7 +89,8 @@ static const struct reply_text reply_en = {
     "This is a drill",
     "한국어",
     "ko",
-    "Your answer could not be saved just now. Please send it again in a moment."};
+    "Your answer could not be saved just now. Please send it again in a moment.",
+    "What you sent is too long. Please shorten your message and send it again."};
 
 /* Chooses the language: ?lang= first, then the phone's Accept-Language, else Korean. */
 static const struct reply_text *
@@ -332,6 +335,50 @@ reply_post_done(enum reply_outcome outcome, bool duress, void *arg)
 	free(v);
 }
 
+/* Ranks the statuses a reply page offers, most urgent highest. */
+static int
+reply_urgency(enum sf_status s)
+{
+	switch (s) {
+	case SF_STATUS_INJURED:
+		return 4;
+	case SF_STATUS_NEEDS_HELP:
+		return 3;
+	case SF_STATUS_NEEDS_EVACUATION:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Reads the message box as an SMS is read: a message more urgent than the
+ * choice made ("safe" with "my husband is bleeding") takes its kind, and
+ * staff read it; a message that is a guess, or one nobody can read beside a
+ * "safe" that counts others, is stored for review, which keeps it from
+ * answering for the household.
+ */
+static void
+reply_read_message(struct reply_post *p)
+{
+	struct sf_reply r;
+	enum sf_status s;
+
+	if (p->message[0] == '\0' || sf_reply_parse(p->message, strlen(p->message), &r) != 0)
+		return;
+	s = sf_reply_kind_status(r.kind);
+	if (r.kind != SF_REPLY_UNCLASSIFIED && r.kind != SF_REPLY_SAFE &&
+	    reply_urgency(s) > reply_urgency(p->in.status)) {
+		p->in.status = s;
+		p->in.review = true;
+	} else if (r.review || r.negated_safe) {
+		p->in.review = true;
+	} else if (r.kind == SF_REPLY_UNCLASSIFIED && p->in.status == SF_STATUS_SAFE &&
+	           p->in.headcount >= 2) {
+		p->in.review = true;
+	}
+}
+
 /* POST /r/{token} status=&people=&message=&lat=&lon=&lang= */
 void
 routes_reply_post(struct http_ctx *ctx)
@@ -351,7 +398,21 @@ routes_reply_post(struct http_ctx *ctx)
 	evbuffer_copyout(in, body, len);
 	body[len] = '\0';
 	TAILQ_INIT(&form);
-	if (len > 8192 || evhttp_parse_query_str(body, &form) != 0) {
+	if (len > 8192) {
+		/* Said plainly: the link is fine, the form was too big to read. */
+		struct evbuffer *b = evbuffer_new();
+
+		free(body);
+		reply_page_start(b, v->t);
+		evbuffer_add_printf(b,
+		                    "<div class=\"gone\" role=\"alert\"><p>%s</p></div>"
+		                    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
+		                    v->t->too_long, v->token, v->t->lang, v->t->again);
+		reply_page_send(ctx, 413, b);
+		free(v);
+		return;
+	}
+	if (evhttp_parse_query_str(body, &form) != 0) {
 		free(body);
 		snprintf(v->notice, sizeof v->notice, "%s", v->t->busy);
 		reply_gone(ctx, v->t);
@@ -393,6 +454,7 @@ routes_reply_post(struct http_ctx *ctx)
 	}
 	if (people != NULL && atoi(people) >= 1 && atoi(people) <= 99)
 		p->in.headcount = atoi(people);
+	reply_read_message(p);
 	if (lat != NULL && lon != NULL && *lat != '\0' && *lon != '\0') {
 		double la = atof(lat), lo = atof(lon);
 		if (la >= -90 && la <= 90 && lo >= -180 && lo <= 180 && !(la == 0 && lo == 0)) {

@@ -130,10 +130,10 @@ event_valid(const struct sf_status_event *ev)
 		return false;
 	switch (ev->source) {
 	case SF_STATUS_SOURCE_STAFF:
-		return !ev->unclassified && status_valid(ev->status) &&
+		return !ev->unclassified && !ev->review && status_valid(ev->status) &&
 		       ev->status != SF_STATUS_UNKNOWN;
 	case SF_STATUS_SOURCE_SYSTEM:
-		return !ev->unclassified && !ev->duress &&
+		return !ev->unclassified && !ev->review && !ev->duress &&
 		       (ev->status == SF_STATUS_PENDING || ev->status == SF_STATUS_UNREACHABLE ||
 		        ev->status == SF_STATUS_EVACUATED);
 	default:
@@ -384,10 +384,14 @@ sf_status_apply(const struct sf_status_state *current, const struct sf_status_ev
 		apply_staff(&cur, ev, &n);
 	else if (ev->source == SF_STATUS_SOURCE_SYSTEM)
 		apply_system(&cur, ev, &n);
-	else if (ev->unclassified && !ev->duress)
+	else if ((ev->unclassified || (ev->review && ev->status == SF_STATUS_SAFE)) && !ev->duress)
 		apply_unclassified(&cur, ev, &n);
-	else
+	else {
 		apply_answer(&cur, ev, &n);
+		/* A guess is applied (a call for help counts at once) and read by staff. */
+		if (ev->review && !(state_locked(&cur) && ev->at_ms <= cur.at_ms))
+			n.needs_review = true;
+	}
 	*changed = !state_equal(&cur, &n);
 	*next = n;
 	return 0;

@@ -274,6 +274,53 @@ def one_answer_speaks_for_the_household():
     expect_equal(status_of(b), "injured|f", "b keeps their own worse answer")
 
 
+def the_message_box_is_read_too():
+    # "Safe" chosen for three, but the message says the husband is bleeding.
+    (a, b, c), = households_of(3, 1, linked=1)
+    r = post(LINKS[a], status="safe", people="3", message="남편이 다쳤어요 피가 많이 나요", lang="ko")
+    expect_equal(r.status, 200, r.body)
+    check("답변을 받았습니다" in r.body, r.body)
+    expect_equal(cluster.psql(DB, "SELECT status, review FROM response WHERE national_id = %d" % a), "injured|t",
+                 "stored as the message says, for staff to read")
+    eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, a)) == "injured|t", timeout=5,
+               what="injured, flagged")
+    # Nobody marked safe on its strength.
+    post(LINKS[PEOPLE[10]], status="safe")
+    eventually(lambda: status_of(PEOPLE[10]).startswith("safe"), timeout=5, what="a later batch")
+    for n in (b, c):
+        check(not status_of(n).startswith("safe"), "%d marked %s" % (n, status_of(n)))
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id IN (%d, %d)" % (b, c)), "0",
+                 "no proxy answers")
+    # A need written after "safe" also keeps the household from being answered for.
+    (x, y, z), = households_of(3, 1, linked=1)
+    post(LINKS[x], status="safe", people="3", message="we are 3 all safe, water running out", lang="en")
+    eventually(lambda: status_of(x) == "needs_help|f", timeout=5, what="the need counts")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id IN (%d, %d)" % (y, z)), "0",
+                 "no proxy answers")
+
+
+def a_household_all_safe_does_not_override_a_reviewed_call_for_help():
+    (a, b, c), = households_of(3, 1, linked=2)
+    phone = cluster.psql(DB, "SELECT value FROM contact WHERE national_id = %d AND kind = 'phone' "
+                             "ORDER BY priority LIMIT 1" % b)
+    check(phone != "" and cluster.psql(DB, "SELECT count(*) FROM contact WHERE kind = 'phone' AND value = '%s'"
+                                           % phone) == "1", "b has a phone of their own")
+    expect_equal(sms(phone, "I'm safe but I can't find my daughter", "split-own").status, 200, "sms")
+    eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, b)) == "needs_help|t", timeout=5,
+               what="b's call for help counts, flagged")
+    post(LINKS[a], status="safe", people="3", message="we are 3, all safe")
+    eventually(lambda: status_of(c) == "safe|t", timeout=5, what="c safe by proxy")
+    expect_equal(status_of(b), "needs_help|f", "b keeps their own call for help")
+
+
+def a_form_too_big_says_so():
+    r = post(LINKS[PEOPLE[11]], status="safe", message="x" * 9000)
+    expect_equal(r.status, 413, r.body[:300])
+    check("too long" in r.body or "너무 깁니다" in r.body, r.body[:400])
+
+
 def a_count_short_of_the_household_marks_no_one():
     (a, b, c, e), = households_of(4, 1, linked=1)
     expect_equal(post(LINKS[a], status="safe", people="2").status, 200, "answer")
@@ -312,9 +359,17 @@ def an_sms_says_whose_answer_it_is():
     expect_equal(cluster.psql(DB, "SELECT national_id, status, review FROM response WHERE provider_ref = 'kannel:shared-1'"),
                  "%d|injured|t" % min(a, b), "matched to one, for review")
     who = min(a, b)
+    # A call for help counts at once, even from a shared number; staff check whose it is.
     eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d "
-                                        "AND national_id = %d" % (crisis, who)) == before[who] + "|t",
-               timeout=5, what="flagged for review, status unchanged")
+                                        "AND national_id = %d" % (crisis, who)) == "injured|t",
+               timeout=5, what="injured, flagged for review")
+    # A "safe" from a shared number is held back until staff know whose it is.
+    other = max(a, b)
+    expect_equal(sms(phone, "safe", "shared-2").status, 200, "shared number, safe")
+    eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, who)) == "injured|t",
+               timeout=5, what="a shared safe does not clear the call for help")
+    check(before[other] != "safe", "the other sharer was not answered before")
 
 
 def a_closed_crisis_closes_its_links():
@@ -340,6 +395,9 @@ try:
         staff_enter_replies_taken_by_phone,
         one_answer_speaks_for_the_household,
         a_count_short_of_the_household_marks_no_one,
+        the_message_box_is_read_too,
+        a_household_all_safe_does_not_override_a_reviewed_call_for_help,
+        a_form_too_big_says_so,
         a_duress_word_survives_a_key_rotation,
         an_sms_says_whose_answer_it_is,
         a_closed_crisis_closes_its_links,

@@ -368,6 +368,34 @@ apply_keeps_answer_tracks(void **state)
 }
 
 static void
+reviewed_call_for_help_counts_and_a_proxy_safe_does_not_override_it(void **state)
+{
+	struct sf_status_state s = {0};
+	struct sf_status_event own = SMS(NEEDS_HELP, 10), proxy = PX(SAFE, 20);
+	struct sf_status_event guess_safe = SMS(SAFE, 30);
+	bool changed;
+
+	(void)state;
+	own.review = true;
+	assert_int_equal(sf_status_apply(&s, &own, &s, &changed), 0);
+	assert_int_equal(s.status, SF_STATUS_NEEDS_HELP);
+	assert_true(s.needs_review);
+	assert_int_equal(s.own_status, SF_STATUS_NEEDS_HELP);
+	assert_int_equal(sf_status_apply(&s, &proxy, &s, &changed), 0);
+	assert_int_equal(s.status, SF_STATUS_NEEDS_HELP);
+	assert_false(s.by_proxy);
+	/* A guessed "safe" is held back: the call for help stays shown. */
+	guess_safe.review = true;
+	assert_int_equal(sf_status_apply(&s, &guess_safe, &s, &changed), 0);
+	assert_int_equal(s.status, SF_STATUS_NEEDS_HELP);
+	assert_true(s.needs_review);
+	assert_int_equal(s.answered_at_ms, 30);
+	/* Staff never send a guess. */
+	guess_safe.source = SF_STATUS_SOURCE_STAFF;
+	assert_int_equal(sf_status_apply(&s, &guess_safe, &s, &changed), SF_EINVAL);
+}
+
+static void
 apply_rebuilds_tracks_of_a_bare_state(void **state)
 {
 	/* A row stored with only the visible fields. */
@@ -706,6 +734,7 @@ main(void)
 	    cmocka_unit_test(apply_rejects_null),
 	    cmocka_unit_test(apply_in_place),
 	    cmocka_unit_test(apply_keeps_answer_tracks),
+	    cmocka_unit_test(reviewed_call_for_help_counts_and_a_proxy_safe_does_not_override_it),
 	    cmocka_unit_test(apply_rebuilds_tracks_of_a_bare_state),
 	    cmocka_unit_test(status_names_round_trip),
 	    cmocka_unit_test(status_parse_rejects_near_misses),

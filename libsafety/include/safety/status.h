@@ -73,6 +73,12 @@ struct sf_status_event {
 	int64_t at_ms;         /* when the answer was given (ms since the epoch) */
 	enum sf_status_source source;
 	bool unclassified; /* a national's or proxy's answer the parser could not classify */
+	/*
+	 * A classified answer staff must read (the parser's guess, a number
+	 * several people share): needs_review is raised; a help status counts
+	 * as usual, a "safe" is held back as if unclassified.
+	 */
+	bool review;
 	bool duress;       /* the national's duress word was used */
 	bool clear_duress; /* STAFF only: the mission lead resolved the duress alert */
 };
@@ -142,6 +148,10 @@ int sf_status_urgency(const struct sf_status_state *state);
  *                              unclassified or says another status
  *   unclassified answer        needs_review raised; unknown and unreachable
  *                              -> pending; a status from an answer stays
+ *   answer with review         needs_review raised; a "safe" is applied as an
+ *                              unclassified answer, a help status as any
+ *                              classified answer (so a later proxy "safe"
+ *                              never overrides it)
  *   duress answer              counts as a "safe" answer
  *   classified answer          updates the newest own (SMS/WEB/EMAIL) or
  *                              proxy answer, then the status shown is the
