@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unictype.h>
+#include <unistr.h>
 
 #define REPLIES_BATCH_MAX 1000
 /*
@@ -303,6 +305,41 @@ replies_candidate_add(const struct daemon *d, const char *word, char **out, size
 		return;
 	replies_candidate_key(d, key, out, cap, len, n);
 	klen = strlen(key);
+	/*
+	 * A Korean word is its stem and whatever particle or ending follows
+	 * ("무궁화가", "무궁화로", "무궁화도"): every start of a Hangul run of at
+	 * least two syllables is tried.
+	 */
+	{
+		size_t syl = 0;
+
+		while (syl < 12 && 3 * (syl + 1) <= klen) {
+			ucs4_t c;
+
+			if (u8_mbtouc(&c, (const uint8_t *)key + 3 * syl, 3) != 3 || c < 0xAC00 ||
+			    c > 0xD7A3)
+				break;
+			syl++;
+			if (syl >= 2 && 3 * syl < klen) {
+				char stem[40];
+
+				memcpy(stem, key, 3 * syl);
+				stem[3 * syl] = '\0';
+				replies_candidate_key(d, stem, out, cap, len, n);
+			}
+		}
+	}
+	/* A plural of a Latin word: "bananas", "tomatoes". */
+	if (klen >= 4 && key[klen - 1] == 's' && key[klen - 2] >= 'a' && key[klen - 2] <= 'z') {
+		key[klen - 1] = '\0';
+		replies_candidate_key(d, key, out, cap, len, n);
+		if (klen >= 5 && key[klen - 2] == 'e') {
+			key[klen - 2] = '\0';
+			replies_candidate_key(d, key, out, cap, len, n);
+			key[klen - 2] = 'e';
+		}
+		key[klen - 1] = 's';
+	}
 	for (size_t i = 0; i < sizeof replies_particles / sizeof replies_particles[0]; i++) {
 		size_t plen = strlen(replies_particles[i]);
 
@@ -327,7 +364,7 @@ static char *
 replies_candidates(const struct daemon *d, const char *text)
 {
 	size_t cap = 1024, len = 1;
-	char *out = xmalloc(cap), *copy, *word, *save = NULL;
+	char *out = xmalloc(cap), *copy, *word;
 	int n = 0, words = 0;
 
 	out[0] = '{';
@@ -335,10 +372,60 @@ replies_candidates(const struct daemon *d, const char *text)
 		strcpy(out, "{}");
 		return out;
 	}
+	/*
+	 * Words are split at any space, punctuation or symbol (an emoji, "~",
+	 * "·", an ideographic space); two neighbouring words are also tried
+	 * together, for a duress word of two words ("blue sky").
+	 */
 	copy = xstrndup(text, REPLIES_WORDS_MAX);
-	for (word = strtok_r(copy, " \t\r\n,.!?;:", &save); word != NULL && words < 200;
-	     word = strtok_r(NULL, " \t\r\n,.!?;:", &save), words++)
-		replies_candidate_add(d, word, &out, &cap, &len, &n);
+	{
+		const uint8_t *u = (const uint8_t *)copy;
+		size_t total = strlen(copy), i = 0, prev_start = 0, prev_end = 0;
+		bool have_prev = false;
+
+		while (i < total && words < 200) {
+			size_t start, end;
+			ucs4_t c;
+			int l;
+
+			/* Skip separators. */
+			while (i < total) {
+				l = u8_mbtouc(&c, u + i, total - i);
+				if (uc_is_general_category(c, UC_CATEGORY_L) ||
+				    uc_is_general_category(c, UC_CATEGORY_M) ||
+				    uc_is_general_category(c, UC_CATEGORY_N))
+					break;
+				i += (size_t)(l > 0 ? l : 1);
+			}
+			if (i >= total)
+				break;
+			start = i;
+			while (i < total) {
+				l = u8_mbtouc(&c, u + i, total - i);
+				if (!(uc_is_general_category(c, UC_CATEGORY_L) ||
+				      uc_is_general_category(c, UC_CATEGORY_M) ||
+				      uc_is_general_category(c, UC_CATEGORY_N)))
+					break;
+				i += (size_t)(l > 0 ? l : 1);
+			}
+			end = i;
+			word = xstrndup(copy + start, end - start);
+			replies_candidate_add(d, word, &out, &cap, &len, &n);
+			free(word);
+			if (have_prev) {
+				char *pair;
+
+				xasprintf(&pair, "%.*s %.*s", (int)(prev_end - prev_start),
+				          copy + prev_start, (int)(end - start), copy + start);
+				replies_candidate_add(d, pair, &out, &cap, &len, &n);
+				free(pair);
+			}
+			prev_start = start;
+			prev_end = end;
+			have_prev = true;
+			words++;
+		}
+	}
 	free(copy);
 	replies_candidate_add(d, text, &out, &cap, &len, &n);
 	out[len++] = '}';
@@ -1051,6 +1138,7 @@ struct replies_proxy_seed {
 	enum sf_status status;
 	int headcount;
 	int64_t at_ms;
+	bool duress; /* the answer used the duress word: its proxies are for staff to read */
 	char *channel, *provider_ref, *text;
 };
 
@@ -1105,6 +1193,7 @@ replies_proxy_members(const struct db_result *res, void *arg)
 			in.channel = seed->channel;
 			in.status = seed->status;
 			in.proxy = true;
+			in.review = seed->duress;
 			in.require_active = true;
 			in.received_ms = seed->at_ms;
 			/* Derived from the answer's key: a replayed answer makes no second proxy.
@@ -1125,22 +1214,28 @@ replies_proxy_members(const struct db_result *res, void *arg)
  * 4") answers for the others too: each member who has not answered keeps a
  * status by proxy, flagged as such, which their own answer replaces. A
  * count smaller than the household says nothing about who is missing, so
- * it marks no one; an answer under duress never speaks for others. Adds
- * the answer to the batch's lookup if it may speak for others.
+ * it marks no one. An answer under duress makes its proxies too, so that
+ * nothing a captor could see (the others asked again) differs from a plain
+ * "safe"; they are marked for review and say so, and hold nobody's status
+ * at safe. Adds the answer to the batch's lookup if it may speak for others.
  */
 static void
 replies_proxy_add(struct replies_proxy_batch *pb, const struct reply_item *it, bool duress)
 {
 	struct replies_proxy_seed *seed;
 
-	if (duress || it->proxy || it->unclassified || it->review || it->headcount < 2 ||
-	    (it->status != SF_STATUS_SAFE && it->status != SF_STATUS_NEEDS_HELP &&
-	     it->status != SF_STATUS_INJURED && it->status != SF_STATUS_NEEDS_EVACUATION))
+	if (it->proxy || it->headcount < 2)
+		return;
+	if (!duress &&
+	    (it->unclassified || it->review ||
+	     (it->status != SF_STATUS_SAFE && it->status != SF_STATUS_NEEDS_HELP &&
+	      it->status != SF_STATUS_INJURED && it->status != SF_STATUS_NEEDS_EVACUATION)))
 		return;
 	seed = &pb->seeds[pb->n++];
 	seed->crisis_id = it->crisis_id;
 	seed->national_id = it->national_id;
-	seed->status = it->status;
+	seed->duress = duress;
+	seed->status = duress ? SF_STATUS_SAFE : it->status;
 	seed->headcount = it->headcount;
 	seed->at_ms = it->at_ms;
 	seed->channel = xstrdup(it->channel);
@@ -1154,8 +1249,9 @@ replies_proxy_add(struct replies_proxy_batch *pb, const struct reply_item *it, b
 			while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
 				n--;
 		}
-		xasprintf(&seed->text, "[by household member %lld] %.*s",
-		          (long long)it->national_id, (int)n, text);
+		xasprintf(&seed->text, "[by household member %lld%s] %.*s",
+		          (long long)it->national_id,
+		          duress ? ", whose answer used the duress word" : "", (int)n, text);
 	}
 }
 

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unictype.h>
+#include <unistr.h>
 
 /*
  * One national as JSON, from row n; $1 says whether the passport number is
@@ -873,6 +875,24 @@ routes_nationals_export(struct http_ctx *ctx)
 	    3, params);
 }
 
+/* Tells whether a duress word has a space of any kind in it. */
+static bool
+duress_word_has_space(const char *w)
+{
+	const uint8_t *u = (const uint8_t *)w;
+	size_t n = strlen(w);
+
+	for (size_t i = 0; i < n;) {
+		ucs4_t c;
+		int l = u8_mbtouc(&c, u + i, n - i);
+
+		if (uc_is_property_white_space(c) || uc_is_general_category(c, UC_CATEGORY_Z))
+			return true;
+		i += (size_t)(l > 0 ? l : 1);
+	}
+	return false;
+}
+
 /*
  * POST /api/v1/nationals/{id}/duress-word {"word": "..."}: sets (or, with an
  * empty word, removes) the national's private duress word, stored only as a
@@ -901,6 +921,13 @@ routes_nationals_duress(struct http_ctx *ctx)
 		return;
 	}
 	clear = word->valuestring[0] == '\0';
+	if (!clear && duress_word_has_space(word->valuestring)) {
+		/* A reply is read word by word: a word of several words could be missed. */
+		http_reply_problem(ctx, 400, "bad request",
+		                   "word: one word, without spaces (\"무궁화\", not \"무궁 화\")");
+		cJSON_Delete(body);
+		return;
+	}
 	if (!clear && replies_duress_hash(ctx->d, word->valuestring, hash) != 0) {
 		http_reply_problem(ctx, 400, "bad request", "word: it needs letters or digits");
 		cJSON_Delete(body);

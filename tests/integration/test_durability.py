@@ -387,9 +387,9 @@ def a_record_torn_by_a_kill_holds_back_no_answer_acknowledged_after_it():
     for i in range(3):
         expect_equal(post(d, TOKENS[(210 + i) % len(TOKENS)], "injured", "torn-after-%d" % i).status, 200,
                      "spooled after the restart")
-    check("spool_torn_tail_cut" in d.log(), "the torn tail cut at the start")
     cluster.start()
     eventually(lambda: stored("torn-") == 6, timeout=60, what="all six answers stored: %d" % stored("torn-"))
+    check("spool_torn_tail_cut" in d.log(), "the torn tail cut at the start")
     eventually(lambda: any(f.startswith("reply-spool.replay.damaged") for f in os.listdir(STATE)), timeout=10,
                what="the damaged bytes kept for a person to look at")
     expect_equal(stored("torn-after-"), 3, "the answers after the restart")

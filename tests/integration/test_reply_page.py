@@ -315,6 +315,64 @@ def a_household_all_safe_does_not_override_a_reviewed_call_for_help():
     expect_equal(status_of(b), "needs_help|f", "b keeps their own call for help")
 
 
+def loners(count):
+    """People with a phone of their own who have not answered."""
+    rows = cluster.psql(DB, "SELECT n.id FROM national n WHERE n.deleted_at IS NULL "
+                            "AND n.id NOT IN (%s) AND NOT EXISTS (SELECT 1 FROM response r WHERE r.national_id = n.id) "
+                            "AND (SELECT count(*) FROM contact c WHERE c.kind = 'phone' AND c.value = "
+                            " (SELECT value FROM contact o WHERE o.national_id = n.id AND o.kind = 'phone' "
+                            "  ORDER BY priority LIMIT 1)) = 1 AND EXISTS (SELECT 1 FROM checkin k "
+                            " WHERE k.crisis_id = %d AND k.national_id = n.id) ORDER BY n.id"
+                        % (",".join(str(n) for n in PEOPLE[:12] + PEOPLE[-3:]), crisis))
+    found = [int(x) for x in rows.split()][:count]
+    check(len(found) == count, "%d people alone: %r" % (count, found))
+    return found
+
+
+def phone_of(nid):
+    return cluster.psql(DB, "SELECT value FROM contact WHERE national_id = %d AND kind = 'phone' "
+                            "ORDER BY priority LIMIT 1" % nid)
+
+
+def the_duress_word_is_found_however_it_is_written():
+    cases = [("무궁화", "안전합니다 무궁화로"), ("무궁화", "무궁화도 잘 있어요"), ("무궁화", "괜찮아요 무궁화~"),
+             ("무궁화", "안전해요\u3000무궁화"), ("무궁화", "괜찮아요 무궁화가 피었어요"),
+             ("banana", "all safe, bananas"), ("무궁화", "괜찮아요 무궁화\U0001F60A"), ("무궁화", "안전\u00b7무궁화"),
+             ("banana", "safe (banana)")]
+    people = loners(len(cases) + 1)
+    for i, ((word, text), nid) in enumerate(zip(cases, people)):
+        expect_equal(lead.post("/api/v1/nationals/%d/duress-word" % nid, {"word": word}).status, 204, "set")
+        expect_equal(sms(phone_of(nid), text, "dw-%d" % i).status, 200, "sms")
+    for i, ((word, text), nid) in enumerate(zip(cases, people)):
+        expect_equal(cluster.psql(DB, "SELECT national_id, duress FROM response WHERE provider_ref = 'kannel:dw-%d'" % i),
+                     "%d|t" % nid, "duress word %r found in %r" % (word, text))
+    # A word of two words could be missed: refused, saying why.
+    r = lead.post("/api/v1/nationals/%d/duress-word" % people[-1], {"word": "blue sky"})
+    expect_equal(r.status, 400, r.body)
+    check("space" in r.body, r.body)
+    r = lead.post("/api/v1/nationals/%d/duress-word" % people[-1], {"word": "무궁\u3000화"})
+    expect_equal(r.status, 400, r.body)
+
+
+def a_duress_answer_for_the_household_asks_nobody_again():
+    (a, b), = households_of(2, 1, linked=1)
+    expect_equal(lead.post("/api/v1/nationals/%d/duress-word" % a, {"word": "진달래"}).status, 204, "set")
+    r = post(LINKS[a], status="safe", people="2", message="we are 2 all fine 진달래", lang="en")
+    expect_equal(r.status, 200, r.body)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % b) == "1",
+               timeout=5, what="the other answered for, as a plain safe would")
+    for n in (b,):
+        expect_equal(cluster.psql(DB, "SELECT state FROM checkin WHERE crisis_id = %d AND national_id = %d"
+                                      % (crisis, n)), "answered", "not asked again")
+        check("duress" in cluster.psql(DB, "SELECT raw_text FROM response WHERE national_id = %d" % n),
+              "staff see it came from a duress answer")
+        eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d "
+                                            "AND national_id = %d" % (crisis, n)) == "pending|t", timeout=5,
+                   what="not counted safe on a forced answer, flagged for staff")
+    eventually(lambda: cluster.psql(DB, "SELECT duress FROM person_status WHERE crisis_id = %d AND national_id = %d"
+                                        % (crisis, a)) == "t", timeout=5, what="duress raised")
+
+
 def a_form_too_big_says_so():
     r = post(LINKS[PEOPLE[11]], status="safe", message="x" * 9000)
     expect_equal(r.status, 413, r.body[:300])
@@ -398,6 +456,8 @@ try:
         the_message_box_is_read_too,
         a_household_all_safe_does_not_override_a_reviewed_call_for_help,
         a_form_too_big_says_so,
+        the_duress_word_is_found_however_it_is_written,
+        a_duress_answer_for_the_household_asks_nobody_again,
         a_duress_word_survives_a_key_rotation,
         an_sms_says_whose_answer_it_is,
         a_closed_crisis_closes_its_links,
