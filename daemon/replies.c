@@ -1518,6 +1518,9 @@ replies_stored(const struct db_result *res, void *arg)
 			answers[nanswers++] = (struct replies_answer){it, REPLY_REFUSED, false};
 			continue;
 		}
+		/* The time as stored (bounded), which the catch-up would read too. */
+		if (stored && !PQgetisnull(res->res, row, 22))
+			it->at_ms = atoll(PQgetvalue(res->res, row, 22));
 		if (stored)
 			r->stored[ch][it->unclassified ? SF_STATUS_COUNT : (int)it->status]++;
 		else
@@ -2026,7 +2029,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
-	pg_arrays_open(&cols, 17);
+	pg_arrays_open(&cols, 18);
 	limit = r->head->batch_limit > 0 ? r->head->batch_limit : REPLIES_BATCH_MAX;
 	first_limit = r->head->batch_limit;
 	while (r->head != NULL && b->n < limit && r->head->batch_limit == first_limit) {
@@ -2060,6 +2063,8 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		pg_arrays_add(&cols, 14, it->require_active ? "t" : "f");
 		pg_arrays_add(&cols, 15, it->by_staff ? "t" : "f");
 		pg_arrays_add(&cols, 16, it->proxy ? "t" : "f");
+		snprintf(num, sizeof num, "%lld", (long long)it->at_ms);
+		pg_arrays_add(&cols, 17, num);
 		b->items[b->n++] = it;
 	}
 	/*
@@ -2074,8 +2079,9 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "$4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
 	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[], $16::bool[], "
-	        " $17::bool[]) AS r(idx, crisis_id, national_id, channel, sender, raw_text, "
-	        " status, headcount, lat, lon, ref, entered_by, review, cand, req, bys, prx)), "
+	        " $17::bool[], $18::bigint[]) AS r(idx, crisis_id, national_id, channel, sender, "
+	        " raw_text, status, headcount, lat, lon, ref, entered_by, review, cand, req, bys, "
+	        " prx, at)), "
 	        /*
 	         * An SMS from a known number answers that person's newest open
 	         * check-in; a number several people share (a family's phone) is
@@ -2086,7 +2092,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " r.raw_text, r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, "
 	        " r.review OR coalesce(w.shared, false) AS review, coalesce(w.shared, false) AS "
 	        "shared, "
-	        " r.cand, r.req, r.bys, r.prx FROM r "
+	        " r.cand, r.req, r.bys, r.prx, r.at FROM r "
 	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id, "
 	        "  min(k.national_id) OVER () <> max(k.national_id) OVER () AS shared "
 	        /*
@@ -2114,14 +2120,21 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, "
 	        "sender, "
 	        " raw_text, status, headcount, point, provider_ref, entered_by, review, duress, "
-	        " by_staff, proxy) "
+	        " by_staff, proxy, received_at) "
 	        " SELECT crisis_id, national_id, mission_id, channel, sender, raw_text, "
 	        "  CASE WHEN duress THEN 'safe' ELSE status END, headcount, "
 	        "  CASE WHEN lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), "
 	        "4326)::geography "
-	        "  END, ref, entered_by, review, duress, bys, prx FROM x WHERE NOT refused "
+	        "  END, ref, entered_by, review, duress, bys, prx, "
+	        /*
+	         * When it was received (a gateway's own time for an SMS delivered
+	         * late): never in the future, never before the person was asked.
+	         */
+	        "  least(now(), greatest(to_timestamp(at / 1000.0), (SELECT k.asked_at FROM checkin k "
+	        "   WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id))) "
+	        " FROM x WHERE NOT refused "
 	        " ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, "
-	        "channel), "
+	        "channel, received_at), "
 	        "ck AS (UPDATE checkin k SET state = 'answered', answered_at = now() FROM x JOIN "
 	        "ins "
 	        " ON ins.provider_ref = x.ref AND ins.channel = x.channel "
@@ -2135,11 +2148,11 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        /* A duplicate's stored id, looked up only for duplicates. */
 	        " CASE WHEN ins.id IS NULL AND NOT x.refused THEN (SELECT e.id FROM response e "
 	        "  WHERE e.channel = x.channel AND e.provider_ref = x.ref) END, x.shared, "
-	        " (SELECT id FROM pend) "
+	        " (SELECT id FROM pend), (extract(epoch FROM ins.received_at) * 1000)::bigint "
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",
-	        17, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
+	        18, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
 		/* The database is down: the spool takes the batch. */
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);

@@ -267,9 +267,14 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
 
 	(void)duress;
 	if (outcome == REPLY_REFUSED && hr->by_link) {
+		/*
+		 * The link named someone (or a crisis) it can no longer answer for:
+		 * the message goes by its number, but whose answer it is, staff decide.
+		 */
 		hr->by_link = false;
 		hr->in.crisis_id = hr->in.national_id = 0;
 		hr->in.require_active = false;
+		hr->in.review = true;
 		replies_submit(hr->ctx->d, &hr->in, hooks_reply_done, hr);
 		return;
 	}
@@ -291,7 +296,7 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
  */
 static void
 hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const char *ref,
-                bool twiml)
+                bool twiml, int64_t received_ms)
 {
 	struct sf_reply reply;
 	char phone[SF_PHONE_E164_SIZE], err[128];
@@ -319,6 +324,7 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
 	in->lat = reply.lat;
 	in->lon = reply.lon;
 	in->provider_ref = hr->ref;
+	in->received_ms = received_ms;
 	/*
 	 * A reply link pasted into the message says whose answer it is, which
 	 * the number alone may not (a phone several people share, a borrowed one).
@@ -333,50 +339,142 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
 	replies_submit(ctx->d, in, hooks_reply_done, hr);
 }
 
-/* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I...: an incoming SMS via Kannel. */
+/*
+ * Kannel's %t, "YYYY-MM-DD HH:MM" or with seconds, in UTC: when the SMSC got
+ * the message. 0 when absent, unreadable, in the future or over a week old.
+ */
+static int64_t
+hooks_kannel_time(const char *v)
+{
+	struct tm tm;
+	const char *end;
+	time_t t, now = time(NULL);
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	memset(&tm, 0, sizeof tm);
+	end = strptime(v, "%Y-%m-%d %H:%M", &tm);
+	if (end == NULL)
+		return 0;
+	if (*end == ':') {
+		const char *sec = strptime(end + 1, "%S", &tm);
+
+		if (sec == NULL)
+			return 0;
+		end = sec;
+	}
+	if (*end != '\0')
+		return 0;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || t > now + 60 || t < now - 7 * 86400)
+		return 0;
+	return (int64_t)t * 1000;
+}
+
+/*
+ * The last message of each sender seen without Kannel's id, to tell a retry
+ * (the same text again, within five minutes) from a new message that
+ * happens to repeat an earlier one ("help", "safe now", "help").
+ */
+#define HOOKS_RECENT 1024
+static struct {
+	unsigned char sender[16], text[16];
+	time_t at;
+	char ref[128];
+} hooks_recent[HOOKS_RECENT];
+
+/* The first 16 bytes of the SHA-256 of up to three strings, each with its NUL. */
+static void
+hooks_digest(const char *a, const char *b, const char *c, unsigned char out[16])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *mc = EVP_MD_CTX_new();
+
+	memset(out, 0, 16);
+	if (mc == NULL)
+		return;
+	if (EVP_DigestInit_ex(mc, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(mc, a, strlen(a) + 1) == 1 &&
+	    (b == NULL || EVP_DigestUpdate(mc, b, strlen(b) + 1) == 1) &&
+	    (c == NULL || EVP_DigestUpdate(mc, c, strlen(c) + 1) == 1) &&
+	    EVP_DigestFinal_ex(mc, md, &mdlen) == 1)
+		memcpy(out, md, 16);
+	EVP_MD_CTX_free(mc);
+}
+
+/*
+ * The key of a message Kannel sent without an id. A repeat of the sender's
+ * most recent message (same text, same gateway time) within five minutes is
+ * that message again. Otherwise, with Kannel's time the key is the sender,
+ * text and time (a retry after a restart repeats all three); without it,
+ * the moment it came: "help", "safe now", "help" are three answers.
+ */
+static void
+hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *ref, size_t refsz)
+{
+	unsigned char who[16], what[16], key[16];
+	char hex[33], moment[48];
+	time_t now = time(NULL);
+	bool has_time = tstamp != NULL && *tstamp != '\0';
+	size_t slot;
+
+	hooks_digest(from, NULL, NULL, who);
+	hooks_digest(text, has_time ? tstamp : "", NULL, what);
+	slot = ((size_t)who[0] << 8 | who[1]) % HOOKS_RECENT;
+	if (memcmp(hooks_recent[slot].sender, who, 16) == 0 &&
+	    memcmp(hooks_recent[slot].text, what, 16) == 0 && now - hooks_recent[slot].at < 300 &&
+	    hooks_recent[slot].ref[0] != '\0') {
+		snprintf(ref, refsz, "%s", hooks_recent[slot].ref);
+		return;
+	}
+	if (has_time) {
+		hooks_digest(from, text, tstamp, key);
+	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(moment, sizeof moment, "%lld.%09ld", (long long)ts.tv_sec, ts.tv_nsec);
+		hooks_digest(from, text, moment, key);
+	}
+	sf_secret_hex_encode(key, 16, hex, sizeof hex);
+	snprintf(ref, refsz, "kannel:h:%s", hex);
+	memcpy(hooks_recent[slot].sender, who, 16);
+	memcpy(hooks_recent[slot].text, what, 16);
+	hooks_recent[slot].at = now;
+	snprintf(hooks_recent[slot].ref, sizeof hooks_recent[slot].ref, "%s", ref);
+}
+
+/* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I&time=%t...: an incoming SMS via Kannel.
+ */
 void
 routes_hooks_kannel_mo(struct http_ctx *ctx)
 {
 	/* A long concatenated SMS in Korean is 9 bytes a character in the URL, 3 here. */
-	char from[64], text[8192], id[96], ref[128];
-	const char *vfrom, *vtext, *vid;
+	char from[64], text[8192], id[96], ref[128], tbuf[32];
+	const char *vfrom, *vtext = NULL, *vid, *vtime;
+	int trc;
 
 	if (!hooks_kannel_secret_ok(ctx))
 		return;
 	vfrom = http_query(ctx, "from", from, sizeof from);
-	vtext = http_query(ctx, "text", text, sizeof text);
+	trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
+	if (trc == SF_ETOOLONG) {
+		http_reply_problem(ctx, 413, "payload too large",
+		                   "text: longer than 8191 bytes; not stored");
+		return;
+	}
 	vid = http_query(ctx, "id", id, sizeof id);
+	vtime = http_query(ctx, "time", tbuf, sizeof tbuf);
 	if (vfrom == NULL || vtext == NULL) {
 		http_reply_problem(ctx, 400, "bad request", "from and text are required");
 		return;
 	}
-	if (vid != NULL && *vid != '\0') {
+	if (vid != NULL && *vid != '\0')
 		snprintf(ref, sizeof ref, "kannel:%s", vid);
-	} else {
-		/*
-		 * Without an id from Kannel, the sender and text within five minutes
-		 * stand for it: a retry repeats both, a new answer later is new.
-		 */
-		unsigned char md[32];
-		unsigned int mdlen = 0;
-		char hex[33];
-		EVP_MD_CTX *mc = EVP_MD_CTX_new();
-		long long window = (long long)(time(NULL) / 300);
-
-		if (mc == NULL || EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1 ||
-		    EVP_DigestUpdate(mc, vfrom, strlen(vfrom) + 1) != 1 ||
-		    EVP_DigestUpdate(mc, vtext, strlen(vtext) + 1) != 1 ||
-		    EVP_DigestUpdate(mc, &window, sizeof window) != 1 ||
-		    EVP_DigestFinal_ex(mc, md, &mdlen) != 1) {
-			EVP_MD_CTX_free(mc);
-			http_reply_problem(ctx, 503, "unavailable", "cannot take the message now");
-			return;
-		}
-		EVP_MD_CTX_free(mc);
-		sf_secret_hex_encode(md, 16, hex, sizeof hex);
-		snprintf(ref, sizeof ref, "kannel:h:%s", hex);
-	}
-	hooks_sms_reply(ctx, vfrom, vtext, ref, false);
+	else
+		hooks_kannel_key(vfrom, vtext, vtime, ref, sizeof ref);
+	hooks_sms_reply(ctx, vfrom, vtext, ref, false, hooks_kannel_time(vtime));
 }
 
 /* POST /hooks/sms/twilio: an incoming SMS via a Twilio-compatible provider. */
@@ -404,6 +502,6 @@ routes_hooks_twilio_mo(struct http_ctx *ctx)
 		return;
 	}
 	snprintf(ref, sizeof ref, "twilio:%s", sid != NULL ? sid : "");
-	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, true);
+	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, true, 0);
 	evhttp_clear_headers(&form);
 }

@@ -228,6 +228,54 @@ INSERT INTO checkin (crisis_id, national_id, mission_id, campaign_id, state, nex
                what="the live person injured")
 
 
+def kannel_without_id_keeps_a_repeated_answer_after_another():
+    # "help", "safe now", "help": the second "help" is a new answer, not a retry.
+    def mo(text, **extra):
+        q = dict({"secret": SECRET, "from": "+821033334444", "to": "1", "text": text}, **extra)
+        expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(q)).status, 200, text)
+    for text in ("help me 1", "safe now 1", "help me 1"):
+        mo(text)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(raw_text, ' / ' ORDER BY id) FROM response "
+                                  "WHERE raw_text LIKE '%% 1'"), "help me 1 / safe now 1 / help me 1", "three answers")
+    # With Kannel's time: a retry carries the same time and is one message.
+    for _ in range(2):
+        mo("timed answer", time="2026-01-02 03:04:05")
+    mo("timed answer", time="2026-01-02 03:09:05")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE raw_text = 'timed answer'"), "2",
+                 "a retry once, a later message again")
+
+
+def a_late_delivered_safe_does_not_hide_a_newer_call_for_help():
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc)
+    q = {"secret": SECRET, "from": "+821011112222", "to": "1"}
+    expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+        dict(q, text="help, trapped", id="late-help", time=now.strftime("%Y-%m-%d %H:%M:%S")))).status, 200, "help")
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE national_id = 1") == "needs_help",
+               timeout=5, what="needs help")
+    sent = (now - datetime.timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S")
+    expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+        dict(q, text="safe", id="late-safe", time=sent))).status, 200, "late safe")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM status_pending") == "0", timeout=5, what="applied")
+    expect_equal(cluster.psql(DB, "SELECT status FROM person_status WHERE national_id = 1"), "needs_help",
+                 "the older safe does not hide the newer call for help")
+    check(cluster.psql(DB, "SELECT (SELECT received_at FROM response WHERE provider_ref = 'kannel:late-safe') < "
+                           "(SELECT received_at FROM response WHERE provider_ref = 'kannel:late-help')") == "t",
+          "stored at the gateway's time")
+    # A time in the future is not believed.
+    expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+        dict(q, text="ok", id="future", time="2099-01-01 00:00:00"))).status, 200, "future")
+    check(cluster.psql(DB, "SELECT received_at <= now() FROM response WHERE provider_ref = 'kannel:future'") == "t",
+          "never in the future")
+
+
+def kannel_text_too_long_says_so():
+    q = urllib.parse.urlencode({"secret": SECRET, "from": "+821033334444", "to": "1", "text": "a" * 9000, "id": "long"})
+    r = d.get("/hooks/sms/kannel?" + q)
+    expect_equal(r.status, 413, r.body)
+    check("too long" in r.body or "longer than" in r.body, r.body)
+
+
 try:
     run([
         kannel_dlr_needs_the_secret_and_records_delivery,
@@ -239,6 +287,9 @@ try:
         a_failing_carrier_sends_its_numbers_by_email_first,
         kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once,
         a_shared_number_never_files_an_answer_under_a_deleted_person,
+        kannel_without_id_keeps_a_repeated_answer_after_another,
+        a_late_delivered_safe_does_not_hide_a_newer_call_for_help,
+        kannel_text_too_long_says_so,
     ])
 finally:
     d.stop()

@@ -315,7 +315,7 @@ def a_household_all_safe_does_not_override_a_reviewed_call_for_help():
     expect_equal(status_of(b), "needs_help|f", "b keeps their own call for help")
 
 
-def loners(count):
+def loners(count, linked=False):
     """People with a phone of their own who have not answered."""
     rows = cluster.psql(DB, "SELECT n.id FROM national n WHERE n.deleted_at IS NULL "
                             "AND n.id NOT IN (%s) AND NOT EXISTS (SELECT 1 FROM response r WHERE r.national_id = n.id) "
@@ -324,7 +324,7 @@ def loners(count):
                             "  ORDER BY priority LIMIT 1)) = 1 AND EXISTS (SELECT 1 FROM checkin k "
                             " WHERE k.crisis_id = %d AND k.national_id = n.id) ORDER BY n.id"
                         % (",".join(str(n) for n in PEOPLE[:12] + PEOPLE[-3:]), crisis))
-    found = [int(x) for x in rows.split()][:count]
+    found = [int(x) for x in rows.split() if not linked or int(x) in LINKS][:count]
     check(len(found) == count, "%d people alone: %r" % (count, found))
     return found
 
@@ -371,6 +371,20 @@ def a_duress_answer_for_the_household_asks_nobody_again():
                    what="not counted safe on a forced answer, flagged for staff")
     eventually(lambda: cluster.psql(DB, "SELECT duress FROM person_status WHERE crisis_id = %d AND national_id = %d"
                                         % (crisis, a)) == "t", timeout=5, what="duress raised")
+
+
+def a_refused_pasted_link_is_not_taken_as_the_owners_own_answer():
+    # x pastes y's link; y has been deleted, so the link is refused and the
+    # message goes by x's number: stored for staff to check, not x's plain "safe".
+    x, y = loners(2, linked=True)
+    expect_equal(lead.delete("/api/v1/nationals/%d" % y).status // 100, 2, "delete y")
+    r = sms(phone_of(x), "we are safe https://safety.example.org/r/%s" % LINKS[y], "paste-refused")
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT national_id, status, review FROM response "
+                                  "WHERE provider_ref = 'kannel:paste-refused'"), "%d|safe|t" % x, "for review")
+    eventually(lambda: cluster.psql(DB, "SELECT status, needs_review FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, x)) == "pending|t", timeout=5,
+               what="x not marked safe on someone else's link")
 
 
 def a_form_too_big_says_so():
@@ -458,6 +472,7 @@ try:
         a_form_too_big_says_so,
         the_duress_word_is_found_however_it_is_written,
         a_duress_answer_for_the_household_asks_nobody_again,
+        a_refused_pasted_link_is_not_taken_as_the_owners_own_answer,
         a_duress_word_survives_a_key_rotation,
         an_sms_says_whose_answer_it_is,
         a_closed_crisis_closes_its_links,
