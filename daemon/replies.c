@@ -79,7 +79,7 @@ struct reply_item {
 	char *duress_hashes; /* PostgreSQL array literal of candidate hashes */
 	char *words;         /* kept for the spool, which hashes again on replay */
 	enum sf_status status;
-	bool unclassified, review, by_staff, proxy, require_active;
+	bool unclassified, review, by_staff, proxy, require_active, clear_duress;
 	int headcount;
 	bool has_point;
 	double lat, lon;
@@ -532,6 +532,7 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 	it->review = in->review;
 	it->by_staff = in->by_staff;
 	it->proxy = in->proxy;
+	it->clear_duress = in->clear_duress && in->by_staff;
 	it->require_active = in->require_active;
 	it->replayed = in->replayed;
 	it->headcount = in->headcount;
@@ -597,6 +598,7 @@ replies_spool_batch(struct replies *r, struct reply_item **items, int n)
 		in.status = it->status;
 		in.unclassified = it->unclassified;
 		in.review = it->review;
+		in.clear_duress = it->clear_duress;
 		in.headcount = it->headcount;
 		in.has_point = it->has_point;
 		in.lat = it->lat;
@@ -629,21 +631,13 @@ replies_kick(struct replies *r)
 	replies_shutdown_step(r);
 }
 
-/* The 13 columns of a stored status (person_status as p) that replies_read_state reads. */
-#define STATUS_STATE_COLUMNS                                                                       \
-	" p.status, (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "   \
-	" p.duress, p.confirm_safe, p.by_proxy, p.own_status, "                                    \
-	" (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "                         \
-	" (extract(epoch FROM p.proxy_at) * 1000)::bigint, "                                       \
-	" (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version "
-
 /*
  * Reads a stored status from 13 columns starting at col: status, at, the
  * five flags, own status and time, proxy status and time, answered time,
  * version (STATUS_STATE_COLUMNS). Returns false when there is no row (the
  * status column is NULL).
  */
-static bool
+bool
 replies_read_state(const PGresult *res, int row, int col, struct sf_status_state *st,
                    int64_t *version)
 {
@@ -1297,7 +1291,7 @@ replies_proxy_lookup(struct replies_proxy_batch *pb)
 }
 
 /* Whose word an answer is, for the precedence rules. */
-static enum sf_status_source
+enum sf_status_source
 replies_source(bool by_staff, bool proxy, const char *channel)
 {
 	return by_staff                        ? SF_STATUS_SOURCE_STAFF
@@ -1556,6 +1550,7 @@ replies_stored(const struct db_result *res, void *arg)
 		e->ev.at_ms = it->at_ms;
 		e->ev.unclassified = it->unclassified;
 		e->ev.review = it->review && !it->unclassified;
+		e->ev.clear_duress = it->clear_duress && !duress;
 		e->ev.duress = duress;
 		e->ev.source = replies_source(it->by_staff, it->proxy, it->channel);
 	}
@@ -1630,6 +1625,8 @@ replies_catch_up_read(const struct db_result *res, void *arg)
 		                              strcmp(PQgetvalue(res->res, row, 21), "t") == 0,
 		                              PQgetvalue(res->res, row, 19));
 		e->ev.at_ms = replies_ms(res->res, row, 22);
+		e->ev.clear_duress = strcmp(PQgetvalue(res->res, row, 26), "t") == 0 &&
+		                     !e->ev.duress && e->ev.source == SF_STATUS_SOURCE_STAFF;
 		/*
 		 * Its household's proxy answers may not have been made either; they
 		 * are keyed by the answer's reference, so those already there are
@@ -1714,7 +1711,8 @@ replies_catch_up_round(struct replies *r)
 	        "SELECT r.id, r.crisis_id, r.national_id," STATUS_STATE_COLUMNS ", "
 	        " coalesce(r.status, 'unclassified'), r.review, r.duress, r.channel, r.by_staff, "
 	        " r.proxy, (extract(epoch FROM r.received_at) * 1000)::bigint, "
-	        " coalesce(r.headcount, 0), r.provider_ref, coalesce(r.raw_text, '') "
+	        " coalesce(r.headcount, 0), r.provider_ref, coalesce(r.raw_text, ''), "
+	        " r.clear_duress "
 	        "FROM response r JOIN crisis c ON c.id = r.crisis_id AND c.state = 'active' "
 	        "LEFT JOIN person_status p ON p.crisis_id = r.crisis_id "
 	        " AND p.national_id = r.national_id "
@@ -2029,7 +2027,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
-	pg_arrays_open(&cols, 18);
+	pg_arrays_open(&cols, 19);
 	limit = r->head->batch_limit > 0 ? r->head->batch_limit : REPLIES_BATCH_MAX;
 	first_limit = r->head->batch_limit;
 	while (r->head != NULL && b->n < limit && r->head->batch_limit == first_limit) {
@@ -2065,6 +2063,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		pg_arrays_add(&cols, 16, it->proxy ? "t" : "f");
 		snprintf(num, sizeof num, "%lld", (long long)it->at_ms);
 		pg_arrays_add(&cols, 17, num);
+		pg_arrays_add(&cols, 18, it->clear_duress ? "t" : "f");
 		b->items[b->n++] = it;
 	}
 	/*
@@ -2079,9 +2078,11 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "$4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
 	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[], $16::bool[], "
-	        " $17::bool[], $18::bigint[]) AS r(idx, crisis_id, national_id, channel, sender, "
-	        " raw_text, status, headcount, lat, lon, ref, entered_by, review, cand, req, bys, "
-	        " prx, at)), "
+	        " $17::bool[], $18::bigint[], $19::bool[]) AS r(idx, crisis_id, national_id, "
+	        "channel, "
+	        " sender, raw_text, status, headcount, lat, lon, ref, entered_by, review, cand, "
+	        "req, "
+	        " bys, prx, at, clr)), "
 	        /*
 	         * An SMS from a known number answers that person's newest open
 	         * check-in; a number several people share (a family's phone) is
@@ -2092,7 +2093,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " r.raw_text, r.status, r.headcount, r.lat, r.lon, r.ref, r.entered_by, "
 	        " r.review OR coalesce(w.shared, false) AS review, coalesce(w.shared, false) AS "
 	        "shared, "
-	        " r.cand, r.req, r.bys, r.prx, r.at FROM r "
+	        " r.cand, r.req, r.bys, r.prx, r.at, r.clr FROM r "
 	        " LEFT JOIN LATERAL (SELECT k.crisis_id, k.national_id, "
 	        "  min(k.national_id) OVER () <> max(k.national_id) OVER () AS shared "
 	        /*
@@ -2120,7 +2121,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "ins AS (INSERT INTO response (crisis_id, national_id, mission_id, channel, "
 	        "sender, "
 	        " raw_text, status, headcount, point, provider_ref, entered_by, review, duress, "
-	        " by_staff, proxy, received_at) "
+	        " by_staff, proxy, received_at, clear_duress) "
 	        " SELECT crisis_id, national_id, mission_id, channel, sender, raw_text, "
 	        "  CASE WHEN duress THEN 'safe' ELSE status END, headcount, "
 	        "  CASE WHEN lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(lon, lat), "
@@ -2130,8 +2131,9 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	         * When it was received (a gateway's own time for an SMS delivered
 	         * late): never in the future, never before the person was asked.
 	         */
-	        "  least(now(), greatest(to_timestamp(at / 1000.0), (SELECT k.asked_at FROM checkin k "
-	        "   WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id))) "
+	        "  least(now(), greatest(to_timestamp(at / 1000.0), (SELECT k.asked_at FROM "
+	        "checkin k "
+	        "   WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id))), clr "
 	        " FROM x WHERE NOT refused "
 	        " ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, "
 	        "channel, received_at), "
@@ -2152,7 +2154,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",
-	        18, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
+	        19, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
 		/* The database is down: the spool takes the batch. */
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);

@@ -31,6 +31,7 @@ struct reply_input {
 	const char *entered_by;   /* staff entry: who */
 	bool by_staff;            /* a staff decision (missing, deceased, evacuated...) */
 	bool proxy;               /* a household member answered for this person */
+	bool clear_duress;        /* a staff decision that resolves the duress alert */
 	int64_t received_ms;      /* when it was received (ms since the epoch); 0: now */
 	bool require_active;      /* store only if the crisis is active and the person exists */
 	/*
@@ -69,6 +70,27 @@ void replies_stop(struct daemon *d);
  * written and recorded: a shutdown waits for it (within its timeout).
  */
 bool replies_settled(const struct daemon *d);
+
+/* The 13 columns of a stored status (person_status as p) that replies_read_state reads. */
+#define STATUS_STATE_COLUMNS                                                                       \
+	" p.status, (extract(epoch FROM p.at) * 1000)::bigint, p.set_by_staff, p.needs_review, "   \
+	" p.duress, p.confirm_safe, p.by_proxy, p.own_status, "                                    \
+	" (extract(epoch FROM p.own_at) * 1000)::bigint, p.proxy_status, "                         \
+	" (extract(epoch FROM p.proxy_at) * 1000)::bigint, "                                       \
+	" (extract(epoch FROM p.answered_at) * 1000)::bigint, p.version "
+
+struct pg_result;
+struct sf_status_state;
+
+/*
+ * Reads a stored status from the STATUS_STATE_COLUMNS starting at col.
+ * Returns false when there is no row (the status column is NULL).
+ */
+bool replies_read_state(const struct pg_result *res, int row, int col, struct sf_status_state *st,
+                        int64_t *version);
+
+/* Where an answer comes from, for the precedence rules. */
+enum sf_status_source replies_source(bool by_staff, bool proxy, const char *channel);
 
 /* Computes the keyed hash of a duress word (normalised: NFKC, case-folded, trimmed). */
 int replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65]);

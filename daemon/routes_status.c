@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* GET /api/v1/crises/{id}/status: counts by status, by region, flags, answers per minute. */
 void
@@ -326,6 +327,8 @@ struct staff_entry {
 	struct reply_input in;
 	char text[600], by[80];
 	int64_t crisis_id, national_id;
+	enum sf_status became; /* the status the entry leaves the person in */
+	bool duress_after;     /* whether the duress flag stays raised */
 };
 
 /* The staff reply is stored: audit it and answer. */
@@ -334,7 +337,7 @@ staff_entry_done(enum reply_outcome outcome, bool duress, void *arg)
 {
 	struct staff_entry *se = arg;
 	struct audit_who who;
-	const char *params[7];
+	const char *params[10];
 	char crisis[24], national[24];
 
 	(void)duress;
@@ -349,14 +352,22 @@ staff_entry_done(enum reply_outcome outcome, bool duress, void *arg)
 	params[4] = crisis;
 	params[5] = national;
 	params[6] = sf_status_name(se->in.status);
+	params[7] = sf_status_name(se->became);
+	params[8] = se->in.clear_duress ? "t" : "f";
+	params[9] = se->duress_after ? "t" : "f";
+	/*
+	 * The status the entry left, which a decision refused (evacuated for
+	 * someone never answered, an answer after a staff decision) is not.
+	 */
 	db_reply_json(
 	    se->ctx, 201, "",
 	    "SELECT json_build_object('stored', true, 'crisis_id', $5::bigint, 'national_id', "
-	    "$6::bigint, 'status', $7::text, 'audit_id', audit_record($1, $2, $3::bigint, $4, "
+	    "$6::bigint, 'requested', $7::text, 'status', $8::text, 'applied', $7 = $8, "
+	    "'duress', $10::bool, 'audit_id', audit_record($1, $2, $3::bigint, $4, "
 	    "'response.staff', 'national', $6::bigint::text, json_build_object('crisis_id', "
-	    "$5::bigint, "
-	    "'status', $7::text)::text))::text",
-	    7, params);
+	    "$5::bigint, 'status', $7::text, 'became', $8::text, 'clear_duress', "
+	    "$9::bool)::text))::text",
+	    10, params);
 	free(se);
 }
 
@@ -376,6 +387,28 @@ staff_entry_checked(const struct db_result *r, void *arg)
 		free(se);
 		return;
 	}
+	/* What the precedence rules will make of it, from the status as it stands. */
+	{
+		struct sf_status_state cur, next;
+		struct sf_status_event ev = {0};
+		int64_t version;
+		bool changed;
+		struct timespec ts;
+
+		replies_read_state(r->res, 0, 1, &cur, &version);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ev.status = se->in.status;
+		ev.at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		ev.source = replies_source(se->in.by_staff, false, "staff");
+		ev.clear_duress = se->in.clear_duress;
+		if (sf_status_apply(&cur, &ev, &next, &changed) == 0) {
+			se->became = next.status;
+			se->duress_after = next.duress;
+		} else {
+			se->became = cur.status;
+			se->duress_after = cur.duress;
+		}
+	}
 	replies_submit(se->ctx->d, &se->in, staff_entry_done, se);
 }
 
@@ -387,7 +420,7 @@ staff_entry_checked(const struct db_result *r, void *arg)
 void
 routes_status_staff_entry(struct http_ctx *ctx)
 {
-	cJSON *body, *nid, *status, *count, *msg, *lat, *lon;
+	cJSON *body, *nid, *status, *count, *msg, *lat, *lon, *clear;
 	struct staff_entry *se;
 	char scope[24], id[24], national[24];
 	const char *params[3];
@@ -404,6 +437,19 @@ routes_status_staff_entry(struct http_ctx *ctx)
 	msg = cJSON_GetObjectItemCaseSensitive(body, "message");
 	lat = cJSON_GetObjectItemCaseSensitive(body, "lat");
 	lon = cJSON_GetObjectItemCaseSensitive(body, "lon");
+	clear = cJSON_GetObjectItemCaseSensitive(body, "clear_duress");
+	if (clear != NULL && !cJSON_IsBool(clear)) {
+		http_reply_problem(ctx, 400, "bad request", "clear_duress: true or false");
+		cJSON_Delete(body);
+		return;
+	}
+	/* Only the mission lead resolves a duress alert, having reached the person. */
+	if (cJSON_IsTrue(clear) && ctx->principal.role != SF_ROLE_MISSION_LEAD) {
+		http_reply_problem(ctx, 403, "forbidden",
+		                   "clear_duress: only the mission lead clears a duress alert");
+		cJSON_Delete(body);
+		return;
+	}
 	se = xcalloc(1, sizeof *se);
 	if (!cJSON_IsNumber(nid) || nid->valuedouble < 1 || !cJSON_IsString(status) ||
 	    sf_status_parse(status->valuestring, strlen(status->valuestring), &se->in.status) !=
@@ -441,6 +487,9 @@ routes_status_staff_entry(struct http_ctx *ctx)
 	se->in.by_staff = se->in.status == SF_STATUS_MISSING ||
 	                  se->in.status == SF_STATUS_DECEASED ||
 	                  se->in.status == SF_STATUS_EVACUATED;
+	/* Clearing a duress alert is a decision: only staff change the status after it. */
+	se->in.clear_duress = cJSON_IsTrue(clear);
+	se->in.by_staff |= se->in.clear_duress;
 	se->in.headcount = count != NULL ? (int)count->valuedouble : 0;
 	if (lat != NULL) {
 		se->in.has_point = true;
@@ -454,8 +503,10 @@ routes_status_staff_entry(struct http_ctx *ctx)
 	params[2] = national;
 	if (db_pool_query(
 	        ctx->d->db,
-	        "SELECT 1 FROM national n JOIN crisis_mission cm ON cm.mission_id = n.mission_id "
+	        "SELECT 1," STATUS_STATE_COLUMNS " FROM national n "
+	        "JOIN crisis_mission cm ON cm.mission_id = n.mission_id "
 	        "JOIN crisis c ON c.id = cm.crisis_id AND c.state = 'active' "
+	        "LEFT JOIN person_status p ON p.crisis_id = cm.crisis_id AND p.national_id = n.id "
 	        "WHERE n.id = $3::bigint AND cm.crisis_id = $2::bigint AND n.deleted_at IS NULL "
 	        "AND ($1::bigint IS NULL OR n.mission_id = $1)",
 	        3, params, staff_entry_checked, se, &cause) != 0) {

@@ -341,6 +341,8 @@ spool_append(struct daemon *d, const struct reply_input *in, int64_t received_ms
 		cJSON_AddStringToObject(j, "entered_by", in->entered_by);
 	cJSON_AddBoolToObject(j, "by_staff", in->by_staff);
 	cJSON_AddBoolToObject(j, "proxy", in->proxy);
+	if (in->clear_duress)
+		cJSON_AddBoolToObject(j, "clear_duress", true);
 	cJSON_AddBoolToObject(j, "require_active", in->require_active);
 	cJSON_AddNumberToObject(j, "received_ms", (double)received_ms);
 	payload = cJSON_PrintUnformatted(j);
@@ -561,6 +563,7 @@ spool_replay(struct spool *s)
 		in.entered_by = cJSON_GetStringValue(cJSON_GetObjectItem(j, "entered_by"));
 		in.by_staff = cJSON_IsTrue(cJSON_GetObjectItem(j, "by_staff"));
 		in.proxy = cJSON_IsTrue(cJSON_GetObjectItem(j, "proxy"));
+		in.clear_duress = cJSON_IsTrue(cJSON_GetObjectItem(j, "clear_duress"));
 		/*
 		 * The reply was acknowledged: it is stored even if its crisis has
 		 * closed meanwhile, unless the person is gone from the registry.

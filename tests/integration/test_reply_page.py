@@ -387,6 +387,41 @@ def a_refused_pasted_link_is_not_taken_as_the_owners_own_answer():
                what="x not marked safe on someone else's link")
 
 
+def the_mission_lead_clears_a_duress_alert():
+    b = PEOPLE[6]  # answered under duress above
+    expect_equal(cluster.psql(DB, "SELECT duress FROM person_status WHERE crisis_id = %d AND national_id = %d"
+                                  % (crisis, b)), "t", "duress raised")
+    expect_equal(ctl(conninfo, "user", "add", "staffer", "--role", "mission_staff", "--mission", "TR-ANK",
+                     "--password-file", pwfile).returncode, 0, "staff user")
+    staffer = Session(d, "staffer", PASSWORD)
+    r = staffer.post("/api/v1/crises/%d/responses" % crisis, {"national_id": b, "status": "safe", "clear_duress": True})
+    expect_equal(r.status, 403, r.body)
+    r = lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": b, "status": "safe", "clear_duress": True,
+                                                           "message": "reached by phone, all well"})
+    expect_equal(r.status, 201, r.body)
+    expect_equal((r.json()["status"], r.json()["duress"]), ("safe", False), r.body)
+    eventually(lambda: cluster.psql(DB, "SELECT status, duress FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, b)) == "safe|f", timeout=5,
+               what="duress cleared")
+    check("\"clear_duress\" : true" in cluster.psql(DB, "SELECT summary FROM audit_log WHERE action = 'response.staff' "
+                                     "ORDER BY id DESC LIMIT 1"), "audited as a clearing")
+    expect_equal(lead.post("/api/v1/crises/%d/responses" % crisis,
+                           {"national_id": b, "status": "safe", "clear_duress": "yes"}).status, 400, "bad flag")
+
+
+def a_refused_staff_decision_says_what_the_status_is():
+    # Evacuated is ticked only for someone asked or answered: for someone never
+    # asked the entry is kept but the status stays, and the answer says so.
+    outside = cluster.psql(DB, "SELECT min(n.id) FROM national n JOIN mission m ON m.id = n.mission_id AND m.code = 'TR-ANK'"
+                               " WHERE n.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM person_status p"
+                               " WHERE p.crisis_id = %d AND p.national_id = n.id)" % crisis)
+    check(outside != "", "someone never asked")
+    r = lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": int(outside), "status": "evacuated"})
+    expect_equal(r.status, 201, r.body)
+    check(r.json()["status"] != "evacuated" and r.json()["requested"] == "evacuated" and not r.json()["applied"],
+          r.body)
+
+
 def a_form_too_big_says_so():
     r = post(LINKS[PEOPLE[11]], status="safe", message="x" * 9000)
     expect_equal(r.status, 413, r.body[:300])
@@ -473,6 +508,8 @@ try:
         the_duress_word_is_found_however_it_is_written,
         a_duress_answer_for_the_household_asks_nobody_again,
         a_refused_pasted_link_is_not_taken_as_the_owners_own_answer,
+        the_mission_lead_clears_a_duress_alert,
+        a_refused_staff_decision_says_what_the_status_is,
         a_duress_word_survives_a_key_rotation,
         an_sms_says_whose_answer_it_is,
         a_closed_crisis_closes_its_links,
