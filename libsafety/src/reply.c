@@ -3198,21 +3198,44 @@ decide(const struct parse *p, struct sf_reply *out)
 
 /* Words that carry no news of their own beside a "safe": pronouns, family, thanks. */
 static const char *const latin_filler[] = {
-    "i",      "im",       "me",        "my",     "we",      "were",      "us",       "our",
-    "you",    "he",       "she",       "they",   "is",      "am",        "are",      "was",
-    "be",     "been",     "the",       "a",      "an",      "and",       "or",       "so",
-    "too",    "also",     "all",       "of",     "at",      "in",        "on",       "with",
-    "here",   "now",      "still",     "just",   "for",     "to",        "from",     "both",
-    "family", "everyone", "everybody", "people", "kids",    "children",  "thanks",   "thank",
-    "please", "god",      "its",       "it",     "this",    "that",      "very",     "really",
-    "house",  "right",    "moment",    "today",  "tonight", "currently", "together", "hi",
-    "hello",  "dear",     "embassy",   "love",   "wife",    "husband",   "son",      "daughter",
-    "them",   "his",      "her",       "your",   "am",      "bless",     "regards",  "sir"};
+    "i",         "im",     "me",      "my",      "we",         "were",     "us",
+    "our",       "you",    "he",      "she",     "they",       "is",       "am",
+    "are",       "was",    "be",      "been",    "the",        "a",        "an",
+    "and",       "or",     "so",      "too",     "also",       "all",      "of",
+    "at",        "in",     "on",      "with",    "here",       "now",      "still",
+    "just",      "for",    "to",      "from",    "both",       "family",   "everyone",
+    "everybody", "people", "person",  "kids",    "children",   "child",    "adult",
+    "adults",    "baby",   "alone",   "thanks",  "thank",      "please",   "god",
+    "its",       "it",     "this",    "that",    "very",       "really",   "house",
+    "right",     "moment", "today",   "tonight", "currently",  "together", "hi",
+    "hello",     "dear",   "embassy", "love",    "wife",       "husband",  "son",
+    "daughter",  "mom",    "mum",     "dad",     "parents",    "them",     "his",
+    "her",       "your",   "bless",   "regards", "sir",        "checking", "asking",
+    "message",   "worry",  "dont",    "one",     "two",        "three",    "four",
+    "five",      "six",    "seven",   "eight",   "nine",       "ten",      "total",
+    "will",      "update", "later",   "reply",   "link",       "indoors",  "inside",
+    "staying",   "stay",   "hotel",   "office",  "colleagues", "friends",  "friend",
+    "work",      "know",   "as",      "advised"};
 static const char *const hangul_filler[] = {
-    "저",   "제",   "우리",   "저희", "가족", "모두", "다",     "지금",   "현재",
-    "여기", "감사", "고맙",   "네",   "예",   "안녕", "대사관", "영사관", "명",
-    "함께", "같이", "집",     "오늘", "아직", "잘",   "정말",   "진짜",   "너무",
-    "수고", "걱정", "그리고", "아이", "남편", "아내", "부모"};
+    "저",   "제",   "우리", "저희", "가족",   "모두",   "다",   "지금",   "현재", "여기", "감사",
+    "고맙", "네",   "예",   "안녕", "대사관", "영사관", "명",   "함께",   "같이", "집",   "오늘",
+    "아직", "잘",   "정말", "진짜", "너무",   "수고",   "걱정", "그리고", "아이", "남편", "아내",
+    "부모", "엄마", "아빠", "총",   "연락",   "숙소",   "호텔", "놀랐",   "혼자", "둘",   "셋",
+    "넷",   "회사", "친구", "있어", "있습",   "마세",   "마시", "노노"};
+
+/* Tells whether a Hangul word is jamo only ("ㅎㅎ", "ㅠㅠ"): a feeling, not news. */
+static bool
+jamo_only(const char *w, size_t len)
+{
+	for (size_t i = 0; i + 3 <= len; i += 3) {
+		ucs4_t c;
+
+		if (u8_mbtouc(&c, (const uint8_t *)w + i, 3) != 3 ||
+		    !((c >= 0x1100 && c <= 0x11FF) || (c >= 0x3131 && c <= 0x318E)))
+			return false;
+	}
+	return len % 3 == 0;
+}
 
 /* Tells whether a token is news a "safe" before it does not cover. */
 static bool
@@ -3225,7 +3248,7 @@ unread_word(const struct parse *p, const struct tok *t)
 	if (t->kind == TK_WORD)
 		return t->len >= 2 &&
 		       !in_list(w, latin_filler, sizeof latin_filler / sizeof latin_filler[0]);
-	if (t->kind != TK_HANGUL)
+	if (t->kind != TK_HANGUL || jamo_only(w, t->len))
 		return false;
 	for (size_t i = 0; i < sizeof hangul_filler / sizeof hangul_filler[0]; i++)
 		if (hangul_starts(w, hangul_filler[i]))
@@ -3291,6 +3314,10 @@ safe_followed_by_unread(const struct parse *p)
 		}
 		if (!crossed)
 			continue;
+		/* A link pasted after the answer is not news. */
+		if (t->kind == TK_WORD &&
+		    (tok_is(p, t, "http") || tok_is(p, t, "https") || tok_is(p, t, "www")))
+			break;
 		classified |= t->known == 2;
 		content |= unread_word(p, t);
 	}
