@@ -59,6 +59,7 @@ struct spool_replayed {
 #define SPOOL_REPLAY_ATTEMPTS 100
 
 static void spool_replay_cb(evutil_socket_t fd, short what, void *arg);
+static int spool_write_all(int fd, const void *buf, size_t len);
 static int spool_append_payload(struct spool *s, const char *payload, size_t len);
 
 /*
@@ -182,15 +183,35 @@ spool_cut_torn_tail(const char *path)
 
 	spool_scan(path, &end, &skipped, &size);
 	if (size > end) {
-		char cut[24], at[24];
+		char cut[24], at[24], *aside;
+		size_t n;
+		unsigned char *buf = spool_read_file(path, &n);
+		int fd;
 
 		snprintf(cut, sizeof cut, "%zu", size - end);
 		snprintf(at, sizeof at, "%zu", end);
+		/* The bytes cut are kept aside for a person to look at, should they be more than a
+		 * tear. */
+		xasprintf(&aside, "%s.torn.%lld", path, (long long)time(NULL));
+		fd = open(aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || buf == NULL || n < size ||
+		    spool_write_all(fd, buf + end, size - end) != 0 || fdatasync(fd) != 0) {
+			log_error("spool_torn_tail_kept", "error", strerror(errno), "detail",
+			          "the spool is left as it is");
+			if (fd >= 0)
+				close(fd);
+			free(aside);
+			free(buf);
+			return;
+		}
+		close(fd);
+		free(buf);
 		if (truncate(path, (off_t)end) == 0)
-			log_warn("spool_torn_tail_cut", "bytes", cut, "offset", at, "detail",
-			         "a record cut short by a crash, never acknowledged");
+			log_warn("spool_torn_tail_cut", "bytes", cut, "offset", at, "kept", aside,
+			         "detail", "a record cut short by a crash, never acknowledged");
 		else
 			log_error("spool_truncate_failed", "error", strerror(errno));
+		free(aside);
 	}
 }
 
@@ -514,8 +535,11 @@ spool_replay(struct spool *s)
 		struct reply_input in;
 
 		if (!spool_next_record(buf, size, off, &at, &len)) {
-			/* A tail cut short by a crash: never acknowledged. */
-			if (size - off >= 16 || memcmp(buf + off, SPOOL_MAGIC, 4) != 0)
+			/* A head cut short by a crash was never acknowledged; anything else is
+			 * damage. */
+			size_t rest = size - off;
+
+			if (rest >= 16 || memcmp(buf + off, SPOOL_MAGIC, rest < 4 ? rest : 4) != 0)
 				s->replay_damaged = true;
 			log_error("spool_damaged_record", "detail", "no whole record after it");
 			break;

@@ -390,6 +390,8 @@ def a_record_torn_by_a_kill_holds_back_no_answer_acknowledged_after_it():
     cluster.start()
     eventually(lambda: stored("torn-") == 6, timeout=60, what="all six answers stored: %d" % stored("torn-"))
     check("spool_torn_tail_cut" in d.log(), "the torn tail cut at the start")
+    torn = [f for f in os.listdir(STATE) if f.startswith("reply-spool.torn.")]
+    check(len(torn) == 1 and os.path.getsize(os.path.join(STATE, torn[0])) == 16, "the bytes cut kept: %r" % torn)
     eventually(lambda: any(f.startswith("reply-spool.replay.damaged") for f in os.listdir(STATE)), timeout=10,
                what="the damaged bytes kept for a person to look at")
     expect_equal(stored("torn-after-"), 3, "the answers after the restart")
