@@ -132,6 +132,27 @@ name_is_ignorable_mark(ucs4_t uc, ucs4_t prev)
 	         uc_script(prev) == uc_script_byname("Han"));
 }
 
+/*
+ * The next character at s[i..len) that normalising keeps, skipping what it
+ * drops (so a joiner is judged by the letters it will stand between, and a
+ * second pass keeps what the first kept); 0 at the end.
+ */
+static ucs4_t
+name_next_kept(const uint8_t *s, size_t i, size_t len, ucs4_t prev)
+{
+	ucs4_t uc;
+	int k;
+
+	for (; i < len; i += (size_t)k) {
+		k = u8_mbtouc_unsafe(&uc, s + i, len - i);
+		if (uc == 0x200c || uc == 0x200d || name_is_invisible(uc) || name_is_format(uc) ||
+		    name_is_filler(uc) || name_is_ignorable_mark(uc, prev))
+			continue;
+		return uc;
+	}
+	return 0;
+}
+
 /* Normalises a name for storage. */
 int
 sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t errsz)
@@ -177,9 +198,7 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 		 * names differ, so they go (a joiner that shapes a name stays).
 		 */
 		if (uc == 0x200c || uc == 0x200d) {
-			next = 0;
-			if (i + (size_t)k < len)
-				u8_mbtouc_unsafe(&next, s + i + (size_t)k, len - i - (size_t)k);
+			next = name_next_kept(s, i + (size_t)k, len, prev);
 			if (!pending_space && name_joiner_shapes(prev, next)) {
 				if (n + (size_t)k > NAME_COLLAPSED_MAX)
 					return sf_error_set(err, errsz, SF_ETOOLONG,

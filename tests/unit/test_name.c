@@ -299,6 +299,28 @@ name_script_tells_hangul_from_latin(void **state)
 	}
 }
 
+/* A name normalised once is normalised: what a second pass would still drop, the first drops. */
+static void
+name_normalizes_in_one_pass(void **state)
+{
+	static const char *const inputs[] = {
+	    /* A joiner before selectors that go, then nothing it could join. */
+	    "\xe1\x80\x8c\u200c\u200c\xe1\xa0\x8f\xe1\xa0\x8c",
+	    "\u0645\u200c\ufe0f\u06cc", /* a joiner between Persian letters across a selector */
+	    "Kim\u200d\u034f\u200dMin", /* joiners in Latin go, however many */
+	};
+	char once[SF_NAME_SIZE], twice[SF_NAME_SIZE], err[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+		assert_int_equal(sf_name_normalize(inputs[i], once, sizeof once, err, sizeof err),
+		                 0);
+		assert_int_equal(sf_name_normalize(once, twice, sizeof twice, err, sizeof err), 0);
+		if (strcmp(once, twice) != 0)
+			fail_msg("input %zu: a second pass changed the name", i);
+	}
+}
+
 int
 main(void)
 {
@@ -308,6 +330,7 @@ main(void)
 	    cmocka_unit_test(name_search_key_makes_typings_meet),
 	    cmocka_unit_test(name_search_key_refuses_what_cannot_be_searched),
 	    cmocka_unit_test(name_script_tells_hangul_from_latin),
+	    cmocka_unit_test(name_normalizes_in_one_pass),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
