@@ -374,14 +374,20 @@ hooks_kannel_time(const char *v)
 /*
  * The last message of each sender seen without Kannel's id, to tell a retry
  * (the same text again, within five minutes) from a new message that
- * happens to repeat an earlier one ("help", "safe now", "help").
+ * happens to repeat an earlier one ("help", "safe now", "help"), and the
+ * keys the sender's messages were given in those five minutes. Four ways a
+ * set, the oldest evicted, so one busy sender cannot push another out.
  */
-#define HOOKS_RECENT 1024
+#define HOOKS_RECENT_SETS 1024
+#define HOOKS_RECENT_WAYS 4
+#define HOOKS_RECENT_KEYS 8
 static struct {
 	unsigned char sender[16], text[16];
 	time_t at;
 	char ref[128];
-} hooks_recent[HOOKS_RECENT];
+	unsigned char used[HOOKS_RECENT_KEYS][16];
+	time_t used_at[HOOKS_RECENT_KEYS];
+} hooks_recent[HOOKS_RECENT_SETS][HOOKS_RECENT_WAYS];
 
 /* The first 16 bytes of the SHA-256 of up to three strings, each with its NUL. */
 static void
@@ -406,43 +412,76 @@ hooks_digest(const char *a, const char *b, const char *c, unsigned char out[16])
 /*
  * The key of a message Kannel sent without an id. A repeat of the sender's
  * most recent message (same text, same gateway time) within five minutes is
- * that message again. Otherwise, with Kannel's time the key is the sender,
- * text and time (a retry after a restart repeats all three); without it,
- * the moment it came: "help", "safe now", "help" are three answers.
+ * that message again. Otherwise the key is the sender, text and gateway time,
+ * or without it the five minutes the message came in, so a retry after a
+ * restart is still stored once; only when that key was already given to an
+ * earlier message of the sender, with another in between ("help", "safe
+ * now", "help" within the minute Kannel's time is precise to), is the new
+ * message given a key of its own.
  */
 static void
 hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *ref, size_t refsz)
 {
 	unsigned char who[16], what[16], key[16];
-	char hex[33], moment[48];
+	char hex[33], moment[96];
 	time_t now = time(NULL);
 	bool has_time = tstamp != NULL && *tstamp != '\0';
-	size_t slot;
+	size_t set, way, mine = HOOKS_RECENT_WAYS, oldest = 0, k, slot = 0;
+	bool taken = false;
 
 	hooks_digest(from, NULL, NULL, who);
 	hooks_digest(text, has_time ? tstamp : "", NULL, what);
-	slot = ((size_t)who[0] << 8 | who[1]) % HOOKS_RECENT;
-	if (memcmp(hooks_recent[slot].sender, who, 16) == 0 &&
-	    memcmp(hooks_recent[slot].text, what, 16) == 0 && now - hooks_recent[slot].at < 300 &&
-	    hooks_recent[slot].ref[0] != '\0') {
-		snprintf(ref, refsz, "%s", hooks_recent[slot].ref);
+	set = (((size_t)who[0] << 8 | who[1]) ^ ((size_t)who[2] << 16)) % HOOKS_RECENT_SETS;
+	for (way = 0; way < HOOKS_RECENT_WAYS; way++) {
+		if (hooks_recent[set][way].at != 0 && now - hooks_recent[set][way].at < 300 &&
+		    memcmp(hooks_recent[set][way].sender, who, 16) == 0)
+			mine = way;
+		if (hooks_recent[set][way].at < hooks_recent[set][oldest].at)
+			oldest = way;
+	}
+	if (mine < HOOKS_RECENT_WAYS && memcmp(hooks_recent[set][mine].text, what, 16) == 0 &&
+	    hooks_recent[set][mine].ref[0] != '\0') {
+		snprintf(ref, refsz, "%s", hooks_recent[set][mine].ref);
+		hooks_recent[set][mine].at = now;
 		return;
 	}
-	if (has_time) {
-		hooks_digest(from, text, tstamp, key);
+	if (has_time)
+		snprintf(moment, sizeof moment, "%s", tstamp);
+	else
+		snprintf(moment, sizeof moment, "bucket:%lld", (long long)(now / 300));
+	hooks_digest(from, text, moment, key);
+	if (mine < HOOKS_RECENT_WAYS) {
+		for (k = 0; k < HOOKS_RECENT_KEYS; k++) {
+			if (hooks_recent[set][mine].used_at[k] <
+			    hooks_recent[set][mine].used_at[slot])
+				slot = k;
+			if (hooks_recent[set][mine].used_at[k] != 0 &&
+			    now - hooks_recent[set][mine].used_at[k] < 300 &&
+			    memcmp(hooks_recent[set][mine].used[k], key, 16) == 0)
+				taken = true;
+		}
 	} else {
+		mine = oldest;
+		memset(&hooks_recent[set][mine], 0, sizeof hooks_recent[set][mine]);
+		memcpy(hooks_recent[set][mine].sender, who, 16);
+	}
+	if (taken) {
+		/* The same words again after another message: a new answer. */
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(moment, sizeof moment, "%lld.%09ld", (long long)ts.tv_sec, ts.tv_nsec);
+		snprintf(moment, sizeof moment, "%s|%lld.%09ld", has_time ? tstamp : "",
+		         (long long)ts.tv_sec, ts.tv_nsec);
 		hooks_digest(from, text, moment, key);
+	} else {
+		memcpy(hooks_recent[set][mine].used[slot], key, 16);
+		hooks_recent[set][mine].used_at[slot] = now;
 	}
 	sf_secret_hex_encode(key, 16, hex, sizeof hex);
 	snprintf(ref, refsz, "kannel:h:%s", hex);
-	memcpy(hooks_recent[slot].sender, who, 16);
-	memcpy(hooks_recent[slot].text, what, 16);
-	hooks_recent[slot].at = now;
-	snprintf(hooks_recent[slot].ref, sizeof hooks_recent[slot].ref, "%s", ref);
+	memcpy(hooks_recent[set][mine].text, what, 16);
+	hooks_recent[set][mine].at = now;
+	snprintf(hooks_recent[set][mine].ref, sizeof hooks_recent[set][mine].ref, "%s", ref);
 }
 
 /* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I&time=%t...: an incoming SMS via Kannel.

@@ -245,6 +245,38 @@ def kannel_without_id_keeps_a_repeated_answer_after_another():
                  "a retry once, a later message again")
 
 
+def kannel_minute_time_keeps_a_repeat_after_another_and_a_retry_survives_a_restart():
+    def mo(text, **extra):
+        q = dict({"secret": SECRET, "from": "+821033334444", "to": "1", "text": text}, **extra)
+        expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(q)).status, 200, text)
+    # Kannel's %t has only minutes: "help", "safe now", "help" in one minute are three answers.
+    for text in ("help me 2", "safe now 2", "help me 2"):
+        mo(text, time="2026-01-02 04:05")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(raw_text, ' / ' ORDER BY id) FROM response "
+                                  "WHERE raw_text LIKE '%% 2'"), "help me 2 / safe now 2 / help me 2", "three answers")
+    # Without a time, a retry after a restart is still one message (keyed by
+    # five minutes: keep clear of the edge of one).
+    global d
+    import time
+    if time.time() % 300 > 290:
+        time.sleep(300 - time.time() % 300 + 1)
+    mo("no time retry 3")
+    d.stop()
+    d = Daemon(conninfo, sections={"channels": {"hook_secret": SECRET, "twilio_auth_token": TOKEN, "route_refresh": "1"},
+                                   "server": {"public_url": "https://safety.example.org"}}).start()
+    mo("no time retry 3")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE raw_text = 'no time retry 3'"), "1",
+                 "a retry after a restart stored once")
+    # Many other senders in between do not make a retry a second answer.
+    mo("busy retry 4")
+    for i in range(40):
+        expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+            {"secret": SECRET, "from": "+8210999%05d" % i, "to": "1", "text": "x"})).status, 200, "other")
+    mo("busy retry 4")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE raw_text = 'busy retry 4'"), "1",
+                 "retry once despite other senders")
+
+
 def a_late_delivered_safe_does_not_hide_a_newer_call_for_help():
     import datetime
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -288,6 +320,7 @@ try:
         kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once,
         a_shared_number_never_files_an_answer_under_a_deleted_person,
         kannel_without_id_keeps_a_repeated_answer_after_another,
+        kannel_minute_time_keeps_a_repeat_after_another_and_a_retry_survives_a_restart,
         a_late_delivered_safe_does_not_hide_a_newer_call_for_help,
         kannel_text_too_long_says_so,
     ])
