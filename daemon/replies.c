@@ -282,16 +282,59 @@ replies_candidate_key(const struct daemon *d, const char *key, char **out, size_
 }
 
 /*
- * Korean glues particles and endings to a word ("바나나요", "바나나는"): the
- * word is also tried without each of these, so that the duress word is
- * recognised however the sentence around it is built. Syllables that end
- * many nouns themselves (이, 가, 도, 에...) are left out, and a stem keeps
- * at least two syllables, so that 고양이 is not read as 고양.
+ * Korean glues particles and endings to a word ("바나나요", "무궁화가"): the
+ * word is also tried without one of these, so that the duress word is
+ * recognised however the sentence around it is built. Only these are cut,
+ * never any syllable, so that 고양이 is not 고양 nor 안녕하세요 안녕; and a
+ * particle that follows only a final consonant (이, 은, 을...) or only a vowel
+ * (가, 는, 를...) is cut only where it could stand.
  */
-static const char *const replies_particles[] = {
-    "이에요", "입니다", "이라고", "이랑", "에서", "으로", "이요", "예요", "이야",
-    "라고",   "요",     "야",     "은",   "는",   "을",   "를",   "랑",
+enum { P_ANY, P_CONS, P_VOWEL, P_VOWEL_L };
+static const struct {
+	const char *s;
+	int after;
+} replies_particles[] = {
+    {"이에요", P_CONS}, {"입니다", P_ANY}, {"이라고", P_CONS}, {"이랑", P_CONS}, {"에서", P_ANY},
+    {"으로", P_CONS},   {"이요", P_CONS},  {"예요", P_VOWEL},  {"이야", P_CONS}, {"라고", P_VOWEL},
+    {"한테", P_ANY},    {"에게", P_ANY},   {"까지", P_ANY},    {"부터", P_ANY},  {"요", P_ANY},
+    {"야", P_VOWEL},    {"은", P_CONS},    {"는", P_VOWEL},    {"을", P_CONS},   {"를", P_VOWEL},
+    {"랑", P_VOWEL},    {"이", P_CONS},    {"가", P_VOWEL},    {"과", P_CONS},   {"와", P_VOWEL},
+    {"로", P_VOWEL_L},  {"도", P_ANY},     {"에", P_ANY},      {"의", P_ANY},    {"만", P_ANY},
 };
+
+/* Tells whether a particle that needs what comes before it may follow stem. */
+static bool
+replies_particle_fits(const char *stem, size_t slen, int after)
+{
+	ucs4_t c;
+	int final;
+
+	if (slen < 3 || u8_mbtouc(&c, (const uint8_t *)stem + slen - 3, 3) != 3 || c < 0xAC00 ||
+	    c > 0xD7A3)
+		return after == P_ANY;
+	final = (int)((c - 0xAC00) % 28);
+	switch (after) {
+	case P_CONS:
+		return final != 0;
+	case P_VOWEL:
+		return final == 0;
+	case P_VOWEL_L:
+		return final == 0 || final == 8; /* ㄹ: 서울로 */
+	default:
+		return true;
+	}
+}
+
+/* Tells whether a Latin word ends in s, x, z, ch or sh, before which "-es" makes a plural. */
+static bool
+replies_es_plural(const char *key, size_t stemlen)
+{
+	char c = key[stemlen - 1];
+
+	if (c == 's' || c == 'x' || c == 'z' || c == 'o')
+		return true;
+	return stemlen >= 2 && (c == 'h' && (key[stemlen - 2] == 'c' || key[stemlen - 2] == 's'));
+}
 
 /* Adds the hashes of a word, and of the word without a Korean particle, to out. */
 static void
@@ -305,47 +348,25 @@ replies_candidate_add(const struct daemon *d, const char *word, char **out, size
 		return;
 	replies_candidate_key(d, key, out, cap, len, n);
 	klen = strlen(key);
-	/*
-	 * A Korean word is its stem and whatever particle or ending follows
-	 * ("무궁화가", "무궁화로", "무궁화도"): every start of a Hangul run of at
-	 * least two syllables is tried.
-	 */
-	{
-		size_t syl = 0;
-
-		while (syl < 12 && 3 * (syl + 1) <= klen) {
-			ucs4_t c;
-
-			if (u8_mbtouc(&c, (const uint8_t *)key + 3 * syl, 3) != 3 || c < 0xAC00 ||
-			    c > 0xD7A3)
-				break;
-			syl++;
-			if (syl >= 2 && 3 * syl < klen) {
-				char stem[40];
-
-				memcpy(stem, key, 3 * syl);
-				stem[3 * syl] = '\0';
-				replies_candidate_key(d, stem, out, cap, len, n);
-			}
-		}
-	}
-	/* A plural of a Latin word: "bananas", "tomatoes". */
+	/* A plural of a Latin word: "bananas", "boxes", "tomatoes"; but "cares" is care. */
 	if (klen >= 4 && key[klen - 1] == 's' && key[klen - 2] >= 'a' && key[klen - 2] <= 'z') {
 		key[klen - 1] = '\0';
-		replies_candidate_key(d, key, out, cap, len, n);
-		if (klen >= 5 && key[klen - 2] == 'e') {
+		if (klen >= 5 && key[klen - 2] == 'e' && replies_es_plural(key, klen - 2)) {
 			key[klen - 2] = '\0';
 			replies_candidate_key(d, key, out, cap, len, n);
 			key[klen - 2] = 'e';
+		} else {
+			replies_candidate_key(d, key, out, cap, len, n);
 		}
 		key[klen - 1] = 's';
 	}
 	for (size_t i = 0; i < sizeof replies_particles / sizeof replies_particles[0]; i++) {
-		size_t plen = strlen(replies_particles[i]);
+		size_t plen = strlen(replies_particles[i].s);
 
 		/* At least two syllables (six bytes) must be left. */
 		if (klen >= plen + 6 &&
-		    memcmp(key + klen - plen, replies_particles[i], plen) == 0) {
+		    memcmp(key + klen - plen, replies_particles[i].s, plen) == 0 &&
+		    replies_particle_fits(key, klen - plen, replies_particles[i].after)) {
 			char stem[512];
 
 			memcpy(stem, key, klen - plen);
@@ -353,6 +374,26 @@ replies_candidate_add(const struct daemon *d, const char *word, char **out, size
 			replies_candidate_key(d, stem, out, cap, len, n);
 		}
 	}
+}
+
+/* Tells whether a word is letters, marks and digits only. */
+static bool
+replies_word_is_plain(const char *w)
+{
+	const uint8_t *u = (const uint8_t *)w;
+	size_t total = strlen(w);
+
+	for (size_t i = 0; i < total;) {
+		ucs4_t c;
+		int l = u8_mbtouc(&c, u + i, total - i);
+
+		if (!(uc_is_general_category(c, UC_CATEGORY_L) ||
+		      uc_is_general_category(c, UC_CATEGORY_M) ||
+		      uc_is_general_category(c, UC_CATEGORY_N)))
+			return false;
+		i += (size_t)(l > 0 ? l : 1);
+	}
+	return true;
 }
 
 /*
@@ -424,6 +465,20 @@ replies_candidates(const struct daemon *d, const char *text)
 			prev_end = end;
 			have_prev = true;
 			words++;
+		}
+	}
+	/*
+	 * Words set before only letters and digits were accepted ("c++",
+	 * "$ilver", "🌻") are found as written between spaces.
+	 */
+	{
+		char *save = NULL, *tok;
+		int tokens = 0;
+
+		for (tok = strtok_r(copy, " \t\r\n\f\v", &save); tok != NULL && tokens < 200;
+		     tok = strtok_r(NULL, " \t\r\n\f\v", &save), tokens++) {
+			if (!replies_word_is_plain(tok))
+				replies_candidate_add(d, tok, &out, &cap, &len, &n);
 		}
 	}
 	free(copy);

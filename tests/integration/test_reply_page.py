@@ -354,6 +354,28 @@ def the_duress_word_is_found_however_it_is_written():
     expect_equal(r.status, 400, r.body)
 
 
+def a_duress_word_is_not_found_in_everyday_words_and_is_letters_only():
+    # Only particles and endings are cut: a word that merely starts with the
+    # duress word, or a plural read wrongly, is not it.
+    quiet = [("고양", "고양이가 무사해요"), ("안녕", "안녕하세요 안전합니다"), ("우리", "우리집 모두 안전해요"),
+             ("car", "safe, no cares"), ("not", "safe, notes kept"), ("plan", "safe, planes flying"),
+             ("jam", "James is safe")]
+    found = [("무궁화", "무궁화에서 안전해요"), ("진달래", "진달래랑 안전해요"), ("box", "safe, boxes packed"),
+             ("무궁화", "괜찮아요 무궁화예요")]
+    people = loners(len(quiet) + len(found) + 1)
+    for i, ((word, text), nid) in enumerate(zip(quiet + found, people)):
+        expect_equal(lead.post("/api/v1/nationals/%d/duress-word" % nid, {"word": word}).status, 204, "set")
+        expect_equal(sms(phone_of(nid), text, "dq-%d" % i).status, 200, "sms")
+    for i, ((word, text), nid) in enumerate(zip(quiet + found, people)):
+        expect_equal(cluster.psql(DB, "SELECT duress FROM response WHERE provider_ref = 'kannel:dq-%d'" % i),
+                     "f" if i < len(quiet) else "t", "duress word %r in %r" % (word, text))
+    # A word with symbols or inner punctuation would be split when read: refused, saying why.
+    for word in ("\U0001F33B", "c++", "$ilver", "jean-luc-marie"):
+        r = lead.post("/api/v1/nationals/%d/duress-word" % people[-1], {"word": word})
+        expect_equal(r.status, 400, "%r: %s" % (word, r.body))
+        check("letters and digits" in r.body, r.body)
+
+
 def a_duress_answer_for_the_household_asks_nobody_again():
     (a, b), = households_of(2, 1, linked=1)
     expect_equal(lead.post("/api/v1/nationals/%d/duress-word" % a, {"word": "진달래"}).status, 204, "set")
@@ -506,6 +528,7 @@ try:
         a_household_all_safe_does_not_override_a_reviewed_call_for_help,
         a_form_too_big_says_so,
         the_duress_word_is_found_however_it_is_written,
+        a_duress_word_is_not_found_in_everyday_words_and_is_letters_only,
         a_duress_answer_for_the_household_asks_nobody_again,
         a_refused_pasted_link_is_not_taken_as_the_owners_own_answer,
         the_mission_lead_clears_a_duress_alert,
