@@ -487,7 +487,10 @@ routes_status_staff_entry(struct http_ctx *ctx)
 	se->in.by_staff = se->in.status == SF_STATUS_MISSING ||
 	                  se->in.status == SF_STATUS_DECEASED ||
 	                  se->in.status == SF_STATUS_EVACUATED;
-	/* Clearing a duress alert is a decision: only staff change the status after it. */
+	/*
+	 * Only a staff entry carries a clearing; with an answer status ("safe")
+	 * it stays the person's answer relayed and does not lock the status.
+	 */
 	se->in.clear_duress = cJSON_IsTrue(clear);
 	se->in.by_staff |= se->in.clear_duress;
 	se->in.headcount = count != NULL ? (int)count->valuedouble : 0;

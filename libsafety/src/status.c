@@ -379,8 +379,17 @@ sf_status_apply(const struct sf_status_state *current, const struct sf_status_ev
 	n = cur;
 	if (ev->duress)
 		n.duress = true;
-	if (ev->source == SF_STATUS_SOURCE_STAFF ||
-	    (ev->source == SF_STATUS_SOURCE_SYSTEM && ev->status == SF_STATUS_EVACUATED))
+	if (ev->source == SF_STATUS_SOURCE_STAFF && ev->clear_duress &&
+	    status_is_answer(ev->status)) {
+		/*
+		 * Clearing a duress alert with what the person said ("safe") is
+		 * their answer, relayed: it does not lock the status, so a later
+		 * call for help counts as usual.
+		 */
+		n.duress = false;
+		apply_answer(&cur, ev, &n);
+	} else if (ev->source == SF_STATUS_SOURCE_STAFF ||
+	           (ev->source == SF_STATUS_SOURCE_SYSTEM && ev->status == SF_STATUS_EVACUATED))
 		apply_staff(&cur, ev, &n);
 	else if (ev->source == SF_STATUS_SOURCE_SYSTEM)
 		apply_system(&cur, ev, &n);

@@ -429,6 +429,11 @@ def the_mission_lead_clears_a_duress_alert():
                                      "ORDER BY id DESC LIMIT 1"), "audited as a clearing")
     expect_equal(lead.post("/api/v1/crises/%d/responses" % crisis,
                            {"national_id": b, "status": "safe", "clear_duress": "yes"}).status, 400, "bad flag")
+    # The clearing "safe" is no lock: a later call for help counts as usual.
+    expect_equal(post(LINKS[b], status="needs_help", message="help").status, 200, "help after the clearing")
+    eventually(lambda: cluster.psql(DB, "SELECT status, set_by_staff FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, b)) == "needs_help|f", timeout=5,
+               what="the call for help counts after the clearing")
 
 
 def a_refused_staff_decision_says_what_the_status_is():

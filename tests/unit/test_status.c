@@ -143,7 +143,9 @@ static const struct apply_case apply_cases[] = {
     OK("duress_survives_staff_decision", ST(SAFE, 10, DURESS_), STF(SAFE, 20),
        ST(SAFE, 20, STAFF_, DURESS_), true),
     OK("staff_clears_duress", ST(SAFE, 10, DURESS_), EV(STAFF, SAFE, 20, .clear_duress = true),
-       ST(SAFE, 20, STAFF_), true),
+       ST(SAFE, 20, .own_status = SF_STATUS_SAFE, .own_at_ms = 20, .answered_at_ms = 20), true),
+    OK("staff_clear_with_missing_is_a_decision", ST(SAFE, 10, DURESS_),
+       EV(STAFF, MISSING, 20, .clear_duress = true), ST(MISSING, 20, STAFF_), true),
     OK("older_staff_clear_still_clears_duress", ST(SAFE, 30, STAFF_, DURESS_),
        EV(STAFF, SAFE, 20, .clear_duress = true), ST(SAFE, 30, STAFF_), true),
     OK("staff_can_raise_duress", ST(SAFE, 10), EV(STAFF, SAFE, 20, .duress = true),
@@ -326,6 +328,25 @@ apply_rejects_null(void **state)
 	assert_int_equal(sf_status_apply(&s, NULL, &s, &changed), SF_EINVAL);
 	assert_int_equal(sf_status_apply(&s, &e, NULL, &changed), SF_EINVAL);
 	assert_int_equal(sf_status_apply(&s, &e, &s, NULL), SF_EINVAL);
+}
+
+/* Clearing duress with "safe" is no lock: a later call for help counts. */
+static void
+a_call_for_help_after_a_duress_clearing_counts(void **state)
+{
+	struct sf_status_state s = ST(SAFE, 10, DURESS_);
+	struct sf_status_event clear = EV(STAFF, SAFE, 20, .clear_duress = true);
+	struct sf_status_event help = SMS(NEEDS_HELP, 30);
+	bool changed;
+
+	(void)state;
+	assert_int_equal(sf_status_apply(&s, &clear, &s, &changed), 0);
+	assert_false(s.duress);
+	assert_false(s.set_by_staff);
+	assert_int_equal(sf_status_apply(&s, &help, &s, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(s.status, SF_STATUS_NEEDS_HELP);
+	assert_false(s.set_by_staff);
 }
 
 static void
@@ -733,6 +754,7 @@ main(void)
 	    cmocka_unit_test(apply_follows_the_table),
 	    cmocka_unit_test(apply_rejects_null),
 	    cmocka_unit_test(apply_in_place),
+	    cmocka_unit_test(a_call_for_help_after_a_duress_clearing_counts),
 	    cmocka_unit_test(apply_keeps_answer_tracks),
 	    cmocka_unit_test(reviewed_call_for_help_counts_and_a_proxy_safe_does_not_override_it),
 	    cmocka_unit_test(apply_rebuilds_tracks_of_a_bare_state),
