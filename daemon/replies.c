@@ -2184,11 +2184,14 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "  END, ref, entered_by, review, duress, bys, prx, "
 	        /*
 	         * When it was received (a gateway's own time for an SMS delivered
-	         * late): never in the future, never before the person was asked.
+	         * late): never in the future, never before the person was first
+	         * asked (the first campaign of the crisis for their mission; a
+	         * check-in's asked_at moves with every round).
 	         */
-	        "  least(now(), greatest(to_timestamp(at / 1000.0), (SELECT k.asked_at FROM "
-	        "checkin k "
-	        "   WHERE k.crisis_id = x.crisis_id AND k.national_id = x.national_id))), clr "
+	        "  least(now(), greatest(to_timestamp(at / 1000.0), (SELECT min(c.launched_at) "
+	        "FROM campaign c WHERE c.crisis_id = x.crisis_id AND c.mission_id = "
+	        "x.mission_id))), "
+	        "clr "
 	        " FROM x WHERE NOT refused "
 	        " ON CONFLICT (channel, provider_ref) DO NOTHING RETURNING id, provider_ref, "
 	        "channel, received_at), "

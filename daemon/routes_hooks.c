@@ -356,7 +356,9 @@ hooks_kannel_time(const char *v)
 	end = strptime(v, "%Y-%m-%d %H:%M", &tm);
 	if (end == NULL)
 		return 0;
-	if (*end == ':') {
+	bool minutes_only = *end != ':';
+
+	if (!minutes_only) {
 		const char *sec = strptime(end + 1, "%S", &tm);
 
 		if (sec == NULL)
@@ -368,6 +370,20 @@ hooks_kannel_time(const char *v)
 	t = timegm(&tm);
 	if (t == (time_t)-1 || t > now + 60 || t < now - 7 * 86400)
 		return 0;
+	if (minutes_only) {
+		/*
+		 * The message came some time within that minute: taken at its
+		 * end (or now, if sooner), an answer is pulled back only when it
+		 * is really late, and a "help" sent at 14:18:50 is not put before
+		 * a "safe" given at 14:18:30.
+		 */
+		struct timespec ts;
+		int64_t now_ms, end_ms = (int64_t)t * 1000 + 59999;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		return end_ms < now_ms ? end_ms : now_ms;
+	}
 	return (int64_t)t * 1000;
 }
 

@@ -301,6 +301,32 @@ def a_late_delivered_safe_does_not_hide_a_newer_call_for_help():
           "never in the future")
 
 
+def a_help_with_kannels_minute_time_is_not_put_before_a_safe_in_that_minute():
+    import datetime
+    import time
+    if time.time() % 60 < 5 or time.time() % 60 > 50:
+        time.sleep(60 - time.time() % 60 + 6)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    q = {"secret": SECRET, "from": "+821011112222", "to": "1"}
+    expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+        dict(q, text="safe", id="minute-safe", time=(now - datetime.timedelta(seconds=3)).strftime(
+            "%Y-%m-%d %H:%M:%S")))).status, 200, "safe")
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE national_id = 1") == "safe",
+               timeout=5, what="safe")
+    expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+        dict(q, text="help, trapped", id="minute-help", time=now.strftime("%Y-%m-%d %H:%M")))).status, 200, "help")
+    eventually(lambda: cluster.psql(DB, "SELECT status FROM person_status WHERE national_id = 1") == "needs_help",
+               timeout=5, what="the help sent after the safe counts")
+    # Re-asking moves asked_at, but an answer sent before that round keeps its time.
+    cluster.psql(DB, "UPDATE campaign SET launched_at = now() - interval '1 hour'; "
+                     "UPDATE checkin SET asked_at = now() + interval '1 second' WHERE national_id = 1")
+    sent = (now - datetime.timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S")
+    expect_equal(d.get("/hooks/sms/kannel?" + urllib.parse.urlencode(
+        dict(q, text="safe", id="before-round", time=sent))).status, 200, "older")
+    check(cluster.psql(DB, "SELECT received_at < now() - interval '100 seconds' FROM response "
+                           "WHERE provider_ref = 'kannel:before-round'") == "t", "kept at the gateway's time")
+
+
 def kannel_text_too_long_says_so():
     q = urllib.parse.urlencode({"secret": SECRET, "from": "+821033334444", "to": "1", "text": "a" * 9000, "id": "long"})
     r = d.get("/hooks/sms/kannel?" + q)
@@ -322,6 +348,7 @@ try:
         kannel_without_id_keeps_a_repeated_answer_after_another,
         kannel_minute_time_keeps_a_repeat_after_another_and_a_retry_survives_a_restart,
         a_late_delivered_safe_does_not_hide_a_newer_call_for_help,
+        a_help_with_kannels_minute_time_is_not_put_before_a_safe_in_that_minute,
         kannel_text_too_long_says_so,
     ])
 finally:
