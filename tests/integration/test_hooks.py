@@ -327,6 +327,18 @@ def a_help_with_kannels_minute_time_is_not_put_before_a_safe_in_that_minute():
                            "WHERE provider_ref = 'kannel:before-round'") == "t", "kept at the gateway's time")
 
 
+def the_clearing_constraint_is_added_without_a_table_scan_and_still_holds():
+    # Added NOT VALID (every existing row has the new column false), so the
+    # migration does not read the whole response table under its lock.
+    expect_equal(cluster.psql(DB, "SELECT convalidated FROM pg_constraint "
+                                  "WHERE conname = 'response_clear_duress_by_staff'"), "f", "not scanned")
+    r = cluster.pg("psql", cluster.dir, "-d", DB, "-At", "-c",
+                   "INSERT INTO response (crisis_id, national_id, mission_id, channel, sender, raw_text, "
+                   "provider_ref, clear_duress) VALUES (1, 1, 1, 'sms', 'x', 'x', 'clear-check', true)", check=False)
+    check(r.returncode != 0 and "response_clear_duress_by_staff" in r.stderr, "a clearing not from staff is refused: "
+          + r.stderr)
+
+
 def kannel_text_too_long_says_so():
     q = urllib.parse.urlencode({"secret": SECRET, "from": "+821033334444", "to": "1", "text": "a" * 9000, "id": "long"})
     r = d.get("/hooks/sms/kannel?" + q)
@@ -349,6 +361,7 @@ try:
         kannel_minute_time_keeps_a_repeat_after_another_and_a_retry_survives_a_restart,
         a_late_delivered_safe_does_not_hide_a_newer_call_for_help,
         a_help_with_kannels_minute_time_is_not_put_before_a_safe_in_that_minute,
+        the_clearing_constraint_is_added_without_a_table_scan_and_still_holds,
         kannel_text_too_long_says_so,
     ])
 finally:
