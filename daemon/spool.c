@@ -107,19 +107,34 @@ spool_next_record(const unsigned char *buf, size_t size, size_t off, size_t *at,
 	return false;
 }
 
-/* Reads a whole file; NULL (with *size 0) when it is missing or empty. */
+/*
+ * Reads a whole file; NULL (with *size 0) when it is missing or empty, and
+ * NULL with *failed set (logged) when it could not be read whole: a short
+ * buffer must never be taken for the file.
+ */
 static unsigned char *
-spool_read_file(const char *path, size_t *size)
+spool_read_file(const char *path, size_t *size, bool *failed)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	unsigned char *buf = NULL;
 	size_t got = 0;
+	int err = 0;
 
 	*size = 0;
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+	*failed = false;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return NULL;
+		err = errno;
+		goto fail;
+	}
+	if (fstat(fd, &st) != 0) {
+		err = errno;
+		close(fd);
+		goto fail;
+	}
+	if (st.st_size <= 0) {
 		close(fd);
 		return NULL;
 	}
@@ -128,25 +143,42 @@ spool_read_file(const char *path, size_t *size)
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0)
+			err = errno;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
 	close(fd);
-	*size = got;
-	return buf;
+	if (got == (size_t)st.st_size) {
+		*size = got;
+		return buf;
+	}
+	free(buf);
+fail : {
+	char sz[24];
+
+	snprintf(sz, sizeof sz, "%zu", got);
+	log_error("spool_read_failed", "path", path, "read", sz, "error",
+	          err != 0 ? strerror(err) : "the file changed while it was read", "detail",
+	          "the file is left as it is and tried again later");
+	*failed = true;
+	return NULL;
+}
 }
 
 /*
  * Counts the whole records of a file; in *end, where the last of them
- * ends, and in *skipped, the damaged bytes between them.
+ * ends, and in *skipped, the damaged bytes between them. *failed when the
+ * file could not be read whole.
  */
 static uint64_t
-spool_scan(const char *path, size_t *end, size_t *skipped, size_t *size)
+spool_scan(const char *path, size_t *end, size_t *skipped, size_t *size, bool *failed)
 {
 	size_t n, off = 0, at, last = 0, bad = 0;
 	uint32_t len;
-	unsigned char *buf = spool_read_file(path, &n);
+	bool fail;
+	unsigned char *buf = spool_read_file(path, &n, &fail);
 	uint64_t count = 0;
 
 	while (spool_next_record(buf, n, off, &at, &len)) {
@@ -162,42 +194,75 @@ spool_scan(const char *path, size_t *end, size_t *skipped, size_t *size)
 		*skipped = bad;
 	if (size != NULL)
 		*size = n;
+	if (failed != NULL)
+		*failed = fail;
 	return count;
 }
 
 static uint64_t
 spool_count(const char *path)
 {
-	return spool_scan(path, NULL, NULL, NULL);
+	return spool_scan(path, NULL, NULL, NULL, NULL);
+}
+
+/* Makes a new name in a directory last across a power cut. */
+static void
+spool_sync_dir(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int fd;
+
+	if (slash != NULL)
+		*slash = '\0';
+	fd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		log_error("spool_dir_sync_failed", "error", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(dir);
 }
 
 /*
  * Cuts what follows the last whole record of the spool: a record torn by a
  * crash was never acknowledged, and replies acknowledged after the restart
- * must not be appended behind it.
+ * must not be appended behind it. Nothing is cut unless the file was read
+ * whole and the bytes cut are kept aside first.
  */
 static void
 spool_cut_torn_tail(const char *path)
 {
 	size_t end, skipped, size;
+	bool failed;
 
-	spool_scan(path, &end, &skipped, &size);
+	spool_scan(path, &end, &skipped, &size, &failed);
+	if (failed)
+		return;
 	if (size > end) {
 		char cut[24], at[24], *aside;
 		size_t n;
-		unsigned char *buf = spool_read_file(path, &n);
+		unsigned char *buf = spool_read_file(path, &n, &failed);
 		int fd;
 
+		if (buf == NULL || n != size) {
+			if (!failed)
+				log_error(
+				    "spool_torn_tail_kept", "detail",
+				    "the spool changed while it was read; it is left as it is");
+			free(buf);
+			return;
+		}
 		snprintf(cut, sizeof cut, "%zu", size - end);
 		snprintf(at, sizeof at, "%zu", end);
-		/* The bytes cut are kept aside for a person to look at, should they be more than a
-		 * tear. */
-		xasprintf(&aside, "%s.torn.%lld", path, (long long)time(NULL));
-		fd = open(aside, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || buf == NULL || n < size ||
-		    spool_write_all(fd, buf + end, size - end) != 0 || fdatasync(fd) != 0) {
-			log_error("spool_torn_tail_kept", "error", strerror(errno), "detail",
-			          "the spool is left as it is");
+		/*
+		 * The bytes cut are kept aside for a person to look at, under a name
+		 * no other start (in the same second) reuses.
+		 */
+		xasprintf(&aside, "%s.torn.%lld.%ld", path, (long long)time(NULL), (long)getpid());
+		fd = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || spool_write_all(fd, buf + end, size - end) != 0 ||
+		    fdatasync(fd) != 0) {
+			log_error("spool_torn_tail_kept", "path", aside, "error", strerror(errno),
+			          "detail", "the spool is left as it is");
 			if (fd >= 0)
 				close(fd);
 			free(aside);
@@ -206,9 +271,10 @@ spool_cut_torn_tail(const char *path)
 		}
 		close(fd);
 		free(buf);
+		spool_sync_dir(aside);
 		if (truncate(path, (off_t)end) == 0)
 			log_warn("spool_torn_tail_cut", "bytes", cut, "offset", at, "kept", aside,
-			         "detail", "a record cut short by a crash, never acknowledged");
+			         "detail", "bytes after the last whole record, set aside");
 		else
 			log_error("spool_truncate_failed", "error", strerror(errno));
 		free(aside);
@@ -522,9 +588,13 @@ spool_replay(struct spool *s)
 	unsigned char *buf;
 	uint64_t n = 0;
 
+	bool failed;
+
 	if (access(s->replay_path, F_OK) != 0)
 		return;
-	buf = spool_read_file(s->replay_path, &size);
+	buf = spool_read_file(s->replay_path, &size, &failed);
+	if (failed)
+		return; /* kept whole, tried again at the next tick */
 	s->replaying = true;
 	s->replay_damaged = false;
 	s->replay_keep = false;

@@ -392,9 +392,29 @@ def a_record_torn_by_a_kill_holds_back_no_answer_acknowledged_after_it():
     check("spool_torn_tail_cut" in d.log(), "the torn tail cut at the start")
     torn = [f for f in os.listdir(STATE) if f.startswith("reply-spool.torn.")]
     check(len(torn) == 1 and os.path.getsize(os.path.join(STATE, torn[0])) == 16, "the bytes cut kept: %r" % torn)
+    # Named by time and process, so two starts in one second keep both.
+    check(torn[0].endswith(".%d" % d.proc.pid), "the aside names its process: %r" % torn)
     eventually(lambda: any(f.startswith("reply-spool.replay.damaged") for f in os.listdir(STATE)), timeout=10,
                what="the damaged bytes kept for a person to look at")
     expect_equal(stored("torn-after-"), 3, "the answers after the restart")
+
+
+def a_spool_file_that_cannot_be_read_whole_is_kept():
+    # A set-aside file that cannot be read (here a directory: every read
+    # fails) is neither taken for empty nor removed, and says so.
+    replay = os.path.join(STATE, "reply-spool.replay")
+    os.mkdir(replay)
+    with open(os.path.join(replay, "keep"), "w") as f:
+        f.write("x")
+    mark = len(d.log())
+    try:
+        eventually(lambda: "spool_read_failed" in d.log()[mark:], timeout=10, what="the read failure logged")
+        time.sleep(1.5)
+        check("spool_replayed" not in d.log()[mark:], "not taken for a file replayed")
+        check(os.path.exists(os.path.join(replay, "keep")), "kept")
+    finally:
+        os.unlink(os.path.join(replay, "keep"))
+        os.rmdir(replay)
 
 
 def an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first():
@@ -464,6 +484,7 @@ try:
          an_answer_whose_status_write_failed_counts_after_a_newer_one,
          an_answer_whose_status_write_always_fails_holds_up_no_other, kill_9_during_an_outage_keeps_the_spool,
          a_record_torn_by_a_kill_holds_back_no_answer_acknowledged_after_it,
+         a_spool_file_that_cannot_be_read_whole_is_kept,
          an_answer_left_by_a_crash_counts_though_a_newer_one_is_written_first])
 finally:
     d.stop()
