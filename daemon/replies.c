@@ -1263,10 +1263,11 @@ replies_proxy_members(const struct db_result *res, void *arg)
  * 4") answers for the others too: each member who has not answered keeps a
  * status by proxy, flagged as such, which their own answer replaces. A
  * count smaller than the household says nothing about who is missing, so
- * it marks no one. An answer under duress makes its proxies too, so that
- * nothing a captor could see (the others asked again) differs from a plain
- * "safe"; they are marked for review and say so, and hold nobody's status
- * at safe. Adds the answer to the batch's lookup if it may speak for others.
+ * it marks no one. An answer under duress makes its proxies exactly when
+ * the same words without the duress word would (so nothing a captor could
+ * see, the others asked again or not, differs); they are marked for review
+ * and say so, and hold nobody's status at safe. Adds the answer to the
+ * batch's lookup if it may speak for others.
  */
 static void
 replies_proxy_add(struct replies_proxy_batch *pb, const struct reply_item *it, bool duress)
@@ -1275,10 +1276,9 @@ replies_proxy_add(struct replies_proxy_batch *pb, const struct reply_item *it, b
 
 	if (it->proxy || it->headcount < 2)
 		return;
-	if (!duress &&
-	    (it->unclassified || it->review ||
-	     (it->status != SF_STATUS_SAFE && it->status != SF_STATUS_NEEDS_HELP &&
-	      it->status != SF_STATUS_INJURED && it->status != SF_STATUS_NEEDS_EVACUATION)))
+	if (it->unclassified || it->review ||
+	    (it->status != SF_STATUS_SAFE && it->status != SF_STATUS_NEEDS_HELP &&
+	     it->status != SF_STATUS_INJURED && it->status != SF_STATUS_NEEDS_EVACUATION))
 		return;
 	seed = &pb->seeds[pb->n++];
 	seed->crisis_id = it->crisis_id;

@@ -395,6 +395,24 @@ def a_duress_answer_for_the_household_asks_nobody_again():
                                         % (crisis, a)) == "t", timeout=5, what="duress raised")
 
 
+def a_duress_answer_makes_proxies_only_as_the_same_plain_answer_would():
+    # Words the parser has not read mark the answer for review, which makes
+    # no proxies; under duress it must make none either.
+    (a, b), (c, e) = households_of(2, 2, linked=2)
+    expect_equal(lead.post("/api/v1/nationals/%d/duress-word" % c, {"word": "진달래"}).status, 204, "set")
+    text = "We're 2, safe. 진달래"
+    expect_equal(post(LINKS[a], status="safe", people="2", message=text, lang="en").status, 200, "plain")
+    expect_equal(post(LINKS[c], status="safe", people="2", message=text, lang="en").status, 200, "duress")
+    eventually(lambda: cluster.psql(DB, "SELECT duress FROM person_status WHERE crisis_id = %d AND national_id = %d"
+                                        % (crisis, c)) == "t", timeout=5, what="duress raised")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % a) == "1",
+               timeout=5, what="plain stored")
+    time.sleep(1)
+    plain = cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % b)
+    forced = cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % e)
+    expect_equal(forced, plain, "proxies under duress as without")
+
+
 def a_refused_pasted_link_is_not_taken_as_the_owners_own_answer():
     # x pastes y's link; y has been deleted, so the link is refused and the
     # message goes by x's number: stored for staff to check, not x's plain "safe".
@@ -535,6 +553,7 @@ try:
         the_duress_word_is_found_however_it_is_written,
         a_duress_word_is_not_found_in_everyday_words_and_is_letters_only,
         a_duress_answer_for_the_household_asks_nobody_again,
+        a_duress_answer_makes_proxies_only_as_the_same_plain_answer_would,
         a_refused_pasted_link_is_not_taken_as_the_owners_own_answer,
         the_mission_lead_clears_a_duress_alert,
         a_refused_staff_decision_says_what_the_status_is,
