@@ -288,7 +288,17 @@ static const struct lex latin_lex[] = {
     {"fever", CAT_HELP, 0},
     {"high fever", CAT_HELP, 0},
     {"sick", CAT_HELP, 0},
-    {"ill", CAT_HELP, 0},
+    /* not bare "ill": "I'll call" is read as "ill call" */
+    {"feel ill", CAT_HELP, 0},
+    {"feeling ill", CAT_HELP, 0},
+    {"felt ill", CAT_HELP, 0},
+    {"fell ill", CAT_HELP, 0},
+    {"am ill", CAT_HELP, 0},
+    {"is ill", CAT_HELP, 0},
+    {"are ill", CAT_HELP, 0},
+    {"very ill", CAT_HELP, 0},
+    {"got ill", CAT_HELP, 0},
+    {"seriously ill", CAT_HELP, 0},
     {"vomiting", CAT_HELP, 0},
     {"seizure", CAT_HELP, 0},
     {"breathing", CAT_HELP, 0},
@@ -3216,12 +3226,124 @@ static const char *const latin_filler[] = {
     "will",      "update", "later",   "reply",   "link",       "indoors",  "inside",
     "staying",   "stay",   "hotel",   "office",  "colleagues", "friends",  "friend",
     "work",      "know",   "as",      "advised"};
-static const char *const hangul_filler[] = {
-    "저",   "제",   "우리", "저희", "가족",   "모두",   "다",   "지금",   "현재", "여기", "감사",
-    "고맙", "네",   "예",   "안녕", "대사관", "영사관", "명",   "함께",   "같이", "집",   "오늘",
-    "아직", "잘",   "정말", "진짜", "너무",   "수고",   "걱정", "그리고", "아이", "남편", "아내",
-    "부모", "엄마", "아빠", "총",   "연락",   "숙소",   "호텔", "놀랐",   "혼자", "둘",   "셋",
-    "넷",   "회사", "친구", "있어", "있습",   "마세",   "마시", "노노"};
+/*
+ * Korean words that carry no news beside a "safe", each alone or with a
+ * particle after it ("가족도", "우리집", "저희가족은"): a word that merely starts
+ * like one (다리, 제발, 총격, 연락두절) is news. People who could be the subject of
+ * news (아이가, 남편이...) take no subject particle.
+ */
+enum { HF_NOUN, HF_PERSON, HF_STEM };
+static const struct {
+	const char *w;
+	int kind;
+} hangul_filler[] = {
+    {"저", HF_NOUN},
+    {"제", HF_NOUN},
+    {"우리", HF_NOUN},
+    {"저희", HF_NOUN},
+    {"가족", HF_NOUN},
+    {"모두", HF_NOUN},
+    {"다", HF_NOUN},
+    {"지금", HF_NOUN},
+    {"현재", HF_NOUN},
+    {"여기", HF_NOUN},
+    {"네", HF_NOUN},
+    {"예", HF_NOUN},
+    {"대사관", HF_NOUN},
+    {"영사관", HF_NOUN},
+    {"명", HF_NOUN},
+    {"함께", HF_NOUN},
+    {"같이", HF_NOUN},
+    {"집", HF_NOUN},
+    {"오늘", HF_NOUN},
+    {"아직", HF_NOUN},
+    {"잘", HF_NOUN},
+    {"정말", HF_NOUN},
+    {"진짜", HF_NOUN},
+    {"너무", HF_NOUN},
+    {"그리고", HF_NOUN},
+    {"총", HF_NOUN},
+    {"숙소", HF_NOUN},
+    {"호텔", HF_NOUN},
+    {"혼자", HF_NOUN},
+    {"둘", HF_NOUN},
+    {"셋", HF_NOUN},
+    {"넷", HF_NOUN},
+    {"회사", HF_NOUN},
+    {"아이", HF_PERSON},
+    {"남편", HF_PERSON},
+    {"아내", HF_PERSON},
+    {"부모", HF_PERSON},
+    {"엄마", HF_PERSON},
+    {"아빠", HF_PERSON},
+    {"친구", HF_PERSON},
+    /* verb and noun stems whose endings vary: 감사합니다, 고맙습니다, 걱정하지, 마세요 */
+    {"감사", HF_STEM},
+    {"고맙", HF_STEM},
+    {"안녕", HF_STEM},
+    {"수고", HF_STEM},
+    {"걱정", HF_STEM},
+    {"놀랐", HF_STEM},
+    {"있어", HF_STEM},
+    {"있습", HF_STEM},
+    {"마세", HF_STEM},
+    {"마시", HF_STEM},
+    {"노노", HF_STEM},
+    {"연락드", HF_STEM},
+    {"연락하", HF_STEM},
+    {"연락할", HF_STEM},
+    {"연락", HF_NOUN},
+};
+
+/* Particles after a filler word; the subject ones (이, 가) are the last two. */
+static const char *const hangul_filler_particles[] = {
+    "들", "은",   "는", "을", "를",   "도",   "와",   "과", "랑", "이랑", "의", "에", "에서",
+    "로", "으로", "만", "께", "께서", "한테", "에게", "요", "님", "끼리", "이", "가",
+};
+
+/* Tells whether rest is one particle (a subject one only when subject). */
+static bool
+hangul_filler_particle_tail(const char *rest, bool subject)
+{
+	size_t np = sizeof hangul_filler_particles / sizeof hangul_filler_particles[0];
+
+	for (size_t k = 0; k < (subject ? np : np - 2); k++)
+		if (strcmp(rest, hangul_filler_particles[k]) == 0)
+			return true;
+	return false;
+}
+
+/* Tells whether w is a filler word, alone or with particles after it (at most two). */
+static bool
+hangul_filler_word(const char *w, int depth)
+{
+	size_t np = sizeof hangul_filler_particles / sizeof hangul_filler_particles[0];
+
+	for (size_t i = 0; i < sizeof hangul_filler / sizeof hangul_filler[0]; i++) {
+		size_t l = strlen(hangul_filler[i].w);
+		const char *rest = w + l;
+
+		if (strncmp(w, hangul_filler[i].w, l) != 0)
+			continue;
+		if (*rest == '\0' || hangul_filler[i].kind == HF_STEM)
+			return true;
+		for (size_t k = 0; k < np; k++) {
+			size_t pl = strlen(hangul_filler_particles[k]);
+
+			bool subject = hangul_filler[i].kind != HF_PERSON;
+
+			if (!subject && k >= np - 2)
+				continue;
+			if (strncmp(rest, hangul_filler_particles[k], pl) == 0 &&
+			    (rest[pl] == '\0' || hangul_filler_particle_tail(rest + pl, subject)))
+				return true;
+		}
+		/* Two filler words written together: 우리집, 저희가족. */
+		if (depth < 1 && hangul_filler_word(rest, depth + 1))
+			return true;
+	}
+	return false;
+}
 
 /* Tells whether a Hangul word is jamo only ("ㅎㅎ", "ㅠㅠ"): a feeling, not news. */
 static bool
@@ -3250,10 +3372,7 @@ unread_word(const struct parse *p, const struct tok *t)
 		       !in_list(w, latin_filler, sizeof latin_filler / sizeof latin_filler[0]);
 	if (t->kind != TK_HANGUL || jamo_only(w, t->len))
 		return false;
-	for (size_t i = 0; i < sizeof hangul_filler / sizeof hangul_filler[0]; i++)
-		if (hangul_starts(w, hangul_filler[i]))
-			return false;
-	return true;
+	return !hangul_filler_word(w, 0);
 }
 
 /* Tells whether a Hangul word ends a sentence (요, 다...; not 필요). */

@@ -443,6 +443,11 @@ parse_never_reads_taken_back_safe_as_plain_safe(void **state)
 	    "all safe, but grandpa is not with us",
 	    "괜찮아요 그런데 할아버지가 아직 안 오셨어요",
 	    "we are fine. however the neighbours house exploded",
+	    /* words that merely start like a filler are news */
+	    "괜찮아요 남편 연락두절",
+	    "괜찮아요 총격",
+	    "안전합니다 다리",
+	    "괜찮아요 아이가",
 	};
 	int failures = 0;
 
@@ -460,6 +465,31 @@ parse_never_reads_taken_back_safe_as_plain_safe(void **state)
 			assert_true(r.confidence <= 0.5f);
 	}
 	assert_int_equal(failures, 0);
+}
+
+/* "I'll" loses its apostrophe; it is not "ill". */
+static void
+parse_reads_ill_only_as_illness(void **state)
+{
+	static const struct {
+		const char *text;
+		enum sf_reply_kind kind;
+	} cases[] = {
+	    {"We're safe, I'll call later", SF_REPLY_SAFE},
+	    {"safe. ill update you", SF_REPLY_SAFE},
+	    {"safe but my son is ill", SF_REPLY_NEEDS_HELP},
+	    {"we are safe, feeling ill", SF_REPLY_NEEDS_HELP},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct sf_reply r;
+
+		assert_int_equal(sf_reply_parse(cases[i].text, strlen(cases[i].text), &r), 0);
+		if (r.kind != cases[i].kind)
+			print_error("\"%s\": %s\n", cases[i].text, sf_reply_kind_name(r.kind));
+		assert_int_equal(r.kind, cases[i].kind);
+	}
 }
 
 static void
@@ -777,6 +807,7 @@ main(void)
 	    cmocka_unit_test(parse_gives_confidence),
 	    cmocka_unit_test(kind_names_and_statuses),
 	    cmocka_unit_test(parse_survives_random_bytes),
+	    cmocka_unit_test(parse_reads_ill_only_as_illness),
 	    cmocka_unit_test(corpus_accuracy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
