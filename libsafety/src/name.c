@@ -161,7 +161,7 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 	const uint8_t *s = (const uint8_t *)input, *bad;
 	size_t len, n = 0, nfclen, i;
 	bool pending_space = false, has_base = false;
-	ucs4_t uc, prev = 0, next, hidden = 0;
+	ucs4_t uc, prev = 0, base = 0, next, hidden = 0;
 	int k, rc = 0;
 
 	if (out != NULL && outsz > 0)
@@ -179,6 +179,7 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 			pending_space = n > 0;
 			has_base = false;
 			prev = 0;
+			base = 0;
 			continue;
 		}
 		if (name_is_bidi_control(uc))
@@ -198,8 +199,12 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 		 * names differ, so they go (a joiner that shapes a name stays).
 		 */
 		if (uc == 0x200c || uc == 0x200d) {
+			/*
+			 * Judged by the letter the marks before it sit on: NFC may
+			 * compose them into it, and a second pass must decide alike.
+			 */
 			next = name_next_kept(s, i + (size_t)k, len, prev);
-			if (!pending_space && name_joiner_shapes(prev, next)) {
+			if (!pending_space && name_joiner_shapes(base, next)) {
 				if (n + (size_t)k > NAME_COLLAPSED_MAX)
 					return sf_error_set(err, errsz, SF_ETOOLONG,
 					                    "name: too long: more than %d bytes",
@@ -230,6 +235,8 @@ sf_name_normalize(const char *input, char *out, size_t outsz, char *err, size_t 
 		memcpy(collapsed + n, s + i, (size_t)k);
 		n += (size_t)k;
 		prev = uc;
+		if (!name_is_mark(uc))
+			base = uc;
 	}
 	if (n == 0 && hidden != 0)
 		return sf_error_set(err, errsz, SF_EINVAL,

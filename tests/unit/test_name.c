@@ -306,8 +306,9 @@ name_normalizes_in_one_pass(void **state)
 	static const char *const inputs[] = {
 	    /* A joiner before selectors that go, then nothing it could join. */
 	    "\xe1\x80\x8c\u200c\u200c\xe1\xa0\x8f\xe1\xa0\x8c",
-	    "\u0645\u200c\ufe0f\u06cc", /* a joiner between Persian letters across a selector */
-	    "Kim\u200d\u034f\u200dMin", /* joiners in Latin go, however many */
+	    "\u0645\u200c\ufe0f\u06cc",   /* a joiner between Persian letters across a selector */
+	    "Kim\u200d\u034f\u200dMin",   /* joiners in Latin go, however many */
+	    " e\u0309\u200d\u0389\u0111", /* a mark NFC composes into the Latin letter before */
 	};
 	char once[SF_NAME_SIZE], twice[SF_NAME_SIZE], err[128];
 
