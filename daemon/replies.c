@@ -376,8 +376,16 @@ replies_candidate_add(const struct daemon *d, const char *word, char **out, size
 	}
 }
 
-/* Tells whether a word is letters, marks and digits only. */
+/* Tells whether c belongs to a word: a letter, a mark or a digit; anything else splits words. */
 static bool
+replies_word_char(ucs4_t c)
+{
+	return uc_is_general_category(c, UC_CATEGORY_L) ||
+	       uc_is_general_category(c, UC_CATEGORY_M) || uc_is_general_category(c, UC_CATEGORY_N);
+}
+
+/* Tells whether a word is letters, marks and digits only. */
+bool
 replies_word_is_plain(const char *w)
 {
 	const uint8_t *u = (const uint8_t *)w;
@@ -387,9 +395,7 @@ replies_word_is_plain(const char *w)
 		ucs4_t c;
 		int l = u8_mbtouc(&c, u + i, total - i);
 
-		if (!(uc_is_general_category(c, UC_CATEGORY_L) ||
-		      uc_is_general_category(c, UC_CATEGORY_M) ||
-		      uc_is_general_category(c, UC_CATEGORY_N)))
+		if (!replies_word_char(c))
 			return false;
 		i += (size_t)(l > 0 ? l : 1);
 	}
@@ -432,9 +438,7 @@ replies_candidates(const struct daemon *d, const char *text)
 			/* Skip separators. */
 			while (i < total) {
 				l = u8_mbtouc(&c, u + i, total - i);
-				if (uc_is_general_category(c, UC_CATEGORY_L) ||
-				    uc_is_general_category(c, UC_CATEGORY_M) ||
-				    uc_is_general_category(c, UC_CATEGORY_N))
+				if (replies_word_char(c))
 					break;
 				i += (size_t)(l > 0 ? l : 1);
 			}
@@ -443,9 +447,7 @@ replies_candidates(const struct daemon *d, const char *text)
 			start = i;
 			while (i < total) {
 				l = u8_mbtouc(&c, u + i, total - i);
-				if (!(uc_is_general_category(c, UC_CATEGORY_L) ||
-				      uc_is_general_category(c, UC_CATEGORY_M) ||
-				      uc_is_general_category(c, UC_CATEGORY_N)))
+				if (!replies_word_char(c))
 					break;
 				i += (size_t)(l > 0 ? l : 1);
 			}

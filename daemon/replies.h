@@ -93,6 +93,12 @@ bool replies_read_state(const struct pg_result *res, int row, int col, struct sf
 enum sf_status_source replies_source(bool by_staff, bool proxy, const char *channel);
 
 /* Computes the keyed hash of a duress word (normalised: NFKC, case-folded, trimmed). */
+/*
+ * Whether a word is letters, marks and digits only: replies are read as words
+ * split at anything else, so a duress word must be such a word.
+ */
+bool replies_word_is_plain(const char *w);
+
 int replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65]);
 
 #endif

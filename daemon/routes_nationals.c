@@ -894,30 +894,6 @@ duress_word_has_space(const char *w)
 }
 
 /*
- * Tells whether a duress word is letters, marks and digits only: a reply is
- * read as words split at anything else, so "c++", "$ilver", "🌻" or
- * "jean-luc" could be missed.
- */
-static bool
-duress_word_is_plain(const char *w)
-{
-	const uint8_t *u = (const uint8_t *)w;
-	size_t n = strlen(w);
-
-	for (size_t i = 0; i < n;) {
-		ucs4_t c;
-		int l = u8_mbtouc(&c, u + i, n - i);
-
-		if (!(uc_is_general_category(c, UC_CATEGORY_L) ||
-		      uc_is_general_category(c, UC_CATEGORY_M) ||
-		      uc_is_general_category(c, UC_CATEGORY_N)))
-			return false;
-		i += (size_t)(l > 0 ? l : 1);
-	}
-	return true;
-}
-
-/*
  * POST /api/v1/nationals/{id}/duress-word {"word": "..."}: sets (or, with an
  * empty word, removes) the national's private duress word, stored only as a
  * keyed hash. Staff set it when the national asks them to, by phone or in
@@ -952,7 +928,9 @@ routes_nationals_duress(struct http_ctx *ctx)
 		cJSON_Delete(body);
 		return;
 	}
-	if (!clear && !duress_word_is_plain(word->valuestring)) {
+	/* A reply is read as words split at anything else: "c++", "🌻" or "jean-luc" could be
+	 * missed. */
+	if (!clear && !replies_word_is_plain(word->valuestring)) {
 		http_reply_problem(ctx, 400, "bad request",
 		                   "word: letters and digits only, without symbols, emoji or "
 		                   "punctuation (\"jeanluc\", not \"jean-luc\")");
