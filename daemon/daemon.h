@@ -45,6 +45,12 @@ struct daemon {
 	 */
 	unsigned char duress_keys[SF_TOKEN_KEYS][32];
 	int nduress_keys;
+	/*
+	 * Each duress key set into an HMAC once: every word of every answer is
+	 * hashed, and a one-shot HMAC looks the algorithm up and sets the key
+	 * again each time (six times the work). Used by the event loop only.
+	 */
+	struct evp_mac_ctx_st *duress_mac[SF_TOKEN_KEYS];
 	struct replies *replies;
 	struct dlr *dlr; /* delivery reports, group-committed */
 	struct spool *spool;

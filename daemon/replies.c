@@ -246,10 +246,15 @@ replies_hash_word(const struct daemon *d, int k, const char *key, char out_hex[6
 {
 	unsigned char mac[32];
 	unsigned int len = 0;
+	size_t mlen = 0;
+	EVP_MAC_CTX *ctx = d->duress_mac[k];
 
-	/* HMAC via the one-shot EVP interface (not the deprecated HMAC_CTX). */
-	HMAC(EVP_sha256(), d->duress_keys[k], sizeof d->duress_keys[k], (const unsigned char *)key,
-	     strlen(key), mac, &len);
+	/* The key set once (reply_link.c): a restart on it is the same HMAC, cheaper. */
+	if (ctx == NULL || EVP_MAC_init(ctx, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(ctx, (const unsigned char *)key, strlen(key)) != 1 ||
+	    EVP_MAC_final(ctx, mac, &mlen, sizeof mac) != 1 || mlen != sizeof mac)
+		HMAC(EVP_sha256(), d->duress_keys[k], sizeof d->duress_keys[k],
+		     (const unsigned char *)key, strlen(key), mac, &len);
 	sf_secret_hex_encode(mac, 32, out_hex, 65);
 }
 
@@ -265,20 +270,62 @@ replies_duress_hash(const struct daemon *d, const char *word, char out_hex[65])
 	return 0;
 }
 
-/* Adds the hash of a normalised word under every duress key to the array literal out. */
-static void
-replies_candidate_key(const struct daemon *d, const char *key, char **out, size_t *cap, size_t *len,
-                      int *n)
-{
-	char hex[65];
+/* The normalised forms an answer's words are tried in, each once. */
+struct replies_cands {
+	char **keys;
+	size_t n, cap;
+};
 
-	for (int k = 0; k < d->nduress_keys; k++) {
-		replies_hash_word(d, k, key, hex);
-		if (*len + 68 >= *cap)
-			*out = xrealloc(*out, *cap *= 2);
-		*len += (size_t)snprintf(*out + *len, *cap - *len, "%s%s", *n > 0 ? "," : "", hex);
-		(*n)++;
+/* Adds a normalised word to the forms to hash. */
+static void
+replies_candidate_key(struct replies_cands *c, const char *key)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap != 0 ? c->cap * 2 : 32;
+		c->keys = xrealloc(c->keys, c->cap * sizeof *c->keys);
 	}
+	c->keys[c->n++] = xstrdup(key);
+}
+
+static int
+replies_cands_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The hashes of every distinct form under every duress key, as a PostgreSQL
+ * array literal; frees the forms. A form met twice ("safe" as a word and as
+ * the whole answer) is hashed once.
+ */
+static char *
+replies_cands_hash(const struct daemon *d, struct replies_cands *c)
+{
+	size_t cap = 3 + c->n * (size_t)d->nduress_keys * 66, len = 1;
+	char *out = xmalloc(cap), hex[65];
+
+	out[0] = '{';
+	if (c->n > 1)
+		qsort(c->keys, c->n, sizeof *c->keys, replies_cands_cmp);
+	for (size_t i = 0; i < c->n; i++) {
+		if (i > 0 && strcmp(c->keys[i], c->keys[i - 1]) == 0)
+			continue;
+		for (int k = 0; k < d->nduress_keys; k++) {
+			replies_hash_word(d, k, c->keys[i], hex);
+			len +=
+			    (size_t)snprintf(out + len, cap - len, "%s%s", len > 1 ? "," : "", hex);
+		}
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		memset(c->keys[i], 0, strlen(c->keys[i]));
+		free(c->keys[i]);
+	}
+	free(c->keys);
+	c->keys = NULL;
+	c->n = c->cap = 0;
+	out[len++] = '}';
+	out[len] = '\0';
+	return out;
 }
 
 /*
@@ -338,25 +385,24 @@ replies_es_plural(const char *key, size_t stemlen)
 
 /* Adds the hashes of a word, and of the word without a Korean particle, to out. */
 static void
-replies_candidate_add(const struct daemon *d, const char *word, char **out, size_t *cap,
-                      size_t *len, int *n)
+replies_candidate_add(struct replies_cands *c, const char *word)
 {
 	char key[512];
 	size_t klen;
 
 	if (sf_name_search_key(word, key, sizeof key) != 0 || key[0] == '\0')
 		return;
-	replies_candidate_key(d, key, out, cap, len, n);
+	replies_candidate_key(c, key);
 	klen = strlen(key);
 	/* A plural of a Latin word: "bananas", "boxes", "tomatoes"; but "cares" is care. */
 	if (klen >= 4 && key[klen - 1] == 's' && key[klen - 2] >= 'a' && key[klen - 2] <= 'z') {
 		key[klen - 1] = '\0';
 		if (klen >= 5 && key[klen - 2] == 'e' && replies_es_plural(key, klen - 2)) {
 			key[klen - 2] = '\0';
-			replies_candidate_key(d, key, out, cap, len, n);
+			replies_candidate_key(c, key);
 			key[klen - 2] = 'e';
 		} else {
-			replies_candidate_key(d, key, out, cap, len, n);
+			replies_candidate_key(c, key);
 		}
 		key[klen - 1] = 's';
 	}
@@ -371,7 +417,7 @@ replies_candidate_add(const struct daemon *d, const char *word, char **out, size
 
 			memcpy(stem, key, klen - plen);
 			stem[klen - plen] = '\0';
-			replies_candidate_key(d, stem, out, cap, len, n);
+			replies_candidate_key(c, stem);
 		}
 	}
 }
@@ -410,15 +456,12 @@ replies_word_is_plain(const char *w)
 static char *
 replies_candidates(const struct daemon *d, const char *text)
 {
-	size_t cap = 1024, len = 1;
-	char *out = xmalloc(cap), *copy, *word;
-	int n = 0, words = 0;
+	struct replies_cands cands = {0};
+	char *copy, *word;
+	int words = 0;
 
-	out[0] = '{';
-	if (text == NULL || *text == '\0') {
-		strcpy(out, "{}");
-		return out;
-	}
+	if (text == NULL || *text == '\0')
+		return xstrdup("{}");
 	/*
 	 * Words are split at any space, punctuation or symbol (an emoji, "~",
 	 * "·", an ideographic space); two neighbouring words are also tried
@@ -453,14 +496,14 @@ replies_candidates(const struct daemon *d, const char *text)
 			}
 			end = i;
 			word = xstrndup(copy + start, end - start);
-			replies_candidate_add(d, word, &out, &cap, &len, &n);
+			replies_candidate_add(&cands, word);
 			free(word);
 			if (have_prev) {
 				char *pair;
 
 				xasprintf(&pair, "%.*s %.*s", (int)(prev_end - prev_start),
 				          copy + prev_start, (int)(end - start), copy + start);
-				replies_candidate_add(d, pair, &out, &cap, &len, &n);
+				replies_candidate_add(&cands, pair);
 				free(pair);
 			}
 			prev_start = start;
@@ -480,14 +523,12 @@ replies_candidates(const struct daemon *d, const char *text)
 		for (tok = strtok_r(copy, " \t\r\n\f\v", &save); tok != NULL && tokens < 200;
 		     tok = strtok_r(NULL, " \t\r\n\f\v", &save), tokens++) {
 			if (!replies_word_is_plain(tok))
-				replies_candidate_add(d, tok, &out, &cap, &len, &n);
+				replies_candidate_add(&cands, tok);
 		}
 	}
 	free(copy);
-	replies_candidate_add(d, text, &out, &cap, &len, &n);
-	out[len++] = '}';
-	out[len] = '\0';
-	return out;
+	replies_candidate_add(&cands, text);
+	return replies_cands_hash(d, &cands);
 }
 
 /* Milliseconds since the epoch. */

@@ -6,6 +6,7 @@
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <safety/secret.h>
@@ -81,6 +82,52 @@ reply_link_load(struct daemon *d, char **cause)
 	return true;
 }
 
+/*
+ * Sets each duress key into an HMAC context, kept for the daemon's life. A
+ * context that does not give the one-shot HMAC's answer is not kept (the
+ * one-shot serves then), so a library that cannot restart an HMAC on its
+ * key costs speed, never a missed duress word.
+ */
+static void
+reply_link_prepare_duress(struct daemon *d)
+{
+	static const unsigned char probe[] = "duress-probe";
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM params[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+	    OSSL_PARAM_construct_end()};
+
+	if (hmac == NULL)
+		return;
+	for (int k = 0; k < d->nduress_keys; k++) {
+		EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac);
+		unsigned char want[32], got[32];
+		unsigned int wlen = 0;
+		size_t glen = 0;
+		bool same;
+
+		if (ctx == NULL)
+			continue;
+		HMAC(EVP_sha256(), d->duress_keys[k], sizeof d->duress_keys[k], probe,
+		     sizeof probe - 1, want, &wlen);
+		same =
+		    EVP_MAC_init(ctx, d->duress_keys[k], sizeof d->duress_keys[k], params) == 1 &&
+		    EVP_MAC_init(ctx, NULL, 0, NULL) == 1 &&
+		    EVP_MAC_update(ctx, probe, sizeof probe - 1) == 1 &&
+		    EVP_MAC_final(ctx, got, &glen, sizeof got) == 1 && glen == 32 && wlen == 32 &&
+		    memcmp(want, got, 32) == 0;
+		if (!same) {
+			EVP_MAC_CTX_free(ctx);
+			log_warn(
+			    "duress_hmac_one_shot", "hint",
+			    "this OpenSSL cannot restart an HMAC on its key; answers are slower");
+			continue;
+		}
+		d->duress_mac[k] = ctx;
+	}
+	EVP_MAC_free(hmac);
+}
+
 /* Loads the keyring. */
 bool
 reply_link_init(struct daemon *d, char **cause)
@@ -92,8 +139,12 @@ reply_link_init(struct daemon *d, char **cause)
 		xasprintf(cause, "cannot make the token keyring");
 		return false;
 	}
-	if (*d->cfg.token_key_file != '\0')
-		return reply_link_load(d, cause);
+	if (*d->cfg.token_key_file != '\0') {
+		if (!reply_link_load(d, cause))
+			return false;
+		reply_link_prepare_duress(d);
+		return true;
+	}
 	/* Links made now will not open after a restart: fine for tests, not for a crisis. */
 	log_warn("token_key_ephemeral", "hint",
 	         "set [tokens] key_file so reply links survive a restart");
@@ -106,15 +157,20 @@ reply_link_init(struct daemon *d, char **cause)
 		return false;
 	}
 	memset(secret, 0, sizeof secret);
+	reply_link_prepare_duress(d);
 	return true;
 }
 
-/* Frees the keyring. */
+/* Frees the keyring and the duress keys' contexts. */
 void
 reply_link_free(struct daemon *d)
 {
 	sf_token_keyring_free(d->tokens);
 	d->tokens = NULL;
+	for (int k = 0; k < SF_TOKEN_KEYS; k++) {
+		EVP_MAC_CTX_free(d->duress_mac[k]);
+		d->duress_mac[k] = NULL;
+	}
 }
 
 /* Makes a link. */

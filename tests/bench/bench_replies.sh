@@ -68,12 +68,12 @@ echo "stored SMS responses: $(deploy/pg.sh psql "$DIR" -d bench_replies -At -c \
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 echo "== naive baseline: one INSERT and COMMIT per reply (pgbench, 64 clients)"
 cat >"$DIR/naive.sql" <<'SQL'
-\set n random(1, 100000)
+\set n random(1, :people)
 INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, status, provider_ref) VALUES (1, :n, 1, 'web', 'naive', 'safe', 'naive:' || :client_id || ':' || random());
 SQL
 deploy/pg.sh psql "$DIR" -d bench_replies -q -c "GRANT ALL ON ALL TABLES IN SCHEMA public TO postgres" 2>/dev/null || true
 PGHOST=$(readlink -f "$DIR/cluster") PGPORT=$(cat "$DIR/port") /usr/lib/postgresql/15/bin/pgbench -n -U postgres \
-	-c 64 -j 2 -T "$SECS" -f "$DIR/naive.sql" bench_replies 2>/dev/null | grep -E "^tps|latency average" |
+	-c 64 -j 2 -T "$SECS" -D people="$PEOPLE" -f "$DIR/naive.sql" bench_replies 2>/dev/null | grep -E "^tps|latency average" |
 	tee "$DIR/naive.out"
 echo "== ratios"
 awk -v healthz="$(awk '/Requests\/sec/ {print $2}' "$DIR/healthz.out")" \
