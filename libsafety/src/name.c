@@ -276,6 +276,51 @@ name_fold_of(ucs4_t uc)
 	return NULL;
 }
 
+/* Tells whether a search key leaves a character out: spaces, punctuation, controls, invisibles. */
+static bool
+name_key_drops(ucs4_t uc)
+{
+	return name_is_space(uc) || name_is_invisible(uc) || name_is_bidi_control(uc) ||
+	       name_is_filler(uc) ||
+	       uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_P | UC_CATEGORY_MASK_Cc |
+	                                                UC_CATEGORY_MASK_Cf | UC_CATEGORY_MASK_Co);
+}
+
+/*
+ * The search key of plain ASCII, which every answer's words are hashed in:
+ * case folded and decomposed ASCII is its own lower case, it has no marks,
+ * and its composition changes nothing, so the rules of sf_name_search_key
+ * apply letter by letter without libunistring's passes. Returns 1 when the
+ * name is not plain ASCII (or a letter folds to more), for the full way.
+ */
+static int
+name_search_key_ascii(const char *name, size_t len, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)name[i] >= 0x80)
+			return 1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		ucs4_t uc = (unsigned char)name[i];
+
+		if (uc >= 'A' && uc <= 'Z')
+			uc += 'a' - 'A';
+		if (name_key_drops(uc))
+			continue;
+		if (name_fold_of(uc) != NULL)
+			return 1;
+		if (n + 1 >= outsz)
+			return SF_ETOOLONG;
+		out[n++] = (char)uc;
+	}
+	if (n == 0)
+		return SF_EINVAL;
+	out[n] = '\0';
+	return 0;
+}
+
 /* Writes the search key of a name. */
 int
 sf_name_search_key(const char *name, char *out, size_t outsz)
@@ -297,6 +342,13 @@ sf_name_search_key(const char *name, char *out, size_t outsz)
 		return SF_EINVAL;
 	if (len > SF_NAME_KEY_SIZE)
 		return SF_ETOOLONG;
+	rc = name_search_key_ascii(name, len, out, outsz);
+	if (rc != 1) {
+		if (rc != 0 && outsz > 0)
+			out[0] = '\0';
+		return rc;
+	}
+	rc = 0;
 	/* Decomposed, so that diacritics arrive as marks after their letter. */
 	folded = u8_casefold((const uint8_t *)name, len, NULL, UNINORM_NFKD, NULL, &flen);
 	if (folded == NULL)
@@ -318,11 +370,7 @@ sf_name_search_key(const char *name, char *out, size_t outsz)
 				n += (size_t)u8_uctomb(kept + n, uc, (ptrdiff_t)(flen + 1 - n));
 			continue;
 		}
-		if (name_is_space(uc) || name_is_invisible(uc) || name_is_bidi_control(uc) ||
-		    name_is_filler(uc) ||
-		    uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_P | UC_CATEGORY_MASK_Cc |
-		                                             UC_CATEGORY_MASK_Cf |
-		                                             UC_CATEGORY_MASK_Co)) {
+		if (name_key_drops(uc)) {
 			drop_marks = true;
 			continue;
 		}

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <safety/error.h>
@@ -322,6 +323,48 @@ name_normalizes_in_one_pass(void **state)
 	}
 }
 
+/*
+ * Plain ASCII takes a shorter way to its key: for every string of one or
+ * two ASCII characters, and for longer ones, it must give what the full way
+ * gives, which a soft hyphen (left out of every key) forces.
+ */
+static void
+name_search_key_of_ascii_is_the_full_ways(void **state)
+{
+	static const char *const longer[] = {"Kim Min-jun", "O'BRIEN, Sean",      "c++ $ilver",
+	                                     "  ",          "Nguyen\tVan\r\nAnh", "~`|^<>=+",
+	                                     "AE_oe.th"};
+	char in[16], forced[24], fast[64], full[64], tiny[3], tiny_full[3];
+
+	(void)state;
+	for (int a = 1; a < 128; a++) {
+		for (int b = 0; b < 128; b++) {
+			int rc_fast, rc_full;
+
+			snprintf(in, sizeof in, "%c%c", a, b);
+			snprintf(forced, sizeof forced, "%s\xc2\xad", in);
+			rc_fast = sf_name_search_key(in, fast, sizeof fast);
+			rc_full = sf_name_search_key(forced, full, sizeof full);
+			assert_int_equal(rc_fast, rc_full);
+			assert_string_equal(fast, full);
+			/* Too small a buffer is the same error either way. */
+			rc_fast = sf_name_search_key(in, tiny, 2);
+			rc_full = sf_name_search_key(forced, tiny_full, 2);
+			assert_int_equal(rc_fast, rc_full);
+		}
+	}
+	for (size_t i = 0; i < sizeof longer / sizeof longer[0]; i++) {
+		char f[64];
+		int rc_fast, rc_full;
+
+		snprintf(f, sizeof f, "\xc2\xad%s", longer[i]);
+		rc_fast = sf_name_search_key(longer[i], fast, sizeof fast);
+		rc_full = sf_name_search_key(f, full, sizeof full);
+		assert_int_equal(rc_fast, rc_full);
+		assert_string_equal(fast, full);
+	}
+}
+
 int
 main(void)
 {
@@ -330,6 +373,7 @@ main(void)
 	    cmocka_unit_test(name_limits_length_after_normalisation),
 	    cmocka_unit_test(name_search_key_makes_typings_meet),
 	    cmocka_unit_test(name_search_key_refuses_what_cannot_be_searched),
+	    cmocka_unit_test(name_search_key_of_ascii_is_the_full_ways),
 	    cmocka_unit_test(name_script_tells_hangul_from_latin),
 	    cmocka_unit_test(name_normalizes_in_one_pass),
 	};
