@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1592,13 +1593,54 @@ clause_asks(const struct parse *p, const struct clause *cl)
 	return verb && subject;
 }
 
+#define LATIN_LEX_N (sizeof latin_lex / sizeof latin_lex[0])
+
+/*
+ * The English table's entries by their first byte, in table order: a word
+ * or phrase can only match entries that start as it does, and every token
+ * of every answer is looked up. Built once, for all threads.
+ */
+static struct {
+	uint16_t start[257];
+	uint16_t idx[LATIN_LEX_N];
+} latin_by_first;
+static pthread_once_t latin_by_first_once = PTHREAD_ONCE_INIT;
+
+static void
+latin_by_first_build(void)
+{
+	uint16_t at[256] = {0};
+
+	for (size_t i = 0; i < LATIN_LEX_N; i++)
+		latin_by_first.start[(unsigned char)latin_lex[i].s[0] + 1]++;
+	for (int b = 0; b < 256; b++)
+		latin_by_first.start[b + 1] += latin_by_first.start[b];
+	for (size_t i = 0; i < LATIN_LEX_N; i++) {
+		unsigned char b = (unsigned char)latin_lex[i].s[0];
+
+		latin_by_first.idx[latin_by_first.start[b] + at[b]++] = (uint16_t)i;
+	}
+}
+
+/* The English entries starting with byte b: *n of them, in table order. */
+static const uint16_t *
+latin_starting(unsigned char b, size_t *n)
+{
+	pthread_once(&latin_by_first_once, latin_by_first_build);
+	*n = (size_t)(latin_by_first.start[b + 1] - latin_by_first.start[b]);
+	return latin_by_first.idx + latin_by_first.start[b];
+}
+
 /* Looks a word up in the English table; returns the entry or NULL. */
 static const struct lex *
 latin_lookup(const char *w)
 {
-	for (size_t i = 0; i < sizeof latin_lex / sizeof latin_lex[0]; i++)
-		if (strcmp(latin_lex[i].s, w) == 0)
-			return &latin_lex[i];
+	size_t n;
+	const uint16_t *idx = latin_starting((unsigned char)w[0], &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(latin_lex[idx[i]].s, w) == 0)
+			return &latin_lex[idx[i]];
 	return NULL;
 }
 
@@ -1819,12 +1861,17 @@ match_latin(struct parse *p)
 
 		if (t->kind != TK_WORD || t->used)
 			continue;
-		for (size_t i = 0; i < sizeof latin_lex / sizeof latin_lex[0]; i++) {
-			int w = match_phrase(p, k, latin_lex[i].s);
+		{
+			size_t n;
+			const uint16_t *idx = latin_starting((unsigned char)tok_text(p, t)[0], &n);
 
-			if (w > best_words) {
-				best_words = w;
-				best = &latin_lex[i];
+			for (size_t i = 0; i < n; i++) {
+				int w = match_phrase(p, k, latin_lex[idx[i]].s);
+
+				if (w > best_words) {
+					best_words = w;
+					best = &latin_lex[idx[i]];
+				}
 			}
 		}
 		if (best == NULL && (best = latin_fuzzy(tok_text(p, t))) != NULL) {
