@@ -44,8 +44,10 @@ static const char geo_usage[] =
     "\n"
     "Regions: Polygon or MultiPolygon features; the code comes from the property\n"
     "iso_3166_2 (--code-property), the name from name (--name-property). A region\n"
-    "with the same code is updated. Invalid polygons are repaired (ST_MakeValid)\n"
-    "with a warning. Afterwards every national of the mission with a location is\n"
+    "with the same code is updated. Each polygon of a MultiPolygon is repaired on\n"
+    "its own if invalid (with a warning) and the parts are united, overlaps\n"
+    "included; edges are straight in lon/lat, as for crisis areas. Afterwards every national of "
+    "the mission with a location is\n"
     "placed in its region again.\n"
     "\n"
     "Shelters: Point features; the feature id keys the shelter, so a re-import\n"
@@ -646,28 +648,33 @@ geo_region(struct geo_import *im, const cJSON *feature, long index)
 	params[2] = name;
 	params[3] = geometry;
 	/*
-	 * PostGIS parses, checks and if need be repairs the geometry; the
-	 * polygonal part of the repair is kept. The region is rewritten only
+	 * PostGIS parses and checks the geometry; the area is built as a crisis
+	 * area is (area_from_geojson): each polygon repaired on its own and the
+	 * parts united, so where two parts overlap stays inside (a repair of the
+	 * whole keeps only what an odd number of parts cover), and edges
+	 * densified, so a long edge stays the straight line drawn instead of a
+	 * great-circle arc that leaves people beside it out. A part that is not
+	 * valid on its own is reported as repaired. The region is rewritten only
 	 * when its name or shape changed, so a re-import reports "unchanged".
 	 */
 	r = geo_exec(
 	    im->conn,
-	    "WITH g AS (SELECT ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON($4), 4326)) AS geom), "
-	    "v AS (SELECT ST_IsValid(g.geom) AS valid, "
-	    "  CASE WHEN ST_IsValid(g.geom) THEN '' ELSE ST_IsValidReason(g.geom) END "
-	    "   AS reason, "
-	    "  CASE WHEN ST_IsValid(g.geom) THEN g.geom "
-	    "   ELSE ST_CollectionExtract(ST_MakeValid(g.geom), 3) END AS geom FROM g), "
+	    "WITH p AS (SELECT d.geom FROM ST_Dump(ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON($4), "
+	    "  4326))) d), "
+	    "v AS (SELECT coalesce(bool_and(ST_IsValid(p.geom)), true) AS valid, "
+	    "  coalesce(string_agg(ST_IsValidReason(p.geom), '; ') "
+	    "   FILTER (WHERE NOT ST_IsValid(p.geom)), '') AS reason, "
+	    "  (SELECT ST_Force2D(area_from_geojson($4))) AS geom FROM p), "
 	    "up AS (INSERT INTO region (mission_id, code, name, area) "
-	    "  SELECT $1, $2, $3, ST_Multi(v.geom)::geography FROM v "
-	    "  WHERE NOT ST_IsEmpty(v.geom) "
+	    "  SELECT $1, $2, $3, v.geom::geography FROM v "
+	    "  WHERE NOT coalesce(ST_IsEmpty(v.geom), true) "
 	    "  ON CONFLICT (mission_id, code) DO UPDATE SET name = EXCLUDED.name, "
 	    "   area = EXCLUDED.area "
 	    "  WHERE region.name IS DISTINCT FROM EXCLUDED.name "
 	    "   OR ST_AsBinary(region.area) IS DISTINCT FROM ST_AsBinary(EXCLUDED.area) "
 	    "  RETURNING (xmax = 0) AS inserted) "
-	    "SELECT v.valid, ST_IsEmpty(v.geom), (SELECT inserted FROM up), v.reason "
-	    "FROM v",
+	    "SELECT v.valid, coalesce(ST_IsEmpty(v.geom), true), (SELECT inserted FROM up), "
+	    " v.reason FROM v",
 	    4, params, true);
 	cJSON_free(geometry);
 	if (r == NULL) {

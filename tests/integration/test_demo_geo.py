@@ -120,6 +120,35 @@ def importing_regions_places_nationals_located_before():
                      "TR-46", "region of the located national")
 
 
+def a_region_keeps_overlapping_parts_and_straight_edges():
+    """Two overlapping parts of one MultiPolygon both count, and a 10-degree edge along 40N stays on 40N
+    (as a great-circle arc it would bow some 20 km north, leaving the people just inside it out)."""
+    with Db("overlap") as db:
+        db.ctl("mission", "add", "TR-ANK", "--name", "Embassy in Ankara", "--country", "TR")
+        mid = db.value("SELECT id FROM mission WHERE code = 'TR-ANK'")
+        people = {"overlap": (35, 40.8), "edge": (35, 40.05), "part2": (35, 41.5), "outside": (35, 39.95)}
+        for name, (lon, lat) in people.items():
+            db.sql("INSERT INTO national (mission_id, name_latin) VALUES (%s, '%s')" % (mid, name.upper()))
+            db.sql("INSERT INTO location (national_id, point, source) SELECT id, 'SRID=4326;POINT(%s %s)', 'staff' "
+                   "FROM national WHERE name_latin = '%s'" % (lon, lat, name.upper()))
+        multi = {"type": "MultiPolygon", "coordinates": [
+            [[[30, 40], [40, 40], [40, 41], [30, 41], [30, 40]]],
+            [[[34, 40.5], [36, 40.5], [36, 42], [34, 42], [34, 40.5]]]]}
+        path = write_geojson([region("r1", "XX-01", "Two parts", multi)])
+        r = db.ctl("import", "regions", path, "--mission", "TR-ANK")
+        check("imported 1 regions, 0 updated, 0 unchanged, 0 rejected" in r.stdout, r.stdout)
+        check("warning" not in r.stderr, "overlapping valid parts are not a repair: " + r.stderr)
+        expect_equal(db.rows("SELECT n.name_latin, coalesce(r.code, '-') FROM national n "
+                             "LEFT JOIN region r ON r.id = n.region_id ORDER BY n.name_latin"),
+                     [["EDGE", "XX-01"], ["OUTSIDE", "-"], ["OVERLAP", "XX-01"], ["PART2", "XX-01"]],
+                     "regions of the people")
+        expect_equal(db.value("SELECT count(*) FROM national WHERE region_id = "
+                              "(SELECT id FROM region WHERE code = 'XX-01')"), "3", "counted in the region")
+        r = db.ctl("import", "regions", path, "--mission", "TR-ANK")
+        check("imported 0 regions, 0 updated, 1 unchanged, 0 rejected" in r.stdout, r.stdout)
+        os.unlink(path)
+
+
 def broken_geojson_names_each_bad_feature_and_imports_only_the_good_ones():
     with Db("broken") as db:
         db.ctl("mission", "add", "TR-ANK", "--name", "Embassy in Ankara", "--country", "TR")
@@ -414,6 +443,7 @@ def demo_without_its_place_files_says_where_it_looked():
 run([
     regions_of_turkiye_import_as_81_provinces_and_reimport_changes_nothing,
     importing_regions_places_nationals_located_before,
+    a_region_keeps_overlapping_parts_and_straight_edges,
     broken_geojson_names_each_bad_feature_and_imports_only_the_good_ones,
     afad_assembly_points_import_and_reimport_updates_without_duplicates,
     demo_turkiye_3000_people_is_realistic_and_deterministic,
