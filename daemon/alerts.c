@@ -2,9 +2,10 @@
  * Alerts become proposed crises: a CAP message, a USGS event or feed, or a
  * GDACS feed, posted by staff (POST /api/v1/crises/import) or fetched by the
  * watcher from the feeds in [alerts] feeds. Parsing (libsafety, libxml2 or
- * cJSON) runs on a worker thread; each alert is then proposed by one SQL
- * call that also counts each mission's nationals inside, so a lead sees at
- * once whether it concerns them, before anyone noticed the news.
+ * cJSON) runs on a worker thread; the alerts then go to the database in
+ * batches, where each is proposed (counting each mission's nationals inside,
+ * so a lead sees at once whether it concerns them, before anyone noticed
+ * the news) or set aside with the others that concern no one.
  */
 #include "alerts.h"
 
@@ -26,16 +27,22 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char alerts_propose_sql[] =
-    "SELECT crisis_propose($1, $2, $16::text[], $3::crisis_kind, $4, $5, $6::smallint, $7::bool, "
-    "$8, $9::float8[], $10::float8[], $11::float8[], to_timestamp($12::float8), $13::int, "
-    "$14::bigint, $15)::text";
+/*
+ * The alerts of one document go to the database in batches, one statement
+ * each: crisis_propose_batch sets aside together the events whose area
+ * holds no one (most of a feed) and proposes or withdraws the others one by
+ * one, in document order, each as crisis_propose or crisis_withdraw alone
+ * would. Its time budget keeps a batch of many near events under the
+ * statement timeout; the events it had no time for are sent again.
+ */
+static const char alerts_batch_sql[] =
+    "SELECT ord, done, result::text, error FROM crisis_propose_batch($1::jsonb, $2::int, "
+    "$3::bigint, $4, $5::int)";
 
-/* A CAP Cancel or a deleted USGS event: the crises it names are withdrawn. */
-static const char alerts_withdraw_sql[] =
-    "SELECT crisis_withdraw($1, $2, $3::text[], $4::bigint, $5)::text";
+/* Events per statement: bounds a statement's work and the crisis rows it holds locked. */
+#define ALERTS_BATCH 250
 
-/* One alert job: parse, then propose each alert in turn. */
+/* One alert job: parse, then propose the alerts batch by batch. */
 struct alerts_job {
 	struct daemon *d;
 	struct http_ctx *ctx; /* NULL for the watcher */
@@ -44,12 +51,15 @@ struct alerts_job {
 	struct sf_alert_list *list;
 	int parse_rc;
 	char err[256];
-	size_t next;
+	size_t next; /* the first alert not yet put in a batch */
 	int min_affected;
 	long long only_mission;
 	char actor[80];
-	cJSON *results;
-	char *feed; /* the watcher's feed URL, for the log */
+	cJSON **items;     /* the answer for each alert, in document order */
+	size_t *batch;     /* the alerts of the batch in flight, by ord - 1 */
+	size_t batch_n;    /* how many */
+	size_t batch_done; /* how many of them are answered */
+	char *feed;        /* the watcher's feed URL, for the log */
 };
 
 static void alerts_next(struct alerts_job *job);
@@ -58,10 +68,14 @@ static void alerts_next(struct alerts_job *job);
 static void
 alerts_job_free(struct alerts_job *job)
 {
+	if (job->items != NULL && job->list != NULL)
+		for (size_t i = 0; i < job->list->n; i++)
+			cJSON_Delete(job->items[i]);
+	free(job->items);
+	free(job->batch);
 	sf_alert_list_free(job->list);
 	free(job->data);
 	free(job->feed);
-	cJSON_Delete(job->results);
 	free(job);
 }
 
@@ -132,36 +146,68 @@ alerts_uses_refs(const struct sf_alert *a)
 	       a->source == SF_ALERT_SOURCE_USGS;
 }
 
-/* The proposal of one alert answered. */
-static void
-alerts_proposed(const struct db_result *r, void *arg)
+/* One alert as an element of crisis_propose_batch's array. */
+static cJSON *
+alerts_event(const struct sf_alert *a)
 {
-	struct alerts_job *job = arg;
-	const struct sf_alert *a = &job->list->alerts[job->next];
+	cJSON *e = cJSON_CreateObject();
+	char *refs = alerts_refs(a);
+
+	cJSON_AddStringToObject(e, "source", sf_alert_source_name(a->source));
+	cJSON_AddStringToObject(e, "ref", a->source_ref);
+	if (a->action == SF_ALERT_CANCEL) {
+		cJSON_AddBoolToObject(e, "cancel", true);
+		cJSON_AddStringToObject(e, "refs", refs);
+		free(refs);
+		return e;
+	}
+	cJSON_AddStringToObject(e, "refs", alerts_uses_refs(a) ? refs : "{}");
+	free(refs);
+	cJSON_AddStringToObject(e, "kind", sf_alert_kind_name(a->kind));
+	cJSON_AddStringToObject(e, "title", a->title);
+	if (a->description != NULL)
+		cJSON_AddStringToObject(e, "description", a->description);
+	cJSON_AddNumberToObject(e, "severity", a->severity);
+	cJSON_AddBoolToObject(e, "drill", a->drill);
+	if (a->area_geojson != NULL)
+		cJSON_AddStringToObject(e, "area", a->area_geojson);
+	/* Every circle: the three arrays must stay the same length, or unnest pads with NULLs. */
+	for (int which = 0; which < 3; which++) {
+		char *v = alerts_array(a, which);
+		cJSON_AddStringToObject(e, which == 0 ? "lat" : which == 1 ? "lon" : "radius", v);
+		free(v);
+	}
+	cJSON_AddNumberToObject(e, "started", (double)(a->started > 0 ? a->started : a->sent));
+	return e;
+}
+
+/* The answer for one alert: what was proposed or withdrawn (and the watcher's log line). */
+static cJSON *
+alerts_item(const struct alerts_job *job, const struct sf_alert *a, const char *result,
+            const char *error)
+{
 	cJSON *item = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(item, "source_ref", a->source_ref);
 	cJSON_AddStringToObject(item, "title", a->title);
-	if (r->outcome != DB_OK) {
-		cJSON_AddStringToObject(
-		    item, "error", r->outcome == DB_SQL_ERROR ? r->error : "database unavailable");
+	if (error != NULL) {
+		cJSON_AddStringToObject(item, "error", error);
 	} else if (a->action == SF_ALERT_CANCEL) {
-		if (PQgetisnull(r->res, 0, 0)) {
+		if (result == NULL) {
 			cJSON_AddStringToObject(item, "result",
 			                        "cancelled: no crisis of yours named");
 		} else {
 			cJSON_AddStringToObject(item, "result", "cancelled");
-			cJSON_AddItemToObject(item, "withdrawn",
-			                      cJSON_Parse(PQgetvalue(r->res, 0, 0)));
+			cJSON_AddItemToObject(item, "withdrawn", cJSON_Parse(result));
 			if (job->ctx == NULL)
 				log_info("alert_cancelled", "source",
 				         sf_alert_source_name(a->source), "ref", a->source_ref,
-				         "crises", PQgetvalue(r->res, 0, 0));
+				         "crises", result);
 		}
-	} else if (PQgetisnull(r->res, 0, 0)) {
+	} else if (result == NULL) {
 		cJSON_AddStringToObject(item, "result", "no mission has nationals inside");
 	} else {
-		cJSON *crisis = cJSON_Parse(PQgetvalue(r->res, 0, 0));
+		cJSON *crisis = cJSON_Parse(result);
 		cJSON_AddItemToObject(item, "crisis", crisis);
 		if (job->ctx == NULL) {
 			char id[24];
@@ -173,110 +219,143 @@ alerts_proposed(const struct db_result *r, void *arg)
 			         "ref", a->source_ref, "crisis_id", id);
 		}
 	}
-	cJSON_AddItemToArray(job->results, item);
-	job->next++;
+	return item;
+}
+
+/* A batch answered: each alert it handled gets its answer; those it had no time for go again. */
+static void
+alerts_batch_answered(const struct db_result *r, void *arg)
+{
+	struct alerts_job *job = arg;
+	size_t again = job->batch_n;
+
+	if (r->outcome == DB_OK) {
+		for (int row = 0; row < PQntuples(r->res); row++) {
+			long ord = atol(PQgetvalue(r->res, row, 0));
+			size_t i;
+
+			if (ord < 1 || (size_t)ord > job->batch_n)
+				continue;
+			i = job->batch[ord - 1];
+			if (strcmp(PQgetvalue(r->res, row, 1), "t") != 0) {
+				/* Out of time: this one and those after it start the next batch. */
+				if ((size_t)ord - 1 < again)
+					again = (size_t)ord - 1;
+				continue;
+			}
+			if (job->items[i] != NULL)
+				continue;
+			job->items[i] = alerts_item(
+			    job, &job->list->alerts[i],
+			    PQgetisnull(r->res, row, 2) ? NULL : PQgetvalue(r->res, row, 2),
+			    PQgetisnull(r->res, row, 3) ? NULL : PQgetvalue(r->res, row, 3));
+		}
+	}
+	for (size_t k = 0; k < job->batch_n; k++) {
+		size_t i = job->batch[k];
+
+		if (job->items[i] != NULL)
+			continue;
+		if (r->outcome != DB_OK)
+			job->items[i] = alerts_item(
+			    job, &job->list->alerts[i], NULL,
+			    r->outcome == DB_SQL_ERROR ? r->error : "database unavailable");
+		else if (k >= again && again > 0)
+			continue; /* sent again below */
+		else
+			job->items[i] = alerts_item(job, &job->list->alerts[i], NULL,
+			                            "no answer from the database");
+	}
+	/* Those not handled (never the batch's first, so every batch makes progress). */
+	if (r->outcome == DB_OK && again > 0 && again < job->batch_n)
+		job->next = job->batch[again];
+	job->batch_n = 0;
 	alerts_next(job);
 }
 
-/* Proposes the next alert, or answers when all are done. */
+/* Answers the whole document once every alert has its answer. */
+static void
+alerts_finish(struct alerts_job *job)
+{
+	if (job->ctx != NULL) {
+		cJSON *body = cJSON_CreateObject();
+		cJSON *results = cJSON_AddArrayToObject(body, "alerts");
+
+		for (size_t i = 0; i < job->list->n; i++) {
+			if (job->items[i] == NULL) /* not expected: every alert is answered */
+				job->items[i] = alerts_item(job, &job->list->alerts[i], NULL,
+				                            "no answer from the database");
+			cJSON_AddItemToArray(results, job->items[i]);
+			job->items[i] = NULL;
+		}
+		cJSON_AddNumberToObject(body, "rejected", (double)job->list->n_rejected);
+		if (job->list->n_rejected > 0)
+			cJSON_AddStringToObject(body, "first_rejection", job->list->rejected);
+		http_reply_json(job->ctx, 200, body);
+	}
+	alerts_job_free(job);
+}
+
+/* Sends the next batch of alerts, or answers when all are done. */
 static void
 alerts_next(struct alerts_job *job)
 {
 	struct daemon *d = job->d;
-	const char *params[16];
-	char sev[8], drill[2], started[32], minaff[16], mission[24];
-	char *lat, *lon, *rad, *refs;
+	const char *params[5];
+	char minaff[16], mission[24], budget[16];
 	const char *cause;
 	time_t now = time(NULL);
-	int rc;
+	cJSON *events = cJSON_CreateArray();
+	char *json;
 
-	while (job->next < job->list->n) {
+	job->batch_n = 0;
+	while (job->next < job->list->n && job->batch_n < ALERTS_BATCH) {
 		const struct sf_alert *a = &job->list->alerts[job->next];
 		const char *why = NULL;
-		cJSON *item;
 
+		if (job->items[job->next] != NULL) {
+			job->next++;
+			continue;
+		}
 		if (a->action == SF_ALERT_IGNORE)
 			why = "nothing to propose (system, draft, test, ack or error message)";
 		/* An alert past its expiry no longer describes a danger. */
 		else if (a->action != SF_ALERT_CANCEL && a->expires > 0 && a->expires < now)
 			why = "expired: nothing to propose";
-		if (why == NULL)
-			break;
-		item = cJSON_CreateObject();
-		cJSON_AddStringToObject(item, "source_ref", a->source_ref);
-		cJSON_AddStringToObject(item, "result", why);
-		cJSON_AddItemToArray(job->results, item);
-		job->next++;
-	}
-	if (job->next >= job->list->n) {
-		if (job->ctx != NULL) {
-			cJSON *body = cJSON_CreateObject();
-			cJSON_AddItemToObject(body, "alerts", job->results);
-			job->results = NULL;
-			cJSON_AddNumberToObject(body, "rejected", (double)job->list->n_rejected);
-			if (job->list->n_rejected > 0)
-				cJSON_AddStringToObject(body, "first_rejection",
-				                        job->list->rejected);
-			http_reply_json(job->ctx, 200, body);
+		if (why != NULL) {
+			cJSON *item = cJSON_CreateObject();
+			cJSON_AddStringToObject(item, "source_ref", a->source_ref);
+			cJSON_AddStringToObject(item, "result", why);
+			job->items[job->next++] = item;
+			continue;
 		}
-		alerts_job_free(job);
+		cJSON_AddItemToArray(events, alerts_event(a));
+		job->batch[job->batch_n++] = job->next++;
+	}
+	if (job->batch_n == 0) {
+		cJSON_Delete(events);
+		alerts_finish(job);
 		return;
 	}
-	{
-		const struct sf_alert *a = &job->list->alerts[job->next];
-		refs = alerts_refs(a);
-		snprintf(mission, sizeof mission, "%lld", job->only_mission);
-		if (a->action == SF_ALERT_CANCEL) {
-			params[0] = sf_alert_source_name(a->source);
-			params[1] = a->source_ref;
-			params[2] = refs;
-			params[3] = job->only_mission > 0 ? mission : NULL;
-			params[4] = job->actor;
-			rc = db_pool_query(d->db, alerts_withdraw_sql, 5, params, alerts_proposed,
-			                   job, &cause);
-			free(refs);
-			if (rc != 0) {
-				struct db_result r = {DB_UNAVAILABLE, NULL, "", cause, 0};
-				alerts_proposed(&r, job);
-			}
-			return;
-		}
-		snprintf(sev, sizeof sev, "%d", a->severity);
-		snprintf(drill, sizeof drill, "%s", a->drill ? "t" : "f");
-		/* Every circle: the three arrays must stay the same length, or unnest pads with
-		 * NULLs. */
-		lat = alerts_array(a, 0);
-		lon = alerts_array(a, 1);
-		rad = alerts_array(a, 2);
-		snprintf(started, sizeof started, "%lld",
-		         (long long)(a->started > 0 ? a->started : a->sent));
-		snprintf(minaff, sizeof minaff, "%d", job->min_affected);
-		params[0] = sf_alert_source_name(a->source);
-		params[1] = a->source_ref;
-		params[2] = sf_alert_kind_name(a->kind);
-		params[3] = a->title;
-		params[4] = a->description;
-		params[5] = sev;
-		params[6] = drill;
-		params[7] = a->area_geojson;
-		params[8] = lat;
-		params[9] = lon;
-		params[10] = rad;
-		params[11] = started;
-		params[12] = minaff;
-		params[13] = job->only_mission > 0 ? mission : NULL;
-		params[14] = job->actor;
-		params[15] = alerts_uses_refs(a) ? refs : "{}";
-	}
-	rc = db_pool_query(d->db, alerts_propose_sql, 16, params, alerts_proposed, job, &cause);
-	free(refs);
-	if (rc != 0) {
+	json = cJSON_PrintUnformatted(events);
+	cJSON_Delete(events);
+	snprintf(minaff, sizeof minaff, "%d", job->min_affected);
+	snprintf(mission, sizeof mission, "%lld", job->only_mission);
+	/* A quarter of the statement timeout, so a batch answers well before it. */
+	snprintf(budget, sizeof budget, "%d", d->cfg.query_timeout_ms / 4);
+	params[0] = json;
+	params[1] = minaff;
+	params[2] = job->only_mission > 0 ? mission : NULL;
+	params[3] = job->actor;
+	params[4] = budget;
+	if (db_pool_query(d->db, alerts_batch_sql, 5, params, alerts_batch_answered, job, &cause) !=
+	    0) {
 		struct db_result r = {DB_UNAVAILABLE, NULL, "", cause, 0};
-		alerts_proposed(&r, job);
+		cJSON_free(json);
+		alerts_batch_answered(&r, job);
+		return;
 	}
-	free(lat);
-	free(lon);
-	free(rad);
+	cJSON_free(json);
 }
 
 /* On a worker: parse whatever the alert is. */
@@ -303,7 +382,8 @@ alerts_parse_done(void *arg)
 		alerts_job_free(job);
 		return;
 	}
-	job->results = cJSON_CreateArray();
+	job->items = xcalloc(job->list->n > 0 ? job->list->n : 1, sizeof *job->items);
+	job->batch = xcalloc(ALERTS_BATCH, sizeof *job->batch);
 	alerts_next(job);
 }
 

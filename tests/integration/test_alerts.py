@@ -419,6 +419,76 @@ def a_ring_across_the_antimeridian_swallows_nothing():
         check(int(area) < 200, "%s: the area is %s thousand km2: it went the long way" % (ident, area))
 
 
+def quake(eid, lon, lat, mag=6.0, ids=None, status="reviewed", title=None):
+    """One USGS feed feature."""
+    now = int(time.time() * 1000)
+    return {"type": "Feature", "id": eid, "geometry": {"type": "Point", "coordinates": [lon, lat, 10]},
+            "properties": {"mag": mag, "time": now - 60000, "updated": now, "status": status, "net": "us",
+                           "type": "earthquake", "ids": ids or ",%s," % eid, "magType": "mww",
+                           "title": title or "M %.1f - test %s" % (mag, eid), "place": "test " + eid}}
+
+
+def db_queries():
+    for line in d.get("/metrics").body.splitlines():
+        if line.startswith('safety_db_queries_total{outcome="ok"} '):
+            return int(line.split()[1])
+    raise AssertionError("no safety_db_queries_total in /metrics")
+
+
+def a_feed_of_many_events_proposes_exactly_those_near_nationals():
+    """Hundreds of far events (several batches) around a few near ones, an update and a cancel of crises already
+    proposed, an event revised far away, and a second id of a near event in the same feed."""
+    def upload_feed(features):
+        r = lead.request("POST", "/api/v1/crises/import",
+                         body=json.dumps({"type": "FeatureCollection", "features": features}).encode())
+        expect_equal(r.status, 200, r.body[:500])
+        return {a["source_ref"]: a for a in r.json()["alerts"]}, r.json()["alerts"]
+
+    before, _ = upload_feed([quake("usmbupd", 32.85, 39.93), quake("usmbdel", 32.85, 39.93),
+                             quake("usmbmove", 32.85, 39.93)])
+    for ref in ("usmbupd", "usmbdel", "usmbmove"):
+        check("crisis" in before[ref], before[ref])
+    # South Pacific, thousands of km from every national of the demo missions.
+    far = [quake("usmbfar%04d" % i, -150 + (i % 60) * 0.5, -55 + (i // 60) * 0.5, mag=5.5) for i in range(700)]
+    near = {10: quake("usmbnear1", 37.0, 37.3, mag=7.0), 300: quake("usmbnear2", 32.85, 39.93),
+            520: quake("usmbupd", 32.85, 39.93, mag=6.6, title="M 6.6 - revised"),
+            530: quake("usmbdel", 32.85, 39.93, status="deleted"),
+            540: quake("usmbgone", -140, -50, status="deleted"),
+            560: quake("usmbmove", -140, -50, title="M 6.0 - relocated far away"),
+            600: quake("usmbtwin", 36.2, 36.2, ids=",usmbtwin,atmbtwin,"),
+            690: quake("atmbtwin", 36.2, 36.2, ids=",usmbtwin,atmbtwin,", title="M 6.0 - second id")}
+    features = list(far)
+    for at in sorted(near):
+        features.insert(at, near[at])
+    queries = db_queries()
+    by_ref, alerts = upload_feed(features)
+    # A few statements for the whole feed, not one per event (the daemon's own background work adds some).
+    check(db_queries() - queries < 60, "%d statements for a feed of %d events" % (db_queries() - queries, len(features)))
+    expect_equal([a["source_ref"] for a in alerts], [f["id"] for f in features], "one answer per event, in order")
+    proposed = sorted(ref for ref, a in by_ref.items() if "crisis" in a)
+    expect_equal(proposed, ["atmbtwin", "usmbnear1", "usmbnear2", "usmbtwin", "usmbupd"], "proposed")
+    check(all(by_ref[f["id"]]["result"] == "no mission has nationals inside" for f in far), "far events")
+    check(not any("error" in a for a in alerts), [a for a in alerts if "error" in a])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis WHERE source_ref LIKE 'usmbfar%'"), "0", "nothing stored")
+    # The update and the cancel in the batch reached the crises they name.
+    expect_equal(by_ref["usmbupd"]["crisis"]["id"], before["usmbupd"]["crisis"]["id"], "same crisis")
+    expect_equal(cluster.psql(DB, "SELECT title FROM crisis WHERE id = %d" % before["usmbupd"]["crisis"]["id"]),
+                 "M 6.6 - revised", "revised")
+    expect_equal(by_ref["usmbdel"]["result"], "cancelled", by_ref["usmbdel"])
+    expect_equal(cluster.psql(DB, "SELECT state FROM crisis WHERE id = %d" % before["usmbdel"]["crisis"]["id"]),
+                 "dismissed", "withdrawn")
+    expect_equal(by_ref["usmbgone"]["result"], "cancelled: no crisis of yours named", by_ref["usmbgone"])
+    # An event already proposed and now placed far away is revised like any proposal: its count falls to 0 and
+    # the proposal goes (were it set aside as a far event, it would stay).
+    expect_equal(by_ref["usmbmove"]["result"], "no mission has nationals inside", by_ref["usmbmove"])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis WHERE id = %d" % before["usmbmove"]["crisis"]["id"]),
+                 "0", "relocated proposal removed")
+    # The second id of an event earlier in the same feed finds the crisis the first one proposed.
+    expect_equal(by_ref["atmbtwin"]["crisis"]["id"], by_ref["usmbtwin"]["crisis"]["id"], "one crisis for both ids")
+    expect_equal(cluster.psql(DB, "SELECT title FROM crisis WHERE id = %d" % by_ref["usmbtwin"]["crisis"]["id"]),
+                 "M 6.0 - second id", "revised by the second id")
+
+
 def test_messages_and_expired_alerts_propose_nothing():
     test = post_alert(cap("TST-1", "<circle>39.93,32.85 30</circle>", status="Test"))
     check("crisis" not in test and "nothing to propose" in test["result"], test)
@@ -446,6 +516,7 @@ try:
         circles_are_never_smaller_than_asked,
         a_ring_across_the_antimeridian_swallows_nothing,
         test_messages_and_expired_alerts_propose_nothing,
+        a_feed_of_many_events_proposes_exactly_those_near_nationals,
     ])
 finally:
     d.stop()
