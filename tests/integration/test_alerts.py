@@ -483,6 +483,17 @@ def a_feed_of_many_events_proposes_exactly_those_near_nationals():
     expect_equal(by_ref["usmbmove"]["result"], "no mission has nationals inside", by_ref["usmbmove"])
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis WHERE id = %d" % before["usmbmove"]["crisis"]["id"]),
                  "0", "relocated proposal removed")
+    # Out of time, the events not yet handled come back undone, to be sent again; never the first one handled.
+    def event(ref, lon, lat):
+        return {"source": "usgs", "ref": ref, "refs": "{}", "kind": "earthquake", "title": ref, "severity": 3,
+                "drill": False, "lat": "{%s}" % lat, "lon": "{%s}" % lon, "radius": "{50000}", "started": None}
+    batch = [event("usmbbud1", -140, -50), event("usmbbud2", 32.85, 39.93), event("usmbbud3", 36.2, 36.2),
+             event("usmbbud4", -141, -50)]
+    expect_equal(cluster.psql(DB, "SET ROLE safety; SELECT string_agg(ord || ':' || done, ',' ORDER BY ord) "
+                                  "FROM crisis_propose_batch('%s', 1, NULL, 'test', 0)" % json.dumps(batch)),
+                 "1:true,2:true,3:false,4:true", "budget spent after the first near event")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(source_ref, ',') FROM crisis WHERE source_ref LIKE 'usmbbud%'"),
+                 "usmbbud2", "only the event handled is proposed")
     # The second id of an event earlier in the same feed finds the crisis the first one proposed.
     expect_equal(by_ref["atmbtwin"]["crisis"]["id"], by_ref["usmbtwin"]["crisis"]["id"], "one crisis for both ids")
     expect_equal(cluster.psql(DB, "SELECT title FROM crisis WHERE id = %d" % by_ref["usmbtwin"]["crisis"]["id"]),
