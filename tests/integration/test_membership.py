@@ -99,6 +99,57 @@ def a_deletion_during_a_launch_leaves_the_crisis():
     q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
 
 
+def a_person_restored_during_a_launch_is_asked_in_it():
+    # Deleted before the crisis; staff restore them while its launch runs.
+    victim = int(q("SELECT min(id) FROM national WHERE deleted_at IS NULL"))
+    q("SELECT national_set_deleted(%d, NULL, true, 'tester', 'admin', NULL, '')" % victim)
+    q("SELECT crisis_declare('earthquake', 'Restore race', NULL, 5::smallint, false, NULL, %f, %f, 20000, "
+      "ARRAY[%d::bigint], 'tester', 'admin', NULL, '')" % (LAT, LON, MISSION))
+    crisis = int(q("SELECT max(id) FROM crisis"))
+    t, out = in_background("BEGIN; SELECT campaign_start(%d, %d, '{\"en\": \"Are you safe? {link}\"}', "
+                           "ARRAY['sms'], 1800, 3, 'lead', 'mission_lead', ''); SELECT pg_sleep(1.5); COMMIT"
+                           % (crisis, MISSION))
+    time.sleep(0.5)
+    restore = in_background("SELECT national_set_deleted(%d, NULL, false, 'tester', 'admin', NULL, '')" % victim)
+    for th, o in ((t, out), restore):
+        th.join()
+        check("error" not in o, o.get("error", ""))
+    check("restored" in restore[1]["result"], restore[1]["result"])
+    expect_equal(q("SELECT state FROM checkin WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)),
+                 "asked", "the person restored during the launch is asked in it")
+    expect_equal(q("SELECT status, deleted FROM person_status WHERE crisis_id = %d AND national_id = %d"
+                   % (crisis, victim)), "pending|f", "counted as pending")
+    expect_equal(q("SELECT state || ':' || recipient || ':' || body FROM outbox WHERE crisis_id = %d "
+                   "AND national_id = %d" % (crisis, victim)),
+                 "queued:+90532%s:%s" % (str(victim).rjust(7, "0"), q(
+                     "SELECT min(body) FROM outbox WHERE crisis_id = %d AND national_id <> %d" % (crisis, victim))),
+                 "with the campaign's message")
+    expect_equal(q("SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis),
+                 q("SELECT count(*) FROM checkin WHERE crisis_id = %d" % crisis), "and targeted by it")
+    counts_hold(crisis)
+    # Restored once the launch is over, with no contact left: straight onto the call list.
+    other = int(q("SELECT max(id) FROM national WHERE deleted_at IS NULL AND name_latin LIKE 'PERSON %%'"))
+    q("SELECT national_set_deleted(%d, NULL, true, 'tester', 'admin', NULL, '')" % other)
+    q("DELETE FROM checkin WHERE crisis_id = %d AND national_id = %d; "
+      "DELETE FROM outbox WHERE crisis_id = %d AND national_id = %d; "
+      "DELETE FROM person_status WHERE crisis_id = %d AND national_id = %d; "
+      "DELETE FROM contact WHERE national_id = %d" % (crisis, other, crisis, other, crisis, other, other))
+    q("SELECT national_set_deleted(%d, NULL, false, 'tester', 'admin', NULL, '')" % other)
+    expect_equal(q("SELECT k.state, p.status FROM checkin k JOIN person_status p USING (crisis_id, national_id) "
+                   "WHERE k.crisis_id = %d AND k.national_id = %d" % (crisis, other)), "unreachable|unreachable",
+                 "someone without a contact is on the call list")
+    counts_hold(crisis)
+    # A closed crisis asks nobody.
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+    q("SELECT national_set_deleted(%d, NULL, true, 'tester', 'admin', NULL, ''); "
+      "DELETE FROM checkin WHERE crisis_id = %d AND national_id = %d; "
+      "SELECT national_set_deleted(%d, NULL, false, 'tester', 'admin', NULL, '')" % (victim, crisis, victim, victim))
+    expect_equal(q("SELECT count(*) FROM checkin WHERE crisis_id = %d AND national_id = %d" % (crisis, victim)), "0",
+                 "nobody is asked in a closed crisis")
+    q("INSERT INTO contact (national_id, kind, value) VALUES (%d, 'phone', '+90532%s')"
+      % (other, str(other).rjust(7, "0")))
+
+
 def a_launch_and_a_deletion_behind_the_audit_lock_do_not_deadlock():
     # Both write the audit log, whose lock another audited action holds a moment.
     q("SELECT crisis_declare('earthquake', 'Audit race', NULL, 5::smallint, false, NULL, %f, %f, 20000, "
@@ -236,6 +287,7 @@ def retention_locks_nothing_when_it_only_spares():
 
 try:
     run([a_deletion_during_a_launch_leaves_the_crisis,
+         a_person_restored_during_a_launch_is_asked_in_it,
          a_launch_and_a_deletion_behind_the_audit_lock_do_not_deadlock,
          a_deletion_during_a_reask_run_does_not_deadlock,
          a_registrant_in_an_open_crisis_is_merged_only_once_it_closes,
