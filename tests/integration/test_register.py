@@ -395,6 +395,25 @@ def a_registrant_already_in_the_registry_is_merged_and_unmerged():
     near = cluster.psql(DB, "SELECT count(*) FROM national n, nationals_near(n.mission_id, n.last_point, 1000, '%s') x "
                             "WHERE n.id = %d AND x.national_id = n.id" % (day(30), kept))
     expect_equal(near, "1", "found at home after the trip")
+    # During the trip, the trip's place counts, as for a traveller: in Hatay
+    # on the days of the second leg, and not at home meanwhile.
+    expect_equal(cluster.psql(DB, "SELECT ST_Intersects(n.last_point, r.area) FROM national n, region r "
+                                  "WHERE n.id = %d AND r.id = %s" % (kept, REGION["TR-31"])), "f", "home is not in Hatay")
+    hatay = cluster.psql(DB, "SELECT count(*) FROM region r, nationals_in_area(r.mission_id, r.area, '%s') x "
+                             "WHERE r.id = %s AND x.national_id = %d" % (day(3), REGION["TR-31"], kept))
+    expect_equal(hatay, "1", "found in Hatay during the second leg")
+    near = cluster.psql(DB, "SELECT count(*) FROM national n, nationals_near(n.mission_id, n.last_point, 1000, '%s') x "
+                            "WHERE n.id = %d AND x.national_id = n.id" % (day(3), kept))
+    expect_equal(near, "0", "not at home meanwhile")
+    # Unless they answered from home since that leg began: fresher than the plan.
+    expect_equal(cluster.psql(DB, "BEGIN; INSERT INTO location (national_id, point, source, observed_at) "
+                                  "SELECT id, last_point, 'reply', '%s' FROM national WHERE id = %d; "
+                                  "SELECT count(*) FROM national n, nationals_near(n.mission_id, n.last_point, 1000, "
+                                  "'%s') x WHERE n.id = %d AND x.national_id = n.id; "
+                                  "SELECT count(*) FROM region r, nationals_in_area(r.mission_id, r.area, '%s') x "
+                                  "WHERE r.id = %s AND x.national_id = %d; ROLLBACK"
+                                  % (day(2), kept, day(3), kept, day(3), REGION["TR-31"], kept)).splitlines()[-2:],
+                 ["1", "0"], "an answer from home since the leg began keeps them at home")
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM national n JOIN registration r ON n.id = r.national_id "
                                   "WHERE r.id = %d AND n.id = %d" % (reg, kept)), "1", "the registration follows them")
     listed = {x["id"]: x for x in lead.get("/api/v1/registrations").json()}
