@@ -386,6 +386,19 @@ def a_second_mission_gets_what_the_first_confirmed_or_dismissed():
     got = post_alert(cap("SEC-2", city), lead_b)
     expect_equal((got["crisis"]["id"], got["crisis"]["state"], got["crisis"]["missions"]),
                  (second["id"], "proposed", [{"mission_id": B, "affected": 20}]), "proposed to Kyiv, which never saw it")
+    # Ankara dismissed it: not proposed to Ankara again, whoever imports it or an update of it.
+    proposed = [c["id"] for c in lead.get("/api/v1/crises?state=proposed").json()["items"]]
+    check(second["id"] not in proposed, "proposed again to Ankara, which dismissed it")
+    got = post_alert(cap("SEC-2", city))
+    check("crisis" not in got, "Ankara's import brings it back: %r" % got)
+    admin = Session(d, "admin", PASSWORD)
+    post_alert(cap("SEC-2U", city, "Update", ["SEC-2"], headline="Earthquake near Ankara, revised"), admin)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(mission_id::text, ',' ORDER BY mission_id) FROM crisis_mission "
+                                  "WHERE crisis_id = %d" % second["id"]), str(B), "an update leaves Ankara out")
+    proposed = [c["id"] for c in lead.get("/api/v1/crises?state=proposed").json()["items"]]
+    check(second["id"] not in proposed, "an update proposes it to Ankara again")
+    expect_equal(cluster.psql(DB, "SELECT mission_id FROM crisis_dismissal WHERE crisis_id = %d" % second["id"]),
+                 str(A), "Ankara's dismissal is kept")
     # Nothing of Kyiv's inside: Kyiv learns nothing of Ankara's crisis.
     post_alert(cap("SEC-3", box(28.5, 40.8, 29.5, 41.3)))
     got = post_alert(cap("SEC-3", box(28.5, 40.8, 29.5, 41.3)), lead_b)

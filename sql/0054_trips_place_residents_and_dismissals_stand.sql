@@ -1,4 +1,7 @@
--- A resident on a reported trip is found where the trip is.
+-- A resident on a reported trip is found where the trip is, and a mission
+-- that dismissed a proposal is not proposed it again.
+--
+-- Residents on a trip:
 --
 -- A resident merged with a registration keeps their home as their place and
 -- takes the registration's legs (so retention keeps them and they are
@@ -72,3 +75,65 @@ CREATE OR REPLACE FUNCTION nationals_near(p_mission bigint, p_center geography,
 			SELECT r.id FROM region r WHERE r.mission_id = p_mission
 				AND ST_DWithin(r.area, p_center, p_radius_m))) AND l.point IS NULL))
 $$;
+
+-- Dismissals stand for the missions that made them.
+--
+-- A dismissal was stored only as the crisis's state. When an alert's crisis
+-- was proposed again to a mission that had never seen it, the whole crisis
+-- became a proposal once more, and the missions that had dismissed it, still
+-- part of it, found it among their proposals again (and every later update
+-- of the event kept proposing it to them). The missions part of a crisis
+-- when it is dismissed are now recorded; when it is proposed again to
+-- others, they leave it, and an import or update of the event does not add
+-- them back while it is a proposal (or dismissed). Once staff confirm it
+-- somewhere, an active crisis still takes in every mission with nationals
+-- inside, as before: that is news, not the proposal they turned down.
+
+CREATE TABLE crisis_dismissal (
+	crisis_id bigint NOT NULL REFERENCES crisis (id) ON DELETE CASCADE,
+	mission_id bigint NOT NULL REFERENCES mission (id),
+	-- The mission's part of the crisis when it was dismissed.
+	affected integer NOT NULL DEFAULT 0,
+	dismissed_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (crisis_id, mission_id)
+);
+
+-- Crises dismissed before: their missions dismissed them.
+INSERT INTO crisis_dismissal (crisis_id, mission_id, affected, dismissed_at)
+	SELECT cm.crisis_id, cm.mission_id, cm.affected, coalesce(c.closed_at, c.updated_at)
+	FROM crisis_mission cm JOIN crisis c ON c.id = cm.crisis_id WHERE c.state = 'dismissed';
+
+-- Named to run before crisis_state_events, so what it announces sees the
+-- missions the crisis now has.
+CREATE FUNCTION crisis_dismissals() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.state = 'dismissed' AND OLD.state <> 'dismissed' THEN
+		INSERT INTO crisis_dismissal (crisis_id, mission_id, affected)
+			SELECT crisis_id, mission_id, affected FROM crisis_mission WHERE crisis_id = NEW.id
+			ON CONFLICT (crisis_id, mission_id) DO NOTHING;
+	ELSIF OLD.state = 'dismissed' AND NEW.state = 'proposed' THEN
+		-- Proposed again for missions new to it: those who dismissed it leave.
+		DELETE FROM crisis_mission cm USING crisis_dismissal d
+			WHERE cm.crisis_id = NEW.id AND d.crisis_id = cm.crisis_id AND d.mission_id = cm.mission_id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER crisis_dismissals AFTER UPDATE OF state ON crisis
+	FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION crisis_dismissals();
+
+-- A mission that dismissed a crisis is not made part of it again while it
+-- is a proposal or dismissed (the row is skipped, not refused: imports and
+-- updates of the event go on for the others).
+CREATE FUNCTION crisis_mission_dismissed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM crisis_dismissal d JOIN crisis c ON c.id = d.crisis_id
+			WHERE d.crisis_id = NEW.crisis_id AND d.mission_id = NEW.mission_id
+				AND c.state IN ('proposed', 'dismissed')) THEN
+		RETURN NULL;
+	END IF;
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER crisis_mission_dismissed BEFORE INSERT ON crisis_mission
+	FOR EACH ROW EXECUTE FUNCTION crisis_mission_dismissed();
