@@ -24,21 +24,24 @@ CREATE OR REPLACE FUNCTION nationals_in_area(p_mission bigint, p_area geography,
 		AND n.last_point_source IS DISTINCT FROM 'itinerary'
 		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
 			AND n.departure_date + itinerary_margin_days())
-		-- A resident away on a leg is found by the legs below instead.
-		AND NOT (n.kind = 'resident' AND EXISTS (SELECT 1 FROM itinerary_leg l
-			WHERE l.national_id = n.id
+		-- A resident away on a leg is found by the legs below instead. (The
+		-- residents away are found once, hashed: a check per person made a
+		-- launch several times slower.)
+		AND (n.kind <> 'resident' OR n.id NOT IN (SELECT l.national_id FROM itinerary_leg l
+			JOIN national x ON x.id = l.national_id
+			WHERE x.kind = 'resident' AND x.mission_id = p_mission
 				AND p_on BETWEEN l.arrival - itinerary_margin_days()
 					AND l.departure + itinerary_margin_days()
 				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
-				AND NOT (n.last_point_source IN ('reply', 'staff')
-					AND n.last_point_at >= l.arrival - itinerary_margin_days())))
+				AND NOT coalesce(x.last_point_source IN ('reply', 'staff')
+					AND x.last_point_at >= l.arrival - itinerary_margin_days(), false)))
 	UNION ALL
 	SELECT DISTINCT ON (n.id) n.id, coalesce(l.region_id, n.region_id), n.name_ko, n.name_latin, n.languages
 	FROM itinerary_leg l JOIN national n ON n.id = l.national_id
 	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
 		AND (n.last_point_source = 'itinerary' OR n.last_point IS NULL
-			OR (n.kind = 'resident' AND NOT (n.last_point_source IN ('reply', 'staff')
-				AND n.last_point_at >= l.arrival - itinerary_margin_days())))
+			OR (n.kind = 'resident' AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+				AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
 		AND p_on BETWEEN l.arrival - itinerary_margin_days() AND l.departure + itinerary_margin_days()
 		-- The regions first (a mission has tens), so both halves use an index.
 		AND (ST_Intersects(l.point, p_area) OR (l.region_id = ANY (ARRAY(SELECT r.id FROM region r
@@ -55,21 +58,24 @@ CREATE OR REPLACE FUNCTION nationals_near(p_mission bigint, p_center geography,
 		AND n.last_point_source IS DISTINCT FROM 'itinerary'
 		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
 			AND n.departure_date + itinerary_margin_days())
-		-- A resident away on a leg is found by the legs below instead.
-		AND NOT (n.kind = 'resident' AND EXISTS (SELECT 1 FROM itinerary_leg l
-			WHERE l.national_id = n.id
+		-- A resident away on a leg is found by the legs below instead. (The
+		-- residents away are found once, hashed: a check per person made a
+		-- launch several times slower.)
+		AND (n.kind <> 'resident' OR n.id NOT IN (SELECT l.national_id FROM itinerary_leg l
+			JOIN national x ON x.id = l.national_id
+			WHERE x.kind = 'resident' AND x.mission_id = p_mission
 				AND p_on BETWEEN l.arrival - itinerary_margin_days()
 					AND l.departure + itinerary_margin_days()
 				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
-				AND NOT (n.last_point_source IN ('reply', 'staff')
-					AND n.last_point_at >= l.arrival - itinerary_margin_days())))
+				AND NOT coalesce(x.last_point_source IN ('reply', 'staff')
+					AND x.last_point_at >= l.arrival - itinerary_margin_days(), false)))
 	UNION ALL
 	SELECT DISTINCT ON (n.id) n.id, coalesce(l.region_id, n.region_id), n.name_ko, n.name_latin, n.languages
 	FROM itinerary_leg l JOIN national n ON n.id = l.national_id
 	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
 		AND (n.last_point_source = 'itinerary' OR n.last_point IS NULL
-			OR (n.kind = 'resident' AND NOT (n.last_point_source IN ('reply', 'staff')
-				AND n.last_point_at >= l.arrival - itinerary_margin_days())))
+			OR (n.kind = 'resident' AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+				AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
 		AND p_on BETWEEN l.arrival - itinerary_margin_days() AND l.departure + itinerary_margin_days()
 		AND (ST_DWithin(l.point, p_center, p_radius_m) OR (l.region_id = ANY (ARRAY(
 			SELECT r.id FROM region r WHERE r.mission_id = p_mission
