@@ -76,6 +76,7 @@ struct reply_item {
 	struct reply_item *next;
 	int64_t crisis_id, national_id;
 	char *channel, *sender, *raw_text, *provider_ref, *entered_by;
+	char *provider_alt;  /* reply_input.provider_alt */
 	char *duress_hashes; /* PostgreSQL array literal of candidate hashes */
 	char *words;         /* kept for the spool, which hashes again on replay */
 	enum sf_status status;
@@ -232,6 +233,7 @@ reply_item_free(struct reply_item *it)
 		memset(it->raw_text, 0, strlen(it->raw_text));
 	free(it->raw_text);
 	free(it->provider_ref);
+	free(it->provider_alt);
 	free(it->entered_by);
 	free(it->duress_hashes);
 	if (it->words != NULL)
@@ -622,6 +624,9 @@ replies_submit(struct daemon *d, const struct reply_input *in, replies_done_cb c
 		sf_secret_hex_encode(rnd, sizeof rnd, ref, sizeof ref);
 		xasprintf(&it->provider_ref, "%s:%s", in->channel, ref);
 	}
+	it->provider_alt = in->provider_alt != NULL && in->provider_ref != NULL
+	                       ? text_sanitized(in->provider_alt, 200, false)
+	                       : NULL;
 	it->entered_by = in->entered_by != NULL ? text_sanitized(in->entered_by, 200, false) : NULL;
 	it->duress_hashes = replies_candidates(d, in->words);
 	it->words = in->words != NULL ? text_sanitized(in->words, REPLIES_WORDS_MAX, true) : NULL;
@@ -1613,6 +1618,11 @@ replies_stored(const struct db_result *res, void *arg)
 		/* The time as stored (bounded), which the catch-up would read too. */
 		if (stored && !PQgetisnull(res->res, row, 22))
 			it->at_ms = atoll(PQgetvalue(res->res, row, 22));
+		/* The key as stored (one of its own for a repeat after another message). */
+		if (stored && strcmp(PQgetvalue(res->res, row, 23), it->provider_ref) != 0) {
+			free(it->provider_ref);
+			it->provider_ref = xstrdup(PQgetvalue(res->res, row, 23));
+		}
 		if (stored)
 			r->stored[ch][it->unclassified ? SF_STATUS_COUNT : (int)it->status]++;
 		else
@@ -2125,7 +2135,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b->r = r;
 	b->items = xcalloc((size_t)(r->queued < REPLIES_BATCH_MAX ? r->queued : REPLIES_BATCH_MAX),
 	                   sizeof *b->items);
-	pg_arrays_open(&cols, 19);
+	pg_arrays_open(&cols, 20);
 	limit = r->head->batch_limit > 0 ? r->head->batch_limit : REPLIES_BATCH_MAX;
 	first_limit = r->head->batch_limit;
 	while (r->head != NULL && b->n < limit && r->head->batch_limit == first_limit) {
@@ -2162,6 +2172,7 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 		snprintf(num, sizeof num, "%lld", (long long)it->at_ms);
 		pg_arrays_add(&cols, 17, num);
 		pg_arrays_add(&cols, 18, it->clear_duress ? "t" : "f");
+		pg_arrays_add(&cols, 19, it->provider_alt);
 		b->items[b->n++] = it;
 	}
 	/*
@@ -2172,15 +2183,38 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	 */
 	if (db_pool_query_prepared(
 	        r->d->db,
-	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
+	        "WITH r0 AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], "
 	        "$4::text[], "
 	        " $5::text[], $6::text[], $7::text[], $8::smallint[], $9::float8[], $10::float8[], "
 	        " $11::text[], $12::text[], $13::bool[], $14::text[], $15::bool[], $16::bool[], "
-	        " $17::bool[], $18::bigint[], $19::bool[]) AS r(idx, crisis_id, national_id, "
-	        "channel, "
-	        " sender, raw_text, status, headcount, lat, lon, ref, entered_by, review, cand, "
+	        " $17::bool[], $18::bigint[], $19::bool[], $20::text[]) AS r(idx, crisis_id, "
+	        "national_id, channel, "
+	        " sender, raw_text, status, headcount, lat, lon, ref0, entered_by, review, cand, "
 	        "req, "
-	        " bys, prx, at, clr)), "
+	        " bys, prx, at, clr, alt)), "
+	        /*
+	         * A key made up without the provider's id (reply_input.provider_alt)
+	         * is checked against what is stored, as what the process remembered
+	         * of the sender may be lost. When the key, or the previous five
+	         * minutes' key within five minutes, is stored: if the sender's
+	         * latest SMS since holds it (or a key of its own made from it),
+	         * this is a retry of that one; otherwise, with the key stored for
+	         * an earlier message and another since, a new message, given a key
+	         * of its own. The sender's latest SMS is looked for only when a key
+	         * is found (a retry, rare), by id from there.
+	         */
+	        "r AS (SELECT r0.*, CASE WHEN r0.alt IS NULL OR k.latest IS NULL THEN r0.ref0 "
+	        " WHEN k.latest IN (r0.ref0, r0.alt) OR k.latest LIKE r0.ref0 || ':%' "
+	        "  THEN k.latest "
+	        " WHEN k.own THEN r0.ref0 || ':' || r0.idx || ':' || "
+	        "  (extract(epoch FROM clock_timestamp()) * 1000000)::bigint "
+	        " ELSE r0.ref0 END AS ref FROM r0 LEFT JOIN LATERAL ("
+	        " SELECT bool_or(e.provider_ref = r0.ref0) AS own, (SELECT l.provider_ref "
+	        "  FROM response l WHERE l.id >= min(e.id) AND l.channel = r0.channel "
+	        "  AND l.sender = r0.sender ORDER BY l.id DESC LIMIT 1) AS latest "
+	        " FROM response e WHERE r0.alt IS NOT NULL AND e.channel = r0.channel "
+	        " AND (e.provider_ref = r0.ref0 OR r0.alt <> '' AND e.provider_ref = r0.alt "
+	        " AND e.received_at > now() - interval '5 minutes')) k ON true), "
 	        /*
 	         * An SMS from a known number answers that person's newest open
 	         * check-in; a number several people share (a family's phone) is
@@ -2251,11 +2285,12 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        /* A duplicate's stored id, looked up only for duplicates. */
 	        " CASE WHEN ins.id IS NULL AND NOT x.refused THEN (SELECT e.id FROM response e "
 	        "  WHERE e.channel = x.channel AND e.provider_ref = x.ref) END, x.shared, "
-	        " (SELECT id FROM pend), (extract(epoch FROM ins.received_at) * 1000)::bigint "
-	        "FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = x.channel "
+	        " (SELECT id FROM pend), (extract(epoch FROM ins.received_at) * 1000)::bigint, "
+	        " x.ref FROM x LEFT JOIN ins ON ins.provider_ref = x.ref AND ins.channel = "
+	        "x.channel "
 	        "LEFT JOIN person_status p ON p.crisis_id = x.crisis_id "
 	        " AND p.national_id = x.national_id, (SELECT count(*) FROM ck) c ORDER BY x.idx",
-	        19, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
+	        20, pg_arrays_close(&cols), replies_stored, b, &cause) != 0) {
 		/* The database is down: the spool takes the batch. */
 		replies_spool_batch(r, b->items, b->n);
 		free(b->items);

@@ -35,6 +35,15 @@ struct reply_input {
 	int64_t received_ms;      /* when it was received (ms since the epoch); 0: now */
 	bool require_active;      /* store only if the crisis is active and the person exists */
 	/*
+	 * Non-NULL: provider_ref was made up without the provider's id, from
+	 * what the process remembers of the sender (lost on a restart), so the
+	 * store checks it against what is stored: a retry of the sender's
+	 * latest SMS holding it is stored once, a repeat after another message
+	 * gets a key of its own. A non-empty value is the key the same message
+	 * had in the previous five minutes, for a retry across their edge.
+	 */
+	const char *provider_alt;
+	/*
 	 * From the spool: perhaps stored before, when the database went away
 	 * before confirming the commit, and then without its status.
 	 */

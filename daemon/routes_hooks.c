@@ -247,7 +247,7 @@ struct hooks_reply {
 	 */
 	bool by_link;
 	struct reply_input in;
-	char *phone, *text, *ref;
+	char *phone, *text, *ref, *alt;
 };
 
 static void
@@ -256,6 +256,7 @@ hooks_reply_free(struct hooks_reply *hr)
 	free(hr->phone);
 	free(hr->text);
 	free(hr->ref);
+	free(hr->alt);
 	free(hr);
 }
 
@@ -296,7 +297,7 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
  */
 static void
 hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const char *ref,
-                bool twiml, int64_t received_ms)
+                const char *alt, bool twiml, int64_t received_ms)
 {
 	struct sf_reply reply;
 	char phone[SF_PHONE_E164_SIZE], err[128];
@@ -312,6 +313,7 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
 	hr->phone = xstrdup(phone);
 	hr->text = xstrdup(text);
 	hr->ref = ref != NULL ? xstrdup(ref) : NULL;
+	hr->alt = alt != NULL ? xstrdup(alt) : NULL;
 	in->channel = "sms";
 	in->sender = hr->phone;
 	in->raw_text = hr->text;
@@ -324,6 +326,7 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
 	in->lat = reply.lat;
 	in->lon = reply.lon;
 	in->provider_ref = hr->ref;
+	in->provider_alt = hr->alt;
 	in->received_ms = received_ms;
 	/*
 	 * A reply link pasted into the message says whose answer it is, which
@@ -400,7 +403,7 @@ hooks_kannel_time(const char *v)
 static struct {
 	unsigned char sender[16], text[16];
 	time_t at;
-	char ref[128];
+	char ref[128], alt[128];
 	unsigned char used[HOOKS_RECENT_KEYS][16];
 	time_t used_at[HOOKS_RECENT_KEYS];
 } hooks_recent[HOOKS_RECENT_SETS][HOOKS_RECENT_WAYS];
@@ -434,9 +437,15 @@ hooks_digest(const char *a, const char *b, const char *c, unsigned char out[16])
  * earlier message of the sender, with another in between ("help", "safe
  * now", "help" within the minute Kannel's time is precise to), is the new
  * message given a key of its own.
+ *
+ * What this table knew is gone after a restart, so the statement storing
+ * the message checks it again against what is stored (alt, see
+ * reply_input.provider_alt): the key of the previous five minutes, for a
+ * retry whose original came in just before their edge.
  */
 static void
-hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *ref, size_t refsz)
+hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *ref, size_t refsz,
+                 char *alt, size_t altsz)
 {
 	unsigned char who[16], what[16], key[16];
 	char hex[33], moment[96];
@@ -458,8 +467,16 @@ hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *r
 	if (mine < HOOKS_RECENT_WAYS && memcmp(hooks_recent[set][mine].text, what, 16) == 0 &&
 	    hooks_recent[set][mine].ref[0] != '\0') {
 		snprintf(ref, refsz, "%s", hooks_recent[set][mine].ref);
+		snprintf(alt, altsz, "%s", hooks_recent[set][mine].alt);
 		hooks_recent[set][mine].at = now;
 		return;
+	}
+	alt[0] = '\0';
+	if (!has_time) {
+		snprintf(moment, sizeof moment, "bucket:%lld", (long long)(now / 300 - 1));
+		hooks_digest(from, text, moment, key);
+		sf_secret_hex_encode(key, 16, hex, sizeof hex);
+		snprintf(alt, altsz, "kannel:h:%s", hex);
 	}
 	if (has_time)
 		snprintf(moment, sizeof moment, "%s", tstamp);
@@ -489,6 +506,7 @@ hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *r
 		snprintf(moment, sizeof moment, "%s|%lld.%09ld", has_time ? tstamp : "",
 		         (long long)ts.tv_sec, ts.tv_nsec);
 		hooks_digest(from, text, moment, key);
+		alt[0] = '\0';
 	} else {
 		memcpy(hooks_recent[set][mine].used[slot], key, 16);
 		hooks_recent[set][mine].used_at[slot] = now;
@@ -498,6 +516,7 @@ hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *r
 	memcpy(hooks_recent[set][mine].text, what, 16);
 	hooks_recent[set][mine].at = now;
 	snprintf(hooks_recent[set][mine].ref, sizeof hooks_recent[set][mine].ref, "%s", ref);
+	snprintf(hooks_recent[set][mine].alt, sizeof hooks_recent[set][mine].alt, "%s", alt);
 }
 
 /* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I&time=%t...: an incoming SMS via Kannel.
@@ -506,7 +525,7 @@ void
 routes_hooks_kannel_mo(struct http_ctx *ctx)
 {
 	/* A long concatenated SMS in Korean is 9 bytes a character in the URL, 3 here. */
-	char from[64], text[8192], id[96], ref[128], tbuf[32];
+	char from[64], text[8192], id[96], ref[128], alt[128], tbuf[32];
 	const char *vfrom, *vtext = NULL, *vid, *vtime;
 	int trc;
 
@@ -525,11 +544,13 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 		http_reply_problem(ctx, 400, "bad request", "from and text are required");
 		return;
 	}
-	if (vid != NULL && *vid != '\0')
+	if (vid != NULL && *vid != '\0') {
 		snprintf(ref, sizeof ref, "kannel:%s", vid);
-	else
-		hooks_kannel_key(vfrom, vtext, vtime, ref, sizeof ref);
-	hooks_sms_reply(ctx, vfrom, vtext, ref, false, hooks_kannel_time(vtime));
+		hooks_sms_reply(ctx, vfrom, vtext, ref, NULL, false, hooks_kannel_time(vtime));
+		return;
+	}
+	hooks_kannel_key(vfrom, vtext, vtime, ref, sizeof ref, alt, sizeof alt);
+	hooks_sms_reply(ctx, vfrom, vtext, ref, alt, false, hooks_kannel_time(vtime));
 }
 
 /* POST /hooks/sms/twilio: an incoming SMS via a Twilio-compatible provider. */
@@ -557,6 +578,6 @@ routes_hooks_twilio_mo(struct http_ctx *ctx)
 		return;
 	}
 	snprintf(ref, sizeof ref, "twilio:%s", sid != NULL ? sid : "");
-	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, true, 0);
+	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, NULL, true, 0);
 	evhttp_clear_headers(&form);
 }

@@ -267,6 +267,50 @@ def kannel_minute_time_keeps_a_repeat_after_another_and_a_retry_survives_a_resta
     mo("no time retry 3")
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE raw_text = 'no time retry 3'"), "1",
                  "a retry after a restart stored once")
+
+    def key(text, bucket):
+        md = hashlib.sha256(("+821033334444\0%s\0bucket:%d\0" % (text, bucket)).encode()).digest()
+        return "kannel:h:" + md[:16].hex()
+
+    def restart():
+        global d
+        d.stop()
+        d = Daemon(conninfo, sections={"channels": {"hook_secret": SECRET, "twilio_auth_token": TOKEN,
+                                                    "route_refresh": "1"},
+                                       "server": {"public_url": "https://safety.example.org"}}).start()
+    # The original came in just before the edge of five minutes, the retry
+    # after it and after a restart: stored once all the same.
+    if time.time() % 300 > 290:
+        time.sleep(300 - time.time() % 300 + 1)
+    mo("edge retry 5")
+    cluster.psql(DB, "UPDATE response SET provider_ref = '%s' WHERE raw_text = 'edge retry 5'"
+                 % key("edge retry 5", int(time.time()) // 300 - 1))
+    restart()
+    mo("edge retry 5")
+    mo("edge retry 5")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE raw_text = 'edge retry 5'"), "1",
+                 "a retry across the edge and a restart stored once")
+    # The same words again after another message, across a restart: a new answer.
+    if time.time() % 300 > 290:
+        time.sleep(300 - time.time() % 300 + 1)
+    mo("help me 6")
+    mo("safe now 6")
+    restart()
+    mo("help me 6")
+    mo("help me 6")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(raw_text, ' / ' ORDER BY id) FROM response "
+                                  "WHERE raw_text LIKE '%% 6'"), "help me 6 / safe now 6 / help me 6",
+                 "three answers, the last retry once")
+    # ... and across the edge of five minutes too.
+    mo("help me 7")
+    mo("safe now 7")
+    cluster.psql(DB, "UPDATE response SET provider_ref = '%s' WHERE raw_text = 'help me 7'"
+                 % key("help me 7", int(time.time()) // 300 - 1))
+    restart()
+    mo("help me 7")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(raw_text, ' / ' ORDER BY id) FROM response "
+                                  "WHERE raw_text LIKE '%% 7'"), "help me 7 / safe now 7 / help me 7",
+                 "three answers across the edge")
     # Many other senders in between do not make a retry a second answer.
     mo("busy retry 4")
     for i in range(40):
