@@ -7,7 +7,7 @@ const words = {
     drill: "훈련", people: "명", answers_per_minute: "분당 응답", regions: "지역별 응답률", map: "지도",
     live: "실시간", reconnecting: "다시 연결 중", back: "목록으로", response_rate: "응답률",
     unknown_region: "지역 미상", needs_review: "확인 필요", call_list: "전화 목록", nobody: "해당자 없음",
-    name: "이름", last_answer: "마지막 응답", contacts: "연락처", record_call: "통화 결과", by_phone: "전화로 확인",
+    name: "이름", last_answer: "마지막 응답", contacts: "연락처", record_call: "통화 결과", by_phone: "전화로 확인", status_stays: "기록했지만 상태는 그대로:",
     evacuation: "대피", run_plan: "대피 계획 세우기", publish: "발표", print: "명단 인쇄", plan: "계획",
     groups: "그룹", group: "그룹", gap: "하한과의 차이", gap_none: "해당 없음 (이 계획에는 하한이 적용되지 않음)", plan_cancellations: "명에게 이전 계획 취소 안내", published: "발표됨", planning: "계획 중",
     plan_failed: "계획하지 못했습니다", give_up_plan: "계획 중단", plan_undelivered: "전달되지 않은 대피 안내",
@@ -64,7 +64,7 @@ const words = {
     drill: "drill", people: "people", answers_per_minute: "Answers per minute", regions: "Response rate by region",
     map: "Map", live: "live", reconnecting: "reconnecting", back: "All crises", response_rate: "response rate",
     unknown_region: "region unknown", needs_review: "Needs review", call_list: "Call list", nobody: "Nobody",
-    name: "Name", last_answer: "Last answer", contacts: "Contacts", record_call: "Record call", by_phone: "Reached by phone",
+    name: "Name", last_answer: "Last answer", contacts: "Contacts", record_call: "Record call", by_phone: "Reached by phone", status_stays: "Recorded; the status stays:",
     evacuation: "Evacuation", run_plan: "Plan evacuation", publish: "Publish", print: "Print manifests", plan: "Plan",
     groups: "groups", group: "Group", gap: "gap to the bound", gap_none: "not given (the bound does not apply to this plan)", plan_cancellations: "told their previous plan is cancelled", published: "published", planning: "Planning",
     plan_failed: "The plan failed", give_up_plan: "Give up this plan", plan_undelivered: "Instructions not delivered",
@@ -127,6 +127,15 @@ export function t(key) {
 
 export function statusName(s) {
   return words[lang].status[s] ?? s;
+}
+
+// What a recorded call shows: the status it resulted in, as the server answered,
+// and, when the precedence rules kept another, that it stayed.
+export function recordedText(requested, stored) {
+  const status = stored?.status ?? requested;
+  return stored?.applied === false || status !== requested
+    ? `✓ ${t("status_stays")} ${statusName(status)}`
+    : `✓ ${statusName(status)}`;
 }
 
 export function currentLang() {

@@ -5,7 +5,7 @@
 // two clicks: open the row's choices, pick what the person said. A list
 // comes 200 people at a time, in its own order, and "more" reads the next.
 import { api } from "/static/app-api.js";
-import { t, statusName } from "/static/app-i18n.js";
+import { t, statusName, recordedText } from "/static/app-i18n.js";
 import { outcomeButton, shapeIcon } from "/static/app-map.js";
 
 const LISTS = [
@@ -160,8 +160,9 @@ export function workLists(crisisId) {
             const b = outcomeButton(s);
             b.addEventListener("click", async () => {
               for (const x of choices.children) x.disabled = true;
+              let stored;
               try {
-                await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
+                stored = await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
                   body: { national_id: p.national_id, status: s, message: t("by_phone") } });
               } catch (e) {
                 for (const x of choices.children) x.disabled = false;
@@ -176,7 +177,7 @@ export function workLists(crisisId) {
               const result = document.createElement("span");
               result.tabIndex = -1;
               result.className = "recorded";
-              result.textContent = `✓ ${statusName(s)}`;
+              result.textContent = recordedText(s, stored);
               act.replaceChildren(result);
               result.focus();
             });

@@ -3,7 +3,7 @@
 // entry for what staff learned by phone or in person; their registry record
 // edited in place.
 import { api, canEdit } from "/static/app-api.js";
-import { t, statusName } from "/static/app-i18n.js";
+import { t, statusName, recordedText } from "/static/app-i18n.js";
 import { outcomeButton, shapeIcon } from "/static/app-map.js";
 
 const OUTCOMES = ["safe", "needs_help", "injured", "needs_evacuation", "missing", "evacuated"];
@@ -95,10 +95,10 @@ function when(ts) {
   return ts ? new Date(ts).toLocaleString() : "";
 }
 
-export async function showPerson(view, crisisId, nationalId) {
+export async function showPerson(view, crisisId, nationalId, notice = "") {
   const here = location.hash;
-  // Shown again after a change, unless the user has gone elsewhere meanwhile.
-  const again = () => { if (location.hash === here) showPerson(view, crisisId, nationalId); };
+  // Shown again after a change (with what became of it), unless the user has gone elsewhere meanwhile.
+  const again = (text = "") => { if (location.hash === here) showPerson(view, crisisId, nationalId, text); };
   const p = await api(`/api/v1/crises/${crisisId}/people/${nationalId}`);
   if (location.hash !== here) return null;
   view.innerHTML = "";
@@ -156,14 +156,24 @@ export async function showPerson(view, crisisId, nationalId) {
   h3s.textContent = t("record_call");
   const buttons = document.createElement("div");
   const done = document.createElement("p");
+  done.className = "recorded";
   done.setAttribute("aria-live", "polite");
+  done.textContent = notice;
   for (const s of OUTCOMES) {
     const b = outcomeButton(s);
     b.addEventListener("click", async () => {
-      await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
-        body: { national_id: p.national_id, status: s, message: t("by_phone") } });
-      done.textContent = `✓ ${statusName(s)}`;
-      setTimeout(again, 800);
+      let r;
+      try {
+        r = await api(`/api/v1/crises/${crisisId}/responses`, { method: "POST",
+          body: { national_id: p.national_id, status: s, message: t("by_phone") } });
+      } catch (e) {
+        done.textContent = `${t("not_recorded")}: ${e.message}`;
+        return;
+      }
+      // The status the entry resulted in, which the precedence rules may keep otherwise.
+      const text = recordedText(s, r);
+      done.textContent = text;
+      setTimeout(() => again(text), 800);
     });
     buttons.append(b);
   }

@@ -208,10 +208,24 @@ try {
   await page.waitForFunction((id) => document.activeElement?.closest("tr")?.dataset.national === id, row, { timeout: 5000 })
     .catch(async () => fail(`after recording, the focus went to ${await page.evaluate(() =>
       document.activeElement?.closest("tr")?.dataset.national ?? document.activeElement?.tagName)}`));
+  // A call recorded says the status it resulted in: after a staff decision
+  // (missing), a "safe" relayed by phone is recorded but the status stays.
+  await page.goto(`${BASE}/app#/crises/${CRISIS}/people/${row}`);
+  await page.waitForSelector(".person-name", { timeout: 10000 }).catch(() => fail("no person page"));
+  await page.click('.person .outcome[data-status="missing"]');
+  await page.waitForFunction(() => document.querySelector(".person-name")?.textContent.includes("Missing"), null,
+    { timeout: 10000 }).catch(() => fail("the decision did not reach the person's page"));
+  if ((await page.textContent(".person .recorded")) !== "✓ Missing")
+    fail("after the decision: " + await page.textContent(".person .recorded"));
+  await page.click('.person .outcome[data-status="safe"]');
+  await page.waitForFunction(() => document.querySelector(".person .recorded")?.textContent.includes("stays"), null,
+    { timeout: 10000 }).catch(async () => fail("a kept status shown as: " + await page.textContent(".person .recorded")));
+  const kept = await page.textContent(".person .recorded");
+  if (!kept.includes("Missing") || kept.includes("Safe")) fail("a kept status shown as: " + kept);
   if (violations.length) fail(`${violations.length} accessibility violation(s):\n  ` + violations.join("\n  "));
   if (errors.length) fail("errors in the page: " + errors.join(" | "));
   console.log(`dashboard-access: ok (6 views fit 820 and 1180 px tablets; no WCAG 2.2 A/AA violation in ${audited} views; ` +
-    "logged in, opened a crisis, changed list and recorded a call by keyboard)");
+    "logged in, opened a crisis, changed list and recorded a call by keyboard; a kept status shown as kept)");
 } finally {
   await browser.close();
 }
