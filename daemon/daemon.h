@@ -60,6 +60,11 @@ struct daemon {
 	struct web_assets *web;             /* web files in memory */
 	struct sf_ratetable *public_limits; /* per-address buckets of public endpoints */
 	struct sf_ratetable *login_limits;  /* per-address buckets of login attempts */
+	/*
+	 * Logins admitted whose password check has not finished yet, counted from
+	 * admission: a burst is capped before any of it reaches a worker.
+	 */
+	int logins_checking;
 
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *schema_timer;

@@ -34,6 +34,7 @@ struct login {
 	struct timespec arrived; /* CLOCK_MONOTONIC: failures are answered from here */
 	char username[72];
 	char *password; /* wiped and freed as soon as it is checked */
+	bool checking;  /* holds one of the LOGIN_VERIFY_MAX places (daemon.logins_checking) */
 	bool found;     /* an enabled account whose attempt was counted */
 	bool locked;    /* an enabled account refused because it is locked */
 	long long user_id;
@@ -49,10 +50,21 @@ struct login {
 	struct event *delay;
 };
 
+/* Gives back the login's place among the checks at once. */
+static void
+login_checked(struct login *l)
+{
+	if (l->checking) {
+		l->checking = false;
+		l->ctx->d->logins_checking--;
+	}
+}
+
 /* Wipes the secrets of a login and frees it. */
 static void
 login_free(struct login *l)
 {
+	login_checked(l);
 	if (l->password != NULL) {
 		memset(l->password, 0, strlen(l->password));
 		free(l->password);
@@ -281,6 +293,7 @@ login_verify_done(void *arg)
 {
 	struct login *l = arg;
 
+	login_checked(l);
 	if (l->locked) {
 		login_refuse_locked(l);
 		return;
@@ -365,8 +378,13 @@ routes_session_login(struct http_ctx *ctx)
 		                   "too many login attempts from this address; wait a minute");
 		return;
 	}
-	/* Each check holds 32 MiB and a core: a flood waits outside, not in memory. */
-	if (worker_pool_pending(ctx->d->password_workers) >= LOGIN_VERIFY_MAX) {
+	/*
+	 * Each check holds 32 MiB and a core: a flood waits outside, not in
+	 * memory. Counted from here, not from when the check is queued after
+	 * the account is read, or a burst would all be admitted meanwhile.
+	 */
+	if (ctx->d->logins_checking >= LOGIN_VERIFY_MAX ||
+	    worker_pool_pending(ctx->d->password_workers) >= LOGIN_VERIFY_MAX) {
 		http_add_header(ctx, "Retry-After", "1");
 		http_reply_problem(ctx, 503, "service unavailable",
 		                   "too many logins are being checked at once; retry in a second");
@@ -390,6 +408,8 @@ routes_session_login(struct http_ctx *ctx)
 	}
 	l = xcalloc(1, sizeof *l);
 	l->ctx = ctx;
+	l->checking = true;
+	ctx->d->logins_checking++;
 	l->arrived = now;
 	snprintf(l->username, sizeof l->username, "%s", user->valuestring);
 	l->password = xstrdup(pass->valuestring);

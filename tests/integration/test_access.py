@@ -11,6 +11,7 @@ import time
 
 from harness import (
     Cluster,
+    SOURCE_DIR,
     Daemon,
     Session,
     check,
@@ -260,6 +261,29 @@ def guesses_sent_at_once_lock_after_exactly_the_limit():
                  "right password while locked")
 
 
+def a_burst_of_logins_is_capped_before_any_is_checked():
+    """Logins admitted at once are at most the checks allowed at once (32), counted
+    from their arrival: while the account's row is held, none reaches a check, so
+    all would pass a cap counted only when checks are queued."""
+    from concurrent.futures import ThreadPoolExecutor
+    sh("user", "add", "burst", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
+    holder = subprocess.Popen([os.path.join(SOURCE_DIR, "deploy", "pg.sh"), "psql", cluster.dir, "-d", DB, "-At",
+                               "-c", "BEGIN; SELECT 1 FROM staff_user WHERE username = 'burst' FOR UPDATE; "
+                                     "SELECT pg_sleep(2.5); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.7)
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            codes = list(pool.map(lambda i: d.post("/api/v1/session", {"username": "burst",
+                                                                        "password": "burst-%02d-wrong" % i}).status,
+                                  range(50)))
+    finally:
+        holder.wait()
+    check(set(codes) <= {401, 503}, codes)
+    check(codes.count(401) <= 32, "%d checked at once: %r" % (codes.count(401), codes))
+    check(codes.count(503) >= 18, codes)
+
+
 def failures_take_the_same_time_whatever_their_cause():
     """An unknown name, a wrong password and a locked account are answered alike in time."""
     sh("user", "add", "timed", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
@@ -445,6 +469,7 @@ try:
         lead_manages_only_staff_of_own_mission,
         ten_wrong_passwords_lock_the_account,
         guesses_sent_at_once_lock_after_exactly_the_limit,
+        a_burst_of_logins_is_capped_before_any_is_checked,
         failures_take_the_same_time_whatever_their_cause,
         unknown_user_and_wrong_password_look_the_same,
         logout_revokes_the_session,
