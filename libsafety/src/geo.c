@@ -226,9 +226,13 @@ geo_read_second_mark(const char **pp)
 /*
  * Reads one typed coordinate: decimal degrees, or degrees, minutes and seconds
  * ("37°33'59.4\"N"), with a sign or a hemisphere. what names it in messages.
+ * With spaced, whole degrees followed by a space and a number are degrees and
+ * minutes without their marks ("37 34.2", "37 34 12"), a reading the caller
+ * accepts only when hemisphere letters say which coordinate is which.
  */
 static int
-geo_read_coord(const char **pp, struct geo_coord *c, const char *what, char *err, size_t errsz)
+geo_read_coord(const char **pp, struct geo_coord *c, const char *what, bool spaced, char *err,
+               size_t errsz)
 {
 	const char *p = *pp;
 	double degrees, minutes = 0, seconds = 0;
@@ -274,6 +278,25 @@ geo_read_coord(const char **pp, struct geo_coord *c, const char *what, char *err
 						                    "geo: minutes with a fraction "
 						                    "and seconds in the %s",
 						                    what);
+					p = q;
+				}
+			}
+		} else if (spaced && !frac_deg && sign == 0) {
+			double v;
+			bool frac;
+
+			q = p;
+			if (degrees <= 180 && geo_skip_spaces(&q) &&
+			    geo_read_unsigned(&q, &v, &frac) && v < 60) {
+				minutes = v;
+				frac_min = frac;
+				has_minutes = true;
+				p = q;
+				/* Seconds only after whole minutes, and only a number that can be.
+				 */
+				if (!frac_min && geo_skip_spaces(&q) &&
+				    geo_read_unsigned(&q, &v, &frac) && v < 60) {
+					seconds = v;
 					p = q;
 				}
 			}
@@ -347,9 +370,14 @@ geo_is_longitude_letter(char h)
 	return h == 'E' || h == 'W';
 }
 
-/* Parses a typed "lat, lon" pair. */
-int
-sf_point_parse_latlon(const char *s, struct sf_point *out, char *err, size_t errsz)
+/*
+ * Parses a typed "lat, lon" pair; spaced as for geo_read_coord. *trailing is
+ * set when the pair was read but a number followed it (degrees and minutes
+ * separated by a space, read as two coordinates).
+ */
+static int
+geo_parse_latlon(const char *s, bool spaced_dm, struct sf_point *out, bool *trailing, char *err,
+                 size_t errsz)
 {
 	struct geo_coord a, b;
 	struct sf_point pt;
@@ -371,7 +399,7 @@ sf_point_parse_latlon(const char *s, struct sf_point *out, char *err, size_t err
 		p++;
 		geo_skip_spaces(&p);
 	}
-	rc = geo_read_coord(&p, &a, "latitude", err, errsz);
+	rc = geo_read_coord(&p, &a, "latitude", spaced_dm, err, errsz);
 	if (rc != 0)
 		return rc;
 	spaced = geo_skip_spaces(&p);
@@ -386,10 +414,24 @@ sf_point_parse_latlon(const char *s, struct sf_point *out, char *err, size_t err
 		                    "geo: expected ',' or a space after the latitude, got '%.8s'",
 		                    p);
 	}
-	rc = geo_read_coord(&p, &b, "longitude", err, errsz);
+	rc = geo_read_coord(&p, &b, "longitude", spaced_dm, err, errsz);
 	if (rc != 0)
 		return rc;
-	geo_skip_spaces(&p);
+	spaced = geo_skip_spaces(&p);
+	/* A number of its own (perhaps lettered) after the pair: "37 34.2N 126 58.8E" read as
+	 * 37, 34.2N. */
+	{
+		const char *q = p;
+
+		if (*q == ',') {
+			spaced = true;
+			q++;
+			geo_skip_spaces(&q);
+		}
+		(void)geo_read_hemisphere_prefix(&q);
+		geo_skip_spaces(&q);
+		*trailing = spaced && geo_is_digit(*q);
+	}
 	if (paren) {
 		if (*p != ')')
 			return sf_error_set(err, errsz, SF_EINVAL, "geo: missing ')'");
@@ -399,6 +441,9 @@ sf_point_parse_latlon(const char *s, struct sf_point *out, char *err, size_t err
 	if (*p != '\0')
 		return sf_error_set(err, errsz, SF_EINVAL,
 		                    "geo: unexpected '%.8s' after the longitude", p);
+	/* Unmarked degrees and minutes are taken only when letters say which is which. */
+	if (spaced_dm && (a.hemisphere == 0 || b.hemisphere == 0))
+		return sf_error_set(err, errsz, SF_EINVAL, "geo: no hemisphere letters");
 
 	if ((geo_is_latitude_letter(a.hemisphere) && geo_is_latitude_letter(b.hemisphere)))
 		return sf_error_set(err, errsz, SF_EINVAL,
@@ -421,6 +466,37 @@ sf_point_parse_latlon(const char *s, struct sf_point *out, char *err, size_t err
 		return rc;
 	*out = pt;
 	return 0;
+}
+
+int
+sf_point_parse_latlon(const char *s, struct sf_point *out, char *err, size_t errsz)
+{
+	bool trailing = false, unused = false; /* after the second reading */
+	char err2[160];
+	int rc, rc2;
+
+	rc = geo_parse_latlon(s, false, out, &trailing, err, errsz);
+	if (rc == 0 || !trailing)
+		return rc;
+	/*
+	 * More numbers than a pair: degrees and minutes separated by a space
+	 * ("37 34.2N 126 58.8E"), read again as such. A reading that fits
+	 * better wins; otherwise the message names the form, not a stray number.
+	 */
+	rc2 = geo_parse_latlon(s, true, out, &unused, err2, sizeof err2);
+	if (rc2 == 0) {
+		if (err != NULL && errsz > 0)
+			err[0] = '\0';
+		return 0;
+	}
+	if (unused)
+		return rc; /* the numbers are not degrees and minutes either */
+	if (rc2 == SF_ERANGE)
+		return sf_error_set(err, errsz, rc2, "%s", err2);
+	return sf_error_set(err, errsz, SF_EINVAL,
+	                    "geo: more than two numbers: for degrees and minutes give each "
+	                    "coordinate its hemisphere letter (37 34.2N 126 58.8E) or the marks "
+	                    "° and ' (37°34.2'N 126°58.8'E)");
 }
 
 /* Reads a geo URI number: an optional '-' and digits with an optional fraction (RFC 5870). */

@@ -35,6 +35,9 @@ int sf_point_validate(const struct sf_point *p, char *err, size_t errsz);
  * Hemisphere letters decide which number is which when both are given, so
  * "126.978E 37.5665N" is read correctly; without them the first number is
  * the latitude. Decimal point only ('.'), no exponents, no "nan" or "inf".
+ * Degrees and minutes (and seconds) separated by spaces without their marks,
+ * "37 34.2N 126 58.8E", are read only with a hemisphere on each coordinate;
+ * without, they are refused with a message saying so.
  *
  * Returns 0, SF_EINVAL (not a pair of coordinates; square brackets, which
  * suggest a GeoJSON [lon, lat], are refused) or SF_ERANGE (out of range,
