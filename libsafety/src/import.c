@@ -1619,6 +1619,18 @@ import_phones(struct importer *im)
 		memcpy(tok, work + off[i], len[i]);
 		tok[len[i]] = '\0';
 		rc = import_phone_one(im, tok, e164, msg, sizeof msg);
+		/* Read as the mission's country's, but perhaps a Korean mobile: staff check. */
+		if (rc == 0 && sf_phone_also_korean_mobile(tok, im->home, msg, sizeof msg)) {
+			import_detail(msg, detail, sizeof detail);
+			if (n == 1)
+				import_warning(im, im->rec.line,
+				               im->rec.v[SF_IMPORT_FIELD_PHONE].column, "phone",
+				               "phone: %s", detail);
+			else
+				import_warning(im, im->rec.line,
+				               im->rec.v[SF_IMPORT_FIELD_PHONE].column, "phone",
+				               "phone %zu of %zu: %s", i + 1, n, detail);
+		}
 		if (rc != 0) {
 			import_detail(msg, detail, sizeof detail);
 			if (n == 1)

@@ -1137,6 +1137,29 @@ sf_phone_normalize(const char *input, const char *default_country, char *out, si
 	return 0;
 }
 
+/* Whether a number read as one of the mission's country is also a Korean mobile as written. */
+bool
+sf_phone_also_korean_mobile(const char *input, const char *default_country, char *warn,
+                            size_t warnsz)
+{
+	char home[SF_PHONE_E164_SIZE], kr[SF_PHONE_E164_SIZE];
+
+	if (warn != NULL && warnsz > 0)
+		warn[0] = '\0';
+	if (input == NULL || default_country == NULL || default_country[0] == '\0' ||
+	    sf_phone_normalize(input, default_country, home, sizeof home, NULL, 0) != 0 ||
+	    sf_phone_normalize(input, "KR", kr, sizeof kr, NULL, 0) != 0 || strcmp(home, kr) == 0 ||
+	    strlen(kr) != 13 || strncmp(kr, "+8210", 5) != 0)
+		return false;
+	if (warn != NULL && warnsz > 0)
+		snprintf(warn, warnsz,
+		         "phone: read as a number of %.2s, but 010 and 8 digits is also how a "
+		         "Korean mobile is written; if it is one, write +82 10 and the 8 digits "
+		         "after 010",
+		         default_country);
+	return true;
+}
+
 /* Returns the ISO country of an E.164 number. */
 int
 sf_phone_country(const char *e164, char cc_out[3])

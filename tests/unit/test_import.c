@@ -980,6 +980,41 @@ import_korean_mobile_fallback_can_be_turned_off(void **state)
 	sf_import_result_free(res);
 }
 
+/*
+ * Where 010-XXXX-XXXX is a number of the mission's country (Egypt, China), it
+ * is read as one, with a warning that it may be a Korean mobile.
+ */
+static void
+import_warns_of_a_number_that_may_be_a_korean_mobile(void **state)
+{
+	static const char *const secrets[] = {"1234", "5678", NULL};
+	struct sf_import_options opt;
+	struct sf_import_result *res;
+	const char *text = "name_ko,phone\n가,010-1234-5678\n나,+82 10 1234 5678\n"
+	                   "다,\"011 1234 5678; 010 9876 5432\"\n";
+
+	(void)state;
+	sf_import_options_init(&opt);
+	opt.default_country = "EG";
+	res = parse_with(text, strlen(text), &opt, 0);
+	assert_int_equal(res->nerrors, 0);
+	check_row("egyptian reading", &res->rows[0], "phones=+201012345678");
+	assert_int_equal(res->nwarnings, 2);
+	assert_int_equal(res->warnings[0].line, 2);
+	assert_string_equal(res->warnings[0].field, "phone");
+	assert_non_null(strstr(res->warnings[0].reason, "also how a Korean mobile is written"));
+	assert_int_equal(res->warnings[1].line, 4);
+	assert_non_null(strstr(res->warnings[1].reason, "phone 2 of 2"));
+	check_no_personal_data(res, secrets);
+	sf_import_result_free(res);
+
+	/* At a mission where 010 is no local number it is simply Korean: no warning. */
+	opt.default_country = "TR";
+	res = parse_with(text, strlen(text), &opt, 0);
+	assert_int_equal(res->nwarnings, 0);
+	sf_import_result_free(res);
+}
+
 /* Explicit mappings: several at once, headers with commas, errors named. */
 static void
 import_parses_mappings(void **state)
@@ -1730,6 +1765,7 @@ main(void)
 	    cmocka_unit_test(import_refuses_cells_too_long),
 	    cmocka_unit_test(import_reads_declared_date_format_and_iso),
 	    cmocka_unit_test(import_korean_mobile_fallback_can_be_turned_off),
+	    cmocka_unit_test(import_warns_of_a_number_that_may_be_a_korean_mobile),
 	    cmocka_unit_test(import_parses_mappings),
 	    cmocka_unit_test(import_applies_mappings),
 	    cmocka_unit_test(import_caps_rows_errors_and_warnings),

@@ -577,6 +577,32 @@ read_like_import(const char *input, const char *iso, char out[SF_PHONE_E164_SIZE
 	return rc;
 }
 
+/* Where 010 and 8 digits is a number of the mission's country, staff are warned it may be Korean.
+ */
+static void
+phone_warns_when_a_number_is_also_a_korean_mobile(void **state)
+{
+	char warn[256];
+
+	(void)state;
+	assert_true(sf_phone_also_korean_mobile("010-1234-5678", "EG", warn, sizeof warn));
+	assert_non_null(strstr(warn, "read as a number of EG"));
+	assert_non_null(strstr(warn, "Korean mobile"));
+	assert_null(strstr(warn, "1234"));
+	assert_true(sf_phone_also_korean_mobile("01012345678", "eg", NULL, 0));
+	assert_true(sf_phone_also_korean_mobile("010 1234 5678", "CN", warn, sizeof warn));
+	/* At the Korean mission, in international form, or when no other reading exists: none. */
+	assert_false(sf_phone_also_korean_mobile("010-1234-5678", "KR", warn, sizeof warn));
+	assert_string_equal(warn, "");
+	assert_false(sf_phone_also_korean_mobile("+20 10 1234 5678", "EG", warn, sizeof warn));
+	assert_false(sf_phone_also_korean_mobile("+82 10 1234 5678", "EG", warn, sizeof warn));
+	assert_false(sf_phone_also_korean_mobile("010-1234-5678", "TR", warn, sizeof warn));
+	assert_false(sf_phone_also_korean_mobile("011 1234 5678", "EG", warn, sizeof warn));
+	assert_false(sf_phone_also_korean_mobile("0532 123 45 67", "TR", warn, sizeof warn));
+	assert_false(sf_phone_also_korean_mobile("010-1234-5678", NULL, warn, sizeof warn));
+	assert_false(sf_phone_also_korean_mobile(NULL, "EG", warn, sizeof warn));
+}
+
 static void
 phone_reads_010_abroad_as_korean_mobile_everywhere_but_cn_and_eg(void **state)
 {
@@ -702,6 +728,7 @@ main(void)
 	    cmocka_unit_test(phone_reports_small_output_buffer),
 	    cmocka_unit_test(phone_refuses_null_arguments),
 	    cmocka_unit_test(phone_reads_010_abroad_as_korean_mobile_everywhere_but_cn_and_eg),
+	    cmocka_unit_test(phone_warns_when_a_number_is_also_a_korean_mobile),
 	    cmocka_unit_test(phone_country_names_the_iso_code),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #ifndef SAFETY_PHONE_H
 #define SAFETY_PHONE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The longest E.164 number: '+' and 15 digits. */
@@ -37,6 +38,19 @@
  */
 int sf_phone_normalize(const char *input, const char *default_country, char *out, size_t outsz,
                        char *err, size_t errsz);
+
+/*
+ * Tells whether a number that sf_phone_normalize reads as one of
+ * default_country is, as written, also a Korean mobile in Korean national
+ * form (010 and 8 digits): "010-1234-5678" at a mission in Egypt, where 010
+ * starts mobiles too, or in China, where it is Beijing. The reading of the
+ * mission's country stands; warn (when not NULL) gets a line for staff to
+ * check which was meant, without the number (messages may be logged).
+ * False for the mission of Korea, international forms and numbers that
+ * read alike either way.
+ */
+bool sf_phone_also_korean_mobile(const char *input, const char *default_country, char *warn,
+                                 size_t warnsz);
 
 /*
  * Writes into cc_out the ISO 3166 alpha-2 code of the country an E.164
