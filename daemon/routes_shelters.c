@@ -277,13 +277,27 @@ shelter_if_match(struct http_ctx *ctx, cJSON *body, char buf[24], const char **o
 	return true;
 }
 
-/* The change ran: the shelter as it is now, or 412 if it changed since it was read. */
+/* A change refused on its version: the shelter as stored now. */
+struct shelter_refused {
+	struct http_ctx *ctx;
+	char id[24], scope[24];
+	bool scoped;
+};
+
+/*
+ * The 412's values and ETag, from one read of the shelter as it is now: the
+ * update's own snapshot may predate the change that refused it (a writer who
+ * committed while the update waited for the row), and an ETag from it
+ * would be refused again.
+ */
 static void
-shelter_update_done(const struct db_result *r, void *arg)
+shelter_refused_read(const struct db_result *r, void *arg)
 {
-	struct http_ctx *ctx = arg;
+	struct shelter_refused *sr = arg;
+	struct http_ctx *ctx = sr->ctx;
 	char etag[32], detail[256];
 
+	free(sr);
 	if (r->outcome != DB_OK) {
 		db_reply_error(ctx, r);
 		return;
@@ -292,18 +306,52 @@ shelter_update_done(const struct db_result *r, void *arg)
 		http_reply_problem(ctx, 404, "not found", "no such shelter");
 		return;
 	}
-	snprintf(etag, sizeof etag, "\"%s\"", PQgetvalue(r->res, 0, 1));
+	snprintf(etag, sizeof etag, "\"%s\"", PQgetvalue(r->res, 0, 0));
 	http_add_header(ctx, "ETag", etag);
-	if (PQgetisnull(r->res, 0, 0)) {
-		snprintf(detail, sizeof detail,
-		         "the shelter was changed by someone else since it was read (it now has "
-		         "occupancy %s of %s and is %s); nothing was saved: read it again and "
-		         "make the change on what it is now",
-		         PQgetvalue(r->res, 0, 2), PQgetvalue(r->res, 0, 3),
-		         strcmp(PQgetvalue(r->res, 0, 4), "t") == 0 ? "open" : "closed");
-		http_reply_problem(ctx, 412, "precondition failed", detail);
+	snprintf(detail, sizeof detail,
+	         "the shelter was changed by someone else since it was read (it now has "
+	         "occupancy %s of %s and is %s); nothing was saved: read it again and "
+	         "make the change on what it is now",
+	         PQgetvalue(r->res, 0, 1), PQgetvalue(r->res, 0, 2),
+	         strcmp(PQgetvalue(r->res, 0, 3), "t") == 0 ? "open" : "closed");
+	http_reply_problem(ctx, 412, "precondition failed", detail);
+}
+
+/* The change ran: the shelter as it is now, or 412 if it changed since it was read. */
+static void
+shelter_update_done(const struct db_result *r, void *arg)
+{
+	struct shelter_refused *sr = arg;
+	struct http_ctx *ctx = sr->ctx;
+	const char *params[2], *cause;
+	char etag[32];
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(ctx, r);
+		free(sr);
 		return;
 	}
+	if (PQntuples(r->res) != 1) {
+		http_reply_problem(ctx, 404, "not found", "no such shelter");
+		free(sr);
+		return;
+	}
+	if (PQgetisnull(r->res, 0, 0)) {
+		params[0] = sr->scoped ? sr->scope : NULL;
+		params[1] = sr->id;
+		if (db_pool_query(
+		        ctx->d->db,
+		        "SELECT version, occupancy, capacity, open FROM shelter "
+		        "WHERE id = $2::bigint AND ($1::bigint IS NULL OR mission_id = $1)",
+		        2, params, shelter_refused_read, sr, &cause) != 0) {
+			http_reply_problem(ctx, 503, "service unavailable", cause);
+			free(sr);
+		}
+		return;
+	}
+	free(sr);
+	snprintf(etag, sizeof etag, "\"%s\"", PQgetvalue(r->res, 0, 1));
+	http_add_header(ctx, "ETag", etag);
 	http_reply_bytes(ctx, 200, "application/json", PQgetvalue(r->res, 0, 0),
 	                 (size_t)PQgetlength(r->res, 0, 0));
 }
@@ -322,6 +370,7 @@ routes_shelters_update(struct http_ctx *ctx)
 	char num[5][24], scope[24], id[24], version[24];
 	struct audit_who who;
 	const char *who_params[AUDIT_NPARAMS];
+	struct shelter_refused *sr;
 	char *sql;
 
 	if (http_param_id(ctx, 0, id) == NULL)
@@ -342,7 +391,11 @@ routes_shelters_update(struct http_ctx *ctx)
 	params[12] = who_params[1];
 	params[13] = who_params[3];
 	params[14] = id;
-	/* cur is read before the update; the update rechecks the version on the newest row. */
+	/*
+	 * cur (the statement's snapshot) tells whether the shelter is there; the
+	 * update rechecks the version on the newest row, and a refusal is
+	 * answered from a read of that (shelter_update_done).
+	 */
 	xasprintf(
 	    &sql,
 	    "WITH cur AS (SELECT * FROM shelter WHERE id = $15::bigint AND ($1::bigint IS NULL OR "
@@ -358,11 +411,19 @@ routes_shelters_update(struct http_ctx *ctx)
 	    "a AS (SELECT audit_record($12, $13, s.mission_id, $14, 'shelter.update', 'shelter', "
 	    " s.id::text, json_build_object('capacity', s.capacity, 'occupancy', s.occupancy, "
 	    " 'open', s.open)::text) FROM s) "
-	    "SELECT (SELECT %s::text FROM s), coalesce((SELECT version FROM s), cur.version), "
-	    " cur.occupancy, cur.capacity, cur.open FROM cur, (SELECT count(*) FROM a) x",
+	    "SELECT (SELECT %s::text FROM s), (SELECT version FROM s) "
+	    "FROM cur, (SELECT count(*) FROM a) x",
 	    shelter_json);
-	if (db_pool_query(ctx->d->db, sql, 16, params, shelter_update_done, ctx, &cause) != 0)
+	sr = xcalloc(1, sizeof *sr);
+	sr->ctx = ctx;
+	snprintf(sr->id, sizeof sr->id, "%s", id);
+	sr->scoped = params[0] != NULL;
+	if (sr->scoped)
+		snprintf(sr->scope, sizeof sr->scope, "%s", params[0]);
+	if (db_pool_query(ctx->d->db, sql, 16, params, shelter_update_done, sr, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);
+		free(sr);
+	}
 	free(sql);
 out:
 	cJSON_Delete(body);

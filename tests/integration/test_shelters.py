@@ -110,6 +110,32 @@ def a_change_made_on_a_stale_read_is_refused():
     expect_equal(olena.patch(path, {"open": True}, headers={"If-Match": "*"}).status, 404, "another mission")
 
 
+def a_refusal_names_the_change_that_refused_it():
+    """A change that waited for another writer's and was refused by it: the 412's
+    values and ETag are the shelter as that writer left it, read at once."""
+    import subprocess
+    import time
+    from harness import SOURCE_DIR
+    shelter = lead.get("/api/v1/shelters?limit=1").json()["items"][0]
+    path = "/api/v1/shelters/%d" % shelter["id"]
+    holder = subprocess.Popen([os.path.join(SOURCE_DIR, "deploy", "pg.sh"), "psql", cluster.dir, "-d", DB, "-At",
+                               "-c", "BEGIN; UPDATE shelter SET occupancy = 77, capacity = 300 WHERE id = %d; "
+                                     "SELECT pg_sleep(1.5); COMMIT;" % shelter["id"]],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        r = lead.patch(path, {"occupancy": 12}, headers={"If-Match": '"%d"' % shelter["version"]})
+    finally:
+        holder.wait()
+    expect_equal(r.status, 412, r.body)
+    stored = cluster.psql(DB, "SELECT version, occupancy FROM shelter WHERE id = %d" % shelter["id"])
+    expect_equal(stored.split("|")[1], "77", "the other writer's change kept")
+    expect_equal(r.header("ETag"), '"%s"' % stored.split("|")[0], "the ETag of the shelter as it is now")
+    check("occupancy 77 of 300" in r.json()["detail"], r.body)
+    expect_equal(lead.patch(path, {"occupancy": 12}, headers={"If-Match": r.header("ETag")}).status, 200,
+                 "a change made on the refusal's ETag")
+
+
 def regions_count_their_nationals():
     items = lead.get("/api/v1/regions").json()["items"]
     check(any(r["code"] == "TR-31" for r in items), "Hatay among the regions")
@@ -121,7 +147,8 @@ def regions_count_their_nationals():
 if __name__ == "__main__":
     try:
         run([shelters_are_listed_with_their_load, a_shelter_is_added_and_changed_and_audited,
-             a_change_made_on_a_stale_read_is_refused, regions_count_their_nationals])
+             a_change_made_on_a_stale_read_is_refused, a_refusal_names_the_change_that_refused_it,
+             regions_count_their_nationals])
     finally:
         d.stop()
         cluster.dropdb(DB)
