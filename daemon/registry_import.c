@@ -330,6 +330,16 @@ static const char *const import_merge_steps[] = {
 };
 
 /*
+ * People the merge added or changed (a new place, kind or dates among the
+ * changes), inside the area of a check-in running for the mission and not
+ * asked in it yet, are asked now, as the launch would have. With no
+ * check-in running this is one look at the campaigns.
+ */
+static const char import_join_crises[] =
+    "SELECT nationals_join_crises($1::bigint, ARRAY(SELECT national_id FROM import_id "
+    " WHERE NOT skipped AND (is_new OR changed)))";
+
+/*
  * An export's id column (the file's national_ids): the id of a national of
  * the mission, read before anything else matches. Each statement leaves out
  * rows it refuses and returns line, field, reason. An id that is no national
@@ -709,11 +719,23 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		import_exec(conn, "ROLLBACK", NULL, cause);
 		return true;
 	}
+	/*
+	 * The mission's membership lock before the registry is written, as
+	 * launches and deletions take it: people the merge adds or moves are
+	 * asked in a running check-in below, and a launch under way either
+	 * finds them or has committed first.
+	 */
+	if (!import_exec(
+	        conn, "SELECT pg_advisory_xact_lock(hashtextextended('crisis-members:' || $1, 0))",
+	        mission, cause))
+		goto fail;
 	for (size_t i = 0; i < sizeof import_merge_steps / sizeof import_merge_steps[0]; i++) {
 		if (!import_exec(conn, import_merge_steps[i], mission, cause))
 			goto fail;
 	}
-	if (!import_rekey(conn, cause) || !import_summary(conn, out, cause))
+	if (!import_rekey(conn, cause) ||
+	    (!req->dry_run && !import_exec(conn, import_join_crises, mission, cause)) ||
+	    !import_summary(conn, out, cause))
 		goto fail;
 	{
 		char summary[320], ins[24], upd[24], unch[24], rej[24];

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "db_reply.h"
 #include "geojson_check.h"
+#include "log.h"
 #include "replies.h"
 #include "text.h"
 #include "pg_array.h"
@@ -378,12 +379,60 @@ static const char national_patch_sql[] =
 
 static void national_patch_read_names(struct national_patch *np);
 
-/* The change is committed: answer with the national as it is now (new location included). */
+/* Answers with the national as it is now (new location included), and frees the patch. */
+static void
+national_patch_answer(struct national_patch *np)
+{
+	const char *params[3];
+
+	params[0] = np->params[0];
+	params[1] = np->params[5];
+	params[2] = np->params[6];
+	db_reply_json(np->ctx, 200, "no such national",
+	              "SELECT " NATIONAL_JSON "::text FROM national n WHERE n.id = $3::bigint "
+	              "AND ($2::bigint IS NULL OR n.mission_id = $2)",
+	              3, params);
+	national_patch_free(np);
+}
+
+/*
+ * The change is stored either way: a failure to ask them is logged, and the
+ * next launch (or change) asks them.
+ */
+static void
+national_patch_joined(const struct db_result *r, void *arg)
+{
+	struct national_patch *np = arg;
+
+	if (r->outcome != DB_OK)
+		log_warn("national_join_failed", "national", np->params[6], "error", r->error);
+	national_patch_answer(np);
+}
+
+/* Where the person is found changed: the place, the kind or the trip's dates. */
+static bool
+national_patch_moves(const struct national_patch *np)
+{
+	const char *cleared = np->params[24];
+
+	return np->params[20] != NULL || np->params[11] != NULL || np->params[12] != NULL ||
+	       np->params[13] != NULL ||
+	       (cleared != NULL && (strstr(cleared, "arrival_date") != NULL ||
+	                            strstr(cleared, "departure_date") != NULL));
+}
+
+/*
+ * The change is committed. Someone it puts inside the area of a check-in
+ * running for their mission is asked in it now, as the launch would have
+ * (under the mission's membership lock, so a launch under way asks them
+ * once or not at all and this asks the rest); then the answer.
+ */
 static void
 national_patch_done(const struct db_result *r, void *arg)
 {
 	struct national_patch *np = arg;
-	const char *params[3];
+	const char *params[1];
+	const char *cause;
 
 	if (r->outcome != DB_OK) {
 		db_reply_error(np->ctx, r);
@@ -395,15 +444,19 @@ national_patch_done(const struct db_result *r, void *arg)
 	} else if (PQntuples(r->res) != 1) {
 		http_reply_problem(np->ctx, 404, "not found",
 		                   "no such national, or no such household in its mission");
+	} else if (!national_patch_moves(np)) {
+		national_patch_answer(np);
+		return;
 	} else {
-		params[0] = np->params[0];
-		params[1] = np->params[5];
-		params[2] = np->params[6];
-		db_reply_json(np->ctx, 200, "no such national",
-		              "SELECT " NATIONAL_JSON
-		              "::text FROM national n WHERE n.id = $3::bigint "
-		              "AND ($2::bigint IS NULL OR n.mission_id = $2)",
-		              3, params);
+		params[0] = np->params[6];
+		if (db_pool_query(np->ctx->d->db,
+		                  "SELECT nationals_join_crises(n.mission_id, ARRAY[n.id]) "
+		                  "FROM national n WHERE n.id = $1::bigint",
+		                  1, params, national_patch_joined, np, &cause) != 0) {
+			log_warn("national_join_failed", "national", np->params[6], "error", cause);
+			national_patch_answer(np);
+		}
+		return;
 	}
 	national_patch_free(np);
 }

@@ -657,6 +657,56 @@ def names_stored_with_invisible_marks_meet_the_same_names_typed_without():
     expect_equal((rep["inserted"], rep["unchanged"]), (0, 1), rep)
 
 
+def people_an_import_adds_inside_a_running_check_in_are_asked():
+    sh("mission", "add", "TH-BKK", "--name", "Embassy in Bangkok", "--country", "TH")
+    m = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TH-BKK'"))
+    admin = "?mission=%d" % m
+    # Someone there before the crisis, asked at the launch.
+    expect_equal(post_csv(S["admin"], "name_latin,phone,lat,lon\nBKK FIRST,+66 81 300 0000,13.75,100.50\n",
+                          admin).status, 200, "first")
+    cluster.psql(DB, "SELECT crisis_declare('flood', 'Chao Phraya flood', NULL, 4::smallint, false, NULL, "
+                     "13.75, 100.50, 20000, ARRAY[%d::bigint], 'tester', 'admin', NULL, '')" % m)
+    crisis = int(cluster.psql(DB, "SELECT max(id) FROM crisis"))
+    cluster.psql(DB, "SELECT campaign_start(%d, %d, '{\"en\": \"{name}, are you safe? {link}\"}', "
+                     "ARRAY['sms'], 1800, 3, 'lead', 'mission_lead', '')" % (crisis, m))
+    expect_equal(cluster.psql(DB, "SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis), "1", "launched")
+    # 50 rows inside the flood, 50 in Chiang Mai.
+    rows = ["name_latin,passport_no,phone,lat,lon"]
+    for i in range(100):
+        inside = i % 2 == 0
+        rows.append("BKK PERSON %03d,M7%07d,+66 81 3%02d %04d,%s" % (
+            i, i, i // 10, 1000 + i, "13.7%02d,100.5%02d" % (i, i) if inside else "18.79,98.98"))
+    body = "\n".join(rows) + "\n"
+    rep = post_csv(S["admin"], body, admin).json()
+    expect_equal(rep["inserted"], 100, rep)
+
+    def asked():
+        return cluster.psql(DB, "SELECT count(*) FILTER (WHERE k.state = 'asked'), "
+                                "count(*) FILTER (WHERE n.last_point::geometry && "
+                                "ST_MakeEnvelope(98, 18, 100, 19, 4326)), "
+                                "(SELECT count(*) FROM outbox o WHERE o.crisis_id = %d AND o.kind = 'checkin'), "
+                                "(SELECT targeted FROM campaign WHERE crisis_id = %d), "
+                                "(SELECT count(*) FROM person_status p WHERE p.crisis_id = %d "
+                                "AND p.status = 'pending') "
+                                "FROM checkin k JOIN national n ON n.id = k.national_id WHERE k.crisis_id = %d"
+                            % (crisis, crisis, crisis, crisis))
+    expect_equal(asked(), "51|0|51|51|51", "the 50 inside asked, messaged, counted and pending; none outside")
+    # The launch's message, their reply link put in when it is sent.
+    expect_equal(cluster.psql(DB, "SELECT string_agg(n.name_latin || ':' || o.body || ':' || o.recipient, '|' "
+                                  "ORDER BY n.name_latin) FROM outbox o JOIN national n ON n.id = o.national_id "
+                                  "WHERE o.crisis_id = %d AND n.name_latin IN ('BKK FIRST', 'BKK PERSON 000')"
+                              % crisis),
+                 "BKK FIRST:BKK FIRST, are you safe? {link}:+66813000000|"
+                 "BKK PERSON 000:BKK PERSON 000, are you safe? {link}:+66813001000", "the message")
+    # The same file again, and again with everyone moved inside: nobody asked twice.
+    expect_equal(post_csv(S["admin"], body, admin).json()["unchanged"], 100, "again")
+    expect_equal(asked(), "51|0|51|51|51", "a file imported again asks no one again")
+    moved = "\n".join(r.replace("18.79,98.98", "13.76,100.51") if i else r for i, r in enumerate(rows)) + "\n"
+    expect_equal(post_csv(S["admin"], moved, admin).json()["updated"], 50, "moved")
+    expect_equal(asked(), "101|0|101|101|101", "the 50 who moved inside asked, the others not again")
+    cluster.psql(DB, "SELECT crisis_close(%d)" % crisis)
+
+
 try:
     run([
         mixed_csv_imports_exactly_the_good_rows,
@@ -685,6 +735,7 @@ try:
         a_row_that_may_be_several_people_changes_none,
         children_of_one_name_and_birth_date_in_two_households,
         names_stored_with_invisible_marks_meet_the_same_names_typed_without,
+        people_an_import_adds_inside_a_running_check_in_are_asked,
     ])
 finally:
     d.stop()

@@ -336,6 +336,9 @@ def the_management_link_changes_the_registration():
 
 
 def a_registrant_already_in_the_registry_is_merged_and_unmerged():
+    # The earthquake is over: the trips below go through Antakya, so its running
+    # check-in would ask them, and someone in an open crisis is merged only once it closes.
+    expect_equal(lead.patch("/api/v1/crises/%d" % S["crisis"], {"state": "closed"}).status, 200, "closed")
     # A person the embassy imported registers a trip with the same passport.
     kept = int(cluster.psql(DB, "SELECT id FROM national WHERE source <> 'self' AND passport_no IS NOT NULL "
                                 "AND deleted_at IS NULL ORDER BY id LIMIT 1"))
@@ -1019,6 +1022,73 @@ def family_notices_need_a_confirmed_registrant_and_carry_no_typed_text():
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
 
 
+def people_who_come_into_a_running_check_in_are_asked():
+    izmir = (38.4192, 27.1287)
+    crisis = lead.post("/api/v1/crises", {"kind": "flood", "title": "Izmir flood", "severity": 3,
+                                          "circle": {"lat": izmir[0], "lon": izmir[1], "radius_m": 30000}}).json()["id"]
+    launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
+    check(launched.status in (200, 201, 202), launched.body)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM campaign WHERE crisis_id = %d" % crisis) == "1",
+               timeout=10, what="launched")
+
+    def state_of(nid):
+        return cluster.psql(DB, "SELECT coalesce((SELECT k.state || ':' || p.status FROM checkin k "
+                                "JOIN person_status p USING (crisis_id, national_id) "
+                                "WHERE k.crisis_id = %d AND k.national_id = %d), 'not asked')" % (crisis, nid))
+
+    def targeted_is_everyone_asked():
+        expect_equal(cluster.psql(DB, "SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis),
+                     cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d" % crisis), "targeted")
+    before = int(cluster.psql(DB, "SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis))
+    # A traveller registering a trip to Izmir while the check-in runs.
+    izmir_trip = dict(leg1_region=REGION["TR-35"], leg1_place="Izmir", leg1_arrival=day(-1), leg1_departure=day(3))
+    r = post("/register", short_form(name_latin="FLOOD ARRIVAL", phone="010-6300-0001", **izmir_trip),
+             addr="198.51.100.90")
+    expect_equal(r.status, 303, r.body[:300])
+    arrival = national_of(token_of(r))
+    expect_equal(state_of(arrival), "asked:pending", "asked at once, pending until they answer")
+    expect_equal(int(cluster.psql(DB, "SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis)), before + 1,
+                 "counted as targeted")
+    targeted_is_everyone_asked()
+    sent = eventually(lambda: outbox_messages("checkin", "+821063000001"), timeout=15, what="their check-in sent")
+    check(re.search(r"/r/[A-Za-z0-9_-]+", sent[0]["text"]), "with their reply link: %r" % sent[0]["text"])
+    # One registering a trip to Ankara is not, until they change it to Izmir.
+    ankara_trip = dict(leg1_region=REGION["TR-06"], leg1_place="Ankara", leg1_arrival=day(-1), leg1_departure=day(3))
+    r = post("/register", short_form(name_latin="FLOOD ELSEWHERE", phone="010-6300-0002", **ankara_trip),
+             addr="198.51.100.91")
+    expect_equal(r.status, 303, r.body[:300])
+    token = token_of(r)
+    elsewhere = national_of(token)
+    expect_equal(state_of(elsewhere), "not asked", "a trip elsewhere is not asked")
+    r = post("/register/m/%s" % token, short_form(name_latin="FLOOD ELSEWHERE", phone="010-6300-0002",
+                                                   consent=None, **izmir_trip))
+    expect_equal(r.status, 200, r.body[:300])
+    expect_equal(state_of(elsewhere), "asked:pending", "asked once the trip goes there")
+    # Staff recording where someone is: into the area asks them, elsewhere does not.
+    into, away = map(int, cluster.psql(
+        DB, "SELECT n.id FROM national n WHERE n.mission_id = %d AND n.deleted_at IS NULL AND n.kind = 'resident' "
+            "AND n.source <> 'self' AND EXISTS (SELECT 1 FROM contact c WHERE c.national_id = n.id "
+            "AND c.kind = 'phone') AND NOT EXISTS (SELECT 1 FROM itinerary_leg l WHERE l.national_id = n.id) "
+            "AND NOT EXISTS (SELECT 1 FROM checkin k WHERE k.crisis_id = %d AND k.national_id = n.id) "
+            "ORDER BY n.id LIMIT 2" % (MISSION, crisis)).split())
+    expect_equal(lead.patch("/api/v1/nationals/%d" % away, {"location": {"lat": 39.93, "lon": 32.86}}).status, 200,
+                 "moved to Ankara")
+    expect_equal(state_of(away), "not asked", "a place outside the area asks no one")
+    expect_equal(lead.patch("/api/v1/nationals/%d" % into, {"location": {"lat": 38.43, "lon": 27.14}}).status, 200,
+                 "moved to Izmir")
+    expect_equal(state_of(into), "asked:pending", "a place inside it asks them")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND national_id IN (%d, %d, %d)"
+                              % (crisis, arrival, elsewhere, into)), "3", "one message each")
+    targeted_is_everyone_asked()
+    # Moved again inside the area: not asked twice.
+    expect_equal(lead.patch("/api/v1/nationals/%d" % into, {"location": {"lat": 38.44, "lon": 27.15}}).status, 200,
+                 "moved within Izmir")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND national_id = %d"
+                              % (crisis, into)), "1", "asked once")
+    targeted_is_everyone_asked()
+    expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
+
+
 if __name__ == "__main__":
     try:
         run([the_blank_form_works_without_javascript_in_both_languages,
@@ -1047,7 +1117,8 @@ if __name__ == "__main__":
              one_mailbox_is_counted_once_whatever_its_tag,
              lost_links_tell_nothing_and_take_nothing_away,
              registrations_are_counted_per_ipv6_64,
-             no_enumeration_and_limits_per_address])
+             no_enumeration_and_limits_per_address,
+             people_who_come_into_a_running_check_in_are_asked])
     finally:
         d.stop()
         cluster.dropdb(DB)
