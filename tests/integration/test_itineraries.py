@@ -127,11 +127,31 @@ def a_traveller_the_registry_has_is_moved_by_a_partners_legs():
     expect_equal(near(answered, day(5)), "0", "an answer given since the trip began is fresher than the plan")
 
 
+def travellers_a_partner_puts_inside_a_running_check_in_are_asked():
+    antakya = (36.2025, 36.1604)
+    crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M5.9 Antakya", "severity": 4,
+                                          "circle": {"lat": antakya[0], "lon": antakya[1], "radius_m": 30000}}).json()["id"]
+    launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
+    check(launched.status in (200, 201, 202), launched.body)
+    r = send(["박도착,PARK ARRIVAL,M82000001,1988-01-01,010-8200-0001,TR,Antakya,TR-31,%s,%s" % (day(-1), day(4)),
+              "박다른,PARK OTHER,M82000002,1988-01-01,010-8200-0002,TR,Istanbul,TR-34,%s,%s" % (day(-1), day(4))])
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(n.passport_no || ':' || k.state || ':' || o.recipient, ',') "
+                                  "FROM checkin k JOIN national n ON n.id = k.national_id "
+                                  "JOIN outbox o ON o.crisis_id = k.crisis_id AND o.national_id = k.national_id "
+                                  "WHERE k.crisis_id = %d AND n.passport_no LIKE 'M82%%'" % crisis),
+                 "M82000001:asked:+821082000001", "the traveller whose leg is there is asked, the other not")
+    expect_equal(cluster.psql(DB, "SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis),
+                 cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d" % crisis), "and counted")
+    expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
+
+
 if __name__ == "__main__":
     try:
         run([a_person_staff_deleted_is_not_brought_back,
              rows_are_checked_against_the_legs_limits_with_their_lines,
-             a_traveller_the_registry_has_is_moved_by_a_partners_legs])
+             a_traveller_the_registry_has_is_moved_by_a_partners_legs,
+             travellers_a_partner_puts_inside_a_running_check_in_are_asked])
     finally:
         d.stop()
         cluster.dropdb(DB)
