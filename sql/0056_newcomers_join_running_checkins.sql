@@ -98,6 +98,7 @@ DECLARE
 	name_mark constant text := '{name ' || gen_random_uuid() || '}';
 	body_ko text;
 	body_en text;
+	todo bigint[];
 BEGIN
 	IF p_mission IS NULL OR coalesce(cardinality(p_ids), 0) = 0 THEN
 		RETURN 0;
@@ -113,6 +114,11 @@ BEGIN
 			FROM campaign cp JOIN crisis c ON c.id = cp.crisis_id AND c.state = 'active'
 			WHERE cp.mission_id = p_mission AND cp.state = 'running'
 			ORDER BY cp.crisis_id, cp.id DESC LOOP
+		-- Those asked already leave first, through the key: an import of
+		-- people asked at the launch tests none of them against the area.
+		todo := ARRAY(SELECT DISTINCT g.id FROM unnest(p_ids) g(id) WHERE NOT EXISTS (
+			SELECT 1 FROM checkin k WHERE k.crisis_id = camp.crisis_id AND k.national_id = g.id));
+		CONTINUE WHEN cardinality(todo) = 0;
 		body_ko := campaign_render(camp.templates, 'ko', name_mark, camp.title, camp.drill);
 		body_en := campaign_render(camp.templates, 'en', name_mark, camp.title, camp.drill);
 		-- The launch's choice of route for each: a working route before a
@@ -123,10 +129,10 @@ BEGIN
 					CASE WHEN 'ko' = ANY (t.languages) OR t.name_ko IS NOT NULL THEN 'ko'
 						ELSE 'en' END AS lang,
 					t.name_ko, t.name_latin
-				FROM (SELECT * FROM nationals_in_area_among(p_mission, p_ids, camp.area, current_date)
+				FROM (SELECT * FROM nationals_in_area_among(p_mission, todo, camp.area, current_date)
 						WHERE camp.area IS NOT NULL
 					UNION ALL
-					SELECT * FROM nationals_near_among(p_mission, p_ids, camp.center, camp.radius_m,
+					SELECT * FROM nationals_near_among(p_mission, todo, camp.center, camp.radius_m,
 						current_date) WHERE camp.area IS NULL) t
 				LEFT JOIN (unnest(camp.channels) WITH ORDINALITY AS ch(channel, i)
 					JOIN contact ct ON ct.kind = channel_contact_kind(ch.channel))
