@@ -703,10 +703,11 @@ sf_plan_nearest_with_room(const struct sf_plan_input *in, const struct sf_plan_o
 	struct sf_plan_result *r = NULL;
 	struct sf__plan_problem pb;
 	struct sf__plan_index tree[4];
+	int64_t *sub[4] = {NULL, NULL, NULL, NULL}; /* per tree: the most room left below */
 	struct sf__plan_assignment a;
-	uint32_t *people = NULL, *ids = NULL, *sids = NULL;
+	uint32_t *people = NULL, *sids = NULL;
 	struct sf_point *where = NULL;
-	double *d2 = NULL, *xyz = NULL;
+	double *xyz = NULL;
 	int64_t *left = NULL;
 	size_t n, S, i, s;
 	int rc, f;
@@ -724,16 +725,14 @@ sf_plan_nearest_with_room(const struct sf_plan_input *in, const struct sf_plan_o
 	r = result_new(n, S);
 	people = malloc((n + 1) * sizeof *people);
 	where = malloc((n + 1) * sizeof *where);
-	ids = malloc((S + 1) * sizeof *ids);
 	sids = malloc((S + 1) * sizeof *sids);
-	d2 = malloc((S + 1) * sizeof *d2);
 	xyz = malloc((3 * S + 1) * sizeof *xyz);
 	left = malloc((S + 1) * sizeof *left);
 	a.shelter = malloc((n + 1) * sizeof *a.shelter);
 	a.distance_m = calloc(n + 1, sizeof *a.distance_m);
 	a.reason = calloc(n + 1, 1);
-	if (!r || !people || !where || !ids || !sids || !d2 || !xyz || !left || !a.shelter ||
-	    !a.distance_m || !a.reason)
+	if (!r || !people || !where || !sids || !xyz || !left || !a.shelter || !a.distance_m ||
+	    !a.reason)
 		goto done;
 	household_problem(&p, &pb, people, where);
 	set_previous(&p, &pb);
@@ -751,15 +750,20 @@ sf_plan_nearest_with_room(const struct sf_plan_input *in, const struct sf_plan_o
 		}
 		if ((rc = sf__plan_index_build(&tree[f], xyz, sids, m)) != 0)
 			goto done;
+		rc = SF_ENOMEM;
+		if (m && !(sub[f] = malloc(m * sizeof *sub[f])))
+			goto done;
+		if (m)
+			sf__plan_index_submax(&tree[f], left, sub[f]);
 	}
 	for (i = 0; i < n; i++) {
-		size_t k = 16, got, j;
 		int64_t bd = -1;
 		int32_t bs = -1;
 		a.shelter[i] = -1;
 		if (!p.located[i])
 			continue;
 		if (in->distance_m) {
+			r->stats.nearest_visits += S;
 			for (s = 0; s < S; s++) {
 				int64_t d;
 				if (left[s] < (int64_t)people[i] ||
@@ -772,29 +776,32 @@ sf_plan_nearest_with_room(const struct sf_plan_input *in, const struct sf_plan_o
 				}
 			}
 		} else {
+			/*
+			 * The nearest with room left for it, full shelters skipped
+			 * by the tree (distance grows with the chord: if that one is
+			 * too far, so are the rest).
+			 */
 			const struct sf__plan_index *t = &tree[p.fclass[i]];
 			double max2 = p.opt.max_distance_m
 			                  ? sf__plan_chord2(p.opt.max_distance_m + 1.0)
 			                  : 5.0;
-			for (;;) {
-				got = sf__plan_index_nearest(t, p.hxyz + 3 * i, k, max2, ids, d2);
-				for (j = 0; j < got && bs < 0; j++) {
-					int64_t d;
-					if (left[ids[j]] < (int64_t)people[i] ||
-					    (d = sf__plan_distance(&pb, i, ids[j])) < 0)
-						continue;
-					bd = d;
-					bs = (int32_t)ids[j];
-				}
-				if (bs >= 0 || got < k || k >= t->n)
-					break;
-				k = k * 4 < t->n ? k * 4 : t->n;
+			int64_t got = sf__plan_index_nearest_keyed(t, p.hxyz + 3 * i, max2, left,
+			                                           sub[p.fclass[i]], people[i],
+			                                           &r->stats.nearest_visits);
+			int64_t d;
+			if (got >= 0 && (d = sf__plan_distance(&pb, i, (size_t)got)) >= 0) {
+				bd = d;
+				bs = (int32_t)got;
 			}
 		}
 		if (bs >= 0) {
 			a.shelter[i] = bs;
 			a.distance_m[i] = (uint32_t)bd;
 			left[bs] -= people[i];
+			for (f = 0; f < 4 && !in->distance_m; f++)
+				if (sub[f])
+					sf__plan_index_resubmax(&tree[f], p.sxyz + 3 * (size_t)bs,
+					                        (uint32_t)bs, left, sub[f]);
 		}
 	}
 	sf__plan_reasons(&pb, &a);
@@ -802,13 +809,13 @@ sf_plan_nearest_with_room(const struct sf_plan_input *in, const struct sf_plan_o
 	set_gap(&r->stats);
 	rc = 0;
 done:
-	for (f = 0; f < 4; f++)
+	for (f = 0; f < 4; f++) {
 		sf__plan_index_free(&tree[f]);
+		free(sub[f]);
+	}
 	free(people);
 	free(where);
-	free(ids);
 	free(sids);
-	free(d2);
 	free(xyz);
 	free(left);
 	sf__plan_assignment_free(&a);

@@ -102,6 +102,13 @@ cand_cmp(const void *a, const void *b)
 	return (x->shelter > y->shelter) - (x->shelter < y->shelter);
 }
 
+/* A violating arc found by pricing. */
+struct priced {
+	int64_t rc;
+	int32_t shelter;
+	uint32_t dist;
+};
+
 /* Working state of one assignment. */
 struct assign {
 	const struct sf__plan_problem *pb;
@@ -130,6 +137,22 @@ struct assign {
 	/* scratch */
 	uint32_t *buf;
 	size_t nbuf, capbuf;
+	uint64_t nearest_visits; /* shelters looked at by nearest_with_room */
+	/*
+	 * Crowds: items with the same point, tree, size and previous shelter,
+	 * whose arcs are alike, so pricing queries and sorts their shelters once
+	 * per pass (plan.md, "A crowd at one point").
+	 */
+	bool crowds_found;
+	int32_t *crowd_at;   /* per item node: its place in crowd_node, or -1 when alone */
+	int32_t *crowd_node; /* item nodes, crowd by crowd, in node order within one */
+	size_t *crowd_start; /* per crowd: its first place in crowd_node; ncrowds + 1 */
+	size_t ncrowds;
+	struct priced *crowd_pr; /* per place: the arcs this pass adds, PRICE_PER_ITEM each */
+	uint8_t *crowd_npr;
+	struct priced *clist; /* scratch: one crowd's violating arcs */
+	size_t capclist;
+	uint64_t pricing_visits; /* shelter arcs pricing examined */
 };
 
 /* The tree of shelters item i may use. */
@@ -277,19 +300,91 @@ build_candidates(struct assign *as)
 	return 0;
 }
 
+/*
+ * What nearest_with_room searches: per shelter, the largest item it can
+ * still take (room left, and the largest its part takes), and per tree the
+ * greatest of that over each subtree, so the search skips full shelters
+ * instead of enumerating them (plan.md, "A crowd at one point").
+ */
+struct room_left {
+	int64_t *key;
+	int64_t *sub[8];
+	uint64_t visits; /* shelters looked at */
+};
+
+/* The largest item shelter s can take now. */
+static int64_t
+room_key(const struct sf__plan_problem *pb, const int64_t *load, size_t s)
+{
+	int64_t left = (int64_t)pb->room[s] - load[s];
+
+	return pb->item_max && pb->item_max[s] < left ? pb->item_max[s] : left;
+}
+
+/* Sets up rl from the loads so far; 0 or SF_ENOMEM. */
+static int
+room_left_init(const struct assign *as, const int64_t *load, struct room_left *rl)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	size_t s;
+	int f;
+
+	memset(rl, 0, sizeof *rl);
+	if (pb->matrix)
+		return 0;
+	if (!(rl->key = malloc((pb->nshelters + 1) * sizeof *rl->key)))
+		return SF_ENOMEM;
+	for (s = 0; s < pb->nshelters; s++)
+		rl->key[s] = room_key(pb, load, s);
+	for (f = 0; f < 8; f++) {
+		if (as->tree[f].n == 0)
+			continue;
+		if (!(rl->sub[f] = malloc(as->tree[f].n * sizeof *rl->sub[f])))
+			return SF_ENOMEM;
+		sf__plan_index_submax(&as->tree[f], rl->key, rl->sub[f]);
+	}
+	return 0;
+}
+
+/* After shelter s took an item. */
+static void
+room_left_update(const struct assign *as, const int64_t *load, struct room_left *rl, size_t s)
+{
+	int f;
+
+	if (!rl->key)
+		return;
+	rl->key[s] = room_key(as->pb, load, s);
+	for (f = 0; f < 8; f++)
+		if (rl->sub[f])
+			sf__plan_index_resubmax(&as->tree[f], as->pb->sxyz + 3 * s, (uint32_t)s,
+			                        rl->key, rl->sub[f]);
+}
+
+/* Frees rl's arrays. */
+static void
+room_left_free(struct room_left *rl)
+{
+	int f;
+
+	free(rl->key);
+	for (f = 0; f < 8; f++)
+		free(rl->sub[f]);
+}
+
 /* The nearest shelter (cheapest, with a matrix) that fits item i and still has room for it, or -1.
  */
 static int32_t
-nearest_with_room(const struct assign *as, size_t i, const int64_t *load, uint32_t *ids, double *d2)
+nearest_with_room(const struct assign *as, size_t i, const int64_t *load, struct room_left *rl)
 {
 	const struct sf__plan_problem *pb = as->pb;
-	const struct sf__plan_index *t;
 	double max2 = pb->max_distance_m ? sf__plan_chord2(pb->max_distance_m + 1.0) : 5.0;
-	size_t k = 16, got, j, s;
-	int64_t best = INT64_MAX;
+	size_t s;
+	int64_t best = INT64_MAX, got;
 	int32_t bs = -1;
 
 	if (pb->matrix) {
+		rl->visits += pb->nshelters;
 		for (s = 0; s < pb->nshelters; s++) {
 			int64_t d;
 			if (!fits(pb, i, s) || load[s] + pb->people[i] > pb->room[s] ||
@@ -300,21 +395,17 @@ nearest_with_room(const struct assign *as, size_t i, const int64_t *load, uint32
 		}
 		return bs;
 	}
-	t = tree_of(as, i);
-	for (;;) {
-		if (k > t->n)
-			k = t->n;
-		got = sf__plan_index_nearest(t, pb->xyz + 3 * i, k, max2, ids, d2);
-		for (j = 0; j < got; j++) {
-			s = ids[j];
-			if (fits(pb, i, s) && load[s] + pb->people[i] <= pb->room[s] &&
-			    distance(pb, i, s) >= 0)
-				return (int32_t)s;
-		}
-		if (got < k || k >= t->n)
-			return -1;
-		k *= 4;
-	}
+	/*
+	 * The tree holds the shelters with the item's facilities; the key says
+	 * which still take its size. Distance grows with the chord, so if the
+	 * nearest such one is beyond the maximum distance, so are the others.
+	 */
+	got = sf__plan_index_nearest_keyed(tree_of(as, i), pb->xyz + 3 * i, max2, rl->key,
+	                                   rl->sub[tree_of(as, i) - as->tree], pb->people[i],
+	                                   &rl->visits);
+	if (got < 0 || distance(pb, i, (size_t)got) < 0)
+		return -1;
+	return (int32_t)got;
 }
 
 /*
@@ -331,24 +422,25 @@ extend_start(struct assign *as, int64_t *load, int32_t *chosen)
 	const struct sf__plan_problem *pb = as->pb;
 	size_t n = pb->nitems, i, j, total = 0, count = 0;
 	int32_t *ext = malloc((n + 1) * sizeof *ext);
-	uint32_t *ids = malloc((pb->nshelters + 1) * sizeof *ids);
-	double *d2 = malloc((pb->nshelters + 1) * sizeof *d2);
+	struct room_left rl;
 	size_t *start = NULL;
 	struct cand *cand = NULL;
 	int rc = SF_ENOMEM;
 
-	if (!ext || !ids || !d2)
+	if (room_left_init(as, load, &rl) != 0 || !ext)
 		goto out;
 	for (i = 0; i < n; i++) {
 		ext[i] = -1;
 		if (as->item_node[i] < 0 || chosen[i] >= 0)
 			continue;
-		ext[i] = nearest_with_room(as, i, load, ids, d2);
+		ext[i] = nearest_with_room(as, i, load, &rl);
 		if (ext[i] >= 0) {
 			load[ext[i]] += pb->people[i];
+			room_left_update(as, load, &rl, (size_t)ext[i]);
 			count++;
 		}
 	}
+	as->nearest_visits = rl.visits;
 	rc = 0;
 	if (count == 0)
 		goto out;
@@ -385,8 +477,7 @@ extend_start(struct assign *as, int64_t *load, int32_t *chosen)
 	rc = 0;
 out:
 	free(ext);
-	free(ids);
-	free(d2);
+	room_left_free(&rl);
 	free(start);
 	free(cand);
 	return rc;
@@ -564,13 +655,6 @@ has_arc(const struct assign *as, size_t i, int32_t u, int32_t s)
 	return false;
 }
 
-/* A violating arc found by pricing. */
-struct priced {
-	int64_t rc;
-	int32_t shelter;
-	uint32_t dist;
-};
-
 /* Orders priced arcs, most negative first. */
 static int
 priced_cmp(const void *a, const void *b)
@@ -580,6 +664,204 @@ priced_cmp(const void *a, const void *b)
 	if (x->rc != y->rc)
 		return x->rc < y->rc ? -1 : 1;
 	return (x->shelter > y->shelter) - (x->shelter < y->shelter);
+}
+
+/* Insertion into the kept few most violating: the same ones a full sort would put first. */
+static void
+keep_priced(struct priced *pr, size_t *npr, struct priced cand)
+{
+	size_t at;
+
+	if (*npr == PRICE_PER_ITEM && priced_cmp(&cand, &pr[*npr - 1]) >= 0)
+		return;
+	if (*npr < PRICE_PER_ITEM)
+		(*npr)++;
+	for (at = *npr - 1; at > 0 && priced_cmp(&cand, &pr[at - 1]) < 0; at--)
+		pr[at] = pr[at - 1];
+	pr[at] = cand;
+}
+
+/* What makes two item nodes' arcs alike, and the node. */
+struct crowd_key {
+	double x, y, z;
+	uint32_t people;
+	int32_t tree, previous, node;
+};
+
+/* Orders crowd keys: alike ones together, by node within. */
+static int
+crowd_cmp(const void *a, const void *b)
+{
+	const struct crowd_key *x = a, *y = b;
+
+	if (x->x != y->x)
+		return x->x < y->x ? -1 : 1;
+	if (x->y != y->y)
+		return x->y < y->y ? -1 : 1;
+	if (x->z != y->z)
+		return x->z < y->z ? -1 : 1;
+	if (x->people != y->people)
+		return x->people < y->people ? -1 : 1;
+	if (x->tree != y->tree)
+		return x->tree < y->tree ? -1 : 1;
+	if (x->previous != y->previous)
+		return x->previous < y->previous ? -1 : 1;
+	return (x->node > y->node) - (x->node < y->node);
+}
+
+/* Whether two keys are of one crowd. */
+static bool
+alike(const struct crowd_key *x, const struct crowd_key *y)
+{
+	return x->x == y->x && x->y == y->y && x->z == y->z && x->people == y->people &&
+	       x->tree == y->tree && x->previous == y->previous;
+}
+
+/*
+ * Finds the crowds: two or more item nodes at the same point (great-circle
+ * distances only; a matrix's rows may differ) that use the same tree, have
+ * the same size and the same previous shelter, so the same arcs at the same
+ * costs. 0 or SF_ENOMEM.
+ */
+static int
+find_crowds(struct assign *as)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	size_t n = (size_t)as->nitems_in, a, b, places = 0;
+	struct crowd_key *key;
+
+	as->crowds_found = true;
+	if (pb->matrix || n < 2)
+		return 0;
+	if (!(key = malloc(n * sizeof *key)))
+		return SF_ENOMEM;
+	for (a = 0; a < n; a++) {
+		size_t i = (size_t)as->node_item[a];
+		key[a].x = pb->xyz[3 * i];
+		key[a].y = pb->xyz[3 * i + 1];
+		key[a].z = pb->xyz[3 * i + 2];
+		key[a].people = pb->people[i];
+		key[a].tree = (int32_t)(tree_of(as, i) - as->tree);
+		key[a].previous = pb->previous[i];
+		key[a].node = (int32_t)a;
+	}
+	qsort(key, n, sizeof *key, crowd_cmp);
+	for (a = 0; a < n; a = b) {
+		for (b = a + 1; b < n && alike(&key[a], &key[b]); b++)
+			;
+		if (b - a > 1) {
+			as->ncrowds++;
+			places += b - a;
+		}
+	}
+	if (as->ncrowds == 0) {
+		free(key);
+		return 0;
+	}
+	as->crowd_at = malloc(n * sizeof *as->crowd_at);
+	as->crowd_node = malloc(places * sizeof *as->crowd_node);
+	as->crowd_start = malloc((as->ncrowds + 1) * sizeof *as->crowd_start);
+	as->crowd_pr = malloc(places * PRICE_PER_ITEM * sizeof *as->crowd_pr);
+	as->crowd_npr = malloc(places);
+	if (!as->crowd_at || !as->crowd_node || !as->crowd_start || !as->crowd_pr ||
+	    !as->crowd_npr) {
+		free(key);
+		return SF_ENOMEM;
+	}
+	for (a = 0; a < n; a++)
+		as->crowd_at[a] = -1;
+	as->ncrowds = 0;
+	places = 0;
+	for (a = 0; a < n; a = b) {
+		for (b = a + 1; b < n && alike(&key[a], &key[b]); b++)
+			;
+		if (b - a < 2)
+			continue;
+		as->crowd_start[as->ncrowds++] = places;
+		for (; a < b; a++) {
+			as->crowd_at[key[a].node] = (int32_t)places;
+			as->crowd_node[places++] = key[a].node;
+		}
+	}
+	as->crowd_start[as->ncrowds] = places;
+	free(key);
+	return 0;
+}
+
+/*
+ * Prices every crowd's members: one query with the largest dual among them
+ * (a superset of each member's), the violating shelters sorted once by
+ * cost + price, then each member takes the first PRICE_PER_ITEM below its
+ * dual that it has no arc to: the arcs the query of each would add. 0 or
+ * SF_ENOMEM.
+ */
+static int
+price_crowds(struct assign *as, int64_t pmin)
+{
+	const struct sf__plan_problem *pb = as->pb;
+	size_t c, m, j;
+
+	for (c = 0; c < as->ncrowds; c++) {
+		size_t b = as->crowd_start[c], e = as->crowd_start[c + 1], nl = 0, i = 0;
+		int64_t vmax = INT64_MIN;
+		const struct sf__plan_index *t;
+
+		for (m = b; m < e; m++) {
+			int32_t u = as->crowd_node[m];
+			int64_t value = -sf__flow_potential(&as->f, u);
+			i = (size_t)as->node_item[u];
+			as->crowd_npr[m] = 0;
+			if (value - pmin > as->reach[i] && value > vmax)
+				vmax = value;
+		}
+		if (vmax == INT64_MIN)
+			continue;
+		t = tree_of(as, i);
+		as->nbuf = 0;
+		if (sf__plan_index_within_keyed(t, pb->xyz + 3 * i, as->sprice,
+		                                as->sub[t - as->tree], vmax + 1, &as->buf,
+		                                &as->nbuf, &as->capbuf) != 0)
+			return SF_ENOMEM;
+		as->pricing_visits += as->nbuf;
+		if (as->nbuf > as->capclist) {
+			struct priced *nl2 = realloc(as->clist, as->nbuf * sizeof *nl2);
+			if (!nl2)
+				return SF_ENOMEM;
+			as->clist = nl2;
+			as->capclist = as->nbuf;
+		}
+		for (j = 0; j < as->nbuf; j++) {
+			size_t s = as->buf[j];
+			int64_t d, base;
+			if (!fits(pb, i, s) || (d = distance(pb, i, s)) < 0)
+				continue;
+			/* The reduced cost plus the member's dual. */
+			base = unit_cost(pb, i, s, d) - as->spot[s];
+			if (base < vmax)
+				as->clist[nl++] = (struct priced){base, (int32_t)s, (uint32_t)d};
+		}
+		if (nl > 1)
+			qsort(as->clist, nl, sizeof *as->clist, priced_cmp);
+		for (m = b; m < e; m++) {
+			int32_t u = as->crowd_node[m];
+			size_t im = (size_t)as->node_item[u];
+			int64_t value = -sf__flow_potential(&as->f, u);
+			struct priced *pr = as->crowd_pr + m * PRICE_PER_ITEM;
+			size_t npr = 0;
+			if (value - pmin <= as->reach[im])
+				continue;
+			for (j = 0; j < nl && npr < PRICE_PER_ITEM && as->clist[j].rc < value;
+			     j++) {
+				as->pricing_visits++;
+				if (has_arc(as, im, u, as->clist[j].shelter))
+					continue;
+				pr[npr] = as->clist[j];
+				pr[npr++].rc -= value;
+			}
+			as->crowd_npr[m] = (uint8_t)npr;
+		}
+	}
+	return 0;
 }
 
 /* One pricing pass over every left-out arc; adds the violating ones, returns how many (< 0: error).
@@ -611,6 +893,10 @@ price(struct assign *as)
 			return SF_ENOMEM;
 		sf__plan_index_submin(&as->tree[v], as->sprice, as->sub[v]);
 	}
+	if (!as->crowds_found && find_crowds(as) != 0)
+		return SF_ENOMEM;
+	if (as->ncrowds && price_crowds(as, pmin) != 0)
+		return SF_ENOMEM;
 	for (u = 0; u < as->nitems_in; u++) {
 		size_t i = (size_t)as->node_item[u], j;
 		int64_t value = -sf__flow_potential(f, u), radius = value - pmin;
@@ -620,7 +906,12 @@ price(struct assign *as)
 		if (pb->max_distance_m && radius > pb->max_distance_m)
 			radius = pb->max_distance_m;
 		as->nbuf = 0;
-		if (pb->matrix) {
+		npr = 0;
+		if (as->crowd_at && as->crowd_at[u] >= 0) {
+			size_t at = (size_t)as->crowd_at[u];
+			npr = as->crowd_npr[at];
+			memcpy(pr, as->crowd_pr + at * PRICE_PER_ITEM, npr * sizeof *pr);
+		} else if (pb->matrix) {
 			size_t s;
 			size_t columns = pb->nreal ? pb->nreal : pb->nshelters;
 			for (s = 0; s < pb->nshelters; s++) {
@@ -648,7 +939,7 @@ price(struct assign *as)
 			                                &as->nbuf, &as->capbuf) != 0)
 				return SF_ENOMEM;
 		}
-		npr = 0;
+		as->pricing_visits += as->nbuf;
 		for (j = 0; j < as->nbuf; j++) {
 			int32_t s = (int32_t)as->buf[j];
 			int64_t d, unit, rc;
@@ -658,20 +949,7 @@ price(struct assign *as)
 			rc = unit - as->spot[s] - value;
 			if (rc >= 0 || has_arc(as, i, u, s))
 				continue;
-			{
-				/* Insertion into the kept few: the same ones a full sort would put
-				 * first. */
-				struct priced cand = {rc, s, (uint32_t)d};
-				size_t at;
-				if (npr == PRICE_PER_ITEM && priced_cmp(&cand, &pr[npr - 1]) >= 0)
-					continue;
-				if (npr < PRICE_PER_ITEM)
-					npr++;
-				for (at = npr - 1; at > 0 && priced_cmp(&cand, &pr[at - 1]) < 0;
-				     at--)
-					pr[at] = pr[at - 1];
-				pr[at] = cand;
-			}
+			keep_priced(pr, &npr, (struct priced){rc, s, (uint32_t)d});
 		}
 		for (j = 0; j < npr; j++) {
 			int32_t s = pr[j].shelter;
@@ -888,6 +1166,8 @@ sf__plan_assign(const struct sf__plan_problem *pb, struct sf__plan_assignment *a
 	st->flow_nodes = (size_t)as.f.nnodes;
 	st->flow_arcs = as.f.narcs;
 	st->pivots = as.f.pivots;
+	st->nearest_visits = as.nearest_visits;
+	st->pricing_visits = as.pricing_visits;
 	if ((rc = make_support(&as, &sp, st)) != 0)
 		goto out;
 	/* The network is no longer needed: free it before rounding allocates. */
@@ -914,6 +1194,12 @@ out:
 	free(as.spot);
 	free(as.sprice);
 	free(as.buf);
+	free(as.crowd_at);
+	free(as.crowd_node);
+	free(as.crowd_start);
+	free(as.crowd_pr);
+	free(as.crowd_npr);
+	free(as.clist);
 	sf__plan_relaxed_free(&relaxed);
 	support_free(&sp);
 	if (rc != 0)

@@ -174,6 +174,10 @@ struct knn {
 	double max2;
 	uint32_t *ids;
 	double *d2;
+	/* keyed search: only points with key[id] >= need; sub prunes whole subtrees */
+	const int64_t *key, *sub;
+	int64_t need;
+	uint64_t visits;
 };
 
 /* Offers point i to the k best. */
@@ -184,7 +188,8 @@ knn_offer(struct knn *kn, const struct sf__plan_index *ix, size_t i)
 	uint32_t id = ix->id[i];
 	size_t j;
 
-	if (d > kn->max2)
+	kn->visits++;
+	if (d > kn->max2 || (kn->key && kn->key[id] < kn->need))
 		return;
 	if (kn->n == kn->k) {
 		if (d > kn->d2[kn->n - 1] || (d == kn->d2[kn->n - 1] && id > kn->ids[kn->n - 1]))
@@ -210,6 +215,8 @@ knn_search(struct knn *kn, const struct sf__plan_index *ix, size_t lo, size_t hi
 		int d = ix->dim[mid];
 		double diff;
 
+		if (kn->sub && kn->sub[mid] < kn->need)
+			return; /* nothing below has the key asked for */
 		knn_offer(kn, ix, mid);
 		if (hi - lo == 1)
 			return;
@@ -236,12 +243,91 @@ size_t
 sf__plan_index_nearest(const struct sf__plan_index *ix, const double q[3], size_t k, double max2,
                        uint32_t *ids, double *d2)
 {
-	struct knn kn = {q, k, 0, max2, ids, d2};
+	struct knn kn = {q, k, 0, max2, ids, d2, NULL, NULL, 0, 0};
 
 	if (k == 0 || ix->n == 0)
 		return 0;
 	knn_search(&kn, ix, 0, ix->n);
 	return kn.n;
+}
+
+/* Greatest key over [lo, hi), stored at each range's median; returns it. */
+static int64_t
+submax(const struct sf__plan_index *ix, size_t lo, size_t hi, const int64_t *key, int64_t *sub)
+{
+	size_t mid;
+	int64_t m, c;
+
+	if (lo >= hi)
+		return INT64_MIN;
+	mid = lo + (hi - lo) / 2;
+	m = key[ix->id[mid]];
+	if ((c = submax(ix, lo, mid, key, sub)) > m)
+		m = c;
+	if ((c = submax(ix, mid + 1, hi, key, sub)) > m)
+		m = c;
+	sub[mid] = m;
+	return m;
+}
+
+/* Fills sub (one entry per point) with the greatest key of each subtree. */
+void
+sf__plan_index_submax(const struct sf__plan_index *ix, const int64_t *key, int64_t *sub)
+{
+	submax(ix, 0, ix->n, key, sub);
+}
+
+/*
+ * Recomputes sub on the path to the point (xyz, id) in [lo, hi): the tree
+ * was split by (coordinate, id), so the same comparison finds its way down.
+ */
+static int64_t
+resubmax(const struct sf__plan_index *ix, size_t lo, size_t hi, const double *xyz, uint32_t id,
+         const int64_t *key, int64_t *sub)
+{
+	size_t mid = lo + (hi - lo) / 2, llo = lo, lhi = mid, rlo = mid + 1, rhi = hi;
+	int d = ix->dim[mid];
+	double a = xyz[d], b = ix->xyz[3 * mid + d];
+	int64_t m = key[ix->id[mid]];
+
+	if (ix->id[mid] != id && (a < b || (a == b && id < ix->id[mid]))) {
+		if (llo < lhi)
+			resubmax(ix, llo, lhi, xyz, id, key, sub);
+	} else if (ix->id[mid] != id && rlo < rhi) {
+		resubmax(ix, rlo, rhi, xyz, id, key, sub);
+	}
+	if (llo < lhi && sub[llo + (lhi - llo) / 2] > m)
+		m = sub[llo + (lhi - llo) / 2];
+	if (rlo < rhi && sub[rlo + (rhi - rlo) / 2] > m)
+		m = sub[rlo + (rhi - rlo) / 2];
+	sub[mid] = m;
+	return m;
+}
+
+/* After key[id] of the point at xyz changed: brings sub up to date (a no-op if absent). */
+void
+sf__plan_index_resubmax(const struct sf__plan_index *ix, const double xyz[3], uint32_t id,
+                        const int64_t *key, int64_t *sub)
+{
+	if (ix->n > 0)
+		resubmax(ix, 0, ix->n, xyz, id, key, sub);
+}
+
+/* The nearest point with key[id] >= need. */
+int64_t
+sf__plan_index_nearest_keyed(const struct sf__plan_index *ix, const double q[3], double max2,
+                             const int64_t *key, const int64_t *sub, int64_t need, uint64_t *visits)
+{
+	uint32_t id;
+	double d2;
+	struct knn kn = {q, 1, 0, max2, &id, &d2, key, sub, need, 0};
+
+	if (ix->n == 0)
+		return -1;
+	knn_search(&kn, ix, 0, ix->n);
+	if (visits)
+		*visits += kn.visits;
+	return kn.n ? (int64_t)id : -1;
 }
 
 /* Least key over [lo, hi), stored at each range's median; returns it. */

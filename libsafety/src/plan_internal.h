@@ -38,6 +38,21 @@ void sf__plan_index_free(struct sf__plan_index *ix);
  */
 size_t sf__plan_index_nearest(const struct sf__plan_index *ix, const double q[3], size_t k,
                               double max2, uint32_t *ids, double *d2);
+/*
+ * The nearest point (chord, then id) within max2 whose key[id] is at least
+ * need, or -1; sub from sf__plan_index_submax prunes subtrees where no key
+ * is. For shelters that fill (key: room left): a crowd at one point would
+ * otherwise scan the full ones nearest it again for each household. Adds
+ * the points looked at to *visits (may be NULL).
+ */
+int64_t sf__plan_index_nearest_keyed(const struct sf__plan_index *ix, const double q[3],
+                                     double max2, const int64_t *key, const int64_t *sub,
+                                     int64_t need, uint64_t *visits);
+/* Fills sub (n entries) with the greatest key[id] of each subtree. */
+void sf__plan_index_submax(const struct sf__plan_index *ix, const int64_t *key, int64_t *sub);
+/* After key[id] of the point at xyz changed, updates sub on its path (a no-op if absent). */
+void sf__plan_index_resubmax(const struct sf__plan_index *ix, const double xyz[3], uint32_t id,
+                             const int64_t *key, int64_t *sub);
 /* Fills sub (n entries) with the least key[id] of each subtree, for the keyed query. */
 void sf__plan_index_submin(const struct sf__plan_index *ix, const int64_t *key, int64_t *sub);
 /*

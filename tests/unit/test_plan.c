@@ -1007,6 +1007,84 @@ nearest_with_room_is_a_valid_baseline(void **state)
 	}
 }
 
+/*
+ * A crowd at one point (an embassy, a camp): 5,000 households at the same
+ * place, 400 shelters around it. Every household is placed validly, the plan
+ * and its cost are those the planner gave before the searches skipped full
+ * shelters, twice the same; and the shelters the searches look at stay
+ * linear in households (re-enumerating the full ones nearest the crowd for
+ * each household took hundreds per household).
+ */
+static void
+crowd_at_one_point_is_placed_in_linear_work(void **state)
+{
+	struct inst t;
+	struct sf_plan_result *a = NULL, *b = NULL, *naive = NULL;
+	size_t n = 5000, m = 400, i, la, lb;
+	uint64_t s = 77, people = 0, cap = 0;
+	char err[200], *sa, *sb;
+
+	(void)state;
+	memset(&t, 0, sizeof t);
+	t.hh = calloc(n, sizeof *t.hh);
+	t.sh = calloc(m, sizeof *t.sh);
+	for (i = 0; i < n; i++) {
+		t.hh[i].where.lat = 37.58;
+		t.hh[i].where.lon = 36.93;
+		t.hh[i].people = 1 + (uint32_t)(rnd(&s) % 5);
+		t.hh[i].needs = (unif(&s) < 0.05 ? SF_PLAN_NEED_MEDICAL : 0) |
+		                (unif(&s) < 0.05 ? SF_PLAN_NEED_WHEELCHAIR : 0);
+		t.hh[i].previous = -1;
+		people += t.hh[i].people;
+	}
+	for (i = 0; i < m; i++) {
+		t.sh[i].where.lat = 37.58 + 0.6 * (unif(&s) - 0.5);
+		t.sh[i].where.lon = 36.93 + 0.6 * (unif(&s) - 0.5);
+		t.sh[i].capacity = 20 + (uint32_t)(rnd(&s) % 60);
+		t.sh[i].open = true;
+		t.sh[i].facilities = (unif(&s) < 0.3 ? SF_PLAN_FACILITY_MEDICAL : 0) |
+		                     (unif(&s) < 0.4 ? SF_PLAN_FACILITY_ACCESSIBLE : 0);
+		cap += t.sh[i].capacity;
+	}
+	assert_true(cap > people * 6 / 5);
+	t.in.households = t.hh;
+	t.in.nhouseholds = n;
+	t.in.shelters = t.sh;
+	t.in.nshelters = m;
+	sf_plan_options_init(&t.opt);
+
+	assert_int_equal(sf_plan_solve(&t.in, &t.opt, &a, err, sizeof err), 0);
+	check_plan(&t, a);
+	assert_int_equal(a->stats.people_unassigned, 0);
+	assert_int_equal(a->stats.households_assigned, n);
+	/* The plan of before, to the person-metre (the relaxation is exact here). */
+	assert_int_equal(a->stats.cost, 284265949);
+	assert_int_equal(a->stats.lower_bound, 284265949);
+	/*
+	 * The searches looked at 653 shelters per household here, more than
+	 * there are, and pricing at 644: now about 145 and 9.
+	 */
+	assert_true(a->stats.nearest_visits < n * m / 2);
+	assert_true(a->stats.pricing_visits < 16 * n);
+	assert_int_equal(sf_plan_solve(&t.in, &t.opt, &b, err, sizeof err), 0);
+	sa = serialise(a, &la);
+	sb = serialise(b, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(sa, sb, la);
+	free(sa);
+	free(sb);
+
+	assert_int_equal(sf_plan_nearest_with_room(&t.in, &t.opt, &naive, err, sizeof err), 0);
+	check_plan(&t, naive);
+	assert_int_equal(naive->stats.cost, 284268749);
+	assert_true(naive->stats.nearest_visits < n * m / 2);
+
+	sf_plan_result_free(a);
+	sf_plan_result_free(b);
+	sf_plan_result_free(naive);
+	free_instance(&t);
+}
+
 /* Input the planner refuses, with the field named. */
 static void
 plan_refuses_bad_input(void **state)
@@ -1077,6 +1155,7 @@ main(void)
 	    cmocka_unit_test(no_gap_when_the_plan_places_fewer_than_the_bound),
 	    cmocka_unit_test(groups_fill_vehicles_and_leave_in_order),
 	    cmocka_unit_test(nearest_with_room_is_a_valid_baseline),
+	    cmocka_unit_test(crowd_at_one_point_is_placed_in_linear_work),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,6 +204,14 @@ struct sf_plan_stats {
 	size_t arcs_priced_in; /* arcs the pricing loop added */
 	size_t pricing_rounds;
 	uint64_t pivots;
+	/*
+	 * Shelters looked at by the searches for the nearest shelter with room
+	 * (the greedy start's, or the whole of sf_plan_nearest_with_room), and
+	 * shelter arcs pricing examined: a crowd at one point keeps both near
+	 * linear in households.
+	 */
+	uint64_t nearest_visits;
+	uint64_t pricing_visits;
 };
 
 /* A plan; owned by the caller, freed with sf_plan_result_free. */

@@ -8,7 +8,12 @@
  *   plan_bench [--households N] [--shelters S] [--seed X] [--k K] [--seats Q]
  *              [--group-first] [--naive] [--slack F] [--towns T]
  *              [--graph K FILE] [--dense FILE] [--no-solve] [--determinism]
- *              [--group-mip FILE]
+ *              [--group-mip FILE] [--coincident F]
+ *
+ * --coincident F puts that fraction of the households (every 1/F-th, spread
+ * through the input order) exactly at the first household's point: a crowd
+ * registered at one address, an embassy or a camp, where the greedy start
+ * and the pricing meet many households with the same nearest shelters.
  *
  * --group-mip writes, after a GROUP_FIRST plan, the problem of its groups
  * kept whole as a MIP in CPLEX LP format for coinor-cbc (check_group_mip.sh):
@@ -169,7 +174,8 @@ write_group_mip(const char *path, const struct sf_plan_result *r,
 			if (group_fits(r, hh, sh, g, s))
 				fprintf(f, " + %lld x_%zu_%zu\n",
 				        (long long)r->groups[g].people *
-				            llround(sf_geo_distance_m(&r->groups[g].assembly, &sh[s].where)),
+				            llround(sf_geo_distance_m(&r->groups[g].assembly,
+				                                      &sh[s].where)),
 				        g, s);
 	fprintf(f, "Subject To\n");
 	for (g = 0; g < r->ngroups; g++) {
@@ -239,7 +245,7 @@ main(int argc, char **argv)
 	const char *graph = NULL, *dense = NULL, *group_mip = NULL;
 	size_t graph_k = 20;
 	bool naive = false, solve = true, determinism = false;
-	double t0, t1;
+	double t0, t1, coincident = 0;
 	char err[256];
 	int i, rc;
 
@@ -275,12 +281,27 @@ main(int argc, char **argv)
 			dense = v, i++;
 		else if (!strcmp(a, "--group-mip"))
 			group_mip = v, i++;
+		else if (!strcmp(a, "--coincident"))
+			coincident = strtod(v, NULL), i++;
 		else {
 			fprintf(stderr, "plan_bench: unknown argument %s\n", a);
 			return 2;
 		}
 	}
 	gen_instance(&spec, &hh, &sh, &people);
+	if (coincident > 0) {
+		size_t h, moved = 0;
+		for (h = 1; h < spec.households; h++) {
+			/* Evenly through the input order, which the greedy start follows. */
+			if ((size_t)((double)(h + 1) * coincident) >
+			    (size_t)((double)h * coincident)) {
+				hh[h].where = hh[0].where;
+				moved++;
+			}
+		}
+		printf("coincident: %zu households moved to %.5f,%.5f\n", moved + 1,
+		       hh[0].where.lat, hh[0].where.lon);
+	}
 	memset(&in, 0, sizeof in);
 	in.households = hh;
 	in.nhouseholds = spec.households;
@@ -344,7 +365,9 @@ main(int argc, char **argv)
 		printf(", flow nodes %zu arcs %zu priced in %zu rounds %zu pivots %llu",
 		       res->stats.flow_nodes, res->stats.flow_arcs, res->stats.arcs_priced_in,
 		       res->stats.pricing_rounds, (unsigned long long)res->stats.pivots);
-	printf("\n");
+	printf(", nearest-with-room visits %llu, pricing visits %llu, plan digest %016zx\n",
+	       (unsigned long long)res->stats.nearest_visits,
+	       (unsigned long long)res->stats.pricing_visits, digest(res));
 	if (res->ngroups) {
 		size_t g, over = 0;
 		uint64_t seated = 0;
