@@ -2,7 +2,7 @@
 # Benchmark of the evacuation planner, every figure from one run on this
 # machine: assignment of 100,000 households to 1,000 shelters beside LEMON's
 # network simplex and CLP's dual simplex on the same 20-nearest graph, the
-# naive "nearest shelter with room" plan, groups of 50 and 14 seats, bus
+# naive "nearest shelter with room" plan, all households at one point, groups of 50 and 14 seats, bus
 # groups assigned whole (and a tenth of them against CBC), and 1,000,000 people. Installs its benchmark-only
 # packages (LEMON, CLP, CBC, GLPK, g++) when missing; they are not project
 # dependencies. One measurement per process, one at a time.
@@ -36,6 +36,9 @@ echo "== assignment: $H households x $S shelters"
 "$B" --households $H --shelters $S --determinism
 echo "-- naive nearest shelter with room (the staff baseline)"
 "$B" --households $H --shelters $S --naive
+echo "-- the same households all at one point (a crowd at an embassy), planner and naive"
+"$B" --households $H --shelters $S --coincident 1 --determinism
+"$B" --households $H --shelters $S --coincident 1 --naive
 "$B" --households $H --shelters $S --graph 20 "$OUT/g20.txt" --no-solve
 echo "-- LEMON on each household's 20 nearest fitting shelters (+ a left-out arc at 10^8)"
 "$OUT/lemon_ns" "$OUT/g20.txt"
