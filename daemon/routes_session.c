@@ -41,7 +41,8 @@ struct login {
 	char role[32];
 	long long mission_id;
 	char stored_hash[SF_PASSWORD_ENCODED_MAX];
-	unsigned failures; /* counted failures, this attempt included */
+	char locked_until[64]; /* as the count left it ("" for none): a later lock refuses */
+	unsigned failures;     /* counted failures, this attempt included */
 	int verify_rc;
 	bool rehash;
 	char new_hash[SF_PASSWORD_ENCODED_MAX];
@@ -178,6 +179,16 @@ login_session_created(const struct db_result *r, void *arg)
 	char cookie[256], csrf[48];
 	cJSON *body, *user;
 
+	if (r->outcome == DB_OK && PQntuples(r->res) == 0) {
+		char id[24];
+
+		/* The account changed while its password was checked: that check no longer counts.
+		 */
+		snprintf(id, sizeof id, "%lld", l->user_id);
+		log_info("login_superseded", "user_id", id);
+		login_fail(l);
+		return;
+	}
 	if (r->outcome != DB_OK || PQntuples(r->res) != 1) {
 		log_warn("login_session_failed", "error", r->error);
 		http_reply_problem(ctx, 503, "service unavailable",
@@ -214,7 +225,7 @@ login_succeed(struct login *l)
 {
 	struct daemon *d = l->ctx->d;
 	char hash[SF_SECRET_HASH_HEX + 1], maxage[16], id[24];
-	const char *params[5];
+	const char *params[7];
 	const char *cause;
 
 	if (sf_secret_token_new(l->token, sizeof l->token, NULL) != 0 ||
@@ -230,20 +241,31 @@ login_succeed(struct login *l)
 	params[2] = maxage;
 	params[3] = l->ctx->client_addr;
 	params[4] = l->rehash ? l->new_hash : NULL;
+	params[5] = l->stored_hash;
+	params[6] = l->locked_until[0] != '\0' ? l->locked_until : NULL;
+	/*
+	 * The password was checked against a hash read before the check: the
+	 * session and any stronger hash are stored only if the account still
+	 * has that hash, is enabled and was not locked since (the row update
+	 * rechecks this on the newest row), or a password changed meanwhile
+	 * would be put back and the old one let in.
+	 */
 	if (db_pool_query(
 	        d->db,
-	        "WITH s AS (INSERT INTO staff_session (token_hash, user_id, expires_at, "
-	        " client_addr) VALUES ($1, $2::bigint, now() + make_interval(secs => $3::int), "
-	        " $4) RETURNING user_id), "
-	        "u AS (UPDATE staff_user SET failed_logins = 0, last_failed_at = NULL, "
+	        "WITH u AS (UPDATE staff_user SET failed_logins = 0, last_failed_at = NULL, "
 	        " locked_until = NULL, last_login_at = now(), "
 	        " password_hash = coalesce($5, password_hash) "
-	        " WHERE id = (SELECT user_id FROM s) "
-	        " RETURNING id, username, role, mission_id, display_name) "
+	        " WHERE id = $2::bigint AND password_hash = $6 AND NOT disabled "
+	        "  AND (locked_until IS NULL OR locked_until <= now() "
+	        "   OR locked_until = $7::timestamptz) "
+	        " RETURNING id, username, role, mission_id, display_name), "
+	        "s AS (INSERT INTO staff_session (token_hash, user_id, expires_at, client_addr) "
+	        " SELECT $1, id, now() + make_interval(secs => $3::int), $4 FROM u "
+	        " RETURNING user_id) "
 	        "SELECT u.id, u.username, u.role, u.mission_id, u.display_name, "
 	        " audit_record(u.username, u.role::text, u.mission_id, $4, 'login', "
-	        " 'staff_user', u.id::text, '{}') FROM u",
-	        5, params, login_session_created, l, &cause) != 0) {
+	        " 'staff_user', u.id::text, '{}') FROM u JOIN s ON s.user_id = u.id",
+	        7, params, login_session_created, l, &cause) != 0) {
 		http_reply_problem(l->ctx, 503, "service unavailable", cause);
 		login_free(l);
 	}
@@ -348,6 +370,7 @@ login_counted(const struct db_result *r, void *arg)
 	snprintf(l->role, sizeof l->role, "%s", PQgetvalue(r->res, 0, 2));
 	l->mission_id = atoll(PQgetvalue(r->res, 0, 3));
 	l->failures = (unsigned)atoi(PQgetvalue(r->res, 0, 5));
+	snprintf(l->locked_until, sizeof l->locked_until, "%s", PQgetvalue(r->res, 0, 6));
 	if (strcmp(kind, "try") == 0) {
 		l->found = true;
 		snprintf(l->stored_hash, sizeof l->stored_hash, "%s", PQgetvalue(r->res, 0, 4));
@@ -438,11 +461,11 @@ routes_session_login(struct http_ctx *ctx)
 	        "  THEN now() + make_interval(mins => $3::int) ELSE locked_until END "
 	        " WHERE username = lower($1) AND NOT disabled "
 	        "  AND (locked_until IS NULL OR locked_until <= now()) "
-	        " RETURNING id, role, mission_id, password_hash, failed_logins) "
+	        " RETURNING id, role, mission_id, password_hash, failed_logins, locked_until) "
 	        "SELECT 'try', id, role::text, coalesce(mission_id, 0), password_hash, "
-	        " failed_logins FROM c "
+	        " failed_logins, coalesce(locked_until::text, '') FROM c "
 	        "UNION ALL SELECT 'locked', id, role::text, coalesce(mission_id, 0), '', "
-	        " failed_logins FROM staff_user WHERE username = lower($1) AND NOT disabled "
+	        " failed_logins, '' FROM staff_user WHERE username = lower($1) AND NOT disabled "
 	        " AND NOT EXISTS (SELECT 1 FROM c)",
 	        3, params, login_counted, l, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);

@@ -459,6 +459,34 @@ def bad_login_bodies_are_400():
         check(r.json()["detail"], r.body)
 
 
+def a_password_changed_during_a_login_check_stands():
+    """A login checked against the old hash while the password is changed fails: the
+    change is not reverted by the login's stronger hash, and the old password stays out."""
+    sh("user", "add", "changed", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
+    new_pw = record_secret("Odesa-Lviv-2026-green")
+    # Accounts hashed at cost 10 are rehashed at 18 by this daemon after their check: seconds.
+    slow = Daemon(conninfo, sections={"auth": {"password_hash_cost": "18", "login_failure_delay_ms": "0"}}).start()
+    try:
+        result = {}
+
+        def login():
+            result["r"] = slow.post("/api/v1/session", {"username": "changed", "password": PASSWORD}, timeout=60)
+
+        t = threading.Thread(target=login)
+        t.start()
+        time.sleep(0.4)
+        check(t.is_alive(), "the login was not still being checked")
+        sh("user", "passwd", "changed", input=new_pw + "\n")
+        t.join(60)
+        expect_equal(result["r"].status, 401, "login checked against the replaced password")
+        expect_equal(d.post("/api/v1/session", {"username": "changed", "password": new_pw}).status, 200, "new password")
+        expect_equal(d.post("/api/v1/session", {"username": "changed", "password": PASSWORD}).status, 401, "old password")
+        expect_equal(cluster.psql(DB, "SELECT count(*) FROM staff_session s JOIN staff_user u ON u.id = s.user_id "
+                                      "WHERE u.username = 'changed' AND s.revoked_at IS NULL"), "1", "sessions")
+    finally:
+        slow.stop()
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -481,6 +509,7 @@ try:
         audit_verify_detects_a_changed_row,
         login_is_rate_limited_per_address,
         bad_login_bodies_are_400,
+        a_password_changed_during_a_login_check_stands,
     ])
 finally:
     d.stop()
