@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "daemon.h"
 #include "db_reply.h"
+#include "log.h"
 #include "replies.h"
 #include "xmalloc.h"
 
@@ -329,46 +330,122 @@ struct staff_entry {
 	int64_t crisis_id, national_id;
 	enum sf_status became; /* the status the entry leaves the person in */
 	bool duress_after;     /* whether the duress flag stays raised */
+	/* The audit of a stored entry, tried until it lands. */
+	struct audit_who who;
+	const char *params[10];
+	char crisis[24], national[24];
+	unsigned audit_tries;
+	struct event *audit_retry;
 };
+
+static void staff_entry_audit(struct staff_entry *se);
+
+static void
+staff_entry_free(struct staff_entry *se)
+{
+	if (se->audit_retry != NULL)
+		event_free(se->audit_retry);
+	free(se);
+}
+
+static void
+staff_entry_audit_again(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	staff_entry_audit(arg);
+}
+
+/*
+ * The entry is stored but its audit row is not: try again shortly (up to
+ * 5 s apart) while the caller waits, as answering "retry" would have the
+ * decision entered twice and a stored decision must name who made it.
+ */
+static void
+staff_entry_audit_later(struct staff_entry *se, const char *why)
+{
+	struct timeval tv;
+	unsigned ms = se->audit_tries < 10 ? 500u * se->audit_tries : 5000u;
+
+	log_warn("staff_entry_audit_retry", "crisis_id", se->crisis, "national_id", se->national,
+	         "error", why);
+	if (se->ctx->d->shutting_down) {
+		/* The entry stands; say so, and leave the operator what the row would have said. */
+		log_error("staff_entry_unaudited", "crisis_id", se->crisis, "national_id",
+		          se->national, "actor", se->params[0], "status", se->params[6]);
+		http_reply_problem(se->ctx, 500, "internal error",
+		                   "the entry is stored, but its audit row could not be written as "
+		                   "the server is stopping; do not enter it again");
+		staff_entry_free(se);
+		return;
+	}
+	if (se->audit_retry == NULL)
+		se->audit_retry = evtimer_new(se->ctx->d->base, staff_entry_audit_again, se);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (long)(ms % 1000) * 1000;
+	evtimer_add(se->audit_retry, &tv);
+}
+
+/* The audit row of the stored entry is written: answer. */
+static void
+staff_entry_audited(const struct db_result *r, void *arg)
+{
+	struct staff_entry *se = arg;
+
+	if (r->outcome != DB_OK || PQntuples(r->res) != 1) {
+		staff_entry_audit_later(se, r->error);
+		return;
+	}
+	http_reply_bytes(se->ctx, 201, "application/json", PQgetvalue(r->res, 0, 0),
+	                 (size_t)PQgetlength(r->res, 0, 0));
+	staff_entry_free(se);
+}
+
+/* Writes the audit row of the stored entry and builds the answer. */
+static void
+staff_entry_audit(struct staff_entry *se)
+{
+	const char *cause = NULL;
+
+	se->audit_tries++;
+	/*
+	 * The status the entry left, which a decision refused (evacuated for
+	 * someone never answered, an answer after a staff decision) is not.
+	 */
+	if (db_pool_query(
+	        se->ctx->d->db,
+	        "SELECT json_build_object('stored', true, 'crisis_id', $5::bigint, 'national_id', "
+	        "$6::bigint, 'requested', $7::text, 'status', $8::text, 'applied', $7 = $8, "
+	        "'duress', $10::bool, 'audit_id', audit_record($1, $2, $3::bigint, $4, "
+	        "'response.staff', 'national', $6::bigint::text, json_build_object('crisis_id', "
+	        "$5::bigint, 'status', $7::text, 'became', $8::text, 'clear_duress', "
+	        "$9::bool)::text))::text",
+	        10, se->params, staff_entry_audited, se, &cause) != 0)
+		staff_entry_audit_later(se, cause);
+}
 
 /* The staff reply is stored: audit it and answer. */
 static void
 staff_entry_done(enum reply_outcome outcome, bool duress, void *arg)
 {
 	struct staff_entry *se = arg;
-	struct audit_who who;
-	const char *params[10];
-	char crisis[24], national[24];
 
 	(void)duress;
 	if (outcome == REPLY_FAILED) {
 		http_reply_problem(se->ctx, 503, "service unavailable", "not stored; try again");
-		free(se);
+		staff_entry_free(se);
 		return;
 	}
-	audit_params(se->ctx, &who, params);
-	snprintf(crisis, sizeof crisis, "%lld", (long long)se->crisis_id);
-	snprintf(national, sizeof national, "%lld", (long long)se->national_id);
-	params[4] = crisis;
-	params[5] = national;
-	params[6] = sf_status_name(se->in.status);
-	params[7] = sf_status_name(se->became);
-	params[8] = se->in.clear_duress ? "t" : "f";
-	params[9] = se->duress_after ? "t" : "f";
-	/*
-	 * The status the entry left, which a decision refused (evacuated for
-	 * someone never answered, an answer after a staff decision) is not.
-	 */
-	db_reply_json(
-	    se->ctx, 201, "",
-	    "SELECT json_build_object('stored', true, 'crisis_id', $5::bigint, 'national_id', "
-	    "$6::bigint, 'requested', $7::text, 'status', $8::text, 'applied', $7 = $8, "
-	    "'duress', $10::bool, 'audit_id', audit_record($1, $2, $3::bigint, $4, "
-	    "'response.staff', 'national', $6::bigint::text, json_build_object('crisis_id', "
-	    "$5::bigint, 'status', $7::text, 'became', $8::text, 'clear_duress', "
-	    "$9::bool)::text))::text",
-	    10, params);
-	free(se);
+	audit_params(se->ctx, &se->who, se->params);
+	snprintf(se->crisis, sizeof se->crisis, "%lld", (long long)se->crisis_id);
+	snprintf(se->national, sizeof se->national, "%lld", (long long)se->national_id);
+	se->params[4] = se->crisis;
+	se->params[5] = se->national;
+	se->params[6] = sf_status_name(se->in.status);
+	se->params[7] = sf_status_name(se->became);
+	se->params[8] = se->in.clear_duress ? "t" : "f";
+	se->params[9] = se->duress_after ? "t" : "f";
+	staff_entry_audit(se);
 }
 
 /* The person belongs to the caller's mission and the crisis: store the reply. */

@@ -3,9 +3,11 @@ person given to a colleague of the same mission (never to another
 mission's staff), shown in the lists and the call list, audited."""
 
 import os
+import subprocess
+import time
 import urllib.parse
 
-from harness import (Cluster, Daemon, Session, check, counts_hold, ctl, demo_check_in, eventually, expect_equal,
+from harness import (PG_SH, Cluster, Daemon, Session, check, counts_hold, ctl, demo_check_in, eventually, expect_equal,
                      record_secret, run)
 
 cluster = Cluster.shared()
@@ -194,11 +196,39 @@ def a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back():
     counts_hold(cluster, DB, crisis)
 
 
+def a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused():
+    """With the audit chain held past the query timeout, a staff entry is either stored and
+    audited and answered 201, never stored unaudited and answered "try again"."""
+    d2 = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"},
+                                    "database": {"query_timeout_ms": "1000"}}).start()
+    try:
+        s = Session(d2, "lead", PASSWORD)
+        nid = PEOPLE[7]
+        counts = ("SELECT (SELECT count(*) FROM response WHERE national_id = %d AND channel = 'staff') || '|' || "
+                  "(SELECT count(*) FROM audit_log WHERE action = 'response.staff' AND object_id = '%d')" % (nid, nid))
+        before = [int(x) for x in cluster.psql(DB, counts).split("|")]
+        holder = subprocess.Popen([PG_SH, "psql", cluster.dir, "-d", DB, "-At", "-c",
+                                   "SELECT pg_advisory_lock(7311520011); SELECT pg_sleep(3);"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            r = s.post("/api/v1/crises/%d/responses" % crisis, {"national_id": nid, "status": "needs_help"})
+        finally:
+            holder.wait()
+        after = [int(x) for x in cluster.psql(DB, counts).split("|")]
+        expect_equal((after[0] - before[0], after[1] - before[1]), (1, 1), "stored and audited")
+        expect_equal(r.status, 201, r.body)
+        check(r.json()["stored"] and r.json()["audit_id"], r.body)
+    finally:
+        d2.stop()
+
+
 if __name__ == "__main__":
     try:
         run([search_by_name_in_either_script, staff_assign_colleagues_of_their_mission_only,
              sorting_and_the_call_list_show_the_assignee, lists_page_in_their_own_order,
-             a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back])
+             a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back,
+             a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused])
     finally:
         d.stop()
         cluster.dropdb(DB)
