@@ -339,15 +339,98 @@ pfif_import_free(struct pfif_import *im)
 	free(im);
 }
 
+/* The audit row of an import whose notes are stored, tried until it lands. */
+struct pfif_audit {
+	struct http_ctx *ctx;
+	struct audit_who who;
+	const char *params[6];
+	char crisis[24];
+	char *summary;
+	int status;
+	unsigned tries;
+	struct event *retry;
+};
+
+static void pfif_audit_try(struct pfif_audit *pa);
+
+static void
+pfif_audit_free(struct pfif_audit *pa)
+{
+	if (pa->retry != NULL)
+		event_free(pa->retry);
+	free(pa->summary);
+	free(pa);
+}
+
+static void
+pfif_audit_again(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pfif_audit_try(arg);
+}
+
+/*
+ * Answering "retry" for stored notes would have the file sent again: the
+ * audit row is tried again (up to 5 s apart) while the caller waits.
+ */
+static void
+pfif_audit_later(struct pfif_audit *pa, const char *why)
+{
+	struct timeval tv;
+	unsigned ms = pa->tries < 10 ? 500u * pa->tries : 5000u;
+
+	log_warn("pfif_import_audit_retry", "crisis_id", pa->crisis, "error", why);
+	if (pa->ctx->d->shutting_down) {
+		log_error("pfif_import_unaudited", "crisis_id", pa->crisis, "actor", pa->params[0],
+		          "summary", pa->summary);
+		http_reply_problem(pa->ctx, 500, "internal error",
+		                   "the notes are stored, but the import's audit row could not be "
+		                   "written as the server is stopping");
+		pfif_audit_free(pa);
+		return;
+	}
+	if (pa->retry == NULL)
+		pa->retry = evtimer_new(pa->ctx->d->base, pfif_audit_again, pa);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (long)(ms % 1000) * 1000;
+	evtimer_add(pa->retry, &tv);
+}
+
+static void
+pfif_audit_done(const struct db_result *r, void *arg)
+{
+	struct pfif_audit *pa = arg;
+
+	if (r->outcome != DB_OK) {
+		pfif_audit_later(pa, r->error);
+		return;
+	}
+	http_reply_bytes(pa->ctx, pa->status, "application/json", pa->summary, strlen(pa->summary));
+	pfif_audit_free(pa);
+}
+
+static void
+pfif_audit_try(struct pfif_audit *pa)
+{
+	const char *cause = NULL;
+
+	pa->tries++;
+	if (db_pool_query(pa->ctx->d->db,
+	                  "SELECT audit_record($1, $2, $3::bigint, $4, 'pfif.import', "
+	                  "'crisis', $5, $6)",
+	                  6, pa->params, pfif_audit_done, pa, &cause) != 0)
+		pfif_audit_later(pa, cause);
+}
+
 /* Every note was stored (or not): record the import and answer. */
 static void
 pfif_import_finish(struct pfif_import *im)
 {
 	struct http_ctx *ctx = im->ctx;
 	cJSON *res = cJSON_CreateObject(), *problems = cJSON_CreateArray();
-	struct audit_who who;
-	const char *params[6];
-	char crisis[24], *summary, *text;
+	struct pfif_audit *pa = xcalloc(1, sizeof *pa);
+	char *text;
 
 	for (size_t i = 0; im->doc != NULL && i < im->doc->nproblems && i < PFIF_PROBLEMS_SHOWN;
 	     i++)
@@ -365,18 +448,15 @@ pfif_import_finish(struct pfif_import *im)
 	cJSON_AddItemToObject(res, "problems", problems);
 	text = cJSON_PrintUnformatted(res);
 	cJSON_Delete(res);
-	summary = text != NULL ? text : xstrdup("{}");
-	audit_params(ctx, &who, params);
-	snprintf(crisis, sizeof crisis, "%lld", im->crisis_id);
-	params[4] = crisis;
-	params[5] = summary;
-	/* The answer is the summary; the audit row commits with it. */
-	db_reply_json(ctx, im->failed > 0 ? 503 : 200, "",
-	              "SELECT CASE WHEN audit_record($1, $2, $3::bigint, $4, 'pfif.import', "
-	              "'crisis', $5, $6) > 0 THEN $6 END",
-	              6, params);
-	free(summary);
+	pa->ctx = ctx;
+	pa->summary = text != NULL ? text : xstrdup("{}");
+	pa->status = im->failed > 0 ? 503 : 200;
+	audit_params(ctx, &pa->who, pa->params);
+	snprintf(pa->crisis, sizeof pa->crisis, "%lld", im->crisis_id);
+	pa->params[4] = pa->crisis;
+	pa->params[5] = pa->summary;
 	pfif_import_free(im);
+	pfif_audit_try(pa);
 }
 
 static void

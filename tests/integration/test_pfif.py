@@ -9,8 +9,9 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 
-from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
+from harness import PG_SH, Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RNC = os.path.join(SOURCE, "tests", "data", "feed", "pfif-1.4.rnc")
@@ -289,11 +290,39 @@ def person_finder_files_import_without_harm():
         check(words in r.body, r.body)
 
 
+def an_import_stored_while_the_audit_waits_is_audited_and_answered():
+    """The audit chain held past the query timeout: the stored notes are answered 200 with
+    the import audited, never 503 "retry" for notes already stored."""
+    d2 = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"},
+                                    "server": {"public_url": "https://safety.example.org"},
+                                    "database": {"query_timeout_ms": "1000"}}).start()
+    try:
+        s = Session(d2, "lead-a", PASSWORD)
+        audits = "SELECT count(*) FROM audit_log WHERE action = 'pfif.import'"
+        before = int(cluster.psql(DB, audits))
+        holder = subprocess.Popen([PG_SH, "psql", cluster.dir, "-d", DB, "-At", "-c",
+                                   "SELECT pg_advisory_lock(7311520011); SELECT pg_sleep(3);"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            r = s.post("/api/v1/crises/1/pfif", note(1, "held", "2026-11-28T00:00:00Z", "seen"), headers=XML)
+        finally:
+            holder.wait()
+        expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE provider_ref = "
+                                      "'pfif:partner.example.org/held'"), "1", "stored")
+        expect_equal(int(cluster.psql(DB, audits)) - before, 1, "audited")
+        expect_equal(r.status, 200, r.body)
+        expect_equal(r.json()["stored"], 1, r.body)
+    finally:
+        d2.stop()
+
+
 try:
     run([nothing_leaves_before_a_release, a_release_exports_exactly_what_was_released,
          repeated_fields_and_non_xml_characters_are_harmless,
          mission_keys_see_only_their_released_mission, partner_notes_come_back_once_with_their_source,
          a_partner_note_is_never_exported_as_the_missions_word, a_note_dated_in_the_future_does_not_hold_the_review,
-         long_note_ids_stay_distinct, person_finder_files_import_without_harm])
+         long_note_ids_stay_distinct, person_finder_files_import_without_harm,
+         an_import_stored_while_the_audit_waits_is_audited_and_answered])
 finally:
     d.stop()
