@@ -109,6 +109,7 @@ daemon_init(struct daemon *d)
 	d->db = db_pool_new(d->base, &pp);
 	d->workers = worker_pool_new(d->base, 2);
 	d->password_workers = worker_pool_new(d->base, 2);
+	routes_session_warm(d);
 	if (sf_ratetable_new(65536, d->cfg.public_rate_per_second, d->cfg.public_burst,
 	                     &d->public_limits) != 0 ||
 	    sf_ratetable_new(65536, d->cfg.login_attempts_per_minute / 60.0,

@@ -19,6 +19,8 @@ void routes_health_metrics(struct http_ctx *ctx);
 void routes_session_login(struct http_ctx *ctx);
 void routes_session_logout(struct http_ctx *ctx);
 void routes_session_whoami(struct http_ctx *ctx);
+/* Makes the hash unknown users are checked against, on a password worker. */
+void routes_session_warm(struct daemon *d);
 
 /* routes_users.c */
 void routes_users_list(struct http_ctx *ctx);

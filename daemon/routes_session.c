@@ -17,6 +17,7 @@
 
 #include <safety/limiter.h>
 #include <safety/password.h>
+#include <pthread.h>
 #include <safety/secret.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,21 +77,58 @@ login_free(struct login *l)
 	free(l);
 }
 
-/* A hash to verify against when the user does not exist, made once. */
-static const char *
-login_dummy_hash(unsigned cost)
-{
-	static char dummy[SF_PASSWORD_ENCODED_MAX];
-	static unsigned dummy_cost;
+/*
+ * A hash to verify against when the user does not exist, made once per
+ * cost, on a password worker (seconds of scrypt at a high cost must not
+ * stall the loop): at start-up, or by the first login that needs it.
+ */
+static pthread_mutex_t login_dummy_lock = PTHREAD_MUTEX_INITIALIZER;
+static char login_dummy[SF_PASSWORD_ENCODED_MAX];
+static unsigned login_dummy_cost;
 
-	/* Only the loop thread reaches this before submitting the job. */
-	if (dummy_cost != cost) {
+/* On a worker thread: copies the dummy hash of this cost to out. */
+static void
+login_dummy_hash(unsigned cost, char *out, size_t outsz)
+{
+	pthread_mutex_lock(&login_dummy_lock);
+	if (login_dummy_cost != cost) {
 		struct sf_password_params params = sf_password_params_default;
 		params.ln = cost;
-		if (sf_password_hash("not-a-password-of-anyone", &params, dummy, sizeof dummy) == 0)
-			dummy_cost = cost;
+		if (sf_password_hash("not-a-password-of-anyone", &params, login_dummy,
+		                     sizeof login_dummy) == 0)
+			login_dummy_cost = cost;
 	}
-	return dummy;
+	snprintf(out, outsz, "%s", login_dummy);
+	pthread_mutex_unlock(&login_dummy_lock);
+}
+
+struct login_warm {
+	unsigned cost;
+	char hash[SF_PASSWORD_ENCODED_MAX];
+};
+
+static void
+login_warm_work(void *arg)
+{
+	struct login_warm *w = arg;
+
+	login_dummy_hash(w->cost, w->hash, sizeof w->hash);
+}
+
+static void
+login_warm_done(void *arg)
+{
+	free(arg);
+}
+
+void
+routes_session_warm(struct daemon *d)
+{
+	struct login_warm *w = xcalloc(1, sizeof *w);
+
+	w->cost = (unsigned)d->cfg.password_hash_cost;
+	if (worker_pool_submit(d->password_workers, login_warm_work, login_warm_done, w) != 0)
+		free(w);
 }
 
 /* Answers a failed login after the delay. */
@@ -279,6 +317,8 @@ login_verify_work(void *arg)
 	struct sf_password_params params = sf_password_params_default;
 	bool needs = false;
 
+	if (l->stored_hash[0] == '\0')
+		login_dummy_hash(l->cost, l->stored_hash, sizeof l->stored_hash);
 	l->verify_rc = sf_password_verify(l->password, l->stored_hash);
 	params.ln = l->cost;
 	if (l->found && l->verify_rc == 0 &&
@@ -360,7 +400,8 @@ login_counted(const struct db_result *r, void *arg)
 		return;
 	}
 	l->cost = (unsigned)l->ctx->d->cfg.password_hash_cost;
-	snprintf(l->stored_hash, sizeof l->stored_hash, "%s", login_dummy_hash(l->cost));
+	/* Left empty, the worker checks against the dummy hash. */
+	l->stored_hash[0] = '\0';
 	if (PQntuples(r->res) != 1) {
 		login_verify(l);
 		return;

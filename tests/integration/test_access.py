@@ -487,6 +487,32 @@ def a_password_changed_during_a_login_check_stands():
         slow.stop()
 
 
+def an_unknown_users_login_does_not_stall_other_requests():
+    """At a high cost the hash unknown names are checked against takes seconds to make:
+    it is made off the request loop, so everything else is still answered meanwhile."""
+    slow = Daemon(conninfo, sections={"auth": {"password_hash_cost": "18", "login_failure_delay_ms": "0"}}).start()
+    try:
+        result = {}
+
+        def login():
+            result["r"] = slow.post("/api/v1/session", {"username": "nobody-at-all", "password": "x" * 12},
+                                    timeout=60)
+
+        t = threading.Thread(target=login)
+        t.start()
+        worst = 0.0
+        for _ in range(10):
+            time.sleep(0.1)
+            t0 = time.time()
+            expect_equal(slow.get("/healthz").status, 200, "healthz")
+            worst = max(worst, time.time() - t0)
+        t.join(60)
+        expect_equal(result["r"].status, 401, "unknown user")
+        check(worst < 0.5, "healthz took %.2fs during the login" % worst)
+    finally:
+        slow.stop()
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -510,6 +536,7 @@ try:
         login_is_rate_limited_per_address,
         bad_login_bodies_are_400,
         a_password_changed_during_a_login_check_stands,
+        an_unknown_users_login_does_not_stall_other_requests,
     ])
 finally:
     d.stop()
