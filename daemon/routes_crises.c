@@ -508,8 +508,9 @@ routes_crises_call_list(struct http_ctx *ctx)
 	params[1] = id;
 	db_reply_json(
 	    ctx, 200, "no such crisis",
-	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
-	    " n.id, 'name_ko', n.name_ko, 'name_latin', n.name_latin, 'mission_id', k.mission_id, "
+	    "SELECT (SELECT json_build_object('items', coalesce(json_agg(json_build_object("
+	    " 'national_id', n.id, 'name_ko', n.name_ko, 'name_latin', n.name_latin, 'mission_id', "
+	    " k.mission_id, "
 	    " 'rounds', k.round, 'assigned_to', (SELECT json_build_object('id', u.id, 'name', "
 	    "  coalesce(nullif(u.display_name, ''), u.username)) FROM person_status ps "
 	    "  JOIN staff_user u ON u.id = ps.assigned_to WHERE ps.crisis_id = k.crisis_id "
@@ -523,11 +524,13 @@ routes_crises_call_list(struct http_ctx *ctx)
 	    "o.last_error, "
 	    "  'sent_at', o.sent_at, 'delivered_at', o.delivered_at) ORDER BY o.id), '[]'::json) "
 	    "  FROM outbox o WHERE o.crisis_id = k.crisis_id AND o.national_id = n.id)) "
-	    " ORDER BY n.id), '[]'::json))::text "
-	    "FROM crisis c JOIN checkin k ON k.crisis_id = c.id AND k.state = 'unreachable' "
-	    "JOIN national n ON n.id = k.national_id "
-	    "WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR k.mission_id = $1) "
-	    "AND EXISTS (SELECT 1 FROM crisis c2 WHERE c2.id = $2::bigint)",
+	    " ORDER BY n.id), '[]'::json)) "
+	    " FROM checkin k JOIN national n ON n.id = k.national_id "
+	    " WHERE k.crisis_id = c.id AND k.state = 'unreachable' "
+	    " AND ($1::bigint IS NULL OR k.mission_id = $1))::text "
+	    /* A crisis that is not there, or not the caller's mission's, is 404, not empty. */
+	    "FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR EXISTS (SELECT 1 "
+	    " FROM crisis_mission cm WHERE cm.crisis_id = c.id AND cm.mission_id = $1))",
 	    2, params);
 }
 

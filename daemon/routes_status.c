@@ -213,9 +213,10 @@ routes_status_people(struct http_ctx *ctx)
 	 * sorts that do not use it, so one row comparison serves all three.
 	 */
 	db_reply_json(
-	    ctx, 200, "",
-	    "SELECT json_build_object('items', coalesce(json_agg(json_build_object('national_id', "
-	    " x.national_id, 'name_ko', x.name_ko, 'name_latin', x.name_latin, 'status', x.status, "
+	    ctx, 200, "no such crisis",
+	    "SELECT (SELECT json_build_object('items', coalesce(json_agg(json_build_object("
+	    " 'national_id', x.national_id, 'name_ko', x.name_ko, 'name_latin', x.name_latin, "
+	    "'status', x.status, "
 	    " 'duress', x.duress, 'needs_review', x.needs_review, 'confirm_safe', x.confirm_safe, "
 	    " 'by_proxy', x.by_proxy, 'headcount', x.headcount, 'answered_at', x.answered_at, "
 	    " 'region_id', x.region_id, 'phones', CASE WHEN $8::bool THEN (SELECT "
@@ -229,7 +230,7 @@ routes_status_people(struct http_ctx *ctx)
 	    " ORDER BY x.knum, x.ktext, x.national_id), '[]'::json), "
 	    " 'next', CASE WHEN count(*) = $7::int THEN (array_agg(x.national_id || '.' || "
 	    "  CASE WHEN $11 = 'name' THEN x.ktext ELSE x.knum::text END "
-	    "  ORDER BY x.knum DESC, x.ktext DESC, x.national_id DESC))[1] END)::text "
+	    "  ORDER BY x.knum DESC, x.ktext DESC, x.national_id DESC))[1] END) "
 	    "FROM (SELECT p.*, n.name_ko, n.name_latin, k.knum, k.ktext "
 	    " FROM person_status p JOIN national n ON n.id = p.national_id "
 	    " CROSS JOIN LATERAL (SELECT CASE $11 WHEN 'urgency' THEN CASE WHEN p.duress THEN 0 "
@@ -252,7 +253,9 @@ routes_status_people(struct http_ctx *ctx)
 	    "  OR p.assigned_to = $10) "
 	    " AND ($6::bigint IS NULL OR (k.knum, k.ktext, p.national_id) > "
 	    "  ($12::bigint, $13::text, $6::bigint)) "
-	    " ORDER BY k.knum, k.ktext, p.national_id LIMIT $7::int) x",
+	    " ORDER BY k.knum, k.ktext, p.national_id LIMIT $7::int) x)::text "
+	    "FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR EXISTS (SELECT 1 "
+	    " FROM crisis_mission cm WHERE cm.crisis_id = c.id AND cm.mission_id = $1))",
 	    13, params);
 }
 
@@ -313,13 +316,15 @@ routes_status_staff(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
 	db_reply_json(
-	    ctx, 200, "",
-	    "SELECT coalesce(json_agg(json_build_object('id', u.id, 'name', "
+	    ctx, 200, "no such crisis",
+	    "SELECT (SELECT coalesce(json_agg(json_build_object('id', u.id, 'name', "
 	    " coalesce(nullif(u.display_name, ''), u.username), 'role', u.role, "
-	    " 'mission_id', u.mission_id) ORDER BY u.username), '[]')::text "
-	    "FROM crisis_mission cm JOIN staff_user u ON u.mission_id = cm.mission_id "
-	    "WHERE cm.crisis_id = $2::bigint AND ($1::bigint IS NULL OR cm.mission_id = $1) "
-	    "AND u.role IN ('mission_lead', 'mission_staff') AND NOT u.disabled",
+	    " 'mission_id', u.mission_id) ORDER BY u.username), '[]') "
+	    " FROM crisis_mission cm JOIN staff_user u ON u.mission_id = cm.mission_id "
+	    " WHERE cm.crisis_id = c.id AND ($1::bigint IS NULL OR cm.mission_id = $1) "
+	    " AND u.role IN ('mission_lead', 'mission_staff') AND NOT u.disabled)::text "
+	    "FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR EXISTS (SELECT 1 "
+	    " FROM crisis_mission cm WHERE cm.crisis_id = c.id AND cm.mission_id = $1))",
 	    2, params);
 }
 
@@ -611,16 +616,18 @@ routes_status_points(struct http_ctx *ctx)
 	params[0] = auth_scope_param(ctx, scope);
 	params[1] = id;
 	db_reply_json(
-	    ctx, 200, "",
-	    "SELECT json_build_object('crisis_id', $2::bigint, 'points', coalesce(json_agg("
+	    ctx, 200, "no such crisis",
+	    "SELECT (SELECT json_build_object('crisis_id', $2::bigint, 'points', coalesce(json_agg("
 	    " json_build_array(p.national_id, round(ST_Y(g.pt)::numeric, 5), "
 	    "round(ST_X(g.pt)::numeric, "
-	    " 5), p.status) ORDER BY p.national_id), '[]'))::text "
-	    "FROM person_status p JOIN national n ON n.id = p.national_id "
-	    "LEFT JOIN response r ON r.id = p.last_response_id "
-	    "CROSS JOIN LATERAL (SELECT coalesce(r.point, n.last_point)::geometry AS pt) g "
-	    "WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = $1) "
-	    "AND NOT p.deleted AND n.deleted_at IS NULL AND g.pt IS NOT NULL",
+	    " 5), p.status) ORDER BY p.national_id), '[]')) "
+	    " FROM person_status p JOIN national n ON n.id = p.national_id "
+	    " LEFT JOIN response r ON r.id = p.last_response_id "
+	    " CROSS JOIN LATERAL (SELECT coalesce(r.point, n.last_point)::geometry AS pt) g "
+	    " WHERE p.crisis_id = c.id AND ($1::bigint IS NULL OR p.mission_id = $1) "
+	    " AND NOT p.deleted AND n.deleted_at IS NULL AND g.pt IS NOT NULL)::text "
+	    "FROM crisis c WHERE c.id = $2::bigint AND ($1::bigint IS NULL OR EXISTS (SELECT 1 "
+	    " FROM crisis_mission cm WHERE cm.crisis_id = c.id AND cm.mission_id = $1))",
 	    2, params);
 }
 

@@ -223,12 +223,24 @@ def a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused():
         d2.stop()
 
 
+def lists_of_a_crisis_not_there_or_not_ones_own_are_404():
+    """The people, map points, call list and staff of a crisis that does not exist, or
+    that the caller's mission is not part of, are 404, not an empty list."""
+    for path in ("people", "points", "call-list", "staff"):
+        expect_equal(lead.get("/api/v1/crises/%d/%s" % (crisis, path)).status, 200, "own crisis " + path)
+        for who, c in ((lead, 999999), (olena, crisis)):
+            r = who.get("/api/v1/crises/%d/%s" % (c, path))
+            expect_equal(r.status, 404, "%s of crisis %d" % (path, c))
+            check("no such crisis" in r.json()["detail"], r.body)
+
+
 if __name__ == "__main__":
     try:
         run([search_by_name_in_either_script, staff_assign_colleagues_of_their_mission_only,
              sorting_and_the_call_list_show_the_assignee, lists_page_in_their_own_order,
              a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back,
-             a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused])
+             a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused,
+             lists_of_a_crisis_not_there_or_not_ones_own_are_404])
     finally:
         d.stop()
         cluster.dropdb(DB)
