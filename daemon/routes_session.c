@@ -208,6 +208,28 @@ login_record_failure(struct login *l)
 		login_fail(l);
 }
 
+/*
+ * Audits a failed login to a name with no enabled account: the name tried
+ * (never the password), no mission, whether an account of it is disabled.
+ */
+static void
+login_record_unknown(struct login *l)
+{
+	const char *params[2];
+	const char *cause;
+
+	params[0] = l->username;
+	params[1] = l->ctx->client_addr;
+	if (db_pool_query(l->ctx->d->db,
+	                  "SELECT audit_record($1, '', NULL, $2, 'login.failed', 'staff_user', "
+	                  " coalesce(u.id::text, ''), json_build_object('username', $1::text, "
+	                  " 'account', CASE WHEN u.id IS NULL THEN 'unknown' ELSE 'disabled' END)"
+	                  "::text) FROM (SELECT NULL) x LEFT JOIN staff_user u "
+	                  " ON u.username = lower($1)",
+	                  2, params, login_failure_recorded, l, &cause) != 0)
+		login_fail(l);
+}
+
 /* The session row exists; answer with the cookie. */
 static void
 login_session_created(const struct db_result *r, void *arg)
@@ -361,7 +383,7 @@ login_verify_done(void *arg)
 		return;
 	}
 	if (!l->found) {
-		login_fail(l);
+		login_record_unknown(l);
 		return;
 	}
 	if (l->verify_rc == 0) {

@@ -513,6 +513,22 @@ def an_unknown_users_login_does_not_stall_other_requests():
         slow.stop()
 
 
+def failed_logins_to_unknown_or_disabled_accounts_are_audited():
+    sh("user", "add", "gone-away", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
+    sh("user", "disable", "gone-away")
+    secret = "Not-Written-Anywhere-77"
+    for name in ("Nobody-Known-42", "gone-away"):
+        expect_equal(d.post("/api/v1/session", {"username": name, "password": secret}).status, 401, name)
+    rows = cluster.psql(DB, "SELECT actor, mission_id IS NULL, client_addr <> '', object_id, summary FROM audit_log "
+                            "WHERE action = 'login.failed' AND actor IN ('Nobody-Known-42', 'gone-away') "
+                            "ORDER BY id").splitlines()
+    gid = cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'gone-away'")
+    expect_equal(rows, ['Nobody-Known-42|t|t||{"username" : "Nobody-Known-42", "account" : "unknown"}',
+                        'gone-away|t|t|%s|{"username" : "gone-away", "account" : "disabled"}' % gid], "audited")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE summary LIKE '%Not-Written%' "
+                                  "OR actor LIKE '%Not-Written%'"), "0", "no password in the audit")
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -537,6 +553,7 @@ try:
         bad_login_bodies_are_400,
         a_password_changed_during_a_login_check_stands,
         an_unknown_users_login_does_not_stall_other_requests,
+        failed_logins_to_unknown_or_disabled_accounts_are_audited,
     ])
 finally:
     d.stop()
