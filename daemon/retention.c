@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /*
  * The audit chain's newest row, recorded outside the database: rows removed
@@ -47,6 +48,43 @@ retention_done(const struct db_result *r, void *arg)
 		log_warn("audit_head_skipped", "error", cause);
 }
 
+/* Staff sessions that no longer let anyone in were removed. */
+static void
+retention_sessions_done(const struct db_result *r, void *arg)
+{
+	(void)arg;
+	if (r->outcome != DB_OK) {
+		log_warn("session_purge_failed", "error", r->error);
+		return;
+	}
+	if (PQntuples(r->res) == 1 && strcmp(PQgetvalue(r->res, 0, 0), "0") != 0)
+		log_info("session_purge", "sessions_removed", PQgetvalue(r->res, 0, 0));
+}
+
+/*
+ * Sessions are kept only while they may still be used: once ended by
+ * logout or revocation, idle past the timeout or past their absolute
+ * expiry, their row (who, from which address, when) goes. Each row is
+ * checked on its own, so instances may run this at once.
+ */
+static void
+retention_sessions(struct daemon *d)
+{
+	char idle[16];
+	const char *params[1];
+	const char *cause;
+
+	snprintf(idle, sizeof idle, "%d", d->cfg.session_idle_timeout_s);
+	params[0] = idle;
+	if (db_pool_query(d->db,
+	                  "WITH g AS (DELETE FROM staff_session WHERE revoked_at IS NOT NULL "
+	                  " OR expires_at <= now() "
+	                  " OR last_seen_at <= now() - make_interval(secs => $1::int) "
+	                  " RETURNING 1) SELECT count(*) FROM g",
+	                  1, params, retention_sessions_done, NULL, &cause) != 0)
+		log_warn("session_purge_skipped", "error", cause);
+}
+
 /* The timer fired. */
 static void
 retention_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -63,6 +101,7 @@ retention_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(d->retention_timer, &next);
 	if (!d->schema_ok)
 		return;
+	retention_sessions(d);
 	snprintf(days, sizeof days, "%d", d->cfg.traveller_retention_days);
 	params[0] = days;
 	if (db_pool_query(

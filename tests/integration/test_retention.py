@@ -198,7 +198,32 @@ def the_audit_head_logged_finds_rows_removed_from_the_end():
         cluster.dropdb(db)
 
 
+def ended_and_expired_sessions_are_removed():
+    db = DB + "_sessions"
+    conninfo = cluster.createdb(db)
+    expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
+    cluster.psql(db, """
+SET ROLE safety;
+INSERT INTO staff_user (username, role, password_hash) VALUES ('ops', 'admin', '$scrypt$placeholder');
+INSERT INTO staff_session (token_hash, user_id, expires_at, last_seen_at, revoked_at) VALUES
+ (repeat('a', 64), 1, now() + interval '1 hour', now(), NULL),
+ (repeat('b', 64), 1, now() - interval '1 second', now(), NULL),
+ (repeat('c', 64), 1, now() + interval '1 hour', now(), now()),
+ (repeat('d', 64), 1, now() + interval '1 hour', now() - interval '2 hours', NULL);
+""")
+    d = Daemon(conninfo, sections={"registry": {"retention_interval": "1"},
+                                   "auth": {"session_idle_timeout": "1800"}}).start()
+    try:
+        eventually(lambda: "session_purge sessions_removed=3" in d.log(), timeout=15, what="purge logged")
+        expect_equal(cluster.psql(db, "SELECT string_agg(left(token_hash, 1), ',') FROM staff_session"), "a",
+                     "only the session still in use is left")
+    finally:
+        d.stop()
+        cluster.dropdb(db)
+
+
 run([departed_travellers_are_purged_after_the_retention,
      someone_asked_while_the_purge_waits_is_spared,
      a_resident_a_registration_was_merged_into_is_never_purged,
-     the_audit_head_logged_finds_rows_removed_from_the_end])
+     the_audit_head_logged_finds_rows_removed_from_the_end,
+     ended_and_expired_sessions_are_removed])
