@@ -190,6 +190,18 @@ user_create_hashed(void *arg)
 	user_change_free(uc);
 }
 
+static const char *const user_create_fields[] = {"username",   "password",     "role",
+                                                 "mission_id", "display_name", NULL};
+
+/* Wipes every password in a body (a field given twice has two). */
+static void
+user_wipe_passwords(cJSON *body)
+{
+	for (cJSON *item = body->child; item != NULL; item = item->next)
+		if (cJSON_IsString(item) && strcmp(item->string, "password") == 0)
+			memset(item->valuestring, 0, strlen(item->valuestring));
+}
+
 /* POST /api/v1/users */
 void
 routes_users_create(struct http_ctx *ctx)
@@ -203,6 +215,11 @@ routes_users_create(struct http_ctx *ctx)
 
 	if (body == NULL)
 		return;
+	if (!http_json_known(ctx, body, user_create_fields)) {
+		user_wipe_passwords(body);
+		cJSON_Delete(body);
+		return;
+	}
 	username = cJSON_GetObjectItemCaseSensitive(body, "username");
 	password = cJSON_GetObjectItemCaseSensitive(body, "password");
 	role = cJSON_GetObjectItemCaseSensitive(body, "role");
@@ -269,14 +286,35 @@ out:
 	cJSON_Delete(body);
 }
 
+/* The change was applied, or the account was not as checked. */
+static void
+user_update_done(const struct db_result *r, void *arg)
+{
+	struct http_ctx *ctx = arg;
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		http_reply_problem(ctx, 409, "conflict",
+		                   "the account's role or mission changed while this change was "
+		                   "checked; read it again and decide anew");
+		return;
+	}
+	http_reply_bytes(ctx, 200, "application/json", PQgetvalue(r->res, 0, 0),
+	                 (size_t)PQgetlength(r->res, 0, 0));
+}
+
 /* Applies a change once any new password is hashed. */
 static void
 user_update_hashed(void *arg)
 {
 	struct user_change *uc = arg;
 	struct audit_who who;
-	const char *params[12];
-	char role[32], mission[24];
+	const char *params[14];
+	char role[32], mission[24], old_role[32], old_mission[24];
+	const char *cause;
 
 	if (uc->password != NULL && uc->hash_rc != 0) {
 		http_reply_problem(uc->ctx, 500, "internal error",
@@ -296,33 +334,43 @@ user_update_hashed(void *arg)
 	params[9] = uc->password != NULL ? uc->hash : NULL;
 	params[10] = uc->set_display ? uc->display_name : NULL;
 	params[11] = uc->set_role ? "t" : "f";
-	/* Sessions end when the password changes or the account is disabled. */
-	db_reply_json(
-	    uc->ctx, 200, "no such account",
-	    "WITH old AS (SELECT * FROM staff_user WHERE id = $5::bigint), "
-	    "u AS (UPDATE staff_user s SET "
-	    " role = CASE WHEN $12::bool THEN $6::staff_role ELSE s.role END, "
-	    " mission_id = CASE WHEN $12::bool THEN $7::bigint ELSE s.mission_id END, "
-	    " disabled = coalesce($8::bool, s.disabled), "
-	    " failed_logins = CASE WHEN $9::bool THEN 0 ELSE s.failed_logins END, "
-	    " locked_until = CASE WHEN $9::bool THEN NULL ELSE s.locked_until END, "
-	    " password_hash = coalesce($10, s.password_hash), "
-	    " password_changed_at = CASE WHEN $10 IS NULL THEN s.password_changed_at "
-	    "  ELSE now() END, "
-	    " display_name = coalesce($11, s.display_name) "
-	    " WHERE s.id = $5::bigint RETURNING s.*), "
-	    "ended AS (UPDATE staff_session SET revoked_at = now() WHERE user_id = $5::bigint "
-	    " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) RETURNING 1) "
-	    "SELECT " USER_JSON "::text FROM u, old, LATERAL (SELECT audit_record($1, $2, "
-	    " $3::bigint, $4, CASE WHEN $9::bool AND old.locked_until > now() "
-	    " THEN 'user.unlock' ELSE 'user.update' END, 'staff_user', u.id::text, "
-	    " json_build_object('before', json_build_object('role', old.role, 'mission_id', "
-	    " old.mission_id, 'disabled', old.disabled, 'failed_logins', old.failed_logins), "
-	    " 'after', json_build_object('role', u.role, 'mission_id', u.mission_id, "
-	    " 'disabled', u.disabled, 'failed_logins', u.failed_logins), "
-	    " 'password_changed', $10 IS NOT NULL, 'sessions_ended', "
-	    " (SELECT count(*) FROM ended))::text)) a",
-	    12, params);
+	snprintf(old_role, sizeof old_role, "%s", sf_role_name(uc->old_role));
+	snprintf(old_mission, sizeof old_mission, "%lld", uc->old_mission);
+	params[12] = old_role;
+	params[13] = old_mission;
+	/*
+	 * Sessions end when the password changes or the account is disabled.
+	 * The account must still have the role and mission the permission was
+	 * checked against: one promoted meanwhile is no longer the caller's.
+	 */
+	if (db_pool_query(
+	        uc->ctx->d->db,
+	        "WITH old AS (SELECT * FROM staff_user WHERE id = $5::bigint), "
+	        "u AS (UPDATE staff_user s SET "
+	        " role = CASE WHEN $12::bool THEN $6::staff_role ELSE s.role END, "
+	        " mission_id = CASE WHEN $12::bool THEN $7::bigint ELSE s.mission_id END, "
+	        " disabled = coalesce($8::bool, s.disabled), "
+	        " failed_logins = CASE WHEN $9::bool THEN 0 ELSE s.failed_logins END, "
+	        " locked_until = CASE WHEN $9::bool THEN NULL ELSE s.locked_until END, "
+	        " password_hash = coalesce($10, s.password_hash), "
+	        " password_changed_at = CASE WHEN $10 IS NULL THEN s.password_changed_at "
+	        "  ELSE now() END, "
+	        " display_name = coalesce($11, s.display_name) "
+	        " WHERE s.id = $5::bigint AND s.role = $13::staff_role "
+	        " AND coalesce(s.mission_id, 0) = $14::bigint RETURNING s.*), "
+	        "ended AS (UPDATE staff_session SET revoked_at = now() WHERE user_id = $5::bigint "
+	        " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) RETURNING 1) "
+	        "SELECT " USER_JSON "::text FROM u, old, LATERAL (SELECT audit_record($1, $2, "
+	        " $3::bigint, $4, CASE WHEN $9::bool AND old.locked_until > now() "
+	        " THEN 'user.unlock' ELSE 'user.update' END, 'staff_user', u.id::text, "
+	        " json_build_object('before', json_build_object('role', old.role, 'mission_id', "
+	        " old.mission_id, 'disabled', old.disabled, 'failed_logins', old.failed_logins), "
+	        " 'after', json_build_object('role', u.role, 'mission_id', u.mission_id, "
+	        " 'disabled', u.disabled, 'failed_logins', u.failed_logins), "
+	        " 'password_changed', $10 IS NOT NULL, 'sessions_ended', "
+	        " (SELECT count(*) FROM ended))::text)) a",
+	        14, params, user_update_done, uc->ctx, &cause) != 0)
+		http_reply_problem(uc->ctx, 503, "service unavailable", cause);
 	user_change_free(uc);
 }
 
@@ -377,6 +425,9 @@ user_update_loaded(const struct db_result *r, void *arg)
 	user_update_hashed(uc);
 }
 
+static const char *const user_update_fields[] = {"role",     "mission_id",   "disabled", "unlock",
+                                                 "password", "display_name", NULL};
+
 /* PATCH /api/v1/users/{id} {role, mission_id, disabled, unlock, password, display_name} */
 void
 routes_users_update(struct http_ctx *ctx)
@@ -396,6 +447,13 @@ routes_users_update(struct http_ctx *ctx)
 	}
 	body = http_read_json(ctx);
 	if (body == NULL) {
+		user_change_free(uc);
+		return;
+	}
+	/* A field twice is refused, and every copy of a password in it wiped. */
+	if (!http_json_known(ctx, body, user_update_fields)) {
+		user_wipe_passwords(body);
+		cJSON_Delete(body);
 		user_change_free(uc);
 		return;
 	}

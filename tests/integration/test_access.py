@@ -529,6 +529,38 @@ def failed_logins_to_unknown_or_disabled_accounts_are_audited():
                                   "OR actor LIKE '%Not-Written%'"), "0", "no password in the audit")
 
 
+def a_leads_change_to_an_account_promoted_meanwhile_is_refused():
+    """The lead's permission is checked on the account as read; promoted to lead by an
+    admin before the change is written, the account is no longer the lead's: 409."""
+    sh("user", "add", "rising", "--role", "mission_staff", "--mission", "TR-ANK", "--password-file", pwfile)
+    rid = int(cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'rising'"))
+    holder = subprocess.Popen([os.path.join(SOURCE_DIR, "deploy", "pg.sh"), "psql", cluster.dir, "-d", DB, "-At",
+                               "-c", "BEGIN; UPDATE staff_user SET role = 'mission_lead' WHERE username = 'rising'; "
+                                     "SELECT pg_sleep(2); COMMIT;"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.7)
+        r = SESSIONS["lead-a"].patch("/api/v1/users/%d" % rid, {"disabled": True})
+    finally:
+        holder.wait()
+    expect_equal(r.status, 409, r.body)
+    expect_equal(cluster.psql(DB, "SELECT role, disabled FROM staff_user WHERE id = %d" % rid), "mission_lead|f",
+                 "the promoted account is untouched")
+
+
+def a_field_given_twice_in_an_account_change_is_refused():
+    pw = "Twice-Given-Password-1"
+    for method, path, body in (
+            ("PATCH", "/api/v1/users/%d" % USER_ID["viewer-a"],
+             '{"password": "%s", "password": "%s"}' % (pw, pw + "x")),
+            ("POST", "/api/v1/users",
+             '{"username": "twice", "role": "viewer", "password": "%s", "password": "%s"}' % (pw, pw + "x"))):
+        r = SESSIONS["lead-a"].request(method, path, body, headers={"Content-Type": "application/json"})
+        expect_equal(r.status, 400, r.body)
+        check("'password' given twice" in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM staff_user WHERE username = 'twice'"), "0", "not created")
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -554,6 +586,8 @@ try:
         a_password_changed_during_a_login_check_stands,
         an_unknown_users_login_does_not_stall_other_requests,
         failed_logins_to_unknown_or_disabled_accounts_are_audited,
+        a_leads_change_to_an_account_promoted_meanwhile_is_refused,
+        a_field_given_twice_in_an_account_change_is_refused,
     ])
 finally:
     d.stop()
