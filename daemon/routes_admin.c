@@ -143,6 +143,38 @@ routes_apikeys_list(struct http_ctx *ctx)
 	              0, NULL);
 }
 
+struct apikey_new {
+	struct http_ctx *ctx;
+	char key[SF_SECRET_TOKEN_BUFSZ];
+};
+
+/*
+ * The key is stored (as its hash): the answer gets the key here, never
+ * through the statement, which a server logging statements would record.
+ */
+static void
+apikey_created(const struct db_result *r, void *arg)
+{
+	struct apikey_new *kn = arg;
+	char *text;
+	size_t len;
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(kn->ctx, r);
+	} else if (PQntuples(r->res) != 1 || PQgetlength(r->res, 0, 0) < 2) {
+		http_reply_problem(kn->ctx, 500, "internal error", "the key was not stored");
+	} else {
+		/* {"key": "...", then the stored key's fields after their opening brace. */
+		xasprintf(&text, "{\"key\": \"%s\", %s", kn->key, PQgetvalue(r->res, 0, 0) + 1);
+		len = strlen(text);
+		http_reply_bytes(kn->ctx, 201, "application/json", text, len);
+		memset(text, 0, len);
+		free(text);
+	}
+	memset(kn->key, 0, sizeof kn->key);
+	free(kn);
+}
+
 /* POST /api/v1/apikeys {name, scopes, mission_id}: the key is shown in this answer only. */
 void
 routes_apikeys_create(struct http_ctx *ctx)
@@ -153,7 +185,9 @@ routes_apikeys_create(struct http_ctx *ctx)
 	char scope_text[SF_ROLE_SCOPES_MAX], err[128], mission_buf[24];
 	unsigned scope_bits;
 	struct audit_who who;
-	const char *params[10];
+	const char *params[9];
+	const char *cause;
+	struct apikey_new *kn;
 
 	if (body == NULL)
 		return;
@@ -193,16 +227,22 @@ routes_apikeys_create(struct http_ctx *ctx)
 	} else {
 		params[8] = NULL;
 	}
-	params[9] = key;
-	db_reply_json(
-	    ctx, 201, "",
-	    "WITH k AS (INSERT INTO api_key (name, key_hash, key_prefix, scopes, mission_id, "
-	    " created_by) VALUES ($5, $6, $7, $8, $9::bigint, $1) RETURNING *) "
-	    "SELECT (jsonb_build_object('key', $10::text) || " APIKEY_JSON
-	    "::jsonb)::text FROM k, LATERAL (SELECT audit_record($1, $2, $3::bigint, $4, "
-	    " 'apikey.create', 'api_key', k.id::text, json_build_object('name', k.name, "
-	    " 'scopes', k.scopes, 'mission_id', k.mission_id)::text)) a",
-	    10, params);
+	kn = xcalloc(1, sizeof *kn);
+	kn->ctx = ctx;
+	memcpy(kn->key, key, sizeof kn->key);
+	if (db_pool_query(
+	        ctx->d->db,
+	        "WITH k AS (INSERT INTO api_key (name, key_hash, key_prefix, scopes, mission_id, "
+	        " created_by) VALUES ($5, $6, $7, $8, $9::bigint, $1) RETURNING *) "
+	        "SELECT " APIKEY_JSON "::text FROM k, LATERAL (SELECT audit_record($1, $2, "
+	        " $3::bigint, $4, 'apikey.create', 'api_key', k.id::text, "
+	        " json_build_object('name', k.name, 'scopes', k.scopes, 'mission_id', "
+	        " k.mission_id)::text)) a",
+	        9, params, apikey_created, kn, &cause) != 0) {
+		http_reply_problem(ctx, 503, "service unavailable", cause);
+		memset(kn->key, 0, sizeof kn->key);
+		free(kn);
+	}
 	memset(key, 0, sizeof key);
 	cJSON_Delete(body);
 }

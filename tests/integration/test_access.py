@@ -561,6 +561,31 @@ def a_field_given_twice_in_an_account_change_is_refused():
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM staff_user WHERE username = 'twice'"), "0", "not created")
 
 
+def a_new_api_keys_secret_is_not_in_the_statement():
+    """A server logging every statement with its parameters never sees a new key."""
+    log = os.path.join(cluster.dir, "cluster", "server.log")
+    cluster.psql(DB, "ALTER DATABASE %s SET log_statement = 'all'" % DB)
+    logged = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}}).start()
+    try:
+        start = os.path.getsize(log)
+        admin = Session(logged, "admin", PASSWORD)
+        r = admin.post("/api/v1/apikeys", {"name": "not-logged", "scopes": "feed:read"})
+        expect_equal(r.status, 201, r.body)
+        key = record_secret(r.json()["key"])
+        expect_equal(r.json()["name"], "not-logged", r.body)
+        r2 = http.client.HTTPConnection("127.0.0.1", logged.port)
+        r2.request("GET", "/feed/v1/status.json", headers={"Authorization": "Bearer " + key})
+        expect_equal(r2.getresponse().status, 200, "the key answered works")
+        with open(log, errors="replace") as f:
+            f.seek(start)
+            text = f.read()
+        check("INSERT INTO api_key" in text, "statements are logged")
+        check(key not in text and key[8:] not in text, "the new key is in the server log")
+    finally:
+        cluster.psql(DB, "ALTER DATABASE %s RESET log_statement" % DB)
+        logged.stop()
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -588,6 +613,7 @@ try:
         failed_logins_to_unknown_or_disabled_accounts_are_audited,
         a_leads_change_to_an_account_promoted_meanwhile_is_refused,
         a_field_given_twice_in_an_account_change_is_refused,
+        a_new_api_keys_secret_is_not_in_the_statement,
     ])
 finally:
     d.stop()
