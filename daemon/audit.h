@@ -18,6 +18,7 @@ struct audit_who {
 /*
  * Fills out[0..3] with who acts (borrowed from ctx, or from who's buffers):
  * actor name, actor role, the actor's mission (NULL if none), client address.
+ * audit_record() records the mission of the object instead where it has one.
  * In SQL: audit_record($a, $b, $c::bigint, $d, 'action', 'type', id::text, summary).
  */
 void audit_params(const struct http_ctx *ctx, struct audit_who *who, const char **out);

@@ -311,7 +311,16 @@ routes_audit_list(struct http_ctx *ctx)
 	    " 'action', a.action, 'object_type', a.object_type, 'object_id', a.object_id, "
 	    " 'summary', a.summary::json, 'hash', a.hash) ORDER BY a.id), '[]'::json), "
 	    " 'next', CASE WHEN count(*) = $3::int THEN max(a.id)::text END)::text "
-	    "FROM (SELECT * FROM audit_log WHERE ($1::bigint IS NULL OR mission_id = $1) "
-	    " AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3::int) a",
+	    /*
+	     * A row's mission is its object's (see audit_record); a crisis has
+	     * several, so changes to one of the mission's by those of none
+	     * (admins, HQ, the alert watcher) are shown too.
+	     */
+	    "FROM (SELECT * FROM audit_log l WHERE ($1::bigint IS NULL OR l.mission_id = $1 "
+	    "  OR (l.mission_id IS NULL AND l.object_type = 'crisis' "
+	    "  AND EXISTS (SELECT 1 FROM crisis_mission cm WHERE cm.mission_id = $1 "
+	    "  AND cm.crisis_id = CASE WHEN l.object_id ~ '^[0-9]{1,18}$' "
+	    "  THEN l.object_id::bigint END))) "
+	    " AND l.id > coalesce($2::bigint, 0) ORDER BY l.id LIMIT $3::int) a",
 	    3, params);
 }

@@ -519,12 +519,13 @@ def failed_logins_to_unknown_or_disabled_accounts_are_audited():
     secret = "Not-Written-Anywhere-77"
     for name in ("Nobody-Known-42", "gone-away"):
         expect_equal(d.post("/api/v1/session", {"username": name, "password": secret}).status, 401, name)
+    # A name with no account has no mission; a disabled account's is its mission's.
     rows = cluster.psql(DB, "SELECT actor, mission_id IS NULL, client_addr <> '', object_id, summary FROM audit_log "
                             "WHERE action = 'login.failed' AND actor IN ('Nobody-Known-42', 'gone-away') "
                             "ORDER BY id").splitlines()
     gid = cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'gone-away'")
     expect_equal(rows, ['Nobody-Known-42|t|t||{"username" : "Nobody-Known-42", "account" : "unknown"}',
-                        'gone-away|t|t|%s|{"username" : "gone-away", "account" : "disabled"}' % gid], "audited")
+                        'gone-away|f|t|%s|{"username" : "gone-away", "account" : "disabled"}' % gid], "audited")
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE summary LIKE '%Not-Written%' "
                                   "OR actor LIKE '%Not-Written%'"), "0", "no password in the audit")
 
@@ -586,6 +587,33 @@ def a_new_api_keys_secret_is_not_in_the_statement():
         logged.stop()
 
 
+def a_leads_audit_view_shows_admins_changes_to_the_mission():
+    """Audit rows carry the changed object's mission: an admin's change to a national,
+    an account or a crisis of mission A is in A's lead's view, never in B's."""
+    admin = SESSIONS["admin"]
+    sh("user", "add", "audited-a", "--role", "mission_staff", "--mission", "TR-ANK", "--password-file", pwfile)
+    uid = int(cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'audited-a'"))
+    cid = int(cluster.psql(DB, "SET ROLE safety; INSERT INTO crisis (kind, title, center, radius_m) VALUES "
+                               "('earthquake', 'Audited', ST_SetSRID(ST_MakePoint(32.8, 39.9), 4326)::geography, "
+                               "1000) RETURNING id; INSERT INTO crisis_mission (crisis_id, mission_id) "
+                               "SELECT max(id), %d FROM crisis" % A).splitlines()[0])
+    expect_equal(admin.patch("/api/v1/nationals/%d" % NATIONAL[A], {"notes": "seen by the admin"}).status, 200, "national")
+    expect_equal(admin.patch("/api/v1/users/%d" % uid, {"disabled": True}).status, 200, "account")
+    expect_equal(admin.patch("/api/v1/crises/%d" % cid, {"title": "Audited again"}).status, 200, "crisis")
+    wanted = {("national", str(NATIONAL[A])), ("staff_user", str(uid)), ("crisis", str(cid))}
+
+    def admins_rows(lead):
+        items = SESSIONS[lead].get("/api/v1/audit?limit=500").json()["items"]
+        return {(i["object_type"], i["object_id"]) for i in items if i["actor"] == "admin"}
+
+    expect_equal(admins_rows("lead-a") & wanted, wanted, "lead of A sees the admin's changes")
+    expect_equal(admins_rows("lead-b") & wanted, set(), "lead of B sees none of them")
+    rows = cluster.psql(DB, "SELECT DISTINCT actor_role, mission_id FROM audit_log WHERE actor = 'admin' "
+                            "AND (object_type, object_id) IN (('national', '%d'), ('staff_user', '%d'))"
+                            % (NATIONAL[A], uid))
+    expect_equal(rows, "admin|%d" % A, "the actor is the admin; the mission is the object's")
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -614,6 +642,7 @@ try:
         a_leads_change_to_an_account_promoted_meanwhile_is_refused,
         a_field_given_twice_in_an_account_change_is_refused,
         a_new_api_keys_secret_is_not_in_the_statement,
+        a_leads_audit_view_shows_admins_changes_to_the_mission,
     ])
 finally:
     d.stop()
