@@ -77,6 +77,7 @@ static const struct config_option config_options[] = {
     INT("auth", "public_rate_per_second", public_rate_per_second, 1, 1000000),
     INT("auth", "public_burst", public_burst, 1, 1000000),
     INT("auth", "lock_failures", lock_failures, 3, 1000),
+    INT("auth", "account_lock_failures", account_lock_failures, 3, 100000),
     INT("auth", "lock_minutes", lock_minutes, 1, 100000),
     INT("auth", "login_failure_delay_ms", login_failure_delay_ms, 0, 60000),
     /* The name of the setting before failures were answered all alike. */
@@ -161,6 +162,7 @@ config_defaults(struct config *cfg)
 	cfg->public_rate_per_second = 20;
 	cfg->public_burst = 60;
 	cfg->lock_failures = 10;
+	cfg->account_lock_failures = 100;
 	cfg->lock_minutes = 15;
 	cfg->login_failure_delay_ms = 1000;
 	cfg->password_hash_cost = 15;

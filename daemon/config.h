@@ -41,7 +41,8 @@ struct config {
 	int login_attempts_per_minute; /* per client address */
 	int public_rate_per_second;    /* per client address, public endpoints */
 	int public_burst;
-	int lock_failures; /* failed logins that lock an account */
+	int lock_failures;         /* failed logins from one address that lock it out of an account */
+	int account_lock_failures; /* failed logins from all addresses that lock an account */
 	int lock_minutes;
 	int login_failure_delay_ms; /* a failed login is answered this long after it arrived */
 	int password_hash_cost; /* scrypt log2(N) for new passwords */

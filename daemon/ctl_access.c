@@ -243,11 +243,14 @@ ctl_user_set(PGconn *conn, const char *name, const char *set, const char *action
 	    "WITH u AS (UPDATE staff_user SET %s WHERE username = $1 RETURNING *), "
 	    "e AS (UPDATE staff_session SET revoked_at = now() WHERE user_id IN "
 	    " (SELECT id FROM u) AND revoked_at IS NULL AND '%s' IN ('user.passwd', "
-	    " 'user.disable') RETURNING 1) "
+	    " 'user.disable') RETURNING 1), "
+	    /* An unlock or a new password lets back in the addresses locked out. */
+	    "f AS (DELETE FROM login_lock WHERE user_id IN (SELECT id FROM u) "
+	    " AND '%s' IN ('user.passwd', 'user.unlock') RETURNING 1) "
 	    "SELECT u.id, audit_record($2, 'operator', u.mission_id, '', '%s', 'staff_user', "
 	    " u.id::text, json_build_object('sessions_ended', (SELECT count(*) FROM e))::text) "
 	    "FROM u",
-	    set, action, action);
+	    set, action, action, action);
 	params[0] = name;
 	params[1] = ctl_actor();
 	params[2] = hash;
@@ -273,8 +276,13 @@ ctl_user_list(PGconn *conn)
 	             "SELECT u.id, u.username, u.role, coalesce(m.code, '-'), "
 	             " CASE WHEN u.disabled THEN 'disabled' WHEN u.locked_until > now() "
 	             " THEN 'locked until ' || to_char(u.locked_until AT TIME ZONE 'UTC', "
-	             " 'YYYY-MM-DD HH24:MI') || ' UTC' ELSE 'active' END, u.failed_logins "
+	             " 'YYYY-MM-DD HH24:MI') || ' UTC' "
+	             " WHEN l.n > 0 THEN 'locked until ' || to_char(l.until AT TIME ZONE 'UTC', "
+	             " 'YYYY-MM-DD HH24:MI') || ' UTC from ' || l.n || ' address(es)' "
+	             " ELSE 'active' END, u.failed_logins "
 	             "FROM staff_user u LEFT JOIN mission m ON m.id = u.mission_id "
+	             "LEFT JOIN LATERAL (SELECT count(*) AS n, max(locked_until) AS until "
+	             " FROM login_lock WHERE user_id = u.id AND locked_until > now()) l ON true "
 	             "ORDER BY u.username",
 	             0, NULL);
 

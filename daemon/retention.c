@@ -70,18 +70,25 @@ retention_sessions_done(const struct db_result *r, void *arg)
 static void
 retention_sessions(struct daemon *d)
 {
-	char idle[16];
-	const char *params[1];
+	char idle[16], minutes[16];
+	const char *params[2];
 	const char *cause;
 
 	snprintf(idle, sizeof idle, "%d", d->cfg.session_idle_timeout_s);
 	params[0] = idle;
+	snprintf(minutes, sizeof minutes, "%d", d->cfg.lock_minutes);
+	params[1] = minutes;
+	/* Failures of an address that no longer count, nor lock, go too. */
 	if (db_pool_query(d->db,
 	                  "WITH g AS (DELETE FROM staff_session WHERE revoked_at IS NOT NULL "
 	                  " OR expires_at <= now() "
 	                  " OR last_seen_at <= now() - make_interval(secs => $1::int) "
-	                  " RETURNING 1) SELECT count(*) FROM g",
-	                  1, params, retention_sessions_done, NULL, &cause) != 0)
+	                  " RETURNING 1), "
+	                  "k AS (DELETE FROM login_lock WHERE last_failed_at <= now() - "
+	                  " make_interval(mins => $2::int) "
+	                  " AND (locked_until IS NULL OR locked_until <= now())) "
+	                  "SELECT count(*) FROM g",
+	                  2, params, retention_sessions_done, NULL, &cause) != 0)
 		log_warn("session_purge_skipped", "error", cause);
 }
 

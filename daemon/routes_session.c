@@ -1,6 +1,7 @@
 /*
  * Staff login, logout and "who am I". Login is where guessing happens, so it
- * is limited per address and locks the account after too many failures. The
+ * is limited per address, locks an address out of an account after too
+ * many failures from it, and the account after many more from anywhere. The
  * attempt is counted before its password is checked, in the statement that
  * decides the lock, so attempts sent at once cannot each read the same count.
  * Every failure, whatever its cause, costs the same scrypt work, reads the
@@ -42,8 +43,10 @@ struct login {
 	char role[32];
 	long long mission_id;
 	char stored_hash[SF_PASSWORD_ENCODED_MAX];
-	char locked_until[64]; /* as the count left it ("" for none): a later lock refuses */
-	unsigned failures;     /* counted failures, this attempt included */
+	char locked_until[64];  /* as the count left it ("" for none): a later lock refuses */
+	unsigned failures;      /* counted failures of the account, this attempt included */
+	unsigned addr_failures; /* counted failures from this address, this attempt included */
+	char client_key[SF_RATETABLE_KEY_MAX]; /* the address as the rate limits key it */
 	int verify_rc;
 	bool rehash;
 	char new_hash[SF_PASSWORD_ENCODED_MAX];
@@ -184,27 +187,38 @@ static void
 login_record_failure(struct login *l)
 {
 	struct daemon *d = l->ctx->d;
-	char failures[16], limit[16], id[24];
-	const char *params[4];
+	char failures[16], limit[16], id[24], account[16], account_limit[16];
+	const char *params[7];
 	const char *cause;
 
-	snprintf(failures, sizeof failures, "%u", l->failures);
+	snprintf(failures, sizeof failures, "%u", l->addr_failures);
 	snprintf(limit, sizeof limit, "%d", d->cfg.lock_failures);
 	snprintf(id, sizeof id, "%lld", l->user_id);
+	snprintf(account, sizeof account, "%u", l->failures);
+	snprintf(account_limit, sizeof account_limit, "%d", d->cfg.account_lock_failures);
 	params[0] = id;
 	params[1] = failures;
 	params[2] = limit;
 	params[3] = l->ctx->client_addr;
+	params[4] = account;
+	params[5] = account_limit;
+	params[6] = l->client_key;
 	if (db_pool_query(
 	        d->db,
 	        "SELECT audit_record(u.username, u.role::text, u.mission_id, $4, 'login.failed', "
-	        " 'staff_user', u.id::text, json_build_object('failures', $2::int)::text), "
+	        " 'staff_user', u.id::text, json_build_object('failures', $2::int, "
+	        " 'account_failures', $5::int)::text), "
 	        " CASE WHEN $2::int = $3::int THEN audit_record(u.username, u.role::text, "
 	        " u.mission_id, $4, 'account.locked', 'staff_user', u.id::text, "
-	        " json_build_object('failures', $2::int, 'until', "
+	        " json_build_object('failures', $2::int, 'address', $7::text, 'until', "
+	        " (SELECT audit_time_text(k.locked_until) FROM login_lock k "
+	        "  WHERE k.user_id = u.id AND k.client_key = $7))::text) END, "
+	        " CASE WHEN $5::int = $6::int THEN audit_record(u.username, u.role::text, "
+	        " u.mission_id, $4, 'account.locked', 'staff_user', u.id::text, "
+	        " json_build_object('failures', $5::int, 'address', 'all', 'until', "
 	        " audit_time_text(u.locked_until))::text) END "
 	        "FROM staff_user u WHERE u.id = $1::bigint",
-	        4, params, login_failure_recorded, l, &cause) != 0)
+	        7, params, login_failure_recorded, l, &cause) != 0)
 		login_fail(l);
 }
 
@@ -228,6 +242,36 @@ login_record_unknown(struct login *l)
 	                  " ON u.username = lower($1)",
 	                  2, params, login_failure_recorded, l, &cause) != 0)
 		login_fail(l);
+}
+
+static void
+login_address_forgotten(const struct db_result *r, void *arg)
+{
+	(void)arg;
+	if (r->outcome != DB_OK)
+		log_warn("login_address_reset_failed", "error", r->error);
+}
+
+/*
+ * A success from an address ends what its failures counted there. A
+ * statement of its own: taking this row after the account's, in the
+ * statement that made the session, could deadlock with a count, which
+ * takes them the other way round.
+ */
+static void
+login_forget_address(struct login *l)
+{
+	char id[24];
+	const char *params[2];
+	const char *cause;
+
+	snprintf(id, sizeof id, "%lld", l->user_id);
+	params[0] = id;
+	params[1] = l->client_key;
+	if (db_pool_query(l->ctx->d->db,
+	                  "DELETE FROM login_lock WHERE user_id = $1::bigint AND client_key = $2",
+	                  2, params, login_address_forgotten, NULL, &cause) != 0)
+		log_warn("login_address_reset_failed", "error", cause);
 }
 
 /* The session row exists; answer with the cookie. */
@@ -273,6 +317,7 @@ login_session_created(const struct db_result *r, void *arg)
 		                        (double)atoll(PQgetvalue(r->res, 0, 3)));
 	cJSON_AddStringToObject(user, "display_name", PQgetvalue(r->res, 0, 4));
 	cJSON_AddStringToObject(body, "csrf_token", csrf);
+	login_forget_address(l);
 	cJSON_AddNumberToObject(body, "idle_timeout", ctx->d->cfg.session_idle_timeout_s);
 	memset(csrf, 0, sizeof csrf);
 	http_reply_json(ctx, 200, body);
@@ -434,6 +479,7 @@ login_counted(const struct db_result *r, void *arg)
 	l->mission_id = atoll(PQgetvalue(r->res, 0, 3));
 	l->failures = (unsigned)atoi(PQgetvalue(r->res, 0, 5));
 	snprintf(l->locked_until, sizeof l->locked_until, "%s", PQgetvalue(r->res, 0, 6));
+	l->addr_failures = (unsigned)atoi(PQgetvalue(r->res, 0, 7));
 	if (strcmp(kind, "try") == 0) {
 		l->found = true;
 		snprintf(l->stored_hash, sizeof l->stored_hash, "%s", PQgetvalue(r->res, 0, 4));
@@ -451,8 +497,9 @@ routes_session_login(struct http_ctx *ctx)
 	char key[SF_RATETABLE_KEY_MAX], limit[16], minutes[16];
 	cJSON *body, *user, *pass;
 	struct login *l;
-	const char *params[3];
+	const char *params[5];
 	const char *cause;
+	char account_limit[16];
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (sf_ratetable_key(ctx->client_addr, key, sizeof key) != 0)
@@ -498,39 +545,63 @@ routes_session_login(struct http_ctx *ctx)
 	ctx->d->logins_checking++;
 	l->arrived = now;
 	snprintf(l->username, sizeof l->username, "%s", user->valuestring);
+	snprintf(l->client_key, sizeof l->client_key, "%s", key);
 	l->password = xstrdup(pass->valuestring);
 	memset(pass->valuestring, 0, strlen(pass->valuestring));
 	cJSON_Delete(body);
 
 	/*
 	 * The attempt counts as a failure until its password is found right (a
-	 * success resets the count). The row lock serialises attempts on one
-	 * account, and the lock condition is checked again on the row each
-	 * waiting attempt finally updates, so exactly lock_failures attempts
-	 * are checked before the lock and every later one is refused.
+	 * success resets the counts), once for the account and client address
+	 * and once for the account. Guesses from one address lock that address
+	 * out after lock_failures, so they cannot keep the owner out of the
+	 * account from elsewhere; all addresses together lock the account after
+	 * account_lock_failures. Each count's row lock serialises the attempts
+	 * it counts, and its lock condition is checked again on the row each
+	 * waiting attempt finally updates (an upsert's update always sees the
+	 * newest row), so exactly the limit is checked before a lock and every
+	 * later attempt is refused. An attempt refused by the account's lock
+	 * still counts for its address.
 	 */
 	snprintf(limit, sizeof limit, "%d", ctx->d->cfg.lock_failures);
 	snprintf(minutes, sizeof minutes, "%d", ctx->d->cfg.lock_minutes);
+	snprintf(account_limit, sizeof account_limit, "%d", ctx->d->cfg.account_lock_failures);
 	params[0] = l->username;
 	params[1] = limit;
 	params[2] = minutes;
+	params[3] = l->client_key;
+	params[4] = account_limit;
 	if (db_pool_query(
 	        ctx->d->db,
-	        "WITH c AS (UPDATE staff_user SET failed_logins = CASE WHEN last_failed_at > "
+	        "WITH a AS (INSERT INTO login_lock AS k (user_id, client_key, failed_logins, "
+	        "  last_failed_at, locked_until) "
+	        " SELECT id, $4, 1, now(), CASE WHEN 1 >= $2::int "
+	        "  THEN now() + make_interval(mins => $3::int) END "
+	        " FROM staff_user WHERE username = lower($1) AND NOT disabled "
+	        " ON CONFLICT (user_id, client_key) DO UPDATE SET failed_logins = CASE WHEN "
+	        "  k.last_failed_at > now() - make_interval(mins => $3::int) "
+	        "  THEN k.failed_logins + 1 ELSE 1 END, "
+	        " last_failed_at = now(), "
+	        " locked_until = CASE WHEN (CASE WHEN k.last_failed_at > now() - "
+	        "  make_interval(mins => $3::int) THEN k.failed_logins + 1 ELSE 1 END) >= $2::int "
+	        "  THEN now() + make_interval(mins => $3::int) ELSE k.locked_until END "
+	        " WHERE k.locked_until IS NULL OR k.locked_until <= now() "
+	        " RETURNING user_id, failed_logins), "
+	        "c AS (UPDATE staff_user SET failed_logins = CASE WHEN last_failed_at > "
 	        "  now() - make_interval(mins => $3::int) THEN failed_logins + 1 ELSE 1 END, "
 	        " last_failed_at = now(), "
 	        " locked_until = CASE WHEN (CASE WHEN last_failed_at > now() - "
-	        "  make_interval(mins => $3::int) THEN failed_logins + 1 ELSE 1 END) >= $2::int "
+	        "  make_interval(mins => $3::int) THEN failed_logins + 1 ELSE 1 END) >= $5::int "
 	        "  THEN now() + make_interval(mins => $3::int) ELSE locked_until END "
-	        " WHERE username = lower($1) AND NOT disabled "
+	        " WHERE id = (SELECT user_id FROM a) AND NOT disabled "
 	        "  AND (locked_until IS NULL OR locked_until <= now()) "
 	        " RETURNING id, role, mission_id, password_hash, failed_logins, locked_until) "
-	        "SELECT 'try', id, role::text, coalesce(mission_id, 0), password_hash, "
-	        " failed_logins, coalesce(locked_until::text, '') FROM c "
+	        "SELECT 'try', c.id, c.role::text, coalesce(c.mission_id, 0), c.password_hash, "
+	        " c.failed_logins, coalesce(c.locked_until::text, ''), a.failed_logins FROM c, a "
 	        "UNION ALL SELECT 'locked', id, role::text, coalesce(mission_id, 0), '', "
-	        " failed_logins, '' FROM staff_user WHERE username = lower($1) AND NOT disabled "
+	        " failed_logins, '', 0 FROM staff_user WHERE username = lower($1) AND NOT disabled "
 	        " AND NOT EXISTS (SELECT 1 FROM c)",
-	        3, params, login_counted, l, &cause) != 0) {
+	        5, params, login_counted, l, &cause) != 0) {
 		http_reply_problem(ctx, 503, "service unavailable", cause);
 		login_free(l);
 	}

@@ -19,12 +19,19 @@
 #include <string.h>
 
 /* The public fields of an account, as SQL building a JSON object from row u. */
-#define USER_JSON                                                                                  \
+/* Addresses locked out of the account by their own failures. */
+#define USER_ADDRESSES_LOCKED                                                                      \
+	"(SELECT count(*) FROM login_lock l WHERE l.user_id = u.id AND l.locked_until > now())"
+
+/* An account as answered; addresses is what counts its addresses locked out. */
+#define USER_JSON_WITH(addresses)                                                                  \
 	"json_build_object('id', u.id, 'username', u.username, 'display_name', u.display_name, "   \
 	"'role', u.role, 'mission_id', u.mission_id, 'disabled', u.disabled, "                     \
 	"'failed_logins', u.failed_logins, 'locked_until', u.locked_until, "                       \
-	"'locked', coalesce(u.locked_until > now(), false), 'created_at', u.created_at, "          \
+	"'locked', coalesce(u.locked_until > now(), false) OR " addresses " > 0, "                 \
+	"'addresses_locked_out', " addresses ", 'created_at', u.created_at, "                      \
 	"'last_login_at', u.last_login_at)"
+#define USER_JSON USER_JSON_WITH(USER_ADDRESSES_LOCKED)
 
 /* GET /api/v1/users */
 void
@@ -359,16 +366,27 @@ user_update_hashed(void *arg)
 	        " WHERE s.id = $5::bigint AND s.role = $13::staff_role "
 	        " AND coalesce(s.mission_id, 0) = $14::bigint RETURNING s.*), "
 	        "ended AS (UPDATE staff_session SET revoked_at = now() WHERE user_id = $5::bigint "
-	        " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) RETURNING 1) "
-	        "SELECT " USER_JSON "::text FROM u, old, LATERAL (SELECT audit_record($1, $2, "
-	        " $3::bigint, $4, CASE WHEN $9::bool AND old.locked_until > now() "
-	        " THEN 'user.unlock' ELSE 'user.update' END, 'staff_user', u.id::text, "
-	        " json_build_object('before', json_build_object('role', old.role, 'mission_id', "
-	        " old.mission_id, 'disabled', old.disabled, 'failed_logins', old.failed_logins), "
-	        " 'after', json_build_object('role', u.role, 'mission_id', u.mission_id, "
-	        " 'disabled', u.disabled, 'failed_logins', u.failed_logins), "
-	        " 'password_changed', $10 IS NOT NULL, 'sessions_ended', "
-	        " (SELECT count(*) FROM ended))::text)) a",
+	        " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) RETURNING 1), "
+	        /* An unlock also lets back in every address locked out of the account. */
+	        "freed AS (DELETE FROM login_lock WHERE user_id = (SELECT id FROM u) AND $9::bool "
+	        " RETURNING locked_until > now() AS was_locked) "
+	        "SELECT " USER_JSON_WITH(
+	            "(CASE WHEN $9::bool THEN 0 ELSE " USER_ADDRESSES_LOCKED
+	            " END)") "::text "
+	                     "FROM u, old, LATERAL (SELECT audit_record($1, $2, "
+	                     " $3::bigint, $4, CASE WHEN $9::bool AND (old.locked_until > now() OR "
+	                     " EXISTS (SELECT 1 FROM freed WHERE was_locked)) "
+	                     " THEN 'user.unlock' ELSE 'user.update' END, 'staff_user', "
+	                     "u.id::text, "
+	                     " json_build_object('before', json_build_object('role', old.role, "
+	                     "'mission_id', "
+	                     " old.mission_id, 'disabled', old.disabled, 'failed_logins', "
+	                     "old.failed_logins), "
+	                     " 'after', json_build_object('role', u.role, 'mission_id', "
+	                     "u.mission_id, "
+	                     " 'disabled', u.disabled, 'failed_logins', u.failed_logins), "
+	                     " 'password_changed', $10 IS NOT NULL, 'sessions_ended', "
+	                     " (SELECT count(*) FROM ended))::text)) a",
 	        14, params, user_update_done, uc->ctx, &cause) != 0)
 		http_reply_problem(uc->ctx, 503, "service unavailable", cause);
 	user_change_free(uc);

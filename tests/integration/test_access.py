@@ -251,8 +251,9 @@ def guesses_sent_at_once_lock_after_exactly_the_limit():
                               range(24)))
     expect_equal(codes, [401] * 24, "every guess fails")
     vid = cluster.psql(DB, "SELECT id FROM staff_user WHERE username='victim2'")
-    expect_equal(cluster.psql(DB, "SELECT failed_logins, locked_until > now() FROM staff_user WHERE id = %s" % vid),
-                 "10|t", "counted and locked")
+    expect_equal(cluster.psql(DB, "SELECT u.failed_logins, k.failed_logins, k.locked_until > now() "
+                                  "FROM staff_user u JOIN login_lock k ON k.user_id = u.id WHERE u.id = %s" % vid),
+                 "10|10|t", "counted and the address locked out")
     actions = cluster.psql(DB, "SELECT action, count(*) FROM audit_log WHERE object_type = 'staff_user' "
                                "AND object_id = '%s' AND action <> 'user.create' "
                                "GROUP BY action ORDER BY action" % vid).splitlines()
@@ -614,6 +615,44 @@ def a_leads_audit_view_shows_admins_changes_to_the_mission():
     expect_equal(rows, "admin|%d" % A, "the actor is the admin; the mission is the object's")
 
 
+def guesses_from_one_address_do_not_lock_the_owner_out_elsewhere():
+    """Failures lock their address (an IPv6 /64) out of the account, not the owner at
+    another address; failures from all addresses together lock the account."""
+    proxied = Daemon(conninfo, sections={"server": {"trusted_proxies": "127.0.0.1"},
+                                         "auth": {"password_hash_cost": "10", "login_failure_delay_ms": "0",
+                                                  "login_attempts_per_minute": "600",
+                                                  "account_lock_failures": "15"}}).start()
+
+    def login(addr, password):
+        return proxied.post("/api/v1/session", {"username": "owner", "password": password},
+                            headers={"X-Forwarded-For": addr}).status
+
+    try:
+        sh("user", "add", "owner", "--role", "mission_lead", "--mission", "TR-ANK", "--password-file", pwfile)
+        for x, same, other in (("198.51.100.7", "198.51.100.7", "203.0.113.9"),
+                               ("2001:db8:1:2::5", "2001:db8:1:2::6", "2001:db8:1:3::1")):
+            for i in range(10):
+                expect_equal(login(x, "guess-%d-wrong" % i), 401, "guess %d from %s" % (i, x))
+            expect_equal(login(same, PASSWORD), 401, "right password from the guessing address %s" % same)
+            expect_equal(login(other, PASSWORD), 200, "right password from %s" % other)
+        uid = int(cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'owner'"))
+        body = SESSIONS["admin"].get("/api/v1/users/%d" % uid).json()
+        check(body["locked"] and body["addresses_locked_out"] == 2, body)
+        check("from 2 address(es)" in sh("user", "list").stdout, "user list")
+        sh("user", "unlock", "owner")
+        expect_equal(login("198.51.100.7", PASSWORD), 200, "unlocked")
+        # Fewer than 10 from each of three addresses, 15 in all: the account locks everywhere.
+        for n, addr in enumerate(("192.0.2.1", "192.0.2.2", "192.0.2.3")):
+            for i in range(5):
+                expect_equal(login(addr, "spread-%d-%d" % (n, i)), 401, "spread guess")
+        expect_equal(login("192.0.2.200", PASSWORD), 401, "the account is locked after 15 from anywhere")
+        locks = cluster.psql(DB, "SELECT string_agg(summary, ' ' ORDER BY id) FROM audit_log WHERE "
+                                 "action = 'account.locked' AND object_id = '%d'" % uid)
+        check('"address" : "198.51.100.7"' in locks and '"address" : "all"' in locks, locks)
+    finally:
+        proxied.stop()
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -643,6 +682,7 @@ try:
         a_field_given_twice_in_an_account_change_is_refused,
         a_new_api_keys_secret_is_not_in_the_statement,
         a_leads_audit_view_shows_admins_changes_to_the_mission,
+        guesses_from_one_address_do_not_lock_the_owner_out_elsewhere,
     ])
 finally:
     d.stop()
