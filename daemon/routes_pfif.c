@@ -382,11 +382,12 @@ pfif_audit_later(struct pfif_audit *pa, const char *why)
 
 	log_warn("pfif_import_audit_retry", "crisis_id", pa->crisis, "error", why);
 	if (pa->ctx->d->shutting_down) {
+		/* The notes stand: answer so, and leave the operator what the row would have said.
+		 */
 		log_error("pfif_import_unaudited", "crisis_id", pa->crisis, "actor", pa->params[0],
 		          "summary", pa->summary);
-		http_reply_problem(pa->ctx, 500, "internal error",
-		                   "the notes are stored, but the import's audit row could not be "
-		                   "written as the server is stopping");
+		http_reply_bytes(pa->ctx, pa->status, "application/json", pa->summary,
+		                 strlen(pa->summary));
 		pfif_audit_free(pa);
 		return;
 	}

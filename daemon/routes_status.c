@@ -375,12 +375,24 @@ staff_entry_audit_later(struct staff_entry *se, const char *why)
 	log_warn("staff_entry_audit_retry", "crisis_id", se->crisis, "national_id", se->national,
 	         "error", why);
 	if (se->ctx->d->shutting_down) {
-		/* The entry stands; say so, and leave the operator what the row would have said. */
+		/*
+		 * The entry stands: answer so, lest it be entered twice, and leave
+		 * the operator what the audit row would have said.
+		 */
+		cJSON *body = cJSON_CreateObject();
+
 		log_error("staff_entry_unaudited", "crisis_id", se->crisis, "national_id",
-		          se->national, "actor", se->params[0], "status", se->params[6]);
-		http_reply_problem(se->ctx, 500, "internal error",
-		                   "the entry is stored, but its audit row could not be written as "
-		                   "the server is stopping; do not enter it again");
+		          se->national, "actor", se->params[0], "status", se->params[6], "became",
+		          se->params[7]);
+		cJSON_AddBoolToObject(body, "stored", true);
+		cJSON_AddNumberToObject(body, "crisis_id", (double)se->crisis_id);
+		cJSON_AddNumberToObject(body, "national_id", (double)se->national_id);
+		cJSON_AddStringToObject(body, "requested", se->params[6]);
+		cJSON_AddStringToObject(body, "status", se->params[7]);
+		cJSON_AddBoolToObject(body, "applied", strcmp(se->params[6], se->params[7]) == 0);
+		cJSON_AddBoolToObject(body, "duress", se->duress_after);
+		cJSON_AddNullToObject(body, "audit_id");
+		http_reply_json(se->ctx, 201, body);
 		staff_entry_free(se);
 		return;
 	}

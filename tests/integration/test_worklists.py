@@ -234,13 +234,48 @@ def lists_of_a_crisis_not_there_or_not_ones_own_are_404():
             check("no such crisis" in r.json()["detail"], r.body)
 
 
+def a_staff_entry_stored_when_the_server_stops_is_answered_stored():
+    """Stopping while the audit row still waits, the stored entry is answered 201 (never
+    "try again", which would have it entered twice) and logged for the operator."""
+    import signal
+    import threading
+    d2 = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"},
+                                    "server": {"shutdown_timeout": "10"},
+                                    "database": {"query_timeout_ms": "1000"}}).start()
+    s = Session(d2, "lead", PASSWORD)
+    nid = PEOPLE[8]
+    before = cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d AND channel = 'staff'" % nid)
+    holder = subprocess.Popen([PG_SH, "psql", cluster.dir, "-d", DB, "-At", "-c",
+                               "SELECT pg_advisory_lock(7311520011); SELECT pg_sleep(5);"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = {}
+    try:
+        time.sleep(0.5)
+        t = threading.Thread(target=lambda: result.update(r=s.post("/api/v1/crises/%d/responses" % crisis,
+                                                                    {"national_id": nid, "status": "injured"})))
+        t.start()
+        time.sleep(1.5)
+        d2.signal(signal.SIGTERM)
+        t.join(15)
+    finally:
+        holder.wait()
+        d2.stop()
+    r = result["r"]
+    expect_equal(r.status, 201, r.body)
+    check(r.json()["stored"] and r.json()["audit_id"] is None and r.json()["status"] == "injured", r.body)
+    expect_equal(int(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d AND channel = 'staff'"
+                                  % nid)) - int(before), 1, "stored once")
+    check("staff_entry_unaudited" in d2.log(), "the operator is told")
+
+
 if __name__ == "__main__":
     try:
         run([search_by_name_in_either_script, staff_assign_colleagues_of_their_mission_only,
              sorting_and_the_call_list_show_the_assignee, lists_page_in_their_own_order,
              a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back,
              a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused,
-             lists_of_a_crisis_not_there_or_not_ones_own_are_404])
+             lists_of_a_crisis_not_there_or_not_ones_own_are_404,
+             a_staff_entry_stored_when_the_server_stops_is_answered_stored])
     finally:
         d.stop()
         cluster.dropdb(DB)
