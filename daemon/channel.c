@@ -79,16 +79,22 @@ channel_escape(const char *s)
 	return out;
 }
 
-/* Classifies an HTTP gateway's answer. */
+/*
+ * Classifies an HTTP gateway's answer. Only a refusal of this message's
+ * recipient fails it for good; the drivers decide which 4xx those are. No
+ * answer, an answer refusing the login or the URL, or the gateway failing
+ * (5xx, 408, 429) is the route's fault: the message waits for it.
+ */
 static enum channel_outcome
 channel_http_outcome(const struct http_client_result *r)
 {
 	if (r->curl_code != CURLE_OK)
-		return CHANNEL_TRANSIENT;
+		return CHANNEL_ROUTE;
 	if (r->status >= 200 && r->status < 300)
 		return CHANNEL_SENT;
-	if (r->status == 408 || r->status == 429 || r->status >= 500)
-		return CHANNEL_TRANSIENT;
+	if (r->status == 401 || r->status == 403 || r->status == 404 || r->status == 405 ||
+	    r->status == 407 || r->status == 408 || r->status == 429 || r->status >= 500)
+		return CHANNEL_ROUTE;
 	return CHANNEL_PERMANENT;
 }
 
@@ -104,6 +110,10 @@ channel_kannel_done(const struct http_client_result *r, void *arg)
 	snprintf(err, sizeof err, "%s", r->curl_code != CURLE_OK ? r->error : r->body);
 	if (o == CHANNEL_SENT && strncmp(r->body, "0:", 2) != 0 && strncmp(r->body, "3:", 2) != 0)
 		o = CHANNEL_TRANSIENT;
+	/* Kannel answers 403 both to a wrong password and to a number its lists deny. */
+	if (r->curl_code == CURLE_OK && r->status == 403 && r->body != NULL &&
+	    (strstr(r->body, "white") != NULL || strstr(r->body, "black") != NULL))
+		o = CHANNEL_PERMANENT;
 	cs->cb(cs->outbox_id, o, NULL, o == CHANNEL_SENT ? NULL : err, cs->parts, cs->arg);
 	free(cs);
 }
@@ -157,6 +167,19 @@ channel_kannel_send(struct daemon *d, const struct channel_message *m, struct ch
 	return rc;
 }
 
+/* True for Twilio error codes that refuse the recipient, not the request. */
+static bool
+channel_twilio_recipient_code(int code)
+{
+	static const int codes[] = {21211, 21214, 21217, 21401, 21407, 21408, 21421,
+	                            21610, 21612, 21614, 30003, 30005, 30006};
+
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (codes[i] == code)
+			return true;
+	return false;
+}
+
 /* The Twilio-compatible API answered. */
 static void
 channel_twilio_done(const struct http_client_result *r, void *arg)
@@ -178,6 +201,14 @@ channel_twilio_done(const struct http_client_result *r, void *arg)
 		         cJSON_IsString(msg) ? msg->valuestring : "");
 	if (o == CHANNEL_SENT && !cJSON_IsString(sid))
 		o = CHANNEL_TRANSIENT;
+	/*
+	 * A 4xx is this message's recipient only with one of Twilio's recipient
+	 * codes (invalid, unreachable, landline, opted out, region not allowed);
+	 * any other (a bad From, a suspended account) stops every message alike.
+	 */
+	if (o == CHANNEL_PERMANENT &&
+	    !channel_twilio_recipient_code(cJSON_IsNumber(code) ? code->valueint : 0))
+		o = CHANNEL_ROUTE;
 	cs->cb(cs->outbox_id, o, cJSON_IsString(sid) ? sid->valuestring : NULL,
 	       o == CHANNEL_SENT ? NULL : err, cs->parts, cs->arg);
 	cJSON_Delete(json);
@@ -220,20 +251,34 @@ channel_twilio_send(struct daemon *d, const struct channel_message *m, struct ch
 	return rc;
 }
 
+/*
+ * Classifies an SMTP failure. Only the recipient refused at RCPT (550-553:
+ * no such mailbox, mailbox full or not allowed) fails the message for good.
+ * A refused login (530, 534, 535, 538), a refused sender or relay (at MAIL
+ * FROM, or 554 at RCPT), no connection or TLS, and 4xx are the route's fault.
+ */
+static enum channel_outcome
+channel_smtp_outcome(const struct http_client_result *r)
+{
+	if (r->curl_code == CURLE_OK)
+		return CHANNEL_SENT;
+	if (r->curl_code == CURLE_LOGIN_DENIED || r->status == 530 || r->status == 534 ||
+	    r->status == 535 || r->status == 538)
+		return CHANNEL_ROUTE;
+	if (r->status >= 550 && r->status <= 553 && r->error != NULL &&
+	    strstr(r->error, "RCPT") != NULL && strstr(r->error, "elay") == NULL)
+		return CHANNEL_PERMANENT;
+	return CHANNEL_ROUTE;
+}
+
 /* The SMTP server answered. */
 static void
 channel_smtp_done(const struct http_client_result *r, void *arg)
 {
 	struct channel_send *cs = arg;
-	enum channel_outcome o;
+	enum channel_outcome o = channel_smtp_outcome(r);
 	char err[200];
 
-	if (r->curl_code == CURLE_OK)
-		o = CHANNEL_SENT;
-	else if (r->status >= 500 && r->status < 600)
-		o = CHANNEL_PERMANENT;
-	else
-		o = CHANNEL_TRANSIENT;
 	snprintf(err, sizeof err, "SMTP %ld %s", r->status, r->error);
 	cs->cb(cs->outbox_id, o, NULL, o == CHANNEL_SENT ? NULL : err, 1, cs->arg);
 	free(cs);

@@ -16,6 +16,12 @@ enum channel_outcome {
 	CHANNEL_SENT,      /* accepted by the gateway */
 	CHANNEL_TRANSIENT, /* try again later */
 	CHANNEL_PERMANENT, /* this address will not work */
+	/*
+	 * The gateway or the way to it failed (refused login, wrong URL, down,
+	 * unreachable, timed out): not this message's fault, so it stays queued,
+	 * the attempt is not counted and the channel pauses.
+	 */
+	CHANNEL_ROUTE,
 };
 
 struct channel_message {

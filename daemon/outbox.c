@@ -21,6 +21,7 @@
 #include "text.h"
 #include "xmalloc.h"
 
+#include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <safety/limiter.h>
 #include <safety/secret.h>
@@ -50,6 +51,7 @@ struct outbox_item {
 	char *language;
 	long long crisis_id, national_id;
 	int attempts;
+	int route_faults; /* sends that failed by the route's fault, not counted in attempts */
 	bool drill;
 	bool checking; /* ready, and named in the refresh now running */
 };
@@ -61,7 +63,8 @@ struct outbox_result {
 	char *error;
 	int parts;
 	int attempts;
-	double delay; /* seconds before a retry, jitter included, chosen once */
+	double delay;   /* seconds before a retry, jitter included, chosen once */
+	bool permanent; /* the gateway refused this recipient: the address is recorded as failed */
 	const char *driver;
 };
 
@@ -87,6 +90,17 @@ struct outbox {
 	int claim_limit; /* rows the claim running asked for */
 	uint64_t sent, retried, failed;
 	time_t last_maintenance, last_escalate, last_routes;
+	/*
+	 * A channel whose gateway failed as a whole (login refused, wrong URL,
+	 * down, unreachable) pauses: nothing of it is sent until paused_until,
+	 * and the pause doubles while the faults go on. Per channel: sms, email.
+	 */
+	struct {
+		double paused_until, pause_s;
+		time_t since;
+		uint64_t faults;
+		char reason[160];
+	} route[2];
 	bool routing;
 	/* For /metrics: outcomes by driver, failures by driver and kind of reason. */
 	uint64_t by_driver[OUTBOX_DRIVERS][3];
@@ -140,6 +154,10 @@ static void outbox_sample_cb(evutil_socket_t fd, short what, void *arg);
 static void outbox_pump(struct outbox *ob);
 static void outbox_flush(struct outbox *ob);
 static void outbox_shutdown_step(struct outbox *ob);
+
+/* First and longest pause of a channel whose gateway fails as a whole. */
+#define OUTBOX_PAUSE_MIN_S 5.0
+#define OUTBOX_PAUSE_MAX_S 300.0
 
 /* Seconds since the epoch with fractions, for the token buckets. */
 static double
@@ -319,6 +337,20 @@ outbox_metrics(const struct outbox *ob, struct evbuffer *out)
 				                    "reason=\"%s\"} %llu\n",
 				                    outbox_driver_names[i], outbox_reason_names[k],
 				                    (unsigned long long)ob->fail_reason[i][k]);
+	evbuffer_add_printf(out,
+	                    "# HELP safety_channel_paused 1 while a channel is paused because its "
+	                    "gateway fails as a whole (login, URL, outage).\n"
+	                    "# TYPE safety_channel_paused gauge\n"
+	                    "safety_channel_paused{channel=\"sms\"} %d\n"
+	                    "safety_channel_paused{channel=\"email\"} %d\n"
+	                    "# HELP safety_channel_route_faults_total Sends that failed by the "
+	                    "gateway's fault (not counted as attempts).\n"
+	                    "# TYPE safety_channel_route_faults_total counter\n"
+	                    "safety_channel_route_faults_total{channel=\"sms\"} %llu\n"
+	                    "safety_channel_route_faults_total{channel=\"email\"} %llu\n",
+	                    ob->route[0].since != 0, ob->route[1].since != 0,
+	                    (unsigned long long)ob->route[0].faults,
+	                    (unsigned long long)ob->route[1].faults);
 	if (!ob->sampled)
 		return;
 	evbuffer_add_printf(
@@ -357,6 +389,33 @@ outbox_metrics(const struct outbox *ob, struct evbuffer *out)
 		                    channels[c], ob->gauge[c].delivered_5m);
 }
 
+/* Adds the paused channels to a /readyz answer. */
+void
+outbox_health(const struct outbox *ob, struct cJSON *body)
+{
+	static const char *const channels[2] = {"sms", "email"};
+	cJSON *paused = NULL;
+
+	if (ob == NULL)
+		return;
+	for (int c = 0; c < 2; c++) {
+		cJSON *one;
+		double left = ob->route[c].paused_until - outbox_now();
+
+		if (ob->route[c].since == 0)
+			continue;
+		if (paused == NULL)
+			paused = cJSON_AddArrayToObject(body, "channels_paused");
+		one = cJSON_CreateObject();
+		cJSON_AddStringToObject(one, "channel", channels[c]);
+		cJSON_AddStringToObject(one, "driver", channel_driver_name(ob->d, channels[c]));
+		cJSON_AddStringToObject(one, "error", ob->route[c].reason);
+		cJSON_AddNumberToObject(one, "since", (double)ob->route[c].since);
+		cJSON_AddNumberToObject(one, "retry_in_s", left > 0 ? (int)(left + 0.5) : 0);
+		cJSON_AddItemToArray(paused, one);
+	}
+}
+
 /* Figures for /metrics. */
 void
 outbox_stats(const struct outbox *ob, struct outbox_stats *st)
@@ -377,6 +436,9 @@ outbox_result_state(const struct outbox *ob, const struct outbox_result *res)
 {
 	if (res->outcome == CHANNEL_SENT)
 		return "sent";
+	/* The route's fault is never the message's: it waits for the gateway, however long. */
+	if (res->outcome == CHANNEL_ROUTE)
+		return "queued";
 	if (res->outcome == CHANNEL_TRANSIENT && res->attempts < ob->d->cfg.max_attempts)
 		return "queued";
 	return "failed";
@@ -477,9 +539,12 @@ outbox_flush_done(const struct db_result *r, void *arg)
 static void
 outbox_flush(struct outbox *ob)
 {
-	/* Columns: id, state, provider id, error, parts, driver, delay; then the claimer. */
+	/*
+	 * Columns: id, state, provider id, error, parts, driver, delay, the
+	 * route's fault, the recipient refused; then the claimer.
+	 */
 	struct pg_arrays cols;
-	const char *params[8];
+	const char *params[10];
 	const char *const *arrays;
 	const char *cause;
 	char num[32];
@@ -488,7 +553,7 @@ outbox_flush(struct outbox *ob)
 	if (ob->nresults == 0 || ob->flushing || ob->d->db == NULL)
 		return;
 	n = ob->nresults < OUTBOX_FLUSH_MAX ? ob->nresults : OUTBOX_FLUSH_MAX;
-	pg_arrays_open(&cols, 7);
+	pg_arrays_open(&cols, 9);
 	for (int i = 0; i < n; i++) {
 		struct outbox_result *res = &ob->results[i];
 
@@ -500,26 +565,31 @@ outbox_flush(struct outbox *ob)
 		pg_arrays_add(&cols, 5, res->driver);
 		snprintf(num, sizeof num, "%.3f", res->delay);
 		pg_arrays_add(&cols, 6, num);
+		pg_arrays_add(&cols, 7, res->outcome == CHANNEL_ROUTE ? "t" : "f");
+		pg_arrays_add(&cols, 8, res->outcome == CHANNEL_PERMANENT ? "t" : "f");
 	}
 	arrays = pg_arrays_close(&cols);
-	for (int i = 0; i < 7; i++)
+	for (int i = 0; i < 9; i++)
 		params[i] = arrays[i];
-	params[7] = ob->claimer;
+	params[9] = ob->claimer;
 	ob->flushing = true;
 	ob->nflushing = n;
 	/*
 	 * Only rows this process still holds. A delivery report may have come
 	 * first (the row is delivered or failed): the send's details are written
 	 * and the later state stays. A retry of a closed crisis's message is a
-	 * failure. A check-in that failed for good asks the person again at once,
-	 * over the next channel; other messages leave the check-in alone (a plan
-	 * message that failed goes to the next contact by itself: 0050).
+	 * failure. A send that failed by the route's fault is not counted as an
+	 * attempt. A check-in that failed for good makes the person due again at
+	 * once (the next round goes to their next address, and an address whose
+	 * recipient the gateway refused is recorded and skipped from then on);
+	 * other messages leave the check-in alone (a plan message that failed
+	 * goes to the next contact by itself: 0050).
 	 */
 	if (db_pool_query_prepared(
 	        ob->d->db,
 	        "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], "
-	        " $4::text[], $5::int[], $6::text[], $7::float8[]) AS r(id, state, pid, err, "
-	        " parts, driver, delay)), "
+	        " $4::text[], $5::int[], $6::text[], $7::float8[], $8::bool[], $9::bool[]) "
+	        " AS r(id, state, pid, err, parts, driver, delay, route, perm)), "
 	        "x AS (SELECT r.*, o.state = 'sending' AS open, r.state = 'queued' AND EXISTS "
 	        " (SELECT 1 FROM crisis c WHERE c.id = o.crisis_id AND c.state = 'closed') AS "
 	        "closed "
@@ -530,18 +600,27 @@ outbox_flush(struct outbox *ob)
 	        " last_error = CASE WHEN o.state <> 'sending' THEN o.last_error "
 	        " WHEN x.closed THEN 'crisis closed' ELSE x.err END, "
 	        " parts = x.parts, driver = x.driver, claimed_by = NULL, "
+	        " attempts = CASE WHEN x.route AND o.state = 'sending' "
+	        " THEN greatest(o.attempts - 1, 0) ELSE o.attempts END, "
+	        " route_faults = CASE WHEN x.route AND o.state = 'sending' "
+	        " THEN least(o.route_faults + 1, 32000) ELSE o.route_faults END, "
 	        " sent_at = CASE WHEN x.state = 'sent' THEN coalesce(o.sent_at, now()) "
 	        " ELSE o.sent_at END, "
 	        " next_attempt_at = CASE WHEN o.state = 'sending' THEN now() + "
 	        " make_interval(secs => x.delay) ELSE o.next_attempt_at END "
-	        " FROM x WHERE o.id = x.id AND o.claimed_by = $8 "
+	        " FROM x WHERE o.id = x.id AND o.claimed_by = $10 "
 	        " AND o.state IN ('sending', 'delivered', 'failed') "
-	        " RETURNING o.crisis_id, o.national_id, "
-	        " x.open AND x.state = 'failed' AND o.kind = 'checkin' AS reask) "
+	        " RETURNING o.crisis_id, o.national_id, o.channel, o.recipient, x.perm, x.err, "
+	        " x.open AND x.state = 'failed' AND o.kind = 'checkin' AS reask), "
+	        "f AS (INSERT INTO checkin_address_failed (crisis_id, national_id, channel, "
+	        " recipient, error) SELECT DISTINCT ON (u.crisis_id, u.national_id, u.channel, "
+	        " u.recipient) u.crisis_id, u.national_id, u.channel, u.recipient, u.err "
+	        " FROM u WHERE u.reask AND u.perm AND u.crisis_id IS NOT NULL "
+	        " AND u.national_id IS NOT NULL ON CONFLICT DO NOTHING RETURNING 1) "
 	        "UPDATE checkin k SET next_ask_at = now() FROM u WHERE u.reask "
 	        " AND k.crisis_id = u.crisis_id AND k.national_id = u.national_id "
 	        " AND k.state = 'asked'",
-	        8, params, outbox_flush_done, ob, &cause) != 0) {
+	        10, params, outbox_flush_done, ob, &cause) != 0) {
 		ob->flushing = false;
 		ob->nflushing = 0;
 		if (!ob->flush_failing)
@@ -550,6 +629,67 @@ outbox_flush(struct outbox *ob)
 		ob->flush_failing = true;
 	}
 	pg_arrays_free(&cols);
+}
+
+/* The index of a channel in route[] and the gauges: 0 sms, 1 email. */
+static int
+outbox_channel_index(const char *channel)
+{
+	return strcmp(channel, "email") == 0 ? 1 : 0;
+}
+
+/* True while a channel is paused for its gateway's fault. */
+static bool
+outbox_channel_paused(const struct outbox *ob, int c, double now)
+{
+	return ob->route[c].paused_until > now;
+}
+
+/*
+ * A send failed by the route's fault: the channel pauses, twice as long as
+ * the last time while no send gets through, and says so once per pause.
+ */
+static void
+outbox_route_fault(struct outbox *ob, const char *channel, const char *error)
+{
+	int c = outbox_channel_index(channel);
+	double now = outbox_now();
+	char secs[16];
+
+	ob->route[c].faults++;
+	/* The transfers in flight when it paused fail too: one pause for them all. */
+	if (outbox_channel_paused(ob, c, now))
+		return;
+	ob->route[c].pause_s =
+	    ob->route[c].pause_s <= 0 ? OUTBOX_PAUSE_MIN_S : ob->route[c].pause_s * 2;
+	if (ob->route[c].pause_s > OUTBOX_PAUSE_MAX_S)
+		ob->route[c].pause_s = OUTBOX_PAUSE_MAX_S;
+	ob->route[c].paused_until = now + ob->route[c].pause_s;
+	if (ob->route[c].since == 0)
+		ob->route[c].since = time(NULL);
+	snprintf(ob->route[c].reason, sizeof ob->route[c].reason, "%s",
+	         error != NULL ? error : "gateway failed");
+	snprintf(secs, sizeof secs, "%.0f", ob->route[c].pause_s);
+	log_warn("channel_paused", "channel", channel, "driver",
+	         channel_driver_name(ob->d, channel), "error", ob->route[c].reason, "seconds", secs,
+	         "detail",
+	         "the gateway failed as a whole; its messages stay queued and no round advances "
+	         "until it answers");
+}
+
+/* A send got through: a paused channel is working again. */
+static void
+outbox_route_ok(struct outbox *ob, const char *channel)
+{
+	int c = outbox_channel_index(channel);
+
+	if (ob->route[c].since != 0)
+		log_info("channel_resumed", "channel", channel, "driver",
+		         channel_driver_name(ob->d, channel));
+	ob->route[c].pause_s = 0;
+	ob->route[c].paused_until = 0;
+	ob->route[c].since = 0;
+	ob->route[c].reason[0] = '\0';
 }
 
 /* A driver reported. */
@@ -587,8 +727,24 @@ outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *pr
 	res->parts = parts;
 	res->attempts = it->attempts;
 	res->driver = channel_driver_name(ob->d, it->channel);
+	res->permanent = outcome == CHANNEL_PERMANENT;
 	/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most about 10 minutes. */
-	res->delay = (double)(1 << (it->attempts < 9 ? it->attempts : 9));
+	if (outcome == CHANNEL_ROUTE) {
+		int c = outbox_channel_index(it->channel);
+		double left;
+
+		outbox_route_fault(ob, it->channel, error);
+		left = ob->route[c].paused_until - outbox_now();
+		/* After the pause; one message failing alone on a working gateway backs off by
+		 * itself. */
+		res->delay = (double)(1 << (it->route_faults < 9 ? it->route_faults : 9));
+		if (res->delay < left)
+			res->delay = left;
+	} else {
+		if (outcome == CHANNEL_SENT)
+			outbox_route_ok(ob, it->channel);
+		res->delay = (double)(1 << (it->attempts < 9 ? it->attempts : 9));
+	}
 	res->delay *= 0.75 + (double)(rand() % 500) / 1000.0;
 	outbox_item_free(it);
 	if (ob->nresults >= 200 || ob->d->shutting_down)
@@ -611,11 +767,20 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 		/* Codes, management links, family notices and plans are sent as written. */
 		text = xstrdup(it->body);
 	} else {
+		/*
+		 * Put the reply link where the template said: at the marker the
+		 * database put there (no name can hold it), or, in a message queued
+		 * without one, at "{link}".
+		 */
+		static const char marker[] = "\x1fLINK\x1f";
+		size_t mlen = sizeof marker - 1;
+
 		reply_link_make(ob->d, it->crisis_id, it->national_id, link, sizeof link);
-		/* Put the reply link where the template said. */
-		p = strstr(it->body, "{link}");
+		p = strstr(it->body, marker);
+		if (p == NULL && (p = strstr(it->body, "{link}")) != NULL)
+			mlen = 6;
 		if (p != NULL)
-			xasprintf(&text, "%.*s%s%s", (int)(p - it->body), it->body, link, p + 6);
+			xasprintf(&text, "%.*s%s%s", (int)(p - it->body), it->body, link, p + mlen);
 		else
 			xasprintf(&text, "%s %s", it->body, link);
 	}
@@ -707,7 +872,9 @@ outbox_pump(struct outbox *ob)
 		struct sf_bucket *bucket = email ? &ob->email_bucket : &ob->sms_bucket;
 
 		/* One named in the refresh in flight waits for it: its crisis may have closed. */
-		if (it->checking || inflight >= cap || !sf_bucket_take(bucket, now, 1.0)) {
+		if (it->checking || inflight >= cap ||
+		    outbox_channel_paused(ob, email ? 1 : 0, now) ||
+		    !sf_bucket_take(bucket, now, 1.0)) {
 			prev = it;
 			pp = &it->next;
 			continue;
@@ -780,6 +947,7 @@ outbox_claim_done(const struct db_result *r, void *arg)
 		it->attempts = atoi(PQgetvalue(r->res, i, 7));
 		it->drill = strcmp(PQgetvalue(r->res, i, 8), "t") == 0;
 		snprintf(it->kind, sizeof it->kind, "%s", PQgetvalue(r->res, i, 9));
+		it->route_faults = atoi(PQgetvalue(r->res, i, 10));
 		if (ob->ready_tail != NULL)
 			ob->ready_tail->next = it;
 		else
@@ -896,12 +1064,17 @@ outbox_refresh(struct outbox *ob)
 	if (db_pool_query_prepared(
 	        ob->d->db,
 	        "WITH h AS (SELECT * FROM unnest($2::bigint[], $3::bool[]) AS h(id, ready)), "
-	        "x AS (SELECT o.id, h.ready AND EXISTS (SELECT 1 FROM crisis c "
-	        " WHERE c.id = o.crisis_id AND c.state = 'closed') AS closed "
-	        " FROM h JOIN outbox o ON o.id = h.id) "
+	        "y AS (SELECT o.id, h.ready, CASE WHEN EXISTS (SELECT 1 FROM crisis c "
+	        " WHERE c.id = o.crisis_id AND c.state = 'closed') THEN 'crisis closed' "
+	        " WHEN o.kind = 'checkin' THEN (SELECT k.state::text FROM checkin k "
+	        " WHERE k.crisis_id = o.crisis_id AND k.national_id = o.national_id "
+	        " AND k.state IN ('answered', 'cancelled')) END AS why "
+	        " FROM h JOIN outbox o ON o.id = h.id), "
+	        /* A ready ask whose person answered meanwhile is not sent either. */
+	        "x AS (SELECT y.id, y.ready AND y.why IS NOT NULL AS closed, y.why FROM y) "
 	        "UPDATE outbox o SET claimed_at = now(), "
 	        " state = CASE WHEN x.closed THEN 'failed' ELSE o.state END, "
-	        " last_error = CASE WHEN x.closed THEN 'crisis closed' ELSE o.last_error END, "
+	        " last_error = CASE WHEN x.closed THEN x.why ELSE o.last_error END, "
 	        " claimed_by = CASE WHEN x.closed THEN NULL ELSE o.claimed_by END "
 	        "FROM x WHERE o.id = x.id AND o.claimed_by = $1 AND o.state = 'sending' "
 	        "RETURNING o.id, x.closed",
@@ -1108,7 +1281,11 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		        "WITH s AS (UPDATE outbox SET state = 'queued', claimed_by = NULL, "
 		        " next_attempt_at = now() WHERE state = 'sending' AND claimed_at < now() "
 		        " - make_interval(secs => $1::int) AND NOT (claimed_by = $2 "
-		        " AND id = ANY ($3::bigint[])) RETURNING 1) "
+		        " AND id = ANY ($3::bigint[])) RETURNING 1), "
+		        /* Left queued by a close that raced something: never sent, so failed. */
+		        "c AS (UPDATE outbox o SET state = 'failed', last_error = 'crisis closed' "
+		        " FROM crisis cr WHERE o.state = 'queued' AND cr.id = o.crisis_id "
+		        " AND cr.state IN ('closed', 'dismissed') RETURNING 1) "
 		        "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
 		        " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
 		        " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked",
@@ -1139,6 +1316,11 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	sms_room = outbox_claim_cap(ob, d->cfg.sms_rate) - ob->ready_sms;
 	email_room = outbox_claim_cap(ob, d->cfg.email_rate) - ob->ready_email;
+	/* A paused channel claims nothing: its messages stay queued for any process to send. */
+	if (outbox_channel_paused(ob, 0, mono))
+		sms_room = 0;
+	if (outbox_channel_paused(ob, 1, mono))
+		email_room = 0;
 	if (sms_room < 0)
 		sms_room = 0;
 	if (email_room < 0)
@@ -1152,7 +1334,11 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 	params[2] = email_limit;
 	ob->claiming = true;
 	ob->claim_limit = sms_room + email_room;
-	/* Each channel up to its own room; never a message of a closed crisis. */
+	/*
+	 * Each channel up to its own room; never a message of a closed crisis.
+	 * An ask whose check-in was answered or cancelled since it was queued is
+	 * not sent: it fails with that reason instead of being claimed.
+	 */
 	if (db_pool_query(
 	        d->db,
 	        "WITH s AS (SELECT q.id FROM outbox q WHERE q.state = 'queued' AND q.channel = "
@@ -1163,13 +1349,23 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 	        "e AS (SELECT q.id FROM outbox q WHERE q.state = 'queued' AND q.channel = 'email' "
 	        " AND q.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM crisis c "
 	        " WHERE c.id = q.crisis_id AND c.state = 'closed') "
-	        " ORDER BY q.next_attempt_at, q.id LIMIT $3::int FOR UPDATE OF q SKIP LOCKED) "
-	        "UPDATE outbox o SET state = 'sending', claimed_by = $1, claimed_at = now(), "
-	        " attempts = o.attempts + 1 FROM (SELECT id FROM s UNION ALL SELECT id FROM e) x "
+	        " ORDER BY q.next_attempt_at, q.id LIMIT $3::int FOR UPDATE OF q SKIP LOCKED), "
+	        "x AS (SELECT q.id, (SELECT k.state::text FROM checkin k WHERE q.kind = 'checkin' "
+	        " AND k.crisis_id = q.crisis_id AND k.national_id = q.national_id "
+	        " AND k.state IN ('answered', 'cancelled')) AS done "
+	        " FROM outbox q WHERE q.id IN (SELECT id FROM s UNION ALL SELECT id FROM e)), "
+	        "u AS (UPDATE outbox o SET state = CASE WHEN x.done IS NULL THEN 'sending' "
+	        " ELSE 'failed' END::outbox_state, "
+	        " claimed_by = CASE WHEN x.done IS NULL THEN $1 END, claimed_at = now(), "
+	        " last_error = coalesce(x.done, o.last_error), "
+	        " attempts = o.attempts + CASE WHEN x.done IS NULL THEN 1 ELSE 0 END FROM x "
 	        "WHERE o.id = x.id "
 	        "RETURNING o.id, o.channel, o.recipient, o.body, o.language, "
 	        " coalesce(o.crisis_id, 0), coalesce(o.national_id, 0), o.attempts, "
-	        " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false), o.kind",
+	        " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false), "
+	        "o.kind, "
+	        " o.route_faults, o.state) "
+	        "SELECT * FROM u WHERE u.state = 'sending'",
 	        3, params, outbox_claim_done, ob, &cause) != 0)
 		ob->claiming = false;
 }

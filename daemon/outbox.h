@@ -41,6 +41,12 @@ struct evbuffer;
  * /metrics. */
 void outbox_metrics(const struct outbox *ob, struct evbuffer *out);
 
+struct cJSON;
+/*
+ * Adds "channels_paused" to a /readyz answer: each channel whose gateway
+ * fails as a whole, its error and when it is tried again. NULL is a no-op.
+ */
+void outbox_health(const struct outbox *ob, struct cJSON *body);
 /* Figures for /metrics. */
 void outbox_stats(const struct outbox *ob, struct outbox_stats *st);
 

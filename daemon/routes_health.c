@@ -49,6 +49,13 @@ routes_health_readyz_done(const struct schema_check *check, void *arg)
 	    strcmp(ctx->d->cfg.email_driver, "log") == 0)
 		cJSON_AddStringToObject(body, "warning",
 		                        "a channel uses the log driver: its messages reach nobody");
+	/* Ready (the database answers), but a channel whose gateway fails sends nothing. */
+	outbox_health(ctx->d->outbox, body);
+	if (cJSON_GetObjectItem(body, "channels_paused") != NULL &&
+	    cJSON_GetObjectItem(body, "warning") == NULL)
+		cJSON_AddStringToObject(
+		    body, "warning",
+		    "a channel's gateway is failing: its messages wait in the queue");
 	if (ctx->d->shutting_down)
 		cJSON_AddStringToObject(body, "reason", "shutting down");
 	else if (!ready)

@@ -58,6 +58,9 @@ class Gateway:
     def __init__(self, answer_delay=0.0, report_delay=0.05, first_refusal=None):
         self.answer_delay, self.report_delay = answer_delay, report_delay
         self.first_refusal = first_refusal  # the body of a 400 for the first message
+        self.refuse_all = None  # (status, body) for every message: a gateway fault
+        self.refuse_to = {}     # recipient -> (status, body): a refused recipient
+        self.refused = []       # recipients refused
         self.lock = threading.Lock()
         self.messages = []   # (driver, recipient, sid)
         self.reports = []    # (sid or outbox id, HTTP status, body)
@@ -98,6 +101,13 @@ class Gateway:
             def do_GET(self):
                 q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
                 time.sleep(gw.answer_delay)
+                with gw.lock:
+                    refusal = gw.refuse_all or gw.refuse_to.get(q["to"])
+                    if refusal is not None:
+                        gw.refused.append(q["to"])
+                if refusal is not None:
+                    self.reply(refusal[0], refusal[1], "text/plain")
+                    return
                 with gw.lock:
                     gw.messages.append(("kannel", q["to"], None))
                 self.reply(202, "0: Accepted for delivery", "text/plain")
@@ -413,6 +423,117 @@ def reasking_counts_from_sending():
         d.stop()
 
 
+def readyz(d):
+    with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % d.port, timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def no_round_advanced(crisis, what):
+    expect_equal(count("SELECT count(*) FROM checkin WHERE crisis_id = %d AND round > 1" % crisis), 0,
+                 "%s: rounds advanced" % what)
+    expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'failed'" % crisis), 0,
+                 "%s: messages failed" % what)
+    # Those with no number were unreachable from the start; nobody asked became unreachable.
+    expect_equal(count("SELECT count(*) FROM checkin k WHERE k.crisis_id = %d AND k.state = 'unreachable' "
+                       "AND EXISTS (SELECT 1 FROM outbox o WHERE o.crisis_id = k.crisis_id "
+                       "AND o.national_id = k.national_id)" % crisis), 0, "%s: asked people unreachable" % what)
+
+
+def a_failing_gateway_pauses_the_channel():
+    # Kannel refusing the login (403), then fixed: every message waits, nobody's round advances.
+    gw = Gateway()
+    gw.refuse_all = (403, "Authorization failed for sendsms")
+    d = daemon(gw, sms_driver="kannel", max_attempts=2)
+    try:
+        crisis, messages = launch(d, "Wrong password", rounds=3, reask_interval_s=10)
+        time.sleep(14)
+        no_round_advanced(crisis, "403")
+        paused = readyz(d).get("channels_paused") or []
+        expect_equal([p["channel"] for p in paused], ["sms"], "readyz channels_paused %r" % paused)
+        check("Authorization" in paused[0]["error"], paused[0]["error"])
+        check(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND route_faults > 0" % crisis) > 0,
+              "no send counted as the route's fault")
+        check(len(gw.refused) < messages, "the paused channel kept sending: %d tries" % len(gw.refused))
+        gw.refuse_all = None
+        eventually(lambda: len(set(gw.recipients())) >= messages, 60, what="sending resumed")
+        check("channels_paused" not in readyz(d), "still paused after the gateway was fixed")
+    finally:
+        d.stop()
+        gw.close()
+    # Nothing listening at the gateway's address: the same.
+    d = daemon(None, sms_driver="kannel", kannel_url="http://127.0.0.1:%d/cgi-bin/sendsms" % free_port(),
+               kannel_user="safety", kannel_password="x", max_attempts=2)
+    try:
+        crisis, messages = launch(d, "Gateway down", rounds=3, reask_interval_s=10)
+        time.sleep(13)
+        no_round_advanced(crisis, "connection refused")
+        check(readyz(d).get("channels_paused"), "readyz does not show the paused channel")
+    finally:
+        d.stop()
+
+
+def a_refused_number_moves_to_the_next_phone():
+    # Someone inside AREA with one phone gets a second, lower in priority.
+    national = count("SELECT n.id FROM national n JOIN contact c ON c.national_id = n.id AND c.kind = 'phone' "
+                     "WHERE n.id IN (SELECT national_id FROM nationals_near((SELECT id FROM mission "
+                     "WHERE code = 'TR-ANK'), ST_SetSRID(ST_MakePoint(32.8, 40.0), 4326)::geography, 100000, "
+                     "current_date)) GROUP BY n.id HAVING count(*) = 1 ORDER BY n.id LIMIT 1")
+    first = cluster.psql(DB, "SELECT value FROM contact WHERE national_id = %d AND kind = 'phone'" % national)
+    second = "+905320000%03d" % (national % 1000)
+    cluster.psql(DB, "INSERT INTO contact (national_id, kind, value, priority, verified) "
+                     "VALUES (%d, 'phone', '%s', 9, false)" % (national, second))
+    gw = Gateway()
+    gw.refuse_to[first] = (403, "Number(s) has/have been denied by white- and/or black-lists.")
+    d = daemon(gw, sms_driver="kannel")
+    try:
+        crisis, messages = launch(d, "Second phone", rounds=3, reask_interval_s=60)
+        eventually(lambda: second in gw.recipients(), 30, what="the second phone asked")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND national_id = %d "
+                           "AND recipient = '%s'" % (crisis, national, first)), 1,
+                     "the refused phone asked again: " + cluster.psql(DB, "SELECT id, recipient, state, last_error, "
+                     "created_at FROM outbox WHERE crisis_id = %d AND national_id = %d" % (crisis, national)))
+        expect_equal(cluster.psql(DB, "SELECT recipient FROM checkin_address_failed WHERE crisis_id = %d "
+                                      "AND national_id = %d" % (crisis, national)), first, "refused address")
+        expect_equal(count("SELECT round FROM checkin WHERE crisis_id = %d AND national_id = %d"
+                           % (crisis, national)), 2, "round")
+    finally:
+        d.stop()
+        gw.close()
+
+
+def an_answered_person_gets_no_queued_reask():
+    d = daemon(sms_rate=1, stale_claim=8)
+    try:
+        crisis, messages = launch(d, "Answered meanwhile")
+        time.sleep(2)
+        cluster.psql(DB, "UPDATE checkin SET state = 'answered', answered_at = now() "
+                         "WHERE crisis_id = %d AND state = 'asked'" % crisis)
+        before = len(logged(d))
+        time.sleep(4)
+        after = len(logged(d))
+        check(after - before <= 3, "%d asks sent after the answer: %s" % (after - before, cluster.psql(
+            DB, "SELECT state, last_error, count(*) FROM outbox WHERE crisis_id = %d GROUP BY 1, 2" % crisis)))
+        check(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'failed' "
+                    "AND last_error = 'answered'" % crisis) > messages // 2, "not failed as answered")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state IN ('queued', 'sending')"
+                           % crisis), 0, "asks still waiting")
+    finally:
+        d.stop()
+
+
+def queued_messages_of_a_closed_crisis_are_failed():
+    d = daemon(sms_rate=1)
+    try:
+        crisis, messages = launch(d, "Closed behind a run")
+        # As a re-ask run committing after the close would leave them.
+        cluster.psql(DB, "UPDATE crisis SET state = 'closed', closed_at = now() WHERE id = %d; "
+                         "UPDATE outbox SET state = 'queued', claimed_by = NULL WHERE crisis_id = %d" % (crisis, crisis))
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'queued'"
+                                 % crisis) == 0, 15, what="queued messages of a closed crisis failed")
+    finally:
+        d.stop()
+
+
 TESTS = [
     an_outage_mid_campaign_sends_nothing_twice,
     a_slow_channel_keeps_its_claims,
@@ -423,6 +544,10 @@ TESTS = [
     kannel_reports_before_the_outcome_keep_the_send_details,
     reports_never_move_a_message_backwards,
     reasking_counts_from_sending,
+    a_failing_gateway_pauses_the_channel,
+    a_refused_number_moves_to_the_next_phone,
+    an_answered_person_gets_no_queued_reask,
+    queued_messages_of_a_closed_crisis_are_failed,
 ]
 # python3 test_outbox_faults.py [name ...]: only those cases.
 run([t for t in TESTS if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
