@@ -482,6 +482,29 @@ config_validate(const struct config *cfg, char **cause)
 		xasprintf(cause, "database.url is empty");
 		return false;
 	}
+	/*
+	 * A real gateway reports deliveries and hands over incoming SMS at
+	 * public_url, proven by hook_secret (Kannel) or the auth token (Twilio);
+	 * reply links in e-mail point there too. Without them every report and
+	 * answer is refused and lost, or links point at the listen address.
+	 */
+	if (strcmp(cfg->sms_driver, "kannel") == 0 && *cfg->hook_secret == '\0') {
+		xasprintf(cause, "channels.hook_secret must be set when sms_driver = kannel "
+		                 "(delivery reports and incoming SMS are refused without it)");
+		return false;
+	}
+	if (strcmp(cfg->sms_driver, "twilio") == 0 && *cfg->twilio_auth_token == '\0') {
+		xasprintf(cause, "channels.twilio_auth_token must be set when sms_driver = twilio");
+		return false;
+	}
+	if (*cfg->public_url == '\0' &&
+	    (strcmp(cfg->sms_driver, "log") != 0 || strcmp(cfg->email_driver, "smtp") == 0)) {
+		xasprintf(cause,
+		          "server.public_url must be set when sms_driver = %s or email_driver = %s "
+		          "(gateways report to it and reply links point at it)",
+		          cfg->sms_driver, cfg->email_driver);
+		return false;
+	}
 	{
 		/* Each a literal IPv4 or IPv6 address: a name could resolve to anyone. */
 		char *list = xstrdup(cfg->trusted_proxies), *save = NULL;

@@ -125,6 +125,9 @@ daemon_init(struct daemon *d)
 		free(cause);
 		return false;
 	}
+	/* Paths are appended to it: "https://x/" would make "https://x//hooks/...". */
+	for (size_t n = strlen(d->cfg.public_url); n > 0 && d->cfg.public_url[n - 1] == '/'; n--)
+		d->cfg.public_url[n - 1] = '\0';
 	if (*d->cfg.public_url == '\0') {
 		char *url;
 		xasprintf(&url, "http://%s", d->cfg.listen);

@@ -75,6 +75,7 @@ SQL
 cat >"$DIR/dispatch.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
+public_url = http://127.0.0.1:$PORT
 [database]
 url = $CONN
 pool_size = 4

@@ -50,6 +50,21 @@ def each_bad_configuration_is_refused_with_its_line():
               "%s: file not named: %r" % (name, r.stderr))
 
 
+def a_real_gateway_needs_its_hooks_configured():
+    base = "[server]\nlisten = 127.0.0.1:1\n%s[database]\nurl = host=/tmp dbname=x\n[channels]\n%s"
+    url = "public_url = https://safety.example.org/\n"
+    for server, channels, fragment in [
+            (url, "sms_driver = kannel\n", "channels.hook_secret must be set when sms_driver = kannel"),
+            (url, "sms_driver = twilio\nhook_secret = s\n", "channels.twilio_auth_token must be set"),
+            ("", "sms_driver = kannel\nhook_secret = s\n", "server.public_url must be set"),
+            ("", "email_driver = smtp\n", "server.public_url must be set")]:
+        r, _ = check_config(base % (server, channels))
+        expect_equal(r.returncode, 2, fragment + ": " + r.stdout + r.stderr)
+        check(fragment in r.stderr, "expected %r in %r" % (fragment, r.stderr))
+    r, _ = check_config(base % (url, "sms_driver = kannel\nhook_secret = s\n"))
+    expect_equal(r.returncode, 0, r.stderr)
+
+
 def good_configuration_with_comments_and_quotes_passes():
     r, _ = check_config(
         "# Safety\n; also a comment\n\n[server]\n  listen = \"127.0.0.1:8080\"  \n"
@@ -131,6 +146,7 @@ def occupied_port_is_a_clear_error():
 
 run([
     each_bad_configuration_is_refused_with_its_line,
+    a_real_gateway_needs_its_hooks_configured,
     good_configuration_with_comments_and_quotes_passes,
     example_configuration_is_valid,
     missing_file_is_named,

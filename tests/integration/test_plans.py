@@ -731,7 +731,7 @@ def a_plan_message_that_fails_goes_to_the_next_contact():
     failing = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "channels": {
         "sms_driver": "twilio", "twilio_url": "http://127.0.0.1:%d" % gw.port,
         "twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "token", "twilio_from": "+15005550006",
-        "escalate_interval": "1"}}).start()
+        "escalate_interval": "1"}, "server": {"public_url": "http://127.0.0.1:9"}}).start()
     try:
         s = Session(failing, "lead-a", PASSWORD)
         pid = s.post("/api/v1/crises/%d/plans" % cid, {"statuses": ["needs_evacuation", "injured"], "seats": 4}
