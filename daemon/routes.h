@@ -58,6 +58,7 @@ void routes_crises_create(struct http_ctx *ctx);
 void routes_crises_update(struct http_ctx *ctx);
 void routes_crises_call_list(struct http_ctx *ctx);
 void routes_campaigns_launch(struct http_ctx *ctx);
+void routes_campaigns_reask_unreachable(struct http_ctx *ctx);
 void routes_routes_list(struct http_ctx *ctx);
 
 /* routes_status.c */

@@ -493,6 +493,32 @@ out:
 }
 
 /*
+ * POST /api/v1/crises/{id}/campaigns/{cid}/reask-unreachable: asks the
+ * campaign's unreachable people again, every round anew (after a gateway was
+ * fixed or contacts corrected). Audited; a mission account reaches only its
+ * own mission's campaigns.
+ */
+void
+routes_campaigns_reask_unreachable(struct http_ctx *ctx)
+{
+	char scope[24], id[24], cid[24];
+	struct audit_who who;
+	const char *params[7];
+
+	if (http_param_id(ctx, 0, id) == NULL || http_param_id(ctx, 1, cid) == NULL)
+		return;
+	audit_params(ctx, &who, params);
+	params[4] = auth_scope_param(ctx, scope);
+	params[5] = id;
+	params[6] = cid;
+	db_reply_json(
+	    ctx, 200, "no such campaign of an active crisis for this mission",
+	    "SELECT campaign_reask_unreachable($6::bigint, $7::bigint, $5::bigint, $1, $2, "
+	    "$3::bigint, $4)::text",
+	    7, params);
+}
+
+/*
  * GET /api/v1/crises/{id}/call-list: who never answered after every round,
  * with every address tried and what became of each message.
  */

@@ -238,6 +238,63 @@ def unanswered_are_asked_again_then_called():
     check(all(a["state"] in ("sent", "queued", "sending") for a in with_attempts[0]["attempts"]), with_attempts[0])
 
 
+def the_unreachable_can_be_asked_again():
+    cid = int(cluster.psql(DB, "SELECT id FROM campaign WHERE crisis_id = %d ORDER BY id LIMIT 1" % CRISIS))
+    unreachable = int(cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d AND state = 'unreachable' "
+                                       "AND campaign_id = %d" % (CRISIS, cid)))
+    path = "/api/v1/crises/%d/campaigns/%d/reask-unreachable" % (CRISIS, cid)
+    expect_equal(S["staff"].post(path, {}).status, 403, "staff may not re-ask")
+    expect_equal(S["lead"].post("/api/v1/crises/%d/campaigns/%d/reask-unreachable" % (CRISIS + 1000, cid),
+                                {}).status, 404, "another crisis's campaign")
+    before = len(outbox_log())
+    r = S["lead"].post(path, {})
+    expect_equal(r.status, 200, r.body)
+    expect_equal(r.json()["reasked"], unreachable, r.body)
+    # Those without any address become unreachable again at once; everyone else is asked.
+    eventually(lambda: len(outbox_log()) - before >= unreachable - PREVIEW["unreachable"], timeout=20,
+               what="the unreachable asked again")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE action = 'campaign.reask_unreachable' "
+                                  "AND object_id = '%d'" % cid), "1", "audited")
+
+
+def a_name_with_placeholders_is_written_as_is_in_the_language_recorded():
+    # English only by their record, with a Korean name too; braces in the Latin name.
+    n = int(cluster.psql(DB, "SELECT k.national_id FROM checkin k JOIN national n ON n.id = k.national_id "
+                             "WHERE k.crisis_id = %d AND n.last_point IS NOT NULL AND EXISTS (SELECT 1 FROM contact c "
+                             "WHERE c.national_id = n.id AND c.kind = 'phone') ORDER BY n.id LIMIT 1" % CRISIS))
+    cluster.psql(DB, "UPDATE national SET languages = '{en}', name_ko = '김민수', "
+                     "name_latin = 'KIM {crisis} {keywords} {link}' WHERE id = %d" % n)
+    lat, lon = cluster.psql(DB, "SELECT ST_Y(last_point::geometry) || '|' || ST_X(last_point::geometry) "
+                                "FROM national WHERE id = %d" % n).split("|")
+    r = S["lead"].post("/api/v1/crises", {"kind": "other", "title": "Gas leak", "severity": 3,
+                                          "circle": {"lat": float(lat), "lon": float(lon), "radius_m": 50}})
+    expect_equal(r.status, 201, r.body)
+    crisis = r.json()["id"]
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"], "reask_interval_s": 10,
+                                                                "rounds": 2})
+    expect_equal(r.status, 201, r.body)
+    ids = lambda: cluster.psql(DB, "SELECT string_agg(id::text, ',' ORDER BY id) FROM outbox "
+                                   "WHERE crisis_id = %d AND national_id = %d" % (crisis, n))
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND national_id = %d "
+                                        "AND state = 'sent'" % (crisis, n)) == "1", timeout=15, what="first ask")
+    cluster.psql(DB, "UPDATE outbox SET sent_at = sent_at - interval '1 hour' WHERE crisis_id = %d" % crisis)
+    cluster.psql(DB, "UPDATE checkin SET next_ask_at = now() WHERE crisis_id = %d" % crisis)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND national_id = %d "
+                                        "AND state = 'sent'" % (crisis, n)) == "2", timeout=15, what="re-ask")
+    want = {int(i) for i in ids().split(",")}
+    texts = [l["text"] for l in outbox_log() if l["outbox_id"] in want]
+    expect_equal(len(texts), 2, "launch and re-ask")
+    for t in texts:
+        check("KIM {crisis} {keywords} {link}" in t, "the name as written: " + t)
+        check(t.count("/r/") == 1 and "Answer here: http" in t, "one reply link where the template says: " + t)
+        check("Are you safe" in t or "are you safe" in t, "English: " + t)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(DISTINCT language, ',') FROM outbox WHERE crisis_id = %d "
+                                  "AND national_id = %d" % (crisis, n)), "en", "language")
+    expect_equal(cluster.psql(DB, "SELECT national_message_language('{en}', '김민수') || "
+                                  "national_message_language('{}', '김민수') || national_message_language('{ko,en}', NULL)"),
+                 "enkoko", "the language rule")
+
+
 def closing_a_crisis_stops_its_messages():
     cluster.psql(DB, "SET ROLE safety; INSERT INTO outbox (crisis_id, national_id, mission_id, channel, recipient, body, "
                      "next_attempt_at) SELECT %d, id, mission_id, 'sms', '+905321112233', 'later {link}', "
@@ -297,6 +354,8 @@ try:
         a_dry_run_shows_counts_and_previews,
         launching_sends_every_message_with_a_reply_link,
         unanswered_are_asked_again_then_called,
+        the_unreachable_can_be_asked_again,
+        a_name_with_placeholders_is_written_as_is_in_the_language_recorded,
         closing_a_crisis_stops_its_messages,
         kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch,
     ])
