@@ -88,6 +88,12 @@ channel_escape(const char *s)
 static enum channel_outcome
 channel_http_outcome(const struct http_client_result *r)
 {
+	/*
+	 * A timeout may come after the gateway took the message: it is retried
+	 * as an attempt (a delivery report for it still counts), not forever.
+	 */
+	if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
+		return CHANNEL_TRANSIENT;
 	if (r->curl_code != CURLE_OK)
 		return CHANNEL_ROUTE;
 	if (r->status >= 200 && r->status < 300)
@@ -151,7 +157,7 @@ channel_kannel_send(struct daemon *d, const struct channel_message *m, struct ch
 	          *d->cfg.kannel_from ? "&from=" : "", *d->cfg.kannel_from ? from : "");
 	memset(&req, 0, sizeof req);
 	req.url = url;
-	req.timeout_ms = 15000;
+	req.timeout_ms = d->cfg.send_timeout_ms;
 	rc = http_client_request(d->http_client, &req, channel_kannel_done, cs);
 	memset(url, 0, strlen(url));
 	free(url);
@@ -236,7 +242,7 @@ channel_twilio_send(struct daemon *d, const struct channel_message *m, struct ch
 	req.body_len = strlen(form);
 	req.content_type = "application/x-www-form-urlencoded";
 	req.userpwd = userpwd;
-	req.timeout_ms = 15000;
+	req.timeout_ms = d->cfg.send_timeout_ms;
 	rc = http_client_request(d->http_client, &req, channel_twilio_done, cs);
 	memset(form, 0, strlen(form));
 	memset(userpwd, 0, strlen(userpwd));
@@ -382,7 +388,7 @@ channel_smtp_send(struct daemon *d, const struct channel_message *m, struct chan
 	req.body = msg;
 	req.body_len = strlen(msg);
 	req.userpwd = userpwd;
-	req.timeout_ms = 30000;
+	req.timeout_ms = d->cfg.send_timeout_ms;
 	req.use_ssl = strcmp(d->cfg.smtp_starttls, "require") == 0 ? (int)CURLUSESSL_ALL
 	              : strcmp(d->cfg.smtp_starttls, "no") == 0    ? (int)CURLUSESSL_NONE
 	                                                           : (int)CURLUSESSL_TRY;

@@ -110,6 +110,7 @@ static const struct config_option config_options[] = {
     INT("channels", "stale_claim", stale_claim_s, 2, 86400),
     INT("channels", "escalate_interval", escalate_interval_s, 1, 3600),
     INT("channels", "max_attempts", max_attempts, 1, 100),
+    INT("channels", "send_timeout_ms", send_timeout_ms, 1000, 600000),
     INT("channels", "route_window", route_window_s, 10, 86400),
     INT("channels", "route_grace", route_grace_s, 1, 86400),
     INT("channels", "route_min_share", route_min_share, 0, 100),
@@ -193,6 +194,7 @@ config_defaults(struct config *cfg)
 	cfg->stale_claim_s = 120;
 	cfg->escalate_interval_s = 10;
 	cfg->max_attempts = 8;
+	cfg->send_timeout_ms = 60000;
 	cfg->route_window_s = 900;
 	cfg->route_grace_s = 600;
 	cfg->route_min_share = 50;

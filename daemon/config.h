@@ -45,7 +45,7 @@ struct config {
 	int account_lock_failures; /* failed logins from all addresses that lock an account */
 	int lock_minutes;
 	int login_failure_delay_ms; /* a failed login is answered this long after it arrived */
-	int password_hash_cost; /* scrypt log2(N) for new passwords */
+	int password_hash_cost;     /* scrypt log2(N) for new passwords */
 
 	/* [registry] */
 	int traveller_retention_days; /* days after departure a traveller is kept */
@@ -77,6 +77,7 @@ struct config {
 	int stale_claim_s;        /* a claim older than this was lost with its process */
 	int escalate_interval_s;
 	int max_attempts;
+	int send_timeout_ms;   /* how long one send may take at a gateway before it is retried */
 	int route_window_s;    /* adaptive routing looks this far back */
 	int route_grace_s;     /* sent without a report this long counts as undelivered */
 	int route_min_share;   /* percent delivered below which a route is degraded */

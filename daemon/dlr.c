@@ -327,24 +327,35 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], "
 	        " $5::text[]) AS r(idx, id, sid, state, err)), "
 	        "t AS (SELECT r.*, o.id AS oid FROM r JOIN outbox o ON o.id = r.id "
-	        " WHERE r.id IS NOT NULL AND o.state IN ('sending', 'sent', 'delivered') "
+	        " WHERE r.id IS NOT NULL AND o.state IN ('sending', 'sent', 'delivered', 'queued', "
+	        " 'failed') "
 	        " UNION ALL SELECT r.*, o.id FROM r JOIN outbox o ON o.driver = 'twilio' "
 	        " AND o.provider_id = r.sid WHERE r.sid IS NOT NULL "
-	        " AND o.state IN ('sending', 'sent', 'delivered')), "
+	        " AND o.state IN ('sending', 'sent', 'delivered', 'queued', 'failed')), "
 	        "last AS (SELECT DISTINCT ON (oid) * FROM t "
 	        " ORDER BY oid, (state = 'delivered') DESC, (state <> 'progress') DESC, idx DESC), "
 	        /*
 	         * A report moves a message forward only: from sending or sent to
 	         * delivered or failed. A failure after a delivery (reports reach us
-	         * in any order) or a second delivery changes nothing.
+	         * in any order) or a second delivery changes nothing. A send that
+	         * timed out may have reached the gateway all the same: its row
+	         * waits for a retry (queued) or gave up (failed), and a delivery
+	         * (or the gateway's acceptance, progress) settles it and cancels
+	         * the retry.
 	         */
-	        "u AS (UPDATE outbox o SET state = l.state::outbox_state, "
+	        "u AS (UPDATE outbox o SET state = CASE WHEN l.state = 'progress' THEN 'sent' "
+	        " ELSE l.state END::outbox_state, "
+	        " sent_at = CASE WHEN o.state IN ('queued', 'failed') THEN coalesce(o.sent_at, "
+	        "now()) "
+	        " ELSE o.sent_at END, "
 	        " delivered_at = CASE WHEN l.state = 'delivered' THEN coalesce(o.delivered_at, "
 	        "now()) "
 	        " ELSE o.delivered_at END, "
 	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END "
-	        " FROM last l WHERE o.id = l.oid AND l.state IN ('delivered', 'failed') "
-	        " AND o.state IN ('sending', 'sent') "
+	        " FROM last l WHERE o.id = l.oid AND ((l.state IN ('delivered', 'failed') "
+	        " AND o.state IN ('sending', 'sent')) OR (l.state = 'delivered' AND o.state IN "
+	        " ('queued', 'failed') AND coalesce(o.last_error, '') NOT IN ('crisis closed', "
+	        " 'answered', 'cancelled')) OR (l.state = 'progress' AND o.state = 'queued')) "
 	        " RETURNING l.idx, o.crisis_id, o.national_id, l.state, o.kind), "
 	        /*
 	         * A check-in that will not arrive: its person is asked again now.

@@ -744,6 +744,21 @@ outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *pr
 		if (outcome == CHANNEL_SENT)
 			outbox_route_ok(ob, it->channel);
 		res->delay = (double)(1 << (it->attempts < 9 ? it->attempts : 9));
+		/* A gateway too slow to answer slows the whole channel down, not only this message.
+		 */
+		if (outcome == CHANNEL_TRANSIENT && error != NULL &&
+		    (strstr(error, "timed out") != NULL || strstr(error, "Timeout") != NULL)) {
+			int c = outbox_channel_index(it->channel);
+			double left;
+
+			outbox_route_fault(ob, it->channel, error);
+			left = ob->route[c].paused_until - outbox_now();
+			if (res->delay < left)
+				res->delay = left;
+			/* The gateway may still take it: its report gets time to come first. */
+			if (res->delay < 2.0 * ob->d->cfg.send_timeout_ms / 1000.0)
+				res->delay = 2.0 * ob->d->cfg.send_timeout_ms / 1000.0;
+		}
 	}
 	res->delay *= 0.75 + (double)(rand() % 500) / 1000.0;
 	outbox_item_free(it);
