@@ -307,6 +307,58 @@ channel_mime_word(const char *s)
 	return out;
 }
 
+/*
+ * Encodes a body quoted-printable (RFC 2045) with CRLF line ends: SMTP
+ * refuses or breaks lines past 998 octets, and a bare LF is not a line end
+ * to it. Each LF of the text (CRLF too) becomes a line end; longer lines are
+ * broken softly at 76 characters; a line's leading '.' and trailing space
+ * are encoded so no server alters them.
+ */
+static char *
+channel_qp_encode(const char *s)
+{
+	size_t cap = strlen(s) * 4 + 16, off = 0, col = 0;
+	char *out = xmalloc(cap);
+
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		char enc[4];
+		size_t n;
+		bool line_end = p[1] == '\0' || p[1] == '\n' || (p[1] == '\r' && p[2] == '\n');
+
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		if (*p == '\n') {
+			memcpy(out + off, "\r\n", 2);
+			off += 2;
+			col = 0;
+			continue;
+		}
+		if ((*p >= 33 && *p <= 126 && *p != '=' && !(*p == '.' && col == 0)) ||
+		    ((*p == ' ' || *p == '\t') && !line_end)) {
+			enc[0] = (char)*p;
+			n = 1;
+		} else {
+			snprintf(enc, sizeof enc, "=%02X", *p);
+			n = 3;
+		}
+		/* A soft break ("=" and CRLF) keeps every line within 76 characters. */
+		if (col + n > 75) {
+			memcpy(out + off, "=\r\n", 3);
+			off += 3;
+			col = 0;
+			if (*p == '.' && n == 1) {
+				snprintf(enc, sizeof enc, "=%02X", *p);
+				n = 3;
+			}
+		}
+		memcpy(out + off, enc, n);
+		off += n;
+		col += n;
+	}
+	out[off] = '\0';
+	return out;
+}
+
 /* Escapes text for HTML. */
 static char *
 channel_html_escape(const char *s)
@@ -333,7 +385,7 @@ channel_html_escape(const char *s)
 			rep = "&#39;";
 			break;
 		case '\n':
-			rep = "<br>";
+			rep = "<br>\n";
 			break;
 		}
 		if (rep != NULL) {
@@ -354,6 +406,7 @@ channel_smtp_send(struct daemon *d, const struct channel_message *m, struct chan
 	struct http_client_request req;
 	char *subject = channel_mime_word(m->subject), *html = channel_html_escape(m->text);
 	char *msg, *rcpt[2], *from, *userpwd = NULL, date[64], boundary[40], msgid[96];
+	char *html_doc, *text_qp, *html_qp;
 	unsigned char rnd[12];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -364,18 +417,26 @@ channel_smtp_send(struct daemon *d, const struct channel_message *m, struct chan
 	sf_secret_random(rnd, sizeof rnd);
 	sf_secret_hex_encode(rnd, sizeof rnd, boundary, sizeof boundary);
 	snprintf(msgid, sizeof msgid, "<%lld.%s@safety>", m->outbox_id, boundary);
+	xasprintf(&html_doc, "<!doctype html><html lang=\"%s\"><body><p>%s</p></body></html>",
+	          m->language, html);
+	text_qp = channel_qp_encode(m->text);
+	html_qp = channel_qp_encode(html_doc);
 	xasprintf(
 	    &msg,
 	    "Date: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n"
 	    "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n"
 	    "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: "
-	    "8bit\r\n\r\n"
-	    "%s\r\n\r\n--%s\r\nContent-Type: text/html; charset=UTF-8\r\n"
-	    "Content-Transfer-Encoding: 8bit\r\n\r\n<!doctype html><html "
-	    "lang=\"%s\"><body><p>%s</p>"
-	    "</body></html>\r\n\r\n--%s--\r\n",
-	    date, d->cfg.smtp_from, m->recipient, subject, msgid, boundary, boundary, m->text,
-	    boundary, m->language, html, boundary);
+	    "quoted-printable\r\n\r\n%s\r\n\r\n"
+	    "--%s\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: "
+	    "quoted-printable\r\n\r\n%s\r\n\r\n--%s--\r\n",
+	    date, d->cfg.smtp_from, m->recipient, subject, msgid, boundary, boundary, text_qp,
+	    boundary, html_qp, boundary);
+	memset(text_qp, 0, strlen(text_qp));
+	memset(html_qp, 0, strlen(html_qp));
+	memset(html_doc, 0, strlen(html_doc));
+	free(text_qp);
+	free(html_qp);
+	free(html_doc);
 	xasprintf(&rcpt[0], "<%s>", m->recipient);
 	rcpt[1] = NULL;
 	xasprintf(&from, "<%s>", d->cfg.smtp_from);

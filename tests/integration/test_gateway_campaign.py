@@ -4,6 +4,8 @@ server speaking the Twilio Messages API. Every message arrives, Hangul
 intact; delivery reports come back; a reply typed at the operator reaches
 /hooks/sms/kannel and becomes the person's status."""
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -106,13 +108,42 @@ def e_mail_goes_through_smtp_with_the_reply_link():
     eventually(lambda: len(jsonl(index)) >= c["messages"], timeout=60, what="every e-mail at the server")
     files = sorted(os.listdir(ENV["SAFETY_SMTP_MAILDIR"]))
     eml = [f for f in files if f.endswith(".eml")]
-    with open(os.path.join(ENV["SAFETY_SMTP_MAILDIR"], eml[0]), encoding="utf-8", errors="replace") as f:
-        mail = f.read()
-    check("Subject: =?UTF-8?B?" in mail and "multipart/alternative" in mail and "/r/" in mail, mail[:600])
-    check("[훈련]" in mail or "[DRILL]" in mail, "drill said")
+    with open(os.path.join(ENV["SAFETY_SMTP_MAILDIR"], eml[0]), "rb") as f:
+        raw = f.read()
+    mail = raw.decode("utf-8", errors="replace")
+    # The bodies are quoted-printable: read as a mail client would.
+    text = "".join(p.get_content() for p in email.message_from_bytes(raw, policy=email.policy.default).walk()
+                   if not p.is_multipart())
+    check("Subject: =?UTF-8?B?" in mail and "multipart/alternative" in mail and "/r/" in text, mail[:600])
+    check("[훈련]" in text or "[DRILL]" in text, "drill said")
     # The outcomes are written in batches a moment after the server accepted them.
     eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis)
                == str(c["messages"]), timeout=30, what="all marked sent")
+
+
+def a_long_e_mail_keeps_within_smtp_line_limits():
+    # Ampersands grow fivefold as HTML: the HTML part would be one line of thousands of octets.
+    en = "Safety check for {name} after {crisis}.\n" + "Roads A&B closed; " * 45 + "\nAnswer: {link}"
+    crisis = lead.post("/api/v1/crises", {"kind": "flood", "title": "Flood long mail",
+                                          "circle": {"lat": 41.01, "lon": 28.97, "radius_m": 60000}}).json()["id"]
+    index = os.path.join(ENV["SAFETY_SMTP_MAILDIR"], "index.jsonl")
+    before = len(jsonl(index))
+    r = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["email"], "templates": {"en": en, "ko": en}})
+    expect_equal(r.status, 201, r.body)
+    c = r.json()
+    eventually(lambda: len(jsonl(index)) >= before + c["messages"], timeout=60, what="every long e-mail")
+    rec = jsonl(index)[before]
+    with open(os.path.join(ENV["SAFETY_SMTP_MAILDIR"], rec["file"]) if not os.path.isabs(rec["file"])
+              else rec["file"], "rb") as f:
+        raw = f.read()
+    lines = raw.split(b"\r\n")
+    check(max(len(l) for l in lines) <= 998, "a line of %d octets" % max(len(l) for l in lines))
+    check(b"\n" not in raw.replace(b"\r\n", b""), "a bare LF in the message")
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    parts = {p.get_content_type(): p.get_content() for p in msg.walk() if not p.is_multipart()}
+    check(("Roads A&B closed; " * 45).strip() in parts["text/plain"] and "/r/" in parts["text/plain"],
+          parts["text/plain"][:300])
+    check("A&amp;B" in parts["text/html"] and "/r/" in parts["text/html"], parts["text/html"][:300])
 
 
 def twilio_shaped_api_sends_and_reports():
@@ -171,6 +202,7 @@ try:
         english_goes_to_kannel_in_gsm_7,
         a_reply_typed_at_the_operator_becomes_a_status,
         e_mail_goes_through_smtp_with_the_reply_link,
+        a_long_e_mail_keeps_within_smtp_line_limits,
         twilio_shaped_api_sends_and_reports,
     ])
 finally:
