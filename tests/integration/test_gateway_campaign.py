@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import urllib.request
 
 from harness import SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
@@ -196,6 +197,31 @@ def english_goes_to_kannel_in_gsm_7():
     expect_equal(rec.get("parts", 1), 1, "one part at the operator")
 
 
+def a_refused_smtp_login_pauses_e_mail_and_fails_nobody():
+    global d, lead
+    d.stop()
+    ch = dict(channels("kannel"), smtp_user=ENV["SAFETY_SMTP_USER"], smtp_password="not-the-password",
+              escalate_interval="1")
+    d = Daemon(conninfo, sections=dict(SECTIONS, channels=ch), port=d.port).start()
+    lead = Session(d, "lead", PASSWORD)
+    crisis = lead.post("/api/v1/crises", {"kind": "flood", "title": "Flood, wrong SMTP password",
+                                          "circle": {"lat": 41.01, "lon": 28.97, "radius_m": 60000}}).json()["id"]
+    c = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["email"], "rounds": 2,
+                                                           "reask_interval_s": 10}).json()
+    check(c["messages"] > 0, c)
+    eventually(lambda: d.get("/readyz").json().get("channels_paused"), timeout=20, what="e-mail paused")
+    time.sleep(12)
+    paused = d.get("/readyz").json()["channels_paused"]
+    expect_equal([p["channel"] for p in paused], ["email"], "paused channels")
+    check("535" in paused[0]["error"], paused[0]["error"])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'failed'" % crisis),
+                 "0", "e-mails failed for good")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d AND (round > 1 "
+                                  "OR state = 'unreachable') AND EXISTS (SELECT 1 FROM outbox o WHERE o.crisis_id = %d "
+                                  "AND o.national_id = checkin.national_id)" % (crisis, crisis)),
+                 "0", "rounds advanced or people unreachable")
+
+
 try:
     run([
         a_campaign_over_kannel_reaches_the_operator_with_hangul_intact,
@@ -204,6 +230,7 @@ try:
         e_mail_goes_through_smtp_with_the_reply_link,
         a_long_e_mail_keeps_within_smtp_line_limits,
         twilio_shaped_api_sends_and_reports,
+        a_refused_smtp_login_pauses_e_mail_and_fails_nobody,
     ])
 finally:
     d.stop()
