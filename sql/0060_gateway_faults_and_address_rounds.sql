@@ -14,7 +14,8 @@
 --
 -- The language of a message is decided by national_message_language alone.
 -- Names go into re-asks as into launches (after the template is rendered),
--- and the template's {link} is stored as a marker that no name can hold.
+-- and campaign_render stores the template's {link} as a marker that no name
+-- can hold (so every caller, a late joiner's first ask too, gets it).
 -- A re-ask run holds its crises FOR SHARE, so a close waits for it (and then
 -- fails its new messages) or it skips a crisis being closed.
 
@@ -41,11 +42,47 @@ CREATE FUNCTION national_message_language(p_languages text[], p_name_ko text) RE
 		WHEN p_name_ko IS NOT NULL AND btrim(p_name_ko) <> '' THEN 'ko' ELSE 'en' END
 $$;
 
--- The templates with {link} replaced by the marker safetyd puts the reply
--- link at (U+001F, which names, titles and templates cannot carry through).
-CREATE FUNCTION campaign_link_marked(p_templates jsonb) RETURNS jsonb
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-	SELECT replace(p_templates::text, '{link}', '\u001fLINK\u001f')::jsonb
+-- Renders a template for one person. The template's {link} becomes the
+-- marker safetyd puts the reply link at (U+001F LINK U+001F: names, titles
+-- and templates cannot hold control characters), so a "{link}" inside a
+-- name or a title is written as it is. It is replaced first for the same
+-- reason.
+CREATE OR REPLACE FUNCTION campaign_render(templates jsonb, lang text, name text, crisis_title text,
+		drill boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN drill THEN CASE WHEN lang = 'ko' THEN '[훈련] ' ELSE '[DRILL] ' END ELSE '' END
+		|| replace(replace(replace(replace(coalesce(templates ->> lang, templates ->> 'en',
+			templates ->> 'ko'), '{link}', E'\x1fLINK\x1f'), '{name}', coalesce(name, '')),
+			'{crisis}', crisis_title),
+			'{keywords}', CASE WHEN lang = 'ko'
+				THEN '1 안전 / 2 도움 필요 / 3 부상 / 4 대피 필요'
+				ELSE '1 safe / 2 need help / 3 injured / 4 need evacuation' END)
+$$;
+
+-- The newest definition (0004); the preview shows {link} where the link goes.
+CREATE OR REPLACE FUNCTION campaign_preview(p_crisis bigint, p_mission bigint, p_templates jsonb,
+		p_channels text[]) RETURNS json LANGUAGE sql STABLE AS $$
+	WITH c AS (SELECT * FROM crisis WHERE id = p_crisis),
+	targets AS (SELECT t.national_id, t.region_id FROM crisis_targets(p_crisis, p_mission) t
+		WHERE NOT EXISTS (SELECT 1 FROM checkin k WHERE k.crisis_id = p_crisis
+			AND k.national_id = t.national_id)),
+	route AS (SELECT DISTINCT ON (t.national_id) t.national_id, ch.channel
+		FROM targets t, unnest(p_channels) WITH ORDINALITY AS ch(channel, i)
+			JOIN contact ct ON ct.kind = channel_contact_kind(ch.channel)
+		WHERE ct.national_id = t.national_id ORDER BY t.national_id, ch.i)
+	SELECT json_build_object(
+		'people', (SELECT count(*) FROM targets),
+		'unreachable', (SELECT count(*) FROM targets t WHERE NOT EXISTS
+			(SELECT 1 FROM route r WHERE r.national_id = t.national_id)),
+		'by_channel', (SELECT coalesce(json_object_agg(channel, n), '{}'::json) FROM
+			(SELECT channel, count(*) AS n FROM route GROUP BY channel) x),
+		'by_region', (SELECT coalesce(json_agg(json_build_object('region_id', x.region_id,
+			'code', r.code, 'name', r.name, 'count', x.n) ORDER BY x.n DESC), '[]'::json) FROM
+			(SELECT region_id, count(*) AS n FROM targets GROUP BY region_id) x
+			LEFT JOIN region r ON r.id = x.region_id),
+		'preview', (SELECT json_object_agg(l, replace(campaign_render(p_templates, l,
+			CASE WHEN l = 'ko' THEN '홍길동' ELSE 'HONG GILDONG' END, c.title, c.drill),
+			E'\x1fLINK\x1f', '{link}'))
+			FROM c, unnest(ARRAY['ko', 'en']) AS l))
 $$;
 
 CREATE OR REPLACE FUNCTION campaign_launch(p_campaign bigint) RETURNS TABLE (checkins bigint, messages bigint)
@@ -102,8 +139,8 @@ BEGIN
 			FROM launch_route r;
 		GET DIAGNOSTICS asked = ROW_COUNT;
 
-		body_ko := campaign_render(campaign_link_marked(camp.templates), 'ko', name_mark, camp.title, camp.drill);
-		body_en := campaign_render(campaign_link_marked(camp.templates), 'en', name_mark, camp.title, camp.drill);
+		body_ko := campaign_render(camp.templates, 'ko', name_mark, camp.title, camp.drill);
+		body_en := campaign_render(camp.templates, 'en', name_mark, camp.title, camp.drill);
 		INSERT INTO outbox (crisis_id, campaign_id, national_id, mission_id, channel, recipient, language, body)
 			SELECT camp.crisis_id, camp.id, r.national_id, camp.mission_id, r.channel, r.recipient, r.lang,
 				CASE WHEN r.lang = 'ko' THEN replace(body_ko, name_mark, coalesce(r.name_ko, r.name_latin, ''))
@@ -208,7 +245,7 @@ BEGIN
 	ob AS (INSERT INTO outbox (crisis_id, campaign_id, national_id, mission_id, channel, recipient,
 			language, body)
 		SELECT x.crisis_id, x.campaign_id, x.national_id, x.mission_id, x.channel, x.recipient, x.lang,
-			replace(campaign_render(campaign_link_marked(x.templates), x.lang, name_mark, x.title, x.drill),
+			replace(campaign_render(x.templates, x.lang, name_mark, x.title, x.drill),
 				name_mark, CASE WHEN x.lang = 'ko' THEN coalesce(x.name_ko, x.name_latin, '')
 					ELSE coalesce(x.name_latin, x.name_ko, '') END)
 		FROM nxt x RETURNING 1),
