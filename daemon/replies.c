@@ -2209,10 +2209,14 @@ replies_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " WHEN k.own THEN r0.ref0 || ':' || r0.idx || ':' || "
 	        "  (extract(epoch FROM clock_timestamp()) * 1000000)::bigint "
 	        " ELSE r0.ref0 END AS ref FROM r0 LEFT JOIN LATERAL ("
-	        " SELECT bool_or(e.provider_ref = r0.ref0) AS own, (SELECT l.provider_ref "
-	        "  FROM response l WHERE l.id >= min(e.id) AND l.channel = 'sms' "
-	        "  AND l.channel = r0.channel "
-	        "  AND l.sender = r0.sender ORDER BY l.id DESC LIMIT 1) AS latest "
+	        /*
+	         * The aggregate gives a row even when no key is stored: the CASE
+	         * keeps the sender's latest SMS from being looked for then.
+	         */
+	        " SELECT bool_or(e.provider_ref = r0.ref0) AS own, CASE WHEN min(e.id) IS NOT NULL "
+	        "  THEN (SELECT l.provider_ref FROM response l WHERE l.channel = 'sms' "
+	        "  AND l.sender = r0.sender AND l.id >= min(e.id) ORDER BY l.id DESC LIMIT 1) "
+	        "  END AS latest "
 	        " FROM response e WHERE r0.alt IS NOT NULL AND e.channel = r0.channel "
 	        " AND (e.provider_ref = r0.ref0 OR r0.alt <> '' AND e.provider_ref = r0.alt "
 	        " AND e.received_at > now() - interval '5 minutes')) k ON true), "
