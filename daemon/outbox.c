@@ -1303,7 +1303,9 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		        " AND cr.state IN ('closed', 'dismissed') RETURNING 1) "
 		        "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
 		        " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
-		        " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked",
+		        " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked "
+		        /* People queued while a launch held their mission join now. */
+		        " LEFT JOIN LATERAL (SELECT join_pending_drain() AS joined) j ON l.locked",
 		        3, params, outbox_maintenance_done, ob, &cause) != 0)
 			ob->escalating = false;
 		pg_arrays_free(&held);

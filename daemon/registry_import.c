@@ -720,15 +720,10 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 		return true;
 	}
 	/*
-	 * The mission's membership lock before the registry is written, as
-	 * launches and deletions take it: people the merge adds or moves are
-	 * asked in a running check-in below, and a launch under way either
-	 * finds them or has committed first.
+	 * No membership lock around the merge: a launch under way would hold
+	 * the import for its whole run. The join below asks for it without
+	 * waiting, and queues the people for after the launch when it is busy.
 	 */
-	if (!import_exec(
-	        conn, "SELECT pg_advisory_xact_lock(hashtextextended('crisis-members:' || $1, 0))",
-	        mission, cause))
-		goto fail;
 	for (size_t i = 0; i < sizeof import_merge_steps / sizeof import_merge_steps[0]; i++) {
 		if (!import_exec(conn, import_merge_steps[i], mission, cause))
 			goto fail;

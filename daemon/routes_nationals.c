@@ -374,8 +374,18 @@ static const char national_patch_sql[] =
     " CASE WHEN $11 IS NOT NULL THEN 'kind' END, CASE WHEN $17 IS NOT NULL THEN 'needs' END, "
     " CASE WHEN $19 IS NOT NULL THEN 'household_id' END, CASE WHEN $20 IS NOT NULL THEN "
     " 'location' END] || coalesce($24::text[], '{}')) k WHERE k IS NOT NULL), "
-    " 'mission_id', u.mission_id)::text) FROM u) "
-    "SELECT u.id FROM u, (SELECT count(*) FROM a) ac, (SELECT count(*) FROM loc) lc";
+    " 'mission_id', u.mission_id)::text) FROM u), "
+    /*
+     * Someone whose place, kind or dates change is queued for the running
+     * check-ins in this same transaction: the join after the commit, or
+     * safetyd's next drain, asks them, so no failure there loses them.
+     */
+    "jp AS (INSERT INTO join_pending (mission_id, national_id) SELECT u.mission_id, u.id FROM u "
+    " WHERE $20::text IS NOT NULL OR $11::national_kind IS NOT NULL OR $12::date IS NOT NULL "
+    " OR $13::date IS NOT NULL OR $24::text[] && ARRAY['arrival_date', 'departure_date'] "
+    " RETURNING 1) "
+    "SELECT u.id FROM u, (SELECT count(*) FROM a) ac, (SELECT count(*) FROM loc) lc, "
+    " (SELECT count(*) FROM jp) jc";
 
 static void national_patch_read_names(struct national_patch *np);
 
@@ -396,8 +406,8 @@ national_patch_answer(struct national_patch *np)
 }
 
 /*
- * The change is stored either way: a failure to ask them is logged, and the
- * next launch (or change) asks them.
+ * The change is stored either way: a failure to ask them is logged, and
+ * safetyd's next drain of the queue asks them.
  */
 static void
 national_patch_joined(const struct db_result *r, void *arg)
@@ -422,10 +432,11 @@ national_patch_moves(const struct national_patch *np)
 }
 
 /*
- * The change is committed. Someone it puts inside the area of a check-in
- * running for their mission is asked in it now, as the launch would have
- * (under the mission's membership lock, so a launch under way asks them
- * once or not at all and this asks the rest); then the answer.
+ * The change is committed, and the person queued with it. Someone it puts
+ * inside the area of a check-in running for their mission is asked in it
+ * now, as the launch would have; while a launch holds the mission this
+ * waits for nothing and they stay queued for the drain after it. Then the
+ * answer.
  */
 static void
 national_patch_done(const struct db_result *r, void *arg)
@@ -450,7 +461,7 @@ national_patch_done(const struct db_result *r, void *arg)
 	} else {
 		params[0] = np->params[6];
 		if (db_pool_query(np->ctx->d->db,
-		                  "SELECT nationals_join_crises(n.mission_id, ARRAY[n.id]) "
+		                  "SELECT join_pending_drain(n.mission_id) "
 		                  "FROM national n WHERE n.id = $1::bigint",
 		                  1, params, national_patch_joined, np, &cause) != 0) {
 			log_warn("national_join_failed", "national", np->params[6], "error", cause);

@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+import time
 import urllib.parse
 
 from harness import LOG_DIR, SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
@@ -1089,6 +1091,104 @@ def people_who_come_into_a_running_check_in_are_asked():
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
 
 
+def second_izmir_state(nid):
+    return cluster.psql(DB, "SELECT coalesce((SELECT k.state || ':' || p.status FROM checkin k "
+                            "JOIN person_status p USING (crisis_id, national_id) "
+                            "WHERE k.crisis_id = %d AND k.national_id = %d), 'not asked')" % (S["izmir2"], nid))
+
+
+def izmir_resident_not_asked():
+    """A resident of the registry with a phone, no trip and no check-in in the second Izmir crisis."""
+    return int(cluster.psql(
+        DB, "SELECT n.id FROM national n WHERE n.mission_id = %d AND n.deleted_at IS NULL AND n.kind = 'resident' "
+            "AND n.source <> 'self' AND EXISTS (SELECT 1 FROM contact c WHERE c.national_id = n.id "
+            "AND c.kind = 'phone') AND NOT EXISTS (SELECT 1 FROM itinerary_leg l WHERE l.national_id = n.id) "
+            "AND NOT EXISTS (SELECT 1 FROM checkin k WHERE k.crisis_id = %d AND k.national_id = n.id) "
+            "ORDER BY n.id LIMIT 1" % (MISSION, S["izmir2"])))
+
+
+IZMIR_TRIP = dict(leg1_place="Izmir", leg1_arrival=day(-1), leg1_departure=day(3))
+
+
+def a_registrant_flagged_as_someone_asked_is_not_asked_again():
+    izmir = (38.4192, 27.1287)
+    S["izmir2"] = crisis = lead.post("/api/v1/crises", {"kind": "flood", "title": "Izmir flood again", "severity": 3,
+                                          "circle": {"lat": izmir[0], "lon": izmir[1], "radius_m": 30000}}).json()["id"]
+    launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
+    check(launched.status in (200, 201, 202), launched.body)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM campaign WHERE crisis_id = %d AND state = 'running'"
+                                    % crisis) == "1", timeout=10, what="launched")
+    state_of = second_izmir_state
+    izmir_trip = dict(IZMIR_TRIP, leg1_region=REGION["TR-35"])
+    # Someone the registry has, asked in the check-in, registers again by themselves.
+    kept = int(cluster.psql(
+        DB, "SELECT n.id FROM national n WHERE n.mission_id = %d AND n.deleted_at IS NULL AND n.kind = 'resident' "
+            "AND n.source <> 'self' AND n.passport_no IS NOT NULL AND NOT EXISTS (SELECT 1 FROM itinerary_leg l "
+            "WHERE l.national_id = n.id) AND NOT EXISTS (SELECT 1 FROM registration g "
+            "WHERE g.duplicate_of = n.id OR g.national_id = n.id) ORDER BY n.id LIMIT 1" % MISSION))
+    expect_equal(lead.patch("/api/v1/nationals/%d" % kept, {"location": {"lat": 38.43, "lon": 27.14}}).status, 200,
+                 "the registry's person moved to Izmir")
+    expect_equal(state_of(kept), "asked:pending", "and asked")
+    passport = record_secret(cluster.psql(DB, "SELECT passport_no FROM national WHERE id = %d" % kept))
+    r = post("/register", short_form(name_latin="SAME PERSON", passport_no=passport, phone="010-6300-0101",
+                                     **izmir_trip), addr="198.51.100.95")
+    expect_equal(r.status, 303, r.body[:300])
+    twin = national_of(token_of(r))
+    reg = int(cluster.psql(DB, "SELECT id FROM registration WHERE national_id = %d" % twin))
+    expect_equal(cluster.psql(DB, "SELECT duplicate_of FROM registration WHERE id = %d" % reg), str(kept),
+                 "flagged as the registry's person")
+    expect_equal(state_of(twin), "not asked", "the same person is not asked twice")
+    m = lead.post("/api/v1/registrations/%d/merge" % reg, {})
+    expect_equal((m.status, m.json()["outcome"]), (200, "merged"), "merged while the check-in runs: " + m.body)
+
+
+def late_joiners_get_the_launch_language_and_names_as_written():
+    crisis = S["izmir2"]
+    # English only, with a Korean name too and a name that looks like a template's field.
+    english = izmir_resident_not_asked()
+    cluster.psql(DB, "UPDATE national SET languages = '{en}', name_ko = '김영희', name_latin = 'KIM {crisis} {name}' "
+                     "WHERE id = %d" % english)
+    expect_equal(lead.patch("/api/v1/nationals/%d" % english, {"location": {"lat": 38.42, "lon": 27.13}}).status,
+                 200, "moved to Izmir")
+    expect_equal(cluster.psql(DB, "SELECT language || '|' || (body LIKE '%%KIM {crisis} {name}%%') FROM outbox "
+                                  "WHERE crisis_id = %d AND national_id = %d" % (crisis, english)), "en|true",
+                 "asked in English, the name written as it is")
+
+
+def joins_wait_for_no_launch_and_are_never_lost():
+    crisis = S["izmir2"]
+    state_of = second_izmir_state
+    izmir_trip = dict(IZMIR_TRIP, leg1_region=REGION["TR-35"])
+    # A launch holds the mission (as one over a million people does for seconds).
+    held = threading.Thread(target=cluster.psql, args=(DB, "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended("
+                                                           "'crisis-members:%d', 0)); SELECT pg_sleep(7); COMMIT"
+                                                       % MISSION))
+    held.start()
+    time.sleep(1)
+    t0 = time.time()
+    r = post("/register", short_form(name_latin="DURING A LAUNCH", phone="010-6300-0102", **izmir_trip),
+             addr="198.51.100.96")
+    took = time.time() - t0
+    expect_equal(r.status, 303, r.body[:300])
+    check(took < 2, "registered without waiting for the launch (%.2f s)" % took)
+    newcomer = national_of(token_of(r))
+    moved = izmir_resident_not_asked()
+    t0 = time.time()
+    expect_equal(lead.patch("/api/v1/nationals/%d" % moved, {"location": {"lat": 38.43, "lon": 27.14}}).status, 200,
+                 "moved to Izmir during the launch")
+    check(time.time() - t0 < 2, "without waiting for the launch")
+    held.join()
+    # Both asked once the launch is over, by safetyd's next drain.
+    for nid in (newcomer, moved):
+        eventually(lambda: state_of(nid) == "asked:pending", timeout=25, what="national %d asked after the launch" % nid)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND national_id IN (%d, %d)"
+                              % (crisis, newcomer, moved)), "2", "one message each")
+    expect_equal(cluster.psql(DB, "SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis),
+                 cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d" % crisis), "targeted")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM join_pending"), "0", "nobody left queued")
+    expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
+
+
 if __name__ == "__main__":
     try:
         run([the_blank_form_works_without_javascript_in_both_languages,
@@ -1118,7 +1218,10 @@ if __name__ == "__main__":
              lost_links_tell_nothing_and_take_nothing_away,
              registrations_are_counted_per_ipv6_64,
              no_enumeration_and_limits_per_address,
-             people_who_come_into_a_running_check_in_are_asked])
+             people_who_come_into_a_running_check_in_are_asked,
+             a_registrant_flagged_as_someone_asked_is_not_asked_again,
+             late_joiners_get_the_launch_language_and_names_as_written,
+             joins_wait_for_no_launch_and_are_never_lost])
     finally:
         d.stop()
         cluster.dropdb(DB)
