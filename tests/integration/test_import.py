@@ -691,13 +691,13 @@ def people_an_import_adds_inside_a_running_check_in_are_asked():
                                 "FROM checkin k JOIN national n ON n.id = k.national_id WHERE k.crisis_id = %d"
                             % (crisis, crisis, crisis, crisis))
     expect_equal(asked(), "51|0|51|51|51", "the 50 inside asked, messaged, counted and pending; none outside")
-    # The launch's message, their reply link put in when it is sent.
+    # The launch's message, with the marker their reply link is put at when it is sent.
     expect_equal(cluster.psql(DB, "SELECT string_agg(n.name_latin || ':' || o.body || ':' || o.recipient, '|' "
                                   "ORDER BY n.name_latin) FROM outbox o JOIN national n ON n.id = o.national_id "
                                   "WHERE o.crisis_id = %d AND n.name_latin IN ('BKK FIRST', 'BKK PERSON 000')"
                               % crisis),
-                 "BKK FIRST:BKK FIRST, are you safe? {link}:+66813000000|"
-                 "BKK PERSON 000:BKK PERSON 000, are you safe? {link}:+66813001000", "the message")
+                 "BKK FIRST:BKK FIRST, are you safe? \x1fLINK\x1f:+66813000000|"
+                 "BKK PERSON 000:BKK PERSON 000, are you safe? \x1fLINK\x1f:+66813001000", "the message")
     # The same file again, and again with everyone moved inside: nobody asked twice.
     expect_equal(post_csv(S["admin"], body, admin).json()["unchanged"], 100, "again")
     expect_equal(asked(), "51|0|51|51|51", "a file imported again asks no one again")

@@ -252,6 +252,74 @@ def a_registrant_in_an_open_crisis_is_merged_only_once_it_closes():
     check('"outcome" : "merged"' in r, r)
 
 
+def newcomer(name):
+    """Someone new at LAT, LON with a phone, after the launch; returns their id."""
+    return int(q("WITH n AS (INSERT INTO national (mission_id, name_latin, kind) VALUES (%d, '%s', 'resident') "
+                 "RETURNING id), c AS (INSERT INTO contact (national_id, kind, value) SELECT id, 'phone', "
+                 "'+90533' || lpad(id::text, 7, '0') FROM n), l AS (INSERT INTO location (national_id, point, "
+                 "source) SELECT id, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, 'staff' FROM n) "
+                 "SELECT id FROM n" % (MISSION, name, LON, LAT)))
+
+
+def joins_during_a_launch_wait_for_nothing_and_are_asked_after_it():
+    crisis = declare("Join during a launch")
+    late = newcomer("LATE ONE")
+    # A launch holding the mission, as one over a million people does for seconds.
+    t, out = in_background("BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('crisis-members:%d', 0)); "
+                           "SELECT pg_sleep(2.5); COMMIT" % MISSION)
+    time.sleep(0.5)
+    t0 = time.time()
+    expect_equal(q("SET lock_timeout = '1s'; SELECT nationals_join_crises(%d, ARRAY[%d::bigint])"
+                   % (MISSION, late)).splitlines()[-1], "0", "nobody asked yet")
+    r = q("SET lock_timeout = '1s'; SELECT itinerary_import(%d, 'partner', jsonb_build_array(jsonb_build_object("
+          "'line', 2, 'passport_no', 'DRY0001', 'name_latin', 'DRY RUN', 'lat', %f, 'lon', %f, "
+          "'arrival', current_date, 'departure', current_date + 2)), true, 'tester', 'admin', '')::jsonb"
+          "->>'travellers_added'" % (MISSION, LAT, LON))
+    expect_equal(r.splitlines()[-1], "1", "a dry run counts the traveller")
+    took = time.time() - t0
+    check(took < 0.9, "the join and the dry run waited %.2f s behind the launch" % took)
+    expect_equal(q("SELECT count(*) FROM join_pending WHERE national_id = %d" % late), "1", "queued")
+    expect_equal(q("SELECT join_pending_drain(%d)" % MISSION), "0", "not drained while the launch runs")
+    t.join()
+    check("error" not in out, out.get("error", ""))
+    expect_equal(q("SELECT join_pending_drain(%d)" % MISSION), "1", "drained once it is over")
+    expect_equal(q("SELECT k.state || ':' || p.status FROM checkin k JOIN person_status p USING (crisis_id, "
+                   "national_id) WHERE k.crisis_id = %d AND k.national_id = %d" % (crisis, late)), "asked:pending",
+                 "asked after the launch")
+    expect_equal(q("SELECT count(*) FROM join_pending"), "0", "nobody left queued")
+    expect_equal(q("SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis),
+                 q("SELECT count(*) FROM checkin WHERE crisis_id = %d" % crisis), "targeted")
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+
+
+def a_crisis_being_closed_asks_nobody_new():
+    crisis = declare("Join during a close")
+    late = newcomer("LATE TWO")
+    t, out = in_background("BEGIN; UPDATE crisis SET state = 'closed' WHERE id = %d; SELECT pg_sleep(1.5); COMMIT"
+                           % crisis)
+    time.sleep(0.5)
+    q("SET lock_timeout = '1s'; SELECT nationals_join_crises(%d, ARRAY[%d::bigint])" % (MISSION, late))
+    t.join()
+    check("error" not in out, out.get("error", ""))
+    expect_equal(q("SELECT count(*) FROM checkin WHERE crisis_id = %d AND national_id = %d" % (crisis, late)), "0",
+                 "no new check-in in the closed crisis")
+    q("SELECT join_pending_drain(%d)" % MISSION)
+    expect_equal(q("SELECT count(*) FROM checkin WHERE crisis_id = %d AND national_id = %d" % (crisis, late)), "0",
+                 "nor after the queue is drained")
+    # A close that is undone: the person is asked by the next drain.
+    crisis = declare("Join during an undone close")
+    late = newcomer("LATE THREE")
+    t, out = in_background("BEGIN; UPDATE crisis SET state = 'closed' WHERE id = %d; SELECT pg_sleep(1.5); ROLLBACK"
+                           % crisis)
+    time.sleep(0.5)
+    q("SET lock_timeout = '1s'; SELECT nationals_join_crises(%d, ARRAY[%d::bigint])" % (MISSION, late))
+    t.join()
+    q("SELECT join_pending_drain(%d)" % MISSION)
+    expect_equal(q("SELECT state FROM checkin WHERE crisis_id = %d AND national_id = %d" % (crisis, late)), "asked",
+                 "asked once the close is undone")
+    expect_equal(q("SELECT count(*) FROM join_pending"), "0", "nobody left queued")
+    q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
+
 def answers_per_minute_follow_a_hard_deletion():
     crisis = declare("Hard deletion")
     people = [int(x) for x in q("SELECT national_id FROM checkin WHERE crisis_id = %d ORDER BY 1 LIMIT 3"
@@ -291,6 +359,8 @@ try:
          a_launch_and_a_deletion_behind_the_audit_lock_do_not_deadlock,
          a_deletion_during_a_reask_run_does_not_deadlock,
          a_registrant_in_an_open_crisis_is_merged_only_once_it_closes,
+         joins_during_a_launch_wait_for_nothing_and_are_asked_after_it,
+         a_crisis_being_closed_asks_nobody_new,
          answers_per_minute_follow_a_hard_deletion,
          retention_locks_nothing_when_it_only_spares])
 finally:
