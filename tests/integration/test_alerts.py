@@ -405,6 +405,38 @@ def a_second_mission_gets_what_the_first_confirmed_or_dismissed():
     check("crisis" not in got, "another mission's crisis shown: %r" % got)
 
 
+def a_dismissal_stands_when_the_proposal_loses_its_other_missions():
+    def propose(title):
+        return cluster.psql(DB, "SELECT crisis_propose('usgs', 'DIS-1', NULL, 'earthquake', '%s', '', 3::smallint, "
+                                "false, NULL, ARRAY[30.0], ARRAY[70.0], ARRAY[5000::float8], now(), 1, NULL, "
+                                "'watcher')::jsonb->>'id'" % title)
+    first, second = (int(x) for x in cluster.psql(DB, """
+        INSERT INTO mission (code, name, default_country) VALUES ('PK-ONE', 'First', 'PK'), ('PK-TWO', 'Second', 'PK');
+        SELECT string_agg(id::text, ' ' ORDER BY code) FROM mission WHERE code IN ('PK-ONE', 'PK-TWO')""").split()[-2:])
+    for mission, name in ((first, "FIRST ONE"), (second, "SECOND ONE")):
+        cluster.psql(DB, "WITH n AS (INSERT INTO national (mission_id, name_latin) VALUES (%d, '%s') RETURNING id) "
+                         "INSERT INTO location (national_id, point, source) SELECT id, "
+                         "'SRID=4326;POINT(70 30)', 'staff' FROM n" % (mission, name))
+    cluster.psql(DB, "UPDATE national SET deleted_at = now() WHERE name_latin = 'SECOND ONE'")
+    cid = int(propose("Quake"))
+    cluster.psql(DB, "SELECT crisis_update(%d, NULL, NULL, NULL, NULL, 'dismissed', 'admin', 'admin', NULL, '')"
+                 % cid)
+    # The second mission's national comes back into the area: proposed to it alone.
+    cluster.psql(DB, "UPDATE national SET deleted_at = NULL WHERE name_latin = 'SECOND ONE'")
+    expect_equal(propose("Quake update"), str(cid), "proposed again")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(mission_id::text, ',') FROM crisis_mission WHERE crisis_id = %d"
+                              % cid), str(second), "to the second mission only")
+    # And leaves it: the proposal concerns nobody now, then the event is updated again.
+    cluster.psql(DB, "UPDATE national SET deleted_at = now() WHERE name_latin = 'SECOND ONE'")
+    propose("Quake update 2")
+    propose("Quake update 3")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis c JOIN crisis_mission cm ON cm.crisis_id = c.id "
+                                  "WHERE c.source_ref = 'DIS-1' AND c.state = 'proposed' AND cm.mission_id = %d" % first),
+                 "0", "not proposed again to the mission that dismissed it")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(d.mission_id::text, ',') FROM crisis_dismissal d "
+                                  "JOIN crisis c ON c.id = d.crisis_id WHERE c.source_ref = 'DIS-1'"), str(first),
+                 "its dismissal kept")
+
 def circles_are_never_smaller_than_asked():
     one = post_alert(cap("CIR-1", "<circle>39.93,32.85 30</circle>"))["crisis"]
     expect_equal(cluster.psql(DB, "SELECT area IS NULL, radius_m FROM crisis WHERE id = %d" % one["id"]), "t|30000",
@@ -537,6 +569,7 @@ try:
         updates_and_cancels_reach_the_crisis_they_name,
         one_earthquake_under_several_usgs_ids_is_one_crisis,
         a_second_mission_gets_what_the_first_confirmed_or_dismissed,
+        a_dismissal_stands_when_the_proposal_loses_its_other_missions,
         circles_are_never_smaller_than_asked,
         a_ring_across_the_antimeridian_swallows_nothing,
         test_messages_and_expired_alerts_propose_nothing,
