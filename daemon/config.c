@@ -66,6 +66,7 @@ static const struct config_option config_options[] = {
     STR("server", "tls_key", tls_key),
     STR("server", "trusted_proxies", trusted_proxies),
     STR("database", "url", database_url),
+    STR("database", "migrate_url", database_migrate_url),
     INT("database", "pool_size", pool_size, 1, 200),
     INT("database", "max_waiting", pool_max_waiting, 1, 1000000),
     INT("database", "query_timeout_ms", query_timeout_ms, 10, 3600000),
@@ -152,6 +153,7 @@ config_defaults(struct config *cfg)
 	cfg->tls_key = xstrdup("");
 	cfg->trusted_proxies = xstrdup("");
 	cfg->database_url = xstrdup("dbname=safety");
+	cfg->database_migrate_url = xstrdup("");
 	cfg->pool_size = 4;
 	cfg->pool_max_waiting = 10000;
 	cfg->query_timeout_ms = 5000;
@@ -409,6 +411,11 @@ config_apply_env(struct config *cfg, char **cause)
 	if (v != NULL && *v != '\0') {
 		free(cfg->database_url);
 		cfg->database_url = xstrdup(v);
+	}
+	v = getenv("SAFETY_MIGRATE_URL");
+	if (v != NULL && *v != '\0') {
+		free(cfg->database_migrate_url);
+		cfg->database_migrate_url = xstrdup(v);
 	}
 	v = getenv("SAFETY_LISTEN");
 	if (v != NULL && *v != '\0') {

@@ -29,6 +29,8 @@ struct config {
 
 	/* [database] */
 	char *database_url;
+	/* the schema owner's, for migrations when url's role owns nothing; "" = url */
+	char *database_migrate_url;
 	int pool_size;
 	int pool_max_waiting; /* queued queries before callers get an error */
 	int query_timeout_ms; /* per query, also sent as statement_timeout */
@@ -116,7 +118,7 @@ void config_defaults(struct config *cfg);
 bool config_load(struct config *cfg, const char *path, char **cause)
     __attribute__((warn_unused_result));
 
-/* Applies SAFETY_DATABASE_URL and SAFETY_LISTEN from the environment. */
+/* Applies SAFETY_DATABASE_URL, SAFETY_MIGRATE_URL and SAFETY_LISTEN from the environment. */
 bool config_apply_env(struct config *cfg, char **cause) __attribute__((warn_unused_result));
 
 /* Checks values that depend on each other. */

@@ -271,13 +271,38 @@ migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
 	return true;
 }
 
+/*
+ * 1 when the connected role may change the schema: it owns (or acts as the
+ * owner of) schema_migration, or, before the first migration, may create
+ * in schema public. 0 when not, -1 on error. *who gets the role's name.
+ */
+static int
+migrate_may_change_schema(PGconn *conn, char (*who)[128], char **cause)
+{
+	PGresult *r = PQexec(conn, "SELECT current_user, CASE WHEN to_regclass('schema_migration') "
+	                           "IS NULL THEN has_schema_privilege('public', 'CREATE') "
+	                           "ELSE pg_has_role((SELECT relowner FROM pg_class WHERE oid = "
+	                           "to_regclass('schema_migration')), 'USAGE') END");
+	int may;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		xasprintf(cause, "%s", PQresultErrorMessage(r));
+		PQclear(r);
+		return -1;
+	}
+	snprintf(*who, sizeof *who, "%s", PQgetvalue(r, 0, 0));
+	may = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	return may;
+}
+
 /* Applies pending migrations in order. */
 bool
 migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report, void *arg,
               int *applied, char **cause)
 {
-	int current;
-	char line[512];
+	int current, may;
+	char line[512], who[128] = "?";
 	bool ok = false;
 
 	*applied = 0;
@@ -285,13 +310,35 @@ migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb r
 		return false;
 	if (!migrate_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", cause))
 		return false;
-	if (!migrate_exec(conn, migrate_table_sql, cause))
+	may = migrate_may_change_schema(conn, &who, cause);
+	if (may < 0)
 		goto out;
-	if (!migrate_verify(conn, set, cause))
+	if (may && !migrate_exec(conn, migrate_table_sql, cause))
 		goto out;
 	current = migrate_current_version(conn, cause);
 	if (current < 0)
 		goto out;
+	if (current > 0 && !migrate_verify(conn, set, cause))
+		goto out;
+	if (!may) {
+		int pending = 0;
+
+		for (int i = 0; i < set->count; i++)
+			pending += set->items[i].version > current;
+		if (pending > 0) {
+			/* The role safetyd runs as must not change the schema. */
+			xasprintf(cause,
+			          "%d migration%s pending, but role %s does not own the schema and "
+			          "may not change it\n"
+			          "hint: migrate as the owner: set [database] migrate_url (or "
+			          "SAFETY_MIGRATE_URL) to the owner's connection string, or run "
+			          "'safetyctl migrate' with it",
+			          pending, pending == 1 ? " is" : "s are", who);
+			goto out;
+		}
+		ok = true;
+		goto out;
+	}
 	for (int i = 0; i < set->count; i++) {
 		const struct migration *m = &set->items[i];
 		struct timespec t0, t1;
@@ -351,4 +398,62 @@ out:
 	if (!ok && *cause != NULL)
 		migrate_chomp(*cause);
 	return ok;
+}
+
+/* Gives the application role its privileges on every object of the schema. */
+bool
+migrate_grant(PGconn *conn, const char *role, int *objects, char **cause)
+{
+	const char *params[1] = {role};
+	PGresult *r =
+	    PQexecParams(conn, "SELECT safety_grant_app_role($1)", 1, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT);
+
+		xasprintf(cause, "granting role %s its privileges failed: %s%s%s", role,
+		          PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) != NULL
+		              ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+		              : PQresultErrorMessage(r),
+		          hint != NULL ? "\nhint: " : "", hint != NULL ? hint : "");
+		migrate_chomp(*cause);
+		PQclear(r);
+		return false;
+	}
+	*objects = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return true;
+}
+
+/* The role a connection string logs in as: its user, else asked of the server. */
+char *
+migrate_role_of(const char *conninfo, char **cause)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	PGconn *conn;
+	PGresult *r;
+	char *role = NULL;
+
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "user") == 0 && o->val != NULL && *o->val != '\0')
+			role = xstrdup(o->val);
+	PQconninfoFree(opts);
+	if (role != NULL)
+		return role;
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		xasprintf(cause, "cannot connect with [database] url to learn its role: %s",
+		          PQerrorMessage(conn));
+		migrate_chomp(*cause);
+		PQfinish(conn);
+		return NULL;
+	}
+	r = PQexec(conn, "SELECT current_user");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		role = xstrdup(PQgetvalue(r, 0, 0));
+	else
+		xasprintf(cause, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(conn);
+	return role;
 }

@@ -42,10 +42,24 @@ bool migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
 /*
  * Applies what is pending. Checks first that every applied migration still
  * matches its file. Holds an advisory lock so two processes never migrate at
- * once. *applied counts the files applied.
+ * once. *applied counts the files applied. A role that does not own the
+ * schema applies nothing: with nothing pending that is success, else an
+ * error naming the fix.
  */
 bool migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report,
                    void *arg, int *applied, char **cause) __attribute__((warn_unused_result));
+
+/*
+ * Calls safety_grant_app_role(role) (sql/0064): the role safetyd connects
+ * as gets exactly the privileges the code needs on every object the
+ * connected (owner) role has in the schema. Idempotent. *objects counts
+ * the objects.
+ */
+bool migrate_grant(PGconn *conn, const char *role, int *objects, char **cause)
+    __attribute__((warn_unused_result));
+
+/* The role conninfo logs in as (its user=, else asked of the server); NULL on error. */
+char *migrate_role_of(const char *conninfo, char **cause);
 
 /* Reads the newest applied version (0 when none, -1 on error). */
 int migrate_current_version(PGconn *conn, char **cause);

@@ -21,7 +21,10 @@ static const char safetyctl_usage[] =
     "\n"
     "Commands:\n"
     "  version             print the version and the schema this build needs\n"
-    "  migrate             apply pending schema migrations\n"
+    "  migrate [--grant ROLE]\n"
+    "                      apply pending schema migrations as the schema's owner\n"
+    "                      ([database] migrate_url, else url), then give ROLE (or\n"
+    "                      url's role, when migrate_url is set) its privileges\n"
     "  migrate status      list applied and pending migrations\n"
     "  user add|passwd|disable|enable|unlock|list\n"
     "                      staff accounts (safetyctl user for details)\n"
@@ -45,24 +48,32 @@ static const char safetyctl_usage[] =
     "  -c FILE             configuration file (default: $SAFETY_CONFIG, else\n"
     "                      /etc/safety/safety.conf if it exists, else defaults)\n"
     "\n"
-    "Environment: SAFETY_DATABASE_URL overrides [database] url.\n";
+    "Environment: SAFETY_DATABASE_URL overrides [database] url,\n"
+    "SAFETY_MIGRATE_URL [database] migrate_url.\n";
 
 /* Connects with a blocking connection or explains why not. */
 static PGconn *
-safetyctl_connect(const struct config *cfg)
+safetyctl_connect_to(const char *conninfo, const char *what)
 {
-	PGconn *conn = PQconnectdb(cfg->database_url);
+	PGconn *conn = PQconnectdb(conninfo);
 
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr,
 		        "safetyctl: cannot connect to the database: %s"
-		        "hint: check [database] url or SAFETY_DATABASE_URL\n",
-		        PQerrorMessage(conn));
+		        "hint: check %s\n",
+		        PQerrorMessage(conn), what);
 		PQfinish(conn);
 		return NULL;
 	}
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	return conn;
+}
+
+/* The everyday connection, as the role safetyd runs as. */
+static PGconn *
+safetyctl_connect(const struct config *cfg)
+{
+	return safetyctl_connect_to(cfg->database_url, "[database] url or SAFETY_DATABASE_URL");
 }
 
 /* Prints a migration step. */
@@ -116,28 +127,61 @@ safetyctl_migrate_status(PGconn *conn, const struct migration_set *set)
 	return 0;
 }
 
-/* safetyctl migrate [status] */
+/*
+ * safetyctl migrate [status] [--grant ROLE]: as [database] migrate_url's
+ * role (the schema owner) when set, else as url's. After migrating, the
+ * role safetyd connects as gets its privileges on every object: ROLE, or
+ * url's role when migrate_url is set.
+ */
 static int
 safetyctl_migrate(const struct config *cfg, int argc, char **argv)
 {
 	struct migration_set set;
-	char *cause = NULL;
+	char *cause = NULL, *grantee = NULL;
+	const char *conninfo = cfg->database_url, *what = "[database] url or SAFETY_DATABASE_URL";
 	PGconn *conn;
 	int applied = 0, current, rc = 0;
-	bool status_only = argc >= 1 && strcmp(argv[0], "status") == 0;
+	bool status_only = false;
 
-	if (argc >= 1 && !status_only) {
-		fprintf(stderr, "safetyctl: migrate: unknown argument '%s'\n", argv[0]);
-		return 2;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "status") == 0 && i == 0) {
+			status_only = true;
+		} else if (strcmp(argv[i], "--grant") == 0 && i + 1 < argc &&
+		           *argv[i + 1] != '\0') {
+			free(grantee);
+			grantee = xstrdup(argv[++i]);
+		} else {
+			fprintf(stderr, "safetyctl: migrate: unknown argument '%s'\n", argv[i]);
+			free(grantee);
+			return 2;
+		}
+	}
+	if (*cfg->database_migrate_url != '\0') {
+		conninfo = cfg->database_migrate_url;
+		what = "[database] migrate_url or SAFETY_MIGRATE_URL";
+		if (grantee == NULL && !status_only) {
+			grantee = migrate_role_of(cfg->database_url, &cause);
+			if (grantee == NULL) {
+				fprintf(
+				    stderr,
+				    "safetyctl: error: %s\n"
+				    "hint: name the role safetyd connects as with --grant ROLE\n",
+				    cause);
+				free(cause);
+				return 1;
+			}
+		}
 	}
 	if (!migrate_load_dir(cfg->sql_dir, &set, &cause)) {
 		fprintf(stderr, "safetyctl: %s\n", cause);
 		free(cause);
+		free(grantee);
 		return 1;
 	}
-	conn = safetyctl_connect(cfg);
+	conn = safetyctl_connect_to(conninfo, what);
 	if (conn == NULL) {
 		migrate_set_free(&set);
+		free(grantee);
 		return 1;
 	}
 	if (status_only) {
@@ -147,15 +191,29 @@ safetyctl_migrate(const struct config *cfg, int argc, char **argv)
 		free(cause);
 		rc = 1;
 	} else {
+		int objects = 0;
+
 		current = migrate_current_version(conn, &cause);
 		if (applied == 0)
 			printf("nothing to do: schema is current at version %d\n", current);
 		else
 			printf("applied %d migration%s: schema is now at version %d\n", applied,
 			       applied == 1 ? "" : "s", current);
+		if (grantee != NULL) {
+			if (!migrate_grant(conn, grantee, &objects, &cause)) {
+				fprintf(stderr, "safetyctl: error: %s\n", cause);
+				free(cause);
+				rc = 1;
+			} else {
+				printf("role %s may use the %d objects of the schema, and change "
+				       "none\n",
+				       grantee, objects);
+			}
+		}
 	}
 	PQfinish(conn);
 	migrate_set_free(&set);
+	free(grantee);
 	return rc;
 }
 

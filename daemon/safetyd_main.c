@@ -24,11 +24,13 @@ static const char safetyd_usage[] =
     "\n"
     "  -c, --config FILE   configuration file (see deploy/safety.conf.example)\n"
     "      --check-config  validate the configuration, print it is fine, exit\n"
-    "      --migrate       apply pending schema migrations before serving\n"
+    "      --migrate       apply pending schema migrations before serving, as\n"
+    "                      [database] migrate_url's role (the schema owner)\n"
     "  -V, --version       print the version\n"
     "  -h, --help          print this help\n"
     "\n"
     "Environment: SAFETY_DATABASE_URL overrides [database] url,\n"
+    "SAFETY_MIGRATE_URL [database] migrate_url,\n"
     "SAFETY_LISTEN overrides [server] listen.\n";
 
 /* Prints a migration step. */
@@ -39,14 +41,20 @@ safetyd_migrate_report(const char *line, void *arg)
 	log_info("migration", "detail", line);
 }
 
-/* Applies pending migrations with a blocking connection, before the loop. */
+/*
+ * Applies pending migrations with a blocking connection, before the loop:
+ * as [database] migrate_url's role (the schema owner) when set, then gives
+ * url's role its privileges; else as url's role, which applies nothing
+ * when it does not own the schema.
+ */
 static bool
 safetyd_migrate(const struct config *cfg)
 {
 	struct migration_set set;
-	char *cause = NULL;
+	char *cause = NULL, *grantee = NULL;
+	bool owner = *cfg->database_migrate_url != '\0';
 	PGconn *conn;
-	int applied = 0;
+	int applied = 0, objects = 0;
 	bool ok;
 
 	if (!migrate_load_dir(cfg->sql_dir, &set, &cause)) {
@@ -54,25 +62,43 @@ safetyd_migrate(const struct config *cfg)
 		free(cause);
 		return false;
 	}
-	conn = PQconnectdb(cfg->database_url);
+	if (owner) {
+		grantee = migrate_role_of(cfg->database_url, &cause);
+		if (grantee == NULL) {
+			log_error("migrate_failed", "error", cause);
+			free(cause);
+			migrate_set_free(&set);
+			return false;
+		}
+	}
+	conn = PQconnectdb(owner ? cfg->database_migrate_url : cfg->database_url);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		log_error("migrate_failed", "error", PQerrorMessage(conn), "hint",
-		          "check [database] url and that PostgreSQL is running");
+		          owner ? "check [database] migrate_url and that PostgreSQL is running"
+		                : "check [database] url and that PostgreSQL is running");
 		PQfinish(conn);
 		migrate_set_free(&set);
+		free(grantee);
 		return false;
 	}
-	ok = migrate_apply(conn, &set, safetyd_migrate_report, NULL, &applied, &cause);
+	ok = migrate_apply(conn, &set, safetyd_migrate_report, NULL, &applied, &cause) &&
+	     (grantee == NULL || migrate_grant(conn, grantee, &objects, &cause));
 	if (!ok) {
 		log_error("migrate_failed", "error", cause);
 		free(cause);
 	} else {
-		char n[16];
+		char n[16], o[16];
 		snprintf(n, sizeof n, "%d", applied);
-		log_info("migrations_done", "applied", n);
+		snprintf(o, sizeof o, "%d", objects);
+		if (grantee != NULL)
+			log_info("migrations_done", "applied", n, "granted_to", grantee, "objects",
+			         o);
+		else
+			log_info("migrations_done", "applied", n);
 	}
 	PQfinish(conn);
 	migrate_set_free(&set);
+	free(grantee);
 	return ok;
 }
 

@@ -5,25 +5,31 @@
 #   deploy/pg.sh stop DIR           stop it (fast shutdown); no error if not running
 #   deploy/pg.sh kill DIR           stop it immediately, as a crash would
 #   deploy/pg.sh status DIR         exit 0 when running
-#   deploy/pg.sh conninfo DIR       print the libpq connection string of the app role
+#   deploy/pg.sh conninfo DIR       print the libpq connection string of the owner role
+#                                   (safety: owns the databases, runs migrations)
+#   deploy/pg.sh conninfo-app DIR   print the one of the application role (safety_app:
+#                                   what safetyd and safetyctl's everyday commands use;
+#                                   owns nothing, gets its privileges from safetyctl migrate)
 #   deploy/pg.sh psql DIR [ARGS]    psql as the cluster's superuser
-#   deploy/pg.sh createdb DIR NAME  a fresh database NAME (PostGIS, owned by the app role)
+#   deploy/pg.sh createdb DIR NAME  a fresh database NAME (PostGIS, owned by the owner role)
 #   deploy/pg.sh standby DIR PRIMARY_DIR   a streaming standby of the cluster in PRIMARY_DIR
 #                                   (pg_basebackup), started on its own port and socket
 #   deploy/pg.sh promote DIR        make a standby the primary
 #
 # The server listens on a Unix socket inside the cluster directory (mode 0700)
-# and on 127.0.0.1:PORT with a password. PostgreSQL refuses to run as root, so
+# and on 127.0.0.1:PORT with a password (DIR/app-password for the owner role,
+# DIR/app-role-password for the application role). PostgreSQL refuses to run as root, so
 # under root the cluster belongs to the 'postgres' user. Each cluster picks its
 # own free port, so the tests and a running quickstart never collide.
 set -euo pipefail
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || dirname "$(command -v pg_ctl)")}
-APP_ROLE=safety
+OWNER_ROLE=safety
+APP_ROLE=safety_app
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
-[ $# -ge 2 ] || die "usage: pg.sh start|stop|kill|status|conninfo|psql|createdb|standby|promote DIR [...]"
+[ $# -ge 2 ] || die "usage: pg.sh start|stop|kill|status|conninfo|conninfo-app|psql|createdb|standby|promote DIR [...]"
 cmd=$1
 dir=$2
 shift 2
@@ -126,6 +132,14 @@ CONF
 	chmod 600 "$dir/app-password"
 }
 
+# Made on first use, also for clusters older than the application role.
+app_role_password() {
+	if [ ! -s "$dir/app-role-password" ]; then
+		(umask 077 && openssl rand -hex 24 >"$dir/app-role-password")
+	fi
+	cat "$dir/app-role-password"
+}
+
 start_cluster() {
 	local port=${1:-}
 	init_cluster
@@ -143,24 +157,30 @@ start_cluster() {
 	cat >"$dir/pg.env" <<ENV
 PGHOST=$CL
 PGPORT=$port
-SAFETY_DATABASE_URL='$(conninfo)'
+SAFETY_DATABASE_URL='$(conninfo "$APP_ROLE")'
+SAFETY_MIGRATE_URL='$(conninfo)'
 ENV
 	chmod 600 "$dir/pg.env"
 }
 
 setup_databases() {
-	local pw
+	local pw apw
 	pw=$(cat "$dir/app-password")
+	apw=$(app_role_password)
+	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$OWNER_ROLE'")" != 1 ]; then
+		superuser_psql -c "CREATE ROLE $OWNER_ROLE LOGIN PASSWORD '$pw'"
+	fi
+	# Owns nothing: safetyctl migrate, run as the owner, grants it what safetyd needs.
 	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$APP_ROLE'")" != 1 ]; then
-		superuser_psql -c "CREATE ROLE $APP_ROLE LOGIN PASSWORD '$pw'"
+		superuser_psql -c "CREATE ROLE $APP_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$apw'"
 	fi
 	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_database WHERE datname = 'template_safety'")" != 1 ]; then
-		superuser_psql -c "CREATE DATABASE template_safety OWNER $APP_ROLE"
+		superuser_psql -c "CREATE DATABASE template_safety OWNER $OWNER_ROLE"
 		superuser_psql -d template_safety -c "CREATE EXTENSION IF NOT EXISTS postgis"
 		superuser_psql -c "ALTER DATABASE template_safety IS_TEMPLATE true"
 	fi
 	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_database WHERE datname = 'safety'")" != 1 ]; then
-		superuser_psql -c "CREATE DATABASE safety OWNER $APP_ROLE TEMPLATE template_safety"
+		superuser_psql -c "CREATE DATABASE safety OWNER $OWNER_ROLE TEMPLATE template_safety"
 	fi
 }
 
@@ -179,17 +199,23 @@ standby_cluster() {
 	# The primary's settings came along; the last line wins.
 	echo "unix_socket_directories = '$CL'" >>"$DATA/postgresql.conf"
 	cp "$primary/app-password" "$dir/app-password"
+	if [ -f "$primary/app-role-password" ]; then
+		cp "$primary/app-role-password" "$dir/app-role-password"
+		chmod 600 "$dir/app-role-password"
+	fi
 	port=$(pick_port)
 	echo "$port" >"$dir/port"
 	as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$CL/server.log" -w -t 60 \
 		-o "-p $port" start >/dev/null || die "standby did not start, see $CL/server.log"
 }
 
+# The owner role's connection string, or that of the role named.
 conninfo() {
+	local role=${1:-$OWNER_ROLE}
 	# A path with a space must be quoted for libpq; others stay plain for tools that split.
 	case $CL in
-	*[[:space:]]*) echo "host='$CL' port=$(cat "$dir/port") dbname=safety user=$APP_ROLE" ;;
-	*) echo "host=$CL port=$(cat "$dir/port") dbname=safety user=$APP_ROLE" ;;
+	*[[:space:]]*) echo "host='$CL' port=$(cat "$dir/port") dbname=safety user=$role" ;;
+	*) echo "host=$CL port=$(cat "$dir/port") dbname=safety user=$role" ;;
 	esac
 }
 
@@ -208,11 +234,12 @@ standby)
 	;;
 promote) as_owner "$PGBIN/pg_ctl" -D "$DATA" -w promote >/dev/null ;;
 conninfo) conninfo ;;
+conninfo-app) conninfo "$APP_ROLE" ;;
 psql) superuser_psql "$@" ;;
 createdb)
 	[ $# -ge 1 ] || die "createdb needs a database name"
 	[[ $1 =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad database name: $1"
-	superuser_psql -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1 OWNER $APP_ROLE TEMPLATE template_safety"
+	superuser_psql -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1 OWNER $OWNER_ROLE TEMPLATE template_safety"
 	;;
 *) die "unknown command: $cmd" ;;
 esac

@@ -69,7 +69,11 @@ cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
 echo "quickstart: starting PostgreSQL in $STATE/pg"
 deploy/pg.sh start "$STATE/pg" >/dev/null
-CONNINFO=$(deploy/pg.sh conninfo "$STATE/pg")
+# safetyd and everyday safetyctl commands connect as the application role,
+# which owns nothing and cannot change the schema or the audit log; only
+# migrations run as the owner, whose address stays out of safety.conf.
+CONNINFO=$(deploy/pg.sh conninfo-app "$STATE/pg")
+OWNER_CONNINFO=$(deploy/pg.sh conninfo "$STATE/pg")
 
 # Secrets of this installation, made once and kept with the state (mode 600).
 KEYS=$STATE/token.keys
@@ -113,7 +117,7 @@ CONF
 chmod 600 "$CONF"
 
 echo "quickstart: migrating"
-build/safetyctl -c "$CONF" migrate
+SAFETY_MIGRATE_URL=$OWNER_CONNINFO build/safetyctl -c "$CONF" migrate
 
 PWFILE=$STATE/admin-password
 if [ -n "${SAFETY_ADMIN_PASSWORD:-}" ]; then

@@ -2,7 +2,11 @@
 PostgreSQL, talked to over HTTP as users do.
 
 tests/run.sh starts one private cluster and names it in SAFETY_TEST_PG_DIR;
-each test makes its own database in it. Run alone (python3 test_x.py), a test
+each test makes its own database in it. As in a real deployment, the
+database and schema belong to the owner role (safety), which runs the
+migrations, while safetyd and safetyctl's everyday commands connect as the
+application role (safety_app), which owns nothing: a privilege the code
+needs and the grants lack fails the test that uses it. Run alone (python3 test_x.py), a test
 starts a cluster of its own. Every daemon's log is kept under
 SAFETY_TEST_LOG_DIR so the whole run's logs can be searched for secrets.
 """
@@ -79,6 +83,15 @@ class Session:
         return self.request("DELETE", path, **kw)
 
 
+APP_ROLE = "safety_app"
+OWNER_ROLE = "safety"
+
+
+def owner_url(conninfo):
+    """The owner role's connection string for the same database as conninfo."""
+    return conninfo.replace("user=" + APP_ROLE, "user=" + OWNER_ROLE)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 nobody listens on right now."""
     with socket.socket() as s:
@@ -131,8 +144,13 @@ class Cluster:
             shutil.rmtree(target, ignore_errors=True)
 
     def conninfo(self, dbname):
-        base = self.pg("conninfo", self.dir).stdout.strip()
+        """The application role's connection string (what safetyd uses)."""
+        base = self.pg("conninfo-app", self.dir).stdout.strip()
         return base.replace("dbname=safety", "dbname=" + dbname)
+
+    def owner_conninfo(self, dbname):
+        """The owner role's (migrations, the schema)."""
+        return owner_url(self.conninfo(dbname))
 
     def createdb(self, name):
         self.pg("createdb", self.dir, name)
@@ -195,6 +213,8 @@ class Daemon:
         server = {"listen": "127.0.0.1:%d" % self.port, "shutdown_timeout": "5"}
         server.update(sections.pop("server", {}))
         database = {"url": conninfo, "reconnect_max_ms": "1000", "schema_check_interval_ms": "500"}
+        if owner_url(conninfo) != conninfo:
+            database["migrate_url"] = owner_url(conninfo)
         database.update(sections.pop("database", {}))
         paths = {"sql_dir": os.path.join(SOURCE_DIR, "sql"), "state_dir": self.workdir}
         paths.update(sections.pop("paths", {}))
@@ -208,6 +228,7 @@ class Daemon:
             f.write(extra_config)
         self.env = dict(os.environ)
         self.env.pop("SAFETY_DATABASE_URL", None)
+        self.env.pop("SAFETY_MIGRATE_URL", None)
         self.env.pop("SAFETY_LISTEN", None)
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.env.update(env or {})
@@ -366,9 +387,13 @@ def demo_check_in(lead, cluster, db, state_dir, title="M7.8 Pazarcık", circle=(
 
 
 def ctl(conninfo, *args, config=None, input=None, env=None):
-    """Runs safetyctl; returns the CompletedProcess."""
+    """Runs safetyctl; returns the CompletedProcess. Given the application
+    role's conninfo, migrate runs as the owner and grants that role."""
     e = dict(os.environ)
     e["SAFETY_DATABASE_URL"] = conninfo
+    e.pop("SAFETY_MIGRATE_URL", None)
+    if owner_url(conninfo) != conninfo:
+        e["SAFETY_MIGRATE_URL"] = owner_url(conninfo)
     e.update(env or {})
     cmd = [SAFETYCTL]
     if config:
