@@ -70,6 +70,11 @@ schema_query_done(const struct db_result *r, void *arg)
 			snprintf(
 			    p->problem, sizeof p->problem,
 			    "schema not migrated: run 'safetyctl migrate' or start with --migrate");
+		else if (strcmp(r->sqlstate, "42501") == 0)
+			/* Migrated by the owner without granting the role safetyd runs as. */
+			snprintf(p->problem, sizeof p->problem,
+			         "this role may not read the schema: run 'safetyctl migrate' as "
+			         "the owner with [database] migrate_url set, or with --grant ROLE");
 		else
 			snprintf(p->problem, sizeof p->problem, "schema check failed: %s",
 			         r->error);

@@ -10,6 +10,8 @@ import threading
 import time
 
 from harness import (
+    APP_ROLE,
+    OWNER_ROLE,
     Cluster,
     SOURCE_DIR,
     Daemon,
@@ -416,6 +418,58 @@ def audit_log_is_append_only_and_scoped():
     expect_equal(SESSIONS["admin"].get("/api/v1/audit?limit=0").status, 400, "bad limit")
 
 
+def the_app_role_cannot_rewrite_the_audit_log_or_the_schema():
+    # safetyd's role, as its own connection string gives it.
+    def as_app(sql):
+        return subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", conninfo, "-c", sql],
+                              capture_output=True, text=True)
+
+    before = cluster.psql(DB, "SELECT count(*), max(hash) FROM audit_log")
+    for sql, why in [
+        ("UPDATE audit_log SET actor = 'someone'", "permission denied"),
+        ("DELETE FROM audit_log", "permission denied"),
+        ("TRUNCATE audit_log", "permission denied"),
+        ("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only", "must be owner"),
+        ("ALTER TABLE audit_log DISABLE TRIGGER ALL", "must be owner"),
+        ("DROP TRIGGER audit_log_no_truncate ON audit_log", "must be owner"),
+        ("ALTER TABLE audit_log OWNER TO %s" % APP_ROLE, "must be owner"),
+        ("SET session_replication_role = replica", "permission denied"),
+        ("SELECT setval('audit_log_id_seq', 1)", "permission denied"),
+        ("CREATE TABLE audit_copy (id bigint)", "permission denied for schema public"),
+        ("CREATE FUNCTION audit_log_refuse_change() RETURNS trigger LANGUAGE sql AS 'SELECT NULL'",
+         "permission denied"),
+        ("SELECT safety_grant_app_role('%s')" % APP_ROLE, "permission denied"),
+        ("ALTER DEFAULT PRIVILEGES FOR ROLE %s GRANT ALL ON TABLES TO %s" % (OWNER_ROLE, APP_ROLE),
+         "must be member of role"),
+        ("SET ROLE %s" % OWNER_ROLE, "permission denied"),
+    ]:
+        out = as_app(sql)
+        check(out.returncode != 0 and why in out.stderr, "%s: %r" % (sql, out.stderr))
+    # GRANT by a role without the privilege only warns; what matters is that nothing changed.
+    as_app("GRANT UPDATE, DELETE, TRUNCATE ON audit_log TO %s" % APP_ROLE)
+    as_app("GRANT ALL ON audit_log TO PUBLIC")
+    expect_equal(cluster.psql(DB, "SELECT has_table_privilege('%s', 'audit_log', 'UPDATE'), "
+                                  "has_table_privilege('%s', 'audit_log', 'DELETE'), "
+                                  "has_table_privilege('%s', 'audit_log', 'TRUNCATE'), "
+                                  "has_table_privilege('%s', 'audit_log', 'INSERT')" % ((APP_ROLE,) * 4)),
+                 "f|f|f|t", "the app role's privileges on audit_log")
+    expect_equal(cluster.psql(DB, "SELECT count(*), max(hash) FROM audit_log"), before, "audit rows")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'audit_log'::regclass "
+                                  "AND tgenabled = 'O'"), "3", "audit_log's triggers all enabled")
+    # It owns nothing, and safetyd and safetyctl work as it: every
+    # connection safetyd holds is the app role's, and it logs in and records.
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM pg_class WHERE relowner = '%s'::regrole" % APP_ROLE),
+                 "0", "objects owned by the app role")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity "
+                                  "WHERE datname = '%s' AND pid <> pg_backend_pid()" % DB),
+                 APP_ROLE, "roles safetyd connects as")
+    sh("user", "add", "app-role-check", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
+    Session(d, "app-role-check", PASSWORD)
+    r = ctl(conninfo, "audit", "verify")
+    expect_equal(r.returncode, 0, r.stdout + r.stderr)
+    check("intact" in r.stdout, r.stdout)
+
+
 def audit_verify_detects_a_changed_row():
     r = ctl(conninfo, "audit", "verify")
     expect_equal(r.returncode, 0, r.stdout + r.stderr)
@@ -672,6 +726,7 @@ try:
         api_keys_are_bearer_scoped_and_revocable,
         a_revoked_key_stops_at_once_under_concurrent_polls,
         audit_log_is_append_only_and_scoped,
+        the_app_role_cannot_rewrite_the_audit_log_or_the_schema,
         audit_verify_detects_a_changed_row,
         login_is_rate_limited_per_address,
         bad_login_bodies_are_400,

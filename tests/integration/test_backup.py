@@ -7,14 +7,14 @@ import os
 import subprocess
 import tempfile
 
-from harness import SAFETYCTL, SOURCE_DIR, Cluster, check, ctl, expect_equal, run
+from harness import SAFETYCTL, SOURCE_DIR, Cluster, check, ctl, expect_equal, owner_url, run
 
 cluster = Cluster.private()
 DB = "t_backup"
 conninfo = cluster.createdb(DB)
 expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
 expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "500", "--seed", "4").returncode, 0, "demo")
-super_conn = conninfo.replace("user=safety", "user=postgres")
+super_conn = owner_url(conninfo).replace("user=safety", "user=postgres")
 BACKUP = os.path.join(SOURCE_DIR, "deploy", "backup")
 store = tempfile.mkdtemp(prefix="safety-backups-", dir=os.environ.get("SAFETY_TEST_TMP"))
 

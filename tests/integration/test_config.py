@@ -5,7 +5,7 @@ import os
 import subprocess
 import tempfile
 
-from harness import SAFETYD, SOURCE_DIR, Cluster, Daemon, check, expect_equal, free_port, run
+from harness import SAFETYD, SOURCE_DIR, Cluster, Daemon, check, expect_equal, free_port, owner_url, run
 
 cluster = Cluster.shared()
 
@@ -97,6 +97,7 @@ def environment_overrides_listen_and_database():
     port = free_port()
     # The file points at a database and port that do not exist; the environment wins.
     d = Daemon("host=/nonexistent dbname=nothing", env={"SAFETY_DATABASE_URL": conn,
+                                                       "SAFETY_MIGRATE_URL": owner_url(conn),
                                                        "SAFETY_LISTEN": "127.0.0.1:%d" % port})
     d.port = port
     d.start()

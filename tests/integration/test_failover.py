@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, demo_check_in, eventually, expect_equal, http_request, record_secret, run
+from harness import APP_ROLE, Cluster, Daemon, Session, check, ctl, demo_check_in, eventually, expect_equal, http_request, record_secret, run
 
 DB = "t_failover"
 PASSWORD = record_secret("Samandag-Arsuz-2026-fo")
@@ -28,7 +28,7 @@ def host_port(cluster):
 
 
 (h1, p1), (h2, p2) = host_port(primary), host_port(standby)
-MULTI = "host=%s,%s port=%s,%s dbname=%s user=safety target_session_attrs=read-write connect_timeout=2" % (h1, h2, p1, p2, DB)
+MULTI = "host=%s,%s port=%s,%s dbname=%s user=%s target_session_attrs=read-write connect_timeout=2" % (h1, h2, p1, p2, DB, APP_ROLE)
 conninfo = primary.createdb(DB)
 expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
 expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "300", "--seed", "8").returncode, 0, "demo")

@@ -1,12 +1,14 @@
 """Schema migrations: applied once, idempotent, a changed or missing file
 refused without touching the database, and safetyd refusing to serve an old
-schema until it is migrated."""
+schema until it is migrated. Migrations run as the schema's owner, which
+grants the role safetyd connects as what it needs; that role itself never
+migrates."""
 
 import os
 import shutil
 import tempfile
 
-from harness import SOURCE_DIR, Cluster, Daemon, check, ctl, eventually, expect_equal, run
+from harness import APP_ROLE, OWNER_ROLE, SOURCE_DIR, Cluster, Daemon, check, ctl, eventually, expect_equal, owner_url, run
 
 cluster = Cluster.shared()
 DB = "t_migrate"
@@ -157,6 +159,56 @@ def safetyd_migrate_flag_migrates_before_serving():
         d.stop()
 
 
+def the_app_role_never_migrates():
+    conn = cluster.createdb(DB)
+    # No owner's address: the application role must not change the schema.
+    r = ctl(conn, "migrate", env={"SAFETY_MIGRATE_URL": ""})
+    expect_equal(r.returncode, 1, "migrate as the app role: " + r.stdout)
+    check("role %s does not own the schema" % APP_ROLE in r.stderr and "migrate_url" in r.stderr, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM pg_class WHERE relname = 'schema_migration'"), "0",
+                 "nothing created")
+    d = Daemon(conn, sections={"database": {"migrate_url": ""}}, migrate=True)
+    try:
+        d.start()
+        raise AssertionError("safetyd --migrate as the app role started")
+    except AssertionError as e:
+        check("exited with 1" in str(e), str(e))
+    check("does not own the schema" in d.log() and "migrate_url" in d.log(), d.log())
+    # As the owner it migrates and grants the app role, which then finds the
+    # schema current and starts.
+    r = ctl(conn, "migrate")
+    expect_equal(r.returncode, 0, r.stderr)
+    check("role %s may use the" % APP_ROLE in r.stdout, r.stdout)
+    r = ctl(conn, "migrate", env={"SAFETY_MIGRATE_URL": ""})
+    expect_equal(r.returncode, 0, r.stderr)
+    check(r.stdout.startswith("nothing to do"), r.stdout)
+    d = Daemon(conn, sections={"database": {"migrate_url": ""}}, migrate=True).start()
+    d.stop()
+    owned = cluster.psql(DB, "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+                             "WHERE r.rolname = '%s'" % APP_ROLE)
+    expect_equal(owned, "0", "objects the app role owns")
+
+
+def migrate_grant_names_the_role():
+    conn = cluster.createdb(DB)
+    owner = owner_url(conn)
+    # As the owner without migrate_url, --grant names the role.
+    r = ctl(owner, "migrate", "--grant", APP_ROLE)
+    expect_equal(r.returncode, 0, r.stderr)
+    check("role %s may use the" % APP_ROLE in r.stdout, r.stdout)
+    expect_equal(cluster.psql(DB, "SELECT has_table_privilege('%s', 'audit_log', 'INSERT'), "
+                                  "has_table_privilege('%s', 'audit_log', 'UPDATE'), "
+                                  "has_table_privilege('%s', 'national', 'DELETE')" % ((APP_ROLE,) * 3)),
+                 "t|f|t", "privileges after --grant")
+    # The owner itself, a missing role: refused, with the reason.
+    r = ctl(owner, "migrate", "--grant", OWNER_ROLE)
+    expect_equal(r.returncode, 1, r.stdout)
+    check("owner" in r.stderr, r.stderr)
+    r = ctl(owner, "migrate", "--grant", "nobody_here")
+    expect_equal(r.returncode, 1, r.stdout)
+    check('role "nobody_here" does not exist' in r.stderr and "CREATE ROLE" in r.stderr, r.stderr)
+
+
 run([
     a_migration_numbered_below_the_applied_ones_is_refused,
     migrations_apply_once_and_record_checksums,
@@ -166,5 +218,7 @@ run([
     duplicate_version_is_refused,
     safetyd_refuses_old_schema_until_migrated,
     safetyd_migrate_flag_migrates_before_serving,
+    the_app_role_never_migrates,
+    migrate_grant_names_the_role,
 ])
 cluster.dropdb(DB)

@@ -11,7 +11,7 @@ import re
 import time
 import urllib.parse
 
-from harness import Cluster, Daemon, Session, check, ctl, demo_check_in, eventually, expect_equal, record_secret, run
+from harness import APP_ROLE, Cluster, Daemon, Session, check, ctl, demo_check_in, eventually, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_reply_page"
@@ -77,6 +77,12 @@ def an_answer_is_stored_confirmed_and_counted():
     check(track and track[-1]["source"] == "reply" and abs(track[-1]["lat"] - 36.2025) < 1e-4 and
           abs(track[-1]["lon"] - 36.1604) < 1e-4, "the answer's place ends the trail: %r" % track[-3:])
     check(all(a["at"] <= b["at"] for a, b in zip(track, track[1:])), "the trail in time order")
+    # The launch and this answer went through connections of the role that owns nothing.
+    expect_equal(cluster.psql(DB, "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity "
+                                  "WHERE datname = '%s' AND pid <> pg_backend_pid()" % DB), APP_ROLE,
+                 "the role safetyd connects as")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM pg_class WHERE relowner = '%s'::regrole" % APP_ROLE),
+                 "0", "objects the app role owns")
 
 
 def the_same_form_twice_is_one_answer_and_a_new_answer_updates():

@@ -17,7 +17,7 @@ for f in ./usr/bin/safetyd ./usr/bin/safetyctl ./etc/safety/safety.conf \
 	./lib/systemd/system/safetyd.service ./usr/share/safety/web/reply.css \
 	./usr/share/safety/web/app.html ./usr/share/safety/web/node_modules/leaflet/dist/leaflet.js \
 	./usr/share/doc/safety/README.md ./usr/share/doc/safety/monitoring/safety-alerts.yml \
-	./usr/share/safety/deploy/demo/ne_10m_admin1_TUR.geojson; do
+	./usr/share/safety/deploy/demo/ne_10m_admin1_TUR.geojson ./usr/share/safety/database-roles.sql; do
 	grep -qx "$f" <<<"$contents" || fail "missing $f"
 done
 for m in sql/[0-9]*.sql; do
