@@ -189,6 +189,23 @@ def the_app_role_never_migrates():
     expect_equal(owned, "0", "objects the app role owns")
 
 
+def a_role_never_granted_is_told_how():
+    conn = cluster.createdb(DB)
+    # Migrated by the owner alone, as one-role setups do: nothing granted.
+    r = ctl(owner_url(conn), "migrate")
+    expect_equal(r.returncode, 0, r.stderr)
+    check("may use" not in r.stdout, r.stdout)
+    d = Daemon(conn, sections={"database": {"migrate_url": ""}}, migrate=False)
+    d.start(wait_ready=False)
+    try:
+        r = eventually(lambda: (lambda x: x if x.status == 503 else None)(d.get("/readyz")), what="readyz 503")
+        check("may not read the schema" in r.json()["reason"] and "--grant" in r.json()["reason"], r.body)
+        expect_equal(ctl(owner_url(conn), "migrate", "--grant", APP_ROLE).returncode, 0, "grant")
+        eventually(lambda: d.get("/readyz").status == 200, what="readyz 200 once granted")
+    finally:
+        expect_equal(d.stop(), 0, "exit code")
+
+
 def migrate_grant_names_the_role():
     conn = cluster.createdb(DB)
     owner = owner_url(conn)
@@ -219,6 +236,7 @@ run([
     safetyd_refuses_old_schema_until_migrated,
     safetyd_migrate_flag_migrates_before_serving,
     the_app_role_never_migrates,
+    a_role_never_granted_is_told_how,
     migrate_grant_names_the_role,
 ])
 cluster.dropdb(DB)
