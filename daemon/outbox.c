@@ -886,6 +886,14 @@ outbox_pump(struct outbox *ob)
 		int cap = email ? ob->d->cfg.email_concurrency : ob->d->cfg.sms_concurrency;
 		struct sf_bucket *bucket = email ? &ob->email_bucket : &ob->sms_bucket;
 
+		/*
+		 * After a pause, until a send gets through, one message at a time
+		 * tries the gateway: a gateway still down costs one try per pause,
+		 * not a full window of them.
+		 */
+		if (ob->route[email ? 1 : 0].since != 0)
+			cap = 1;
+
 		/* One named in the refresh in flight waits for it: its crisis may have closed. */
 		if (it->checking || inflight >= cap ||
 		    outbox_channel_paused(ob, email ? 1 : 0, now) ||
