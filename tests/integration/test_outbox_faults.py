@@ -174,6 +174,10 @@ def daemon(gateway=None, sms_driver="log", **channels):
 
 def launch(d, title, **campaign):
     """Declares a crisis over AREA and launches an SMS check-in; returns (crisis, messages)."""
+    # The crises of the cases before are closed and their messages given up, so that a gateway
+    # counts this case's messages alone.
+    cluster.psql(DB, "UPDATE outbox SET state = 'failed', last_error = 'an earlier case' WHERE state = 'queued'; "
+                     "UPDATE crisis SET state = 'closed', closed_at = now() WHERE state = 'active'")
     crisis = d.lead.post("/api/v1/crises", {"kind": "earthquake", "title": title, "severity": 5,
                                             "circle": AREA}).json()["id"]
     body = {"channels": ["sms"], "rounds": 1}
@@ -553,7 +557,9 @@ def a_slow_gateway_sends_once_and_its_reports_count():
             taken = len(gw.recipients())
             print("  send_timeout_ms %d: %d messages, the gateway took %d" % (timeout_ms, messages, taken))
             if timeout_ms > 2000:
-                expect_equal(taken, messages, "messages the gateway took")
+                expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND attempts <> 1" % crisis), 0,
+                             "messages sent other than once")
+                check(taken >= messages, "taken %d" % taken)
             else:
                 # Past the timeout each is retried, but its delivery report settles it: none lost, none unreachable.
                 check(taken <= 2 * messages, "taken %d" % taken)
