@@ -10,17 +10,20 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
+# Each phase's start, with the seconds since the run began: where the time goes.
+phase() { echo "== $* (at ${SECONDS} s)"; }
+
 deploy/install-deps.sh
 deploy/web.sh
 
-echo "== build (RelWithDebInfo)"
+phase "build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
-echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
+phase "build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSAFETY_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$JOBS"
 # What a deployer may build: -O3 finds warnings (-Werror) the other two miss.
-echo "== build (Release)"
+phase "build (Release)"
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DSAFETY_TESTS=OFF >/dev/null
 cmake --build build-release -j"$JOBS"
 
@@ -43,7 +46,7 @@ trap cleanup EXIT INT TERM
 "$ROOT/deploy/pg.sh" stop "$PGDIR" 2>/dev/null || true
 rm -rf "$PGDIR" "$SAFETY_TEST_TMP"
 mkdir -p "$SAFETY_TEST_TMP"
-echo "== private PostgreSQL"
+phase "private PostgreSQL"
 "$ROOT/deploy/pg.sh" start "$PGDIR"
 export SAFETY_TEST_PG_DIR=$PGDIR
 # ASan's leak checker and UBSan findings fail the test that triggered them.
@@ -52,18 +55,18 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 status=0
 for b in build build-asan; do
-	echo "== tests ($b)"
+	phase "tests ($b)"
 	export SAFETY_TEST_LOG_DIR=$ROOT/$b/test-logs
 	rm -rf "$SAFETY_TEST_LOG_DIR"
 	ctest --test-dir "$b" --output-on-failure -j"$JOBS" --timeout 600 || status=1
 done
 # Every parser under libFuzzer for a short while, after the regression inputs of past findings.
-echo "== fuzzing (${SAFETY_FUZZ_SECONDS:-15} s per target)"
+phase "fuzzing (${SAFETY_FUZZ_SECONDS:-15} s per target)"
 "$ROOT/tests/fuzz/run.sh" "${SAFETY_FUZZ_SECONDS:-15}" || status=1
-echo "== Debian package"
+phase "Debian package"
 "$ROOT/tests/package/check.sh" || status=1
 if [ $status -ne 0 ]; then
 	echo "tests/run.sh: FAILED" >&2
 	exit 1
 fi
-echo "tests/run.sh: all tests passed"
+echo "tests/run.sh: all tests passed in ${SECONDS} s"

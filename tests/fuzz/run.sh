@@ -70,22 +70,46 @@ if [ ${#targets[@]} -eq 0 ]; then
 	done
 fi
 
-for t in "${targets[@]}"; do
+# One target: its regression inputs, then SECONDS of fuzzing. Prints its
+# line; returns non-zero on a finding.
+fuzz_one() {
+	local t=$1 bin corpus log execs
 	bin=$BUILD/tests/fuzz/fuzz_$t
 	corpus=$BUILD/corpus/$t
 	mkdir -p "$corpus" "$SEEDS/$t" "$BUILD/findings/$t"
 	# Earlier findings first: each must now pass.
 	if [ -d "tests/fuzz/regressions/$t" ]; then
 		"$bin" -runs=1 tests/fuzz/regressions/"$t"/* >/dev/null 2>&1 ||
-			{ echo "fuzz $t: a regression input fails again (tests/fuzz/regressions/$t)"; exit 1; }
+			{ echo "fuzz $t: a regression input fails again (tests/fuzz/regressions/$t)"; return 1; }
 	fi
 	log=$BUILD/findings/$t/last.log
 	if ! (cd "$BUILD/findings/$t" && "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=65536 -print_final_stats=1 "$corpus" "$SEEDS/$t" >"$log" 2>&1); then
 		echo "fuzz $t: FINDING after $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?') executions"
 		grep -E "ERROR|SUMMARY|Test unit written to" "$log" | head -5
-		exit 1
+		return 1
 	fi
 	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
 	echo "fuzz $t: $execs executions in ${SECS}s, no finding"
+}
+
+# A libFuzzer process uses one core: as many targets at once as there are cores.
+for t in "${targets[@]}"; do
+	mkdir -p "$BUILD/findings/$t"
+	rm -f "$BUILD/findings/$t/status"
+	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+		wait -n || true
+	done
+	(
+		set +e
+		fuzz_one "$t" >"$BUILD/findings/$t/summary" 2>&1
+		echo $? >"$BUILD/findings/$t/status"
+	) &
 done
+wait
+failed=0
+for t in "${targets[@]}"; do
+	cat "$BUILD/findings/$t/summary"
+	[ "$(cat "$BUILD/findings/$t/status" 2>/dev/null)" = 0 ] || failed=1
+done
+exit $failed
