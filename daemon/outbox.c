@@ -1312,7 +1312,12 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		        "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
 		        " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
 		        " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked "
-		        /* People queued while a launch held their mission join now. */
+		        /*
+		         * People whose trip began since the day a check-in last looked
+		         * are queued; people queued while a launch held their mission
+		         * join now.
+		         */
+		        " LEFT JOIN LATERAL (SELECT arrivals_join_crises() AS arrived) a ON l.locked"
 		        " LEFT JOIN LATERAL (SELECT join_pending_drain() AS joined) j ON l.locked",
 		        3, params, outbox_maintenance_done, ob, &cause) != 0)
 			ob->escalating = false;

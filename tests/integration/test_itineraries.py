@@ -2,12 +2,16 @@
 partner's file (left out, named in warnings, restorable), and every row is
 checked against the legs' limits (arrival from 2000 to 2100, at most 3,660
 days, at most 20 legs per traveller) with its line, a leg given twice in a
-file is stored once, and the good rows go in."""
+file is stored once, and the good rows go in. Travellers a partner puts in
+a running check-in's area are asked, and so are those whose trip there
+begins, or a resident's trip away ends, while the check-in runs."""
+
+import time
 
 import datetime
 import os
 
-from harness import Cluster, Daemon, Session, check, ctl, expect_equal, record_secret, run
+from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_itineraries"
@@ -15,7 +19,8 @@ PASSWORD = record_secret("Hatay-Itinerary-2026")
 conninfo = cluster.createdb(DB)
 expect_equal(ctl(conninfo, "migrate").returncode, 0, "migrate")
 expect_equal(ctl(conninfo, "demo", "--country", "TR", "--people", "10", "--seed", "3").returncode, 0, "demo")
-d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}}).start()
+# Maintenance every second: the runs that ask people whose trip began.
+d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10"}, "channels": {"escalate_interval": "1"}}).start()
 pwfile = os.path.join(d.workdir, "pw")
 with open(pwfile, "w") as f:
     f.write(PASSWORD + "\n")
@@ -146,12 +151,59 @@ def travellers_a_partner_puts_inside_a_running_check_in_are_asked():
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
 
 
+def people_whose_trip_begins_during_a_check_in_are_asked():
+    # Days pass by moving the data back: the launch, the legs and the trips five days earlier.
+    antakya = (36.2025, 36.1604)
+    home = lead.post("/api/v1/nationals", {"name_ko": "한집", "name_latin": "HAN HOME", "birth_date": "1975-03-03",
+                                           "passport_no": "M83000003", "phone": "010-8300-0003", "kind": "resident",
+                                           "location": {"lat": antakya[0], "lon": antakya[1]}})
+    expect_equal(home.status, 201, home.body)
+    # Away in Istanbul on the day of the launch, back home two days later.
+    r = send(["한집,HAN HOME,M83000003,1975-03-03,010-8300-0003,TR,Istanbul,TR-34,%s,%s" % (day(-2), day(2))])
+    expect_equal(r.json()["travellers_matched"], 1, r.body)
+    crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M6.1 Antakya", "severity": 4,
+                                          "circle": {"lat": antakya[0], "lon": antakya[1], "radius_m": 30000}}).json()["id"]
+    launched = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"]})
+    check(launched.status in (200, 201, 202), launched.body)
+    # Arriving in five days: one in the area, one elsewhere.
+    r = send(["최도착,CHOI ARRIVES,M83000001,1990-01-01,010-8300-0001,TR,Antakya,TR-31,%s,%s" % (day(5), day(9)),
+              "최다른,CHOI ELSEWHERE,M83000002,1990-01-01,010-8300-0002,TR,Istanbul,TR-34,%s,%s" % (day(5), day(9))])
+    expect_equal(r.json()["travellers_added"], 2, r.body)
+
+    def asked():
+        return cluster.psql(DB, "SELECT coalesce(string_agg(n.passport_no || ':' || o.recipient, ',' "
+                                "ORDER BY n.passport_no), '') FROM checkin k JOIN national n ON n.id = k.national_id "
+                                "JOIN outbox o ON o.crisis_id = k.crisis_id AND o.national_id = k.national_id "
+                                "WHERE k.crisis_id = %d AND n.passport_no LIKE 'M83%%'" % crisis)
+    time.sleep(2.5)  # two maintenance runs
+    expect_equal(asked(), "", "nobody asked before their trip begins or ends")
+    people = "(SELECT id FROM national WHERE passport_no LIKE 'M83%')"
+    cluster.psql(DB, "SET ROLE safety; "
+                     "UPDATE itinerary_leg SET arrival = arrival - 5, departure = departure - 5 WHERE national_id IN %s; "
+                     "UPDATE national SET arrival_date = arrival_date - 5, departure_date = departure_date - 5 "
+                     "WHERE id IN %s AND kind = 'traveller'; "
+                     "UPDATE campaign SET launched_at = launched_at - interval '5 days' WHERE crisis_id = %d"
+                     % (people, people, crisis))
+    eventually(lambda: asked() == "M83000001:+821083000001,M83000003:+821083000003", timeout=15,
+               what="the traveller who arrived and the resident back home asked")
+    expect_equal(cluster.psql(DB, "SELECT arrivals_checked_on = current_date FROM campaign WHERE crisis_id = %d" % crisis),
+                 "t", "the day looked at")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM join_pending"), "0", "nobody left queued")
+    expect_equal(cluster.psql(DB, "SELECT targeted FROM campaign WHERE crisis_id = %d" % crisis),
+                 cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d" % crisis), "and counted")
+    # A day looked at is not looked at again: the one elsewhere is not queued at every run.
+    expect_equal(cluster.psql(DB, "SET ROLE safety; SELECT arrivals_join_crises()"), "0", "queued again")
+    expect_equal(asked(), "M83000001:+821083000001,M83000003:+821083000003", "nobody else asked")
+    expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
+
+
 if __name__ == "__main__":
     try:
         run([a_person_staff_deleted_is_not_brought_back,
              rows_are_checked_against_the_legs_limits_with_their_lines,
              a_traveller_the_registry_has_is_moved_by_a_partners_legs,
-             travellers_a_partner_puts_inside_a_running_check_in_are_asked])
+             travellers_a_partner_puts_inside_a_running_check_in_are_asked,
+             people_whose_trip_begins_during_a_check_in_are_asked])
     finally:
         d.stop()
         cluster.dropdb(DB)
