@@ -257,11 +257,24 @@ channel_twilio_send(struct daemon *d, const struct channel_message *m, struct ch
 	return rc;
 }
 
+/* Whether an SMTP reply speaks of relaying, in any case ("Relaying denied"). */
+static bool
+channel_smtp_says_relay(const char *reply)
+{
+	for (const char *p = reply; p != NULL && *p != '\0'; p++)
+		if ((p[0] | 0x20) == 'r' && (p[1] | 0x20) == 'e' && (p[2] | 0x20) == 'l' &&
+		    (p[3] | 0x20) == 'a' && (p[4] | 0x20) == 'y')
+			return true;
+	return false;
+}
+
 /*
  * Classifies an SMTP failure. Only the recipient refused at RCPT (550-553:
  * no such mailbox, mailbox full or not allowed) fails the message for good.
  * A refused login (530, 534, 535, 538), a refused sender or relay (at MAIL
- * FROM, or 554 at RCPT), no connection or TLS, and 4xx are the route's fault.
+ * FROM, 554 at RCPT, or a 550 whose words speak of relaying: the server
+ * will not relay for us, whoever the recipient), no connection or TLS, and
+ * 4xx are the route's fault.
  */
 static enum channel_outcome
 channel_smtp_outcome(const struct http_client_result *r)
@@ -272,7 +285,7 @@ channel_smtp_outcome(const struct http_client_result *r)
 	    r->status == 535 || r->status == 538)
 		return CHANNEL_ROUTE;
 	if (r->status >= 550 && r->status <= 553 && r->error != NULL &&
-	    strstr(r->error, "RCPT") != NULL && strstr(r->error, "elay") == NULL)
+	    strstr(r->error, "RCPT") != NULL && !channel_smtp_says_relay(r->smtp_refusal))
 		return CHANNEL_PERMANENT;
 	return CHANNEL_ROUTE;
 }
@@ -285,7 +298,10 @@ channel_smtp_done(const struct http_client_result *r, void *arg)
 	enum channel_outcome o = channel_smtp_outcome(r);
 	char err[200];
 
-	snprintf(err, sizeof err, "SMTP %ld %s", r->status, r->error);
+	if (r->smtp_refusal != NULL)
+		snprintf(err, sizeof err, "SMTP %ld %s (%s)", r->status, r->error, r->smtp_refusal);
+	else
+		snprintf(err, sizeof err, "SMTP %ld %s", r->status, r->error);
 	cs->cb(cs->outbox_id, o, NULL, o == CHANNEL_SENT ? NULL : err, 1, cs->arg);
 	free(cs);
 }

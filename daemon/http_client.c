@@ -9,7 +9,9 @@
 
 #include "xmalloc.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +39,7 @@ struct http_client_transfer {
 	char error[CURL_ERROR_SIZE];
 	char etag[256];
 	char last_modified[128];
+	char smtp_refusal[200];
 	http_client_done_cb cb;
 	void *arg;
 };
@@ -47,6 +50,42 @@ struct http_client_socket {
 };
 
 static void http_client_check_done(struct http_client *client);
+
+/*
+ * Keeps an SMTP reply line for logs, /readyz and the outbox: printable ASCII
+ * only, and each word holding an '@' (the recipient's address, personal
+ * data) replaced by "<address>".
+ */
+static void
+http_client_keep_refusal(char *dst, size_t dstsz, const char *line, size_t len)
+{
+	size_t o = 0, i = 0;
+
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+		len--;
+	while (i < len && o + 1 < dstsz) {
+		size_t end = i;
+		bool address = false;
+
+		if (line[i] == ' ') {
+			dst[o++] = ' ';
+			i++;
+			continue;
+		}
+		while (end < len && line[end] != ' ')
+			address |= line[end++] == '@';
+		if (address) {
+			static const char mark[] = "<address>";
+			for (size_t k = 0; mark[k] != '\0' && o + 1 < dstsz; k++)
+				dst[o++] = mark[k];
+		} else {
+			for (; i < end && o + 1 < dstsz; i++)
+				dst[o++] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
+		}
+		i = end;
+	}
+	dst[o] = '\0';
+}
 
 /* Collects the response body, bounded so a hostile gateway cannot exhaust memory. */
 static size_t
@@ -77,6 +116,17 @@ http_client_header_cb(char *data, size_t size, size_t n, void *arg)
 	char *dst = NULL;
 	size_t dstsz = 0;
 
+	/*
+	 * SMTP: curl passes the server's replies here. The last 4xx or 5xx is
+	 * kept, as curl's own message holds the code but not the server's words
+	 * ("Relaying denied" or "User unknown" share 550).
+	 */
+	if (t->rcpt != NULL) {
+		if (len >= 4 && (data[0] == '4' || data[0] == '5') && isdigit((unsigned char)data[1]) &&
+		    isdigit((unsigned char)data[2]) && (data[3] == ' ' || data[3] == '-'))
+			http_client_keep_refusal(t->smtp_refusal, sizeof t->smtp_refusal, data, len);
+		return len;
+	}
 	if (len > 6 && strncasecmp(data, "ETag:", 5) == 0) {
 		v = data + 5;
 		dst = t->etag;
@@ -239,6 +289,7 @@ http_client_check_done(struct http_client *client)
 		r.body_len = t->response_len;
 		r.etag = t->etag[0] != '\0' ? t->etag : NULL;
 		r.last_modified = t->last_modified[0] != '\0' ? t->last_modified : NULL;
+		r.smtp_refusal = t->smtp_refusal[0] != '\0' ? t->smtp_refusal : NULL;
 		r.error =
 		    r.curl_code != CURLE_OK
 		        ? (t->error[0] != '\0' ? t->error : curl_easy_strerror(msg->data.result))

@@ -18,6 +18,12 @@ sessions. --require-tls refuses mail until STARTTLS. --auth-file holds
 "user:password": AUTH PLAIN/LOGIN is then offered (over TLS when --tls is
 given, in the clear otherwise, loopback only) but not required; a wrong
 password is refused with 535.
+
+Two kinds of recipient are refused at RCPT, as real servers do: any address
+at relay-denied.example with "550 5.7.1 Relaying denied" (the server will
+not relay for us: the route's fault, whoever the recipient), and any local
+part starting with no-such-user with "550 5.1.1 User unknown" (that
+address is wrong for good).
 """
 
 import argparse
@@ -56,6 +62,15 @@ class Sink:
         existing = [f for f in os.listdir(self.maildir) if f.endswith(".eml")]
         self.seq = max([int(f[:-4]) for f in existing if f[:-4].isdigit()] or [0])
         self.index = open(self.index_path, "a", encoding="utf-8")
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local, _, domain = address.rpartition("@")
+        if domain.lower() == "relay-denied.example":
+            return "550 5.7.1 <%s>... Relaying denied" % address
+        if local.lower().startswith("no-such-user"):
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         data = envelope.original_content or envelope.content

@@ -222,6 +222,48 @@ def a_refused_smtp_login_pauses_e_mail_and_fails_nobody():
                  "0", "rounds advanced or people unreachable")
 
 
+def an_unknown_mailbox_fails_one_address_and_a_relay_refusal_pauses_e_mail():
+    # Both are "550" at RCPT; the server's words tell them apart.
+    global d, lead
+    d.stop()
+    d = Daemon(conninfo, sections=dict(SECTIONS, channels=dict(channels("kannel"), escalate_interval="1")),
+               port=d.port).start()
+    lead = Session(d, "lead", PASSWORD)
+
+    def crisis_around(order, local, domain, title):
+        lat, lon = cluster.psql(DB, "SELECT ST_Y(n.last_point::geometry), ST_X(n.last_point::geometry) FROM national n "
+                                    "JOIN mission m ON m.id = n.mission_id AND m.code = 'TR-ANK' WHERE n.deleted_at IS NULL "
+                                    "AND n.kind = 'resident' AND n.last_point IS NOT NULL AND EXISTS (SELECT 1 FROM contact c "
+                                    "WHERE c.national_id = n.id AND c.kind = 'email') ORDER BY n.id %s LIMIT 1" % order).split("|")
+        cluster.psql(DB, "UPDATE contact c SET value = '%s' || c.id || '@%s' FROM national n WHERE n.id = c.national_id "
+                         "AND c.kind = 'email' AND ST_DWithin(n.last_point, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, 100)"
+                         % (local, domain, lon, lat))
+        crisis = lead.post("/api/v1/crises", {"kind": "flood", "title": title,
+                                              "circle": {"lat": float(lat), "lon": float(lon), "radius_m": 100}}).json()["id"]
+        c = lead.post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["email"], "rounds": 2,
+                                                               "reask_interval_s": 10}).json()
+        check(c["messages"] > 0, c)
+        return crisis, c["messages"]
+
+    eventually(lambda: "channels_paused" not in d.get("/readyz").json(), timeout=30, what="e-mail flowing again")
+    crisis, messages = crisis_around("ASC", "no-such-user-", "example.org", "Flood, mailboxes gone")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'failed'" % crisis)
+               == str(messages), timeout=30, what="each unknown mailbox failed")
+    errors = cluster.psql(DB, "SELECT DISTINCT last_error FROM outbox WHERE crisis_id = %d" % crisis)
+    check("User unknown" in errors and "@" not in errors, errors)
+    check("channels_paused" not in d.get("/readyz").json(), "an unknown mailbox paused e-mail")
+
+    crisis, messages = crisis_around("DESC", "r", "relay-denied.example", "Flood, relay refused")
+    eventually(lambda: d.get("/readyz").json().get("channels_paused"), timeout=20, what="e-mail paused")
+    paused = d.get("/readyz").json()["channels_paused"]
+    expect_equal([p["channel"] for p in paused], ["email"], "paused channels")
+    check("Relaying denied" in paused[0]["error"] and "@" not in paused[0]["error"], paused[0]["error"])
+    time.sleep(3)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'failed'" % crisis),
+                 "0", "e-mails failed for good behind a relay refusal")
+    expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
+
+
 try:
     run([
         a_campaign_over_kannel_reaches_the_operator_with_hangul_intact,
@@ -231,6 +273,7 @@ try:
         a_long_e_mail_keeps_within_smtp_line_limits,
         twilio_shaped_api_sends_and_reports,
         a_refused_smtp_login_pauses_e_mail_and_fails_nobody,
+        an_unknown_mailbox_fails_one_address_and_a_relay_refusal_pauses_e_mail,
     ])
 finally:
     d.stop()
