@@ -230,7 +230,13 @@ channel_twilio_send(struct daemon *d, const struct channel_message *m, struct ch
 	struct http_client_request req;
 	int rc;
 
-	xasprintf(&cb_url, "%s/hooks/sms/twilio/status", d->cfg.public_url);
+	/*
+	 * The message's id in the callback's URL (signed with the rest): a send
+	 * that timed out never learnt its sid, and its report must still settle
+	 * the retry.
+	 */
+	xasprintf(&cb_url, "%s/hooks/sms/twilio/status?outbox=%lld", d->cfg.public_url,
+	          m->outbox_id);
 	cb_e = channel_escape(cb_url);
 	xasprintf(&url, "%s/2010-04-01/Accounts/%s/Messages.json", d->cfg.twilio_url,
 	          d->cfg.twilio_account_sid);

@@ -233,7 +233,21 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 	else
 		state = DLR_PROGRESS;
 	snprintf(err, sizeof err, "status %.20s, error %.20s", status, code != NULL ? code : "-");
-	dlr_submit(ctx->d, ctx, 0, sid, state, err);
+	/*
+	 * The message's id from our own StatusCallback URL, under the signature:
+	 * it finds a message whose send timed out before its sid came back.
+	 * Without it (a message sent before the id was in the URL), the sid.
+	 */
+	{
+		char buf[24];
+		const char *v = http_query(ctx, "outbox", buf, sizeof buf);
+		long long outbox_id = 0;
+
+		if (v != NULL && v[0] != '\0' && strspn(v, "0123456789") == strlen(v) &&
+		    strlen(v) <= 18)
+			outbox_id = atoll(v);
+		dlr_submit(ctx->d, ctx, outbox_id, outbox_id > 0 ? NULL : sid, state, err);
+	}
 	evhttp_clear_headers(&form);
 }
 
