@@ -31,7 +31,7 @@ static const char plan_usage[] =
     "  --shelters FILE     CSV: id,lat,lon,capacity[,occupancy][,facilities][,open]\n"
     "                      facilities: medical|accessible; open: true|false\n"
     "  --seats N           form vehicle groups of at most N people\n"
-    "  --max-km KM         no shelter farther than this\n"
+    "  --max-km KM         no shelter farther than this (0.001 to 20000)\n"
     "  --move-penalty-m M  re-planning: metres a move must save (default 2000)\n"
     "  --out FILE          placements CSV (default: standard output)\n"
     "  --geojson FILE      shelters, assembly points and lines for a map\n";
@@ -647,9 +647,10 @@ ctl_plan(int argc, char **argv)
 			geojson_path = v;
 		} else if (strcmp(a, "--seats") == 0 && parse_uint(v, 1000, &n) && n > 0) {
 			opt.group_seats = (uint32_t)n;
-		} else if (strcmp(a, "--max-km") == 0 && parse_double(v, &km) && km > 0 &&
+		} else if (strcmp(a, "--max-km") == 0 && parse_double(v, &km) && km >= 0.001 &&
 		           km <= 20000) {
-			opt.max_distance_m = (uint32_t)(km * 1000.0);
+			/* Kept to the metre, as safetyd does: below a metre would read as no limit. */
+			opt.max_distance_m = (uint32_t)lround(km * 1000.0);
 		} else if (strcmp(a, "--move-penalty-m") == 0 && parse_uint(v, 1000000, &n)) {
 			opt.move_penalty_m = (uint32_t)n;
 		} else {

@@ -201,13 +201,31 @@ plan_progress_cb(evutil_socket_t fd, short what, void *arg)
 		              plan_stage_names[stage], ++job->seq);
 }
 
-/* Reads a number member, or def. */
+/* Reads a number member, or def (of the planner's own JSON, as the database wrote it). */
 static double
 plan_num(const cJSON *o, const char *name, double def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
 
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+/*
+ * Reads a number member of a request, or def when it is absent; *bad is set
+ * when it is present but not a number ("max_km": "1" must not mean no limit).
+ */
+static double
+plan_request_num(const cJSON *o, const char *name, double def, bool *bad)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (v == NULL)
+		return def;
+	if (!cJSON_IsNumber(v)) {
+		*bad = true;
+		return def;
+	}
+	return v->valuedouble;
 }
 
 static bool
@@ -745,10 +763,31 @@ routes_plans_create(struct http_ctx *ctx)
 	body = http_read_json(ctx);
 	if (body == NULL)
 		return;
-	seats = plan_num(body, "seats", PLAN_SEATS_DEFAULT);
-	max_km = plan_num(body, "max_km", 0);
-	mission_id = ctx->principal.mission_id > 0 ? ctx->principal.mission_id
-	                                           : (long long)plan_num(body, "mission_id", 0);
+	{
+		/* A misspelt limit ("max_distance_km") must not mean no limit. */
+		static const char *const known[] = {"statuses", "seats", "max_km", "mission_id", NULL};
+		if (!http_json_known(ctx, body, known)) {
+			cJSON_Delete(body);
+			return;
+		}
+	}
+	{
+		bool bad = false;
+		double mission_num;
+
+		seats = plan_request_num(body, "seats", PLAN_SEATS_DEFAULT, &bad);
+		max_km = plan_request_num(body, "max_km", 0, &bad);
+		mission_num = plan_request_num(body, "mission_id", 0, &bad);
+		if (bad || mission_num != floor(mission_num) || seats != floor(seats)) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "seats and mission_id are whole numbers, max_km a number "
+			                   "(not a string)");
+			cJSON_Delete(body);
+			return;
+		}
+		mission_id = ctx->principal.mission_id > 0 ? ctx->principal.mission_id
+		                                           : (long long)mission_num;
+	}
 	if (mission_id <= 0) {
 		http_reply_problem(ctx, 400, "bad request",
 		                   "mission_id: required for accounts that see every mission");
@@ -1045,13 +1084,17 @@ routes_plans_move(struct http_ctx *ctx)
 	hh = cJSON_GetObjectItemCaseSensitive(body, "household");
 	sh = cJSON_GetObjectItemCaseSensitive(body, "shelter_id");
 	ap = cJSON_GetObjectItemCaseSensitive(body, "assembly_id");
+	/* Ids are whole: 2.5 must not be rounded to some other shelter. */
 	if (!cJSON_IsString(hh) || strlen(hh->valuestring) > 64 || !cJSON_IsNumber(sh) ||
 	    sh->valuedouble < 1 || sh->valuedouble > 1e15 ||
+	    sh->valuedouble != floor(sh->valuedouble) ||
 	    (ap != NULL && !cJSON_IsNull(ap) &&
-	     (!cJSON_IsNumber(ap) || ap->valuedouble < 1 || ap->valuedouble > 1e15))) {
+	     (!cJSON_IsNumber(ap) || ap->valuedouble < 1 || ap->valuedouble > 1e15 ||
+	      ap->valuedouble != floor(ap->valuedouble)))) {
 		http_reply_problem(ctx, 400, "bad request",
 		                   "household: the key of a household of the plan; shelter_id: a "
-		                   "shelter's id; assembly_id (optional): an assembly point's id");
+		                   "shelter's id (a whole number); assembly_id (optional): an "
+		                   "assembly point's id");
 		cJSON_Delete(body);
 		return;
 	}

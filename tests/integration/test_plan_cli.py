@@ -304,6 +304,11 @@ def test_bad_input_is_named_and_leaves_the_old_plan_alone():
     check(p.returncode != 0 and "/nonexistent/h.csv" in p.stderr, "missing file: %r" % p.stderr)
     p = subprocess.run([SAFETYCTL, "plan", "--households", hpath], capture_output=True, text=True)
     expect_equal(p.returncode, 2, "usage error exit code")
+    # Below a metre the limit would read as none at all.
+    hpath, spath, _, _ = save("bad", [good_h], good_s)
+    p, _ = plan(hpath, spath, "--max-km", "0.0004", out=out)
+    expect_equal(p.returncode, 2, "--max-km 0.0004: " + p.stderr)
+    check("--max-km" in p.stderr, p.stderr)
     with open(out) as f:
         expect_equal(f.read(), "the plan published yesterday\n", "previous output after bad input")
 

@@ -545,6 +545,17 @@ def a_fractional_max_km_is_kept_to_the_metre():
         r = lead.post("/api/v1/crises/%d/plans" % cid, {"max_km": bad})
         expect_equal(r.status, 400, "max_km %r: %s" % (bad, r.body))
         check("max_km" in r.json()["detail"], r.body)
+    # A limit given as a string, or misspelt, is refused rather than read as no limit.
+    for body, named in (({"max_km": "1"}, "max_km"), ({"seats": "4"}, "seats"), ({"seats": 4.5}, "seats"),
+                        ({"max_distance_km": 1}, "max_distance_km")):
+        r = lead.post("/api/v1/crises/%d/plans" % cid, body)
+        expect_equal(r.status, 400, "%r: %s" % (body, r.body))
+        check(named in r.json()["detail"], r.body)
+    # A shelter's id is whole: 2.5 is not rounded to another shelter.
+    key = doc["result"]["households"][0]["key"]
+    r = lead.post("/api/v1/plans/%d/moves" % pid, {"household": key, "shelter_id": 2.5})
+    expect_equal(r.status, 400, r.body)
+    check("whole number" in r.json()["detail"], r.body)
 
 
 def one_plan_is_made_at_a_time_per_crisis():
