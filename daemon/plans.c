@@ -261,14 +261,15 @@ plan_needs(const cJSON *needs)
 
 /*
  * The result as JSON: figures, shelters with their load, groups, households.
- * slot[i] is the planner's index of input household i, or -1 for one too
- * large for the planner (oversize of them, with `extra` people), which is
- * reported unassigned.
+ * slot[i] is the planner's index of input household i, or -1 for one left
+ * out before planning (`extra` people in all): too large for the planner
+ * (oversize of them), or given a reason by the input (apart of them, with
+ * its members too far apart), and reported unassigned.
  */
 static char *
 plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
                  const struct sf_plan_result *res, const int32_t *slot, size_t oversize,
-                 uint64_t extra)
+                 size_t apart, uint64_t extra)
 {
 	cJSON *doc = cJSON_CreateObject(), *stats = cJSON_AddObjectToObject(doc, "stats");
 	cJSON *shelters = cJSON_AddArrayToObject(doc, "shelters");
@@ -288,6 +289,7 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 	/* Those too large for the planner are left out by the relaxation too. */
 	cJSON_AddNumberToObject(stats, "lp_unassigned", (double)(res->stats.lp_unassigned + extra));
 	cJSON_AddNumberToObject(stats, "households_too_large", (double)oversize);
+	cJSON_AddNumberToObject(stats, "households_members_apart", (double)apart);
 	cJSON_AddNumberToObject(stats, "cost_person_m", (double)res->stats.cost);
 	cJSON_AddNumberToObject(stats, "lower_bound_person_m", (double)res->stats.lower_bound);
 	/* The bound is one only for a plan placing as many people as its relaxation. */
@@ -354,7 +356,21 @@ plan_result_json(const cJSON *hs, const cJSON *ss, const cJSON *as,
 		    o, "lat", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "lat"), true));
 		cJSON_AddItemToObject(
 		    o, "lon", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "lon"), true));
-		if (pl == NULL) {
+		if (pl == NULL &&
+		    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(h, "unassigned"))) {
+			/* The input's own reason, as it gave it. */
+			const cJSON *detail =
+			    cJSON_GetObjectItemCaseSensitive(h, "unassigned_detail");
+			cJSON_AddNullToObject(o, "shelter_id");
+			cJSON_AddNullToObject(o, "distance_m");
+			cJSON_AddItemToObject(
+			    o, "unassigned",
+			    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(h, "unassigned"),
+			                    true));
+			if (cJSON_IsString(detail))
+				cJSON_AddItemToObject(o, "unassigned_detail",
+				                      cJSON_Duplicate(detail, true));
+		} else if (pl == NULL) {
 			char why[200];
 			cJSON_AddNullToObject(o, "shelter_id");
 			cJSON_AddNullToObject(o, "distance_m");
@@ -405,7 +421,7 @@ plan_work(void *arg)
 	struct sf_plan_options opt;
 	struct sf_plan_result *res = NULL;
 	int32_t *slot = NULL;
-	size_t i, n, oversize = 0;
+	size_t i, n, oversize = 0, apart = 0;
 	uint64_t extra = 0;
 
 	if (in == NULL) {
@@ -436,6 +452,13 @@ plan_work(void *arg)
 			slot[i++] = -1;
 			oversize++;
 			extra += (uint64_t)people;
+			continue;
+		}
+		/* One the input cannot plan as one (its members far apart) is left to staff. */
+		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "unassigned"))) {
+			slot[i++] = -1;
+			apart++;
+			extra += people >= 1 ? (uint64_t)people : 1;
 			continue;
 		}
 		slot[i++] = (int32_t)n;
@@ -478,7 +501,7 @@ plan_work(void *arg)
 	opt.progress = plan_progress;
 	opt.progress_arg = job;
 	if (sf_plan_solve(&input, &opt, &res, job->err, sizeof job->err) == 0) {
-		job->result_json = plan_result_json(hs, ss, as, res, slot, oversize, extra);
+		job->result_json = plan_result_json(hs, ss, as, res, slot, oversize, apart, extra);
 		if (job->result_json == NULL)
 			snprintf(job->err, sizeof job->err, "out of memory");
 	}

@@ -621,6 +621,58 @@ INSERT INTO person_status (crisis_id, national_id, mission_id, status) SELECT %(
                  (1007, 1001, 1), res["stats"])
 
 
+def a_household_is_planned_from_where_a_member_is():
+    cid = a_crisis("Household places")
+    pid = ready_plan(cid)
+    kim = next(h for h in lead.get("/api/v1/plans/%d" % pid).json()["result"]["households"] if h["key"] == "h1")
+    places = [(36.200, 36.160), (36.201, 36.161), (36.201, 36.160)]
+    check(any(abs(kim["lat"] - a) < 1e-9 and abs(kim["lon"] - o) < 1e-9 for a, o in places),
+          "a member's own place, not a point between theirs: %r" % kim)
+    expect_equal((round(kim["lat"], 6), round(kim["lon"], 6)), (36.201, 36.16), "the member nearest the others")
+    # Kim C is in Istanbul: the household is not sent to meet in central Anatolia.
+    cluster.psql(DB, "UPDATE national SET last_point = ST_SetSRID(ST_MakePoint(29.0, 41.0), 4326)::geography "
+                     "WHERE id = 3")
+    try:
+        pid = ready_plan(cid)
+        res = lead.get("/api/v1/plans/%d" % pid).json()["result"]
+        kim = next(h for h in res["households"] if h["key"] == "h1")
+        expect_equal((kim["shelter_id"], kim["group"], kim["lat"], kim["lon"], kim["unassigned"]),
+                     (None, None, None, None, "members_apart"), kim)
+        why = kim["unassigned_detail"]
+        check("household h1 are up to" in why and "km apart (more than 5 km)" in why, kim)
+        check(all(g["people"] == sum(h["people"] for h in res["households"] if h["group"] == g["no"])
+                  for g in res["groups"]), "the Kims ride in no group: %r" % res["groups"])
+        expect_equal((res["stats"]["people_unassigned"], res["stats"]["households_members_apart"]), (3, 1),
+                     res["stats"])
+        check(all(h["shelter_id"] is not None for h in res["households"] if h["key"] != "h1"), "the others placed")
+        # Staff place them by hand, saying where they gather.
+        r = lead.post("/api/v1/plans/%d/moves" % pid, {"household": "h1", "shelter_id": 3})
+        expect_equal(r.status, 400, r.body)
+        check("assembly_id" in r.json()["detail"], r.body)
+    finally:
+        cluster.psql(DB, "UPDATE national SET last_point = ST_SetSRID(ST_MakePoint(36.160, 36.201), 4326)::geography "
+                         "WHERE id = 3")
+
+
+def deleted_people_pull_nobody_into_a_plan():
+    cid = a_crisis("Deleted members", statuses=((1, "needs_evacuation"), (5, "needs_evacuation")))
+    expect_equal(sorted(h["key"] for h in lead.get("/api/v1/plans/%d" % ready_plan(cid)).json()["result"]
+                        ["households"]), ["h1", "n5"], "Kim A asks to leave: the Kims go")
+    # Kim A's status is set aside (they left the crisis), then Kim A is deleted: the others of
+    # the household asked nothing and stay out.
+    for how in ("UPDATE person_status SET deleted = true WHERE crisis_id = %d AND national_id = 1" % cid,
+                "UPDATE person_status SET deleted = false WHERE crisis_id = %d AND national_id = 1; "
+                "UPDATE national SET deleted_at = now() WHERE id = 1" % cid):
+        cluster.psql(DB, how)
+        try:
+            keys = sorted(h["key"] for h in lead.get("/api/v1/plans/%d" % ready_plan(cid)).json()["result"]
+                          ["households"])
+            expect_equal(keys, ["n5"], how)
+        finally:
+            cluster.psql(DB, "UPDATE person_status SET deleted = false WHERE crisis_id = %d AND national_id = 1; "
+                             "UPDATE national SET deleted_at = NULL WHERE id = 1" % cid)
+
+
 def restart(daemon):
     """A graceful stop and a start of the same server (its configuration kept)."""
     daemon.signal(signal.SIGTERM)
@@ -692,18 +744,119 @@ def arrivals_are_not_counted_twice_at_their_shelter():
         cluster.psql(DB, "UPDATE shelter SET occupancy = 0 WHERE id = %d" % sid)
 
 
-def a_plan_names_the_phone_before_a_verified_email():
-    cid = a_crisis("Phone first")
+def a_plan_whose_shelter_lost_the_care_a_household_needs_is_not_published():
+    cid = a_crisis("Care lost")
+    cluster.psql(DB, "UPDATE shelter SET accessible = true WHERE id = 3")
+    cluster.psql(DB, "UPDATE national SET needs = '{disability}' WHERE id = 5")
+    try:
+        pid = ready_plan(cid)
+        hh = {h["key"]: h["shelter_id"] for h in lead.get("/api/v1/plans/%d" % pid).json()["result"]["households"]}
+        expect_equal((hh["n4"], hh["n5"]), (2, 3), "Lee to the hospital, Park to the accessible port")
+        expect_equal(lead.patch("/api/v1/shelters/2", {"medical": False}).status, 200, "the hospital's care gone")
+        cluster.psql(DB, "UPDATE shelter SET accessible = false WHERE id = 3")
+        r = lead.post("/api/v1/plans/%d/publish" % pid)
+        expect_equal(r.status, 409, r.body)
+        detail = r.json()["detail"]
+        check("Antakya state hospital (no medical care, and household n4 needs it)" in detail and
+              "Iskenderun port (no wheelchair access, and household n5 needs it)" in detail and
+              "make a new plan or move" in detail, detail)
+        expect_equal((state_of(pid), messages_in(cid)), ("ready", 0), "nothing published, nobody told")
+        expect_equal(lead.patch("/api/v1/shelters/2", {"medical": True}).status, 200, "care back")
+        cluster.psql(DB, "UPDATE shelter SET accessible = true WHERE id = 3")
+        expect_equal(lead.post("/api/v1/plans/%d/publish" % pid).status, 200, "published with the care there")
+    finally:
+        cluster.psql(DB, "UPDATE shelter SET medical = true WHERE id = 2")
+        cluster.psql(DB, "UPDATE shelter SET accessible = false WHERE id = 3")
+        cluster.psql(DB, "UPDATE national SET needs = '{}' WHERE id = 5")
+
+
+def people_placed_with_no_contact_are_listed_undelivered():
+    nid = int(cluster.psql(DB, "SET ROLE safety; INSERT INTO national (mission_id, name_latin, name_key, languages, "
+                               "last_point) VALUES (1, 'NO PHONE', 'nophone', '{en}', "
+                               "ST_SetSRID(ST_MakePoint(36.151, 36.191), 4326)::geography) RETURNING id").split()[0])
+    cid = a_crisis("No contact", statuses=((nid, "needs_evacuation"), (5, "needs_evacuation")))
+    pid = ready_plan(cid)
+    r = lead.post("/api/v1/plans/%d/publish" % pid)
+    expect_equal(r.status, 200, r.body)
+    expect_equal((r.json()["messages"], r.json()["no_contact"]), (1, 1), "Park told; one person nobody can tell")
+    und = lead.get("/api/v1/plans/%d" % pid).json()["undelivered"]
+    expect_equal([(u["national_id"], u["name"], u["error"], u["recipient"]) for u in und],
+                 [(nid, "NO PHONE", "no contact", None)], und)
+    check(und[0]["text"].startswith("[Evacuation plan 1] Group") and "you go to" in und[0]["text"],
+          "the instructions to give them: %r" % und)
+    # Evacuated since: nobody needs to find them any more.
+    expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": nid, "status": "evacuated"}).status,
+                 201, "evacuated")
+    eventually(lambda: lead.get("/api/v1/plans/%d" % pid).json()["undelivered"] == [], timeout=5,
+               what="the evacuated person off the list")
+
+
+def a_plan_names_a_confirmed_email_before_an_unconfirmed_phone():
+    # An unconfirmed phone may be mistyped or someone else's: the assembly point goes to the
+    # confirmed e-mail. Both confirmed, SMS comes first.
+    cid = a_crisis("Confirmed first")
     cluster.psql(DB, "INSERT INTO contact (national_id, kind, value, priority, verified) "
                      "VALUES (5, 'email', 'park.verified@example.org', 2, true)")
     try:
         pid = ready_plan(cid)
         expect_equal(lead.post("/api/v1/plans/%d/publish" % pid).status, 200, "published")
         expect_equal(cluster.psql(DB, "SELECT channel || ' ' || recipient FROM outbox WHERE crisis_id = %d "
+                                      "AND national_id = 5 AND kind = 'plan'" % cid),
+                     "email park.verified@example.org", "the confirmed e-mail over the unconfirmed phone")
+        cluster.psql(DB, "UPDATE contact SET verified = true WHERE value = '+905320000005'")
+        cid = a_crisis("Confirmed SMS first")
+        pid = ready_plan(cid)
+        expect_equal(lead.post("/api/v1/plans/%d/publish" % pid).status, 200, "published")
+        expect_equal(cluster.psql(DB, "SELECT channel || ' ' || recipient FROM outbox WHERE crisis_id = %d "
                                       "AND national_id = 5 AND kind = 'plan'" % cid), "sms +905320000005",
-                     "the phone, unverified, over the verified e-mail")
+                     "both confirmed: SMS, read at once")
     finally:
         cluster.psql(DB, "DELETE FROM contact WHERE value = 'park.verified@example.org'")
+        cluster.psql(DB, "UPDATE contact SET verified = false WHERE value = '+905320000005'")
+
+
+def a_second_quick_publish_keeps_the_cancellation():
+    cid = a_crisis("Quick publishes")
+    first = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
+                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
+               what="version 1 sent")
+    # Park is safe: plan 2 leaves them out and queues their cancellation.
+    expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": 5, "status": "safe"}).status, 201,
+                 "Park safe")
+    second = ready_plan(cid)
+    # Plan 3 (plan 2 without Choi) is published before any of plan 2's messages go out: one
+    # transaction, so nothing is sent in between.
+    out = cluster.psql(DB, """BEGIN;
+SELECT plan_publish(%(p2)d, 1, 'lead-a', 'mission_lead', 1, '127.0.0.1');
+INSERT INTO plan (crisis_id, mission_id, state, params, result, created_by, finished_at)
+  SELECT crisis_id, mission_id, 'ready', params || jsonb_build_object('moved_from', id),
+    jsonb_set(result, '{households}', (SELECT jsonb_agg(x) FROM jsonb_array_elements(result->'households') x
+      WHERE x->>'key' <> 'n6')), 'test', now() FROM plan WHERE id = %(p2)d;
+SELECT plan_publish(currval(pg_get_serial_sequence('plan', 'id')), 1, 'lead-a', 'mission_lead', 1, '127.0.0.1');
+-- Park's cancellation was at the gateway and comes back for a retry: it still stands.
+UPDATE outbox SET state = 'sending' WHERE crisis_id = %(c)d AND national_id = 5 AND kind = 'plan' AND state = 'queued';
+UPDATE outbox SET state = 'queued' WHERE crisis_id = %(c)d AND national_id = 5 AND kind = 'plan' AND state = 'sending';
+COMMIT;""" % {"p2": second, "c": cid}).splitlines()
+    third = json.loads([line for line in out if line.startswith("{")][-1])
+    expect_equal((third["version"], third["cancelled_messages"]), (3, 1), "Choi's cancellation alone: %r" % out)
+    park = cluster.psql(DB, "SELECT id || '|' || state || '|' || body FROM outbox WHERE crisis_id = %d "
+                            "AND national_id = 5 AND kind = 'plan' AND body LIKE '%%취소%%' ORDER BY id" % cid)
+    rows = [r.split("|", 2) for r in park.splitlines()]
+    expect_equal(len(rows), 1, "one cancellation for Park: %s" % park)
+    check(rows[0][1] != "failed" and "(계획 1)" in rows[0][2], "Park's cancellation stands: %s" % park)
+    eventually(lambda: int(rows[0][0]) in sent_texts(), timeout=10, what="Park's cancellation sent")
+    # Choi never got plan 2's instructions (withdrawn unsent): the cancellation names plan 1.
+    choi = cluster.psql(DB, "SELECT string_agg(body, ' / ' ORDER BY id) FROM outbox WHERE crisis_id = %d "
+                            "AND national_id = 6 AND kind = 'plan' AND state <> 'failed'" % cid)
+    check(choi.endswith("[Evacuation plan 1 cancelled] Your previous evacuation instructions (plan 1) are "
+                        "cancelled; wait for the embassy's instructions.") and "plan 2" not in choi, choi)
+    # Those plan 3 places are told plan 3, not 2.
+    for nid in (1, 4):
+        last = cluster.psql(DB, "SELECT body FROM outbox WHERE crisis_id = %d AND national_id = %d AND kind = 'plan' "
+                                "AND state <> 'failed' ORDER BY id DESC LIMIT 1" % (cid, nid))
+        check("[대피 계획 3]" in last, last)
 
 
 class RefusingTwilio:
@@ -887,7 +1040,12 @@ try:
          a_household_too_large_for_the_planner_is_left_out_alone,
          a_new_plan_withdraws_the_earlier_plans_messages_not_sent,
          arrivals_are_not_counted_twice_at_their_shelter,
-         a_plan_names_the_phone_before_a_verified_email,
+         a_plan_whose_shelter_lost_the_care_a_household_needs_is_not_published,
+         people_placed_with_no_contact_are_listed_undelivered,
+         a_household_is_planned_from_where_a_member_is,
+         deleted_people_pull_nobody_into_a_plan,
+         a_plan_names_a_confirmed_email_before_an_unconfirmed_phone,
+         a_second_quick_publish_keeps_the_cancellation,
          a_plan_message_that_fails_goes_to_the_next_contact,
          a_plan_being_made_can_be_given_up_and_a_stopped_server_leaves_none,
          the_crisis_is_checked_before_the_servers_limit,
