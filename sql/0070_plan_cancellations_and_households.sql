@@ -10,12 +10,18 @@
 
 -- The plan whose instructions a plan message cancels; NULL for instructions.
 ALTER TABLE outbox ADD COLUMN plan_cancels bigint REFERENCES plan (id);
--- Cancellations queued before: the plan published just before theirs.
+-- Cancellations queued before (messages to people their plan does not
+-- place): they cancelled the plan published just before theirs. Each plan's
+-- result is read once.
+WITH placed AS MATERIALIZED (SELECT p.id AS plan_id, x.national_id FROM plan p,
+		plan_placed(p.result) x
+	WHERE p.id IN (SELECT DISTINCT plan_id FROM outbox WHERE kind = 'plan' AND plan_id IS NOT NULL))
 UPDATE outbox o SET plan_cancels = q.id
 	FROM plan p, plan q
 	WHERE o.kind = 'plan' AND o.plan_id = p.id AND q.crisis_id = p.crisis_id
 		AND q.mission_id = p.mission_id AND q.version = p.version - 1
-		AND NOT EXISTS (SELECT 1 FROM plan_placed(p.result) x WHERE x.national_id = o.national_id);
+		AND NOT EXISTS (SELECT 1 FROM placed x WHERE x.plan_id = p.id
+			AND x.national_id = o.national_id);
 
 -- The people a published plan placed who still travel and have no phone or
 -- e-mail: nobody could be told. [{national_id, text}], text the instructions

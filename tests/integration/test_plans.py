@@ -471,6 +471,10 @@ def people_a_new_plan_drops_are_told_their_instructions_are_cancelled():
     cid = a_crisis("Dropped")
     first = ready_plan(cid)
     expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
+    # Instructions withdrawn before they went out were never anyone's: these went out.
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
+                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
+               what="version 1 sent")
     before = {m[0] for m in plan_messages(cid)}
     # Park is safe now and no longer planned; Choi died: nobody writes to the dead.
     for nid, status in ((5, "safe"), (6, "deceased")):
