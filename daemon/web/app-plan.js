@@ -136,7 +136,9 @@ export function planPanel(crisisId, map) {
     list.innerHTML = "";
     for (const u of plan.undelivered ?? []) {
       const li = document.createElement("li");
-      li.textContent = `${u.name ?? "#" + u.national_id} (${u.recipient}): ${u.error ?? ""} · ${u.text}`;
+      // Someone with no phone or e-mail has no recipient to show.
+      const to = u.recipient ? ` (${u.recipient})` : "";
+      li.textContent = `${u.name ?? "#" + u.national_id}${to}: ${u.error ?? ""} · ${u.text}`;
       list.append(li);
     }
     undelivered.hidden = !(plan.undelivered ?? []).length;
