@@ -62,7 +62,11 @@ if [ ! -d "$SEEDS" ]; then
 	mkdir -p "$SEEDS/token"
 fi
 
-targets=("$@")
+# Each target once: two jobs of one target would share its findings folder.
+targets=()
+for t in "$@"; do
+	case " ${targets[*]} " in *" $t "*) ;; *) targets+=("$t") ;; esac
+done
 if [ ${#targets[@]} -eq 0 ]; then
 	for f in tests/fuzz/fuzz_*.c; do
 		t=$(basename "$f" .c)
