@@ -263,15 +263,27 @@ channel_twilio_send(struct daemon *d, const struct channel_message *m, struct ch
 	return rc;
 }
 
-/* Whether an SMTP reply speaks of relaying, in any case ("Relaying denied"). */
+/*
+ * Whether an SMTP refusal is the server declining to relay for us, whoever
+ * the recipient: it speaks of relaying ("Relaying denied", "Unable to
+ * relay") and its enhanced status code, if any, is not about the address
+ * (X.1.Y: Postfix's "5.1.1 User unknown in relay recipient table" is a
+ * wrong address).
+ */
 static bool
-channel_smtp_says_relay(const char *reply)
+channel_smtp_relay_refused(const char *reply)
 {
-	for (const char *p = reply; p != NULL && *p != '\0'; p++)
+	bool relay = false;
+
+	for (const char *p = reply; p != NULL && *p != '\0'; p++) {
+		if ((p[0] == '4' || p[0] == '5') && p[1] == '.' && p[2] == '1' && p[3] == '.' &&
+		    (p == reply || p[-1] == ' ' || p[-1] == '-'))
+			return false;
 		if ((p[0] | 0x20) == 'r' && (p[1] | 0x20) == 'e' && (p[2] | 0x20) == 'l' &&
 		    (p[3] | 0x20) == 'a' && (p[4] | 0x20) == 'y')
-			return true;
-	return false;
+			relay = true;
+	}
+	return relay;
 }
 
 /*
@@ -291,7 +303,7 @@ channel_smtp_outcome(const struct http_client_result *r)
 	    r->status == 535 || r->status == 538)
 		return CHANNEL_ROUTE;
 	if (r->status >= 550 && r->status <= 553 && r->error != NULL &&
-	    strstr(r->error, "RCPT") != NULL && !channel_smtp_says_relay(r->smtp_refusal))
+	    strstr(r->error, "RCPT") != NULL && !channel_smtp_relay_refused(r->smtp_refusal))
 		return CHANNEL_PERMANENT;
 	return CHANNEL_ROUTE;
 }
@@ -302,7 +314,7 @@ channel_smtp_done(const struct http_client_result *r, void *arg)
 {
 	struct channel_send *cs = arg;
 	enum channel_outcome o = channel_smtp_outcome(r);
-	char err[200];
+	char err[480];
 
 	if (r->smtp_refusal != NULL)
 		snprintf(err, sizeof err, "SMTP %ld %s (%s)", r->status, r->error, r->smtp_refusal);

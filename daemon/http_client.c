@@ -39,7 +39,9 @@ struct http_client_transfer {
 	char error[CURL_ERROR_SIZE];
 	char etag[256];
 	char last_modified[128];
-	char smtp_refusal[200];
+	char smtp_refusal[400];
+	char smtp_code[4];        /* the code of the reply kept in smtp_refusal */
+	bool smtp_refusal_whole;  /* its last line came ("550 " ends a reply, "550-" goes on) */
 	http_client_done_cb cb;
 	void *arg;
 };
@@ -51,16 +53,47 @@ struct http_client_socket {
 
 static void http_client_check_done(struct http_client *client);
 
+/* Whether word (n bytes) holds a recipient's local part (3 characters or more), in any case. */
+static bool
+http_client_names_recipient(const struct curl_slist *rcpt, const char *word, size_t n)
+{
+	for (; rcpt != NULL; rcpt = rcpt->next) {
+		const char *local = rcpt->data[0] == '<' ? rcpt->data + 1 : rcpt->data;
+		const char *at = strchr(local, '@');
+		size_t ln = at != NULL ? (size_t)(at - local) : strlen(local);
+
+		if (ln < 3 || ln > n)
+			continue;
+		for (size_t i = 0; i + ln <= n; i++)
+			if (strncasecmp(word + i, local, ln) == 0)
+				return true;
+	}
+	return false;
+}
+
 /*
- * Keeps an SMTP reply line for logs, /readyz and the outbox: printable ASCII
- * only, and each word holding an '@' (the recipient's address, personal
- * data) replaced by "<address>".
+ * Adds an SMTP reply line to the kept reply, for logs, /readyz and the
+ * outbox: printable ASCII only, and each word holding an '@' or a
+ * recipient's local part (personal data) replaced by "<address>". The
+ * lines of one reply ("550-...", then "550 ...") are kept together, as the
+ * words that tell a relay refusal from a wrong address may be on any of
+ * them.
  */
 static void
-http_client_keep_refusal(char *dst, size_t dstsz, const char *line, size_t len)
+http_client_keep_refusal(struct http_client_transfer *t, const char *line, size_t len)
 {
-	size_t o = 0, i = 0;
+	char *dst = t->smtp_refusal;
+	size_t dstsz = sizeof t->smtp_refusal, o, i = 0;
 
+	if (t->smtp_refusal_whole || strncmp(t->smtp_code, line, 3) != 0) {
+		dst[0] = '\0';
+		memcpy(t->smtp_code, line, 3);
+		t->smtp_code[3] = '\0';
+	}
+	t->smtp_refusal_whole = line[3] == ' ';
+	o = strlen(dst);
+	if (o > 0 && o + 1 < dstsz)
+		dst[o++] = ' ';
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n'))
 		len--;
 	while (i < len && o + 1 < dstsz) {
@@ -74,6 +107,7 @@ http_client_keep_refusal(char *dst, size_t dstsz, const char *line, size_t len)
 		}
 		while (end < len && line[end] != ' ')
 			address |= line[end++] == '@';
+		address = address || http_client_names_recipient(t->rcpt, line + i, end - i);
 		if (address) {
 			static const char mark[] = "<address>";
 			for (size_t k = 0; mark[k] != '\0' && o + 1 < dstsz; k++)
@@ -124,7 +158,7 @@ http_client_header_cb(char *data, size_t size, size_t n, void *arg)
 	if (t->rcpt != NULL) {
 		if (len >= 4 && (data[0] == '4' || data[0] == '5') && isdigit((unsigned char)data[1]) &&
 		    isdigit((unsigned char)data[2]) && (data[3] == ' ' || data[3] == '-'))
-			http_client_keep_refusal(t->smtp_refusal, sizeof t->smtp_refusal, data, len);
+			http_client_keep_refusal(t, data, len);
 		return len;
 	}
 	if (len > 6 && strncasecmp(data, "ETag:", 5) == 0) {

@@ -21,7 +21,7 @@ struct http_client_result {
 	double seconds;
 	const char *etag;          /* the ETag header, or NULL (for conditional requests) */
 	const char *last_modified; /* the Last-Modified header, or NULL */
-	const char *smtp_refusal;  /* SMTP: the server's last 4xx/5xx reply line, or NULL */
+	const char *smtp_refusal;  /* SMTP: the server's last 4xx/5xx reply, its lines joined, or NULL */
 };
 
 /* Called exactly once per accepted request. */

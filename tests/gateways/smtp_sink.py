@@ -20,10 +20,11 @@ given, in the clear otherwise, loopback only) but not required; a wrong
 password is refused with 535.
 
 Two kinds of recipient are refused at RCPT, as real servers do: any address
-at relay-denied.example with "550 5.7.1 Relaying denied" (the server will
-not relay for us: the route's fault, whoever the recipient), and any local
-part starting with no-such-user with "550 5.1.1 User unknown" (that
-address is wrong for good).
+at relay-denied.example with sendmail's two-line "550-5.7.1 ... Relaying
+denied" (the server will not relay for us: the route's fault, whoever the
+recipient), and any local part starting with no-such-user with Postfix's
+"550 5.1.1 ... User unknown in relay recipient table", the local part
+echoed without its domain (that address is wrong for good).
 """
 
 import argparse
@@ -66,9 +67,9 @@ class Sink:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local, _, domain = address.rpartition("@")
         if domain.lower() == "relay-denied.example":
-            return "550 5.7.1 <%s>... Relaying denied" % address
+            return "550-5.7.1 <%s>... Relaying denied\r\n550 5.7.1 Contact your postmaster for help" % address
         if local.lower().startswith("no-such-user"):
-            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+            return "550 5.1.1 %s: Recipient address rejected: User unknown in relay recipient table" % local
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
