@@ -1219,10 +1219,14 @@ outbox_maintenance_done(const struct db_result *r, void *arg)
 		const char *requeued = PQgetvalue(r->res, 0, 0);
 		const char *reasked = PQgetvalue(r->res, 0, 1);
 		const char *unreachable = PQgetvalue(r->res, 0, 2);
+		const char *arrived = PQgetvalue(r->res, 0, 3);
+		const char *joined = PQgetvalue(r->res, 0, 4);
 		if (strcmp(requeued, "0") != 0 || strcmp(reasked, "0") != 0 ||
-		    strcmp(unreachable, "0") != 0)
+		    strcmp(unreachable, "0") != 0 || strcmp(arrived, "0") != 0 ||
+		    strcmp(joined, "0") != 0)
 			log_info("escalation", "stale_requeued", requeued, "reasked", reasked,
-			         "unreachable", unreachable);
+			         "unreachable", unreachable, "arrivals_queued", arrived, "joined",
+			         joined);
 	}
 }
 
@@ -1311,16 +1315,14 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		        "c AS (UPDATE outbox o SET state = 'failed', last_error = 'crisis closed' "
 		        " FROM crisis cr WHERE o.state = 'queued' AND cr.id = o.crisis_id "
 		        " AND cr.state IN ('closed', 'dismissed') RETURNING 1) "
-		        "SELECT (SELECT count(*) FROM s), e.reasked, e.unreachable FROM "
-		        " (SELECT pg_try_advisory_xact_lock(7311520013) AS locked) l "
-		        " LEFT JOIN LATERAL (SELECT * FROM campaign_escalate()) e ON l.locked "
 		        /*
-		         * People whose trip began since the day a check-in last looked
-		         * are queued; people queued while a launch held their mission
-		         * join now.
+		         * Re-asks, people whose trip began since the day a check-in last
+		         * looked, and people queued while a launch held their mission:
+		         * by one process at a time (no row from the others).
 		         */
-		        " LEFT JOIN LATERAL (SELECT arrivals_join_crises() AS arrived) a ON l.locked"
-		        " LEFT JOIN LATERAL (SELECT join_pending_drain() AS joined) j ON l.locked",
+		        "SELECT (SELECT count(*) FROM s), coalesce(e.reasked, 0), "
+		        " coalesce(e.unreachable, 0), coalesce(e.arrived, 0), coalesce(e.joined, 0) "
+		        " FROM (SELECT 1) one LEFT JOIN maintenance_run() e ON true",
 		        3, params, outbox_maintenance_done, ob, &cause) != 0)
 			ob->escalating = false;
 		pg_arrays_free(&held);
