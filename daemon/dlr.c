@@ -315,7 +315,7 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 			pg_arrays_add_int(&cols, 1, it->outbox_id);
 		else
 			pg_arrays_add(&cols, 1, NULL);
-		pg_arrays_add(&cols, 2, it->outbox_id > 0 ? NULL : it->sid);
+		pg_arrays_add(&cols, 2, it->sid);
 		pg_arrays_add(&cols, 3, dlr_state_names[it->state]);
 		pg_arrays_add(&cols, 4, it->error);
 		b->items[b->n++] = it;
@@ -326,11 +326,18 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        q->d->db,
 	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], "
 	        " $5::text[]) AS r(idx, id, sid, state, err)), "
+	        /*
+	         * By the message's id when the report has it (Kannel's dlr-url,
+	         * Twilio's StatusCallback URL), else by Twilio's sid. A gateway's
+	         * acceptance (progress) of a send still under way matches nothing:
+	         * held, it settles the send once its outcome is written (a send
+	         * that timed out is then queued for a retry the report cancels).
+	         */
 	        "t AS (SELECT r.*, o.id AS oid FROM r JOIN outbox o ON o.id = r.id "
 	        " WHERE r.id IS NOT NULL AND o.state IN ('sending', 'sent', 'delivered', 'queued', "
-	        " 'failed') "
+	        " 'failed') AND NOT (o.state = 'sending' AND r.state = 'progress') "
 	        " UNION ALL SELECT r.*, o.id FROM r JOIN outbox o ON o.driver = 'twilio' "
-	        " AND o.provider_id = r.sid WHERE r.sid IS NOT NULL "
+	        " AND o.provider_id = r.sid WHERE r.sid IS NOT NULL AND r.id IS NULL "
 	        " AND o.state IN ('sending', 'sent', 'delivered', 'queued', 'failed')), "
 	        "last AS (SELECT DISTINCT ON (oid) * FROM t "
 	        " ORDER BY oid, (state = 'delivered') DESC, (state <> 'progress') DESC, idx DESC), "
@@ -352,7 +359,15 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "now()) "
 	        " ELSE o.delivered_at END, "
 	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END "
-	        " FROM last l WHERE o.id = l.oid AND ((l.state IN ('delivered', 'failed') "
+	        /*
+	         * A report of an earlier send of a message sent again (its first
+	         * send timed out, so its sid was never stored) fails nothing: the
+	         * send that counts is the one whose sid is stored. A delivery of
+	         * either settles it.
+	         */
+	        " FROM last l WHERE o.id = l.oid AND (l.sid IS NULL OR o.provider_id IS NULL "
+	        " OR o.provider_id = l.sid OR l.state = 'delivered') "
+	        " AND ((l.state IN ('delivered', 'failed') "
 	        " AND o.state IN ('sending', 'sent')) OR (l.state = 'delivered' AND o.state IN "
 	        " ('queued', 'failed') AND coalesce(o.last_error, '') NOT IN ('crisis closed', "
 	        " 'answered', 'cancelled')) OR (l.state = 'progress' AND o.state = 'queued')) "

@@ -605,8 +605,8 @@ outbox_flush(struct outbox *ob)
 	        " route_faults = CASE WHEN x.route AND o.state = 'sending' "
 	        " THEN least(o.route_faults + 1, 32000) ELSE o.route_faults END, "
 	        /* A report that came first: the send was no later than the delivery. */
-	        " sent_at = CASE WHEN x.state = 'sent' THEN coalesce(o.sent_at, "
-	        " least(now(), o.delivered_at)) "
+	        " sent_at = CASE WHEN x.state = 'sent' OR o.state = 'delivered' "
+	        " THEN coalesce(o.sent_at, least(now(), o.delivered_at)) "
 	        " ELSE o.sent_at END, "
 	        " next_attempt_at = CASE WHEN o.state = 'sending' THEN now() + "
 	        " make_interval(secs => x.delay) ELSE o.next_attempt_at END "

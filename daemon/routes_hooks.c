@@ -235,8 +235,9 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 	snprintf(err, sizeof err, "status %.20s, error %.20s", status, code != NULL ? code : "-");
 	/*
 	 * The message's id from our own StatusCallback URL, under the signature:
-	 * it finds a message whose send timed out before its sid came back.
-	 * Without it (a message sent before the id was in the URL), the sid.
+	 * it finds a message whose send timed out before its sid came back (the
+	 * sid goes along, so a report of an earlier send fails nothing). Without
+	 * it (a message sent before the id was in the URL), the sid.
 	 */
 	{
 		char buf[24];
@@ -246,7 +247,7 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 		if (v != NULL && v[0] != '\0' && strspn(v, "0123456789") == strlen(v) &&
 		    strlen(v) <= 18)
 			outbox_id = atoll(v);
-		dlr_submit(ctx->d, ctx, outbox_id, outbox_id > 0 ? NULL : sid, state, err);
+		dlr_submit(ctx->d, ctx, outbox_id, sid, state, err);
 	}
 	evhttp_clear_headers(&form);
 }

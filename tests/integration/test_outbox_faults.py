@@ -328,6 +328,56 @@ def status_callbacks_before_the_outcome_is_written_are_kept():
         gw.close()
 
 
+def twilio_reports_of_an_earlier_send_fail_nothing_and_wait_for_a_send_under_way():
+    gw = Gateway(report_delay=0.05)
+    d = daemon(gw, sms_driver="twilio", sms_rate=50)
+    try:
+        crisis, messages = launch(d, "Twilio resent")
+        eventually(lambda: states(crisis) == {"delivered": str(messages)} and count(
+            "SELECT count(*) FROM outbox WHERE crisis_id = %d AND claimed_by IS NOT NULL" % crisis) == 0,
+            timeout=40, interval=0.5, what="every message delivered")
+        first, second = cluster.psql(DB, "SELECT id FROM outbox WHERE crisis_id = %d ORDER BY id LIMIT 2"
+                                     % crisis).split("\n")
+
+        def report(oid, sid, status):
+            url = "http://127.0.0.1:%d/hooks/sms/twilio/status?outbox=%s" % (d.port, oid)
+            params = [("AccountSid", ACCOUNT), ("MessageSid", sid), ("MessageStatus", status), ("To", "+1")]
+            req = urllib.request.Request(url, data=urllib.parse.urlencode(params).encode(), headers={
+                "X-Twilio-Signature": twilio_signature(AUTH_TOKEN, url, params),
+                "Content-Type": "application/x-www-form-urlencoded"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return json.loads(r.read().decode())
+
+        def row(oid):
+            return cluster.psql(DB, "SELECT state || '|' || coalesce(last_error, '') FROM outbox WHERE id = %s" % oid)
+        # Sent again after a first send timed out: the live send's sid is stored.
+        cluster.psql(DB, "UPDATE outbox SET state = 'sent', provider_id = 'SMsecond', delivered_at = NULL "
+                         "WHERE id = %s" % first)
+        asks = count("SELECT count(*) FROM outbox WHERE crisis_id = %d" % crisis)
+        expect_equal(report(first, "SMfirst", "undelivered")["reasked"], 0, "re-asked on an earlier send's failure")
+        expect_equal(row(first), "sent|", "an earlier send's failure")
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d" % crisis), asks, "asks queued")
+        report(first, "SMfirst", "delivered")
+        check(row(first).startswith("delivered"), "a delivery of either send settles it: " + row(first))
+        # The gateway accepted a send still under way: the report waits for the send's outcome.
+        cluster.psql(DB, "UPDATE outbox SET state = 'sending', provider_id = NULL, sent_at = NULL, "
+                         "delivered_at = NULL, claimed_by = 'elsewhere', claimed_at = now() WHERE id = %s" % second)
+        got = []
+        t = threading.Thread(target=lambda: got.append(report(second, "SMlate", "sent")))
+        t.start()
+        time.sleep(1.5)
+        check(not got, "answered while its send was under way: %r" % got)
+        # The send timed out: queued for a retry, which the held report now cancels.
+        cluster.psql(DB, "UPDATE outbox SET state = 'queued', claimed_by = NULL, last_error = 'timed out', "
+                         "next_attempt_at = now() + interval '1 hour' WHERE id = %s" % second)
+        t.join(timeout=15)
+        expect_equal(got, [{"updated": 1, "reasked": 0}], "the held report's answer")
+        expect_equal(row(second).split("|")[0], "sent", "the retry cancelled by the acceptance")
+    finally:
+        d.stop()
+        gw.close()
+
+
 def a_gateway_error_in_any_language_stops_nothing():
     """An error text cut in the middle of a Korean character once made every outcome write fail for ever."""
     refusal = json.dumps({"code": 21211, "message": "a" * 178 + "한국어 번호가 올바르지 않습니다"}, ensure_ascii=False)
@@ -595,6 +645,7 @@ TESTS = [
     sigterm_writes_outcomes_and_gives_back_claims,
     closing_a_crisis_stops_claimed_messages,
     status_callbacks_before_the_outcome_is_written_are_kept,
+    twilio_reports_of_an_earlier_send_fail_nothing_and_wait_for_a_send_under_way,
     a_gateway_error_in_any_language_stops_nothing,
     kannel_reports_before_the_outcome_keep_the_send_details,
     reports_never_move_a_message_backwards,
