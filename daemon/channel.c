@@ -263,36 +263,51 @@ channel_twilio_send(struct daemon *d, const struct channel_message *m, struct ch
 	return rc;
 }
 
+/* Whether s holds word (lower case) in any case. */
+static bool
+channel_mentions(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = s; p != NULL && *p != '\0'; p++) {
+		size_t i = 0;
+		while (i < n && p[i] != '\0' && (p[i] | 0x20) == word[i])
+			i++;
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
 /*
- * Whether an SMTP refusal is the server declining to relay for us, whoever
- * the recipient: it speaks of relaying ("Relaying denied", "Unable to
- * relay") and its enhanced status code, if any, is not about the address
- * (X.1.Y: Postfix's "5.1.1 User unknown in relay recipient table" is a
- * wrong address).
+ * Whether an SMTP refusal at RCPT is about the route, not the recipient: the
+ * server declining to relay for us ("Relaying denied", "Unable to relay")
+ * or refusing our sender (X.1.7, X.1.8, "Sender address rejected", which
+ * Postfix reports at RCPT), whoever the recipient. Another enhanced code
+ * about an address (X.1.Y: Postfix's "5.1.1 User unknown in relay
+ * recipient table") is the recipient's.
  */
 static bool
-channel_smtp_relay_refused(const char *reply)
+channel_smtp_route_refusal(const char *reply)
 {
-	bool relay = false;
-
-	for (const char *p = reply; p != NULL && *p != '\0'; p++) {
+	if (reply == NULL)
+		return false;
+	if (channel_mentions(reply, "sender"))
+		return true;
+	for (const char *p = reply; *p != '\0'; p++)
 		if ((p[0] == '4' || p[0] == '5') && p[1] == '.' && p[2] == '1' && p[3] == '.' &&
 		    (p == reply || p[-1] == ' ' || p[-1] == '-'))
-			return false;
-		if ((p[0] | 0x20) == 'r' && (p[1] | 0x20) == 'e' && (p[2] | 0x20) == 'l' &&
-		    (p[3] | 0x20) == 'a' && (p[4] | 0x20) == 'y')
-			relay = true;
-	}
-	return relay;
+			return (p[4] == '7' || p[4] == '8') && (p[5] < '0' || p[5] > '9');
+	return channel_mentions(reply, "relay");
 }
 
 /*
  * Classifies an SMTP failure. Only the recipient refused at RCPT (550-553:
  * no such mailbox, mailbox full or not allowed) fails the message for good.
  * A refused login (530, 534, 535, 538), a refused sender or relay (at MAIL
- * FROM, 554 at RCPT, or a 550 whose words speak of relaying: the server
- * will not relay for us, whoever the recipient), no connection or TLS, and
- * 4xx are the route's fault.
+ * FROM, 554 at RCPT, or a 550 about relaying or our sender: see
+ * channel_smtp_route_refusal), no connection or TLS, and 4xx are the
+ * route's fault.
  */
 static enum channel_outcome
 channel_smtp_outcome(const struct http_client_result *r)
@@ -303,7 +318,7 @@ channel_smtp_outcome(const struct http_client_result *r)
 	    r->status == 535 || r->status == 538)
 		return CHANNEL_ROUTE;
 	if (r->status >= 550 && r->status <= 553 && r->error != NULL &&
-	    strstr(r->error, "RCPT") != NULL && !channel_smtp_relay_refused(r->smtp_refusal))
+	    strstr(r->error, "RCPT") != NULL && !channel_smtp_route_refusal(r->smtp_refusal))
 		return CHANNEL_PERMANENT;
 	return CHANNEL_ROUTE;
 }

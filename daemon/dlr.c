@@ -332,10 +332,13 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	         * acceptance (progress) of a send still under way matches nothing:
 	         * held, it settles the send once its outcome is written (a send
 	         * that timed out is then queued for a retry the report cancels).
+	         * So does a Twilio failure while a send is under way: it may be
+	         * an earlier send's, told apart by the sid the outcome stores.
 	         */
 	        "t AS (SELECT r.*, o.id AS oid FROM r JOIN outbox o ON o.id = r.id "
 	        " WHERE r.id IS NOT NULL AND o.state IN ('sending', 'sent', 'delivered', 'queued', "
-	        " 'failed') AND NOT (o.state = 'sending' AND r.state = 'progress') "
+	        " 'failed') AND NOT (o.state = 'sending' AND (r.state = 'progress' "
+	        " OR (r.sid IS NOT NULL AND r.state <> 'delivered'))) "
 	        " UNION ALL SELECT r.*, o.id FROM r JOIN outbox o ON o.driver = 'twilio' "
 	        " AND o.provider_id = r.sid WHERE r.sid IS NOT NULL AND r.id IS NULL "
 	        " AND o.state IN ('sending', 'sent', 'delivered', 'queued', 'failed')), "

@@ -53,28 +53,36 @@ struct http_client_socket {
 
 static void http_client_check_done(struct http_client *client);
 
-/* Whether word (n bytes) holds a recipient's local part (3 characters or more), in any case. */
+/*
+ * Whether word (n bytes) is a recipient's local part, in any case, once
+ * the brackets, quotes and punctuation around it are set aside ("<kim>",
+ * "kim...", "kim:"): the whole word, so that "ela" does not hide
+ * "Relaying".
+ */
 static bool
 http_client_names_recipient(const struct curl_slist *rcpt, const char *word, size_t n)
 {
+	while (n > 0 && strchr("<\"'(", word[0]) != NULL) {
+		word++;
+		n--;
+	}
+	while (n > 0 && strchr(">\"'),.;:", word[n - 1]) != NULL)
+		n--;
 	for (; rcpt != NULL; rcpt = rcpt->next) {
 		const char *local = rcpt->data[0] == '<' ? rcpt->data + 1 : rcpt->data;
 		const char *at = strchr(local, '@');
 		size_t ln = at != NULL ? (size_t)(at - local) : strlen(local);
 
-		if (ln < 3 || ln > n)
-			continue;
-		for (size_t i = 0; i + ln <= n; i++)
-			if (strncasecmp(word + i, local, ln) == 0)
-				return true;
+		if (ln > 0 && ln == n && strncasecmp(word, local, ln) == 0)
+			return true;
 	}
 	return false;
 }
 
 /*
  * Adds an SMTP reply line to the kept reply, for logs, /readyz and the
- * outbox: printable ASCII only, and each word holding an '@' or a
- * recipient's local part (personal data) replaced by "<address>". The
+ * outbox: printable ASCII only, and each word holding an '@', or that is a
+ * recipient's local part (personal data), replaced by "<address>". The
  * lines of one reply ("550-...", then "550 ...") are kept together, as the
  * words that tell a relay refusal from a wrong address may be on any of
  * them.

@@ -24,7 +24,9 @@ at relay-denied.example with sendmail's two-line "550-5.7.1 ... Relaying
 denied" (the server will not relay for us: the route's fault, whoever the
 recipient), and any local part starting with no-such-user with Postfix's
 "550 5.1.1 ... User unknown in relay recipient table", the local part
-echoed without its domain (that address is wrong for good).
+echoed without its domain (that address is wrong for good); and for any
+address at sender-refused.example, Postfix's "550 5.1.8 ... Sender address
+rejected" (our sender is refused: the route's fault again).
 """
 
 import argparse
@@ -68,6 +70,8 @@ class Sink:
         local, _, domain = address.rpartition("@")
         if domain.lower() == "relay-denied.example":
             return "550-5.7.1 <%s>... Relaying denied\r\n550 5.7.1 Contact your postmaster for help" % address
+        if domain.lower() == "sender-refused.example":
+            return "550 5.1.8 <%s>: Sender address rejected: Domain not found" % envelope.mail_from
         if local.lower().startswith("no-such-user"):
             return "550 5.1.1 %s: Recipient address rejected: User unknown in relay recipient table" % local
         envelope.rcpt_tos.append(address)

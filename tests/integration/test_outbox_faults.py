@@ -336,8 +336,8 @@ def twilio_reports_of_an_earlier_send_fail_nothing_and_wait_for_a_send_under_way
         eventually(lambda: states(crisis) == {"delivered": str(messages)} and count(
             "SELECT count(*) FROM outbox WHERE crisis_id = %d AND claimed_by IS NOT NULL" % crisis) == 0,
             timeout=40, interval=0.5, what="every message delivered")
-        first, second = cluster.psql(DB, "SELECT id FROM outbox WHERE crisis_id = %d ORDER BY id LIMIT 2"
-                                     % crisis).split("\n")
+        first, second, third = cluster.psql(DB, "SELECT id FROM outbox WHERE crisis_id = %d ORDER BY id LIMIT 3"
+                                            % crisis).split("\n")
 
         def report(oid, sid, status):
             url = "http://127.0.0.1:%d/hooks/sms/twilio/status?outbox=%s" % (d.port, oid)
@@ -373,6 +373,20 @@ def twilio_reports_of_an_earlier_send_fail_nothing_and_wait_for_a_send_under_way
         t.join(timeout=15)
         expect_equal(got, [{"updated": 1, "reasked": 0}], "the held report's answer")
         expect_equal(row(second).split("|")[0], "sent", "the retry cancelled by the acceptance")
+        # A failure while a send is under way may be an earlier send's: it waits for the send's sid.
+        cluster.psql(DB, "UPDATE outbox SET state = 'sending', provider_id = NULL, sent_at = NULL, "
+                         "delivered_at = NULL, attempts = 2, claimed_by = 'elsewhere', claimed_at = now() "
+                         "WHERE id = %s" % third)
+        got = []
+        t = threading.Thread(target=lambda: got.append(report(third, "SMearlier", "failed")))
+        t.start()
+        time.sleep(1.5)
+        check(not got, "a failure applied while a send was under way: %r" % got)
+        cluster.psql(DB, "UPDATE outbox SET state = 'sent', provider_id = 'SMretry', sent_at = now(), "
+                         "claimed_by = NULL WHERE id = %s" % third)
+        t.join(timeout=15)
+        expect_equal(got, [{"updated": 1, "reasked": 0}], "the held failure's answer")
+        expect_equal(row(third), "sent|", "the retry's send failed by the earlier send's report")
     finally:
         d.stop()
         gw.close()

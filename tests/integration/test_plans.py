@@ -863,6 +863,46 @@ COMMIT;""" % {"p2": second, "c": cid}).splitlines()
         check("[대피 계획 3]" in last, last)
 
 
+def a_cancellation_under_way_outlives_instructions_withdrawn_unsent():
+    cid = a_crisis("Cancellation under way")
+    first = ready_plan(cid)
+    expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
+                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
+               what="version 1 sent")
+    # Plan 2 leaves Park out (a cancellation, at the gateway when plan 3 places Park again);
+    # plan 4 leaves Park out again, withdrawing plan 3's instructions unsent; the cancellation
+    # then comes back for a retry. One transaction: nothing is sent in between.
+    out = cluster.psql(DB, """BEGIN;
+CREATE TEMP TABLE base AS SELECT params, result FROM plan WHERE id = %(p1)d;
+CREATE FUNCTION pg_temp.publish_like(p_from bigint, p_keep_park boolean) RETURNS json LANGUAGE sql AS $f$
+  WITH n AS (INSERT INTO plan (crisis_id, mission_id, state, params, result, created_by, finished_at)
+    SELECT crisis_id, mission_id, 'ready', (SELECT params FROM base) || jsonb_build_object('moved_from', p_from),
+      jsonb_set((SELECT result FROM base), '{households}', (SELECT jsonb_agg(x)
+        FROM jsonb_array_elements((SELECT result FROM base)->'households') x WHERE p_keep_park OR x->>'key' <> 'n5')),
+      'test', now() FROM plan WHERE id = p_from RETURNING id)
+  SELECT plan_publish((SELECT id FROM n), 1, 'lead-a', 'mission_lead', 1, '127.0.0.1')
+$f$;
+SELECT pg_temp.publish_like(%(p1)d, false);
+UPDATE outbox SET state = 'sending', attempts = 1 WHERE crisis_id = %(c)d AND national_id = 5 AND kind = 'plan'
+  AND state = 'queued';
+SELECT pg_temp.publish_like((SELECT max(id) FROM plan WHERE crisis_id = %(c)d), true);
+SELECT pg_temp.publish_like((SELECT max(id) FROM plan WHERE crisis_id = %(c)d), false);
+UPDATE outbox SET state = 'queued' WHERE crisis_id = %(c)d AND national_id = 5 AND kind = 'plan' AND state = 'sending';
+COMMIT;""" % {"p1": first, "c": cid})
+    park = cluster.psql(DB, "SELECT id || '|' || state || '|' || coalesce(last_error, '') || '|' || body FROM outbox "
+                            "WHERE crisis_id = %d AND national_id = 5 AND kind = 'plan' ORDER BY id" % cid)
+    rows = [r.split("|", 3) for r in park.splitlines()]
+    cancels = [r for r in rows if "취소" in r[3] or "cancelled" in r[3]]
+    expect_equal(len(cancels), 1, "one cancellation for Park: %s / %s" % (park, out))
+    check(cancels[0][1] != "failed" and "(계획 1)" in cancels[0][3], "Park's cancellation stands: %s" % park)
+    eventually(lambda: int(cancels[0][0]) in sent_texts(), timeout=10, what="Park's cancellation sent")
+    # Nothing of these plans left to send by whatever gateway the next test uses.
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
+                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
+               what="every message of these plans sent")
+
+
 class RefusingTwilio:
     """A Twilio Messages API refusing every number for good."""
 
@@ -1050,6 +1090,7 @@ try:
          deleted_people_pull_nobody_into_a_plan,
          a_plan_names_a_confirmed_email_before_an_unconfirmed_phone,
          a_second_quick_publish_keeps_the_cancellation,
+         a_cancellation_under_way_outlives_instructions_withdrawn_unsent,
          a_plan_message_that_fails_goes_to_the_next_contact,
          a_plan_being_made_can_be_given_up_and_a_stopped_server_leaves_none,
          the_crisis_is_checked_before_the_servers_limit,
