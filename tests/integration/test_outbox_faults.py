@@ -359,32 +359,28 @@ def twilio_reports_of_an_earlier_send_fail_nothing_and_wait_for_a_send_under_way
         expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d" % crisis), asks, "asks queued")
         report(first, "SMfirst", "delivered")
         check(row(first).startswith("delivered"), "a delivery of either send settles it: " + row(first))
-        # The gateway accepted a send still under way: the report waits for the send's outcome.
-        cluster.psql(DB, "UPDATE outbox SET state = 'sending', provider_id = NULL, sent_at = NULL, "
-                         "delivered_at = NULL, claimed_by = 'elsewhere', claimed_at = now() WHERE id = %s" % second)
-        got = []
-        t = threading.Thread(target=lambda: got.append(report(second, "SMlate", "sent")))
-        t.start()
-        time.sleep(1.5)
-        check(not got, "answered while its send was under way: %r" % got)
-        # The send timed out: queued for a retry, which the held report now cancels.
-        cluster.psql(DB, "UPDATE outbox SET state = 'queued', claimed_by = NULL, last_error = 'timed out', "
-                         "next_attempt_at = now() + interval '1 hour' WHERE id = %s" % second)
-        t.join(timeout=15)
+        def held_until_outcome(oid, sid, status, sending, outcome):
+            """The message's send is under way (sending sets more); the report waits for its outcome."""
+            cluster.psql(DB, "UPDATE outbox SET state = 'sending', provider_id = NULL, sent_at = NULL, "
+                             "delivered_at = NULL, claimed_by = 'elsewhere', claimed_at = now()%s WHERE id = %s"
+                             % (sending, oid))
+            got = []
+            t = threading.Thread(target=lambda: got.append(report(oid, sid, status)))
+            t.start()
+            time.sleep(1.5)
+            check(not got, "a report %r answered while its send was under way: %r" % (status, got))
+            cluster.psql(DB, "UPDATE outbox SET %s WHERE id = %s" % (outcome, oid))
+            t.join(timeout=15)
+            return got
+        # The gateway accepted a send still under way; the send timed out: queued for a retry,
+        # which the held report now cancels.
+        got = held_until_outcome(second, "SMlate", "sent", "", "state = 'queued', claimed_by = NULL, "
+                                 "last_error = 'timed out', next_attempt_at = now() + interval '1 hour'")
         expect_equal(got, [{"updated": 1, "reasked": 0}], "the held report's answer")
         expect_equal(row(second).split("|")[0], "sent", "the retry cancelled by the acceptance")
         # A failure while a send is under way may be an earlier send's: it waits for the send's sid.
-        cluster.psql(DB, "UPDATE outbox SET state = 'sending', provider_id = NULL, sent_at = NULL, "
-                         "delivered_at = NULL, attempts = 2, claimed_by = 'elsewhere', claimed_at = now() "
-                         "WHERE id = %s" % third)
-        got = []
-        t = threading.Thread(target=lambda: got.append(report(third, "SMearlier", "failed")))
-        t.start()
-        time.sleep(1.5)
-        check(not got, "a failure applied while a send was under way: %r" % got)
-        cluster.psql(DB, "UPDATE outbox SET state = 'sent', provider_id = 'SMretry', sent_at = now(), "
-                         "claimed_by = NULL WHERE id = %s" % third)
-        t.join(timeout=15)
+        got = held_until_outcome(third, "SMearlier", "failed", ", attempts = 2",
+                                 "state = 'sent', provider_id = 'SMretry', sent_at = now(), claimed_by = NULL")
         expect_equal(got, [{"updated": 1, "reasked": 0}], "the held failure's answer")
         expect_equal(row(third), "sent|", "the retry's send failed by the earlier send's report")
     finally:

@@ -467,14 +467,18 @@ def plan_messages_of_a_drill_are_marked_and_sent_as_written():
         timeout=10, what="the check-in asked again")
 
 
+def plan_messages_sent(cid, what, timeout=10):
+    """Waits until no plan message of the crisis is waiting or at the gateway."""
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
+                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=timeout, what=what)
+
+
 def people_a_new_plan_drops_are_told_their_instructions_are_cancelled():
     cid = a_crisis("Dropped")
     first = ready_plan(cid)
     expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
     # Instructions withdrawn before they went out were never anyone's: these went out.
-    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
-                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
-               what="version 1 sent")
+    plan_messages_sent(cid, "version 1 sent")
     before = {m[0] for m in plan_messages(cid)}
     # Park is safe now and no longer planned; Choi died: nobody writes to the dead.
     for nid, status in ((5, "safe"), (6, "deceased")):
@@ -695,9 +699,7 @@ def a_new_plan_withdraws_the_earlier_plans_messages_not_sent():
     cid = a_crisis("Last word")
     first = ready_plan(cid)
     expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
-    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
-                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
-               what="version 1 sent")
+    plan_messages_sent(cid, "version 1 sent")
     # Park's instructions wait for a retry after a temporary failure; Kim A's are at the gateway.
     waiting = cluster.psql(DB, "UPDATE outbox SET state = 'queued', next_attempt_at = now() + interval '2 seconds', "
                                "last_error = 'HTTP 503' WHERE crisis_id = %d AND kind = 'plan' AND national_id = 5 "
@@ -823,9 +825,7 @@ def a_second_quick_publish_keeps_the_cancellation():
     cid = a_crisis("Quick publishes")
     first = ready_plan(cid)
     expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
-    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
-                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
-               what="version 1 sent")
+    plan_messages_sent(cid, "version 1 sent")
     # Park is safe: plan 2 leaves them out and queues their cancellation.
     expect_equal(lead.post("/api/v1/crises/%d/responses" % cid, {"national_id": 5, "status": "safe"}).status, 201,
                  "Park safe")
@@ -867,9 +867,7 @@ def a_cancellation_under_way_outlives_instructions_withdrawn_unsent():
     cid = a_crisis("Cancellation under way")
     first = ready_plan(cid)
     expect_equal(lead.post("/api/v1/plans/%d/publish" % first).status, 200, "version 1")
-    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
-                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
-               what="version 1 sent")
+    plan_messages_sent(cid, "version 1 sent")
     # Plan 2 leaves Park out (a cancellation, at the gateway when plan 3 places Park again);
     # plan 4 leaves Park out again, withdrawing plan 3's instructions unsent; the cancellation
     # then comes back for a retry. One transaction: nothing is sent in between.
@@ -898,9 +896,7 @@ COMMIT;""" % {"p1": first, "c": cid})
     check(cancels[0][1] != "failed" and "(계획 1)" in cancels[0][3], "Park's cancellation stands: %s" % park)
     eventually(lambda: int(cancels[0][0]) in sent_texts(), timeout=10, what="Park's cancellation sent")
     # Nothing of these plans left to send by whatever gateway the next test uses.
-    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
-                                        "AND state IN ('queued', 'sending')" % cid) == "0", timeout=10,
-               what="every message of these plans sent")
+    plan_messages_sent(cid, "every message of these plans sent")
 
 
 class RefusingTwilio:
@@ -946,9 +942,7 @@ def a_plan_message_that_fails_goes_to_the_next_contact():
                      ).json()["plan_id"]
         eventually(lambda: s.get("/api/v1/plans/%d" % pid).json()["state"] == "ready", timeout=15, what="ready")
         expect_equal(s.post("/api/v1/plans/%d/publish" % pid).status, 200, "published")
-        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND kind = 'plan' "
-                                            "AND state IN ('queued', 'sending')" % cid) == "0", timeout=20,
-                   what="settled")
+        plan_messages_sent(cid, "settled", timeout=20)
         rows = cluster.psql(DB, "SELECT national_id, channel, state, body FROM outbox WHERE crisis_id = %d "
                                 "AND kind = 'plan' AND national_id IN (4, 5) ORDER BY id" % cid).splitlines()
         park = [r.split("|") for r in rows if r.startswith("5|")]
