@@ -86,7 +86,7 @@ struct reg_text {
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
 	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done,
 	    *merged, *code_limit, *update_limit, *codes_held, *lost_limit, *err_leg_region,
-	    *err_date, *err_too_many_legs;
+	    *err_date, *err_too_many_legs, *update_busy;
 };
 
 static const struct reg_text reg_ko = {
@@ -197,7 +197,9 @@ static const struct reg_text reg_ko = {
     "지금은 새 링크 요청이 너무 많습니다. 약 %d분 뒤에 다시 해 주세요.",
     "지역을 골라 주세요. 지역이 있어야 위기 때 그곳에 있는 사람으로 찾을 수 있습니다.",
     "날짜가 아닙니다. 2026-05-01처럼 연-월-일로 적어 주세요.",
-    "일정이 너무 많습니다. 대사관이 이미 가진 일정과 합쳐 %d개까지 더 저장할 수 있습니다."};
+    "일정이 너무 많습니다. 대사관이 이미 가진 일정과 합쳐 %d개까지 더 저장할 수 있습니다.",
+    "변경 내용을 저장하지 않았습니다. 대사관이 지금 안전 확인을 보내고 있어 동행자를 뺄 수 "
+    "없습니다. 잠시 뒤에 다시 저장해 주세요. 등록은 그대로이고, 적은 내용은 아래에 남아 있습니다."};
 
 static const struct reg_text reg_en = {
     "en",
@@ -308,7 +310,10 @@ static const struct reg_text reg_en = {
     "Too many requests for a new link just now. Please try again in about %d minutes.",
     "Choose this leg's region: without one the embassy cannot find you there in a crisis.",
     "Not a date: write it as year-month-day, e.g. 2026-05-01.",
-    "Too many legs: with the legs the embassy already has for you, %d more can be saved."};
+    "Too many legs: with the legs the embassy already has for you, %d more can be saved.",
+    "Your change was not saved: the embassy is sending a safety check just now, and nobody can "
+    "be taken off a registration meanwhile. Please save again in a moment. Your registration is "
+    "as it was, and what you typed is below."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -1854,6 +1859,19 @@ reg_updated(const struct db_result *r, void *arg)
 		reg_text_minutes(m->notice, sizeof m->notice, m->t->update_limit, retry);
 		m->notice_ok = false;
 		m->status = 429;
+		m->keep_typed = true;
+		reg_retry_after(m->ctx, retry);
+		reg_manage_show(m->ctx, m);
+		return;
+	}
+	if (strcmp(outcome, "busy") == 0) {
+		/* Nothing was changed (a member taken off during a launch): save again shortly. */
+		int retry = reg_json_int(out, "retry_after");
+		cJSON_Delete(out);
+		reg_outcomes[REG_BUSY]++;
+		snprintf(m->notice, sizeof m->notice, "%s", m->t->update_busy);
+		m->notice_ok = false;
+		m->status = 503;
 		m->keep_typed = true;
 		reg_retry_after(m->ctx, retry);
 		reg_manage_show(m->ctx, m);

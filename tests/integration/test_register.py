@@ -957,19 +957,47 @@ def hold_membership_lock(seconds, held):
     held.append(t)
 
 
-def removing_people_waits_for_a_launch_of_the_mission():
+def changes_during_a_launch_never_wait_and_removals_say_so():
     import time
-    r = post("/register", short_form(name_latin="LOCK WAIT", phone="010-6200-5001", m1_name="LOCK MEMBER",
-                                     m1_birth_date="2001-01-01"), addr="198.51.100.61")
+    member = dict(m1_name="LOCK MEMBER", m1_birth_date="2001-01-01")
+    r = post("/register", short_form(name_latin="LOCK WAIT", phone="010-6200-5001", **member), addr="198.51.100.61")
     token = token_of(r)
+    nid = national_of(token)
+    household = "(SELECT household_id FROM national WHERE id = %d)" % nid
+    members = lambda: cluster.psql(DB, "SELECT count(*) FROM national WHERE household_id = %s AND deleted_at IS NULL"
+                                       % household)
+    expect_equal(members(), "2", "registered with a member")
     held = []
-    hold_membership_lock(2.5, held)
+    # A change that takes nobody off is saved at once, while a launch holds the mission.
+    hold_membership_lock(6, held)
     start = time.time()
-    r = post("/register/m/%s" % token, short_form(name_latin="LOCK WAIT", phone="010-6200-5001", consent=None))
+    r = post("/register/m/%s" % token, short_form(name_latin="LOCK WAIT", phone="010-6200-5001", consent=None,
+                                                  leg1_place="Kusadasi", **member))
     waited = time.time() - start
-    held[0].join()
     check(r.status == 200 and "Saved." in r.body, r.body[:300])
-    check(waited > 1.5, "a member taken off waits for the launch (%.2fs)" % waited)
+    check(waited < 2, "a change keeping everyone does not wait for the launch (%.2fs)" % waited)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(DISTINCT place, ',') FROM itinerary_leg WHERE national_id IN "
+                                  "(SELECT id FROM national WHERE household_id = %s)" % household), "Kusadasi",
+                 "the change is stored for the whole household")
+    # Taking a member off meanwhile is refused at once, nothing changed, the form kept as typed.
+    start = time.time()
+    r = post("/register/m/%s" % token, short_form(name_latin="LOCK WAIT", phone="010-6200-5001", consent=None,
+                                                  leg1_place="Bodrum"))
+    waited = time.time() - start
+    expect_equal(r.status, 503, r.body[:300])
+    check(waited < 2, "refused without waiting for the launch (%.2fs)" % waited)
+    check(int(r.header("Retry-After")) > 0, "Retry-After: %r" % r.header("Retry-After"))
+    check("Your change was not saved" in r.body and "safety check" in r.body, r.body[:800])
+    check('value="Bodrum"' in r.body, "what was typed is shown again")
+    expect_equal(members(), "2", "the member is still there")
+    expect_equal(cluster.psql(DB, "SELECT place FROM itinerary_leg WHERE national_id = %d" % nid), "Kusadasi",
+                 "nothing of the refused change is stored")
+    held[0].join()
+    # Once the launch is over the same change goes through.
+    r = post("/register/m/%s" % token, short_form(name_latin="LOCK WAIT", phone="010-6200-5001", consent=None,
+                                                  leg1_place="Bodrum"))
+    check(r.status == 200 and "Saved." in r.body, r.body[:300])
+    expect_equal(members(), "1", "the member is taken off after the launch")
     hold_membership_lock(2.5, held)
     start = time.time()
     r = post("/register/m/%s/delete" % token, {"confirm": "1", "lang": "en"})
@@ -1210,7 +1238,7 @@ if __name__ == "__main__":
              a_removed_phone_takes_its_pending_links_with_it,
              merging_into_a_companion_keeps_her_household_and_legs,
              the_same_person_registered_twice_is_not_merged,
-             removing_people_waits_for_a_launch_of_the_mission,
+             changes_during_a_launch_never_wait_and_removals_say_so,
              family_notices_need_a_confirmed_registrant_and_carry_no_typed_text,
              changes_cannot_pump_codes_through_one_registration,
              codes_are_limited_per_address_and_in_all,
