@@ -154,6 +154,35 @@ INSERT INTO contact (national_id, kind, value) SELECT id, 'email', 'park@example
                  "email|park@example.org", "sent by e-mail, not the failing SMS route")
 
 
+def e_mail_routes_are_judged_by_acceptance_and_silent_sms_carriers_by_reports():
+    # Sent eleven minutes ago (past the grace), no report since: 30 e-mails the SMTP server
+    # accepted (SMTP never reports delivery), 30 SMS a Kannel gateway took (Kannel does).
+    cluster.psql(DB, """
+SET ROLE safety;
+INSERT INTO outbox (crisis_id, mission_id, channel, recipient, body, state, driver, sent_at, created_at)
+  SELECT 1, 1, 'email', 'person' || g || '@accepting.example', 'x', 'sent', 'smtp',
+         now() - interval '11 minutes', now() - interval '12 minutes' FROM generate_series(1, 30) g;
+INSERT INTO outbox (crisis_id, mission_id, channel, recipient, body, state, driver, sent_at, created_at)
+  SELECT 1, 1, 'sms', '+90544000' || lpad(g::text, 4, '0'), 'x', 'sent', 'kannel',
+         now() - interval '11 minutes', now() - interval '12 minutes' FROM generate_series(1, 30) g;
+INSERT INTO outbox (crisis_id, mission_id, channel, recipient, body, state, driver, sent_at, created_at, last_error)
+  SELECT 1, 1, 'email', 'person' || g || '@bouncing.example', 'x',
+         CASE WHEN g <= 25 THEN 'failed' ELSE 'sent' END::outbox_state, 'smtp',
+         now() - interval '11 minutes', now() - interval '12 minutes',
+         CASE WHEN g <= 25 THEN '550 5.1.1 User unknown' END FROM generate_series(1, 30) g;
+""")
+    route = lambda prefix: cluster.psql(DB, "SELECT degraded || '|' || delivered || '|' || failed || '|' || reason "
+                                            "FROM route_health WHERE prefix = '%s'" % prefix)
+    eventually(lambda: route("+9054").startswith("true|"), timeout=10, what="the silent SMS route marked degraded")
+    expect_equal(route("+9054"), "true|0|30|0 of 30 recent messages to +9054* delivered (below 50%): sending by the "
+                                 "next channel first", "unreported SMS past the grace count as undelivered")
+    eventually(lambda: route("accepting.example") != "", timeout=10, what="the e-mail route counted")
+    expect_equal(route("accepting.example"), "false|30|0|", "e-mails the server accepted count as delivered")
+    eventually(lambda: route("bouncing.example").startswith("true|"), timeout=10, what="the bouncing domain degraded")
+    expect_equal(route("bouncing.example"), "true|5|25|5 of 30 recent messages to bouncing.example* accepted (below "
+                                            "50%): sending by the next channel first", "refusals degrade e-mail")
+
+
 def kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once():
     # Bytes that are not UTF-8, and a long Korean message (3,000 bytes), in the
     # same moment as a plain answer: all three stored, none refused.
@@ -399,6 +428,7 @@ try:
         twilio_reply_from_an_unknown_number_is_kept_without_a_person,
         a_burst_of_reports_is_applied_whole,
         a_failing_carrier_sends_its_numbers_by_email_first,
+        e_mail_routes_are_judged_by_acceptance_and_silent_sms_carriers_by_reports,
         kannel_text_in_any_encoding_is_kept_and_a_retry_without_id_stored_once,
         a_shared_number_never_files_an_answer_under_a_deleted_person,
         kannel_without_id_keeps_a_repeated_answer_after_another,
