@@ -234,6 +234,17 @@ auth_authorise(struct http_ctx *ctx, auth_done_cb done, const char *session_toke
 		                   "your role does not allow this; ask an administrator");
 		return;
 	}
+	/* A mistyped narrowing would otherwise be ignored and show every mission. */
+	{
+		char mission[24];
+		const char *given;
+		int rc = http_query_checked(ctx, "mission_id", mission, sizeof mission, &given);
+		if (rc == SF_ETOOLONG || (given != NULL && !http_is_id(given))) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "mission_id: not a mission id (a whole number above 0)");
+			return;
+		}
+	}
 	if (p->kind == PRINCIPAL_STAFF && auth_is_unsafe_method(ctx)) {
 		const char *sent =
 		    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "X-CSRF-Token");

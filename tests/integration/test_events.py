@@ -145,6 +145,11 @@ def hq_narrows_to_one_mission_and_no_one_widens():
     check(sum(b_only.values()) == 4 and sum(all_.values()) == 10, "HQ: all %r, mission B %r" % (all_, b_only))
     own = lead_a_on_a.get("/api/v1/crises/1/status?mission_id=2").json()["counts"]
     expect_equal(sum(own.values()), 6, "a mission's staff cannot look at another mission this way")
+    # A mistyped narrowing is refused, not ignored (which would show every mission).
+    for bad in ("abc", "", "0", "1.5", "-2", "9" * 30):
+        r = hq_on_a.get("/api/v1/crises/1/status?mission_id=%s" % bad)
+        expect_equal((r.status, r.json().get("detail")), (400, "mission_id: not a mission id (a whole number above 0)"),
+                     "mission_id=%r" % bad)
     s = Stream(a, hq_on_a, path="/api/v1/crises/1/events?mission_id=2")
     eventually(s.counts, timeout=5, what="narrowed stream")
     expect_equal(sum(s.counts().values()), 4, "the narrowed stream counts mission B only")
