@@ -353,6 +353,55 @@ def retention_locks_nothing_when_it_only_spares():
     q("UPDATE crisis SET state = 'closed' WHERE id = %d" % crisis)
 
 
+def a_place_given_in_an_answer_becomes_the_persons_newest_location():
+    crisis = declare("Answers with places")
+    # Another check-in running 150 km away, where nobody is yet.
+    q("SELECT crisis_declare('earthquake', 'Over there', NULL, 5::smallint, false, NULL, 38.0, 38.0, 20000, "
+      "ARRAY[%d::bigint], 'tester', 'admin', NULL, '')" % MISSION)
+    there = int(q("SELECT max(id) FROM crisis"))
+    q("SELECT campaign_start(%d, %d, '{\"en\": \"Are you safe? {link}\"}', ARRAY['sms'], 1800, 3, "
+      "'lead', 'mission_lead', '')" % (there, MISSION))
+    mover, proxy, decided, relayed, gone = [int(x) for x in q(
+        "SELECT national_id FROM checkin WHERE crisis_id = %d ORDER BY 1 LIMIT 5" % crisis).split()]
+    # An import holds the answering person's row: the answer must not wait for it.
+    t, out = in_background("BEGIN; UPDATE national SET notes = 'import' WHERE id = %d; SELECT pg_sleep(2); COMMIT"
+                           % mover)
+    time.sleep(0.5)
+    t0 = time.time()
+    point = "ST_SetSRID(ST_MakePoint(38.0, 38.0), 4326)::geography"
+    q("SET lock_timeout = '1s'; INSERT INTO response (crisis_id, national_id, mission_id, channel, raw_text, status, "
+      "point, proxy, by_staff, provider_ref) VALUES "
+      "(%d, %d, %d, 'web', 'ok', 'safe', %s, false, false, 'place-1'), "
+      "(%d, %d, %d, 'web', 'we are all safe', 'safe', %s, true, false, 'place-2'), "
+      "(%d, %d, %d, 'staff', 'last seen here', 'missing', %s, false, true, NULL), "
+      "(%d, %d, %d, 'staff', 'called: safe, at a friend''s', 'safe', %s, false, false, NULL), "
+      "(%d, %d, %d, 'web', 'ok', 'safe', %s, false, false, 'place-5')"
+      % (crisis, mover, MISSION, point, crisis, proxy, MISSION, point, crisis, decided, MISSION, point,
+         crisis, relayed, MISSION, point, crisis, gone, MISSION, point))
+    took = time.time() - t0
+    check(took < 0.9, "the answers waited %.2f s behind an import" % took)
+    t.join()
+    check("error" not in out, out.get("error", ""))
+    q("DELETE FROM national WHERE id = %d" % gone)
+    expect_equal(q("SELECT count(*) FROM reply_location_pending"), "2", "the two answers' own places queued")
+    expect_equal(q("SELECT arrived IS NOT NULL FROM maintenance_run()"), "t", "maintenance ran")
+    where = lambda nid: q("SELECT round(ST_X(last_point::geometry)::numeric, 1) || ',' || "
+                          "round(ST_Y(last_point::geometry)::numeric, 1) || ':' || last_point_source FROM national "
+                          "WHERE id = %d" % nid)
+    expect_equal(where(mover), "38.0,38.0:reply", "the answer's place is the person's newest")
+    expect_equal(where(relayed), "38.0,38.0:staff", "a place staff relayed with an answer, as staff's")
+    expect_equal(where(proxy), "37.0,37.0:staff", "an answer for others moves nobody")
+    expect_equal(where(decided), "37.0,37.0:staff", "a staff decision moves nobody")
+    expect_equal(q("SELECT count(*) FROM location WHERE source = 'reply' AND national_id = %d" % mover), "1",
+                 "kept in the person's locations")
+    expect_equal(q("SELECT string_agg(national_id::text, ',' ORDER BY national_id) FROM checkin WHERE crisis_id = %d"
+                   % there), "%d,%d" % (mover, relayed) if mover < relayed else "%d,%d" % (relayed, mover),
+                 "asked in the check-in whose area they said they are in")
+    expect_equal(q("SELECT count(*) FROM reply_location_pending"), "0", "nothing left queued")
+    for c in (crisis, there):
+        q("UPDATE crisis SET state = 'closed' WHERE id = %d" % c)
+
+
 try:
     run([a_deletion_during_a_launch_leaves_the_crisis,
          a_person_restored_during_a_launch_is_asked_in_it,
@@ -362,6 +411,7 @@ try:
          joins_during_a_launch_wait_for_nothing_and_are_asked_after_it,
          a_crisis_being_closed_asks_nobody_new,
          answers_per_minute_follow_a_hard_deletion,
-         retention_locks_nothing_when_it_only_spares])
+         retention_locks_nothing_when_it_only_spares,
+         a_place_given_in_an_answer_becomes_the_persons_newest_location])
 finally:
     cluster.dropdb(DB)
