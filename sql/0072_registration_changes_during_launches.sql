@@ -15,7 +15,8 @@
 -- as a new registration does.
 
 -- The newest definition (0047), with the membership lock taken here, only
--- when someone is taken off, and without waiting.
+-- when someone is taken off, and without waiting; and a residence given by
+-- its region only placed with an accuracy that covers the region (0078).
 CREATE OR REPLACE FUNCTION registration_write(p_registration bigint, p_doc jsonb) RETURNS void
 	LANGUAGE plpgsql AS $$
 DECLARE
@@ -134,14 +135,18 @@ BEGIN
 			FROM itinerary_leg lg LEFT JOIN region r ON r.id = lg.region_id
 			WHERE lg.national_id = nid AND is_trip AND coalesce(lg.point::geometry, r.area::geometry) IS NOT NULL
 			ORDER BY lg.seq LIMIT 1;
-		-- A residence: the point given, else the chosen region.
-		INSERT INTO location (national_id, point, source)
+		-- A residence: the point given, else the chosen region, as a point
+		-- inside it whose accuracy reaches the region's farthest edge (the
+		-- area queries find such a person wherever in the region they live).
+		INSERT INTO location (national_id, point, accuracy_m, source)
 			SELECT nid, ST_SetSRID(ST_MakePoint((p_doc->>'lon')::float8, (p_doc->>'lat')::float8),
-				4326)::geography, 'registration'::location_source
+				4326)::geography, NULL::real, 'registration'::location_source
 			WHERE NOT is_trip AND p_doc ? 'lat'
 			UNION ALL
-			SELECT nid, ST_PointOnSurface(r.area::geometry)::geography, 'registration'::location_source
-			FROM region r WHERE NOT is_trip AND NOT p_doc ? 'lat'
+			SELECT nid, s.pt, ST_Distance(s.pt, ST_EndPoint(ST_LongestLine(s.pt::geometry,
+					r.area::geometry))::geography)::real, 'registration'::location_source
+			FROM region r CROSS JOIN LATERAL (SELECT ST_PointOnSurface(r.area::geometry)::geography AS pt) s
+			WHERE NOT is_trip AND NOT p_doc ? 'lat'
 				AND r.id = (p_doc->>'region_id')::bigint AND r.mission_id = reg.mission_id;
 	END LOOP;
 	-- Members taken off the registration are deleted for real. A launch, a

@@ -259,6 +259,38 @@ def the_spatial_query_follows_the_legs():
     expect_equal(r.json()["count"] - before.json()["count"], 3, "three more people while the leg lasts")
 
 
+def a_residence_given_by_its_region_is_found_anywhere_in_it():
+    # A resident of Hatay who gives the province and no point: placed at one point inside it,
+    # tens of km from Antakya, which a small crisis around Antakya must still find.
+    form = trip_form(kind="resident", name_latin="HOME HATAY", name_ko="한하타", passport_no=None,
+                     phone="010-6400-0001", email=None, home_region=REGION["TR-31"], address="Antakya",
+                     legs=None, people="1", m1_name=None, m1_birth_date=None, m2_name=None, m2_birth_date=None,
+                     m2_need_child=None, family_name=None, family_relation=None, family_phone=None,
+                     family_consent=None, **{"leg%d_%s" % (i, k): None for i in (1, 2)
+                                             for k in ("region", "place", "address", "arrival", "departure")})
+    r = post("/register", form, addr="198.51.100.140")
+    expect_equal(r.status, 303, r.body[:600])
+    nid = national_of(token_of(r))
+    far, reach = cluster.psql(DB, "SELECT round(ST_Distance(last_point, ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography)), "
+                                  "round(last_point_accuracy_m) FROM national WHERE id = %d"
+                              % (ANTAKYA[1], ANTAKYA[0], nid)).split("|")
+    check(float(far) > 15000 and float(reach) > float(far), "placed %s m from Antakya, reach %s m" % (far, reach))
+    point = "ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography"
+    antakya, istanbul = point % (ANTAKYA[1], ANTAKYA[0]), point % (ISTANBUL[1], ISTANBUL[0])
+    found = lambda sql: str(nid) in cluster.psql(DB, sql).split()
+    check(found("SELECT national_id FROM nationals_near(%d, %s, 10000, current_date)" % (MISSION, antakya)),
+          "a 10 km circle around Antakya finds the Hatay resident")
+    check(found("SELECT national_id FROM nationals_in_area(%d, ST_Buffer(%s, 10000), current_date)"
+                % (MISSION, antakya)), "so does a polygon around Antakya")
+    check(found("SELECT national_id FROM nationals_near_among(%d, ARRAY[%d::bigint], %s, 10000, current_date)"
+                % (MISSION, nid, antakya)), "and the join of a running check-in")
+    check(not found("SELECT national_id FROM nationals_near(%d, %s, 50000, current_date)" % (MISSION, istanbul)),
+          "Istanbul does not")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM nationals_near(%d, %s, 10000, current_date) WHERE national_id = %d"
+                              % (MISSION, antakya, nid)), "1", "found once")
+    cluster.psql(DB, "UPDATE national SET deleted_at = now() WHERE id = %d" % nid)
+
+
 def the_family_is_told_once_per_answer_and_never_where():
     crisis = lead.post("/api/v1/crises", {"kind": "earthquake", "title": "M6.4 Defne", "severity": 4,
                                           "circle": {"lat": ANTAKYA[0], "lon": ANTAKYA[1], "radius_m": 30000}}).json()["id"]
@@ -1249,7 +1281,8 @@ if __name__ == "__main__":
              people_who_come_into_a_running_check_in_are_asked,
              a_registrant_flagged_as_someone_asked_is_not_asked_again,
              late_joiners_get_the_launch_language_and_names_as_written,
-             joins_wait_for_no_launch_and_are_never_lost])
+             joins_wait_for_no_launch_and_are_never_lost,
+             a_residence_given_by_its_region_is_found_anywhere_in_it])
     finally:
         d.stop()
         cluster.dropdb(DB)

@@ -1,0 +1,198 @@
+-- A residence known only by its region is found wherever in the region
+-- the person lives.
+--
+-- A resident who registers with a home region and no point was placed at
+-- one point inside the region (PostGIS's point on its surface), and the
+-- area queries tested that point alone: in Hatay that point is 25 km from
+-- Antakya, so a 20 km crisis around Antakya asked the travellers with a
+-- Hatay leg (legs match by their region's whole area) but not the Hatay
+-- residents. A location is a point with an accuracy: such a residence now
+-- carries the distance from its point to the region's farthest edge
+-- (registration_write, 0072), and a person whose newest place is that
+-- rough (accuracy over 1 km) is found when the area comes within that
+-- distance of the point. Staff-entered places with a large accuracy count
+-- the same way. Asking someone who may be outside the area costs a message;
+-- missing someone inside it costs more.
+--
+-- The precise places keep their GiST index; the rough ones, few, have a
+-- partial index by mission.
+
+CREATE INDEX national_rough_place ON national (mission_id)
+	WHERE deleted_at IS NULL AND last_point_accuracy_m > 1000;
+
+-- Residences registered by region before this: their accuracy set, in the
+-- locations and in the registry's copy of the newest one.
+UPDATE location l SET accuracy_m = ST_Distance(l.point,
+		ST_EndPoint(ST_LongestLine(l.point::geometry, r.area::geometry))::geography)
+	FROM national n, region r
+	WHERE l.source = 'registration' AND l.accuracy_m IS NULL AND n.id = l.national_id
+		AND n.source = 'self' AND n.kind = 'resident' AND r.mission_id = n.mission_id
+		AND ST_Equals(l.point::geometry, ST_PointOnSurface(r.area::geometry));
+UPDATE national n SET last_point_accuracy_m = l.accuracy_m
+	FROM location l
+	WHERE l.national_id = n.id AND l.source = 'registration' AND l.accuracy_m > 1000
+		AND n.last_point_source = 'registration' AND n.last_point_at = l.observed_at
+		AND n.last_point_accuracy_m IS NULL AND ST_Equals(n.last_point::geometry, l.point::geometry);
+
+-- The newest definitions (0063), with a third part for rough places.
+CREATE OR REPLACE FUNCTION nationals_in_area(p_mission bigint, p_area geography, p_on date)
+	RETURNS TABLE (national_id bigint, region_id bigint, name_ko text, name_latin text, languages text[])
+	LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
+	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND ST_Intersects(n.last_point, p_area)
+		AND n.last_point_source IS DISTINCT FROM 'itinerary'
+		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
+			AND n.departure_date + itinerary_margin_days())
+		-- A resident away on a leg is found by the legs below instead.
+		AND NOT EXISTS (SELECT 1 FROM itinerary_leg l
+			WHERE l.national_id = n.id AND n.kind = 'resident'
+				AND p_on BETWEEN l.arrival - itinerary_margin_days()
+					AND l.departure + itinerary_margin_days()
+				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
+				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false))
+	UNION ALL
+	-- A place known only roughly (a residence given by its region): found when
+	-- the area comes within its accuracy of it.
+	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
+	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND n.last_point_accuracy_m > 1000
+		AND NOT ST_Intersects(n.last_point, p_area)
+		AND ST_DWithin(n.last_point, p_area, n.last_point_accuracy_m)
+		AND n.last_point_source IS DISTINCT FROM 'itinerary'
+		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
+			AND n.departure_date + itinerary_margin_days())
+		-- A resident away on a leg is found by the legs below instead.
+		AND NOT EXISTS (SELECT 1 FROM itinerary_leg l
+			WHERE l.national_id = n.id AND n.kind = 'resident'
+				AND p_on BETWEEN l.arrival - itinerary_margin_days()
+					AND l.departure + itinerary_margin_days()
+				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
+				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false))
+	UNION ALL
+	SELECT DISTINCT ON (n.id) n.id, coalesce(l.region_id, n.region_id), n.name_ko, n.name_latin, n.languages
+	FROM itinerary_leg l JOIN national n ON n.id = l.national_id
+	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND (n.last_point_source = 'itinerary' OR n.last_point IS NULL
+			OR (n.kind = 'resident' AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+				AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
+		AND p_on BETWEEN l.arrival - itinerary_margin_days() AND l.departure + itinerary_margin_days()
+		-- The regions first (a mission has tens), so both halves use an index.
+		AND (ST_Intersects(l.point, p_area) OR (l.region_id = ANY (ARRAY(SELECT r.id FROM region r
+			WHERE r.mission_id = p_mission AND ST_Intersects(r.area, p_area))) AND l.point IS NULL))
+$$;
+
+CREATE OR REPLACE FUNCTION nationals_near(p_mission bigint, p_center geography,
+		p_radius_m double precision, p_on date)
+	RETURNS TABLE (national_id bigint, region_id bigint, name_ko text, name_latin text, languages text[])
+	LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
+	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND ST_DWithin(n.last_point, p_center, p_radius_m)
+		AND n.last_point_source IS DISTINCT FROM 'itinerary'
+		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
+			AND n.departure_date + itinerary_margin_days())
+		-- A resident away on a leg is found by the legs below instead.
+		AND NOT EXISTS (SELECT 1 FROM itinerary_leg l
+			WHERE l.national_id = n.id AND n.kind = 'resident'
+				AND p_on BETWEEN l.arrival - itinerary_margin_days()
+					AND l.departure + itinerary_margin_days()
+				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
+				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false))
+	UNION ALL
+	-- A place known only roughly (a residence given by its region): found when
+	-- the area comes within its accuracy of it.
+	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
+	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND n.last_point_accuracy_m > 1000
+		AND NOT ST_DWithin(n.last_point, p_center, p_radius_m)
+		AND ST_DWithin(n.last_point, p_center, p_radius_m + n.last_point_accuracy_m)
+		AND n.last_point_source IS DISTINCT FROM 'itinerary'
+		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
+			AND n.departure_date + itinerary_margin_days())
+		-- A resident away on a leg is found by the legs below instead.
+		AND NOT EXISTS (SELECT 1 FROM itinerary_leg l
+			WHERE l.national_id = n.id AND n.kind = 'resident'
+				AND p_on BETWEEN l.arrival - itinerary_margin_days()
+					AND l.departure + itinerary_margin_days()
+				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
+				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false))
+	UNION ALL
+	SELECT DISTINCT ON (n.id) n.id, coalesce(l.region_id, n.region_id), n.name_ko, n.name_latin, n.languages
+	FROM itinerary_leg l JOIN national n ON n.id = l.national_id
+	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND (n.last_point_source = 'itinerary' OR n.last_point IS NULL
+			OR (n.kind = 'resident' AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+				AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
+		AND p_on BETWEEN l.arrival - itinerary_margin_days() AND l.departure + itinerary_margin_days()
+		AND (ST_DWithin(l.point, p_center, p_radius_m) OR (l.region_id = ANY (ARRAY(
+			SELECT r.id FROM region r WHERE r.mission_id = p_mission
+				AND ST_DWithin(r.area, p_center, p_radius_m))) AND l.point IS NULL))
+$$;
+
+-- The newest definitions (0056) for the given people, with rough places.
+CREATE OR REPLACE FUNCTION nationals_in_area_among(p_mission bigint, p_ids bigint[], p_area geography,
+		p_on date)
+	RETURNS TABLE (national_id bigint, region_id bigint, name_ko text, name_latin text, languages text[])
+	LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
+	WHERE n.id = ANY (p_ids) AND n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND (ST_Intersects(n.last_point, p_area) OR (n.last_point_accuracy_m > 1000
+			AND ST_DWithin(n.last_point, p_area, n.last_point_accuracy_m)))
+		AND n.last_point_source IS DISTINCT FROM 'itinerary'
+		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
+			AND n.departure_date + itinerary_margin_days())
+		-- A resident away on a leg is found by the legs below instead.
+		AND (n.kind <> 'resident' OR NOT EXISTS (SELECT 1 FROM itinerary_leg l
+			WHERE l.national_id = n.id
+				AND p_on BETWEEN l.arrival - itinerary_margin_days()
+					AND l.departure + itinerary_margin_days()
+				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
+				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
+	UNION ALL
+	SELECT DISTINCT ON (n.id) n.id, coalesce(l.region_id, n.region_id), n.name_ko, n.name_latin, n.languages
+	FROM itinerary_leg l JOIN national n ON n.id = l.national_id
+	WHERE l.national_id = ANY (p_ids) AND n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND (n.last_point_source = 'itinerary' OR n.last_point IS NULL
+			OR (n.kind = 'resident' AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+				AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
+		AND p_on BETWEEN l.arrival - itinerary_margin_days() AND l.departure + itinerary_margin_days()
+		AND (ST_Intersects(l.point, p_area) OR (l.region_id = ANY (ARRAY(SELECT r.id FROM region r
+			WHERE r.mission_id = p_mission AND ST_Intersects(r.area, p_area))) AND l.point IS NULL))
+$$;
+
+CREATE OR REPLACE FUNCTION nationals_near_among(p_mission bigint, p_ids bigint[], p_center geography,
+		p_radius_m double precision, p_on date)
+	RETURNS TABLE (national_id bigint, region_id bigint, name_ko text, name_latin text, languages text[])
+	LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
+	WHERE n.id = ANY (p_ids) AND n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND ST_DWithin(n.last_point, p_center, p_radius_m + CASE WHEN n.last_point_accuracy_m > 1000
+			THEN n.last_point_accuracy_m ELSE 0 END)
+		AND n.last_point_source IS DISTINCT FROM 'itinerary'
+		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
+			AND n.departure_date + itinerary_margin_days())
+		AND (n.kind <> 'resident' OR NOT EXISTS (SELECT 1 FROM itinerary_leg l
+			WHERE l.national_id = n.id
+				AND p_on BETWEEN l.arrival - itinerary_margin_days()
+					AND l.departure + itinerary_margin_days()
+				AND (l.point IS NOT NULL OR l.region_id IS NOT NULL)
+				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
+	UNION ALL
+	SELECT DISTINCT ON (n.id) n.id, coalesce(l.region_id, n.region_id), n.name_ko, n.name_latin, n.languages
+	FROM itinerary_leg l JOIN national n ON n.id = l.national_id
+	WHERE l.national_id = ANY (p_ids) AND n.mission_id = p_mission AND n.deleted_at IS NULL
+		AND (n.last_point_source = 'itinerary' OR n.last_point IS NULL
+			OR (n.kind = 'resident' AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
+				AND n.last_point_at >= l.arrival - itinerary_margin_days(), false)))
+		AND p_on BETWEEN l.arrival - itinerary_margin_days() AND l.departure + itinerary_margin_days()
+		AND (ST_DWithin(l.point, p_center, p_radius_m) OR (l.region_id = ANY (ARRAY(
+			SELECT r.id FROM region r WHERE r.mission_id = p_mission
+				AND ST_DWithin(r.area, p_center, p_radius_m))) AND l.point IS NULL))
+$$;
