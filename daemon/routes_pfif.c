@@ -298,10 +298,12 @@ routes_feed_pfif(struct http_ctx *ctx)
 	        "  r.mission_id = p.mission_id "
 	        " JOIN national n ON n.id = p.national_id AND n.deleted_at IS NULL "
 	        " JOIN mission m ON m.id = p.mission_id LEFT JOIN region g ON g.id = n.region_id "
+	        /* The person's own newest answer, relayed by staff or not: staff's decisions
+	         * (missing, deceased, evacuated) carry internal notes and places. */
 	        " LEFT JOIN LATERAL (SELECT a.point, a.raw_text FROM response a "
 	        "  WHERE a.crisis_id = p.crisis_id AND a.national_id = p.national_id "
 	        "  AND a.channel IN ('sms', 'web', 'email', 'staff') AND NOT a.proxy "
-	        "  ORDER BY a.received_at DESC, a.id DESC LIMIT 1) a ON true "
+	        "  AND NOT a.by_staff ORDER BY a.received_at DESC, a.id DESC LIMIT 1) a ON true "
 	        " WHERE p.crisis_id = $2::bigint AND ($1::bigint IS NULL OR p.mission_id = "
 	        "  $1::bigint) AND EXISTS (SELECT 1 FROM crisis c WHERE c.id = $2::bigint) "
 	        " ORDER BY p.national_id LIMIT $3::int OFFSET $4::int)",

@@ -238,6 +238,28 @@ def a_partner_note_is_never_exported_as_the_missions_word():
     check("<pfif:author_made_contact>false" in note_of(xml, 3), note_of(xml, 3))
 
 
+def staff_decisions_are_never_exported_as_the_persons_word():
+    """A staff decision's note and place are internal: the note says the person's own newest
+    answer (relayed by staff or not), else only the status with the embassy."""
+    for nid, status, where in ((3, "deceased", (36.3, 36.4)), (1, "evacuated", (36.7, 36.8))):
+        r = lead_a.post("/api/v1/crises/1/responses", {"national_id": nid, "status": status,
+                                                       "message": "INTERNAL: morgue 3, family NOT yet informed",
+                                                       "lat": where[0], "lon": where[1]})
+        expect_equal(r.status, 201, r.body)
+    lead_a.request("PUT", "/api/v1/crises/1/pfif-release", {"fields": ["status", "answer_text", "location"]})
+    xml = export()
+    validate(xml)
+    check("INTERNAL" not in xml and "36.3" not in xml and "36.7" not in xml and "36.8" not in xml,
+          "no decision's note or place: " + xml)
+    n3 = note_of(xml, 3)
+    check("<pfif:status>believed_dead</pfif:status>" in n3 and
+          "<pfif:text>Status with the embassy: deceased.</pfif:text>" in n3 and
+          "<pfif:last_known_location>36.20000,36.10000" in n3, "never answered: the status and registered place: " + n3)
+    n1 = note_of(xml, 1)
+    check("<pfif:text>leg trapped, Defne</pfif:text>" in n1 and "<pfif:author_made_contact>true" in n1,
+          "the person's own newest answer: " + n1)
+
+
 def a_note_dated_in_the_future_does_not_hold_the_review():
     r = lead_a.post("/api/v1/crises/1/pfif", note(2, "future", "2099-01-01T00:00:00Z", "seen at the shelter"), headers=XML)
     expect_equal(r.json()["stored"], 1, r.body)
@@ -321,7 +343,8 @@ try:
     run([nothing_leaves_before_a_release, a_release_exports_exactly_what_was_released,
          repeated_fields_and_non_xml_characters_are_harmless,
          mission_keys_see_only_their_released_mission, partner_notes_come_back_once_with_their_source,
-         a_partner_note_is_never_exported_as_the_missions_word, a_note_dated_in_the_future_does_not_hold_the_review,
+         a_partner_note_is_never_exported_as_the_missions_word,
+         staff_decisions_are_never_exported_as_the_persons_word, a_note_dated_in_the_future_does_not_hold_the_review,
          long_note_ids_stay_distinct, person_finder_files_import_without_harm,
          an_import_stored_while_the_audit_waits_is_audited_and_answered])
 finally:
