@@ -561,7 +561,9 @@ routes_session_login(struct http_ctx *ctx)
 	 * waiting attempt finally updates (an upsert's update always sees the
 	 * newest row), so exactly the limit is checked before a lock and every
 	 * later attempt is refused. An attempt refused by the account's lock
-	 * still counts for its address.
+	 * tests no password and is not counted for its address: the owner's
+	 * office address (often one for all staff) stays usable once the
+	 * account's lock ends.
 	 */
 	snprintf(limit, sizeof limit, "%d", ctx->d->cfg.lock_failures);
 	snprintf(minutes, sizeof minutes, "%d", ctx->d->cfg.lock_minutes);
@@ -578,6 +580,7 @@ routes_session_login(struct http_ctx *ctx)
 	        " SELECT id, $4, 1, now(), CASE WHEN 1 >= $2::int "
 	        "  THEN now() + make_interval(mins => $3::int) END "
 	        " FROM staff_user WHERE username = lower($1) AND NOT disabled "
+	        "  AND (locked_until IS NULL OR locked_until <= now()) "
 	        " ON CONFLICT (user_id, client_key) DO UPDATE SET failed_logins = CASE WHEN "
 	        "  k.last_failed_at > now() - make_interval(mins => $3::int) "
 	        "  THEN k.failed_logins + 1 ELSE 1 END, "

@@ -357,21 +357,28 @@ user_update_hashed(void *arg)
 	        " role = CASE WHEN $12::bool THEN $6::staff_role ELSE s.role END, "
 	        " mission_id = CASE WHEN $12::bool THEN $7::bigint ELSE s.mission_id END, "
 	        " disabled = coalesce($8::bool, s.disabled), "
-	        " failed_logins = CASE WHEN $9::bool THEN 0 ELSE s.failed_logins END, "
-	        " locked_until = CASE WHEN $9::bool THEN NULL ELSE s.locked_until END, "
+	        /* A new password frees the account as an unlock does. */
+	        " failed_logins = CASE WHEN $9::bool OR $10::text IS NOT NULL THEN 0 "
+	        "  ELSE s.failed_logins END, "
+	        " locked_until = CASE WHEN $9::bool OR $10::text IS NOT NULL THEN NULL "
+	        "  ELSE s.locked_until END, "
 	        " password_hash = coalesce($10, s.password_hash), "
 	        " password_changed_at = CASE WHEN $10 IS NULL THEN s.password_changed_at "
 	        "  ELSE now() END, "
 	        " display_name = coalesce($11, s.display_name) "
 	        " WHERE s.id = $5::bigint AND s.role = $13::staff_role "
 	        " AND coalesce(s.mission_id, 0) = $14::bigint RETURNING s.*), "
+	        /* Only a change that was made ends sessions (data-modifying CTEs always run). */
 	        "ended AS (UPDATE staff_session SET revoked_at = now() WHERE user_id = $5::bigint "
-	        " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) RETURNING 1), "
-	        /* An unlock also lets back in every address locked out of the account. */
-	        "freed AS (DELETE FROM login_lock WHERE user_id = (SELECT id FROM u) AND $9::bool "
-	        " RETURNING locked_until > now() AS was_locked) "
+	        " AND revoked_at IS NULL AND ($10 IS NOT NULL OR $8::bool) "
+	        " AND EXISTS (SELECT 1 FROM u) RETURNING 1), "
+	        /* An unlock or a new password also lets back in every address locked out. */
+	        "freed AS (DELETE FROM login_lock WHERE user_id = (SELECT id FROM u) "
+	        " AND ($9::bool OR $10::text IS NOT NULL) RETURNING locked_until > now() AS "
+	        "was_locked) "
 	        "SELECT " USER_JSON_WITH(
-	            "(CASE WHEN $9::bool THEN 0 ELSE " USER_ADDRESSES_LOCKED
+	            "(CASE WHEN $9::bool OR $10::text IS NOT NULL THEN 0 "
+	            "ELSE " USER_ADDRESSES_LOCKED
 	            " END)") "::text "
 	                     "FROM u, old, LATERAL (SELECT audit_record($1, $2, "
 	                     " $3::bigint, $4, CASE WHEN $9::bool AND (old.locked_until > now() OR "

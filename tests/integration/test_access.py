@@ -590,6 +590,7 @@ def a_leads_change_to_an_account_promoted_meanwhile_is_refused():
     admin before the change is written, the account is no longer the lead's: 409."""
     sh("user", "add", "rising", "--role", "mission_staff", "--mission", "TR-ANK", "--password-file", pwfile)
     rid = int(cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'rising'"))
+    rising = Session(d, "rising", PASSWORD)
     holder = subprocess.Popen([os.path.join(SOURCE_DIR, "deploy", "pg.sh"), "psql", cluster.dir, "-d", DB, "-At",
                                "-c", "BEGIN; UPDATE staff_user SET role = 'mission_lead' WHERE username = 'rising'; "
                                      "SELECT pg_sleep(2); COMMIT;"],
@@ -602,6 +603,9 @@ def a_leads_change_to_an_account_promoted_meanwhile_is_refused():
     expect_equal(r.status, 409, r.body)
     expect_equal(cluster.psql(DB, "SELECT role, disabled FROM staff_user WHERE id = %d" % rid), "mission_lead|f",
                  "the promoted account is untouched")
+    expect_equal(rising.get("/api/v1/session").status, 200, "the refused change ended no session")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM staff_session WHERE user_id = %d AND revoked_at IS NOT NULL"
+                                  % rid), "0", "no session revoked")
 
 
 def a_field_given_twice_in_an_account_change_is_refused():
@@ -707,6 +711,49 @@ def guesses_from_one_address_do_not_lock_the_owner_out_elsewhere():
         proxied.stop()
 
 
+def a_new_password_or_the_account_locks_end_leave_no_address_locked():
+    """A new password set through the API frees the account and every address locked out of
+    it, as an unlock does; the right password refused while the account is locked is not
+    counted against its address, so the owner's office is not locked out once the
+    account's lock ends."""
+    proxied = Daemon(conninfo, sections={"server": {"trusted_proxies": "127.0.0.1"},
+                                         "auth": {"password_hash_cost": "10", "login_failure_delay_ms": "0",
+                                                  "login_attempts_per_minute": "600", "lock_failures": "3",
+                                                  "account_lock_failures": "5"}}).start()
+
+    def login(name, addr, password):
+        return proxied.post("/api/v1/session", {"username": name, "password": password},
+                            headers={"X-Forwarded-For": addr}).status
+
+    try:
+        sh("user", "add", "forgetful", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
+        fid = int(cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'forgetful'"))
+        for i, addr in enumerate(["198.51.100.20"] * 3 + ["198.51.100.21"] * 2):
+            expect_equal(login("forgetful", addr, "guess-%d-wrong" % i), 401, "guess %d" % i)
+        body = SESSIONS["admin"].get("/api/v1/users/%d" % fid).json()
+        check(body["locked"] and body["addresses_locked_out"] == 1, body)
+        new_password = "Forgetful-New-Password-2026"
+        r = SESSIONS["admin"].patch("/api/v1/users/%d" % fid, {"password": new_password})
+        expect_equal(r.status, 200, r.body)
+        check(not r.json()["locked"] and r.json()["addresses_locked_out"] == 0, r.body)
+        expect_equal(cluster.psql(DB, "SELECT count(*) FROM login_lock WHERE user_id = %d" % fid), "0", "addresses freed")
+        for addr in ("198.51.100.20", "198.51.100.21"):
+            expect_equal(login("forgetful", addr, new_password), 200, "new password from " + addr)
+
+        sh("user", "add", "office", "--role", "viewer", "--mission", "TR-ANK", "--password-file", pwfile)
+        oid = int(cluster.psql(DB, "SELECT id FROM staff_user WHERE username = 'office'"))
+        for i in range(5):
+            expect_equal(login("office", "203.0.113.%d" % (40 + i), "guess-%d-wrong" % i), 401, "spread guess")
+        for i in range(4):
+            expect_equal(login("office", "198.51.100.30", PASSWORD), 401, "right password while the account is locked")
+        expect_equal(cluster.psql(DB, "SELECT count(*) FROM login_lock WHERE user_id = %d AND client_key LIKE "
+                                      "'198.51.100.30%%'" % oid), "0", "the refused attempts are not counted")
+        cluster.psql(DB, "UPDATE staff_user SET locked_until = now() - interval '1 second' WHERE id = %d" % oid)
+        expect_equal(login("office", "198.51.100.30", PASSWORD), 200, "the office once the account's lock ended")
+    finally:
+        proxied.stop()
+
+
 try:
     run([
         role_matrix_every_role_every_route,
@@ -738,6 +785,7 @@ try:
         a_new_api_keys_secret_is_not_in_the_statement,
         a_leads_audit_view_shows_admins_changes_to_the_mission,
         guesses_from_one_address_do_not_lock_the_owner_out_elsewhere,
+        a_new_password_or_the_account_locks_end_leave_no_address_locked,
     ])
 finally:
     d.stop()
