@@ -1077,13 +1077,17 @@ status_job_written(const struct db_result *res, void *arg)
 	status_job_reread(job);
 }
 
-/* The changed statuses of a job, one row per person, as status_job_write sends them. */
+/*
+ * The changed statuses of a job, one row per person, as status_job_write
+ * sends them. A time of 0 ms is one never had (a staff decision for a person
+ * who never answered): stored as NULL, not as 1970.
+ */
 #define STATUS_VALUES_SQL                                                                          \
 	"WITH v AS (SELECT crisis_id, national_id, status, "                                       \
 	" to_timestamp(at_ms / 1000.0) AS at, sbs, rev, dur, conf, prox, own, "                    \
-	" to_timestamp(own_ms / 1000.0) AS own_at, pst, "                                          \
-	" to_timestamp(p_ms / 1000.0) AS proxy_at, "                                               \
-	" to_timestamp(split_part(extra, '|', 1)::bigint / 1000.0) AS answered_at, "               \
+	" to_timestamp(nullif(own_ms, 0) / 1000.0) AS own_at, pst, "                               \
+	" to_timestamp(nullif(p_ms, 0) / 1000.0) AS proxy_at, "                                    \
+	" to_timestamp(nullif(split_part(extra, '|', 1)::bigint, 0) / 1000.0) AS answered_at, "    \
 	" split_part(extra, '|', 2)::bigint AS expect, "                                           \
 	" nullif(split_part(extra, '|', 3)::int, 0) AS headcount, "                                \
 	" split_part(extra, '|', 4)::bigint AS response_id "                                       \

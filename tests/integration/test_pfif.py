@@ -260,6 +260,18 @@ def staff_decisions_are_never_exported_as_the_persons_word():
           "the person's own newest answer: " + n1)
 
 
+def a_decision_for_someone_who_never_answered_has_no_answer_time():
+    """Person 3 never answered; staff's decisions leave the answer times empty (not 1970),
+    and the note is dated by the decision."""
+    expect_equal(cluster.psql(DB, "SELECT status, answered_at IS NULL, own_at IS NULL, proxy_at IS NULL "
+                                  "FROM person_status WHERE crisis_id = 1 AND national_id = 3"),
+                 "deceased|t|t|t", "no answer time")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM person_status WHERE answered_at < '2000-01-01' "
+                                  "OR own_at < '2000-01-01' OR proxy_at < '2000-01-01'"), "0", "no 1970 anywhere")
+    n3 = note_of(export(), 3)
+    check("<pfif:source_date>1970" not in n3 and "<pfif:source_date>20" in n3, n3)
+
+
 def a_note_dated_in_the_future_does_not_hold_the_review():
     r = lead_a.post("/api/v1/crises/1/pfif", note(2, "future", "2099-01-01T00:00:00Z", "seen at the shelter"), headers=XML)
     expect_equal(r.json()["stored"], 1, r.body)
@@ -344,7 +356,8 @@ try:
          repeated_fields_and_non_xml_characters_are_harmless,
          mission_keys_see_only_their_released_mission, partner_notes_come_back_once_with_their_source,
          a_partner_note_is_never_exported_as_the_missions_word,
-         staff_decisions_are_never_exported_as_the_persons_word, a_note_dated_in_the_future_does_not_hold_the_review,
+         staff_decisions_are_never_exported_as_the_persons_word,
+         a_decision_for_someone_who_never_answered_has_no_answer_time, a_note_dated_in_the_future_does_not_hold_the_review,
          long_note_ids_stay_distinct, person_finder_files_import_without_harm,
          an_import_stored_while_the_audit_waits_is_audited_and_answered])
 finally:
