@@ -329,6 +329,9 @@ struct pfif_import {
 	int nnotes;
 	int notes_total, own, not_ours, not_in_crisis;
 	int pending, stored, duplicates, refused, failed;
+	/* The missions whose people the notes are about: the audit rows' missions. */
+	long long *missions;
+	int nmissions;
 };
 
 static void
@@ -337,6 +340,7 @@ pfif_import_free(struct pfif_import *im)
 	free(im->xml);
 	free(im->notes);
 	free(im->nationals);
+	free(im->missions);
 	sf_pfif_free(im->doc);
 	free(im);
 }
@@ -345,8 +349,9 @@ pfif_import_free(struct pfif_import *im)
 struct pfif_audit {
 	struct http_ctx *ctx;
 	struct audit_who who;
-	const char *params[6];
+	const char *params[7];
 	char crisis[24];
+	char *missions; /* as a bigint[] literal */
 	char *summary;
 	int status;
 	unsigned tries;
@@ -361,6 +366,7 @@ pfif_audit_free(struct pfif_audit *pa)
 	if (pa->retry != NULL)
 		event_free(pa->retry);
 	free(pa->summary);
+	free(pa->missions);
 	free(pa);
 }
 
@@ -419,10 +425,16 @@ pfif_audit_try(struct pfif_audit *pa)
 	const char *cause = NULL;
 
 	pa->tries++;
+	/*
+	 * One row for each mission whose people the notes were about (a shared
+	 * crisis's row without one is shown to all its missions); none about
+	 * anyone: the caller's mission.
+	 */
 	if (db_pool_query(pa->ctx->d->db,
-	                  "SELECT audit_record($1, $2, $3::bigint, $4, 'pfif.import', "
-	                  "'crisis', $5, $6)",
-	                  6, pa->params, pfif_audit_done, pa, &cause) != 0)
+	                  "SELECT audit_record($1, $2, m, $4, 'pfif.import', 'crisis', $5, $6) "
+	                  "FROM unnest(CASE WHEN cardinality($7::bigint[]) > 0 THEN $7::bigint[] "
+	                  " ELSE ARRAY[$3::bigint] END) m",
+	                  7, pa->params, pfif_audit_done, pa, &cause) != 0)
 		pfif_audit_later(pa, cause);
 }
 
@@ -458,6 +470,17 @@ pfif_import_finish(struct pfif_import *im)
 	snprintf(pa->crisis, sizeof pa->crisis, "%lld", im->crisis_id);
 	pa->params[4] = pa->crisis;
 	pa->params[5] = pa->summary;
+	{
+		struct evbuffer *b = evbuffer_new();
+
+		evbuffer_add(b, "{", 1);
+		for (int i = 0; i < im->nmissions; i++)
+			evbuffer_add_printf(b, "%s%lld", i > 0 ? "," : "", im->missions[i]);
+		evbuffer_add(b, "}", 2);
+		pa->missions = xstrdup((const char *)evbuffer_pullup(b, -1));
+		evbuffer_free(b);
+	}
+	pa->params[6] = pa->missions;
 	pfif_import_free(im);
 	pfif_audit_try(pa);
 }
@@ -571,13 +594,23 @@ pfif_cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Notes the mission among those the import is about, once. */
+static void
+pfif_add_mission(struct pfif_import *im, long long mission)
+{
+	for (int i = 0; i < im->nmissions; i++)
+		if (im->missions[i] == mission)
+			return;
+	im->missions[im->nmissions++] = mission;
+}
+
 /* The people of the crisis among the notes' persons are known: store their notes. */
 static void
 pfif_import_checked(const struct db_result *r, void *arg)
 {
 	struct pfif_import *im = arg;
 	struct http_ctx *ctx = im->ctx;
-	long long *known, now_ms;
+	long long *known, *known_mission, now_ms;
 	struct timespec now;
 	size_t nknown;
 
@@ -588,8 +621,12 @@ pfif_import_checked(const struct db_result *r, void *arg)
 	}
 	nknown = (size_t)PQntuples(r->res);
 	known = xcalloc(nknown + 1, sizeof *known);
-	for (size_t i = 0; i < nknown; i++)
+	known_mission = xcalloc(nknown + 1, sizeof *known_mission);
+	im->missions = xcalloc(nknown + 1, sizeof *im->missions);
+	for (size_t i = 0; i < nknown; i++) {
 		known[i] = atoll(PQgetvalue(r->res, (int)i, 0));
+		known_mission[i] = atoll(PQgetvalue(r->res, (int)i, 1));
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 	im->pending = 1; /* held until every note is submitted */
@@ -611,6 +648,7 @@ pfif_import_checked(const struct db_result *r, void *arg)
 			im->not_in_crisis++;
 			continue;
 		}
+		pfif_add_mission(im, known_mission[hit - known]);
 		memset(&in, 0, sizeof in);
 		in.crisis_id = im->crisis_id;
 		in.national_id = im->nationals[k];
@@ -642,6 +680,7 @@ pfif_import_checked(const struct db_result *r, void *arg)
 		replies_submit(ctx->d, &in, pfif_import_stored, im);
 	}
 	free(known);
+	free(known_mission);
 	if (--im->pending == 0)
 		pfif_import_finish(im);
 }
@@ -705,12 +744,12 @@ pfif_import_parsed(void *arg)
 	snprintf(crisis, sizeof crisis, "%lld", im->crisis_id);
 	params[1] = crisis;
 	params[2] = (const char *)evbuffer_pullup(ids, -1);
-	if (db_pool_query(
-	        ctx->d->db,
-	        "SELECT p.national_id FROM person_status p WHERE p.crisis_id = $2::bigint "
-	        "AND p.national_id = ANY ($3::bigint[]) AND ($1::bigint IS NULL OR "
-	        "p.mission_id = $1::bigint) ORDER BY p.national_id",
-	        3, params, pfif_import_checked, im, &cause) != 0) {
+	if (db_pool_query(ctx->d->db,
+	                  "SELECT p.national_id, p.mission_id FROM person_status p "
+	                  "WHERE p.crisis_id = $2::bigint "
+	                  "AND p.national_id = ANY ($3::bigint[]) AND ($1::bigint IS NULL OR "
+	                  "p.mission_id = $1::bigint) ORDER BY p.national_id",
+	                  3, params, pfif_import_checked, im, &cause) != 0) {
 		http_add_header(ctx, "Retry-After", "1");
 		http_reply_problem(ctx, 503, "database unavailable", cause);
 		pfif_import_free(im);

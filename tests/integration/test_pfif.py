@@ -351,6 +351,28 @@ def an_import_stored_while_the_audit_waits_is_audited_and_answered():
         d2.stop()
 
 
+def an_admins_release_or_import_is_audited_for_its_mission_only():
+    """A crisis is shared: an admin's release for mission B, and an import of notes about B's
+    people, are B's audit rows, not shown to A's lead."""
+    expect_equal(ctl(conninfo, "user", "add", "admin", "--role", "admin", "--password-file", pwfile).returncode, 0,
+                 "admin")
+    admin = Session(d, "admin", PASSWORD)
+    r = admin.request("PUT", "/api/v1/crises/1/pfif-release", {"mission_id": 2, "fields": ["status"]})
+    expect_equal(r.status, 200, r.body)
+    r = admin.post("/api/v1/crises/1/pfif", note(5, "about-b", "2026-11-28T10:00:00Z", "seen in Istanbul"),
+                   headers=XML)
+    expect_equal(r.json()["stored"], 1, r.body)
+
+    def admins_pfif_rows(lead):
+        items = lead.get("/api/v1/audit?limit=500").json()["items"]
+        return sorted(i["action"] for i in items if i["actor"] == "admin" and i["action"].startswith("pfif"))
+
+    expect_equal(admins_pfif_rows(lead_a), [], "A's lead sees none of B's")
+    expect_equal(admins_pfif_rows(lead_b), ["pfif.import", "pfif.release"], "B's lead sees both")
+    expect_equal(cluster.psql(DB, "SELECT string_agg(DISTINCT coalesce(mission_id::text, 'none'), ',') FROM audit_log "
+                                  "WHERE actor = 'admin' AND action LIKE 'pfif.%'"), "2", "B's rows")
+
+
 try:
     run([nothing_leaves_before_a_release, a_release_exports_exactly_what_was_released,
          repeated_fields_and_non_xml_characters_are_harmless,
@@ -359,6 +381,7 @@ try:
          staff_decisions_are_never_exported_as_the_persons_word,
          a_decision_for_someone_who_never_answered_has_no_answer_time, a_note_dated_in_the_future_does_not_hold_the_review,
          long_note_ids_stay_distinct, person_finder_files_import_without_harm,
-         an_import_stored_while_the_audit_waits_is_audited_and_answered])
+         an_import_stored_while_the_audit_waits_is_audited_and_answered,
+         an_admins_release_or_import_is_audited_for_its_mission_only])
 finally:
     d.stop()
