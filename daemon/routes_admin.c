@@ -77,18 +77,57 @@ admin_countries(cJSON *list, char *out, size_t outsz)
 	return true;
 }
 
+/* Whether the checked list of countries names code. */
+static bool
+admin_country_listed(const cJSON *list, const char *code)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, list)
+	{
+		if (strcmp(c->valuestring, code) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The mission was stored, or its time zone was not known (no row). */
+static void
+mission_created(const struct db_result *r, void *arg)
+{
+	struct http_ctx *ctx = arg;
+
+	if (r->outcome != DB_OK) {
+		db_reply_error(ctx, r);
+	} else if (PQntuples(r->res) != 1) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "timezone: not a known time zone name (e.g. Europe/Istanbul)");
+	} else {
+		http_reply_bytes(ctx, 201, "application/json", PQgetvalue(r->res, 0, 0),
+		                 (size_t)PQgetlength(r->res, 0, 0));
+	}
+}
+
 /* POST /api/v1/missions {code, name, default_country, countries, timezone} */
 void
 routes_missions_create(struct http_ctx *ctx)
 {
+	static const char *const known[] = {"code",      "name",     "default_country",
+	                                    "countries", "timezone", NULL};
 	cJSON *body = http_read_json(ctx);
 	cJSON *code, *name, *country, *countries, *tz;
-	char list[256];
+	char list[256], detail[160];
 	struct audit_who who;
 	const char *params[9];
+	const char *cause;
 
 	if (body == NULL)
 		return;
+	/* A misspelt field ("tz") would be dropped silently and its default stored. */
+	if (!http_json_known(ctx, body, known)) {
+		cJSON_Delete(body);
+		return;
+	}
 	code = cJSON_GetObjectItemCaseSensitive(body, "code");
 	name = cJSON_GetObjectItemCaseSensitive(body, "name");
 	country = cJSON_GetObjectItemCaseSensitive(body, "default_country");
@@ -104,9 +143,26 @@ routes_missions_create(struct http_ctx *ctx)
 		cJSON_Delete(body);
 		return;
 	}
-	if (!admin_countries(countries != NULL ? countries : NULL, list, sizeof list)) {
+	if (strlen(country->valuestring) != 2 || !isupper((unsigned char)country->valuestring[0]) ||
+	    !isupper((unsigned char)country->valuestring[1])) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "default_country: a two-letter upper-case ISO 3166 code");
+		cJSON_Delete(body);
+		return;
+	}
+	if (!admin_countries(countries, list, sizeof list)) {
 		http_reply_problem(ctx, 400, "bad request",
 		                   "countries: two-letter upper-case ISO 3166 codes");
+		cJSON_Delete(body);
+		return;
+	}
+	/* Without a list the mission answers for its own country, as safetyctl mission add. */
+	if (countries == NULL || cJSON_GetArraySize(countries) == 0) {
+		snprintf(list, sizeof list, "{%s}", country->valuestring);
+	} else if (!admin_country_listed(countries, country->valuestring)) {
+		snprintf(detail, sizeof detail, "countries: must include default_country %s",
+		         country->valuestring);
+		http_reply_problem(ctx, 400, "bad request", detail);
 		cJSON_Delete(body);
 		return;
 	}
@@ -116,15 +172,16 @@ routes_missions_create(struct http_ctx *ctx)
 	params[6] = country->valuestring;
 	params[7] = list;
 	params[8] = tz != NULL ? tz->valuestring : "UTC";
-	db_reply_json(
-	    ctx, 201, "",
-	    "WITH m AS (INSERT INTO mission (code, name, default_country, countries, timezone) "
-	    " SELECT $5, $6, $7, $8::text[], $9 WHERE EXISTS (SELECT 1 FROM "
-	    " pg_timezone_names WHERE name = $9) RETURNING *) "
-	    "SELECT " MISSION_JSON "::text FROM m, LATERAL (SELECT audit_record($1, $2, "
-	    " $3::bigint, $4, 'mission.create', 'mission', m.id::text, "
-	    " json_build_object('code', m.code)::text)) a",
-	    9, params);
+	if (db_pool_query(
+	        ctx->d->db,
+	        "WITH m AS (INSERT INTO mission (code, name, default_country, countries, timezone) "
+	        " SELECT $5, $6, $7, $8::text[], $9 WHERE EXISTS (SELECT 1 FROM "
+	        " pg_timezone_names WHERE name = $9) RETURNING *) "
+	        "SELECT " MISSION_JSON "::text FROM m, LATERAL (SELECT audit_record($1, $2, "
+	        " $3::bigint, $4, 'mission.create', 'mission', m.id::text, "
+	        " json_build_object('code', m.code)::text)) a",
+	        9, params, mission_created, ctx, &cause) != 0)
+		http_reply_problem(ctx, 503, "service unavailable", cause);
 	cJSON_Delete(body);
 }
 
@@ -200,6 +257,14 @@ routes_apikeys_create(struct http_ctx *ctx)
 		    ctx, 400, "bad request",
 		    "send name and scopes (e.g. \"feed:read\") as text, mission_id as "
 		    "a number or null");
+		cJSON_Delete(body);
+		return;
+	}
+	/* A fraction or a number no id can hold must not become another mission's key. */
+	if (cJSON_IsNumber(mission) &&
+	    (mission->valuedouble < 1 || mission->valuedouble > 1e15 ||
+	     mission->valuedouble != (double)(long long)mission->valuedouble)) {
+		http_reply_problem(ctx, 400, "bad request", "mission_id: a mission's id or null");
 		cJSON_Delete(body);
 		return;
 	}

@@ -608,6 +608,46 @@ def a_leads_change_to_an_account_promoted_meanwhile_is_refused():
                                   % rid), "0", "no session revoked")
 
 
+def mission_and_key_bodies_are_checked():
+    """A new mission's time zone, fields and countries, and a new key's mission, are checked
+    with an answer naming the problem; nothing is stored from a refused body."""
+    admin = SESSIONS["admin"]
+    missions = "SELECT count(*) FROM mission"
+    before = cluster.psql(DB, missions)
+    for body, words in (
+            ({"code": "XX-TZ", "name": "X", "default_country": "TR", "timezone": "Mars/Olympus"},
+             "timezone: not a known time zone name"),
+            ({"code": "XX-TZ", "name": "X", "default_country": "TR", "tz": "Europe/Istanbul"},
+             "unknown field 'tz'"),
+            ({"code": "XX-TZ", "name": "X", "default_country": "TR", "countries": ["SY"]},
+             "countries: must include default_country TR"),
+            ({"code": "XX-TZ", "name": "X", "default_country": "tr"}, "default_country: a two-letter")):
+        r = admin.post("/api/v1/missions", body)
+        expect_equal(r.status, 400, r.body)
+        check(words in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, missions), before, "no mission stored")
+    r = admin.post("/api/v1/missions", {"code": "XX-TZ", "name": "X", "default_country": "TR",
+                                        "countries": ["SY", "TR"], "timezone": "Europe/Istanbul"})
+    expect_equal(r.status, 201, r.body)
+    expect_equal((r.json()["countries"], r.json()["timezone"]), (["SY", "TR"], "Europe/Istanbul"), r.body)
+    r = admin.post("/api/v1/missions", {"code": "XX-OWN", "name": "X", "default_country": "TR"})
+    expect_equal(r.status, 201, r.body)
+    expect_equal(r.json()["countries"], ["TR"], "its own country when none are listed")
+
+    keys = "SELECT count(*) FROM api_key"
+    before = cluster.psql(DB, keys)
+    for m in (1.5, A + 0.5, 1e300, 0, -5, "1"):
+        r = admin.post("/api/v1/apikeys", {"name": "odd-mission", "scopes": "feed:read", "mission_id": m})
+        expect_equal(r.status, 400, "%r: %s" % (m, r.body))
+        check("mission_id" in r.json()["detail"], r.body)
+    expect_equal(admin.post("/api/v1/apikeys", {"name": "no-such-mission", "scopes": "feed:read",
+                                                "mission_id": 99999}).status, 400, "no such mission")
+    expect_equal(cluster.psql(DB, keys), before, "no key stored")
+    r = admin.post("/api/v1/apikeys", {"name": "mission-a", "scopes": "feed:read", "mission_id": A})
+    expect_equal(r.status, 201, r.body)
+    expect_equal(r.json()["mission_id"], A, r.body)
+
+
 def a_field_given_twice_in_an_account_change_is_refused():
     pw = "Twice-Given-Password-1"
     for method, path, body in (
@@ -782,6 +822,7 @@ try:
         failed_logins_to_unknown_or_disabled_accounts_are_audited,
         a_leads_change_to_an_account_promoted_meanwhile_is_refused,
         a_field_given_twice_in_an_account_change_is_refused,
+        mission_and_key_bodies_are_checked,
         a_new_api_keys_secret_is_not_in_the_statement,
         a_leads_audit_view_shows_admins_changes_to_the_mission,
         guesses_from_one_address_do_not_lock_the_owner_out_elsewhere,
