@@ -671,7 +671,7 @@ routes_status_person(struct http_ctx *ctx)
 	    " n.name_latin, 'needs', n.needs, 'languages', n.languages, 'status', p.status, "
 	    " 'duress', p.duress, 'needs_review', p.needs_review, 'by_proxy', p.by_proxy, "
 	    " 'headcount', p.headcount, 'answered_at', p.answered_at, 'birth_date', n.birth_date, "
-	    " 'address', n.address, 'notes', n.notes, 'kind', n.kind, "
+	    " 'address', CASE WHEN $4::bool THEN n.address END, 'notes', n.notes, 'kind', n.kind, "
 	    " 'legs', (SELECT coalesce(json_agg(json_build_object('place', coalesce(l.place, "
 	    "g.name), "
 	    "  'region', g.name, 'arrival', l.arrival, 'departure', l.departure, 'source', "

@@ -223,6 +223,25 @@ def a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused():
         d2.stop()
 
 
+def a_persons_address_and_contacts_are_for_those_who_call():
+    """A person's page gives the home address, like the numbers, only to the roles that
+    call people (admin, lead, staff), never to a viewer or HQ."""
+    nid = PEOPLE[0]
+    cluster.psql(DB, "UPDATE national SET address = 'Kurtulus Cd. 7, Iskenderun' WHERE id = %d" % nid)
+    expect_equal(ctl(conninfo, "user", "add", "hq-reader", "--role", "hq", "--password-file", pwfile).returncode, 0,
+                 "hq")
+    hq = Session(d, "hq-reader", PASSWORD)
+    for who, s, sees in (("lead", lead, True), ("staff", aylin, True), ("viewer", viewer, False), ("hq", hq, False)):
+        r = s.get("/api/v1/crises/%d/people/%d" % (crisis, nid))
+        expect_equal(r.status, 200, who + ": " + r.body)
+        page = r.json()
+        if sees:
+            expect_equal(page["address"], "Kurtulus Cd. 7, Iskenderun", who)
+            check(len(page["contacts"]) > 0, who + ": " + r.body)
+        else:
+            check(page["address"] is None and page["contacts"] == [], who + ": " + r.body)
+
+
 def lists_of_a_crisis_not_there_or_not_ones_own_are_404():
     """The people, map points, call list and staff of a crisis that does not exist, or
     that the caller's mission is not part of, are 404, not an empty list."""
@@ -275,6 +294,7 @@ if __name__ == "__main__":
              a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back,
              a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused,
              lists_of_a_crisis_not_there_or_not_ones_own_are_404,
+             a_persons_address_and_contacts_are_for_those_who_call,
              a_staff_entry_stored_when_the_server_stops_is_answered_stored])
     finally:
         d.stop()
