@@ -124,6 +124,40 @@ def failing_migration_rolls_back_alone():
     shutil.rmtree(sql)
 
 
+def answer_times_stored_as_1970_are_cleared():
+    """Staff's decisions for people who never answered had their answer times stored as
+    1970-01-01: migrating clears them and keeps every real time."""
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    held = tempfile.mkdtemp(prefix="safety-sql-held-")
+    for name in os.listdir(sql):
+        if name >= "0074":
+            shutil.move(os.path.join(sql, name), held)
+    expect_equal(ctl(conn, "migrate", config=conf).returncode, 0, "migrate to 0073")
+    expect_equal(ctl(conn, "mission", "add", "TR-ANK", "--name", "E", "--country", "TR").returncode, 0, "mission")
+    cluster.psql(DB, """
+INSERT INTO national (mission_id, name_latin, name_ko, name_key, birth_date)
+  SELECT 1, 'KIM ' || i, '김' || i, 'k' || i, date '1990-06-01' FROM generate_series(1, 2) i;
+INSERT INTO crisis (kind, title, center, radius_m)
+  VALUES ('earthquake', 'Hatay', ST_SetSRID(ST_MakePoint(36.1, 36.2), 4326)::geography, 50000);
+INSERT INTO crisis_mission VALUES (1, 1);
+INSERT INTO person_status (crisis_id, national_id, mission_id, status, at, set_by_staff, answered_at, own_at,
+                           proxy_at)
+  VALUES (1, 1, 1, 'missing', now(), true, 'epoch', 'epoch', 'epoch'),
+         (1, 2, 1, 'safe', now(), false, '2026-11-28 10:00+00', '2026-11-28 10:00+00', 'epoch');
+""")
+    for name in os.listdir(held):
+        shutil.move(os.path.join(held, name), sql)
+    r = ctl(conn, "migrate", config=conf)
+    expect_equal(r.returncode, 0, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT national_id, status, answered_at IS NULL, own_at IS NULL, proxy_at IS NULL, "
+                                  "answered_at = '2026-11-28 10:00+00' FROM person_status ORDER BY 1").split("\n"),
+                 ["1|missing|t|t|t|", "2|safe|f|f|t|t"], "1970 cleared, real times kept")
+    shutil.rmtree(sql)
+    shutil.rmtree(held)
+
+
 def duplicate_version_is_refused():
     sql = fresh_sql_dir()
     conf = config_for(sql)
@@ -233,6 +267,7 @@ run([
     missing_applied_migration_is_refused,
     failing_migration_rolls_back_alone,
     duplicate_version_is_refused,
+    answer_times_stored_as_1970_are_cleared,
     safetyd_refuses_old_schema_until_migrated,
     safetyd_migrate_flag_migrates_before_serving,
     the_app_role_never_migrates,
