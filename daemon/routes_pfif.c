@@ -80,7 +80,15 @@ routes_pfif_release(struct http_ctx *ctx)
 	mission = body != NULL ? cJSON_GetObjectItemCaseSensitive(body, "mission_id") : NULL;
 	if (ctx->principal.mission_id > 0) {
 		snprintf(mission_buf, sizeof mission_buf, "%lld", ctx->principal.mission_id);
-	} else if (cJSON_IsNumber(mission) && mission->valuedouble >= 1) {
+	} else if (mission != NULL &&
+	           (!cJSON_IsNumber(mission) || mission->valuedouble < 1 ||
+	            mission->valuedouble > 1e15 ||
+	            mission->valuedouble != (double)(long long)mission->valuedouble)) {
+		/* 1.5 read as mission 1 would release another mission's people. */
+		http_reply_problem(ctx, 400, "bad request", "mission_id: a mission's id");
+		cJSON_Delete(body);
+		return;
+	} else if (mission != NULL) {
 		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
 	} else if (withdraw && http_query(ctx, "mission_id", mission_buf, sizeof mission_buf) &&
 	           http_is_id(mission_buf)) {

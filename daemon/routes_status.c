@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <safety/name.h>
+#include <safety/status.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,7 +160,16 @@ routes_status_people(struct http_ctx *ctx)
 		                   "flag: duress, needs_review or confirm_safe");
 		return;
 	}
-	if (vregion != NULL && atoll(vregion) <= 0) {
+	if (vstatus != NULL) {
+		enum sf_status named;
+		if (sf_status_parse(vstatus, strlen(vstatus), &named) != 0) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "status: a status name (safe, needs_help, injured, "
+			                   "needs_evacuation, pending, ...)");
+			return;
+		}
+	}
+	if (vregion != NULL && !http_is_id(vregion)) {
 		http_reply_problem(ctx, 400, "bad request", "region: a region's id");
 		return;
 	}
@@ -693,8 +703,12 @@ routes_status_person(struct http_ctx *ctx)
 	    " 'track', (SELECT coalesce(json_agg(json_build_object('lat', ST_Y(l.point::geometry), "
 	    "  'lon', ST_X(l.point::geometry), 'source', l.source, 'at', l.at) "
 	    "  ORDER BY l.at, l.source), '[]') FROM (SELECT * FROM ("
-	    "   SELECT point, source::text AS source, observed_at AS at FROM location "
-	    "   WHERE national_id = n.id UNION ALL SELECT r.point, 'reply', r.received_at FROM "
+	    /* An answer's place is also the person's location: shown once, as the answer. */
+	    "   SELECT lo.point, lo.source::text AS source, lo.observed_at AS at FROM location lo "
+	    "   WHERE lo.national_id = n.id AND NOT (lo.source IN ('reply', 'staff') AND EXISTS ("
+	    "    SELECT 1 FROM response x WHERE x.national_id = n.id AND x.crisis_id = p.crisis_id "
+	    "    AND x.received_at = lo.observed_at AND x.point IS NOT NULL)) "
+	    "   UNION ALL SELECT r.point, 'reply', r.received_at FROM "
 	    "   response r WHERE r.national_id = n.id AND r.crisis_id = p.crisis_id AND "
 	    "   r.point IS NOT NULL) a ORDER BY at DESC LIMIT 50) l), "
 	    " 'history', (SELECT coalesce(json_agg(e ORDER BY e.at, e.kind), '[]') FROM ("

@@ -357,6 +357,12 @@ def an_admins_release_or_import_is_audited_for_its_mission_only():
     expect_equal(ctl(conninfo, "user", "add", "admin", "--role", "admin", "--password-file", pwfile).returncode, 0,
                  "admin")
     admin = Session(d, "admin", PASSWORD)
+    # A mission id that is not a whole id is refused, never read as mission 1 or 2.
+    for bad in (1.5, 2.9, 0, -1, 1e300, "2", None):
+        r = admin.request("PUT", "/api/v1/crises/1/pfif-release", {"mission_id": bad, "fields": ["status"]})
+        expect_equal((r.status, r.json()["detail"]), (400, "mission_id: a mission's id"), "mission_id %r" % (bad,))
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM audit_log WHERE actor = 'admin' AND action LIKE 'pfif.%'"), "0",
+                 "nothing released")
     r = admin.request("PUT", "/api/v1/crises/1/pfif-release", {"mission_id": 2, "fields": ["status"]})
     expect_equal(r.status, 200, r.body)
     r = admin.post("/api/v1/crises/1/pfif", note(5, "about-b", "2026-11-28T10:00:00Z", "seen in Istanbul"),

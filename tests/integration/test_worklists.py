@@ -242,6 +242,30 @@ def a_persons_address_and_contacts_are_for_those_who_call():
             check(page["address"] is None and page["contacts"] == [], who + ": " + r.body)
 
 
+def an_answers_place_is_on_the_trail_once_and_filters_are_checked():
+    """An answer's place becomes the person's location too: the trail shows it once. A list
+    filter that names no status or region is refused with its name, not answered by the
+    database."""
+    nid = PEOPLE[7]
+    r = d.request("POST", "/r/" + LINKS[nid], body=urllib.parse.urlencode(
+        {"status": "safe", "lat": "36.5871", "lon": "36.1735"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    expect_equal(r.status, 200, "answer with a place")
+    # The maintenance run writes queued places (whichever process holds its lock).
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM maintenance_run(); SELECT last_point_source FROM national "
+                                        "WHERE id = %d" % nid).split()[-1] == "reply",
+               timeout=20, what="the answer's place written to the registry")
+    track = lead.get("/api/v1/crises/%d/people/%d" % (crisis, nid)).json()["track"]
+    at_place = [t for t in track if abs(t["lat"] - 36.5871) < 1e-4 and abs(t["lon"] - 36.1735) < 1e-4]
+    expect_equal([t["source"] for t in at_place], ["reply"], "the answer's place once on the trail: %r" % track)
+    for q, name in (("status=bogus", "status:"), ("region=12abc", "region:"),
+                    ("region=99999999999999999999", "region:"), ("region=0", "region:")):
+        r = lead.get("/api/v1/crises/%d/people?%s" % (crisis, q))
+        expect_equal(r.status, 400, q + ": " + r.body)
+        check(r.json()["detail"].startswith(name), q + ": " + r.body)
+    expect_equal(lead.get("/api/v1/crises/%d/people?status=safe" % crisis).status, 200, "a status named")
+
+
 def lists_of_a_crisis_not_there_or_not_ones_own_are_404():
     """The people, map points, call list and staff of a crisis that does not exist, or
     that the caller's mission is not part of, are 404, not an empty list."""
@@ -294,6 +318,7 @@ if __name__ == "__main__":
              a_deleted_person_leaves_the_crisis_and_a_restored_one_comes_back,
              a_staff_entry_stored_while_the_audit_waits_is_audited_not_refused,
              lists_of_a_crisis_not_there_or_not_ones_own_are_404,
+             an_answers_place_is_on_the_trail_once_and_filters_are_checked,
              a_persons_address_and_contacts_are_for_those_who_call,
              a_staff_entry_stored_when_the_server_stops_is_answered_stored])
     finally:
