@@ -60,6 +60,23 @@ struct alerts_job {
 	size_t batch_n;    /* how many */
 	size_t batch_done; /* how many of them are answered */
 	char *feed;        /* the watcher's feed URL, for the log */
+	/*
+	 * The watcher's feed and the validators of this document: kept on the
+	 * feed only once every alert is stored, or a conditional poll would
+	 * answer 304 and an alert the database failed would never be tried again.
+	 */
+	struct alerts_feed *src;
+	char etag[256];
+	char last_modified[128];
+};
+
+/* The watcher: one feed. */
+struct alerts_feed {
+	struct daemon *d;
+	char *url;
+	char etag[256];
+	char last_modified[128];
+	bool busy; /* fetching, or its document is still being proposed */
 };
 
 static void alerts_next(struct alerts_job *job);
@@ -76,6 +93,8 @@ alerts_job_free(struct alerts_job *job)
 	sf_alert_list_free(job->list);
 	free(job->data);
 	free(job->feed);
+	if (job->src != NULL)
+		job->src->busy = false;
 	free(job);
 }
 
@@ -192,6 +211,11 @@ alerts_item(const struct alerts_job *job, const struct sf_alert *a, const char *
 	cJSON_AddStringToObject(item, "title", a->title);
 	if (error != NULL) {
 		cJSON_AddStringToObject(item, "error", error);
+		/* The feed's own names for the event, never anyone's data. */
+		if (job->ctx == NULL)
+			log_warn("alert_not_proposed", "feed", job->feed, "source",
+			         sf_alert_source_name(a->source), "ref", a->source_ref, "error",
+			         error);
 	} else if (a->action == SF_ALERT_CANCEL) {
 		if (result == NULL) {
 			cJSON_AddStringToObject(item, "result",
@@ -292,6 +316,25 @@ alerts_finish(struct alerts_job *job)
 		if (job->list->n_rejected > 0)
 			cJSON_AddStringToObject(body, "first_rejection", job->list->rejected);
 		http_reply_json(job->ctx, 200, body);
+	} else if (job->src != NULL) {
+		size_t failed = 0;
+
+		for (size_t i = 0; i < job->list->n; i++)
+			if (job->items[i] == NULL ||
+			    cJSON_GetObjectItem(job->items[i], "error") != NULL)
+				failed++;
+		if (failed == 0) {
+			snprintf(job->src->etag, sizeof job->src->etag, "%s", job->etag);
+			snprintf(job->src->last_modified, sizeof job->src->last_modified, "%s",
+			         job->last_modified);
+		} else {
+			char n[24];
+
+			/* The next poll fetches the whole document again and retries. */
+			job->src->etag[0] = job->src->last_modified[0] = '\0';
+			snprintf(n, sizeof n, "%zu", failed);
+			log_warn("alert_feed_retry", "feed", job->feed, "failed", n);
+		}
 	}
 	alerts_job_free(job);
 }
@@ -379,6 +422,8 @@ alerts_parse_done(void *arg)
 			http_reply_problem(job->ctx, 400, "bad request", job->err);
 		else
 			log_warn("alert_feed_unreadable", "feed", job->feed, "error", job->err);
+		if (job->src != NULL)
+			job->src->etag[0] = job->src->last_modified[0] = '\0';
 		alerts_job_free(job);
 		return;
 	}
@@ -430,15 +475,6 @@ routes_crises_import(struct http_ctx *ctx)
 	alerts_start(job);
 }
 
-/* The watcher: one feed. */
-struct alerts_feed {
-	struct daemon *d;
-	char *url;
-	char etag[256];
-	char last_modified[128];
-	bool busy;
-};
-
 struct alerts_watch {
 	struct daemon *d;
 	struct alerts_feed *feeds;
@@ -468,11 +504,14 @@ alerts_fetched(const struct http_client_result *r, void *arg)
 	}
 	if (r->status == 304)
 		return; /* unchanged since the last poll */
-	if (r->etag != NULL)
-		snprintf(f->etag, sizeof f->etag, "%s", r->etag);
-	if (r->last_modified != NULL)
-		snprintf(f->last_modified, sizeof f->last_modified, "%s", r->last_modified);
 	job = xcalloc(1, sizeof *job);
+	if (r->etag != NULL)
+		snprintf(job->etag, sizeof job->etag, "%s", r->etag);
+	if (r->last_modified != NULL)
+		snprintf(job->last_modified, sizeof job->last_modified, "%s", r->last_modified);
+	/* Not polled again until this document is proposed: no second job for the same feed. */
+	job->src = f;
+	f->busy = true;
 	job->d = f->d;
 	job->len = r->body_len;
 	job->data = xmalloc(r->body_len + 1);

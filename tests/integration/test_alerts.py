@@ -132,6 +132,54 @@ def the_watcher_proposes_from_a_feed_with_conditional_requests():
         w.stop()
 
 
+def a_feed_alert_the_database_could_not_store_is_tried_again():
+    """The database is busy (a long lock on crisis) when the watcher first fetches a CAP alert: the alert is
+    logged as not proposed, the feed's ETag is not kept, and the next poll fetches it again and proposes it."""
+    body = cap("WATCH-LOCKED-1", "<circle>39.93,32.85 30</circle>", headline="Earthquake near Ankara (watched)").encode()
+    hits = []
+
+    class CapFeed(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.headers.get("If-None-Match"))
+            if self.headers.get("If-None-Match") == '"w1"':
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/cap+xml")
+            self.send_header("ETag", '"w1"')
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CapFeed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    locker = threading.Thread(target=lambda: cluster.psql(
+        DB, "BEGIN; LOCK TABLE crisis IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"))
+    locker.start()
+    time.sleep(0.5)
+    w = Daemon(conninfo, sections={"alerts": {"feeds": "http://127.0.0.1:%d/cap.xml" % server.server_address[1],
+                                              "interval": "10", "min_affected": "1"},
+                                   "database": {"query_timeout_ms": "1500"}}).start(wait_ready=False)
+    try:
+        eventually(lambda: "alert_not_proposed" in w.log(), timeout=15, what="the failed alert logged")
+        line = [l for l in w.log().splitlines() if "alert_not_proposed" in l][0]
+        check("WATCH-LOCKED-1" in line, line)
+        locker.join()
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM crisis WHERE source_ref LIKE '%WATCH-LOCKED-1%'")
+                   == "1", timeout=30, what="the alert proposed at a later poll")
+        expect_equal(hits[1], None, "the poll after the failure is not conditional")
+        eventually(lambda: len(hits) >= 3, timeout=25, what="a poll after the success")
+        expect_equal(hits[-1], '"w1"', "once stored, polls are conditional again")
+    finally:
+        w.stop()
+        server.shutdown()
+        locker.join()
+
+
 def only_one_process_watches_the_feeds():
     """Two safetyd with the same feeds: one polls, the other waits until the first stops renewing its lease."""
     cluster.psql(DB, "SET ROLE safety; DELETE FROM alert_watch_lease")
@@ -560,6 +608,7 @@ try:
         a_feed_of_events_far_away_proposes_nothing,
         cap_messages_parse_and_hostile_ones_are_refused,
         the_watcher_proposes_from_a_feed_with_conditional_requests,
+        a_feed_alert_the_database_could_not_store_is_tried_again,
         only_one_process_watches_the_feeds,
         one_mission_cannot_remove_or_close_what_another_shares,
         every_circle_of_an_alert_counts,
