@@ -20,12 +20,14 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <iconv.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <safety/phone.h>
 #include <safety/reply.h>
 #include <safety/secret.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,20 +536,150 @@ hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *r
 	snprintf(hooks_recent[set][mine].alt, sizeof hooks_recent[set][mine].alt, "%s", alt);
 }
 
+/*
+ * The first value of a query parameter, percent-decoded with its length
+ * ('+' a space, as for every other parameter): UTF-16 text holds NUL bytes,
+ * which a C string would end at. 0, SF_ENOTFOUND or SF_ETOOLONG.
+ */
+static int
+hooks_query_bytes(struct http_ctx *ctx, const char *name, char *out, size_t outsz, size_t *outlen)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	size_t nlen = strlen(name);
+
+	*outlen = 0;
+	while (q != NULL && *q != '\0') {
+		const char *end = strchr(q, '&');
+		size_t seg = end != NULL ? (size_t)(end - q) : strlen(q);
+
+		if (seg > nlen && strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
+			size_t n = 0;
+
+			for (size_t j = nlen + 1; j < seg; j++) {
+				unsigned char c = (unsigned char)q[j];
+
+				if (n + 1 >= outsz)
+					return SF_ETOOLONG;
+				if (c == '+') {
+					c = ' ';
+				} else if (c == '%' && j + 2 < seg &&
+				           isxdigit((unsigned char)q[j + 1]) &&
+				           isxdigit((unsigned char)q[j + 2])) {
+					char hex[3] = {q[j + 1], q[j + 2], '\0'};
+
+					c = (unsigned char)strtol(hex, NULL, 16);
+					j += 2;
+				}
+				out[n++] = (char)c;
+			}
+			out[n] = '\0';
+			*outlen = n;
+			return 0;
+		}
+		q = end != NULL ? end + 1 : NULL;
+	}
+	return SF_ENOTFOUND;
+}
+
+/*
+ * Whether Kannel's charset is one the text already comes in as the hook
+ * reads it: none given, UTF-8, GSM (7-bit text Kannel has converted) or
+ * binary (8-bit data, no characters to convert). Those keep the common path,
+ * which takes any bytes and shows those that are not UTF-8 as U+FFFD.
+ */
+static bool
+hooks_charset_native(const char *cs)
+{
+	return cs == NULL || *cs == '\0' || strcasecmp(cs, "UTF-8") == 0 ||
+	       strcasecmp(cs, "UTF8") == 0 || strcasecmp(cs, "GSM") == 0 ||
+	       strcasecmp(cs, "binary") == 0;
+}
+
+/*
+ * The text in UTF-8 from the charset Kannel named (mo-recode's WINDOWS-1252,
+ * UCS-2 as UTF-16BE, or whatever iconv knows); the caller frees *out. Fails
+ * with detail set when the charset is unknown or the bytes are not valid in
+ * it: a call for help read in the wrong charset could be filed as "safe".
+ */
+static int
+hooks_text_to_utf8(const char *cs, const char *in, size_t len, char **out, char *detail,
+                   size_t detailsz)
+{
+	iconv_t cd;
+	char *inp = (char *)in, *buf, *outp;
+	size_t inleft = len, cap = 4 * len + 4, outleft;
+	bool ok;
+
+	if (strlen(cs) > 40 ||
+	    strspn(cs, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	               "0123456789-_.:") != strlen(cs) ||
+	    (cd = iconv_open("UTF-8", cs)) == (iconv_t)-1) {
+		snprintf(detail, detailsz,
+		         "charset: %.40s is not a character set this hook can read; not stored",
+		         cs);
+		return -1;
+	}
+	buf = outp = xmalloc(cap);
+	outleft = cap - 1;
+	ok = iconv(cd, &inp, &inleft, &outp, &outleft) != (size_t)-1 &&
+	     iconv(cd, NULL, NULL, &outp, &outleft) != (size_t)-1;
+	iconv_close(cd);
+	*outp = '\0';
+	/* A NUL character would end the text where it is stored. */
+	if (!ok || memchr(buf, '\0', (size_t)(outp - buf)) != NULL) {
+		snprintf(detail, detailsz, "charset: the text is not valid %.40s; not stored", cs);
+		free(buf);
+		return -1;
+	}
+	/* A byte order mark is no part of the words. */
+	if (outp - buf >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		memmove(buf, buf + 3, (size_t)(outp - buf) - 2);
+	*out = buf;
+	return 0;
+}
+
 /* GET /hooks/sms/kannel?secret=&from=%p&to=%P&text=%a&id=%I&time=%t...: an incoming SMS via Kannel.
  */
 void
 routes_hooks_kannel_mo(struct http_ctx *ctx)
 {
 	/* A long concatenated SMS in Korean is 9 bytes a character in the URL, 3 here. */
-	char from[64], text[8192], id[96], ref[128], alt[128], tbuf[32];
-	const char *vfrom, *vtext = NULL, *vid, *vtime;
+	char from[64], text[8192], id[96], ref[128], alt[128], tbuf[32], csbuf[64], cbuf[8];
+	char detail[160], *converted = NULL;
+	const char *vfrom, *vtext = NULL, *vid, *vtime, *cs, *coding;
 	int trc;
 
 	if (!hooks_kannel_secret_ok(ctx))
 		return;
 	vfrom = http_query(ctx, "from", from, sizeof from);
-	trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
+	coding = http_query(ctx, "coding", cbuf, sizeof cbuf);
+	cs = http_query(ctx, "charset", csbuf, sizeof csbuf);
+	if (coding != NULL && *coding != '\0' && strcmp(coding, "0") != 0 &&
+	    strcmp(coding, "1") != 0 && strcmp(coding, "2") != 0) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "coding: 0 (7-bit), 1 (8-bit) or 2 (UCS-2); not stored");
+		return;
+	}
+	/* UCS-2 without a charset is UTF-16BE, as Kannel sends it. */
+	if ((cs == NULL || *cs == '\0') && coding != NULL && strcmp(coding, "2") == 0)
+		cs = "UTF-16BE";
+	if (hooks_charset_native(cs)) {
+		trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
+	} else {
+		size_t len;
+
+		trc = hooks_query_bytes(ctx, "text", text, sizeof text, &len);
+		if (trc == 0 &&
+		    hooks_text_to_utf8(cs, text, len, &converted, detail, sizeof detail) != 0) {
+			vid = http_query(ctx, "id", id, sizeof id);
+			log_warn("kannel_text_unreadable", "charset", cs, "id",
+			         vid != NULL ? vid : "");
+			http_reply_problem(ctx, 400, "bad request", detail);
+			return;
+		}
+		vtext = converted;
+	}
 	if (trc == SF_ETOOLONG) {
 		http_reply_problem(ctx, 413, "payload too large",
 		                   "text: longer than 8191 bytes; not stored");
@@ -556,16 +688,18 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 	vid = http_query(ctx, "id", id, sizeof id);
 	vtime = http_query(ctx, "time", tbuf, sizeof tbuf);
 	if (vfrom == NULL || vtext == NULL) {
+		free(converted);
 		http_reply_problem(ctx, 400, "bad request", "from and text are required");
 		return;
 	}
 	if (vid != NULL && *vid != '\0') {
 		snprintf(ref, sizeof ref, "kannel:%s", vid);
 		hooks_sms_reply(ctx, vfrom, vtext, ref, NULL, false, hooks_kannel_time(vtime));
-		return;
+	} else {
+		hooks_kannel_key(vfrom, vtext, vtime, ref, sizeof ref, alt, sizeof alt);
+		hooks_sms_reply(ctx, vfrom, vtext, ref, alt, false, hooks_kannel_time(vtime));
 	}
-	hooks_kannel_key(vfrom, vtext, vtime, ref, sizeof ref, alt, sizeof alt);
-	hooks_sms_reply(ctx, vfrom, vtext, ref, alt, false, hooks_kannel_time(vtime));
+	free(converted); /* hooks_sms_reply keeps its own copy */
 }
 
 /* POST /hooks/sms/twilio: an incoming SMS via a Twilio-compatible provider. */

@@ -419,6 +419,49 @@ def kannel_text_too_long_says_so():
     check("too long" in r.body or "longer than" in r.body, r.body)
 
 
+def kannel_text_is_read_in_the_charset_kannel_names():
+    # mo-recode turns UCS-2 into WINDOWS-1252 when it fits (an iPhone's ’ is 0x92); without it, UCS-2 comes as
+    # UTF-16BE, with NUL bytes in English text. Each is read as the words the person typed.
+    cases = (("I’m safe but my son isn’t".encode("cp1252"), "0", "WINDOWS-1252", "cs-1252"),
+             ("도와주세요 다쳤어요".encode("utf-16-be"), "2", "UTF-16BE", "cs-ko"),
+             ("help, I am hurt".encode("utf-16-be"), "2", "UTF-16BE", "cs-en"),
+             ("help, I am hurt".encode("utf-16-be"), "2", "", "cs-en-nocharset"),
+             ("Évacuée, blessée".encode("latin-1"), "0", "ISO-8859-1", "cs-latin1"),
+             ("I’m safe but my son isn’t".encode("utf-8"), "0", "UTF-8", "cs-utf8"))
+    for raw, coding, charset, mid in cases:
+        q = "/hooks/sms/kannel?secret=%s&from=%s&to=1&text=%s&id=%s&coding=%s&charset=%s" % (
+            SECRET, urllib.parse.quote("+821033334444"), urllib.parse.quote_from_bytes(raw), mid, coding, charset)
+        r = d.get(q)
+        expect_equal(r.status, 200, mid + ": " + r.body)
+    rows = dict(line.split("|", 1) for line in cluster.psql(
+        DB, "SELECT provider_ref, status || '|' || raw_text FROM response WHERE provider_ref LIKE 'kannel:cs-%'").splitlines())
+    expect_equal(rows.get("kannel:cs-1252"), "needs_help|I’m safe but my son isn’t", "WINDOWS-1252")
+    expect_equal(rows.get("kannel:cs-utf8"), "needs_help|I’m safe but my son isn’t", "UTF-8 the same")
+    expect_equal(rows.get("kannel:cs-ko"), "injured|도와주세요 다쳤어요", "UTF-16BE Korean")
+    expect_equal(rows.get("kannel:cs-en"), "injured|help, I am hurt", "UTF-16BE English, NUL bytes and all")
+    expect_equal(rows.get("kannel:cs-en-nocharset"), "injured|help, I am hurt", "UCS-2 without a charset")
+    check(rows.get("kannel:cs-latin1", "").endswith("|Évacuée, blessée"), rows)
+    # A charset iconv does not know, or bytes invalid in the one named: refused, saying so, nothing stored.
+    for raw, coding, charset, mid in ((b"help", "0", "X-NO-SUCH-CHARSET", "cs-unknown"),
+                                      (b"\x00h\x00", "2", "UTF-16BE", "cs-odd"),
+                                      (b"\xd8\x00", "2", "UTF-16BE", "cs-surrogate"),
+                                      (b"help", "0", "UTF-8//IGNORE", "cs-suffix"),
+                                      (b"help", "7", "UTF-8", "cs-coding")):
+        q = "/hooks/sms/kannel?secret=%s&from=%s&to=1&text=%s&id=%s&coding=%s&charset=%s" % (
+            SECRET, urllib.parse.quote("+821033334444"), urllib.parse.quote_from_bytes(raw), mid, coding,
+            urllib.parse.quote(charset))
+        r = d.get(q)
+        expect_equal(r.status, 400, mid + ": " + r.body)
+        check(("charset" if mid != "cs-coding" else "coding") in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE provider_ref IN ('kannel:cs-unknown', "
+                                  "'kannel:cs-odd', 'kannel:cs-surrogate', 'kannel:cs-suffix', 'kannel:cs-coding')"),
+                 "0", "nothing stored")
+    # UTF-16 text is held to the same length in bytes as any other (U+6161 is "aa", short in a URL).
+    q = "/hooks/sms/kannel?secret=%s&from=%s&to=1&text=%s&id=cs-long&coding=2&charset=UTF-16BE" % (
+        SECRET, urllib.parse.quote("+821033334444"), urllib.parse.quote_from_bytes(("\u6161" * 4200).encode("utf-16-be")))
+    expect_equal(d.get(q).status, 413, "too long")
+
+
 try:
     run([
         kannel_dlr_needs_the_secret_and_records_delivery,
@@ -437,6 +480,7 @@ try:
         a_help_with_kannels_minute_time_is_not_put_before_a_safe_in_that_minute,
         the_clearing_constraint_is_added_without_a_table_scan_and_still_holds,
         kannel_text_too_long_says_so,
+        kannel_text_is_read_in_the_charset_kannel_names,
     ])
 finally:
     d.stop()
