@@ -726,6 +726,13 @@ routes_hooks_twilio_mo(struct http_ctx *ctx)
 		http_reply_problem(ctx, 400, "bad request", "From and Body are required");
 		return;
 	}
+	/* The same limit as Kannel's text: the provider is told, not the text cut unseen. */
+	if (strlen(body) > 8191) {
+		evhttp_clear_headers(&form);
+		http_reply_problem(ctx, 413, "payload too large",
+		                   "Body: longer than 8191 bytes; not stored");
+		return;
+	}
 	snprintf(ref, sizeof ref, "twilio:%s", sid != NULL ? sid : "");
 	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, NULL, true, 0);
 	evhttp_clear_headers(&form);

@@ -462,6 +462,15 @@ def kannel_text_is_read_in_the_charset_kannel_names():
     expect_equal(d.get(q).status, 413, "too long")
 
 
+def twilio_body_too_long_says_so():
+    form = {"From": "+821033334444", "Body": "a" * 9000, "MessageSid": "SMtoolong"}
+    r = twilio_post("/hooks/sms/twilio", form)
+    expect_equal(r.status, 413, r.body)
+    check("Body" in r.json()["detail"] and "longer than" in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE provider_ref = 'twilio:SMtoolong'"), "0",
+                 "nothing stored")
+
+
 try:
     run([
         kannel_dlr_needs_the_secret_and_records_delivery,
@@ -481,6 +490,7 @@ try:
         the_clearing_constraint_is_added_without_a_table_scan_and_still_holds,
         kannel_text_too_long_says_so,
         kannel_text_is_read_in_the_charset_kannel_names,
+        twilio_body_too_long_says_so,
     ])
 finally:
     d.stop()
