@@ -209,6 +209,8 @@ alerts_item(const struct alerts_job *job, const struct sf_alert *a, const char *
 
 	cJSON_AddStringToObject(item, "source_ref", a->source_ref);
 	cJSON_AddStringToObject(item, "title", a->title);
+	if (a->area_note[0] != '\0')
+		cJSON_AddStringToObject(item, "area_note", a->area_note);
 	if (error != NULL) {
 		cJSON_AddStringToObject(item, "error", error);
 		/* The feed's own names for the event, never anyone's data. */

@@ -2496,30 +2496,79 @@ gdacs_point(const xmlNode *item, struct sf_point *out, char *why, size_t whysz)
 	return true;
 }
 
-/* Reads "lonmin lonmax latmin latmax" into a closed rectangle, written as GeoJSON. */
-static int
-gdacs_bbox(const char *text, struct sf_alert *a)
+/* A longitude in [-180, 180). */
+static double
+lon_normal(double lon)
 {
-	double v[4];
+	lon = fmod(lon + 180.0, 360.0);
+	return (lon < 0 ? lon + 360.0 : lon) - 180.0;
+}
+
+/*
+ * Reads "lonmin lonmax latmin latmax" into box[4] (lonmin, lonmax, latmin,
+ * latmax, longitudes in [-180, 180)) and its width in degrees of longitude.
+ * A box across the 180th meridian comes either way, lonmin past lonmax
+ * ("170 -170") or beyond 180 ("-190 -170"): both are read as the same box.
+ */
+static bool
+gdacs_bbox_read(const char *text, double box[4], double *width)
+{
 	const char *s = text;
-	struct sf_point corner[5];
-	struct buf b = {0};
 
 	for (int i = 0; i < 4; i++) {
 		while (is_space(*s))
 			s++;
-		if (!read_decimal(&s, &v[i]))
-			return SF_EINVAL;
+		if (!read_decimal(&s, &box[i]))
+			return false;
 	}
 	while (is_space(*s))
 		s++;
-	if (*s != '\0' || !(v[0] < v[1]) || !(v[2] < v[3]) || v[0] < -180 || v[1] > 180 ||
-	    v[2] < -90 || v[3] > 90)
-		return SF_EINVAL;
-	corner[0] = (struct sf_point){v[2], v[0]};
-	corner[1] = (struct sf_point){v[2], v[1]};
-	corner[2] = (struct sf_point){v[3], v[1]};
-	corner[3] = (struct sf_point){v[3], v[0]};
+	if (*s != '\0' || !(box[2] < box[3]) || box[2] < -90 || box[3] > 90 || box[0] < -540 ||
+	    box[0] > 540 || box[1] < -540 || box[1] > 540)
+		return false;
+	*width = box[1] - box[0];
+	if (*width <= 0 || *width >= 360) {
+		if (*width <= -360 || *width >= 360)
+			return false;
+		*width = fmod(*width + 360.0, 360.0);
+	}
+	box[0] = lon_normal(box[0]);
+	box[1] = lon_normal(box[1]);
+	/* Wider than half the globe, the database would read it the short way round. */
+	return *width > 0 && *width < 180;
+}
+
+/*
+ * Whether a point lies in a box grown by margin degrees on every side (the
+ * box given as by gdacs_bbox_read).
+ */
+static bool
+gdacs_bbox_holds(const double box[4], double width, struct sf_point p, double margin)
+{
+	double east = fmod(p.lon - box[0] + 720.0, 360.0); /* degrees east of the west edge */
+
+	return p.lat >= box[2] - margin && p.lat <= box[3] + margin &&
+	       (east <= width + margin || east >= 360.0 - margin);
+}
+
+/* The box as a closed rectangle, written as GeoJSON (the database cuts it at the 180th meridian).
+ */
+static int
+gdacs_bbox_area(const double box[4], struct sf_alert *a)
+{
+	struct sf_point corner[5];
+	struct buf b = {0};
+
+	/*
+	 * Counter-clockwise read flat, as every ring here (a box across 180 the
+	 * other way round); the database orients what it cut itself.
+	 */
+	bool across = box[0] > box[1];
+
+	corner[0] = (struct sf_point){box[2], box[0]};
+	corner[across ? 3 : 1] = (struct sf_point){box[2], box[1]};
+	corner[2] = (struct sf_point){box[3], box[1]};
+	corner[across ? 1 : 3] = (struct sf_point){box[3], box[0]};
 	corner[4] = corner[0];
 	buf_str(&b, "{\"type\":\"MultiPolygon\",\"coordinates\":[");
 	geojson_polygon(&b, corner, 5);
@@ -2530,6 +2579,57 @@ gdacs_bbox(const char *text, struct sf_alert *a)
 	}
 	a->area_geojson = b.data;
 	a->n_polygons = 1;
+	return SF_OK;
+}
+
+/* Degrees a point may lie outside its box (GDACS rounds, and tracks move). */
+#define GDACS_BBOX_MARGIN_DEG 0.5
+/* A circle around the event's point: no smaller than this, or the box's half-size... */
+#define GDACS_CIRCLE_MIN_M 100000.0
+/* ...but no larger than this, as a box far from its point says little of the event's size. */
+#define GDACS_CIRCLE_MAX_M 500000.0
+
+/*
+ * The area of a GDACS event other than an earthquake: its gdacs:bbox when
+ * the event's point lies in it. A box that misses the point is no area of
+ * the event (the feed has put a cyclone near Fiji in a box in the South
+ * Atlantic): a box near the point still counts, with a circle around the
+ * point added; one far from it is replaced by the circle. The circle is half
+ * the box's smaller side, from 100 to 500 km (100 km without a box). Either
+ * way a->area_note says so.
+ */
+static int
+gdacs_area(const char *bbox, struct sf_point point, struct sf_alert *a)
+{
+	double box[4], width = 0, radius = GDACS_CIRCLE_MIN_M;
+	bool readable = bbox[0] != '\0' && gdacs_bbox_read(bbox, box, &width);
+	bool near = false;
+	int rc;
+
+	if (readable && gdacs_bbox_holds(box, width, point, GDACS_BBOX_MARGIN_DEG))
+		return gdacs_bbox_area(box, a);
+	if (readable) {
+		double mid = (box[2] + box[3]) / 2 * (3.14159265358979323846 / 180);
+		double side_deg = fmin(box[3] - box[2], width * fmax(cos(mid), 0.0));
+
+		radius =
+		    fmin(fmax(side_deg * 111195.0 / 2, GDACS_CIRCLE_MIN_M), GDACS_CIRCLE_MAX_M);
+		near = gdacs_bbox_holds(box, width, point, fmax(box[3] - box[2], width) / 2);
+		if (near && (rc = gdacs_bbox_area(box, a)) != SF_OK)
+			return rc;
+	}
+	a->circles = calloc(1, sizeof *a->circles);
+	if (a->circles == NULL)
+		return SF_ENOMEM;
+	a->circles[0].center = point;
+	a->circles[0].radius_m = radius;
+	a->n_circles = 1;
+	snprintf(a->area_note, sizeof a->area_note,
+	         "%s: a circle of %.0f km around the event's point%s",
+	         !readable ? (bbox[0] == '\0' ? "no gdacs:bbox" : "gdacs:bbox unreadable")
+	         : near    ? "the event's point lies outside gdacs:bbox"
+	                   : "gdacs:bbox is far from the event's point and is not used",
+	         radius / 1000, near ? ", with the box" : "");
 	return SF_OK;
 }
 
@@ -2628,19 +2728,8 @@ gdacs_item(const xmlNode *item, struct sf_alert *a, char *why, size_t whysz)
 			goto done;
 	} else {
 		a->severity = sf_alert_quake_severity(NAN, level);
-		/* Cyclones, floods, droughts: GDACS's box is the only area the feed gives. */
-		rc = bbox[0] != '\0' ? gdacs_bbox(bbox, a) : SF_EINVAL;
-		if (rc == SF_EINVAL) {
-			a->circles = calloc(1, sizeof *a->circles);
-			if (a->circles == NULL) {
-				rc = SF_ENOMEM;
-				goto done;
-			}
-			a->circles[0].center = point;
-			a->circles[0].radius_m = 100000.0;
-			a->n_circles = 1;
-			rc = SF_OK;
-		}
+		/* Cyclones, floods, droughts: GDACS's box is the only extent the feed gives. */
+		rc = gdacs_area(bbox, point, a);
 		if (rc != SF_OK)
 			goto done;
 	}

@@ -512,6 +512,49 @@ def a_ring_across_the_antimeridian_swallows_nothing():
         check(int(area) < 200, "%s: the area is %s thousand km2: it went the long way" % (ident, area))
 
 
+def a_gdacs_box_far_from_its_cyclone_is_not_its_area():
+    """SARAI-19 is near Fiji, its gdacs:bbox in the South Atlantic: the crisis is a circle around the cyclone,
+    reaching Ono-i-Lau, and the answer says the box was not used. A box across 180 is the cyclone's area."""
+    expect_equal(ctl(conninfo, "mission", "add", "FJ-SUV", "--name", "Embassy in Suva", "--country", "FJ").returncode,
+                 0, "mission")
+    fj = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'FJ-SUV'"))
+    # Three on Ono-i-Lau (20 km from SARAI-19's point), one on Taveuni east of 180 seen from the west.
+    cluster.psql(DB, """SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, name_key) VALUES (%d, 'ONO A', 'onoa'), (%d, 'ONO B', 'onob'),
+  (%d, 'ONO C', 'onoc'), (%d, 'TAVEUNI D', 'taveunid');
+INSERT INTO location (national_id, point, source)
+  SELECT id, CASE WHEN name_key = 'taveunid' THEN ST_SetSRID(ST_MakePoint(179.9, -16.8), 4326)::geography
+                  ELSE ST_SetSRID(ST_MakePoint(-178.73, -20.65), 4326)::geography END,
+         (enum_range(NULL::location_source))[1]
+  FROM national WHERE mission_id = %d""" % (fj, fj, fj, fj, fj))
+    admin = Session(d, "admin", PASSWORD)
+    r = upload("aio-georss-gdacs_gdacs-rss-7d-excerpt.xml", session=admin)
+    expect_equal(r.status, 200, r.body)
+    sarai = [a for a in r.json()["alerts"] if a["source_ref"] == "TC1000642"][0]
+    check("crisis" in sarai, sarai)
+    check("not used" in sarai.get("area_note", ""), sarai)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM crisis_targets(%d, %d) t JOIN national n ON n.id = t.national_id "
+                                  "WHERE n.name_key LIKE 'ono%%'" % (sarai["crisis"]["id"], fj)), "3",
+                 "Ono-i-Lau inside: %r" % sarai)
+    # A box from 179E to 179W around a cyclone at 179.5W, written as GDACS writes one across 180.
+    feed = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:geo="http://www.w3.org/2003/01/geo/wgs84_pos#" '
+            'xmlns:gdacs="http://www.gdacs.org"><channel><item><title>Cyclone across 180</title><description>d</description>'
+            '<link>http://www.gdacs.org/report.aspx?eventtype=TC&amp;eventid=990001</link>'
+            '<pubDate>Sun, 29 Dec 2019 18:00:00 GMT</pubDate><gdacs:fromdate>Thu, 26 Dec 2019 06:00:00 GMT</gdacs:fromdate>'
+            '<guid isPermaLink="false">TC990001</guid><geo:Point><geo:lat>-17</geo:lat><geo:long>-179.5</geo:long></geo:Point>'
+            '<gdacs:bbox>-181 -179 -18 -16</gdacs:bbox><gdacs:eventtype>TC</gdacs:eventtype>'
+            '<gdacs:alertlevel>Orange</gdacs:alertlevel><gdacs:eventid>990001</gdacs:eventid></item></channel></rss>')
+    r = admin.request("POST", "/api/v1/crises/import", body=feed.encode(), headers={"Content-Type": "application/xml"})
+    expect_equal(r.status, 200, r.body)
+    across = r.json()["alerts"][0]
+    check("crisis" in across and "area_note" not in across, across)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(n.name_key, ',') FROM crisis_targets(%d, %d) t "
+                                  "JOIN national n ON n.id = t.national_id" % (across["crisis"]["id"], fj)),
+                 "taveunid", "Taveuni, across 180 from the point, and not Ono-i-Lau")
+    area = cluster.psql(DB, "SELECT round(ST_Area(area)::numeric / 1e9) FROM crisis WHERE id = %d" % across["crisis"]["id"])
+    check(int(area) < 100, "the box went the long way round: %s thousand km2" % area)
+
+
 def quake(eid, lon, lat, mag=6.0, ids=None, status="reviewed", title=None):
     """One USGS feed feature."""
     now = int(time.time() * 1000)
@@ -621,6 +664,7 @@ try:
         a_dismissal_stands_when_the_proposal_loses_its_other_missions,
         circles_are_never_smaller_than_asked,
         a_ring_across_the_antimeridian_swallows_nothing,
+        a_gdacs_box_far_from_its_cyclone_is_not_its_area,
         test_messages_and_expired_alerts_propose_nothing,
         a_feed_of_many_events_proposes_exactly_those_near_nationals,
     ])

@@ -1160,6 +1160,114 @@ gdacs_items_become_alerts(void **state)
 	sf_alert_list_free(list);
 }
 
+/*
+ * The real 7-day feed of 30 December 2019: SARAI-19 is near Fiji, its
+ * gdacs:bbox in the South Atlantic; PHANFONE-19's point is just west of its
+ * box. Neither box alone may be the area of the event.
+ */
+static void
+gdacs_box_that_misses_the_point_is_not_the_area(void **state)
+{
+	struct sf_alert_list *list = NULL;
+	char err[512] = "";
+	size_t len;
+	char *xml = slurp("aio-georss-gdacs_gdacs-rss-7d-excerpt.xml", &len);
+	const struct sf_alert *sarai, *phanfone;
+
+	(void)state;
+	if (sf_alert_parse_gdacs(xml, len, &list, err, sizeof err) != SF_OK)
+		fail_msg("%s", err);
+	free(xml);
+	assert_int_equal(list->n, 2);
+	sarai = &list->alerts[0];
+	phanfone = &list->alerts[1];
+	assert_string_equal(sarai->source_ref, "TC1000642");
+	/* Far from its point: no box, a circle around (-20.5, -178.8) that reaches Ono-i-Lau. */
+	assert_null(sarai->area_geojson);
+	assert_int_equal(sarai->n_circles, 1);
+	assert_true(sarai->circles[0].center.lat == -20.5);
+	assert_true(sarai->circles[0].center.lon == -178.8);
+	assert_true(sarai->circles[0].radius_m >= 100000 && sarai->circles[0].radius_m <= 500000);
+	assert_non_null(strstr(sarai->area_note, "gdacs:bbox"));
+	assert_non_null(strstr(sarai->area_note, "not used"));
+	/* Near its point: the box, and a circle around the point. */
+	assert_string_equal(phanfone->source_ref, "TC1000641");
+	cJSON_Delete(check_multipolygon(phanfone->area_geojson, 1));
+	assert_int_equal(phanfone->n_circles, 1);
+	assert_true(phanfone->circles[0].center.lat == 14.6);
+	assert_true(phanfone->circles[0].center.lon == 112.1);
+	assert_non_null(strstr(phanfone->area_note, "outside gdacs:bbox"));
+	sf_alert_list_free(list);
+}
+
+/* One TC item at a point with a box, as GDACS writes them. */
+static int
+gdacs_one(const char *lat, const char *lon, const char *bbox, struct sf_alert_list **list)
+{
+	char xml[2048], err[512] = "";
+
+	snprintf(xml, sizeof xml,
+	         "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\" "
+	         "xmlns:geo=\"http://www.w3.org/2003/01/geo/wgs84_pos#\" "
+	         "xmlns:gdacs=\"http://www.gdacs.org\"><channel><item>"
+	         "<title>Cyclone</title><description>d</description>"
+	         "<link>http://www.gdacs.org/report.aspx?eventtype=TC&amp;eventid=9</link>"
+	         "<pubDate>Sun, 29 Dec 2019 18:00:00 GMT</pubDate>"
+	         "<gdacs:fromdate>Thu, 26 Dec 2019 06:00:00 GMT</gdacs:fromdate>"
+	         "<guid isPermaLink=\"false\">TC9</guid>"
+	         "<geo:Point><geo:lat>%s</geo:lat><geo:long>%s</geo:long></geo:Point>"
+	         "<gdacs:bbox>%s</gdacs:bbox><gdacs:eventtype>TC</gdacs:eventtype>"
+	         "<gdacs:alertlevel>Orange</gdacs:alertlevel><gdacs:eventid>9</gdacs:eventid>"
+	         "</item></channel></rss>",
+	         lat, lon, bbox);
+	return sf_alert_parse_gdacs(xml, strlen(xml), list, err, sizeof err);
+}
+
+/* A box across the 180th meridian, written either way, is the event's area. */
+static void
+gdacs_box_across_the_antimeridian_is_kept(void **state)
+{
+	static const char *const boxes[] = {"170 -170 -25 -15", "-190 -170 -25 -15",
+	                                    "170 190 -25 -15"};
+	static const char *const points[][2] = {{"-20.5", "-178.8"}, {"-20", "175"}};
+
+	(void)state;
+	for (size_t i = 0; i < N_ELEMS(boxes); i++)
+		for (size_t k = 0; k < N_ELEMS(points); k++) {
+			struct sf_alert_list *list = NULL;
+
+			assert_int_equal(gdacs_one(points[k][0], points[k][1], boxes[i], &list),
+			                 SF_OK);
+			assert_int_equal(list->n, 1);
+			cJSON_Delete(check_multipolygon(list->alerts[0].area_geojson, 1));
+			assert_int_equal(list->alerts[0].n_circles, 0);
+			assert_string_equal(list->alerts[0].area_note, "");
+			/* Longitudes as the database reads them; it cuts the ring at 180. */
+			assert_non_null(strstr(list->alerts[0].area_geojson, "[170,-25]"));
+			assert_non_null(strstr(list->alerts[0].area_geojson, "[-170,-25]"));
+			sf_alert_list_free(list);
+		}
+	/* The same box does not hold a point on the other side of the globe. */
+	{
+		struct sf_alert_list *list = NULL;
+
+		assert_int_equal(gdacs_one("-20", "0", "170 -170 -25 -15", &list), SF_OK);
+		assert_null(list->alerts[0].area_geojson);
+		assert_int_equal(list->alerts[0].n_circles, 1);
+		sf_alert_list_free(list);
+	}
+	/* A box that cannot be read: the default circle, and the answer says why. */
+	{
+		struct sf_alert_list *list = NULL;
+
+		assert_int_equal(gdacs_one("-20", "175", "175 175 -25 -15", &list), SF_OK);
+		assert_int_equal(list->alerts[0].n_circles, 1);
+		assert_true(list->alerts[0].circles[0].radius_m == 100000);
+		assert_non_null(strstr(list->alerts[0].area_note, "unreadable"));
+		sf_alert_list_free(list);
+	}
+}
+
 static void
 gdacs_item_without_a_point_is_refused(void **state)
 {
@@ -1259,6 +1367,8 @@ main(void)
 	    cmocka_unit_test(quake_severity_weighs_pager_and_magnitude),
 	    cmocka_unit_test(kind_and_source_names_match_the_database),
 	    cmocka_unit_test(gdacs_items_become_alerts),
+	    cmocka_unit_test(gdacs_box_that_misses_the_point_is_not_the_area),
+	    cmocka_unit_test(gdacs_box_across_the_antimeridian_is_kept),
 	    cmocka_unit_test(gdacs_item_without_a_point_is_refused),
 	    cmocka_unit_test(any_sniffs_cap_gdacs_and_usgs),
 	};

@@ -246,6 +246,8 @@ struct sf_alert {
 	size_t n_polygons;
 	struct sf_alert_circle *circles;
 	size_t n_circles;
+	/* How the area differs from what the source gave (a GDACS box not used), or "". */
+	char area_note[160];
 	struct sf_alert_quake quake;
 };
 
@@ -297,10 +299,13 @@ int sf_alert_parse_usgs(const char *json, size_t len, struct sf_alert_list **out
  * Parses a GDACS RSS feed (GeoRSS with gdacs: elements) of len bytes into a
  * new list in *out, one alert per item: kind from gdacs:eventtype, severity
  * from gdacs:alertlevel (and magnitude for earthquakes), area a circle by the
- * earthquake rule for earthquakes and the gdacs:bbox rectangle otherwise.
- * Items without a point are refused and counted (all refused is an error).
- * The XML is read with the same protections as CAP. Returns as
- * sf_alert_parse_usgs ("gdacs: line N: item[K]: ...").
+ * earthquake rule for earthquakes and the gdacs:bbox rectangle otherwise
+ * (across the 180th meridian too) when it holds the item's point; a box
+ * that misses the point gets a circle around the point added, or is
+ * replaced by it when far, as area_note says. Items without a point are
+ * refused and counted (all refused is an error). The XML is read with the
+ * same protections as CAP. Returns as sf_alert_parse_usgs
+ * ("gdacs: line N: item[K]: ...").
  */
 int sf_alert_parse_gdacs(const char *xml, size_t len, struct sf_alert_list **out, char *err,
                          size_t errsz);
