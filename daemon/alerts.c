@@ -456,8 +456,21 @@ routes_crises_import(struct http_ctx *ctx)
 	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
 	struct alerts_job *job;
 	char buf[16];
-	const char *min;
+	const char *min = NULL;
+	int min_affected = 1;
 
+	/* A threshold misread as 1 would propose for every single person: say so instead. */
+	if (http_query_checked(ctx, "min_affected", buf, sizeof buf, &min) != SF_ENOTFOUND) {
+		char *end = NULL;
+		long v = min != NULL && min[0] >= '0' && min[0] <= '9' ? strtol(min, &end, 10) : 0;
+
+		if (end == NULL || *end != '\0' || v < 1 || v > 1000000000) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "min_affected: a whole number ≥ 1");
+			return;
+		}
+		min_affected = (int)v;
+	}
 	if (evbuffer_get_length(in) == 0) {
 		http_reply_problem(ctx, 400, "bad request",
 		                   "send the CAP, USGS or GDACS document as the body");
@@ -470,8 +483,7 @@ routes_crises_import(struct http_ctx *ctx)
 	job->data = xmalloc(job->len + 1);
 	evbuffer_copyout(in, job->data, job->len);
 	job->data[job->len] = '\0';
-	min = http_query(ctx, "min_affected", buf, sizeof buf);
-	job->min_affected = min != NULL && atoi(min) > 0 ? atoi(min) : 1;
+	job->min_affected = min_affected;
 	job->only_mission = ctx->principal.mission_id;
 	snprintf(job->actor, sizeof job->actor, "%s", ctx->principal.name);
 	alerts_start(job);

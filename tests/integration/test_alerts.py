@@ -259,6 +259,15 @@ def upload_as(session, name, query=""):
                            headers={"Content-Type": "application/octet-stream"})
 
 
+def min_affected_that_is_not_a_whole_number_is_refused():
+    for bad in ("abc", "0", "-5", "1.5", "", "2x", "99999999999999999999"):
+        r = upload_as(lead, "us6000jllz-detail-excerpt.geojson", "?min_affected=" + bad)
+        expect_equal(r.status, 400, bad + ": " + r.body)
+        check("min_affected" in r.json()["detail"] and "whole number" in r.json()["detail"], r.body)
+    r = upload_as(lead, "us6000jllz-detail-excerpt.geojson", "?min_affected=5")
+    expect_equal(r.status, 200, r.body)
+
+
 def cap(ident, area, msg_type="Alert", refs=None, status="Actual", expires=None, headline="Earthquake near Ankara",
         sent="2026-03-01T10:00:00+09:00"):
     """A CAP 1.2 message from kma@example.org; refs name earlier identifiers (sent as in cap_ref)."""
@@ -666,6 +675,7 @@ try:
         a_ring_across_the_antimeridian_swallows_nothing,
         a_gdacs_box_far_from_its_cyclone_is_not_its_area,
         test_messages_and_expired_alerts_propose_nothing,
+        min_affected_that_is_not_a_whole_number_is_refused,
         a_feed_of_many_events_proposes_exactly_those_near_nationals,
     ])
 finally:
