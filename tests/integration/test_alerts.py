@@ -155,6 +155,7 @@ def a_feed_alert_the_database_could_not_store_is_tried_again():
         def log_message(self, *args):
             pass
 
+    cluster.psql(DB, "DELETE FROM alert_watch_lease")  # the watchers of earlier cases are gone
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CapFeed)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     locker = threading.Thread(target=lambda: cluster.psql(
