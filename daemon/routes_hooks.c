@@ -585,22 +585,24 @@ hooks_query_bytes(struct http_ctx *ctx, const char *name, char *out, size_t outs
 /*
  * Whether Kannel's charset is one the text already comes in as the hook
  * reads it: none given, UTF-8, GSM (7-bit text Kannel has converted) or
- * binary (8-bit data, no characters to convert). Those keep the common path,
- * which takes any bytes and shows those that are not UTF-8 as U+FFFD.
+ * binary / 8-BIT (8-bit data, no characters to convert). Those keep the
+ * common path, which takes any bytes and shows those that are not UTF-8 as
+ * U+FFFD.
  */
 static bool
 hooks_charset_native(const char *cs)
 {
 	return cs == NULL || *cs == '\0' || strcasecmp(cs, "UTF-8") == 0 ||
 	       strcasecmp(cs, "UTF8") == 0 || strcasecmp(cs, "GSM") == 0 ||
-	       strcasecmp(cs, "binary") == 0;
+	       strcasecmp(cs, "binary") == 0 || strcasecmp(cs, "8-BIT") == 0;
 }
 
 /*
  * The text in UTF-8 from the charset Kannel named (mo-recode's WINDOWS-1252,
  * UCS-2 as UTF-16BE, or whatever iconv knows); the caller frees *out. Fails
- * with detail set when the charset is unknown or the bytes are not valid in
- * it: a call for help read in the wrong charset could be filed as "safe".
+ * with detail set, -2 when the charset is unknown, -1 when the bytes are not
+ * valid in it: a call for help read in the wrong charset could be filed as
+ * "safe".
  */
 static int
 hooks_text_to_utf8(const char *cs, const char *in, size_t len, char **out, char *detail,
@@ -618,7 +620,7 @@ hooks_text_to_utf8(const char *cs, const char *in, size_t len, char **out, char 
 		snprintf(detail, detailsz,
 		         "charset: %.40s is not a character set this hook can read; not stored",
 		         cs);
-		return -1;
+		return -2;
 	}
 	buf = outp = xmalloc(cap);
 	outleft = cap - 1;
@@ -648,13 +650,17 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 	char from[64], text[8192], id[96], ref[128], alt[128], tbuf[32], csbuf[64], cbuf[8];
 	char detail[160], *converted = NULL;
 	const char *vfrom, *vtext = NULL, *vid, *vtime, *cs, *coding;
-	int trc;
+	int trc, crc = 0;
 
 	if (!hooks_kannel_secret_ok(ctx))
 		return;
 	vfrom = http_query(ctx, "from", from, sizeof from);
 	coding = http_query(ctx, "coding", cbuf, sizeof cbuf);
-	cs = http_query(ctx, "charset", csbuf, sizeof csbuf);
+	if (http_query_checked(ctx, "charset", csbuf, sizeof csbuf, &cs) == SF_ETOOLONG) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "charset: not a character set this hook can read; not stored");
+		return;
+	}
 	if (coding != NULL && *coding != '\0' && strcmp(coding, "0") != 0 &&
 	    strcmp(coding, "1") != 0 && strcmp(coding, "2") != 0) {
 		http_reply_problem(ctx, 400, "bad request",
@@ -664,21 +670,26 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 	/* UCS-2 without a charset is UTF-16BE, as Kannel sends it. */
 	if ((cs == NULL || *cs == '\0') && coding != NULL && strcmp(coding, "2") == 0)
 		cs = "UTF-16BE";
-	if (hooks_charset_native(cs)) {
-		trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
-	} else {
+	if (!hooks_charset_native(cs)) {
 		size_t len;
 
 		trc = hooks_query_bytes(ctx, "text", text, sizeof text, &len);
-		if (trc == 0 &&
-		    hooks_text_to_utf8(cs, text, len, &converted, detail, sizeof detail) != 0) {
-			vid = http_query(ctx, "id", id, sizeof id);
-			log_warn("kannel_text_unreadable", "charset", cs, "id",
-			         vid != NULL ? vid : "");
-			http_reply_problem(ctx, 400, "bad request", detail);
-			return;
-		}
+		if (trc == 0)
+			crc = hooks_text_to_utf8(cs, text, len, &converted, detail, sizeof detail);
 		vtext = converted;
+	}
+	/* 8-bit data under a name iconv does not know is data, kept as before. */
+	if (hooks_charset_native(cs) || (crc == -2 && coding != NULL && strcmp(coding, "1") == 0)) {
+		free(converted);
+		converted = NULL;
+		crc = 0;
+		trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
+	}
+	if (crc != 0) {
+		vid = http_query(ctx, "id", id, sizeof id);
+		log_warn("kannel_text_unreadable", "charset", cs, "id", vid != NULL ? vid : "");
+		http_reply_problem(ctx, 400, "bad request", detail);
+		return;
 	}
 	if (trc == SF_ETOOLONG) {
 		http_reply_problem(ctx, 413, "payload too large",

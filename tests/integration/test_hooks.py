@@ -427,7 +427,9 @@ def kannel_text_is_read_in_the_charset_kannel_names():
              ("help, I am hurt".encode("utf-16-be"), "2", "UTF-16BE", "cs-en"),
              ("help, I am hurt".encode("utf-16-be"), "2", "", "cs-en-nocharset"),
              ("Évacuée, blessée".encode("latin-1"), "0", "ISO-8859-1", "cs-latin1"),
-             ("I’m safe but my son isn’t".encode("utf-8"), "0", "UTF-8", "cs-utf8"))
+             ("I’m safe but my son isn’t".encode("utf-8"), "0", "UTF-8", "cs-utf8"),
+             # 8-bit data is kept as it comes, whatever name Kannel gives it.
+             (b"help", "1", "8-BIT", "cs-8bit"), (b"help", "1", "X-VENDOR-DATA", "cs-8bit-other"))
     for raw, coding, charset, mid in cases:
         q = "/hooks/sms/kannel?secret=%s&from=%s&to=1&text=%s&id=%s&coding=%s&charset=%s" % (
             SECRET, urllib.parse.quote("+821033334444"), urllib.parse.quote_from_bytes(raw), mid, coding, charset)
@@ -441,11 +443,13 @@ def kannel_text_is_read_in_the_charset_kannel_names():
     expect_equal(rows.get("kannel:cs-en"), "injured|help, I am hurt", "UTF-16BE English, NUL bytes and all")
     expect_equal(rows.get("kannel:cs-en-nocharset"), "injured|help, I am hurt", "UCS-2 without a charset")
     check(rows.get("kannel:cs-latin1", "").endswith("|Évacuée, blessée"), rows)
+    expect_equal((rows.get("kannel:cs-8bit"), rows.get("kannel:cs-8bit-other")), ("needs_help|help",) * 2, "8-bit")
     # A charset iconv does not know, or bytes invalid in the one named: refused, saying so, nothing stored.
     for raw, coding, charset, mid in ((b"help", "0", "X-NO-SUCH-CHARSET", "cs-unknown"),
                                       (b"\x00h\x00", "2", "UTF-16BE", "cs-odd"),
                                       (b"\xd8\x00", "2", "UTF-16BE", "cs-surrogate"),
                                       (b"help", "0", "UTF-8//IGNORE", "cs-suffix"),
+                                      (b"help", "0", "X" * 70, "cs-toolong"),
                                       (b"help", "7", "UTF-8", "cs-coding")):
         q = "/hooks/sms/kannel?secret=%s&from=%s&to=1&text=%s&id=%s&coding=%s&charset=%s" % (
             SECRET, urllib.parse.quote("+821033334444"), urllib.parse.quote_from_bytes(raw), mid, coding,
@@ -454,7 +458,8 @@ def kannel_text_is_read_in_the_charset_kannel_names():
         expect_equal(r.status, 400, mid + ": " + r.body)
         check(("charset" if mid != "cs-coding" else "coding") in r.json()["detail"], r.body)
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE provider_ref IN ('kannel:cs-unknown', "
-                                  "'kannel:cs-odd', 'kannel:cs-surrogate', 'kannel:cs-suffix', 'kannel:cs-coding')"),
+                                  "'kannel:cs-odd', 'kannel:cs-surrogate', 'kannel:cs-suffix', 'kannel:cs-coding', "
+                                  "'kannel:cs-toolong')"),
                  "0", "nothing stored")
     # UTF-16 text is held to the same length in bytes as any other (U+6161 is "aa", short in a URL).
     q = "/hooks/sms/kannel?secret=%s&from=%s&to=1&text=%s&id=cs-long&coding=2&charset=UTF-16BE" % (
