@@ -100,6 +100,23 @@ def a_reply_typed_at_the_operator_becomes_a_status():
                  "sms|도와주세요 4명 갇혔어요", "stored as typed")
 
 
+def an_english_reply_with_a_curly_apostrophe_keeps_its_meaning():
+    """A phone sends "I’m" in UCS-2; Kannel's mo-recode hands it over recoded, with the charset it chose, and
+    the hook reads it in that charset: the son who is not safe is a call for help, the apostrophes intact."""
+    nid, phone = cluster.psql(DB, "SELECT o.national_id, o.recipient FROM outbox o WHERE o.crisis_id = %d "
+                                  "AND o.channel = 'sms' AND NOT EXISTS (SELECT 1 FROM response r "
+                                  "WHERE r.national_id = o.national_id) ORDER BY o.id LIMIT 1" % CRISIS).split("|")
+    req = urllib.request.Request(ENV["SAFETY_SMSC_CONTROL_URL"] + "/mo", method="POST",
+                                 data=json.dumps({"from": phone, "to": ENV["SAFETY_KANNEL_FROM"], "coding": "ucs2",
+                                                  "text": "I’m safe but my son isn’t"}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=10).read()
+    eventually(lambda: cluster.psql(DB, "SELECT raw_text FROM response WHERE national_id = %s" % nid)
+               == "I’m safe but my son isn’t", timeout=30, what="the reply, apostrophes intact")
+    expect_equal(cluster.psql(DB, "SELECT status FROM person_status WHERE crisis_id = %d AND national_id = %s"
+                                  % (CRISIS, nid)), "needs_help", "a call for help")
+
+
 def e_mail_goes_through_smtp_with_the_reply_link():
     crisis = lead.post("/api/v1/crises", {"kind": "flood", "title": "Flood drill", "drill": True,
                                           "circle": {"lat": 41.01, "lon": 28.97, "radius_m": 60000}}).json()["id"]
@@ -277,6 +294,7 @@ try:
         a_campaign_over_kannel_reaches_the_operator_with_hangul_intact,
         english_goes_to_kannel_in_gsm_7,
         a_reply_typed_at_the_operator_becomes_a_status,
+        an_english_reply_with_a_curly_apostrophe_keeps_its_meaning,
         e_mail_goes_through_smtp_with_the_reply_link,
         a_long_e_mail_keeps_within_smtp_line_limits,
         twilio_shaped_api_sends_and_reports,
