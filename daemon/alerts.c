@@ -459,7 +459,8 @@ routes_crises_import(struct http_ctx *ctx)
 	const char *min = NULL;
 	int min_affected = 1;
 
-	/* A threshold misread as 1 would propose for every single person: say so instead. */
+	/* A threshold is refused, never guessed: taken as 1 it would propose for a single person.
+	 */
 	if (http_query_checked(ctx, "min_affected", buf, sizeof buf, &min) != SF_ENOTFOUND) {
 		char *end = NULL;
 		long v = min != NULL && min[0] >= '0' && min[0] <= '9' ? strtol(min, &end, 10) : 0;
