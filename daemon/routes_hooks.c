@@ -310,11 +310,13 @@ hooks_reply_done(enum reply_outcome outcome, bool duress, void *arg)
  * Stores an incoming SMS as a response of the sender's open check-in (the
  * newest active crisis when there are several); the provider's id makes a
  * repeat delivery a no-op. A message from an unknown number is kept without
- * a person, for staff to look at.
+ * a person, for staff to look at. An unreadable text (a charset the hook
+ * cannot read) is kept as it came and left unclassified for staff: its words
+ * cannot be trusted to say "safe", and refusing it would lose it.
  */
 static void
 hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const char *ref,
-                const char *alt, bool twiml, int64_t received_ms)
+                const char *alt, bool twiml, int64_t received_ms, bool unreadable)
 {
 	struct sf_reply reply;
 	char phone[SF_PHONE_E164_SIZE], err[128];
@@ -323,8 +325,10 @@ hooks_sms_reply(struct http_ctx *ctx, const char *from, const char *text, const 
 
 	if (sf_phone_normalize(from, NULL, phone, sizeof phone, err, sizeof err) != 0)
 		snprintf(phone, sizeof phone, "%.16s", from);
-	if (sf_reply_parse(text, strlen(text), &reply) != 0)
+	if (unreadable || sf_reply_parse(text, strlen(text), &reply) != 0) {
 		memset(&reply, 0, sizeof reply);
+		reply.kind = SF_REPLY_UNCLASSIFIED;
+	}
 	hr->ctx = ctx;
 	hr->twiml = twiml;
 	hr->phone = xstrdup(phone);
@@ -600,13 +604,11 @@ hooks_charset_native(const char *cs)
 /*
  * The text in UTF-8 from the charset Kannel named (mo-recode's WINDOWS-1252,
  * UCS-2 as UTF-16BE, or whatever iconv knows); the caller frees *out. Fails
- * with detail set, -2 when the charset is unknown, -1 when the bytes are not
- * valid in it: a call for help read in the wrong charset could be filed as
- * "safe".
+ * with -2 when the charset is unknown, -1 when the bytes are not valid in it:
+ * a call for help read in the wrong charset could be filed as "safe".
  */
 static int
-hooks_text_to_utf8(const char *cs, const char *in, size_t len, char **out, char *detail,
-                   size_t detailsz)
+hooks_text_to_utf8(const char *cs, const char *in, size_t len, char **out)
 {
 	iconv_t cd;
 	char *inp = (char *)in, *buf, *outp;
@@ -616,12 +618,8 @@ hooks_text_to_utf8(const char *cs, const char *in, size_t len, char **out, char 
 	if (strlen(cs) > 40 ||
 	    strspn(cs, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	               "0123456789-_.:") != strlen(cs) ||
-	    (cd = iconv_open("UTF-8", cs)) == (iconv_t)-1) {
-		snprintf(detail, detailsz,
-		         "charset: %.40s is not a character set this hook can read; not stored",
-		         cs);
+	    (cd = iconv_open("UTF-8", cs)) == (iconv_t)-1)
 		return -2;
-	}
 	buf = outp = xmalloc(cap);
 	outleft = cap - 1;
 	ok = iconv(cd, &inp, &inleft, &outp, &outleft) != (size_t)-1 &&
@@ -630,7 +628,6 @@ hooks_text_to_utf8(const char *cs, const char *in, size_t len, char **out, char 
 	*outp = '\0';
 	/* A NUL character would end the text where it is stored. */
 	if (!ok || memchr(buf, '\0', (size_t)(outp - buf)) != NULL) {
-		snprintf(detail, detailsz, "charset: the text is not valid %.40s; not stored", cs);
 		free(buf);
 		return -1;
 	}
@@ -648,7 +645,8 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 {
 	/* A long concatenated SMS in Korean is 9 bytes a character in the URL, 3 here. */
 	char from[64], text[8192], id[96], ref[128], alt[128], tbuf[32], csbuf[64], cbuf[8];
-	char detail[160], *converted = NULL;
+	char *converted = NULL;
+	bool unreadable = false;
 	const char *vfrom, *vtext = NULL, *vid, *vtime, *cs, *coding;
 	int trc, crc = 0;
 
@@ -656,16 +654,15 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 		return;
 	vfrom = http_query(ctx, "from", from, sizeof from);
 	coding = http_query(ctx, "coding", cbuf, sizeof cbuf);
+	/* A charset or coding the hook cannot read: the text is kept as it came, for staff. */
 	if (http_query_checked(ctx, "charset", csbuf, sizeof csbuf, &cs) == SF_ETOOLONG) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "charset: not a character set this hook can read; not stored");
-		return;
+		unreadable = true;
+		cs = NULL;
 	}
 	if (coding != NULL && *coding != '\0' && strcmp(coding, "0") != 0 &&
 	    strcmp(coding, "1") != 0 && strcmp(coding, "2") != 0) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "coding: 0 (7-bit), 1 (8-bit) or 2 (UCS-2); not stored");
-		return;
+		unreadable = true;
+		coding = NULL;
 	}
 	/* UCS-2 without a charset is UTF-16BE, as Kannel sends it. */
 	if ((cs == NULL || *cs == '\0') && coding != NULL && strcmp(coding, "2") == 0)
@@ -675,7 +672,7 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 
 		trc = hooks_query_bytes(ctx, "text", text, sizeof text, &len);
 		if (trc == 0)
-			crc = hooks_text_to_utf8(cs, text, len, &converted, detail, sizeof detail);
+			crc = hooks_text_to_utf8(cs, text, len, &converted);
 		vtext = converted;
 	}
 	/* 8-bit data under a name iconv does not know is data, kept as before. */
@@ -686,10 +683,12 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 		trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
 	}
 	if (crc != 0) {
+		/* Kept as it came, for staff: a refusal would lose the message for good. */
 		vid = http_query(ctx, "id", id, sizeof id);
-		log_warn("kannel_text_unreadable", "charset", cs, "id", vid != NULL ? vid : "");
-		http_reply_problem(ctx, 400, "bad request", detail);
-		return;
+		log_warn("kannel_text_unreadable", "charset", cs, "id", vid != NULL ? vid : "",
+		         "detail", crc == -2 ? "unknown charset" : "bytes not valid in it");
+		unreadable = true;
+		trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
 	}
 	if (trc == SF_ETOOLONG) {
 		http_reply_problem(ctx, 413, "payload too large",
@@ -705,10 +704,12 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 	}
 	if (vid != NULL && *vid != '\0') {
 		snprintf(ref, sizeof ref, "kannel:%s", vid);
-		hooks_sms_reply(ctx, vfrom, vtext, ref, NULL, false, hooks_kannel_time(vtime));
+		hooks_sms_reply(ctx, vfrom, vtext, ref, NULL, false, hooks_kannel_time(vtime),
+		                unreadable);
 	} else {
 		hooks_kannel_key(vfrom, vtext, vtime, ref, sizeof ref, alt, sizeof alt);
-		hooks_sms_reply(ctx, vfrom, vtext, ref, alt, false, hooks_kannel_time(vtime));
+		hooks_sms_reply(ctx, vfrom, vtext, ref, alt, false, hooks_kannel_time(vtime),
+		                unreadable);
 	}
 	free(converted); /* hooks_sms_reply keeps its own copy */
 }
@@ -745,6 +746,6 @@ routes_hooks_twilio_mo(struct http_ctx *ctx)
 		return;
 	}
 	snprintf(ref, sizeof ref, "twilio:%s", sid != NULL ? sid : "");
-	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, NULL, true, 0);
+	hooks_sms_reply(ctx, from, body, sid != NULL ? ref : NULL, NULL, true, 0, false);
 	evhttp_clear_headers(&form);
 }
