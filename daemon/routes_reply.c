@@ -33,7 +33,8 @@
 struct reply_text {
 	const char *lang, *title, *hello_before, *hello_after, *question, *safe, *help, *injured,
 	    *evac, *people, *message, *location, *location_done, *location_failed, *send, *thanks,
-	    *thanks_more, *again, *gone, *gone_more, *drill, *other, *other_name, *busy, *too_long;
+	    *thanks_more, *again, *gone, *gone_more, *drill, *other, *other_name, *busy, *too_long,
+	    *message_too_long, *unreadable, *nul_in;
 };
 
 static const struct reply_text reply_ko = {
@@ -62,7 +63,11 @@ static const struct reply_text reply_ko = {
     "English",
     "en",
     "지금은 답을 저장하지 못했습니다. 잠시 뒤 다시 보내 주세요.",
-    "보낸 내용이 너무 깁니다. 전할 말을 줄여서 다시 보내 주세요."};
+    "보낸 내용이 너무 깁니다. 전할 말을 줄여서 다시 보내 주세요.",
+    "전할 말이 너무 깁니다. 500자 이내로 줄여서 다시 보내 주세요. 쓰신 내용은 아래에 그대로 "
+    "있습니다.",
+    "보내신 양식을 읽지 못했습니다. 답을 고른 뒤 다시 보내 주세요.",
+    "보내신 양식에 쓸 수 없는 문자(NUL)가 들어 있습니다. 고쳐서 다시 보내 주세요. 항목: "};
 
 static const struct reply_text reply_en = {
     "en",
@@ -90,7 +95,12 @@ static const struct reply_text reply_en = {
     "한국어",
     "ko",
     "Your answer could not be saved just now. Please send it again in a moment.",
-    "What you sent is too long. Please shorten your message and send it again."};
+    "What you sent is too long. Please shorten your message and send it again.",
+    "Your message is too long. Please shorten it to 500 characters or fewer and send it again. "
+    "What you wrote is kept below.",
+    "The form you sent could not be read. Please choose your answer and send it again.",
+    "The form you sent contains a character that is not allowed (NUL). Please correct it and "
+    "send it again. Field: "};
 
 /* Chooses the language: ?lang= first, then the phone's Accept-Language, else Korean. */
 static const struct reply_text *
@@ -152,13 +162,44 @@ reply_gone(struct http_ctx *ctx, const struct reply_text *t)
 	reply_page_send(ctx, 404, b);
 }
 
+/*
+ * The message box holds what the reply parser and the duress search read
+ * whole (SF_REPLY_MAX_BYTES): the textarea's limit counts characters of at
+ * most three bytes each (a character beyond the BMP counts two), so any
+ * message a browser lets through fits; a longer one is sent back, never cut.
+ */
+#define REPLY_MESSAGE_BYTES SF_REPLY_MAX_BYTES
+#define REPLY_MESSAGE_CHARS 500
+
 struct reply_view {
 	struct http_ctx *ctx;
 	const struct reply_text *t;
 	char token[32];
 	int64_t crisis_id, national_id;
-	char notice[200];
+	char notice[400];
+	/* A form shown again: its status code (0: 200) and what was chosen and written. */
+	int code;
+	char kept_status[24];
+	char *kept_message;
 };
+
+/* Frees a view, wiping the message it may keep. */
+static void
+reply_view_free(struct reply_view *v)
+{
+	if (v->kept_message != NULL) {
+		memset(v->kept_message, 0, strlen(v->kept_message));
+		free(v->kept_message);
+	}
+	free(v);
+}
+
+/* " checked" for the choice a form shown again had. */
+static const char *
+reply_checked(const struct reply_view *v, const char *value)
+{
+	return strcmp(v->kept_status, value) == 0 ? " checked" : "";
+}
 
 /* The form. */
 static void
@@ -198,27 +239,42 @@ reply_form(struct reply_view *v, const PGresult *res)
 	evbuffer_add_printf(b, " %s</h1><p class=\"crisis\">", t->question);
 	html_escape(b, crisis);
 	evbuffer_add(b, "</p>", 4);
-	if (v->notice[0] != '\0')
-		evbuffer_add_printf(b, "<p class=\"gone\" role=\"alert\">%s</p>", v->notice);
+	if (v->notice[0] != '\0') {
+		evbuffer_add(b, "<p class=\"gone\" role=\"alert\">", 30);
+		html_escape(b, v->notice);
+		evbuffer_add(b, "</p>", 4);
+	}
 	evbuffer_add_printf(
 	    b,
 	    "<form method=\"post\" action=\"/r/%s\"><input type=\"hidden\" name=\"lang\" "
 	    "value=\"%s\"><input type=\"hidden\" name=\"form\" value=\"%s\">"
 	    "<fieldset><legend>%s</legend>"
 	    "<label class=\"choice safe\"><input type=\"radio\" name=\"status\" value=\"safe\" "
-	    "required>%s</label>"
+	    "required%s>%s</label>"
 	    "<label class=\"choice help\"><input type=\"radio\" name=\"status\" "
-	    "value=\"needs_help\">%s</label>"
+	    "value=\"needs_help\"%s>%s</label>"
 	    "<label class=\"choice injured\"><input type=\"radio\" name=\"status\" "
-	    "value=\"injured\">%s</label>"
+	    "value=\"injured\"%s>%s</label>"
 	    "<label class=\"choice evac\"><input type=\"radio\" name=\"status\" "
-	    "value=\"needs_evacuation\">%s</label>"
+	    "value=\"needs_evacuation\"%s>%s</label>"
 	    "</fieldset>"
 	    "<label class=\"field\" for=\"people\">%s</label>"
 	    "<input id=\"people\" name=\"people\" type=\"number\" min=\"1\" max=\"99\" "
 	    "inputmode=\"numeric\">"
 	    "<label class=\"field\" for=\"message\">%s</label>"
-	    "<textarea id=\"message\" name=\"message\" maxlength=\"500\"></textarea>"
+	    "<textarea id=\"message\" name=\"message\" maxlength=\"%d\">",
+	    v->token, t->lang, form_id, t->question, reply_checked(v, "safe"), t->safe,
+	    reply_checked(v, "needs_help"), t->help, reply_checked(v, "injured"), t->injured,
+	    reply_checked(v, "needs_evacuation"), t->evac, t->people, t->message,
+	    REPLY_MESSAGE_CHARS);
+	if (v->kept_message != NULL) {
+		/* A newline first, as a browser drops one right after the tag. */
+		evbuffer_add(b, "\n", 1);
+		html_escape(b, v->kept_message);
+	}
+	evbuffer_add_printf(
+	    b,
+	    "</textarea>"
 	    "<input type=\"hidden\" id=\"lat\" name=\"lat\"><input type=\"hidden\" id=\"lon\" "
 	    "name=\"lon\">"
 	    "<input type=\"hidden\" id=\"acc\" name=\"acc\">"
@@ -226,9 +282,8 @@ reply_form(struct reply_view *v, const PGresult *res)
 	    "data-failed=\"%s\">%s</button>"
 	    "<button type=\"submit\" class=\"send\">%s</button></form>"
 	    "<script src=\"/static/reply.js\" defer></script>",
-	    v->token, t->lang, form_id, t->question, t->safe, t->help, t->injured, t->evac,
-	    t->people, t->message, t->location_done, t->location_failed, t->location, t->send);
-	reply_page_send(v->ctx, 200, b);
+	    t->location_done, t->location_failed, t->location, t->send);
+	reply_page_send(v->ctx, v->code != 0 ? v->code : 200, b);
 }
 
 /* The token's crisis and person were looked up. */
@@ -244,7 +299,7 @@ reply_view_loaded(const struct db_result *r, void *arg)
 	} else {
 		reply_form(v, r->res);
 	}
-	free(v);
+	reply_view_free(v);
 }
 
 /* Looks up what a valid token names; false (page answered) when it names nothing. */
@@ -274,17 +329,15 @@ static const char reply_lookup_sql[] =
     "FROM crisis c, national n WHERE c.id = $1::bigint AND n.id = $2::bigint "
     "AND c.state = 'active' AND n.deleted_at IS NULL";
 
-/* GET /r/{token} */
-void
-routes_reply_page(struct http_ctx *ctx)
+/* Draws the form of an opened link (and frees v). */
+static void
+reply_show(struct reply_view *v)
 {
-	struct reply_view *v = reply_open(ctx);
+	struct http_ctx *ctx = v->ctx;
 	char crisis[24], national[24];
 	const char *params[2];
 	const char *cause;
 
-	if (v == NULL)
-		return;
 	snprintf(crisis, sizeof crisis, "%lld", (long long)v->crisis_id);
 	snprintf(national, sizeof national, "%lld", (long long)v->national_id);
 	params[0] = crisis;
@@ -292,14 +345,41 @@ routes_reply_page(struct http_ctx *ctx)
 	if (db_pool_query(ctx->d->db, reply_lookup_sql, 2, params, reply_view_loaded, v, &cause) !=
 	    0) {
 		reply_form(v, NULL);
-		free(v);
+		reply_view_free(v);
 	}
+}
+
+/* GET /r/{token} */
+void
+routes_reply_page(struct http_ctx *ctx)
+{
+	struct reply_view *v = reply_open(ctx);
+
+	if (v != NULL)
+		reply_show(v);
+}
+
+/*
+ * Shows the form again with a notice (and what was chosen and written, so
+ * nothing typed is lost), and frees v.
+ */
+static void
+reply_again(struct reply_view *v, int code, const char *notice, const char *field,
+            const char *status, const char *message)
+{
+	v->code = code;
+	snprintf(v->notice, sizeof v->notice, "%s%s", notice, field != NULL ? field : "");
+	if (status != NULL)
+		snprintf(v->kept_status, sizeof v->kept_status, "%s", status);
+	if (message != NULL && *message != '\0')
+		v->kept_message = xstrdup(message);
+	reply_show(v);
 }
 
 struct reply_post {
 	struct reply_view *v;
 	struct reply_input in;
-	char status[24], message[1024], ref[96], people[8];
+	char status[24], message[REPLY_MESSAGE_BYTES + 1], ref[96], people[8];
 };
 
 /* The answer is stored: confirm (a duress answer gets exactly the same page). */
@@ -379,6 +459,63 @@ reply_read_message(struct reply_post *p)
 	}
 }
 
+/* The raw (still encoded) value of a form field, up to the next '&', or NULL. */
+static const char *
+reply_raw_value(const char *body, const char *name)
+{
+	size_t n = strlen(name);
+	const char *pair = body;
+
+	while (pair != NULL && *pair != '\0') {
+		if (strncmp(pair, name, n) == 0 && pair[n] == '=')
+			return pair + n + 1;
+		pair = strchr(pair, '&');
+		if (pair != NULL)
+			pair++;
+	}
+	return NULL;
+}
+
+/*
+ * The field of the first value holding an encoded NUL ("%00"), named for
+ * the notice, or NULL when there is none.
+ */
+static const char *
+reply_nul_field(const char *body, const struct reply_text *t)
+{
+	static const char *const plain[] = {"status", "lat", "lon", "acc", "lang", "form"};
+	const char *pair = body;
+
+	while (pair != NULL && *pair != '\0') {
+		const char *end = strchr(pair, '&'), *eq = strchr(pair, '='), *v;
+		size_t namelen;
+
+		if (end == NULL)
+			end = pair + strlen(pair);
+		if (eq != NULL && eq < end) {
+			namelen = (size_t)(eq - pair);
+			for (v = eq + 1; v + 3 <= end; v++) {
+				if (v[0] == '%' && v[1] == '0' && v[2] == '0')
+					break;
+			}
+			if (v + 3 <= end) {
+				if (namelen == 7 && strncmp(pair, "message", 7) == 0)
+					return t->message;
+				if (namelen == 6 && strncmp(pair, "people", 6) == 0)
+					return t->people;
+				for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+					if (strlen(plain[i]) == namelen &&
+					    strncmp(pair, plain[i], namelen) == 0)
+						return plain[i];
+				}
+				return "?";
+			}
+		}
+		pair = *end == '&' ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
 /* POST /r/{token} status=&people=&message=&lat=&lon=&lang= */
 void
 routes_reply_post(struct http_ctx *ctx)
@@ -409,25 +546,43 @@ routes_reply_post(struct http_ctx *ctx)
 		                    "<p><a href=\"/r/%s?lang=%s\">%s</a></p>",
 		                    v->t->too_long, v->token, v->t->lang, v->t->again);
 		reply_page_send(ctx, 413, b);
-		free(v);
+		reply_view_free(v);
 		return;
 	}
-	if (evhttp_parse_query_str(body, &form) != 0) {
-		free(body);
-		snprintf(v->notice, sizeof v->notice, "%s", v->t->busy);
-		reply_gone(ctx, v->t);
-		free(v);
-		return;
-	}
-	free(body);
-	lang = evhttp_find_header(&form, "lang");
+	lang = reply_raw_value(body, "lang");
 	if (lang != NULL)
-		v->t = strcmp(lang, "en") == 0 ? &reply_en : &reply_ko;
+		v->t =
+		    strncmp(lang, "en&", 3) == 0 || strcmp(lang, "en") == 0 ? &reply_en : &reply_ko;
+	if (memchr(body, '\0', len) != NULL || evhttp_parse_query_str(body, &form) != 0) {
+		/* The link is fine: only the form could not be read, so it is asked again. */
+		free(body);
+		evhttp_clear_headers(&form);
+		reply_again(v, 400, v->t->unreadable, NULL, NULL, NULL);
+		return;
+	}
 	status = evhttp_find_header(&form, "status");
 	people = evhttp_find_header(&form, "people");
 	message = evhttp_find_header(&form, "message");
 	lat = evhttp_find_header(&form, "lat");
 	lon = evhttp_find_header(&form, "lon");
+	{
+		/* A decoded NUL would cut the value short without a word. */
+		const char *nul = reply_nul_field(body, v->t);
+
+		if (nul != NULL) {
+			reply_again(v, 400, v->t->nul_in, nul, status, NULL);
+			free(body);
+			evhttp_clear_headers(&form);
+			return;
+		}
+	}
+	free(body);
+	if (message != NULL && strlen(message) > REPLY_MESSAGE_BYTES) {
+		/* Read and stored whole or not at all: the person shortens it. */
+		reply_again(v, 400, v->t->message_too_long, NULL, status, message);
+		evhttp_clear_headers(&form);
+		return;
+	}
 	p = xcalloc(1, sizeof *p);
 	p->v = v;
 	if (status == NULL || sf_status_parse(status, strlen(status), &p->in.status) != 0 ||
@@ -435,23 +590,12 @@ routes_reply_post(struct http_ctx *ctx)
 	     p->in.status != SF_STATUS_INJURED && p->in.status != SF_STATUS_NEEDS_EVACUATION)) {
 		/* No choice made: show the form again rather than store a guess. */
 		free(p);
+		reply_again(v, 0, "", NULL, NULL, message);
 		evhttp_clear_headers(&form);
-		routes_reply_page(ctx);
-		free(v);
 		return;
 	}
 	snprintf(p->status, sizeof p->status, "%s", status);
-	{
-		/* At most 500 bytes, cut between characters, not inside one. */
-		size_t n = message != NULL ? strlen(message) : 0;
-
-		if (n > 500) {
-			n = 500;
-			while (n > 0 && ((unsigned char)message[n] & 0xC0) == 0x80)
-				n--;
-		}
-		snprintf(p->message, sizeof p->message, "%.*s", (int)n, n > 0 ? message : "");
-	}
+	snprintf(p->message, sizeof p->message, "%s", message != NULL ? message : "");
 	if (people != NULL && atoi(people) >= 1 && atoi(people) <= 99)
 		p->in.headcount = atoi(people);
 	reply_read_message(p);
@@ -470,7 +614,7 @@ routes_reply_post(struct http_ctx *ctx)
 	 * five-second window.
 	 */
 	{
-		char material[1300];
+		char material[REPLY_MESSAGE_BYTES + 256];
 		unsigned char md[32];
 		unsigned int mdlen = 0;
 		const char *form_id = evhttp_find_header(&form, "form");

@@ -495,6 +495,68 @@ def a_form_too_big_says_so():
     check("too long" in r.body or "너무 깁니다" in r.body, r.body[:400])
 
 
+def post_raw(token, body):
+    return d.request("POST", "/r/" + token, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def a_long_korean_message_is_read_and_stored_whole():
+    a, b = loners(2, linked=True)
+    page = d.get("/r/" + LINKS[a]).body
+    check('maxlength="500"' in page, "the box allows 500 characters, which fit what is read whole")
+    # Nearly 500 Korean characters (about 1,450 bytes), the call for help at the end.
+    need = " 아이가 다리를 심하게 다쳐서 피가 멈추지 않아요 구급차가 필요해요"
+    msg = ("오늘 아침부터 호텔 로비에서 기다리고 있습니다 " * 20)[:500 - len(need)] + need
+    check(len(msg) <= 500, "%d characters" % len(msg))
+    r = post(LINKS[a], status="safe", people="1", message=msg, lang="ko")
+    expect_equal(r.status, 200, r.body[:300])
+    expect_equal(cluster.psql(DB, "SELECT status, review, octet_length(raw_text) FROM response WHERE national_id = %d" % a),
+                 "injured|t|%d" % len(msg.encode()), "read and stored whole")
+    check(cluster.psql(DB, "SELECT raw_text FROM response WHERE national_id = %d" % a) == msg, "stored as written")
+    # A duress word at the end of a long message is found too.
+    expect_equal(lead.post("/api/v1/nationals/%d/duress-word" % b, {"word": "무궁화"}).status, 204, "word set")
+    msg = ("오늘 아침부터 호텔 로비에서 기다리고 있습니다 " * 12)[:250] + " 다들 잘 있어요 무궁화"
+    expect_equal(post(LINKS[b], status="safe", people="1", message=msg, lang="ko").status, 200, "answer")
+    eventually(lambda: cluster.psql(DB, "SELECT status, duress FROM person_status WHERE crisis_id = %d "
+                                        "AND national_id = %d" % (crisis, b)) == "safe|t", timeout=5,
+               what="duress raised")
+
+
+def a_message_too_long_to_read_whole_is_sent_back():
+    a, = loners(1, linked=True)
+    msg = "가" * 580 + " 다쳤어요"
+    r = post(LINKS[a], status="safe", people="1", message=msg, lang="ko")
+    expect_equal(r.status, 400, r.body[:300])
+    check("500자" in r.body and 'type="radio"' in r.body, r.body[:1500])
+    check(msg in r.body, "what was written is kept in the form")
+    check('value="safe" required checked' in r.body, "the choice is kept")
+    r = post(LINKS[a], status="safe", message="x" * 1700, lang="en")
+    expect_equal(r.status, 400, r.body[:300])
+    check("500 characters" in r.body and "x" * 1700 in r.body, r.body[:1500])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % a), "0", "nothing stored")
+
+
+def a_form_that_cannot_be_read_is_asked_again():
+    a, = loners(1, linked=True)
+    r = post_raw(LINKS[a], "status=safe&message=x&lang")
+    expect_equal(r.status, 400, r.body[:300])
+    check("읽지 못했습니다" in r.body and 'type="radio"' in r.body, r.body[:1500])
+    check("더 이상 쓸 수 없습니다" not in r.body, "not the page of a dead link")
+    r = d.request("POST", "/r/" + LINKS[a] + "?lang=en", body="status=safe&lang",
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    expect_equal(r.status, 400, r.body[:300])
+    check("could not be read" in r.body, r.body[:1500])
+    # An encoded NUL would cut a value short: refused, naming the field.
+    r = post_raw(LINKS[a], "status=safe&message=ok%00more&lang=en")
+    expect_equal(r.status, 400, r.body[:300])
+    check("NUL" in r.body and "Field: Message" in r.body and 'type="radio"' in r.body, r.body[:1500])
+    r = post_raw(LINKS[a], "status=safe%00x&message=ok&lang=ko")
+    expect_equal(r.status, 400, r.body[:300])
+    check("NUL" in r.body and "항목: status" in r.body, r.body[:1500])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM response WHERE national_id = %d" % a), "0", "nothing stored")
+    # The same link still takes an answer.
+    expect_equal(post(LINKS[a], status="safe", message="ok").status, 200, "answer")
+
+
 def a_count_short_of_the_household_marks_no_one():
     (a, b, c, e), = households_of(4, 1, linked=1)
     expect_equal(post(LINKS[a], status="safe", people="2").status, 200, "answer")
@@ -572,6 +634,9 @@ try:
         the_message_box_is_read_too,
         a_household_all_safe_does_not_override_a_reviewed_call_for_help,
         a_form_too_big_says_so,
+        a_long_korean_message_is_read_and_stored_whole,
+        a_message_too_long_to_read_whole_is_sent_back,
+        a_form_that_cannot_be_read_is_asked_again,
         the_duress_word_is_found_however_it_is_written,
         a_duress_word_is_not_found_in_everyday_words_and_is_letters_only,
         a_duress_answer_for_the_household_asks_nobody_again,
