@@ -86,7 +86,7 @@ struct reg_text {
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
 	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done,
 	    *merged, *code_limit, *update_limit, *codes_held, *lost_limit, *err_leg_region,
-	    *err_date, *err_too_many_legs, *update_busy;
+	    *err_date, *err_too_many_legs, *update_busy, *err_home_region;
 };
 
 static const struct reg_text reg_ko = {
@@ -199,7 +199,8 @@ static const struct reg_text reg_ko = {
     "날짜가 아닙니다. 2026-05-01처럼 연-월-일로 적어 주세요.",
     "일정이 너무 많습니다. 대사관이 이미 가진 일정과 합쳐 %d개까지 더 저장할 수 있습니다.",
     "변경 내용을 저장하지 않았습니다. 대사관이 지금 안전 확인을 보내고 있어 동행자를 뺄 수 "
-    "없습니다. 잠시 뒤에 다시 저장해 주세요. 등록은 그대로이고, 적은 내용은 아래에 남아 있습니다."};
+    "없습니다. 잠시 뒤에 다시 저장해 주세요. 등록은 그대로이고, 적은 내용은 아래에 남아 있습니다.",
+    "사는 곳의 지역을 골라 주세요. 지역이 있어야 위기 때 그곳에 사는 사람으로 찾을 수 있습니다."};
 
 static const struct reg_text reg_en = {
     "en",
@@ -313,7 +314,9 @@ static const struct reg_text reg_en = {
     "Too many legs: with the legs the embassy already has for you, %d more can be saved.",
     "Your change was not saved: the embassy is sending a safety check just now, and nobody can "
     "be taken off a registration meanwhile. Please save again in a moment. Your registration is "
-    "as it was, and what you typed is below."};
+    "as it was, and what you typed is below.",
+    "Choose the region where you live: without one the embassy cannot find you there in a "
+    "crisis."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -1266,7 +1269,10 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 	reg_add_string(doc, "residence_status", trip ? NULL : fv(f, "residence_status"));
 	if (!trip) {
 		const cJSON *home = reg_region(mission, fv(f, "home_region"));
-		if (home != NULL)
+		/* Without a region a residence places nobody: no crisis would ask them. */
+		if (home == NULL)
+			reg_error(e, "home_region", t->err_home_region);
+		else
 			cJSON_AddNumberToObject(
 			    doc, "region_id",
 			    cJSON_GetNumberValue(cJSON_GetObjectItem(home, "id")));

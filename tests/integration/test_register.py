@@ -77,6 +77,25 @@ def trip_form(**over):
     return {k: v for k, v in form.items() if v is not None}
 
 
+def resident_form(**over):
+    """A residence alone, with its home region."""
+    form = trip_form(kind="resident", name_ko="박거주", name_latin="PARK GEOJU", birth_date="1980-01-01",
+                     phone="010-4821-7731", passport_no=None, email=None, m1_name=None, m1_birth_date=None,
+                     m2_name=None, m2_birth_date=None, m2_need_child=None,
+                     leg1_region=None, leg1_place=None, leg1_address=None, leg1_arrival=None, leg1_departure=None,
+                     leg2_region=None, leg2_place=None, leg2_arrival=None, leg2_departure=None,
+                     home_region=REGION["TR-06"], address="Çankaya, Ankara", residence_status="work")
+    form.update(over)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def a_residence_is_registered_in_its_region():
+    r = post("/register", resident_form(), addr="198.51.100.40")
+    expect_equal(r.status, 303, r.body[:300])
+    expect_equal(cluster.psql(DB, "SELECT kind, region_id FROM national WHERE source = 'self' AND name_latin = 'PARK GEOJU'"),
+                 "resident|%s" % REGION["TR-06"], "a resident in their region")
+
+
 def outbox_messages(kind, recipient):
     with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
         rows = [json.loads(line) for line in f]
@@ -143,6 +162,12 @@ def every_bad_value_is_named_next_to_its_field():
     r = post("/register", trip_form(lang="en", leg2_arrival="5/3/2026"))
     check(r.status == 400 and "Leg 2, Arrival: Not a date: write it as year-month-day" in r.body
           and 'id="leg2_arrival-err"' in r.body, "an unreadable date explained")
+    # A residence without a region would be asked by no crisis.
+    for lang, words in (("ko", "사는 곳의 지역을 골라 주세요"), ("en", "Choose the region where you live")):
+        r = post("/register", resident_form(lang=lang, home_region=None))
+        check(r.status == 400 and words in r.body and 'id="home_region-err"' in r.body
+              and 'aria-describedby="home_region-err"' in r.body and 'value="Çankaya, Ankara"' in r.body,
+              "a residence without a region: " + lang)
     r = post("/register", trip_form(phone="", email=""))
     check(r.status == 400 and "휴대전화나 이메일" in r.body, "no way to reach them")
     r = post("/register", trip_form(name_ko="a" * 5000))
@@ -1282,6 +1307,7 @@ if __name__ == "__main__":
              a_registrant_flagged_as_someone_asked_is_not_asked_again,
              late_joiners_get_the_launch_language_and_names_as_written,
              joins_wait_for_no_launch_and_are_never_lost,
+             a_residence_is_registered_in_its_region,
              a_residence_given_by_its_region_is_found_anywhere_in_it])
     finally:
         d.stop()
