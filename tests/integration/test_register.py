@@ -806,13 +806,36 @@ def codes_are_limited_per_address_and_in_all():
 def one_mailbox_is_counted_once_whatever_its_tag():
     typed = ["Victim+%d@Example.com" % i for i in range(4)] + ["VICTIM@example.com", "victim+x@EXAMPLE.com",
                                                               "victim@example.com"]
+    created = []
     for i, email in enumerate(typed):
         r = post("/register", short_form(name_latin="MAIL BOMB", phone=None, email=email), addr="192.0.2.%d" % (50 + i))
         expect_equal(r.status, 303, r.body[:300])
+        created.append((r.header("Location"), token_of(r)))
     sent = cluster.psql(DB, "SELECT recipient FROM outbox WHERE kind = 'code' "
                             "AND lower(recipient) ~ '^victim(\\+[^@]*)?@example\\.com$' ORDER BY id").splitlines()
     expect_equal(len(sent), 5, "five codes an hour to one mailbox: %r" % sent)
     expect_equal(sent[:4], ["Victim+%d@example.com" % i for i in range(4)], "each sent to the address as typed")
+    # Past the mailbox's budget a registration's codes are held and its page says when to ask,
+    # never "enter the code sent" for a code that was not.
+    check("held=" not in created[4][0] and "held=" in created[5][0] and "held=" in created[6][0],
+          [loc for loc, _ in created])
+    page = d.get(created[6][0])
+    check(page.status == 200 and "no code could be sent just now" in page.body, page.body[:800])
+    # Asking for one: 429 with when, not "wait a minute".
+    cid = cluster.psql(DB, "SELECT min(id) FROM contact WHERE national_id = %d" % national_of(created[6][1]))
+    r = post("/register/m/%s/resend" % created[6][1], {"contact": cid, "lang": "en"}, addr="192.0.2.70")
+    expect_equal(r.status, 429, r.body[:300])
+    check(int(r.header("Retry-After")) > 60 and "No more codes can be sent just now" in r.body, r.body[:800])
+    # A change that adds the mailbox is refused whole, saying when.
+    r = post("/register", short_form(name_latin="MAIL OTHER", phone="010-7410-0001", email=None), addr="192.0.2.71")
+    expect_equal(r.status, 303, r.body[:300])
+    token = token_of(r)
+    r = post("/register/m/%s" % token, short_form(name_latin="MAIL OTHER", phone="010-7410-0001",
+                                                 email="victim+y@example.com", consent=None), addr="192.0.2.71")
+    expect_equal(r.status, 429, r.body[:300])
+    check(int(r.header("Retry-After")) > 60 and "Your change was not saved" in r.body, r.body[:800])
+    expect_equal(cluster.psql(DB, "SELECT string_agg(kind, ',') FROM contact WHERE national_id = %d" % national_of(token)),
+                 "phone", "the registration as it was")
 
 
 def lost_links_tell_nothing_and_take_nothing_away():
