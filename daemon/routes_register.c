@@ -86,7 +86,8 @@ struct reg_text {
 	    *busy, *limit, *need_child, *need_elderly, *need_pregnant, *need_disability,
 	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done,
 	    *merged, *code_limit, *update_limit, *codes_held, *lost_limit, *err_leg_region,
-	    *err_date, *err_too_many_legs, *update_busy, *err_home_region;
+	    *err_date, *err_too_many_legs, *update_busy, *err_home_region, *err_mission,
+	    *err_which_mission;
 };
 
 static const struct reg_text reg_ko = {
@@ -200,7 +201,9 @@ static const struct reg_text reg_ko = {
     "일정이 너무 많습니다. 대사관이 이미 가진 일정과 합쳐 %d개까지 더 저장할 수 있습니다.",
     "변경 내용을 저장하지 않았습니다. 대사관이 지금 안전 확인을 보내고 있어 동행자를 뺄 수 "
     "없습니다. 잠시 뒤에 다시 저장해 주세요. 등록은 그대로이고, 적은 내용은 아래에 남아 있습니다.",
-    "사는 곳의 지역을 골라 주세요. 지역이 있어야 위기 때 그곳에 사는 사람으로 찾을 수 있습니다."};
+    "사는 곳의 지역을 골라 주세요. 지역이 있어야 위기 때 그곳에 사는 사람으로 찾을 수 있습니다.",
+    "보내신 양식의 공관을 알 수 없습니다. 나라와 공관을 다시 골라 주세요.",
+    "이 나라는 여러 공관이 맡고 있습니다. 머무는 곳을 맡은 공관을 골라 주세요."};
 
 static const struct reg_text reg_en = {
     "en",
@@ -316,7 +319,9 @@ static const struct reg_text reg_en = {
     "be taken off a registration meanwhile. Please save again in a moment. Your registration is "
     "as it was, and what you typed is below.",
     "Choose the region where you live: without one the embassy cannot find you there in a "
-    "crisis."};
+    "crisis.",
+    "The mission named in the form is not known. Please choose your country and mission again.",
+    "Several missions serve this country. Please choose the one for where you are."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -347,7 +352,7 @@ enum {
 static unsigned long long code_outcomes[CODE_NOUTCOMES];
 
 static const char reg_missions_sql[] =
-    "SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name, "
+    "SELECT coalesce(json_agg(json_build_object('id', m.id, 'code', m.code, 'name', m.name, "
     " 'country', m.default_country, 'countries', m.countries, "
     " 'utc_offset_s', extract(epoch FROM (now() AT TIME ZONE m.timezone) "
     "   - (now() AT TIME ZONE 'UTC'))::integer, "
@@ -355,24 +360,49 @@ static const char reg_missions_sql[] =
     "   ORDER BY r.name), '[]') FROM region r WHERE r.mission_id = m.id)) ORDER BY m.id), '[]') "
     "FROM mission m";
 
-/* The mission serving a country, or NULL. */
+/* True when mission m serves country. */
+static bool
+reg_mission_serves(const cJSON *m, const char *country)
+{
+	const cJSON *c;
+
+	if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "country")), country) == 0)
+		return true;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(m, "countries"))
+	{
+		if (cJSON_IsString(c) && strcmp(c->valuestring, country) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The mission with this code, or NULL. */
 static const cJSON *
-reg_mission_for(const char *country)
+reg_mission_by_code(const char *code)
 {
 	const cJSON *m;
 
-	if (reg_cache.missions == NULL || country == NULL || strlen(country) != 2)
+	if (reg_cache.missions == NULL || code == NULL || *code == '\0')
 		return NULL;
 	cJSON_ArrayForEach(m, reg_cache.missions)
 	{
-		const cJSON *c, *cs = cJSON_GetObjectItem(m, "countries");
-		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "country")), country) == 0)
+		const char *mc = cJSON_GetStringValue(cJSON_GetObjectItem(m, "code"));
+		if (mc != NULL && strcmp(mc, code) == 0)
 			return m;
-		cJSON_ArrayForEach(c, cs)
-		{
-			if (cJSON_IsString(c) && strcmp(c->valuestring, country) == 0)
-				return m;
-		}
+	}
+	return NULL;
+}
+
+/* The mission with this id, or NULL. */
+static const cJSON *
+reg_mission_by_id(double id)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, reg_cache.missions)
+	{
+		if (cJSON_GetNumberValue(cJSON_GetObjectItem(m, "id")) == id)
+			return m;
 	}
 	return NULL;
 }
@@ -394,6 +424,99 @@ reg_region(const cJSON *mission, const char *id)
 			return r;
 	}
 	return NULL;
+}
+
+enum reg_choice { REG_CHOSEN, REG_NO_COUNTRY, REG_NO_MISSION, REG_AMBIGUOUS };
+
+/* True when every region the form names (at least one) is one of mission m's. */
+static bool
+reg_regions_fit(const cJSON *m, const struct evkeyvalq *form)
+{
+	const struct evkeyval *kv;
+	int named = 0;
+
+	if (form == NULL)
+		return false;
+	TAILQ_FOREACH(kv, form, next)
+	{
+		size_t n = strlen(kv->key);
+		if (kv->value[0] == '\0' || n < 7 || strcmp(kv->key + n - 7, "_region") != 0)
+			continue;
+		if (reg_region(m, kv->value) == NULL)
+			return false;
+		named++;
+	}
+	return named > 0;
+}
+
+/*
+ * The mission a registration goes to: the one the form or link names by
+ * its code ("CODE", or "CODE.CC" for another country the mission serves),
+ * else the only one serving the country. Several serve it and none is
+ * named (a form or link from before): the one whose regions the form chose,
+ * else the registrant is asked. *country is set to the country meant.
+ */
+static enum reg_choice
+reg_choose_mission(const char *named, const char *country_in, const struct evkeyvalq *form,
+                   const cJSON **mission, char country[3])
+{
+	const cJSON *m, *found = NULL;
+	int serving = 0, fitting = 0;
+
+	*mission = NULL;
+	snprintf(country, 3, "%s", country_in != NULL ? country_in : "");
+	if (reg_cache.missions == NULL)
+		return REG_NO_COUNTRY;
+	if (named != NULL && *named != '\0') {
+		char code[40];
+		const char *dot = strchr(named, '.');
+
+		if (dot != NULL) {
+			if ((size_t)(dot - named) >= sizeof code || strlen(dot + 1) != 2)
+				return REG_NO_MISSION;
+			snprintf(code, sizeof code, "%.*s", (int)(dot - named), named);
+			snprintf(country, 3, "%s", dot + 1);
+		} else {
+			if (strlen(named) >= sizeof code)
+				return REG_NO_MISSION;
+			snprintf(code, sizeof code, "%s", named);
+		}
+		m = reg_mission_by_code(code);
+		if (m == NULL)
+			return REG_NO_MISSION;
+		if (country[0] == '\0')
+			snprintf(country, 3, "%s",
+			         cJSON_GetStringValue(cJSON_GetObjectItem(m, "country")));
+		if (strlen(country) != 2 || !reg_mission_serves(m, country))
+			return REG_NO_MISSION;
+		*mission = m;
+		return REG_CHOSEN;
+	}
+	if (strlen(country) != 2)
+		return REG_NO_COUNTRY;
+	cJSON_ArrayForEach(m, reg_cache.missions)
+	{
+		if (!reg_mission_serves(m, country))
+			continue;
+		if (serving++ == 0)
+			found = m;
+	}
+	if (serving == 0)
+		return REG_NO_COUNTRY;
+	if (serving > 1) {
+		found = NULL;
+		cJSON_ArrayForEach(m, reg_cache.missions)
+		{
+			if (reg_mission_serves(m, country) && reg_regions_fit(m, form)) {
+				found = m;
+				fitting++;
+			}
+		}
+		if (fitting != 1)
+			return REG_AMBIGUOUS;
+	}
+	*mission = found;
+	return REG_CHOSEN;
 }
 
 /* ---- small helpers ---- */
@@ -666,6 +789,8 @@ reg_form(struct evbuffer *b, const struct reg_text *t, const cJSON *mission, con
 	                    "<input type=\"hidden\" name=\"country\" value=\"",
 	                    t->lang, nlegs, npeople);
 	html_escape(b, country);
+	evbuffer_add_printf(b, "\"><input type=\"hidden\" name=\"mission\" value=\"");
+	html_escape(b, cJSON_GetStringValue(cJSON_GetObjectItem(mission, "code")));
 	evbuffer_add(b, "\">", 2);
 	/*
 	 * Enter in a field presses the form's first submit button: this one, not
@@ -808,15 +933,20 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 		html_escape(b, error);
 		evbuffer_add(b, "</p>", 4);
 	}
+	/*
+	 * Each choice names its mission by code (and the country, when it is not
+	 * the mission's own), as one country may have several missions.
+	 */
 	evbuffer_add_printf(b,
 	                    "<form method=\"get\" action=\"/register\"><input type=\"hidden\" "
 	                    "name=\"lang\" value=\"%s\"><label class=\"field\" for=\"country\">%s"
-	                    "</label><select id=\"country\" name=\"country\" required>",
+	                    "</label><select id=\"country\" name=\"mission\" required>",
 	                    t->lang, t->country);
 	cJSON_ArrayForEach(m, reg_cache.missions)
 	{
 		const cJSON *c;
 		const char *home = cJSON_GetStringValue(cJSON_GetObjectItem(m, "country"));
+		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(m, "code"));
 		bool listed = false;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItem(m, "countries"))
 		{
@@ -824,7 +954,11 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 				continue;
 			listed = listed || strcmp(c->valuestring, home) == 0;
 			evbuffer_add(b, "<option value=\"", 15);
-			html_escape(b, c->valuestring);
+			html_escape(b, code);
+			if (strcmp(c->valuestring, home) != 0) {
+				evbuffer_add(b, ".", 1);
+				html_escape(b, c->valuestring);
+			}
 			evbuffer_add(b, "\">", 2);
 			html_escape(b, c->valuestring);
 			evbuffer_add(b, " — ", strlen(" — "));
@@ -832,7 +966,9 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 			evbuffer_add(b, "</option>", 9);
 		}
 		if (!listed) {
-			evbuffer_add_printf(b, "<option value=\"%s\">%s — ", home, home);
+			evbuffer_add(b, "<option value=\"", 15);
+			html_escape(b, code);
+			evbuffer_add_printf(b, "\">%s — ", home);
 			html_escape(b, cJSON_GetStringValue(cJSON_GetObjectItem(m, "name")));
 			evbuffer_add(b, "</option>", 9);
 		}
@@ -844,21 +980,16 @@ reg_country_page(struct http_ctx *ctx, const struct reg_text *t, int status, con
 	reg_page_send(ctx, status, b);
 }
 
-/* The form for a new registration in a country. */
+/* The form for a new registration with a mission, in a country it serves. */
 static void
-reg_new_page(struct http_ctx *ctx, const struct reg_text *t, const char *country,
-             const struct evkeyvalq *v, const struct reg_errors *e, int status)
+reg_new_page(struct http_ctx *ctx, const struct reg_text *t, const cJSON *mission,
+             const char *country, const struct evkeyvalq *v, const struct reg_errors *e, int status)
 {
-	const cJSON *mission = reg_mission_for(country);
-	char other[64];
+	char other[128];
 	struct evbuffer *b;
 
-	if (mission == NULL) {
-		reg_country_page(ctx, t, country != NULL && *country != '\0' ? 404 : 200,
-		                 country != NULL && *country != '\0' ? t->err_country : NULL);
-		return;
-	}
-	snprintf(other, sizeof other, "/register?lang=%s&country=%s", t->other_name, country);
+	snprintf(other, sizeof other, "/register?lang=%s&country=%s&mission=%s", t->other_name,
+	         country, cJSON_GetStringValue(cJSON_GetObjectItem(mission, "code")));
 	b = reg_page_start(t, other);
 	evbuffer_add_printf(b, "<h1>%s</h1><p>%s</p><p class=\"note\">", t->title, t->intro);
 	html_escape(b, country);
@@ -868,6 +999,26 @@ reg_new_page(struct http_ctx *ctx, const struct reg_text *t, const char *country
 	reg_form(b, t, mission, country, v, e, "/register", true,
 	         ctx->d->cfg.traveller_retention_days);
 	reg_page_send(ctx, status, b);
+}
+
+/*
+ * A form or link whose mission cannot be told: the first step again, saying
+ * why (an unknown mission named, several serving the country, or none).
+ */
+static void
+reg_choice_page(struct http_ctx *ctx, const struct reg_text *t, enum reg_choice why, bool posted,
+                bool asked)
+{
+	if (why == REG_NO_MISSION)
+		reg_country_page(ctx, t, 400, t->err_mission);
+	else if (why == REG_AMBIGUOUS)
+		reg_country_page(ctx, t, posted ? 400 : 200, t->err_which_mission);
+	else
+		reg_country_page(ctx, t,
+		                 posted  ? 400
+		                 : asked ? 404
+		                         : 200,
+		                 posted || asked ? t->err_country : NULL);
 }
 
 /*
@@ -949,7 +1100,10 @@ static void
 reg_get_ready(struct http_ctx *ctx, void *arg)
 {
 	const struct reg_text *t = reg_language(ctx, NULL);
-	char country[8], legs[8], people[8];
+	char country[8] = "", named[48] = "", cc[3], legs[8], people[8];
+	bool have_country, have_mission;
+	const cJSON *mission;
+	enum reg_choice why;
 	struct evkeyvalq v;
 
 	(void)arg;
@@ -957,8 +1111,16 @@ reg_get_ready(struct http_ctx *ctx, void *arg)
 		reg_message(ctx, 503, t, t->title, t->busy);
 		return;
 	}
-	if (http_query(ctx, "country", country, sizeof country) == NULL) {
+	have_country = http_query(ctx, "country", country, sizeof country) != NULL;
+	have_mission = http_query(ctx, "mission", named, sizeof named) != NULL;
+	if (!have_country && !have_mission) {
 		reg_country_page(ctx, t, 200, NULL);
+		return;
+	}
+	why = reg_choose_mission(have_mission ? named : NULL, have_country ? country : "", NULL,
+	                         &mission, cc);
+	if (why != REG_CHOSEN) {
+		reg_choice_page(ctx, t, why, false, *country != '\0' || have_mission);
 		return;
 	}
 	TAILQ_INIT(&v);
@@ -966,7 +1128,7 @@ reg_get_ready(struct http_ctx *ctx, void *arg)
 		evhttp_add_header(&v, "legs", legs);
 	if (http_query(ctx, "people", people, sizeof people) != NULL)
 		evhttp_add_header(&v, "people", people);
-	reg_new_page(ctx, t, country, &v, NULL, 200);
+	reg_new_page(ctx, t, mission, cc, &v, NULL, 200);
 	evhttp_clear_headers(&v);
 }
 
@@ -1399,7 +1561,9 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 {
 	struct reg_post *p = arg;
 	struct reg_errors e;
-	const cJSON *mission = reg_mission_for(fv(&p->form, "country"));
+	const cJSON *mission = NULL;
+	enum reg_choice why;
+	char country[3];
 	cJSON *doc;
 	char hash[SF_SECRET_HASH_HEX + 1], mission_id[24], per_addr[12];
 	char addr_key[SF_RATETABLE_KEY_MAX], limits[128];
@@ -1412,15 +1576,20 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 		reg_post_free(p);
 		return;
 	}
-	if (mission == NULL) {
-		reg_country_page(ctx, p->t, 400, p->t->err_country);
+	why = reg_choose_mission(fv(&p->form, "mission"), fv(&p->form, "country"), &p->form,
+	                         &mission, country);
+	if (why != REG_CHOSEN) {
+		reg_choice_page(ctx, p->t, why, true, true);
 		reg_post_free(p);
 		return;
 	}
+	/* The form shown again names what was chosen, whatever the old form said. */
+	evhttp_remove_header(&p->form, "country");
+	evhttp_add_header(&p->form, "country", country);
 	/* "More legs" and "more people" show the same form with more rows; nothing is stored. */
 	if (reg_more_rows(&p->form)) {
 		evhttp_remove_header(&p->form, "consent");
-		reg_new_page(ctx, p->t, fv(&p->form, "country"), &p->form, NULL, 200);
+		reg_new_page(ctx, p->t, mission, country, &p->form, NULL, 200);
 		reg_post_free(p);
 		return;
 	}
@@ -1432,7 +1601,7 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 		reg_outcomes[REG_REFUSED]++;
 		cJSON_Delete(doc);
 		evhttp_remove_header(&p->form, "consent");
-		reg_new_page(ctx, p->t, fv(&p->form, "country"), &p->form, &e, 400);
+		reg_new_page(ctx, p->t, mission, country, &p->form, &e, 400);
 		reg_post_free(p);
 		return;
 	}
@@ -1667,7 +1836,10 @@ reg_manage_render(struct reg_manage *m, const cJSON *reg)
 {
 	const struct reg_text *t = m->t;
 	const char *country = cJSON_GetStringValue(cJSON_GetObjectItem(reg, "country"));
-	const cJSON *mission = reg_mission_for(country), *c;
+	/* The registration's own mission: one country may have several. */
+	const cJSON *mission =
+	    reg_mission_by_id(cJSON_GetNumberValue(cJSON_GetObjectItem(reg, "mission_id")));
+	const cJSON *c;
 	char other[128], action[128];
 	struct evbuffer *b;
 	struct evkeyvalq v;
@@ -1925,11 +2097,22 @@ static void
 reg_update_ready(struct http_ctx *ctx, void *arg)
 {
 	struct reg_manage *m = arg;
-	const cJSON *mission = reg_mission_for(fv(&m->form, "country"));
+	const cJSON *mission = NULL;
+	char country[3];
+	enum reg_choice why;
 	cJSON *doc;
 	char *doc_text, addr_key[SF_RATETABLE_KEY_MAX], limits[128];
 	const char *params[5], *cause;
 
+	why = reg_choose_mission(fv(&m->form, "mission"), fv(&m->form, "country"), &m->form,
+	                         &mission, country);
+	if (why == REG_NO_MISSION || why == REG_AMBIGUOUS) {
+		/* Nothing is changed: the registration stays as it was. */
+		reg_message(ctx, 400, m->t, m->t->title,
+		            why == REG_NO_MISSION ? m->t->err_mission : m->t->err_which_mission);
+		reg_manage_free(m);
+		return;
+	}
 	if (mission == NULL) {
 		reg_manage_gone(m);
 		return;

@@ -17,7 +17,7 @@ try {
     viewport: { width: 390, height: 844 }, isMobile: true });
   const page = await phone.newPage();
   await page.goto(BASE + "/register");
-  await page.selectOption("#country", "TR");
+  await page.selectOption("#country", "TR-ANK");
   await page.click("button.send");
   await page.waitForSelector("#leg1_region");
   await page.fill("#name_ko", "박브라우저");

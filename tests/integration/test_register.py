@@ -96,6 +96,68 @@ def a_residence_is_registered_in_its_region():
                  "resident|%s" % REGION["TR-06"], "a resident in their region")
 
 
+def two_missions_in_one_country_each_get_their_own():
+    expect_equal(ctl(conninfo, "mission", "add", "TR-IST", "--name", "Consulate General in Istanbul", "--country",
+                     "TR").returncode, 0, "a second mission for Turkey")
+    ist = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TR-IST'"))
+    ist_region = cluster.psql(DB, "INSERT INTO region (mission_id, code, name, area) SELECT %d, 'TR-34', "
+                                  "'Istanbul (consulate)', area FROM region WHERE mission_id = %d AND code = 'TR-34' "
+                                  "RETURNING id" % (ist, MISSION)).split()[0]
+    # A daemon of its own, whose list of missions is read after the second one was added.
+    d2 = Daemon(conninfo, sections={"server": {"trusted_proxies": "127.0.0.1"},
+                                    "auth": {"password_hash_cost": "10", "public_rate_per_second": "1000",
+                                             "public_burst": "1000"}}).start()
+
+    def post2(path, form, addr):
+        return d2.request("POST", path, body=urllib.parse.urlencode(form),
+                          headers={"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": addr})
+    try:
+        page = d2.get("/register?lang=en").body
+        check('<option value="TR-ANK">' in page and '<option value="TR-IST">' in page
+              and 'value="TR"' not in page, "each choice names its mission: %s" % page[-1200:])
+        form = d2.get("/register?lang=en&mission=TR-IST")
+        expect_equal(form.status, 200, form.body[:300])
+        check('name="mission" value="TR-IST"' in form.body and "Consulate General in Istanbul" in form.body
+              and 'value="%s"' % ist_region in form.body, "the consulate's own form and regions")
+        # Registered with the mission chosen, not the first serving the country.
+        r = post2("/register", short_form(name_latin="IST TRIP", phone="010-7500-0001", mission="TR-IST",
+                                          leg1_region=ist_region), "198.51.100.60")
+        expect_equal(r.status, 303, r.body[:600])
+        token = token_of(r)
+        expect_equal(cluster.psql(DB, "SELECT r.mission_id, n.mission_id FROM registration r JOIN national n "
+                                      "ON n.id = r.national_id WHERE n.name_latin = 'IST TRIP'"),
+                     "%d|%d" % (ist, ist), "the consulate's registration")
+        manage = d2.get("/register/m/%s?lang=en" % token).body
+        check('name="mission" value="TR-IST"' in manage and 'value="%s" selected' % ist_region in manage,
+              "its management page shows the consulate's regions")
+        r = post2("/register/m/%s" % token, short_form(name_latin="IST TRIP", phone="010-7500-0001",
+                                                      mission="TR-IST", leg1_region=ist_region,
+                                                      leg1_place="Kadıköy", consent=None), "198.51.100.60")
+        expect_equal(r.status, 200, r.body[:600])
+        expect_equal(cluster.psql(DB, "SELECT l.place, l.region_id FROM itinerary_leg l JOIN national n "
+                                      "ON n.id = l.national_id WHERE n.name_latin = 'IST TRIP'"),
+                     "Kadıköy|%s" % ist_region, "changed through its own mission")
+        # A link or form naming only the country: the registrant is asked which mission,
+        # unless the regions chosen tell.
+        r = d2.get("/register?lang=en&country=TR")
+        check(r.status == 200 and "Several missions serve this country" in r.body
+              and '<option value="TR-IST">' in r.body, r.body[:600])
+        r = post2("/register", short_form(name_latin="OLD FORM", phone="010-7500-0002"), "198.51.100.61")
+        expect_equal(r.status, 303, r.body[:600])
+        expect_equal(cluster.psql(DB, "SELECT r.mission_id FROM registration r JOIN national n ON n.id = r.national_id "
+                                      "WHERE n.name_latin = 'OLD FORM'"), str(MISSION), "the mission of its regions")
+        r = post2("/register", short_form(name_latin="NO REGION", phone="010-7500-0003", leg1_region=""),
+                  "198.51.100.62")
+        check(r.status == 400 and "Several missions serve this country" in r.body, r.body[:600])
+        r = post2("/register", short_form(name_latin="BAD MISSION", phone="010-7500-0004", mission="TR-XXX"),
+                  "198.51.100.63")
+        check(r.status == 400 and "The mission named in the form is not known" in r.body, r.body[:600])
+        expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin IN ('NO REGION', 'BAD MISSION')"),
+                     "0", "nothing stored")
+    finally:
+        d2.stop()
+
+
 def outbox_messages(kind, recipient):
     with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
         rows = [json.loads(line) for line in f]
@@ -115,7 +177,7 @@ def self_people():
 def the_blank_form_works_without_javascript_in_both_languages():
     r = d.get("/register", headers={"Accept-Language": "ko-KR"})
     expect_equal(r.status, 200, r.body[:300])
-    check('<html lang="ko">' in r.body and 'name="country"' in r.body and 'value="TR"' in r.body, r.body[:600])
+    check('<html lang="ko">' in r.body and 'name="mission"' in r.body and 'value="TR-ANK"' in r.body, r.body[:600])
     r = d.get("/register?country=TR&lang=en")
     expect_equal(r.status, 200, r.body[:300])
     html = r.body
@@ -1331,7 +1393,8 @@ if __name__ == "__main__":
              late_joiners_get_the_launch_language_and_names_as_written,
              joins_wait_for_no_launch_and_are_never_lost,
              a_residence_is_registered_in_its_region,
-             a_residence_given_by_its_region_is_found_anywhere_in_it])
+             a_residence_given_by_its_region_is_found_anywhere_in_it,
+             two_missions_in_one_country_each_get_their_own])
     finally:
         d.stop()
         cluster.dropdb(DB)
