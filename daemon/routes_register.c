@@ -87,7 +87,7 @@ struct reg_text {
 	    *need_medical, *created, *lost, *lost_intro, *lost_contact, *lost_send, *lost_done,
 	    *merged, *code_limit, *update_limit, *codes_held, *lost_limit, *err_leg_region,
 	    *err_date, *err_too_many_legs, *update_busy, *err_home_region, *err_mission,
-	    *err_which_mission;
+	    *err_which_mission, *err_nul;
 };
 
 static const struct reg_text reg_ko = {
@@ -203,7 +203,8 @@ static const struct reg_text reg_ko = {
     "없습니다. 잠시 뒤에 다시 저장해 주세요. 등록은 그대로이고, 적은 내용은 아래에 남아 있습니다.",
     "사는 곳의 지역을 골라 주세요. 지역이 있어야 위기 때 그곳에 사는 사람으로 찾을 수 있습니다.",
     "보내신 양식의 공관을 알 수 없습니다. 나라와 공관을 다시 골라 주세요.",
-    "이 나라는 여러 공관이 맡고 있습니다. 머무는 곳을 맡은 공관을 골라 주세요."};
+    "이 나라는 여러 공관이 맡고 있습니다. 머무는 곳을 맡은 공관을 골라 주세요.",
+    "쓸 수 없는 문자(NUL)가 들어 있습니다. 고쳐서 다시 보내 주세요."};
 
 static const struct reg_text reg_en = {
     "en",
@@ -321,7 +322,8 @@ static const struct reg_text reg_en = {
     "Choose the region where you live: without one the embassy cannot find you there in a "
     "crisis.",
     "The mission named in the form is not known. Please choose your country and mission again.",
-    "Several missions serve this country. Please choose the one for where you are."};
+    "Several missions serve this country. Please choose the one for where you are.",
+    "Contains a character that cannot be stored (NUL). Please correct it and send again."};
 
 static const char *const reg_needs[] = {"child", "elderly", "pregnant", "disability", "medical"};
 static const char *const reg_langs[] = {"ko", "en", "tr", "uk", "ru", "th", "ar", "fr", "es"};
@@ -1476,15 +1478,58 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 	return doc;
 }
 
-/* Reads a form body; false (and the page answered) when it is too big or malformed. */
+/* The size of a form field's name kept for an error. */
+#define REG_FIELD_MAX 24
+
+/*
+ * The name of the first field whose value holds an encoded NUL ("%00"),
+ * which the decoded value would end at, unsaid; "" when none.
+ */
+static void
+reg_nul_field(const char *body, char field[REG_FIELD_MAX])
+{
+	const char *pair = body;
+
+	field[0] = '\0';
+	while (pair != NULL && *pair != '\0') {
+		const char *end = strchr(pair, '&'), *eq = strchr(pair, '=');
+
+		if (end == NULL)
+			end = pair + strlen(pair);
+		if (eq != NULL && eq < end) {
+			for (const char *v = eq + 1; v + 3 <= end; v++) {
+				if (v[0] == '%' && v[1] == '0' && v[2] == '0') {
+					size_t n = (size_t)(eq - pair);
+					/* Named as the form names it; anything else as "form". */
+					if (n > 0 && n < REG_FIELD_MAX &&
+					    strspn(pair, "abcdefghijklmnopqrstuvwxyz0123456789_") >=
+					        n)
+						snprintf(field, REG_FIELD_MAX, "%.*s", (int)n,
+						         pair);
+					else
+						snprintf(field, REG_FIELD_MAX, "form");
+					return;
+				}
+			}
+		}
+		pair = *end == '&' ? end + 1 : NULL;
+	}
+}
+
+/*
+ * Reads a form body; false (and the page answered) when it is too big or
+ * malformed. A value holding a NUL is named in nul_field, for the form to
+ * show next to the field.
+ */
 static bool
-reg_read_body(struct http_ctx *ctx, struct evkeyvalq *form)
+reg_read_body(struct http_ctx *ctx, struct evkeyvalq *form, char nul_field[REG_FIELD_MAX])
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
 	size_t len = evbuffer_get_length(in);
 	char *body;
 
 	TAILQ_INIT(form);
+	nul_field[0] = '\0';
 	if (len > REG_BODY_MAX) {
 		http_reply_problem(ctx, 413, "Form too large", "the form is larger than 32 KB");
 		return false;
@@ -1492,13 +1537,37 @@ reg_read_body(struct http_ctx *ctx, struct evkeyvalq *form)
 	body = xmalloc(len + 1);
 	evbuffer_copyout(in, body, len);
 	body[len] = '\0';
-	if (evhttp_parse_query_str(body, form) != 0) {
+	if (memchr(body, '\0', len) != NULL || evhttp_parse_query_str(body, form) != 0) {
 		free(body);
 		evhttp_clear_headers(form);
 		http_reply_problem(ctx, 400, "Malformed form", "the form could not be read");
 		return false;
 	}
+	reg_nul_field(body, nul_field);
 	free(body);
+	return true;
+}
+
+/* The error for a field whose value holds a NUL, naming it. */
+static void
+reg_nul_error(struct reg_errors *e, const struct reg_text *t, const char *field)
+{
+	char text[300];
+
+	snprintf(text, sizeof text, "%s: %s", field, t->err_nul);
+	reg_error(e, field, text);
+}
+
+/* A form other than the registration's own with a NUL: refused, naming the field. */
+static bool
+reg_nul_refused(struct http_ctx *ctx, const struct reg_text *t, const char *field)
+{
+	char text[300];
+
+	if (field[0] == '\0')
+		return false;
+	snprintf(text, sizeof text, "%s: %s", field, t->err_nul);
+	reg_message(ctx, 400, t, t->title, text);
 	return true;
 }
 
@@ -1508,6 +1577,7 @@ struct reg_post {
 	struct http_ctx *ctx;
 	const struct reg_text *t;
 	struct evkeyvalq form;
+	char nul_field[REG_FIELD_MAX];
 	char token[SF_SECRET_TOKEN_BUFSZ];
 };
 
@@ -1597,6 +1667,8 @@ reg_post_ready(struct http_ctx *ctx, void *arg)
 	/* Consent first: without it nothing is stored, whatever else the form says. */
 	if (strcmp(fv(&p->form, "consent"), "1") != 0)
 		reg_error(&e, "consent", p->t->err_consent);
+	if (p->nul_field[0] != '\0')
+		reg_nul_error(&e, p->t, p->nul_field);
 	if (e.n > 0 || doc == NULL) {
 		reg_outcomes[REG_REFUSED]++;
 		cJSON_Delete(doc);
@@ -1655,7 +1727,7 @@ routes_register_post(struct http_ctx *ctx)
 	struct reg_post *p = xcalloc(1, sizeof *p);
 
 	p->ctx = ctx;
-	if (!reg_read_body(ctx, &p->form)) {
+	if (!reg_read_body(ctx, &p->form, p->nul_field)) {
 		free(p);
 		return;
 	}
@@ -1715,6 +1787,7 @@ struct reg_manage {
 	bool keep_typed; /* show the form as typed, though it had no error */
 	struct reg_errors e;
 	char contact[24]; /* the contact a code was for */
+	char nul_field[REG_FIELD_MAX];
 };
 
 static void
@@ -1979,7 +2052,7 @@ reg_manage_open(struct http_ctx *ctx, bool post)
 
 	m->ctx = ctx;
 	if (post) {
-		if (!reg_read_body(ctx, &m->form)) {
+		if (!reg_read_body(ctx, &m->form, m->nul_field)) {
 			free(m);
 			return NULL;
 		}
@@ -2132,6 +2205,11 @@ reg_update_ready(struct http_ctx *ctx, void *arg)
 		return;
 	}
 	doc = reg_read_form(&m->form, m->t, mission, &m->e, true);
+	if (m->nul_field[0] != '\0') {
+		reg_nul_error(&m->e, m->t, m->nul_field);
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
 	if (doc == NULL) {
 		reg_manage_show(ctx, m);
 		return;
@@ -2289,6 +2367,10 @@ reg_code(struct http_ctx *ctx, bool resend)
 
 	if (m == NULL)
 		return;
+	if (reg_nul_refused(ctx, m->t, m->nul_field)) {
+		reg_manage_free(m);
+		return;
+	}
 	contact = fv(&m->form, "contact");
 	code = fv(&m->form, "code");
 	for (const char *p = code; *p != '\0'; p++)
@@ -2364,6 +2446,10 @@ routes_register_delete(struct http_ctx *ctx)
 
 	if (m == NULL)
 		return;
+	if (reg_nul_refused(ctx, m->t, m->nul_field)) {
+		reg_manage_free(m);
+		return;
+	}
 	if (strcmp(fv(&m->form, "confirm"), "1") != 0) {
 		evhttp_clear_headers(&m->form);
 		m->has_form = false;
@@ -2452,10 +2538,18 @@ routes_register_lost(struct http_ctx *ctx)
 	char value[256], why[160], token[SF_SECRET_TOKEN_BUFSZ], hash[SF_SECRET_HASH_HEX + 1];
 	const char *contact, *kind = NULL, *params[7], *cause;
 	char *link, *values_text, addr_key[SF_RATETABLE_KEY_MAX], per_addr[12], per_contact[12];
+	char nul_field[REG_FIELD_MAX];
 	cJSON *values = cJSON_CreateArray();
 
-	if (!reg_read_body(ctx, &form))
+	if (!reg_read_body(ctx, &form, nul_field)) {
+		cJSON_Delete(values);
 		return;
+	}
+	if (reg_nul_refused(ctx, reg_language(ctx, &form), nul_field)) {
+		evhttp_clear_headers(&form);
+		cJSON_Delete(values);
+		return;
+	}
 	l = xcalloc(1, sizeof *l);
 	l->ctx = ctx;
 	l->t = reg_language(ctx, &form);

@@ -158,6 +158,22 @@ def two_missions_in_one_country_each_get_their_own():
         d2.stop()
 
 
+def a_nul_in_a_change_or_a_small_form_is_refused_naming_the_field():
+    r = post("/register", short_form(name_latin="NUL CHANGE", phone="010-7600-0001"), addr="198.51.100.80")
+    expect_equal(r.status, 303, r.body[:300])
+    token = token_of(r)
+    body = urllib.parse.urlencode(short_form(name_latin="NUL CHANGE", phone="010-7600-0001", consent=None))
+    body = body.replace("leg1_place=Istanbul&", "leg1_place=Ankara%00x&")
+    r = d.request("POST", "/register/m/" + token, body=body,
+                  headers={"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "198.51.100.80"})
+    check(r.status == 400 and 'id="leg1_place-err"' in r.body and "NUL" in r.body, r.body[:800])
+    expect_equal(cluster.psql(DB, "SELECT l.place FROM itinerary_leg l JOIN national n ON n.id = l.national_id "
+                                  "WHERE n.name_latin = 'NUL CHANGE'"), "Istanbul", "the registration as it was")
+    r = d.request("POST", "/register/lost", body="lang=en&contact=010-7600-0001%00x",
+                  headers={"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-For": "198.51.100.81"})
+    check(r.status == 400 and "contact: Contains a character that cannot be stored (NUL)" in r.body, r.body[:800])
+
+
 def outbox_messages(kind, recipient):
     with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
         rows = [json.loads(line) for line in f]
@@ -230,6 +246,14 @@ def every_bad_value_is_named_next_to_its_field():
         check(r.status == 400 and words in r.body and 'id="home_region-err"' in r.body
               and 'aria-describedby="home_region-err"' in r.body and 'value="Çankaya, Ankara"' in r.body,
               "a residence without a region: " + lang)
+    # An encoded NUL would cut a value short unsaid: refused, named next to its field.
+    for field, raw, typed in (("leg1_place", "Istanbul%00%3Cscript%3E", "Istanbul"),
+                              ("name_latin", "NULNAME%00EXTRA", "KIM+YEOHAENG")):
+        body = urllib.parse.urlencode(trip_form(lang="en")).replace("%s=%s&" % (field, typed), "%s=%s&" % (field, raw))
+        check(raw in body, body)
+        r = d.request("POST", "/register", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        check(r.status == 400 and 'id="%s-err"' % field in r.body and "%s: Contains a character that cannot be "
+              "stored (NUL)" % field in r.body, "a NUL in %s: %s" % (field, r.body[:800]))
     r = post("/register", trip_form(phone="", email=""))
     check(r.status == 400 and "휴대전화나 이메일" in r.body, "no way to reach them")
     r = post("/register", trip_form(name_ko="a" * 5000))
@@ -1393,6 +1417,7 @@ if __name__ == "__main__":
              late_joiners_get_the_launch_language_and_names_as_written,
              joins_wait_for_no_launch_and_are_never_lost,
              a_residence_is_registered_in_its_region,
+             a_nul_in_a_change_or_a_small_form_is_refused_naming_the_field,
              a_residence_given_by_its_region_is_found_anywhere_in_it,
              two_missions_in_one_country_each_get_their_own])
     finally:
