@@ -478,12 +478,12 @@ reply_raw_value(const char *body, const char *name)
 
 /*
  * The field of the first value holding an encoded NUL ("%00"), named for
- * the notice, or NULL when there is none.
+ * the notice (its label, else its name, written into other), or NULL when
+ * there is none.
  */
 static const char *
-reply_nul_field(const char *body, const struct reply_text *t)
+reply_nul_field(const char *body, const struct reply_text *t, char other[32])
 {
-	static const char *const plain[] = {"status", "lat", "lon", "acc", "lang", "form"};
 	const char *pair = body;
 
 	while (pair != NULL && *pair != '\0') {
@@ -503,12 +503,13 @@ reply_nul_field(const char *body, const struct reply_text *t)
 					return t->message;
 				if (namelen == 6 && strncmp(pair, "people", 6) == 0)
 					return t->people;
-				for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-					if (strlen(plain[i]) == namelen &&
-					    strncmp(pair, plain[i], namelen) == 0)
-						return plain[i];
-				}
-				return "?";
+				if (namelen > 0 && namelen < 32 &&
+				    strspn(pair, "abcdefghijklmnopqrstuvwxyz0123456789_") >=
+				        namelen)
+					snprintf(other, 32, "%.*s", (int)namelen, pair);
+				else
+					snprintf(other, 32, "?");
+				return other;
 			}
 		}
 		pair = *end == '&' ? end + 1 : NULL;
@@ -567,7 +568,8 @@ routes_reply_post(struct http_ctx *ctx)
 	lon = evhttp_find_header(&form, "lon");
 	{
 		/* A decoded NUL would cut the value short without a word. */
-		const char *nul = reply_nul_field(body, v->t);
+		char other[32];
+		const char *nul = reply_nul_field(body, v->t, other);
 
 		if (nul != NULL) {
 			reply_again(v, 400, v->t->nul_in, nul, status, NULL);
