@@ -647,6 +647,7 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 	char from[64], text[8192], id[96], ref[128], alt[128], tbuf[32], csbuf[64], cbuf[8];
 	char *converted = NULL;
 	bool unreadable = false;
+	size_t rawlen = 0;
 	const char *vfrom, *vtext = NULL, *vid, *vtime, *cs, *coding;
 	int trc, crc = 0;
 
@@ -668,11 +669,9 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 	if ((cs == NULL || *cs == '\0') && coding != NULL && strcmp(coding, "2") == 0)
 		cs = "UTF-16BE";
 	if (!hooks_charset_native(cs)) {
-		size_t len;
-
-		trc = hooks_query_bytes(ctx, "text", text, sizeof text, &len);
+		trc = hooks_query_bytes(ctx, "text", text, sizeof text, &rawlen);
 		if (trc == 0)
-			crc = hooks_text_to_utf8(cs, text, len, &converted);
+			crc = hooks_text_to_utf8(cs, text, rawlen, &converted);
 		vtext = converted;
 	}
 	/* 8-bit data under a name iconv does not know is data, kept as before. */
@@ -688,7 +687,15 @@ routes_hooks_kannel_mo(struct http_ctx *ctx)
 		log_warn("kannel_text_unreadable", "charset", cs, "id", vid != NULL ? vid : "",
 		         "detail", crc == -2 ? "unknown charset" : "bytes not valid in it");
 		unreadable = true;
-		trc = http_query_checked(ctx, "text", text, sizeof text, &vtext);
+		/* The bytes as they came, but for NULs (UTF-16 Latin text then reads plainly). */
+		{
+			size_t kept = 0;
+			for (size_t i = 0; i < rawlen; i++)
+				if (text[i] != '\0')
+					text[kept++] = text[i];
+			text[kept] = '\0';
+		}
+		vtext = text;
 	}
 	if (trc == SF_ETOOLONG) {
 		http_reply_problem(ctx, 413, "payload too large",

@@ -189,7 +189,8 @@ $$;
 
 -- The newest definition (0056), without the membership lock taken first:
 -- registration_write asks for it when someone is taken off, and the join
--- queues people when a launch holds it.
+-- queues people when a launch holds it. A recipient's spent code budget
+-- (0080) holds that code instead of refusing the change.
 CREATE OR REPLACE FUNCTION registration_update(p_manage_hash text, p_doc jsonb, p_addr text,
 		p_addr_key text, p_code_limits jsonb) RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
@@ -234,7 +235,9 @@ BEGIN
 					AND NOT EXISTS (SELECT 1 FROM contact_code k WHERE k.contact_id = c.id)
 				ORDER BY c.id LOOP
 			sent := contact_code_send(ct.id, p_addr_key, p_code_limits);
-			IF sent->>'outcome' = 'limit' THEN
+			-- The recipient's own budget, which anyone may have spent: the
+			-- change stands and that code is held (asked for again later).
+			IF sent->>'outcome' = 'limit' AND sent->>'scope' IS DISTINCT FROM 'recipient' THEN
 				retry := (sent->>'retry_after')::integer;
 				RAISE EXCEPTION 'codes over budget' USING ERRCODE = 'SF002';
 			END IF;

@@ -37,21 +37,32 @@ END
 $$;
 -- Per row with a WHEN, so the batches of answers without a place (nearly
 -- all) call nothing.
+-- An answer held for review (a number several people share, a pasted link
+-- that no longer works) may not be the person's: it moves nobody.
 CREATE TRIGGER response_location_queue AFTER INSERT ON response FOR EACH ROW
 	WHEN (NEW.point IS NOT NULL AND NEW.national_id IS NOT NULL AND NOT NEW.proxy
-		AND NOT NEW.by_staff)
+		AND NOT NEW.by_staff AND NOT NEW.review)
 	EXECUTE FUNCTION response_location_queue();
 
 -- Writes up to 10,000 queued answer places as locations, oldest first, and
 -- queues their people to join running check-ins whose area now holds them.
--- People deleted since are skipped. Returns how many places were written.
+-- People deleted since are skipped. It never waits: a person whose row
+-- another transaction holds (an import, a registration change) keeps their
+-- places queued for the next run, and the rows are taken in id order, so no
+-- deadlock with a bulk update either. FOR NO KEY UPDATE, as the location
+-- trigger's update needs, leaves the answers' own key checks unblocked.
+-- Returns how many places were written.
 CREATE FUNCTION reply_locations_drain() RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
 	written integer;
 BEGIN
-	WITH d AS (DELETE FROM reply_location_pending q WHERE q.id IN (SELECT p.id
-			FROM reply_location_pending p ORDER BY p.id LIMIT 10000 FOR UPDATE SKIP LOCKED)
-		RETURNING q.national_id, q.point, q.source, q.observed_at),
+	WITH q AS (SELECT p.id, p.national_id FROM reply_location_pending p
+			ORDER BY p.id LIMIT 10000 FOR UPDATE SKIP LOCKED),
+	taken AS (SELECT n.id FROM national n WHERE n.id IN (SELECT national_id FROM q)
+			ORDER BY n.id FOR NO KEY UPDATE OF n SKIP LOCKED),
+	d AS (DELETE FROM reply_location_pending x USING q
+		WHERE x.id = q.id AND q.national_id IN (SELECT id FROM taken)
+		RETURNING x.national_id, x.point, x.source, x.observed_at),
 	placed AS (INSERT INTO location (national_id, point, source, observed_at)
 		SELECT d.national_id, d.point, d.source, d.observed_at
 		FROM d JOIN national n ON n.id = d.national_id AND n.deleted_at IS NULL
@@ -65,8 +76,9 @@ BEGIN
 END
 $$;
 
--- The newest definition (0071), with the answers' places written before the
--- join queue is drained.
+-- The newest definition (0071), with the answers' places written first:
+-- before the re-asks take their check-in rows, so the places' row locks
+-- never stretch the time those are held (an answer updates its check-in).
 CREATE OR REPLACE FUNCTION maintenance_run() RETURNS TABLE (reasked bigint, unreachable bigint,
 		arrived integer, joined integer) LANGUAGE plpgsql AS $$
 DECLARE
@@ -75,11 +87,11 @@ BEGIN
 	IF NOT pg_try_advisory_xact_lock(7311520013) THEN
 		RETURN;
 	END IF;
+	PERFORM reply_locations_drain();
 	SELECT * INTO e FROM campaign_escalate();
 	reasked := coalesce(e.reasked, 0);
 	unreachable := coalesce(e.unreachable, 0);
 	arrived := arrivals_join_crises();
-	PERFORM reply_locations_drain();
 	joined := join_pending_drain();
 	RETURN NEXT;
 END

@@ -1,9 +1,10 @@
 -- A recipient's five codes an hour are a budget like the others: once
 -- spent (by anyone, as a stranger can spend them), contact_code_send
 -- answers 'limit' with the seconds until the next code can go, not 'wait'
--- (one a minute). A new registration then has its codes held and its page
--- says when to ask; a change is refused with 429 and Retry-After; asking
--- for a new code is answered 429 with when. Before, the registrant was told
+-- (one a minute), marked "scope": "recipient". A new registration then has
+-- its codes held and its page says when to ask; a change is saved with that
+-- code held (a stranger who spends a number's codes must not stop its owner
+-- from changing anything); asking for a new code is answered 429 with when. Before, the registrant was told
 -- to enter a code that was never sent, and to wait a minute for up to an
 -- hour.
 
@@ -12,7 +13,8 @@
 -- hour each; per_address counts p_addr_key, the client's address key, and
 -- is skipped when that is NULL), and five an hour per recipient. Returns
 -- {"outcome": "sent" | "wait" (one a minute per contact) | "limit" (a
--- budget is spent; "retry_after" seconds) | "verified" | "unknown"}.
+-- budget is spent; "retry_after" seconds; "scope": "recipient" when it is
+-- the recipient's) | "verified" | "unknown"}.
 CREATE OR REPLACE FUNCTION contact_code_send(p_contact bigint, p_addr_key text, p_limits jsonb)
 	RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
@@ -67,12 +69,14 @@ BEGIN
 		RETURN json_build_object('outcome', 'limit', 'retry_after', send_window_retry(oldest));
 	END IF;
 	-- A budget like the others: an hour, not a minute, may pass before the
-	-- next code, so the caller holds the codes or refuses the change and
-	-- says when.
+	-- next code, so the caller holds the code and says when. Anyone can
+	-- spend it (a stranger typing the number), so it is marked: a change of
+	-- the registration is saved with that code held, never refused for it.
 	SELECT count(*), min(s.sent_at) INTO counted, oldest FROM code_send s
 		WHERE s.recipient_hash = recipient AND s.sent_at > now() - interval '1 hour';
 	IF counted >= 5 THEN
-		RETURN json_build_object('outcome', 'limit', 'retry_after', send_window_retry(oldest));
+		RETURN json_build_object('outcome', 'limit', 'retry_after', send_window_retry(oldest),
+			'scope', 'recipient');
 	END IF;
 	-- Six digits from 32 strongly random bits (gen_random_uuid reads the
 	-- system's CSPRNG); the modulo bias is below one in four thousand.

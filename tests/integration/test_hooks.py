@@ -464,6 +464,8 @@ def kannel_text_is_read_in_the_charset_kannel_names():
                           % ", ".join("'kannel:%s'" % m for m in odd)).split()
     expect_equal(stored, sorted("kannel:%s:unclassified:false" % m for m in odd),
                  "each kept, unclassified (the needs-review list), none read as safe")
+    expect_equal(cluster.psql(DB, "SELECT raw_text FROM response WHERE provider_ref = 'kannel:cs-odd'"), "h",
+                 "the bytes kept but for their NULs")
     # UTF-16 text is held to the same length in bytes as any other (U+6161 is "aa", short in a URL).
     q = "/hooks/sms/kannel?secret=%s&from=%s&to=1&text=%s&id=cs-long&coding=2&charset=UTF-16BE" % (
         SECRET, urllib.parse.quote("+821033334444"), urllib.parse.quote_from_bytes(("\u6161" * 4200).encode("utf-16-be")))

@@ -384,6 +384,18 @@ def a_place_given_in_an_answer_becomes_the_persons_newest_location():
     check("error" not in out, out.get("error", ""))
     q("DELETE FROM national WHERE id = %d" % gone)
     expect_equal(q("SELECT count(*) FROM reply_location_pending"), "2", "the two answers' own places queued")
+    # A run while an import holds one of them never waits: that place stays queued.
+    t, out = in_background("BEGIN; UPDATE national SET notes = 'import again' WHERE id = %d; SELECT pg_sleep(2); "
+                           "COMMIT" % mover)
+    time.sleep(0.5)
+    t0 = time.time()
+    expect_equal(q("SET lock_timeout = '1s'; SELECT arrived IS NOT NULL FROM maintenance_run()").splitlines()[-1], "t",
+                 "maintenance ran beside the import")
+    took = time.time() - t0
+    check(took < 0.9, "the run waited %.2f s behind an import" % took)
+    expect_equal(q("SELECT national_id FROM reply_location_pending"), str(mover), "the held person's place still queued")
+    t.join()
+    check("error" not in out, out.get("error", ""))
     expect_equal(q("SELECT arrived IS NOT NULL FROM maintenance_run()"), "t", "maintenance ran")
     where = lambda nid: q("SELECT round(ST_X(last_point::geometry)::numeric, 1) || ',' || "
                           "round(ST_Y(last_point::geometry)::numeric, 1) || ':' || last_point_source FROM national "

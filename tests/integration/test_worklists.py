@@ -258,6 +258,16 @@ def an_answers_place_is_on_the_trail_once_and_filters_are_checked():
     track = lead.get("/api/v1/crises/%d/people/%d" % (crisis, nid)).json()["track"]
     at_place = [t for t in track if abs(t["lat"] - 36.5871) < 1e-4 and abs(t["lon"] - 36.1735) < 1e-4]
     expect_equal([t["source"] for t in at_place], ["reply"], "the answer's place once on the trail: %r" % track)
+    # An answer staff relay with a place: once, as staff's.
+    relayed = PEOPLE[8]
+    r = lead.post("/api/v1/crises/%d/responses" % crisis, {"national_id": relayed, "status": "safe",
+                                                           "message": "called: at her sister's", "lat": 36.7, "lon": 36.3})
+    expect_equal(r.status, 201, r.body)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM maintenance_run(); SELECT last_point_source FROM national "
+                                        "WHERE id = %d" % relayed).split()[-1] == "staff",
+               timeout=20, what="the relayed answer's place written to the registry")
+    track = lead.get("/api/v1/crises/%d/people/%d" % (crisis, relayed)).json()["track"]
+    expect_equal([t["source"] for t in track if abs(t["lat"] - 36.7) < 1e-4], ["staff"], "once, as staff's: %r" % track)
     for q, name in (("status=bogus", "status:"), ("region=12abc", "region:"),
                     ("region=99999999999999999999", "region:"), ("region=0", "region:")):
         r = lead.get("/api/v1/crises/%d/people?%s" % (crisis, q))

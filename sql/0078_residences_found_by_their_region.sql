@@ -5,20 +5,19 @@
 -- one point inside the region (PostGIS's point on its surface), and the
 -- area queries tested that point alone: in Hatay that point is 25 km from
 -- Antakya, so a 20 km crisis around Antakya asked the travellers with a
--- Hatay leg (legs match by their region's whole area) but not the Hatay
--- residents. A location is a point with an accuracy: such a residence now
--- carries the distance from its point to the region's farthest edge
--- (registration_write, 0072), and a person whose newest place is that
--- rough (accuracy over 1 km) is found when the area comes within that
--- distance of the point. Staff-entered places with a large accuracy count
--- the same way. Asking someone who may be outside the area costs a message;
--- missing someone inside it costs more.
+-- Hatay leg (legs without a point match by their region's whole area) but
+-- not the Hatay residents. Such a residence is now marked as rough (its
+-- location carries an accuracy reaching the region's far edge, set by
+-- registration_write in 0072) and matched as a leg is: by its region, when
+-- the area reaches the region. Asking someone who may be outside the area
+-- costs a message; missing someone inside it costs more.
 --
--- The precise places keep their GiST index; the rough ones, few, have a
--- partial index by mission.
+-- The regions come first (a mission has tens), then the rough residences
+-- of those regions by a partial index, so a query reads only the people
+-- of the regions the area touches, however many registered this way.
 
-CREATE INDEX national_rough_place ON national (mission_id)
-	WHERE deleted_at IS NULL AND last_point_accuracy_m > 1000;
+CREATE INDEX national_rough_place ON national (mission_id, region_id)
+	WHERE deleted_at IS NULL AND last_point_accuracy_m > 1000 AND last_point_source = 'registration';
 
 -- Residences registered by region before this: their accuracy set, in the
 -- locations and in the registry's copy of the newest one.
@@ -34,7 +33,7 @@ UPDATE national n SET last_point_accuracy_m = l.accuracy_m
 		AND n.last_point_source = 'registration' AND n.last_point_at = l.observed_at
 		AND n.last_point_accuracy_m IS NULL AND ST_Equals(n.last_point::geometry, l.point::geometry);
 
--- The newest definitions (0063), with a third part for rough places.
+-- The newest definitions (0063), with a part for rough residences.
 CREATE OR REPLACE FUNCTION nationals_in_area(p_mission bigint, p_area geography, p_on date)
 	RETURNS TABLE (national_id bigint, region_id bigint, name_ko text, name_latin text, languages text[])
 	LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -53,13 +52,14 @@ CREATE OR REPLACE FUNCTION nationals_in_area(p_mission bigint, p_area geography,
 				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
 					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false))
 	UNION ALL
-	-- A place known only roughly (a residence given by its region): found when
-	-- the area comes within its accuracy of it.
+	-- A residence known only by its region: found when the area reaches the
+	-- region, as a leg without a point is.
 	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
 	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
-		AND n.last_point_accuracy_m > 1000
+		AND n.last_point_accuracy_m > 1000 AND n.last_point_source = 'registration'
+		AND n.region_id = ANY (ARRAY(SELECT r.id FROM region r
+			WHERE r.mission_id = p_mission AND ST_Intersects(r.area, p_area)))
 		AND NOT ST_Intersects(n.last_point, p_area)
-		AND ST_DWithin(n.last_point, p_area, n.last_point_accuracy_m)
 		AND n.last_point_source IS DISTINCT FROM 'itinerary'
 		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
 			AND n.departure_date + itinerary_margin_days())
@@ -103,13 +103,14 @@ CREATE OR REPLACE FUNCTION nationals_near(p_mission bigint, p_center geography,
 				AND NOT coalesce(n.last_point_source IN ('reply', 'staff')
 					AND n.last_point_at >= l.arrival - itinerary_margin_days(), false))
 	UNION ALL
-	-- A place known only roughly (a residence given by its region): found when
-	-- the area comes within its accuracy of it.
+	-- A residence known only by its region: found when the area reaches the
+	-- region, as a leg without a point is.
 	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
 	WHERE n.mission_id = p_mission AND n.deleted_at IS NULL
-		AND n.last_point_accuracy_m > 1000
+		AND n.last_point_accuracy_m > 1000 AND n.last_point_source = 'registration'
+		AND n.region_id = ANY (ARRAY(SELECT r.id FROM region r
+			WHERE r.mission_id = p_mission AND ST_DWithin(r.area, p_center, p_radius_m)))
 		AND NOT ST_DWithin(n.last_point, p_center, p_radius_m)
-		AND ST_DWithin(n.last_point, p_center, p_radius_m + n.last_point_accuracy_m)
 		AND n.last_point_source IS DISTINCT FROM 'itinerary'
 		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
 			AND n.departure_date + itinerary_margin_days())
@@ -134,7 +135,7 @@ CREATE OR REPLACE FUNCTION nationals_near(p_mission bigint, p_center geography,
 				AND ST_DWithin(r.area, p_center, p_radius_m))) AND l.point IS NULL))
 $$;
 
--- The newest definitions (0056) for the given people, with rough places.
+-- The newest definitions (0056) for the given people, with rough residences.
 CREATE OR REPLACE FUNCTION nationals_in_area_among(p_mission bigint, p_ids bigint[], p_area geography,
 		p_on date)
 	RETURNS TABLE (national_id bigint, region_id bigint, name_ko text, name_latin text, languages text[])
@@ -142,7 +143,8 @@ CREATE OR REPLACE FUNCTION nationals_in_area_among(p_mission bigint, p_ids bigin
 	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
 	WHERE n.id = ANY (p_ids) AND n.mission_id = p_mission AND n.deleted_at IS NULL
 		AND (ST_Intersects(n.last_point, p_area) OR (n.last_point_accuracy_m > 1000
-			AND ST_DWithin(n.last_point, p_area, n.last_point_accuracy_m)))
+			AND n.last_point_source = 'registration' AND EXISTS (SELECT 1 FROM region r
+				WHERE r.id = n.region_id AND ST_Intersects(r.area, p_area))))
 		AND n.last_point_source IS DISTINCT FROM 'itinerary'
 		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
 			AND n.departure_date + itinerary_margin_days())
@@ -172,8 +174,9 @@ CREATE OR REPLACE FUNCTION nationals_near_among(p_mission bigint, p_ids bigint[]
 	LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT n.id, n.region_id, n.name_ko, n.name_latin, n.languages FROM national n
 	WHERE n.id = ANY (p_ids) AND n.mission_id = p_mission AND n.deleted_at IS NULL
-		AND ST_DWithin(n.last_point, p_center, p_radius_m + CASE WHEN n.last_point_accuracy_m > 1000
-			THEN n.last_point_accuracy_m ELSE 0 END)
+		AND (ST_DWithin(n.last_point, p_center, p_radius_m) OR (n.last_point_accuracy_m > 1000
+			AND n.last_point_source = 'registration' AND EXISTS (SELECT 1 FROM region r
+				WHERE r.id = n.region_id AND ST_DWithin(r.area, p_center, p_radius_m))))
 		AND n.last_point_source IS DISTINCT FROM 'itinerary'
 		AND (n.kind = 'resident' OR p_on BETWEEN n.arrival_date - itinerary_margin_days()
 			AND n.departure_date + itinerary_margin_days())
