@@ -190,7 +190,7 @@ static const char *const import_merge_steps[] = {
     " pg_get_serial_sequence('national', 'id'))::regclass)) "
     " AS national_id, m.matched IS NULL AND m.deleted IS NULL AS is_new, "
     " m.matched IS NULL AND m.deleted IS NOT NULL AS skipped, m.deleted_on, "
-    " m.passport_changed, m.household_id, false AS changed "
+    " m.passport_changed, m.household_id, false AS changed, false AS point_held "
     /* An export's id names the person whatever else matches (import_national_ids). */
     "FROM (SELECT line, CASE WHEN nid IS NOT NULL THEN live_id "
     "  ELSE coalesce(live_passport, live_phone) END AS matched, "
@@ -317,13 +317,33 @@ static const char *const import_merge_steps[] = {
     " SELECT i.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
     " now() FROM import_row s JOIN import_id i ON i.line = s.line "
     " WHERE i.is_new AND s.lat IS NOT NULL",
-    "WITH l AS (INSERT INTO location (national_id, point, source, observed_at) "
-    " SELECT i.national_id, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, 'import', "
-    " now() FROM import_row s JOIN import_id i ON i.line = s.line "
-    " JOIN national n ON n.id = i.national_id WHERE NOT i.is_new AND NOT i.skipped "
-    " AND s.lat IS NOT NULL AND (n.last_point IS NULL OR NOT ST_Equals(n.last_point::geometry, "
-    "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))) RETURNING national_id) "
-    "UPDATE import_id i SET changed = true FROM l WHERE i.national_id = l.national_id",
+    /*
+     * A registered person's point is compared with the file's own earlier
+     * one (the newest 'import' location) and with points staff entered
+     * since, not with where they are now: a place they answered from is
+     * newer news than a roster, and an export writes 6 decimals (0.1 m).
+     * A point that did move is held back, and said, when the person or
+     * staff gave a place since the last import: it must not send them home.
+     */
+    "WITH f AS (SELECT i.line, i.national_id, "
+    "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography AS point, "
+    "  li.point AS import_point, li.observed_at AS import_at "
+    " FROM import_row s JOIN import_id i ON i.line = s.line "
+    " LEFT JOIN LATERAL (SELECT l.point, l.observed_at FROM location l "
+    "  WHERE l.national_id = i.national_id AND l.source = 'import' "
+    "  ORDER BY l.observed_at DESC, l.id DESC LIMIT 1) li ON true "
+    " WHERE NOT i.is_new AND NOT i.skipped AND s.lat IS NOT NULL), "
+    "m AS (SELECT f.line, f.national_id, f.point, EXISTS (SELECT 1 FROM location l "
+    "  WHERE l.national_id = f.national_id AND l.source IN ('reply', 'staff') "
+    "  AND (f.import_at IS NULL OR l.observed_at > f.import_at)) AS held FROM f "
+    " WHERE NOT coalesce(ST_DWithin(f.point, f.import_point, 0.1), false) "
+    " AND NOT EXISTS (SELECT 1 FROM location l WHERE l.national_id = f.national_id "
+    "  AND l.source = 'staff' AND (f.import_at IS NULL OR l.observed_at >= f.import_at) "
+    "  AND ST_DWithin(l.point, f.point, 0.1))), "
+    "l AS (INSERT INTO location (national_id, point, source, observed_at) "
+    " SELECT national_id, point, 'import', now() FROM m WHERE NOT held) "
+    "UPDATE import_id i SET changed = i.changed OR NOT m.held, point_held = m.held "
+    "FROM m WHERE i.line = m.line",
     /* A household made for rows left out (people staff deleted) has no one: it goes. */
     ("DELETE FROM household h USING import_household x WHERE h.id = x.id "
      " AND NOT EXISTS (SELECT 1 FROM national n WHERE n.household_id = h.id)"),
@@ -555,7 +575,8 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 		return ok;
 	/*
 	 * The first of each kind, named in the report: people deleted, passports
-	 * replaced, and people added who may be someone registered.
+	 * replaced, people added who may be someone registered, and points held
+	 * back.
 	 */
 	r = PQexec(
 	    conn,
@@ -567,7 +588,9 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 	    " c.id))[1:4], ', '), CASE WHEN bool_or(s.phones[1] IS NOT NULL) THEN 'phone' "
 	    " ELSE 'birth date' END FROM import_id i JOIN import_row s ON s.line = i.line "
 	    " JOIN import_candidate c ON c.line = i.line AND NOT c.q AND c.deleted_at IS NULL "
-	    " WHERE i.is_new GROUP BY i.line ORDER BY i.line LIMIT 64) ORDER BY 1");
+	    " WHERE i.is_new GROUP BY i.line ORDER BY i.line LIMIT 64) UNION ALL "
+	    "(SELECT line, national_id, '', '', 'point' FROM import_id WHERE point_held "
+	    " ORDER BY line LIMIT 64) ORDER BY 1");
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
 		import_failed(conn, r, cause);
@@ -580,6 +603,7 @@ import_summary(PGconn *conn, struct registry_import_outcome *out, char **cause)
 		snprintf(note->deleted_on, sizeof note->deleted_on, "%s", PQgetvalue(r, i, 2));
 		snprintf(note->maybe, sizeof note->maybe, "%s", PQgetvalue(r, i, 3));
 		note->maybe_by_phone = strcmp(PQgetvalue(r, i, 4), "phone") == 0;
+		note->point_held = strcmp(PQgetvalue(r, i, 4), "point") == 0;
 	}
 	PQclear(r);
 	return ok;
@@ -787,6 +811,14 @@ import_report_error(cJSON *list, size_t line, size_t column, const char *field, 
 const char *
 registry_import_note_text(const struct registry_import_note *note, char *buf, size_t size)
 {
+	if (note->point_held) {
+		snprintf(buf, size,
+		         "location: not applied: national %lld gave a place (a reply, or staff) "
+		         "since the file's last one, which stays; change it by hand if the "
+		         "file is right",
+		         note->national_id);
+		return "location";
+	}
 	if (note->maybe[0] != '\0') {
 		snprintf(buf, size,
 		         "added; may be the same person as national%s %s (the same name and "

@@ -50,9 +50,10 @@ struct registry_import_outcome {
 	} refused[64];
 	/*
 	 * Rows of people staff deleted (left out, not brought back), rows that
-	 * replaced a passport (matched by phone, name and birth date), and
-	 * people added who may be someone registered: the first 64 of each are
-	 * named in the report's warnings.
+	 * replaced a passport (matched by phone, name and birth date), people
+	 * added who may be someone registered, and points not applied since the
+	 * person gave a newer place: the first 64 of each are named in the
+	 * report's warnings.
 	 */
 	long long skipped_deleted, passports_replaced;
 	struct registry_import_note {
@@ -62,7 +63,8 @@ struct registry_import_outcome {
 		/* Nationals a person added may be ("12, 15"); empty for the others. */
 		char maybe[48];
 		bool maybe_by_phone; /* matched by phone, else by birth date */
-	} notes[192];
+		bool point_held;     /* the file's point left for a newer one given since */
+	} notes[256];
 	size_t nnotes;
 };
 

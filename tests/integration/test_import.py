@@ -657,6 +657,43 @@ def names_stored_with_invisible_marks_meet_the_same_names_typed_without():
     expect_equal((rep["inserted"], rep["unchanged"]), (0, 1), rep)
 
 
+def a_roster_imported_again_keeps_the_place_a_person_answered_from():
+    f = "성명,영문성명,생년월일,휴대전화,위도,경도\n남집,NAM JIP,1970-03-03,+90 532 710 00 01,39.92,32.85\n"
+    expect_equal(post_csv(S["staff-a"], f).json()["inserted"], 1, "first")
+    nid = cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'NAM JIP'")
+
+    def place():
+        return cluster.psql(DB, "SELECT last_point_source || ' ' || ST_AsText(last_point, 5) || ' ' "
+                                "|| (SELECT count(*) FROM location WHERE national_id = %s) "
+                                "FROM national WHERE id = %s" % (nid, nid))
+    # They answered from a shelter in Hatay: the same roster again leaves them there.
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO location (national_id, point, source) "
+                     "VALUES (%s, 'SRID=4326;POINT(36.16 36.2)', 'reply')" % nid)
+    rep = post_csv(S["staff-a"], f).json()
+    expect_equal((rep["updated"], rep["unchanged"], rep["warnings"]), (0, 1, []), rep)
+    expect_equal(place(), "reply POINT(36.16 36.2) 2", "still where they answered from")
+    # A roster giving another home does not send them there either, and says so.
+    rep = post_csv(S["staff-a"], f.replace("39.92,32.85", "39.95,32.9")).json()
+    expect_equal((rep["updated"], rep["unchanged"]), (0, 1), rep)
+    w = [x for x in rep["warnings"] if x["line"] == 2]
+    check(len(w) == 1 and w[0]["field"] == "location" and "national %s " % nid in w[0]["reason"]
+          and "39.95" not in w[0]["reason"], rep["warnings"])
+    expect_equal(place(), "reply POINT(36.16 36.2) 2", "the newer place kept")
+    # Staff enter a place to more decimals than an export writes: the export reads back unchanged.
+    r = S["staff-a"].patch("/api/v1/nationals/%s" % nid, {"location": {"lat": 39.12345678, "lon": 32.87654321}})
+    expect_equal(r.status, 200, r.body)
+    rows = list(csv.reader(io.StringIO(S["staff-a"].get("/api/v1/nationals/export.csv").body, newline="")))
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows([rows[0]] + [x for x in rows[1:] if x[0] == nid])
+    rep = post_csv(S["staff-a"], out.getvalue()).json()
+    expect_equal((rep["inserted"], rep["updated"], rep["unchanged"], rep["warnings"]), (0, 0, 1, []), rep)
+    expect_equal(place(), "staff POINT(32.87654 39.12346) 3", "no location added")
+    # The first roster once more: the file's own point, unchanged, and staff's place stays.
+    rep = post_csv(S["staff-a"], f).json()
+    expect_equal((rep["updated"], rep["unchanged"], rep["warnings"]), (0, 1, []), rep)
+    expect_equal(place(), "staff POINT(32.87654 39.12346) 3", "staff's place kept")
+
+
 def people_an_import_adds_inside_a_running_check_in_are_asked():
     sh("mission", "add", "TH-BKK", "--name", "Embassy in Bangkok", "--country", "TH")
     m = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TH-BKK'"))
@@ -736,6 +773,7 @@ try:
         children_of_one_name_and_birth_date_in_two_households,
         names_stored_with_invisible_marks_meet_the_same_names_typed_without,
         people_an_import_adds_inside_a_running_check_in_are_asked,
+        a_roster_imported_again_keeps_the_place_a_person_answered_from,
     ])
 finally:
     d.stop()
