@@ -222,8 +222,34 @@ INSERT INTO staff_session (token_hash, user_id, expires_at, last_seen_at, revoke
         cluster.dropdb(db)
 
 
+def a_traveller_with_a_leg_still_ahead_is_never_purged():
+    db = DB + "_legs"
+    fresh_mission(db)
+    try:
+        cluster.psql(db, """
+SET ROLE safety;
+INSERT INTO national (mission_id, name_latin, kind, arrival_date, departure_date) VALUES
+ (1, 'BACK LATER', 'traveller', current_date - 90, current_date - 60),
+ (1, 'GONE FOR GOOD', 'traveller', current_date - 90, current_date - 60),
+ (1, 'LEG LONG OVER', 'traveller', current_date - 90, current_date - 60);
+INSERT INTO itinerary_leg (national_id, seq, country, arrival, departure, source)
+ SELECT id, 1, 'TR', current_date + 5, current_date + 20, 'partner' FROM national
+  WHERE name_latin = 'BACK LATER'
+ UNION ALL SELECT id, 1, 'TR', current_date - 80, current_date - 70, 'partner' FROM national
+  WHERE name_latin = 'LEG LONG OVER';
+""")
+        expect_equal(cluster.psql(db, "SET ROLE safety; SELECT purged FROM purge_departed_travellers(30)"), "2",
+                     "the two whose every leg is over")
+        expect_equal(cluster.psql(db, "SELECT string_agg(n.name_latin || ':' || l.departure - current_date, ',') "
+                                      "FROM national n JOIN itinerary_leg l ON l.national_id = n.id"),
+                     "BACK LATER:20", "the traveller of a leg still ahead kept, with the leg")
+    finally:
+        cluster.dropdb(db)
+
+
 run([departed_travellers_are_purged_after_the_retention,
      someone_asked_while_the_purge_waits_is_spared,
      a_resident_a_registration_was_merged_into_is_never_purged,
      the_audit_head_logged_finds_rows_removed_from_the_end,
-     ended_and_expired_sessions_are_removed])
+     ended_and_expired_sessions_are_removed,
+     a_traveller_with_a_leg_still_ahead_is_never_purged])
