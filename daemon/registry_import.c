@@ -162,7 +162,7 @@ static const char import_ambiguous[] =
  * (import_id), written once, since rewriting every wide staged row for each
  * step cost more than the steps.
  */
-static const char *const import_merge_steps[] = {
+static const char *const import_match_steps[] = {
     /*
      * Households named by the file, made once per mission. "#id" is how an
      * export names a household the embassy never named: that household.
@@ -236,6 +236,56 @@ static const char *const import_merge_steps[] = {
     " ORDER BY line) m",
     "ANALYZE import_id",
     /*
+     * The span of the trips the registered people of the file are on or
+     * will be on (their itinerary legs not over): a roster's dates of a
+     * traveller widen to it, never cut it short.
+     */
+    "CREATE TEMP TABLE import_span ON COMMIT DROP AS "
+    "SELECT l.national_id, min(l.arrival) AS arrival, max(l.departure) AS departure "
+    "FROM itinerary_leg l WHERE l.departure >= current_date AND l.national_id IN "
+    " (SELECT national_id FROM import_id WHERE NOT is_new AND NOT skipped) "
+    "GROUP BY l.national_id",
+};
+
+/*
+ * A registered traveller's dates after the merge: the file's where it gives
+ * them, else the stored ones, widened to the trip's legs (import_span x).
+ */
+#define IMPORT_KIND "coalesce(s.kind, n.kind::text)"
+#define IMPORT_ARRIVAL                                                                             \
+	"(CASE WHEN " IMPORT_KIND " = 'traveller' THEN least(coalesce(s.arrival_date, "            \
+	"n.arrival_date), x.arrival) ELSE coalesce(s.arrival_date, n.arrival_date) END)"
+#define IMPORT_DEPARTURE                                                                           \
+	"(CASE WHEN " IMPORT_KIND " = 'traveller' THEN greatest(coalesce(s.departure_date, "       \
+	"n.departure_date), x.departure) ELSE coalesce(s.departure_date, n.departure_date) END)"
+
+/*
+ * Rows whose dates, merged with a registered traveller's stored ones, make
+ * no trip (an arrival after the stored departure, a traveller without
+ * dates): refused, naming the field, before anything is written; the other
+ * rows go in.
+ */
+static const char import_trip_conflicts[] =
+    "WITH bad AS (SELECT s.line, CASE WHEN " IMPORT_ARRIVAL " IS NULL THEN 'arrival_date' "
+    "  ELSE 'departure_date' END AS field, " IMPORT_ARRIVAL " IS NULL OR " IMPORT_DEPARTURE
+    "  IS NULL AS missing "
+    " FROM import_row s JOIN import_id i ON i.line = s.line JOIN national n ON n.id = "
+    "i.national_id "
+    " LEFT JOIN import_span x ON x.national_id = i.national_id "
+    " WHERE NOT i.is_new AND NOT i.skipped AND " IMPORT_KIND " = 'traveller' "
+    " AND (s.kind IS NOT NULL OR s.arrival_date IS NOT NULL OR s.departure_date IS NOT NULL) "
+    " AND (" IMPORT_ARRIVAL " IS NULL OR " IMPORT_DEPARTURE " IS NULL OR " IMPORT_DEPARTURE
+    "  < " IMPORT_ARRIVAL ")), "
+    "gone AS (DELETE FROM import_id i USING bad WHERE i.line = bad.line) "
+    "DELETE FROM import_row s USING bad WHERE s.line = bad.line "
+    "RETURNING s.line, bad.field, CASE WHEN bad.missing THEN bad.field || ': missing; a "
+    " traveller needs arrival and departure dates, and this person has none stored; give both' "
+    " ELSE 'departure_date: before the arrival date (with the dates stored for this person); "
+    "give both dates of the new trip' END || '; nothing of this row was stored'";
+
+/* The rest of the merge, on the rows left. */
+static const char *const import_merge_steps[] = {
+    /*
      * Existing people: fields the file gives replace the stored ones, if
      * different; a kind or languages the file does not give (NULL) keep theirs.
      */
@@ -247,8 +297,7 @@ static const char *const import_merge_steps[] = {
     " birth_date = coalesce(s.birth_date, n.birth_date), "
     " passport_no = coalesce(s.passport_no, n.passport_no), "
     " kind = coalesce(s.kind::national_kind, n.kind), "
-    " arrival_date = coalesce(s.arrival_date, n.arrival_date), "
-    " departure_date = coalesce(s.departure_date, n.departure_date), "
+    " arrival_date = " IMPORT_ARRIVAL ", departure_date = " IMPORT_DEPARTURE ", "
     " household_id = coalesce(i.household_id, n.household_id), "
     " needs = CASE WHEN s.needs = '{}' THEN n.needs ELSE s.needs END, "
     " languages = coalesce(s.languages, n.languages), "
@@ -260,14 +309,15 @@ static const char *const import_merge_steps[] = {
     " notes = CASE WHEN " IMPORT_READ_NOTES " = s.notes THEN n.notes "
     "  ELSE coalesce(s.notes, n.notes) END, updated_at = now() "
     " FROM import_row s JOIN import_id i ON i.line = s.line "
+    " LEFT JOIN import_span x ON x.national_id = i.national_id "
     " WHERE NOT i.is_new AND NOT i.skipped AND i.national_id = n.id AND ("
     "  n.name_ko IS DISTINCT FROM coalesce(s.name_ko, n.name_ko) OR n.name_latin IS DISTINCT FROM "
     "coalesce(s.name_latin, "
     "  n.name_latin) OR n.birth_date IS DISTINCT FROM coalesce(s.birth_date, n.birth_date) "
     "  OR n.passport_no IS DISTINCT FROM coalesce(s.passport_no, n.passport_no) "
     "  OR n.kind::text <> coalesce(s.kind, n.kind::text) "
-    "  OR n.arrival_date IS DISTINCT FROM coalesce(s.arrival_date, n.arrival_date) "
-    "  OR n.departure_date IS DISTINCT FROM coalesce(s.departure_date, n.departure_date) "
+    "  OR n.arrival_date IS DISTINCT FROM " IMPORT_ARRIVAL
+    "  OR n.departure_date IS DISTINCT FROM " IMPORT_DEPARTURE
     "  OR n.household_id IS DISTINCT FROM coalesce(i.household_id, n.household_id) "
     "  OR (s.needs <> '{}' AND n.needs IS DISTINCT FROM s.needs) "
     "  OR n.languages IS DISTINCT FROM coalesce(s.languages, n.languages) "
@@ -731,6 +781,12 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 			goto fail;
 	}
 	if (!import_refuse(conn, import_ambiguous, mission, out, cause))
+		goto fail;
+	for (size_t i = 0; i < sizeof import_match_steps / sizeof import_match_steps[0]; i++) {
+		if (!import_exec(conn, import_match_steps[i], mission, cause))
+			goto fail;
+	}
+	if (!import_refuse(conn, import_trip_conflicts, mission, out, cause))
 		goto fail;
 	{
 		size_t named = out->nrefused < sizeof out->refused / sizeof out->refused[0]

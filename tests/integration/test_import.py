@@ -694,6 +694,57 @@ def a_roster_imported_again_keeps_the_place_a_person_answered_from():
     expect_equal(place(), "staff POINT(32.87654 39.12346) 3", "staff's place kept")
 
 
+def a_roster_never_cuts_short_a_trip_of_stored_legs():
+    record_secret("T55550001")
+    head = "성명,영문성명,생년월일,여권번호,휴대전화,구분,입국일,출국일\n"
+    rep = post_csv(S["staff-a"], head + "서여행,SEO YEOHAENG,1985-05-05,T55550001,+90 532 720 10 01,여행자,"
+                                        "2027-12-04,2027-12-20\n").json()
+    expect_equal(rep["inserted"], 1, rep)
+    nid = cluster.psql(DB, "SELECT id FROM national WHERE passport_no = 'T55550001'")
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO itinerary_leg (national_id, seq, country, arrival, departure, "
+                     "source) VALUES (%s, 1, 'TR', '2027-12-04', '2027-12-20', 'partner')" % nid)
+    # The embassy's roster remembers an earlier trip: the stay now covers both, the leg ahead kept.
+    rep = post_csv(S["staff-a"], head + "서여행,SEO YEOHAENG,1985-05-05,T55550001,+90 532 720 10 01,여행자,"
+                                        "2027-09-01,2027-10-01\n").json()
+    expect_equal((rep["updated"], rep["errors"]), (1, []), rep)
+    expect_equal(cluster.psql(DB, "SELECT arrival_date || ' ' || departure_date FROM national WHERE id = " + nid),
+                 "2027-09-01 2027-12-20", "the trip of the legs kept")
+    rep = post_csv(S["staff-a"], head + "서여행,SEO YEOHAENG,1985-05-05,T55550001,+90 532 720 10 01,여행자,"
+                                        "2027-09-01,2027-10-01\n").json()
+    expect_equal((rep["updated"], rep["unchanged"]), (0, 1), "the same roster again: %r" % rep)
+
+
+def a_row_whose_dates_clash_with_the_stored_trip_is_refused_alone():
+    rep = post_csv(S["staff-a"], "성명,영문성명,생년월일,휴대전화,구분,입국일,출국일\n"
+                                 "여행일,YEO HAENGIL,1991-01-01,+90 532 720 20 01,여행자,2027-11-01,2027-11-10\n"
+                                 "박거주,PARK GEOJU,1991-01-02,+90 532 720 20 02,거주자,,\n").json()
+    expect_equal(rep["inserted"], 2, rep)
+    # A new arrival only, after the stored departure: that row refused, the other added.
+    r = post_csv(S["staff-a"], "성명,영문성명,생년월일,휴대전화,입국일\n"
+                               "여행일,YEO HAENGIL,1991-01-01,+90 532 720 20 01,2027-12-01\n"
+                               "다른,DAREUN,1991-01-03,+90 532 720 20 03,\n")
+    rep = r.json()
+    expect_equal((r.status, rep["inserted"], rep["updated"], rep["bad_rows"]), (200, 1, 0, 1), rep)
+    expect_equal([(e["line"], e["field"]) for e in rep["errors"]], [(2, "departure_date")], rep["errors"])
+    check("before the arrival date" in rep["errors"][0]["reason"] and "give both dates" in rep["errors"][0]["reason"]
+          and "2027" not in rep["errors"][0]["reason"], rep["errors"])
+    expect_equal(cluster.psql(DB, "SELECT arrival_date || ' ' || departure_date FROM national "
+                                  "WHERE name_latin = 'YEO HAENGIL'"), "2027-11-01 2027-11-10", "nothing lost")
+    # With both dates of the new trip it goes in.
+    rep = post_csv(S["staff-a"], "성명,영문성명,생년월일,휴대전화,입국일,출국일\n"
+                                 "여행일,YEO HAENGIL,1991-01-01,+90 532 720 20 01,2027-12-01,2027-12-09\n").json()
+    expect_equal((rep["updated"], rep["errors"]), (1, []), rep)
+    # A new departure only, before the stored arrival: refused the same way.
+    rep = post_csv(S["staff-a"], "성명,영문성명,생년월일,휴대전화,출국일\n"
+                                 "여행일,YEO HAENGIL,1991-01-01,+90 532 720 20 01,2027-11-20\n").json()
+    expect_equal((rep["updated"], [(e["line"], e["field"]) for e in rep["errors"]]), (0, [(2, "departure_date")]), rep)
+    # All or nothing: the file refused, naming the row.
+    rep = post_csv(S["staff-a"], "성명,영문성명,생년월일,휴대전화,입국일\n"
+                                 "여행일,YEO HAENGIL,1991-01-01,+90 532 720 20 01,2028-01-01\n"
+                                 "다른셋,DAREUN SET,1991-01-05,+90 532 720 20 05,\n", "?all_or_nothing=true").json()
+    expect_equal((rep["applied"], rep["inserted"], [e["line"] for e in rep["errors"]]), (False, 0, [2]), rep)
+
+
 def people_an_import_adds_inside_a_running_check_in_are_asked():
     sh("mission", "add", "TH-BKK", "--name", "Embassy in Bangkok", "--country", "TH")
     m = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TH-BKK'"))
@@ -774,6 +825,8 @@ try:
         names_stored_with_invisible_marks_meet_the_same_names_typed_without,
         people_an_import_adds_inside_a_running_check_in_are_asked,
         a_roster_imported_again_keeps_the_place_a_person_answered_from,
+        a_roster_never_cuts_short_a_trip_of_stored_legs,
+        a_row_whose_dates_clash_with_the_stored_trip_is_refused_alone,
     ])
 finally:
     d.stop()
