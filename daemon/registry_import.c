@@ -94,18 +94,21 @@ static const char *const import_candidate_steps[] = {
      * no contradiction (a file without that column must not twin everyone),
      * but one the row brings and the stored person lacks may be a son's
      * where the father was stored: believed only by hand. A passport
-     * replaced needs the birth date on both sides to agree.
+     * replaced needs the birth date on both sides to agree; without it the
+     * person may be the same (a renewal in a file without birth dates), so
+     * the row is added and names them. The same birth date, or none on
+     * both sides, ranks above one unknown on one side.
      */
     "  SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
-    "  CASE WHEN n.birth_date = s2.birth_date THEN 0 ELSE 1 END AS rank, "
-    "  NOT (s2.birth_date IS NOT NULL AND n.birth_date IS NULL) AS q "
+    "  CASE WHEN n.birth_date IS NOT DISTINCT FROM s2.birth_date THEN 0 ELSE 1 END AS rank, "
+    "  NOT (s2.birth_date IS NOT NULL AND n.birth_date IS NULL) AND (s2.passport_no IS NULL "
+    "  OR n.passport_no IS NULL OR n.passport_no = s2.passport_no "
+    "  OR coalesce(n.birth_date = s2.birth_date, false)) AS q "
     "  FROM import_row s2 "
     "  JOIN contact c ON c.kind = 'phone' AND c.value = s2.phones[1] "
     "  JOIN national n ON n.id = c.national_id AND n.mission_id = $1 "
     "  WHERE s2.nid IS NULL AND " IMPORT_NAMES_MATCH " AND (s2.birth_date IS NULL "
-    "  OR n.birth_date IS NULL OR n.birth_date = s2.birth_date) AND (s2.passport_no IS NULL "
-    "  OR n.passport_no IS NULL OR n.passport_no = s2.passport_no "
-    "  OR n.birth_date = s2.birth_date) "
+    "  OR n.birth_date IS NULL OR n.birth_date = s2.birth_date) "
     /*
      * With no passport and no phone (children, people known by e-mail): by
      * name and birth date, unless the stored person has e-mails and not the
@@ -136,6 +139,16 @@ static const char *const import_candidate_steps[] = {
     "AND " IMPORT_NAMES_MATCH " AND (s2.birth_date IS NULL OR n.birth_date IS NULL "
     "  OR n.birth_date = s2.birth_date)) x "
     "GROUP BY line, id, passport_no, deleted_at",
+    /*
+     * One registered person who agrees best (the same birth date, or none
+     * on both sides) is the one: the others, who agree only as far as an
+     * unknown birth date goes, are kept as "may be". A father stored
+     * without a birth date and his son with one are found again each.
+     */
+    "UPDATE import_candidate c SET q = false FROM (SELECT line FROM import_candidate "
+    " WHERE q AND deleted_at IS NULL GROUP BY line "
+    " HAVING count(*) FILTER (WHERE rank = 0) = 1 AND count(*) > 1) b "
+    "WHERE c.line = b.line AND c.q AND c.deleted_at IS NULL AND c.rank > 0",
     "ANALYZE import_candidate",
 };
 

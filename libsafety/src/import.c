@@ -2338,9 +2338,13 @@ import_record_finish(struct importer *im)
 				                   by_field[by], seen_line, same_why[by]);
 			else if (seen.maybe != 0)
 				import_warning(im, im->rec.line, 0, "national",
+				               /*
+				                * Worded for either outcome: the rows are added
+				                * the first time, found again the next.
+				                */
 				               "may be the same person as line %zu (the same name "
-				               "and %s, not enough to tell): both added; merge by "
-				               "hand if so",
+				               "and %s, not enough to tell): taken as two people; "
+				               "merge by hand if so",
 				               seen.maybe, by_what[by]);
 		} else if (!res->national_ids ||
 		           import_val(im, SF_IMPORT_FIELD_EXTERNAL_REF) == NULL) {

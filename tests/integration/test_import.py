@@ -745,6 +745,40 @@ def a_row_whose_dates_clash_with_the_stored_trip_is_refused_alone():
     expect_equal((rep["applied"], rep["inserted"], [e["line"] for e in rep["errors"]]), (False, 0, [2]), rep)
 
 
+def a_renewed_passport_in_a_file_without_birth_dates_names_who_it_may_be():
+    record_secret("M55550001")
+    record_secret("M99990001")
+    rep = post_csv(S["staff-a"], "성명,영문성명,생년월일,여권번호,휴대전화\n"
+                                 "오여권,OH YEOGWON,1975-04-04,M55550001,+90 532 730 00 01\n").json()
+    expect_equal(rep["inserted"], 1, rep)
+    oid = cluster.psql(DB, "SELECT id FROM national WHERE passport_no = 'M55550001'")
+    rep = post_csv(S["staff-a"], "성명,영문성명,여권번호,휴대전화\n오여권,OH YEOGWON,M99990001,+90 532 730 00 01\n").json()
+    expect_equal((rep["inserted"], rep["updated"], rep["errors"]), (1, 0, []), rep)
+    w = [x for x in rep["warnings"] if x["line"] == 2]
+    check(len(w) == 1 and "may be the same person as national %s " % oid in w[0]["reason"]
+          and "merge by hand" in w[0]["reason"] and "M9999" not in w[0]["reason"], rep["warnings"])
+    expect_equal(cluster.psql(DB, "SELECT passport_no FROM national WHERE id = " + oid), "M55550001", "kept")
+
+
+def a_father_and_son_of_one_file_are_found_again_by_it():
+    f = ("성명,영문성명,생년월일,휴대전화\n정사,JUNG SA,,+90 532 730 00 04\n"
+         "정사,JUNG SA,2010-01-01,+90 532 730 00 04\n")
+    rep = post_csv(S["staff-a"], f).json()
+    expect_equal((rep["inserted"], rep["errors"]), (2, []), rep)
+    check([(w["line"], "taken as two people" in w["reason"]) for w in rep["warnings"]] == [(3, True)], rep["warnings"])
+    for query in ("", "?all_or_nothing=true"):
+        rep = post_csv(S["staff-a"], f, query).json()
+        expect_equal((rep["applied"], rep["inserted"], rep["updated"], rep["unchanged"], rep["errors"]),
+                     (True, 0, 0, 2, []), "the same file again%s: %r" % (query, rep))
+        check(not any("both added" in w["reason"] for w in rep["warnings"]), rep["warnings"])
+    # The father's row with an address is his, the son untouched.
+    rep = post_csv(S["staff-a"], "성명,영문성명,생년월일,휴대전화,주소\n정사,JUNG SA,,+90 532 730 00 04,Ankara\n").json()
+    expect_equal((rep["updated"], rep["errors"]), (1, []), rep)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(coalesce(birth_date::text, '-') || ':' || coalesce(address, '-'), "
+                                  "' ' ORDER BY id) FROM national WHERE name_latin = 'JUNG SA'"),
+                 "-:Ankara 2010-01-01:-", "the father updated")
+
+
 def people_an_import_adds_inside_a_running_check_in_are_asked():
     sh("mission", "add", "TH-BKK", "--name", "Embassy in Bangkok", "--country", "TH")
     m = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'TH-BKK'"))
@@ -827,6 +861,8 @@ try:
         a_roster_imported_again_keeps_the_place_a_person_answered_from,
         a_roster_never_cuts_short_a_trip_of_stored_legs,
         a_row_whose_dates_clash_with_the_stored_trip_is_refused_alone,
+        a_renewed_passport_in_a_file_without_birth_dates_names_who_it_may_be,
+        a_father_and_son_of_one_file_are_found_again_by_it,
     ])
 finally:
     d.stop()
