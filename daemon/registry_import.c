@@ -726,6 +726,8 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	r = PQexecParams(conn, "SELECT default_country FROM mission WHERE id = $1::bigint", 1, NULL,
 	                 params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		/* A mission that does not exist is the caller's mistake, not the database's. */
+		out->no_mission = PQresultStatus(r) == PGRES_TUPLES_OK;
 		xasprintf(cause, "no mission with id %lld", req->mission_id);
 		PQclear(r);
 		return false;

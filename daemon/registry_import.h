@@ -32,6 +32,7 @@ struct registry_import_request {
 struct registry_import_outcome {
 	struct sf_import_result *parsed; /* owned; freed by registry_import_outcome_free */
 	bool applied;                    /* committed (false on dry runs and refusals) */
+	bool no_mission;                 /* the mission asked for does not exist */
 	long long inserted, updated, unchanged;
 	long long first_id; /* the national of the file's first good row (0: none) */
 	/* Rows refused because an earlier row of the same file has the same passport. */

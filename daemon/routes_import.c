@@ -76,6 +76,11 @@ import_job_done(void *arg)
 	cJSON *rep;
 	int status;
 
+	if (!job->ok && job->out.no_mission) {
+		http_reply_problem(ctx, 404, "not found", "no such mission");
+		import_job_free(job);
+		return;
+	}
 	if (!job->ok) {
 		log_warn("import_failed", "error", job->cause != NULL ? job->cause : "");
 		http_reply_problem(ctx, 503, "service unavailable",

@@ -196,6 +196,8 @@ def scoping_and_roles():
     expect_equal(post_csv(S["hq"], "name_latin\nX\n").status, 403, "hq")
     expect_equal(post_csv(S["admin"], "name_latin\nX\n").status, 400, "admin without mission")
     expect_equal(post_csv(S["admin"], "name_latin\nADMIN ADDED\n", "?mission=%d" % B).status, 200, "admin with mission")
+    r = post_csv(S["admin"], "name_latin\nNOWHERE\n", "?mission=999999")
+    expect_equal((r.status, r.json().get("detail")), (404, "no such mission"), "a mission that does not exist")
 
 
 def safetyctl_imports_with_korean_headers_and_a_mapping():
