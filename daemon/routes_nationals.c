@@ -445,7 +445,13 @@ national_patch_done(const struct db_result *r, void *arg)
 	const char *params[1];
 	const char *cause;
 
-	if (r->outcome != DB_OK) {
+	if (r->outcome == DB_SQL_ERROR && strcmp(r->sqlstate, "23514") == 0 &&
+	    strstr(r->error, "national_trip_dates") != NULL) {
+		/* With the dates stored: named by field, as the import names it. */
+		http_reply_problem(np->ctx, 400, "bad request",
+		                   "departure_date: before the arrival date, or a traveller "
+		                   "without both dates; give both dates of the trip");
+	} else if (r->outcome != DB_OK) {
 		db_reply_error(np->ctx, r);
 	} else if (PQntuples(r->res) != 1 && np->params[25] != NULL &&
 	           ++np->tries < PATCH_NAME_TRIES) {
@@ -518,6 +524,13 @@ national_patch_names(const struct db_result *r, void *arg)
 	}
 	ko = np->clears_ko ? "" : np->params[7] != NULL ? np->params[7] : stored_ko;
 	latin = np->clears_latin ? "" : np->params[8] != NULL ? np->params[8] : stored_latin;
+	if (*ko == '\0' && *latin == '\0') {
+		http_reply_problem(np->ctx, 400, "bad request",
+		                   "name_ko, name_latin: a national keeps at least one of the two "
+		                   "names; both cannot be cleared");
+		national_patch_free(np);
+		return;
+	}
 	if (*ko != '\0' && sf_name_search_key(ko, key_ko, sizeof key_ko) != 0)
 		key_ko[0] = '\0';
 	if (*latin != '\0' && sf_name_search_key(latin, key_latin, sizeof key_latin) != 0)
@@ -656,14 +669,29 @@ routes_nationals_update(struct http_ctx *ctx)
 		goto out;
 	}
 	if (v_passport != NULL) {
+		/* The import's rule: spaces and dashes dropped, 5 to 20 letters A-Z and digits. */
 		size_t j = 0;
-		for (const char *p = v_passport; *p != '\0' && j < sizeof passport - 1; p++) {
-			if (*p == ' ' || *p == '-')
+		bool ok = true;
+		for (const char *p = v_passport; *p != '\0' && ok; p++) {
+			unsigned char c = (unsigned char)*p;
+			if (c == ' ' || c == '-' || c == '\t')
 				continue;
-			passport[j++] = (char)toupper((unsigned char)*p);
+			ok = j < 20 && c < 0x80 && isalnum(c);
+			if (ok)
+				passport[j++] = (char)toupper(c);
 		}
 		passport[j] = '\0';
+		if (!ok || j < 5) {
+			http_reply_problem(ctx, 400, "bad request",
+			                   "passport_no: 5 to 20 letters A to Z and digits");
+			goto out;
+		}
 		v_passport = passport;
+	}
+	if (v_arr != NULL && v_dep != NULL && strcmp(v_dep, v_arr) < 0) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "departure_date: before the arrival date");
+		goto out;
 	}
 	if (v_kind != NULL && strcmp(v_kind, "resident") != 0 && strcmp(v_kind, "traveller") != 0) {
 		http_reply_problem(ctx, 400, "bad request", "kind: resident or traveller");

@@ -323,6 +323,33 @@ def the_spatial_query_uses_its_index():
     check("national_last_point" in plan, plan)
 
 
+def a_refused_change_names_its_field():
+    path = "/api/v1/nationals/%d" % ID["CHOI YUNA"]
+    before = S["staff-a"].get(path).json()
+    arrival = cluster.psql(DB, "SELECT arrival_date - 10 FROM national WHERE id = %d" % ID["CHOI YUNA"])
+    for body, start in (({"passport_no": "ab"}, "passport_no: 5 to 20 letters A to Z and digits"),
+                        ({"passport_no": "ab\u00e9cdef"}, "passport_no: 5 to 20 letters A to Z and digits"),
+                        ({"passport_no": "M" + "1" * 20}, "passport_no: 5 to 20 letters A to Z and digits"),
+                        ({"arrival_date": "2027-02-01", "departure_date": "2027-01-01"},
+                         "departure_date: before the arrival date"),
+                        ({"departure_date": arrival}, "departure_date: before the arrival date"),
+                        ({"name_ko": None, "name_latin": None}, "name_ko, name_latin: "),
+                        ({"name_ko": None, "notes": "x"}, None)):
+        r = S["staff-a"].patch(path, body)
+        if start is None:
+            expect_equal(r.status, 200, r.body)
+            r = S["staff-a"].patch(path, {"name_latin": None})
+            start = "name_ko, name_latin: "
+        expect_equal(r.status, 400, "%r: %s" % (body, r.body))
+        detail = r.json()["detail"]
+        check(detail.startswith(start) and "constraint" not in detail and "national" + "_" not in detail,
+              "%r: %s" % (body, detail))
+    after = S["staff-a"].get(path).json()
+    for k in ("passport_no", "arrival_date", "departure_date", "name_latin"):
+        expect_equal(after[k], before[k], "%s unchanged" % k)
+    expect_equal(S["staff-a"].patch(path, {"name_ko": before["name_ko"], "notes": None}).status, 200, "back")
+
+
 try:
     run([
         staff_lists_only_their_mission,
@@ -338,6 +365,7 @@ try:
         who_is_in_an_area,
         export_is_scoped_masked_and_reimportable,
         the_spatial_query_uses_its_index,
+        a_refused_change_names_its_field,
     ])
 finally:
     d.stop()
