@@ -381,17 +381,18 @@ static const char *const import_merge_steps[] = {
     " now() FROM import_row s JOIN import_id i ON i.line = s.line "
     " WHERE i.is_new AND s.lat IS NOT NULL",
     /*
-     * A registered person's point is compared with the file's own earlier
-     * one (the newest 'import' location) and with points staff entered
-     * since, not with where they are now: a place they answered from is
-     * newer news than a roster, and an export writes 6 decimals (0.1 m).
+     * A registered person's point is compared with where they are now,
+     * with the file's own earlier one (the newest 'import' location) and
+     * with points staff entered since: a place they answered from is newer
+     * news than a roster, and an export writes 6 decimals (0.1 m).
      * A point that did move is held back, and said, when the person or
      * staff gave a place since the last import: it must not send them home.
      */
     "WITH f AS (SELECT i.line, i.national_id, "
     "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography AS point, "
-    "  li.point AS import_point, li.observed_at AS import_at "
+    "  li.point AS import_point, li.observed_at AS import_at, n.last_point "
     " FROM import_row s JOIN import_id i ON i.line = s.line "
+    " JOIN national n ON n.id = i.national_id "
     " LEFT JOIN LATERAL (SELECT l.point, l.observed_at FROM location l "
     "  WHERE l.national_id = i.national_id AND l.source = 'import' "
     "  ORDER BY l.observed_at DESC, l.id DESC LIMIT 1) li ON true "
@@ -399,7 +400,8 @@ static const char *const import_merge_steps[] = {
     "m AS (SELECT f.line, f.national_id, f.point, EXISTS (SELECT 1 FROM location l "
     "  WHERE l.national_id = f.national_id AND l.source IN ('reply', 'staff') "
     "  AND (f.import_at IS NULL OR l.observed_at > f.import_at)) AS held FROM f "
-    " WHERE NOT coalesce(ST_DWithin(f.point, f.import_point, 0.1), false) "
+    " WHERE NOT coalesce(ST_DWithin(f.point, f.last_point, 0.1), false) "
+    " AND NOT coalesce(ST_DWithin(f.point, f.import_point, 0.1), false) "
     " AND NOT EXISTS (SELECT 1 FROM location l WHERE l.national_id = f.national_id "
     "  AND l.source = 'staff' AND (f.import_at IS NULL OR l.observed_at >= f.import_at) "
     "  AND ST_DWithin(l.point, f.point, 0.1))), "

@@ -324,9 +324,9 @@ def the_spatial_query_uses_its_index():
 
 
 def a_refused_change_names_its_field():
-    path = "/api/v1/nationals/%d" % ID["CHOI YUNA"]
+    path = "/api/v1/nationals/%d" % ID["PARK JIHO"]
     before = S["staff-a"].get(path).json()
-    arrival = cluster.psql(DB, "SELECT arrival_date - 10 FROM national WHERE id = %d" % ID["CHOI YUNA"])
+    arrival = cluster.psql(DB, "SELECT arrival_date - 10 FROM national WHERE id = %d" % ID["PARK JIHO"])
     for body, start in (({"passport_no": "ab"}, "passport_no: 5 to 20 letters A to Z and digits"),
                         ({"passport_no": "ab\u00e9cdef"}, "passport_no: 5 to 20 letters A to Z and digits"),
                         ({"passport_no": "M" + "1" * 20}, "passport_no: 5 to 20 letters A to Z and digits"),
