@@ -208,13 +208,30 @@ def people_whose_trip_begins_during_a_check_in_are_asked():
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
 
 
+def the_same_file_sent_twice_at_once_adds_everyone_once():
+    rows = [",CONC PERSON%s,,1980-01-01,010-86%02d-%04d,TR,Istanbul,TR-34,%s,%s"
+            % (chr(65 + i % 26) + chr(65 + i // 26), i // 100, i, day(1), day(3)) for i in range(400)]
+    out = []
+
+    def go():
+        out.append(send(rows))
+    both = [threading.Thread(target=go) for _ in range(2)]
+    [t.start() for t in both]
+    [t.join() for t in both]
+    expect_equal([r.status for r in out], [200, 200], [r.body[:200] for r in out])
+    expect_equal(sorted(r.json()["travellers_added"] for r in out), [0, 400], [r.body[:200] for r in out])
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_latin LIKE 'CONC PERSON%'"), "400",
+                 "each traveller once")
+
+
 if __name__ == "__main__":
     try:
         run([a_person_staff_deleted_is_not_brought_back,
              rows_are_checked_against_the_legs_limits_with_their_lines,
              a_traveller_the_registry_has_is_moved_by_a_partners_legs,
              travellers_a_partner_puts_inside_a_running_check_in_are_asked,
-             people_whose_trip_begins_during_a_check_in_are_asked])
+             people_whose_trip_begins_during_a_check_in_are_asked,
+             the_same_file_sent_twice_at_once_adds_everyone_once])
     finally:
         d.stop()
         cluster.dropdb(DB)
