@@ -1,8 +1,40 @@
--- One import of partners' itineraries per mission at a time, with the lock
--- the nationals import takes ('import:'), so the same file sent twice at
--- once adds everyone once. It is taken first, before any row or the
--- membership lock (asked for later only without waiting), so it cannot
--- deadlock with launches or joins.
+-- Partners' itineraries match travellers by the registry import's rules.
+--
+-- A row's passport is believed only when its holder has one of the row's
+-- names: a typo in a passport number put a stranger's trip and phone on a
+-- registered resident, who was then looked for in the stranger's region
+-- during it. Such a row is refused, naming the line and the holder with the
+-- passport masked.
+--
+-- A file's rows are one traveller when they have the same passport, or a
+-- phone, a name (one of the two scripts is enough) and the birth date; rows
+-- with and without the passport are one person. A traveller is
+-- matched in the registry on passport, else on phone + name + birth date
+-- (a row without a birth date is no contradiction), as in the nationals
+-- import; a traveller who fits several registered people is refused, naming
+-- them, rather than given to either.
+--
+-- One import per mission at a time, with the lock the nationals import
+-- takes ('import:'), so the same file sent twice at once adds everyone once.
+-- It is taken first, before any row or the membership lock (asked for later
+-- only without waiting), so it cannot deadlock with launches or joins.
+
+-- Two name keys (space-separated, one per script) are the same names, or one
+-- of them lacks one of the two names.
+CREATE FUNCTION itinerary_names_match(a text, b text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE AS $$
+	SELECT coalesce(a, '') <> '' AND coalesce(b, '') <> '' AND (a = b
+		OR string_to_array(a, ' ') @> string_to_array(b, ' ')
+		OR string_to_array(a, ' ') <@ string_to_array(b, ' '))
+$$;
+
+-- A stored person and a row share at least one name, the least a passport
+-- needs to be believed; a stored key that is empty says nothing either way.
+CREATE FUNCTION itinerary_names_shared(p_stored text, p_row text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE AS $$
+	SELECT coalesce(p_stored, '') = ''
+		OR string_to_array(p_stored, ' ') && string_to_array(coalesce(p_row, ''), ' ')
+$$;
 
 CREATE OR REPLACE FUNCTION itinerary_import(p_mission bigint, p_source text, p_rows jsonb, p_dry boolean,
 		p_actor text, p_role text, p_addr text) RETURNS json LANGUAGE plpgsql AS $$
@@ -32,8 +64,7 @@ BEGIN
 			x.phones, x.emails, x.languages, x.country, x.place, x.region_id, x.point, x.arrival,
 			x.departure, bad.reason, bad.field
 		FROM (SELECT (r->>'line')::integer AS line,
-				coalesce('p:' || (r->>'passport_no'), 'n:' || (r->>'name_key') || '|'
-					|| coalesce(r->>'birth_date', '') || '|' || coalesce(r->'phones'->>0, '')) AS person,
+				NULL::text AS person,
 				r->>'name_ko' AS name_ko, r->>'name_latin' AS name_latin,
 				coalesce(r->>'name_key', '') AS name_key, (r->>'birth_date')::date AS birth_date,
 				r->>'passport_no' AS passport_no,
@@ -71,33 +102,126 @@ BEGIN
 					THEN 'departure_date: a leg lasts at most 3660 days' END)) v (o, field, reason)
 			WHERE v.reason IS NOT NULL ORDER BY v.o LIMIT 1) bad ON true;
 	BEGIN
-		-- Match each traveller once: passport, else name, birth date and a phone.
-		UPDATE itin_leg_row t SET national_id = x.id FROM (
-			SELECT DISTINCT ON (t2.person) t2.person, n.id
-			FROM itin_leg_row t2 JOIN national n ON n.mission_id = p_mission AND n.deleted_at IS NULL
-				AND ((t2.passport_no IS NOT NULL AND n.passport_no = t2.passport_no)
-					OR (t2.passport_no IS NULL AND n.name_key = t2.name_key AND t2.name_key <> ''
-						AND n.birth_date = t2.birth_date AND EXISTS (SELECT 1 FROM contact c
-							WHERE c.national_id = n.id AND c.kind = 'phone'
-								AND c.value = ANY (t2.phones))))
-			WHERE t2.refused IS NULL ORDER BY t2.person, n.id) x
-		WHERE t.person = x.person AND t.refused IS NULL;
-		-- No one registered, but someone staff deleted (the newest deletion):
-		-- left out, not brought back unasked. A registrant set aside by a
-		-- merge is not a deletion.
-		UPDATE itin_leg_row t SET deleted_id = x.id, deleted_on = x.deleted_at::date FROM (
-			SELECT DISTINCT ON (t2.person) t2.person, n.id, n.deleted_at
-			FROM itin_leg_row t2 JOIN national n ON n.mission_id = p_mission
-				AND n.deleted_at IS NOT NULL
-				AND ((t2.passport_no IS NOT NULL AND n.passport_no = t2.passport_no)
-					OR (t2.passport_no IS NULL AND n.name_key = t2.name_key AND t2.name_key <> ''
-						AND n.birth_date = t2.birth_date AND EXISTS (SELECT 1 FROM contact c
-							WHERE c.national_id = n.id AND c.kind = 'phone'
-								AND c.value = ANY (t2.phones))))
-			WHERE t2.refused IS NULL AND t2.national_id IS NULL
-				AND NOT EXISTS (SELECT 1 FROM registration_merge m WHERE m.registrant_id = n.id)
-			ORDER BY t2.person, n.deleted_at DESC, n.id DESC) x
-		WHERE t.person = x.person AND t.refused IS NULL AND t.national_id IS NULL;
+		-- A passport is believed only with a name of its holder (the registered
+		-- one, else the last deleted): a typo in it must not put a stranger's
+		-- trip and phone on someone else. Masked as in the API's answers.
+		UPDATE itin_leg_row t SET refused_field = 'passport_no',
+				refused = 'passport_no: passport ' || left(n.passport_no, 1)
+					|| repeat('*', greatest(length(n.passport_no) - 3, 1)) || right(n.passport_no, 2)
+					|| ' is held by another person (national ' || n.id || '), whose names differ;'
+					|| ' check the passport number; nothing of this row was stored'
+			FROM (SELECT DISTINCT ON (x.passport_no) x.id, x.passport_no, x.name_key FROM national x
+				WHERE x.mission_id = p_mission AND x.passport_no IN (SELECT passport_no FROM itin_leg_row)
+				ORDER BY x.passport_no, x.deleted_at IS NOT NULL, x.deleted_at DESC) n
+			WHERE t.refused IS NULL AND t.passport_no = n.passport_no
+				AND NOT itinerary_names_shared(n.name_key, t.name_key);
+		-- The same within the file: a passport's rows share a name with its first.
+		UPDATE itin_leg_row t SET refused_field = 'passport_no',
+				refused = 'passport_no: the same passport as line ' || f.line || ', whose names differ;'
+					|| ' check the passport number; nothing of this row was stored'
+			FROM (SELECT DISTINCT ON (passport_no) passport_no, line, name_key FROM itin_leg_row
+				WHERE refused IS NULL AND passport_no IS NOT NULL ORDER BY passport_no, line) f
+			WHERE t.refused IS NULL AND t.passport_no = f.passport_no AND t.line > f.line
+				AND NOT itinerary_names_shared(f.name_key, t.name_key);
+		-- Which rows are one traveller: one passport; a row without it joins
+		-- the one passport whose rows have its phone, a name (one script is
+		-- enough) and its birth date (or none on both: within a file, one row
+		-- without it could be a father's beside his son's), and is refused
+		-- when it fits several; else the rows without a passport it fits that
+		-- way, under the first of them.
+		UPDATE itin_leg_row SET person = 'p:' || passport_no
+			WHERE refused IS NULL AND passport_no IS NOT NULL;
+		UPDATE itin_leg_row t SET person = CASE WHEN x.k = 1 THEN 'p:' || x.passport_no END,
+				refused_field = CASE WHEN x.k > 1 THEN 'phone' END,
+				refused = CASE WHEN x.k > 1 THEN 'phone: may be the traveller of line ' || x.lines
+					|| ' (the same name and phone, with other passports); add the passport or a '
+					|| 'birth date that tells which; nothing of this row was stored' END
+			FROM (SELECT f.line, count(*) AS k, min(f.passport_no) AS passport_no,
+					string_agg(f.first::text, ' or line ' ORDER BY f.first) AS lines
+				FROM (SELECT t2.line, u.passport_no, min(u.line) AS first
+					FROM itin_leg_row t2 JOIN itin_leg_row u ON u.refused IS NULL
+						AND u.passport_no IS NOT NULL AND u.phones && t2.phones
+						AND itinerary_names_match(u.name_key, t2.name_key)
+						AND u.birth_date IS NOT DISTINCT FROM t2.birth_date
+					WHERE t2.refused IS NULL AND t2.passport_no IS NULL
+					GROUP BY t2.line, u.passport_no) f
+				GROUP BY f.line) x
+			WHERE t.line = x.line;
+		UPDATE itin_leg_row t SET person = 'l:' || x.first FROM (
+				SELECT t2.line, min(u.line) AS first
+				FROM itin_leg_row t2 JOIN itin_leg_row u ON u.refused IS NULL AND u.person IS NULL
+					AND u.passport_no IS NULL AND (u.line = t2.line OR (u.phones && t2.phones
+						AND itinerary_names_match(u.name_key, t2.name_key)
+						AND u.birth_date IS NOT DISTINCT FROM t2.birth_date))
+				WHERE t2.refused IS NULL AND t2.person IS NULL
+				GROUP BY t2.line) x
+			WHERE t.line = x.line;
+		-- Each traveller in the registry: the holder of their passport, else
+		-- the one registered person with a phone, a name and the birth date of
+		-- one of their rows (a row without a birth date is no contradiction;
+		-- one whose passport differs from the stored one needs the birth date),
+		-- else the last one staff deleted by the same rules.
+		CREATE TEMP TABLE IF NOT EXISTS itin_person (person text PRIMARY KEY, by_passport bigint,
+			live bigint[], gone bigint, gone_on date) ON COMMIT DROP;
+		TRUNCATE itin_person;
+		INSERT INTO itin_person (person)
+			SELECT DISTINCT person FROM itin_leg_row WHERE refused IS NULL AND person IS NOT NULL;
+		UPDATE itin_person p SET by_passport = x.id FROM (
+				SELECT t.person, min(n.id) AS id FROM itin_leg_row t
+				JOIN national n ON n.mission_id = p_mission AND n.deleted_at IS NULL
+					AND n.passport_no = t.passport_no
+				WHERE t.refused IS NULL AND t.passport_no IS NOT NULL GROUP BY t.person) x
+			WHERE p.person = x.person;
+		UPDATE itin_person p SET live = x.ids FROM (
+				SELECT t.person, array_agg(DISTINCT n.id ORDER BY n.id) AS ids FROM itin_leg_row t
+				JOIN contact c ON c.kind = 'phone' AND c.value = ANY (t.phones)
+				JOIN national n ON n.id = c.national_id AND n.mission_id = p_mission
+					AND n.deleted_at IS NULL
+				WHERE t.refused IS NULL AND itinerary_names_match(n.name_key, t.name_key)
+					AND (t.birth_date IS NULL OR n.birth_date = t.birth_date)
+					AND (t.passport_no IS NULL OR n.passport_no IS NULL OR n.birth_date = t.birth_date)
+				GROUP BY t.person) x
+			WHERE p.person = x.person AND p.by_passport IS NULL;
+		-- A registrant set aside by a merge is not a deletion.
+		UPDATE itin_person p SET gone = x.id, gone_on = x.deleted_at::date FROM (
+				SELECT DISTINCT ON (g.person) g.person, g.id, g.deleted_at FROM (
+					SELECT t.person, n.id, n.deleted_at, 0 AS how FROM itin_leg_row t
+					JOIN national n ON n.mission_id = p_mission AND n.deleted_at IS NOT NULL
+						AND n.passport_no = t.passport_no
+					WHERE t.refused IS NULL AND t.passport_no IS NOT NULL
+					UNION ALL
+					SELECT t.person, n.id, n.deleted_at, 1 FROM itin_leg_row t
+					JOIN contact c ON c.kind = 'phone' AND c.value = ANY (t.phones)
+					JOIN national n ON n.id = c.national_id AND n.mission_id = p_mission
+						AND n.deleted_at IS NOT NULL
+					WHERE t.refused IS NULL AND itinerary_names_match(n.name_key, t.name_key)
+						AND (t.birth_date IS NULL OR n.birth_date = t.birth_date)
+						AND (t.passport_no IS NULL OR n.passport_no IS NULL
+							OR n.birth_date = t.birth_date)) g
+				WHERE NOT EXISTS (SELECT 1 FROM registration_merge m WHERE m.registrant_id = g.id)
+				ORDER BY g.person, g.how, g.deleted_at DESC, g.id DESC) x
+			WHERE p.person = x.person AND p.by_passport IS NULL AND p.live IS NULL;
+		-- Which of several registered people it is, no rule can tell: either
+		-- guess would put the trip on someone else.
+		UPDATE itin_leg_row t SET refused_field = 'phone',
+				refused = 'phone: may be any of nationals '
+					|| array_to_string(p.live[1:5], ', ') || CASE WHEN cardinality(p.live) > 5
+						THEN ' and ' || (cardinality(p.live) - 5) || ' more' ELSE '' END
+					|| ' (the same name and phone); add the passport or a birth date that tells'
+					|| ' which; nothing of this row was stored'
+			FROM itin_person p
+			WHERE t.person = p.person AND t.refused IS NULL AND p.by_passport IS NULL
+				AND cardinality(p.live) > 1;
+		UPDATE itin_leg_row t SET national_id = coalesce(p.by_passport, p.live[1])
+			FROM itin_person p
+			WHERE t.person = p.person AND t.refused IS NULL
+				AND (p.by_passport IS NOT NULL OR cardinality(p.live) = 1);
+		-- No one registered, but someone staff deleted: left out, not brought
+		-- back unasked.
+		UPDATE itin_leg_row t SET deleted_id = p.gone, deleted_on = p.gone_on
+			FROM itin_person p
+			WHERE t.person = p.person AND t.refused IS NULL AND t.national_id IS NULL
+				AND p.gone IS NOT NULL;
 		SELECT count(*) INTO skipped FROM itin_leg_row WHERE deleted_id IS NOT NULL;
 		-- New travellers' ids are drawn first so every row of the person knows
 		-- its id. (Materialised: a rescanned subquery would draw a new id per row.)
@@ -130,13 +254,18 @@ BEGIN
 		-- (Counted by national: one person's rows with and without a passport are one.)
 		SELECT count(DISTINCT national_id) INTO matched FROM itin_leg_row
 			WHERE national_id IS NOT NULL AND NOT is_new AND refused IS NULL;
-		WITH firsts AS (SELECT DISTINCT ON (person) * FROM itin_leg_row
-				WHERE is_new AND refused IS NULL ORDER BY person, line),
+		-- A new traveller's names are those of their most complete row, and
+		-- their passport that of any row (rows without it are theirs too).
+		WITH firsts AS (SELECT DISTINCT ON (person) t.*, (SELECT max(a.passport_no)
+					FROM itin_leg_row a WHERE a.person = t.person AND a.refused IS NULL) AS passport
+				FROM itin_leg_row t WHERE is_new AND refused IS NULL
+				ORDER BY person, (name_ko IS NULL)::int + (name_latin IS NULL)::int,
+					birth_date IS NULL, passport_no IS NULL, line),
 			ins AS (INSERT INTO national (id, mission_id, name_ko, name_latin, name_key,
 					birth_date, passport_no, kind, arrival_date, departure_date, languages, source)
 				OVERRIDING SYSTEM VALUE
 				SELECT f.national_id, p_mission, f.name_ko, f.name_latin, f.name_key, f.birth_date,
-					f.passport_no, 'traveller',
+					f.passport, 'traveller',
 					(SELECT min(arrival) FROM itin_leg_row a WHERE a.person = f.person AND a.is_new
 						AND a.refused IS NULL),
 					(SELECT max(departure) FROM itin_leg_row a WHERE a.person = f.person AND a.is_new

@@ -4,7 +4,10 @@ checked against the legs' limits (arrival from 2000 to 2100, at most 3,660
 days, at most 20 legs per traveller) with its line, a leg given twice in a
 file is stored once, and the good rows go in. Travellers a partner puts in
 a running check-in's area are asked, and so are those whose trip there
-begins, or a resident's trip away ends, while the check-in runs."""
+begins, or a resident's trip away ends, while the check-in runs. Travellers
+are matched as in the nationals import: a passport only with a name of its
+holder, rows with and without it one person, one script of the name enough;
+the same file sent twice at once adds everyone once."""
 
 import datetime
 import os
@@ -208,6 +211,80 @@ def people_whose_trip_begins_during_a_check_in_are_asked():
     expect_equal(lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "closed")
 
 
+def a_passport_is_believed_only_with_a_name_of_its_holder():
+    home = lead.post("/api/v1/nationals", {"name_ko": "윤거주", "name_latin": "YUN GEOJU", "birth_date": "1960-06-06",
+                                           "passport_no": "M84000001", "phone": "010-8400-0001", "kind": "resident",
+                                           "location": {"lat": 39.93, "lon": 32.85}})
+    expect_equal(home.status, 201, home.body)
+    rid = int(cluster.psql(DB, "SELECT id FROM national WHERE passport_no = 'M84000001'"))
+    # A tourist whose passport number was mistyped as the resident's.
+    rows = ["강관광,KANG GWANGWANG,M84000001,1999-09-09,010-8400-0009,TR,Antakya,TR-31,%s,%s" % (day(4), day(8)),
+            # One of the holder's names is enough.
+            ",YUN GEOJU,M84000001,,,TR,Istanbul,TR-34,%s,%s" % (day(10), day(12))]
+    dry = send(rows, dry=True).json()
+    r = send(rows)
+    expect_equal(r.status, 200, r.body)
+    rep = r.json()
+    expect_equal([(e["line"], e["field"]) for e in rep["errors"]], [(2, "passport_no")], rep)
+    expect_equal([(e["line"], e["field"]) for e in dry["errors"]], [(2, "passport_no")], dry)
+    reason = rep["errors"][0]["reason"]
+    check("national %d" % rid in reason and "M******01" in reason, reason)
+    check("M84000001" not in reason and "KANG" not in reason, "no values quoted")
+    expect_equal((rep["travellers_added"], rep["travellers_matched"], rep["legs_added"]), (0, 1, 1), rep)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(place, ',') FROM itinerary_leg WHERE national_id = %d" % rid),
+                 "Istanbul", "the stranger's trip is not the resident's")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM contact WHERE national_id = %d AND value = '+821084000009'"
+                              % rid), "0", "nor the stranger's phone")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM region g, nationals_in_area(g.mission_id, g.area, '%s') x "
+                                  "WHERE g.mission_id = %d AND g.code = 'TR-31' AND x.national_id = %d"
+                              % (day(5), MISSION, rid)), "0", "not looked for in the stranger's region")
+
+
+def one_travellers_rows_are_one_person_as_in_the_nationals_import():
+    # The same traveller with the passport on one row only: one person, with it.
+    rows = ["최파트,CHOI PARTNER,M85000001,1975-05-05,010-8500-0001,TR,Istanbul,TR-34,%s,%s" % (day(1), day(3)),
+            "최파트,CHOI PARTNER,,1975-05-05,010-8500-0001,TR,Antakya,TR-31,%s,%s" % (day(4), day(8)),
+            # Without the passport first, and with the Latin name only.
+            ",LEE FIRST,,1981-02-02,010-8500-0002,TR,Istanbul,TR-34,%s,%s" % (day(1), day(3)),
+            "이먼저,LEE FIRST,M85000002,1981-02-02,010-8500-0002,TR,Antakya,TR-31,%s,%s" % (day(4), day(8)),
+            # Two rows without a passport, one with the Hangul name only.
+            "정둘,JUNG TWO,,1990-03-03,010-8500-0003,TR,Istanbul,TR-34,%s,%s" % (day(1), day(3)),
+            "정둘,,,1990-03-03,010-8500-0003,TR,Antakya,TR-31,%s,%s" % (day(4), day(8))]
+    dry = send(rows, dry=True).json()
+    expect_equal(dry["travellers_added"], 3, dry)
+    rep = send(rows).json()
+    expect_equal((rep["travellers_added"], rep["legs_added"], rep["bad_rows"]), (3, 6, 0), rep)
+    people = cluster.psql(DB, "SELECT string_agg(coalesce(name_ko, '-') || '/' || coalesce(passport_no, '-') || '/' "
+                              "|| (SELECT count(*) FROM itinerary_leg l WHERE l.national_id = n.id), ',' ORDER BY id) "
+                              "FROM national n WHERE name_key LIKE '%choipartner%' OR name_key LIKE '%leefirst%' "
+                              "OR name_key LIKE '정둘%'")
+    expect_equal(sorted(people.split(",")), ["이먼저/M85000002/2", "정둘/-/2", "최파트/M85000001/2"],
+                 "one person each, with every leg")
+    # A stored resident with both names, found by an airline's Latin name,
+    # birth date and phone; and by a passport the registry does not have.
+    home = lead.post("/api/v1/nationals", {"name_ko": "윤집", "name_latin": "YUN HOME", "birth_date": "1961-06-06",
+                                           "phone": "010-8500-0004", "kind": "resident",
+                                           "location": {"lat": 39.93, "lon": 32.85}})
+    expect_equal(home.status, 201, home.body)
+    rid = int(cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'YUN HOME'"))
+    rep = send([",YUN HOME,,1961-06-06,010-8500-0004,TR,Istanbul,TR-34,%s,%s" % (day(1), day(3)),
+                "윤집,,M85000004,1961-06-06,010-8500-0004,TR,Antakya,TR-31,%s,%s" % (day(4), day(8))]).json()
+    expect_equal((rep["travellers_added"], rep["travellers_matched"], rep["legs_added"]), (0, 1, 2), rep)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM itinerary_leg WHERE national_id = %d" % rid), "2", "their legs")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE name_key LIKE '%yunhome%'"), "1", "no twin")
+    # Two registered people of one name and phone (father and son): a row
+    # without the birth date could be either, and is refused naming them.
+    for born in ("1950-01-01", "1980-01-01"):
+        expect_equal(lead.post("/api/v1/nationals", {"name_ko": "박같음", "name_latin": "PARK SAME", "birth_date": born,
+                                                     "phone": "010-8500-0005", "kind": "resident"}).status, 201, born)
+    ids = cluster.psql(DB, "SELECT string_agg(id::text, ', ' ORDER BY id) FROM national WHERE name_latin = 'PARK SAME'")
+    rep = send(["박같음,PARK SAME,,,010-8500-0005,TR,Istanbul,TR-34,%s,%s" % (day(1), day(3)),
+                "박같음,PARK SAME,,1980-01-01,010-8500-0005,TR,Antakya,TR-31,%s,%s" % (day(4), day(8))]).json()
+    expect_equal([(e["line"], e["field"]) for e in rep["errors"]], [(2, "phone")], rep)
+    check(ids in rep["errors"][0]["reason"], rep["errors"][0]["reason"])
+    expect_equal((rep["travellers_added"], rep["travellers_matched"], rep["legs_added"]), (0, 1, 1), rep)
+
+
 def the_same_file_sent_twice_at_once_adds_everyone_once():
     rows = [",CONC PERSON%s,,1980-01-01,010-86%02d-%04d,TR,Istanbul,TR-34,%s,%s"
             % (chr(65 + i % 26) + chr(65 + i // 26), i // 100, i, day(1), day(3)) for i in range(400)]
@@ -231,6 +308,8 @@ if __name__ == "__main__":
              a_traveller_the_registry_has_is_moved_by_a_partners_legs,
              travellers_a_partner_puts_inside_a_running_check_in_are_asked,
              people_whose_trip_begins_during_a_check_in_are_asked,
+             a_passport_is_believed_only_with_a_name_of_its_holder,
+             one_travellers_rows_are_one_person_as_in_the_nationals_import,
              the_same_file_sent_twice_at_once_adds_everyone_once])
     finally:
         d.stop()
