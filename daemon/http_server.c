@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include <safety/error.h>
+#include <safety/import.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -807,6 +808,120 @@ http_query(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz
 	return v;
 }
 
+/* The query's parameters, decoded, into params (cleared by the caller when 0). */
+static int
+http_query_parse(const struct http_ctx *ctx, struct evkeyvalq *params)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ctx->req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+
+	TAILQ_INIT(params);
+	if (q == NULL)
+		return SF_ENOTFOUND;
+	if (evhttp_parse_query_str(q, params) != 0) {
+		evhttp_clear_headers(params);
+		return SF_EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * How often name is in the query (as evhttp_find_header compares, in any
+ * case): it reads only the first, so a second would silently fall away.
+ */
+static size_t
+http_query_times(const struct http_ctx *ctx, const char *name)
+{
+	struct evkeyvalq params;
+	struct evkeyval *kv;
+	size_t n = 0;
+
+	if (http_query_parse(ctx, &params) != 0)
+		return 0;
+	TAILQ_FOREACH(kv, &params, next)
+	{
+		if (strcasecmp(kv->key, name) == 0)
+			n++;
+	}
+	evhttp_clear_headers(&params);
+	return n;
+}
+
+static void
+http_reply_repeated(struct http_ctx *ctx, const char *name)
+{
+	char detail[160];
+
+	snprintf(detail, sizeof detail, "%.60s: given more than once; give it once", name);
+	http_reply_problem(ctx, 400, "bad request", detail);
+}
+
+bool
+http_query_single(struct http_ctx *ctx, const char *const *repeatable)
+{
+	struct evkeyvalq params;
+	struct evkeyval *kv, *seen;
+	int rc = http_query_parse(ctx, &params);
+
+	if (rc == SF_ENOTFOUND)
+		return true;
+	if (rc != 0) {
+		http_reply_problem(ctx, 400, "bad request", "the query string is malformed");
+		return false;
+	}
+	TAILQ_FOREACH(kv, &params, next)
+	{
+		bool allowed = false;
+
+		for (size_t i = 0; repeatable != NULL && repeatable[i] != NULL; i++)
+			allowed = allowed || strcasecmp(kv->key, repeatable[i]) == 0;
+		for (seen = TAILQ_FIRST(&params); !allowed && seen != kv;
+		     seen = TAILQ_NEXT(seen, next)) {
+			if (strcasecmp(seen->key, kv->key) == 0) {
+				http_reply_repeated(ctx, kv->key);
+				evhttp_clear_headers(&params);
+				return false;
+			}
+		}
+	}
+	evhttp_clear_headers(&params);
+	return true;
+}
+
+bool
+http_query_import_map(struct http_ctx *ctx, const char *name, struct sf_import_mapping *mapping)
+{
+	struct evkeyvalq params;
+	struct evkeyval *kv;
+	char err[160], detail[240];
+	int rc = http_query_parse(ctx, &params);
+
+	if (rc == SF_ENOTFOUND)
+		return true;
+	if (rc != 0) {
+		http_reply_problem(ctx, 400, "bad request", "the query string is malformed");
+		return false;
+	}
+	/* Each value adds its pairs to the others', as the CLI's repeated --map. */
+	TAILQ_FOREACH(kv, &params, next)
+	{
+		if (strcasecmp(kv->key, name) != 0)
+			continue;
+		if (strlen(kv->value) >= HTTP_QUERY_MAP_MAX)
+			snprintf(detail, sizeof detail, "%s: too long (at most %d bytes)", name,
+			         HTTP_QUERY_MAP_MAX - 1);
+		else if (sf_import_parse_mapping(kv->value, mapping, err, sizeof err) != 0)
+			snprintf(detail, sizeof detail, "%s: %s", name, err);
+		else
+			continue;
+		evhttp_clear_headers(&params);
+		http_reply_problem(ctx, 400, "bad request", detail);
+		return false;
+	}
+	evhttp_clear_headers(&params);
+	return true;
+}
+
 int
 http_query_checked(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz,
                    const char **out)
@@ -844,6 +959,12 @@ http_query_filter(struct http_ctx *ctx, const char *name, char *buf, size_t bufs
 
 	int rc = http_query_checked(ctx, name, buf, bufsz, out);
 
+	/* Two values of one filter: which one was meant, nothing can tell. */
+	if (rc == 0 && http_query_times(ctx, name) > 1) {
+		*out = NULL;
+		http_reply_repeated(ctx, name);
+		return false;
+	}
 	if (rc == 0 || rc == SF_ENOTFOUND)
 		return true;
 	if (rc == SF_EINVAL)
@@ -875,6 +996,11 @@ http_query_flag(struct http_ctx *ctx, const char *name, bool *out)
 		return true;
 	if (rc == SF_EINVAL) {
 		http_reply_problem(ctx, 400, "bad request", "the query string is malformed");
+		return false;
+	}
+	/* "dry_run=false&dry_run=true" must not be read as a real run. */
+	if (http_query_times(ctx, name) > 1) {
+		http_reply_repeated(ctx, name);
 		return false;
 	}
 	for (size_t i = 0; v != NULL && i < sizeof yes / sizeof yes[0]; i++)

@@ -87,16 +87,39 @@ int http_query_checked(const struct http_ctx *ctx, const char *name, char *buf, 
                        const char **out);
 
 /*
- * A filter parameter into *out (NULL when absent). One too long for buf is
- * answered 400 and false returned: a filter never silently falls away.
+ * A filter parameter into *out (NULL when absent). One too long for buf, or
+ * given twice, is answered 400 and false returned: a filter never silently
+ * falls away.
  */
 bool http_query_filter(struct http_ctx *ctx, const char *name, char *buf, size_t bufsz,
                        const char **out);
 
 /*
+ * Answers 400 naming the first parameter the query gives more than once,
+ * unless named in repeatable (NULL-terminated, may be NULL), and returns
+ * false; true when none is. For routes where a second value that is not read
+ * would change what is done (an import's options).
+ */
+bool http_query_single(struct http_ctx *ctx, const char *const *repeatable);
+
+/* The longest value of one map parameter, with its NUL. */
+#define HTTP_QUERY_MAP_MAX 4096
+
+struct sf_import_mapping;
+
+/*
+ * Every value of an import's column mapping parameter (name), in order,
+ * added to mapping as the CLI's repeated --map; an unreadable one is
+ * answered 400 naming the parameter and the reason, and false returned.
+ */
+bool http_query_import_map(struct http_ctx *ctx, const char *name,
+                           struct sf_import_mapping *mapping);
+
+/*
  * A yes/no parameter (1/true/yes/on, 0/false/no/off or empty, any case;
- * absent is no) into *out. Any other value is answered 400 and false is
- * returned: "dry_run=maybe" must never be carried out as a real run.
+ * absent is no) into *out. Any other value, or the parameter twice, is
+ * answered 400 and false is returned: "dry_run=maybe" must never be carried
+ * out as a real run.
  */
 bool http_query_flag(struct http_ctx *ctx, const char *name, bool *out);
 

@@ -227,6 +227,9 @@ routes_itineraries_import(struct http_ctx *ctx)
 		                   "the body is empty: send the file itself");
 		return;
 	}
+	/* Only the first of a repeated parameter would be read: refused instead. */
+	if (!http_query_single(ctx, NULL))
+		return;
 	job = xcalloc(1, sizeof *job);
 	job->ctx = ctx;
 	v = http_query(ctx, "mission", buf, sizeof buf);

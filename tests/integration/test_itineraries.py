@@ -301,6 +301,26 @@ def the_same_file_sent_twice_at_once_adds_everyone_once():
                  "each traveller once")
 
 
+def a_query_parameter_given_twice_is_refused_naming_it():
+    row = "한두번,HAN TWICE,M86000001,1977-07-07,,TR,Antakya,TR-31,%s,%s" % (day(3), day(7))
+    body = ("\n".join([HEADER, row]) + "\n").encode()
+    for query, name in (("source=Hana+Tours&dry_run=true&dry_run=false", "dry_run"),
+                        ("source=Hana+Tours&source=Other&dry_run=true", "source"),
+                        ("source=Hana+Tours&date_format=iso&DATE_FORMAT=dmy", "date_format")):
+        r = lead.request("POST", "/api/v1/itineraries/import?" + query, body,
+                         headers={"Content-Type": "text/csv; charset=utf-8"})
+        expect_equal(r.status, 400, r.body)
+        check(name in r.json()["detail"].lower() and "more than once" in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE passport_no = 'M86000001'"), "0", "nothing stored")
+    # The nationals import reads its yes/no options the same way.
+    r = lead.request("POST", "/api/v1/nationals/import?dry_run=false&dry_run=true",
+                     "성명,영문성명,여권번호\n한두번,HAN TWICE,M86000001\n".encode(),
+                     headers={"Content-Type": "text/csv; charset=utf-8"})
+    expect_equal(r.status, 400, r.body)
+    check("dry_run" in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national WHERE passport_no = 'M86000001'"), "0", "nothing stored")
+
+
 if __name__ == "__main__":
     try:
         run([a_person_staff_deleted_is_not_brought_back,
@@ -310,7 +330,8 @@ if __name__ == "__main__":
              people_whose_trip_begins_during_a_check_in_are_asked,
              a_passport_is_believed_only_with_a_name_of_its_holder,
              one_travellers_rows_are_one_person_as_in_the_nationals_import,
-             the_same_file_sent_twice_at_once_adds_everyone_once])
+             the_same_file_sent_twice_at_once_adds_everyone_once,
+             a_query_parameter_given_twice_is_refused_naming_it])
     finally:
         d.stop()
         cluster.dropdb(DB)
