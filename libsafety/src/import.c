@@ -1434,18 +1434,40 @@ import_person_add(struct importer *im, size_t idx)
 	return 0;
 }
 
+/*
+ * The length of a Unicode dash at s (U+2010 to U+2015, U+2212, U+FF0D), else
+ * 0: word processors and phones put them in for '-' (U+2011, the
+ * non-breaking hyphen, keeps a number on one line), and the phone parser
+ * reads them as '-'.
+ */
+static size_t
+import_unicode_dash(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	if (u[0] == 0xe2 && u[1] == 0x80 && u[2] >= 0x90 && u[2] <= 0x95)
+		return 3;
+	if (u[0] == 0xe2 && u[1] == 0x88 && u[2] == 0x92)
+		return 3;
+	if (u[0] == 0xef && u[1] == 0xbc && u[2] == 0x8d)
+		return 3;
+	return 0;
+}
+
 /* Tells whether a token is a Korean mobile in national form: 010 and 8 digits. */
 static bool
 import_is_korean_mobile(const char *s)
 {
 	char d[12];
-	size_t n = 0;
+	size_t n = 0, dash;
 
 	for (; *s != '\0'; s++) {
 		if (*s >= '0' && *s <= '9') {
 			if (n == sizeof d - 1)
 				return false;
 			d[n++] = *s;
+		} else if ((dash = import_unicode_dash(s)) > 0) {
+			s += dash - 1;
 		} else if (!strchr(" -.()", *s)) {
 			return false;
 		}

@@ -389,6 +389,11 @@ static const struct row_case row_cases[] = {
         "control character"),
     GOOD("row_reads_korean_mobile_abroad_as_plus82", "name_ko=김|phone=010-1234-5678",
          "phones=+821012345678"),
+    /* Non-breaking hyphens (U+2011), a minus sign and a full-width hyphen, as '-'. */
+    GOOD("row_reads_korean_mobile_with_unicode_dashes", "name_ko=김|phone=010\u20111234\u20115678",
+         "phones=+821012345678"),
+    GOOD("row_reads_korean_mobile_with_minus_signs", "name_ko=김|phone=010\u22121234\uff0d5678",
+         "phones=+821012345678"),
     GOOD("row_reads_turkish_national_number", "name_ko=김|phone=0532 123 45 67",
          "phones=+905321234567"),
     GOOD("row_reads_ukrainian_international_number", "name_ko=김|phone=+380 67 123 4567",
