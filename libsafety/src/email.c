@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <unicase.h>
 #include <unictype.h>
@@ -37,6 +38,39 @@ static bool
 email_is_blank(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * What kind of ASCII mark c is, for messages: they say where and what kind,
+ * never the text itself.
+ */
+static const char *
+email_mark_kind(unsigned char c)
+{
+	switch (c) {
+	case ':':
+		return "a colon";
+	case ';':
+		return "a semicolon";
+	case ',':
+		return "a comma";
+	case '(':
+	case ')':
+		return "a parenthesis";
+	case '<':
+	case '>':
+		return "an angle bracket";
+	case '[':
+	case ']':
+		return "a square bracket";
+	case '\\':
+		return "a backslash";
+	case '@':
+		return "an '@'";
+	case '_':
+		return "an underscore";
+	}
+	return "this punctuation mark";
 }
 
 /* Checks the local part: a dot-atom of at most 64 octets. */
@@ -74,9 +108,13 @@ email_check_local(const char *s, size_t n, size_t offset, char *err, size_t errs
 		if (c >= 0x80)
 			return sf_error_set(err, errsz, SF_EINVAL,
 			                    "email: only ASCII before '@' (byte %zu)", offset + i);
+		if (i == 6 && strncasecmp(s, "mailto:", 7) == 0)
+			return sf_error_set(
+			    err, errsz, SF_EINVAL,
+			    "email: starts with \"mailto:\"; give the address alone");
 		return sf_error_set(err, errsz, SF_EINVAL,
-		                    "email: '%c' is not allowed before '@' (byte %zu)", (char)c,
-		                    offset + i);
+		                    "email: %s is not allowed before '@' (byte %zu)",
+		                    email_mark_kind(c), offset + i);
 	}
 	return 0;
 }
@@ -96,7 +134,7 @@ email_check_label(const uint8_t *s, size_t n, char *err, size_t errsz)
 		                    EMAIL_LABEL_MAX);
 	if (s[0] == '-' || s[n - 1] == '-')
 		return sf_error_set(err, errsz, SF_EINVAL,
-		                    "email: domain label '%.*s' %s with a hyphen", (int)n, s,
+		                    "email: a part of the domain %s with a hyphen",
 		                    s[0] == '-' ? "starts" : "ends");
 	for (size_t i = 0; i < n; i += (size_t)k) {
 		k = u8_mbtoucr(&uc, s + i, n - i);
@@ -113,9 +151,19 @@ email_check_label(const uint8_t *s, size_t n, char *err, size_t errsz)
 			return sf_error_set(err, errsz, SF_EINVAL, "email: space in the domain");
 		if (uc > 0x20 && uc < 0x7f)
 			return sf_error_set(err, errsz, SF_EINVAL,
-			                    "email: '%c' is not allowed in the domain", (char)uc);
-		return sf_error_set(err, errsz, SF_EINVAL,
-		                    "email: U+%04X is not allowed in the domain", (unsigned)uc);
+			                    "email: %s is not allowed in the domain",
+			                    email_mark_kind((unsigned char)uc));
+		return sf_error_set(
+		    err, errsz, SF_EINVAL, "email: %s is not allowed in the domain",
+		    uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_Zs)
+		        ? "a wide or fixed space"
+		    : uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_Cf)
+		        ? "an invisible character"
+		    : uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_Cc)
+		        ? "a control character"
+		    : uc_is_general_category_withtable(uc, UC_CATEGORY_MASK_P)
+		        ? "punctuation other than '.' and '-' (a full-width or ideographic dot?)"
+		        : "a symbol");
 	}
 	return 0;
 }
@@ -150,8 +198,8 @@ email_check_domain(const uint8_t *s, size_t n, char *err, size_t errsz)
 		start = i + 1;
 	}
 	if (dots == 0)
-		return sf_error_set(err, errsz, SF_EINVAL, "email: domain '%.*s' has no dot",
-		                    (int)(n < 64 ? n : 64), s);
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "email: the domain after '@' has no dot");
 	if (digits_only)
 		return sf_error_set(err, errsz, SF_EINVAL,
 		                    "email: domain ends in a number, not a name");

@@ -422,7 +422,7 @@ static const struct row_case row_cases[] = {
     GOOD("row_keeps_emails_in_order", "name_ko=김|email=a@example.com; B.Kim@Example.ORG",
          "emails=a@example.com,B.Kim@example.org"),
     BAD("row_refuses_bad_email_without_repeating_it", "name_ko=김|email=kim@localhost", "email",
-        "email: domain has no dot"),
+        "email: the domain after '@' has no dot"),
     GOOD("row_reads_iso_birth_date", "name_ko=김|birth_date=1985-03-14", "birth_date=1985-03-14"),
     BAD("row_refuses_february_30_without_repeating_it", "name_ko=김|birth_date=2023-02-30",
         "birth_date", "birth_date: no such day in that month"),
