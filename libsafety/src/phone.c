@@ -395,6 +395,27 @@ phone_is_separator(ucs4_t uc)
 	                                                UC_CATEGORY_MASK_Pe);
 }
 
+/* What kind of character a refused one is, for messages that never quote it. */
+static const char *
+phone_mark_kind(ucs4_t uc)
+{
+	switch (uc) {
+	case ',':
+	case ';':
+		return "a comma or semicolon is not allowed: give one number";
+	case '#':
+	case '*':
+		return "a key sign (# or *) is not allowed";
+	case ':':
+		return "a colon is not allowed";
+	}
+	if (uc < 0x20 || uc == 0x7f || (uc >= 0x80 && uc < 0xa0))
+		return "a control character is not allowed";
+	if (uc < 0x80)
+		return "a punctuation mark is not allowed";
+	return "a symbol or punctuation mark is not allowed";
+}
+
 /*
  * Collects the digits of input and whether it began with '+'; rejects anything
  * else. group is the number of digits before the first separator that follows
@@ -443,21 +464,14 @@ phone_scan(const char *input, char *digits, size_t *ndigits, size_t *group, uint
 			if (!uc_is_property_white_space(uc))
 				visible = true;
 		} else if (uc_is_alpha(uc)) {
-			if (uc < 0x80)
-				return sf_error_set(
-				    err, errsz, SF_EINVAL,
-				    "phone: letters are not allowed ('%c' at byte %zu)", (char)uc,
-				    i);
+			/* Where, not which: a message may be shown or logged. */
 			return sf_error_set(err, errsz, SF_EINVAL,
-			                    "phone: letters are not allowed (U+%04X at byte %zu)",
-			                    (unsigned)uc, i);
-		} else if (uc >= 0x21 && uc < 0x7f) {
-			return sf_error_set(err, errsz, SF_EINVAL,
-			                    "phone: unexpected '%c' at byte %zu", (char)uc, i);
+			                    "phone: letters are not allowed (a letter at byte %zu; "
+			                    "one number only, without notes or an extension)",
+			                    i);
 		} else {
-			return sf_error_set(err, errsz, SF_EINVAL,
-			                    "phone: unexpected character U+%04X at byte %zu",
-			                    (unsigned)uc, i);
+			return sf_error_set(err, errsz, SF_EINVAL, "phone: %s (byte %zu)",
+			                    phone_mark_kind(uc), i);
 		}
 		i += (size_t)k;
 	}
