@@ -224,6 +224,68 @@ geo_read_second_mark(const char **pp)
 }
 
 /*
+ * What stands at p, for messages: they say what kind of text is where, never
+ * the text itself.
+ */
+static const char *
+geo_kind(const char *p)
+{
+	if (geo_is_digit(*p))
+		return "a number";
+	if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+		return "letters";
+	switch (*p) {
+	case ';':
+		return "a semicolon";
+	case ',':
+		return "a comma";
+	case '/':
+		return "a slash";
+	case '-':
+	case '+':
+		return "a sign";
+	case '(':
+	case ')':
+		return "a parenthesis";
+	}
+	if ((unsigned char)*p >= 0x80)
+		return "a character that is not ASCII";
+	return "a punctuation mark";
+}
+
+/*
+ * Whether the spaces and number at p, followed by a hemisphere letter, are
+ * minutes or seconds no coordinate can have (60 or more, or signed); then err
+ * says so, with where the number is.
+ */
+static bool
+geo_minutes_wrong(const char *p, const char *what, const char *base, char *err, size_t errsz)
+{
+	const char *q = p, *at;
+	double v;
+	bool frac, attached;
+	int sign;
+
+	if (!geo_skip_spaces(&q))
+		return false;
+	at = q;
+	if (!geo_read_signed(&q, &v, &frac, &sign) ||
+	    geo_read_hemisphere_suffix(&q, &attached) == 0)
+		return false;
+	if (sign != 0)
+		sf_error_set(err, errsz, SF_ERANGE,
+		             "geo: a sign on the minutes or seconds of the %s (byte %zu); put the "
+		             "sign, or S or W, with the degrees",
+		             what, (size_t)(at - base));
+	else if (v >= 60)
+		sf_error_set(err, errsz, SF_ERANGE,
+		             "geo: minutes and seconds of the %s must be below 60 (the number at "
+		             "byte %zu)",
+		             what, (size_t)(at - base));
+	return sign != 0 || v >= 60;
+}
+
+/*
  * Reads one typed coordinate: decimal degrees, or degrees, minutes and seconds
  * ("37°33'59.4\"N"), with a sign or a hemisphere. what names it in messages.
  * With spaced, whole degrees followed by a space and a number are degrees and
@@ -231,8 +293,8 @@ geo_read_second_mark(const char **pp)
  * accepts only when hemisphere letters say which coordinate is which.
  */
 static int
-geo_read_coord(const char **pp, struct geo_coord *c, const char *what, bool spaced, char *err,
-               size_t errsz)
+geo_read_coord(const char **pp, const char *base, struct geo_coord *c, const char *what,
+               bool spaced, char *err, size_t errsz)
 {
 	const char *p = *pp;
 	double degrees, minutes = 0, seconds = 0;
@@ -286,6 +348,13 @@ geo_read_coord(const char **pp, struct geo_coord *c, const char *what, bool spac
 			bool frac;
 
 			q = p;
+			/*
+			 * A number before a hemisphere letter is the minutes (or seconds)
+			 * of this coordinate: one out of range or with a sign is said so,
+			 * rather than taken for the next coordinate.
+			 */
+			if (degrees <= 180 && geo_minutes_wrong(q, what, base, err, errsz))
+				return SF_ERANGE;
 			if (degrees <= 180 && geo_skip_spaces(&q) &&
 			    geo_read_unsigned(&q, &v, &frac) && v < 60) {
 				minutes = v;
@@ -294,6 +363,8 @@ geo_read_coord(const char **pp, struct geo_coord *c, const char *what, bool spac
 				p = q;
 				/* Seconds only after whole minutes, and only a number that can be.
 				 */
+				if (!frac_min && geo_minutes_wrong(q, what, base, err, errsz))
+					return SF_ERANGE;
 				if (!frac_min && geo_skip_spaces(&q) &&
 				    geo_read_unsigned(&q, &v, &frac) && v < 60) {
 					seconds = v;
@@ -338,12 +409,12 @@ geo_check(const struct sf_point *p, const char *hint, char *err, size_t errsz)
 		return sf_error_set(err, errsz, SF_EINVAL, "geo: longitude is not a number");
 	if (fabs(p->lat) > 90)
 		return sf_error_set(err, errsz, SF_ERANGE,
-		                    "geo: latitude %g out of range (-90 to 90)%s%s", p->lat,
+		                    "geo: latitude out of range (-90 to 90)%s%s",
 		                    hint != NULL && swapped_fits ? "; " : "",
 		                    hint != NULL && swapped_fits ? hint : "");
 	if (fabs(p->lon) > 180)
 		return sf_error_set(err, errsz, SF_ERANGE,
-		                    "geo: longitude %g out of range (-180 to 180)", p->lon);
+		                    "geo: longitude out of range (-180 to 180)");
 	return 0;
 }
 
@@ -399,7 +470,7 @@ geo_parse_latlon(const char *s, bool spaced_dm, struct sf_point *out, bool *trai
 		p++;
 		geo_skip_spaces(&p);
 	}
-	rc = geo_read_coord(&p, &a, "latitude", spaced_dm, err, errsz);
+	rc = geo_read_coord(&p, s, &a, "latitude", spaced_dm, err, errsz);
 	if (rc != 0)
 		return rc;
 	spaced = geo_skip_spaces(&p);
@@ -411,10 +482,11 @@ geo_parse_latlon(const char *s, bool spaced_dm, struct sf_point *out, bool *trai
 		                    "geo: expected latitude, longitude; got one number");
 	} else if (!spaced && !a.attached) {
 		return sf_error_set(err, errsz, SF_EINVAL,
-		                    "geo: expected ',' or a space after the latitude, got '%.8s'",
-		                    p);
+		                    "geo: expected ',' or a space after the latitude, found %s "
+		                    "(byte %zu)",
+		                    geo_kind(p), (size_t)(p - s));
 	}
-	rc = geo_read_coord(&p, &b, "longitude", spaced_dm, err, errsz);
+	rc = geo_read_coord(&p, s, &b, "longitude", spaced_dm, err, errsz);
 	if (rc != 0)
 		return rc;
 	spaced = geo_skip_spaces(&p);
@@ -440,7 +512,8 @@ geo_parse_latlon(const char *s, bool spaced_dm, struct sf_point *out, bool *trai
 	}
 	if (*p != '\0')
 		return sf_error_set(err, errsz, SF_EINVAL,
-		                    "geo: unexpected '%.8s' after the longitude", p);
+		                    "geo: unexpected %s after the longitude (byte %zu)",
+		                    geo_kind(p), (size_t)(p - s));
 	/* Unmarked degrees and minutes are taken only when letters say which is which. */
 	if (spaced_dm && (a.hemisphere == 0 || b.hemisphere == 0))
 		return sf_error_set(err, errsz, SF_EINVAL, "geo: no hemisphere letters");
@@ -468,15 +541,47 @@ geo_parse_latlon(const char *s, bool spaced_dm, struct sf_point *out, bool *trai
 	return 0;
 }
 
+/* How many numbers s holds ("37.5" is one), and where the first decimal comma is. */
+static size_t
+geo_numbers(const char *s, size_t *commas, size_t *first_comma)
+{
+	size_t n = 0;
+
+	*commas = 0;
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		if (!geo_is_digit(s[i]))
+			continue;
+		/* A number starts after a space, a comma, a sign or a parenthesis ("1e2" is one).
+		 */
+		if (i == 0 || strchr(" \t,+-(", s[i - 1]) != NULL ||
+		    (i >= 3 && memcmp(s + i - 3, "\u2212", 3) == 0))
+			n++;
+		if (s[i + 1] == ',' && geo_is_digit(s[i + 2]) && (*commas)++ == 0)
+			*first_comma = i + 1;
+	}
+	return n;
+}
+
 int
 sf_point_parse_latlon(const char *s, struct sf_point *out, char *err, size_t errsz)
 {
 	bool trailing = false, unused = false; /* after the second reading */
 	char err2[160];
+	size_t commas = 0, first_comma = 0, numbers;
 	int rc, rc2;
 
 	rc = geo_parse_latlon(s, false, out, &trailing, err, errsz);
-	if (rc == 0 || !trailing)
+	if (rc == 0 || s == NULL)
+		return rc;
+	numbers = geo_numbers(s, &commas, &first_comma);
+	/* "37,5665 126,978": a comma between digits twice is a decimal comma. */
+	if (commas >= 2)
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "geo: decimal commas (the first at byte %zu); write decimals "
+		                    "with a point and the pair as latitude, longitude (37.5665, "
+		                    "126.978)",
+		                    first_comma);
+	if (!trailing && numbers <= 2)
 		return rc;
 	/*
 	 * More numbers than a pair: degrees and minutes separated by a space
@@ -624,10 +729,11 @@ sf_point_parse_geo_uri(const char *uri, struct sf_point *out, double *accuracy_m
 		vlen = (size_t)(p - val);
 		if (nlen == 3 && geo_has_prefix(name, "crs")) {
 			if (vlen != 5 || !geo_has_prefix(val, "wgs84"))
-				return sf_error_set(err, errsz, SF_EINVAL,
-				                    "geo: coordinate system '%.*s' not supported, "
-				                    "only wgs84",
-				                    (int)(vlen < 16 ? vlen : 16), val);
+				return sf_error_set(
+				    err, errsz, SF_EINVAL,
+				    "geo: a coordinate system other than wgs84 (byte "
+				    "%zu); only wgs84 is supported",
+				    (size_t)(val - uri));
 		} else if (nlen == 1 && geo_lower(name[0]) == 'u') {
 			const char *q = val;
 			bool frac;
@@ -657,8 +763,9 @@ sf_point_parse_geo_uri(const char *uri, struct sf_point *out, double *accuracy_m
 	}
 	geo_skip_spaces(&p);
 	if (*p != '\0')
-		return sf_error_set(err, errsz, SF_EINVAL, "geo: unexpected '%.8s' in the geo URI",
-		                    p);
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "geo: unexpected %s in the geo URI (byte %zu)", geo_kind(p),
+		                    (size_t)(p - uri));
 	rc = geo_check(&pt, "looks like lon,lat: swap?", err, errsz);
 	if (rc != 0)
 		return rc;
