@@ -102,6 +102,8 @@ BEGIN
 					THEN 'departure_date: a leg lasts at most 3660 days' END)) v (o, field, reason)
 			WHERE v.reason IS NOT NULL ORDER BY v.o LIMIT 1) bad ON true;
 	BEGIN
+		-- (The steps below are joins over the file: planned on its statistics.)
+		ANALYZE itin_leg_row;
 		-- A passport is believed only with a name of its holder (the registered
 		-- one, else the last deleted): a typo in it must not put a stranger's
 		-- trip and phone on someone else. Masked as in the API's answers.
@@ -128,7 +130,19 @@ BEGIN
 		-- enough) and its birth date (or none on both: within a file, one row
 		-- without it could be a father's beside his son's), and is refused
 		-- when it fits several; else the rows without a passport it fits that
-		-- way, under the first of them.
+		-- way, under the first of them. Rows are compared through keys of a
+		-- phone, the birth date and one name (names that match share one),
+		-- hashed: comparing every row with every other would take minutes for
+		-- a large file, the more so with a partner's own number on every row.
+		CREATE TEMP TABLE IF NOT EXISTS itin_row_key (line integer, k text, passport_no text,
+			name_key text) ON COMMIT DROP;
+		TRUNCATE itin_row_key;
+		INSERT INTO itin_row_key (line, k, passport_no, name_key)
+			SELECT DISTINCT t.line, ph || '|' || coalesce(t.birth_date::text, '') || '|' || nm,
+				t.passport_no, t.name_key
+			FROM itin_leg_row t, unnest(t.phones) ph, unnest(string_to_array(t.name_key, ' ')) nm
+			WHERE t.refused IS NULL AND t.name_key <> '';
+		ANALYZE itin_row_key;
 		UPDATE itin_leg_row SET person = 'p:' || passport_no
 			WHERE refused IS NULL AND passport_no IS NOT NULL;
 		UPDATE itin_leg_row t SET person = CASE WHEN x.k = 1 THEN 'p:' || x.passport_no END,
@@ -138,24 +152,23 @@ BEGIN
 					|| 'birth date that tells which; nothing of this row was stored' END
 			FROM (SELECT f.line, count(*) AS k, min(f.passport_no) AS passport_no,
 					string_agg(f.first::text, ' or line ' ORDER BY f.first) AS lines
-				FROM (SELECT t2.line, u.passport_no, min(u.line) AS first
-					FROM itin_leg_row t2 JOIN itin_leg_row u ON u.refused IS NULL
-						AND u.passport_no IS NOT NULL AND u.phones && t2.phones
-						AND itinerary_names_match(u.name_key, t2.name_key)
-						AND u.birth_date IS NOT DISTINCT FROM t2.birth_date
-					WHERE t2.refused IS NULL AND t2.passport_no IS NULL
-					GROUP BY t2.line, u.passport_no) f
+				FROM (SELECT a.line, b.passport_no, min(b.line) AS first
+					FROM itin_row_key a JOIN itin_row_key b ON b.k = a.k
+					WHERE a.passport_no IS NULL AND b.passport_no IS NOT NULL
+						AND itinerary_names_match(b.name_key, a.name_key)
+					GROUP BY a.line, b.passport_no) f
 				GROUP BY f.line) x
 			WHERE t.line = x.line;
+		DELETE FROM itin_row_key k USING itin_leg_row t
+			WHERE t.line = k.line AND (t.person IS NOT NULL OR t.refused IS NOT NULL);
 		UPDATE itin_leg_row t SET person = 'l:' || x.first FROM (
-				SELECT t2.line, min(u.line) AS first
-				FROM itin_leg_row t2 JOIN itin_leg_row u ON u.refused IS NULL AND u.person IS NULL
-					AND u.passport_no IS NULL AND (u.line = t2.line OR (u.phones && t2.phones
-						AND itinerary_names_match(u.name_key, t2.name_key)
-						AND u.birth_date IS NOT DISTINCT FROM t2.birth_date))
-				WHERE t2.refused IS NULL AND t2.person IS NULL
-				GROUP BY t2.line) x
+				SELECT a.line, min(b.line) AS first
+				FROM itin_row_key a JOIN itin_row_key b ON b.k = a.k
+					AND itinerary_names_match(b.name_key, a.name_key)
+				GROUP BY a.line) x
 			WHERE t.line = x.line;
+		UPDATE itin_leg_row SET person = 'l:' || line
+			WHERE refused IS NULL AND person IS NULL;
 		-- Each traveller in the registry: the holder of their passport, else
 		-- the one registered person with a phone, a name and the birth date of
 		-- one of their rows (a row without a birth date is no contradiction;
@@ -254,23 +267,24 @@ BEGIN
 		-- (Counted by national: one person's rows with and without a passport are one.)
 		SELECT count(DISTINCT national_id) INTO matched FROM itin_leg_row
 			WHERE national_id IS NOT NULL AND NOT is_new AND refused IS NULL;
-		-- A new traveller's names are those of their most complete row, and
-		-- their passport that of any row (rows without it are theirs too).
-		WITH firsts AS (SELECT DISTINCT ON (person) t.*, (SELECT max(a.passport_no)
-					FROM itin_leg_row a WHERE a.person = t.person AND a.refused IS NULL) AS passport
-				FROM itin_leg_row t WHERE is_new AND refused IS NULL
-				ORDER BY person, (name_ko IS NULL)::int + (name_latin IS NULL)::int,
-					birth_date IS NULL, passport_no IS NULL, line),
+		-- A new traveller's names are those of their most complete row, their
+		-- passport that of any row (rows without it are theirs too), their
+		-- trip all their legs. (Aggregated once: a lookup per traveller read
+		-- the whole file each time.)
+		WITH agg AS (SELECT person, max(passport_no) AS passport, min(arrival) AS arrival,
+					max(departure) AS departure
+				FROM itin_leg_row WHERE is_new AND refused IS NULL GROUP BY person),
+			firsts AS (SELECT DISTINCT ON (t.person) t.*, g.passport, g.arrival AS trip_from,
+					g.departure AS trip_to
+				FROM itin_leg_row t JOIN agg g ON g.person = t.person
+				WHERE t.is_new AND t.refused IS NULL
+				ORDER BY t.person, (t.name_ko IS NULL)::int + (t.name_latin IS NULL)::int,
+					t.birth_date IS NULL, t.passport_no IS NULL, t.line),
 			ins AS (INSERT INTO national (id, mission_id, name_ko, name_latin, name_key,
 					birth_date, passport_no, kind, arrival_date, departure_date, languages, source)
 				OVERRIDING SYSTEM VALUE
 				SELECT f.national_id, p_mission, f.name_ko, f.name_latin, f.name_key, f.birth_date,
-					f.passport, 'traveller',
-					(SELECT min(arrival) FROM itin_leg_row a WHERE a.person = f.person AND a.is_new
-						AND a.refused IS NULL),
-					(SELECT max(departure) FROM itin_leg_row a WHERE a.person = f.person AND a.is_new
-						AND a.refused IS NULL),
-					f.languages, 'import'
+					f.passport, 'traveller', f.trip_from, f.trip_to, f.languages, 'import'
 				FROM firsts f RETURNING 1)
 			SELECT count(*) INTO added FROM ins;
 		-- A traveller already known keeps the longer trip.

@@ -283,6 +283,14 @@ def one_travellers_rows_are_one_person_as_in_the_nationals_import():
     expect_equal([(e["line"], e["field"]) for e in rep["errors"]], [(2, "phone")], rep)
     check(ids in rep["errors"][0]["reason"], rep["errors"][0]["reason"])
     expect_equal((rep["travellers_added"], rep["travellers_matched"], rep["legs_added"]), (0, 1, 1), rep)
+    # In one file too: a row without a passport that fits the rows of two
+    # passports is refused, naming their lines.
+    rep = send(["오쌍,OH TWIN,M85000011,1999-09-09,010-8500-0011,TR,Istanbul,TR-34,%s,%s" % (day(1), day(3)),
+                "오쌍,OH TWIN,M85000012,1999-09-09,010-8500-0011,TR,Istanbul,TR-34,%s,%s" % (day(1), day(3)),
+                "오쌍,OH TWIN,,1999-09-09,010-8500-0011,TR,Antakya,TR-31,%s,%s" % (day(4), day(8))]).json()
+    expect_equal([(e["line"], e["field"]) for e in rep["errors"]], [(4, "phone")], rep)
+    check("line 2 or line 3" in rep["errors"][0]["reason"], rep["errors"][0]["reason"])
+    expect_equal((rep["travellers_added"], rep["legs_added"]), (2, 2), rep)
 
 
 def the_same_file_sent_twice_at_once_adds_everyone_once():
