@@ -111,7 +111,8 @@ import_start(struct http_ctx *ctx, bool single)
 	struct evbuffer *in = evhttp_request_get_input_buffer(ctx->req);
 	const char *type =
 	    evhttp_find_header(evhttp_request_get_input_headers(ctx->req), "Content-Type");
-	char mission_buf[24], fmt[16], map[4096], err[160];
+	static const char *const repeatable[] = {"map", NULL};
+	char mission_buf[24], fmt[16];
 	const char *mission, *v;
 	struct import_job *job;
 	size_t len = evbuffer_get_length(in);
@@ -122,9 +123,16 @@ import_start(struct http_ctx *ctx, bool single)
 		                   "the body is empty: send the file itself");
 		return;
 	}
+	/* A second value that is not read would change what is done: refused, map aside. */
+	if (!http_query_single(ctx, repeatable))
+		return;
 	mission = http_query(ctx, "mission", mission_buf, sizeof mission_buf);
+	if (mission != NULL && !http_is_id(mission)) {
+		http_reply_problem(ctx, 400, "bad request", "mission: a mission's id");
+		return;
+	}
 	if (mission_id <= 0) {
-		if (mission == NULL || atoll(mission) <= 0) {
+		if (mission == NULL) {
 			http_reply_problem(ctx, 400, "bad request",
 			                   "mission: required for accounts that see every mission");
 			return;
@@ -151,14 +159,8 @@ import_start(struct http_ctx *ctx, bool single)
 		import_job_free(job);
 		return;
 	}
-	if (!http_query_filter(ctx, "map", map, sizeof map, &v)) {
-		import_job_free(job);
-		return;
-	}
-	if (v != NULL && sf_import_parse_mapping(v, &job->mapping, err, sizeof err) != 0) {
-		char detail[200];
-		snprintf(detail, sizeof detail, "map: %s", err);
-		http_reply_problem(ctx, 400, "bad request", detail);
+	/* Each map= adds its columns, as the CLI's repeated --map. */
+	if (!http_query_import_map(ctx, "map", &job->mapping)) {
 		import_job_free(job);
 		return;
 	}

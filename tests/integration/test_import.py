@@ -258,6 +258,20 @@ def doubtful_parameters_are_refused():
     check("same column" in r.body, r.body)
     r = S["staff-a"].get("/api/v1/nationals?q=" + urllib.parse.quote("김" * 200))
     expect_equal(r.status, 400, "an over-long search is refused, not dropped: " + r.body[:100])
+    # A second value that would not be read is refused (never a real run of a dry run), a
+    # mission that is not a whole id too; map may come twice, each adding its columns.
+    for query, what in (("?dry_run=false&dry_run=true", "dry_run"), ("?mission=1&mission=2", "mission"),
+                        ("?mission=1.5", "mission")):
+        r = post_csv(S["staff-a"], body, query)
+        expect_equal(r.status, 400, query + ": " + r.body)
+        check(what in r.json()["detail"], r.body)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM national"), count, "nothing added")
+    r = post_csv(S["staff-a"], "Name,Tel,PP\nMAP TWICE,010-7777-0101,M77770101\n",
+                 "?map=" + urllib.parse.quote("name_latin=Name,phone=Tel") + "&map=" + urllib.parse.quote("passport_no=PP"))
+    expect_equal((r.status, r.json().get("inserted")), (200, 1), r.body)
+    expect_equal(cluster.psql(DB, "SELECT n.passport_no || '|' || c.value FROM national n JOIN contact c ON "
+                                  "c.national_id = n.id WHERE n.name_latin = 'MAP TWICE'"), "M77770101|+821077770101",
+                 "both mappings applied")
 
 
 def a_deleted_person_is_not_brought_back_unasked():
