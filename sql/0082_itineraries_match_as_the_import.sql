@@ -46,6 +46,8 @@ DECLARE
 	legs integer := 0;
 	skipped integer := 0;
 	result json;
+	relinked integer;
+	rounds integer := 0;
 BEGIN
 	-- One import per mission at a time (the nationals import's lock): two at
 	-- once would each find no one and both add the same travellers.
@@ -141,7 +143,14 @@ BEGIN
 			SELECT DISTINCT t.line, ph || '|' || coalesce(t.birth_date::text, '') || '|' || nm,
 				t.passport_no, t.name_key
 			FROM itin_leg_row t, unnest(t.phones) ph, unnest(string_to_array(t.name_key, ' ')) nm
-			WHERE t.refused IS NULL AND t.name_key <> '';
+			WHERE t.refused IS NULL AND t.name_key <> ''
+			-- A row without a phone: its whole name and birth date (an airline's
+			-- manifest repeats both on each leg), so its legs are one traveller.
+			UNION
+			SELECT t.line, '-|' || coalesce(t.birth_date::text, '') || '|' || t.name_key,
+				t.passport_no, t.name_key
+			FROM itin_leg_row t
+			WHERE t.refused IS NULL AND t.name_key <> '' AND coalesce(cardinality(t.phones), 0) = 0;
 		ANALYZE itin_row_key;
 		UPDATE itin_leg_row SET person = 'p:' || passport_no
 			WHERE refused IS NULL AND passport_no IS NOT NULL;
@@ -167,6 +176,21 @@ BEGIN
 					AND itinerary_names_match(b.name_key, a.name_key)
 				GROUP BY a.line) x
 			WHERE t.line = x.line;
+		-- Rows linked through others (phone 1; phones 1 and 2; phone 2) are one
+		-- traveller too: each takes its neighbours' smallest group until none
+		-- changes (as many rounds as the longest chain).
+		LOOP
+			UPDATE itin_leg_row t SET person = 'l:' || x.g FROM (
+					SELECT a.line, min(substr(tb.person, 3)::integer) AS g
+					FROM itin_row_key a JOIN itin_row_key b ON b.k = a.k
+						AND itinerary_names_match(b.name_key, a.name_key)
+					JOIN itin_leg_row tb ON tb.line = b.line
+					GROUP BY a.line) x
+				WHERE t.line = x.line AND substr(t.person, 3)::integer > x.g;
+			GET DIAGNOSTICS relinked = ROW_COUNT;
+			rounds := rounds + 1;
+			EXIT WHEN relinked = 0 OR rounds >= 100;
+		END LOOP;
 		UPDATE itin_leg_row SET person = 'l:' || line
 			WHERE refused IS NULL AND person IS NULL;
 		-- Each traveller in the registry: the holder of their passport, else

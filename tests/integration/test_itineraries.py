@@ -260,6 +260,20 @@ def one_travellers_rows_are_one_person_as_in_the_nationals_import():
                               "OR name_key LIKE '정둘%'")
     expect_equal(sorted(people.split(",")), ["이먼저/M85000002/2", "정둘/-/2", "최파트/M85000001/2"],
                  "one person each, with every leg")
+    # A manifest with neither passport nor phone: one traveller by name and birth date; and
+    # rows linked only through one another's phones (1; 1 and 2; 2): one traveller too.
+    rows = ["무전화,MU JEONHWA,,1980-02-02,,TR,Istanbul,TR-34,%s,%s" % (day(1), day(2)),
+            "무전화,MU JEONHWA,,1980-02-02,,TR,Antakya,TR-31,%s,%s" % (day(3), day(4)),
+            "무전화,MU JEONHWA,,1980-02-02,,TR,Izmir,TR-35,%s,%s" % (day(5), day(6)),
+            "사슬,SA SEUL,,1982-03-03,010-8600-0001,TR,Istanbul,TR-34,%s,%s" % (day(1), day(2)),
+            "사슬,SA SEUL,,1982-03-03,010-8600-0001 / 010-8600-0002,TR,Antakya,TR-31,%s,%s" % (day(3), day(4)),
+            "사슬,SA SEUL,,1982-03-03,010-8600-0002,TR,Izmir,TR-35,%s,%s" % (day(5), day(6))]
+    rep = send(rows).json()
+    expect_equal((rep["travellers_added"], rep["legs_added"], rep["bad_rows"]), (2, 6, 0), rep)
+    expect_equal(cluster.psql(DB, "SELECT string_agg(name_latin || '/' || (SELECT count(*) FROM itinerary_leg l "
+                                  "WHERE l.national_id = n.id), ',' ORDER BY name_latin) FROM national n "
+                                  "WHERE name_latin IN ('MU JEONHWA', 'SA SEUL')"), "MU JEONHWA/3,SA SEUL/3",
+                 "one person each, with all three legs")
     # A stored resident with both names, found by an airline's Latin name,
     # birth date and phone; and by a passport the registry does not have.
     home = lead.post("/api/v1/nationals", {"name_ko": "윤집", "name_latin": "YUN HOME", "birth_date": "1961-06-06",
