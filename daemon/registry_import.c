@@ -96,11 +96,12 @@ static const char *const import_candidate_steps[] = {
      * where the father was stored: believed only by hand. A passport
      * replaced needs the birth date on both sides to agree; without it the
      * person may be the same (a renewal in a file without birth dates), so
-     * the row is added and names them. The same birth date, or none on
-     * both sides, ranks above one unknown on one side.
+     * the row is added and names them. The same birth date, given on both
+     * sides, ranks above one unknown on one side (none on either side is no
+     * evidence: a roster without birth dates could mean either).
      */
     "  SELECT s2.line, n.id, n.passport_no, n.deleted_at, "
-    "  CASE WHEN n.birth_date IS NOT DISTINCT FROM s2.birth_date THEN 0 ELSE 1 END AS rank, "
+    "  CASE WHEN n.birth_date = s2.birth_date THEN 0 ELSE 1 END AS rank, "
     "  NOT (s2.birth_date IS NOT NULL AND n.birth_date IS NULL) AND (s2.passport_no IS NULL "
     "  OR n.passport_no IS NULL OR n.passport_no = s2.passport_no "
     "  OR coalesce(n.birth_date = s2.birth_date, false)) AS q "
@@ -139,17 +140,27 @@ static const char *const import_candidate_steps[] = {
     "AND " IMPORT_NAMES_MATCH " AND (s2.birth_date IS NULL OR n.birth_date IS NULL "
     "  OR n.birth_date = s2.birth_date)) x "
     "GROUP BY line, id, passport_no, deleted_at",
+    "ANALYZE import_candidate",
     /*
-     * One registered person who agrees best (the same birth date, or none
-     * on both sides) is the one: the others, who agree only as far as an
-     * unknown birth date goes, are kept as "may be". A father stored
-     * without a birth date and his son with one are found again each.
+     * One registered person who agrees best (the same birth date on both
+     * sides) is the one: the others, who agree only as far as an unknown
+     * birth date goes, are kept as "may be".
      */
     "UPDATE import_candidate c SET q = false FROM (SELECT line FROM import_candidate "
     " WHERE q AND deleted_at IS NULL GROUP BY line "
     " HAVING count(*) FILTER (WHERE rank = 0) = 1 AND count(*) > 1) b "
     "WHERE c.line = b.line AND c.q AND c.deleted_at IS NULL AND c.rank > 0",
-    "ANALYZE import_candidate",
+    /*
+     * A person another row of the file matches by the same birth date is
+     * that row's, not a candidate of a row that could be several people: a
+     * father without a birth date beside his son with one, both in the
+     * file, are found again each.
+     */
+    "UPDATE import_candidate c SET q = false FROM import_candidate o "
+    "WHERE o.id = c.id AND o.line <> c.line AND o.rank = 0 AND o.q AND o.deleted_at IS NULL "
+    " AND c.q AND c.deleted_at IS NULL AND c.rank > 0 "
+    " AND (SELECT count(*) FROM import_candidate z WHERE z.line = c.line AND z.q "
+    "  AND z.deleted_at IS NULL) > 1",
 };
 
 /*
@@ -399,7 +410,10 @@ static const char *const import_merge_steps[] = {
     " WHERE NOT i.is_new AND NOT i.skipped AND s.lat IS NOT NULL), "
     "m AS (SELECT f.line, f.national_id, f.point, EXISTS (SELECT 1 FROM location l "
     "  WHERE l.national_id = f.national_id AND l.source IN ('reply', 'staff') "
-    "  AND (f.import_at IS NULL OR l.observed_at > f.import_at)) AS held FROM f "
+    "  AND (f.import_at IS NULL OR l.observed_at > f.import_at)) "
+    /* An answer's place still queued for the registry (0077) counts as given. */
+    "  OR EXISTS (SELECT 1 FROM reply_location_pending q WHERE q.national_id = f.national_id "
+    "  AND (f.import_at IS NULL OR q.observed_at > f.import_at)) AS held FROM f "
     " WHERE NOT coalesce(ST_DWithin(f.point, f.last_point, 0.1), false) "
     " AND NOT coalesce(ST_DWithin(f.point, f.import_point, 0.1), false) "
     " AND NOT EXISTS (SELECT 1 FROM location l WHERE l.national_id = f.national_id "

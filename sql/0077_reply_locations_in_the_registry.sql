@@ -25,6 +25,8 @@ CREATE TABLE reply_location_pending (
 	source location_source NOT NULL,
 	observed_at timestamptz NOT NULL
 );
+-- For a person's deletion (the cascade) and an import's look at their queued places.
+CREATE INDEX reply_location_pending_national ON reply_location_pending (national_id);
 
 CREATE FUNCTION response_location_queue() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
