@@ -2157,10 +2157,17 @@ reg_updated(const struct db_result *r, void *arg)
 		reg_manage_show(m->ctx, m);
 		return;
 	}
-	cJSON_Delete(out);
 	reg_outcomes[REG_UPDATED]++;
-	snprintf(m->notice, sizeof m->notice, "%s", m->t->saved);
-	m->notice_ok = true;
+	if (cJSON_IsTrue(cJSON_GetObjectItem(out, "codes_held"))) {
+		/* Saved, but a new contact's code waits for its recipient's budget: say when. */
+		reg_text_minutes(m->notice, sizeof m->notice, m->t->codes_held,
+		                 reg_json_int(out, "retry_after"));
+		m->notice_ok = false;
+	} else {
+		snprintf(m->notice, sizeof m->notice, "%s", m->t->saved);
+		m->notice_ok = true;
+	}
+	cJSON_Delete(out);
 	evhttp_clear_headers(&m->form);
 	m->has_form = false;
 	reg_manage_show(m->ctx, m);

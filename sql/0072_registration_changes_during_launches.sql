@@ -201,6 +201,7 @@ DECLARE
 	retry integer;
 	ended integer;
 	fit text;
+	held_retry integer;
 BEGIN
 	rid := registration_link_open(p_manage_hash);
 	-- The lock a code send takes first, taken next here: a change that
@@ -240,6 +241,8 @@ BEGIN
 			IF sent->>'outcome' = 'limit' AND sent->>'scope' IS DISTINCT FROM 'recipient' THEN
 				retry := (sent->>'retry_after')::integer;
 				RAISE EXCEPTION 'codes over budget' USING ERRCODE = 'SF002';
+			ELSIF sent->>'outcome' = 'limit' THEN
+				held_retry := greatest(coalesce(held_retry, 0), (sent->>'retry_after')::integer);
 			END IF;
 		END LOOP;
 	EXCEPTION WHEN SQLSTATE 'SF002' THEN
@@ -261,6 +264,7 @@ BEGIN
 		'national', reg.national_id::text, json_build_object('registration_id', reg.id,
 		'people', jsonb_array_length(p_doc->'people'),
 		'legs', jsonb_array_length(coalesce(p_doc->'legs', '[]')))::text);
-	RETURN json_build_object('outcome', 'updated', 'registration_id', reg.id);
+	RETURN json_build_object('outcome', 'updated', 'registration_id', reg.id,
+		'codes_held', held_retry IS NOT NULL, 'retry_after', held_retry);
 END
 $$;
