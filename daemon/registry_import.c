@@ -875,6 +875,13 @@ registry_import_run(PGconn *conn, const struct registry_import_request *req,
 	if (!import_exec(conn, req->dry_run ? "ROLLBACK" : "COMMIT", NULL, cause))
 		goto fail;
 	out->applied = !req->dry_run;
+	/*
+	 * A large change leaves the planner with the registry's figures from
+	 * before it until autovacuum comes by: the same file again would be
+	 * matched as if the tables were small (minutes instead of seconds).
+	 */
+	if (!req->dry_run && out->inserted + out->updated >= 1000)
+		PQclear(PQexec(conn, "SELECT registry_analyze()"));
 	return true;
 fail:
 	PQclear(PQexec(conn, "ROLLBACK"));
