@@ -1076,6 +1076,46 @@ http_read_json(struct http_ctx *ctx)
 	return json;
 }
 
+bool
+http_json_id(const cJSON *v, long long *out)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e15 ||
+	    v->valuedouble != (double)(long long)v->valuedouble)
+		return false;
+	if (out != NULL)
+		*out = (long long)v->valuedouble;
+	return true;
+}
+
+bool
+http_form_nul_field(const char *body, char *field, size_t fieldsz)
+{
+	const char *pair = body;
+
+	if (fieldsz > 0)
+		field[0] = '\0';
+	while (pair != NULL && *pair != '\0') {
+		const char *end = strchr(pair, '&'), *eq = strchr(pair, '=');
+
+		if (end == NULL)
+			end = pair + strlen(pair);
+		if (eq != NULL && eq < end) {
+			for (const char *v = eq + 1; v + 3 <= end; v++) {
+				if (v[0] == '%' && v[1] == '0' && v[2] == '0') {
+					size_t n = (size_t)(eq - pair);
+					if (n > 0 && n < fieldsz &&
+					    strspn(pair, "abcdefghijklmnopqrstuvwxyz0123456789_") >=
+					        n)
+						snprintf(field, fieldsz, "%.*s", (int)n, pair);
+					return true;
+				}
+			}
+		}
+		pair = *end == '&' ? end + 1 : NULL;
+	}
+	return false;
+}
+
 /* True when every member of body is named in known (NULL-terminated); else answers 400. */
 bool
 http_json_known(struct http_ctx *ctx, const cJSON *body, const char *const *known)

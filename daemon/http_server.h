@@ -75,6 +75,21 @@ cJSON *http_read_json(struct http_ctx *ctx);
 /* True when every member of body is named in known (NULL-terminated); else answers 400. */
 bool http_json_known(struct http_ctx *ctx, const cJSON *body, const char *const *known);
 
+/*
+ * True when v is a JSON number that is a whole id (1 to 10^15), copied into
+ * *out if out is not NULL: 1.5 read as 1 would name another row.
+ */
+bool http_json_id(const cJSON *v, long long *out);
+
+/*
+ * Whether a form body (application/x-www-form-urlencoded) has a value
+ * holding an encoded NUL ("%00"), which the decoded value would end at,
+ * unsaid. If so, the first such field's name is copied into field when it
+ * is a plain name (lower-case letters, digits, '_') that fits, else field
+ * is left empty.
+ */
+bool http_form_nul_field(const char *body, char *field, size_t fieldsz);
+
 /* A query-string parameter, decoded, copied into buf; NULL if absent. */
 const char *http_query(const struct http_ctx *ctx, const char *name, char *buf, size_t bufsz);
 

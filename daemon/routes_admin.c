@@ -261,9 +261,7 @@ routes_apikeys_create(struct http_ctx *ctx)
 		return;
 	}
 	/* A fraction or a number no id can hold must not become another mission's key. */
-	if (cJSON_IsNumber(mission) &&
-	    (mission->valuedouble < 1 || mission->valuedouble > 1e15 ||
-	     mission->valuedouble != (double)(long long)mission->valuedouble)) {
+	if (cJSON_IsNumber(mission) && !http_json_id(mission, NULL)) {
 		http_reply_problem(ctx, 400, "bad request", "mission_id: a mission's id or null");
 		cJSON_Delete(body);
 		return;

@@ -80,10 +80,7 @@ routes_pfif_release(struct http_ctx *ctx)
 	mission = body != NULL ? cJSON_GetObjectItemCaseSensitive(body, "mission_id") : NULL;
 	if (ctx->principal.mission_id > 0) {
 		snprintf(mission_buf, sizeof mission_buf, "%lld", ctx->principal.mission_id);
-	} else if (mission != NULL &&
-	           (!cJSON_IsNumber(mission) || mission->valuedouble < 1 ||
-	            mission->valuedouble > 1e15 ||
-	            mission->valuedouble != (double)(long long)mission->valuedouble)) {
+	} else if (mission != NULL && !http_json_id(mission, NULL)) {
 		/* 1.5 read as mission 1 would release another mission's people. */
 		http_reply_problem(ctx, 400, "bad request", "mission_id: a mission's id");
 		cJSON_Delete(body);

@@ -1482,41 +1482,6 @@ reg_read_form(const struct evkeyvalq *f, const struct reg_text *t, const cJSON *
 #define REG_FIELD_MAX 24
 
 /*
- * The name of the first field whose value holds an encoded NUL ("%00"),
- * which the decoded value would end at, unsaid; "" when none.
- */
-static void
-reg_nul_field(const char *body, char field[REG_FIELD_MAX])
-{
-	const char *pair = body;
-
-	field[0] = '\0';
-	while (pair != NULL && *pair != '\0') {
-		const char *end = strchr(pair, '&'), *eq = strchr(pair, '=');
-
-		if (end == NULL)
-			end = pair + strlen(pair);
-		if (eq != NULL && eq < end) {
-			for (const char *v = eq + 1; v + 3 <= end; v++) {
-				if (v[0] == '%' && v[1] == '0' && v[2] == '0') {
-					size_t n = (size_t)(eq - pair);
-					/* Named as the form names it; anything else as "form". */
-					if (n > 0 && n < REG_FIELD_MAX &&
-					    strspn(pair, "abcdefghijklmnopqrstuvwxyz0123456789_") >=
-					        n)
-						snprintf(field, REG_FIELD_MAX, "%.*s", (int)n,
-						         pair);
-					else
-						snprintf(field, REG_FIELD_MAX, "form");
-					return;
-				}
-			}
-		}
-		pair = *end == '&' ? end + 1 : NULL;
-	}
-}
-
-/*
  * Reads a form body; false (and the page answered) when it is too big or
  * malformed. A value holding a NUL is named in nul_field, for the form to
  * show next to the field.
@@ -1543,7 +1508,9 @@ reg_read_body(struct http_ctx *ctx, struct evkeyvalq *form, char nul_field[REG_F
 		http_reply_problem(ctx, 400, "Malformed form", "the form could not be read");
 		return false;
 	}
-	reg_nul_field(body, nul_field);
+	/* Named as the form names it; anything else as "form". */
+	if (http_form_nul_field(body, nul_field, REG_FIELD_MAX) && nul_field[0] == '\0')
+		snprintf(nul_field, REG_FIELD_MAX, "form");
 	free(body);
 	return true;
 }

@@ -484,37 +484,15 @@ reply_raw_value(const char *body, const char *name)
 static const char *
 reply_nul_field(const char *body, const struct reply_text *t, char other[32])
 {
-	const char *pair = body;
-
-	while (pair != NULL && *pair != '\0') {
-		const char *end = strchr(pair, '&'), *eq = strchr(pair, '='), *v;
-		size_t namelen;
-
-		if (end == NULL)
-			end = pair + strlen(pair);
-		if (eq != NULL && eq < end) {
-			namelen = (size_t)(eq - pair);
-			for (v = eq + 1; v + 3 <= end; v++) {
-				if (v[0] == '%' && v[1] == '0' && v[2] == '0')
-					break;
-			}
-			if (v + 3 <= end) {
-				if (namelen == 7 && strncmp(pair, "message", 7) == 0)
-					return t->message;
-				if (namelen == 6 && strncmp(pair, "people", 6) == 0)
-					return t->people;
-				if (namelen > 0 && namelen < 32 &&
-				    strspn(pair, "abcdefghijklmnopqrstuvwxyz0123456789_") >=
-				        namelen)
-					snprintf(other, 32, "%.*s", (int)namelen, pair);
-				else
-					snprintf(other, 32, "?");
-				return other;
-			}
-		}
-		pair = *end == '&' ? end + 1 : NULL;
-	}
-	return NULL;
+	if (!http_form_nul_field(body, other, 32))
+		return NULL;
+	if (strcmp(other, "message") == 0)
+		return t->message;
+	if (strcmp(other, "people") == 0)
+		return t->people;
+	if (other[0] == '\0')
+		snprintf(other, 32, "?");
+	return other;
 }
 
 /* POST /r/{token} status=&people=&message=&lat=&lon=&lang= */

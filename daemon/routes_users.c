@@ -145,11 +145,7 @@ user_read_mission(cJSON *body, long long *out)
 		*out = 0;
 		return true;
 	}
-	if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > 1e15 ||
-	    m->valuedouble != (double)(long long)m->valuedouble)
-		return false;
-	*out = (long long)m->valuedouble;
-	return true;
+	return http_json_id(m, out);
 }
 
 /* Checks a new password against the policy; answers 400 if it fails. */
