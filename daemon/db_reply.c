@@ -101,8 +101,9 @@ db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detail, co
 	}
 }
 
-struct db_reply_long {
-	struct db_reply *dr;
+struct db_query_long {
+	db_query_done_cb done;
+	void *arg;
 	char *conninfo;
 	char *sql;
 	int nparams;
@@ -114,9 +115,9 @@ struct db_reply_long {
 
 /* On a worker thread: a connection of its own, the timeout set, the statement run. */
 static void
-db_reply_long_work(void *arg)
+db_query_long_work(void *arg)
 {
-	struct db_reply_long *job = arg;
+	struct db_query_long *job = arg;
 	/* The pool's own limits: a server out of reach must not hold a worker thread for minutes.
 	 */
 	static const char *const keys[] = {"dbname", "connect_timeout", NULL};
@@ -150,11 +151,11 @@ db_reply_long_work(void *arg)
 	PQfinish(conn);
 }
 
-/* Back on the loop: answered as db_reply_json's query would be. */
+/* Back on the loop: the caller is told as by db_pool_query. */
 static void
-db_reply_long_done(void *arg)
+db_query_long_done(void *arg)
 {
-	struct db_reply_long *job = arg;
+	struct db_query_long *job = arg;
 	struct db_result r = {.outcome = DB_UNAVAILABLE, .sqlstate = "", .error = job->error};
 
 	if (job->res != NULL && PQresultStatus(job->res) == PGRES_TUPLES_OK) {
@@ -168,10 +169,15 @@ db_reply_long_done(void *arg)
 		              ? PQresultErrorField(job->res, PG_DIAG_MESSAGE_PRIMARY)
 		              : "";
 	}
-	db_reply_done(&r, job->dr);
+	job->done(&r, job->arg);
 	PQclear(job->res);
-	for (int i = 0; i < job->nparams; i++)
-		free(job->params[i]);
+	/* A parameter may carry personal data (an itinerary file): not left in freed memory. */
+	for (int i = 0; i < job->nparams; i++) {
+		if (job->params[i] != NULL) {
+			memset(job->params[i], 0, strlen(job->params[i]));
+			free(job->params[i]);
+		}
+	}
 	free(job->params);
 	free(job->sql);
 	free(job->conninfo);
@@ -179,26 +185,36 @@ db_reply_long_done(void *arg)
 }
 
 void
-db_reply_json_long(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
-                   int nparams, const char *const *params, int timeout_ms)
+db_query_long(struct daemon *d, const char *sql, int nparams, const char *const *params,
+              int timeout_ms, db_query_done_cb done, void *arg)
 {
-	struct db_reply_long *job = xcalloc(1, sizeof *job);
+	struct db_query_long *job = xcalloc(1, sizeof *job);
 
-	job->dr = xcalloc(1, sizeof *job->dr);
-	job->dr->ctx = ctx;
-	job->dr->status = status;
-	job->dr->not_found = xstrdup(not_found_detail);
-	job->conninfo = xstrdup(ctx->d->cfg.database_url);
+	job->done = done;
+	job->arg = arg;
+	job->conninfo = xstrdup(d->cfg.database_url);
 	job->sql = xstrdup(sql);
 	job->nparams = nparams;
 	job->params = xcalloc((size_t)(nparams > 0 ? nparams : 1), sizeof *job->params);
 	for (int i = 0; i < nparams; i++)
 		job->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
 	job->timeout_ms = timeout_ms;
-	if (worker_pool_submit(ctx->d->workers, db_reply_long_work, db_reply_long_done, job) != 0) {
+	if (worker_pool_submit(d->workers, db_query_long_work, db_query_long_done, job) != 0) {
 		snprintf(job->error, sizeof job->error, "shutting down");
-		db_reply_long_done(job);
+		db_query_long_done(job);
 	}
+}
+
+void
+db_reply_json_long(struct http_ctx *ctx, int status, const char *not_found_detail, const char *sql,
+                   int nparams, const char *const *params, int timeout_ms)
+{
+	struct db_reply *dr = xcalloc(1, sizeof *dr);
+
+	dr->ctx = ctx;
+	dr->status = status;
+	dr->not_found = xstrdup(not_found_detail);
+	db_query_long(ctx->d, sql, nparams, params, timeout_ms, db_reply_done, dr);
 }
 
 /* Runs the query and answers with its text. */

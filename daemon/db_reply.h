@@ -6,8 +6,10 @@
 #ifndef SAFETY_DB_REPLY_H
 #define SAFETY_DB_REPLY_H
 
+#include "db_pool.h"
+
+struct daemon;
 struct http_ctx;
-struct db_result;
 
 /*
  * Runs sql; one row answers status with its first column (JSON text), no
@@ -24,6 +26,14 @@ void db_reply_json(struct http_ctx *ctx, int status, const char *not_found_detai
  */
 void db_reply_json_long(struct http_ctx *ctx, int status, const char *not_found_detail,
                         const char *sql, int nparams, const char *const *params, int timeout_ms);
+
+/*
+ * The statement behind db_reply_json_long for a caller that reads the
+ * result itself: done is called on the loop, exactly once, as by
+ * db_pool_query (the result borrowed for the call). Parameters are copied.
+ */
+void db_query_long(struct daemon *d, const char *sql, int nparams, const char *const *params,
+                   int timeout_ms, db_query_done_cb done, void *arg);
 
 /* Runs sql; one row or more answers status with no body, none answers 404. */
 void db_reply_status(struct http_ctx *ctx, int status, const char *not_found_detail,

@@ -62,13 +62,13 @@ class Session:
         self.user = r.json()["user"]
         self.set_cookie = cookie
 
-    def request(self, method, path, body=None, headers=None, csrf=True):
+    def request(self, method, path, body=None, headers=None, csrf=True, timeout=10):
         h = {"Cookie": self.cookie}
         if csrf and method not in ("GET", "HEAD"):
             h["X-CSRF-Token"] = self.csrf
             h["Origin"] = "http://127.0.0.1:%d" % self.d.port
         h.update(headers or {})
-        return self.d.request(method, path, body=body, headers=h)
+        return self.d.request(method, path, body=body, headers=h, timeout=timeout)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
