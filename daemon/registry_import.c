@@ -394,10 +394,11 @@ static const char *const import_merge_steps[] = {
     /*
      * A registered person's point is compared with where they are now,
      * with the file's own earlier one (the newest 'import' location) and
-     * with points staff entered since: a place they answered from is newer
-     * news than a roster, and an export writes 6 decimals (0.1 m).
-     * A point that did move is held back, and said, when the person or
-     * staff gave a place since the last import: it must not send them home.
+     * with points staff entered since: a place they answered from, or gave
+     * in their own registration, is newer news than a roster, and an export
+     * writes 6 decimals (0.1 m). A point that did move is held back, and
+     * said, when the person or staff gave a place since the last import: it
+     * must not send them home.
      */
     "WITH f AS (SELECT i.line, i.national_id, "
     "  ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography AS point, "
@@ -409,7 +410,7 @@ static const char *const import_merge_steps[] = {
     "  ORDER BY l.observed_at DESC, l.id DESC LIMIT 1) li ON true "
     " WHERE NOT i.is_new AND NOT i.skipped AND s.lat IS NOT NULL), "
     "m AS (SELECT f.line, f.national_id, f.point, EXISTS (SELECT 1 FROM location l "
-    "  WHERE l.national_id = f.national_id AND l.source IN ('reply', 'staff') "
+    "  WHERE l.national_id = f.national_id AND l.source IN ('reply', 'staff', 'registration') "
     "  AND (f.import_at IS NULL OR l.observed_at > f.import_at)) "
     /* An answer's place still queued for the registry (0077) counts as given. */
     "  OR EXISTS (SELECT 1 FROM reply_location_pending q WHERE q.national_id = f.national_id "
@@ -907,7 +908,8 @@ registry_import_note_text(const struct registry_import_note *note, char *buf, si
 {
 	if (note->point_held) {
 		snprintf(buf, size,
-		         "location: not applied: national %lld gave a place (a reply, or staff) "
+		         "location: not applied: national %lld gave a place (a reply, their "
+		         "registration, or staff) "
 		         "since the file's last one, which stays; change it by hand if the "
 		         "file is right",
 		         note->national_id);

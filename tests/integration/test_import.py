@@ -722,6 +722,19 @@ def a_roster_imported_again_keeps_the_place_a_person_answered_from():
     check([x["field"] for x in rep["warnings"] if x["line"] == 2] == ["location"], rep["warnings"])
     cluster.psql(DB, "SELECT reply_locations_drain()")
     expect_equal(place(), "reply POINT(36.3 36.4) 4", "the answer's place is the newest once written")
+    # The residence a person gave in their own registration since the last roster is as new:
+    # the roster's next home is held back too.
+    g = "영문성명,생년월일,휴대전화,위도,경도\nOH DEUNG,1971-04-04,+90 532 710 00 02,39.92,32.85\n"
+    expect_equal(post_csv(S["staff-a"], g).json()["inserted"], 1, "first")
+    reg = cluster.psql(DB, "SELECT id FROM national WHERE name_latin = 'OH DEUNG'")
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO location (national_id, point, source) "
+                     "VALUES (%s, 'SRID=4326;POINT(35.33 37.0)', 'registration')" % reg)
+    rep = post_csv(S["staff-a"], g.replace("39.92,32.85", "39.90,32.80")).json()
+    expect_equal((rep["updated"], rep["unchanged"]), (0, 1), rep)
+    w = [x for x in rep["warnings"] if x["line"] == 2]
+    check(len(w) == 1 and w[0]["field"] == "location" and "registration" in w[0]["reason"], rep["warnings"])
+    expect_equal(cluster.psql(DB, "SELECT last_point_source || ' ' || ST_AsText(last_point, 5) FROM national "
+                                  "WHERE id = %s" % reg), "registration POINT(35.33 37)", "their own place kept")
 
 
 def a_roster_without_birth_dates_never_picks_one_of_two_people():
