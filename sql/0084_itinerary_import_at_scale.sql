@@ -7,8 +7,9 @@
 -- has its traveller, and the place a trip gives is kept from answers since
 -- the trip began through one look at each traveller's legs, not one read of
 -- the file per location. A known traveller whose trip already holds the
--- file's legs is not written again, nor a new one twice; travellers matched
--- by passport are not looked for by phone as well.
+-- file's legs is not written again, nor a new one twice, nor given the same
+-- place again; travellers matched by passport are not looked for by phone
+-- as well.
 --
 -- A large file refreshes the registry's statistics, its legs' too, as the
 -- nationals import does: the same 12,000 legs again took 26 s, planned on
@@ -331,19 +332,25 @@ BEGIN
 		-- registry had (the spatial query follows the legs of whoever was last
 		-- placed by an itinerary), unless they answered or staff recorded
 		-- where they are since this trip began: that is fresher than a plan.
+		-- (One already placed there by an itinerary is not placed again: the
+		-- same file sent again adds no place.)
 		INSERT INTO location (national_id, point, source)
-			SELECT DISTINCT ON (t.national_id) t.national_id,
-				coalesce(t.point, ST_PointOnSurface(g.area::geometry)::geography), 'itinerary'
-			FROM itin_leg_row t LEFT JOIN region g ON g.id = t.region_id
-			JOIN national n ON n.id = t.national_id AND n.kind = 'traveller'
-			JOIN (SELECT a.national_id, min(a.arrival) - make_interval(days => itinerary_margin_days())
-					AS since
-				FROM itin_leg_row a WHERE a.refused IS NULL AND a.national_id IS NOT NULL
-				GROUP BY a.national_id) trip ON trip.national_id = t.national_id
-			WHERE t.refused IS NULL
-				AND NOT EXISTS (SELECT 1 FROM location l WHERE l.national_id = t.national_id
-					AND l.observed_at >= trip.since AND l.source IN ('reply', 'staff'))
-			ORDER BY t.national_id, t.arrival;
+			SELECT f.national_id, f.point, 'itinerary' FROM (
+				SELECT DISTINCT ON (t.national_id) t.national_id,
+					coalesce(t.point, ST_PointOnSurface(g.area::geometry)::geography) AS point,
+					n.last_point, n.last_point_source
+				FROM itin_leg_row t LEFT JOIN region g ON g.id = t.region_id
+				JOIN national n ON n.id = t.national_id AND n.kind = 'traveller'
+				JOIN (SELECT a.national_id,
+						min(a.arrival) - make_interval(days => itinerary_margin_days()) AS since
+					FROM itin_leg_row a WHERE a.refused IS NULL AND a.national_id IS NOT NULL
+					GROUP BY a.national_id) trip ON trip.national_id = t.national_id
+				WHERE t.refused IS NULL
+					AND NOT EXISTS (SELECT 1 FROM location l WHERE l.national_id = t.national_id
+						AND l.observed_at >= trip.since AND l.source IN ('reply', 'staff'))
+				ORDER BY t.national_id, t.arrival) f
+			WHERE NOT coalesce(f.last_point_source = 'itinerary'
+				AND ST_DWithin(f.point, f.last_point, 0.1), false);
 		-- Travellers whose legs are inside the area of a running check-in: asked
 		-- now, or queued while a launch holds the mission (a dry run asks nobody).
 		IF NOT p_dry THEN

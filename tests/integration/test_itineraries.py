@@ -354,8 +354,11 @@ def a_partners_file_of_thousands_of_travellers_is_stored_whole():
         expect_equal(cluster.psql(DB, "SELECT string_agg(DISTINCT g.code, ',') FROM national n "
                                       "JOIN region g ON g.id = n.region_id "
                                       "WHERE n.passport_no IN ('M87000000', 'M87005999')"), "TR-34", "placed")
+        places = "SELECT count(*) FROM location l JOIN national n ON n.id = l.national_id WHERE n.passport_no LIKE 'M87%'"
+        expect_equal(cluster.psql(DB, places), str(n), "one place each")
         again = post()
         expect_equal(again.status, 200, again.body[:300])
+        expect_equal(cluster.psql(DB, places), str(n), "the same file again adds no place")
         rep = again.json()
         expect_equal((rep["travellers_added"], rep["travellers_matched"], rep["legs_added"]), (0, n, 0),
                      again.body[:300])
