@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 #include <safety/date.h>
+#include <safety/import.h>
 #include <safety/name.h>
 #include <safety/phone.h>
 #include <stdio.h>
@@ -607,7 +608,7 @@ routes_nationals_update(struct http_ctx *ctx)
 	    "arrival_date", "departure_date", "address",      "residence_status", "notes",
 	    "needs",        "languages",      "household_id", "location",         NULL};
 	char scope[24], id[24], birth[11], arrival[11], departure[11];
-	char name_ko[256], name_latin[256], passport[32], lat[32], lon[32], acc[32], hh[24];
+	char name_ko[256], name_latin[256], passport[SF_PASSPORT_MAX + 1], lat[32], lon[32], acc[32], hh[24];
 	char needs[128], langs[128], err[128], detail[192], cleared[256];
 	const char *v_ko, *v_latin, *v_birth, *v_passport, *v_kind, *v_arr, *v_dep, *v_addr;
 	const char *v_status, *v_notes;
@@ -669,21 +670,11 @@ routes_nationals_update(struct http_ctx *ctx)
 		goto out;
 	}
 	if (v_passport != NULL) {
-		/* The import's rule: spaces and dashes dropped, 5 to 20 letters A-Z and digits. */
-		size_t j = 0;
-		bool ok = true;
-		for (const char *p = v_passport; *p != '\0' && ok; p++) {
-			unsigned char c = (unsigned char)*p;
-			if (c == ' ' || c == '-' || c == '\t')
-				continue;
-			ok = j < 20 && c < 0x80 && isalnum(c);
-			if (ok)
-				passport[j++] = (char)toupper(c);
-		}
-		passport[j] = '\0';
-		if (!ok || j < 5) {
-			http_reply_problem(ctx, 400, "bad request",
-			                   "passport_no: 5 to 20 letters A to Z and digits");
+		char why[96];
+
+		/* The import's rule, so a number staff type matches the rows of a roster. */
+		if (sf_passport_normalize(v_passport, passport, why, sizeof why) != 0) {
+			http_reply_problem(ctx, 400, "bad request", why);
 			goto out;
 		}
 		v_passport = passport;

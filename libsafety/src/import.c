@@ -45,9 +45,6 @@
 #define IMPORT_NOTES_MAX 2000
 #define IMPORT_REF_MAX 100
 #define IMPORT_PLACE_MAX 200
-/* Passport numbers: letters and digits. */
-#define IMPORT_PASSPORT_MIN 5
-#define IMPORT_PASSPORT_MAX 20
 
 static const char *const import_field_names[SF_IMPORT_FIELD_COUNT] = {
     [SF_IMPORT_FIELD_NAME_KO] = "name_ko",
@@ -1095,37 +1092,42 @@ static void
 import_passport(struct importer *im)
 {
 	const char *s = import_val(im, SF_IMPORT_FIELD_PASSPORT_NO);
-	char pp[IMPORT_PASSPORT_MAX + 1];
-	size_t n = 0;
+	char pp[SF_PASSPORT_MAX + 1], why[96];
 
 	if (s == NULL)
 		return;
-	for (; *s != '\0'; s++) {
+	if (sf_passport_normalize(s, pp, why, sizeof why) != 0) {
+		import_field_error(im, SF_IMPORT_FIELD_PASSPORT_NO, "%s", why);
+		return;
+	}
+	import_build_set(im, IMPORT_PASSPORT_NO, pp, strlen(pp));
+}
+
+int
+sf_passport_normalize(const char *in, char out[SF_PASSPORT_MAX + 1], char *err, size_t errsz)
+{
+	size_t n = 0;
+
+	for (const char *s = in; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == ' ' || c == '-' || c == '\t')
 			continue;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
-			import_field_error(im, SF_IMPORT_FIELD_PASSPORT_NO,
-			                   "passport_no: only letters A to Z and digits");
-			return;
-		}
-		if (n == IMPORT_PASSPORT_MAX) {
-			import_field_error(im, SF_IMPORT_FIELD_PASSPORT_NO,
-			                   "passport_no: too long: more than %d letters and digits",
-			                   IMPORT_PASSPORT_MAX);
-			return;
-		}
-		pp[n++] = (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return sf_error_set(err, errsz, SF_EINVAL,
+			                    "passport_no: only letters A to Z and digits");
+		if (n == SF_PASSPORT_MAX)
+			return sf_error_set(err, errsz, SF_EINVAL,
+			                    "passport_no: too long: more than %d letters and digits",
+			                    SF_PASSPORT_MAX);
+		out[n++] = (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
 	}
-	if (n < IMPORT_PASSPORT_MIN) {
-		import_field_error(im, SF_IMPORT_FIELD_PASSPORT_NO,
-		                   "passport_no: too short: %zu letters and digits, need %d to %d",
-		                   n, IMPORT_PASSPORT_MIN, IMPORT_PASSPORT_MAX);
-		return;
-	}
-	pp[n] = '\0';
-	import_build_set(im, IMPORT_PASSPORT_NO, pp, n);
+	if (n < SF_PASSPORT_MIN)
+		return sf_error_set(err, errsz, SF_EINVAL,
+		                    "passport_no: too short: %zu letters and digits, need %d to %d", n,
+		                    SF_PASSPORT_MIN, SF_PASSPORT_MAX);
+	out[n] = '\0';
+	return 0;
 }
 
 /* Hashes a string (FNV-1a). */

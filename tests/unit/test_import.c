@@ -1751,6 +1751,27 @@ import_reads_a_slash_inside_a_phone_number_as_one_number(void **state)
 	}
 }
 
+/* One passport rule for the import's rows and for staff's changes (routes_nationals.c). */
+static void
+passport_normalize_keeps_letters_and_digits_within_limits(void **state)
+{
+	char out[SF_PASSPORT_MAX + 1], err[96];
+
+	(void)state;
+	assert_int_equal(sf_passport_normalize("m 1234-5678\t", out, err, sizeof err), 0);
+	assert_string_equal(out, "M12345678");
+	assert_int_equal(sf_passport_normalize("A1234567890123456789", out, err, sizeof err), 0);
+	assert_string_equal(out, "A1234567890123456789");
+	assert_int_equal(sf_passport_normalize("A12345678901234567890", out, err, sizeof err),
+	                 SF_EINVAL);
+	assert_string_equal(err, "passport_no: too long: more than 20 letters and digits");
+	assert_int_equal(sf_passport_normalize("M1-2 3", out, err, sizeof err), SF_EINVAL);
+	assert_string_equal(err, "passport_no: too short: 4 letters and digits, need 5 to 20");
+	assert_int_equal(sf_passport_normalize("M123\xc3\xa9" "456", out, err, sizeof err), SF_EINVAL);
+	assert_string_equal(err, "passport_no: only letters A to Z and digits");
+	assert_int_equal(sf_passport_normalize("", out, NULL, 0), SF_EINVAL);
+}
+
 int
 main(void)
 {
@@ -1785,6 +1806,7 @@ main(void)
 	    cmocka_unit_test(import_tells_the_exports_ids_from_other_numbering),
 	    cmocka_unit_test(import_reads_a_slash_inside_a_phone_number_as_one_number),
 	    cmocka_unit_test(import_refuses_a_slash_after_a_whole_number),
+	    cmocka_unit_test(passport_normalize_keeps_letters_and_digits_within_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

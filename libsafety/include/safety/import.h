@@ -247,6 +247,18 @@ int sf_import_parse_mapping(const char *spec, struct sf_import_mapping *mapping,
 /* Frees the entries of a mapping and zeroes it; the struct itself is the caller's. */
 void sf_import_mapping_clear(struct sf_import_mapping *mapping);
 
+#define SF_PASSPORT_MIN 5
+#define SF_PASSPORT_MAX 20
+
+/*
+ * A passport number as the registry stores it, the one rule for an import's
+ * rows and for staff's changes: spaces, tabs and dashes dropped, letters
+ * upper-cased, SF_PASSPORT_MIN to SF_PASSPORT_MAX letters A to Z and digits.
+ * Returns 0 with the number in out, or SF_EINVAL with err (if not NULL)
+ * saying why, starting "passport_no: " and never quoting the value.
+ */
+int sf_passport_normalize(const char *in, char out[SF_PASSPORT_MAX + 1], char *err, size_t errsz);
+
 /* Returns the canonical name of a field ("phone"), or NULL for a value out of range. */
 const char *sf_import_field_name(enum sf_import_field field);
 
