@@ -543,7 +543,7 @@ hooks_kannel_key(const char *from, const char *text, const char *tstamp, char *r
 /*
  * The first value of a query parameter, percent-decoded with its length
  * ('+' a space, as for every other parameter): UTF-16 text holds NUL bytes,
- * which a C string would end at. 0, SF_ENOTFOUND or SF_ETOOLONG.
+ * which a C string would end at. 0, SF_ENOTFOUND, SF_ETOOLONG or SF_ENOMEM.
  */
 static int
 hooks_query_bytes(struct http_ctx *ctx, const char *name, char *out, size_t outsz, size_t *outlen)
@@ -558,27 +558,22 @@ hooks_query_bytes(struct http_ctx *ctx, const char *name, char *out, size_t outs
 		size_t seg = end != NULL ? (size_t)(end - q) : strlen(q);
 
 		if (seg > nlen && strncmp(q, name, nlen) == 0 && q[nlen] == '=') {
+			char *raw = xstrndup(q + nlen + 1, seg - nlen - 1), *dec;
 			size_t n = 0;
 
-			for (size_t j = nlen + 1; j < seg; j++) {
-				unsigned char c = (unsigned char)q[j];
-
-				if (n + 1 >= outsz)
-					return SF_ETOOLONG;
-				if (c == '+') {
-					c = ' ';
-				} else if (c == '%' && j + 2 < seg &&
-				           isxdigit((unsigned char)q[j + 1]) &&
-				           isxdigit((unsigned char)q[j + 2])) {
-					char hex[3] = {q[j + 1], q[j + 2], '\0'};
-
-					c = (unsigned char)strtol(hex, NULL, 16);
-					j += 2;
-				}
-				out[n++] = (char)c;
+			/* evhttp says how many bytes it decoded: a %00 does not end the text. */
+			dec = evhttp_uridecode(raw, 1, &n);
+			free(raw);
+			if (dec == NULL)
+				return SF_ENOMEM;
+			if (n + 1 > outsz) {
+				free(dec);
+				return SF_ETOOLONG;
 			}
+			memcpy(out, dec, n);
 			out[n] = '\0';
 			*outlen = n;
+			free(dec);
 			return 0;
 		}
 		q = end != NULL ? end + 1 : NULL;
