@@ -414,6 +414,95 @@ def a_place_given_in_an_answer_becomes_the_persons_newest_location():
         q("UPDATE crisis SET state = 'closed' WHERE id = %d" % c)
 
 
+ANTAKYA = (36.2, 36.16)
+PLACES = {"Istanbul": (41.0, 29.0), "Antakya": (36.2, 36.16), "Gaziantep": (37.07, 37.38), "Ankara": (39.93, 32.85)}
+
+
+def traveller_legs(name, kind, legs, placed=None, answered=None):
+    """Someone of the mission with a phone and legs [(place, first day, last day)], days counted from today;
+    placed=(place, days ago) is where the itinerary put a traveller (a resident's imported home), answered=
+    (place, days ago) where they said they were in an answer. Returns their id."""
+    first, last = min(a for _, a, _ in legs), max(b for _, _, b in legs)
+    trip = "current_date + %d, current_date + %d" % (first, last) if kind == "traveller" else "NULL, NULL"
+    nid = int(q("WITH n AS (INSERT INTO national (mission_id, name_latin, kind, arrival_date, departure_date) "
+                "VALUES (%d, '%s', '%s', %s) RETURNING id), c AS (INSERT INTO contact (national_id, kind, value) "
+                "SELECT id, 'phone', '+90533' || lpad(id::text, 7, '0') FROM n) SELECT id FROM n"
+                % (MISSION, name, kind, trip)))
+    point = lambda place: "ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography" % PLACES[place][::-1]
+    q("INSERT INTO itinerary_leg (national_id, seq, country, place, point, arrival, departure, source) VALUES %s"
+      % ", ".join("(%d, %d, 'TR', '%s', %s, current_date + %d, current_date + %d, 'self')"
+                  % (nid, i + 1, place, point(place), a, b) for i, (place, a, b) in enumerate(legs)))
+    for given, source in ((placed, "itinerary" if kind == "traveller" else "import"), (answered, "reply")):
+        if given:
+            place, ago = given
+            q("INSERT INTO location (national_id, point, source, observed_at) VALUES (%d, %s, '%s', "
+              "now() - interval '%d days')" % (nid, point(place), source, ago))
+    return nid
+
+
+def a_traveller_is_found_by_the_leg_of_the_day_after_answering_from_an_earlier_one():
+    # A trip: Istanbul five to three days ago, Antakya from two days ago; a crisis around Antakya.
+    trip = [("Istanbul", -5, -3), ("Antakya", -2, 5)]
+    silent = traveller_legs("LEGS TRAVELLER NEVER ANSWERED", "traveller", trip, placed=("Istanbul", 5))
+    resident = traveller_legs("LEGS RESIDENT ANSWERED IN ISTANBUL", "resident", trip, placed=("Ankara", 30),
+                              answered=("Istanbul", 4))
+    answered = traveller_legs("LEGS TRAVELLER ANSWERED IN ISTANBUL", "traveller", trip, placed=("Istanbul", 5),
+                              answered=("Istanbul", 4))
+    # Places given since today's leg began are fresher than the plan: found there, not by the leg.
+    since_away = traveller_legs("LEGS TRAVELLER ANSWERED IN ISTANBUL SINCE", "traveller", trip,
+                                placed=("Istanbul", 5), answered=("Istanbul", 1))
+    since_there = traveller_legs("LEGS TRAVELLER ANSWERED IN ANTAKYA SINCE", "traveller",
+                                 [("Istanbul", -5, -3), ("Gaziantep", -2, 5)], placed=("Istanbul", 5),
+                                 answered=("Antakya", 1))
+    # Leg 1 in Istanbul until today, leg 2 in Antakya in two days: not there at the launch.
+    later = [("Istanbul", -6, 0), ("Antakya", 2, 6)]
+    arriving = traveller_legs("LEGS ARRIVING NEVER ANSWERED", "traveller", later, placed=("Istanbul", 6))
+    arriving_answered = traveller_legs("LEGS ARRIVING ANSWERED IN ISTANBUL", "traveller", later,
+                                       placed=("Istanbul", 6), answered=("Istanbul", 4))
+    everyone = (silent, resident, answered, since_away, since_there, arriving, arriving_answered)
+    # The same place as a circle (nationals_near) and as a polygon (nationals_in_area).
+    q("SELECT crisis_declare('earthquake', 'Antakya circle', NULL, 5::smallint, false, NULL, %f, %f, 15000, "
+      "ARRAY[%d::bigint], 'tester', 'admin', NULL, '')" % (ANTAKYA[0], ANTAKYA[1], MISSION))
+    circle = int(q("SELECT max(id) FROM crisis"))
+    q("SELECT crisis_declare('earthquake', 'Antakya polygon', NULL, 5::smallint, false, ST_AsGeoJSON(ST_Buffer("
+      "ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, 15000)::geometry), NULL, NULL, NULL, ARRAY[%d::bigint], "
+      "'tester', 'admin', NULL, '')" % (ANTAKYA[1], ANTAKYA[0], MISSION))
+    polygon = int(q("SELECT max(id) FROM crisis"))
+    check(polygon != circle, "two crises")
+    for c in (circle, polygon):
+        q("SELECT campaign_start(%d, %d, '{\"en\": \"Are you safe? {link}\"}', ARRAY['sms'], 1800, 3, "
+          "'lead', 'mission_lead', '')" % (c, MISSION))
+
+    def asked(crisis):
+        return q("SELECT coalesce(string_agg(n.name_latin, ', ' ORDER BY n.name_latin COLLATE \"C\"), '') FROM checkin k "
+                 "JOIN national n ON n.id = k.national_id WHERE k.crisis_id = %d AND n.id IN (%s)"
+                 % (crisis, ", ".join(map(str, everyone))))
+    at_launch = ("LEGS RESIDENT ANSWERED IN ISTANBUL, LEGS TRAVELLER ANSWERED IN ANTAKYA SINCE, "
+                 "LEGS TRAVELLER ANSWERED IN ISTANBUL, LEGS TRAVELLER NEVER ANSWERED")
+    for c, shape in ((circle, "circle"), (polygon, "polygon")):
+        expect_equal(asked(c), at_launch, "asked at the launch over a %s: whoever today's leg or a place given "
+                     "since it began puts there" % shape)
+    # Two days pass: the second leg of the arriving ones begins while the check-ins run.
+    arrivers = "%d, %d" % (arriving, arriving_answered)
+    q("UPDATE itinerary_leg SET arrival = arrival - 2, departure = departure - 2 WHERE national_id IN (%s); "
+      "UPDATE national SET arrival_date = arrival_date - 2, departure_date = departure_date - 2 WHERE id IN (%s); "
+      "UPDATE campaign SET launched_at = launched_at - interval '2 days' WHERE crisis_id IN (%d, %d)"
+      % (arrivers, arrivers, circle, polygon))
+    for _ in range(3):
+        q("SELECT arrivals_join_crises()")
+    expect_equal(q("SELECT bool_and(arrivals_checked_on = current_date) FROM campaign WHERE crisis_id IN (%d, %d)"
+                   % (circle, polygon)), "t", "every day looked at, up to today")
+    q("SELECT join_pending_drain(%d)" % MISSION)
+    for c, shape in ((circle, "circle"), (polygon, "polygon")):
+        expect_equal(asked(c), "LEGS ARRIVING ANSWERED IN ISTANBUL, LEGS ARRIVING NEVER ANSWERED, " + at_launch,
+                     "asked in the check-in over a %s when their leg there begins, answer or not" % shape)
+        expect_equal(q("SELECT targeted FROM campaign WHERE crisis_id = %d" % c),
+                     q("SELECT count(*) FROM checkin WHERE crisis_id = %d" % c), "and counted")
+    expect_equal(q("SELECT count(*) FROM join_pending"), "0", "nobody left queued")
+    for c in (circle, polygon):
+        q("UPDATE crisis SET state = 'closed' WHERE id = %d" % c)
+
+
 try:
     run([a_deletion_during_a_launch_leaves_the_crisis,
          a_person_restored_during_a_launch_is_asked_in_it,
@@ -424,6 +513,7 @@ try:
          a_crisis_being_closed_asks_nobody_new,
          answers_per_minute_follow_a_hard_deletion,
          retention_locks_nothing_when_it_only_spares,
-         a_place_given_in_an_answer_becomes_the_persons_newest_location])
+         a_place_given_in_an_answer_becomes_the_persons_newest_location,
+         a_traveller_is_found_by_the_leg_of_the_day_after_answering_from_an_earlier_one])
 finally:
     cluster.dropdb(DB)
