@@ -144,6 +144,49 @@ crisis_text_ok(struct http_ctx *ctx, const char *field, const char *s, bool mult
 }
 
 /*
+ * True when v is text crisis_text_ok takes, of min to max characters (as
+ * the column's length() counts them: a Korean title is three bytes a
+ * character). Else answers 400 naming the field.
+ */
+static bool
+crisis_text_field_ok(struct http_ctx *ctx, const char *field, const cJSON *v, size_t min,
+                     size_t max, bool multiline)
+{
+	char detail[96];
+
+	if (cJSON_IsString(v) && !crisis_text_ok(ctx, field, v->valuestring, multiline))
+		return false;
+	if (!cJSON_IsString(v) || (min > 0 && v->valuestring[0] == '\0') ||
+	    !text_clean(v->valuestring, max, multiline)) {
+		snprintf(detail, sizeof detail, "%s: text of %zu to %zu characters", field, min,
+		         max);
+		http_reply_problem(ctx, 400, "bad request", detail);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * True when v is a JSON number holding a whole number from lo to hi, put in
+ * *out: 4.9 taken as 4 would store what nobody asked for, and a double out
+ * of an int's range may not be cast at all. Else answers 400 naming the field.
+ */
+static bool
+crisis_json_whole(struct http_ctx *ctx, const char *field, const cJSON *v, int lo, int hi, int *out)
+{
+	char detail[96];
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+	    v->valuedouble != (double)(int)v->valuedouble) {
+		snprintf(detail, sizeof detail, "%s: a whole number from %d to %d", field, lo, hi);
+		http_reply_problem(ctx, 400, "bad request", detail);
+		return false;
+	}
+	*out = (int)v->valuedouble;
+	return true;
+}
+
+/*
  * Reads the area of a crisis: "area" (GeoJSON Polygon/MultiPolygon, given to
  * PostGIS as text) or "circle" {lat, lon, radius_m}. Answers 400 itself.
  */
@@ -177,12 +220,29 @@ crisis_read_area(struct http_ctx *ctx, cJSON *body, char **area_json, char lat[3
 		cJSON *la = cJSON_GetObjectItemCaseSensitive(circle, "lat");
 		cJSON *lo = cJSON_GetObjectItemCaseSensitive(circle, "lon");
 		cJSON *r = cJSON_GetObjectItemCaseSensitive(circle, "radius_m");
-		if (!cJSON_IsNumber(la) || !cJSON_IsNumber(lo) || !cJSON_IsNumber(r) ||
-		    la->valuedouble < -90 || la->valuedouble > 90 || lo->valuedouble < -180 ||
-		    lo->valuedouble > 180 || r->valuedouble <= 0 || r->valuedouble > 5e6) {
-			http_reply_problem(ctx, 400, "bad request",
-			                   "circle: {\"lat\": -90..90, \"lon\": -180..180, "
-			                   "\"radius_m\": up to 5000000}");
+		bool known_keys = cJSON_IsObject(circle);
+
+		/*
+		 * Each key known and given once: a "radius_km" beside radius_m, or a
+		 * second radius_m, would be ignored, and the area not the one meant.
+		 */
+		for (const cJSON *k = known_keys ? circle->child : NULL; k != NULL; k = k->next) {
+			if (strcmp(k->string, "lat") != 0 && strcmp(k->string, "lon") != 0 &&
+			    strcmp(k->string, "radius_m") != 0)
+				known_keys = false;
+			for (const cJSON *seen = circle->child; seen != k; seen = seen->next)
+				if (strcmp(seen->string, k->string) == 0)
+					known_keys = false;
+		}
+		/* Under a metre the radius would be stored as 0.0, which the table refuses. */
+		if (!known_keys || !cJSON_IsNumber(la) || !cJSON_IsNumber(lo) ||
+		    !cJSON_IsNumber(r) || la->valuedouble < -90 || la->valuedouble > 90 ||
+		    lo->valuedouble < -180 || lo->valuedouble > 180 || r->valuedouble < 1 ||
+		    r->valuedouble > 5e6) {
+			http_reply_problem(
+			    ctx, 400, "bad request",
+			    "circle: {\"lat\": -90..90, \"lon\": -180..180, "
+			    "\"radius_m\": 1 to 5000000} and nothing else, each once");
 			return false;
 		}
 		snprintf(lat, 32, "%.7f", la->valuedouble);
@@ -207,6 +267,7 @@ routes_crises_create(struct http_ctx *ctx)
 	struct audit_who who;
 	const char *params[14];
 	size_t off = 0;
+	int severity = 3;
 
 	if (body == NULL)
 		return;
@@ -224,24 +285,19 @@ routes_crises_create(struct http_ctx *ctx)
 		                   "kidnapping or other");
 		goto out;
 	}
-	if (!cJSON_IsString(title) || strlen(title->valuestring) == 0 ||
-	    strlen(title->valuestring) > 300 ||
-	    (desc != NULL && (!cJSON_IsString(desc) || strlen(desc->valuestring) > 10000)) ||
-	    (sev != NULL &&
-	     (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
-	    (drill != NULL && !cJSON_IsBool(drill))) {
-		http_reply_problem(
-		    ctx, 400, "bad request",
-		    "title: 1 to 300 characters; description: text; severity: 1 to 5; "
-		    "drill: true or false");
+	if (!crisis_text_field_ok(ctx, "title", title, 1, 300, false) ||
+	    (desc != NULL && !crisis_text_field_ok(ctx, "description", desc, 0, 10000, true)) ||
+	    (sev != NULL && !crisis_json_whole(ctx, "severity", sev, 1, 5, &severity)))
+		goto out;
+	if (drill != NULL && !cJSON_IsBool(drill)) {
+		http_reply_problem(ctx, 400, "bad request", "drill: true or false");
 		goto out;
 	}
-	if (!crisis_text_ok(ctx, "title", title->valuestring, false) ||
-	    (desc != NULL && !crisis_text_ok(ctx, "description", desc->valuestring, true)))
-		goto out;
 	if (!crisis_read_area(ctx, body, &area_json, lat, lon, radius, true))
 		goto out;
 	/* The missions involved; a mission role may declare only for its own. */
+	if (missions != NULL && !cJSON_IsArray(missions))
+		goto bad_missions;
 	list[off++] = '{';
 	if (ctx->principal.mission_id > 0) {
 		off += (size_t)snprintf(list + off, sizeof list - off, "%lld",
@@ -249,19 +305,17 @@ routes_crises_create(struct http_ctx *ctx)
 	}
 	cJSON_ArrayForEach(m, missions)
 	{
-		if (!cJSON_IsNumber(m) || m->valuedouble < 1 || off + 24 >= sizeof list) {
-			http_reply_problem(ctx, 400, "bad request",
-			                   "mission_ids: a list of mission ids");
-			goto out;
-		}
-		if (ctx->principal.mission_id > 0 &&
-		    (long long)m->valuedouble != ctx->principal.mission_id) {
+		long long mid;
+
+		if (!http_json_id(m, &mid) || off + 24 >= sizeof list)
+			goto bad_missions;
+		if (ctx->principal.mission_id > 0 && mid != ctx->principal.mission_id) {
 			http_reply_problem(ctx, 403, "forbidden",
 			                   "you may declare a crisis for your own mission only");
 			goto out;
 		}
 		off += (size_t)snprintf(list + off, sizeof list - off, "%s%lld", off > 1 ? "," : "",
-		                        (long long)m->valuedouble);
+		                        mid);
 	}
 	list[off++] = '}';
 	list[off] = '\0';
@@ -270,7 +324,7 @@ routes_crises_create(struct http_ctx *ctx)
 		                   "mission_ids: name the missions involved");
 		goto out;
 	}
-	snprintf(sevbuf, sizeof sevbuf, "%d", sev != NULL ? (int)sev->valuedouble : 3);
+	snprintf(sevbuf, sizeof sevbuf, "%d", severity);
 	audit_params(ctx, &who, params);
 	params[4] = kind->valuestring;
 	params[5] = title->valuestring;
@@ -288,6 +342,10 @@ routes_crises_create(struct http_ctx *ctx)
 	    "SELECT crisis_declare($5::crisis_kind, $6, $7, $8::smallint, $9::bool, $10, "
 	    " $11::float8, $12::float8, $13::float8, $14::bigint[], $1, $2, $3::bigint, $4)::text",
 	    14, params);
+	goto out;
+bad_missions:
+	http_reply_problem(ctx, 400, "bad request",
+	                   "mission_ids: a list of mission ids (whole numbers above 0)");
 out:
 	free(area_json);
 	cJSON_Delete(body);
@@ -307,6 +365,7 @@ routes_crises_update(struct http_ctx *ctx)
 	char scope[24], id[24], sevbuf[8];
 	struct audit_who who;
 	const char *params[10];
+	int severity = 0;
 
 	if (http_param_id(ctx, 0, id) == NULL)
 		return;
@@ -321,27 +380,21 @@ routes_crises_update(struct http_ctx *ctx)
 	desc = cJSON_GetObjectItemCaseSensitive(body, "description");
 	sev = cJSON_GetObjectItemCaseSensitive(body, "severity");
 	state = cJSON_GetObjectItemCaseSensitive(body, "state");
-	if ((title != NULL && (!cJSON_IsString(title) || strlen(title->valuestring) == 0 ||
-	                       strlen(title->valuestring) > 300)) ||
-	    (desc != NULL && (!cJSON_IsString(desc) || strlen(desc->valuestring) > 10000)) ||
-	    (sev != NULL &&
-	     (!cJSON_IsNumber(sev) || sev->valuedouble < 1 || sev->valuedouble > 5)) ||
-	    (state != NULL &&
-	     (!cJSON_IsString(state) || (strcmp(state->valuestring, "active") != 0 &&
-	                                 strcmp(state->valuestring, "closed") != 0 &&
-	                                 strcmp(state->valuestring, "dismissed") != 0)))) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "title: 1 to 300 characters; severity: 1 to 5; state: active, "
-		                   "closed or dismissed");
+	if ((title != NULL && !crisis_text_field_ok(ctx, "title", title, 1, 300, false)) ||
+	    (desc != NULL && !crisis_text_field_ok(ctx, "description", desc, 0, 10000, true)) ||
+	    (sev != NULL && !crisis_json_whole(ctx, "severity", sev, 1, 5, &severity))) {
 		cJSON_Delete(body);
 		return;
 	}
-	if ((title != NULL && !crisis_text_ok(ctx, "title", title->valuestring, false)) ||
-	    (desc != NULL && !crisis_text_ok(ctx, "description", desc->valuestring, true))) {
+	if (state != NULL &&
+	    (!cJSON_IsString(state) || (strcmp(state->valuestring, "active") != 0 &&
+	                                strcmp(state->valuestring, "closed") != 0 &&
+	                                strcmp(state->valuestring, "dismissed") != 0))) {
+		http_reply_problem(ctx, 400, "bad request", "state: active, closed or dismissed");
 		cJSON_Delete(body);
 		return;
 	}
-	snprintf(sevbuf, sizeof sevbuf, "%d", sev != NULL ? (int)sev->valuedouble : 0);
+	snprintf(sevbuf, sizeof sevbuf, "%d", severity);
 	audit_params(ctx, &who, params);
 	params[4] = auth_scope_param(ctx, scope);
 	params[5] = id;
@@ -372,6 +425,8 @@ routes_campaigns_launch(struct http_ctx *ctx)
 	struct audit_who who;
 	const char *params[9];
 	size_t off = 0;
+	long long mission_id = 0;
+	int reask_s = 1800, round_count = 3;
 
 	if (http_param_id(ctx, 0, id) == NULL)
 		return;
@@ -387,13 +442,24 @@ routes_campaigns_launch(struct http_ctx *ctx)
 	rounds = cJSON_GetObjectItemCaseSensitive(body, "rounds");
 	dry = cJSON_GetObjectItemCaseSensitive(body, "dry_run");
 	mission = cJSON_GetObjectItemCaseSensitive(body, "mission_id");
+	/* 1.9 read as 1 would launch for another mission. */
+	if (mission != NULL && !http_json_id(mission, &mission_id)) {
+		http_reply_problem(ctx, 400, "bad request",
+		                   "mission_id: a mission id (a whole number above 0)");
+		goto out;
+	}
 	if (ctx->principal.mission_id > 0) {
 		snprintf(mission_buf, sizeof mission_buf, "%lld", ctx->principal.mission_id);
-	} else if (cJSON_IsNumber(mission) && mission->valuedouble >= 1) {
-		snprintf(mission_buf, sizeof mission_buf, "%lld", (long long)mission->valuedouble);
+	} else if (mission != NULL) {
+		snprintf(mission_buf, sizeof mission_buf, "%lld", mission_id);
 	} else {
 		http_reply_problem(ctx, 400, "bad request",
 		                   "mission_id: required for accounts that see every mission");
+		goto out;
+	}
+	/* "dry_run": 1 or "yes" meant a rehearsal; taken as false it would send for real. */
+	if (dry != NULL && !cJSON_IsBool(dry)) {
+		http_reply_problem(ctx, 400, "bad request", "dry_run: true or false");
 		goto out;
 	}
 	if (templates == NULL) {
@@ -406,7 +472,8 @@ routes_campaigns_launch(struct http_ctx *ctx)
 		    "SMS ({keywords})\"}");
 	} else {
 		cJSON *t;
-		if (!cJSON_IsObject(templates))
+		/* Without a text in either language every message would be empty. */
+		if (!cJSON_IsObject(templates) || templates->child == NULL)
 			goto bad_templates;
 		cJSON_ArrayForEach(t, templates)
 		{
@@ -433,6 +500,10 @@ routes_campaigns_launch(struct http_ctx *ctx)
 			if (!cJSON_IsString(c) || (strcmp(c->valuestring, "sms") != 0 &&
 			                           strcmp(c->valuestring, "email") != 0))
 				goto bad_channels;
+			/* ["sms", "sms"]: a re-ask "on the next channel" would be the same one. */
+			if (c != channels->child &&
+			    strcmp(c->valuestring, channels->child->valuestring) == 0)
+				goto bad_channels;
 			off += (size_t)snprintf(chan + off, sizeof chan - off, "%s%s",
 			                        off > 1 ? "," : "", c->valuestring);
 		}
@@ -440,27 +511,23 @@ routes_campaigns_launch(struct http_ctx *ctx)
 	chan[off++] = '}';
 	chan[off] = '\0';
 	if ((reask != NULL &&
-	     (!cJSON_IsNumber(reask) || reask->valuedouble < 10 || reask->valuedouble > 604800)) ||
-	    (rounds != NULL &&
-	     (!cJSON_IsNumber(rounds) || rounds->valuedouble < 1 || rounds->valuedouble > 10))) {
-		http_reply_problem(ctx, 400, "bad request",
-		                   "reask_interval_s: 10 to 604800; rounds: 1 to 10");
+	     !crisis_json_whole(ctx, "reask_interval_s", reask, 10, 604800, &reask_s)) ||
+	    (rounds != NULL && !crisis_json_whole(ctx, "rounds", rounds, 1, 10, &round_count)))
 		goto out;
-	}
-	snprintf(reask_buf, sizeof reask_buf, "%d", reask != NULL ? (int)reask->valuedouble : 1800);
-	snprintf(rounds_buf, sizeof rounds_buf, "%d",
-	         rounds != NULL ? (int)rounds->valuedouble : 3);
+	snprintf(reask_buf, sizeof reask_buf, "%d", reask_s);
+	snprintf(rounds_buf, sizeof rounds_buf, "%d", round_count);
 	if (cJSON_IsTrue(dry)) {
 		params[0] = id;
 		params[1] = mission_buf;
 		params[2] = templates_text;
 		params[3] = chan;
+		/* What a launch would do: a crisis it refuses (closed, proposed) is refused. */
 		db_reply_json(
-		    ctx, 200, "no such crisis for this mission",
+		    ctx, 200, "no active crisis with that id for this mission",
 		    "SELECT json_build_object('dry_run', true) :: jsonb || "
 		    "campaign_preview($1::bigint, $2::bigint, $3::jsonb, $4::text[])::jsonb "
 		    "FROM crisis c JOIN crisis_mission cm ON cm.crisis_id = c.id "
-		    "WHERE c.id = $1::bigint AND cm.mission_id = $2::bigint",
+		    "WHERE c.id = $1::bigint AND cm.mission_id = $2::bigint AND c.state = 'active'",
 		    4, params);
 		goto out;
 	}
@@ -481,12 +548,12 @@ routes_campaigns_launch(struct http_ctx *ctx)
 bad_templates:
 	http_reply_problem(
 	    ctx, 400, "bad request",
-	    "templates: {\"ko\": text, \"en\": text}, each at most 1000 bytes and with "
-	    "{link}; {name}, {crisis} and {keywords} are filled in too");
+	    "templates: {\"ko\": text, \"en\": text}, at least one of the two, each at most 1000 "
+	    "bytes and with {link}; {name}, {crisis} and {keywords} are filled in too");
 	goto out;
 bad_channels:
 	http_reply_problem(ctx, 400, "bad request",
-	                   "channels: [\"sms\", \"email\"] in order of preference");
+	                   "channels: [\"sms\", \"email\"] in order of preference, each once");
 out:
 	free(templates_text);
 	cJSON_Delete(body);

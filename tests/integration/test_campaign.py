@@ -306,6 +306,111 @@ def closing_a_crisis_stops_its_messages():
     check("crisis.close" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
 
 
+def second_mission():
+    """Kyiv: a second mission with five people of its own, and its lead; made once."""
+    if "KYIV" in globals():
+        return KYIV
+    expect_equal(ctl(conninfo, "mission", "add", "UA-KYV", "--name", "Kyiv", "--country", "UA").returncode, 0,
+                 "mission")
+    mission = int(cluster.psql(DB, "SELECT id FROM mission WHERE code = 'UA-KYV'"))
+    cluster.psql(DB, """
+        INSERT INTO national (mission_id, name_latin, kind, languages)
+            SELECT %d, 'KYIV ' || g, 'resident', '{en}' FROM generate_series(1, 5) g;
+        INSERT INTO contact (national_id, kind, value)
+            SELECT id, 'phone', '+38050' || lpad(id::text, 7, '0') FROM national WHERE mission_id = %d;
+        INSERT INTO location (national_id, point, source)
+            SELECT id, ST_SetSRID(ST_MakePoint(30.5, 50.4), 4326)::geography, 'staff'
+            FROM national WHERE mission_id = %d""" % (mission, mission, mission))
+    for name, role, code in (("leadb", "mission_lead", "UA-KYV"), ("admin", "admin", None)):
+        args = ["user", "add", name, "--role", role, "--password-file", pwfile] + (["--mission", code] if code else [])
+        expect_equal(ctl(conninfo, *args).returncode, 0, "user " + name)
+        S[name] = Session(d, name, PASSWORD)
+    globals()["KYIV"] = mission
+    return mission
+
+
+def stored():
+    """What the crisis and campaign calls store: one line to compare before and after."""
+    return cluster.psql(DB, "SELECT (SELECT count(*) FROM crisis) || '/' || (SELECT count(*) FROM campaign) || '/' "
+                            "|| (SELECT count(*) FROM checkin) || '/' || (SELECT count(*) FROM outbox) || '/' "
+                            "|| (SELECT coalesce(max(updated_at)::text, '') FROM crisis)")
+
+
+def refused(r, field, what):
+    expect_equal(r.status, 400, "%s: %s" % (what, r.body))
+    check(r.json()["detail"].startswith(field + ":"), "%s: the detail names %s: %s" % (what, field, r.body))
+
+
+def what_cannot_be_stored_exactly_is_refused_and_nothing_stored():
+    """Numbers with a fraction (4.9 is not 4), out of any range (1e30), ids that are not a list, a channel
+    twice, a circle with a key nobody reads, a dry run that is not a boolean: each refused naming its
+    field, nothing stored. Titles are counted in characters, as the table counts them."""
+    kyiv = second_mission()
+    lead, admin = S["lead"], S["admin"]
+    sea = {"lat": 34.5, "lon": 31.0, "radius_m": 5000}
+    r = lead.post("/api/v1/crises", {"kind": "flood", "title": "Checks", "circle": sea})
+    expect_equal(r.status, 201, r.body)
+    crisis = r.json()["id"]
+    base = {"kind": "flood", "title": "Checks", "circle": sea}
+    before = stored()
+    for field, who, body in (
+            ("severity", lead, dict(base, severity=4.9)),
+            ("severity", lead, dict(base, severity=1e30)),
+            ("severity", lead, dict(base, severity=0)),
+            ("severity", lead, dict(base, severity="3")),
+            ("title", lead, dict(base, title="x" * 301)),
+            ("title", lead, dict(base, title="지" * 301)),
+            ("title", lead, dict(base, title="")),
+            ("description", lead, dict(base, description="d" * 10001)),
+            ("mission_ids", lead, dict(base, mission_ids=[A + 0.5])),
+            ("mission_ids", lead, dict(base, mission_ids=A)),
+            ("mission_ids", lead, dict(base, mission_ids={"a": A})),
+            ("mission_ids", admin, dict(base, mission_ids=[A, kyiv + 0.9])),
+            ("mission_ids", admin, dict(base, mission_ids=[1e30])),
+            ("mission_ids", admin, dict(base, mission_ids=kyiv)),
+            ("circle", lead, dict(base, circle=dict(sea, radius_km=5))),
+            ("circle", lead, dict(base, circle=dict(sea, radius_m=1e-9))),
+            ("circle", lead, dict(base, circle=[34.5, 31.0, 5000]))):
+        refused(who.post("/api/v1/crises", body), field, "declare %r" % {k: body[k] for k in body if k not in base
+                                                                        or body[k] != base[k]})
+    for field, change in (("severity", {"severity": 2.5}), ("severity", {"severity": 1e30}),
+                          ("title", {"title": "지" * 301}), ("state", {"state": "open"})):
+        refused(lead.patch("/api/v1/crises/%d" % crisis, change), field, "change %r" % change)
+    path = "/api/v1/crises/%d/campaigns" % crisis
+    for field, who, body in (
+            ("rounds", lead, {"rounds": 1.9}),
+            ("rounds", lead, {"rounds": 1e30}),
+            ("rounds", lead, {"rounds": 11}),
+            ("reask_interval_s", lead, {"reask_interval_s": 10.9}),
+            ("reask_interval_s", lead, {"reask_interval_s": -1e30}),
+            ("channels", lead, {"channels": ["sms", "sms"]}),
+            ("channels", lead, {"channels": ["email", "email"]}),
+            ("dry_run", lead, {"dry_run": 1}),
+            ("dry_run", lead, {"dry_run": "true"}),
+            ("dry_run", lead, {"dry_run": "yes"}),
+            ("dry_run", lead, {"dry_run": None}),
+            ("templates", lead, {"templates": {}}),
+            ("templates", lead, {"templates": {"ko": ""}}),
+            ("templates", lead, {"templates": None}),
+            ("mission_id", lead, {"mission_id": 1.5}),
+            ("mission_id", admin, {"mission_id": A + 0.9, "dry_run": True}),
+            ("mission_id", admin, {"mission_id": A + 0.9}),
+            ("mission_id", admin, {"mission_id": 1e30})):
+        refused(who.post(path, body), field, "launch %r" % body)
+    expect_equal(stored(), before, "nothing stored (crises/campaigns/check-ins/messages/last change)")
+    # A title as long as the table allows, in Korean (three bytes a character), is taken whole.
+    title = "지" * 300
+    r = lead.post("/api/v1/crises", dict(base, title=title, severity=4, description="설" * 4000))
+    expect_equal(r.status, 201, r.body)
+    korean = r.json()["id"]
+    expect_equal(cluster.psql(DB, "SELECT length(title) || '/' || severity || '/' || length(description) FROM crisis "
+                                  "WHERE id = %d" % korean), "300/4/4000", "stored whole")
+    r = lead.patch("/api/v1/crises/%d" % crisis, {"title": "진" * 300, "severity": 5})
+    expect_equal(r.status, 200, r.body)
+    for c in (crisis, korean):
+        expect_equal(lead.patch("/api/v1/crises/%d" % c, {"state": "closed"}).status, 200, "closed")
+
+
 def kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch():
     global d
     r = S["lead"].post("/api/v1/crises", dict(QUAKE, title="Aftershock", circle={"lat": 37.5, "lon": 36.9, "radius_m": 400000}))
@@ -357,6 +462,7 @@ try:
         the_unreachable_can_be_asked_again,
         a_name_with_placeholders_is_written_as_is_in_the_language_recorded,
         closing_a_crisis_stops_its_messages,
+        what_cannot_be_stored_exactly_is_refused_and_nothing_stored,
         kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch,
     ])
 finally:
