@@ -115,9 +115,14 @@ static void
 db_notice_cb(void *arg, const PGresult *res)
 {
 	char *msg = db_one_line(PQresultErrorMessage(res));
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 
 	(void)arg;
-	log_info("db_notice", "message", msg);
+	/* A WARNING says work was skipped (a step of the maintenance run that failed). */
+	if (severity != NULL && strcmp(severity, "WARNING") == 0)
+		log_warn("db_notice", "message", msg);
+	else
+		log_info("db_notice", "message", msg);
 	free(msg);
 }
 
