@@ -6,6 +6,7 @@ list, close the crisis; and a kill -9 in the middle loses nothing."""
 import json
 import os
 import signal
+import threading
 import time
 
 from harness import Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
@@ -306,6 +307,18 @@ def closing_a_crisis_stops_its_messages():
     check("crisis.close" in cluster.psql(DB, "SELECT string_agg(action, ',') FROM audit_log"), "audited")
 
 
+def in_background(sql):
+    """Runs sql in a psql session of its own on a thread; returns the thread and what it said."""
+    out = {}
+
+    def go():
+        r = cluster.pg("psql", cluster.dir, "-d", DB, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql, check=False)
+        out["result" if r.returncode == 0 else "error"] = (r.stdout + r.stderr).strip()
+    t = threading.Thread(target=go)
+    t.start()
+    return t, out
+
+
 def second_mission():
     """Kyiv: a second mission with five people of its own, and its lead; made once."""
     if "KYIV" in globals():
@@ -411,6 +424,122 @@ def what_cannot_be_stored_exactly_is_refused_and_nothing_stored():
         expect_equal(lead.patch("/api/v1/crises/%d" % c, {"state": "closed"}).status, 200, "closed")
 
 
+def empty_templates_are_refused_and_an_old_campaign_without_text_stops_no_reasks():
+    """A campaign stored without any text (the API took "templates": {} once) made every join into
+    it fail, and since safetyd's maintenance run was one statement, re-asks stopped for every crisis
+    of every mission. Now the API refuses it, such a campaign asks in the launch's own words, and a
+    step of the run that fails (here made to fail on purpose) stops no other."""
+    second_mission()
+    r = S["lead"].post("/api/v1/crises", {"kind": "flood", "title": "Silent", "circle": {"lat": 34.5, "lon": 31.0,
+                                                                                      "radius_m": 5000}})
+    expect_equal(r.status, 201, r.body)
+    silent = r.json()["id"]
+    for templates in ({}, {"ko": ""}, {"en": "   "}):
+        refused(S["lead"].post("/api/v1/crises/%d/campaigns" % silent, {"templates": templates}), "templates",
+                "templates %r" % templates)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM campaign WHERE crisis_id = %d" % silent), "0", "none stored")
+    # Kyiv's own check-in, re-asked every 10 s.
+    r = S["leadb"].post("/api/v1/crises", {"kind": "war", "title": "Kyiv", "circle": {"lat": 50.4, "lon": 30.5,
+                                                                                   "radius_m": 20000}})
+    expect_equal(r.status, 201, r.body)
+    kyiv_crisis = r.json()["id"]
+    r = S["leadb"].post("/api/v1/crises/%d/campaigns" % kyiv_crisis, {"channels": ["sms"], "rounds": 4,
+                                                                      "reask_interval_s": 10})
+    expect_equal((r.status, r.json().get("messages")), (201, 5), r.body)
+
+    def reask_kyiv(round_):
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state IN "
+                                            "('queued', 'sending')" % kyiv_crisis) == "0", timeout=15, what="sent")
+        cluster.psql(DB, "UPDATE outbox SET sent_at = sent_at - interval '1 hour' WHERE crisis_id = %d; "
+                         "UPDATE checkin SET next_ask_at = now() WHERE crisis_id = %d" % (kyiv_crisis, kyiv_crisis))
+        eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d AND round = %d"
+                                            % (kyiv_crisis, round_)) == "5", timeout=15,
+                   what="Kyiv's round %d" % round_)
+
+    # The campaign as a database from before kept it, and one of Ankara's people come into its area.
+    cluster.psql(DB, "INSERT INTO campaign (crisis_id, mission_id, templates, channels, reask_interval_s, rounds) "
+                     "VALUES (%d, %d, '{}', '{sms}', 10, 2)" % (silent, A))
+    movers = [int(x) for x in cluster.psql(DB, "SELECT n.id FROM national n WHERE n.mission_id = %d AND n.deleted_at "
+                                               "IS NULL AND n.kind = 'resident' AND EXISTS (SELECT 1 FROM contact c WHERE c.national_id = n.id "
+                                               "AND c.kind = 'phone') ORDER BY n.id DESC LIMIT 2" % A).split()]
+
+    def move(n):
+        cluster.psql(DB, "INSERT INTO location (national_id, point, source) VALUES (%d, "
+                         "ST_SetSRID(ST_MakePoint(31.0, 34.5), 4326)::geography, 'staff'); "
+                         "INSERT INTO join_pending (mission_id, national_id) VALUES (%d, %d)" % (n, A, n))
+    move(movers[0])
+    reask_kyiv(2)
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM outbox WHERE crisis_id = %d AND national_id = %d AND "
+                                        "state = 'sent'" % (silent, movers[0])) == "1", timeout=15,
+               what="the newcomer asked")
+    oid = int(cluster.psql(DB, "SELECT id FROM outbox WHERE crisis_id = %d" % silent))
+    text = [l["text"] for l in outbox_log() if l["outbox_id"] == oid]
+    expect_equal(len(text), 1, "sent once")
+    check("Silent" in text[0] and "/r/" in text[0], "the launch's own words, with a reply link: " + text[0])
+    # A step that fails for any other reason: here every message of the silent crisis is refused.
+    cluster.psql(DB, "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                     "RAISE EXCEPTION 'test: refused'; END $$; "
+                     "CREATE TRIGGER a_test_refuse BEFORE INSERT ON outbox FOR EACH ROW "
+                     "WHEN (NEW.crisis_id = %d) EXECUTE FUNCTION test_refuse()" % silent)
+    try:
+        move(movers[1])
+        # The newcomer's first re-ask is due too: the re-asks of every crisis fail together.
+        cluster.psql(DB, "UPDATE outbox SET sent_at = sent_at - interval '1 hour' WHERE crisis_id = %d; "
+                         "UPDATE checkin SET next_ask_at = now() WHERE crisis_id = %d" % (silent, silent))
+        reask_kyiv(3)
+        expect_equal(cluster.psql(DB, "SELECT count(*) FROM join_pending WHERE national_id = %d" % movers[1]), "1",
+                     "the join that failed stays queued")
+        log = d.log()
+        check("joining the people queued" in log and "test: refused" in log, "the failed join is logged")
+        check("re-asks of crisis %d" % silent in log, "the failed re-ask is logged")
+    finally:
+        cluster.psql(DB, "DROP TRIGGER a_test_refuse ON outbox; DROP FUNCTION test_refuse()")
+    eventually(lambda: cluster.psql(DB, "SELECT count(*) FROM checkin WHERE crisis_id = %d" % silent) == "2",
+               timeout=15, what="the second newcomer asked once the failure is gone")
+    for c, who in ((silent, "lead"), (kyiv_crisis, "leadb")):
+        expect_equal(S[who].patch("/api/v1/crises/%d" % c, {"state": "closed"}).status, 200, "closed")
+
+
+def a_launch_racing_a_close_is_refused():
+    """A launch that read the crisis as active while a close was being committed went on after it: a
+    closed crisis with a running campaign and people asked, and 201 to the lead. The launch now waits
+    for the close and is refused; so is a dry run of a closed crisis."""
+    r = S["lead"].post("/api/v1/crises", dict(QUAKE, title="Race", circle={"lat": 37.226, "lon": 37.014,
+                                                                           "radius_m": 60000}))
+    expect_equal(r.status, 201, r.body)
+    crisis = r.json()["id"]
+    check(r.json()["missions"][0]["affected"] > 0, r.body)
+    t, out = in_background("BEGIN; SELECT crisis_update(%d, NULL, NULL, NULL, NULL, 'closed', 'other', 'admin', "
+                           "NULL, ''); SELECT pg_sleep(2); COMMIT" % crisis)
+    time.sleep(0.5)
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % crisis, {"channels": ["sms"], "rounds": 2,
+                                                                "reask_interval_s": 10})
+    t.join()
+    check("error" not in out, out)
+    expect_equal(r.status, 404, r.body)
+    expect_equal(cluster.psql(DB, "SELECT state || '/' || (SELECT count(*) FROM campaign WHERE crisis_id = c.id) "
+                                  "|| '/' || (SELECT count(*) FROM checkin WHERE crisis_id = c.id) || '/' || "
+                                  "(SELECT count(*) FROM outbox WHERE crisis_id = c.id) FROM crisis c WHERE id = %d"
+                                  % crisis), "closed/0/0/0", "state/campaigns/check-ins/messages")
+    r = S["lead"].post("/api/v1/crises/%d/campaigns" % crisis, {"dry_run": True})
+    expect_equal(r.status, 404, "a dry run of a closed crisis: %s" % r.body)
+    # The other way round: a close sent while a launch is being committed waits for it, then ends it.
+    r = S["lead"].post("/api/v1/crises", dict(QUAKE, title="Race 2", circle={"lat": 37.226, "lon": 37.014,
+                                                                             "radius_m": 60000}))
+    crisis = r.json()["id"]
+    t, out = in_background("BEGIN; SELECT campaign_start(%d, %d, '{\"en\": \"Safe? {link}\"}', '{sms}', 10, 2, "
+                           "'lead', 'mission_lead', ''); SELECT pg_sleep(2); COMMIT" % (crisis, A))
+    time.sleep(0.5)
+    r = S["lead"].patch("/api/v1/crises/%d" % crisis, {"state": "closed"})
+    t.join()
+    check("error" not in out, out)
+    expect_equal(r.status, 200, r.body)
+    expect_equal(cluster.psql(DB, "SELECT (SELECT string_agg(state, ',') FROM campaign WHERE crisis_id = %d) || '/' "
+                                  "|| (SELECT count(*) FROM checkin WHERE crisis_id = %d AND state = 'asked') || '/' "
+                                  "|| (SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'queued')"
+                                  % (crisis, crisis, crisis)), "done/0/0", "campaigns/asked/messages queued")
+
+
 def kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch():
     global d
     r = S["lead"].post("/api/v1/crises", dict(QUAKE, title="Aftershock", circle={"lat": 37.5, "lon": 36.9, "radius_m": 400000}))
@@ -463,6 +592,8 @@ try:
         a_name_with_placeholders_is_written_as_is_in_the_language_recorded,
         closing_a_crisis_stops_its_messages,
         what_cannot_be_stored_exactly_is_refused_and_nothing_stored,
+        empty_templates_are_refused_and_an_old_campaign_without_text_stops_no_reasks,
+        a_launch_racing_a_close_is_refused,
         kill_9_mid_campaign_loses_nothing_and_duplicates_at_most_a_batch,
     ])
 finally:
