@@ -361,7 +361,8 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " delivered_at = CASE WHEN l.state = 'delivered' THEN coalesce(o.delivered_at, "
 	        "now()) "
 	        " ELSE o.delivered_at END, "
-	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END "
+	        " last_error = CASE WHEN l.state = 'failed' THEN l.err ELSE o.last_error END, "
+	        " gateway_failed = o.gateway_failed OR l.state = 'failed' "
 	        /*
 	         * A report of an earlier send of a message sent again (its first
 	         * send timed out, so its sid was never stored) fails nothing: the

@@ -600,6 +600,9 @@ outbox_flush(struct outbox *ob)
 	        " last_error = CASE WHEN o.state <> 'sending' THEN o.last_error "
 	        " WHEN x.closed THEN 'crisis closed' ELSE x.err END, "
 	        " parts = x.parts, driver = x.driver, claimed_by = NULL, "
+	        /* Refused by a gateway, or given up after sends: route health counts it. */
+	        " gateway_failed = o.gateway_failed OR (o.state = 'sending' AND NOT x.closed "
+	        " AND x.state = 'failed'), "
 	        " attempts = CASE WHEN x.route AND o.state = 'sending' "
 	        " THEN greatest(o.attempts - 1, 0) ELSE o.attempts END, "
 	        " route_faults = CASE WHEN x.route AND o.state = 'sending' "

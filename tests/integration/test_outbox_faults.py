@@ -649,7 +649,31 @@ def queued_messages_of_a_closed_crisis_are_failed():
         d.stop()
 
 
+def closing_a_crisis_degrades_no_route():
+    """Asks failed because their crisis closed never reached a gateway: no route is worse for them."""
+    d = daemon(sms_rate=1, route_refresh=1, route_min_samples=5)
+    try:
+        crisis, messages = launch(d, "Closed before its asks went")
+        time.sleep(1.5)
+        expect_equal(d.lead.patch("/api/v1/crises/%d" % crisis, {"state": "closed"}).status, 200, "close")
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state IN ('queued', 'sending')"
+                                 % crisis) == 0, timeout=10, what="the asks failed by the close")
+        closed_at = cluster.psql(DB, "SELECT now()")
+        eventually(lambda: count("SELECT count(*) FROM route_health WHERE channel = 'sms' AND updated_at > '%s'"
+                                 % closed_at) > 0, timeout=10, what="the route figures refreshed after the close")
+        figures = cluster.psql(DB, "SELECT prefix, attempted, delivered, failed, degraded FROM route_health "
+                                   "WHERE channel = 'sms' AND (failed > 0 OR degraded) ORDER BY prefix")
+        print("  %d asks, %d sent before the close" % (messages, count(
+            "SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis)))
+        expect_equal(figures, "", "SMS routes counting asks no gateway saw as failed (prefix|attempted|delivered|"
+                                  "failed|degraded)")
+    finally:
+        d.stop()
+        cluster.psql(DB, "DELETE FROM route_health")
+
+
 TESTS = [
+    closing_a_crisis_degrades_no_route,
     an_outage_mid_campaign_sends_nothing_twice,
     a_slow_channel_keeps_its_claims,
     sigterm_writes_outcomes_and_gives_back_claims,
