@@ -8,7 +8,9 @@
  * stale_claim seconds, so at most the messages in flight at a crash can go
  * out twice. Claims still held are refreshed every second, so a slow channel
  * never lets them go stale; an outcome is kept until its write commits, and
- * nothing new is sent while outcomes cannot be written.
+ * nothing new is sent while outcomes cannot be written. A channel whose
+ * gateway fails as a whole pauses and gives its unsent claims back, for
+ * another process to send.
  */
 #include "outbox.h"
 
@@ -78,6 +80,7 @@ struct outbox {
 	struct outbox_item *inflight_head; /* handed to a driver, not yet answered */
 	int inflight_sms, inflight_email;
 	bool claiming, flushing, escalating, refreshing, releasing;
+	bool giving_back; /* a paused channel's unsent claims are being given back */
 	/* The last outcome write failed: nothing new is sent until one commits. */
 	bool flush_failing;
 	bool flush_stripped; /* the last batch refused was written again without its texts */
@@ -735,16 +738,13 @@ outbox_sent_cb(long long outbox_id, enum channel_outcome outcome, const char *pr
 	res->permanent = outcome == CHANNEL_PERMANENT;
 	/* Exponential back-off with jitter: 2, 4, 8 ... seconds, at most about 10 minutes. */
 	if (outcome == CHANNEL_ROUTE) {
-		int c = outbox_channel_index(it->channel);
-		double left;
-
 		outbox_route_fault(ob, it->channel, error);
-		left = ob->route[c].paused_until - outbox_now();
-		/* After the pause; one message failing alone on a working gateway backs off by
-		 * itself. */
+		/*
+		 * One message failing alone on a working gateway backs off by
+		 * itself. Not until this process's pause ends: the pause is this
+		 * process's, and another one's gateway may be working.
+		 */
 		res->delay = (double)(1 << (it->route_faults < 9 ? it->route_faults : 9));
-		if (res->delay < left)
-			res->delay = left;
 	} else {
 		if (outcome == CHANNEL_SENT)
 			outbox_route_ok(ob, it->channel);
@@ -1148,7 +1148,7 @@ outbox_settled(const struct outbox *ob)
 
 	if (ob == NULL)
 		return true;
-	if (ob->claiming || ob->flushing || ob->refreshing || ob->releasing ||
+	if (ob->claiming || ob->flushing || ob->refreshing || ob->releasing || ob->giving_back ||
 	    ob->inflight_sms + ob->inflight_email > 0)
 		return false;
 	/* With the database down, what is left goes stale and is requeued by the next process. */
@@ -1204,6 +1204,71 @@ outbox_shutdown(struct outbox *ob)
 	if (ob == NULL)
 		return;
 	outbox_shutdown_step(ob);
+}
+
+/* A paused channel's claims were given back, or could not be: they go stale and are requeued. */
+static void
+outbox_give_back_done(const struct db_result *r, void *arg)
+{
+	struct outbox *ob = arg;
+
+	ob->giving_back = false;
+	if (r->outcome != DB_OK)
+		log_warn("outbox_give_back_failed", "error", r->error, "detail",
+		         "requeued as stale after stale_claim");
+	outbox_shutdown_step(ob);
+}
+
+/*
+ * While a channel is paused, its claims not yet sent go back to the queue,
+ * uncounted, as at a shutdown: another process whose gateway works sends
+ * them, and this one tries its gateway again with one message when the
+ * pause ends. Those named in a refresh running wait for its answer.
+ */
+static void
+outbox_give_back(struct outbox *ob)
+{
+	struct outbox_item **pp = &ob->ready_head, *it, *prev = NULL;
+	struct pg_arrays ids;
+	const char *params[2];
+	const char *cause;
+	double now = outbox_now();
+	int n = 0;
+	char num[16];
+
+	if (ob->giving_back || ob->d->shutting_down || ob->d->db == NULL ||
+	    !db_pool_connected(ob->d->db) ||
+	    (!outbox_channel_paused(ob, 0, now) && !outbox_channel_paused(ob, 1, now)))
+		return;
+	pg_arrays_open(&ids, 1);
+	while ((it = *pp) != NULL) {
+		if (it->checking ||
+		    !outbox_channel_paused(ob, outbox_channel_index(it->channel), now)) {
+			prev = it;
+			pp = &it->next;
+			continue;
+		}
+		pg_arrays_add_int(&ids, 0, it->id);
+		n++;
+		outbox_ready_unlink(ob, pp, prev);
+		outbox_item_free(it);
+	}
+	params[0] = ob->claimer;
+	params[1] = pg_arrays_close(&ids)[0];
+	if (n > 0) {
+		snprintf(num, sizeof num, "%d", n);
+		log_info("outbox_given_back", "messages", num, "detail",
+		         "the channel is paused; any process may send them");
+		ob->giving_back = true;
+		if (db_pool_query(ob->d->db,
+		                  "UPDATE outbox SET state = 'queued', claimed_by = NULL, "
+		                  " attempts = greatest(attempts - 1, 0) "
+		                  "WHERE id = ANY ($2::bigint[]) AND claimed_by = $1 "
+		                  " AND state = 'sending'",
+		                  2, params, outbox_give_back_done, ob, &cause) != 0)
+			ob->giving_back = false;
+	}
+	pg_arrays_free(&ids);
 }
 
 /* Maintenance answered. */
@@ -1286,6 +1351,7 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		outbox_refresh(ob);
 	}
 	outbox_pump(ob);
+	outbox_give_back(ob);
 	if (!ob->escalating && now - ob->last_escalate >= d->cfg.escalate_interval_s) {
 		struct pg_arrays held;
 		long long *ids;
@@ -1353,7 +1419,15 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	sms_room = outbox_claim_cap(ob, d->cfg.sms_rate) - ob->ready_sms;
 	email_room = outbox_claim_cap(ob, d->cfg.email_rate) - ob->ready_email;
-	/* A paused channel claims nothing: its messages stay queued for any process to send. */
+	/*
+	 * A paused channel claims nothing: its messages stay queued for any
+	 * process to send. After a pause, until a send gets through, it claims
+	 * one message at a time to try its gateway with, not a batch to hold.
+	 */
+	if (ob->route[0].since != 0 && sms_room > 1 - ob->ready_sms - ob->inflight_sms)
+		sms_room = 1 - ob->ready_sms - ob->inflight_sms;
+	if (ob->route[1].since != 0 && email_room > 1 - ob->ready_email - ob->inflight_email)
+		email_room = 1 - ob->ready_email - ob->inflight_email;
 	if (outbox_channel_paused(ob, 0, mono))
 		sms_room = 0;
 	if (outbox_channel_paused(ob, 1, mono))

@@ -672,6 +672,32 @@ def closing_a_crisis_degrades_no_route():
         cluster.psql(DB, "DELETE FROM route_health")
 
 
+def a_paused_process_gives_back_its_claims():
+    """Two safetyd on one database; one cannot reach its gateway. Its claims go to the other at once."""
+    broken = daemon(None, sms_driver="kannel", kannel_url="http://127.0.0.1:%d/cgi-bin/sendsms" % free_port(),
+                    kannel_user="safety", kannel_password="x")
+    healthy = None
+    try:
+        crisis, messages = launch(broken, "Two senders, one broken")
+        eventually(lambda: "channel_paused" in broken.log(), timeout=10, what="the broken process paused")
+        healthy = daemon()
+        try:
+            eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % crisis)
+                       == messages, timeout=12, interval=0.5, what="every ask sent by the healthy process")
+        except AssertionError:
+            raise AssertionError("asks held: " + cluster.psql(DB, (
+                "SELECT coalesce(claimed_by, '-'), state, count(*) FROM outbox WHERE crisis_id = %d "
+                "GROUP BY 1, 2 ORDER BY 1, 2") % crisis).replace("\n", "; "))
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND attempts <> 1" % crisis), 0,
+                     "asks counted other than once")
+        ids = logged(healthy)
+        expect_equal(len(ids), len(set(ids)), "sent once each")
+    finally:
+        broken.stop()
+        if healthy is not None:
+            healthy.stop()
+
+
 TESTS = [
     closing_a_crisis_degrades_no_route,
     an_outage_mid_campaign_sends_nothing_twice,
@@ -689,6 +715,7 @@ TESTS = [
     an_answered_person_gets_no_queued_reask,
     queued_messages_of_a_closed_crisis_are_failed,
     a_slow_gateway_sends_once_and_its_reports_count,
+    a_paused_process_gives_back_its_claims,
 ]
 # python3 test_outbox_faults.py [name ...]: only those cases.
 run([t for t in TESTS if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
