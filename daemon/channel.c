@@ -89,11 +89,14 @@ static enum channel_outcome
 channel_http_outcome(const struct http_client_result *r)
 {
 	/*
-	 * A timeout may come after the gateway took the message: it is retried
-	 * as an attempt (a delivery report for it still counts), not forever.
+	 * A timeout after the request went out may come after the gateway took
+	 * the message: it is retried as an attempt (a delivery report for it
+	 * still counts), not forever. One before it (the connection never made:
+	 * a dead host, a firewall dropping it, a TLS handshake that never ends)
+	 * reached nobody, like a refused connection.
 	 */
 	if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
-		return CHANNEL_TRANSIENT;
+		return r->request_sent ? CHANNEL_TRANSIENT : CHANNEL_ROUTE;
 	if (r->curl_code != CURLE_OK)
 		return CHANNEL_ROUTE;
 	if (r->status >= 200 && r->status < 300)

@@ -18,7 +18,7 @@ enum channel_outcome {
 	CHANNEL_PERMANENT, /* this address will not work */
 	/*
 	 * The gateway or the way to it failed (refused login, wrong URL, down,
-	 * unreachable, timed out): not this message's fault, so it stays queued,
+	 * unreachable, no connection in time): not this message's fault, so it stays queued,
 	 * the attempt is not counted and the channel pauses.
 	 */
 	CHANNEL_ROUTE,

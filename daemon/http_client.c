@@ -318,6 +318,7 @@ http_client_check_done(struct http_client *client)
 		struct http_client_transfer *t = NULL;
 		struct http_client_result r;
 		double total = 0;
+		long request_size = 0;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
@@ -326,6 +327,8 @@ http_client_check_done(struct http_client *client)
 		r.curl_code = (int)msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &r.status);
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &total);
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_REQUEST_SIZE, &request_size);
+		r.request_sent = request_size > 0;
 		r.seconds = total;
 		r.body = t->response != NULL ? t->response : "";
 		r.body_len = t->response_len;

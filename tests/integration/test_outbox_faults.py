@@ -14,6 +14,7 @@ import atexit
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -698,6 +699,46 @@ def a_paused_process_gives_back_its_claims():
             healthy.stop()
 
 
+def blackhole():
+    """A port whose accept queue is full: every new connection's SYN is dropped, as by a dead host."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(0)
+    fill = []
+    for _ in range(3):
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(s.getsockname())
+        except BlockingIOError:
+            pass
+        fill.append(c)
+    return s, fill
+
+
+def an_unanswered_connection_counts_no_attempt():
+    """A gateway host that never answers the connection is down, not slow: nothing reached it."""
+    s, fill = blackhole()
+    d = daemon(None, sms_driver="kannel", kannel_url="http://127.0.0.1:%d/cgi-bin/sendsms" % s.getsockname()[1],
+               kannel_user="safety", kannel_password="x", send_timeout_ms=1000, max_attempts=2)
+    try:
+        crisis, messages = launch(d, "Gateway host down", rounds=2, reask_interval_s=10)
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND last_error IS NOT NULL"
+                                 % crisis) > 0, timeout=15, what="a send's outcome written")
+        rows = cluster.psql(DB, "SELECT state, attempts, route_faults, left(last_error, 60), count(*) FROM outbox "
+                                "WHERE crisis_id = %d AND last_error IS NOT NULL GROUP BY 1, 2, 3, 4" % crisis)
+        print("  (state|attempts|route_faults|error|n): " + rows.replace("\n", "; "))
+        expect_equal(count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND attempts > 0 "
+                           "AND state <> 'sending'" % crisis), 0, "attempts counted for connections never made")
+        check(readyz(d).get("channels_paused"), "readyz does not show the paused channel")
+        no_round_advanced(crisis, "connection unanswered")
+    finally:
+        d.stop()
+        s.close()
+        for c in fill:
+            c.close()
+
+
 TESTS = [
     closing_a_crisis_degrades_no_route,
     an_outage_mid_campaign_sends_nothing_twice,
@@ -716,6 +757,7 @@ TESTS = [
     queued_messages_of_a_closed_crisis_are_failed,
     a_slow_gateway_sends_once_and_its_reports_count,
     a_paused_process_gives_back_its_claims,
+    an_unanswered_connection_counts_no_attempt,
 ]
 # python3 test_outbox_faults.py [name ...]: only those cases.
 run([t for t in TESTS if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
