@@ -143,10 +143,12 @@ channel_kannel_send(struct daemon *d, const struct channel_message *m, struct ch
 	 * Kannel fills %d (status) and %A (SMSC answer) when it calls back. The
 	 * secret is escaped inside the dlr-url, which is escaped again as a whole:
 	 * Kannel undoes one, safetyd's query parser the other, so a secret with
-	 * + / = & or % arrives as it was set.
+	 * + / = & or % arrives as it was set. The attempt tells a failure of an
+	 * earlier send (one that timed out) from one of the send that counts.
 	 */
-	xasprintf(&dlr, "%s/hooks/sms/kannel/dlr?secret=%s&id=%lld&status=%%d&answer=%%A",
-	          d->cfg.public_url, secret, m->outbox_id);
+	xasprintf(&dlr,
+	          "%s/hooks/sms/kannel/dlr?secret=%s&id=%lld&attempt=%d&status=%%d&answer=%%A",
+	          d->cfg.public_url, secret, m->outbox_id, m->attempt);
 	dlr_e = channel_escape(dlr);
 	/*
 	 * The coding the parts were counted for: UCS-2 (2) only when a character

@@ -31,6 +31,7 @@ struct channel_message {
 	const char *text; /* ready to send, reply link included */
 	const char *subject;
 	const char *language;
+	int attempt; /* this send's number among the message's attempts, for its reports */
 	bool drill;
 };
 

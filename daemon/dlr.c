@@ -1,9 +1,11 @@
 /*
  * Delivery reports, group-committed: the reports of one loop turn go in one
  * statement; each HTTP request is answered from that statement's result. A
- * Twilio report that names no message yet (it came before the send's
- * outcome was written) is held, unanswered, and tried again after the next
- * outcome write, for up to DLR_PARK_MS.
+ * gateway's acceptance of a message still being sent is recorded on it, so
+ * that the send's outcome, even a timeout, is "sent". A Twilio report that
+ * names no message yet (it came before the send's outcome was written) is
+ * held, unanswered, and tried again after the next outcome write, as long
+ * as a send can take.
  */
 #include "dlr.h"
 
@@ -24,13 +26,16 @@
 /* Reports per statement; a bigger burst is split over several. */
 #define DLR_BATCH_MAX 2000
 /*
- * How long a report that matches nothing is held. Twilio makes each status
- * callback once and does not retry on an error, and Kannel does not retry a
- * dlr-url either: an answer, even 503, would lose the report. Outcomes are
- * written within a dispatch tick, so a few seconds is plenty; Twilio waits
- * 15 s for an answer.
+ * How long a report that matches nothing is held, at least. Twilio makes
+ * each status callback once and does not retry on an error, and Kannel does
+ * not retry a dlr-url either: an answer, even 503, would lose the report.
+ * An outcome is written within a dispatch tick of the gateway's answer,
+ * which may take up to send_timeout_ms: a report is held that long and
+ * DLR_PARK_MARGIN_MS more (Twilio stops waiting for our answer after 15 s,
+ * but the report is applied all the same).
  */
 #define DLR_PARK_MS 10000
+#define DLR_PARK_MARGIN_MS 5000
 /* How often held reports are tried again when no outcome write wakes them. */
 #define DLR_PARK_RETRY_MS 500
 
@@ -39,6 +44,7 @@ struct dlr_item {
 	struct http_ctx *ctx;
 	int deadlocks;       /* statements this report was in that ended in a deadlock */
 	long long outbox_id; /* 0: by sid */
+	int attempt;         /* the send reported on; 0: not known */
 	char *sid;
 	enum dlr_state state;
 	char *error;
@@ -184,14 +190,15 @@ dlr_outcomes_written(struct daemon *d)
 }
 
 void
-dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, const char *sid,
-           enum dlr_state state, const char *error)
+dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, int attempt,
+           const char *sid, enum dlr_state state, const char *error)
 {
 	struct dlr *q = d->dlr;
 	struct dlr_item *it = xcalloc(1, sizeof *it);
 
 	it->ctx = ctx;
 	it->outbox_id = outbox_id;
+	it->attempt = attempt;
 	it->sid = sid != NULL ? xstrdup(sid) : NULL;
 	it->state = state;
 	/* The gateway's words: valid UTF-8 cut between characters, or the batch is refused. */
@@ -215,9 +222,10 @@ static bool
 dlr_hold(struct dlr *q, struct dlr_item *it)
 {
 	long long now = dlr_now_ms();
+	long long hold = (long long)q->d->cfg.send_timeout_ms + DLR_PARK_MARGIN_MS;
 
 	if (it->park_deadline_ms == 0)
-		it->park_deadline_ms = now + DLR_PARK_MS;
+		it->park_deadline_ms = now + (hold > DLR_PARK_MS ? hold : DLR_PARK_MS);
 	if (q->d->shutting_down && outbox_settled(q->d->outbox)) {
 		http_reply_problem(it->ctx, 503, "service unavailable",
 		                   "shutting down; deliver again");
@@ -301,7 +309,7 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	b = xcalloc(1, sizeof *b + (size_t)(q->queued < DLR_BATCH_MAX ? q->queued : DLR_BATCH_MAX) *
 	                               sizeof b->items[0]);
 	b->q = q;
-	pg_arrays_open(&cols, 5);
+	pg_arrays_open(&cols, 6);
 	while (q->head != NULL && b->n < DLR_BATCH_MAX) {
 		struct dlr_item *it = q->head;
 
@@ -318,6 +326,10 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 		pg_arrays_add(&cols, 2, it->sid);
 		pg_arrays_add(&cols, 3, dlr_state_names[it->state]);
 		pg_arrays_add(&cols, 4, it->error);
+		if (it->attempt > 0)
+			pg_arrays_add_int(&cols, 5, it->attempt);
+		else
+			pg_arrays_add(&cols, 5, NULL);
 		b->items[b->n++] = it;
 	}
 	q->busy = true;
@@ -325,20 +337,21 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	    db_pool_query_prepared(
 	        q->d->db,
 	        "WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], "
-	        " $5::text[]) AS r(idx, id, sid, state, err)), "
+	        " $5::text[], $6::int[]) AS r(idx, id, sid, state, err, attempt)), "
 	        /*
 	         * By the message's id when the report has it (Kannel's dlr-url,
-	         * Twilio's StatusCallback URL), else by Twilio's sid. A gateway's
-	         * acceptance (progress) of a send still under way matches nothing:
-	         * held, it settles the send once its outcome is written (a send
-	         * that timed out is then queued for a retry the report cancels).
-	         * So does a Twilio failure while a send is under way: it may be
-	         * an earlier send's, told apart by the sid the outcome stores.
+	         * Twilio's StatusCallback URL), else by Twilio's sid. A Twilio
+	         * failure while a send is under way matches nothing: it may be an
+	         * earlier send's, told apart by the sid the outcome stores, so it
+	         * is held until then. A Kannel failure of another send than the
+	         * message's last (its attempt) matches nothing either.
 	         */
 	        "t AS (SELECT r.*, o.id AS oid FROM r JOIN outbox o ON o.id = r.id "
 	        " WHERE r.id IS NOT NULL AND o.state IN ('sending', 'sent', 'delivered', 'queued', "
-	        " 'failed') AND NOT (o.state = 'sending' AND (r.state = 'progress' "
-	        " OR (r.sid IS NOT NULL AND r.state <> 'delivered'))) "
+	        " 'failed') AND NOT (o.state = 'sending' AND r.sid IS NOT NULL "
+	        " AND r.state = 'failed') "
+	        " AND NOT (r.state = 'failed' AND r.attempt IS NOT NULL "
+	        " AND r.attempt <> o.attempts) "
 	        " UNION ALL SELECT r.*, o.id FROM r JOIN outbox o ON o.driver = 'twilio' "
 	        " AND o.provider_id = r.sid WHERE r.sid IS NOT NULL AND r.id IS NULL "
 	        " AND o.state IN ('sending', 'sent', 'delivered', 'queued', 'failed')), "
@@ -351,10 +364,13 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	         * timed out may have reached the gateway all the same: its row
 	         * waits for a retry (queued) or gave up (failed), and a delivery
 	         * (or the gateway's acceptance, progress) settles it and cancels
-	         * the retry.
+	         * the retry. The acceptance of a send still under way is kept
+	         * (accepted_at): its outcome, a timeout too, is then "sent".
 	         */
-	        "u AS (UPDATE outbox o SET state = CASE WHEN l.state = 'progress' THEN 'sent' "
-	        " ELSE l.state END::outbox_state, "
+	        "u AS (UPDATE outbox o SET state = CASE WHEN l.state <> 'progress' "
+	        " THEN l.state::outbox_state WHEN o.state = 'queued' THEN 'sent' ELSE o.state END, "
+	        " accepted_at = CASE WHEN l.state = 'progress' AND o.state = 'sending' "
+	        " THEN coalesce(o.accepted_at, now()) ELSE o.accepted_at END, "
 	        " sent_at = CASE WHEN o.state IN ('queued', 'failed') THEN coalesce(o.sent_at, "
 	        "now()) "
 	        " ELSE o.sent_at END, "
@@ -374,7 +390,8 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        " AND ((l.state IN ('delivered', 'failed') "
 	        " AND o.state IN ('sending', 'sent')) OR (l.state = 'delivered' AND o.state IN "
 	        " ('queued', 'failed') AND coalesce(o.last_error, '') NOT IN ('crisis closed', "
-	        " 'answered', 'cancelled')) OR (l.state = 'progress' AND o.state = 'queued')) "
+	        " 'answered', 'cancelled')) OR (l.state = 'progress' AND o.state IN ('queued', "
+	        " 'sending'))) "
 	        " RETURNING l.idx, o.crisis_id, o.national_id, l.state, o.kind), "
 	        /*
 	         * A check-in that will not arrive: its person is asked again now.
@@ -393,7 +410,7 @@ dlr_flush_cb(evutil_socket_t fd, short what, void *arg)
 	        "LEFT JOIN (SELECT idx, count(*) AS n FROM t GROUP BY idx) tc ON tc.idx = r.idx "
 	        "LEFT JOIN (SELECT idx, count(*) AS n FROM k GROUP BY idx) kc ON kc.idx = r.idx "
 	        "ORDER BY r.idx",
-	        5, pg_arrays_close(&cols), dlr_done, b, &cause) != 0) {
+	        6, pg_arrays_close(&cols), dlr_done, b, &cause) != 0) {
 		for (int i = 0; i < b->n; i++) {
 			http_reply_problem(b->items[i]->ctx, 503, "service unavailable",
 			                   q->d->db == NULL ? "shutting down; deliver again"

@@ -32,13 +32,15 @@ void dlr_outcomes_written(struct daemon *d);
 
 /*
  * Queues a report for the message with our outbox id (Kannel's dlr-url
- * carries it) or, when outbox_id is 0, the message Twilio named sid. error
- * is kept for a failure. Answers ctx with 200 and
+ * carries it) or, when outbox_id is 0, the message Twilio named sid.
+ * attempt, when not 0, is the send reported on (Kannel's dlr-url carries
+ * it): a failure of another send than the message's last fails nothing.
+ * error is kept for a failure. Answers ctx with 200 and
  * {"updated": 0|1, "reasked": 0|1} once committed, or with a problem. A
- * report by sid that matches no message is held and tried again for a few
- * seconds before it is answered {"updated": 0}.
+ * report by sid that matches no message is held and tried again, as long
+ * as a send can take, before it is answered {"updated": 0}.
  */
-void dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, const char *sid,
-                enum dlr_state state, const char *error);
+void dlr_submit(struct daemon *d, struct http_ctx *ctx, long long outbox_id, int attempt,
+                const char *sid, enum dlr_state state, const char *error);
 
 #endif

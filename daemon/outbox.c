@@ -597,29 +597,41 @@ outbox_flush(struct outbox *ob)
 	        " (SELECT 1 FROM crisis c WHERE c.id = o.crisis_id AND c.state = 'closed') AS "
 	        "closed "
 	        " FROM r JOIN outbox o ON o.id = r.id), "
+	        /*
+	         * The gateway reported taking the message while it was being
+	         * sent (accepted_at, read from the row as updated, so a report
+	         * committed meanwhile counts): sent, whatever the answer, unless
+	         * it refused the recipient.
+	         */
 	        "u AS (UPDATE outbox o SET state = CASE WHEN o.state <> 'sending' THEN o.state "
+	        " WHEN o.accepted_at IS NOT NULL AND NOT x.perm THEN 'sent' "
 	        " WHEN x.closed THEN 'failed' ELSE x.state::outbox_state END, "
 	        " provider_id = coalesce(x.pid, o.provider_id), "
 	        " last_error = CASE WHEN o.state <> 'sending' THEN o.last_error "
+	        " WHEN o.accepted_at IS NOT NULL AND NOT x.perm THEN NULL "
 	        " WHEN x.closed THEN 'crisis closed' ELSE x.err END, "
 	        " parts = x.parts, driver = x.driver, claimed_by = NULL, "
 	        /* Refused by a gateway, or given up after sends: route health counts it. */
 	        " gateway_failed = o.gateway_failed OR (o.state = 'sending' AND NOT x.closed "
-	        " AND x.state = 'failed'), "
+	        " AND x.state = 'failed' AND (x.perm OR o.accepted_at IS NULL)), "
 	        " attempts = CASE WHEN x.route AND o.state = 'sending' "
+	        " AND o.accepted_at IS NULL "
 	        " THEN greatest(o.attempts - 1, 0) ELSE o.attempts END, "
 	        " route_faults = CASE WHEN x.route AND o.state = 'sending' "
+	        " AND o.accepted_at IS NULL "
 	        " THEN least(o.route_faults + 1, 32000) ELSE o.route_faults END, "
 	        /* A report that came first: the send was no later than the delivery. */
 	        " sent_at = CASE WHEN x.state = 'sent' OR o.state = 'delivered' "
-	        " THEN coalesce(o.sent_at, least(now(), o.delivered_at)) "
+	        " OR (o.state = 'sending' AND o.accepted_at IS NOT NULL AND NOT x.perm) "
+	        " THEN coalesce(o.sent_at, least(now(), o.delivered_at, o.accepted_at)) "
 	        " ELSE o.sent_at END, "
 	        " next_attempt_at = CASE WHEN o.state = 'sending' THEN now() + "
 	        " make_interval(secs => x.delay) ELSE o.next_attempt_at END "
 	        " FROM x WHERE o.id = x.id AND o.claimed_by = $10 "
 	        " AND o.state IN ('sending', 'delivered', 'failed') "
 	        " RETURNING o.crisis_id, o.national_id, o.channel, o.recipient, x.perm, x.err, "
-	        " x.open AND x.state = 'failed' AND o.kind = 'checkin' AS reask), "
+	        " x.open AND x.state = 'failed' AND o.state = 'failed' AND o.kind = 'checkin' "
+	        " AS reask), "
 	        "f AS (INSERT INTO checkin_address_failed (crisis_id, national_id, channel, "
 	        " recipient, error) SELECT DISTINCT ON (u.crisis_id, u.national_id, u.channel, "
 	        " u.recipient) u.crisis_id, u.national_id, u.channel, u.recipient, u.err "
@@ -810,6 +822,7 @@ outbox_send_one(struct outbox *ob, struct outbox_item *it)
 	m.recipient = it->recipient;
 	m.text = text;
 	m.language = it->language;
+	m.attempt = it->attempts;
 	m.drill = it->drill;
 	if (strcmp(it->kind, "family") == 0)
 		m.subject = strcmp(it->language, "ko") == 0 ? "가족 안전 소식 / Family safety news"
@@ -1376,7 +1389,11 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 		 */
 		if (db_pool_query(
 		        d->db,
-		        "WITH s AS (UPDATE outbox SET state = 'queued', claimed_by = NULL, "
+		        /* One whose gateway reported taking it is sent, not sent again. */
+		        "WITH s AS (UPDATE outbox SET state = CASE WHEN accepted_at IS NULL "
+		        " THEN 'queued' ELSE 'sent' END::outbox_state, claimed_by = NULL, "
+		        " sent_at = CASE WHEN accepted_at IS NULL THEN sent_at "
+		        " ELSE coalesce(sent_at, accepted_at) END, "
 		        " next_attempt_at = now() WHERE state = 'sending' AND claimed_at < now() "
 		        " - make_interval(secs => $1::int) AND NOT (claimed_by = $2 "
 		        " AND id = ANY ($3::bigint[])) RETURNING 1), "

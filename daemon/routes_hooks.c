@@ -73,15 +73,16 @@ hooks_kannel_secret_ok(struct http_ctx *ctx)
 }
 
 /*
- * GET /hooks/sms/kannel/dlr?secret=&id=&status=%d&answer=%A: Kannel's
- * delivery report (1 delivered, 2 failed, 4 buffered, 8 accepted by the
- * SMSC, 16 rejected by the SMSC).
+ * GET /hooks/sms/kannel/dlr?secret=&id=&attempt=&status=%d&answer=%A:
+ * Kannel's delivery report (1 delivered, 2 failed, 4 buffered, 8 accepted by
+ * the SMSC, 16 rejected by the SMSC). attempt is the send's number (absent in
+ * the dlr-url of a message sent before it was added).
  */
 void
 routes_hooks_kannel_dlr(struct http_ctx *ctx)
 {
-	char id[32], status[8], answer[200], err[240];
-	const char *vid, *vstatus, *vanswer;
+	char id[32], status[8], answer[200], err[240], attempt[12];
+	const char *vid, *vstatus, *vanswer, *vattempt;
 	enum dlr_state state;
 
 	if (!hooks_kannel_secret_ok(ctx))
@@ -89,6 +90,10 @@ routes_hooks_kannel_dlr(struct http_ctx *ctx)
 	vid = http_query(ctx, "id", id, sizeof id);
 	vstatus = http_query(ctx, "status", status, sizeof status);
 	vanswer = http_query(ctx, "answer", answer, sizeof answer);
+	vattempt = http_query(ctx, "attempt", attempt, sizeof attempt);
+	if (vattempt != NULL && (vattempt[0] == '\0' || strlen(vattempt) > 4 ||
+	                         strspn(vattempt, "0123456789") != strlen(vattempt)))
+		vattempt = NULL;
 	if (vid == NULL || vstatus == NULL || atoll(vid) <= 0) {
 		http_reply_problem(ctx, 400, "bad request", "id and status are required");
 		return;
@@ -107,7 +112,8 @@ routes_hooks_kannel_dlr(struct http_ctx *ctx)
 	}
 	snprintf(err, sizeof err, "delivery report %s: %.200s", vstatus,
 	         vanswer != NULL ? vanswer : "");
-	dlr_submit(ctx->d, ctx, atoll(vid), NULL, state, err);
+	dlr_submit(ctx->d, ctx, atoll(vid), vattempt != NULL ? atoi(vattempt) : 0, NULL, state,
+	           err);
 }
 
 /* Collects a form body into an ordered list of pairs. */
@@ -249,7 +255,7 @@ routes_hooks_twilio_status(struct http_ctx *ctx)
 		if (v != NULL && v[0] != '\0' && strspn(v, "0123456789") == strlen(v) &&
 		    strlen(v) <= 18)
 			outbox_id = atoll(v);
-		dlr_submit(ctx->d, ctx, outbox_id, sid, state, err);
+		dlr_submit(ctx->d, ctx, outbox_id, 0, sid, state, err);
 	}
 	evhttp_clear_headers(&form);
 }

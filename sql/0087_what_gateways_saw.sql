@@ -1,4 +1,5 @@
--- Route health counts only messages a gateway saw.
+-- What a gateway saw of a message: route health counts only those, and a
+-- gateway's acceptance of a message still being sent is kept.
 --
 -- route_health_refresh counted every failed message of the window as a
 -- failed delivery, also those no gateway ever saw: asks failed because their
@@ -10,10 +11,21 @@
 -- undelivered (gateway_failed, set by the dispatcher's outcome write and by
 -- the delivery report that fails it) or it had been sent; messages withdrawn
 -- before any gateway took them count neither as attempted nor as failed.
+--
+-- A gateway's report that it took a message (Kannel's "accepted by the
+-- SMSC", Twilio's "sent") that came while the send was still under way
+-- matched nothing and was dropped; when the gateway's HTTP answer then came
+-- past send_timeout_ms the message was sent again, and the person asked
+-- twice. The report is now kept on the message (accepted_at), and the send's
+-- outcome, a timeout too, is then "sent"; so is a claim of a process that
+-- died after the report, instead of being sent again.
 
 ALTER TABLE outbox ADD COLUMN gateway_failed boolean NOT NULL DEFAULT false;
 COMMENT ON COLUMN outbox.gateway_failed IS
 	'failed by a gateway: it refused the message or reported it undelivered (not withdrawn unsent)';
+ALTER TABLE outbox ADD COLUMN accepted_at timestamptz;
+COMMENT ON COLUMN outbox.accepted_at IS
+	'when a gateway reported taking the message while its send was still under way';
 
 -- The newest definition (0073), with messages no gateway saw left out.
 CREATE OR REPLACE FUNCTION route_health_refresh(p_window integer, p_grace integer, p_min_share real,
