@@ -56,6 +56,21 @@ struct outbox_item {
 	int route_faults; /* sends that failed by the route's fault, not counted in attempts */
 	bool drill;
 	bool checking; /* ready, and named in the refresh now running */
+	/*
+	 * The ready list's order: plan messages, codes, links and family
+	 * notices (urgent) first, in the order claimed; then check-in asks by
+	 * turn, each crisis's turns following one another, so that crises take
+	 * turns (outbox_fair_order).
+	 */
+	bool urgent;
+	uint64_t turn, seq;
+};
+
+/* A crisis's last turn given on a channel (0 sms, 1 email) to an ask it has ready. */
+struct outbox_crisis_turn {
+	long long crisis_id;
+	int channel;
+	uint64_t last;
 };
 
 struct outbox_result {
@@ -91,6 +106,14 @@ struct outbox {
 	int nresults, cap_results, nflushing;
 	double last_refresh;
 	int claim_limit; /* rows the claim running asked for */
+	/*
+	 * Per channel (sms, email): the turn of the last check-in ask handed to
+	 * a driver, and each crisis's last turn given to an ask it has ready
+	 * (only crises ahead of that: the others start from it).
+	 */
+	uint64_t turn_sent[2], seq;
+	struct outbox_crisis_turn *turns;
+	int nturns, cap_turns;
 	uint64_t sent, retried, failed;
 	time_t last_maintenance, last_escalate, last_routes;
 	/*
@@ -247,6 +270,7 @@ outbox_free(struct outbox *ob)
 		free(ob->results[i].error);
 	}
 	free(ob->results);
+	free(ob->turns);
 	free(ob);
 }
 
@@ -921,6 +945,8 @@ outbox_pump(struct outbox *ob)
 			continue;
 		}
 		outbox_ready_unlink(ob, pp, prev);
+		if (!it->urgent && it->turn > ob->turn_sent[email ? 1 : 0])
+			ob->turn_sent[email ? 1 : 0] = it->turn;
 		outbox_send_one(ob, it);
 	}
 }
@@ -952,6 +978,78 @@ outbox_held_ids(const struct outbox *ob, size_t *n)
 		ids[(*n)++] = ob->results[i].id;
 	qsort(ids, *n, sizeof *ids, outbox_id_cmp);
 	return ids;
+}
+
+/* Orders ready items: urgent first, then by turn, then as claimed. */
+static int
+outbox_fair_cmp(const void *a, const void *b)
+{
+	const struct outbox_item *x = *(struct outbox_item *const *)a,
+	                         *y = *(struct outbox_item *const *)b;
+
+	if (x->urgent != y->urgent)
+		return x->urgent ? -1 : 1;
+	if (x->turn != y->turn)
+		return x->turn < y->turn ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Gives a newly claimed item its place. A check-in ask takes its crisis's
+ * next turn, counted from the last turn sent on its channel: a crisis
+ * whose asks came later is not queued behind all of another's, however
+ * many that one has ready, but takes every other place with it.
+ */
+static void
+outbox_fair_place(struct outbox *ob, struct outbox_item *it)
+{
+	int c = outbox_channel_index(it->channel);
+	struct outbox_crisis_turn *t = NULL;
+
+	it->seq = ++ob->seq;
+	it->urgent = strcmp(it->kind, "checkin") != 0 || it->crisis_id == 0;
+	if (it->urgent)
+		return;
+	for (int i = 0; i < ob->nturns && t == NULL; i++)
+		if (ob->turns[i].crisis_id == it->crisis_id && ob->turns[i].channel == c)
+			t = &ob->turns[i];
+	if (t == NULL) {
+		if (ob->nturns == ob->cap_turns) {
+			ob->cap_turns = ob->cap_turns ? ob->cap_turns * 2 : 8;
+			ob->turns = xrealloc(ob->turns, (size_t)ob->cap_turns * sizeof *ob->turns);
+		}
+		t = &ob->turns[ob->nturns++];
+		t->crisis_id = it->crisis_id;
+		t->channel = c;
+		t->last = 0;
+	}
+	it->turn = (t->last > ob->turn_sent[c] ? t->last : ob->turn_sent[c]) + 1;
+	t->last = it->turn;
+}
+
+/* Puts the ready list in its order (outbox_fair_cmp), after a claim added to it. */
+static void
+outbox_fair_order(struct outbox *ob)
+{
+	struct outbox_item **all, *it;
+	int n = 0, kept = 0;
+
+	/* Crises whose turns were all sent start again from the last turn sent. */
+	for (int i = 0; i < ob->nturns; i++)
+		if (ob->turns[i].last > ob->turn_sent[ob->turns[i].channel])
+			ob->turns[kept++] = ob->turns[i];
+	ob->nturns = kept;
+	if (ob->ready < 2)
+		return;
+	all = xcalloc((size_t)ob->ready, sizeof *all);
+	for (it = ob->ready_head; it != NULL && n < ob->ready; it = it->next)
+		all[n++] = it;
+	qsort(all, (size_t)n, sizeof *all, outbox_fair_cmp);
+	for (int i = 0; i < n; i++)
+		all[i]->next = i + 1 < n ? all[i + 1] : NULL;
+	ob->ready_head = all[0];
+	ob->ready_tail = all[n - 1];
+	free(all);
 }
 
 /* A claim answered: queue what came. */
@@ -989,6 +1087,7 @@ outbox_claim_done(const struct db_result *r, void *arg)
 		it->drill = strcmp(PQgetvalue(r->res, i, 8), "t") == 0;
 		snprintf(it->kind, sizeof it->kind, "%s", PQgetvalue(r->res, i, 9));
 		it->route_faults = atoi(PQgetvalue(r->res, i, 10));
+		outbox_fair_place(ob, it);
 		if (ob->ready_tail != NULL)
 			ob->ready_tail->next = it;
 		else
@@ -1001,6 +1100,7 @@ outbox_claim_done(const struct db_result *r, void *arg)
 			ob->ready_sms++;
 	}
 	free(held);
+	outbox_fair_order(ob);
 	outbox_pump(ob);
 	/* A full claim means more is waiting: claim again without waiting for the tick. */
 	if (PQntuples(r->res) > 0 && PQntuples(r->res) == ob->claim_limit && !ob->d->shutting_down)
@@ -1464,24 +1564,53 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 	ob->claim_limit = sms_room + email_room;
 	/*
 	 * Each channel up to its own room; never a message of a closed crisis.
-	 * An ask whose check-in was answered or cancelled since it was queued is
-	 * not sent: it fails with that reason instead of being claimed.
+	 * Plan messages, registration codes, links and family notices first,
+	 * then the check-in asks of every crisis in turn, each crisis's oldest
+	 * first: a large campaign does not hold back the asks of a crisis
+	 * declared after it (the crises with asks waiting are found by a skip
+	 * scan of outbox_due_checkin, one index probe each; 0087). Rows another
+	 * process claimed meanwhile are skipped. An ask whose check-in was
+	 * answered or cancelled since it was queued is not sent: it fails with
+	 * that reason instead of being claimed.
 	 */
 	if (db_pool_query(
 	        d->db,
-	        "WITH s AS (SELECT q.id FROM outbox q WHERE q.state = 'queued' AND q.channel = "
-	        "'sms' "
-	        " AND q.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM crisis c "
-	        " WHERE c.id = q.crisis_id AND c.state = 'closed') "
-	        " ORDER BY q.next_attempt_at, q.id LIMIT $2::int FOR UPDATE OF q SKIP LOCKED), "
-	        "e AS (SELECT q.id FROM outbox q WHERE q.state = 'queued' AND q.channel = 'email' "
-	        " AND q.next_attempt_at <= now() AND NOT EXISTS (SELECT 1 FROM crisis c "
-	        " WHERE c.id = q.crisis_id AND c.state = 'closed') "
-	        " ORDER BY q.next_attempt_at, q.id LIMIT $3::int FOR UPDATE OF q SKIP LOCKED), "
-	        "x AS (SELECT q.id, (SELECT k.state::text FROM checkin k WHERE q.kind = 'checkin' "
-	        " AND k.crisis_id = q.crisis_id AND k.national_id = q.national_id "
-	        " AND k.state IN ('answered', 'cancelled')) AS done "
-	        " FROM outbox q WHERE q.id IN (SELECT id FROM s UNION ALL SELECT id FROM e)), "
+	        "WITH RECURSIVE r AS ((SELECT q.channel, q.crisis_id FROM outbox q "
+	        " WHERE q.state = 'queued' AND q.kind = 'checkin' AND q.crisis_id IS NOT NULL "
+	        " ORDER BY q.channel, q.crisis_id LIMIT 1) "
+	        " UNION ALL SELECT n.channel, n.crisis_id FROM r, LATERAL (SELECT q.channel, "
+	        " q.crisis_id FROM outbox q WHERE q.state = 'queued' AND q.kind = 'checkin' "
+	        " AND q.crisis_id IS NOT NULL AND (q.channel, q.crisis_id) > (r.channel, "
+	        " r.crisis_id) ORDER BY q.channel, q.crisis_id LIMIT 1) n), "
+	        "room AS (SELECT * FROM (VALUES ('sms', $2::int), ('email', $3::int)) "
+	        " AS v(channel, n) WHERE n > 0), "
+	        "cand AS (SELECT p.id, p.channel, 0 AS prio, 0::bigint AS turn, p.next_attempt_at "
+	        " FROM room, LATERAL (SELECT q.id, q.channel, q.next_attempt_at FROM outbox q "
+	        " WHERE q.state = 'queued' AND (q.kind <> 'checkin' OR q.crisis_id IS NULL) "
+	        " AND q.channel = room.channel AND q.next_attempt_at <= now() "
+	        " AND NOT EXISTS (SELECT 1 FROM crisis c WHERE c.id = q.crisis_id "
+	        " AND c.state = 'closed') ORDER BY q.next_attempt_at, q.id LIMIT room.n) p "
+	        " UNION ALL SELECT t.id, t.channel, 1, t.turn, t.next_attempt_at FROM r "
+	        " JOIN room ON room.channel = r.channel JOIN crisis c ON c.id = r.crisis_id "
+	        " AND c.state <> 'closed', LATERAL (SELECT q.id, q.channel, q.next_attempt_at, "
+	        " row_number() OVER (ORDER BY q.next_attempt_at, q.id) AS turn FROM outbox q "
+	        " WHERE q.state = 'queued' AND q.kind = 'checkin' AND q.crisis_id IS NOT NULL "
+	        " AND q.channel = r.channel AND q.crisis_id = r.crisis_id "
+	        " AND q.next_attempt_at <= now() ORDER BY q.next_attempt_at, q.id "
+	        " LIMIT room.n) t), "
+	        "s AS (SELECT q.id, cand.prio, cand.turn FROM cand JOIN outbox q ON q.id = cand.id "
+	        " WHERE cand.channel = 'sms' AND q.state = 'queued' "
+	        " ORDER BY cand.prio, cand.turn, cand.next_attempt_at, cand.id LIMIT $2::int "
+	        " FOR UPDATE OF q SKIP LOCKED), "
+	        "e AS (SELECT q.id, cand.prio, cand.turn FROM cand JOIN outbox q ON q.id = cand.id "
+	        " WHERE cand.channel = 'email' AND q.state = 'queued' "
+	        " ORDER BY cand.prio, cand.turn, cand.next_attempt_at, cand.id LIMIT $3::int "
+	        " FOR UPDATE OF q SKIP LOCKED), "
+	        "x AS (SELECT q.id, l.prio, l.turn, (SELECT k.state::text FROM checkin k "
+	        " WHERE q.kind = 'checkin' AND k.crisis_id = q.crisis_id "
+	        " AND k.national_id = q.national_id AND k.state IN ('answered', 'cancelled')) "
+	        " AS done FROM (SELECT * FROM s UNION ALL SELECT * FROM e) l "
+	        " JOIN outbox q ON q.id = l.id), "
 	        "u AS (UPDATE outbox o SET state = CASE WHEN x.done IS NULL THEN 'sending' "
 	        " ELSE 'failed' END::outbox_state, "
 	        " claimed_by = CASE WHEN x.done IS NULL THEN $1 END, claimed_at = now(), "
@@ -1492,8 +1621,9 @@ outbox_tick_cb(evutil_socket_t fd, short what, void *arg)
 	        " coalesce(o.crisis_id, 0), coalesce(o.national_id, 0), o.attempts, "
 	        " coalesce((SELECT c.drill FROM crisis c WHERE c.id = o.crisis_id), false), "
 	        "o.kind, "
-	        " o.route_faults, o.state) "
-	        "SELECT * FROM u WHERE u.state = 'sending'",
+	        " o.route_faults, o.state, x.prio, x.turn, o.next_attempt_at) "
+	        "SELECT * FROM u WHERE u.state = 'sending' "
+	        "ORDER BY u.prio, u.turn, u.next_attempt_at, u.id",
 	        3, params, outbox_claim_done, ob, &cause) != 0)
 		ob->claiming = false;
 }

@@ -1,5 +1,6 @@
 -- What a gateway saw of a message: route health counts only those, and a
--- gateway's acceptance of a message still being sent is kept.
+-- gateway's acceptance of a message still being sent is kept. And the
+-- indexes for a claim that takes crises in turn.
 --
 -- route_health_refresh counted every failed message of the window as a
 -- failed delivery, also those no gateway ever saw: asks failed because their
@@ -68,3 +69,15 @@ CREATE OR REPLACE FUNCTION route_health_refresh(p_window integer, p_grace intege
 		WHERE degraded AND updated_at < now() - make_interval(secs => p_window) RETURNING 1)
 	SELECT (SELECT count(*)::integer FROM up) + (SELECT count(*)::integer FROM old)
 $$;
+
+-- The claim takes plan messages, registration codes, links and family
+-- notices first, then the check-in asks of every crisis in turn (it was one
+-- queue per channel, oldest first, so a large campaign held back the asks of
+-- a crisis declared after it, and every plan message and code, by its whole
+-- backlog). The crises with asks waiting are found by a skip scan of
+-- outbox_due_checkin, one probe each, and each crisis's oldest asks by the
+-- same index.
+CREATE INDEX outbox_due_checkin ON outbox (channel, crisis_id, next_attempt_at, id)
+	WHERE state = 'queued' AND kind = 'checkin' AND crisis_id IS NOT NULL;
+CREATE INDEX outbox_due_other ON outbox (channel, next_attempt_at, id)
+	WHERE state = 'queued' AND (kind <> 'checkin' OR crisis_id IS NULL);

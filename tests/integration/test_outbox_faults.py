@@ -816,6 +816,36 @@ def a_kannel_failure_of_an_earlier_send_fails_no_retry():
         d.stop()
 
 
+def a_crisis_declared_later_is_not_queued_behind_another():
+    """One campaign's backlog at 3 SMS/s; a crisis declared a second later, and a registration code,
+    go out at once, not after the whole backlog."""
+    d = daemon(sms_rate=3)
+    try:
+        a, messages = launch(d, "Big drill")
+        lat, lon = cluster.psql(DB, "SELECT ST_Y(n.last_point::geometry), ST_X(n.last_point::geometry) FROM national n "
+                                    "JOIN mission m ON m.id = n.mission_id AND m.code = 'TR-ANK' "
+                                    "WHERE n.last_point IS NOT NULL AND EXISTS (SELECT 1 FROM contact c "
+                                    "WHERE c.national_id = n.id AND c.kind = 'phone') ORDER BY n.id LIMIT 1").split("|")
+        time.sleep(1)
+        b = d.lead.post("/api/v1/crises", {"kind": "terrorism", "title": "Attack", "severity": 5,
+                                           "circle": {"lat": float(lat), "lon": float(lon), "radius_m": 50}}).json()["id"]
+        t0 = time.time()
+        r = d.lead.post("/api/v1/crises/%d/campaigns" % b, {"channels": ["sms"], "rounds": 1})
+        expect_equal(r.status, 201, r.body)
+        code = cluster.psql(DB, "INSERT INTO outbox (channel, recipient, body, kind) "
+                                "VALUES ('sms', '+905320000001', 'code 123456', 'code') RETURNING id").split("\n")[0]
+        eventually(lambda: count("SELECT count(*) FROM outbox WHERE (crisis_id = %d OR id = %s) AND state = 'sent'"
+                                 % (b, code)) == r.json()["messages"] + 1, timeout=20, interval=0.2,
+                   what="the second crisis's asks and the code sent")
+        waited = time.time() - t0
+        ahead = count("SELECT count(*) FROM outbox WHERE crisis_id = %d AND state = 'sent'" % a)
+        print("  %d asks at 3/s; a crisis declared 1 s later: %d ask(s) and a code sent after %.1f s, %d of the "
+              "first crisis's asks sent by then" % (messages, r.json()["messages"], waited, ahead))
+        check(waited < 5, "the later crisis's asks and the code waited %.0f s behind another crisis's backlog" % waited)
+    finally:
+        d.stop()
+
+
 TESTS = [
     closing_a_crisis_degrades_no_route,
     an_outage_mid_campaign_sends_nothing_twice,
@@ -837,6 +867,7 @@ TESTS = [
     an_unanswered_connection_counts_no_attempt,
     a_gateway_acceptance_before_a_late_answer_sends_once,
     a_kannel_failure_of_an_earlier_send_fails_no_retry,
+    a_crisis_declared_later_is_not_queued_behind_another,
 ]
 # python3 test_outbox_faults.py [name ...]: only those cases.
 run([t for t in TESTS if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
