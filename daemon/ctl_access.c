@@ -506,7 +506,18 @@ ctl_mission(const struct config *cfg, PGconn *conn, int argc, char **argv)
 			fputs(mission_usage, stderr);
 			return 2;
 		}
-		snprintf(list, sizeof list, "{%s}", countries != NULL ? countries : country);
+		/*
+		 * As the API: no list (or an empty one) means the mission's own country.
+		 * The time zone and the countries are checked by the database's rule
+		 * (mission_settings_check, sql/0088), the one the API's inserts meet.
+		 */
+		if (countries == NULL || *countries == '\0')
+			countries = country;
+		if (strlen(countries) + 3 > sizeof list) {
+			fprintf(stderr, "safetyctl: --countries: too long\n");
+			return 2;
+		}
+		snprintf(list, sizeof list, "{%s}", countries);
 		params[0] = argv[1];
 		params[1] = name;
 		params[2] = country;

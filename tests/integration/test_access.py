@@ -608,6 +608,35 @@ def a_leads_change_to_an_account_promoted_meanwhile_is_refused():
                                   % rid), "0", "no session revoked")
 
 
+def safetyctl_mission_add_is_checked_as_the_api():
+    """safetyctl mission add refuses what the API refuses (an unknown or empty time zone,
+    countries without the mission's own), naming the field and storing nothing; a row
+    written by hand with an unknown time zone is refused by the database too."""
+    missions = "SELECT count(*) FROM mission"
+    before = cluster.psql(DB, missions)
+    for extra, words in ((["--timezone", "Mars/Base"], "timezone: not a known time zone name"),
+                         (["--timezone", ""], "timezone: not a known time zone name"),
+                         (["--countries", "SY"], "countries: must include default_country TR"),
+                         (["--countries", "tr"], "countries: two-letter upper-case")):
+        r = ctl(conninfo, "mission", "add", "XX-CTL", "--name", "X", "--country", "TR", *extra)
+        check(r.returncode != 0, "safetyctl mission add %r must fail: %s" % (extra, r.stdout))
+        check(words in r.stderr, "%r: %s" % (extra, r.stderr))
+    expect_equal(cluster.psql(DB, missions), before, "no mission stored")
+    r = ctl(conninfo, "mission", "add", "XX-CTL", "--name", "X", "--country", "TR",
+            "--countries", "", "--timezone", "Europe/Istanbul")
+    expect_equal(r.returncode, 0, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT array_to_string(countries, ',') || ' ' || timezone FROM mission "
+                                  "WHERE code = 'XX-CTL'"), "TR Europe/Istanbul", "its own country")
+    for sql in ("INSERT INTO mission (code, name, default_country, timezone) VALUES ('XX-HAND', 'X', 'TR', "
+                "'Mars/Base')",
+                "UPDATE mission SET timezone = 'Mars/Base' WHERE code = 'XX-CTL'"):
+        r = cluster.pg("psql", cluster.dir, "-d", DB, "-At", "-c", "SET ROLE safety; " + sql, check=False)
+        check(r.returncode != 0 and "timezone" in r.stderr, "%s: %s%s" % (sql, r.stdout, r.stderr))
+    expect_equal(cluster.psql(DB, "SELECT timezone FROM mission WHERE code = 'XX-CTL'"), "Europe/Istanbul",
+                 "unchanged")
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM mission WHERE code = 'XX-HAND'"), "0", "not stored")
+
+
 def mission_and_key_bodies_are_checked():
     """A new mission's time zone, fields and countries, and a new key's mission, are checked
     with an answer naming the problem; nothing is stored from a refused body."""
@@ -823,6 +852,7 @@ try:
         a_leads_change_to_an_account_promoted_meanwhile_is_refused,
         a_field_given_twice_in_an_account_change_is_refused,
         mission_and_key_bodies_are_checked,
+        safetyctl_mission_add_is_checked_as_the_api,
         a_new_api_keys_secret_is_not_in_the_statement,
         a_leads_audit_view_shows_admins_changes_to_the_mission,
         guesses_from_one_address_do_not_lock_the_owner_out_elsewhere,

@@ -158,6 +158,36 @@ INSERT INTO person_status (crisis_id, national_id, mission_id, status, at, set_b
     shutil.rmtree(held)
 
 
+def missions_with_unknown_time_zones_are_repaired():
+    """A mission stored with a time zone PostgreSQL does not know (safetyctl once took any)
+    is set to UTC by migrating, with a warning naming it, and countries that left out the
+    mission's own country get it; from then on such a row cannot be written."""
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    held = tempfile.mkdtemp(prefix="safety-sql-held-")
+    for name in os.listdir(sql):
+        if name >= "0088":
+            shutil.move(os.path.join(sql, name), held)
+    expect_equal(ctl(conn, "migrate", config=conf).returncode, 0, "migrate to 0084")
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO mission (code, name, default_country, countries, timezone) "
+                     "VALUES ('XX-MARS', 'X', 'TR', '{SY}', 'Mars/Base'), ('XX-OK', 'Y', 'TR', '{TR}', "
+                     "'Europe/Istanbul')")
+    for name in os.listdir(held):
+        shutil.move(os.path.join(held, name), sql)
+    r = ctl(conn, "migrate", config=conf)
+    expect_equal(r.returncode, 0, r.stderr)
+    check("XX-MARS: unknown time zone 'Mars/Base' set to UTC" in r.stderr, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT code, timezone, array_to_string(countries, ',') FROM mission "
+                                  "ORDER BY code").split("\n"),
+                 ["XX-MARS|UTC|SY,TR", "XX-OK|Europe/Istanbul|TR"], "repaired, the good one kept")
+    r = cluster.pg("psql", cluster.dir, "-d", DB, "-c",
+                   "SET ROLE safety; UPDATE mission SET timezone = 'Mars/Base'", check=False)
+    check(r.returncode != 0 and "timezone: not a known time zone name" in r.stderr, r.stderr)
+    shutil.rmtree(sql)
+    shutil.rmtree(held)
+
+
 def duplicate_version_is_refused():
     sql = fresh_sql_dir()
     conf = config_for(sql)
@@ -268,6 +298,7 @@ run([
     failing_migration_rolls_back_alone,
     duplicate_version_is_refused,
     answer_times_stored_as_1970_are_cleared,
+    missions_with_unknown_time_zones_are_repaired,
     safetyd_refuses_old_schema_until_migrated,
     safetyd_migrate_flag_migrates_before_serving,
     the_app_role_never_migrates,
