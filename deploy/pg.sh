@@ -128,7 +128,7 @@ fsync = on
 log_min_messages = warning
 log_line_prefix = '%m [%p] '
 CONF
-	openssl rand -hex 24 >"$dir/app-password"
+	(umask 077 && openssl rand -hex 24 >"$dir/app-password")
 	chmod 600 "$dir/app-password"
 }
 
@@ -167,12 +167,18 @@ setup_databases() {
 	local pw apw
 	pw=$(cat "$dir/app-password")
 	apw=$(app_role_password)
+	# The passwords go to psql on its standard input, never on a command line:
+	# any local user can read every process's arguments in /proc.
 	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$OWNER_ROLE'")" != 1 ]; then
-		superuser_psql -c "CREATE ROLE $OWNER_ROLE LOGIN PASSWORD '$pw'"
+		superuser_psql <<SQL
+CREATE ROLE $OWNER_ROLE LOGIN PASSWORD '$pw';
+SQL
 	fi
 	# Owns nothing: safetyctl migrate, run as the owner, grants it what safetyd needs.
 	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_roles WHERE rolname = '$APP_ROLE'")" != 1 ]; then
-		superuser_psql -c "CREATE ROLE $APP_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$apw'"
+		superuser_psql <<SQL
+CREATE ROLE $APP_ROLE LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$apw';
+SQL
 	fi
 	if [ "$(superuser_psql -At -c "SELECT 1 FROM pg_database WHERE datname = 'template_safety'")" != 1 ]; then
 		superuser_psql -c "CREATE DATABASE template_safety OWNER $OWNER_ROLE"

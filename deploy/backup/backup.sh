@@ -7,12 +7,22 @@
 #   deploy/backup/backup.sh "CONNINFO" BACKUP_DIR
 #
 # CONNINFO reaches the cluster as a role with REPLICATION (and read access to
-# the Safety database named in it). Production adds WAL archiving
-# (archive_mode = on, archive_command to the backup host) for recovery to
-# any point in time between base backups; see README.md here.
+# the Safety database named in it); its password comes from ~/.pgpass or
+# PGPASSWORD, never from CONNINFO (refused if it holds one). Production adds
+# WAL archiving (archive_mode = on, archive_command to the backup host) for
+# recovery to any point in time between base backups; see README.md here.
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: backup.sh CONNINFO BACKUP_DIR" >&2; exit 2; }
 conn=$1
+# Arguments are readable by every local user (/proc/*/cmdline), and this one
+# is handed on to psql and pg_basebackup: the password belongs elsewhere.
+case $conn in
+*password=* | *://*:*@*)
+	echo "backup.sh: CONNINFO holds a password, which every local user could read in the" \
+		"process list; put it in ~/.pgpass (mode 600) or PGPASSWORD instead" >&2
+	exit 2
+	;;
+esac
 dest=$2/base-$(date -u +%Y%m%dT%H%M%SZ)
 meta=$(mktemp -d)
 trap 'rm -rf "$meta"' EXIT

@@ -2,10 +2,12 @@
 --check-config; environment overrides."""
 
 import os
+import shutil
 import subprocess
 import tempfile
+import threading
 
-from harness import SAFETYD, SOURCE_DIR, Cluster, Daemon, check, expect_equal, free_port, owner_url, run
+from harness import PG_SH, SAFETYD, SOURCE_DIR, Cluster, Daemon, check, expect_equal, free_port, owner_url, run
 
 cluster = Cluster.shared()
 
@@ -145,6 +147,46 @@ def occupied_port_is_a_clear_error():
     cluster.dropdb("t_config")
 
 
+def pg_sh_never_puts_a_password_on_a_command_line():
+    """deploy/pg.sh start on a fresh directory creates both roles without either password
+    appearing in any process's arguments, which every local user can read in /proc."""
+    d = tempfile.mkdtemp(prefix="safety-pgpw-", dir=os.environ.get("SAFETY_TEST_TMP"))
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            for p in os.listdir("/proc"):
+                if p.isdigit():
+                    try:
+                        with open("/proc/%s/cmdline" % p, "rb") as f:
+                            seen.add(f.read().replace(b"\0", b" ").decode(errors="replace"))
+                    except OSError:
+                        pass
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        r = subprocess.run([PG_SH, "start", d], capture_output=True, text=True, timeout=300)
+        done.set()
+        t.join()
+        expect_equal(r.returncode, 0, r.stderr)
+        check(any("CREATE ROLE" in c or "initdb" in c for c in seen), "the watcher saw pg.sh's processes")
+        for name in ("app-password", "app-role-password"):
+            with open(os.path.join(d, name)) as f:
+                pw = f.read().strip()
+            check(len(pw) >= 16, name)
+            leaked = [c for c in seen if pw in c]
+            expect_equal(leaked, [], name + " on a command line")
+            expect_equal(oct(os.stat(os.path.join(d, name)).st_mode & 0o777), "0o600", name + " mode")
+    finally:
+        done.set()
+        t.join()
+        subprocess.run([PG_SH, "stop", d], capture_output=True)
+        target = os.path.realpath(os.path.join(d, "cluster"))
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)
+
+
 run([
     each_bad_configuration_is_refused_with_its_line,
     a_real_gateway_needs_its_hooks_configured,
@@ -155,4 +197,5 @@ run([
     environment_overrides_listen_and_database,
     json_log_format_writes_json_lines,
     occupied_port_is_a_clear_error,
+    pg_sh_never_puts_a_password_on_a_command_line,
 ])
