@@ -43,8 +43,15 @@ as_owner "$PGBIN/pg_ctl" -D "$work/data" -l "$work/server.log" -w -t 120 start >
 conn="host=$work port=$port dbname=$db user=postgres"
 q() { "$PGBIN/psql" -X -q -At -d "$conn" -v ON_ERROR_STOP=1 -c "$1"; }
 [ "$(q 'SELECT pg_is_in_recovery()')" = f ] || fail "still recovering"
-SAFETY_DATABASE_URL=$conn "$ctl" migrate status >"$work/migrate" 2>&1 || fail "schema: $(cat "$work/migrate")"
-SAFETY_DATABASE_URL=$conn "$ctl" audit verify >"$work/audit" 2>&1 || fail "audit chain: $(cat "$work/audit")"
+# Every URL safetyctl knows points at the copy, and no configuration file is
+# read: a migrate_url from /etc/safety/safety.conf, SAFETY_CONFIG or the
+# environment would have the schema of production checked instead.
+ctl_copy() {
+	env -u SAFETY_CONFIG -u SAFETY_LISTEN SAFETY_DATABASE_URL="$conn" SAFETY_MIGRATE_URL="$conn" \
+		"$ctl" -c /dev/null "$@"
+}
+ctl_copy migrate status >"$work/migrate" 2>&1 || fail "schema: $(cat "$work/migrate")"
+ctl_copy audit verify >"$work/audit" 2>&1 || fail "audit chain: $(cat "$work/audit")"
 summary=""
 while read -r table before; do
 	now=$(q "SELECT count(*) FROM $table")
