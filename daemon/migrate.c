@@ -296,16 +296,17 @@ migrate_may_change_schema(PGconn *conn, char (*who)[128], char **cause)
 	return may;
 }
 
-/* Applies pending migrations in order. */
+/* Applies pending migrations in order, then grants, all under the advisory lock. */
 bool
 migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report, void *arg,
-              int *applied, char **cause)
+              const char *grantee, int *applied, int *objects, char **cause)
 {
 	int current, may;
 	char line[512], who[128] = "?";
 	bool ok = false;
 
 	*applied = 0;
+	*objects = 0;
 	if (!migrate_exec(conn, "SET client_min_messages = warning", cause))
 		return false;
 	if (!migrate_exec(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", cause))
@@ -336,8 +337,7 @@ migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb r
 			          pending, pending == 1 ? " is" : "s are", who);
 			goto out;
 		}
-		ok = true;
-		goto out;
+		goto grant;
 	}
 	for (int i = 0; i < set->count; i++) {
 		const struct migration *m = &set->items[i];
@@ -392,6 +392,13 @@ migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb r
 			report(line, arg);
 		}
 	}
+grant:
+	/*
+	 * Still under the lock: two processes granting at once would update the
+	 * same catalog rows, and one would fail ("tuple concurrently updated").
+	 */
+	if (grantee != NULL && !migrate_grant(conn, grantee, objects, cause))
+		goto out;
 	ok = true;
 out:
 	PQclear(PQexec(conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));

@@ -44,10 +44,12 @@ bool migrate_verify(PGconn *conn, const struct migration_set *set, char **cause)
  * matches its file. Holds an advisory lock so two processes never migrate at
  * once. *applied counts the files applied. A role that does not own the
  * schema applies nothing: with nothing pending that is success, else an
- * error naming the fix.
+ * error naming the fix. Then, when grantee is not NULL and still under the
+ * lock, grants it as migrate_grant does (*objects counts the objects).
  */
 bool migrate_apply(PGconn *conn, const struct migration_set *set, migrate_report_cb report,
-                   void *arg, int *applied, char **cause) __attribute__((warn_unused_result));
+                   void *arg, const char *grantee, int *applied, int *objects, char **cause)
+    __attribute__((warn_unused_result));
 
 /*
  * Calls safety_grant_app_role(role) (sql/0064): the role safetyd connects

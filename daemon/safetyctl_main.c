@@ -140,7 +140,7 @@ safetyctl_migrate(const struct config *cfg, int argc, char **argv)
 	char *cause = NULL, *grantee = NULL;
 	const char *conninfo = cfg->database_url, *what = "[database] url or SAFETY_DATABASE_URL";
 	PGconn *conn;
-	int applied = 0, current, rc = 0;
+	int applied = 0, objects = 0, current, rc = 0;
 	bool status_only = false;
 
 	for (int i = 0; i < argc; i++) {
@@ -186,30 +186,21 @@ safetyctl_migrate(const struct config *cfg, int argc, char **argv)
 	}
 	if (status_only) {
 		rc = safetyctl_migrate_status(conn, &set);
-	} else if (!migrate_apply(conn, &set, safetyctl_migrate_report, NULL, &applied, &cause)) {
+	} else if (!migrate_apply(conn, &set, safetyctl_migrate_report, NULL, grantee, &applied,
+	                          &objects, &cause)) {
 		fprintf(stderr, "safetyctl: error: %s\n", cause);
 		free(cause);
 		rc = 1;
 	} else {
-		int objects = 0;
-
 		current = migrate_current_version(conn, &cause);
 		if (applied == 0)
 			printf("nothing to do: schema is current at version %d\n", current);
 		else
 			printf("applied %d migration%s: schema is now at version %d\n", applied,
 			       applied == 1 ? "" : "s", current);
-		if (grantee != NULL) {
-			if (!migrate_grant(conn, grantee, &objects, &cause)) {
-				fprintf(stderr, "safetyctl: error: %s\n", cause);
-				free(cause);
-				rc = 1;
-			} else {
-				printf("role %s may use the %d objects of the schema, and change "
-				       "none\n",
-				       grantee, objects);
-			}
-		}
+		if (grantee != NULL)
+			printf("role %s may use the %d objects of the schema, and change none\n",
+			       grantee, objects);
 	}
 	PQfinish(conn);
 	migrate_set_free(&set);

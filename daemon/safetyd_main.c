@@ -81,8 +81,8 @@ safetyd_migrate(const struct config *cfg)
 		free(grantee);
 		return false;
 	}
-	ok = migrate_apply(conn, &set, safetyd_migrate_report, NULL, &applied, &cause) &&
-	     (grantee == NULL || migrate_grant(conn, grantee, &objects, &cause));
+	ok = migrate_apply(conn, &set, safetyd_migrate_report, NULL, grantee, &applied, &objects,
+	                   &cause);
 	if (!ok) {
 		log_error("migrate_failed", "error", cause);
 		free(cause);

@@ -6,9 +6,10 @@ migrates."""
 
 import os
 import shutil
+import subprocess
 import tempfile
 
-from harness import APP_ROLE, OWNER_ROLE, SOURCE_DIR, Cluster, Daemon, check, ctl, eventually, expect_equal, owner_url, run
+from harness import APP_ROLE, OWNER_ROLE, SAFETYCTL, SAFETYD, SOURCE_DIR, Cluster, Daemon, check, ctl, eventually, expect_equal, free_port, owner_url, run
 
 cluster = Cluster.shared()
 DB = "t_migrate"
@@ -188,6 +189,46 @@ def missions_with_unknown_time_zones_are_repaired():
     shutil.rmtree(held)
 
 
+def two_migrations_at_once_both_succeed():
+    """Two safetyctl migrate, or safetyctl migrate and safetyd --migrate, started at once:
+    the advisory lock makes one wait for the other, grants included, and both succeed."""
+    conn = cluster.createdb(DB)
+    sql = fresh_sql_dir()
+    conf = config_for(sql)
+    env = dict(os.environ, SAFETY_DATABASE_URL=conn, SAFETY_MIGRATE_URL=owner_url(conn))
+    env.pop("SAFETY_LISTEN", None)
+    dconf = os.path.join(sql, "..", os.path.basename(sql) + "-d.conf")
+    with open(dconf, "w") as f:
+        f.write("[server]\nlisten = 127.0.0.1:%d\n[paths]\nsql_dir = %s\nstate_dir = %s\n"
+                % (free_port(), sql, sql))
+    for n in range(8):
+        # The first round migrates an empty database; the others only grant.
+        procs = [subprocess.Popen([SAFETYCTL, "-c", conf, "migrate"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, env=env)]
+        if n % 2:
+            procs.append(subprocess.Popen([SAFETYD, "-c", dconf, "--migrate"], stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, text=True, env=env))
+        else:
+            procs.append(subprocess.Popen([SAFETYCTL, "-c", conf, "migrate"], stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True, env=env))
+        out, _ = procs[0].communicate(timeout=300)
+        expect_equal(procs[0].returncode, 0, "round %d, safetyctl: %s" % (n, out))
+        if n % 2:
+            # safetyd serves once migrated: its verdict is the first migration line it logs.
+            seen = ""
+            for line in procs[1].stderr:
+                seen += line
+                if "migrations_done" in line or "migrate_failed" in line:
+                    break
+            procs[1].terminate()
+            procs[1].communicate(timeout=60)
+            check("migrations_done" in seen, "round %d, safetyd: %s" % (n, seen))
+        else:
+            out, _ = procs[1].communicate(timeout=300)
+            expect_equal(procs[1].returncode, 0, "round %d, the other safetyctl: %s" % (n, out))
+    shutil.rmtree(sql)
+
+
 def duplicate_version_is_refused():
     sql = fresh_sql_dir()
     conf = config_for(sql)
@@ -297,6 +338,7 @@ run([
     missing_applied_migration_is_refused,
     failing_migration_rolls_back_alone,
     duplicate_version_is_refused,
+    two_migrations_at_once_both_succeed,
     answer_times_stored_as_1970_are_cleared,
     missions_with_unknown_time_zones_are_repaired,
     safetyd_refuses_old_schema_until_migrated,
