@@ -84,6 +84,28 @@ safetyctl_migrate_report(const char *line, void *arg)
 	printf("%s\n", line);
 }
 
+/* The newest version this build knows: its own, or a newer file of its sql_dir. */
+static int
+safetyctl_newest(const struct migration_set *set)
+{
+	int v = SAFETY_SCHEMA_VERSION;
+
+	if (set->count > 0 && set->items[set->count - 1].version > v)
+		v = set->items[set->count - 1].version;
+	return v;
+}
+
+/* A database a newer build migrated: this one cannot tell whether it is current. */
+static int
+safetyctl_newer(int current, const struct migration_set *set)
+{
+	fprintf(stderr,
+	        "safetyctl: error: the database is at %d, newer than this build's %d: use a "
+	        "newer safetyctl\n",
+	        current, safetyctl_newest(set));
+	return 1;
+}
+
 /*
  * Lists each migration as the database records it, and exits 0 only when
  * the schema is exactly what this build needs: a backup or a restore
@@ -97,7 +119,20 @@ safetyctl_migrate_status(PGconn *conn, const struct migration_set *set)
 	int current = 0, pending = 0;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		/* No table: nothing was ever applied. */
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		/* No table (undefined_table): nothing was ever applied. */
+		if (state == NULL || strcmp(state, "42P01") != 0) {
+			/* Anything else (no privilege, no connection) is said as it is. */
+			fprintf(stderr, "safetyctl: error: cannot read schema_migration: %s",
+			        PQresultErrorMessage(r));
+			if (state != NULL && strcmp(state, "42501") == 0)
+				fputs("hint: the schema's owner grants a role what it needs: "
+				      "safetyctl migrate with migrate_url, or --grant ROLE\n",
+				      stderr);
+			PQclear(r);
+			return 1;
+		}
 		PQclear(r);
 		r = NULL;
 	}
@@ -113,6 +148,8 @@ safetyctl_migrate_status(PGconn *conn, const struct migration_set *set)
 		current = atoi(PQgetvalue(r, PQntuples(r) - 1, 0));
 	PQclear(r);
 	printf("schema version %d, this build needs %d\n", current, SAFETY_SCHEMA_VERSION);
+	if (current > safetyctl_newest(set))
+		return safetyctl_newer(current, set);
 	if (current > 0 && !migrate_verify(conn, set, &cause)) {
 		fprintf(stderr, "safetyctl: error: %s\n", cause);
 		free(cause);
@@ -186,6 +223,12 @@ safetyctl_migrate(const struct config *cfg, int argc, char **argv)
 	}
 	if (status_only) {
 		rc = safetyctl_migrate_status(conn, &set);
+	} else if ((current = migrate_current_version(conn, &cause)) < 0) {
+		fprintf(stderr, "safetyctl: error: cannot read schema_migration: %s\n", cause);
+		free(cause);
+		rc = 1;
+	} else if (current > safetyctl_newest(&set)) {
+		rc = safetyctl_newer(current, &set);
 	} else if (!migrate_apply(conn, &set, safetyctl_migrate_report, NULL, grantee, &applied,
 	                          &objects, &cause)) {
 		fprintf(stderr, "safetyctl: error: %s\n", cause);

@@ -229,6 +229,31 @@ def two_migrations_at_once_both_succeed():
     shutil.rmtree(sql)
 
 
+def a_newer_or_unreadable_schema_is_said_as_it_is():
+    """A database a newer build migrated is neither "nothing to do" nor "0 pending": both
+    commands name the two versions and fail. A role that may not read schema_migration
+    is told so, not shown every migration pending at version 0."""
+    conn = cluster.createdb(DB)
+    expect_equal(ctl(conn, "migrate").returncode, 0, "migrate")
+    cluster.psql(DB, "SET ROLE safety; INSERT INTO schema_migration (version, name, checksum) "
+                     "VALUES (9999, '9999_from_a_newer_build.sql', 'x')")
+    for args in (("migrate",), ("migrate", "status")):
+        r = ctl(conn, *args)
+        check(r.returncode != 0, "%s must fail: %s" % (" ".join(args), r.stdout))
+        check("the database is at 9999, newer than this build's" in r.stderr and "use a newer safetyctl" in r.stderr,
+              r.stdout + r.stderr)
+        check("nothing to do" not in r.stdout and "pending" not in r.stderr, r.stdout + r.stderr)
+    cluster.psql(DB, "DELETE FROM schema_migration WHERE version = 9999")
+    cluster.psql("postgres", "DROP ROLE IF EXISTS t_no_grants; CREATE ROLE t_no_grants LOGIN")
+    try:
+        nobody = conn.replace("user=" + APP_ROLE, "user=t_no_grants")
+        r = ctl(nobody, "migrate", "status", env={"SAFETY_MIGRATE_URL": ""})
+        expect_equal(r.returncode, 1, r.stdout + r.stderr)
+        check("permission denied" in r.stderr and "pending" not in r.stdout + r.stderr, r.stdout + r.stderr)
+    finally:
+        cluster.psql("postgres", "DROP ROLE IF EXISTS t_no_grants")
+
+
 def duplicate_version_is_refused():
     sql = fresh_sql_dir()
     conf = config_for(sql)
@@ -339,6 +364,7 @@ run([
     failing_migration_rolls_back_alone,
     duplicate_version_is_refused,
     two_migrations_at_once_both_succeed,
+    a_newer_or_unreadable_schema_is_said_as_it_is,
     answer_times_stored_as_1970_are_cleared,
     missions_with_unknown_time_zones_are_repaired,
     safetyd_refuses_old_schema_until_migrated,
