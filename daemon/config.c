@@ -132,6 +132,50 @@ static const struct config_option config_options[] = {
     INT("server", "max_public_body_bytes", max_public_body_bytes, 1024, 268435456),
 };
 
+#define CONFIG_OPTION_COUNT (sizeof config_options / sizeof config_options[0])
+_Static_assert(CONFIG_OPTION_COUNT <= CONFIG_SOURCE_SLOTS, "raise CONFIG_SOURCE_SLOTS");
+
+/*
+ * The slot of an option: the first entry of the table for the same field, so
+ * that an old name (login_max_delay_ms) and the new one share it.
+ */
+static size_t
+config_slot(const struct config_option *o)
+{
+	for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++)
+		if (config_options[i].offset == o->offset)
+			return i;
+	return (size_t)(o - config_options);
+}
+
+/* The slot of the field at offset. */
+static size_t
+config_slot_of(size_t offset)
+{
+	for (size_t i = 0; i < CONFIG_OPTION_COUNT; i++)
+		if (config_options[i].offset == offset)
+			return i;
+	return 0;
+}
+
+/*
+ * "FILE:LINE: " for the line that set the field at offset, or "" when no
+ * line did (a default, or the environment's value).
+ */
+static const char *
+config_at(const struct config *cfg, size_t offset, char *buf, size_t bufsz)
+{
+	unsigned line = cfg->source_line[config_slot_of(offset)];
+
+	if (cfg->source_path == NULL || line == 0)
+		*buf = '\0';
+	else
+		snprintf(buf, bufsz, "%s:%u: ", cfg->source_path, line);
+	return buf;
+}
+
+#define CONFIG_AT(cfg, field, buf) config_at(cfg, offsetof(struct config, field), buf, sizeof buf)
+
 /* Fills cfg with defaults. */
 void
 config_defaults(struct config *cfg)
@@ -227,6 +271,8 @@ config_free(struct config *cfg)
 			*p = NULL;
 		}
 	}
+	free(cfg->source_path);
+	cfg->source_path = NULL;
 }
 
 /* Removes leading and trailing white space in place. */
@@ -311,7 +357,7 @@ config_load(struct config *cfg, const char *path, char **cause)
 	char line[4096];
 	char section[64] = "";
 	unsigned lineno = 0;
-	unsigned set_at[sizeof config_options / sizeof config_options[0]] = {0};
+	unsigned set_at[CONFIG_OPTION_COUNT] = {0};
 	char *why = NULL;
 
 	f = fopen(path, "r");
@@ -359,7 +405,27 @@ config_load(struct config *cfg, const char *path, char **cause)
 		}
 		*eq = '\0';
 		key = config_trim(s);
-		value = config_unquote(config_trim(eq + 1));
+		value = config_trim(eq + 1);
+		/*
+		 * Comments have lines of their own. A '#' or ';' after white space
+		 * would be a comment in other formats but part of a string here
+		 * (and refused after a number): refused everywhere, since a secret
+		 * may hold '#' and must then be quoted.
+		 */
+		if (!(strlen(value) >= 2 && value[0] == '"' && value[strlen(value) - 1] == '"')) {
+			for (const char *c = eq + 1; *c != '\0'; c++) {
+				if ((*c == '#' || *c == ';') && (c[-1] == ' ' || c[-1] == '\t')) {
+					xasprintf(cause,
+					          "%s:%u: %s: '%c' after a space is not a comment "
+					          "here: put comments on lines of their own (or put "
+					          "the value in double quotes if the '%c' belongs to "
+					          "it)",
+					          path, lineno, key, *c, *c);
+					goto fail;
+				}
+			}
+		}
+		value = config_unquote(value);
 		if (*section == '\0') {
 			xasprintf(cause, "%s:%u: key '%s' outside any section", path, lineno, key);
 			goto fail;
@@ -374,14 +440,27 @@ config_load(struct config *cfg, const char *path, char **cause)
 			          key, section);
 			goto fail;
 		}
-		/* Last-wins would let an empty line further down undo a secret set above. */
-		if (set_at[o - config_options] != 0) {
-			xasprintf(cause,
-			          "%s:%u: '%s' in section [%s] is set again (first at line %u)",
-			          path, lineno, key, section, set_at[o - config_options]);
+		/*
+		 * Last-wins would let an empty line further down undo a secret set
+		 * above; an old name of the same setting counts as the setting.
+		 */
+		if (set_at[config_slot(o)] != 0) {
+			const struct config_option *first = &config_options[config_slot(o)];
+
+			if (strcmp(first->key, key) == 0)
+				xasprintf(cause,
+				          "%s:%u: '%s' in section [%s] is set again (first at "
+				          "line %u)",
+				          path, lineno, key, section, set_at[config_slot(o)]);
+			else
+				xasprintf(cause,
+				          "%s:%u: '%s' in section [%s] is set again (first at "
+				          "line %u, as '%s' or its other name)",
+				          path, lineno, key, section, set_at[config_slot(o)],
+				          first->key);
 			goto fail;
 		}
-		set_at[o - config_options] = lineno;
+		set_at[config_slot(o)] = lineno;
 		if (!config_set(cfg, o, value, &why)) {
 			xasprintf(cause, "%s:%u: %s: %s", path, lineno, key, why);
 			free(why);
@@ -393,6 +472,9 @@ config_load(struct config *cfg, const char *path, char **cause)
 		goto fail;
 	}
 	fclose(f);
+	free(cfg->source_path);
+	cfg->source_path = xstrdup(path);
+	memcpy(cfg->source_line, set_at, sizeof set_at);
 	return true;
 fail:
 	fclose(f);
@@ -411,11 +493,13 @@ config_apply_env(struct config *cfg, char **cause)
 	if (v != NULL && *v != '\0') {
 		free(cfg->database_url);
 		cfg->database_url = xstrdup(v);
+		cfg->source_line[config_slot_of(offsetof(struct config, database_url))] = 0;
 	}
 	v = getenv("SAFETY_MIGRATE_URL");
 	if (v != NULL && *v != '\0') {
 		free(cfg->database_migrate_url);
 		cfg->database_migrate_url = xstrdup(v);
+		cfg->source_line[config_slot_of(offsetof(struct config, database_migrate_url))] = 0;
 	}
 	v = getenv("SAFETY_LISTEN");
 	if (v != NULL && *v != '\0') {
@@ -428,6 +512,7 @@ config_apply_env(struct config *cfg, char **cause)
 		free(host);
 		free(cfg->listen);
 		cfg->listen = xstrdup(v);
+		cfg->source_line[config_slot_of(offsetof(struct config, listen))] = 0;
 	}
 	return true;
 }
@@ -468,27 +553,57 @@ config_split_hostport(const char *s, char **host, int *port, char **cause)
 	return true;
 }
 
-/* Checks settings that depend on each other. */
+/* Whether the environment variable name is set and not empty (config_apply_env used it). */
+static bool
+config_from_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0';
+}
+
+/* Splits host:port for config_validate, the message naming where it was set. */
+static bool
+config_check_hostport(const char *value, const char *at, const char *name, char **cause)
+{
+	char *host = NULL, *why = NULL;
+	int port;
+
+	if (!config_split_hostport(value, &host, &port, &why)) {
+		xasprintf(cause, "%s%s: %s", at, name, why);
+		free(why);
+		return false;
+	}
+	free(host);
+	return true;
+}
+
+/* Checks settings that depend on each other; each error names the line that set it. */
 bool
 config_validate(const struct config *cfg, char **cause)
 {
-	char *host = NULL;
-	int port;
+	char at[600], at2[600];
 
-	if (!config_split_hostport(cfg->listen, &host, &port, cause))
+	/* A value the environment gave has no line: the variable is named instead. */
+	CONFIG_AT(cfg, listen, at);
+	if (!config_check_hostport(cfg->listen, at,
+	                           *at == '\0' && config_from_env("SAFETY_LISTEN")
+	                               ? "SAFETY_LISTEN"
+	                               : "server.listen",
+	                           cause))
 		return false;
-	free(host);
 	if (*cfg->tls_listen != '\0') {
-		if (!config_split_hostport(cfg->tls_listen, &host, &port, cause))
+		if (!config_check_hostport(cfg->tls_listen, CONFIG_AT(cfg, tls_listen, at),
+		                           "server.tls_listen", cause))
 			return false;
-		free(host);
 		if (*cfg->tls_cert == '\0' || *cfg->tls_key == '\0') {
-			xasprintf(cause, "server.tls_listen is set but tls_cert or tls_key is not");
+			xasprintf(cause, "%sserver.tls_listen is set but tls_cert or tls_key is not",
+			          CONFIG_AT(cfg, tls_listen, at));
 			return false;
 		}
 	}
 	if (*cfg->database_url == '\0') {
-		xasprintf(cause, "database.url is empty");
+		xasprintf(cause, "%sdatabase.url is empty", CONFIG_AT(cfg, database_url, at));
 		return false;
 	}
 	/*
@@ -498,19 +613,24 @@ config_validate(const struct config *cfg, char **cause)
 	 * answer is refused and lost, or links point at the listen address.
 	 */
 	if (strcmp(cfg->sms_driver, "kannel") == 0 && *cfg->hook_secret == '\0') {
-		xasprintf(cause, "channels.hook_secret must be set when sms_driver = kannel "
-		                 "(delivery reports and incoming SMS are refused without it)");
+		xasprintf(cause,
+		          "%schannels.hook_secret must be set when sms_driver = kannel "
+		          "(delivery reports and incoming SMS are refused without it)",
+		          CONFIG_AT(cfg, sms_driver, at));
 		return false;
 	}
 	if (strcmp(cfg->sms_driver, "twilio") == 0 && *cfg->twilio_auth_token == '\0') {
-		xasprintf(cause, "channels.twilio_auth_token must be set when sms_driver = twilio");
+		xasprintf(cause, "%schannels.twilio_auth_token must be set when sms_driver = twilio",
+		          CONFIG_AT(cfg, sms_driver, at));
 		return false;
 	}
 	if (*cfg->public_url == '\0' &&
 	    (strcmp(cfg->sms_driver, "log") != 0 || strcmp(cfg->email_driver, "smtp") == 0)) {
 		xasprintf(cause,
-		          "server.public_url must be set when sms_driver = %s or email_driver = %s "
+		          "%sserver.public_url must be set when sms_driver = %s or email_driver = %s "
 		          "(gateways report to it and reply links point at it)",
+		          strcmp(cfg->sms_driver, "log") != 0 ? CONFIG_AT(cfg, sms_driver, at)
+		                                               : CONFIG_AT(cfg, email_driver, at2),
 		          cfg->sms_driver, cfg->email_driver);
 		return false;
 	}
@@ -521,8 +641,8 @@ config_validate(const struct config *cfg, char **cause)
 		for (char *a = strtok_r(list, ", ", &save); a != NULL;
 		     a = strtok_r(NULL, ", ", &save)) {
 			if (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1) {
-				xasprintf(cause,
-				          "server.trusted_proxies: '%s' is not an IP address", a);
+				xasprintf(cause, "%sserver.trusted_proxies: '%s' is not an IP address",
+				          CONFIG_AT(cfg, trusted_proxies, at), a);
 				free(list);
 				return false;
 			}

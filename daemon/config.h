@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 
+/* Room for one line number per setting (config.c checks that it suffices). */
+#define CONFIG_SOURCE_SLOTS 128
+
 struct config {
 	/* [server] */
 	char *listen;         /* host:port of the HTTP listener */
@@ -106,6 +109,15 @@ struct config {
 
 	/* [registration] */
 	int registration_codes_per_hour; /* one-time codes all public registrations may send */
+
+	/*
+	 * Where the settings came from, so that config_validate names the line:
+	 * the file config_load read (NULL: none), and for each setting (by its
+	 * place in config.c's table of options) the line that set it, 0 when it
+	 * kept its default or the environment replaced it.
+	 */
+	char *source_path;
+	unsigned source_line[CONFIG_SOURCE_SLOTS];
 };
 
 /* Fills every field with its default. Free with config_free. */

@@ -52,6 +52,36 @@ def each_bad_configuration_is_refused_with_its_line():
               "%s: file not named: %r" % (name, r.stderr))
 
 
+def comments_aliases_and_checks_name_their_line():
+    """A '#' or ';' after a value is refused alike for text and numbers (it would have become
+    part of a public_url or a secret), naming the line; a quoted value keeps its '#'. An old
+    name of a setting and the new one count as the same key set twice. Errors found once
+    the whole file is read name the line that set the value."""
+    for text, fragment in (
+            ("[server]\npublic_url = https://safety.example.org # the address\n",
+             ":2: public_url: '#' after a space is not a comment here: put comments on lines of their own"),
+            ("[channels]\n\nhook_secret = s3cret ; rotated in May\n", ":3: hook_secret: ';' after a space"),
+            ("[database]\npool_size = 8 # connections\n", ":2: pool_size: '#' after a space"),
+            ("[channels]\nhook_secret = # none yet\n", ":2: hook_secret: '#' after a space"),
+            ("[auth]\nlogin_failure_delay_ms = 100\n\nlogin_max_delay_ms = 0\n",
+             ":4: 'login_max_delay_ms' in section [auth] is set again (first at line 2"),
+            ("[auth]\nlogin_max_delay_ms = 100\nlogin_failure_delay_ms = 0\n",
+             ":3: 'login_failure_delay_ms' in section [auth] is set again (first at line 2"),
+            ("[server]\n\nlisten = nowhere\n", ":3: server.listen: 'nowhere' is not host:port"),
+            ("[server]\ntls_listen = 127.0.0.1:8443\n", ":2: server.tls_listen is set but tls_cert"),
+            ("[server]\npublic_url =\n[channels]\n\nsms_driver = kannel\n",
+             ":5: channels.hook_secret must be set when sms_driver = kannel"),
+            ("[server]\ntrusted_proxies = 10.0.0.1, proxy.local\n",
+             ":2: server.trusted_proxies: 'proxy.local' is not an IP address"),
+            ("[database]\n\nurl =\n", ":3: database.url is empty")):
+        r, path = check_config(text)
+        expect_equal(r.returncode, 2, "%r: %s" % (text, r.stdout))
+        check(path + fragment in r.stderr, "%r: expected %r in %r" % (text, path + fragment, r.stderr))
+    r, _ = check_config('[channels]\nhook_secret = "s3cret #1;x"\nkannel_password = a#b;c\n'
+                        '[auth]\nlogin_max_delay_ms = 200\n')
+    expect_equal(r.returncode, 0, r.stderr)
+
+
 def a_real_gateway_needs_its_hooks_configured():
     base = "[server]\nlisten = 127.0.0.1:1\n%s[database]\nurl = host=/tmp dbname=x\n[channels]\n%s"
     url = "public_url = https://safety.example.org/\n"
@@ -189,6 +219,7 @@ def pg_sh_never_puts_a_password_on_a_command_line():
 
 run([
     each_bad_configuration_is_refused_with_its_line,
+    comments_aliases_and_checks_name_their_line,
     a_real_gateway_needs_its_hooks_configured,
     good_configuration_with_comments_and_quotes_passes,
     example_configuration_is_valid,
