@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -578,6 +579,34 @@ config_check_hostport(const char *value, const char *at, const char *name, char 
 	return true;
 }
 
+/*
+ * A libpq connection string must parse. libpq's own message quotes the text
+ * after the fault, which may be part of a password: only the setting is named.
+ */
+static bool
+config_check_conninfo(const char *value, const char *at, const char *name, char **cause)
+{
+	char *err = NULL;
+	PQconninfoOption *opts;
+
+	if (*value == '\0')
+		return true;
+	opts = PQconninfoParse(value, &err);
+	if (opts == NULL) {
+		xasprintf(cause,
+		          "%s%s: not a valid libpq connection string or URI (a value holding a "
+		          "space or a quote must be single-quoted, with \\' and \\\\ inside)",
+		          at, name);
+		if (err != NULL) {
+			memset(err, 0, strlen(err));
+			PQfreemem(err);
+		}
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
 /* Checks settings that depend on each other; each error names the line that set it. */
 bool
 config_validate(const struct config *cfg, char **cause)
@@ -606,6 +635,19 @@ config_validate(const struct config *cfg, char **cause)
 		xasprintf(cause, "%sdatabase.url is empty", CONFIG_AT(cfg, database_url, at));
 		return false;
 	}
+	CONFIG_AT(cfg, database_url, at);
+	CONFIG_AT(cfg, database_migrate_url, at2);
+	if (!config_check_conninfo(cfg->database_url, at,
+	                           *at == '\0' && config_from_env("SAFETY_DATABASE_URL")
+	                               ? "SAFETY_DATABASE_URL"
+	                               : "database.url",
+	                           cause) ||
+	    !config_check_conninfo(cfg->database_migrate_url, at2,
+	                           *at2 == '\0' && config_from_env("SAFETY_MIGRATE_URL")
+	                               ? "SAFETY_MIGRATE_URL"
+	                               : "database.migrate_url",
+	                           cause))
+		return false;
 	/*
 	 * A real gateway reports deliveries and hands over incoming SMS at
 	 * public_url, proven by hook_secret (Kannel) or the auth token (Twilio);

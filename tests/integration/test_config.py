@@ -82,6 +82,23 @@ def comments_aliases_and_checks_name_their_line():
     expect_equal(r.returncode, 0, r.stderr)
 
 
+def a_malformed_database_url_is_refused_without_its_words():
+    """A connection string libpq cannot parse (a password with a space, unquoted) is refused
+    by --check-config, naming the line or the variable, and no part of it is printed: libpq's
+    own message would quote the word after the space, part of the password."""
+    r, path = check_config("[database]\nurl = host=/tmp dbname=x password=horse battery\n")
+    expect_equal(r.returncode, 2, r.stdout + r.stderr)
+    check(path + ":2: database.url: not a valid libpq connection string" in r.stderr, r.stderr)
+    check("battery" not in r.stderr and "horse" not in r.stderr, r.stderr)
+    r, _ = check_config("[database]\nurl = host=/tmp dbname=x\n",
+                        env={"SAFETY_MIGRATE_URL": "host=/tmp user=safety password=staple 'gun"})
+    expect_equal(r.returncode, 2, r.stdout + r.stderr)
+    check("SAFETY_MIGRATE_URL: not a valid libpq connection string" in r.stderr, r.stderr)
+    check("gun" not in r.stderr and "staple" not in r.stderr, r.stderr)
+    r, _ = check_config("[database]\nurl = \"host=/tmp dbname=x password='horse battery'\"\n")
+    expect_equal(r.returncode, 0, r.stderr)
+
+
 def a_real_gateway_needs_its_hooks_configured():
     base = "[server]\nlisten = 127.0.0.1:1\n%s[database]\nurl = host=/tmp dbname=x\n[channels]\n%s"
     url = "public_url = https://safety.example.org/\n"
@@ -220,6 +237,7 @@ def pg_sh_never_puts_a_password_on_a_command_line():
 run([
     each_bad_configuration_is_refused_with_its_line,
     comments_aliases_and_checks_name_their_line,
+    a_malformed_database_url_is_refused_without_its_words,
     a_real_gateway_needs_its_hooks_configured,
     good_configuration_with_comments_and_quotes_passes,
     example_configuration_is_valid,
