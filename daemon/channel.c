@@ -532,21 +532,28 @@ channel_log_later(evutil_socket_t fd, short what, void *arg)
 	free(cs);
 }
 
+#include <fcntl.h>  /* open, for the log driver's file */
+#include <unistd.h> /* close */
+
 /*
  * The log driver records what would be sent in a file of the state
  * directory (never the process log: messages hold names and reply links).
+ * The file holds phone numbers and reply links: it is created mode 600.
  */
 static int
 channel_log_send(struct daemon *d, const struct channel_message *m, struct channel_send *cs)
 {
 	char *path;
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
 	cJSON *line = cJSON_CreateObject();
 	char *text;
 
 	xasprintf(&path, "%s/outbox-log.jsonl", d->cfg.state_dir);
-	f = fopen(path, "a");
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	free(path);
+	if (fd >= 0 && (f = fdopen(fd, "a")) == NULL)
+		close(fd);
 	if (f == NULL) {
 		cJSON_Delete(line);
 		return -1;

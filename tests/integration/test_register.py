@@ -174,6 +174,15 @@ def a_nul_in_a_change_or_a_small_form_is_refused_naming_the_field():
     check(r.status == 400 and "contact: Contains a character that cannot be stored (NUL)" in r.body, r.body[:800])
 
 
+def the_outbox_log_is_readable_by_safetyd_alone():
+    """The log driver's file holds phone numbers and reply links: it is created mode 600."""
+    r = post("/register", short_form(name_latin="MODE CHECK", phone="010-7600-0091"), addr="198.51.100.91")
+    expect_equal(r.status, 303, r.body[:300])
+    path = os.path.join(d.workdir, "outbox-log.jsonl")
+    eventually(lambda: os.path.exists(path) and os.path.getsize(path) > 0, what="the outbox log")
+    expect_equal(oct(os.stat(path).st_mode & 0o777), "0o600", "outbox-log.jsonl mode")
+
+
 def outbox_messages(kind, recipient):
     with open(os.path.join(d.workdir, "outbox-log.jsonl")) as f:
         rows = [json.loads(line) for line in f]
@@ -1430,7 +1439,8 @@ if __name__ == "__main__":
              a_residence_is_registered_in_its_region,
              a_nul_in_a_change_or_a_small_form_is_refused_naming_the_field,
              a_residence_given_by_its_region_is_found_anywhere_in_it,
-             two_missions_in_one_country_each_get_their_own])
+             two_missions_in_one_country_each_get_their_own,
+             the_outbox_log_is_readable_by_safetyd_alone])
     finally:
         d.stop()
         cluster.dropdb(DB)
