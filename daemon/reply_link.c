@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Loads "ID:SECRET" lines. */
 static bool
@@ -22,10 +24,40 @@ reply_link_load(struct daemon *d, char **cause)
 	FILE *f = fopen(d->cfg.token_key_file, "r");
 	char line[512], err[160];
 	unsigned lineno = 0;
+	struct stat st;
 
 	if (f == NULL) {
 		xasprintf(cause, "%s: cannot open: %s", d->cfg.token_key_file, strerror(errno));
 		return false;
+	}
+	/*
+	 * Whoever reads the keys can make reply links that answer for any
+	 * national. Others than the owner and the group must not read them; the
+	 * group only when it is how safetyd reads a file it does not own (root's,
+	 * group safety, mode 640).
+	 */
+	if (fstat(fileno(f), &st) != 0) {
+		xasprintf(cause, "%s: cannot stat: %s", d->cfg.token_key_file, strerror(errno));
+		fclose(f);
+		return false;
+	}
+	if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+		xasprintf(cause,
+		          "%s: every local user may read or change it (mode %04o), and with it "
+		          "make reply links for anyone\n"
+		          "hint: chmod 600 %s (or 640 with safetyd's group when another user "
+		          "owns it)",
+		          d->cfg.token_key_file, (unsigned)(st.st_mode & 07777),
+		          d->cfg.token_key_file);
+		fclose(f);
+		return false;
+	}
+	if ((st.st_mode & (S_IRGRP | S_IWGRP)) != 0 && st.st_uid == geteuid()) {
+		char mode[8];
+
+		snprintf(mode, sizeof mode, "%04o", (unsigned)(st.st_mode & 07777));
+		log_warn("token_key_file_group_readable", "file", d->cfg.token_key_file, "mode",
+		         mode, "hint", "safetyd owns it: chmod 600 it");
 	}
 	while (fgets(line, sizeof line, f) != NULL) {
 		char *colon, *end;

@@ -194,6 +194,31 @@ def occupied_port_is_a_clear_error():
     cluster.dropdb("t_config")
 
 
+def a_token_key_file_others_may_read_is_refused():
+    """Whoever reads the reply-link keys can answer for any national: safetyd refuses to
+    start with a key file every local user may read, naming it and chmod 600."""
+    conn = cluster.createdb("t_config_keys")
+    d = Daemon(conn)
+    keys = os.path.join(d.workdir, "token.keys")
+    with open(keys, "w") as f:
+        f.write("1:" + "7e" * 32 + "\n")
+    os.chmod(keys, 0o644)
+    with open(d.config_path, "a") as f:
+        f.write("[tokens]\nkey_file = %s\n" % keys)
+    try:
+        d.start()
+    except AssertionError as e:
+        check("exited with" in str(e), str(e))
+    else:
+        d.stop()
+        raise AssertionError("safetyd started with a world-readable key file")
+    check(keys + ": every local user may read" in d.log() and "chmod 600 " + keys in d.log(), d.log())
+    os.chmod(keys, 0o600)
+    d.start()
+    expect_equal(d.stop(), 0, "exit code")
+    cluster.dropdb("t_config_keys")
+
+
 def pg_sh_never_puts_a_password_on_a_command_line():
     """deploy/pg.sh start on a fresh directory creates both roles without either password
     appearing in any process's arguments, which every local user can read in /proc."""
@@ -247,4 +272,5 @@ run([
     json_log_format_writes_json_lines,
     occupied_port_is_a_clear_error,
     pg_sh_never_puts_a_password_on_a_command_line,
+    a_token_key_file_others_may_read_is_refused,
 ])

@@ -34,6 +34,7 @@ def setup():
     keyfile = os.path.join(state, "token.key")
     with open(keyfile, "w") as f:
         f.write("1:" + "ab" * 32 + "\n")
+    os.chmod(keyfile, 0o600)  # safetyd refuses keys others may read
     sections = {"auth": {"password_hash_cost": "10", "public_rate_per_second": "100000", "public_burst": "100000"},
                 "database": {"query_timeout_ms": "2000"},
                 "paths": {"state_dir": state}, "tokens": {"key_file": keyfile}}

@@ -42,6 +42,7 @@ state = tempfile.mkdtemp(prefix="failover-state-", dir=os.environ.get("SAFETY_TE
 keyfile = os.path.join(state, "token.key")
 with open(keyfile, "w") as f:
     f.write("1:" + "cd" * 32 + "\n")
+os.chmod(keyfile, 0o600)  # safetyd refuses keys others may read
 sections = {"auth": {"password_hash_cost": "10", "public_rate_per_second": "100000", "public_burst": "100000"},
             "database": {"query_timeout_ms": "2000", "reconnect_max_ms": "1000"},
             "paths": {"state_dir": state}, "tokens": {"key_file": keyfile}}

@@ -157,6 +157,7 @@ def a_duress_word_survives_a_key_rotation():
     keys = os.path.join(d.workdir, "rotation.keys")
     with open(keys, "w") as f:
         f.write("1:" + "c1" * 32 + "\n")
+    os.chmod(keys, 0o600)  # safetyd refuses keys others may read
     hook = record_secret("rotation-hook-secret-0123456789")
     sections = {"auth": {"password_hash_cost": "10"}, "channels": {"hook_secret": hook},
                 "tokens": {"key_file": keys, "key_id": "1"}}

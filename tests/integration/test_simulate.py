@@ -19,6 +19,7 @@ d = Daemon(conninfo, sections={"auth": {"password_hash_cost": "10", "public_rate
 keyfile = os.path.join(d.workdir, "token.key")
 with open(keyfile, "w") as f:
     f.write("1:" + "5a" * 32 + "\n")
+os.chmod(keyfile, 0o600)  # safetyd refuses keys others may read
 with open(d.config_path, "a") as f:
     f.write("[tokens]\nkey_file = %s\n" % keyfile)
 d.start()

@@ -35,6 +35,7 @@ ports = [free_port(), free_port()]
 keyfile = os.path.join(tempfile.mkdtemp(prefix="two-keys-", dir=os.environ.get("SAFETY_TEST_TMP")), "token.key")
 with open(keyfile, "w") as f:
     f.write("1:" + "ef" * 32 + "\n")
+os.chmod(keyfile, 0o600)  # safetyd refuses keys others may read
 sections = {"tokens": {"key_file": keyfile},
             "server": {"trusted_proxies": "127.0.0.1", "public_url": "http://127.0.0.1:%d" % port},
             "auth": {"password_hash_cost": "10", "public_rate_per_second": "1000", "public_burst": "1000"},
