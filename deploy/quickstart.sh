@@ -29,7 +29,9 @@ case "${1:-}" in
 	exit 2
 	;;
 esac
-mkdir -p "$STATE"
+# The state holds the admin password, the keys and the messages' log: its
+# owner's alone.
+(umask 077 && mkdir -p "$STATE")
 STATE=$(cd "$STATE" && pwd)
 PIDFILE=$STATE/safetyd.pid
 
@@ -67,6 +69,18 @@ echo "quickstart: building"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
 
+# Made 700 above when new; an older one is closed now, unless root's
+# PostgreSQL cluster lives inside it (the postgres user must reach it).
+if [ "$(id -u)" -ne 0 ] || [ ! -d "$STATE/pg/cluster" ] || [ -L "$STATE/pg/cluster" ]; then
+	chmod 700 "$STATE"
+elif [ -n "$(find "$STATE" -maxdepth 0 -perm /077)" ]; then
+	echo "quickstart: note: $STATE stays open to others: root's PostgreSQL cluster lives inside it" >&2
+fi
+
+# From here on a failure, Ctrl-C or kill stops what was started; a successful
+# --background clears this before it returns.
+trap 'stop_all; echo "quickstart: stopped"' EXIT
+trap 'exit 130' INT TERM
 echo "quickstart: starting PostgreSQL in $STATE/pg"
 deploy/pg.sh start "$STATE/pg" >/dev/null
 # safetyd and everyday safetyctl commands connect as the application role,
@@ -84,6 +98,8 @@ HOOK_SECRET_FILE=$STATE/hook-secret
 if [ ! -f "$HOOK_SECRET_FILE" ]; then
 	(umask 077 && openssl rand -hex 24 >"$HOOK_SECRET_FILE")
 fi
+# Files an earlier run (or a hand) made keep no wider mode.
+chmod 600 "$KEYS" "$HOOK_SECRET_FILE"
 
 CONF=$STATE/safety.conf
 # Written under umask 077: it holds the hook secret from its first byte.
@@ -139,17 +155,19 @@ if build/safetyctl help 2>/dev/null | grep "^  demo" >/dev/null; then
 fi
 
 URL=http://127.0.0.1:$PORT
+# A path as the shell reads it back: in single quotes, a quote inside as '\''.
+q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 banner() {
 	echo
 	echo "  Safety is running: the crisis dashboard is at $URL/app"
 	if build/safetyctl help 2>/dev/null | grep "user add" >/dev/null; then
-		echo "  log in as 'admin' with the password in $PWFILE"
+		echo "  log in as 'admin' with the password in $(q "$PWFILE")"
 	fi
 	echo "  try it: declare a crisis on the map, launch a check-in, then let the demo's"
 	echo "  nationals answer (an hour of answers in a minute):"
-	echo "    build/safetyctl -c $CONF simulate --crisis <the crisis number in the address>"
+	echo "    build/safetyctl -c $(q "$CONF") simulate --crisis <the crisis number in the address>"
 	echo "  nationals register their trips themselves at $URL/register"
-	echo "  logs: $STATE/safetyd.log"
+	echo "  logs: $(q "$STATE/safetyd.log")"
 	echo
 }
 
@@ -158,23 +176,22 @@ if [ $mode = background ]; then
 	echo $! >"$PIDFILE"
 	for _ in $(seq 1 300); do
 		if curl -fsS "$URL/readyz" >/dev/null 2>&1; then
+			trap - EXIT
 			banner
 			exit 0
 		fi
 		if ! kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 			echo "quickstart: safetyd exited; last lines of its log:" >&2
 			tail -20 "$STATE/safetyd.log" >&2
-			stop_all
 			exit 1
 		fi
 		sleep 0.1
 	done
 	echo "quickstart: safetyd did not become ready in 30 s" >&2
-	stop_all
 	exit 1
 fi
 
-trap 'stop_all; echo "quickstart: stopped"' EXIT
+# In the foreground, Ctrl-C is how it is stopped: not a failure.
 trap 'exit 0' INT TERM
 banner
 build/safetyd -c "$CONF" 2> >(tee -a "$STATE/safetyd.log" >&2) &

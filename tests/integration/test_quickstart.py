@@ -50,4 +50,42 @@ def background_then_stop_leaves_nothing_running():
         shutil.rmtree(state, ignore_errors=True)
 
 
-run([background_then_stop_leaves_nothing_running])
+def a_failed_start_stops_the_database_and_secrets_stay_private():
+    """A quickstart that fails after PostgreSQL started stops it again; a state directory,
+    key file and hook secret an earlier run or a hand left open are closed (700, 600, 600);
+    the banner quotes the paths it prints, here with a space in them."""
+    top = tempfile.mkdtemp(prefix="safety-qs-", dir=os.environ.get("SAFETY_TEST_TMP"))
+    state = os.path.join(top, "state dir")
+    os.mkdir(state)
+    os.chmod(state, 0o755)
+    for name, text in (("token.keys", "1:" + "3c" * 32 + "\n"), ("hook-secret", "b7" * 24 + "\n")):
+        with open(os.path.join(state, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(state, name), 0o644)
+    port = free_port()
+    env = dict(os.environ, SAFETY_STATE_DIR=state, SAFETY_PORT="no-port", SAFETY_ADMIN_PASSWORD="quickstart-test-pw-3")
+    env.pop("SAFETY_DATABASE_URL", None)
+    script = os.path.join(SOURCE_DIR, "deploy", "quickstart.sh")
+    try:
+        # The configuration it writes cannot be used: migrating fails after PostgreSQL started.
+        r = subprocess.run([script, "--background"], env=env, capture_output=True, text=True, timeout=600)
+        check(r.returncode != 0, "a quickstart with a bad port must fail: " + r.stdout)
+        st = subprocess.run([os.path.join(SOURCE_DIR, "deploy", "pg.sh"), "status", os.path.join(state, "pg")],
+                            capture_output=True, text=True)
+        check(st.returncode != 0, "PostgreSQL still running after the failed quickstart: " + r.stdout + r.stderr)
+        env["SAFETY_PORT"] = str(port)
+        r = subprocess.run([script, "--background"], env=env, capture_output=True, text=True, timeout=600)
+        expect_equal(r.returncode, 0, "quickstart --background: " + r.stderr + r.stdout)
+        for name, mode in (("", "0o700"), ("token.keys", "0o600"), ("hook-secret", "0o600")):
+            expect_equal(oct(os.stat(os.path.join(state, name)).st_mode & 0o777), mode, (name or "state") + " mode")
+        check("build/safetyctl -c '%s/safety.conf' simulate" % state in r.stdout, r.stdout)
+        check("password in '%s/admin-password'" % state in r.stdout, r.stdout)
+    finally:
+        subprocess.run([script, "--stop"], env=env, capture_output=True)
+        target = os.path.realpath(os.path.join(state, "pg", "cluster"))
+        shutil.rmtree(top, ignore_errors=True)
+        if target.startswith("/var/tmp/safety-pg-"):
+            shutil.rmtree(target, ignore_errors=True)
+
+
+run([background_then_stop_leaves_nothing_running, a_failed_start_stops_the_database_and_secrets_stay_private])
