@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pwd.h>
 #include <safety/name.h>
@@ -218,22 +219,26 @@ geo_keyset_free(struct geo_keyset *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Reads a whole file of at most GEO_FILE_MAX bytes; NULL with a message on failure. */
+/*
+ * Reads a whole file of at most GEO_FILE_MAX bytes; NULL with a message on
+ * failure. Opened without waiting, so that a FIFO is refused, not waited on.
+ */
 static char *
 geo_read_file(const char *path, size_t *len)
 {
 	struct stat st;
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
 	char *buf;
 	size_t n = 0, got;
 
-	if (f == NULL) {
+	if (fd < 0) {
 		fprintf(stderr, "safetyctl: cannot open %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (f = fdopen(fd, "rb")) == NULL) {
 		fprintf(stderr, "safetyctl: %s is not a regular file\n", path);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
 	if (st.st_size > GEO_FILE_MAX) {

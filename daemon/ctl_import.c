@@ -8,6 +8,7 @@
 #include "xmalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,21 +24,26 @@ static const char import_usage[] =
     "Good rows go in and every bad row is listed with its line, field and reason;\n"
     "with --all-or-nothing one bad row keeps the whole file out.\n";
 
-/* Reads a whole file, at most 256 MiB. */
+/*
+ * Reads a whole file, at most 256 MiB. Opened without waiting: a FIFO with
+ * no writer would otherwise hold the open for ever, before it is refused.
+ */
 static char *
 import_read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
 	struct stat st;
 	char *buf;
 
-	if (f == NULL) {
+	if (fd < 0) {
 		fprintf(stderr, "safetyctl: cannot open %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (256 << 20)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (256 << 20) ||
+	    (f = fdopen(fd, "rb")) == NULL) {
 		fprintf(stderr, "safetyctl: %s: not a regular file of at most 256 MiB\n", path);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
 	buf = xmalloc((size_t)st.st_size + 1);

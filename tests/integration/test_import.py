@@ -8,10 +8,12 @@ import csv
 import io
 import json
 import os
+import subprocess
+import tempfile
 import threading
 import urllib.parse
 
-from harness import SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
+from harness import SAFETYCTL, SOURCE_DIR, Cluster, Daemon, Session, check, ctl, eventually, expect_equal, record_secret, run
 
 cluster = Cluster.shared()
 DB = "t_import"
@@ -894,8 +896,26 @@ def people_an_import_adds_inside_a_running_check_in_are_asked():
     cluster.psql(DB, "SELECT crisis_close(%d)" % crisis)
 
 
+def a_fifo_is_refused_not_waited_on():
+    """safetyctl import given a FIFO (or another file that is not a regular one) says so at
+    once, instead of waiting for ever in open() for a writer that never comes."""
+    fifo = os.path.join(tempfile.mkdtemp(prefix="safety-fifo-", dir=os.environ.get("SAFETY_TEST_TMP")), "rows")
+    os.mkfifo(fifo)
+    env = dict(os.environ, SAFETY_DATABASE_URL=conninfo)
+    env.pop("SAFETY_MIGRATE_URL", None)
+    for kind in ("nationals", "shelters", "regions"):
+        try:
+            r = subprocess.run([SAFETYCTL, "import", kind, fifo, "--mission", "TR-ANK"], capture_output=True,
+                               text=True, env=env, timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("safetyctl import %s waited on a FIFO" % kind)
+        check(r.returncode != 0 and "not a regular file" in r.stderr, "%s: %s%s" % (kind, r.stdout, r.stderr))
+    os.unlink(fifo)
+
+
 try:
     run([
+        a_fifo_is_refused_not_waited_on,
         mixed_csv_imports_exactly_the_good_rows,
         the_same_file_twice_changes_nothing,
         a_changed_row_updates_instead_of_adding_a_twin,
