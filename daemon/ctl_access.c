@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -62,9 +63,17 @@ ctl_read_password(const char *file)
 	size_t n;
 
 	if (file != NULL) {
+		struct stat st;
+
 		f = fopen(file, "r");
 		if (f == NULL) {
 			fprintf(stderr, "safetyctl: cannot open %s: %s\n", file, strerror(errno));
+			return NULL;
+		}
+		/* A directory opens, then reads as empty: "too short" would mislead. */
+		if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "safetyctl: %s: is a directory, not a password file\n", file);
+			fclose(f);
 			return NULL;
 		}
 	} else if (isatty(STDIN_FILENO)) {
@@ -75,8 +84,14 @@ ctl_read_password(const char *file)
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
 	}
-	if (fgets(buf, sizeof buf, f) == NULL)
+	if (fgets(buf, sizeof buf, f) == NULL) {
 		buf[0] = '\0';
+		if (ferror(f) && f != stdin) {
+			fprintf(stderr, "safetyctl: cannot read %s: %s\n", file, strerror(errno));
+			fclose(f);
+			return NULL;
+		}
+	}
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 		fprintf(stderr, "\n");

@@ -637,6 +637,16 @@ def safetyctl_mission_add_is_checked_as_the_api():
     expect_equal(cluster.psql(DB, "SELECT count(*) FROM mission WHERE code = 'XX-HAND'"), "0", "not stored")
 
 
+def a_password_file_that_is_a_directory_is_named_so():
+    """--password-file naming a directory says so, rather than "too short"; nothing is stored."""
+    for args in (("user", "add", "dir-pw", "--role", "admin", "--password-file", d.workdir),
+                 ("user", "passwd", "admin", "--password-file", d.workdir)):
+        r = ctl(conninfo, *args)
+        check(r.returncode != 0, "%s must fail: %s" % (" ".join(args), r.stdout))
+        check(d.workdir + ": is a directory" in r.stderr and "too short" not in r.stderr, r.stderr)
+    expect_equal(cluster.psql(DB, "SELECT count(*) FROM staff_user WHERE username = 'dir-pw'"), "0", "not stored")
+
+
 def mission_and_key_bodies_are_checked():
     """A new mission's time zone, fields and countries, and a new key's mission, are checked
     with an answer naming the problem; nothing is stored from a refused body."""
@@ -853,6 +863,7 @@ try:
         a_field_given_twice_in_an_account_change_is_refused,
         mission_and_key_bodies_are_checked,
         safetyctl_mission_add_is_checked_as_the_api,
+        a_password_file_that_is_a_directory_is_named_so,
         a_new_api_keys_secret_is_not_in_the_statement,
         a_leads_audit_view_shows_admins_changes_to_the_mission,
         guesses_from_one_address_do_not_lock_the_owner_out_elsewhere,
