@@ -318,6 +318,7 @@ http_client_check_done(struct http_client *client)
 		struct http_client_transfer *t = NULL;
 		struct http_client_result r;
 		double total = 0;
+		curl_off_t connect_us = 0;
 		long request_size = 0;
 
 		if (msg->msg != CURLMSG_DONE)
@@ -327,8 +328,19 @@ http_client_check_done(struct http_client *client)
 		r.curl_code = (int)msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &r.status);
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &total);
+		/*
+		 * Whether the request may have reached the peer. Only a timeout in
+		 * curl's connect phase ("Connection timed out", no connect time) is
+		 * sure to have reached nobody; a transfer that timed out while
+		 * waiting its turn for a connection looks the same to the timers as
+		 * one whose request went out, and is taken as sent, so a message is
+		 * never sent twice without an attempt counted.
+		 */
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_CONNECT_TIME_T, &connect_us);
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_REQUEST_SIZE, &request_size);
-		r.request_sent = request_size > 0;
+		r.request_sent = connect_us > 0 || request_size > 0 ||
+		                 r.curl_code != CURLE_OPERATION_TIMEDOUT ||
+		                 strncmp(t->error, "Connection timed out", 20) != 0;
 		r.seconds = total;
 		r.body = t->response != NULL ? t->response : "";
 		r.body_len = t->response_len;

@@ -22,7 +22,8 @@ struct http_client_result {
 	const char *etag;          /* the ETag header, or NULL (for conditional requests) */
 	const char *last_modified; /* the Last-Modified header, or NULL */
 	const char *smtp_refusal;  /* SMTP: the server's last 4xx/5xx reply, its lines joined, or NULL */
-	/* HTTP: the request went out (a timeout before it means no connection was made). */
+	/* HTTP: the connection was made, so the request may have gone out (a timeout without it
+	 * reached nobody). */
 	bool request_sent;
 };
 
