@@ -15,6 +15,7 @@ trap cleanup EXIT
 deploy/pg.sh createdb "$DIR" "$DB" >/dev/null
 CONN=$(deploy/pg.sh conninfo "$DIR" | sed "s/dbname=safety/dbname=$DB/")
 SAFETY_DATABASE_URL=$CONN build/safetyctl migrate >/dev/null
+rm -f "$DIR/token.keys" # a file left by an older run may carry another mode
 (umask 077 && echo "1:$(openssl rand -hex 32)" >"$DIR/token.keys")
 HOOK_SECRET=$(openssl rand -hex 16)
 cc -O2 -Ilibsafety/include tests/bench/replies/make_tokens.c build/libsafety.a -lcrypto -lunistring -lcsv \
