@@ -330,11 +330,10 @@ http_client_check_done(struct http_client *client)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME, &total);
 		/*
 		 * Whether the request may have reached the peer. Only a timeout in
-		 * curl's connect phase ("Connection timed out", no connect time) is
-		 * sure to have reached nobody; a transfer that timed out while
-		 * waiting its turn for a connection looks the same to the timers as
-		 * one whose request went out, and is taken as sent, so a message is
-		 * never sent twice without an attempt counted.
+		 * curl's connect phase ("Connection timed out", no connect time, no
+		 * request counted) is sure to have reached nobody; any other timeout
+		 * is taken as a request that may have gone out, so a message is not
+		 * sent again without an attempt counted.
 		 */
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_CONNECT_TIME_T, &connect_us);
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_REQUEST_SIZE, &request_size);
