@@ -783,8 +783,8 @@ def a_gateway_acceptance_before_a_late_answer_sends_once():
             print("  %s: %d asks, the gateway took %d; %s" % (driver, messages, len(to), cluster.psql(
                 DB, "SELECT state, attempts, count(*) FROM outbox WHERE crisis_id = %d GROUP BY 1, 2" % crisis)
                 .replace("\n", "; ")))
-            # Through Kannel, with every first answer 2 s late and the channel paused by the
-            # timeouts, some asks still go twice under load (left open); through Twilio none does.
+            # Through Kannel, with every first answer 2 s late (the timeouts pausing the channel),
+            # some asks still go twice under load (left open); through Twilio none does.
             if driver == "twilio":
                 expect_equal(len(to) - len(set(to)), 0, "%s: people asked twice though the gateway reported "
                                                         "taking the first send" % driver)
