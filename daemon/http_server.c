@@ -1077,14 +1077,21 @@ http_read_json(struct http_ctx *ctx)
 }
 
 bool
-http_json_id(const cJSON *v, long long *out)
+http_json_whole(const cJSON *v, long long lo, long long hi, long long *out)
 {
-	if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e15 ||
+	/* The range is checked first: a double out of long long's range has no cast. */
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)lo || v->valuedouble > (double)hi ||
 	    v->valuedouble != (double)(long long)v->valuedouble)
 		return false;
 	if (out != NULL)
 		*out = (long long)v->valuedouble;
 	return true;
+}
+
+bool
+http_json_id(const cJSON *v, long long *out)
+{
+	return http_json_whole(v, 1, 1000000000000000LL, out);
 }
 
 bool

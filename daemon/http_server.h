@@ -81,6 +81,9 @@ bool http_json_known(struct http_ctx *ctx, const cJSON *body, const char *const 
  */
 bool http_json_id(const cJSON *v, long long *out);
 
+/* Whether v is a JSON number that is whole and within lo..hi (kept in out when not NULL). */
+bool http_json_whole(const cJSON *v, long long lo, long long hi, long long *out);
+
 /*
  * Whether a form body (application/x-www-form-urlencoded) has a value
  * holding an encoded NUL ("%00"), which the decoded value would end at,

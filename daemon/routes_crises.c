@@ -175,14 +175,14 @@ static bool
 crisis_json_whole(struct http_ctx *ctx, const char *field, const cJSON *v, int lo, int hi, int *out)
 {
 	char detail[96];
+	long long n;
 
-	if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
-	    v->valuedouble != (double)(int)v->valuedouble) {
+	if (!http_json_whole(v, lo, hi, &n)) {
 		snprintf(detail, sizeof detail, "%s: a whole number from %d to %d", field, lo, hi);
 		http_reply_problem(ctx, 400, "bad request", detail);
 		return false;
 	}
-	*out = (int)v->valuedouble;
+	*out = (int)n;
 	return true;
 }
 
