@@ -1273,6 +1273,30 @@ outbox_settled(const struct outbox *ob)
 }
 
 /*
+ * Gives back claims never handed to a driver, their attempt uncounted (it
+ * was never made); due at once when due_now, else in their place. Answers
+ * db_pool_query's result.
+ */
+static int
+outbox_unclaim(struct outbox *ob, struct pg_arrays *ids, bool due_now, db_query_done_cb done)
+{
+	const char *params[2], *cause;
+
+	params[0] = ob->claimer;
+	params[1] = pg_arrays_close(ids)[0];
+	return db_pool_query(ob->d->db,
+	                     due_now ? "UPDATE outbox SET state = 'queued', claimed_by = NULL, "
+	                               " attempts = greatest(attempts - 1, 0), next_attempt_at = now() "
+	                               "WHERE id = ANY ($2::bigint[]) AND claimed_by = $1 "
+	                               " AND state = 'sending'"
+	                             : "UPDATE outbox SET state = 'queued', claimed_by = NULL, "
+	                               " attempts = greatest(attempts - 1, 0) "
+	                               "WHERE id = ANY ($2::bigint[]) AND claimed_by = $1 "
+	                               " AND state = 'sending'",
+	                     2, params, done, ob, &cause);
+}
+
+/*
  * While shutting down: once every transfer has answered and every outcome
  * is written, gives back the claims never handed to a driver, then lets the
  * daemon finish.
@@ -1281,8 +1305,6 @@ static void
 outbox_shutdown_step(struct outbox *ob)
 {
 	struct pg_arrays ids;
-	const char *params[2];
-	const char *cause;
 	struct outbox_item *it;
 
 	if (!ob->d->shutting_down)
@@ -1293,16 +1315,8 @@ outbox_shutdown_step(struct outbox *ob)
 		pg_arrays_open(&ids, 1);
 		for (it = ob->ready_head; it != NULL; it = it->next)
 			pg_arrays_add_int(&ids, 0, it->id);
-		params[0] = ob->claimer;
-		params[1] = pg_arrays_close(&ids)[0];
 		ob->releasing = true;
-		/* The attempt was never made: it is not counted. */
-		if (db_pool_query(ob->d->db,
-		                  "UPDATE outbox SET state = 'queued', claimed_by = NULL, "
-		                  " attempts = greatest(attempts - 1, 0), next_attempt_at = now() "
-		                  "WHERE id = ANY ($2::bigint[]) AND claimed_by = $1 "
-		                  " AND state = 'sending'",
-		                  2, params, outbox_release_done, ob, &cause) != 0)
+		if (outbox_unclaim(ob, &ids, true, outbox_release_done) != 0)
 			ob->releasing = false;
 		pg_arrays_free(&ids);
 	}
@@ -1343,8 +1357,6 @@ outbox_give_back(struct outbox *ob)
 {
 	struct outbox_item **pp = &ob->ready_head, *it, *prev = NULL;
 	struct pg_arrays ids;
-	const char *params[2];
-	const char *cause;
 	double now = outbox_now();
 	int n = 0;
 	char num[16];
@@ -1366,19 +1378,12 @@ outbox_give_back(struct outbox *ob)
 		outbox_ready_unlink(ob, pp, prev);
 		outbox_item_free(it);
 	}
-	params[0] = ob->claimer;
-	params[1] = pg_arrays_close(&ids)[0];
 	if (n > 0) {
 		snprintf(num, sizeof num, "%d", n);
 		log_info("outbox_given_back", "messages", num, "detail",
 		         "the channel is paused; any process may send them");
 		ob->giving_back = true;
-		if (db_pool_query(ob->d->db,
-		                  "UPDATE outbox SET state = 'queued', claimed_by = NULL, "
-		                  " attempts = greatest(attempts - 1, 0) "
-		                  "WHERE id = ANY ($2::bigint[]) AND claimed_by = $1 "
-		                  " AND state = 'sending'",
-		                  2, params, outbox_give_back_done, ob, &cause) != 0)
+		if (outbox_unclaim(ob, &ids, false, outbox_give_back_done) != 0)
 			ob->giving_back = false;
 	}
 	pg_arrays_free(&ids);
